@@ -1,0 +1,151 @@
+"""The input contract of the landing folder (DESIGN.md, "Inputs: the landing folder").
+
+One `Extract` per landing sub-folder. Each column has a kind that says how its text is parsed
+and validated (see `ingest.parsing`), whether it is required, and whether it is personal data
+(dropped on load) or a person id (replaced by a keyed hash on load).
+
+The contract is data, not code branches: adding a column or a code is a change here only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["id", "text", "date", "amount", "code", "financial_year"]
+
+PRIMARY_NEED_CODES = (
+    "SPLD", "MLD", "SLD", "PMLD", "SEMH", "SLCN", "HI", "VI", "MSI", "PD", "ASD", "DS", "OTH",
+)
+SEN_SETTING_CODES = ("OLA", "OPA", "EHE", "EYP", "OTH", "NEET", "NIEC", "NIEO")
+CEASE_REASON_CODES = tuple(str(n) for n in range(1, 10))
+SEX_CODES = ("M", "F", "U")
+YES_NO_CODES = ("Y", "N")
+RESIDENTIAL_CODES = ("A", "B")
+BUDGET_LINE_CODES = (
+    "hnb_allocation",
+    "place_deductions",
+    "block_transfer",
+    "la_contribution",
+    "other_income",
+    "balance_brought_forward",
+)
+# Section 251 line numbers look like 1.0.2, 1.2.13 or 2.1: digits separated by dots.
+S251_LINE_PATTERN = r"^[0-9]+(\.[0-9]+){1,2}$"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind = "text"
+    required: bool = False
+    codes: tuple[str, ...] | None = None  # allowed values for kind == "code" (upper-cased)
+    pattern: str | None = None  # regular expression the trimmed value must match
+    personal: bool = False  # personal data: never stored, not even in raw
+    pseudonymise: bool = False  # replaced by a keyed hash before it is stored
+
+
+@dataclass(frozen=True)
+class Extract:
+    name: str  # landing sub-folder and raw table name
+    description: str
+    key: tuple[str, ...]  # natural key: one current row per key
+    columns: tuple[Column, ...]
+    # at least one of these columns must hold a value (placements: urn / ukprn / sen_setting)
+    one_of: tuple[str, ...] = ()
+    money_column: str | None = None  # reconciled to the penny from file to mart
+    # pairs (earlier, later): the later date may not be before the earlier one
+    ordered_dates: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+    @property
+    def stored_columns(self) -> tuple[Column, ...]:
+        """Columns kept in the warehouse (personal data is dropped at the door)."""
+        return tuple(c for c in self.columns if not c.personal)
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+EHCP = Extract(
+    name="ehcp",
+    description="One row per EHC plan, from the council's case-management system.",
+    key=("plan_id",),
+    columns=(
+        Column("child_id", "id", required=True, pseudonymise=True),
+        Column("plan_id", "id", required=True),
+        Column("date_of_birth", "date", required=True),
+        Column("sex", "code", codes=SEX_CODES),
+        Column("primary_need", "code", required=True, codes=PRIMARY_NEED_CODES),
+        Column("secondary_need", "code", codes=PRIMARY_NEED_CODES),
+        Column("request_date", "date"),
+        Column("plan_start_date", "date", required=True),
+        Column("plan_cease_date", "date"),
+        Column("cease_reason", "code", codes=CEASE_REASON_CODES),
+        Column("upn", personal=True),
+        Column("forename", personal=True),
+        Column("surname", personal=True),
+        Column("postcode", personal=True),
+    ),
+    ordered_dates=(("date_of_birth", "plan_start_date"), ("plan_start_date", "plan_cease_date")),
+)
+
+PLACEMENTS = Extract(
+    name="placements",
+    description="One row per placement spell (where a child with a plan is educated).",
+    key=("placement_id",),
+    columns=(
+        Column("placement_id", "id", required=True),
+        Column("child_id", "id", required=True, pseudonymise=True),
+        Column("urn", "id", pattern=r"^[0-9]{6,7}$"),
+        Column("ukprn", "id", pattern=r"^[0-9]{8}$"),
+        Column("sen_setting", "code", codes=SEN_SETTING_CODES),
+        Column("establishment_name", "text"),
+        Column("establishment_type_code", "id", pattern=r"^[0-9]{1,2}$"),
+        Column("sen_unit", "code", codes=YES_NO_CODES),
+        Column("resourced_provision", "code", codes=YES_NO_CODES),
+        Column("residential", "code", codes=RESIDENTIAL_CODES),
+        Column("start_date", "date", required=True),
+        Column("end_date", "date"),
+        Column("annual_cost", "amount"),
+    ),
+    one_of=("urn", "ukprn", "sen_setting"),
+    ordered_dates=(("start_date", "end_date"),),
+)
+
+FINANCE = Extract(
+    name="finance",
+    description="One row per high-needs ledger transaction (credits negative).",
+    key=("transaction_id",),
+    columns=(
+        Column("transaction_id", "id", required=True),
+        Column("posting_date", "date", required=True),
+        Column("amount", "amount", required=True),
+        Column("s251_line", "text", required=True, pattern=S251_LINE_PATTERN),
+        Column("child_id", "id", pseudonymise=True),
+        Column("placement_id", "id"),
+        Column("provider_urn", "id"),
+        Column("provider_ukprn", "id"),
+        Column("supplier_name", "text"),
+        Column("cost_centre", "text"),
+        Column("description", "text"),
+    ),
+    money_column="amount",
+)
+
+BUDGET = Extract(
+    name="budget",
+    description="One row per financial year and funding line of the high needs block.",
+    key=("financial_year", "line"),
+    columns=(
+        Column("financial_year", "financial_year", required=True),
+        Column("line", "code", required=True, codes=BUDGET_LINE_CODES),
+        Column("amount", "amount", required=True),
+    ),
+    money_column="amount",
+)
+
+EXTRACTS: dict[str, Extract] = {e.name: e for e in (EHCP, PLACEMENTS, FINANCE, BUDGET)}

@@ -1,0 +1,105 @@
+"""SQL expressions that turn the text of a landing file into typed values.
+
+Every value is loaded as text first, so nothing is lost to a type guess; these expressions are
+the one place where text becomes a date, an amount or a code. The loader uses them both to
+validate (a non-empty value whose parse is NULL is a problem) and to build the typed rows, and
+the reconciliation gates use them to total the money in the files.
+"""
+
+from __future__ import annotations
+
+from .contracts import Column
+
+# Day-first only: a UK council's 01/09/2024 is 1 September. US month-first is never tried.
+DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%d/%m/%Y",
+    "%d-%m-%Y",
+    "%d.%m.%Y",
+    "%d-%b-%Y",
+    "%d %b %Y",
+    "%d-%B-%Y",
+    "%d %B %Y",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+)
+MONEY_TYPE = "DECIMAL(18,2)"
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def blank_to_null(expr: str) -> str:
+    """Trimmed text, NULL when empty (a blank cell and a missing value are the same thing)."""
+    return f"nullif(trim({expr}), '')"
+
+
+def date_sql(expr: str) -> str:
+    """Date from text in any accepted format; NULL when the text is not a real date."""
+    formats = ", ".join(quote_literal(f) for f in DATE_FORMATS)
+    return f"try_strptime({blank_to_null(expr)}, [{formats}])::DATE"
+
+
+def amount_sql(expr: str) -> str:
+    """Amount in pounds from `1234.5`, `1,234.50`, `£1,234.50`, `(1,234.50)`, `-£20.00`."""
+    text = blank_to_null(expr)
+    # Remove thousands separators, pound signs and inner spaces; a value wrapped in
+    # parentheses is the accountants' negative.
+    cleaned = f"regexp_replace({text}, '[£,\\s]', '', 'g')"
+    negated = (
+        f"CASE WHEN {cleaned} ~ '^\\(.*\\)$' "
+        f"THEN '-' || substr({cleaned}, 2, length({cleaned}) - 2) ELSE {cleaned} END"
+    )
+    # Accept digits with an optional sign and up to two decimals, nothing else (no 1e3).
+    return (
+        f"CASE WHEN ({negated}) ~ '^[-+]?[0-9]+(\\.[0-9]{{1,2}})?$' "
+        f"THEN try_cast({negated} AS {MONEY_TYPE}) END"
+    )
+
+
+def code_sql(expr: str, codes: tuple[str, ...]) -> str:
+    """The canonical spelling of a code matched case-insensitively; NULL when unknown."""
+    text = f"upper({blank_to_null(expr)})"
+    # Codes exported through Excel often gain a decimal tail ("5.0"); a code is never decimal.
+    text = f"regexp_replace({text}, '^([0-9]+)\\.0+$', '\\1')"
+    whens = " ".join(f"WHEN {quote_literal(c.upper())} THEN {quote_literal(c)}" for c in codes)
+    return f"CASE {text} {whens} END"
+
+
+def financial_year_sql(expr: str) -> str:
+    """`2024-25` from `2024-25`, `2024/25` or `2024-2025`; NULL unless the two years follow."""
+    text = blank_to_null(expr)
+    start = f"try_cast(regexp_extract({text}, '^([0-9]{{4}})\\s*[-/]\\s*([0-9]{{2}}|[0-9]{{4}})$', 1) AS INTEGER)"
+    end = f"try_cast(regexp_extract({text}, '^([0-9]{{4}})\\s*[-/]\\s*([0-9]{{2}}|[0-9]{{4}})$', 2) AS INTEGER)"
+    return (
+        f"CASE WHEN ({end}) % 100 = (({start}) + 1) % 100 "
+        f"THEN ({start})::VARCHAR || '-' || lpad(((({start}) + 1) % 100)::VARCHAR, 2, '0') END"
+    )
+
+
+def typed_sql(column: Column, expr: str) -> str:
+    """The typed value of `column` from its text `expr` (NULL when blank or unparseable)."""
+    if column.kind == "date":
+        return date_sql(expr)
+    if column.kind == "amount":
+        return amount_sql(expr)
+    if column.kind == "code":
+        assert column.codes is not None, column.name
+        return code_sql(expr, column.codes)
+    if column.kind == "financial_year":
+        return financial_year_sql(expr)
+    value = blank_to_null(expr)
+    if column.pattern:
+        return f"CASE WHEN {value} ~ {quote_literal(column.pattern)} THEN {value} END"
+    return value
+
+
+def sql_type(column: Column) -> str:
+    return {"date": "DATE", "amount": MONEY_TYPE}.get(column.kind, "VARCHAR")

@@ -1,0 +1,51 @@
+"""Shared test helpers: paths, the public reference data, and a pipeline environment."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+HANDWRITTEN_LANDING = FIXTURES / "handwritten"
+REFERENCE_DATA = REPO_ROOT.parent / "shared" / "reference-data"
+TEST_KEY = "test-pseudonym-key"
+
+
+def reference_file(relative: str, download_hint: str) -> Path:
+    """A file of the public DfE reference data; skip (fail under CI=true) when it is absent."""
+    path = REFERENCE_DATA / relative
+    if not path.exists():
+        message = f"{path} is missing: download {download_hint} into ../shared/reference-data/{relative}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture
+def pipeline_env(tmp_path, monkeypatch):
+    """Settings pointing at a fresh landing folder, warehouse and Dagster home under tmp_path."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    home = tmp_path / "dagster_home"
+    values = {
+        "HIGHNEEDS_LANDING": str(landing),
+        "HIGHNEEDS_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
+        "HIGHNEEDS_SERVING": str(tmp_path / "serving.duckdb"),
+        "HIGHNEEDS_PSEUDONYM_KEY": TEST_KEY,
+        "HIGHNEEDS_SIMULATIONS": "200",
+        "DAGSTER_HOME": str(home),
+    }
+    for name in ("HIGHNEEDS_MITIGATIONS", "HIGHNEEDS_HORIZON", "HIGHNEEDS_RECOVER_BY",
+                 "HIGHNEEDS_QUARANTINE_TOLERANCE", "HIGHNEEDS_EXTRACT_DATE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return tmp_path
+
+
+def copy_landing(source: Path, landing: Path) -> Path:
+    shutil.copytree(source, landing, dirs_exist_ok=True)
+    return landing

@@ -1,0 +1,68 @@
+import datetime as dt
+from decimal import Decimal
+
+import duckdb
+import pytest
+
+from ingest.contracts import BUDGET_LINE_CODES, CEASE_REASON_CODES, PRIMARY_NEED_CODES
+from ingest.parsing import amount_sql, code_sql, date_sql, financial_year_sql
+
+
+def evaluate(expression: str, text):
+    return duckdb.connect().execute(f"SELECT {expression} FROM (SELECT ?::VARCHAR AS v)", [text]).fetchone()[0]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2024-09-01", dt.date(2024, 9, 1)),
+        ("01/09/2024", dt.date(2024, 9, 1)),
+        ("1/9/2024", dt.date(2024, 9, 1)),
+        ("01-Sep-2024", dt.date(2024, 9, 1)),
+        (" 1 September 2024 ", dt.date(2024, 9, 1)),
+        ("2024-09-01 00:00:00", dt.date(2024, 9, 1)),
+        ("13/01/2024", dt.date(2024, 1, 13)),
+        ("09/13/2024", None),  # US month-first is never read
+        ("31/02/2024", None),
+        ("", None),
+        (None, None),
+        ("yesterday", None),
+    ],
+)
+def test_dates_are_read_day_first(text, expected):
+    assert evaluate(date_sql("v"), text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("1234.5", Decimal("1234.50")),
+        ("1,234.50", Decimal("1234.50")),
+        ("£1,234.50", Decimal("1234.50")),
+        ("(1,234.50)", Decimal("-1234.50")),
+        ("-£20.00", Decimal("-20.00")),
+        (" 7 ", Decimal("7.00")),
+        ("", None),
+        ("1e3", None),
+        ("12.345", None),
+        ("abc", None),
+    ],
+)
+def test_amounts(text, expected):
+    assert evaluate(amount_sql("v"), text) == expected
+
+
+def test_codes_match_case_and_spaces_and_excel_decimals():
+    assert evaluate(code_sql("v", PRIMARY_NEED_CODES), " asd ") == "ASD"
+    assert evaluate(code_sql("v", PRIMARY_NEED_CODES), "Autism") is None
+    assert evaluate(code_sql("v", CEASE_REASON_CODES), "5.0") == "5"
+    assert evaluate(code_sql("v", BUDGET_LINE_CODES), "HNB_Allocation") == "hnb_allocation"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("2024-25", "2024-25"), ("2024/25", "2024-25"), ("2024-2025", "2024-25"), ("1999-00", "1999-00"),
+     ("2024-26", None), ("2024", None)],
+)
+def test_financial_years(text, expected):
+    assert evaluate(financial_year_sql("v"), text) == expected
