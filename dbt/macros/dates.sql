@@ -1,0 +1,40 @@
+{#- Financial year (April–March) of a date, written 2024-25. -#}
+{% macro financial_year(date_expr) -%}
+    (
+        (year({{ date_expr }}) - case when month({{ date_expr }}) < {{ var('financial_year_start_month') }} then 1 else 0 end)::varchar
+        || '-'
+        || lpad(((year({{ date_expr }}) - case when month({{ date_expr }}) < {{ var('financial_year_start_month') }} then 1 else 0 end + 1) % 100)::varchar, 2, '0')
+    )
+{%- endmacro %}
+
+{#- First day (1 April) of the financial year labelled like 2024-25. -#}
+{% macro financial_year_start(fy_expr) -%}
+    make_date(cast(left({{ fy_expr }}, 4) as integer), {{ var('financial_year_start_month') }}, 1)
+{%- endmacro %}
+
+{#- Age in whole years on a given date. -#}
+{% macro age_on(date_of_birth, on_date) -%}
+    (
+        date_diff('year', {{ date_of_birth }}, {{ on_date }})
+        - case when strftime({{ on_date }}, '%m%d') < strftime({{ date_of_birth }}, '%m%d') then 1 else 0 end
+    )
+{%- endmacro %}
+
+{#- Age at 31 August before the academic year that contains the date (the national curriculum
+    age: Reception = 4, Year 1 = 5 ... Year 11 = 15). -#}
+{% macro curriculum_age(date_of_birth, on_date) -%}
+    {{ age_on(date_of_birth,
+        "make_date(year(" ~ on_date ~ ") - case when month(" ~ on_date ~ ") < 9 then 1 else 0 end, 8, 31)") }}
+{%- endmacro %}
+
+{#- The DfE age bands used for caseload tables. -#}
+{% macro age_band(age_expr) -%}
+    case
+        when {{ age_expr }} < 5 then 'under 5'
+        when {{ age_expr }} <= 10 then '5-10'
+        when {{ age_expr }} <= 15 then '11-15'
+        when {{ age_expr }} <= 19 then '16-19'
+        when {{ age_expr }} <= 25 then '20-25'
+        else 'over 25'
+    end
+{%- endmacro %}

@@ -1,0 +1,31 @@
+-- SEN2 census days inside the period the data covers: the DfE's dates from the seed
+-- census_dates where listed (2021 was an exception), else the third Thursday of January.
+with bounds as (
+    select * from {{ ref('int_data_as_at') }}
+),
+
+years as (
+    select unnest(range(year(history_start_date), year(as_at_date) + 1)) as census_year
+    from bounds
+),
+
+census as (
+    select
+        years.census_year,
+        coalesce(
+            listed.census_date,
+            -- first Thursday of January, then two weeks on (isodow: Monday = 1, Thursday = 4)
+            make_date(years.census_year, 1, 1)
+                + cast((11 - isodow(make_date(years.census_year, 1, 1))) % 7 as integer)
+                + 14
+        ) as census_date
+    from years
+    left join {{ ref('census_dates') }} as listed on listed.census_year = years.census_year
+)
+
+select
+    census.census_year,
+    census.census_date,
+    make_date(census.census_year - 1, 8, 31) as curriculum_age_date
+from census, bounds
+where census.census_date between bounds.history_start_date and bounds.as_at_date

@@ -1,0 +1,62 @@
+-- The caseload on each January census day: every plan active that day (issued on or before
+-- it, not ceased by it), with the child's curriculum age and the placement they attended.
+with census as (
+    select * from {{ ref('int_census_dates') }}
+),
+
+plans as (
+    select * from {{ ref('stg_ehcp__plans') }}
+),
+
+placements as (
+    select * from {{ ref('int_placements_classified') }}
+),
+
+active_plans as (
+    select
+        census.census_year,
+        census.census_date,
+        plans.plan_id,
+        plans.child_id,
+        plans.primary_need,
+        plans.plan_start_date,
+        {{ curriculum_age('plans.date_of_birth', 'census.census_date') }} as age,
+        {{ curriculum_age('plans.date_of_birth', 'plans.plan_start_date') }} as age_at_plan_start
+    from census
+    inner join plans
+        on plans.plan_start_date <= census.census_date
+        and (plans.plan_cease_date is null or plans.plan_cease_date > census.census_date)
+),
+
+with_placement as (
+    select
+        active_plans.*,
+        placements.placement_id,
+        placements.provision_type as placement_provision_type
+    from active_plans
+    left join placements
+        on placements.child_id = active_plans.child_id
+        and placements.start_date <= active_plans.census_date
+        and (placements.end_date is null or placements.end_date >= active_plans.census_date)
+    -- a child should attend one setting on census day; if spells overlap, the latest one counts
+    qualify row_number() over (
+        partition by active_plans.census_date, active_plans.plan_id
+        order by placements.start_date desc nulls last, placements.placement_id
+    ) = 1
+)
+
+select
+    census_year,
+    census_date,
+    plan_id,
+    child_id,
+    primary_need,
+    plan_start_date,
+    age,
+    age - 4 as ncy,
+    {{ age_band('age') }} as age_group,
+    age_at_plan_start,
+    {{ age_band('age_at_plan_start') }} as age_at_plan_start_band,
+    placement_id,
+    coalesce(placement_provision_type, 'none') as provision_type
+from with_placement

@@ -1,0 +1,79 @@
+-- Plans issued and ceased in each census year (the twelve months up to a January census day),
+-- each with the provision type the child was in: at issue, the placement open on the issue date
+-- or else the first one that opened after it; at cessation, the last placement that opened on or
+-- before the cease date. 'none' when the child had no placement.
+with census as (
+    select
+        census_year,
+        lag(census_date) over (order by census_date) as period_start,
+        census_date as period_end
+    from {{ ref('int_census_dates') }}
+),
+
+windows as (
+    select * from census where period_start is not null
+),
+
+plans as (
+    select * from {{ ref('stg_ehcp__plans') }}
+),
+
+placements as (
+    select * from {{ ref('int_placements_classified') }}
+),
+
+events as (
+    select plan_id, child_id, 'issued' as event, plan_start_date as event_date from plans
+    union all
+    select plan_id, child_id, 'ceased', plan_cease_date from plans where plan_cease_date is not null
+),
+
+in_window as (
+    select windows.census_year, windows.period_start, windows.period_end, events.*
+    from events
+    inner join windows
+        on events.event_date > windows.period_start and events.event_date <= windows.period_end
+),
+
+placement_before as (
+    select
+        in_window.plan_id,
+        in_window.event,
+        placements.provision_type,
+        placements.end_date
+    from in_window
+    asof inner join placements
+        on placements.child_id = in_window.child_id
+        and in_window.event_date >= placements.start_date
+),
+
+placement_after as (
+    select in_window.plan_id, in_window.event, placements.provision_type
+    from in_window
+    asof inner join placements
+        on placements.child_id = in_window.child_id
+        and in_window.event_date <= placements.start_date
+)
+
+select
+    in_window.census_year,
+    in_window.period_start,
+    in_window.period_end,
+    in_window.plan_id,
+    in_window.child_id,
+    in_window.event,
+    in_window.event_date,
+    coalesce(
+        case
+            when in_window.event = 'ceased' then placement_before.provision_type
+            when placement_before.end_date is null or placement_before.end_date >= in_window.event_date
+                then placement_before.provision_type
+        end,
+        case when in_window.event = 'issued' then placement_after.provision_type end,
+        'none'
+    ) as provision_type
+from in_window
+left join placement_before
+    on placement_before.plan_id = in_window.plan_id and placement_before.event = in_window.event
+left join placement_after
+    on placement_after.plan_id = in_window.plan_id and placement_after.event = in_window.event

@@ -1,0 +1,53 @@
+-- Days each placement was open in each financial year, and the full-time equivalent (days
+-- open / days in the year). Ongoing placements count up to the as-at date of the data.
+with placements as (
+    select * from {{ ref('int_placements_classified') }}
+),
+
+bounds as (
+    select * from {{ ref('int_data_as_at') }}
+),
+
+financial_years as (
+    select
+        {{ financial_year('fy_start') }} as financial_year,
+        fy_start,
+        cast(fy_start + interval 1 year - interval 1 day as date) as fy_end
+    from (
+        select unnest(generate_series(
+            {{ financial_year_start(financial_year('history_start_date')) }},
+            {{ financial_year_start(financial_year('as_at_date')) }},
+            interval 1 year
+        ))::date as fy_start
+        from bounds
+    )
+),
+
+spells_in_year as (
+    select
+        placements.placement_id,
+        placements.child_id,
+        placements.provision_type,
+        placements.annual_cost_gbp,
+        financial_years.financial_year,
+        financial_years.fy_start,
+        financial_years.fy_end,
+        greatest(placements.start_date, financial_years.fy_start) as open_from,
+        least(coalesce(placements.end_date, bounds.as_at_date), bounds.as_at_date, financial_years.fy_end) as open_to
+    from placements
+    cross join bounds
+    inner join financial_years
+        on placements.start_date <= financial_years.fy_end
+        and coalesce(placements.end_date, bounds.as_at_date) >= financial_years.fy_start
+)
+
+select
+    placement_id,
+    child_id,
+    provision_type,
+    annual_cost_gbp,
+    financial_year,
+    date_diff('day', open_from, open_to) + 1 as days_open,
+    cast((date_diff('day', open_from, open_to) + 1) / (date_diff('day', fy_start, fy_end) + 1) as double) as fte
+from spells_in_year
+where open_to >= open_from

@@ -1,0 +1,55 @@
+-- Placement spells that opened in each census year, with the child's curriculum age at the
+-- start and the primary need of the plan in force (or, failing that, the child's first plan).
+with census as (
+    select
+        census_year,
+        lag(census_date) over (order by census_date) as period_start,
+        census_date as period_end
+    from {{ ref('int_census_dates') }}
+),
+
+placements as (
+    select * from {{ ref('int_placements_classified') }}
+),
+
+plans as (
+    select * from {{ ref('stg_ehcp__plans') }}
+),
+
+starts as (
+    select census.census_year, placements.*
+    from placements
+    inner join census
+        on placements.start_date > census.period_start
+        and placements.start_date <= census.period_end
+),
+
+plan_in_force as (
+    select starts.placement_id, plans.primary_need, plans.date_of_birth
+    from starts
+    asof inner join plans
+        on plans.child_id = starts.child_id
+        and starts.start_date >= plans.plan_start_date
+),
+
+first_plan as (
+    select child_id, arg_min(primary_need, plan_start_date) as primary_need, min(date_of_birth) as date_of_birth
+    from plans
+    group by child_id
+)
+
+select
+    starts.census_year,
+    starts.placement_id,
+    starts.child_id,
+    starts.start_date,
+    starts.provision_type,
+    starts.annual_cost_gbp,
+    coalesce(plan_in_force.primary_need, first_plan.primary_need) as primary_need,
+    {{ curriculum_age('coalesce(plan_in_force.date_of_birth, first_plan.date_of_birth)', 'starts.start_date') }} as age_at_start
+from starts
+left join plan_in_force on plan_in_force.placement_id = starts.placement_id
+left join first_plan on first_plan.child_id = starts.child_id
+-- a placement for a child with no plan in the ehcp extract has no age or need: it is counted
+-- in the data-quality checks, not here
+where coalesce(plan_in_force.primary_need, first_plan.primary_need) is not null

@@ -1,0 +1,66 @@
+-- Flows that change the caseload in each census year, per provision type: plans issued and
+-- ceased, and plans that moved between provision types from one census day to the next.
+with events as (
+    select * from {{ ref('int_ehcp_plan_events') }}
+),
+
+snapshots as (
+    select * from {{ ref('int_ehcp_census_snapshots') }}
+),
+
+census as (
+    select
+        census_year,
+        lag(census_date) over (order by census_date) as period_start,
+        census_date as period_end
+    from {{ ref('int_census_dates') }}
+),
+
+windows as (
+    select * from census where period_start is not null
+),
+
+moves as (
+    select
+        this_year.census_year,
+        last_year.provision_type as from_provision_type,
+        this_year.provision_type as to_provision_type
+    from snapshots as this_year
+    inner join windows on windows.census_year = this_year.census_year
+    inner join snapshots as last_year
+        on last_year.plan_id = this_year.plan_id
+        and last_year.census_date = windows.period_start
+    where last_year.provision_type <> this_year.provision_type
+),
+
+counts as (
+    select census_year, provision_type, count(*) filter (where event = 'issued') as new_plans,
+        count(*) filter (where event = 'ceased') as ceased_plans, 0 as moved_in, 0 as moved_out
+    from events group by all
+    union all
+    select census_year, to_provision_type, 0, 0, count(*), 0 from moves group by all
+    union all
+    select census_year, from_provision_type, 0, 0, 0, count(*) from moves group by all
+),
+
+grid as (
+    select windows.*, provision_types.provision_type, provision_types.sort_order
+    from windows
+    cross join {{ ref('provision_types') }} as provision_types
+    where provision_types.has_placements
+)
+
+select
+    cast(grid.census_year as integer) as year,
+    grid.period_start,
+    grid.period_end,
+    grid.provision_type::varchar as provision_type,
+    cast(coalesce(sum(counts.new_plans), 0) as bigint) as new_plans,
+    cast(coalesce(sum(counts.ceased_plans), 0) as bigint) as ceased_plans,
+    cast(coalesce(sum(counts.moved_in), 0) as bigint) as moved_in,
+    cast(coalesce(sum(counts.moved_out), 0) as bigint) as moved_out
+from grid
+left join counts
+    on counts.census_year = grid.census_year and counts.provision_type = grid.provision_type
+group by grid.census_year, grid.period_start, grid.period_end, grid.provision_type, grid.sort_order
+order by grid.census_year, grid.sort_order

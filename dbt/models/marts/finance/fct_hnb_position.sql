@@ -1,0 +1,75 @@
+-- The high needs block position per financial year: funding (allocation after place deductions,
+-- plus block transfers, LA contribution and other income) against spend, and the cumulative
+-- balance from the balance brought forward at the start of the first year.
+with budget as (
+    select * from {{ ref('stg_budget__lines') }}
+),
+
+spend as (
+    select financial_year, sum(spend_gbp) as spend_gbp, bool_and(is_complete_year) as is_complete_year
+    from {{ ref('fct_provision_spend') }}
+    group by financial_year
+),
+
+funding as (
+    select
+        financial_year,
+        coalesce(sum(amount_gbp) filter (where line = 'hnb_allocation'), 0) as hnb_allocation_gbp,
+        -- deductions reduce funding whichever sign the council's file gives them
+        coalesce(sum(abs(amount_gbp)) filter (where line = 'place_deductions'), 0) as place_deductions_gbp,
+        coalesce(sum(amount_gbp) filter (where line = 'block_transfer'), 0) as block_transfer_gbp,
+        coalesce(sum(amount_gbp) filter (where line = 'la_contribution'), 0) as la_contribution_gbp,
+        coalesce(sum(amount_gbp) filter (where line = 'other_income'), 0) as other_income_gbp,
+        sum(amount_gbp) filter (where line = 'balance_brought_forward') as balance_brought_forward_gbp
+    from budget
+    group by financial_year
+),
+
+opening as (
+    select coalesce(max(balance_brought_forward_gbp), 0) as opening_balance_gbp
+    from funding
+    where financial_year = (select min(financial_year) from spend)
+),
+
+years as (
+    select
+        spend.financial_year,
+        coalesce(funding.hnb_allocation_gbp, 0) as hnb_allocation_gbp,
+        coalesce(funding.place_deductions_gbp, 0) as place_deductions_gbp,
+        coalesce(funding.block_transfer_gbp, 0) as block_transfer_gbp,
+        coalesce(funding.la_contribution_gbp, 0) as la_contribution_gbp,
+        coalesce(funding.other_income_gbp, 0) as other_income_gbp,
+        funding.balance_brought_forward_gbp,
+        spend.spend_gbp,
+        spend.is_complete_year,
+        funding.financial_year is not null as has_budget
+    from spend
+    left join funding on funding.financial_year = spend.financial_year
+),
+
+positions as (
+    select
+        years.*,
+        hnb_allocation_gbp - place_deductions_gbp + block_transfer_gbp + la_contribution_gbp
+            + other_income_gbp as funding_gbp
+    from years
+)
+
+select
+    financial_year::varchar as financial_year,
+    cast(funding_gbp as decimal(18, 2)) as funding_gbp,
+    cast(spend_gbp as decimal(18, 2)) as spend_gbp,
+    cast(funding_gbp - spend_gbp as decimal(18, 2)) as in_year_balance_gbp,
+    cast(opening.opening_balance_gbp + sum(funding_gbp - spend_gbp) over (order by financial_year)
+        as decimal(18, 2)) as cumulative_balance_gbp,
+    cast(hnb_allocation_gbp as decimal(18, 2)) as hnb_allocation_gbp,
+    cast(place_deductions_gbp as decimal(18, 2)) as place_deductions_gbp,
+    cast(block_transfer_gbp as decimal(18, 2)) as block_transfer_gbp,
+    cast(la_contribution_gbp as decimal(18, 2)) as la_contribution_gbp,
+    cast(other_income_gbp as decimal(18, 2)) as other_income_gbp,
+    cast(balance_brought_forward_gbp as decimal(18, 2)) as balance_brought_forward_gbp,
+    cast(has_budget as boolean) as has_budget,
+    cast(is_complete_year as boolean) as is_complete_year
+from positions
+cross join opening
+order by financial_year

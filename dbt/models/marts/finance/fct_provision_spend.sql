@@ -1,0 +1,64 @@
+-- High needs spend, placements and unit cost per financial year and provision type: the DBV
+-- "spend by provision" table. Every provision type appears in every year (zero when none), so
+-- spend sums to the high needs spend of the ledger to the penny.
+with spend as (
+    select * from {{ ref('int_spend_allocated') }} where is_high_needs
+),
+
+placement_years as (
+    select * from {{ ref('int_placement_days_by_year') }}
+),
+
+provision_types as (
+    select * from {{ ref('provision_types') }}
+),
+
+bounds as (
+    select * from {{ ref('int_data_as_at') }}
+),
+
+financial_years as (
+    select distinct financial_year from {{ ref('stg_finance__transactions') }}
+),
+
+grid as (
+    select financial_years.financial_year, provision_types.provision_type, provision_types.sort_order,
+        provision_types.has_placements
+    from financial_years cross join provision_types
+),
+
+spend_totals as (
+    select financial_year, provision_type, sum(amount_gbp) as spend_gbp
+    from spend
+    group by all
+),
+
+placement_totals as (
+    select
+        financial_year,
+        provision_type,
+        count(distinct placement_id) as placements,
+        sum(fte) as fte_placements
+    from placement_years
+    group by all
+)
+
+select
+    grid.financial_year::varchar as financial_year,
+    grid.provision_type::varchar as provision_type,
+    cast(coalesce(spend_totals.spend_gbp, 0) as decimal(18, 2)) as spend_gbp,
+    cast(coalesce(placement_totals.placements, 0) as bigint) as placements,
+    cast(round(coalesce(placement_totals.fte_placements, 0), 4) as double) as fte_placements,
+    cast(case
+        when grid.has_placements and placement_totals.fte_placements > 0
+            then round(coalesce(spend_totals.spend_gbp, 0) / placement_totals.fte_placements, 2)
+    end as decimal(18, 2)) as unit_cost_gbp,
+    cast(bounds.as_at_date >= {{ financial_year_start('grid.financial_year') }} + interval 1 year - interval 1 day as boolean)
+        as is_complete_year
+from grid
+cross join bounds
+left join spend_totals
+    on spend_totals.financial_year = grid.financial_year and spend_totals.provision_type = grid.provision_type
+left join placement_totals
+    on placement_totals.financial_year = grid.financial_year and placement_totals.provision_type = grid.provision_type
+order by grid.financial_year, grid.sort_order

@@ -1,0 +1,24 @@
+with source as (
+    {{ current_rows('ehcp', ['plan_id']) }}
+),
+
+renamed as (
+    select
+        plan_id,
+        child_id,
+        date_of_birth,
+        sex,
+        primary_need,
+        secondary_need,
+        request_date,
+        plan_start_date,
+        plan_cease_date,
+        cast(cease_reason as integer) as cease_reason,
+        _file_hash as source_file_hash,
+        _source_file as source_file,
+        _source_row as source_row,
+        _load_id as load_id
+    from source
+)
+
+select * from renamed

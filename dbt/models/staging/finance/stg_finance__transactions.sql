@@ -1,0 +1,26 @@
+with source as (
+    {{ current_rows('finance', ['transaction_id']) }}
+),
+
+renamed as (
+    select
+        transaction_id,
+        posting_date,
+        {{ financial_year('posting_date') }} as financial_year,
+        amount as amount_gbp,
+        s251_line,
+        child_id,
+        placement_id,
+        provider_urn,
+        provider_ukprn,
+        supplier_name,
+        cost_centre,
+        description,
+        _file_hash as source_file_hash,
+        _source_file as source_file,
+        _source_row as source_row,
+        _load_id as load_id
+    from source
+)
+
+select * from renamed

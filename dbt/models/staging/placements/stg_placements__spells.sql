@@ -1,0 +1,27 @@
+with source as (
+    {{ current_rows('placements', ['placement_id']) }}
+),
+
+renamed as (
+    select
+        placement_id,
+        child_id,
+        urn,
+        ukprn,
+        sen_setting,
+        establishment_name,
+        cast(establishment_type_code as integer) as establishment_type_code,
+        coalesce(sen_unit = 'Y', false) as is_sen_unit,
+        coalesce(resourced_provision = 'Y', false) as is_resourced_provision,
+        residential,
+        start_date,
+        end_date,
+        annual_cost as annual_cost_gbp,
+        _file_hash as source_file_hash,
+        _source_file as source_file,
+        _source_row as source_row,
+        _load_id as load_id
+    from source
+)
+
+select * from renamed

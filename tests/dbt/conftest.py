@@ -1,0 +1,52 @@
+"""A warehouse built from the hand-written landing fixture: ingest library, then `dbt build`."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingest.contracts import EXTRACTS
+from ingest.load import load_extract
+from tests.conftest import HANDWRITTEN_LANDING, REPO_ROOT, TEST_KEY
+
+DBT = str(Path(sys.executable).parent / "dbt")
+
+
+def dbt_build(warehouse: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HIGHNEEDS_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
+    project = REPO_ROOT / "dbt"
+    return subprocess.run(
+        [DBT, "build", "--project-dir", str(project), "--profiles-dir", str(project),
+         "--target-path", str(warehouse.parent / "dbt-target")],
+        cwd=project, env=env, capture_output=True, text=True,
+    )
+
+
+def ingest(warehouse: Path, landing: Path) -> None:
+    import datetime as dt
+
+    with duckdb.connect(str(warehouse)) as con:
+        for extract in EXTRACTS.values():
+            load_extract(con, extract, landing, "test-load", TEST_KEY, dt.date(2026, 3, 31))
+
+
+@pytest.fixture(scope="session")
+def built_warehouse(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("handwritten_warehouse")
+    warehouse = folder / "warehouse.duckdb"
+    ingest(warehouse, HANDWRITTEN_LANDING)
+    completed = dbt_build(warehouse)
+    assert completed.returncode == 0, completed.stdout[-4000:]
+    return warehouse
+
+
+@pytest.fixture
+def warehouse_copy(built_warehouse, tmp_path) -> Path:
+    """A writable copy, for tests that tamper with the warehouse to make a gate fail."""
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(built_warehouse, copy)
+    return copy

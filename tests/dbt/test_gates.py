@@ -1,0 +1,90 @@
+"""Each gate passes on good data and fails when the thing it guards is broken."""
+
+import duckdb
+import pandas as pd
+import pytest
+
+from dagster_project.settings import COST_BOUNDS
+from ingest import gates
+from ingest.contracts import BUDGET, EHCP, EXTRACTS, FINANCE
+
+
+@pytest.fixture
+def con(warehouse_copy):
+    with duckdb.connect(str(warehouse_copy)) as connection:
+        yield connection
+
+
+def test_all_gates_pass_on_the_fixture(con):
+    bounds = gates.read_cost_bounds(COST_BOUNDS)
+    results = [gates.finance_reconciliation(con), gates.unit_costs_within_bounds(con, bounds, 1.0),
+               gates.placement_costs_within_bounds(con, bounds)]
+    for extract in EXTRACTS.values():
+        results += [gates.rows_accounted_for(con, extract), gates.no_rejected_files(con, extract),
+                    gates.quarantine_within_tolerance(con, extract, 0.0)]
+    for name, keys in (("ehcp", ("plan_id",)), ("finance", ("transaction_id",)), ("budget", ("financial_year", "line"))):
+        model = {"ehcp": "stg_ehcp__plans", "finance": "stg_finance__transactions", "budget": "stg_budget__lines"}[name]
+        results.append(gates.staging_accounting(con, EXTRACTS[name], f"staging.{model}", keys))
+    assert [r.summary for r in results if not r.passed] == []
+
+
+def test_rows_accounted_for_fails_when_a_loaded_row_disappears(con):
+    con.execute("DELETE FROM raw.finance_valid WHERE _source_row = 10")
+    result = gates.rows_accounted_for(con, FINANCE)
+    assert not result.passed
+    assert "rows in raw are neither loaded, duplicates nor quarantined" in result.summary
+    assert "money read ≠ money loaded" in result.summary
+    assert result.facts.loc[0, "rows_unaccounted"] == 1
+
+
+def test_rows_accounted_for_fails_when_rows_read_differ_from_raw(con):
+    con.execute("UPDATE raw.ehcp_files SET rows_read = rows_read + 1")
+    assert "rows read from the file differ" in gates.rows_accounted_for(con, EHCP).summary
+
+
+def test_rejected_file_fails_its_gate(con):
+    con.execute("UPDATE raw.budget_files SET status = 'rejected', message = 'budget/budget.csv: missing required column(s) amount'")
+    result = gates.no_rejected_files(con, BUDGET)
+    assert not result.passed and "missing required column(s) amount" in result.summary
+
+
+def test_quarantine_beyond_tolerance_fails(con):
+    con.execute(
+        "INSERT INTO quarantine.ehcp (plan_id, _file_hash, _source_file, _source_row, _load_id, reason_codes, reason) "
+        "SELECT 'EP999', file_hash, file_name, 99, 'x', ['bad_date'], 'date_of_birth: bad date' FROM raw.ehcp_files"
+    )
+    con.execute("UPDATE raw.ehcp_files SET rows_quarantined = 1")
+    assert not gates.quarantine_within_tolerance(con, EHCP, 0.0).passed
+    assert "bad_date × 1" in gates.quarantine_within_tolerance(con, EHCP, 0.0).summary
+    assert gates.quarantine_within_tolerance(con, EHCP, 0.2).passed
+
+
+def test_staging_accounting_fails_when_staging_drops_a_row(con):
+    con.execute(
+        "CREATE OR REPLACE VIEW staging.stg_finance__transactions_broken AS "
+        "SELECT * FROM staging.stg_finance__transactions WHERE transaction_id <> 'TX00005'"
+    )
+    result = gates.staging_accounting(con, FINANCE, "staging.stg_finance__transactions_broken", ("transaction_id",))
+    assert not result.passed
+    assert "neither in staging nor superseded" in result.summary
+
+
+def test_finance_reconciliation_fails_when_the_mart_is_off_by_a_penny(con):
+    con.execute("UPDATE marts.fct_provision_spend SET spend_gbp = spend_gbp + 0.01 WHERE financial_year = '2022-23' AND provision_type = 'mss'")
+    result = gates.finance_reconciliation(con)
+    assert not result.passed
+    assert "high needs spend differs from fct_provision_spend (2022-23)" in result.summary
+
+
+def test_unit_cost_bounds_fail_outside_bounds(con):
+    bounds = gates.read_cost_bounds(COST_BOUNDS)
+    tight = bounds.assign(max_unit_cost_gbp=bounds["max_unit_cost_gbp"].where(bounds["provision_type"] != "inmss", 50_000))
+    result = gates.unit_costs_within_bounds(con, tight, 1.0)
+    assert not result.passed and "2021-22 inmss" in result.summary
+
+
+def test_placement_cost_bounds_fail_for_an_absurd_cost(con):
+    con.execute("UPDATE intermediate.int_placements_classified SET annual_cost_gbp = 9999999 WHERE placement_id = 'PL09'")
+    result = gates.placement_costs_within_bounds(con, gates.read_cost_bounds(COST_BOUNDS))
+    assert not result.passed and "PL09" in result.summary
+    assert isinstance(result.facts, pd.DataFrame) and len(result.facts) == 1

@@ -1,0 +1,104 @@
+"""The marts on the hand-written landing fixture, against figures worked out independently."""
+
+import csv
+from collections import defaultdict
+from decimal import Decimal
+
+import duckdb
+import pytest
+
+from tests.conftest import HANDWRITTEN_LANDING
+
+NOT_HIGH_NEEDS = {"1.4.11"}
+
+
+def ledger_by_year() -> dict[str, Decimal]:
+    """High needs spend per financial year, straight from the CSV (the independent oracle)."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    with (HANDWRITTEN_LANDING / "finance" / "ledger_2021_2024.csv").open() as handle:
+        for row in csv.DictReader(handle):
+            if row["s251_line"] in NOT_HIGH_NEEDS:
+                continue
+            day, month, year = (int(x) for x in row["posting_date"].split("/"))
+            start = year if month >= 4 else year - 1
+            totals[f"{start}-{(start + 1) % 100:02d}"] += Decimal(row["amount"])
+    return dict(totals)
+
+
+@pytest.fixture(scope="module")
+def con(built_warehouse):
+    with duckdb.connect(str(built_warehouse), read_only=True) as connection:
+        yield connection
+
+
+def test_spend_reconciles_to_the_ledger_to_the_penny(con):
+    mart = dict(con.execute("SELECT financial_year, sum(spend_gbp) FROM marts.fct_provision_spend GROUP BY 1").fetchall())
+    assert mart == ledger_by_year()
+
+
+def test_every_provision_type_appears_every_year(con):
+    assert con.execute(
+        "SELECT count(DISTINCT provision_type), count(*) / count(DISTINCT financial_year) FROM marts.fct_provision_spend"
+    ).fetchone() == (12, 12)
+
+
+def test_caseload_on_census_days(con):
+    assert con.execute(
+        "SELECT census_date::VARCHAR, sum(plans) FROM marts.fct_ehcp_cohort GROUP BY 1 ORDER BY 1"
+    ).fetchall() == [("2022-01-20", 8), ("2023-01-19", 8), ("2024-01-18", 6)]
+    by_provision = dict(
+        con.execute("SELECT provision_type, sum(plans) FROM marts.fct_ehcp_cohort WHERE census_year = 2024 GROUP BY 1").fetchall()
+    )
+    # K001 special academy, K008 LA special, K002 independent special, K003 college (UKPRN),
+    # K004 mainstream resourced provision, K006 mainstream academy
+    assert by_provision == {"mss": 2, "inmss": 1, "post16_fe": 1, "mainstream_rp_unit": 1, "mainstream": 1}
+
+
+def test_ages_and_curriculum_years(con):
+    # K001 born 2012-03-14: 11 on 31 Aug 2023, so Year 7 in January 2024
+    rows = con.execute(
+        "SELECT age_group, ncy, age_at_plan_start_band FROM marts.fct_ehcp_cohort "
+        "WHERE census_year = 2024 AND provision_type = 'mss' AND primary_need = 'ASD'"
+    ).fetchall()
+    assert rows == [("11-15", 7, "5-10")]
+
+
+def test_flows(con):
+    rows = con.execute(
+        "SELECT year, provision_type, new_plans, ceased_plans, moved_in, moved_out FROM marts.fct_ehcp_flows "
+        "WHERE new_plans + ceased_plans + moved_in + moved_out > 0 ORDER BY year, provision_type"
+    ).fetchall()
+    assert (2024, "inmss", 0, 1, 0, 0) in rows  # K007's plan ceased (max age) at Hollybank NMSS
+    assert (2024, "eotas", 0, 1, 0, 0) in rows  # K005 moved away from EOTAS
+    assert (2024, "mss", 0, 0, 1, 0) in rows and (2024, "mainstream", 0, 0, 0, 1) in rows  # K001 stepped up
+    assert (2023, "early_years", 0, 0, 0, 1) in rows  # K008 left early years for special school
+
+
+def test_hnb_position(con):
+    rows = con.execute(
+        "SELECT financial_year, funding_gbp, spend_gbp, in_year_balance_gbp, cumulative_balance_gbp "
+        "FROM marts.fct_hnb_position ORDER BY 1"
+    ).fetchall()
+    funding = {"2021-22": Decimal("340000"), "2022-23": Decimal("362000"), "2023-24": Decimal("364000")}
+    spend = ledger_by_year()
+    balance = Decimal("-25000")
+    for fy, fund, spent, in_year, cumulative in rows:
+        balance += funding[fy] - spend[fy]
+        assert (fund, spent, in_year, cumulative) == (funding[fy], spend[fy], funding[fy] - spend[fy], balance)
+
+
+def test_place_funding_goes_to_the_school_type_and_services_to_central(con):
+    methods = dict(
+        con.execute(
+            "SELECT s251_line || ' ' || provision_type, count(*) FROM intermediate.int_spend_allocated "
+            "WHERE allocation_method IN ('provider_type', 'central') GROUP BY 1"
+        ).fetchall()
+    )
+    assert methods == {"1.0.2 mss": 36, "1.2.5 central": 36, "1.2.13 central": 36}
+
+
+def test_no_personal_data_in_marts(con):
+    text = str([con.execute(f"SELECT * FROM marts.{t}").fetchall() for (t,) in
+                con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts'").fetchall()])
+    for value in ("K001", "Alfie", "H801200001001", "RG14 1AA", "2012-03-14"):
+        assert value not in text
