@@ -1,0 +1,399 @@
+"""Blocking gates: the facts each check compares, computed in SQL, validated with Great Expectations.
+
+Each gate returns a `GateResult`: whether it passed, the table of numbers it compared (shown
+on the check in the Dagster UI), and a plain-English line per failure. The facts are computed
+in DuckDB over the full data — never a sample — and are small (a row per file, per year, per
+provision type), so Great Expectations validates a small DataFrame.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from .contracts import Extract
+from .parsing import amount_sql, quote_ident
+
+
+@dataclass
+class GateResult:
+    name: str
+    passed: bool
+    facts: pd.DataFrame
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        if self.passed:
+            return f"{self.name}: passed"
+        return f"{self.name}: FAILED — " + "; ".join(self.failures[:5])
+
+
+# --- Great Expectations ------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def _gx_batch_definition() -> Any:
+    """An ephemeral GX context with one pandas data asset (GX imports slowly: only when needed)."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    asset = context.data_sources.add_pandas("gate_facts").add_dataframe_asset(name="facts")
+    return asset.add_batch_definition_whole_dataframe("whole_frame")
+
+
+def expect(kind: str, **kwargs: Any) -> Any:
+    """A GX expectation by class name, e.g. expect("ExpectColumnValuesToBeBetween", column=…)."""
+    _gx_batch_definition()
+    import great_expectations as gx
+
+    return getattr(gx.expectations, kind)(**kwargs)
+
+
+def validate(name: str, facts: pd.DataFrame, expectations: list[Any], describe: dict[str, str]) -> GateResult:
+    """Run the expectations on the facts; `describe` maps an expectation's column to the failure text."""
+    import great_expectations as gx
+
+    suite = gx.ExpectationSuite(name=name)
+    for expectation in expectations:
+        suite.add_expectation(expectation)
+    batch = _gx_batch_definition().get_batch(batch_parameters={"dataframe": facts})
+    result = batch.validate(suite, result_format="COMPLETE")
+    failures = []
+    for item in result.results:
+        if item.success:
+            continue
+        config = item.expectation_config
+        column = config.kwargs.get("column") or config.kwargs.get("column_A") or "table"
+        rows = item.result.get("unexpected_index_list") or []
+        label = describe.get(column, f"{config.type} on {column}")
+        if rows and "label" in facts.columns:
+            where = ", ".join(str(facts.loc[i, "label"]) for i in rows[:5] if i in facts.index)
+            failures.append(f"{label} ({where})")
+        else:
+            failures.append(label)
+    return GateResult(name, bool(result.success), facts, failures)
+
+
+# --- ingest: every row and every pound of each file accounted for -------------------------------
+
+def ingest_accounting_facts(con: duckdb.DuckDBPyConnection, extract: Extract) -> pd.DataFrame:
+    """Per loaded file still in the landing folder: rows and money by outcome, counted independently."""
+    e = extract.name
+    money = amount_sql(quote_ident(extract.money_column)) if extract.money_column else "NULL::DECIMAL(18,2)"
+    valid_money = quote_ident(extract.money_column) if extract.money_column else "NULL::DECIMAL(18,2)"
+    return con.execute(
+        f"""
+        WITH files AS (
+            SELECT file_hash, file_name, rows_read FROM raw.{e}_files
+            WHERE in_landing AND status = 'loaded'
+        ),
+        raw_rows AS (
+            SELECT _file_hash, count(*) AS rows_in_raw,
+                   count(*) FILTER (WHERE _duplicate_of_row IS NOT NULL) AS rows_duplicate,
+                   coalesce(sum({money}), 0) AS money_read,
+                   coalesce(sum({money}) FILTER (WHERE _duplicate_of_row IS NOT NULL), 0) AS money_duplicate
+            FROM raw.{e} GROUP BY _file_hash
+        ),
+        valid_rows AS (
+            SELECT _file_hash, count(*) AS rows_valid, coalesce(sum({valid_money}), 0) AS money_valid
+            FROM raw.{e}_valid GROUP BY _file_hash
+        ),
+        quarantined AS (
+            SELECT _file_hash, count(*) AS rows_quarantined, coalesce(sum({money}), 0) AS money_quarantined
+            FROM quarantine.{e} GROUP BY _file_hash
+        ),
+        both_outcomes AS (
+            SELECT v._file_hash, count(*) AS rows_in_two_outcomes
+            FROM raw.{e}_valid v
+            INNER JOIN quarantine.{e} q ON q._file_hash = v._file_hash AND q._source_row = v._source_row
+            GROUP BY v._file_hash
+        )
+        SELECT
+            files.file_name AS label,
+            files.rows_read,
+            coalesce(rows_in_raw, 0) AS rows_in_raw,
+            coalesce(rows_valid, 0) AS rows_valid,
+            coalesce(rows_duplicate, 0) AS rows_duplicate,
+            coalesce(rows_quarantined, 0) AS rows_quarantined,
+            coalesce(rows_in_raw, 0) - coalesce(rows_valid, 0) - coalesce(rows_duplicate, 0)
+                - coalesce(rows_quarantined, 0) AS rows_unaccounted,
+            coalesce(rows_in_two_outcomes, 0) AS rows_in_two_outcomes,
+            coalesce(money_read, 0)::DOUBLE AS money_read_gbp,
+            coalesce(money_valid, 0)::DOUBLE AS money_loaded_gbp,
+            coalesce(money_duplicate, 0)::DOUBLE AS money_duplicate_gbp,
+            coalesce(money_quarantined, 0)::DOUBLE AS money_quarantined_gbp,
+            (coalesce(money_read, 0) - coalesce(money_valid, 0) - coalesce(money_duplicate, 0)
+                - coalesce(money_quarantined, 0))::DOUBLE AS money_unaccounted_gbp
+        FROM files
+        LEFT JOIN raw_rows ON raw_rows._file_hash = files.file_hash
+        LEFT JOIN valid_rows ON valid_rows._file_hash = files.file_hash
+        LEFT JOIN quarantined ON quarantined._file_hash = files.file_hash
+        LEFT JOIN both_outcomes ON both_outcomes._file_hash = files.file_hash
+        ORDER BY files.file_name
+        """
+    ).df()
+
+
+def rows_accounted_for(con: duckdb.DuckDBPyConnection, extract: Extract) -> GateResult:
+    facts = ingest_accounting_facts(con, extract)
+    expectations = [
+        expect("ExpectColumnPairValuesToBeEqual", column_A="rows_read", column_B="rows_in_raw"),
+        expect("ExpectColumnValuesToBeBetween", column="rows_unaccounted", min_value=0, max_value=0),
+        expect("ExpectColumnValuesToBeBetween", column="rows_in_two_outcomes", min_value=0, max_value=0),
+        # money is DECIMAL to the penny in SQL; a half-penny tolerance only absorbs float display
+        expect("ExpectColumnValuesToBeBetween", column="money_unaccounted_gbp", min_value=-0.005, max_value=0.005),
+    ]
+    return validate(
+        f"{extract.name}_rows_accounted_for",
+        facts,
+        expectations,
+        {
+            "rows_read": "rows read from the file differ from rows stored in raw",
+            "rows_unaccounted": "rows in raw are neither loaded, duplicates nor quarantined",
+            "rows_in_two_outcomes": "rows are both loaded and quarantined",
+            "money_unaccounted_gbp": "money read ≠ money loaded + duplicates + quarantined",
+        },
+    )
+
+
+def no_rejected_files(con: duckdb.DuckDBPyConnection, extract: Extract) -> GateResult:
+    facts = con.execute(
+        f"SELECT file_name AS label, message FROM raw.{extract.name}_files "
+        "WHERE in_landing AND status = 'rejected' ORDER BY file_name"
+    ).df()
+    result = validate(
+        f"{extract.name}_no_rejected_files",
+        facts,
+        [expect("ExpectTableRowCountToEqual", value=0)],
+        {"table": "files were rejected"},
+    )
+    result.failures = [str(message) for message in facts["message"]] or result.failures
+    return result
+
+
+def quarantine_facts(con: duckdb.DuckDBPyConnection, extract: Extract) -> pd.DataFrame:
+    return con.execute(
+        f"""
+        WITH files AS (SELECT file_hash FROM raw.{extract.name}_files WHERE in_landing AND status = 'loaded'),
+        reasons AS (
+            SELECT unnest(reason_codes) AS reason_code
+            FROM quarantine.{extract.name}
+            WHERE _file_hash IN (SELECT file_hash FROM files)
+        )
+        SELECT reason_code AS label, count(*) AS rows FROM reasons GROUP BY ALL ORDER BY rows DESC
+        """
+    ).df()
+
+
+def quarantine_within_tolerance(
+    con: duckdb.DuckDBPyConnection, extract: Extract, max_share: float
+) -> GateResult:
+    """Quarantined rows as a share of the rows read from files in the landing folder."""
+    totals = con.execute(
+        f"""
+        SELECT ? AS label, coalesce(sum(rows_read), 0) AS rows_read,
+               coalesce(sum(rows_quarantined), 0) AS rows_quarantined
+        FROM raw.{extract.name}_files WHERE in_landing AND status = 'loaded'
+        """,
+        [extract.name],
+    ).df()
+    totals["quarantined_share"] = (totals["rows_quarantined"] / totals["rows_read"].where(totals["rows_read"] > 0)).fillna(0.0)
+    totals["max_share"] = max_share
+    result = validate(
+        f"{extract.name}_quarantine_within_tolerance",
+        totals,
+        [expect("ExpectColumnValuesToBeBetween", column="quarantined_share", min_value=0, max_value=max_share)],
+        {"quarantined_share": f"quarantined rows above the tolerance of {max_share:.2%}"},
+    )
+    if not result.passed:
+        reasons = quarantine_facts(con, extract)
+        result.failures = [
+            f"{int(totals.loc[0, 'rows_quarantined'])} of {int(totals.loc[0, 'rows_read'])} rows quarantined "
+            f"(tolerance {max_share:.2%}): "
+            + ", ".join(f"{r.label} × {r.rows}" for r in reasons.itertuples())
+        ]
+    return result
+
+
+# --- staging: every valid row of a current file is in staging or superseded by a later one ------
+
+def staging_accounting(
+    con: duckdb.DuckDBPyConnection, extract: Extract, staging_table: str, staging_keys: tuple[str, ...]
+) -> GateResult:
+    e = extract.name
+    key_join = " AND ".join(f"s.{quote_ident(k)} = v.{quote_ident(k)}" for k in staging_keys)
+    money = f"v.{quote_ident(extract.money_column)}" if extract.money_column else "NULL::DECIMAL(18,2)"
+    staged_money = (
+        f"(SELECT coalesce(sum({quote_ident(extract.money_column + '_gbp')}), 0) FROM {staging_table})"
+        if extract.money_column else "0"
+    )
+    facts = con.execute(
+        f"""
+        WITH files AS (SELECT file_hash FROM raw.{e}_files WHERE in_landing AND status = 'loaded'),
+        valid AS (SELECT v.* FROM raw.{e}_valid v WHERE v._file_hash IN (SELECT file_hash FROM files)),
+        classified AS (
+            SELECT v.*,
+                   EXISTS (SELECT 1 FROM {staging_table} s
+                           WHERE s.source_file_hash = v._file_hash AND s.source_row = v._source_row) AS in_staging,
+                   EXISTS (SELECT 1 FROM {staging_table} s
+                           WHERE {key_join}
+                             AND NOT (s.source_file_hash = v._file_hash AND s.source_row = v._source_row)) AS superseded
+            FROM valid v
+        )
+        SELECT
+            ? AS label,
+            count(*) AS rows_valid,
+            count(*) FILTER (WHERE in_staging) AS rows_in_staging,
+            count(*) FILTER (WHERE superseded AND NOT in_staging) AS rows_superseded,
+            count(*) FILTER (WHERE NOT in_staging AND NOT superseded) AS rows_unaccounted,
+            (SELECT count(*) FROM {staging_table}) - count(*) FILTER (WHERE in_staging) AS staging_rows_not_from_raw,
+            coalesce(sum({money}) FILTER (WHERE in_staging), 0)::DOUBLE AS money_from_raw_gbp,
+            {staged_money}::DOUBLE AS money_in_staging_gbp
+        FROM classified v
+        """,
+        [e],
+    ).df()
+    facts["money_difference_gbp"] = facts["money_in_staging_gbp"] - facts["money_from_raw_gbp"]
+    return validate(
+        f"{e}_raw_rows_reach_staging",
+        facts,
+        [
+            expect("ExpectColumnValuesToBeBetween", column="rows_unaccounted", min_value=0, max_value=0),
+            expect("ExpectColumnValuesToBeBetween", column="staging_rows_not_from_raw", min_value=0, max_value=0),
+            expect("ExpectColumnValuesToBeBetween", column="money_difference_gbp", min_value=-0.005, max_value=0.005),
+        ],
+        {
+            "rows_unaccounted": "valid raw rows are neither in staging nor superseded by a later file",
+            "staging_rows_not_from_raw": "staging holds rows that are not valid raw rows",
+            "money_difference_gbp": "money in staging differs from the valid raw rows it came from",
+        },
+    )
+
+
+# --- marts: finance reconciles from staging to fct_provision_spend ------------------------------
+
+def finance_reconciliation(con: duckdb.DuckDBPyConnection) -> GateResult:
+    facts = con.execute(
+        """
+        WITH staged AS (
+            SELECT financial_year, sum(amount_gbp) AS staged FROM staging.stg_finance__transactions GROUP BY ALL
+        ),
+        allocated AS (
+            SELECT financial_year,
+                   sum(amount_gbp) AS allocated,
+                   coalesce(sum(amount_gbp) FILTER (WHERE is_high_needs), 0) AS high_needs,
+                   coalesce(sum(amount_gbp) FILTER (WHERE NOT is_high_needs), 0) AS not_high_needs,
+                   coalesce(sum(amount_gbp) FILTER (WHERE provision_type = 'central'), 0) AS central
+            FROM intermediate.int_spend_allocated GROUP BY ALL
+        ),
+        mart AS (
+            SELECT financial_year, sum(spend_gbp) AS mart FROM marts.fct_provision_spend GROUP BY ALL
+        )
+        SELECT
+            coalesce(staged.financial_year, allocated.financial_year, mart.financial_year) AS label,
+            coalesce(staged, 0)::DOUBLE AS ledger_gbp,
+            coalesce(not_high_needs, 0)::DOUBLE AS not_high_needs_gbp,
+            coalesce(high_needs, 0)::DOUBLE AS high_needs_gbp,
+            coalesce(central, 0)::DOUBLE AS central_no_placement_gbp,
+            coalesce(mart, 0)::DOUBLE AS fct_provision_spend_gbp,
+            (coalesce(staged, 0) - coalesce(allocated, 0))::DOUBLE AS ledger_not_allocated_gbp,
+            (coalesce(high_needs, 0) - coalesce(mart, 0))::DOUBLE AS high_needs_not_in_mart_gbp
+        FROM staged
+        FULL JOIN allocated USING (financial_year)
+        FULL JOIN mart USING (financial_year)
+        ORDER BY label
+        """
+    ).df()
+    return validate(
+        "finance_reconciles_to_mart",
+        facts,
+        [
+            expect("ExpectColumnValuesToBeBetween", column="ledger_not_allocated_gbp", min_value=-0.005, max_value=0.005),
+            expect("ExpectColumnValuesToBeBetween", column="high_needs_not_in_mart_gbp", min_value=-0.005, max_value=0.005),
+        ],
+        {
+            "ledger_not_allocated_gbp": "ledger money was lost or double counted allocating it to provision types",
+            "high_needs_not_in_mart_gbp": "high needs spend differs from fct_provision_spend",
+        },
+    )
+
+
+# --- costs within the reviewed bounds ----------------------------------------------------------
+
+def read_cost_bounds(path: Path) -> pd.DataFrame:
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    frame = pd.DataFrame(rows)
+    for column in ("min_annual_cost_gbp", "max_annual_cost_gbp", "min_unit_cost_gbp", "max_unit_cost_gbp"):
+        frame[column] = frame[column].astype(float)
+    return frame
+
+
+def unit_costs_within_bounds(con: duckdb.DuckDBPyConnection, bounds: pd.DataFrame, min_fte: float) -> GateResult:
+    con.register("_bounds", bounds)
+    try:
+        facts = con.execute(
+            """
+            SELECT s.financial_year || ' ' || s.provision_type AS label,
+                   s.unit_cost_gbp::DOUBLE AS unit_cost_gbp, s.fte_placements,
+                   b.min_unit_cost_gbp, b.max_unit_cost_gbp,
+                   (s.unit_cost_gbp < b.min_unit_cost_gbp OR s.unit_cost_gbp > b.max_unit_cost_gbp
+                       OR b.provision_type IS NULL) AS out_of_bounds
+            FROM marts.fct_provision_spend s
+            LEFT JOIN _bounds b ON b.provision_type = s.provision_type
+            WHERE s.unit_cost_gbp IS NOT NULL AND s.fte_placements >= ?
+            ORDER BY s.financial_year, s.provision_type
+            """,
+            [min_fte],
+        ).df()
+    finally:
+        con.unregister("_bounds")
+    return validate(
+        "unit_costs_within_bounds",
+        facts,
+        [expect("ExpectColumnValuesToBeInSet", column="out_of_bounds", value_set=[False])],
+        {"out_of_bounds": "unit cost outside the bounds in dbt/seeds/cost_bounds.csv"},
+    )
+
+
+def placement_costs_within_bounds(con: duckdb.DuckDBPyConnection, bounds: pd.DataFrame) -> GateResult:
+    con.register("_bounds", bounds)
+    try:
+        facts = con.execute(
+            """
+            SELECT p.source_file || ':' || p.source_row || ' placement ' || p.placement_id
+                       || ' (' || p.provision_type || ') annual_cost ' || p.annual_cost_gbp AS label,
+                   p.annual_cost_gbp::DOUBLE AS annual_cost_gbp,
+                   b.min_annual_cost_gbp, b.max_annual_cost_gbp,
+                   (p.annual_cost_gbp < b.min_annual_cost_gbp OR p.annual_cost_gbp > b.max_annual_cost_gbp
+                       OR b.provision_type IS NULL) AS out_of_bounds
+            FROM intermediate.int_placements_classified p
+            LEFT JOIN _bounds b ON b.provision_type = p.provision_type
+            WHERE p.annual_cost_gbp IS NOT NULL
+            """
+        ).df()
+    finally:
+        con.unregister("_bounds")
+    # Keep what the check shows small: the placements out of bounds, and a count of the rest.
+    outside = facts[facts["out_of_bounds"]]
+    result = validate(
+        "placement_costs_within_bounds",
+        facts,
+        [expect("ExpectColumnValuesToBeInSet", column="out_of_bounds", value_set=[False])],
+        {"out_of_bounds": "placement annual cost outside the bounds in dbt/seeds/cost_bounds.csv"},
+    )
+    checked = pd.DataFrame({"label": ["placements with a cost"], "checked": [len(facts)], "outside": [len(outside)]})
+    result.facts = outside.head(50) if len(outside) else checked
+    if not result.passed:
+        result.failures = [f"{len(outside)} placement(s) outside bounds, e.g. " + "; ".join(outside["label"].head(3))]
+    return result
