@@ -1,0 +1,53 @@
+"""Read the history the forecast starts from out of the warehouse marts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+
+@dataclass
+class History:
+    """What the forecast needs, all aggregate (no child-level data)."""
+
+    caseload: pd.DataFrame  # census_year, provision_type, plans
+    flows: pd.DataFrame  # year, provision_type, new_plans, ceased_plans, moved_in, moved_out
+    spend: pd.DataFrame  # financial_year, provision_type, spend_gbp, fte_placements, unit_cost_gbp, is_complete_year
+    position: pd.DataFrame  # financial_year, funding_gbp, spend_gbp, cumulative_balance_gbp, is_complete_year
+    budget: pd.DataFrame  # financial_year, line, amount_gbp (future years included)
+    provision_types: list[str]  # provision types that hold placements, in report order
+
+
+def read_history(con: duckdb.DuckDBPyConnection) -> History:
+    provision_types = [
+        row[0]
+        for row in con.execute(
+            "SELECT provision_type FROM staging.provision_types WHERE has_placements ORDER BY sort_order"
+        ).fetchall()
+    ]
+    return History(
+        caseload=con.execute(
+            "SELECT census_year, provision_type, sum(plans)::BIGINT AS plans "
+            "FROM marts.fct_ehcp_cohort GROUP BY ALL ORDER BY ALL"
+        ).df(),
+        flows=con.execute(
+            "SELECT year, provision_type, new_plans, ceased_plans, moved_in, moved_out "
+            "FROM marts.fct_ehcp_flows ORDER BY ALL"
+        ).df(),
+        spend=con.execute(
+            "SELECT financial_year, provision_type, spend_gbp::DOUBLE AS spend_gbp, fte_placements, "
+            "unit_cost_gbp::DOUBLE AS unit_cost_gbp, is_complete_year "
+            "FROM marts.fct_provision_spend ORDER BY ALL"
+        ).df(),
+        position=con.execute(
+            "SELECT financial_year, funding_gbp::DOUBLE AS funding_gbp, spend_gbp::DOUBLE AS spend_gbp, "
+            "cumulative_balance_gbp::DOUBLE AS cumulative_balance_gbp, is_complete_year, has_budget "
+            "FROM marts.fct_hnb_position ORDER BY financial_year"
+        ).df(),
+        budget=con.execute(
+            "SELECT financial_year, line, amount_gbp::DOUBLE AS amount_gbp FROM staging.stg_budget__lines"
+        ).df(),
+        provision_types=provision_types,
+    )
