@@ -1,0 +1,58 @@
+# highneeds: every entry point, the same for everyone (README shows these).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_COMPILE_BYTECODE := 1
+export UV_PYTHON_DOWNLOADS := never
+export DBT_SEND_ANONYMOUS_USAGE_STATS := False
+export GX_ANALYTICS_ENABLED := false
+
+.PHONY: setup install manifest demo test lint ui bench clean
+
+## setup: install everything into .venv, write .env (random pseudonymisation key), parse dbt
+setup: install .env manifest
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml uv.lock
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "highneeds needs Python 3.11, found " + sys.version' 
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv sync --frozen --all-groups
+	touch $@
+
+.env:
+	@key=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))'); \
+	sed -e "s|^HIGHNEEDS_PSEUDONYM_KEY=.*|HIGHNEEDS_PSEUDONYM_KEY=$$key|" \
+	    -e "s|^DAGSTER_HOME=.*|DAGSTER_HOME=$(CURDIR)/data/dagster_home|" .env.example > .env
+	@chmod 600 .env
+	@echo "wrote .env with a new random HIGHNEEDS_PSEUDONYM_KEY (keep it: it fixes every child's hashed id)"
+
+## manifest: dbt parse (dagster-dbt needs target/manifest.json)
+manifest: install
+	cd dbt && ../$(BIN)/dbt parse --quiet
+
+## demo: synthetic council → full refresh → summary
+demo: setup
+	$(BIN)/highneeds demo
+
+## test: every test layer (unit, dbt, Dagster definitions, end-to-end)
+test: setup
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check ingest forecast dagster_project tests bench
+
+## ui: Dagster UI on 127.0.0.1:3000 with the schedule and sensor
+ui: setup
+	$(BIN)/highneeds ui
+
+## bench: the performance benchmark (writes bench/RESULTS.md)
+bench: setup
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) dbt/target dbt/logs .pytest_cache

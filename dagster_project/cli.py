@@ -1,0 +1,463 @@
+"""`highneeds` command line: demo, generate, refresh, ui.
+
+`refresh` runs the same Dagster job the schedule and the sensor run, in this process, against
+the Dagster instance in DAGSTER_HOME (so every run shows in the UI's history), printing each
+stage as it finishes and a summary at the end. It exits 1 when a file was rejected, a gate
+failed or a step failed, saying which and why.
+"""
+
+import argparse
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from .settings import DEMO_PSEUDONYM_KEY, REPO_ROOT, Settings, SettingsError, load_settings
+
+DAGSTER_YAML = REPO_ROOT / "dagster_project" / "dagster.yaml"
+STAGES = {
+    "raw__": "ingest",
+    "_ingest_gates": "ingest gates",
+    "warehouse_models": "dbt build and tests",
+    "warehouse_gates": "warehouse gates",
+    "gates__warehouse_checked": "gate: warehouse checked",
+    "forecast_tables_asset": "forecast",
+}
+EXAMPLES_PER_REASON = 3
+
+
+def stage_of(step_key: str) -> str:
+    for fragment, stage in STAGES.items():
+        if fragment in step_key:
+            return f"{stage} ({step_key})" if stage in ("ingest", "ingest gates") else stage
+    return step_key
+
+
+def prepare_dagster_home(settings: Settings) -> None:
+    """DAGSTER_HOME with the repository's dagster.yaml (telemetry off) unless one is there."""
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    target = settings.dagster_home / "dagster.yaml"
+    if not target.exists():
+        shutil.copyfile(DAGSTER_YAML, target)
+
+
+@dataclass
+class RefreshOutcome:
+    success: bool
+    run_id: str
+    failed_checks: list[tuple[str, str, str]] = field(default_factory=list)  # asset, check, why
+    failed_steps: list[tuple[str, str]] = field(default_factory=list)  # step, error
+    checks_passed: int = 0
+    checks_warned: int = 0
+    skipped_steps: list[str] = field(default_factory=list)
+
+
+def run_refresh(settings: Settings, console: Console) -> RefreshOutcome:
+    """Materialise every asset in-process; print stages as they finish."""
+    settings.export()
+    prepare_dagster_home(settings)
+    import dagster as dg
+    from dagster._core.utils import make_new_run_id
+
+    from .definitions import build_definitions
+
+    defs = build_definitions()
+    instance = dg.DagsterInstance.get()
+    run_id = make_new_run_id()
+    job = defs.resolve_job_def("refresh")
+    holder: dict[str, object] = {}
+
+    def execute() -> None:
+        try:
+            holder["result"] = job.execute_in_process(
+                instance=instance,
+                run_id=run_id,
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+                tags={"highneeds/trigger": "cli"},
+            )
+        except BaseException as error:  # surfaced below, after the progress loop
+            holder["error"] = error
+
+    # dbt and the libraries write their own logs to stdout/stderr: keep them in a log file
+    # (the Dagster UI has them per step too) and keep the terminal to the stages and summary.
+    log_dir = settings.dagster_home / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"refresh-{run_id}.log"
+    thread = threading.Thread(target=execute, daemon=True)
+    started = time.monotonic()
+    with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        thread.start()
+        _follow_steps(instance, run_id, thread, console)
+        thread.join()
+    if "error" in holder:
+        raise holder["error"]  # type: ignore[misc]
+    result = holder["result"]
+    outcome = RefreshOutcome(success=bool(result.success), run_id=run_id)  # type: ignore[attr-defined]
+    outcome_from_events(outcome, result.all_events)  # type: ignore[attr-defined]
+    console.print(f"  [dim]run {run_id} took {time.monotonic() - started:.1f}s; log: {log_path}[/dim]")
+    return outcome
+
+
+def _follow_steps(instance, run_id: str, thread: threading.Thread, console: Console) -> None:
+    """Print each step as it starts, finishes, fails or is skipped, until the run ends."""
+    import dagster as dg
+
+    cursor = None
+    step_started: dict[str, float] = {}
+    wanted = {
+        dg.DagsterEventType.STEP_START,
+        dg.DagsterEventType.STEP_SUCCESS,
+        dg.DagsterEventType.STEP_FAILURE,
+        dg.DagsterEventType.STEP_SKIPPED,
+    }
+    while True:
+        alive = thread.is_alive()
+        connection = instance.get_records_for_run(run_id, cursor=cursor, of_type=wanted)
+        cursor = connection.cursor
+        for record in connection.records:
+            event = record.event_log_entry.dagster_event
+            if event is None or event.step_key is None:
+                continue
+            step = event.step_key
+            if event.event_type == dg.DagsterEventType.STEP_START:
+                step_started[step] = record.event_log_entry.timestamp
+            elif event.event_type == dg.DagsterEventType.STEP_SUCCESS:
+                took = record.event_log_entry.timestamp - step_started.get(step, record.event_log_entry.timestamp)
+                console.print(f"  [green]✓[/green] {stage_of(step)} [dim]{took:.1f}s[/dim]")
+            elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
+                console.print(f"  [red]✗[/red] {stage_of(step)}")
+            elif event.event_type == dg.DagsterEventType.STEP_SKIPPED:
+                console.print(f"  [yellow]–[/yellow] {stage_of(step)} [dim]skipped: an upstream gate or step failed[/dim]")
+        if not alive:
+            break
+        time.sleep(0.3)
+
+
+def outcome_from_events(outcome: RefreshOutcome, events) -> None:
+    """Count the run's checks and collect failed checks, failed and skipped steps."""
+    import dagster as dg
+
+    for event in events:
+        if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            if evaluation.passed:
+                outcome.checks_passed += 1
+            elif evaluation.severity == dg.AssetCheckSeverity.WARN:
+                outcome.checks_warned += 1
+            else:
+                outcome.failed_checks.append(
+                    (evaluation.asset_key.to_user_string(), evaluation.check_name, _why(evaluation))
+                )
+        elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            error = event.event_specific_data.error
+            message = (error.cause.message if error.cause else error.message) if error else "unknown error"
+            outcome.failed_steps.append((event.step_key, message.strip().splitlines()[0] if message else ""))
+        elif event.event_type == dg.DagsterEventType.STEP_SKIPPED:
+            outcome.skipped_steps.append(event.step_key)
+    if outcome.failed_checks:
+        outcome.success = False
+
+
+def _why(evaluation) -> str:
+    if evaluation.description:
+        return evaluation.description
+    metadata = evaluation.metadata or {}
+    failed = metadata.get("dagster_dbt/failed_row_count")
+    if failed is not None:
+        return f"dbt test failed on {failed.value} row(s)"
+    return "failed"
+
+
+# --- summary ----------------------------------------------------------------------------------
+
+def print_summary(settings: Settings, outcome: RefreshOutcome, console: Console) -> None:
+    import duckdb
+
+    if not settings.warehouse.exists():
+        return
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        _print_landing(con, console)
+        _print_quarantine_examples(con, console)
+        _print_checks(outcome, console)
+        _print_provisions(con, settings, console)
+
+
+def _table_exists(con, schema: str, name: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
+        ).fetchone()[0]
+    )
+
+
+def _print_landing(con, console: Console) -> None:
+    if not _table_exists(con, "raw", "landing_files"):
+        return
+    rows = con.execute(
+        """
+        SELECT extract, count(*) AS files,
+               count(*) FILTER (WHERE status = 'rejected') AS rejected,
+               coalesce(sum(rows_read), 0), coalesce(sum(rows_valid), 0),
+               coalesce(sum(rows_duplicate), 0), coalesce(sum(rows_quarantined), 0)
+        FROM raw.landing_files WHERE in_landing GROUP BY extract ORDER BY extract
+        """
+    ).fetchall()
+    table = Table(title="Landing files (in the landing folder now)")
+    for column in ("extract", "files", "rejected", "rows read", "loaded", "exact duplicates", "quarantined"):
+        table.add_column(column, justify="left" if column == "extract" else "right")
+    for row in rows:
+        table.add_row(row[0], *(f"{value:,}" for value in row[1:]))
+    console.print(table)
+    for extract, file_name, message in con.execute(
+        "SELECT extract, file_name, message FROM raw.landing_files WHERE in_landing AND status = 'rejected'"
+    ).fetchall():
+        console.print(f"[red]rejected[/red] {file_name}: {message}")
+
+
+def _print_quarantine_examples(con, console: Console) -> None:
+    from ingest.contracts import EXTRACTS
+
+    for name in EXTRACTS:
+        if not _table_exists(con, "quarantine", name):
+            continue
+        rows = con.execute(
+            f"""
+            WITH current_rows AS (
+                SELECT q.* FROM quarantine.{name} q
+                JOIN raw.{name}_files f ON f.file_hash = q._file_hash AND f.in_landing
+            ),
+            by_reason AS (
+                SELECT unnest(reason_codes) AS code, _source_file, _source_row, reason FROM current_rows
+            )
+            SELECT code, count(*) OVER (PARTITION BY code) AS n, _source_file, _source_row, reason
+            FROM by_reason
+            QUALIFY row_number() OVER (PARTITION BY code ORDER BY _source_file, _source_row) <= {EXAMPLES_PER_REASON}
+            ORDER BY n DESC, code, _source_file, _source_row
+            """
+        ).fetchall()
+        last_code = None
+        for code, count, source_file, source_row, reason in rows:
+            if code != last_code:
+                console.print(f"[yellow]quarantined[/yellow] {name}: {code} × {count:,}")
+                last_code = code
+            console.print(f"    {source_file}:{source_row} {reason}")
+
+
+def _print_checks(outcome: RefreshOutcome, console: Console) -> None:
+    line = f"Checks: {outcome.checks_passed} passed, {len(outcome.failed_checks)} failed"
+    if outcome.checks_warned:
+        line += f", {outcome.checks_warned} warnings"
+    console.print(line)
+    for asset, check, why in outcome.failed_checks:
+        console.print(f"[red]FAILED[/red] {asset} · {check}: {why}")
+    for step, error in outcome.failed_steps:
+        if "blocking asset check" not in error:
+            console.print(f"[red]step failed[/red] {step}: {error}")
+    if outcome.skipped_steps:
+        console.print(
+            f"[yellow]Not run (an upstream gate failed):[/yellow] {', '.join(sorted(set(outcome.skipped_steps)))}. "
+            "The forecast tables keep their last good values."
+        )
+
+
+def _print_provisions(con, settings: Settings, console: Console) -> None:
+    if not _table_exists(con, "marts", "fct_provision_spend"):
+        return
+    actual = con.execute(
+        """
+        WITH last_year AS (
+            SELECT max(financial_year) AS fy FROM marts.fct_provision_spend WHERE is_complete_year
+        ),
+        last_census AS (SELECT max(census_year) AS y FROM marts.fct_ehcp_cohort)
+        SELECT s.provision_type, s.financial_year, s.spend_gbp::DOUBLE,
+               (SELECT sum(plans) FROM marts.fct_ehcp_cohort c, last_census
+                WHERE c.census_year = last_census.y AND c.provision_type = s.provision_type) AS plans,
+               (SELECT y FROM last_census)
+        FROM marts.fct_provision_spend s, last_year
+        WHERE s.financial_year = last_year.fy
+        ORDER BY s.spend_gbp DESC
+        """
+    ).fetchall()
+    forecast: dict[tuple[str, str], tuple[float, float]] = {}
+    if _table_exists(con, "forecast", "spend"):
+        for scenario, provision, spend, plans in con.execute(
+            """
+            SELECT s.scenario, s.provision_type, s.spend_gbp_p50, c.plans_p50
+            FROM forecast.spend s
+            LEFT JOIN forecast.caseload c ON c.scenario = s.scenario AND c.provision_type = s.provision_type
+                AND c.year = CAST(left(s.financial_year, 4) AS INTEGER) + 1
+            WHERE s.financial_year = ?
+            """,
+            [settings.horizon],
+        ).fetchall():
+            forecast[(scenario, provision)] = (spend, plans)
+    if not actual:
+        return
+    fy, census_year = actual[0][1], actual[0][4]
+    table = Table(title=f"Spend and caseload by provision: {fy} actual and {settings.horizon} forecast (p50)")
+    for column in ("provision", f"plans Jan {census_year}", f"spend {fy}", f"plans {settings.horizon}",
+                   f"spend {settings.horizon} unmitigated", f"spend {settings.horizon} mitigated"):
+        table.add_column(column, justify="left" if column == "provision" else "right")
+    totals = [0.0] * 5
+    for provision, _, spend, plans, _ in actual:
+        unmitigated = forecast.get(("unmitigated", provision), (None, None))
+        mitigated = forecast.get(("mitigated", provision), (None, None))
+        values = [plans, spend, unmitigated[1], unmitigated[0], mitigated[0]]
+        totals = [t + (v or 0) for t, v in zip(totals, values)]
+        table.add_row(provision, *(_fmt(v, money=i in (1, 3, 4)) for i, v in enumerate(values)))
+    table.add_row("total", *(_fmt(v, money=i in (1, 3, 4)) for i, v in enumerate(totals)), style="bold")
+    console.print(table)
+    if _table_exists(con, "forecast", "hnb_position"):
+        for scenario, balance, low, high in con.execute(
+            "SELECT scenario, cumulative_balance_gbp_p50, cumulative_balance_gbp_p10, cumulative_balance_gbp_p90 "
+            "FROM forecast.hnb_position WHERE financial_year = ? ORDER BY scenario DESC",
+            [settings.horizon],
+        ).fetchall():
+            console.print(
+                f"Cumulative high needs balance at end of {settings.horizon}, {scenario}: "
+                f"{money_m(balance)} (p10–p90 {money_m(low)} to {money_m(high)})"
+            )
+
+
+def _fmt(value, money: bool) -> str:
+    if value is None:
+        return "–"
+    return money_m(value, 2) if money else f"{value:,.0f}"
+
+
+def money_m(value: float, decimals: int = 1) -> str:
+    """£12.3m, -£4.5m."""
+    sign = "-" if value < 0 else ""
+    return f"{sign}£{abs(value) / 1e6:,.{decimals}f}m"
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+def cmd_refresh(args: argparse.Namespace, console: Console) -> int:
+    settings = load_settings()
+    settings.require_pseudonym_key()
+    return _refresh_and_summarise(settings, console)
+
+
+def _refresh_and_summarise(settings: Settings, console: Console) -> int:
+    console.print(f"Refreshing from [bold]{settings.landing}[/bold] into [bold]{settings.warehouse}[/bold]")
+    if not settings.landing.is_dir():
+        console.print(f"[red]The landing folder {settings.landing} does not exist (HIGHNEEDS_LANDING).[/red]")
+        return 2
+    outcome = run_refresh(settings, console)
+    print_summary(settings, outcome, console)
+    if outcome.success:
+        console.print("[green]Refresh succeeded: every gate passed.[/green]")
+        return 0
+    console.print("[red]Refresh failed: see the failed checks above. The forecast was not updated.[/red]")
+    return 1
+
+
+def cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    if not os.environ.get("HIGHNEEDS_PSEUDONYM_KEY"):
+        os.environ["HIGHNEEDS_PSEUDONYM_KEY"] = DEMO_PSEUDONYM_KEY
+        console.print("[dim]Demo: using the demo pseudonymisation key (never use it for real data).[/dim]")
+    settings = load_settings()
+    has_files = settings.landing.is_dir() and any(settings.landing.rglob("*.csv"))
+    if args.fresh or not has_files:
+        from ingest.synthetic import generate
+
+        if args.fresh and settings.landing.exists():
+            shutil.rmtree(settings.landing)
+        console.print(f"Generating a synthetic council into {settings.landing} …")
+        summary = generate(settings.landing, seed=args.seed)
+        console.print(f"[dim]{_describe_generated(summary)}[/dim]")
+    else:
+        console.print(f"[dim]Using the files already in {settings.landing} (--fresh to regenerate).[/dim]")
+    return _refresh_and_summarise(settings, console)
+
+
+def _describe_generated(summary: dict) -> str:
+    rows = summary.get("rows") or {}
+    counts = {name: sum(count.values()) if isinstance(count, dict) else count for name, count in rows.items()}
+    return ", ".join(f"{name}: {count:,} rows" for name, count in counts.items()) or "done"
+
+
+def cmd_generate(args: argparse.Namespace, console: Console) -> int:
+    from ingest.synthetic import generate
+
+    first, last = _parse_years(args.years)
+    summary = generate(Path(args.out), children=args.children, first_year=first, last_year=last, seed=args.seed)
+    console.print(f"Wrote synthetic extracts to {args.out}: {_describe_generated(summary)}")
+    return 0
+
+
+def _parse_years(text: str) -> tuple[int, int]:
+    try:
+        first, last = (int(part) for part in text.split("-", 1))
+    except ValueError as error:
+        raise SettingsError(f"--years {text!r}: expected FIRST-LAST financial year starts, e.g. 2017-2025") from error
+    if last < first:
+        raise SettingsError(f"--years {text!r}: the last year is before the first")
+    return first, last
+
+
+def cmd_ui(args: argparse.Namespace, console: Console) -> int:
+    settings = load_settings()
+    settings.export()
+    prepare_dagster_home(settings)
+    bin_dir = Path(sys.executable).parent
+    if args.read_only:
+        command = [str(bin_dir / "dagster-webserver"), "-w", str(REPO_ROOT / "workspace.yaml"),
+                   "-h", args.host, "-p", str(args.port), "--read-only"]
+    else:
+        command = [str(bin_dir / "dagster"), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
+                   "-h", args.host, "-p", str(args.port)]
+    console.print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={settings.dagster_home})")
+    return subprocess.call(command, cwd=REPO_ROOT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="highneeds", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="generate a synthetic council (if the landing folder is empty), refresh, summarise")
+    demo.add_argument("--fresh", action="store_true", help="replace the landing folder's files with a new synthetic council")
+    demo.add_argument("--seed", type=int, default=42)
+    demo.set_defaults(handler=cmd_demo)
+
+    generate = commands.add_parser("generate", help="write synthetic extracts following the landing contract")
+    generate.add_argument("--out", required=True, help="folder to write ehcp/, placements/, finance/, budget/ into")
+    generate.add_argument("--children", type=int, default=None, help="active plans at the latest January census")
+    generate.add_argument("--years", default="2017-2025", help="first and last financial year starts, e.g. 2017-2025")
+    generate.add_argument("--seed", type=int, default=42)
+    generate.set_defaults(handler=cmd_generate)
+
+    refresh = commands.add_parser("refresh", help="load the landing folder, rebuild, check and forecast")
+    refresh.set_defaults(handler=cmd_refresh)
+
+    ui = commands.add_parser("ui", help="start the Dagster UI on 127.0.0.1")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--read-only", action="store_true", help="auditors: see everything, launch nothing")
+    ui.set_defaults(handler=cmd_ui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # bound to stdout now (refresh redirects sys.stdout to its log); wide enough for the tables
+    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 120)
+    try:
+        return args.handler(args, console)
+    except SettingsError as error:
+        console.print(f"[red]{error}[/red]")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Python gates on the dbt assets, and the `gates` asset the forecast waits for.
+
+dbt tests with severity error already block (they are checks of the dbt step). These gates
+need Python: they reconcile rows and money across layers and hold costs to reviewed bounds.
+`gates/warehouse_checked` depends on every gated asset, so it — and the forecast and publish
+after it — only runs when every blocking check upstream passed in the run. It records the
+run's check results in `meta.check_results` for auditors and the serving file.
+"""
+
+
+import dagster as dg
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from ingest import gates
+from ingest.contracts import EXTRACTS
+
+from ..metadata import DATA_ENGINEERING, check_result, markdown_table
+from ..settings import COST_BOUNDS, load_settings
+from .ingest import ingest_assets
+
+STAGING_MODELS = {
+    "ehcp": ("stg_ehcp__plans", ("plan_id",)),
+    "placements": ("stg_placements__spells", ("placement_id",)),
+    "finance": ("stg_finance__transactions", ("transaction_id",)),
+    "budget": ("stg_budget__lines", ("financial_year", "line")),
+}
+PROVISION_SPEND = dg.AssetKey(["marts", "fct_provision_spend"])
+PLACEMENTS_CLASSIFIED = dg.AssetKey(["intermediate", "int_placements_classified"])
+RAW_ROWS_REACH_STAGING = "raw_rows_reach_staging"
+FINANCE_RECONCILES = "finance_reconciles_to_mart"
+UNIT_COSTS_WITHIN_BOUNDS = "unit_costs_within_bounds"
+PLACEMENT_COSTS_WITHIN_BOUNDS = "placement_costs_within_bounds"
+MART_KEYS = [
+    dg.AssetKey(["marts", name])
+    for name in ("fct_provision_spend", "fct_hnb_position", "fct_ehcp_cohort", "fct_ehcp_flows", "fct_provision_starts")
+]
+
+
+def staging_key(extract: str) -> dg.AssetKey:
+    return dg.AssetKey(["staging", STAGING_MODELS[extract][0]])
+
+
+@dg.multi_asset_check(
+    specs=[
+        *(
+            dg.AssetCheckSpec(RAW_ROWS_REACH_STAGING, asset=staging_key(e), blocking=True,
+                              description="Every valid raw row of a file in the landing folder is in staging or superseded by the same key in a later file; money in staging equals the raw rows it came from.")
+            for e in STAGING_MODELS
+        ),
+        dg.AssetCheckSpec(FINANCE_RECONCILES, asset=PROVISION_SPEND, blocking=True,
+                          description="Per financial year: ledger = high needs + not high needs (allocated to the penny), and high needs = fct_provision_spend."),
+        dg.AssetCheckSpec(UNIT_COSTS_WITHIN_BOUNDS, asset=PROVISION_SPEND, blocking=True,
+                          description="Unit cost per provision type and year within dbt/seeds/cost_bounds.csv (where FTE ≥ HIGHNEEDS_UNIT_COST_GATE_MIN_FTE)."),
+        dg.AssetCheckSpec(PLACEMENT_COSTS_WITHIN_BOUNDS, asset=PLACEMENTS_CLASSIFIED, blocking=True,
+                          description="Every placement's annual cost within dbt/seeds/cost_bounds.csv for its provision type."),
+    ],
+)
+def warehouse_gates(warehouse: DuckDBResource):
+    settings = load_settings()
+    bounds = gates.read_cost_bounds(COST_BOUNDS)
+    with warehouse.get_connection() as con:
+        for extract, (model, keys) in STAGING_MODELS.items():
+            gate = gates.staging_accounting(con, EXTRACTS[extract], f"staging.{model}", keys)
+            yield check_result(gate, staging_key(extract), RAW_ROWS_REACH_STAGING)
+        yield check_result(gates.finance_reconciliation(con), PROVISION_SPEND, FINANCE_RECONCILES)
+        yield check_result(
+            gates.unit_costs_within_bounds(con, bounds, settings.min_fte_for_unit_cost_gate),
+            PROVISION_SPEND,
+            UNIT_COSTS_WITHIN_BOUNDS,
+        )
+        yield check_result(gates.placement_costs_within_bounds(con, bounds), PLACEMENTS_CLASSIFIED, PLACEMENT_COSTS_WITHIN_BOUNDS)
+
+
+GATED_ASSETS = [
+    *(a.key for a in ingest_assets),
+    *(staging_key(e) for e in STAGING_MODELS),
+    PLACEMENTS_CLASSIFIED,
+    *MART_KEYS,
+]
+
+
+@dg.asset(
+    key=["gates", "warehouse_checked"],
+    group_name="gates",
+    owners=[DATA_ENGINEERING],
+    kinds={"python", "duckdb"},
+    deps=GATED_ASSETS,
+    description=(
+        "The gate between the warehouse and everything that uses it (forecast, serving). It runs "
+        "only when every blocking check on the ingest, staging and mart assets passed in the same "
+        "run, and records those check results in `meta.check_results`."
+    ),
+)
+def warehouse_checked(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+    records = context.instance.get_records_for_run(
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ).records
+    rows = []
+    for record in records:
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        rows.append(
+            {
+                "run_id": context.run.run_id,
+                "asset": evaluation.asset_key.to_user_string(),
+                "check_name": evaluation.check_name,
+                "passed": bool(evaluation.passed),
+                "severity": evaluation.severity.value,
+                "description": evaluation.description or "",
+                "evaluated_at": pd.Timestamp.fromtimestamp(record.event_log_entry.timestamp),
+            }
+        )
+    results = pd.DataFrame(
+        rows, columns=["run_id", "asset", "check_name", "passed", "severity", "description", "evaluated_at"]
+    )
+    with warehouse.get_connection() as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS meta")
+        con.register("_results", results)
+        con.execute("CREATE OR REPLACE TABLE meta.check_results AS SELECT * FROM _results")
+        con.unregister("_results")
+    failed_warnings = results[~results["passed"]]
+    return dg.MaterializeResult(
+        metadata={
+            "checks_evaluated": len(results),
+            "checks_passed": int(results["passed"].sum()),
+            "warnings": len(failed_warnings),
+            "results": markdown_table(results[["asset", "check_name", "passed", "severity"]]),
+        }
+    )

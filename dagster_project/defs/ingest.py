@@ -1,0 +1,96 @@
+"""Ingest assets (one per landing extract) and their blocking gates."""
+
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from ingest import gates
+from ingest.contracts import EXTRACTS, Extract
+from ingest.load import load_extract
+
+from ..metadata import DATA_ENGINEERING, check_result, markdown_table
+from ..settings import load_settings
+
+ROWS_ACCOUNTED_FOR = "rows_accounted_for"
+NO_REJECTED_FILES = "no_rejected_files"
+QUARANTINE_WITHIN_TOLERANCE = "quarantine_within_tolerance"
+
+
+def raw_key(extract: Extract) -> dg.AssetKey:
+    return dg.AssetKey(["raw", extract.name])
+
+
+def build_ingest_asset(extract: Extract) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=raw_key(extract),
+        group_name="ingest",
+        owners=[DATA_ENGINEERING],
+        kinds={"python", "duckdb"},
+        description=(
+            f"{extract.description} Loads every new file in the landing folder's `{extract.name}/` "
+            f"into `raw.{extract.name}` (text as loaded, personal data dropped, child ids keyed "
+            f"hashes, with source file, row and load id), rejected rows into "
+            f"`quarantine.{extract.name}` with their reasons, and valid typed rows into "
+            f"`raw.{extract.name}_valid`. Files already loaded (same content hash) are not read again."
+        ),
+    )
+    def ingest_extract(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+        settings = load_settings()
+        key = settings.require_pseudonym_key()
+        with warehouse.get_connection() as con:
+            result = load_extract(con, extract, settings.landing, context.run.run_id, key, settings.extract_date)
+            files = con.execute(
+                f"SELECT file_name, file_hash, status, rows_read, rows_valid, rows_duplicate, rows_quarantined, in_landing "
+                f"FROM raw.{extract.name}_files ORDER BY file_seq"
+            ).df()
+        for outcome in result.rejected:
+            context.log.error(outcome.message)
+        current = files[files["in_landing"]]
+        return dg.MaterializeResult(
+            metadata={
+                "landing_folder": dg.MetadataValue.path(str(settings.landing / extract.name)),
+                "files_in_landing": len(current),
+                "files_loaded_this_run": sum(f.status == "loaded" for f in result.files),
+                "files_rejected": len(result.rejected),
+                "rows_read": int(current["rows_read"].fillna(0).sum()),
+                "rows_loaded": int(current["rows_valid"].fillna(0).sum()),
+                "rows_duplicate": int(current["rows_duplicate"].fillna(0).sum()),
+                "rows_quarantined": int(current["rows_quarantined"].fillna(0).sum()),
+                "load_id": context.run.run_id,
+                "files": markdown_table(files),
+            }
+        )
+
+    return ingest_extract
+
+
+def build_ingest_checks(extract: Extract) -> dg.AssetChecksDefinition:
+    key = raw_key(extract)
+
+    @dg.multi_asset_check(
+        name=f"{extract.name}_ingest_gates",
+        specs=[
+            dg.AssetCheckSpec(ROWS_ACCOUNTED_FOR, asset=key, blocking=True,
+                              description="Every row read is in raw and is exactly one of: loaded, exact duplicate, quarantined; money read = loaded + duplicates + quarantined, to the penny."),
+            dg.AssetCheckSpec(NO_REJECTED_FILES, asset=key, blocking=True,
+                              description="No file in the landing folder was rejected whole (unreadable, or a required column missing)."),
+            dg.AssetCheckSpec(QUARANTINE_WITHIN_TOLERANCE, asset=key, blocking=True,
+                              description="Quarantined rows are within HIGHNEEDS_QUARANTINE_TOLERANCE (a share of rows read; default 0)."),
+        ],
+    )
+    def ingest_gates(warehouse: DuckDBResource):
+        settings = load_settings()
+        with warehouse.get_connection() as con:
+            yield check_result(gates.rows_accounted_for(con, extract), key, ROWS_ACCOUNTED_FOR)
+            yield check_result(gates.no_rejected_files(con, extract), key, NO_REJECTED_FILES)
+            yield check_result(
+                gates.quarantine_within_tolerance(con, extract, settings.quarantine_tolerance),
+                key,
+                QUARANTINE_WITHIN_TOLERANCE,
+            )
+
+    return ingest_gates
+
+
+ingest_assets = [build_ingest_asset(e) for e in EXTRACTS.values()]
+ingest_checks = [build_ingest_checks(e) for e in EXTRACTS.values()]

@@ -1,0 +1,100 @@
+"""Settings, read from environment variables (documented in .env.example) with sensible defaults.
+
+A `.env` file in the working directory is read first (without overriding variables already
+set), the same file `dagster dev` reads, so dbt, Dagster and the CLI see the same values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = REPO_ROOT / "dbt"
+EXAMPLE_MITIGATIONS = REPO_ROOT / "forecast" / "config" / "mitigations.example.yml"
+COST_BOUNDS = DBT_PROJECT_DIR / "seeds" / "cost_bounds.csv"
+DEMO_PSEUDONYM_KEY = "demo-only-key-not-secret"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    landing: Path
+    warehouse: Path
+    serving: Path
+    dagster_home: Path
+    pseudonym_key: str | None
+    horizon: str
+    recover_by: str
+    mitigations: Path
+    simulations: int
+    quarantine_tolerance: float
+    min_fte_for_unit_cost_gate: float
+    extract_date: dt.date
+
+    def require_pseudonym_key(self) -> str:
+        if not self.pseudonym_key:
+            raise SettingsError(
+                "HIGHNEEDS_PSEUDONYM_KEY is not set: it is the secret used to replace child ids "
+                "with keyed hashes. Set it in the environment or in .env (see .env.example; "
+                "`make setup` writes a random one), and keep it: a different key gives different ids."
+            )
+        return self.pseudonym_key
+
+    def export(self) -> None:
+        """Put the resolved settings in the environment, so dbt and child processes agree."""
+        os.environ["HIGHNEEDS_LANDING"] = str(self.landing)
+        os.environ["HIGHNEEDS_WAREHOUSE"] = str(self.warehouse)
+        os.environ["HIGHNEEDS_SERVING"] = str(self.serving)
+        os.environ["DAGSTER_HOME"] = str(self.dagster_home)
+        os.environ["HIGHNEEDS_HORIZON"] = self.horizon
+
+
+def _path(name: str, default: str) -> Path:
+    return Path(os.environ.get(name) or default).expanduser().resolve()
+
+
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    try:
+        return float(value) if value else default
+    except ValueError as error:
+        raise SettingsError(f"{name}={value!r} is not a number") from error
+
+
+def load_settings() -> Settings:
+    load_dotenv(Path.cwd() / ".env", override=False)
+    extract_date = os.environ.get("HIGHNEEDS_EXTRACT_DATE")
+    try:
+        as_of = dt.date.fromisoformat(extract_date) if extract_date else dt.date.today()
+    except ValueError as error:
+        raise SettingsError(f"HIGHNEEDS_EXTRACT_DATE={extract_date!r} is not a date (YYYY-MM-DD)") from error
+    horizon = os.environ.get("HIGHNEEDS_HORIZON") or "2028-29"
+    from forecast.years import fy_start
+
+    for name, value in (("HIGHNEEDS_HORIZON", horizon), ("HIGHNEEDS_RECOVER_BY", os.environ.get("HIGHNEEDS_RECOVER_BY") or horizon)):
+        try:
+            fy_start(value)
+        except ValueError as error:
+            raise SettingsError(f"{name}: {error}") from error
+    return Settings(
+        landing=_path("HIGHNEEDS_LANDING", "data/landing"),
+        warehouse=_path("HIGHNEEDS_WAREHOUSE", "data/warehouse.duckdb"),
+        serving=_path("HIGHNEEDS_SERVING", "data/serving.duckdb"),
+        dagster_home=_path("DAGSTER_HOME", "data/dagster_home"),
+        pseudonym_key=os.environ.get("HIGHNEEDS_PSEUDONYM_KEY") or None,
+        horizon=horizon,
+        recover_by=os.environ.get("HIGHNEEDS_RECOVER_BY") or horizon,
+        mitigations=_path("HIGHNEEDS_MITIGATIONS", str(EXAMPLE_MITIGATIONS)),
+        simulations=int(_float("HIGHNEEDS_SIMULATIONS", 1000)),
+        quarantine_tolerance=_float("HIGHNEEDS_QUARANTINE_TOLERANCE", 0.0),
+        min_fte_for_unit_cost_gate=_float("HIGHNEEDS_UNIT_COST_GATE_MIN_FTE", 1.0),
+        extract_date=as_of,
+    )

@@ -1,0 +1,99 @@
+"""The Dagster definitions load, and their lineage is a reviewed snapshot.
+
+Any change to an asset key, a dependency, a group, an owner, a check (or whether it blocks), a
+job, schedule or sensor changes the snapshot. Review the diff, then regenerate it with
+`UPDATE_SNAPSHOTS=1 make test`.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from dagster_project.definitions import build_definitions
+
+SNAPSHOT = Path(__file__).parent / "__snapshots__" / "definitions.json"
+
+
+@pytest.fixture(scope="module")
+def defs(tmp_path_factory):
+    os.environ.setdefault("HIGHNEEDS_WAREHOUSE", str(tmp_path_factory.mktemp("defs") / "w.duckdb"))
+    return build_definitions()
+
+
+def describe(defs: dg.Definitions) -> dict:
+    graph = defs.resolve_asset_graph()
+    assets = {}
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        assets[key.to_user_string()] = {
+            "group": node.group_name,
+            "owners": sorted(node.owners),
+            "deps": sorted(k.to_user_string() for k in node.parent_keys),
+            "kinds": sorted(node.kinds),
+            "described": bool(node.description and node.description.strip()),
+        }
+    checks = sorted(
+        f"{spec.asset_key.to_user_string()} · {spec.name}{' (blocking)' if spec.blocking else ''}"
+        for spec in (graph.get_check_spec(key) for key in graph.asset_check_keys)
+    )
+    return {
+        "assets": assets,
+        "checks": checks,
+        "jobs": sorted(job.name for job in defs.resolve_all_job_defs() if not job.name.startswith("__")),
+        "schedules": [
+            {"name": s.name, "cron": s.cron_schedule, "timezone": s.execution_timezone, "job": s.job_name}
+            for s in (defs.resolve_schedule_def(schedule.name) for schedule in defs.schedules)
+        ],
+        "sensors": sorted(s.name for s in defs.sensors),
+    }
+
+
+def test_definitions_match_the_reviewed_snapshot(defs):
+    current = describe(defs)
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1" or not SNAPSHOT.exists():
+        SNAPSHOT.parent.mkdir(exist_ok=True)
+        SNAPSHOT.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
+    assert current == json.loads(SNAPSHOT.read_text()), "lineage changed: review and run UPDATE_SNAPSHOTS=1 make test"
+
+
+def test_every_asset_is_described_grouped_and_owned(defs):
+    for key, asset in describe(defs)["assets"].items():
+        assert asset["described"], key
+        assert asset["group"] in {"ingest", "reference", "staging", "intermediate", "marts", "gates", "forecast"}, key
+        assert asset["owners"], key
+
+
+def test_one_connected_lineage_from_ingest_to_forecast(defs):
+    graph = defs.resolve_asset_graph()
+    forecast = dg.AssetKey(["forecast", "spend"])
+    upstream = graph.get_ancestor_asset_keys(forecast)
+    for extract in ("ehcp", "placements", "finance", "budget"):
+        assert dg.AssetKey(["raw", extract]) in upstream
+    assert dg.AssetKey(["gates", "warehouse_checked"]) in upstream
+    assert dg.AssetKey(["marts", "fct_provision_spend"]) in upstream
+
+
+def test_nightly_schedule_and_landing_sensor(defs):
+    schedule = defs.resolve_schedule_def("nightly_refresh")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 2 * * *", "Europe/London")
+    assert defs.resolve_sensor_def("landing_files_changed").job_name == "refresh"
+
+
+def test_ingest_gates_block(defs):
+    blocking = [c for c in describe(defs)["checks"] if c.startswith("raw/")]
+    assert len(blocking) == 12 and all(c.endswith("(blocking)") for c in blocking)
+
+
+def test_landing_sensor_requests_a_run_only_when_files_change(pipeline_env, defs):
+    sensor = defs.resolve_sensor_def("landing_files_changed")
+    landing = pipeline_env / "landing"
+    first = sensor.evaluate_tick(dg.build_sensor_context(cursor=None))
+    assert len(first.run_requests) == 1
+    unchanged = sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor))
+    assert not unchanged.run_requests
+    (landing / "finance").mkdir()
+    (landing / "finance" / "new.csv").write_text("transaction_id\n")
+    assert len(sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor)).run_requests) == 1

@@ -1,0 +1,84 @@
+"""End to end: `highneeds refresh` on hand-written extracts, and gates that stop the forecast."""
+
+import duckdb
+import pytest
+
+from dagster_project.cli import main
+from tests.conftest import HANDWRITTEN_LANDING, copy_landing
+
+
+def refresh(capsys) -> tuple[int, str]:
+    code = main(["refresh"])
+    return code, capsys.readouterr().out
+
+
+def forecast_snapshot(warehouse) -> dict[str, list]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {t: con.execute(f"SELECT * FROM forecast.{t} ORDER BY ALL").fetchall()
+                for t in ("caseload", "spend", "hnb_position")}
+
+
+@pytest.fixture
+def refreshed(pipeline_env, capsys):
+    landing = copy_landing(HANDWRITTEN_LANDING, pipeline_env / "landing")
+    code, out = refresh(capsys)
+    assert code == 0, out
+    return landing, pipeline_env / "warehouse.duckdb", out
+
+
+def test_refresh_on_extracts_the_project_did_not_generate(refreshed):
+    landing, warehouse, out = refreshed
+    assert "Refresh succeeded" in out and "Checks:" in out and "0 failed" in out
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        years = con.execute(
+            "SELECT scenario, list(DISTINCT financial_year ORDER BY financial_year) FROM forecast.spend GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        assert years == [(s, ["2024-25", "2025-26", "2026-27", "2027-28", "2028-29"]) for s in ("mitigated", "unmitigated")]
+        assert con.execute("SELECT count(*) FROM meta.check_results WHERE NOT passed").fetchone()[0] == 0
+
+
+def test_a_broken_input_fails_the_refresh_and_keeps_the_last_good_forecast(refreshed, capsys):
+    landing, warehouse, _ = refreshed
+    good = forecast_snapshot(warehouse)
+
+    duplicate = landing / "ehcp" / "late_additions.csv"
+    duplicate.write_text(
+        "child_id,plan_id,date_of_birth,primary_need,plan_start_date\n"
+        "K101,EP900,2014-05-05,ASD,2023-06-01\n"
+        "K102,EP900,2013-02-02,SEMH,2023-07-01\n"
+    )
+    code, out = refresh(capsys)
+    assert code == 1
+    assert "quarantine_within_tolerance" in out and "conflicting_duplicate" in out
+    assert "ehcp/late_additions.csv:2" in out
+    assert forecast_snapshot(warehouse) == good
+    duplicate.unlink()
+
+    costly = landing / "placements" / "correction.csv"
+    costly.write_text(
+        "placement_id,child_id,urn,establishment_type_code,start_date,annual_cost\n"
+        "PL99,K006,110007,28,2023-09-01,\"£9,500,000\"\n"
+    )
+    code, out = refresh(capsys)
+    assert code == 1
+    assert "placement_costs_within_bounds" in out and "PL99" in out
+    assert forecast_snapshot(warehouse) == good
+    costly.unlink()
+
+    broken = landing / "finance" / "march.csv"
+    broken.write_text("transaction_id,amount,s251_line\nTX9,10,1.2.1\n")
+    code, out = refresh(capsys)
+    assert code == 1
+    assert "finance/march.csv: missing required column(s) posting_date" in out
+    assert forecast_snapshot(warehouse) == good
+    broken.unlink()
+
+    code, out = refresh(capsys)
+    assert code == 0, out
+
+
+def test_refresh_refuses_to_start_without_a_pseudonymisation_key(pipeline_env, monkeypatch, capsys):
+    monkeypatch.delenv("HIGHNEEDS_PSEUDONYM_KEY")
+    code, out = refresh(capsys)
+    assert code == 2 and "HIGHNEEDS_PSEUDONYM_KEY is not set" in out
+    assert not (pipeline_env / "warehouse.duckdb").exists()
