@@ -24,6 +24,12 @@ def reference_file(relative: str, download_hint: str) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def outside_the_checkout(tmp_path, monkeypatch):
+    """Run every test from a temp folder, so a developer's .env never leaks into a test."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def pipeline_env(tmp_path, monkeypatch):
     """Settings pointing at a fresh landing folder, warehouse and Dagster home under tmp_path."""

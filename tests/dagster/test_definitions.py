@@ -19,8 +19,12 @@ SNAPSHOT = Path(__file__).parent / "__snapshots__" / "definitions.json"
 
 @pytest.fixture(scope="module")
 def defs(tmp_path_factory):
-    os.environ.setdefault("HIGHNEEDS_WAREHOUSE", str(tmp_path_factory.mktemp("defs") / "w.duckdb"))
-    return build_definitions()
+    folder = tmp_path_factory.mktemp("defs")
+    with pytest.MonkeyPatch.context() as patch:  # build_resources exports the settings it resolves
+        patch.chdir(folder)
+        for name in ("HIGHNEEDS_WAREHOUSE", "HIGHNEEDS_LANDING", "HIGHNEEDS_SERVING", "DAGSTER_HOME", "HIGHNEEDS_HORIZON"):
+            patch.delenv(name, raising=False)
+        yield build_definitions()
 
 
 def describe(defs: dg.Definitions) -> dict:
