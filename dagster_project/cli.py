@@ -57,7 +57,7 @@ class RefreshOutcome:
     failed_steps: list[tuple[str, str]] = field(default_factory=list)  # step, error
     checks_passed: int = 0
     checks_warned: int = 0
-    skipped_steps: list[str] = field(default_factory=list)
+    not_run: list[str] = field(default_factory=list)  # asset keys the run did not materialise
 
 
 def run_refresh(settings: Settings, console: Console) -> RefreshOutcome:
@@ -103,6 +103,8 @@ def run_refresh(settings: Settings, console: Console) -> RefreshOutcome:
     result = holder["result"]
     outcome = RefreshOutcome(success=bool(result.success), run_id=run_id)  # type: ignore[attr-defined]
     outcome_from_events(outcome, result.all_events)  # type: ignore[attr-defined]
+    materialized = {e.asset_key for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION}  # type: ignore[attr-defined]
+    outcome.not_run = sorted(k.to_user_string() for k in job.asset_layer.executable_asset_keys - materialized)
     console.print(f"  [dim]run {run_id} took {time.monotonic() - started:.1f}s; log: {log_path}[/dim]")
     return outcome
 
@@ -161,8 +163,6 @@ def outcome_from_events(outcome: RefreshOutcome, events) -> None:
             error = event.event_specific_data.error
             message = (error.cause.message if error.cause else error.message) if error else "unknown error"
             outcome.failed_steps.append((event.step_key, message.strip().splitlines()[0] if message else ""))
-        elif event.event_type == dg.DagsterEventType.STEP_SKIPPED:
-            outcome.skipped_steps.append(event.step_key)
     if outcome.failed_checks:
         outcome.success = False
 
@@ -217,13 +217,14 @@ def _print_landing(con, console: Console) -> None:
     for row in rows:
         table.add_row(row[0], *(f"{value:,}" for value in row[1:]))
     console.print(table)
-    for extract, file_name, message in con.execute(
-        "SELECT extract, file_name, message FROM raw.landing_files WHERE in_landing AND status = 'rejected'"
+    for (message,) in con.execute(
+        "SELECT message FROM raw.landing_files WHERE in_landing AND status = 'rejected' ORDER BY extract, file_name"
     ).fetchall():
-        console.print(f"[red]rejected[/red] {file_name}: {message}")
+        console.print(f"[red]rejected[/red] {message}", highlight=False, markup=False)
 
 
 def _print_quarantine_examples(con, console: Console) -> None:
+    """Per extract and reason: the count, then the first rows as `file:row column: problem ('value')`."""
     from ingest.contracts import EXTRACTS
 
     for name in EXTRACTS:
@@ -235,21 +236,24 @@ def _print_quarantine_examples(con, console: Console) -> None:
                 SELECT q.* FROM quarantine.{name} q
                 JOIN raw.{name}_files f ON f.file_hash = q._file_hash AND f.in_landing
             ),
-            by_reason AS (
-                SELECT unnest(reason_codes) AS code, _source_file, _source_row, reason FROM current_rows
+            problems AS (
+                SELECT _source_file, _source_row, unnest(reason_codes) AS code,
+                       unnest(reason_columns) AS column_name, unnest(reason_values) AS value
+                FROM current_rows
             )
-            SELECT code, count(*) OVER (PARTITION BY code) AS n, _source_file, _source_row, reason
-            FROM by_reason
+            SELECT code, count(*) OVER (PARTITION BY code) AS n, _source_file, _source_row, column_name, value
+            FROM problems
             QUALIFY row_number() OVER (PARTITION BY code ORDER BY _source_file, _source_row) <= {EXAMPLES_PER_REASON}
             ORDER BY n DESC, code, _source_file, _source_row
             """
         ).fetchall()
         last_code = None
-        for code, count, source_file, source_row, reason in rows:
+        for code, count, source_file, source_row, column, value in rows:
             if code != last_code:
-                console.print(f"[yellow]quarantined[/yellow] {name}: {code} × {count:,}")
+                console.print(f"[yellow]quarantined[/yellow] {name}: {code} × {count:,}", highlight=False)
                 last_code = code
-            console.print(f"    {source_file}:{source_row} {reason}")
+            shown = f" ({value!r})" if value is not None else ""
+            console.print(f"    {source_file}:{source_row} {column}: {code.replace('_', ' ')}{shown}", highlight=False, markup=False)
 
 
 def _print_checks(outcome: RefreshOutcome, console: Console) -> None:
@@ -262,10 +266,12 @@ def _print_checks(outcome: RefreshOutcome, console: Console) -> None:
     for step, error in outcome.failed_steps:
         if "blocking asset check" not in error:
             console.print(f"[red]step failed[/red] {step}: {error}")
-    if outcome.skipped_steps:
+    if outcome.not_run:
+        layers = sorted({key.split("/")[0] for key in outcome.not_run})
         console.print(
-            f"[yellow]Not run (an upstream gate failed):[/yellow] {', '.join(sorted(set(outcome.skipped_steps)))}. "
-            "The forecast tables keep their last good values."
+            f"[yellow]Not run (an upstream gate or step failed):[/yellow] {len(outcome.not_run)} assets in "
+            f"{', '.join(layers)}. Those tables keep their last good values.",
+            highlight=False,
         )
 
 

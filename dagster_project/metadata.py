@@ -25,6 +25,6 @@ def check_result(gate: GateResult, asset_key: AssetKey, check_name: str) -> Asse
         check_name=check_name,
         passed=gate.passed,
         severity=AssetCheckSeverity.ERROR,
-        description=gate.summary,
+        description="passed" if gate.passed else "; ".join(gate.failures[:5]),
         metadata={"compared": markdown_table(gate.facts), "failures": MetadataValue.text("\n".join(gate.failures) or "none")},
     )

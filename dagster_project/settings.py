@@ -18,6 +18,7 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt"
 EXAMPLE_MITIGATIONS = REPO_ROOT / "forecast" / "config" / "mitigations.example.yml"
 COST_BOUNDS = DBT_PROJECT_DIR / "seeds" / "cost_bounds.csv"
 DEMO_PSEUDONYM_KEY = "demo-only-key-not-secret"
+DEFAULT_READERS = REPO_ROOT / "ingest" / "config" / "readers.yml"
 
 
 class SettingsError(ValueError):
@@ -34,6 +35,7 @@ class Settings:
     horizon: str
     recover_by: str
     mitigations: Path
+    readers: Path
     simulations: int
     quarantine_tolerance: float
     min_fte_for_unit_cost_gate: float
@@ -93,6 +95,7 @@ def load_settings() -> Settings:
         horizon=horizon,
         recover_by=os.environ.get("HIGHNEEDS_RECOVER_BY") or horizon,
         mitigations=_path("HIGHNEEDS_MITIGATIONS", str(EXAMPLE_MITIGATIONS)),
+        readers=_path("HIGHNEEDS_READERS", str(DEFAULT_READERS)),
         simulations=int(_float("HIGHNEEDS_SIMULATIONS", 1000)),
         quarantine_tolerance=_float("HIGHNEEDS_QUARANTINE_TOLERANCE", 0.0),
         min_fte_for_unit_cost_gate=_float("HIGHNEEDS_UNIT_COST_GATE_MIN_FTE", 1.0),

@@ -56,6 +56,12 @@ class Extract:
     money_column: str | None = None  # reconciled to the penny from file to mart
     # pairs (earlier, later): the later date may not be before the earlier one
     ordered_dates: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    folder: str | None = None  # landing sub-folder, when it is not the extract's name
+    file_patterns: tuple[str, ...] = ("*",)  # which files of the folder are this extract's (fnmatch, lower case)
+
+    @property
+    def landing_folder(self) -> str:
+        return self.folder or self.name
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -148,4 +154,22 @@ BUDGET = Extract(
     money_column="amount",
 )
 
-EXTRACTS: dict[str, Extract] = {e.name: e for e in (EHCP, PLACEMENTS, FINANCE, BUDGET)}
+GIAS = Extract(
+    name="gias",
+    description=(
+        "Establishments from a GIAS extract (get-information-about-schools.service.gov.uk, "
+        "'all establishment data'), optional: gives the establishment type of placements that "
+        "have a URN but no type, as SEN2 returns do."
+    ),
+    key=("urn",),
+    columns=(
+        Column("urn", "id", required=True, pattern=r"^[0-9]{6,7}$"),
+        Column("ukprn", "id", pattern=r"^[0-9]{8}$"),
+        Column("establishment_name", "text"),
+        Column("establishment_type_code", "id", required=True, pattern=r"^[0-9]{1,2}$"),
+    ),
+    folder="reference",
+    file_patterns=("*edubase*", "*gias*", "*establishment*"),
+)
+
+EXTRACTS: dict[str, Extract] = {e.name: e for e in (EHCP, PLACEMENTS, FINANCE, BUDGET, GIAS)}

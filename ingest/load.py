@@ -1,10 +1,13 @@
 """Load one extract's landing files into the warehouse: raw, quarantine and the valid typed rows.
 
-For each file in `<landing>/<extract>/` (every `*.csv`):
+For each file in `<landing>/<extract>/` (every `*.csv` and `*.xlsx`; see `ingest.readers`):
 
 1. The file is identified by the SHA-256 of its bytes. A file already loaded is not read again.
-2. Headers are matched to the contract case- and punctuation-insensitively. A file missing a
-   required column is rejected whole with a message naming what was found and what is missing.
+2. Headers are matched to the contract case- and punctuation-insensitively, directly or through
+   the reviewed alias file (`ingest/config/header_aliases.yml`). A file missing a required
+   column, or unreadable, is rejected whole with a message naming the file and the problem.
+   Extra columns are kept in raw, except headers that look like personal data (names,
+   addresses, phone numbers, NHS numbers …), which are dropped like the contract's own.
 3. Every row is written to `raw.<extract>` as text (personal data dropped, person ids replaced by
    a keyed hash) with `_source_file`, `_source_row` (the row number as a spreadsheet shows it:
    header = row 1), `_file_hash` and `_load_id`.
@@ -24,7 +27,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -32,14 +38,25 @@ import duckdb
 from .contracts import Extract
 from .parsing import blank_to_null, quote_ident, quote_literal, sql_type, typed_sql
 from .pseudonymise import keyed_hash_sql
+from .sen2 import REQUIRED_TABLES as SEN2_REQUIRED_TABLES
+from .sen2 import Sen2Return, find_returns, read_sen2_part
+from .readers import (
+    CSV_SUFFIXES,
+    WORKBOOK_SUFFIXES,
+    FileRejected,
+    Part,
+    load_aliases,
+    match_headers,
+    normalise_header,
+    read_parts,
+)
 
-FILE_PATTERNS = ("*.csv",)
-PROVENANCE_COLUMNS = ("_file_hash", "_source_file", "_source_row", "_load_id")
 MAX_AGE_AT_PLAN_START = 25
-
-
-class FileRejected(Exception):
-    """A whole file cannot be loaded; the message says why, naming the file."""
+# Extra headers that look like personal data are never stored (the contract's own personal
+# columns are listed in ingest.contracts).
+PERSONAL_HEADER = re.compile(
+    r"(name|address|postcode|phone|mobile|email|nhs|upn|uln|birth|dob|ethnic|religion|carer|parent|guardian)"
+)
 
 
 @dataclass
@@ -56,6 +73,17 @@ class FileOutcome:
 
 
 @dataclass
+class Source:
+    """Something in the landing folder that yields rows for an extract: a file, or a SEN2 return."""
+
+    display: str
+    content_hash: str
+    size: int
+    read: Callable[[Path], list[Part]]
+    named_by_part: bool = False  # a SEN2 return's records are named by the Blade file the rows come from
+
+
+@dataclass
 class ExtractLoad:
     extract: str
     load_id: str
@@ -69,11 +97,6 @@ class ExtractLoad:
         return sum(getattr(f, attribute) for f in self.files)
 
 
-def normalise_header(name: str) -> str:
-    """`Child ID`, `child_id`, ` CHILD-ID ` all become `childid` for matching."""
-    return re.sub(r"[^a-z0-9]", "", name.strip().lower())
-
-
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -83,43 +106,49 @@ def file_sha256(path: Path) -> str:
 
 
 def landing_files(landing_dir: Path, extract: Extract) -> list[Path]:
-    folder = landing_dir / extract.name
+    """CSV and XLSX files of the extract's folder (sub-folders too), in name order; hidden files
+    and Excel's `~$` lock files are not data."""
+    from fnmatch import fnmatch
+
+    folder = landing_dir / extract.landing_folder
     if not folder.is_dir():
         return []
-    found = {p for pattern in FILE_PATTERNS for p in folder.glob(pattern) if p.is_file()}
-    return sorted(found)
+    return sorted(
+        p for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in CSV_SUFFIXES + WORKBOOK_SUFFIXES
+        and not p.name.startswith((".", "~$"))
+        and any(fnmatch(p.name.lower(), pattern) for pattern in extract.file_patterns)
+    )
 
 
 # --- warehouse tables -------------------------------------------------------------------------
+
+FILES_COLUMNS = [
+    "file_hash VARCHAR PRIMARY KEY",  # the part's identity (a CSV's content hash; see part_hash)
+    "content_hash VARCHAR",  # SHA-256 of the file's bytes
+    "extract VARCHAR",
+    "file_name VARCHAR",  # relative to the landing folder; "file.xlsx#Sheet" for a sheet
+    "file_bytes BIGINT",
+    "file_seq INTEGER",  # load order: where two files hold the same key, the later one wins
+    "status VARCHAR",  # loaded | rejected
+    "message VARCHAR",
+    "columns_found VARCHAR[]",
+    "load_id VARCHAR",
+    "loaded_at TIMESTAMP",
+    "rows_read BIGINT",
+    "rows_valid BIGINT",
+    "rows_duplicate BIGINT",
+    "rows_quarantined BIGINT",
+    "in_landing BOOLEAN",
+    "last_seen_load_id VARCHAR",
+]
+
 
 def ensure_tables(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
     """Create (or extend, when the contract gained a column) the extract's tables."""
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     con.execute("CREATE SCHEMA IF NOT EXISTS quarantine")
-    con.execute(
-        f"""
-        CREATE TABLE IF NOT EXISTS raw.{extract.name}_files (
-            file_hash VARCHAR NOT NULL,
-            extract VARCHAR NOT NULL,
-            file_name VARCHAR NOT NULL,
-            file_bytes BIGINT,
-            file_seq INTEGER NOT NULL,
-            status VARCHAR NOT NULL,
-            message VARCHAR,
-            columns_found VARCHAR[],
-            load_id VARCHAR NOT NULL,
-            loaded_at TIMESTAMP NOT NULL,
-            rows_read BIGINT,
-            rows_valid BIGINT,
-            rows_duplicate BIGINT,
-            rows_quarantined BIGINT,
-            in_landing BOOLEAN NOT NULL,
-            last_seen_load_id VARCHAR,
-            PRIMARY KEY (file_hash)
-        )
-        """
-    )
-    _refresh_landing_files_view(con)
     text_columns = [f"{quote_ident(c.name)} VARCHAR" for c in extract.stored_columns]
     provenance = [
         "_file_hash VARCHAR NOT NULL",
@@ -128,16 +157,15 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
         "_load_id VARCHAR NOT NULL",
     ]
     tables = {
+        f"raw.{extract.name}_files": FILES_COLUMNS,
         f"raw.{extract.name}": text_columns
         + ["_extra_columns MAP(VARCHAR, VARCHAR)", "_duplicate_of_row BIGINT"]
         + provenance,
         f"quarantine.{extract.name}": text_columns
         + ["_extra_columns MAP(VARCHAR, VARCHAR)"]
         + provenance
-        + ["reason_codes VARCHAR[]", "reason VARCHAR"],
-        f"raw.{extract.name}_valid": [
-            f"{quote_ident(c.name)} {sql_type(c)}" for c in extract.stored_columns
-        ]
+        + ["reason_codes VARCHAR[]", "reason_columns VARCHAR[]", "reason_values VARCHAR[]", "reason VARCHAR"],
+        f"raw.{extract.name}_valid": [f"{quote_ident(c.name)} {sql_type(c)}" for c in extract.stored_columns]
         + provenance,
     }
     for table, columns in tables.items():
@@ -146,15 +174,16 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
         existing = {
             row[0]
             for row in con.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_schema = ? AND table_name = ?",
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
                 [schema, name],
             ).fetchall()
         }
         for definition in columns:
             column_name = definition.split(" ")[0].strip('"')
             if column_name not in existing:
-                con.execute(f"ALTER TABLE {table} ADD COLUMN {definition}")
+                # added columns take no constraint: rows loaded before have no value for them
+                con.execute(f"ALTER TABLE {table} ADD COLUMN {column_name} {definition.split(' ')[1]}")
+    _refresh_landing_files_view(con)
 
 
 def _refresh_landing_files_view(con: duckdb.DuckDBPyConnection) -> None:
@@ -169,51 +198,6 @@ def _refresh_landing_files_view(con: duckdb.DuckDBPyConnection) -> None:
     ]
     union = " UNION ALL BY NAME ".join(f"SELECT * FROM raw.{quote_ident(t)}" for t in tables)
     con.execute(f"CREATE OR REPLACE VIEW raw.landing_files AS {union}")
-
-
-# --- reading ----------------------------------------------------------------------------------
-
-def _read_csv_as_text(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
-    """Read the file into temp table `_file` (all text, `_source_row` numbered); its headers."""
-    con.execute("DROP TABLE IF EXISTS _file")
-    try:
-        con.execute(
-            f"""
-            CREATE TEMP TABLE _file AS
-            SELECT row_number() OVER () + 1 AS _source_row, *
-            FROM read_csv({quote_literal(str(path))}, all_varchar = true, header = true,
-                          auto_detect = true)
-            """
-        )
-    except duckdb.Error as error:
-        first_line = str(error).strip().splitlines()[0]
-        raise FileRejected(f"{path.name}: not a readable CSV file ({first_line})") from error
-    return [
-        row[0]
-        for row in con.execute("SELECT column_name FROM (DESCRIBE _file)").fetchall()
-        if row[0] != "_source_row"
-    ]
-
-
-def match_headers(extract: Extract, headers: list[str], file_name: str) -> dict[str, str]:
-    """Map contract column → file header; reject the file when a required column is missing."""
-    by_normal: dict[str, str] = {}
-    for header in headers:
-        by_normal.setdefault(normalise_header(header), header)
-    mapping = {
-        c.name: by_normal[normalise_header(c.name)]
-        for c in extract.columns
-        if normalise_header(c.name) in by_normal
-    }
-    missing = [name for name in extract.required if name not in mapping]
-    if missing:
-        raise FileRejected(
-            f"{file_name}: missing required column(s) {', '.join(missing)}; "
-            f"found columns: {', '.join(headers) or '(none)'}; "
-            f"expected: {', '.join(extract.required)} "
-            f"(optional: {', '.join(c.name for c in extract.columns if not c.required)})"
-        )
-    return mapping
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -295,15 +279,16 @@ def problem_expressions(extract: Extract, extract_date: dt.date) -> list[str]:
 
 # --- loading one file -------------------------------------------------------------------------
 
-def _stage_file(
+def _stage_part(
     con: duckdb.DuckDBPyConnection,
     extract: Extract,
+    part: Part,
     mapping: dict[str, str],
-    headers: list[str],
     pseudonym_key: str,
     extract_date: dt.date,
 ) -> None:
-    """Build temp table `_checked`: text columns, extra columns, duplicate marker and problems."""
+    """Build temp table `_checked` from a part: text columns, extra columns, duplicate marker
+    and the list of problems of each row."""
     selected: list[str] = []
     for column in extract.stored_columns:
         source = mapping.get(column.name)
@@ -311,11 +296,10 @@ def _stage_file(
         if column.pseudonymise and source:
             expr = keyed_hash_sql(expr, pseudonym_key)
         selected.append(f"{expr} AS {quote_ident(column.name)}")
-    contract_headers = set(mapping.values())
-    personal_headers = {
-        mapping[c.name] for c in extract.columns if c.personal and c.name in mapping
-    }
-    extra = [h for h in headers if h not in contract_headers and h not in personal_headers]
+    extra = [
+        h for h in part.headers
+        if h not in mapping.values() and not PERSONAL_HEADER.search(normalise_header(h))
+    ]
     if extra:
         keys = ", ".join(quote_literal(h) for h in extra)
         values = ", ".join(quote_ident(h) for h in extra)
@@ -323,7 +307,7 @@ def _stage_file(
     else:
         selected.append("NULL::MAP(VARCHAR, VARCHAR) AS _extra_columns")
     con.execute("DROP TABLE IF EXISTS _text")
-    con.execute(f"CREATE TEMP TABLE _text AS SELECT _source_row, {', '.join(selected)} FROM _file")
+    con.execute(f"CREATE TEMP TABLE _text AS SELECT _source_row, {', '.join(selected)} FROM {part.table}")
 
     all_columns = [quote_ident(c.name) for c in extract.stored_columns] + ["_extra_columns::VARCHAR"]
     key_columns = [typed_sql(extract.column(k), quote_ident(k)) for k in extract.key]
@@ -359,36 +343,31 @@ def _stage_file(
     )
 
 
-def _write_file(
-    con: duckdb.DuckDBPyConnection,
-    extract: Extract,
-    file_name: str,
-    file_hash: str,
-    load_id: str,
-) -> tuple[int, int, int, int]:
+REASON_TEXT = (
+    "array_to_string([p.column || ': ' || replace(p.code, '_', ' ') || "
+    "coalesce(' (''' || p.value || ''')', '') FOR p IN _problems], '; ')"
+)
+
+
+def _write_part(con: duckdb.DuckDBPyConnection, extract: Extract, outcome: "FileOutcome", load_id: str) -> None:
+    """Write `_checked` to raw, quarantine and raw.<extract>_valid; count each outcome."""
     text_columns = ", ".join(quote_ident(c.name) for c in extract.stored_columns)
     provenance = (
-        f"{quote_literal(file_hash)} AS _file_hash, {quote_literal(file_name)} AS _source_file, "
+        f"{quote_literal(outcome.file_hash)} AS _file_hash, {quote_literal(outcome.file_name)} AS _source_file, "
         f"_source_row, {quote_literal(load_id)} AS _load_id"
     )
     con.execute(
         f"INSERT INTO raw.{extract.name} BY NAME "
         f"SELECT {text_columns}, _extra_columns, _duplicate_of_row, {provenance} FROM _checked"
     )
-    reason_text = (
-        "array_to_string([p.column || ': ' || replace(p.code, '_', ' ') || "
-        "coalesce(' (''' || p.value || ''')', '') FOR p IN _problems], '; ')"
-    )
     con.execute(
         f"INSERT INTO quarantine.{extract.name} BY NAME "
         f"SELECT {text_columns}, _extra_columns, {provenance}, "
-        f"[p.code FOR p IN _problems] AS reason_codes, {reason_text} AS reason "
+        f"[p.code FOR p IN _problems] AS reason_codes, [p.column FOR p IN _problems] AS reason_columns, "
+        f"[p.value FOR p IN _problems] AS reason_values, {REASON_TEXT} AS reason "
         f"FROM _checked WHERE len(_problems) > 0"
     )
-    typed = ", ".join(
-        f"{typed_sql(c, quote_ident(c.name))} AS {quote_ident(c.name)}"
-        for c in extract.stored_columns
-    )
+    typed = ", ".join(f"{typed_sql(c, quote_ident(c.name))} AS {quote_ident(c.name)}" for c in extract.stored_columns)
     con.execute(
         f"INSERT INTO raw.{extract.name}_valid BY NAME "
         f"SELECT {typed}, {provenance} FROM _checked WHERE len(_problems) = 0"
@@ -403,70 +382,91 @@ def _write_file(
         """
     ).fetchone()
     assert row is not None
-    return row[0], row[1], row[2], row[3]
+    outcome.rows_read, outcome.rows_valid, outcome.rows_duplicate, outcome.rows_quarantined = row
 
 
 def _record_file(
     con: duckdb.DuckDBPyConnection,
-    outcome: FileOutcome,
+    outcome: "FileOutcome",
+    content_hash: str,
     file_bytes: int,
     columns_found: list[str],
     load_id: str,
 ) -> None:
-    next_seq = con.execute(
-        f"SELECT coalesce(max(file_seq), 0) + 1 FROM raw.{outcome.extract}_files"
-    ).fetchone()
+    next_seq = con.execute(f"SELECT coalesce(max(file_seq), 0) + 1 FROM raw.{outcome.extract}_files").fetchone()
     assert next_seq is not None
     con.execute(
-        f"""
-        INSERT INTO raw.{outcome.extract}_files VALUES
-            (?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?, ?, ?, true, ?)
-        """,
+        f"INSERT INTO raw.{outcome.extract}_files BY NAME SELECT "
+        "? AS file_hash, ? AS content_hash, ? AS extract, ? AS file_name, ? AS file_bytes, ? AS file_seq, "
+        "? AS status, ? AS message, ?::VARCHAR[] AS columns_found, ? AS load_id, now()::TIMESTAMP AS loaded_at, "
+        "? AS rows_read, ? AS rows_valid, ? AS rows_duplicate, ? AS rows_quarantined, true AS in_landing, "
+        "? AS last_seen_load_id",
         [
-            outcome.file_hash, outcome.extract, outcome.file_name, file_bytes, next_seq[0],
+            outcome.file_hash, content_hash, outcome.extract, outcome.file_name, file_bytes, next_seq[0],
             outcome.status, outcome.message, columns_found, load_id,
-            outcome.rows_read, outcome.rows_valid, outcome.rows_duplicate,
-            outcome.rows_quarantined, load_id,
+            outcome.rows_read, outcome.rows_valid, outcome.rows_duplicate, outcome.rows_quarantined, load_id,
         ],
     )
+
+
+def part_hash(file_hash: str, part_name: str) -> str:
+    """A CSV file is one part, identified by its file hash; each sheet of a workbook by the hash
+    of the workbook's hash and the sheet's name."""
+    if "#" not in part_name:
+        return file_hash
+    return hashlib.sha256(f"{file_hash}#{part_name.rsplit('#', 1)[-1]}".encode()).hexdigest()
+
+
+def _drop_part_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for (table,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary "
+        "AND (starts_with(table_name, '_part_') OR table_name IN ('_text', '_checked'))"
+    ).fetchall():
+        con.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
 
 
 def load_file(
     con: duckdb.DuckDBPyConnection,
     extract: Extract,
-    path: Path,
+    read: Callable[[Path], list[Part]],
     file_name: str,
     file_hash: str,
+    file_bytes: int,
     load_id: str,
     pseudonym_key: str,
     extract_date: dt.date,
-) -> FileOutcome:
-    outcome = FileOutcome(extract.name, file_name, file_hash, "loaded")
+    aliases: dict[str, str],
+) -> list["FileOutcome"]:
+    """Load every part `read` gives (into a scratch folder) in one transaction: all of a file,
+    or (rejected) none of it."""
     headers: list[str] = []
+    outcomes: list[FileOutcome] = []
     con.execute("BEGIN TRANSACTION")
     try:
-        headers = _read_csv_as_text(con, path)
-        mapping = match_headers(extract, headers, file_name)
-        _stage_file(con, extract, mapping, headers, pseudonym_key, extract_date)
-        (
-            outcome.rows_read,
-            outcome.rows_valid,
-            outcome.rows_duplicate,
-            outcome.rows_quarantined,
-        ) = _write_file(con, extract, file_name, file_hash, load_id)
-        _record_file(con, outcome, path.stat().st_size, headers, load_id)
+        with tempfile.TemporaryDirectory(prefix="highneeds-read-") as work_dir:
+            parts = read(Path(work_dir))
+        mappings = []
+        for part in parts:  # every part's header is checked before anything is written
+            headers = part.headers
+            mappings.append(match_headers(extract, part.headers, aliases, part.name))
+        for part, mapping in zip(parts, mappings):
+            outcome = FileOutcome(extract.name, part.name, part_hash(file_hash, part.name), "loaded")
+            _stage_part(con, extract, part, mapping, pseudonym_key, extract_date)
+            _write_part(con, extract, outcome, load_id)
+            _record_file(con, outcome, file_hash, file_bytes, part.headers, load_id)
+            outcomes.append(outcome)
         con.execute("COMMIT")
     except FileRejected as rejection:
         con.execute("ROLLBACK")
         outcome = FileOutcome(extract.name, file_name, file_hash, "rejected", str(rejection))
-        _record_file(con, outcome, path.stat().st_size, headers, load_id)
+        _record_file(con, outcome, file_hash, file_bytes, headers, load_id)
+        outcomes = [outcome]
     except Exception:
         con.execute("ROLLBACK")
         raise
     finally:
-        for table in ("_file", "_text", "_checked"):
-            con.execute(f"DROP TABLE IF EXISTS {table}")
-    return outcome
+        _drop_part_tables(con)
+    return outcomes
 
 
 def load_extract(
@@ -476,57 +476,73 @@ def load_extract(
     load_id: str,
     pseudonym_key: str,
     extract_date: dt.date | None = None,
-) -> ExtractLoad:
+    reader_config: dict[str, dict] | None = None,
+) -> "ExtractLoad":
     """Load every new file of one extract; mark which known files are still in the landing folder."""
     ensure_tables(con, extract)
     extract_date = extract_date or dt.date.today()
+    aliases = load_aliases().get(extract.name, {})
+    reader_settings = (reader_config or {}).get(extract.name, {})
     result = ExtractLoad(extract.name, load_id)
-    known = {
-        row[0]: row[1]
-        for row in con.execute(
-            f"SELECT file_hash, status FROM raw.{extract.name}_files"
-        ).fetchall()
-    }
-    seen: list[str] = []
+    present: list[str] = []
+    sources: list[Source] = []
     for path in landing_files(landing_dir, extract):
-        file_name = str(path.relative_to(landing_dir))
-        file_hash = file_sha256(path)
-        seen.append(file_hash)
-        if known.get(file_hash) == "rejected":
-            # Try a rejected file again: the contract or the reader may have changed since.
-            con.execute(f"DELETE FROM raw.{extract.name}_files WHERE file_hash = ?", [file_hash])
-            del known[file_hash]
-        if file_hash in known:
-            outcome = _known_file_outcome(con, extract, file_hash, file_name)
+        display = str(path.relative_to(landing_dir))
+        sources.append(Source(display, file_sha256(path), path.stat().st_size,
+                              partial(_read_file, con, path, display, extract, aliases, reader_settings)))
+    if extract.name in SEN2_REQUIRED_TABLES:
+        for sen2 in find_returns(landing_dir):
+            sources.append(Source(sen2.name, sen2.content_hash(), sen2.size(),
+                                  partial(_read_sen2, con, sen2, extract.name, pseudonym_key), named_by_part=True))
+    for source in sources:
+        display, content_hash = source.display, source.content_hash
+        # A rejected file is tried again: the contract or the reader may have changed since.
+        con.execute(f"DELETE FROM raw.{extract.name}_files WHERE content_hash = ? AND status = 'rejected'", [content_hash])
+        known = [row[0] for row in con.execute(
+            f"SELECT file_hash FROM raw.{extract.name}_files WHERE content_hash = ? ORDER BY file_seq", [content_hash]
+        ).fetchall()]
+        if known:
+            # a renamed or moved file keeps its rows; its records take the new name
+            renamed = "file_name" if source.named_by_part else (
+                "CASE WHEN contains(file_name, '#') THEN $name || '#' || split_part(file_name, '#', -1) ELSE $name END"
+            )
             con.execute(
-                f"UPDATE raw.{extract.name}_files SET file_name = ?, last_seen_load_id = ? "
-                "WHERE file_hash = ?",
-                [file_name, load_id, file_hash],
+                f"UPDATE raw.{extract.name}_files SET last_seen_load_id = $load_id, file_name = {renamed} "
+                "WHERE content_hash = $hash",
+                {"load_id": load_id, "name": display, "hash": content_hash},
             )
-        else:
-            outcome = load_file(
-                con, extract, path, file_name, file_hash, load_id, pseudonym_key, extract_date
-            )
-            known[file_hash] = outcome.status
-        result.files.append(outcome)
+            result.files.extend(_known_file_outcome(con, extract, h) for h in known)
+            present.extend(known)
+            continue
+        outcomes = load_file(
+            con, extract, source.read, display, content_hash, source.size, load_id, pseudonym_key, extract_date, aliases
+        )
+        present.extend(o.file_hash for o in outcomes)
+        result.files.extend(outcomes)
     con.execute(
         f"UPDATE raw.{extract.name}_files SET in_landing = list_contains(?::VARCHAR[], file_hash)",
-        [seen],
+        [present],
     )
     return result
 
 
-def _known_file_outcome(
-    con: duckdb.DuckDBPyConnection, extract: Extract, file_hash: str, file_name: str
-) -> FileOutcome:
+def _read_file(con, path: Path, display: str, extract: Extract, aliases: dict[str, str], reader_settings: dict,
+               work_dir: Path) -> list[Part]:
+    return read_parts(con, path, display, extract, aliases, reader_settings, work_dir)
+
+
+def _read_sen2(con, sen2: Sen2Return, extract_name: str, pseudonym_key: str, work_dir: Path) -> list[Part]:
+    return [read_sen2_part(con, sen2, extract_name, pseudonym_key, work_dir)]
+
+
+def _known_file_outcome(con: duckdb.DuckDBPyConnection, extract: Extract, file_hash: str) -> FileOutcome:
     row = con.execute(
-        "SELECT message, rows_read, rows_valid, rows_duplicate, rows_quarantined "
+        "SELECT file_name, message, rows_read, rows_valid, rows_duplicate, rows_quarantined "
         f"FROM raw.{extract.name}_files WHERE file_hash = ?",
         [file_hash],
     ).fetchone()
     assert row is not None
     return FileOutcome(
-        extract.name, file_name, file_hash, "unchanged", row[0] or "",
-        row[1] or 0, row[2] or 0, row[3] or 0, row[4] or 0,
+        extract.name, row[0], file_hash, "unchanged", row[1] or "",
+        row[2] or 0, row[3] or 0, row[4] or 0, row[5] or 0,
     )
-

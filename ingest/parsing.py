@@ -41,10 +41,21 @@ def blank_to_null(expr: str) -> str:
     return f"nullif(trim({expr}), '')"
 
 
+# Excel stores dates as days since 30 December 1899; a date column exported as numbers holds
+# those serials. Five digits cover 1927–2173, so no real day count is mistaken for a year.
+EXCEL_EPOCH = "DATE '1899-12-30'"
+EXCEL_SERIAL = r"^[0-9]{5}(\.0+)?$"
+
+
 def date_sql(expr: str) -> str:
-    """Date from text in any accepted format; NULL when the text is not a real date."""
+    """Date from text in any accepted format (or an Excel serial); NULL when not a real date."""
     formats = ", ".join(quote_literal(f) for f in DATE_FORMATS)
-    return f"try_strptime({blank_to_null(expr)}, [{formats}])::DATE"
+    text = blank_to_null(expr)
+    return (
+        f"CASE WHEN {text} ~ '{EXCEL_SERIAL}' "
+        f"THEN {EXCEL_EPOCH} + CAST(CAST({text} AS DOUBLE) AS INTEGER) "
+        f"ELSE try_strptime({text}, [{formats}])::DATE END"
+    )
 
 
 def amount_sql(expr: str) -> str:

@@ -24,6 +24,7 @@ STAGING_MODELS = {
     "placements": ("stg_placements__spells", ("placement_id",)),
     "finance": ("stg_finance__transactions", ("transaction_id",)),
     "budget": ("stg_budget__lines", ("financial_year", "line")),
+    "gias": ("stg_reference__establishments", ("urn",)),
 }
 PROVISION_SPEND = dg.AssetKey(["marts", "fct_provision_spend"])
 PLACEMENTS_CLASSIFIED = dg.AssetKey(["intermediate", "int_placements_classified"])

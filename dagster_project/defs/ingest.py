@@ -7,6 +7,7 @@ from dagster_duckdb import DuckDBResource
 from ingest import gates
 from ingest.contracts import EXTRACTS, Extract
 from ingest.load import load_extract
+from ingest.readers import load_reader_config
 
 from ..metadata import DATA_ENGINEERING, check_result, markdown_table
 from ..settings import load_settings
@@ -38,7 +39,10 @@ def build_ingest_asset(extract: Extract) -> dg.AssetsDefinition:
         settings = load_settings()
         key = settings.require_pseudonym_key()
         with warehouse.get_connection() as con:
-            result = load_extract(con, extract, settings.landing, context.run.run_id, key, settings.extract_date)
+            result = load_extract(
+                con, extract, settings.landing, context.run.run_id, key, settings.extract_date,
+                load_reader_config(settings.readers),
+            )
             files = con.execute(
                 f"SELECT file_name, file_hash, status, rows_read, rows_valid, rows_duplicate, rows_quarantined, in_landing "
                 f"FROM raw.{extract.name}_files ORDER BY file_seq"

@@ -22,6 +22,9 @@ def evaluate(expression: str, text):
         (" 1 September 2024 ", dt.date(2024, 9, 1)),
         ("2024-09-01 00:00:00", dt.date(2024, 9, 1)),
         ("13/01/2024", dt.date(2024, 1, 13)),
+        ("45536", dt.date(2024, 9, 1)),  # an Excel serial date
+        ("45536.0", dt.date(2024, 9, 1)),
+        ("2024", None),
         ("09/13/2024", None),  # US month-first is never read
         ("31/02/2024", None),
         ("", None),

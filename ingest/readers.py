@@ -1,0 +1,312 @@
+"""Read a landing file into DuckDB as text, whatever its format, or say exactly why it cannot be.
+
+Every file becomes one or more *parts* (a CSV file is one part; each configured sheet of a
+workbook is one), each a temp table with `_source_row` (the row number a spreadsheet shows:
+the header is row 1 of a CSV) and one VARCHAR column per header. Nothing is typed here.
+
+* CSV: UTF-8 with or without a byte-order mark, Windows-1252 (re-encoded to UTF-8 first) or
+  UTF-16 with a BOM; comma, semicolon, tab or pipe delimited (the delimiter whose split of the
+  header line matches most contract columns); quoted fields may hold delimiters and newlines;
+  LF or CRLF. The header is parsed here and the columns are given to DuckDB, so a malformed
+  row is reported by line number instead of a guess at the dialect.
+* XLSX (openpyxl, read-only): date cells become ISO dates, numbers keep their value without
+  float noise, text stays text.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import yaml
+
+from .contracts import Extract
+from .parsing import quote_ident, quote_literal
+
+CONFIG_DIR = Path(__file__).resolve().parent / "config"
+HEADER_ALIASES = CONFIG_DIR / "header_aliases.yml"
+DEFAULT_READERS = CONFIG_DIR / "readers.yml"
+DELIMITERS = (",", ";", "\t", "|")
+CSV_SUFFIXES = (".csv",)
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+class FileRejected(Exception):
+    """A whole file cannot be loaded; the message says why, naming the file."""
+
+
+@dataclass
+class Part:
+    table: str  # temp table: _source_row, then one VARCHAR column per header
+    name: str  # as shown to people: "finance/ledger.xlsx#Ledger" or "finance/march.csv"
+    headers: list[str]
+
+
+def normalise_header(name: str) -> str:
+    """`Child ID`, `child_id`, ` CHILD-ID ` all become `childid` for matching."""
+    return re.sub(r"[^a-z0-9]", "", str(name).strip().lower())
+
+
+def load_aliases(path: Path = HEADER_ALIASES) -> dict[str, dict[str, str]]:
+    """extract → {normalised alias → contract column}."""
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {
+        extract: {normalise_header(alias): column for column, aliases in columns.items() for alias in aliases or []}
+        for extract, columns in document.items()
+    }
+
+
+def settings_for(reader_settings: dict, file_name: str) -> dict:
+    """The settings for one file: the first `files:` pattern (fnmatch, on the name within the
+    extract folder) that matches it, else the extract's own settings."""
+    from fnmatch import fnmatch
+
+    name = file_name.split("/", 1)[-1]
+    for pattern, settings in (reader_settings.get("files") or {}).items():
+        if fnmatch(name, pattern):
+            return {**reader_settings, **(settings or {})}
+    return reader_settings
+
+
+def load_reader_config(path: Path | None) -> dict[str, dict]:
+    config_path = path or DEFAULT_READERS
+    try:
+        document = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise FileRejected(f"{config_path}: cannot read the reader settings ({error})") from error
+    return {extract: settings or {} for extract, settings in document.items()}
+
+
+def match_headers(extract: Extract, headers: list[str], aliases: dict[str, str], part_name: str) -> dict[str, str]:
+    """Map contract column → file header (exact names first, then aliases); reject the part when a
+    required column is missing."""
+    mapping: dict[str, str] = {}
+    by_normal = {}
+    for header in headers:
+        by_normal.setdefault(normalise_header(header), header)
+    for column in extract.columns:
+        if normalise_header(column.name) in by_normal:
+            mapping[column.name] = by_normal[normalise_header(column.name)]
+    used = set(mapping.values())
+    for normal, header in by_normal.items():
+        column = aliases.get(normal)
+        if column and column not in mapping and header not in used:
+            mapping[column] = header
+            used.add(header)
+    missing = [name for name in extract.required if name not in mapping]
+    if missing:
+        raise FileRejected(
+            f"{part_name}: missing required column(s) {', '.join(missing)}; "
+            f"found columns: {', '.join(headers) or '(none)'}; "
+            f"expected: {', '.join(extract.required)} "
+            f"(optional: {', '.join(c.name for c in extract.columns if not c.required)})"
+        )
+    return mapping
+
+
+# --- CSV --------------------------------------------------------------------------------------
+
+def _encoding(path: Path) -> str:
+    with path.open("rb") as handle:
+        start = handle.read(4)
+    for bom, name in _BOMS:
+        if start.startswith(bom):
+            return name
+    return "utf-8"
+
+
+def _reencode(path: Path, source_encoding: str, work_dir: Path) -> Path:
+    """A UTF-8 copy of a Windows-1252 or UTF-16 file (DuckDB reads UTF-8)."""
+    target = Path(tempfile.mkstemp(suffix=".csv", dir=work_dir)[1])
+    with path.open("r", encoding=source_encoding, newline="") as source, target.open("w", encoding="utf-8", newline="") as out:
+        for block in iter(lambda: source.read(1 << 20), ""):
+            out.write(block)
+    return target
+
+
+def _header_record(path: Path, encoding: str) -> str:
+    with path.open("r", encoding=encoding, newline="", errors="strict") as handle:
+        return handle.read(1 << 16)
+
+
+def _choose_delimiter(sample: str, known: set[str]) -> tuple[str, list[str]]:
+    best: tuple[tuple[int, int], str, list[str]] | None = None
+    for delimiter in DELIMITERS:
+        try:
+            header = next(csv.reader(io.StringIO(sample), delimiter=delimiter))
+        except (StopIteration, csv.Error):
+            continue
+        score = (sum(normalise_header(h) in known for h in header), len(header))
+        if best is None or score > best[0]:
+            best = (score, delimiter, header)
+    if best is None:
+        return ",", []
+    return best[1], best[2]
+
+
+def _unique_names(headers: list[str]) -> list[str]:
+    """Blank headers get a position name and repeated ones a suffix, so every column has a name."""
+    seen: dict[str, int] = {}
+    names = []
+    for position, header in enumerate(headers, 1):
+        name = header.strip() or f"column_{position}"
+        count = seen.get(name.lower(), 0)
+        seen[name.lower()] = count + 1
+        names.append(name if count == 0 else f"{name}_{count + 1}")
+    return names
+
+
+def _csv_error(error: Exception, part_name: str) -> FileRejected:
+    text = str(error)
+    line = re.search(r"Line: (\d+)", text)
+    found = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    original = re.search(r"Original Line: ?\n?(.*)", text)
+    if line and found:
+        detail = f"line {line.group(1)} has {found.group(2)} fields where the header has {found.group(1)}"
+        if original and original.group(1).strip():
+            detail += f" ({original.group(1).strip()[:120]!r})"
+        return FileRejected(f"{part_name}: {detail}; fix or quote that row and drop the file in again")
+    first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return FileRejected(f"{part_name}: not a readable CSV file ({first})")
+
+
+def read_csv_part(con: duckdb.DuckDBPyConnection, path: Path, part_name: str, known: set[str], table: str,
+                  work_dir: Path) -> Part:
+    encoding = _encoding(path)
+    source = path
+    try:
+        sample = _header_record(path, encoding)
+    except UnicodeDecodeError:
+        encoding = "cp1252"  # the other encoding Excel writes CSV in on Windows
+        try:
+            sample = _header_record(path, encoding)
+        except UnicodeDecodeError as error:
+            raise FileRejected(f"{part_name}: not UTF-8 or Windows-1252 text (byte {error.start})") from error
+    if not sample.strip():
+        raise FileRejected(f"{part_name}: the file is empty (no header row)")
+    delimiter, header = _choose_delimiter(sample.lstrip("\ufeff"), known)
+    names = _unique_names(header)
+    if encoding not in ("utf-8", "utf-8-sig"):
+        source = _reencode(path, encoding, work_dir)
+    columns = "{" + ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in names) + "}"
+    query = (
+        f"CREATE TEMP TABLE {table} AS "
+        f"SELECT row_number() OVER () + 1 AS _source_row, * FROM read_csv({quote_literal(str(source))}, "
+        f"delim = {quote_literal(delimiter)}, quote = '\"', escape = '\"', header = true, "
+        f"auto_detect = false, columns = {columns})"
+    )
+    try:
+        con.execute(query)
+    except duckdb.InvalidInputException as error:
+        if "unicode" in str(error).lower() and encoding in ("utf-8", "utf-8-sig"):
+            # valid UTF-8 at the top, not further down: the file is Windows-1252 after all
+            try:
+                source = _reencode(path, "cp1252", work_dir)
+            except UnicodeDecodeError as decode_error:
+                raise FileRejected(f"{part_name}: not UTF-8 or Windows-1252 text") from decode_error
+            con.execute(query.replace(quote_literal(str(path)), quote_literal(str(source))))
+        else:
+            raise _csv_error(error, part_name) from error
+    except duckdb.Error as error:
+        raise _csv_error(error, part_name) from error
+    finally:
+        if source != path and source.exists():
+            source.unlink()
+    return Part(table, part_name, names)
+
+
+# --- XLSX -------------------------------------------------------------------------------------
+
+def cell_text(value: object) -> str | None:
+    """The text of a workbook cell as a person would type it (dates ISO, numbers without float noise)."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else format(value, ".15g")
+    text = str(value)
+    return text if text.strip() else None
+
+
+def read_workbook_parts(con: duckdb.DuckDBPyConnection, path: Path, display_name: str, sheets: list[str] | None,
+                        table_prefix: str) -> list[Part]:
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, OSError, KeyError, ValueError) as error:
+        raise FileRejected(f"{display_name}: not a readable workbook ({error})") from error
+    try:
+        wanted = list(sheets) if sheets else workbook.sheetnames[:1]
+        absent = [s for s in wanted if s not in workbook.sheetnames]
+        if absent:
+            raise FileRejected(
+                f"{display_name}: sheet(s) {', '.join(absent)} not found; sheets: {', '.join(workbook.sheetnames)}"
+            )
+        parts = []
+        for index, sheet_name in enumerate(wanted):
+            parts.append(_sheet_part(con, workbook[sheet_name], f"{display_name}#{sheet_name}", f"{table_prefix}_{index}"))
+        return parts
+    finally:
+        workbook.close()
+
+
+def _sheet_part(con: duckdb.DuckDBPyConnection, sheet, part_name: str, table: str) -> Part:
+    rows = sheet.iter_rows(values_only=True)
+    header: list[str] | None = None
+    records: list[list[str | None]] = []
+    numbers: list[int] = []
+    for row_number, values in enumerate(rows, 1):
+        texts = [cell_text(v) for v in values]
+        if header is None:
+            if any(t is not None for t in texts):
+                header = [t or "" for t in texts]
+            continue
+        if all(t is None for t in texts):
+            continue  # an empty spreadsheet row holds no data
+        records.append(texts)
+        numbers.append(row_number)
+    if header is None:
+        raise FileRejected(f"{part_name}: the sheet is empty (no header row)")
+    names = _unique_names(header)
+    width = len(names)
+    overflow = [n for n, r in zip(numbers, records) if any(t is not None for t in r[width:])]
+    if overflow:
+        raise FileRejected(f"{part_name}: row {overflow[0]} has values beyond the last header column")
+    frame = pd.DataFrame([(r + [None] * width)[:width] for r in records], columns=names, dtype=object)
+    frame.insert(0, "_source_row", pd.Series(numbers, dtype="int64"))
+    con.register("_sheet_frame", frame)
+    try:
+        casts = ", ".join(f"{quote_ident(n)}::VARCHAR AS {quote_ident(n)}" for n in names)
+        con.execute(f"CREATE TEMP TABLE {table} AS SELECT _source_row, {casts} FROM _sheet_frame")
+    finally:
+        con.unregister("_sheet_frame")
+    return Part(table, part_name, names)
+
+
+def read_parts(con: duckdb.DuckDBPyConnection, path: Path, display_name: str, extract: Extract,
+               aliases: dict[str, str], reader_settings: dict, work_dir: Path) -> list[Part]:
+    """Every part of a landing file as temp tables `_part_<n>`; FileRejected when unreadable."""
+    known = {normalise_header(c.name) for c in extract.columns} | set(aliases)
+    suffix = path.suffix.lower()
+    if suffix in WORKBOOK_SUFFIXES:
+        sheets = settings_for(reader_settings, display_name).get("sheets")
+        return read_workbook_parts(con, path, display_name, sheets, "_part")
+    if suffix in CSV_SUFFIXES:
+        return [read_csv_part(con, path, display_name, known, "_part_0", work_dir)]
+    raise FileRejected(f"{display_name}: unsupported file type {suffix!r} (CSV or XLSX)")
