@@ -102,3 +102,23 @@ def test_no_personal_data_in_marts(con):
                 con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts'").fetchall()])
     for value in ("K001", "Alfie", "H801200001001", "RG14 1AA", "2012-03-14"):
         assert value not in text
+
+
+def test_data_quality_accounts_for_every_row_of_every_file(con):
+    rows = con.execute(
+        """
+        SELECT source_file,
+               sum(rows) FILTER (WHERE measure = 'rows_read') AS read,
+               sum(rows) FILTER (WHERE measure = 'rows_loaded') AS loaded,
+               sum(rows) FILTER (WHERE measure = 'rows_exact_duplicate') AS duplicates,
+               sum(rows) FILTER (WHERE measure = 'rows_quarantined') AS quarantined,
+               sum(rows) FILTER (WHERE measure = 'rows_current') AS current,
+               sum(rows) FILTER (WHERE measure = 'rows_superseded') AS superseded
+        FROM marts.fct_data_quality GROUP BY 1 ORDER BY 1
+        """
+    ).fetchall()
+    assert [r[0] for r in rows] == ["budget/budget.csv", "ehcp/plans.csv", "finance/ledger_2021_2024.csv", "placements/placements.csv"]
+    for file_name, read, loaded, duplicates, quarantined, current, superseded in rows:
+        assert read == loaded + duplicates + quarantined, file_name
+        assert loaded == current + superseded, file_name
+    assert dict((r[0], r[1]) for r in rows)["finance/ledger_2021_2024.csv"] == 372

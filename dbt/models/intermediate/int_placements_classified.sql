@@ -1,9 +1,37 @@
 -- Each placement spell with its DBV provision type, from the reviewed seed mappings:
--- the establishment's GIAS type when known (mainstream with a unit or resourced provision
--- becomes mainstream_rp_unit), else the SEN2 setting code, else a UKPRN with no type is taken
--- as an FE college, else the placement is unknown ('none').
-with spells as (
+-- the establishment's GIAS type when known — from the placement, else from a GIAS extract by
+-- URN or UKPRN (mainstream with a unit or resourced provision becomes mainstream_rp_unit) —
+-- else the SEN2 setting code, else a UKPRN with no type is taken as an FE college, else the
+-- placement is unknown ('none').
+with spells_as_given as (
     select * from {{ ref('stg_placements__spells') }}
+),
+
+establishments as (
+    select * from {{ ref('stg_reference__establishments') }}
+),
+
+spells as (
+    select
+        spells_as_given.* replace (
+            coalesce(
+                spells_as_given.establishment_type_code,
+                by_urn.establishment_type_code,
+                by_ukprn.establishment_type_code
+            ) as establishment_type_code,
+            coalesce(
+                spells_as_given.establishment_name, by_urn.establishment_name, by_ukprn.establishment_name
+            ) as establishment_name
+        ),
+        spells_as_given.establishment_type_code is null
+            and coalesce(by_urn.establishment_type_code, by_ukprn.establishment_type_code) is not null
+            as type_from_gias
+    from spells_as_given
+    left join establishments as by_urn on by_urn.urn = spells_as_given.urn
+    left join (
+        select ukprn, min(establishment_type_code) as establishment_type_code, min(establishment_name) as establishment_name
+        from establishments where ukprn is not null group by ukprn
+    ) as by_ukprn on by_ukprn.ukprn = spells_as_given.ukprn
 ),
 
 establishment_types as (
@@ -30,6 +58,7 @@ classified as (
             else 'none'
         end as provision_type,
         case
+            when establishment_types.provision_type is not null and spells.type_from_gias then 'gias_establishment_type'
             when establishment_types.provision_type is not null then 'establishment_type'
             when sen_settings.provision_type is not null then 'sen_setting'
             when spells.ukprn is not null then 'ukprn_without_type'
@@ -42,4 +71,4 @@ classified as (
         on sen_settings.sen_setting = spells.sen_setting
 )
 
-select * from classified
+select * exclude (type_from_gias) from classified

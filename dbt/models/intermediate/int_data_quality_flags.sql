@@ -1,0 +1,50 @@
+-- Rows that loaded but deserve a data engineer's look: kept in the marts, counted in
+-- fct_data_quality. A placement or payment for a child or placement no extract knows, spells
+-- of one child that overlap, and placements whose establishment type is unknown.
+with plans as (
+    select * from {{ ref('stg_ehcp__plans') }}
+),
+
+placements as (
+    select * from {{ ref('int_placements_classified') }}
+),
+
+transactions as (
+    select * from {{ ref('stg_finance__transactions') }}
+),
+
+flags as (
+    select 'placements' as extract, source_file, source_row, source_file_hash, placement_id as record_key,
+        'placement_for_unknown_child' as flag
+    from placements
+    where child_id not in (select child_id from plans)
+
+    union all
+    select 'placements', later.source_file, later.source_row, later.source_file_hash, later.placement_id,
+        'overlapping_placement'
+    from placements as later
+    where exists (
+        select 1 from placements as earlier
+        where earlier.child_id = later.child_id
+            and earlier.placement_id <> later.placement_id
+            and (earlier.start_date, earlier.placement_id) < (later.start_date, later.placement_id)
+            and coalesce(earlier.end_date, date '9999-12-31') >= later.start_date
+    )
+
+    union all
+    select 'placements', source_file, source_row, source_file_hash, placement_id, 'establishment_type_unknown'
+    from placements
+    where classified_by = 'unclassified'
+
+    union all
+    select 'finance', source_file, source_row, source_file_hash, transaction_id, 'payment_for_unknown_placement'
+    from transactions
+    where placement_id is not null and placement_id not in (select placement_id from placements)
+
+    union all
+    select 'finance', source_file, source_row, source_file_hash, transaction_id, 'payment_for_unknown_child'
+    from transactions
+    where child_id is not null and child_id not in (select child_id from plans)
+)
+
+select * from flags

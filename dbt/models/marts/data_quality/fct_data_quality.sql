@@ -1,0 +1,75 @@
+-- What happened to every row of every landing file: read, loaded, exact duplicates,
+-- quarantined (in total and by reason), superseded by a later file, current in staging, and
+-- flagged (by flag). One row per file, measure and reason.
+{% set extracts = {
+    'ehcp': 'stg_ehcp__plans',
+    'placements': 'stg_placements__spells',
+    'finance': 'stg_finance__transactions',
+    'budget': 'stg_budget__lines',
+    'gias': 'stg_reference__establishments',
+} %}
+
+with files as (
+    {% for extract in extracts %}
+    select extract, file_hash, file_name, status, message, in_landing, rows_read, rows_valid, rows_duplicate,
+        rows_quarantined
+    from {{ source('raw', extract ~ '_files') }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+reasons as (
+    {% for extract in extracts %}
+    select '{{ extract }}' as extract, _file_hash as file_hash, reason_code, count(*) as rows
+    from (select _file_hash, unnest(list_distinct(reason_codes)) as reason_code from {{ source('quarantine', extract) }})
+    group by all
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+current_rows as (
+    {% for extract, model in extracts.items() %}
+    select '{{ extract }}' as extract, source_file_hash as file_hash, count(*) as rows
+    from {{ ref(model) }}
+    group by all
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+flags as (
+    select extract, source_file_hash as file_hash, flag, count(*) as rows
+    from {{ ref('int_data_quality_flags') }}
+    group by all
+),
+
+measures as (
+    select extract, file_hash, 'rows_read' as measure, null as reason, rows_read as rows from files
+    union all select extract, file_hash, 'rows_loaded', null, rows_valid from files
+    union all select extract, file_hash, 'rows_exact_duplicate', null, rows_duplicate from files
+    union all select extract, file_hash, 'rows_quarantined', null, rows_quarantined from files
+    union all select extract, file_hash, 'rows_quarantined_by_reason', reason_code, rows from reasons
+    union all
+    select files.extract, files.file_hash, 'rows_current', null, coalesce(current_rows.rows, 0)
+    from files left join current_rows using (extract, file_hash)
+    where files.status = 'loaded'
+    union all
+    select files.extract, files.file_hash, 'rows_superseded', null,
+        case when files.in_landing then files.rows_valid - coalesce(current_rows.rows, 0) else 0 end
+    from files left join current_rows using (extract, file_hash)
+    where files.status = 'loaded'
+    union all select extract, file_hash, 'rows_flagged_by_flag', flag, rows from flags
+    union all select extract, file_hash, 'file_rejected', message, 0 from files where status = 'rejected'
+)
+
+select
+    measures.extract::varchar as extract,
+    files.file_name::varchar as source_file,
+    measures.file_hash::varchar as file_hash,
+    files.status::varchar as file_status,
+    cast(files.in_landing as boolean) as in_landing,
+    measures.measure::varchar as measure,
+    measures.reason::varchar as reason,
+    cast(coalesce(measures.rows, 0) as bigint) as rows
+from measures
+inner join files using (extract, file_hash)
+order by extract, source_file, measure, reason

@@ -1,0 +1,18 @@
+with source as (
+    {{ current_rows('gias', ['urn']) }}
+),
+
+renamed as (
+    select
+        urn,
+        ukprn,
+        establishment_name,
+        cast(establishment_type_code as integer) as establishment_type_code,
+        _file_hash as source_file_hash,
+        _source_file as source_file,
+        _source_row as source_row,
+        _load_id as load_id
+    from source
+)
+
+select * from renamed
