@@ -47,6 +47,7 @@ class Measurement:
     peak_rss_bytes: int
     exit_code: int
     stages: dict[str, float]
+    finance_ingest_seconds: float
 
 
 def stage_of(step_key: str) -> str:
@@ -83,6 +84,10 @@ def run_size(name: str, children: int, work: Path) -> Measurement:
     peak_line = [line for line in completed.stdout.splitlines() if line.startswith(PEAK_PREFIX)]
     if completed.returncode != 0:
         print(completed.stdout[-3000:], completed.stderr[-3000:], file=sys.stderr)
+    steps = _step_seconds(folder / "dagster_home")
+    stages: dict[str, float] = {}
+    for step, seconds in steps.items():
+        stages[stage_of(step)] = stages.get(stage_of(step), 0.0) + seconds
     return Measurement(
         size=name,
         children=children,
@@ -92,7 +97,8 @@ def run_size(name: str, children: int, work: Path) -> Measurement:
         refresh_seconds=refresh_seconds,
         peak_rss_bytes=int(peak_line[-1].removeprefix(PEAK_PREFIX)) if peak_line else 0,
         exit_code=completed.returncode,
-        stages=_stage_seconds(folder / "dagster_home"),
+        stages=stages,
+        finance_ingest_seconds=steps.get("raw__finance", 0.0),
     )
 
 
@@ -105,20 +111,18 @@ def _landing_rows(warehouse: Path) -> dict[str, int]:
         return dict(con.execute("SELECT extract, sum(rows_read)::BIGINT FROM raw.landing_files GROUP BY 1 ORDER BY 1").fetchall())
 
 
-def _stage_seconds(dagster_home: Path) -> dict[str, float]:
-    """Wall time per stage from the run's step events in the Dagster instance."""
+def _step_seconds(dagster_home: Path) -> dict[str, float]:
+    """Wall time per step of the latest run, from its step events in the Dagster instance."""
     import dagster as dg
 
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     instance = dg.DagsterInstance.get()
     run = instance.get_runs(limit=1)[0]
-    stats = instance.get_run_step_stats(run.run_id)
-    stages: dict[str, float] = {}
-    for step in stats:
-        if step.start_time and step.end_time:
-            stage = stage_of(step.step_key)
-            stages[stage] = stages.get(stage, 0.0) + (step.end_time - step.start_time)
-    return stages
+    return {
+        step.step_key: step.end_time - step.start_time
+        for step in instance.get_run_step_stats(run.run_id)
+        if step.start_time and step.end_time
+    }
 
 
 def versions() -> dict[str, str]:
@@ -163,9 +167,13 @@ def write_results(measurements: list[Measurement]) -> None:
             f"| {m.size} | {m.children:,} | {rows:,} | {m.landing_bytes / 1e6:,.0f} | {m.generate_seconds:.1f} | {stage_cells} | "
             f"{m.refresh_seconds:.1f} | {m.peak_rss_bytes / 2**30:.2f} | {m.exit_code} |"
         )
-    lines += ["", "Rows per extract:", ""]
+    lines += ["", "Rows per extract, and the finance ingest's throughput (read, parse, validate, hash ids, write raw,",
+              "quarantine and typed rows; the `raw/finance` step):", ""]
     for m in measurements:
-        lines.append(f"- {m.size}: " + ", ".join(f"{k} {v:,}" for k, v in m.landing_rows.items()))
+        finance = m.landing_rows.get("finance", 0)
+        rate = f"{finance / m.finance_ingest_seconds:,.0f} rows/s" if m.finance_ingest_seconds else "n/a"
+        lines.append(f"- {m.size}: " + ", ".join(f"{k} {v:,}" for k, v in m.landing_rows.items())
+                     + f"; finance ingest {m.finance_ingest_seconds:.1f} s = {rate}")
     RESULTS.write_text("\n".join(lines) + "\n")
     (BENCH_DIR / "results.json").write_text(json.dumps([m.__dict__ for m in measurements], indent=2, default=str) + "\n")
 

@@ -202,6 +202,12 @@ def _table_exists(con, schema: str, name: str) -> bool:
 def _print_landing(con, console: Console) -> None:
     if not _table_exists(con, "raw", "landing_files"):
         return
+    flagged: dict[str, int] = {}
+    if _table_exists(con, "marts", "fct_data_quality"):
+        flagged = dict(con.execute(
+            "SELECT extract, sum(rows)::BIGINT FROM marts.fct_data_quality "
+            "WHERE measure = 'rows_flagged_by_flag' AND in_landing GROUP BY 1"
+        ).fetchall())
     rows = con.execute(
         """
         SELECT extract, count(*) AS files,
@@ -212,15 +218,25 @@ def _print_landing(con, console: Console) -> None:
         """
     ).fetchall()
     table = Table(title="Landing files (in the landing folder now)")
-    for column in ("extract", "files", "rejected", "rows read", "loaded", "exact duplicates", "quarantined"):
+    for column in ("extract", "files", "rejected", "rows read", "loaded", "exact duplicates", "quarantined", "flagged"):
         table.add_column(column, justify="left" if column == "extract" else "right")
     for row in rows:
-        table.add_row(row[0], *(f"{value:,}" for value in row[1:]))
+        table.add_row(row[0], *(f"{value:,}" for value in row[1:]), f"{flagged.get(row[0], 0):,}")
     console.print(table)
     for (message,) in con.execute(
         "SELECT message FROM raw.landing_files WHERE in_landing AND status = 'rejected' ORDER BY extract, file_name"
     ).fetchall():
         console.print(f"[red]rejected[/red] {message}", highlight=False, markup=False)
+    if flagged:
+        details = con.execute(
+            "SELECT reason, sum(rows)::BIGINT FROM marts.fct_data_quality WHERE measure = 'rows_flagged_by_flag' "
+            "AND in_landing GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
+        console.print(
+            "[yellow]flagged (kept, see marts.fct_data_quality):[/yellow] "
+            + ", ".join(f"{flag} × {count:,}" for flag, count in details),
+            highlight=False,
+        )
 
 
 def _print_quarantine_examples(con, console: Console) -> None:
