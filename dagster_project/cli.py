@@ -443,6 +443,66 @@ def cmd_ui(args: argparse.Namespace, console: Console) -> int:
     return subprocess.call(command, cwd=REPO_ROOT)
 
 
+def _published_folder(args: argparse.Namespace) -> Path:
+    if args.published:
+        return Path(args.published)
+    return load_settings().landing / "reference"
+
+
+def cmd_forecast_la(args: argparse.Namespace, console: Console) -> int:
+    """Aggregate mode: forecast any council from the DfE's published counts."""
+    from forecast.aggregate import AggregateInputError, forecast_council
+    from forecast.published import find_council, load_published
+    from forecast.years import census_year_of_fy, fy_start
+
+    try:
+        fy_start(args.horizon)
+        council = find_council(load_published(_published_folder(args)), args.la)
+        table = forecast_council(council, census_year_of_fy(args.horizon), simulations=args.simulations)
+    except (FileNotFoundError, KeyError, AggregateInputError, ValueError) as error:
+        console.print(f"[red]{error}[/red]")
+        return 2
+    if args.out:
+        table.to_csv(args.out, index=False)
+    shown = table[table["provision_type"] == "total"]
+    history = council.caseload.sum(axis=1).astype(int)
+    console.print(f"{council.name} ({council.code}): published caseload "
+                  + ", ".join(f"{year}: {value:,}" for year, value in history.tail(4).items()), highlight=False)
+    result = Table(title=f"{council.name}: EHC plans forecast from published counts (January census)")
+    for column in ("year", "p10", "p50", "p90"):
+        result.add_column(column, justify="right")
+    for row in shown.itertuples():
+        result.add_row(str(row.year), f"{row.plans_p10:,.0f}", f"{row.plans_p50:,.0f}", f"{row.plans_p90:,.0f}")
+    console.print(result)
+    if args.out:
+        console.print(f"All provision types written to {args.out}")
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
+    """Rolling-origin backtest of aggregate mode across every council in the published data."""
+    from forecast.aggregate import backtest_all
+    from forecast.backtest_report import provision_table, total_table
+    from forecast.published import load_published
+
+    try:
+        councils = load_published(_published_folder(args))
+    except FileNotFoundError as error:
+        console.print(f"[red]{error}[/red]")
+        return 2
+    started = time.monotonic()
+    summary, records = backtest_all(councils, simulations=args.simulations)
+    text = (
+        f"Rolling-origin backtest on {records['unit'].nunique()} councils' published caseloads "
+        f"({time.monotonic() - started:.0f} s):\n\n" + total_table(summary)
+        + "\n\nWAPE per provision type, 3 years ahead (best in bold):\n\n" + provision_table(summary)
+    )
+    console.print(text, markup=False, highlight=False)
+    if args.out:
+        summary.to_csv(args.out, index=False)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="highneeds", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -461,6 +521,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     refresh = commands.add_parser("refresh", help="load the landing folder, rebuild, check and forecast")
     refresh.set_defaults(handler=cmd_refresh)
+
+    forecast_la = commands.add_parser("forecast-la", help="forecast any council from the DfE's published EHCP counts")
+    forecast_la.add_argument("--la", required=True, help="old LA code (e.g. 869) or name (e.g. 'West Berkshire')")
+    forecast_la.add_argument("--published", help="folder with the DfE release CSVs (default: <landing>/reference)")
+    forecast_la.add_argument("--horizon", default="2028-29")
+    forecast_la.add_argument("--simulations", type=int, default=1000)
+    forecast_la.add_argument("--out", help="write every provision type's p10/p50/p90 to this CSV")
+    forecast_la.set_defaults(handler=cmd_forecast_la)
+
+    backtest = commands.add_parser("backtest", help="backtest aggregate mode across every council in the published data")
+    backtest.add_argument("--published", help="folder with the DfE release CSVs (default: <landing>/reference)")
+    backtest.add_argument("--simulations", type=int, default=300)
+    backtest.add_argument("--out", help="write the error table to this CSV")
+    backtest.set_defaults(handler=cmd_backtest)
 
     ui = commands.add_parser("ui", help="start the Dagster UI on 127.0.0.1")
     ui.add_argument("--host", default="127.0.0.1")

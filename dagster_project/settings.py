@@ -10,8 +10,12 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dotenv import load_dotenv
+
+if TYPE_CHECKING:
+    from forecast.settings import ForecastSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt"
@@ -19,6 +23,7 @@ EXAMPLE_MITIGATIONS = REPO_ROOT / "forecast" / "config" / "mitigations.example.y
 COST_BOUNDS = DBT_PROJECT_DIR / "seeds" / "cost_bounds.csv"
 DEMO_PSEUDONYM_KEY = "demo-only-key-not-secret"
 DEFAULT_READERS = REPO_ROOT / "ingest" / "config" / "readers.yml"
+DEFAULT_FORECAST_SETTINGS = REPO_ROOT / "forecast" / "config" / "forecast.yml"
 
 
 class SettingsError(ValueError):
@@ -32,11 +37,9 @@ class Settings:
     serving: Path
     dagster_home: Path
     pseudonym_key: str | None
-    horizon: str
-    recover_by: str
     mitigations: Path
     readers: Path
-    simulations: int
+    forecast: "ForecastSettings"
     quarantine_tolerance: float
     min_fte_for_unit_cost_gate: float
     extract_date: dt.date
@@ -58,6 +61,14 @@ class Settings:
         os.environ["DAGSTER_HOME"] = str(self.dagster_home)
         os.environ["HIGHNEEDS_HORIZON"] = self.horizon
 
+    @property
+    def horizon(self) -> str:
+        return self.forecast.horizon
+
+    @property
+    def recover_by(self) -> str:
+        return self.forecast.recover_by
+
 
 def _path(name: str, default: str) -> Path:
     return Path(os.environ.get(name) or default).expanduser().resolve()
@@ -78,25 +89,30 @@ def load_settings() -> Settings:
         as_of = dt.date.fromisoformat(extract_date) if extract_date else dt.date.today()
     except ValueError as error:
         raise SettingsError(f"HIGHNEEDS_EXTRACT_DATE={extract_date!r} is not a date (YYYY-MM-DD)") from error
-    horizon = os.environ.get("HIGHNEEDS_HORIZON") or "2028-29"
-    from forecast.years import fy_start
+    from forecast.settings import ForecastSettingsError, load_forecast_settings, validate
 
-    for name, value in (("HIGHNEEDS_HORIZON", horizon), ("HIGHNEEDS_RECOVER_BY", os.environ.get("HIGHNEEDS_RECOVER_BY") or horizon)):
-        try:
-            fy_start(value)
-        except ValueError as error:
-            raise SettingsError(f"{name}: {error}") from error
+    forecast_file = _path("HIGHNEEDS_FORECAST_SETTINGS", str(DEFAULT_FORECAST_SETTINGS))
+    try:
+        forecast = load_forecast_settings(forecast_file)
+        horizon = os.environ.get("HIGHNEEDS_HORIZON") or None
+        simulations = os.environ.get("HIGHNEEDS_SIMULATIONS") or None
+        forecast = forecast.with_overrides(
+            horizon=horizon,
+            recover_by=os.environ.get("HIGHNEEDS_RECOVER_BY") or (horizon if horizon else None),
+            simulations=int(simulations) if simulations else None,
+        )
+        validate(forecast, "the environment (HIGHNEEDS_HORIZON / HIGHNEEDS_RECOVER_BY / HIGHNEEDS_SIMULATIONS)")
+    except (ForecastSettingsError, ValueError) as error:
+        raise SettingsError(str(error)) from error
     return Settings(
         landing=_path("HIGHNEEDS_LANDING", "data/landing"),
         warehouse=_path("HIGHNEEDS_WAREHOUSE", "data/warehouse.duckdb"),
         serving=_path("HIGHNEEDS_SERVING", "data/serving.duckdb"),
         dagster_home=_path("DAGSTER_HOME", "data/dagster_home"),
         pseudonym_key=os.environ.get("HIGHNEEDS_PSEUDONYM_KEY") or None,
-        horizon=horizon,
-        recover_by=os.environ.get("HIGHNEEDS_RECOVER_BY") or horizon,
         mitigations=_path("HIGHNEEDS_MITIGATIONS", str(EXAMPLE_MITIGATIONS)),
         readers=_path("HIGHNEEDS_READERS", str(DEFAULT_READERS)),
-        simulations=int(_float("HIGHNEEDS_SIMULATIONS", 1000)),
+        forecast=forecast,
         quarantine_tolerance=_float("HIGHNEEDS_QUARANTINE_TOLERANCE", 0.0),
         min_fte_for_unit_cost_gate=_float("HIGHNEEDS_UNIT_COST_GATE_MIN_FTE", 1.0),
         extract_date=as_of,

@@ -1,10 +1,11 @@
-"""Rolling-origin backtest of the caseload forecast on the council's own census history.
+"""Rolling-origin backtests: forecast from each past census with the data known then, compare
+with what happened.
 
-From each census year with enough history before it (the origin), the model forecasts 1, 2
-and 3 years ahead using only data up to the origin, and the forecast is compared with what
-happened. The same is done for the common DBV-style projection, compound growth at the last
-three years' rate per provision type. Errors per model, horizon and provision type (and the
-total): WAPE = Σ|actual − forecast| ÷ Σ actual, MAPE = mean(|actual − forecast| ÷ actual).
+From every origin census with enough history before it, the cohort model (fitted on the
+transitions up to the origin) forecasts 1, 2 and 3 years ahead, as do the two baselines
+(forecast.baselines). Errors per model, horizon and provision type (and the total):
+WAPE = Σ|actual − forecast| ÷ Σ actual, MAPE = mean |actual − forecast| ÷ actual, and for the
+model the share of actuals inside its p10–p90 interval (the aim: about 80 %).
 """
 
 from __future__ import annotations
@@ -12,56 +13,78 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .model import ForecastSettings, damped_growth_factor, fit_caseload_growth
+from . import cohort
+from .baselines import BASELINES
 
-MODEL = "damped_log_trend"
-COMPOUND_GROWTH = "compound_growth_3y"
+MODEL = "cohort_model"
 HORIZONS = (1, 2, 3)
-MIN_CENSUSES_BEFORE_ORIGIN = 3
+SUMMARY_COLUMNS = ["model", "horizon", "provision_type", "origins", "actual_plans", "wape", "mape", "coverage_p10_p90"]
 
 
-def _compound_growth_forecast(history: pd.DataFrame, horizon: int) -> np.ndarray:
-    last = history.iloc[-1].to_numpy(dtype=float)
-    span = min(3, len(history) - 1)
-    earlier = history.iloc[-1 - span].to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate = np.where(earlier > 0, (last / earlier) ** (1 / span), 1.0)
-    return last * rate**horizon
-
-
-def backtest_caseload(caseload: pd.DataFrame, settings: ForecastSettings) -> pd.DataFrame:
-    """`caseload`: plans per census year (rows) × provision type (columns)."""
-    caseload = caseload.sort_index()
-    records = []
-    years = list(caseload.index)
-    for position, origin in enumerate(years):
-        if position + 1 < MIN_CENSUSES_BEFORE_ORIGIN:
-            continue
-        history = caseload.iloc[: position + 1]
-        growth, _, _, _ = fit_caseload_growth(history, settings)
-        base = history.iloc[-1].to_numpy(dtype=float)
-        for horizon in HORIZONS:
-            target = origin + horizon
-            if target not in caseload.index:
-                continue
-            actual = caseload.loc[target].to_numpy(dtype=float)
-            forecasts = {
-                MODEL: base * damped_growth_factor(growth, settings.damping, horizon),
-                COMPOUND_GROWTH: _compound_growth_forecast(history, horizon),
-            }
-            for model, forecast in forecasts.items():
-                for provision, a, f in zip(caseload.columns, actual, forecast):
-                    records.append((model, horizon, provision, origin, a, f))
-                records.append((model, horizon, "total", origin, actual.sum(), forecast.sum()))
-    frame = pd.DataFrame(records, columns=["model", "horizon", "provision_type", "origin", "actual", "forecast"])
-    if frame.empty:
-        return pd.DataFrame(columns=["model", "horizon", "provision_type", "origins", "actual_plans", "wape", "mape"])
+def summarise(records: pd.DataFrame) -> pd.DataFrame:
+    """records: model, horizon, provision_type, origin, actual, forecast[, p10, p90] → error table."""
+    if records.empty:
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    frame = records.copy()
     frame["abs_error"] = (frame["actual"] - frame["forecast"]).abs()
-    frame["ape"] = np.where(frame["actual"] > 0, frame["abs_error"] / frame["actual"].where(frame["actual"] > 0), np.nan)
+    frame["ape"] = frame["abs_error"] / frame["actual"].where(frame["actual"] > 0)
+    if "p10" in frame:
+        frame["covered"] = ((frame["actual"] >= frame["p10"]) & (frame["actual"] <= frame["p90"])).where(frame["p10"].notna())
+    else:
+        frame["covered"] = np.nan
     summary = (
         frame.groupby(["model", "horizon", "provision_type"], sort=False)
-        .agg(origins=("origin", "nunique"), actual_plans=("actual", "sum"), abs_error=("abs_error", "sum"), mape=("ape", "mean"))
+        .agg(origins=("origin", "nunique"), actual_plans=("actual", "sum"), abs_error=("abs_error", "sum"),
+             mape=("ape", "mean"), coverage_p10_p90=("covered", "mean"))
         .reset_index()
     )
-    summary["wape"] = np.where(summary["actual_plans"] > 0, summary["abs_error"] / summary["actual_plans"].where(summary["actual_plans"] > 0), np.nan)
-    return summary[["model", "horizon", "provision_type", "origins", "actual_plans", "wape", "mape"]]
+    summary["wape"] = summary["abs_error"] / summary["actual_plans"].where(summary["actual_plans"] > 0)
+    return summary[SUMMARY_COLUMNS]
+
+
+def baseline_records(counts: pd.DataFrame, origin: int, label: str | None = None) -> list[tuple]:
+    """Baseline forecasts from `origin` for every horizon with an actual, as records."""
+    history = counts.loc[:origin]
+    records = []
+    for horizon in HORIZONS:
+        target = origin + horizon
+        if target not in counts.index or len(history) < 2:
+            continue
+        actual = counts.loc[target].to_numpy(dtype=float)
+        for name, project in BASELINES.items():
+            forecast = project(history, horizon)
+            for provision, a, f in zip(counts.columns, actual, forecast):
+                records.append((name, horizon, provision, origin, a, f, np.nan, np.nan, label))
+            records.append((name, horizon, "total", origin, actual.sum(), forecast.sum(), np.nan, np.nan, label))
+    return records
+
+
+RECORD_COLUMNS = ["model", "horizon", "provision_type", "origin", "actual", "forecast", "p10", "p90", "unit"]
+
+
+def backtest_cohort(transitions: pd.DataFrame, caseload: pd.DataFrame, provisions: list[str],
+                    settings: cohort.CohortSettings, simulations: int = 500, seed: int = 1) -> pd.DataFrame:
+    """The council's own history: `caseload` is plans per census year × provision type."""
+    records = []
+    years = sorted(int(y) for y in transitions["year"].unique())
+    for origin in years:
+        if sum(1 for y in years if y <= origin) < settings.min_years:
+            continue
+        future = [origin + h for h in HORIZONS if origin + h in caseload.index]
+        if not future:
+            continue
+        model = cohort.estimate(transitions, provisions, settings, upto_year=origin)
+        paths = cohort.simulate(model, max(future) - origin, simulations, seed)
+        plans = paths.plans.sum(axis=2).astype(float)  # (paths, years, P)
+        for target in future:
+            h = target - origin
+            actual = caseload.loc[target, provisions].to_numpy(dtype=float)
+            sims = plans[:, h - 1, :]
+            q = np.quantile(sims, (0.1, 0.5, 0.9), axis=0)
+            for p, provision in enumerate(provisions):
+                records.append((MODEL, h, provision, origin, actual[p], float(sims[:, p].mean()), q[0, p], q[2, p], None))
+            totals = sims.sum(axis=1)
+            tq = np.quantile(totals, (0.1, 0.9))
+            records.append((MODEL, h, "total", origin, actual.sum(), float(totals.mean()), tq[0], tq[1], None))
+        records += baseline_records(caseload[provisions], origin)
+    return summarise(pd.DataFrame(records, columns=RECORD_COLUMNS))

@@ -13,6 +13,7 @@ class History:
     """What the forecast needs, all aggregate (no child-level data)."""
 
     caseload: pd.DataFrame  # census_year, provision_type, plans
+    transitions: pd.DataFrame  # year, age_from, provision_from, age_to, provision_to, children
     flows: pd.DataFrame  # year, provision_type, new_plans, ceased_plans, moved_in, moved_out
     spend: pd.DataFrame  # financial_year, provision_type, spend_gbp, fte_placements, unit_cost_gbp, is_complete_year
     position: pd.DataFrame  # financial_year, funding_gbp, spend_gbp, cumulative_balance_gbp, is_complete_year
@@ -32,6 +33,10 @@ def read_history(con: duckdb.DuckDBPyConnection) -> History:
             "SELECT census_year, provision_type, sum(plans)::BIGINT AS plans "
             "FROM marts.fct_ehcp_cohort GROUP BY ALL ORDER BY ALL"
         ).df(),
+        transitions=con.execute(
+            "SELECT year, age_from, provision_from, age_to, provision_to, sum(children)::BIGINT AS children "
+            "FROM marts.fct_ehcp_transitions GROUP BY ALL ORDER BY ALL"
+        ).df(),
         flows=con.execute(
             "SELECT year, provision_type, new_plans, ceased_plans, moved_in, moved_out "
             "FROM marts.fct_ehcp_flows ORDER BY ALL"
@@ -50,4 +55,15 @@ def read_history(con: duckdb.DuckDBPyConnection) -> History:
             "SELECT financial_year, line, amount_gbp::DOUBLE AS amount_gbp FROM staging.stg_budget__lines"
         ).df(),
         provision_types=provision_types,
+    )
+
+
+def caseload_by_census(history: History) -> pd.DataFrame:
+    """Plans per census year (rows) and provision type (columns)."""
+    return (
+        history.caseload.pivot_table(
+            index="census_year", columns="provision_type", values="plans", aggfunc="sum", fill_value=0
+        )
+        .reindex(columns=history.provision_types, fill_value=0)
+        .sort_index()
     )

@@ -28,12 +28,23 @@ from .years import fy_start
 LEVERS: dict[str, tuple[tuple[str, ...], str]] = {
     "reduce_new_plans": (
         ("percent",),
-        "New plans in the provision types fall by `percent` % a year from the start year.",
+        "New plans in the provision types fall by `percent` % from the start year (optionally only at "
+        "`ages: [low, high]`).",
     ),
     "shift_placements": (
         ("to", "share"),
-        "A `share` (0–1) of the placements that would have been added each year in the provision "
-        "types goes to provision type `to` instead (e.g. inmss → mss).",
+        "A `share` (0–1) of the children who would be placed in the provision types go to `to` instead: "
+        "`flows: new` (new plans), `moving` (children moving in from other provision types) or `both` (default).",
+    ),
+    "stop_flow": (
+        ("to", "ages"),
+        "Moves from the provision types to `to` by children aged `ages: [low, high]` (age on the earlier "
+        "census) stop, by `share` (default 1): those children stay where they were.",
+    ),
+    "add_capacity": (
+        ("places",),
+        "The provision types get `places` more places from the start year (needs `capacity:` in the "
+        "forecast settings; children beyond capacity overflow as set there).",
     ),
     "unit_cost_growth": (
         ("percentage_points",),
@@ -41,17 +52,17 @@ LEVERS: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "unit_cost_change": (
         ("percent",),
-        "Unit cost in the provision types changes once by `percent` % from the start year "
-        "(e.g. a banding review: -5).",
+        "Unit cost in the provision types changes once by `percent` % in the start year (e.g. a banding "
+        "review: -5).",
     ),
     "central_spend_change": (
         ("percent",),
-        "Spend tied to no placement (central) changes by `percent` % from the start year.",
+        "Spend tied to no placement (central) changes once by `percent` % in the start year.",
     ),
     "funding_change": (
         ("amount_gbp",),
-        "Funding changes by `amount_gbp` a year from the start year (block transfer, health or "
-        "social care contribution).",
+        "Funding changes by `amount_gbp` a year from the start year (block transfer, health or social "
+        "care contribution).",
     ),
 }
 LINES_OF_ENQUIRY = (
@@ -129,7 +140,7 @@ def _parse(
     types = entry.get("provision_types") or []
     if isinstance(types, str):
         types = [types]
-    named = list(types) + ([effect["to"]] if lever == "shift_placements" else [])
+    named = list(types) + ([effect["to"]] if lever in ("shift_placements", "stop_flow") else [])
     if provision_types is not None:
         unknown = [t for t in named if t not in provision_types]
         if unknown:
@@ -141,6 +152,9 @@ def _parse(
         fy_start(str(entry["start_year"]))
     except ValueError as error:
         raise MitigationsError(f"{where}: {error}") from error
+    problem = _effect_problem(lever, effect)
+    if problem:
+        raise MitigationsError(f"{where}: {problem}")
     return Mitigation(
         name=str(entry["name"]),
         line_of_enquiry=line,
@@ -150,3 +164,29 @@ def _parse(
         provision_types=tuple(types),
         effect=dict(effect),
     )
+
+
+def _effect_problem(lever: str, effect: dict[str, Any]) -> str | None:
+    """What is wrong with a lever's effect values, if anything."""
+    numbers = {"percent": (-100, 100), "share": (0, 1), "percentage_points": (-50, 50), "places": (0, 1e6)}
+    for key, (low, high) in numbers.items():
+        if key in effect:
+            try:
+                value = float(effect[key])
+            except (TypeError, ValueError):
+                return f"effect {key} must be a number, not {effect[key]!r}"
+            if not low <= value <= high:
+                return f"effect {key} must be between {low} and {high}, not {value}"
+    if "flows" in effect and effect["flows"] not in ("new", "moving", "both"):
+        return f"effect flows must be new, moving or both, not {effect['flows']!r}"
+    for key in ("ages",):
+        if key in effect:
+            ages = effect[key]
+            if not (isinstance(ages, list) and len(ages) == 2 and all(isinstance(a, int) for a in ages) and 0 <= ages[0] <= ages[1] <= 25):
+                return f"effect ages must be [low, high] with 0 ≤ low ≤ high ≤ 25, not {ages!r}"
+    if "amount_gbp" in effect:
+        try:
+            float(effect["amount_gbp"])
+        except (TypeError, ValueError):
+            return f"effect amount_gbp must be a number, not {effect['amount_gbp']!r}"
+    return None

@@ -15,6 +15,7 @@ def forecast_tables(forecast: Forecast, backtest: pd.DataFrame) -> dict[str, pd.
         "hnb_position": forecast.hnb_position,
         "mitigations": forecast.mitigations,
         "gap_to_balance": forecast.gap_to_balance,
+        "drivers": forecast.drivers,
         "assumptions": forecast.assumptions,
         "backtest": backtest,
     }

@@ -41,7 +41,7 @@ def pipeline_env(tmp_path, monkeypatch):
         "HIGHNEEDS_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
         "HIGHNEEDS_SERVING": str(tmp_path / "serving.duckdb"),
         "HIGHNEEDS_PSEUDONYM_KEY": TEST_KEY,
-        "HIGHNEEDS_SIMULATIONS": "200",
+        "HIGHNEEDS_SIMULATIONS": "500",
         "DAGSTER_HOME": str(home),
     }
     for name in ("HIGHNEEDS_MITIGATIONS", "HIGHNEEDS_HORIZON", "HIGHNEEDS_RECOVER_BY",

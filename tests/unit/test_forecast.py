@@ -1,137 +1,224 @@
-"""Forecast v1 on small hand-made histories whose right answers are known."""
+"""The forecast on small hand-made histories whose right answers are known."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.backtest import COMPOUND_GROWTH, MODEL, backtest_caseload
+from forecast import cohort
+from forecast.costs import CostSettings
 from forecast.history import History
 from forecast.mitigations import Mitigation, MitigationsError, load_mitigations
-from forecast.model import ForecastInputError, ForecastSettings, caseload_by_census, run_forecast
-from forecast.years import fy_label
+from forecast.model import ForecastInputError, drivers_table, run_forecast
+from forecast.settings import ForecastSettings
 
 TYPES = ["mainstream", "mss", "inmss"]
+UNIT_COST = {"mainstream": 8_000.0, "mss": 25_000.0, "inmss": 60_000.0}
 
 
-def history(growth: float = 0.10, years: range = range(2019, 2027), noise: float = 0.0, seed: int = 1) -> History:
-    """Caseload growing at `growth` a year; spend = plans × unit cost rising 4 %; funding flat."""
-    rng = np.random.default_rng(seed)
-    base = {"mainstream": 400, "mss": 250, "inmss": 60}
-    unit = {"mainstream": 8_000.0, "mss": 25_000.0, "inmss": 60_000.0}
-    caseload, flows, spend, position = [], [], [], []
-    balance = 0.0
+def simulate_history(years=range(1995, 2027), joiners=(("mainstream", 5, 100.0), ("mss", 11, 20.0)), growth=0.0,
+                     leave=0.05, step_up=0.10):
+    """Expected-value cohort history: joiners at fixed ages (growing by `growth` a year), a leave
+    rate at every age, and `step_up` of mainstream children moving to mss at the Year 6 → 7
+    transfer (age 10 → 11). Returns (transitions, census counts by year × age × type)."""
+    state = {}
+    rows, census = [], {}
     for i, year in enumerate(years):
-        fy = fy_label(year - 1)
-        total_spend = 0.0
-        for t in TYPES:
-            plans = round(base[t] * (1 + growth) ** i * np.exp(noise * rng.standard_normal()))
-            caseload.append((year, t, plans))
-            flows.append((year, t, round(plans * 0.15), round(plans * 0.05), 0, 0))
-            cost = unit[t] * 1.04**i
-            spend.append((fy, t, plans * cost, float(plans), cost, True))
-            total_spend += plans * cost
-        spend.append((fy, "central", 1_000_000.0, 0.0, np.nan, True))
-        total_spend += 1_000_000.0
-        funding = 20_000_000.0
-        balance += funding - total_spend
-        position.append((fy, funding, total_spend, balance, True, True))
+        new_state = {}
+        for (age, p), n in state.items():
+            if age >= 25:
+                rows.append((year, age, p, None, "left", n))
+                continue
+            gone = n * leave
+            rows.append((year, age, p, None, "left", gone))
+            stay = n - gone
+            if p == "mainstream" and age == 10:
+                rows.append((year, age, p, age + 1, "mss", stay * step_up))
+                new_state[(age + 1, "mss")] = new_state.get((age + 1, "mss"), 0) + stay * step_up
+                stay *= 1 - step_up
+            rows.append((year, age, p, age + 1, p, stay))
+            new_state[(age + 1, p)] = new_state.get((age + 1, p), 0) + stay
+        for p, age, count in joiners:
+            n = count * (1 + growth) ** i
+            rows.append((year, None, "joined", age, p, n))
+            new_state[(age, p)] = new_state.get((age, p), 0) + n
+        state = new_state
+        census[year] = dict(state)
+    transitions = pd.DataFrame(rows, columns=["year", "age_from", "provision_from", "age_to", "provision_to", "children"])
+    transitions = transitions[transitions["year"] >= max(years[0] + 1, years[-1] - 6)]  # before: burn-in
+    transitions["children"] = transitions["children"].round().astype(int)
+    return transitions, census
+
+
+def history_from(transitions, census, years=range(2020, 2027)):
+    caseload = pd.DataFrame(
+        [(year, p, round(sum(n for (a, q), n in census[year].items() if q == p))) for year in years for p in TYPES],
+        columns=["census_year", "provision_type", "plans"],
+    )
+    spend, position = [], []
+    balance = 0.0
+    for year in years:
+        fy = f"{year - 1}-{year % 100:02d}"
+        total = 0.0
+        for p in TYPES:
+            plans = caseload[(caseload.census_year == year) & (caseload.provision_type == p)].plans.iloc[0]
+            cost = UNIT_COST[p] * 1.035 ** (year - 2020)
+            spend.append((fy, p, plans * cost, float(plans), cost, True))
+            total += plans * cost
+        spend.append((fy, "central", 500_000.0, 0.0, np.nan, True))
+        total += 500_000.0
+        balance += 30_000_000.0 - total
+        position.append((fy, 30_000_000.0, total, balance, True, True))
     return History(
-        caseload=pd.DataFrame(caseload, columns=["census_year", "provision_type", "plans"]),
-        flows=pd.DataFrame(flows, columns=["year", "provision_type", "new_plans", "ceased_plans", "moved_in", "moved_out"]),
+        caseload=caseload,
+        transitions=transitions,
+        flows=pd.DataFrame(columns=["year", "provision_type", "new_plans", "ceased_plans", "moved_in", "moved_out"]),
         spend=pd.DataFrame(spend, columns=["financial_year", "provision_type", "spend_gbp", "fte_placements", "unit_cost_gbp", "is_complete_year"]),
         position=pd.DataFrame(position, columns=["financial_year", "funding_gbp", "spend_gbp", "cumulative_balance_gbp", "is_complete_year", "has_budget"]),
-        budget=pd.DataFrame({"financial_year": ["2026-27"], "line": ["hnb_allocation"], "amount_gbp": [21_000_000.0]}),
+        budget=pd.DataFrame({"financial_year": ["2026-27"], "line": ["hnb_allocation"], "amount_gbp": [31_000_000.0]}),
         provision_types=TYPES,
     )
 
 
-SETTINGS = ForecastSettings(simulations=400, seed=7)
+SETTINGS = ForecastSettings(simulations=500, seed=7, costs=CostSettings(inflation=0.02, historical_inflation=0.035))
 
 
-def p50(forecast, scenario="unmitigated"):
-    frame = forecast.caseload[forecast.caseload["scenario"] == scenario]
-    return frame.groupby("year")["plans_p50"].sum()
+@pytest.fixture(scope="module")
+def steady():
+    transitions, census = simulate_history()
+    return history_from(transitions, census)
 
 
-def test_steady_growth_continues_damped():
-    result = run_forecast(history(0.10), [], SETTINGS)
-    totals = p50(result)
-    assert list(totals.index) == [2027, 2028, 2029]
-    last_actual = sum(round(b * 1.1**7) for b in (400, 250, 60))
-    expected_first = last_actual * np.exp(np.log(1.1) * 0.9)
-    assert totals[2027] == pytest.approx(expected_first, rel=0.01)
-    growth = totals.pct_change().dropna()
-    assert (growth > 0).all() and growth.is_monotonic_decreasing  # damped: slowing, not shrinking
+def total_p50(forecast, scenario="unmitigated"):
+    frame = forecast.caseload[(forecast.caseload.scenario == scenario) & (forecast.caseload.provision_type == "total")]
+    return frame.set_index("year")["plans_p50"]
 
 
-def test_intervals_widen_with_the_horizon():
-    result = run_forecast(history(0.08, noise=0.03), [], SETTINGS)
-    totals = result.hnb_position[result.hnb_position["scenario"] == "unmitigated"]
-    width = (totals["spend_gbp_p90"] - totals["spend_gbp_p10"]).to_numpy()
+def test_the_model_recovers_leave_move_and_joiner_rates():
+    transitions, _ = simulate_history()
+    model = cohort.estimate(transitions, TYPES)
+    leave = model.leave_rate
+    assert leave[12, 0] == pytest.approx(0.05, abs=0.01)
+    assert leave[25, 1] == pytest.approx(1.0)  # nobody stays past 25
+    moves = model.move_rate
+    assert moves[10, 0, 1] == pytest.approx(0.10, abs=0.02)  # the Year 6 → 7 step-up
+    assert moves[12, 0, 1] < 0.02  # no step-up mid-phase
+    shares = model.joiner_share
+    assert shares[5, 0] > 0.75 and shares[11, 1] > 0.12
+    assert np.exp(model.joiner_slope) - 1 == pytest.approx(0.0, abs=0.01)
+
+
+def test_a_steady_state_stays_steady_and_children_age_through(steady):
+    result = run_forecast(steady, [], SETTINGS)
+    last_actual = steady.caseload[steady.caseload.census_year == 2026].plans.sum()
+    assert total_p50(result).to_numpy() == pytest.approx(np.full(3, last_actual), rel=0.03)
+    by_age = result.runs["unmitigated"].plans_by_age.mean(axis=0)  # (years, A, P)
+    assert by_age[0, 11, 1] > 20  # last year's 10-year-olds stepping up to mss at 11
+    assert by_age[:, 0:4, :].sum() == 0  # nobody joins below 5
+
+
+def test_growth_in_joiners_carries_on_damped():
+    transitions, census = simulate_history(growth=0.10)
+    result = run_forecast(history_from(transitions, census), [], SETTINGS)
+    totals = total_p50(result)
+    assert (totals.diff().dropna() > 0).all()
+    model = result.cohort_model
+    assert np.exp(model.joiner_slope) - 1 == pytest.approx(0.10, abs=0.02)
+
+
+def test_intervals_widen_and_are_reproducible(steady):
+    a = run_forecast(steady, [], SETTINGS)
+    caseload = a.caseload[(a.caseload.scenario == "unmitigated") & (a.caseload.provision_type == "total")]
+    width = (caseload.plans_p90 - caseload.plans_p10).to_numpy()
     assert (np.diff(width) > 0).all()
-    assert (totals["spend_gbp_p10"] <= totals["spend_gbp_p50"]).all() and (totals["spend_gbp_p50"] <= totals["spend_gbp_p90"]).all()
+    position = a.hnb_position[a.hnb_position.scenario == "unmitigated"]
+    assert (position.cumulative_balance_gbp_p10 <= position.cumulative_balance_gbp_p90).all()
+    pd.testing.assert_frame_equal(a.hnb_position, run_forecast(steady, [], SETTINGS).hnb_position)
 
 
-def test_seeded_and_reproducible():
-    a = run_forecast(history(0.08, noise=0.03), [], SETTINGS).hnb_position
-    b = run_forecast(history(0.08, noise=0.03), [], SETTINGS).hnb_position
-    pd.testing.assert_frame_equal(a, b)
+def test_capacity_overflows_to_the_named_provision():
+    transitions, census = simulate_history(growth=0.15)
+    history = history_from(transitions, census)
+    free = run_forecast(history, [], SETTINGS).runs["unmitigated"].plans.mean(axis=0)
+    mss_now = history.caseload[(history.caseload.census_year == 2026) & (history.caseload.provision_type == "mss")].plans.iloc[0]
+    capped = run_forecast(history, [], SETTINGS.with_overrides(capacity={"mss": float(mss_now)}, overflow={"mss": "inmss"}))
+    plans = capped.runs["unmitigated"].plans.mean(axis=0)
+    assert plans[-1, 1] <= mss_now + 1 < free[-1, 1]
+    assert plans[-1, 2] > free[-1, 2]
+    assert plans[-1].sum() == pytest.approx(free[-1].sum(), rel=0.02)
 
 
-def test_funding_from_the_budget_file_then_grown():
-    result = run_forecast(history(), [], SETTINGS)
-    position = result.hnb_position[result.hnb_position["scenario"] == "unmitigated"].set_index("financial_year")
-    assert position.loc["2026-27", "funding_gbp"] == 21_000_000.0
-    assert position.loc["2026-27", "funding_source"] == "budget file"
-    assert position.loc["2027-28", "funding_gbp"] == pytest.approx(21_000_000.0)  # history's funding was flat
-
-
-def mitigation(lever, effect, types=("inmss",), start="2027-28"):
-    return Mitigation(name=lever, line_of_enquiry="sufficiency", lever=lever, start_year=start,
+def mitigation(lever, effect, types=("mss",), start="2026-27", name=None):
+    return Mitigation(name=name or lever, line_of_enquiry="sufficiency", lever=lever, start_year=start,
                       status="assessed", provision_types=types, effect=effect)
 
 
-def test_shift_moves_plans_without_changing_the_total():
-    result = run_forecast(history(), [mitigation("shift_placements", {"to": "mss", "share": 0.5})], SETTINGS)
-    unmitigated, mitigated = p50(result), p50(result, "mitigated")
-    assert mitigated[2027] == pytest.approx(unmitigated[2027])  # starts 2027-28 = census 2028
-    caseload = result.caseload.pivot_table(index=["scenario", "year"], columns="provision_type", values="plans_p50")
-    assert caseload.loc[("mitigated", 2029), "inmss"] < caseload.loc[("unmitigated", 2029), "inmss"]
-    assert caseload.loc[("mitigated", 2029), "mss"] > caseload.loc[("unmitigated", 2029), "mss"]
-    assert mitigated[2029] == pytest.approx(unmitigated[2029], rel=0.01)
+def test_each_lever_moves_what_it_should(steady):
+    levers = [
+        mitigation("reduce_new_plans", {"percent": 20}, ("mainstream",)),
+        mitigation("shift_placements", {"to": "mainstream", "share": 0.5, "flows": "both"}, ("mss",)),
+        mitigation("stop_flow", {"to": "mss", "ages": [10, 10]}, ("mainstream",)),
+        mitigation("unit_cost_change", {"percent": -10}, ("inmss",)),
+        mitigation("funding_change", {"amount_gbp": 1_000_000}, ()),
+        mitigation("central_spend_change", {"percent": -20}, ()),
+    ]
+    result = run_forecast(steady, levers, SETTINGS)
+    effects = result.mitigations.pivot_table(index="financial_year", columns="mitigation", values="plans_effect")
+    assert effects.loc["2028-29", "reduce_new_plans"] < -30
+    for name in ("shift_placements", "stop_flow", "unit_cost_change", "funding_change", "central_spend_change"):
+        assert abs(effects.loc["2028-29", name]) < 15, name  # they move plans between types or money, not the total
+    money = result.mitigations.pivot_table(index="financial_year", columns="mitigation", values="cumulative_balance_effect_gbp")
+    assert money.loc["2028-29", "funding_change"] == pytest.approx(3_000_000)
+    for name in ("reduce_new_plans", "shift_placements", "stop_flow", "central_spend_change"):
+        assert money.loc["2028-29", name] > 0, name
+    assert money.loc["2026-27", "unit_cost_change"] == 0  # inmss is empty in this history
+    mixed = result.runs["mitigated"].plans.mean(axis=0)[-1]
+    plain = result.runs["unmitigated"].plans.mean(axis=0)[-1]
+    assert mixed[1] < plain[1] and mixed[0] > plain[0] * 0.8
+
+
+def test_mitigations_do_not_act_before_their_start_year(steady):
+    result = run_forecast(steady, [mitigation("reduce_new_plans", {"percent": 50}, ("mainstream",), start="2028-29")], SETTINGS)
     effects = result.mitigations.set_index("financial_year")
-    assert effects.loc["2026-27", "spend_effect_gbp"] == 0
-    assert effects.loc["2028-29", "spend_effect_gbp"] < 0  # cheaper placements
+    assert effects.loc["2026-27", "plans_effect"] == 0 and effects.loc["2027-28", "plans_effect"] == 0
+    assert effects.loc["2028-29", "plans_effect"] < 0
 
 
-def test_reduce_new_plans_and_funding_change_improve_the_balance():
-    levers = [mitigation("reduce_new_plans", {"percent": 20}, TYPES), mitigation("funding_change", {"amount_gbp": 1e6}, ())]
-    result = run_forecast(history(), levers, SETTINGS)
-    assert (p50(result, "mitigated") <= p50(result)).all()
-    effects = result.mitigations.pivot_table(index="financial_year", columns="mitigation", values="cumulative_balance_effect_gbp")
-    assert effects.loc["2028-29", "funding_change"] == pytest.approx(2e6)  # two years of £1m
-    assert effects.loc["2028-29", "reduce_new_plans"] > 0
+def test_drivers_add_up_to_the_change_in_spend(steady):
+    result = run_forecast(steady, [], SETTINGS)
+    drivers = result.drivers.pivot_table(index=["scenario", "financial_year"], columns="driver", values="spend_change_gbp")
+    parts = drivers[["joining", "staying_longer", "placement_mix", "unit_cost", "central"]].sum(axis=1)
+    assert np.allclose(parts, drivers["total"])
+    assert "actual" in drivers.index.get_level_values(0)
+    run = result.runs["unmitigated"]
+    change = run.total_spend.mean(axis=0)[1] - run.total_spend.mean(axis=0)[0]
+    assert drivers.loc[("unmitigated", "2027-28"), "total"] == pytest.approx(change, rel=1e-6)
 
 
-def test_gap_to_balance_recovers_the_deficit_by_the_target():
-    result = run_forecast(history(), [], SETTINGS)
-    gap = result.gap_to_balance
+def test_gap_to_balance_clears_the_deficit_by_the_target(steady):
+    gap = run_forecast(steady, [], SETTINGS).gap_to_balance
     per_year = gap["saving_per_year_to_recover_by_target_gbp"].iloc[0]
-    assert per_year * len(gap) == pytest.approx(-gap["cumulative_balance_gbp"].iloc[-1], rel=1e-9)
+    assert per_year * len(gap) == pytest.approx(max(0, -gap["cumulative_balance_gbp"].iloc[-1]), rel=1e-9)
     assert (gap["saving_to_balance_in_year_gbp"] == (-gap["in_year_balance_gbp"]).clip(lower=0)).all()
 
 
+def test_funding_from_the_budget_file_then_grown(steady):
+    position = run_forecast(steady, [], SETTINGS).hnb_position.set_index(["scenario", "financial_year"])
+    assert position.loc[("unmitigated", "2026-27"), "funding_source"] == "budget file"
+    assert position.loc[("unmitigated", "2027-28"), "funding_gbp"] == pytest.approx(31_000_000)  # history was flat
+
+
+def test_unit_costs_grow_at_real_growth_plus_inflation(steady):
+    result = run_forecast(steady, [], SETTINGS)
+    assumptions = result.assumptions.set_index("provision_type")
+    assert assumptions.loc["mss", "unit_cost_real_growth"] == pytest.approx(0.0, abs=0.002)  # history grew 3.5 % = inflation
+    assert assumptions.loc["mss", "unit_cost_nominal_growth"] == pytest.approx(0.02, abs=0.002)
+
+
 def test_too_little_history_is_a_clear_error():
-    with pytest.raises(ForecastInputError, match="at least 3"):
-        run_forecast(history(years=range(2025, 2027)), [], SETTINGS)
-
-
-def test_backtest_beats_compound_growth_only_when_it_should():
-    exact = caseload_by_census(history(0.10))
-    result = backtest_caseload(exact, ForecastSettings(damping=1.0)).set_index(["model", "horizon", "provision_type"])
-    assert result.loc[(MODEL, 1, "total"), "wape"] == pytest.approx(0, abs=0.01)
-    assert result.loc[(COMPOUND_GROWTH, 3, "total"), "wape"] == pytest.approx(0, abs=0.01)
-    assert set(result.index.get_level_values("horizon")) == {1, 2, 3}
+    transitions, census = simulate_history(years=range(2023, 2026))
+    transitions = transitions[transitions["year"] == 2025]
+    with pytest.raises(ForecastInputError, match="transition"):
+        run_forecast(history_from(transitions, census, years=range(2025, 2026)), [], SETTINGS)
 
 
 def test_mitigations_file_errors_name_the_file_and_entry(tmp_path):
@@ -140,8 +227,8 @@ def test_mitigations_file_errors_name_the_file_and_entry(tmp_path):
                     "    start_year: 2026-27\n    status: assessed\n    line_of_enquiry: early support and inclusion\n")
     with pytest.raises(MitigationsError, match=r"m.yml: mitigation 1 \('Fewer plans'\): lever reduce_new_plans needs effect percent"):
         load_mitigations(path, TYPES)
-    path.write_text(path.read_text().replace("status: assessed", "status: hoped\n    effect: {percent: 5}"))
-    with pytest.raises(MitigationsError, match="status must be assured or assessed"):
+    path.write_text(path.read_text().replace("status: assessed", "status: assessed\n    effect: {percent: 500}"))
+    with pytest.raises(MitigationsError, match="percent must be between -100 and 100"):
         load_mitigations(path, TYPES)
 
 
@@ -149,4 +236,4 @@ def test_the_shipped_example_mitigations_are_valid():
     from dagster_project.settings import EXAMPLE_MITIGATIONS
 
     types = ["mainstream", "mainstream_rp_unit", "mss", "inmss", "ap", "post16_fe", "post16_spi", "eotas", "early_years", "other", "none"]
-    assert len(load_mitigations(EXAMPLE_MITIGATIONS, types)) == 5
+    assert len(load_mitigations(EXAMPLE_MITIGATIONS, types)) >= 5

@@ -1,0 +1,428 @@
+"""The caseload model: children with a plan, by curriculum age and provision type, year by year.
+
+Between two January censuses every child either leaves (the plan ceases, they move away, they
+age out at 25) or ages one year and stays in — or moves to another — provision type; new
+children join at every age. So, for census year t → t + 1, per simulated path:
+
+    leavers(a, p)        ~ Binomial(N_t(a, p), q(a, p))
+    stayers(a, p → p')   ~ Multinomial(N_t(a, p) − leavers, M(a, p, ·))
+    joiners(a + 1, p')   ~ Poisson(J_{t+1} × share(a + 1, p'))
+    N_{t+1}(a + 1, p')   = Σ_p stayers(a, p → p') + joiners(a + 1, p')
+
+**Estimation** from `marts.fct_ehcp_transitions` (one row per year, age and provision from/to):
+
+* Years are weighted by recency (`recency` ** years before the last), so rates follow recent
+  practice without being thrown by one odd year.
+* Leave rates q(a, p): each cell's leavers are shrunk towards the rate of all provision types
+  at neighbouring ages (a prior worth `prior_strength` children), so a cell with three children
+  gets a sensible rate. Age 25 always leaves.
+* Moves M(a, p, ·) among those who stay: each cell is shrunk towards the moves of the same
+  provision type at the ages of the same phase transition (AGE_GROUPS: e.g. all of 11–14 share
+  a prior; the Year 6 → 7 and Year 11 → 12 transfers have their own), and with no data at all a
+  child stays where they are.
+* Joiners: the yearly total follows a damped log-linear trend over the last `trend_years`
+  years; where a population projection by age is given, joiners are a rate per head of each
+  age, trended the same way, times the projected population. Where they join (age × provision)
+  is the recency-weighted share, smoothed by the product of its margins. An optional ceiling on
+  plans per 1,000 population (needs the projection) caps joiners once prevalence reaches it.
+* Capacity (optional places per provision type): children arriving in a full provision type go
+  to its named overflow (`mss` → `inmss`, as DBV councils found), children already there stay.
+
+**Uncertainty**: each path draws its own q (Beta), M (Dirichlet) and joiner trend (normal on
+the slope) once — parameter uncertainty that persists along the path — then the binomial,
+multinomial and Poisson draws each year are the process noise, plus a yearly lognormal shock on
+joiners with the spread the trend's residuals showed. Paths are seeded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+MAX_AGE = 25
+AGES = np.arange(0, MAX_AGE + 1)
+# Ages (on the earlier census) whose moves share a prior: the phase transfers are their own.
+AGE_GROUPS = ((0, 3), (4, 4), (5, 9), (10, 10), (11, 14), (15, 15), (16, 17), (18, 18), (19, 25))
+JOINED, LEFT = "joined", "left"
+
+
+class CohortInputError(ValueError):
+    """The transitions history cannot support the model; the message says what is missing."""
+
+
+@dataclass(frozen=True)
+class CohortSettings:
+    recency: float = 0.9
+    prior_strength: float = 5.0
+    # Rates drift from year to year more than sampling alone explains: no cell's rate is held
+    # with more confidence than this many children would give.
+    max_effective_children: float = 100.0
+    trend_years: int = 5
+    damping: float = 0.9
+    min_years: int = 2
+
+
+@dataclass
+class Mitigations:
+    """The caseload levers of a scenario, already resolved to arrays (see forecast.scenarios)."""
+
+    joiner_factor: np.ndarray | None = None  # (years, A, P): multiplies expected joiners
+    joiner_shift: list[tuple[int, list[int], int, float]] = field(default_factory=list)  # (first step, from, to, share)
+    move_shift: list[tuple[int, list[int], int, float]] = field(default_factory=list)  # (first step, into, to, share)
+    stop_flows: list[tuple[int, list[int], int, tuple[int, int], float]] = field(default_factory=list)  # (step, from, to, ages, share)
+    extra_capacity: np.ndarray | None = None  # (years, P): places added
+
+
+@dataclass
+class CohortModel:
+    provisions: list[str]
+    base_year: int
+    base: np.ndarray  # (A, P) children on the last census
+    leave_alpha: np.ndarray  # (A, P) Beta posterior
+    leave_beta: np.ndarray
+    move_alpha: np.ndarray  # (A, P, P) Dirichlet posterior over the provision type a stayer moves to
+    joiner_share: np.ndarray  # (A, P), sums to 1
+    joiner_level: float  # log joiners (or log rate per head) in the base year, from the trend
+    joiner_slope: float
+    joiner_slope_se: float
+    joiner_noise: float
+    population: pd.DataFrame | None = None  # year × age populations (rows: years, columns: ages)
+    joiner_age_share: np.ndarray | None = None  # (A,) when joiners are per head: share of rate by age
+    prevalence_ceiling: float | None = None  # plans per 1,000 population aged 0–25
+    capacity: np.ndarray | None = None  # (P,) places; inf where unlimited
+    overflow_to: np.ndarray | None = None  # (P,) index of the overflow provision type (or own index)
+    settings: CohortSettings = field(default_factory=CohortSettings)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def leave_rate(self) -> np.ndarray:
+        return self.leave_alpha / (self.leave_alpha + self.leave_beta)
+
+    @property
+    def move_rate(self) -> np.ndarray:
+        return self.move_alpha / self.move_alpha.sum(axis=2, keepdims=True)
+
+
+def _clip_age(values: pd.Series) -> pd.Series:
+    return values.clip(lower=0, upper=MAX_AGE)
+
+
+def estimate(
+    transitions: pd.DataFrame,
+    provisions: list[str],
+    settings: CohortSettings = CohortSettings(),
+    population: pd.DataFrame | None = None,
+    prevalence_ceiling: float | None = None,
+    capacity: dict[str, float] | None = None,
+    overflow: dict[str, str] | None = None,
+    upto_year: int | None = None,
+) -> CohortModel:
+    """Fit the model on transitions up to `upto_year` (the last census used; default all)."""
+    frame = transitions.copy()
+    if upto_year is not None:
+        frame = frame[frame["year"] <= upto_year]
+    years = sorted(frame["year"].unique())
+    if len(years) < settings.min_years:
+        raise CohortInputError(
+            f"the warehouse holds {len(years)} census-to-census transition(s); the cohort model needs at least "
+            f"{settings.min_years} (three January censuses)"
+        )
+    last = years[-1]
+    weight = settings.recency ** (last - frame["year"])
+    frame = frame.assign(weight=weight * frame["children"])
+    index = {p: i for i, p in enumerate(provisions)}
+    P, A = len(provisions), len(AGES)
+    notes: list[str] = []
+    unknown = set(frame["provision_from"]) | set(frame["provision_to"])
+    unknown -= set(provisions) | {JOINED, LEFT}
+    if unknown:
+        notes.append(f"provision types not modelled, dropped: {', '.join(sorted(unknown))}")
+        frame = frame[frame["provision_from"].isin(provisions + [JOINED]) & frame["provision_to"].isin(provisions + [LEFT])]
+
+    def cells(rows: pd.DataFrame, age: str, provision: str) -> tuple[np.ndarray, np.ndarray]:
+        return (_clip_age(rows[age]).to_numpy(dtype=int), rows[provision].map(index).to_numpy(dtype=int))
+
+    # children on the base census: those present on the last census (joined or stayed)
+    on_last = frame[(frame["year"] == last) & (frame["provision_to"] != LEFT)]
+    base = np.zeros((A, P))
+    np.add.at(base, cells(on_last, "age_to", "provision_to"), on_last["children"].to_numpy(dtype=float))
+
+    present = frame[frame["provision_from"] != JOINED]
+    ages_from, p_from = cells(present, "age_from", "provision_from")
+    at_risk = np.zeros((A, P))
+    left = np.zeros((A, P))
+    moved = np.zeros((A, P, P))
+    np.add.at(at_risk, (ages_from, p_from), present["weight"].to_numpy())
+    leaving = (present["provision_to"] == LEFT).to_numpy()
+    np.add.at(left, (ages_from[leaving], p_from[leaving]), present["weight"].to_numpy()[leaving])
+    staying = ~leaving
+    np.add.at(moved, (ages_from[staying], p_from[staying], present["provision_to"][staying].map(index).to_numpy(dtype=int)),
+              present["weight"].to_numpy()[staying])
+
+    # leave rates: shrink to all provision types at neighbouring ages
+    k = settings.prior_strength
+    pooled_risk = at_risk.sum(axis=1)
+    pooled_left = left.sum(axis=1)
+    kernel = np.array([1.0, 2.0, 1.0])
+    neighbour_risk = np.convolve(pooled_risk, kernel, mode="same")
+    neighbour_left = np.convolve(pooled_left, kernel, mode="same")
+    overall = pooled_left.sum() / max(pooled_risk.sum(), 1e-9)
+    prior_q = np.where(neighbour_risk > 0, neighbour_left / np.maximum(neighbour_risk, 1e-9), overall)
+    prior_q = np.clip(prior_q, 0.005, 0.995)
+    leave_alpha = left + k * prior_q[:, None]
+    leave_beta = (at_risk - left) + k * (1 - prior_q[:, None])
+    leave_alpha, leave_beta = _cap_confidence(np.stack([leave_alpha, leave_beta], axis=-1), settings.max_effective_children)
+    leave_alpha[MAX_AGE, :], leave_beta[MAX_AGE, :] = 1e6, 1e-6  # nobody stays past 25
+
+    # moves: shrink to the same provision type's moves over the ages of the same transition
+    group_prior = np.zeros((A, P, P))
+    for low, high in AGE_GROUPS:
+        rows = moved[low:high + 1].sum(axis=0)  # (P, P)
+        totals = rows.sum(axis=1, keepdims=True)
+        prior = np.where(totals > 0, rows / np.maximum(totals, 1e-9), np.eye(P))
+        group_prior[low:high + 1] = prior
+    move_alpha = moved + k * group_prior + 1e-6 * np.eye(P)[None, :, :]
+    move_alpha = _cap_confidence(move_alpha, settings.max_effective_children)
+
+    # joiners: where they join, and how many
+    joined = frame[frame["provision_from"] == JOINED]
+    joiner_cells = np.zeros((A, P))
+    np.add.at(joiner_cells, cells(joined, "age_to", "provision_to"), joined["weight"].to_numpy())
+    if joiner_cells.sum() == 0:
+        notes.append("no child joined between the censuses in the history: the forecast has no joiners")
+        joiner_cells += 1.0  # where they would join is irrelevant: there are none
+    margins = np.outer(joiner_cells.sum(axis=1), joiner_cells.sum(axis=0)) / joiner_cells.sum()
+    joiner_share = joiner_cells + 0.5 * margins / max(margins.sum(), 1e-9) * P
+    joiner_share /= joiner_share.sum()
+
+    totals = joined.groupby("year")["children"].sum().reindex(years, fill_value=0).tail(settings.trend_years)
+    age_share = None
+    if population is not None:
+        by_age = joined.assign(age=_clip_age(joined["age_to"]).astype(int)).groupby(["year", "age"])["children"].sum()
+        heads = population.reindex(index=totals.index, columns=AGES).fillna(0)
+        if (heads.sum(axis=1) <= 0).any():
+            missing = [int(y) for y in heads.index[heads.sum(axis=1) <= 0]]
+            raise CohortInputError(f"the population projection has no population for census year(s) {missing}")
+        per_head = totals / heads.sum(axis=1)
+        series = per_head
+        age_counts = by_age.unstack(fill_value=0).reindex(columns=AGES, fill_value=0).reindex(totals.index, fill_value=0)
+        rates = (age_counts / heads.where(heads > 0)).fillna(0)
+        age_share = (rates.mul(settings.recency ** (last - rates.index.to_series()), axis=0).sum(axis=0)).to_numpy()
+        age_share = age_share / age_share.sum() if age_share.sum() > 0 else np.full(A, 1 / A)
+    else:
+        series = totals.astype(float)
+    if (series > 0).any():
+        level, slope, slope_se, noise = _log_trend(series)
+    else:
+        level, slope, slope_se, noise = -np.inf, 0.0, 0.0, 0.0
+    if len(totals) < 3:
+        notes.append(f"joiners trend from {len(totals)} years only")
+
+    capacity_array = overflow_array = None
+    if capacity:
+        capacity_array = np.full(P, np.inf)
+        overflow_array = np.arange(P)
+        for name, places in capacity.items():
+            if name not in index:
+                raise CohortInputError(f"capacity for unknown provision type {name!r}")
+            capacity_array[index[name]] = float(places)
+            target = (overflow or {}).get(name)
+            if target is not None:
+                if target not in index:
+                    raise CohortInputError(f"overflow of {name} to unknown provision type {target!r}")
+                overflow_array[index[name]] = index[target]
+    return CohortModel(
+        provisions=list(provisions),
+        base_year=int(last),
+        base=base,
+        leave_alpha=leave_alpha,
+        leave_beta=leave_beta,
+        move_alpha=move_alpha,
+        joiner_share=joiner_share,
+        joiner_level=level,
+        joiner_slope=slope,
+        joiner_slope_se=slope_se,
+        joiner_noise=noise,
+        population=population,
+        joiner_age_share=age_share,
+        prevalence_ceiling=prevalence_ceiling,
+        capacity=capacity_array,
+        overflow_to=overflow_array,
+        settings=settings,
+        notes=notes,
+    )
+
+
+def _cap_confidence(alpha: np.ndarray, cap: float) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Scale Beta/Dirichlet parameters (last axis) down so they sum to at most `cap`: the same
+    rates, held with no more confidence than `cap` children give."""
+    total = alpha.sum(axis=-1, keepdims=True)
+    scaled = alpha * np.minimum(1.0, cap / np.maximum(total, 1e-12))
+    if scaled.shape[-1] == 2 and alpha.ndim == 3:
+        return scaled[..., 0], scaled[..., 1]
+    return scaled
+
+
+def _log_trend(series: pd.Series) -> tuple[float, float, float, float]:
+    """Level (fitted log value in the last year), slope, slope standard error, residual sd."""
+    values = series[series > 0]
+    if len(values) == 0:
+        raise CohortInputError("no joiners in the trend years")
+    x = values.index.to_numpy(dtype=float)
+    y = np.log(values.to_numpy(dtype=float))
+    if len(values) == 1:
+        return float(y[-1]), 0.0, 0.1, 0.1
+    if len(values) == 2:
+        slope = float(y[1] - y[0]) / float(x[1] - x[0])
+        return float(y[-1]), slope, abs(slope) / 2 + 0.02, abs(slope) / 2 + 0.02
+    slope, intercept = np.polyfit(x, y, 1)
+    residuals = y - (slope * x + intercept)
+    noise = float(np.sqrt((residuals**2).sum() / (len(x) - 2)))
+    # the least-squares standard error assumes independent years; growth that speeds up or slows
+    # down is not, so the slope is held no tighter than the spread of the yearly changes allows
+    se = max(noise / float(np.sqrt(((x - x.mean()) ** 2).sum())), float(np.std(np.diff(y), ddof=1)) / np.sqrt(len(y) - 1))
+    level = float(slope * x[-1] + intercept)
+    return level, float(slope), max(se, 1e-4), max(noise, 1e-4)
+
+
+@dataclass
+class Paths:
+    """Simulated census counts and flows: arrays (paths, years, A, P) unless noted."""
+
+    years: list[int]
+    plans: np.ndarray
+    joiners: np.ndarray
+    leavers: np.ndarray  # (paths, years, A, P): by age and provision on the earlier census
+
+
+def _gamma_normalise(rng: np.random.Generator, alpha: np.ndarray, paths: int) -> np.ndarray:
+    draws = rng.gamma(np.broadcast_to(alpha, (paths, *alpha.shape)))
+    return draws / draws.sum(axis=-1, keepdims=True)
+
+
+def simulate(model: CohortModel, years: int, paths: int, seed: int, mitigations: Mitigations | None = None) -> Paths:
+    """Project `years` censuses ahead; the same seed gives the same paths (and the same parameter
+    draws for every scenario, so scenarios differ by their levers, not by luck)."""
+    rng = np.random.default_rng(seed)
+    A, P = model.base.shape
+    # parameters, drawn once per path
+    a, b = model.leave_alpha, model.leave_beta
+    ga = rng.gamma(np.broadcast_to(a, (paths, A, P)))
+    gb = rng.gamma(np.broadcast_to(b, (paths, A, P)))
+    leave = ga / (ga + gb)
+    moves = _gamma_normalise(rng, model.move_alpha, paths)  # (paths, A, P, P)
+    slope = model.joiner_slope + model.joiner_slope_se * rng.standard_normal(paths)
+    shocks = model.joiner_noise * rng.standard_normal((paths, years))
+    process = np.random.default_rng([seed, 1])
+
+    mitigations = mitigations or Mitigations()
+    capacity = None if model.capacity is None else np.broadcast_to(model.capacity, (years, P)).copy()
+    if mitigations.extra_capacity is not None:
+        if capacity is None:
+            capacity = np.full((years, P), np.inf)
+        capacity = capacity + mitigations.extra_capacity
+
+    plans = np.zeros((paths, years, A, P), dtype=np.int64)
+    joiners = np.zeros_like(plans)
+    leavers = np.zeros_like(plans)
+    current = np.broadcast_to(np.rint(model.base).astype(np.int64), (paths, A, P)).copy()
+    damped = np.cumsum(model.settings.damping ** np.arange(1, years + 1))
+    for step in range(years):
+        census_year = model.base_year + step + 1
+        step_moves = moves
+        for first, sources, target, ages, share in mitigations.stop_flows:
+            if step >= first:
+                step_moves = step_moves.copy() if step_moves is moves else step_moves
+                low, high = ages
+                for source in sources:
+                    blocked = step_moves[:, low:high + 1, source, target] * share
+                    step_moves[:, low:high + 1, source, target] -= blocked
+                    step_moves[:, low:high + 1, source, source] += blocked
+        for first, sources, target, share in mitigations.move_shift:
+            if step >= first:
+                step_moves = step_moves.copy() if step_moves is moves else step_moves
+                for source in sources:
+                    # children moving into `source` from elsewhere go to `target` instead
+                    others = [p for p in range(P) if p != source]
+                    shifted = step_moves[:, :, others, source] * share
+                    step_moves[:, :, others, source] -= shifted
+                    step_moves[:, :, others, target] += shifted
+        if step_moves is not moves:  # levers moved probability between cells: keep rows exact
+            step_moves = np.clip(step_moves, 0.0, None)
+            step_moves /= step_moves.sum(axis=-1, keepdims=True)
+        out = process.binomial(current, leave)
+        stay = current - out
+        moved = process.multinomial(stay, step_moves)  # (paths, A, P, P)
+        arriving = np.zeros_like(current)
+        arriving[:, 1:, :] = moved[:, :-1, :, :].sum(axis=2)
+
+        expected = _expected_joiners(model, census_year, slope, damped[step], shocks[:, step], arriving)
+        if mitigations.joiner_factor is not None:
+            expected = expected * mitigations.joiner_factor[step]
+        for first, sources, target, share in mitigations.joiner_shift:
+            if step >= first:
+                for source in sources:
+                    shifted = expected[:, :, source] * share
+                    expected[:, :, source] -= shifted
+                    expected[:, :, target] += shifted
+        new = process.poisson(expected)
+        nxt = arriving + new
+        if capacity is not None:
+            nxt = _apply_capacity(nxt, current, capacity[step], model.overflow_to)
+        plans[:, step] = nxt
+        joiners[:, step] = new
+        leavers[:, step] = out
+        current = nxt
+    return Paths(list(range(model.base_year + 1, model.base_year + years + 1)), plans, joiners, leavers)
+
+
+def _expected_joiners(model: CohortModel, census_year: int, slope: np.ndarray, damped: float, shock: np.ndarray,
+                      arriving: np.ndarray) -> np.ndarray:
+    """Expected joiners (paths, A, P) in `census_year` on each path."""
+    level = np.exp(model.joiner_level + slope * damped + shock)  # total joiners, or joiners per head
+    if model.population is None:
+        return level[:, None, None] * model.joiner_share[None, :, :]
+    heads = model.population.reindex(index=[census_year], columns=AGES).fillna(0).to_numpy()[0]  # (A,)
+    if heads.sum() <= 0:
+        raise CohortInputError(f"the population projection has no population for {census_year}")
+    by_age = level[:, None] * heads.sum() * model.joiner_age_share[None, :]  # (paths, A)
+    within_age = model.joiner_share / np.maximum(model.joiner_share.sum(axis=1, keepdims=True), 1e-12)
+    expected = by_age[:, :, None] * within_age[None, :, :]
+    if model.prevalence_ceiling is not None:
+        cap = model.prevalence_ceiling / 1000 * heads.sum()
+        room = np.clip(cap - arriving.sum(axis=(1, 2)), 0, None)  # plans the ceiling still allows
+        total = expected.sum(axis=(1, 2))
+        expected = expected * np.minimum(1.0, room / np.maximum(total, 1e-9))[:, None, None]
+    return expected
+
+
+def _apply_capacity(nxt: np.ndarray, current: np.ndarray, capacity: np.ndarray, overflow_to: np.ndarray | None) -> np.ndarray:
+    """Children beyond a provision type's places go to its overflow (children already there stay)."""
+    nxt = nxt.copy()
+    P = nxt.shape[2]
+    for p in range(P):
+        if not np.isfinite(capacity[p]):
+            continue
+        target = p if overflow_to is None else int(overflow_to[p])
+        if target == p:
+            continue
+        total = nxt[:, :, p].sum(axis=1)
+        already = current[:, :, p].sum(axis=1)
+        excess = np.clip(total - np.maximum(capacity[p], np.minimum(already, total)), 0, None)
+        if not excess.any():
+            continue
+        # move the excess out in proportion to each age's count, rounding down, then the rest
+        share = nxt[:, :, p] / np.maximum(total[:, None], 1)
+        moving = np.floor(share * excess[:, None]).astype(np.int64)
+        remainder = excess - moving.sum(axis=1)
+        order = np.argsort(-(share * excess[:, None] - moving), axis=1)
+        for rank in range(nxt.shape[1]):
+            ages = order[:, rank]
+            take = (remainder > 0) & (nxt[np.arange(len(ages)), ages, p] - moving[np.arange(len(ages)), ages] > 0)
+            moving[np.arange(len(ages))[take], ages[take]] += 1
+            remainder = remainder - take
+        nxt[:, :, p] -= moving
+        nxt[:, :, target] += moving
+    return nxt

@@ -1,0 +1,183 @@
+"""Unit costs, central spend and funding: what the caseload costs and what pays for it.
+
+* **Unit cost** per provision type = spend ÷ full-time-equivalent placements in the last
+  complete financial year. It grows at its real growth — the compound growth of the last
+  `unit_cost_years` complete years less the inflation of those years (`historical_inflation`),
+  clipped to `real_growth_bounds` — plus the inflation assumed ahead (`inflation`). Each path
+  draws its real growth once from the spread of the yearly changes.
+* **FTE per plan**: a January plan in a provision type is, on average, this many full-time
+  placements over its financial year (recent ratio of FTE to census plans). Spend = plans on
+  the census × FTE per plan × unit cost.
+* **Central spend** (no placement) follows its own real growth plus inflation, drawn per path.
+* **Funding**: the budget file's lines for the years it gives (allocations are known a year
+  ahead), otherwise the last year's funding grown at `funding_growth`, or by default at the
+  compound growth of the last `unit_cost_years` complete years.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .history import History
+from .years import census_year_of_fy, fy_label, fy_of_census_year, fy_start
+
+
+@dataclass(frozen=True)
+class CostSettings:
+    unit_cost_years: int = 3
+    inflation: float = 0.02  # a year ahead: the Bank of England's target
+    historical_inflation: float = 0.035  # UK CPI averaged about 3.5 % a year over 2017–2025
+    real_growth_bounds: tuple[float, float] = (-0.05, 0.10)
+    funding_growth: float | None = None
+
+
+@dataclass
+class CostModel:
+    provisions: list[str]
+    base_fy: str
+    unit_cost: np.ndarray  # (P,) in the base year
+    real_growth: np.ndarray  # (P,)
+    real_growth_sd: np.ndarray  # (P,)
+    fte_per_plan: np.ndarray  # (P,)
+    central: float
+    central_real_growth: float
+    central_real_growth_sd: float
+    funding: dict[str, float]
+    funding_source: dict[str, str]
+    base_cumulative_balance: float
+    inflation: float
+
+
+def compound_growth(values: pd.Series) -> tuple[float, float]:
+    """Compound yearly growth across a series, and the spread (sd) of its yearly log changes."""
+    values = values[values > 0]
+    if len(values) < 2:
+        return 0.0, 0.0
+    changes = np.diff(np.log(values.to_numpy(dtype=float)))
+    rate = float(np.exp(changes.mean()) - 1)
+    spread = float(changes.std(ddof=1)) if len(changes) > 1 else abs(float(changes[0])) / 2
+    return rate, spread
+
+
+def complete_years(history: History) -> list[str]:
+    years = sorted(history.spend.loc[history.spend["is_complete_year"], "financial_year"].unique())
+    if not years:
+        raise ValueError("the finance extract covers no complete financial year")
+    return years
+
+
+def estimate_costs(history: History, caseload: pd.DataFrame, settings: CostSettings, horizon: str) -> CostModel:
+    """`caseload`: plans per census year (rows) × provision type (columns)."""
+    years = complete_years(history)
+    base_fy = years[-1]
+    recent = years[-(settings.unit_cost_years + 1):]
+    spend = history.spend[history.spend["financial_year"].isin(years)]
+    spend_wide = spend.pivot_table(index="financial_year", columns="provision_type", values="spend_gbp", aggfunc="sum")
+    fte_wide = spend.pivot_table(index="financial_year", columns="provision_type", values="fte_placements", aggfunc="sum")
+    census_for_fy = caseload.rename(index=fy_of_census_year)
+    low, high = settings.real_growth_bounds
+    unit_cost, real_growth, real_sd, fte_per_plan = [], [], [], []
+    empty = pd.Series(dtype=float)
+    for provision in history.provision_types:
+        fte = fte_wide.get(provision, empty).reindex(recent[-3:])
+        plans = census_for_fy.get(provision, empty).reindex(recent[-3:])
+        ratio = (fte / plans.where(plans > 0)).dropna()
+        fte_per_plan.append(float(ratio.mean()) if len(ratio) else 1.0)
+        unit = (spend_wide.get(provision, empty) / fte_wide.get(provision, empty).where(lambda s: s > 0)).reindex(recent)
+        base = unit.get(base_fy, np.nan)
+        unit_cost.append(float(base) if pd.notna(base) else 0.0)
+        rate, sd = compound_growth(unit.dropna())
+        real_growth.append(float(np.clip((1 + rate) / (1 + settings.historical_inflation) - 1, low, high)))
+        real_sd.append(sd)
+    central = spend_wide.get("central", empty).reindex(recent).fillna(0)
+    central_rate, central_sd = compound_growth(central)
+    funding, source = project_funding(history, settings, years, horizon)
+    position = history.position.set_index("financial_year")
+    balance = float(position.loc[base_fy, "cumulative_balance_gbp"]) if base_fy in position.index else 0.0
+    return CostModel(
+        provisions=history.provision_types,
+        base_fy=base_fy,
+        unit_cost=np.array(unit_cost),
+        real_growth=np.array(real_growth),
+        real_growth_sd=np.array(real_sd),
+        fte_per_plan=np.array(fte_per_plan),
+        central=float(central.get(base_fy, 0.0)),
+        central_real_growth=float(np.clip((1 + central_rate) / (1 + settings.historical_inflation) - 1, low, high)),
+        central_real_growth_sd=central_sd,
+        funding=funding,
+        funding_source=source,
+        base_cumulative_balance=balance,
+        inflation=settings.inflation,
+    )
+
+
+def project_funding(history: History, settings: CostSettings, years: list[str], horizon: str) -> tuple[dict[str, float], dict[str, str]]:
+    budget = history.budget
+    signed = budget.assign(
+        signed=np.where(budget["line"] == "place_deductions", -budget["amount_gbp"].abs(), budget["amount_gbp"])
+    )
+    given = signed[signed["line"] != "balance_brought_forward"].groupby("financial_year")["signed"].sum().to_dict()
+    actual = history.position.set_index("financial_year")["funding_gbp"]
+    rate = settings.funding_growth
+    if rate is None:
+        recent = [fy for fy in years[-(settings.unit_cost_years + 1):] if fy in actual.index]
+        rate, _ = compound_growth(actual.reindex(recent).dropna())
+    funding: dict[str, float] = {}
+    source: dict[str, str] = {}
+    value = float(actual.get(years[-1], 0.0))
+    for start in range(fy_start(years[-1]) + 1, fy_start(horizon) + 1):
+        fy = fy_label(start)
+        if fy in given:
+            value, source[fy] = float(given[fy]), "budget file"
+        else:
+            value, source[fy] = value * (1 + rate), f"grown {rate:+.1%} a year"
+        funding[fy] = value
+    return funding, source
+
+
+@dataclass
+class CostPaths:
+    unit_cost: np.ndarray  # (paths, years, P)
+    central: np.ndarray  # (paths, years)
+    funding: np.ndarray  # (paths, years)
+
+
+@dataclass
+class CostLevers:
+    """Cost-side mitigations, per forecast step: additions to growth, level factors, funding."""
+
+    growth: np.ndarray  # (years, P) added to the yearly growth
+    level: np.ndarray  # (years, P) one-off factors, applied in the year they start
+    central_level: np.ndarray  # (years,)
+    funding: np.ndarray  # (years,) added
+
+
+def no_levers(years: int, provisions: int) -> CostLevers:
+    return CostLevers(np.zeros((years, provisions)), np.ones((years, provisions)), np.ones(years), np.zeros(years))
+
+
+def simulate_costs(model: CostModel, financial_years: list[str], paths: int, seed: int, levers: CostLevers) -> CostPaths:
+    rng = np.random.default_rng([seed, 2])
+    P, years = len(model.provisions), len(financial_years)
+    real = model.real_growth + model.real_growth_sd * rng.standard_normal((paths, P))
+    central_real = model.central_real_growth + model.central_real_growth_sd * rng.standard_normal(paths)
+    unit = np.empty((paths, years, P))
+    central = np.empty((paths, years))
+    # years between the costs' base year and the first forecast year grow without levers
+    gap = fy_start(financial_years[0]) - fy_start(model.base_fy) - 1
+    cost = np.broadcast_to(model.unit_cost, (paths, P)) * (1 + real + model.inflation) ** gap
+    central_now = np.full(paths, model.central) * (1 + central_real + model.inflation) ** gap
+    for step in range(years):
+        cost = cost * (1 + real + model.inflation + levers.growth[step]) * levers.level[step]
+        central_now = central_now * (1 + central_real + model.inflation) * levers.central_level[step]
+        unit[:, step] = cost
+        central[:, step] = central_now
+    funding = np.array([model.funding[fy] for fy in financial_years]) + levers.funding
+    return CostPaths(unit, central, np.broadcast_to(funding, (paths, years)).copy())
+
+
+def census_years_for(base_fy: str, horizon: str) -> list[int]:
+    return list(range(census_year_of_fy(base_fy) + 1, census_year_of_fy(horizon) + 1))

@@ -1,0 +1,194 @@
+"""Read the DfE's published EHCP statistics into a caseload and new-plans history per council.
+
+Files (from explore-education-statistics, "Education, health and care plans"; ../shared has
+copies for the tests):
+
+* reporting year 2025 release: `caseload.csv` (January censuses 2019–2025 by setting) and
+  `newplans.csv` (new plans issued in calendar years 2019–2024 by setting);
+* reporting year 2022 release: `sen2_estab_caseload.csv` (statements and plans by establishment
+  type, 2010–2022) and `sen2_mi.csv` (new plans by council, 2014–2021).
+
+Settings are mapped to the provision types every output uses. Each provision type is summed
+from its own published columns; whatever the published total has beyond them (other settings,
+rows DfE could not place) is `other`, so provision types always add up to the published total.
+Published `x` (not available) and `z` (not applicable) count as nothing. New plans issued in
+calendar year Y are joiners for the census of January Y + 1. Where both releases cover a year
+the 2025 release wins. 2023 is a series break (aggregate return → person-level), which the
+published figures carry and the forecasts see like any other change.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+PROVISIONS = ["mainstream", "mainstream_rp_unit", "mss", "inmss", "ap", "post16_fe", "post16_spi", "eotas",
+              "early_years", "other", "none"]
+
+# caseload.csv / newplans.csv columns (2025 release) → provision type
+RELEASE_2025 = {
+    "mainstream": ["mainstream_la_maintained", "mainstream_academy", "mainstream_free_school", "mainstream_independent"],
+    "mainstream_rp_unit": [
+        "mainstream_la_maintained_resourced_provision", "mainstream_la_maintained_senunit",
+        "mainstream_academy_resourced_provision", "mainstream_academy_senunit",
+        "mainstream_free_school_resourced_provision", "mainstream_free_school_senunit",
+    ],
+    "mss": ["special_la_maintained", "special_academy_free"],
+    "inmss": ["special_independent", "special_non_maintained"],
+    "ap": ["ap_pru_total"],
+    "post16_fe": ["general_fe_tertiary_colleges", "ukrlp_provider"],
+    "post16_spi": ["specialist_post_16_institutions"],
+    "eotas": ["other_arrangements_la"],
+    "early_years": ["nm_early_years"],
+    "none": ["neet", "neet_ntci", "neet_other", "neet_other_csa", "placement_unknown"],
+}
+# sen2_estab_caseload.csv establishment_type → provision type (2022 release)
+RELEASE_2022 = {
+    "Mainstream - LA maintained": "mainstream", "Mainstream - Academy": "mainstream",
+    "Mainstream - Free school": "mainstream", "Mainstream - Independent": "mainstream",
+    "Mainstream - LA maintained - SEN unit": "mainstream_rp_unit",
+    "Mainstream - LA maintained - Resourced provision": "mainstream_rp_unit",
+    "Mainstream - Academy - SEN unit": "mainstream_rp_unit", "Mainstream - Academy - Resourced Provision": "mainstream_rp_unit",
+    "Mainstream - Free school - SEN unit": "mainstream_rp_unit",
+    "Mainstream - Free school - Resourced provision": "mainstream_rp_unit",
+    "Special - LA maintained": "mss", "Special - Academy/free": "mss", "Special - Academy": "mss",
+    "Special - Free school": "mss", "Special - Non-maintained": "inmss", "Special - Independent": "inmss",
+    "AP/PRU - LA maintained": "ap", "AP/PRU - Academy": "ap", "AP/PRU - Free school": "ap",
+    "General FE and tertiary colleges/HE": "post16_fe", "Sixth form college": "post16_fe", "Other FE": "post16_fe",
+    "Specialist post-16 institutions": "post16_spi", "Other arrangements by local authority": "eotas",
+    "Non-maintained early years": "early_years", "NEET": "none",
+}
+
+
+@dataclass
+class CouncilHistory:
+    code: str  # old 3-digit LA code
+    name: str
+    region: str
+    caseload: pd.DataFrame  # census year × provision type
+    new_plans: pd.DataFrame  # census year (of the January after issue) × provision type; may be empty
+    caseload_by_age: pd.DataFrame  # census year × age (2024+ only)
+
+
+def _number(text: str | None) -> float:
+    if text is None:
+        return 0.0
+    text = text.strip()
+    if text in ("", "x", "z", "c", "u", ".", ":"):
+        return 0.0
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return 0.0
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _by_setting(row: dict[str, str], total_column: str) -> dict[str, float]:
+    values = {p: sum(_number(row.get(c)) for c in columns) for p, columns in RELEASE_2025.items()}
+    values["other"] = max(0.0, _number(row.get(total_column)) - sum(values.values()))
+    return values
+
+
+def _census_year(time_period: str) -> int:
+    """201819 → 2019 (January 2019 census); 2019 → 2019."""
+    return int(time_period[-2:]) + 2000 if len(time_period) == 6 else int(time_period)
+
+
+def load_published(folder: Path) -> dict[str, CouncilHistory]:
+    """Every council (and England, code 'E92000001') in the published files under `folder`."""
+    files = {p.name: p for p in folder.rglob("*.csv")}
+    if "caseload.csv" not in files:
+        raise FileNotFoundError(
+            f"{folder}: caseload.csv not found — download the 'Education, health and care plans' release "
+            "data from explore-education-statistics.service.gov.uk"
+        )
+    caseload: dict[str, dict[int, dict[str, float]]] = {}
+    names: dict[str, tuple[str, str]] = {}
+    by_age: dict[str, dict[int, dict[int, float]]] = {}
+
+    def key_of(row: dict[str, str]) -> str | None:
+        level = row["geographic_level"]
+        if level == "National":
+            names["E92000001"] = ("England", "England")
+            return "E92000001"
+        if level != "Local authority":
+            return None
+        names[row["old_la_code"]] = (row["la_name"], row.get("region_name", ""))
+        return row["old_la_code"]
+
+    for row in _rows(files["caseload.csv"]):
+        code = key_of(row)
+        if code is None:
+            continue
+        year = _census_year(row["time_period"])
+        if row["breakdown_topic"] == "All EHC plans":
+            caseload.setdefault(code, {})[year] = _by_setting(row, "ehcplans")
+        elif row["breakdown_topic"] == "Child or young persons age" and row["breakdown"].startswith("age "):
+            age = int(row["breakdown"].split()[1])
+            by_age.setdefault(code, {}).setdefault(year, {})[age] = _number(row["ehcplans"])
+
+    if "sen2_estab_caseload.csv" in files:
+        old: dict[str, dict[int, dict[str, float]]] = {}
+        totals: dict[str, dict[int, float]] = {}
+        for row in _rows(files["sen2_estab_caseload.csv"]):
+            code = key_of(row)
+            if code is None:
+                continue
+            year = int(row["time_period"])
+            if row["establishment_group"] == "Total" and row["establishment_type"] == "Total":
+                totals.setdefault(code, {})[year] = _number(row["Total_all"])
+            provision = RELEASE_2022.get(row["establishment_type"])
+            if provision:
+                cell = old.setdefault(code, {}).setdefault(year, {p: 0.0 for p in PROVISIONS})
+                cell[provision] += _number(row["Total_all"])
+        for code, years in old.items():
+            for year, values in years.items():
+                if year in caseload.get(code, {}):
+                    continue  # the 2025 release wins where both have the year
+                values["other"] = max(0.0, totals.get(code, {}).get(year, 0.0) - sum(values.values()))
+                caseload.setdefault(code, {})[year] = values
+
+    new_plans: dict[str, dict[int, dict[str, float]]] = {}
+    if "newplans.csv" in files:
+        for row in _rows(files["newplans.csv"]):
+            code = key_of(row)
+            if code is None or row.get("breakdown_topic") != "New EHC plans":
+                continue
+            new_plans.setdefault(code, {})[int(row["time_period"]) + 1] = _by_setting(row, "new_ehc_plans")
+    if "sen2_mi.csv" in files:
+        for row in _rows(files["sen2_mi.csv"]):
+            code = key_of(row)
+            if code is None:
+                continue
+            year = int(row["time_period"]) + 1
+            if year not in new_plans.get(code, {}):
+                new_plans.setdefault(code, {})[year] = {"total": _number(row.get("NewallEHC"))}
+
+    councils = {}
+    for code, years in caseload.items():
+        frame = pd.DataFrame.from_dict(years, orient="index").reindex(columns=PROVISIONS).fillna(0.0).sort_index()
+        joiners = pd.DataFrame.from_dict(new_plans.get(code, {}), orient="index").sort_index()
+        ages = pd.DataFrame.from_dict(by_age.get(code, {}), orient="index").sort_index()
+        name, region = names.get(code, (code, ""))
+        councils[code] = CouncilHistory(code, name, region, frame, joiners, ages)
+    return councils
+
+
+def find_council(councils: dict[str, CouncilHistory], query: str) -> CouncilHistory:
+    """By old LA code (e.g. 869), new code (E06000037 is not in these files: use the old one) or name."""
+    if query in councils:
+        return councils[query]
+    matches = [c for c in councils.values() if c.name.lower() == query.strip().lower()]
+    if not matches:
+        matches = [c for c in councils.values() if query.strip().lower() in c.name.lower()]
+    if len(matches) != 1:
+        hint = ", ".join(f"{c.code} {c.name}" for c in matches[:8]) or "none"
+        raise KeyError(f"no single council matches {query!r} (matches: {hint})")
+    return matches[0]

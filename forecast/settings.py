@@ -1,0 +1,120 @@
+"""Forecast settings: defaults in code, a council's own values in a reviewed YAML file.
+
+`forecast/config/forecast.yml` is the shipped file (every setting at its default, with why);
+point HIGHNEEDS_FORECAST_SETTINGS at your own copy. The horizon, target year and number of
+simulations can also come from the environment (HIGHNEEDS_HORIZON, HIGHNEEDS_RECOVER_BY,
+HIGHNEEDS_SIMULATIONS), which wins over the file.
+
+Population projection (optional, `population:` in the file): a CSV with columns `year, age,
+population` — the ONS mid-year projection a council already uses, ages 0–25. The mid-year
+population of year Y is used for the January census of year Y + 1 (the children of academic
+year Y/Y + 1, by their age at 31 August Y).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from .cohort import CohortSettings
+from .costs import CostSettings
+from .years import fy_start
+
+CONFIG_DIR = Path(__file__).resolve().parent / "config"
+DEFAULT_SETTINGS_FILE = CONFIG_DIR / "forecast.yml"
+
+
+class ForecastSettingsError(ValueError):
+    """The forecast settings file is invalid; the message names the file and the setting."""
+
+
+@dataclass(frozen=True)
+class ForecastSettings:
+    horizon: str = "2028-29"
+    recover_by: str = "2028-29"
+    simulations: int = 1000
+    seed: int = 20260401
+    quantiles: tuple[float, float, float] = (0.1, 0.5, 0.9)
+    cohort: CohortSettings = field(default_factory=CohortSettings)
+    costs: CostSettings = field(default_factory=CostSettings)
+    capacity: dict[str, float] = field(default_factory=dict)
+    overflow: dict[str, str] = field(default_factory=dict)
+    prevalence_ceiling: float | None = None  # plans per 1,000 population aged 0–25
+    population_file: Path | None = None
+
+    def with_overrides(self, **values) -> ForecastSettings:
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+
+def load_forecast_settings(path: Path | None = None) -> ForecastSettings:
+    path = path or DEFAULT_SETTINGS_FILE
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ForecastSettingsError(f"{path}: cannot read the forecast settings ({error})") from error
+    known = {"horizon", "recover_by", "simulations", "seed", "cohort", "costs", "capacity", "overflow",
+             "prevalence_ceiling", "population"}
+    unknown = set(document) - known
+    if unknown:
+        raise ForecastSettingsError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+    try:
+        cohort = CohortSettings(**(document.get("cohort") or {}))
+        costs_values = dict(document.get("costs") or {})
+        if "real_growth_bounds" in costs_values:
+            costs_values["real_growth_bounds"] = tuple(costs_values["real_growth_bounds"])
+        costs = CostSettings(**costs_values)
+    except TypeError as error:
+        raise ForecastSettingsError(f"{path}: {error}") from error
+    population = document.get("population")
+    settings = ForecastSettings(
+        horizon=str(document.get("horizon", ForecastSettings.horizon)),
+        recover_by=str(document.get("recover_by", document.get("horizon", ForecastSettings.recover_by))),
+        simulations=int(document.get("simulations", ForecastSettings.simulations)),
+        seed=int(document.get("seed", ForecastSettings.seed)),
+        cohort=cohort,
+        costs=costs,
+        capacity={str(k): float(v) for k, v in (document.get("capacity") or {}).items()},
+        overflow={str(k): str(v) for k, v in (document.get("overflow") or {}).items()},
+        prevalence_ceiling=document.get("prevalence_ceiling"),
+        population_file=(path.parent / population).resolve() if population else None,
+    )
+    validate(settings, path)
+    return settings
+
+
+def validate(settings: ForecastSettings, where: Path | str) -> None:
+    for name in ("horizon", "recover_by"):
+        try:
+            fy_start(getattr(settings, name))
+        except ValueError as error:
+            raise ForecastSettingsError(f"{where}: {name}: {error}") from error
+    if fy_start(settings.horizon) < 2028:
+        raise ForecastSettingsError(f"{where}: the horizon must reach at least 2028-29 (the statutory override ends in 2027-28)")
+    if settings.simulations < 500:
+        raise ForecastSettingsError(f"{where}: simulations must be at least 500 for stable p10/p90, not {settings.simulations}")
+    if not 0 < settings.cohort.recency <= 1 or not 0 < settings.cohort.damping <= 1:
+        raise ForecastSettingsError(f"{where}: cohort recency and damping must be in (0, 1]")
+
+
+def read_population(path: Path) -> pd.DataFrame:
+    """Population by census year (rows) and age (columns) from `year, age, population` rows."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as error:
+        raise ForecastSettingsError(f"{path}: cannot read the population projection ({error})") from error
+    if not rows or not {"year", "age", "population"} <= {k.strip().lower() for k in rows[0]}:
+        raise ForecastSettingsError(f"{path}: expected columns year, age, population")
+    records = []
+    for number, row in enumerate(rows, 2):
+        row = {k.strip().lower(): v for k, v in row.items()}
+        try:
+            records.append((int(row["year"]) + 1, int(row["age"]), float(row["population"].replace(",", ""))))
+        except (ValueError, AttributeError) as error:
+            raise ForecastSettingsError(f"{path}:{number}: year, age and population must be numbers ({error})") from error
+    frame = pd.DataFrame(records, columns=["census_year", "age", "population"])
+    return frame.pivot_table(index="census_year", columns="age", values="population", aggfunc="sum")
