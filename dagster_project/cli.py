@@ -348,6 +348,18 @@ def _print_provisions(con, settings: Settings, console: Console) -> None:
                 f"Cumulative high needs balance at end of {settings.horizon}, {scenario}: "
                 f"{money_m(balance)} (p10–p90 {money_m(low)} to {money_m(high)})"
             )
+    if _table_exists(con, "forecast", "drivers"):
+        rows = con.execute(
+            "SELECT financial_year, driver, spend_change_gbp FROM forecast.drivers "
+            "WHERE scenario = 'unmitigated' AND driver <> 'total' "
+            "AND financial_year = (SELECT min(financial_year) FROM forecast.drivers WHERE scenario = 'unmitigated')"
+        ).fetchall()
+        if rows:
+            console.print(
+                f"What drives the change in spend in {rows[0][0]} (unmitigated): "
+                + ", ".join(f"{driver.replace('_', ' ')} {money_m(value)}" for _, driver, value in rows),
+                highlight=False,
+            )
 
 
 def _fmt(value, money: bool) -> str:
