@@ -35,7 +35,7 @@ PLACEMENT_COSTS_WITHIN_BOUNDS = "placement_costs_within_bounds"
 MART_KEYS = [
     dg.AssetKey(["marts", name])
     for name in ("fct_provision_spend", "fct_hnb_position", "fct_ehcp_cohort", "fct_ehcp_flows", "fct_provision_starts",
-                 "fct_ehcp_transitions")
+                 "fct_ehcp_transitions", "fct_spend_by_s251_line")
 ]
 
 

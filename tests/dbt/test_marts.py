@@ -36,6 +36,34 @@ def test_spend_reconciles_to_the_ledger_to_the_penny(con):
     assert mart == ledger_by_year()
 
 
+def test_spend_by_s251_line_matches_the_ledger_and_the_provision_mart(con):
+    """The DSG management plan's expenditure table: per year and S251 line as in the CSV, and per
+    year and provision type as fct_provision_spend."""
+    by_line: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    with (HANDWRITTEN_LANDING / "finance" / "ledger_2021_2024.csv").open() as handle:
+        for row in csv.DictReader(handle):
+            if row["s251_line"] in NOT_HIGH_NEEDS:
+                continue
+            day, month, year = (int(x) for x in row["posting_date"].split("/"))
+            start = year if month >= 4 else year - 1
+            by_line[(f"{start}-{(start + 1) % 100:02d}", row["s251_line"])] += Decimal(row["amount"])
+    mart = {
+        (fy, line): total
+        for fy, line, total in con.execute(
+            "SELECT financial_year, s251_line, sum(spend_gbp) FROM marts.fct_spend_by_s251_line GROUP BY 1, 2"
+        ).fetchall()
+    }
+    assert mart == dict(by_line)
+    assert con.execute(
+        """
+        SELECT count(*) FROM marts.fct_provision_spend p
+        LEFT JOIN (SELECT financial_year, provision_type, sum(spend_gbp) AS spend_gbp
+                   FROM marts.fct_spend_by_s251_line GROUP BY ALL) l USING (financial_year, provision_type)
+        WHERE p.spend_gbp <> coalesce(l.spend_gbp, 0)
+        """
+    ).fetchone()[0] == 0
+
+
 def test_every_provision_type_appears_every_year(con):
     assert con.execute(
         "SELECT count(DISTINCT provision_type), count(*) / count(DISTINCT financial_year) FROM marts.fct_provision_spend"
