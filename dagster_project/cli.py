@@ -24,12 +24,14 @@ from .settings import DEMO_PSEUDONYM_KEY, REPO_ROOT, Settings, SettingsError, lo
 
 DAGSTER_YAML = REPO_ROOT / "dagster_project" / "dagster.yaml"
 STAGES = {
+    "observe_landing_": "landing",
     "raw__": "ingest",
     "_ingest_gates": "ingest gates",
     "warehouse_models": "dbt build and tests",
     "warehouse_gates": "warehouse gates",
     "gates__warehouse_checked": "gate: warehouse checked",
     "forecast_tables_asset": "forecast",
+    "docs__dbt_docs": "dbt docs",
 }
 EXAMPLES_PER_REASON = 3
 
@@ -37,7 +39,7 @@ EXAMPLES_PER_REASON = 3
 def stage_of(step_key: str) -> str:
     for fragment, stage in STAGES.items():
         if fragment in step_key:
-            return f"{stage} ({step_key})" if stage in ("ingest", "ingest gates") else stage
+            return f"{stage} ({step_key})" if stage in ("landing", "ingest", "ingest gates") else stage
     return step_key
 
 
@@ -103,7 +105,8 @@ def run_refresh(settings: Settings, console: Console) -> RefreshOutcome:
     result = holder["result"]
     outcome = RefreshOutcome(success=bool(result.success), run_id=run_id)  # type: ignore[attr-defined]
     outcome_from_events(outcome, result.all_events)  # type: ignore[attr-defined]
-    materialized = {e.asset_key for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION}  # type: ignore[attr-defined]
+    ran = (dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_OBSERVATION)
+    materialized = {e.asset_key for e in result.all_events if e.event_type in ran}  # type: ignore[attr-defined]
     outcome.not_run = sorted(k.to_user_string() for k in job.asset_layer.executable_asset_keys - materialized)
     console.print(f"  [dim]run {run_id} took {time.monotonic() - started:.1f}s; log: {log_path}[/dim]")
     return outcome
@@ -515,6 +518,59 @@ def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_trace(args: argparse.Namespace, console: Console) -> int:
+    """List the landing rows behind a mart figure, with their source file and row."""
+    import duckdb
+
+    from ingest.trace import trace_plans, trace_spend
+
+    settings = load_settings()
+    if not settings.warehouse.exists():
+        console.print(f"[red]No warehouse at {settings.warehouse}: run a refresh first.[/red]")
+        return 2
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        if args.what == "spend":
+            if not args.year or not args.provision:
+                console.print("[red]trace spend needs --year (e.g. 2024-25) and --provision (e.g. inmss)[/red]")
+                return 2
+            trace = trace_spend(con, args.year, args.provision)
+            label = f"fct_provision_spend {args.year} {args.provision}"
+            shown = ["transaction_id", "posting_date", "amount_gbp", "s251_line", "allocation_method", "source_file", "source_row"]
+        else:
+            if not args.census:
+                console.print("[red]trace plans needs --census (e.g. 2025)[/red]")
+                return 2
+            trace = trace_plans(con, args.census, args.provision, args.need)
+            label = f"fct_ehcp_cohort census {args.census}" + (f" {args.provision}" if args.provision else "") + (
+                f" {args.need}" if args.need else "")
+            shown = ["plan_id", "primary_need", "age", "provision_type", "source_file", "source_row"]
+    if args.out:
+        trace.rows.to_csv(args.out, index=False)
+    table = Table(title=f"{len(trace.rows):,} rows behind {label}" + (" (first 25)" if len(trace.rows) > 25 else ""))
+    for column in shown:
+        table.add_column(column)
+    for row in trace.rows[shown].head(25).itertuples(index=False):
+        table.add_row(*(str(value.date()) if hasattr(value, "date") and hasattr(value, "hour") else str(value) for value in row))
+    console.print(table)
+    mart = "no such row in the mart" if trace.mart_value is None else f"{trace.mart_value:,.2f}"
+    verdict = "[green]they match[/green]" if trace.matches else "[red]they DO NOT match[/red]"
+    console.print(f"{trace.measure}: traced rows total {trace.traced_value:,.2f}; mart {mart}: {verdict}")
+    if args.out:
+        console.print(f"All {len(trace.rows):,} rows written to {args.out}")
+    return 0 if trace.matches else 1
+
+
+def cmd_docs(args: argparse.Namespace, console: Console) -> int:
+    from .defs.docs import docs_path
+
+    path = docs_path()
+    if not path.exists():
+        console.print(f"[red]No dbt docs at {path} yet: run a refresh first.[/red]")
+        return 2
+    console.print(f"dbt docs (models, columns, tests, column-level lineage): {path.as_uri()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="highneeds", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -547,6 +603,18 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--simulations", type=int, default=300)
     backtest.add_argument("--out", help="write the error table to this CSV")
     backtest.set_defaults(handler=cmd_backtest)
+
+    trace = commands.add_parser("trace", help="list the landing rows (file and row) behind a mart figure")
+    trace.add_argument("what", choices=["spend", "plans"])
+    trace.add_argument("--year", help="financial year for spend, e.g. 2024-25")
+    trace.add_argument("--census", type=int, help="census year for plans, e.g. 2025")
+    trace.add_argument("--provision", help="provision type, e.g. inmss")
+    trace.add_argument("--need", help="primary need for plans, e.g. ASD")
+    trace.add_argument("--out", help="write every row to this CSV")
+    trace.set_defaults(handler=cmd_trace)
+
+    docs = commands.add_parser("docs", help="where the dbt documentation site of the last refresh is")
+    docs.set_defaults(handler=cmd_docs)
 
     ui = commands.add_parser("ui", help="start the Dagster UI on 127.0.0.1")
     ui.add_argument("--host", default="127.0.0.1")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from functools import lru_cache
+
 import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, MetadataValue
 
@@ -26,5 +29,37 @@ def check_result(gate: GateResult, asset_key: AssetKey, check_name: str) -> Asse
         passed=gate.passed,
         severity=AssetCheckSeverity.ERROR,
         description="passed" if gate.passed else "; ".join(gate.failures[:5]),
-        metadata={"compared": markdown_table(gate.facts), "failures": MetadataValue.text("\n".join(gate.failures) or "none")},
+        metadata={
+            "compared": markdown_table(gate.facts),
+            "failures": MetadataValue.text("\n".join(gate.failures) or "none"),
+            # the totals of what was compared, as numbers the UI plots across runs
+            **{
+                f"total_{column}": float(gate.facts[column].sum())
+                for column in gate.facts.select_dtypes("number").columns[:12]
+            },
+        },
     )
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """The git commit the code runs from (with "+changes" when the checkout has uncommitted edits)."""
+    from .settings import REPO_ROOT
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                                text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = "", ""
+    if not commit:
+        from importlib.metadata import version
+
+        return f"highneeds {version('highneeds')} (not a git checkout)"
+    return commit + ("+changes" if dirty else "")
+
+
+def provenance(run_id: str) -> dict[str, object]:
+    """What every materialisation records about how it was made."""
+    return {"code_version": code_version(), "load_id": run_id}

@@ -34,6 +34,44 @@ BUDGET_LINE_CODES = (
 S251_LINE_PATTERN = r"^[0-9]+(\.[0-9]+){1,2}$"
 
 
+# What each contract column means (DESIGN.md), shown with the ingest assets' column schema.
+COLUMN_DESCRIPTIONS = {
+    "child_id": "The council's person id, as a keyed hash (HMAC-SHA256 with HIGHNEEDS_PSEUDONYM_KEY).",
+    "plan_id": "The council's unique EHC plan id.",
+    "date_of_birth": "Date of birth (warehouse only; never in marts or serving).",
+    "sex": "M, F or U.",
+    "primary_need": "SEN2 primary need code (SENtype rank 1).",
+    "secondary_need": "SEN2 secondary need code.",
+    "request_date": "Date the EHC needs assessment was requested.",
+    "plan_start_date": "Date the plan was issued.",
+    "plan_cease_date": "Date the plan ceased.",
+    "cease_reason": "SEN2 cease reason 1–9.",
+    "placement_id": "The council's unique placement id.",
+    "urn": "School URN (GIAS).",
+    "ukprn": "Provider UKPRN (FE and specialist post-16).",
+    "sen_setting": "SEN2 setting code when there is no URN or UKPRN.",
+    "establishment_name": "Name of the school or provider.",
+    "establishment_type_code": "GIAS TypeOfEstablishment code.",
+    "sen_unit": "Y when the placement is in a mainstream school's SEN unit.",
+    "resourced_provision": "Y when the placement is in a mainstream school's resourced provision.",
+    "residential": "A (up to 38 weeks) or B (39–52 weeks) for residential placements.",
+    "start_date": "First day of the placement.",
+    "end_date": "Last day of the placement (blank while ongoing).",
+    "annual_cost": "Commissioned annual cost in pounds.",
+    "transaction_id": "The ledger's unique transaction id.",
+    "posting_date": "Date the transaction was posted.",
+    "amount": "Amount in pounds (credits negative).",
+    "s251_line": "Section 251 line, e.g. 1.2.3.",
+    "provider_urn": "URN of the school paid.",
+    "provider_ukprn": "UKPRN of the provider paid.",
+    "supplier_name": "Supplier (payee) name.",
+    "cost_centre": "Council cost centre.",
+    "description": "Free-text ledger description.",
+    "financial_year": "Financial year, e.g. 2024-25.",
+    "line": "Funding line (hnb_allocation, place_deductions, block_transfer, la_contribution, other_income, balance_brought_forward).",
+}
+
+
 @dataclass(frozen=True)
 class Column:
     name: str

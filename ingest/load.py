@@ -36,6 +36,7 @@ from pathlib import Path
 import duckdb
 
 from .contracts import Extract
+from .hashing import HashCache
 from .parsing import blank_to_null, quote_ident, quote_literal, sql_type, typed_sql
 from .pseudonymise import keyed_hash_sql
 from .sen2 import REQUIRED_TABLES as SEN2_REQUIRED_TABLES
@@ -95,14 +96,6 @@ class ExtractLoad:
 
     def total(self, attribute: str) -> int:
         return sum(getattr(f, attribute) for f in self.files)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def landing_files(landing_dir: Path, extract: Extract) -> list[Path]:
@@ -477,6 +470,7 @@ def load_extract(
     pseudonym_key: str,
     extract_date: dt.date | None = None,
     reader_config: dict[str, dict] | None = None,
+    hashes: HashCache | None = None,
 ) -> "ExtractLoad":
     """Load every new file of one extract; mark which known files are still in the landing folder."""
     ensure_tables(con, extract)
@@ -485,14 +479,15 @@ def load_extract(
     reader_settings = (reader_config or {}).get(extract.name, {})
     result = ExtractLoad(extract.name, load_id)
     present: list[str] = []
+    hashes = hashes or HashCache(None)
     sources: list[Source] = []
     for path in landing_files(landing_dir, extract):
         display = str(path.relative_to(landing_dir))
-        sources.append(Source(display, file_sha256(path), path.stat().st_size,
+        sources.append(Source(display, hashes.sha256(path), path.stat().st_size,
                               partial(_read_file, con, path, display, extract, aliases, reader_settings)))
     if extract.name in SEN2_REQUIRED_TABLES:
         for sen2 in find_returns(landing_dir):
-            sources.append(Source(sen2.name, sen2.content_hash(), sen2.size(),
+            sources.append(Source(sen2.name, sen2.content_hash(hashes), sen2.size(),
                                   partial(_read_sen2, con, sen2, extract.name, pseudonym_key), named_by_part=True))
     for source in sources:
         display, content_hash = source.display, source.content_hash

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import duckdb
 
+from .hashing import HashCache
 from .parsing import quote_ident
 from .pseudonymise import keyed_hash_sql
 from .readers import FileRejected, Part, normalise_header, read_csv_part
@@ -52,14 +53,11 @@ class Sen2Return:
         """The return as people know it: its folder relative to the landing folder, e.g. sen2/2025."""
         return str(self.folder.relative_to(self.landing_dir))
 
-    def content_hash(self) -> str:
-        digest = hashlib.sha256()
-        for table, path in sorted(self.tables.items()):
-            digest.update(table.encode())
-            with path.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-        return digest.hexdigest()
+    def content_hash(self, hashes: HashCache | None = None) -> str:
+        """One hash for the return: its tables' names and their files' hashes."""
+        hashes = hashes or HashCache(None)
+        parts = "".join(f"{table}:{hashes.sha256(path)}\n" for table, path in sorted(self.tables.items()))
+        return hashlib.sha256(parts.encode()).hexdigest()
 
     def size(self) -> int:
         return sum(p.stat().st_size for p in self.tables.values())

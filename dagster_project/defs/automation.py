@@ -9,8 +9,8 @@ from ..settings import load_settings
 
 refresh_job = dg.define_asset_job(
     "refresh",
-    selection=dg.AssetSelection.all(),
-    description="Load new landing files, rebuild the warehouse, run every gate, and forecast when they pass.",
+    selection=dg.AssetSelection.all(include_sources=True),
+    description="Observe the landing folder, load new files, rebuild the warehouse, run every gate, and forecast when they pass.",
 )
 
 nightly_refresh = dg.ScheduleDefinition(

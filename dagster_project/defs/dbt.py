@@ -1,15 +1,45 @@
-"""The dbt project as assets: staging → intermediate → marts; dbt tests become asset checks."""
+"""The dbt project as assets: staging → intermediate → marts; dbt tests become asset checks.
 
+dbt holds the warehouse's write lock while it runs, so what the materialisations record about the
+tables (row counts, the marts' key totals) is read once dbt has finished, and added to each
+model's event before it is reported: row count, code version, load id, the compiled SQL, and for
+marts the totals a change between runs shows up in.
+"""
 
 import shutil
 
 import dagster as dg
+import duckdb
 from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_duckdb import DuckDBResource
 
 from ..dbt_project import dbt_project
+from ..metadata import provenance
 from ..translator import HighneedsTranslator
 
 KEEP_RUN_TARGETS = 5
+# key totals per mart: label → SQL over the mart
+MART_TOTALS = {
+    ("marts", "fct_provision_spend"): {
+        "spend_gbp_all_years": "SELECT sum(spend_gbp)::DOUBLE FROM marts.fct_provision_spend",
+        "spend_gbp_latest_complete_year": "SELECT sum(spend_gbp)::DOUBLE FROM marts.fct_provision_spend WHERE financial_year = "
+        "(SELECT max(financial_year) FROM marts.fct_provision_spend WHERE is_complete_year)",
+    },
+    ("marts", "fct_ehcp_cohort"): {
+        "plans_latest_census": "SELECT sum(plans)::BIGINT FROM marts.fct_ehcp_cohort WHERE census_year = "
+        "(SELECT max(census_year) FROM marts.fct_ehcp_cohort)",
+    },
+    ("marts", "fct_hnb_position"): {
+        "cumulative_balance_gbp_latest": "SELECT cumulative_balance_gbp::DOUBLE FROM marts.fct_hnb_position "
+        "ORDER BY financial_year DESC LIMIT 1",
+    },
+    ("marts", "fct_ehcp_flows"): {"new_plans_all_years": "SELECT sum(new_plans)::BIGINT FROM marts.fct_ehcp_flows"},
+    ("marts", "fct_data_quality"): {
+        "rows_read_in_landing": "SELECT sum(rows)::BIGINT FROM marts.fct_data_quality WHERE measure = 'rows_read' AND in_landing",
+        "rows_quarantined_in_landing": "SELECT sum(rows)::BIGINT FROM marts.fct_data_quality "
+        "WHERE measure = 'rows_quarantined' AND in_landing",
+    },
+}
 
 
 def _prune_run_targets() -> None:
@@ -20,8 +50,61 @@ def _prune_run_targets() -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
+def _table_facts(con: duckdb.DuckDBPyConnection, key: dg.AssetKey) -> dict[str, object]:
+    schema, name = key.path[0], key.path[-1]
+    kind = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
+    ).fetchone()
+    if kind is None:
+        return {}
+    facts: dict[str, object] = {"relation": f"{schema}.{name}"}
+    if kind[0] == "BASE TABLE":  # a view's count would re-run its query: its source tables have theirs
+        facts["dagster/row_count"] = con.execute(f'SELECT count(*) FROM {schema}."{name}"').fetchone()[0]
+    for label, sql in MART_TOTALS.get(tuple(key.path), {}).items():
+        value = con.execute(sql).fetchone()
+        facts[label] = value[0] if value and value[0] is not None else 0
+    return facts
+
+
+def _release_dbt_adapter(invocation) -> None:
+    """dagster-dbt keeps a read-only dbt adapter in this process; DuckDB refuses a second
+    connection to the same file with other settings while it is open, so close it first."""
+    adapter = getattr(invocation, "adapter", None)
+    if adapter is not None:
+        adapter.cleanup_connections()
+    from dbt.adapters.factory import reset_adapters
+
+    reset_adapters()
+
+
+def _compiled_sql(manifest: dict, unique_id: str | None) -> dg.MetadataValue | None:
+    node = (manifest.get("nodes") or {}).get(unique_id or "", {})
+    code = node.get("compiled_code")
+    return dg.MetadataValue.md(f"```sql\n{code.strip()}\n```") if code else None
+
+
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=HighneedsTranslator())
-def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
     """Builds and tests every dbt seed and model (one thread: the warehouse has one writer)."""
-    yield from dbt.cli(["build"], context=context).stream()
+    invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+    events = list(invocation.stream())
+    try:
+        manifest = invocation.get_artifact("manifest.json")
+    except Exception:  # noqa: BLE001 - a missing artifact only costs the compiled SQL in the metadata
+        manifest = {}
+    extra = provenance(context.run.run_id)
+    _release_dbt_adapter(invocation)
+    with duckdb.connect(warehouse.database, read_only=True) as con:
+        for index, event in enumerate(events):
+            if isinstance(event, dg.Output):
+                key = context.asset_key_for_output(event.output_name)
+                metadata = {**extra, **_table_facts(con, key)}
+                unique_id = event.metadata.get("unique_id")
+                compiled = _compiled_sql(manifest, getattr(unique_id, "value", unique_id))
+                if compiled is not None:
+                    metadata["compiled_sql"] = compiled
+                events[index] = event.with_metadata({**event.metadata, **metadata})
+    yield from events
     _prune_run_targets()
+    if not invocation.is_successful():
+        raise invocation.get_error() or dg.Failure("dbt build failed: see the step's logs")

@@ -11,7 +11,7 @@ from forecast.model import MITIGATED, UNMITIGATED, run_forecast
 from forecast.store import forecast_tables, write_tables
 from forecast.summary import summary_markdown
 
-from ..metadata import FINANCE_AND_BI, markdown_table
+from ..metadata import FINANCE_AND_BI, markdown_table, provenance
 from ..settings import load_settings
 from .gates import MART_KEYS
 
@@ -57,7 +57,11 @@ def forecast_tables_asset(context: dg.AssetExecutionContext, warehouse: DuckDBRe
     position = forecast.hnb_position
     last = position[position["financial_year"] == settings.horizon].set_index("scenario")
     for name, frame in tables.items():
-        metadata = {"rows": len(frame), "mitigations_file": dg.MetadataValue.path(str(settings.mitigations))}
+        metadata = {
+            "dagster/row_count": len(frame),
+            "mitigations_file": dg.MetadataValue.path(str(settings.mitigations)),
+            **provenance(context.run.run_id),
+        }
         if name == "hnb_position":
             metadata.update(
                 {

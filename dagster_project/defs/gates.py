@@ -15,7 +15,7 @@ from dagster_duckdb import DuckDBResource
 from ingest import gates
 from ingest.contracts import EXTRACTS
 
-from ..metadata import DATA_ENGINEERING, check_result, markdown_table
+from ..metadata import DATA_ENGINEERING, check_result, markdown_table, provenance
 from ..settings import COST_BOUNDS, load_settings
 from .ingest import ingest_assets
 
@@ -127,5 +127,6 @@ def warehouse_checked(context: dg.AssetExecutionContext, warehouse: DuckDBResour
             "checks_passed": int(results["passed"].sum()),
             "warnings": len(failed_warnings),
             "results": markdown_table(results[["asset", "check_name", "passed", "severity"]]),
+            **provenance(context.run.run_id),
         }
     )

@@ -5,13 +5,21 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from ingest import gates
-from ingest.contracts import EXTRACTS, Extract
+from ingest.contracts import COLUMN_DESCRIPTIONS, EXTRACTS, Extract
+from ingest.hashing import cache_for
 from ingest.load import load_extract
 from ingest.readers import load_reader_config
 
-from ..metadata import DATA_ENGINEERING, check_result, markdown_table
+from ..metadata import DATA_ENGINEERING, check_result, markdown_table, provenance
 from ..settings import load_settings
+from .landing import landing_deps
 
+PROVENANCE = {
+    "_file_hash": "SHA-256 of the landing file (or sheet) the row came from.",
+    "_source_file": "Landing file the row came from, relative to the landing folder.",
+    "_source_row": "Row number in that file as a spreadsheet shows it (header = 1).",
+    "_load_id": "The refresh run that loaded the row.",
+}
 ROWS_ACCOUNTED_FOR = "rows_accounted_for"
 NO_REJECTED_FILES = "no_rejected_files"
 QUARANTINE_WITHIN_TOLERANCE = "quarantine_within_tolerance"
@@ -27,6 +35,7 @@ def build_ingest_asset(extract: Extract) -> dg.AssetsDefinition:
         group_name="ingest",
         owners=[DATA_ENGINEERING],
         kinds={"python", "duckdb"},
+        deps=landing_deps(extract),
         description=(
             f"{extract.description} Loads every new file in the landing folder's `{extract.name}/` "
             f"into `raw.{extract.name}` (text as loaded, personal data dropped, child ids keyed "
@@ -38,15 +47,24 @@ def build_ingest_asset(extract: Extract) -> dg.AssetsDefinition:
     def ingest_extract(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
         settings = load_settings()
         key = settings.require_pseudonym_key()
+        hashes = cache_for(settings.warehouse)
         with warehouse.get_connection() as con:
             result = load_extract(
                 con, extract, settings.landing, context.run.run_id, key, settings.extract_date,
-                load_reader_config(settings.readers),
+                load_reader_config(settings.readers), hashes,
             )
+        hashes.save()
+        with warehouse.get_connection() as con:
             files = con.execute(
                 f"SELECT file_name, file_hash, status, rows_read, rows_valid, rows_duplicate, rows_quarantined, in_landing "
                 f"FROM raw.{extract.name}_files ORDER BY file_seq"
             ).df()
+            raw_rows = con.execute(f"SELECT count(*) FROM raw.{extract.name}").fetchone()[0]
+            schema = con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = 'raw' AND table_name = ? ORDER BY ordinal_position",
+                [f"{extract.name}_valid"],
+            ).fetchall()
         for outcome in result.rejected:
             context.log.error(outcome.message)
         current = files[files["in_landing"]]
@@ -60,8 +78,15 @@ def build_ingest_asset(extract: Extract) -> dg.AssetsDefinition:
                 "rows_loaded": int(current["rows_valid"].fillna(0).sum()),
                 "rows_duplicate": int(current["rows_duplicate"].fillna(0).sum()),
                 "rows_quarantined": int(current["rows_quarantined"].fillna(0).sum()),
-                "load_id": context.run.run_id,
                 "files": markdown_table(files),
+                "dagster/row_count": raw_rows,
+                "dagster/column_schema": dg.TableSchema(
+                    columns=[
+                        dg.TableColumn(name, kind, description=COLUMN_DESCRIPTIONS.get(name, PROVENANCE.get(name, "")))
+                        for name, kind in schema
+                    ]
+                ),
+                **provenance(context.run.run_id),
             }
         )
 

@@ -66,7 +66,8 @@ def test_definitions_match_the_reviewed_snapshot(defs):
 def test_every_asset_is_described_grouped_and_owned(defs):
     for key, asset in describe(defs)["assets"].items():
         assert asset["described"], key
-        assert asset["group"] in {"ingest", "reference", "staging", "intermediate", "marts", "gates", "forecast"}, key
+        assert asset["group"] in {"landing", "ingest", "reference", "staging", "intermediate", "marts", "gates", "forecast",
+                                  "serving", "report", "docs"}, key
         assert asset["owners"], key
 
 
@@ -102,3 +103,12 @@ def test_landing_sensor_requests_a_run_only_when_files_change(pipeline_env, defs
     (landing / "finance").mkdir()
     (landing / "finance" / "new.csv").write_text("transaction_id\n")
     assert len(sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor)).run_requests) == 1
+
+
+def test_lineage_starts_at_the_landing_files(defs):
+    graph = defs.resolve_asset_graph()
+    upstream = graph.get_ancestor_asset_keys(dg.AssetKey(["forecast", "spend"]))
+    for extract in ("ehcp", "placements", "finance", "budget", "gias", "sen2"):
+        assert dg.AssetKey(["landing", extract]) in upstream
+    job = defs.resolve_job_def("refresh")
+    assert dg.AssetKey(["landing", "finance"]) in job.asset_layer.asset_graph.get_all_asset_keys()

@@ -1,0 +1,60 @@
+"""Content hashes of landing files, computed once per version of a file.
+
+A file is identified by the SHA-256 of its bytes. Reading gigabytes of ledger to hash it every
+night, twice (the landing observation and the ingest), would cost more than the rest of a quiet
+night's refresh, so hashes are kept in a small JSON cache beside the warehouse, keyed by the
+file's path, size and modification time (nanoseconds): a file rewritten in place gets a new
+modification time and is hashed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class HashCache:
+    def __init__(self, cache_file: Path | None):
+        self.cache_file = cache_file
+        self.entries: dict[str, str] = {}
+        if cache_file and cache_file.exists():
+            try:
+                self.entries = json.loads(cache_file.read_text())
+            except (OSError, ValueError):
+                self.entries = {}  # a damaged cache only costs a re-hash
+        self.changed = False
+
+    @staticmethod
+    def _key(path: Path) -> str:
+        stat = path.stat()
+        return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+
+    def sha256(self, path: Path) -> str:
+        key = self._key(path)
+        if key not in self.entries:
+            self.entries[key] = sha256_file(path)
+            self.changed = True
+        return self.entries[key]
+
+    def save(self) -> None:
+        if not (self.cache_file and self.changed):
+            return
+        live = {k: v for k, v in self.entries.items() if Path(k.split("|")[0]).exists()}
+        temporary = self.cache_file.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(live, indent=0, sort_keys=True))
+        os.replace(temporary, self.cache_file)
+        self.changed = False
+
+
+def cache_for(warehouse: Path) -> HashCache:
+    return HashCache(warehouse.with_name(warehouse.name + ".file-hashes.json"))

@@ -1,0 +1,172 @@
+"""Auditors trace every number: metadata on every materialisation, `highneeds trace`, dbt docs, and
+the lineage in the Dagster UI (headless Chromium) from landing files to the forecast."""
+
+import csv
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from dagster_project.cli import main
+from tests.conftest import HANDWRITTEN_LANDING, REPO_ROOT, TEST_KEY
+
+ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def audited(tmp_path_factory):
+    """One refresh of the hand-written extracts, kept for the module's tests."""
+    folder = tmp_path_factory.mktemp("audit")
+    environment = {
+        "HIGHNEEDS_LANDING": str(folder / "landing"),
+        "HIGHNEEDS_WAREHOUSE": str(folder / "warehouse.duckdb"),
+        "HIGHNEEDS_SERVING": str(folder / "serving.duckdb"),
+        "DAGSTER_HOME": str(folder / "dagster_home"),
+        "HIGHNEEDS_PSEUDONYM_KEY": TEST_KEY,
+        "HIGHNEEDS_SIMULATIONS": "500",
+    }
+    shutil.copytree(HANDWRITTEN_LANDING, folder / "landing")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        assert main(["refresh"]) == 0
+        yield folder, environment
+
+
+def latest(home: Path, key: list[str]):
+    os.environ["DAGSTER_HOME"] = str(home)
+    instance = dg.DagsterInstance.get()
+    event = instance.get_latest_materialization_event(dg.AssetKey(key))
+    return {name: value.value for name, value in event.asset_materialization.metadata.items()}
+
+
+def test_every_materialisation_says_what_it_holds_and_how_it_was_made(audited, monkeypatch):
+    folder, environment = audited
+    home = Path(environment["DAGSTER_HOME"])
+    mart = latest(home, ["marts", "fct_provision_spend"])
+    assert mart["dagster/row_count"] == 36  # 3 years × 12 provision types
+    assert mart["spend_gbp_all_years"] > 0 and mart["code_version"] and mart["load_id"]
+    assert "select" in mart["compiled_sql"].lower()
+    raw = latest(home, ["raw", "finance"])
+    assert raw["dagster/row_count"] == 372
+    columns = {c.name: c.description for c in raw["dagster/column_schema"].columns}
+    assert columns["amount"].startswith("Amount in pounds") and columns["_source_row"]
+    forecast = latest(home, ["forecast", "hnb_position"])
+    assert "Forecast to 2028-29" in forecast["summary"]
+
+    os.environ["DAGSTER_HOME"] = str(home)
+    observation = dg.DagsterInstance.get().fetch_observations(dg.AssetKey(["landing", "finance"]), limit=1).records[0]
+    observed = observation.asset_observation.metadata["file_hashes"].value
+    ledger = HANDWRITTEN_LANDING / "finance" / "ledger_2021_2024.csv"
+    assert hashlib.sha256(ledger.read_bytes()).hexdigest() in observed
+
+
+def test_trace_lists_the_exact_transactions_behind_a_spend_figure(audited, monkeypatch, capsys):
+    folder, environment = audited
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    out_file = folder / "trace.csv"
+    assert main(["trace", "spend", "--year", "2022-23", "--provision", "mss", "--out", str(out_file)]) == 0
+    assert "they match" in capsys.readouterr().out
+    with out_file.open() as handle:
+        rows = list(csv.DictReader(handle))
+    # independently: the ledger's 2022-23 rows for mss placements (PL06, PL12) and the special school's place funding
+    expected = Decimal(0)
+    with (HANDWRITTEN_LANDING / "finance" / "ledger_2021_2024.csv").open() as handle:
+        for row in csv.DictReader(handle):
+            day, month, year = (int(x) for x in row["posting_date"].split("/"))
+            in_year = (year == 2022 and month >= 4) or (year == 2023 and month < 4)
+            if in_year and (row["placement_id"] in ("PL06", "PL12") or row["s251_line"] == "1.0.2"):
+                expected += Decimal(row["amount"])
+    assert sum(Decimal(r["amount_gbp"]) for r in rows) == expected
+    assert {r["source_file"] for r in rows} == {"finance/ledger_2021_2024.csv"} and all(r["source_row"] for r in rows)
+
+    assert main(["trace", "plans", "--census", "2024", "--provision", "mss"]) == 0
+    assert "plans: traced rows total 2.00; mart 2.00: they match" in capsys.readouterr().out
+
+
+def test_dbt_docs_are_built_beside_the_warehouse(audited):
+    folder, _ = audited
+    index = folder / "dbt_docs" / "index.html"
+    assert index.exists() and "fct_provision_spend" in index.read_text(errors="ignore")
+
+
+def free_port() -> int:
+    with socket.socket() as handle:
+        handle.bind(("127.0.0.1", 0))
+        return handle.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ui(audited):
+    if CHROMIUM is None:
+        message = "Debian's chromium is not installed (apt-get install chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    folder, environment = audited
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "dagster-webserver"), "-w", str(REPO_ROOT / "workspace.yaml"),
+         "-h", "127.0.0.1", "-p", str(port), "--read-only"],
+        cwd=REPO_ROOT, env={**os.environ, **environment}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/server_info", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail("the Dagster webserver did not start")
+                time.sleep(1)
+        # the first-visit "join the community" modal would cover the page: mark it seen
+        request = urllib.request.Request(f"{base}/graphql", data=b'{"query":"mutation { setNuxSeen }"}',
+                                         headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=10)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_the_ui_shows_the_lineage_from_landing_files_to_the_forecast_with_passed_checks(ui):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
+        page = browser.new_page(viewport={"width": 1800, "height": 1100})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{ui}/assets/forecast/spend?view=lineage&lineageScope=upstream&lineageDepth=20", wait_until="networkidle")
+        page.wait_for_selector("text=fct_provisi", timeout=60_000)
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(ARTIFACTS / "lineage_forecast_spend.png"))
+        lineage = page.inner_text("body")
+        for group in ("landing", "ingest", "staging", "intermediate", "marts", "gates", "forecast"):
+            assert group in lineage, group
+        assert "warehouse_checked" in lineage and "sen2" in lineage
+        page.goto(f"{ui}/assets/marts/fct_provision_spend?view=checks", wait_until="networkidle")
+        page.wait_for_selector("text=finance_reconciles_to_mart", timeout=60_000)
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(ARTIFACTS / "checks_fct_provision_spend.png"))
+        checks = page.inner_text("body")
+        assert "Passed" in checks and "unit_costs_within_bounds" in checks and "Failed" not in checks
+        browser.close()
+    assert not errors
