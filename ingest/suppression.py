@@ -1,0 +1,153 @@
+"""Small-count suppression for tables shared outside the council (schools forum papers, FOI).
+
+A table here is a grid of counts with its totals: every combination of its dimensions' values,
+plus rows where some dimensions say `total`. *Primary* suppression hides every count from 1 to
+`threshold - 1`, totals included (zero is shown: it discloses no child). A published total
+minus the cells shown gives away a lone hidden cell, so *secondary* suppression hides more
+until no hidden value can be worked out. Exactly: each line of the table (the cells along one
+dimension with their total) is an equation "cells − total = 0"; a hidden value can be worked
+out when those equations fix it, i.e. when it is zero in every solution of the equations over
+the hidden values alone (their null space). While one can, the smallest cell still shown on
+one of its lines is hidden too: an interior non-zero cell first (a zero an outsider could
+guess, like a 16-year-old in early years, protects nothing), then a zero, then the total.
+
+This is the usual cell-suppression practice of official statistics (ONS, DfE). It considers
+the totals of each table, not arithmetic links between different tables (such as caseload
+change = new − ceased plans).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_THRESHOLD = 5
+TOTAL = "total"
+PRIMARY = "primary"  # a count from 1 to threshold - 1
+SECONDARY = "secondary"  # hidden so that no hidden count can be worked out from the others
+_TOLERANCE = 1e-9
+
+
+class SuppressionError(ValueError):
+    """A table whose totals give a count away however many cells are hidden."""
+
+
+@dataclass(frozen=True)
+class Line:
+    members: np.ndarray  # positions of the cells along the line
+    total: int  # position of its total
+
+
+def with_totals(cells: pd.DataFrame, dims: Sequence[str], lines: Sequence[Sequence[str]], summed: Sequence[str]) -> pd.DataFrame:
+    """`cells` (one row per combination of `dims`; missing combinations count 0) with a total
+    row for every line: for each entry of `lines` (the dims a total keeps), the `summed` columns
+    added up over the other dims, which say `total`. With more than one kind of line, also the
+    totals of totals (the grand total of each page)."""
+    dims = list(dims)
+    grid = pd.MultiIndex.from_product([sorted(cells[d].dropna().unique()) for d in dims], names=dims)
+    cells = cells.set_index(dims).reindex(grid).reset_index()
+    cells[list(summed)] = cells[list(summed)].fillna(0)
+    kept = [list(line) for line in lines]
+    if len(kept) > 1:
+        kept.append([d for d in dims if all(d in line for line in lines)])
+    totals = [cells.groupby(line, as_index=False)[list(summed)].sum() for line in kept]
+    labelled = [d for d in dims if any(d not in line for line in lines)]
+    table = pd.concat([cells.astype({d: str for d in labelled}), *totals], ignore_index=True)
+    table[labelled] = table[labelled].fillna(TOTAL)
+    return table
+
+
+def table_lines(table: pd.DataFrame, dims: Sequence[str], lines: Sequence[Sequence[str]]) -> list[Line]:
+    """Every line of a table from `with_totals`: for each kind of line and each value of the dims
+    it keeps (`total` included), the cells whose other dims are not `total`, and its total."""
+    found = []
+    for kept in lines:
+        free = [d for d in dims if d not in kept]
+        is_total = table[free].eq(TOTAL)
+        positions = pd.RangeIndex(len(table))
+        for _, group in pd.Series(positions).groupby([table[d].to_numpy() for d in kept], sort=False):
+            members = group.to_numpy()
+            inside = members[~is_total.to_numpy()[members].any(axis=1)]
+            total = members[is_total.to_numpy()[members].all(axis=1)]
+            if len(total) == 1 and len(inside):
+                found.append(Line(inside, int(total[0])))
+    return found
+
+
+def suppress(table: pd.DataFrame, value: str, lines: Sequence[Line], threshold: int = DEFAULT_THRESHOLD) -> pd.Series:
+    """Why each cell is hidden (`primary` / `secondary`) or None when it is shown."""
+    if threshold < 1:
+        raise ValueError(f"the suppression threshold must be at least 1, got {threshold}")
+    values = table[value].fillna(0).to_numpy(dtype=float)
+    is_total = np.zeros(len(table), dtype=bool)
+    is_total[[line.total for line in lines]] = True
+    reasons = np.full(len(table), None, dtype=object)
+    reasons[(values > 0) & (values < threshold)] = PRIMARY
+    lines_of: dict[int, list[Line]] = {}
+    for line in lines:
+        for cell in (*line.members, line.total):
+            lines_of.setdefault(int(cell), []).append(line)
+    while True:
+        # the quick rule first: a line with exactly one hidden count gives it away
+        progressed = False
+        for line in lines:
+            if sum(reasons[p] is not None for p in (*line.members, line.total)) == 1:
+                progressed |= _hide_complement(line, values, is_total, reasons, lines_of)
+        if progressed:
+            continue
+        recoverable = recoverable_cells(reasons != None, lines)  # noqa: E711 - element-wise
+        if not recoverable.size:
+            break
+        cell = recoverable[0]
+        # hide a cell on one of its lines; when those are all hidden, on any line with hidden
+        # cells (more unknowns under the same equations can only widen what is unknown)
+        hidden = reasons != None  # noqa: E711
+        candidates = [line for line in lines if cell in line.members or cell == line.total]
+        candidates += [line for line in lines if hidden[[*line.members, line.total]].any()]
+        if not any(_hide_complement(line, values, is_total, reasons, lines_of) for line in candidates):
+            raise SuppressionError(f"row {table.iloc[cell].to_dict()} can be worked out even with every cell hidden")
+    return pd.Series(reasons, index=table.index, name="suppressed", dtype=object)
+
+
+def _hide_complement(line: Line, values: np.ndarray, is_total: np.ndarray, reasons: np.ndarray,
+                     lines_of: dict[int, list[Line]]) -> bool:
+    """Hide one more cell of `line`: an interior cell before the total, non-zero before zero,
+    then one that also gives a complement to another line with a lone hidden cell (so a
+    rectangle of four hidden cells closes rather than a chain growing), then the smallest."""
+    shown = [int(p) for p in (*line.members, line.total) if reasons[p] is None]
+    if not shown:
+        return False
+
+    def lone_lines_crossed(cell: int) -> int:
+        return sum(
+            sum(reasons[p] is not None for p in (*other.members, other.total)) == 1
+            for other in lines_of[cell] if other is not line
+        )
+
+    best = min(shown, key=lambda p: (is_total[p], values[p] == 0, -lone_lines_crossed(p), values[p], p))
+    reasons[best] = SECONDARY
+    return True
+
+
+def recoverable_cells(hidden: np.ndarray, lines: Sequence[Line]) -> np.ndarray:
+    """Positions of hidden cells whose value the shown cells and the lines' equations fix."""
+    unknown = np.flatnonzero(hidden)
+    if not unknown.size:
+        return unknown
+    column_of = {int(cell): i for i, cell in enumerate(unknown)}
+    equations = np.zeros((len(lines), unknown.size))
+    for row, line in enumerate(lines):
+        for cell in line.members:
+            if cell in column_of:
+                equations[row, column_of[cell]] = 1.0
+        if line.total in column_of:
+            equations[row, column_of[line.total]] = -1.0
+    _, singular, vh = np.linalg.svd(equations)
+    rank = int((singular > _TOLERANCE * max(1.0, singular.max(initial=0.0))).sum())
+    null_space = vh[rank:]
+    if not null_space.size:
+        return unknown
+    return unknown[np.all(np.abs(null_space) < 1e-7, axis=0)]

@@ -1,0 +1,102 @@
+"""Small-count suppression: counts below the threshold are hidden, and no hidden count can be
+worked out from the totals and the other cells."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ingest.suppression import PRIMARY, SECONDARY, TOTAL, recoverable_cells, suppress, table_lines, with_totals
+
+TWO_WAY = (("year", "need"), ("year", "provision"))
+
+
+def two_way(counts: np.ndarray) -> pd.DataFrame:
+    needs, provisions = counts.shape
+    return pd.DataFrame(
+        [(2025, f"n{i}", f"p{j}", int(counts[i, j])) for i in range(needs) for j in range(provisions)],
+        columns=["year", "need", "provision", "plans"],
+    )
+
+
+def published(cells: pd.DataFrame, threshold: int = 5, lines=TWO_WAY, dims=("year", "need", "provision")):
+    table = with_totals(cells, dims, lines, ["plans"])
+    found = table_lines(table, dims, lines)
+    return table, found, suppress(table, "plans", found, threshold)
+
+
+def determined_by_rank(hidden: np.ndarray, table: pd.DataFrame, lines) -> list[int]:
+    """Hidden cells fixed by the equations, found another way: a cell is fixed when its unit
+    vector lies in the row space of the equations over the hidden cells."""
+    unknown = list(np.flatnonzero(hidden))
+    equations = np.zeros((len(lines), len(unknown)))
+    for row, line in enumerate(lines):
+        for cell in line.members:
+            if cell in unknown:
+                equations[row, unknown.index(cell)] = 1
+        if line.total in unknown:
+            equations[row, unknown.index(line.total)] = -1
+    rank = np.linalg.matrix_rank(equations)
+    fixed = []
+    for i, cell in enumerate(unknown):
+        unit = np.zeros(len(unknown))
+        unit[i] = 1
+        if np.linalg.matrix_rank(np.vstack([equations, unit])) == rank:
+            fixed.append(cell)
+    return fixed
+
+
+def test_counts_below_the_threshold_are_hidden_and_zeros_shown():
+    cells = pd.DataFrame({"year": 2025, "provision": ["a", "b", "c", "d", "e"], "plans": [0, 1, 4, 5, 30]})
+    table, lines, reasons = published(cells, lines=(("year",),), dims=("year", "provision"))
+    by_provision = dict(zip(table["provision"], reasons))
+    assert by_provision["b"] == by_provision["c"] == PRIMARY
+    assert by_provision["a"] is None and by_provision["d"] is None and by_provision["total"] is None
+
+
+def test_a_lone_hidden_cell_gets_the_smallest_non_zero_cell_as_its_complement():
+    cells = pd.DataFrame({"year": 2025, "provision": ["a", "b", "c", "d"], "plans": [3, 0, 12, 20]})
+    table, lines, reasons = published(cells, lines=(("year",),), dims=("year", "provision"))
+    by_provision = dict(zip(table["provision"], reasons))
+    assert by_provision == {"a": PRIMARY, "b": None, "c": SECONDARY, "d": None, "total": None}
+
+
+def test_a_small_total_is_hidden_too():
+    cells = pd.DataFrame({"year": 2025, "provision": ["a", "b", "c"], "plans": [2, 0, 1]})
+    table, lines, reasons = published(cells, lines=(("year",),), dims=("year", "provision"))
+    assert dict(zip(table["provision"], reasons))["total"] == PRIMARY
+
+
+def test_a_classic_two_way_table():
+    #        p0  p1  p2 | total
+    # n0      2  10  12 |   24
+    # n1      8  15  20 |   43
+    # n2      9  11  30 |   50
+    counts = np.array([[2, 10, 12], [8, 15, 20], [9, 11, 30]])
+    table, lines, reasons = published(two_way(counts))
+    hidden = reasons.notna().to_numpy()
+    interior = table[(table["need"] != TOTAL) & (table["provision"] != TOTAL)]
+    assert hidden[interior.index].sum() == 4  # the 2, and a rectangle of complements: 8, 10, 15
+    assert not hidden[table.index[(table["need"] == TOTAL) | (table["provision"] == TOTAL)]].any()
+    assert not recoverable_cells(hidden, lines).size
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_no_hidden_count_can_be_worked_out_from_random_tables(seed):
+    rng = np.random.default_rng(seed)
+    shape = rng.integers(2, 9, size=2)
+    counts = rng.choice([0, 0, 1, 2, 3, 4, 5, 8, 13, 40], size=shape)
+    threshold = int(rng.integers(2, 11))
+    table, lines, reasons = published(two_way(counts), threshold=threshold)
+    hidden = reasons.notna().to_numpy()
+    values = table["plans"].to_numpy()
+    assert not ((values > 0) & (values < threshold) & ~hidden).any(), "a small count is shown"
+    assert determined_by_rank(hidden, table, lines) == []
+    for line in lines:  # totals add up
+        assert values[line.members].sum() == values[line.total]
+
+
+def test_a_threshold_below_one_is_refused():
+    cells = pd.DataFrame({"year": 2025, "provision": ["a", "b"], "plans": [1, 2]})
+    table = with_totals(cells, ("year", "provision"), (("year",),), ["plans"])
+    with pytest.raises(ValueError, match="at least 1"):
+        suppress(table, "plans", table_lines(table, ("year", "provision"), (("year",),)), threshold=0)
