@@ -32,6 +32,7 @@ STAGES = {
     "gates__warehouse_checked": "gate: warehouse checked",
     "forecast_tables_asset": "forecast",
     "docs__dbt_docs": "dbt docs",
+    "serving__publish": "publish to serving",
 }
 EXAMPLES_PER_REASON = 3
 
@@ -60,11 +61,13 @@ class RefreshOutcome:
     checks_passed: int = 0
     checks_warned: int = 0
     not_run: list[str] = field(default_factory=list)  # asset keys the run did not materialise
+    published: dict[str, str] | None = None  # the serving file's new version, when the run published
 
 
 def run_refresh(settings: Settings, console: Console) -> RefreshOutcome:
     """Materialise every asset in-process; print stages as they finish."""
     settings.export()
+    settings.restrict_data_files()
     prepare_dagster_home(settings)
     import dagster as dg
     from dagster._core.utils import make_new_run_id
@@ -151,8 +154,13 @@ def outcome_from_events(outcome: RefreshOutcome, events) -> None:
     """Count the run's checks and collect failed checks, failed and skipped steps."""
     import dagster as dg
 
+    from .defs.publish import PUBLISH_KEY
+
     for event in events:
-        if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION and event.asset_key == PUBLISH_KEY:
+            metadata = event.event_specific_data.materialization.metadata
+            outcome.published = {name: str(getattr(value, "value", value)) for name, value in metadata.items()}
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
             if evaluation.passed:
                 outcome.checks_passed += 1
@@ -192,6 +200,7 @@ def print_summary(settings: Settings, outcome: RefreshOutcome, console: Console)
         _print_quarantine_examples(con, console)
         _print_checks(outcome, console)
         _print_provisions(con, settings, console)
+    _print_publication(settings, outcome, console)
 
 
 def _table_exists(con, schema: str, name: str) -> bool:
@@ -363,6 +372,24 @@ def _print_provisions(con, settings: Settings, console: Console) -> None:
                 + ", ".join(f"{driver.replace('_', ' ')} {money_m(value)}" for _, driver, value in rows),
                 highlight=False,
             )
+
+
+def _print_publication(settings: Settings, outcome: RefreshOutcome, console: Console) -> None:
+    if outcome.published:
+        console.print(
+            f"Published to serving: {settings.serving} (version {outcome.published['version_id']}); "
+            "BI sees it on its next connection.",
+            highlight=False,
+        )
+        return
+    from ingest.publish import read_publication
+
+    kept = read_publication(settings.serving)
+    where = (
+        f"{settings.serving} keeps version {kept['version_id']} (published {kept['published_at_utc']:%Y-%m-%d %H:%M} UTC)"
+        if kept else f"there is no serving file yet ({settings.serving})"
+    )
+    console.print(f"[yellow]Not published to serving:[/yellow] {where}.", highlight=False)
 
 
 def _fmt(value, money: bool) -> str:

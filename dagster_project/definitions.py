@@ -6,29 +6,41 @@ import dagster as dg
 
 from .defs.automation import landing_files_changed, nightly_refresh, refresh_job
 from .defs.dbt import warehouse_models
+from .defs.docs import dbt_docs
 from .defs.forecast import forecast_tables_asset
 from .defs.gates import warehouse_checked, warehouse_gates
 from .defs.ingest import ingest_assets, ingest_checks
-from .defs.docs import dbt_docs
 from .defs.landing import landing_assets
+from .defs.publish import build_publish_asset
 from .resources import build_resources
+from .settings import load_settings
 
+publish_serving = build_publish_asset(
+    checked=[*(key for asset in ingest_assets for key in asset.keys), *warehouse_models.keys],
+    marts=[key for key in warehouse_models.keys if key.path[0] == "marts"],
+    forecast=list(forecast_tables_asset.keys),
+)
 
 
 def build_definitions() -> dg.Definitions:
-    """The definitions with resources bound to the settings in the environment now."""
+    """The definitions with resources bound to the settings in the environment now. Every file
+    the process creates from here on is owner-only (the warehouse, serving and their temp files)."""
+    resources = build_resources()
+    load_settings().restrict_data_files()
     return dg.Definitions(
         assets=[
             *landing_assets,
             # Python assets link to the code that builds them (dbt models link to their SQL)
-            *dg.with_source_code_references([*ingest_assets, warehouse_checked, forecast_tables_asset, dbt_docs]),
+            *dg.with_source_code_references(
+                [*ingest_assets, warehouse_checked, forecast_tables_asset, dbt_docs, publish_serving]
+            ),
             warehouse_models,
         ],
         asset_checks=[*ingest_checks, warehouse_gates],
         jobs=[refresh_job],
         schedules=[nightly_refresh],
         sensors=[landing_files_changed],
-        resources=build_resources(),
+        resources=resources,
     )
 
 

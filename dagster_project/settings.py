@@ -24,6 +24,8 @@ COST_BOUNDS = DBT_PROJECT_DIR / "seeds" / "cost_bounds.csv"
 DEMO_PSEUDONYM_KEY = "demo-only-key-not-secret"
 DEFAULT_READERS = REPO_ROOT / "ingest" / "config" / "readers.yml"
 DEFAULT_FORECAST_SETTINGS = REPO_ROOT / "forecast" / "config" / "forecast.yml"
+DEFAULT_SUPPRESSION_THRESHOLD = 5
+OWNER_ONLY_UMASK = 0o077
 
 
 class SettingsError(ValueError):
@@ -43,6 +45,11 @@ class Settings:
     quarantine_tolerance: float
     min_fte_for_unit_cost_gate: float
     extract_date: dt.date
+    serving_pseudonym_key: str | None
+    suppression_threshold: int
+    serving_parquet: Path | None
+    serving_storage_version: str
+    serving_file_mode: int
 
     def require_pseudonym_key(self) -> str:
         if not self.pseudonym_key:
@@ -69,6 +76,14 @@ class Settings:
     def recover_by(self) -> str:
         return self.forecast.recover_by
 
+    def restrict_data_files(self) -> None:
+        """Make the warehouse and serving files owner-only, and every file this process creates
+        from now on (the warehouse's .wal and .tmp spill folder, the next serving file, run logs)."""
+        os.umask(OWNER_ONLY_UMASK)
+        for path in (self.warehouse, self.warehouse.with_name(self.warehouse.name + ".wal"), self.serving):
+            if path.is_file():
+                path.chmod(0o600)
+
 
 def _path(name: str, default: str) -> Path:
     return Path(os.environ.get(name) or default).expanduser().resolve()
@@ -80,6 +95,29 @@ def _float(name: str, default: float) -> float:
         return float(value) if value else default
     except ValueError as error:
         raise SettingsError(f"{name}={value!r} is not a number") from error
+
+
+def _threshold() -> int:
+    value = os.environ.get("HIGHNEEDS_SUPPRESSION_THRESHOLD")
+    if not value:
+        return DEFAULT_SUPPRESSION_THRESHOLD
+    if not value.isdigit() or int(value) < 1:
+        raise SettingsError(f"HIGHNEEDS_SUPPRESSION_THRESHOLD={value!r} is not a whole number of at least 1")
+    return int(value)
+
+
+def _file_mode() -> int:
+    value = os.environ.get("HIGHNEEDS_SERVING_FILE_MODE") or "600"
+    try:
+        mode = int(value, 8)
+    except ValueError as error:
+        raise SettingsError(f"HIGHNEEDS_SERVING_FILE_MODE={value!r} is not an octal file mode such as 600 or 640") from error
+    if mode & 0o137 or not mode & 0o400:
+        raise SettingsError(
+            f"HIGHNEEDS_SERVING_FILE_MODE={value!r}: the owner must read it, and nobody may write or execute it "
+            "except the owner, nor may others read it (600 or 640)"
+        )
+    return mode
 
 
 def load_settings() -> Settings:
@@ -116,4 +154,9 @@ def load_settings() -> Settings:
         quarantine_tolerance=_float("HIGHNEEDS_QUARANTINE_TOLERANCE", 0.0),
         min_fte_for_unit_cost_gate=_float("HIGHNEEDS_UNIT_COST_GATE_MIN_FTE", 1.0),
         extract_date=as_of,
+        serving_pseudonym_key=os.environ.get("HIGHNEEDS_SERVING_PSEUDONYM_KEY") or None,
+        suppression_threshold=_threshold(),
+        serving_parquet=_path("HIGHNEEDS_SERVING_PARQUET", "") if os.environ.get("HIGHNEEDS_SERVING_PARQUET") else None,
+        serving_storage_version=os.environ.get("HIGHNEEDS_SERVING_STORAGE_VERSION") or "v1.0.0",
+        serving_file_mode=_file_mode(),
     )

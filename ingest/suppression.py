@@ -98,13 +98,13 @@ def suppress(table: pd.DataFrame, value: str, lines: Sequence[Line], threshold: 
                 progressed |= _hide_complement(line, values, is_total, reasons, lines_of)
         if progressed:
             continue
-        recoverable = recoverable_cells(reasons != None, lines)  # noqa: E711 - element-wise
+        recoverable = recoverable_cells(reasons != None, lines)  # element-wise on an object array
         if not recoverable.size:
             break
         cell = recoverable[0]
         # hide a cell on one of its lines; when those are all hidden, on any line with hidden
         # cells (more unknowns under the same equations can only widen what is unknown)
-        hidden = reasons != None  # noqa: E711
+        hidden = reasons != None
         candidates = [line for line in lines if cell in line.members or cell == line.total]
         candidates += [line for line in lines if hidden[[*line.members, line.total]].any()]
         if not any(_hide_complement(line, values, is_total, reasons, lines_of) for line in candidates):

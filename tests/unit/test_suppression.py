@@ -5,7 +5,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ingest.suppression import PRIMARY, SECONDARY, TOTAL, recoverable_cells, suppress, table_lines, with_totals
+from ingest.suppression import (
+    PRIMARY,
+    SECONDARY,
+    TOTAL,
+    recoverable_cells,
+    suppress,
+    table_lines,
+    with_totals,
+)
 
 TWO_WAY = (("year", "need"), ("year", "provision"))
 
@@ -47,7 +55,7 @@ def determined_by_rank(hidden: np.ndarray, table: pd.DataFrame, lines) -> list[i
 
 def test_counts_below_the_threshold_are_hidden_and_zeros_shown():
     cells = pd.DataFrame({"year": 2025, "provision": ["a", "b", "c", "d", "e"], "plans": [0, 1, 4, 5, 30]})
-    table, lines, reasons = published(cells, lines=(("year",),), dims=("year", "provision"))
+    table, _, reasons = published(cells, lines=(("year",),), dims=("year", "provision"))
     by_provision = dict(zip(table["provision"], reasons))
     assert by_provision["b"] == by_provision["c"] == PRIMARY
     assert by_provision["a"] is None and by_provision["d"] is None and by_provision["total"] is None
@@ -55,14 +63,14 @@ def test_counts_below_the_threshold_are_hidden_and_zeros_shown():
 
 def test_a_lone_hidden_cell_gets_the_smallest_non_zero_cell_as_its_complement():
     cells = pd.DataFrame({"year": 2025, "provision": ["a", "b", "c", "d"], "plans": [3, 0, 12, 20]})
-    table, lines, reasons = published(cells, lines=(("year",),), dims=("year", "provision"))
+    table, _, reasons = published(cells, lines=(("year",),), dims=("year", "provision"))
     by_provision = dict(zip(table["provision"], reasons))
     assert by_provision == {"a": PRIMARY, "b": None, "c": SECONDARY, "d": None, "total": None}
 
 
 def test_a_small_total_is_hidden_too():
     cells = pd.DataFrame({"year": 2025, "provision": ["a", "b", "c"], "plans": [2, 0, 1]})
-    table, lines, reasons = published(cells, lines=(("year",),), dims=("year", "provision"))
+    table, _, reasons = published(cells, lines=(("year",),), dims=("year", "provision"))
     assert dict(zip(table["provision"], reasons))["total"] == PRIMARY
 
 

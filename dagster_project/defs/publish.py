@@ -1,0 +1,104 @@
+"""The serving file BI reads, published after every refresh whose gates all passed."""
+
+
+import datetime as dt
+
+import dagster as dg
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from ingest.publish import ServingOptions, publish
+
+from ..metadata import DATA_ENGINEERING, code_version, markdown_table, provenance
+from ..settings import load_settings
+from .gates import warehouse_checked
+
+PUBLISH_KEY = dg.AssetKey(["serving", "publish"])
+GATE_KEY = warehouse_checked.key
+
+
+def build_publish_asset(
+    checked: list[dg.AssetKey], marts: list[dg.AssetKey], forecast: list[dg.AssetKey]
+) -> dg.AssetsDefinition:
+    """The publish asset, after the gate and the tables it copies to serving: the marts, and the
+    forecast. `checked` are the assets the gate vouches for (ingest and dbt): none may have
+    changed since the gate last passed, and the forecast must have run since."""
+
+    @dg.asset(
+        key=PUBLISH_KEY,
+        group_name="serving",
+        owners=[DATA_ENGINEERING],
+        kinds={"python", "duckdb"},
+        deps=sorted({GATE_KEY, *marts, *forecast}, key=lambda k: k.to_user_string()),
+        description=(
+            "The DuckDB file BI tools read (HIGHNEEDS_SERVING): the marts and the forecast, a "
+            "`published` schema safe to share outside the council (counts below "
+            "HIGHNEEDS_SUPPRESSION_THRESHOLD hidden, with secondary suppression), and `meta` (this "
+            "version, its refresh run, code version, source files and check results). Built as a new "
+            "file beside the old one and swapped in with one atomic rename, so readers always see a "
+            "whole version; it runs only after every gate passed, so a failed refresh leaves the last "
+            "good file in place."
+        ),
+    )
+    def publish_serving(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+        settings = load_settings()
+        _require_checked_since_last_change(context, checked, forecast)
+        options = ServingOptions(
+            serving_key=settings.serving_pseudonym_key,
+            suppression_threshold=settings.suppression_threshold,
+            parquet_dir=settings.serving_parquet,
+            storage_version=settings.serving_storage_version,
+            file_mode=settings.serving_file_mode,
+        )
+        run = context.instance.get_run_record_by_id(context.run.run_id)
+        with warehouse.get_connection() as con:
+            publication = publish(
+                con, settings.serving, run_id=context.run.run_id, code_version=code_version(), options=options,
+                refresh_started_at=run.start_time and _utc(run.start_time),
+            )
+        for stale in publication.removed_stale:
+            context.log.warning(f"removed {stale}, left by a publish that did not finish")
+        tables = pd.DataFrame(sorted(publication.tables.items()), columns=["table", "rows"])
+        return dg.MaterializeResult(
+            metadata={
+                **provenance(context.run.run_id),
+                "serving_file": dg.MetadataValue.path(str(publication.path)),
+                "version_id": publication.version_id,
+                "published_at_utc": publication.published_at.isoformat(timespec="seconds"),
+                "parquet": dg.MetadataValue.path(str(publication.parquet)) if publication.parquet else "off",
+                "tables": markdown_table(tables),
+            }
+        )
+
+    return publish_serving
+
+
+def _require_checked_since_last_change(
+    context: dg.AssetExecutionContext, checked: list[dg.AssetKey], after_gate: list[dg.AssetKey]
+) -> None:
+    """Refuse to publish a warehouse that changed since its gates last passed, or a forecast older
+    than them: this asset can also be materialised on its own from the UI."""
+    instance = context.instance
+
+    def latest(key: dg.AssetKey) -> int | None:
+        records = instance.fetch_materializations(key, limit=1).records
+        return records[0].storage_id if records else None
+
+    gate = latest(GATE_KEY)
+    if gate is None:
+        raise dg.Failure("The warehouse has never passed its gates (gates/warehouse_checked): nothing to publish.")
+    changed = sorted(k.to_user_string() for k in checked if (latest(k) or 0) > gate)
+    stale = sorted(k.to_user_string() for k in after_gate if (latest(k) or 0) < gate)
+    if changed or stale:
+        raise dg.Failure(
+            "Not published: "
+            + ("; ".join(filter(None, [
+                f"changed since the gates last passed: {', '.join(changed)}" if changed else "",
+                f"not rebuilt since the gates last passed: {', '.join(stale)}" if stale else "",
+            ])))
+            + ". Run the whole refresh job."
+        )
+
+
+def _utc(timestamp: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).replace(tzinfo=None)

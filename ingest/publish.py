@@ -1,0 +1,489 @@
+"""The serving file BI reads: built beside it, closed, then swapped in with one atomic rename.
+
+DuckDB lets a file have many readers or one writer, never both, so BI never opens the
+warehouse. After a refresh whose gates all passed, `publish` writes a new DuckDB file next to
+the serving file (`<serving>.next-<pid>`, same folder so the rename stays on one filesystem)
+from the warehouse connection, with
+
+* `marts` and `forecast`: copies of the warehouse's tables (with their dbt descriptions as
+  comments), person ids re-keyed when a separate serving key is set;
+* `published`: tables safe to share outside the council, small counts suppressed
+  (`ingest.suppression`);
+* `meta`: the publication (version id, refresh run, times, code version), the source files
+  with their hashes and load ids, the check results, and every table's row count and checksum,
+
+then checkpoints and detaches it (no `.wal` left), flushes it to disk, makes it owner-only and
+`os.replace`s it onto the serving file. A reader that opens the serving file sees the old file or
+the new one, whole; a reader holding a connection keeps the old version until it reconnects.
+A crash at any point leaves the old serving file untouched and, at worst, a `.next-<pid>` file
+that the next publish removes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import shutil
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from .contracts import EXTRACTS
+from .pseudonymise import keyed_hash_sql
+from .suppression import DEFAULT_THRESHOLD, TOTAL, suppress, table_lines, with_totals
+
+SERVED_SCHEMAS = ("marts", "forecast")
+PUBLISHED_SCHEMA = "published"
+META_SCHEMA = "meta"
+NEXT_MARKER = ".next-"
+PARQUET_CURRENT = "current"
+OWNER_ONLY = 0o600
+# BI tools embed their own DuckDB (ODBC and JDBC drivers, the DuckDB CLI, Metabase's and
+# Superset's drivers), often older than ours: write the serving file in a storage format that
+# every DuckDB from 1.0 on reads.
+DEFAULT_STORAGE_VERSION = "v1.0.0"
+_ALIAS = "serving_next"
+
+# Columns that must never reach serving (the contract drops them at the door; this is the last check).
+PERSONAL_COLUMNS = frozenset(
+    {c.name for e in EXTRACTS.values() for c in e.columns if c.personal} | {"date_of_birth"}
+)
+# Keyed hashes of person ids: re-keyed for serving when HIGHNEEDS_SERVING_PSEUDONYM_KEY is set.
+PERSON_ID_COLUMNS = frozenset(c.name for e in EXTRACTS.values() for c in e.columns if c.pseudonymise)
+
+
+class PublishError(RuntimeError):
+    """The warehouse cannot be published as it is (the serving file is left as it was)."""
+
+
+@dataclass(frozen=True)
+class ServingOptions:
+    serving_key: str | None = None  # re-key person ids in serving (differs from the warehouse's)
+    suppression_threshold: int = DEFAULT_THRESHOLD
+    parquet_dir: Path | None = None  # also write <dir>/<version>/<schema>/<table>.parquet
+    storage_version: str = DEFAULT_STORAGE_VERSION  # oldest DuckDB storage format readers need
+    file_mode: int = OWNER_ONLY  # e.g. 0o640 to let a BI service account in the file's group read it
+
+
+@dataclass(frozen=True)
+class Publication:
+    version_id: str
+    path: Path
+    published_at: dt.datetime
+    tables: dict[str, int]  # "schema.table" -> rows
+    removed_stale: list[Path] = field(default_factory=list)
+    parquet: Path | None = None
+
+
+@dataclass(frozen=True)
+class SuppressedTable:
+    """A table for sharing outside the council: counts below the threshold hidden, with totals."""
+
+    name: str
+    description: str
+    requires: str  # the served table it is made from
+    source: str  # SQL over it: one row per interior cell
+    dims: tuple[str, ...]
+    count: str
+    lines: tuple[tuple[str, ...], ...]  # dims fixed along each published total
+    hidden_with_count: tuple[str, ...] = ()  # measures hidden whenever the row's count is
+    summed: tuple[str, ...] = ()  # of those, the ones that have a total (the others are blank on totals)
+
+
+SUPPRESSED_TABLES = (
+    SuppressedTable(
+        name="ehcp_plans_by_need",
+        description="EHC plans on each January census by primary need and provision type, with totals.",
+        requires="marts.fct_ehcp_cohort",
+        source="SELECT census_year, primary_need, provision_type, sum(plans) AS plans FROM marts.fct_ehcp_cohort GROUP BY ALL",
+        dims=("census_year", "primary_need", "provision_type"),
+        count="plans",
+        lines=(("census_year", "primary_need"), ("census_year", "provision_type")),
+    ),
+    SuppressedTable(
+        name="ehcp_plans_by_age_group",
+        description="EHC plans on each January census by age group and provision type, with totals.",
+        requires="marts.fct_ehcp_cohort",
+        source="SELECT census_year, age_group, provision_type, sum(plans) AS plans FROM marts.fct_ehcp_cohort GROUP BY ALL",
+        dims=("census_year", "age_group", "provision_type"),
+        count="plans",
+        lines=(("census_year", "age_group"), ("census_year", "provision_type")),
+    ),
+    SuppressedTable(
+        name="ehcp_flows",
+        description="New and ceased plans and moves between provision types per year and provision type, with totals.",
+        requires="marts.fct_ehcp_flows",
+        source=(
+            "UNPIVOT (SELECT year, provision_type, new_plans, ceased_plans, moved_in, moved_out FROM marts.fct_ehcp_flows) "
+            "ON new_plans, ceased_plans, moved_in, moved_out INTO NAME measure VALUE plans"
+        ),
+        dims=("year", "measure", "provision_type"),
+        count="plans",
+        lines=(("year", "measure"),),
+    ),
+    SuppressedTable(
+        name="provision_spend",
+        description="High needs spend, placements and unit cost per financial year and provision type; spend and unit cost are hidden with the placement count.",
+        requires="marts.fct_provision_spend",
+        source="SELECT financial_year, provision_type, placements, spend_gbp, unit_cost_gbp FROM marts.fct_provision_spend",
+        dims=("financial_year", "provision_type"),
+        count="placements",
+        lines=(("financial_year",),),
+        hidden_with_count=("spend_gbp", "unit_cost_gbp"),
+        summed=("spend_gbp",),
+    ),
+)
+# Tables with no counts of children (money for the whole block) are shared as they are.
+UNSUPPRESSED_TABLES = {
+    "hnb_position": ("marts", "fct_hnb_position", "Funding, spend and balance of the high needs block per financial year."),
+    "forecast_hnb_position": ("forecast", "hnb_position", "Forecast funding, spend and balance per scenario and financial year."),
+}
+
+
+def publish(
+    con: duckdb.DuckDBPyConnection,
+    serving: Path,
+    *,
+    run_id: str,
+    code_version: str,
+    options: ServingOptions = ServingOptions(),
+    refresh_started_at: dt.datetime | None = None,
+) -> Publication:
+    """Build a new serving file from the warehouse connection `con` and swap it in atomically."""
+    serving = Path(serving).resolve()
+    serving.parent.mkdir(parents=True, exist_ok=True)
+    removed = remove_stale_builds(serving)
+    served = _served_tables(con)
+    _refuse_personal_columns(con, served)
+    published_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    version_id = f"{published_at:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
+    building = next_path(serving)
+    _remove_files(building)
+    parquet_version = None
+    con.execute(f"ATTACH '{_sql_text(building)}' AS {_ALIAS} (STORAGE_VERSION '{_sql_text(options.storage_version)}')")
+    try:
+        try:
+            _copy_served_tables(con, served)
+            if options.serving_key:
+                _rekey_person_ids(con, options.serving_key)
+            _write_published(con, options.suppression_threshold)
+            _write_meta(con, version_id, run_id, code_version, published_at, refresh_started_at, options)
+            tables = _write_table_checksums(con)
+            if options.parquet_dir:
+                parquet_version = _write_parquet(con, Path(options.parquet_dir), version_id, options.file_mode)
+            con.execute(f"CHECKPOINT {_ALIAS}")
+        finally:
+            con.execute(f"DETACH {_ALIAS}")
+        wal = building.with_name(building.name + ".wal")
+        if wal.exists():
+            raise PublishError(f"{wal} is still there after the checkpoint: the new serving file is not complete")
+        _flush(building)
+        os.chmod(building, options.file_mode)
+        # a .wal beside the serving file can only be left by someone who opened it to write: it
+        # belongs to the old file, and DuckDB would replay it onto the new one
+        serving.with_name(serving.name + ".wal").unlink(missing_ok=True)
+        os.replace(building, serving)
+        _flush(serving.parent)
+    except BaseException:
+        _remove_files(building)
+        raise
+    if parquet_version:
+        _switch_parquet(Path(options.parquet_dir), parquet_version)
+    return Publication(version_id, serving, published_at, tables, removed, parquet_version)
+
+
+def next_path(serving: Path) -> Path:
+    """Where this process builds the next serving file: beside it, so the rename is atomic."""
+    return serving.with_name(f"{serving.name}{NEXT_MARKER}{os.getpid()}")
+
+
+def remove_stale_builds(serving: Path) -> list[Path]:
+    """Remove half-built serving files (and their .wal) left by publishes that were killed."""
+    removed = []
+    builds = {p.with_name(p.name.removesuffix(".wal")) for p in serving.parent.glob(f"{serving.name}{NEXT_MARKER}*")}
+    for path in sorted(builds):
+        pid = path.name[len(serving.name) + len(NEXT_MARKER):]
+        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+            continue  # another process is publishing right now (it cannot be this warehouse's refresh)
+        _remove_files(path)
+        removed.append(path)
+    return removed
+
+
+def read_publication(serving: Path) -> dict | None:
+    """The serving file's `meta.publication` row, or None when there is no serving file yet.
+
+    Attached from an in-memory connection and detached again: DuckDB caches a database
+    instance per path within a process, and this must not keep the serving file open."""
+    serving = Path(serving)
+    if not serving.exists():
+        return None
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH '{_sql_text(serving)}' AS served (READ_ONLY)")
+        try:
+            frame = con.execute("SELECT * FROM served.meta.publication").df()
+        finally:
+            con.execute("DETACH served")
+    finally:
+        con.close()
+    return frame.iloc[0].to_dict() if len(frame) else None
+
+
+def served_version(con: duckdb.DuckDBPyConnection, tables: Sequence[str] | None = None) -> tuple[str, str]:
+    """The version a connection to a serving file reads, after proving it reads that version
+    whole: the rows and checksum of every table (or of `tables`, as "schema.table"), computed
+    here, match `meta.tables`. Returns the version id and a digest of `meta.tables` (equal
+    digests: equal content)."""
+    version = con.execute("SELECT version_id FROM meta.publication").fetchall()[0][0]
+    expected = con.execute("SELECT table_schema, table_name, row_count, checksum FROM meta.tables ORDER BY 1, 2").fetchall()
+    for schema, table, rows, checksum in expected:
+        if tables is not None and f"{schema}.{table}" not in tables:
+            continue
+        found = tuple(con.execute(table_checksum_sql(f'{schema}."{table}"')).fetchall()[0])
+        if found != (rows, checksum):
+            raise PublishError(f"{schema}.{table} does not match version {version}: {found} != {(rows, checksum)}")
+    return version, hashlib.sha256(repr(expected).encode()).hexdigest()[:16]
+
+
+# --- building the file ------------------------------------------------------------------------
+
+def _served_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    placeholders = ", ".join("?" for _ in SERVED_SCHEMAS)
+    return [
+        (schema, name)
+        for schema, name in con.execute(
+            f"SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() "
+            f"AND schema_name IN ({placeholders}) ORDER BY 1, 2",
+            list(SERVED_SCHEMAS),
+        ).fetchall()
+    ]
+
+
+def _refuse_personal_columns(con: duckdb.DuckDBPyConnection, served: list[tuple[str, str]]) -> None:
+    found = [
+        f"{schema}.{table}.{column}"
+        for schema, table, column in con.execute(
+            "SELECT schema_name, table_name, column_name FROM duckdb_columns() WHERE database_name = current_database()"
+        ).fetchall()
+        if (schema, table) in served and column.lower() in PERSONAL_COLUMNS
+    ]
+    if found:
+        raise PublishError(f"personal data must never reach serving, but these columns hold it: {', '.join(found)}")
+
+
+def _copy_served_tables(con: duckdb.DuckDBPyConnection, served: list[tuple[str, str]]) -> None:
+    comments = con.execute(
+        "SELECT schema_name, table_name, comment FROM duckdb_tables() WHERE database_name = current_database()"
+    ).fetchall()
+    table_comment = {(s, t): c for s, t, c in comments}
+    column_comments = con.execute(
+        "SELECT schema_name, table_name, column_name, comment FROM duckdb_columns() "
+        "WHERE database_name = current_database() AND comment IS NOT NULL AND comment <> ''"
+    ).fetchall()
+    for schema in SERVED_SCHEMAS:
+        con.execute(f"CREATE SCHEMA {_ALIAS}.{schema}")
+    for schema, table in served:
+        target = f'{_ALIAS}.{schema}."{table}"'
+        con.execute(f'CREATE TABLE {target} AS SELECT * FROM {schema}."{table}"')
+        if table_comment.get((schema, table)):
+            con.execute(f"COMMENT ON TABLE {target} IS '{_sql_text(table_comment[(schema, table)])}'")
+    for schema, table, column, comment in column_comments:
+        if (schema, table) in served:
+            con.execute(f'COMMENT ON COLUMN {_ALIAS}.{schema}."{table}"."{column}" IS \'{_sql_text(comment)}\'')
+
+
+def _rekey_person_ids(con: duckdb.DuckDBPyConnection, serving_key: str) -> None:
+    """Replace each keyed hash of a person id by its keyed hash under the serving key, so serving
+    ids cannot be joined to the warehouse's (or to another serving file's) without both keys."""
+    for schema, table, column in _alias_columns(con):
+        if column.lower() in PERSON_ID_COLUMNS:
+            rekeyed = keyed_hash_sql(f'"{column}"', serving_key)
+            con.execute(f'UPDATE {_ALIAS}.{schema}."{table}" SET "{column}" = {rekeyed}')
+
+
+def _alias_columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    return con.execute(
+        "SELECT schema_name, table_name, column_name FROM duckdb_columns() WHERE database_name = ? ORDER BY 1, 2, column_index",
+        [_ALIAS],
+    ).fetchall()
+
+
+def _write_published(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
+    """The `published` schema, computed from the warehouse's copies of the served tables."""
+    con.execute(f"CREATE SCHEMA {_ALIAS}.{PUBLISHED_SCHEMA}")
+    for spec in SUPPRESSED_TABLES:
+        if not _has_relation(con, *spec.requires.split(".")):
+            continue
+        source = con.sql(spec.source)
+        types = dict(zip(source.columns, source.types))
+        frame = suppressed_table(source.df(), spec, threshold)
+        types[spec.count] = "BIGINT"  # a count (sum() gives HUGEINT, which some ODBC clients cannot read)
+        columns = ", ".join(
+            f'CAST("{c}" AS {types[c]}) AS "{c}"' if c in types and c not in _labelled_dims(spec) else f'"{c}"'
+            for c in frame.columns
+        )
+        con.register("_frame", frame)
+        try:
+            con.execute(f'CREATE TABLE {_ALIAS}.{PUBLISHED_SCHEMA}."{spec.name}" AS SELECT {columns} FROM _frame')
+        finally:
+            con.unregister("_frame")
+        con.execute(f"COMMENT ON TABLE {_ALIAS}.{PUBLISHED_SCHEMA}.\"{spec.name}\" IS '{_sql_text(spec.description)}'")
+    for name, (schema, table, description) in UNSUPPRESSED_TABLES.items():
+        if _has_relation(con, schema, table):
+            con.execute(f'CREATE TABLE {_ALIAS}.{PUBLISHED_SCHEMA}."{name}" AS SELECT * FROM {schema}."{table}"')
+            con.execute(f"COMMENT ON TABLE {_ALIAS}.{PUBLISHED_SCHEMA}.\"{name}\" IS '{_sql_text(description)}'")
+
+
+def _labelled_dims(spec: SuppressedTable) -> list[str]:
+    """Dims summed over by some total: their total rows say 'total' (so they are text)."""
+    return [d for d in spec.dims if any(d not in line for line in spec.lines)]
+
+
+def suppressed_table(cells: pd.DataFrame, spec: SuppressedTable, threshold: int) -> pd.DataFrame:
+    """Every combination of the dims' values (absent ones count 0) with the totals along each
+    line, and `suppressed`: the hidden counts, and the measures hidden with them, are null."""
+    table = with_totals(cells, spec.dims, spec.lines, [spec.count, *spec.summed])
+    hidden = suppress(table, spec.count, table_lines(table, spec.dims, spec.lines), threshold).notna().to_numpy()
+    for measure in (spec.count, *spec.hidden_with_count):
+        table[measure] = table[measure].astype("Float64").mask(hidden)
+    table["suppressed"] = hidden
+    ordering = []
+    for dim in spec.dims:
+        table[f"_total_{dim}"] = table[dim].eq(TOTAL)
+        ordering += [f"_total_{dim}", dim]
+    table = table.sort_values(ordering, kind="stable", ignore_index=True)
+    return table[[*spec.dims, spec.count, *spec.hidden_with_count, "suppressed"]]
+
+
+def _write_meta(con, version_id, run_id, code_version, published_at, refresh_started_at, options) -> None:
+    meta = f"{_ALIAS}.{META_SCHEMA}"
+    con.execute(f"CREATE SCHEMA {meta}")
+    con.execute(
+        f"""
+        CREATE TABLE {meta}.publication AS SELECT
+            ?::VARCHAR AS version_id, ?::VARCHAR AS run_id, ?::TIMESTAMP AS refresh_started_at_utc,
+            ?::TIMESTAMP AS published_at_utc, ?::VARCHAR AS code_version,
+            ?::INTEGER AS suppression_threshold, ?::VARCHAR AS person_ids
+        """,
+        [
+            version_id, run_id, refresh_started_at, published_at, code_version, options.suppression_threshold,
+            "re-keyed with the serving key" if options.serving_key else "the warehouse's keyed hashes",
+        ],
+    )
+    con.execute(f"COMMENT ON TABLE {meta}.publication IS 'This version of the serving file: when and from which refresh and code it was published.'")
+    if _has_relation(con, "raw", "landing_files"):
+        # the rejection message is left out: it can quote a line of the file
+        con.execute(
+            f"""
+            CREATE TABLE {meta}.source_files AS
+            SELECT extract, file_name, file_hash, content_hash, file_bytes, status, load_id, loaded_at,
+                   last_seen_load_id, in_landing, rows_read, rows_valid, rows_duplicate, rows_quarantined
+            FROM raw.landing_files ORDER BY extract, file_seq
+            """
+        )
+        con.execute(f"COMMENT ON TABLE {meta}.source_files IS 'Every landing file loaded: SHA-256, the load (run) id that loaded it and its row counts.'")
+    if _has_relation(con, "meta", "check_results"):
+        con.execute(f"CREATE TABLE {meta}.check_results AS SELECT * FROM meta.check_results")
+        con.execute(f"COMMENT ON TABLE {meta}.check_results IS 'The checks of the refresh that published this version (all blocking ones passed).'")
+
+
+def _write_table_checksums(con) -> dict[str, int]:
+    """Row count and a checksum of every served table, so a reader can prove what it read is one
+    version: the same numbers computed in its own connection must match these."""
+    rows = []
+    for schema, table in con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name IN (?, ?, ?) ORDER BY 1, 2",
+        [_ALIAS, *SERVED_SCHEMAS, PUBLISHED_SCHEMA],
+    ).fetchall():
+        count, checksum = con.execute(table_checksum_sql(f'{_ALIAS}.{schema}."{table}"')).fetchall()[0]
+        rows.append((schema, table, count, checksum))
+    con.execute(
+        f"CREATE TABLE {_ALIAS}.{META_SCHEMA}.tables (table_schema VARCHAR, table_name VARCHAR, row_count BIGINT, checksum VARCHAR)"
+    )
+    con.executemany(f"INSERT INTO {_ALIAS}.{META_SCHEMA}.tables VALUES (?, ?, ?, ?)", rows)
+    con.execute(f"COMMENT ON TABLE {_ALIAS}.{META_SCHEMA}.tables IS 'Rows and checksum (table_checksum_sql) of every table in marts, forecast and published.'")
+    return {f"{schema}.{table}": count for schema, table, count, _ in rows}
+
+
+def table_checksum_sql(relation: str) -> str:
+    """Rows and an order-independent checksum of a table's content."""
+    return f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0)::VARCHAR FROM {relation} AS t"
+
+
+def _write_parquet(con, parquet_dir: Path, version_id: str, file_mode: int) -> Path:
+    version_dir = parquet_dir / version_id
+    folder_mode = file_mode | (file_mode & 0o444) >> 2  # a folder can be listed where its files can be read
+    for schema, table in con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? ORDER BY 1, 2", [_ALIAS]
+    ).fetchall():
+        (version_dir / schema).mkdir(parents=True, exist_ok=True)
+        target = version_dir / schema / f"{table}.parquet"
+        con.execute(f"COPY {_ALIAS}.{schema}.\"{table}\" TO '{_sql_text(target)}' (FORMAT parquet)")
+        os.chmod(target, file_mode)
+    for folder in (parquet_dir, version_dir, *(p for p in version_dir.iterdir() if p.is_dir())):
+        os.chmod(folder, folder_mode)
+    return version_dir
+
+
+def _switch_parquet(parquet_dir: Path, version_dir: Path) -> None:
+    """Point `<dir>/current` at the new version (a symlink replaced atomically); keep the version
+    it pointed at before (a reader may be in the middle of it) and remove every other one."""
+    current = parquet_dir / PARQUET_CURRENT
+    previous = os.readlink(current) if current.is_symlink() else None
+    link = parquet_dir / f"{PARQUET_CURRENT}{NEXT_MARKER}{os.getpid()}"
+    _remove_files(link)
+    os.symlink(version_dir.name, link)
+    os.replace(link, current)
+    _flush(parquet_dir)
+    for child in parquet_dir.iterdir():
+        if child.is_dir() and not child.is_symlink() and child.name not in (version_dir.name, previous):
+            shutil.rmtree(child, ignore_errors=True)
+
+
+# --- small helpers ----------------------------------------------------------------------------
+
+def _has_relation(con, schema: str, name: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
+            "AND table_schema = ? AND table_name = ?",
+            [schema, name],
+        ).fetchall()[0][0]
+    )
+
+
+def _flush(path: Path) -> None:
+    """fsync a file or a folder (a folder's fsync makes a rename in it durable)."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _remove_files(path: Path) -> None:
+    for candidate in (path, path.with_name(path.name + ".wal")):
+        if candidate.is_symlink() or candidate.is_file():
+            candidate.unlink()
+        elif candidate.is_dir():
+            shutil.rmtree(candidate, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sql_text(value: object) -> str:
+    return str(value).replace("'", "''")

@@ -1,0 +1,220 @@
+"""The serving file: built beside the old one, closed, swapped in atomically; ids re-keyed;
+personal columns refused; a publish killed at any point leaves the last good file."""
+
+import os
+import signal
+import stat
+import struct
+import subprocess
+import sys
+import textwrap
+
+import duckdb
+import pytest
+
+from ingest.pseudonymise import keyed_hash
+from ingest.publish import (
+    PublishError,
+    ServingOptions,
+    publish,
+    read_publication,
+    remove_stale_builds,
+    served_version,
+)
+from tests.conftest import REPO_ROOT
+
+WAREHOUSE_SQL = """
+CREATE SCHEMA marts; CREATE SCHEMA forecast; CREATE SCHEMA meta;
+CREATE TABLE marts.fct_ehcp_cohort AS
+    SELECT 2025 AS census_year, need AS primary_need, '5 to 10' AS age_group, provision AS provision_type,
+           (hash(need || provision) % 12)::BIGINT AS plans
+    FROM (VALUES ('ASD'), ('SEMH'), ('MLD')) n(need), (VALUES ('mss'), ('inmss'), ('mainstream')) p(provision);
+COMMENT ON TABLE marts.fct_ehcp_cohort IS 'EHC plans on each census.';
+COMMENT ON COLUMN marts.fct_ehcp_cohort.plans IS 'Plans.';
+CREATE TABLE marts.fct_provision_spend AS
+    SELECT '2024-25' AS financial_year, provision AS provision_type, placements::BIGINT AS placements,
+           (placements * 30000)::DECIMAL(18, 2) AS spend_gbp, 30000::DECIMAL(18, 2) AS unit_cost_gbp
+    FROM (VALUES ('mss', 12), ('inmss', 3), ('mainstream', 40), ('ap', 0)) t(provision, placements);
+CREATE TABLE marts.fct_payments AS SELECT 'aaaabbbbccccddddeeeeffff' AS child_id, 100.0 AS amount;
+CREATE TABLE forecast.hnb_position AS SELECT 'unmitigated' AS scenario, '2028-29' AS financial_year, -1.5e6 AS balance;
+CREATE TABLE meta.check_results AS SELECT 'run-1' AS run_id, 'raw/ehcp' AS asset, 'rows_accounted_for' AS check_name, true AS passed;
+"""
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(WAREHOUSE_SQL)
+    return path
+
+
+def publish_from(warehouse, serving, **options):
+    with duckdb.connect(str(warehouse)) as con:
+        return publish(con, serving, run_id="run-1", code_version="abc123", options=ServingOptions(**options))
+
+
+def read(serving, sql):
+    with duckdb.connect(str(serving), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_publish_writes_one_closed_owner_only_file_with_every_schema(warehouse, tmp_path):
+    serving = tmp_path / "serving.duckdb"
+    publication = publish_from(warehouse, serving)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["serving.duckdb", "warehouse.duckdb"]  # no .wal, no .next
+    assert stat.S_IMODE(serving.stat().st_mode) == 0o600
+    schemas = {s for (s,) in read(serving, "SELECT DISTINCT schema_name FROM duckdb_tables()")}
+    assert schemas == {"marts", "forecast", "published", "meta"}
+    assert read(serving, "SELECT version_id, run_id, code_version FROM meta.publication") == [
+        (publication.version_id, "run-1", "abc123")
+    ]
+    assert read(serving, "SELECT check_name, passed FROM meta.check_results") == [("rows_accounted_for", True)]
+    assert publication.tables["marts.fct_ehcp_cohort"] == 9
+    # the dbt descriptions travel with the tables, for BI tools that show them
+    assert read(serving, "SELECT comment FROM duckdb_columns() WHERE table_name = 'fct_ehcp_cohort' AND column_name = 'plans'") == [("Plans.",)]
+    with duckdb.connect(str(serving), read_only=True) as con:
+        assert served_version(con)[0] == publication.version_id
+    assert read_publication(serving)["version_id"] == publication.version_id
+
+
+def test_the_serving_file_is_in_a_storage_format_duckdb_1_0_reads(warehouse, tmp_path):
+    # BI drivers embed their own DuckDB; storage version 64 is DuckDB 1.0's, read by every 1.x
+    # and 2.x (checked by hand with the DuckDB CLI 1.5.6, which refuses our default format)
+    serving = tmp_path / "serving.duckdb"
+    publish_from(warehouse, serving)
+    header = serving.read_bytes()[:20]
+    assert header[8:12] == b"DUCK" and struct.unpack_from("<Q", header, 12)[0] == 64
+
+
+def test_a_group_readable_mode_can_be_chosen(warehouse, tmp_path):
+    serving, parquet = tmp_path / "serving.duckdb", tmp_path / "parquet"
+    publish_from(warehouse, serving, file_mode=0o640, parquet_dir=parquet)
+    assert stat.S_IMODE(serving.stat().st_mode) == 0o640
+    assert {stat.S_IMODE(p.stat().st_mode) for p in parquet.rglob("*.parquet")} == {0o640}
+    assert stat.S_IMODE(parquet.stat().st_mode) == 0o750
+
+
+def test_person_ids_are_rekeyed_when_a_serving_key_is_set(warehouse, tmp_path):
+    warehouse_id = "aaaabbbbccccddddeeeeffff"
+    publish_from(warehouse, tmp_path / "same.duckdb")
+    assert read(tmp_path / "same.duckdb", "SELECT child_id FROM marts.fct_payments") == [(warehouse_id,)]
+    publish_from(warehouse, tmp_path / "rekeyed.duckdb", serving_key="serving-secret")
+    (served_id,) = read(tmp_path / "rekeyed.duckdb", "SELECT child_id FROM marts.fct_payments")[0]
+    assert served_id == keyed_hash(warehouse_id, "serving-secret") != warehouse_id
+    assert read(tmp_path / "rekeyed.duckdb", "SELECT person_ids FROM meta.publication") == [("re-keyed with the serving key",)]
+
+
+def test_a_personal_column_is_never_published(warehouse, tmp_path):
+    serving = tmp_path / "serving.duckdb"
+    publish_from(warehouse, serving)
+    before = serving.read_bytes()
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("CREATE TABLE marts.oops AS SELECT 'RG1 1AA' AS postcode")
+    with pytest.raises(PublishError, match="marts.oops.postcode"):
+        publish_from(warehouse, serving)
+    assert serving.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["serving.duckdb", "warehouse.duckdb"]
+
+
+def test_published_tables_hide_small_counts(warehouse, tmp_path):
+    serving = tmp_path / "serving.duckdb"
+    publish_from(warehouse, serving, suppression_threshold=5)
+    rows = read(serving, "SELECT provision_type, placements, spend_gbp, suppressed FROM published.provision_spend ORDER BY ALL")
+    by_provision = {p: (placements, spend, hidden) for p, placements, spend, hidden in rows}
+    assert by_provision["inmss"] == (None, None, True)  # 3 placements: hidden, with its spend
+    assert by_provision["ap"] == (0, 0, False)  # zero is shown
+    assert sum(hidden for *_, hidden in rows) >= 2  # and a complement, so the total does not give it away
+    assert by_provision["total"][0] == 55
+    shown = read(serving, "SELECT plans FROM published.ehcp_plans_by_need WHERE plans IS NOT NULL")
+    assert all(plans == 0 or plans >= 5 for (plans,) in shown)
+
+
+def test_an_open_connection_keeps_its_version_until_it_reconnects(warehouse, tmp_path):
+    serving = tmp_path / "serving.duckdb"
+    first = publish_from(warehouse, serving)
+    reader = duckdb.connect(str(serving), read_only=True)
+    try:
+        second = publish_from(warehouse, serving)  # the rename succeeds while the reader holds the file
+        assert reader.execute("SELECT version_id FROM meta.publication").fetchall() == [(first.version_id,)]
+        # a new connection sees the new file (from another DuckDB instance: within one process
+        # duckdb.connect(path) would hand back the instance the reader still holds)
+        assert read_publication(serving)["version_id"] == second.version_id
+    finally:
+        reader.close()
+
+
+def test_half_built_files_of_dead_publishes_are_removed(warehouse, tmp_path):
+    serving = tmp_path / "serving.duckdb"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    stale = tmp_path / f"serving.duckdb.next-{dead.stdout.strip()}"
+    stale.write_bytes(b"half a database")
+    stale.with_name(stale.name + ".wal").write_bytes(b"half a log")
+    alive = tmp_path / f"serving.duckdb.next-{os.getppid()}"  # a live process's build is left alone
+    alive.write_bytes(b"in progress")
+    publication = publish_from(warehouse, serving)
+    assert publication.removed_stale == [stale]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["serving.duckdb", "warehouse.duckdb", alive.name])
+    alive.unlink()
+    assert remove_stale_builds(serving) == []
+
+
+def test_parquet_versions_switch_atomically_and_keep_the_one_before(warehouse, tmp_path):
+    serving, parquet = tmp_path / "serving.duckdb", tmp_path / "parquet"
+    versions = [publish_from(warehouse, serving, parquet_dir=parquet).version_id for _ in range(3)]
+    assert os.readlink(parquet / "current") == versions[-1]
+    assert sorted(p.name for p in parquet.iterdir()) == sorted(["current", *versions[1:]])
+    with duckdb.connect() as con:
+        counts = con.execute(
+            f"SELECT count(*) FROM read_parquet('{parquet}/current/marts/fct_ehcp_cohort.parquet')"
+        ).fetchall()
+        version = con.execute(f"SELECT version_id FROM read_parquet('{parquet}/current/meta/publication.parquet')").fetchall()
+    assert counts == [(9,)] and version == [(versions[-1],)]
+
+
+# A publish killed with SIGKILL at each point of its work, in a child process (the patch stands
+# in for the moment of the kill; nothing in the library knows about it).
+KILL_POINTS = {
+    "while writing the new file": ("ingest.publish._write_table_checksums", "kill"),
+    "with the new file complete, before the rename": ("os.replace", "kill"),
+    "just after the rename": ("os.replace", "replace_then_kill"),
+}
+CHILD = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    import duckdb
+    import ingest.publish as publish_module
+    target, action = sys.argv[3], sys.argv[4]
+    module_name, attribute = target.rsplit(".", 1)
+    module = os if module_name == "os" else publish_module
+    original = getattr(module, attribute)
+    def killed(*args, **kwargs):
+        if action == "replace_then_kill":
+            original(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGKILL)
+    setattr(module, attribute, killed)
+    with duckdb.connect(sys.argv[1]) as con:
+        publish_module.publish(con, Path(sys.argv[2]), run_id="killed", code_version="x")
+    """
+)
+
+
+@pytest.mark.parametrize("point", KILL_POINTS)
+def test_a_publish_killed_at_any_point_leaves_a_readable_serving_file(warehouse, tmp_path, point):
+    serving = tmp_path / "serving.duckdb"
+    good = publish_from(warehouse, serving)
+    target, action = KILL_POINTS[point]
+    child = subprocess.run([sys.executable, "-c", CHILD, str(warehouse), str(serving), target, action],
+                           cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    with duckdb.connect(str(serving), read_only=True) as con:
+        version, _ = served_version(con)  # opens, and every table matches its version's checksums
+    if action == "kill":
+        assert version == good.version_id
+        assert any(p.name.startswith("serving.duckdb.next-") for p in tmp_path.iterdir())
+    else:
+        assert read(serving, "SELECT run_id FROM meta.publication") == [("killed",)]
+    after = publish_from(warehouse, serving)  # the next publish recovers without help
+    assert read_publication(serving)["version_id"] == after.version_id
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["serving.duckdb", "warehouse.duckdb"]
