@@ -195,68 +195,80 @@ def _refresh_landing_files_view(con: duckdb.DuckDBPyConnection) -> None:
 
 # --- validation -------------------------------------------------------------------------------
 
-def _problem(code: str, column: str, condition: str, value_expr: str = "NULL") -> str:
-    return (
-        f"CASE WHEN {condition} THEN {{'code': {quote_literal(code)}, "
-        f"'column': {quote_literal(column)}, 'value': ({value_expr})::VARCHAR}} END"
+@dataclass(frozen=True)
+class Rule:
+    """A row rule: when `condition` holds, the row has problem `code` in `column` (quoting `value`)."""
+
+    code: str
+    column: str
+    condition: str
+    value: str = "NULL"
+
+    def struct(self) -> str:
+        return (
+            f"CASE WHEN {self.condition} THEN {{'code': {quote_literal(self.code)}, "
+            f"'column': {quote_literal(self.column)}, 'value': ({self.value})::VARCHAR}} END"
+        )
+
+
+
+def conflict_rule(extract: Extract) -> Rule:
+    """Two different rows of one file with the same key: which is right cannot be known."""
+    return Rule(
+        "conflicting_duplicate",
+        "/".join(extract.key),
+        " AND ".join(f"{typed_name(k)} IS NOT NULL" for k in extract.key) + " AND coalesce(_rows_with_key, 1) > 1",
+        " || '/' || ".join(quote_ident(k) for k in extract.key),
     )
 
 
-def problem_expressions(extract: Extract, extract_date: dt.date) -> list[str]:
-    """One SQL expression per rule, each NULL or a struct (code, column, value) naming the problem.
+def typed_name(column: str) -> str:
+    """The working column that holds `column` parsed to its type (parsed once, used everywhere)."""
+    return quote_ident(f"__typed__{column}")
 
-    They run over the text columns (already trimmed of personal data and hashed), one row at
-    a time, all vectorised.
+
+def row_rules(extract: Extract, extract_date: dt.date) -> list[Rule]:
+    """The row rules of an extract; each names the problem (code, column, value) when it holds.
+
+    They run over the text columns (personal data already dropped, ids hashed) and their parsed
+    values (`typed_name`), one row at a time, all vectorised.
     """
     problems: list[str] = []
     for column in extract.stored_columns:
         text = quote_ident(column.name)
         present = f"{blank_to_null(text)} IS NOT NULL"
         if column.required:
-            problems.append(_problem("missing_required_value", column.name, f"NOT ({present})"))
-        if column.kind == "id" and not column.pattern:
+            problems.append(Rule("missing_required_value", column.name, f"NOT ({present})"))
+        if column.kind in ("id", "text") and not column.pattern:
             continue
-        parsed_is_null = f"({typed_sql(column, text)}) IS NULL"
         code = {
             "date": "bad_date",
             "amount": "bad_amount",
             "code": "unknown_code",
             "financial_year": "bad_financial_year",
         }.get(column.kind, "bad_format")
-        if column.kind == "text" and not column.pattern:
-            continue
-        problems.append(_problem(code, column.name, f"{present} AND {parsed_is_null}", text))
+        typed = typed_name(column.name)
+        problems.append(Rule(code, column.name, f"{present} AND {typed} IS NULL", text))
         if column.kind == "date":
             problems.append(
-                _problem(
-                    "date_after_extract",
-                    column.name,
-                    f"({typed_sql(column, text)}) > DATE {quote_literal(extract_date.isoformat())}",
-                    text,
-                )
+                Rule("date_after_extract", column.name, f"{typed} > DATE {quote_literal(extract_date.isoformat())}", text)
             )
     if extract.one_of:
-        none_present = " AND ".join(
-            f"({typed_sql(extract.column(name), quote_ident(name))}) IS NULL"
-            for name in extract.one_of
-        )
-        problems.append(_problem("no_" + "_or_".join(extract.one_of), "/".join(extract.one_of), none_present))
+        none_present = " AND ".join(f"{typed_name(name)} IS NULL" for name in extract.one_of)
+        problems.append(Rule("no_" + "_or_".join(extract.one_of), "/".join(extract.one_of), none_present))
     for earlier, later in extract.ordered_dates:
-        first = typed_sql(extract.column(earlier), quote_ident(earlier))
-        second = typed_sql(extract.column(later), quote_ident(later))
         problems.append(
-            _problem(
+            Rule(
                 f"{later}_before_{earlier}",
                 later,
-                f"({second}) < ({first})",
+                f"{typed_name(later)} < {typed_name(earlier)}",
                 f"{quote_ident(later)} || ' < ' || {quote_ident(earlier)}",
             )
         )
     if extract.name == "ehcp":
-        dob = typed_sql(extract.column("date_of_birth"), '"date_of_birth"')
-        start = typed_sql(extract.column("plan_start_date"), '"plan_start_date"')
+        dob, start = typed_name("date_of_birth"), typed_name("plan_start_date")
         problems.append(
-            _problem(
+            Rule(
                 "over_25_at_plan_start",
                 "date_of_birth",
                 f"date_diff('year', {dob}, {start}) - CASE WHEN strftime({start}, '%m%d') < "
@@ -265,8 +277,7 @@ def problem_expressions(extract: Extract, extract_date: dt.date) -> list[str]:
             )
         )
     if extract.name == "placements":
-        cost = typed_sql(extract.column("annual_cost"), '"annual_cost"')
-        problems.append(_problem("negative_annual_cost", "annual_cost", f"({cost}) < 0", '"annual_cost"'))
+        problems.append(Rule("negative_annual_cost", "annual_cost", f"{typed_name('annual_cost')} < 0", '"annual_cost"'))
     return problems
 
 
@@ -280,60 +291,92 @@ def _stage_part(
     pseudonym_key: str,
     extract_date: dt.date,
 ) -> None:
-    """Build temp table `_checked` from a part: text columns, extra columns, duplicate marker
-    and the list of problems of each row."""
+    """Build temp table `_checked` from a part: text columns, their parsed values, the duplicate
+    marker and whether the row broke any rule (`_ok`).
+
+    Written for tens of millions of rows: ids are hashed once per distinct id (a join, not a hash
+    per row); every value is parsed once; only rows whose key occurs more than once are compared
+    column by column for duplicates; and the list of a row's problems is only built for the few
+    rows that have any (see _write_part).
+    """
     selected: list[str] = []
+    joins: list[str] = []
     for column in extract.stored_columns:
         source = mapping.get(column.name)
-        expr = f"{quote_ident(source)}" if source else "NULL::VARCHAR"
-        if column.pseudonymise and source:
-            expr = keyed_hash_sql(expr, pseudonym_key)
-        selected.append(f"{expr} AS {quote_ident(column.name)}")
+        if source is None:
+            selected.append(f"NULL::VARCHAR AS {quote_ident(column.name)}")
+        elif column.pseudonymise:
+            ids = f"_ids_{len(joins)}"
+            con.execute(f"DROP TABLE IF EXISTS {ids}")
+            con.execute(
+                f"CREATE TEMP TABLE {ids} AS SELECT id, {keyed_hash_sql('id', pseudonym_key)} AS hashed "
+                f"FROM (SELECT DISTINCT {quote_ident(source)} AS id FROM {part.table}) WHERE id IS NOT NULL"
+            )
+            joins.append(f"LEFT JOIN {ids} ON {ids}.id = p.{quote_ident(source)}")
+            selected.append(f"{ids}.hashed AS {quote_ident(column.name)}")
+        else:
+            selected.append(f"p.{quote_ident(source)} AS {quote_ident(column.name)}")
     extra = [
         h for h in part.headers
         if h not in mapping.values() and not PERSONAL_HEADER.search(normalise_header(h))
     ]
     if extra:
         keys = ", ".join(quote_literal(h) for h in extra)
-        values = ", ".join(quote_ident(h) for h in extra)
+        values = ", ".join(f"p.{quote_ident(h)}" for h in extra)
         selected.append(f"map([{keys}], [{values}]) AS _extra_columns")
     else:
         selected.append("NULL::MAP(VARCHAR, VARCHAR) AS _extra_columns")
-    con.execute("DROP TABLE IF EXISTS _text")
-    con.execute(f"CREATE TEMP TABLE _text AS SELECT _source_row, {', '.join(selected)} FROM {part.table}")
 
-    all_columns = [quote_ident(c.name) for c in extract.stored_columns] + ["_extra_columns::VARCHAR"]
-    key_columns = [typed_sql(extract.column(k), quote_ident(k)) for k in extract.key]
-    key_present = " AND ".join(f"({k}) IS NOT NULL" for k in key_columns)
-    problems = problem_expressions(extract, extract_date)
-    conflicting = _problem(
-        "conflicting_duplicate",
-        "/".join(extract.key),
-        f"{key_present} AND _rows_with_key > 1",
-        " || '/' || ".join(quote_ident(k) for k in extract.key),
+    # rows whose key occurs more than once (or is missing) are the only ones that can be
+    # duplicates: compare those column by column (in the file's own text)
+    key_sql = [typed_sql(extract.column(k), f"p.{quote_ident(mapping[k])}") if k in mapping else "NULL" for k in extract.key]
+    key_names = [f"_key_{i}" for i in range(len(key_sql))]
+    keyed = ", ".join(f"{sql} AS {name}" for sql, name in zip(key_sql, key_names))
+    source_columns = [f"p.{quote_ident(h)}" for h in part.headers]
+    con.execute("DROP TABLE IF EXISTS _repeated")
+    con.execute(
+        f"""
+        CREATE TEMP TABLE _repeated AS
+        WITH keyed AS (SELECT p._source_row, {keyed}, {', '.join(source_columns)} FROM {part.table} AS p),
+        repeated_keys AS (SELECT {', '.join(key_names)} FROM keyed GROUP BY ALL HAVING count(*) > 1),
+        candidates AS (
+            SELECT * FROM keyed
+            SEMI JOIN repeated_keys ON {' AND '.join(f'keyed.{k} IS NOT DISTINCT FROM repeated_keys.{k}' for k in key_names)}
+        ),
+        marked AS (
+            SELECT _source_row, {', '.join(key_names)},
+                   CASE WHEN row_number() OVER w > 1 THEN min(_source_row) OVER w END AS _duplicate_of_row
+            FROM candidates
+            WINDOW w AS (PARTITION BY {', '.join(quote_ident(h) for h in part.headers) or '1'} ORDER BY _source_row)
+        )
+        SELECT _source_row, _duplicate_of_row,
+               count(*) FILTER (WHERE _duplicate_of_row IS NULL) OVER (PARTITION BY {', '.join(key_names)}) AS _rows_with_key
+        FROM marked
+        """
     )
+    typed = ", ".join(f"{typed_sql(c, quote_ident(c.name))} AS {typed_name(c.name)}" for c in extract.stored_columns)
+    rules = [*row_rules(extract, extract_date), conflict_rule(extract)]
+    broken = " OR ".join(f"coalesce({rule.condition}, false)" for rule in rules)
     con.execute("DROP TABLE IF EXISTS _checked")
     con.execute(
         f"""
         CREATE TEMP TABLE _checked AS
-        WITH marked AS (
-            SELECT *,
-                   CASE WHEN row_number() OVER w > 1 THEN min(_source_row) OVER w END
-                       AS _duplicate_of_row
-            FROM _text
-            WINDOW w AS (PARTITION BY {', '.join(all_columns)} ORDER BY _source_row)
+        WITH text_rows AS (
+            SELECT p._source_row, {', '.join(selected)} FROM {part.table} AS p {' '.join(joins)}
         ),
-        firsts AS (
-            SELECT *, count(*) OVER (PARTITION BY {', '.join(key_columns)}) AS _rows_with_key
-            FROM marked WHERE _duplicate_of_row IS NULL
+        typed_rows AS (
+            SELECT t.*, r._duplicate_of_row, r._rows_with_key, {typed}
+            FROM text_rows t LEFT JOIN _repeated r USING (_source_row)
         )
-        SELECT firsts.* EXCLUDE (_rows_with_key),
-               [p FOR p IN [{', '.join(problems + [conflicting])}] IF p IS NOT NULL] AS _problems
-        FROM firsts
-        UNION ALL BY NAME
-        SELECT marked.*, NULL AS _problems FROM marked WHERE _duplicate_of_row IS NOT NULL
+        SELECT *, NOT ({broken}) AS _ok FROM typed_rows
         """
     )
+
+
+def _problem_list(extract: Extract, extract_date: dt.date) -> str:
+    """SQL for the list of every problem of a row (only evaluated on rows that have some)."""
+    rules = [*row_rules(extract, extract_date), conflict_rule(extract)]
+    return f"[p FOR p IN [{', '.join(rule.struct() for rule in rules)}] IF p IS NOT NULL]"
 
 
 REASON_TEXT = (
@@ -342,7 +385,8 @@ REASON_TEXT = (
 )
 
 
-def _write_part(con: duckdb.DuckDBPyConnection, extract: Extract, outcome: "FileOutcome", load_id: str) -> None:
+def _write_part(con: duckdb.DuckDBPyConnection, extract: Extract, outcome: "FileOutcome", load_id: str,
+                extract_date: dt.date) -> None:
     """Write `_checked` to raw, quarantine and raw.<extract>_valid; count each outcome."""
     text_columns = ", ".join(quote_ident(c.name) for c in extract.stored_columns)
     provenance = (
@@ -358,19 +402,20 @@ def _write_part(con: duckdb.DuckDBPyConnection, extract: Extract, outcome: "File
         f"SELECT {text_columns}, _extra_columns, {provenance}, "
         f"[p.code FOR p IN _problems] AS reason_codes, [p.column FOR p IN _problems] AS reason_columns, "
         f"[p.value FOR p IN _problems] AS reason_values, {REASON_TEXT} AS reason "
-        f"FROM _checked WHERE len(_problems) > 0"
+        f"FROM (SELECT *, {_problem_list(extract, extract_date)} AS _problems FROM _checked "
+        f"WHERE _duplicate_of_row IS NULL AND NOT _ok)"
     )
-    typed = ", ".join(f"{typed_sql(c, quote_ident(c.name))} AS {quote_ident(c.name)}" for c in extract.stored_columns)
+    typed = ", ".join(f"{typed_name(c.name)} AS {quote_ident(c.name)}" for c in extract.stored_columns)
     con.execute(
         f"INSERT INTO raw.{extract.name}_valid BY NAME "
-        f"SELECT {typed}, {provenance} FROM _checked WHERE len(_problems) = 0"
+        f"SELECT {typed}, {provenance} FROM _checked WHERE _duplicate_of_row IS NULL AND _ok"
     )
     row = con.execute(
         """
         SELECT count(*),
-               count(*) FILTER (WHERE len(_problems) = 0),
+               count(*) FILTER (WHERE _duplicate_of_row IS NULL AND _ok),
                count(*) FILTER (WHERE _duplicate_of_row IS NOT NULL),
-               count(*) FILTER (WHERE len(_problems) > 0)
+               count(*) FILTER (WHERE _duplicate_of_row IS NULL AND NOT _ok)
         FROM _checked
         """
     ).fetchone()
@@ -413,7 +458,8 @@ def part_hash(file_hash: str, part_name: str) -> str:
 def _drop_part_tables(con: duckdb.DuckDBPyConnection) -> None:
     for (table,) in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE temporary "
-        "AND (starts_with(table_name, '_part_') OR table_name IN ('_text', '_checked'))"
+        "AND (starts_with(table_name, '_part_') OR starts_with(table_name, '_ids_') "
+        "OR table_name IN ('_repeated', '_checked'))"
     ).fetchall():
         con.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
 
@@ -445,7 +491,7 @@ def load_file(
         for part, mapping in zip(parts, mappings):
             outcome = FileOutcome(extract.name, part.name, part_hash(file_hash, part.name), "loaded")
             _stage_part(con, extract, part, mapping, pseudonym_key, extract_date)
-            _write_part(con, extract, outcome, load_id)
+            _write_part(con, extract, outcome, load_id, extract_date)
             _record_file(con, outcome, file_hash, file_bytes, part.headers, load_id)
             outcomes.append(outcome)
         con.execute("COMMIT")
