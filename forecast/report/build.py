@@ -1,0 +1,234 @@
+"""Build the report from a warehouse connection: read, chart, tabulate, write both audiences.
+
+    <out_dir>/internal/report.html, workbook.xlsx, charts/*.png      every count as it is
+    <out_dir>/publication/report.html, workbook.xlsx, charts/*.png   counts below the threshold suppressed
+
+Each audience's folder is built beside the old one and swapped in whole, so a reader never sees
+half a report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from . import tables
+from .benchmarks import Benchmarks, BenchmarkUnavailable, benchmark, load_published_data
+from .charts import Chart, build_benchmark_charts, build_charts
+from .data import ReportData, read_report_data
+from .html import Section, render
+from .workbook import write_workbook
+
+AUDIENCES = ("internal", "publication")
+HEADLINE = "01_funding_spend_balance"
+
+
+@dataclass
+class ReportOptions:
+    out_dir: Path
+    council: str | None = None  # old 3-digit LA code (or name) in the published data
+    published: Path | None = None  # folder with the DfE files for the benchmarks
+    neighbours: list[str] | None = None  # old LA codes to compare with instead of the computed ones
+    threshold: int = 5  # suppression threshold for the publication version
+    run_id: str | None = None  # the refresh run the report follows, when known
+
+
+@dataclass
+class ReportOutput:
+    audience: str
+    folder: Path
+    html: Path
+    workbook: Path
+    charts: dict[str, Path]
+    readings: dict[str, str]
+
+
+@dataclass
+class Report:
+    outputs: dict[str, ReportOutput]
+    headline_png: bytes  # the funding and balance chart, small, for the Dagster UI
+    headline_reading: str
+    benchmarks: Benchmarks | None
+    benchmarks_note: str  # why benchmarks are missing, when they are
+    charts: dict[str, list[Chart]] = field(default_factory=dict)  # audience → charts (figures closed)
+
+
+def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Report:
+    data = read_report_data(con)
+    bench, note = _benchmarks(options)
+    bench_charts = build_benchmark_charts(bench) if bench is not None else []
+    bench_png = {chart.key: chart.png() for chart in bench_charts}
+    outputs, built, headline = {}, {}, (b"", "")
+    staging = options.out_dir / ".building"
+    shutil.rmtree(staging, ignore_errors=True)
+    pngs: dict[int, bytes] = {}  # id(chart) → png: a chart shared by both audiences is drawn once
+    charts: list[Chart] | None = None
+    for audience in AUDIENCES:
+        threshold = options.threshold if audience == "publication" else None
+        charts = build_charts(data, threshold, reuse=charts)
+        for chart in charts:
+            if id(chart) not in pngs:
+                pngs[id(chart)] = chart.png()
+        pngs_by_key = {chart.key: pngs[id(chart)] for chart in charts} | bench_png
+        if audience == "publication":
+            headline_chart = next(c for c in charts if c.key == HEADLINE)
+            headline = (headline_chart.png(dpi=72), headline_chart.reading)
+        all_charts = charts + bench_charts
+        folder = staging / audience
+        chart_paths = {}
+        for chart in all_charts:
+            path = folder / "charts" / f"{chart.key}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(pngs_by_key[chart.key])
+            chart_paths[chart.key] = path
+        title, subtitle, about = _titles(data, bench, options, audience, threshold)
+        plan = tables.dsg_plan_tables(data, threshold)
+        detail = tables.detail_tables(data, threshold)
+        bench_tables = tables.benchmark_tables(bench) if bench is not None else []
+        sheets = {**plan, **({"Benchmarks": bench_tables} if bench_tables else {}), **detail,
+                  "Chart data": [_chart_table(chart) for chart in all_charts]}
+        write_workbook(folder / "workbook.xlsx", sheets, title, about)
+        sections = _sections(data, charts, bench_charts, pngs_by_key, plan, detail, bench_tables, note)
+        render(folder / "report.html", title, subtitle, sections, about, data.labels, audience == "publication",
+               threshold)
+        built[audience] = all_charts
+        outputs[audience] = ReportOutput(audience, options.out_dir / audience, options.out_dir / audience / "report.html",
+                                         options.out_dir / audience / "workbook.xlsx",
+                                         {k: options.out_dir / audience / "charts" / p.name for k, p in chart_paths.items()},
+                                         {chart.key: chart.reading for chart in all_charts})
+    for audience in AUDIENCES:  # swap each finished folder in
+        target = options.out_dir / audience
+        old = options.out_dir / f".{audience}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            target.rename(old)
+        (staging / audience).rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)
+    return Report(outputs, headline[0], headline[1], bench, note, built)
+
+
+def _benchmarks(options: ReportOptions) -> tuple[Benchmarks | None, str]:
+    if not options.council:
+        return None, ("Set HIGHNEEDS_LA_CODE to the council's old three-digit LA code (e.g. 869 for West Berkshire) "
+                      "to compare it with England, its region and similar councils.")
+    if options.published is None:
+        return None, "No folder of published DfE files was given (HIGHNEEDS_PUBLISHED)."
+    try:
+        data = load_published_data(options.published)
+        return benchmark(data, options.council, options.neighbours), ""
+    except BenchmarkUnavailable as error:
+        return None, f"Benchmarks not built: {error}."
+
+
+def _titles(data: ReportData, bench: Benchmarks | None, options: ReportOptions, audience: str,
+            threshold: int | None) -> tuple[str, str, list[tuple[str, str]]]:
+    council = f"{bench.name} ({bench.code})" if bench else (f"council {options.council}" if options.council else "the council")
+    title = f"High needs block diagnostic: {council}"
+    built_at = dt.datetime.now().astimezone().strftime("%d %B %Y %H:%M %Z")
+    run = options.run_id or (data.checks["run_id"].iloc[0] if len(data.checks) else "unknown")
+    years = data.complete_years
+    subtitle = (f"Actual {years[0]} to {years[-1]}, forecast to {data.horizon} (unmitigated and mitigated). "
+                f"Built {built_at} from refresh run {run}.")
+    about = [
+        ("Council", council),
+        ("Audience", "publication: counts of children below "
+                     f"{threshold} suppressed" if audience == "publication" else "internal (unsuppressed)"),
+        ("Built", built_at),
+        ("Refresh run", str(run)),
+        ("Years", (f"financial years April–March; caseload at the January census inside each year; actual "
+                  f"{years[0]} to {years[-1]}, forecast {data.forecast_years[0]} to {data.horizon}")),
+        ("Sources", "the warehouse's marts (marts.fct_*), forecast tables (forecast.*) and check results "
+                    "(meta.check_results)" + (f"; published DfE files: {', '.join(bench.files)}" if bench else "")),
+        ("Units", "money in £ (charts and HTML tables in £m), counts in EHC plans or children"),
+    ]
+    return title, subtitle, about
+
+
+def _chart_table(chart: Chart) -> tables.Table:
+    frame = chart.data.reset_index(drop=True)
+    frame.columns = [str(c) for c in frame.columns]
+    return tables.Table(f"chart_{chart.key}", f"{chart.title}: the numbers plotted", frame, "mixed", chart.reading)
+
+
+def _sections(data: ReportData, charts: list[Chart], bench_charts: list[Chart], pngs: dict[str, bytes],
+              plan: dict[str, list[tables.Table]], detail: dict[str, list[tables.Table]],
+              bench_tables: list[tables.Table], bench_note: str) -> list[Section]:
+    by_key = {chart.key: chart for chart in charts}
+    by_section: dict[str, list[Chart]] = {}
+    for chart in charts:
+        by_section.setdefault(chart.section, []).append(chart)
+    named = {t.name: t for group in (*plan.values(), *detail.values()) for t in group}
+
+    funding = Section("funding", "High needs funding, spend and the DSG balance")
+    funding.chart(by_key["01_funding_spend_balance"], pngs["01_funding_spend_balance"])
+    for name in ("funding_and_balances_actual", "funding_and_balances_unmitigated", "funding_and_balances_mitigated"):
+        funding.table(named[name])
+
+    spend = Section("spend", "Spend by provision type")
+    for chart in by_section["spend"]:
+        spend.chart(chart, pngs[chart.key])
+    spend.table(named["expenditure_by_provision_unmitigated"])
+
+    dbv = Section("dbv", "Caseload, unit cost and total cost by provision type",
+                  "The three views DBV used: how many children, what each placement costs, and the total.")
+    for chart in by_section["dbv"]:
+        dbv.chart(chart, pngs[chart.key])
+    dbv.table(named["ehcp_by_category_unmitigated"])
+
+    drivers = Section("drivers", "What drives demand and cost",
+                      "Caseload by primary need, age group and age at plan start; the age at which children enter each "
+                      "provision type and what it costs; plans issued and ceased; moves between provision types; and "
+                      "the change in spend split by driver.")
+    for chart in by_section["drivers"]:
+        drivers.chart(chart, pngs[chart.key])
+
+    mitigations = Section("mitigations", "Mitigations and the gap still to close")
+    mitigations.table(named["mitigation_log"])
+    for chart in by_section["mitigations"]:
+        mitigations.chart(chart, pngs[chart.key])
+    mitigations.table(named["gap_to_balance"])
+
+    benchmarks = Section("benchmarks", "Benchmarks from published data", unavailable=bench_note)
+    if bench_tables:
+        benchmarks.table(bench_tables[0])
+        for chart in bench_charts:
+            benchmarks.chart(chart, pngs[chart.key])
+        benchmarks.table(bench_tables[1])
+        benchmarks.table(bench_tables[2])
+        benchmarks.text(f"{len(bench_tables[3].frame)} published figures across all councils look wrong by the same "
+                        "rule; the workbook's Benchmarks sheet lists them.")
+
+    dsg = Section("dsg-plan", "DSG management plan tables",
+                  "The workbook beside this report holds every table of the DSG deficit management plan, years "
+                  "across as in the DfE template: EHC plans by placement type (actual and forecast), expenditure by "
+                  "provision and S251 line, funding and balances, each unmitigated and mitigated, and the mitigation "
+                  "log.")
+    dsg.table(named["ehcp_by_category_mitigated"])
+    if plan["Expenditure by S251 line"]:
+        dsg.table(plan["Expenditure by S251 line"][0])
+
+    quality = Section("data-quality", "Data quality")
+    quality.text(_quality_reading(data))
+    for table in detail["Data quality"]:
+        if len(table.frame):
+            quality.table(table)
+    return [funding, spend, dbv, drivers, mitigations, benchmarks, dsg, quality]
+
+
+def _quality_reading(data: ReportData) -> str:
+    dq = data.data_quality
+    total = lambda measure: int(dq.loc[(dq["measure"] == measure) & dq["reason"].isna(), "rows"].sum())
+    flagged = int(dq.loc[dq["measure"] == "rows_flagged_by_flag", "rows"].sum())
+    checks = data.checks
+    passed = int(checks["passed"].sum()) if len(checks) else 0
+    text = (f"{total('rows_read'):,} rows read from the landing files: {total('rows_loaded'):,} loaded, "
+            f"{total('rows_exact_duplicate'):,} exact duplicates, {total('rows_quarantined'):,} quarantined; "
+            f"{flagged:,} flagged and kept.")
+    if len(checks):
+        text += f" {passed} of {len(checks)} checks passed in the latest refresh."
+    return text

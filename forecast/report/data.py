@@ -1,0 +1,205 @@
+"""Everything the report shows, read from the warehouse in one go (marts, forecast, meta).
+
+All frames are aggregates: the report never reads child-level tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from .suppression import Protected, protect, protect_with_groups
+
+REQUIRED = [
+    ("marts", "fct_hnb_position"), ("marts", "fct_provision_spend"), ("marts", "fct_ehcp_cohort"),
+    ("marts", "fct_ehcp_flows"), ("marts", "fct_provision_starts"), ("marts", "fct_ehcp_transitions"),
+    ("marts", "fct_data_quality"), ("forecast", "hnb_position"), ("forecast", "spend"), ("forecast", "caseload"),
+    ("forecast", "mitigations"), ("forecast", "gap_to_balance"), ("forecast", "drivers"),
+]
+# the provision types in report order, when the reviewed seed is not in the database
+DEFAULT_PROVISIONS = [
+    ("mainstream", "Mainstream"), ("mainstream_rp_unit", "Mainstream: resourced provision / SEN unit"),
+    ("mss", "Maintained special"), ("inmss", "Independent / non-maintained special"),
+    ("ap", "Alternative provision / PRU"), ("post16_fe", "Post-16 FE"), ("post16_spi", "Specialist post-16"),
+    ("eotas", "EOTAS"), ("early_years", "Early years"), ("other", "Other"), ("none", "None / not in education"),
+    ("central", "Central (no placement)"),
+]
+
+
+# the placement rows of the DfE's DSG management plan template (and high needs benchmarking tool)
+DFE_PLACEMENT = {
+    "mainstream": "Mainstream schools or academies",
+    "mainstream_rp_unit": "Resourced provision or SEN units",
+    "mss": "Maintained special schools or special academies",
+    "inmss": "NMSS or independent schools",
+    "ap": "Hospital schools or alternative provision",
+    "post16_fe": "Post 16",
+    "post16_spi": "Post 16",
+    "eotas": "Other",
+    "early_years": "Other",
+    "other": "Other",
+    "none": "Other",
+    "central": "Central (no placement)",
+}
+
+
+class ReportInputError(RuntimeError):
+    """The warehouse lacks a table the report needs; the message says which and what to run."""
+
+
+@dataclass
+class ReportData:
+    labels: dict[str, str]  # provision type → label, in report order
+    position: pd.DataFrame  # marts.fct_hnb_position (complete and incomplete years)
+    position_forecast: pd.DataFrame  # forecast.hnb_position
+    spend: pd.DataFrame  # marts.fct_provision_spend
+    spend_forecast: pd.DataFrame  # forecast.spend
+    spend_by_line: pd.DataFrame | None  # marts.fct_spend_by_s251_line (None on a warehouse built before it)
+    cohort: pd.DataFrame  # marts.fct_ehcp_cohort
+    caseload_forecast: pd.DataFrame  # forecast.caseload
+    flows: pd.DataFrame  # marts.fct_ehcp_flows
+    starts: pd.DataFrame  # marts.fct_provision_starts
+    moves: pd.DataFrame  # year × provision_from × provision_to: children (fct_ehcp_transitions summed over ages, needs)
+    mitigations: pd.DataFrame  # forecast.mitigations
+    gap: pd.DataFrame  # forecast.gap_to_balance
+    drivers: pd.DataFrame  # forecast.drivers
+    data_quality: pd.DataFrame  # extract × measure × reason: rows, files in the landing folder now
+    checks: pd.DataFrame  # meta.check_results of the latest run (empty when absent)
+
+    @property
+    def provisions(self) -> list[str]:
+        """Provision types that hold placements, in report order."""
+        return [p for p in self.labels if p != "central"]
+
+    @property
+    def complete_years(self) -> list[str]:
+        """Financial years the extracts cover in full."""
+        return sorted(self.position.loc[self.position["is_complete_year"], "financial_year"])
+
+    @property
+    def forecast_years(self) -> list[str]:
+        return sorted(self.position_forecast["financial_year"].unique())
+
+    @property
+    def horizon(self) -> str:
+        return self.forecast_years[-1]
+
+    @property
+    def caseload(self) -> pd.DataFrame:
+        """Plans at each January census by provision type (wide: census_year × provision type)."""
+        return (self.cohort.pivot_table(index="census_year", columns="provision_type", values="plans",
+                                        aggfunc="sum", fill_value=0)
+                .reindex(columns=self.provisions, fill_value=0).sort_index())
+
+    def caseload_published(self, threshold: int | None) -> tuple[Protected, pd.DataFrame]:
+        """`caseload` (census year × provision type) with its census totals, and its sums by DfE
+        placement category (census year × category), as every output shows them: unchanged
+        internally; for publication, counts below the threshold suppressed together so no
+        output can be combined with another to undo it."""
+        groups: dict[str, list[str]] = {}
+        for provision in self.provisions:
+            groups.setdefault(DFE_PLACEMENT[provision], []).append(provision)
+        caseload = self.caseload.astype(float)
+        if threshold is None:
+            categories = pd.DataFrame({name: caseload[members].sum(axis=1) for name, members in groups.items()})
+            return Protected(caseload, caseload.sum(axis=1), pd.Series(np.nan, index=caseload.columns),
+                             float("nan")), categories
+        rows, categories = protect_with_groups(caseload.T, threshold, groups)
+        return Protected(rows.cells.T, rows.column_totals, rows.row_totals, float("nan")), categories.T
+
+    def cohort_published(self, column: str, threshold: int | None) -> Protected:
+        """Plans per census year (rows) and `column` (primary need, age group …) with each census's
+        total, as published."""
+        wide = self.cohort.pivot_table(index="census_year", columns=column, values="plans", aggfunc="sum",
+                                       fill_value=0).astype(float)
+        if threshold is None:
+            return Protected(wide, wide.sum(axis=1), pd.Series(np.nan, index=wide.columns), float("nan"))
+        return protect(wide, threshold, rows=True, columns=False)
+
+    def flows_published(self, threshold: int | None) -> dict[str, Protected]:
+        """Per flow (new_plans, ceased_plans, moved_in, moved_out): year (rows) × provision type,
+        with each year's total, as published."""
+        published = {}
+        for measure in ("new_plans", "ceased_plans", "moved_in", "moved_out"):
+            wide = self.flows.pivot_table(index="year", columns="provision_type", values=measure, aggfunc="sum",
+                                          fill_value=0).astype(float)
+            published[measure] = (protect(wide, threshold, rows=True, columns=False) if threshold is not None
+                                  else Protected(wide, wide.sum(axis=1), pd.Series(np.nan, index=wide.columns),
+                                                 float("nan")))
+        return published
+
+
+def _exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
+    ).fetchone()[0])
+
+
+def read_report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
+    missing = [f"{schema}.{name}" for schema, name in REQUIRED if not _exists(con, schema, name)]
+    if missing:
+        raise ReportInputError(
+            f"the warehouse has no {', '.join(missing)}: run `highneeds refresh` (or `highneeds demo`) first"
+        )
+    if _exists(con, "staging", "provision_types"):
+        labels = dict(con.execute("SELECT provision_type, label FROM staging.provision_types ORDER BY sort_order").fetchall())
+    else:
+        labels = dict(DEFAULT_PROVISIONS)
+    df = lambda sql: con.execute(sql).df()
+    checks = pd.DataFrame(columns=["run_id", "asset", "check_name", "passed", "severity", "description", "evaluated_at"])
+    if _exists(con, "meta", "check_results"):
+        checks = df("""
+            SELECT * FROM meta.check_results
+            WHERE run_id = (SELECT run_id FROM meta.check_results ORDER BY evaluated_at DESC LIMIT 1)
+            ORDER BY asset, check_name
+        """)
+    return ReportData(
+        labels=labels,
+        position=df("""
+            SELECT financial_year, funding_gbp::DOUBLE AS funding_gbp, spend_gbp::DOUBLE AS spend_gbp,
+                   in_year_balance_gbp::DOUBLE AS in_year_balance_gbp,
+                   cumulative_balance_gbp::DOUBLE AS cumulative_balance_gbp,
+                   hnb_allocation_gbp::DOUBLE AS hnb_allocation_gbp, place_deductions_gbp::DOUBLE AS place_deductions_gbp,
+                   block_transfer_gbp::DOUBLE AS block_transfer_gbp, la_contribution_gbp::DOUBLE AS la_contribution_gbp,
+                   other_income_gbp::DOUBLE AS other_income_gbp, has_budget, is_complete_year
+            FROM marts.fct_hnb_position ORDER BY financial_year
+        """),
+        position_forecast=df("SELECT * FROM forecast.hnb_position ORDER BY scenario, financial_year"),
+        spend=df("""
+            SELECT financial_year, provision_type, spend_gbp::DOUBLE AS spend_gbp, placements, fte_placements,
+                   unit_cost_gbp::DOUBLE AS unit_cost_gbp, is_complete_year
+            FROM marts.fct_provision_spend ORDER BY financial_year, provision_type
+        """),
+        spend_forecast=df("SELECT * FROM forecast.spend ORDER BY scenario, financial_year, provision_type"),
+        spend_by_line=df("""
+            SELECT financial_year, s251_line, s251_description, provision_type, spend_gbp::DOUBLE AS spend_gbp,
+                   transactions
+            FROM marts.fct_spend_by_s251_line ORDER BY ALL
+        """) if _exists(con, "marts", "fct_spend_by_s251_line") else None,
+        cohort=df("""
+            SELECT census_year, primary_need, age_group, ncy, provision_type, age_at_plan_start_band, plans
+            FROM marts.fct_ehcp_cohort ORDER BY ALL
+        """),
+        caseload_forecast=df("SELECT * FROM forecast.caseload ORDER BY scenario, year, provision_type"),
+        flows=df("SELECT * FROM marts.fct_ehcp_flows ORDER BY year, provision_type"),
+        starts=df("""
+            SELECT year, provision_type, age_at_start_band, primary_need, starts,
+                   avg_annual_cost_gbp::DOUBLE AS avg_annual_cost_gbp
+            FROM marts.fct_provision_starts ORDER BY ALL
+        """),
+        moves=df("""
+            SELECT year, provision_from, provision_to, sum(children)::BIGINT AS children
+            FROM marts.fct_ehcp_transitions GROUP BY ALL ORDER BY ALL
+        """),
+        mitigations=df("SELECT * FROM forecast.mitigations"),
+        gap=df("SELECT * FROM forecast.gap_to_balance ORDER BY financial_year"),
+        drivers=df("SELECT * FROM forecast.drivers"),
+        data_quality=df("""
+            SELECT extract, measure, reason, count(DISTINCT file_hash) AS files, sum(rows)::BIGINT AS rows
+            FROM marts.fct_data_quality WHERE in_landing GROUP BY ALL ORDER BY ALL
+        """),
+        checks=checks,
+    )

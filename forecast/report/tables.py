@@ -1,0 +1,400 @@
+"""The report's tables: the DSG deficit management plan tables (EHC plans by placement type,
+expenditure by provision and S251 line, funding and balances, each actual then forecast,
+unmitigated and mitigated), the mitigation log, the gap to balance and data quality.
+
+Each table is a DataFrame with one column per financial year where the DfE template has years
+across, so a finance officer can paste a row block straight into it. The workbook and the HTML
+both print these frames; the tests reconcile them with the marts and the forecast tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..years import fy_of_census_year
+from .data import DFE_PLACEMENT, ReportData
+
+SCENARIOS = ("unmitigated", "mitigated")
+FUNDING_LINES = {
+    "hnb_allocation_gbp": "High needs block allocation",
+    "place_deductions_gbp": "less: place deductions (academies and colleges)",
+    "block_transfer_gbp": "Block transfer into the high needs block",
+    "la_contribution_gbp": "Council contribution",
+    "other_income_gbp": "Other income",
+}
+
+
+@dataclass
+class Table:
+    name: str  # unique, letters, digits and underscores (the workbook's table name)
+    title: str
+    frame: pd.DataFrame
+    kind: str = "count"  # count | money | mixed: how the year columns are formatted
+    note: str = ""
+    total_rows: list[str] = field(default_factory=list)  # first-column labels of rows that are totals
+    suppressed: pd.DataFrame | None = None  # True where a count was suppressed for publication
+
+    def is_suppressed(self, row: int, column: str) -> bool:
+        return self.suppressed is not None and bool(self.suppressed.iloc[row][column])
+
+
+def _year_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if isinstance(c, str) and len(c) == 7 and c[4] == "-"]
+
+
+def _by_year(actual: pd.DataFrame, future: pd.DataFrame, rows: list[str]) -> pd.DataFrame:
+    """Census-year actuals then forecast years, as financial-year columns."""
+    actual = actual.T
+    actual.columns = [fy_of_census_year(int(y)) for y in actual.columns]
+    future = future.copy()
+    future.columns = [fy_of_census_year(int(y)) for y in future.columns]
+    return pd.concat([actual, future], axis=1).reindex(rows)
+
+
+def _caseload_forecast(data: ReportData, scenario: str) -> pd.DataFrame:
+    future = data.caseload_forecast[(data.caseload_forecast["scenario"] == scenario)
+                                    & (data.caseload_forecast["provision_type"] != "total")]
+    return future.pivot_table(index="provision_type", columns="year", values="plans_p50").reindex(data.provisions)
+
+
+def _with_total(frame: pd.DataFrame, label_column: str, label: str = "Total") -> pd.DataFrame:
+    """The frame with a total row summing its numeric columns (suppressed cells left out)."""
+    numeric = [c for c in frame.columns if c != label_column and pd.api.types.is_numeric_dtype(frame[c])
+               and not pd.api.types.is_bool_dtype(frame[c])]
+    total = {label_column: label, **{c: frame[c].sum(min_count=1) for c in numeric}}
+    for column in frame.columns:
+        total.setdefault(column, "")
+    return pd.concat([frame, pd.DataFrame([total])], ignore_index=True)
+
+
+def ehcp_by_placement(data: ReportData, scenario: str, threshold: int | None = None) -> list[Table]:
+    """Actual years as published (suppressed for publication); forecast years are modelled, not
+    children, and never suppressed."""
+    published, categories = data.caseload_published(threshold)
+    provisions = published.cells
+    future = _caseload_forecast(data, scenario)
+    future_categories = future.groupby(lambda p: DFE_PLACEMENT[p], sort=False).sum()
+    actual_years = [fy_of_census_year(int(y)) for y in data.caseload.index]
+    census_totals = published.row_totals.copy()  # NaN where a total had to be suppressed too
+    census_totals.index = actual_years
+    totals = pd.concat([census_totals, future.sum().rename(lambda y: fy_of_census_year(int(y)))])
+    by_category = _by_year(categories, future_categories, list(categories.columns))
+    by_category.index.name = "DfE placement category"
+    category = _with_total(by_category.reset_index(), "DfE placement category")
+    category.iloc[-1, 1:] = totals.to_numpy()
+    detail = _by_year(provisions, future, data.provisions)
+    detail.insert(0, "Provision type", [data.labels[p] for p in detail.index])
+    detail.insert(1, "DfE placement category", [DFE_PLACEMENT[p] for p in detail.index])
+    detail = _with_total(detail.reset_index(drop=True), "Provision type")
+    detail.iloc[-1, 2:] = totals.to_numpy()
+    forecast_total = data.caseload_forecast[(data.caseload_forecast["scenario"] == scenario)
+                                            & (data.caseload_forecast["provision_type"] == "total")]
+    median = {fy_of_census_year(int(r.year)): r.plans_p50 for r in forecast_total.itertuples()}
+    median_row = {"Provision type": "Forecast total (median of simulated totals)", "DfE placement category": "",
+                  **{y: median.get(y, np.nan) for y in _year_columns(detail)}}
+    detail = pd.concat([detail, pd.DataFrame([median_row])], ignore_index=True)
+    first_forecast = data.forecast_years[0]
+    note = (f"EHC plans at the January census inside each financial year: actual to {actual_years[-1]}, forecast "
+            f"(median of the simulated paths, {scenario}) from {first_forecast}.")
+    return [
+        Table(f"ehcp_by_category_{scenario}", f"EHC plans by placement type, {scenario} (DfE template categories)",
+              category, "count", note, ["Total"]),
+        Table(f"ehcp_by_provision_{scenario}", f"EHC plans by provision type, {scenario}", detail, "count",
+              note + " The forecast total is the median of the simulated totals, which need not equal the sum of "
+              "the provision types' medians.", ["Total", "Forecast total (median of simulated totals)"]),
+    ]
+
+
+def expenditure_by_line(data: ReportData) -> list[Table]:
+    """High needs spend by S251 line and provision type: actual complete years, then the forecast
+    (unmitigated and mitigated) split across lines in each provision type's last complete year's
+    proportions."""
+    if data.spend_by_line is None:
+        return []
+    years = data.complete_years
+    actual = data.spend_by_line[data.spend_by_line["financial_year"].isin(years)]
+    base_year = years[-1]
+    base = actual[actual["financial_year"] == base_year]
+    shares = base.groupby(["provision_type", "s251_line"])["spend_gbp"].sum()
+    shares = shares / shares.groupby(level=0).transform("sum")
+    shares = shares.replace([np.inf, -np.inf], np.nan).fillna(0.0)
+    descriptions = dict(zip(data.spend_by_line["s251_line"], data.spend_by_line["s251_description"]))
+    tables = []
+    for scenario in SCENARIOS:
+        future = data.spend_forecast[data.spend_forecast["scenario"] == scenario]
+        rows = actual[["s251_line", "provision_type", "financial_year", "spend_gbp"]]
+        split = []
+        for r in future.itertuples():
+            if r.provision_type in shares.index.get_level_values(0):
+                for line, share in shares.loc[r.provision_type].items():
+                    split.append((line, r.provision_type, r.financial_year, r.spend_gbp_p50 * share))
+        rows = pd.concat([rows, pd.DataFrame(split, columns=rows.columns)])
+        wide = rows.pivot_table(index=["s251_line", "provision_type"], columns="financial_year", values="spend_gbp",
+                                aggfunc="sum", fill_value=0.0)
+        wide = wide.reset_index()
+        wide["order"] = wide["s251_line"].map(lambda line: tuple(int(part) for part in line.split(".")))
+        wide["provision_order"] = wide["provision_type"].map(list(data.labels).index)
+        wide = wide.sort_values(["order", "provision_order"]).drop(columns=["order", "provision_order"])
+        wide.insert(1, "S251 line description", wide["s251_line"].map(descriptions))
+        wide["provision_type"] = wide["provision_type"].map(data.labels)
+        wide = wide.rename(columns={"s251_line": "S251 line", "provision_type": "Provision type"})
+        wide = _with_total(wide, "S251 line")
+        tables.append(Table(
+            f"expenditure_by_line_{scenario}", f"High needs expenditure by S251 line and provision type, {scenario} (£)",
+            wide, "money",
+            f"Actual to {base_year} from the ledger (marts.fct_spend_by_s251_line); forecast years ({scenario} median) "
+            f"split across S251 lines in each provision type's {base_year} proportions.", ["Total"]))
+    by_line = actual.pivot_table(index="s251_line", columns="financial_year", values="spend_gbp", aggfunc="sum",
+                                 fill_value=0.0).reset_index()
+    by_line = by_line.iloc[sorted(range(len(by_line)),
+                                  key=lambda i: tuple(int(x) for x in by_line["s251_line"].iloc[i].split(".")))]
+    by_line.insert(1, "S251 line description", by_line["s251_line"].map(descriptions))
+    by_line = _with_total(by_line.rename(columns={"s251_line": "S251 line"}), "S251 line")
+    tables.insert(0, Table("expenditure_by_s251_line", "High needs expenditure by S251 line, actual (£)", by_line,
+                           "money", "Every high needs transaction in the ledger, by the S251 line it was posted to.",
+                           ["Total"]))
+    return tables
+
+
+def expenditure_by_provision(data: ReportData, scenario: str) -> Table:
+    years = data.complete_years
+    actual = data.spend[data.spend["financial_year"].isin(years)].pivot_table(
+        index="provision_type", columns="financial_year", values="spend_gbp", aggfunc="sum")
+    future = data.spend_forecast[data.spend_forecast["scenario"] == scenario].pivot_table(
+        index="provision_type", columns="financial_year", values="spend_gbp_p50", aggfunc="sum")
+    wide = pd.concat([actual, future], axis=1).reindex(list(data.labels)).fillna(0.0)
+    wide.insert(0, "Provision type", [data.labels[p] for p in wide.index])
+    wide.insert(1, "DfE placement category", [DFE_PLACEMENT[p] for p in wide.index])
+    wide = _with_total(wide.reset_index(drop=True), "Provision type")
+    median = data.position_forecast[data.position_forecast["scenario"] == scenario].set_index("financial_year")
+    median_row = {"Provision type": "Forecast total (median of simulated totals)", "DfE placement category": "",
+                  **{y: median["spend_gbp_p50"].get(y, np.nan) for y in _year_columns(wide)}}
+    wide = pd.concat([wide, pd.DataFrame([median_row])], ignore_index=True)
+    return Table(f"expenditure_by_provision_{scenario}", f"High needs expenditure by provision type, {scenario} (£)",
+                 wide, "money", f"Actual to {years[-1]} (marts.fct_provision_spend), then the {scenario} forecast median "
+                 "(forecast.spend).", ["Total", "Forecast total (median of simulated totals)"])
+
+
+def funding_and_balances(data: ReportData) -> list[Table]:
+    actual = data.position[data.position["is_complete_year"]].set_index("financial_year")
+    rows = {label: actual[column] for column, label in FUNDING_LINES.items()}
+    rows["less: place deductions (academies and colleges)"] = -actual["place_deductions_gbp"]
+    rows |= {"Total high needs funding": actual["funding_gbp"], "High needs spend": actual["spend_gbp"],
+             "In-year balance (funding − spend)": actual["in_year_balance_gbp"],
+             "Cumulative DSG high needs balance": actual["cumulative_balance_gbp"]}
+    history = pd.DataFrame(rows).T
+    history.index.name = "Line"
+    tables = [Table("funding_and_balances_actual", "High needs funding and balances, actual (£)",
+                    history.reset_index(), "money",
+                    "From the budget file and the ledger (marts.fct_hnb_position). Negative balance = deficit.",
+                    ["Total high needs funding"])]
+    for scenario in SCENARIOS:
+        part = data.position_forecast[data.position_forecast["scenario"] == scenario].set_index("financial_year")
+        forecast = pd.DataFrame({
+            "Total high needs funding": part["funding_gbp"],
+            "High needs spend (median)": part["spend_gbp_p50"],
+            "High needs spend (p10)": part["spend_gbp_p10"],
+            "High needs spend (p90)": part["spend_gbp_p90"],
+            "In-year balance (median)": part["in_year_balance_gbp_p50"],
+            "Cumulative DSG high needs balance (median)": part["cumulative_balance_gbp_p50"],
+            "Cumulative balance (p10)": part["cumulative_balance_gbp_p10"],
+            "Cumulative balance (p90)": part["cumulative_balance_gbp_p90"],
+        }).T
+        forecast.index.name = "Line"
+        sources = ", ".join(f"{fy}: {source}" for fy, source in part["funding_source"].items())
+        tables.append(Table(f"funding_and_balances_{scenario}", f"High needs funding and balances, forecast {scenario} (£)",
+                            forecast.reset_index(), "money",
+                            f"forecast.hnb_position, {scenario}. Funding: {sources}. p10/p90: the band holding 80% of "
+                            "the simulated paths; the medians of spend and balance are taken separately."))
+    return tables
+
+
+def mitigation_log(data: ReportData) -> Table:
+    effects = data.mitigations
+    wide = effects.pivot_table(index="mitigation", columns="financial_year", values="in_year_saving_gbp", aggfunc="sum",
+                               sort=False)
+    info = effects.drop_duplicates("mitigation").set_index("mitigation")
+    horizon = data.horizon
+    at_horizon = effects[effects["financial_year"] == horizon].set_index("mitigation")["cumulative_balance_effect_gbp"]
+    log = pd.DataFrame({
+        "Mitigation": wide.index, "DBV line of enquiry": info.loc[wide.index, "line_of_enquiry"].to_numpy(),
+        "Lever": info.loc[wide.index, "lever"].to_numpy(), "Status": info.loc[wide.index, "status"].to_numpy(),
+        "Provision types": info.loc[wide.index, "provision_types"].to_numpy(),
+        "Start year": info.loc[wide.index, "start_year"].to_numpy(),
+    })
+    for year in wide.columns:
+        log[year] = wide[year].to_numpy()
+    log[f"Effect on cumulative balance by {horizon}"] = at_horizon.reindex(wide.index).to_numpy()
+    return Table("mitigation_log", "Mitigation log: saving per year (£)", log, "money",
+                 "Each mitigation's own in-year saving against the unmitigated forecast (funding gained plus spend "
+                 "avoided; median of the path-by-path differences), from forecast.mitigations.")
+
+
+def gap_to_balance(data: ReportData) -> Table:
+    gap = data.gap.rename(columns={
+        "financial_year": "Financial year", "funding_gbp": "Funding", "spend_gbp": "Spend",
+        "in_year_balance_gbp": "In-year balance", "cumulative_balance_gbp": "Cumulative balance",
+        "saving_to_balance_in_year_gbp": "Further saving to balance in-year",
+        "saving_per_year_to_recover_by_target_gbp": "Saving a year to clear the deficit by the target year",
+        "recover_by": "Target year",
+    })
+    return Table("gap_to_balance", "The gap still to close after mitigations (£, median path)", gap, "money",
+                 "forecast.gap_to_balance: after every mitigation, on the median path.")
+
+
+def provision_spend(data: ReportData, threshold: int | None = None) -> Table:
+    spend = data.spend.copy()
+    if threshold is not None:
+        small = (spend["placements"] > 0) & (spend["placements"] < threshold)
+        spend["placements"] = spend["placements"].astype(float).mask(small)
+        spend["fte_placements"] = spend["fte_placements"].mask(small | (spend["fte_placements"] < threshold))
+        spend["unit_cost_gbp"] = spend["unit_cost_gbp"].mask(spend["fte_placements"].isna())
+    spend["provision_type"] = spend["provision_type"].map(data.labels)
+    spend = spend.rename(columns={
+        "financial_year": "Financial year", "provision_type": "Provision type", "spend_gbp": "Spend (£)",
+        "placements": "Placements open in the year", "fte_placements": "Full-time equivalent placements",
+        "unit_cost_gbp": "Unit cost (£ per FTE placement)", "is_complete_year": "Complete year",
+    })
+    return Table("provision_spend", "Spend, placements and unit cost by provision type (marts.fct_provision_spend)",
+                 spend, "mixed")
+
+
+def cohort_breakdowns(data: ReportData, threshold: int | None = None) -> list[Table]:
+    tables = []
+    for column, title in (("primary_need", "primary need"), ("age_group", "age group"),
+                          ("age_at_plan_start_band", "age at plan start")):
+        published = data.cohort_published(column, threshold)
+        wide = published.cells.T
+        wide.columns = [fy_of_census_year(int(y)) for y in wide.columns]
+        frame = _with_total(wide.reset_index().rename(columns={column: title.capitalize()}), title.capitalize())
+        frame.iloc[-1, 1:] = published.row_totals.to_numpy()
+        tables.append(Table(f"plans_by_{column}", f"EHC plans by {title}, January census in each financial year",
+                            frame, "count", "", ["Total"]))
+    return tables
+
+
+def flows(data: ReportData, threshold: int | None = None) -> Table:
+    published = data.flows_published(threshold)
+    frame = data.flows.copy()
+    for measure, table in published.items():
+        cells = table.cells.stack(future_stack=True)
+        frame[measure] = [cells.get((y, p), np.nan) for y, p in zip(frame["year"], frame["provision_type"])]
+    frame["provision_type"] = frame["provision_type"].map(data.labels)
+    return Table("flows", "New, ceased and moving plans in the twelve months to each January census (marts.fct_ehcp_flows)",
+                 frame.rename(columns={"year": "Year to January", "period_start": "From (exclusive)",
+                                       "period_end": "To (census day)", "provision_type": "Provision type",
+                                       "new_plans": "New plans", "ceased_plans": "Ceased plans",
+                                       "moved_in": "Moved in", "moved_out": "Moved out"}), "mixed")
+
+
+def data_quality(data: ReportData) -> Table:
+    dq = data.data_quality
+    measures = dq[dq["reason"].isna()].pivot_table(index="extract", columns="measure", values="rows", aggfunc="sum",
+                                                   fill_value=0)
+    files = dq.groupby("extract")["files"].max()
+    flagged = dq[dq["measure"] == "rows_flagged_by_flag"].groupby("extract")["rows"].sum()
+    rejected = dq[dq["measure"] == "file_rejected"].groupby("extract")["rows"].size()
+    table = pd.DataFrame({
+        "Extract": measures.index,
+        "Files": files.reindex(measures.index).fillna(0).astype(int).to_numpy(),
+        "Files rejected": rejected.reindex(measures.index).fillna(0).astype(int).to_numpy(),
+        "Rows read": measures.get("rows_read", 0),
+        "Loaded": measures.get("rows_loaded", 0),
+        "Exact duplicates": measures.get("rows_exact_duplicate", 0),
+        "Quarantined": measures.get("rows_quarantined", 0),
+        "Flagged (kept)": flagged.reindex(measures.index).fillna(0).astype(int).to_numpy(),
+        "Current in staging": measures.get("rows_current", 0),
+        "Superseded by a later file": measures.get("rows_superseded", 0),
+    }).reset_index(drop=True)
+    return Table("data_quality", "What happened to every row of every landing file (marts.fct_data_quality)",
+                 _with_total(table, "Extract"), "count",
+                 "Files in the landing folder now. Rows read = loaded + exact duplicates + quarantined.", ["Total"])
+
+
+def quality_reasons(data: ReportData) -> Table:
+    dq = data.data_quality
+    reasons = dq[dq["measure"].isin(["rows_quarantined_by_reason", "rows_flagged_by_flag"])].copy()
+    reasons["measure"] = reasons["measure"].map({"rows_quarantined_by_reason": "quarantined",
+                                                 "rows_flagged_by_flag": "flagged (kept)"})
+    return Table("data_quality_reasons", "Quarantined and flagged rows by reason",
+                 reasons[["extract", "measure", "reason", "rows"]].rename(
+                     columns={"extract": "Extract", "measure": "What", "reason": "Reason", "rows": "Rows"}), "count")
+
+
+def checks(data: ReportData) -> Table:
+    frame = data.checks.copy()
+    if frame.empty:
+        return Table("checks", "Checks of the latest refresh (meta.check_results)",
+                     pd.DataFrame(columns=["Asset", "Checks", "Passed", "Failed"]), "count")
+    summary = frame.groupby("asset").agg(Checks=("check_name", "count"), Passed=("passed", "sum")).reset_index()
+    summary["Failed"] = summary["Checks"] - summary["Passed"]
+    summary = summary.rename(columns={"asset": "Asset"})
+    return Table("checks", f"Checks of the latest refresh (run {frame['run_id'].iloc[0]})", _with_total(summary, "Asset"),
+                 "count", "Every check the refresh ran, as recorded in meta.check_results.", ["Total"])
+
+
+def benchmark_tables(bench) -> list[Table]:
+    """The benchmark section's tables (`bench`: benchmarks.Benchmarks)."""
+    from .benchmarks import format_value
+
+    table = bench.table
+    indicators = pd.DataFrame({
+        "Indicator": table["label"], "Period": table["period"],
+        bench.name: [format_value(v, u) for v, u in zip(table["council"], table["unit"])],
+        "England": [format_value(v, u) for v, u in zip(table["england"], table["unit"])],
+        f"{bench.region} (pooled)": [format_value(v, u) for v, u in zip(table["region"], table["unit"])],
+        "Similar councils (median)": [format_value(v, u) for v, u in zip(table["similar_councils_median"], table["unit"])],
+        "Rank (1 = highest)": [f"{int(r)} of {int(n)}" if pd.notna(r) else "not ranked: flagged"
+                               for r, n in zip(table["rank"], table["councils_ranked"])],
+        "Percentile": [f"{p:.0f}" if pd.notna(p) else "–" for p in table["percentile"]],
+        "Numerator": table["numerator"], "Denominator": table["denominator"],
+    })
+    neighbours = bench.neighbours.rename(columns={"code": "Old LA code", "name": "Council", "region": "Region",
+                                                  "distance": "Distance (standardised)"})
+    flags = bench.flags.rename(columns={"code": "Old LA code", "name": "Council", "census_year": "January census",
+                                        "series": "Published series", "year_before": "Year before", "value": "Value",
+                                        "year_after": "Year after", "kind": "Kind", "why": "Why it is flagged"})
+    own = flags[flags["Old LA code"] == bench.code]
+    return [
+        Table("benchmark_indicators", f"{bench.name} ({bench.code}) against England, {bench.region} and similar councils",
+              indicators, "mixed", "Rank among all councils with an unflagged published value; percentile = share of "
+              "them with a lower value. Numerator and denominator are the council's own published figures."),
+        Table("similar_councils", "Similar councils", neighbours, "mixed", bench.neighbour_method),
+        Table("flags_council", f"Published figures for {bench.name} that look wrong", own, "mixed",
+              "Left out of ranks, region and similar-council figures and trend lines."),
+        Table("flags_all", "Published figures that look wrong, every council", flags, "mixed"),
+    ]
+
+
+def _marked(build, data: ReportData, threshold: int | None) -> list[Table]:
+    """The tables `build` makes, with the cells suppressed for publication marked."""
+    published = build(data, threshold)
+    if threshold is None:
+        return published
+    internal = build(data, None)
+    for shown, full in zip(published, internal):
+        shown.suppressed = shown.frame.isna() & ~full.frame.isna()
+    return published
+
+
+def dsg_plan_tables(data: ReportData, threshold: int | None = None) -> dict[str, list[Table]]:
+    """Sheet name → tables, in workbook order."""
+    return {
+        "EHCP numbers": _marked(lambda d, t: [x for s in SCENARIOS for x in ehcp_by_placement(d, s, t)], data, threshold),
+        "Expenditure by S251 line": expenditure_by_line(data),
+        "Expenditure by provision": [expenditure_by_provision(data, s) for s in SCENARIOS],
+        "Funding and balances": funding_and_balances(data),
+        "Mitigations": [mitigation_log(data), gap_to_balance(data)],
+    }
+
+
+def detail_tables(data: ReportData, threshold: int | None = None) -> dict[str, list[Table]]:
+    return {
+        "Provision spend": _marked(lambda d, t: [provision_spend(d, t)], data, threshold),
+        "Caseload breakdowns": _marked(cohort_breakdowns, data, threshold),
+        "Flows": _marked(lambda d, t: [flows(d, t)], data, threshold),
+        "Data quality": [data_quality(data), quality_reasons(data), checks(data)],
+    }
