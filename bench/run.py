@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.concurrency import SECTION_MARKER
 from bench.peak_memory import PEAK_PREFIX
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -174,7 +175,9 @@ def write_results(measurements: list[Measurement]) -> None:
         rate = f"{finance / m.finance_ingest_seconds:,.0f} rows/s" if m.finance_ingest_seconds else "n/a"
         lines.append(f"- {m.size}: " + ", ".join(f"{k} {v:,}" for k, v in m.landing_rows.items())
                      + f"; finance ingest {m.finance_ingest_seconds:.1f} s = {rate}")
-    RESULTS.write_text("\n".join(lines) + "\n")
+    previous = RESULTS.read_text() if RESULTS.exists() else ""
+    kept = previous[previous.index(SECTION_MARKER):] if SECTION_MARKER in previous else ""  # bench.concurrency's
+    RESULTS.write_text("\n".join(lines) + "\n" + ("\n" + kept if kept else ""))
     (BENCH_DIR / "results.json").write_text(json.dumps([m.__dict__ for m in measurements], indent=2, default=str) + "\n")
 
 

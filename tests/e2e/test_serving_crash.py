@@ -5,6 +5,7 @@ point: while writing, before the rename, after it.)"""
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -13,10 +14,9 @@ import time
 import duckdb
 
 from dagster_project.cli import main
+from ingest.contracts import EXTRACTS
 from ingest.publish import read_publication, served_version
 from tests.conftest import HANDWRITTEN_LANDING, copy_landing
-
-EXTRACTS = 5  # ingest gates printed before the dbt build starts
 
 
 def refresh_killed_when(folder, ready, timeout=180) -> str:
@@ -58,7 +58,7 @@ def test_a_refresh_killed_at_any_point_leaves_the_last_good_serving_file(pipelin
 
     kill_points = {
         "during ingest": printed("✓ ingest (raw__"),
-        "during the dbt build": lambda lines: printed("✓ ingest gates", EXTRACTS)(lines) and time.sleep(2) is None,
+        "during the dbt build": lambda lines: printed("✓ ingest gates", len(EXTRACTS))(lines) and time.sleep(2) is None,
         "in the middle of publishing": serving_build_started(pipeline_env),
     }
     for point, ready in kill_points.items():
@@ -67,6 +67,8 @@ def test_a_refresh_killed_at_any_point_leaves_the_last_good_serving_file(pipelin
         with duckdb.connect(str(serving), read_only=True) as con:
             assert served_version(con)[0] == good, point  # opens, whole, the last good version
     assert any(p.name.startswith("serving.duckdb.next-") for p in pipeline_env.iterdir())  # the killed publish's
+    for path in pipeline_env.glob("*.duckdb*"):  # what the killed runs left is private too (.wal, .next)
+        assert stat.S_IMODE(path.stat().st_mode) == (0o700 if path.is_dir() else 0o600), path
 
     assert main(["refresh"]) == 0, capsys.readouterr().out  # recovers without help
     assert read_publication(serving)["version_id"] != good
