@@ -20,7 +20,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from .settings import DEMO_PSEUDONYM_KEY, REPO_ROOT, Settings, SettingsError, load_settings
+from .settings import DEMO_LA_CODE, DEMO_PSEUDONYM_KEY, REPO_ROOT, Settings, SettingsError, load_settings
 
 DAGSTER_YAML = REPO_ROOT / "dagster_project" / "dagster.yaml"
 STAGES = {
@@ -33,6 +33,7 @@ STAGES = {
     "forecast_tables_asset": "forecast",
     "docs__dbt_docs": "dbt docs",
     "serving__publish": "publish to serving",
+    "report": "report",
 }
 EXAMPLES_PER_REASON = 3
 
@@ -420,6 +421,7 @@ def _refresh_and_summarise(settings: Settings, console: Console) -> int:
     outcome = run_refresh(settings, console)
     print_summary(settings, outcome, console)
     if outcome.success:
+        _print_report_location(settings, console)
         console.print("[green]Refresh succeeded: every gate passed.[/green]")
         return 0
     console.print("[red]Refresh failed: see the failed checks above. The forecast was not updated.[/red]")
@@ -430,6 +432,9 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     if not os.environ.get("HIGHNEEDS_PSEUDONYM_KEY"):
         os.environ["HIGHNEEDS_PSEUDONYM_KEY"] = DEMO_PSEUDONYM_KEY
         console.print("[dim]Demo: using the demo pseudonymisation key (never use it for real data).[/dim]")
+    if not os.environ.get("HIGHNEEDS_LA_CODE"):
+        os.environ["HIGHNEEDS_LA_CODE"] = DEMO_LA_CODE  # the synthetic council follows West Berkshire's figures
+        console.print(f"[dim]Demo: benchmarking as West Berkshire (HIGHNEEDS_LA_CODE={DEMO_LA_CODE}).[/dim]")
     settings = load_settings()
     has_files = settings.landing.is_dir() and any(settings.landing.rglob("*.csv"))
     if args.fresh or not has_files:
@@ -587,6 +592,73 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
     return 0 if trace.matches else 1
 
 
+def _print_report_location(settings: Settings, console: Console) -> None:
+    from .settings import load_report_settings
+
+    report = load_report_settings(settings)
+    internal = report.out_dir / "internal" / "report.html"
+    publication = report.out_dir / "publication" / "report.html"
+    if not internal.exists():
+        return
+    console.print(f"Report: {internal} (internal), {publication} (for publication); "
+                  f"workbook and charts beside each", highlight=False)
+    if report.la_code and not any(report.published.rglob("caseload.csv")):
+        console.print(f"[dim]Benchmarks: put the DfE's published files (EHCP release caseload.csv and newplans.csv, "
+                      f"DSG allocations) in {report.published} or set HIGHNEEDS_PUBLISHED, then run "
+                      f"`highneeds report`.[/dim]", highlight=False)
+
+
+def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    """Build the report from the warehouse as it is now (every refresh builds it too)."""
+    import dataclasses
+
+    import duckdb
+
+    from forecast.report.build import build_report
+    from forecast.report.data import ReportInputError
+
+    from .settings import load_report_settings
+
+    settings = load_settings()
+    options = load_report_settings(settings).options()
+    overrides = {
+        "out_dir": Path(args.out).resolve() if args.out else None,
+        "council": args.la,
+        "published": Path(args.published).resolve() if args.published else None,
+        "neighbours": [c.strip() for c in args.neighbours.split(",") if c.strip()] if args.neighbours else None,
+        "threshold": args.threshold,
+    }
+    options = dataclasses.replace(options, **{k: v for k, v in overrides.items() if v is not None})
+    if options.threshold < 1:
+        raise SettingsError(f"--threshold {options.threshold}: the suppression threshold must be at least 1")
+    if not settings.warehouse.exists():
+        console.print(f"[red]No warehouse at {settings.warehouse}: run `highneeds refresh` (or `highneeds demo`) first.[/red]")
+        return 2
+    try:
+        with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+            report = build_report(con, options)
+    except (ReportInputError, duckdb.IOException) as error:
+        console.print(f"[red]{error}[/red]")
+        return 2
+    console.print(f"Report written to {options.out_dir}:", highlight=False)
+    for output in report.outputs.values():
+        what = ("every count" if output.audience == "internal"
+                else f"counts of children below {options.threshold} suppressed")
+        console.print(f"  {output.audience} ({what}): {output.html}\n    workbook {output.workbook}, "
+                      f"{len(output.charts)} charts in {output.html.parent / 'charts'}", highlight=False)
+    console.print(report.headline_reading, highlight=False)
+    if report.benchmarks is not None:
+        own_flags = report.benchmarks.flags[report.benchmarks.flags["code"] == report.benchmarks.code]
+        console.print(f"Benchmarks: {report.benchmarks.name} ({report.benchmarks.code}) ranked among "
+                      f"{int(report.benchmarks.table['councils_ranked'].max())} councils, against "
+                      f"{len(report.benchmarks.neighbours)} similar councils; "
+                      f"{len(own_flags[own_flags['kind'] != 'watch'])} of its published figures flagged as likely "
+                      "errors and left out.", highlight=False)
+    else:
+        console.print(f"[yellow]{report.benchmarks_note}[/yellow]", highlight=False)
+    return 0
+
+
 def cmd_docs(args: argparse.Namespace, console: Console) -> int:
     from .defs.docs import docs_path
 
@@ -639,6 +711,14 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("--need", help="primary need for plans, e.g. ASD")
     trace.add_argument("--out", help="write every row to this CSV")
     trace.set_defaults(handler=cmd_trace)
+
+    report = commands.add_parser("report", help="write the HTML report, PNG charts and XLSX workbook from the warehouse")
+    report.add_argument("--out", help="folder to write internal/ and publication/ into (default: HIGHNEEDS_REPORT_DIR)")
+    report.add_argument("--la", help="old LA code of the council, for the benchmarks (default: HIGHNEEDS_LA_CODE)")
+    report.add_argument("--published", help="folder with the DfE's published files (default: HIGHNEEDS_PUBLISHED)")
+    report.add_argument("--neighbours", help="old LA codes to compare with, comma-separated (default: the 10 most similar)")
+    report.add_argument("--threshold", type=int, help="suppress counts below this in the publication version (default 5)")
+    report.set_defaults(handler=cmd_report)
 
     docs = commands.add_parser("docs", help="where the dbt documentation site of the last refresh is")
     docs.set_defaults(handler=cmd_docs)

@@ -12,6 +12,7 @@ from .defs.gates import warehouse_checked, warehouse_gates
 from .defs.ingest import ingest_assets, ingest_checks
 from .defs.landing import landing_assets
 from .defs.publish import build_publish_asset
+from .defs.report import report_asset
 from .resources import build_resources
 from .settings import load_settings
 
@@ -32,7 +33,7 @@ def build_definitions() -> dg.Definitions:
             *landing_assets,
             # Python assets link to the code that builds them (dbt models link to their SQL)
             *dg.with_source_code_references(
-                [*ingest_assets, warehouse_checked, forecast_tables_asset, dbt_docs, publish_serving]
+                [*ingest_assets, warehouse_checked, forecast_tables_asset, dbt_docs, publish_serving, report_asset]
             ),
             warehouse_models,
         ],

@@ -22,6 +22,7 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt"
 EXAMPLE_MITIGATIONS = REPO_ROOT / "forecast" / "config" / "mitigations.example.yml"
 COST_BOUNDS = DBT_PROJECT_DIR / "seeds" / "cost_bounds.csv"
 DEMO_PSEUDONYM_KEY = "demo-only-key-not-secret"
+DEMO_LA_CODE = "869"  # West Berkshire: the synthetic council is calibrated to its published figures
 DEFAULT_READERS = REPO_ROOT / "ingest" / "config" / "readers.yml"
 DEFAULT_FORECAST_SETTINGS = REPO_ROOT / "forecast" / "config" / "forecast.yml"
 DEFAULT_SUPPRESSION_THRESHOLD = 5
@@ -159,4 +160,34 @@ def load_settings() -> Settings:
         serving_parquet=_path("HIGHNEEDS_SERVING_PARQUET", "") if os.environ.get("HIGHNEEDS_SERVING_PARQUET") else None,
         serving_storage_version=os.environ.get("HIGHNEEDS_SERVING_STORAGE_VERSION") or "v1.0.0",
         serving_file_mode=_file_mode(),
+    )
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """Settings of the report (`highneeds report` and the `report` asset)."""
+
+    out_dir: Path  # HIGHNEEDS_REPORT_DIR (default: report/ beside the warehouse): internal/ and publication/
+    la_code: str | None  # HIGHNEEDS_LA_CODE: the council's old 3-digit LA code, for the benchmarks
+    published: Path  # HIGHNEEDS_PUBLISHED: folder of DfE files for the benchmarks
+    neighbours: list[str] | None  # HIGHNEEDS_NEIGHBOURS: old LA codes to compare with (else computed)
+    suppression_threshold: int  # HIGHNEEDS_SUPPRESSION_THRESHOLD: smallest count published
+
+    def options(self, run_id: str | None = None):
+        """The report library's options (forecast.report.build.ReportOptions) for these settings."""
+        from forecast.report.build import ReportOptions
+
+        return ReportOptions(out_dir=self.out_dir, council=self.la_code, published=self.published,
+                             neighbours=self.neighbours, threshold=self.suppression_threshold, run_id=run_id)
+
+
+def load_report_settings(settings: Settings | None = None) -> ReportSettings:
+    settings = settings or load_settings()
+    neighbours = [code.strip() for code in (os.environ.get("HIGHNEEDS_NEIGHBOURS") or "").split(",") if code.strip()]
+    return ReportSettings(
+        out_dir=_path("HIGHNEEDS_REPORT_DIR", str(settings.warehouse.parent / "report")),
+        la_code=(os.environ.get("HIGHNEEDS_LA_CODE") or "").strip() or None,
+        published=_path("HIGHNEEDS_PUBLISHED", str(settings.landing / "reference")),
+        neighbours=neighbours or None,
+        suppression_threshold=settings.suppression_threshold,
     )

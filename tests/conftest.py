@@ -1,7 +1,10 @@
 """Shared test helpers: paths, the public reference data, and a pipeline environment."""
 
+import contextlib
+import io
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -55,3 +58,50 @@ def pipeline_env(tmp_path, monkeypatch):
 def copy_landing(source: Path, landing: Path) -> Path:
     shutil.copytree(source, landing, dirs_exist_ok=True)
     return landing
+
+
+@dataclass
+class DemoRun:
+    folder: Path
+    environment: dict[str, str]
+    exit_code: int
+    output: str
+
+    @property
+    def warehouse(self) -> Path:
+        return Path(self.environment["HIGHNEEDS_WAREHOUSE"])
+
+    @property
+    def report(self) -> Path:
+        return self.warehouse.parent / "report"
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> DemoRun:
+    """One `highneeds demo` (synthetic council → refresh → summary and report) shared by every test
+    that reads its warehouse, report or run history: a refresh costs a minute."""
+    from dagster_project.cli import main
+
+    folder = tmp_path_factory.mktemp("demo")
+    environment = {
+        "HIGHNEEDS_LANDING": str(folder / "landing"),
+        "HIGHNEEDS_WAREHOUSE": str(folder / "warehouse.duckdb"),
+        "HIGHNEEDS_SERVING": str(folder / "serving.duckdb"),
+        "HIGHNEEDS_SIMULATIONS": "500",
+        "DAGSTER_HOME": str(folder / "dagster_home"),
+    }
+    # the demo brings its own key and council code (and says so); the others take their defaults
+    cleared = ("HIGHNEEDS_PSEUDONYM_KEY", "HIGHNEEDS_LA_CODE", "HIGHNEEDS_MITIGATIONS", "HIGHNEEDS_HORIZON",
+               "HIGHNEEDS_RECOVER_BY", "HIGHNEEDS_QUARANTINE_TOLERANCE", "HIGHNEEDS_EXTRACT_DATE",
+               "HIGHNEEDS_REPORT_DIR", "HIGHNEEDS_PUBLISHED", "HIGHNEEDS_NEIGHBOURS", "HIGHNEEDS_SUPPRESSION_THRESHOLD")
+    output = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        for name in cleared:  # set first, so the undo removes what the demo itself puts in os.environ
+            patch.setenv(name, "")
+            patch.delenv(name)
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        with contextlib.redirect_stdout(output):
+            exit_code = main(["demo"])
+    return DemoRun(folder, environment, exit_code, output.getvalue())

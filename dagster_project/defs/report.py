@@ -1,0 +1,62 @@
+"""The report: the DBV Module 1 diagnostic pack (HTML, PNG charts, XLSX workbook) rebuilt after
+every refresh whose gates passed, from the forecast and the marts it was built from."""
+
+import base64
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from forecast.report.build import build_report
+
+from ..metadata import FINANCE_AND_BI, markdown_table, provenance
+from ..settings import load_report_settings, load_settings
+from .forecast import TABLE_DESCRIPTIONS
+from .publish import PUBLISH_KEY
+
+# after the publish (so a failed gate, which stops the publish, leaves the last good report too),
+# from the forecast tables and the marts behind them
+REPORT_DEPS = [PUBLISH_KEY, *(dg.AssetKey(["forecast", name]) for name in TABLE_DESCRIPTIONS)]
+
+
+@dg.asset(
+    key=["report"],
+    group_name="report",
+    owners=[FINANCE_AND_BI],
+    kinds={"python", "html", "excel"},
+    deps=REPORT_DEPS,
+    description=(
+        "The DBV Module 1 diagnostic pack for finance officers, schools forum and the DfE, in HIGHNEEDS_REPORT_DIR "
+        "(default report/ beside the warehouse): a self-contained HTML report (charts embedded, opens offline), every "
+        "chart as PNG and an XLSX workbook with the DSG management plan tables (EHC plans by placement type, "
+        "expenditure by provision and S251 line, funding and balances, unmitigated and mitigated). internal/ shows "
+        "every count; publication/ suppresses counts of children below HIGHNEEDS_SUPPRESSION_THRESHOLD. With "
+        "HIGHNEEDS_LA_CODE and the DfE's published files it benchmarks the council against England, its region "
+        "and similar councils."
+    ),
+)
+def report_asset(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+    options = load_report_settings(load_settings()).options(context.run.run_id)
+    with warehouse.get_connection() as con:
+        report = build_report(con, options)
+    internal, publication = report.outputs["internal"], report.outputs["publication"]
+    headline = base64.b64encode(report.headline_png).decode("ascii")
+    metadata = {
+        "headline": dg.MetadataValue.md(
+            f"![High needs funding, spend and the cumulative DSG balance](data:image/png;base64,{headline})\n\n"
+            f"**{report.headline_reading}**"
+        ),
+        "report_internal": dg.MetadataValue.path(str(internal.html)),
+        "report_publication": dg.MetadataValue.path(str(publication.html)),
+        "open_report": dg.MetadataValue.url(internal.html.as_uri()),
+        "workbook": dg.MetadataValue.path(str(internal.workbook)),
+        "charts": len(internal.charts),
+        "readings": dg.MetadataValue.md("\n".join(f"- **{key}**: {reading}" for key, reading in internal.readings.items())),
+        "suppression_threshold": options.threshold,
+        **provenance(context.run.run_id),
+    }
+    if report.benchmarks is not None:
+        table = report.benchmarks.table[["label", "period", "council", "england", "rank", "councils_ranked"]]
+        metadata["benchmarks"] = markdown_table(table)
+    else:
+        metadata["benchmarks"] = dg.MetadataValue.text(report.benchmarks_note)
+    return dg.MaterializeResult(metadata=metadata)

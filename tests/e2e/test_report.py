@@ -1,0 +1,470 @@
+"""The report on the demo council: every section filled from the run's data, totals that equal the
+marts' and forecast's, a publication version without small counts, a page that opens offline in
+headless Chromium, the headline chart in the Dagster UI, and benchmarks that match the DfE's
+published files."""
+
+import csv
+import math
+import os
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from openpyxl import load_workbook
+
+from dagster_project.cli import main
+from forecast.report import style
+from forecast.report.benchmarks import ENGLAND, benchmark, load_published_data
+from forecast.report.charts import build_charts
+from forecast.report.data import read_report_data
+from tests.conftest import REFERENCE_DATA, REPO_ROOT, reference_file
+
+ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
+SECTIONS = ["funding", "spend", "dbv", "drivers", "mitigations", "benchmarks", "dsg-plan", "data-quality"]
+THRESHOLD = 5
+
+
+@pytest.fixture(scope="module")
+def demo(demo_run):
+    assert demo_run.exit_code == 0, demo_run.output[-3000:]
+    return demo_run
+
+
+@pytest.fixture(scope="module")
+def con(demo):
+    with duckdb.connect(str(demo.warehouse), read_only=True) as connection:
+        yield connection
+
+
+@pytest.fixture(scope="module")
+def data(con):
+    return read_report_data(con)
+
+
+def scalar(con, sql: str, *params):
+    return con.execute(sql, list(params)).fetchone()[0]
+
+
+# --- the HTML -------------------------------------------------------------------------------
+
+class ReportPage(HTMLParser):
+    """Sections, figures (with their readings) and tables of the report."""
+
+    def __init__(self):
+        super().__init__()
+        self.sections: list[str] = []
+        self.figures: list[dict] = []
+        self.tables: list[str] = []
+        self._in_reading = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "section":
+            self.sections.append(attrs["id"])
+        elif tag == "figure":
+            self.figures.append({"key": attrs["data-chart"], "points": int(attrs["data-points"]), "reading": "",
+                                 "section": self.sections[-1]})
+        elif tag == "img" and self.figures:
+            self.figures[-1]["src"] = attrs["src"]
+        elif tag == "p" and attrs.get("class") == "reading":
+            self._in_reading = True
+        elif tag == "table":
+            self.tables.append(attrs.get("id", ""))
+
+    def handle_endtag(self, tag):
+        if tag == "p":
+            self._in_reading = False
+
+    def handle_data(self, text):
+        if self._in_reading:
+            self.figures[-1]["reading"] += text
+
+
+def page(path: Path) -> ReportPage:
+    parsed = ReportPage()
+    parsed.feed(path.read_text(encoding="utf-8"))
+    return parsed
+
+
+def test_every_section_is_filled_from_the_run(demo, con):
+    html = (demo.report / "internal" / "report.html").read_text(encoding="utf-8")
+    parsed = page(demo.report / "internal" / "report.html")
+    assert parsed.sections == SECTIONS
+    assert len(parsed.figures) == 13
+    for figure in parsed.figures:
+        assert figure["points"] > 0, figure["key"]
+        assert figure["src"].startswith("data:image/png;base64,") and len(figure["src"]) > 5_000, figure["key"]
+        assert re.search(r"\d", figure["reading"]), figure  # a reading computed from the numbers
+    charted = {figure["section"] for figure in parsed.figures}
+    assert charted == {"funding", "spend", "dbv", "drivers", "mitigations"}
+    for table in ("funding_and_balances_actual", "expenditure_by_provision_unmitigated", "ehcp_by_category_unmitigated",
+                  "mitigation_log", "gap_to_balance", "ehcp_by_category_mitigated", "expenditure_by_s251_line",
+                  "data_quality", "checks"):
+        assert f"table-{table}" in parsed.tables, table
+    # the run it was built from, and no reference to anything online
+    run_id = scalar(con, "SELECT run_id FROM meta.check_results ORDER BY evaluated_at DESC LIMIT 1")
+    assert run_id in html
+    assert "http://" not in html and "https://" not in html and "<script" not in html
+
+
+def test_readings_state_the_run_s_own_figures(demo, con, data):
+    readings = {chart.key: chart.reading for chart in build_charts(data)}
+    last_fy = scalar(con, "SELECT max(financial_year) FROM marts.fct_hnb_position WHERE is_complete_year")
+    balance = scalar(con, "SELECT cumulative_balance_gbp FROM marts.fct_hnb_position WHERE financial_year = ?", last_fy)
+    horizon = scalar(con, "SELECT max(financial_year) FROM forecast.hnb_position")
+    unmitigated = scalar(con, "SELECT cumulative_balance_gbp_p50 FROM forecast.hnb_position "
+                              "WHERE scenario = 'unmitigated' AND financial_year = ?", horizon)
+    assert style.pounds_m(float(balance)) in readings["01_funding_spend_balance"]
+    assert style.pounds_m(unmitigated) in readings["01_funding_spend_balance"]
+    total = scalar(con, "SELECT sum(spend_gbp) FROM marts.fct_provision_spend WHERE financial_year = ?", last_fy)
+    assert f"of {style.pounds_m(float(total))}" in readings["02_spend_by_provision_latest"]
+    latest = scalar(con, "SELECT max(year) FROM marts.fct_ehcp_flows")
+    new = scalar(con, "SELECT sum(new_plans) FROM marts.fct_ehcp_flows WHERE year = ?", latest)
+    assert f"{new:,} new plans were issued" in readings["09_new_and_ceased_plans"]
+    ranked = con.execute("SELECT primary_need, sum(plans) FROM marts.fct_ehcp_cohort WHERE census_year = "
+                         "(SELECT max(census_year) FROM marts.fct_ehcp_cohort) GROUP BY 1 ORDER BY 2 DESC").fetchall()
+    assert f"{ranked[0][1]:,} plans" in readings["05_caseload_by_primary_need"]
+
+
+@pytest.mark.parametrize("threshold", [None, THRESHOLD])
+def test_each_chart_has_data(data, threshold):
+    charts = build_charts(data, threshold)
+    assert [c.key[:2] for c in charts] == [f"{i:02d}" for i in range(1, 14)]
+    for chart in charts:
+        numbers = chart.data.select_dtypes("number").to_numpy().ravel()
+        assert len(chart.data) and any(math.isfinite(v) and v != 0 for v in numbers), chart.key
+        assert chart.figure.axes and chart.png()[:8] == b"\x89PNG\r\n\x1a\n", chart.key
+
+
+# --- the workbook (money read back from XLSX keeps 15 significant digits) ---------------------------------------------------------------------------
+
+def block(workbook, name: str) -> tuple[list[str], list[list]]:
+    """An Excel table's headings and rows, with the total rows written just below it."""
+    for sheet in workbook.worksheets:
+        if name in sheet.tables:
+            ref = sheet.tables[name].ref
+            first, last = ref.split(":")
+            top = int(re.sub(r"\D", "", first))
+            bottom = int(re.sub(r"\D", "", last))
+            width = sheet.max_column
+            headings = [sheet.cell(top, j).value for j in range(1, width + 1)]
+            headings = headings[: headings.index(None)] if None in headings else headings
+            rows = []
+            row = top + 1
+            while sheet.cell(row, 1).value is not None and (row <= bottom or sheet.cell(row, 1).font.bold):
+                rows.append([sheet.cell(row, j).value for j in range(1, len(headings) + 1)])
+                row += 1
+            return headings, rows
+    raise KeyError(name)
+
+
+def as_dict(headings, rows, key_column: int = 0) -> dict:
+    return {row[key_column]: dict(zip(headings, row)) for row in rows}
+
+
+@pytest.fixture(scope="module")
+def workbook(demo):
+    return load_workbook(demo.report / "internal" / "workbook.xlsx", read_only=False)
+
+
+def test_workbook_sheets_and_headings(workbook):
+    assert workbook.sheetnames == [
+        "Read me", "EHCP numbers", "Expenditure by S251 line", "Expenditure by provision", "Funding and balances",
+        "Mitigations", "Provision spend", "Caseload breakdowns", "Flows", "Data quality", "Chart data",
+    ]
+    years = [f"{y}-{(y + 1) % 100:02d}" for y in range(2017, 2029)]
+    headings, _ = block(workbook, "ehcp_by_category_unmitigated")
+    assert headings == ["DfE placement category", *years]
+    headings, _ = block(workbook, "ehcp_by_provision_mitigated")
+    assert headings == ["Provision type", "DfE placement category", *years]
+    headings, _ = block(workbook, "expenditure_by_line_unmitigated")
+    assert headings == ["S251 line", "S251 line description", "Provision type", *years]
+    headings, _ = block(workbook, "funding_and_balances_actual")
+    assert headings == ["Line", *years[:9]]
+    headings, _ = block(workbook, "mitigation_log")
+    assert headings[:6] == ["Mitigation", "DBV line of enquiry", "Lever", "Status", "Provision types", "Start year"]
+    assert headings[6:] == [*years[9:], "Effect on cumulative balance by 2028-29"]
+
+
+def test_ehcp_numbers_reconcile_with_the_cohort_mart_and_the_caseload_forecast(workbook, con):
+    census = dict(con.execute("SELECT census_year, sum(plans) FROM marts.fct_ehcp_cohort GROUP BY 1").fetchall())
+    for scenario in ("unmitigated", "mitigated"):
+        forecast = dict(con.execute("SELECT year, plans_p50 FROM forecast.caseload WHERE scenario = ? "
+                                    "AND provision_type = 'total'", [scenario]).fetchall())
+        by_provision = {(p, y): v for p, y, v in con.execute(
+            "SELECT provision_type, year, plans_p50 FROM forecast.caseload WHERE scenario = ? AND provision_type <> 'total'",
+            [scenario]).fetchall()}
+        labels = dict(con.execute("SELECT label, provision_type FROM staging.provision_types").fetchall())
+        for name in (f"ehcp_by_category_{scenario}", f"ehcp_by_provision_{scenario}"):
+            headings, rows = block(workbook, name)
+            table = as_dict(headings, rows)
+            for year, plans in census.items():
+                assert table["Total"][f"{year - 1}-{year % 100:02d}"] == plans, (name, year)
+            body = [r for key, r in table.items() if key not in ("Total", "Forecast total (median of simulated totals)")]
+            for year in forecast:
+                fy = f"{year - 1}-{year % 100:02d}"
+                assert math.isclose(sum(r[fy] for r in body), table["Total"][fy]), (name, fy)
+        headings, rows = block(workbook, f"ehcp_by_provision_{scenario}")
+        table = as_dict(headings, rows)
+        for year, plans in forecast.items():
+            assert table["Forecast total (median of simulated totals)"][f"{year - 1}-{year % 100:02d}"] == plans
+        for (provision, year), plans in by_provision.items():
+            label = next(label for label, code in labels.items() if code == provision)
+            assert table[label][f"{year - 1}-{year % 100:02d}"] == plans
+
+
+def test_expenditure_reconciles_with_the_spend_marts_to_the_penny(workbook, con):
+    spend = {fy: float(v) for fy, v in con.execute(
+        "SELECT financial_year, spend_gbp FROM marts.fct_hnb_position WHERE is_complete_year").fetchall()}
+    headings, rows = block(workbook, "expenditure_by_s251_line")
+    table = as_dict(headings, rows)
+    for fy, total in spend.items():
+        assert round(table["Total"][fy], 2) == round(total, 2), fy
+    by_line = {(fy, line): float(v) for fy, line, v in con.execute(
+        "SELECT financial_year, s251_line, sum(spend_gbp) FROM marts.fct_spend_by_s251_line GROUP BY 1, 2").fetchall()}
+    for (fy, line), value in by_line.items():
+        assert round(table[line][fy], 2) == round(value, 2), (fy, line)
+    for scenario in ("unmitigated", "mitigated"):
+        forecast = {fy: v for fy, v in con.execute(
+            "SELECT financial_year, sum(spend_gbp_p50) FROM forecast.spend WHERE scenario = ? GROUP BY 1",
+            [scenario]).fetchall()}
+        median = dict(con.execute("SELECT financial_year, spend_gbp_p50 FROM forecast.hnb_position WHERE scenario = ?",
+                                  [scenario]).fetchall())
+        headings, rows = block(workbook, f"expenditure_by_line_{scenario}")
+        lines = as_dict(headings, rows)
+        headings, rows = block(workbook, f"expenditure_by_provision_{scenario}")
+        provisions = as_dict(headings, rows)
+        for fy, total in spend.items():
+            assert round(lines["Total"][fy], 2) == round(provisions["Total"][fy], 2) == round(total, 2)
+        for fy, total in forecast.items():
+            assert math.isclose(lines["Total"][fy], total, rel_tol=1e-9)
+            assert math.isclose(provisions["Total"][fy], total, rel_tol=1e-9)
+            assert provisions["Forecast total (median of simulated totals)"][fy] == pytest.approx(median[fy], rel=1e-12)
+
+
+def test_funding_balances_mitigations_and_gap_reconcile_with_the_forecast(workbook, con):
+    actual = con.execute("SELECT financial_year, funding_gbp, spend_gbp, in_year_balance_gbp, cumulative_balance_gbp "
+                         "FROM marts.fct_hnb_position WHERE is_complete_year").fetchall()
+    table = as_dict(*block(workbook, "funding_and_balances_actual"))
+    for fy, funding, spend, in_year, cumulative in actual:
+        assert round(table["Total high needs funding"][fy], 2) == float(funding)
+        assert round(table["High needs spend"][fy], 2) == float(spend)
+        assert round(table["In-year balance (funding − spend)"][fy], 2) == float(in_year)
+        assert round(table["Cumulative DSG high needs balance"][fy], 2) == float(cumulative)
+    for scenario in ("unmitigated", "mitigated"):
+        table = as_dict(*block(workbook, f"funding_and_balances_{scenario}"))
+        for fy, funding, spend, balance, low, high in con.execute(
+                "SELECT financial_year, funding_gbp, spend_gbp_p50, cumulative_balance_gbp_p50, cumulative_balance_gbp_p10, "
+                "cumulative_balance_gbp_p90 FROM forecast.hnb_position WHERE scenario = ?", [scenario]).fetchall():
+            assert table["Total high needs funding"][fy] == pytest.approx(funding, rel=1e-12)
+            assert table["High needs spend (median)"][fy] == pytest.approx(spend, rel=1e-12)
+            assert table["Cumulative DSG high needs balance (median)"][fy] == pytest.approx(balance, rel=1e-12)
+            assert (table["Cumulative balance (p10)"][fy], table["Cumulative balance (p90)"][fy]) == pytest.approx(
+                (low, high), rel=1e-12)
+    log = as_dict(*block(workbook, "mitigation_log"))
+    for name, fy, saving, status in con.execute(
+            "SELECT mitigation, financial_year, in_year_saving_gbp, status FROM forecast.mitigations").fetchall():
+        assert log[name][fy] == pytest.approx(saving, rel=1e-12, abs=1e-6) and log[name]["Status"] == status
+    gap = as_dict(*block(workbook, "gap_to_balance"))
+    for fy, needed, per_year in con.execute("SELECT financial_year, saving_to_balance_in_year_gbp, "
+                                            "saving_per_year_to_recover_by_target_gbp FROM forecast.gap_to_balance").fetchall():
+        assert gap[fy]["Further saving to balance in-year"] == pytest.approx(needed, rel=1e-12, abs=1e-6)
+        assert gap[fy]["Saving a year to clear the deficit by the target year"] == pytest.approx(per_year, rel=1e-12)
+    quality = as_dict(*block(workbook, "data_quality"))
+    assert quality["Total"]["Rows read"] == scalar(
+        con, "SELECT sum(rows) FROM marts.fct_data_quality WHERE measure = 'rows_read' AND in_landing")
+
+
+# --- publication ----------------------------------------------------------------------------
+
+def small_counts(workbook, sheets) -> list:
+    found = []
+    for name in sheets:
+        for row in workbook[name].iter_rows(min_row=4):
+            for cell in row:
+                if isinstance(cell.value, (int, float)) and not isinstance(cell.value, bool) \
+                        and 0 < cell.value < THRESHOLD and cell.number_format == "#,##0":
+                    found.append((name, cell.coordinate, cell.value))
+    return found
+
+
+def test_the_publication_version_suppresses_small_counts(demo):
+    counted = ["Caseload breakdowns", "Flows", "Provision spend"]  # (EHCP numbers also holds forecasts)
+    internal = load_workbook(demo.report / "internal" / "workbook.xlsx")
+    publication = load_workbook(demo.report / "publication" / "workbook.xlsx")
+    assert small_counts(internal, counted)  # the demo council has small groups (e.g. multi-sensory impairment)
+    assert small_counts(publication, counted) == []
+    assert any(cell.value == "c" for row in publication["Caseload breakdowns"].iter_rows() for cell in row)
+    assert "For publication: counts of children below 5 are suppressed" in (
+        demo.report / "publication" / "report.html").read_text()
+    assert "Internal: contains unsuppressed small counts" in (demo.report / "internal" / "report.html").read_text()
+    matrix = (demo.report / "publication" / "charts" / "10_moves_between_provision_types.png").read_bytes()
+    assert matrix != (demo.report / "internal" / "charts" / "10_moves_between_provision_types.png").read_bytes()
+
+
+# --- the browser and the Dagster UI ----------------------------------------------------------
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        message = "chromium is not installed (apt-get install -y chromium); .ci/run installs it under CI"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.mark.parametrize("audience", ["internal", "publication"])
+def test_the_report_opens_offline_in_headless_chromium_without_console_errors(demo, audience):
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium()
+    report = demo.report / audience / "report.html"
+    problems, requests = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
+            browser_page = context.new_page()
+            browser_page.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+            browser_page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            browser_page.on("requestfailed", lambda r: problems.append(f"failed: {r.url[:80]}"))
+            browser_page.on("request", lambda r: requests.append(r.url[:40]))
+            browser_page.goto(report.as_uri(), wait_until="load")
+            images = browser_page.eval_on_selector_all("figure img", "imgs => imgs.map(i => i.naturalWidth)")
+            headings = browser_page.eval_on_selector_all("section h2", "hs => hs.map(h => h.textContent)")
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            browser_page.screenshot(path=str(ARTIFACTS / f"report_{audience}.png"), full_page=True)
+        finally:
+            browser.close()
+    assert problems == []
+    assert all(url.startswith(("file:", "data:")) for url in requests), requests
+    assert len(images) == 13 and all(width > 500 for width in images)
+    assert headings[0] == "High needs funding, spend and the DSG balance" and len(headings) == len(SECTIONS)
+    assert (ARTIFACTS / f"report_{audience}.png").stat().st_size > 100_000
+
+
+def test_the_headline_chart_shows_in_the_dagster_ui_as_asset_metadata(demo, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", demo.environment["DAGSTER_HOME"])
+    instance = dg.DagsterInstance.get()
+    event = instance.get_latest_materialization_event(dg.AssetKey(["report"]))
+    metadata = {name: value.value for name, value in event.asset_materialization.metadata.items()}
+    assert metadata["headline"].startswith("![High needs funding, spend and the cumulative DSG balance](data:image/png;base64,")
+    assert "The cumulative high needs balance was" in metadata["headline"]
+    assert Path(metadata["report_internal"]) == demo.report / "internal" / "report.html"
+    assert metadata["charts"] == 13 and metadata["code_version"]
+
+
+# --- benchmarks against the DfE's published files --------------------------------------------
+
+def published_files() -> Path:
+    reference_file("ehcp_2025_release/caseload.csv", "the 'Education, health and care plans' 2025 release")
+    reference_file("ehcp_2025_release/newplans.csv", "the 'Education, health and care plans' 2025 release")
+    reference_file("dsg_finance/dsg_allocations_by_la_2019-20_to_2023-24.csv", "the DSG allocations (see PROVENANCE.md)")
+    reference_file("dsg_finance/dedicated-schools-grant_2023-24_blocks_detail.ods", "the DSG 2023-24 allocations detail")
+    return REFERENCE_DATA
+
+
+@pytest.fixture(scope="module")
+def benchmarks():
+    return benchmark(load_published_data(published_files()), "869")
+
+
+def number(text: str) -> float:
+    return 0.0 if text in ("x", "z", "c", "") else float(text)
+
+
+def published_caseload(year: int) -> dict[str, dict[str, str]]:
+    """Every council's 'All EHC plans' row of caseload.csv for the January `year` census, as published."""
+    period = f"{year - 1}{year % 100:02d}"
+    with (REFERENCE_DATA / "ehcp_2025_release" / "caseload.csv").open(encoding="utf-8-sig") as handle:
+        return {row["old_la_code"]: row for row in csv.DictReader(handle)
+                if row["time_period"] == period and row["geographic_level"] == "Local authority"
+                and row["breakdown_topic"] == "All EHC plans"}
+
+
+def test_benchmarks_rank_the_council_among_all_councils_and_match_the_published_file(benchmarks):
+    latest, before = published_caseload(2025), published_caseload(2024)
+    values = benchmarks.values.set_index(["code", "indicator"])["value"]
+    for code, row in latest.items():  # every council's figure is the published file's
+        total = number(row["ehcplans"])
+        if total == 0:
+            continue
+        assert values[(code, "share_mainstream")] == pytest.approx(number(row["mainstream_total"]) / total, abs=1e-12)
+        assert values[(code, "share_mainstream")] * 100 == pytest.approx(number(row["mainstream_total_pc"]), abs=0.051)
+        independent = number(row["special_independent"]) + number(row["special_non_maintained"])
+        assert values[(code, "share_independent_special")] == pytest.approx(independent / total, abs=1e-12)
+        if code in before:
+            assert values[(code, "ehcp_growth_1y")] == pytest.approx(total / number(before[code]["ehcplans"]) - 1, abs=1e-12)
+    table = benchmarks.table.set_index("indicator")
+    west_berkshire = latest["869"]
+    assert (table.loc["share_mainstream", "numerator"], table.loc["share_mainstream", "denominator"]) == (
+        number(west_berkshire["mainstream_total"]), number(west_berkshire["ehcplans"])) == (783, 1685)
+    with (REFERENCE_DATA / "ehcp_2025_release" / "newplans.csv").open(encoding="utf-8-sig") as handle:
+        new = next(r for r in csv.DictReader(handle) if r["old_la_code"] == "869" and r["time_period"] == "2024"
+                   and r["breakdown_topic"] == "New EHC plans")
+    assert table.loc["new_plans_per_100", "council"] == pytest.approx(number(new["new_ehc_plans"]) / 1531 * 100)
+    with (REFERENCE_DATA / "dsg_finance" / "dsg_allocations_by_la_2019-20_to_2023-24.csv").open() as handle:
+        hnb = next(r for r in csv.DictReader(handle) if r["old_la_code"] == "869" and r["financial_year"] == "2023-24")
+    assert table.loc["hnb_per_plan", "council"] == pytest.approx(float(hnb["high_needs_block_gbp"]) / 1531)
+    # ranked among every council with a usable published figure (1 = highest)
+    for indicator, row in table.iterrows():
+        usable = benchmarks.values[(benchmarks.values["indicator"] == indicator) & ~benchmarks.values["flagged"]]
+        assert row["councils_ranked"] == len(usable) >= 145, indicator
+        assert row["rank"] == 1 + (usable["value"] > row["council"]).sum()
+        assert row["percentile"] == pytest.approx((usable["value"] < row["council"]).mean() * 100)
+    assert ENGLAND not in set(benchmarks.values["code"])
+    assert table.loc["ehcp_growth_1y", "england"] == pytest.approx(638745 / 576474 - 1)
+    assert len(benchmarks.neighbours) == 10 and "869" not in set(benchmarks.neighbours["code"])
+
+
+def test_west_berkshire_s_2023_special_school_figures_are_flagged_not_used(benchmarks):
+    flags = benchmarks.flags[(benchmarks.flags["code"] == "869") & (benchmarks.flags["census_year"] == 2023)]
+    dips = flags.set_index("series")
+    assert (dips.loc["mss", "kind"], dips.loc["mss", "year_before"], dips.loc["mss", "value"],
+            dips.loc["mss", "year_after"]) == ("dip", 311, 153, 325)
+    assert dips.loc["inmss", "kind"] == "spike"  # the same places, published as non-maintained special
+    trend = benchmarks.trends[(benchmarks.trends["series"] == "council")
+                              & (benchmarks.trends["measure"] == "share_independent_special")].set_index("census_year")
+    assert bool(trend.loc[2023, "flagged"]) and not trend.drop(index=2023)["flagged"].any()
+
+
+@pytest.fixture(scope="module")
+def benchmarked_report(demo, tmp_path_factory):
+    """`highneeds report` on the demo warehouse, with the published files and council 869."""
+    import contextlib
+    import io
+
+    out = tmp_path_factory.mktemp("benchmarked") / "report"
+    output = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in demo.environment.items():
+            patch.setenv(name, value)
+        with contextlib.redirect_stdout(output):
+            code = main(["report", "--out", str(out), "--la", "869", "--published", str(published_files())])
+    assert code == 0, output.getvalue()
+    return out, " ".join(output.getvalue().split())
+
+
+def test_highneeds_report_writes_the_benchmark_section(benchmarked_report):
+    out, printed = benchmarked_report
+    assert ("Benchmarks: West Berkshire (869) ranked among 153 councils, against 10 similar councils; "
+            "3 of its published figures flagged as likely errors and left out.") in printed
+    assert f"internal (every count): {out / 'internal' / 'report.html'}" in printed
+    html = (out / "internal" / "report.html").read_text(encoding="utf-8")
+    parsed = page(out / "internal" / "report.html")
+    assert [f["key"] for f in parsed.figures if f["section"] == "benchmarks"] == [
+        "14_benchmarks_position", "15_benchmarks_trends"]
+    assert {"table-benchmark_indicators", "table-similar_councils", "table-flags_council"} <= set(parsed.tables)
+    assert "High needs block diagnostic: West Berkshire (869)" in html
+    assert "311 → 153 → 325" in html and "of 153" in html
+    workbook = load_workbook(out / "publication" / "workbook.xlsx")
+    assert "Benchmarks" in workbook.sheetnames
+    headings, rows = block(workbook, "benchmark_indicators")
+    assert headings[:7] == ["Indicator", "Period", "West Berkshire", "England", "South East (pooled)",
+                            "Similar councils (median)", "Rank (1 = highest)"]
+    assert len(rows) == 6
