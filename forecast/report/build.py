@@ -200,8 +200,10 @@ def _sections(data: ReportData, charts: list[Chart], bench_charts: list[Chart], 
             benchmarks.chart(chart, pngs[chart.key])
         benchmarks.table(bench_tables[1])
         benchmarks.table(bench_tables[2])
-        benchmarks.text(f"{len(bench_tables[3].frame)} published figures across all councils look wrong by the same "
-                        "rule; the workbook's Benchmarks sheet lists them.")
+        kinds = bench_tables[3].frame["Kind"]
+        benchmarks.text(f"{int((kinds != 'watch').sum())} published figures across all councils look wrong by the same "
+                        f"rule, and {int((kinds == 'watch').sum())} latest-year changes of more than half are to watch; "
+                        "the workbook's Benchmarks sheet lists them.")
 
     dsg = Section("dsg-plan", "DSG management plan tables",
                   "The workbook beside this report holds every table of the DSG deficit management plan, years "

@@ -14,7 +14,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from . import style
 from .charts import Chart
 from .tables import Table
-from .workbook import COUNT, DECIMAL, MONEY, _format_for
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -50,15 +49,16 @@ def _text(table: Table, row: int, column, value) -> tuple[str, bool]:
         return value.isoformat()[:10], False
     if isinstance(value, (int, float)) or hasattr(value, "dtype"):
         number = float(value)
-        kind = _format_for(table, column)
-        if kind == MONEY:
-            if "Unit cost" in str(column):
-                return style.pounds(number), True
+        kind = table.column_kind(column)
+        if kind == "money":
             return style.pounds_m(number, 2), True
-        if kind == DECIMAL:
+        if kind == "pounds":
+            return style.pounds(number), True
+        if kind == "decimal":
             return f"{number:,.2f}", True
-        if kind == COUNT:
-            return f"{number:,.0f}", True
+        if kind == "plain":
+            return f"{number:.0f}", True
+        return f"{number:,.0f}", True
     return str(value), False
 
 

@@ -40,6 +40,24 @@ class Table:
     def is_suppressed(self, row: int, column: str) -> bool:
         return self.suppressed is not None and bool(self.suppressed.iloc[row][column])
 
+    def column_kind(self, column) -> str:
+        """How a column's numbers read: plain (a year), pounds (per pupil, placement …), money (£
+        totals), decimal (rates, shares, distances) or count."""
+        name = str(column)
+        lower = name.lower()
+        if "census" in lower or lower == "year to january":
+            return "plain"
+        if "(£ per" in name or "unit cost" in lower or "avg_annual_cost" in lower:
+            return "pounds"
+        if "£" in name or "gbp" in lower or any(word in lower for word in ("spend", "saving", "balance", "funding",
+                                                                            "effect on cumulative")):
+            return "money"
+        if self.kind == "money" and name in _year_columns(self.frame):
+            return "money"
+        if any(word in lower for word in ("distance", " per ", "per_", "full-time", "share", "value", " rate")):
+            return "decimal"
+        return "count"
+
 
 def _year_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if isinstance(c, str) and len(c) == 7 and c[4] == "-"]
@@ -352,11 +370,17 @@ def benchmark_tables(bench) -> list[Table]:
         "Percentile": [f"{p:.0f}" if pd.notna(p) else "–" for p in table["percentile"]],
         "Numerator": table["numerator"], "Denominator": table["denominator"],
     })
-    neighbours = bench.neighbours.rename(columns={"code": "Old LA code", "name": "Council", "region": "Region",
-                                                  "distance": "Distance (standardised)"})
+    neighbours = bench.neighbours.rename(columns={
+        "code": "Old LA code", "name": "Council", "region": "Region", "distance": "Distance (standardised)",
+        "primary_unit_of_funding_gbp": "Primary unit of funding (£ per pupil)",
+        "secondary_unit_of_funding_gbp": "Secondary unit of funding (£ per pupil)",
+        "two_year_olds_per_universal_place": "Funded two-year-old places per universal place",
+        "working_parents_per_universal_place": "Working-parent places per universal place",
+    })
     flags = bench.flags.rename(columns={"code": "Old LA code", "name": "Council", "census_year": "January census",
-                                        "series": "Published series", "year_before": "Year before", "value": "Value",
-                                        "year_after": "Year after", "kind": "Kind", "why": "Why it is flagged"})
+                                        "series": "Published series", "year_before": "Count the year before",
+                                        "value": "Published count", "year_after": "Count the year after",
+                                        "kind": "Kind", "why": "Why it is flagged"})
     own = flags[flags["Old LA code"] == bench.code]
     return [
         Table("benchmark_indicators", f"{bench.name} ({bench.code}) against England, {bench.region} and similar councils",

@@ -30,18 +30,7 @@ NOTE = Font(italic=True, color="555555")
 BOLD = Font(bold=True)
 
 
-def _format_for(table: Table, column: str) -> str:
-    name = str(column)
-    if "£" in name or "gbp" in name.lower() or "Unit cost" in name or "Spend" in name or "saving" in name.lower() \
-            or "balance" in name.lower() or "Funding" in name:
-        return MONEY
-    if table.kind == "money" and len(name) == 7 and name[4] == "-":
-        return MONEY
-    if "Effect on cumulative balance" in name:
-        return MONEY
-    if "Distance" in name or "per_" in name or "unit_of_funding" in name or "Full-time" in name:
-        return DECIMAL
-    return COUNT
+FORMATS = {"plain": "0", "pounds": MONEY, "money": MONEY, "count": COUNT, "decimal": DECIMAL}
 
 
 def _cell_value(value):
@@ -78,7 +67,7 @@ def write_table(sheet, row: int, table: Table) -> int:
     first_column = frame.columns[0]
     body_rows = [i for i in range(len(frame)) if str(frame.iloc[i][first_column]) not in table.total_rows]
     total_rows = [i for i in range(len(frame)) if i not in body_rows]
-    formats = {c: _format_for(table, c) for c in frame.columns}
+    formats = {c: FORMATS[table.column_kind(c)] for c in frame.columns}
     for i in body_rows + total_rows:
         row += 1
         for j, column in enumerate(frame.columns, start=1):
