@@ -2,8 +2,10 @@
 every refresh whose gates passed, from the forecast and the marts it was built from."""
 
 import base64
+import dataclasses
 
 import dagster as dg
+import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from forecast.report.build import build_report
@@ -35,7 +37,8 @@ REPORT_DEPS = [PUBLISH_KEY, *(dg.AssetKey(["forecast", name]) for name in TABLE_
     ),
 )
 def report_asset(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
-    options = load_report_settings(load_settings()).options(context.run.run_id)
+    options = dataclasses.replace(load_report_settings(load_settings()).options(context.run.run_id),
+                                  reuse_unchanged=True)
     with warehouse.get_connection() as con:
         report = build_report(con, options)
     internal, publication = report.outputs["internal"], report.outputs["publication"]
@@ -52,11 +55,12 @@ def report_asset(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -
         "charts": len(internal.charts),
         "readings": dg.MetadataValue.md("\n".join(f"- **{key}**: {reading}" for key, reading in internal.readings.items())),
         "suppression_threshold": options.threshold,
+        # a run with the same data, settings and code keeps the last report rather than drawing it again
+        "rebuilt": not report.reused,
         **provenance(context.run.run_id),
     }
-    if report.benchmarks is not None:
-        table = report.benchmarks.table[["label", "period", "council", "england", "rank", "councils_ranked"]]
-        metadata["benchmarks"] = markdown_table(table)
+    if report.benchmark_summary:
+        metadata["benchmarks"] = markdown_table(pd.DataFrame(report.benchmark_summary))
     else:
         metadata["benchmarks"] = dg.MetadataValue.text(report.benchmarks_note)
     return dg.MaterializeResult(metadata=metadata)

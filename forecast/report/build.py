@@ -4,12 +4,17 @@
     <out_dir>/publication/report.html, workbook.xlsx, charts/*.png   counts below the threshold suppressed
 
 Each audience's folder is built beside the old one and swapped in whole, so a reader never sees
-half a report.
+half a report. With `reuse_unchanged` (the refresh's asset), a report whose inputs — the tables it
+reads, the published files, the options and the report's own code — are unchanged since the last
+build is kept as it is rather than drawn again (a nightly run with no new data).
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +24,13 @@ import duckdb
 from . import tables
 from .benchmarks import Benchmarks, BenchmarkUnavailable, benchmark, load_published_data
 from .charts import Chart, build_benchmark_charts, build_charts
-from .data import ReportData, read_report_data
+from .data import REQUIRED, ReportData, read_report_data
 from .html import Section, render
 from .workbook import write_workbook
 
 AUDIENCES = ("internal", "publication")
 HEADLINE = "01_funding_spend_balance"
+LAST_BUILD = ".last-build.json"  # in out_dir: what the last build was made from, for reuse
 
 
 @dataclass
@@ -35,6 +41,7 @@ class ReportOptions:
     neighbours: list[str] | None = None  # old LA codes to compare with instead of the computed ones
     threshold: int = 5  # suppression threshold for the publication version
     run_id: str | None = None  # the refresh run the report follows, when known
+    reuse_unchanged: bool = False  # keep the last build when its inputs have not changed
 
 
 @dataclass
@@ -54,10 +61,55 @@ class Report:
     headline_reading: str
     benchmarks: Benchmarks | None
     benchmarks_note: str  # why benchmarks are missing, when they are
-    charts: dict[str, list[Chart]] = field(default_factory=dict)  # audience → charts (figures closed)
+    charts: dict[str, list[Chart]] = field(default_factory=dict)  # audience → charts (empty when reused)
+    benchmark_summary: list[dict] = field(default_factory=list)  # one row per indicator, for the Dagster UI
+    reused: bool = False  # True when the last build's inputs were unchanged and it was kept
+
+
+def inputs_fingerprint(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> str:
+    """SHA-256 over everything a report is made from: each table's rows (order-free), the options,
+    the published files (names, sizes, modification times) and the report's own code."""
+    digest = hashlib.sha256()
+    for schema, name in [*REQUIRED, ("marts", "fct_spend_by_s251_line"), ("staging", "provision_types")]:
+        exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                             [schema, name]).fetchone()[0]
+        if exists:
+            digest.update(repr(con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {schema}.{name} AS t").fetchone())
+                          .encode())
+    digest.update(repr((options.council, options.neighbours, options.threshold, str(options.published))).encode())
+    if options.published is not None and options.published.is_dir():
+        for path in sorted(p for p in options.published.rglob("*") if p.is_file()):
+            stat = path.stat()
+            digest.update(f"{path.relative_to(options.published)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    for source in sorted(Path(__file__).parent.rglob("*")):
+        if source.suffix in (".py", ".j2"):
+            digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
+def _reusable(options: ReportOptions, fingerprint: str) -> Report | None:
+    record = options.out_dir / LAST_BUILD
+    if not options.reuse_unchanged or not record.exists():
+        return None
+    last = json.loads(record.read_text())
+    folders = {audience: options.out_dir / audience for audience in AUDIENCES}
+    if last.get("fingerprint") != fingerprint or not all((f / "report.html").exists() for f in folders.values()):
+        return None
+    outputs = {
+        audience: ReportOutput(audience, folder, folder / "report.html", folder / "workbook.xlsx",
+                               {key: folder / "charts" / f"{key}.png" for key in last["readings"][audience]},
+                               last["readings"][audience])
+        for audience, folder in folders.items()
+    }
+    return Report(outputs, base64.b64decode(last["headline_png"]), last["headline_reading"], None,
+                  last["benchmarks_note"], benchmark_summary=last["benchmark_summary"], reused=True)
 
 
 def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Report:
+    fingerprint = inputs_fingerprint(con, options)
+    kept = _reusable(options, fingerprint)
+    if kept is not None:
+        return kept
     data = read_report_data(con)
     bench, note = _benchmarks(options)
     bench_charts = build_benchmark_charts(bench) if bench is not None else []
@@ -109,7 +161,19 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
         (staging / audience).rename(target)
         shutil.rmtree(old, ignore_errors=True)
     shutil.rmtree(staging, ignore_errors=True)
-    return Report(outputs, headline[0], headline[1], bench, note, built)
+    summary = [] if bench is None else [
+        {"indicator": r.label, "period": r.period, "council": r.council, "england": r.england,
+         "rank": None if r.rank != r.rank or r.rank is None else int(r.rank), "of": int(r.councils_ranked)}
+        for r in bench.table.itertuples()
+    ]
+    report = Report(outputs, headline[0], headline[1], bench, note, built, summary)
+    (options.out_dir / LAST_BUILD).write_text(json.dumps({
+        "fingerprint": fingerprint, "run_id": options.run_id,
+        "headline_png": base64.b64encode(report.headline_png).decode("ascii"), "headline_reading": report.headline_reading,
+        "readings": {audience: output.readings for audience, output in outputs.items()},
+        "benchmarks_note": note, "benchmark_summary": summary,
+    }))
+    return report
 
 
 def _benchmarks(options: ReportOptions) -> tuple[Benchmarks | None, str]:

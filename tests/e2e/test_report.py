@@ -359,6 +359,18 @@ def test_the_headline_chart_shows_in_the_dagster_ui_as_asset_metadata(demo, monk
     assert metadata["charts"] == 13 and metadata["code_version"]
 
 
+def test_a_refresh_with_unchanged_inputs_keeps_the_last_report(demo, con):
+    from forecast.report.build import ReportOptions, build_report, inputs_fingerprint
+
+    options = ReportOptions(out_dir=demo.report, council="869", threshold=THRESHOLD, reuse_unchanged=True,
+                            published=(Path(demo.environment["HIGHNEEDS_LANDING"]) / "reference").resolve())
+    before = (demo.report / "internal" / "report.html").stat().st_mtime_ns
+    kept = build_report(con, options)
+    assert kept.reused and (demo.report / "internal" / "report.html").stat().st_mtime_ns == before
+    assert kept.headline_reading.startswith("The cumulative high needs balance was") and kept.headline_png
+    assert inputs_fingerprint(con, options) != inputs_fingerprint(con, ReportOptions(**{**vars(options), "threshold": 10}))
+
+
 # --- benchmarks against the DfE's published files --------------------------------------------
 
 def published_files() -> Path:
