@@ -169,11 +169,9 @@ def _csv_error(error: Exception, part_name: str) -> FileRejected:
     text = str(error)
     line = re.search(r"Line: (\d+)", text)
     found = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
-    original = re.search(r"Original Line: ?\n?(.*)", text)
     if line and found:
+        # the row itself is not quoted: it may hold personal data, and the message is stored
         detail = f"line {line.group(1)} has {found.group(2)} fields where the header has {found.group(1)}"
-        if original and original.group(1).strip():
-            detail += f" ({original.group(1).strip()[:120]!r})"
         return FileRejected(f"{part_name}: {detail}; fix or quote that row and drop the file in again")
     first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
     return FileRejected(f"{part_name}: not a readable CSV file ({first})")
