@@ -487,7 +487,10 @@ def cmd_ui(args: argparse.Namespace, console: Console) -> int:
         command = [str(bin_dir / "dagster"), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
                    "-h", args.host, "-p", str(args.port)]
     console.print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={settings.dagster_home})")
-    return subprocess.call(command, cwd=REPO_ROOT)
+    # Dagster reads a .env in its working directory over the environment; started from the
+    # repository it would take the repository's .env in place of the settings resolved above
+    # (another warehouse, another DAGSTER_HOME). DAGSTER_HOME holds no .env.
+    return subprocess.call(command, cwd=settings.dagster_home)
 
 
 def _published_folder(args: argparse.Namespace) -> Path:

@@ -35,14 +35,16 @@ def test_the_ui_binds_to_localhost_unless_told_otherwise():
 
 def test_the_read_only_ui_shows_everything_and_launches_nothing(pipeline_env):
     port = free_port()
+    log_path = pipeline_env / "ui.log"
+    log = log_path.open("w")
     ui = subprocess.Popen(
         [sys.executable, "-m", "dagster_project.cli", "ui", "--read-only", "--port", str(port)],
-        cwd=pipeline_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=pipeline_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 120
         while True:
-            assert ui.poll() is None, "the UI exited"
+            assert ui.poll() is None, "the UI exited:\n" + log_path.read_text()[-3000:]
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
                 break
@@ -58,5 +60,7 @@ def test_the_read_only_ui_shows_everything_and_launches_nothing(pipeline_env):
         assets = {"/".join(node["assetKey"]["path"]) for node in graphql(port, "{ assetNodes { assetKey { path } } }")["assetNodes"]}
         assert {"serving/publish", "gates/warehouse_checked", "marts/fct_provision_spend"} <= assets
     finally:
-        os.killpg(ui.pid, signal.SIGTERM)
+        if ui.poll() is None:
+            os.killpg(ui.pid, signal.SIGTERM)
         ui.wait(timeout=30)
+        log.close()

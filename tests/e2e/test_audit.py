@@ -117,10 +117,13 @@ def ui(audited):
         pytest.skip(message)
     folder, environment = audited
     port = free_port()
+    log_path = folder / "webserver.log"
+    log = log_path.open("w")
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "dagster-webserver"), "-w", str(REPO_ROOT / "workspace.yaml"),
          "-h", "127.0.0.1", "-p", str(port), "--read-only"],
-        cwd=REPO_ROOT, env={**os.environ, **environment}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        # not from the repository: Dagster would read its .env over this test's environment
+        cwd=folder, env={**os.environ, **environment}, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -131,7 +134,8 @@ def ui(audited):
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    pytest.fail("the Dagster webserver did not start")
+                    log.flush()
+                    pytest.fail("the Dagster webserver did not start:\n" + log_path.read_text()[-3000:])
                 time.sleep(1)
         # the first-visit "join the community" modal would cover the page: mark it seen
         request = urllib.request.Request(f"{base}/graphql", data=b'{"query":"mutation { setNuxSeen }"}',
@@ -141,6 +145,7 @@ def ui(audited):
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
 
 
 def test_the_ui_shows_the_lineage_from_landing_files_to_the_forecast_with_passed_checks(ui):
