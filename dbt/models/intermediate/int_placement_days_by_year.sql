@@ -48,6 +48,7 @@ select
     annual_cost_gbp,
     financial_year,
     date_diff('day', open_from, open_to) + 1 as days_open,
-    cast((date_diff('day', open_from, open_to) + 1) / (date_diff('day', fy_start, fy_end) + 1) as double) as fte
+    -- a fixed-point fraction, so that sums of it do not depend on the order rows are added in
+    cast((date_diff('day', open_from, open_to) + 1) / (date_diff('day', fy_start, fy_end) + 1) as decimal(18, 6)) as fte
 from spells_in_year
 where open_to >= open_from

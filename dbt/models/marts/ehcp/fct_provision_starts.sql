@@ -10,7 +10,8 @@ select
     {{ age_band('age_at_start') }}::varchar as age_at_start_band,
     primary_need::varchar as primary_need,
     cast(count(*) as bigint) as starts,
-    cast(round(avg(annual_cost_gbp), 2) as decimal(18, 2)) as avg_annual_cost_gbp
+    -- an exact sum divided once, so the rounding does not depend on the order rows arrive in
+    cast(round(sum(annual_cost_gbp) / count(*), 2) as decimal(18, 2)) as avg_annual_cost_gbp
 from starts
 group by all
 order by all
