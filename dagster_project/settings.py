@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +28,8 @@ DEFAULT_READERS = REPO_ROOT / "ingest" / "config" / "readers.yml"
 DEFAULT_FORECAST_SETTINGS = REPO_ROOT / "forecast" / "config" / "forecast.yml"
 DEFAULT_SUPPRESSION_THRESHOLD = 5
 OWNER_ONLY_UMASK = 0o077
+# DuckDB's buffer for the refresh (ingest and dbt); past it, joins and sorts spill to <warehouse>.tmp/
+DEFAULT_DUCKDB_MEMORY_LIMIT = "4GB"
 
 
 class SettingsError(ValueError):
@@ -51,6 +54,7 @@ class Settings:
     serving_parquet: Path | None
     serving_storage_version: str
     serving_file_mode: int
+    duckdb_memory_limit: str
 
     def require_pseudonym_key(self) -> str:
         if not self.pseudonym_key:
@@ -68,6 +72,7 @@ class Settings:
         os.environ["HIGHNEEDS_SERVING"] = str(self.serving)
         os.environ["DAGSTER_HOME"] = str(self.dagster_home)
         os.environ["HIGHNEEDS_HORIZON"] = self.horizon
+        os.environ["HIGHNEEDS_DUCKDB_MEMORY_LIMIT"] = self.duckdb_memory_limit  # dbt's profile reads it
 
     @property
     def horizon(self) -> str:
@@ -121,6 +126,13 @@ def _file_mode() -> int:
     return mode
 
 
+def _memory_limit() -> str:
+    value = (os.environ.get("HIGHNEEDS_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT).strip()
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value, flags=re.IGNORECASE):
+        raise SettingsError(f"HIGHNEEDS_DUCKDB_MEMORY_LIMIT={value!r} is not a size such as 4GB or 6GiB")
+    return value
+
+
 def load_settings() -> Settings:
     load_dotenv(Path.cwd() / ".env", override=False)
     extract_date = os.environ.get("HIGHNEEDS_EXTRACT_DATE")
@@ -160,6 +172,7 @@ def load_settings() -> Settings:
         serving_parquet=_path("HIGHNEEDS_SERVING_PARQUET", "") if os.environ.get("HIGHNEEDS_SERVING_PARQUET") else None,
         serving_storage_version=os.environ.get("HIGHNEEDS_SERVING_STORAGE_VERSION") or "v1.0.0",
         serving_file_mode=_file_mode(),
+        duckdb_memory_limit=_memory_limit(),
     )
 
 

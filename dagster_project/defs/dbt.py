@@ -66,17 +66,6 @@ def _table_facts(con: duckdb.DuckDBPyConnection, key: dg.AssetKey) -> dict[str, 
     return facts
 
 
-def _release_dbt_adapter(invocation) -> None:
-    """dagster-dbt keeps a read-only dbt adapter in this process; DuckDB refuses a second
-    connection to the same file with other settings while it is open, so close it first."""
-    adapter = getattr(invocation, "adapter", None)
-    if adapter is not None:
-        adapter.cleanup_connections()
-    from dbt.adapters.factory import reset_adapters
-
-    reset_adapters()
-
-
 def _compiled_sql(manifest: dict, unique_id: str | None) -> dg.MetadataValue | None:
     node = (manifest.get("nodes") or {}).get(unique_id or "", {})
     code = node.get("compiled_code")
@@ -93,7 +82,6 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, war
     except Exception:  # noqa: BLE001 - a missing artifact only costs the compiled SQL in the metadata
         manifest = {}
     extra = provenance(context.run.run_id)
-    _release_dbt_adapter(invocation)
     with duckdb.connect(warehouse.database, read_only=True) as con:
         for index, event in enumerate(events):
             if isinstance(event, dg.Output):
