@@ -8,8 +8,6 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from forecast.report.build import build_report
-
 from ..metadata import FINANCE_AND_BI, markdown_table, provenance
 from ..settings import load_report_settings, load_settings
 from .forecast import TABLE_DESCRIPTIONS
@@ -37,6 +35,9 @@ REPORT_DEPS = [PUBLISH_KEY, *(dg.AssetKey(["forecast", name]) for name in TABLE_
     ),
 )
 def report_asset(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+    # matplotlib takes a second to import: only when a report is drawn, not when definitions load
+    from forecast.report.build import build_report
+
     options = dataclasses.replace(load_report_settings(load_settings()).options(context.run.run_id),
                                   reuse_unchanged=True)
     with warehouse.get_connection() as con:

@@ -65,16 +65,19 @@ def write_table(sheet, row: int, table: Table) -> int:
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     header_row = row
     first_column = frame.columns[0]
-    body_rows = [i for i in range(len(frame)) if str(frame.iloc[i][first_column]) not in table.total_rows]
+    values = frame.to_numpy(dtype=object)  # one conversion, not a pandas lookup per cell
+    body_rows = [i for i in range(len(frame)) if str(frame[first_column].iloc[i]) not in table.total_rows]
     total_rows = [i for i in range(len(frame)) if i not in body_rows]
     formats = {c: FORMATS[table.column_kind(c)] for c in frame.columns}
+    hidden = (table.suppressed[list(frame.columns)].to_numpy(dtype=bool) if table.suppressed is not None
+              else None)  # as Table.is_suppressed, once for the table
     for i in body_rows + total_rows:
         row += 1
         for j, column in enumerate(frame.columns, start=1):
-            if table.is_suppressed(i, column):
+            if hidden is not None and hidden[i, j - 1]:
                 value = "c"
             else:
-                value = _cell_value(frame.iloc[i][column])
+                value = _cell_value(values[i, j - 1])
             cell = sheet.cell(row, j, value)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 cell.number_format = formats[column]
