@@ -1,16 +1,44 @@
 {#- The current version of each row of a raw `<extract>_valid` table (`extract` names it): only files still in the
     landing folder count, and where several files hold the same key (an overlapping monthly
     export, a re-export of the plan list) the row from the most recently loaded file wins.
-    Superseded versions stay in raw for audit. -#}
+    Superseded versions stay in raw for audit.
+
+    Written for tens of millions of rows: a key held once (nearly every key) is kept as it is; only
+    the rows of repeated keys are ranked, rather than every row being sorted by key. -#}
 {% macro current_rows(extract, key_columns) -%}
-    select valid.*, files.file_seq as _file_seq
-    from {{ source('raw', extract ~ '_valid') }} as valid
-    inner join {{ source('raw', extract ~ '_files') }} as files
-        on files.file_hash = valid._file_hash
-        and files.in_landing
-        and files.status = 'loaded'
-    qualify row_number() over (
-        partition by {{ key_columns | join(', ') }}
-        order by files.file_seq desc, valid._source_row desc
-    ) = 1
+    {%- set same_key = [] -%}
+    {%- for column in key_columns -%}
+        {%- do same_key.append('candidates.' ~ column ~ ' is not distinct from repeated.' ~ column) -%}
+    {%- endfor -%}
+    with candidates as (
+        select valid.*, files.file_seq as _file_seq
+        from {{ source('raw', extract ~ '_valid') }} as valid
+        inner join {{ source('raw', extract ~ '_files') }} as files
+            on files.file_hash = valid._file_hash
+            and files.in_landing
+            and files.status = 'loaded'
+    ),
+
+    repeated as (
+        select {{ key_columns | join(', ') }}
+        from candidates
+        group by all
+        having count(*) > 1
+    )
+
+    select candidates.*
+    from candidates
+    anti join repeated on {{ same_key | join(' and ') }}
+
+    union all
+
+    select * from (
+        select candidates.*
+        from candidates
+        semi join repeated on {{ same_key | join(' and ') }}
+        qualify row_number() over (
+            partition by {{ key_columns | join(', ') }}
+            order by _file_seq desc, _source_row desc
+        ) = 1
+    )
 {%- endmacro %}

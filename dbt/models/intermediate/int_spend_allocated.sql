@@ -3,7 +3,12 @@
 -- the posting date; for placement-funding lines (place funding, top-ups, targeted mainstream)
 -- the type of the provider paid; otherwise 'central' (spend tied to no placement).
 with transactions as (
-    select * from {{ ref('stg_finance__transactions') }}
+    -- only the columns the allocation and the audit trail need: supplier names and descriptions
+    -- stay in staging, not carried through the joins below
+    select
+        transaction_id, posting_date, financial_year, amount_gbp, s251_line, child_id, placement_id,
+        provider_urn, provider_ukprn, source_file_hash, source_file, source_row, load_id
+    from {{ ref('stg_finance__transactions') }}
 ),
 
 lines as (
@@ -50,18 +55,35 @@ with_named_placement as (
     left join placements on placements.placement_id = flagged.placement_id
 ),
 
+-- the child's placement on the posting date is only looked for where it decides the provision
+-- type: high needs payments that name a child but no known placement (the as-of join sorts what
+-- it is given, and most payments name their placement)
+needs_child_placement as (
+    select *,
+        coalesce(is_high_needs and named_placement_provision_type is null and child_id is not null, false)
+            as _look_up_child
+    from with_named_placement
+),
+
 with_child_placement as (
+    select * exclude (_look_up_child), null::varchar as child_placement_provision_type
+    from needs_child_placement
+    where not _look_up_child
+
+    union all by name
+
     select
-        with_named_placement.*,
+        needs_child_placement.* exclude (_look_up_child),
         case
             when child_placement.end_date is null
-                or child_placement.end_date >= with_named_placement.posting_date
+                or child_placement.end_date >= needs_child_placement.posting_date
                 then child_placement.provision_type
         end as child_placement_provision_type
-    from with_named_placement
+    from needs_child_placement
     asof left join placements as child_placement
-        on child_placement.child_id = with_named_placement.child_id
-        and with_named_placement.posting_date >= child_placement.start_date
+        on child_placement.child_id = needs_child_placement.child_id
+        and needs_child_placement.posting_date >= child_placement.start_date
+    where needs_child_placement._look_up_child
 ),
 
 with_provider as (

@@ -1,3 +1,8 @@
+-- A table, not a view like the rest of staging: the ledger is by far the largest extract (tens of
+-- millions of rows for many councils), and six models and tests read it; as a view each of them
+-- would pick the current version of every transaction again.
+{{ config(materialized='table') }}
+
 with source as (
     {{ current_rows('finance', ['transaction_id']) }}
 ),
