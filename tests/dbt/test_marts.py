@@ -12,16 +12,25 @@ from tests.conftest import HANDWRITTEN_LANDING
 NOT_HIGH_NEEDS = {"1.4.11"}
 
 
-def ledger_by_year() -> dict[str, Decimal]:
-    """High needs spend per financial year, straight from the CSV (the independent oracle)."""
-    totals: dict[str, Decimal] = defaultdict(Decimal)
+def high_needs_ledger() -> list[tuple[str, str, Decimal]]:
+    """(financial year, S251 line, amount) of every high needs row, straight from the CSV (the
+    independent oracle)."""
+    rows = []
     with (HANDWRITTEN_LANDING / "finance" / "ledger_2021_2024.csv").open() as handle:
         for row in csv.DictReader(handle):
             if row["s251_line"] in NOT_HIGH_NEEDS:
                 continue
-            day, month, year = (int(x) for x in row["posting_date"].split("/"))
+            _day, month, year = (int(x) for x in row["posting_date"].split("/"))
             start = year if month >= 4 else year - 1
-            totals[f"{start}-{(start + 1) % 100:02d}"] += Decimal(row["amount"])
+            rows.append((f"{start}-{(start + 1) % 100:02d}", row["s251_line"], Decimal(row["amount"])))
+    return rows
+
+
+def ledger_by_year() -> dict[str, Decimal]:
+    """High needs spend per financial year, from the CSV."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for financial_year, _, amount in high_needs_ledger():
+        totals[financial_year] += amount
     return dict(totals)
 
 
@@ -40,13 +49,8 @@ def test_spend_by_s251_line_matches_the_ledger_and_the_provision_mart(con):
     """The DSG management plan's expenditure table: per year and S251 line as in the CSV, and per
     year and provision type as fct_provision_spend."""
     by_line: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    with (HANDWRITTEN_LANDING / "finance" / "ledger_2021_2024.csv").open() as handle:
-        for row in csv.DictReader(handle):
-            if row["s251_line"] in NOT_HIGH_NEEDS:
-                continue
-            day, month, year = (int(x) for x in row["posting_date"].split("/"))
-            start = year if month >= 4 else year - 1
-            by_line[(f"{start}-{(start + 1) % 100:02d}", row["s251_line"])] += Decimal(row["amount"])
+    for financial_year, line, amount in high_needs_ledger():
+        by_line[(financial_year, line)] += amount
     mart = {
         (fy, line): total
         for fy, line, total in con.execute(
