@@ -10,7 +10,7 @@
     {%- for column in key_columns -%}
         {%- do same_key.append('candidates.' ~ column ~ ' is not distinct from repeated.' ~ column) -%}
     {%- endfor -%}
-    with candidates as (
+    with candidates as not materialized (
         select valid.*, files.file_seq as _file_seq
         from {{ source('raw', extract ~ '_valid') }} as valid
         inner join {{ source('raw', extract ~ '_files') }} as files

@@ -16,11 +16,12 @@ from tests.conftest import HANDWRITTEN_LANDING, REPO_ROOT, TEST_KEY
 DBT = str(Path(sys.executable).parent / "dbt")
 
 
-def dbt_build(warehouse: Path) -> subprocess.CompletedProcess:
+def dbt_build(warehouse: Path, *args: str) -> subprocess.CompletedProcess:
+    """`dbt build` of the project (or what `args`, e.g. `--select`, choose) on `warehouse`."""
     env = {**os.environ, "HIGHNEEDS_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
     project = REPO_ROOT / "dbt"
     return subprocess.run(
-        [DBT, "build", "--project-dir", str(project), "--profiles-dir", str(project),
+        [DBT, "build", *args, "--project-dir", str(project), "--profiles-dir", str(project),
          "--target-path", str(warehouse.parent / "dbt-target")],
         cwd=project, env=env, capture_output=True, text=True,
     )

@@ -1,6 +1,7 @@
 """The marts on the hand-written landing fixture, against figures worked out independently."""
 
 import csv
+import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
@@ -8,6 +9,7 @@ import duckdb
 import pytest
 
 from tests.conftest import HANDWRITTEN_LANDING
+from tests.dbt.conftest import dbt_build
 
 NOT_HIGH_NEEDS = {"1.4.11"}
 
@@ -127,6 +129,47 @@ def test_place_funding_goes_to_the_school_type_and_services_to_central(con):
         ).fetchall()
     )
     assert methods == {"1.0.2 mss": 36, "1.2.5 central": 36, "1.2.13 central": 36}
+
+
+def test_a_payment_naming_only_a_child_goes_to_the_childs_placement_on_the_posting_date(warehouse_copy):
+    # The fixture's ledger names a placement on every child-level high needs payment, so this
+    # adds three that name only the child of a placement that ended: during it, after it ended,
+    # and before the child's first placement.
+    with duckdb.connect(str(warehouse_copy)) as con:
+        child, start, end, provision = con.execute(
+            """
+            SELECT p.child_id, p.start_date, p.end_date, p.provision_type
+            FROM intermediate.int_placements_classified p
+            WHERE p.end_date IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM intermediate.int_placements_classified later
+                WHERE later.child_id = p.child_id AND later.placement_id <> p.placement_id
+                    AND later.start_date > p.start_date AND later.start_date <= p.end_date + 30)
+            ORDER BY p.placement_id LIMIT 1
+            """
+        ).fetchone()
+        first = con.execute(
+            "SELECT min(start_date) FROM intermediate.int_placements_classified WHERE child_id = ?", [child]
+        ).fetchone()[0]
+        for transaction_id, posting_date in (("TXC1", start + dt.timedelta(days=1)), ("TXC2", end + dt.timedelta(days=10)),
+                                             ("TXC3", first - dt.timedelta(days=1))):
+            con.execute(
+                "INSERT INTO staging.stg_finance__transactions BY NAME SELECT ? AS transaction_id, ? AS posting_date, "
+                "'2022-23' AS financial_year, 100.00 AS amount_gbp, '1.2.5' AS s251_line, ? AS child_id, "
+                "'x' AS source_file_hash, 'test' AS source_file, 1 AS source_row, 'test' AS load_id",
+                [transaction_id, posting_date, child],
+            )
+    completed = dbt_build(warehouse_copy, "--select", "int_spend_child_placements", "int_spend_allocated")
+    assert completed.returncode == 0, completed.stdout[-4000:]
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        allocated = con.execute(
+            "SELECT transaction_id, provision_type, allocation_method FROM intermediate.int_spend_allocated "
+            "WHERE transaction_id LIKE 'TXC%' ORDER BY 1"
+        ).fetchall()
+    assert allocated == [
+        ("TXC1", provision, "child_placement_on_posting_date"),
+        ("TXC2", "central", "central"),
+        ("TXC3", "central", "central"),
+    ]
 
 
 def test_no_personal_data_in_marts(con):

@@ -9,7 +9,9 @@ placements as (
     select * from {{ ref('int_placements_classified') }}
 ),
 
-transactions as (
+-- read twice below; each read scans only the columns it needs rather than sharing a written-out
+-- copy of the whole ledger
+transactions as not materialized (
     select * from {{ ref('stg_finance__transactions') }}
 ),
 

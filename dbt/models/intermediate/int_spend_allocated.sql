@@ -15,7 +15,9 @@ lines as (
     select * from {{ ref('s251_lines') }}
 ),
 
-placements as (
+-- each reader scans the table for the columns it needs: a shared (materialised) copy made the
+-- ledger's join on placement id several times slower
+placements as not materialized (
     select * from {{ ref('int_placements_classified') }}
 ),
 
@@ -39,63 +41,39 @@ provider_types as (
     ) = 1
 ),
 
+-- the line's flags and the placement named on the transaction
 flagged as (
     select
         transactions.*,
         coalesce(lines.is_high_needs, transactions.s251_line like '1.2.%') as is_high_needs,
         coalesce(lines.allocate_by_provider, false) as allocate_by_provider,
-        lines.s251_line is null as is_unknown_s251_line
+        lines.s251_line is null as is_unknown_s251_line,
+        named_placement.provision_type as named_placement_provision_type
     from transactions
     left join lines on lines.s251_line = transactions.s251_line
+    left join placements as named_placement on named_placement.placement_id = transactions.placement_id
 ),
 
-with_named_placement as (
-    select flagged.*, placements.provision_type as named_placement_provision_type
-    from flagged
-    left join placements on placements.placement_id = flagged.placement_id
-),
-
--- the child's placement on the posting date is only looked for where it decides the provision
--- type: high needs payments that name a child but no known placement (the as-of join sorts what
--- it is given, and most payments name their placement)
-needs_child_placement as (
-    select *,
-        coalesce(is_high_needs and named_placement_provision_type is null and child_id is not null, false)
-            as _look_up_child
-    from with_named_placement
-),
-
-with_child_placement as (
-    select * exclude (_look_up_child), null::varchar as child_placement_provision_type
-    from needs_child_placement
-    where not _look_up_child
-
-    union all by name
-
-    select
-        needs_child_placement.* exclude (_look_up_child),
-        case
-            when child_placement.end_date is null
-                or child_placement.end_date >= needs_child_placement.posting_date
-                then child_placement.provision_type
-        end as child_placement_provision_type
-    from needs_child_placement
-    asof left join placements as child_placement
-        on child_placement.child_id = needs_child_placement.child_id
-        and needs_child_placement.posting_date >= child_placement.start_date
-    where needs_child_placement._look_up_child
+child_placements as (
+    select child_id, posting_date, provision_type as child_placement_provision_type
+    from {{ ref('int_spend_child_placements') }}
 ),
 
 with_provider as (
     select
-        with_child_placement.*,
+        flagged.*,
+        -- read by the case below only where int_spend_child_placements looked it up
+        child_placements.child_placement_provision_type,
         coalesce(by_urn.establishment_provision_type, by_ukprn.establishment_provision_type)
             as provider_provision_type
-    from with_child_placement
+    from flagged
+    left join child_placements
+        on child_placements.child_id = flagged.child_id
+        and child_placements.posting_date = flagged.posting_date
     left join provider_types as by_urn
-        on by_urn.provider_kind = 'urn' and by_urn.provider_id = with_child_placement.provider_urn
+        on by_urn.provider_kind = 'urn' and by_urn.provider_id = flagged.provider_urn
     left join provider_types as by_ukprn
-        on by_ukprn.provider_kind = 'ukprn' and by_ukprn.provider_id = with_child_placement.provider_ukprn
+        on by_ukprn.provider_kind = 'ukprn' and by_ukprn.provider_id = flagged.provider_ukprn
 )
 
 select
