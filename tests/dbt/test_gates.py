@@ -69,6 +69,43 @@ def test_staging_accounting_fails_when_staging_drops_a_row(con):
     assert "neither in staging nor superseded" in result.summary
 
 
+def _broken_finance_staging(con, select: str):
+    con.execute(f"CREATE OR REPLACE VIEW staging.stg_finance__transactions_broken AS {select}")
+    return gates.staging_accounting(con, FINANCE, "staging.stg_finance__transactions_broken", ("transaction_id",))
+
+
+def test_staging_accounting_counts_a_row_superseded_by_a_later_file(con):
+    # staging keeps the key of TX00005 from another row (as when a later file re-exports it)
+    result = _broken_finance_staging(
+        con,
+        "SELECT * REPLACE (CASE WHEN transaction_id = 'TX00005' THEN source_row + 100000 ELSE source_row END AS source_row) "
+        "FROM staging.stg_finance__transactions",
+    )
+    assert not result.passed  # the re-numbered row is not a valid raw row
+    assert result.facts.loc[0, "rows_superseded"] == 1 and result.facts.loc[0, "rows_unaccounted"] == 0
+    assert result.facts.loc[0, "staging_rows_not_from_raw"] == 1
+
+
+def test_staging_accounting_fails_when_staging_holds_a_row_twice(con):
+    result = _broken_finance_staging(
+        con,
+        "SELECT * FROM staging.stg_finance__transactions UNION ALL "
+        "SELECT * FROM staging.stg_finance__transactions WHERE transaction_id = 'TX00007'",
+    )
+    assert not result.passed
+    assert "staging holds rows that are not valid raw rows" in result.summary
+
+
+def test_staging_accounting_fails_when_staged_money_differs(con):
+    result = _broken_finance_staging(
+        con,
+        "SELECT * REPLACE (CASE WHEN transaction_id = 'TX00009' THEN amount_gbp + 0.01 ELSE amount_gbp END AS amount_gbp) "
+        "FROM staging.stg_finance__transactions",
+    )
+    assert not result.passed
+    assert "money in staging differs from the valid raw rows" in result.summary
+
+
 def test_finance_reconciliation_fails_when_the_mart_is_off_by_a_penny(con):
     con.execute("UPDATE marts.fct_provision_spend SET spend_gbp = spend_gbp + 0.01 WHERE financial_year = '2022-23' AND provision_type = 'mss'")
     result = gates.finance_reconciliation(con)
