@@ -6,7 +6,9 @@ model's event before it is reported: row count, code version, load id, the compi
 marts the totals a change between runs shows up in.
 """
 
+import os
 import shutil
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -48,6 +50,20 @@ def _prune_run_targets() -> None:
     runs = sorted(target.glob(f"{warehouse_models.op.name}-*"), key=lambda p: p.stat().st_mtime)
     for stale in runs[:-KEEP_RUN_TARGETS]:
         shutil.rmtree(stale, ignore_errors=True)
+
+
+def _keep_partial_parse(run_target: Path) -> None:
+    """dagster-dbt starts each run's target folder with a copy of target/partial_parse.msgpack, so
+    dbt re-parses only what changed; put this run's back, so the next run with the same profile
+    (the same warehouse path and settings) skips the 3 s full parse. Replaced atomically: another
+    process may be copying it."""
+    parsed = run_target / "partial_parse.msgpack"
+    if not parsed.exists():
+        return
+    kept = dbt_project.project_dir / "target" / "partial_parse.msgpack"
+    scratch = kept.with_name(f".partial_parse.{os.getpid()}.msgpack")
+    shutil.copyfile(parsed, scratch)
+    os.replace(scratch, kept)
 
 
 def _table_facts(con: duckdb.DuckDBPyConnection, key: dg.AssetKey) -> dict[str, object]:
@@ -93,6 +109,8 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, war
                     metadata["compiled_sql"] = compiled
                 events[index] = event.with_metadata({**event.metadata, **metadata})
     yield from events
+    if invocation.is_successful():
+        _keep_partial_parse(invocation.target_path)
     _prune_run_targets()
     if not invocation.is_successful():
         raise invocation.get_error() or dg.Failure("dbt build failed: see the step's logs")
