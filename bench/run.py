@@ -315,12 +315,27 @@ def write_results(measurements: list[Measurement], backtest: tuple[float | None,
     (BENCH_DIR / "results.json").write_text(json.dumps([asdict(m) for m in measurements], indent=2, default=str) + "\n")
 
 
+def copy_notes() -> None:
+    """Copy bench/NOTES.md (written by people) into RESULTS.md again, leaving every measured
+    figure as the last run wrote it: for notes written after looking at that run."""
+    text, notes = RESULTS.read_text(), NOTES.read_text()
+    start = text.index(notes.splitlines()[0])  # the notes' heading
+    end = text.index(SECTION_MARKER) if SECTION_MARKER in text else len(text)
+    RESULTS.write_text(text[:start] + notes + ("\n" + text[end:] if end < len(text) else ""))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(SIZES), help=f"comma-separated, from {', '.join(SIZES)}")
     parser.add_argument("--work", default=str(BENCH_DIR / "out"), help="scratch folder for extracts and warehouses")
     parser.add_argument("--no-incremental", action="store_true", help="skip the one-new-month refresh")
+    parser.add_argument("--notes-only", action="store_true",
+                        help="only copy bench/NOTES.md into RESULTS.md again (no run; the figures stay)")
     args = parser.parse_args()
+    if args.notes_only:
+        copy_notes()
+        print(f"copied {NOTES} into {RESULTS}")
+        return 0
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     measurements = []
