@@ -59,19 +59,17 @@ def test_quarantine_beyond_tolerance_fails(con):
     assert gates.quarantine_within_tolerance(con, EHCP, 0.2).passed
 
 
-def test_staging_accounting_fails_when_staging_drops_a_row(con):
-    con.execute(
-        "CREATE OR REPLACE VIEW staging.stg_finance__transactions_broken AS "
-        "SELECT * FROM staging.stg_finance__transactions WHERE transaction_id <> 'TX00005'"
-    )
-    result = gates.staging_accounting(con, FINANCE, "staging.stg_finance__transactions_broken", ("transaction_id",))
-    assert not result.passed
-    assert "neither in staging nor superseded" in result.summary
-
-
 def _broken_finance_staging(con, select: str):
     con.execute(f"CREATE OR REPLACE VIEW staging.stg_finance__transactions_broken AS {select}")
     return gates.staging_accounting(con, FINANCE, "staging.stg_finance__transactions_broken", ("transaction_id",))
+
+
+def test_staging_accounting_fails_when_staging_drops_a_row(con):
+    result = _broken_finance_staging(
+        con, "SELECT * FROM staging.stg_finance__transactions WHERE transaction_id <> 'TX00005'"
+    )
+    assert not result.passed
+    assert "neither in staging nor superseded" in result.summary
 
 
 def test_staging_accounting_counts_a_row_superseded_by_a_later_file(con):

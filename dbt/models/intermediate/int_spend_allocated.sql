@@ -45,7 +45,7 @@ provider_types as (
 flagged as (
     select
         transactions.*,
-        coalesce(lines.is_high_needs, transactions.s251_line like '1.2.%') as is_high_needs,
+        {{ is_high_needs('lines.is_high_needs', 'transactions.s251_line') }} as is_high_needs,
         coalesce(lines.allocate_by_provider, false) as allocate_by_provider,
         lines.s251_line is null as is_unknown_s251_line,
         named_placement.provision_type as named_placement_provision_type

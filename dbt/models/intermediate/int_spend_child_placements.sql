@@ -12,8 +12,7 @@ with lookups as (
     where transactions.child_id is not null
         and transactions.posting_date is not null
         and named_placement.provision_type is null
-        -- the same rule as int_spend_allocated: an unlisted 1.2.x line counts as high needs
-        and coalesce(lines.is_high_needs, transactions.s251_line like '1.2.%')
+        and {{ is_high_needs('lines.is_high_needs', 'transactions.s251_line') }}
 )
 
 select
