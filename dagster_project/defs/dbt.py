@@ -62,8 +62,12 @@ def _keep_partial_parse(run_target: Path) -> None:
         return
     kept = dbt_project.project_dir / "target" / "partial_parse.msgpack"
     scratch = kept.with_name(f".partial_parse.{os.getpid()}.msgpack")
-    shutil.copyfile(parsed, scratch)
-    os.replace(scratch, kept)
+    try:
+        shutil.copyfile(parsed, scratch)
+        os.replace(scratch, kept)
+    except OSError as error:  # only costs the next refresh a full parse: never fails this one
+        dg.get_dagster_logger().warning(f"dbt's parse state not kept for the next refresh: {error}")
+        scratch.unlink(missing_ok=True)
 
 
 def _table_facts(con: duckdb.DuckDBPyConnection, key: dg.AssetKey) -> dict[str, object]:
