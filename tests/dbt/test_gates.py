@@ -64,12 +64,23 @@ def _broken_finance_staging(con, select: str):
     return gates.staging_accounting(con, FINANCE, "staging.stg_finance__transactions_broken", ("transaction_id",))
 
 
-def test_staging_accounting_fails_when_staging_drops_a_row(con):
-    result = _broken_finance_staging(
-        con, "SELECT * FROM staging.stg_finance__transactions WHERE transaction_id <> 'TX00005'"
-    )
+@pytest.mark.parametrize(
+    ("broken_staging", "failure"),
+    [
+        pytest.param("SELECT * FROM staging.stg_finance__transactions WHERE transaction_id <> 'TX00005'",
+                     "neither in staging nor superseded", id="drops a row"),
+        pytest.param("SELECT * FROM staging.stg_finance__transactions UNION ALL "
+                     "SELECT * FROM staging.stg_finance__transactions WHERE transaction_id = 'TX00007'",
+                     "staging holds rows that are not valid raw rows", id="holds a row twice"),
+        pytest.param("SELECT * REPLACE (CASE WHEN transaction_id = 'TX00009' THEN amount_gbp + 0.01 ELSE amount_gbp END "
+                     "AS amount_gbp) FROM staging.stg_finance__transactions",
+                     "money in staging differs from the valid raw rows", id="a penny changed"),
+    ],
+)
+def test_staging_accounting_fails_when_staging_is_broken(con, broken_staging, failure):
+    result = _broken_finance_staging(con, broken_staging)
     assert not result.passed
-    assert "neither in staging nor superseded" in result.summary
+    assert failure in result.summary
 
 
 def test_staging_accounting_counts_a_row_superseded_by_a_later_file(con):
@@ -82,26 +93,6 @@ def test_staging_accounting_counts_a_row_superseded_by_a_later_file(con):
     assert not result.passed  # the re-numbered row is not a valid raw row
     assert result.facts.loc[0, "rows_superseded"] == 1 and result.facts.loc[0, "rows_unaccounted"] == 0
     assert result.facts.loc[0, "staging_rows_not_from_raw"] == 1
-
-
-def test_staging_accounting_fails_when_staging_holds_a_row_twice(con):
-    result = _broken_finance_staging(
-        con,
-        "SELECT * FROM staging.stg_finance__transactions UNION ALL "
-        "SELECT * FROM staging.stg_finance__transactions WHERE transaction_id = 'TX00007'",
-    )
-    assert not result.passed
-    assert "staging holds rows that are not valid raw rows" in result.summary
-
-
-def test_staging_accounting_fails_when_staged_money_differs(con):
-    result = _broken_finance_staging(
-        con,
-        "SELECT * REPLACE (CASE WHEN transaction_id = 'TX00009' THEN amount_gbp + 0.01 ELSE amount_gbp END AS amount_gbp) "
-        "FROM staging.stg_finance__transactions",
-    )
-    assert not result.passed
-    assert "money in staging differs from the valid raw rows" in result.summary
 
 
 def test_finance_reconciliation_fails_when_the_mart_is_off_by_a_penny(con):
