@@ -196,30 +196,56 @@ def quarantine_facts(con: duckdb.DuckDBPyConnection, extract: Extract) -> pd.Dat
 
 
 def quarantine_within_tolerance(
-    con: duckdb.DuckDBPyConnection, extract: Extract, max_share: float
+    con: duckdb.DuckDBPyConnection, extract: Extract, max_share: float, max_money_share: float
 ) -> GateResult:
-    """Quarantined rows as a share of the rows read from files in the landing folder."""
+    """Quarantined rows as a share of the rows read from files in the landing folder, and
+    quarantined money (absolute amounts, so a credit cannot hide a debit) as a share of the
+    money read. A few bad rows wait in quarantine; more than the tolerance blocks."""
     totals = con.execute(
         f"""
         SELECT ? AS label, coalesce(sum(rows_read), 0) AS rows_read,
-               coalesce(sum(rows_quarantined), 0) AS rows_quarantined
+               coalesce(sum(rows_quarantined), 0) AS rows_quarantined,
+               coalesce(sum(gross_money_read_gbp), 0)::DOUBLE AS gross_money_read_gbp,
+               coalesce(sum(gross_money_quarantined_gbp), 0)::DOUBLE AS gross_money_quarantined_gbp,
+               coalesce(sum(money_quarantined_gbp), 0)::DOUBLE AS money_quarantined_gbp
         FROM raw.{extract.name}_files WHERE in_landing AND status = 'loaded'
         """,
         [extract.name],
     ).df()
-    totals["quarantined_share"] = (totals["rows_quarantined"] / totals["rows_read"].where(totals["rows_read"] > 0)).fillna(0.0)
+    totals["quarantined_share"] = (
+        totals["rows_quarantined"] / totals["rows_read"].where(totals["rows_read"] > 0)
+    ).fillna(0.0)
+    totals["quarantined_money_share"] = (
+        totals["gross_money_quarantined_gbp"]
+        / totals["gross_money_read_gbp"].where(totals["gross_money_read_gbp"] > 0)
+    ).fillna(0.0)
     totals["max_share"] = max_share
+    totals["max_money_share"] = max_money_share
     result = validate(
         f"{extract.name}_quarantine_within_tolerance",
         totals,
-        [expect("ExpectColumnValuesToBeBetween", column="quarantined_share", min_value=0, max_value=max_share)],
-        {"quarantined_share": f"quarantined rows above the tolerance of {max_share:.2%}"},
+        [
+            expect("ExpectColumnValuesToBeBetween", column="quarantined_share", min_value=0, max_value=max_share),
+            expect("ExpectColumnValuesToBeBetween", column="quarantined_money_share", min_value=0,
+                   max_value=max_money_share),
+        ],
+        {
+            "quarantined_share": f"quarantined rows above the tolerance of {max_share:.2%}",
+            "quarantined_money_share": f"quarantined money above the tolerance of {max_money_share:.2%}",
+        },
     )
     if not result.passed:
+        facts = totals.iloc[0]
         reasons = quarantine_facts(con, extract)
+        money = (
+            f", £{facts['gross_money_quarantined_gbp']:,.2f} of £{facts['gross_money_read_gbp']:,.2f} "
+            f"({facts['quarantined_money_share']:.2%}; tolerance {max_money_share:.2%}, "
+            "HIGHNEEDS_QUARANTINE_MONEY_TOLERANCE)"
+            if extract.money_column else ""
+        )
         result.failures = [
-            f"{int(totals.loc[0, 'rows_quarantined'])} of {int(totals.loc[0, 'rows_read'])} rows quarantined "
-            f"(tolerance {max_share:.2%}): "
+            f"{int(facts['rows_quarantined'])} of {int(facts['rows_read'])} rows quarantined "
+            f"({facts['quarantined_share']:.2%}; tolerance {max_share:.2%}, HIGHNEEDS_QUARANTINE_TOLERANCE){money}: "
             + ", ".join(f"{r.label} × {r.rows}" for r in reasons.itertuples())
         ]
     return result
@@ -295,6 +321,68 @@ def staging_accounting(
             "money_difference_gbp": "money in staging differs from the valid raw rows it came from",
         },
     )
+
+
+# --- ids join across extracts: a key or extract mismatch blocks --------------------------------
+
+UNLINKED_MEASURES = {
+    # flag → (what the share is of, SQL for the denominator)
+    "payment_for_unknown_child": (
+        "child-level payments whose child no plan has",
+        ("SELECT count(*), coalesce(sum(abs(amount_gbp)), 0) FROM staging.stg_finance__transactions "
+         "WHERE child_id IS NOT NULL"),
+    ),
+    "payment_for_unknown_placement": (
+        "payments whose placement no placement extract has",
+        ("SELECT count(*), coalesce(sum(abs(amount_gbp)), 0) FROM staging.stg_finance__transactions "
+         "WHERE placement_id IS NOT NULL"),
+    ),
+    "placement_for_unknown_child": (
+        "placements whose child no plan has",
+        "SELECT count(*), NULL FROM intermediate.int_placements_classified",
+    ),
+}
+
+
+def ids_link(con: duckdb.DuckDBPyConnection, max_share: float) -> GateResult:
+    """Payments and placements that point to a child or placement the warehouse does not know.
+    A few are a data-quality nuisance (flagged, kept); most of them mean the ids no longer join:
+    a different pseudonymisation key, or an extract carrying another id than the others."""
+    rows = []
+    for flag, (label, denominator_sql) in UNLINKED_MEASURES.items():
+        total, total_money = con.execute(denominator_sql).fetchone()
+        unlinked, unlinked_money = con.execute(
+            "SELECT count(*), sum(abs(t.amount_gbp)) FROM intermediate.int_data_quality_flags f "
+            "LEFT JOIN staging.stg_finance__transactions t "
+            "ON f.extract = 'finance' AND t.transaction_id = f.record_key WHERE f.flag = ?",
+            [flag],
+        ).fetchone()
+        rows.append({
+            "label": label, "flag": flag, "rows": int(total), "unlinked_rows": int(unlinked),
+            "unlinked_share": unlinked / total if total else 0.0,
+            "money_gbp": None if total_money is None else float(total_money),
+            "unlinked_money_gbp": None if unlinked_money is None else float(unlinked_money),
+        })
+    facts = pd.DataFrame(rows)
+    result = validate(
+        "ids_link",
+        facts,
+        [expect("ExpectColumnValuesToBeBetween", column="unlinked_share", min_value=0, max_value=max_share)],
+        {"unlinked_share": "ids do not join"},
+    )
+    if not result.passed:
+        result.failures = [
+            f"{r.unlinked_rows:,} of {r.rows:,} {r.label} ({r.unlinked_share:.0%}"
+            + (f", £{r.unlinked_money_gbp:,.2f}" if r.unlinked_money_gbp is not None else "")
+            + f"; tolerance {max_share:.0%}, HIGHNEEDS_UNLINKED_TOLERANCE)"
+            for r in facts.itertuples() if r.unlinked_share > max_share
+        ] + [
+            ("so many ids that join nothing mean the extracts no longer share their child ids: check that "
+             "HIGHNEEDS_PSEUDONYM_KEY is the key the warehouse was built with and that every extract "
+             "carries the same child id as the ledger (for a SEN2 return: HIGHNEEDS_SEN2_CHILD_ID, the "
+             "person field the ledger's child_id holds)")
+        ]
+    return result
 
 
 # --- marts: finance reconciles from staging to fct_provision_spend ------------------------------

@@ -49,3 +49,42 @@ def keyed_hash(value: str, key: str) -> str:
 
     digest = hmac.new(key.encode("utf-8"), value.strip().encode("utf-8"), hashlib.sha256)
     return digest.hexdigest()[:HASH_HEX_CHARS]
+
+
+# --- the key a warehouse was built with -----------------------------------------------------------
+
+FINGERPRINT_MESSAGE = b"highneeds: fingerprint of the pseudonymisation key, v1"
+FINGERPRINT_TABLE = "meta.pseudonym_key"
+
+
+class PseudonymKeyMismatch(PseudonymKeyError):
+    """The warehouse was built with another key: its ids would no longer join the new ones."""
+
+
+def key_fingerprint(key: str) -> str:
+    """A keyed hash of a fixed text: equal for equal keys, and telling nothing of the key."""
+    import hmac
+
+    return hmac.new(key.encode("utf-8"), FINGERPRINT_MESSAGE, hashlib.sha256).hexdigest()
+
+
+def check_key_fingerprint(con, key: str, setting: str = "HIGHNEEDS_PSEUDONYM_KEY") -> None:
+    """Stop before anything is loaded when the warehouse remembers another key; remember this
+    one when the warehouse remembers none (a new warehouse, or one built before fingerprints)."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {FINGERPRINT_TABLE} (fingerprint VARCHAR NOT NULL, recorded_at TIMESTAMP)"
+    )
+    remembered = con.execute(f"SELECT fingerprint, recorded_at FROM {FINGERPRINT_TABLE}").fetchall()
+    fingerprint = key_fingerprint(key)
+    if not remembered:
+        con.execute(f"INSERT INTO {FINGERPRINT_TABLE} VALUES (?, now()::TIMESTAMP)", [fingerprint])
+        return
+    if remembered[0][0] != fingerprint:
+        raise PseudonymKeyMismatch(
+            f"{setting} is not the key this warehouse was built with (on {remembered[0][1]:%Y-%m-%d}): "
+            "every child would get a new id and no longer join the rows already loaded. Nothing was "
+            f"loaded. Set {setting} back to the warehouse's key; or, to change keys, rebuild from the "
+            "landing folder: move the warehouse file aside (HIGHNEEDS_WAREHOUSE) and refresh, which "
+            "loads every file in the landing folder again with the new key."
+        )

@@ -11,6 +11,10 @@ the header is row 1 of a CSV) and one VARCHAR column per header. Nothing is type
   row is reported by line number instead of a guess at the dialect.
 * XLSX (openpyxl, read-only): date cells become ISO dates, numbers keep their value without
   float noise, text stays text.
+
+A file that cannot be read is rejected with a message naming it and saying why in words a data
+engineer can act on (damaged, encrypted, not text, a field too large, ...): never quoting a
+row, which may hold personal data.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import datetime as dt
 import io
 import re
 import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +35,7 @@ import pandas as pd
 import yaml
 
 from .contracts import Extract
+from .diskspace import full_disk_errno, human_bytes
 from .parsing import quote_ident, quote_literal
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
@@ -38,6 +45,25 @@ DELIMITERS = (",", ";", "\t", "|")
 CSV_SUFFIXES = (".csv",)
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+# No contract column holds more than a few hundred characters: a field of a megabyte is a quote
+# that is never closed, or something pasted by mistake, and would sit in raw for good.
+MAX_FIELD_BYTES = 1 << 20
+# The longest row DuckDB will read (its max_line_size; its own default is 2 MB), set here so
+# the limit the messages name cannot change with a DuckDB upgrade.
+MAX_LINE_BYTES = 16 << 20
+# Encrypted (password-protected) workbooks and Excel 97-2003 .xls files are OLE2 compound files.
+OLE2_SIGNATURE = bytes.fromhex("D0CF11E0A1B11AE1")
+# The stream an encrypted Office document keeps its workbook in (names are UTF-16 in OLE2).
+ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
+BINARY_SIGNATURES = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a zip archive, such as an .xlsx workbook"),
+    (OLE2_SIGNATURE, "an Excel 97-2003 workbook or another Office document"),
+    (b"\x1f\x8b", "a gzip archive"),
+)
 
 
 class FileRejected(Exception):
@@ -49,6 +75,19 @@ class Part:
     table: str  # temp table: _source_row, then one VARCHAR column per header
     name: str  # as shown to people: "finance/ledger.xlsx#Ledger" or "finance/march.csv"
     headers: list[str]
+
+
+def unreadable(display_name: str, error: OSError) -> FileRejected:
+    """A landing file the operating system would not let us read, said plainly."""
+    if isinstance(error, FileNotFoundError):
+        reason = ("it disappeared while the refresh was reading it (moved or deleted meanwhile?); "
+                  "it is read again when it is back")
+    elif isinstance(error, PermissionError):
+        reason = ("permission denied: the user running the refresh may not read it; give that "
+                  "user read access and run the refresh again")
+    else:
+        reason = f"the file cannot be read ({error.strerror or type(error).__name__})"
+    return FileRejected(f"{display_name}: {reason}")
 
 
 def normalise_header(name: str) -> str:
@@ -115,13 +154,27 @@ def match_headers(extract: Extract, headers: list[str], aliases: dict[str, str],
 
 # --- CSV --------------------------------------------------------------------------------------
 
-def _encoding(path: Path) -> str:
+def _start_of(path: Path) -> bytes:
     with path.open("rb") as handle:
-        start = handle.read(4)
+        return handle.read(1 << 16)
+
+
+def _encoding(start: bytes) -> str:
     for bom, name in _BOMS:
         if start.startswith(bom):
             return name
     return "utf-8"
+
+
+def _binary_kind(start: bytes) -> str | None:
+    """What a file that is not text holds, from its first bytes; None when it may be text.
+    (Only asked of files without a UTF-16 byte-order mark: UTF-16 text is full of NUL bytes.)"""
+    for signature, kind in BINARY_SIGNATURES:
+        if start.startswith(signature):
+            return kind
+    if b"\x00" in start:
+        return "binary data (UTF-16 text without a byte-order mark looks like this too)"
+    return None
 
 
 def _reencode(path: Path, source_encoding: str, work_dir: Path) -> Path:
@@ -166,20 +219,64 @@ def _unique_names(headers: list[str]) -> list[str]:
 
 
 def _csv_error(error: Exception, part_name: str) -> FileRejected:
+    """DuckDB's CSV error in words, naming the row (as a spreadsheet numbers it: DuckDB's "Line"
+    counts records with the header as 1). The row itself is never quoted: it may hold personal
+    data, and the message is stored."""
     text = str(error)
     line = re.search(r"Line: (\d+)", text)
     found = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    too_long = re.search(r"Maximum line size of (\d+) bytes exceeded\. Actual Size:\s*(\d+)", text)
     if line and found:
-        # the row itself is not quoted: it may hold personal data, and the message is stored
         detail = f"line {line.group(1)} has {found.group(2)} fields where the header has {found.group(1)}"
         return FileRejected(f"{part_name}: {detail}; fix or quote that row and drop the file in again")
+    if line and too_long:
+        return FileRejected(
+            f"{part_name}: row {line.group(1)} is {human_bytes(int(too_long.group(2)))} long, more than "
+            f"the {human_bytes(int(too_long.group(1)))} a row may hold (DuckDB max_line_size); a quote "
+            "that is never closed is the usual cause: fix that row and drop the file in again"
+        )
+    if line and "unterminated quote" in text:
+        return FileRejected(
+            f"{part_name}: row {line.group(1)} opens a quote that is never closed; fix that row and "
+            "drop the file in again"
+        )
     first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
     return FileRejected(f"{part_name}: not a readable CSV file ({first})")
 
 
+def _check_field_sizes(con: duckdb.DuckDBPyConnection, table: str, names: list[str],
+                       part_name: str) -> None:
+    """Reject a part with a field over MAX_FIELD_BYTES, naming the first such row and its column."""
+    widths = ", ".join(f"max(strlen({quote_ident(n)}))" for n in names)
+    widest = con.execute(f"SELECT {widths} FROM {table}").fetchone()
+    assert widest is not None
+    oversized = [name for name, width in zip(names, widest) if width and width > MAX_FIELD_BYTES]
+    if not oversized:
+        return
+    first = con.execute(
+        f"SELECT _source_row, {', '.join(f'strlen({quote_ident(n)})' for n in oversized)} FROM {table} "
+        f"WHERE {' OR '.join(f'strlen({quote_ident(n)}) > {MAX_FIELD_BYTES}' for n in oversized)} "
+        "ORDER BY _source_row LIMIT 1"
+    ).fetchone()
+    assert first is not None
+    column, width = next((n, w) for n, w in zip(oversized, first[1:]) if w and w > MAX_FIELD_BYTES)
+    raise FileRejected(
+        f"{part_name}: row {first[0]}, column {column} holds {human_bytes(width)}, more than the "
+        f"{human_bytes(MAX_FIELD_BYTES)} a field may hold; a quote that is never closed is the usual "
+        "cause: fix that row and drop the file in again"
+    )
+
+
 def read_csv_part(con: duckdb.DuckDBPyConnection, path: Path, part_name: str, known: set[str], table: str,
                   work_dir: Path) -> Part:
-    encoding = _encoding(path)
+    start = _start_of(path)
+    encoding = _encoding(start)
+    kind = None if encoding == "utf-16" else _binary_kind(start)
+    if kind:
+        raise FileRejected(
+            f"{part_name}: not UTF-8 or Windows-1252 text: it holds {kind}, not CSV; export the data "
+            "as CSV (or save the workbook as .xlsx) and drop it in again"
+        )
     source = path
     try:
         sample = _header_record(path, encoding)
@@ -200,25 +297,28 @@ def read_csv_part(con: duckdb.DuckDBPyConnection, path: Path, part_name: str, kn
         f"CREATE TEMP TABLE {table} AS "
         f"SELECT row_number() OVER () + 1 AS _source_row, * FROM read_csv({quote_literal(str(source))}, "
         f"delim = {quote_literal(delimiter)}, quote = '\"', escape = '\"', header = true, "
-        f"auto_detect = false, columns = {columns})"
+        f"auto_detect = false, max_line_size = {MAX_LINE_BYTES}, columns = {columns})"
     )
     try:
-        con.execute(query)
-    except duckdb.InvalidInputException as error:
-        if "unicode" in str(error).lower() and encoding in ("utf-8", "utf-8-sig"):
+        try:
+            con.execute(query)
+        except duckdb.InvalidInputException as error:
+            if "unicode" not in str(error).lower() or encoding not in ("utf-8", "utf-8-sig"):
+                raise
             # valid UTF-8 at the top, not further down: the file is Windows-1252 after all
             try:
                 source = _reencode(path, "cp1252", work_dir)
             except UnicodeDecodeError as decode_error:
                 raise FileRejected(f"{part_name}: not UTF-8 or Windows-1252 text") from decode_error
             con.execute(query.replace(quote_literal(str(path)), quote_literal(str(source))))
-        else:
-            raise _csv_error(error, part_name) from error
     except duckdb.Error as error:
+        if full_disk_errno(error) is not None:
+            raise  # the warehouse's disk is full, not the file's fault (see ingest.diskspace)
         raise _csv_error(error, part_name) from error
     finally:
         if source != path and source.exists():
             source.unlink()
+    _check_field_sizes(con, table, names, part_name)
     return Part(table, part_name, names)
 
 
@@ -240,15 +340,45 @@ def cell_text(value: object) -> str | None:
     return text if text.strip() else None
 
 
+def _holds_encrypted_package(path: Path) -> bool:
+    """Whether an OLE2 file is an encrypted Office document: its directory, which may sit anywhere
+    in the file, names an EncryptedPackage stream."""
+    tail = b""
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            if ENCRYPTED_PACKAGE in tail + block:
+                return True
+            tail = block[-len(ENCRYPTED_PACKAGE):]
+    return False
+
+
+def _not_xlsx(path: Path, display_name: str) -> FileRejected:
+    if _holds_encrypted_package(path):
+        return FileRejected(
+            f"{display_name}: the workbook is encrypted (password-protected), so it cannot be "
+            "read; save a copy without a password as .xlsx and drop that in instead"
+        )
+    return FileRejected(
+        f"{display_name}: an Excel 97-2003 workbook (.xls) or another Office document, not a plain "
+        ".xlsx; open it in Excel, save it as .xlsx and drop that in instead"
+    )
+
+
 def read_workbook_parts(con: duckdb.DuckDBPyConnection, path: Path, display_name: str, sheets: list[str] | None,
                         table_prefix: str) -> list[Part]:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
+    # how a damaged workbook (cut short, corrupted) fails, opening it or reading its cells
+    # (SyntaxError covers the XML parsers' errors)
+    damaged = (InvalidFileException, zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError,
+               SyntaxError)
+    if _start_of(path).startswith(OLE2_SIGNATURE):
+        raise _not_xlsx(path, display_name)
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as error:
-        raise FileRejected(f"{display_name}: not a readable workbook ({error})") from error
+    except damaged as error:
+        raise _damaged_workbook(display_name, error) from error
     try:
         wanted = list(sheets) if sheets else workbook.sheetnames[:1]
         absent = [s for s in wanted if s not in workbook.sheetnames]
@@ -260,8 +390,20 @@ def read_workbook_parts(con: duckdb.DuckDBPyConnection, path: Path, display_name
         for index, sheet_name in enumerate(wanted):
             parts.append(_sheet_part(con, workbook[sheet_name], f"{display_name}#{sheet_name}", f"{table_prefix}_{index}"))
         return parts
+    except damaged as error:
+        raise _damaged_workbook(display_name, error) from error
     finally:
         workbook.close()
+
+
+def _damaged_workbook(display_name: str, error: Exception) -> FileRejected:
+    # the zip layer's own words are about the file's structure; a parser's may quote a cell
+    structural = (zipfile.BadZipFile, zlib.error, EOFError)
+    detail = f"{type(error).__name__}: {error}" if isinstance(error, structural) else type(error).__name__
+    return FileRejected(
+        f"{display_name}: not a readable .xlsx workbook: it is damaged or cut short ({detail}); "
+        "open it in Excel and save it again, or export it again"
+    )
 
 
 def _sheet_part(con: duckdb.DuckDBPyConnection, sheet, part_name: str, table: str) -> Part:

@@ -21,7 +21,7 @@ def test_all_gates_pass_on_the_fixture(con):
                gates.placement_costs_within_bounds(con, bounds)]
     for extract in EXTRACTS.values():
         results += [gates.rows_accounted_for(con, extract), gates.no_rejected_files(con, extract),
-                    gates.quarantine_within_tolerance(con, extract, 0.0)]
+                    gates.quarantine_within_tolerance(con, extract, 0.0, 0.0)]
     for name, keys in (("ehcp", ("plan_id",)), ("finance", ("transaction_id",)), ("budget", ("financial_year", "line"))):
         model = {"ehcp": "stg_ehcp__plans", "finance": "stg_finance__transactions", "budget": "stg_budget__lines"}[name]
         results.append(gates.staging_accounting(con, EXTRACTS[name], f"staging.{model}", keys))
@@ -54,9 +54,23 @@ def test_quarantine_beyond_tolerance_fails(con):
         "SELECT 'EP999', file_hash, file_name, 99, 'x', ['bad_date'], 'date_of_birth: bad date' FROM raw.ehcp_files"
     )
     con.execute("UPDATE raw.ehcp_files SET rows_quarantined = 1")
-    assert not gates.quarantine_within_tolerance(con, EHCP, 0.0).passed
-    assert "bad_date × 1" in gates.quarantine_within_tolerance(con, EHCP, 0.0).summary
-    assert gates.quarantine_within_tolerance(con, EHCP, 0.2).passed
+    assert not gates.quarantine_within_tolerance(con, EHCP, 0.0, 0.0).passed
+    assert "bad_date × 1" in gates.quarantine_within_tolerance(con, EHCP, 0.0, 0.0).summary
+    assert gates.quarantine_within_tolerance(con, EHCP, 0.2, 0.0).passed
+
+
+def test_quarantined_money_beyond_its_tolerance_fails_even_when_few_rows_are(con):
+    """One costly row of many: within the rows tolerance, not within the money one. Absolute
+    amounts count, so a quarantined credit cannot hide a quarantined debit."""
+    read = float(con.execute("SELECT sum(abs(amount)) FROM raw.finance_valid").fetchone()[0])
+    con.execute(
+        "UPDATE raw.finance_files SET rows_quarantined = 2, money_quarantined_gbp = 0, "
+        "gross_money_quarantined_gbp = ?, gross_money_read_gbp = ?", [read * 0.01, read * 1.01]
+    )
+    result = gates.quarantine_within_tolerance(con, FINANCE, 0.5, 0.005)
+    assert not result.passed
+    assert "HIGHNEEDS_QUARANTINE_MONEY_TOLERANCE" in result.summary and "0.99%" in result.summary
+    assert gates.quarantine_within_tolerance(con, FINANCE, 0.5, 0.02).passed
 
 
 def _broken_finance_staging(con, select: str):
@@ -114,3 +128,18 @@ def test_placement_cost_bounds_fail_for_an_absurd_cost(con):
     result = gates.placement_costs_within_bounds(con, gates.read_cost_bounds(COST_BOUNDS))
     assert not result.passed and "PL09" in result.summary
     assert isinstance(result.facts, pd.DataFrame) and len(result.facts) == 1
+
+
+def test_ids_link_passes_on_the_fixture_and_blocks_when_most_payments_join_no_child(con):
+    assert gates.ids_link(con, 0.05).passed
+    # what a changed pseudonymisation key does: the ledger's children are no longer anyone's
+    con.execute(
+        "INSERT INTO intermediate.int_data_quality_flags (extract, source_file, source_row, source_file_hash, "
+        "record_key, flag) SELECT 'finance', source_file, source_row, source_file_hash, transaction_id, "
+        "'payment_for_unknown_child' FROM staging.stg_finance__transactions WHERE child_id IS NOT NULL"
+    )
+    result = gates.ids_link(con, 0.05)
+    assert not result.passed
+    assert "child-level payments whose child no plan has (100%" in result.summary
+    assert "HIGHNEEDS_PSEUDONYM_KEY" in result.summary
+    assert gates.ids_link(con, 1.0).passed

@@ -61,7 +61,8 @@ def test_the_corpus_through_refresh(pipeline_env, monkeypatch, capsys):
                 if column in want:
                     assert got == want[column], (file_name, column)
         # the gates asset, which records the checks in meta, runs only when every gate passed
-        assert con.execute("SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'meta'").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'meta' "
+                           "AND table_name = 'check_results'").fetchone()[0] == 0
 
     # every extract's rows and money reconciled; what failed is the rejected files and the quarantine
     assert "rows_accounted_for" not in out.split("Checks:")[1]

@@ -75,7 +75,7 @@ def test_exact_duplicates_are_counted_and_conflicting_ones_quarantined(tmp_path,
     line = "C1,P1,2010-01-01,F,MLD,2019-03-01,,,,,,,"
     write(
         tmp_path, "ehcp", "plans.csv",
-        "\n".join([EHCP_HEADER, line, line, "C1,P1,2010-01-01,F,SEMH,2019-03-01,,,,,,,", "C2,P2,2010-01-01,F,MLD,2019-03-01,,,,,,,"]) + "\n",
+        f"{EHCP_HEADER}\n{line}\n{line}\nC1,P1,2010-01-01,F,SEMH,2019-03-01,,,,,,,\nC2,P2,2010-01-01,F,MLD,2019-03-01,,,,,,,\n",
     )
     outcome = load(con, EHCP, tmp_path).files[0]
     assert (outcome.rows_read, outcome.rows_valid, outcome.rows_duplicate, outcome.rows_quarantined) == (4, 1, 1, 2)

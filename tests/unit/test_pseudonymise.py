@@ -24,3 +24,17 @@ def test_blank_stays_null_and_keys_differ():
 def test_empty_key_is_refused():
     with pytest.raises(PseudonymKeyError):
         keyed_hash_sql("v", "")
+
+
+def test_the_warehouse_remembers_its_key_and_refuses_another():
+    from ingest.pseudonymise import PseudonymKeyMismatch, check_key_fingerprint, key_fingerprint
+
+    key, other = "k" * 32, "o" * 32
+    with duckdb.connect() as con:
+        check_key_fingerprint(con, key)  # a new warehouse remembers the first key
+        check_key_fingerprint(con, key)
+        stored = con.execute("SELECT fingerprint FROM meta.pseudonym_key").fetchall()
+        assert stored == [(key_fingerprint(key),)] and key not in stored[0][0]
+        with pytest.raises(PseudonymKeyMismatch, match="HIGHNEEDS_PSEUDONYM_KEY is not the key this warehouse"):
+            check_key_fingerprint(con, other)
+        assert con.execute("SELECT count(*) FROM meta.pseudonym_key").fetchone()[0] == 1
