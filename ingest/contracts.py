@@ -9,6 +9,7 @@ The contract is data, not code branches: adding a column or a code is a change h
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -32,6 +33,10 @@ BUDGET_LINE_CODES = (
 )
 # Section 251 line numbers look like 1.0.2, 1.2.13 or 2.1: digits separated by dots.
 S251_LINE_PATTERN = r"^[0-9]+(\.[0-9]+){1,2}$"
+# Postings, placements and plans dated before this are implausible (typing slips such as 1900):
+# quarantined with a reason (HIGHNEEDS_DATE_FLOOR changes it). Dates of birth keep their own
+# age rules.
+DEFAULT_DATE_FLOOR = dt.date(1990, 1, 1)
 
 
 # What each contract column means (DESIGN.md), shown with the ingest assets' column schema.
@@ -69,6 +74,13 @@ COLUMN_DESCRIPTIONS = {
     "description": "Free-text ledger description.",
     "financial_year": "Financial year, e.g. 2024-25.",
     "line": "Funding line (hnb_allocation, place_deductions, block_transfer, la_contribution, other_income, balance_brought_forward).",
+    "request_id": "The request's unique id (from a SEN2 return: the child's keyed hash and the date received).",
+    "decided_to_assess": "Y when the council decided to carry out an EHC needs assessment, N when it decided not to; blank while undecided.",
+    "decision_date": "Date of the decision whether to assess.",
+    "assessment_outcome_date": "Date the assessment ended (a plan issued or a decision not to issue one).",
+    "plan_issued": "Y when the assessment led to an EHC plan, N when it did not; blank while undecided.",
+    "week20_exception": "Y when an exception to the 20-week time limit applied (SEN2 week20).",
+    "census_date": "Census day of the SEN2 return the row came from: it reports the requests of the calendar year before.",
 }
 
 
@@ -210,4 +222,27 @@ GIAS = Extract(
     file_patterns=("*edubase*", "*gias*", "*establishment*"),
 )
 
-EXTRACTS: dict[str, Extract] = {e.name: e for e in (EHCP, PLACEMENTS, FINANCE, BUDGET, GIAS)}
+REQUESTS = Extract(
+    name="requests",
+    description=(
+        "One row per request for an EHC needs assessment and what came of it, optional: from a SEN2 "
+        "return's requests, assessment and namedplan tables (or a CSV of the same columns). Feeds the "
+        "DBV requests, assessments, conversion and 20-week timeliness figures."
+    ),
+    key=("request_id",),
+    columns=(
+        Column("request_id", "id", required=True),
+        Column("child_id", "id", required=True, pseudonymise=True),
+        Column("request_date", "date", required=True),
+        Column("decided_to_assess", "code", codes=YES_NO_CODES),
+        Column("decision_date", "date"),
+        Column("assessment_outcome_date", "date"),
+        Column("plan_issued", "code", codes=YES_NO_CODES),
+        Column("plan_start_date", "date"),
+        Column("week20_exception", "code", codes=YES_NO_CODES),
+        Column("census_date", "date"),
+    ),
+    ordered_dates=(("request_date", "decision_date"), ("request_date", "assessment_outcome_date")),
+)
+
+EXTRACTS: dict[str, Extract] = {e.name: e for e in (EHCP, PLACEMENTS, FINANCE, BUDGET, GIAS, REQUESTS)}

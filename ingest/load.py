@@ -19,7 +19,8 @@ For each file in `<landing>/<extract>/` (every `*.csv` and `*.xlsx`; see `ingest
    it is still in the landing folder (the landing folder is the input: a file taken out is
    retired from staging, though its rows stay in raw for audit).
 
-All of a file's writes happen in one transaction, so a file is never half-loaded.
+All of a file's writes happen in one transaction, so a file is never half-loaded. A full disk
+stops the load with `ingest.diskspace.DiskFull`, whose message names the folder that is full.
 """
 
 from __future__ import annotations
@@ -30,17 +31,17 @@ import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import partial
 from pathlib import Path
 
 import duckdb
 
-from .contracts import Extract
+from .contracts import DEFAULT_DATE_FLOOR, Extract
+from .diskspace import database_folder, full_disk_errno, reported_when_full
 from .hashing import HashCache
 from .parsing import blank_to_null, quote_ident, quote_literal, sql_type, typed_sql
 from .pseudonymise import keyed_hash_sql
-from .sen2 import REQUIRED_TABLES as SEN2_REQUIRED_TABLES
-from .sen2 import Sen2Return, find_returns, read_sen2_part
 from .readers import (
     CSV_SUFFIXES,
     WORKBOOK_SUFFIXES,
@@ -50,13 +51,20 @@ from .readers import (
     match_headers,
     normalise_header,
     read_parts,
+    unreadable,
 )
+from .sen2 import REQUIRED_TABLES as SEN2_REQUIRED_TABLES
+from .sen2 import Sen2Return, find_returns, read_sen2_part
+from .sen2_child_ids import ChildIdRule
 
 MAX_AGE_AT_PLAN_START = 25
+# Dates that may lie before the date floor: a date of birth has its own age rules.
+DATES_WITHOUT_FLOOR = ("date_of_birth",)
 # Extra headers that look like personal data are never stored (the contract's own personal
 # columns are listed in ingest.contracts).
 PERSONAL_HEADER = re.compile(
-    r"(name|address|postcode|phone|mobile|email|nhs|upn|uln|birth|dob|ethnic|religion|carer|parent|guardian)"
+    # (a SEN2 return's `namedplan` table is a plan, not a name)
+    r"(name(?!dplan)|address|postcode|phone|mobile|email|nhs|upn|uln|birth|dob|ethnic|religion|carer|parent|guardian)"
 )
 
 
@@ -71,6 +79,12 @@ class FileOutcome:
     rows_valid: int = 0
     rows_duplicate: int = 0
     rows_quarantined: int = 0
+    # money in the rows whose amount parses: net (signed, what reconciles) and gross (|amount|,
+    # what the quarantine tolerance compares: a credit does not hide a debit)
+    money_read_gbp: Decimal | None = None
+    money_quarantined_gbp: Decimal | None = None
+    gross_money_read_gbp: Decimal | None = None
+    gross_money_quarantined_gbp: Decimal | None = None
 
 
 @dataclass
@@ -115,6 +129,25 @@ def landing_files(landing_dir: Path, extract: Extract) -> list[Path]:
     )
 
 
+class EmptyLanding(FileNotFoundError):
+    """The landing folder holds no extract at all: a wrong HIGHNEEDS_LANDING, or nothing dropped yet."""
+
+
+def require_landing_files(landing_dir: Path) -> None:
+    """Stop with a plain message when no extract file (nor SEN2 return) is in the landing folder,
+    rather than let the models fail on empty tables."""
+    from .contracts import EXTRACTS
+
+    if any(landing_files(landing_dir, e) for e in EXTRACTS.values()) or find_returns(landing_dir):
+        return
+    folders = ", ".join(f"{e.landing_folder}/" for e in EXTRACTS.values())
+    raise EmptyLanding(
+        f"The landing folder {landing_dir} (HIGHNEEDS_LANDING) holds no extract files: put each extract's "
+        f"CSV or XLSX files in its sub-folder ({folders}; a SEN2 return in sen2/), or point "
+        "HIGHNEEDS_LANDING at the folder that holds them."
+    )
+
+
 # --- warehouse tables -------------------------------------------------------------------------
 
 FILES_COLUMNS = [
@@ -133,6 +166,10 @@ FILES_COLUMNS = [
     "rows_valid BIGINT",
     "rows_duplicate BIGINT",
     "rows_quarantined BIGINT",
+    "money_read_gbp DECIMAL(18,2)",  # the money column's total, where the extract has one
+    "money_quarantined_gbp DECIMAL(18,2)",
+    "gross_money_read_gbp DECIMAL(18,2)",  # sum of absolute amounts
+    "gross_money_quarantined_gbp DECIMAL(18,2)",
     "in_landing BOOLEAN",
     "last_seen_load_id VARCHAR",
 ]
@@ -227,7 +264,7 @@ def typed_name(column: str) -> str:
     return quote_ident(f"__typed__{column}")
 
 
-def row_rules(extract: Extract, extract_date: dt.date) -> list[Rule]:
+def row_rules(extract: Extract, extract_date: dt.date, date_floor: dt.date) -> list[Rule]:
     """The row rules of an extract; each names the problem (code, column, value) when it holds.
 
     They run over the text columns (personal data already dropped, ids hashed) and their parsed
@@ -253,6 +290,9 @@ def row_rules(extract: Extract, extract_date: dt.date) -> list[Rule]:
             problems.append(
                 Rule("date_after_extract", column.name, f"{typed} > DATE {quote_literal(extract_date.isoformat())}", text)
             )
+        if column.kind == "date" and column.name not in DATES_WITHOUT_FLOOR:
+            floor = f"DATE {quote_literal(date_floor.isoformat())}"
+            problems.append(Rule("date_before_floor", column.name, f"{typed} < {floor}", text))
     if extract.one_of:
         none_present = " AND ".join(f"{typed_name(name)} IS NULL" for name in extract.one_of)
         problems.append(Rule("no_" + "_or_".join(extract.one_of), "/".join(extract.one_of), none_present))
@@ -290,6 +330,7 @@ def _stage_part(
     mapping: dict[str, str],
     pseudonym_key: str,
     extract_date: dt.date,
+    date_floor: dt.date,
 ) -> None:
     """Build temp table `_checked` from a part: text columns, their parsed values, the duplicate
     marker and whether the row broke any rule (`_ok`).
@@ -355,7 +396,7 @@ def _stage_part(
         """
     )
     typed = ", ".join(f"{typed_sql(c, quote_ident(c.name))} AS {typed_name(c.name)}" for c in extract.stored_columns)
-    rules = [*row_rules(extract, extract_date), conflict_rule(extract)]
+    rules = [*row_rules(extract, extract_date, date_floor), conflict_rule(extract)]
     broken = " OR ".join(f"coalesce({rule.condition}, false)" for rule in rules)
     con.execute("DROP TABLE IF EXISTS _checked")
     con.execute(
@@ -373,9 +414,9 @@ def _stage_part(
     )
 
 
-def _problem_list(extract: Extract, extract_date: dt.date) -> str:
+def _problem_list(extract: Extract, extract_date: dt.date, date_floor: dt.date) -> str:
     """SQL for the list of every problem of a row (only evaluated on rows that have some)."""
-    rules = [*row_rules(extract, extract_date), conflict_rule(extract)]
+    rules = [*row_rules(extract, extract_date, date_floor), conflict_rule(extract)]
     return f"[p FOR p IN [{', '.join(rule.struct() for rule in rules)}] IF p IS NOT NULL]"
 
 
@@ -385,8 +426,8 @@ REASON_TEXT = (
 )
 
 
-def _write_part(con: duckdb.DuckDBPyConnection, extract: Extract, outcome: "FileOutcome", load_id: str,
-                extract_date: dt.date) -> None:
+def _write_part(con: duckdb.DuckDBPyConnection, extract: Extract, outcome: FileOutcome, load_id: str,
+                extract_date: dt.date, date_floor: dt.date) -> None:
     """Write `_checked` to raw, quarantine and raw.<extract>_valid; count each outcome."""
     text_columns = ", ".join(quote_ident(c.name) for c in extract.stored_columns)
     provenance = (
@@ -402,7 +443,7 @@ def _write_part(con: duckdb.DuckDBPyConnection, extract: Extract, outcome: "File
         f"SELECT {text_columns}, _extra_columns, {provenance}, "
         f"[p.code FOR p IN _problems] AS reason_codes, [p.column FOR p IN _problems] AS reason_columns, "
         f"[p.value FOR p IN _problems] AS reason_values, {REASON_TEXT} AS reason "
-        f"FROM (SELECT *, {_problem_list(extract, extract_date)} AS _problems FROM _checked "
+        f"FROM (SELECT *, {_problem_list(extract, extract_date, date_floor)} AS _problems FROM _checked "
         f"WHERE _duplicate_of_row IS NULL AND NOT _ok)"
     )
     typed = ", ".join(f"{typed_name(c.name)} AS {quote_ident(c.name)}" for c in extract.stored_columns)
@@ -410,22 +451,32 @@ def _write_part(con: duckdb.DuckDBPyConnection, extract: Extract, outcome: "File
         f"INSERT INTO raw.{extract.name}_valid BY NAME "
         f"SELECT {typed}, {provenance} FROM _checked WHERE _duplicate_of_row IS NULL AND _ok"
     )
+    quarantined = "_duplicate_of_row IS NULL AND NOT _ok"
+    if extract.money_column:
+        amount = typed_name(extract.money_column)
+        money = (f"coalesce(sum({amount}), 0), coalesce(sum({amount}) FILTER (WHERE {quarantined}), 0), "
+                 f"coalesce(sum(abs({amount})), 0), coalesce(sum(abs({amount})) FILTER (WHERE {quarantined}), 0)")
+    else:
+        money = ", ".join(["NULL::DECIMAL(18,2)"] * 4)
     row = con.execute(
-        """
+        f"""
         SELECT count(*),
                count(*) FILTER (WHERE _duplicate_of_row IS NULL AND _ok),
                count(*) FILTER (WHERE _duplicate_of_row IS NOT NULL),
-               count(*) FILTER (WHERE _duplicate_of_row IS NULL AND NOT _ok)
+               count(*) FILTER (WHERE {quarantined}),
+               {money}
         FROM _checked
         """
     ).fetchone()
     assert row is not None
-    outcome.rows_read, outcome.rows_valid, outcome.rows_duplicate, outcome.rows_quarantined = row
+    (outcome.rows_read, outcome.rows_valid, outcome.rows_duplicate, outcome.rows_quarantined,
+     outcome.money_read_gbp, outcome.money_quarantined_gbp, outcome.gross_money_read_gbp,
+     outcome.gross_money_quarantined_gbp) = row
 
 
 def _record_file(
     con: duckdb.DuckDBPyConnection,
-    outcome: "FileOutcome",
+    outcome: FileOutcome,
     content_hash: str,
     file_bytes: int,
     columns_found: list[str],
@@ -437,12 +488,17 @@ def _record_file(
         f"INSERT INTO raw.{outcome.extract}_files BY NAME SELECT "
         "? AS file_hash, ? AS content_hash, ? AS extract, ? AS file_name, ? AS file_bytes, ? AS file_seq, "
         "? AS status, ? AS message, ?::VARCHAR[] AS columns_found, ? AS load_id, now()::TIMESTAMP AS loaded_at, "
-        "? AS rows_read, ? AS rows_valid, ? AS rows_duplicate, ? AS rows_quarantined, true AS in_landing, "
+        "? AS rows_read, ? AS rows_valid, ? AS rows_duplicate, ? AS rows_quarantined, "
+        "?::DECIMAL(18,2) AS money_read_gbp, ?::DECIMAL(18,2) AS money_quarantined_gbp, "
+        "?::DECIMAL(18,2) AS gross_money_read_gbp, ?::DECIMAL(18,2) AS gross_money_quarantined_gbp, "
+        "true AS in_landing, "
         "? AS last_seen_load_id",
         [
             outcome.file_hash, content_hash, outcome.extract, outcome.file_name, file_bytes, next_seq[0],
             outcome.status, outcome.message, columns_found, load_id,
-            outcome.rows_read, outcome.rows_valid, outcome.rows_duplicate, outcome.rows_quarantined, load_id,
+            outcome.rows_read, outcome.rows_valid, outcome.rows_duplicate, outcome.rows_quarantined,
+            outcome.money_read_gbp, outcome.money_quarantined_gbp, outcome.gross_money_read_gbp,
+            outcome.gross_money_quarantined_gbp, load_id,
         ],
     )
 
@@ -475,37 +531,60 @@ def load_file(
     pseudonym_key: str,
     extract_date: dt.date,
     aliases: dict[str, str],
-) -> list["FileOutcome"]:
+    date_floor: dt.date = DEFAULT_DATE_FLOOR,
+) -> list[FileOutcome]:
     """Load every part `read` gives (into a scratch folder) in one transaction: all of a file,
-    or (rejected) none of it."""
+    or (rejected) none of it. A full disk raises ingest.diskspace.DiskFull."""
     headers: list[str] = []
     outcomes: list[FileOutcome] = []
-    con.execute("BEGIN TRANSACTION")
-    try:
-        with tempfile.TemporaryDirectory(prefix="highneeds-read-") as work_dir:
-            parts = read(Path(work_dir))
-        mappings = []
-        for part in parts:  # every part's header is checked before anything is written
-            headers = part.headers
-            mappings.append(match_headers(extract, part.headers, aliases, part.name))
-        for part, mapping in zip(parts, mappings):
-            outcome = FileOutcome(extract.name, part.name, part_hash(file_hash, part.name), "loaded")
-            _stage_part(con, extract, part, mapping, pseudonym_key, extract_date)
-            _write_part(con, extract, outcome, load_id, extract_date)
-            _record_file(con, outcome, file_hash, file_bytes, part.headers, load_id)
-            outcomes.append(outcome)
-        con.execute("COMMIT")
-    except FileRejected as rejection:
-        con.execute("ROLLBACK")
-        outcome = FileOutcome(extract.name, file_name, file_hash, "rejected", str(rejection))
-        _record_file(con, outcome, file_hash, file_bytes, headers, load_id)
-        outcomes = [outcome]
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
+    with reported_when_full(f"Loading {file_name}", database_folder(con), file_bytes):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            with tempfile.TemporaryDirectory(prefix="highneeds-read-") as work_dir:
+                parts = _read_parts(read, Path(work_dir), file_name)
+            mappings = []
+            for part in parts:  # every part's header is checked before anything is written
+                headers = part.headers
+                mappings.append(match_headers(extract, part.headers, aliases, part.name))
+            for part, mapping in zip(parts, mappings):
+                outcome = FileOutcome(extract.name, part.name, part_hash(file_hash, part.name), "loaded")
+                _stage_part(con, extract, part, mapping, pseudonym_key, extract_date, date_floor)
+                _write_part(con, extract, outcome, load_id, extract_date, date_floor)
+                _record_file(con, outcome, file_hash, file_bytes, part.headers, load_id)
+                outcomes.append(outcome)
+            con.execute("COMMIT")
+        except FileRejected as rejection:
+            _clean_up_after(con, rejection)
+            outcome = FileOutcome(extract.name, file_name, file_hash, "rejected", str(rejection))
+            _record_file(con, outcome, file_hash, file_bytes, headers, load_id)
+            return [outcome]
+        except Exception as error:
+            _clean_up_after(con, error)
+            raise
         _drop_part_tables(con)
     return outcomes
+
+
+def _read_parts(read: Callable[[Path], list[Part]], work_dir: Path, file_name: str) -> list[Part]:
+    """The parts `read` gives; a file the operating system will not let us read (gone, no
+    permission) is rejected, while a full disk (the scratch copy) is not the file's fault."""
+    try:
+        return read(work_dir)
+    except OSError as error:
+        if full_disk_errno(error) is not None:
+            raise
+        raise unreadable(file_name, error) from error
+
+
+def _clean_up_after(con: duckdb.DuckDBPyConnection, error: Exception) -> None:
+    """Roll the file's writes back and drop its scratch tables after `error`. Clean-up that fails
+    too (after a failed commit there is no transaction left: "cannot rollback - no transaction is
+    active") must not take the place of the error that caused it, so it only adds a note to it."""
+    for clean_up in (lambda: con.execute("ROLLBACK"), lambda: _drop_part_tables(con)):
+        try:
+            clean_up()
+        except duckdb.Error as cleanup_error:
+            error.add_note(f"Cleaning up after this failed too: {cleanup_error}")
 
 
 def load_extract(
@@ -517,54 +596,81 @@ def load_extract(
     extract_date: dt.date | None = None,
     reader_config: dict[str, dict] | None = None,
     hashes: HashCache | None = None,
-) -> "ExtractLoad":
-    """Load every new file of one extract; mark which known files are still in the landing folder."""
-    ensure_tables(con, extract)
-    extract_date = extract_date or dt.date.today()
-    aliases = load_aliases().get(extract.name, {})
-    reader_settings = (reader_config or {}).get(extract.name, {})
-    result = ExtractLoad(extract.name, load_id)
-    present: list[str] = []
-    hashes = hashes or HashCache(None)
-    sources: list[Source] = []
-    for path in landing_files(landing_dir, extract):
-        display = str(path.relative_to(landing_dir))
-        sources.append(Source(display, hashes.sha256(path), path.stat().st_size,
-                              partial(_read_file, con, path, display, extract, aliases, reader_settings)))
-    if extract.name in SEN2_REQUIRED_TABLES:
-        for sen2 in find_returns(landing_dir):
-            sources.append(Source(sen2.name, sen2.content_hash(hashes), sen2.size(),
-                                  partial(_read_sen2, con, sen2, extract.name, pseudonym_key), named_by_part=True))
-    for source in sources:
-        display, content_hash = source.display, source.content_hash
-        # A rejected file is tried again: the contract or the reader may have changed since.
-        con.execute(f"DELETE FROM raw.{extract.name}_files WHERE content_hash = ? AND status = 'rejected'", [content_hash])
-        known = [row[0] for row in con.execute(
-            f"SELECT file_hash FROM raw.{extract.name}_files WHERE content_hash = ? ORDER BY file_seq", [content_hash]
-        ).fetchall()]
-        if known:
-            # a renamed or moved file keeps its rows; its records take the new name
-            renamed = "file_name" if source.named_by_part else (
-                "CASE WHEN contains(file_name, '#') THEN $name || '#' || split_part(file_name, '#', -1) ELSE $name END"
+    date_floor: dt.date = DEFAULT_DATE_FLOOR,
+    sen2_child_id: ChildIdRule | None = None,
+) -> ExtractLoad:
+    """Load every new file of one extract; mark which known files are still in the landing folder.
+    `sen2_child_id` says which SEN2 person field is the child id the council's other extracts carry.
+
+    A file that cannot be read is rejected by name and the others still load; a full disk raises
+    ingest.diskspace.DiskFull, naming the folder and the space left.
+    """
+    with reported_when_full(f"Loading the {extract.name} extract", database_folder(con)):
+        ensure_tables(con, extract)
+        extract_date = extract_date or dt.date.today()
+        aliases = load_aliases().get(extract.name, {})
+        reader_settings = (reader_config or {}).get(extract.name, {})
+        result = ExtractLoad(extract.name, load_id)
+        present: list[str] = []
+        hashes = hashes or HashCache(None)
+        sources: list[Source] = []
+        for path in landing_files(landing_dir, extract):
+            display = str(path.relative_to(landing_dir))
+            try:
+                sources.append(Source(display, hashes.sha256(path), path.stat().st_size,
+                                      partial(_read_file, con, path, display, extract, aliases, reader_settings)))
+            except OSError as error:
+                sources.append(_unreadable_source(display, error))
+        if extract.name in SEN2_REQUIRED_TABLES:
+            for sen2 in find_returns(landing_dir):
+                try:
+                    sources.append(Source(sen2.name, sen2.content_hash(hashes, sen2_child_id), sen2.size(),
+                                          partial(_read_sen2, con, sen2, extract.name, pseudonym_key, sen2_child_id),
+                                          named_by_part=True))
+                except OSError as error:
+                    sources.append(_unreadable_source(sen2.name, error))
+        for source in sources:
+            display, content_hash = source.display, source.content_hash
+            # A rejected file is tried again: the contract or the reader may have changed since.
+            con.execute(f"DELETE FROM raw.{extract.name}_files WHERE content_hash = ? AND status = 'rejected'", [content_hash])
+            known = [row[0] for row in con.execute(
+                f"SELECT file_hash FROM raw.{extract.name}_files WHERE content_hash = ? ORDER BY file_seq", [content_hash]
+            ).fetchall()]
+            if known:
+                # a renamed or moved file keeps its rows; its records take the new name
+                renamed = "file_name" if source.named_by_part else (
+                    "CASE WHEN contains(file_name, '#') THEN $name || '#' || split_part(file_name, '#', -1) ELSE $name END"
+                )
+                con.execute(
+                    f"UPDATE raw.{extract.name}_files SET last_seen_load_id = $load_id, file_name = {renamed} "
+                    "WHERE content_hash = $hash",
+                    {"load_id": load_id, "name": display, "hash": content_hash},
+                )
+                result.files.extend(_known_file_outcome(con, extract, h) for h in known)
+                present.extend(known)
+                continue
+            outcomes = load_file(
+                con, extract, source.read, display, content_hash, source.size, load_id, pseudonym_key, extract_date,
+                aliases, date_floor,
             )
-            con.execute(
-                f"UPDATE raw.{extract.name}_files SET last_seen_load_id = $load_id, file_name = {renamed} "
-                "WHERE content_hash = $hash",
-                {"load_id": load_id, "name": display, "hash": content_hash},
-            )
-            result.files.extend(_known_file_outcome(con, extract, h) for h in known)
-            present.extend(known)
-            continue
-        outcomes = load_file(
-            con, extract, source.read, display, content_hash, source.size, load_id, pseudonym_key, extract_date, aliases
+            present.extend(o.file_hash for o in outcomes)
+            result.files.extend(outcomes)
+        con.execute(
+            f"UPDATE raw.{extract.name}_files SET in_landing = list_contains(?::VARCHAR[], file_hash)",
+            [present],
         )
-        present.extend(o.file_hash for o in outcomes)
-        result.files.extend(outcomes)
-    con.execute(
-        f"UPDATE raw.{extract.name}_files SET in_landing = list_contains(?::VARCHAR[], file_hash)",
-        [present],
-    )
-    return result
+        return result
+
+
+def _unreadable_source(display: str, error: OSError) -> Source:
+    """A landing file that cannot even be hashed (no permission, gone since it was listed): it is
+    rejected by name like any unreadable file. With no content to hash, its record is keyed by its
+    name, so it is tried again on the next refresh."""
+
+    def reject(work_dir: Path) -> list[Part]:
+        raise unreadable(display, error) from error
+
+    return Source(display, hashlib.sha256(f"unreadable:{display}".encode()).hexdigest(), 0, reject)
 
 
 def _read_file(con, path: Path, display: str, extract: Extract, aliases: dict[str, str], reader_settings: dict,
@@ -572,8 +678,9 @@ def _read_file(con, path: Path, display: str, extract: Extract, aliases: dict[st
     return read_parts(con, path, display, extract, aliases, reader_settings, work_dir)
 
 
-def _read_sen2(con, sen2: Sen2Return, extract_name: str, pseudonym_key: str, work_dir: Path) -> list[Part]:
-    return [read_sen2_part(con, sen2, extract_name, pseudonym_key, work_dir)]
+def _read_sen2(con, sen2: Sen2Return, extract_name: str, pseudonym_key: str, child_id: ChildIdRule | None,
+               work_dir: Path) -> list[Part]:
+    return [read_sen2_part(con, sen2, extract_name, pseudonym_key, work_dir, child_id)]
 
 
 def _known_file_outcome(con: duckdb.DuckDBPyConnection, extract: Extract, file_hash: str) -> FileOutcome:

@@ -1,27 +1,40 @@
 """SEN2 person-level return (DfE COLLECT "Blade" CSV export) → ehcp and placement rows.
 
 A return sits in `landing/sen2/<return>/` as one CSV per table, named
-`Blade-Export_<dd-mm-yyyy>_<table>.csv` (person, requests, assessment, namedplan, plandetail,
-activeplans, placementdetail, senneed; see ../shared/SEN2.md). Columns are read by name,
-case-insensitively, and tables or columns a specification version lacks are tolerated.
+`Blade-Export_<dd-mm-yyyy>_<table>.csv` (sen2, person, requests, assessment, namedplan,
+plandetail, activeplans, placementdetail, senneed; see ../shared/SEN2.md). Columns are read by
+name, case-insensitively, and tables or columns a specification version lacks are tolerated.
 
 How the tables chain (every link read by column name):
 
 * a named plan → its assessment → its request → the person: one **ehcp** row per named plan.
   Primary need = the `senneed` row of rank 1 for the plan's request (rank 2 → secondary need);
   cease date and reason from `namedplan`; request date from `requests.receiveddate`.
+* a `requests` row → the person, its `assessment` (if the council decided to assess) and the
+  named plan that assessment led to: one **requests** row per request, for the DBV figures
+  (requests, decisions to assess, plans issued, 20-week timeliness).
 * a `placementdetail` row → its parent (an active plan, request, named plan or person: whichever
   `<parent>tableid` column it carries) → the person: one **placements** row per placement, with
   URN / UKPRN / SEN setting, entry and leaving dates, unit and resourced-provision flags.
 
+COLLECT writes dates as `2024-Sep-05 00:00:00` and indicators as true/false: both are rewritten
+here (ISO dates, Y/N) so the landing contract's formats stay those of every other extract. Every
+column of the tables a row comes from is kept in raw as exported (`<table>.<column>`), beside
+the return's census date and LA code from the `sen2` header module.
+
 Ids are made stable across returns, so next year's return supersedes this year's by key:
-a child is the keyed hash of their UPN (else ULN, else the return's person id); a plan is child
-+ start date; a placement is child + entry date + establishment. Personal data (names,
-postcode, UPN) flows into the same personal columns as any ehcp extract and is dropped on load.
+a child is the person field the council names as its child id (`ChildIdRule`: the UPN unless
+told otherwise), given to the loader in clear and hashed there exactly as a ledger's child_id
+is, so SEN2 children and ledger payments join; a plan is the child's hash + start date; a
+placement is the child's hash + entry date + establishment; a request is the child's hash +
+date received. Personal data (names, postcode,
+UPN) flows into the same personal columns as any ehcp extract and is dropped on load.
 """
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass
@@ -30,16 +43,20 @@ from pathlib import Path
 import duckdb
 
 from .hashing import HashCache
-from .parsing import quote_ident
+from .parsing import quote_ident, quote_literal
 from .pseudonymise import keyed_hash_sql
 from .readers import FileRejected, Part, normalise_header, read_csv_part
+from .sen2_child_ids import MAPPING, ChildIdRule, child_text_sql, id_map_join, read_id_map
 
 BLADE_TABLE = re.compile(r"blade[-_ ]?export.*?_([a-z0-9]+)\.csv$", re.IGNORECASE)
 REQUIRED_TABLES = {
     "ehcp": ("person", "requests", "assessment", "namedplan"),
     "placements": ("person", "requests", "placementdetail"),
+    "requests": ("person", "requests"),
 }
 PARENT_LINKS = ("activeplanstableid", "requeststableid", "namedplantableid", "assessmenttableid", "persontableid")
+# COLLECT's date-time format: year, abbreviated English month, day, then a time (or not)
+BLADE_DATE_FORMATS = ("%Y-%b-%d %H:%M:%S", "%Y-%b-%d")
 
 
 @dataclass
@@ -53,10 +70,14 @@ class Sen2Return:
         """The return as people know it: its folder relative to the landing folder, e.g. sen2/2025."""
         return str(self.folder.relative_to(self.landing_dir))
 
-    def content_hash(self, hashes: HashCache | None = None) -> str:
-        """One hash for the return: its tables' names and their files' hashes."""
+    def content_hash(self, hashes: HashCache | None = None, child_id: ChildIdRule | None = None) -> str:
+        """One hash for the return: its tables' names and their files' hashes, and the child id rule
+        (and mapping file) it is read with: a council that changes which field is its child id, or
+        its mapping, gets the return read again with the new ids, and the old rows retired."""
         hashes = hashes or HashCache(None)
+        rule = child_id or ChildIdRule()
         parts = "".join(f"{table}:{hashes.sha256(path)}\n" for table, path in sorted(self.tables.items()))
+        parts += f"child_id:{rule.field}:{hashes.sha256(rule.id_map) if rule.id_map else ''}\n"
         return hashlib.sha256(parts.encode()).hexdigest()
 
     def size(self) -> int:
@@ -65,10 +86,31 @@ class Sen2Return:
     def file_of(self, table: str) -> str:
         return str(self.tables[table].relative_to(self.landing_dir))
 
+    def header(self) -> dict[str, str]:
+        """The `sen2` header module's first row (collection, year, referencedate, lea …), lower-case
+        names; empty when the export has no header module."""
+        if "sen2" not in self.tables:
+            return {}
+        # read leniently: a header that cannot be read only loses the census date and LA code
+        with self.tables["sen2"].open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+            row = next(csv.DictReader(handle), None) or {}
+        return {normalise_header(k): (v or "").strip() for k, v in row.items() if k is not None}
+
+    def census_date(self) -> dt.date | None:
+        """The census day the return describes (the header's referencedate)."""
+        text = self.header().get("referencedate", "")
+        for form in (*BLADE_DATE_FORMATS, "%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%d/%m/%Y"):
+            try:
+                return dt.datetime.strptime(text, form).date()
+            except ValueError:
+                continue
+        return None
+
 
 def find_returns(landing_dir: Path) -> list[Sen2Return]:
     """Each folder under landing/sen2/ holding Blade CSVs is one return (files directly in sen2/
-    count as one return too)."""
+    count as one return too), oldest census first: a later return supersedes an earlier one's
+    plans and placements, so they are loaded in census order (by folder name without a header)."""
     root = landing_dir / "sen2"
     if not root.is_dir():
         return []
@@ -81,11 +123,17 @@ def find_returns(landing_dir: Path) -> list[Sen2Return]:
             if p.is_file() and BLADE_TABLE.search(p.name)
         }
         returns.append(Sen2Return(landing_dir, folder, tables))
-    return returns
+    return sorted(returns, key=lambda r: (r.census_date() or dt.date.min, r.name))
+
+
+def council_code(landing_dir: Path) -> str | None:
+    """The council's old LA code as its latest SEN2 return's header gives it (`lea`), if any."""
+    codes = [r.header().get("lea") for r in find_returns(landing_dir)]
+    return next((code for code in reversed(codes) if code), None)
 
 
 def _read_tables(con: duckdb.DuckDBPyConnection, sen2: Sen2Return, work_dir: Path) -> dict[str, set[str]]:
-    """Load every Blade CSV as temp table `_sen2_<table>` with lower-case column names."""
+    """Load every Blade CSV as temp table `_part_sen2_<table>` with lower-case column names."""
     columns: dict[str, set[str]] = {}
     for table, path in sen2.tables.items():
         part = read_csv_part(con, path, sen2.file_of(table), set(), f"_part_sen2_raw_{table}", work_dir)
@@ -104,6 +152,13 @@ def _col(columns: dict[str, set[str]], table: str, *names: str) -> str:
     return "NULL"
 
 
+def _date(expr: str) -> str:
+    """A COLLECT date as ISO text; any other text is left as it is, for the loader to read or
+    quarantine as it would in any extract."""
+    formats = ", ".join(quote_literal(f) for f in BLADE_DATE_FORMATS)
+    return f"coalesce(strftime(try_strptime(trim({expr}), [{formats}]), '%Y-%m-%d'), {expr})"
+
+
 def _flag(expr: str) -> str:
     """SEN2 indicators come as 1/0, true/false or Y/N: the contract wants Y or N."""
     return (
@@ -112,13 +167,47 @@ def _flag(expr: str) -> str:
     )
 
 
-def _person_key(columns: dict[str, set[str]], return_name: str, pseudonym_key: str) -> str:
-    """The child's id: UPN, else ULN, else the return's person id — already a keyed hash here,
-    because plan and placement ids are built from it and must not carry a UPN."""
-    upn = _col(columns, "person", "upn")
-    uln = _col(columns, "person", "uniquelearnernumber", "uln")
-    person = f"coalesce(nullif(trim({upn}), ''), nullif(trim({uln}), ''), '{return_name}:' || person.persontableid)"
-    return keyed_hash_sql(person, pseudonym_key)
+def _exception(expr: str) -> str:
+    """`week20` records an exception to the 20-week limit: a false indicator or blank says none,
+    anything else (true, or a reason code) that one applied."""
+    return (
+        f"CASE WHEN upper(trim({expr})) IN ('0', 'FALSE', 'N', 'NO') THEN 'N' "
+        f"WHEN nullif(trim({expr}), '') IS NOT NULL THEN 'Y' END"
+    )
+
+
+def _kept_columns(columns: dict[str, set[str]], tables: tuple[str, ...], sen2: Sen2Return) -> str:
+    """Every exported column of the row's own `tables` as `<table>.<column>`, and the header's
+    census date and LA code: kept in raw (personal-looking names are dropped by the loader)."""
+    header = sen2.header()
+    kept = [
+        f"{table}.{quote_ident(column)} AS {quote_ident(f'{table}.{column}')}"
+        for table in tables
+        for column in sorted(columns.get(table, set()))
+    ]
+    kept += [
+        f"{quote_literal(header[field])} AS {quote_ident(f'sen2.{field}')}"
+        for field in ("referencedate", "lea")
+        if header.get(field)
+    ]
+    return ", ".join(kept)
+
+
+@dataclass
+class _Child:
+    """SQL for the child of a person row: `text` in clear (the loader hashes it), `hashed` for
+    the plan and placement ids built here, and the join the mapping needs."""
+
+    text: str
+    hashed: str
+    join: str
+
+
+def _child(con: duckdb.DuckDBPyConnection, columns: dict[str, set[str]], sen2: Sen2Return, rule: ChildIdRule,
+           pseudonym_key: str, work_dir: Path) -> _Child:
+    mapped_from = read_id_map(con, rule.id_map, work_dir) if rule.field == MAPPING and rule.id_map else None
+    text = child_text_sql(columns["person"], rule, mapped_from, sen2.name)
+    return _Child(text, keyed_hash_sql(text, pseudonym_key), id_map_join(columns["person"], rule, mapped_from))
 
 
 def _need_by_rank(columns: dict[str, set[str]]) -> str:
@@ -128,14 +217,17 @@ def _need_by_rank(columns: dict[str, set[str]]) -> str:
         return "SELECT NULL::VARCHAR AS requeststableid, NULL::VARCHAR AS sentype, NULL::INTEGER AS sentyperank WHERE false"
     rank = _col(columns, "senneed", "sentyperank", "rank")
     needs = f"SELECT senneed.{link} AS link, senneed.sentype, try_cast({rank} AS INTEGER) AS sentyperank FROM _part_sen2_senneed AS senneed"
-    return _to_request(needs, link, columns)
+    return _to_request(needs, link, columns, "senneed")
 
 
-def _to_request(rows_sql: str, link: str, columns: dict[str, set[str]]) -> str:
-    """Rows carrying `link` re-keyed to the request they belong to."""
+def _to_request(rows_sql: str, link: str, columns: dict[str, set[str]], table: str) -> str:
+    """Rows of `table` carrying `link` re-keyed to the request they belong to."""
+    parent = link.removesuffix("tableid")
+    if link != "persontableid" and link not in columns.get(parent, set()):
+        raise FileRejected(f"{table} rows link to {parent} by {link}, but the return has no {parent} table with that column")
     if link == "requeststableid":
         return f"SELECT link AS requeststableid, * EXCLUDE (link) FROM ({rows_sql})"
-    if link == "activeplanstableid" and "activeplanstableid" in columns.get("activeplans", set()):
+    if link == "activeplanstableid":
         return (
             f"SELECT activeplans.requeststableid, r.* EXCLUDE (link) FROM ({rows_sql}) r "
             f"JOIN _part_sen2_activeplans AS activeplans ON activeplans.activeplanstableid = r.link"
@@ -159,39 +251,41 @@ def _to_request(rows_sql: str, link: str, columns: dict[str, set[str]]) -> str:
 
 
 def ehcp_part(con: duckdb.DuckDBPyConnection, columns: dict[str, set[str]], sen2: Sen2Return, table: str,
-              pseudonym_key: str) -> Part:
-    child = _person_key(columns, sen2.name, pseudonym_key)
+              child: _Child) -> Part:
+    start = _date("namedplan.startdate")
     con.execute(
         f"""
         CREATE TEMP TABLE {table} AS
         WITH needs AS ({_need_by_rank(columns)})
         SELECT
             namedplan._source_row,
-            {child} AS child_id,
-            {child} || '|' || coalesce(trim(namedplan.startdate), namedplan.namedplantableid) AS plan_id,
-            {_col(columns, 'person', 'personbirthdate', 'dateofbirth')} AS date_of_birth,
+            {child.text} AS child_id,
+            {child.hashed} || '|' || coalesce(trim({start}), namedplan.namedplantableid) AS plan_id,
+            {_date(_col(columns, 'person', 'personbirthdate', 'dateofbirth'))} AS date_of_birth,
             {_col(columns, 'person', 'sex', 'gendercurrent', 'gender')} AS sex,
             (SELECT min(sentype) FROM needs WHERE needs.requeststableid = requests.requeststableid AND sentyperank = 1) AS primary_need,
             (SELECT min(sentype) FROM needs WHERE needs.requeststableid = requests.requeststableid AND sentyperank = 2) AS secondary_need,
-            {_col(columns, 'requests', 'receiveddate')} AS request_date,
-            namedplan.startdate AS plan_start_date,
-            {_col(columns, 'namedplan', 'ceasedate')} AS plan_cease_date,
+            {_date(_col(columns, 'requests', 'receiveddate'))} AS request_date,
+            {start} AS plan_start_date,
+            {_date(_col(columns, 'namedplan', 'ceasedate'))} AS plan_cease_date,
             {_col(columns, 'namedplan', 'ceasereason')} AS cease_reason,
             {_col(columns, 'person', 'upn')} AS upn,
             {_col(columns, 'person', 'forename')} AS forename,
             {_col(columns, 'person', 'surname')} AS surname,
-            {_col(columns, 'person', 'postcode')} AS postcode
+            {_col(columns, 'person', 'postcode')} AS postcode,
+            {_kept_columns(columns, ('requests', 'assessment', 'namedplan'), sen2)}
         FROM _part_sen2_namedplan AS namedplan
         LEFT JOIN _part_sen2_assessment AS assessment ON assessment.assessmenttableid = namedplan.assessmenttableid
         LEFT JOIN _part_sen2_requests AS requests ON requests.requeststableid = assessment.requeststableid
         LEFT JOIN _part_sen2_person AS person ON person.persontableid = requests.persontableid
+        {child.join}
         """
     )
     return Part(table, sen2.file_of("namedplan"), _part_headers(con, table))
 
 
 def placements_part(con: duckdb.DuckDBPyConnection, columns: dict[str, set[str]], sen2: Sen2Return, table: str,
-                    pseudonym_key: str) -> Part:
+                    child: _Child) -> Part:
     link = next((c for c in PARENT_LINKS if c in columns.get("placementdetail", set())), None)
     if link is None:
         raise FileRejected(
@@ -200,40 +294,99 @@ def placements_part(con: duckdb.DuckDBPyConnection, columns: dict[str, set[str]]
         )
     detail = (
         f"SELECT placementdetail.{link} AS link, placementdetail._source_row, "
+        f"placementdetail.{link} AS _placement_parent, "
         f"{_col(columns, 'placementdetail', 'urn')} AS urn, {_col(columns, 'placementdetail', 'ukprn')} AS ukprn, "
         f"{_col(columns, 'placementdetail', 'sensetting')} AS sen_setting, "
         f"{_col(columns, 'placementdetail', 'senunitindicator')} AS sen_unit, "
         f"{_col(columns, 'placementdetail', 'resourcedprovisionindicator')} AS resourced_provision, "
         f"{_col(columns, 'placementdetail', 'res')} AS residential, "
-        f"{_col(columns, 'placementdetail', 'entrydate')} AS start_date, "
-        f"{_col(columns, 'placementdetail', 'leavingdate')} AS end_date "
+        f"{_date(_col(columns, 'placementdetail', 'entrydate'))} AS start_date, "
+        f"{_date(_col(columns, 'placementdetail', 'leavingdate'))} AS end_date "
         f"FROM _part_sen2_placementdetail AS placementdetail"
     )
-    child = _person_key(columns, sen2.name, pseudonym_key)
     if link == "persontableid":
         with_person = f"SELECT d.*, d.link AS persontableid FROM ({detail}) d"
     else:
         with_person = (
-            f"SELECT d.*, requests.persontableid FROM ({_to_request(detail, link, columns)}) d "
+            f"SELECT d.*, requests.persontableid FROM ({_to_request(detail, link, columns, 'placementdetail')}) d "
             "JOIN _part_sen2_requests AS requests ON requests.requeststableid = d.requeststableid"
         )
+    # the placement's own exported row, and its active plan's when it hangs from one, go to raw
+    kept_tables: tuple[str, ...] = ("placementdetail",)
+    kept_join = "LEFT JOIN _part_sen2_placementdetail AS placementdetail ON placementdetail._source_row = d._source_row"
+    if link == "activeplanstableid":
+        kept_tables += ("activeplans",)
+        kept_join += " LEFT JOIN _part_sen2_activeplans AS activeplans ON activeplans.activeplanstableid = d._placement_parent"
     con.execute(
         f"""
         CREATE TEMP TABLE {table} AS
         SELECT
             d._source_row,
-            {child} || '|' || coalesce(trim(d.start_date), '') || '|'
+            {child.hashed} || '|' || coalesce(trim(d.start_date), '') || '|'
                 || coalesce(trim(d.urn), trim(d.ukprn), trim(d.sen_setting), '') AS placement_id,
-            {child} AS child_id,
+            {child.text} AS child_id,
             d.urn, d.ukprn, d.sen_setting,
             {_flag('d.sen_unit')} AS sen_unit,
             {_flag('d.resourced_provision')} AS resourced_provision,
-            d.residential, d.start_date, d.end_date
+            d.residential, d.start_date, d.end_date,
+            {_kept_columns(columns, kept_tables, sen2)}
         FROM ({with_person}) d
         LEFT JOIN _part_sen2_person AS person ON person.persontableid = d.persontableid
+        {kept_join}
+        {child.join}
         """
     )
     return Part(table, sen2.file_of("placementdetail"), _part_headers(con, table))
+
+
+def requests_part(con: duckdb.DuckDBPyConnection, columns: dict[str, set[str]], sen2: Sen2Return, table: str,
+                  child: _Child) -> Part:
+    """A request decided to assess has an assessment row; one whose outcome is dated without one was
+    refused. An assessment led to a plan when a named plan hangs from it; one dated without a plan
+    did not."""
+    has_assessments = "assessment" in sen2.tables and "requeststableid" in columns.get("assessment", set())
+    has_plans = has_assessments and "namedplan" in sen2.tables and "assessmenttableid" in columns.get("namedplan", set())
+    assessments = (
+        "SELECT assessment.requeststableid, "
+        f"min({_date(_col(columns, 'assessment', 'assessmentoutcomedate'))}) AS outcome_date, "
+        f"max({_exception(_col(columns, 'assessment', 'week20'))}) AS week20_exception, "
+        + (f"min({_date('namedplan.startdate')}) AS plan_start_date " if has_plans else "NULL AS plan_start_date ")
+        + "FROM _part_sen2_assessment AS assessment "
+        + ("LEFT JOIN _part_sen2_namedplan AS namedplan ON namedplan.assessmenttableid = assessment.assessmenttableid "
+           if has_plans else "")
+        + "GROUP BY ALL"
+        if has_assessments else
+        "SELECT NULL AS requeststableid, NULL AS outcome_date, NULL AS week20_exception, NULL AS plan_start_date WHERE false"
+    )
+    received = _date(_col(columns, "requests", "receiveddate"))
+    decided = _date(_col(columns, "requests", "requestoutcomedate"))
+    census = sen2.census_date()
+    census_date = quote_literal(census.isoformat()) if census else "NULL"
+    con.execute(
+        f"""
+        CREATE TEMP TABLE {table} AS
+        SELECT
+            requests._source_row,
+            {child.hashed} || '|' || coalesce(trim({received}), requests.requeststableid) AS request_id,
+            {child.text} AS child_id,
+            {received} AS request_date,
+            CASE WHEN a.requeststableid IS NOT NULL THEN 'Y' WHEN nullif(trim({decided}), '') IS NOT NULL THEN 'N' END
+                AS decided_to_assess,
+            {decided} AS decision_date,
+            a.outcome_date AS assessment_outcome_date,
+            CASE WHEN a.plan_start_date IS NOT NULL THEN 'Y' WHEN nullif(trim(a.outcome_date), '') IS NOT NULL THEN 'N' END
+                AS plan_issued,
+            a.plan_start_date,
+            a.week20_exception,
+            {census_date} AS census_date,
+            {_kept_columns(columns, ('requests',), sen2)}
+        FROM _part_sen2_requests AS requests
+        LEFT JOIN ({assessments}) AS a ON a.requeststableid = requests.requeststableid
+        LEFT JOIN _part_sen2_person AS person ON person.persontableid = requests.persontableid
+        {child.join}
+        """
+    )
+    return Part(table, sen2.file_of("requests"), _part_headers(con, table))
 
 
 def _part_headers(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
@@ -241,8 +394,9 @@ def _part_headers(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
 
 
 def read_sen2_part(con: duckdb.DuckDBPyConnection, sen2: Sen2Return, extract_name: str, pseudonym_key: str,
-                   work_dir: Path) -> Part:
-    """The ehcp or placements rows of one return, as a part; FileRejected when tables are missing."""
+                   work_dir: Path, child_id: ChildIdRule | None = None) -> Part:
+    """The ehcp, placements or requests rows of one return, as a part; FileRejected when tables are missing.
+    `child_id` says which person field is the council's child id (the UPN by default)."""
     missing = [t for t in REQUIRED_TABLES[extract_name] if t not in sen2.tables]
     if missing:
         raise FileRejected(
@@ -253,5 +407,6 @@ def read_sen2_part(con: duckdb.DuckDBPyConnection, sen2: Sen2Return, extract_nam
     for table, needed in (("person", "persontableid"), ("requests", "requeststableid"), ("requests", "persontableid")):
         if needed not in columns.get(table, set()):
             raise FileRejected(f"{sen2.file_of(table)}: missing column {needed}")
-    builder = ehcp_part if extract_name == "ehcp" else placements_part
-    return builder(con, columns, sen2, f"_part_sen2_{extract_name}", pseudonym_key)
+    child = _child(con, columns, sen2, child_id or ChildIdRule(), pseudonym_key, work_dir)
+    builder = {"ehcp": ehcp_part, "placements": placements_part, "requests": requests_part}[extract_name]
+    return builder(con, columns, sen2, f"_part_sen2_rows_{extract_name}", child)

@@ -1,44 +1,139 @@
-"""A council with a SEN2 return (Blade CSVs), a GIAS extract and a finance extract runs the whole
-pipeline, and its caseload matches the same council's ehcp and placements extracts."""
+"""A council delivered as SEN2 returns (COLLECT's Blade CSVs), a GIAS extract and a ledger keyed by
+the child's UPN runs the whole pipeline, and its marts match the same council delivered as CSV
+extracts: caseload by census, spend by provision and year, and independent special spend, to the
+penny."""
 
 import csv
+import datetime as dt
 import shutil
 from collections import defaultdict
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 
 from dagster_project.cli import main
 from ingest.synthetic import generate
+from tests.sen2_council import (
+    CENSUS_DATES,
+    CHILDREN,
+    PLANS,
+    TYPE_BY_URN,
+    blade_date,
+    blade_flag,
+    ledger_rows,
+    write,
+    write_csv_landing,
+    write_sen2_landing,
+)
 
 BLADE = "Blade-Export_15-01-2026_{}.csv"
+CAPTURED = "SELECT census_year, provision_type, sum(plans) FROM marts.fct_ehcp_cohort GROUP BY ALL ORDER BY ALL"
+MARTS = {
+    "caseload": "SELECT census_date, primary_need, age_group, ncy, provision_type, age_at_plan_start_band, plans "
+                "FROM marts.fct_ehcp_cohort ORDER BY ALL",
+    "flows": "SELECT year, provision_type, new_plans, ceased_plans, moved_in, moved_out FROM marts.fct_ehcp_flows ORDER BY ALL",
+    "spend": "SELECT financial_year, provision_type, spend_gbp, placements, fte_placements, unit_cost_gbp "
+             "FROM marts.fct_provision_spend ORDER BY ALL",
+    "position": "SELECT * FROM marts.fct_hnb_position ORDER BY ALL",
+}
 
 
-def write(path: Path, header: list[str], rows: list[list]) -> None:
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
+def refresh(landing: Path, warehouse: Path, monkeypatch, capsys) -> dict[str, list]:
+    monkeypatch.setenv("HIGHNEEDS_LANDING", str(landing))
+    monkeypatch.setenv("HIGHNEEDS_WAREHOUSE", str(warehouse))
+    code = main(["refresh"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {name: con.execute(sql).fetchall() for name, sql in MARTS.items()}
+
+
+def test_a_collect_export_gives_the_same_marts_as_the_csv_extracts(pipeline_env, tmp_path, monkeypatch, capsys):
+    write_csv_landing(tmp_path / "as_csv")
+    expected = refresh(tmp_path / "as_csv", tmp_path / "csv.duckdb", monkeypatch, capsys)
+
+    landing = pipeline_env / "landing"
+    write_sen2_landing(landing)  # three returns, January 2023, 2024 and 2025, superseding each other
+    marts = refresh(landing, pipeline_env / "warehouse.duckdb", monkeypatch, capsys)
+
+    assert marts == expected
+    # and both are right: each census's caseload from the definition, each plan counted once
+    caseload = defaultdict(int)
+    for census_date, *_, plans in marts["caseload"]:
+        caseload[census_date] += plans
+    for census in CENSUS_DATES:
+        active = sum(p.start is not None and dt.date.fromisoformat(p.start) <= census
+                     and (p.cease is None or dt.date.fromisoformat(p.cease) > census) for p in PLANS)
+        assert caseload[census] == active, census
+    independent_special = sum(
+        Decimal(amount) for _, _, amount, line, _, urn, _, _ in ledger_rows(lambda child: child.upn)
+        if line.startswith("1.2.") and TYPE_BY_URN.get(urn) == "10"
+    )
+    assert sum(spend for _, provision, spend, *_ in marts["spend"] if provision == "inmss") == independent_special
+    with duckdb.connect(str(pipeline_env / "warehouse.duckdb"), read_only=True) as con:
+        flags = con.execute("SELECT flag, count(*) FROM intermediate.int_data_quality_flags GROUP BY ALL").fetchall()
+        assert flags == []
+        requests = con.execute(
+            "SELECT year, requests, requests_decided_to_assess, requests_decided_not_to_assess, plans_issued, "
+            "decisions_not_to_issue, conversion_pct, plans_issued_within_20_weeks, plans_issued_with_exception, "
+            "within_20_weeks_pct_excluding_exceptions FROM marts.fct_ehcp_requests ORDER BY year"
+        ).fetchall()
+        # 2022: one request, assessed, its plan within 20 weeks; 2023: three requests (one refused,
+        # one assessed in 2024), a plan after 146 days; 2024: one request assessed without a plan,
+        # and 2023's last request's plan after 152 days under an exception
+        assert requests == [
+            (2022, 1, 1, 0, 1, 0, 100.0, 1, 0, 100.0),
+            (2023, 3, 2, 1, 1, 0, 66.7, 0, 0, 0.0),
+            (2024, 1, 1, 0, 1, 1, 0.0, 0, 1, None),
+        ]
+        # every exported column kept in raw, personal data dropped
+        extra = con.execute("SELECT _extra_columns FROM raw.placements LIMIT 1").fetchone()[0]
+        assert {"placementdetail.nativeid", "placementdetail.placementdetailorderseqcolumn", "sen2.lea"} <= set(extra)
+        stored = str(con.execute("SELECT * FROM raw.ehcp").fetchall()) + str(con.execute("SELECT * FROM raw.placements").fetchall())
+    assert not any(child.upn in stored or child.surname in stored for child in CHILDREN)
+    report = (pipeline_env / "report" / "internal" / "report.html").read_text()
+    assert "Requests, assessments and 20-week timeliness" in report and "Requests that led to a plan (%)" in report
+
+
+def test_a_ledger_keyed_by_the_case_management_id_joins_a_sen2_return(pipeline_env, monkeypatch, capsys):
+    landing = pipeline_env / "landing"
+    write_sen2_landing(landing, ledger_id="native_id")
+    monkeypatch.setenv("HIGHNEEDS_SEN2_CHILD_ID", "nativeid")
+    marts = refresh(landing, pipeline_env / "warehouse.duckdb", monkeypatch, capsys)
+    independent_special = sum(
+        Decimal(amount) for _, _, amount, line, _, urn, _, _ in ledger_rows(lambda child: child.native_id)
+        if line.startswith("1.2.") and TYPE_BY_URN.get(urn) == "10"
+    )
+    assert sum(spend for _, provision, spend, *_ in marts["spend"] if provision == "inmss") == independent_special
+    with duckdb.connect(str(pipeline_env / "warehouse.duckdb"), read_only=True) as con:
+        methods = con.execute(
+            "SELECT DISTINCT allocation_method FROM intermediate.int_spend_allocated WHERE child_id IS NOT NULL"
+        ).fetchall()
+    assert methods == [("child_placement_on_posting_date",)]  # every child-level payment found its child
 
 
 def to_sen2_return(landing: Path) -> None:
-    """Rewrite the synthetic council's ehcp and placements extracts as a SEN2 Blade return and a
-    GIAS establishments extract (SEN2 placements carry URN/UKPRN but no establishment type)."""
+    """Rewrite the synthetic council's ehcp and placements extracts as a SEN2 Blade return in
+    COLLECT's formats and a GIAS establishments extract (SEN2 placements carry URN/UKPRN but no
+    establishment type); its ledger carries each child's UPN and no placement id, as a finance
+    system keeps them."""
     plans = list(csv.DictReader((landing / "ehcp" / "ehcp.csv").open()))
     placements = list(csv.DictReader((landing / "placements" / "placements.csv").open()))
     folder = landing / "sen2" / "2026"
-    folder.mkdir(parents=True)
     people: dict[str, int] = {}
+    upn_of = {plan["child_id"]: plan["upn"] for plan in plans}
     person_rows, request_rows, assessment_rows, plan_rows, active_rows, need_rows = [], [], [], [], [], []
     plans_by_child = defaultdict(list)
     for number, plan in enumerate(plans, 1):
         if plan["child_id"] not in people:
             people[plan["child_id"]] = len(people) + 1
-            person_rows.append([people[plan["child_id"]], plan["surname"], plan["forename"], plan["date_of_birth"],
-                                plan["sex"], plan["postcode"], plan["upn"]])
-        request_rows.append([number, people[plan["child_id"]], plan["request_date"] or plan["plan_start_date"]])
-        assessment_rows.append([number, number, "A"])
-        plan_rows.append([number, number, plan["plan_start_date"], plan["plan_cease_date"], plan["cease_reason"]])
+            person_rows.append([people[plan["child_id"]], plan["surname"], plan["forename"],
+                                blade_date(plan["date_of_birth"]), plan["sex"], plan["postcode"], plan["upn"]])
+        request_rows.append([number, people[plan["child_id"]], blade_date(plan["request_date"] or plan["plan_start_date"])])
+        assessment_rows.append([number, number, "Y"])
+        plan_rows.append([number, number, blade_date(plan["plan_start_date"]), blade_date(plan["plan_cease_date"]),
+                          plan["cease_reason"]])
         active_rows.append([number, number])
         need_rows.append([number, plan["primary_need"], 1])
         if plan["secondary_need"]:
@@ -48,33 +143,38 @@ def to_sen2_return(landing: Path) -> None:
     for placement in placements:
         starts = sorted(plans_by_child[placement["child_id"]])
         plan = next((n for start, n in reversed(starts) if start <= placement["start_date"]), starts[0][1])
-        flag = {"Y": "1", "N": "0"}
-        detail_rows.append([plan, placement["urn"], placement["ukprn"], placement["sen_setting"], placement["start_date"],
-                            placement["end_date"], flag.get(placement["sen_unit"], ""), flag.get(placement["resourced_provision"], "")])
+        detail_rows.append([plan, placement["urn"], placement["ukprn"], placement["sen_setting"],
+                            blade_date(placement["start_date"]), blade_date(placement["end_date"]),
+                            blade_flag(placement["sen_unit"] == "Y"), blade_flag(placement["resourced_provision"] == "Y")])
         if placement["urn"] or placement["ukprn"]:
             urn = placement["urn"] or f"9{placement['ukprn'][-5:]}"
             establishments[urn] = [urn, placement["establishment_name"], placement["establishment_type_code"], placement["ukprn"]]
-    write(folder / BLADE.format("person"), ["PersonTableID", "Surname", "Forename", "PersonBirthDate", "Sex", "Postcode", "UPN"], person_rows)
-    write(folder / BLADE.format("requests"), ["RequestsTableID", "PersonTableID", "ReceivedDate"], request_rows)
-    write(folder / BLADE.format("assessment"), ["AssessmentTableID", "RequestsTableID", "AssessmentOutcome"], assessment_rows)
-    write(folder / BLADE.format("namedplan"), ["NamedPlanTableID", "AssessmentTableID", "StartDate", "CeaseDate", "CeaseReason"], plan_rows)
-    write(folder / BLADE.format("activeplans"), ["ActivePlansTableID", "RequestsTableID"], active_rows)
-    write(folder / BLADE.format("placementdetail"), ["ActivePlansTableID", "URN", "UKPRN", "SENsetting", "EntryDate", "LeavingDate",
-                                                     "SENUnitIndicator", "ResourcedProvisionIndicator"], detail_rows)
-    write(folder / BLADE.format("senneed"), ["ActivePlansTableID", "SENType", "SENTypeRank"], need_rows)
-    (landing / "reference").mkdir()
+    write(folder / BLADE.format("person"), ["persontableid", "surname", "forename", "personbirthdate", "sex", "postcode", "upn"], person_rows)
+    write(folder / BLADE.format("requests"), ["requeststableid", "persontableid", "receiveddate"], request_rows)
+    write(folder / BLADE.format("assessment"), ["assessmenttableid", "requeststableid", "assessmentoutcome"], assessment_rows)
+    write(folder / BLADE.format("namedplan"), ["namedplantableid", "assessmenttableid", "startdate", "ceasedate", "ceasereason"], plan_rows)
+    write(folder / BLADE.format("activeplans"), ["activeplanstableid", "requeststableid"], active_rows)
+    write(folder / BLADE.format("placementdetail"), ["activeplanstableid", "urn", "ukprn", "sensetting", "entrydate", "leavingdate",
+                                                     "senunitindicator", "resourcedprovisionindicator"], detail_rows)
+    write(folder / BLADE.format("senneed"), ["activeplanstableid", "sentype", "sentyperank"], need_rows)
     write(landing / "reference" / "edubasealldata20260101.csv", ["URN", "EstablishmentName", "TypeOfEstablishment (code)", "UKPRN"],
           sorted(establishments.values()))
+    for path in sorted((landing / "finance").glob("*.csv")):
+        rows = list(csv.DictReader(path.open()))
+        for row in rows:
+            row["child_id"] = upn_of.get(row["child_id"], row["child_id"])
+            row["placement_id"] = ""
+        write(path, list(rows[0]), [list(row.values()) for row in rows])
     shutil.rmtree(landing / "ehcp")
     shutil.rmtree(landing / "placements")
 
 
 def caseload(warehouse: Path) -> list:
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        return con.execute("SELECT census_year, provision_type, sum(plans) FROM marts.fct_ehcp_cohort GROUP BY ALL ORDER BY ALL").fetchall()
+        return con.execute(CAPTURED).fetchall()
 
 
-def test_a_sen2_return_runs_through_to_the_marts(pipeline_env, tmp_path, monkeypatch, capsys):
+def test_a_synthetic_council_as_a_sen2_return_has_the_same_caseload(pipeline_env, tmp_path, monkeypatch, capsys):
     as_csv = tmp_path / "as_csv"
     generate(as_csv, children=250, first_year=2021, last_year=2025, seed=11)
     monkeypatch.setenv("HIGHNEEDS_LANDING", str(as_csv))
@@ -96,6 +196,10 @@ def test_a_sen2_return_runs_through_to_the_marts(pipeline_env, tmp_path, monkeyp
         assert con.execute(
             "SELECT count(*) FROM intermediate.int_placements_classified WHERE classified_by = 'gias_establishment_type'"
         ).fetchone()[0] > 0
+        unknown_child = con.execute(
+            "SELECT count(*) FROM intermediate.int_data_quality_flags WHERE flag = 'payment_for_unknown_child'"
+        ).fetchone()[0]
         stored = str(con.execute("SELECT * FROM raw.ehcp").fetchall())
+    assert unknown_child == 0
     first_upn = next(csv.DictReader((as_csv / "ehcp" / "ehcp.csv").open()))["upn"]
     assert first_upn not in stored

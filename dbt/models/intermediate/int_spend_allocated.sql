@@ -1,7 +1,9 @@
 -- Every ledger transaction with whether it is high needs block spend and, if so, the provision
 -- type it pays for. In order: the placement named on the transaction; the child's placement on
 -- the posting date; for placement-funding lines (place funding, top-ups, targeted mainstream)
--- the type of the provider paid; otherwise 'central' (spend tied to no placement).
+-- the type of the provider paid, from the council's placements there or else from its GIAS
+-- establishment type (a school paid place funding that none of the council's children attend);
+-- otherwise 'central' (spend tied to no placement).
 with transactions as (
     -- only the columns the allocation and the audit trail need: supplier names and descriptions
     -- stay in staging, not carried through the joins below
@@ -41,6 +43,23 @@ provider_types as (
     ) = 1
 ),
 
+-- the provision type of each establishment in the GIAS extract, for providers paid that no
+-- placement names; by UKPRN only where the UKPRN names one establishment type
+gias_types as (
+    select establishments.urn, establishments.ukprn, establishment_types.provision_type
+    from {{ ref('stg_reference__establishments') }} as establishments
+    inner join {{ ref('gias_establishment_types') }} as establishment_types
+        on establishment_types.establishment_type_code = establishments.establishment_type_code
+),
+
+gias_types_by_ukprn as (
+    select ukprn, min(provision_type) as provision_type
+    from gias_types
+    where ukprn is not null
+    group by ukprn
+    having count(distinct provision_type) = 1
+),
+
 -- the line's flags and the placement named on the transaction
 flagged as (
     select
@@ -65,7 +84,8 @@ with_provider as (
         -- read by the case below only where int_spend_child_placements looked it up
         child_placements.child_placement_provision_type,
         coalesce(by_urn.establishment_provision_type, by_ukprn.establishment_provision_type)
-            as provider_provision_type
+            as provider_provision_type,
+        coalesce(gias_by_urn.provision_type, gias_by_ukprn.provision_type) as provider_gias_provision_type
     from flagged
     left join child_placements
         on child_placements.child_id = flagged.child_id
@@ -74,6 +94,16 @@ with_provider as (
         on by_urn.provider_kind = 'urn' and by_urn.provider_id = flagged.provider_urn
     left join provider_types as by_ukprn
         on by_ukprn.provider_kind = 'ukprn' and by_ukprn.provider_id = flagged.provider_ukprn
+    left join gias_types as gias_by_urn on gias_by_urn.urn = flagged.provider_urn
+    left join gias_types_by_ukprn as gias_by_ukprn on gias_by_ukprn.ukprn = flagged.provider_ukprn
+),
+
+-- the provider's type as the rules below use it: from placements first, else from GIAS
+with_provider_type as (
+    select
+        *,
+        coalesce(provider_provision_type, provider_gias_provision_type) as paid_provider_provision_type
+    from with_provider
 )
 
 select
@@ -92,10 +122,10 @@ select
         when not is_high_needs then null
         when named_placement_provision_type is not null then named_placement_provision_type
         when child_placement_provision_type is not null then child_placement_provision_type
-        when allocate_by_provider and provider_provision_type is not null then
+        when allocate_by_provider and paid_provider_provision_type is not null then
             -- place funding in a mainstream school only exists for its resourced provision or unit
-            case when s251_line = '1.0.2' and provider_provision_type = 'mainstream'
-                then 'mainstream_rp_unit' else provider_provision_type end
+            case when s251_line = '1.0.2' and paid_provider_provision_type = 'mainstream'
+                then 'mainstream_rp_unit' else paid_provider_provision_type end
         else 'central'
     end as provision_type,
     case
@@ -103,6 +133,7 @@ select
         when named_placement_provision_type is not null then 'named_placement'
         when child_placement_provision_type is not null then 'child_placement_on_posting_date'
         when allocate_by_provider and provider_provision_type is not null then 'provider_type'
+        when allocate_by_provider and provider_gias_provision_type is not null then 'provider_gias_type'
         else 'central'
     end as allocation_method,
     placement_id is not null and named_placement_provision_type is null as is_unknown_placement,
@@ -110,4 +141,4 @@ select
     source_file,
     source_row,
     load_id
-from with_provider
+from with_provider_type

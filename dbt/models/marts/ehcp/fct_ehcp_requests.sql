@@ -1,0 +1,83 @@
+-- What SEN2 adds to the DBV diagnostic, by calendar year, from the council's own returns, counted
+-- as the DfE's EHCP release counts them: the year's requests and the decisions on them (to
+-- assess or not), plans issued and decisions not to issue in the year, the share of the year's
+-- requests that became plans, and 20-week timeliness with and without the exceptions. Only
+-- years a return reports in full (the calendar year before its census day); from a requests CSV
+-- with no return, every year its requests span.
+with requests as (
+    select * from {{ ref('int_assessment_requests_timed') }}
+),
+
+returns as (
+    select * from {{ ref('stg_requests__returns') }}
+),
+
+years as (
+    select distinct year(census_date) - 1 as year from returns
+    union
+    select distinct request_year from requests where not exists (select 1 from returns)
+),
+
+-- the year's requests and what the council decided on them (the DfE's request outcomes)
+requested as (
+    select
+        request_year as year,
+        count(*) as requests,
+        count(*) filter (where decided_to_assess) as requests_decided_to_assess,
+        count(*) filter (where decided_not_to_assess) as requests_decided_not_to_assess,
+        count(*) filter (where plan_issued) as requests_leading_to_plans
+    from requests
+    group by all
+),
+
+-- plans issued in the year, and their timeliness (the DfE's assessments and 20-week tables)
+issued as (
+    select
+        plan_year as year,
+        count(*) as plans_issued,
+        count(*) filter (where is_within_20_weeks) as plans_issued_within_20_weeks,
+        count(*) filter (where has_week20_exception) as plans_issued_with_exception,
+        count(*) filter (where not has_week20_exception) as plans_issued_without_exception,
+        count(*) filter (where is_within_20_weeks and not has_week20_exception)
+            as plans_issued_within_20_weeks_without_exception
+    from requests
+    where plan_issued
+    group by all
+),
+
+not_issued as (
+    select assessment_outcome_year as year, count(*) as decisions_not_to_issue
+    from requests
+    where decided_not_to_issue
+    group by all
+)
+
+select
+    cast(years.year as integer) as year,
+    cast(years.year + 1 as integer) as census_year,
+    cast(coalesce(requested.requests, 0) as bigint) as requests,
+    cast(coalesce(requested.requests_decided_to_assess, 0) as bigint) as requests_decided_to_assess,
+    cast(coalesce(requested.requests_decided_not_to_assess, 0) as bigint) as requests_decided_not_to_assess,
+    cast(case when requested.requests > 0
+        then round(100.0 * requested.requests_decided_to_assess / requested.requests, 1) end as double)
+        as decided_to_assess_pct,
+    cast(coalesce(issued.plans_issued, 0) as bigint) as plans_issued,
+    cast(coalesce(not_issued.decisions_not_to_issue, 0) as bigint) as decisions_not_to_issue,
+    cast(coalesce(requested.requests_leading_to_plans, 0) as bigint) as requests_leading_to_plans,
+    cast(case when requested.requests > 0
+        then round(100.0 * requested.requests_leading_to_plans / requested.requests, 1) end as double)
+        as conversion_pct,
+    cast(coalesce(issued.plans_issued_within_20_weeks, 0) as bigint) as plans_issued_within_20_weeks,
+    cast(coalesce(issued.plans_issued_with_exception, 0) as bigint) as plans_issued_with_exception,
+    cast(case when issued.plans_issued > 0
+        then round(100.0 * issued.plans_issued_within_20_weeks / issued.plans_issued, 1) end as double)
+        as within_20_weeks_pct,
+    cast(case when issued.plans_issued_without_exception > 0
+        then round(100.0 * issued.plans_issued_within_20_weeks_without_exception
+            / issued.plans_issued_without_exception, 1) end as double)
+        as within_20_weeks_pct_excluding_exceptions
+from years
+left join requested on requested.year = years.year
+left join issued on issued.year = years.year
+left join not_issued on not_issued.year = years.year
+order by years.year

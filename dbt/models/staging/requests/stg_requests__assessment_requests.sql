@@ -1,0 +1,26 @@
+with source as (
+    {{ current_rows('requests', ['request_id']) }}
+),
+
+renamed as (
+    select
+        request_id,
+        child_id,
+        request_date,
+        decided_to_assess = 'Y' as decided_to_assess,
+        decided_to_assess = 'N' as decided_not_to_assess,
+        decision_date,
+        assessment_outcome_date,
+        plan_issued = 'Y' as plan_issued,
+        plan_issued = 'N' as decided_not_to_issue,
+        plan_start_date,
+        coalesce(week20_exception = 'Y', false) as has_week20_exception,
+        census_date,
+        _file_hash as source_file_hash,
+        _source_file as source_file,
+        _source_row as source_row,
+        _load_id as load_id
+    from source
+)
+
+select * from renamed
