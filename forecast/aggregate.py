@@ -1,204 +1,394 @@
-"""Aggregate mode: the same stock-and-flow idea as the cohort model, from published counts only.
+"""Aggregate mode: every council forecast from the DfE's published counts, learning across councils.
 
-Published statistics give each council's January caseload by setting and its new plans by
-setting, not children's moves, so ages and moves collapse into one retention rate per
-provision type:
+A council's own three or five years are a poor guide to its next three: measured on the
+published series, councils' growth regresses towards the national growth, one-year jumps (a
+data clean-up, the 2023 move from aggregate to person-level returns) partly reverse, and
+giving every council the national rate beats every council's own trend. So the total is
 
-    N_{t+1}(p) = r(p) × N_t(p) + J_{t+1}(p)
+    log N(T + h) = log N(T) + h × (g + b1 × d1 + b3 × d3)
 
-r(p) — the share of last January's plans in p that are (still, or newly moved into) p this
-January, net — is estimated from history as (N_{t+1}(p) − J_{t+1}(p)) ÷ N_t(p), recency-weighted
-over the last `trend_years` years and shrunk towards the council's overall rate for small
-provision types. Joiners J follow the damped log-linear trend of the council's total new plans,
-split by the recency-weighted share of new plans by setting (where only a total is published, the
-nearest year's shares). Simulated paths draw r and the joiner trend once (parameter uncertainty)
-and add yearly noise with the spread history showed.
+where g is England's growth over the last three years, d1 the council's growth in excess of
+England's in its last year and d3 over its last three years (a year's worth), and b1, b3 how
+much of a council's excess persisted: estimated at each origin by robust (Huber), size-weighted
+least squares across every council and every earlier origin whose outcome was known by then.
+Near zero, the council gets the national rate; a short history (a council that is new after a
+boundary change, or an origin with a year or two behind it) has no excess to carry and falls back
+to the national rate.
+
+Provision types: the council's mix on the last census is held. Moving it with England's mix trend (its persistence fitted like the total's), or with
+the council's own excess over it, was measured and lost: the published mix breaks as types enter
+the series (post-16 from 2015, NEET and unknown from 2019) and at 2023, and such trends do not
+carry.
+
+Intervals come from what such forecasts missed before. The council's part: the errors of the
+latest origin's forecasts one year ahead against what happened, net of England's growth and
+divided by each council's own volatility (the spread of its yearly excess growth, shrunk towards
+the typical council's), widened to each horizon as errors widened over every earlier origin;
+scaled back by the council's volatility. England's part — common to every council, so it moves
+whole origins — is a random walk about England's rate with the spread of its last years' growth,
+plus the error of that rate as a mean of three years (sd × √(h + h²/3)). Shares likewise from their
+own latest errors, once the provision type is established in the series (before then, every
+type's). Each simulated path draws one quantile per part and carries it through every year
+ahead; the errors spread the paths without moving their mean. A provision type's paths vary with
+the total's and with its share, and have the mean the total gives it, so `_central` (the mean of
+paths) adds up; the total and each type have their own quantiles.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from .backtest import HORIZONS, RECORD_COLUMNS, baseline_records, summarise
-from .cohort import CohortSettings, _log_trend
-from .published import PROVISIONS, CouncilHistory
+from .baselines import GROWTH_YEARS
+from .published import NATIONAL, PROVISIONS, CouncilHistory, as_of
 
-MODEL = "aggregate_stock_flow"
-FIRST_JOINER_YEAR = 2016  # new plans issued in 2015 onward: 2014's were the reforms' first months
-SHRINK_PLANS = 400.0  # plans' worth of the overall retention rate behind each provision type's
+MODEL = "pooled_growth"
+FIRST_ORIGIN = 2016  # the first with three earlier origins' outcomes to learn from (data start 2010)
+HISTORY_YEARS = 4  # a council is scored at an origin when it has the origin and 3 years before it
+VOLATILITY_YEARS = 5  # yearly excess growths behind a council's volatility
+VOLATILITY_PRIOR = 3.0  # years' worth of the typical council's volatility behind each council's
+# a series that never moved may still move: the least spread a council's total, and its share
+# of a provision type (often a handful of plans, or none yet), is given
+VOLATILITY_FLOOR = 0.01
+SHARE_VOLATILITY_FLOOR = 0.05
+# a handful of plans going 0 → 5 → 1 swings a log share by more than the council's future can:
+# no share is held to move more unpredictably than this
+SHARE_VOLATILITY_CEILING = 0.5
+ESTABLISHED_SHARE = 0.002  # a provision type with less of England's plans is not yet in the series
+# The spread of councils' errors is that of the latest origin with a known outcome, one year ahead;
+# further ahead it widens as errors widened from one year to h over every earlier origin. Errors of
+# older origins (the 2014 reforms' years) held every later interval as wide as those years were.
+ERROR_ORIGINS = 1
+HUBER = 1.5  # robust scale multiples beyond which a point is down-weighted
+SHARE_SMOOTHING = 0.5  # plans added to every provision type before taking shares (small counts)
+QUANTILES = (0.1, 0.5, 0.9)
 
 
 class AggregateInputError(ValueError):
-    """Not enough published history for the council; the message says what is missing."""
+    """Not enough published history to forecast from; the message says what is missing."""
 
 
 @dataclass
-class AggregateModel:
-    provisions: list[str]
-    base_year: int
-    base: np.ndarray  # (P,)
-    retention: np.ndarray  # (P,)
-    retention_se: np.ndarray  # (P,) of the mean
-    retention_noise: np.ndarray  # (P,) year to year
-    joiner_share: np.ndarray  # (P,)
-    joiner_level: float
-    joiner_slope: float
-    joiner_slope_se: float
-    joiner_noise: float
-    damping: float
+class Panel:
+    """Published counts as arrays: councils (rows) × census years (columns)."""
+
+    codes: list[str]
+    years: np.ndarray  # (Y,)
+    totals: np.ndarray  # (C, Y), NaN where a council has no figure
+    provisions: np.ndarray  # (C, Y, P)
+    national: np.ndarray  # (Y,) England
+    national_provisions: np.ndarray  # (Y, P)
+
+    def column(self, year: int) -> int | None:
+        found = np.flatnonzero(self.years == year)
+        return int(found[0]) if len(found) else None
 
 
-def _joiners_by_provision(council: CouncilHistory, years: list[int]) -> pd.DataFrame:
-    """New plans per census year × provision type; totals split by the nearest year's shares."""
-    frame = council.new_plans
-    detailed = frame.reindex(columns=PROVISIONS).dropna(how="all") if set(PROVISIONS) & set(frame.columns) else pd.DataFrame()
-    rows = {}
-    for year in [y for y in years if y >= FIRST_JOINER_YEAR]:
-        if year in detailed.index:
-            rows[year] = detailed.loc[year].fillna(0.0)
-        elif year in frame.index and "total" in frame.columns and pd.notna(frame.loc[year, "total"]):
-            if detailed.empty:
-                shares = council.caseload.loc[year] / max(council.caseload.loc[year].sum(), 1) if year in council.caseload.index else None
-            else:
-                nearest = detailed.index[np.argmin(np.abs(detailed.index.to_numpy() - year))]
-                shares = detailed.loc[nearest] / max(detailed.loc[nearest].sum(), 1)
-            if shares is not None:
-                rows[year] = shares.reindex(PROVISIONS).fillna(0.0) * float(frame.loc[year, "total"])
-    return pd.DataFrame.from_dict(rows, orient="index").reindex(columns=PROVISIONS).sort_index()
+def build_panel(councils: dict[str, CouncilHistory]) -> Panel:
+    codes = sorted(code for code in councils if code != NATIONAL)
+    if not codes:
+        raise AggregateInputError("no council in the published files")
+    years = np.array(sorted({int(y) for c in councils.values() for y in c.caseload.index}))
+    provisions = np.full((len(codes), len(years), len(PROVISIONS)), np.nan)
+    for i, code in enumerate(codes):
+        frame = councils[code].caseload.reindex(index=years, columns=PROVISIONS)
+        provisions[i] = frame.to_numpy(dtype=float)
+    if NATIONAL in councils:
+        national_provisions = councils[NATIONAL].caseload.reindex(index=years, columns=PROVISIONS).to_numpy(dtype=float)
+    else:  # files without England's row: the councils' sum
+        national_provisions = np.nansum(provisions, axis=0)
+    return Panel(codes, years, provisions.sum(axis=2), provisions, national_provisions.sum(axis=1), national_provisions)
 
 
-def estimate_aggregate(council: CouncilHistory, settings: CohortSettings = CohortSettings(),
-                       upto_year: int | None = None) -> AggregateModel:
-    caseload = council.caseload if upto_year is None else council.caseload.loc[:upto_year]
-    if caseload.empty:
-        raise AggregateInputError(f"{council.name}: no published caseload up to {upto_year}")
-    years = [int(y) for y in caseload.index]
-    joiners = _joiners_by_provision(council, years)
-    pairs = [y for y in years[1:] if y - 1 in caseload.index and y in joiners.index]
-    pairs = pairs[-settings.trend_years:]
-    if len(pairs) < 2:
-        raise AggregateInputError(
-            f"{council.name}: {len(pairs)} year(s) with both caseload and new plans up to {caseload.index.max()}; "
-            "the aggregate model needs 2"
-        )
-    last = years[-1]
-    weights = np.array([settings.recency ** (last - y) for y in pairs])
-    previous = caseload.loc[[y - 1 for y in pairs], PROVISIONS].to_numpy(dtype=float)
-    current = caseload.loc[pairs, PROVISIONS].to_numpy(dtype=float)
-    joined = joiners.loc[pairs, PROVISIONS].fillna(0.0).to_numpy(dtype=float)
-    retained = current - joined
+def _excess(panel: Panel, logs: np.ndarray, national: np.ndarray, year: int, span: int) -> np.ndarray:
+    """Growth a year over the `span` years to `year`, in excess of England's (NaN without data)."""
+    now, then = panel.column(year), panel.column(year - span)
+    if now is None or then is None:
+        return np.full((logs.shape[0], *logs.shape[2:]), np.nan)
+    return ((logs[:, now] - logs[:, then]) - (national[now] - national[then])) / span
+
+
+def _features(panel: Panel, logs: np.ndarray, national: np.ndarray, year: int) -> np.ndarray:
+    """(C, 2) last-year and three-year excess growth; missing history counts as none."""
+    return np.nan_to_num(np.stack([_excess(panel, logs, national, year, 1),
+                                   _excess(panel, logs, national, year, GROWTH_YEARS)], axis=1))
+
+
+def _volatility(panel: Panel, logs: np.ndarray, national: np.ndarray, year: int, floor: float,
+                ceiling: float = np.inf) -> np.ndarray:
+    """Spread of each council's yearly excess growth over the last years to `year`, shrunk towards
+    the median council's: (C[, P])."""
+    yearly = np.stack([_excess(panel, logs, national, y, 1) for y in range(year - VOLATILITY_YEARS + 1, year + 1)])
+    count = np.sum(~np.isnan(yearly), axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a council with one year or none: no spread of its own
+        own = np.nanstd(yearly, axis=0, ddof=1)
+    own = np.where(count >= 2, own, np.nan)
+    typical = np.nanmedian(own, axis=0) if np.isfinite(own).any() else 0.05
+    typical = np.where(np.isfinite(typical), typical, 0.05)
+    own = np.minimum(np.where(np.isfinite(own), own, typical), ceiling)
+    weight = np.clip(count - 1, 0, None)
+    return np.sqrt((weight * own**2 + VOLATILITY_PRIOR * typical**2) / (weight + VOLATILITY_PRIOR) + floor**2)
+
+
+def _huber_fit(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Weighted least squares without intercept, robust to outliers (iteratively reweighted)."""
+    coefficients = np.zeros(x.shape[1])
+    for _ in range(25):
+        residual = y - x @ coefficients
+        scale = 1.4826 * np.median(np.abs(residual)) + 1e-9
+        w = weight * np.minimum(1.0, HUBER * scale / np.maximum(np.abs(residual), 1e-12))
+        root = np.sqrt(w)
+        coefficients = np.linalg.lstsq(x * root[:, None], y * root, rcond=None)[0]
+    return coefficients
+
+
+@dataclass
+class PooledFit:
+    """What the councils' published history up to `origin` says, for every council at once."""
+
+    origin: int
+    national_rate: float  # England's log growth a year
+    national_error: float  # sd of England's yearly growth about its rate
+    national_years: int  # the years the rate is the mean of
+    coefficients: np.ndarray  # (2,) share of last-year and three-year excess growth that persists
+    residuals: dict[int, np.ndarray]  # horizon → standardised errors of the total, net of England
+    share_residuals: list[dict[int, np.ndarray]]  # per provision type, horizon → standardised errors of its share
+
+
+def _logs(panel: Panel) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     with np.errstate(divide="ignore", invalid="ignore"):
-        rates = np.where(previous > 0, retained / previous, np.nan)
-    overall = float((retained.sum(axis=1) * weights).sum() / (previous.sum(axis=1) * weights).sum())
-    size = previous.mean(axis=0)
-    # ratio of weighted sums: a small provision type's odd year does not swing its rate
-    at_risk = (previous * weights[:, None]).sum(axis=0)
-    mean_rate = np.where(at_risk > 0, (retained * weights[:, None]).sum(axis=0) / np.maximum(at_risk, 1e-9), overall)
-    retention = np.clip((size * mean_rate + SHRINK_PLANS * overall) / (size + SHRINK_PLANS), 0.3, 1.5)
-    spread = np.array([np.nanstd(rates[:, p]) if (~np.isnan(rates[:, p])).sum() > 1 else 0.05 for p in range(len(PROVISIONS))])
-    spread = np.clip(np.nan_to_num(spread, nan=0.05), 0.01, 0.5)
-    shares = (joined * weights[:, None]).sum(axis=0)
-    shares = shares / shares.sum() if shares.sum() > 0 else np.full(len(PROVISIONS), 1 / len(PROVISIONS))
-    totals = joiners.loc[[y for y in joiners.index if y <= last], PROVISIONS].sum(axis=1).tail(settings.trend_years)
-    level, slope, slope_se, noise = _linear_trend(totals)
-    return AggregateModel(
-        provisions=list(PROVISIONS), base_year=last, base=caseload.loc[last, PROVISIONS].to_numpy(dtype=float),
-        retention=retention, retention_se=spread / np.sqrt(len(pairs)), retention_noise=spread,
-        joiner_share=shares, joiner_level=level, joiner_slope=slope, joiner_slope_se=slope_se, joiner_noise=noise,
-        damping=settings.damping,
+        totals = np.where(panel.totals > 0, np.log(panel.totals), np.nan)
+    national = np.log(panel.national)
+    smoothed = panel.provisions + SHARE_SMOOTHING
+    shares = np.log(smoothed / smoothed.sum(axis=2, keepdims=True))
+    national_smoothed = panel.national_provisions + SHARE_SMOOTHING
+    national_shares = np.log(national_smoothed / national_smoothed.sum(axis=1, keepdims=True))
+    return totals, national, shares, national_shares
+
+
+def _national_rate(national: np.ndarray, at: int) -> float:
+    span = min(GROWTH_YEARS, at)
+    return float((national[at] - national[at - span]) / span) if span else 0.0
+
+
+def fit(panel: Panel, origin: int, horizons: int = max(HORIZONS)) -> PooledFit:
+    """Estimate everything from the panel's years up to `origin` (later years are ignored)."""
+    at = panel.column(origin)
+    if at is None:
+        raise AggregateInputError(f"no published caseload for January {origin}")
+    logs, national, shares, national_shares = _logs(panel)
+    first = int(panel.years[0])
+    earlier = [y for y in range(first + 1, origin) if panel.column(y) is not None]
+
+    # persistence of councils' excess growth: every earlier origin s and horizon h with s + h ≤ origin
+    xs, ys, ws = [], [], []
+    for s in earlier:
+        col = panel.column(s)
+        x = _features(panel, logs, national, s)
+        for h in range(1, min(horizons, origin - s) + 1):
+            target = panel.column(s + h)
+            if target is None:
+                continue
+            y = ((logs[:, target] - logs[:, col]) - (national[target] - national[col])) / h
+            ok = np.isfinite(y) & np.isfinite(logs[:, col])
+            xs.append(x[ok]), ys.append(y[ok]), ws.append(panel.totals[ok, col])
+    if xs:
+        coefficients = _huber_fit(np.vstack(xs), np.concatenate(ys), np.concatenate(ws))
+    else:
+        coefficients = np.zeros(2)
+
+    # the forecasts earlier origins would have made, against what happened
+    residuals: dict[int, list[np.ndarray]] = {h: [] for h in range(1, horizons + 1)}
+    share_residuals: dict[int, list[list[np.ndarray]]] = {h: [[] for _ in PROVISIONS] for h in range(1, horizons + 1)}
+    every_share: dict[int, list[np.ndarray]] = {h: [] for h in range(1, horizons + 1)}
+    for s in earlier:
+        col = panel.column(s)
+        volatility = _volatility(panel, logs, national, s, VOLATILITY_FLOOR)
+        share_volatility = _volatility(panel, shares, national_shares, s, SHARE_VOLATILITY_FLOOR, SHARE_VOLATILITY_CEILING)
+        excess = _features(panel, logs, national, s) @ coefficients
+        for h in range(1, min(horizons, origin - s) + 1):
+            target = panel.column(s + h)
+            if target is None:
+                continue
+            y = (logs[:, target] - logs[:, col]) - (national[target] - national[col])
+            r = (y - h * excess) / volatility
+            residuals[h].append(r[np.isfinite(r)])
+            miss = (shares[:, target] - shares[:, col]) / share_volatility
+            established = _established(panel, s)
+            for p in np.flatnonzero(established):
+                values = miss[:, p]
+                share_residuals[h][p].append(values[np.isfinite(values)])
+            if established.any():
+                values = miss[:, established]
+                every_share[h].append(values[np.isfinite(values)])
+
+    rate = _national_rate(national, at)
+    span = min(GROWTH_YEARS, at)
+    yearly = np.diff(national[at - span: at + 1])
+    national_error = float(np.std(yearly, ddof=1)) if span >= 2 else 0.02
+
+    return PooledFit(
+        origin=origin, national_rate=rate, national_error=max(national_error, 0.005), national_years=span,
+        coefficients=coefficients,
+        residuals=_latest(residuals),
+        # a type not yet established in the series (NEET and unknown before 2022) takes every type's errors
+        share_residuals=[_latest({h: per[p] for h, per in share_residuals.items()}) or _latest(every_share)
+                         for p in range(len(PROVISIONS))],
     )
 
 
-def _linear_trend(series: pd.Series) -> tuple[float, float, float, float]:
-    """Fitted level in the last year, slope (plans a year), its standard error, residual sd (plans)."""
-    values = series.dropna()
-    x = values.index.to_numpy(dtype=float)
-    y = values.to_numpy(dtype=float)
-    if len(values) < 3:
-        slope = float(y[-1] - y[0]) / max(float(x[-1] - x[0]), 1.0) if len(values) == 2 else 0.0
-        return float(y[-1]), slope, abs(slope) / 2 + 1, abs(slope) / 2 + 1
-    slope, intercept = np.polyfit(x, y, 1)
-    residuals = y - (slope * x + intercept)
-    noise = float(np.sqrt((residuals**2).sum() / (len(x) - 2)))
-    se = max(noise / float(np.sqrt(((x - x.mean()) ** 2).sum())), float(np.std(np.diff(y), ddof=1)) / np.sqrt(len(y) - 1))
-    return float(slope * x[-1] + intercept), float(slope), se, max(noise, 1.0)
+def _established(panel: Panel, year: int) -> np.ndarray:
+    """(P,) provision types the published series held in earnest over the three years to `year`:
+    a type that was (almost) empty then — post-16 before the 2014 reforms reached 19–25-year-olds,
+    NEET and unknown placements before 2019 — would teach ramps that belong to no council's future."""
+    at, then = panel.column(year), panel.column(year - GROWTH_YEARS)
+    if then is None:
+        return np.zeros(len(PROVISIONS), dtype=bool)
+    share = panel.national_provisions[[then, at]] / panel.national[[then, at], None]
+    return (share >= ESTABLISHED_SHARE).all(axis=0)
 
 
-def simulate_aggregate(model: AggregateModel, years: int, paths: int, seed: int) -> np.ndarray:
-    """Plans (paths, years, P) on each future January census."""
-    rng = np.random.default_rng(seed)
-    P = len(model.provisions)
-    retention = model.retention + model.retention_se * rng.standard_normal((paths, P))
-    slope = model.joiner_slope + model.joiner_slope_se * rng.standard_normal(paths)
-    current = np.broadcast_to(model.base, (paths, P)).astype(float)
-    out = np.empty((paths, years, P))
-    damped = np.cumsum(model.damping ** np.arange(1, years + 1))
-    for step in range(years):
-        rate = np.clip(retention + model.retention_noise * rng.standard_normal((paths, P)), 0, None)
-        total = np.clip(model.joiner_level + slope * damped[step] + model.joiner_noise * rng.standard_normal(paths), 0, None)
-        joiners = rng.poisson(total[:, None] * model.joiner_share[None, :])
-        current = current * rate + joiners
-        out[:, step] = current
-    return out
+def _latest(errors: dict[int, list[np.ndarray]]) -> dict[int, np.ndarray]:
+    """horizon → errors (one array per earlier origin, oldest first) → the errors the next forecast
+    is expected to make: the latest origins' one year ahead, widened to each horizon as errors
+    widened over every earlier origin (ratio of p10–p90 ranges)."""
+    if not any(len(a) for a in errors.get(1, [])):
+        return {}
+    recent = _centred(np.concatenate(errors[1][-ERROR_ORIGINS:]))
+    spread = {h: np.subtract(*np.quantile(np.concatenate(v), [0.9, 0.1])) for h, v in errors.items() if sum(len(a) for a in v)}
+    return {h: recent * spread[h] / spread[1] for h in spread}
 
 
-def backtest_council(council: CouncilHistory, settings: CohortSettings = CohortSettings(), simulations: int = 300,
-                     seed: int = 7, first_origin: int = 2016) -> list[tuple]:
-    """Rolling-origin records for one council: the aggregate model and both baselines."""
+def _centred(errors: np.ndarray) -> np.ndarray:
+    """Errors about their median: they give the spread; the point forecast is the fitted one (the
+    typical council's miss, unweighted, is not England's)."""
+    return errors - np.median(errors)
+
+
+def _draw(residuals: dict[int, np.ndarray], horizon: int, uniform: np.ndarray) -> np.ndarray:
+    """The `uniform` quantiles of a horizon's errors; beyond the longest horizon with errors,
+    that horizon's, scaled by the horizon."""
+    if horizon in residuals:
+        return np.quantile(residuals[horizon], uniform)
+    longest = max(residuals)
+    return np.quantile(residuals[longest], uniform) * horizon / longest
+
+
+def simulate(panel: Panel, fitted: PooledFit, years: int, paths: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Plans on each census after the origin — totals (C, paths, years) and provision types
+    (C, paths, years, P) — for every council with a caseload at the origin (NaN for the rest).
+    Each provision type's paths have the mean the total's paths give it, so the means add up;
+    path by path they need not (each row is its own distribution)."""
+    if not fitted.residuals:
+        raise AggregateInputError(f"no earlier origin to learn the forecast errors from before {fitted.origin}")
+    at = panel.column(fitted.origin)
+    logs, national, shares, national_shares = _logs(panel)
+    excess = _features(panel, logs, national, fitted.origin) @ fitted.coefficients
+    volatility = _volatility(panel, logs, national, fitted.origin, VOLATILITY_FLOOR)
+    share_volatility = _volatility(panel, shares, national_shares, fitted.origin, SHARE_VOLATILITY_FLOOR, SHARE_VOLATILITY_CEILING)
+    P = len(PROVISIONS)
+    totals = np.full((len(panel.codes), paths, years), np.nan)
+    out = np.full((len(panel.codes), paths, years, P), np.nan)
+    for i, code in enumerate(panel.codes):
+        if not np.isfinite(logs[i, at]):
+            continue
+        # a council's paths depend on its code and the seed only, not on which others are there
+        rng = np.random.default_rng([seed, fitted.origin, int(code)])
+        common = rng.standard_normal(paths)
+        own = rng.uniform(size=paths)
+        mix = rng.uniform(size=(paths, P))
+        share = np.nan_to_num(panel.provisions[i, at] / panel.totals[i, at])  # a type with no plans stays empty
+        for step in range(years):
+            h = step + 1
+            # England's growth wanders about its rate, and the rate is a mean of a few years
+            england = common * fitted.national_error * np.sqrt(h + h**2 / fitted.national_years)
+            # the errors spread the forecast, they do not move its mean (skewed errors and the
+            # exponential would): the mean of the paths is the fitted growth
+            spread = np.exp(england + volatility[i] * _draw(fitted.residuals, h, own))
+            total = np.exp(logs[i, at] + h * (fitted.national_rate + excess[i])) * spread / spread.mean()
+            noise = np.stack([share_volatility[i, p] * _draw(fitted.share_residuals[p], h, mix[:, p]) if fitted.share_residuals[p]
+                              else np.zeros(paths) for p in range(P)], axis=1)
+            # a type varies with the total and with its share; the share's noise spreads it but does
+            # not move its mean (small shares' log noise would), and shares are not renormalised path
+            # by path: one small type's wild path would squeeze the rest
+            spread = np.exp(noise)
+            totals[i, :, step] = total
+            varied = total[:, None] * spread
+            out[i, :, step] = share[None, :] * varied * total.mean() / varied.mean(axis=0, keepdims=True)
+    return totals, out
+
+
+def backtest_all(councils: dict[str, CouncilHistory], simulations: int = 300, seed: int = 7,
+                 origins: list[int] | None = None, unit_costs: dict[str, float] | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every council from every origin, fitted on the published files as they stood at the origin;
+    the model and the baselines scored on the same councils, origins and horizons. Boundary
+    changes (e.g. Northamptonshire 2021, Bournemouth/Poole/Dorset 2019, Cumbria 2023): each old
+    LA code is a council of its own, never stitched to its successors, and is scored at an origin
+    only when it has the origin and the three censuses before it and the target census (so every
+    method has its inputs). Origins: from FIRST_ORIGIN to the year before the last. Unit costs
+    per provision type (national averages) add the money-weighted `spend` rows. Returns
+    (summary, records)."""
+    full = build_panel(councils)
+    national = pd.Series(full.national, index=full.years)
     records: list[tuple] = []
-    counts = council.caseload[PROVISIONS]
-    for origin in [int(y) for y in counts.index if y >= first_origin]:
-        future = [origin + h for h in HORIZONS if origin + h in counts.index]
-        if not future or len(counts.loc[:origin]) < 3:
-            continue
-        try:
-            model = estimate_aggregate(council, settings, upto_year=origin)
-        except AggregateInputError:
-            continue
-        sims = simulate_aggregate(model, max(future) - origin, simulations, seed)
-        for target in future:
-            h = target - origin
-            actual = counts.loc[target].to_numpy(dtype=float)
-            totals = sims[:, h - 1, :].sum(axis=1)
-            q = np.quantile(totals, (0.1, 0.9))
-            records.append((MODEL, h, "total", origin, actual.sum(), float(totals.mean()), q[0], q[1], council.code))
-            pq = np.quantile(sims[:, h - 1, :], (0.1, 0.9), axis=0)
-            mean = sims[:, h - 1, :].mean(axis=0)
-            for p, provision in enumerate(PROVISIONS):
-                records.append((MODEL, h, provision, origin, actual[p], float(mean[p]), pq[0, p], pq[1, p], council.code))
-        records += baseline_records(counts, origin, council.code)
-    return records
-
-
-def backtest_all(councils: dict[str, CouncilHistory], settings: CohortSettings = CohortSettings(),
-                 simulations: int = 300) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every council with enough history: (summary table, per-council records)."""
-    records = []
-    for code, council in sorted(councils.items()):
-        if code == "E92000001":
-            continue
-        records += backtest_council(council, settings, simulations)
+    for origin in origins or [int(y) for y in full.years if FIRST_ORIGIN <= y < full.years[-1]]:
+        known = build_panel(as_of(councils, origin))
+        fitted = fit(known, origin)
+        if not fitted.residuals:
+            continue  # files starting a year or less before the origin: no earlier forecast to learn from
+        totals, sims = simulate(known, fitted, max(HORIZONS), simulations, seed)
+        for i, code in enumerate(known.codes):
+            history = councils[code].caseload.loc[:origin, PROVISIONS]
+            if not all(y in history.index for y in range(origin - HISTORY_YEARS + 1, origin + 1)):
+                continue
+            counts = councils[code].caseload[PROVISIONS]
+            for h in HORIZONS:
+                if origin + h not in counts.index:
+                    continue
+                actual = counts.loc[origin + h].to_numpy(dtype=float)
+                paths = sims[i, :, h - 1, :]
+                total = totals[i, :, h - 1]
+                q = np.quantile(total, (0.1, 0.9))
+                records.append((MODEL, origin, h, "total", code, actual.sum(), float(total.mean()), q[0], q[1]))
+                pq = np.quantile(paths, (0.1, 0.9), axis=0)
+                mean = paths.mean(axis=0)
+                records += [(MODEL, origin, h, p, code, actual[k], mean[k], pq[0, k], pq[1, k]) for k, p in enumerate(PROVISIONS)]
+            future = counts.loc[[y for y in counts.index if y <= origin + max(HORIZONS)]]
+            records += baseline_records(future, origin, code, national)
     frame = pd.DataFrame(records, columns=RECORD_COLUMNS)
-    return summarise(frame), frame
+    return summarise(frame, unit_costs), frame
 
 
-def forecast_council(council: CouncilHistory, horizon_census_year: int, settings: CohortSettings = CohortSettings(),
-                     simulations: int = 1000, seed: int = 20260401) -> pd.DataFrame:
-    """p10 / p50 / p90 plans per census year and provision type (and total) for a council."""
-    model = estimate_aggregate(council, settings)
-    years = horizon_census_year - model.base_year
+def forecast_councils(councils: dict[str, CouncilHistory], horizon_census_year: int, codes: list[str] | None = None,
+                      simulations: int = 1000, seed: int = 20260401) -> pd.DataFrame:
+    """Every council (or those in `codes`) with a caseload on the latest census: plans per census
+    year and provision type, and a `total` row with quantiles of its own; `plans_central` is the
+    mean of the paths (it adds up across provision types)."""
+    panel = build_panel(councils)
+    origin = int(panel.years[-1])
+    years = horizon_census_year - origin
     if years < 1:
-        raise AggregateInputError(f"{council.name}: the published data already reach January {model.base_year}")
-    sims = simulate_aggregate(model, years, simulations, seed)
+        raise AggregateInputError(f"the published data already reach January {origin}")
+    fitted = fit(panel, origin, horizons=years)
+    totals, sims = simulate(panel, fitted, years, simulations, seed)
+    wanted = set(codes) if codes is not None else set(panel.codes)
     rows = []
-    for step in range(years):
-        year = model.base_year + step + 1
-        q = np.quantile(sims[:, step, :], (0.1, 0.5, 0.9), axis=0)
-        for p, provision in enumerate(PROVISIONS):
-            rows.append((council.code, council.name, year, provision, *q[:, p]))
-        tq = np.quantile(sims[:, step, :].sum(axis=1), (0.1, 0.5, 0.9))
-        rows.append((council.code, council.name, year, "total", *tq))
-    return pd.DataFrame(rows, columns=["la_code", "la_name", "year", "provision_type", "plans_p10", "plans_p50", "plans_p90"])
+    for i, code in enumerate(panel.codes):
+        if code not in wanted or not np.isfinite(sims[i]).all():
+            continue
+        name = councils[code].name
+        for step in range(years):
+            plans = sims[i, :, step, :]
+            q = np.quantile(plans, QUANTILES, axis=0)
+            for k, provision in enumerate(PROVISIONS):
+                rows.append((code, name, origin + step + 1, provision, plans[:, k].mean(), *q[:, k]))
+            total = totals[i, :, step]
+            rows.append((code, name, origin + step + 1, "total", total.mean(), *np.quantile(total, QUANTILES)))
+    return pd.DataFrame(rows, columns=["la_code", "la_name", "year", "provision_type", "plans_central",
+                                       "plans_p10", "plans_p50", "plans_p90"])

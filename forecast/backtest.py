@@ -1,70 +1,123 @@
-"""Rolling-origin backtests: forecast from each past census with the data known then, compare
-with what happened.
+"""Rolling-origin backtests: forecast from each past census with only the data known then,
+compare with what happened.
 
-From every origin census with enough history before it, the cohort model (fitted on the
-transitions up to the origin) forecasts 1, 2 and 3 years ahead, as do the two baselines
-(forecast.baselines). Errors per model, horizon and provision type (and the total):
-WAPE = Σ|actual − forecast| ÷ Σ actual, MAPE = mean |actual − forecast| ÷ actual, and for the
-model the share of actuals inside its p10–p90 interval (the aim: about 80 %).
+From every origin census with enough history before it, a model forecasts 1, 2 and 3 years
+ahead, as do the baselines (forecast.baselines), each scored on the same councils, origins and
+horizons. Per model, origin (and all origins pooled), horizon and provision type (and the
+total): WAPE = Σ|actual − forecast| ÷ Σ actual; bias = Σ(forecast − actual) ÷ Σ actual; for
+the model the share of actuals inside its p10–p90 interval (the aim: 75–85 %) and, per
+baseline, the share of units (councils, or origins for one council) where the model's error is
+the smaller. Given unit costs per provision type (the council's, or national averages), a
+`spend` row scores the money: Σ unit cost × plans over the provision types, where errors in
+cheap and dear types count by their cost and offset as they would in the budget.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import cohort
-from .baselines import BASELINES
+from .baselines import BASELINES, COUNCIL_BASELINES
 
 MODEL = "cohort_model"
 HORIZONS = (1, 2, 3)
-SUMMARY_COLUMNS = ["model", "horizon", "provision_type", "origins", "actual_plans", "wape", "mape", "coverage_p10_p90"]
+OWN = "own"  # the unit of a council's backtest on its own history
+RECORD_COLUMNS = ["model", "origin", "horizon", "provision_type", "unit", "actual", "forecast", "p10", "p90"]
+BEATS = [f"beats_{name}" for name in BASELINES]
+# on `spend` rows `actual_plans` holds the actual spend in pounds
+SUMMARY_COLUMNS = ["model", "origin", "horizon", "provision_type", "units", "actual_plans", "wape", "bias",
+                   "coverage_p10_p90", *BEATS]
+SPEND = "spend"
 
 
-def summarise(records: pd.DataFrame) -> pd.DataFrame:
-    """records: model, horizon, provision_type, origin, actual, forecast[, p10, p90] → error table."""
+def read_unit_costs(path: Path) -> dict[str, float]:
+    """Unit cost per provision type from a CSV with columns `provision_type, unit_cost_gbp`."""
+    try:
+        frame = pd.read_csv(path)
+        return {str(p): float(c) for p, c in zip(frame["provision_type"], frame["unit_cost_gbp"])}
+    except (OSError, KeyError, ValueError) as error:
+        raise ValueError(f"{path}: expected columns provision_type, unit_cost_gbp ({error})") from error
+
+
+def spend_records(records: pd.DataFrame, unit_costs: dict[str, float]) -> pd.DataFrame:
+    """Each model's forecast of spend (Σ unit cost × plans over the provision types costed) per
+    origin, horizon and unit, as records with provision type `spend`."""
+    costed = records[records["provision_type"].isin(list(unit_costs))]
+    weight = costed["provision_type"].map(unit_costs)
+    money = costed.assign(actual=costed["actual"] * weight, forecast=costed["forecast"] * weight)
+    spend = money.groupby(["model", "origin", "horizon", "unit"], as_index=False)[["actual", "forecast"]].sum()
+    return spend.assign(provision_type=SPEND, p10=np.nan, p90=np.nan)[RECORD_COLUMNS]
+
+
+def summarise(records: pd.DataFrame, unit_costs: dict[str, float] | None = None) -> pd.DataFrame:
+    """Records → the error table: one row per model, origin, horizon and provision type (and
+    spend, given unit costs), then the same with every origin pooled (origin empty)."""
     if records.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
     frame = records.copy()
-    frame["abs_error"] = (frame["actual"] - frame["forecast"]).abs()
-    frame["ape"] = frame["abs_error"] / frame["actual"].where(frame["actual"] > 0)
-    if "p10" in frame:
-        frame["covered"] = ((frame["actual"] >= frame["p10"]) & (frame["actual"] <= frame["p90"])).where(frame["p10"].notna())
-    else:
-        frame["covered"] = np.nan
-    summary = (
-        frame.groupby(["model", "horizon", "provision_type"], sort=False)
-        .agg(origins=("origin", "nunique"), actual_plans=("actual", "sum"), abs_error=("abs_error", "sum"),
-             mape=("ape", "mean"), coverage_p10_p90=("covered", "mean"))
-        .reset_index()
-    )
-    summary["wape"] = summary["abs_error"] / summary["actual_plans"].where(summary["actual_plans"] > 0)
-    return summary[SUMMARY_COLUMNS]
+    if unit_costs:
+        frame = pd.concat([frame, spend_records(records, unit_costs)], ignore_index=True)
+    frame["error"] = frame["forecast"] - frame["actual"]
+    frame["abs_error"] = frame["error"].abs()
+    frame["covered"] = ((frame["actual"] >= frame["p10"]) & (frame["actual"] <= frame["p90"])).where(frame["p10"].notna())
+    keys = ["origin", "horizon", "provision_type", "unit"]
+    by_unit = frame.pivot_table(index=keys, columns="model", values="abs_error", aggfunc="first")
+    for baseline in BASELINES:
+        if baseline in by_unit:
+            wins = (by_unit.drop(columns=baseline).lt(by_unit[baseline], axis=0)).astype(float)
+            wins = wins.where(by_unit[baseline].notna(), np.nan).stack(future_stack=True).rename(f"beats_{baseline}")
+            frame = frame.merge(wins.reset_index(), on=[*keys, "model"], how="left")
+        else:
+            frame[f"beats_{baseline}"] = np.nan
+    frame.loc[frame["model"].isin(list(BASELINES)), BEATS] = np.nan
+
+    def table(groups: list[str]) -> pd.DataFrame:
+        out = frame.groupby(groups, sort=False).agg(
+            units=("unit", "nunique"), actual_plans=("actual", "sum"), abs_error=("abs_error", "sum"),
+            error=("error", "sum"), coverage_p10_p90=("covered", "mean"), **{b: (b, "mean") for b in BEATS},
+        ).reset_index()
+        scale = out["actual_plans"].where(out["actual_plans"] > 0)
+        out["wape"] = out["abs_error"] / scale
+        out["bias"] = out["error"] / scale
+        return out
+
+    per_origin = table(["model", "origin", "horizon", "provision_type"])
+    pooled = table(["model", "horizon", "provision_type"]).assign(origin=pd.NA)
+    summary = pd.concat([per_origin, pooled], ignore_index=True)[SUMMARY_COLUMNS]
+    summary["origin"] = summary["origin"].astype("Int64")
+    return summary
 
 
-def baseline_records(counts: pd.DataFrame, origin: int, label: str | None = None) -> list[tuple]:
-    """Baseline forecasts from `origin` for every horizon with an actual, as records."""
+def baseline_records(counts: pd.DataFrame, origin: int, unit: str, national: pd.Series | None = None) -> list[tuple]:
+    """Baseline forecasts from `origin` for every horizon with an actual, as records: each series
+    of `counts` (provision types) on its own and — projected from the summed series, as a council
+    would — the total."""
     history = counts.loc[:origin]
+    baselines = BASELINES if national is not None else COUNCIL_BASELINES
+    sums = history.sum(axis=1).to_frame("total")
     records = []
     for horizon in HORIZONS:
         target = origin + horizon
         if target not in counts.index or len(history) < 2:
             continue
         actual = counts.loc[target].to_numpy(dtype=float)
-        for name, project in BASELINES.items():
-            forecast = project(history, horizon)
+        for name, project in baselines.items():
+            forecast = project(history, horizon, national)
             for provision, a, f in zip(counts.columns, actual, forecast):
-                records.append((name, horizon, provision, origin, a, f, np.nan, np.nan, label))
-            records.append((name, horizon, "total", origin, actual.sum(), forecast.sum(), np.nan, np.nan, label))
+                records.append((name, origin, horizon, provision, unit, a, f, np.nan, np.nan))
+            records.append((name, origin, horizon, "total", unit, actual.sum(), float(project(sums, horizon, national)[0]),
+                            np.nan, np.nan))
     return records
 
 
-RECORD_COLUMNS = ["model", "horizon", "provision_type", "origin", "actual", "forecast", "p10", "p90", "unit"]
-
-
 def backtest_cohort(transitions: pd.DataFrame, caseload: pd.DataFrame, provisions: list[str],
-                    settings: cohort.CohortSettings, simulations: int = 500, seed: int = 1) -> pd.DataFrame:
-    """The council's own history: `caseload` is plans per census year × provision type."""
+                    settings: cohort.CohortSettings, simulations: int = 500, seed: int = 1,
+                    unit_costs: dict[str, float] | None = None) -> pd.DataFrame:
+    """The council's own history: `caseload` is plans per census year × provision type;
+    `unit_costs` (the council's, per provision type) add the `spend` rows."""
     records = []
     years = sorted(int(y) for y in transitions["year"].unique())
     for origin in years:
@@ -82,9 +135,9 @@ def backtest_cohort(transitions: pd.DataFrame, caseload: pd.DataFrame, provision
             sims = plans[:, h - 1, :]
             q = np.quantile(sims, (0.1, 0.5, 0.9), axis=0)
             for p, provision in enumerate(provisions):
-                records.append((MODEL, h, provision, origin, actual[p], float(sims[:, p].mean()), q[0, p], q[2, p], None))
+                records.append((MODEL, origin, h, provision, OWN, actual[p], float(sims[:, p].mean()), q[0, p], q[2, p]))
             totals = sims.sum(axis=1)
             tq = np.quantile(totals, (0.1, 0.9))
-            records.append((MODEL, h, "total", origin, actual.sum(), float(totals.mean()), tq[0], tq[1], None))
-        records += baseline_records(caseload[provisions], origin)
-    return summarise(pd.DataFrame(records, columns=RECORD_COLUMNS))
+            records.append((MODEL, origin, h, "total", OWN, actual.sum(), float(totals.mean()), tq[0], tq[1]))
+        records += baseline_records(caseload[provisions], origin, OWN)
+    return summarise(pd.DataFrame(records, columns=RECORD_COLUMNS), unit_costs)

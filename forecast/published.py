@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+NATIONAL = "E92000001"  # England's row in the published files
 PROVISIONS = ["mainstream", "mainstream_rp_unit", "mss", "inmss", "ap", "post16_fe", "post16_spi", "eotas",
               "early_years", "other", "none"]
 
@@ -179,6 +180,20 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
         name, region = names.get(code, (code, ""))
         councils[code] = CouncilHistory(code, name, region, frame, joiners, ages)
     return councils
+
+
+def as_of(councils: dict[str, CouncilHistory], origin: int) -> dict[str, CouncilHistory]:
+    """What the published files held in the summer after the January `origin` census: every row
+    for a later census (and new plans issued in or after the origin's calendar year, which count
+    for later censuses) dropped; councils with nothing by then left out."""
+    known = {}
+    for code, council in councils.items():
+        caseload = council.caseload.loc[:origin]
+        if caseload.empty:
+            continue
+        known[code] = CouncilHistory(code, council.name, council.region, caseload, council.new_plans.loc[:origin],
+                                     council.caseload_by_age.loc[:origin])
+    return known
 
 
 def find_council(councils: dict[str, CouncilHistory], query: str) -> CouncilHistory:

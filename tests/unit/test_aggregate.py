@@ -1,70 +1,121 @@
-"""Aggregate mode: forecasting a council from published counts, and the all-councils backtest."""
+"""Aggregate mode: every council forecast from published counts, learning across councils, and
+the honest all-councils backtest."""
+
+import csv
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.aggregate import AggregateInputError, backtest_all, estimate_aggregate, forecast_council
-from forecast.published import PROVISIONS, CouncilHistory, find_council, load_published
-from tests.conftest import reference_file
+from forecast.aggregate import (
+    MODEL,
+    AggregateInputError,
+    backtest_all,
+    build_panel,
+    fit,
+    forecast_councils,
+)
+from forecast.published import NATIONAL, PROVISIONS, CouncilHistory, find_council, load_published
+from tests.conftest import REFERENCE_DATA, reference_file
 
 RELEASE_HINT = "the 'Education, health and care plans' release files (caseload.csv, newplans.csv) from explore-education-statistics"
+SHARE = np.array([0.5, 0.05, 0.2, 0.05, 0.02, 0.1, 0.02, 0.02, 0.01, 0.02, 0.01])
 
 
-def council(retention=0.9, joiners=100.0, years=range(2016, 2026)) -> CouncilHistory:
-    """Every provision type keeps `retention` of its plans and gets its share of `joiners` a year."""
-    share = np.array([0.5, 0.05, 0.2, 0.05, 0.02, 0.1, 0.02, 0.02, 0.01, 0.02, 0.01])
-    caseload, new = {}, {}
-    plans = share * joiners / (1 - retention)  # the steady state
-    for year in years:
-        caseload[year] = dict(zip(PROVISIONS, plans))
-        new[year] = dict(zip(PROVISIONS, share * joiners))
-        plans = plans * retention + share * joiners
-    return CouncilHistory("999", "Testshire", "Nowhere", pd.DataFrame.from_dict(caseload, orient="index"),
-                          pd.DataFrame.from_dict(new, orient="index"), pd.DataFrame())
+def councils(growth=0.08, count=30, years=range(2010, 2026), seed=3) -> dict[str, CouncilHistory]:
+    """Councils growing at England's rate, each year's figure off by noise of its own (a jump
+    that reverses the next year)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for n in range(count):
+        size = 500 + 100 * n
+        totals = size * np.exp(growth * np.arange(len(years)) + rng.normal(0, 0.03, len(years)))
+        caseload = pd.DataFrame(np.outer(totals, SHARE), index=list(years), columns=PROVISIONS)
+        out[str(800 + n)] = CouncilHistory(str(800 + n), f"Council {n}", "Region", caseload, pd.DataFrame(), pd.DataFrame())
+    england = sum(c.caseload for c in out.values())
+    out[NATIONAL] = CouncilHistory(NATIONAL, "England", "England", england, pd.DataFrame(), pd.DataFrame())
+    return out
 
 
-def test_a_steady_council_is_recovered_and_stays_steady():
-    history = council()
-    model = estimate_aggregate(history)
-    assert model.retention == pytest.approx(np.full(len(PROVISIONS), 0.9), abs=1e-6)
-    table = forecast_council(history, 2029, simulations=500)
-    total = table[table.provision_type == "total"].set_index("year")
-    steady = 100 / 0.1
-    assert total["plans_p50"].to_numpy() == pytest.approx(np.full(4, steady), rel=0.03)
+def test_councils_on_the_national_trend_get_the_national_rate_and_their_jumps_reverse():
+    fitted = fit(build_panel(councils()), 2025)
+    assert fitted.national_rate == pytest.approx(0.08, abs=0.01)
+    assert (fitted.coefficients < 0).all()  # a year's excess is noise: learned to reverse, not to compound
+    table = forecast_councils(councils(), 2028, simulations=400)
+    assert table["la_code"].nunique() == 30 and set(table["year"]) == {2026, 2027, 2028}
+    rows = table.set_index(["la_code", "year", "provision_type"])
+    provisions = rows.drop(index="total", level="provision_type")["plans_central"].groupby(level=["la_code", "year"]).sum()
+    total = rows.xs("total", level="provision_type")
+    assert provisions.to_numpy() == pytest.approx(total["plans_central"].to_numpy(), rel=1e-9)  # the mean adds up
     assert (total["plans_p10"] < total["plans_p50"]).all() and (total["plans_p50"] < total["plans_p90"]).all()
+    last = pd.Series({code: c.caseload.loc[2025].sum() for code, c in councils().items() if code != NATIONAL})
+    growth = total.xs(2028, level="year")["plans_central"] / last
+    assert growth.mean() == pytest.approx(np.exp(3 * 0.08), rel=0.02)  # England's rate, on average
+    assert growth.to_numpy() == pytest.approx(np.full(30, np.exp(3 * 0.08)), rel=0.15)  # each council's jump partly undone
 
 
-def test_too_little_published_history_is_a_clear_error():
-    with pytest.raises(AggregateInputError, match="needs 2"):
-        estimate_aggregate(council(years=range(2024, 2026)))
+def test_a_short_history_falls_back_to_the_national_rate_instead_of_failing():
+    history = councils()
+    history["999"] = CouncilHistory("999", "New Unitary", "Region", history["800"].caseload.loc[2024:] * 3,
+                                    pd.DataFrame(), pd.DataFrame())  # created by a boundary change in 2024
+    table = forecast_councils(history, 2027, ["999"], simulations=300)
+    total = table[table.provision_type == "total"].set_index("year")["plans_central"]
+    assert total.loc[2026] / history["999"].caseload.loc[2025].sum() == pytest.approx(np.exp(0.08), rel=0.03)
+
+
+def test_an_origin_without_earlier_outcomes_is_a_clear_error():
+    with pytest.raises(AggregateInputError, match="no earlier origin"):
+        forecast_councils(councils(years=range(2024, 2026)), 2027, simulations=300)
 
 
 @pytest.fixture(scope="module")
 def published():
     reference_file("ehcp_2025_release/caseload.csv", RELEASE_HINT)
-    from tests.conftest import REFERENCE_DATA
-
     return load_published(REFERENCE_DATA)
 
 
-def test_west_berkshire_from_the_published_files(published):
+def test_west_berkshire_and_every_council_from_the_published_files(published):
     wb = find_council(published, "West Berkshire")
     assert wb.code == "869"
     assert wb.caseload.sum(axis=1).loc[[2019, 2025]].round().tolist() == [971, 1685]  # as published
-    assert find_council(published, "869") is wb
-    table = forecast_council(wb, 2029, simulations=500)
-    total = table[table.provision_type == "total"].set_index("year")
+    table = forecast_councils(published, 2029, simulations=300)
+    assert table["la_code"].nunique() >= 150
+    total = table[(table.la_code == "869") & (table.provision_type == "total")].set_index("year")
     assert list(total.index) == [2026, 2027, 2028, 2029]
     assert 1685 < total.loc[2026, "plans_p50"] < 1685 * 1.25
 
 
-def test_every_council_is_backtested_and_the_errors_are_reported(published):
-    summary, records = backtest_all(published, simulations=200)
-    assert records["unit"].nunique() >= 140
-    total = summary[summary.provision_type == "total"].set_index(["model", "horizon"])
-    for model in ("aggregate_stock_flow", "compound_growth_3y", "linear_trend_5y"):
-        assert {1, 2, 3} <= {h for m, h in total.index if m == model}
-    coverage = total.loc[("aggregate_stock_flow", 1), "coverage_p10_p90"]
-    assert 0.6 < coverage < 0.95
-    assert total.loc[("aggregate_stock_flow", 1), "wape"] < 0.10
+def _cut(source, target, census_of, origin):
+    """Copy a release CSV keeping only the rows known by the summer after the `origin` census."""
+    with source.open(newline="", encoding="utf-8-sig") as handle, target.open("w", newline="", encoding="utf-8") as out:
+        reader = csv.DictReader(handle)
+        writer = csv.DictWriter(out, fieldnames=reader.fieldnames)
+        writer.writeheader()
+        writer.writerows(row for row in reader if census_of(row["time_period"]) <= origin)
+
+
+def test_the_backtest_sees_only_what_the_files_held_at_the_origin(published, tmp_path):
+    """A forecast from the release files cut at the origin is the backtest's record, to the plan."""
+    origin = 2019
+    census = {"caseload.csv": lambda t: 2000 + int(t[-2:]), "sen2_estab_caseload.csv": int,
+              "newplans.csv": lambda t: int(t) + 1, "sen2_mi.csv": lambda t: int(t) + 1}
+    for name, census_of in census.items():
+        source = next(REFERENCE_DATA.rglob(name))
+        _cut(source, tmp_path / name, census_of, origin)
+    from_files = forecast_councils(load_published(tmp_path), origin + 3, simulations=100, seed=7)
+    summary, records = backtest_all(published, simulations=100, seed=7, origins=[origin])
+    model = records[(records.model == MODEL) & (records.horizon == 3)].set_index(["unit", "provision_type"])
+    cut = from_files[from_files.year == origin + 3].rename(columns={"la_code": "unit"}).set_index(["unit", "provision_type"])
+    joined = model.join(cut, how="inner")
+    assert len(joined) == len(model) > 1500
+    assert joined["forecast"].to_numpy() == pytest.approx(joined["plans_central"].to_numpy(), rel=1e-9)
+    assert joined["p90"].to_numpy() == pytest.approx(joined["plans_p90"].to_numpy(), rel=1e-9)
+
+    # every method is scored on the same councils, per origin and pooled
+    total = summary[(summary.provision_type == "total") & (summary.horizon == 3)].set_index(["model", "origin"])
+    units = total["units"].groupby(level="model").first()
+    assert set(units.index) == {MODEL, "compound_growth_3y", "linear_trend_5y", "last_value", "national_growth_3y"}
+    assert units.nunique() == 1 and units.iloc[0] >= 140
+    row = total.loc[(MODEL, origin)]
+    assert 0.5 < row["coverage_p10_p90"] <= 1 and 0 < row["beats_compound_growth_3y"] < 1
+    assert row["wape"] < total.loc[("last_value", origin), "wape"]

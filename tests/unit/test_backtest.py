@@ -1,0 +1,63 @@
+"""The backtest's scoring and the baselines, on records whose answers are worked out by hand."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast.backtest import RECORD_COLUMNS, summarise
+from forecast.backtest_report import README_END, README_START, splice_readme
+from forecast.baselines import compound_growth, last_value, linear_trend, national_growth
+
+
+def test_baselines_project_the_council_total_as_councils_do():
+    history = pd.DataFrame({"total": [100.0, 110.0, 121.0, 133.1]}, index=[2019, 2020, 2021, 2022])
+    assert compound_growth(history, 2)[0] == pytest.approx(133.1 * 1.21)
+    assert linear_trend(history, 1)[0] == pytest.approx(np.polyval(np.polyfit([2019, 2020, 2021, 2022], history["total"], 1), 2023))
+    assert last_value(history, 3)[0] == 133.1
+    england = pd.Series([1000.0, 1050.0, 1102.5, 1157.625, 9999.0], index=[2019, 2020, 2021, 2022, 2023])
+    assert national_growth(history, 2, england)[0] == pytest.approx(133.1 * 1.05**2)  # 2023 is not known yet
+
+
+def test_wape_bias_coverage_and_wins_per_origin_and_pooled():
+    rows = [
+        ("model", 2020, 1, "total", "A", 100.0, 110.0, 90.0, 120.0),  # error +10, covered
+        ("model", 2020, 1, "total", "B", 200.0, 190.0, 201.0, 230.0),  # error −10, not covered
+        ("compound_growth_3y", 2020, 1, "total", "A", 100.0, 130.0, np.nan, np.nan),  # +30: model wins
+        ("compound_growth_3y", 2020, 1, "total", "B", 200.0, 205.0, np.nan, np.nan),  # +5: model loses
+        ("model", 2021, 1, "total", "A", 100.0, 100.0, 90.0, 110.0),
+        ("compound_growth_3y", 2021, 1, "total", "A", 100.0, 120.0, np.nan, np.nan),
+    ]
+    summary = summarise(pd.DataFrame(rows, columns=RECORD_COLUMNS)).set_index(["model", "origin"])
+    first = summary.loc[("model", 2020)]
+    assert first["wape"] == pytest.approx(20 / 300) and first["bias"] == pytest.approx(0.0)
+    assert first["coverage_p10_p90"] == 0.5 and first["beats_compound_growth_3y"] == 0.5
+    assert np.isnan(first["beats_national_growth_3y"])
+    assert np.isnan(summary.loc[("compound_growth_3y", 2020), "coverage_p10_p90"])
+    pooled = summary[summary.index.get_level_values("origin").isna()].loc["model"].iloc[0]
+    assert pooled["wape"] == pytest.approx(20 / 400) and pooled["units"] == 2
+    assert pooled["coverage_p10_p90"] == pytest.approx(2 / 3) and pooled["beats_compound_growth_3y"] == pytest.approx(2 / 3)
+
+
+def test_the_readme_block_is_replaced_between_its_markers_only():
+    readme = f"intro\n{README_START}\nold table\n{README_END}\nafter\n"
+    assert splice_readme(readme, "new table") == f"intro\n{README_START}\nnew table\n{README_END}\nafter\n"
+    with pytest.raises(ValueError, match="markers"):
+        splice_readme("no markers here", "new table")
+
+
+def test_spend_rows_weigh_each_provision_types_errors_by_its_unit_cost():
+    rows = [
+        ("model", 2020, 1, "mss", "A", 10.0, 12.0, 9.0, 13.0),  # +2 plans at £20k
+        ("model", 2020, 1, "mainstream", "A", 100.0, 90.0, 85.0, 95.0),  # −10 plans at £5k
+        ("model", 2020, 1, "total", "A", 110.0, 102.0, 95.0, 115.0),
+        ("last_value", 2020, 1, "mss", "A", 10.0, 10.0, np.nan, np.nan),
+        ("last_value", 2020, 1, "mainstream", "A", 100.0, 80.0, np.nan, np.nan),
+        ("last_value", 2020, 1, "total", "A", 110.0, 90.0, np.nan, np.nan),
+    ]
+    summary = summarise(pd.DataFrame(rows, columns=RECORD_COLUMNS), {"mss": 20_000.0, "mainstream": 5_000.0})
+    spend = summary[(summary.provision_type == "spend") & summary.origin.notna()].set_index("model")
+    actual = 10 * 20_000 + 100 * 5_000
+    assert spend.loc["model", "actual_plans"] == actual  # in pounds on the spend row
+    assert spend.loc["model", "wape"] == pytest.approx(abs(2 * 20_000 - 10 * 5_000) / actual)
+    assert spend.loc["last_value", "bias"] == pytest.approx(-20 * 5_000 / actual)
+    assert spend.loc["model", "beats_last_value"] == 1.0
