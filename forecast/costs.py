@@ -3,15 +3,18 @@
 * **Unit cost** per provision type = spend ÷ full-time-equivalent placements in the last
   complete financial year. It grows at its real growth — the compound growth of the last
   `unit_cost_years` complete years less the inflation of those years (`historical_inflation`),
-  clipped to `real_growth_bounds` — plus the inflation assumed ahead (`inflation`). Each path
-  draws its real growth once from the spread of the yearly changes.
+  clipped to `real_growth_bounds` — plus the cash inflation assumed ahead: pay
+  (`pay_inflation`, weighted by `pay_share`, staff being most of what a placement costs) and
+  prices (`price_inflation`). Each path draws its real growth once from the spread of the yearly
+  changes. Every one of these is a setting with its source, shown on the report's first page.
 * **FTE per plan**: a January plan in a provision type is, on average, this many full-time
   placements over its financial year (recent ratio of FTE to census plans). Spend = plans on
   the census × FTE per plan × unit cost.
 * **Central spend** (no placement) follows its own real growth plus inflation, drawn per path.
 * **Funding**: the budget file's lines for the years it gives (allocations are known a year
-  ahead), otherwise the last year's funding grown at `funding_growth`, or by default at the
-  compound growth of the last `unit_cost_years` complete years.
+  ahead), otherwise the last year's funding grown at `funding_growth` (a stated assumption with
+  its source; `null` takes the compound growth of the last `unit_cost_years` complete years,
+  which after years of large national uplifts overstates what is to come).
 """
 
 from __future__ import annotations
@@ -28,10 +31,24 @@ from .years import census_year_of_fy, fy_label, fy_of_census_year, fy_start
 @dataclass(frozen=True)
 class CostSettings:
     unit_cost_years: int = 3
-    inflation: float = 0.02  # a year ahead: the Bank of England's target
-    historical_inflation: float = 0.035  # UK CPI averaged about 3.5 % a year over 2017–2025
+    pay_inflation: float = 0.03
+    pay_inflation_source: str = ("teachers' pay awards: 5.5% (Sept 2024), 4% (Sept 2025); support staff NJC awards "
+                                 "similar; DfE evidence to the STRB proposes 6.5% over 2026-2029")
+    price_inflation: float = 0.02
+    price_inflation_source: str = "Bank of England CPI target (OBR forecasts CPI near 2% from 2027)"
+    pay_share: float = 0.7
+    pay_share_source: str = "staff costs are about 70% of special schools' spending (DfE consistent financial reporting)"
+    historical_inflation: float = 0.035
+    historical_inflation_source: str = "UK CPI averaged about 3.5% a year over 2017-2025 (ONS)"
     real_growth_bounds: tuple[float, float] = (-0.05, 0.10)
-    funding_growth: float | None = None
+    funding_growth: float | None = 0.03
+    funding_growth_source: str = ("assumed: the high needs NFF funding floor for 2024-25 (+3% a head, DfE NFF policy "
+                                  "document); 2025-26's was +7%. Set the council's own expectation")
+
+    @property
+    def inflation(self) -> float:
+        """Cash inflation of a unit cost a year ahead: pay and prices, weighted."""
+        return self.pay_share * self.pay_inflation + (1 - self.pay_share) * self.price_inflation
 
 
 @dataclass
@@ -115,6 +132,7 @@ def estimate_costs(history: History, caseload: pd.DataFrame, settings: CostSetti
 
 
 def project_funding(history: History, settings: CostSettings, years: list[str], horizon: str) -> tuple[dict[str, float], dict[str, str]]:
+    """Funding per forecast year and where it comes from."""
     budget = history.budget
     signed = budget.assign(
         signed=np.where(budget["line"] == "place_deductions", -budget["amount_gbp"].abs(), budget["amount_gbp"])
@@ -122,9 +140,11 @@ def project_funding(history: History, settings: CostSettings, years: list[str], 
     given = signed[signed["line"] != "balance_brought_forward"].groupby("financial_year")["signed"].sum().to_dict()
     actual = history.position.set_index("financial_year")["funding_gbp"]
     rate = settings.funding_growth
+    basis = "assumed"
     if rate is None:
         recent = [fy for fy in years[-(settings.unit_cost_years + 1):] if fy in actual.index]
         rate, _ = compound_growth(actual.reindex(recent).dropna())
+        basis = "recent growth"
     funding: dict[str, float] = {}
     source: dict[str, str] = {}
     value = float(actual.get(years[-1], 0.0))
@@ -133,7 +153,7 @@ def project_funding(history: History, settings: CostSettings, years: list[str], 
         if fy in given:
             value, source[fy] = float(given[fy]), "budget file"
         else:
-            value, source[fy] = value * (1 + rate), f"grown {rate:+.1%} a year"
+            value, source[fy] = value * (1 + rate), f"grown {rate:+.1%} a year ({basis})"
         funding[fy] = value
     return funding, source
 

@@ -11,7 +11,18 @@ mitigations:
     start_year: 2026-27              # first financial year with an effect
     effect: {percent: 5}             # lever-specific
     status: assessed                 # assured (agreed, funded) or assessed (estimated)
+    kind: saving                     # optional: saving, funding or cost (default: from the lever)
+    # optional, for the DSG management plan's mitigation log:
+    assumption: 10% fewer requests from schools with an inclusion lead
+    cost_gbp: 250000                 # a year to deliver (model it as a `cost` mitigation to count it)
+    owner: Head of SEND
+    milestones: [Leads in post Sept 2026, Review Mar 2027]
+    risk: Recruitment of inclusion leads
 ```
+
+`kind` keeps money apart in the DSG management plan: a `funding` mitigation (a block transfer, a
+council or health contribution: lever funding_change) is income the Forum or partners must agree
+each year, never a saving; `cost` is spend a mitigation adds.
 """
 
 from __future__ import annotations
@@ -28,23 +39,23 @@ from .years import fy_start
 LEVERS: dict[str, tuple[tuple[str, ...], str]] = {
     "reduce_new_plans": (
         ("percent",),
-        "New plans in the provision types fall by `percent` % from the start year (optionally only at "
-        "`ages: [low, high]`).",
+        ("New plans in the provision types fall by `percent` % from the start year (optionally only at "
+        "`ages: [low, high]`)."),
     ),
     "shift_placements": (
         ("to", "share"),
-        "A `share` (0–1) of the children who would be placed in the provision types go to `to` instead: "
-        "`flows: new` (new plans), `moving` (children moving in from other provision types) or `both` (default).",
+        ("A `share` (0–1) of the children who would be placed in the provision types go to `to` instead: "
+        "`flows: new` (new plans), `moving` (children moving in from other provision types) or `both` (default)."),
     ),
     "stop_flow": (
         ("to", "ages"),
-        "Moves from the provision types to `to` by children aged `ages: [low, high]` (age on the earlier "
-        "census) stop, by `share` (default 1): those children stay where they were.",
+        ("Moves from the provision types to `to` by children aged `ages: [low, high]` (age on the earlier "
+        "census) stop, by `share` (default 1): those children stay where they were."),
     ),
     "add_capacity": (
         ("places",),
-        "The provision types get `places` more places from the start year (needs `capacity:` in the "
-        "forecast settings; children beyond capacity overflow as set there).",
+        ("The provision types get `places` more places from the start year (needs `capacity:` in the "
+        "forecast settings; children beyond capacity overflow as set there)."),
     ),
     "unit_cost_growth": (
         ("percentage_points",),
@@ -52,8 +63,8 @@ LEVERS: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "unit_cost_change": (
         ("percent",),
-        "Unit cost in the provision types changes once by `percent` % in the start year (e.g. a banding "
-        "review: -5).",
+        ("Unit cost in the provision types changes once by `percent` % in the start year (e.g. a banding "
+        "review: -5)."),
     ),
     "central_spend_change": (
         ("percent",),
@@ -61,8 +72,8 @@ LEVERS: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "funding_change": (
         ("amount_gbp",),
-        "Funding changes by `amount_gbp` a year from the start year (block transfer, health or social "
-        "care contribution).",
+        ("Funding changes by `amount_gbp` a year from the start year (block transfer, health or social "
+        "care contribution)."),
     ),
 }
 LINES_OF_ENQUIRY = (
@@ -77,6 +88,7 @@ LINES_OF_ENQUIRY = (
     "health and social care contributions",
 )
 STATUSES = ("assured", "assessed")
+KINDS = ("saving", "funding", "cost")
 
 
 class MitigationsError(ValueError):
@@ -92,6 +104,12 @@ class Mitigation:
     status: str
     provision_types: tuple[str, ...] = ()
     effect: dict[str, Any] = field(default_factory=dict)
+    kind: str | None = None  # None: read from the lever (forecast.model.mitigation_kind)
+    assumption: str = ""
+    cost_gbp: float | None = None
+    owner: str = ""
+    milestones: str = ""  # "; "-separated
+    risk: str = ""
 
     @property
     def start(self) -> int:
@@ -137,6 +155,14 @@ def _parse(
         raise MitigationsError(
             f"{where}: unknown line of enquiry {line!r}; one of: {', '.join(LINES_OF_ENQUIRY)}"
         )
+    kind = entry.get("kind")
+    if kind is not None:
+        kind = str(kind).strip().lower()
+        if kind not in KINDS:
+            raise MitigationsError(f"{where}: kind must be saving, funding or cost, not {kind!r}")
+        if (kind == "funding") != (lever == "funding_change"):
+            raise MitigationsError(f"{where}: kind {kind} does not fit lever {lever}: funding_change is income "
+                                   "(kind funding), never a saving or a cost")
     types = entry.get("provision_types") or []
     if isinstance(types, str):
         types = [types]
@@ -152,6 +178,12 @@ def _parse(
         fy_start(str(entry["start_year"]))
     except ValueError as error:
         raise MitigationsError(f"{where}: {error}") from error
+    cost = entry.get("cost_gbp")
+    try:
+        cost = None if cost is None else float(cost)
+    except (TypeError, ValueError) as error:
+        raise MitigationsError(f"{where}: cost_gbp must be a number, not {cost!r}") from error
+    milestones = entry.get("milestones") or []
     problem = _effect_problem(lever, effect)
     if problem:
         raise MitigationsError(f"{where}: {problem}")
@@ -163,6 +195,12 @@ def _parse(
         status=status,
         provision_types=tuple(types),
         effect=dict(effect),
+        kind=kind,
+        assumption=str(entry.get("assumption") or ""),
+        cost_gbp=cost,
+        owner=str(entry.get("owner") or ""),
+        milestones="; ".join(map(str, milestones)) if isinstance(milestones, list) else str(milestones),
+        risk=str(entry.get("risk") or ""),
     )
 
 

@@ -2,20 +2,35 @@
 mitigated, with each mitigation's own effect, the drivers of spend, and the gap to balance.
 
 Scenarios share their random numbers: the same seed gives every scenario the same parameter
-draws and the same starting point, so a mitigation's effect is its lever, not noise. p10 / p50 /
-p90 are quantiles over paths of each quantity separately (the p50s of the provision types need
-not add up to the p50 of the total).
+draws and the same starting point, and each provision type its own stream of process noise, so a
+mitigation's effect is its lever, not noise, and a provision type no mitigation reaches is the
+same in every scenario. Every point figure is `_central`, the mean of the simulated paths: means
+add up across provision types, years, tables and mitigations, so the figures tie. p10 / p50 / p90
+are quantiles over paths of each quantity separately (they do not add up).
+
+Besides the two scenarios: `mitigated_assured` (only the assured mitigations; the position only),
+and sensitivity runs of the unmitigated forecast under other funding growth, unit-cost inflation
+and joiners (forecast.sensitivity).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from . import cohort
-from .costs import CostLevers, CostModel, estimate_costs, no_levers, simulate_costs
+from .costs import (
+    CostLevers,
+    CostModel,
+    complete_years,
+    estimate_costs,
+    no_levers,
+    project_funding,
+    simulate_costs,
+)
 from .history import History, caseload_by_census
 from .mitigations import Mitigation
 from .settings import ForecastSettings, read_population
@@ -23,8 +38,11 @@ from .years import census_year_of_fy, fy_of_census_year, fy_start
 
 UNMITIGATED = "unmitigated"
 MITIGATED = "mitigated"
+MITIGATED_ASSURED = "mitigated_assured"  # only the mitigations whose status is assured
 ACTUAL = "actual"
 DRIVERS = ("joining", "staying_longer", "placement_mix", "unit_cost", "central")
+# age at 31 August → the age groups of marts.fct_ehcp_cohort (and the DfE's SEN2 tables)
+AGE_GROUPS = {"under 5": (0, 4), "5-10": (5, 10), "11-15": (11, 15), "16-19": (16, 19), "20-25": (20, 25)}
 
 
 class ForecastInputError(ValueError):
@@ -53,15 +71,19 @@ class ScenarioRun:
 @dataclass
 class Forecast:
     caseload: pd.DataFrame
+    caseload_by_age: pd.DataFrame
     spend: pd.DataFrame
     hnb_position: pd.DataFrame
     mitigations: pd.DataFrame
     gap_to_balance: pd.DataFrame
     drivers: pd.DataFrame
     assumptions: pd.DataFrame
+    rates: pd.DataFrame
+    sensitivity: pd.DataFrame
     cohort_model: cohort.CohortModel
     cost_model: CostModel
     runs: dict[str, ScenarioRun]
+    unreached: list[str]  # provision types no mitigation reaches: the same in every scenario
 
 
 def prepare(history: History, settings: ForecastSettings) -> tuple[cohort.CohortModel, CostModel]:
@@ -89,7 +111,7 @@ def prepare(history: History, settings: ForecastSettings) -> tuple[cohort.Cohort
 
 
 def run_scenario(model: cohort.CohortModel, costs: CostModel, settings: ForecastSettings,
-                 mitigations: list[Mitigation]) -> ScenarioRun:
+                 mitigations: list[Mitigation], joiner_factor: float = 1.0) -> ScenarioRun:
     years = census_year_of_fy(settings.horizon) - model.base_year
     if years < 1:
         raise ForecastInputError(f"the horizon {settings.horizon} is not after the last census (January {model.base_year})")
@@ -99,6 +121,10 @@ def run_scenario(model: cohort.CohortModel, costs: CostModel, settings: Forecast
     if missing:
         raise ForecastInputError(f"no funding projected for {', '.join(missing)}")
     caseload_levers, cost_levers = resolve_levers(mitigations, model, years)
+    if joiner_factor != 1.0:  # a sensitivity: every joiner, every year
+        A, P = model.base.shape
+        base = caseload_levers.joiner_factor if caseload_levers.joiner_factor is not None else np.ones((years, A, P))
+        caseload_levers.joiner_factor = base * joiner_factor
     paths = cohort.simulate(model, years, settings.simulations, settings.seed, caseload_levers)
     money = simulate_costs(costs, financial_years, settings.simulations, settings.seed, cost_levers)
     plans = paths.plans.sum(axis=2).astype(float)
@@ -165,18 +191,55 @@ def run_forecast(history: History, mitigations: list[Mitigation], settings: Fore
         UNMITIGATED: run_scenario(model, costs, settings, []),
         MITIGATED: run_scenario(model, costs, settings, mitigations),
     }
+    assured = run_scenario(model, costs, settings, [m for m in mitigations if m.status == "assured"])
     return Forecast(
         caseload=_caseload_table(runs, model, settings),
+        caseload_by_age=_caseload_by_age(runs, model, settings),
         spend=_spend_table(runs, model, settings),
-        hnb_position=_position_table(runs, costs, settings),
+        hnb_position=_position_table({**runs, MITIGATED_ASSURED: assured}, costs, settings),
         mitigations=_mitigation_effects(model, costs, settings, runs[UNMITIGATED], mitigations),
         gap_to_balance=_gap_to_balance(runs[MITIGATED], costs, settings),
         drivers=drivers_table(history, runs, costs),
-        assumptions=_assumptions(model, costs, settings),
+        assumptions=assumptions_table(model, costs, settings),
+        rates=_rates(model, costs, settings),
+        sensitivity=_sensitivity(history, model, costs, settings, runs[UNMITIGATED]),
         cohort_model=model,
         cost_model=costs,
         runs=runs,
+        unreached=unreached_provisions(model, mitigations),
     )
+
+
+def unreached_provisions(model: cohort.CohortModel, mitigations: list[Mitigation]) -> list[str]:
+    """Provision types (and `central`) no mitigation can change: not named by one, not where it
+    sends children, and not downstream of those by any move or capacity overflow the model allows."""
+    index = {p: i for i, p in enumerate(model.provisions)}
+    reached: set[int] = set()
+    central = False
+    prevalence_capped = model.prevalence_ceiling is not None and model.population is not None
+    for m in mitigations:
+        named = {index[t] for t in m.provision_types if t in index}
+        if "to" in m.effect and m.effect["to"] in index:
+            named.add(index[m.effect["to"]])
+        if m.lever == "central_spend_change":
+            central = True
+        if prevalence_capped and m.lever in ("reduce_new_plans", "shift_placements", "stop_flow", "add_capacity"):
+            named = set(range(len(model.provisions)))  # the ceiling ties every type's joiners together
+        reached |= named
+    caseload_levers = {"reduce_new_plans", "shift_placements", "stop_flow", "add_capacity"}
+    if any(m.lever in caseload_levers for m in mitigations):
+        edges = model.move_rate.max(axis=0) > 0  # (P, P): from → to at some age
+        if model.overflow_to is not None:
+            for p, target in enumerate(model.overflow_to):
+                edges[p, int(target)] = True
+        frontier = list(reached)
+        while frontier:
+            for target in np.flatnonzero(edges[frontier.pop()]):
+                if int(target) not in reached:
+                    reached.add(int(target))
+                    frontier.append(int(target))
+    unreached = [p for p, i in index.items() if i not in reached]
+    return unreached + ([] if central else ["central"])
 
 
 def _quantiles(values: np.ndarray, settings: ForecastSettings) -> np.ndarray:
@@ -186,74 +249,110 @@ def _quantiles(values: np.ndarray, settings: ForecastSettings) -> np.ndarray:
 def _caseload_table(runs: dict[str, ScenarioRun], model: cohort.CohortModel, settings: ForecastSettings) -> pd.DataFrame:
     rows = []
     for name, run in runs.items():
-        q = _quantiles(run.plans, settings)
-        total = _quantiles(run.plans.sum(axis=2), settings)
+        mean, q = run.plans.mean(axis=0), _quantiles(run.plans, settings)
+        total = run.plans.sum(axis=2)
+        total_mean, total_q = total.mean(axis=0), _quantiles(total, settings)
         for y, year in enumerate(run.census_years):
             for p, provision in enumerate(model.provisions):
-                rows.append((name, year, provision, *q[:, y, p]))
-            rows.append((name, year, "total", *total[:, y]))
-    return pd.DataFrame(rows, columns=["scenario", "year", "provision_type", "plans_p10", "plans_p50", "plans_p90"])
+                rows.append((name, year, provision, mean[y, p], *q[:, y, p]))
+            rows.append((name, year, "total", total_mean[y], *total_q[:, y]))
+    return pd.DataFrame(rows, columns=["scenario", "year", "provision_type", "plans_central", "plans_p10", "plans_p50",
+                                       "plans_p90"])
+
+
+def _caseload_by_age(runs: dict[str, ScenarioRun], model: cohort.CohortModel, settings: ForecastSettings) -> pd.DataFrame:
+    """Plans by age group and provision type (and each age group's total) on each forecast census."""
+    rows = []
+    for name, run in runs.items():
+        for group, (low, high) in AGE_GROUPS.items():
+            plans = run.plans_by_age[:, :, low:high + 1, :].sum(axis=2).astype(float)  # (paths, years, P)
+            mean, q = plans.mean(axis=0), _quantiles(plans, settings)
+            total = plans.sum(axis=2)
+            total_mean, total_q = total.mean(axis=0), _quantiles(total, settings)
+            for y, year in enumerate(run.census_years):
+                for p, provision in enumerate(model.provisions):
+                    rows.append((name, year, group, provision, mean[y, p], *q[:, y, p]))
+                rows.append((name, year, group, "total", total_mean[y], *total_q[:, y]))
+    return pd.DataFrame(rows, columns=["scenario", "year", "age_group", "provision_type", "plans_central", "plans_p10",
+                                       "plans_p50", "plans_p90"])
 
 
 def _spend_table(runs: dict[str, ScenarioRun], model: cohort.CohortModel, settings: ForecastSettings) -> pd.DataFrame:
     rows = []
     for name, run in runs.items():
-        q = _quantiles(run.spend, settings)
-        central = _quantiles(run.central, settings)
-        cost = np.median(run.unit_cost, axis=0)
+        mean, q = run.spend.mean(axis=0), _quantiles(run.spend, settings)
+        central_mean, central = run.central.mean(axis=0), _quantiles(run.central, settings)
+        cost = run.unit_cost.mean(axis=0)
         for y, fy in enumerate(run.financial_years):
             for p, provision in enumerate(model.provisions):
-                rows.append((name, fy, provision, cost[y, p], *q[:, y, p]))
-            rows.append((name, fy, "central", np.nan, *central[:, y]))
-    return pd.DataFrame(
-        rows, columns=["scenario", "financial_year", "provision_type", "unit_cost_gbp", "spend_gbp_p10", "spend_gbp_p50", "spend_gbp_p90"]
-    )
+                rows.append((name, fy, provision, cost[y, p], mean[y, p], *q[:, y, p]))
+            rows.append((name, fy, "central", np.nan, central_mean[y], *central[:, y]))
+    return pd.DataFrame(rows, columns=["scenario", "financial_year", "provision_type", "unit_cost_gbp", "spend_gbp_central",
+                                       "spend_gbp_p10", "spend_gbp_p50", "spend_gbp_p90"])
 
 
 def _position_table(runs: dict[str, ScenarioRun], costs: CostModel, settings: ForecastSettings) -> pd.DataFrame:
     rows = []
     for name, run in runs.items():
-        spend = _quantiles(run.total_spend, settings)
-        in_year = _quantiles(run.funding - run.total_spend, settings)
-        balance = _quantiles(run.cumulative_balance, settings)
+        measures = (run.total_spend, run.funding - run.total_spend, run.cumulative_balance)
+        means = [values.mean(axis=0) for values in measures]
+        spreads = [_quantiles(values, settings) for values in measures]
         for y, fy in enumerate(run.financial_years):
-            rows.append((name, fy, float(np.median(run.funding[:, y])), *spend[:, y], *in_year[:, y], *balance[:, y],
-                         costs.funding_source[fy]))
+            figures = [value for mean, q in zip(means, spreads) for value in (mean[y], *q[:, y])]
+            rows.append((name, fy, float(run.funding[:, y].mean()), *figures, costs.funding_source[fy]))
     return pd.DataFrame(rows, columns=[
-        "scenario", "financial_year", "funding_gbp", "spend_gbp_p10", "spend_gbp_p50", "spend_gbp_p90",
-        "in_year_balance_gbp_p10", "in_year_balance_gbp_p50", "in_year_balance_gbp_p90",
-        "cumulative_balance_gbp_p10", "cumulative_balance_gbp_p50", "cumulative_balance_gbp_p90", "funding_source",
+        "scenario", "financial_year", "funding_gbp",
+        "spend_gbp_central", "spend_gbp_p10", "spend_gbp_p50", "spend_gbp_p90",
+        "in_year_balance_gbp_central", "in_year_balance_gbp_p10", "in_year_balance_gbp_p50", "in_year_balance_gbp_p90",
+        "cumulative_balance_gbp_central", "cumulative_balance_gbp_p10", "cumulative_balance_gbp_p50",
+        "cumulative_balance_gbp_p90", "funding_source",
     ])
+
+
+def mitigation_kind(m: Mitigation) -> str:
+    """funding (income: a block transfer or contribution, never a saving), cost (spend it adds) or
+    saving (spend it avoids), as the mitigations file says or, by default, as its lever reads."""
+    if m.kind:
+        return m.kind
+    if m.lever == "funding_change":
+        return "funding"
+    rises = {"unit_cost_growth": "percentage_points", "unit_cost_change": "percent", "central_spend_change": "percent"}
+    if m.lever in rises and float(m.effect[rises[m.lever]]) > 0:
+        return "cost"
+    return "saving"
 
 
 def _mitigation_effects(model: cohort.CohortModel, costs: CostModel, settings: ForecastSettings, unmitigated: ScenarioRun,
                         mitigations: list[Mitigation]) -> pd.DataFrame:
-    """Each mitigation alone against the unmitigated scenario, on the same paths (median of the
-    path-by-path differences)."""
+    """Each mitigation alone against the unmitigated scenario, on the same paths: the mean of the
+    path-by-path differences, so a year's effects add up to the cumulative one."""
     rows = []
     for m in mitigations:
         alone = run_scenario(model, costs, settings, [m])
-        plans = np.median(alone.plans.sum(axis=2) - unmitigated.plans.sum(axis=2), axis=0)
-        spend = np.median(alone.total_spend - unmitigated.total_spend, axis=0)
-        funding = np.median(alone.funding - unmitigated.funding, axis=0)
-        balance = np.median(alone.cumulative_balance - unmitigated.cumulative_balance, axis=0)
+        plans = (alone.plans.sum(axis=2) - unmitigated.plans.sum(axis=2)).mean(axis=0)
+        spend = (alone.total_spend - unmitigated.total_spend).mean(axis=0)
+        funding = (alone.funding - unmitigated.funding).mean(axis=0)
+        balance = (alone.cumulative_balance - unmitigated.cumulative_balance).mean(axis=0)
         for y, fy in enumerate(alone.financial_years):
-            rows.append((m.name, m.line_of_enquiry, m.lever, m.status, ", ".join(m.provision_types), m.start_year, fy,
-                         plans[y], spend[y], funding[y], funding[y] - spend[y], balance[y]))
+            rows.append((m.name, m.line_of_enquiry, m.lever, mitigation_kind(m), m.status, ", ".join(m.provision_types),
+                         m.start_year, fy, plans[y], spend[y], funding[y], -spend[y], funding[y] - spend[y], balance[y],
+                         ", ".join(f"{k}={v}" for k, v in m.effect.items()), m.assumption, m.cost_gbp, m.owner,
+                         m.milestones, m.risk))
     return pd.DataFrame(rows, columns=[
-        "mitigation", "line_of_enquiry", "lever", "status", "provision_types", "start_year", "financial_year",
-        "plans_effect", "spend_effect_gbp", "funding_effect_gbp", "in_year_saving_gbp", "cumulative_balance_effect_gbp",
+        "mitigation", "line_of_enquiry", "lever", "kind", "status", "provision_types", "start_year", "financial_year",
+        "plans_effect", "spend_effect_gbp", "funding_effect_gbp", "in_year_saving_gbp", "in_year_balance_effect_gbp",
+        "cumulative_balance_effect_gbp", "effect", "assumption_text", "delivery_cost_gbp", "owner", "milestones", "risk",
     ])
 
 
 def _gap_to_balance(run: ScenarioRun, costs: CostModel, settings: ForecastSettings) -> pd.DataFrame:
-    """After mitigations (median path): the saving still needed each year to balance in-year, and
-    the even yearly saving from the first forecast year that clears the cumulative deficit by the
-    target year."""
-    total = np.median(run.total_spend, axis=0)
-    funding = np.median(run.funding, axis=0)
+    """After mitigations (central: the mean of the paths): the saving still needed each year to
+    balance in-year, and the even yearly saving from the first forecast year that clears the
+    cumulative deficit by the target year."""
+    total = run.total_spend.mean(axis=0)
+    funding = run.funding.mean(axis=0)
     in_year = funding - total
-    cumulative = costs.base_cumulative_balance + np.cumsum(in_year)
+    cumulative = run.cumulative_balance.mean(axis=0)
     target = fy_start(settings.recover_by)
     upto = [y for y, fy in enumerate(run.financial_years) if fy_start(fy) <= target]
     at_target = cumulative[upto[-1]] if upto else np.nan
@@ -314,9 +413,9 @@ def drivers_table(history: History, runs: dict[str, ScenarioRun], costs: CostMod
 
 def _driver_rows(series: list[tuple]) -> list[tuple]:
     rows = []
-    for previous, current in zip(series, series[1:]):
+    for previous, current in itertools.pairwise(series):
         _, _, plans0, cost0, central0, _, leavers0 = previous
-        scenario, fy, plans1, cost1, central1, joiners1, leavers1 = current
+        scenario, fy, plans1, cost1, central1, _joiners1, leavers1 = current
         total0, total1 = plans0.sum(), plans1.sum()
         average0 = float((plans0 * cost0).sum() / total0) if total0 else 0.0
         share0 = plans0 / total0 if total0 else plans0
@@ -342,7 +441,7 @@ def _driver_rows(series: list[tuple]) -> list[tuple]:
     return rows
 
 
-def _assumptions(model: cohort.CohortModel, costs: CostModel, settings: ForecastSettings) -> pd.DataFrame:
+def _rates(model: cohort.CohortModel, costs: CostModel, settings: ForecastSettings) -> pd.DataFrame:
     leave = model.leave_rate
     weights = np.maximum(model.base, 1e-9)
     rows = []
@@ -365,3 +464,73 @@ def _assumptions(model: cohort.CohortModel, costs: CostModel, settings: Forecast
     frame["joiners_per_head"] = model.population is not None
     frame["simulations"] = settings.simulations
     return frame
+
+
+def assumptions_table(model: cohort.CohortModel, costs: CostModel, settings: ForecastSettings) -> pd.DataFrame:
+    """The assumptions the balance hangs on, each with its value and where it comes from: the
+    report's first page prints them beside the headline."""
+    c = settings.costs
+    growth = c.funding_growth
+    rows = [
+        ("funding_growth", None, None, growth, "a year",
+         c.funding_growth_source if growth is not None else f"recent growth of funding ({c.unit_cost_years} years)"),
+        *(("funding_gbp", None, fy, costs.funding[fy], "£", costs.funding_source[fy]) for fy in costs.funding),
+        ("unit_cost_inflation", None, None, c.inflation, "a year",
+         f"{c.pay_share:.0%} pay at {c.pay_inflation:.1%} + {1 - c.pay_share:.0%} prices at {c.price_inflation:.1%}"),
+        ("pay_inflation", None, None, c.pay_inflation, "a year", c.pay_inflation_source),
+        ("price_inflation", None, None, c.price_inflation, "a year", c.price_inflation_source),
+        ("pay_share", None, None, c.pay_share, "share", c.pay_share_source),
+        ("historical_inflation", None, None, c.historical_inflation, "a year",
+         c.historical_inflation_source + ": taken off past unit-cost growth to leave the growth above inflation"),
+    ]
+    for p, provision in enumerate(costs.provisions):
+        rows.append(("unit_cost_growth", provision, None, float(costs.real_growth[p] + costs.inflation), "a year",
+                     (f"{costs.real_growth[p]:+.1%} above inflation (the last {c.unit_cost_years} years' growth less "
+                      f"{c.historical_inflation:.1%}) + {costs.inflation:.1%} inflation")))
+    rows.append(("unit_cost_growth", "central", None, float(costs.central_real_growth + costs.inflation), "a year",
+                 f"{costs.central_real_growth:+.1%} above inflation + {costs.inflation:.1%} inflation"))
+    rows.append(("joiners_trend", None, None, float(np.exp(model.joiner_slope) - 1), "a year",
+                 (f"damped ({settings.cohort.damping} a year) trend of new plans over the last "
+                  f"{settings.cohort.trend_years} years, pooled with the caseload's growth")))
+    rows.append(("population", None, None, np.nan, "",
+                 f"ONS projection: {settings.population_file.name}" if settings.population_file
+                 else "none: joiners follow their own trend, not population"))
+    for provision, places in settings.capacity.items():
+        overflow = settings.overflow.get(provision)
+        rows.append(("capacity", provision, None, places, "places",
+                     f"forecast settings; children beyond it go to {overflow}" if overflow else "forecast settings"))
+    if not settings.capacity:
+        rows.append(("capacity", None, None, np.nan, "places", "none set: every provision type takes every child"))
+    rows.append(("prevalence_ceiling", None, None, np.nan if settings.prevalence_ceiling is None else settings.prevalence_ceiling,
+                 "plans per 1,000 aged 0-25", "forecast settings" if settings.prevalence_ceiling else "none set"))
+    rows.append(("balance_brought_forward", None, costs.base_fy, costs.base_cumulative_balance, "£",
+                 f"cumulative balance at the end of {costs.base_fy} (marts.fct_hnb_position)"))
+    return pd.DataFrame(rows, columns=["assumption", "provision_type", "financial_year", "value", "unit", "source"])
+
+
+def _sensitivity(history: History, model: cohort.CohortModel, costs: CostModel, settings: ForecastSettings,
+                 unmitigated: ScenarioRun) -> pd.DataFrame:
+    """The unmitigated cumulative balance (central) with one assumption at a time at another value,
+    on the same paths; `change_from_central_gbp` against the forecast as set."""
+    central = unmitigated.cumulative_balance.mean(axis=0)
+    chosen = settings.sensitivity
+    runs: list[tuple[str, str, float, ScenarioRun]] = []
+    years = complete_years(history)
+    for variant, rate in chosen.funding_growth.items():
+        funding, source = project_funding(history, replace(settings.costs, funding_growth=rate), years, settings.horizon)
+        runs.append(("funding_growth", variant, rate,
+                     run_scenario(model, replace(costs, funding=funding, funding_source=source), settings, [])))
+    for variant, rate in chosen.unit_cost_inflation.items():
+        runs.append(("unit_cost_inflation", variant, rate, run_scenario(model, replace(costs, inflation=rate), settings, [])))
+    for variant, percent in chosen.joiners_percent.items():
+        runs.append(("joiners_percent", variant, percent,
+                     run_scenario(model, costs, settings, [], joiner_factor=1 + percent / 100)))
+    as_set = {"funding_growth": settings.costs.funding_growth, "unit_cost_inflation": costs.inflation,
+              "joiners_percent": 0.0}
+    rows = [(name, "as set", value, fy, central[y], 0.0)
+            for name, value in as_set.items() for y, fy in enumerate(unmitigated.financial_years)]
+    for name, variant, value, run in runs:
+        balance = run.cumulative_balance.mean(axis=0)
+        rows += [(name, variant, value, fy, balance[y], balance[y] - central[y]) for y, fy in enumerate(run.financial_years)]
+    return pd.DataFrame(rows, columns=["assumption", "variant", "value", "financial_year", "cumulative_balance_gbp_central",
+                                       "change_from_central_gbp"])

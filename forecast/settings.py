@@ -28,6 +28,27 @@ CONFIG_DIR = Path(__file__).resolve().parent / "config"
 DEFAULT_SETTINGS_FILE = CONFIG_DIR / "forecast.yml"
 
 
+def _funding_variants() -> dict[str, float]:
+    return {"flat cash": 0.0, "low": 0.015, "high": 0.07}
+
+
+def _inflation_variants() -> dict[str, float]:
+    return {"low": 0.015, "high": 0.05}
+
+
+def _joiner_variants() -> dict[str, float]:
+    return {"low": -10.0, "high": 10.0}
+
+
+@dataclass(frozen=True)
+class SensitivitySettings:
+    """The assumptions that move the balance most, each run at other values (unmitigated)."""
+
+    funding_growth: dict[str, float] = field(default_factory=_funding_variants)  # a year, after the budget file
+    unit_cost_inflation: dict[str, float] = field(default_factory=_inflation_variants)  # cash, a year, pay and prices
+    joiners_percent: dict[str, float] = field(default_factory=_joiner_variants)  # change to every year's joiners
+
+
 class ForecastSettingsError(ValueError):
     """The forecast settings file is invalid; the message names the file and the setting."""
 
@@ -41,6 +62,7 @@ class ForecastSettings:
     quantiles: tuple[float, float, float] = (0.1, 0.5, 0.9)
     cohort: CohortSettings = field(default_factory=CohortSettings)
     costs: CostSettings = field(default_factory=CostSettings)
+    sensitivity: SensitivitySettings = field(default_factory=SensitivitySettings)
     capacity: dict[str, float] = field(default_factory=dict)
     overflow: dict[str, str] = field(default_factory=dict)
     prevalence_ceiling: float | None = None  # plans per 1,000 population aged 0–25
@@ -57,7 +79,7 @@ def load_forecast_settings(path: Path | None = None) -> ForecastSettings:
     except (OSError, yaml.YAMLError) as error:
         raise ForecastSettingsError(f"{path}: cannot read the forecast settings ({error})") from error
     known = {"horizon", "recover_by", "simulations", "seed", "cohort", "costs", "capacity", "overflow",
-             "prevalence_ceiling", "population"}
+             "prevalence_ceiling", "population", "sensitivity"}
     unknown = set(document) - known
     if unknown:
         raise ForecastSettingsError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
@@ -67,7 +89,11 @@ def load_forecast_settings(path: Path | None = None) -> ForecastSettings:
         if "real_growth_bounds" in costs_values:
             costs_values["real_growth_bounds"] = tuple(costs_values["real_growth_bounds"])
         costs = CostSettings(**costs_values)
-    except TypeError as error:
+        sensitivity = SensitivitySettings(**{
+            name: {str(k): float(v) for k, v in (values or {}).items()}
+            for name, values in (document.get("sensitivity") or {}).items()
+        })
+    except (TypeError, ValueError, AttributeError) as error:
         raise ForecastSettingsError(f"{path}: {error}") from error
     population = document.get("population")
     settings = ForecastSettings(
@@ -77,6 +103,7 @@ def load_forecast_settings(path: Path | None = None) -> ForecastSettings:
         seed=int(document.get("seed", ForecastSettings.seed)),
         cohort=cohort,
         costs=costs,
+        sensitivity=sensitivity,
         capacity={str(k): float(v) for k, v in (document.get("capacity") or {}).items()},
         overflow={str(k): str(v) for k, v in (document.get("overflow") or {}).items()},
         prevalence_ceiling=document.get("prevalence_ceiling"),

@@ -10,6 +10,7 @@ below it as suppressed). Money is in £m, counts in plans or children, years are
 from __future__ import annotations
 
 import io
+import textwrap
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -135,8 +136,8 @@ def funding_and_balance(data: ReportData, threshold: int | None = None) -> Chart
     for r in forecast.itertuples():
         rows += [
             (r.financial_year, r.scenario, "funding", r.funding_gbp, np.nan, np.nan),
-            (r.financial_year, r.scenario, "spend", r.spend_gbp_p50, r.spend_gbp_p10, r.spend_gbp_p90),
-            (r.financial_year, r.scenario, "cumulative_balance", r.cumulative_balance_gbp_p50,
+            (r.financial_year, r.scenario, "spend", r.spend_gbp_central, r.spend_gbp_p10, r.spend_gbp_p90),
+            (r.financial_year, r.scenario, "cumulative_balance", r.cumulative_balance_gbp_central,
              r.cumulative_balance_gbp_p10, r.cumulative_balance_gbp_p90),
         ]
     tidy = pd.DataFrame(rows, columns=["financial_year", "scenario", "measure", "value_gbp", "p10_gbp", "p90_gbp"])
@@ -155,7 +156,12 @@ def funding_and_balance(data: ReportData, threshold: int | None = None) -> Chart
             ax.fill_between(x, [start, *part["p10_gbp"]], [start, *part["p90_gbp"]], color=colour, alpha=0.15,
                             linewidth=0)
             ax.plot(x, [start, *part["value_gbp"]], color=colour, linewidth=2, linestyle="--",
-                    label=f"{'Spend, ' + scenario if measure == 'spend' else scenario.capitalize()} (median, p10–p90 band)")
+                    label=f"{'Spend, ' + scenario if measure == 'spend' else scenario.capitalize()} (central, p10–p90 band)")
+        assured = tidy[(tidy["scenario"] == "mitigated_assured") & (tidy["measure"] == measure)]
+        if measure == "cumulative_balance" and len(assured):
+            ax.plot([at[last_fy]] + [at[y] for y in assured["financial_year"]],
+                    [history["value_gbp"].iloc[-1], *assured["value_gbp"]], color=style.SCENARIO_COLOURS["mitigated"],
+                    linewidth=1.5, linestyle=":", label="Assured mitigations only (central)")
         if measure == "spend":
             funding = tidy[(tidy["measure"] == "funding") & tidy["scenario"].isin(["actual", "unmitigated"])]
             ax.plot([at[y] for y in funding["financial_year"]], funding["value_gbp"], color=style.SCENARIO_COLOURS["funding"],
@@ -172,7 +178,8 @@ def funding_and_balance(data: ReportData, threshold: int | None = None) -> Chart
         ax.set_title(title)
         _year_axis(ax, years)
         _forecast_divider(ax, at[last_fy] + 0.5)
-        ax.legend(loc="upper left", fontsize=8)
+        # the balance falls from the top left: its legend sits where the lines are not
+        ax.legend(loc="upper left" if measure == "spend" else "lower left", fontsize=8)
     fig.tight_layout()
 
     horizon = data.horizon
@@ -180,14 +187,16 @@ def funding_and_balance(data: ReportData, threshold: int | None = None) -> Chart
     balance = actual.loc[last_fy, "cumulative_balance_gbp"]
     reading = (
         f"The cumulative high needs balance was {style.pounds_m(balance)} at the end of {last_fy}; on current "
-        f"trends (unmitigated) it reaches {style.pounds_m(end.loc['unmitigated', 'cumulative_balance_gbp_p50'])} by "
+        f"trends (unmitigated) it reaches {style.pounds_m(end.loc['unmitigated', 'cumulative_balance_gbp_central'])} by "
         f"the end of {horizon} (p10–p90 {style.pounds_m(end.loc['unmitigated', 'cumulative_balance_gbp_p10'])} to "
         f"{style.pounds_m(end.loc['unmitigated', 'cumulative_balance_gbp_p90'])}), and "
-        f"{style.pounds_m(end.loc['mitigated', 'cumulative_balance_gbp_p50'])} with the mitigations."
+        f"{style.pounds_m(end.loc['mitigated', 'cumulative_balance_gbp_central'])} with the mitigations"
+        + (f" ({style.pounds_m(end.loc['mitigated_assured', 'cumulative_balance_gbp_central'])} with the assured ones only)."
+           if "mitigated_assured" in end.index else ".")
     )
     return Chart("01_funding_spend_balance", "funding", "High needs funding, spend and the cumulative DSG balance",
-                 reading, fig, tidy, [("Negative balance = deficit. Forecast lines are the median of the simulated "
-                                      "paths; the band holds 80% of them (p10 to p90).")])
+                 reading, fig, tidy, [("Negative balance = deficit. Forecast lines are the central forecast (the mean "
+                                      "of the simulated paths); the band holds 80% of them (p10 to p90).")])
 
 
 # --- 2. spend by provision type ------------------------------------------------------------
@@ -225,7 +234,7 @@ def spend_trend(data: ReportData, threshold: int | None = None) -> Chart:
     future = data.spend_forecast[data.spend_forecast["scenario"] == "unmitigated"]
     wide = pd.concat([
         history.pivot_table(index="financial_year", columns="provision_type", values="spend_gbp", aggfunc="sum"),
-        future.pivot_table(index="financial_year", columns="provision_type", values="spend_gbp_p50", aggfunc="sum"),
+        future.pivot_table(index="financial_year", columns="provision_type", values="spend_gbp_central", aggfunc="sum"),
     ]).reindex(columns=list(data.labels)).fillna(0.0)
     wide = wide.loc[:, (wide.abs() > 0).any()]
     all_years = list(wide.index)
@@ -242,7 +251,7 @@ def spend_trend(data: ReportData, threshold: int | None = None) -> Chart:
     ax.yaxis.set_major_formatter(style.MILLIONS)
     _year_axis(ax, all_years)
     _forecast_divider(ax, len(years) - 0.5)
-    ax.set_title("High needs spend by provision type, actual and forecast (£m; forecast: unmitigated median)")
+    ax.set_title("High needs spend by provision type, actual and forecast (£m; forecast: unmitigated, central)")
     handles, labels = ax.get_legend_handles_labels()
     fig.tight_layout(rect=(0, 0.12, 1, 1))
     _legend_below(fig, handles, labels)
@@ -274,11 +283,11 @@ def dbv_panels(data: ReportData, threshold: int | None = None) -> Chart:
     future_plans = (data.caseload_forecast[(data.caseload_forecast["scenario"] == "unmitigated")
                                            & (data.caseload_forecast["provision_type"] != "total")]
                     .assign(financial_year=lambda f: [fy_of_census_year(int(y)) for y in f["year"]])
-                    .pivot_table(index="financial_year", columns="provision_type", values="plans_p50"))
+                    .pivot_table(index="financial_year", columns="provision_type", values="plans_central"))
     spend = data.spend[data.spend["financial_year"].isin(years)]
     future = data.spend_forecast[data.spend_forecast["scenario"] == "unmitigated"]
     cost = spend.pivot_table(index="financial_year", columns="provision_type", values="spend_gbp")
-    future_cost = future.pivot_table(index="financial_year", columns="provision_type", values="spend_gbp_p50")
+    future_cost = future.pivot_table(index="financial_year", columns="provision_type", values="spend_gbp_central")
     unit = spend.pivot_table(index="financial_year", columns="provision_type", values="unit_cost_gbp")
     if threshold is not None:  # a unit cost over fewer placements than the threshold is one child's cost
         fte = spend.pivot_table(index="financial_year", columns="provision_type", values="fte_placements")
@@ -670,13 +679,16 @@ def spend_drivers(data: ReportData, threshold: int | None = None) -> Chart:
 def mitigation_waterfall(data: ReportData, threshold: int | None = None) -> Chart:
     horizon = data.horizon
     end = data.position_forecast[data.position_forecast["financial_year"] == horizon].set_index("scenario")
-    start = float(end.loc["unmitigated", "cumulative_balance_gbp_p50"])
-    finish = float(end.loc["mitigated", "cumulative_balance_gbp_p50"])
+    start = float(end.loc["unmitigated", "cumulative_balance_gbp_central"])
+    finish = float(end.loc["mitigated", "cumulative_balance_gbp_central"])
     effects = data.mitigations[data.mitigations["financial_year"] == horizon][
         ["mitigation", "status", "cumulative_balance_effect_gbp"]].sort_values("cumulative_balance_effect_gbp",
                                                                                 ascending=False)
     steps = [("Unmitigated", "total", start)]
-    steps += [(r.mitigation, r.status, float(r.cumulative_balance_effect_gbp)) for r in effects.itertuples()]
+    # funding (a block transfer, a contribution) is named as such: it is income to agree, not a saving
+    funding = set(data.mitigations.loc[data.mitigations["kind"] == "funding", "mitigation"])
+    steps += [(f"{r.mitigation} (funding)" if r.mitigation in funding else r.mitigation, r.status,
+               float(r.cumulative_balance_effect_gbp)) for r in effects.itertuples()]
     combined = finish - start - float(effects["cumulative_balance_effect_gbp"].sum())
     if abs(combined) >= 5_000:  # below £0.01m the bar would not show
         steps.append(("Combined effect (mitigations acting together)", "combined", combined))
@@ -684,9 +696,10 @@ def mitigation_waterfall(data: ReportData, threshold: int | None = None) -> Char
     tidy = pd.DataFrame(steps, columns=["step", "status", "value_gbp"])
     tidy.insert(0, "financial_year", horizon)
 
-    fig, ax = _subplots(figsize=(style.FIGURE_WIDTH, 0.5 * len(steps) + 1.6))
+    fig, ax = _subplots(figsize=(style.FIGURE_WIDTH, 0.55 * len(steps) + 1.6))
     level = 0.0
     colours = {"assured": style.OKABE_ITO["blue"], "assessed": style.OKABE_ITO["sky_blue"], "combined": "#B3B3B3"}
+    ends = [0.0]
     for i, (name, status, value) in enumerate(steps):
         if status == "total":
             left, width, colour = 0.0, value, style.SCENARIO_COLOURS["unmitigated" if i == 0 else "mitigated"]
@@ -695,18 +708,22 @@ def mitigation_waterfall(data: ReportData, threshold: int | None = None) -> Char
             left, width, colour = level, value, colours.get(status, "#B3B3B3")
             level += value
         ax.barh(i, width, left=left, color=colour, edgecolor="#333333", linewidth=0.4)
+        ends += [left, left + width]
         label = style.pounds_m(value) if status == "total" else f"{'+' if value >= 0 else ''}{style.pounds_m(value, 2)}"
         ax.text(max(left, left + width) + abs(start) * 0.01, i, f" {label}" + (f" ({status})" if status in ("assured", "assessed") else ""),
                 va="center", fontsize=8)
     ax.set_yticks(range(len(steps)))
-    ax.set_yticklabels([s[0] if len(s[0]) <= 60 else s[0][:57] + "…" for s in steps], fontsize=8)
+    # long names wrap rather than run off the figure
+    ax.set_yticklabels([textwrap.fill(s[0], 38) for s in steps], fontsize=8)
     ax.invert_yaxis()
     ax.axvline(0, color="#666666", linewidth=0.8)
     ax.xaxis.set_major_formatter(style.MILLIONS)
     ax.grid(axis="y", visible=False)
     ax.grid(axis="x", visible=True)
-    ax.set_xlim(min(start, finish, 0) * 1.15, max(0, abs(start) * 0.45))
-    ax.set_title(f"From unmitigated to mitigated cumulative balance at the end of {horizon} (£m, medians)")
+    low, high = min(ends), max(ends)
+    span = (high - low) or 1.0
+    ax.set_xlim(low - 0.05 * span, high + 0.4 * span)  # room for the labels right of the bars
+    ax.set_title(f"Unmitigated to mitigated balance, end of {horizon} (£m, central)")
     fig.tight_layout()
     largest = effects.iloc[0] if len(effects) else None
     reading = (f"The mitigations improve the cumulative balance at the end of {horizon} by {style.pounds_m(finish - start)}, "
@@ -714,11 +731,65 @@ def mitigation_waterfall(data: ReportData, threshold: int | None = None) -> Char
     if largest is not None:
         reading += (f"; the largest is “{largest['mitigation']}” ({style.pounds_m(largest['cumulative_balance_effect_gbp'])}, "
                     f"{largest['status']})")
-    assured = effects.loc[effects["status"] == "assured", "cumulative_balance_effect_gbp"].sum()
-    reading += f"; {style.pounds_m(assured)} of it is assured."
+    assured = effects["status"] == "assured"
+    is_funding = effects["mitigation"].isin(funding)
+    reading += (f"; {style.pounds_m(effects.loc[assured & ~is_funding, 'cumulative_balance_effect_gbp'].sum())} of it is "
+                f"assured savings, and {style.pounds_m(effects.loc[is_funding, 'cumulative_balance_effect_gbp'].sum())} "
+                "is funding (block transfers, contributions) to be agreed each year, not a saving.")
     return Chart("12_mitigation_waterfall", "mitigations", "From unmitigated to mitigated deficit", reading, fig, tidy,
                  [("Each mitigation's bar is its effect alone against the unmitigated forecast; the grey bar is what "
                   "they add or lose by acting together.")])
+
+
+def sensitivity(data: ReportData, threshold: int | None = None) -> Chart:
+    """A tornado: the unmitigated cumulative balance at the horizon with one assumption at a time
+    at another value, against the forecast as set."""
+    horizon = data.horizon
+    if data.sensitivity is None or data.sensitivity.empty:
+        return _nothing_to_show("01b_scenarios", "funding", "What the balance hangs on",
+                                "This warehouse has no forecast.sensitivity: run `highneeds refresh`.")
+    at = data.sensitivity[data.sensitivity["financial_year"] == horizon]
+    central = float(at.loc[at["variant"] == "as set", "cumulative_balance_gbp_central"].iloc[0])
+    tried = at[at["variant"] != "as set"].copy()
+    tried["label"] = [f"{SENSITIVITY_LABELS.get(a, a)}: {v} ({_sensitivity_value(a, x)})"
+                      for a, v, x in zip(tried["assumption"], tried["variant"], tried["value"])]
+    swing = tried.groupby("assumption")["change_from_central_gbp"].apply(lambda c: c.abs().max())
+    tried["order"] = tried["assumption"].map(swing)
+    tried = tried.sort_values(["order", "change_from_central_gbp"], ascending=[True, True])
+    fig, ax = _subplots(figsize=(style.FIGURE_WIDTH, 0.45 * len(tried) + 1.8))
+    y = np.arange(len(tried))
+    colours = [style.OKABE_ITO["blue"] if v >= 0 else style.OKABE_ITO["vermillion"] for v in tried["change_from_central_gbp"]]
+    ax.barh(y, tried["change_from_central_gbp"], left=central, color=colours, edgecolor="#333333", linewidth=0.4)
+    for i, value in enumerate(tried["cumulative_balance_gbp_central"]):
+        ax.text(value, i, f" {style.pounds_m(value)} ", va="center", fontsize=8,
+                ha="left" if value >= central else "right")
+    ax.axvline(central, color="black", linewidth=1.2)
+    ax.axvline(0, color="#666666", linewidth=0.8)
+    ax.set_yticks(y)
+    ax.set_yticklabels(tried["label"], fontsize=8)
+    ax.xaxis.set_major_formatter(style.MILLIONS)
+    low, high = min(tried["cumulative_balance_gbp_central"].min(), central), max(tried["cumulative_balance_gbp_central"].max(), central)
+    pad = 0.25 * max(high - low, 1.0)
+    ax.set_xlim(low - pad, high + pad)
+    ax.set_title(f"Unmitigated balance at the end of {horizon}, one assumption changed (£m)")
+    fig.tight_layout()
+    worst = tried.loc[tried["cumulative_balance_gbp_central"].idxmin()]
+    reading = (f"As set, the unmitigated cumulative balance is {style.pounds_m(central)} at the end of {horizon}; "
+               f"with {worst['label'].lower()} it would be {style.pounds_m(worst['cumulative_balance_gbp_central'])}.")
+    tidy = at[["financial_year", "assumption", "variant", "value", "cumulative_balance_gbp_central", "change_from_central_gbp"]]
+    return Chart("01b_scenarios", "funding", "What the balance hangs on: scenarios", reading, fig, tidy,
+                 [("Each bar changes one assumption and keeps the rest as set, on the same simulated paths; the "
+                   "black line is the forecast as set. Negative balance = deficit.")])
+
+
+SENSITIVITY_LABELS = {"funding_growth": "Funding growth", "unit_cost_inflation": "Unit-cost inflation",
+                      "joiners_percent": "New plans"}
+
+
+def _sensitivity_value(assumption: str, value: float) -> str:
+    if assumption == "joiners_percent":
+        return f"{value:+.0f}%"
+    return f"{value:+.1%} a year"
 
 
 def gap_to_balance(data: ReportData, threshold: int | None = None) -> Chart:
@@ -729,13 +800,15 @@ def gap_to_balance(data: ReportData, threshold: int | None = None) -> Chart:
            label="Further saving needed to balance in-year")
     ax.bar(x + 0.2, gap["saving_per_year_to_recover_by_target_gbp"].fillna(0), width=0.4, color=style.OKABE_ITO["blue"],
            label=f"Saving a year to clear the deficit by {gap['recover_by'].iloc[0]}")
-    ax.plot(x, -gap["cumulative_balance_gbp"], color="black", marker="o", linewidth=1.5,
-            label="Cumulative deficit after mitigations")
+    # the balance keeps the sign it has everywhere else (negative = deficit); the savings are what
+    # closes it, not further spend on top of it
+    ax.plot(x, gap["cumulative_balance_gbp"], color="black", marker="o", linewidth=1.5,
+            label="Cumulative balance after mitigations (negative = deficit)")
+    ax.axhline(0, color="#666666", linewidth=0.8)
     _year_axis(ax, list(gap["financial_year"]))
     ax.yaxis.set_major_formatter(style.MILLIONS)
-    ax.set_ylim(bottom=0)
-    ax.set_title("The gap still to close after mitigations (£m, median path)")
-    ax.legend(loc="upper right", fontsize=8)
+    ax.set_title("Savings still needed after mitigations, and the balance they close (£m, central)")
+    ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     first = gap.iloc[0]
     target = gap["recover_by"].iloc[0]
@@ -800,10 +873,12 @@ def benchmark_position(bench: Benchmarks) -> Chart:
     _legend_below(fig, handles, labels, columns=4)
     top = table.dropna(subset=["percentile"]).sort_values("percentile", ascending=False)
     highest, lowest = top.iloc[0], top.iloc[-1]
-    reading = (f"Against all councils, {bench.name} stands highest on “{highest['label']}”: "
-               f"{format_value(highest['council'], highest['unit'])}, rank {highest['rank']} of "
-               f"{int(highest['councils_ranked'])} (England {format_value(highest['england'], highest['unit'])}); "
-               f"and lowest on “{lowest['label']}”: rank {lowest['rank']} of {int(lowest['councils_ranked'])}.")
+    # the words follow the rank: a council ranked 84 of 153 is mid-table, not "lowest"
+    reading = (f"Against all councils, {bench.name}'s highest position is on “{highest['label']}”: "
+               f"{format_value(highest['council'], highest['unit'])}, rank {highest['rank']:.0f} of "
+               f"{int(highest['councils_ranked'])}, {_standing(highest['percentile'])} "
+               f"(England {format_value(highest['england'], highest['unit'])}); its lowest is on “{lowest['label']}”: "
+               f"rank {lowest['rank']:.0f} of {int(lowest['councils_ranked'])}, {_standing(lowest['percentile'])}.")
     data = table[["indicator", "period", "council", "england", "region", "similar_councils_median", "rank",
                   "councils_ranked", "percentile"]]
     return Chart("14_benchmarks_position", "benchmarks", f"{bench.name} against all councils", reading, fig, data,
@@ -851,7 +926,7 @@ def benchmark_trends(bench: Benchmarks) -> Chart:
 
 
 CHARTS = [
-    funding_and_balance, spend_latest_year, spend_trend, dbv_panels, caseload_by_need, caseload_by_age_group,
+    funding_and_balance, sensitivity, spend_latest_year, spend_trend, dbv_panels, caseload_by_need, caseload_by_age_group,
     caseload_by_age_at_plan_start, provision_starts, new_and_ceased, moves_matrix, spend_drivers,
     mitigation_waterfall, gap_to_balance,
 ]
@@ -860,6 +935,15 @@ CHARTS = [
 # charts that show counts of children: the only ones that change when small counts are suppressed
 COUNT_CHARTS = {dbv_panels, caseload_by_need, caseload_by_age_group, caseload_by_age_at_plan_start, provision_starts,
                 new_and_ceased, moves_matrix}
+
+
+def _standing(percentile: float) -> str:
+    """Where a percentile (share of councils with a lower value) places a council, in words."""
+    if percentile >= 75:
+        return "among the highest quarter of councils"
+    if percentile <= 25:
+        return "among the lowest quarter of councils"
+    return "in the middle half of councils"
 
 
 def build_charts(data: ReportData, threshold: int | None = None, reuse: list[Chart] | None = None) -> list[Chart]:

@@ -11,6 +11,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from ingest.provision_types import DFE_PLACEMENT_CATEGORY
+
 from .suppression import Protected, protect, protect_with_groups
 
 REQUIRED = [
@@ -18,6 +20,12 @@ REQUIRED = [
     ("marts", "fct_ehcp_flows"), ("marts", "fct_provision_starts"), ("marts", "fct_ehcp_transitions"),
     ("marts", "fct_data_quality"), ("forecast", "hnb_position"), ("forecast", "spend"), ("forecast", "caseload"),
     ("forecast", "mitigations"), ("forecast", "gap_to_balance"), ("forecast", "drivers"),
+]
+# read when present (a warehouse built by an older version lacks some): part of the report's inputs
+OPTIONAL = [
+    ("marts", "fct_spend_by_s251_line"), ("staging", "provision_types"), ("forecast", "assumptions"),
+    ("forecast", "sensitivity"), ("forecast", "backtest"), ("forecast", "caseload_by_age"),
+    ("intermediate", "int_spend_allocated"),
 ]
 # the provision types in report order, when the reviewed seed is not in the database
 DEFAULT_PROVISIONS = [
@@ -29,21 +37,8 @@ DEFAULT_PROVISIONS = [
 ]
 
 
-# the placement rows of the DfE's DSG management plan template (and high needs benchmarking tool)
-DFE_PLACEMENT = {
-    "mainstream": "Mainstream schools or academies",
-    "mainstream_rp_unit": "Resourced provision or SEN units",
-    "mss": "Maintained special schools or special academies",
-    "inmss": "NMSS or independent schools",
-    "ap": "Hospital schools or alternative provision",
-    "post16_fe": "Post 16",
-    "post16_spi": "Post 16",
-    "eotas": "Other",
-    "early_years": "Other",
-    "other": "Other",
-    "none": "Other",
-    "central": "Central (no placement)",
-}
+# the placement rows of the DfE's DSG management plan template (the serving file's lookup publishes them too)
+DFE_PLACEMENT = DFE_PLACEMENT_CATEGORY
 
 
 class ReportInputError(RuntimeError):
@@ -66,8 +61,13 @@ class ReportData:
     mitigations: pd.DataFrame  # forecast.mitigations
     gap: pd.DataFrame  # forecast.gap_to_balance
     drivers: pd.DataFrame  # forecast.drivers
-    data_quality: pd.DataFrame  # extract × measure × reason: rows, files in the landing folder now
+    data_quality: pd.DataFrame  # extract × measure × reason: rows, money, files in the landing folder now
     checks: pd.DataFrame  # meta.check_results of the latest run (empty when absent)
+    assumptions: pd.DataFrame | None = None  # forecast.assumptions (None on a warehouse built before it)
+    sensitivity: pd.DataFrame | None = None  # forecast.sensitivity (likewise)
+    backtest: pd.DataFrame | None = None  # forecast.backtest: the caseload model's errors on the council's own censuses
+    caseload_by_age: pd.DataFrame | None = None  # forecast.caseload_by_age
+    transport: pd.DataFrame | None = None  # financial_year × s251_line: SEN transport, outside the high needs block
 
     @property
     def provisions(self) -> list[str]:
@@ -198,8 +198,28 @@ def read_report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
         gap=df("SELECT * FROM forecast.gap_to_balance ORDER BY financial_year"),
         drivers=df("SELECT * FROM forecast.drivers"),
         data_quality=df("""
-            SELECT extract, measure, reason, count(DISTINCT file_hash) AS files, sum(rows)::BIGINT AS rows
+            SELECT extract, measure, reason, count(DISTINCT file_hash) AS files, sum(rows)::BIGINT AS rows,
+                   sum(amount_gbp)::DOUBLE AS amount_gbp
             FROM marts.fct_data_quality WHERE in_landing GROUP BY ALL ORDER BY ALL
         """),
         checks=checks,
+        assumptions=df("SELECT * FROM forecast.assumptions") if _has_column(con, "assumptions", "source") else None,
+        sensitivity=df("SELECT * FROM forecast.sensitivity ORDER BY ALL") if _exists(con, "forecast", "sensitivity") else None,
+        backtest=df("SELECT * FROM forecast.backtest") if _exists(con, "forecast", "backtest") else None,
+        caseload_by_age=df("SELECT * FROM forecast.caseload_by_age ORDER BY ALL")
+        if _exists(con, "forecast", "caseload_by_age") else None,
+        # SEN transport (S251 1.4.11 and the 2.1.x lines) is not high needs spend: DBV shows it beside the block
+        transport=df("""
+            SELECT financial_year, s251_line, sum(amount_gbp)::DOUBLE AS spend_gbp
+            FROM intermediate.int_spend_allocated
+            WHERE NOT is_high_needs AND (s251_line = '1.4.11' OR s251_line LIKE '2.1.%')
+            GROUP BY ALL ORDER BY ALL
+        """) if _exists(con, "intermediate", "int_spend_allocated") else None,
     )
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    """forecast.<table> has <column> (forecast.assumptions held per-provision rates before it held sources)."""
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'forecast' AND table_name = ? "
+        "AND column_name = ?", [table, column]).fetchone()[0])

@@ -2,6 +2,9 @@
 expenditure by provision and S251 line, funding and balances, each actual then forecast,
 unmitigated and mitigated), the mitigation log, the gap to balance and data quality.
 
+Every forecast figure is `_central`, the mean of the simulated paths, so totals are the sums of
+their rows and the same quantity reads the same in every table (p10/p90 give the bands).
+
 Each table is a DataFrame with one column per financial year where the DfE template has years
 across, so a finance officer can paste a row block straight into it. The workbook and the HTML
 both print these frames; the tests reconcile them with the marts and the forecast tables.
@@ -25,6 +28,14 @@ FUNDING_LINES = {
     "la_contribution_gbp": "Council contribution",
     "other_income_gbp": "Other income",
 }
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A live Excel formula for the workbook: `{col}` / `{prev}` are the cell's column and the one
+    before, `{row[Line]}` the row labelled Line (workbook.write_table fills them in)."""
+
+    template: str
 
 
 @dataclass
@@ -75,7 +86,7 @@ def _by_year(actual: pd.DataFrame, future: pd.DataFrame, rows: list[str]) -> pd.
 def _caseload_forecast(data: ReportData, scenario: str) -> pd.DataFrame:
     future = data.caseload_forecast[(data.caseload_forecast["scenario"] == scenario)
                                     & (data.caseload_forecast["provision_type"] != "total")]
-    return future.pivot_table(index="provision_type", columns="year", values="plans_p50").reindex(data.provisions)
+    return future.pivot_table(index="provision_type", columns="year", values="plans_central").reindex(data.provisions)
 
 
 def _with_total(frame: pd.DataFrame, label_column: str, label: str = "Total") -> pd.DataFrame:
@@ -108,21 +119,14 @@ def ehcp_by_placement(data: ReportData, scenario: str, threshold: int | None = N
     detail.insert(1, "DfE placement category", [DFE_PLACEMENT[p] for p in detail.index])
     detail = _with_total(detail.reset_index(drop=True), "Provision type")
     detail.iloc[-1, 2:] = totals.to_numpy()
-    forecast_total = data.caseload_forecast[(data.caseload_forecast["scenario"] == scenario)
-                                            & (data.caseload_forecast["provision_type"] == "total")]
-    median = {fy_of_census_year(int(r.year)): r.plans_p50 for r in forecast_total.itertuples()}
-    median_row = {"Provision type": "Forecast total (median of simulated totals)", "DfE placement category": "",
-                  **{y: median.get(y, np.nan) for y in _year_columns(detail)}}
-    detail = pd.concat([detail, pd.DataFrame([median_row])], ignore_index=True)
     first_forecast = data.forecast_years[0]
     note = (f"EHC plans at the January census inside each financial year: actual to {actual_years[-1]}, forecast "
-            f"(median of the simulated paths, {scenario}) from {first_forecast}.")
+            f"(central: the mean of the simulated paths, {scenario}) from {first_forecast}.")
     return [
         Table(f"ehcp_by_category_{scenario}", f"EHC plans by placement type, {scenario} (DfE template categories)",
               category, "count", note, ["Total"]),
         Table(f"ehcp_by_provision_{scenario}", f"EHC plans by provision type, {scenario}", detail, "count",
-              note + " The forecast total is the median of the simulated totals, which need not equal the sum of "
-              "the provision types' medians.", ["Total", "Forecast total (median of simulated totals)"]),
+              note, ["Total"]),
     ]
 
 
@@ -148,7 +152,7 @@ def expenditure_by_line(data: ReportData) -> list[Table]:
         for r in future.itertuples():
             if r.provision_type in shares.index.get_level_values(0):
                 for line, share in shares.loc[r.provision_type].items():
-                    split.append((line, r.provision_type, r.financial_year, r.spend_gbp_p50 * share))
+                    split.append((line, r.provision_type, r.financial_year, r.spend_gbp_central * share))
         rows = pd.concat([rows, pd.DataFrame(split, columns=rows.columns)])
         wide = rows.pivot_table(index=["s251_line", "provision_type"], columns="financial_year", values="spend_gbp",
                                 aggfunc="sum", fill_value=0.0)
@@ -163,7 +167,7 @@ def expenditure_by_line(data: ReportData) -> list[Table]:
         tables.append(Table(
             f"expenditure_by_line_{scenario}", f"High needs expenditure by S251 line and provision type, {scenario} (£)",
             wide, "money",
-            f"Actual to {base_year} from the ledger (marts.fct_spend_by_s251_line); forecast years ({scenario} median) "
+            f"Actual to {base_year} from the ledger (marts.fct_spend_by_s251_line); forecast years ({scenario}, central) "
             f"split across S251 lines in each provision type's {base_year} proportions.", ["Total"]))
     by_line = actual.pivot_table(index="s251_line", columns="financial_year", values="spend_gbp", aggfunc="sum",
                                  fill_value=0.0).reset_index()
@@ -182,18 +186,48 @@ def expenditure_by_provision(data: ReportData, scenario: str) -> Table:
     actual = data.spend[data.spend["financial_year"].isin(years)].pivot_table(
         index="provision_type", columns="financial_year", values="spend_gbp", aggfunc="sum")
     future = data.spend_forecast[data.spend_forecast["scenario"] == scenario].pivot_table(
-        index="provision_type", columns="financial_year", values="spend_gbp_p50", aggfunc="sum")
+        index="provision_type", columns="financial_year", values="spend_gbp_central", aggfunc="sum")
     wide = pd.concat([actual, future], axis=1).reindex(list(data.labels)).fillna(0.0)
     wide.insert(0, "Provision type", [data.labels[p] for p in wide.index])
     wide.insert(1, "DfE placement category", [DFE_PLACEMENT[p] for p in wide.index])
     wide = _with_total(wide.reset_index(drop=True), "Provision type")
-    median = data.position_forecast[data.position_forecast["scenario"] == scenario].set_index("financial_year")
-    median_row = {"Provision type": "Forecast total (median of simulated totals)", "DfE placement category": "",
-                  **{y: median["spend_gbp_p50"].get(y, np.nan) for y in _year_columns(wide)}}
-    wide = pd.concat([wide, pd.DataFrame([median_row])], ignore_index=True)
     return Table(f"expenditure_by_provision_{scenario}", f"High needs expenditure by provision type, {scenario} (£)",
-                 wide, "money", f"Actual to {years[-1]} (marts.fct_provision_spend), then the {scenario} forecast median "
-                 "(forecast.spend).", ["Total", "Forecast total (median of simulated totals)"])
+                 wide, "money", f"Actual to {years[-1]} (marts.fct_provision_spend), then the {scenario} forecast "
+                 "(forecast.spend, central: the mean of the simulated paths; the total ties to Funding and balances).",
+                 ["Total"])
+
+
+def dsg_plan_summary(data: ReportData, scenario: str) -> Table:
+    """The DSG management plan's summary as councils fill it: the last complete year then the
+    forecast, with lines to enter (import/export adjustments, the other blocks' in-year balance)
+    and live formulas for the totals and balances, so an entry flows through to the deficit."""
+    base = data.complete_years[-1]
+    actual = data.position.set_index("financial_year").loc[base]
+    part = data.position_forecast[data.position_forecast["scenario"] == scenario].set_index("financial_year")
+    years = [base, *data.forecast_years]
+    funding, adjust, total_funding = ("High needs funding", "Import/export adjustments (enter: + imports, − exports)",
+                                      "Total high needs funding")
+    spend, in_year, cumulative = "High needs spend", "High needs in-year balance", "High needs cumulative balance"
+    other, whole_in_year, whole = ("Other DSG blocks: in-year balance (enter)", "Whole DSG in-year balance",
+                                   "Whole DSG cumulative balance")
+    lines = {
+        funding: [float(actual["funding_gbp"]), *part["funding_gbp"].reindex(years[1:])],
+        adjust: [0.0] * len(years),
+        total_funding: [Formula(f"={{col}}{{row[{funding}]}}+{{col}}{{row[{adjust}]}}")] * len(years),
+        spend: [float(actual["spend_gbp"]), *part["spend_gbp_central"].reindex(years[1:])],
+        in_year: [Formula(f"={{col}}{{row[{total_funding}]}}-{{col}}{{row[{spend}]}}")] * len(years),
+        cumulative: [float(actual["cumulative_balance_gbp"]),
+                     *[Formula(f"={{prev}}{{row[{cumulative}]}}+{{col}}{{row[{in_year}]}}")] * (len(years) - 1)],
+        other: [0.0] * len(years),
+        whole_in_year: [Formula(f"={{col}}{{row[{in_year}]}}+{{col}}{{row[{other}]}}")] * len(years),
+        whole: [Formula(f"={{col}}{{row[{cumulative}]}}")] + [
+            Formula(f"={{prev}}{{row[{whole}]}}+{{col}}{{row[{whole_in_year}]}}")] * (len(years) - 1),
+    }
+    frame = pd.DataFrame([[line, *values] for line, values in lines.items()], columns=["Line", *years])
+    return Table(f"dsg_plan_summary_{scenario}", f"DSG management plan summary, {scenario} (£)", frame, "money",
+                 f"{base} actual, then the {scenario} forecast (central). Enter import/export adjustments and the other "
+                 "blocks' in-year balance (schools, central school services, early years) where the council has them: "
+                 "totals and balances are formulas. Negative balance = deficit.")
 
 
 def funding_and_balances(data: ReportData) -> list[Table]:
@@ -213,11 +247,11 @@ def funding_and_balances(data: ReportData) -> list[Table]:
         part = data.position_forecast[data.position_forecast["scenario"] == scenario].set_index("financial_year")
         forecast = pd.DataFrame({
             "Total high needs funding": part["funding_gbp"],
-            "High needs spend (median)": part["spend_gbp_p50"],
+            "High needs spend": part["spend_gbp_central"],
             "High needs spend (p10)": part["spend_gbp_p10"],
             "High needs spend (p90)": part["spend_gbp_p90"],
-            "In-year balance (median)": part["in_year_balance_gbp_p50"],
-            "Cumulative DSG high needs balance (median)": part["cumulative_balance_gbp_p50"],
+            "In-year balance (funding − spend)": part["in_year_balance_gbp_central"],
+            "Cumulative DSG high needs balance": part["cumulative_balance_gbp_central"],
             "Cumulative balance (p10)": part["cumulative_balance_gbp_p10"],
             "Cumulative balance (p90)": part["cumulative_balance_gbp_p90"],
         }).T
@@ -225,30 +259,214 @@ def funding_and_balances(data: ReportData) -> list[Table]:
         sources = ", ".join(f"{fy}: {source}" for fy, source in part["funding_source"].items())
         tables.append(Table(f"funding_and_balances_{scenario}", f"High needs funding and balances, forecast {scenario} (£)",
                             forecast.reset_index(), "money",
-                            f"forecast.hnb_position, {scenario}. Funding: {sources}. p10/p90: the band holding 80% of "
-                            "the simulated paths; the medians of spend and balance are taken separately."))
+                            f"forecast.hnb_position, {scenario}: central figures (the mean of the simulated paths) that "
+                            f"add up. Funding: {sources}. p10/p90: the band holding 80% of the simulated paths, of each "
+                            "line on its own."))
     return tables
 
 
+KIND_ORDER = {"saving": 0, "cost": 1, "funding": 2}
+KIND_PLURAL = {"saving": "savings", "cost": "costs", "funding": "funding"}
+STATUS_ORDER = {"assured": 0, "assessed": 1}
+
+
 def mitigation_log(data: ReportData) -> Table:
+    """Each mitigation's in-year effect on the balance, savings and costs first and funding (income
+    the Forum or partners must agree, never a saving) apart, with assured and assessed subtotals
+    of each; the years add up to the cumulative column."""
     effects = data.mitigations
-    wide = effects.pivot_table(index="mitigation", columns="financial_year", values="in_year_saving_gbp", aggfunc="sum",
-                               sort=False)
+    wide = effects.pivot_table(index="mitigation", columns="financial_year", values="in_year_balance_effect_gbp",
+                               aggfunc="sum", sort=False)
     info = effects.drop_duplicates("mitigation").set_index("mitigation")
     horizon = data.horizon
     at_horizon = effects[effects["financial_year"] == horizon].set_index("mitigation")["cumulative_balance_effect_gbp"]
+    cumulative = f"Effect on cumulative balance by {horizon}"
     log = pd.DataFrame({
-        "Mitigation": wide.index, "DBV line of enquiry": info.loc[wide.index, "line_of_enquiry"].to_numpy(),
-        "Lever": info.loc[wide.index, "lever"].to_numpy(), "Status": info.loc[wide.index, "status"].to_numpy(),
+        "Mitigation": wide.index, "Kind": info.loc[wide.index, "kind"].to_numpy(),
+        "Status": info.loc[wide.index, "status"].to_numpy(),
+        "DBV line of enquiry": info.loc[wide.index, "line_of_enquiry"].to_numpy(),
+        "Lever": info.loc[wide.index, "lever"].to_numpy(),
         "Provision types": info.loc[wide.index, "provision_types"].to_numpy(),
         "Start year": info.loc[wide.index, "start_year"].to_numpy(),
     })
     for year in wide.columns:
         log[year] = wide[year].to_numpy()
-    log[f"Effect on cumulative balance by {horizon}"] = at_horizon.reindex(wide.index).to_numpy()
-    return Table("mitigation_log", "Mitigation log: saving per year (£)", log, "money",
-                 "Each mitigation's own in-year saving against the unmitigated forecast (funding gained plus spend "
-                 "avoided; median of the path-by-path differences), from forecast.mitigations.")
+    log[cumulative] = at_horizon.reindex(wide.index).to_numpy()
+    log = log.sort_values(["Kind", "Status"], key=lambda c: c.map(KIND_ORDER if c.name == "Kind" else STATUS_ORDER),
+                          kind="stable").reset_index(drop=True)
+    money = [*wide.columns, cumulative]
+    blank = {c: "" for c in log.columns}
+    rows, totals = [], []
+    for (kind, status), part in log.groupby(["Kind", "Status"], sort=False):
+        rows += part.to_dict("records")
+        label = f"Subtotal: {status} {KIND_PLURAL[kind]}"
+        rows.append({**blank, "Mitigation": label, "Kind": kind, "Status": status,
+                     **{c: part[c].sum() for c in money}})
+        totals.append(label)
+    for kind_label, kinds in (("Total: savings less costs", ("saving", "cost")), ("Total: funding", ("funding",))):
+        part = log[log["Kind"].isin(kinds)]
+        if len(part):
+            rows.append({**blank, "Mitigation": kind_label, **{c: part[c].sum() for c in money}})
+            totals.append(kind_label)
+    rows.append({**blank, "Mitigation": "Total: every mitigation", **{c: log[c].sum() for c in money}})
+    totals.append("Total: every mitigation")
+    return Table("mitigation_log", "Mitigation log: effect on the balance per year (£)", pd.DataFrame(rows), "money",
+                 "Each mitigation's own effect on the in-year balance against the unmitigated forecast (spend avoided, "
+                 "or for kind funding the income gained: a block transfer or contribution is funding the Schools' "
+                 "Forum or a partner must agree each year, never a saving; mean of the path-by-path differences, so "
+                 "the years add up to the cumulative column), from forecast.mitigations.", totals)
+
+
+ASSUMPTION_LABELS = {
+    "funding_growth": "Funding growth after the budget file", "funding_gbp": "High needs funding",
+    "unit_cost_inflation": "Unit-cost inflation (cash)", "pay_inflation": "Pay inflation",
+    "price_inflation": "Price inflation", "pay_share": "Pay share of unit costs",
+    "historical_inflation": "Inflation taken off past unit-cost growth", "unit_cost_growth": "Unit-cost growth",
+    "joiners_trend": "New plans: trend", "population": "Population", "capacity": "Capacity",
+    "prevalence_ceiling": "Prevalence ceiling", "balance_brought_forward": "Balance brought forward",
+}
+
+
+def assumptions(data: ReportData) -> list[Table]:
+    """forecast.assumptions: each assumption the balance hangs on, its value and its source."""
+    if data.assumptions is None:
+        return []
+    frame = data.assumptions.copy()
+    frame["assumption"] = frame["assumption"].map(lambda a: ASSUMPTION_LABELS.get(a, a))
+    frame["provision_type"] = frame["provision_type"].map(lambda p: data.labels.get(p, p) if isinstance(p, str) else "")
+    is_rate = frame["unit"].isin(["a year", "share"])
+    frame = pd.DataFrame({
+        "Assumption": frame["assumption"], "Provision type": frame["provision_type"],
+        "Year": frame["financial_year"].fillna(""),
+        "As a rate (%)": (frame["value"] * 100).where(is_rate), "Amount": frame["value"].where(~is_rate),
+        "Unit": frame["unit"].fillna(""), "Source": frame["source"].fillna(""),
+    })
+    return [Table("assumptions", "The forecast's assumptions and their sources", frame, "mixed",
+                  "Rates in per cent a year (pay share: per cent of unit cost); amounts in the unit shown. Every one is "
+                  "a setting (forecast/config/forecast.yml) or estimated from the council's history; "
+                  "forecast.assumptions holds them.")]
+
+
+def headline_assumptions(data: ReportData) -> str:
+    """One sentence, beside the headline: the funding and unit-cost assumptions and their sources."""
+    if data.assumptions is None:
+        return ""
+    rows = data.assumptions.set_index("assumption")
+    funding = data.position_forecast[data.position_forecast["scenario"] == "unmitigated"]
+    sources = "; ".join(f"{fy}: {source}" for fy, source in zip(funding["financial_year"], funding["funding_source"]))
+    text = f"Funding — {sources}."
+    growth = rows.loc["funding_growth"] if "funding_growth" in rows.index else None
+    if growth is not None and pd.notna(growth["value"]):
+        text += f" Growth assumed: {growth['value']:+.1%} a year ({growth['source']})."
+    if "unit_cost_inflation" in rows.index:
+        inflation = rows.loc["unit_cost_inflation"]
+        text += f" Unit costs: {inflation['value']:.1%} a year cash inflation ({inflation['source']}"
+        for name in ("pay_inflation", "price_inflation"):
+            if name in rows.index:
+                text += f"; {ASSUMPTION_LABELS[name].lower()}: {rows.loc[name, 'source']}"
+        text += "), plus each provision type's growth above inflation (see the assumptions table)."
+    return text
+
+
+def sensitivity(data: ReportData) -> list[Table]:
+    if data.sensitivity is None:
+        return []
+    at = data.sensitivity[data.sensitivity["financial_year"] == data.horizon]
+    frame = at[["assumption", "variant", "value", "cumulative_balance_gbp_central", "change_from_central_gbp"]].rename(
+        columns={"assumption": "Assumption", "variant": "Variant", "value": "Value",
+                 "cumulative_balance_gbp_central": f"Cumulative balance {data.horizon} (£)",
+                 "change_from_central_gbp": "Change from the forecast as set (£)"})
+    return [Table("sensitivity", f"Unmitigated cumulative balance at the end of {data.horizon} under other assumptions",
+                  frame.reset_index(drop=True), "mixed", "forecast.sensitivity: one assumption changed at a time, on "
+                  "the same simulated paths (funding growth and unit-cost inflation a year; new plans in %).")]
+
+
+AGE_ORDER = ["under 5", "5-10", "11-15", "16-19", "20-25"]
+
+
+def forecast_by_age_and_need(data: ReportData) -> list[Table]:
+    """Forecast plans by age group (from the cohort model) and by primary need (each age group and
+    provision type's forecast split in its need mix on the last census), per scenario."""
+    if data.caseload_by_age is None:
+        return []
+    by_age = data.caseload_by_age[data.caseload_by_age["provision_type"] != "total"]
+    last = data.cohort["census_year"].max()
+    mix = data.cohort[data.cohort["census_year"] == last].groupby(["age_group", "provision_type", "primary_need"])["plans"].sum()
+    mix = mix / mix.groupby(level=[0, 1]).transform("sum")
+    tables = []
+    for scenario in SCENARIOS:
+        part = by_age[by_age["scenario"] == scenario]
+        ages = part.pivot_table(index="age_group", columns="year", values="plans_central", aggfunc="sum")
+        ages = ages.reindex([a for a in AGE_ORDER if a in ages.index])
+        ages.columns = [fy_of_census_year(int(y)) for y in ages.columns]
+        ages = _with_total(ages.rename_axis("Age group").reset_index(), "Age group")
+        tables.append(Table(f"forecast_by_age_{scenario}", f"Forecast EHC plans by age group, {scenario}", ages, "count",
+                            "forecast.caseload_by_age, central; January census in each financial year. Actual years: "
+                            "the Caseload breakdowns sheet.", ["Total"]))
+        joined = part.merge(mix.rename("share").reset_index(), on=["age_group", "provision_type"], how="left")
+        # an age group × provision type with no plans on the last census has no need mix: its plans are 'not known'
+        joined["primary_need"] = joined["primary_need"].fillna("not known")
+        joined["share"] = joined["share"].fillna(1.0)
+        joined["plans"] = joined["plans_central"] * joined["share"]
+        needs = joined.pivot_table(index="primary_need", columns="year", values="plans", aggfunc="sum")
+        needs = needs.loc[needs.sum(axis=1).sort_values(ascending=False).index]
+        needs.columns = [fy_of_census_year(int(y)) for y in needs.columns]
+        needs = _with_total(needs.rename_axis("Primary need").reset_index(), "Primary need")
+        tables.append(Table(f"forecast_by_need_{scenario}", f"Forecast EHC plans by primary need, {scenario}", needs,
+                            "count", f"Each age group and provision type's forecast (central) split in its mix of "
+                            f"primary needs on the January {last} census: an assumption that the mix within them holds.",
+                            ["Total"]))
+    return tables
+
+
+def transport(data: ReportData) -> list[Table]:
+    """SEN transport by year: not high needs spend, so outside every total above, but part of what
+    SEND costs the council (DBV Module 1 shows it beside the block)."""
+    if data.transport is None:
+        return []
+    complete = data.transport[data.transport["financial_year"].isin(data.complete_years)]
+    wide = complete.pivot_table(index="s251_line", columns="financial_year", values="spend_gbp", aggfunc="sum")
+    wide = wide.reindex(columns=data.complete_years).fillna(0.0)
+    frame = _with_total(wide.reset_index().rename(columns={"s251_line": "S251 line"}), "S251 line")
+    return [Table("sen_transport", "SEN transport, outside the high needs block (£)", frame, "money",
+                  "Ledger lines 1.4.11 and 2.1.x (intermediate.int_spend_allocated, not high needs): paid from the "
+                  "council's general fund, so in none of the high needs totals. Complete years only."
+                  + ("" if len(complete) else " The ledger has no SEN transport lines."), ["Total"])]
+
+
+def backtest(data: ReportData) -> list[Table]:
+    """The caseload model's accuracy on the council's own history, every origin pooled."""
+    if data.backtest is None or data.backtest.empty:
+        return []
+    pooled = data.backtest[data.backtest["origin"].isna()].copy()
+    beats = [c for c in pooled.columns if c.startswith("beats_")]
+    pooled["provision_type"] = pooled["provision_type"].map(lambda p: data.labels.get(p, p))
+    pooled = pooled.sort_values(["model", "horizon", "provision_type"])
+    frame = pooled[["model", "horizon", "provision_type", "units", "actual_plans", "wape", "bias", "coverage_p10_p90",
+                    *beats]].rename(columns={
+        "model": "Model", "horizon": "Years ahead", "provision_type": "Provision type", "units": "Forecasts scored",
+        "actual_plans": "Actual plans (sum)", "wape": "Error share (WAPE)", "bias": "Bias share",
+        "coverage_p10_p90": "Share inside p10–p90",
+        **{c: f"Share beating {c.removeprefix('beats_').replace('_', ' ')}" for c in beats}})
+    return [Table("backtest", "How well the caseload model forecast the council's own past censuses", frame, "mixed",
+                  "forecast.backtest, every origin pooled: the model is fitted on the censuses up to each past year and "
+                  "scored on the years after it. WAPE = Σ|actual − forecast| ÷ Σ actual; bias > 0 = over-forecast; "
+                  "an 80% interval should hold about 0.8 of the actual values.")]
+
+
+def mitigation_plan(data: ReportData) -> Table:
+    """Each mitigation as the DSG management plan's log describes it: what it assumes, the lever and
+    its parameters, what it costs to deliver, who owns it, its milestones and risk."""
+    effects = data.mitigations
+    info = effects.drop_duplicates("mitigation").set_index("mitigation")
+    at_horizon = effects[effects["financial_year"] == data.horizon].set_index("mitigation")["cumulative_balance_effect_gbp"]
+    columns = {"kind": "Kind", "status": "Status", "line_of_enquiry": "DBV line of enquiry", "lever": "Lever",
+               "effect": "Lever parameters", "assumption_text": "Assumption", "delivery_cost_gbp": "Cost to deliver (£ a year)",
+               "owner": "Owner", "milestones": "Milestones", "risk": "Risk"}
+    plan = info[[c for c in columns if c in info.columns]].rename(columns=columns)
+    plan[f"Effect on cumulative balance by {data.horizon}"] = at_horizon.reindex(plan.index)
+    return Table("mitigation_plan", "Mitigations: assumption, owner, milestones and risk", plan.reset_index().rename(
+        columns={"mitigation": "Mitigation"}), "mixed", "From the mitigations file; effects from forecast.mitigations.")
 
 
 def gap_to_balance(data: ReportData) -> Table:
@@ -259,8 +477,8 @@ def gap_to_balance(data: ReportData) -> Table:
         "saving_per_year_to_recover_by_target_gbp": "Saving a year to clear the deficit by the target year",
         "recover_by": "Target year",
     })
-    return Table("gap_to_balance", "The gap still to close after mitigations (£, median path)", gap, "money",
-                 "forecast.gap_to_balance: after every mitigation, on the median path.")
+    return Table("gap_to_balance", "The gap still to close after mitigations (£, central)", gap, "money",
+                 "forecast.gap_to_balance: after every mitigation, central (the mean of the simulated paths).")
 
 
 def provision_spend(data: ReportData, threshold: int | None = None) -> Table:
@@ -315,6 +533,7 @@ def data_quality(data: ReportData) -> Table:
     files = dq.groupby("extract")["files"].max()
     flagged = dq[dq["measure"] == "rows_flagged_by_flag"].groupby("extract")["rows"].sum()
     rejected = dq[dq["measure"] == "file_rejected"].groupby("extract")["rows"].size()
+    quarantined_money = dq[dq["measure"] == "rows_quarantined"].groupby("extract")["amount_gbp"].sum(min_count=1)
     table = pd.DataFrame({
         "Extract": measures.index,
         "Files": files.reindex(measures.index).fillna(0).astype(int).to_numpy(),
@@ -323,13 +542,15 @@ def data_quality(data: ReportData) -> Table:
         "Loaded": measures.get("rows_loaded", 0),
         "Exact duplicates": measures.get("rows_exact_duplicate", 0),
         "Quarantined": measures.get("rows_quarantined", 0),
+        "Quarantined (£)": quarantined_money.reindex(measures.index).to_numpy(),
         "Flagged (kept)": flagged.reindex(measures.index).fillna(0).astype(int).to_numpy(),
         "Current in staging": measures.get("rows_current", 0),
         "Superseded by a later file": measures.get("rows_superseded", 0),
     }).reset_index(drop=True)
     return Table("data_quality", "What happened to every row of every landing file (marts.fct_data_quality)",
                  _with_total(table, "Extract"), "count",
-                 "Files in the landing folder now. Rows read = loaded + exact duplicates + quarantined.", ["Total"])
+                 "Files in the landing folder now. Rows read = loaded + exact duplicates + quarantined. Quarantined (£): "
+                 "the money in the quarantined rows whose amount could be read (finance and budget).", ["Total"])
 
 
 def quality_reasons(data: ReportData) -> Table:
@@ -365,9 +586,11 @@ def benchmark_tables(bench) -> list[Table]:
         "England": [format_value(v, u) for v, u in zip(table["england"], table["unit"])],
         f"{bench.region} (pooled)": [format_value(v, u) for v, u in zip(table["region"], table["unit"])],
         "Similar councils (median)": [format_value(v, u) for v, u in zip(table["similar_councils_median"], table["unit"])],
-        "Rank (1 = highest)": [f"{int(r)} of {int(n)}" if pd.notna(r) else "not ranked: flagged"
-                               for r, n in zip(table["rank"], table["councils_ranked"])],
-        "Percentile": [f"{p:.0f}" if pd.notna(p) else "–" for p in table["percentile"]],
+        # ranks and percentiles are numbers (sortable, usable in a formula), not "84 of 153"
+        "Rank (1 = highest)": table["rank"].astype(float),
+        "Councils ranked": table["councils_ranked"].astype(float),
+        "Percentile": table["percentile"].astype(float).round(0),
+        "Rank note": ["" if pd.notna(r) else "not ranked: flagged" for r in table["rank"]],
         "Numerator": table["numerator"], "Denominator": table["denominator"],
     })
     neighbours = bench.neighbours.rename(columns={
@@ -407,11 +630,14 @@ def _marked(build, data: ReportData, threshold: int | None) -> list[Table]:
 def dsg_plan_tables(data: ReportData, threshold: int | None = None) -> dict[str, list[Table]]:
     """Sheet name → tables, in workbook order."""
     return {
+        "DSG plan summary": [dsg_plan_summary(data, s) for s in SCENARIOS],
         "EHCP numbers": _marked(lambda d, t: [x for s in SCENARIOS for x in ehcp_by_placement(d, s, t)], data, threshold),
-        "Expenditure by S251 line": expenditure_by_line(data),
+        "Expenditure by S251 line": expenditure_by_line(data) + transport(data),
         "Expenditure by provision": [expenditure_by_provision(data, s) for s in SCENARIOS],
+        **({"Forecast by age and need": by_age} if (by_age := forecast_by_age_and_need(data)) else {}),
+        **({"Assumptions": shown} if (shown := assumptions(data) + sensitivity(data)) else {}),
         "Funding and balances": funding_and_balances(data),
-        "Mitigations": [mitigation_log(data), gap_to_balance(data)],
+        "Mitigations": [mitigation_log(data), mitigation_plan(data), gap_to_balance(data)],
     }
 
 
@@ -420,5 +646,6 @@ def detail_tables(data: ReportData, threshold: int | None = None) -> dict[str, l
         "Provision spend": _marked(lambda d, t: [provision_spend(d, t)], data, threshold),
         "Caseload breakdowns": _marked(cohort_breakdowns, data, threshold),
         "Flows": _marked(lambda d, t: [flows(d, t)], data, threshold),
+        **({"Model and accuracy": scored} if (scored := backtest(data)) else {}),
         "Data quality": [data_quality(data), quality_reasons(data), checks(data)],
     }

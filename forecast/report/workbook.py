@@ -3,7 +3,10 @@ in the DfE template), then benchmarks, detail and the numbers behind every chart
 
 Each table is an Excel table (named after `Table.name`, so it can be found, filtered and
 pasted); total rows sit directly below it in bold. Money is stored to the penny and shown in
-whole pounds; suppressed counts are written as `c`.
+whole pounds; suppressed counts are written as `c`. A cell given as an Excel formula template
+(tables.Formula) is written as a live formula, its `{col}` / `{prev}` the cell's column and the one
+before, `{row[Line]}` the sheet row of the table's row labelled Line, so a council's edits flow
+through totals and balances.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table as ExcelTable
 from openpyxl.worksheet.table import TableStyleInfo
 
-from .tables import Table
+from .tables import Formula, Table
 
 MONEY = '£#,##0;-£#,##0;£0'
 COUNT = '#,##0'
@@ -71,13 +74,18 @@ def write_table(sheet, row: int, table: Table) -> int:
     formats = {c: FORMATS[table.column_kind(c)] for c in frame.columns}
     hidden = (table.suppressed[list(frame.columns)].to_numpy(dtype=bool) if table.suppressed is not None
               else None)  # as Table.is_suppressed, once for the table
-    for i in body_rows + total_rows:
+    order = body_rows + total_rows
+    rows_of = {str(frame[first_column].iloc[i]): header_row + 1 + k for k, i in enumerate(order)}
+    for i in order:
         row += 1
         for j, column in enumerate(frame.columns, start=1):
             if hidden is not None and hidden[i, j - 1]:
                 value = "c"
             else:
                 value = _cell_value(values[i, j - 1])
+            if isinstance(value, Formula):
+                value = value.template.format(col=get_column_letter(j), prev=get_column_letter(j - 1), row=rows_of)
+                sheet.cell(row, j).number_format = formats[column]
             cell = sheet.cell(row, j, value)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 cell.number_format = formats[column]

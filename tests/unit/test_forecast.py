@@ -5,11 +5,13 @@ import pandas as pd
 import pytest
 
 from forecast import cohort
+from forecast.checks import run_checks
 from forecast.costs import CostSettings
 from forecast.history import History
 from forecast.mitigations import Mitigation, MitigationsError, load_mitigations
-from forecast.model import ForecastInputError, drivers_table, run_forecast
+from forecast.model import ForecastInputError, mitigation_kind, run_forecast
 from forecast.settings import ForecastSettings
+from forecast.store import forecast_tables
 
 TYPES = ["mainstream", "mss", "inmss"]
 UNIT_COST = {"mainstream": 8_000.0, "mss": 25_000.0, "inmss": 60_000.0}
@@ -79,7 +81,8 @@ def history_from(transitions, census, years=range(2020, 2027)):
     )
 
 
-SETTINGS = ForecastSettings(simulations=500, seed=7, costs=CostSettings(inflation=0.02, historical_inflation=0.035))
+SETTINGS = ForecastSettings(simulations=500, seed=7, costs=CostSettings(
+    pay_inflation=0.02, price_inflation=0.02, historical_inflation=0.035, funding_growth=None))
 
 
 @pytest.fixture(scope="module")
@@ -209,9 +212,9 @@ def test_funding_from_the_budget_file_then_grown(steady):
 
 def test_unit_costs_grow_at_real_growth_plus_inflation(steady):
     result = run_forecast(steady, [], SETTINGS)
-    assumptions = result.assumptions.set_index("provision_type")
-    assert assumptions.loc["mss", "unit_cost_real_growth"] == pytest.approx(0.0, abs=0.002)  # history grew 3.5 % = inflation
-    assert assumptions.loc["mss", "unit_cost_nominal_growth"] == pytest.approx(0.02, abs=0.002)
+    rates = result.rates.set_index("provision_type")
+    assert rates.loc["mss", "unit_cost_real_growth"] == pytest.approx(0.0, abs=0.002)  # history grew 3.5 % = inflation
+    assert rates.loc["mss", "unit_cost_nominal_growth"] == pytest.approx(0.02, abs=0.002)
 
 
 def test_too_little_history_is_a_clear_error():
@@ -237,3 +240,100 @@ def test_the_shipped_example_mitigations_are_valid():
 
     types = ["mainstream", "mainstream_rp_unit", "mss", "inmss", "ap", "post16_fe", "post16_spi", "eotas", "early_years", "other", "none"]
     assert len(load_mitigations(EXAMPLE_MITIGATIONS, types)) >= 5
+
+
+def test_a_noisy_joiner_trend_is_pooled_with_the_caseloads_steadier_growth():
+    transitions, _ = simulate_history(growth=0.10)
+    last = transitions["year"].max()
+    dip = (transitions["provision_from"] == "joined") & (transitions["year"] == last)
+    transitions.loc[dip, "children"] = (transitions.loc[dip, "children"] * 0.75).round().astype(int)  # one low year
+    joined = transitions[transitions["provision_from"] == "joined"].groupby("year")["children"].sum().tail(5)
+    _, joiners_only, _, _ = cohort._log_trend(joined.astype(float))
+    model = cohort.estimate(transitions, TYPES)
+    assert joiners_only < 0.06  # the low year drags the joiners' own trend down
+    assert abs(model.joiner_slope - 0.10) < abs(joiners_only - 0.10) / 2  # the caseload's growth holds it up
+
+
+def test_a_funding_mitigation_is_funding_never_a_saving(tmp_path):
+    block = mitigation("funding_change", {"amount_gbp": 500_000}, ())
+    assert mitigation_kind(block) == "funding"
+    assert mitigation_kind(mitigation("unit_cost_change", {"percent": 5})) == "cost"
+    assert mitigation_kind(mitigation("unit_cost_change", {"percent": -5})) == "saving"
+    path = tmp_path / "m.yml"
+    path.write_text("mitigations:\n  - name: Transfer\n    lever: funding_change\n    start_year: 2026-27\n"
+                    "    status: assured\n    line_of_enquiry: block transfers\n    effect: {amount_gbp: 1}\n    kind: saving\n")
+    with pytest.raises(MitigationsError, match="funding_change is income"):
+        load_mitigations(path, TYPES)
+
+
+@pytest.fixture(scope="module")
+def mitigated(steady):
+    levers = [
+        mitigation("reduce_new_plans", {"percent": 20}, ("mainstream",), name="fewer"),
+        Mitigation(name="transfer", line_of_enquiry="block transfers", lever="funding_change", start_year="2026-27",
+                   status="assured", effect={"amount_gbp": 1_000_000}),
+    ]
+    result = run_forecast(steady, levers, SETTINGS)
+    return result, forecast_tables(result, pd.DataFrame())
+
+
+def test_the_central_figures_tie_and_every_check_passes(mitigated):
+    result, tables = mitigated
+    outcomes = run_checks(tables, result.unreached)
+    assert {name: gate.passed for name, (_, gate) in outcomes.items()} == dict.fromkeys(outcomes, True)
+    effects = result.mitigations.set_index(["mitigation", "financial_year"])
+    assert effects.loc[("transfer", "2028-29"), "kind"] == "funding"
+    assert effects.loc[("transfer", "2028-29"), "in_year_saving_gbp"] == 0  # income, not spend avoided
+    assert "inmss" in result.unreached and "mainstream" not in result.unreached
+    position = result.hnb_position.set_index(["scenario", "financial_year"])
+    assert set(position.index.get_level_values(0)) == {"unmitigated", "mitigated", "mitigated_assured"}
+    assured = position.loc[("mitigated_assured", "2028-29"), "cumulative_balance_gbp_central"]
+    unmitigated = position.loc[("unmitigated", "2028-29"), "cumulative_balance_gbp_central"]
+    assert assured - unmitigated == pytest.approx(3_000_000)  # only the transfer is assured
+
+
+@pytest.mark.parametrize("table, column, check", [
+    ("spend", "spend_gbp_central", "position_spend_is_sum_of_provisions"),
+    ("hnb_position", "in_year_balance_gbp_central", "in_year_balance_is_funding_less_spend"),
+    ("hnb_position", "cumulative_balance_gbp_central", "cumulative_balance_rolls_forward"),
+    ("mitigations", "cumulative_balance_effect_gbp", "mitigation_effects_accumulate"),
+    ("drivers", "spend_change_gbp", "drivers_add_up"),
+])
+def test_each_tie_check_fails_when_a_figure_is_off(mitigated, table, column, check):
+    result, tables = mitigated
+    broken = {**tables, table: tables[table].copy()}
+    broken[table].loc[broken[table].index[-1], column] += 1_000.0
+    gate = run_checks(broken, result.unreached)[check][1]
+    assert not gate.passed and gate.failures
+
+
+def test_scenarios_share_their_draws_so_an_unreached_provision_is_identical(mitigated):
+    result, tables = mitigated
+    runs = result.runs
+    assert np.array_equal(runs["mitigated"].spend[:, :, 2], runs["unmitigated"].spend[:, :, 2])  # inmss: unreached
+    broken = {**tables, "spend": tables["spend"].copy()}
+    row = (broken["spend"]["scenario"] == "mitigated") & (broken["spend"]["provision_type"] == "inmss")
+    broken["spend"].loc[row, "spend_gbp_central"] += 5.0
+    assert not run_checks(broken, result.unreached)["unreached_provisions_identical"][1].passed
+
+
+def test_assumptions_name_their_sources_and_sensitivities_move_the_balance(mitigated):
+    result, _ = mitigated
+    assumptions = result.assumptions.set_index("assumption")
+    assert "STRB" in assumptions.loc["pay_inflation", "source"]
+    assert assumptions.loc["unit_cost_inflation", "value"] == pytest.approx(0.02)  # 2 % pay and prices in SETTINGS
+    end = result.sensitivity[result.sensitivity["financial_year"] == "2028-29"].set_index(["assumption", "variant"])
+    change = end["change_from_central_gbp"]
+    assert change[("funding_growth", "high")] > 0 == change[("funding_growth", "flat cash")]  # history was flat
+    assert change[("unit_cost_inflation", "high")] < 0 < change[("unit_cost_inflation", "low")]
+    assert change[("joiners_percent", "high")] < 0 < change[("joiners_percent", "low")]
+
+
+def test_a_shift_leaves_the_provision_children_move_from_untouched(steady):
+    # mainstream children stepping up to mss go to inmss instead: mainstream's own draws are unchanged
+    result = run_forecast(steady, [mitigation("shift_placements", {"to": "inmss", "share": 0.5, "flows": "moving"})],
+                          SETTINGS)
+    runs = result.runs
+    assert "mainstream" in result.unreached
+    assert np.array_equal(runs["mitigated"].plans[:, :, 0], runs["unmitigated"].plans[:, :, 0])
+    assert runs["mitigated"].plans[:, -1, 2].mean() > runs["unmitigated"].plans[:, -1, 2].mean()  # inmss gains
