@@ -5,12 +5,14 @@ warehouse. After a refresh whose gates all passed, `publish` writes a new DuckDB
 the serving file (`<serving>.next-<pid>`, same folder so the rename stays on one filesystem)
 from the warehouse connection, with
 
-* `marts` and `forecast`: copies of the warehouse's tables (with their dbt descriptions as
-  comments), person ids re-keyed when a separate serving key is set;
+* `marts` and `forecast`: copies of the warehouse's tables (with their descriptions as
+  comments; money as DOUBLE, see `_served_type`), person ids re-keyed when a separate serving
+  key is set;
 * `published`: tables safe to share outside the council, small counts suppressed
   (`ingest.suppression`);
 * `meta`: the publication (version id, refresh run, times, code version), the source files
-  with their hashes and load ids, the check results, and every table's row count and checksum,
+  with their hashes and load ids, the check results, the provision types' lookup, and every
+  table's row count and checksum — every table and column described (`ingest.dictionary`),
 
 then checkpoints and detaches it (no `.wal` left), flushes it to disk, makes it owner-only and
 `os.replace`s it onto the serving file. A reader that opens the serving file sees the old file or
@@ -34,6 +36,7 @@ import duckdb
 import pandas as pd
 
 from .contracts import EXTRACTS
+from .provision_types import DFE_PLACEMENT_CATEGORY
 from .pseudonymise import keyed_hash_sql
 from .suppression import DEFAULT_THRESHOLD, TOTAL, suppress, table_lines, with_totals
 
@@ -93,6 +96,7 @@ class SuppressedTable:
     lines: tuple[tuple[str, ...], ...]  # dims fixed along each published total
     hidden_with_count: tuple[str, ...] = ()  # measures hidden whenever the row's count is
     summed: tuple[str, ...] = ()  # of those, the ones that have a total (the others are blank on totals)
+    notes: tuple[tuple[str, str], ...] = ()  # descriptions of columns the served table does not have
 
 
 SUPPRESSED_TABLES = (
@@ -125,6 +129,9 @@ SUPPRESSED_TABLES = (
         dims=("year", "measure", "provision_type"),
         count="plans",
         lines=(("year", "measure"),),
+        notes=(("measure", ("Which flow: new_plans, ceased_plans, moved_in or moved_out (as the columns of "
+                            "marts.fct_ehcp_flows).")),
+               ("plans", "Plans in the flow.")),
     ),
     SuppressedTable(
         name="provision_spend",
@@ -145,6 +152,57 @@ UNSUPPRESSED_TABLES = {
 }
 
 
+SUPPRESSED_COLUMN = "True where the count (and the measures hidden with it) is hidden: null in this row."
+TOTAL_NOTE = "'total' on the rows that add up over it."
+# The meta tables' columns (the marts' are described in their dbt YAML, the forecast's in forecast.store).
+META_COLUMNS = {
+    "publication": {
+        "version_id": "Id of this version of the serving file (publish time and a random suffix).",
+        "run_id": "The Dagster run (refresh) that published it.",
+        "refresh_started_at_utc": "When that refresh started (UTC).",
+        "published_at_utc": "When this version was published (UTC).",
+        "code_version": "Git commit of the code that built it (+changes: with uncommitted edits).",
+        "suppression_threshold": "Counts below this are hidden in the published schema.",
+        "person_ids": "Whether child ids are the warehouse's keyed hashes or re-keyed with the serving key.",
+    },
+    "source_files": {
+        "extract": "Landing extract (ehcp, placements, finance, budget, gias, sen2, requests).",
+        "file_name": "Path of the file relative to the landing folder (a workbook sheet as file.xlsx#Sheet).",
+        "file_hash": "SHA-256 identifying the file (or sheet) as loaded.",
+        "content_hash": "SHA-256 of the file's bytes: compare with the file in the landing folder.",
+        "file_bytes": "Size of the file in bytes.",
+        "status": "loaded or rejected.",
+        "load_id": "The refresh (run id) that loaded it.",
+        "loaded_at": "When it was loaded.",
+        "last_seen_load_id": "The latest refresh that found it in the landing folder.",
+        "in_landing": "True while the file is in the landing folder.",
+        "rows_read": "Rows read from the file.",
+        "rows_valid": "Rows loaded (typed and valid).",
+        "rows_duplicate": "Exact duplicates of an earlier row of the same file (dropped and counted).",
+        "rows_quarantined": "Rows quarantined with a reason.",
+    },
+    "check_results": {
+        "run_id": "The refresh (run id) that ran the check.",
+        "asset": "The table (Dagster asset) checked.",
+        "check_name": "The check.",
+        "passed": "True when it passed.",
+        "severity": "ERROR blocks the forecast and the publish; WARN only reports.",
+        "description": "What the check found (the failures, when it failed).",
+        "evaluated_at": "When it ran.",
+    },
+    "tables": {
+        "table_schema": "Schema of the table.",
+        "table_name": "Name of the table.",
+        "row_count": "Rows in it.",
+        "checksum": "Order-independent checksum of its content (ingest.publish.table_checksum_sql).",
+    },
+    "provision_types": {
+        "dfe_placement_category": "The placement row of the DfE's DSG deficit management plan template the provision "
+                                  "type counts in (the report's workbook groups by it).",
+    },
+}
+
+
 def publish(
     con: duckdb.DuckDBPyConnection,
     serving: Path,
@@ -156,7 +214,7 @@ def publish(
 ) -> Publication:
     """Build a new serving file from the warehouse connection `con` and swap it in atomically."""
     serving = Path(serving).resolve()
-    serving.parent.mkdir(parents=True, exist_ok=True)
+    make_folders(serving.parent, options.file_mode)
     removed = remove_stale_builds(serving)
     served = _served_tables(con)
     _refuse_personal_columns(con, served)
@@ -290,12 +348,33 @@ def _copy_served_tables(con: duckdb.DuckDBPyConnection, served: list[tuple[str, 
         con.execute(f"CREATE SCHEMA {_ALIAS}.{schema}")
     for schema, table in served:
         target = f'{_ALIAS}.{schema}."{table}"'
-        con.execute(f'CREATE TABLE {target} AS SELECT * FROM {schema}."{table}"')
+        columns = _as_served(con.sql(f'SELECT * FROM {schema}."{table}"'))
+        con.execute(f'CREATE TABLE {target} AS SELECT {columns} FROM {schema}."{table}"')
         if table_comment.get((schema, table)):
             con.execute(f"COMMENT ON TABLE {target} IS '{_sql_text(table_comment[(schema, table)])}'")
     for schema, table, column, comment in column_comments:
         if (schema, table) in served:
             con.execute(f'COMMENT ON COLUMN {_ALIAS}.{schema}."{table}"."{column}" IS \'{_sql_text(comment)}\'')
+
+
+def _served_type(data_type: str) -> str:
+    """The type BI reads a column as: DECIMAL (money to the penny) becomes DOUBLE, which pandas
+    (through any driver), Power BI and Excel all read as a number, where DECIMAL reaches pandas as
+    Python Decimal objects through SQLAlchemy, ODBC and Arrow. Every amount below £90 trillion
+    keeps its pennies (round(x, 2) gives it back); the warehouse keeps DECIMAL, and the checks that
+    money reconciles to the penny run there. HUGEINT (from sums) becomes BIGINT, which old ODBC
+    clients can read."""
+    if data_type.startswith("DECIMAL"):
+        return "DOUBLE"
+    return "BIGINT" if data_type == "HUGEINT" else data_type
+
+
+def _as_served(relation: duckdb.DuckDBPyRelation) -> str:
+    """The select list of a relation with every column in its served type (see _served_type)."""
+    return ", ".join(
+        f'CAST("{c}" AS {_served_type(str(t))}) AS "{c}"' if _served_type(str(t)) != str(t) else f'"{c}"'
+        for c, t in zip(relation.columns, relation.types)
+    )
 
 
 def _rekey_person_ids(con: duckdb.DuckDBPyConnection, serving_key: str) -> None:
@@ -321,7 +400,7 @@ def _write_published(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
         if not _has_relation(con, *spec.requires.split(".")):
             continue
         source = con.sql(spec.source)
-        types = dict(zip(source.columns, source.types))
+        types = {c: _served_type(str(t)) for c, t in zip(source.columns, source.types)}
         frame = suppressed_table(source.df(), spec, threshold)
         types[spec.count] = "BIGINT"  # a count (sum() gives HUGEINT, which some ODBC clients cannot read)
         columns = ", ".join(
@@ -334,10 +413,34 @@ def _write_published(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
         finally:
             con.unregister("_frame")
         con.execute(f"COMMENT ON TABLE {_ALIAS}.{PUBLISHED_SCHEMA}.\"{spec.name}\" IS '{_sql_text(spec.description)}'")
+        described = _column_comments(con, *spec.requires.split("."))
+        for dim in _labelled_dims(spec):
+            described[dim] = f"{described.get(dim, '')} {TOTAL_NOTE}".strip()
+        described |= dict(spec.notes)
+        for measure in (spec.count, *spec.hidden_with_count):
+            described[measure] = f"{described.get(measure, '')} Null when suppressed.".strip()
+        described["suppressed"] = SUPPRESSED_COLUMN
+        _comment_columns(con, PUBLISHED_SCHEMA, spec.name, described)
     for name, (schema, table, description) in UNSUPPRESSED_TABLES.items():
         if _has_relation(con, schema, table):
-            con.execute(f'CREATE TABLE {_ALIAS}.{PUBLISHED_SCHEMA}."{name}" AS SELECT * FROM {schema}."{table}"')
+            # from the served copy: the same types and descriptions BI sees there
+            con.execute(f'CREATE TABLE {_ALIAS}.{PUBLISHED_SCHEMA}."{name}" AS SELECT * FROM {_ALIAS}.{schema}."{table}"')
             con.execute(f"COMMENT ON TABLE {_ALIAS}.{PUBLISHED_SCHEMA}.\"{name}\" IS '{_sql_text(description)}'")
+            _comment_columns(con, PUBLISHED_SCHEMA, name, _column_comments(con, schema, table))
+
+
+def _column_comments(con, schema: str, table: str) -> dict[str, str]:
+    """The column descriptions of a served table (as copied into the new file)."""
+    return dict(con.execute(
+        "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? "
+        "AND table_name = ? AND comment IS NOT NULL AND comment <> ''", [_ALIAS, schema, table]).fetchall())
+
+
+def _comment_columns(con, schema: str, table: str, described: dict[str, str]) -> None:
+    columns = {c for s, t, c in _alias_columns(con) if (s, t) == (schema, table)}
+    for column, comment in described.items():
+        if column in columns:
+            con.execute(f'COMMENT ON COLUMN {_ALIAS}.{schema}."{table}"."{column}" IS \'{_sql_text(comment)}\'')
 
 
 def _labelled_dims(spec: SuppressedTable) -> list[str]:
@@ -391,6 +494,24 @@ def _write_meta(con, version_id, run_id, code_version, published_at, refresh_sta
     if _has_relation(con, "meta", "check_results"):
         con.execute(f"CREATE TABLE {meta}.check_results AS SELECT * FROM meta.check_results")
         con.execute(f"COMMENT ON TABLE {meta}.check_results IS 'The checks of the refresh that published this version (all blocking ones passed).'")
+    if _has_relation(con, "staging", "provision_types"):
+        # the reviewed seed (described in dbt/seeds/_seeds.yml), with the DfE category each counts in
+        categories = pd.DataFrame(list(DFE_PLACEMENT_CATEGORY.items()), columns=["provision_type", "dfe_placement_category"])
+        con.register("_categories", categories)
+        try:
+            con.execute(f"CREATE TABLE {meta}.provision_types AS SELECT p.*, c.dfe_placement_category "
+                        "FROM staging.provision_types AS p LEFT JOIN _categories AS c USING (provision_type) ORDER BY p.sort_order")
+        finally:
+            con.unregister("_categories")
+        con.execute(f"COMMENT ON TABLE {meta}.provision_types IS 'The provision types every table uses (the DBV "
+                    "categories): code, label, report order, whether children are placed in it, what it holds, and "
+                    "the DfE placement category it counts in.'")
+        seed = dict(con.execute(
+            "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = "
+            "'staging' AND table_name = 'provision_types' AND comment IS NOT NULL AND comment <> ''").fetchall())
+        _comment_columns(con, META_SCHEMA, "provision_types", seed)
+    for table, described in META_COLUMNS.items():
+        _comment_columns(con, META_SCHEMA, table, described)
 
 
 def _write_table_checksums(con) -> dict[str, int]:
@@ -408,6 +529,7 @@ def _write_table_checksums(con) -> dict[str, int]:
     )
     con.executemany(f"INSERT INTO {_ALIAS}.{META_SCHEMA}.tables VALUES (?, ?, ?, ?)", rows)
     con.execute(f"COMMENT ON TABLE {_ALIAS}.{META_SCHEMA}.tables IS 'Rows and checksum (table_checksum_sql) of every table in marts, forecast and published.'")
+    _comment_columns(con, META_SCHEMA, "tables", META_COLUMNS["tables"])
     return {f"{schema}.{table}": count for schema, table, count, _ in rows}
 
 
@@ -416,9 +538,24 @@ def table_checksum_sql(relation: str) -> str:
     return f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0)::VARCHAR FROM {relation} AS t"
 
 
+def folder_mode(file_mode: int) -> int:
+    """The mode of a folder whose files have `file_mode`: listed and entered by whoever reads them
+    (600 → 700, 640 → 750)."""
+    return file_mode | (file_mode & 0o444) >> 2
+
+
+def make_folders(path: Path, file_mode: int) -> None:
+    """Create `path` and its missing parents with the folder mode for `file_mode` (under the
+    refresh's owner-only umask they would be 700, closed to a BI account the file mode lets in)."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(exist_ok=True)
+        os.chmod(folder, folder_mode(file_mode))
+
+
 def _write_parquet(con, parquet_dir: Path, version_id: str, file_mode: int) -> Path:
     version_dir = parquet_dir / version_id
-    folder_mode = file_mode | (file_mode & 0o444) >> 2  # a folder can be listed where its files can be read
+    make_folders(parquet_dir, file_mode)
     for schema, table in con.execute(
         "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? ORDER BY 1, 2", [_ALIAS]
     ).fetchall():
@@ -427,7 +564,7 @@ def _write_parquet(con, parquet_dir: Path, version_id: str, file_mode: int) -> P
         con.execute(f"COPY {_ALIAS}.{schema}.\"{table}\" TO '{_sql_text(target)}' (FORMAT parquet)")
         os.chmod(target, file_mode)
     for folder in (parquet_dir, version_dir, *(p for p in version_dir.iterdir() if p.is_dir())):
-        os.chmod(folder, folder_mode)
+        os.chmod(folder, folder_mode(file_mode))
     return version_dir
 
 
