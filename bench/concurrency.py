@@ -195,7 +195,7 @@ def run_benchmark(readers: int, refreshes: int, children: int, pause: float, wor
         "HIGHNEEDS_WAREHOUSE": str(work / "warehouse.duckdb"),
         "HIGHNEEDS_SERVING": str(serving),
         "DAGSTER_HOME": str(work / "dagster_home"),
-        "HIGHNEEDS_PSEUDONYM_KEY": "benchmark-key",
+        "HIGHNEEDS_PSEUDONYM_KEY": "benchmark-pseudonym-key-of-32-bytes-or-more",
     }
 
     def refresh() -> float:

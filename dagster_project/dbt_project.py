@@ -35,7 +35,7 @@ def ensure_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
         env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
         completed = subprocess.run(
             [DBT_EXECUTABLE, "parse", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir), "--quiet"],
-            cwd=project_dir, env=env, capture_output=True, text=True,
+            cwd=project_dir, env=env, capture_output=True, text=True, check=False,
         )
         if completed.returncode != 0:
             raise RuntimeError(f"dbt parse failed:\n{completed.stdout}\n{completed.stderr}")

@@ -42,6 +42,10 @@ def build_definitions() -> dg.Definitions:
         schedules=[nightly_refresh],
         sensors=[landing_files_changed],
         resources=resources,
+        # one process per run, as `highneeds refresh` runs it: DuckDB has one writer per file (parallel
+        # step processes fail on its lock), and the run holds the refresh lock from setting up its
+        # resources to tearing them down (resources.WarehouseResource)
+        executor=dg.in_process_executor,
     )
 
 

@@ -32,9 +32,10 @@ def check_result(gate: GateResult, asset_key: AssetKey, check_name: str) -> Asse
         metadata={
             "compared": markdown_table(gate.facts),
             "failures": MetadataValue.text("\n".join(gate.failures) or "none"),
-            # the totals of what was compared, as numbers the UI plots across runs
+            # the totals of what was compared, as numbers the UI plots across runs (to the penny:
+            # summing amounts in floating point leaves noise such as 15646721.690000001)
             **{
-                f"total_{column}": float(gate.facts[column].sum())
+                f"total_{column}": round(float(gate.facts[column].sum()), 2)
                 for column in gate.facts.select_dtypes("number").columns[:12]
             },
         },
@@ -48,9 +49,9 @@ def code_version() -> str:
 
     try:
         commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                                text=True, timeout=10).stdout.strip()
+                                text=True, timeout=10, check=False).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+                               capture_output=True, text=True, timeout=10, check=False).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit, dirty = "", ""
     if not commit:

@@ -6,13 +6,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from importlib.metadata import version
+from pathlib import Path
 
+import dagster as dg
+import duckdb
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 from packaging.version import Version
 
+from . import refresh_lock
 from .dbt_project import DBT_EXECUTABLE, dbt_project
-from .settings import DEFAULT_DUCKDB_MEMORY_LIMIT, load_settings
+from .settings import DEFAULT_DUCKDB_MEMORY_LIMIT, Settings, load_report_settings, load_settings
+
+
+class WarehouseInUse(RuntimeError):
+    """Another program has the warehouse file open (DuckDB's own lock)."""
 
 
 class WarehouseResource(DuckDBResource):
@@ -20,15 +28,66 @@ class WarehouseResource(DuckDBResource):
 
     The cap is SET on each connection rather than passed as connection config: DuckDB refuses a
     second connection to a file in the same process with a different config, and the assets also
-    open the warehouse read-only."""
+    open the warehouse read-only.
+
+    Every run that uses the warehouse holds the refresh lock from start to end (taken when Dagster
+    sets the resource up, before any step; the CLI, which takes it first in the same process,
+    holds it on), so a run the schedule, the sensor or the UI starts while another refresh runs
+    stops at once and says so. Holding the lock, it first swaps in a report a killed refresh
+    left staged (forecast.report.folder)."""
 
     memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT  # validated by the settings (HIGHNEEDS_DUCKDB_MEMORY_LIMIT)
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        left_by_dead_process = refresh_lock.acquire(Path(self.database))
+        if left_by_dead_process:
+            context.log.warning(
+                f"Took over the refresh lock left by a refresh that is no longer running (started "
+                f"{left_by_dead_process.since}, {left_by_dead_process.process})."
+            )
+        try:
+            installed = settle_report_with_serving(load_settings())
+        except BaseException:
+            refresh_lock.release(Path(self.database))  # Dagster tears down only what set up
+            raise
+        if installed:
+            context.log.warning(
+                f"Swapped in the report of run {installed}, which published the serving file but was stopped "
+                "before it swapped its report in."
+            )
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        refresh_lock.release(Path(self.database))
+
     @contextmanager
     def get_connection(self) -> Iterator:
-        with super().get_connection() as con:
-            con.execute(f"SET memory_limit = '{self.memory_limit}'")
-            yield con
+        try:
+            with super().get_connection() as con:
+                try:
+                    con.execute(f"SET memory_limit = '{self.memory_limit}'")
+                    yield con
+                finally:
+                    # dagster-duckdb closes it only when the body succeeded: after a failed step
+                    # the warehouse would stay open for writing and later readers here fail
+                    con.close()
+        except duckdb.IOException as error:
+            explained = refresh_lock.explain_duckdb_lock_error(str(error))
+            if explained is None:
+                raise
+            raise WarehouseInUse(explained) from error
+
+
+def settle_report_with_serving(settings: Settings) -> str | None:
+    """Swap in the report of the run that published the serving file, if a refresh killed between
+    the two swaps left it staged, and clear what killed runs left (forecast.report.folder).
+    Returns the run whose report it swapped in. Call it holding the refresh lock."""
+    # matplotlib-free imports: this runs at the start of every run
+    from forecast.report.folder import settle_report
+    from ingest.publish import read_publication
+
+    publication = read_publication(settings.serving)
+    published_run = publication["run_id"] if publication else None
+    return published_run if settle_report(load_report_settings(settings).out_dir, published_run) else None
 
 
 class HighneedsDbtCliResource(DbtCliResource):

@@ -3,6 +3,7 @@
 import contextlib
 import io
 import os
+import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 HANDWRITTEN_LANDING = FIXTURES / "handwritten"
 REFERENCE_DATA = REPO_ROOT.parent / "shared" / "reference-data"
-TEST_KEY = "test-pseudonym-key"
+TEST_KEY = "test-pseudonym-key-of-at-least-32-bytes"
 
 
 def reference_file(relative: str, download_hint: str) -> Path:
@@ -48,7 +49,8 @@ def pipeline_env(tmp_path, monkeypatch):
         "DAGSTER_HOME": str(home),
     }
     for name in ("HIGHNEEDS_MITIGATIONS", "HIGHNEEDS_HORIZON", "HIGHNEEDS_RECOVER_BY",
-                 "HIGHNEEDS_QUARANTINE_TOLERANCE", "HIGHNEEDS_EXTRACT_DATE"):
+                 "HIGHNEEDS_QUARANTINE_TOLERANCE", "HIGHNEEDS_EXTRACT_DATE", "HIGHNEEDS_SEN2_CHILD_ID",
+                 "HIGHNEEDS_SEN2_ID_MAP"):
         monkeypatch.delenv(name, raising=False)
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -90,10 +92,13 @@ def demo_run(tmp_path_factory) -> DemoRun:
         "HIGHNEEDS_SIMULATIONS": "500",
         "DAGSTER_HOME": str(folder / "dagster_home"),
     }
-    # the demo brings its own key and council code (and says so); the others take their defaults
+    # the demo reads its key from .env and brings its council code (and says so); the others take
+    # their defaults
     cleared = ("HIGHNEEDS_PSEUDONYM_KEY", "HIGHNEEDS_LA_CODE", "HIGHNEEDS_MITIGATIONS", "HIGHNEEDS_HORIZON",
                "HIGHNEEDS_RECOVER_BY", "HIGHNEEDS_QUARANTINE_TOLERANCE", "HIGHNEEDS_EXTRACT_DATE",
                "HIGHNEEDS_REPORT_DIR", "HIGHNEEDS_PUBLISHED", "HIGHNEEDS_NEIGHBOURS", "HIGHNEEDS_SUPPRESSION_THRESHOLD")
+    # as `make setup` leaves it before `make demo`: a .env holding a random key
+    (folder / ".env").write_text(f"HIGHNEEDS_PSEUDONYM_KEY={secrets.token_urlsafe(32)}\n")
     output = io.StringIO()
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)

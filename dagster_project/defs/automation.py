@@ -1,4 +1,10 @@
-"""The refresh job, the nightly schedule and the landing-folder sensor."""
+"""The refresh job, the nightly schedule and the landing-folder sensor.
+
+Both start stopped (Dagster's default) unless HIGHNEEDS_AUTOMATION=on, which starts them running
+when the definitions load; either way they fire only while the Dagster daemon runs (`highneeds ui`
+or `highneeds daemon`). A switch flipped in the UI is remembered in DAGSTER_HOME and wins over the
+setting.
+"""
 
 
 import hashlib
@@ -13,12 +19,15 @@ refresh_job = dg.define_asset_job(
     description="Observe the landing folder, load new files, rebuild the warehouse, run every gate, and forecast when they pass.",
 )
 
+RUNNING = load_settings().automation
+
 nightly_refresh = dg.ScheduleDefinition(
     name="nightly_refresh",
     job=refresh_job,
     cron_schedule="0 2 * * *",
     execution_timezone="Europe/London",
     description="Refresh every night at 02:00 UK time.",
+    default_status=dg.DefaultScheduleStatus.RUNNING if RUNNING else dg.DefaultScheduleStatus.STOPPED,
 )
 
 
@@ -37,6 +46,7 @@ def landing_fingerprint() -> str:
     job=refresh_job,
     minimum_interval_seconds=60,
     description="Starts a refresh when files in the landing folder are added, changed or removed.",
+    default_status=dg.DefaultSensorStatus.RUNNING if RUNNING else dg.DefaultSensorStatus.STOPPED,
 )
 def landing_files_changed(context: dg.SensorEvaluationContext):
     fingerprint = landing_fingerprint()

@@ -6,6 +6,7 @@ model's event before it is reported: row count, code version, load id, the compi
 marts the totals a change between runs shows up in.
 """
 
+import errno
 import os
 import shutil
 from pathlib import Path
@@ -14,6 +15,8 @@ import dagster as dg
 import duckdb
 from dagster_dbt import DbtCliResource, dbt_assets
 from dagster_duckdb import DuckDBResource
+
+from ingest.diskspace import DISK_FULL_TEXT, disk_full_error
 
 from ..dbt_project import dbt_project
 from ..metadata import provenance
@@ -117,4 +120,19 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, war
         _keep_partial_parse(invocation.target_path)
     _prune_run_targets()
     if not invocation.is_successful():
-        raise invocation.get_error() or dg.Failure("dbt build failed: see the step's logs")
+        error = invocation.get_error() or dg.Failure("dbt build failed: see the step's logs")
+        raise _disk_full_in_log(invocation.target_path / "dbt.log", Path(warehouse.database)) or error
+
+
+def _disk_full_in_log(log: Path, warehouse: Path) -> Exception | None:
+    """dbt reports a full disk as a failed model deep in its log: say it plainly instead."""
+    if not log.exists():
+        return None
+    with log.open("rb") as handle:
+        handle.seek(max(0, log.stat().st_size - (4 << 20)))  # the failure is near the end
+        tail = handle.read().decode("utf-8", errors="replace")
+    found = DISK_FULL_TEXT.search(tail)
+    if found is None:
+        return None
+    line = tail[tail.rfind("\n", 0, found.start()) + 1:tail.find("\n", found.end())].strip()
+    return disk_full_error(OSError(errno.ENOSPC, line), "Building the dbt models", warehouse.parent)

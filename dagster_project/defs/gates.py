@@ -25,13 +25,16 @@ STAGING_MODELS = {
     "finance": ("stg_finance__transactions", ("transaction_id",)),
     "budget": ("stg_budget__lines", ("financial_year", "line")),
     "gias": ("stg_reference__establishments", ("urn",)),
+    "requests": ("stg_requests__assessment_requests", ("request_id",)),
 }
 PROVISION_SPEND = dg.AssetKey(["marts", "fct_provision_spend"])
 PLACEMENTS_CLASSIFIED = dg.AssetKey(["intermediate", "int_placements_classified"])
+DATA_QUALITY_FLAGS = dg.AssetKey(["intermediate", "int_data_quality_flags"])
 RAW_ROWS_REACH_STAGING = "raw_rows_reach_staging"
 FINANCE_RECONCILES = "finance_reconciles_to_mart"
 UNIT_COSTS_WITHIN_BOUNDS = "unit_costs_within_bounds"
 PLACEMENT_COSTS_WITHIN_BOUNDS = "placement_costs_within_bounds"
+IDS_LINK = "ids_link"
 MART_KEYS = [
     dg.AssetKey(["marts", name])
     for name in ("fct_provision_spend", "fct_hnb_position", "fct_ehcp_cohort", "fct_ehcp_flows", "fct_provision_starts",
@@ -56,6 +59,8 @@ def staging_key(extract: str) -> dg.AssetKey:
                           description="Unit cost per provision type and year within dbt/seeds/cost_bounds.csv (where FTE ≥ HIGHNEEDS_UNIT_COST_GATE_MIN_FTE)."),
         dg.AssetCheckSpec(PLACEMENT_COSTS_WITHIN_BOUNDS, asset=PLACEMENTS_CLASSIFIED, blocking=True,
                           description="Every placement's annual cost within dbt/seeds/cost_bounds.csv for its provision type."),
+        dg.AssetCheckSpec(IDS_LINK, asset=DATA_QUALITY_FLAGS, blocking=True,
+                          description="Payments and placements pointing to a child or placement no extract has are at most HIGHNEEDS_UNLINKED_TOLERANCE (default 5 %) of their kind: more means the ids no longer join (another pseudonymisation key, or an extract carrying another child id)."),
     ],
 )
 def warehouse_gates(warehouse: DuckDBResource):
@@ -72,12 +77,14 @@ def warehouse_gates(warehouse: DuckDBResource):
             UNIT_COSTS_WITHIN_BOUNDS,
         )
         yield check_result(gates.placement_costs_within_bounds(con, bounds), PLACEMENTS_CLASSIFIED, PLACEMENT_COSTS_WITHIN_BOUNDS)
+        yield check_result(gates.ids_link(con, settings.unlinked_tolerance), DATA_QUALITY_FLAGS, IDS_LINK)
 
 
 GATED_ASSETS = [
     *(a.key for a in ingest_assets),
     *(staging_key(e) for e in STAGING_MODELS),
     PLACEMENTS_CLASSIFIED,
+    DATA_QUALITY_FLAGS,
     *MART_KEYS,
 ]
 

@@ -7,7 +7,8 @@ from dagster_duckdb import DuckDBResource
 from ingest import gates
 from ingest.contracts import COLUMN_DESCRIPTIONS, EXTRACTS, Extract
 from ingest.hashing import cache_for
-from ingest.load import load_extract
+from ingest.load import load_extract, require_landing_files
+from ingest.pseudonymise import check_key_fingerprint
 from ingest.readers import load_reader_config
 
 from ..metadata import DATA_ENGINEERING, check_result, markdown_table, provenance
@@ -48,10 +49,13 @@ def build_ingest_asset(extract: Extract) -> dg.AssetsDefinition:
         settings = load_settings()
         key = settings.require_pseudonym_key()
         hashes = cache_for(settings.warehouse)
+        require_landing_files(settings.landing)
         with warehouse.get_connection() as con:
+            check_key_fingerprint(con, key)  # another key: stop before loading anything
             result = load_extract(
                 con, extract, settings.landing, context.run.run_id, key, settings.extract_date,
-                load_reader_config(settings.readers), hashes,
+                load_reader_config(settings.readers), hashes, date_floor=settings.date_floor,
+                sen2_child_id=settings.sen2_child_id,
             )
         hashes.save()
         with warehouse.get_connection() as con:
@@ -104,7 +108,7 @@ def build_ingest_checks(extract: Extract) -> dg.AssetChecksDefinition:
             dg.AssetCheckSpec(NO_REJECTED_FILES, asset=key, blocking=True,
                               description="No file in the landing folder was rejected whole (unreadable, or a required column missing)."),
             dg.AssetCheckSpec(QUARANTINE_WITHIN_TOLERANCE, asset=key, blocking=True,
-                              description="Quarantined rows are within HIGHNEEDS_QUARANTINE_TOLERANCE (a share of rows read; default 0)."),
+                              description="Quarantined rows and money are within HIGHNEEDS_QUARANTINE_TOLERANCE (a share of rows read; default 1 %) and HIGHNEEDS_QUARANTINE_MONEY_TOLERANCE (a share of the money read, in absolute amounts; default 0.5 %)."),
         ],
     )
     def ingest_gates(warehouse: DuckDBResource):
@@ -113,7 +117,9 @@ def build_ingest_checks(extract: Extract) -> dg.AssetChecksDefinition:
             yield check_result(gates.rows_accounted_for(con, extract), key, ROWS_ACCOUNTED_FOR)
             yield check_result(gates.no_rejected_files(con, extract), key, NO_REJECTED_FILES)
             yield check_result(
-                gates.quarantine_within_tolerance(con, extract, settings.quarantine_tolerance),
+                gates.quarantine_within_tolerance(
+                    con, extract, settings.quarantine_tolerance, settings.quarantine_money_tolerance
+                ),
                 key,
                 QUARANTINE_WITHIN_TOLERANCE,
             )

@@ -7,11 +7,13 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from forecast.report.folder import install_report, is_staged
 from ingest.publish import ServingOptions, publish
 
 from ..metadata import DATA_ENGINEERING, code_version, markdown_table, provenance
-from ..settings import load_settings
+from ..settings import load_report_settings, load_settings
 from .gates import warehouse_checked
+from .report import REPORT_KEY
 
 PUBLISH_KEY = dg.AssetKey(["serving", "publish"])
 GATE_KEY = warehouse_checked.key
@@ -20,16 +22,17 @@ GATE_KEY = warehouse_checked.key
 def build_publish_asset(
     checked: list[dg.AssetKey], marts: list[dg.AssetKey], forecast: list[dg.AssetKey]
 ) -> dg.AssetsDefinition:
-    """The publish asset, after the gate and the tables it copies to serving: the marts, and the
-    forecast. `checked` are the assets the gate vouches for (ingest and dbt): none may have
-    changed since the gate last passed, and the forecast must have run since."""
+    """The publish asset, after the gate, the tables it copies to serving (the marts and the
+    forecast) and the report it swaps in with them. `checked` are the assets the gate vouches for
+    (ingest and dbt): none may have changed since the gate last passed, and the forecast must
+    have run since."""
 
     @dg.asset(
         key=PUBLISH_KEY,
         group_name="serving",
         owners=[DATA_ENGINEERING],
         kinds={"python", "duckdb"},
-        deps=sorted({GATE_KEY, *marts, *forecast}, key=lambda k: k.to_user_string()),
+        deps=sorted({GATE_KEY, REPORT_KEY, *marts, *forecast}, key=lambda k: k.to_user_string()),
         description=(
             "The DuckDB file BI tools read (HIGHNEEDS_SERVING): the marts and the forecast, a "
             "`published` schema safe to share outside the council (counts below "
@@ -37,12 +40,20 @@ def build_publish_asset(
             "version, its refresh run, code version, source files and check results). Built as a new "
             "file beside the old one and swapped in with one atomic rename, so readers always see a "
             "whole version; it runs only after every gate passed, so a failed refresh leaves the last "
-            "good file in place."
+            "good file in place. The report this run built is swapped in right after it: the report and "
+            "the serving file always come from the same refresh (a refresh killed between the two "
+            "swaps has its report swapped in when the next one starts)."
         ),
     )
     def publish_serving(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
         settings = load_settings()
         _require_checked_since_last_change(context, checked, forecast)
+        report_dir = load_report_settings(settings).out_dir
+        if not is_staged(report_dir, context.run.run_id):
+            raise dg.Failure(
+                "Not published: this run did not build the report, and the serving file and the report are "
+                "published together. Materialise report with serving/publish, or run the whole refresh job."
+            )
         options = ServingOptions(
             serving_key=settings.serving_pseudonym_key,
             suppression_threshold=settings.suppression_threshold,
@@ -56,6 +67,7 @@ def build_publish_asset(
                 con, settings.serving, run_id=context.run.run_id, code_version=code_version(), options=options,
                 refresh_started_at=run.start_time and _utc(run.start_time),
             )
+        install_report(report_dir, context.run.run_id)
         for stale in publication.removed_stale:
             context.log.warning(f"removed {stale}, left by a publish that did not finish")
         tables = pd.DataFrame(sorted(publication.tables.items()), columns=["table", "rows"])

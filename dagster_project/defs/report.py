@@ -11,15 +11,15 @@ from dagster_duckdb import DuckDBResource
 from ..metadata import FINANCE_AND_BI, markdown_table, provenance
 from ..settings import load_report_settings, load_settings
 from .forecast import TABLE_DESCRIPTIONS
-from .publish import PUBLISH_KEY
 
-# after the publish (so a failed gate, which stops the publish, leaves the last good report too),
-# from the forecast tables and the marts behind them
-REPORT_DEPS = [PUBLISH_KEY, *(dg.AssetKey(["forecast", name]) for name in TABLE_DESCRIPTIONS)]
+REPORT_KEY = dg.AssetKey(["report"])
+# from the forecast tables and the marts behind them (so a failed gate, which stops the forecast,
+# leaves the last good report too); the publish swaps it in with the serving file
+REPORT_DEPS = [dg.AssetKey(["forecast", name]) for name in TABLE_DESCRIPTIONS]
 
 
 @dg.asset(
-    key=["report"],
+    key=REPORT_KEY,
     group_name="report",
     owners=[FINANCE_AND_BI],
     kinds={"python", "html", "excel"},
@@ -31,17 +31,18 @@ REPORT_DEPS = [PUBLISH_KEY, *(dg.AssetKey(["forecast", name]) for name in TABLE_
         "expenditure by provision and S251 line, funding and balances, unmitigated and mitigated). internal/ shows "
         "every count; publication/ suppresses counts of children below HIGHNEEDS_SUPPRESSION_THRESHOLD. With "
         "HIGHNEEDS_LA_CODE and the DfE's published files it benchmarks the council against England, its region "
-        "and similar councils."
+        "and similar councils. Built beside the current report and swapped in by serving/publish right after the "
+        "serving file, so the report and the serving file always come from the same refresh."
     ),
 )
 def report_asset(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
     # matplotlib takes a second to import: only when a report is drawn, not when definitions load
     from forecast.report.build import build_report
 
-    options = dataclasses.replace(load_report_settings(load_settings()).options(context.run.run_id),
-                                  reuse_unchanged=True)
+    report_settings = load_report_settings(load_settings())
+    options = dataclasses.replace(report_settings.options(context.run.run_id), reuse_unchanged=True)
     with warehouse.get_connection() as con:
-        report = build_report(con, options)
+        report = build_report(con, options, swap_in=False)
     internal, publication = report.outputs["internal"], report.outputs["publication"]
     headline = base64.b64encode(report.headline_png).decode("ascii")
     metadata = {
@@ -51,7 +52,9 @@ def report_asset(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -
         ),
         "report_internal": dg.MetadataValue.path(str(internal.html)),
         "report_publication": dg.MetadataValue.path(str(publication.html)),
-        "open_report": dg.MetadataValue.url(internal.html.as_uri()),
+        # over http, as `highneeds ui` serves the report beside the UI: a file:/// link opens only on the server
+        "open_report": dg.MetadataValue.url(report_settings.url_of(internal.html)),
+        "open_publication": dg.MetadataValue.url(report_settings.url_of(publication.html)),
         "workbook": dg.MetadataValue.path(str(internal.workbook)),
         "charts": len(internal.charts),
         "readings": dg.MetadataValue.md("\n".join(f"- **{key}**: {reading}" for key, reading in internal.readings.items())),

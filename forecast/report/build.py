@@ -3,10 +3,14 @@
     <out_dir>/internal/report.html, workbook.xlsx, charts/*.png      every count as it is
     <out_dir>/publication/report.html, workbook.xlsx, charts/*.png   counts below the threshold suppressed
 
-Each audience's folder is built beside the old one and swapped in whole, so a reader never sees
-half a report. With `reuse_unchanged` (the refresh's asset), a report whose inputs — the tables it
-reads, the published files, the options and the report's own code — are unchanged since the last
-build is kept as it is rather than drawn again (a nightly run with no new data).
+The report is built beside the old one, in `<out_dir>/.next-<run id>/`, and swapped in whole
+(forecast.report.folder), so a reader never sees half a report; a refresh leaves it staged for
+its publish to swap in together with the serving file.
+
+With `reuse_unchanged` (the refresh's asset), a report whose inputs — the tables it reads, the
+published files, the options and the report's own code — are unchanged since the last build is
+kept as it is rather than drawn again (a nightly run with no new data): only its record, naming
+the new run, is staged.
 """
 
 from __future__ import annotations
@@ -21,16 +25,15 @@ from pathlib import Path
 
 import duckdb
 
-from . import tables
+from . import requests, tables
 from .benchmarks import Benchmarks, BenchmarkUnavailable, benchmark, load_published_data
 from .charts import Chart, build_benchmark_charts, build_charts
-from .data import REQUIRED, ReportData, read_report_data
+from .data import OPTIONAL, REQUIRED, ReportData, read_report_data
+from .folder import AUDIENCES, LAST_BUILD, install_report, staged_report_dir
 from .html import Section, render
 from .workbook import write_workbook
 
-AUDIENCES = ("internal", "publication")
 HEADLINE = "01_funding_spend_balance"
-LAST_BUILD = ".last-build.json"  # in out_dir: what the last build was made from, for reuse
 
 
 @dataclass
@@ -70,7 +73,7 @@ def inputs_fingerprint(con: duckdb.DuckDBPyConnection, options: ReportOptions) -
     """SHA-256 over everything a report is made from: each table's rows (order-free), the options,
     the published files (names, sizes, modification times) and the report's own code."""
     digest = hashlib.sha256()
-    for schema, name in [*REQUIRED, ("marts", "fct_spend_by_s251_line"), ("staging", "provision_types")]:
+    for schema, name in [*REQUIRED, *OPTIONAL, ("marts", "fct_ehcp_requests")]:
         exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
                              [schema, name]).fetchone()[0]
         if exists:
@@ -105,18 +108,35 @@ def _reusable(options: ReportOptions, fingerprint: str) -> Report | None:
                   last["benchmarks_note"], benchmark_summary=last["benchmark_summary"], reused=True)
 
 
-def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Report:
+def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions, *, swap_in: bool = True) -> Report:
+    """Build the report into its staging folder and swap it in; with `swap_in=False` leave it
+    staged for `install_report` (the refresh's publish swaps it in with the serving file)."""
     fingerprint = inputs_fingerprint(con, options)
-    kept = _reusable(options, fingerprint)
-    if kept is not None:
-        return kept
+    staging = staged_report_dir(options.out_dir, options.run_id)
+    shutil.rmtree(staging, ignore_errors=True)
+    report = _reusable(options, fingerprint) or _draw(con, options, staging)
+    staging.mkdir(parents=True, exist_ok=True)
+    # written last: a staging folder without it is a build that did not finish
+    (staging / LAST_BUILD).write_text(json.dumps({
+        "fingerprint": fingerprint, "run_id": options.run_id,
+        "headline_png": base64.b64encode(report.headline_png).decode("ascii"), "headline_reading": report.headline_reading,
+        "readings": {audience: output.readings for audience, output in report.outputs.items()},
+        "benchmarks_note": report.benchmarks_note, "benchmark_summary": report.benchmark_summary,
+    }))
+    if swap_in:
+        install_report(options.out_dir, options.run_id)
+    return report
+
+
+def _draw(con: duckdb.DuckDBPyConnection, options: ReportOptions, staging: Path) -> Report:
     data = read_report_data(con)
     bench, note = _benchmarks(options)
+    own_requests = requests.read_own(con)  # None without a SEN2 return
+    published_requests = requests.read_published(options.published)
+    similar = [] if bench is None else list(bench.neighbours["code"])
     bench_charts = build_benchmark_charts(bench) if bench is not None else []
     bench_png = {chart.key: chart.png() for chart in bench_charts}
     outputs, built, headline = {}, {}, (b"", "")
-    staging = options.out_dir / ".building"
-    shutil.rmtree(staging, ignore_errors=True)
     pngs: dict[int, bytes] = {}  # id(chart) → png: a chart shared by both audiences is drawn once
     charts: list[Chart] | None = None
     for audience in AUDIENCES:
@@ -141,10 +161,13 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
         plan = tables.dsg_plan_tables(data, threshold)
         detail = tables.detail_tables(data, threshold)
         bench_tables = tables.benchmark_tables(bench) if bench is not None else []
-        sheets = {**plan, **({"Benchmarks": bench_tables} if bench_tables else {}), **detail,
+        request_tables = [] if own_requests is None else [
+            requests.requests_table(own_requests, published_requests, options.council, similar, threshold)]
+        sheets = {**plan, **({"Benchmarks": bench_tables} if bench_tables else {}),
+                  **({"Requests and timeliness": request_tables} if request_tables else {}), **detail,
                   "Chart data": [_chart_table(chart) for chart in all_charts]}
         write_workbook(folder / "workbook.xlsx", sheets, title, about)
-        sections = _sections(data, charts, bench_charts, pngs_by_key, plan, detail, bench_tables, note)
+        sections = _sections(data, charts, bench_charts, pngs_by_key, plan, detail, bench_tables, note, request_tables)
         render(folder / "report.html", title, subtitle, sections, about, data.labels, audience == "publication",
                threshold)
         built[audience] = all_charts
@@ -152,28 +175,12 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
                                          options.out_dir / audience / "workbook.xlsx",
                                          {k: options.out_dir / audience / "charts" / p.name for k, p in chart_paths.items()},
                                          {chart.key: chart.reading for chart in all_charts})
-    for audience in AUDIENCES:  # swap each finished folder in
-        target = options.out_dir / audience
-        old = options.out_dir / f".{audience}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if target.exists():
-            target.rename(old)
-        (staging / audience).rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    shutil.rmtree(staging, ignore_errors=True)
     summary = [] if bench is None else [
         {"indicator": r.label, "period": r.period, "council": r.council, "england": r.england,
          "rank": None if r.rank != r.rank or r.rank is None else int(r.rank), "of": int(r.councils_ranked)}
         for r in bench.table.itertuples()
     ]
-    report = Report(outputs, headline[0], headline[1], bench, note, built, summary)
-    (options.out_dir / LAST_BUILD).write_text(json.dumps({
-        "fingerprint": fingerprint, "run_id": options.run_id,
-        "headline_png": base64.b64encode(report.headline_png).decode("ascii"), "headline_reading": report.headline_reading,
-        "readings": {audience: output.readings for audience, output in outputs.items()},
-        "benchmarks_note": note, "benchmark_summary": summary,
-    }))
-    return report
+    return Report(outputs, headline[0], headline[1], bench, note, built, summary)
 
 
 def _benchmarks(options: ReportOptions) -> tuple[Benchmarks | None, str]:
@@ -221,28 +228,40 @@ def _chart_table(chart: Chart) -> tables.Table:
 
 def _sections(data: ReportData, charts: list[Chart], bench_charts: list[Chart], pngs: dict[str, bytes],
               plan: dict[str, list[tables.Table]], detail: dict[str, list[tables.Table]],
-              bench_tables: list[tables.Table], bench_note: str) -> list[Section]:
+              bench_tables: list[tables.Table], bench_note: str, request_tables: list[tables.Table]) -> list[Section]:
     by_key = {chart.key: chart for chart in charts}
     by_section: dict[str, list[Chart]] = {}
     for chart in charts:
         by_section.setdefault(chart.section, []).append(chart)
     named = {t.name: t for group in (*plan.values(), *detail.values()) for t in group}
 
-    funding = Section("funding", "High needs funding, spend and the DSG balance")
+    funding = Section("funding", "High needs funding, spend and the DSG balance", tables.headline_assumptions(data))
     funding.chart(by_key["01_funding_spend_balance"], pngs["01_funding_spend_balance"])
-    for name in ("funding_and_balances_actual", "funding_and_balances_unmitigated", "funding_and_balances_mitigated"):
-        funding.table(named[name])
+    for name in ("assumptions", "funding_and_balances_actual", "funding_and_balances_unmitigated",
+                 "funding_and_balances_mitigated"):
+        if name in named:
+            funding.table(named[name])
+    funding.chart(by_key["01b_scenarios"], pngs["01b_scenarios"])
+    if "sensitivity" in named:
+        funding.table(named["sensitivity"])
 
     spend = Section("spend", "Spend by provision type")
     for chart in by_section["spend"]:
         spend.chart(chart, pngs[chart.key])
     spend.table(named["expenditure_by_provision_unmitigated"])
+    if "sen_transport" in named:
+        spend.table(named["sen_transport"])
+    if reading := _not_in_education(data):
+        spend.text(reading)
 
     dbv = Section("dbv", "Caseload, unit cost and total cost by provision type",
                   "The three views DBV used: how many children, what each placement costs, and the total.")
     for chart in by_section["dbv"]:
         dbv.chart(chart, pngs[chart.key])
     dbv.table(named["ehcp_by_category_unmitigated"])
+    for name in ("forecast_by_age_unmitigated", "forecast_by_need_unmitigated"):
+        if name in named:
+            dbv.table(named[name])
 
     drivers = Section("drivers", "What drives demand and cost",
                       "Caseload by primary need, age group and age at plan start; the age at which children enter each "
@@ -251,8 +270,20 @@ def _sections(data: ReportData, charts: list[Chart], bench_charts: list[Chart], 
     for chart in by_section["drivers"]:
         drivers.chart(chart, pngs[chart.key])
 
+    assessments = Section(
+        "requests", "Requests, assessments and 20-week timeliness",
+        "What the council's SEN2 returns add: how many ask for an EHC needs assessment, how many are assessed and "
+        "become plans, and how quickly, beside the DfE's published figures for the council, similar councils and "
+        "England.",
+        unavailable="" if request_tables else "No SEN2 return in the landing folder (sen2/<return>/): these figures "
+                                              "come from the council's own returns.",
+    )
+    for table in request_tables:
+        assessments.table(table)
+
     mitigations = Section("mitigations", "Mitigations and the gap still to close")
     mitigations.table(named["mitigation_log"])
+    mitigations.table(named["mitigation_plan"])
     for chart in by_section["mitigations"]:
         mitigations.chart(chart, pngs[chart.key])
     mitigations.table(named["gap_to_balance"])
@@ -278,22 +309,53 @@ def _sections(data: ReportData, charts: list[Chart], bench_charts: list[Chart], 
     if plan["Expenditure by S251 line"]:
         dsg.table(plan["Expenditure by S251 line"][0])
 
+    model = Section(
+        "model", "The model and its accuracy",
+        "Caseload: a cohort model of every child by age and provision type — who leaves, who moves, who joins "
+        "(a damped trend of new plans) — estimated from the council's own EHCP and placement history and simulated "
+        "many times; spend = plans × FTE per plan × unit cost, each path drawing its own rates. Every figure shown is "
+        "the mean of the paths (it adds up); p10–p90 is the band holding 80% of them. Below, how the caseload model "
+        "did on the council's own past censuses, against simple baselines.",
+        unavailable="" if "backtest" in named else "Too few censuses to score the model on the council's own history.",
+    )
+    if "backtest" in named:
+        model.table(named["backtest"])
+
     quality = Section("data-quality", "Data quality")
     quality.text(_quality_reading(data))
     for table in detail["Data quality"]:
         if len(table.frame):
             quality.table(table)
-    return [funding, spend, dbv, drivers, mitigations, benchmarks, dsg, quality]
+    return [funding, spend, dbv, drivers, assessments, mitigations, benchmarks, dsg, model, quality]
+
+
+def _not_in_education(data: ReportData) -> str:
+    """Children with a plan and no placement cost the block nothing, so the totals hide them: say so."""
+    caseload = data.caseload
+    if "none" not in caseload.columns:
+        return ""
+    last = caseload.index.max()
+    now = int(caseload.loc[last, "none"])
+    future = data.caseload_forecast[(data.caseload_forecast["scenario"] == "unmitigated")
+                                    & (data.caseload_forecast["provision_type"] == "none")]
+    ahead = float(future.loc[future["year"] == future["year"].max(), "plans_central"].sum()) if len(future) else 0.0
+    if not now and not ahead:
+        return ""
+    return (f"{now:,} children with a plan were in no placement (NEET, not in education, or placement unknown) on the "
+            f"January {last} census, and {ahead:,.0f} are forecast by {data.horizon} (unmitigated): they cost the high "
+            "needs block nothing here, so every spend figure above leaves them out. Any of them placed would add cost.")
 
 
 def _quality_reading(data: ReportData) -> str:
     dq = data.data_quality
     total = lambda measure: int(dq.loc[(dq["measure"] == measure) & dq["reason"].isna(), "rows"].sum())
     flagged = int(dq.loc[dq["measure"] == "rows_flagged_by_flag", "rows"].sum())
+    quarantined_money = float(dq.loc[dq["measure"] == "rows_quarantined", "amount_gbp"].fillna(0).sum())
     checks = data.checks
     passed = int(checks["passed"].sum()) if len(checks) else 0
     text = (f"{total('rows_read'):,} rows read from the landing files: {total('rows_loaded'):,} loaded, "
-            f"{total('rows_exact_duplicate'):,} exact duplicates, {total('rows_quarantined'):,} quarantined; "
+            f"{total('rows_exact_duplicate'):,} exact duplicates, {total('rows_quarantined'):,} quarantined "
+            f"(£{quarantined_money:,.2f}); "
             f"{flagged:,} flagged and kept.")
     if len(checks):
         text += f" {passed} of {len(checks)} checks passed in the latest refresh."

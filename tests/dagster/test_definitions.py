@@ -88,9 +88,9 @@ def test_nightly_schedule_and_landing_sensor(defs):
 
 
 def test_ingest_gates_block(defs):
-    # three gates on each of the five ingest assets (ehcp, placements, finance, budget, gias)
+    # three gates on each of the six ingest assets (ehcp, placements, finance, budget, gias, requests)
     blocking = [c for c in describe(defs)["checks"] if c.startswith("raw/")]
-    assert len(blocking) == 3 * 5 and all(c.endswith("(blocking)") for c in blocking)
+    assert len(blocking) == 3 * 6 and all(c.endswith("(blocking)") for c in blocking)
 
 
 def test_landing_sensor_requests_a_run_only_when_files_change(pipeline_env, defs):

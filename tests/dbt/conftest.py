@@ -23,7 +23,7 @@ def dbt_build(warehouse: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [DBT, "build", *args, "--project-dir", str(project), "--profiles-dir", str(project),
          "--target-path", str(warehouse.parent / "dbt-target")],
-        cwd=project, env=env, capture_output=True, text=True,
+        cwd=project, env=env, capture_output=True, text=True, check=False,
     )
 
 

@@ -113,9 +113,9 @@ def test_hnb_position(con):
         "SELECT financial_year, funding_gbp, spend_gbp, in_year_balance_gbp, cumulative_balance_gbp "
         "FROM marts.fct_hnb_position ORDER BY 1"
     ).fetchall()
-    funding = {"2021-22": Decimal("340000"), "2022-23": Decimal("362000"), "2023-24": Decimal("364000")}
+    funding = {"2021-22": Decimal(340000), "2022-23": Decimal(362000), "2023-24": Decimal(364000)}
     spend = ledger_by_year()
-    balance = Decimal("-25000")
+    balance = Decimal(-25000)
     for fy, fund, spent, in_year, cumulative in rows:
         balance += funding[fy] - spend[fy]
         assert (fund, spent, in_year, cumulative) == (funding[fy], spend[fy], funding[fy] - spend[fy], balance)
@@ -196,4 +196,4 @@ def test_data_quality_accounts_for_every_row_of_every_file(con):
     for file_name, read, loaded, duplicates, quarantined, current, superseded in rows:
         assert read == loaded + duplicates + quarantined, file_name
         assert loaded == current + superseded, file_name
-    assert dict((r[0], r[1]) for r in rows)["finance/ledger_2021_2024.csv"] == 372
+    assert {r[0]: r[1] for r in rows}["finance/ledger_2021_2024.csv"] == 372

@@ -1,10 +1,12 @@
 """Auditors trace every number: metadata on every materialisation, `highneeds trace`, dbt docs, and
-the lineage in the Dagster UI (headless Chromium) from landing files to the forecast."""
+the lineage in the Dagster UI (headless Chromium, as `highneeds ui --read-only` serves it) from
+landing files to the forecast, with no pop-up in the way and the report opening over http."""
 
 import csv
 import hashlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +30,7 @@ def audited(tmp_path_factory):
     """One refresh of the hand-written extracts, kept for the module's tests."""
     folder = tmp_path_factory.mktemp("audit")
     environment = {
+        "HIGHNEEDS_REPORT_PORT": str(free_port()),  # where the UI will serve the report the refresh links to
         "HIGHNEEDS_LANDING": str(folder / "landing"),
         "HIGHNEEDS_WAREHOUSE": str(folder / "warehouse.duckdb"),
         "HIGHNEEDS_SERVING": str(folder / "serving.duckdb"),
@@ -52,7 +55,7 @@ def latest(home: Path, key: list[str]):
 
 
 def test_every_materialisation_says_what_it_holds_and_how_it_was_made(audited, monkeypatch):
-    folder, environment = audited
+    _folder, environment = audited
     home = Path(environment["DAGSTER_HOME"])
     mart = latest(home, ["marts", "fct_provision_spend"])
     assert mart["dagster/row_count"] == 36  # 3 years × 12 provision types
@@ -85,7 +88,7 @@ def test_trace_lists_the_exact_transactions_behind_a_spend_figure(audited, monke
     expected = Decimal(0)
     with (HANDWRITTEN_LANDING / "finance" / "ledger_2021_2024.csv").open() as handle:
         for row in csv.DictReader(handle):
-            day, month, year = (int(x) for x in row["posting_date"].split("/"))
+            _day, month, year = (int(x) for x in row["posting_date"].split("/"))
             in_year = (year == 2022 and month >= 4) or (year == 2023 and month < 4)
             if in_year and (row["placement_id"] in ("PL06", "PL12") or row["s251_line"] == "1.0.2"):
                 expected += Decimal(row["amount"])
@@ -117,13 +120,11 @@ def ui(audited):
         pytest.skip(message)
     folder, environment = audited
     port = free_port()
-    log_path = folder / "webserver.log"
+    log_path = folder / "ui.log"
     log = log_path.open("w")
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster-webserver"), "-w", str(REPO_ROOT / "workspace.yaml"),
-         "-h", "127.0.0.1", "-p", str(port), "--read-only"],
-        # not from the repository: Dagster would read its .env over this test's environment
-        cwd=folder, env={**os.environ, **environment}, stdout=log, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "dagster_project.cli", "ui", "--read-only", "--port", str(port)],
+        cwd=folder, env={**os.environ, **environment}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -137,13 +138,9 @@ def ui(audited):
                     log.flush()
                     pytest.fail("the Dagster webserver did not start:\n" + log_path.read_text()[-3000:])
                 time.sleep(1)
-        # the first-visit "join the community" modal would cover the page: mark it seen
-        request = urllib.request.Request(f"{base}/graphql", data=b'{"query":"mutation { setNuxSeen }"}',
-                                         headers={"Content-Type": "application/json"})
-        urllib.request.urlopen(request, timeout=10)
-        yield base
+        yield base, f"http://127.0.0.1:{environment['HIGHNEEDS_REPORT_PORT']}/", log_path
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
         log.close()
 
@@ -151,6 +148,7 @@ def ui(audited):
 def test_the_ui_shows_the_lineage_from_landing_files_to_the_forecast_with_passed_checks(ui):
     from playwright.sync_api import sync_playwright
 
+    ui, report, log_path = ui
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     flags = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
              "--disable-component-update", "--disable-sync"]
@@ -173,5 +171,15 @@ def test_the_ui_shows_the_lineage_from_landing_files_to_the_forecast_with_passed
         page.screenshot(path=str(ARTIFACTS / "checks_fct_provision_spend.png"))
         checks = page.inner_text("body")
         assert "Passed" in checks and "unit_costs_within_bounds" in checks and "Failed" not in checks
+        # no "join the Dagster community" pop-up, ever (no setNuxSeen here: the UI is as auditors get it)
+        assert "Join the Dagster community" not in checks
+        # the report, from its asset's link: over http from the server, not a file:/// path on it
+        page.goto(f"{ui}/assets/report", wait_until="networkidle")
+        link = page.wait_for_selector(f'a[href="{report}internal/report.html"]', timeout=60_000)
+        page.goto(link.get_attribute("href"), wait_until="load")
+        page.screenshot(path=str(ARTIFACTS / "report_from_the_ui.png"))
+        assert page.inner_text("h1").startswith("High needs block diagnostic")
         browser.close()
     assert not errors
+    output = log_path.read_text()
+    assert "Warning" not in output and "superseded" not in output, output[-3000:]

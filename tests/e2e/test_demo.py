@@ -6,7 +6,8 @@ import duckdb
 def test_demo_generates_refreshes_and_forecasts_to_the_horizon(demo_run):
     assert demo_run.exit_code == 0, demo_run.output[-3000:]
     out = demo_run.output
-    assert "demo pseudonymisation key" in out and "Refresh succeeded" in out
+    assert "Refresh succeeded" in out
+    assert "wrote a new random HIGHNEEDS_PSEUDONYM_KEY" not in out  # it used the key `make setup` wrote
     assert "Spend and caseload by provision" in out and "Cumulative high needs balance at end of 2028-29" in out
     with duckdb.connect(str(demo_run.warehouse), read_only=True) as con:
         for mart in ("fct_provision_spend", "fct_ehcp_cohort", "fct_ehcp_flows", "fct_provision_starts", "fct_hnb_position"):
@@ -33,7 +34,45 @@ def test_demo_writes_the_report_and_says_where(demo_run):
         folder = demo_run.report / audience
         assert (folder / "report.html").stat().st_size > 100_000
         assert (folder / "workbook.xlsx").stat().st_size > 10_000
-        assert len(list((folder / "charts").glob("*.png"))) == 13  # no benchmarks: the demo has no DfE files
-    # without the DfE's files the benchmark section says what to download, and the demo says where
-    assert "Benchmarks: put the DfE's published files" in out
-    assert "no published data folder at" in internal.read_text()
+        charts = [p.name for p in (folder / "charts").glob("*.png")]
+        # the benchmark charts included: filled from the DfE figures shipped with highneeds
+        assert len(charts) == 16 and len([name for name in charts if "benchmarks" in name]) == 2
+    # the benchmark section is filled from the shipped copy out of the box, and the demo says so
+    assert "Benchmarks: from the DfE's published figures shipped with highneeds" in out
+    html = internal.read_text()
+    assert "High needs block diagnostic: West Berkshire (869)" in html and "no published data folder at" not in html
+
+
+def test_a_refresh_after_the_demo_uses_the_demos_key(demo_run, tmp_path, monkeypatch, capsys):
+    """The demo keeps its key in .env, where every later refresh (and the schedule, the sensor,
+    the UI) reads it: 30 new payments for the demo's children join them."""
+    import csv
+    import shutil
+
+    from dagster_project.cli import main
+
+    assert demo_run.exit_code == 0, demo_run.output[-3000:]
+    for name in ("landing", "warehouse.duckdb", "serving.duckdb", ".env"):
+        source = demo_run.folder / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, tmp_path / name)
+    with (tmp_path / "landing" / "placements" / "placements.csv").open(newline="") as handle:
+        spells = [row for row in csv.DictReader(handle) if row["annual_cost"]][-30:]
+    rows = [f"NEW{i:03d},2025-03-31,100.00,1.2.3,{s['child_id']},{s['placement_id']}" for i, s in enumerate(spells)]
+    (tmp_path / "landing" / "finance" / "new_payments.csv").write_text(
+        "transaction_id,posting_date,amount,s251_line,child_id,placement_id\n" + "\n".join(rows) + "\n"
+    )
+    monkeypatch.chdir(tmp_path)  # the demo's .env, as a user's next command in that folder reads it
+    monkeypatch.delenv("HIGHNEEDS_PSEUDONYM_KEY", raising=False)
+    for name, value in {**demo_run.environment, "DAGSTER_HOME": str(tmp_path / "dagster_home")}.items():
+        monkeypatch.setenv(name, value.replace(str(demo_run.folder), str(tmp_path)))
+    assert main(["refresh"]) == 0, capsys.readouterr().out[-3000:]
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        flagged = con.execute(
+            "SELECT coalesce(sum(rows), 0) FROM marts.fct_data_quality WHERE source_file = 'finance/new_payments.csv' "
+            "AND measure = 'rows_flagged_by_flag'"
+        ).fetchone()[0]
+        loaded = con.execute(
+            "SELECT rows FROM marts.fct_data_quality WHERE source_file = 'finance/new_payments.csv' "
+            "AND measure = 'rows_loaded'"
+        ).fetchone()[0]
+    assert (loaded, flagged) == (30, 0)

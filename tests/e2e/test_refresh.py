@@ -27,7 +27,7 @@ def refreshed(pipeline_env, capsys):
 
 
 def test_refresh_on_extracts_the_project_did_not_generate(refreshed):
-    landing, warehouse, out = refreshed
+    _landing, warehouse, out = refreshed
     assert "Refresh succeeded" in out and "Checks:" in out and "0 failed" in out
     with duckdb.connect(str(warehouse), read_only=True) as con:
         years = con.execute(

@@ -17,6 +17,7 @@ import pytest
 from openpyxl import load_workbook
 
 from dagster_project.cli import main
+from forecast.published_extract import SHIPPED
 from forecast.report import style
 from forecast.report.benchmarks import ENGLAND, benchmark, load_published_data
 from forecast.report.charts import build_charts
@@ -24,7 +25,8 @@ from forecast.report.data import read_report_data
 from tests.conftest import REFERENCE_DATA, REPO_ROOT, reference_file
 
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
-SECTIONS = ["funding", "spend", "dbv", "drivers", "mitigations", "benchmarks", "dsg-plan", "data-quality"]
+SECTIONS = ["funding", "spend", "dbv", "drivers", "requests", "mitigations", "benchmarks", "dsg-plan", "model",
+            "data-quality"]
 THRESHOLD = 5
 
 
@@ -94,13 +96,13 @@ def test_every_section_is_filled_from_the_run(demo, con):
     html = (demo.report / "internal" / "report.html").read_text(encoding="utf-8")
     parsed = page(demo.report / "internal" / "report.html")
     assert parsed.sections == SECTIONS
-    assert len(parsed.figures) == 13
+    assert len(parsed.figures) == 16  # benchmarks included: the demo reads the DfE figures shipped with highneeds
     for figure in parsed.figures:
         assert figure["points"] > 0, figure["key"]
         assert figure["src"].startswith("data:image/png;base64,") and len(figure["src"]) > 5_000, figure["key"]
         assert re.search(r"\d", figure["reading"]), figure  # a reading computed from the numbers
     charted = {figure["section"] for figure in parsed.figures}
-    assert charted == {"funding", "spend", "dbv", "drivers", "mitigations"}
+    assert charted == {"funding", "spend", "dbv", "drivers", "mitigations", "benchmarks"}
     for table in ("funding_and_balances_actual", "expenditure_by_provision_unmitigated", "ehcp_by_category_unmitigated",
                   "mitigation_log", "gap_to_balance", "ehcp_by_category_mitigated", "expenditure_by_s251_line",
                   "data_quality", "checks"):
@@ -116,7 +118,7 @@ def test_readings_state_the_run_s_own_figures(demo, con, data):
     last_fy = scalar(con, "SELECT max(financial_year) FROM marts.fct_hnb_position WHERE is_complete_year")
     balance = scalar(con, "SELECT cumulative_balance_gbp FROM marts.fct_hnb_position WHERE financial_year = ?", last_fy)
     horizon = scalar(con, "SELECT max(financial_year) FROM forecast.hnb_position")
-    unmitigated = scalar(con, "SELECT cumulative_balance_gbp_p50 FROM forecast.hnb_position "
+    unmitigated = scalar(con, "SELECT cumulative_balance_gbp_central FROM forecast.hnb_position "
                               "WHERE scenario = 'unmitigated' AND financial_year = ?", horizon)
     assert style.pounds_m(float(balance)) in readings["01_funding_spend_balance"]
     assert style.pounds_m(unmitigated) in readings["01_funding_spend_balance"]
@@ -133,7 +135,7 @@ def test_readings_state_the_run_s_own_figures(demo, con, data):
 @pytest.mark.parametrize("threshold", [None, THRESHOLD])
 def test_each_chart_has_data(data, threshold):
     charts = build_charts(data, threshold)
-    assert [c.key[:2] for c in charts] == [f"{i:02d}" for i in range(1, 14)]
+    assert [c.key[:2] for c in charts] == ["01", "01", *(f"{i:02d}" for i in range(2, 14))]
     for chart in charts:
         numbers = chart.data.select_dtypes("number").to_numpy().ravel()
         assert len(chart.data) and any(math.isfinite(v) and v != 0 for v in numbers), chart.key
@@ -173,8 +175,11 @@ def workbook(demo):
 
 def test_workbook_sheets_and_headings(workbook):
     assert workbook.sheetnames == [
-        "Read me", "EHCP numbers", "Expenditure by S251 line", "Expenditure by provision", "Funding and balances",
-        "Mitigations", "Provision spend", "Caseload breakdowns", "Flows", "Data quality", "Chart data",
+        "Read me", "DSG plan summary", "EHCP numbers", "Expenditure by S251 line", "Expenditure by provision", "Forecast by age and need",
+        "Assumptions",
+        "Funding and balances",
+        "Mitigations", "Benchmarks", "Provision spend", "Caseload breakdowns", "Flows", "Model and accuracy",
+        "Data quality", "Chart data",
     ]
     years = [f"{y}-{(y + 1) % 100:02d}" for y in range(2017, 2029)]
     headings, _ = block(workbook, "ehcp_by_category_unmitigated")
@@ -186,17 +191,17 @@ def test_workbook_sheets_and_headings(workbook):
     headings, _ = block(workbook, "funding_and_balances_actual")
     assert headings == ["Line", *years[:9]]
     headings, _ = block(workbook, "mitigation_log")
-    assert headings[:6] == ["Mitigation", "DBV line of enquiry", "Lever", "Status", "Provision types", "Start year"]
-    assert headings[6:] == [*years[9:], "Effect on cumulative balance by 2028-29"]
+    assert headings[:7] == ["Mitigation", "Kind", "Status", "DBV line of enquiry", "Lever", "Provision types", "Start year"]
+    assert headings[7:] == [*years[9:], "Effect on cumulative balance by 2028-29"]
 
 
 def test_ehcp_numbers_reconcile_with_the_cohort_mart_and_the_caseload_forecast(workbook, con):
     census = dict(con.execute("SELECT census_year, sum(plans) FROM marts.fct_ehcp_cohort GROUP BY 1").fetchall())
     for scenario in ("unmitigated", "mitigated"):
-        forecast = dict(con.execute("SELECT year, plans_p50 FROM forecast.caseload WHERE scenario = ? "
+        forecast = dict(con.execute("SELECT year, plans_central FROM forecast.caseload WHERE scenario = ? "
                                     "AND provision_type = 'total'", [scenario]).fetchall())
         by_provision = {(p, y): v for p, y, v in con.execute(
-            "SELECT provision_type, year, plans_p50 FROM forecast.caseload WHERE scenario = ? AND provision_type <> 'total'",
+            "SELECT provision_type, year, plans_central FROM forecast.caseload WHERE scenario = ? AND provision_type <> 'total'",
             [scenario]).fetchall()}
         labels = dict(con.execute("SELECT label, provision_type FROM staging.provision_types").fetchall())
         for name in (f"ehcp_by_category_{scenario}", f"ehcp_by_provision_{scenario}"):
@@ -204,14 +209,14 @@ def test_ehcp_numbers_reconcile_with_the_cohort_mart_and_the_caseload_forecast(w
             table = as_dict(headings, rows)
             for year, plans in census.items():
                 assert table["Total"][f"{year - 1}-{year % 100:02d}"] == plans, (name, year)
-            body = [r for key, r in table.items() if key not in ("Total", "Forecast total (median of simulated totals)")]
+            body = [r for key, r in table.items() if key != "Total"]
             for year in forecast:
                 fy = f"{year - 1}-{year % 100:02d}"
                 assert math.isclose(sum(r[fy] for r in body), table["Total"][fy]), (name, fy)
         headings, rows = block(workbook, f"ehcp_by_provision_{scenario}")
         table = as_dict(headings, rows)
-        for year, plans in forecast.items():
-            assert table["Forecast total (median of simulated totals)"][f"{year - 1}-{year % 100:02d}"] == plans
+        for year, plans in forecast.items():  # central figures add up: the total is the forecast's total
+            assert table["Total"][f"{year - 1}-{year % 100:02d}"] == pytest.approx(plans, rel=1e-12)
         for (provision, year), plans in by_provision.items():
             label = next(label for label, code in labels.items() if code == provision)
             assert table[label][f"{year - 1}-{year % 100:02d}"] == plans
@@ -230,9 +235,9 @@ def test_expenditure_reconciles_with_the_spend_marts_to_the_penny(workbook, con)
         assert round(table[line][fy], 2) == round(value, 2), (fy, line)
     for scenario in ("unmitigated", "mitigated"):
         forecast = {fy: v for fy, v in con.execute(
-            "SELECT financial_year, sum(spend_gbp_p50) FROM forecast.spend WHERE scenario = ? GROUP BY 1",
+            "SELECT financial_year, sum(spend_gbp_central) FROM forecast.spend WHERE scenario = ? GROUP BY 1",
             [scenario]).fetchall()}
-        median = dict(con.execute("SELECT financial_year, spend_gbp_p50 FROM forecast.hnb_position WHERE scenario = ?",
+        position = dict(con.execute("SELECT financial_year, spend_gbp_central FROM forecast.hnb_position WHERE scenario = ?",
                                   [scenario]).fetchall())
         headings, rows = block(workbook, f"expenditure_by_line_{scenario}")
         lines = as_dict(headings, rows)
@@ -243,7 +248,7 @@ def test_expenditure_reconciles_with_the_spend_marts_to_the_penny(workbook, con)
         for fy, total in forecast.items():
             assert math.isclose(lines["Total"][fy], total, rel_tol=1e-9)
             assert math.isclose(provisions["Total"][fy], total, rel_tol=1e-9)
-            assert provisions["Forecast total (median of simulated totals)"][fy] == pytest.approx(median[fy], rel=1e-12)
+            assert provisions["Total"][fy] == pytest.approx(position[fy], rel=1e-12)  # ties to Funding and balances
 
 
 def test_funding_balances_mitigations_and_gap_reconcile_with_the_forecast(workbook, con):
@@ -258,16 +263,16 @@ def test_funding_balances_mitigations_and_gap_reconcile_with_the_forecast(workbo
     for scenario in ("unmitigated", "mitigated"):
         table = as_dict(*block(workbook, f"funding_and_balances_{scenario}"))
         for fy, funding, spend, balance, low, high in con.execute(
-                "SELECT financial_year, funding_gbp, spend_gbp_p50, cumulative_balance_gbp_p50, cumulative_balance_gbp_p10, "
+                "SELECT financial_year, funding_gbp, spend_gbp_central, cumulative_balance_gbp_central, cumulative_balance_gbp_p10, "
                 "cumulative_balance_gbp_p90 FROM forecast.hnb_position WHERE scenario = ?", [scenario]).fetchall():
             assert table["Total high needs funding"][fy] == pytest.approx(funding, rel=1e-12)
-            assert table["High needs spend (median)"][fy] == pytest.approx(spend, rel=1e-12)
-            assert table["Cumulative DSG high needs balance (median)"][fy] == pytest.approx(balance, rel=1e-12)
+            assert table["High needs spend"][fy] == pytest.approx(spend, rel=1e-12)
+            assert table["Cumulative DSG high needs balance"][fy] == pytest.approx(balance, rel=1e-12)
             assert (table["Cumulative balance (p10)"][fy], table["Cumulative balance (p90)"][fy]) == pytest.approx(
                 (low, high), rel=1e-12)
     log = as_dict(*block(workbook, "mitigation_log"))
     for name, fy, saving, status in con.execute(
-            "SELECT mitigation, financial_year, in_year_saving_gbp, status FROM forecast.mitigations").fetchall():
+            "SELECT mitigation, financial_year, in_year_balance_effect_gbp, status FROM forecast.mitigations").fetchall():
         assert log[name][fy] == pytest.approx(saving, rel=1e-12, abs=1e-6) and log[name]["Status"] == status
     gap = as_dict(*block(workbook, "gap_to_balance"))
     for fy, needed, per_year in con.execute("SELECT financial_year, saving_to_balance_in_year_gbp, "
@@ -277,6 +282,113 @@ def test_funding_balances_mitigations_and_gap_reconcile_with_the_forecast(workbo
     quality = as_dict(*block(workbook, "data_quality"))
     assert quality["Total"]["Rows read"] == scalar(
         con, "SELECT sum(rows) FROM marts.fct_data_quality WHERE measure = 'rows_read' AND in_landing")
+
+
+def test_the_report_workbook_and_cli_show_the_same_central_figures(demo, workbook, con, data):
+    """One quantity, one number: the horizon's cumulative balance and spend in the CLI summary, the
+    report's headline reading and the workbook are forecast.hnb_position's central figures."""
+    from dagster_project.cli import money_m
+
+    horizon = data.horizon
+    out = " ".join(demo.output.split())
+    reading = {chart.key: chart.reading for chart in build_charts(data)}["01_funding_spend_balance"]
+    for scenario in ("unmitigated", "mitigated"):
+        balance, spend = con.execute("SELECT cumulative_balance_gbp_central, spend_gbp_central FROM forecast.hnb_position "
+                                     "WHERE scenario = ? AND financial_year = ?", [scenario, horizon]).fetchone()
+        assert f"Cumulative high needs balance at end of {horizon}, {scenario}: {money_m(balance)}" in out
+        assert style.pounds_m(balance) in reading
+        table = as_dict(*block(workbook, f"funding_and_balances_{scenario}"))
+        assert table["Cumulative DSG high needs balance"][horizon] == pytest.approx(balance, rel=1e-12)
+        provisions = as_dict(*block(workbook, f"expenditure_by_provision_{scenario}"))
+        assert provisions["Total"][horizon] == pytest.approx(spend, rel=1e-12) == table["High needs spend"][horizon]
+    log = as_dict(*block(workbook, "mitigation_log"))
+    transfer = next(name for name in log if "block transfer" in str(name).lower())
+    assert log[transfer]["Kind"] == "funding"  # income the Forum agrees, never a saving
+    years = [c for c in log[transfer] if re.fullmatch(r"\d{4}-\d{2}", str(c))]
+    assert sum(log[transfer][y] for y in years) == pytest.approx(log[transfer][f"Effect on cumulative balance by {horizon}"])
+
+
+def test_the_first_page_names_the_funding_and_unit_cost_assumptions_and_the_scenarios(demo):
+    page = ReportPage()
+    page.feed((demo.report / "internal" / "report.html").read_text())
+    funding = [f["key"] for f in page.figures if f["section"] == "funding"]
+    assert funding == ["01_funding_spend_balance", "01b_scenarios"]
+    assert {"table-assumptions", "table-sensitivity"} <= set(page.tables)
+    text = (demo.report / "internal" / "report.html").read_text()
+    first = text[text.index('id="funding"'): text.index('id="spend"')]
+    assert "Growth assumed: +3.0% a year" in first and "STRB" in first
+
+
+def evaluate(sheet, reference: str) -> float:
+    """The value of a cell whose formula adds and subtracts other cells (as the DSG plan summary's do)."""
+    value = sheet[reference].value
+    if not (isinstance(value, str) and value.startswith("=")):
+        return float(value)
+    total = 0.0
+    for sign, cell in re.findall(r"([+-]?)([A-Z]+\d+)", value[1:]):
+        total += (-1 if sign == "-" else 1) * evaluate(sheet, cell)
+    return total
+
+
+def test_the_dsg_plan_summary_has_live_formulas_that_reach_the_forecast_balance(demo, con):
+    workbook = load_workbook(demo.report / "internal" / "workbook.xlsx")  # its own copy: the test writes to it
+    sheet = workbook["DSG plan summary"]
+    headings, rows = block(workbook, "dsg_plan_summary_mitigated")
+    horizon = headings[-1]
+    top = [r for r in range(1, sheet.max_row + 1) if sheet.cell(r, 1).value == "Line"][1]  # unmitigated, then mitigated
+    line_row = {sheet.cell(r, 1).value: r for r in range(top + 1, top + 1 + len(rows))}
+    column = re.sub(r"\d", "", sheet.cell(top, len(headings)).coordinate)
+    balance = scalar(con, "SELECT cumulative_balance_gbp_central FROM forecast.hnb_position WHERE scenario = 'mitigated' "
+                          "AND financial_year = ?", horizon)
+    whole = f"{column}{line_row['Whole DSG cumulative balance']}"
+    assert str(sheet[whole].value).startswith("=")
+    assert evaluate(sheet, whole) == pytest.approx(balance, rel=1e-9)
+    sheet[f"{column}{line_row['Other DSG blocks: in-year balance (enter)']}"] = -1_000_000  # a council's entry flows through
+    assert evaluate(sheet, whole) == pytest.approx(balance - 1_000_000, rel=1e-9)
+
+
+def test_dbv_module_1_forecasts_by_age_and_need_transport_and_accuracy(demo, workbook, con):
+    horizon = scalar(con, "SELECT max(financial_year) FROM forecast.hnb_position")
+    census = int(horizon[:4]) + 1
+    total = scalar(con, "SELECT plans_central FROM forecast.caseload WHERE scenario = 'unmitigated' "
+                        "AND provision_type = 'total' AND year = ?", census)
+    for name in ("forecast_by_age_unmitigated", "forecast_by_need_unmitigated"):
+        table = as_dict(*block(workbook, name))
+        assert table["Total"][horizon] == pytest.approx(total, rel=1e-9), name
+    transport = as_dict(*block(workbook, "sen_transport"))
+    ledger = dict(con.execute("SELECT financial_year, sum(amount_gbp)::DOUBLE FROM intermediate.int_spend_allocated "
+                              "WHERE s251_line = '1.4.11' AND NOT is_high_needs GROUP BY 1").fetchall())
+    complete = [fy for (fy,) in con.execute("SELECT financial_year FROM marts.fct_hnb_position WHERE is_complete_year").fetchall()]
+    assert any(ledger.get(fy) for fy in complete)
+    for fy in complete:
+        assert transport["Total"][fy] == pytest.approx(ledger.get(fy, 0.0), abs=0.005)
+    headings, rows = block(workbook, "backtest")
+    assert headings[:3] == ["Model", "Years ahead", "Provision type"] and rows
+    html = (demo.report / "internal" / "report.html").read_text()
+    assert 'id="model"' in html and "SEN transport, outside the high needs block" in html
+    none = scalar(con, "SELECT sum(plans) FROM marts.fct_ehcp_cohort WHERE provision_type = 'none' "
+                       "AND census_year = (SELECT max(census_year) FROM marts.fct_ehcp_cohort)")
+    assert f"{none:,} children with a plan were in no placement" in html  # at £0, so drawn out in words
+
+
+def test_trace_forecast_lists_the_inputs_behind_a_forecast_figure(demo, con, monkeypatch, tmp_path):
+    for name, value in demo.environment.items():
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "trace.csv"
+    assert main(["trace", "forecast", "--year", "2028-29", "--provision", "mss", "--out", str(out)]) == 0
+    with out.open() as handle:
+        rows = {(r["part"], r["input"]): r for r in csv.DictReader(handle)}
+    spend = scalar(con, "SELECT spend_gbp_central FROM forecast.spend WHERE scenario = 'unmitigated' "
+                        "AND financial_year = '2028-29' AND provision_type = 'mss'")
+    assert float(rows[("figure", "spend unmitigated (central)")]["value"]) == pytest.approx(spend)
+    base = scalar(con, "SELECT base_plans FROM forecast.rates WHERE provision_type = 'mss'")
+    assert any(part == "caseload" and key.startswith("base caseload") and float(r["value"]) == pytest.approx(base)
+               for (part, key), r in rows.items())
+    assert ("assumption", "unit cost growth") in rows and ("assumption", "pay inflation") in rows
+    acting = {m for (m,) in con.execute("SELECT DISTINCT mitigation FROM forecast.mitigations "
+                                        "WHERE provision_types LIKE '%mss%' AND provision_types NOT LIKE '%inmss%'").fetchall()}
+    assert acting and acting <= {key for part, key in rows if part == "mitigation"}
+    assert main(["trace", "forecast", "--year", "2040-41", "--provision", "mss"]) == 2
 
 
 # --- publication ----------------------------------------------------------------------------
@@ -343,7 +455,7 @@ def test_the_report_opens_offline_in_headless_chromium_without_console_errors(de
             browser.close()
     assert problems == []
     assert all(url.startswith(("file:", "data:")) for url in requests), requests
-    assert len(images) == 13 and all(width > 500 for width in images)
+    assert len(images) == 16 and all(width > 500 for width in images)
     assert headings[0] == "High needs funding, spend and the DSG balance" and len(headings) == len(SECTIONS)
     assert (ARTIFACTS / f"report_{audience}.png").stat().st_size > 100_000
 
@@ -356,14 +468,16 @@ def test_the_headline_chart_shows_in_the_dagster_ui_as_asset_metadata(demo, monk
     assert metadata["headline"].startswith("![High needs funding, spend and the cumulative DSG balance](data:image/png;base64,")
     assert "The cumulative high needs balance was" in metadata["headline"]
     assert Path(metadata["report_internal"]) == demo.report / "internal" / "report.html"
-    assert metadata["charts"] == 13 and metadata["code_version"]
+    # a link that opens where the UI is read, as `highneeds ui` serves the report beside it
+    assert metadata["open_report"] == "http://127.0.0.1:3001/internal/report.html"
+    assert metadata["charts"] == 16 and metadata["code_version"]
 
 
 def test_a_refresh_with_unchanged_inputs_keeps_the_last_report(demo, con):
     from forecast.report.build import ReportOptions, build_report, inputs_fingerprint
 
     options = ReportOptions(out_dir=demo.report, council="869", threshold=THRESHOLD, reuse_unchanged=True,
-                            published=(Path(demo.environment["HIGHNEEDS_LANDING"]) / "reference").resolve())
+                            published=SHIPPED)  # as the demo found no DfE files in its landing folder
     before = (demo.report / "internal" / "report.html").stat().st_mtime_ns
     kept = build_report(con, options)
     assert kept.reused and (demo.report / "internal" / "report.html").stat().st_mtime_ns == before
