@@ -46,7 +46,7 @@ test: setup
 lint: install
 	$(BIN)/ruff check ingest forecast dagster_project tests bench
 
-## ui: Dagster UI on 127.0.0.1:3000 with the schedule and sensor
+## ui: Dagster UI on 127.0.0.1:3000 with the daemon (schedule and sensor once switched on), report on :3001
 ui: setup
 	$(BIN)/highneeds ui
 
