@@ -240,7 +240,8 @@ def _why(evaluation) -> str:
 def print_summary(settings: Settings, outcome: RefreshOutcome, console: Console) -> None:
     import duckdb
 
-    if not settings.warehouse.exists():
+    if not settings.warehouse.exists():  # a refresh that stopped before loading anything
+        _print_checks(outcome, console)
         return
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         _print_landing(con, console)

@@ -70,6 +70,7 @@ def test_a_broken_input_fails_the_refresh_and_keeps_the_last_good_forecast(refre
     code, out = refresh(capsys)
     assert code == 1
     assert "finance/march.csv: missing required column(s) posting_date" in out
+    assert "[red]" not in out  # the rejection is printed as text, its markup rendered
     assert forecast_snapshot(warehouse) == good
     broken.unlink()
 

@@ -56,3 +56,10 @@ def test_three_bad_amounts_wait_in_quarantine_and_a_changed_key_stops_before_loa
     assert sha256(serving) == served  # BI still reads the last good version, byte for byte
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM raw.finance").fetchone()[0] == loaded  # nothing loaded
+
+
+def test_an_empty_landing_folder_is_said_plainly(pipeline_env, capsys):
+    assert main(["refresh"]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"The landing folder {pipeline_env / 'landing'} (HIGHNEEDS_LANDING) holds no extract files" in out
+    assert "not_null" not in out  # not a dbt test's failure on empty tables

@@ -58,23 +58,15 @@ select
     cast(coalesce(requested.requests, 0) as bigint) as requests,
     cast(coalesce(requested.requests_decided_to_assess, 0) as bigint) as requests_decided_to_assess,
     cast(coalesce(requested.requests_decided_not_to_assess, 0) as bigint) as requests_decided_not_to_assess,
-    cast(case when requested.requests > 0
-        then round(100.0 * requested.requests_decided_to_assess / requested.requests, 1) end as double)
-        as decided_to_assess_pct,
+    {{ percent_of('requested.requests_decided_to_assess', 'requested.requests') }} as decided_to_assess_pct,
     cast(coalesce(issued.plans_issued, 0) as bigint) as plans_issued,
     cast(coalesce(not_issued.decisions_not_to_issue, 0) as bigint) as decisions_not_to_issue,
     cast(coalesce(requested.requests_leading_to_plans, 0) as bigint) as requests_leading_to_plans,
-    cast(case when requested.requests > 0
-        then round(100.0 * requested.requests_leading_to_plans / requested.requests, 1) end as double)
-        as conversion_pct,
+    {{ percent_of('requested.requests_leading_to_plans', 'requested.requests') }} as conversion_pct,
     cast(coalesce(issued.plans_issued_within_20_weeks, 0) as bigint) as plans_issued_within_20_weeks,
     cast(coalesce(issued.plans_issued_with_exception, 0) as bigint) as plans_issued_with_exception,
-    cast(case when issued.plans_issued > 0
-        then round(100.0 * issued.plans_issued_within_20_weeks / issued.plans_issued, 1) end as double)
-        as within_20_weeks_pct,
-    cast(case when issued.plans_issued_without_exception > 0
-        then round(100.0 * issued.plans_issued_within_20_weeks_without_exception
-            / issued.plans_issued_without_exception, 1) end as double)
+    {{ percent_of('issued.plans_issued_within_20_weeks', 'issued.plans_issued') }} as within_20_weeks_pct,
+    {{ percent_of('issued.plans_issued_within_20_weeks_without_exception', 'issued.plans_issued_without_exception') }}
         as within_20_weeks_pct_excluding_exceptions
 from years
 left join requested on requested.year = years.year
