@@ -325,22 +325,11 @@ def staging_accounting(
 
 # --- ids join across extracts: a key or extract mismatch blocks --------------------------------
 
+# flag → what the share is of
 UNLINKED_MEASURES = {
-    # flag → (what the share is of, SQL for the denominator)
-    "payment_for_unknown_child": (
-        "child-level payments whose child no plan has",
-        ("SELECT count(*), coalesce(sum(abs(amount_gbp)), 0) FROM staging.stg_finance__transactions "
-         "WHERE child_id IS NOT NULL"),
-    ),
-    "payment_for_unknown_placement": (
-        "payments whose placement no placement extract has",
-        ("SELECT count(*), coalesce(sum(abs(amount_gbp)), 0) FROM staging.stg_finance__transactions "
-         "WHERE placement_id IS NOT NULL"),
-    ),
-    "placement_for_unknown_child": (
-        "placements whose child no plan has",
-        "SELECT count(*), NULL FROM intermediate.int_placements_classified",
-    ),
+    "payment_for_unknown_child": "child-level payments whose child no plan has",
+    "payment_for_unknown_placement": "payments whose placement no placement extract has",
+    "placement_for_unknown_child": "placements whose child no plan has",
 }
 
 
@@ -348,18 +337,39 @@ def ids_link(con: duckdb.DuckDBPyConnection, max_share: float) -> GateResult:
     """Payments and placements that point to a child or placement the warehouse does not know.
     A few are a data-quality nuisance (flagged, kept); most of them mean the ids no longer join:
     a different pseudonymisation key, or an extract carrying another id than the others."""
-    rows = []
-    for flag, (label, denominator_sql) in UNLINKED_MEASURES.items():
-        total, total_money = con.execute(denominator_sql).fetchone()
-        unlinked, unlinked_money = con.execute(
-            "SELECT count(*), sum(abs(t.amount_gbp)) FROM intermediate.int_data_quality_flags f "
+    # one pass over the ledger for both kinds of payment (it is tens of millions of rows nationally)
+    child_rows, child_money, placement_rows, placement_money = con.execute(
+        """
+        SELECT count(*) FILTER (WHERE child_id IS NOT NULL),
+               coalesce(sum(abs(amount_gbp)) FILTER (WHERE child_id IS NOT NULL), 0),
+               count(*) FILTER (WHERE placement_id IS NOT NULL),
+               coalesce(sum(abs(amount_gbp)) FILTER (WHERE placement_id IS NOT NULL), 0)
+        FROM staging.stg_finance__transactions
+        """
+    ).fetchone()
+    placements = con.execute("SELECT count(*) FROM intermediate.int_placements_classified").fetchone()[0]
+    totals = {
+        "payment_for_unknown_child": (child_rows, child_money),
+        "payment_for_unknown_placement": (placement_rows, placement_money),
+        "placement_for_unknown_child": (placements, None),
+    }
+    unlinked = {
+        flag: (rows, money)
+        for flag, rows, money in con.execute(
+            "SELECT f.flag, count(*), sum(abs(t.amount_gbp)) FROM intermediate.int_data_quality_flags f "
             "LEFT JOIN staging.stg_finance__transactions t "
-            "ON f.extract = 'finance' AND t.transaction_id = f.record_key WHERE f.flag = ?",
-            [flag],
-        ).fetchone()
+            "ON f.extract = 'finance' AND t.transaction_id = f.record_key "
+            "WHERE list_contains(?, f.flag) GROUP BY f.flag",
+            [list(UNLINKED_MEASURES)],
+        ).fetchall()
+    }
+    rows = []
+    for flag, label in UNLINKED_MEASURES.items():
+        total, total_money = totals[flag]
+        unlinked_rows, unlinked_money = unlinked.get(flag, (0, None))
         rows.append({
-            "label": label, "flag": flag, "rows": int(total), "unlinked_rows": int(unlinked),
-            "unlinked_share": unlinked / total if total else 0.0,
+            "label": label, "flag": flag, "rows": int(total), "unlinked_rows": int(unlinked_rows),
+            "unlinked_share": unlinked_rows / total if total else 0.0,
             "money_gbp": None if total_money is None else float(total_money),
             "unlinked_money_gbp": None if unlinked_money is None else float(unlinked_money),
         })

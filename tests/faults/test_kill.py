@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.cli import INTERRUPTED_EXIT_CODE, main
+from dagster_project.cli import INTERRUPTED_EXIT_CODE, _descendants, main
 from dagster_project.refresh_lock import lock_path
 from dagster_project.resources import settle_report_with_serving
 from dagster_project.settings import load_settings
@@ -69,19 +69,13 @@ class Refresh:
 def dbt_processes(pid: int) -> list[int]:
     """The `dbt` processes among a process's descendants."""
     found = []
-    for listing in Path(f"/proc/{pid}/task").glob("*/children"):
+    for child in _descendants(pid):
         try:
-            children = [int(child) for child in listing.read_text().split()]
+            command = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        for child in children:
-            try:
-                command = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if any(part.endswith(b"/dbt") for part in command[:2]):
-                found.append(child)
-            found += dbt_processes(child)
+        if any(part.endswith(b"/dbt") for part in command[:2]):
+            found.append(child)
     return found
 
 
