@@ -24,11 +24,11 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	$(BIN)/uv sync --frozen --all-groups
 	touch $@
 
-.env:
-	@key=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))'); \
-	sed -e "s|^HIGHNEEDS_PSEUDONYM_KEY=.*|HIGHNEEDS_PSEUDONYM_KEY=$$key|" \
-	    -e "s|^DAGSTER_HOME=.*|DAGSTER_HOME=$(CURDIR)/data/dagster_home|" .env.example > .env
-	@chmod 600 .env
+# the key comes from the same generator `highneeds demo` uses (32 random bytes)
+.env: | $(VENV)/.installed
+	@umask 077; sed -e "s|^DAGSTER_HOME=.*|DAGSTER_HOME=$(CURDIR)/data/dagster_home|" .env.example > .env.new
+	@$(BIN)/python -c 'from pathlib import Path; from dagster_project.settings import write_new_key_to_dotenv; write_new_key_to_dotenv(Path(".env.new"))'
+	@mv .env.new .env
 	@echo "wrote .env with a new random HIGHNEEDS_PSEUDONYM_KEY (keep it: it fixes every child's hashed id)"
 
 ## manifest: dbt parse (dagster-dbt needs target/manifest.json)
