@@ -7,7 +7,9 @@ giving every council the national rate beats every council's own trend. So the t
 
     log N(T + h) = log N(T) + h × (g + b1 × d1 + b3 × d3)
 
-where g is England's growth over the last three years, d1 the council's growth in excess of
+where g is England's growth a year — half its last year's, half the mean of its last three (as
+exponential smoothing leans on the latest year; growth turned with the 2014 reforms) — d1 the
+council's growth in excess of
 England's in its last year and d3 over its last three years (a year's worth), and b1, b3 how
 much of a council's excess persisted: estimated at each origin by robust (Huber), size-weighted
 least squares across every council and every earlier origin whose outcome was known by then.
@@ -63,6 +65,9 @@ ESTABLISHED_SHARE = 0.002  # a provision type with less of England's plans is no
 # further ahead it widens as errors widened from one year to h over every earlier origin. Errors of
 # older origins (the 2014 reforms' years) held every later interval as wide as those years were.
 ERROR_ORIGINS = 1
+# England's rate leans towards its last year: growth turned with the 2014 reforms and turns again
+# (a weighted mean, as exponential smoothing would; 0 is the three-year mean councils use)
+RECENT_WEIGHT = 0.5
 HUBER = 1.5  # robust scale multiples beyond which a point is down-weighted
 SHARE_SMOOTHING = 0.5  # plans added to every provision type before taking shares (small counts)
 QUANTILES = (0.1, 0.5, 0.9)
@@ -154,7 +159,7 @@ class PooledFit:
     origin: int
     national_rate: float  # England's log growth a year
     national_error: float  # sd of England's yearly growth about its rate
-    national_years: int  # the years the rate is the mean of
+    national_years: float  # the years' worth of growth the rate is a weighted mean of (1 / Σ w²)
     coefficients: np.ndarray  # (2,) share of last-year and three-year excess growth that persists
     residuals: dict[int, np.ndarray]  # horizon → standardised errors of the total, net of England
     share_residuals: list[dict[int, np.ndarray]]  # per provision type, horizon → standardised errors of its share
@@ -171,9 +176,20 @@ def _logs(panel: Panel) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     return totals, national, shares, national_shares
 
 
-def _national_rate(national: np.ndarray, at: int) -> float:
+def _national_weights(at: int) -> np.ndarray:
+    """Weights on England's last yearly growths (latest last) behind its rate: half on the last
+    year, half on the mean of the last three (fewer when the files start later)."""
     span = min(GROWTH_YEARS, at)
-    return float((national[at] - national[at - span]) / span) if span else 0.0
+    if span == 0:
+        return np.zeros(0)
+    weights = np.full(span, (1 - RECENT_WEIGHT) / span)
+    weights[-1] += RECENT_WEIGHT
+    return weights
+
+
+def _national_rate(national: np.ndarray, at: int) -> float:
+    weights = _national_weights(at)
+    return float(np.diff(national[at - len(weights): at + 1]) @ weights) if len(weights) else 0.0
 
 
 def fit(panel: Panel, origin: int, horizons: int = max(HORIZONS)) -> PooledFit:
@@ -228,12 +244,13 @@ def fit(panel: Panel, origin: int, horizons: int = max(HORIZONS)) -> PooledFit:
                 every_share[h].append(values[np.isfinite(values)])
 
     rate = _national_rate(national, at)
-    span = min(GROWTH_YEARS, at)
+    weights = _national_weights(at)
+    span = len(weights)
     yearly = np.diff(national[at - span: at + 1])
     national_error = float(np.std(yearly, ddof=1)) if span >= 2 else 0.02
 
     return PooledFit(
-        origin=origin, national_rate=rate, national_error=max(national_error, 0.005), national_years=span,
+        origin=origin, national_rate=rate, national_error=max(national_error, 0.005), national_years=1 / float(weights @ weights) if span else 1.0,
         coefficients=coefficients,
         residuals=_latest(residuals),
         # a type not yet established in the series (NEET and unknown before 2022) takes every type's errors
