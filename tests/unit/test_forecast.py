@@ -119,7 +119,7 @@ def test_a_steady_state_stays_steady_and_children_age_through(steady):
     assert by_age[:, 0:4, :].sum() == 0  # nobody joins below 5
 
 
-def test_growth_in_joiners_carries_on_damped():
+def test_growth_in_joiners_carries_on():
     transitions, census = simulate_history(growth=0.10)
     result = run_forecast(history_from(transitions, census), [], SETTINGS)
     totals = total_p50(result)
