@@ -6,7 +6,7 @@ Each entry maps onto a line of the DSG deficit management plan's mitigation log:
 mitigations:
   - name: Inclusion support in mainstream schools
     line_of_enquiry: early support and inclusion
-    lever: reduce_new_plans          # see LEVERS
+    lever: reduce_new_plans          # one of forecast/levers/ (LEVERS)
     provision_types: [mainstream]
     start_year: 2026-27              # first financial year with an effect
     effect: {percent: 5}             # lever-specific
@@ -33,49 +33,9 @@ from typing import Any
 
 import yaml
 
+from .levers import KINDS, LEVERS, lever_named
 from .years import fy_start
 
-# lever → (required effect keys, what it does)
-LEVERS: dict[str, tuple[tuple[str, ...], str]] = {
-    "reduce_new_plans": (
-        ("percent",),
-        ("New plans in the provision types fall by `percent` % from the start year (optionally only at "
-        "`ages: [low, high]`)."),
-    ),
-    "shift_placements": (
-        ("to", "share"),
-        ("A `share` (0–1) of the children who would be placed in the provision types go to `to` instead: "
-        "`flows: new` (new plans), `moving` (children moving in from other provision types) or `both` (default)."),
-    ),
-    "stop_flow": (
-        ("to", "ages"),
-        ("Moves from the provision types to `to` by children aged `ages: [low, high]` (age on the earlier "
-        "census) stop, by `share` (default 1): those children stay where they were."),
-    ),
-    "add_capacity": (
-        ("places",),
-        ("The provision types get `places` more places from the start year (needs `capacity:` in the "
-        "forecast settings; children beyond capacity overflow as set there)."),
-    ),
-    "unit_cost_growth": (
-        ("percentage_points",),
-        "Yearly unit-cost growth in the provision types changes by `percentage_points`.",
-    ),
-    "unit_cost_change": (
-        ("percent",),
-        ("Unit cost in the provision types changes once by `percent` % in the start year (e.g. a banding "
-        "review: -5)."),
-    ),
-    "central_spend_change": (
-        ("percent",),
-        "Spend tied to no placement (central) changes once by `percent` % in the start year.",
-    ),
-    "funding_change": (
-        ("amount_gbp",),
-        ("Funding changes by `amount_gbp` a year from the start year (block transfer, health or social "
-        "care contribution)."),
-    ),
-}
 LINES_OF_ENQUIRY = (
     "financial oversight",
     "early support and inclusion",
@@ -88,7 +48,6 @@ LINES_OF_ENQUIRY = (
     "health and social care contributions",
 )
 STATUSES = ("assured", "assessed")
-KINDS = ("saving", "funding", "cost")
 
 
 class MitigationsError(ValueError):
@@ -104,7 +63,7 @@ class Mitigation:
     status: str
     provision_types: tuple[str, ...] = ()
     effect: dict[str, Any] = field(default_factory=dict)
-    kind: str | None = None  # None: read from the lever (forecast.model.mitigation_kind)
+    kind: str | None = None  # None: read from the lever (mitigation_kind)
     assumption: str = ""
     cost_gbp: float | None = None
     owner: str = ""
@@ -141,10 +100,11 @@ def _parse(
     lever = str(entry["lever"])
     if lever not in LEVERS:
         raise MitigationsError(f"{where}: unknown lever {lever!r}; levers: {', '.join(LEVERS)}")
+    spec = LEVERS[lever]
     effect = entry.get("effect") or {}
     if not isinstance(effect, dict):
         raise MitigationsError(f"{where}: effect must be a mapping, e.g. {{percent: 5}}")
-    absent = [k for k in LEVERS[lever][0] if k not in effect]
+    absent = [k for k in spec.required if k not in effect]
     if absent:
         raise MitigationsError(f"{where}: lever {lever} needs effect {', '.join(absent)}")
     status = str(entry["status"]).strip().lower()
@@ -160,19 +120,21 @@ def _parse(
         kind = str(kind).strip().lower()
         if kind not in KINDS:
             raise MitigationsError(f"{where}: kind must be saving, funding or cost, not {kind!r}")
-        if (kind == "funding") != (lever == "funding_change"):
-            raise MitigationsError(f"{where}: kind {kind} does not fit lever {lever}: funding_change is income "
-                                   "(kind funding), never a saving or a cost")
+        if (kind == "funding") != spec.income:
+            income = [name for name, other in LEVERS.items() if other.income]
+            verb = "is" if len(income) == 1 else "are"
+            raise MitigationsError(f"{where}: kind {kind} does not fit lever {lever}: "
+                                   f"{' and '.join(income)} {verb} income (kind funding), never "
+                                   "a saving or a cost")
     types = entry.get("provision_types") or []
     if isinstance(types, str):
         types = [types]
-    named = list(types) + ([effect["to"]] if lever in ("shift_placements", "stop_flow") else [])
+    named = list(types) + spec.named_provision_types(effect)
     if provision_types is not None:
         unknown = [t for t in named if t not in provision_types]
         if unknown:
             raise MitigationsError(f"{where}: unknown provision type(s) {', '.join(map(str, unknown))}")
-    needs_types = lever not in ("central_spend_change", "funding_change")
-    if needs_types and not types:
+    if spec.needs_provision_types and not types:
         raise MitigationsError(f"{where}: lever {lever} needs provision_types")
     try:
         fy_start(str(entry["start_year"]))
@@ -184,7 +146,7 @@ def _parse(
     except (TypeError, ValueError) as error:
         raise MitigationsError(f"{where}: cost_gbp must be a number, not {cost!r}") from error
     milestones = entry.get("milestones") or []
-    problem = _effect_problem(lever, effect)
+    problem = spec.problem(effect)
     if problem:
         raise MitigationsError(f"{where}: {problem}")
     return Mitigation(
@@ -204,27 +166,7 @@ def _parse(
     )
 
 
-def _effect_problem(lever: str, effect: dict[str, Any]) -> str | None:
-    """What is wrong with a lever's effect values, if anything."""
-    numbers = {"percent": (-100, 100), "share": (0, 1), "percentage_points": (-50, 50), "places": (0, 1e6)}
-    for key, (low, high) in numbers.items():
-        if key in effect:
-            try:
-                value = float(effect[key])
-            except (TypeError, ValueError):
-                return f"effect {key} must be a number, not {effect[key]!r}"
-            if not low <= value <= high:
-                return f"effect {key} must be between {low} and {high}, not {value}"
-    if "flows" in effect and effect["flows"] not in ("new", "moving", "both"):
-        return f"effect flows must be new, moving or both, not {effect['flows']!r}"
-    for key in ("ages",):
-        if key in effect:
-            ages = effect[key]
-            if not (isinstance(ages, list) and len(ages) == 2 and all(isinstance(a, int) for a in ages) and 0 <= ages[0] <= ages[1] <= 25):
-                return f"effect ages must be [low, high] with 0 ≤ low ≤ high ≤ 25, not {ages!r}"
-    if "amount_gbp" in effect:
-        try:
-            float(effect["amount_gbp"])
-        except (TypeError, ValueError):
-            return f"effect amount_gbp must be a number, not {effect['amount_gbp']!r}"
-    return None
+def mitigation_kind(m: Mitigation) -> str:
+    """funding (income: a block transfer or contribution, never a saving), cost (spend it adds) or
+    saving (spend it avoids), as the mitigations file says or, by default, as its lever reads."""
+    return m.kind or lever_named(m.lever).default_kind(m.effect)

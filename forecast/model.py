@@ -27,12 +27,12 @@ from .costs import (
     CostModel,
     complete_years,
     estimate_costs,
-    no_levers,
     project_funding,
     simulate_costs,
 )
 from .history import History, caseload_by_census
-from .mitigations import Mitigation
+from .levers import ScenarioLevers, lever_named
+from .mitigations import Mitigation, mitigation_kind
 from .settings import ForecastSettings, read_population
 from .years import census_year_of_fy, fy_of_census_year, fy_start
 
@@ -137,52 +137,18 @@ def run_scenario(model: cohort.CohortModel, costs: CostModel, settings: Forecast
     )
 
 
-def resolve_levers(mitigations: list[Mitigation], model: cohort.CohortModel, years: int) -> tuple[cohort.Mitigations, CostLevers]:
-    """Turn mitigation entries into the arrays the caseload and cost simulations apply."""
-    index = {p: i for i, p in enumerate(model.provisions)}
-    A, P = model.base.shape
-    caseload = cohort.Mitigations()
-    costs = no_levers(years, P)
+def resolve_levers(mitigations: list[Mitigation], model: cohort.CohortModel,
+                   years: int) -> tuple[cohort.Mitigations, CostLevers]:
+    """Turn mitigation entries into the arrays the caseload and cost simulations apply: each
+    mitigation's lever (forecast.levers) applies it from its start year on, in the file's order."""
+    levers = ScenarioLevers(model, years)
     for m in mitigations:
+        lever = lever_named(m.lever)
         first = fy_start(m.start_year) - model.base_year  # the census in FY s is January s + 1
         if first >= years:
             continue
-        first = max(first, 0)
-        cols = [index[t] for t in m.provision_types]
-        effect = m.effect
-        if m.lever == "reduce_new_plans":
-            if caseload.joiner_factor is None:
-                caseload.joiner_factor = np.ones((years, A, P))
-            low, high = effect.get("ages", [0, cohort.MAX_AGE])
-            for c in cols:
-                caseload.joiner_factor[first:, low:high + 1, c] *= 1 - float(effect["percent"]) / 100
-        elif m.lever == "shift_placements":
-            flows = effect.get("flows", "both")
-            shift = (first, cols, index[effect["to"]], float(effect["share"]))
-            if flows in ("new", "both"):
-                caseload.joiner_shift.append(shift)
-            if flows in ("moving", "both"):
-                caseload.move_shift.append(shift)
-        elif m.lever == "stop_flow":
-            low, high = effect["ages"]
-            caseload.stop_flows.append((first, cols, index[effect["to"]], (low, high), float(effect.get("share", 1.0))))
-        elif m.lever == "add_capacity":
-            if model.capacity is None:
-                model.notes.append(f"{m.name}: add_capacity has no effect without capacity: in the forecast settings")
-                continue
-            if caseload.extra_capacity is None:
-                caseload.extra_capacity = np.zeros((years, P))
-            for c in cols:
-                caseload.extra_capacity[first:, c] += float(effect["places"])
-        elif m.lever == "unit_cost_growth":
-            costs.growth[first:, cols] += float(effect["percentage_points"]) / 100
-        elif m.lever == "unit_cost_change":
-            costs.level[first, cols] *= 1 + float(effect["percent"]) / 100
-        elif m.lever == "central_spend_change":
-            costs.central_level[first] *= 1 + float(effect["percent"]) / 100
-        elif m.lever == "funding_change":
-            costs.funding[first:] += float(effect["amount_gbp"])
-    return caseload, costs
+        lever.apply(m, max(first, 0), levers)
+    return levers.caseload, levers.costs
 
 
 def run_forecast(history: History, mitigations: list[Mitigation], settings: ForecastSettings) -> Forecast:
@@ -218,16 +184,16 @@ def unreached_provisions(model: cohort.CohortModel, mitigations: list[Mitigation
     central = False
     prevalence_capped = model.prevalence_ceiling is not None and model.population is not None
     for m in mitigations:
-        named = {index[t] for t in m.provision_types if t in index}
-        if "to" in m.effect and m.effect["to"] in index:
-            named.add(index[m.effect["to"]])
-        if m.lever == "central_spend_change":
+        lever = lever_named(m.lever)
+        named = {index[t] for t in [*m.provision_types, *lever.named_provision_types(m.effect)]
+                 if t in index}
+        if lever.reaches_central:
             central = True
-        if prevalence_capped and m.lever in ("reduce_new_plans", "shift_placements", "stop_flow", "add_capacity"):
-            named = set(range(len(model.provisions)))  # the ceiling ties every type's joiners together
+        if prevalence_capped and lever.moves_caseload:
+            # the ceiling ties every type's joiners together
+            named = set(range(len(model.provisions)))
         reached |= named
-    caseload_levers = {"reduce_new_plans", "shift_placements", "stop_flow", "add_capacity"}
-    if any(m.lever in caseload_levers for m in mitigations):
+    if any(lever_named(m.lever).moves_caseload for m in mitigations):
         edges = model.move_rate.max(axis=0) > 0  # (P, P): from → to at some age
         if model.overflow_to is not None:
             for p, target in enumerate(model.overflow_to):
@@ -307,19 +273,6 @@ def _position_table(runs: dict[str, ScenarioRun], costs: CostModel, settings: Fo
         "cumulative_balance_gbp_central", "cumulative_balance_gbp_p10", "cumulative_balance_gbp_p50",
         "cumulative_balance_gbp_p90", "funding_source",
     ])
-
-
-def mitigation_kind(m: Mitigation) -> str:
-    """funding (income: a block transfer or contribution, never a saving), cost (spend it adds) or
-    saving (spend it avoids), as the mitigations file says or, by default, as its lever reads."""
-    if m.kind:
-        return m.kind
-    if m.lever == "funding_change":
-        return "funding"
-    rises = {"unit_cost_growth": "percentage_points", "unit_cost_change": "percent", "central_spend_change": "percent"}
-    if m.lever in rises and float(m.effect[rises[m.lever]]) > 0:
-        return "cost"
-    return "saving"
 
 
 def _mitigation_effects(model: cohort.CohortModel, costs: CostModel, settings: ForecastSettings, unmitigated: ScenarioRun,
@@ -490,8 +443,9 @@ def assumptions_table(model: cohort.CohortModel, costs: CostModel, settings: For
     rows.append(("unit_cost_growth", "central", None, float(costs.central_real_growth + costs.inflation), "a year",
                  f"{costs.central_real_growth:+.1%} above inflation + {costs.inflation:.1%} inflation"))
     rows.append(("joiners_trend", None, None, float(np.exp(model.joiner_slope) - 1), "a year",
-                 (f"damped ({settings.cohort.damping} a year) trend of new plans over the last "
-                  f"{settings.cohort.trend_years} years, pooled with the caseload's growth")))
+                 ("trend of new plans" + (f" damped by {settings.cohort.damping} a year"
+                                          if settings.cohort.damping < 1 else "")
+                  + f" over the last {settings.cohort.trend_years} years, pooled with the caseload's growth")))
     rows.append(("population", None, None, np.nan, "",
                  f"ONS projection: {settings.population_file.name}" if settings.population_file
                  else "none: joiners follow their own trend, not population"))

@@ -1,0 +1,20 @@
+"""unit_cost_change: a one-off change in unit cost (e.g. a banding review)."""
+
+from __future__ import annotations
+
+from .base import Lever, Number, register, schema
+
+
+@register
+class UnitCostChange(Lever):
+    name = "unit_cost_change"
+    description = ("Unit cost in the provision types changes once by `percent` % in the start "
+                   "year (e.g. a banding review: -5).")
+    effect = schema(percent=Number(-100, 100))
+
+    def default_kind(self, effect):
+        return "cost" if float(effect["percent"]) > 0 else "saving"
+
+    def apply(self, m, first, levers):
+        cols = levers.columns(m.provision_types)
+        levers.costs.level[first, cols] *= 1 + float(m.effect["percent"]) / 100

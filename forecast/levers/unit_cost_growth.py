@@ -1,0 +1,20 @@
+"""unit_cost_growth: unit costs grow faster or slower each year (fees, banding, commissioning)."""
+
+from __future__ import annotations
+
+from .base import Lever, Number, register, schema
+
+
+@register
+class UnitCostGrowth(Lever):
+    name = "unit_cost_growth"
+    description = ("Yearly unit-cost growth in the provision types changes by "
+                   "`percentage_points`.")
+    effect = schema(percentage_points=Number(-50, 50))
+
+    def default_kind(self, effect):
+        return "cost" if float(effect["percentage_points"]) > 0 else "saving"
+
+    def apply(self, m, first, levers):
+        cols = levers.columns(m.provision_types)
+        levers.costs.growth[first:, cols] += float(m.effect["percentage_points"]) / 100
