@@ -117,6 +117,8 @@ class Benchmarks:
     flags: pd.DataFrame  # published figures that look wrong
     trends: pd.DataFrame  # year × series (council, England, region, similar councils) × measure
     files: list[str]
+    # the council's plans per January census (rows) and provision type (columns), as published
+    published_caseload: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 # --- reading the published files -----------------------------------------------------------
@@ -416,7 +418,7 @@ def benchmark(data: PublishedData, council: str, neighbours: list[str] | None = 
         code=history.code, name=history.name, region=history.region, table=pd.DataFrame(table),
         values=councils[["code", "name", "region", "indicator", "period", "numerator", "denominator", "value", "flagged"]],
         neighbours=similar, neighbour_method=method, flags=flags, trends=_trends(data, history, similar, flags),
-        files=data.files,
+        files=data.files, published_caseload=history.caseload.copy(),
     )
 
 

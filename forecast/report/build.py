@@ -161,12 +161,14 @@ def _draw(con: duckdb.DuckDBPyConnection, options: ReportOptions, staging: Path)
         plan = tables.dsg_plan_tables(data, threshold)
         detail = tables.detail_tables(data, threshold)
         bench_tables = tables.benchmark_tables(bench) if bench is not None else []
+        if bench is not None and (reconciled := tables.reconciliation(data, bench, threshold)) is not None:
+            bench_tables.append(reconciled)
         request_tables = [] if own_requests is None else [
             requests.requests_table(own_requests, published_requests, options.council, similar, threshold)]
         sheets = {**plan, **({"Benchmarks": bench_tables} if bench_tables else {}),
                   **({"Requests and timeliness": request_tables} if request_tables else {}), **detail,
                   "Chart data": [_chart_table(chart) for chart in all_charts]}
-        write_workbook(folder / "workbook.xlsx", sheets, title, about)
+        write_workbook(folder / "workbook.xlsx", sheets, title, about, data=data, bench=bench)
         sections = _sections(data, charts, bench_charts, pngs_by_key, plan, detail, bench_tables, note, request_tables)
         render(folder / "report.html", title, subtitle, sections, about, data.labels, audience == "publication",
                threshold)
@@ -295,6 +297,8 @@ def _sections(data: ReportData, charts: list[Chart], bench_charts: list[Chart], 
             benchmarks.chart(chart, pngs[chart.key])
         benchmarks.table(bench_tables[1])
         benchmarks.table(bench_tables[2])
+        for table in bench_tables[4:]:  # own counts against the published ones
+            benchmarks.table(table)
         kinds = bench_tables[3].frame["Kind"]
         benchmarks.text(f"{int((kinds != 'watch').sum())} published figures across all councils look wrong by the same "
                         f"rule, and {int((kinds == 'watch').sum())} latest-year changes of more than half are to watch; "
@@ -312,7 +316,7 @@ def _sections(data: ReportData, charts: list[Chart], bench_charts: list[Chart], 
     model = Section(
         "model", "The model and its accuracy",
         "Caseload: a cohort model of every child by age and provision type — who leaves, who moves, who joins "
-        "(a damped trend of new plans) — estimated from the council's own EHCP and placement history and simulated "
+        "(a trend of new plans) — estimated from the council's own EHCP and placement history and simulated "
         "many times; spend = plans × FTE per plan × unit cost, each path drawing its own rates. Every figure shown is "
         "the mean of the paths (it adds up); p10–p90 is the band holding 80% of them. Below, how the caseload model "
         "did on the council's own past censuses, against simple baselines.",

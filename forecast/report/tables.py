@@ -616,6 +616,51 @@ def benchmark_tables(bench) -> list[Table]:
     ]
 
 
+RECONCILE_SHARE = 0.10  # a provision type differing by more than this share (and 5 plans) is listed first
+RECONCILE_PLANS = 5
+
+
+def reconciliation(data: ReportData, bench, threshold: int | None = None) -> Table | None:
+    """The council's own plans at the latest January census both hold, by provision type, beside
+    the DfE's published SEN2 figures for it (`bench`: benchmarks.Benchmarks); None when they
+    share no census. Own counts are suppressed for publication as everywhere else."""
+    published = bench.published_caseload
+    own, _ = data.caseload_published(threshold)
+    common = sorted({int(y) for y in own.cells.index} & {int(y) for y in published.index})
+    if not common:
+        return None
+    year = common[-1]
+    theirs = published.loc[year].reindex(data.provisions).fillna(0.0).astype(float)
+    ours = own.cells.loc[year].reindex(data.provisions).astype(float)
+    frame = pd.DataFrame({
+        "Provision type": [data.labels[p] for p in data.provisions],
+        "Own data": ours.to_numpy(), "Published (SEN2)": theirs.to_numpy(),
+    })
+    frame = _with_total(frame, "Provision type")
+    frame.loc[frame.index[-1], "Own data"] = float(own.row_totals.loc[year]) if year in own.row_totals.index \
+        else ours.sum()
+    frame["Difference"] = frame["Own data"] - frame["Published (SEN2)"]
+    frame["Difference (% of published)"] = (frame["Difference"] / frame["Published (SEN2)"].where(
+        frame["Published (SEN2)"] > 0) * 100).round(1)
+    types = frame.iloc[:-1]
+    large = types[(types["Difference"].abs() > RECONCILE_PLANS)
+                  & (types["Difference (% of published)"].abs() > RECONCILE_SHARE * 100)]
+    listed = ", ".join(f"{row['Provision type']} ({row['Difference']:+.0f})" for _, row in large.iterrows())
+    note = (f"January {year}. Own data: the council's EHCP and placement extracts at the census date, "
+            "placed by the provision type of the placement open that day (marts.fct_ehcp_cohort). Published: the "
+            "DfE's EHCP release for the council, from its SEN2 return, placed by establishment type. They differ "
+            "where the extracts were corrected after the return, where a placement's type maps differently from "
+            "the SEN2 establishment type (resourced provision and units inside mainstream schools, independent "
+            "against non-maintained special, post-16 providers), where children placed out of area or plans "
+            "transferred in the census month are counted by one and not the other, and where the return was made "
+            "from a different cut of the case management system. "
+            + (f"Differences of more than {RECONCILE_SHARE:.0%} and {RECONCILE_PLANS} plans: {listed}; "
+               "check these against the return's own file (sen2/) first." if listed else
+               f"No provision type differs by more than {RECONCILE_SHARE:.0%} and {RECONCILE_PLANS} plans."))
+    return Table("reconciliation_published", f"Own counts against the published SEN2 counts, January {year}",
+                 frame, "count", note, ["Total"])
+
+
 def _marked(build, data: ReportData, threshold: int | None) -> list[Table]:
     """The tables `build` makes, with the cells suppressed for publication marked."""
     published = build(data, threshold)

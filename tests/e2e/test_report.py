@@ -23,6 +23,7 @@ from forecast.report.benchmarks import ENGLAND, benchmark, load_published_data
 from forecast.report.charts import build_charts
 from forecast.report.data import read_report_data
 from tests.conftest import REFERENCE_DATA, REPO_ROOT, reference_file
+from tests.xlsx_formulas import Evaluator
 
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
 SECTIONS = ["funding", "spend", "dbv", "drivers", "requests", "mitigations", "benchmarks", "dsg-plan", "model",
@@ -145,9 +146,11 @@ def test_each_chart_has_data(data, threshold):
 # --- the workbook (money read back from XLSX keeps 15 significant digits) ---------------------------------------------------------------------------
 
 def block(workbook, name: str) -> tuple[list[str], list[list]]:
-    """An Excel table's headings and rows, with the total rows written just below it."""
+    """An Excel table's headings and rows, with the total rows written just below it; a formula
+    (a total, subtotal or balance) read as Excel shows it."""
     for sheet in workbook.worksheets:
         if name in sheet.tables:
+            value = Evaluator(sheet)
             ref = sheet.tables[name].ref
             first, last = ref.split(":")
             top = int(re.sub(r"\D", "", first))
@@ -158,7 +161,7 @@ def block(workbook, name: str) -> tuple[list[str], list[list]]:
             rows = []
             row = top + 1
             while sheet.cell(row, 1).value is not None and (row <= bottom or sheet.cell(row, 1).font.bold):
-                rows.append([sheet.cell(row, j).value for j in range(1, len(headings) + 1)])
+                rows.append([value(sheet.cell(row, j).coordinate) for j in range(1, len(headings) + 1)])
                 row += 1
             return headings, rows
     raise KeyError(name)
@@ -317,34 +320,6 @@ def test_the_first_page_names_the_funding_and_unit_cost_assumptions_and_the_scen
     text = (demo.report / "internal" / "report.html").read_text()
     first = text[text.index('id="funding"'): text.index('id="spend"')]
     assert "Growth assumed: +3.0% a year" in first and "STRB" in first
-
-
-def evaluate(sheet, reference: str) -> float:
-    """The value of a cell whose formula adds and subtracts other cells (as the DSG plan summary's do)."""
-    value = sheet[reference].value
-    if not (isinstance(value, str) and value.startswith("=")):
-        return float(value)
-    total = 0.0
-    for sign, cell in re.findall(r"([+-]?)([A-Z]+\d+)", value[1:]):
-        total += (-1 if sign == "-" else 1) * evaluate(sheet, cell)
-    return total
-
-
-def test_the_dsg_plan_summary_has_live_formulas_that_reach_the_forecast_balance(demo, con):
-    workbook = load_workbook(demo.report / "internal" / "workbook.xlsx")  # its own copy: the test writes to it
-    sheet = workbook["DSG plan summary"]
-    headings, rows = block(workbook, "dsg_plan_summary_mitigated")
-    horizon = headings[-1]
-    top = [r for r in range(1, sheet.max_row + 1) if sheet.cell(r, 1).value == "Line"][1]  # unmitigated, then mitigated
-    line_row = {sheet.cell(r, 1).value: r for r in range(top + 1, top + 1 + len(rows))}
-    column = re.sub(r"\d", "", sheet.cell(top, len(headings)).coordinate)
-    balance = scalar(con, "SELECT cumulative_balance_gbp_central FROM forecast.hnb_position WHERE scenario = 'mitigated' "
-                          "AND financial_year = ?", horizon)
-    whole = f"{column}{line_row['Whole DSG cumulative balance']}"
-    assert str(sheet[whole].value).startswith("=")
-    assert evaluate(sheet, whole) == pytest.approx(balance, rel=1e-9)
-    sheet[f"{column}{line_row['Other DSG blocks: in-year balance (enter)']}"] = -1_000_000  # a council's entry flows through
-    assert evaluate(sheet, whole) == pytest.approx(balance - 1_000_000, rel=1e-9)
 
 
 def test_dbv_module_1_forecasts_by_age_and_need_transport_and_accuracy(demo, workbook, con):
@@ -594,3 +569,20 @@ def test_highneeds_report_writes_the_benchmark_section(benchmarked_report):
     assert headings[:7] == ["Indicator", "Period", "West Berkshire", "England", "South East (pooled)",
                             "Similar councils (median)", "Rank (1 = highest)"]
     assert len(rows) == 6
+
+
+def test_own_counts_are_reconciled_with_the_council_s_published_sen2_counts(demo, workbook, con):
+    published_files()
+    headings, rows = block(workbook, "reconciliation_published")
+    assert headings == ["Provision type", "Own data", "Published (SEN2)", "Difference", "Difference (% of published)"]
+    table = as_dict(headings, rows)
+    year = scalar(con, "SELECT max(census_year) FROM marts.fct_ehcp_cohort WHERE census_year <= 2025")
+    own = scalar(con, "SELECT sum(plans) FROM marts.fct_ehcp_cohort WHERE census_year = ?", year)
+    published = number(published_caseload(year)["869"]["ehcplans"])
+    assert table["Total"]["Own data"] == own and table["Total"]["Published (SEN2)"] == published
+    assert table["Total"]["Difference"] == own - published
+    independent = scalar(con, "SELECT sum(plans) FROM marts.fct_ehcp_cohort WHERE census_year = ? "
+                              "AND provision_type = 'inmss'", year)
+    assert table["Independent / non-maintained special"]["Own data"] == independent
+    html = (demo.report / "internal" / "report.html").read_text()
+    assert f"Own counts against the published SEN2 counts, January {year}" in html

@@ -1,0 +1,209 @@
+"""The workbook writer on tiny hand-made tables: totals, subtotals and balances written as
+formulas that give the model's figures (and the figure kept where a formula would not), the
+whole-DSG summary with its input cells, and numbers stored as numbers."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from forecast.report.tables import Table, mitigation_log, mitigation_plan
+from forecast.report.workbook import write_workbook
+from tests.xlsx_formulas import Evaluator, is_formula, locate
+
+
+def written(tmp_path, sheets, data=None):
+    path = write_workbook(
+        tmp_path / "workbook.xlsx", sheets, "A council", [("Council", "A council")], data=data
+    )
+    return load_workbook(path)
+
+
+def money_table(name="spend", total=None, suppressed=None) -> Table:
+    frame = pd.DataFrame(
+        {"Line": ["a", "b", "c"], "2024-25": [1.25, 2.5, np.nan], "2025-26": [10.0, 20.0, 30.0]}
+    )
+    frame.loc[3] = ["Total", frame["2024-25"].sum() if total is None else total, 60.0]
+    return Table(name, "Spend (£)", frame, "money", "", ["Total"], suppressed)
+
+
+def test_a_total_is_a_sum_formula_giving_the_table_s_figure(tmp_path):
+    table = locate(written(tmp_path, {"Spend": [money_table()]}), "spend")
+    assert (
+        table.raw("Total", "2024-25") == "=SUM(B6:B8)"
+        and table.raw("Total", "2025-26") == "=SUM(C6:C8)"
+    )
+    assert table.value("Total", "2024-25") == 3.75 and table.value("Total", "2025-26") == 60.0
+    assert table.sheet["B6"].number_format == "£#,##0;-£#,##0;£0"
+
+
+def test_a_total_that_is_not_the_sum_of_what_is_shown_stays_the_figure(tmp_path):
+    hidden = pd.DataFrame(False, index=range(4), columns=["Line", "2024-25", "2025-26"])
+    hidden.loc[1, "2025-26"] = (
+        True  # suppressed for publication: the published total is not the sum shown
+    )
+    workbook = written(
+        tmp_path,
+        {"Spend": [money_table("off", total=99.0), money_table("hidden", suppressed=hidden)]},
+    )
+    off = locate(workbook, "off")
+    assert off.raw("Total", "2024-25") == 99.0 and is_formula(off.raw("Total", "2025-26"))
+    published = locate(workbook, "hidden")
+    assert published.raw("b", "2025-26") == "c" and published.raw("Total", "2025-26") == 60.0
+
+
+def test_numbers_are_stored_as_numbers(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "Old LA code": ["869", "800"],
+            "As a rate (%)": [3.0, np.nan],
+            "Bias share": [0.12, -0.05],
+            "Rank (1 = highest)": [84.0, np.nan],
+            "Spend (£)": [1234.5, 0.0],
+        }
+    )
+    table = locate(written(tmp_path, {"Mixed": [Table("mixed", "Mixed", frame, "mixed")]}), "mixed")
+    assert table.raw(869, "Old LA code") == 869 and table.raw(800, "Old LA code") == 800
+    rate = table.sheet[table.coordinate(869, "As a rate (%)")]
+    assert rate.value == pytest.approx(0.03) and rate.number_format == "0.0%"
+    assert table.sheet[table.coordinate(800, "Bias share")].number_format == "0.0%"
+    rank = table.raw(869, "Rank (1 = highest)")
+    assert rank == 84 and type(rank) is int and table.raw(800, "Rank (1 = highest)") is None
+
+
+def fake_report(base_cumulative: float = -4_000_000.0):
+    position = pd.DataFrame(
+        {
+            "financial_year": ["2024-25", "2025-26"],
+            "funding_gbp": [30e6, 31e6],
+            "spend_gbp": [31e6, 32.5e6],
+            "in_year_balance_gbp": [-1e6, -1.5e6],
+            "cumulative_balance_gbp": [base_cumulative + 1.5e6, base_cumulative],
+            "is_complete_year": [True, True],
+        }
+    )
+    years = ["2026-27", "2027-28", "2028-29"]
+    forecast = []
+    for scenario, extra in (("unmitigated", 0.0), ("mitigated", 0.5e6)):
+        cumulative = base_cumulative
+        for k, year in enumerate(years):
+            funding, spend = 32e6 + k * 1e6 + extra, 34e6 + k * 2e6
+            cumulative += funding - spend
+            forecast.append((scenario, year, funding, spend, funding - spend, cumulative))
+    position_forecast = pd.DataFrame(
+        forecast,
+        columns=[
+            "scenario",
+            "financial_year",
+            "funding_gbp",
+            "spend_gbp_central",
+            "in_year_balance_gbp_central",
+            "cumulative_balance_gbp_central",
+        ],
+    )
+    return SimpleNamespace(
+        position=position,
+        position_forecast=position_forecast,
+        complete_years=["2024-25", "2025-26"],
+        forecast_years=years,
+    )
+
+
+def test_the_dsg_summary_reaches_the_forecast_balance_and_takes_the_council_s_entries(tmp_path):
+    data = fake_report()
+    workbook = written(tmp_path, {"DSG plan summary": []}, data)
+    for scenario in ("unmitigated", "mitigated"):
+        table = locate(workbook, f"dsg_plan_summary_{scenario}")
+        assert table.headings == ["Line", "2025-26", "2026-27", "2027-28", "2028-29", "Source"]
+        expected = data.position_forecast[data.position_forecast["scenario"] == scenario].set_index(
+            "financial_year"
+        )
+        for year, row in expected.iterrows():
+            assert table.value("DSG: balance carried forward (31 March)", year) == pytest.approx(
+                row["cumulative_balance_gbp_central"], rel=1e-12
+            )
+            assert table.value("DSG: total funding", year) == pytest.approx(row["funding_gbp"])
+        assert table.value("DSG: balance brought forward (1 April)", "2025-26") == pytest.approx(
+            -2.5e6
+        )
+        for line in (
+            "Schools block: funding",
+            "Early years block: spend",
+            "High needs block: import/export adjustments (+ imports, − exports)",
+        ):
+            cell = table.sheet[table.coordinate(line, "2026-27")]
+            assert cell.value is None and cell.fill.fgColor.rgb.endswith("FFF2CC")
+    table = locate(workbook, "dsg_plan_summary_unmitigated")
+    table.sheet[table.coordinate("Central school services block: funding", "2027-28")] = 100.0
+    table.sheet[table.coordinate("Central school services block: spend", "2027-28")] = 400.0
+    after = Evaluator(table.sheet)(
+        table.coordinate("DSG: balance carried forward (31 March)", "2028-29")
+    )
+    assert after == pytest.approx(
+        data.position_forecast["cumulative_balance_gbp_central"].iloc[2] - 300.0
+    )
+
+
+def mitigations() -> pd.DataFrame:
+    rows = []
+    for name, kind, status, effects, cost in (
+        ("Outreach", "saving", "assessed", [10.0, 20.0], 5.0),
+        ("Special places", "saving", "assured", [0.0, 40.0], None),
+        ("Banding", "saving", "assessed", [1.0, 2.0], 7.5),
+        ("Transfer", "funding", "assured", [50.0, 50.0], None),
+        ("Therapies", "cost", "assured", [-3.0, -3.0], None),
+    ):
+        for k, year in enumerate(("2026-27", "2027-28")):
+            rows.append(
+                {
+                    "mitigation": name,
+                    "kind": kind,
+                    "status": status,
+                    "line_of_enquiry": "sufficiency",
+                    "lever": "shift_placements",
+                    "provision_types": "mss",
+                    "start_year": "2026-27",
+                    "financial_year": year,
+                    "in_year_balance_effect_gbp": effects[k],
+                    "cumulative_balance_effect_gbp": sum(effects[: k + 1]),
+                    "effect": "share=0.1",
+                    "assumption_text": f"{name} works",
+                    "delivery_cost_gbp": cost,
+                    "owner": "Head of SEND",
+                    "milestones": "Start; Review",
+                    "risk": "Recruitment",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_mitigation_subtotals_are_sumifs_over_each_kind_and_status(tmp_path):
+    data = SimpleNamespace(mitigations=mitigations(), horizon="2027-28")
+    workbook = written(tmp_path, {"Mitigations": [mitigation_log(data), mitigation_plan(data)]})
+    log, plan = locate(workbook, "mitigation_log"), locate(workbook, "mitigation_plan")
+    cumulative = "Effect on cumulative balance by 2027-28"
+    assert log.raw("Subtotal: assessed savings", "2027-28").startswith("=SUMIFS(")
+    assert log.value("Subtotal: assessed savings", "2027-28") == 22.0
+    assert log.value("Subtotal: assured savings", cumulative) == 40.0
+    assert log.value("Total: savings less costs", cumulative) == 33.0 + 40.0 - 6.0
+    assert log.value("Total: funding", "2026-27") == 50.0
+    assert log.value("Total: every mitigation", cumulative) == 33.0 + 40.0 + 100.0 - 6.0
+    row = log.labels["Outreach"]  # its years, across
+    assert (
+        log.raw("Outreach", cumulative) == f"=SUM(H{row}:I{row})"
+        and log.value("Outreach", cumulative) == 30.0
+    )
+    assert (
+        plan.raw("Outreach", "Owner") == "Head of SEND"
+        and plan.raw("Outreach", "Assumption") == "Outreach works"
+    )
+    assert plan.value("Subtotal: assessed savings", "Cost to deliver (£ a year)") == 12.5
+    assert plan.value("Subtotal: assessed savings", cumulative) == 33.0
+    assert plan.value("Subtotal: assured costs", cumulative) == -6.0
+    assert plan.value("Total: every mitigation", cumulative) == 167.0
+    labels = list(
+        plan.labels
+    )  # assured before assessed within a kind, savings before costs and funding
+    assert labels[:5] == ["Special places", "Outreach", "Banding", "Therapies", "Transfer"]
