@@ -31,9 +31,9 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	@mv .env.new .env
 	@echo "wrote .env with a new random HIGHNEEDS_PSEUDONYM_KEY (keep it: it fixes every child's hashed id)"
 
-## manifest: dbt parse (dagster-dbt needs target/manifest.json)
+## manifest: dbt parse (dagster-dbt needs target/manifest.json), with the settings dbt's profile reads
 manifest: install
-	cd dbt && ../$(BIN)/dbt parse --quiet
+	$(BIN)/python -m dagster_project.dbt_project
 
 ## demo: synthetic council → full refresh → summary
 demo: setup

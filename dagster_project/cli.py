@@ -89,16 +89,15 @@ def run_refresh(settings: Settings, console: Console) -> RefreshOutcome:
     The job runs on this thread, the main one, where Dagster turns SIGINT and SIGTERM into an
     interrupt of the running step (dagster-dbt passes it on to dbt) and ends the run as failed;
     this then raises KeyboardInterrupt. A second thread prints the steps."""
-    settings.export()
     settings.restrict_data_files()
     prepare_dagster_home(settings)
     import dagster as dg
     from dagster._core.utils import make_new_run_id
 
-    from .definitions import build_definitions
+    from .assembly import build_definitions
 
-    defs = build_definitions()
-    instance = dg.DagsterInstance.get()
+    defs = build_definitions(settings)  # the settings resolved once, handed to every asset
+    instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
     run_id = make_new_run_id()
     job = defs.resolve_job_def("refresh")
 
@@ -238,12 +237,10 @@ def _why(evaluation) -> str:
 # --- summary ----------------------------------------------------------------------------------
 
 def print_summary(settings: Settings, outcome: RefreshOutcome, console: Console) -> None:
-    import duckdb
-
     if not settings.warehouse.exists():  # a refresh that stopped before loading anything
         _print_checks(outcome, console)
         return
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+    with settings.connect_warehouse(read_only=True) as con:
         _print_landing(con, console)
         _print_quarantine_examples(con, console)
         _print_checks(outcome, console)
@@ -613,16 +610,18 @@ def _running(pid: int) -> bool:
 
 
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
-    if not load_settings().pseudonym_key:
+    settings = load_settings()
+    if not settings.pseudonym_key:
         # the key every later refresh, the schedule, the sensor and the UI read: the demo's rows
         # must join theirs, so the demo keeps its key where they look for it
         dotenv = write_new_key_to_dotenv(Path.cwd() / ".env")
         console.print(f"[dim]Demo: wrote a new random HIGHNEEDS_PSEUDONYM_KEY to {dotenv} (keep it).[/dim]",
                       highlight=False)
-    if not os.environ.get("HIGHNEEDS_LA_CODE"):
-        os.environ["HIGHNEEDS_LA_CODE"] = DEMO_LA_CODE  # the synthetic council follows West Berkshire's figures
+        settings = load_settings()  # with the key .env holds now
+    if not settings.la_code:
+        # the synthetic council follows West Berkshire's figures: the report benchmarks as it
+        settings = settings.with_la_code(DEMO_LA_CODE)
         console.print(f"[dim]Demo: benchmarking as West Berkshire (HIGHNEEDS_LA_CODE={DEMO_LA_CODE}).[/dim]")
-    settings = load_settings()
     has_files = settings.landing.is_dir() and any(settings.landing.rglob("*.csv"))
     if args.fresh or not has_files:
         from ingest.synthetic import generate
@@ -671,7 +670,6 @@ def cmd_ui(args: argparse.Namespace, console: Console) -> int:
     from .settings import load_report_settings
 
     settings = load_settings()
-    settings.export()
     prepare_dagster_home(settings)
     _complete_dagster_yaml(settings)
     bin_dir = Path(sys.executable).parent
@@ -693,8 +691,10 @@ def cmd_ui(args: argparse.Namespace, console: Console) -> int:
     try:
         # Dagster reads a .env in its working directory over the environment; started from the
         # repository it would take the repository's .env in place of the settings resolved above
-        # (another warehouse, another DAGSTER_HOME). DAGSTER_HOME holds no .env.
-        return subprocess.call(command, cwd=settings.dagster_home, env={**os.environ, "PYTHONWARNINGS": warnings})
+        # (another warehouse, another DAGSTER_HOME). DAGSTER_HOME holds no .env: the settings
+        # reach the UI, the daemon and their runs in their environment only.
+        environment = {**os.environ, **settings.environment(), "PYTHONWARNINGS": warnings}
+        return subprocess.call(command, cwd=settings.dagster_home, env=environment)
     finally:
         if server is not None:
             server.shutdown()
@@ -704,13 +704,14 @@ def cmd_daemon(args: argparse.Namespace, console: Console) -> int:
     """The Dagster daemon alone (nightly schedule, landing sensor, run queue): as a service, beside
     `highneeds ui --no-daemon` (see deploy/systemd/)."""
     settings = load_settings()
-    settings.export()
     prepare_dagster_home(settings)
     _complete_dagster_yaml(settings)
     console.print(f"Dagster daemon for {settings.landing} (DAGSTER_HOME={settings.dagster_home}); nightly schedule and "
                   f"landing sensor {'on' if settings.automation else 'off unless switched on in the UI'}", highlight=False)
     command = [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(REPO_ROOT / "workspace.yaml")]
-    return subprocess.call(command, cwd=settings.dagster_home)  # not the repository: its .env (see cmd_ui)
+    # not the repository: its .env (see cmd_ui); the settings in the daemon's environment only
+    environment = {**os.environ, **settings.environment()}
+    return subprocess.call(command, cwd=settings.dagster_home, env=environment)
 
 
 def _complete_dagster_yaml(settings: Settings) -> None:
@@ -846,8 +847,6 @@ def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_trace(args: argparse.Namespace, console: Console) -> int:
     """List the landing rows behind a mart figure, with their source file and row."""
-    import duckdb
-
     from ingest.trace import trace_plans, trace_spend
 
     settings = load_settings()
@@ -856,7 +855,7 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
         return 2
     if args.what == "forecast":
         return _trace_forecast(args, settings, console)
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+    with settings.connect_warehouse(read_only=True) as con:
         if args.what == "spend":
             if not args.year or not args.provision:
                 console.print("[red]trace spend needs --year (e.g. 2024-25) and --provision (e.g. inmss)[/red]")
@@ -892,14 +891,12 @@ def _trace_forecast(args: argparse.Namespace, settings: Settings, console: Conso
     """The inputs behind a forecast figure (forecast.trace), from the forecast tables."""
     import math
 
-    import duckdb
-
     from forecast.trace import TraceError, trace_forecast
 
     if not args.year or not args.provision:
         console.print("[red]trace forecast needs --year (e.g. 2028-29) and --provision (e.g. mss)[/red]")
         return 2
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+    with settings.connect_warehouse(read_only=True) as con:
         try:
             rows = trace_forecast(con, args.year, args.provision)
         except TraceError as error:
@@ -975,7 +972,7 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
         # a refresh writes the warehouse and swaps the report in: not while this reads and writes them
         with _holding_refresh_lock(settings, console, wait=False):
             settle_report_with_serving(settings)
-            with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+            with settings.connect_warehouse(read_only=True) as con:
                 report = build_report(con, options)
     except RefreshRunning as error:
         console.print(Text(f"No report built: {error}. Run it again when that one has finished.", style="red"))
@@ -1031,11 +1028,21 @@ def cmd_dictionary(args: argparse.Namespace, console: Console) -> int:
 def cmd_docs(args: argparse.Namespace, console: Console) -> int:
     from .defs.docs import docs_path
 
-    path = docs_path()
+    path = docs_path(load_settings())
     if not path.exists():
         console.print(f"[red]No dbt docs at {path} yet: run a refresh first.[/red]")
         return 2
     console.print(f"dbt docs (models, columns, tests, column-level lineage): {path.as_uri()}")
+    return 0
+
+
+def cmd_dbt_vars(args: argparse.Namespace, console: Console) -> int:
+    """What dbt's profile reads (the warehouse, DuckDB's memory cap, threads and spill folder), as
+    dbt's --vars, to run dbt by hand: `dbt build --vars "$(highneeds dbt-vars)"` in dbt/."""
+    import json
+
+    console.print(json.dumps(load_settings().dbt_vars(), sort_keys=True), markup=False,
+                  highlight=False, soft_wrap=True)
     return 0
 
 
@@ -1110,6 +1117,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     docs = commands.add_parser("docs", help="where the dbt documentation site of the last refresh is")
     docs.set_defaults(handler=cmd_docs)
+
+    dbt_vars = commands.add_parser("dbt-vars", help="the settings dbt's profile reads, as dbt's "
+                                   "--vars (to run dbt by hand)")
+    dbt_vars.set_defaults(handler=cmd_dbt_vars)
 
     ui = commands.add_parser("ui", help="start the Dagster UI on 127.0.0.1 with the daemon, and serve the report beside it")
     ui.add_argument("--host", default="127.0.0.1")

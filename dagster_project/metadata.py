@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Mapping
 from functools import lru_cache
 
 import pandas as pd
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, MetadataValue
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetKey,
+    MetadataValue,
+    TableColumn,
+    TableSchema,
+)
 
+from ingest import serving_contract
 from ingest.gates import GateResult
 
 DATA_ENGINEERING = "team:SEND data engineering"
@@ -20,6 +29,21 @@ def markdown_table(frame: pd.DataFrame, max_rows: int = 60) -> MetadataValue:
     if len(frame) > max_rows:
         text += f"\n\n… {len(frame) - max_rows} more rows"
     return MetadataValue.md(text)
+
+
+def contract_column_schema(
+    schema: str, table: str, observed: Mapping[str, str] | None = None
+) -> TableSchema:
+    """A served table's columns described as the serving contract describes them (for
+    `dagster/column_schema`): `observed` columns and their types (e.g. a frame's dtypes) when
+    given, else the contract's columns and types."""
+    contract = serving_contract.table(schema, table)
+    if observed is None:
+        observed = {column.name: column.data_type or "" for column in contract.columns}
+    return TableSchema(columns=[
+        TableColumn(name, kind, description=contract.describe(name))
+        for name, kind in observed.items()
+    ])
 
 
 def check_result(gate: GateResult, asset_key: AssetKey, check_name: str) -> AssetCheckResult:

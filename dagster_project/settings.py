@@ -1,24 +1,33 @@
 """Settings, read from environment variables (documented in .env.example) with sensible defaults.
 
-A `.env` file in the working directory is read first (without overriding variables already
-set), the same file `dagster dev` reads, so dbt, Dagster and the CLI see the same values.
+`load_settings()` builds one typed, frozen `Settings` from a `.env` file in the working directory
+(the same file `dagster dev` reads) overlaid with the environment, which wins. It reads them and
+never writes them back: nothing here changes `os.environ`. Each process builds its settings once
+(the CLI per command, Dagster when its definitions load) and hands the object down: to the assets
+as a resource, to dbt as `--vars` on its command line (`Settings.dbt_vars`), to the Dagster UI and
+daemon processes as their environment (`Settings.environment`). Every default is here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dotenv import load_dotenv
+from dotenv import dotenv_values
 
 # postings, placements and plans dated before it are quarantined (HIGHNEEDS_DATE_FLOOR)
 from ingest.contracts import DEFAULT_DATE_FLOOR
 
 if TYPE_CHECKING:
+    import duckdb
+
     from forecast.settings import ForecastSettings
     from ingest.sen2_child_ids import ChildIdRule
 
@@ -44,6 +53,14 @@ DEFAULT_UNLINKED_TOLERANCE = 0.05
 # DuckDB's buffer for the refresh (ingest and dbt); past it, joins and sorts spill to <warehouse>.tmp/
 DEFAULT_DUCKDB_MEMORY_LIMIT = "4GB"
 DEFAULT_REPORT_PORT = 3001  # the report, served by `highneeds ui` beside the Dagster UI (3000)
+# where the data lives unless set; relative to the working directory
+DEFAULT_LANDING = "data/landing"
+DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
+DEFAULT_SERVING = "data/serving.duckdb"
+DEFAULT_DAGSTER_HOME = "data/dagster_home"
+# the variables that are settings: the rest of the environment is not read
+SETTING_PREFIX = "HIGHNEEDS_"
+DAGSTER_HOME = "DAGSTER_HOME"
 
 
 class SettingsError(ValueError):
@@ -56,9 +73,10 @@ class Settings:
     warehouse: Path
     serving: Path
     dagster_home: Path
-    pseudonym_key: str | None
+    pseudonym_key: str | None = dataclasses.field(repr=False)  # a secret: never in a log line
     mitigations: Path
     readers: Path
+    forecast_settings: Path  # the forecast's settings file (HIGHNEEDS_FORECAST_SETTINGS)
     forecast: ForecastSettings
     quarantine_tolerance: float  # share of an extract's rows
     quarantine_money_tolerance: float  # share of an extract's money (absolute pounds)
@@ -67,13 +85,25 @@ class Settings:
     sen2_child_id: ChildIdRule  # which SEN2 person field is the child id the ledger carries
     min_fte_for_unit_cost_gate: float
     extract_date: dt.date
-    serving_pseudonym_key: str | None
+    serving_pseudonym_key: str | None = dataclasses.field(repr=False)
     suppression_threshold: int
     serving_parquet: Path | None
     serving_storage_version: str
     serving_file_mode: int
     duckdb_memory_limit: str
+    duckdb_threads: int  # HIGHNEEDS_DUCKDB_THREADS (default: every CPU this process may use)
     automation: bool  # HIGHNEEDS_AUTOMATION=on: the nightly schedule and the landing sensor start running
+    # the report's (ReportSettings, from load_report_settings)
+    report_dir: Path  # HIGHNEEDS_REPORT_DIR (default: report/ beside the warehouse)
+    la_code: str | None  # HIGHNEEDS_LA_CODE (unset: from the latest SEN2 return, when it says)
+    published: Path | None  # HIGHNEEDS_PUBLISHED (unset: see published_folder)
+    neighbours: tuple[str, ...]  # HIGHNEEDS_NEIGHBOURS (empty: computed)
+    report_port: int  # HIGHNEEDS_REPORT_PORT
+    report_url: str  # HIGHNEEDS_REPORT_URL (default http://127.0.0.1:<port>/)
+    # the variables as read (.env and the environment), for child processes (see environment())
+    variables: Mapping[str, str] = dataclasses.field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def require_pseudonym_key(self) -> str:
         if not self.pseudonym_key:
@@ -91,14 +121,46 @@ class Settings:
             )
         return self.pseudonym_key
 
-    def export(self) -> None:
-        """Put the resolved settings in the environment, so dbt and child processes agree."""
-        os.environ["HIGHNEEDS_LANDING"] = str(self.landing)
-        os.environ["HIGHNEEDS_WAREHOUSE"] = str(self.warehouse)
-        os.environ["HIGHNEEDS_SERVING"] = str(self.serving)
-        os.environ["DAGSTER_HOME"] = str(self.dagster_home)
-        os.environ["HIGHNEEDS_HORIZON"] = self.horizon
-        os.environ["HIGHNEEDS_DUCKDB_MEMORY_LIMIT"] = self.duckdb_memory_limit  # dbt's profile reads it
+    def with_la_code(self, la_code: str) -> Settings:
+        """These settings, benchmarking the report as council `la_code` (HIGHNEEDS_LA_CODE)."""
+        return dataclasses.replace(self, la_code=la_code)
+
+    @property
+    def duckdb_temp_directory(self) -> Path:
+        return spill_folder(self.warehouse)
+
+    def connect_warehouse(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        """A connection to the warehouse, as every one is opened (dagster_project.warehouse)."""
+        from .warehouse import connect
+
+        return connect(self.warehouse, read_only=read_only, memory_limit=self.duckdb_memory_limit,
+                       threads=self.duckdb_threads, temp_directory=self.duckdb_temp_directory)
+
+    def dbt_vars(self) -> dict[str, str]:
+        """What dbt's profile (dbt/profiles.yml) reads: passed on dbt's command line (`--vars`),
+        so dbt opens the warehouse as every other connection does."""
+        return dbt_vars(self.warehouse, self.duckdb_memory_limit, self.duckdb_threads)
+
+    def environment(self) -> dict[str, str]:
+        """The variables that give a child process (the Dagster UI, its daemon and runs) these
+        settings: the variables as read, with every path made absolute (the child may start in
+        another folder, without this one's .env). Holds the pseudonym keys: for a child's
+        environment only, never a log."""
+        paths = {
+            "HIGHNEEDS_LANDING": self.landing, "HIGHNEEDS_WAREHOUSE": self.warehouse,
+            "HIGHNEEDS_SERVING": self.serving, DAGSTER_HOME: self.dagster_home,
+            "HIGHNEEDS_MITIGATIONS": self.mitigations, "HIGHNEEDS_READERS": self.readers,
+            "HIGHNEEDS_FORECAST_SETTINGS": self.forecast_settings,
+            "HIGHNEEDS_REPORT_DIR": self.report_dir,
+            "HIGHNEEDS_SEN2_ID_MAP": self.sen2_child_id.id_map,
+            "HIGHNEEDS_SERVING_PARQUET": self.serving_parquet,
+            "HIGHNEEDS_PUBLISHED": self.published,
+        }
+        absolute = {name: str(path) for name, path in paths.items() if path}
+        environment = {**self.variables, **absolute}
+        if self.la_code:
+            environment["HIGHNEEDS_LA_CODE"] = self.la_code
+        return environment
 
     @property
     def horizon(self) -> str:
@@ -117,95 +179,149 @@ class Settings:
                 path.chmod(0o600)
 
 
-def _path(name: str, default: str) -> Path:
-    return Path(os.environ.get(name) or default).expanduser().resolve()
+def read_variables(
+    environ: Mapping[str, str] | None = None, dotenv: Path | None = None
+) -> dict[str, str]:
+    """The settings' variables (HIGHNEEDS_*, DAGSTER_HOME): `dotenv`'s (default: .env in the working
+    directory), overlaid with `environ`'s (default: the environment). A variable set empty counts
+    as unset. Reads only: the environment is left as it is."""
+    dotenv = Path.cwd() / ".env" if dotenv is None else dotenv
+    from_file = dotenv_values(dotenv) if dotenv.is_file() else {}
+    from_environment = os.environ if environ is None else environ
+    return {
+        name: value
+        for source in (from_file, from_environment)
+        for name, value in source.items()
+        if value and (name.startswith(SETTING_PREFIX) or name == DAGSTER_HOME)
+    }
 
 
-def _float(name: str, default: float) -> float:
-    value = os.environ.get(name)
+def _path(env: Mapping[str, str], name: str, default: str | Path) -> Path:
+    return Path(env.get(name) or default).expanduser().resolve()
+
+
+def _optional_path(env: Mapping[str, str], name: str) -> Path | None:
+    return _path(env, name, "") if env.get(name) else None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    value = env.get(name)
     try:
         return float(value) if value else default
     except ValueError as error:
         raise SettingsError(f"{name}={value!r} is not a number") from error
 
 
-def _share(name: str, default: float) -> float:
-    share = _float(name, default)
+def _share(env: Mapping[str, str], name: str, default: float) -> float:
+    share = _float(env, name, default)
     if not 0 <= share <= 1:
-        raise SettingsError(f"{name}={share!r} is a share of rows or money: between 0 and 1 (0.01 = 1 %)")
+        raise SettingsError(
+            f"{name}={share!r} is a share of rows or money: between 0 and 1 (0.01 = 1 %)"
+        )
     return share
 
 
-def _date(name: str, default: dt.date) -> dt.date:
-    value = os.environ.get(name)
+def _date(env: Mapping[str, str], name: str, default: dt.date) -> dt.date:
+    value = env.get(name)
     try:
         return dt.date.fromisoformat(value) if value else default
     except ValueError as error:
         raise SettingsError(f"{name}={value!r} is not a date (YYYY-MM-DD)") from error
 
 
-def _threshold() -> int:
-    value = os.environ.get("HIGHNEEDS_SUPPRESSION_THRESHOLD")
+def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name)
     if not value:
-        return DEFAULT_SUPPRESSION_THRESHOLD
+        return default
     if not value.isdigit() or int(value) < 1:
-        raise SettingsError(f"HIGHNEEDS_SUPPRESSION_THRESHOLD={value!r} is not a whole number of at least 1")
+        raise SettingsError(f"{name}={value!r} is not a whole number of at least 1")
     return int(value)
 
 
-def _file_mode() -> int:
-    value = os.environ.get("HIGHNEEDS_SERVING_FILE_MODE") or "600"
+def _file_mode(env: Mapping[str, str]) -> int:
+    value = env.get("HIGHNEEDS_SERVING_FILE_MODE") or "600"
     try:
         mode = int(value, 8)
     except ValueError as error:
-        raise SettingsError(f"HIGHNEEDS_SERVING_FILE_MODE={value!r} is not an octal file mode such as 600 or 640") from error
+        raise SettingsError(
+            f"HIGHNEEDS_SERVING_FILE_MODE={value!r} is not an octal file mode such as 600 or 640"
+        ) from error
     if mode & 0o137 or not mode & 0o400:
         raise SettingsError(
-            f"HIGHNEEDS_SERVING_FILE_MODE={value!r}: the owner must read it, and nobody may write or execute it "
-            "except the owner, nor may others read it (600 or 640)"
+            f"HIGHNEEDS_SERVING_FILE_MODE={value!r}: the owner must read it, and nobody may write "
+            "or execute it except the owner, nor may others read it (600 or 640)"
         )
     return mode
 
 
-def _switch(name: str) -> bool:
-    value = (os.environ.get(name) or "off").strip().lower()
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    value = (env.get(name) or "off").strip().lower()
     if value not in ("on", "off"):
         raise SettingsError(f"{name}={value!r}: on or off")
     return value == "on"
 
 
-def _sen2_child_id() -> ChildIdRule:
+def _sen2_child_id(env: Mapping[str, str]) -> ChildIdRule:
     """HIGHNEEDS_SEN2_CHILD_ID: the SEN2 person field the council's ledger and other extracts carry
     as child_id (upn, uln, nativeid), or `mapping` with HIGHNEEDS_SEN2_ID_MAP, a CSV from one of
     those fields to the council's child_id. A mapping file alone means `mapping`."""
     from ingest.sen2_child_ids import CHILD_ID_CHOICES, MAPPING, ChildIdRule
 
-    id_map = (os.environ.get("HIGHNEEDS_SEN2_ID_MAP") or "").strip()
-    field = (os.environ.get("HIGHNEEDS_SEN2_CHILD_ID") or (MAPPING if id_map else "upn")).strip().lower()
+    id_map = (env.get("HIGHNEEDS_SEN2_ID_MAP") or "").strip()
+    field = (env.get("HIGHNEEDS_SEN2_CHILD_ID") or (MAPPING if id_map else "upn")).strip().lower()
     if field not in CHILD_ID_CHOICES:
         raise SettingsError(
-            f"HIGHNEEDS_SEN2_CHILD_ID={field!r}: one of {', '.join(CHILD_ID_CHOICES)}, the SEN2 person field "
-            "your ledger's child_id holds (or `mapping` with HIGHNEEDS_SEN2_ID_MAP)"
+            f"HIGHNEEDS_SEN2_CHILD_ID={field!r}: one of {', '.join(CHILD_ID_CHOICES)}, the SEN2 "
+            "person field your ledger's child_id holds (or `mapping` with HIGHNEEDS_SEN2_ID_MAP)"
         )
     if field == MAPPING and not id_map:
         raise SettingsError(
-            "HIGHNEEDS_SEN2_CHILD_ID=mapping needs HIGHNEEDS_SEN2_ID_MAP: a CSV with a upn, uln or nativeid "
-            "column and the council's child_id for each"
+            "HIGHNEEDS_SEN2_CHILD_ID=mapping needs HIGHNEEDS_SEN2_ID_MAP: a CSV with a upn, uln or "
+            "nativeid column and the council's child_id for each"
         )
     if id_map and field != MAPPING:
         raise SettingsError(
-            f"HIGHNEEDS_SEN2_ID_MAP is set but HIGHNEEDS_SEN2_CHILD_ID={field!r}: set it to mapping, or unset the map"
+            f"HIGHNEEDS_SEN2_ID_MAP is set but HIGHNEEDS_SEN2_CHILD_ID={field!r}: set it to "
+            "mapping, or unset the map"
         )
-    if id_map and not _path("HIGHNEEDS_SEN2_ID_MAP", "").is_file():
+    if id_map and not _path(env, "HIGHNEEDS_SEN2_ID_MAP", "").is_file():
         raise SettingsError(f"HIGHNEEDS_SEN2_ID_MAP={id_map!r} is not a file")
-    return ChildIdRule(field, _path("HIGHNEEDS_SEN2_ID_MAP", "") if id_map else None)
+    return ChildIdRule(field, _path(env, "HIGHNEEDS_SEN2_ID_MAP", "") if id_map else None)
 
 
-def _memory_limit() -> str:
-    value = (os.environ.get("HIGHNEEDS_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT).strip()
+def _memory_limit(env: Mapping[str, str]) -> str:
+    value = (env.get("HIGHNEEDS_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT).strip()
     if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value, flags=re.IGNORECASE):
-        raise SettingsError(f"HIGHNEEDS_DUCKDB_MEMORY_LIMIT={value!r} is not a size such as 4GB or 6GiB")
+        raise SettingsError(
+            f"HIGHNEEDS_DUCKDB_MEMORY_LIMIT={value!r} is not a size such as 4GB or 6GiB"
+        )
     return value
+
+
+def default_duckdb_threads() -> int:
+    """DuckDB's own default: every CPU this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def spill_folder(warehouse: Path) -> Path:
+    """Where DuckDB spills past its memory cap: <warehouse>.tmp/, as DuckDB's own default (owner-
+    only, see Settings.restrict_data_files)."""
+    return warehouse.with_name(warehouse.name + ".tmp")
+
+
+def dbt_vars(warehouse: Path, memory_limit: str, threads: int) -> dict[str, str]:
+    """The variables dbt/profiles.yml reads (`--vars`): the warehouse and how DuckDB opens it."""
+    return {
+        "highneeds_warehouse": str(warehouse),
+        "highneeds_duckdb_memory_limit": memory_limit,
+        "highneeds_duckdb_threads": str(threads),
+        "highneeds_duckdb_temp_directory": str(spill_folder(warehouse)),
+    }
+
+
+def dbt_vars_argument(values: Mapping[str, str]) -> list[str]:
+    """dbt's `--vars` option for `values`."""
+    return ["--vars", json.dumps(dict(values), sort_keys=True)]
 
 
 def new_pseudonym_key() -> str:
@@ -217,7 +333,8 @@ def new_pseudonym_key() -> str:
 
 def write_new_key_to_dotenv(dotenv: Path) -> Path:
     """Give `dotenv` a new random HIGHNEEDS_PSEUDONYM_KEY (filling an empty `HIGHNEEDS_PSEUDONYM_KEY=`
-    line, else adding one), owner-only, and make this process read it. Refuses to replace a key."""
+    line, else adding one), owner-only: settings loaded from now on read it (unless the
+    environment sets a key). Refuses to replace a key."""
     lines = dotenv.read_text(encoding="utf-8").splitlines() if dotenv.exists() else []
     assignment = re.compile(r"^\s*(export\s+)?HIGHNEEDS_PSEUDONYM_KEY\s*=\s*(.*)$")
     current = [match.group(2).strip().strip("'\"") for line in lines if (match := assignment.match(line))]
@@ -229,52 +346,68 @@ def write_new_key_to_dotenv(dotenv: Path) -> Path:
     dotenv.touch(mode=0o600, exist_ok=True)
     dotenv.chmod(0o600)
     dotenv.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    if not os.environ.get("HIGHNEEDS_PSEUDONYM_KEY"):  # unset or blank: what .env says now holds
-        os.environ["HIGHNEEDS_PSEUDONYM_KEY"] = key
     return dotenv
 
 
-def load_settings() -> Settings:
-    load_dotenv(Path.cwd() / ".env", override=False)
-    as_of = _date("HIGHNEEDS_EXTRACT_DATE", dt.date.today())
+def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -> Settings:
+    """The settings from `dotenv` (default: .env in the working directory) and `environ` (default:
+    the environment, which wins). Build them once and pass them down."""
+    env = read_variables(environ, dotenv)
+    as_of = _date(env, "HIGHNEEDS_EXTRACT_DATE", dt.date.today())
     from forecast.settings import ForecastSettingsError, load_forecast_settings, validate
 
-    forecast_file = _path("HIGHNEEDS_FORECAST_SETTINGS", str(DEFAULT_FORECAST_SETTINGS))
+    forecast_file = _path(env, "HIGHNEEDS_FORECAST_SETTINGS", DEFAULT_FORECAST_SETTINGS)
     try:
         forecast = load_forecast_settings(forecast_file)
-        horizon = os.environ.get("HIGHNEEDS_HORIZON") or None
-        simulations = os.environ.get("HIGHNEEDS_SIMULATIONS") or None
+        horizon = env.get("HIGHNEEDS_HORIZON") or None
+        simulations = env.get("HIGHNEEDS_SIMULATIONS") or None
         forecast = forecast.with_overrides(
             horizon=horizon,
-            recover_by=os.environ.get("HIGHNEEDS_RECOVER_BY") or (horizon if horizon else None),
+            recover_by=env.get("HIGHNEEDS_RECOVER_BY") or (horizon if horizon else None),
             simulations=int(simulations) if simulations else None,
         )
-        validate(forecast, "the environment (HIGHNEEDS_HORIZON / HIGHNEEDS_RECOVER_BY / HIGHNEEDS_SIMULATIONS)")
+        validate(forecast, "the environment (HIGHNEEDS_HORIZON / HIGHNEEDS_RECOVER_BY / "
+                           "HIGHNEEDS_SIMULATIONS)")
     except (ForecastSettingsError, ValueError) as error:
         raise SettingsError(str(error)) from error
+    warehouse = _path(env, "HIGHNEEDS_WAREHOUSE", DEFAULT_WAREHOUSE)
+    report_port = _port(env, "HIGHNEEDS_REPORT_PORT", DEFAULT_REPORT_PORT)
+    neighbours = (env.get("HIGHNEEDS_NEIGHBOURS") or "").split(",")
     return Settings(
-        landing=_path("HIGHNEEDS_LANDING", "data/landing"),
-        warehouse=_path("HIGHNEEDS_WAREHOUSE", "data/warehouse.duckdb"),
-        serving=_path("HIGHNEEDS_SERVING", "data/serving.duckdb"),
-        dagster_home=_path("DAGSTER_HOME", "data/dagster_home"),
-        pseudonym_key=os.environ.get("HIGHNEEDS_PSEUDONYM_KEY") or None,
-        mitigations=_path("HIGHNEEDS_MITIGATIONS", str(EXAMPLE_MITIGATIONS)),
-        readers=_path("HIGHNEEDS_READERS", str(DEFAULT_READERS)),
+        landing=_path(env, "HIGHNEEDS_LANDING", DEFAULT_LANDING),
+        warehouse=warehouse,
+        serving=_path(env, "HIGHNEEDS_SERVING", DEFAULT_SERVING),
+        dagster_home=_path(env, DAGSTER_HOME, DEFAULT_DAGSTER_HOME),
+        pseudonym_key=env.get("HIGHNEEDS_PSEUDONYM_KEY") or None,
+        mitigations=_path(env, "HIGHNEEDS_MITIGATIONS", EXAMPLE_MITIGATIONS),
+        readers=_path(env, "HIGHNEEDS_READERS", DEFAULT_READERS),
+        forecast_settings=forecast_file,
         forecast=forecast,
-        quarantine_tolerance=_share("HIGHNEEDS_QUARANTINE_TOLERANCE", DEFAULT_QUARANTINE_ROWS_TOLERANCE),
-        quarantine_money_tolerance=_share("HIGHNEEDS_QUARANTINE_MONEY_TOLERANCE", DEFAULT_QUARANTINE_MONEY_TOLERANCE),
-        unlinked_tolerance=_share("HIGHNEEDS_UNLINKED_TOLERANCE", DEFAULT_UNLINKED_TOLERANCE),
-        date_floor=_date("HIGHNEEDS_DATE_FLOOR", DEFAULT_DATE_FLOOR),
-        sen2_child_id=_sen2_child_id(),
-        min_fte_for_unit_cost_gate=_float("HIGHNEEDS_UNIT_COST_GATE_MIN_FTE", 1.0),
+        quarantine_tolerance=_share(env, "HIGHNEEDS_QUARANTINE_TOLERANCE",
+                                    DEFAULT_QUARANTINE_ROWS_TOLERANCE),
+        quarantine_money_tolerance=_share(env, "HIGHNEEDS_QUARANTINE_MONEY_TOLERANCE",
+                                          DEFAULT_QUARANTINE_MONEY_TOLERANCE),
+        unlinked_tolerance=_share(env, "HIGHNEEDS_UNLINKED_TOLERANCE", DEFAULT_UNLINKED_TOLERANCE),
+        date_floor=_date(env, "HIGHNEEDS_DATE_FLOOR", DEFAULT_DATE_FLOOR),
+        sen2_child_id=_sen2_child_id(env),
+        min_fte_for_unit_cost_gate=_float(env, "HIGHNEEDS_UNIT_COST_GATE_MIN_FTE", 1.0),
         extract_date=as_of,
-        serving_pseudonym_key=os.environ.get("HIGHNEEDS_SERVING_PSEUDONYM_KEY") or None,
-        suppression_threshold=_threshold(),
-        serving_parquet=_path("HIGHNEEDS_SERVING_PARQUET", "") if os.environ.get("HIGHNEEDS_SERVING_PARQUET") else None,
-        serving_storage_version=os.environ.get("HIGHNEEDS_SERVING_STORAGE_VERSION") or "v1.0.0",
-        serving_file_mode=_file_mode(),
-        duckdb_memory_limit=_memory_limit(),
-        automation=_switch("HIGHNEEDS_AUTOMATION"),
+        serving_pseudonym_key=env.get("HIGHNEEDS_SERVING_PSEUDONYM_KEY") or None,
+        suppression_threshold=_whole_number(env, "HIGHNEEDS_SUPPRESSION_THRESHOLD",
+                                            DEFAULT_SUPPRESSION_THRESHOLD),
+        serving_parquet=_optional_path(env, "HIGHNEEDS_SERVING_PARQUET"),
+        serving_storage_version=env.get("HIGHNEEDS_SERVING_STORAGE_VERSION") or "v1.0.0",
+        serving_file_mode=_file_mode(env),
+        duckdb_memory_limit=_memory_limit(env),
+        duckdb_threads=_whole_number(env, "HIGHNEEDS_DUCKDB_THREADS", default_duckdb_threads()),
+        automation=_switch(env, "HIGHNEEDS_AUTOMATION"),
+        report_dir=_path(env, "HIGHNEEDS_REPORT_DIR", warehouse.parent / "report"),
+        la_code=(env.get("HIGHNEEDS_LA_CODE") or "").strip() or None,
+        published=_optional_path(env, "HIGHNEEDS_PUBLISHED"),
+        neighbours=tuple(code.strip() for code in neighbours if code.strip()),
+        report_port=report_port,
+        report_url=env.get("HIGHNEEDS_REPORT_URL") or f"http://127.0.0.1:{report_port}/",
+        variables=env,
     )
 
 
@@ -304,25 +437,25 @@ class ReportSettings:
 
 
 def load_report_settings(settings: Settings | None = None) -> ReportSettings:
+    """The report's settings, from `settings` (default: loaded now) and the landing folder as it
+    is now (the council's code in its latest SEN2 return, its DfE files)."""
     from ingest.sen2 import council_code
 
     settings = settings or load_settings()
-    neighbours = [code.strip() for code in (os.environ.get("HIGHNEEDS_NEIGHBOURS") or "").split(",") if code.strip()]
-    port = _port("HIGHNEEDS_REPORT_PORT", DEFAULT_REPORT_PORT)
     return ReportSettings(
-        out_dir=_path("HIGHNEEDS_REPORT_DIR", str(settings.warehouse.parent / "report")),
+        out_dir=settings.report_dir,
         # unset: the council's code from its latest SEN2 return's header, if it has one
-        la_code=(os.environ.get("HIGHNEEDS_LA_CODE") or "").strip() or council_code(settings.landing),
+        la_code=settings.la_code or council_code(settings.landing),
         published=published_folder(settings),
-        neighbours=neighbours or None,
+        neighbours=list(settings.neighbours) or None,
         suppression_threshold=settings.suppression_threshold,
-        port=port,
-        url=os.environ.get("HIGHNEEDS_REPORT_URL") or f"http://127.0.0.1:{port}/",
+        port=settings.report_port,
+        url=settings.report_url,
     )
 
 
-def _port(name: str, default: int) -> int:
-    value = os.environ.get(name) or str(default)
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name) or str(default)
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise SettingsError(f"{name}={value!r} is not a TCP port (1–65535)")
     return int(value)
@@ -334,7 +467,7 @@ def published_folder(settings: Settings) -> Path:
     compact copy shipped with highneeds (forecast/published_data), so they work out of the box."""
     from forecast.published_extract import SHIPPED, has_published_files
 
-    if os.environ.get("HIGHNEEDS_PUBLISHED"):
-        return _path("HIGHNEEDS_PUBLISHED", "")
+    if settings.published:
+        return settings.published
     reference = settings.landing / "reference"
     return reference if has_published_files(reference) else SHIPPED

@@ -12,7 +12,11 @@ from the warehouse connection, with
   (`ingest.suppression`);
 * `meta`: the publication (version id, refresh run, times, code version), the source files
   with their hashes and load ids, the check results, the provision types' lookup, and every
-  table's row count and checksum — every table and column described (`ingest.dictionary`),
+  table's row count and checksum,
+
+every table and column described as the serving contract says (`ingest.serving_contract`: the
+marts' dbt YAML, forecast.yml, published.yml, meta.yml; `ingest.dictionary` lists them), and,
+when asked, every table as a Parquet file whose metadata carries the same descriptions;
 
 then checkpoints and detaches it (no `.wal` left), flushes it to disk, makes it owner-only and
 `os.replace`s it onto the serving file. A reader that opens the serving file sees the old file or
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import shutil
 import uuid
@@ -35,6 +40,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from . import serving_contract
 from .contracts import EXTRACTS
 from .provision_types import DFE_PLACEMENT_CATEGORY
 from .pseudonymise import keyed_hash_sql
@@ -85,10 +91,10 @@ class Publication:
 
 @dataclass(frozen=True)
 class SuppressedTable:
-    """A table for sharing outside the council: counts below the threshold hidden, with totals."""
+    """A table for sharing outside the council: counts below the threshold hidden, with totals
+    (described in the serving contract's published.yml)."""
 
     name: str
-    description: str
     requires: str  # the served table it is made from
     source: str  # SQL over it: one row per interior cell
     dims: tuple[str, ...]
@@ -96,13 +102,11 @@ class SuppressedTable:
     lines: tuple[tuple[str, ...], ...]  # dims fixed along each published total
     hidden_with_count: tuple[str, ...] = ()  # measures hidden whenever the row's count is
     summed: tuple[str, ...] = ()  # of those, the ones that have a total (the others are blank on totals)
-    notes: tuple[tuple[str, str], ...] = ()  # descriptions of columns the served table does not have
 
 
 SUPPRESSED_TABLES = (
     SuppressedTable(
         name="ehcp_plans_by_need",
-        description="EHC plans on each January census by primary need and provision type, with totals.",
         requires="marts.fct_ehcp_cohort",
         source="SELECT census_year, primary_need, provision_type, sum(plans) AS plans FROM marts.fct_ehcp_cohort GROUP BY ALL",
         dims=("census_year", "primary_need", "provision_type"),
@@ -111,7 +115,6 @@ SUPPRESSED_TABLES = (
     ),
     SuppressedTable(
         name="ehcp_plans_by_age_group",
-        description="EHC plans on each January census by age group and provision type, with totals.",
         requires="marts.fct_ehcp_cohort",
         source="SELECT census_year, age_group, provision_type, sum(plans) AS plans FROM marts.fct_ehcp_cohort GROUP BY ALL",
         dims=("census_year", "age_group", "provision_type"),
@@ -120,7 +123,6 @@ SUPPRESSED_TABLES = (
     ),
     SuppressedTable(
         name="ehcp_flows",
-        description="New and ceased plans and moves between provision types per year and provision type, with totals.",
         requires="marts.fct_ehcp_flows",
         source=(
             "UNPIVOT (SELECT year, provision_type, new_plans, ceased_plans, moved_in, moved_out FROM marts.fct_ehcp_flows) "
@@ -129,13 +131,9 @@ SUPPRESSED_TABLES = (
         dims=("year", "measure", "provision_type"),
         count="plans",
         lines=(("year", "measure"),),
-        notes=(("measure", ("Which flow: new_plans, ceased_plans, moved_in or moved_out (as the columns of "
-                            "marts.fct_ehcp_flows).")),
-               ("plans", "Plans in the flow.")),
     ),
     SuppressedTable(
         name="provision_spend",
-        description="High needs spend, placements and unit cost per financial year and provision type; spend and unit cost are hidden with the placement count.",
         requires="marts.fct_provision_spend",
         source="SELECT financial_year, provision_type, placements, spend_gbp, unit_cost_gbp FROM marts.fct_provision_spend",
         dims=("financial_year", "provision_type"),
@@ -147,59 +145,8 @@ SUPPRESSED_TABLES = (
 )
 # Tables with no counts of children (money for the whole block) are shared as they are.
 UNSUPPRESSED_TABLES = {
-    "hnb_position": ("marts", "fct_hnb_position", "Funding, spend and balance of the high needs block per financial year."),
-    "forecast_hnb_position": ("forecast", "hnb_position", "Forecast funding, spend and balance per scenario and financial year."),
-}
-
-
-SUPPRESSED_COLUMN = "True where the count (and the measures hidden with it) is hidden: null in this row."
-TOTAL_NOTE = "'total' on the rows that add up over it."
-# The meta tables' columns (the marts' are described in their dbt YAML, the forecast's in forecast.store).
-META_COLUMNS = {
-    "publication": {
-        "version_id": "Id of this version of the serving file (publish time and a random suffix).",
-        "run_id": "The Dagster run (refresh) that published it.",
-        "refresh_started_at_utc": "When that refresh started (UTC).",
-        "published_at_utc": "When this version was published (UTC).",
-        "code_version": "Git commit of the code that built it (+changes: with uncommitted edits).",
-        "suppression_threshold": "Counts below this are hidden in the published schema.",
-        "person_ids": "Whether child ids are the warehouse's keyed hashes or re-keyed with the serving key.",
-    },
-    "source_files": {
-        "extract": "Landing extract (ehcp, placements, finance, budget, gias, sen2, requests).",
-        "file_name": "Path of the file relative to the landing folder (a workbook sheet as file.xlsx#Sheet).",
-        "file_hash": "SHA-256 identifying the file (or sheet) as loaded.",
-        "content_hash": "SHA-256 of the file's bytes: compare with the file in the landing folder.",
-        "file_bytes": "Size of the file in bytes.",
-        "status": "loaded or rejected.",
-        "load_id": "The refresh (run id) that loaded it.",
-        "loaded_at": "When it was loaded.",
-        "last_seen_load_id": "The latest refresh that found it in the landing folder.",
-        "in_landing": "True while the file is in the landing folder.",
-        "rows_read": "Rows read from the file.",
-        "rows_valid": "Rows loaded (typed and valid).",
-        "rows_duplicate": "Exact duplicates of an earlier row of the same file (dropped and counted).",
-        "rows_quarantined": "Rows quarantined with a reason.",
-    },
-    "check_results": {
-        "run_id": "The refresh (run id) that ran the check.",
-        "asset": "The table (Dagster asset) checked.",
-        "check_name": "The check.",
-        "passed": "True when it passed.",
-        "severity": "ERROR blocks the forecast and the publish; WARN only reports.",
-        "description": "What the check found (the failures, when it failed).",
-        "evaluated_at": "When it ran.",
-    },
-    "tables": {
-        "table_schema": "Schema of the table.",
-        "table_name": "Name of the table.",
-        "row_count": "Rows in it.",
-        "checksum": "Order-independent checksum of its content (ingest.publish.table_checksum_sql).",
-    },
-    "provision_types": {
-        "dfe_placement_category": "The placement row of the DfE's DSG deficit management plan template the provision "
-                                  "type counts in (the report's workbook groups by it).",
-    },
+    "hnb_position": ("marts", "fct_hnb_position"),
+    "forecast_hnb_position": ("forecast", "hnb_position"),
 }
 
 
@@ -412,28 +359,22 @@ def _write_published(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
             con.execute(f'CREATE TABLE {_ALIAS}.{PUBLISHED_SCHEMA}."{spec.name}" AS SELECT {columns} FROM _frame')
         finally:
             con.unregister("_frame")
-        con.execute(f"COMMENT ON TABLE {_ALIAS}.{PUBLISHED_SCHEMA}.\"{spec.name}\" IS '{_sql_text(spec.description)}'")
-        described = _column_comments(con, *spec.requires.split("."))
-        for dim in _labelled_dims(spec):
-            described[dim] = f"{described.get(dim, '')} {TOTAL_NOTE}".strip()
-        described |= dict(spec.notes)
-        for measure in (spec.count, *spec.hidden_with_count):
-            described[measure] = f"{described.get(measure, '')} Null when suppressed.".strip()
-        described["suppressed"] = SUPPRESSED_COLUMN
-        _comment_columns(con, PUBLISHED_SCHEMA, spec.name, described)
-    for name, (schema, table, description) in UNSUPPRESSED_TABLES.items():
+        _describe(con, PUBLISHED_SCHEMA, spec.name)
+    for name, (schema, table) in UNSUPPRESSED_TABLES.items():
         if _has_relation(con, schema, table):
-            # from the served copy: the same types and descriptions BI sees there
+            # from the served copy: the same types BI sees there
             con.execute(f'CREATE TABLE {_ALIAS}.{PUBLISHED_SCHEMA}."{name}" AS SELECT * FROM {_ALIAS}.{schema}."{table}"')
-            con.execute(f"COMMENT ON TABLE {_ALIAS}.{PUBLISHED_SCHEMA}.\"{name}\" IS '{_sql_text(description)}'")
-            _comment_columns(con, PUBLISHED_SCHEMA, name, _column_comments(con, schema, table))
+            _describe(con, PUBLISHED_SCHEMA, name)
 
 
-def _column_comments(con, schema: str, table: str) -> dict[str, str]:
-    """The column descriptions of a served table (as copied into the new file)."""
-    return dict(con.execute(
-        "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? "
-        "AND table_name = ? AND comment IS NOT NULL AND comment <> ''", [_ALIAS, schema, table]).fetchall())
+def _describe(con, schema: str, table: str) -> None:
+    """Comment a published or meta table and its columns as the serving contract describes them
+    (a table missing from the contract is a KeyError: describe it there)."""
+    contract = serving_contract.table(schema, table)
+    if contract.description:
+        target = f'{_ALIAS}.{schema}."{table}"'
+        con.execute(f"COMMENT ON TABLE {target} IS '{_sql_text(contract.description)}'")
+    _comment_columns(con, schema, table, contract.descriptions())
 
 
 def _comment_columns(con, schema: str, table: str, described: dict[str, str]) -> None:
@@ -479,7 +420,6 @@ def _write_meta(con, version_id, run_id, code_version, published_at, refresh_sta
             "re-keyed with the serving key" if options.serving_key else "the warehouse's keyed hashes",
         ],
     )
-    con.execute(f"COMMENT ON TABLE {meta}.publication IS 'This version of the serving file: when and from which refresh and code it was published.'")
     if _has_relation(con, "raw", "landing_files"):
         # the rejection message is left out: it can quote a line of the file
         con.execute(
@@ -490,12 +430,10 @@ def _write_meta(con, version_id, run_id, code_version, published_at, refresh_sta
             FROM raw.landing_files ORDER BY extract, file_seq
             """
         )
-        con.execute(f"COMMENT ON TABLE {meta}.source_files IS 'Every landing file loaded: SHA-256, the load (run) id that loaded it and its row counts.'")
     if _has_relation(con, "meta", "check_results"):
         con.execute(f"CREATE TABLE {meta}.check_results AS SELECT * FROM meta.check_results")
-        con.execute(f"COMMENT ON TABLE {meta}.check_results IS 'The checks of the refresh that published this version (all blocking ones passed).'")
     if _has_relation(con, "staging", "provision_types"):
-        # the reviewed seed (described in dbt/seeds/_seeds.yml), with the DfE category each counts in
+        # the reviewed seed (dbt/seeds/provision_types.csv), with the DfE category each counts in
         categories = pd.DataFrame(list(DFE_PLACEMENT_CATEGORY.items()), columns=["provision_type", "dfe_placement_category"])
         con.register("_categories", categories)
         try:
@@ -503,15 +441,11 @@ def _write_meta(con, version_id, run_id, code_version, published_at, refresh_sta
                         "FROM staging.provision_types AS p LEFT JOIN _categories AS c USING (provision_type) ORDER BY p.sort_order")
         finally:
             con.unregister("_categories")
-        con.execute(f"COMMENT ON TABLE {meta}.provision_types IS 'The provision types every table uses (the DBV "
-                    "categories): code, label, report order, whether children are placed in it, what it holds, and "
-                    "the DfE placement category it counts in.'")
-        seed = dict(con.execute(
-            "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = "
-            "'staging' AND table_name = 'provision_types' AND comment IS NOT NULL AND comment <> ''").fetchall())
-        _comment_columns(con, META_SCHEMA, "provision_types", seed)
-    for table, described in META_COLUMNS.items():
-        _comment_columns(con, META_SCHEMA, table, described)
+    for (table,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
+        "ORDER BY 1", [_ALIAS, META_SCHEMA],
+    ).fetchall():
+        _describe(con, META_SCHEMA, table)
 
 
 def _write_table_checksums(con) -> dict[str, int]:
@@ -528,8 +462,7 @@ def _write_table_checksums(con) -> dict[str, int]:
         f"CREATE TABLE {_ALIAS}.{META_SCHEMA}.tables (table_schema VARCHAR, table_name VARCHAR, row_count BIGINT, checksum VARCHAR)"
     )
     con.executemany(f"INSERT INTO {_ALIAS}.{META_SCHEMA}.tables VALUES (?, ?, ?, ?)", rows)
-    con.execute(f"COMMENT ON TABLE {_ALIAS}.{META_SCHEMA}.tables IS 'Rows and checksum (table_checksum_sql) of every table in marts, forecast and published.'")
-    _comment_columns(con, META_SCHEMA, "tables", META_COLUMNS["tables"])
+    _describe(con, META_SCHEMA, "tables")
     return {f"{schema}.{table}": count for schema, table, count, _ in rows}
 
 
@@ -561,11 +494,32 @@ def _write_parquet(con, parquet_dir: Path, version_id: str, file_mode: int) -> P
     ).fetchall():
         (version_dir / schema).mkdir(parents=True, exist_ok=True)
         target = version_dir / schema / f"{table}.parquet"
-        con.execute(f"COPY {_ALIAS}.{schema}.\"{table}\" TO '{_sql_text(target)}' (FORMAT parquet)")
+        metadata = _parquet_metadata(con, schema, table)
+        con.execute(f"COPY {_ALIAS}.{schema}.\"{table}\" TO '{_sql_text(target)}' "
+                    f"(FORMAT parquet, KV_METADATA {metadata})")
         os.chmod(target, file_mode)
     for folder in (parquet_dir, version_dir, *(p for p in version_dir.iterdir() if p.is_dir())):
         os.chmod(folder, folder_mode(file_mode))
     return version_dir
+
+
+def _parquet_metadata(con, schema: str, table: str) -> str:
+    """The Parquet file's key-value metadata, as a DuckDB struct: `table` (schema.table),
+    `description` and `column_descriptions` (a JSON object: column → description), the serving
+    file's own comments on one line (Parquet has no column comments; DuckDB reads them with
+    `parquet_kv_metadata(path)`, pyarrow with `pq.read_metadata(path).metadata`)."""
+    where = "WHERE database_name = ? AND schema_name = ? AND table_name = ?"
+    (description,) = con.execute(
+        f"SELECT comment FROM duckdb_tables() {where}", [_ALIAS, schema, table]).fetchall()[0]
+    columns = con.execute(
+        f"SELECT column_name, comment FROM duckdb_columns() {where} AND comment IS NOT NULL "
+        "AND comment <> '' ORDER BY column_index", [_ALIAS, schema, table]).fetchall()
+    one_line = serving_contract.one_line  # dbt's folded YAML leaves a newline at the end
+    described = {column: one_line(comment) for column, comment in columns}
+    metadata = {"table": f"{schema}.{table}", "description": one_line(description) or "",
+                "column_descriptions": json.dumps(described, ensure_ascii=False)}
+    pairs = (f"\"{key}\": '{_sql_text(value)}'" for key, value in metadata.items())
+    return "{" + ", ".join(pairs) + "}"
 
 
 def _switch_parquet(parquet_dir: Path, version_dir: Path) -> None:

@@ -8,10 +8,11 @@ setting.
 
 
 import hashlib
+from pathlib import Path
 
 import dagster as dg
 
-from ..settings import load_settings
+from ..settings import Settings
 
 refresh_job = dg.define_asset_job(
     "refresh",
@@ -19,21 +20,9 @@ refresh_job = dg.define_asset_job(
     description="Observe the landing folder, load new files, rebuild the warehouse, run every gate, and forecast when they pass.",
 )
 
-RUNNING = load_settings().automation
 
-nightly_refresh = dg.ScheduleDefinition(
-    name="nightly_refresh",
-    job=refresh_job,
-    cron_schedule="0 2 * * *",
-    execution_timezone="Europe/London",
-    description="Refresh every night at 02:00 UK time.",
-    default_status=dg.DefaultScheduleStatus.RUNNING if RUNNING else dg.DefaultScheduleStatus.STOPPED,
-)
-
-
-def landing_fingerprint() -> str:
+def landing_fingerprint(landing: Path) -> str:
     """Names, sizes and modification times of the landing files (cheap: no file is read)."""
-    landing = load_settings().landing
     digest = hashlib.sha256()
     if landing.is_dir():
         for path in sorted(p for p in landing.rglob("*") if p.is_file()):
@@ -42,15 +31,37 @@ def landing_fingerprint() -> str:
     return digest.hexdigest()
 
 
-@dg.sensor(
-    job=refresh_job,
-    minimum_interval_seconds=60,
-    description="Starts a refresh when files in the landing folder are added, changed or removed.",
-    default_status=dg.DefaultSensorStatus.RUNNING if RUNNING else dg.DefaultSensorStatus.STOPPED,
-)
-def landing_files_changed(context: dg.SensorEvaluationContext):
-    fingerprint = landing_fingerprint()
-    if fingerprint == context.cursor:
-        return dg.SkipReason("no change in the landing folder")
-    context.update_cursor(fingerprint)
-    return dg.RunRequest(run_key=fingerprint)
+def build_automation(settings: Settings) -> tuple[dg.ScheduleDefinition, dg.SensorDefinition]:
+    """The nightly schedule and the sensor on `settings.landing`, running when the definitions
+    load if `settings.automation`."""
+    running = settings.automation
+    landing = settings.landing
+    schedule_status = (dg.DefaultScheduleStatus.RUNNING if running
+                       else dg.DefaultScheduleStatus.STOPPED)
+    sensor_status = dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED
+
+    nightly_refresh = dg.ScheduleDefinition(
+        name="nightly_refresh",
+        job=refresh_job,
+        cron_schedule="0 2 * * *",
+        execution_timezone="Europe/London",
+        description="Refresh every night at 02:00 UK time.",
+        default_status=schedule_status,
+    )
+
+    @dg.sensor(
+        job=refresh_job,
+        minimum_interval_seconds=60,
+        description=(
+            "Starts a refresh when files in the landing folder are added, changed or removed."
+        ),
+        default_status=sensor_status,
+    )
+    def landing_files_changed(context: dg.SensorEvaluationContext):
+        fingerprint = landing_fingerprint(landing)
+        if fingerprint == context.cursor:
+            return dg.SkipReason("no change in the landing folder")
+        context.update_cursor(fingerprint)
+        return dg.RunRequest(run_key=fingerprint)
+
+    return nightly_refresh, landing_files_changed

@@ -14,12 +14,12 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 from dagster_dbt import DbtCliResource, dbt_assets
-from dagster_duckdb import DuckDBResource
 
 from ingest.diskspace import DISK_FULL_TEXT, disk_full_error
 
 from ..dbt_project import dbt_project
 from ..metadata import provenance
+from ..resources import WarehouseResource
 from ..translator import HighneedsTranslator
 
 KEEP_RUN_TARGETS = 5
@@ -96,7 +96,9 @@ def _compiled_sql(manifest: dict, unique_id: str | None) -> dg.MetadataValue | N
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=HighneedsTranslator())
-def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource):
+def warehouse_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+):
     """Builds and tests every dbt seed and model (one thread: the warehouse has one writer)."""
     invocation = dbt.cli(["build"], context=context, raise_on_error=False)
     events = list(invocation.stream())
@@ -105,7 +107,7 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, war
     except Exception:  # noqa: BLE001 - a missing artifact only costs the compiled SQL in the metadata
         manifest = {}
     extra = provenance(context.run.run_id)
-    with duckdb.connect(warehouse.database, read_only=True) as con:
+    with warehouse.get_connection(read_only=True) as con:
         for index, event in enumerate(events):
             if isinstance(event, dg.Output):
                 key = context.asset_key_for_output(event.output_name)

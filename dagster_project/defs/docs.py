@@ -11,12 +11,12 @@ from dagster_dbt import DbtCliResource
 
 from ..dbt_project import dbt_project
 from ..metadata import DATA_ENGINEERING, provenance
-from ..settings import load_settings
+from ..settings import Settings
 from .gates import MART_KEYS
 
 
-def docs_path() -> Path:
-    return load_settings().warehouse.parent / "dbt_docs" / "index.html"
+def docs_path(settings: Settings) -> Path:
+    return settings.warehouse.parent / "dbt_docs" / "index.html"
 
 
 @dg.asset(
@@ -31,8 +31,10 @@ def docs_path() -> Path:
         "(its manifest) changes; `highneeds docs` prints where it is."
     ),
 )
-def dbt_docs(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> dg.MaterializeResult:
-    target = docs_path()
+def dbt_docs(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: dg.ResourceParam[Settings]
+) -> dg.MaterializeResult:
+    target = docs_path(settings)
     fingerprint = hashlib.sha256(Path(dbt_project.manifest_path).read_bytes()).hexdigest()
     stamp = target.with_suffix(".manifest-sha256")
     regenerated = not (target.exists() and stamp.exists() and stamp.read_text() == fingerprint)

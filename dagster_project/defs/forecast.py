@@ -9,11 +9,17 @@ from forecast.checks import CHECK_DESCRIPTIONS, TABLE_CHECKS, run_checks
 from forecast.history import caseload_by_census, read_history
 from forecast.mitigations import load_mitigations
 from forecast.model import MITIGATED, UNMITIGATED, run_forecast
-from forecast.store import TABLE_DESCRIPTIONS, describe_column, forecast_tables, write_tables
+from forecast.store import TABLE_DESCRIPTIONS, forecast_tables, write_tables
 from forecast.summary import summary_markdown
 
-from ..metadata import FINANCE_AND_BI, check_result, markdown_table, provenance
-from ..settings import load_settings
+from ..metadata import (
+    FINANCE_AND_BI,
+    check_result,
+    contract_column_schema,
+    markdown_table,
+    provenance,
+)
+from ..settings import Settings
 from .gates import MART_KEYS
 
 
@@ -25,6 +31,8 @@ from .gates import MART_KEYS
             owners=[FINANCE_AND_BI],
             kinds={"python", "duckdb"},
             description=description,
+            # the columns as the serving contract describes them (forecast.yml)
+            metadata={"dagster/column_schema": contract_column_schema("forecast", name)},
             deps=[dg.AssetKey(["gates", "warehouse_checked"]), *MART_KEYS],
         )
         for name, description in TABLE_DESCRIPTIONS.items()
@@ -34,9 +42,12 @@ from .gates import MART_KEYS
         for name, table in [*((n, t) for n, (t, _) in TABLE_CHECKS.items()), ("unreached_provisions_identical", "spend")]
     ],
 )
-def forecast_tables_asset(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
+def forecast_tables_asset(
+    context: dg.AssetExecutionContext,
+    warehouse: DuckDBResource,
+    settings: dg.ResourceParam[Settings],
+):
     """Runs forecast.model on the marts and writes the forecast schema in one transaction."""
-    settings = load_settings()
     with warehouse.get_connection() as con:
         history = read_history(con)
     mitigations = load_mitigations(settings.mitigations, history.provision_types)
@@ -55,10 +66,9 @@ def forecast_tables_asset(context: dg.AssetExecutionContext, warehouse: DuckDBRe
         metadata = {
             "dagster/row_count": len(frame),
             "mitigations_file": dg.MetadataValue.path(str(settings.mitigations)),
-            "dagster/column_schema": dg.TableSchema(columns=[
-                dg.TableColumn(column, str(frame[column].dtype), description=describe_column(column))
-                for column in frame.columns
-            ]),
+            "dagster/column_schema": contract_column_schema(
+                "forecast", name, {column: str(frame[column].dtype) for column in frame.columns}
+            ),
             **provenance(context.run.run_id),
         }
         if name == "hnb_position":

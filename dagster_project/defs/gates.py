@@ -16,7 +16,7 @@ from ingest import gates
 from ingest.contracts import EXTRACTS
 
 from ..metadata import DATA_ENGINEERING, check_result, markdown_table, provenance
-from ..settings import COST_BOUNDS, load_settings
+from ..settings import COST_BOUNDS, Settings
 from .ingest import ingest_assets
 
 STAGING_MODELS = {
@@ -63,8 +63,7 @@ def staging_key(extract: str) -> dg.AssetKey:
                           description="Payments and placements pointing to a child or placement no extract has are at most HIGHNEEDS_UNLINKED_TOLERANCE (default 5 %) of their kind: more means the ids no longer join (another pseudonymisation key, or an extract carrying another child id)."),
     ],
 )
-def warehouse_gates(warehouse: DuckDBResource):
-    settings = load_settings()
+def warehouse_gates(warehouse: DuckDBResource, settings: dg.ResourceParam[Settings]):
     bounds = gates.read_cost_bounds(COST_BOUNDS)
     with warehouse.get_connection() as con:
         for extract, (model, keys) in STAGING_MODELS.items():

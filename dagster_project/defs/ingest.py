@@ -12,7 +12,7 @@ from ingest.pseudonymise import check_key_fingerprint
 from ingest.readers import load_reader_config
 
 from ..metadata import DATA_ENGINEERING, check_result, markdown_table, provenance
-from ..settings import load_settings
+from ..settings import Settings
 from .landing import landing_deps
 
 PROVENANCE = {
@@ -45,8 +45,11 @@ def build_ingest_asset(extract: Extract) -> dg.AssetsDefinition:
             f"`raw.{extract.name}_valid`. Files already loaded (same content hash) are not read again."
         ),
     )
-    def ingest_extract(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
-        settings = load_settings()
+    def ingest_extract(
+        context: dg.AssetExecutionContext,
+        warehouse: DuckDBResource,
+        settings: dg.ResourceParam[Settings],
+    ) -> dg.MaterializeResult:
         key = settings.require_pseudonym_key()
         hashes = cache_for(settings.warehouse)
         require_landing_files(settings.landing)
@@ -111,8 +114,7 @@ def build_ingest_checks(extract: Extract) -> dg.AssetChecksDefinition:
                               description="Quarantined rows and money are within HIGHNEEDS_QUARANTINE_TOLERANCE (a share of rows read; default 1 %) and HIGHNEEDS_QUARANTINE_MONEY_TOLERANCE (a share of the money read, in absolute amounts; default 0.5 %)."),
         ],
     )
-    def ingest_gates(warehouse: DuckDBResource):
-        settings = load_settings()
+    def ingest_gates(warehouse: DuckDBResource, settings: dg.ResourceParam[Settings]):
         with warehouse.get_connection() as con:
             yield check_result(gates.rows_accounted_for(con, extract), key, ROWS_ACCOUNTED_FOR)
             yield check_result(gates.no_rejected_files(con, extract), key, NO_REJECTED_FILES)

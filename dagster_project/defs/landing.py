@@ -16,7 +16,7 @@ from ingest.load import landing_files
 from ingest.sen2 import find_returns
 
 from ..metadata import DATA_ENGINEERING, markdown_table
-from ..settings import load_settings
+from ..settings import Settings
 
 SEN2_KEY = dg.AssetKey(["landing", "sen2"])
 
@@ -58,8 +58,7 @@ def build_landing_asset(extract: Extract) -> dg.AssetsDefinition:
     )
 
     @dg.multi_observable_source_asset(specs=[spec], name=f"observe_landing_{extract.name}")
-    def observe():
-        settings = load_settings()
+    def observe(settings: dg.ResourceParam[Settings]):
         hashes = cache_for(settings.warehouse)
         rows = [_stat_row(p, settings.landing, hashes.sha256(p)) for p in landing_files(settings.landing, extract)]
         hashes.save()
@@ -84,8 +83,7 @@ def build_landing_asset(extract: Extract) -> dg.AssetsDefinition:
     ],
     name="observe_landing_sen2",
 )
-def observe_sen2():
-    settings = load_settings()
+def observe_sen2(settings: dg.ResourceParam[Settings]):
     hashes = cache_for(settings.warehouse)
     rows = [
         _stat_row(path, settings.landing, hashes.sha256(path))

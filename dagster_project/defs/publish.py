@@ -8,15 +8,29 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from forecast.report.folder import install_report, is_staged
-from ingest.publish import ServingOptions, publish
+from ingest import serving_contract
+from ingest.publish import META_SCHEMA, PUBLISHED_SCHEMA, ServingOptions, publish
 
-from ..metadata import DATA_ENGINEERING, code_version, markdown_table, provenance
-from ..settings import load_report_settings, load_settings
+from ..metadata import (
+    DATA_ENGINEERING,
+    code_version,
+    contract_column_schema,
+    markdown_table,
+    provenance,
+)
+from ..settings import Settings, load_report_settings
 from .gates import warehouse_checked
 from .report import REPORT_KEY
 
 PUBLISH_KEY = dg.AssetKey(["serving", "publish"])
 GATE_KEY = warehouse_checked.key
+# The columns of the tables only the serving file has, as the serving contract describes them
+# (published.yml, meta.yml): the marts' and the forecast's are their own assets'.
+SERVED_TABLE_SCHEMAS = {
+    f"{schema}.{name}": dg.MetadataValue.table_schema(contract_column_schema(schema, name))
+    for schema in (PUBLISHED_SCHEMA, META_SCHEMA)
+    for name in serving_contract.tables(schema)
+}
 
 
 def build_publish_asset(
@@ -33,6 +47,7 @@ def build_publish_asset(
         owners=[DATA_ENGINEERING],
         kinds={"python", "duckdb"},
         deps=sorted({GATE_KEY, REPORT_KEY, *marts, *forecast}, key=lambda k: k.to_user_string()),
+        metadata=SERVED_TABLE_SCHEMAS,
         description=(
             "The DuckDB file BI tools read (HIGHNEEDS_SERVING): the marts and the forecast, a "
             "`published` schema safe to share outside the council (counts below "
@@ -45,8 +60,11 @@ def build_publish_asset(
             "swaps has its report swapped in when the next one starts)."
         ),
     )
-    def publish_serving(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
-        settings = load_settings()
+    def publish_serving(
+        context: dg.AssetExecutionContext,
+        warehouse: DuckDBResource,
+        settings: dg.ResourceParam[Settings],
+    ) -> dg.MaterializeResult:
         _require_checked_since_last_change(context, checked, forecast)
         report_dir = load_report_settings(settings).out_dir
         if not is_staged(report_dir, context.run.run_id):

@@ -9,7 +9,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from ..metadata import FINANCE_AND_BI, markdown_table, provenance
-from ..settings import load_report_settings, load_settings
+from ..settings import Settings, load_report_settings
 from .forecast import TABLE_DESCRIPTIONS
 
 REPORT_KEY = dg.AssetKey(["report"])
@@ -35,11 +35,15 @@ REPORT_DEPS = [dg.AssetKey(["forecast", name]) for name in TABLE_DESCRIPTIONS]
         "serving file, so the report and the serving file always come from the same refresh."
     ),
 )
-def report_asset(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+def report_asset(
+    context: dg.AssetExecutionContext,
+    warehouse: DuckDBResource,
+    settings: dg.ResourceParam[Settings],
+) -> dg.MaterializeResult:
     # matplotlib takes a second to import: only when a report is drawn, not when definitions load
     from forecast.report.build import build_report
 
-    report_settings = load_report_settings(load_settings())
+    report_settings = load_report_settings(settings)
     options = dataclasses.replace(report_settings.options(context.run.run_id), reuse_unchanged=True)
     with warehouse.get_connection() as con:
         report = build_report(con, options, swap_in=False)

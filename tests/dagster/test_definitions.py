@@ -20,7 +20,7 @@ SNAPSHOT = Path(__file__).parent / "__snapshots__" / "definitions.json"
 @pytest.fixture(scope="module")
 def defs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("defs")
-    with pytest.MonkeyPatch.context() as patch:  # build_resources exports the settings it resolves
+    with pytest.MonkeyPatch.context() as patch:  # the defaults, under a folder of its own
         patch.chdir(folder)
         for name in ("HIGHNEEDS_WAREHOUSE", "HIGHNEEDS_LANDING", "HIGHNEEDS_SERVING", "DAGSTER_HOME", "HIGHNEEDS_HORIZON"):
             patch.delenv(name, raising=False)
@@ -93,8 +93,9 @@ def test_ingest_gates_block(defs):
     assert len(blocking) == 3 * 6 and all(c.endswith("(blocking)") for c in blocking)
 
 
-def test_landing_sensor_requests_a_run_only_when_files_change(pipeline_env, defs):
-    sensor = defs.resolve_sensor_def("landing_files_changed")
+def test_landing_sensor_requests_a_run_only_when_files_change(pipeline_env):
+    # the settings are read once, when the definitions are built: these watch pipeline_env's landing
+    sensor = build_definitions().resolve_sensor_def("landing_files_changed")
     landing = pipeline_env / "landing"
     first = sensor.evaluate_tick(dg.build_sensor_context(cursor=None))
     assert len(first.run_requests) == 1

@@ -1,5 +1,6 @@
 """A warehouse built from the hand-written landing fixture: ingest library, then `dbt build`."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -9,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from dagster_project.settings import DEFAULT_DUCKDB_MEMORY_LIMIT, dbt_vars
 from ingest.contracts import EXTRACTS
 from ingest.load import load_extract
 from tests.conftest import HANDWRITTEN_LANDING, REPO_ROOT, TEST_KEY
@@ -18,11 +20,12 @@ DBT = str(Path(sys.executable).parent / "dbt")
 
 def dbt_build(warehouse: Path, *args: str) -> subprocess.CompletedProcess:
     """`dbt build` of the project (or what `args`, e.g. `--select`, choose) on `warehouse`."""
-    env = {**os.environ, "HIGHNEEDS_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
+    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
     project = REPO_ROOT / "dbt"
+    variables = json.dumps(dbt_vars(warehouse, DEFAULT_DUCKDB_MEMORY_LIMIT, os.cpu_count() or 1))
     return subprocess.run(
         [DBT, "build", *args, "--project-dir", str(project), "--profiles-dir", str(project),
-         "--target-path", str(warehouse.parent / "dbt-target")],
+         "--target-path", str(warehouse.parent / "dbt-target"), "--vars", variables],
         cwd=project, env=env, capture_output=True, text=True, check=False,
     )
 

@@ -1,17 +1,26 @@
-"""Settings read from the environment: invalid values are refused with the variable's name, and
-the DuckDB memory cap reaches every warehouse connection of a refresh and dbt's profile."""
+"""Settings read from the environment and .env: invalid values are refused with the variable's
+name, nothing writes them back into the environment, and the DuckDB memory cap, threads and spill
+folder reach every warehouse connection of a refresh and dbt's (on its command line)."""
+
+import os
+import re
+from pathlib import Path
 
 import duckdb
 import pytest
 import yaml
 
-from dagster_project.resources import WarehouseResource
+from dagster_project.resources import WarehouseResource, build_resources
 from dagster_project.settings import (
     DBT_PROJECT_DIR,
     SettingsError,
+    load_report_settings,
     load_settings,
     write_new_key_to_dotenv,
 )
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SETTINGS_OF = ("HIGHNEEDS_", "DAGSTER_HOME")
 
 
 @pytest.fixture
@@ -21,6 +30,10 @@ def environment(tmp_path, monkeypatch):
     return monkeypatch
 
 
+def settings_in_environment() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if name.startswith(SETTINGS_OF)}
+
+
 @pytest.mark.parametrize("value", ["lots", "4", "4 GBs", "-1GB", "4GB; DROP TABLE x"])
 def test_a_memory_limit_that_is_not_a_size_is_refused_by_name(environment, value):
     environment.setenv("HIGHNEEDS_DUCKDB_MEMORY_LIMIT", value)
@@ -28,19 +41,121 @@ def test_a_memory_limit_that_is_not_a_size_is_refused_by_name(environment, value
         load_settings()
 
 
+def test_duckdb_threads_must_be_a_whole_number(environment):
+    environment.setenv("HIGHNEEDS_DUCKDB_THREADS", "0")
+    with pytest.raises(SettingsError, match="HIGHNEEDS_DUCKDB_THREADS"):
+        load_settings()
+    environment.setenv("HIGHNEEDS_DUCKDB_THREADS", "1")
+    assert load_settings().duckdb_threads == 1
+
+
 def test_the_memory_limit_caps_each_warehouse_connection_and_reaches_dbt(environment, tmp_path):
     environment.setenv("HIGHNEEDS_DUCKDB_MEMORY_LIMIT", "1500MB")
+    environment.setenv("HIGHNEEDS_DUCKDB_THREADS", "1")
     settings = load_settings()
-    settings.export()
-    warehouse = WarehouseResource(database=str(settings.warehouse), memory_limit=settings.duckdb_memory_limit)
+    warehouse = build_resources(settings)["warehouse"]
     with warehouse.get_connection() as con:
-        limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        limit, threads, spill = con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('threads'), "
+            "current_setting('temp_directory')"
+        ).fetchone()
     with duckdb.connect() as default:
         default_limit = default.execute("SELECT current_setting('memory_limit')").fetchone()[0]
         default.execute("SET memory_limit = '1500MB'")
         assert limit == default.execute("SELECT current_setting('memory_limit')").fetchone()[0] != default_limit
+    assert threads == 1 and spill == str(tmp_path / "warehouse.duckdb.tmp")
+    # the CLI's read-only connections (summary, trace, report) come from the same factory
+    with settings.connect_warehouse(read_only=True) as con:
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == limit
     profile = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text())["highneeds"]["outputs"]["warehouse"]
-    assert "HIGHNEEDS_DUCKDB_MEMORY_LIMIT" in profile["settings"]["memory_limit"]
+    assert "highneeds_duckdb_memory_limit" in profile["settings"]["memory_limit"]
+    assert settings.dbt_vars()["highneeds_duckdb_memory_limit"] == "1500MB"
+
+
+def test_a_warehouse_resource_of_its_own_has_duckdbs_defaults_but_the_cap(tmp_path):
+    warehouse = WarehouseResource(database=str(tmp_path / "w.duckdb"), memory_limit="1GB")
+    with warehouse.get_connection() as con:
+        spill = con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+    assert spill == str(tmp_path / "w.duckdb.tmp")
+
+
+def test_dbt_gets_the_settings_on_its_command_line_not_from_the_environment(environment, tmp_path):
+    environment.delenv("HIGHNEEDS_WAREHOUSE")
+    (tmp_path / ".env").write_text(f"HIGHNEEDS_WAREHOUSE={tmp_path / 'from_dotenv.duckdb'}\n")
+    before = settings_in_environment()
+    dbt = build_resources(load_settings())["dbt"]
+    invocation = dbt.cli(["debug"], raise_on_error=False, target_path=tmp_path / "target")
+    invocation.wait()
+    assert invocation.is_successful(), invocation.get_error()
+    assert (tmp_path / "from_dotenv.duckdb").exists()  # dbt connected to the warehouse .env names
+    assert settings_in_environment() == before
+
+
+def test_settings_come_from_dotenv_and_the_environment_and_are_never_written_back(
+    environment, tmp_path
+):
+    environment.delenv("HIGHNEEDS_WAREHOUSE")
+    environment.delenv("HIGHNEEDS_LA_CODE", raising=False)
+    environment.setenv("HIGHNEEDS_LANDING", "")  # set but empty: unset, so .env's holds
+    environment.setenv("HIGHNEEDS_SERVING", str(tmp_path / "from_environment.duckdb"))
+    (tmp_path / ".env").write_text(
+        "HIGHNEEDS_LANDING=landing_from_dotenv\nHIGHNEEDS_SERVING=serving_from_dotenv.duckdb\n"
+        "HIGHNEEDS_WAREHOUSE=wh/warehouse.duckdb\nHIGHNEEDS_LA_CODE=869\n"
+    )
+    before = dict(os.environ)
+    settings = load_settings()
+    assert dict(os.environ) == before
+    assert settings.landing == tmp_path / "landing_from_dotenv"
+    assert settings.serving == tmp_path / "from_environment.duckdb"  # the environment wins
+    assert settings.warehouse == tmp_path / "wh" / "warehouse.duckdb"
+    assert settings.report_dir == tmp_path / "wh" / "report"
+    assert load_report_settings(settings).la_code == "869"
+    assert "pseudonym_key" not in repr(settings) and "variables" not in repr(settings)
+
+
+def test_child_processes_get_the_settings_with_absolute_paths(environment, tmp_path):
+    environment.setenv("HIGHNEEDS_LANDING", "relative/landing")
+    environment.setenv("HIGHNEEDS_EXTRACT_DATE", "2025-03-31")
+    environment.delenv("HIGHNEEDS_LA_CODE", raising=False)
+    environment.delenv("DAGSTER_HOME", raising=False)
+    settings = load_settings().with_la_code("869")
+    child = settings.environment()
+    assert child["HIGHNEEDS_LANDING"] == str(tmp_path / "relative" / "landing")
+    assert child["DAGSTER_HOME"] == str(tmp_path / "data" / "dagster_home")
+    assert child["HIGHNEEDS_EXTRACT_DATE"] == "2025-03-31" and child["HIGHNEEDS_LA_CODE"] == "869"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    environment.chdir(elsewhere)
+    again = load_settings(environ=child)
+    assert (again.landing, again.warehouse) == (settings.landing, settings.warehouse)
+    assert again.la_code == "869"
+
+
+def test_nothing_outside_the_settings_writes_a_setting_into_the_environment():
+    writes = re.compile(
+        r"os\.environ\[[^\]]+\]\s*=(?!=)|os\.environ\.(update|setdefault|pop)\(|putenv\("
+    )
+    found = [
+        f"{path.relative_to(REPO_ROOT)}:{number}: {line.strip()}"
+        for package in ("dagster_project", "ingest", "forecast")
+        for path in sorted((REPO_ROOT / package).rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        # Great Expectations' telemetry switch (ingest/gates.py) is a library's, not a setting
+        if writes.search(line) and "GX_ANALYTICS_ENABLED" not in line
+    ]
+    assert not found
+
+
+def test_a_warehouse_is_opened_only_by_the_factory():
+    opened = re.compile(r"duckdb\.connect\((?!\))")  # duckdb.connect() alone: in memory
+    found = [
+        f"{path.relative_to(REPO_ROOT)}:{number}: {line.strip()}"
+        for path in sorted((REPO_ROOT / "dagster_project").rglob("*.py"))
+        if path.name != "warehouse.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if opened.search(line)
+    ]
+    assert not found
 
 
 def test_a_short_pseudonym_key_is_refused_by_name(environment):
@@ -60,6 +175,7 @@ def test_a_new_key_fills_the_empty_line_of_dotenv_and_never_replaces_a_key(envir
     assert lines[0] == "HIGHNEEDS_LANDING=data/landing" and len(lines) == 2
     key = lines[1].removeprefix("HIGHNEEDS_PSEUDONYM_KEY=")
     assert len(key) >= 43 and load_settings().require_pseudonym_key() == key  # 32 random bytes
+    assert "HIGHNEEDS_PSEUDONYM_KEY" not in os.environ  # read from .env, not put in the environment
     assert oct(dotenv.stat().st_mode & 0o777) == "0o600"
     with pytest.raises(SettingsError, match="already sets HIGHNEEDS_PSEUDONYM_KEY"):
         write_new_key_to_dotenv(dotenv)
