@@ -399,7 +399,7 @@ def _print_provisions(con, settings: Settings, console: Console) -> None:
         unmitigated = forecast.get(("unmitigated", provision), (None, None))
         mitigated = forecast.get(("mitigated", provision), (None, None))
         values = [plans, spend, unmitigated[1], unmitigated[0], mitigated[0]]
-        totals = [t + (v or 0) for t, v in zip(totals, values)]
+        totals = [t + (v or 0) for t, v in zip(totals, values, strict=False)]
         table.add_row(provision, *(_fmt(v, money=i in (1, 3, 4)) for i, v in enumerate(values)))
     table.add_row("total", *(_fmt(v, money=i in (1, 3, 4)) for i, v in enumerate(totals)), style="bold")
     console.print(table)

@@ -37,7 +37,7 @@ def read_unit_costs(path: Path) -> dict[str, float]:
     """Unit cost per provision type from a CSV with columns `provision_type, unit_cost_gbp`."""
     try:
         frame = pd.read_csv(path)
-        return {str(p): float(c) for p, c in zip(frame["provision_type"], frame["unit_cost_gbp"])}
+        return {str(p): float(c) for p, c in zip(frame["provision_type"], frame["unit_cost_gbp"], strict=False)}
     except (OSError, KeyError, ValueError) as error:
         raise ValueError(f"{path}: expected columns provision_type, unit_cost_gbp ({error})") from error
 
@@ -106,7 +106,7 @@ def baseline_records(counts: pd.DataFrame, origin: int, unit: str, national: pd.
         actual = counts.loc[target].to_numpy(dtype=float)
         for name, project in baselines.items():
             forecast = project(history, horizon, national)
-            for provision, a, f in zip(counts.columns, actual, forecast):
+            for provision, a, f in zip(counts.columns, actual, forecast, strict=False):
                 records.append((name, origin, horizon, provision, unit, a, f, np.nan, np.nan))
             records.append((name, origin, horizon, "total", unit, actual.sum(), float(project(sums, horizon, national)[0]),
                             np.nan, np.nan))

@@ -27,7 +27,7 @@ def _close(a, b) -> np.ndarray:
 
 
 def _result(name: str, facts: pd.DataFrame, ok: np.ndarray, describe: Callable[[pd.Series], str]) -> GateResult:
-    failures = [describe(row) for (_, row), good in zip(facts.iterrows(), ok) if not good]
+    failures = [describe(row) for (_, row), good in zip(facts.iterrows(), ok, strict=False) if not good]
     return GateResult(name, not failures, facts.reset_index(drop=True), failures)
 
 

@@ -264,7 +264,7 @@ def _position_table(runs: dict[str, ScenarioRun], costs: CostModel, settings: Fo
         means = [values.mean(axis=0) for values in measures]
         spreads = [_quantiles(values, settings) for values in measures]
         for y, fy in enumerate(run.financial_years):
-            figures = [value for mean, q in zip(means, spreads) for value in (mean[y], *q[:, y])]
+            figures = [value for mean, q in zip(means, spreads, strict=False) for value in (mean[y], *q[:, y])]
             rows.append((name, fy, float(run.funding[:, y].mean()), *figures, costs.funding_source[fy]))
     return pd.DataFrame(rows, columns=[
         "scenario", "financial_year", "funding_gbp",

@@ -147,7 +147,7 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
                 totals.setdefault(code, {})[year] = _number(row["Total_all"])
             provision = RELEASE_2022.get(row["establishment_type"])
             if provision:
-                cell = old.setdefault(code, {}).setdefault(year, {p: 0.0 for p in PROVISIONS})
+                cell = old.setdefault(code, {}).setdefault(year, dict.fromkeys(PROVISIONS, 0.0))
                 cell[provision] += _number(row["Total_all"])
         for code, years in old.items():
             for year, values in years.items():

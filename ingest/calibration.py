@@ -144,7 +144,7 @@ def la_caseload_series(reference_dir: Path, la_name: str = "West Berkshire") -> 
     """
     caseload = _read(reference_dir, CASELOAD_FILE)
     rows = caseload[(caseload["la_name"] == la_name) & (caseload["breakdown"] == "All EHC plans")]
-    return {int(str(p)[4:]) + 2000: int(n) for p, n in zip(rows["time_period"], rows["ehcplans"])}
+    return {int(str(p)[4:]) + 2000: int(n) for p, n in zip(rows["time_period"], rows["ehcplans"], strict=False)}
 
 
 def national_need_mix(reference_dir: Path) -> dict[str, float]:
@@ -213,7 +213,7 @@ def _breakdown_shares(
     frame = _national(_read(reference_dir, name))
     rows = frame[(frame["breakdown_topic"] == topic) & (frame["time_period"] == time_period)]
     rows = rows[rows["breakdown"] != "unknown"]
-    counts = {_age_from_breakdown(b): float(n) for b, n in zip(rows["breakdown"], rows[column])}
+    counts = {_age_from_breakdown(b): float(n) for b, n in zip(rows["breakdown"], rows[column], strict=False)}
     total = sum(counts.values())
     return {age: counts[age] / total for age in sorted(counts)}
 
@@ -250,7 +250,7 @@ def national_need_lift_by_tier(reference_dir: Path) -> dict[str, dict[str, float
     for tier, labels in PLACEMENT_ROWS_BY_TIER.items():
         counts = _numeric(frame[frame["breakdown"].isin(labels)], columns).sum()
         share = counts / counts.sum()
-        lift = dict(zip(published, (share / overall_share).round(2)))
+        lift = dict(zip(published, (share / overall_share).round(2), strict=False))
         lift["DS"] = lift["OTH"]
         lifts[tier] = {n: float(lift[n]) for n in NEEDS}
     return lifts
@@ -289,7 +289,7 @@ def national_cease_reasons_by_age(
         counts = pd.to_numeric(row[columns]).astype(float)
         bands[band] = bands.get(band, 0) + counts
     return {
-        band: {code: float(c / counts.sum()) for code, c in zip(CEASE_REASON_COLUMNS, counts)}
+        band: {code: float(c / counts.sum()) for code, c in zip(CEASE_REASON_COLUMNS, counts, strict=False)}
         for band, counts in sorted(bands.items())
     }
 

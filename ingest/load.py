@@ -372,7 +372,7 @@ def _stage_part(
     # duplicates: compare those column by column (in the file's own text)
     key_sql = [typed_sql(extract.column(k), f"p.{quote_ident(mapping[k])}") if k in mapping else "NULL" for k in extract.key]
     key_names = [f"_key_{i}" for i in range(len(key_sql))]
-    keyed = ", ".join(f"{sql} AS {name}" for sql, name in zip(key_sql, key_names))
+    keyed = ", ".join(f"{sql} AS {name}" for sql, name in zip(key_sql, key_names, strict=False))
     source_columns = [f"p.{quote_ident(h)}" for h in part.headers]
     con.execute("DROP TABLE IF EXISTS _repeated")
     con.execute(
@@ -546,7 +546,7 @@ def load_file(
             for part in parts:  # every part's header is checked before anything is written
                 headers = part.headers
                 mappings.append(match_headers(extract, part.headers, aliases, part.name))
-            for part, mapping in zip(parts, mappings):
+            for part, mapping in zip(parts, mappings, strict=False):
                 outcome = FileOutcome(extract.name, part.name, part_hash(file_hash, part.name), "loaded")
                 _stage_part(con, extract, part, mapping, pseudonym_key, extract_date, date_floor)
                 _write_part(con, extract, outcome, load_id, extract_date, date_floor)

@@ -320,7 +320,7 @@ def _as_served(relation: duckdb.DuckDBPyRelation) -> str:
     """The select list of a relation with every column in its served type (see _served_type)."""
     return ", ".join(
         f'CAST("{c}" AS {_served_type(str(t))}) AS "{c}"' if _served_type(str(t)) != str(t) else f'"{c}"'
-        for c, t in zip(relation.columns, relation.types)
+        for c, t in zip(relation.columns, relation.types, strict=False)
     )
 
 
@@ -347,7 +347,7 @@ def _write_published(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
         if not _has_relation(con, *spec.requires.split(".")):
             continue
         source = con.sql(spec.source)
-        types = {c: _served_type(str(t)) for c, t in zip(source.columns, source.types)}
+        types = {c: _served_type(str(t)) for c, t in zip(source.columns, source.types, strict=False)}
         frame = suppressed_table(source.df(), spec, threshold)
         types[spec.count] = "BIGINT"  # a count (sum() gives HUGEINT, which some ODBC clients cannot read)
         columns = ", ".join(

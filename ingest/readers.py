@@ -250,7 +250,7 @@ def _check_field_sizes(con: duckdb.DuckDBPyConnection, table: str, names: list[s
     widths = ", ".join(f"max(strlen({quote_ident(n)}))" for n in names)
     widest = con.execute(f"SELECT {widths} FROM {table}").fetchone()
     assert widest is not None
-    oversized = [name for name, width in zip(names, widest) if width and width > MAX_FIELD_BYTES]
+    oversized = [name for name, width in zip(names, widest, strict=False) if width and width > MAX_FIELD_BYTES]
     if not oversized:
         return
     first = con.execute(
@@ -259,7 +259,7 @@ def _check_field_sizes(con: duckdb.DuckDBPyConnection, table: str, names: list[s
         "ORDER BY _source_row LIMIT 1"
     ).fetchone()
     assert first is not None
-    column, width = next((n, w) for n, w in zip(oversized, first[1:]) if w and w > MAX_FIELD_BYTES)
+    column, width = next((n, w) for n, w in zip(oversized, first[1:], strict=False) if w and w > MAX_FIELD_BYTES)
     raise FileRejected(
         f"{part_name}: row {first[0]}, column {column} holds {human_bytes(width)}, more than the "
         f"{human_bytes(MAX_FIELD_BYTES)} a field may hold; a quote that is never closed is the usual "
@@ -425,7 +425,7 @@ def _sheet_part(con: duckdb.DuckDBPyConnection, sheet, part_name: str, table: st
         raise FileRejected(f"{part_name}: the sheet is empty (no header row)")
     names = _unique_names(header)
     width = len(names)
-    overflow = [n for n, r in zip(numbers, records) if any(t is not None for t in r[width:])]
+    overflow = [n for n, r in zip(numbers, records, strict=False) if any(t is not None for t in r[width:])]
     if overflow:
         raise FileRejected(f"{part_name}: row {overflow[0]} has values beyond the last header column")
     frame = pd.DataFrame([(r + [None] * width)[:width] for r in records], columns=names, dtype=object)

@@ -55,7 +55,7 @@ def with_totals(cells: pd.DataFrame, dims: Sequence[str], lines: Sequence[Sequen
         kept.append([d for d in dims if all(d in line for line in lines)])
     totals = [cells.groupby(line, as_index=False)[list(summed)].sum() for line in kept]
     labelled = [d for d in dims if any(d not in line for line in lines)]
-    table = pd.concat([cells.astype({d: str for d in labelled}), *totals], ignore_index=True)
+    table = pd.concat([cells.astype(dict.fromkeys(labelled, str)), *totals], ignore_index=True)
     table[labelled] = table[labelled].fillna(TOTAL)
     return table
 
@@ -98,13 +98,13 @@ def suppress(table: pd.DataFrame, value: str, lines: Sequence[Line], threshold: 
                 progressed |= _hide_complement(line, values, is_total, reasons, lines_of)
         if progressed:
             continue
-        recoverable = recoverable_cells(reasons != None, lines)  # element-wise on an object array
+        recoverable = recoverable_cells(reasons != None, lines)  # noqa: E711 (element-wise on an object array)
         if not recoverable.size:
             break
         cell = recoverable[0]
         # hide a cell on one of its lines; when those are all hidden, on any line with hidden
         # cells (more unknowns under the same equations can only widen what is unknown)
-        hidden = reasons != None
+        hidden = reasons != None  # noqa: E711 (element-wise)
         candidates = [line for line in lines if cell in line.members or cell == line.total]
         candidates += [line for line in lines if hidden[[*line.members, line.total]].any()]
         if not any(_hide_complement(line, values, is_total, reasons, lines_of) for line in candidates):

@@ -125,7 +125,7 @@ NEEDS = ("SPLD", "MLD", "SLD", "PMLD", "SEMH", "SLCN", "HI", "VI", "MSI", "PD", 
 NEED_MIX_ENGLAND = dict(zip(NEEDS, (
     0.0227, 0.1071, 0.0405, 0.0135, 0.2086, 0.2143, 0.0138, 0.0083, 0.0027, 0.0393, 0.3174,
     0.0047, 0.0071,
-)))
+), strict=False))
 
 # sen_need_newplans.csv, breakdown_topic 'Child or young persons age' (new plans 2024): need
 # shares (%) in NEEDS order by age band at start. Raked at run time to NEED_MIX_ENGLAND.
@@ -141,7 +141,7 @@ NEED_BY_START_AGE = {  # (first age, last age): shares
     (18, 25): (2.2, 9.4, 2.4, 1.4, 24.1, 9.2, 1.9, 1.2, 0.0, 4.6, 40.5, 1.3, 1.9),
 }
 # Secondary needs (no published breakdown): a plausible mix; half of plans have none.
-SECONDARY_NEED_WEIGHTS = dict(zip(NEEDS, (8, 15, 3, 1, 22, 25, 2, 1, 0.5, 5, 12, 0.5, 5)))
+SECONDARY_NEED_WEIGHTS = dict(zip(NEEDS, (8, 15, 3, 1, 22, 25, 2, 1, 0.5, 5, 12, 0.5, 5), strict=False))
 SECONDARY_NEED_SHARE = 0.5
 
 # Age at plan start (years, exact age = bucket + U(-0.3, 0.7); bucket 2 = "2 and under",
@@ -911,7 +911,7 @@ def _build_establishments(rng: np.random.Generator, scale: float) -> pd.DataFram
         est.loc[chosen, "rp_kind"] = kinds
     est["s251_line"] = [
         S251_LINE_BY_SETTING[s] if isinstance(s, str) else S251_LINE_BY_TYPE[int(t)]
-        for s, t in zip(est["sen_setting"], est["type_code"])
+        for s, t in zip(est["sen_setting"], est["type_code"], strict=False)
     ]
     est.index.name = "est_id"
     return est
@@ -2074,8 +2074,8 @@ def _write_budget(con, ledger: dict, timeline: _Timeline, path: Path) -> dict:
     return {
         "rows": len(frame),
         "funding_growth": round(growth, 4),
-        "funding_by_fy": {label: round(float(f), 2) for label, f in zip(labels, funding)},
+        "funding_by_fy": {label: round(float(f), 2) for label, f in zip(labels, funding, strict=False)},
         "cumulative_balance_by_fy": {
-            label: round(float(b), 2) for label, b in zip(labels, balance)
+            label: round(float(b), 2) for label, b in zip(labels, balance, strict=False)
         },
     }

@@ -212,7 +212,7 @@ def _series(history: CouncilHistory, name: str) -> pd.Series:
 def find_flags(councils: dict[str, CouncilHistory]) -> pd.DataFrame:
     """Every published count that halves (or doubles) and recovers, per council and series."""
     rows = []
-    names = ["total", "mainstream_all", *[p for p in next(iter(councils.values())).caseload.columns]]
+    names = ["total", "mainstream_all", *list(next(iter(councils.values())).caseload.columns)]
     for code, history in councils.items():
         if code == ENGLAND:
             continue

@@ -352,7 +352,8 @@ def _not_in_education(data: ReportData) -> str:
 
 def _quality_reading(data: ReportData) -> str:
     dq = data.data_quality
-    total = lambda measure: int(dq.loc[(dq["measure"] == measure) & dq["reason"].isna(), "rows"].sum())
+    def total(measure):
+        return int(dq.loc[(dq["measure"] == measure) & dq["reason"].isna(), "rows"].sum())
     flagged = int(dq.loc[dq["measure"] == "rows_flagged_by_flag", "rows"].sum())
     quarantined_money = float(dq.loc[dq["measure"] == "rows_quarantined", "amount_gbp"].fillna(0).sum())
     checks = data.checks

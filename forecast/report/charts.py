@@ -211,7 +211,7 @@ def spend_latest_year(data: ReportData, threshold: int | None = None) -> Chart:
     fig, ax = _subplots(figsize=(style.FIGURE_WIDTH, 0.42 * len(spend) + 1.2))
     ax.barh([data.labels[p] for p in spend.index], spend.values, color=[style.PROVISION_COLOURS[p] for p in spend.index],
             edgecolor="#333333", linewidth=0.4)
-    for i, (value, share) in enumerate(zip(spend.values, tidy["share"])):
+    for i, (value, share) in enumerate(zip(spend.values, tidy["share"], strict=False)):
         ax.text(value, i, f"  {style.pounds_m(value)} ({style.percent(share)})", va="center", fontsize=9)
     ax.xaxis.set_major_formatter(style.MILLIONS)
     ax.grid(axis="y", visible=False)
@@ -335,7 +335,8 @@ def dbv_panels(data: ReportData, threshold: int | None = None) -> Chart:
     plans_growth = _growth(plans.loc[first].sum(), plans.loc[last].sum(), span) if first in plans.index else float("nan")
     spend_growth = _growth(cost.loc[first].sum(), cost.loc[last].sum(), span)
     fte = spend.pivot_table(index="financial_year", columns="provision_type", values="fte_placements")[shown]
-    average_unit = lambda y: cost.loc[y, shown].sum() / fte.loc[y].sum()
+    def average_unit(y):
+        return cost.loc[y, shown].sum() / fte.loc[y].sum()
     unit_growth = _growth(average_unit(first), average_unit(last), span)
     increase = (cost.loc[last, shown] - cost.loc[first, shown]).sort_values(ascending=False)
     if span == 0:
@@ -439,7 +440,8 @@ def caseload_by_age_group(data: ReportData, threshold: int | None = None) -> Cha
                                 SUPPRESSED_ALL.format(threshold=threshold))
     fig = _stacked_by_census(wide, "EHC plans by age group, January census (plans; age at 31 August)", "Age")
     first, latest = wide.index.min(), wide.index.max()
-    share = lambda y: wide.loc[y, [c for c in ("16-19", "20-25") if c in wide]].sum() / wide.loc[y].sum()
+    def share(y):
+        return wide.loc[y, [c for c in ("16-19", "20-25") if c in wide]].sum() / wide.loc[y].sum()
     span = int(latest - first)
     growth = {a: _growth(wide.loc[first, a], wide.loc[latest, a], span) for a in wide.columns}
     fastest = _fastest(growth)
@@ -700,7 +702,7 @@ def mitigation_waterfall(data: ReportData, threshold: int | None = None) -> Char
     level = 0.0
     colours = {"assured": style.OKABE_ITO["blue"], "assessed": style.OKABE_ITO["sky_blue"], "combined": "#B3B3B3"}
     ends = [0.0]
-    for i, (name, status, value) in enumerate(steps):
+    for i, (_name, status, value) in enumerate(steps):
         if status == "total":
             left, width, colour = 0.0, value, style.SCENARIO_COLOURS["unmitigated" if i == 0 else "mitigated"]
             level = value
@@ -752,7 +754,7 @@ def sensitivity(data: ReportData, threshold: int | None = None) -> Chart:
     central = float(at.loc[at["variant"] == "as set", "cumulative_balance_gbp_central"].iloc[0])
     tried = at[at["variant"] != "as set"].copy()
     tried["label"] = [f"{SENSITIVITY_LABELS.get(a, a)}: {v} ({_sensitivity_value(a, x)})"
-                      for a, v, x in zip(tried["assumption"], tried["variant"], tried["value"])]
+                      for a, v, x in zip(tried["assumption"], tried["variant"], tried["value"], strict=False)]
     swing = tried.groupby("assumption")["change_from_central_gbp"].apply(lambda c: c.abs().max())
     tried["order"] = tried["assumption"].map(swing)
     tried = tried.sort_values(["order", "change_from_central_gbp"], ascending=[True, True])
@@ -841,7 +843,7 @@ def benchmark_position(bench: Benchmarks) -> Chart:
     axes = np.atleast_1d(axes)
     rng = np.random.default_rng(0)  # fixed jitter: the same data draws the same chart
     peers = set(bench.neighbours["code"])
-    for ax, row in zip(axes, table.itertuples()):
+    for ax, row in zip(axes, table.itertuples(), strict=False):
         values = bench.values[(bench.values["indicator"] == row.indicator) & ~bench.values["flagged"]]
         jitter = rng.uniform(-0.25, 0.25, len(values))
         others = ~values["code"].isin(peers | {bench.code})
@@ -913,7 +915,8 @@ def benchmark_trends(bench: Benchmarks) -> Chart:
     _legend_below(fig, handles, labels, columns=5)
     plans = trends[trends["measure"] == "plans_index"]
     first, last = int(plans["census_year"].min()), int(plans["census_year"].max())
-    value = lambda series: plans[(plans["series"] == series) & (plans["census_year"] == last)]["value"]
+    def value(series):
+        return plans[(plans["series"] == series) & (plans["census_year"] == last)]["value"]
     own, england = value("council"), value("England")
     flagged = trends[(trends["series"] == "council") & trends["flagged"]]
     reading = (f"{bench.name}'s EHC plans grew {own.iloc[0] / 100:.1f}-fold from January {first} to January {last}, "
@@ -953,7 +956,7 @@ def build_charts(data: ReportData, threshold: int | None = None, reuse: list[Cha
         if reuse is None:
             return [chart(data, threshold) for chart in CHARTS]
         charts = []
-        for chart, previous in zip(CHARTS, reuse):
+        for chart, previous in zip(CHARTS, reuse, strict=False):
             if chart not in COUNT_CHARTS:
                 charts.append(previous)
                 continue

@@ -148,7 +148,8 @@ def read_report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
         labels = dict(con.execute("SELECT provision_type, label FROM staging.provision_types ORDER BY sort_order").fetchall())
     else:
         labels = dict(DEFAULT_PROVISIONS)
-    df = lambda sql: con.execute(sql).df()
+    def df(sql):
+        return con.execute(sql).df()
     checks = pd.DataFrame(columns=["run_id", "asset", "check_name", "passed", "severity", "description", "evaluated_at"])
     if _exists(con, "meta", "check_results"):
         checks = df("""

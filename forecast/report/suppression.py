@@ -47,7 +47,8 @@ def protect(table: pd.DataFrame, threshold: int, rows: bool = False, columns: bo
     n_rows, n_columns = values.shape
     data = values.to_numpy()
     flat = list(data.ravel())
-    cell = lambda i, j: i * n_columns + j
+    def cell(i, j):
+        return i * n_columns + j
     lines: list[tuple[list[int], int]] = []
     row_total = column_total = None
     if rows:
@@ -85,12 +86,14 @@ def protect_with_groups(table: pd.DataFrame, threshold: int, groups: dict[str, l
     n_rows, n_columns = values.shape
     data = values.to_numpy()
     flat = list(data.ravel())
-    cell = lambda i, j: i * n_columns + j
+    def cell(i, j):
+        return i * n_columns + j
     members_of = {name: [values.index.get_loc(m) for m in members if m in values.index] for name, members in groups.items()}
     group_start = len(flat)
     for name in groups:
         flat += list(data[members_of[name]].sum(axis=0))
-    group_cell = lambda g, j: group_start + g * n_columns + j
+    def group_cell(g, j):
+        return group_start + g * n_columns + j
     total_start = len(flat)
     flat += list(data.sum(axis=0))
     lines = []

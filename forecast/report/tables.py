@@ -143,7 +143,7 @@ def expenditure_by_line(data: ReportData) -> list[Table]:
     shares = base.groupby(["provision_type", "s251_line"])["spend_gbp"].sum()
     shares = shares / shares.groupby(level=0).transform("sum")
     shares = shares.replace([np.inf, -np.inf], np.nan).fillna(0.0)
-    descriptions = dict(zip(data.spend_by_line["s251_line"], data.spend_by_line["s251_description"]))
+    descriptions = dict(zip(data.spend_by_line["s251_line"], data.spend_by_line["s251_description"], strict=False))
     tables = []
     for scenario in SCENARIOS:
         future = data.spend_forecast[data.spend_forecast["scenario"] == scenario]
@@ -295,7 +295,7 @@ def mitigation_log(data: ReportData) -> Table:
     log = log.sort_values(["Kind", "Status"], key=lambda c: c.map(KIND_ORDER if c.name == "Kind" else STATUS_ORDER),
                           kind="stable").reset_index(drop=True)
     money = [*wide.columns, cumulative]
-    blank = {c: "" for c in log.columns}
+    blank = dict.fromkeys(log.columns, "")
     rows, totals = [], []
     for (kind, status), part in log.groupby(["Kind", "Status"], sort=False):
         rows += part.to_dict("records")
@@ -353,7 +353,7 @@ def headline_assumptions(data: ReportData) -> str:
         return ""
     rows = data.assumptions.set_index("assumption")
     funding = data.position_forecast[data.position_forecast["scenario"] == "unmitigated"]
-    sources = "; ".join(f"{fy}: {source}" for fy, source in zip(funding["financial_year"], funding["funding_source"]))
+    sources = "; ".join(f"{fy}: {source}" for fy, source in zip(funding["financial_year"], funding["funding_source"], strict=False))
     text = f"Funding — {sources}."
     growth = rows.loc["funding_growth"] if "funding_growth" in rows.index else None
     if growth is not None and pd.notna(growth["value"]):
@@ -517,7 +517,7 @@ def flows(data: ReportData, threshold: int | None = None) -> Table:
     frame = data.flows.copy()
     for measure, table in published.items():
         cells = table.cells.stack(future_stack=True)
-        frame[measure] = [cells.get((y, p), np.nan) for y, p in zip(frame["year"], frame["provision_type"])]
+        frame[measure] = [cells.get((y, p), np.nan) for y, p in zip(frame["year"], frame["provision_type"], strict=False)]
     frame["provision_type"] = frame["provision_type"].map(data.labels)
     return Table("flows", "New, ceased and moving plans in the twelve months to each January census (marts.fct_ehcp_flows)",
                  frame.rename(columns={"year": "Year to January", "period_start": "From (exclusive)",
@@ -582,10 +582,10 @@ def benchmark_tables(bench) -> list[Table]:
     table = bench.table
     indicators = pd.DataFrame({
         "Indicator": table["label"], "Period": table["period"],
-        bench.name: [format_value(v, u) for v, u in zip(table["council"], table["unit"])],
-        "England": [format_value(v, u) for v, u in zip(table["england"], table["unit"])],
-        f"{bench.region} (pooled)": [format_value(v, u) for v, u in zip(table["region"], table["unit"])],
-        "Similar councils (median)": [format_value(v, u) for v, u in zip(table["similar_councils_median"], table["unit"])],
+        bench.name: [format_value(v, u) for v, u in zip(table["council"], table["unit"], strict=False)],
+        "England": [format_value(v, u) for v, u in zip(table["england"], table["unit"], strict=False)],
+        f"{bench.region} (pooled)": [format_value(v, u) for v, u in zip(table["region"], table["unit"], strict=False)],
+        "Similar councils (median)": [format_value(v, u) for v, u in zip(table["similar_councils_median"], table["unit"], strict=False)],
         # ranks and percentiles are numbers (sortable, usable in a formula), not "84 of 153"
         "Rank (1 = highest)": table["rank"].astype(float),
         "Councils ranked": table["councils_ranked"].astype(float),
@@ -667,7 +667,7 @@ def _marked(build, data: ReportData, threshold: int | None) -> list[Table]:
     if threshold is None:
         return published
     internal = build(data, None)
-    for shown, full in zip(published, internal):
+    for shown, full in zip(published, internal, strict=False):
         shown.suppressed = shown.frame.isna() & ~full.frame.isna()
     return published
 

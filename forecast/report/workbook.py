@@ -556,7 +556,7 @@ def mitigation_plan_with_subtotals(table: Table) -> Table:
     money = [c for c in frame.columns if table.column_kind(c) in ("money", "pounds")]
     frame = frame.sort_values(["Kind", "Status"], kind="stable", key=lambda c: c.map(
         KIND_ORDER if c.name == "Kind" else STATUS_ORDER)).reset_index(drop=True)
-    blank = {c: "" for c in frame.columns}
+    blank = dict.fromkeys(frame.columns, "")
     first = frame.columns[0]
     rows, totals = frame.to_dict("records"), []
     for (kind, status), part in frame.groupby(["Kind", "Status"], sort=False):

@@ -58,5 +58,6 @@ def test_reloading_and_overlapping_exports_count_each_transaction_once(pipeline_
         writer.writeheader()
         writer.writerow(corrected)
     assert main(["refresh"]) == 0, capsys.readouterr().out
-    total = lambda rows: sum(r[2] for r in rows)
+    def total(rows):
+        return sum(r[2] for r in rows)
     assert float(total(marts(warehouse)["fct_provision_spend"]) - total(first["fct_provision_spend"])) == 100.0

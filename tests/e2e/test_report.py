@@ -168,7 +168,7 @@ def block(workbook, name: str) -> tuple[list[str], list[list]]:
 
 
 def as_dict(headings, rows, key_column: int = 0) -> dict:
-    return {row[key_column]: dict(zip(headings, row)) for row in rows}
+    return {row[key_column]: dict(zip(headings, row, strict=False)) for row in rows}
 
 
 @pytest.fixture(scope="module")
@@ -237,9 +237,9 @@ def test_expenditure_reconciles_with_the_spend_marts_to_the_penny(workbook, con)
     for (fy, line), value in by_line.items():
         assert round(table[line][fy], 2) == round(value, 2), (fy, line)
     for scenario in ("unmitigated", "mitigated"):
-        forecast = {fy: v for fy, v in con.execute(
+        forecast = dict(con.execute(
             "SELECT financial_year, sum(spend_gbp_central) FROM forecast.spend WHERE scenario = ? GROUP BY 1",
-            [scenario]).fetchall()}
+            [scenario]).fetchall())
         position = dict(con.execute("SELECT financial_year, spend_gbp_central FROM forecast.hnb_position WHERE scenario = ?",
                                   [scenario]).fetchall())
         headings, rows = block(workbook, f"expenditure_by_line_{scenario}")

@@ -33,13 +33,13 @@ def floor_problems(con, extract_name: str) -> dict[int, list[tuple[str, str]]]:
         f"SELECT _source_row, reason_codes, reason_columns, reason_values FROM quarantine.{extract_name}"
     ).fetchall()
     return {
-        row: [(c, v) for code, c, v in zip(codes, columns, values) if code == "date_before_floor"]
+        row: [(c, v) for code, c, v in zip(codes, columns, values, strict=False) if code == "date_before_floor"]
         for row, codes, columns, values in rows
     }
 
 
 def test_the_default_floor_is_1_january_1990():
-    assert DEFAULT_DATE_FLOOR == dt.date(1990, 1, 1)
+    assert dt.date(1990, 1, 1) == DEFAULT_DATE_FLOOR
 
 
 def test_postings_before_the_floor_are_quarantined(tmp_path):

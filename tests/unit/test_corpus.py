@@ -81,7 +81,7 @@ def check_rows(con, extract: str, file_hash: str, want: dict) -> None:
             f"SELECT {columns} FROM raw.{extract}_valid WHERE _file_hash = ? AND _source_row = ?", [file_hash, row]
         ).fetchone()
         assert got is not None, f"row {row} not loaded"
-        assert dict(zip(values, got)) == {k: str(v) for k, v in values.items()}, f"row {row}"
+        assert dict(zip(values, got, strict=False)) == {k: str(v) for k, v in values.items()}, f"row {row}"
     if "money" in want:
         column = EXTRACTS[extract].money_column
         total = con.execute(f"SELECT coalesce(sum({column}), 0) FROM raw.{extract}_valid WHERE _file_hash = ?", [file_hash]).fetchone()[0]

@@ -28,7 +28,7 @@ def council(code: str, region: str, totals: list[float], mss: list[float] | None
     frame["mainstream"] = [0.4 * t for t in totals]
     frame["inmss"] = [0.1 * t for t in totals]
     frame["mss"] = mss if mss is not None else [0.5 * t for t in totals]
-    frame["other"] = [t - 0.5 * t - m for t, m in zip(totals, frame["mss"])]
+    frame["other"] = [t - 0.5 * t - m for t, m in zip(totals, frame["mss"], strict=False)]
     new = pd.DataFrame({"mainstream": [0.15 * t for t in totals]}, index=YEARS)
     return CouncilHistory(code, f"Council {code}", region, frame, new, pd.DataFrame())
 
@@ -83,7 +83,7 @@ def test_indicators_ranks_and_comparators(data):
 def test_a_figure_that_halves_and_recovers_is_flagged_and_not_ranked(data):
     flags = find_flags(data.councils)
     flagged = flags[flags["kind"] != "watch"]
-    assert list(zip(flagged["code"], flagged["census_year"], flagged["series"], flagged["kind"])) == [
+    assert list(zip(flagged["code"], flagged["census_year"], flagged["series"], flagged["kind"], strict=False)) == [
         ("900", 2023, "mss", "dip")]
     # a share built on a flagged figure would be flagged too; the 2025 shares are not
     result = benchmark(data, "900")
@@ -94,7 +94,7 @@ def test_a_figure_that_halves_and_recovers_is_flagged_and_not_ranked(data):
 
 def test_a_level_shift_or_a_small_wobble_is_not_flagged():
     totals = growing(1000, 0.05)
-    shifted = [t if year < 2023 else t * 0.5 for t, year in zip(totals, YEARS)]  # halves and stays: a real change
+    shifted = [t if year < 2023 else t * 0.5 for t, year in zip(totals, YEARS, strict=False)]  # halves and stays: a real change
     small = [30, 31, 12, 32, 33, 34, 35]  # halves and recovers, but by fewer than 20 plans
     councils = {"801": council("801", "A", shifted), "802": council("802", "A", small)}
     flags = find_flags(published(councils).councils)

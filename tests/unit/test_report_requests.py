@@ -25,6 +25,6 @@ def test_the_councils_figures_sit_beside_its_published_ones_similar_councils_and
 
 def test_small_counts_and_their_shares_are_suppressed_for_publication():
     table = requests_table(OWN, read_published(None), None, [], threshold=5)
-    hidden = dict(zip(table.frame["Measure"], table.suppressed["This council (its SEN2 returns)"]))
+    hidden = dict(zip(table.frame["Measure"], table.suppressed["This council (its SEN2 returns)"], strict=False))
     assert hidden["EHC plans issued"] and hidden["Plans issued within 20 weeks (%)"]
     assert not hidden["Requests for an EHC needs assessment"] and not hidden["Requests that led to a plan (%)"]

@@ -56,7 +56,7 @@ def determined_by_rank(hidden: np.ndarray, table: pd.DataFrame, lines) -> list[i
 def test_counts_below_the_threshold_are_hidden_and_zeros_shown():
     cells = pd.DataFrame({"year": 2025, "provision": ["a", "b", "c", "d", "e"], "plans": [0, 1, 4, 5, 30]})
     table, _, reasons = published(cells, lines=(("year",),), dims=("year", "provision"))
-    by_provision = dict(zip(table["provision"], reasons))
+    by_provision = dict(zip(table["provision"], reasons, strict=False))
     assert by_provision["b"] == by_provision["c"] == PRIMARY
     assert by_provision["a"] is None and by_provision["d"] is None and by_provision["total"] is None
 
@@ -64,14 +64,14 @@ def test_counts_below_the_threshold_are_hidden_and_zeros_shown():
 def test_a_lone_hidden_cell_gets_the_smallest_non_zero_cell_as_its_complement():
     cells = pd.DataFrame({"year": 2025, "provision": ["a", "b", "c", "d"], "plans": [3, 0, 12, 20]})
     table, _, reasons = published(cells, lines=(("year",),), dims=("year", "provision"))
-    by_provision = dict(zip(table["provision"], reasons))
+    by_provision = dict(zip(table["provision"], reasons, strict=False))
     assert by_provision == {"a": PRIMARY, "b": None, "c": SECONDARY, "d": None, "total": None}
 
 
 def test_a_small_total_is_hidden_too():
     cells = pd.DataFrame({"year": 2025, "provision": ["a", "b", "c"], "plans": [2, 0, 1]})
     table, _, reasons = published(cells, lines=(("year",),), dims=("year", "provision"))
-    assert dict(zip(table["provision"], reasons))["total"] == PRIMARY
+    assert dict(zip(table["provision"], reasons, strict=False))["total"] == PRIMARY
 
 
 def test_a_classic_two_way_table():
