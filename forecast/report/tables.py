@@ -30,14 +30,6 @@ FUNDING_LINES = {
 }
 
 
-@dataclass(frozen=True)
-class Formula:
-    """A live Excel formula for the workbook: `{col}` / `{prev}` are the cell's column and the one
-    before, `{row[Line]}` the row labelled Line (workbook.write_table fills them in)."""
-
-    template: str
-
-
 @dataclass
 class Table:
     name: str  # unique, letters, digits and underscores (the workbook's table name)
@@ -195,39 +187,6 @@ def expenditure_by_provision(data: ReportData, scenario: str) -> Table:
                  wide, "money", f"Actual to {years[-1]} (marts.fct_provision_spend), then the {scenario} forecast "
                  "(forecast.spend, central: the mean of the simulated paths; the total ties to Funding and balances).",
                  ["Total"])
-
-
-def dsg_plan_summary(data: ReportData, scenario: str) -> Table:
-    """The DSG management plan's summary as councils fill it: the last complete year then the
-    forecast, with lines to enter (import/export adjustments, the other blocks' in-year balance)
-    and live formulas for the totals and balances, so an entry flows through to the deficit."""
-    base = data.complete_years[-1]
-    actual = data.position.set_index("financial_year").loc[base]
-    part = data.position_forecast[data.position_forecast["scenario"] == scenario].set_index("financial_year")
-    years = [base, *data.forecast_years]
-    funding, adjust, total_funding = ("High needs funding", "Import/export adjustments (enter: + imports, − exports)",
-                                      "Total high needs funding")
-    spend, in_year, cumulative = "High needs spend", "High needs in-year balance", "High needs cumulative balance"
-    other, whole_in_year, whole = ("Other DSG blocks: in-year balance (enter)", "Whole DSG in-year balance",
-                                   "Whole DSG cumulative balance")
-    lines = {
-        funding: [float(actual["funding_gbp"]), *part["funding_gbp"].reindex(years[1:])],
-        adjust: [0.0] * len(years),
-        total_funding: [Formula(f"={{col}}{{row[{funding}]}}+{{col}}{{row[{adjust}]}}")] * len(years),
-        spend: [float(actual["spend_gbp"]), *part["spend_gbp_central"].reindex(years[1:])],
-        in_year: [Formula(f"={{col}}{{row[{total_funding}]}}-{{col}}{{row[{spend}]}}")] * len(years),
-        cumulative: [float(actual["cumulative_balance_gbp"]),
-                     *[Formula(f"={{prev}}{{row[{cumulative}]}}+{{col}}{{row[{in_year}]}}")] * (len(years) - 1)],
-        other: [0.0] * len(years),
-        whole_in_year: [Formula(f"={{col}}{{row[{in_year}]}}+{{col}}{{row[{other}]}}")] * len(years),
-        whole: [Formula(f"={{col}}{{row[{cumulative}]}}")] + [
-            Formula(f"={{prev}}{{row[{whole}]}}+{{col}}{{row[{whole_in_year}]}}")] * (len(years) - 1),
-    }
-    frame = pd.DataFrame([[line, *values] for line, values in lines.items()], columns=["Line", *years])
-    return Table(f"dsg_plan_summary_{scenario}", f"DSG management plan summary, {scenario} (£)", frame, "money",
-                 f"{base} actual, then the {scenario} forecast (central). Enter import/export adjustments and the other "
-                 "blocks' in-year balance (schools, central school services, early years) where the council has them: "
-                 "totals and balances are formulas. Negative balance = deficit.")
 
 
 def funding_and_balances(data: ReportData) -> list[Table]:
@@ -675,7 +634,7 @@ def _marked(build, data: ReportData, threshold: int | None) -> list[Table]:
 def dsg_plan_tables(data: ReportData, threshold: int | None = None) -> dict[str, list[Table]]:
     """Sheet name → tables, in workbook order."""
     return {
-        "DSG plan summary": [dsg_plan_summary(data, s) for s in SCENARIOS],
+        "DSG plan summary": [],  # the workbook's own (workbook.dsg_summary): formulas and input cells
         "EHCP numbers": _marked(lambda d, t: [x for s in SCENARIOS for x in ehcp_by_placement(d, s, t)], data, threshold),
         "Expenditure by S251 line": expenditure_by_line(data) + transport(data),
         "Expenditure by provision": [expenditure_by_provision(data, s) for s in SCENARIOS],

@@ -23,8 +23,6 @@ numbers: money to the penny shown in whole pounds, shares and rates as fractions
 ranks as integers, council codes as numbers; a suppressed count is `c`.
 
 Each table is an Excel table named after `Table.name`; total rows sit directly below it in bold.
-A cell given as a `tables.Formula` template is written as a live formula, its `{col}` / `{prev}`
-the cell's column and the one before, `{row[Line]}` the sheet row of the row labelled Line.
 """
 
 from __future__ import annotations
@@ -50,7 +48,6 @@ from .tables import (
     KIND_PLURAL,
     SCENARIOS,
     STATUS_ORDER,
-    Formula,
     Table,
 )
 
@@ -412,7 +409,6 @@ def write_table(sheet, row: int, table: Table, placed: dict[str, _Placed] | None
         labels=labels, rows={i: header_row + 1 + k for k, i in enumerate(order)},
         columns={column: j for j, column in enumerate(columns, start=1)}, body=body,
         content=content, expected=expected)
-    rows_of = {labels[i]: here.rows[i] for i in order}
     for i in order:
         row = here.rows[i]
         for j, column in enumerate(columns, start=1):
@@ -422,10 +418,6 @@ def write_table(sheet, row: int, table: Table, placed: dict[str, _Placed] | None
             cell = sheet.cell(row, j)
             if isinstance(value, Sum):
                 cell.value = _render(placed, table.name, value)
-                cell.number_format = cell_formats[(i, column)]
-            elif isinstance(value, Formula):
-                cell.value = value.template.format(col=get_column_letter(j),
-                                                   prev=get_column_letter(j - 1), row=rows_of)
                 cell.number_format = cell_formats[(i, column)]
             elif isinstance(value, Input):
                 cell.fill = INPUT_FILL
