@@ -9,7 +9,8 @@ A lever is a `Lever` subclass decorated with `@register`, in a module of its own
   required or optional with a default. The mitigations file is checked against it;
 * `needs_provision_types`, `moves_caseload`, `reaches_central`, `income` — how the rest of the
   forecast treats it (see each attribute);
-* `default_kind(effect)` — saving, funding or cost when the mitigations file gives no `kind`;
+* `default_kind(effect)` — saving, funding or cost when the mitigations file gives no `kind`
+  (from `income` and `spend_rises_with`: the effect key whose positive value makes it a cost);
 * `apply(mitigation, first, levers)` — its effect: how it changes the caseload levers
   (`cohort.Mitigations`) and the cost levers (`costs.CostLevers`) of one scenario.
 """
@@ -151,6 +152,8 @@ class Lever:
     reaches_central: ClassVar[bool] = False
     # it is income (kind funding: a block transfer, a contribution), never a saving or a cost
     income: ClassVar[bool] = False
+    # the effect key whose positive value adds spend: the lever is then a cost, else a saving
+    spend_rises_with: ClassVar[str | None] = None
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -177,7 +180,10 @@ class Lever:
 
     def default_kind(self, effect: dict[str, Any]) -> str:
         """saving, funding or cost, when the mitigations file gives no `kind`."""
-        return "funding" if self.income else "saving"
+        if self.income:
+            return "funding"
+        rises = self.spend_rises_with
+        return "cost" if rises is not None and float(effect[rises]) > 0 else "saving"
 
     def apply(self, m: Mitigation, first: int, levers: ScenarioLevers) -> None:
         """Change `levers` from forecast step `first` (0: the first forecast year) on."""

@@ -11,11 +11,9 @@ class CentralSpendChange(Lever):
     description = ("Spend tied to no placement (central) changes once by `percent` % in the start "
                    "year.")
     effect = schema(percent=Number(-100, 100))
+    spend_rises_with = "percent"
     needs_provision_types = False
     reaches_central = True
-
-    def default_kind(self, effect):
-        return "cost" if float(effect["percent"]) > 0 else "saving"
 
     def apply(self, m, first, levers):
         levers.costs.central_level[first] *= 1 + float(m.effect["percent"]) / 100

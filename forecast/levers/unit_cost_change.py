@@ -11,9 +11,7 @@ class UnitCostChange(Lever):
     description = ("Unit cost in the provision types changes once by `percent` % in the start "
                    "year (e.g. a banding review: -5).")
     effect = schema(percent=Number(-100, 100))
-
-    def default_kind(self, effect):
-        return "cost" if float(effect["percent"]) > 0 else "saving"
+    spend_rises_with = "percent"
 
     def apply(self, m, first, levers):
         cols = levers.columns(m.provision_types)

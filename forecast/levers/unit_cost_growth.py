@@ -11,9 +11,7 @@ class UnitCostGrowth(Lever):
     description = ("Yearly unit-cost growth in the provision types changes by "
                    "`percentage_points`.")
     effect = schema(percentage_points=Number(-50, 50))
-
-    def default_kind(self, effect):
-        return "cost" if float(effect["percentage_points"]) > 0 else "saving"
+    spend_rises_with = "percentage_points"
 
     def apply(self, m, first, levers):
         cols = levers.columns(m.provision_types)
