@@ -12,7 +12,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 from openpyxl import load_workbook
 
@@ -29,18 +28,6 @@ ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
 SECTIONS = ["funding", "spend", "dbv", "drivers", "requests", "mitigations", "benchmarks", "dsg-plan", "model",
             "data-quality"]
 THRESHOLD = 5
-
-
-@pytest.fixture(scope="module")
-def demo(demo_run):
-    assert demo_run.exit_code == 0, demo_run.output[-3000:]
-    return demo_run
-
-
-@pytest.fixture(scope="module")
-def con(demo):
-    with duckdb.connect(str(demo.warehouse), read_only=True) as connection:
-        yield connection
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import math
 import re
 from collections import defaultdict
 
-import duckdb
 import pytest
 from openpyxl import load_workbook
 
@@ -20,18 +19,6 @@ SCENARIOS = ("unmitigated", "mitigated")
 BLOCKS = ("Schools block", "Central school services block", "Early years block")
 INPUT = "FFF2CC"
 NUMBER_TEXT = re.compile(r"^\s*[-+−]?\s*£?\s*[-+−]?\d[\d,]*(\.\d+)?\s*%?\s*$")
-
-
-@pytest.fixture(scope="module")
-def demo(demo_run):
-    assert demo_run.exit_code == 0, demo_run.output[-3000:]
-    return demo_run
-
-
-@pytest.fixture(scope="module")
-def con(demo):
-    with duckdb.connect(str(demo.warehouse), read_only=True) as connection:
-        yield connection
 
 
 @pytest.fixture(scope="module")
