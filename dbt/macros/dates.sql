@@ -38,3 +38,10 @@
         else 'over 25'
     end
 {%- endmacro %}
+
+{#- Whether a date falls in a census window, a row of int_census_windows (`windows` is its alias):
+    after the previous census day and on or before this one, so that an event on census day
+    counts in the year that census closes. -#}
+{% macro in_census_window(date_expr, windows) -%}
+    ({{ date_expr }} > {{ windows }}.period_start and {{ date_expr }} <= {{ windows }}.period_end)
+{%- endmacro %}

@@ -2,16 +2,8 @@
 -- each with the provision type the child was in: at issue, the placement open on the issue date
 -- or else the first one that opened after it; at cessation, the last placement that opened on or
 -- before the cease date. 'none' when the child had no placement.
-with census as (
-    select
-        census_year,
-        lag(census_date) over (order by census_date) as period_start,
-        census_date as period_end
-    from {{ ref('int_census_dates') }}
-),
-
-windows as (
-    select * from census where period_start is not null
+with windows as (
+    select * from {{ ref('int_census_windows') }}
 ),
 
 plans as (
@@ -32,7 +24,7 @@ in_window as (
     select windows.census_year, windows.period_start, windows.period_end, events.*
     from events
     inner join windows
-        on events.event_date > windows.period_start and events.event_date <= windows.period_end
+        on {{ in_census_window('events.event_date', 'windows') }}
 ),
 
 placement_before as (

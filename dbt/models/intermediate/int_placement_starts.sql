@@ -1,11 +1,7 @@
 -- Placement spells that opened in each census year, with the child's curriculum age at the
 -- start and the primary need of the plan in force (or, failing that, the child's first plan).
-with census as (
-    select
-        census_year,
-        lag(census_date) over (order by census_date) as period_start,
-        census_date as period_end
-    from {{ ref('int_census_dates') }}
+with windows as (
+    select * from {{ ref('int_census_windows') }}
 ),
 
 placements as (
@@ -17,11 +13,10 @@ plans as (
 ),
 
 starts as (
-    select census.census_year, placements.*
+    select windows.census_year, placements.*
     from placements
-    inner join census
-        on placements.start_date > census.period_start
-        and placements.start_date <= census.period_end
+    inner join windows
+        on {{ in_census_window('placements.start_date', 'windows') }}
 ),
 
 plan_in_force as (

@@ -8,16 +8,8 @@ snapshots as (
     select * from {{ ref('int_ehcp_census_snapshots') }}
 ),
 
-census as (
-    select
-        census_year,
-        lag(census_date) over (order by census_date) as period_start,
-        census_date as period_end
-    from {{ ref('int_census_dates') }}
-),
-
 windows as (
-    select * from census where period_start is not null
+    select census_year, period_start, period_end from {{ ref('int_census_windows') }}
 ),
 
 moves as (

@@ -9,15 +9,8 @@ with snapshots as (
     qualify row_number() over (partition by census_date, child_id order by plan_start_date, plan_id) = 1
 ),
 
-census as (
-    select census_year, lag(census_year) over (order by census_year) as previous_year
-    from {{ ref('int_census_dates') }}
-),
-
 pairs as (
-    select census.census_year, census.previous_year
-    from census
-    where census.previous_year is not null
+    select census_year, previous_census_year as previous_year from {{ ref('int_census_windows') }}
 ),
 
 earlier as (
