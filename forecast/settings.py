@@ -72,17 +72,41 @@ class ForecastSettings:
         return replace(self, **{k: v for k, v in values.items() if v is not None})
 
 
-def load_forecast_settings(path: Path | None = None) -> ForecastSettings:
-    path = path or DEFAULT_SETTINGS_FILE
+KNOWN = {"horizon", "recover_by", "simulations", "seed", "cohort", "costs", "capacity", "overflow",
+         "prevalence_ceiling", "population", "sensitivity"}
+NESTED = ("cohort", "costs", "sensitivity")  # merged key by key over the file extended
+
+
+def _read_document(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """The settings file as a mapping; with `extends: <file>` (relative to it), that file's
+    settings with this one's over them (cohort, costs and sensitivity merged key by key)."""
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as error:
         raise ForecastSettingsError(f"{path}: cannot read the forecast settings ({error})") from error
-    known = {"horizon", "recover_by", "simulations", "seed", "cohort", "costs", "capacity", "overflow",
-             "prevalence_ceiling", "population", "sensitivity"}
-    unknown = set(document) - known
+    if not isinstance(document, dict):
+        raise ForecastSettingsError(f"{path}: expected settings (key: value), not {type(document).__name__}")
+    unknown = set(document) - KNOWN - {"extends"}
     if unknown:
-        raise ForecastSettingsError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+        raise ForecastSettingsError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(KNOWN))}")
+    if "extends" not in document:
+        return document
+    base_path = (path.parent / str(document.pop("extends"))).resolve()
+    if base_path in seen:
+        raise ForecastSettingsError(f"{path}: extends {base_path}, which extends it back")
+    base = _read_document(base_path, (*seen, path.resolve()))
+    if "population" in base and "population" not in document:  # relative to the file that names it
+        base["population"] = str((base_path.parent / base["population"]).resolve())
+    merged = {**base, **document}
+    for name in NESTED:
+        if isinstance(base.get(name), dict) and isinstance(document.get(name), dict):
+            merged[name] = {**base[name], **document[name]}
+    return merged
+
+
+def load_forecast_settings(path: Path | None = None) -> ForecastSettings:
+    path = path or DEFAULT_SETTINGS_FILE
+    document = _read_document(path)
     try:
         cohort = CohortSettings(**(document.get("cohort") or {}))
         costs_values = dict(document.get("costs") or {})

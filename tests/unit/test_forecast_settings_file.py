@@ -1,0 +1,39 @@
+"""A forecast settings file may extend another, overriding only what it names."""
+
+from pathlib import Path
+
+import pytest
+
+from forecast.settings import ForecastSettingsError, load_forecast_settings
+
+DEFAULTS = Path(__file__).resolve().parents[2] / "forecast" / "config" / "forecast.yml"
+
+
+def test_a_file_extending_the_defaults_changes_only_what_it_names(tmp_path):
+    own = tmp_path / "council.yml"
+    own.write_text(f"extends: {DEFAULTS}\ncapacity: {{mss: 300}}\noverflow: {{mss: inmss}}\n"
+                   "cohort: {trend_years: 4}\ncosts: {pay_inflation: 0.04}\n")
+    base, extended = load_forecast_settings(DEFAULTS), load_forecast_settings(own)
+    assert extended.capacity == {"mss": 300.0} and extended.overflow == {"mss": "inmss"}
+    assert extended.cohort.trend_years == 4 and extended.cohort.damping == base.cohort.damping
+    assert extended.costs.pay_inflation == 0.04 and extended.costs.pay_share == base.costs.pay_share
+    assert (extended.horizon, extended.seed, extended.sensitivity) == (base.horizon, base.seed, base.sensitivity)
+
+
+def test_the_demo_settings_are_the_defaults_with_special_school_places():
+    demo = load_forecast_settings(DEFAULTS.with_name("demo.forecast.yml"))
+    base = load_forecast_settings(DEFAULTS)
+    assert demo.capacity == {"mss": 520.0} and demo.overflow == {"mss": "inmss"}
+    assert (demo.cohort, demo.costs, demo.horizon) == (base.cohort, base.costs, base.horizon)
+
+
+def test_a_file_extending_itself_or_a_missing_file_is_a_clear_error(tmp_path):
+    loop = tmp_path / "a.yml"
+    loop.write_text("extends: b.yml\n")
+    (tmp_path / "b.yml").write_text("extends: a.yml\n")
+    with pytest.raises(ForecastSettingsError, match="extends it back"):
+        load_forecast_settings(loop)
+    missing = tmp_path / "c.yml"
+    missing.write_text("extends: nowhere.yml\n")
+    with pytest.raises(ForecastSettingsError, match="nowhere.yml: cannot read"):
+        load_forecast_settings(missing)
