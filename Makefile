@@ -44,7 +44,7 @@ test: setup
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check ingest forecast dagster_project tests bench
+	$(BIN)/ruff check ingest checks forecast serving report synthetic dagster_project tests bench
 
 ## ui: Dagster UI on 127.0.0.1:3000 with the daemon (schedule and sensor once switched on), report on :3001
 ui: setup

@@ -39,7 +39,7 @@ def read_until_stopped(serving: Path, stop_file: Path, out: Path, pause: float) 
     One thread per reader: a BI tool's query is small, and the refresh needs the cores."""
     import duckdb
 
-    from ingest.publish import served_version
+    from serving.publish import served_version
 
     seen: list[list] = []  # [version, digest, BI answer, reads in a row]
     failures: list[str] = []
@@ -106,7 +106,7 @@ def published_version(serving: Path) -> tuple[str, str]:
     """The serving file's version and digest, read as a reader reads them."""
     import duckdb
 
-    from ingest.publish import served_version
+    from serving.publish import served_version
 
     con = duckdb.connect()
     try:

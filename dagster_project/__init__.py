@@ -1,4 +1,5 @@
-"""highneeds' Dagster layer: definitions, CLI and settings (the logic lives in ingest/ and forecast/)."""
+"""highneeds' Dagster layer: definitions, CLI and settings (the logic lives in the plain libraries:
+ingest/, checks/, forecast/, serving/, report/ and synthetic/)."""
 
 import warnings
 

@@ -16,8 +16,8 @@ from dagster import (
     TableSchema,
 )
 
-from ingest import serving_contract
-from ingest.gates import GateResult
+from checks.gates import GateResult
+from serving import contract as serving_contract
 
 DATA_ENGINEERING = "team:SEND data engineering"
 FINANCE_AND_BI = "team:SEND finance and BI"

@@ -39,7 +39,7 @@ class WarehouseResource(DuckDBResource):
     sets the resource up, before any step; the CLI, which takes it first in the same process,
     holds it on), so a run the schedule, the sensor or the UI starts while another refresh runs
     stops at once and says so. Holding the lock, it first swaps in a report a killed refresh
-    left staged (forecast.report.folder), when it knows the serving file and the report folder."""
+    left staged (report.folder), when it knows the serving file and the report folder."""
 
     memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT  # validated by the settings
     threads: int | None = None  # None: DuckDB's default (HIGHNEEDS_DUCKDB_THREADS)
@@ -99,15 +99,15 @@ class WarehouseResource(DuckDBResource):
 
 def settle_report_with_serving(settings: Settings) -> str | None:
     """Swap in the report of the run that published the serving file, if a refresh killed between
-    the two swaps left it staged, and clear what killed runs left (forecast.report.folder).
+    the two swaps left it staged, and clear what killed runs left (report.folder).
     Returns the run whose report it swapped in. Call it holding the refresh lock."""
     return settle_report(settings.serving, load_report_settings(settings).out_dir)
 
 
 def settle_report(serving: Path, report_dir: Path) -> str | None:
     # matplotlib-free imports: this runs at the start of every run
-    from forecast.report.folder import settle_report as settle
-    from ingest.publish import read_publication
+    from report.folder import settle_report as settle
+    from serving.publish import read_publication
 
     publication = read_publication(serving)
     published_run = publication["run_id"] if publication else None

@@ -39,6 +39,8 @@ COST_BOUNDS = DBT_PROJECT_DIR / "seeds" / "cost_bounds.csv"
 # security level, and a short typed key could be guessed. Generated keys are 32 random bytes.
 MIN_PSEUDONYM_KEY_BYTES = 32
 DEMO_LA_CODE = "869"  # West Berkshire: the synthetic council is calibrated to its published figures
+# the demo council's forecast settings: the defaults with its special schools' places
+DEMO_FORECAST_SETTINGS = REPO_ROOT / "forecast" / "config" / "demo.forecast.yml"
 DEFAULT_READERS = REPO_ROOT / "ingest" / "config" / "readers.yml"
 DEFAULT_FORECAST_SETTINGS = REPO_ROOT / "forecast" / "config" / "forecast.yml"
 DEFAULT_SUPPRESSION_THRESHOLD = 5
@@ -124,6 +126,12 @@ class Settings:
     def with_la_code(self, la_code: str) -> Settings:
         """These settings, benchmarking the report as council `la_code` (HIGHNEEDS_LA_CODE)."""
         return dataclasses.replace(self, la_code=la_code)
+
+    def with_forecast_settings(self, path: Path) -> Settings:
+        """These settings, forecasting with the settings file `path` (HIGHNEEDS_FORECAST_SETTINGS),
+        the environment's horizon, recovery year and simulations still over it."""
+        forecast = _forecast_settings(path, self.environment())
+        return dataclasses.replace(self, forecast_settings=path, forecast=forecast)
 
     @property
     def duckdb_temp_directory(self) -> Path:
@@ -349,16 +357,12 @@ def write_new_key_to_dotenv(dotenv: Path) -> Path:
     return dotenv
 
 
-def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -> Settings:
-    """The settings from `dotenv` (default: .env in the working directory) and `environ` (default:
-    the environment, which wins). Build them once and pass them down."""
-    env = read_variables(environ, dotenv)
-    as_of = _date(env, "HIGHNEEDS_EXTRACT_DATE", dt.date.today())
+def _forecast_settings(path: Path, env: Mapping[str, str]) -> ForecastSettings:
+    """The forecast settings file, with the environment's horizon, recovery year and simulations."""
     from forecast.settings import ForecastSettingsError, load_forecast_settings, validate
 
-    forecast_file = _path(env, "HIGHNEEDS_FORECAST_SETTINGS", DEFAULT_FORECAST_SETTINGS)
     try:
-        forecast = load_forecast_settings(forecast_file)
+        forecast = load_forecast_settings(path)
         horizon = env.get("HIGHNEEDS_HORIZON") or None
         simulations = env.get("HIGHNEEDS_SIMULATIONS") or None
         forecast = forecast.with_overrides(
@@ -370,6 +374,16 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
                            "HIGHNEEDS_SIMULATIONS)")
     except (ForecastSettingsError, ValueError) as error:
         raise SettingsError(str(error)) from error
+    return forecast
+
+
+def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -> Settings:
+    """The settings from `dotenv` (default: .env in the working directory) and `environ` (default:
+    the environment, which wins). Build them once and pass them down."""
+    env = read_variables(environ, dotenv)
+    as_of = _date(env, "HIGHNEEDS_EXTRACT_DATE", dt.date.today())
+    forecast_file = _path(env, "HIGHNEEDS_FORECAST_SETTINGS", DEFAULT_FORECAST_SETTINGS)
+    forecast = _forecast_settings(forecast_file, env)
     warehouse = _path(env, "HIGHNEEDS_WAREHOUSE", DEFAULT_WAREHOUSE)
     report_port = _port(env, "HIGHNEEDS_REPORT_PORT", DEFAULT_REPORT_PORT)
     neighbours = (env.get("HIGHNEEDS_NEIGHBOURS") or "").split(",")
@@ -429,8 +443,8 @@ class ReportSettings:
         return self.url.rstrip("/") + "/" + Path(path).resolve().relative_to(self.out_dir.resolve()).as_posix()
 
     def options(self, run_id: str | None = None):
-        """The report library's options (forecast.report.build.ReportOptions) for these settings."""
-        from forecast.report.build import ReportOptions
+        """The report library's options (report.build.ReportOptions) for these settings."""
+        from report.build import ReportOptions
 
         return ReportOptions(out_dir=self.out_dir, council=self.la_code, published=self.published,
                              neighbours=self.neighbours, threshold=self.suppression_threshold, run_id=run_id)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ingest.gates import GateResult
+from checks.gates import GateResult
 
 from .model import ACTUAL, DRIVERS
 

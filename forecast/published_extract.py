@@ -2,7 +2,7 @@
 the report's benchmarks and aggregate mode work out of the box.
 
 It holds only the rows and columns the readers use (`forecast.published`,
-`forecast.report.benchmarks`, `forecast.report.requests`), in the DfE's own CSV layout, so they
+`report.benchmarks`, `report.requests`), in the DfE's own CSV layout, so they
 read it exactly as they read the full files:
 
 * the "Education, health and care plans" release (reporting year 2025): `caseload.csv` (all

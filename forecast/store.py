@@ -1,5 +1,5 @@
 """Write the forecast tables into the warehouse's `forecast` schema, all or nothing, each table and
-column described from the serving contract (ingest/serving_contract/forecast.yml: the descriptions
+column described from the serving contract (serving/contract/forecast.yml: the descriptions
 travel to the serving file, its Parquet files and its data dictionary)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from ingest import serving_contract
+from serving import contract as serving_contract
 
 from .model import Forecast
 

@@ -12,7 +12,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from ingest import gates
+from checks import gates
 from ingest.contracts import EXTRACTS
 
 from ..metadata import DATA_ENGINEERING, check_result, markdown_table, provenance

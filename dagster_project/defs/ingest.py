@@ -4,7 +4,7 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from ingest import gates
+from checks import gates
 from ingest.contracts import COLUMN_DESCRIPTIONS, EXTRACTS, Extract
 from ingest.hashing import cache_for
 from ingest.load import load_extract, require_landing_files

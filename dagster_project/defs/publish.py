@@ -7,9 +7,9 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from forecast.report.folder import install_report, is_staged
-from ingest import serving_contract
-from ingest.publish import META_SCHEMA, PUBLISHED_SCHEMA, ServingOptions, publish
+from report.folder import install_report, is_staged
+from serving import contract as serving_contract
+from serving.publish import META_SCHEMA, PUBLISHED_SCHEMA, ServingOptions, publish
 
 from ..metadata import (
     DATA_ENGINEERING,

@@ -41,7 +41,7 @@ def report_asset(
     settings: dg.ResourceParam[Settings],
 ) -> dg.MaterializeResult:
     # matplotlib takes a second to import: only when a report is drawn, not when definitions load
-    from forecast.report.build import build_report
+    from report.build import build_report
 
     report_settings = load_report_settings(settings)
     options = dataclasses.replace(report_settings.options(context.run.run_id), reuse_unchanged=True)

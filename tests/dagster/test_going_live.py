@@ -8,7 +8,8 @@ import sys
 import tomllib
 from pathlib import Path
 
-from dagster_project.cli import build_parser, cmd_daemon, cmd_ui
+from dagster_project.cli import build_parser
+from dagster_project.cli.ui import cmd_daemon, cmd_ui
 from tests.conftest import REPO_ROOT
 from tests.dagster.test_ui_read_only import assert_quiet, automation_states, running_ui
 

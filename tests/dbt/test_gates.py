@@ -4,8 +4,8 @@ import duckdb
 import pandas as pd
 import pytest
 
+from checks import gates
 from dagster_project.settings import COST_BOUNDS
-from ingest import gates
 from ingest.contracts import BUDGET, EHCP, EXTRACTS, FINANCE
 
 

@@ -76,3 +76,21 @@ def test_a_refresh_after_the_demo_uses_the_demos_key(demo_run, tmp_path, monkeyp
             "AND measure = 'rows_loaded'"
         ).fetchone()[0]
     assert (loaded, flagged) == (30, 0)
+
+
+def test_the_demo_forecasts_with_its_special_schools_places(demo_run):
+    """The demo's settings (forecast/config/demo.forecast.yml) cap maintained special places: the
+    children beyond them go to independent special schools, and the assumptions say so."""
+    out = " ".join(demo_run.output.split())
+    assert "HIGHNEEDS_FORECAST_SETTINGS=forecast/config/demo.forecast.yml" in out
+    with duckdb.connect(str(demo_run.warehouse), read_only=True) as con:
+        places = con.execute("SELECT value FROM forecast.assumptions WHERE assumption = 'capacity' "
+                             "AND provision_type = 'mss'").fetchone()[0]
+        assert places == 520
+        held = con.execute("SELECT max(plans_central) FROM forecast.caseload WHERE provision_type = 'mss' "
+                           "AND scenario = 'unmitigated'").fetchone()[0]
+        assert held <= places + 1e-6
+        # and it binds: without the cap the maintained special caseload would pass the places
+        last = con.execute("SELECT sum(plans) FROM marts.fct_ehcp_cohort WHERE provision_type = 'mss' "
+                           "AND census_year = (SELECT max(census_year) FROM marts.fct_ehcp_cohort)").fetchone()[0]
+        assert last > 0.85 * places

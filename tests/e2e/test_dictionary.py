@@ -1,5 +1,5 @@
 """What a BI analyst reads: the README's data dictionary is the demo's serving file's, every table
-and column is described — as the serving contract (ingest/serving_contract: the dbt YAML,
+and column is described — as the serving contract (serving/contract: the dbt YAML,
 forecast.yml, published.yml, meta.yml) describes it, in the serving file's comments, its Parquet
 files' metadata and the Dagster assets' column schemas alike — money arrives as numbers, and the
 provision types have a lookup."""
@@ -15,15 +15,15 @@ import pytest
 from dagster_project.defs.dbt import warehouse_models
 from dagster_project.defs.forecast import forecast_tables_asset
 from dagster_project.defs.publish import PUBLISH_KEY, build_publish_asset
-from ingest import serving_contract
-from ingest.dictionary import (
+from serving import contract as serving_contract
+from serving.dictionary import (
     SCHEMAS,
     dictionary_markdown,
     read_dictionary,
     readme_block,
     undescribed,
 )
-from ingest.publish import ServingOptions, publish
+from serving.publish import ServingOptions, publish
 from tests.conftest import REPO_ROOT
 
 one_line = serving_contract.one_line
@@ -89,7 +89,7 @@ def test_every_served_table_and_column_is_in_the_contract_with_its_type(serving)
     assert {s for s, _t in types} == set(SCHEMAS)
     missing = [".".join(filter(None, key)) for key, text in contract_says(descriptions).items()
                if not text]
-    assert missing == [], "served but not described in ingest/serving_contract (or the dbt YAML)"
+    assert missing == [], "served but not described in serving/contract (or the dbt YAML)"
     # the contract lists exactly the served columns, in order, and their types
     for schema in serving_contract.SCHEMAS:
         contract = serving_contract.tables(schema)

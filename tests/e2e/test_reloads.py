@@ -5,7 +5,7 @@ import csv
 import duckdb
 
 from dagster_project.cli import main
-from ingest.synthetic import generate
+from synthetic.council import generate
 
 MARTS = ("fct_provision_spend", "fct_hnb_position", "fct_ehcp_cohort", "fct_ehcp_flows", "fct_provision_starts")
 

@@ -17,10 +17,10 @@ from openpyxl import load_workbook
 
 from dagster_project.cli import main
 from forecast.published_extract import SHIPPED
-from forecast.report import style
-from forecast.report.benchmarks import ENGLAND, benchmark, load_published_data
-from forecast.report.charts import build_charts
-from forecast.report.data import read_report_data
+from report import style
+from report.benchmarks import ENGLAND, benchmark, load_published_data
+from report.charts import build_charts
+from report.data import read_report_data
 from tests.conftest import REFERENCE_DATA, REPO_ROOT, reference_file
 from tests.xlsx_formulas import Evaluator
 
@@ -277,7 +277,7 @@ def test_funding_balances_mitigations_and_gap_reconcile_with_the_forecast(workbo
 def test_the_report_workbook_and_cli_show_the_same_central_figures(demo, workbook, con, data):
     """One quantity, one number: the horizon's cumulative balance and spend in the CLI summary, the
     report's headline reading and the workbook are forecast.hnb_position's central figures."""
-    from dagster_project.cli import money_m
+    from dagster_project.cli.summary import money_m
 
     horizon = data.horizon
     out = " ".join(demo.output.split())
@@ -436,7 +436,7 @@ def test_the_headline_chart_shows_in_the_dagster_ui_as_asset_metadata(demo, monk
 
 
 def test_a_refresh_with_unchanged_inputs_keeps_the_last_report(demo, con):
-    from forecast.report.build import ReportOptions, build_report, inputs_fingerprint
+    from report.build import ReportOptions, build_report, inputs_fingerprint
 
     options = ReportOptions(out_dir=demo.report, council="869", threshold=THRESHOLD, reuse_unchanged=True,
                             published=SHIPPED)  # as the demo found no DfE files in its landing folder

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.cli import main
-from ingest.synthetic import generate
+from synthetic.council import generate
 from tests.sen2_council import (
     CENSUS_DATES,
     CHILDREN,

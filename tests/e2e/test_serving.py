@@ -17,9 +17,9 @@ import pytest
 
 from dagster_project.cli import main
 from ingest.pseudonymise import keyed_hash
-from ingest.publish import SUPPRESSED_TABLES, read_publication, served_version
-from ingest.suppression import recoverable_cells, table_lines
-from ingest.synthetic import generate
+from serving.publish import SUPPRESSED_TABLES, read_publication, served_version
+from serving.suppression import recoverable_cells, table_lines
+from synthetic.council import generate
 from tests.conftest import REPO_ROOT, TEST_KEY
 
 SERVING_KEY = "serving-key-for-tests"

@@ -4,7 +4,7 @@ same with eight readers and five refreshes and reports the numbers in bench/RESU
 
 from bench.concurrency import add_transaction, judge, published_version, start_readers, stop_readers
 from dagster_project.cli import main
-from ingest.synthetic import generate
+from synthetic.council import generate
 
 READERS = 4
 REFRESHES = 3

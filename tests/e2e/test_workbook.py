@@ -11,8 +11,8 @@ from collections import defaultdict
 import pytest
 from openpyxl import load_workbook
 
-from forecast.report import style
-from forecast.report.tables import AGE_ORDER, KIND_PLURAL
+from report import style
+from report.tables import AGE_ORDER, KIND_PLURAL
 from tests.xlsx_formulas import Evaluator, is_formula, locate
 
 SCENARIOS = ("unmitigated", "mitigated")
@@ -453,7 +453,7 @@ def test_percentages_are_numbers_with_a_percent_format_and_ranks_whole_numbers(w
 def test_the_2028_29_balances_are_the_same_in_the_workbook_the_html_report_and_the_cli(
     demo, workbook, con
 ):
-    from dagster_project.cli import money_m
+    from dagster_project.cli.summary import money_m
 
     horizon = "2028-29"
     out = " ".join(demo.output.split())

@@ -24,11 +24,12 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.cli import INTERRUPTED_EXIT_CODE, _descendants, main
+from dagster_project.cli import main
+from dagster_project.cli.runner import INTERRUPTED_EXIT_CODE, descendants
 from dagster_project.refresh_lock import lock_path
 from dagster_project.resources import settle_report_with_serving
 from dagster_project.settings import load_settings
-from ingest.publish import read_publication, served_version
+from serving.publish import read_publication, served_version
 from tests.conftest import HANDWRITTEN_LANDING, copy_landing
 
 # the stopped refreshes draw their report rather than keep the last one, so there is a report
@@ -69,7 +70,7 @@ class Refresh:
 def dbt_processes(pid: int) -> list[int]:
     """The `dbt` processes among a process's descendants."""
     found = []
-    for child in _descendants(pid):
+    for child in descendants(pid):
         try:
             command = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
         except OSError:

@@ -22,7 +22,8 @@ import duckdb
 import pytest
 
 from dagster_project import refresh_lock
-from dagster_project.cli import REFRESH_RUNNING_EXIT_CODE, main
+from dagster_project.cli import main
+from dagster_project.cli.runner import REFRESH_RUNNING_EXIT_CODE
 from dagster_project.resources import WarehouseInUse, WarehouseResource
 from tests.conftest import HANDWRITTEN_LANDING, copy_landing
 

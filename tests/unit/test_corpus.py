@@ -8,7 +8,7 @@ import duckdb
 import pytest
 import yaml
 
-from ingest import gates
+from checks import gates
 from ingest.contracts import EXTRACTS
 from ingest.load import load_extract
 from ingest.readers import load_reader_config

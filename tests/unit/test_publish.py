@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from ingest.pseudonymise import keyed_hash
-from ingest.publish import (
+from serving.publish import (
     PublishError,
     ServingOptions,
     publish,
@@ -181,7 +181,7 @@ def test_parquet_versions_switch_atomically_and_keep_the_one_before(warehouse, t
 # A publish killed with SIGKILL at each point of its work, in a child process (the patch stands
 # in for the moment of the kill; nothing in the library knows about it).
 KILL_POINTS = {
-    "while writing the new file": ("ingest.publish._write_table_checksums", "kill"),
+    "while writing the new file": ("serving.publish._write_table_checksums", "kill"),
     "with the new file complete, before the rename": ("os.replace", "kill"),
     "just after the rename": ("os.replace", "replace_then_kill"),
 }
@@ -190,7 +190,7 @@ CHILD = textwrap.dedent(
     import os, signal, sys
     from pathlib import Path
     import duckdb
-    import ingest.publish as publish_module
+    import serving.publish as publish_module
     target, action = sys.argv[3], sys.argv[4]
     module_name, attribute = target.rsplit(".", 1)
     module = os if module_name == "os" else publish_module

@@ -14,8 +14,8 @@ import pytest
 from dagster_project.cli import main
 from forecast.published import load_published
 from forecast.published_extract import EES_API, SHIPPED, ExtractError, fetch_extract
-from forecast.report.benchmarks import benchmark, load_published_data
-from forecast.report.requests import read_published
+from report.benchmarks import benchmark, load_published_data
+from report.requests import read_published
 from tests.conftest import FIXTURES, reference_file
 
 EES = FIXTURES / "ees"

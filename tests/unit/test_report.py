@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from forecast.published import PROVISIONS, CouncilHistory
-from forecast.report.benchmarks import (
+from report.benchmarks import (
     ENGLAND,
     SIMILARITY_FEATURES,
     BenchmarkUnavailable,
@@ -16,7 +16,7 @@ from forecast.report.benchmarks import (
     nearest_neighbours,
     similarity_inputs,
 )
-from forecast.report.suppression import protect, protect_with_groups
+from report.suppression import protect, protect_with_groups
 
 YEARS = list(range(2019, 2026))
 

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from forecast.report.requests import read_published, requests_table
+from report.requests import read_published, requests_table
 from tests.conftest import reference_file
 
 OWN = pd.DataFrame({

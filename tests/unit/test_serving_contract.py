@@ -1,4 +1,4 @@
-"""The serving contract (ingest/serving_contract): every table and column it lists is described
+"""The serving contract (serving/contract): every table and column it lists is described
 and typed, what it says of the published tables matches how they are built, a misspelt key is an
 error, and the Parquet files carry the descriptions. (That the serving file of a refresh says the
 same as the contract is tests/e2e/test_dictionary.py's.)"""
@@ -9,8 +9,8 @@ import duckdb
 import pytest
 
 from forecast.store import TABLE_DESCRIPTIONS, forecast_tables
-from ingest import serving_contract
-from ingest.publish import SUPPRESSED_TABLES, UNSUPPRESSED_TABLES, ServingOptions, publish
+from serving import contract as serving_contract
+from serving.publish import SUPPRESSED_TABLES, UNSUPPRESSED_TABLES, ServingOptions, publish
 
 TOTAL_NOTE = "'total' on the rows that add up over it."
 SUPPRESSED_NOTE = "Null when suppressed."

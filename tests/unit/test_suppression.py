@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ingest.suppression import (
+from serving.suppression import (
     PRIMARY,
     SECONDARY,
     TOTAL,

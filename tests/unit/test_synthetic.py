@@ -1,4 +1,4 @@
-"""Unit tests for the synthetic council generator (ingest/synthetic.py).
+"""Unit tests for the synthetic council generator (synthetic/council.py).
 
 Three councils are generated once per module: a small one over a short range (contracts and
 determinism), the default council (West Berkshire calibration, spend and budget) and a larger
@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ingest import synthetic
-from ingest.synthetic import census_date, generate
+from synthetic import council as synthetic_council
+from synthetic.council import census_date, generate
 
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference-data"
 REFERENCE_FILE = "education-health-and-care-plans caseload.csv (explore-education-statistics)"
@@ -290,8 +290,8 @@ def test_census_dates_are_the_third_thursday_of_january():
 def test_plan_fields_use_the_sen2_codes(small):
     ehcp = small.ehcp
     assert set(ehcp["sex"]) <= {"M", "F", "U"}
-    assert set(ehcp["primary_need"]) <= set(synthetic.NEEDS)
-    assert set(ehcp["secondary_need"]) <= set(synthetic.NEEDS) | {""}
+    assert set(ehcp["primary_need"]) <= set(synthetic_council.NEEDS)
+    assert set(ehcp["secondary_need"]) <= set(synthetic_council.NEEDS) | {""}
     assert (ehcp["secondary_need"] != ehcp["primary_need"]).all()
     assert 0.35 < (ehcp["secondary_need"] == "").mean() < 0.65
 
@@ -361,7 +361,7 @@ def test_caseload_grows_about_ten_percent_a_year_to_the_requested_size(large, sm
 def test_need_mix_matches_england(large):
     active = large.active_plans(census_date(2026))
     shares = _shares(active["primary_need"])
-    for need, target in synthetic.NEED_MIX_ENGLAND.items():
+    for need, target in synthetic_council.NEED_MIX_ENGLAND.items():
         assert abs(shares.get(need, 0) - target) < 0.02, need
 
 
@@ -456,7 +456,7 @@ def test_setting_mix_matches_england(large):
     assert active["child_id"].is_unique
     assert len(active) == len(large.active_plans(census_date(2026)))
     shares = _shares(_tier(active))
-    for tier, target in synthetic.SETTING_MIX_ENGLAND.items():
+    for tier, target in synthetic_council.SETTING_MIX_ENGLAND.items():
         assert abs(shares.get(tier, 0) - target) < 0.03, tier
     mainstream = active[_tier(active).isin(("mainstream", "mainstream_rp"))]
     in_rp = ((mainstream["sen_unit"] == "Y") | (mainstream["resourced_provision"] == "Y")).mean()
@@ -497,11 +497,11 @@ def test_costs_fall_in_the_ranges_of_their_provision(large):
     no_cost = tier.isin(("ehe", "opa", "oth", "neet", "niec", "nieo"))
     assert cost[no_cost].isna().all()
     assert cost[~no_cost].notna().all()
-    for name, (low, high, inflation) in synthetic.COSTS_2024.items():
+    for name, (low, high, inflation) in synthetic_council.COSTS_2024.items():
         rows = (key == name) & ~no_cost
         if name == "ey":  # LA nursery schools and early years providers
             rows = tier == "ey"
-        at_2024_prices = cost[rows] / (1 + inflation) ** (start_fy[rows] - synthetic.COST_BASE_YEAR)
+        at_2024_prices = cost[rows] / (1 + inflation) ** (start_fy[rows] - synthetic_council.COST_BASE_YEAR)
         assert rows.sum() > 0, name
         assert at_2024_prices.between(low - 0.01, high + 0.01).all(), name
 
@@ -603,7 +603,7 @@ def test_hnb_spend_is_realistic_for_the_default_council(default_council):
 def test_budget_has_every_line_for_every_year_and_the_next(small, default_council):
     for council, years in ((small, range(2021, 2026)), (default_council, range(2017, 2027))):
         budget = council.budget
-        labels = [synthetic.financial_year_label(y) for y in years]
+        labels = [synthetic_council.financial_year_label(y) for y in years]
         assert list(dict.fromkeys(budget["financial_year"])) == labels
         for label in labels:
             assert set(budget.loc[budget["financial_year"] == label, "line"]) >= BUDGET_LINES
@@ -646,7 +646,7 @@ def test_funding_grows_slower_than_spend_and_a_deficit_builds(default_council):
 
 
 def test_default_council_matches_west_berkshire_and_england(default_council, large):
-    from ingest import calibration
+    from synthetic import calibration
 
     reference = _reference_dir()
     published = calibration.la_caseload_series(reference, "West Berkshire")
@@ -662,7 +662,7 @@ def test_default_council_matches_west_berkshire_and_england(default_council, lar
 
 
 def test_large_council_matches_englands_settings_and_ages(large):
-    from ingest import calibration
+    from synthetic import calibration
 
     reference = _reference_dir()
     settings = calibration.national_setting_mix(reference, 202425)
@@ -683,22 +683,22 @@ def test_large_council_matches_englands_settings_and_ages(large):
 
 
 def test_calibrated_constants_are_the_published_figures():
-    from ingest import calibration
+    from synthetic import calibration
 
     reference = _reference_dir()
     assert (
-        calibration.la_caseload_series(reference)[2019] == synthetic.WEST_BERKSHIRE_PLANS_JAN_2019
+        calibration.la_caseload_series(reference)[2019] == synthetic_council.WEST_BERKSHIRE_PLANS_JAN_2019
     )
     assert (
-        calibration.la_caseload_series(reference)[2025] == synthetic.WEST_BERKSHIRE_PLANS_JAN_2025
+        calibration.la_caseload_series(reference)[2025] == synthetic_council.WEST_BERKSHIRE_PLANS_JAN_2025
     )
     for need, share in calibration.national_need_mix(reference).items():
-        assert synthetic.NEED_MIX_ENGLAND[need] == pytest.approx(share, abs=5e-4)
+        assert synthetic_council.NEED_MIX_ENGLAND[need] == pytest.approx(share, abs=5e-4)
     for tier, share in calibration.national_setting_mix(reference).items():
-        assert synthetic.SETTING_MIX_ENGLAND[tier] == pytest.approx(share, abs=5e-4)
+        assert synthetic_council.SETTING_MIX_ENGLAND[tier] == pytest.approx(share, abs=5e-4)
     lifts = calibration.national_need_lift_by_tier(reference)
-    for tier, row in synthetic.NEED_LIFT_BY_TIER.items():
-        assert row == pytest.approx(tuple(lifts[tier][n] for n in synthetic.NEEDS), abs=0.006), tier
+    for tier, row in synthetic_council.NEED_LIFT_BY_TIER.items():
+        assert row == pytest.approx(tuple(lifts[tier][n] for n in synthetic_council.NEEDS), abs=0.006), tier
     reasons = calibration.national_cease_reasons_by_age(reference)
-    for band, row in synthetic.CEASE_REASON_BY_AGE.items():
+    for band, row in synthetic_council.CEASE_REASON_BY_AGE.items():
         assert row == pytest.approx(tuple(reasons[band].values()), abs=6e-4), band

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from forecast.report.tables import Table, mitigation_log, mitigation_plan
-from forecast.report.workbook import write_workbook
+from report.tables import Table, mitigation_log, mitigation_plan
+from report.workbook import write_workbook
 from tests.xlsx_formulas import Evaluator, is_formula, locate
 
 

@@ -4,7 +4,7 @@
     <out_dir>/publication/report.html, workbook.xlsx, charts/*.png   counts below the threshold suppressed
 
 The report is built beside the old one, in `<out_dir>/.next-<run id>/`, and swapped in whole
-(forecast.report.folder), so a reader never sees half a report; a refresh leaves it staged for
+(report.folder), so a reader never sees half a report; a refresh leaves it staged for
 its publish to swap in together with the serving file.
 
 With `reuse_unchanged` (the refresh's asset), a report whose inputs — the tables it reads, the

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..years import fy_of_census_year
+from forecast.years import fy_of_census_year
+
 from .data import DFE_PLACEMENT, ReportData
 
 SCENARIOS = ("unmitigated", "mitigated")

@@ -18,8 +18,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from .contracts import Extract
-from .parsing import amount_sql, quote_ident
+from ingest.contracts import Extract
+from ingest.parsing import amount_sql, quote_ident
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """Small-number suppression for the report's outputs marked for publication, using the same
-cell-suppression rules as the serving file's `published` views (`ingest.suppression`: counts
+cell-suppression rules as the serving file's `published` views (`serving.suppression`: counts
 from 1 to threshold − 1 hidden, then more until no hidden count can be worked out from the
 published totals).
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ingest.suppression import Line, suppress
+from serving.suppression import Line, suppress
 
 
 @dataclass

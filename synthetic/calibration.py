@@ -2,15 +2,15 @@
 
 This module is a *development* tool: it reads the DfE files in a reference-data folder
 (`/work/shared/reference-data` in the team checkout, see its PROVENANCE.md) and returns the
-shares and series that `ingest.synthetic` was calibrated to. The generator never imports it
+shares and series that `synthetic.council` was calibrated to. The generator never imports it
 and never reads these files at run time (a user's clone has no reference data): the numbers
-are copied into `ingest/synthetic.py` as constants, each with a comment naming its source.
+are copied into `synthetic/council.py` as constants, each with a comment naming its source.
 The unit tests use these functions to check that the generator's output still matches the
 published figures whenever the reference data is present.
 
 Print every target as Python literals with::
 
-    python -m ingest.calibration /path/to/reference-data
+    python -m synthetic.calibration /path/to/reference-data
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..years import fy_of_census_year
+from forecast.years import fy_of_census_year
+
 from . import style
 from .data import ReportData
 

@@ -5,9 +5,9 @@ copies) are described in the dbt project's YAML, read here too so a table made f
 take the mart's column descriptions instead of repeating them.
 
 One source for the comments on the warehouse's forecast tables (forecast.store) and on the
-serving file's published and meta tables (ingest.publish), the Parquet files' metadata (copied
+serving file's published and meta tables (serving.publish), the Parquet files' metadata (copied
 from those comments), the Dagster assets' column schemas, and so the README's data dictionary
-(ingest.dictionary reads the serving file). tests/e2e/test_dictionary.py checks that every
+(serving.dictionary reads the serving file). tests/e2e/test_dictionary.py checks that every
 served column is described and that the serving file, its Parquet files and Dagster all say
 what this contract says.
 
@@ -190,5 +190,5 @@ def _only(entry: object, allowed: set[str], where: str) -> None:
 
 def _file(schema: str) -> str:
     if schema in SCHEMAS:
-        return f"ingest/serving_contract/{schema}.yml"
+        return f"serving/contract/{schema}.yml"
     return "the dbt project's YAML"

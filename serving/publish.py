@@ -9,14 +9,15 @@ from the warehouse connection, with
   comments; money as DOUBLE, see `_served_type`), person ids re-keyed when a separate serving
   key is set;
 * `published`: tables safe to share outside the council, small counts suppressed
-  (`ingest.suppression`);
+  (`serving.suppression`);
 * `meta`: the publication (version id, refresh run, times, code version), the source files
   with their hashes and load ids, the check results, the provision types' lookup, and every
   table's row count and checksum,
 
-every table and column described as the serving contract says (`ingest.serving_contract`: the
-marts' dbt YAML, forecast.yml, published.yml, meta.yml; `ingest.dictionary` lists them), and,
-when asked, every table as a Parquet file whose metadata carries the same descriptions;
+every table and column described as the serving contract says (`serving.contract`: the
+marts' dbt YAML, forecast.yml, published.yml, meta.yml; `serving.dictionary` lists them), and,
+when asked, every table as a Parquet file whose metadata carries the same descriptions
+(`serving.parquet`);
 
 then checkpoints and detaches it (no `.wal` left), flushes it to disk, makes it owner-only and
 `os.replace`s it onto the serving file. A reader that opens the serving file sees the old file or
@@ -29,9 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
-import shutil
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,18 +39,18 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from . import serving_contract
-from .contracts import EXTRACTS
-from .provision_types import DFE_PLACEMENT_CATEGORY
-from .pseudonymise import keyed_hash_sql
+from ingest.contracts import EXTRACTS
+from ingest.provision_types import DFE_PLACEMENT_CATEGORY
+from ingest.pseudonymise import keyed_hash_sql
+
+from . import contract as serving_contract
+from .files import NEXT_MARKER, OWNER_ONLY, flush, make_folders, remove_files, sql_text
+from .parquet import switch_parquet, write_parquet
 from .suppression import DEFAULT_THRESHOLD, TOTAL, suppress, table_lines, with_totals
 
 SERVED_SCHEMAS = ("marts", "forecast")
 PUBLISHED_SCHEMA = "published"
 META_SCHEMA = "meta"
-NEXT_MARKER = ".next-"
-PARQUET_CURRENT = "current"
-OWNER_ONLY = 0o600
 # BI tools embed their own DuckDB (ODBC and JDBC drivers, the DuckDB CLI, Metabase's and
 # Superset's drivers), often older than ours: write the serving file in a storage format that
 # every DuckDB from 1.0 on reads.
@@ -168,9 +167,9 @@ def publish(
     published_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     version_id = f"{published_at:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
     building = next_path(serving)
-    _remove_files(building)
+    remove_files(building)
     parquet_version = None
-    con.execute(f"ATTACH '{_sql_text(building)}' AS {_ALIAS} (STORAGE_VERSION '{_sql_text(options.storage_version)}')")
+    con.execute(f"ATTACH '{sql_text(building)}' AS {_ALIAS} (STORAGE_VERSION '{sql_text(options.storage_version)}')")
     try:
         try:
             _copy_served_tables(con, served)
@@ -180,25 +179,25 @@ def publish(
             _write_meta(con, version_id, run_id, code_version, published_at, refresh_started_at, options)
             tables = _write_table_checksums(con)
             if options.parquet_dir:
-                parquet_version = _write_parquet(con, Path(options.parquet_dir), version_id, options.file_mode)
+                parquet_version = write_parquet(con, _ALIAS, Path(options.parquet_dir), version_id, options.file_mode)
             con.execute(f"CHECKPOINT {_ALIAS}")
         finally:
             con.execute(f"DETACH {_ALIAS}")
         wal = building.with_name(building.name + ".wal")
         if wal.exists():
             raise PublishError(f"{wal} is still there after the checkpoint: the new serving file is not complete")
-        _flush(building)
+        flush(building)
         os.chmod(building, options.file_mode)
         # a .wal beside the serving file can only be left by someone who opened it to write: it
         # belongs to the old file, and DuckDB would replay it onto the new one
         serving.with_name(serving.name + ".wal").unlink(missing_ok=True)
         os.replace(building, serving)
-        _flush(serving.parent)
+        flush(serving.parent)
     except BaseException:
-        _remove_files(building)
+        remove_files(building)
         raise
     if parquet_version:
-        _switch_parquet(Path(options.parquet_dir), parquet_version)
+        switch_parquet(Path(options.parquet_dir), parquet_version)
     return Publication(version_id, serving, published_at, tables, removed, parquet_version)
 
 
@@ -215,7 +214,7 @@ def remove_stale_builds(serving: Path) -> list[Path]:
         pid = path.name[len(serving.name) + len(NEXT_MARKER):]
         if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
             continue  # another process is publishing right now (it cannot be this warehouse's refresh)
-        _remove_files(path)
+        remove_files(path)
         removed.append(path)
     return removed
 
@@ -230,7 +229,7 @@ def read_publication(serving: Path) -> dict | None:
         return None
     con = duckdb.connect()
     try:
-        con.execute(f"ATTACH '{_sql_text(serving)}' AS served (READ_ONLY)")
+        con.execute(f"ATTACH '{sql_text(serving)}' AS served (READ_ONLY)")
         try:
             frame = con.execute("SELECT * FROM served.meta.publication").df()
         finally:
@@ -298,10 +297,10 @@ def _copy_served_tables(con: duckdb.DuckDBPyConnection, served: list[tuple[str, 
         columns = _as_served(con.sql(f'SELECT * FROM {schema}."{table}"'))
         con.execute(f'CREATE TABLE {target} AS SELECT {columns} FROM {schema}."{table}"')
         if table_comment.get((schema, table)):
-            con.execute(f"COMMENT ON TABLE {target} IS '{_sql_text(table_comment[(schema, table)])}'")
+            con.execute(f"COMMENT ON TABLE {target} IS '{sql_text(table_comment[(schema, table)])}'")
     for schema, table, column, comment in column_comments:
         if (schema, table) in served:
-            con.execute(f'COMMENT ON COLUMN {_ALIAS}.{schema}."{table}"."{column}" IS \'{_sql_text(comment)}\'')
+            con.execute(f'COMMENT ON COLUMN {_ALIAS}.{schema}."{table}"."{column}" IS \'{sql_text(comment)}\'')
 
 
 def _served_type(data_type: str) -> str:
@@ -373,7 +372,7 @@ def _describe(con, schema: str, table: str) -> None:
     contract = serving_contract.table(schema, table)
     if contract.description:
         target = f'{_ALIAS}.{schema}."{table}"'
-        con.execute(f"COMMENT ON TABLE {target} IS '{_sql_text(contract.description)}'")
+        con.execute(f"COMMENT ON TABLE {target} IS '{sql_text(contract.description)}'")
     _comment_columns(con, schema, table, contract.descriptions())
 
 
@@ -381,7 +380,7 @@ def _comment_columns(con, schema: str, table: str, described: dict[str, str]) ->
     columns = {c for s, t, c in _alias_columns(con) if (s, t) == (schema, table)}
     for column, comment in described.items():
         if column in columns:
-            con.execute(f'COMMENT ON COLUMN {_ALIAS}.{schema}."{table}"."{column}" IS \'{_sql_text(comment)}\'')
+            con.execute(f'COMMENT ON COLUMN {_ALIAS}.{schema}."{table}"."{column}" IS \'{sql_text(comment)}\'')
 
 
 def _labelled_dims(spec: SuppressedTable) -> list[str]:
@@ -471,72 +470,6 @@ def table_checksum_sql(relation: str) -> str:
     return f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0)::VARCHAR FROM {relation} AS t"
 
 
-def folder_mode(file_mode: int) -> int:
-    """The mode of a folder whose files have `file_mode`: listed and entered by whoever reads them
-    (600 → 700, 640 → 750)."""
-    return file_mode | (file_mode & 0o444) >> 2
-
-
-def make_folders(path: Path, file_mode: int) -> None:
-    """Create `path` and its missing parents with the folder mode for `file_mode` (under the
-    refresh's owner-only umask they would be 700, closed to a BI account the file mode lets in)."""
-    missing = [p for p in (path, *path.parents) if not p.exists()]
-    for folder in reversed(missing):
-        folder.mkdir(exist_ok=True)
-        os.chmod(folder, folder_mode(file_mode))
-
-
-def _write_parquet(con, parquet_dir: Path, version_id: str, file_mode: int) -> Path:
-    version_dir = parquet_dir / version_id
-    make_folders(parquet_dir, file_mode)
-    for schema, table in con.execute(
-        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? ORDER BY 1, 2", [_ALIAS]
-    ).fetchall():
-        (version_dir / schema).mkdir(parents=True, exist_ok=True)
-        target = version_dir / schema / f"{table}.parquet"
-        metadata = _parquet_metadata(con, schema, table)
-        con.execute(f"COPY {_ALIAS}.{schema}.\"{table}\" TO '{_sql_text(target)}' "
-                    f"(FORMAT parquet, KV_METADATA {metadata})")
-        os.chmod(target, file_mode)
-    for folder in (parquet_dir, version_dir, *(p for p in version_dir.iterdir() if p.is_dir())):
-        os.chmod(folder, folder_mode(file_mode))
-    return version_dir
-
-
-def _parquet_metadata(con, schema: str, table: str) -> str:
-    """The Parquet file's key-value metadata, as a DuckDB struct: `table` (schema.table),
-    `description` and `column_descriptions` (a JSON object: column → description), the serving
-    file's own comments on one line (Parquet has no column comments; DuckDB reads them with
-    `parquet_kv_metadata(path)`, pyarrow with `pq.read_metadata(path).metadata`)."""
-    where = "WHERE database_name = ? AND schema_name = ? AND table_name = ?"
-    (description,) = con.execute(
-        f"SELECT comment FROM duckdb_tables() {where}", [_ALIAS, schema, table]).fetchall()[0]
-    columns = con.execute(
-        f"SELECT column_name, comment FROM duckdb_columns() {where} AND comment IS NOT NULL "
-        "AND comment <> '' ORDER BY column_index", [_ALIAS, schema, table]).fetchall()
-    one_line = serving_contract.one_line  # dbt's folded YAML leaves a newline at the end
-    described = {column: one_line(comment) for column, comment in columns}
-    metadata = {"table": f"{schema}.{table}", "description": one_line(description) or "",
-                "column_descriptions": json.dumps(described, ensure_ascii=False)}
-    pairs = (f"\"{key}\": '{_sql_text(value)}'" for key, value in metadata.items())
-    return "{" + ", ".join(pairs) + "}"
-
-
-def _switch_parquet(parquet_dir: Path, version_dir: Path) -> None:
-    """Point `<dir>/current` at the new version (a symlink replaced atomically); keep the version
-    it pointed at before (a reader may be in the middle of it) and remove every other one."""
-    current = parquet_dir / PARQUET_CURRENT
-    previous = os.readlink(current) if current.is_symlink() else None
-    link = parquet_dir / f"{PARQUET_CURRENT}{NEXT_MARKER}{os.getpid()}"
-    _remove_files(link)
-    os.symlink(version_dir.name, link)
-    os.replace(link, current)
-    _flush(parquet_dir)
-    for child in parquet_dir.iterdir():
-        if child.is_dir() and not child.is_symlink() and child.name not in (version_dir.name, previous):
-            shutil.rmtree(child, ignore_errors=True)
-
-
 # --- small helpers ----------------------------------------------------------------------------
 
 def _has_relation(con, schema: str, name: str) -> bool:
@@ -549,23 +482,6 @@ def _has_relation(con, schema: str, name: str) -> bool:
     )
 
 
-def _flush(path: Path) -> None:
-    """fsync a file or a folder (a folder's fsync makes a rename in it durable)."""
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _remove_files(path: Path) -> None:
-    for candidate in (path, path.with_name(path.name + ".wal")):
-        if candidate.is_symlink() or candidate.is_file():
-            candidate.unlink()
-        elif candidate.is_dir():
-            shutil.rmtree(candidate, ignore_errors=True)
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -574,7 +490,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _sql_text(value: object) -> str:
-    return str(value).replace("'", "''")

@@ -69,8 +69,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..published import CouncilHistory, find_council, load_published
-from ..years import fy_label, fy_start
+from forecast.published import CouncilHistory, find_council, load_published
+from forecast.years import fy_label, fy_start
 
 ENGLAND = "E92000001"
 NEIGHBOURS = 10

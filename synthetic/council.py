@@ -81,7 +81,7 @@ allocation is published in December, before the year starts: its lines are the a
 (grown at the same rate), provisional deductions and no transfer or contribution; no spend
 exists for it.
 
-Calibration sources are in `/work/shared/reference-data` (PROVENANCE.md); `ingest/calibration.py`
+Calibration sources are in `/work/shared/reference-data` (PROVENANCE.md); `synthetic/calibration.py`
 derives every target below from those files, and `tests/unit/test_synthetic.py` checks the
 output against them when they are present. Nothing here reads them at run time.
 """
