@@ -26,13 +26,18 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 RESULTS = BENCH_DIR / "RESULTS.md"
-SECTION_MARKER = "<!-- bench.concurrency: written by python -m bench.concurrency; bench.run keeps it -->"
-BI_QUERY = "SELECT financial_year, sum(spend_gbp) FROM marts.fct_provision_spend GROUP BY 1 ORDER BY 1"
+SECTION_MARKER = (
+    "<!-- bench.concurrency: written by python -m bench.concurrency; bench.run keeps it -->"
+)
+BI_QUERY = (
+    "SELECT financial_year, sum(spend_gbp) FROM marts.fct_provision_spend GROUP BY 1 ORDER BY 1"
+)
 # checked on every read (each new version changes both); every table on a version's first read
 CHECKED_EVERY_READ = ("marts.fct_provision_spend", "marts.fct_hnb_position")
 
 
 # --- one reader process --------------------------------------------------------------------------
+
 
 def read_until_stopped(serving: Path, stop_file: Path, out: Path, pause: float) -> None:
     """Read the serving file in a loop until `stop_file` exists, then write what was seen to `out`.
@@ -44,7 +49,8 @@ def read_until_stopped(serving: Path, stop_file: Path, out: Path, pause: float) 
     seen: list[list] = []  # [version, digest, BI answer, reads in a row]
     failures: list[str] = []
     latencies: list[float] = []
-    while not serving.exists() and not stop_file.exists():  # the first refresh has not published yet
+    # the first refresh has not published yet
+    while not serving.exists() and not stop_file.exists():
         time.sleep(pause)
     while not stop_file.exists():
         started = time.perf_counter()
@@ -66,10 +72,13 @@ def read_until_stopped(serving: Path, stop_file: Path, out: Path, pause: float) 
             else:
                 seen.append([version, digest, answer, 1])
         time.sleep(pause)
-    out.write_text(json.dumps({"pid": os.getpid(), "seen": seen, "failures": failures, "latencies": latencies}))
+    out.write_text(
+        json.dumps({"pid": os.getpid(), "seen": seen, "failures": failures, "latencies": latencies})
+    )
 
 
 # --- the driver -----------------------------------------------------------------------------------
+
 
 @dataclass
 class Readers:
@@ -83,12 +92,28 @@ def start_readers(serving: Path, count: int, folder: Path, pause: float) -> Read
     stop_file = folder / "stop"
     stop_file.unlink(missing_ok=True)
     outputs = [folder / f"reader-{i}.json" for i in range(count)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+    }
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "bench.concurrency", "read", "--serving", str(serving), "--stop-file", str(stop_file),
-             "--out", str(out), "--pause", str(pause)],
-            cwd=REPO_ROOT, env=env,
+            [
+                sys.executable,
+                "-m",
+                "bench.concurrency",
+                "read",
+                "--serving",
+                str(serving),
+                "--stop-file",
+                str(stop_file),
+                "--out",
+                str(out),
+                "--pause",
+                str(pause),
+            ],
+            cwd=REPO_ROOT,
+            env=env,
         )
         for out in outputs
     ]
@@ -170,25 +195,47 @@ def judge(results: list[dict], published: list[tuple[str, str]], refreshes: int)
             if order.get(version, -1) < last:
                 backwards += 1
             last = max(last, order.get(version, -1))
-    mixed += [f"version {v}: {len(a)} different BI answers" for v, a in answers.items() if len(a) > 1]
+    mixed += [
+        f"version {v}: {len(a)} different BI answers" for v, a in answers.items() if len(a) > 1
+    ]
     return Verdict(
-        readers=len(results), refreshes=refreshes, reads=reads,
+        readers=len(results),
+        refreshes=refreshes,
+        reads=reads,
         failures=[f for r in results for f in r["failures"]],
-        versions_published=len(published), versions_seen=len(seen_versions),
-        mixed_or_unknown=mixed, went_backwards=backwards,
+        versions_published=len(published),
+        versions_seen=len(seen_versions),
+        mixed_or_unknown=mixed,
+        went_backwards=backwards,
         latencies=[t for r in results for t in r["latencies"]],
     )
 
 
-def run_benchmark(readers: int, refreshes: int, children: int, pause: float, work: Path) -> tuple[Verdict, list[float]]:
-    """Returns the verdict and the refresh times: the first without readers, then one per refresh."""
+def run_benchmark(
+    readers: int, refreshes: int, children: int, pause: float, work: Path
+) -> tuple[Verdict, list[float]]:
+    """Returns the verdict and the refresh times:
+    the first without readers, then one per refresh."""
     import shutil
 
     shutil.rmtree(work, ignore_errors=True)
     landing = work / "landing"
     serving = work / "serving.duckdb"
-    subprocess.run([sys.executable, "-m", "dagster_project.cli", "generate", "--out", str(landing),
-                    "--children", str(children)], check=True, cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dagster_project.cli",
+            "generate",
+            "--out",
+            str(landing),
+            "--children",
+            str(children),
+        ],
+        check=True,
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+    )
     env = {
         **os.environ,
         "HIGHNEEDS_LANDING": str(landing),
@@ -200,10 +247,18 @@ def run_benchmark(readers: int, refreshes: int, children: int, pause: float, wor
 
     def refresh() -> float:
         started = time.monotonic()
-        completed = subprocess.run([sys.executable, "-m", "dagster_project.cli", "refresh"], cwd=REPO_ROOT, env=env,
-                                   capture_output=True, text=True, check=False)
+        completed = subprocess.run(
+            [sys.executable, "-m", "dagster_project.cli", "refresh"],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if completed.returncode != 0:
-            raise SystemExit(f"refresh failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
+            raise SystemExit(
+                f"refresh failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}"
+            )
         return time.monotonic() - started
 
     seconds = [refresh()]
@@ -214,43 +269,51 @@ def run_benchmark(readers: int, refreshes: int, children: int, pause: float, wor
             add_transaction(landing, number)
             seconds.append(refresh())
             published.append(published_version(serving))
-            print(f"  refresh {number}: {seconds[-1]:.1f}s, published {published[-1][0]}", flush=True)
+            print(
+                f"  refresh {number}: {seconds[-1]:.1f}s, published {published[-1][0]}", flush=True
+            )
     finally:
         results = stop_readers(running)
     return judge(results, published, refreshes), seconds
 
 
-def write_section(verdict: Verdict, refresh_seconds: list[float], children: int, pause: float) -> None:
+def write_section(
+    verdict: Verdict, refresh_seconds: list[float], children: int, pause: float
+) -> None:
     lines = [
         SECTION_MARKER,
         "",
         "## Readers during refreshes (serving file)",
         "",
         (
-            f"Written by `python -m bench.concurrency` on {dt.datetime.now():%Y-%m-%d %H:%M}; machine: {platform.machine()}, "
-            f"{os.cpu_count()} cores, Python {platform.python_version()}; load average at the end "
-            f"{os.getloadavg()[0]:.1f} (other work on the machine slows the refreshes)."
+            f"Written by `python -m bench.concurrency` on {dt.datetime.now():%Y-%m-%d %H:%M}; "
+            f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}; load average at the end {os.getloadavg()[0]:.1f} "
+            "(other work on the machine slows the refreshes)."
         ),
         "",
         (
-            f"{verdict.readers} reader processes queried the serving file in a loop while {verdict.refreshes} full refreshes "
-            f"of a {children:,}-plan synthetic council ran back to back, each adding one ledger transaction and publishing "
-            "a new version. A read opens the file read-only (one thread), checks the rows and checksum of the two tables "
-            "every new version changes against the version's `meta.tables` (all tables on the first read of a version), "
-            f"runs a BI query (spend by year), closes, and pauses {pause * 1000:.0f} ms. A read is *mixed or unknown* when "
-            "its content is not exactly that of the version it names, or its BI answer differs from another read of the "
-            "same version."
+            f"{verdict.readers} reader processes queried the serving file in a loop while "
+            f"{verdict.refreshes} full refreshes of a {children:,}-plan synthetic council ran back "
+            "to back, each adding one ledger transaction and publishing a new version. "
+            "A read opens the file read-only (one thread), checks the rows and checksum of the "
+            "two tables every new version changes against the version's `meta.tables` (all tables "
+            "on the first read of a version), runs a BI query (spend by year), closes, "
+            f"and pauses {pause * 1000:.0f} ms. A read is *mixed or unknown* when its content is "
+            "not exactly that of the version it names, or its BI answer differs from another "
+            "read of the same version."
         ),
         "",
         (
-            "| readers | refreshes | reads | failed reads | versions published | versions seen by readers | "
-            "mixed or unknown reads | reader went back a version | read p50 ms | read p95 ms | read max ms | "
-            "refresh s without readers | refresh s with readers (mean) |"
+            "| readers | refreshes | reads | failed reads | versions published | versions seen by "
+            "readers | mixed or unknown reads | reader went back a version | read p50 ms | read "
+            "p95 ms | read max ms | refresh s without readers | refresh s with readers (mean) |"
         ),
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         (
-            f"| {verdict.readers} | {verdict.refreshes} | {verdict.reads:,} | {len(verdict.failures)} | "
-            f"{verdict.versions_published} | {verdict.versions_seen} | {len(verdict.mixed_or_unknown)} | {verdict.went_backwards} | "
+            f"| {verdict.readers} | {verdict.refreshes} | {verdict.reads:,} | "
+            f"{len(verdict.failures)} | {verdict.versions_published} | {verdict.versions_seen} | "
+            f"{len(verdict.mixed_or_unknown)} | {verdict.went_backwards} | "
             f"{verdict.percentile(0.5) * 1000:.1f} | {verdict.percentile(0.95) * 1000:.1f} | "
             f"{max(verdict.latencies, default=0) * 1000:.1f} | {refresh_seconds[0]:.1f} | "
             f"{statistics.mean(refresh_seconds[1:]):.1f} |"
@@ -273,18 +336,31 @@ def main() -> int:
     read.add_argument("--out", required=True)
     read.add_argument("--pause", type=float, required=True)
     parser.add_argument("--readers", type=int, default=8)
-    parser.add_argument("--pause", type=float, default=0.05, help="seconds each reader waits between reads")
+    parser.add_argument(
+        "--pause", type=float, default=0.05, help="seconds each reader waits between reads"
+    )
     parser.add_argument("--refreshes", type=int, default=5)
-    parser.add_argument("--children", type=int, default=2_000, help="active plans of the synthetic council")
+    parser.add_argument(
+        "--children", type=int, default=2_000, help="active plans of the synthetic council"
+    )
     parser.add_argument("--work", default=str(BENCH_DIR / "out" / "concurrency"))
     args = parser.parse_args()
     if args.command == "read":
         read_until_stopped(Path(args.serving), Path(args.stop_file), Path(args.out), args.pause)
         return 0
-    print(f"concurrency: {args.readers} readers during {args.refreshes} refreshes ({args.children:,} plans)", flush=True)
-    verdict, seconds = run_benchmark(args.readers, args.refreshes, args.children, args.pause, Path(args.work))
+    print(
+        f"concurrency: {args.readers} readers during {args.refreshes} refreshes "
+        f"({args.children:,} plans)",
+        flush=True,
+    )
+    verdict, seconds = run_benchmark(
+        args.readers, args.refreshes, args.children, args.pause, Path(args.work)
+    )
     write_section(verdict, seconds, args.children, args.pause)
-    print(f"  {verdict.reads:,} reads, {len(verdict.failures)} failed, {len(verdict.mixed_or_unknown)} mixed; wrote {RESULTS}")
+    print(
+        f"  {verdict.reads:,} reads, {len(verdict.failures)} failed, "
+        f"{len(verdict.mixed_or_unknown)} mixed; wrote {RESULTS}"
+    )
     return 0 if verdict.ok else 1
 
 

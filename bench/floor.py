@@ -1,7 +1,7 @@
 """Run the floor (bench/floor.sql) on a landing folder in a fresh in-memory DuckDB; print its time.
 
     python -m bench.floor <landing folder>
-"""
+"""  # fmt: skip
 
 import sys
 import time
@@ -17,7 +17,8 @@ def main() -> int:
     script = FLOOR_SQL.read_text().replace("{landing}", str(landing))
     started = time.monotonic()
     con = duckdb.connect()
-    result = con.execute(script).fetchall()  # every statement runs; the last one's rows are returned
+    # every statement runs; the last one's rows are returned
+    result = con.execute(script).fetchall()
     print(f"floor_seconds={time.monotonic() - started:.3f}")
     print(f"floor_result={result}")
     return 0

@@ -14,7 +14,9 @@ PEAK_PREFIX = "peak_rss_bytes="
 
 def main() -> int:
     code = subprocess.run(sys.argv[1:], check=False).returncode
-    print(f"{PEAK_PREFIX}{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024}", flush=True)
+    print(
+        f"{PEAK_PREFIX}{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024}", flush=True
+    )
     return code
 
 

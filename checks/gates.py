@@ -1,4 +1,5 @@
-"""Blocking gates: the facts each check compares, computed in SQL, validated with Great Expectations.
+"""Blocking gates: the facts each check compares,
+computed in SQL, validated with Great Expectations.
 
 Each gate returns a `GateResult`: whether it passed, the table of numbers it compared (shown
 on the check in the Dagster UI), and a plain-English line per failure. The facts are computed
@@ -38,6 +39,7 @@ class GateResult:
 
 # --- Great Expectations ------------------------------------------------------------------------
 
+
 @lru_cache(maxsize=1)
 def _gx_batch_definition() -> Any:
     """An ephemeral GX context with one pandas data asset (GX imports slowly: only when needed)."""
@@ -59,8 +61,11 @@ def expect(kind: str, **kwargs: Any) -> Any:
     return getattr(gx.expectations, kind)(**kwargs)
 
 
-def validate(name: str, facts: pd.DataFrame, expectations: list[Any], describe: dict[str, str]) -> GateResult:
-    """Run the expectations on the facts; `describe` maps an expectation's column to the failure text."""
+def validate(
+    name: str, facts: pd.DataFrame, expectations: list[Any], describe: dict[str, str]
+) -> GateResult:
+    """Run the expectations on the facts;
+    `describe` maps an expectation's column to the failure text."""
     import great_expectations as gx
 
     suite = gx.ExpectationSuite(name=name)
@@ -86,11 +91,19 @@ def validate(name: str, facts: pd.DataFrame, expectations: list[Any], describe: 
 
 # --- ingest: every row and every pound of each file accounted for -------------------------------
 
+
 def ingest_accounting_facts(con: duckdb.DuckDBPyConnection, extract: Extract) -> pd.DataFrame:
-    """Per loaded file still in the landing folder: rows and money by outcome, counted independently."""
+    """Per loaded file still in the landing folder:
+    rows and money by outcome, counted independently."""
     e = extract.name
-    money = amount_sql(quote_ident(extract.money_column)) if extract.money_column else "NULL::DECIMAL(18,2)"
-    valid_money = quote_ident(extract.money_column) if extract.money_column else "NULL::DECIMAL(18,2)"
+    money = (
+        amount_sql(quote_ident(extract.money_column))
+        if extract.money_column
+        else "NULL::DECIMAL(18,2)"
+    )
+    valid_money = (
+        quote_ident(extract.money_column) if extract.money_column else "NULL::DECIMAL(18,2)"
+    )
     return con.execute(
         f"""
         WITH files AS (
@@ -101,21 +114,25 @@ def ingest_accounting_facts(con: duckdb.DuckDBPyConnection, extract: Extract) ->
             SELECT _file_hash, count(*) AS rows_in_raw,
                    count(*) FILTER (WHERE _duplicate_of_row IS NOT NULL) AS rows_duplicate,
                    coalesce(sum({money}), 0) AS money_read,
-                   coalesce(sum({money}) FILTER (WHERE _duplicate_of_row IS NOT NULL), 0) AS money_duplicate
+                   coalesce(sum({money}) FILTER (WHERE _duplicate_of_row IS NOT NULL), 0)
+                       AS money_duplicate
             FROM raw.{e} GROUP BY _file_hash
         ),
         valid_rows AS (
-            SELECT _file_hash, count(*) AS rows_valid, coalesce(sum({valid_money}), 0) AS money_valid
+            SELECT _file_hash, count(*) AS rows_valid,
+                   coalesce(sum({valid_money}), 0) AS money_valid
             FROM raw.{e}_valid GROUP BY _file_hash
         ),
         quarantined AS (
-            SELECT _file_hash, count(*) AS rows_quarantined, coalesce(sum({money}), 0) AS money_quarantined
+            SELECT _file_hash, count(*) AS rows_quarantined,
+                   coalesce(sum({money}), 0) AS money_quarantined
             FROM quarantine.{e} GROUP BY _file_hash
         ),
         both_outcomes AS (
             SELECT v._file_hash, count(*) AS rows_in_two_outcomes
             FROM raw.{e}_valid v
-            INNER JOIN quarantine.{e} q ON q._file_hash = v._file_hash AND q._source_row = v._source_row
+            INNER JOIN quarantine.{e} q ON q._file_hash = v._file_hash
+                AND q._source_row = v._source_row
             GROUP BY v._file_hash
         )
         SELECT
@@ -148,10 +165,19 @@ def rows_accounted_for(con: duckdb.DuckDBPyConnection, extract: Extract) -> Gate
     facts = ingest_accounting_facts(con, extract)
     expectations = [
         expect("ExpectColumnPairValuesToBeEqual", column_A="rows_read", column_B="rows_in_raw"),
-        expect("ExpectColumnValuesToBeBetween", column="rows_unaccounted", min_value=0, max_value=0),
-        expect("ExpectColumnValuesToBeBetween", column="rows_in_two_outcomes", min_value=0, max_value=0),
+        expect(
+            "ExpectColumnValuesToBeBetween", column="rows_unaccounted", min_value=0, max_value=0
+        ),
+        expect(
+            "ExpectColumnValuesToBeBetween", column="rows_in_two_outcomes", min_value=0, max_value=0
+        ),
         # money is DECIMAL to the penny in SQL; a half-penny tolerance only absorbs float display
-        expect("ExpectColumnValuesToBeBetween", column="money_unaccounted_gbp", min_value=-0.005, max_value=0.005),
+        expect(
+            "ExpectColumnValuesToBeBetween",
+            column="money_unaccounted_gbp",
+            min_value=-0.005,
+            max_value=0.005,
+        ),
     ]
     return validate(
         f"{extract.name}_rows_accounted_for",
@@ -184,7 +210,8 @@ def no_rejected_files(con: duckdb.DuckDBPyConnection, extract: Extract) -> GateR
 def quarantine_facts(con: duckdb.DuckDBPyConnection, extract: Extract) -> pd.DataFrame:
     return con.execute(
         f"""
-        WITH files AS (SELECT file_hash FROM raw.{extract.name}_files WHERE in_landing AND status = 'loaded'),
+        WITH files AS (SELECT file_hash FROM raw.{extract.name}_files
+            WHERE in_landing AND status = 'loaded'),
         reasons AS (
             SELECT unnest(reason_codes) AS reason_code
             FROM quarantine.{extract.name}
@@ -225,27 +252,40 @@ def quarantine_within_tolerance(
         f"{extract.name}_quarantine_within_tolerance",
         totals,
         [
-            expect("ExpectColumnValuesToBeBetween", column="quarantined_share", min_value=0, max_value=max_share),
-            expect("ExpectColumnValuesToBeBetween", column="quarantined_money_share", min_value=0,
-                   max_value=max_money_share),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                column="quarantined_share",
+                min_value=0,
+                max_value=max_share,
+            ),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                column="quarantined_money_share",
+                min_value=0,
+                max_value=max_money_share,
+            ),
         ],
         {
             "quarantined_share": f"quarantined rows above the tolerance of {max_share:.2%}",
-            "quarantined_money_share": f"quarantined money above the tolerance of {max_money_share:.2%}",
+            "quarantined_money_share": (
+                f"quarantined money above the tolerance of {max_money_share:.2%}"
+            ),
         },
     )
     if not result.passed:
         facts = totals.iloc[0]
         reasons = quarantine_facts(con, extract)
         money = (
-            f", £{facts['gross_money_quarantined_gbp']:,.2f} of £{facts['gross_money_read_gbp']:,.2f} "
-            f"({facts['quarantined_money_share']:.2%}; tolerance {max_money_share:.2%}, "
-            "HIGHNEEDS_QUARANTINE_MONEY_TOLERANCE)"
-            if extract.money_column else ""
+            f", £{facts['gross_money_quarantined_gbp']:,.2f} of "
+            f"£{facts['gross_money_read_gbp']:,.2f} ({facts['quarantined_money_share']:.2%}; "
+            f"tolerance {max_money_share:.2%}, HIGHNEEDS_QUARANTINE_MONEY_TOLERANCE)"
+            if extract.money_column
+            else ""
         )
         result.failures = [
             f"{int(facts['rows_quarantined'])} of {int(facts['rows_read'])} rows quarantined "
-            f"({facts['quarantined_share']:.2%}; tolerance {max_share:.2%}, HIGHNEEDS_QUARANTINE_TOLERANCE){money}: "
+            f"({facts['quarantined_share']:.2%}; tolerance {max_share:.2%}, "
+            f"HIGHNEEDS_QUARANTINE_TOLERANCE){money}: "
             + ", ".join(f"{r.label} × {r.rows}" for r in reasons.itertuples())
         ]
     return result
@@ -253,15 +293,23 @@ def quarantine_within_tolerance(
 
 # --- staging: every valid row of a current file is in staging or superseded by a later one ------
 
+
 def staging_accounting(
-    con: duckdb.DuckDBPyConnection, extract: Extract, staging_table: str, staging_keys: tuple[str, ...]
+    con: duckdb.DuckDBPyConnection,
+    extract: Extract,
+    staging_table: str,
+    staging_keys: tuple[str, ...],
 ) -> GateResult:
     e = extract.name
     key_join = " AND ".join(f"s.{quote_ident(k)} = u.{quote_ident(k)}" for k in staging_keys)
-    money = f"v.{quote_ident(extract.money_column)}" if extract.money_column else "NULL::DECIMAL(18,2)"
+    money = (
+        f"v.{quote_ident(extract.money_column)}" if extract.money_column else "NULL::DECIMAL(18,2)"
+    )
     staged_money = (
-        f"(SELECT coalesce(sum({quote_ident(extract.money_column + '_gbp')}), 0) FROM {staging_table})"
-        if extract.money_column else "0"
+        f"(SELECT coalesce(sum({quote_ident(extract.money_column + '_gbp')}), 0) "
+        f"FROM {staging_table})"
+        if extract.money_column
+        else "0"
     )
     # A raw row is named by one integer, its file's load sequence number and its row number, so
     # matching tens of millions of rows to staging is one hash lookup on a number rather than on
@@ -270,7 +318,8 @@ def staging_accounting(
     # twice rather than written out: it is as long as the ledger.
     facts = con.execute(
         f"""
-        WITH files AS (SELECT file_hash, file_seq FROM raw.{e}_files WHERE in_landing AND status = 'loaded'),
+        WITH files AS (SELECT file_hash, file_seq FROM raw.{e}_files
+            WHERE in_landing AND status = 'loaded'),
         staged AS (
             SELECT (f.file_seq::BIGINT << 32) | s.source_row AS row_ref
             FROM {staging_table} s
@@ -278,7 +327,8 @@ def staging_accounting(
         ),
         classified AS NOT MATERIALIZED (
             SELECT v.*, {money} AS _money,
-                   ((f.file_seq::BIGINT << 32) | v._source_row) IN (SELECT row_ref FROM staged) AS in_staging
+                   ((f.file_seq::BIGINT << 32) | v._source_row) IN (SELECT row_ref FROM staged)
+                       AS in_staging
             FROM raw.{e}_valid v
             INNER JOIN files f ON f.file_hash = v._file_hash
         ),
@@ -311,12 +361,26 @@ def staging_accounting(
         f"{e}_raw_rows_reach_staging",
         facts,
         [
-            expect("ExpectColumnValuesToBeBetween", column="rows_unaccounted", min_value=0, max_value=0),
-            expect("ExpectColumnValuesToBeBetween", column="staging_rows_not_from_raw", min_value=0, max_value=0),
-            expect("ExpectColumnValuesToBeBetween", column="money_difference_gbp", min_value=-0.005, max_value=0.005),
+            expect(
+                "ExpectColumnValuesToBeBetween", column="rows_unaccounted", min_value=0, max_value=0
+            ),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                column="staging_rows_not_from_raw",
+                min_value=0,
+                max_value=0,
+            ),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                column="money_difference_gbp",
+                min_value=-0.005,
+                max_value=0.005,
+            ),
         ],
         {
-            "rows_unaccounted": "valid raw rows are neither in staging nor superseded by a later file",
+            "rows_unaccounted": (
+                "valid raw rows are neither in staging nor superseded by a later file"
+            ),
             "staging_rows_not_from_raw": "staging holds rows that are not valid raw rows",
             "money_difference_gbp": "money in staging differs from the valid raw rows it came from",
         },
@@ -347,7 +411,9 @@ def ids_link(con: duckdb.DuckDBPyConnection, max_share: float) -> GateResult:
         FROM staging.stg_finance__transactions
         """
     ).fetchone()
-    placements = con.execute("SELECT count(*) FROM intermediate.int_placements_classified").fetchone()[0]
+    placements = con.execute(
+        "SELECT count(*) FROM intermediate.int_placements_classified"
+    ).fetchone()[0]
     totals = {
         "payment_for_unknown_child": (child_rows, child_money),
         "payment_for_unknown_placement": (placement_rows, placement_money),
@@ -356,7 +422,8 @@ def ids_link(con: duckdb.DuckDBPyConnection, max_share: float) -> GateResult:
     unlinked = {
         flag: (rows, money)
         for flag, rows, money in con.execute(
-            "SELECT f.flag, count(*), sum(abs(t.amount_gbp)) FROM intermediate.int_data_quality_flags f "
+            "SELECT f.flag, count(*), sum(abs(t.amount_gbp)) "
+            "FROM intermediate.int_data_quality_flags f "
             "LEFT JOIN staging.stg_finance__transactions t "
             "ON f.extract = 'finance' AND t.transaction_id = f.record_key "
             "WHERE list_contains(?, f.flag) GROUP BY f.flag",
@@ -367,17 +434,29 @@ def ids_link(con: duckdb.DuckDBPyConnection, max_share: float) -> GateResult:
     for flag, label in UNLINKED_MEASURES.items():
         total, total_money = totals[flag]
         unlinked_rows, unlinked_money = unlinked.get(flag, (0, None))
-        rows.append({
-            "label": label, "flag": flag, "rows": int(total), "unlinked_rows": int(unlinked_rows),
-            "unlinked_share": unlinked_rows / total if total else 0.0,
-            "money_gbp": None if total_money is None else float(total_money),
-            "unlinked_money_gbp": None if unlinked_money is None else float(unlinked_money),
-        })
+        rows.append(
+            {
+                "label": label,
+                "flag": flag,
+                "rows": int(total),
+                "unlinked_rows": int(unlinked_rows),
+                "unlinked_share": unlinked_rows / total if total else 0.0,
+                "money_gbp": None if total_money is None else float(total_money),
+                "unlinked_money_gbp": None if unlinked_money is None else float(unlinked_money),
+            }
+        )
     facts = pd.DataFrame(rows)
     result = validate(
         "ids_link",
         facts,
-        [expect("ExpectColumnValuesToBeBetween", column="unlinked_share", min_value=0, max_value=max_share)],
+        [
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                column="unlinked_share",
+                min_value=0,
+                max_value=max_share,
+            )
+        ],
         {"unlinked_share": "ids do not join"},
     )
     if not result.passed:
@@ -385,23 +464,28 @@ def ids_link(con: duckdb.DuckDBPyConnection, max_share: float) -> GateResult:
             f"{r.unlinked_rows:,} of {r.rows:,} {r.label} ({r.unlinked_share:.0%}"
             + (f", £{r.unlinked_money_gbp:,.2f}" if r.unlinked_money_gbp is not None else "")
             + f"; tolerance {max_share:.0%}, HIGHNEEDS_UNLINKED_TOLERANCE)"
-            for r in facts.itertuples() if r.unlinked_share > max_share
+            for r in facts.itertuples()
+            if r.unlinked_share > max_share
         ] + [
-            ("so many ids that join nothing mean the extracts no longer share their child ids: check that "
-             "HIGHNEEDS_PSEUDONYM_KEY is the key the warehouse was built with and that every extract "
-             "carries the same child id as the ledger (for a SEN2 return: HIGHNEEDS_SEN2_CHILD_ID, the "
-             "person field the ledger's child_id holds)")
+            (
+                "so many ids that join nothing mean the extracts no longer share their child ids: "
+                "check that HIGHNEEDS_PSEUDONYM_KEY is the key the warehouse was built with and "
+                "that every extract carries the same child id as the ledger (for a SEN2 return: "
+                "HIGHNEEDS_SEN2_CHILD_ID, the person field the ledger's child_id holds)"
+            )
         ]
     return result
 
 
 # --- marts: finance reconciles from staging to fct_provision_spend ------------------------------
 
+
 def finance_reconciliation(con: duckdb.DuckDBPyConnection) -> GateResult:
     facts = con.execute(
         """
         WITH staged AS (
-            SELECT financial_year, sum(amount_gbp) AS staged FROM staging.stg_finance__transactions GROUP BY ALL
+            SELECT financial_year, sum(amount_gbp) AS staged
+            FROM staging.stg_finance__transactions GROUP BY ALL
         ),
         allocated AS (
             SELECT financial_year,
@@ -412,7 +496,8 @@ def finance_reconciliation(con: duckdb.DuckDBPyConnection) -> GateResult:
             FROM intermediate.int_spend_allocated GROUP BY ALL
         ),
         mart AS (
-            SELECT financial_year, sum(spend_gbp) AS mart FROM marts.fct_provision_spend GROUP BY ALL
+            SELECT financial_year, sum(spend_gbp) AS mart
+            FROM marts.fct_provision_spend GROUP BY ALL
         )
         SELECT
             coalesce(staged.financial_year, allocated.financial_year, mart.financial_year) AS label,
@@ -433,11 +518,23 @@ def finance_reconciliation(con: duckdb.DuckDBPyConnection) -> GateResult:
         "finance_reconciles_to_mart",
         facts,
         [
-            expect("ExpectColumnValuesToBeBetween", column="ledger_not_allocated_gbp", min_value=-0.005, max_value=0.005),
-            expect("ExpectColumnValuesToBeBetween", column="high_needs_not_in_mart_gbp", min_value=-0.005, max_value=0.005),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                column="ledger_not_allocated_gbp",
+                min_value=-0.005,
+                max_value=0.005,
+            ),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                column="high_needs_not_in_mart_gbp",
+                min_value=-0.005,
+                max_value=0.005,
+            ),
         ],
         {
-            "ledger_not_allocated_gbp": "ledger money was lost or double counted allocating it to provision types",
+            "ledger_not_allocated_gbp": (
+                "ledger money was lost or double counted allocating it to provision types"
+            ),
             "high_needs_not_in_mart_gbp": "high needs spend differs from fct_provision_spend",
         },
     )
@@ -445,16 +542,24 @@ def finance_reconciliation(con: duckdb.DuckDBPyConnection) -> GateResult:
 
 # --- costs within the reviewed bounds ----------------------------------------------------------
 
+
 def read_cost_bounds(path: Path) -> pd.DataFrame:
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     frame = pd.DataFrame(rows)
-    for column in ("min_annual_cost_gbp", "max_annual_cost_gbp", "min_unit_cost_gbp", "max_unit_cost_gbp"):
+    for column in (
+        "min_annual_cost_gbp",
+        "max_annual_cost_gbp",
+        "min_unit_cost_gbp",
+        "max_unit_cost_gbp",
+    ):
         frame[column] = frame[column].astype(float)
     return frame
 
 
-def unit_costs_within_bounds(con: duckdb.DuckDBPyConnection, bounds: pd.DataFrame, min_fte: float) -> GateResult:
+def unit_costs_within_bounds(
+    con: duckdb.DuckDBPyConnection, bounds: pd.DataFrame, min_fte: float
+) -> GateResult:
     con.register("_bounds", bounds)
     try:
         facts = con.execute(
@@ -481,16 +586,20 @@ def unit_costs_within_bounds(con: duckdb.DuckDBPyConnection, bounds: pd.DataFram
     )
 
 
-def placement_costs_within_bounds(con: duckdb.DuckDBPyConnection, bounds: pd.DataFrame) -> GateResult:
+def placement_costs_within_bounds(
+    con: duckdb.DuckDBPyConnection, bounds: pd.DataFrame
+) -> GateResult:
     con.register("_bounds", bounds)
     try:
         facts = con.execute(
             """
             SELECT p.source_file || ':' || p.source_row || ' placement ' || p.placement_id
-                       || ' (' || p.provision_type || ') annual_cost ' || p.annual_cost_gbp AS label,
+                       || ' (' || p.provision_type || ') annual_cost ' || p.annual_cost_gbp
+                   AS label,
                    p.annual_cost_gbp::DOUBLE AS annual_cost_gbp,
                    b.min_annual_cost_gbp, b.max_annual_cost_gbp,
-                   (p.annual_cost_gbp < b.min_annual_cost_gbp OR p.annual_cost_gbp > b.max_annual_cost_gbp
+                   (p.annual_cost_gbp < b.min_annual_cost_gbp
+                       OR p.annual_cost_gbp > b.max_annual_cost_gbp
                        OR b.provision_type IS NULL) AS out_of_bounds
             FROM intermediate.int_placements_classified p
             LEFT JOIN _bounds b ON b.provision_type = p.provision_type
@@ -507,8 +616,13 @@ def placement_costs_within_bounds(con: duckdb.DuckDBPyConnection, bounds: pd.Dat
         [expect("ExpectColumnValuesToBeInSet", column="out_of_bounds", value_set=[False])],
         {"out_of_bounds": "placement annual cost outside the bounds in dbt/seeds/cost_bounds.csv"},
     )
-    checked = pd.DataFrame({"label": ["placements with a cost"], "checked": [len(facts)], "outside": [len(outside)]})
+    checked = pd.DataFrame(
+        {"label": ["placements with a cost"], "checked": [len(facts)], "outside": [len(outside)]}
+    )
     result.facts = outside.head(50) if len(outside) else checked
     if not result.passed:
-        result.failures = [f"{len(outside)} placement(s) outside bounds, e.g. " + "; ".join(outside["label"].head(3))]
+        result.failures = [
+            f"{len(outside)} placement(s) outside bounds, e.g. "
+            + "; ".join(outside["label"].head(3))
+        ]
     return result

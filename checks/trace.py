@@ -30,7 +30,8 @@ def trace_spend(con: duckdb.DuckDBPyConnection, financial_year: str, provision_t
     rows = con.execute(
         """
         SELECT s.transaction_id, s.posting_date, s.amount_gbp, s.s251_line, s.allocation_method,
-               s.placement_id, s.provider_urn, s.provider_ukprn, s.source_file, s.source_row, s.source_file_hash,
+               s.placement_id, s.provider_urn, s.provider_ukprn,
+               s.source_file, s.source_row, s.source_file_hash,
                s.load_id
         FROM intermediate.int_spend_allocated s
         WHERE s.is_high_needs AND s.financial_year = ? AND s.provision_type = ?
@@ -39,16 +40,22 @@ def trace_spend(con: duckdb.DuckDBPyConnection, financial_year: str, provision_t
         [financial_year, provision_type],
     ).df()
     mart = con.execute(
-        "SELECT spend_gbp FROM marts.fct_provision_spend WHERE financial_year = ? AND provision_type = ?",
+        "SELECT spend_gbp FROM marts.fct_provision_spend "
+        "WHERE financial_year = ? AND provision_type = ?",
         [financial_year, provision_type],
     ).fetchone()
     traced = float(rows["amount_gbp"].astype(float).sum().round(2)) if len(rows) else 0.0
     return Trace(rows, float(mart[0]) if mart else None, traced, "spend_gbp")
 
 
-def trace_plans(con: duckdb.DuckDBPyConnection, census_year: int, provision_type: str | None = None,
-                primary_need: str | None = None) -> Trace:
-    """The plans behind `fct_ehcp_cohort` rows of one census (optionally one provision type and need)."""
+def trace_plans(
+    con: duckdb.DuckDBPyConnection,
+    census_year: int,
+    provision_type: str | None = None,
+    primary_need: str | None = None,
+) -> Trace:
+    """The plans behind `fct_ehcp_cohort` rows of one census
+    (optionally one provision type and need)."""
     filters, values = ["c.census_year = ?"], [census_year]
     if provision_type:
         filters.append("c.provision_type = ?")
@@ -59,7 +66,8 @@ def trace_plans(con: duckdb.DuckDBPyConnection, census_year: int, provision_type
     where = " AND ".join(filters)
     rows = con.execute(
         f"""
-        SELECT c.plan_id, c.child_id, c.primary_need, c.age, c.ncy, c.provision_type, c.placement_id,
+        SELECT c.plan_id, c.child_id, c.primary_need, c.age, c.ncy,
+               c.provision_type, c.placement_id,
                p.source_file, p.source_row, p.source_file_hash, p.load_id,
                s.source_file AS placement_source_file, s.source_row AS placement_source_row
         FROM intermediate.int_ehcp_census_snapshots c
@@ -70,5 +78,9 @@ def trace_plans(con: duckdb.DuckDBPyConnection, census_year: int, provision_type
         """,
         values,
     ).df()
-    mart = con.execute(f"SELECT sum(plans) FROM marts.fct_ehcp_cohort c WHERE {where}", values).fetchone()
-    return Trace(rows, float(mart[0]) if mart and mart[0] is not None else None, float(len(rows)), "plans")
+    mart = con.execute(
+        f"SELECT sum(plans) FROM marts.fct_ehcp_cohort c WHERE {where}", values
+    ).fetchone()
+    return Trace(
+        rows, float(mart[0]) if mart and mart[0] is not None else None, float(len(rows)), "plans"
+    )

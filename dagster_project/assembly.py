@@ -40,8 +40,14 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             *landing_assets,
             # Python assets link to the code that builds them (dbt models link to their SQL)
             *dg.with_source_code_references(
-                [*ingest_assets, warehouse_checked, forecast_tables_asset, dbt_docs,
-                 publish_serving, report_asset]
+                [
+                    *ingest_assets,
+                    warehouse_checked,
+                    forecast_tables_asset,
+                    dbt_docs,
+                    publish_serving,
+                    report_asset,
+                ]
             ),
             warehouse_models,
         ],

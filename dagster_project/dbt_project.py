@@ -54,9 +54,21 @@ def ensure_manifest(
     if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(project_dir):
         env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}  # the child's only
         completed = subprocess.run(
-            [DBT_EXECUTABLE, "parse", "--project-dir", str(project_dir), "--profiles-dir",
-             str(project_dir), "--quiet", *dbt_vars_argument(profile_vars or parse_vars())],
-            cwd=project_dir, env=env, capture_output=True, text=True, check=False,
+            [
+                DBT_EXECUTABLE,
+                "parse",
+                "--project-dir",
+                str(project_dir),
+                "--profiles-dir",
+                str(project_dir),
+                "--quiet",
+                *dbt_vars_argument(profile_vars or parse_vars()),
+            ],
+            cwd=project_dir,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if completed.returncode != 0:
             raise RuntimeError(f"dbt parse failed:\n{completed.stdout}\n{completed.stderr}")

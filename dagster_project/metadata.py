@@ -40,10 +40,12 @@ def contract_column_schema(
     contract = serving_contract.table(schema, table)
     if observed is None:
         observed = {column.name: column.data_type or "" for column in contract.columns}
-    return TableSchema(columns=[
-        TableColumn(name, kind, description=contract.describe(name))
-        for name, kind in observed.items()
-    ])
+    return TableSchema(
+        columns=[
+            TableColumn(name, kind, description=contract.describe(name))
+            for name, kind in observed.items()
+        ]
+    )
 
 
 def check_result(gate: GateResult, asset_key: AssetKey, check_name: str) -> AssetCheckResult:
@@ -68,14 +70,27 @@ def check_result(gate: GateResult, asset_key: AssetKey, check_name: str) -> Asse
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """The git commit the code runs from (with "+changes" when the checkout has uncommitted edits)."""
+    """The git commit the code runs from
+    (with "+changes" when the checkout has uncommitted edits)."""
     from .settings import REPO_ROOT
 
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                                text=True, timeout=10, check=False).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, timeout=10, check=False).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit, dirty = "", ""
     if not commit:

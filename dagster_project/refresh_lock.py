@@ -33,7 +33,8 @@ OWNER_ONLY = 0o600
 # DuckDB's message when another process has the file open (tests/faults/test_one_refresh.py
 # checks it against the installed DuckDB)
 _DUCKDB_LOCK_ERROR = re.compile(
-    r'Could not set lock on file "(?P<file>[^"]+)": Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)'
+    r'Could not set lock on file "(?P<file>[^"]+)": Conflicting lock is held in '
+    r"(?P<program>.+?) \(PID (?P<pid>\d+)\)"
 )
 
 
@@ -57,7 +58,8 @@ class RefreshRunning(RuntimeError):
 
     def __init__(self, holder: LockHolder | None, path: Path):
         self.holder = holder
-        who = f"since {holder.since} ({holder.process})" if holder else f"(it holds {path})"  # not yet written
+        # not yet written
+        who = f"since {holder.since} ({holder.process})" if holder else f"(it holds {path})"
         super().__init__(f"another refresh is running {who}")
 
 
@@ -77,7 +79,10 @@ def lock_path(warehouse: Path) -> Path:
 
 
 def acquire(
-    warehouse: Path, *, wait: bool = False, waiting: Callable[[LockHolder | None], None] | None = None
+    warehouse: Path,
+    *,
+    wait: bool = False,
+    waiting: Callable[[LockHolder | None], None] | None = None,
 ) -> LockHolder | None:
     """Take the refresh lock of `warehouse` (again, if this process holds it already).
 
@@ -102,7 +107,9 @@ def acquire(
                 waiting(holder)
             fcntl.flock(descriptor, fcntl.LOCK_EX)
         left_by_dead_process = _read_holder(descriptor)
-        me = LockHolder(os.getpid(), socket.gethostname(), dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+        me = LockHolder(
+            os.getpid(), socket.gethostname(), dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        )
         _write(descriptor, json.dumps(asdict(me)).encode())
     except BaseException:
         os.close(descriptor)  # also frees the flock, if taken
@@ -134,10 +141,10 @@ def explain_duckdb_lock_error(message: str) -> str | None:
         return None
     return (
         f"{match['file']} is open in another program: {match['program']} (pid {match['pid']}). "
-        "DuckDB lets one process write a file, or several read it, never both at once. Close that "
-        "program (BI tools read the serving file, never the warehouse); if it is a dbt or a refresh "
-        f"left running by a refresh that was killed, stop it with `kill {match['pid']}`. Then run the "
-        "refresh again."
+        "DuckDB lets one process write a file, or several read it, never both at once. "
+        "Close that program (BI tools read the serving file, never the warehouse); if it is a dbt "
+        "or a refresh left running by a refresh that was killed, "
+        f"stop it with `kill {match['pid']}`. Then run the refresh again."
     )
 
 

@@ -78,8 +78,10 @@ class WarehouseResource(DuckDBResource):
                 fn=warehouse.connect,
                 retry_on=(RuntimeError, duckdb.IOException),
                 kwargs={
-                    "database": self.database, "read_only": read_only,
-                    "memory_limit": self.memory_limit, "threads": self.threads,
+                    "database": self.database,
+                    "read_only": read_only,
+                    "memory_limit": self.memory_limit,
+                    "threads": self.threads,
                     "temp_directory": self.temp_directory,
                 },
                 max_retries=10,

@@ -52,7 +52,8 @@ DEFAULT_QUARANTINE_MONEY_TOLERANCE = 0.005
 # More than this share of payments or placements pointing to a child or placement the warehouse
 # does not know is a key or extract mismatch, not a data-quality nuisance: the refresh blocks.
 DEFAULT_UNLINKED_TOLERANCE = 0.05
-# DuckDB's buffer for the refresh (ingest and dbt); past it, joins and sorts spill to <warehouse>.tmp/
+# DuckDB's buffer for the refresh (ingest and dbt);
+# past it, joins and sorts spill to <warehouse>.tmp/
 DEFAULT_DUCKDB_MEMORY_LIMIT = "4GB"
 DEFAULT_REPORT_PORT = 3001  # the report, served by `highneeds ui` beside the Dagster UI (3000)
 # where the data lives unless set; relative to the working directory
@@ -94,7 +95,9 @@ class Settings:
     serving_file_mode: int
     duckdb_memory_limit: str
     duckdb_threads: int  # HIGHNEEDS_DUCKDB_THREADS (default: every CPU this process may use)
-    automation: bool  # HIGHNEEDS_AUTOMATION=on: the nightly schedule and the landing sensor start running
+    automation: (
+        bool  # HIGHNEEDS_AUTOMATION=on: the nightly schedule and the landing sensor start running
+    )
     # the report's (ReportSettings, from load_report_settings)
     report_dir: Path  # HIGHNEEDS_REPORT_DIR (default: report/ beside the warehouse)
     la_code: str | None  # HIGHNEEDS_LA_CODE (unset: from the latest SEN2 return, when it says)
@@ -112,14 +115,15 @@ class Settings:
             raise SettingsError(
                 "HIGHNEEDS_PSEUDONYM_KEY is not set: it is the secret used to replace child ids "
                 "with keyed hashes. Set it in the environment or in .env (see .env.example; "
-                "`make setup` writes a random one), and keep it: a different key gives different ids."
+                "`make setup` writes a random one), and keep it: "
+                "a different key gives different ids."
             )
         if len(self.pseudonym_key.encode("utf-8")) < MIN_PSEUDONYM_KEY_BYTES:
             raise SettingsError(
-                f"HIGHNEEDS_PSEUDONYM_KEY is {len(self.pseudonym_key.encode('utf-8'))} bytes long: a key must "
-                f"be at least {MIN_PSEUDONYM_KEY_BYTES} bytes. Generate one with "
-                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'` (before the first refresh: "
-                "a warehouse remembers the key it was built with)."
+                f"HIGHNEEDS_PSEUDONYM_KEY is {len(self.pseudonym_key.encode('utf-8'))} bytes long: "
+                f"a key must be at least {MIN_PSEUDONYM_KEY_BYTES} bytes. Generate one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'` (before the first "
+                "refresh: a warehouse remembers the key it was built with)."
             )
         return self.pseudonym_key
 
@@ -141,8 +145,13 @@ class Settings:
         """A connection to the warehouse, as every one is opened (dagster_project.warehouse)."""
         from .warehouse import connect
 
-        return connect(self.warehouse, read_only=read_only, memory_limit=self.duckdb_memory_limit,
-                       threads=self.duckdb_threads, temp_directory=self.duckdb_temp_directory)
+        return connect(
+            self.warehouse,
+            read_only=read_only,
+            memory_limit=self.duckdb_memory_limit,
+            threads=self.duckdb_threads,
+            temp_directory=self.duckdb_temp_directory,
+        )
 
     def dbt_vars(self) -> dict[str, str]:
         """What dbt's profile (dbt/profiles.yml) reads: passed on dbt's command line (`--vars`),
@@ -155,9 +164,12 @@ class Settings:
         another folder, without this one's .env). Holds the pseudonym keys: for a child's
         environment only, never a log."""
         paths = {
-            "HIGHNEEDS_LANDING": self.landing, "HIGHNEEDS_WAREHOUSE": self.warehouse,
-            "HIGHNEEDS_SERVING": self.serving, DAGSTER_HOME: self.dagster_home,
-            "HIGHNEEDS_MITIGATIONS": self.mitigations, "HIGHNEEDS_READERS": self.readers,
+            "HIGHNEEDS_LANDING": self.landing,
+            "HIGHNEEDS_WAREHOUSE": self.warehouse,
+            "HIGHNEEDS_SERVING": self.serving,
+            DAGSTER_HOME: self.dagster_home,
+            "HIGHNEEDS_MITIGATIONS": self.mitigations,
+            "HIGHNEEDS_READERS": self.readers,
             "HIGHNEEDS_FORECAST_SETTINGS": self.forecast_settings,
             "HIGHNEEDS_REPORT_DIR": self.report_dir,
             "HIGHNEEDS_SEN2_ID_MAP": self.sen2_child_id.id_map,
@@ -179,10 +191,14 @@ class Settings:
         return self.forecast.recover_by
 
     def restrict_data_files(self) -> None:
-        """Make the warehouse and serving files owner-only, and every file this process creates
-        from now on (the warehouse's .wal and .tmp spill folder, the next serving file, run logs)."""
+        """Make the warehouse and serving files owner-only, and every file this process creates from
+        now on (the warehouse's .wal and .tmp spill folder, the next serving file, run logs)."""
         os.umask(OWNER_ONLY_UMASK)
-        for path in (self.warehouse, self.warehouse.with_name(self.warehouse.name + ".wal"), self.serving):
+        for path in (
+            self.warehouse,
+            self.warehouse.with_name(self.warehouse.name + ".wal"),
+            self.serving,
+        ):
             if path.is_file():
                 path.chmod(0o600)
 
@@ -340,17 +356,21 @@ def new_pseudonym_key() -> str:
 
 
 def write_new_key_to_dotenv(dotenv: Path) -> Path:
-    """Give `dotenv` a new random HIGHNEEDS_PSEUDONYM_KEY (filling an empty `HIGHNEEDS_PSEUDONYM_KEY=`
-    line, else adding one), owner-only: settings loaded from now on read it (unless the
-    environment sets a key). Refuses to replace a key."""
+    """Give `dotenv` a new random HIGHNEEDS_PSEUDONYM_KEY (filling an empty
+    `HIGHNEEDS_PSEUDONYM_KEY=` line, else adding one), owner-only: settings loaded from now on read
+    it (unless the environment sets a key). Refuses to replace a key."""
     lines = dotenv.read_text(encoding="utf-8").splitlines() if dotenv.exists() else []
     assignment = re.compile(r"^\s*(export\s+)?HIGHNEEDS_PSEUDONYM_KEY\s*=\s*(.*)$")
-    current = [match.group(2).strip().strip("'\"") for line in lines if (match := assignment.match(line))]
+    current = [
+        match.group(2).strip().strip("'\"") for line in lines if (match := assignment.match(line))
+    ]
     if any(current):
         raise SettingsError(f"{dotenv} already sets HIGHNEEDS_PSEUDONYM_KEY: not replaced")
     key = new_pseudonym_key()
     line = f"HIGHNEEDS_PSEUDONYM_KEY={key}"
-    lines = [line if assignment.match(text) else text for text in lines] if current else [*lines, line]
+    lines = (
+        [line if assignment.match(text) else text for text in lines] if current else [*lines, line]
+    )
     dotenv.touch(mode=0o600, exist_ok=True)
     dotenv.chmod(0o600)
     dotenv.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -370,8 +390,10 @@ def _forecast_settings(path: Path, env: Mapping[str, str]) -> ForecastSettings:
             recover_by=env.get("HIGHNEEDS_RECOVER_BY") or (horizon if horizon else None),
             simulations=int(simulations) if simulations else None,
         )
-        validate(forecast, "the environment (HIGHNEEDS_HORIZON / HIGHNEEDS_RECOVER_BY / "
-                           "HIGHNEEDS_SIMULATIONS)")
+        validate(
+            forecast,
+            "the environment (HIGHNEEDS_HORIZON / HIGHNEEDS_RECOVER_BY / HIGHNEEDS_SIMULATIONS)",
+        )
     except (ForecastSettingsError, ValueError) as error:
         raise SettingsError(str(error)) from error
     return forecast
@@ -397,18 +419,21 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         readers=_path(env, "HIGHNEEDS_READERS", DEFAULT_READERS),
         forecast_settings=forecast_file,
         forecast=forecast,
-        quarantine_tolerance=_share(env, "HIGHNEEDS_QUARANTINE_TOLERANCE",
-                                    DEFAULT_QUARANTINE_ROWS_TOLERANCE),
-        quarantine_money_tolerance=_share(env, "HIGHNEEDS_QUARANTINE_MONEY_TOLERANCE",
-                                          DEFAULT_QUARANTINE_MONEY_TOLERANCE),
+        quarantine_tolerance=_share(
+            env, "HIGHNEEDS_QUARANTINE_TOLERANCE", DEFAULT_QUARANTINE_ROWS_TOLERANCE
+        ),
+        quarantine_money_tolerance=_share(
+            env, "HIGHNEEDS_QUARANTINE_MONEY_TOLERANCE", DEFAULT_QUARANTINE_MONEY_TOLERANCE
+        ),
         unlinked_tolerance=_share(env, "HIGHNEEDS_UNLINKED_TOLERANCE", DEFAULT_UNLINKED_TOLERANCE),
         date_floor=_date(env, "HIGHNEEDS_DATE_FLOOR", DEFAULT_DATE_FLOOR),
         sen2_child_id=_sen2_child_id(env),
         min_fte_for_unit_cost_gate=_float(env, "HIGHNEEDS_UNIT_COST_GATE_MIN_FTE", 1.0),
         extract_date=as_of,
         serving_pseudonym_key=env.get("HIGHNEEDS_SERVING_PSEUDONYM_KEY") or None,
-        suppression_threshold=_whole_number(env, "HIGHNEEDS_SUPPRESSION_THRESHOLD",
-                                            DEFAULT_SUPPRESSION_THRESHOLD),
+        suppression_threshold=_whole_number(
+            env, "HIGHNEEDS_SUPPRESSION_THRESHOLD", DEFAULT_SUPPRESSION_THRESHOLD
+        ),
         serving_parquet=_optional_path(env, "HIGHNEEDS_SERVING_PARQUET"),
         serving_storage_version=env.get("HIGHNEEDS_SERVING_STORAGE_VERSION") or "v1.0.0",
         serving_file_mode=_file_mode(env),
@@ -429,25 +454,42 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
 class ReportSettings:
     """Settings of the report (`highneeds report` and the `report` asset)."""
 
-    out_dir: Path  # HIGHNEEDS_REPORT_DIR (default: report/ beside the warehouse): internal/ and publication/
-    la_code: str | None  # HIGHNEEDS_LA_CODE: the council's old 3-digit LA code, for the benchmarks
-    published: Path  # HIGHNEEDS_PUBLISHED: folder of DfE files for the benchmarks (see published_folder)
-    neighbours: list[str] | None  # HIGHNEEDS_NEIGHBOURS: old LA codes to compare with (else computed)
-    suppression_threshold: int  # HIGHNEEDS_SUPPRESSION_THRESHOLD: smallest count published
-    port: int  # HIGHNEEDS_REPORT_PORT: `highneeds ui` serves out_dir over http on this port, beside the UI
-    url: str  # HIGHNEEDS_REPORT_URL: where browsers reach out_dir (default http://127.0.0.1:<port>/)
+    # HIGHNEEDS_REPORT_DIR (default: report/ beside the warehouse): internal/ and publication/
+    out_dir: Path
+    # HIGHNEEDS_LA_CODE: the council's old 3-digit LA code, for the benchmarks
+    la_code: str | None
+    # HIGHNEEDS_PUBLISHED: folder of DfE files for the benchmarks (see published_folder)
+    published: Path
+    # HIGHNEEDS_NEIGHBOURS: old LA codes to compare with (else computed)
+    neighbours: list[str] | None
+    # HIGHNEEDS_SUPPRESSION_THRESHOLD: smallest count published
+    suppression_threshold: int
+    # HIGHNEEDS_REPORT_PORT: `highneeds ui` serves out_dir over http on this port, beside the UI
+    port: int
+    # HIGHNEEDS_REPORT_URL: where browsers reach out_dir (default http://127.0.0.1:<port>/)
+    url: str
 
     def url_of(self, path: Path) -> str:
         """The http address of a report file (the links in the Dagster UI), not a file:/// path that
         only opens on the server."""
-        return self.url.rstrip("/") + "/" + Path(path).resolve().relative_to(self.out_dir.resolve()).as_posix()
+        return (
+            self.url.rstrip("/")
+            + "/"
+            + Path(path).resolve().relative_to(self.out_dir.resolve()).as_posix()
+        )
 
     def options(self, run_id: str | None = None):
         """The report library's options (report.build.ReportOptions) for these settings."""
         from report.build import ReportOptions
 
-        return ReportOptions(out_dir=self.out_dir, council=self.la_code, published=self.published,
-                             neighbours=self.neighbours, threshold=self.suppression_threshold, run_id=run_id)
+        return ReportOptions(
+            out_dir=self.out_dir,
+            council=self.la_code,
+            published=self.published,
+            neighbours=self.neighbours,
+            threshold=self.suppression_threshold,
+            run_id=run_id,
+        )
 
 
 def load_report_settings(settings: Settings | None = None) -> ReportSettings:
@@ -476,9 +518,10 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 def published_folder(settings: Settings) -> Path:
-    """The DfE's published files for the benchmarks and aggregate mode: HIGHNEEDS_PUBLISHED when set;
-    else the landing folder's reference/ when it holds them (a council's newer download); else the
-    compact copy shipped with highneeds (forecast/published_data), so they work out of the box."""
+    """The DfE's published files for the benchmarks and aggregate mode: HIGHNEEDS_PUBLISHED when
+    set; else the landing folder's reference/ when it holds them (a council's newer download); else
+    the compact copy shipped with highneeds (forecast/published_data),
+    so they work out of the box."""
     from forecast.published_extract import SHIPPED, has_published_files
 
     if settings.published:

@@ -15,7 +15,8 @@ class HighneedsTranslator(DagsterDbtTranslator):
     def __init__(self) -> None:
         super().__init__(
             DagsterDbtTranslatorSettings(
-                enable_duplicate_source_asset_keys=True,  # <extract>_valid and <extract>_files are one ingest asset
+                # <extract>_valid and <extract>_files are one ingest asset
+                enable_duplicate_source_asset_keys=True,
                 enable_code_references=True,
             )
         )

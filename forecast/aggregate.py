@@ -17,10 +17,10 @@ Near zero, the council gets the national rate; a short history (a council that i
 boundary change, or an origin with a year or two behind it) has no excess to carry and falls back
 to the national rate.
 
-Provision types: the council's mix on the last census is held. Moving it with England's mix trend (its persistence fitted like the total's), or with
-the council's own excess over it, was measured and lost: the published mix breaks as types enter
-the series (post-16 from 2015, NEET and unknown from 2019) and at 2023, and such trends do not
-carry.
+Provision types: the council's mix on the last census is held. Moving it with England's mix trend
+(its persistence fitted like the total's), or with the council's own excess over it, was measured
+and lost: the published mix breaks as types enter the series (post-16 from 2015, NEET and unknown
+from 2019) and at 2023, and such trends do not carry.
 
 Intervals come from what such forecasts missed before. The council's part: the errors of the
 latest origin's forecasts one year ahead against what happened, net of England's growth and
@@ -49,7 +49,9 @@ from .baselines import GROWTH_YEARS
 from .published import NATIONAL, PROVISIONS, CouncilHistory, as_of
 
 MODEL = "pooled_growth"
-FIRST_ORIGIN = 2016  # the first with three earlier origins' outcomes to learn from (data start 2010)
+FIRST_ORIGIN = (
+    2016  # the first with three earlier origins' outcomes to learn from (data start 2010)
+)
 HISTORY_YEARS = 4  # a council is scored at an origin when it has the origin and 3 years before it
 VOLATILITY_YEARS = 5  # yearly excess growths behind a council's volatility
 VOLATILITY_PRIOR = 3.0  # years' worth of the typical council's volatility behind each council's
@@ -103,13 +105,26 @@ def build_panel(councils: dict[str, CouncilHistory]) -> Panel:
         frame = councils[code].caseload.reindex(index=years, columns=PROVISIONS)
         provisions[i] = frame.to_numpy(dtype=float)
     if NATIONAL in councils:
-        national_provisions = councils[NATIONAL].caseload.reindex(index=years, columns=PROVISIONS).to_numpy(dtype=float)
+        national_provisions = (
+            councils[NATIONAL]
+            .caseload.reindex(index=years, columns=PROVISIONS)
+            .to_numpy(dtype=float)
+        )
     else:  # files without England's row: the councils' sum
         national_provisions = np.nansum(provisions, axis=0)
-    return Panel(codes, years, provisions.sum(axis=2), provisions, national_provisions.sum(axis=1), national_provisions)
+    return Panel(
+        codes,
+        years,
+        provisions.sum(axis=2),
+        provisions,
+        national_provisions.sum(axis=1),
+        national_provisions,
+    )
 
 
-def _excess(panel: Panel, logs: np.ndarray, national: np.ndarray, year: int, span: int) -> np.ndarray:
+def _excess(
+    panel: Panel, logs: np.ndarray, national: np.ndarray, year: int, span: int
+) -> np.ndarray:
     """Growth a year over the `span` years to `year`, in excess of England's (NaN without data)."""
     now, then = panel.column(year), panel.column(year - span)
     if now is None or then is None:
@@ -119,25 +134,43 @@ def _excess(panel: Panel, logs: np.ndarray, national: np.ndarray, year: int, spa
 
 def _features(panel: Panel, logs: np.ndarray, national: np.ndarray, year: int) -> np.ndarray:
     """(C, 2) last-year and three-year excess growth; missing history counts as none."""
-    return np.nan_to_num(np.stack([_excess(panel, logs, national, year, 1),
-                                   _excess(panel, logs, national, year, GROWTH_YEARS)], axis=1))
+    return np.nan_to_num(
+        np.stack(
+            [
+                _excess(panel, logs, national, year, 1),
+                _excess(panel, logs, national, year, GROWTH_YEARS),
+            ],
+            axis=1,
+        )
+    )
 
 
-def _volatility(panel: Panel, logs: np.ndarray, national: np.ndarray, year: int, floor: float,
-                ceiling: float = np.inf) -> np.ndarray:
+def _volatility(
+    panel: Panel,
+    logs: np.ndarray,
+    national: np.ndarray,
+    year: int,
+    floor: float,
+    ceiling: float = np.inf,
+) -> np.ndarray:
     """Spread of each council's yearly excess growth over the last years to `year`, shrunk towards
     the median council's: (C[, P])."""
-    yearly = np.stack([_excess(panel, logs, national, y, 1) for y in range(year - VOLATILITY_YEARS + 1, year + 1)])
+    yearly = np.stack(
+        [_excess(panel, logs, national, y, 1) for y in range(year - VOLATILITY_YEARS + 1, year + 1)]
+    )
     count = np.sum(~np.isnan(yearly), axis=0)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a council with one year or none: no spread of its own
+        # a council with one year or none: no spread of its own
+        warnings.simplefilter("ignore", RuntimeWarning)
         own = np.nanstd(yearly, axis=0, ddof=1)
     own = np.where(count >= 2, own, np.nan)
     typical = np.nanmedian(own, axis=0) if np.isfinite(own).any() else 0.05
     typical = np.where(np.isfinite(typical), typical, 0.05)
     own = np.minimum(np.where(np.isfinite(own), own, typical), ceiling)
     weight = np.clip(count - 1, 0, None)
-    return np.sqrt((weight * own**2 + VOLATILITY_PRIOR * typical**2) / (weight + VOLATILITY_PRIOR) + floor**2)
+    return np.sqrt(
+        (weight * own**2 + VOLATILITY_PRIOR * typical**2) / (weight + VOLATILITY_PRIOR) + floor**2
+    )
 
 
 def _huber_fit(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -162,7 +195,8 @@ class PooledFit:
     national_years: float  # the years' worth of growth the rate is a weighted mean of (1 / Σ w²)
     coefficients: np.ndarray  # (2,) share of last-year and three-year excess growth that persists
     residuals: dict[int, np.ndarray]  # horizon → standardised errors of the total, net of England
-    share_residuals: list[dict[int, np.ndarray]]  # per provision type, horizon → standardised errors of its share
+    # per provision type, horizon → standardised errors of its share
+    share_residuals: list[dict[int, np.ndarray]]
 
 
 def _logs(panel: Panel) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -189,7 +223,7 @@ def _national_weights(at: int) -> np.ndarray:
 
 def _national_rate(national: np.ndarray, at: int) -> float:
     weights = _national_weights(at)
-    return float(np.diff(national[at - len(weights): at + 1]) @ weights) if len(weights) else 0.0
+    return float(np.diff(national[at - len(weights) : at + 1]) @ weights) if len(weights) else 0.0
 
 
 def fit(panel: Panel, origin: int, horizons: int = max(HORIZONS)) -> PooledFit:
@@ -201,7 +235,8 @@ def fit(panel: Panel, origin: int, horizons: int = max(HORIZONS)) -> PooledFit:
     first = int(panel.years[0])
     earlier = [y for y in range(first + 1, origin) if panel.column(y) is not None]
 
-    # persistence of councils' excess growth: every earlier origin s and horizon h with s + h ≤ origin
+    # persistence of councils' excess growth:
+    # every earlier origin s and horizon h with s + h ≤ origin
     xs, ys, ws = [], [], []
     for s in earlier:
         col = panel.column(s)
@@ -220,12 +255,16 @@ def fit(panel: Panel, origin: int, horizons: int = max(HORIZONS)) -> PooledFit:
 
     # the forecasts earlier origins would have made, against what happened
     residuals: dict[int, list[np.ndarray]] = {h: [] for h in range(1, horizons + 1)}
-    share_residuals: dict[int, list[list[np.ndarray]]] = {h: [[] for _ in PROVISIONS] for h in range(1, horizons + 1)}
+    share_residuals: dict[int, list[list[np.ndarray]]] = {
+        h: [[] for _ in PROVISIONS] for h in range(1, horizons + 1)
+    }
     every_share: dict[int, list[np.ndarray]] = {h: [] for h in range(1, horizons + 1)}
     for s in earlier:
         col = panel.column(s)
         volatility = _volatility(panel, logs, national, s, VOLATILITY_FLOOR)
-        share_volatility = _volatility(panel, shares, national_shares, s, SHARE_VOLATILITY_FLOOR, SHARE_VOLATILITY_CEILING)
+        share_volatility = _volatility(
+            panel, shares, national_shares, s, SHARE_VOLATILITY_FLOOR, SHARE_VOLATILITY_CEILING
+        )
         excess = _features(panel, logs, national, s) @ coefficients
         for h in range(1, min(horizons, origin - s) + 1):
             target = panel.column(s + h)
@@ -246,23 +285,30 @@ def fit(panel: Panel, origin: int, horizons: int = max(HORIZONS)) -> PooledFit:
     rate = _national_rate(national, at)
     weights = _national_weights(at)
     span = len(weights)
-    yearly = np.diff(national[at - span: at + 1])
+    yearly = np.diff(national[at - span : at + 1])
     national_error = float(np.std(yearly, ddof=1)) if span >= 2 else 0.02
 
     return PooledFit(
-        origin=origin, national_rate=rate, national_error=max(national_error, 0.005), national_years=1 / float(weights @ weights) if span else 1.0,
+        origin=origin,
+        national_rate=rate,
+        national_error=max(national_error, 0.005),
+        national_years=1 / float(weights @ weights) if span else 1.0,
         coefficients=coefficients,
         residuals=_latest(residuals),
-        # a type not yet established in the series (NEET and unknown before 2022) takes every type's errors
-        share_residuals=[_latest({h: per[p] for h, per in share_residuals.items()}) or _latest(every_share)
-                         for p in range(len(PROVISIONS))],
+        # a type not yet established in the series
+        # (NEET and unknown before 2022) takes every type's errors
+        share_residuals=[
+            _latest({h: per[p] for h, per in share_residuals.items()}) or _latest(every_share)
+            for p in range(len(PROVISIONS))
+        ],
     )
 
 
 def _established(panel: Panel, year: int) -> np.ndarray:
     """(P,) provision types the published series held in earnest over the three years to `year`:
-    a type that was (almost) empty then — post-16 before the 2014 reforms reached 19–25-year-olds,
-    NEET and unknown placements before 2019 — would teach ramps that belong to no council's future."""
+    a type that was (almost) empty then — post-16 before the 2014 reforms reached
+    19–25-year-olds, NEET and unknown placements before 2019 — would teach ramps that belong to
+    no council's future."""
     at, then = panel.column(year), panel.column(year - GROWTH_YEARS)
     if then is None:
         return np.zeros(len(PROVISIONS), dtype=bool)
@@ -277,7 +323,11 @@ def _latest(errors: dict[int, list[np.ndarray]]) -> dict[int, np.ndarray]:
     if not any(len(a) for a in errors.get(1, [])):
         return {}
     recent = _centred(np.concatenate(errors[1][-ERROR_ORIGINS:]))
-    spread = {h: np.subtract(*np.quantile(np.concatenate(v), [0.9, 0.1])) for h, v in errors.items() if sum(len(a) for a in v)}
+    spread = {
+        h: np.subtract(*np.quantile(np.concatenate(v), [0.9, 0.1]))
+        for h, v in errors.items()
+        if sum(len(a) for a in v)
+    }
     return {h: recent * spread[h] / spread[1] for h in spread}
 
 
@@ -296,18 +346,29 @@ def _draw(residuals: dict[int, np.ndarray], horizon: int, uniform: np.ndarray) -
     return np.quantile(residuals[longest], uniform) * horizon / longest
 
 
-def simulate(panel: Panel, fitted: PooledFit, years: int, paths: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def simulate(
+    panel: Panel, fitted: PooledFit, years: int, paths: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Plans on each census after the origin — totals (C, paths, years) and provision types
     (C, paths, years, P) — for every council with a caseload at the origin (NaN for the rest).
     Each provision type's paths have the mean the total's paths give it, so the means add up;
     path by path they need not (each row is its own distribution)."""
     if not fitted.residuals:
-        raise AggregateInputError(f"no earlier origin to learn the forecast errors from before {fitted.origin}")
+        raise AggregateInputError(
+            f"no earlier origin to learn the forecast errors from before {fitted.origin}"
+        )
     at = panel.column(fitted.origin)
     logs, national, shares, national_shares = _logs(panel)
     excess = _features(panel, logs, national, fitted.origin) @ fitted.coefficients
     volatility = _volatility(panel, logs, national, fitted.origin, VOLATILITY_FLOOR)
-    share_volatility = _volatility(panel, shares, national_shares, fitted.origin, SHARE_VOLATILITY_FLOOR, SHARE_VOLATILITY_CEILING)
+    share_volatility = _volatility(
+        panel,
+        shares,
+        national_shares,
+        fitted.origin,
+        SHARE_VOLATILITY_FLOOR,
+        SHARE_VOLATILITY_CEILING,
+    )
     P = len(PROVISIONS)
     totals = np.full((len(panel.codes), paths, years), np.nan)
     out = np.full((len(panel.codes), paths, years, P), np.nan)
@@ -319,7 +380,8 @@ def simulate(panel: Panel, fitted: PooledFit, years: int, paths: int, seed: int)
         common = rng.standard_normal(paths)
         own = rng.uniform(size=paths)
         mix = rng.uniform(size=(paths, P))
-        share = np.nan_to_num(panel.provisions[i, at] / panel.totals[i, at])  # a type with no plans stays empty
+        # a type with no plans stays empty
+        share = np.nan_to_num(panel.provisions[i, at] / panel.totals[i, at])
         for step in range(years):
             h = step + 1
             # England's growth wanders about its rate, and the rate is a mean of a few years
@@ -327,22 +389,39 @@ def simulate(panel: Panel, fitted: PooledFit, years: int, paths: int, seed: int)
             # the errors spread the forecast, they do not move its mean (skewed errors and the
             # exponential would): the mean of the paths is the fitted growth
             spread = np.exp(england + volatility[i] * _draw(fitted.residuals, h, own))
-            total = np.exp(logs[i, at] + h * (fitted.national_rate + excess[i])) * spread / spread.mean()
-            noise = np.stack([share_volatility[i, p] * _draw(fitted.share_residuals[p], h, mix[:, p]) if fitted.share_residuals[p]
-                              else np.zeros(paths) for p in range(P)], axis=1)
+            total = (
+                np.exp(logs[i, at] + h * (fitted.national_rate + excess[i]))
+                * spread
+                / spread.mean()
+            )
+            noise = np.stack(
+                [
+                    share_volatility[i, p] * _draw(fitted.share_residuals[p], h, mix[:, p])
+                    if fitted.share_residuals[p]
+                    else np.zeros(paths)
+                    for p in range(P)
+                ],
+                axis=1,
+            )
             # a type varies with the total and with its share; the share's noise spreads it but does
-            # not move its mean (small shares' log noise would), and shares are not renormalised path
-            # by path: one small type's wild path would squeeze the rest
+            # not move its mean (small shares' log noise would), and shares are not renormalised
+            # path by path: one small type's wild path would squeeze the rest
             spread = np.exp(noise)
             totals[i, :, step] = total
             varied = total[:, None] * spread
-            out[i, :, step] = share[None, :] * varied * total.mean() / varied.mean(axis=0, keepdims=True)
+            out[i, :, step] = (
+                share[None, :] * varied * total.mean() / varied.mean(axis=0, keepdims=True)
+            )
     return totals, out
 
 
-def backtest_all(councils: dict[str, CouncilHistory], simulations: int = 300, seed: int = 7,
-                 origins: list[int] | None = None, unit_costs: dict[str, float] | None = None
-                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def backtest_all(
+    councils: dict[str, CouncilHistory],
+    simulations: int = 300,
+    seed: int = 7,
+    origins: list[int] | None = None,
+    unit_costs: dict[str, float] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every council from every origin, fitted on the published files as they stood at the origin;
     the model and the baselines scored on the same councils, origins and horizons. Boundary
     changes (e.g. Northamptonshire 2021, Bournemouth/Poole/Dorset 2019, Cumbria 2023): each old
@@ -358,7 +437,8 @@ def backtest_all(councils: dict[str, CouncilHistory], simulations: int = 300, se
         known = build_panel(as_of(councils, origin))
         fitted = fit(known, origin)
         if not fitted.residuals:
-            continue  # files starting a year or less before the origin: no earlier forecast to learn from
+            # files starting a year or less before the origin: no earlier forecast to learn from
+            continue
         totals, sims = simulate(known, fitted, max(HORIZONS), simulations, seed)
         for i, code in enumerate(known.codes):
             history = councils[code].caseload.loc[:origin, PROVISIONS]
@@ -372,18 +452,28 @@ def backtest_all(councils: dict[str, CouncilHistory], simulations: int = 300, se
                 paths = sims[i, :, h - 1, :]
                 total = totals[i, :, h - 1]
                 q = np.quantile(total, (0.1, 0.9))
-                records.append((MODEL, origin, h, "total", code, actual.sum(), float(total.mean()), q[0], q[1]))
+                records.append(
+                    (MODEL, origin, h, "total", code, actual.sum(), float(total.mean()), q[0], q[1])
+                )
                 pq = np.quantile(paths, (0.1, 0.9), axis=0)
                 mean = paths.mean(axis=0)
-                records += [(MODEL, origin, h, p, code, actual[k], mean[k], pq[0, k], pq[1, k]) for k, p in enumerate(PROVISIONS)]
+                records += [
+                    (MODEL, origin, h, p, code, actual[k], mean[k], pq[0, k], pq[1, k])
+                    for k, p in enumerate(PROVISIONS)
+                ]
             future = counts.loc[[y for y in counts.index if y <= origin + max(HORIZONS)]]
             records += baseline_records(future, origin, code, national)
     frame = pd.DataFrame(records, columns=RECORD_COLUMNS)
     return summarise(frame, unit_costs), frame
 
 
-def forecast_councils(councils: dict[str, CouncilHistory], horizon_census_year: int, codes: list[str] | None = None,
-                      simulations: int = 1000, seed: int = 20260401) -> pd.DataFrame:
+def forecast_councils(
+    councils: dict[str, CouncilHistory],
+    horizon_census_year: int,
+    codes: list[str] | None = None,
+    simulations: int = 1000,
+    seed: int = 20260401,
+) -> pd.DataFrame:
     """Every council (or those in `codes`) with a caseload on the latest census: plans per census
     year and provision type, and a `total` row with quantiles of its own; `plans_central` is the
     mean of the paths (it adds up across provision types)."""
@@ -404,8 +494,30 @@ def forecast_councils(councils: dict[str, CouncilHistory], horizon_census_year: 
             plans = sims[i, :, step, :]
             q = np.quantile(plans, QUANTILES, axis=0)
             for k, provision in enumerate(PROVISIONS):
-                rows.append((code, name, origin + step + 1, provision, plans[:, k].mean(), *q[:, k]))
+                rows.append(
+                    (code, name, origin + step + 1, provision, plans[:, k].mean(), *q[:, k])
+                )
             total = totals[i, :, step]
-            rows.append((code, name, origin + step + 1, "total", total.mean(), *np.quantile(total, QUANTILES)))
-    return pd.DataFrame(rows, columns=["la_code", "la_name", "year", "provision_type", "plans_central",
-                                       "plans_p10", "plans_p50", "plans_p90"])
+            rows.append(
+                (
+                    code,
+                    name,
+                    origin + step + 1,
+                    "total",
+                    total.mean(),
+                    *np.quantile(total, QUANTILES),
+                )
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "la_code",
+            "la_name",
+            "year",
+            "provision_type",
+            "plans_central",
+            "plans_p10",
+            "plans_p50",
+            "plans_p90",
+        ],
+    )

@@ -25,11 +25,31 @@ from .baselines import BASELINES, COUNCIL_BASELINES
 MODEL = "cohort_model"
 HORIZONS = (1, 2, 3)
 OWN = "own"  # the unit of a council's backtest on its own history
-RECORD_COLUMNS = ["model", "origin", "horizon", "provision_type", "unit", "actual", "forecast", "p10", "p90"]
+RECORD_COLUMNS = [
+    "model",
+    "origin",
+    "horizon",
+    "provision_type",
+    "unit",
+    "actual",
+    "forecast",
+    "p10",
+    "p90",
+]
 BEATS = [f"beats_{name}" for name in BASELINES]
 # on `spend` rows `actual_plans` holds the actual spend in pounds
-SUMMARY_COLUMNS = ["model", "origin", "horizon", "provision_type", "units", "actual_plans", "wape", "bias",
-                   "coverage_p10_p90", *BEATS]
+SUMMARY_COLUMNS = [
+    "model",
+    "origin",
+    "horizon",
+    "provision_type",
+    "units",
+    "actual_plans",
+    "wape",
+    "bias",
+    "coverage_p10_p90",
+    *BEATS,
+]
 SPEND = "spend"
 
 
@@ -37,9 +57,14 @@ def read_unit_costs(path: Path) -> dict[str, float]:
     """Unit cost per provision type from a CSV with columns `provision_type, unit_cost_gbp`."""
     try:
         frame = pd.read_csv(path)
-        return {str(p): float(c) for p, c in zip(frame["provision_type"], frame["unit_cost_gbp"], strict=False)}
+        return {
+            str(p): float(c)
+            for p, c in zip(frame["provision_type"], frame["unit_cost_gbp"], strict=False)
+        }
     except (OSError, KeyError, ValueError) as error:
-        raise ValueError(f"{path}: expected columns provision_type, unit_cost_gbp ({error})") from error
+        raise ValueError(
+            f"{path}: expected columns provision_type, unit_cost_gbp ({error})"
+        ) from error
 
 
 def spend_records(records: pd.DataFrame, unit_costs: dict[str, float]) -> pd.DataFrame:
@@ -48,7 +73,9 @@ def spend_records(records: pd.DataFrame, unit_costs: dict[str, float]) -> pd.Dat
     costed = records[records["provision_type"].isin(list(unit_costs))]
     weight = costed["provision_type"].map(unit_costs)
     money = costed.assign(actual=costed["actual"] * weight, forecast=costed["forecast"] * weight)
-    spend = money.groupby(["model", "origin", "horizon", "unit"], as_index=False)[["actual", "forecast"]].sum()
+    spend = money.groupby(["model", "origin", "horizon", "unit"], as_index=False)[
+        ["actual", "forecast"]
+    ].sum()
     return spend.assign(provision_type=SPEND, p10=np.nan, p90=np.nan)[RECORD_COLUMNS]
 
 
@@ -62,23 +89,37 @@ def summarise(records: pd.DataFrame, unit_costs: dict[str, float] | None = None)
         frame = pd.concat([frame, spend_records(records, unit_costs)], ignore_index=True)
     frame["error"] = frame["forecast"] - frame["actual"]
     frame["abs_error"] = frame["error"].abs()
-    frame["covered"] = ((frame["actual"] >= frame["p10"]) & (frame["actual"] <= frame["p90"])).where(frame["p10"].notna())
+    frame["covered"] = (
+        (frame["actual"] >= frame["p10"]) & (frame["actual"] <= frame["p90"])
+    ).where(frame["p10"].notna())
     keys = ["origin", "horizon", "provision_type", "unit"]
     by_unit = frame.pivot_table(index=keys, columns="model", values="abs_error", aggfunc="first")
     for baseline in BASELINES:
         if baseline in by_unit:
             wins = (by_unit.drop(columns=baseline).lt(by_unit[baseline], axis=0)).astype(float)
-            wins = wins.where(by_unit[baseline].notna(), np.nan).stack(future_stack=True).rename(f"beats_{baseline}")
+            wins = (
+                wins.where(by_unit[baseline].notna(), np.nan)
+                .stack(future_stack=True)
+                .rename(f"beats_{baseline}")
+            )
             frame = frame.merge(wins.reset_index(), on=[*keys, "model"], how="left")
         else:
             frame[f"beats_{baseline}"] = np.nan
     frame.loc[frame["model"].isin(list(BASELINES)), BEATS] = np.nan
 
     def table(groups: list[str]) -> pd.DataFrame:
-        out = frame.groupby(groups, sort=False).agg(
-            units=("unit", "nunique"), actual_plans=("actual", "sum"), abs_error=("abs_error", "sum"),
-            error=("error", "sum"), coverage_p10_p90=("covered", "mean"), **{b: (b, "mean") for b in BEATS},
-        ).reset_index()
+        out = (
+            frame.groupby(groups, sort=False)
+            .agg(
+                units=("unit", "nunique"),
+                actual_plans=("actual", "sum"),
+                abs_error=("abs_error", "sum"),
+                error=("error", "sum"),
+                coverage_p10_p90=("covered", "mean"),
+                **{b: (b, "mean") for b in BEATS},
+            )
+            .reset_index()
+        )
         scale = out["actual_plans"].where(out["actual_plans"] > 0)
         out["wape"] = out["abs_error"] / scale
         out["bias"] = out["error"] / scale
@@ -91,7 +132,9 @@ def summarise(records: pd.DataFrame, unit_costs: dict[str, float] | None = None)
     return summary
 
 
-def baseline_records(counts: pd.DataFrame, origin: int, unit: str, national: pd.Series | None = None) -> list[tuple]:
+def baseline_records(
+    counts: pd.DataFrame, origin: int, unit: str, national: pd.Series | None = None
+) -> list[tuple]:
     """Baseline forecasts from `origin` for every horizon with an actual, as records: each series
     of `counts` (provision types) on its own and — projected from the summed series, as a council
     would — the total."""
@@ -108,14 +151,31 @@ def baseline_records(counts: pd.DataFrame, origin: int, unit: str, national: pd.
             forecast = project(history, horizon, national)
             for provision, a, f in zip(counts.columns, actual, forecast, strict=False):
                 records.append((name, origin, horizon, provision, unit, a, f, np.nan, np.nan))
-            records.append((name, origin, horizon, "total", unit, actual.sum(), float(project(sums, horizon, national)[0]),
-                            np.nan, np.nan))
+            records.append(
+                (
+                    name,
+                    origin,
+                    horizon,
+                    "total",
+                    unit,
+                    actual.sum(),
+                    float(project(sums, horizon, national)[0]),
+                    np.nan,
+                    np.nan,
+                )
+            )
     return records
 
 
-def backtest_cohort(transitions: pd.DataFrame, caseload: pd.DataFrame, provisions: list[str],
-                    settings: cohort.CohortSettings, simulations: int = 500, seed: int = 1,
-                    unit_costs: dict[str, float] | None = None) -> pd.DataFrame:
+def backtest_cohort(
+    transitions: pd.DataFrame,
+    caseload: pd.DataFrame,
+    provisions: list[str],
+    settings: cohort.CohortSettings,
+    simulations: int = 500,
+    seed: int = 1,
+    unit_costs: dict[str, float] | None = None,
+) -> pd.DataFrame:
     """The council's own history: `caseload` is plans per census year × provision type;
     `unit_costs` (the council's, per provision type) add the `spend` rows."""
     records = []
@@ -135,9 +195,23 @@ def backtest_cohort(transitions: pd.DataFrame, caseload: pd.DataFrame, provision
             sims = plans[:, h - 1, :]
             q = np.quantile(sims, (0.1, 0.5, 0.9), axis=0)
             for p, provision in enumerate(provisions):
-                records.append((MODEL, origin, h, provision, OWN, actual[p], float(sims[:, p].mean()), q[0, p], q[2, p]))
+                records.append(
+                    (
+                        MODEL,
+                        origin,
+                        h,
+                        provision,
+                        OWN,
+                        actual[p],
+                        float(sims[:, p].mean()),
+                        q[0, p],
+                        q[2, p],
+                    )
+                )
             totals = sims.sum(axis=1)
             tq = np.quantile(totals, (0.1, 0.9))
-            records.append((MODEL, origin, h, "total", OWN, actual.sum(), float(totals.mean()), tq[0], tq[1]))
+            records.append(
+                (MODEL, origin, h, "total", OWN, actual.sum(), float(totals.mean()), tq[0], tq[1])
+            )
         records += baseline_records(caseload[provisions], origin, OWN)
     return summarise(pd.DataFrame(records, columns=RECORD_COLUMNS), unit_costs)

@@ -22,7 +22,9 @@ NATIONAL_GROWTH = "national_growth_3y"
 GROWTH_YEARS = 3
 
 
-def compound_growth(history: pd.DataFrame, horizon: int, national: pd.Series | None = None) -> np.ndarray:
+def compound_growth(
+    history: pd.DataFrame, horizon: int, national: pd.Series | None = None
+) -> np.ndarray:
     """`history`: counts per year (rows, ascending) × series; the forecast `horizon` years on."""
     last = history.iloc[-1].to_numpy(dtype=float)
     span = min(GROWTH_YEARS, len(history) - 1)
@@ -34,7 +36,9 @@ def compound_growth(history: pd.DataFrame, horizon: int, national: pd.Series | N
     return last * rate**horizon
 
 
-def linear_trend(history: pd.DataFrame, horizon: int, national: pd.Series | None = None) -> np.ndarray:
+def linear_trend(
+    history: pd.DataFrame, horizon: int, national: pd.Series | None = None
+) -> np.ndarray:
     window = history.tail(5)
     x = window.index.to_numpy(dtype=float)
     target = x[-1] + horizon
@@ -46,11 +50,15 @@ def linear_trend(history: pd.DataFrame, horizon: int, national: pd.Series | None
     return np.array(out)
 
 
-def last_value(history: pd.DataFrame, horizon: int, national: pd.Series | None = None) -> np.ndarray:
+def last_value(
+    history: pd.DataFrame, horizon: int, national: pd.Series | None = None
+) -> np.ndarray:
     return history.iloc[-1].to_numpy(dtype=float)
 
 
-def national_growth(history: pd.DataFrame, horizon: int, national: pd.Series | None = None) -> np.ndarray:
+def national_growth(
+    history: pd.DataFrame, horizon: int, national: pd.Series | None = None
+) -> np.ndarray:
     """England's compound growth over its last three years (up to the council's last census)."""
     known = national.loc[: history.index[-1]].dropna()
     span = min(GROWTH_YEARS, len(known) - 1)
@@ -58,7 +66,15 @@ def national_growth(history: pd.DataFrame, horizon: int, national: pd.Series | N
     return history.iloc[-1].to_numpy(dtype=float) * rate**horizon
 
 
-BASELINES = {COMPOUND_GROWTH: compound_growth, LINEAR_TREND: linear_trend, LAST_VALUE: last_value,
-             NATIONAL_GROWTH: national_growth}
+BASELINES = {
+    COMPOUND_GROWTH: compound_growth,
+    LINEAR_TREND: linear_trend,
+    LAST_VALUE: last_value,
+    NATIONAL_GROWTH: national_growth,
+}
 # a council's own history has no national series beside it
-COUNCIL_BASELINES = {COMPOUND_GROWTH: compound_growth, LINEAR_TREND: linear_trend, LAST_VALUE: last_value}
+COUNCIL_BASELINES = {
+    COMPOUND_GROWTH: compound_growth,
+    LINEAR_TREND: linear_trend,
+    LAST_VALUE: last_value,
+}

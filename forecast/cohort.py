@@ -20,22 +20,23 @@ children join at every age. So, for census year t → t + 1, per simulated path:
   provision type at the ages of the same phase transition (AGE_GROUPS: e.g. all of 11–14 share
   a prior; the Year 6 → 7 and Year 11 → 12 transfers have their own), and with no data at all a
   child stays where they are.
-* Joiners: the yearly total follows a log-linear trend (damped by `damping`, 1 by default) over the last `trend_years`
-  years, its slope pooled (by precision, widened where they disagree) with the growth of the
-  caseload over the same years — steadier than a few years of joiners, and the rate joiners
-  grow at once the caseload is steady; where a population projection by age is given, joiners are a rate per head of each
-  age, trended the same way, times the projected population. Where they join (age × provision)
-  is the recency-weighted share, smoothed by the product of its margins. An optional ceiling on
-  plans per 1,000 population (needs the projection) caps joiners once prevalence reaches it.
+* Joiners: the yearly total follows a log-linear trend (damped by `damping`, 1 by default) over the
+  last `trend_years` years, its slope pooled (by precision, widened where they disagree) with the
+  growth of the caseload over the same years — steadier than a few years of joiners, and the rate
+  joiners grow at once the caseload is steady; where a population projection by age is given,
+  joiners are a rate per head of each age, trended the same way, times the projected population.
+  Where they join (age × provision) is the recency-weighted share, smoothed by the product of its
+  margins. An optional ceiling on plans per 1,000 population (needs the projection) caps joiners
+  once prevalence reaches it.
 * Capacity (optional places per provision type): children arriving in a full provision type go
   to its named overflow (`mss` → `inmss`, as DBV councils found), children already there stay.
 
 **Uncertainty**: each path draws its own q (Beta), M (Dirichlet) and joiner trend (normal on
-the slope, its spread at least `min_trend_se`) once — parameter uncertainty that persists along the path — then the binomial,
-multinomial and Poisson draws each year are the process noise, plus a yearly lognormal shock on
-joiners with the spread the trend's residuals showed. Paths are seeded, and each provision type
-draws its process noise from its own stream, so a provision type that no mitigation reaches
-gets exactly the same paths in every scenario.
+the slope, its spread at least `min_trend_se`) once — parameter uncertainty that persists along
+the path — then the binomial, multinomial and Poisson draws each year are the process noise,
+plus a yearly lognormal shock on joiners with the spread the trend's residuals showed. Paths are
+seeded, and each provision type draws its process noise from its own stream, so a provision type
+that no mitigation reaches gets exactly the same paths in every scenario.
 """
 
 from __future__ import annotations
@@ -79,9 +80,14 @@ class Mitigations:
     """The caseload levers of a scenario, already resolved to arrays (see forecast.scenarios)."""
 
     joiner_factor: np.ndarray | None = None  # (years, A, P): multiplies expected joiners
-    joiner_shift: list[tuple[int, list[int], int, float]] = field(default_factory=list)  # (first step, from, to, share)
-    move_shift: list[tuple[int, list[int], int, float]] = field(default_factory=list)  # (first step, into, to, share)
-    stop_flows: list[tuple[int, list[int], int, tuple[int, int], float]] = field(default_factory=list)  # (step, from, to, ages, share)
+    # (first step, from, to, share)
+    joiner_shift: list[tuple[int, list[int], int, float]] = field(default_factory=list)
+    # (first step, into, to, share)
+    move_shift: list[tuple[int, list[int], int, float]] = field(default_factory=list)
+    # (step, from, to, ages, share)
+    stop_flows: list[tuple[int, list[int], int, tuple[int, int], float]] = field(
+        default_factory=list
+    )
     extra_capacity: np.ndarray | None = None  # (years, P): places added
 
 
@@ -92,17 +98,22 @@ class CohortModel:
     base: np.ndarray  # (A, P) children on the last census
     leave_alpha: np.ndarray  # (A, P) Beta posterior
     leave_beta: np.ndarray
-    move_alpha: np.ndarray  # (A, P, P) Dirichlet posterior over the provision type a stayer moves to
+    # (A, P, P) Dirichlet posterior over the provision type a stayer moves to
+    move_alpha: np.ndarray
     joiner_share: np.ndarray  # (A, P), sums to 1
     joiner_level: float  # log joiners (or log rate per head) in the base year, from the trend
     joiner_slope: float
     joiner_slope_se: float
     joiner_noise: float
     population: pd.DataFrame | None = None  # year × age populations (rows: years, columns: ages)
-    joiner_age_share: np.ndarray | None = None  # (A,) when joiners are per head: share of rate by age
+    joiner_age_share: np.ndarray | None = (
+        None  # (A,) when joiners are per head: share of rate by age
+    )
     prevalence_ceiling: float | None = None  # plans per 1,000 population aged 0–25
     capacity: np.ndarray | None = None  # (P,) places; inf where unlimited
-    overflow_to: np.ndarray | None = None  # (P,) index of the overflow provision type (or own index)
+    overflow_to: np.ndarray | None = (
+        None  # (P,) index of the overflow provision type (or own index)
+    )
     settings: CohortSettings = field(default_factory=CohortSettings)
     notes: list[str] = field(default_factory=list)
 
@@ -136,8 +147,8 @@ def estimate(
     years = sorted(frame["year"].unique())
     if len(years) < settings.min_years:
         raise CohortInputError(
-            f"the warehouse holds {len(years)} census-to-census transition(s); the cohort model needs at least "
-            f"{settings.min_years} (three January censuses)"
+            f"the warehouse holds {len(years)} census-to-census transition(s); the cohort model "
+            f"needs at least {settings.min_years} (three January censuses)"
         )
     last = years[-1]
     weight = settings.recency ** (last - frame["year"])
@@ -149,15 +160,23 @@ def estimate(
     unknown -= set(provisions) | {JOINED, LEFT}
     if unknown:
         notes.append(f"provision types not modelled, dropped: {', '.join(sorted(unknown))}")
-        frame = frame[frame["provision_from"].isin(provisions + [JOINED]) & frame["provision_to"].isin(provisions + [LEFT])]
+        frame = frame[
+            frame["provision_from"].isin(provisions + [JOINED])
+            & frame["provision_to"].isin(provisions + [LEFT])
+        ]
 
     def cells(rows: pd.DataFrame, age: str, provision: str) -> tuple[np.ndarray, np.ndarray]:
-        return (_clip_age(rows[age]).to_numpy(dtype=int), rows[provision].map(index).to_numpy(dtype=int))
+        return (
+            _clip_age(rows[age]).to_numpy(dtype=int),
+            rows[provision].map(index).to_numpy(dtype=int),
+        )
 
     # children on the base census: those present on the last census (joined or stayed)
     on_last = frame[(frame["year"] == last) & (frame["provision_to"] != LEFT)]
     base = np.zeros((A, P))
-    np.add.at(base, cells(on_last, "age_to", "provision_to"), on_last["children"].to_numpy(dtype=float))
+    np.add.at(
+        base, cells(on_last, "age_to", "provision_to"), on_last["children"].to_numpy(dtype=float)
+    )
 
     present = frame[frame["provision_from"] != JOINED]
     ages_from, p_from = cells(present, "age_from", "provision_from")
@@ -168,8 +187,15 @@ def estimate(
     leaving = (present["provision_to"] == LEFT).to_numpy()
     np.add.at(left, (ages_from[leaving], p_from[leaving]), present["weight"].to_numpy()[leaving])
     staying = ~leaving
-    np.add.at(moved, (ages_from[staying], p_from[staying], present["provision_to"][staying].map(index).to_numpy(dtype=int)),
-              present["weight"].to_numpy()[staying])
+    np.add.at(
+        moved,
+        (
+            ages_from[staying],
+            p_from[staying],
+            present["provision_to"][staying].map(index).to_numpy(dtype=int),
+        ),
+        present["weight"].to_numpy()[staying],
+    )
 
     # leave rates: shrink to all provision types at neighbouring ages
     k = settings.prior_strength
@@ -179,20 +205,24 @@ def estimate(
     neighbour_risk = np.convolve(pooled_risk, kernel, mode="same")
     neighbour_left = np.convolve(pooled_left, kernel, mode="same")
     overall = pooled_left.sum() / max(pooled_risk.sum(), 1e-9)
-    prior_q = np.where(neighbour_risk > 0, neighbour_left / np.maximum(neighbour_risk, 1e-9), overall)
+    prior_q = np.where(
+        neighbour_risk > 0, neighbour_left / np.maximum(neighbour_risk, 1e-9), overall
+    )
     prior_q = np.clip(prior_q, 0.005, 0.995)
     leave_alpha = left + k * prior_q[:, None]
     leave_beta = (at_risk - left) + k * (1 - prior_q[:, None])
-    leave_alpha, leave_beta = _cap_confidence(np.stack([leave_alpha, leave_beta], axis=-1), settings.max_effective_children)
+    leave_alpha, leave_beta = _cap_confidence(
+        np.stack([leave_alpha, leave_beta], axis=-1), settings.max_effective_children
+    )
     leave_alpha[MAX_AGE, :], leave_beta[MAX_AGE, :] = 1e6, 1e-6  # nobody stays past 25
 
     # moves: shrink to the same provision type's moves over the ages of the same transition
     group_prior = np.zeros((A, P, P))
     for low, high in AGE_GROUPS:
-        rows = moved[low:high + 1].sum(axis=0)  # (P, P)
+        rows = moved[low : high + 1].sum(axis=0)  # (P, P)
         totals = rows.sum(axis=1, keepdims=True)
         prior = np.where(totals > 0, rows / np.maximum(totals, 1e-9), np.eye(P))
-        group_prior[low:high + 1] = prior
+        group_prior[low : high + 1] = prior
     move_alpha = moved + k * group_prior + 1e-6 * np.eye(P)[None, :, :]
     move_alpha = _cap_confidence(move_alpha, settings.max_effective_children)
 
@@ -201,32 +231,53 @@ def estimate(
     joiner_cells = np.zeros((A, P))
     np.add.at(joiner_cells, cells(joined, "age_to", "provision_to"), joined["weight"].to_numpy())
     if joiner_cells.sum() == 0:
-        notes.append("no child joined between the censuses in the history: the forecast has no joiners")
+        notes.append(
+            "no child joined between the censuses in the history: the forecast has no joiners"
+        )
         joiner_cells += 1.0  # where they would join is irrelevant: there are none
     margins = np.outer(joiner_cells.sum(axis=1), joiner_cells.sum(axis=0)) / joiner_cells.sum()
     joiner_share = joiner_cells + 0.5 * margins / max(margins.sum(), 1e-9) * P
     joiner_share /= joiner_share.sum()
 
-    totals = joined.groupby("year")["children"].sum().reindex(years, fill_value=0).tail(settings.trend_years)
+    totals = (
+        joined.groupby("year")["children"]
+        .sum()
+        .reindex(years, fill_value=0)
+        .tail(settings.trend_years)
+    )
     age_share = None
     if population is not None:
-        by_age = joined.assign(age=_clip_age(joined["age_to"]).astype(int)).groupby(["year", "age"])["children"].sum()
+        by_age = (
+            joined.assign(age=_clip_age(joined["age_to"]).astype(int))
+            .groupby(["year", "age"])["children"]
+            .sum()
+        )
         heads = population.reindex(index=totals.index, columns=AGES).fillna(0)
         if (heads.sum(axis=1) <= 0).any():
             missing = [int(y) for y in heads.index[heads.sum(axis=1) <= 0]]
-            raise CohortInputError(f"the population projection has no population for census year(s) {missing}")
+            raise CohortInputError(
+                f"the population projection has no population for census year(s) {missing}"
+            )
         per_head = totals / heads.sum(axis=1)
         series = per_head
-        age_counts = by_age.unstack(fill_value=0).reindex(columns=AGES, fill_value=0).reindex(totals.index, fill_value=0)
+        age_counts = (
+            by_age.unstack(fill_value=0)
+            .reindex(columns=AGES, fill_value=0)
+            .reindex(totals.index, fill_value=0)
+        )
         rates = (age_counts / heads.where(heads > 0)).fillna(0)
-        age_share = (rates.mul(settings.recency ** (last - rates.index.to_series()), axis=0).sum(axis=0)).to_numpy()
+        age_share = (
+            rates.mul(settings.recency ** (last - rates.index.to_series()), axis=0).sum(axis=0)
+        ).to_numpy()
         age_share = age_share / age_share.sum() if age_share.sum() > 0 else np.full(A, 1 / A)
     else:
         series = totals.astype(float)
     if (series > 0).any():
         level, slope, slope_se, noise = _log_trend(series)
         if population is None:
-            slope, slope_se = _pool_with_caseload_growth(frame, years[-len(totals):], slope, slope_se)
+            slope, slope_se = _pool_with_caseload_growth(
+                frame, years[-len(totals) :], slope, slope_se
+            )
     else:
         level, slope, slope_se, noise = -np.inf, 0.0, 0.0, 0.0
     if len(totals) < 3:
@@ -243,7 +294,9 @@ def estimate(
             target = (overflow or {}).get(name)
             if target is not None:
                 if target not in index:
-                    raise CohortInputError(f"overflow of {name} to unknown provision type {target!r}")
+                    raise CohortInputError(
+                        f"overflow of {name} to unknown provision type {target!r}"
+                    )
                 overflow_array[index[name]] = index[target]
     return CohortModel(
         provisions=list(provisions),
@@ -267,7 +320,9 @@ def estimate(
     )
 
 
-def _pool_with_caseload_growth(frame: pd.DataFrame, years: list, slope: float, slope_se: float) -> tuple[float, float]:
+def _pool_with_caseload_growth(
+    frame: pd.DataFrame, years: list, slope: float, slope_se: float
+) -> tuple[float, float]:
     """A few years of joiners are a noisy guide to their growth; the caseload they feed grows at
     the same rate once it is steady, and far more smoothly. The joiner slope is pooled with the
     caseload's growth over the same years, each weighted by its precision."""
@@ -317,7 +372,10 @@ def _log_trend(series: pd.Series) -> tuple[float, float, float, float]:
     noise = float(np.sqrt((residuals**2).sum() / (len(x) - 2)))
     # the least-squares standard error assumes independent years; growth that speeds up or slows
     # down is not, so the slope is held no tighter than the spread of the yearly changes allows
-    se = max(noise / float(np.sqrt(((x - x.mean()) ** 2).sum())), float(np.std(np.diff(y), ddof=1)) / np.sqrt(len(y) - 1))
+    se = max(
+        noise / float(np.sqrt(((x - x.mean()) ** 2).sum())),
+        float(np.std(np.diff(y), ddof=1)) / np.sqrt(len(y) - 1),
+    )
     level = float(slope * x[-1] + intercept)
     return level, float(slope), max(se, 1e-4), max(noise, 1e-4)
 
@@ -337,7 +395,9 @@ def _gamma_normalise(rng: np.random.Generator, alpha: np.ndarray, paths: int) ->
     return draws / draws.sum(axis=-1, keepdims=True)
 
 
-def simulate(model: CohortModel, years: int, paths: int, seed: int, mitigations: Mitigations | None = None) -> Paths:
+def simulate(
+    model: CohortModel, years: int, paths: int, seed: int, mitigations: Mitigations | None = None
+) -> Paths:
     """Project `years` censuses ahead; the same seed gives the same paths (and the same parameter
     draws for every scenario, so scenarios differ by their levers, not by luck)."""
     rng = np.random.default_rng(seed)
@@ -356,7 +416,9 @@ def simulate(model: CohortModel, years: int, paths: int, seed: int, mitigations:
     rerouting = np.random.default_rng([seed, 3])
 
     mitigations = mitigations or Mitigations()
-    capacity = None if model.capacity is None else np.broadcast_to(model.capacity, (years, P)).copy()
+    capacity = (
+        None if model.capacity is None else np.broadcast_to(model.capacity, (years, P)).copy()
+    )
     if mitigations.extra_capacity is not None:
         if capacity is None:
             capacity = np.full((years, P), np.inf)
@@ -369,9 +431,14 @@ def simulate(model: CohortModel, years: int, paths: int, seed: int, mitigations:
     damped = np.cumsum(model.settings.damping ** np.arange(1, years + 1))
     for step in range(years):
         census_year = model.base_year + step + 1
-        out = np.stack([streams[p].binomial(current[:, :, p], leave[:, :, p]) for p in range(P)], axis=2)
+        out = np.stack(
+            [streams[p].binomial(current[:, :, p], leave[:, :, p]) for p in range(P)], axis=2
+        )
         stay = current - out
-        moved = np.stack([streams[p].multinomial(stay[:, :, p], moves[:, :, p]) for p in range(P)], axis=2)  # (paths, A, P, P)
+        # (paths, A, P, P)
+        moved = np.stack(
+            [streams[p].multinomial(stay[:, :, p], moves[:, :, p]) for p in range(P)], axis=2
+        )
         # levers re-route children after the draw (binomial thinning, on a stream of their own): the
         # same distribution as changing the move rates, but a provision type a lever does not act on
         # keeps exactly the draws it had
@@ -379,9 +446,9 @@ def simulate(model: CohortModel, years: int, paths: int, seed: int, mitigations:
             if step >= first:
                 low, high = ages
                 for source in sources:
-                    kept = rerouting.binomial(moved[:, low:high + 1, source, target], share)
-                    moved[:, low:high + 1, source, target] -= kept
-                    moved[:, low:high + 1, source, source] += kept
+                    kept = rerouting.binomial(moved[:, low : high + 1, source, target], share)
+                    moved[:, low : high + 1, source, target] -= kept
+                    moved[:, low : high + 1, source, source] += kept
         for first, sources, target, share in mitigations.move_shift:
             if step >= first:
                 for source in sources:
@@ -393,7 +460,9 @@ def simulate(model: CohortModel, years: int, paths: int, seed: int, mitigations:
         arriving = np.zeros_like(current)
         arriving[:, 1:, :] = moved[:, :-1, :, :].sum(axis=2)
 
-        expected = _expected_joiners(model, census_year, slope, damped[step], shocks[:, step], arriving)
+        expected = _expected_joiners(
+            model, census_year, slope, damped[step], shocks[:, step], arriving
+        )
         if mitigations.joiner_factor is not None:
             expected = expected * mitigations.joiner_factor[step]
         for first, sources, target, share in mitigations.joiner_shift:
@@ -410,20 +479,32 @@ def simulate(model: CohortModel, years: int, paths: int, seed: int, mitigations:
         joiners[:, step] = new
         leavers[:, step] = out
         current = nxt
-    return Paths(list(range(model.base_year + 1, model.base_year + years + 1)), plans, joiners, leavers)
+    return Paths(
+        list(range(model.base_year + 1, model.base_year + years + 1)), plans, joiners, leavers
+    )
 
 
-def _expected_joiners(model: CohortModel, census_year: int, slope: np.ndarray, damped: float, shock: np.ndarray,
-                      arriving: np.ndarray) -> np.ndarray:
+def _expected_joiners(
+    model: CohortModel,
+    census_year: int,
+    slope: np.ndarray,
+    damped: float,
+    shock: np.ndarray,
+    arriving: np.ndarray,
+) -> np.ndarray:
     """Expected joiners (paths, A, P) in `census_year` on each path."""
-    level = np.exp(model.joiner_level + slope * damped + shock)  # total joiners, or joiners per head
+    # total joiners, or joiners per head
+    level = np.exp(model.joiner_level + slope * damped + shock)
     if model.population is None:
         return level[:, None, None] * model.joiner_share[None, :, :]
-    heads = model.population.reindex(index=[census_year], columns=AGES).fillna(0).to_numpy()[0]  # (A,)
+    # (A,)
+    heads = model.population.reindex(index=[census_year], columns=AGES).fillna(0).to_numpy()[0]
     if heads.sum() <= 0:
         raise CohortInputError(f"the population projection has no population for {census_year}")
     by_age = level[:, None] * heads.sum() * model.joiner_age_share[None, :]  # (paths, A)
-    within_age = model.joiner_share / np.maximum(model.joiner_share.sum(axis=1, keepdims=True), 1e-12)
+    within_age = model.joiner_share / np.maximum(
+        model.joiner_share.sum(axis=1, keepdims=True), 1e-12
+    )
     expected = by_age[:, :, None] * within_age[None, :, :]
     if model.prevalence_ceiling is not None:
         cap = model.prevalence_ceiling / 1000 * heads.sum()
@@ -433,8 +514,11 @@ def _expected_joiners(model: CohortModel, census_year: int, slope: np.ndarray, d
     return expected
 
 
-def _apply_capacity(nxt: np.ndarray, current: np.ndarray, capacity: np.ndarray, overflow_to: np.ndarray | None) -> np.ndarray:
-    """Children beyond a provision type's places go to its overflow (children already there stay)."""
+def _apply_capacity(
+    nxt: np.ndarray, current: np.ndarray, capacity: np.ndarray, overflow_to: np.ndarray | None
+) -> np.ndarray:
+    """Children beyond a provision type's places go to its overflow
+    (children already there stay)."""
     nxt = nxt.copy()
     P = nxt.shape[2]
     for p in range(P):
@@ -455,7 +539,9 @@ def _apply_capacity(nxt: np.ndarray, current: np.ndarray, capacity: np.ndarray, 
         order = np.argsort(-(share * excess[:, None] - moving), axis=1)
         for rank in range(nxt.shape[1]):
             ages = order[:, rank]
-            take = (remainder > 0) & (nxt[np.arange(len(ages)), ages, p] - moving[np.arange(len(ages)), ages] > 0)
+            take = (remainder > 0) & (
+                nxt[np.arange(len(ages)), ages, p] - moving[np.arange(len(ages)), ages] > 0
+            )
             moving[np.arange(len(ages))[take], ages[take]] += 1
             remainder = remainder - take
         nxt[:, :, p] -= moving

@@ -15,8 +15,10 @@ class History:
     caseload: pd.DataFrame  # census_year, provision_type, plans
     transitions: pd.DataFrame  # year, age_from, provision_from, age_to, provision_to, children
     flows: pd.DataFrame  # year, provision_type, new_plans, ceased_plans, moved_in, moved_out
-    spend: pd.DataFrame  # financial_year, provision_type, spend_gbp, fte_placements, unit_cost_gbp, is_complete_year
-    position: pd.DataFrame  # financial_year, funding_gbp, spend_gbp, cumulative_balance_gbp, is_complete_year
+    # financial_year, provision_type, spend_gbp, fte_placements, unit_cost_gbp, is_complete_year
+    spend: pd.DataFrame
+    # financial_year, funding_gbp, spend_gbp, cumulative_balance_gbp, is_complete_year
+    position: pd.DataFrame
     budget: pd.DataFrame  # financial_year, line, amount_gbp (future years included)
     provision_types: list[str]  # provision types that hold placements, in report order
 
@@ -25,7 +27,8 @@ def read_history(con: duckdb.DuckDBPyConnection) -> History:
     provision_types = [
         row[0]
         for row in con.execute(
-            "SELECT provision_type FROM staging.provision_types WHERE has_placements ORDER BY sort_order"
+            "SELECT provision_type FROM staging.provision_types WHERE has_placements "
+            "ORDER BY sort_order"
         ).fetchall()
     ]
     return History(
@@ -34,7 +37,8 @@ def read_history(con: duckdb.DuckDBPyConnection) -> History:
             "FROM marts.fct_ehcp_cohort GROUP BY ALL ORDER BY ALL"
         ).df(),
         transitions=con.execute(
-            "SELECT year, age_from, provision_from, age_to, provision_to, sum(children)::BIGINT AS children "
+            "SELECT year, age_from, provision_from, age_to, provision_to, "
+            "sum(children)::BIGINT AS children "
             "FROM marts.fct_ehcp_transitions GROUP BY ALL ORDER BY ALL"
         ).df(),
         flows=con.execute(
@@ -42,17 +46,20 @@ def read_history(con: duckdb.DuckDBPyConnection) -> History:
             "FROM marts.fct_ehcp_flows ORDER BY ALL"
         ).df(),
         spend=con.execute(
-            "SELECT financial_year, provision_type, spend_gbp::DOUBLE AS spend_gbp, fte_placements, "
-            "unit_cost_gbp::DOUBLE AS unit_cost_gbp, is_complete_year "
+            "SELECT financial_year, provision_type, spend_gbp::DOUBLE AS spend_gbp, "
+            "fte_placements, unit_cost_gbp::DOUBLE AS unit_cost_gbp, is_complete_year "
             "FROM marts.fct_provision_spend ORDER BY ALL"
         ).df(),
         position=con.execute(
-            "SELECT financial_year, funding_gbp::DOUBLE AS funding_gbp, spend_gbp::DOUBLE AS spend_gbp, "
-            "cumulative_balance_gbp::DOUBLE AS cumulative_balance_gbp, is_complete_year, has_budget "
+            "SELECT financial_year, funding_gbp::DOUBLE AS funding_gbp, "
+            "spend_gbp::DOUBLE AS spend_gbp, "
+            "cumulative_balance_gbp::DOUBLE AS cumulative_balance_gbp, "
+            "is_complete_year, has_budget "
             "FROM marts.fct_hnb_position ORDER BY financial_year"
         ).df(),
         budget=con.execute(
-            "SELECT financial_year, line, amount_gbp::DOUBLE AS amount_gbp FROM staging.stg_budget__lines"
+            "SELECT financial_year, line, amount_gbp::DOUBLE AS amount_gbp "
+            "FROM staging.stg_budget__lines"
         ).df(),
         provision_types=provision_types,
     )
@@ -62,7 +69,11 @@ def caseload_by_census(history: History) -> pd.DataFrame:
     """Plans per census year (rows) and provision type (columns)."""
     return (
         history.caseload.pivot_table(
-            index="census_year", columns="provision_type", values="plans", aggfunc="sum", fill_value=0
+            index="census_year",
+            columns="provision_type",
+            values="plans",
+            aggfunc="sum",
+            fill_value=0,
         )
         .reindex(columns=history.provision_types, fill_value=0)
         .sort_index()

@@ -6,15 +6,15 @@ Each entry maps onto a line of the DSG deficit management plan's mitigation log:
 mitigations:
   - name: Inclusion support in mainstream schools
     line_of_enquiry: early support and inclusion
-    lever: reduce_new_plans          # one of forecast/levers/ (LEVERS)
+    lever: reduce_new_plans        # one of forecast/levers/ (LEVERS)
     provision_types: [mainstream]
-    start_year: 2026-27              # first financial year with an effect
-    effect: {percent: 5}             # lever-specific
-    status: assessed                 # assured (agreed, funded) or assessed (estimated)
-    kind: saving                     # optional: saving, funding or cost (default: from the lever)
+    start_year: 2026-27            # first financial year with an effect
+    effect: {percent: 5}           # lever-specific
+    status: assessed               # assured (agreed, funded) or assessed (estimated)
+    kind: saving                   # optional: saving, funding or cost (default: from the lever)
     # optional, for the DSG management plan's mitigation log:
     assumption: 10% fewer requests from schools with an inclusion lead
-    cost_gbp: 250000                 # a year to deliver (model it as a `cost` mitigation to count it)
+    cost_gbp: 250000               # a year to deliver (model it as a `cost` mitigation to count it)
     owner: Head of SEND
     milestones: [Leads in post Sept 2026, Review Mar 2027]
     risk: Recruitment of inclusion leads
@@ -86,15 +86,15 @@ def load_mitigations(path: Path, provision_types: list[str] | None = None) -> li
     return [_parse(entry, index, path, provision_types) for index, entry in enumerate(entries, 1)]
 
 
-def _parse(
-    entry: Any, index: int, path: Path, provision_types: list[str] | None
-) -> Mitigation:
+def _parse(entry: Any, index: int, path: Path, provision_types: list[str] | None) -> Mitigation:
     where = f"{path}: mitigation {index}"
     if not isinstance(entry, dict):
         raise MitigationsError(f"{where}: expected a mapping of name, lever, effect …")
     if entry.get("name"):
         where += f" ({entry['name']!r})"
-    missing = [k for k in ("name", "lever", "start_year", "status", "line_of_enquiry") if not entry.get(k)]
+    missing = [
+        k for k in ("name", "lever", "start_year", "status", "line_of_enquiry") if not entry.get(k)
+    ]
     if missing:
         raise MitigationsError(f"{where}: missing {', '.join(missing)}")
     lever = str(entry["lever"])
@@ -123,9 +123,11 @@ def _parse(
         if (kind == "funding") != spec.income:
             income = [name for name, other in LEVERS.items() if other.income]
             verb = "is" if len(income) == 1 else "are"
-            raise MitigationsError(f"{where}: kind {kind} does not fit lever {lever}: "
-                                   f"{' and '.join(income)} {verb} income (kind funding), never "
-                                   "a saving or a cost")
+            raise MitigationsError(
+                f"{where}: kind {kind} does not fit lever {lever}: "
+                f"{' and '.join(income)} {verb} income (kind funding), never "
+                "a saving or a cost"
+            )
     types = entry.get("provision_types") or []
     if isinstance(types, str):
         types = [types]
@@ -133,7 +135,9 @@ def _parse(
     if provision_types is not None:
         unknown = [t for t in named if t not in provision_types]
         if unknown:
-            raise MitigationsError(f"{where}: unknown provision type(s) {', '.join(map(str, unknown))}")
+            raise MitigationsError(
+                f"{where}: unknown provision type(s) {', '.join(map(str, unknown))}"
+            )
     if spec.needs_provision_types and not types:
         raise MitigationsError(f"{where}: lever {lever} needs provision_types")
     try:
@@ -161,7 +165,9 @@ def _parse(
         assumption=str(entry.get("assumption") or ""),
         cost_gbp=cost,
         owner=str(entry.get("owner") or ""),
-        milestones="; ".join(map(str, milestones)) if isinstance(milestones, list) else str(milestones),
+        milestones="; ".join(map(str, milestones))
+        if isinstance(milestones, list)
+        else str(milestones),
         risk=str(entry.get("risk") or ""),
     )
 

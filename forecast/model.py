@@ -42,11 +42,18 @@ MITIGATED_ASSURED = "mitigated_assured"  # only the mitigations whose status is 
 ACTUAL = "actual"
 DRIVERS = ("joining", "staying_longer", "placement_mix", "unit_cost", "central")
 # age at 31 August → the age groups of marts.fct_ehcp_cohort (and the DfE's SEN2 tables)
-AGE_GROUPS = {"under 5": (0, 4), "5-10": (5, 10), "11-15": (11, 15), "16-19": (16, 19), "20-25": (20, 25)}
+AGE_GROUPS = {
+    "under 5": (0, 4),
+    "5-10": (5, 10),
+    "11-15": (11, 15),
+    "16-19": (16, 19),
+    "20-25": (20, 25),
+}
 
 
 class ForecastInputError(ValueError):
-    """The history is too short or inconsistent to forecast from; the message says what is missing."""
+    """The history is too short or inconsistent to forecast from;
+    the message says what is missing."""
 
 
 @dataclass
@@ -91,8 +98,13 @@ def prepare(history: History, settings: ForecastSettings) -> tuple[cohort.Cohort
     population = read_population(settings.population_file) if settings.population_file else None
     try:
         model = cohort.estimate(
-            history.transitions, history.provision_types, settings.cohort, population=population,
-            prevalence_ceiling=settings.prevalence_ceiling, capacity=settings.capacity, overflow=settings.overflow,
+            history.transitions,
+            history.provision_types,
+            settings.cohort,
+            population=population,
+            prevalence_ceiling=settings.prevalence_ceiling,
+            capacity=settings.capacity,
+            overflow=settings.overflow,
         )
     except cohort.CohortInputError as error:
         raise ForecastInputError(str(error)) from error
@@ -110,11 +122,19 @@ def prepare(history: History, settings: ForecastSettings) -> tuple[cohort.Cohort
     return model, costs
 
 
-def run_scenario(model: cohort.CohortModel, costs: CostModel, settings: ForecastSettings,
-                 mitigations: list[Mitigation], joiner_factor: float = 1.0) -> ScenarioRun:
+def run_scenario(
+    model: cohort.CohortModel,
+    costs: CostModel,
+    settings: ForecastSettings,
+    mitigations: list[Mitigation],
+    joiner_factor: float = 1.0,
+) -> ScenarioRun:
     years = census_year_of_fy(settings.horizon) - model.base_year
     if years < 1:
-        raise ForecastInputError(f"the horizon {settings.horizon} is not after the last census (January {model.base_year})")
+        raise ForecastInputError(
+            f"the horizon {settings.horizon} is not after the last census "
+            f"(January {model.base_year})"
+        )
     census_years = list(range(model.base_year + 1, model.base_year + years + 1))
     financial_years = [fy_of_census_year(y) for y in census_years]
     missing = [fy for fy in financial_years if fy not in costs.funding]
@@ -123,7 +143,11 @@ def run_scenario(model: cohort.CohortModel, costs: CostModel, settings: Forecast
     caseload_levers, cost_levers = resolve_levers(mitigations, model, years)
     if joiner_factor != 1.0:  # a sensitivity: every joiner, every year
         A, P = model.base.shape
-        base = caseload_levers.joiner_factor if caseload_levers.joiner_factor is not None else np.ones((years, A, P))
+        base = (
+            caseload_levers.joiner_factor
+            if caseload_levers.joiner_factor is not None
+            else np.ones((years, A, P))
+        )
         caseload_levers.joiner_factor = base * joiner_factor
     paths = cohort.simulate(model, years, settings.simulations, settings.seed, caseload_levers)
     money = simulate_costs(costs, financial_years, settings.simulations, settings.seed, cost_levers)
@@ -132,13 +156,23 @@ def run_scenario(model: cohort.CohortModel, costs: CostModel, settings: Forecast
     total = spend.sum(axis=2) + money.central
     cumulative = costs.base_cumulative_balance + np.cumsum(money.funding - total, axis=1)
     return ScenarioRun(
-        census_years, financial_years, plans, paths.plans, paths.joiners.sum(axis=(2, 3)).astype(float),
-        paths.leavers.sum(axis=(2, 3)).astype(float), money.unit_cost, spend, money.central, money.funding, cumulative,
+        census_years,
+        financial_years,
+        plans,
+        paths.plans,
+        paths.joiners.sum(axis=(2, 3)).astype(float),
+        paths.leavers.sum(axis=(2, 3)).astype(float),
+        money.unit_cost,
+        spend,
+        money.central,
+        money.funding,
+        cumulative,
     )
 
 
-def resolve_levers(mitigations: list[Mitigation], model: cohort.CohortModel,
-                   years: int) -> tuple[cohort.Mitigations, CostLevers]:
+def resolve_levers(
+    mitigations: list[Mitigation], model: cohort.CohortModel, years: int
+) -> tuple[cohort.Mitigations, CostLevers]:
     """Turn mitigation entries into the arrays the caseload and cost simulations apply: each
     mitigation's lever (forecast.levers) applies it from its start year on, in the file's order."""
     levers = ScenarioLevers(model, years)
@@ -151,13 +185,17 @@ def resolve_levers(mitigations: list[Mitigation], model: cohort.CohortModel,
     return levers.caseload, levers.costs
 
 
-def run_forecast(history: History, mitigations: list[Mitigation], settings: ForecastSettings) -> Forecast:
+def run_forecast(
+    history: History, mitigations: list[Mitigation], settings: ForecastSettings
+) -> Forecast:
     model, costs = prepare(history, settings)
     runs = {
         UNMITIGATED: run_scenario(model, costs, settings, []),
         MITIGATED: run_scenario(model, costs, settings, mitigations),
     }
-    assured = run_scenario(model, costs, settings, [m for m in mitigations if m.status == "assured"])
+    assured = run_scenario(
+        model, costs, settings, [m for m in mitigations if m.status == "assured"]
+    )
     return Forecast(
         caseload=_caseload_table(runs, model, settings),
         caseload_by_age=_caseload_by_age(runs, model, settings),
@@ -177,16 +215,20 @@ def run_forecast(history: History, mitigations: list[Mitigation], settings: Fore
 
 
 def unreached_provisions(model: cohort.CohortModel, mitigations: list[Mitigation]) -> list[str]:
-    """Provision types (and `central`) no mitigation can change: not named by one, not where it
-    sends children, and not downstream of those by any move or capacity overflow the model allows."""
+    """Provision types (and `central`) no mitigation can change: not named by one, not where
+    it sends children, and not downstream of those by any move or capacity overflow the
+    model allows."""
     index = {p: i for i, p in enumerate(model.provisions)}
     reached: set[int] = set()
     central = False
     prevalence_capped = model.prevalence_ceiling is not None and model.population is not None
     for m in mitigations:
         lever = lever_named(m.lever)
-        named = {index[t] for t in [*m.provision_types, *lever.named_provision_types(m.effect)]
-                 if t in index}
+        named = {
+            index[t]
+            for t in [*m.provision_types, *lever.named_provision_types(m.effect)]
+            if t in index
+        }
         if lever.reaches_central:
             central = True
         if prevalence_capped and lever.moves_caseload:
@@ -212,7 +254,9 @@ def _quantiles(values: np.ndarray, settings: ForecastSettings) -> np.ndarray:
     return np.quantile(values, settings.quantiles, axis=0)
 
 
-def _caseload_table(runs: dict[str, ScenarioRun], model: cohort.CohortModel, settings: ForecastSettings) -> pd.DataFrame:
+def _caseload_table(
+    runs: dict[str, ScenarioRun], model: cohort.CohortModel, settings: ForecastSettings
+) -> pd.DataFrame:
     rows = []
     for name, run in runs.items():
         mean, q = run.plans.mean(axis=0), _quantiles(run.plans, settings)
@@ -222,16 +266,30 @@ def _caseload_table(runs: dict[str, ScenarioRun], model: cohort.CohortModel, set
             for p, provision in enumerate(model.provisions):
                 rows.append((name, year, provision, mean[y, p], *q[:, y, p]))
             rows.append((name, year, "total", total_mean[y], *total_q[:, y]))
-    return pd.DataFrame(rows, columns=["scenario", "year", "provision_type", "plans_central", "plans_p10", "plans_p50",
-                                       "plans_p90"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "scenario",
+            "year",
+            "provision_type",
+            "plans_central",
+            "plans_p10",
+            "plans_p50",
+            "plans_p90",
+        ],
+    )
 
 
-def _caseload_by_age(runs: dict[str, ScenarioRun], model: cohort.CohortModel, settings: ForecastSettings) -> pd.DataFrame:
-    """Plans by age group and provision type (and each age group's total) on each forecast census."""
+def _caseload_by_age(
+    runs: dict[str, ScenarioRun], model: cohort.CohortModel, settings: ForecastSettings
+) -> pd.DataFrame:
+    """Plans by age group and provision type
+    (and each age group's total) on each forecast census."""
     rows = []
     for name, run in runs.items():
         for group, (low, high) in AGE_GROUPS.items():
-            plans = run.plans_by_age[:, :, low:high + 1, :].sum(axis=2).astype(float)  # (paths, years, P)
+            # (paths, years, P)
+            plans = run.plans_by_age[:, :, low : high + 1, :].sum(axis=2).astype(float)
             mean, q = plans.mean(axis=0), _quantiles(plans, settings)
             total = plans.sum(axis=2)
             total_mean, total_q = total.mean(axis=0), _quantiles(total, settings)
@@ -239,11 +297,24 @@ def _caseload_by_age(runs: dict[str, ScenarioRun], model: cohort.CohortModel, se
                 for p, provision in enumerate(model.provisions):
                     rows.append((name, year, group, provision, mean[y, p], *q[:, y, p]))
                 rows.append((name, year, group, "total", total_mean[y], *total_q[:, y]))
-    return pd.DataFrame(rows, columns=["scenario", "year", "age_group", "provision_type", "plans_central", "plans_p10",
-                                       "plans_p50", "plans_p90"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "scenario",
+            "year",
+            "age_group",
+            "provision_type",
+            "plans_central",
+            "plans_p10",
+            "plans_p50",
+            "plans_p90",
+        ],
+    )
 
 
-def _spend_table(runs: dict[str, ScenarioRun], model: cohort.CohortModel, settings: ForecastSettings) -> pd.DataFrame:
+def _spend_table(
+    runs: dict[str, ScenarioRun], model: cohort.CohortModel, settings: ForecastSettings
+) -> pd.DataFrame:
     rows = []
     for name, run in runs.items():
         mean, q = run.spend.mean(axis=0), _quantiles(run.spend, settings)
@@ -253,30 +324,68 @@ def _spend_table(runs: dict[str, ScenarioRun], model: cohort.CohortModel, settin
             for p, provision in enumerate(model.provisions):
                 rows.append((name, fy, provision, cost[y, p], mean[y, p], *q[:, y, p]))
             rows.append((name, fy, "central", np.nan, central_mean[y], *central[:, y]))
-    return pd.DataFrame(rows, columns=["scenario", "financial_year", "provision_type", "unit_cost_gbp", "spend_gbp_central",
-                                       "spend_gbp_p10", "spend_gbp_p50", "spend_gbp_p90"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "scenario",
+            "financial_year",
+            "provision_type",
+            "unit_cost_gbp",
+            "spend_gbp_central",
+            "spend_gbp_p10",
+            "spend_gbp_p50",
+            "spend_gbp_p90",
+        ],
+    )
 
 
-def _position_table(runs: dict[str, ScenarioRun], costs: CostModel, settings: ForecastSettings) -> pd.DataFrame:
+def _position_table(
+    runs: dict[str, ScenarioRun], costs: CostModel, settings: ForecastSettings
+) -> pd.DataFrame:
     rows = []
     for name, run in runs.items():
         measures = (run.total_spend, run.funding - run.total_spend, run.cumulative_balance)
         means = [values.mean(axis=0) for values in measures]
         spreads = [_quantiles(values, settings) for values in measures]
         for y, fy in enumerate(run.financial_years):
-            figures = [value for mean, q in zip(means, spreads, strict=False) for value in (mean[y], *q[:, y])]
-            rows.append((name, fy, float(run.funding[:, y].mean()), *figures, costs.funding_source[fy]))
-    return pd.DataFrame(rows, columns=[
-        "scenario", "financial_year", "funding_gbp",
-        "spend_gbp_central", "spend_gbp_p10", "spend_gbp_p50", "spend_gbp_p90",
-        "in_year_balance_gbp_central", "in_year_balance_gbp_p10", "in_year_balance_gbp_p50", "in_year_balance_gbp_p90",
-        "cumulative_balance_gbp_central", "cumulative_balance_gbp_p10", "cumulative_balance_gbp_p50",
-        "cumulative_balance_gbp_p90", "funding_source",
-    ])
+            figures = [
+                value
+                for mean, q in zip(means, spreads, strict=False)
+                for value in (mean[y], *q[:, y])
+            ]
+            rows.append(
+                (name, fy, float(run.funding[:, y].mean()), *figures, costs.funding_source[fy])
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "scenario",
+            "financial_year",
+            "funding_gbp",
+            "spend_gbp_central",
+            "spend_gbp_p10",
+            "spend_gbp_p50",
+            "spend_gbp_p90",
+            "in_year_balance_gbp_central",
+            "in_year_balance_gbp_p10",
+            "in_year_balance_gbp_p50",
+            "in_year_balance_gbp_p90",
+            "cumulative_balance_gbp_central",
+            "cumulative_balance_gbp_p10",
+            "cumulative_balance_gbp_p50",
+            "cumulative_balance_gbp_p90",
+            "funding_source",
+        ],
+    )
 
 
-def _mitigation_effects(model: cohort.CohortModel, costs: CostModel, settings: ForecastSettings, unmitigated: ScenarioRun,
-                        mitigations: list[Mitigation]) -> pd.DataFrame:
+def _mitigation_effects(
+    model: cohort.CohortModel,
+    costs: CostModel,
+    settings: ForecastSettings,
+    unmitigated: ScenarioRun,
+    mitigations: list[Mitigation],
+) -> pd.DataFrame:
     """Each mitigation alone against the unmitigated scenario, on the same paths: the mean of the
     path-by-path differences, so a year's effects add up to the cumulative one."""
     rows = []
@@ -287,15 +396,55 @@ def _mitigation_effects(model: cohort.CohortModel, costs: CostModel, settings: F
         funding = (alone.funding - unmitigated.funding).mean(axis=0)
         balance = (alone.cumulative_balance - unmitigated.cumulative_balance).mean(axis=0)
         for y, fy in enumerate(alone.financial_years):
-            rows.append((m.name, m.line_of_enquiry, m.lever, mitigation_kind(m), m.status, ", ".join(m.provision_types),
-                         m.start_year, fy, plans[y], spend[y], funding[y], -spend[y], funding[y] - spend[y], balance[y],
-                         ", ".join(f"{k}={v}" for k, v in m.effect.items()), m.assumption, m.cost_gbp, m.owner,
-                         m.milestones, m.risk))
-    return pd.DataFrame(rows, columns=[
-        "mitigation", "line_of_enquiry", "lever", "kind", "status", "provision_types", "start_year", "financial_year",
-        "plans_effect", "spend_effect_gbp", "funding_effect_gbp", "in_year_saving_gbp", "in_year_balance_effect_gbp",
-        "cumulative_balance_effect_gbp", "effect", "assumption_text", "delivery_cost_gbp", "owner", "milestones", "risk",
-    ])
+            rows.append(
+                (
+                    m.name,
+                    m.line_of_enquiry,
+                    m.lever,
+                    mitigation_kind(m),
+                    m.status,
+                    ", ".join(m.provision_types),
+                    m.start_year,
+                    fy,
+                    plans[y],
+                    spend[y],
+                    funding[y],
+                    -spend[y],
+                    funding[y] - spend[y],
+                    balance[y],
+                    ", ".join(f"{k}={v}" for k, v in m.effect.items()),
+                    m.assumption,
+                    m.cost_gbp,
+                    m.owner,
+                    m.milestones,
+                    m.risk,
+                )
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "mitigation",
+            "line_of_enquiry",
+            "lever",
+            "kind",
+            "status",
+            "provision_types",
+            "start_year",
+            "financial_year",
+            "plans_effect",
+            "spend_effect_gbp",
+            "funding_effect_gbp",
+            "in_year_saving_gbp",
+            "in_year_balance_effect_gbp",
+            "cumulative_balance_effect_gbp",
+            "effect",
+            "assumption_text",
+            "delivery_cost_gbp",
+            "owner",
+            "milestones",
+            "risk",
+        ],
+    )
 
 
 def _gap_to_balance(run: ScenarioRun, costs: CostModel, settings: ForecastSettings) -> pd.DataFrame:
@@ -311,14 +460,31 @@ def _gap_to_balance(run: ScenarioRun, costs: CostModel, settings: ForecastSettin
     at_target = cumulative[upto[-1]] if upto else np.nan
     per_year = max(0.0, -at_target) / len(upto) if upto else np.nan
     rows = [
-        (fy, funding[y], total[y], in_year[y], cumulative[y], max(0.0, -in_year[y]),
-         per_year if y in upto else np.nan, settings.recover_by)
+        (
+            fy,
+            funding[y],
+            total[y],
+            in_year[y],
+            cumulative[y],
+            max(0.0, -in_year[y]),
+            per_year if y in upto else np.nan,
+            settings.recover_by,
+        )
         for y, fy in enumerate(run.financial_years)
     ]
-    return pd.DataFrame(rows, columns=[
-        "financial_year", "funding_gbp", "spend_gbp", "in_year_balance_gbp", "cumulative_balance_gbp",
-        "saving_to_balance_in_year_gbp", "saving_per_year_to_recover_by_target_gbp", "recover_by",
-    ])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "financial_year",
+            "funding_gbp",
+            "spend_gbp",
+            "in_year_balance_gbp",
+            "cumulative_balance_gbp",
+            "saving_to_balance_in_year_gbp",
+            "saving_per_year_to_recover_by_target_gbp",
+            "recover_by",
+        ],
+    )
 
 
 def drivers_table(history: History, runs: dict[str, ScenarioRun], costs: CostModel) -> pd.DataFrame:
@@ -334,8 +500,13 @@ def drivers_table(history: History, runs: dict[str, ScenarioRun], costs: CostMod
     """
     caseload = caseload_by_census(history)
     spend = history.spend[history.spend["is_complete_year"]].pivot_table(
-        index="financial_year", columns="provision_type", values="spend_gbp", aggfunc="sum")
-    moves = history.transitions.groupby(["year", "provision_from", "provision_to"])["children"].sum().reset_index()
+        index="financial_year", columns="provision_type", values="spend_gbp", aggfunc="sum"
+    )
+    moves = (
+        history.transitions.groupby(["year", "provision_from", "provision_to"])["children"]
+        .sum()
+        .reset_index()
+    )
     joiners = moves[moves["provision_from"] == cohort.JOINED].groupby("year")["children"].sum()
     leavers = moves[moves["provision_to"] == cohort.LEFT].groupby("year")["children"].sum()
     provisions = history.provision_types
@@ -347,16 +518,32 @@ def drivers_table(history: History, runs: dict[str, ScenarioRun], costs: CostMod
         plans = caseload.loc[year, provisions].to_numpy(dtype=float)
         money = spend.loc[fy].reindex(provisions).fillna(0).to_numpy(dtype=float)
         per_plan = np.divide(money, plans, out=np.zeros_like(money), where=plans > 0)
-        series.append((ACTUAL, fy, plans, per_plan, float(spend.loc[fy].get("central", 0.0) or 0.0),
-                       float(joiners.get(year, np.nan)), float(leavers.get(year, np.nan))))
+        series.append(
+            (
+                ACTUAL,
+                fy,
+                plans,
+                per_plan,
+                float(spend.loc[fy].get("central", 0.0) or 0.0),
+                float(joiners.get(year, np.nan)),
+                float(leavers.get(year, np.nan)),
+            )
+        )
     rows = _driver_rows(series)
     base = [s for s in series if s[1] == costs.base_fy]
     for name, run in runs.items():
         mean_plans = run.plans.mean(axis=0)
         per_plan = run.spend.mean(axis=0) / np.maximum(mean_plans, 1e-9)
         forecast = [
-            (name, fy, mean_plans[y], per_plan[y], float(run.central[:, y].mean()), float(run.joiners[:, y].mean()),
-             float(run.leavers[:, y].mean()))
+            (
+                name,
+                fy,
+                mean_plans[y],
+                per_plan[y],
+                float(run.central[:, y].mean()),
+                float(run.joiners[:, y].mean()),
+                float(run.leavers[:, y].mean()),
+            )
             for y, fy in enumerate(run.financial_years)
         ]
         rows += _driver_rows(base + forecast)
@@ -400,17 +587,46 @@ def _rates(model: cohort.CohortModel, costs: CostModel, settings: ForecastSettin
     rows = []
     for p, provision in enumerate(model.provisions):
         stay = model.move_rate[:, p, p]
-        rows.append((provision, float(model.base[:, p].sum()),
-                     float((leave[:, p] * weights[:, p]).sum() / weights[:, p].sum()),
-                     float((stay * weights[:, p]).sum() / weights[:, p].sum()),
-                     float(model.joiner_share[:, p].sum()), float(costs.fte_per_plan[p]), float(costs.unit_cost[p]),
-                     float(costs.real_growth[p]), float(costs.real_growth[p] + costs.inflation)))
-    rows.append(("central", np.nan, np.nan, np.nan, np.nan, np.nan, costs.central, costs.central_real_growth,
-                 costs.central_real_growth + costs.inflation))
-    frame = pd.DataFrame(rows, columns=[
-        "provision_type", "base_plans", "leave_rate", "stay_in_provision_rate", "share_of_joiners", "fte_per_plan",
-        "base_unit_cost_gbp", "unit_cost_real_growth", "unit_cost_nominal_growth",
-    ])
+        rows.append(
+            (
+                provision,
+                float(model.base[:, p].sum()),
+                float((leave[:, p] * weights[:, p]).sum() / weights[:, p].sum()),
+                float((stay * weights[:, p]).sum() / weights[:, p].sum()),
+                float(model.joiner_share[:, p].sum()),
+                float(costs.fte_per_plan[p]),
+                float(costs.unit_cost[p]),
+                float(costs.real_growth[p]),
+                float(costs.real_growth[p] + costs.inflation),
+            )
+        )
+    rows.append(
+        (
+            "central",
+            np.nan,
+            np.nan,
+            np.nan,
+            np.nan,
+            np.nan,
+            costs.central,
+            costs.central_real_growth,
+            costs.central_real_growth + costs.inflation,
+        )
+    )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "provision_type",
+            "base_plans",
+            "leave_rate",
+            "stay_in_provision_rate",
+            "share_of_joiners",
+            "fte_per_plan",
+            "base_unit_cost_gbp",
+            "unit_cost_real_growth",
+            "unit_cost_nominal_growth",
+        ],
+    )
     frame.insert(0, "base_census_year", model.base_year)
     frame.insert(1, "base_financial_year", costs.base_fy)
     frame["joiners_trend_per_year"] = float(np.exp(model.joiner_slope) - 1)
@@ -419,51 +635,165 @@ def _rates(model: cohort.CohortModel, costs: CostModel, settings: ForecastSettin
     return frame
 
 
-def assumptions_table(model: cohort.CohortModel, costs: CostModel, settings: ForecastSettings) -> pd.DataFrame:
+def assumptions_table(
+    model: cohort.CohortModel, costs: CostModel, settings: ForecastSettings
+) -> pd.DataFrame:
     """The assumptions the balance hangs on, each with its value and where it comes from: the
     report's first page prints them beside the headline."""
     c = settings.costs
     growth = c.funding_growth
     rows = [
-        ("funding_growth", None, None, growth, "a year",
-         c.funding_growth_source if growth is not None else f"recent growth of funding ({c.unit_cost_years} years)"),
-        *(("funding_gbp", None, fy, costs.funding[fy], "£", costs.funding_source[fy]) for fy in costs.funding),
-        ("unit_cost_inflation", None, None, c.inflation, "a year",
-         f"{c.pay_share:.0%} pay at {c.pay_inflation:.1%} + {1 - c.pay_share:.0%} prices at {c.price_inflation:.1%}"),
+        (
+            "funding_growth",
+            None,
+            None,
+            growth,
+            "a year",
+            c.funding_growth_source
+            if growth is not None
+            else f"recent growth of funding ({c.unit_cost_years} years)",
+        ),
+        *(
+            ("funding_gbp", None, fy, costs.funding[fy], "£", costs.funding_source[fy])
+            for fy in costs.funding
+        ),
+        (
+            "unit_cost_inflation",
+            None,
+            None,
+            c.inflation,
+            "a year",
+            (
+                f"{c.pay_share:.0%} pay at {c.pay_inflation:.1%} + {1 - c.pay_share:.0%} prices "
+                f"at {c.price_inflation:.1%}"
+            ),
+        ),
         ("pay_inflation", None, None, c.pay_inflation, "a year", c.pay_inflation_source),
         ("price_inflation", None, None, c.price_inflation, "a year", c.price_inflation_source),
         ("pay_share", None, None, c.pay_share, "share", c.pay_share_source),
-        ("historical_inflation", None, None, c.historical_inflation, "a year",
-         c.historical_inflation_source + ": taken off past unit-cost growth to leave the growth above inflation"),
+        (
+            "historical_inflation",
+            None,
+            None,
+            c.historical_inflation,
+            "a year",
+            c.historical_inflation_source
+            + ": taken off past unit-cost growth to leave the growth above inflation",
+        ),
     ]
     for p, provision in enumerate(costs.provisions):
-        rows.append(("unit_cost_growth", provision, None, float(costs.real_growth[p] + costs.inflation), "a year",
-                     (f"{costs.real_growth[p]:+.1%} above inflation (the last {c.unit_cost_years} years' growth less "
-                      f"{c.historical_inflation:.1%}) + {costs.inflation:.1%} inflation")))
-    rows.append(("unit_cost_growth", "central", None, float(costs.central_real_growth + costs.inflation), "a year",
-                 f"{costs.central_real_growth:+.1%} above inflation + {costs.inflation:.1%} inflation"))
-    rows.append(("joiners_trend", None, None, float(np.exp(model.joiner_slope) - 1), "a year",
-                 ("trend of new plans" + (f" damped by {settings.cohort.damping} a year"
-                                          if settings.cohort.damping < 1 else "")
-                  + f" over the last {settings.cohort.trend_years} years, pooled with the caseload's growth")))
-    rows.append(("population", None, None, np.nan, "",
-                 f"ONS projection: {settings.population_file.name}" if settings.population_file
-                 else "none: joiners follow their own trend, not population"))
+        rows.append(
+            (
+                "unit_cost_growth",
+                provision,
+                None,
+                float(costs.real_growth[p] + costs.inflation),
+                "a year",
+                (
+                    f"{costs.real_growth[p]:+.1%} above inflation (the last {c.unit_cost_years} "
+                    f"years' growth less {c.historical_inflation:.1%}) + "
+                    f"{costs.inflation:.1%} inflation"
+                ),
+            )
+        )
+    rows.append(
+        (
+            "unit_cost_growth",
+            "central",
+            None,
+            float(costs.central_real_growth + costs.inflation),
+            "a year",
+            f"{costs.central_real_growth:+.1%} above inflation + {costs.inflation:.1%} inflation",
+        )
+    )
+    rows.append(
+        (
+            "joiners_trend",
+            None,
+            None,
+            float(np.exp(model.joiner_slope) - 1),
+            "a year",
+            (
+                "trend of new plans"
+                + (
+                    f" damped by {settings.cohort.damping} a year"
+                    if settings.cohort.damping < 1
+                    else ""
+                )
+                + f" over the last {settings.cohort.trend_years} years, "
+                "pooled with the caseload's growth"
+            ),
+        )
+    )
+    rows.append(
+        (
+            "population",
+            None,
+            None,
+            np.nan,
+            "",
+            f"ONS projection: {settings.population_file.name}"
+            if settings.population_file
+            else "none: joiners follow their own trend, not population",
+        )
+    )
     for provision, places in settings.capacity.items():
         overflow = settings.overflow.get(provision)
-        rows.append(("capacity", provision, None, places, "places",
-                     f"forecast settings; children beyond it go to {overflow}" if overflow else "forecast settings"))
+        rows.append(
+            (
+                "capacity",
+                provision,
+                None,
+                places,
+                "places",
+                f"forecast settings; children beyond it go to {overflow}"
+                if overflow
+                else "forecast settings",
+            )
+        )
     if not settings.capacity:
-        rows.append(("capacity", None, None, np.nan, "places", "none set: every provision type takes every child"))
-    rows.append(("prevalence_ceiling", None, None, np.nan if settings.prevalence_ceiling is None else settings.prevalence_ceiling,
-                 "plans per 1,000 aged 0-25", "forecast settings" if settings.prevalence_ceiling else "none set"))
-    rows.append(("balance_brought_forward", None, costs.base_fy, costs.base_cumulative_balance, "£",
-                 f"cumulative balance at the end of {costs.base_fy} (marts.fct_hnb_position)"))
-    return pd.DataFrame(rows, columns=["assumption", "provision_type", "financial_year", "value", "unit", "source"])
+        rows.append(
+            (
+                "capacity",
+                None,
+                None,
+                np.nan,
+                "places",
+                "none set: every provision type takes every child",
+            )
+        )
+    rows.append(
+        (
+            "prevalence_ceiling",
+            None,
+            None,
+            np.nan if settings.prevalence_ceiling is None else settings.prevalence_ceiling,
+            "plans per 1,000 aged 0-25",
+            "forecast settings" if settings.prevalence_ceiling else "none set",
+        )
+    )
+    rows.append(
+        (
+            "balance_brought_forward",
+            None,
+            costs.base_fy,
+            costs.base_cumulative_balance,
+            "£",
+            f"cumulative balance at the end of {costs.base_fy} (marts.fct_hnb_position)",
+        )
+    )
+    return pd.DataFrame(
+        rows, columns=["assumption", "provision_type", "financial_year", "value", "unit", "source"]
+    )
 
 
-def _sensitivity(history: History, model: cohort.CohortModel, costs: CostModel, settings: ForecastSettings,
-                 unmitigated: ScenarioRun) -> pd.DataFrame:
+def _sensitivity(
+    history: History,
+    model: cohort.CohortModel,
+    costs: CostModel,
+    settings: ForecastSettings,
+    unmitigated: ScenarioRun,
+) -> pd.DataFrame:
     """The unmitigated cumulative balance (central) with one assumption at a time at another value,
     on the same paths; `change_from_central_gbp` against the forecast as set."""
     central = unmitigated.cumulative_balance.mean(axis=0)
@@ -471,20 +801,61 @@ def _sensitivity(history: History, model: cohort.CohortModel, costs: CostModel, 
     runs: list[tuple[str, str, float, ScenarioRun]] = []
     years = complete_years(history)
     for variant, rate in chosen.funding_growth.items():
-        funding, source = project_funding(history, replace(settings.costs, funding_growth=rate), years, settings.horizon)
-        runs.append(("funding_growth", variant, rate,
-                     run_scenario(model, replace(costs, funding=funding, funding_source=source), settings, [])))
+        funding, source = project_funding(
+            history, replace(settings.costs, funding_growth=rate), years, settings.horizon
+        )
+        runs.append(
+            (
+                "funding_growth",
+                variant,
+                rate,
+                run_scenario(
+                    model, replace(costs, funding=funding, funding_source=source), settings, []
+                ),
+            )
+        )
     for variant, rate in chosen.unit_cost_inflation.items():
-        runs.append(("unit_cost_inflation", variant, rate, run_scenario(model, replace(costs, inflation=rate), settings, [])))
+        runs.append(
+            (
+                "unit_cost_inflation",
+                variant,
+                rate,
+                run_scenario(model, replace(costs, inflation=rate), settings, []),
+            )
+        )
     for variant, percent in chosen.joiners_percent.items():
-        runs.append(("joiners_percent", variant, percent,
-                     run_scenario(model, costs, settings, [], joiner_factor=1 + percent / 100)))
-    as_set = {"funding_growth": settings.costs.funding_growth, "unit_cost_inflation": costs.inflation,
-              "joiners_percent": 0.0}
-    rows = [(name, "as set", value, fy, central[y], 0.0)
-            for name, value in as_set.items() for y, fy in enumerate(unmitigated.financial_years)]
+        runs.append(
+            (
+                "joiners_percent",
+                variant,
+                percent,
+                run_scenario(model, costs, settings, [], joiner_factor=1 + percent / 100),
+            )
+        )
+    as_set = {
+        "funding_growth": settings.costs.funding_growth,
+        "unit_cost_inflation": costs.inflation,
+        "joiners_percent": 0.0,
+    }
+    rows = [
+        (name, "as set", value, fy, central[y], 0.0)
+        for name, value in as_set.items()
+        for y, fy in enumerate(unmitigated.financial_years)
+    ]
     for name, variant, value, run in runs:
         balance = run.cumulative_balance.mean(axis=0)
-        rows += [(name, variant, value, fy, balance[y], balance[y] - central[y]) for y, fy in enumerate(run.financial_years)]
-    return pd.DataFrame(rows, columns=["assumption", "variant", "value", "financial_year", "cumulative_balance_gbp_central",
-                                       "change_from_central_gbp"])
+        rows += [
+            (name, variant, value, fy, balance[y], balance[y] - central[y])
+            for y, fy in enumerate(run.financial_years)
+        ]
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "assumption",
+            "variant",
+            "value",
+            "financial_year",
+            "cumulative_balance_gbp_central",
+            "change_from_central_gbp",
+        ],
+    )

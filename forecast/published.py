@@ -26,16 +26,35 @@ from pathlib import Path
 import pandas as pd
 
 NATIONAL = "E92000001"  # England's row in the published files
-PROVISIONS = ["mainstream", "mainstream_rp_unit", "mss", "inmss", "ap", "post16_fe", "post16_spi", "eotas",
-              "early_years", "other", "none"]
+PROVISIONS = [
+    "mainstream",
+    "mainstream_rp_unit",
+    "mss",
+    "inmss",
+    "ap",
+    "post16_fe",
+    "post16_spi",
+    "eotas",
+    "early_years",
+    "other",
+    "none",
+]
 
 # caseload.csv / newplans.csv columns (2025 release) → provision type
 RELEASE_2025 = {
-    "mainstream": ["mainstream_la_maintained", "mainstream_academy", "mainstream_free_school", "mainstream_independent"],
+    "mainstream": [
+        "mainstream_la_maintained",
+        "mainstream_academy",
+        "mainstream_free_school",
+        "mainstream_independent",
+    ],
     "mainstream_rp_unit": [
-        "mainstream_la_maintained_resourced_provision", "mainstream_la_maintained_senunit",
-        "mainstream_academy_resourced_provision", "mainstream_academy_senunit",
-        "mainstream_free_school_resourced_provision", "mainstream_free_school_senunit",
+        "mainstream_la_maintained_resourced_provision",
+        "mainstream_la_maintained_senunit",
+        "mainstream_academy_resourced_provision",
+        "mainstream_academy_senunit",
+        "mainstream_free_school_resourced_provision",
+        "mainstream_free_school_senunit",
     ],
     "mss": ["special_la_maintained", "special_academy_free"],
     "inmss": ["special_independent", "special_non_maintained"],
@@ -48,19 +67,32 @@ RELEASE_2025 = {
 }
 # sen2_estab_caseload.csv establishment_type → provision type (2022 release)
 RELEASE_2022 = {
-    "Mainstream - LA maintained": "mainstream", "Mainstream - Academy": "mainstream",
-    "Mainstream - Free school": "mainstream", "Mainstream - Independent": "mainstream",
+    "Mainstream - LA maintained": "mainstream",
+    "Mainstream - Academy": "mainstream",
+    "Mainstream - Free school": "mainstream",
+    "Mainstream - Independent": "mainstream",
     "Mainstream - LA maintained - SEN unit": "mainstream_rp_unit",
     "Mainstream - LA maintained - Resourced provision": "mainstream_rp_unit",
-    "Mainstream - Academy - SEN unit": "mainstream_rp_unit", "Mainstream - Academy - Resourced Provision": "mainstream_rp_unit",
+    "Mainstream - Academy - SEN unit": "mainstream_rp_unit",
+    "Mainstream - Academy - Resourced Provision": "mainstream_rp_unit",
     "Mainstream - Free school - SEN unit": "mainstream_rp_unit",
     "Mainstream - Free school - Resourced provision": "mainstream_rp_unit",
-    "Special - LA maintained": "mss", "Special - Academy/free": "mss", "Special - Academy": "mss",
-    "Special - Free school": "mss", "Special - Non-maintained": "inmss", "Special - Independent": "inmss",
-    "AP/PRU - LA maintained": "ap", "AP/PRU - Academy": "ap", "AP/PRU - Free school": "ap",
-    "General FE and tertiary colleges/HE": "post16_fe", "Sixth form college": "post16_fe", "Other FE": "post16_fe",
-    "Specialist post-16 institutions": "post16_spi", "Other arrangements by local authority": "eotas",
-    "Non-maintained early years": "early_years", "NEET": "none",
+    "Special - LA maintained": "mss",
+    "Special - Academy/free": "mss",
+    "Special - Academy": "mss",
+    "Special - Free school": "mss",
+    "Special - Non-maintained": "inmss",
+    "Special - Independent": "inmss",
+    "AP/PRU - LA maintained": "ap",
+    "AP/PRU - Academy": "ap",
+    "AP/PRU - Free school": "ap",
+    "General FE and tertiary colleges/HE": "post16_fe",
+    "Sixth form college": "post16_fe",
+    "Other FE": "post16_fe",
+    "Specialist post-16 institutions": "post16_spi",
+    "Other arrangements by local authority": "eotas",
+    "Non-maintained early years": "early_years",
+    "NEET": "none",
 }
 
 
@@ -70,7 +102,8 @@ class CouncilHistory:
     name: str
     region: str
     caseload: pd.DataFrame  # census year × provision type
-    new_plans: pd.DataFrame  # census year (of the January after issue) × provision type; may be empty
+    # census year (of the January after issue) × provision type; may be empty
+    new_plans: pd.DataFrame
     caseload_by_age: pd.DataFrame  # census year × age (2024+ only)
 
 
@@ -107,8 +140,8 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
     files = {p.name: p for p in folder.rglob("*.csv")}
     if "caseload.csv" not in files:
         raise FileNotFoundError(
-            f"{folder}: caseload.csv not found — download the 'Education, health and care plans' release "
-            "data from explore-education-statistics.service.gov.uk"
+            f"{folder}: caseload.csv not found — download the 'Education, health and care plans' "
+            "release data from explore-education-statistics.service.gov.uk"
         )
     caseload: dict[str, dict[int, dict[str, float]]] = {}
     names: dict[str, tuple[str, str]] = {}
@@ -131,7 +164,9 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
         year = _census_year(row["time_period"])
         if row["breakdown_topic"] == "All EHC plans":
             caseload.setdefault(code, {})[year] = _by_setting(row, "ehcplans")
-        elif row["breakdown_topic"] == "Child or young persons age" and row["breakdown"].startswith("age "):
+        elif row["breakdown_topic"] == "Child or young persons age" and row["breakdown"].startswith(
+            "age "
+        ):
             age = int(row["breakdown"].split()[1])
             by_age.setdefault(code, {}).setdefault(year, {})[age] = _number(row["ehcplans"])
 
@@ -153,7 +188,9 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
             for year, values in years.items():
                 if year in caseload.get(code, {}):
                     continue  # the 2025 release wins where both have the year
-                values["other"] = max(0.0, totals.get(code, {}).get(year, 0.0) - sum(values.values()))
+                values["other"] = max(
+                    0.0, totals.get(code, {}).get(year, 0.0) - sum(values.values())
+                )
                 caseload.setdefault(code, {})[year] = values
 
     new_plans: dict[str, dict[int, dict[str, float]]] = {}
@@ -162,7 +199,9 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
             code = key_of(row)
             if code is None or row.get("breakdown_topic") != "New EHC plans":
                 continue
-            new_plans.setdefault(code, {})[int(row["time_period"]) + 1] = _by_setting(row, "new_ehc_plans")
+            new_plans.setdefault(code, {})[int(row["time_period"]) + 1] = _by_setting(
+                row, "new_ehc_plans"
+            )
     if "sen2_mi.csv" in files:
         for row in _rows(files["sen2_mi.csv"]):
             code = key_of(row)
@@ -174,7 +213,12 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
 
     councils = {}
     for code, years in caseload.items():
-        frame = pd.DataFrame.from_dict(years, orient="index").reindex(columns=PROVISIONS).fillna(0.0).sort_index()
+        frame = (
+            pd.DataFrame.from_dict(years, orient="index")
+            .reindex(columns=PROVISIONS)
+            .fillna(0.0)
+            .sort_index()
+        )
         joiners = pd.DataFrame.from_dict(new_plans.get(code, {}), orient="index").sort_index()
         ages = pd.DataFrame.from_dict(by_age.get(code, {}), orient="index").sort_index()
         name, region = names.get(code, (code, ""))
@@ -191,13 +235,20 @@ def as_of(councils: dict[str, CouncilHistory], origin: int) -> dict[str, Council
         caseload = council.caseload.loc[:origin]
         if caseload.empty:
             continue
-        known[code] = CouncilHistory(code, council.name, council.region, caseload, council.new_plans.loc[:origin],
-                                     council.caseload_by_age.loc[:origin])
+        known[code] = CouncilHistory(
+            code,
+            council.name,
+            council.region,
+            caseload,
+            council.new_plans.loc[:origin],
+            council.caseload_by_age.loc[:origin],
+        )
     return known
 
 
 def find_council(councils: dict[str, CouncilHistory], query: str) -> CouncilHistory:
-    """By old LA code (e.g. 869), new code (E06000037 is not in these files: use the old one) or name."""
+    """By old LA code (e.g. 869), new code (E06000037 is not in these files:
+    use the old one) or name."""
     if query in councils:
         return councils[query]
     matches = [c for c in councils.values() if c.name.lower() == query.strip().lower()]

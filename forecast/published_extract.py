@@ -45,9 +45,15 @@ DSG_ALLOCATIONS = "dsg_allocations_by_la_2019-20_to_2023-24.csv"
 DSG_DETAIL = "dedicated-schools-grant_2023-24_blocks_detail"
 # the similarity method's sheets, and the headings (prefixes) of the columns it reads
 DSG_DETAIL_SHEETS = {
-    "Schools_block_and_CSSB": ("primary schools unit of funding", "secondary schools unit of funding"),
-    "Early_years_block": ("number for 3 and 4 year old universal entitlement",
-                          "number for 3 and 4 year old additional 15 hours", "number for 2 year old entitlement"),
+    "Schools_block_and_CSSB": (
+        "primary schools unit of funding",
+        "secondary schools unit of funding",
+    ),
+    "Early_years_block": (
+        "number for 3 and 4 year old universal entitlement",
+        "number for 3 and 4 year old additional 15 hours",
+        "number for 2 year old entitlement",
+    ),
 }
 
 
@@ -65,31 +71,86 @@ class Table:
 
 
 def _all_children(row: dict[str, str]) -> bool:
-    return row["geographic_level"] in COUNCILS_AND_ENGLAND and row["breakdown_topic"] == row["breakdown"] \
+    return (
+        row["geographic_level"] in COUNCILS_AND_ENGLAND
+        and row["breakdown_topic"] == row["breakdown"]
         and row["breakdown"].startswith("All")
+    )
 
 
 TABLES = (
-    Table("caseload.csv", "ehcp_2025", (*PLACES, "breakdown_topic", "breakdown", "ehcplans", *SETTINGS_2025),
-          lambda r: r["geographic_level"] in COUNCILS_AND_ENGLAND and (
-              r["breakdown_topic"] == "All EHC plans"
-              or (r["breakdown_topic"] == "Child or young persons age" and r["breakdown"].startswith("age ")))),
-    Table("newplans.csv", "ehcp_2025", (*PLACES, "breakdown_topic", "breakdown", "new_ehc_plans", *SETTINGS_2025),
-          lambda r: r["geographic_level"] in COUNCILS_AND_ENGLAND and r["breakdown_topic"] == "New EHC plans"),
-    Table("requests.csv", "ehcp_2025",
-          (*PLACES, "breakdown_topic", "breakdown", "requests_received_in_year", "request_assess_pc"), _all_children),
-    Table("assessments.csv", "ehcp_2025", (*PLACES, "breakdown_topic", "breakdown", "assess_issued"), _all_children),
-    Table("timeliness_20_week.csv", "ehcp_2025",
-          (*PLACES, "breakdown_topic", "breakdown", "pc_plans_issued_within_20_weeks", "PC_plans_issued_20_weeks_ex"),
-          _all_children),
-    Table("sen2_estab_caseload.csv", "ehcp_2022",
-          (*PLACES, "establishment_group", "establishment_type", "Total_all"),
-          lambda r: r["geographic_level"] in COUNCILS_AND_ENGLAND and (
-              r["establishment_type"] in RELEASE_2022
-              or (r["establishment_group"] == "Total" and r["establishment_type"] == "Total"))),
-    Table("sen2_mi.csv", "ehcp_2022", (*PLACES, "NewallEHC"), lambda r: r["geographic_level"] in COUNCILS_AND_ENGLAND),
-    Table(DSG_ALLOCATIONS, "dsg",
-          ("financial_year", "old_la_code", "la_name", "high_needs_block_gbp", "schools_block_gbp"), lambda r: True),
+    Table(
+        "caseload.csv",
+        "ehcp_2025",
+        (*PLACES, "breakdown_topic", "breakdown", "ehcplans", *SETTINGS_2025),
+        lambda r: (
+            r["geographic_level"] in COUNCILS_AND_ENGLAND
+            and (
+                r["breakdown_topic"] == "All EHC plans"
+                or (
+                    r["breakdown_topic"] == "Child or young persons age"
+                    and r["breakdown"].startswith("age ")
+                )
+            )
+        ),
+    ),
+    Table(
+        "newplans.csv",
+        "ehcp_2025",
+        (*PLACES, "breakdown_topic", "breakdown", "new_ehc_plans", *SETTINGS_2025),
+        lambda r: (
+            r["geographic_level"] in COUNCILS_AND_ENGLAND
+            and r["breakdown_topic"] == "New EHC plans"
+        ),
+    ),
+    Table(
+        "requests.csv",
+        "ehcp_2025",
+        (*PLACES, "breakdown_topic", "breakdown", "requests_received_in_year", "request_assess_pc"),
+        _all_children,
+    ),
+    Table(
+        "assessments.csv",
+        "ehcp_2025",
+        (*PLACES, "breakdown_topic", "breakdown", "assess_issued"),
+        _all_children,
+    ),
+    Table(
+        "timeliness_20_week.csv",
+        "ehcp_2025",
+        (
+            *PLACES,
+            "breakdown_topic",
+            "breakdown",
+            "pc_plans_issued_within_20_weeks",
+            "PC_plans_issued_20_weeks_ex",
+        ),
+        _all_children,
+    ),
+    Table(
+        "sen2_estab_caseload.csv",
+        "ehcp_2022",
+        (*PLACES, "establishment_group", "establishment_type", "Total_all"),
+        lambda r: (
+            r["geographic_level"] in COUNCILS_AND_ENGLAND
+            and (
+                r["establishment_type"] in RELEASE_2022
+                or (r["establishment_group"] == "Total" and r["establishment_type"] == "Total")
+            )
+        ),
+    ),
+    Table(
+        "sen2_mi.csv",
+        "ehcp_2022",
+        (*PLACES, "NewallEHC"),
+        lambda r: r["geographic_level"] in COUNCILS_AND_ENGLAND,
+    ),
+    Table(
+        DSG_ALLOCATIONS,
+        "dsg",
+        ("financial_year", "old_la_code", "la_name", "high_needs_block_gbp", "schools_block_gbp"),
+        lambda r: True,
+    ),
 )
 # the tables the DfE's statistics service publishes (the 2022 release's and the DSG files are kept)
 EES_TABLES = tuple(t for t in TABLES if t.folder == "ehcp_2025")
@@ -100,12 +161,15 @@ class ExtractError(RuntimeError):
 
 
 def compact(source: Path, table: Table, target: Path) -> int:
-    """Copy the rows and columns of `table` from the full file `source` to `target`; rows written."""
+    """Copy the rows and columns of `table` from the
+    full file `source` to `target`; rows written."""
     with source.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in table.columns if c not in (reader.fieldnames or [])]
         if missing:
-            raise ExtractError(f"{source}: not the DfE's {table.name} (no column {', '.join(missing)})")
+            raise ExtractError(
+                f"{source}: not the DfE's {table.name} (no column {', '.join(missing)})"
+            )
         rows = [[row[c] for c in table.columns] for row in reader if table.keep(row)]
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("w", newline="", encoding="utf-8") as handle:
@@ -116,39 +180,62 @@ def compact(source: Path, table: Table, target: Path) -> int:
 
 
 def build_extract(full: Path, out: Path = SHIPPED) -> dict[str, int]:
-    """The compact extract in `out` from a folder holding the DfE's full files (sub-folders searched)."""
+    """The compact extract in `out` from a folder holding the DfE's full files
+    (sub-folders searched)."""
     written = {}
     with _replacing(out) as building:
         for table in TABLES:
             source = _find(full, table.name)
             written[table.name] = compact(source, table, building / table.folder / table.name)
-        detail = next((p for suffix in (".ods", ".xlsx") for p in sorted(full.rglob(f"{DSG_DETAIL}{suffix}"))), None)
+        detail = next(
+            (
+                p
+                for suffix in (".ods", ".xlsx")
+                for p in sorted(full.rglob(f"{DSG_DETAIL}{suffix}"))
+            ),
+            None,
+        )
         if detail is None:
             raise ExtractError(f"{full}: no {DSG_DETAIL}.ods (the DSG allocations detail workbook)")
-        written[f"{DSG_DETAIL}.xlsx"] = compact_dsg_detail(detail, building / "dsg" / f"{DSG_DETAIL}.xlsx")
+        written[f"{DSG_DETAIL}.xlsx"] = compact_dsg_detail(
+            detail, building / "dsg" / f"{DSG_DETAIL}.xlsx"
+        )
     return written
 
 
 def compact_dsg_detail(source: Path, target: Path) -> int:
-    """The similarity inputs of the DSG allocations detail workbook: its two sheets with their title,
-    the council code and name and the columns the similarity method reads, headings unchanged."""
+    """The similarity inputs of the DSG allocations detail workbook: its two sheets with their
+    title, the council code and name and the columns the similarity method reads, headings
+    unchanged."""
     import pandas as pd
     from openpyxl import Workbook
 
-    sheets = pd.read_excel(source, sheet_name=list(DSG_DETAIL_SHEETS), header=None,
-                           engine="odf" if source.suffix == ".ods" else None)
+    sheets = pd.read_excel(
+        source,
+        sheet_name=list(DSG_DETAIL_SHEETS),
+        header=None,
+        engine="odf" if source.suffix == ".ods" else None,
+    )
     workbook = Workbook()
     workbook.remove(workbook.active)
     councils = 0
     for name, prefixes in DSG_DETAIL_SHEETS.items():
         table = sheets[name]
-        header = next(i for i in range(10) if any(str(v).strip().lower().startswith(prefixes) for v in table.iloc[i]))
-        wanted = [j for prefix in prefixes for j, v in enumerate(table.iloc[header])
-                  if str(v).strip().lower().startswith(prefix)][:len(prefixes)]
+        header = next(
+            i
+            for i in range(10)
+            if any(str(v).strip().lower().startswith(prefixes) for v in table.iloc[i])
+        )
+        wanted = [
+            j
+            for prefix in prefixes
+            for j, v in enumerate(table.iloc[header])
+            if str(v).strip().lower().startswith(prefix)
+        ][: len(prefixes)]
         sheet = workbook.create_sheet(name)
         sheet.append([table.iloc[0, 0]])
         sheet.append(["LA code", "LA name", *(table.iloc[header, j] for j in wanted)])
-        rows = table.iloc[header + 1:]
+        rows = table.iloc[header + 1 :]
         rows = rows[pd.to_numeric(rows.iloc[:, 0], errors="coerce").notna()]
         for _, row in rows.iterrows():
             sheet.append([int(row.iloc[0]), row.iloc[1], *(float(row.iloc[j]) for j in wanted)])
@@ -160,8 +247,11 @@ def compact_dsg_detail(source: Path, target: Path) -> int:
 
 # --- the DfE's statistics service ------------------------------------------------------------
 
+
 def _get(url: str) -> bytes:
-    request = urllib.request.Request(url, headers={"Accept": "application/json, text/csv", "User-Agent": "highneeds"})
+    request = urllib.request.Request(
+        url, headers={"Accept": "application/json, text/csv", "User-Agent": "highneeds"}
+    )
     with urllib.request.urlopen(request, timeout=120) as response:
         return response.read()
 
@@ -173,46 +263,61 @@ def fetch_extract(out: Path = SHIPPED, get: Callable[[str], bytes] = _get) -> di
     version. Nothing in `out` changes unless every table was found."""
     search = urllib.parse.urlencode({"search": EHCP_PUBLICATION, "pageSize": 40})
     publications = json.loads(get(f"{EES_API}/publications?{search}"))["results"]
-    publication = next((p for p in publications if p["title"].strip().lower() == EHCP_PUBLICATION.lower()), None)
+    publication = next(
+        (p for p in publications if p["title"].strip().lower() == EHCP_PUBLICATION.lower()), None
+    )
     if publication is None:
         raise ExtractError(f"the statistics service has no publication titled {EHCP_PUBLICATION!r}")
     data_sets, page = [], 1
     while True:
-        listing = json.loads(get(f"{EES_API}/publications/{publication['id']}/data-sets?page={page}&pageSize=40"))
+        listing = json.loads(
+            get(f"{EES_API}/publications/{publication['id']}/data-sets?page={page}&pageSize=40")
+        )
         data_sets += [d for d in listing["results"] if d.get("status", "Published") == "Published"]
         if page >= listing.get("paging", {}).get("totalPages", 1):
             break
         page += 1
     found: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as downloads, _replacing(out, keep=True) as building:
-        for table in TABLES:  # a new folder starts with the shipped tables the service does not publish
+        # a new folder starts with the shipped tables the service does not publish
+        for table in TABLES:
             if table not in EES_TABLES and not (building / table.folder / table.name).exists():
                 (building / table.folder).mkdir(parents=True, exist_ok=True)
-                shutil.copy2(SHIPPED / table.folder / table.name, building / table.folder / table.name)
+                shutil.copy2(
+                    SHIPPED / table.folder / table.name, building / table.folder / table.name
+                )
         if not any(building.rglob(f"{DSG_DETAIL}.*")):
-            shutil.copy2(SHIPPED / "dsg" / f"{DSG_DETAIL}.xlsx", building / "dsg" / f"{DSG_DETAIL}.xlsx")
+            shutil.copy2(
+                SHIPPED / "dsg" / f"{DSG_DETAIL}.xlsx", building / "dsg" / f"{DSG_DETAIL}.xlsx"
+            )
         for data_set in data_sets:
             path = Path(downloads) / f"{data_set['id']}.csv"
             path.write_bytes(get(f"{EES_API}/data-sets/{data_set['id']}/csv"))
             with path.open(newline="", encoding="utf-8-sig") as handle:
                 header = next(csv.reader(handle), [])
-            table = next((t for t in EES_TABLES if t.identifies(header) and t.name not in found), None)
+            table = next(
+                (t for t in EES_TABLES if t.identifies(header) and t.name not in found), None
+            )
             if table is None:
                 continue
             compact(path, table, building / table.folder / table.name)
-            found[table.name] = f"{data_set['title']} (version {data_set['latestVersion'].get('version', '?')}, " \
-                                f"published {data_set['latestVersion'].get('published', '?')[:10]})"
+            found[table.name] = (
+                f"{data_set['title']} (version {data_set['latestVersion'].get('version', '?')}, "
+                f"published {data_set['latestVersion'].get('published', '?')[:10]})"
+            )
         missing = [t.name for t in EES_TABLES if t.name not in found]
         if missing:
             raise ExtractError(
-                f"the {EHCP_PUBLICATION!r} data sets on the statistics service hold no {', '.join(missing)} "
-                f"(data sets: {', '.join(d['title'] for d in data_sets) or 'none'}); the extract is unchanged")
+                f"the {EHCP_PUBLICATION!r} data sets on the statistics service hold no "
+                f"{', '.join(missing)} (data sets: "
+                f"{', '.join(d['title'] for d in data_sets) or 'none'}); the extract is unchanged"
+            )
     return found
 
 
 class _replacing:
-    """Build a folder beside `out` and swap it in only when the block succeeds (with `keep`, starting
-    from a copy of what `out` holds)."""
+    """Build a folder beside `out` and swap it in only when the block succeeds (with `keep`,
+    starting from a copy of what `out` holds)."""
 
     def __init__(self, out: Path, keep: bool = False):
         self.out, self.keep = Path(out), keep
@@ -249,11 +354,13 @@ def _find(folder: Path, name: str) -> Path:
 
 
 def has_published_files(folder: Path) -> bool:
-    """Whether a folder holds the DfE's files the benchmarks need (the EHCP release's caseload.csv)."""
+    """Whether a folder holds the DfE's files the benchmarks need
+    (the EHCP release's caseload.csv)."""
     return Path(folder).is_dir() and any(Path(folder).rglob("caseload.csv"))
 
 
 def describe(written: dict[str, int | str]) -> str:
-    return "; ".join(f"{name}: {value:,} rows" if isinstance(value, int) else f"{name}: {value}"
-                     for name, value in written.items())
-
+    return "; ".join(
+        f"{name}: {value:,} rows" if isinstance(value, int) else f"{name}: {value}"
+        for name, value in written.items()
+    )

@@ -44,9 +44,12 @@ def _joiner_variants() -> dict[str, float]:
 class SensitivitySettings:
     """The assumptions that move the balance most, each run at other values (unmitigated)."""
 
-    funding_growth: dict[str, float] = field(default_factory=_funding_variants)  # a year, after the budget file
-    unit_cost_inflation: dict[str, float] = field(default_factory=_inflation_variants)  # cash, a year, pay and prices
-    joiners_percent: dict[str, float] = field(default_factory=_joiner_variants)  # change to every year's joiners
+    # a year, after the budget file
+    funding_growth: dict[str, float] = field(default_factory=_funding_variants)
+    # cash, a year, pay and prices
+    unit_cost_inflation: dict[str, float] = field(default_factory=_inflation_variants)
+    # change to every year's joiners
+    joiners_percent: dict[str, float] = field(default_factory=_joiner_variants)
 
 
 class ForecastSettingsError(ValueError):
@@ -72,8 +75,19 @@ class ForecastSettings:
         return replace(self, **{k: v for k, v in values.items() if v is not None})
 
 
-KNOWN = {"horizon", "recover_by", "simulations", "seed", "cohort", "costs", "capacity", "overflow",
-         "prevalence_ceiling", "population", "sensitivity"}
+KNOWN = {
+    "horizon",
+    "recover_by",
+    "simulations",
+    "seed",
+    "cohort",
+    "costs",
+    "capacity",
+    "overflow",
+    "prevalence_ceiling",
+    "population",
+    "sensitivity",
+}
 NESTED = ("cohort", "costs", "sensitivity")  # merged key by key over the file extended
 
 
@@ -83,12 +97,19 @@ def _read_document(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as error:
-        raise ForecastSettingsError(f"{path}: cannot read the forecast settings ({error})") from error
+        raise ForecastSettingsError(
+            f"{path}: cannot read the forecast settings ({error})"
+        ) from error
     if not isinstance(document, dict):
-        raise ForecastSettingsError(f"{path}: expected settings (key: value), not {type(document).__name__}")
+        raise ForecastSettingsError(
+            f"{path}: expected settings (key: value), not {type(document).__name__}"
+        )
     unknown = set(document) - KNOWN - {"extends"}
     if unknown:
-        raise ForecastSettingsError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(KNOWN))}")
+        raise ForecastSettingsError(
+            f"{path}: unknown setting(s) {', '.join(sorted(unknown))}; known: "
+            f"{', '.join(sorted(KNOWN))}"
+        )
     if "extends" not in document:
         return document
     base_path = (path.parent / str(document.pop("extends"))).resolve()
@@ -113,16 +134,20 @@ def load_forecast_settings(path: Path | None = None) -> ForecastSettings:
         if "real_growth_bounds" in costs_values:
             costs_values["real_growth_bounds"] = tuple(costs_values["real_growth_bounds"])
         costs = CostSettings(**costs_values)
-        sensitivity = SensitivitySettings(**{
-            name: {str(k): float(v) for k, v in (values or {}).items()}
-            for name, values in (document.get("sensitivity") or {}).items()
-        })
+        sensitivity = SensitivitySettings(
+            **{
+                name: {str(k): float(v) for k, v in (values or {}).items()}
+                for name, values in (document.get("sensitivity") or {}).items()
+            }
+        )
     except (TypeError, ValueError, AttributeError) as error:
         raise ForecastSettingsError(f"{path}: {error}") from error
     population = document.get("population")
     settings = ForecastSettings(
         horizon=str(document.get("horizon", ForecastSettings.horizon)),
-        recover_by=str(document.get("recover_by", document.get("horizon", ForecastSettings.recover_by))),
+        recover_by=str(
+            document.get("recover_by", document.get("horizon", ForecastSettings.recover_by))
+        ),
         simulations=int(document.get("simulations", ForecastSettings.simulations)),
         seed=int(document.get("seed", ForecastSettings.seed)),
         cohort=cohort,
@@ -144,9 +169,15 @@ def validate(settings: ForecastSettings, where: Path | str) -> None:
         except ValueError as error:
             raise ForecastSettingsError(f"{where}: {name}: {error}") from error
     if fy_start(settings.horizon) < 2028:
-        raise ForecastSettingsError(f"{where}: the horizon must reach at least 2028-29 (the statutory override ends in 2027-28)")
+        raise ForecastSettingsError(
+            f"{where}: the horizon must reach at least 2028-29 "
+            "(the statutory override ends in 2027-28)"
+        )
     if settings.simulations < 500:
-        raise ForecastSettingsError(f"{where}: simulations must be at least 500 for stable p10/p90, not {settings.simulations}")
+        raise ForecastSettingsError(
+            f"{where}: simulations must be at least 500 for stable p10/p90, "
+            f"not {settings.simulations}"
+        )
     if not 0 < settings.cohort.recency <= 1 or not 0 < settings.cohort.damping <= 1:
         raise ForecastSettingsError(f"{where}: cohort recency and damping must be in (0, 1]")
 
@@ -157,15 +188,21 @@ def read_population(path: Path) -> pd.DataFrame:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.DictReader(handle))
     except OSError as error:
-        raise ForecastSettingsError(f"{path}: cannot read the population projection ({error})") from error
+        raise ForecastSettingsError(
+            f"{path}: cannot read the population projection ({error})"
+        ) from error
     if not rows or not {"year", "age", "population"} <= {k.strip().lower() for k in rows[0]}:
         raise ForecastSettingsError(f"{path}: expected columns year, age, population")
     records = []
     for number, row in enumerate(rows, 2):
         row = {k.strip().lower(): v for k, v in row.items()}
         try:
-            records.append((int(row["year"]) + 1, int(row["age"]), float(row["population"].replace(",", ""))))
+            records.append(
+                (int(row["year"]) + 1, int(row["age"]), float(row["population"].replace(",", "")))
+            )
         except (ValueError, AttributeError) as error:
-            raise ForecastSettingsError(f"{path}:{number}: year, age and population must be numbers ({error})") from error
+            raise ForecastSettingsError(
+                f"{path}:{number}: year, age and population must be numbers ({error})"
+            ) from error
     frame = pd.DataFrame(records, columns=["census_year", "age", "population"])
     return frame.pivot_table(index="census_year", columns="age", values="population", aggfunc="sum")

@@ -48,10 +48,15 @@ def write_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame]
             con.register("_frame", frame)
             con.execute(f"CREATE OR REPLACE TABLE forecast.{name} AS SELECT * FROM _frame")
             con.unregister("_frame")
-            con.execute(f"COMMENT ON TABLE forecast.{name} IS '{_sql_text(TABLE_DESCRIPTIONS[name])}'")
+            con.execute(
+                f"COMMENT ON TABLE forecast.{name} IS '{_sql_text(TABLE_DESCRIPTIONS[name])}'"
+            )
             for column in frame.columns:
                 if described := describe_column(name, column):
-                    con.execute(f'COMMENT ON COLUMN forecast.{name}."{column}" IS \'{_sql_text(described)}\'')
+                    con.execute(
+                        f'COMMENT ON COLUMN forecast.{name}."{column}" IS '
+                        f"'{_sql_text(described)}'"
+                    )
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

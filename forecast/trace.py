@@ -21,50 +21,112 @@ class TraceError(ValueError):
 def trace_forecast(con: duckdb.DuckDBPyConnection, year: str, provision: str) -> pd.DataFrame:
     """Rows of (part, input, value, source) behind forecast spend on `provision` in `year`."""
     census = fy_start(year) + 1
-    spend = con.execute("SELECT * FROM forecast.spend WHERE financial_year = ? AND provision_type = ? ORDER BY scenario",
-                        [year, provision]).df()
+    spend = con.execute(
+        "SELECT * FROM forecast.spend WHERE financial_year = ? AND provision_type = ? "
+        "ORDER BY scenario",
+        [year, provision],
+    ).df()
     if spend.empty:
-        years = [fy for (fy,) in con.execute("SELECT DISTINCT financial_year FROM forecast.spend ORDER BY 1").fetchall()]
-        types = [p for (p,) in con.execute("SELECT DISTINCT provision_type FROM forecast.spend ORDER BY 1").fetchall()]
-        raise TraceError(f"no forecast spend for {year} {provision}: years {', '.join(years)}; provision types "
-                         f"{', '.join(types)}")
+        years = [
+            fy
+            for (fy,) in con.execute(
+                "SELECT DISTINCT financial_year FROM forecast.spend ORDER BY 1"
+            ).fetchall()
+        ]
+        types = [
+            p
+            for (p,) in con.execute(
+                "SELECT DISTINCT provision_type FROM forecast.spend ORDER BY 1"
+            ).fetchall()
+        ]
+        raise TraceError(
+            f"no forecast spend for {year} {provision}: years {', '.join(years)}; provision types "
+            f"{', '.join(types)}"
+        )
     rows: list[tuple[str, str, object, str]] = []
     for r in spend.itertuples():
-        rows.append(("figure", f"spend {r.scenario} (central)", r.spend_gbp_central,
-                     f"forecast.spend; p10–p90 {r.spend_gbp_p10:,.0f} to {r.spend_gbp_p90:,.0f}"))
-    caseload = con.execute("SELECT scenario, plans_central, plans_p10, plans_p90 FROM forecast.caseload "
-                           "WHERE year = ? AND provision_type = ? ORDER BY scenario", [census, provision]).fetchall()
+        rows.append(
+            (
+                "figure",
+                f"spend {r.scenario} (central)",
+                r.spend_gbp_central,
+                f"forecast.spend; p10–p90 {r.spend_gbp_p10:,.0f} to {r.spend_gbp_p90:,.0f}",
+            )
+        )
+    caseload = con.execute(
+        "SELECT scenario, plans_central, plans_p10, plans_p90 FROM forecast.caseload "
+        "WHERE year = ? AND provision_type = ? ORDER BY scenario",
+        [census, provision],
+    ).fetchall()
     for scenario, plans, low, high in caseload:
-        rows.append(("caseload", f"plans January {census}, {scenario} (central)", plans,
-                     f"forecast.caseload; p10–p90 {low:,.0f} to {high:,.0f}"))
+        rows.append(
+            (
+                "caseload",
+                f"plans January {census}, {scenario} (central)",
+                plans,
+                f"forecast.caseload; p10–p90 {low:,.0f} to {high:,.0f}",
+            )
+        )
     rates = con.execute("SELECT * FROM forecast.rates WHERE provision_type = ?", [provision]).df()
     if len(rates):
         rate = rates.iloc[0]
         base = f"estimated from history to January {rate['base_census_year']} (forecast.rates)"
-        for column, label in (("base_plans", f"base caseload, January {rate['base_census_year']}"),
-                              ("leave_rate", "leave rate a year"), ("stay_in_provision_rate", "stay-in-provision rate"),
-                              ("share_of_joiners", "share of new plans joining here"),
-                              ("joiners_trend_per_year", "trend of new plans a year (all provision types)"),
-                              ("fte_per_plan", "FTE placements per plan")):
+        for column, label in (
+            ("base_plans", f"base caseload, January {rate['base_census_year']}"),
+            ("leave_rate", "leave rate a year"),
+            ("stay_in_provision_rate", "stay-in-provision rate"),
+            ("share_of_joiners", "share of new plans joining here"),
+            ("joiners_trend_per_year", "trend of new plans a year (all provision types)"),
+            ("fte_per_plan", "FTE placements per plan"),
+        ):
             if pd.notna(rate[column]):
                 rows.append(("caseload", label, float(rate[column]), base))
-        rows.append(("unit cost", f"unit cost {rate['base_financial_year']}", float(rate["base_unit_cost_gbp"]),
-                     f"spend ÷ FTE placements in {rate['base_financial_year']} (marts.fct_provision_spend)"))
+        rows.append(
+            (
+                "unit cost",
+                f"unit cost {rate['base_financial_year']}",
+                float(rate["base_unit_cost_gbp"]),
+                f"spend ÷ FTE placements in {rate['base_financial_year']} "
+                "(marts.fct_provision_spend)",
+            )
+        )
     for r in spend.itertuples():
-        rows.append(("unit cost", f"unit cost {year}, {r.scenario} (mean)", r.unit_cost_gbp, "forecast.spend"))
+        rows.append(
+            (
+                "unit cost",
+                f"unit cost {year}, {r.scenario} (mean)",
+                r.unit_cost_gbp,
+                "forecast.spend",
+            )
+        )
     assumptions = con.execute(
-        "SELECT assumption, provision_type, financial_year, value, source FROM forecast.assumptions "
+        "SELECT assumption, provision_type, financial_year, value, source "
+        "FROM forecast.assumptions "
         "WHERE (provision_type = ? AND assumption IN ('unit_cost_growth', 'capacity')) "
-        "OR assumption IN ('unit_cost_inflation', 'pay_inflation', 'price_inflation', 'pay_share', 'historical_inflation', "
-        "'population', 'prevalence_ceiling') ORDER BY assumption", [provision]).fetchall()
+        "OR assumption IN ('unit_cost_inflation', 'pay_inflation', 'price_inflation', 'pay_share', "
+        "'historical_inflation', "
+        "'population', 'prevalence_ceiling') ORDER BY assumption",
+        [provision],
+    ).fetchall()
     for assumption, _, _, value, source in assumptions:
         rows.append(("assumption", assumption.replace("_", " "), value, source))
     mitigations = con.execute(
-        "SELECT mitigation, kind, status, lever, start_year, spend_effect_gbp, plans_effect FROM forecast.mitigations "
-        "WHERE financial_year = ? AND list_contains(string_split(provision_types, ', '), ?) ORDER BY mitigation",
-        [year, provision]).fetchall()
+        "SELECT mitigation, kind, status, lever, start_year, spend_effect_gbp, plans_effect "
+        "FROM forecast.mitigations "
+        "WHERE financial_year = ? AND list_contains(string_split(provision_types, ', '), ?) "
+        "ORDER BY mitigation",
+        [year, provision],
+    ).fetchall()
     for name, kind, status, lever, start, spend_effect, plans_effect in mitigations:
-        rows.append(("mitigation", name, spend_effect,
-                     (f"{kind}, {status}, {lever} from {start}: its effect on all spend in {year} "
-                      f"({plans_effect:+,.1f} plans), forecast.mitigations")))
+        rows.append(
+            (
+                "mitigation",
+                name,
+                spend_effect,
+                (
+                    f"{kind}, {status}, {lever} from {start}: its effect on all spend in {year} "
+                    f"({plans_effect:+,.1f} plans), forecast.mitigations"
+                ),
+            )
+        )
     return pd.DataFrame(rows, columns=["part", "input", "value", "source"])

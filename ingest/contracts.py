@@ -16,7 +16,19 @@ from typing import Literal
 Kind = Literal["id", "text", "date", "amount", "code", "financial_year"]
 
 PRIMARY_NEED_CODES = (
-    "SPLD", "MLD", "SLD", "PMLD", "SEMH", "SLCN", "HI", "VI", "MSI", "PD", "ASD", "DS", "OTH",
+    "SPLD",
+    "MLD",
+    "SLD",
+    "PMLD",
+    "SEMH",
+    "SLCN",
+    "HI",
+    "VI",
+    "MSI",
+    "PD",
+    "ASD",
+    "DS",
+    "OTH",
 )
 SEN_SETTING_CODES = ("OLA", "OPA", "EHE", "EYP", "OTH", "NEET", "NIEC", "NIEO")
 CEASE_REASON_CODES = tuple(str(n) for n in range(1, 10))
@@ -41,7 +53,9 @@ DEFAULT_DATE_FLOOR = dt.date(1990, 1, 1)
 
 # What each contract column means (DESIGN.md), shown with the ingest assets' column schema.
 COLUMN_DESCRIPTIONS = {
-    "child_id": "The council's person id, as a keyed hash (HMAC-SHA256 with HIGHNEEDS_PSEUDONYM_KEY).",
+    "child_id": (
+        "The council's person id, as a keyed hash (HMAC-SHA256 with HIGHNEEDS_PSEUDONYM_KEY)."
+    ),
     "plan_id": "The council's unique EHC plan id.",
     "date_of_birth": "Date of birth (warehouse only; never in marts or serving).",
     "sex": "M, F or U.",
@@ -73,14 +87,30 @@ COLUMN_DESCRIPTIONS = {
     "cost_centre": "Council cost centre.",
     "description": "Free-text ledger description.",
     "financial_year": "Financial year, e.g. 2024-25.",
-    "line": "Funding line (hnb_allocation, place_deductions, block_transfer, la_contribution, other_income, balance_brought_forward).",
-    "request_id": "The request's unique id (from a SEN2 return: the child's keyed hash and the date received).",
-    "decided_to_assess": "Y when the council decided to carry out an EHC needs assessment, N when it decided not to; blank while undecided.",
+    "line": (
+        "Funding line (hnb_allocation, place_deductions, block_transfer, la_contribution, "
+        "other_income, balance_brought_forward)."
+    ),
+    "request_id": (
+        "The request's unique id (from a SEN2 return: "
+        "the child's keyed hash and the date received)."
+    ),
+    "decided_to_assess": (
+        "Y when the council decided to carry out an EHC needs assessment, N when it decided not "
+        "to; blank while undecided."
+    ),
     "decision_date": "Date of the decision whether to assess.",
-    "assessment_outcome_date": "Date the assessment ended (a plan issued or a decision not to issue one).",
-    "plan_issued": "Y when the assessment led to an EHC plan, N when it did not; blank while undecided.",
+    "assessment_outcome_date": (
+        "Date the assessment ended (a plan issued or a decision not to issue one)."
+    ),
+    "plan_issued": (
+        "Y when the assessment led to an EHC plan, N when it did not; blank while undecided."
+    ),
     "week20_exception": "Y when an exception to the 20-week time limit applied (SEN2 week20).",
-    "census_date": "Census day of the SEN2 return the row came from: it reports the requests of the calendar year before.",
+    "census_date": (
+        "Census day of the SEN2 return the row came from: it reports the requests of "
+        "the calendar year before."
+    ),
 }
 
 
@@ -107,7 +137,8 @@ class Extract:
     # pairs (earlier, later): the later date may not be before the earlier one
     ordered_dates: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     folder: str | None = None  # landing sub-folder, when it is not the extract's name
-    file_patterns: tuple[str, ...] = ("*",)  # which files of the folder are this extract's (fnmatch, lower case)
+    # which files of the folder are this extract's (fnmatch, lower case)
+    file_patterns: tuple[str, ...] = ("*",)
 
     @property
     def landing_folder(self) -> str:
@@ -225,9 +256,9 @@ GIAS = Extract(
 REQUESTS = Extract(
     name="requests",
     description=(
-        "One row per request for an EHC needs assessment and what came of it, optional: from a SEN2 "
-        "return's requests, assessment and namedplan tables (or a CSV of the same columns). Feeds the "
-        "DBV requests, assessments, conversion and 20-week timeliness figures."
+        "One row per request for an EHC needs assessment and what came of it, optional: "
+        "from a SEN2 return's requests, assessment and namedplan tables (or a CSV of the same "
+        "columns). Feeds the DBV requests, assessments, conversion and 20-week timeliness figures."
     ),
     key=("request_id",),
     columns=(
@@ -245,4 +276,6 @@ REQUESTS = Extract(
     ordered_dates=(("request_date", "decision_date"), ("request_date", "assessment_outcome_date")),
 )
 
-EXTRACTS: dict[str, Extract] = {e.name: e for e in (EHCP, PLACEMENTS, FINANCE, BUDGET, GIAS, REQUESTS)}
+EXTRACTS: dict[str, Extract] = {
+    e.name: e for e in (EHCP, PLACEMENTS, FINANCE, BUDGET, GIAS, REQUESTS)
+}

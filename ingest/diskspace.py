@@ -53,8 +53,14 @@ class DiskFull(OSError):
     (None when it has none).
     """
 
-    def __init__(self, message: str, code: int, folder: Path, free_bytes: int | None,
-                 needed_bytes: int | None):
+    def __init__(
+        self,
+        message: str,
+        code: int,
+        folder: Path,
+        free_bytes: int | None,
+        needed_bytes: int | None,
+    ):
         super().__init__(message)
         self.message = message
         self.errno = code
@@ -130,8 +136,13 @@ def _failed_folder(error: BaseException, default: Path) -> Path:
     return Path(written.group(1)).resolve().parent if written else default
 
 
-def disk_full_error(error: BaseException, step: str, folder: Path, needed_bytes: int | None = None,
-                    advice: str = DEFAULT_ADVICE) -> DiskFull | None:
+def disk_full_error(
+    error: BaseException,
+    step: str,
+    folder: Path,
+    needed_bytes: int | None = None,
+    advice: str = DEFAULT_ADVICE,
+) -> DiskFull | None:
     """The DiskFull that says what `error` means, when it is a full disk; else None.
 
     `step` says what was being done ("loading finance/ledger.csv"); `folder` is where the step
@@ -154,18 +165,23 @@ def disk_full_error(error: BaseException, step: str, folder: Path, needed_bytes:
     except OSError:
         free, space = None, "free space unknown"
     if code == errno.EFBIG:
-        message = (f"{step} stopped: a file-size limit (`ulimit -f` of the user running the "
-                   f"refresh) stopped a write to {folder} ({space}); {needed}. Raise or remove "
-                   "that limit, then run the refresh again.")
+        message = (
+            f"{step} stopped: a file-size limit (`ulimit -f` of the user running the "
+            f"refresh) stopped a write to {folder} ({space}); {needed}. Raise or remove "
+            "that limit, then run the refresh again."
+        )
     else:
-        message = (f"{step} stopped: the disk holding {folder} (the filesystem mounted at "
-                   f"{_mount_point(existing)}) is full ({space}); {needed}. {advice}")
+        message = (
+            f"{step} stopped: the disk holding {folder} (the filesystem mounted at "
+            f"{_mount_point(existing)}) is full ({space}); {needed}. {advice}"
+        )
     return DiskFull(message, code, folder, free, needed_bytes)
 
 
 @contextmanager
-def reported_when_full(step: str, folder: Path, needed_bytes: int | None = None,
-                       advice: str = DEFAULT_ADVICE) -> Iterator[None]:
+def reported_when_full(
+    step: str, folder: Path, needed_bytes: int | None = None, advice: str = DEFAULT_ADVICE
+) -> Iterator[None]:
     """Raise DiskFull (from the original error) when the block fails because a disk is full;
     any other error passes unchanged."""
     try:

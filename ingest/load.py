@@ -95,7 +95,9 @@ class Source:
     content_hash: str
     size: int
     read: Callable[[Path], list[Part]]
-    named_by_part: bool = False  # a SEN2 return's records are named by the Blade file the rows come from
+    named_by_part: bool = (
+        False  # a SEN2 return's records are named by the Blade file the rows come from
+    )
 
 
 @dataclass
@@ -121,7 +123,8 @@ def landing_files(landing_dir: Path, extract: Extract) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(
-        p for p in folder.rglob("*")
+        p
+        for p in folder.rglob("*")
         if p.is_file()
         and p.suffix.lower() in CSV_SUFFIXES + WORKBOOK_SUFFIXES
         and not p.name.startswith((".", "~$"))
@@ -130,7 +133,8 @@ def landing_files(landing_dir: Path, extract: Extract) -> list[Path]:
 
 
 class EmptyLanding(FileNotFoundError):
-    """The landing folder holds no extract at all: a wrong HIGHNEEDS_LANDING, or nothing dropped yet."""
+    """The landing folder holds no extract at all:
+    a wrong HIGHNEEDS_LANDING, or nothing dropped yet."""
 
 
 def require_landing_files(landing_dir: Path) -> None:
@@ -142,9 +146,9 @@ def require_landing_files(landing_dir: Path) -> None:
         return
     folders = ", ".join(f"{e.landing_folder}/" for e in EXTRACTS.values())
     raise EmptyLanding(
-        f"The landing folder {landing_dir} (HIGHNEEDS_LANDING) holds no extract files: put each extract's "
-        f"CSV or XLSX files in its sub-folder ({folders}; a SEN2 return in sen2/), or point "
-        "HIGHNEEDS_LANDING at the folder that holds them."
+        f"The landing folder {landing_dir} (HIGHNEEDS_LANDING) holds no extract files: "
+        f"put each extract's CSV or XLSX files in its sub-folder ({folders}; a SEN2 return in "
+        "sen2/), or point HIGHNEEDS_LANDING at the folder that holds them."
     )
 
 
@@ -194,8 +198,15 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
         f"quarantine.{extract.name}": text_columns
         + ["_extra_columns MAP(VARCHAR, VARCHAR)"]
         + provenance
-        + ["reason_codes VARCHAR[]", "reason_columns VARCHAR[]", "reason_values VARCHAR[]", "reason VARCHAR"],
-        f"raw.{extract.name}_valid": [f"{quote_ident(c.name)} {sql_type(c)}" for c in extract.stored_columns]
+        + [
+            "reason_codes VARCHAR[]",
+            "reason_columns VARCHAR[]",
+            "reason_values VARCHAR[]",
+            "reason VARCHAR",
+        ],
+        f"raw.{extract.name}_valid": [
+            f"{quote_ident(c.name)} {sql_type(c)}" for c in extract.stored_columns
+        ]
         + provenance,
     }
     for table, columns in tables.items():
@@ -204,7 +215,8 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
         existing = {
             row[0]
             for row in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = ? AND table_name = ?",
                 [schema, name],
             ).fetchall()
         }
@@ -212,7 +224,9 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
             column_name = definition.split(" ")[0].strip('"')
             if column_name not in existing:
                 # added columns take no constraint: rows loaded before have no value for them
-                con.execute(f"ALTER TABLE {table} ADD COLUMN {column_name} {definition.split(' ')[1]}")
+                con.execute(
+                    f"ALTER TABLE {table} ADD COLUMN {column_name} {definition.split(' ')[1]}"
+                )
     _refresh_landing_files_view(con)
 
 
@@ -232,9 +246,11 @@ def _refresh_landing_files_view(con: duckdb.DuckDBPyConnection) -> None:
 
 # --- validation -------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Rule:
-    """A row rule: when `condition` holds, the row has problem `code` in `column` (quoting `value`)."""
+    """A row rule: when `condition` holds,
+    the row has problem `code` in `column` (quoting `value`)."""
 
     code: str
     column: str
@@ -248,13 +264,13 @@ class Rule:
         )
 
 
-
 def conflict_rule(extract: Extract) -> Rule:
     """Two different rows of one file with the same key: which is right cannot be known."""
     return Rule(
         "conflicting_duplicate",
         "/".join(extract.key),
-        " AND ".join(f"{typed_name(k)} IS NOT NULL" for k in extract.key) + " AND coalesce(_rows_with_key, 1) > 1",
+        " AND ".join(f"{typed_name(k)} IS NOT NULL" for k in extract.key)
+        + " AND coalesce(_rows_with_key, 1) > 1",
         " || '/' || ".join(quote_ident(k) for k in extract.key),
     )
 
@@ -288,14 +304,21 @@ def row_rules(extract: Extract, extract_date: dt.date, date_floor: dt.date) -> l
         problems.append(Rule(code, column.name, f"{present} AND {typed} IS NULL", text))
         if column.kind == "date":
             problems.append(
-                Rule("date_after_extract", column.name, f"{typed} > DATE {quote_literal(extract_date.isoformat())}", text)
+                Rule(
+                    "date_after_extract",
+                    column.name,
+                    f"{typed} > DATE {quote_literal(extract_date.isoformat())}",
+                    text,
+                )
             )
         if column.kind == "date" and column.name not in DATES_WITHOUT_FLOOR:
             floor = f"DATE {quote_literal(date_floor.isoformat())}"
             problems.append(Rule("date_before_floor", column.name, f"{typed} < {floor}", text))
     if extract.one_of:
         none_present = " AND ".join(f"{typed_name(name)} IS NULL" for name in extract.one_of)
-        problems.append(Rule("no_" + "_or_".join(extract.one_of), "/".join(extract.one_of), none_present))
+        problems.append(
+            Rule("no_" + "_or_".join(extract.one_of), "/".join(extract.one_of), none_present)
+        )
     for earlier, later in extract.ordered_dates:
         problems.append(
             Rule(
@@ -317,11 +340,19 @@ def row_rules(extract: Extract, extract_date: dt.date, date_floor: dt.date) -> l
             )
         )
     if extract.name == "placements":
-        problems.append(Rule("negative_annual_cost", "annual_cost", f"{typed_name('annual_cost')} < 0", '"annual_cost"'))
+        problems.append(
+            Rule(
+                "negative_annual_cost",
+                "annual_cost",
+                f"{typed_name('annual_cost')} < 0",
+                '"annual_cost"',
+            )
+        )
     return problems
 
 
 # --- loading one file -------------------------------------------------------------------------
+
 
 def _stage_part(
     con: duckdb.DuckDBPyConnection,
@@ -350,15 +381,18 @@ def _stage_part(
             ids = f"_ids_{len(joins)}"
             con.execute(f"DROP TABLE IF EXISTS {ids}")
             con.execute(
-                f"CREATE TEMP TABLE {ids} AS SELECT id, {keyed_hash_sql('id', pseudonym_key)} AS hashed "
-                f"FROM (SELECT DISTINCT {quote_ident(source)} AS id FROM {part.table}) WHERE id IS NOT NULL"
+                f"CREATE TEMP TABLE {ids} AS SELECT id, "
+                f"{keyed_hash_sql('id', pseudonym_key)} AS hashed "
+                f"FROM (SELECT DISTINCT {quote_ident(source)} AS id FROM {part.table}) "
+                "WHERE id IS NOT NULL"
             )
             joins.append(f"LEFT JOIN {ids} ON {ids}.id = p.{quote_ident(source)}")
             selected.append(f"{ids}.hashed AS {quote_ident(column.name)}")
         else:
             selected.append(f"p.{quote_ident(source)} AS {quote_ident(column.name)}")
     extra = [
-        h for h in part.headers
+        h
+        for h in part.headers
         if h not in mapping.values() and not PERSONAL_HEADER.search(normalise_header(h))
     ]
     if extra:
@@ -370,32 +404,47 @@ def _stage_part(
 
     # rows whose key occurs more than once (or is missing) are the only ones that can be
     # duplicates: compare those column by column (in the file's own text)
-    key_sql = [typed_sql(extract.column(k), f"p.{quote_ident(mapping[k])}") if k in mapping else "NULL" for k in extract.key]
+    key_sql = [
+        typed_sql(extract.column(k), f"p.{quote_ident(mapping[k])}") if k in mapping else "NULL"
+        for k in extract.key
+    ]
     key_names = [f"_key_{i}" for i in range(len(key_sql))]
     keyed = ", ".join(f"{sql} AS {name}" for sql, name in zip(key_sql, key_names, strict=False))
     source_columns = [f"p.{quote_ident(h)}" for h in part.headers]
     con.execute("DROP TABLE IF EXISTS _repeated")
+    # fmt: off
     con.execute(
         f"""
         CREATE TEMP TABLE _repeated AS
-        WITH keyed AS (SELECT p._source_row, {keyed}, {', '.join(source_columns)} FROM {part.table} AS p),
-        repeated_keys AS (SELECT {', '.join(key_names)} FROM keyed GROUP BY ALL HAVING count(*) > 1),
+        WITH keyed AS (SELECT p._source_row, {keyed}, {", ".join(source_columns)}
+                       FROM {part.table} AS p),
+        repeated_keys AS (SELECT {", ".join(key_names)} FROM keyed
+                          GROUP BY ALL HAVING count(*) > 1),
         candidates AS (
             SELECT * FROM keyed
-            SEMI JOIN repeated_keys ON {' AND '.join(f'keyed.{k} IS NOT DISTINCT FROM repeated_keys.{k}' for k in key_names)}
+            SEMI JOIN repeated_keys ON {" AND ".join(
+                f"keyed.{k} IS NOT DISTINCT FROM repeated_keys.{k}" for k in key_names
+            )}
         ),
         marked AS (
-            SELECT _source_row, {', '.join(key_names)},
-                   CASE WHEN row_number() OVER w > 1 THEN min(_source_row) OVER w END AS _duplicate_of_row
+            SELECT _source_row, {", ".join(key_names)},
+                   CASE WHEN row_number() OVER w > 1 THEN min(_source_row) OVER w END
+                       AS _duplicate_of_row
             FROM candidates
-            WINDOW w AS (PARTITION BY {', '.join(quote_ident(h) for h in part.headers) or '1'} ORDER BY _source_row)
+            WINDOW w AS (PARTITION BY {", ".join(quote_ident(h) for h in part.headers) or "1"}
+                         ORDER BY _source_row)
         )
         SELECT _source_row, _duplicate_of_row,
-               count(*) FILTER (WHERE _duplicate_of_row IS NULL) OVER (PARTITION BY {', '.join(key_names)}) AS _rows_with_key
+               count(*) FILTER (WHERE _duplicate_of_row IS NULL)
+                   OVER (PARTITION BY {", ".join(key_names)}) AS _rows_with_key
         FROM marked
         """
     )
-    typed = ", ".join(f"{typed_sql(c, quote_ident(c.name))} AS {typed_name(c.name)}" for c in extract.stored_columns)
+    # fmt: on
+    typed = ", ".join(
+        f"{typed_sql(c, quote_ident(c.name))} AS {typed_name(c.name)}"
+        for c in extract.stored_columns
+    )
     rules = [*row_rules(extract, extract_date, date_floor), conflict_rule(extract)]
     broken = " OR ".join(f"coalesce({rule.condition}, false)" for rule in rules)
     con.execute("DROP TABLE IF EXISTS _checked")
@@ -403,7 +452,7 @@ def _stage_part(
         f"""
         CREATE TEMP TABLE _checked AS
         WITH text_rows AS (
-            SELECT p._source_row, {', '.join(selected)} FROM {part.table} AS p {' '.join(joins)}
+            SELECT p._source_row, {", ".join(selected)} FROM {part.table} AS p {" ".join(joins)}
         ),
         typed_rows AS (
             SELECT t.*, r._duplicate_of_row, r._rows_with_key, {typed}
@@ -426,13 +475,19 @@ REASON_TEXT = (
 )
 
 
-def _write_part(con: duckdb.DuckDBPyConnection, extract: Extract, outcome: FileOutcome, load_id: str,
-                extract_date: dt.date, date_floor: dt.date) -> None:
+def _write_part(
+    con: duckdb.DuckDBPyConnection,
+    extract: Extract,
+    outcome: FileOutcome,
+    load_id: str,
+    extract_date: dt.date,
+    date_floor: dt.date,
+) -> None:
     """Write `_checked` to raw, quarantine and raw.<extract>_valid; count each outcome."""
     text_columns = ", ".join(quote_ident(c.name) for c in extract.stored_columns)
     provenance = (
-        f"{quote_literal(outcome.file_hash)} AS _file_hash, {quote_literal(outcome.file_name)} AS _source_file, "
-        f"_source_row, {quote_literal(load_id)} AS _load_id"
+        f"{quote_literal(outcome.file_hash)} AS _file_hash, {quote_literal(outcome.file_name)} AS "
+        f"_source_file, _source_row, {quote_literal(load_id)} AS _load_id"
     )
     con.execute(
         f"INSERT INTO raw.{extract.name} BY NAME "
@@ -441,12 +496,16 @@ def _write_part(con: duckdb.DuckDBPyConnection, extract: Extract, outcome: FileO
     con.execute(
         f"INSERT INTO quarantine.{extract.name} BY NAME "
         f"SELECT {text_columns}, _extra_columns, {provenance}, "
-        f"[p.code FOR p IN _problems] AS reason_codes, [p.column FOR p IN _problems] AS reason_columns, "
+        "[p.code FOR p IN _problems] AS reason_codes, "
+        "[p.column FOR p IN _problems] AS reason_columns, "
         f"[p.value FOR p IN _problems] AS reason_values, {REASON_TEXT} AS reason "
-        f"FROM (SELECT *, {_problem_list(extract, extract_date, date_floor)} AS _problems FROM _checked "
+        f"FROM (SELECT *, {_problem_list(extract, extract_date, date_floor)} AS _problems "
+        "FROM _checked "
         f"WHERE _duplicate_of_row IS NULL AND NOT _ok)"
     )
-    typed = ", ".join(f"{typed_name(c.name)} AS {quote_ident(c.name)}" for c in extract.stored_columns)
+    typed = ", ".join(
+        f"{typed_name(c.name)} AS {quote_ident(c.name)}" for c in extract.stored_columns
+    )
     con.execute(
         f"INSERT INTO raw.{extract.name}_valid BY NAME "
         f"SELECT {typed}, {provenance} FROM _checked WHERE _duplicate_of_row IS NULL AND _ok"
@@ -454,8 +513,11 @@ def _write_part(con: duckdb.DuckDBPyConnection, extract: Extract, outcome: FileO
     quarantined = "_duplicate_of_row IS NULL AND NOT _ok"
     if extract.money_column:
         amount = typed_name(extract.money_column)
-        money = (f"coalesce(sum({amount}), 0), coalesce(sum({amount}) FILTER (WHERE {quarantined}), 0), "
-                 f"coalesce(sum(abs({amount})), 0), coalesce(sum(abs({amount})) FILTER (WHERE {quarantined}), 0)")
+        money = (
+            f"coalesce(sum({amount}), 0), coalesce(sum({amount}) FILTER (WHERE {quarantined}), 0), "
+            f"coalesce(sum(abs({amount})), 0), coalesce(sum(abs({amount})) FILTER "
+            f"(WHERE {quarantined}), 0)"
+        )
     else:
         money = ", ".join(["NULL::DECIMAL(18,2)"] * 4)
     row = con.execute(
@@ -469,9 +531,16 @@ def _write_part(con: duckdb.DuckDBPyConnection, extract: Extract, outcome: FileO
         """
     ).fetchone()
     assert row is not None
-    (outcome.rows_read, outcome.rows_valid, outcome.rows_duplicate, outcome.rows_quarantined,
-     outcome.money_read_gbp, outcome.money_quarantined_gbp, outcome.gross_money_read_gbp,
-     outcome.gross_money_quarantined_gbp) = row
+    (
+        outcome.rows_read,
+        outcome.rows_valid,
+        outcome.rows_duplicate,
+        outcome.rows_quarantined,
+        outcome.money_read_gbp,
+        outcome.money_quarantined_gbp,
+        outcome.gross_money_read_gbp,
+        outcome.gross_money_quarantined_gbp,
+    ) = row
 
 
 def _record_file(
@@ -482,23 +551,42 @@ def _record_file(
     columns_found: list[str],
     load_id: str,
 ) -> None:
-    next_seq = con.execute(f"SELECT coalesce(max(file_seq), 0) + 1 FROM raw.{outcome.extract}_files").fetchone()
+    next_seq = con.execute(
+        f"SELECT coalesce(max(file_seq), 0) + 1 FROM raw.{outcome.extract}_files"
+    ).fetchone()
     assert next_seq is not None
     con.execute(
         f"INSERT INTO raw.{outcome.extract}_files BY NAME SELECT "
-        "? AS file_hash, ? AS content_hash, ? AS extract, ? AS file_name, ? AS file_bytes, ? AS file_seq, "
-        "? AS status, ? AS message, ?::VARCHAR[] AS columns_found, ? AS load_id, now()::TIMESTAMP AS loaded_at, "
+        "? AS file_hash, ? AS content_hash, ? AS extract, ? AS file_name, ? AS file_bytes, "
+        "? AS file_seq, "
+        "? AS status, ? AS message, ?::VARCHAR[] AS columns_found, ? AS load_id, "
+        "now()::TIMESTAMP AS loaded_at, "
         "? AS rows_read, ? AS rows_valid, ? AS rows_duplicate, ? AS rows_quarantined, "
         "?::DECIMAL(18,2) AS money_read_gbp, ?::DECIMAL(18,2) AS money_quarantined_gbp, "
-        "?::DECIMAL(18,2) AS gross_money_read_gbp, ?::DECIMAL(18,2) AS gross_money_quarantined_gbp, "
+        "?::DECIMAL(18,2) AS gross_money_read_gbp, "
+        "?::DECIMAL(18,2) AS gross_money_quarantined_gbp, "
         "true AS in_landing, "
         "? AS last_seen_load_id",
         [
-            outcome.file_hash, content_hash, outcome.extract, outcome.file_name, file_bytes, next_seq[0],
-            outcome.status, outcome.message, columns_found, load_id,
-            outcome.rows_read, outcome.rows_valid, outcome.rows_duplicate, outcome.rows_quarantined,
-            outcome.money_read_gbp, outcome.money_quarantined_gbp, outcome.gross_money_read_gbp,
-            outcome.gross_money_quarantined_gbp, load_id,
+            outcome.file_hash,
+            content_hash,
+            outcome.extract,
+            outcome.file_name,
+            file_bytes,
+            next_seq[0],
+            outcome.status,
+            outcome.message,
+            columns_found,
+            load_id,
+            outcome.rows_read,
+            outcome.rows_valid,
+            outcome.rows_duplicate,
+            outcome.rows_quarantined,
+            outcome.money_read_gbp,
+            outcome.money_quarantined_gbp,
+            outcome.gross_money_read_gbp,
+            outcome.gross_money_quarantined_gbp,
+            load_id,
         ],
     )
 
@@ -547,7 +635,9 @@ def load_file(
                 headers = part.headers
                 mappings.append(match_headers(extract, part.headers, aliases, part.name))
             for part, mapping in zip(parts, mappings, strict=False):
-                outcome = FileOutcome(extract.name, part.name, part_hash(file_hash, part.name), "loaded")
+                outcome = FileOutcome(
+                    extract.name, part.name, part_hash(file_hash, part.name), "loaded"
+                )
                 _stage_part(con, extract, part, mapping, pseudonym_key, extract_date, date_floor)
                 _write_part(con, extract, outcome, load_id, extract_date, date_floor)
                 _record_file(con, outcome, file_hash, file_bytes, part.headers, load_id)
@@ -617,32 +707,61 @@ def load_extract(
         for path in landing_files(landing_dir, extract):
             display = str(path.relative_to(landing_dir))
             try:
-                sources.append(Source(display, hashes.sha256(path), path.stat().st_size,
-                                      partial(_read_file, con, path, display, extract, aliases, reader_settings)))
+                sources.append(
+                    Source(
+                        display,
+                        hashes.sha256(path),
+                        path.stat().st_size,
+                        partial(_read_file, con, path, display, extract, aliases, reader_settings),
+                    )
+                )
             except OSError as error:
                 sources.append(_unreadable_source(display, error))
         if extract.name in SEN2_REQUIRED_TABLES:
             for sen2 in find_returns(landing_dir):
                 try:
-                    sources.append(Source(sen2.name, sen2.content_hash(hashes, sen2_child_id), sen2.size(),
-                                          partial(_read_sen2, con, sen2, extract.name, pseudonym_key, sen2_child_id),
-                                          named_by_part=True))
+                    sources.append(
+                        Source(
+                            sen2.name,
+                            sen2.content_hash(hashes, sen2_child_id),
+                            sen2.size(),
+                            partial(
+                                _read_sen2, con, sen2, extract.name, pseudonym_key, sen2_child_id
+                            ),
+                            named_by_part=True,
+                        )
+                    )
                 except OSError as error:
                     sources.append(_unreadable_source(sen2.name, error))
         for source in sources:
             display, content_hash = source.display, source.content_hash
             # A rejected file is tried again: the contract or the reader may have changed since.
-            con.execute(f"DELETE FROM raw.{extract.name}_files WHERE content_hash = ? AND status = 'rejected'", [content_hash])
-            known = [row[0] for row in con.execute(
-                f"SELECT file_hash FROM raw.{extract.name}_files WHERE content_hash = ? ORDER BY file_seq", [content_hash]
-            ).fetchall()]
+            con.execute(
+                f"DELETE FROM raw.{extract.name}_files "
+                "WHERE content_hash = ? AND status = 'rejected'",
+                [content_hash],
+            )
+            known = [
+                row[0]
+                for row in con.execute(
+                    f"SELECT file_hash FROM raw.{extract.name}_files WHERE content_hash = ? "
+                    "ORDER BY file_seq",
+                    [content_hash],
+                ).fetchall()
+            ]
             if known:
                 # a renamed or moved file keeps its rows; its records take the new name
-                renamed = "file_name" if source.named_by_part else (
-                    "CASE WHEN contains(file_name, '#') THEN $name || '#' || split_part(file_name, '#', -1) ELSE $name END"
+                renamed = (
+                    "file_name"
+                    if source.named_by_part
+                    else (
+                        "CASE WHEN contains(file_name, '#') THEN $name || '#' || "
+                        "split_part(file_name, '#', -1) ELSE $name END"
+                    )
                 )
                 con.execute(
-                    f"UPDATE raw.{extract.name}_files SET last_seen_load_id = $load_id, file_name = {renamed} "
+                    f"UPDATE raw.{extract.name}_files SET last_seen_load_id = $load_id, "
+                    f"file_name = {renamed} "
                     "WHERE content_hash = $hash",
                     {"load_id": load_id, "name": display, "hash": content_hash},
                 )
@@ -650,13 +769,23 @@ def load_extract(
                 present.extend(known)
                 continue
             outcomes = load_file(
-                con, extract, source.read, display, content_hash, source.size, load_id, pseudonym_key, extract_date,
-                aliases, date_floor,
+                con,
+                extract,
+                source.read,
+                display,
+                content_hash,
+                source.size,
+                load_id,
+                pseudonym_key,
+                extract_date,
+                aliases,
+                date_floor,
             )
             present.extend(o.file_hash for o in outcomes)
             result.files.extend(outcomes)
         con.execute(
-            f"UPDATE raw.{extract.name}_files SET in_landing = list_contains(?::VARCHAR[], file_hash)",
+            f"UPDATE raw.{extract.name}_files "
+            "SET in_landing = list_contains(?::VARCHAR[], file_hash)",
             [present],
         )
         return result
@@ -673,17 +802,32 @@ def _unreadable_source(display: str, error: OSError) -> Source:
     return Source(display, hashlib.sha256(f"unreadable:{display}".encode()).hexdigest(), 0, reject)
 
 
-def _read_file(con, path: Path, display: str, extract: Extract, aliases: dict[str, str], reader_settings: dict,
-               work_dir: Path) -> list[Part]:
+def _read_file(
+    con,
+    path: Path,
+    display: str,
+    extract: Extract,
+    aliases: dict[str, str],
+    reader_settings: dict,
+    work_dir: Path,
+) -> list[Part]:
     return read_parts(con, path, display, extract, aliases, reader_settings, work_dir)
 
 
-def _read_sen2(con, sen2: Sen2Return, extract_name: str, pseudonym_key: str, child_id: ChildIdRule | None,
-               work_dir: Path) -> list[Part]:
+def _read_sen2(
+    con,
+    sen2: Sen2Return,
+    extract_name: str,
+    pseudonym_key: str,
+    child_id: ChildIdRule | None,
+    work_dir: Path,
+) -> list[Part]:
     return [read_sen2_part(con, sen2, extract_name, pseudonym_key, work_dir, child_id)]
 
 
-def _known_file_outcome(con: duckdb.DuckDBPyConnection, extract: Extract, file_hash: str) -> FileOutcome:
+def _known_file_outcome(
+    con: duckdb.DuckDBPyConnection, extract: Extract, file_hash: str
+) -> FileOutcome:
     row = con.execute(
         "SELECT file_name, message, rows_read, rows_valid, rows_duplicate, rows_quarantined "
         f"FROM raw.{extract.name}_files WHERE file_hash = ?",
@@ -691,6 +835,13 @@ def _known_file_outcome(con: duckdb.DuckDBPyConnection, extract: Extract, file_h
     ).fetchone()
     assert row is not None
     return FileOutcome(
-        extract.name, row[0], file_hash, "unchanged", row[1] or "",
-        row[2] or 0, row[3] or 0, row[4] or 0, row[5] or 0,
+        extract.name,
+        row[0],
+        file_hash,
+        "unchanged",
+        row[1] or "",
+        row[2] or 0,
+        row[3] or 0,
+        row[4] or 0,
+        row[5] or 0,
     )

@@ -87,8 +87,14 @@ def code_sql(expr: str, codes: tuple[str, ...]) -> str:
 def financial_year_sql(expr: str) -> str:
     """`2024-25` from `2024-25`, `2024/25` or `2024-2025`; NULL unless the two years follow."""
     text = blank_to_null(expr)
-    start = f"try_cast(regexp_extract({text}, '^([0-9]{{4}})\\s*[-/]\\s*([0-9]{{2}}|[0-9]{{4}})$', 1) AS INTEGER)"
-    end = f"try_cast(regexp_extract({text}, '^([0-9]{{4}})\\s*[-/]\\s*([0-9]{{2}}|[0-9]{{4}})$', 2) AS INTEGER)"
+    start = (
+        f"try_cast(regexp_extract({text}, "
+        "'^([0-9]{4})\\s*[-/]\\s*([0-9]{2}|[0-9]{4})$', 1) AS INTEGER)"
+    )
+    end = (
+        f"try_cast(regexp_extract({text}, "
+        "'^([0-9]{4})\\s*[-/]\\s*([0-9]{2}|[0-9]{4})$', 2) AS INTEGER)"
+    )
     return (
         f"CASE WHEN ({end}) % 100 = (({start}) + 1) % 100 "
         f"THEN ({start})::VARCHAR || '-' || lpad(((({start}) + 1) % 100)::VARCHAR, 2, '0') END"

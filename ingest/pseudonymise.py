@@ -73,7 +73,8 @@ def check_key_fingerprint(con, key: str, setting: str = "HIGHNEEDS_PSEUDONYM_KEY
     one when the warehouse remembers none (a new warehouse, or one built before fingerprints)."""
     con.execute("CREATE SCHEMA IF NOT EXISTS meta")
     con.execute(
-        f"CREATE TABLE IF NOT EXISTS {FINGERPRINT_TABLE} (fingerprint VARCHAR NOT NULL, recorded_at TIMESTAMP)"
+        f"CREATE TABLE IF NOT EXISTS {FINGERPRINT_TABLE} (fingerprint VARCHAR NOT NULL, "
+        "recorded_at TIMESTAMP)"
     )
     remembered = con.execute(f"SELECT fingerprint, recorded_at FROM {FINGERPRINT_TABLE}").fetchall()
     fingerprint = key_fingerprint(key)
@@ -82,9 +83,10 @@ def check_key_fingerprint(con, key: str, setting: str = "HIGHNEEDS_PSEUDONYM_KEY
         return
     if remembered[0][0] != fingerprint:
         raise PseudonymKeyMismatch(
-            f"{setting} is not the key this warehouse was built with (on {remembered[0][1]:%Y-%m-%d}): "
-            "every child would get a new id and no longer join the rows already loaded. Nothing was "
-            f"loaded. Set {setting} back to the warehouse's key; or, to change keys, rebuild from the "
-            "landing folder: move the warehouse file aside (HIGHNEEDS_WAREHOUSE) and refresh, which "
-            "loads every file in the landing folder again with the new key."
+            f"{setting} is not the key this warehouse was built with (on "
+            f"{remembered[0][1]:%Y-%m-%d}): every child would get a new id and no longer join the "
+            f"rows already loaded. Nothing was loaded. Set {setting} back to the warehouse's key; "
+            "or, to change keys, rebuild from the landing folder: move the warehouse file aside "
+            "(HIGHNEEDS_WAREHOUSE) and refresh, which loads every file in the landing "
+            "folder again with the new key."
         )

@@ -44,7 +44,11 @@ DEFAULT_READERS = CONFIG_DIR / "readers.yml"
 DELIMITERS = (",", ";", "\t", "|")
 CSV_SUFFIXES = (".csv",)
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
-_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 # No contract column holds more than a few hundred characters: a field of a megabyte is a quote
 # that is never closed, or something pasted by mistake, and would sit in raw for good.
 MAX_FIELD_BYTES = 1 << 20
@@ -80,11 +84,15 @@ class Part:
 def unreadable(display_name: str, error: OSError) -> FileRejected:
     """A landing file the operating system would not let us read, said plainly."""
     if isinstance(error, FileNotFoundError):
-        reason = ("it disappeared while the refresh was reading it (moved or deleted meanwhile?); "
-                  "it is read again when it is back")
+        reason = (
+            "it disappeared while the refresh was reading it (moved or deleted meanwhile?); "
+            "it is read again when it is back"
+        )
     elif isinstance(error, PermissionError):
-        reason = ("permission denied: the user running the refresh may not read it; give that "
-                  "user read access and run the refresh again")
+        reason = (
+            "permission denied: the user running the refresh may not read it; give that "
+            "user read access and run the refresh again"
+        )
     else:
         reason = f"the file cannot be read ({error.strerror or type(error).__name__})"
     return FileRejected(f"{display_name}: {reason}")
@@ -99,7 +107,11 @@ def load_aliases(path: Path = HEADER_ALIASES) -> dict[str, dict[str, str]]:
     """extract → {normalised alias → contract column}."""
     document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     return {
-        extract: {normalise_header(alias): column for column, aliases in columns.items() for alias in aliases or []}
+        extract: {
+            normalise_header(alias): column
+            for column, aliases in columns.items()
+            for alias in aliases or []
+        }
         for extract, columns in document.items()
     }
 
@@ -125,7 +137,9 @@ def load_reader_config(path: Path | None) -> dict[str, dict]:
     return {extract: settings or {} for extract, settings in document.items()}
 
 
-def match_headers(extract: Extract, headers: list[str], aliases: dict[str, str], part_name: str) -> dict[str, str]:
+def match_headers(
+    extract: Extract, headers: list[str], aliases: dict[str, str], part_name: str
+) -> dict[str, str]:
     """Map contract column → file header (exact names first, then aliases); reject the part when a
     required column is missing."""
     mapping: dict[str, str] = {}
@@ -154,6 +168,7 @@ def match_headers(extract: Extract, headers: list[str], aliases: dict[str, str],
 
 # --- CSV --------------------------------------------------------------------------------------
 
+
 def _start_of(path: Path) -> bytes:
     with path.open("rb") as handle:
         return handle.read(1 << 16)
@@ -180,7 +195,10 @@ def _binary_kind(start: bytes) -> str | None:
 def _reencode(path: Path, source_encoding: str, work_dir: Path) -> Path:
     """A UTF-8 copy of a Windows-1252 or UTF-16 file (DuckDB reads UTF-8)."""
     target = Path(tempfile.mkstemp(suffix=".csv", dir=work_dir)[1])
-    with path.open("r", encoding=source_encoding, newline="") as source, target.open("w", encoding="utf-8", newline="") as out:
+    with (
+        path.open("r", encoding=source_encoding, newline="") as source,
+        target.open("w", encoding="utf-8", newline="") as out,
+    ):
         for block in iter(lambda: source.read(1 << 20), ""):
             out.write(block)
     return target
@@ -227,55 +245,75 @@ def _csv_error(error: Exception, part_name: str) -> FileRejected:
     found = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
     too_long = re.search(r"Maximum line size of (\d+) bytes exceeded\. Actual Size:\s*(\d+)", text)
     if line and found:
-        detail = f"line {line.group(1)} has {found.group(2)} fields where the header has {found.group(1)}"
-        return FileRejected(f"{part_name}: {detail}; fix or quote that row and drop the file in again")
+        detail = (
+            f"line {line.group(1)} has {found.group(2)} fields where the "
+            f"header has {found.group(1)}"
+        )
+        return FileRejected(
+            f"{part_name}: {detail}; fix or quote that row and drop the file in again"
+        )
     if line and too_long:
         return FileRejected(
-            f"{part_name}: row {line.group(1)} is {human_bytes(int(too_long.group(2)))} long, more than "
-            f"the {human_bytes(int(too_long.group(1)))} a row may hold (DuckDB max_line_size); a quote "
-            "that is never closed is the usual cause: fix that row and drop the file in again"
+            f"{part_name}: row {line.group(1)} is {human_bytes(int(too_long.group(2)))} long, "
+            f"more than the {human_bytes(int(too_long.group(1)))} a row may hold (DuckDB "
+            "max_line_size); a quote that is never closed is the usual cause: "
+            "fix that row and drop the file in again"
         )
     if line and "unterminated quote" in text:
         return FileRejected(
-            f"{part_name}: row {line.group(1)} opens a quote that is never closed; fix that row and "
-            "drop the file in again"
+            f"{part_name}: row {line.group(1)} opens a quote that is never closed; fix that row "
+            "and drop the file in again"
         )
     first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
     return FileRejected(f"{part_name}: not a readable CSV file ({first})")
 
 
-def _check_field_sizes(con: duckdb.DuckDBPyConnection, table: str, names: list[str],
-                       part_name: str) -> None:
+def _check_field_sizes(
+    con: duckdb.DuckDBPyConnection, table: str, names: list[str], part_name: str
+) -> None:
     """Reject a part with a field over MAX_FIELD_BYTES, naming the first such row and its column."""
     widths = ", ".join(f"max(strlen({quote_ident(n)}))" for n in names)
     widest = con.execute(f"SELECT {widths} FROM {table}").fetchone()
     assert widest is not None
-    oversized = [name for name, width in zip(names, widest, strict=False) if width and width > MAX_FIELD_BYTES]
+    oversized = [
+        name
+        for name, width in zip(names, widest, strict=False)
+        if width and width > MAX_FIELD_BYTES
+    ]
     if not oversized:
         return
     first = con.execute(
-        f"SELECT _source_row, {', '.join(f'strlen({quote_ident(n)})' for n in oversized)} FROM {table} "
+        f"SELECT _source_row, {', '.join(f'strlen({quote_ident(n)})' for n in oversized)} "
+        f"FROM {table} "
         f"WHERE {' OR '.join(f'strlen({quote_ident(n)}) > {MAX_FIELD_BYTES}' for n in oversized)} "
         "ORDER BY _source_row LIMIT 1"
     ).fetchone()
     assert first is not None
-    column, width = next((n, w) for n, w in zip(oversized, first[1:], strict=False) if w and w > MAX_FIELD_BYTES)
+    column, width = next(
+        (n, w) for n, w in zip(oversized, first[1:], strict=False) if w and w > MAX_FIELD_BYTES
+    )
     raise FileRejected(
         f"{part_name}: row {first[0]}, column {column} holds {human_bytes(width)}, more than the "
-        f"{human_bytes(MAX_FIELD_BYTES)} a field may hold; a quote that is never closed is the usual "
-        "cause: fix that row and drop the file in again"
+        f"{human_bytes(MAX_FIELD_BYTES)} a field may hold; a quote that is never closed is the "
+        "usual cause: fix that row and drop the file in again"
     )
 
 
-def read_csv_part(con: duckdb.DuckDBPyConnection, path: Path, part_name: str, known: set[str], table: str,
-                  work_dir: Path) -> Part:
+def read_csv_part(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    part_name: str,
+    known: set[str],
+    table: str,
+    work_dir: Path,
+) -> Part:
     start = _start_of(path)
     encoding = _encoding(start)
     kind = None if encoding == "utf-16" else _binary_kind(start)
     if kind:
         raise FileRejected(
-            f"{part_name}: not UTF-8 or Windows-1252 text: it holds {kind}, not CSV; export the data "
-            "as CSV (or save the workbook as .xlsx) and drop it in again"
+            f"{part_name}: not UTF-8 or Windows-1252 text: it holds {kind}, not CSV; "
+            "export the data as CSV (or save the workbook as .xlsx) and drop it in again"
         )
     source = path
     try:
@@ -285,7 +323,9 @@ def read_csv_part(con: duckdb.DuckDBPyConnection, path: Path, part_name: str, kn
         try:
             sample = _header_record(path, encoding)
         except UnicodeDecodeError as error:
-            raise FileRejected(f"{part_name}: not UTF-8 or Windows-1252 text (byte {error.start})") from error
+            raise FileRejected(
+                f"{part_name}: not UTF-8 or Windows-1252 text (byte {error.start})"
+            ) from error
     if not sample.strip():
         raise FileRejected(f"{part_name}: the file is empty (no header row)")
     delimiter, header = _choose_delimiter(sample.lstrip("\ufeff"), known)
@@ -295,7 +335,8 @@ def read_csv_part(con: duckdb.DuckDBPyConnection, path: Path, part_name: str, kn
     columns = "{" + ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in names) + "}"
     query = (
         f"CREATE TEMP TABLE {table} AS "
-        f"SELECT row_number() OVER () + 1 AS _source_row, * FROM read_csv({quote_literal(str(source))}, "
+        "SELECT row_number() OVER () + 1 AS _source_row, * "
+        f"FROM read_csv({quote_literal(str(source))}, "
         f"delim = {quote_literal(delimiter)}, quote = '\"', escape = '\"', header = true, "
         f"auto_detect = false, max_line_size = {MAX_LINE_BYTES}, columns = {columns})"
     )
@@ -324,12 +365,18 @@ def read_csv_part(con: duckdb.DuckDBPyConnection, path: Path, part_name: str, kn
 
 # --- XLSX -------------------------------------------------------------------------------------
 
+
 def cell_text(value: object) -> str | None:
-    """The text of a workbook cell as a person would type it (dates ISO, numbers without float noise)."""
+    """The text of a workbook cell as a person would type it
+    (dates ISO, numbers without float noise)."""
     if value is None:
         return None
     if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat(sep=" ", timespec="seconds")
+        return (
+            value.date().isoformat()
+            if value.time() == dt.time(0)
+            else value.isoformat(sep=" ", timespec="seconds")
+        )
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, bool):
@@ -348,7 +395,7 @@ def _holds_encrypted_package(path: Path) -> bool:
         for block in iter(lambda: handle.read(1 << 20), b""):
             if ENCRYPTED_PACKAGE in tail + block:
                 return True
-            tail = block[-len(ENCRYPTED_PACKAGE):]
+            tail = block[-len(ENCRYPTED_PACKAGE) :]
     return False
 
 
@@ -364,15 +411,27 @@ def _not_xlsx(path: Path, display_name: str) -> FileRejected:
     )
 
 
-def read_workbook_parts(con: duckdb.DuckDBPyConnection, path: Path, display_name: str, sheets: list[str] | None,
-                        table_prefix: str) -> list[Part]:
+def read_workbook_parts(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    display_name: str,
+    sheets: list[str] | None,
+    table_prefix: str,
+) -> list[Part]:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
     # how a damaged workbook (cut short, corrupted) fails, opening it or reading its cells
     # (SyntaxError covers the XML parsers' errors)
-    damaged = (InvalidFileException, zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError,
-               SyntaxError)
+    damaged = (
+        InvalidFileException,
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        KeyError,
+        ValueError,
+        SyntaxError,
+    )
     if _start_of(path).startswith(OLE2_SIGNATURE):
         raise _not_xlsx(path, display_name)
     try:
@@ -384,11 +443,19 @@ def read_workbook_parts(con: duckdb.DuckDBPyConnection, path: Path, display_name
         absent = [s for s in wanted if s not in workbook.sheetnames]
         if absent:
             raise FileRejected(
-                f"{display_name}: sheet(s) {', '.join(absent)} not found; sheets: {', '.join(workbook.sheetnames)}"
+                f"{display_name}: sheet(s) {', '.join(absent)} not found; sheets: "
+                f"{', '.join(workbook.sheetnames)}"
             )
         parts = []
         for index, sheet_name in enumerate(wanted):
-            parts.append(_sheet_part(con, workbook[sheet_name], f"{display_name}#{sheet_name}", f"{table_prefix}_{index}"))
+            parts.append(
+                _sheet_part(
+                    con,
+                    workbook[sheet_name],
+                    f"{display_name}#{sheet_name}",
+                    f"{table_prefix}_{index}",
+                )
+            )
         return parts
     except damaged as error:
         raise _damaged_workbook(display_name, error) from error
@@ -399,7 +466,11 @@ def read_workbook_parts(con: duckdb.DuckDBPyConnection, path: Path, display_name
 def _damaged_workbook(display_name: str, error: Exception) -> FileRejected:
     # the zip layer's own words are about the file's structure; a parser's may quote a cell
     structural = (zipfile.BadZipFile, zlib.error, EOFError)
-    detail = f"{type(error).__name__}: {error}" if isinstance(error, structural) else type(error).__name__
+    detail = (
+        f"{type(error).__name__}: {error}"
+        if isinstance(error, structural)
+        else type(error).__name__
+    )
     return FileRejected(
         f"{display_name}: not a readable .xlsx workbook: it is damaged or cut short ({detail}); "
         "open it in Excel and save it again, or export it again"
@@ -425,10 +496,16 @@ def _sheet_part(con: duckdb.DuckDBPyConnection, sheet, part_name: str, table: st
         raise FileRejected(f"{part_name}: the sheet is empty (no header row)")
     names = _unique_names(header)
     width = len(names)
-    overflow = [n for n, r in zip(numbers, records, strict=False) if any(t is not None for t in r[width:])]
+    overflow = [
+        n for n, r in zip(numbers, records, strict=False) if any(t is not None for t in r[width:])
+    ]
     if overflow:
-        raise FileRejected(f"{part_name}: row {overflow[0]} has values beyond the last header column")
-    frame = pd.DataFrame([(r + [None] * width)[:width] for r in records], columns=names, dtype=object)
+        raise FileRejected(
+            f"{part_name}: row {overflow[0]} has values beyond the last header column"
+        )
+    frame = pd.DataFrame(
+        [(r + [None] * width)[:width] for r in records], columns=names, dtype=object
+    )
     frame.insert(0, "_source_row", pd.Series(numbers, dtype="int64"))
     con.register("_sheet_frame", frame)
     try:
@@ -439,8 +516,15 @@ def _sheet_part(con: duckdb.DuckDBPyConnection, sheet, part_name: str, table: st
     return Part(table, part_name, names)
 
 
-def read_parts(con: duckdb.DuckDBPyConnection, path: Path, display_name: str, extract: Extract,
-               aliases: dict[str, str], reader_settings: dict, work_dir: Path) -> list[Part]:
+def read_parts(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    display_name: str,
+    extract: Extract,
+    aliases: dict[str, str],
+    reader_settings: dict,
+    work_dir: Path,
+) -> list[Part]:
     """Every part of a landing file as temp tables `_part_<n>`; FileRejected when unreadable."""
     known = {normalise_header(c.name) for c in extract.columns} | set(aliases)
     suffix = path.suffix.lower()

@@ -54,7 +54,13 @@ REQUIRED_TABLES = {
     "placements": ("person", "requests", "placementdetail"),
     "requests": ("person", "requests"),
 }
-PARENT_LINKS = ("activeplanstableid", "requeststableid", "namedplantableid", "assessmenttableid", "persontableid")
+PARENT_LINKS = (
+    "activeplanstableid",
+    "requeststableid",
+    "namedplantableid",
+    "assessmenttableid",
+    "persontableid",
+)
 # COLLECT's date-time format: year, abbreviated English month, day, then a time (or not)
 BLADE_DATE_FORMATS = ("%Y-%b-%d %H:%M:%S", "%Y-%b-%d")
 
@@ -67,16 +73,21 @@ class Sen2Return:
 
     @property
     def name(self) -> str:
-        """The return as people know it: its folder relative to the landing folder, e.g. sen2/2025."""
+        """The return as people know it:
+        its folder relative to the landing folder, e.g. sen2/2025."""
         return str(self.folder.relative_to(self.landing_dir))
 
-    def content_hash(self, hashes: HashCache | None = None, child_id: ChildIdRule | None = None) -> str:
+    def content_hash(
+        self, hashes: HashCache | None = None, child_id: ChildIdRule | None = None
+    ) -> str:
         """One hash for the return: its tables' names and their files' hashes, and the child id rule
         (and mapping file) it is read with: a council that changes which field is its child id, or
         its mapping, gets the return read again with the new ids, and the old rows retired."""
         hashes = hashes or HashCache(None)
         rule = child_id or ChildIdRule()
-        parts = "".join(f"{table}:{hashes.sha256(path)}\n" for table, path in sorted(self.tables.items()))
+        parts = "".join(
+            f"{table}:{hashes.sha256(path)}\n" for table, path in sorted(self.tables.items())
+        )
         parts += f"child_id:{rule.field}:{hashes.sha256(rule.id_map) if rule.id_map else ''}\n"
         return hashlib.sha256(parts.encode()).hexdigest()
 
@@ -114,7 +125,9 @@ def find_returns(landing_dir: Path) -> list[Sen2Return]:
     root = landing_dir / "sen2"
     if not root.is_dir():
         return []
-    folders = sorted({p.parent for p in root.rglob("*") if p.is_file() and BLADE_TABLE.search(p.name)})
+    folders = sorted(
+        {p.parent for p in root.rglob("*") if p.is_file() and BLADE_TABLE.search(p.name)}
+    )
     returns = []
     for folder in folders:
         tables = {
@@ -132,13 +145,22 @@ def council_code(landing_dir: Path) -> str | None:
     return next((code for code in reversed(codes) if code), None)
 
 
-def _read_tables(con: duckdb.DuckDBPyConnection, sen2: Sen2Return, work_dir: Path) -> dict[str, set[str]]:
+def _read_tables(
+    con: duckdb.DuckDBPyConnection, sen2: Sen2Return, work_dir: Path
+) -> dict[str, set[str]]:
     """Load every Blade CSV as temp table `_part_sen2_<table>` with lower-case column names."""
     columns: dict[str, set[str]] = {}
     for table, path in sen2.tables.items():
-        part = read_csv_part(con, path, sen2.file_of(table), set(), f"_part_sen2_raw_{table}", work_dir)
-        renamed = ", ".join(f"{quote_ident(h)} AS {quote_ident(normalise_header(h))}" for h in part.headers)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _part_sen2_{table} AS SELECT _source_row, {renamed} FROM {part.table}")
+        part = read_csv_part(
+            con, path, sen2.file_of(table), set(), f"_part_sen2_raw_{table}", work_dir
+        )
+        renamed = ", ".join(
+            f"{quote_ident(h)} AS {quote_ident(normalise_header(h))}" for h in part.headers
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _part_sen2_{table} AS SELECT _source_row, {renamed} "
+            f"FROM {part.table}"
+        )
         con.execute(f"DROP TABLE {part.table}")
         columns[table] = {normalise_header(h) for h in part.headers}
     return columns
@@ -203,20 +225,36 @@ class _Child:
     join: str
 
 
-def _child(con: duckdb.DuckDBPyConnection, columns: dict[str, set[str]], sen2: Sen2Return, rule: ChildIdRule,
-           pseudonym_key: str, work_dir: Path) -> _Child:
-    mapped_from = read_id_map(con, rule.id_map, work_dir) if rule.field == MAPPING and rule.id_map else None
+def _child(
+    con: duckdb.DuckDBPyConnection,
+    columns: dict[str, set[str]],
+    sen2: Sen2Return,
+    rule: ChildIdRule,
+    pseudonym_key: str,
+    work_dir: Path,
+) -> _Child:
+    mapped_from = (
+        read_id_map(con, rule.id_map, work_dir) if rule.field == MAPPING and rule.id_map else None
+    )
     text = child_text_sql(columns["person"], rule, mapped_from, sen2.name)
-    return _Child(text, keyed_hash_sql(text, pseudonym_key), id_map_join(columns["person"], rule, mapped_from))
+    return _Child(
+        text, keyed_hash_sql(text, pseudonym_key), id_map_join(columns["person"], rule, mapped_from)
+    )
 
 
 def _need_by_rank(columns: dict[str, set[str]]) -> str:
     """senneed rows per request, whichever parent they link to."""
     link = next((c for c in PARENT_LINKS if c in columns.get("senneed", set())), None)
     if link is None:
-        return "SELECT NULL::VARCHAR AS requeststableid, NULL::VARCHAR AS sentype, NULL::INTEGER AS sentyperank WHERE false"
+        return (
+            "SELECT NULL::VARCHAR AS requeststableid, NULL::VARCHAR AS sentype, "
+            "NULL::INTEGER AS sentyperank WHERE false"
+        )
     rank = _col(columns, "senneed", "sentyperank", "rank")
-    needs = f"SELECT senneed.{link} AS link, senneed.sentype, try_cast({rank} AS INTEGER) AS sentyperank FROM _part_sen2_senneed AS senneed"
+    needs = (
+        f"SELECT senneed.{link} AS link, senneed.sentype, "
+        f"try_cast({rank} AS INTEGER) AS sentyperank FROM _part_sen2_senneed AS senneed"
+    )
     return _to_request(needs, link, columns, "senneed")
 
 
@@ -224,7 +262,10 @@ def _to_request(rows_sql: str, link: str, columns: dict[str, set[str]], table: s
     """Rows of `table` carrying `link` re-keyed to the request they belong to."""
     parent = link.removesuffix("tableid")
     if link != "persontableid" and link not in columns.get(parent, set()):
-        raise FileRejected(f"{table} rows link to {parent} by {link}, but the return has no {parent} table with that column")
+        raise FileRejected(
+            f"{table} rows link to {parent} by {link}, but the return has no "
+            f"{parent} table with that column"
+        )
     if link == "requeststableid":
         return f"SELECT link AS requeststableid, * EXCLUDE (link) FROM ({rows_sql})"
     if link == "activeplanstableid":
@@ -236,7 +277,8 @@ def _to_request(rows_sql: str, link: str, columns: dict[str, set[str]], table: s
         return (
             f"SELECT assessment.requeststableid, r.* EXCLUDE (link) FROM ({rows_sql}) r "
             "JOIN _part_sen2_namedplan AS namedplan ON namedplan.namedplantableid = r.link "
-            "JOIN _part_sen2_assessment AS assessment ON assessment.assessmenttableid = namedplan.assessmenttableid"
+            "JOIN _part_sen2_assessment AS assessment "
+            "ON assessment.assessmenttableid = namedplan.assessmenttableid"
         )
     if link == "assessmenttableid":
         return (
@@ -245,13 +287,20 @@ def _to_request(rows_sql: str, link: str, columns: dict[str, set[str]], table: s
         )
     # linked to the person only: the person's latest request
     return (
-        f"SELECT arg_max(requests.requeststableid, requests.receiveddate) AS requeststableid, r.* EXCLUDE (link) "
-        f"FROM ({rows_sql}) r JOIN _part_sen2_requests AS requests ON requests.persontableid = r.link GROUP BY ALL"
+        "SELECT arg_max(requests.requeststableid, requests.receiveddate) AS requeststableid, "
+        "r.* EXCLUDE (link) "
+        f"FROM ({rows_sql}) r JOIN _part_sen2_requests AS requests "
+        "ON requests.persontableid = r.link GROUP BY ALL"
     )
 
 
-def ehcp_part(con: duckdb.DuckDBPyConnection, columns: dict[str, set[str]], sen2: Sen2Return, table: str,
-              child: _Child) -> Part:
+def ehcp_part(
+    con: duckdb.DuckDBPyConnection,
+    columns: dict[str, set[str]],
+    sen2: Sen2Return,
+    table: str,
+    child: _Child,
+) -> Part:
     start = _date("namedplan.startdate")
     con.execute(
         f"""
@@ -261,22 +310,28 @@ def ehcp_part(con: duckdb.DuckDBPyConnection, columns: dict[str, set[str]], sen2
             namedplan._source_row,
             {child.text} AS child_id,
             {child.hashed} || '|' || coalesce(trim({start}), namedplan.namedplantableid) AS plan_id,
-            {_date(_col(columns, 'person', 'personbirthdate', 'dateofbirth'))} AS date_of_birth,
-            {_col(columns, 'person', 'sex', 'gendercurrent', 'gender')} AS sex,
-            (SELECT min(sentype) FROM needs WHERE needs.requeststableid = requests.requeststableid AND sentyperank = 1) AS primary_need,
-            (SELECT min(sentype) FROM needs WHERE needs.requeststableid = requests.requeststableid AND sentyperank = 2) AS secondary_need,
-            {_date(_col(columns, 'requests', 'receiveddate'))} AS request_date,
+            {_date(_col(columns, "person", "personbirthdate", "dateofbirth"))} AS date_of_birth,
+            {_col(columns, "person", "sex", "gendercurrent", "gender")} AS sex,
+            (SELECT min(sentype) FROM needs
+                WHERE needs.requeststableid = requests.requeststableid AND sentyperank = 1)
+                AS primary_need,
+            (SELECT min(sentype) FROM needs
+                WHERE needs.requeststableid = requests.requeststableid AND sentyperank = 2)
+                AS secondary_need,
+            {_date(_col(columns, "requests", "receiveddate"))} AS request_date,
             {start} AS plan_start_date,
-            {_date(_col(columns, 'namedplan', 'ceasedate'))} AS plan_cease_date,
-            {_col(columns, 'namedplan', 'ceasereason')} AS cease_reason,
-            {_col(columns, 'person', 'upn')} AS upn,
-            {_col(columns, 'person', 'forename')} AS forename,
-            {_col(columns, 'person', 'surname')} AS surname,
-            {_col(columns, 'person', 'postcode')} AS postcode,
-            {_kept_columns(columns, ('requests', 'assessment', 'namedplan'), sen2)}
+            {_date(_col(columns, "namedplan", "ceasedate"))} AS plan_cease_date,
+            {_col(columns, "namedplan", "ceasereason")} AS cease_reason,
+            {_col(columns, "person", "upn")} AS upn,
+            {_col(columns, "person", "forename")} AS forename,
+            {_col(columns, "person", "surname")} AS surname,
+            {_col(columns, "person", "postcode")} AS postcode,
+            {_kept_columns(columns, ("requests", "assessment", "namedplan"), sen2)}
         FROM _part_sen2_namedplan AS namedplan
-        LEFT JOIN _part_sen2_assessment AS assessment ON assessment.assessmenttableid = namedplan.assessmenttableid
-        LEFT JOIN _part_sen2_requests AS requests ON requests.requeststableid = assessment.requeststableid
+        LEFT JOIN _part_sen2_assessment AS assessment
+            ON assessment.assessmenttableid = namedplan.assessmenttableid
+        LEFT JOIN _part_sen2_requests AS requests
+            ON requests.requeststableid = assessment.requeststableid
         LEFT JOIN _part_sen2_person AS person ON person.persontableid = requests.persontableid
         {child.join}
         """
@@ -284,8 +339,13 @@ def ehcp_part(con: duckdb.DuckDBPyConnection, columns: dict[str, set[str]], sen2
     return Part(table, sen2.file_of("namedplan"), _part_headers(con, table))
 
 
-def placements_part(con: duckdb.DuckDBPyConnection, columns: dict[str, set[str]], sen2: Sen2Return, table: str,
-                    child: _Child) -> Part:
+def placements_part(
+    con: duckdb.DuckDBPyConnection,
+    columns: dict[str, set[str]],
+    sen2: Sen2Return,
+    table: str,
+    child: _Child,
+) -> Part:
     link = next((c for c in PARENT_LINKS if c in columns.get("placementdetail", set())), None)
     if link is None:
         raise FileRejected(
@@ -295,10 +355,12 @@ def placements_part(con: duckdb.DuckDBPyConnection, columns: dict[str, set[str]]
     detail = (
         f"SELECT placementdetail.{link} AS link, placementdetail._source_row, "
         f"placementdetail.{link} AS _placement_parent, "
-        f"{_col(columns, 'placementdetail', 'urn')} AS urn, {_col(columns, 'placementdetail', 'ukprn')} AS ukprn, "
+        f"{_col(columns, 'placementdetail', 'urn')} AS urn, "
+        f"{_col(columns, 'placementdetail', 'ukprn')} AS ukprn, "
         f"{_col(columns, 'placementdetail', 'sensetting')} AS sen_setting, "
         f"{_col(columns, 'placementdetail', 'senunitindicator')} AS sen_unit, "
-        f"{_col(columns, 'placementdetail', 'resourcedprovisionindicator')} AS resourced_provision, "
+        f"{_col(columns, 'placementdetail', 'resourcedprovisionindicator')} AS "
+        "resourced_provision, "
         f"{_col(columns, 'placementdetail', 'res')} AS residential, "
         f"{_date(_col(columns, 'placementdetail', 'entrydate'))} AS start_date, "
         f"{_date(_col(columns, 'placementdetail', 'leavingdate'))} AS end_date "
@@ -308,15 +370,22 @@ def placements_part(con: duckdb.DuckDBPyConnection, columns: dict[str, set[str]]
         with_person = f"SELECT d.*, d.link AS persontableid FROM ({detail}) d"
     else:
         with_person = (
-            f"SELECT d.*, requests.persontableid FROM ({_to_request(detail, link, columns, 'placementdetail')}) d "
+            "SELECT d.*, requests.persontableid "
+            f"FROM ({_to_request(detail, link, columns, 'placementdetail')}) d "
             "JOIN _part_sen2_requests AS requests ON requests.requeststableid = d.requeststableid"
         )
     # the placement's own exported row, and its active plan's when it hangs from one, go to raw
     kept_tables: tuple[str, ...] = ("placementdetail",)
-    kept_join = "LEFT JOIN _part_sen2_placementdetail AS placementdetail ON placementdetail._source_row = d._source_row"
+    kept_join = (
+        "LEFT JOIN _part_sen2_placementdetail AS placementdetail "
+        "ON placementdetail._source_row = d._source_row"
+    )
     if link == "activeplanstableid":
         kept_tables += ("activeplans",)
-        kept_join += " LEFT JOIN _part_sen2_activeplans AS activeplans ON activeplans.activeplanstableid = d._placement_parent"
+        kept_join += (
+            " LEFT JOIN _part_sen2_activeplans AS activeplans "
+            "ON activeplans.activeplanstableid = d._placement_parent"
+        )
     con.execute(
         f"""
         CREATE TEMP TABLE {table} AS
@@ -326,8 +395,8 @@ def placements_part(con: duckdb.DuckDBPyConnection, columns: dict[str, set[str]]
                 || coalesce(trim(d.urn), trim(d.ukprn), trim(d.sen_setting), '') AS placement_id,
             {child.text} AS child_id,
             d.urn, d.ukprn, d.sen_setting,
-            {_flag('d.sen_unit')} AS sen_unit,
-            {_flag('d.resourced_provision')} AS resourced_provision,
+            {_flag("d.sen_unit")} AS sen_unit,
+            {_flag("d.resourced_provision")} AS resourced_provision,
             d.residential, d.start_date, d.end_date,
             {_kept_columns(columns, kept_tables, sen2)}
         FROM ({with_person}) d
@@ -339,24 +408,44 @@ def placements_part(con: duckdb.DuckDBPyConnection, columns: dict[str, set[str]]
     return Part(table, sen2.file_of("placementdetail"), _part_headers(con, table))
 
 
-def requests_part(con: duckdb.DuckDBPyConnection, columns: dict[str, set[str]], sen2: Sen2Return, table: str,
-                  child: _Child) -> Part:
+def requests_part(
+    con: duckdb.DuckDBPyConnection,
+    columns: dict[str, set[str]],
+    sen2: Sen2Return,
+    table: str,
+    child: _Child,
+) -> Part:
     """A request decided to assess has an assessment row; one whose outcome is dated without one was
     refused. An assessment led to a plan when a named plan hangs from it; one dated without a plan
     did not."""
-    has_assessments = "assessment" in sen2.tables and "requeststableid" in columns.get("assessment", set())
-    has_plans = has_assessments and "namedplan" in sen2.tables and "assessmenttableid" in columns.get("namedplan", set())
+    has_assessments = "assessment" in sen2.tables and "requeststableid" in columns.get(
+        "assessment", set()
+    )
+    has_plans = (
+        has_assessments
+        and "namedplan" in sen2.tables
+        and "assessmenttableid" in columns.get("namedplan", set())
+    )
     assessments = (
         "SELECT assessment.requeststableid, "
         f"min({_date(_col(columns, 'assessment', 'assessmentoutcomedate'))}) AS outcome_date, "
         f"max({_exception(_col(columns, 'assessment', 'week20'))}) AS week20_exception, "
-        + (f"min({_date('namedplan.startdate')}) AS plan_start_date " if has_plans else "NULL AS plan_start_date ")
+        + (
+            f"min({_date('namedplan.startdate')}) AS plan_start_date "
+            if has_plans
+            else "NULL AS plan_start_date "
+        )
         + "FROM _part_sen2_assessment AS assessment "
-        + ("LEFT JOIN _part_sen2_namedplan AS namedplan ON namedplan.assessmenttableid = assessment.assessmenttableid "
-           if has_plans else "")
+        + (
+            "LEFT JOIN _part_sen2_namedplan AS namedplan "
+            "ON namedplan.assessmenttableid = assessment.assessmenttableid "
+            if has_plans
+            else ""
+        )
         + "GROUP BY ALL"
-        if has_assessments else
-        "SELECT NULL AS requeststableid, NULL AS outcome_date, NULL AS week20_exception, NULL AS plan_start_date WHERE false"
+        if has_assessments
+        else "SELECT NULL AS requeststableid, NULL AS outcome_date, NULL AS week20_exception, "
+        "NULL AS plan_start_date WHERE false"
     )
     received = _date(_col(columns, "requests", "receiveddate"))
     decided = _date(_col(columns, "requests", "requestoutcomedate"))
@@ -367,19 +456,22 @@ def requests_part(con: duckdb.DuckDBPyConnection, columns: dict[str, set[str]], 
         CREATE TEMP TABLE {table} AS
         SELECT
             requests._source_row,
-            {child.hashed} || '|' || coalesce(trim({received}), requests.requeststableid) AS request_id,
+            {child.hashed} || '|' || coalesce(trim({received}), requests.requeststableid)
+                AS request_id,
             {child.text} AS child_id,
             {received} AS request_date,
-            CASE WHEN a.requeststableid IS NOT NULL THEN 'Y' WHEN nullif(trim({decided}), '') IS NOT NULL THEN 'N' END
+            CASE WHEN a.requeststableid IS NOT NULL THEN 'Y'
+                 WHEN nullif(trim({decided}), '') IS NOT NULL THEN 'N' END
                 AS decided_to_assess,
             {decided} AS decision_date,
             a.outcome_date AS assessment_outcome_date,
-            CASE WHEN a.plan_start_date IS NOT NULL THEN 'Y' WHEN nullif(trim(a.outcome_date), '') IS NOT NULL THEN 'N' END
+            CASE WHEN a.plan_start_date IS NOT NULL THEN 'Y'
+                 WHEN nullif(trim(a.outcome_date), '') IS NOT NULL THEN 'N' END
                 AS plan_issued,
             a.plan_start_date,
             a.week20_exception,
             {census_date} AS census_date,
-            {_kept_columns(columns, ('requests',), sen2)}
+            {_kept_columns(columns, ("requests",), sen2)}
         FROM _part_sen2_requests AS requests
         LEFT JOIN ({assessments}) AS a ON a.requeststableid = requests.requeststableid
         LEFT JOIN _part_sen2_person AS person ON person.persontableid = requests.persontableid
@@ -390,23 +482,37 @@ def requests_part(con: duckdb.DuckDBPyConnection, columns: dict[str, set[str]], 
 
 
 def _part_headers(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    return [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall() if row[0] != "_source_row"]
+    return [
+        row[0] for row in con.execute(f"DESCRIBE {table}").fetchall() if row[0] != "_source_row"
+    ]
 
 
-def read_sen2_part(con: duckdb.DuckDBPyConnection, sen2: Sen2Return, extract_name: str, pseudonym_key: str,
-                   work_dir: Path, child_id: ChildIdRule | None = None) -> Part:
-    """The ehcp, placements or requests rows of one return, as a part; FileRejected when tables are missing.
-    `child_id` says which person field is the council's child id (the UPN by default)."""
+def read_sen2_part(
+    con: duckdb.DuckDBPyConnection,
+    sen2: Sen2Return,
+    extract_name: str,
+    pseudonym_key: str,
+    work_dir: Path,
+    child_id: ChildIdRule | None = None,
+) -> Part:
+    """The ehcp, placements or requests rows of one return, as a part; FileRejected when tables are
+    missing. `child_id` says which person field is the council's child id (the UPN by default)."""
     missing = [t for t in REQUIRED_TABLES[extract_name] if t not in sen2.tables]
     if missing:
         raise FileRejected(
-            f"{sen2.name}: SEN2 return lacks the {', '.join(missing)} table(s) needed for {extract_name}; "
-            f"found: {', '.join(sorted(sen2.tables)) or '(none)'}"
+            f"{sen2.name}: SEN2 return lacks the {', '.join(missing)} table(s) needed for "
+            f"{extract_name}; found: {', '.join(sorted(sen2.tables)) or '(none)'}"
         )
     columns = _read_tables(con, sen2, work_dir)
-    for table, needed in (("person", "persontableid"), ("requests", "requeststableid"), ("requests", "persontableid")):
+    for table, needed in (
+        ("person", "persontableid"),
+        ("requests", "requeststableid"),
+        ("requests", "persontableid"),
+    ):
         if needed not in columns.get(table, set()):
             raise FileRejected(f"{sen2.file_of(table)}: missing column {needed}")
     child = _child(con, columns, sen2, child_id or ChildIdRule(), pseudonym_key, work_dir)
-    builder = {"ehcp": ehcp_part, "placements": placements_part, "requests": requests_part}[extract_name]
+    builder = {"ehcp": ehcp_part, "placements": placements_part, "requests": requests_part}[
+        extract_name
+    ]
     return builder(con, columns, sen2, f"_part_sen2_rows_{extract_name}", child)

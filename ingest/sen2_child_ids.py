@@ -44,9 +44,13 @@ class ChildIdRule:
 
     def __post_init__(self) -> None:
         if self.field not in CHILD_ID_CHOICES:
-            raise ValueError(f"SEN2 child id field {self.field!r}: expected one of {', '.join(CHILD_ID_CHOICES)}")
+            raise ValueError(
+                f"SEN2 child id field {self.field!r}: expected one of {', '.join(CHILD_ID_CHOICES)}"
+            )
         if self.field == MAPPING and self.id_map is None:
-            raise ValueError("SEN2 child id 'mapping' needs the mapping file (HIGHNEEDS_SEN2_ID_MAP)")
+            raise ValueError(
+                "SEN2 child id 'mapping' needs the mapping file (HIGHNEEDS_SEN2_ID_MAP)"
+            )
 
 
 def person_field_sql(person_columns: set[str], field: str) -> str | None:
@@ -60,15 +64,29 @@ def read_id_map(con: duckdb.DuckDBPyConnection, id_map: Path, work_dir: Path) ->
     field it maps from. FileRejected when the file is unusable."""
     name = str(id_map)
     if not id_map.is_file():
-        raise FileRejected(f"{name}: the SEN2 child id mapping file (HIGHNEEDS_SEN2_ID_MAP) does not exist")
-    part = read_csv_part(con, id_map, name, {"childid", *(c for cs in PERSON_FIELDS.values() for c in cs)},
-                         "_part_sen2_id_map", work_dir)
+        raise FileRejected(
+            f"{name}: the SEN2 child id mapping file (HIGHNEEDS_SEN2_ID_MAP) does not exist"
+        )
+    part = read_csv_part(
+        con,
+        id_map,
+        name,
+        {"childid", *(c for cs in PERSON_FIELDS.values() for c in cs)},
+        "_part_sen2_id_map",
+        work_dir,
+    )
     by_normal = {normalise_header(h): h for h in part.headers}
-    fields = [(field, by_normal[c]) for field, columns in PERSON_FIELDS.items() for c in columns if c in by_normal]
+    fields = [
+        (field, by_normal[c])
+        for field, columns in PERSON_FIELDS.items()
+        for c in columns
+        if c in by_normal
+    ]
     if "childid" not in by_normal or len(fields) != 1:
         raise FileRejected(
             f"{name}: a SEN2 child id mapping needs a child_id column and exactly one of "
-            f"{', '.join(c for cs in PERSON_FIELDS.values() for c in cs)}; found columns: {', '.join(part.headers)}"
+            f"{', '.join(c for cs in PERSON_FIELDS.values() for c in cs)}; found columns: "
+            f"{', '.join(part.headers)}"
         )
     field, source = fields[0]
     con.execute(
@@ -87,17 +105,25 @@ def read_id_map(con: duckdb.DuckDBPyConnection, id_map: Path, work_dir: Path) ->
     return field
 
 
-def child_text_sql(person_columns: set[str], rule: ChildIdRule, mapped_from: str | None, return_name: str) -> str:
+def child_text_sql(
+    person_columns: set[str], rule: ChildIdRule, mapped_from: str | None, return_name: str
+) -> str:
     """SQL (over `person`, and `id_map` when mapping) for the child id as the ledger holds it, in
     clear: the loader hashes it like any extract's child_id. Fallbacks carry their field's name."""
-    chosen = "id_map.child_id" if rule.field == MAPPING else person_field_sql(person_columns, rule.field)
+    chosen = (
+        "id_map.child_id" if rule.field == MAPPING else person_field_sql(person_columns, rule.field)
+    )
     primary_field = mapped_from if rule.field == MAPPING else rule.field
     fallbacks = [
         f"'{field}:' || {sql}"
         for field in PERSON_FIELDS
         if field != primary_field and (sql := person_field_sql(person_columns, field))
     ]
-    if rule.field == MAPPING and mapped_from is not None and (sql := person_field_sql(person_columns, mapped_from)):
+    if (
+        rule.field == MAPPING
+        and mapped_from is not None
+        and (sql := person_field_sql(person_columns, mapped_from))
+    ):
         fallbacks.insert(0, f"'{mapped_from}:' || {sql}")
     last = f"'{return_name}:person:' || person.persontableid"
     return f"coalesce({', '.join([s for s in [chosen] if s] + fallbacks + [last])})"

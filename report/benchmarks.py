@@ -80,8 +80,14 @@ NEIGHBOURING_YEARS_AGREE = 1.5
 INDICATORS = {
     "ehcp_growth_1y": ("EHC plans: growth in the latest year", "share"),
     "ehcp_growth_5y": ("EHC plans: average annual growth over five years", "share"),
-    "share_independent_special": ("Share of plans in independent or non-maintained special schools", "share"),
-    "share_mainstream": ("Share of plans in mainstream schools (resourced provision and units included)", "share"),
+    "share_independent_special": (
+        "Share of plans in independent or non-maintained special schools",
+        "share",
+    ),
+    "share_mainstream": (
+        "Share of plans in mainstream schools (resourced provision and units included)",
+        "share",
+    ),
     "new_plans_per_100": ("New plans in the year per 100 plans at the start of it", "rate"),
     "hnb_per_plan": ("High needs block allocation per EHC plan", "gbp"),
 }
@@ -100,7 +106,8 @@ class BenchmarkUnavailable(RuntimeError):
 @dataclass
 class PublishedData:
     councils: dict[str, CouncilHistory]
-    allocations: pd.DataFrame | None  # financial_year, old_la_code, la_name, high_needs_block_gbp, schools_block_gbp
+    # financial_year, old_la_code, la_name, high_needs_block_gbp, schools_block_gbp
+    allocations: pd.DataFrame | None
     context: pd.DataFrame | None  # the similarity inputs per council (see similarity_inputs)
     files: list[str] = field(default_factory=list)
 
@@ -110,8 +117,10 @@ class Benchmarks:
     code: str
     name: str
     region: str
-    table: pd.DataFrame  # one row per indicator: the council, England, region, similar councils, rank
-    values: pd.DataFrame  # every council's value of every indicator (code, name, region, indicator, value, flagged)
+    # one row per indicator: the council, England, region, similar councils, rank
+    table: pd.DataFrame
+    # every council's value of every indicator (code, name, region, indicator, value, flagged)
+    values: pd.DataFrame
     neighbours: pd.DataFrame  # code, name, region, distance and the similarity inputs
     neighbour_method: str
     flags: pd.DataFrame  # published figures that look wrong
@@ -123,19 +132,24 @@ class Benchmarks:
 
 # --- reading the published files -----------------------------------------------------------
 
+
 def load_published_data(folder: Path) -> PublishedData:
     folder = Path(folder)
     if not folder.is_dir():
         raise BenchmarkUnavailable(
-            f"no published data folder at {folder}: download the DfE 'Education, health and care plans' release "
-            "(caseload.csv, newplans.csv) and the DSG allocations into it, or set HIGHNEEDS_PUBLISHED"
+            f"no published data folder at {folder}: download the DfE 'Education, health and care "
+            "plans' release (caseload.csv, newplans.csv) and the DSG allocations into it, "
+            "or set HIGHNEEDS_PUBLISHED"
         )
     try:
         councils = load_published(folder)
     except FileNotFoundError as error:
         raise BenchmarkUnavailable(str(error)) from error
-    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*.csv")
-                   if p.name in ("caseload.csv", "newplans.csv", "sen2_estab_caseload.csv", "sen2_mi.csv"))
+    files = sorted(
+        str(p.relative_to(folder))
+        for p in folder.rglob("*.csv")
+        if p.name in ("caseload.csv", "newplans.csv", "sen2_estab_caseload.csv", "sen2_mi.csv")
+    )
     allocations = None
     for path in sorted(folder.rglob("*.csv")):
         with path.open(newline="", encoding="utf-8-sig") as handle:
@@ -171,30 +185,45 @@ CONTEXT_COLUMNS = {
 def _dsg_context(path: Path) -> pd.DataFrame | None:
     """The similarity inputs from a DSG allocations detail workbook, or None for another file."""
     try:
-        sheets = pd.read_excel(path, sheet_name=list(CONTEXT_COLUMNS), header=None,
-                               engine="odf" if path.suffix == ".ods" else None)
+        sheets = pd.read_excel(
+            path,
+            sheet_name=list(CONTEXT_COLUMNS),
+            header=None,
+            engine="odf" if path.suffix == ".ods" else None,
+        )
     except (ValueError, KeyError, OSError):  # not a workbook, or not this one
         return None
     frames = []
     for sheet, wanted in CONTEXT_COLUMNS.items():
         table = sheets[sheet]
-        header = next(i for i in range(min(10, len(table)))
-                      if any(str(v).strip().lower().startswith(tuple(wanted.values())) for v in table.iloc[i]))
+        header = next(
+            i
+            for i in range(min(10, len(table)))
+            if any(str(v).strip().lower().startswith(tuple(wanted.values())) for v in table.iloc[i])
+        )
         columns = {}
         for name, prefix in wanted.items():
-            matches = [j for j, v in enumerate(table.iloc[header]) if str(v).strip().lower().startswith(prefix)]
+            matches = [
+                j
+                for j, v in enumerate(table.iloc[header])
+                if str(v).strip().lower().startswith(prefix)
+            ]
             if not matches:
                 return None
             columns[name] = matches[0]
-        codes = pd.to_numeric(table.iloc[header + 1:, 0], errors="coerce")
-        rows = table.iloc[header + 1:][codes.notna()]
+        codes = pd.to_numeric(table.iloc[header + 1 :, 0], errors="coerce")
+        rows = table.iloc[header + 1 :][codes.notna()]
         frame = pd.DataFrame({"code": codes.dropna().astype(int).astype(str).to_numpy()})
         for name, j in columns.items():
             frame[name] = pd.to_numeric(rows.iloc[:, j], errors="coerce").to_numpy()
         frames.append(frame.set_index("code"))
     context = frames[0].join(frames[1], how="inner")
-    context["two_year_olds_per_universal_place"] = context["two_year_old_places"] / context["universal_3_4_places"]
-    context["working_parents_per_universal_place"] = context["working_parents_places"] / context["universal_3_4_places"]
+    context["two_year_olds_per_universal_place"] = (
+        context["two_year_old_places"] / context["universal_3_4_places"]
+    )
+    context["working_parents_per_universal_place"] = (
+        context["working_parents_places"] / context["universal_3_4_places"]
+    )
     title = str(sheets["Schools_block_and_CSSB"].iloc[0, 0])
     years = re.search(r"(\d{4}) to (\d{4})", title)
     context["dsg_year"] = fy_label(int(years.group(1))) if years else ""
@@ -202,6 +231,7 @@ def _dsg_context(path: Path) -> pd.DataFrame | None:
 
 
 # --- flags -----------------------------------------------------------------------------------
+
 
 def _series(history: CouncilHistory, name: str) -> pd.Series:
     columns = SERIES.get(name, [name])
@@ -226,11 +256,28 @@ def find_flags(councils: dict[str, CouncilHistory]) -> pd.DataFrame:
                 if before is None:
                     continue
                 if after is None:  # latest year: a jump cannot be confirmed yet
-                    if i == len(years) - 1 and abs(value - before) >= MIN_PLANS_CHANGED and before > 0 and (
-                            value < before * 0.5 or value > before * 2):
-                        rows.append((code, history.name, int(year), name, before, value, np.nan, "watch",
-                                     (f"changed from {before:,.0f} to {value:,.0f} in the latest year; check it "
-                                     "when the next release confirms or corrects it")))
+                    if (
+                        i == len(years) - 1
+                        and abs(value - before) >= MIN_PLANS_CHANGED
+                        and before > 0
+                        and (value < before * 0.5 or value > before * 2)
+                    ):
+                        rows.append(
+                            (
+                                code,
+                                history.name,
+                                int(year),
+                                name,
+                                before,
+                                value,
+                                np.nan,
+                                "watch",
+                                (
+                                    f"changed from {before:,.0f} to {value:,.0f} in the latest "
+                                    "year; check it when the next release confirms or corrects it"
+                                ),
+                            )
+                        )
                     continue
                 low, high = min(before, after), max(before, after)
                 if low <= 0 or high / low > NEIGHBOURING_YEARS_AGREE:
@@ -241,25 +288,59 @@ def find_flags(councils: dict[str, CouncilHistory]) -> pd.DataFrame:
                     kind = "spike"
                 else:
                     continue
-                rows.append((code, history.name, int(year), name, before, value, after, kind,
-                             f"{before:,.0f} → {value:,.0f} → {after:,.0f}: "
-                             + ("falls by more than 40% and recovers the next year" if kind == "dip"
-                                else "rises by more than 2/3 and falls back the next year")))
-    return pd.DataFrame(rows, columns=["code", "name", "census_year", "series", "year_before", "value", "year_after",
-                                       "kind", "why"])
+                rows.append(
+                    (
+                        code,
+                        history.name,
+                        int(year),
+                        name,
+                        before,
+                        value,
+                        after,
+                        kind,
+                        f"{before:,.0f} → {value:,.0f} → {after:,.0f}: "
+                        + (
+                            "falls by more than 40% and recovers the next year"
+                            if kind == "dip"
+                            else "rises by more than 2/3 and falls back the next year"
+                        ),
+                    )
+                )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "code",
+            "name",
+            "census_year",
+            "series",
+            "year_before",
+            "value",
+            "year_after",
+            "kind",
+            "why",
+        ],
+    )
 
 
 def _is_flagged(flags: pd.DataFrame, code: str, year: int, series: list[str]) -> bool:
-    hits = flags[(flags["code"] == code) & (flags["census_year"] == year) & flags["series"].isin(series)
-                 & (flags["kind"] != "watch")]
+    hits = flags[
+        (flags["code"] == code)
+        & (flags["census_year"] == year)
+        & flags["series"].isin(series)
+        & (flags["kind"] != "watch")
+    ]
     return not hits.empty
 
 
 # --- indicators ------------------------------------------------------------------------------
 
+
 def _latest_common(councils: dict[str, CouncilHistory]) -> int:
-    return int(councils[ENGLAND].caseload.index.max()) if ENGLAND in councils else int(
-        max(c.caseload.index.max() for c in councils.values()))
+    return (
+        int(councils[ENGLAND].caseload.index.max())
+        if ENGLAND in councils
+        else int(max(c.caseload.index.max() for c in councils.values()))
+    )
 
 
 def indicator_parts(data: PublishedData, flags: pd.DataFrame) -> pd.DataFrame:
@@ -275,31 +356,73 @@ def indicator_parts(data: PublishedData, flags: pd.DataFrame) -> pd.DataFrame:
     for code, history in councils.items():
         total = _series(history, "total")
         if year in total.index and year - 1 in total.index:
-            add(code, "ehcp_growth_1y", f"Jan {year - 1} to Jan {year}", total[year], total[year - 1],
-                [(year, ["total"]), (year - 1, ["total"])])
+            add(
+                code,
+                "ehcp_growth_1y",
+                f"Jan {year - 1} to Jan {year}",
+                total[year],
+                total[year - 1],
+                [(year, ["total"]), (year - 1, ["total"])],
+            )
         if year in total.index and year - 5 in total.index:
-            add(code, "ehcp_growth_5y", f"Jan {year - 5} to Jan {year}", total[year], total[year - 5],
-                [(year, ["total"]), (year - 5, ["total"])])
+            add(
+                code,
+                "ehcp_growth_5y",
+                f"Jan {year - 5} to Jan {year}",
+                total[year],
+                total[year - 5],
+                [(year, ["total"]), (year - 5, ["total"])],
+            )
         if year in total.index and total[year] > 0:
-            add(code, "share_independent_special", f"Jan {year}", _series(history, "inmss")[year], total[year],
-                [(year, ["inmss", "total"])])
-            add(code, "share_mainstream", f"Jan {year}", _series(history, "mainstream_all")[year], total[year],
-                [(year, ["mainstream_all", "total"])])
-        joiners = history.new_plans.sum(axis=1) if not history.new_plans.empty else pd.Series(dtype=float)
+            add(
+                code,
+                "share_independent_special",
+                f"Jan {year}",
+                _series(history, "inmss")[year],
+                total[year],
+                [(year, ["inmss", "total"])],
+            )
+            add(
+                code,
+                "share_mainstream",
+                f"Jan {year}",
+                _series(history, "mainstream_all")[year],
+                total[year],
+                [(year, ["mainstream_all", "total"])],
+            )
+        joiners = (
+            history.new_plans.sum(axis=1) if not history.new_plans.empty else pd.Series(dtype=float)
+        )
         if year in joiners.index and year - 1 in total.index:
-            add(code, "new_plans_per_100", f"calendar {year - 1} (plans at Jan {year - 1})", joiners[year],
-                total[year - 1], [(year - 1, ["total"])])
+            add(
+                code,
+                "new_plans_per_100",
+                f"calendar {year - 1} (plans at Jan {year - 1})",
+                joiners[year],
+                total[year - 1],
+                [(year - 1, ["total"])],
+            )
     if data.allocations is not None:
         latest_fy = max(data.allocations["financial_year"], key=fy_start)
         census = fy_start(latest_fy) + 1
-        allocation = data.allocations[data.allocations["financial_year"] == latest_fy].set_index("old_la_code")
+        allocation = data.allocations[data.allocations["financial_year"] == latest_fy].set_index(
+            "old_la_code"
+        )
         for code, history in councils.items():
             key = "ENGLAND" if code == ENGLAND else code
             total = _series(history, "total")
             if key in allocation.index and census in total.index and total[census] > 0:
-                add(code, "hnb_per_plan", f"{latest_fy} (plans at Jan {census})",
-                    float(allocation.loc[key, "high_needs_block_gbp"]), total[census], [(census, ["total"])])
-    parts = pd.DataFrame(rows, columns=["code", "indicator", "period", "numerator", "denominator", "flagged"])
+                add(
+                    code,
+                    "hnb_per_plan",
+                    f"{latest_fy} (plans at Jan {census})",
+                    float(allocation.loc[key, "high_needs_block_gbp"]),
+                    total[census],
+                    [(census, ["total"])],
+                )
+    parts = pd.DataFrame(
+        rows, columns=["code", "indicator", "period", "numerator", "denominator", "flagged"]
+    )
     parts["value"] = parts["numerator"] / parts["denominator"]
     growth = parts["indicator"] == "ehcp_growth_1y"
     parts.loc[growth, "value"] -= 1
@@ -329,8 +452,12 @@ def _pooled(parts: pd.DataFrame, indicator: str) -> float:
 
 # --- similar councils ------------------------------------------------------------------------
 
-SIMILARITY_FEATURES = ["primary_unit_of_funding_gbp", "secondary_unit_of_funding_gbp",
-                       "two_year_olds_per_universal_place", "working_parents_per_universal_place"]
+SIMILARITY_FEATURES = [
+    "primary_unit_of_funding_gbp",
+    "secondary_unit_of_funding_gbp",
+    "two_year_olds_per_universal_place",
+    "working_parents_per_universal_place",
+]
 
 
 def similarity_inputs(data: PublishedData) -> pd.DataFrame:
@@ -342,18 +469,24 @@ def similarity_inputs(data: PublishedData) -> pd.DataFrame:
         )
     context = data.context.dropna(subset=SIMILARITY_FEATURES)
     context = context[context["code"].isin(data.councils)]
-    return pd.DataFrame({
-        "code": context["code"], "name": context["code"].map(lambda c: data.councils[c].name),
-        "region": context["code"].map(lambda c: data.councils[c].region),
-        **{name: context[name] for name in SIMILARITY_FEATURES},
-    }).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "code": context["code"],
+            "name": context["code"].map(lambda c: data.councils[c].name),
+            "region": context["code"].map(lambda c: data.councils[c].region),
+            **{name: context[name] for name in SIMILARITY_FEATURES},
+        }
+    ).reset_index(drop=True)
 
 
 def nearest_neighbours(inputs: pd.DataFrame, code: str, k: int = NEIGHBOURS) -> pd.DataFrame:
     features = SIMILARITY_FEATURES
     z = (inputs[features] - inputs[features].mean()) / inputs[features].std(ddof=0)
     if code not in set(inputs["code"]):
-        raise BenchmarkUnavailable(f"council {code} has no figures in the DSG allocations detail workbook to find similar councils from")
+        raise BenchmarkUnavailable(
+            f"council {code} has no figures in the DSG allocations detail workbook to "
+            "find similar councils from"
+        )
     target = z[inputs["code"] == code].iloc[0]
     distance = np.sqrt(((z - target) ** 2).sum(axis=1))
     result = inputs.assign(distance=distance)
@@ -363,30 +496,45 @@ def nearest_neighbours(inputs: pd.DataFrame, code: str, k: int = NEIGHBOURS) -> 
 
 # --- the benchmark ---------------------------------------------------------------------------
 
-def benchmark(data: PublishedData, council: str, neighbours: list[str] | None = None, k: int = NEIGHBOURS) -> Benchmarks:
+
+def benchmark(
+    data: PublishedData, council: str, neighbours: list[str] | None = None, k: int = NEIGHBOURS
+) -> Benchmarks:
     """`council`: old LA code (or name); `neighbours`: old LA codes to compare with instead of the
     computed most similar councils."""
     try:
         history = find_council(data.councils, council)
     except KeyError as error:
-        raise BenchmarkUnavailable(f"council {council!r} is not in the published files: {error}") from error
+        raise BenchmarkUnavailable(
+            f"council {council!r} is not in the published files: {error}"
+        ) from error
     flags = find_flags(data.councils)
     parts = indicator_parts(data, flags)
     if neighbours:
         unknown = [c for c in neighbours if c not in data.councils]
         if unknown:
-            raise BenchmarkUnavailable(f"HIGHNEEDS_NEIGHBOURS: {', '.join(unknown)} not in the published files")
-        similar = pd.DataFrame([(c, data.councils[c].name, data.councils[c].region) for c in neighbours],
-                               columns=["code", "name", "region"])
-        method = "Similar councils: the list given in HIGHNEEDS_NEIGHBOURS (user-supplied statistical neighbours)."
+            raise BenchmarkUnavailable(
+                f"HIGHNEEDS_NEIGHBOURS: {', '.join(unknown)} not in the published files"
+            )
+        similar = pd.DataFrame(
+            [(c, data.councils[c].name, data.councils[c].region) for c in neighbours],
+            columns=["code", "name", "region"],
+        )
+        method = (
+            "Similar councils: the list given in HIGHNEEDS_NEIGHBOURS "
+            "(user-supplied statistical neighbours)."
+        )
     else:
         similar = nearest_neighbours(similarity_inputs(data), history.code, k)
         year = data.context["dsg_year"].iloc[0] if data.context is not None else ""
-        method = (f"Similar councils: the {k} nearest by Euclidean distance on four standardised published indicators "
-                  f"from the DSG allocations for {year}: the schools block primary and secondary units of funding "
-                  "(per pupil: deprivation, low prior attainment, EAL and area costs), funded two-year-old places "
-                  "per universal three- and four-year-old place (disadvantage), and working-parent places per "
-                  "universal place (parental employment).")
+        method = (
+            f"Similar councils: the {k} nearest by Euclidean distance on four standardised "
+            f"published indicators from the DSG allocations for {year}: the schools block primary "
+            "and secondary units of funding (per pupil: deprivation, low prior attainment, "
+            "EAL and area costs), funded two-year-old places per universal three- and "
+            "four-year-old place (disadvantage), and working-parent places per universal "
+            "place (parental employment)."
+        )
     councils = parts[parts["code"] != ENGLAND]
     table = []
     for indicator, (label, unit) in INDICATORS.items():
@@ -405,27 +553,57 @@ def benchmark(data: PublishedData, council: str, neighbours: list[str] | None = 
             percentile = float((usable["value"] < value).sum() / len(usable) * 100)
         else:
             rank, percentile = None, float("nan")
-        table.append({
-            "indicator": indicator, "label": label, "unit": unit,
-            "period": own["period"].iloc[0] if len(own) else rows["period"].iloc[0],
-            "council": value, "numerator": float(own["numerator"].iloc[0]) if len(own) else float("nan"),
-            "denominator": float(own["denominator"].iloc[0]) if len(own) else float("nan"),
-            "england": float(england["value"].iloc[0]) if len(england) else float("nan"),
-            "region": _pooled(region, indicator), "similar_councils_median": float(peers["value"].median()),
-            "rank": rank, "councils_ranked": len(usable), "percentile": percentile, "flagged": flagged,
-        })
+        table.append(
+            {
+                "indicator": indicator,
+                "label": label,
+                "unit": unit,
+                "period": own["period"].iloc[0] if len(own) else rows["period"].iloc[0],
+                "council": value,
+                "numerator": float(own["numerator"].iloc[0]) if len(own) else float("nan"),
+                "denominator": float(own["denominator"].iloc[0]) if len(own) else float("nan"),
+                "england": float(england["value"].iloc[0]) if len(england) else float("nan"),
+                "region": _pooled(region, indicator),
+                "similar_councils_median": float(peers["value"].median()),
+                "rank": rank,
+                "councils_ranked": len(usable),
+                "percentile": percentile,
+                "flagged": flagged,
+            }
+        )
     return Benchmarks(
-        code=history.code, name=history.name, region=history.region, table=pd.DataFrame(table),
-        values=councils[["code", "name", "region", "indicator", "period", "numerator", "denominator", "value", "flagged"]],
-        neighbours=similar, neighbour_method=method, flags=flags, trends=_trends(data, history, similar, flags),
-        files=data.files, published_caseload=history.caseload.copy(),
+        code=history.code,
+        name=history.name,
+        region=history.region,
+        table=pd.DataFrame(table),
+        values=councils[
+            [
+                "code",
+                "name",
+                "region",
+                "indicator",
+                "period",
+                "numerator",
+                "denominator",
+                "value",
+                "flagged",
+            ]
+        ],
+        neighbours=similar,
+        neighbour_method=method,
+        flags=flags,
+        trends=_trends(data, history, similar, flags),
+        files=data.files,
+        published_caseload=history.caseload.copy(),
     )
 
 
-def _trends(data: PublishedData, history: CouncilHistory, similar: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
-    """Per census year: plans indexed to the first common year, and the share in independent special,
-    for the council, England, the region (pooled) and similar councils (median); flagged figures
-    are marked and left out of the pooled and median figures."""
+def _trends(
+    data: PublishedData, history: CouncilHistory, similar: pd.DataFrame, flags: pd.DataFrame
+) -> pd.DataFrame:
+    """Per census year: plans indexed to the first common year, and the share in independent
+    special, for the council, England, the region (pooled) and similar councils (median); flagged
+    figures are marked and left out of the pooled and median figures."""
     first = max(2015, int(history.caseload.index.min()))
     years = [y for y in history.caseload.index if y >= first]
     region = [c for c in data.councils.values() if c.region == history.region and c.code != ENGLAND]
@@ -441,7 +619,11 @@ def _trends(data: PublishedData, history: CouncilHistory, similar: pd.DataFrame,
             if measure == "plans":
                 out[y] = (total[y], 1.0, _is_flagged(flags, h.code, y, ["total"]))
             else:
-                out[y] = (_series(h, "inmss")[y], total[y], _is_flagged(flags, h.code, y, ["inmss", "total"]))
+                out[y] = (
+                    _series(h, "inmss")[y],
+                    total[y],
+                    _is_flagged(flags, h.code, y, ["inmss", "total"]),
+                )
         return out
 
     for measure in ("plans", "share_independent_special"):
@@ -457,8 +639,18 @@ def _trends(data: PublishedData, history: CouncilHistory, similar: pd.DataFrame,
                 rows.append((y, "England", measure, england[y][0] / england[y][1], False))
             usable = [v[y] for v in pooled if y in v and not v[y][2]]
             if usable:
-                rows.append((y, "region", measure, sum(u[0] for u in usable) / sum(u[1] for u in usable), False))
-            peer_points = [v[y][0] / v[y][1] for v in peer_values if y in v and not v[y][2] and v[y][1] > 0]
+                rows.append(
+                    (
+                        y,
+                        "region",
+                        measure,
+                        sum(u[0] for u in usable) / sum(u[1] for u in usable),
+                        False,
+                    )
+                )
+            peer_points = [
+                v[y][0] / v[y][1] for v in peer_values if y in v and not v[y][2] and v[y][1] > 0
+            ]
             if peer_points:
                 rows.append((y, "similar councils", measure, float(np.median(peer_points)), False))
     trends = pd.DataFrame(rows, columns=["census_year", "series", "measure", "value", "flagged"])
@@ -471,19 +663,27 @@ def _trends(data: PublishedData, history: CouncilHistory, similar: pd.DataFrame,
             trends.loc[mask, "value"] = trends.loc[mask, "census_year"].map(index)
         else:
             base = trends.loc[mask & (trends["census_year"] == years[0]), "value"]
-            trends.loc[mask, "value"] = trends.loc[mask, "value"] / base.iloc[0] * 100 if len(base) else np.nan
+            trends.loc[mask, "value"] = (
+                trends.loc[mask, "value"] / base.iloc[0] * 100 if len(base) else np.nan
+            )
     trends.loc[plans, "measure"] = "plans_index"
     return trends
 
 
-def _peer_index(peers: list[CouncilHistory], years: list[int], flags: pd.DataFrame) -> dict[int, float]:
+def _peer_index(
+    peers: list[CouncilHistory], years: list[int], flags: pd.DataFrame
+) -> dict[int, float]:
     indices = {}
     for y in years:
         points = []
         for h in peers:
             total = _series(h, "total")
-            if years[0] in total.index and y in total.index and total[years[0]] > 0 \
-                    and not _is_flagged(flags, h.code, y, ["total"]):
+            if (
+                years[0] in total.index
+                and y in total.index
+                and total[years[0]] > 0
+                and not _is_flagged(flags, h.code, y, ["total"])
+            ):
                 points.append(total[y] / total[years[0]] * 100)
         indices[y] = float(np.median(points)) if points else float("nan")
     return indices

@@ -1,7 +1,7 @@
 """Build the report from a warehouse connection: read, chart, tabulate, write both audiences.
 
-    <out_dir>/internal/report.html, workbook.xlsx, charts/*.png      every count as it is
-    <out_dir>/publication/report.html, workbook.xlsx, charts/*.png   counts below the threshold suppressed
+    <out_dir>/internal/report.html, workbook.xlsx, charts/*.png     every count as it is
+    <out_dir>/publication/report.html, workbook.xlsx, charts/*.png  small counts suppressed
 
 The report is built beside the old one, in `<out_dir>/.next-<run id>/`, and swapped in whole
 (report.folder), so a reader never sees half a report; a refresh leaves it staged for
@@ -64,8 +64,12 @@ class Report:
     headline_reading: str
     benchmarks: Benchmarks | None
     benchmarks_note: str  # why benchmarks are missing, when they are
-    charts: dict[str, list[Chart]] = field(default_factory=dict)  # audience → charts (empty when reused)
-    benchmark_summary: list[dict] = field(default_factory=list)  # one row per indicator, for the Dagster UI
+    charts: dict[str, list[Chart]] = field(
+        default_factory=dict
+    )  # audience → charts (empty when reused)
+    benchmark_summary: list[dict] = field(
+        default_factory=list
+    )  # one row per indicator, for the Dagster UI
     reused: bool = False  # True when the last build's inputs were unchanged and it was kept
 
 
@@ -74,16 +78,30 @@ def inputs_fingerprint(con: duckdb.DuckDBPyConnection, options: ReportOptions) -
     the published files (names, sizes, modification times) and the report's own code."""
     digest = hashlib.sha256()
     for schema, name in [*REQUIRED, *OPTIONAL, ("marts", "fct_ehcp_requests")]:
-        exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                             [schema, name]).fetchone()[0]
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name "
+            "= ?",
+            [schema, name],
+        ).fetchone()[0]
         if exists:
-            digest.update(repr(con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {schema}.{name} AS t").fetchone())
-                          .encode())
-    digest.update(repr((options.council, options.neighbours, options.threshold, str(options.published))).encode())
+            digest.update(
+                repr(
+                    con.execute(
+                        f"SELECT count(*), bit_xor(hash(t)) FROM {schema}.{name} AS t"
+                    ).fetchone()
+                ).encode()
+            )
+    digest.update(
+        repr(
+            (options.council, options.neighbours, options.threshold, str(options.published))
+        ).encode()
+    )
     if options.published is not None and options.published.is_dir():
         for path in sorted(p for p in options.published.rglob("*") if p.is_file()):
             stat = path.stat()
-            digest.update(f"{path.relative_to(options.published)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+            digest.update(
+                f"{path.relative_to(options.published)}|{stat.st_size}|{stat.st_mtime_ns}".encode()
+            )
     for source in sorted(Path(__file__).parent.rglob("*")):
         if source.suffix in (".py", ".j2"):
             digest.update(source.read_bytes())
@@ -96,19 +114,35 @@ def _reusable(options: ReportOptions, fingerprint: str) -> Report | None:
         return None
     last = json.loads(record.read_text())
     folders = {audience: options.out_dir / audience for audience in AUDIENCES}
-    if last.get("fingerprint") != fingerprint or not all((f / "report.html").exists() for f in folders.values()):
+    if last.get("fingerprint") != fingerprint or not all(
+        (f / "report.html").exists() for f in folders.values()
+    ):
         return None
     outputs = {
-        audience: ReportOutput(audience, folder, folder / "report.html", folder / "workbook.xlsx",
-                               {key: folder / "charts" / f"{key}.png" for key in last["readings"][audience]},
-                               last["readings"][audience])
+        audience: ReportOutput(
+            audience,
+            folder,
+            folder / "report.html",
+            folder / "workbook.xlsx",
+            {key: folder / "charts" / f"{key}.png" for key in last["readings"][audience]},
+            last["readings"][audience],
+        )
         for audience, folder in folders.items()
     }
-    return Report(outputs, base64.b64decode(last["headline_png"]), last["headline_reading"], None,
-                  last["benchmarks_note"], benchmark_summary=last["benchmark_summary"], reused=True)
+    return Report(
+        outputs,
+        base64.b64decode(last["headline_png"]),
+        last["headline_reading"],
+        None,
+        last["benchmarks_note"],
+        benchmark_summary=last["benchmark_summary"],
+        reused=True,
+    )
 
 
-def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions, *, swap_in: bool = True) -> Report:
+def build_report(
+    con: duckdb.DuckDBPyConnection, options: ReportOptions, *, swap_in: bool = True
+) -> Report:
     """Build the report into its staging folder and swap it in; with `swap_in=False` leave it
     staged for `install_report` (the refresh's publish swaps it in with the serving file)."""
     fingerprint = inputs_fingerprint(con, options)
@@ -117,12 +151,21 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions, *, swap
     report = _reusable(options, fingerprint) or _draw(con, options, staging)
     staging.mkdir(parents=True, exist_ok=True)
     # written last: a staging folder without it is a build that did not finish
-    (staging / LAST_BUILD).write_text(json.dumps({
-        "fingerprint": fingerprint, "run_id": options.run_id,
-        "headline_png": base64.b64encode(report.headline_png).decode("ascii"), "headline_reading": report.headline_reading,
-        "readings": {audience: output.readings for audience, output in report.outputs.items()},
-        "benchmarks_note": report.benchmarks_note, "benchmark_summary": report.benchmark_summary,
-    }))
+    (staging / LAST_BUILD).write_text(
+        json.dumps(
+            {
+                "fingerprint": fingerprint,
+                "run_id": options.run_id,
+                "headline_png": base64.b64encode(report.headline_png).decode("ascii"),
+                "headline_reading": report.headline_reading,
+                "readings": {
+                    audience: output.readings for audience, output in report.outputs.items()
+                },
+                "benchmarks_note": report.benchmarks_note,
+                "benchmark_summary": report.benchmark_summary,
+            }
+        )
+    )
     if swap_in:
         install_report(options.out_dir, options.run_id)
     return report
@@ -161,34 +204,83 @@ def _draw(con: duckdb.DuckDBPyConnection, options: ReportOptions, staging: Path)
         plan = tables.dsg_plan_tables(data, threshold)
         detail = tables.detail_tables(data, threshold)
         bench_tables = tables.benchmark_tables(bench) if bench is not None else []
-        if bench is not None and (reconciled := tables.reconciliation(data, bench, threshold)) is not None:
+        if (
+            bench is not None
+            and (reconciled := tables.reconciliation(data, bench, threshold)) is not None
+        ):
             bench_tables.append(reconciled)
-        request_tables = [] if own_requests is None else [
-            requests.requests_table(own_requests, published_requests, options.council, similar, threshold)]
-        sheets = {**plan, **({"Benchmarks": bench_tables} if bench_tables else {}),
-                  **({"Requests and timeliness": request_tables} if request_tables else {}), **detail,
-                  "Chart data": [_chart_table(chart) for chart in all_charts]}
+        request_tables = (
+            []
+            if own_requests is None
+            else [
+                requests.requests_table(
+                    own_requests, published_requests, options.council, similar, threshold
+                )
+            ]
+        )
+        sheets = {
+            **plan,
+            **({"Benchmarks": bench_tables} if bench_tables else {}),
+            **({"Requests and timeliness": request_tables} if request_tables else {}),
+            **detail,
+            "Chart data": [_chart_table(chart) for chart in all_charts],
+        }
         write_workbook(folder / "workbook.xlsx", sheets, title, about, data=data, bench=bench)
-        sections = _sections(data, charts, bench_charts, pngs_by_key, plan, detail, bench_tables, note, request_tables)
-        render(folder / "report.html", title, subtitle, sections, about, data.labels, audience == "publication",
-               threshold)
+        sections = _sections(
+            data,
+            charts,
+            bench_charts,
+            pngs_by_key,
+            plan,
+            detail,
+            bench_tables,
+            note,
+            request_tables,
+        )
+        render(
+            folder / "report.html",
+            title,
+            subtitle,
+            sections,
+            about,
+            data.labels,
+            audience == "publication",
+            threshold,
+        )
         built[audience] = all_charts
-        outputs[audience] = ReportOutput(audience, options.out_dir / audience, options.out_dir / audience / "report.html",
-                                         options.out_dir / audience / "workbook.xlsx",
-                                         {k: options.out_dir / audience / "charts" / p.name for k, p in chart_paths.items()},
-                                         {chart.key: chart.reading for chart in all_charts})
-    summary = [] if bench is None else [
-        {"indicator": r.label, "period": r.period, "council": r.council, "england": r.england,
-         "rank": None if r.rank != r.rank or r.rank is None else int(r.rank), "of": int(r.councils_ranked)}
-        for r in bench.table.itertuples()
-    ]
+        outputs[audience] = ReportOutput(
+            audience,
+            options.out_dir / audience,
+            options.out_dir / audience / "report.html",
+            options.out_dir / audience / "workbook.xlsx",
+            {k: options.out_dir / audience / "charts" / p.name for k, p in chart_paths.items()},
+            {chart.key: chart.reading for chart in all_charts},
+        )
+    summary = (
+        []
+        if bench is None
+        else [
+            {
+                "indicator": r.label,
+                "period": r.period,
+                "council": r.council,
+                "england": r.england,
+                "rank": None if r.rank != r.rank or r.rank is None else int(r.rank),
+                "of": int(r.councils_ranked),
+            }
+            for r in bench.table.itertuples()
+        ]
+    )
     return Report(outputs, headline[0], headline[1], bench, note, built, summary)
 
 
 def _benchmarks(options: ReportOptions) -> tuple[Benchmarks | None, str]:
     if not options.council:
-        return None, ("Set HIGHNEEDS_LA_CODE to the council's old three-digit LA code (e.g. 869 for West Berkshire) "
-                      "to compare it with England, its region and similar councils.")
+        return None, (
+            "Set HIGHNEEDS_LA_CODE to the council's old three-digit LA code (e.g. 869 for West "
+            "Berkshire) "
+            "to compare it with England, its region and similar councils."
+        )
     if options.published is None:
         return None, "No folder of published DfE files was given (HIGHNEEDS_PUBLISHED)."
     try:
@@ -198,25 +290,51 @@ def _benchmarks(options: ReportOptions) -> tuple[Benchmarks | None, str]:
         return None, f"Benchmarks not built: {error}."
 
 
-def _titles(data: ReportData, bench: Benchmarks | None, options: ReportOptions, audience: str,
-            threshold: int | None) -> tuple[str, str, list[tuple[str, str]]]:
-    council = f"{bench.name} ({bench.code})" if bench else (f"council {options.council}" if options.council else "the council")
+def _titles(
+    data: ReportData,
+    bench: Benchmarks | None,
+    options: ReportOptions,
+    audience: str,
+    threshold: int | None,
+) -> tuple[str, str, list[tuple[str, str]]]:
+    council = (
+        f"{bench.name} ({bench.code})"
+        if bench
+        else (f"council {options.council}" if options.council else "the council")
+    )
     title = f"High needs block diagnostic: {council}"
     built_at = dt.datetime.now().astimezone().strftime("%d %B %Y %H:%M %Z")
     run = options.run_id or (data.checks["run_id"].iloc[0] if len(data.checks) else "unknown")
     years = data.complete_years
-    subtitle = (f"Actual {years[0]} to {years[-1]}, forecast to {data.horizon} (unmitigated and mitigated). "
-                f"Built {built_at} from refresh run {run}.")
+    subtitle = (
+        f"Actual {years[0]} to {years[-1]}, forecast to {data.horizon} (unmitigated and "
+        "mitigated). "
+        f"Built {built_at} from refresh run {run}."
+    )
     about = [
         ("Council", council),
-        ("Audience", "publication: counts of children below "
-                     f"{threshold} suppressed" if audience == "publication" else "internal (unsuppressed)"),
+        (
+            "Audience",
+            f"publication: counts of children below {threshold} suppressed"
+            if audience == "publication"
+            else "internal (unsuppressed)",
+        ),
         ("Built", built_at),
         ("Refresh run", str(run)),
-        ("Years", (f"financial years April–March; caseload at the January census inside each year; actual "
-                  f"{years[0]} to {years[-1]}, forecast {data.forecast_years[0]} to {data.horizon}")),
-        ("Sources", "the warehouse's marts (marts.fct_*), forecast tables (forecast.*) and check results "
-                    "(meta.check_results)" + (f"; published DfE files: {', '.join(bench.files)}" if bench else "")),
+        (
+            "Years",
+            (
+                "financial years April–March; caseload at the January census inside each year; "
+                "actual "
+                f"{years[0]} to {years[-1]}, forecast {data.forecast_years[0]} to {data.horizon}"
+            ),
+        ),
+        (
+            "Sources",
+            "the warehouse's marts (marts.fct_*), forecast tables (forecast.*) and check results "
+            "(meta.check_results)"
+            + (f"; published DfE files: {', '.join(bench.files)}" if bench else ""),
+        ),
         ("Units", "money in £ (charts and HTML tables in £m), counts in EHC plans or children"),
     ]
     return title, subtitle, about
@@ -225,22 +343,40 @@ def _titles(data: ReportData, bench: Benchmarks | None, options: ReportOptions, 
 def _chart_table(chart: Chart) -> tables.Table:
     frame = chart.data.reset_index(drop=True)
     frame.columns = [str(c) for c in frame.columns]
-    return tables.Table(f"chart_{chart.key}", f"{chart.title}: the numbers plotted", frame, "mixed", chart.reading)
+    return tables.Table(
+        f"chart_{chart.key}", f"{chart.title}: the numbers plotted", frame, "mixed", chart.reading
+    )
 
 
-def _sections(data: ReportData, charts: list[Chart], bench_charts: list[Chart], pngs: dict[str, bytes],
-              plan: dict[str, list[tables.Table]], detail: dict[str, list[tables.Table]],
-              bench_tables: list[tables.Table], bench_note: str, request_tables: list[tables.Table]) -> list[Section]:
+def _sections(
+    data: ReportData,
+    charts: list[Chart],
+    bench_charts: list[Chart],
+    pngs: dict[str, bytes],
+    plan: dict[str, list[tables.Table]],
+    detail: dict[str, list[tables.Table]],
+    bench_tables: list[tables.Table],
+    bench_note: str,
+    request_tables: list[tables.Table],
+) -> list[Section]:
     by_key = {chart.key: chart for chart in charts}
     by_section: dict[str, list[Chart]] = {}
     for chart in charts:
         by_section.setdefault(chart.section, []).append(chart)
     named = {t.name: t for group in (*plan.values(), *detail.values()) for t in group}
 
-    funding = Section("funding", "High needs funding, spend and the DSG balance", tables.headline_assumptions(data))
+    funding = Section(
+        "funding",
+        "High needs funding, spend and the DSG balance",
+        tables.headline_assumptions(data),
+    )
     funding.chart(by_key["01_funding_spend_balance"], pngs["01_funding_spend_balance"])
-    for name in ("assumptions", "funding_and_balances_actual", "funding_and_balances_unmitigated",
-                 "funding_and_balances_mitigated"):
+    for name in (
+        "assumptions",
+        "funding_and_balances_actual",
+        "funding_and_balances_unmitigated",
+        "funding_and_balances_mitigated",
+    ):
         if name in named:
             funding.table(named[name])
     funding.chart(by_key["01b_scenarios"], pngs["01b_scenarios"])
@@ -256,8 +392,11 @@ def _sections(data: ReportData, charts: list[Chart], bench_charts: list[Chart], 
     if reading := _not_in_education(data):
         spend.text(reading)
 
-    dbv = Section("dbv", "Caseload, unit cost and total cost by provision type",
-                  "The three views DBV used: how many children, what each placement costs, and the total.")
+    dbv = Section(
+        "dbv",
+        "Caseload, unit cost and total cost by provision type",
+        "The three views DBV used: how many children, what each placement costs, and the total.",
+    )
     for chart in by_section["dbv"]:
         dbv.chart(chart, pngs[chart.key])
     dbv.table(named["ehcp_by_category_unmitigated"])
@@ -265,20 +404,30 @@ def _sections(data: ReportData, charts: list[Chart], bench_charts: list[Chart], 
         if name in named:
             dbv.table(named[name])
 
-    drivers = Section("drivers", "What drives demand and cost",
-                      "Caseload by primary need, age group and age at plan start; the age at which children enter each "
-                      "provision type and what it costs; plans issued and ceased; moves between provision types; and "
-                      "the change in spend split by driver.")
+    drivers = Section(
+        "drivers",
+        "What drives demand and cost",
+        "Caseload by primary need, age group and age at plan start; the age at which children "
+        "enter each "
+        "provision type and what it costs; plans issued and ceased; moves between provision types; "
+        "and "
+        "the change in spend split by driver.",
+    )
     for chart in by_section["drivers"]:
         drivers.chart(chart, pngs[chart.key])
 
     assessments = Section(
-        "requests", "Requests, assessments and 20-week timeliness",
-        "What the council's SEN2 returns add: how many ask for an EHC needs assessment, how many are assessed and "
-        "become plans, and how quickly, beside the DfE's published figures for the council, similar councils and "
+        "requests",
+        "Requests, assessments and 20-week timeliness",
+        "What the council's SEN2 returns add: how many ask for an EHC needs assessment, how many "
+        "are assessed and "
+        "become plans, and how quickly, beside the DfE's published figures for the council, "
+        "similar councils and "
         "England.",
-        unavailable="" if request_tables else "No SEN2 return in the landing folder (sen2/<return>/): these figures "
-                                              "come from the council's own returns.",
+        unavailable=""
+        if request_tables
+        else "No SEN2 return in the landing folder (sen2/<return>/): these figures "
+        "come from the council's own returns.",
     )
     for table in request_tables:
         assessments.table(table)
@@ -300,27 +449,44 @@ def _sections(data: ReportData, charts: list[Chart], bench_charts: list[Chart], 
         for table in bench_tables[4:]:  # own counts against the published ones
             benchmarks.table(table)
         kinds = bench_tables[3].frame["Kind"]
-        benchmarks.text(f"{int((kinds != 'watch').sum())} published figures across all councils look wrong by the same "
-                        f"rule, and {int((kinds == 'watch').sum())} latest-year changes of more than half are to watch; "
-                        "the workbook's Benchmarks sheet lists them.")
+        benchmarks.text(
+            f"{int((kinds != 'watch').sum())} published figures across all councils look wrong by "
+            "the same "
+            f"rule, and {int((kinds == 'watch').sum())} latest-year changes of more than half are "
+            "to watch; "
+            "the workbook's Benchmarks sheet lists them."
+        )
 
-    dsg = Section("dsg-plan", "DSG management plan tables",
-                  "The workbook beside this report holds every table of the DSG deficit management plan, years "
-                  "across as in the DfE template: EHC plans by placement type (actual and forecast), expenditure by "
-                  "provision and S251 line, funding and balances, each unmitigated and mitigated, and the mitigation "
-                  "log.")
+    dsg = Section(
+        "dsg-plan",
+        "DSG management plan tables",
+        "The workbook beside this report holds every table of the DSG deficit management plan, "
+        "years "
+        "across as in the DfE template: EHC plans by placement type (actual and forecast), "
+        "expenditure by "
+        "provision and S251 line, funding and balances, each unmitigated and mitigated, and the "
+        "mitigation "
+        "log.",
+    )
     dsg.table(named["ehcp_by_category_mitigated"])
     if plan["Expenditure by S251 line"]:
         dsg.table(plan["Expenditure by S251 line"][0])
 
     model = Section(
-        "model", "The model and its accuracy",
-        "Caseload: a cohort model of every child by age and provision type — who leaves, who moves, who joins "
-        "(a trend of new plans) — estimated from the council's own EHCP and placement history and simulated "
-        "many times; spend = plans × FTE per plan × unit cost, each path drawing its own rates. Every figure shown is "
-        "the mean of the paths (it adds up); p10–p90 is the band holding 80% of them. Below, how the caseload model "
+        "model",
+        "The model and its accuracy",
+        "Caseload: a cohort model of every child by age and provision type — who leaves, who "
+        "moves, who joins "
+        "(a trend of new plans) — estimated from the council's own EHCP and placement history and "
+        "simulated "
+        "many times; spend = plans × FTE per plan × unit cost, each path drawing its own rates. "
+        "Every figure shown is "
+        "the mean of the paths (it adds up); p10–p90 is the band holding 80% of them. Below, how "
+        "the caseload model "
         "did on the council's own past censuses, against simple baselines.",
-        unavailable="" if "backtest" in named else "Too few censuses to score the model on the council's own history.",
+        unavailable=""
+        if "backtest" in named
+        else "Too few censuses to score the model on the council's own history.",
     )
     if "backtest" in named:
         model.table(named["backtest"])
@@ -334,34 +500,54 @@ def _sections(data: ReportData, charts: list[Chart], bench_charts: list[Chart], 
 
 
 def _not_in_education(data: ReportData) -> str:
-    """Children with a plan and no placement cost the block nothing, so the totals hide them: say so."""
+    """Children with a plan and no placement cost the block nothing, so the totals hide them: say
+    so."""
     caseload = data.caseload
     if "none" not in caseload.columns:
         return ""
     last = caseload.index.max()
     now = int(caseload.loc[last, "none"])
-    future = data.caseload_forecast[(data.caseload_forecast["scenario"] == "unmitigated")
-                                    & (data.caseload_forecast["provision_type"] == "none")]
-    ahead = float(future.loc[future["year"] == future["year"].max(), "plans_central"].sum()) if len(future) else 0.0
+    future = data.caseload_forecast[
+        (data.caseload_forecast["scenario"] == "unmitigated")
+        & (data.caseload_forecast["provision_type"] == "none")
+    ]
+    ahead = (
+        float(future.loc[future["year"] == future["year"].max(), "plans_central"].sum())
+        if len(future)
+        else 0.0
+    )
     if not now and not ahead:
         return ""
-    return (f"{now:,} children with a plan were in no placement (NEET, not in education, or placement unknown) on the "
-            f"January {last} census, and {ahead:,.0f} are forecast by {data.horizon} (unmitigated): they cost the high "
-            "needs block nothing here, so every spend figure above leaves them out. Any of them placed would add cost.")
+    return (
+        f"{now:,} children with a plan were in no placement (NEET, not in education, or placement "
+        "unknown) on the "
+        f"January {last} census, and {ahead:,.0f} are forecast by {data.horizon} (unmitigated): "
+        "they cost the high "
+        "needs block nothing here, so every spend figure above leaves them out. Any of them placed "
+        "would add cost."
+    )
 
 
 def _quality_reading(data: ReportData) -> str:
     dq = data.data_quality
+
     def total(measure):
         return int(dq.loc[(dq["measure"] == measure) & dq["reason"].isna(), "rows"].sum())
+
     flagged = int(dq.loc[dq["measure"] == "rows_flagged_by_flag", "rows"].sum())
-    quarantined_money = float(dq.loc[dq["measure"] == "rows_quarantined", "amount_gbp"].fillna(0).sum())
+    quarantined_money = float(
+        dq.loc[dq["measure"] == "rows_quarantined", "amount_gbp"].fillna(0).sum()
+    )
     checks = data.checks
     passed = int(checks["passed"].sum()) if len(checks) else 0
-    text = (f"{total('rows_read'):,} rows read from the landing files: {total('rows_loaded'):,} loaded, "
-            f"{total('rows_exact_duplicate'):,} exact duplicates, {total('rows_quarantined'):,} quarantined "
-            f"(£{quarantined_money:,.2f}); "
-            f"{flagged:,} flagged and kept.")
+    text = (
+        f"{total('rows_read'):,} rows read from the landing files: {total('rows_loaded'):,} "
+        "loaded, "
+        f"{total('rows_exact_duplicate'):,} exact duplicates, {total('rows_quarantined'):,} "
+        "quarantined "
+        f"(£{quarantined_money:,.2f}); "
+        f"{flagged:,} flagged and kept."
+    )
     if len(checks):
         text += f" {passed} of {len(checks)} checks passed in the latest refresh."
     return text

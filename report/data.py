@@ -16,28 +16,49 @@ from ingest.provision_types import DFE_PLACEMENT_CATEGORY
 from .suppression import Protected, protect, protect_with_groups
 
 REQUIRED = [
-    ("marts", "fct_hnb_position"), ("marts", "fct_provision_spend"), ("marts", "fct_ehcp_cohort"),
-    ("marts", "fct_ehcp_flows"), ("marts", "fct_provision_starts"), ("marts", "fct_ehcp_transitions"),
-    ("marts", "fct_data_quality"), ("forecast", "hnb_position"), ("forecast", "spend"), ("forecast", "caseload"),
-    ("forecast", "mitigations"), ("forecast", "gap_to_balance"), ("forecast", "drivers"),
+    ("marts", "fct_hnb_position"),
+    ("marts", "fct_provision_spend"),
+    ("marts", "fct_ehcp_cohort"),
+    ("marts", "fct_ehcp_flows"),
+    ("marts", "fct_provision_starts"),
+    ("marts", "fct_ehcp_transitions"),
+    ("marts", "fct_data_quality"),
+    ("forecast", "hnb_position"),
+    ("forecast", "spend"),
+    ("forecast", "caseload"),
+    ("forecast", "mitigations"),
+    ("forecast", "gap_to_balance"),
+    ("forecast", "drivers"),
 ]
 # read when present (a warehouse built by an older version lacks some): part of the report's inputs
 OPTIONAL = [
-    ("marts", "fct_spend_by_s251_line"), ("staging", "provision_types"), ("forecast", "assumptions"),
-    ("forecast", "sensitivity"), ("forecast", "backtest"), ("forecast", "caseload_by_age"),
+    ("marts", "fct_spend_by_s251_line"),
+    ("staging", "provision_types"),
+    ("forecast", "assumptions"),
+    ("forecast", "sensitivity"),
+    ("forecast", "backtest"),
+    ("forecast", "caseload_by_age"),
     ("intermediate", "int_spend_allocated"),
 ]
 # the provision types in report order, when the reviewed seed is not in the database
 DEFAULT_PROVISIONS = [
-    ("mainstream", "Mainstream"), ("mainstream_rp_unit", "Mainstream: resourced provision / SEN unit"),
-    ("mss", "Maintained special"), ("inmss", "Independent / non-maintained special"),
-    ("ap", "Alternative provision / PRU"), ("post16_fe", "Post-16 FE"), ("post16_spi", "Specialist post-16"),
-    ("eotas", "EOTAS"), ("early_years", "Early years"), ("other", "Other"), ("none", "None / not in education"),
+    ("mainstream", "Mainstream"),
+    ("mainstream_rp_unit", "Mainstream: resourced provision / SEN unit"),
+    ("mss", "Maintained special"),
+    ("inmss", "Independent / non-maintained special"),
+    ("ap", "Alternative provision / PRU"),
+    ("post16_fe", "Post-16 FE"),
+    ("post16_spi", "Specialist post-16"),
+    ("eotas", "EOTAS"),
+    ("early_years", "Early years"),
+    ("other", "Other"),
+    ("none", "None / not in education"),
     ("central", "Central (no placement)"),
 ]
 
 
-# the placement rows of the DfE's DSG management plan template (the serving file's lookup publishes them too)
+# the placement rows of the DfE's DSG management plan template
+# (the serving file's lookup publishes them too)
 DFE_PLACEMENT = DFE_PLACEMENT_CATEGORY
 
 
@@ -52,22 +73,31 @@ class ReportData:
     position_forecast: pd.DataFrame  # forecast.hnb_position
     spend: pd.DataFrame  # marts.fct_provision_spend
     spend_forecast: pd.DataFrame  # forecast.spend
-    spend_by_line: pd.DataFrame | None  # marts.fct_spend_by_s251_line (None on a warehouse built before it)
+    # marts.fct_spend_by_s251_line (None on a warehouse built before it)
+    spend_by_line: pd.DataFrame | None
     cohort: pd.DataFrame  # marts.fct_ehcp_cohort
     caseload_forecast: pd.DataFrame  # forecast.caseload
     flows: pd.DataFrame  # marts.fct_ehcp_flows
     starts: pd.DataFrame  # marts.fct_provision_starts
-    moves: pd.DataFrame  # year × provision_from × provision_to: children (fct_ehcp_transitions summed over ages, needs)
+    # year × provision_from × provision_to: children (fct_ehcp_transitions summed over ages, needs)
+    moves: pd.DataFrame
     mitigations: pd.DataFrame  # forecast.mitigations
     gap: pd.DataFrame  # forecast.gap_to_balance
     drivers: pd.DataFrame  # forecast.drivers
-    data_quality: pd.DataFrame  # extract × measure × reason: rows, money, files in the landing folder now
+    # extract × measure × reason: rows, money, files in the landing folder now
+    data_quality: pd.DataFrame
     checks: pd.DataFrame  # meta.check_results of the latest run (empty when absent)
-    assumptions: pd.DataFrame | None = None  # forecast.assumptions (None on a warehouse built before it)
+    assumptions: pd.DataFrame | None = (
+        None  # forecast.assumptions (None on a warehouse built before it)
+    )
     sensitivity: pd.DataFrame | None = None  # forecast.sensitivity (likewise)
-    backtest: pd.DataFrame | None = None  # forecast.backtest: the caseload model's errors on the council's own censuses
+    backtest: pd.DataFrame | None = (
+        None  # forecast.backtest: the caseload model's errors on the council's own censuses
+    )
     caseload_by_age: pd.DataFrame | None = None  # forecast.caseload_by_age
-    transport: pd.DataFrame | None = None  # financial_year × s251_line: SEN transport, outside the high needs block
+    transport: pd.DataFrame | None = (
+        None  # financial_year × s251_line: SEN transport, outside the high needs block
+    )
 
     @property
     def provisions(self) -> list[str]:
@@ -90,9 +120,17 @@ class ReportData:
     @property
     def caseload(self) -> pd.DataFrame:
         """Plans at each January census by provision type (wide: census_year × provision type)."""
-        return (self.cohort.pivot_table(index="census_year", columns="provision_type", values="plans",
-                                        aggfunc="sum", fill_value=0)
-                .reindex(columns=self.provisions, fill_value=0).sort_index())
+        return (
+            self.cohort.pivot_table(
+                index="census_year",
+                columns="provision_type",
+                values="plans",
+                aggfunc="sum",
+                fill_value=0,
+            )
+            .reindex(columns=self.provisions, fill_value=0)
+            .sort_index()
+        )
 
     def caseload_published(self, threshold: int | None) -> tuple[Protected, pd.DataFrame]:
         """`caseload` (census year × provision type) with its census totals, and its sums by DfE
@@ -104,19 +142,30 @@ class ReportData:
             groups.setdefault(DFE_PLACEMENT[provision], []).append(provision)
         caseload = self.caseload.astype(float)
         if threshold is None:
-            categories = pd.DataFrame({name: caseload[members].sum(axis=1) for name, members in groups.items()})
-            return Protected(caseload, caseload.sum(axis=1), pd.Series(np.nan, index=caseload.columns),
-                             float("nan")), categories
+            categories = pd.DataFrame(
+                {name: caseload[members].sum(axis=1) for name, members in groups.items()}
+            )
+            return Protected(
+                caseload,
+                caseload.sum(axis=1),
+                pd.Series(np.nan, index=caseload.columns),
+                float("nan"),
+            ), categories
         rows, categories = protect_with_groups(caseload.T, threshold, groups)
-        return Protected(rows.cells.T, rows.column_totals, rows.row_totals, float("nan")), categories.T
+        return Protected(
+            rows.cells.T, rows.column_totals, rows.row_totals, float("nan")
+        ), categories.T
 
     def cohort_published(self, column: str, threshold: int | None) -> Protected:
         """Plans per census year (rows) and `column` (primary need, age group …) with each census's
         total, as published."""
-        wide = self.cohort.pivot_table(index="census_year", columns=column, values="plans", aggfunc="sum",
-                                       fill_value=0).astype(float)
+        wide = self.cohort.pivot_table(
+            index="census_year", columns=column, values="plans", aggfunc="sum", fill_value=0
+        ).astype(float)
         if threshold is None:
-            return Protected(wide, wide.sum(axis=1), pd.Series(np.nan, index=wide.columns), float("nan"))
+            return Protected(
+                wide, wide.sum(axis=1), pd.Series(np.nan, index=wide.columns), float("nan")
+            )
         return protect(wide, threshold, rows=True, columns=False)
 
     def flows_published(self, threshold: int | None) -> dict[str, Protected]:
@@ -124,67 +173,108 @@ class ReportData:
         with each year's total, as published."""
         published = {}
         for measure in ("new_plans", "ceased_plans", "moved_in", "moved_out"):
-            wide = self.flows.pivot_table(index="year", columns="provision_type", values=measure, aggfunc="sum",
-                                          fill_value=0).astype(float)
-            published[measure] = (protect(wide, threshold, rows=True, columns=False) if threshold is not None
-                                  else Protected(wide, wide.sum(axis=1), pd.Series(np.nan, index=wide.columns),
-                                                 float("nan")))
+            wide = self.flows.pivot_table(
+                index="year", columns="provision_type", values=measure, aggfunc="sum", fill_value=0
+            ).astype(float)
+            published[measure] = (
+                protect(wide, threshold, rows=True, columns=False)
+                if threshold is not None
+                else Protected(
+                    wide, wide.sum(axis=1), pd.Series(np.nan, index=wide.columns), float("nan")
+                )
+            )
         return published
 
 
 def _exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    return bool(con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
-    ).fetchone()[0])
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = ?",
+            [schema, name],
+        ).fetchone()[0]
+    )
 
 
 def read_report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
     missing = [f"{schema}.{name}" for schema, name in REQUIRED if not _exists(con, schema, name)]
     if missing:
         raise ReportInputError(
-            f"the warehouse has no {', '.join(missing)}: run `highneeds refresh` (or `highneeds demo`) first"
+            f"the warehouse has no {', '.join(missing)}: run `highneeds refresh` "
+            "(or `highneeds demo`) first"
         )
     if _exists(con, "staging", "provision_types"):
-        labels = dict(con.execute("SELECT provision_type, label FROM staging.provision_types ORDER BY sort_order").fetchall())
+        labels = dict(
+            con.execute(
+                "SELECT provision_type, label FROM staging.provision_types ORDER BY sort_order"
+            ).fetchall()
+        )
     else:
         labels = dict(DEFAULT_PROVISIONS)
+
     def df(sql):
         return con.execute(sql).df()
-    checks = pd.DataFrame(columns=["run_id", "asset", "check_name", "passed", "severity", "description", "evaluated_at"])
+
+    checks = pd.DataFrame(
+        columns=[
+            "run_id",
+            "asset",
+            "check_name",
+            "passed",
+            "severity",
+            "description",
+            "evaluated_at",
+        ]
+    )
     if _exists(con, "meta", "check_results"):
         checks = df("""
             SELECT * FROM meta.check_results
-            WHERE run_id = (SELECT run_id FROM meta.check_results ORDER BY evaluated_at DESC LIMIT 1)
+            WHERE run_id = (SELECT run_id FROM meta.check_results
+                               ORDER BY evaluated_at DESC LIMIT 1)
             ORDER BY asset, check_name
         """)
     return ReportData(
         labels=labels,
         position=df("""
-            SELECT financial_year, funding_gbp::DOUBLE AS funding_gbp, spend_gbp::DOUBLE AS spend_gbp,
+            SELECT financial_year, funding_gbp::DOUBLE AS funding_gbp,
+                   spend_gbp::DOUBLE AS spend_gbp,
                    in_year_balance_gbp::DOUBLE AS in_year_balance_gbp,
                    cumulative_balance_gbp::DOUBLE AS cumulative_balance_gbp,
-                   hnb_allocation_gbp::DOUBLE AS hnb_allocation_gbp, place_deductions_gbp::DOUBLE AS place_deductions_gbp,
-                   block_transfer_gbp::DOUBLE AS block_transfer_gbp, la_contribution_gbp::DOUBLE AS la_contribution_gbp,
+                   hnb_allocation_gbp::DOUBLE AS hnb_allocation_gbp,
+                   place_deductions_gbp::DOUBLE AS place_deductions_gbp,
+                   block_transfer_gbp::DOUBLE AS block_transfer_gbp,
+                   la_contribution_gbp::DOUBLE AS la_contribution_gbp,
                    other_income_gbp::DOUBLE AS other_income_gbp, has_budget, is_complete_year
             FROM marts.fct_hnb_position ORDER BY financial_year
         """),
-        position_forecast=df("SELECT * FROM forecast.hnb_position ORDER BY scenario, financial_year"),
+        position_forecast=df(
+            "SELECT * FROM forecast.hnb_position ORDER BY scenario, financial_year"
+        ),
         spend=df("""
-            SELECT financial_year, provision_type, spend_gbp::DOUBLE AS spend_gbp, placements, fte_placements,
+            SELECT financial_year, provision_type, spend_gbp::DOUBLE AS spend_gbp,
+                   placements, fte_placements,
                    unit_cost_gbp::DOUBLE AS unit_cost_gbp, is_complete_year
             FROM marts.fct_provision_spend ORDER BY financial_year, provision_type
         """),
-        spend_forecast=df("SELECT * FROM forecast.spend ORDER BY scenario, financial_year, provision_type"),
+        spend_forecast=df(
+            "SELECT * FROM forecast.spend ORDER BY scenario, financial_year, provision_type"
+        ),
         spend_by_line=df("""
-            SELECT financial_year, s251_line, s251_description, provision_type, spend_gbp::DOUBLE AS spend_gbp,
+            SELECT financial_year, s251_line, s251_description, provision_type,
+                   spend_gbp::DOUBLE AS spend_gbp,
                    transactions
             FROM marts.fct_spend_by_s251_line ORDER BY ALL
-        """) if _exists(con, "marts", "fct_spend_by_s251_line") else None,
+        """)
+        if _exists(con, "marts", "fct_spend_by_s251_line")
+        else None,
         cohort=df("""
-            SELECT census_year, primary_need, age_group, ncy, provision_type, age_at_plan_start_band, plans
+            SELECT census_year, primary_need, age_group, ncy,
+                   provision_type, age_at_plan_start_band, plans
             FROM marts.fct_ehcp_cohort ORDER BY ALL
         """),
-        caseload_forecast=df("SELECT * FROM forecast.caseload ORDER BY scenario, year, provision_type"),
+        caseload_forecast=df(
+            "SELECT * FROM forecast.caseload ORDER BY scenario, year, provision_type"
+        ),
         flows=df("SELECT * FROM marts.fct_ehcp_flows ORDER BY year, provision_type"),
         starts=df("""
             SELECT year, provision_type, age_at_start_band, primary_need, starts,
@@ -199,28 +289,45 @@ def read_report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
         gap=df("SELECT * FROM forecast.gap_to_balance ORDER BY financial_year"),
         drivers=df("SELECT * FROM forecast.drivers"),
         data_quality=df("""
-            SELECT extract, measure, reason, count(DISTINCT file_hash) AS files, sum(rows)::BIGINT AS rows,
+            SELECT extract, measure, reason, count(DISTINCT file_hash) AS files,
+                   sum(rows)::BIGINT AS rows,
                    sum(amount_gbp)::DOUBLE AS amount_gbp
             FROM marts.fct_data_quality WHERE in_landing GROUP BY ALL ORDER BY ALL
         """),
         checks=checks,
-        assumptions=df("SELECT * FROM forecast.assumptions") if _has_column(con, "assumptions", "source") else None,
-        sensitivity=df("SELECT * FROM forecast.sensitivity ORDER BY ALL") if _exists(con, "forecast", "sensitivity") else None,
-        backtest=df("SELECT * FROM forecast.backtest") if _exists(con, "forecast", "backtest") else None,
+        assumptions=df("SELECT * FROM forecast.assumptions")
+        if _has_column(con, "assumptions", "source")
+        else None,
+        sensitivity=df("SELECT * FROM forecast.sensitivity ORDER BY ALL")
+        if _exists(con, "forecast", "sensitivity")
+        else None,
+        backtest=df("SELECT * FROM forecast.backtest")
+        if _exists(con, "forecast", "backtest")
+        else None,
         caseload_by_age=df("SELECT * FROM forecast.caseload_by_age ORDER BY ALL")
-        if _exists(con, "forecast", "caseload_by_age") else None,
-        # SEN transport (S251 1.4.11 and the 2.1.x lines) is not high needs spend: DBV shows it beside the block
+        if _exists(con, "forecast", "caseload_by_age")
+        else None,
+        # SEN transport (S251 1.4.11 and the 2.1.x lines) is not high needs spend:
+        # DBV shows it beside the block
         transport=df("""
             SELECT financial_year, s251_line, sum(amount_gbp)::DOUBLE AS spend_gbp
             FROM intermediate.int_spend_allocated
             WHERE NOT is_high_needs AND (s251_line = '1.4.11' OR s251_line LIKE '2.1.%')
             GROUP BY ALL ORDER BY ALL
-        """) if _exists(con, "intermediate", "int_spend_allocated") else None,
+        """)
+        if _exists(con, "intermediate", "int_spend_allocated")
+        else None,
     )
 
 
 def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
-    """forecast.<table> has <column> (forecast.assumptions held per-provision rates before it held sources)."""
-    return bool(con.execute(
-        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'forecast' AND table_name = ? "
-        "AND column_name = ?", [table, column]).fetchone()[0])
+    """forecast.<table> has <column> (forecast.assumptions
+    held per-provision rates before it held sources)."""
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_schema = 'forecast' AND table_name = ? "
+            "AND column_name = ?",
+            [table, column],
+        ).fetchone()[0]
+    )

@@ -1,7 +1,8 @@
 """Where a report is built and how it is swapped in, crash-safe (no drawing here: cheap to import).
 
     <out_dir>/internal/, publication/      the report readers open
-    <out_dir>/.last-build.json             the run it belongs to and what it was made from (moved in last)
+    <out_dir>/.last-build.json             the run it belongs to and what it was made from
+                                           (moved in last)
     <out_dir>/.next-<run id>/              a report built by that run, waiting to be swapped in
 
 A refresh builds its report before it publishes the serving file and swaps it in right after the

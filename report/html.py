@@ -27,9 +27,17 @@ class Section:
     items: list[dict] = field(default_factory=list)
 
     def chart(self, chart: Chart, png: bytes) -> None:
-        self.items.append({"kind": "chart", "key": chart.key, "title": chart.title, "reading": chart.reading,
-                           "notes": chart.notes, "png": base64.b64encode(png).decode("ascii"),
-                           "points": len(chart.data)})
+        self.items.append(
+            {
+                "kind": "chart",
+                "key": chart.key,
+                "title": chart.title,
+                "reading": chart.reading,
+                "notes": chart.notes,
+                "png": base64.b64encode(png).decode("ascii"),
+                "points": len(chart.data),
+            }
+        )
 
     def table(self, table: Table) -> None:
         self.items.append(table_item(table))
@@ -73,17 +81,43 @@ def table_item(table: Table) -> dict:
             cells.append({"text": text, "number": number})
         rows.append({"cells": cells, "total": str(frame.iloc[i][first]) in table.total_rows})
     money = table.kind == "money"
-    return {"kind": "table", "name": table.name, "title": table.title + (" — £m" if money else ""),
-            "headers": [str(c) for c in frame.columns], "rows": rows, "note": table.note}
+    return {
+        "kind": "table",
+        "name": table.name,
+        "title": table.title + (" — £m" if money else ""),
+        "headers": [str(c) for c in frame.columns],
+        "rows": rows,
+        "note": table.note,
+    }
 
 
-def render(path: Path, title: str, subtitle: str, sections: list[Section], about: list[tuple[str, str]],
-           labels: dict[str, str], publication: bool, threshold: int | None) -> Path:
-    environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
-                              trim_blocks=True, lstrip_blocks=True)
-    palette = [{"label": label, "colour": style.PROVISION_COLOURS.get(code, "#999999")} for code, label in labels.items()]
+def render(
+    path: Path,
+    title: str,
+    subtitle: str,
+    sections: list[Section],
+    about: list[tuple[str, str]],
+    labels: dict[str, str],
+    publication: bool,
+    threshold: int | None,
+) -> Path:
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    palette = [
+        {"label": label, "colour": style.PROVISION_COLOURS.get(code, "#999999")}
+        for code, label in labels.items()
+    ]
     html = environment.get_template("report.html.j2").render(
-        title=title, subtitle=subtitle, sections=sections, about=about, palette=palette, publication=publication,
+        title=title,
+        subtitle=subtitle,
+        sections=sections,
+        about=about,
+        palette=palette,
+        publication=publication,
         threshold=threshold,
     )
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -45,8 +45,19 @@ SCENARIO_COLOURS = {
     "mitigated": OKABE_ITO["blue"],
 }
 # categories without a provision type (needs, ages, drivers): Okabe–Ito in order, then greys
-SEQUENCE = [OKABE_ITO[name] for name in
-            ("blue", "orange", "bluish_green", "vermillion", "sky_blue", "reddish_purple", "yellow", "black")]
+SEQUENCE = [
+    OKABE_ITO[name]
+    for name in (
+        "blue",
+        "orange",
+        "bluish_green",
+        "vermillion",
+        "sky_blue",
+        "reddish_purple",
+        "yellow",
+        "black",
+    )
+]
 SEQUENCE += ["#8C8C8C", "#B3B3B3", "#D9D9D9", "#5C5C5C", "#404040"]
 
 FIGURE_WIDTH = 9.0  # inches; at 110 dpi ≈ 1000 px, the report's column width
@@ -109,7 +120,7 @@ def percent(value: float, decimals: int = 0) -> str:
 
 
 def grew(rate: float, decimals: int = 1) -> str:
-    """"grew 9.6% a year", "fell 3.2% a year" or "did not change"."""
+    """\"grew 9.6% a year", "fell 3.2% a year" or "did not change"."""
     if rate is None or (isinstance(rate, float) and math.isnan(rate)):
         return "changed by an unknown rate"
     if round(rate * 100, decimals) == 0:
@@ -123,7 +134,11 @@ def _axis_money(value: float, scale: float, suffix: str, decimals: int) -> str:
 
 
 def _decimals(scaled: float) -> int:
-    return 0 if abs(scaled - round(scaled)) < 1e-9 else (1 if abs(scaled * 10 - round(scaled * 10)) < 1e-6 else 2)
+    return (
+        0
+        if abs(scaled - round(scaled)) < 1e-9
+        else (1 if abs(scaled * 10 - round(scaled * 10)) < 1e-6 else 2)
+    )
 
 
 MILLIONS = FuncFormatter(lambda value, _: _axis_money(value, 1e6, "m", _decimals(value / 1e6)))

@@ -30,25 +30,37 @@ class Protected:
     @property
     def hidden(self) -> int:
         """How many counts were suppressed (cells and totals)."""
-        return int(self.cells.isna().sum().sum() + self.row_totals.isna().sum() + self.column_totals.isna().sum()
-                   + (0 if np.isfinite(self.grand_total) else 1))
+        return int(
+            self.cells.isna().sum().sum()
+            + self.row_totals.isna().sum()
+            + self.column_totals.isna().sum()
+            + (0 if np.isfinite(self.grand_total) else 1)
+        )
 
 
 def _solve(values: list[float], lines: list[tuple[list[int], int]], threshold: int) -> np.ndarray:
     frame = pd.DataFrame({"value": values})
-    reasons = suppress(frame, "value", [Line(np.array(members, dtype=int), total) for members, total in lines],
-                       threshold)
+    reasons = suppress(
+        frame,
+        "value",
+        [Line(np.array(members, dtype=int), total) for members, total in lines],
+        threshold,
+    )
     return reasons.notna().to_numpy()
 
 
-def protect(table: pd.DataFrame, threshold: int, rows: bool = False, columns: bool = True) -> Protected:
+def protect(
+    table: pd.DataFrame, threshold: int, rows: bool = False, columns: bool = True
+) -> Protected:
     """`table` as published with its row totals (`rows`) and/or column totals (`columns`)."""
     values = table.astype(float).fillna(0.0)
     n_rows, n_columns = values.shape
     data = values.to_numpy()
     flat = list(data.ravel())
+
     def cell(i, j):
         return i * n_columns + j
+
     lines: list[tuple[list[int], int]] = []
     row_total = column_total = None
     if rows:
@@ -63,21 +75,34 @@ def protect(table: pd.DataFrame, threshold: int, rows: bool = False, columns: bo
     if rows and columns:
         grand = len(flat)
         flat.append(float(data.sum()))
-        lines += [([row_total + i for i in range(n_rows)], grand), ([column_total + j for j in range(n_columns)], grand)]
+        lines += [
+            ([row_total + i for i in range(n_rows)], grand),
+            ([column_total + j for j in range(n_columns)], grand),
+        ]
     hidden = _solve(flat, lines, threshold) if flat else np.zeros(0, dtype=bool)
     shown = np.where(hidden, np.nan, flat)
-    cells = pd.DataFrame(shown[: n_rows * n_columns].reshape(n_rows, n_columns), index=table.index, columns=table.columns)
+    cells = pd.DataFrame(
+        shown[: n_rows * n_columns].reshape(n_rows, n_columns),
+        index=table.index,
+        columns=table.columns,
+    )
     nan_rows = pd.Series(np.nan, index=table.index)
     nan_columns = pd.Series(np.nan, index=table.columns)
     return Protected(
         cells=cells,
-        row_totals=pd.Series(shown[row_total:row_total + n_rows], index=table.index) if rows else nan_rows,
-        column_totals=pd.Series(shown[column_total:column_total + n_columns], index=table.columns) if columns else nan_columns,
+        row_totals=pd.Series(shown[row_total : row_total + n_rows], index=table.index)
+        if rows
+        else nan_rows,
+        column_totals=pd.Series(shown[column_total : column_total + n_columns], index=table.columns)
+        if columns
+        else nan_columns,
         grand_total=float(shown[grand]) if grand is not None else float("nan"),
     )
 
 
-def protect_with_groups(table: pd.DataFrame, threshold: int, groups: dict[str, list]) -> tuple[Protected, pd.DataFrame]:
+def protect_with_groups(
+    table: pd.DataFrame, threshold: int, groups: dict[str, list]
+) -> tuple[Protected, pd.DataFrame]:
     """For a table whose column totals are published both over its rows and over groups of its
     rows (provision types and the DfE placement categories they add up to): the rows as published
     and the groups' sums (group × column) as published, suppressed together so neither gives the
@@ -86,14 +111,21 @@ def protect_with_groups(table: pd.DataFrame, threshold: int, groups: dict[str, l
     n_rows, n_columns = values.shape
     data = values.to_numpy()
     flat = list(data.ravel())
+
     def cell(i, j):
         return i * n_columns + j
-    members_of = {name: [values.index.get_loc(m) for m in members if m in values.index] for name, members in groups.items()}
+
+    members_of = {
+        name: [values.index.get_loc(m) for m in members if m in values.index]
+        for name, members in groups.items()
+    }
     group_start = len(flat)
     for name in groups:
         flat += list(data[members_of[name]].sum(axis=0))
+
     def group_cell(g, j):
         return group_start + g * n_columns + j
+
     total_start = len(flat)
     flat += list(data.sum(axis=0))
     lines = []
@@ -104,9 +136,16 @@ def protect_with_groups(table: pd.DataFrame, threshold: int, groups: dict[str, l
             lines.append(([cell(i, j) for i in members_of[name]], group_cell(g, j)))
     hidden = _solve(flat, lines, threshold)
     shown = np.where(hidden, np.nan, flat)
-    cells = pd.DataFrame(shown[: n_rows * n_columns].reshape(n_rows, n_columns), index=table.index, columns=table.columns)
-    group_table = pd.DataFrame(shown[group_start:total_start].reshape(len(groups), n_columns), index=list(groups),
-                               columns=table.columns)
-    totals = pd.Series(shown[total_start:total_start + n_columns], index=table.columns)
+    cells = pd.DataFrame(
+        shown[: n_rows * n_columns].reshape(n_rows, n_columns),
+        index=table.index,
+        columns=table.columns,
+    )
+    group_table = pd.DataFrame(
+        shown[group_start:total_start].reshape(len(groups), n_columns),
+        index=list(groups),
+        columns=table.columns,
+    )
+    totals = pd.Series(shown[total_start : total_start + n_columns], index=table.columns)
     protected = Protected(cells, pd.Series(np.nan, index=table.index), totals, float("nan"))
     return protected, group_table

@@ -55,12 +55,12 @@ if TYPE_CHECKING:
     from .benchmarks import Benchmarks
     from .data import ReportData
 
-MONEY = '£#,##0;-£#,##0;£0'
-COUNT = '#,##0'
-DECIMAL = '#,##0.00'
-ONE_DECIMAL = '#,##0.0'
-PERCENT = '0.0%'
-INTEGER = '0'
+MONEY = "£#,##0;-£#,##0;£0"
+COUNT = "#,##0"
+DECIMAL = "#,##0.00"
+ONE_DECIMAL = "#,##0.0"
+PERCENT = "0.0%"
+INTEGER = "0"
 HEADER_FILL = PatternFill("solid", fgColor="DDE6F0")
 INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")  # Excel's "Input" cell style
 TITLE = Font(bold=True, size=14)
@@ -77,6 +77,7 @@ NOT_IN_EXTRACTS = "enter: not in the council's extracts"
 
 
 # --- formulas the writer can check -----------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Ref:
@@ -125,8 +126,11 @@ class _Placed:
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and not (
-        isinstance(value, float) and math.isnan(value))
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and not (isinstance(value, float) and math.isnan(value))
+    )
 
 
 def _value(placed: dict[str, _Placed], name: str, row: int, column) -> float:
@@ -138,8 +142,10 @@ def _value(placed: dict[str, _Placed], name: str, row: int, column) -> float:
         return table.values[key]
     content = table.content.get(key)
     if isinstance(content, Sum):
-        value = sum(sign * _value(placed, ref.table or name, ref.row, ref.column)
-                    for sign, ref in content.terms)
+        value = sum(
+            sign * _value(placed, ref.table or name, ref.row, ref.column)
+            for sign, ref in content.terms
+        )
         model = table.expected.get(key)
         if model is not None and not math.isclose(value, model, rel_tol=1e-9, abs_tol=1e-6):
             table.content[key] = value = model
@@ -175,19 +181,30 @@ def _render(placed: dict[str, _Placed], name: str, formula: Sum) -> str:
     if len(cells) > 1 and all(sign == 1 for sign, _, _ in cells):
         down = len(set(columns)) == 1 and rows == list(range(rows[0], rows[0] + len(rows)))
         across = len(set(rows)) == 1 and columns == list(
-            range(columns[0], columns[0] + len(columns)))
+            range(columns[0], columns[0] + len(columns))
+        )
         if down or across:
-            return (f"=SUM({get_column_letter(columns[0])}{rows[0]}:"
-                    f"{get_column_letter(columns[-1])}{rows[-1]})")
-    text = "".join(f"{'-' if sign < 0 else '+'}{get_column_letter(column)}{row}"
-                   for sign, row, column in cells)
+            return (
+                f"=SUM({get_column_letter(columns[0])}{rows[0]}:"
+                f"{get_column_letter(columns[-1])}{rows[-1]})"
+            )
+    text = "".join(
+        f"{'-' if sign < 0 else '+'}{get_column_letter(column)}{row}" for sign, row, column in cells
+    )
     return "=" + text.removeprefix("+")
 
 
 # --- which cells are formulas -----------------------------------------------------------------
 
-def _formulas(table: Table, labels: list[str], body: list[int], totals: list[int],
-              content: dict, placed: dict[str, _Placed]) -> dict[tuple[int, object], Sum]:
+
+def _formulas(
+    table: Table,
+    labels: list[str],
+    body: list[int],
+    totals: list[int],
+    content: dict,
+    placed: dict[str, _Placed],
+) -> dict[tuple[int, object], Sum]:
     """The formulas for a table's totals, subtotals and balances (each checked when written)."""
     frame = table.frame
     columns = list(frame.columns)
@@ -234,25 +251,32 @@ def _formulas(table: Table, labels: list[str], body: list[int], totals: list[int
                 last_year = max(actual.columns, key=actual.columns.get)
                 before = Ref(actual_cumulative, last_year, "funding_and_balances_actual")
                 out[(cumulative, year)] = _plus(before, Ref(in_year, year))
-    elif table.name == "gap_to_balance" and {"Funding", "Spend", "In-year balance",
-                                             "Cumulative balance"} <= set(columns):
+    elif table.name == "gap_to_balance" and {
+        "Funding",
+        "Spend",
+        "In-year balance",
+        "Cumulative balance",
+    } <= set(columns):
         for k in range(len(frame)):
             out[(k, "In-year balance")] = _less(Ref(k, "Funding"), Ref(k, "Spend"))
             if k:
-                out[(k, "Cumulative balance")] = _plus(Ref(k - 1, "Cumulative balance"),
-                                                       Ref(k, "In-year balance"))
+                out[(k, "Cumulative balance")] = _plus(
+                    Ref(k - 1, "Cumulative balance"), Ref(k, "In-year balance")
+                )
     return out
 
 
-def _mitigation_formulas(frame: pd.DataFrame, labels: list[str], body: list[int], totals: list[int],
-                         numbers) -> dict[tuple[int, object], Sum]:
+def _mitigation_formulas(
+    frame: pd.DataFrame, labels: list[str], body: list[int], totals: list[int], numbers
+) -> dict[tuple[int, object], Sum]:
     """Each mitigation's cumulative effect as the sum of its years; subtotals by kind and status
     as SUMIFS over the mitigations; the totals as sums of the subtotals."""
     out: dict[tuple[int, object], Sum] = {}
     columns = list(frame.columns)
     years = [c for c in columns if isinstance(c, str) and re.fullmatch(r"\d{4}-\d{2}", c)]
-    cumulative = next((c for c in columns if str(c).startswith("Effect on cumulative balance")),
-                      None)
+    cumulative = next(
+        (c for c in columns if str(c).startswith("Effect on cumulative balance")), None
+    )
     if years and cumulative is not None:
         for row in body:
             if numbers(row, cumulative):
@@ -266,10 +290,14 @@ def _mitigation_formulas(frame: pd.DataFrame, labels: list[str], body: list[int]
         rows = [r for r in body if kind_of[r] == kind and status_of[r] == status]
         for column in money:
             if numbers(row, column):
-                out[(row, column)] = Sum(tuple((1, Ref(r, column)) for r in rows),
-                                         (("Kind", kind), ("Status", status)))
-    groups = {"Total: savings less costs": ("saving", "cost"), "Total: funding": ("funding",),
-              "Total: every mitigation": tuple(KIND_ORDER)}
+                out[(row, column)] = Sum(
+                    tuple((1, Ref(r, column)) for r in rows), (("Kind", kind), ("Status", status))
+                )
+    groups = {
+        "Total: savings less costs": ("saving", "cost"),
+        "Total: funding": ("funding",),
+        "Total: every mitigation": tuple(KIND_ORDER),
+    }
     for row in totals:
         if labels[row] in groups:
             parts = [r for r in subtotals if kind_of[r] in groups[labels[row]]]
@@ -280,6 +308,7 @@ def _mitigation_formulas(frame: pd.DataFrame, labels: list[str], body: list[int]
 
 
 # --- numbers as numbers -----------------------------------------------------------------------
+
 
 def _row_value(frame: pd.DataFrame, row: int, *columns: str):
     for column in columns:
@@ -300,8 +329,9 @@ def _converted(table: Table, row: int, column, value):
         return value
     if "(%" in str(column):  # "(%)", "(% of published)": per cent, stored as a fraction
         return value / 100
-    if lower in ("value",) and str(_row_value(table.frame, row, "Assumption", "assumption")
-                                  ).endswith("_percent"):
+    if lower in ("value",) and str(
+        _row_value(table.frame, row, "Assumption", "assumption")
+    ).endswith("_percent"):
         return value / 100  # the sensitivity's new-plans variants, given in per cent
     if lower in RANK_COLUMNS:
         return round(value)
@@ -318,8 +348,9 @@ def _formats(table: Table, content: dict) -> dict[tuple[int, object], str]:
         cells = [content.get((row, column)) for row in range(len(frame))]
         numbers = [value for value in cells if _is_number(value)]
         fmt = FORMATS[table.column_kind(column)]
-        if "(%" in str(column) or (re.search(r"\bshare\b", lower) and numbers
-                                    and all(abs(v) <= 10 for v in numbers)):
+        if "(%" in str(column) or (
+            re.search(r"\bshare\b", lower) and numbers and all(abs(v) <= 10 for v in numbers)
+        ):
             fmt = PERCENT
         elif lower in RANK_COLUMNS:
             fmt = COUNT
@@ -337,7 +368,11 @@ def _row_format(table: Table, row: int, column, lower: str) -> str | None:
     if lower == "amount" and _row_value(frame, row, "Unit") == "£":
         return MONEY
     if table.name == "chart_14_benchmarks_position" and lower in (
-            "council", "england", "region", "similar_councils_median"):
+        "council",
+        "england",
+        "region",
+        "similar_councils_median",
+    ):
         unit = INDICATORS.get(str(_row_value(frame, row, "indicator")), ("", ""))[1]
         return UNIT_FORMATS.get(unit, ONE_DECIMAL)
     if lower == "value" and "measure" in frame.columns:
@@ -351,6 +386,7 @@ def _row_format(table: Table, row: int, column, lower: str) -> str | None:
 
 # --- writing ----------------------------------------------------------------------------------
 
+
 def _cell_value(value):
     if value is None:
         return None
@@ -363,8 +399,13 @@ def _cell_value(value):
     return value
 
 
-def write_table(sheet, row: int, table: Table, placed: dict[str, _Placed] | None = None,
-                formats: dict[tuple[int, object], str] | None = None) -> int:
+def write_table(
+    sheet,
+    row: int,
+    table: Table,
+    placed: dict[str, _Placed] | None = None,
+    formats: dict[tuple[int, object], str] | None = None,
+) -> int:
     """Write `table` from `row`; return the next free row (after a blank one). `placed`: the
     tables already on the sheet (a formula may refer to them); `formats`: number formats that
     override the column's for single cells."""
@@ -392,8 +433,10 @@ def write_table(sheet, row: int, table: Table, placed: dict[str, _Placed] | None
     totals = [i for i in range(len(frame)) if i not in body]
     order = body + totals
     values = frame.to_numpy(dtype=object)  # one conversion, not a pandas lookup per cell
-    hidden = (table.suppressed[columns].to_numpy(dtype=bool) if table.suppressed is not None
-              else None)  # as Table.is_suppressed, once for the table
+    # as Table.is_suppressed, once for the table
+    hidden = (
+        table.suppressed[columns].to_numpy(dtype=bool) if table.suppressed is not None else None
+    )
     content = {}
     for i in range(len(frame)):
         for j, column in enumerate(columns):
@@ -406,9 +449,13 @@ def write_table(sheet, row: int, table: Table, placed: dict[str, _Placed] | None
     content |= {key: formula for key, formula in formulas.items() if key in expected}
     cell_formats = _formats(table, content) | (formats or {})
     placed[table.name] = here = _Placed(
-        labels=labels, rows={i: header_row + 1 + k for k, i in enumerate(order)},
-        columns={column: j for j, column in enumerate(columns, start=1)}, body=body,
-        content=content, expected=expected)
+        labels=labels,
+        rows={i: header_row + 1 + k for k, i in enumerate(order)},
+        columns={column: j for j, column in enumerate(columns, start=1)},
+        body=body,
+        content=content,
+        expected=expected,
+    )
     for i in order:
         row = here.rows[i]
         for j, column in enumerate(columns, start=1):
@@ -440,6 +487,7 @@ def write_table(sheet, row: int, table: Table, placed: dict[str, _Placed] | None
 
 # --- the tables only the workbook has ---------------------------------------------------------
 
+
 def dsg_summary(data: ReportData, scenario: str) -> Table:
     """The whole DSG, as the management plan's summary: the high needs block from the model, the
     other blocks and import/export adjustments to enter, and every total and balance a formula."""
@@ -459,53 +507,95 @@ def dsg_summary(data: ReportData, scenario: str) -> Table:
 
     inputs = [Input() for _ in years]
     model = f"marts.fct_hnb_position ({base}), then forecast.hnb_position ({scenario}, central)"
-    funding = line("High needs block: funding",
-                   [float(actual["funding_gbp"]), *part["funding_gbp"].reindex(years[1:])],
-                   model + ": allocation less place deductions, plus transfers, contributions "
-                   "and other income")
-    adjust = line("High needs block: import/export adjustments (+ imports, − exports)", inputs,
-                  NOT_IN_EXTRACTS + " (the DSG allocations)")
-    total_funding = line("High needs block: total funding",
-                         each(lambda k, y: _plus(Ref(funding, y), Ref(adjust, y))), "formula")
-    spend = line("High needs block: spend",
-                 [float(actual["spend_gbp"]), *part["spend_gbp_central"].reindex(years[1:])], model)
-    line("High needs block: in-year balance",
-         each(lambda k, y: _less(Ref(total_funding, y), Ref(spend, y))), "formula")
+    funding = line(
+        "High needs block: funding",
+        [float(actual["funding_gbp"]), *part["funding_gbp"].reindex(years[1:])],
+        model + ": allocation less place deductions, plus transfers, contributions "
+        "and other income",
+    )
+    adjust = line(
+        "High needs block: import/export adjustments (+ imports, − exports)",
+        inputs,
+        NOT_IN_EXTRACTS + " (the DSG allocations)",
+    )
+    total_funding = line(
+        "High needs block: total funding",
+        each(lambda k, y: _plus(Ref(funding, y), Ref(adjust, y))),
+        "formula",
+    )
+    spend = line(
+        "High needs block: spend",
+        [float(actual["spend_gbp"]), *part["spend_gbp_central"].reindex(years[1:])],
+        model,
+    )
+    line(
+        "High needs block: in-year balance",
+        each(lambda k, y: _less(Ref(total_funding, y), Ref(spend, y))),
+        "formula",
+    )
     blocks = []
     for block in DSG_BLOCKS:
-        block_funding = line(f"{block}: funding", inputs,
-                             NOT_IN_EXTRACTS + " (after any transfer to the high needs block)")
+        block_funding = line(
+            f"{block}: funding",
+            inputs,
+            NOT_IN_EXTRACTS + " (after any transfer to the high needs block)",
+        )
         block_spend = line(f"{block}: spend", inputs, NOT_IN_EXTRACTS)
-        line(f"{block}: in-year balance",
-             each(lambda k, y, f=block_funding, s=block_spend: _less(Ref(f, y), Ref(s, y))),
-             "formula")
+        line(
+            f"{block}: in-year balance",
+            each(lambda k, y, f=block_funding, s=block_spend: _less(Ref(f, y), Ref(s, y))),
+            "formula",
+        )
         blocks.append((block_funding, block_spend))
-    dsg_funding = line("DSG: total funding", each(lambda k, y: _plus(
-        Ref(total_funding, y), *(Ref(f, y) for f, _ in blocks))), "formula")
-    dsg_spend = line("DSG: total spend", each(lambda k, y: _plus(
-        Ref(spend, y), *(Ref(s, y) for _, s in blocks))), "formula")
-    in_year = line("DSG: in-year balance",
-                   each(lambda k, y: _less(Ref(dsg_funding, y), Ref(dsg_spend, y))), "formula")
+    dsg_funding = line(
+        "DSG: total funding",
+        each(lambda k, y: _plus(Ref(total_funding, y), *(Ref(f, y) for f, _ in blocks))),
+        "formula",
+    )
+    dsg_spend = line(
+        "DSG: total spend",
+        each(lambda k, y: _plus(Ref(spend, y), *(Ref(s, y) for _, s in blocks))),
+        "formula",
+    )
+    in_year = line(
+        "DSG: in-year balance",
+        each(lambda k, y: _less(Ref(dsg_funding, y), Ref(dsg_spend, y))),
+        "formula",
+    )
     brought = len(lines)
     carried = brought + 1
     opening = float(actual["cumulative_balance_gbp"]) - float(actual["in_year_balance_gbp"])
-    line("DSG: balance brought forward (1 April)",
-         each(lambda k, y: _plus(Ref(carried, years[k - 1])) if k else opening),
-         f"{base}: the budget file's balance brought forward with every year's high needs balance "
-         "since (marts.fct_hnb_position); then the year before's carried forward")
-    line("DSG: balance carried forward (31 March)",
-         each(lambda k, y: _plus(Ref(brought, y), Ref(in_year, y))), "formula")
-    frame = pd.DataFrame([[label, *cells, source] for label, cells, source in lines],
-                         columns=["Line", *years, "Source"])
-    transfers = (" The mitigated funding includes funding mitigations (block transfers, "
-                 "contributions): enter the other blocks' funding after them."
-                 if scenario != "unmitigated" else "")
+    line(
+        "DSG: balance brought forward (1 April)",
+        each(lambda k, y: _plus(Ref(carried, years[k - 1])) if k else opening),
+        f"{base}: the budget file's balance brought forward with every year's high needs balance "
+        "since (marts.fct_hnb_position); then the year before's carried forward",
+    )
+    line(
+        "DSG: balance carried forward (31 March)",
+        each(lambda k, y: _plus(Ref(brought, y), Ref(in_year, y))),
+        "formula",
+    )
+    frame = pd.DataFrame(
+        [[label, *cells, source] for label, cells, source in lines],
+        columns=["Line", *years, "Source"],
+    )
+    transfers = (
+        " The mitigated funding includes funding mitigations (block transfers, "
+        "contributions): enter the other blocks' funding after them."
+        if scenario != "unmitigated"
+        else ""
+    )
     return Table(
-        f"dsg_plan_summary_{scenario}", f"DSG management plan summary, {scenario} (£)", frame,
-        "money", f"{base} actual, then the {scenario} forecast (central). Shaded cells are for the "
+        f"dsg_plan_summary_{scenario}",
+        f"DSG management plan summary, {scenario} (£)",
+        frame,
+        "money",
+        f"{base} actual, then the {scenario} forecast (central). Shaded cells are for the "
         "council to enter (left blank: the extracts do not hold them); totals and balances are "
         "formulas, so an entry flows through to the DSG balance. Negative balance = deficit."
-        + transfers)
+        + transfers,
+    )
 
 
 def ehcp_by_age(actual: Table, future: Table, scenario: str) -> Table:
@@ -516,9 +606,11 @@ def ehcp_by_age(actual: Table, future: Table, scenario: str) -> Table:
     def body(table: Table) -> tuple[pd.DataFrame, pd.DataFrame]:
         frame = table.frame.set_index(table.frame.columns[0])
         frame.index = frame.index.map(str)
-        mask = (table.suppressed.set_axis(frame.index).drop(columns=table.frame.columns[0])
-                if table.suppressed is not None
-                else pd.DataFrame(False, frame.index, frame.columns))
+        mask = (
+            table.suppressed.set_axis(frame.index).drop(columns=table.frame.columns[0])
+            if table.suppressed is not None
+            else pd.DataFrame(False, frame.index, frame.columns)
+        )
         return frame, mask
 
     past, past_hidden = body(actual)
@@ -527,16 +619,27 @@ def ehcp_by_age(actual: Table, future: Table, scenario: str) -> Table:
     ages += [a for a in [*past.index, *ahead.index] if a not in ages and a != "Total"]
     rows = [*ages, "Total"]
     frame = pd.concat([past.reindex(rows), ahead.reindex(rows)], axis=1)
-    hidden = pd.concat([past_hidden.reindex(rows, fill_value=False),
-                        pd.DataFrame(False, index=rows, columns=ahead.columns)], axis=1)
+    hidden = pd.concat(
+        [
+            past_hidden.reindex(rows, fill_value=False),
+            pd.DataFrame(False, index=rows, columns=ahead.columns),
+        ],
+        axis=1,
+    )
     frame = frame.rename_axis(label).reset_index()
     hidden.insert(0, label, False)
     hidden = hidden.reset_index(drop=True).astype(bool)
-    return Table(f"ehcp_by_age_{scenario}", f"EHC plans by age group, {scenario}", frame, "count",
-                 "January census in each financial year: actual (marts.fct_ehcp_cohort, as on the "
-                 f"Caseload breakdowns sheet), then the {scenario} forecast "
-                 "(forecast.caseload_by_age, central).", ["Total"],
-                 hidden if actual.suppressed is not None else None)
+    return Table(
+        f"ehcp_by_age_{scenario}",
+        f"EHC plans by age group, {scenario}",
+        frame,
+        "count",
+        "January census in each financial year: actual (marts.fct_ehcp_cohort, as on the "
+        f"Caseload breakdowns sheet), then the {scenario} forecast "
+        "(forecast.caseload_by_age, central).",
+        ["Total"],
+        hidden if actual.suppressed is not None else None,
+    )
 
 
 def mitigation_plan_with_subtotals(table: Table) -> Table:
@@ -546,26 +649,40 @@ def mitigation_plan_with_subtotals(table: Table) -> Table:
     if frame.empty or not {"Kind", "Status"} <= set(frame.columns):
         return table
     money = [c for c in frame.columns if table.column_kind(c) in ("money", "pounds")]
-    frame = frame.sort_values(["Kind", "Status"], kind="stable", key=lambda c: c.map(
-        KIND_ORDER if c.name == "Kind" else STATUS_ORDER)).reset_index(drop=True)
+    frame = frame.sort_values(
+        ["Kind", "Status"],
+        kind="stable",
+        key=lambda c: c.map(KIND_ORDER if c.name == "Kind" else STATUS_ORDER),
+    ).reset_index(drop=True)
     blank = dict.fromkeys(frame.columns, "")
     first = frame.columns[0]
     rows, totals = frame.to_dict("records"), []
     for (kind, status), part in frame.groupby(["Kind", "Status"], sort=False):
         label = f"Subtotal: {status} {KIND_PLURAL.get(kind, kind)}"
-        rows.append({**blank, first: label, "Kind": kind, "Status": status,
-                     **{c: part[c].sum() for c in money}})
+        rows.append(
+            {
+                **blank,
+                first: label,
+                "Kind": kind,
+                "Status": status,
+                **{c: part[c].sum() for c in money},
+            }
+        )
         totals.append(label)
-    for label, kinds in (("Total: savings less costs", ("saving", "cost")),
-                         ("Total: funding", ("funding",)),
-                         ("Total: every mitigation", tuple(KIND_ORDER))):
+    for label, kinds in (
+        ("Total: savings less costs", ("saving", "cost")),
+        ("Total: funding", ("funding",)),
+        ("Total: every mitigation", tuple(KIND_ORDER)),
+    ):
         part = frame[frame["Kind"].isin(kinds)]
         if len(part):
             rows.append({**blank, first: label, **{c: part[c].sum() for c in money}})
             totals.append(label)
-    note = (table.note + " Subtotals for the assured and the assessed mitigations of each kind; "
-            "cost to deliver is a year's, counted in the forecast only where it is modelled as a "
-            "cost mitigation.")
+    note = (
+        table.note + " Subtotals for the assured and the assessed mitigations of each kind; "
+        "cost to deliver is a year's, counted in the forecast only where it is modelled as a "
+        "cost mitigation."
+    )
     return replace(table, frame=pd.DataFrame(rows), note=note, total_rows=totals)
 
 
@@ -574,27 +691,40 @@ def benchmark_indicators(table: Table, bench: Benchmarks) -> tuple[Table, dict]:
     unit's format; ranks as integers."""
     source = bench.table.reset_index(drop=True)
     frame = table.frame.copy()
-    columns = {bench.name: "council", "England": "england", f"{bench.region} (pooled)": "region",
-               "Similar councils (median)": "similar_councils_median"}
+    columns = {
+        bench.name: "council",
+        "England": "england",
+        f"{bench.region} (pooled)": "region",
+        "Similar councils (median)": "similar_councils_median",
+    }
     columns = {heading: key for heading, key in columns.items() if heading in frame.columns}
+
     def whole(values: pd.Series) -> pd.Series:
         return pd.Series([round(v) if pd.notna(v) else None for v in values], dtype=object)
 
     for heading, key in columns.items():
         frame[heading] = source[key].astype(float).to_numpy()
-    for heading, key in (("Rank (1 = highest)", "rank"), ("Councils ranked", "councils_ranked"),
-                         ("Percentile", "percentile")):
+    for heading, key in (
+        ("Rank (1 = highest)", "rank"),
+        ("Councils ranked", "councils_ranked"),
+        ("Percentile", "percentile"),
+    ):
         if heading in frame.columns:
             frame[heading] = whole(source[key].astype(float))
-    formats = {(row, heading): UNIT_FORMATS.get(unit, ONE_DECIMAL)
-               for row, unit in enumerate(source["unit"]) for heading in columns}
-    note = table.note + (" Shares in per cent; the allocation per plan in £; new plans per 100 "
-                         "plans.")
+    formats = {
+        (row, heading): UNIT_FORMATS.get(unit, ONE_DECIMAL)
+        for row, unit in enumerate(source["unit"])
+        for heading in columns
+    }
+    note = table.note + (
+        " Shares in per cent; the allocation per plan in £; new plans per 100 plans."
+    )
     return replace(table, frame=frame, note=note), formats
 
 
-def as_councils_fill_it(sheets: dict[str, list[Table]], data: ReportData | None,
-                        bench: Benchmarks | None) -> tuple[dict[str, list[Table]], dict[str, dict]]:
+def as_councils_fill_it(
+    sheets: dict[str, list[Table]], data: ReportData | None, bench: Benchmarks | None
+) -> tuple[dict[str, list[Table]], dict[str, dict]]:
     """The report's sheets with the workbook's own tables: the whole-DSG summary, plans by age
     group, the mitigation plan's subtotals and the benchmarks as numbers; and the cell formats
     some of them set."""
@@ -606,7 +736,9 @@ def as_councils_fill_it(sheets: dict[str, list[Table]], data: ReportData | None,
     if "EHCP numbers" in sheets and "plans_by_age_group" in named:
         sheets["EHCP numbers"] += [
             ehcp_by_age(named["plans_by_age_group"], named[f"forecast_by_age_{scenario}"], scenario)
-            for scenario in SCENARIOS if f"forecast_by_age_{scenario}" in named]
+            for scenario in SCENARIOS
+            if f"forecast_by_age_{scenario}" in named
+        ]
     for tables in sheets.values():
         for k, table in enumerate(tables):
             if table.name == "mitigation_plan":
@@ -619,27 +751,56 @@ def as_councils_fill_it(sheets: dict[str, list[Table]], data: ReportData | None,
 def _widths(sheet) -> None:
     for column in sheet.columns:
         letter = get_column_letter(column[0].column)
-        longest = max((len(str(c.value)) for c in column if c.value is not None and c.row > 2
-                       and c.font != NOTE and c.font != SUBTITLE
-                       and not str(c.value).startswith("=")), default=8)
+        longest = max(
+            (
+                len(str(c.value))
+                for c in column
+                if c.value is not None
+                and c.row > 2
+                and c.font != NOTE
+                and c.font != SUBTITLE
+                and not str(c.value).startswith("=")
+            ),
+            default=8,
+        )
         sheet.column_dimensions[letter].width = min(max(12, longest + 2), 60)
 
 
 HOW_TO_READ = [
-    ("Shaded cells", ("light yellow: for the council to enter (the other DSG blocks' funding and "
-                      "spend, import/export adjustments). They are blank because the council's "
-                      "extracts do not hold them; the formulas count a blank as 0.")),
-    ("Formulas", ("every total, subtotal and balance is an Excel formula over the cells holding "
-                  "the model's numbers (SUM, SUMIFS, balance = brought forward + funding − "
-                  "spend), giving the forecast tables' figures until an entry changes it.")),
-    ("Numbers", ("stored as numbers: money to the penny, shown in whole pounds; shares and rates "
-                 "as per cent; ranks as whole numbers; a suppressed count is c.")),
+    (
+        "Shaded cells",
+        (
+            "light yellow: for the council to enter (the other DSG blocks' funding and "
+            "spend, import/export adjustments). They are blank because the council's "
+            "extracts do not hold them; the formulas count a blank as 0."
+        ),
+    ),
+    (
+        "Formulas",
+        (
+            "every total, subtotal and balance is an Excel formula over the cells holding "
+            "the model's numbers (SUM, SUMIFS, balance = brought forward + funding − "
+            "spend), giving the forecast tables' figures until an entry changes it."
+        ),
+    ),
+    (
+        "Numbers",
+        (
+            "stored as numbers: money to the penny, shown in whole pounds; shares and rates "
+            "as per cent; ranks as whole numbers; a suppressed count is c."
+        ),
+    ),
 ]
 
 
-def write_workbook(path: Path, sheets: dict[str, list[Table]], title: str,
-                   about: list[tuple[str, str]], data: ReportData | None = None,
-                   bench: Benchmarks | None = None) -> Path:
+def write_workbook(
+    path: Path,
+    sheets: dict[str, list[Table]],
+    title: str,
+    about: list[tuple[str, str]],
+    data: ReportData | None = None,
+    bench: Benchmarks | None = None,
+) -> Path:
     """`sheets`: sheet name → tables; `about`: (label, value) lines for the first sheet; `data`
     (the report's) adds the whole-DSG summary, `bench` the benchmarks as numbers."""
     sheets, formats = as_councils_fill_it(sheets, data, bench)
@@ -659,7 +820,8 @@ def write_workbook(path: Path, sheets: dict[str, list[Table]], title: str,
         row += 1
         cover.cell(row, 1, name)
         cover.cell(row, 2, "; ".join(t.title for t in tables) or "(none)").alignment = Alignment(
-            wrap_text=True)
+            wrap_text=True
+        )
     cover.column_dimensions["A"].width = 28
     cover.column_dimensions["B"].width = 110
     for name, tables in sheets.items():

@@ -22,13 +22,16 @@ def write_parquet(con, database: str, parquet_dir: Path, version_id: str, file_m
     version_dir = parquet_dir / version_id
     make_folders(parquet_dir, file_mode)
     for schema, table in con.execute(
-        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? ORDER BY 1, 2", [database]
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? ORDER BY 1, 2",
+        [database],
     ).fetchall():
         (version_dir / schema).mkdir(parents=True, exist_ok=True)
         target = version_dir / schema / f"{table}.parquet"
         metadata = _parquet_metadata(con, database, schema, table)
-        con.execute(f"COPY {database}.{schema}.\"{table}\" TO '{sql_text(target)}' "
-                    f"(FORMAT parquet, KV_METADATA {metadata})")
+        con.execute(
+            f"COPY {database}.{schema}.\"{table}\" TO '{sql_text(target)}' "
+            f"(FORMAT parquet, KV_METADATA {metadata})"
+        )
         os.chmod(target, file_mode)
     for folder in (parquet_dir, version_dir, *(p for p in version_dir.iterdir() if p.is_dir())):
         os.chmod(folder, folder_mode(file_mode))
@@ -42,14 +45,20 @@ def _parquet_metadata(con, database: str, schema: str, table: str) -> str:
     `parquet_kv_metadata(path)`, pyarrow with `pq.read_metadata(path).metadata`)."""
     where = "WHERE database_name = ? AND schema_name = ? AND table_name = ?"
     (description,) = con.execute(
-        f"SELECT comment FROM duckdb_tables() {where}", [database, schema, table]).fetchall()[0]
+        f"SELECT comment FROM duckdb_tables() {where}", [database, schema, table]
+    ).fetchall()[0]
     columns = con.execute(
         f"SELECT column_name, comment FROM duckdb_columns() {where} AND comment IS NOT NULL "
-        "AND comment <> '' ORDER BY column_index", [database, schema, table]).fetchall()
+        "AND comment <> '' ORDER BY column_index",
+        [database, schema, table],
+    ).fetchall()
     one_line = serving_contract.one_line  # dbt's folded YAML leaves a newline at the end
     described = {column: one_line(comment) for column, comment in columns}
-    metadata = {"table": f"{schema}.{table}", "description": one_line(description) or "",
-                "column_descriptions": json.dumps(described, ensure_ascii=False)}
+    metadata = {
+        "table": f"{schema}.{table}",
+        "description": one_line(description) or "",
+        "column_descriptions": json.dumps(described, ensure_ascii=False),
+    }
     pairs = (f"\"{key}\": '{sql_text(value)}'" for key, value in metadata.items())
     return "{" + ", ".join(pairs) + "}"
 
@@ -65,5 +74,9 @@ def switch_parquet(parquet_dir: Path, version_dir: Path) -> None:
     os.replace(link, current)
     flush(parquet_dir)
     for child in parquet_dir.iterdir():
-        if child.is_dir() and not child.is_symlink() and child.name not in (version_dir.name, previous):
+        if (
+            child.is_dir()
+            and not child.is_symlink()
+            and child.name not in (version_dir.name, previous)
+        ):
             shutil.rmtree(child, ignore_errors=True)

@@ -57,12 +57,15 @@ META_SCHEMA = "meta"
 DEFAULT_STORAGE_VERSION = "v1.0.0"
 _ALIAS = "serving_next"
 
-# Columns that must never reach serving (the contract drops them at the door; this is the last check).
+# Columns that must never reach serving
+# (the contract drops them at the door; this is the last check).
 PERSONAL_COLUMNS = frozenset(
     {c.name for e in EXTRACTS.values() for c in e.columns if c.personal} | {"date_of_birth"}
 )
 # Keyed hashes of person ids: re-keyed for serving when HIGHNEEDS_SERVING_PSEUDONYM_KEY is set.
-PERSON_ID_COLUMNS = frozenset(c.name for e in EXTRACTS.values() for c in e.columns if c.pseudonymise)
+PERSON_ID_COLUMNS = frozenset(
+    c.name for e in EXTRACTS.values() for c in e.columns if c.pseudonymise
+)
 
 
 class PublishError(RuntimeError):
@@ -75,7 +78,9 @@ class ServingOptions:
     suppression_threshold: int = DEFAULT_THRESHOLD
     parquet_dir: Path | None = None  # also write <dir>/<version>/<schema>/<table>.parquet
     storage_version: str = DEFAULT_STORAGE_VERSION  # oldest DuckDB storage format readers need
-    file_mode: int = OWNER_ONLY  # e.g. 0o640 to let a BI service account in the file's group read it
+    file_mode: int = (
+        OWNER_ONLY  # e.g. 0o640 to let a BI service account in the file's group read it
+    )
 
 
 @dataclass(frozen=True)
@@ -100,14 +105,18 @@ class SuppressedTable:
     count: str
     lines: tuple[tuple[str, ...], ...]  # dims fixed along each published total
     hidden_with_count: tuple[str, ...] = ()  # measures hidden whenever the row's count is
-    summed: tuple[str, ...] = ()  # of those, the ones that have a total (the others are blank on totals)
+    # of those, the ones that have a total (the others are blank on totals)
+    summed: tuple[str, ...] = ()
 
 
 SUPPRESSED_TABLES = (
     SuppressedTable(
         name="ehcp_plans_by_need",
         requires="marts.fct_ehcp_cohort",
-        source="SELECT census_year, primary_need, provision_type, sum(plans) AS plans FROM marts.fct_ehcp_cohort GROUP BY ALL",
+        source=(
+            "SELECT census_year, primary_need, provision_type, sum(plans) AS plans "
+            "FROM marts.fct_ehcp_cohort GROUP BY ALL"
+        ),
         dims=("census_year", "primary_need", "provision_type"),
         count="plans",
         lines=(("census_year", "primary_need"), ("census_year", "provision_type")),
@@ -115,7 +124,10 @@ SUPPRESSED_TABLES = (
     SuppressedTable(
         name="ehcp_plans_by_age_group",
         requires="marts.fct_ehcp_cohort",
-        source="SELECT census_year, age_group, provision_type, sum(plans) AS plans FROM marts.fct_ehcp_cohort GROUP BY ALL",
+        source=(
+            "SELECT census_year, age_group, provision_type, sum(plans) AS plans "
+            "FROM marts.fct_ehcp_cohort GROUP BY ALL"
+        ),
         dims=("census_year", "age_group", "provision_type"),
         count="plans",
         lines=(("census_year", "age_group"), ("census_year", "provision_type")),
@@ -124,8 +136,9 @@ SUPPRESSED_TABLES = (
         name="ehcp_flows",
         requires="marts.fct_ehcp_flows",
         source=(
-            "UNPIVOT (SELECT year, provision_type, new_plans, ceased_plans, moved_in, moved_out FROM marts.fct_ehcp_flows) "
-            "ON new_plans, ceased_plans, moved_in, moved_out INTO NAME measure VALUE plans"
+            "UNPIVOT (SELECT year, provision_type, new_plans, ceased_plans, moved_in, moved_out "
+            "FROM marts.fct_ehcp_flows) ON new_plans, ceased_plans, moved_in, "
+            "moved_out INTO NAME measure VALUE plans"
         ),
         dims=("year", "measure", "provision_type"),
         count="plans",
@@ -134,7 +147,10 @@ SUPPRESSED_TABLES = (
     SuppressedTable(
         name="provision_spend",
         requires="marts.fct_provision_spend",
-        source="SELECT financial_year, provision_type, placements, spend_gbp, unit_cost_gbp FROM marts.fct_provision_spend",
+        source=(
+            "SELECT financial_year, provision_type, placements, spend_gbp, unit_cost_gbp "
+            "FROM marts.fct_provision_spend"
+        ),
         dims=("financial_year", "provision_type"),
         count="placements",
         lines=(("financial_year",),),
@@ -169,23 +185,32 @@ def publish(
     building = next_path(serving)
     remove_files(building)
     parquet_version = None
-    con.execute(f"ATTACH '{sql_text(building)}' AS {_ALIAS} (STORAGE_VERSION '{sql_text(options.storage_version)}')")
+    con.execute(
+        f"ATTACH '{sql_text(building)}' AS {_ALIAS} (STORAGE_VERSION "
+        f"'{sql_text(options.storage_version)}')"
+    )
     try:
         try:
             _copy_served_tables(con, served)
             if options.serving_key:
                 _rekey_person_ids(con, options.serving_key)
             _write_published(con, options.suppression_threshold)
-            _write_meta(con, version_id, run_id, code_version, published_at, refresh_started_at, options)
+            _write_meta(
+                con, version_id, run_id, code_version, published_at, refresh_started_at, options
+            )
             tables = _write_table_checksums(con)
             if options.parquet_dir:
-                parquet_version = write_parquet(con, _ALIAS, Path(options.parquet_dir), version_id, options.file_mode)
+                parquet_version = write_parquet(
+                    con, _ALIAS, Path(options.parquet_dir), version_id, options.file_mode
+                )
             con.execute(f"CHECKPOINT {_ALIAS}")
         finally:
             con.execute(f"DETACH {_ALIAS}")
         wal = building.with_name(building.name + ".wal")
         if wal.exists():
-            raise PublishError(f"{wal} is still there after the checkpoint: the new serving file is not complete")
+            raise PublishError(
+                f"{wal} is still there after the checkpoint: the new serving file is not complete"
+            )
         flush(building)
         os.chmod(building, options.file_mode)
         # a .wal beside the serving file can only be left by someone who opened it to write: it
@@ -209,11 +234,15 @@ def next_path(serving: Path) -> Path:
 def remove_stale_builds(serving: Path) -> list[Path]:
     """Remove half-built serving files (and their .wal) left by publishes that were killed."""
     removed = []
-    builds = {p.with_name(p.name.removesuffix(".wal")) for p in serving.parent.glob(f"{serving.name}{NEXT_MARKER}*")}
+    builds = {
+        p.with_name(p.name.removesuffix(".wal"))
+        for p in serving.parent.glob(f"{serving.name}{NEXT_MARKER}*")
+    }
     for path in sorted(builds):
-        pid = path.name[len(serving.name) + len(NEXT_MARKER):]
+        pid = path.name[len(serving.name) + len(NEXT_MARKER) :]
         if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
-            continue  # another process is publishing right now (it cannot be this warehouse's refresh)
+            # another process is publishing right now (it cannot be this warehouse's refresh)
+            continue
         remove_files(path)
         removed.append(path)
     return removed
@@ -239,30 +268,38 @@ def read_publication(serving: Path) -> dict | None:
     return frame.iloc[0].to_dict() if len(frame) else None
 
 
-def served_version(con: duckdb.DuckDBPyConnection, tables: Sequence[str] | None = None) -> tuple[str, str]:
+def served_version(
+    con: duckdb.DuckDBPyConnection, tables: Sequence[str] | None = None
+) -> tuple[str, str]:
     """The version a connection to a serving file reads, after proving it reads that version
     whole: the rows and checksum of every table (or of `tables`, as "schema.table"), computed
     here, match `meta.tables`. Returns the version id and a digest of `meta.tables` (equal
     digests: equal content)."""
     version = con.execute("SELECT version_id FROM meta.publication").fetchall()[0][0]
-    expected = con.execute("SELECT table_schema, table_name, row_count, checksum FROM meta.tables ORDER BY 1, 2").fetchall()
+    expected = con.execute(
+        "SELECT table_schema, table_name, row_count, checksum FROM meta.tables ORDER BY 1, 2"
+    ).fetchall()
     for schema, table, rows, checksum in expected:
         if tables is not None and f"{schema}.{table}" not in tables:
             continue
         found = tuple(con.execute(table_checksum_sql(f'{schema}."{table}"')).fetchall()[0])
         if found != (rows, checksum):
-            raise PublishError(f"{schema}.{table} does not match version {version}: {found} != {(rows, checksum)}")
+            raise PublishError(
+                f"{schema}.{table} does not match version {version}: {found} != {(rows, checksum)}"
+            )
     return version, hashlib.sha256(repr(expected).encode()).hexdigest()[:16]
 
 
 # --- building the file ------------------------------------------------------------------------
+
 
 def _served_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     placeholders = ", ".join("?" for _ in SERVED_SCHEMAS)
     return [
         (schema, name)
         for schema, name in con.execute(
-            f"SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() "
+            "SELECT schema_name, table_name FROM duckdb_tables() "
+            "WHERE database_name = current_database() "
             f"AND schema_name IN ({placeholders}) ORDER BY 1, 2",
             list(SERVED_SCHEMAS),
         ).fetchall()
@@ -273,17 +310,21 @@ def _refuse_personal_columns(con: duckdb.DuckDBPyConnection, served: list[tuple[
     found = [
         f"{schema}.{table}.{column}"
         for schema, table, column in con.execute(
-            "SELECT schema_name, table_name, column_name FROM duckdb_columns() WHERE database_name = current_database()"
+            "SELECT schema_name, table_name, column_name FROM duckdb_columns() "
+            "WHERE database_name = current_database()"
         ).fetchall()
         if (schema, table) in served and column.lower() in PERSONAL_COLUMNS
     ]
     if found:
-        raise PublishError(f"personal data must never reach serving, but these columns hold it: {', '.join(found)}")
+        raise PublishError(
+            f"personal data must never reach serving, but these columns hold it: {', '.join(found)}"
+        )
 
 
 def _copy_served_tables(con: duckdb.DuckDBPyConnection, served: list[tuple[str, str]]) -> None:
     comments = con.execute(
-        "SELECT schema_name, table_name, comment FROM duckdb_tables() WHERE database_name = current_database()"
+        "SELECT schema_name, table_name, comment FROM duckdb_tables() "
+        "WHERE database_name = current_database()"
     ).fetchall()
     table_comment = {(s, t): c for s, t, c in comments}
     column_comments = con.execute(
@@ -297,10 +338,15 @@ def _copy_served_tables(con: duckdb.DuckDBPyConnection, served: list[tuple[str, 
         columns = _as_served(con.sql(f'SELECT * FROM {schema}."{table}"'))
         con.execute(f'CREATE TABLE {target} AS SELECT {columns} FROM {schema}."{table}"')
         if table_comment.get((schema, table)):
-            con.execute(f"COMMENT ON TABLE {target} IS '{sql_text(table_comment[(schema, table)])}'")
+            con.execute(
+                f"COMMENT ON TABLE {target} IS '{sql_text(table_comment[(schema, table)])}'"
+            )
     for schema, table, column, comment in column_comments:
         if (schema, table) in served:
-            con.execute(f'COMMENT ON COLUMN {_ALIAS}.{schema}."{table}"."{column}" IS \'{sql_text(comment)}\'')
+            con.execute(
+                f'COMMENT ON COLUMN {_ALIAS}.{schema}."{table}"."{column}" IS '
+                f"'{sql_text(comment)}'"
+            )
 
 
 def _served_type(data_type: str) -> str:
@@ -318,7 +364,9 @@ def _served_type(data_type: str) -> str:
 def _as_served(relation: duckdb.DuckDBPyRelation) -> str:
     """The select list of a relation with every column in its served type (see _served_type)."""
     return ", ".join(
-        f'CAST("{c}" AS {_served_type(str(t))}) AS "{c}"' if _served_type(str(t)) != str(t) else f'"{c}"'
+        f'CAST("{c}" AS {_served_type(str(t))}) AS "{c}"'
+        if _served_type(str(t)) != str(t)
+        else f'"{c}"'
         for c, t in zip(relation.columns, relation.types, strict=False)
     )
 
@@ -334,7 +382,8 @@ def _rekey_person_ids(con: duckdb.DuckDBPyConnection, serving_key: str) -> None:
 
 def _alias_columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
     return con.execute(
-        "SELECT schema_name, table_name, column_name FROM duckdb_columns() WHERE database_name = ? ORDER BY 1, 2, column_index",
+        "SELECT schema_name, table_name, column_name FROM duckdb_columns() WHERE database_name = ? "
+        "ORDER BY 1, 2, column_index",
         [_ALIAS],
     ).fetchall()
 
@@ -346,23 +395,35 @@ def _write_published(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
         if not _has_relation(con, *spec.requires.split(".")):
             continue
         source = con.sql(spec.source)
-        types = {c: _served_type(str(t)) for c, t in zip(source.columns, source.types, strict=False)}
+        types = {
+            c: _served_type(str(t)) for c, t in zip(source.columns, source.types, strict=False)
+        }
         frame = suppressed_table(source.df(), spec, threshold)
-        types[spec.count] = "BIGINT"  # a count (sum() gives HUGEINT, which some ODBC clients cannot read)
+        types[spec.count] = (
+            "BIGINT"  # a count (sum() gives HUGEINT, which some ODBC clients cannot read)
+        )
         columns = ", ".join(
-            f'CAST("{c}" AS {types[c]}) AS "{c}"' if c in types and c not in _labelled_dims(spec) else f'"{c}"'
+            f'CAST("{c}" AS {types[c]}) AS "{c}"'
+            if c in types and c not in _labelled_dims(spec)
+            else f'"{c}"'
             for c in frame.columns
         )
         con.register("_frame", frame)
         try:
-            con.execute(f'CREATE TABLE {_ALIAS}.{PUBLISHED_SCHEMA}."{spec.name}" AS SELECT {columns} FROM _frame')
+            con.execute(
+                f'CREATE TABLE {_ALIAS}.{PUBLISHED_SCHEMA}."{spec.name}" AS SELECT {columns} '
+                "FROM _frame"
+            )
         finally:
             con.unregister("_frame")
         _describe(con, PUBLISHED_SCHEMA, spec.name)
     for name, (schema, table) in UNSUPPRESSED_TABLES.items():
         if _has_relation(con, schema, table):
             # from the served copy: the same types BI sees there
-            con.execute(f'CREATE TABLE {_ALIAS}.{PUBLISHED_SCHEMA}."{name}" AS SELECT * FROM {_ALIAS}.{schema}."{table}"')
+            con.execute(
+                f'CREATE TABLE {_ALIAS}.{PUBLISHED_SCHEMA}."{name}" AS SELECT * '
+                f'FROM {_ALIAS}.{schema}."{table}"'
+            )
             _describe(con, PUBLISHED_SCHEMA, name)
 
 
@@ -380,7 +441,10 @@ def _comment_columns(con, schema: str, table: str, described: dict[str, str]) ->
     columns = {c for s, t, c in _alias_columns(con) if (s, t) == (schema, table)}
     for column, comment in described.items():
         if column in columns:
-            con.execute(f'COMMENT ON COLUMN {_ALIAS}.{schema}."{table}"."{column}" IS \'{sql_text(comment)}\'')
+            con.execute(
+                f'COMMENT ON COLUMN {_ALIAS}.{schema}."{table}"."{column}" IS '
+                f"'{sql_text(comment)}'"
+            )
 
 
 def _labelled_dims(spec: SuppressedTable) -> list[str]:
@@ -392,7 +456,11 @@ def suppressed_table(cells: pd.DataFrame, spec: SuppressedTable, threshold: int)
     """Every combination of the dims' values (absent ones count 0) with the totals along each
     line, and `suppressed`: the hidden counts, and the measures hidden with them, are null."""
     table = with_totals(cells, spec.dims, spec.lines, [spec.count, *spec.summed])
-    hidden = suppress(table, spec.count, table_lines(table, spec.dims, spec.lines), threshold).notna().to_numpy()
+    hidden = (
+        suppress(table, spec.count, table_lines(table, spec.dims, spec.lines), threshold)
+        .notna()
+        .to_numpy()
+    )
     for measure in (spec.count, *spec.hidden_with_count):
         table[measure] = table[measure].astype("Float64").mask(hidden)
     table["suppressed"] = hidden
@@ -404,7 +472,9 @@ def suppressed_table(cells: pd.DataFrame, spec: SuppressedTable, threshold: int)
     return table[[*spec.dims, spec.count, *spec.hidden_with_count, "suppressed"]]
 
 
-def _write_meta(con, version_id, run_id, code_version, published_at, refresh_started_at, options) -> None:
+def _write_meta(
+    con, version_id, run_id, code_version, published_at, refresh_started_at, options
+) -> None:
     meta = f"{_ALIAS}.{META_SCHEMA}"
     con.execute(f"CREATE SCHEMA {meta}")
     con.execute(
@@ -415,8 +485,15 @@ def _write_meta(con, version_id, run_id, code_version, published_at, refresh_sta
             ?::INTEGER AS suppression_threshold, ?::VARCHAR AS person_ids
         """,
         [
-            version_id, run_id, refresh_started_at, published_at, code_version, options.suppression_threshold,
-            "re-keyed with the serving key" if options.serving_key else "the warehouse's keyed hashes",
+            version_id,
+            run_id,
+            refresh_started_at,
+            published_at,
+            code_version,
+            options.suppression_threshold,
+            "re-keyed with the serving key"
+            if options.serving_key
+            else "the warehouse's keyed hashes",
         ],
     )
     if _has_relation(con, "raw", "landing_files"):
@@ -424,8 +501,9 @@ def _write_meta(con, version_id, run_id, code_version, published_at, refresh_sta
         con.execute(
             f"""
             CREATE TABLE {meta}.source_files AS
-            SELECT extract, file_name, file_hash, content_hash, file_bytes, status, load_id, loaded_at,
-                   last_seen_load_id, in_landing, rows_read, rows_valid, rows_duplicate, rows_quarantined
+            SELECT extract, file_name, file_hash, content_hash, file_bytes, status, load_id,
+                   loaded_at, last_seen_load_id, in_landing,
+                   rows_read, rows_valid, rows_duplicate, rows_quarantined
             FROM raw.landing_files ORDER BY extract, file_seq
             """
         )
@@ -433,16 +511,23 @@ def _write_meta(con, version_id, run_id, code_version, published_at, refresh_sta
         con.execute(f"CREATE TABLE {meta}.check_results AS SELECT * FROM meta.check_results")
     if _has_relation(con, "staging", "provision_types"):
         # the reviewed seed (dbt/seeds/provision_types.csv), with the DfE category each counts in
-        categories = pd.DataFrame(list(DFE_PLACEMENT_CATEGORY.items()), columns=["provision_type", "dfe_placement_category"])
+        categories = pd.DataFrame(
+            list(DFE_PLACEMENT_CATEGORY.items()),
+            columns=["provision_type", "dfe_placement_category"],
+        )
         con.register("_categories", categories)
         try:
-            con.execute(f"CREATE TABLE {meta}.provision_types AS SELECT p.*, c.dfe_placement_category "
-                        "FROM staging.provision_types AS p LEFT JOIN _categories AS c USING (provision_type) ORDER BY p.sort_order")
+            con.execute(
+                f"CREATE TABLE {meta}.provision_types AS SELECT p.*, c.dfe_placement_category "
+                "FROM staging.provision_types AS p LEFT JOIN _categories AS c "
+                "USING (provision_type) ORDER BY p.sort_order"
+            )
         finally:
             con.unregister("_categories")
     for (table,) in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
-        "ORDER BY 1", [_ALIAS, META_SCHEMA],
+        "ORDER BY 1",
+        [_ALIAS, META_SCHEMA],
     ).fetchall():
         _describe(con, META_SCHEMA, table)
 
@@ -452,13 +537,17 @@ def _write_table_checksums(con) -> dict[str, int]:
     version: the same numbers computed in its own connection must match these."""
     rows = []
     for schema, table in con.execute(
-        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name IN (?, ?, ?) ORDER BY 1, 2",
+        "SELECT schema_name, table_name FROM duckdb_tables() "
+        "WHERE database_name = ? AND schema_name IN (?, ?, ?) ORDER BY 1, 2",
         [_ALIAS, *SERVED_SCHEMAS, PUBLISHED_SCHEMA],
     ).fetchall():
-        count, checksum = con.execute(table_checksum_sql(f'{_ALIAS}.{schema}."{table}"')).fetchall()[0]
+        count, checksum = con.execute(
+            table_checksum_sql(f'{_ALIAS}.{schema}."{table}"')
+        ).fetchall()[0]
         rows.append((schema, table, count, checksum))
     con.execute(
-        f"CREATE TABLE {_ALIAS}.{META_SCHEMA}.tables (table_schema VARCHAR, table_name VARCHAR, row_count BIGINT, checksum VARCHAR)"
+        f"CREATE TABLE {_ALIAS}.{META_SCHEMA}.tables (table_schema VARCHAR, table_name VARCHAR, "
+        "row_count BIGINT, checksum VARCHAR)"
     )
     con.executemany(f"INSERT INTO {_ALIAS}.{META_SCHEMA}.tables VALUES (?, ?, ?, ?)", rows)
     _describe(con, META_SCHEMA, "tables")
@@ -472,10 +561,12 @@ def table_checksum_sql(relation: str) -> str:
 
 # --- small helpers ----------------------------------------------------------------------------
 
+
 def _has_relation(con, schema: str, name: str) -> bool:
     return bool(
         con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_catalog = current_database() "
             "AND table_schema = ? AND table_name = ?",
             [schema, name],
         ).fetchall()[0][0]

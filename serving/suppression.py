@@ -41,13 +41,17 @@ class Line:
     total: int  # position of its total
 
 
-def with_totals(cells: pd.DataFrame, dims: Sequence[str], lines: Sequence[Sequence[str]], summed: Sequence[str]) -> pd.DataFrame:
+def with_totals(
+    cells: pd.DataFrame, dims: Sequence[str], lines: Sequence[Sequence[str]], summed: Sequence[str]
+) -> pd.DataFrame:
     """`cells` (one row per combination of `dims`; missing combinations count 0) with a total
     row for every line: for each entry of `lines` (the dims a total keeps), the `summed` columns
     added up over the other dims, which say `total`. With more than one kind of line, also the
     totals of totals (the grand total of each page)."""
     dims = list(dims)
-    grid = pd.MultiIndex.from_product([sorted(cells[d].dropna().unique()) for d in dims], names=dims)
+    grid = pd.MultiIndex.from_product(
+        [sorted(cells[d].dropna().unique()) for d in dims], names=dims
+    )
     cells = cells.set_index(dims).reindex(grid).reset_index()
     cells[list(summed)] = cells[list(summed)].fillna(0)
     kept = [list(line) for line in lines]
@@ -60,7 +64,9 @@ def with_totals(cells: pd.DataFrame, dims: Sequence[str], lines: Sequence[Sequen
     return table
 
 
-def table_lines(table: pd.DataFrame, dims: Sequence[str], lines: Sequence[Sequence[str]]) -> list[Line]:
+def table_lines(
+    table: pd.DataFrame, dims: Sequence[str], lines: Sequence[Sequence[str]]
+) -> list[Line]:
     """Every line of a table from `with_totals`: for each kind of line and each value of the dims
     it keeps (`total` included), the cells whose other dims are not `total`, and its total."""
     found = []
@@ -68,7 +74,9 @@ def table_lines(table: pd.DataFrame, dims: Sequence[str], lines: Sequence[Sequen
         free = [d for d in dims if d not in kept]
         is_total = table[free].eq(TOTAL)
         positions = pd.RangeIndex(len(table))
-        for _, group in pd.Series(positions).groupby([table[d].to_numpy() for d in kept], sort=False):
+        for _, group in pd.Series(positions).groupby(
+            [table[d].to_numpy() for d in kept], sort=False
+        ):
             members = group.to_numpy()
             inside = members[~is_total.to_numpy()[members].any(axis=1)]
             total = members[is_total.to_numpy()[members].all(axis=1)]
@@ -77,7 +85,9 @@ def table_lines(table: pd.DataFrame, dims: Sequence[str], lines: Sequence[Sequen
     return found
 
 
-def suppress(table: pd.DataFrame, value: str, lines: Sequence[Line], threshold: int = DEFAULT_THRESHOLD) -> pd.Series:
+def suppress(
+    table: pd.DataFrame, value: str, lines: Sequence[Line], threshold: int = DEFAULT_THRESHOLD
+) -> pd.Series:
     """Why each cell is hidden (`primary` / `secondary`) or None when it is shown."""
     if threshold < 1:
         raise ValueError(f"the suppression threshold must be at least 1, got {threshold}")
@@ -107,13 +117,22 @@ def suppress(table: pd.DataFrame, value: str, lines: Sequence[Line], threshold: 
         hidden = reasons != None  # noqa: E711 (element-wise)
         candidates = [line for line in lines if cell in line.members or cell == line.total]
         candidates += [line for line in lines if hidden[[*line.members, line.total]].any()]
-        if not any(_hide_complement(line, values, is_total, reasons, lines_of) for line in candidates):
-            raise SuppressionError(f"row {table.iloc[cell].to_dict()} can be worked out even with every cell hidden")
+        if not any(
+            _hide_complement(line, values, is_total, reasons, lines_of) for line in candidates
+        ):
+            raise SuppressionError(
+                f"row {table.iloc[cell].to_dict()} can be worked out even with every cell hidden"
+            )
     return pd.Series(reasons, index=table.index, name="suppressed", dtype=object)
 
 
-def _hide_complement(line: Line, values: np.ndarray, is_total: np.ndarray, reasons: np.ndarray,
-                     lines_of: dict[int, list[Line]]) -> bool:
+def _hide_complement(
+    line: Line,
+    values: np.ndarray,
+    is_total: np.ndarray,
+    reasons: np.ndarray,
+    lines_of: dict[int, list[Line]],
+) -> bool:
     """Hide one more cell of `line`: an interior cell before the total, non-zero before zero,
     then one that also gives a complement to another line with a lone hidden cell (so a
     rectangle of four hidden cells closes rather than a chain growing), then the smallest."""
@@ -124,10 +143,13 @@ def _hide_complement(line: Line, values: np.ndarray, is_total: np.ndarray, reaso
     def lone_lines_crossed(cell: int) -> int:
         return sum(
             sum(reasons[p] is not None for p in (*other.members, other.total)) == 1
-            for other in lines_of[cell] if other is not line
+            for other in lines_of[cell]
+            if other is not line
         )
 
-    best = min(shown, key=lambda p: (is_total[p], values[p] == 0, -lone_lines_crossed(p), values[p], p))
+    best = min(
+        shown, key=lambda p: (is_total[p], values[p] == 0, -lone_lines_crossed(p), values[p], p)
+    )
     reasons[best] = SECONDARY
     return True
 

@@ -144,7 +144,10 @@ def la_caseload_series(reference_dir: Path, la_name: str = "West Berkshire") -> 
     """
     caseload = _read(reference_dir, CASELOAD_FILE)
     rows = caseload[(caseload["la_name"] == la_name) & (caseload["breakdown"] == "All EHC plans")]
-    return {int(str(p)[4:]) + 2000: int(n) for p, n in zip(rows["time_period"], rows["ehcplans"], strict=False)}
+    return {
+        int(str(p)[4:]) + 2000: int(n)
+        for p, n in zip(rows["time_period"], rows["ehcplans"], strict=False)
+    }
 
 
 def national_need_mix(reference_dir: Path) -> dict[str, float]:
@@ -213,7 +216,10 @@ def _breakdown_shares(
     frame = _national(_read(reference_dir, name))
     rows = frame[(frame["breakdown_topic"] == topic) & (frame["time_period"] == time_period)]
     rows = rows[rows["breakdown"] != "unknown"]
-    counts = {_age_from_breakdown(b): float(n) for b, n in zip(rows["breakdown"], rows[column], strict=False)}
+    counts = {
+        _age_from_breakdown(b): float(n)
+        for b, n in zip(rows["breakdown"], rows[column], strict=False)
+    }
     total = sum(counts.values())
     return {age: counts[age] / total for age in sorted(counts)}
 
@@ -289,7 +295,10 @@ def national_cease_reasons_by_age(
         counts = pd.to_numeric(row[columns]).astype(float)
         bands[band] = bands.get(band, 0) + counts
     return {
-        band: {code: float(c / counts.sum()) for code, c in zip(CEASE_REASON_COLUMNS, counts, strict=False)}
+        band: {
+            code: float(c / counts.sum())
+            for code, c in zip(CEASE_REASON_COLUMNS, counts, strict=False)
+        }
         for band, counts in sorted(bands.items())
     }
 

@@ -5,10 +5,10 @@ DESIGN.md ("Inputs: the landing folder") for financial years `first_year`-`last_
 years; defaults 2017-18 ... 2025-26), as a council would export them on 31 March of
 `last_year + 1`::
 
-    out_dir/ehcp/ehcp.csv                one row per EHC plan
-    out_dir/placements/placements.csv    one row per placement spell
-    out_dir/finance/finance_<FY>.csv     the ledger, one file per financial year (by posting date)
-    out_dir/budget/budget.csv            DSG high needs funding lines per financial year (+ next year)
+    out_dir/ehcp/ehcp.csv              one row per EHC plan
+    out_dir/placements/placements.csv  one row per placement spell
+    out_dir/finance/finance_<FY>.csv   the ledger, one file per financial year (by posting date)
+    out_dir/budget/budget.csv          DSG high needs funding lines per financial year (+ next year)
 
 Everything is vectorised (numpy for people and placements, DuckDB SQL for the ledger), so the
 generator scales from a test council of a few hundred plans to England (`children=720000`). The
@@ -18,27 +18,27 @@ into a stream per stage, and ledger randomness is `hash(key, seed)` inside DuckD
 The model
 ---------
 **Caseload.** `children` is the number of active plans at the last January census (third
-Thursday of January of `last_year + 1`; `census_date`). Earlier censuses follow West Berkshire's published
-series: active plans grow by CASELOAD_GROWTH a year (971 in Jan 2019 to 1,685 in Jan 2025, i.e.
-9.6 %/yr), so the default council (DEFAULT_CHILDREN = 1,847 in Jan 2026) reproduces West
+Thursday of January of `last_year + 1`; `census_date`). Earlier censuses follow West Berkshire's
+published series: active plans grow by CASELOAD_GROWTH a year (971 in Jan 2019 to 1,685 in Jan 2025,
+i.e. 9.6 %/yr), so the default council (DEFAULT_CHILDREN = 1,847 in Jan 2026) reproduces West
 Berkshire's 2019 and 2025 counts; before 2015 (statements) growth is 1 %/yr. The history is
-simulated census year by census year from a 30-year burn-in: each plan gets an age at start,
-a date of birth and a cease date drawn from an age-specific hazard (so the age profile and the
-flows come out of the dynamics), and exactly as many new plans are added in each year as make the
-active count at that census hit its target (candidates are drawn in random order and the shortest
-prefix that reaches the target is kept). About MOVED_IN_SHARE of new plans are children moving in
-from another council (no request date: the plan starts when they arrive) and RETURNER_SHARE are
-children whose earlier plan ceased and who get a new one (same child, new plan_id).
+simulated census year by census year from a 30-year burn-in: each plan gets an age at start, a date
+of birth and a cease date drawn from an age-specific hazard (so the age profile and the flows come
+out of the dynamics), and exactly as many new plans are added in each year as make the active count
+at that census hit its target (candidates are drawn in random order and the shortest prefix that
+reaches the target is kept). About MOVED_IN_SHARE of new plans are children moving in from another
+council (no request date: the plan starts when they arrive) and RETURNER_SHARE are children whose
+earlier plan ceased and who get a new one (same child, new plan_id).
 
 **Plans.** Age at start follows NEW_PLAN_AGE_AT_START; plans cease by CEASE_HAZARD_BY_AGE
 (low at school age - mostly moves to another council - rising steeply after 18) and at the
 latest at the end of the academic year in which the young person turns 25 (cease reason 1).
 Post-16 ceases are mostly at the end of an academic year. Cease reasons follow England's mix by
 age at cease (CEASE_REASON_BY_AGE). Plans that started before the 2014 reforms keep their
-original (statement-era) start date, as DfE's "years plan held" does. Primary need depends on age at start (NEED_BY_START_AGE:
-SLCN young, SEMH at secondary age) and is raked at run time so that the active plans at the last
-census match England's need mix (NEED_MIX_ENGLAND). Sex, names, UPN (with a valid check letter)
-and an RG postcode belong to the child.
+original (statement-era) start date, as DfE's "years plan held" does. Primary need depends on age at
+start (NEED_BY_START_AGE: SLCN young, SEMH at secondary age) and is raked at run time so that the
+active plans at the last census match England's need mix (NEED_MIX_ENGLAND). Sex, names, UPN (with a
+valid check letter) and an RG postcode belong to the child.
 
 **Placements.** A plan's life is cut into phases at the 1 September transfers (reception at age 4,
 Year 7 at 11, Year 12 at 16, 19+), ages being at 31 August. Each phase gets a placement tier
@@ -55,9 +55,10 @@ also move (MOVE_RATE_BY_TIER, MOVE_TARGETS: mainstream to special, special to in
 NEET ...) on the first of a month. England's mix moved from special towards mainstream over
 2019-2025, so placements starting earlier are tilted by TIER_TREND_PER_YEAR. Because moves and
 the trend shift the active mix, the assignment runs CALIBRATION_PASSES times, each correcting
-the targets by what the previous achieved at the last census. Each spell names an establishment from a fixed pool of
-invented schools per type (sizes scale with the council, SCHOOL_POOL_SIZES) with stable URN/UKPRN,
-name and GIAS type; special-school pupils usually stay at the same school across a transfer.
+the targets by what the previous achieved at the last census. Each spell names an establishment from
+a fixed pool of invented schools per type (sizes scale with the council, SCHOOL_POOL_SIZES) with
+stable URN/UKPRN, name and GIAS type; special-school pupils usually stay at the same school across a
+transfer.
 
 **Costs and the ledger.** A placement's annual cost is drawn from its tier's range at 2024-25
 prices (COSTS_2024) and deflated/inflated to its start year by the tier's inflation (3-6 %/yr).
@@ -141,7 +142,9 @@ NEED_BY_START_AGE = {  # (first age, last age): shares
     (18, 25): (2.2, 9.4, 2.4, 1.4, 24.1, 9.2, 1.9, 1.2, 0.0, 4.6, 40.5, 1.3, 1.9),
 }
 # Secondary needs (no published breakdown): a plausible mix; half of plans have none.
-SECONDARY_NEED_WEIGHTS = dict(zip(NEEDS, (8, 15, 3, 1, 22, 25, 2, 1, 0.5, 5, 12, 0.5, 5), strict=False))
+SECONDARY_NEED_WEIGHTS = dict(
+    zip(NEEDS, (8, 15, 3, 1, 22, 25, 2, 1, 0.5, 5, 12, 0.5, 5), strict=False)
+)
 SECONDARY_NEED_SHARE = 0.5
 
 # Age at plan start (years, exact age = bucket + U(-0.3, 0.7); bucket 2 = "2 and under",
@@ -232,23 +235,24 @@ PHASE_TIER_PRIOR = {
 
 # sen_needs_all_plans.csv 'Type of placement' (Jan 2025): share of a need in the tier / share
 # overall (calibration.national_need_lift_by_tier), NEEDS order.
-#                         SPLD  MLD   SLD   PMLD  SEMH  SLCN  HI    VI    MSI   PD    ASD   DS    OTH
+#                   SPLD  MLD   SLD   PMLD  SEMH  SLCN  HI    VI    MSI   PD    ASD   DS    OTH
 NEED_LIFT_BY_TIER = {
-    "ey":                  (0.44, 0.47, 0.71, 2.18, 0.09, 2.21, 1.07, 1.35, 2.19, 1.90, 0.83, 1.48, 1.48),
-    "mainstream":          (1.26, 0.94, 0.31, 0.20, 0.98, 1.35, 0.96, 1.19, 0.89, 0.96, 0.90, 1.10, 1.10),
-    "fe":                  (1.31, 1.48, 1.01, 0.41, 1.19, 0.63, 1.29, 1.07, 0.69, 1.13, 0.94, 0.91, 0.91),
-    "mainstream_rp":       (0.73, 0.64, 0.42, 0.25, 0.43, 1.40, 3.63, 1.20, 1.03, 0.73, 1.28, 0.53, 0.53),
-    "ap":                  (0.57, 0.36, 0.19, 0.29, 3.05, 0.42, 0.39, 0.12, 0.39, 0.21, 0.59, 0.74, 0.74),
-    "special_state":       (0.52, 1.03, 2.27, 2.75, 0.59, 0.86, 0.67, 0.72, 1.50, 1.15, 1.15, 1.05, 1.05),
-    "spi":                 (0.76, 1.19, 2.81, 2.55, 0.68, 0.47, 0.76, 2.38, 1.32, 1.58, 1.12, 1.07, 1.07),
-    "special_independent": (1.02, 0.55, 0.62, 0.74, 1.62, 0.56, 0.94, 0.54, 0.75, 0.51, 1.19, 0.75, 0.75),
-    "ola":                 (0.73, 0.60, 0.53, 0.66, 1.93, 0.39, 0.31, 0.45, 0.65, 0.78, 1.09, 1.20, 1.20),
-    "ehe":                 (0.83, 0.86, 0.56, 1.21, 1.19, 0.80, 0.50, 0.59, 0.95, 0.94, 1.16, 0.99, 0.99),
-    "opa":                 (0.53, 0.54, 0.45, 1.56, 1.18, 0.84, 0.87, 1.09, 1.51, 1.26, 1.18, 1.27, 1.27),
-    "oth":                 (1.00, 0.84, 0.71, 0.81, 1.93, 0.51, 0.84, 0.62, 0.89, 0.78, 0.85, 1.31, 1.31),
-    "neet":                (1.09, 1.07, 0.80, 0.41, 2.05, 0.43, 0.91, 0.97, 0.63, 0.78, 0.76, 0.89, 0.89),
-    "niec":                (1.32, 1.02, 1.30, 0.86, 1.41, 0.60, 1.29, 2.07, 1.04, 1.15, 0.89, 0.47, 0.47),
-    "nieo":                (0.98, 0.78, 0.64, 0.89, 1.89, 0.63, 0.84, 0.60, 0.36, 0.71, 0.83, 1.42, 1.42),
+    "ey":            (0.44, 0.47, 0.71, 2.18, 0.09, 2.21, 1.07, 1.35, 2.19, 1.90, 0.83, 1.48, 1.48),
+    "mainstream":    (1.26, 0.94, 0.31, 0.20, 0.98, 1.35, 0.96, 1.19, 0.89, 0.96, 0.90, 1.10, 1.10),
+    "fe":            (1.31, 1.48, 1.01, 0.41, 1.19, 0.63, 1.29, 1.07, 0.69, 1.13, 0.94, 0.91, 0.91),
+    "mainstream_rp": (0.73, 0.64, 0.42, 0.25, 0.43, 1.40, 3.63, 1.20, 1.03, 0.73, 1.28, 0.53, 0.53),
+    "ap":            (0.57, 0.36, 0.19, 0.29, 3.05, 0.42, 0.39, 0.12, 0.39, 0.21, 0.59, 0.74, 0.74),
+    "special_state": (0.52, 1.03, 2.27, 2.75, 0.59, 0.86, 0.67, 0.72, 1.50, 1.15, 1.15, 1.05, 1.05),
+    "spi":           (0.76, 1.19, 2.81, 2.55, 0.68, 0.47, 0.76, 2.38, 1.32, 1.58, 1.12, 1.07, 1.07),
+    "special_independent":
+                     (1.02, 0.55, 0.62, 0.74, 1.62, 0.56, 0.94, 0.54, 0.75, 0.51, 1.19, 0.75, 0.75),
+    "ola":           (0.73, 0.60, 0.53, 0.66, 1.93, 0.39, 0.31, 0.45, 0.65, 0.78, 1.09, 1.20, 1.20),
+    "ehe":           (0.83, 0.86, 0.56, 1.21, 1.19, 0.80, 0.50, 0.59, 0.95, 0.94, 1.16, 0.99, 0.99),
+    "opa":           (0.53, 0.54, 0.45, 1.56, 1.18, 0.84, 0.87, 1.09, 1.51, 1.26, 1.18, 1.27, 1.27),
+    "oth":           (1.00, 0.84, 0.71, 0.81, 1.93, 0.51, 0.84, 0.62, 0.89, 0.78, 0.85, 1.31, 1.31),
+    "neet":          (1.09, 1.07, 0.80, 0.41, 2.05, 0.43, 0.91, 0.97, 0.63, 0.78, 0.76, 0.89, 0.89),
+    "niec":          (1.32, 1.02, 1.30, 0.86, 1.41, 0.60, 1.29, 2.07, 1.04, 1.15, 0.89, 0.47, 0.47),
+    "nieo":          (0.98, 0.78, 0.64, 0.89, 1.89, 0.63, 0.84, 0.60, 0.36, 0.71, 0.83, 1.42, 1.42),
 }
 
 # England's setting mix moved fast: caseload.csv National 201819 -> 202425 (tiers as above):
@@ -1610,14 +1614,16 @@ def _write_placements(
                CASE WHEN e.type_code IS NOT NULL THEN e.name END AS establishment_name,
                e.type_code AS establishment_type_code,
                CASE WHEN p.tier::VARCHAR = 'mainstream_rp' AND e.rp_kind = 'UNIT' THEN 'Y'
-                    WHEN p.tier::VARCHAR IN ('mainstream', 'mainstream_rp') THEN 'N' END AS sen_unit,
+                    WHEN p.tier::VARCHAR IN ('mainstream', 'mainstream_rp') THEN 'N' END
+                   AS sen_unit,
                CASE WHEN p.tier::VARCHAR = 'mainstream_rp' AND e.rp_kind = 'RP' THEN 'Y'
                     WHEN p.tier::VARCHAR IN ('mainstream', 'mainstream_rp') THEN 'N' END
                    AS resourced_provision,
                nullif(p.residential, '') AS residential,
                {_date_sql("p.start")} AS start_date,
                CASE WHEN NOT p.open_ended THEN {_date_sql('p."end"')} END AS end_date,
-               CASE WHEN p.cost_pence >= 0 THEN (p.cost_pence::DECIMAL(18, 0) / 100)::DECIMAL(18, 2) END
+               CASE WHEN p.cost_pence >= 0
+                    THEN (p.cost_pence::DECIMAL(18, 0) / 100)::DECIMAL(18, 2) END
                    AS annual_cost
         FROM placements_df p LEFT JOIN est_df e ON e.est_id = p.est_id
         ORDER BY p.placement_number""",
@@ -1817,7 +1823,8 @@ def _write_ledger_files(con, timeline: _Timeline, widths: _IdWidths, folder: Pat
                    (l.amount_pence::DECIMAL(18, 0) / 100)::DECIMAL(18, 2) AS amount,
                    ln.s251_line,
                    CASE WHEN l.child_number IS NOT NULL
-                        THEN 'C' || lpad(l.child_number::VARCHAR, {widths.child}, '0') END AS child_id,
+                        THEN 'C' || lpad(l.child_number::VARCHAR, {widths.child}, '0') END
+                       AS child_id,
                    CASE WHEN l.show_placement
                         THEN 'PL' || lpad(l.placement_number::VARCHAR, {widths.placement}, '0') END
                        AS placement_id,
@@ -1952,7 +1959,8 @@ def _insert_central_lines(
     for additional targeted funding (1.2.4)."""
     spend_by_fy = dict(
         con.execute(f"""
-        SELECT m.fy, sum(l.amount_pence) FROM ledger l JOIN months m ON m.month_index = l.posting_month
+        SELECT m.fy, sum(l.amount_pence)
+        FROM ledger l JOIN months m ON m.month_index = l.posting_month
         WHERE l.line_id <> {line_id["1.4.11"]} GROUP BY ALL""").fetchall()
     )
     last_fy = timeline.last_year
@@ -2074,7 +2082,9 @@ def _write_budget(con, ledger: dict, timeline: _Timeline, path: Path) -> dict:
     return {
         "rows": len(frame),
         "funding_growth": round(growth, 4),
-        "funding_by_fy": {label: round(float(f), 2) for label, f in zip(labels, funding, strict=False)},
+        "funding_by_fy": {
+            label: round(float(f), 2) for label, f in zip(labels, funding, strict=False)
+        },
         "cumulative_balance_by_fy": {
             label: round(float(b), 2) for label, b in zip(labels, balance, strict=False)
         },

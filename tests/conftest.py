@@ -21,7 +21,9 @@ def reference_file(relative: str, download_hint: str) -> Path:
     """A file of the public DfE reference data; skip (fail under CI=true) when it is absent."""
     path = REFERENCE_DATA / relative
     if not path.exists():
-        message = f"{path} is missing: download {download_hint} into ../shared/reference-data/{relative}"
+        message = (
+            f"{path} is missing: download {download_hint} into ../shared/reference-data/{relative}"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
@@ -48,9 +50,15 @@ def pipeline_env(tmp_path, monkeypatch):
         "HIGHNEEDS_SIMULATIONS": "500",
         "DAGSTER_HOME": str(home),
     }
-    for name in ("HIGHNEEDS_MITIGATIONS", "HIGHNEEDS_HORIZON", "HIGHNEEDS_RECOVER_BY",
-                 "HIGHNEEDS_QUARANTINE_TOLERANCE", "HIGHNEEDS_EXTRACT_DATE", "HIGHNEEDS_SEN2_CHILD_ID",
-                 "HIGHNEEDS_SEN2_ID_MAP"):
+    for name in (
+        "HIGHNEEDS_MITIGATIONS",
+        "HIGHNEEDS_HORIZON",
+        "HIGHNEEDS_RECOVER_BY",
+        "HIGHNEEDS_QUARANTINE_TOLERANCE",
+        "HIGHNEEDS_EXTRACT_DATE",
+        "HIGHNEEDS_SEN2_CHILD_ID",
+        "HIGHNEEDS_SEN2_ID_MAP",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -94,15 +102,26 @@ def demo_run(tmp_path_factory) -> DemoRun:
     }
     # the demo reads its key from .env and brings its council code (and says so); the others take
     # their defaults
-    cleared = ("HIGHNEEDS_PSEUDONYM_KEY", "HIGHNEEDS_LA_CODE", "HIGHNEEDS_MITIGATIONS", "HIGHNEEDS_HORIZON",
-               "HIGHNEEDS_RECOVER_BY", "HIGHNEEDS_QUARANTINE_TOLERANCE", "HIGHNEEDS_EXTRACT_DATE",
-               "HIGHNEEDS_REPORT_DIR", "HIGHNEEDS_PUBLISHED", "HIGHNEEDS_NEIGHBOURS", "HIGHNEEDS_SUPPRESSION_THRESHOLD")
+    cleared = (
+        "HIGHNEEDS_PSEUDONYM_KEY",
+        "HIGHNEEDS_LA_CODE",
+        "HIGHNEEDS_MITIGATIONS",
+        "HIGHNEEDS_HORIZON",
+        "HIGHNEEDS_RECOVER_BY",
+        "HIGHNEEDS_QUARANTINE_TOLERANCE",
+        "HIGHNEEDS_EXTRACT_DATE",
+        "HIGHNEEDS_REPORT_DIR",
+        "HIGHNEEDS_PUBLISHED",
+        "HIGHNEEDS_NEIGHBOURS",
+        "HIGHNEEDS_SUPPRESSION_THRESHOLD",
+    )
     # as `make setup` leaves it before `make demo`: a .env holding a random key
     (folder / ".env").write_text(f"HIGHNEEDS_PSEUDONYM_KEY={secrets.token_urlsafe(32)}\n")
     output = io.StringIO()
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)
-        for name in cleared:  # set first, so the undo removes what the demo itself puts in os.environ
+        # set first, so the undo removes what the demo itself puts in os.environ
+        for name in cleared:
             patch.setenv(name, "")
             patch.delenv(name)
         for name, value in environment.items():

@@ -34,7 +34,8 @@ class Child:
 
     @property
     def case_id(self) -> str:
-        """The council's case-management id where it is not the return's NativeId (mapped by a file)."""
+        """The council's case-management id where it is not
+        the return's NativeId (mapped by a file)."""
         return "LL-" + self.native_id[-4:]
 
 
@@ -101,14 +102,36 @@ SPELLS = (
     Spell(1, "2017-10-15", "2022-07-31", urn="110003", annual_cost="8000.00", s251_line="1.2.2"),
     Spell(1, "2022-09-01", None, urn="150004", annual_cost="62345.67", s251_line="1.2.3"),
     Spell(2, "2016-06-01", "2022-07-31", urn="140005", annual_cost="22000.00", s251_line="1.2.1"),
-    Spell(2, "2022-09-01", "2024-07-31", ukprn="10012345", annual_cost="9100.00", s251_line="1.2.2"),
-    Spell(3, "2020-01-20", None, urn="110006", resourced_provision=True, annual_cost="14000.00", s251_line="1.2.1"),
+    Spell(
+        2, "2022-09-01", "2024-07-31", ukprn="10012345", annual_cost="9100.00", s251_line="1.2.2"
+    ),
+    Spell(
+        3,
+        "2020-01-20",
+        None,
+        urn="110006",
+        resourced_provision=True,
+        annual_cost="14000.00",
+        s251_line="1.2.1",
+    ),
     Spell(4, "2022-09-20", "2023-12-20", urn="140007", annual_cost="18000.00", s251_line="1.2.1"),
     Spell(4, "2024-01-08", None, sen_setting="OLA", annual_cost="30000.00", s251_line="1.2.7"),
     Spell(5, "2019-05-01", "2023-03-31", urn="140008", annual_cost="26000.00", s251_line="1.2.2"),
-    Spell(6, "2023-06-15", "2023-08-31", sen_setting="EYP", annual_cost="6000.00", s251_line="1.2.4"),
-    Spell(6, "2023-09-01", None, urn="110001", sen_unit=True, annual_cost="12000.00", s251_line="1.2.1"),
-    Spell(7, "2021-09-01", "2024-06-30", ukprn="10054321", annual_cost="41000.00", s251_line="1.2.3"),
+    Spell(
+        6, "2023-06-15", "2023-08-31", sen_setting="EYP", annual_cost="6000.00", s251_line="1.2.4"
+    ),
+    Spell(
+        6,
+        "2023-09-01",
+        None,
+        urn="110001",
+        sen_unit=True,
+        annual_cost="12000.00",
+        s251_line="1.2.1",
+    ),
+    Spell(
+        7, "2021-09-01", "2024-06-30", ukprn="10054321", annual_cost="41000.00", s251_line="1.2.3"
+    ),
     Spell(7, "2024-07-01", None, sen_setting="NEET"),
     Spell(8, "2021-03-01", "2022-02-28", urn="110003", annual_cost="5000.00", s251_line="1.2.2"),
     Spell(9, "2024-03-01", None, urn="150004", annual_cost="71234.56", s251_line="1.2.3"),
@@ -167,12 +190,35 @@ def ledger_rows(child_id_of) -> list[list[str]]:
         monthly = _pennies(Decimal(spell.annual_cost) / 12)
         for day in _month_ends(D("2022-04-01"), D("2025-03-31")):
             if D(spell.start) <= day and (spell.end is None or day <= D(spell.end)):
-                rows.append([day.isoformat(), monthly, spell.s251_line, child_id_of(CHILDREN[spell.child]),
-                             spell.urn, spell.ukprn, NAME_BY_URN.get(spell.urn or URN_BY_UKPRN.get(spell.ukprn, ""), "")])
+                rows.append(
+                    [
+                        day.isoformat(),
+                        monthly,
+                        spell.s251_line,
+                        child_id_of(CHILDREN[spell.child]),
+                        spell.urn,
+                        spell.ukprn,
+                        NAME_BY_URN.get(spell.urn or URN_BY_UKPRN.get(spell.ukprn, ""), ""),
+                    ]
+                )
     for year in (2022, 2023, 2024):
-        rows.append([f"{year}-04-30", "20000.00", "1.0.2", "", "140002", "", "Downs Special Academy"])
-        rows.append([f"{year}-04-30", "10000.00", "1.0.2", "", "140099", "", "Heath Special School"])
-        rows.append([f"{year}-06-30", "12345.67", "1.2.3", "", "150010", "", "Vale Independent Special School"])
+        rows.append(
+            [f"{year}-04-30", "20000.00", "1.0.2", "", "140002", "", "Downs Special Academy"]
+        )
+        rows.append(
+            [f"{year}-04-30", "10000.00", "1.0.2", "", "140099", "", "Heath Special School"]
+        )
+        rows.append(
+            [
+                f"{year}-06-30",
+                "12345.67",
+                "1.2.3",
+                "",
+                "150010",
+                "",
+                "Vale Independent Special School",
+            ]
+        )
     for day in _month_ends(D("2022-04-01"), D("2025-03-31")):
         rows.append([day.isoformat(), "4321.09", "1.2.5", "", "", "", "Sensory Support Service"])
         rows.append([day.isoformat(), "987.65", "1.4.11", "", "", "", "Taxi firm"])
@@ -182,35 +228,104 @@ def ledger_rows(child_id_of) -> list[list[str]]:
 def write_shared(landing: Path, ledger_id: str = "upn") -> None:
     """The ledger (child ids by `upn`, the return's `native_id` or a `case_id` the return does not
     carry), budget and GIAS."""
-    write(landing / "finance" / "ledger.csv",
-          ["transaction_id", "posting_date", "amount", "s251_line", "child_id", "provider_urn", "provider_ukprn",
-           "supplier_name"],
-          ledger_rows(lambda child: getattr(child, ledger_id)))
+    write(
+        landing / "finance" / "ledger.csv",
+        [
+            "transaction_id",
+            "posting_date",
+            "amount",
+            "s251_line",
+            "child_id",
+            "provider_urn",
+            "provider_ukprn",
+            "supplier_name",
+        ],
+        ledger_rows(lambda child: getattr(child, ledger_id)),
+    )
     budget = []
     for year in ("2022-23", "2023-24", "2024-25"):
         budget += [[year, "hnb_allocation", "900000"], [year, "place_deductions", "70000"]]
     budget.append(["2022-23", "balance_brought_forward", "-50000"])
     write(landing / "budget" / "budget.csv", ["financial_year", "line", "amount"], budget)
-    write(landing / "reference" / "edubasealldata20250101.csv",
-          ["URN", "EstablishmentName", "TypeOfEstablishment (code)", "UKPRN"], [list(e) for e in ESTABLISHMENTS])
+    write(
+        landing / "reference" / "edubasealldata20250101.csv",
+        ["URN", "EstablishmentName", "TypeOfEstablishment (code)", "UKPRN"],
+        [list(e) for e in ESTABLISHMENTS],
+    )
 
 
 def write_csv_landing(landing: Path) -> None:
     """The council as its case-management extracts: child_id is the UPN, as in its ledger."""
     write_shared(landing)
-    write(landing / "ehcp" / "plans.csv",
-          ["child_id", "plan_id", "date_of_birth", "sex", "primary_need", "secondary_need", "request_date",
-           "plan_start_date", "plan_cease_date", "cease_reason", "upn", "forename", "surname"],
-          [[CHILDREN[p.child].upn, f"EP{n:03d}", CHILDREN[p.child].date_of_birth, CHILDREN[p.child].sex, p.need,
-            p.secondary_need, p.request_date, p.start, p.cease or "", p.cease_reason, CHILDREN[p.child].upn,
-            CHILDREN[p.child].forename, CHILDREN[p.child].surname]
-           for n, p in enumerate(PLANS, 1) if p.start])
-    write(landing / "placements" / "placements.csv",
-          ["placement_id", "child_id", "urn", "ukprn", "sen_setting", "establishment_type_code", "sen_unit",
-           "resourced_provision", "start_date", "end_date", "annual_cost"],
-          [[f"PL{n:03d}", CHILDREN[s.child].upn, s.urn, s.ukprn, s.sen_setting, TYPE_BY_URN.get(s.urn, ""),
-            "Y" if s.sen_unit else "N", "Y" if s.resourced_provision else "N", s.start, s.end or "", s.annual_cost]
-           for n, s in enumerate(SPELLS, 1)])
+    write(
+        landing / "ehcp" / "plans.csv",
+        [
+            "child_id",
+            "plan_id",
+            "date_of_birth",
+            "sex",
+            "primary_need",
+            "secondary_need",
+            "request_date",
+            "plan_start_date",
+            "plan_cease_date",
+            "cease_reason",
+            "upn",
+            "forename",
+            "surname",
+        ],
+        [
+            [
+                CHILDREN[p.child].upn,
+                f"EP{n:03d}",
+                CHILDREN[p.child].date_of_birth,
+                CHILDREN[p.child].sex,
+                p.need,
+                p.secondary_need,
+                p.request_date,
+                p.start,
+                p.cease or "",
+                p.cease_reason,
+                CHILDREN[p.child].upn,
+                CHILDREN[p.child].forename,
+                CHILDREN[p.child].surname,
+            ]
+            for n, p in enumerate(PLANS, 1)
+            if p.start
+        ],
+    )
+    write(
+        landing / "placements" / "placements.csv",
+        [
+            "placement_id",
+            "child_id",
+            "urn",
+            "ukprn",
+            "sen_setting",
+            "establishment_type_code",
+            "sen_unit",
+            "resourced_provision",
+            "start_date",
+            "end_date",
+            "annual_cost",
+        ],
+        [
+            [
+                f"PL{n:03d}",
+                CHILDREN[s.child].upn,
+                s.urn,
+                s.ukprn,
+                s.sen_setting,
+                TYPE_BY_URN.get(s.urn, ""),
+                "Y" if s.sen_unit else "N",
+                "Y" if s.resourced_provision else "N",
+                s.start,
+                s.end or "",
+                s.annual_cost,
+            ]
+            for n, s in enumerate(SPELLS, 1)
+        ],
+    )
 
 
 def blade_date(text: str | None) -> str:
@@ -235,85 +350,286 @@ def write_sen2_return(folder: Path, census: dt.date, version: int) -> None:
     export = f"Blade-Export_{census + dt.timedelta(days=20):%d-%m-%Y}_{{}}.csv"
     base = version * 1000
     plans = [
-        (n, p) for n, p in enumerate(PLANS, 1)
+        (n, p)
+        for n, p in enumerate(PLANS, 1)
         if D(p.request_date) <= census
-        and (p.start is None and D(p.request_date) >= window_start
-             or p.start is not None and D(p.start) <= census and (p.cease is None or D(p.cease) >= window_start))
+        and (
+            p.start is None
+            and D(p.request_date) >= window_start
+            or p.start is not None
+            and D(p.start) <= census
+            and (p.cease is None or D(p.cease) >= window_start)
+        )
     ]
     children = sorted({p.child for _, p in plans})
     person_id = {child: base + 100 + child for child in children}
     tables: dict[str, tuple[list[str], list[list]]] = {}
     tables["sen2"] = (
-        ["collection", "year", "referencedate", "sourcelevel", "lea", "softwarecode", "release", "serialno",
-         "datetime", "dmo", "dco", "dsco"],
-        [["SEN2", str(census.year), blade_date(census.isoformat()), "L", LA_CODE, "CMS", "1", "42",
-          blade_date(census.isoformat()), "", "", ""]],
+        [
+            "collection",
+            "year",
+            "referencedate",
+            "sourcelevel",
+            "lea",
+            "softwarecode",
+            "release",
+            "serialno",
+            "datetime",
+            "dmo",
+            "dco",
+            "dsco",
+        ],
+        [
+            [
+                "SEN2",
+                str(census.year),
+                blade_date(census.isoformat()),
+                "L",
+                LA_CODE,
+                "CMS",
+                "1",
+                "42",
+                blade_date(census.isoformat()),
+                "",
+                "",
+                "",
+            ]
+        ],
     )
     sex_column = "gendercurrent" if version == 1 else "sex"
     tables["person"] = (
-        ["persontableid", "sen2tableid", "surname", "forename", "personbirthdate", sex_column, "ethnicity", "postcode",
-         "upn", "uniquelearnernumber", "upnunknown", "nativeid", "personorderseqcolumn", "sourceid"],
-        [[person_id[c], 1, CHILDREN[c].surname, CHILDREN[c].forename, blade_date(CHILDREN[c].date_of_birth),
-          CHILDREN[c].sex, "WBRI", "RG14 1AA", CHILDREN[c].upn, "", "", CHILDREN[c].native_id, i, "7"]
-         for i, c in enumerate(children, 1)],
+        [
+            "persontableid",
+            "sen2tableid",
+            "surname",
+            "forename",
+            "personbirthdate",
+            sex_column,
+            "ethnicity",
+            "postcode",
+            "upn",
+            "uniquelearnernumber",
+            "upnunknown",
+            "nativeid",
+            "personorderseqcolumn",
+            "sourceid",
+        ],
+        [
+            [
+                person_id[c],
+                1,
+                CHILDREN[c].surname,
+                CHILDREN[c].forename,
+                blade_date(CHILDREN[c].date_of_birth),
+                CHILDREN[c].sex,
+                "WBRI",
+                "RG14 1AA",
+                CHILDREN[c].upn,
+                "",
+                "",
+                CHILDREN[c].native_id,
+                i,
+                "7",
+            ]
+            for i, c in enumerate(children, 1)
+        ],
     )
     requests, assessments, named, active, needs, details = [], [], [], [], [], []
     for n, p in plans:
         request, order = base + n, len(requests) + 1
-        assessed_on = (D(p.start) - dt.timedelta(days=14)).isoformat() if p.start else (
-            (D(p.request_date) + dt.timedelta(days=42)).isoformat())
-        requests.append([request, person_id[p.child], blade_date(p.request_date), "01", "", blade_date(assessed_on),
-                         "A" if p.assessed else "N", "false", "false", "", f"REQ-{n}", order, "7"])
+        assessed_on = (
+            (D(p.start) - dt.timedelta(days=14)).isoformat()
+            if p.start
+            else ((D(p.request_date) + dt.timedelta(days=42)).isoformat())
+        )
+        requests.append(
+            [
+                request,
+                person_id[p.child],
+                blade_date(p.request_date),
+                "01",
+                "",
+                blade_date(assessed_on),
+                "A" if p.assessed else "N",
+                "false",
+                "false",
+                "",
+                f"REQ-{n}",
+                order,
+                "7",
+            ]
+        )
         if p.assessed:
-            assessments.append([request, request, "Y" if p.start else "N", blade_date(assessed_on), "false", "false",
-                                "false", "false", blade_flag(p.week20_exception), f"ASS-{n}", order, "7"])
+            assessments.append(
+                [
+                    request,
+                    request,
+                    "Y" if p.start else "N",
+                    blade_date(assessed_on),
+                    "false",
+                    "false",
+                    "false",
+                    "false",
+                    blade_flag(p.week20_exception),
+                    f"ASS-{n}",
+                    order,
+                    "7",
+                ]
+            )
         if not p.start:
             continue
         cease = _shown(p.cease, census)
-        named.append([request, request, blade_date(p.start), "", "", "false", "false", "false", blade_date(cease),
-                      p.cease_reason if cease else "", f"NP-{n}", order, "7"])
-        active.append([request, request, "", blade_date(p.start), "", "", "", "", "", f"AP-{n}", order, "7"])
+        named.append(
+            [
+                request,
+                request,
+                blade_date(p.start),
+                "",
+                "",
+                "false",
+                "false",
+                "false",
+                blade_date(cease),
+                p.cease_reason if cease else "",
+                f"NP-{n}",
+                order,
+                "7",
+            ]
+        )
+        active.append(
+            [request, request, "", blade_date(p.start), "", "", "", "", "", f"AP-{n}", order, "7"]
+        )
         needs.append([request, p.need, 1, f"SN-{n}-1", len(needs) + 1, "7"])
         if p.secondary_need:
             needs.append([request, p.secondary_need, 2, f"SN-{n}-2", len(needs) + 1, "7"])
         for m, spell in enumerate(SPELLS, 1):
-            if spell.child != p.child or D(spell.start) > census or (spell.end and D(spell.end) < window_start):
+            if (
+                spell.child != p.child
+                or D(spell.start) > census
+                or (spell.end and D(spell.end) < window_start)
+            ):
                 continue
             end = _shown(spell.end, census)
-            row = [request, spell.urn, spell.ukprn, spell.sen_setting, "", 1, blade_date(spell.start), blade_date(end),
-                   blade_flag(spell.sen_unit), blade_flag(spell.resourced_provision), "", "",
-                   f"PD-{m}", len(details) + 1, "7"]
+            row = [
+                request,
+                spell.urn,
+                spell.ukprn,
+                spell.sen_setting,
+                "",
+                1,
+                blade_date(spell.start),
+                blade_date(end),
+                blade_flag(spell.sen_unit),
+                blade_flag(spell.resourced_provision),
+                "",
+                "",
+                f"PD-{m}",
+                len(details) + 1,
+                "7",
+            ]
             details.append(row if version == 1 else [*row, "FT"])
     tables["requests"] = (
-        ["requeststableid", "persontableid", "receiveddate", "requestsource", "rya", "requestoutcomedate",
-         "requestoutcome", "requestmediation", "requesttribunal", "exported", "nativeid", "requestsorderseqcolumn",
-         "sourceid"],
+        [
+            "requeststableid",
+            "persontableid",
+            "receiveddate",
+            "requestsource",
+            "rya",
+            "requestoutcomedate",
+            "requestoutcome",
+            "requestmediation",
+            "requesttribunal",
+            "exported",
+            "nativeid",
+            "requestsorderseqcolumn",
+            "sourceid",
+        ],
         requests,
     )
     tables["assessment"] = (
-        ["assessmenttableid", "requeststableid", "assessmentoutcome", "assessmentoutcomedate", "assessmentmediation",
-         "assessmenttribunal", "othermediation", "othertribunal", "week20", "nativeid", "assessmentorderseqcolumn",
-         "sourceid"],
+        [
+            "assessmenttableid",
+            "requeststableid",
+            "assessmentoutcome",
+            "assessmentoutcomedate",
+            "assessmentmediation",
+            "assessmenttribunal",
+            "othermediation",
+            "othertribunal",
+            "week20",
+            "nativeid",
+            "assessmentorderseqcolumn",
+            "sourceid",
+        ],
         assessments,
     )
     tables["namedplan"] = (
-        ["namedplantableid", "assessmenttableid", "startdate", "planres", "planwbp", "pb", "oa", "dp", "ceasedate",
-         "ceasereason", "nativeid", "namedplanorderseqcolumn", "sourceid"],
+        [
+            "namedplantableid",
+            "assessmenttableid",
+            "startdate",
+            "planres",
+            "planwbp",
+            "pb",
+            "oa",
+            "dp",
+            "ceasedate",
+            "ceasereason",
+            "nativeid",
+            "namedplanorderseqcolumn",
+            "sourceid",
+        ],
         named,
     )
     tables["activeplans"] = (
-        ["activeplanstableid", "requeststableid", "transferla", "reviewmeeting", "reviewoutcome", "reviewdraft",
-         "phasetransferduedate", "phasetransferfinaldate", "lastreview", "nativeid", "activeplansorderseqcolumn",
-         "sourceid"],
+        [
+            "activeplanstableid",
+            "requeststableid",
+            "transferla",
+            "reviewmeeting",
+            "reviewoutcome",
+            "reviewdraft",
+            "phasetransferduedate",
+            "phasetransferfinaldate",
+            "lastreview",
+            "nativeid",
+            "activeplansorderseqcolumn",
+            "sourceid",
+        ],
         active,
     )
     tables["senneed"] = (
-        ["activeplanstableid", "sentype", "sentyperank", "nativeid", "senneedorderseqcolumn", "sourceid"], needs,
+        [
+            "activeplanstableid",
+            "sentype",
+            "sentyperank",
+            "nativeid",
+            "senneedorderseqcolumn",
+            "sourceid",
+        ],
+        needs,
     )
-    detail_header = ["activeplanstableid", "urn", "ukprn", "sensetting", "sensettingother", "placementrank",
-                     "entrydate", "leavingdate", "senunitindicator", "resourcedprovisionindicator", "res", "wbp",
-                     "nativeid", "placementdetailorderseqcolumn", "sourceid"]
-    tables["placementdetail"] = (detail_header if version == 1 else [*detail_header, "attendancepattern"], details)
+    detail_header = [
+        "activeplanstableid",
+        "urn",
+        "ukprn",
+        "sensetting",
+        "sensettingother",
+        "placementrank",
+        "entrydate",
+        "leavingdate",
+        "senunitindicator",
+        "resourcedprovisionindicator",
+        "res",
+        "wbp",
+        "nativeid",
+        "placementdetailorderseqcolumn",
+        "sourceid",
+    ]
+    tables["placementdetail"] = (
+        detail_header if version == 1 else [*detail_header, "attendancepattern"],
+        details,
+    )
     for table, (header, rows) in tables.items():
         write(folder / export.format(table), header, rows)
 

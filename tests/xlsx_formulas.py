@@ -162,7 +162,9 @@ class Evaluator:
     def _sumifs(self, args) -> float:
         """SUMIFS(sum range, criteria range, criterion, …), each criterion text to match."""
         added = args[0][1]
-        pairs = [(where[1], criterion) for where, criterion in zip(args[1::2], args[2::2], strict=False)]
+        pairs = [
+            (where[1], criterion) for where, criterion in zip(args[1::2], args[2::2], strict=False)
+        ]
         if any(len(where) != len(added) for where, _ in pairs):
             raise ValueError("SUMIFS ranges of different sizes")
         total = 0.0

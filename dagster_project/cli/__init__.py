@@ -31,49 +31,95 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="highneeds", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="generate a synthetic council (if the landing folder is empty), refresh, summarise")
-    demo.add_argument("--fresh", action="store_true", help="replace the landing folder's files with a new synthetic council")
+    demo = commands.add_parser(
+        "demo",
+        help="generate a synthetic council (if the landing folder is empty), refresh, summarise",
+    )
+    demo.add_argument(
+        "--fresh",
+        action="store_true",
+        help="replace the landing folder's files with a new synthetic council",
+    )
     demo.add_argument("--seed", type=int, default=42)
     demo.set_defaults(handler=cmd_demo)
 
-    generate = commands.add_parser("generate", help="write synthetic extracts following the landing contract")
-    generate.add_argument("--out", required=True, help="folder to write ehcp/, placements/, finance/, budget/ into")
-    generate.add_argument("--children", type=int, default=None, help="active plans at the latest January census")
-    generate.add_argument("--years", default="2017-2025", help="first and last financial year starts, e.g. 2017-2025")
+    generate = commands.add_parser(
+        "generate", help="write synthetic extracts following the landing contract"
+    )
+    generate.add_argument(
+        "--out", required=True, help="folder to write ehcp/, placements/, finance/, budget/ into"
+    )
+    generate.add_argument(
+        "--children", type=int, default=None, help="active plans at the latest January census"
+    )
+    generate.add_argument(
+        "--years", default="2017-2025", help="first and last financial year starts, e.g. 2017-2025"
+    )
     generate.add_argument("--seed", type=int, default=42)
     generate.set_defaults(handler=cmd_generate)
 
-    refresh = commands.add_parser("refresh", help="load the landing folder, rebuild, check and forecast")
-    refresh.add_argument("--wait", action="store_true",
-                         help="if another refresh of the warehouse is running, wait for it to finish (default: exit 75)")
+    refresh = commands.add_parser(
+        "refresh", help="load the landing folder, rebuild, check and forecast"
+    )
+    refresh.add_argument(
+        "--wait",
+        action="store_true",
+        help=(
+            "if another refresh of the warehouse is running, "
+            "wait for it to finish (default: exit 75)"
+        ),
+    )
     refresh.set_defaults(handler=cmd_refresh)
 
-    forecast_la = commands.add_parser("forecast-la", help="forecast any council from the DfE's published EHCP counts")
-    forecast_la.add_argument("--la", required=True,
-                             help="old LA code (e.g. 869), name (e.g. 'West Berkshire') or 'all' for every council")
+    forecast_la = commands.add_parser(
+        "forecast-la", help="forecast any council from the DfE's published EHCP counts"
+    )
+    forecast_la.add_argument(
+        "--la",
+        required=True,
+        help="old LA code (e.g. 869), name (e.g. 'West Berkshire') or 'all' for every council",
+    )
     forecast_la.add_argument("--published", help=PUBLISHED_HELP)
     forecast_la.add_argument("--horizon", default="2028-29")
     forecast_la.add_argument("--simulations", type=int, default=1000)
     forecast_la.add_argument("--out", help="write every provision type's p10/p50/p90 to this CSV")
     forecast_la.set_defaults(handler=cmd_forecast_la)
 
-    backtest = commands.add_parser("backtest", help="backtest aggregate mode across every council in the published data")
+    backtest = commands.add_parser(
+        "backtest", help="backtest aggregate mode across every council in the published data"
+    )
     backtest.add_argument("--published", help=PUBLISHED_HELP)
     backtest.add_argument("--simulations", type=int, default=300)
     backtest.add_argument("--out", help="write the error table to this CSV")
-    backtest.add_argument("--readme", help="write the tables into this README between its backtest markers")
-    backtest.add_argument("--unit-costs", help="CSV of provision_type, unit_cost_gbp: adds money-weighted (spend) rows")
+    backtest.add_argument(
+        "--readme", help="write the tables into this README between its backtest markers"
+    )
+    backtest.add_argument(
+        "--unit-costs",
+        help="CSV of provision_type, unit_cost_gbp: adds money-weighted (spend) rows",
+    )
     backtest.set_defaults(handler=cmd_backtest)
 
-    fetch = commands.add_parser("fetch-published", help="refresh the DfE's published data shipped with highneeds "
-                                "(benchmarks, aggregate mode) from the DfE's statistics service")
-    fetch.add_argument("--from", dest="source",
-                       help="build it from this folder of the DfE's full files instead (sub-folders searched)")
-    fetch.add_argument("--out", help="write it here (default: the shipped copy, forecast/published_data)")
+    fetch = commands.add_parser(
+        "fetch-published",
+        help="refresh the DfE's published data shipped with highneeds "
+        "(benchmarks, aggregate mode) from the DfE's statistics service",
+    )
+    fetch.add_argument(
+        "--from",
+        dest="source",
+        help="build it from this folder of the DfE's full files instead (sub-folders searched)",
+    )
+    fetch.add_argument(
+        "--out", help="write it here (default: the shipped copy, forecast/published_data)"
+    )
     fetch.set_defaults(handler=cmd_fetch_published)
 
-    trace = commands.add_parser("trace", help="list the landing rows (file and row) behind a mart figure, or the "
-                                              "inputs behind a forecast figure")
+    trace = commands.add_parser(
+        "trace",
+        help="list the landing rows (file and row) behind a mart figure, or the "
+        "inputs behind a forecast figure",
+    )
     trace.add_argument("what", choices=["spend", "plans", "forecast"])
     trace.add_argument("--year", help="financial year for spend or forecast, e.g. 2024-25")
     trace.add_argument("--census", type=int, help="census year for plans, e.g. 2025")
@@ -82,37 +128,70 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("--out", help="write every row to this CSV")
     trace.set_defaults(handler=cmd_trace)
 
-    report = commands.add_parser("report", help="write the HTML report, PNG charts and XLSX workbook from the warehouse")
-    report.add_argument("--out", help="folder to write internal/ and publication/ into (default: HIGHNEEDS_REPORT_DIR)")
-    report.add_argument("--la", help="old LA code of the council, for the benchmarks (default: HIGHNEEDS_LA_CODE)")
+    report = commands.add_parser(
+        "report", help="write the HTML report, PNG charts and XLSX workbook from the warehouse"
+    )
+    report.add_argument(
+        "--out",
+        help="folder to write internal/ and publication/ into (default: HIGHNEEDS_REPORT_DIR)",
+    )
+    report.add_argument(
+        "--la", help="old LA code of the council, for the benchmarks (default: HIGHNEEDS_LA_CODE)"
+    )
     report.add_argument("--published", help=PUBLISHED_HELP)
-    report.add_argument("--neighbours", help="old LA codes to compare with, comma-separated (default: the 10 most similar)")
-    report.add_argument("--threshold", type=int, help="suppress counts below this in the publication version (default 5)")
+    report.add_argument(
+        "--neighbours",
+        help="old LA codes to compare with, comma-separated (default: the 10 most similar)",
+    )
+    report.add_argument(
+        "--threshold",
+        type=int,
+        help="suppress counts below this in the publication version (default 5)",
+    )
     report.set_defaults(handler=cmd_report)
 
-    dictionary = commands.add_parser("dictionary", help="the data dictionary of the serving file: every table and "
-                                     "column BI reads, with its type and meaning (Markdown)")
+    dictionary = commands.add_parser(
+        "dictionary",
+        help="the data dictionary of the serving file: every table and "
+        "column BI reads, with its type and meaning (Markdown)",
+    )
     dictionary.add_argument("--serving", help="the serving file (default: HIGHNEEDS_SERVING)")
-    dictionary.add_argument("--readme", help="write it into this README between its dictionary markers")
+    dictionary.add_argument(
+        "--readme", help="write it into this README between its dictionary markers"
+    )
     dictionary.set_defaults(handler=cmd_dictionary)
 
-    docs = commands.add_parser("docs", help="where the dbt documentation site of the last refresh is")
+    docs = commands.add_parser(
+        "docs", help="where the dbt documentation site of the last refresh is"
+    )
     docs.set_defaults(handler=cmd_docs)
 
-    dbt_vars = commands.add_parser("dbt-vars", help="the settings dbt's profile reads, as dbt's "
-                                   "--vars (to run dbt by hand)")
+    dbt_vars = commands.add_parser(
+        "dbt-vars", help="the settings dbt's profile reads, as dbt's --vars (to run dbt by hand)"
+    )
     dbt_vars.set_defaults(handler=cmd_dbt_vars)
 
-    ui = commands.add_parser("ui", help="start the Dagster UI on 127.0.0.1 with the daemon, and serve the report beside it")
+    ui = commands.add_parser(
+        "ui",
+        help="start the Dagster UI on 127.0.0.1 with the daemon, and serve the report beside it",
+    )
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
-    ui.add_argument("--read-only", action="store_true", help="auditors: see everything, launch nothing")
-    ui.add_argument("--no-daemon", action="store_true",
-                    help="the UI alone, when the daemon runs as its own service (`highneeds daemon`)")
+    ui.add_argument(
+        "--read-only", action="store_true", help="auditors: see everything, launch nothing"
+    )
+    ui.add_argument(
+        "--no-daemon",
+        action="store_true",
+        help="the UI alone, when the daemon runs as its own service (`highneeds daemon`)",
+    )
     ui.set_defaults(handler=cmd_ui)
 
-    daemon = commands.add_parser("daemon", help="run the Dagster daemon alone (nightly schedule, landing sensor): "
-                                 "for a service beside `highneeds ui --no-daemon`")
+    daemon = commands.add_parser(
+        "daemon",
+        help="run the Dagster daemon alone (nightly schedule, landing sensor): "
+        "for a service beside `highneeds ui --no-daemon`",
+    )
     daemon.set_defaults(handler=cmd_daemon)
     return parser
 

@@ -26,30 +26,63 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
     with settings.connect_warehouse(read_only=True) as con:
         if args.what == "spend":
             if not args.year or not args.provision:
-                console.print("[red]trace spend needs --year (e.g. 2024-25) and --provision (e.g. inmss)[/red]")
+                console.print(
+                    "[red]trace spend needs --year (e.g. 2024-25) "
+                    "and --provision (e.g. inmss)[/red]"
+                )
                 return 2
             trace = trace_spend(con, args.year, args.provision)
             label = f"fct_provision_spend {args.year} {args.provision}"
-            shown = ["transaction_id", "posting_date", "amount_gbp", "s251_line", "allocation_method", "source_file", "source_row"]
+            shown = [
+                "transaction_id",
+                "posting_date",
+                "amount_gbp",
+                "s251_line",
+                "allocation_method",
+                "source_file",
+                "source_row",
+            ]
         else:
             if not args.census:
                 console.print("[red]trace plans needs --census (e.g. 2025)[/red]")
                 return 2
             trace = trace_plans(con, args.census, args.provision, args.need)
-            label = f"fct_ehcp_cohort census {args.census}" + (f" {args.provision}" if args.provision else "") + (
-                f" {args.need}" if args.need else "")
-            shown = ["plan_id", "primary_need", "age", "provision_type", "source_file", "source_row"]
+            label = (
+                f"fct_ehcp_cohort census {args.census}"
+                + (f" {args.provision}" if args.provision else "")
+                + (f" {args.need}" if args.need else "")
+            )
+            shown = [
+                "plan_id",
+                "primary_need",
+                "age",
+                "provision_type",
+                "source_file",
+                "source_row",
+            ]
     if args.out:
         trace.rows.to_csv(args.out, index=False)
-    table = Table(title=f"{len(trace.rows):,} rows behind {label}" + (" (first 25)" if len(trace.rows) > 25 else ""))
+    table = Table(
+        title=f"{len(trace.rows):,} rows behind {label}"
+        + (" (first 25)" if len(trace.rows) > 25 else "")
+    )
     for column in shown:
         table.add_column(column)
     for row in trace.rows[shown].head(25).itertuples(index=False):
-        table.add_row(*(str(value.date()) if hasattr(value, "date") and hasattr(value, "hour") else str(value) for value in row))
+        table.add_row(
+            *(
+                str(value.date())
+                if hasattr(value, "date") and hasattr(value, "hour")
+                else str(value)
+                for value in row
+            )
+        )
     console.print(table)
     mart = "no such row in the mart" if trace.mart_value is None else f"{trace.mart_value:,.2f}"
     verdict = "[green]they match[/green]" if trace.matches else "[red]they DO NOT match[/red]"
-    console.print(f"{trace.measure}: traced rows total {trace.traced_value:,.2f}; mart {mart}: {verdict}")
+    console.print(
+        f"{trace.measure}: traced rows total {trace.traced_value:,.2f}; mart {mart}: {verdict}"
+    )
     if args.out:
         console.print(f"All {len(trace.rows):,} rows written to {args.out}")
     return 0 if trace.matches else 1
@@ -62,7 +95,9 @@ def _trace_forecast(args: argparse.Namespace, settings: Settings, console: Conso
     from forecast.trace import TraceError, trace_forecast
 
     if not args.year or not args.provision:
-        console.print("[red]trace forecast needs --year (e.g. 2028-29) and --provision (e.g. mss)[/red]")
+        console.print(
+            "[red]trace forecast needs --year (e.g. 2028-29) and --provision (e.g. mss)[/red]"
+        )
         return 2
     with settings.connect_warehouse(read_only=True) as con:
         try:
@@ -76,8 +111,15 @@ def _trace_forecast(args: argparse.Namespace, settings: Settings, console: Conso
     for column in ("part", "input", "value", "source"):
         table.add_column(column, justify="right" if column == "value" else "left")
     for part, name, value, source in rows.itertuples(index=False):
-        shown = f"{value:,.4f}" if isinstance(value, float) and abs(value) < 10 else (
-            f"{value:,.0f}" if isinstance(value, (int, float)) and not math.isnan(value) else "–")
+        shown = (
+            f"{value:,.4f}"
+            if isinstance(value, float) and abs(value) < 10
+            else (
+                f"{value:,.0f}"
+                if isinstance(value, (int, float)) and not math.isnan(value)
+                else "–"
+            )
+        )
         table.add_row(part, name, shown, str(source))
     console.print(table)
     return 0
@@ -100,44 +142,65 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
         "out_dir": Path(args.out).resolve() if args.out else None,
         "council": args.la,
         "published": Path(args.published).resolve() if args.published else None,
-        "neighbours": [c.strip() for c in args.neighbours.split(",") if c.strip()] if args.neighbours else None,
+        "neighbours": [c.strip() for c in args.neighbours.split(",") if c.strip()]
+        if args.neighbours
+        else None,
         "threshold": args.threshold,
     }
     options = dataclasses.replace(options, **{k: v for k, v in overrides.items() if v is not None})
     if options.threshold < 1:
-        raise SettingsError(f"--threshold {options.threshold}: the suppression threshold must be at least 1")
+        raise SettingsError(
+            f"--threshold {options.threshold}: the suppression threshold must be at least 1"
+        )
     if not settings.warehouse.exists():
-        console.print(f"[red]No warehouse at {settings.warehouse}: run `highneeds refresh` (or `highneeds demo`) first.[/red]")
+        console.print(
+            f"[red]No warehouse at {settings.warehouse}: run `highneeds refresh` (or "
+            "`highneeds demo`) first.[/red]"
+        )
         return 2
     from ..refresh_lock import RefreshRunning, explain_duckdb_lock_error
     from ..resources import settle_report_with_serving
 
     try:
-        # a refresh writes the warehouse and swaps the report in: not while this reads and writes them
+        # a refresh writes the warehouse and swaps the report in:
+        # not while this reads and writes them
         with holding_refresh_lock(settings, console, wait=False):
             settle_report_with_serving(settings)
             with settings.connect_warehouse(read_only=True) as con:
                 report = build_report(con, options)
     except RefreshRunning as error:
-        console.print(Text(f"No report built: {error}. Run it again when that one has finished.", style="red"))
+        console.print(
+            Text(f"No report built: {error}. Run it again when that one has finished.", style="red")
+        )
         return REFRESH_RUNNING_EXIT_CODE
     except (ReportInputError, duckdb.IOException) as error:
         console.print(Text(explain_duckdb_lock_error(str(error)) or str(error), style="red"))
         return 2
     console.print(f"Report written to {options.out_dir}:", highlight=False)
     for output in report.outputs.values():
-        what = ("every count" if output.audience == "internal"
-                else f"counts of children below {options.threshold} suppressed")
-        console.print(f"  {output.audience} ({what}): {output.html}\n    workbook {output.workbook}, "
-                      f"{len(output.charts)} charts in {output.html.parent / 'charts'}", highlight=False)
+        what = (
+            "every count"
+            if output.audience == "internal"
+            else f"counts of children below {options.threshold} suppressed"
+        )
+        console.print(
+            f"  {output.audience} ({what}): {output.html}\n    workbook {output.workbook}, "
+            f"{len(output.charts)} charts in {output.html.parent / 'charts'}",
+            highlight=False,
+        )
     console.print(report.headline_reading, highlight=False)
     if report.benchmarks is not None:
-        own_flags = report.benchmarks.flags[report.benchmarks.flags["code"] == report.benchmarks.code]
-        console.print(f"Benchmarks: {report.benchmarks.name} ({report.benchmarks.code}) ranked among "
-                      f"{int(report.benchmarks.table['councils_ranked'].max())} councils, against "
-                      f"{len(report.benchmarks.neighbours)} similar councils; "
-                      f"{len(own_flags[own_flags['kind'] != 'watch'])} of its published figures flagged as likely "
-                      "errors and left out.", highlight=False)
+        own_flags = report.benchmarks.flags[
+            report.benchmarks.flags["code"] == report.benchmarks.code
+        ]
+        console.print(
+            f"Benchmarks: {report.benchmarks.name} ({report.benchmarks.code}) ranked among "
+            f"{int(report.benchmarks.table['councils_ranked'].max())} councils, "
+            f"against {len(report.benchmarks.neighbours)} similar councils; "
+            f"{len(own_flags[own_flags['kind'] != 'watch'])} of its published figures flagged as "
+            "likely errors and left out.",
+            highlight=False,
+        )
     else:
         console.print(f"[yellow]{report.benchmarks_note}[/yellow]", highlight=False)
     return 0
@@ -149,7 +212,10 @@ def cmd_dictionary(args: argparse.Namespace, console: Console) -> int:
 
     serving = Path(args.serving).resolve() if args.serving else load_settings().serving
     if not serving.exists():
-        console.print(f"[red]No serving file at {serving}: run `highneeds refresh` (or `highneeds demo`) first.[/red]")
+        console.print(
+            f"[red]No serving file at {serving}: run `highneeds refresh` (or "
+            "`highneeds demo`) first.[/red]"
+        )
         return 2
     dictionary = read_dictionary(serving)
     text = dictionary_markdown(dictionary)
@@ -158,14 +224,18 @@ def cmd_dictionary(args: argparse.Namespace, console: Console) -> int:
     else:
         readme = Path(args.readme)
         try:
-            readme.write_text(splice_readme(readme.read_text(encoding="utf-8"), text), encoding="utf-8")
+            readme.write_text(
+                splice_readme(readme.read_text(encoding="utf-8"), text), encoding="utf-8"
+            )
         except (OSError, ValueError) as error:
             console.print(Text(f"{readme}: {error}", style="red"))
             return 2
         console.print(f"Data dictionary of {serving} written into {readme}", highlight=False)
     missing = undescribed(dictionary)
     if missing:  # on stderr: stdout may be the Markdown
-        Console(stderr=True).print(Text(f"{len(missing)} without a description: {', '.join(missing)}", style="yellow"))
+        Console(stderr=True).print(
+            Text(f"{len(missing)} without a description: {', '.join(missing)}", style="yellow")
+        )
     return 0
 
 
@@ -185,6 +255,10 @@ def cmd_dbt_vars(args: argparse.Namespace, console: Console) -> int:
     dbt's --vars, to run dbt by hand: `dbt build --vars "$(highneeds dbt-vars)"` in dbt/."""
     import json
 
-    console.print(json.dumps(load_settings().dbt_vars(), sort_keys=True), markup=False,
-                  highlight=False, soft_wrap=True)
+    console.print(
+        json.dumps(load_settings().dbt_vars(), sort_keys=True),
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
     return 0

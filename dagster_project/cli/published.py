@@ -11,8 +11,10 @@ from rich.text import Text
 
 from ..settings import load_settings
 
-PUBLISHED_HELP = ("folder with the DfE's published files (default: HIGHNEEDS_PUBLISHED, else <landing>/reference "
-                  "when it holds them, else the copy shipped with highneeds)")
+PUBLISHED_HELP = (
+    "folder with the DfE's published files (default: HIGHNEEDS_PUBLISHED, else <landing>/reference "
+    "when it holds them, else the copy shipped with highneeds)"
+)
 
 
 def _published_folder(args: argparse.Namespace) -> Path:
@@ -28,16 +30,26 @@ def cmd_fetch_published(args: argparse.Namespace, console: Console) -> int:
 
     out = Path(args.out).resolve() if args.out else extract.SHIPPED
     try:
-        written = extract.build_extract(Path(args.source), out) if args.source else extract.fetch_extract(out)
-    except (extract.ExtractError, OSError, KeyError, ValueError) as error:  # URLError is an OSError: offline
-        console.print(Text(f"DfE published data not refreshed ({out} unchanged): {error}", style="red"))
+        written = (
+            extract.build_extract(Path(args.source), out)
+            if args.source
+            else extract.fetch_extract(out)
+        )
+    # URLError is an OSError: offline
+    except (extract.ExtractError, OSError, KeyError, ValueError) as error:
+        console.print(
+            Text(f"DfE published data not refreshed ({out} unchanged): {error}", style="red")
+        )
         return 2
-    console.print(f"DfE published data written to {out}: {extract.describe(written)}", highlight=False)
+    console.print(
+        f"DfE published data written to {out}: {extract.describe(written)}", highlight=False
+    )
     return 0
 
 
 def cmd_forecast_la(args: argparse.Namespace, console: Console) -> int:
-    """Aggregate mode: forecast one council, or every council (`--la all`), from the DfE's published counts."""
+    """Aggregate mode: forecast one council, or every council
+    (`--la all`), from the DfE's published counts."""
     from forecast.aggregate import AggregateInputError, forecast_councils
     from forecast.published import find_council, load_published
     from forecast.years import census_year_of_fy, fy_start
@@ -45,30 +57,50 @@ def cmd_forecast_la(args: argparse.Namespace, console: Console) -> int:
     try:
         fy_start(args.horizon)
         councils = load_published(_published_folder(args))
-        chosen = None if args.la.strip().lower() == "all" else [find_council(councils, args.la).code]
+        chosen = (
+            None if args.la.strip().lower() == "all" else [find_council(councils, args.la).code]
+        )
         # every council is fitted together (each learns from the others), whichever are written out
-        table = forecast_councils(councils, census_year_of_fy(args.horizon), chosen, simulations=args.simulations)
+        table = forecast_councils(
+            councils, census_year_of_fy(args.horizon), chosen, simulations=args.simulations
+        )
     except (FileNotFoundError, KeyError, AggregateInputError, ValueError) as error:
         console.print(f"[red]{error}[/red]")
         return 2
     if args.out:
         table.to_csv(args.out, index=False)
     if chosen is None:
-        console.print(f"{table['la_code'].nunique()} councils forecast to January {table['year'].max()}"
-                      + (f"; every provision type and the total written to {args.out}" if args.out else
-                         " (use --out FILE for the CSV)"), highlight=False)
+        console.print(
+            f"{table['la_code'].nunique()} councils forecast to January {table['year'].max()}"
+            + (
+                f"; every provision type and the total written to {args.out}"
+                if args.out
+                else " (use --out FILE for the CSV)"
+            ),
+            highlight=False,
+        )
         return 0
     council = councils[chosen[0]]
     shown = table[table["provision_type"] == "total"]
     history = council.caseload.sum(axis=1).astype(int)
-    console.print(f"{council.name} ({council.code}): published caseload "
-                  + ", ".join(f"{year}: {value:,}" for year, value in history.tail(4).items()), highlight=False)
-    result = Table(title=f"{council.name}: EHC plans forecast from published counts (January census)")
+    console.print(
+        f"{council.name} ({council.code}): published caseload "
+        + ", ".join(f"{year}: {value:,}" for year, value in history.tail(4).items()),
+        highlight=False,
+    )
+    result = Table(
+        title=f"{council.name}: EHC plans forecast from published counts (January census)"
+    )
     for column in ("year", "central", "p10", "p50", "p90"):
         result.add_column(column, justify="right")
     for row in shown.itertuples():
-        result.add_row(str(row.year), f"{row.plans_central:,.0f}", f"{row.plans_p10:,.0f}", f"{row.plans_p50:,.0f}",
-                       f"{row.plans_p90:,.0f}")
+        result.add_row(
+            str(row.year),
+            f"{row.plans_central:,.0f}",
+            f"{row.plans_p10:,.0f}",
+            f"{row.plans_p50:,.0f}",
+            f"{row.plans_p90:,.0f}",
+        )
     console.print(result)
     if args.out:
         console.print(f"All provision types written to {args.out}")
@@ -86,13 +118,17 @@ def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
         councils = load_published(_published_folder(args))
         unit_costs = read_unit_costs(Path(args.unit_costs)) if args.unit_costs else None
         started = time.monotonic()
-        summary, records = backtest_all(councils, simulations=args.simulations, unit_costs=unit_costs)
+        summary, records = backtest_all(
+            councils, simulations=args.simulations, unit_costs=unit_costs
+        )
     except (FileNotFoundError, AggregateInputError, ValueError) as error:
         console.print(f"[red]{error}[/red]")
         return 2
     if records.empty:
-        console.print("[red]No origin with earlier outcomes to learn from and later ones to score: "
-                      "the published files need at least five January censuses.[/red]")
+        console.print(
+            "[red]No origin with earlier outcomes to learn from and later ones to score: "
+            "the published files need at least five January censuses.[/red]"
+        )
         return 2
     text = backtest_markdown(summary, MODEL, records["unit"].nunique())
     console.print(text + f"\n\n({time.monotonic() - started:.0f} s)", markup=False, highlight=False)
@@ -101,7 +137,9 @@ def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
     if args.readme:
         readme = Path(args.readme)
         try:
-            readme.write_text(splice_readme(readme.read_text(encoding="utf-8"), text), encoding="utf-8")
+            readme.write_text(
+                splice_readme(readme.read_text(encoding="utf-8"), text), encoding="utf-8"
+            )
         except (OSError, ValueError) as error:
             console.print(f"[red]{readme}: {error}[/red]")
             return 2

@@ -42,36 +42,61 @@ def _refresh_and_summarise(settings: Settings, console: Console, *, wait: bool =
 
     from ..refresh_lock import RefreshRunning, explain_duckdb_lock_error
 
-    console.print(f"Refreshing from [bold]{settings.landing}[/bold] into [bold]{settings.warehouse}[/bold]")
+    console.print(
+        f"Refreshing from [bold]{settings.landing}[/bold] into [bold]{settings.warehouse}[/bold]"
+    )
     if not settings.landing.is_dir():
-        console.print(f"[red]The landing folder {settings.landing} does not exist (HIGHNEEDS_LANDING).[/red]")
+        console.print(
+            f"[red]The landing folder {settings.landing} does not exist (HIGHNEEDS_LANDING).[/red]"
+        )
         return 2
-    already_running = set(descendants(os.getpid()))  # the caller's own (a test's readers): not ours to stop
+    # the caller's own (a test's readers): not ours to stop
+    already_running = set(descendants(os.getpid()))
     try:
         with stopped_by_signals(), holding_refresh_lock(settings, console, wait):
             try:
                 outcome = run_refresh(settings, console)
-                # a step that failed while reading dbt's output leaves dbt running, holding the warehouse
+                # a step that failed while reading dbt's output
+                # leaves dbt running, holding the warehouse
                 if left_running := stop_child_processes(already_running):
-                    console.print(f"  [yellow]stopped processes a failed step left running: pid "
-                                  f"{', '.join(map(str, left_running))}[/yellow]", highlight=False)
+                    console.print(
+                        f"  [yellow]stopped processes a failed step left running: pid "
+                        f"{', '.join(map(str, left_running))}[/yellow]",
+                        highlight=False,
+                    )
                 print_summary(settings, outcome, console)
-            except duckdb.IOException as error:  # the summary reads the warehouse: a BI tool may hold it
-                console.print(Text(explain_duckdb_lock_error(str(error)) or str(error), style="red"))
+            # the summary reads the warehouse: a BI tool may hold it
+            except duckdb.IOException as error:
+                console.print(
+                    Text(explain_duckdb_lock_error(str(error)) or str(error), style="red")
+                )
                 return 1
             except KeyboardInterrupt:
                 # before the lock goes: no dbt left holding the warehouse
                 stopped = stop_child_processes(already_running)
-                console.print(Text(
-                    "Refresh stopped by a signal" + (f"; stopped the processes it had started (pid "
-                                                     f"{', '.join(map(str, stopped))})" if stopped else "")
-                    + ". The serving file and the report keep the last good version; the next refresh carries on.",
-                    style="red",
-                ))
+                console.print(
+                    Text(
+                        "Refresh stopped by a signal"
+                        + (
+                            f"; stopped the processes it had started (pid "
+                            f"{', '.join(map(str, stopped))})"
+                            if stopped
+                            else ""
+                        )
+                        + ". The serving file and the report keep the last good version; "
+                        "the next refresh carries on.",
+                        style="red",
+                    )
+                )
                 return INTERRUPTED_EXIT_CODE
     except RefreshRunning as error:
-        console.print(Text(f"Not refreshed: {error}. Run it again when that one has finished, or with "
-                           "`highneeds refresh --wait` to wait for it.", style="red"))
+        console.print(
+            Text(
+                f"Not refreshed: {error}. Run it again when that one has finished, or with "
+                "`highneeds refresh --wait` to wait for it.",
+                style="red",
+            )
+        )
         return REFRESH_RUNNING_EXIT_CODE
     except KeyboardInterrupt:  # while waiting for the lock
         console.print(Text("Refresh stopped by a signal before it started.", style="red"))
@@ -80,7 +105,9 @@ def _refresh_and_summarise(settings: Settings, console: Console, *, wait: bool =
         print_report_location(settings, console)
         console.print("[green]Refresh succeeded: every gate passed.[/green]")
         return 0
-    console.print("[red]Refresh failed: see the failed checks above. The forecast was not updated.[/red]")
+    console.print(
+        "[red]Refresh failed: see the failed checks above. The forecast was not updated.[/red]"
+    )
     return 1
 
 
@@ -90,18 +117,24 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
         # the key every later refresh, the schedule, the sensor and the UI read: the demo's rows
         # must join theirs, so the demo keeps its key where they look for it
         dotenv = write_new_key_to_dotenv(Path.cwd() / ".env")
-        console.print(f"[dim]Demo: wrote a new random HIGHNEEDS_PSEUDONYM_KEY to {dotenv} (keep it).[/dim]",
-                      highlight=False)
+        console.print(
+            f"[dim]Demo: wrote a new random HIGHNEEDS_PSEUDONYM_KEY to {dotenv} (keep it).[/dim]",
+            highlight=False,
+        )
         settings = load_settings()  # with the key .env holds now
     if not settings.la_code:
         # the synthetic council follows West Berkshire's figures: the report benchmarks as it
         settings = settings.with_la_code(DEMO_LA_CODE)
-        console.print(f"[dim]Demo: benchmarking as West Berkshire (HIGHNEEDS_LA_CODE={DEMO_LA_CODE}).[/dim]")
+        console.print(
+            f"[dim]Demo: benchmarking as West Berkshire (HIGHNEEDS_LA_CODE={DEMO_LA_CODE}).[/dim]"
+        )
     if settings.forecast_settings == DEFAULT_FORECAST_SETTINGS:
         # the demo council's special schools have places: the forecast shows the constraint at work
         settings = settings.with_forecast_settings(DEMO_FORECAST_SETTINGS)
-        console.print("[dim]Demo: forecasting with the demo council's special school places "
-                      f"(HIGHNEEDS_FORECAST_SETTINGS={DEMO_FORECAST_SETTINGS.relative_to(REPO_ROOT)}).[/dim]")
+        console.print(
+            "[dim]Demo: forecasting with the demo council's special school places "
+            f"(HIGHNEEDS_FORECAST_SETTINGS={DEMO_FORECAST_SETTINGS.relative_to(REPO_ROOT)}).[/dim]"
+        )
     has_files = settings.landing.is_dir() and any(settings.landing.rglob("*.csv"))
     if args.fresh or not has_files:
         from synthetic.council import generate
@@ -112,13 +145,18 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
         summary = generate(settings.landing, seed=args.seed)
         console.print(f"[dim]{_describe_generated(summary)}[/dim]")
     else:
-        console.print(f"[dim]Using the files already in {settings.landing} (--fresh to regenerate).[/dim]")
+        console.print(
+            f"[dim]Using the files already in {settings.landing} (--fresh to regenerate).[/dim]"
+        )
     return _refresh_and_summarise(settings, console)
 
 
 def _describe_generated(summary: dict) -> str:
     rows = summary.get("rows") or {}
-    counts = {name: sum(count.values()) if isinstance(count, dict) else count for name, count in rows.items()}
+    counts = {
+        name: sum(count.values()) if isinstance(count, dict) else count
+        for name, count in rows.items()
+    }
     return ", ".join(f"{name}: {count:,} rows" for name, count in counts.items()) or "done"
 
 
@@ -126,7 +164,9 @@ def cmd_generate(args: argparse.Namespace, console: Console) -> int:
     from synthetic.council import generate
 
     first, last = _parse_years(args.years)
-    summary = generate(Path(args.out), children=args.children, first_year=first, last_year=last, seed=args.seed)
+    summary = generate(
+        Path(args.out), children=args.children, first_year=first, last_year=last, seed=args.seed
+    )
     console.print(f"Wrote synthetic extracts to {args.out}: {_describe_generated(summary)}")
     return 0
 
@@ -135,7 +175,9 @@ def _parse_years(text: str) -> tuple[int, int]:
     try:
         first, last = (int(part) for part in text.split("-", 1))
     except ValueError as error:
-        raise SettingsError(f"--years {text!r}: expected FIRST-LAST financial year starts, e.g. 2017-2025") from error
+        raise SettingsError(
+            f"--years {text!r}: expected FIRST-LAST financial year starts, e.g. 2017-2025"
+        ) from error
     if last < first:
         raise SettingsError(f"--years {text!r}: the last year is before the first")
     return first, last

@@ -37,7 +37,9 @@ CHILD_STOP_TIMEOUT_SECONDS = 10  # after SIGTERM, before SIGKILL
 def stage_of(step_key: str) -> str:
     for fragment, stage in STAGES.items():
         if fragment in step_key:
-            return f"{stage} ({step_key})" if stage in ("landing", "ingest", "ingest gates") else stage
+            return (
+                f"{stage} ({step_key})" if stage in ("landing", "ingest", "ingest gates") else stage
+            )
     return step_key
 
 
@@ -58,7 +60,9 @@ class RefreshOutcome:
     checks_passed: int = 0
     checks_warned: int = 0
     not_run: list[str] = field(default_factory=list)  # asset keys the run did not materialise
-    published: dict[str, str] | None = None  # the serving file's new version, when the run published
+    published: dict[str, str] | None = (
+        None  # the serving file's new version, when the run published
+    )
 
 
 def run_refresh(settings: Settings, console: Console) -> RefreshOutcome:
@@ -85,9 +89,15 @@ def run_refresh(settings: Settings, console: Console) -> RefreshOutcome:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"refresh-{run_id}.log"
     finished = threading.Event()
-    follower = threading.Thread(target=_follow_steps, args=(instance, run_id, finished, console), daemon=True)
+    follower = threading.Thread(
+        target=_follow_steps, args=(instance, run_id, finished, console), daemon=True
+    )
     started = time.monotonic()
-    with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+    with (
+        log_path.open("w", encoding="utf-8") as log,
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
+    ):
         follower.start()
         try:
             result = job.execute_in_process(
@@ -107,16 +117,22 @@ def run_refresh(settings: Settings, console: Console) -> RefreshOutcome:
     _explain_lock_conflicts(outcome, result.all_events)
     ran = (dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_OBSERVATION)
     materialized = {e.asset_key for e in result.all_events if e.event_type in ran}
-    outcome.not_run = sorted(k.to_user_string() for k in job.asset_layer.executable_asset_keys - materialized)
-    console.print(f"  [dim]run {run_id} took {time.monotonic() - started:.1f}s; log: {log_path}[/dim]")
+    outcome.not_run = sorted(
+        k.to_user_string() for k in job.asset_layer.executable_asset_keys - materialized
+    )
+    console.print(
+        f"  [dim]run {run_id} took {time.monotonic() - started:.1f}s; log: {log_path}[/dim]"
+    )
     return outcome
 
 
 def _interrupted(events) -> bool:
     """Whether a signal stopped the run (Dagster records it as a step's or the run's error)."""
     interrupts = ("DagsterExecutionInterruptedError", "KeyboardInterrupt")
-    return any(getattr(getattr(event.event_specific_data, "error", None), "cls_name", None) in interrupts
-               for event in events)
+    return any(
+        getattr(getattr(event.event_specific_data, "error", None), "cls_name", None) in interrupts
+        for event in events
+    )
 
 
 def _explain_lock_conflicts(outcome: RefreshOutcome, events) -> None:
@@ -136,7 +152,9 @@ def _explain_lock_conflicts(outcome: RefreshOutcome, events) -> None:
             reading = explain_duckdb_lock_error("\n".join(text))
             if reading:
                 explained[event.step_key] = reading
-    outcome.failed_steps = [(step, explained.get(step, error)) for step, error in outcome.failed_steps]
+    outcome.failed_steps = [
+        (step, explained.get(step, error)) for step, error in outcome.failed_steps
+    ]
 
 
 def _follow_steps(instance, run_id: str, finished: threading.Event, console: Console) -> None:
@@ -163,12 +181,17 @@ def _follow_steps(instance, run_id: str, finished: threading.Event, console: Con
             if event.event_type == dg.DagsterEventType.STEP_START:
                 step_started[step] = record.event_log_entry.timestamp
             elif event.event_type == dg.DagsterEventType.STEP_SUCCESS:
-                took = record.event_log_entry.timestamp - step_started.get(step, record.event_log_entry.timestamp)
+                took = record.event_log_entry.timestamp - step_started.get(
+                    step, record.event_log_entry.timestamp
+                )
                 console.print(f"  [green]✓[/green] {stage_of(step)} [dim]{took:.1f}s[/dim]")
             elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
                 console.print(f"  [red]✗[/red] {stage_of(step)}")
             elif event.event_type == dg.DagsterEventType.STEP_SKIPPED:
-                console.print(f"  [yellow]–[/yellow] {stage_of(step)} [dim]skipped: an upstream gate or step failed[/dim]")
+                console.print(
+                    f"  [yellow]–[/yellow] {stage_of(step)} [dim]skipped: "
+                    "an upstream gate or step failed[/dim]"
+                )
         if not alive:
             break
         time.sleep(0.3)
@@ -181,9 +204,14 @@ def outcome_from_events(outcome: RefreshOutcome, events) -> None:
     from ..defs.publish import PUBLISH_KEY
 
     for event in events:
-        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION and event.asset_key == PUBLISH_KEY:
+        if (
+            event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+            and event.asset_key == PUBLISH_KEY
+        ):
             metadata = event.event_specific_data.materialization.metadata
-            outcome.published = {name: str(getattr(value, "value", value)) for name, value in metadata.items()}
+            outcome.published = {
+                name: str(getattr(value, "value", value)) for name, value in metadata.items()
+            }
         elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
             if evaluation.passed:
@@ -196,8 +224,14 @@ def outcome_from_events(outcome: RefreshOutcome, events) -> None:
                 )
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
             error = event.event_specific_data.error
-            message = (error.cause.message if error.cause else error.message) if error else "unknown error"
-            outcome.failed_steps.append((event.step_key, message.strip().splitlines()[0] if message else ""))
+            message = (
+                (error.cause.message if error.cause else error.message)
+                if error
+                else "unknown error"
+            )
+            outcome.failed_steps.append(
+                (event.step_key, message.strip().splitlines()[0] if message else "")
+            )
     if outcome.failed_checks:
         outcome.success = False
 
@@ -224,8 +258,11 @@ def holding_refresh_lock(settings: Settings, console: Console, wait: bool):
 
     left_by_dead_process = refresh_lock.acquire(settings.warehouse, wait=wait, waiting=waiting)
     if left_by_dead_process:
-        console.print(f"[yellow]Took over the refresh lock left by a refresh that is no longer running (started "
-                      f"{left_by_dead_process.since}, {left_by_dead_process.process}).[/yellow]", highlight=False)
+        console.print(
+            "[yellow]Took over the refresh lock left by a refresh that is no longer running "
+            f"(started {left_by_dead_process.since}, {left_by_dead_process.process}).[/yellow]",
+            highlight=False,
+        )
     try:
         yield
     finally:
@@ -274,13 +311,21 @@ def descendants(pid: int, spared: set[int] = frozenset()) -> list[int]:
     for listing in Path(f"/proc/{pid}/task").glob("*/children"):
         with contextlib.suppress(OSError):  # the thread ended meanwhile
             children += [int(child) for child in listing.read_text().split()]
-    return [descendant for child in children if child not in spared
-            for descendant in (child, *descendants(child, spared))]
+    return [
+        descendant
+        for child in children
+        if child not in spared
+        for descendant in (child, *descendants(child, spared))
+    ]
 
 
 def _ignores_sigterm(pid: int) -> bool:
     try:
-        ignored = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("SigIgn:"))
+        ignored = next(
+            line
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+            if line.startswith("SigIgn:")
+        )
     except (OSError, StopIteration):
         return False
     return bool(int(ignored.split()[1], 16) >> (signal.SIGTERM - 1) & 1)

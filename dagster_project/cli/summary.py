@@ -29,7 +29,9 @@ def print_summary(settings: Settings, outcome: RefreshOutcome, console: Console)
 def _table_exists(con, schema: str, name: str) -> bool:
     return bool(
         con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = ?",
+            [schema, name],
         ).fetchone()[0]
     )
 
@@ -39,10 +41,12 @@ def _print_landing(con, console: Console) -> None:
         return
     flagged: dict[str, int] = {}
     if _table_exists(con, "marts", "fct_data_quality"):
-        flagged = dict(con.execute(
-            "SELECT extract, sum(rows)::BIGINT FROM marts.fct_data_quality "
-            "WHERE measure = 'rows_flagged_by_flag' AND in_landing GROUP BY 1"
-        ).fetchall())
+        flagged = dict(
+            con.execute(
+                "SELECT extract, sum(rows)::BIGINT FROM marts.fct_data_quality "
+                "WHERE measure = 'rows_flagged_by_flag' AND in_landing GROUP BY 1"
+            ).fetchall()
+        )
     rows = con.execute(
         """
         SELECT extract, count(*) AS files,
@@ -54,21 +58,34 @@ def _print_landing(con, console: Console) -> None:
         """
     ).fetchall()
     table = Table(title="Landing files (in the landing folder now)")
-    for column in ("extract", "files", "rejected", "rows read", "loaded", "exact duplicates", "quarantined",
-                   "quarantined £", "flagged"):
+    for column in (
+        "extract",
+        "files",
+        "rejected",
+        "rows read",
+        "loaded",
+        "exact duplicates",
+        "quarantined",
+        "quarantined £",
+        "flagged",
+    ):
         table.add_column(column, justify="left" if column == "extract" else "right")
     for row in rows:
         money = "–" if row[7] is None else f"£{row[7]:,.2f}"
-        table.add_row(row[0], *(f"{value:,}" for value in row[1:7]), money, f"{flagged.get(row[0], 0):,}")
+        table.add_row(
+            row[0], *(f"{value:,}" for value in row[1:7]), money, f"{flagged.get(row[0], 0):,}"
+        )
     console.print(table)
     for (message,) in con.execute(
-        "SELECT message FROM raw.landing_files WHERE in_landing AND status = 'rejected' ORDER BY extract, file_name"
+        "SELECT message FROM raw.landing_files WHERE in_landing AND status = 'rejected' "
+        "ORDER BY extract, file_name"
     ).fetchall():
         # the message is the file's own words (names, paths): printed as text, never as markup
         console.print(Text.assemble(("rejected ", "red"), message))
     if flagged:
         details = con.execute(
-            "SELECT reason, sum(rows)::BIGINT FROM marts.fct_data_quality WHERE measure = 'rows_flagged_by_flag' "
+            "SELECT reason, sum(rows)::BIGINT FROM marts.fct_data_quality "
+            "WHERE measure = 'rows_flagged_by_flag' "
             "AND in_landing GROUP BY 1 ORDER BY 2 DESC"
         ).fetchall()
         console.print(
@@ -79,7 +96,8 @@ def _print_landing(con, console: Console) -> None:
 
 
 def _print_quarantine_examples(con, console: Console) -> None:
-    """Per extract and reason: the count, then the first rows as `file:row column: problem ('value')`."""
+    """Per extract and reason: the count,
+    then the first rows as `file:row column: problem ('value')`."""
     from ingest.contracts import EXTRACTS
 
     for name in EXTRACTS:
@@ -96,19 +114,27 @@ def _print_quarantine_examples(con, console: Console) -> None:
                        unnest(reason_columns) AS column_name, unnest(reason_values) AS value
                 FROM current_rows
             )
-            SELECT code, count(*) OVER (PARTITION BY code) AS n, _source_file, _source_row, column_name, value
+            SELECT code, count(*) OVER (PARTITION BY code) AS n,
+                   _source_file, _source_row, column_name, value
             FROM problems
-            QUALIFY row_number() OVER (PARTITION BY code ORDER BY _source_file, _source_row) <= {EXAMPLES_PER_REASON}
+            QUALIFY row_number() OVER (PARTITION BY code ORDER BY _source_file, _source_row)
+                <= {EXAMPLES_PER_REASON}
             ORDER BY n DESC, code, _source_file, _source_row
             """
         ).fetchall()
         last_code = None
         for code, count, source_file, source_row, column, value in rows:
             if code != last_code:
-                console.print(f"[yellow]quarantined[/yellow] {name}: {code} × {count:,}", highlight=False)
+                console.print(
+                    f"[yellow]quarantined[/yellow] {name}: {code} × {count:,}", highlight=False
+                )
                 last_code = code
             shown = f" ({value!r})" if value is not None else ""
-            console.print(f"    {source_file}:{source_row} {column}: {code.replace('_', ' ')}{shown}", highlight=False, markup=False)
+            console.print(
+                f"    {source_file}:{source_row} {column}: {code.replace('_', ' ')}{shown}",
+                highlight=False,
+                markup=False,
+            )
 
 
 def _print_checks(outcome: RefreshOutcome, console: Console) -> None:
@@ -128,8 +154,8 @@ def _print_checks(outcome: RefreshOutcome, console: Console) -> None:
     if outcome.not_run:
         layers = sorted({key.split("/")[0] for key in outcome.not_run})
         console.print(
-            f"[yellow]Not run (an upstream gate or step failed):[/yellow] {len(outcome.not_run)} assets in "
-            f"{', '.join(layers)}. Those tables keep their last good values.",
+            f"[yellow]Not run (an upstream gate or step failed):[/yellow] {len(outcome.not_run)} "
+            f"assets in {', '.join(layers)}. Those tables keep their last good values.",
             highlight=False,
         )
 
@@ -145,7 +171,8 @@ def _print_provisions(con, settings: Settings, console: Console) -> None:
         last_census AS (SELECT max(census_year) AS y FROM marts.fct_ehcp_cohort)
         SELECT s.provision_type, s.financial_year, s.spend_gbp::DOUBLE,
                (SELECT sum(plans) FROM marts.fct_ehcp_cohort c, last_census
-                WHERE c.census_year = last_census.y AND c.provision_type = s.provision_type) AS plans,
+                WHERE c.census_year = last_census.y
+                    AND c.provision_type = s.provision_type) AS plans,
                (SELECT y FROM last_census)
         FROM marts.fct_provision_spend s, last_year
         WHERE s.financial_year = last_year.fy
@@ -158,7 +185,8 @@ def _print_provisions(con, settings: Settings, console: Console) -> None:
             """
             SELECT s.scenario, s.provision_type, s.spend_gbp_central, c.plans_central
             FROM forecast.spend s
-            LEFT JOIN forecast.caseload c ON c.scenario = s.scenario AND c.provision_type = s.provision_type
+            LEFT JOIN forecast.caseload c ON c.scenario = s.scenario
+                AND c.provision_type = s.provision_type
                 AND c.year = CAST(left(s.financial_year, 4) AS INTEGER) + 1
             WHERE s.financial_year = ?
             """,
@@ -168,9 +196,20 @@ def _print_provisions(con, settings: Settings, console: Console) -> None:
     if not actual:
         return
     fy, census_year = actual[0][1], actual[0][4]
-    table = Table(title=f"Spend and caseload by provision: {fy} actual and {settings.horizon} forecast (central: mean of the paths)")
-    for column in ("provision", f"plans Jan {census_year}", f"spend {fy}", f"plans {settings.horizon}",
-                   f"spend {settings.horizon} unmitigated", f"spend {settings.horizon} mitigated"):
+    table = Table(
+        title=(
+            f"Spend and caseload by provision: {fy} actual and {settings.horizon} forecast "
+            "(central: mean of the paths)"
+        )
+    )
+    for column in (
+        "provision",
+        f"plans Jan {census_year}",
+        f"spend {fy}",
+        f"plans {settings.horizon}",
+        f"spend {settings.horizon} unmitigated",
+        f"spend {settings.horizon} mitigated",
+    ):
         table.add_column(column, justify="left" if column == "provision" else "right")
     totals = [0.0] * 5
     for provision, _, spend, plans, _ in actual:
@@ -179,11 +218,14 @@ def _print_provisions(con, settings: Settings, console: Console) -> None:
         values = [plans, spend, unmitigated[1], unmitigated[0], mitigated[0]]
         totals = [t + (v or 0) for t, v in zip(totals, values, strict=False)]
         table.add_row(provision, *(_fmt(v, money=i in (1, 3, 4)) for i, v in enumerate(values)))
-    table.add_row("total", *(_fmt(v, money=i in (1, 3, 4)) for i, v in enumerate(totals)), style="bold")
+    table.add_row(
+        "total", *(_fmt(v, money=i in (1, 3, 4)) for i, v in enumerate(totals)), style="bold"
+    )
     console.print(table)
     if _table_exists(con, "forecast", "hnb_position"):
         for scenario, balance, low, high in con.execute(
-            "SELECT scenario, cumulative_balance_gbp_central, cumulative_balance_gbp_p10, cumulative_balance_gbp_p90 "
+            "SELECT scenario, cumulative_balance_gbp_central, cumulative_balance_gbp_p10, "
+            "cumulative_balance_gbp_p90 "
             "FROM forecast.hnb_position WHERE financial_year = ? ORDER BY scenario DESC",
             [settings.horizon],
         ).fetchall():
@@ -194,27 +236,42 @@ def _print_provisions(con, settings: Settings, console: Console) -> None:
         # the balance hangs on these: say them beside it
         import math
 
-        assumed = dict(con.execute(
-            "SELECT assumption, value FROM forecast.assumptions WHERE assumption IN ('funding_growth', 'unit_cost_inflation')"
-        ).fetchall()) if _table_exists(con, "forecast", "sensitivity") else {}
+        assumed = (
+            dict(
+                con.execute(
+                    "SELECT assumption, value FROM forecast.assumptions "
+                    "WHERE assumption IN ('funding_growth', 'unit_cost_inflation')"
+                ).fetchall()
+            )
+            if _table_exists(con, "forecast", "sensitivity")
+            else {}
+        )
         if assumed:
             growth = assumed.get("funding_growth")
             console.print(
                 "Assumed: funding after the budget file "
-                + ("at its recent growth" if growth is None or math.isnan(growth) else f"{growth:+.1%} a year")
-                + f", unit-cost inflation {assumed['unit_cost_inflation']:.1%} a year (sources: forecast.assumptions, "
-                "the report's first page)", highlight=False,
+                + (
+                    "at its recent growth"
+                    if growth is None or math.isnan(growth)
+                    else f"{growth:+.1%} a year"
+                )
+                + f", unit-cost inflation {assumed['unit_cost_inflation']:.1%} a year (sources: "
+                "forecast.assumptions, the report's first page)",
+                highlight=False,
             )
     if _table_exists(con, "forecast", "drivers"):
         rows = con.execute(
             "SELECT financial_year, driver, spend_change_gbp FROM forecast.drivers "
             "WHERE scenario = 'unmitigated' AND driver <> 'total' "
-            "AND financial_year = (SELECT min(financial_year) FROM forecast.drivers WHERE scenario = 'unmitigated')"
+            "AND financial_year = (SELECT min(financial_year) FROM forecast.drivers "
+            "WHERE scenario = 'unmitigated')"
         ).fetchall()
         if rows:
             console.print(
                 f"What drives the change in spend in {rows[0][0]} (unmitigated): "
-                + ", ".join(f"{driver.replace('_', ' ')} {money_m(value)}" for _, driver, value in rows),
+                + ", ".join(
+                    f"{driver.replace('_', ' ')} {money_m(value)}" for _, driver, value in rows
+                ),
                 highlight=False,
             )
 
@@ -222,10 +279,14 @@ def _print_provisions(con, settings: Settings, console: Console) -> None:
 def _print_publication(settings: Settings, outcome: RefreshOutcome, console: Console) -> None:
     if outcome.published:
         parquet = outcome.published.get("parquet", "off")  # the version's folder, or "off"
-        also = "" if parquet == "off" else f" and as Parquet to {Path(parquet).parent / 'current'}/ (-> {Path(parquet).name})"
+        also = (
+            ""
+            if parquet == "off"
+            else f" and as Parquet to {Path(parquet).parent / 'current'}/ (-> {Path(parquet).name})"
+        )
         console.print(
-            f"Published to serving: {settings.serving} (version {outcome.published['version_id']}){also}; "
-            "BI sees it on its next connection.",
+            f"Published to serving: {settings.serving} (version "
+            f"{outcome.published['version_id']}){also}; BI sees it on its next connection.",
             highlight=False,
         )
         return
@@ -233,8 +294,10 @@ def _print_publication(settings: Settings, outcome: RefreshOutcome, console: Con
 
     kept = read_publication(settings.serving)
     where = (
-        f"{settings.serving} keeps version {kept['version_id']} (published {kept['published_at_utc']:%Y-%m-%d %H:%M} UTC)"
-        if kept else f"there is no serving file yet ({settings.serving})"
+        f"{settings.serving} keeps version {kept['version_id']} (published "
+        f"{kept['published_at_utc']:%Y-%m-%d %H:%M} UTC)"
+        if kept
+        else f"there is no serving file yet ({settings.serving})"
     )
     console.print(f"[yellow]Not published to serving:[/yellow] {where}.", highlight=False)
 
@@ -259,17 +322,27 @@ def print_report_location(settings: Settings, console: Console) -> None:
     publication = report.out_dir / "publication" / "report.html"
     if not internal.exists():
         return
-    console.print(f"Report: {internal} (internal), {publication} (for publication); "
-                  f"workbook and charts beside each", highlight=False)
+    console.print(
+        f"Report: {internal} (internal), {publication} (for publication); "
+        f"workbook and charts beside each",
+        highlight=False,
+    )
     from forecast.published_extract import SHIPPED, has_published_files
 
     if not report.la_code:
         return
     if not has_published_files(report.published):
-        console.print(f"[dim]Benchmarks: no DfE published files in {report.published} (HIGHNEEDS_PUBLISHED): put the "
-                      "EHCP release's caseload.csv and newplans.csv and the DSG allocations there, or unset it to use "
-                      "the copy shipped with highneeds, then run `highneeds report`.[/dim]", highlight=False)
+        console.print(
+            f"[dim]Benchmarks: no DfE published files in {report.published} (HIGHNEEDS_PUBLISHED): "
+            "put the EHCP release's caseload.csv and newplans.csv and the DSG allocations there, "
+            "or unset it to use the copy shipped with highneeds, "
+            "then run `highneeds report`.[/dim]",
+            highlight=False,
+        )
     elif report.published == SHIPPED:
-        console.print(f"[dim]Benchmarks: from the DfE's published figures shipped with highneeds ({SHIPPED}); "
-                      "`highneeds fetch-published` refreshes them from the DfE's statistics service.[/dim]",
-                      highlight=False)
+        console.print(
+            "[dim]Benchmarks: from the DfE's published figures shipped with highneeds "
+            f"({SHIPPED}); `highneeds fetch-published` refreshes them from the DfE's "
+            "statistics service.[/dim]",
+            highlight=False,
+        )

@@ -34,11 +34,19 @@ def cmd_ui(args: argparse.Namespace, console: Console) -> int:
         command = [str(bin_dir / "dagster-webserver"), *where]
     else:
         command = [str(bin_dir / "dagster"), "dev", *where]
-    daemon = "no daemon" if args.read_only or args.no_daemon else (
-        "with the daemon; nightly schedule and landing sensor " + ("on" if settings.automation else
-                                                                 "off (HIGHNEEDS_AUTOMATION=on switches them on)"))
-    console.print(f"Dagster UI on http://{args.host}:{args.port} ({daemon}; DAGSTER_HOME={settings.dagster_home})",
-                  highlight=False)
+    daemon = (
+        "no daemon"
+        if args.read_only or args.no_daemon
+        else (
+            "with the daemon; nightly schedule and landing sensor "
+            + ("on" if settings.automation else "off (HIGHNEEDS_AUTOMATION=on switches them on)")
+        )
+    )
+    console.print(
+        f"Dagster UI on http://{args.host}:{args.port} ({daemon}; "
+        f"DAGSTER_HOME={settings.dagster_home})",
+        highlight=False,
+    )
     report = load_report_settings(settings)
     server = _serve_report(report, args.host, console)
     warnings = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), QUIET_DAGSTER_DEV]))
@@ -60,9 +68,18 @@ def cmd_daemon(args: argparse.Namespace, console: Console) -> int:
     settings = load_settings()
     prepare_dagster_home(settings)
     _complete_dagster_yaml(settings)
-    console.print(f"Dagster daemon for {settings.landing} (DAGSTER_HOME={settings.dagster_home}); nightly schedule and "
-                  f"landing sensor {'on' if settings.automation else 'off unless switched on in the UI'}", highlight=False)
-    command = [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(REPO_ROOT / "workspace.yaml")]
+    console.print(
+        f"Dagster daemon for {settings.landing} (DAGSTER_HOME={settings.dagster_home}); "
+        "nightly schedule and landing sensor "
+        f"{'on' if settings.automation else 'off unless switched on in the UI'}",
+        highlight=False,
+    )
+    command = [
+        str(Path(sys.executable).parent / "dagster-daemon"),
+        "run",
+        "-w",
+        str(REPO_ROOT / "workspace.yaml"),
+    ]
     # not the repository: its .env (see cmd_ui); the settings in the daemon's environment only
     environment = {**os.environ, **settings.environment()}
     return subprocess.call(command, cwd=settings.dagster_home, env=environment)
@@ -79,8 +96,10 @@ def _complete_dagster_yaml(settings: Settings) -> None:
     missing = {key: value for key, value in ours.items() if key not in theirs}
     if missing:
         with target.open("a", encoding="utf-8") as handle:
-            handle.write(f"\n# added by highneeds (see {DAGSTER_YAML.name} in the repository)\n"
-                         + yaml.safe_dump(missing, sort_keys=False))
+            handle.write(
+                f"\n# added by highneeds (see {DAGSTER_YAML.name} in the repository)\n"
+                + yaml.safe_dump(missing, sort_keys=False)
+            )
 
 
 class _QuietReportHandler(http.server.SimpleHTTPRequestHandler):
@@ -96,10 +115,16 @@ def _serve_report(report, host: str, console: Console) -> http.server.ThreadingH
     try:
         server = http.server.ThreadingHTTPServer((host, report.port), handler)
     except OSError as error:
-        console.print(f"[yellow]Report not served: port {report.port} ({error}); set HIGHNEEDS_REPORT_PORT.[/yellow]",
-                      highlight=False)
+        console.print(
+            f"[yellow]Report not served: port {report.port} ({error}); "
+            "set HIGHNEEDS_REPORT_PORT.[/yellow]",
+            highlight=False,
+        )
         return None
     threading.Thread(target=server.serve_forever, name="report-server", daemon=True).start()
-    console.print(f"Report on {report.url_of(report.out_dir / 'internal' / 'report.html')} "
-                  f"(and publication/report.html; from {report.out_dir})", highlight=False)
+    console.print(
+        f"Report on {report.url_of(report.out_dir / 'internal' / 'report.html')} "
+        f"(and publication/report.html; from {report.out_dir})",
+        highlight=False,
+    )
     return server

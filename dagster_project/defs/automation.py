@@ -6,7 +6,6 @@ or `highneeds daemon`). A switch flipped in the UI is remembered in DAGSTER_HOME
 setting.
 """
 
-
 import hashlib
 from pathlib import Path
 
@@ -17,7 +16,10 @@ from ..settings import Settings
 refresh_job = dg.define_asset_job(
     "refresh",
     selection=dg.AssetSelection.all(include_sources=True),
-    description="Observe the landing folder, load new files, rebuild the warehouse, run every gate, and forecast when they pass.",
+    description=(
+        "Observe the landing folder, load new files, rebuild the warehouse, run every gate, "
+        "and forecast when they pass."
+    ),
 )
 
 
@@ -27,7 +29,9 @@ def landing_fingerprint(landing: Path) -> str:
     if landing.is_dir():
         for path in sorted(p for p in landing.rglob("*") if p.is_file()):
             stat = path.stat()
-            digest.update(f"{path.relative_to(landing)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+            digest.update(
+                f"{path.relative_to(landing)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode()
+            )
     return digest.hexdigest()
 
 
@@ -36,8 +40,9 @@ def build_automation(settings: Settings) -> tuple[dg.ScheduleDefinition, dg.Sens
     load if `settings.automation`."""
     running = settings.automation
     landing = settings.landing
-    schedule_status = (dg.DefaultScheduleStatus.RUNNING if running
-                       else dg.DefaultScheduleStatus.STOPPED)
+    schedule_status = (
+        dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED
+    )
     sensor_status = dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED
 
     nightly_refresh = dg.ScheduleDefinition(

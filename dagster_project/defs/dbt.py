@@ -27,20 +27,31 @@ KEEP_RUN_TARGETS = 5
 MART_TOTALS = {
     ("marts", "fct_provision_spend"): {
         "spend_gbp_all_years": "SELECT sum(spend_gbp)::DOUBLE FROM marts.fct_provision_spend",
-        "spend_gbp_latest_complete_year": "SELECT sum(spend_gbp)::DOUBLE FROM marts.fct_provision_spend WHERE financial_year = "
-        "(SELECT max(financial_year) FROM marts.fct_provision_spend WHERE is_complete_year)",
+        "spend_gbp_latest_complete_year": (
+            "SELECT sum(spend_gbp)::DOUBLE FROM marts.fct_provision_spend WHERE financial_year = "
+            "(SELECT max(financial_year) FROM marts.fct_provision_spend WHERE is_complete_year)"
+        ),
     },
     ("marts", "fct_ehcp_cohort"): {
-        "plans_latest_census": "SELECT sum(plans)::BIGINT FROM marts.fct_ehcp_cohort WHERE census_year = "
-        "(SELECT max(census_year) FROM marts.fct_ehcp_cohort)",
+        "plans_latest_census": (
+            "SELECT sum(plans)::BIGINT FROM marts.fct_ehcp_cohort WHERE census_year = "
+            "(SELECT max(census_year) FROM marts.fct_ehcp_cohort)"
+        ),
     },
     ("marts", "fct_hnb_position"): {
-        "cumulative_balance_gbp_latest": "SELECT cumulative_balance_gbp::DOUBLE FROM marts.fct_hnb_position "
-        "ORDER BY financial_year DESC LIMIT 1",
+        "cumulative_balance_gbp_latest": (
+            "SELECT cumulative_balance_gbp::DOUBLE FROM marts.fct_hnb_position "
+            "ORDER BY financial_year DESC LIMIT 1"
+        ),
     },
-    ("marts", "fct_ehcp_flows"): {"new_plans_all_years": "SELECT sum(new_plans)::BIGINT FROM marts.fct_ehcp_flows"},
+    ("marts", "fct_ehcp_flows"): {
+        "new_plans_all_years": "SELECT sum(new_plans)::BIGINT FROM marts.fct_ehcp_flows"
+    },
     ("marts", "fct_data_quality"): {
-        "rows_read_in_landing": "SELECT sum(rows)::BIGINT FROM marts.fct_data_quality WHERE measure = 'rows_read' AND in_landing",
+        "rows_read_in_landing": (
+            "SELECT sum(rows)::BIGINT FROM marts.fct_data_quality "
+            "WHERE measure = 'rows_read' AND in_landing"
+        ),
         "rows_quarantined_in_landing": "SELECT sum(rows)::BIGINT FROM marts.fct_data_quality "
         "WHERE measure = 'rows_quarantined' AND in_landing",
     },
@@ -76,13 +87,18 @@ def _keep_partial_parse(run_target: Path) -> None:
 def _table_facts(con: duckdb.DuckDBPyConnection, key: dg.AssetKey) -> dict[str, object]:
     schema, name = key.path[0], key.path[-1]
     kind = con.execute(
-        "SELECT table_type FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
+        "SELECT table_type FROM information_schema.tables "
+        "WHERE table_schema = ? AND table_name = ?",
+        [schema, name],
     ).fetchone()
     if kind is None:
         return {}
     facts: dict[str, object] = {"relation": f"{schema}.{name}"}
-    if kind[0] == "BASE TABLE":  # a view's count would re-run its query: its source tables have theirs
-        facts["dagster/row_count"] = con.execute(f'SELECT count(*) FROM {schema}."{name}"').fetchone()[0]
+    # a view's count would re-run its query: its source tables have theirs
+    if kind[0] == "BASE TABLE":
+        facts["dagster/row_count"] = con.execute(
+            f'SELECT count(*) FROM {schema}."{name}"'
+        ).fetchone()[0]
     for label, sql in MART_TOTALS.get(tuple(key.path), {}).items():
         value = con.execute(sql).fetchone()
         facts[label] = value[0] if value and value[0] is not None else 0
@@ -95,7 +111,11 @@ def _compiled_sql(manifest: dict, unique_id: str | None) -> dg.MetadataValue | N
     return dg.MetadataValue.md(f"```sql\n{code.strip()}\n```") if code else None
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=HighneedsTranslator())
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=HighneedsTranslator(),
+)
 def warehouse_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ):
@@ -123,7 +143,9 @@ def warehouse_models(
     _prune_run_targets()
     if not invocation.is_successful():
         error = invocation.get_error() or dg.Failure("dbt build failed: see the step's logs")
-        raise _disk_full_in_log(invocation.target_path / "dbt.log", Path(warehouse.database)) or error
+        raise (
+            _disk_full_in_log(invocation.target_path / "dbt.log", Path(warehouse.database)) or error
+        )
 
 
 def _disk_full_in_log(log: Path, warehouse: Path) -> Exception | None:
@@ -136,5 +158,5 @@ def _disk_full_in_log(log: Path, warehouse: Path) -> Exception | None:
     found = DISK_FULL_TEXT.search(tail)
     if found is None:
         return None
-    line = tail[tail.rfind("\n", 0, found.start()) + 1:tail.find("\n", found.end())].strip()
+    line = tail[tail.rfind("\n", 0, found.start()) + 1 : tail.find("\n", found.end())].strip()
     return disk_full_error(OSError(errno.ENOSPC, line), "Building the dbt models", warehouse.parent)

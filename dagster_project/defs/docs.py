@@ -26,9 +26,10 @@ def docs_path(settings: Settings) -> Path:
     kinds={"dbt", "html"},
     deps=MART_KEYS,
     description=(
-        "dbt's documentation site as one static HTML file beside the warehouse (dbt_docs/index.html): every "
-        "model's and column's description, tests and column-level lineage. Rebuilt only when the dbt project "
-        "(its manifest) changes; `highneeds docs` prints where it is."
+        "dbt's documentation site as one static HTML file beside the warehouse "
+        "(dbt_docs/index.html): every model's and column's description, tests and column-level "
+        "lineage. Rebuilt only when the dbt project (its manifest) changes; "
+        "`highneeds docs` prints where it is."
     ),
 )
 def dbt_docs(
@@ -41,10 +42,14 @@ def dbt_docs(
     if regenerated:
         # the site depends on the project and the tables' columns, not their rows: one build per
         # version of the dbt project serves every warehouse built with it
-        cached = Path(dbt_project.project_dir) / "target" / "docs" / fingerprint / "static_index.html"
+        cached = (
+            Path(dbt_project.project_dir) / "target" / "docs" / fingerprint / "static_index.html"
+        )
         if not cached.exists():
             with tempfile.TemporaryDirectory(prefix="highneeds-docs-") as scratch:
-                dbt.cli(["docs", "generate", "--static"], target_path=Path(scratch), raise_on_error=True).wait()
+                dbt.cli(
+                    ["docs", "generate", "--static"], target_path=Path(scratch), raise_on_error=True
+                ).wait()
                 cached.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(Path(scratch) / "static_index.html", cached)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,6 @@ after it — only runs when every blocking check upstream passed in the run. It 
 run's check results in `meta.check_results` for auditors and the serving file.
 """
 
-
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
@@ -37,8 +36,15 @@ PLACEMENT_COSTS_WITHIN_BOUNDS = "placement_costs_within_bounds"
 IDS_LINK = "ids_link"
 MART_KEYS = [
     dg.AssetKey(["marts", name])
-    for name in ("fct_provision_spend", "fct_hnb_position", "fct_ehcp_cohort", "fct_ehcp_flows", "fct_provision_starts",
-                 "fct_ehcp_transitions", "fct_spend_by_s251_line")
+    for name in (
+        "fct_provision_spend",
+        "fct_hnb_position",
+        "fct_ehcp_cohort",
+        "fct_ehcp_flows",
+        "fct_provision_starts",
+        "fct_ehcp_transitions",
+        "fct_spend_by_s251_line",
+    )
 ]
 
 
@@ -49,18 +55,56 @@ def staging_key(extract: str) -> dg.AssetKey:
 @dg.multi_asset_check(
     specs=[
         *(
-            dg.AssetCheckSpec(RAW_ROWS_REACH_STAGING, asset=staging_key(e), blocking=True,
-                              description="Every valid raw row of a file in the landing folder is in staging or superseded by the same key in a later file; money in staging equals the raw rows it came from.")
+            dg.AssetCheckSpec(
+                RAW_ROWS_REACH_STAGING,
+                asset=staging_key(e),
+                blocking=True,
+                description=(
+                    "Every valid raw row of a file in the landing folder is in staging or "
+                    "superseded by the same key in a later file; money in staging equals "
+                    "the raw rows it came from."
+                ),
+            )
             for e in STAGING_MODELS
         ),
-        dg.AssetCheckSpec(FINANCE_RECONCILES, asset=PROVISION_SPEND, blocking=True,
-                          description="Per financial year: ledger = high needs + not high needs (allocated to the penny), and high needs = fct_provision_spend."),
-        dg.AssetCheckSpec(UNIT_COSTS_WITHIN_BOUNDS, asset=PROVISION_SPEND, blocking=True,
-                          description="Unit cost per provision type and year within dbt/seeds/cost_bounds.csv (where FTE ≥ HIGHNEEDS_UNIT_COST_GATE_MIN_FTE)."),
-        dg.AssetCheckSpec(PLACEMENT_COSTS_WITHIN_BOUNDS, asset=PLACEMENTS_CLASSIFIED, blocking=True,
-                          description="Every placement's annual cost within dbt/seeds/cost_bounds.csv for its provision type."),
-        dg.AssetCheckSpec(IDS_LINK, asset=DATA_QUALITY_FLAGS, blocking=True,
-                          description="Payments and placements pointing to a child or placement no extract has are at most HIGHNEEDS_UNLINKED_TOLERANCE (default 5 %) of their kind: more means the ids no longer join (another pseudonymisation key, or an extract carrying another child id)."),
+        dg.AssetCheckSpec(
+            FINANCE_RECONCILES,
+            asset=PROVISION_SPEND,
+            blocking=True,
+            description=(
+                "Per financial year: ledger = high needs + not high needs (allocated to the "
+                "penny), and high needs = fct_provision_spend."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            UNIT_COSTS_WITHIN_BOUNDS,
+            asset=PROVISION_SPEND,
+            blocking=True,
+            description=(
+                "Unit cost per provision type and year within dbt/seeds/cost_bounds.csv (where FTE "
+                "≥ HIGHNEEDS_UNIT_COST_GATE_MIN_FTE)."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            PLACEMENT_COSTS_WITHIN_BOUNDS,
+            asset=PLACEMENTS_CLASSIFIED,
+            blocking=True,
+            description=(
+                "Every placement's annual cost within "
+                "dbt/seeds/cost_bounds.csv for its provision type."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            IDS_LINK,
+            asset=DATA_QUALITY_FLAGS,
+            blocking=True,
+            description=(
+                "Payments and placements pointing to a child or placement no extract has are at "
+                "most HIGHNEEDS_UNLINKED_TOLERANCE (default 5 %) of their kind: more means the ids "
+                "no longer join (another pseudonymisation key, "
+                "or an extract carrying another child id)."
+            ),
+        ),
     ],
 )
 def warehouse_gates(warehouse: DuckDBResource, settings: dg.ResourceParam[Settings]):
@@ -75,8 +119,14 @@ def warehouse_gates(warehouse: DuckDBResource, settings: dg.ResourceParam[Settin
             PROVISION_SPEND,
             UNIT_COSTS_WITHIN_BOUNDS,
         )
-        yield check_result(gates.placement_costs_within_bounds(con, bounds), PLACEMENTS_CLASSIFIED, PLACEMENT_COSTS_WITHIN_BOUNDS)
-        yield check_result(gates.ids_link(con, settings.unlinked_tolerance), DATA_QUALITY_FLAGS, IDS_LINK)
+        yield check_result(
+            gates.placement_costs_within_bounds(con, bounds),
+            PLACEMENTS_CLASSIFIED,
+            PLACEMENT_COSTS_WITHIN_BOUNDS,
+        )
+        yield check_result(
+            gates.ids_link(con, settings.unlinked_tolerance), DATA_QUALITY_FLAGS, IDS_LINK
+        )
 
 
 GATED_ASSETS = [
@@ -100,7 +150,9 @@ GATED_ASSETS = [
         "run, and records those check results in `meta.check_results`."
     ),
 )
-def warehouse_checked(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+def warehouse_checked(
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource
+) -> dg.MaterializeResult:
     records = context.instance.get_records_for_run(
         context.run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
     ).records
@@ -119,7 +171,16 @@ def warehouse_checked(context: dg.AssetExecutionContext, warehouse: DuckDBResour
             }
         )
     results = pd.DataFrame(
-        rows, columns=["run_id", "asset", "check_name", "passed", "severity", "description", "evaluated_at"]
+        rows,
+        columns=[
+            "run_id",
+            "asset",
+            "check_name",
+            "passed",
+            "severity",
+            "description",
+            "evaluated_at",
+        ],
     )
     with warehouse.get_connection() as con:
         con.execute("CREATE SCHEMA IF NOT EXISTS meta")

@@ -1,6 +1,5 @@
 """Ingest assets (one per landing extract) and their blocking gates."""
 
-
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
@@ -40,9 +39,10 @@ def build_ingest_asset(extract: Extract) -> dg.AssetsDefinition:
         description=(
             f"{extract.description} Loads every new file in the landing folder's `{extract.name}/` "
             f"into `raw.{extract.name}` (text as loaded, personal data dropped, child ids keyed "
-            f"hashes, with source file, row and load id), rejected rows into "
+            "hashes, with source file, row and load id), rejected rows into "
             f"`quarantine.{extract.name}` with their reasons, and valid typed rows into "
-            f"`raw.{extract.name}_valid`. Files already loaded (same content hash) are not read again."
+            f"`raw.{extract.name}_valid`. "
+            "Files already loaded (same content hash) are not read again."
         ),
     )
     def ingest_extract(
@@ -56,14 +56,22 @@ def build_ingest_asset(extract: Extract) -> dg.AssetsDefinition:
         with warehouse.get_connection() as con:
             check_key_fingerprint(con, key)  # another key: stop before loading anything
             result = load_extract(
-                con, extract, settings.landing, context.run.run_id, key, settings.extract_date,
-                load_reader_config(settings.readers), hashes, date_floor=settings.date_floor,
+                con,
+                extract,
+                settings.landing,
+                context.run.run_id,
+                key,
+                settings.extract_date,
+                load_reader_config(settings.readers),
+                hashes,
+                date_floor=settings.date_floor,
                 sen2_child_id=settings.sen2_child_id,
             )
         hashes.save()
         with warehouse.get_connection() as con:
             files = con.execute(
-                f"SELECT file_name, file_hash, status, rows_read, rows_valid, rows_duplicate, rows_quarantined, in_landing "
+                "SELECT file_name, file_hash, status, rows_read, rows_valid, rows_duplicate, "
+                "rows_quarantined, in_landing "
                 f"FROM raw.{extract.name}_files ORDER BY file_seq"
             ).df()
             raw_rows = con.execute(f"SELECT count(*) FROM raw.{extract.name}").fetchone()[0]
@@ -89,7 +97,11 @@ def build_ingest_asset(extract: Extract) -> dg.AssetsDefinition:
                 "dagster/row_count": raw_rows,
                 "dagster/column_schema": dg.TableSchema(
                     columns=[
-                        dg.TableColumn(name, kind, description=COLUMN_DESCRIPTIONS.get(name, PROVENANCE.get(name, "")))
+                        dg.TableColumn(
+                            name,
+                            kind,
+                            description=COLUMN_DESCRIPTIONS.get(name, PROVENANCE.get(name, "")),
+                        )
                         for name, kind in schema
                     ]
                 ),
@@ -106,12 +118,34 @@ def build_ingest_checks(extract: Extract) -> dg.AssetChecksDefinition:
     @dg.multi_asset_check(
         name=f"{extract.name}_ingest_gates",
         specs=[
-            dg.AssetCheckSpec(ROWS_ACCOUNTED_FOR, asset=key, blocking=True,
-                              description="Every row read is in raw and is exactly one of: loaded, exact duplicate, quarantined; money read = loaded + duplicates + quarantined, to the penny."),
-            dg.AssetCheckSpec(NO_REJECTED_FILES, asset=key, blocking=True,
-                              description="No file in the landing folder was rejected whole (unreadable, or a required column missing)."),
-            dg.AssetCheckSpec(QUARANTINE_WITHIN_TOLERANCE, asset=key, blocking=True,
-                              description="Quarantined rows and money are within HIGHNEEDS_QUARANTINE_TOLERANCE (a share of rows read; default 1 %) and HIGHNEEDS_QUARANTINE_MONEY_TOLERANCE (a share of the money read, in absolute amounts; default 0.5 %)."),
+            dg.AssetCheckSpec(
+                ROWS_ACCOUNTED_FOR,
+                asset=key,
+                blocking=True,
+                description=(
+                    "Every row read is in raw and is exactly one of: loaded, exact duplicate, "
+                    "quarantined; money read = loaded + duplicates + quarantined, to the penny."
+                ),
+            ),
+            dg.AssetCheckSpec(
+                NO_REJECTED_FILES,
+                asset=key,
+                blocking=True,
+                description=(
+                    "No file in the landing folder was rejected whole (unreadable, "
+                    "or a required column missing)."
+                ),
+            ),
+            dg.AssetCheckSpec(
+                QUARANTINE_WITHIN_TOLERANCE,
+                asset=key,
+                blocking=True,
+                description=(
+                    "Quarantined rows and money are within HIGHNEEDS_QUARANTINE_TOLERANCE (a share "
+                    "of rows read; default 1 %) and HIGHNEEDS_QUARANTINE_MONEY_TOLERANCE (a share "
+                    "of the money read, in absolute amounts; default 0.5 %)."
+                ),
+            ),
         ],
     )
     def ingest_gates(warehouse: DuckDBResource, settings: dg.ResourceParam[Settings]):

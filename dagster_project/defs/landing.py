@@ -52,15 +52,19 @@ def build_landing_asset(extract: Extract) -> dg.AssetsDefinition:
         owners=[DATA_ENGINEERING],
         kinds={"file"},
         description=(
-            f"The landing folder's `{extract.landing_folder}/` files for the {extract.name} extract "
-            f"({extract.description}) as they are now: names, sizes and SHA-256 content hashes."
+            f"The landing folder's `{extract.landing_folder}/` files for the {extract.name} "
+            f"extract ({extract.description}) as they are now: names, "
+            "sizes and SHA-256 content hashes."
         ),
     )
 
     @dg.multi_observable_source_asset(specs=[spec], name=f"observe_landing_{extract.name}")
     def observe(settings: dg.ResourceParam[Settings]):
         hashes = cache_for(settings.warehouse)
-        rows = [_stat_row(p, settings.landing, hashes.sha256(p)) for p in landing_files(settings.landing, extract)]
+        rows = [
+            _stat_row(p, settings.landing, hashes.sha256(p))
+            for p in landing_files(settings.landing, extract)
+        ]
         hashes.save()
         yield _observation(rows, str(settings.landing / extract.landing_folder))
 
@@ -75,9 +79,9 @@ def build_landing_asset(extract: Extract) -> dg.AssetsDefinition:
             owners=[DATA_ENGINEERING],
             kinds={"file"},
             description=(
-                "SEN2 person-level returns in the landing folder's `sen2/` (DfE COLLECT Blade CSVs, one folder "
-                "per return): the files of each return and their SHA-256 hashes. They feed the ehcp and "
-                "placements ingest."
+                "SEN2 person-level returns in the landing folder's `sen2/` (DfE COLLECT Blade "
+                "CSVs, one folder per return): the files of each return and their SHA-256 hashes. "
+                "They feed the ehcp and placements ingest."
             ),
         )
     ],

@@ -1,6 +1,5 @@
 """The serving file BI reads, published after every refresh whose gates all passed."""
 
-
 import datetime as dt
 
 import dagster as dg
@@ -49,15 +48,16 @@ def build_publish_asset(
         deps=sorted({GATE_KEY, REPORT_KEY, *marts, *forecast}, key=lambda k: k.to_user_string()),
         metadata=SERVED_TABLE_SCHEMAS,
         description=(
-            "The DuckDB file BI tools read (HIGHNEEDS_SERVING): the marts and the forecast, a "
-            "`published` schema safe to share outside the council (counts below "
+            "The DuckDB file BI tools read (HIGHNEEDS_SERVING): the marts and the forecast, "
+            "a `published` schema safe to share outside the council (counts below "
             "HIGHNEEDS_SUPPRESSION_THRESHOLD hidden, with secondary suppression), and `meta` (this "
-            "version, its refresh run, code version, source files and check results). Built as a new "
-            "file beside the old one and swapped in with one atomic rename, so readers always see a "
-            "whole version; it runs only after every gate passed, so a failed refresh leaves the last "
-            "good file in place. The report this run built is swapped in right after it: the report and "
-            "the serving file always come from the same refresh (a refresh killed between the two "
-            "swaps has its report swapped in when the next one starts)."
+            "version, its refresh run, code version, source files and check results). "
+            "Built as a new file beside the old one and swapped in with one atomic rename, "
+            "so readers always see a whole version; it runs only after every gate passed, "
+            "so a failed refresh leaves the last good file in place. The report this run built is "
+            "swapped in right after it: the report and the serving file always come from the same "
+            "refresh (a refresh killed between the two swaps has its report swapped in "
+            "when the next one starts)."
         ),
     )
     def publish_serving(
@@ -69,8 +69,9 @@ def build_publish_asset(
         report_dir = load_report_settings(settings).out_dir
         if not is_staged(report_dir, context.run.run_id):
             raise dg.Failure(
-                "Not published: this run did not build the report, and the serving file and the report are "
-                "published together. Materialise report with serving/publish, or run the whole refresh job."
+                "Not published: this run did not build the report, and the serving file and the "
+                "report are published together. Materialise report with serving/publish, "
+                "or run the whole refresh job."
             )
         options = ServingOptions(
             serving_key=settings.serving_pseudonym_key,
@@ -82,7 +83,11 @@ def build_publish_asset(
         run = context.instance.get_run_record_by_id(context.run.run_id)
         with warehouse.get_connection() as con:
             publication = publish(
-                con, settings.serving, run_id=context.run.run_id, code_version=code_version(), options=options,
+                con,
+                settings.serving,
+                run_id=context.run.run_id,
+                code_version=code_version(),
+                options=options,
                 refresh_started_at=run.start_time and _utc(run.start_time),
             )
         install_report(report_dir, context.run.run_id)
@@ -95,7 +100,9 @@ def build_publish_asset(
                 "serving_file": dg.MetadataValue.path(str(publication.path)),
                 "version_id": publication.version_id,
                 "published_at_utc": publication.published_at.isoformat(timespec="seconds"),
-                "parquet": dg.MetadataValue.path(str(publication.parquet)) if publication.parquet else "off",
+                "parquet": dg.MetadataValue.path(str(publication.parquet))
+                if publication.parquet
+                else "off",
                 "tables": markdown_table(tables),
             }
         )
@@ -116,16 +123,30 @@ def _require_checked_since_last_change(
 
     gate = latest(GATE_KEY)
     if gate is None:
-        raise dg.Failure("The warehouse has never passed its gates (gates/warehouse_checked): nothing to publish.")
+        raise dg.Failure(
+            "The warehouse has never passed its gates "
+            "(gates/warehouse_checked): nothing to publish."
+        )
     changed = sorted(k.to_user_string() for k in checked if (latest(k) or 0) > gate)
     stale = sorted(k.to_user_string() for k in after_gate if (latest(k) or 0) < gate)
     if changed or stale:
         raise dg.Failure(
             "Not published: "
-            + ("; ".join(filter(None, [
-                f"changed since the gates last passed: {', '.join(changed)}" if changed else "",
-                f"not rebuilt since the gates last passed: {', '.join(stale)}" if stale else "",
-            ])))
+            + (
+                "; ".join(
+                    filter(
+                        None,
+                        [
+                            f"changed since the gates last passed: {', '.join(changed)}"
+                            if changed
+                            else "",
+                            f"not rebuilt since the gates last passed: {', '.join(stale)}"
+                            if stale
+                            else "",
+                        ],
+                    )
+                )
+            )
             + ". Run the whole refresh job."
         )
 

@@ -25,14 +25,16 @@ REPORT_DEPS = [dg.AssetKey(["forecast", name]) for name in TABLE_DESCRIPTIONS]
     kinds={"python", "html", "excel"},
     deps=REPORT_DEPS,
     description=(
-        "The DBV Module 1 diagnostic pack for finance officers, schools forum and the DfE, in HIGHNEEDS_REPORT_DIR "
-        "(default report/ beside the warehouse): a self-contained HTML report (charts embedded, opens offline), every "
-        "chart as PNG and an XLSX workbook with the DSG management plan tables (EHC plans by placement type, "
-        "expenditure by provision and S251 line, funding and balances, unmitigated and mitigated). internal/ shows "
-        "every count; publication/ suppresses counts of children below HIGHNEEDS_SUPPRESSION_THRESHOLD. With "
-        "HIGHNEEDS_LA_CODE and the DfE's published files it benchmarks the council against England, its region "
-        "and similar councils. Built beside the current report and swapped in by serving/publish right after the "
-        "serving file, so the report and the serving file always come from the same refresh."
+        "The DBV Module 1 diagnostic pack for finance officers, schools forum and the DfE, "
+        "in HIGHNEEDS_REPORT_DIR (default report/ beside the warehouse): a self-contained HTML "
+        "report (charts embedded, opens offline), every chart as PNG and an XLSX workbook with the "
+        "DSG management plan tables (EHC plans by placement type, expenditure by provision and "
+        "S251 line, funding and balances, unmitigated and mitigated). internal/ shows every count; "
+        "publication/ suppresses counts of children below HIGHNEEDS_SUPPRESSION_THRESHOLD. "
+        "With HIGHNEEDS_LA_CODE and the DfE's published files it benchmarks the council against "
+        "England, its region and similar councils. Built beside the current report and swapped in "
+        "by serving/publish right after the serving file, so the report and the serving file "
+        "always come from the same refresh."
     ),
 )
 def report_asset(
@@ -51,19 +53,24 @@ def report_asset(
     headline = base64.b64encode(report.headline_png).decode("ascii")
     metadata = {
         "headline": dg.MetadataValue.md(
-            f"![High needs funding, spend and the cumulative DSG balance](data:image/png;base64,{headline})\n\n"
+            "![High needs funding, spend and the cumulative DSG balance]"
+            f"(data:image/png;base64,{headline})\n\n"
             f"**{report.headline_reading}**"
         ),
         "report_internal": dg.MetadataValue.path(str(internal.html)),
         "report_publication": dg.MetadataValue.path(str(publication.html)),
-        # over http, as `highneeds ui` serves the report beside the UI: a file:/// link opens only on the server
+        # over http, as `highneeds ui` serves the report beside the UI:
+        # a file:/// link opens only on the server
         "open_report": dg.MetadataValue.url(report_settings.url_of(internal.html)),
         "open_publication": dg.MetadataValue.url(report_settings.url_of(publication.html)),
         "workbook": dg.MetadataValue.path(str(internal.workbook)),
         "charts": len(internal.charts),
-        "readings": dg.MetadataValue.md("\n".join(f"- **{key}**: {reading}" for key, reading in internal.readings.items())),
+        "readings": dg.MetadataValue.md(
+            "\n".join(f"- **{key}**: {reading}" for key, reading in internal.readings.items())
+        ),
         "suppression_threshold": options.threshold,
-        # a run with the same data, settings and code keeps the last report rather than drawing it again
+        # a run with the same data, settings and code keeps
+        # the last report rather than drawing it again
         "rebuilt": not report.reused,
         **provenance(context.run.run_id),
     }

@@ -39,5 +39,16 @@ def lever_named(name: str) -> Lever:
         raise ValueError(f"unknown lever {name!r}; levers: {', '.join(LEVERS)}") from None
 
 
-__all__ = ["KINDS", "LEVERS", "Ages", "Choice", "Lever", "Number", "ProvisionType",
-           "ScenarioLevers", "lever_named", "register", "schema"]
+__all__ = [
+    "KINDS",
+    "LEVERS",
+    "Ages",
+    "Choice",
+    "Lever",
+    "Number",
+    "ProvisionType",
+    "ScenarioLevers",
+    "lever_named",
+    "register",
+    "schema",
+]

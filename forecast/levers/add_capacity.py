@@ -8,16 +8,19 @@ from .base import Lever, Number, register, schema
 @register
 class AddCapacity(Lever):
     name = "add_capacity"
-    description = ("The provision types get `places` more places from the start year (needs "
-                   "`capacity:` in the forecast settings; children beyond capacity overflow as set "
-                   "there).")
+    description = (
+        "The provision types get `places` more places from the start year (needs "
+        "`capacity:` in the forecast settings; children beyond capacity overflow as set "
+        "there)."
+    )
     effect = schema(places=Number(0, 1e6))
     moves_caseload = True
 
     def apply(self, m, first, levers):
         if levers.model.capacity is None:
             levers.model.notes.append(
-                f"{m.name}: {self.name} has no effect without capacity: in the forecast settings")
+                f"{m.name}: {self.name} has no effect without capacity: in the forecast settings"
+            )
             return
         extra = levers.extra_capacity()
         for c in levers.columns(m.provision_types):

@@ -60,8 +60,12 @@ class Ages:
     default: Any = None
 
     def problem(self, key: str, value: Any) -> str | None:
-        ok = (isinstance(value, list) and len(value) == 2 and all(isinstance(a, int) for a in value)
-              and 0 <= value[0] <= value[1] <= cohort.MAX_AGE)
+        ok = (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(a, int) for a in value)
+            and 0 <= value[0] <= value[1] <= cohort.MAX_AGE
+        )
         if ok:
             return None
         limits = f"0 ≤ low ≤ high ≤ {cohort.MAX_AGE}"
@@ -175,8 +179,11 @@ class Lever:
 
     def named_provision_types(self, effect: dict[str, Any]) -> list[Any]:
         """Provision types the effect names (e.g. where children go instead)."""
-        return [effect[key] for key, spec in self.effect.items()
-                if isinstance(spec, ProvisionType) and key in effect]
+        return [
+            effect[key]
+            for key, spec in self.effect.items()
+            if isinstance(spec, ProvisionType) and key in effect
+        ]
 
     def default_kind(self, effect: dict[str, Any]) -> str:
         """saving, funding or cost, when the mitigations file gives no `kind`."""
@@ -203,6 +210,7 @@ def register(cls: type[Lever]) -> type[Lever]:
     known = REGISTRY.get(cls.name)
     if known is not None and type(known).__module__ != cls.__module__:
         raise ValueError(
-            f"two levers named {cls.name}: {type(known).__module__} and {cls.__module__}")
+            f"two levers named {cls.name}: {type(known).__module__} and {cls.__module__}"
+        )
     REGISTRY[cls.name] = cls()
     return cls

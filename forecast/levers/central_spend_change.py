@@ -8,8 +8,9 @@ from .base import Lever, Number, register, schema
 @register
 class CentralSpendChange(Lever):
     name = "central_spend_change"
-    description = ("Spend tied to no placement (central) changes once by `percent` % in the start "
-                   "year.")
+    description = (
+        "Spend tied to no placement (central) changes once by `percent` % in the start year."
+    )
     effect = schema(percent=Number(-100, 100))
     spend_rises_with = "percent"
     needs_provision_types = False

@@ -8,8 +8,10 @@ from .base import Lever, Number, register, schema
 @register
 class FundingChange(Lever):
     name = "funding_change"
-    description = ("Funding changes by `amount_gbp` a year from the start year (block transfer, "
-                   "health or social care contribution).")
+    description = (
+        "Funding changes by `amount_gbp` a year from the start year (block transfer, "
+        "health or social care contribution)."
+    )
     effect = schema(amount_gbp=Number())
     needs_provision_types = False
     income = True

@@ -9,8 +9,10 @@ from .base import Ages, Lever, Number, register, schema
 @register
 class ReduceNewPlans(Lever):
     name = "reduce_new_plans"
-    description = ("New plans in the provision types fall by `percent` % from the start year "
-                   "(optionally only at `ages: [low, high]`).")
+    description = (
+        "New plans in the provision types fall by `percent` % from the start year "
+        "(optionally only at `ages: [low, high]`)."
+    )
     effect = schema(percent=Number(-100, 100), ages=Ages(required=False, default=(0, MAX_AGE)))
     moves_caseload = True
 
@@ -18,4 +20,4 @@ class ReduceNewPlans(Lever):
         factor = levers.joiner_factor()
         low, high = self.value(m.effect, "ages")
         for c in levers.columns(m.provision_types):
-            factor[first:, low:high + 1, c] *= 1 - float(m.effect["percent"]) / 100
+            factor[first:, low : high + 1, c] *= 1 - float(m.effect["percent"]) / 100

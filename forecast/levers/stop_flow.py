@@ -8,9 +8,11 @@ from .base import Ages, Lever, Number, ProvisionType, register, schema
 @register
 class StopFlow(Lever):
     name = "stop_flow"
-    description = ("Moves from the provision types to `to` by children aged `ages: [low, high]` "
-                   "(age on the earlier census) stop, by `share` (default 1): those children stay "
-                   "where they were.")
+    description = (
+        "Moves from the provision types to `to` by children aged `ages: [low, high]` "
+        "(age on the earlier census) stop, by `share` (default 1): those children stay "
+        "where they were."
+    )
     effect = schema(
         to=ProvisionType(),
         ages=Ages(),
@@ -20,7 +22,12 @@ class StopFlow(Lever):
 
     def apply(self, m, first, levers):
         low, high = m.effect["ages"]
-        levers.caseload.stop_flows.append((
-            first, levers.columns(m.provision_types), levers.column(m.effect["to"]), (low, high),
-            float(self.value(m.effect, "share")),
-        ))
+        levers.caseload.stop_flows.append(
+            (
+                first,
+                levers.columns(m.provision_types),
+                levers.column(m.effect["to"]),
+                (low, high),
+                float(self.value(m.effect, "share")),
+            )
+        )

@@ -8,8 +8,10 @@ from .base import Lever, Number, register, schema
 @register
 class UnitCostChange(Lever):
     name = "unit_cost_change"
-    description = ("Unit cost in the provision types changes once by `percent` % in the start "
-                   "year (e.g. a banding review: -5).")
+    description = (
+        "Unit cost in the provision types changes once by `percent` % in the start "
+        "year (e.g. a banding review: -5)."
+    )
     effect = schema(percent=Number(-100, 100))
     spend_rises_with = "percent"
 

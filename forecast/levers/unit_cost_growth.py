@@ -8,8 +8,7 @@ from .base import Lever, Number, register, schema
 @register
 class UnitCostGrowth(Lever):
     name = "unit_cost_growth"
-    description = ("Yearly unit-cost growth in the provision types changes by "
-                   "`percentage_points`.")
+    description = "Yearly unit-cost growth in the provision types changes by `percentage_points`."
     effect = schema(percentage_points=Number(-50, 50))
     spend_rises_with = "percentage_points"
 

@@ -81,8 +81,9 @@ def tables(schema: str) -> dict[str, Table]:
 def table(schema: str, name: str) -> Table:
     found = tables(schema).get(name)
     if found is None:
-        raise KeyError(f"{schema}.{name} is not in the serving contract ({_file(schema)}): "
-                       "describe it there")
+        raise KeyError(
+            f"{schema}.{name} is not in the serving contract ({_file(schema)}): describe it there"
+        )
     return found
 
 
@@ -158,9 +159,14 @@ def _dbt_tables(schema: str) -> dict[str, Table]:
     result = {}
     for path in paths:
         for entry in _load(path).get(kind) or []:
-            columns = tuple(Column(c["name"], one_line(c.get("description")),
-                                   str(c["data_type"]).lower() if c.get("data_type") else None)
-                            for c in entry.get("columns") or [])
+            columns = tuple(
+                Column(
+                    c["name"],
+                    one_line(c.get("description")),
+                    str(c["data_type"]).lower() if c.get("data_type") else None,
+                )
+                for c in entry.get("columns") or []
+            )
             description = one_line(entry.get("description"))
             result[entry["name"]] = Table(schema, entry["name"], description, columns)
     return result
@@ -182,8 +188,10 @@ def _only(entry: object, allowed: set[str], where: str) -> None:
     if not isinstance(entry, dict):
         raise ContractError(f"{where}: expected a mapping, found {entry!r}")
     if unknown := set(entry) - allowed:
-        raise ContractError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))} "
-                            f"(allowed: {', '.join(sorted(allowed))}) in {entry!r}")
+        raise ContractError(
+            f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))} "
+            f"(allowed: {', '.join(sorted(allowed))}) in {entry!r}"
+        )
     if "name" in allowed and not entry.get("name"):
         raise ContractError(f"{where}: no name")
 

@@ -22,7 +22,13 @@ def defs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("defs")
     with pytest.MonkeyPatch.context() as patch:  # the defaults, under a folder of its own
         patch.chdir(folder)
-        for name in ("HIGHNEEDS_WAREHOUSE", "HIGHNEEDS_LANDING", "HIGHNEEDS_SERVING", "DAGSTER_HOME", "HIGHNEEDS_HORIZON"):
+        for name in (
+            "HIGHNEEDS_WAREHOUSE",
+            "HIGHNEEDS_LANDING",
+            "HIGHNEEDS_SERVING",
+            "DAGSTER_HOME",
+            "HIGHNEEDS_HORIZON",
+        ):
             patch.delenv(name, raising=False)
         yield build_definitions()
 
@@ -46,9 +52,16 @@ def describe(defs: dg.Definitions) -> dict:
     return {
         "assets": assets,
         "checks": checks,
-        "jobs": sorted(job.name for job in defs.resolve_all_job_defs() if not job.name.startswith("__")),
+        "jobs": sorted(
+            job.name for job in defs.resolve_all_job_defs() if not job.name.startswith("__")
+        ),
         "schedules": [
-            {"name": s.name, "cron": s.cron_schedule, "timezone": s.execution_timezone, "job": s.job_name}
+            {
+                "name": s.name,
+                "cron": s.cron_schedule,
+                "timezone": s.execution_timezone,
+                "job": s.job_name,
+            }
             for s in (defs.resolve_schedule_def(schedule.name) for schedule in defs.schedules)
         ],
         "sensors": sorted(s.name for s in defs.sensors),
@@ -60,14 +73,27 @@ def test_definitions_match_the_reviewed_snapshot(defs):
     if os.environ.get("UPDATE_SNAPSHOTS") == "1" or not SNAPSHOT.exists():
         SNAPSHOT.parent.mkdir(exist_ok=True)
         SNAPSHOT.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
-    assert current == json.loads(SNAPSHOT.read_text()), "lineage changed: review and run UPDATE_SNAPSHOTS=1 make test"
+    assert current == json.loads(SNAPSHOT.read_text()), (
+        "lineage changed: review and run UPDATE_SNAPSHOTS=1 make test"
+    )
 
 
 def test_every_asset_is_described_grouped_and_owned(defs):
     for key, asset in describe(defs)["assets"].items():
         assert asset["described"], key
-        assert asset["group"] in {"landing", "ingest", "reference", "staging", "intermediate", "marts", "gates", "forecast",
-                                  "serving", "report", "docs"}, key
+        assert asset["group"] in {
+            "landing",
+            "ingest",
+            "reference",
+            "staging",
+            "intermediate",
+            "marts",
+            "gates",
+            "forecast",
+            "serving",
+            "report",
+            "docs",
+        }, key
         assert asset["owners"], key
 
 
@@ -88,7 +114,8 @@ def test_nightly_schedule_and_landing_sensor(defs):
 
 
 def test_ingest_gates_block(defs):
-    # three gates on each of the six ingest assets (ehcp, placements, finance, budget, gias, requests)
+    # three gates on each of the six ingest assets
+    # (ehcp, placements, finance, budget, gias, requests)
     blocking = [c for c in describe(defs)["checks"] if c.startswith("raw/")]
     assert len(blocking) == 3 * 6 and all(c.endswith("(blocking)") for c in blocking)
 

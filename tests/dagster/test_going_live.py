@@ -18,18 +18,32 @@ UNITS = REPO_ROOT / "deploy" / "systemd"
 
 def documented_step(pattern: str) -> str:
     """The command of the README's "Going live" section that matches `pattern`."""
-    section = (REPO_ROOT / "README.md").read_text(encoding="utf-8").split("## Going live", 1)[1].split("\n## ", 1)[0]
-    commands = [line for block in re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL) for line in block.splitlines()]
+    section = (
+        (REPO_ROOT / "README.md")
+        .read_text(encoding="utf-8")
+        .split("## Going live", 1)[1]
+        .split("\n## ", 1)[0]
+    )
+    commands = [
+        line
+        for block in re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL)
+        for line in block.splitlines()
+    ]
     return next(line for line in commands if re.search(pattern, line))
 
 
 def test_the_readme_step_switches_the_schedule_and_the_sensor_on(pipeline_env, monkeypatch):
     monkeypatch.delenv("HIGHNEEDS_AUTOMATION", raising=False)
-    subprocess.run(["bash", "-c", documented_step("HIGHNEEDS_AUTOMATION")], cwd=pipeline_env, check=True)
+    subprocess.run(
+        ["bash", "-c", documented_step("HIGHNEEDS_AUTOMATION")], cwd=pipeline_env, check=True
+    )
     # as the service runs it: the UI without a daemon shows what the daemon will act on
     with running_ui(pipeline_env, "--no-daemon") as (port, _, log_path):
         assert_quiet(port, log_path)
-        assert automation_states(port) == {"nightly_refresh": "RUNNING", "landing_files_changed": "RUNNING"}
+        assert automation_states(port) == {
+            "nightly_refresh": "RUNNING",
+            "landing_files_changed": "RUNNING",
+        }
 
 
 def unit(name: str) -> configparser.ConfigParser:

@@ -18,7 +18,8 @@ from dagster_project.cli import build_parser
 
 def graphql(port: int, query: str) -> dict:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -27,11 +28,16 @@ def graphql(port: int, query: str) -> dict:
 
 def automation_states(port: int) -> dict[str, str]:
     """Each schedule's and sensor's state as the UI (and the daemon) sees it."""
-    repositories = graphql(port, "{ repositoriesOrError { ... on RepositoryConnection { nodes { "
-                                 "schedules { name scheduleState { status } } sensors { name sensorState { status } } "
-                                 "} } } }")["repositoriesOrError"]["nodes"]
-    return {**{s["name"]: s["scheduleState"]["status"] for r in repositories for s in r["schedules"]},
-            **{s["name"]: s["sensorState"]["status"] for r in repositories for s in r["sensors"]}}
+    repositories = graphql(
+        port,
+        "{ repositoriesOrError { ... on RepositoryConnection { nodes { "
+        "schedules { name scheduleState { status } } sensors { name sensorState { status } } "
+        "} } } }",
+    )["repositoriesOrError"]["nodes"]
+    return {
+        **{s["name"]: s["scheduleState"]["status"] for r in repositories for s in r["schedules"]},
+        **{s["name"]: s["sensorState"]["status"] for r in repositories for s in r["sensors"]},
+    }
 
 
 def free_port() -> int:
@@ -54,7 +60,10 @@ def running_ui(folder, *options: str):
     log = log_path.open("w")
     ui = subprocess.Popen(
         [sys.executable, "-m", "dagster_project.cli", "ui", *options, "--port", str(port)],
-        cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=folder,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
         env={**os.environ, "HIGHNEEDS_REPORT_PORT": str(report_port)},
     )
     try:
@@ -76,7 +85,8 @@ def running_ui(folder, *options: str):
 
 
 def assert_quiet(port: int, log_path) -> None:
-    """No deprecation or supersession warning on the terminal; no community pop-up in the browser."""
+    """No deprecation or supersession warning on the terminal;
+    no community pop-up in the browser."""
     output = log_path.read_text()
     assert "Warning" not in output and "superseded" not in output, output[-3000:]
     assert graphql(port, "{ shouldShowNux }")["shouldShowNux"] is False
@@ -90,16 +100,33 @@ def test_the_read_only_ui_shows_everything_and_launches_nothing(pipeline_env, mo
     with running_ui(pipeline_env, "--read-only") as (port, report_port, log_path):
         assert_quiet(port, log_path)
         # the report beside the UI, over http on loopback
-        with urllib.request.urlopen(f"http://127.0.0.1:{report_port}/internal/report.html", timeout=10) as response:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{report_port}/internal/report.html", timeout=10
+        ) as response:
             assert b"High needs block diagnostic" in response.read()
-        assert f"Report on http://127.0.0.1:{report_port}/internal/report.html" in log_path.read_text()
-        permissions = {p["permission"]: p["value"] for p in graphql(port, "{ permissions { permission value } }")["permissions"]}
-        for action in ("launch_pipeline_execution", "launch_partition_backfill", "start_schedule", "edit_sensor",
-                       "wipe_assets", "reload_workspace", "terminate_pipeline_execution"):
+        assert (
+            f"Report on http://127.0.0.1:{report_port}/internal/report.html" in log_path.read_text()
+        )
+        permissions = {
+            p["permission"]: p["value"]
+            for p in graphql(port, "{ permissions { permission value } }")["permissions"]
+        }
+        for action in (
+            "launch_pipeline_execution",
+            "launch_partition_backfill",
+            "start_schedule",
+            "edit_sensor",
+            "wipe_assets",
+            "reload_workspace",
+            "terminate_pipeline_execution",
+        ):
             assert permissions[action] is False, action
         reload = graphql(port, "mutation { reloadWorkspace { __typename } }")["reloadWorkspace"]
         assert reload["__typename"] == "UnauthorizedError"
-        assets = {"/".join(node["assetKey"]["path"]) for node in graphql(port, "{ assetNodes { assetKey { path } } }")["assetNodes"]}
+        assets = {
+            "/".join(node["assetKey"]["path"])
+            for node in graphql(port, "{ assetNodes { assetKey { path } } }")["assetNodes"]
+        }
         assert {"serving/publish", "gates/warehouse_checked", "marts/fct_provision_spend"} <= assets
 
 
@@ -109,5 +136,8 @@ def test_the_ui_with_its_daemon_starts_quiet(pipeline_env):
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     with running_ui(pipeline_env) as (port, _, log_path):
         assert_quiet(port, log_path)
-        assert automation_states(port) == {"nightly_refresh": "STOPPED", "landing_files_changed": "STOPPED"}
+        assert automation_states(port) == {
+            "nightly_refresh": "STOPPED",
+            "landing_files_changed": "STOPPED",
+        }
     assert "nux:\n  enabled: false" in (home / "dagster.yaml").read_text()

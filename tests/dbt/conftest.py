@@ -24,9 +24,24 @@ def dbt_build(warehouse: Path, *args: str) -> subprocess.CompletedProcess:
     project = REPO_ROOT / "dbt"
     variables = json.dumps(dbt_vars(warehouse, DEFAULT_DUCKDB_MEMORY_LIMIT, os.cpu_count() or 1))
     return subprocess.run(
-        [DBT, "build", *args, "--project-dir", str(project), "--profiles-dir", str(project),
-         "--target-path", str(warehouse.parent / "dbt-target"), "--vars", variables],
-        cwd=project, env=env, capture_output=True, text=True, check=False,
+        [
+            DBT,
+            "build",
+            *args,
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+            "--target-path",
+            str(warehouse.parent / "dbt-target"),
+            "--vars",
+            variables,
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 

@@ -17,13 +17,27 @@ def con(warehouse_copy):
 
 def test_all_gates_pass_on_the_fixture(con):
     bounds = gates.read_cost_bounds(COST_BOUNDS)
-    results = [gates.finance_reconciliation(con), gates.unit_costs_within_bounds(con, bounds, 1.0),
-               gates.placement_costs_within_bounds(con, bounds)]
+    results = [
+        gates.finance_reconciliation(con),
+        gates.unit_costs_within_bounds(con, bounds, 1.0),
+        gates.placement_costs_within_bounds(con, bounds),
+    ]
     for extract in EXTRACTS.values():
-        results += [gates.rows_accounted_for(con, extract), gates.no_rejected_files(con, extract),
-                    gates.quarantine_within_tolerance(con, extract, 0.0, 0.0)]
-    for name, keys in (("ehcp", ("plan_id",)), ("finance", ("transaction_id",)), ("budget", ("financial_year", "line"))):
-        model = {"ehcp": "stg_ehcp__plans", "finance": "stg_finance__transactions", "budget": "stg_budget__lines"}[name]
+        results += [
+            gates.rows_accounted_for(con, extract),
+            gates.no_rejected_files(con, extract),
+            gates.quarantine_within_tolerance(con, extract, 0.0, 0.0),
+        ]
+    for name, keys in (
+        ("ehcp", ("plan_id",)),
+        ("finance", ("transaction_id",)),
+        ("budget", ("financial_year", "line")),
+    ):
+        model = {
+            "ehcp": "stg_ehcp__plans",
+            "finance": "stg_finance__transactions",
+            "budget": "stg_budget__lines",
+        }[name]
         results.append(gates.staging_accounting(con, EXTRACTS[name], f"staging.{model}", keys))
     assert [r.summary for r in results if not r.passed] == []
 
@@ -43,15 +57,20 @@ def test_rows_accounted_for_fails_when_rows_read_differ_from_raw(con):
 
 
 def test_rejected_file_fails_its_gate(con):
-    con.execute("UPDATE raw.budget_files SET status = 'rejected', message = 'budget/budget.csv: missing required column(s) amount'")
+    con.execute(
+        "UPDATE raw.budget_files SET status = 'rejected', "
+        "message = 'budget/budget.csv: missing required column(s) amount'"
+    )
     result = gates.no_rejected_files(con, BUDGET)
     assert not result.passed and "missing required column(s) amount" in result.summary
 
 
 def test_quarantine_beyond_tolerance_fails(con):
     con.execute(
-        "INSERT INTO quarantine.ehcp (plan_id, _file_hash, _source_file, _source_row, _load_id, reason_codes, reason) "
-        "SELECT 'EP999', file_hash, file_name, 99, 'x', ['bad_date'], 'date_of_birth: bad date' FROM raw.ehcp_files"
+        "INSERT INTO quarantine.ehcp (plan_id, _file_hash, _source_file, _source_row, _load_id, "
+        "reason_codes, reason) "
+        "SELECT 'EP999', file_hash, file_name, 99, 'x', ['bad_date'], 'date_of_birth: bad date' "
+        "FROM raw.ehcp_files"
     )
     con.execute("UPDATE raw.ehcp_files SET rows_quarantined = 1")
     assert not gates.quarantine_within_tolerance(con, EHCP, 0.0, 0.0).passed
@@ -65,7 +84,8 @@ def test_quarantined_money_beyond_its_tolerance_fails_even_when_few_rows_are(con
     read = float(con.execute("SELECT sum(abs(amount)) FROM raw.finance_valid").fetchone()[0])
     con.execute(
         "UPDATE raw.finance_files SET rows_quarantined = 2, money_quarantined_gbp = 0, "
-        "gross_money_quarantined_gbp = ?, gross_money_read_gbp = ?", [read * 0.01, read * 1.01]
+        "gross_money_quarantined_gbp = ?, gross_money_read_gbp = ?",
+        [read * 0.01, read * 1.01],
     )
     result = gates.quarantine_within_tolerance(con, FINANCE, 0.5, 0.005)
     assert not result.passed
@@ -75,20 +95,32 @@ def test_quarantined_money_beyond_its_tolerance_fails_even_when_few_rows_are(con
 
 def _broken_finance_staging(con, select: str):
     con.execute(f"CREATE OR REPLACE VIEW staging.stg_finance__transactions_broken AS {select}")
-    return gates.staging_accounting(con, FINANCE, "staging.stg_finance__transactions_broken", ("transaction_id",))
+    return gates.staging_accounting(
+        con, FINANCE, "staging.stg_finance__transactions_broken", ("transaction_id",)
+    )
 
 
 @pytest.mark.parametrize(
     ("broken_staging", "failure"),
     [
-        pytest.param("SELECT * FROM staging.stg_finance__transactions WHERE transaction_id <> 'TX00005'",
-                     "neither in staging nor superseded", id="drops a row"),
-        pytest.param("SELECT * FROM staging.stg_finance__transactions UNION ALL "
-                     "SELECT * FROM staging.stg_finance__transactions WHERE transaction_id = 'TX00007'",
-                     "staging holds rows that are not valid raw rows", id="holds a row twice"),
-        pytest.param("SELECT * REPLACE (CASE WHEN transaction_id = 'TX00009' THEN amount_gbp + 0.01 ELSE amount_gbp END "
-                     "AS amount_gbp) FROM staging.stg_finance__transactions",
-                     "money in staging differs from the valid raw rows", id="a penny changed"),
+        pytest.param(
+            "SELECT * FROM staging.stg_finance__transactions WHERE transaction_id <> 'TX00005'",
+            "neither in staging nor superseded",
+            id="drops a row",
+        ),
+        pytest.param(
+            "SELECT * FROM staging.stg_finance__transactions UNION ALL "
+            "SELECT * FROM staging.stg_finance__transactions WHERE transaction_id = 'TX00007'",
+            "staging holds rows that are not valid raw rows",
+            id="holds a row twice",
+        ),
+        pytest.param(
+            "SELECT * REPLACE (CASE WHEN transaction_id = 'TX00009' THEN amount_gbp + 0.01 "
+            "ELSE amount_gbp END "
+            "AS amount_gbp) FROM staging.stg_finance__transactions",
+            "money in staging differs from the valid raw rows",
+            id="a penny changed",
+        ),
     ],
 )
 def test_staging_accounting_fails_when_staging_is_broken(con, broken_staging, failure):
@@ -101,16 +133,22 @@ def test_staging_accounting_counts_a_row_superseded_by_a_later_file(con):
     # staging keeps the key of TX00005 from another row (as when a later file re-exports it)
     result = _broken_finance_staging(
         con,
-        "SELECT * REPLACE (CASE WHEN transaction_id = 'TX00005' THEN source_row + 100000 ELSE source_row END AS source_row) "
+        "SELECT * REPLACE (CASE WHEN transaction_id = 'TX00005' THEN source_row + 100000 "
+        "ELSE source_row END AS source_row) "
         "FROM staging.stg_finance__transactions",
     )
     assert not result.passed  # the re-numbered row is not a valid raw row
-    assert result.facts.loc[0, "rows_superseded"] == 1 and result.facts.loc[0, "rows_unaccounted"] == 0
+    assert (
+        result.facts.loc[0, "rows_superseded"] == 1 and result.facts.loc[0, "rows_unaccounted"] == 0
+    )
     assert result.facts.loc[0, "staging_rows_not_from_raw"] == 1
 
 
 def test_finance_reconciliation_fails_when_the_mart_is_off_by_a_penny(con):
-    con.execute("UPDATE marts.fct_provision_spend SET spend_gbp = spend_gbp + 0.01 WHERE financial_year = '2022-23' AND provision_type = 'mss'")
+    con.execute(
+        "UPDATE marts.fct_provision_spend SET spend_gbp = spend_gbp + 0.01 "
+        "WHERE financial_year = '2022-23' AND provision_type = 'mss'"
+    )
     result = gates.finance_reconciliation(con)
     assert not result.passed
     assert "high needs spend differs from fct_provision_spend (2022-23)" in result.summary
@@ -118,13 +156,20 @@ def test_finance_reconciliation_fails_when_the_mart_is_off_by_a_penny(con):
 
 def test_unit_cost_bounds_fail_outside_bounds(con):
     bounds = gates.read_cost_bounds(COST_BOUNDS)
-    tight = bounds.assign(max_unit_cost_gbp=bounds["max_unit_cost_gbp"].where(bounds["provision_type"] != "inmss", 50_000))
+    tight = bounds.assign(
+        max_unit_cost_gbp=bounds["max_unit_cost_gbp"].where(
+            bounds["provision_type"] != "inmss", 50_000
+        )
+    )
     result = gates.unit_costs_within_bounds(con, tight, 1.0)
     assert not result.passed and "2021-22 inmss" in result.summary
 
 
 def test_placement_cost_bounds_fail_for_an_absurd_cost(con):
-    con.execute("UPDATE intermediate.int_placements_classified SET annual_cost_gbp = 9999999 WHERE placement_id = 'PL09'")
+    con.execute(
+        "UPDATE intermediate.int_placements_classified SET annual_cost_gbp = 9999999 "
+        "WHERE placement_id = 'PL09'"
+    )
     result = gates.placement_costs_within_bounds(con, gates.read_cost_bounds(COST_BOUNDS))
     assert not result.passed and "PL09" in result.summary
     assert isinstance(result.facts, pd.DataFrame) and len(result.facts) == 1
@@ -134,9 +179,12 @@ def test_ids_link_passes_on_the_fixture_and_blocks_when_most_payments_join_no_ch
     assert gates.ids_link(con, 0.05).passed
     # what a changed pseudonymisation key does: the ledger's children are no longer anyone's
     con.execute(
-        "INSERT INTO intermediate.int_data_quality_flags (extract, source_file, source_row, source_file_hash, "
-        "record_key, flag) SELECT 'finance', source_file, source_row, source_file_hash, transaction_id, "
-        "'payment_for_unknown_child' FROM staging.stg_finance__transactions WHERE child_id IS NOT NULL"
+        "INSERT INTO intermediate.int_data_quality_flags (extract, source_file, source_row, "
+        "source_file_hash, "
+        "record_key, flag) SELECT 'finance', source_file, source_row, source_file_hash, "
+        "transaction_id, "
+        "'payment_for_unknown_child' FROM staging.stg_finance__transactions "
+        "WHERE child_id IS NOT NULL"
     )
     result = gates.ids_link(con, 0.05)
     assert not result.passed

@@ -24,7 +24,9 @@ def high_needs_ledger() -> list[tuple[str, str, Decimal]]:
                 continue
             _day, month, year = (int(x) for x in row["posting_date"].split("/"))
             start = year if month >= 4 else year - 1
-            rows.append((f"{start}-{(start + 1) % 100:02d}", row["s251_line"], Decimal(row["amount"])))
+            rows.append(
+                (f"{start}-{(start + 1) % 100:02d}", row["s251_line"], Decimal(row["amount"]))
+            )
     return rows
 
 
@@ -43,7 +45,11 @@ def con(built_warehouse):
 
 
 def test_spend_reconciles_to_the_ledger_to_the_penny(con):
-    mart = dict(con.execute("SELECT financial_year, sum(spend_gbp) FROM marts.fct_provision_spend GROUP BY 1").fetchall())
+    mart = dict(
+        con.execute(
+            "SELECT financial_year, sum(spend_gbp) FROM marts.fct_provision_spend GROUP BY 1"
+        ).fetchall()
+    )
     assert mart == ledger_by_year()
 
 
@@ -56,23 +62,29 @@ def test_spend_by_s251_line_matches_the_ledger_and_the_provision_mart(con):
     mart = {
         (fy, line): total
         for fy, line, total in con.execute(
-            "SELECT financial_year, s251_line, sum(spend_gbp) FROM marts.fct_spend_by_s251_line GROUP BY 1, 2"
+            "SELECT financial_year, s251_line, sum(spend_gbp) FROM marts.fct_spend_by_s251_line "
+            "GROUP BY 1, 2"
         ).fetchall()
     }
     assert mart == dict(by_line)
-    assert con.execute(
-        """
+    assert (
+        con.execute(
+            """
         SELECT count(*) FROM marts.fct_provision_spend p
         LEFT JOIN (SELECT financial_year, provision_type, sum(spend_gbp) AS spend_gbp
-                   FROM marts.fct_spend_by_s251_line GROUP BY ALL) l USING (financial_year, provision_type)
+                   FROM marts.fct_spend_by_s251_line GROUP BY ALL) l
+            USING (financial_year, provision_type)
         WHERE p.spend_gbp <> coalesce(l.spend_gbp, 0)
         """
-    ).fetchone()[0] == 0
+        ).fetchone()[0]
+        == 0
+    )
 
 
 def test_every_provision_type_appears_every_year(con):
     assert con.execute(
-        "SELECT count(DISTINCT provision_type), count(*) / count(DISTINCT financial_year) FROM marts.fct_provision_spend"
+        "SELECT count(DISTINCT provision_type), count(*) / count(DISTINCT financial_year) "
+        "FROM marts.fct_provision_spend"
     ).fetchone() == (12, 12)
 
 
@@ -81,11 +93,20 @@ def test_caseload_on_census_days(con):
         "SELECT census_date::VARCHAR, sum(plans) FROM marts.fct_ehcp_cohort GROUP BY 1 ORDER BY 1"
     ).fetchall() == [("2022-01-20", 8), ("2023-01-19", 8), ("2024-01-18", 6)]
     by_provision = dict(
-        con.execute("SELECT provision_type, sum(plans) FROM marts.fct_ehcp_cohort WHERE census_year = 2024 GROUP BY 1").fetchall()
+        con.execute(
+            "SELECT provision_type, sum(plans) FROM marts.fct_ehcp_cohort WHERE census_year = 2024 "
+            "GROUP BY 1"
+        ).fetchall()
     )
     # K001 special academy, K008 LA special, K002 independent special, K003 college (UKPRN),
     # K004 mainstream resourced provision, K006 mainstream academy
-    assert by_provision == {"mss": 2, "inmss": 1, "post16_fe": 1, "mainstream_rp_unit": 1, "mainstream": 1}
+    assert by_provision == {
+        "mss": 2,
+        "inmss": 1,
+        "post16_fe": 1,
+        "mainstream_rp_unit": 1,
+        "mainstream": 1,
+    }
 
 
 def test_ages_and_curriculum_years(con):
@@ -99,18 +120,28 @@ def test_ages_and_curriculum_years(con):
 
 def test_flows(con):
     rows = con.execute(
-        "SELECT year, provision_type, new_plans, ceased_plans, moved_in, moved_out FROM marts.fct_ehcp_flows "
+        "SELECT year, provision_type, new_plans, ceased_plans, moved_in, moved_out "
+        "FROM marts.fct_ehcp_flows "
         "WHERE new_plans + ceased_plans + moved_in + moved_out > 0 ORDER BY year, provision_type"
     ).fetchall()
     assert (2024, "inmss", 0, 1, 0, 0) in rows  # K007's plan ceased (max age) at Hollybank NMSS
     assert (2024, "eotas", 0, 1, 0, 0) in rows  # K005 moved away from EOTAS
-    assert (2024, "mss", 0, 0, 1, 0) in rows and (2024, "mainstream", 0, 0, 0, 1) in rows  # K001 stepped up
+    # K001 stepped up
+    assert (2024, "mss", 0, 0, 1, 0) in rows and (
+        2024,
+        "mainstream",
+        0,
+        0,
+        0,
+        1,
+    ) in rows
     assert (2023, "early_years", 0, 0, 0, 1) in rows  # K008 left early years for special school
 
 
 def test_hnb_position(con):
     rows = con.execute(
-        "SELECT financial_year, funding_gbp, spend_gbp, in_year_balance_gbp, cumulative_balance_gbp "
+        "SELECT financial_year, funding_gbp, spend_gbp, in_year_balance_gbp, "
+        "cumulative_balance_gbp "
         "FROM marts.fct_hnb_position ORDER BY 1"
     ).fetchall()
     funding = {"2021-22": Decimal(340000), "2022-23": Decimal(362000), "2023-24": Decimal(364000)}
@@ -118,20 +149,28 @@ def test_hnb_position(con):
     balance = Decimal(-25000)
     for fy, fund, spent, in_year, cumulative in rows:
         balance += funding[fy] - spend[fy]
-        assert (fund, spent, in_year, cumulative) == (funding[fy], spend[fy], funding[fy] - spend[fy], balance)
+        assert (fund, spent, in_year, cumulative) == (
+            funding[fy],
+            spend[fy],
+            funding[fy] - spend[fy],
+            balance,
+        )
 
 
 def test_place_funding_goes_to_the_school_type_and_services_to_central(con):
     methods = dict(
         con.execute(
-            "SELECT s251_line || ' ' || provision_type, count(*) FROM intermediate.int_spend_allocated "
+            "SELECT s251_line || ' ' || provision_type, count(*) "
+            "FROM intermediate.int_spend_allocated "
             "WHERE allocation_method IN ('provider_type', 'central') GROUP BY 1"
         ).fetchall()
     )
     assert methods == {"1.0.2 mss": 36, "1.2.5 central": 36, "1.2.13 central": 36}
 
 
-def test_a_payment_naming_only_a_child_goes_to_the_childs_placement_on_the_posting_date(warehouse_copy):
+def test_a_payment_naming_only_a_child_goes_to_the_childs_placement_on_the_posting_date(
+    warehouse_copy,
+):
     # The fixture's ledger names a placement on every child-level high needs payment, so this
     # adds three that name only the child of a placement that ended: during it, after it ended,
     # and before the child's first placement.
@@ -148,21 +187,31 @@ def test_a_payment_naming_only_a_child_goes_to_the_childs_placement_on_the_posti
             """
         ).fetchone()
         first = con.execute(
-            "SELECT min(start_date) FROM intermediate.int_placements_classified WHERE child_id = ?", [child]
+            "SELECT min(start_date) FROM intermediate.int_placements_classified WHERE child_id = ?",
+            [child],
         ).fetchone()[0]
-        for transaction_id, posting_date in (("TXC1", start + dt.timedelta(days=1)), ("TXC2", end + dt.timedelta(days=10)),
-                                             ("TXC3", first - dt.timedelta(days=1))):
+        for transaction_id, posting_date in (
+            ("TXC1", start + dt.timedelta(days=1)),
+            ("TXC2", end + dt.timedelta(days=10)),
+            ("TXC3", first - dt.timedelta(days=1)),
+        ):
             con.execute(
-                "INSERT INTO staging.stg_finance__transactions BY NAME SELECT ? AS transaction_id, ? AS posting_date, "
-                "'2022-23' AS financial_year, 100.00 AS amount_gbp, '1.2.5' AS s251_line, ? AS child_id, "
-                "'x' AS source_file_hash, 'test' AS source_file, 1 AS source_row, 'test' AS load_id",
+                "INSERT INTO staging.stg_finance__transactions BY NAME "
+                "SELECT ? AS transaction_id, ? AS posting_date, "
+                "'2022-23' AS financial_year, 100.00 AS amount_gbp, '1.2.5' AS s251_line, "
+                "? AS child_id, "
+                "'x' AS source_file_hash, 'test' AS source_file, 1 AS source_row, "
+                "'test' AS load_id",
                 [transaction_id, posting_date, child],
             )
-    completed = dbt_build(warehouse_copy, "--select", "int_spend_child_placements", "int_spend_allocated")
+    completed = dbt_build(
+        warehouse_copy, "--select", "int_spend_child_placements", "int_spend_allocated"
+    )
     assert completed.returncode == 0, completed.stdout[-4000:]
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
         allocated = con.execute(
-            "SELECT transaction_id, provision_type, allocation_method FROM intermediate.int_spend_allocated "
+            "SELECT transaction_id, provision_type, allocation_method "
+            "FROM intermediate.int_spend_allocated "
             "WHERE transaction_id LIKE 'TXC%' ORDER BY 1"
         ).fetchall()
     assert allocated == [
@@ -173,8 +222,14 @@ def test_a_payment_naming_only_a_child_goes_to_the_childs_placement_on_the_posti
 
 
 def test_no_personal_data_in_marts(con):
-    text = str([con.execute(f"SELECT * FROM marts.{t}").fetchall() for (t,) in
-                con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts'").fetchall()])
+    text = str(
+        [
+            con.execute(f"SELECT * FROM marts.{t}").fetchall()
+            for (t,) in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts'"
+            ).fetchall()
+        ]
+    )
     for value in ("K001", "Alfie", "H801200001001", "RG14 1AA", "2012-03-14"):
         assert value not in text
 
@@ -192,7 +247,12 @@ def test_data_quality_accounts_for_every_row_of_every_file(con):
         FROM marts.fct_data_quality GROUP BY 1 ORDER BY 1
         """
     ).fetchall()
-    assert [r[0] for r in rows] == ["budget/budget.csv", "ehcp/plans.csv", "finance/ledger_2021_2024.csv", "placements/placements.csv"]
+    assert [r[0] for r in rows] == [
+        "budget/budget.csv",
+        "ehcp/plans.csv",
+        "finance/ledger_2021_2024.csv",
+        "placements/placements.csv",
+    ]
     for file_name, read, loaded, duplicates, quarantined, current, superseded in rows:
         assert read == loaded + duplicates + quarantined, file_name
         assert loaded == current + superseded, file_name

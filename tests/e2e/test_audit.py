@@ -30,7 +30,8 @@ def audited(tmp_path_factory):
     """One refresh of the hand-written extracts, kept for the module's tests."""
     folder = tmp_path_factory.mktemp("audit")
     environment = {
-        "HIGHNEEDS_REPORT_PORT": str(free_port()),  # where the UI will serve the report the refresh links to
+        # where the UI will serve the report the refresh links to
+        "HIGHNEEDS_REPORT_PORT": str(free_port()),
         "HIGHNEEDS_LANDING": str(folder / "landing"),
         "HIGHNEEDS_WAREHOUSE": str(folder / "warehouse.duckdb"),
         "HIGHNEEDS_SERVING": str(folder / "serving.duckdb"),
@@ -69,7 +70,11 @@ def test_every_materialisation_says_what_it_holds_and_how_it_was_made(audited, m
     assert "Forecast to 2028-29" in forecast["summary"]
 
     os.environ["DAGSTER_HOME"] = str(home)
-    observation = dg.DagsterInstance.get().fetch_observations(dg.AssetKey(["landing", "finance"]), limit=1).records[0]
+    observation = (
+        dg.DagsterInstance.get()
+        .fetch_observations(dg.AssetKey(["landing", "finance"]), limit=1)
+        .records[0]
+    )
     observed = observation.asset_observation.metadata["file_hashes"].value
     ledger = HANDWRITTEN_LANDING / "finance" / "ledger_2021_2024.csv"
     assert hashlib.sha256(ledger.read_bytes()).hexdigest() in observed
@@ -80,11 +85,15 @@ def test_trace_lists_the_exact_transactions_behind_a_spend_figure(audited, monke
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     out_file = folder / "trace.csv"
-    assert main(["trace", "spend", "--year", "2022-23", "--provision", "mss", "--out", str(out_file)]) == 0
+    assert (
+        main(["trace", "spend", "--year", "2022-23", "--provision", "mss", "--out", str(out_file)])
+        == 0
+    )
     assert "they match" in capsys.readouterr().out
     with out_file.open() as handle:
         rows = list(csv.DictReader(handle))
-    # independently: the ledger's 2022-23 rows for mss placements (PL06, PL12) and the special school's place funding
+    # independently: the ledger's 2022-23 rows for mss placements
+    # (PL06, PL12) and the special school's place funding
     expected = Decimal(0)
     with (HANDWRITTEN_LANDING / "finance" / "ledger_2021_2024.csv").open() as handle:
         for row in csv.DictReader(handle):
@@ -93,7 +102,9 @@ def test_trace_lists_the_exact_transactions_behind_a_spend_figure(audited, monke
             if in_year and (row["placement_id"] in ("PL06", "PL12") or row["s251_line"] == "1.0.2"):
                 expected += Decimal(row["amount"])
     assert sum(Decimal(r["amount_gbp"]) for r in rows) == expected
-    assert {r["source_file"] for r in rows} == {"finance/ledger_2021_2024.csv"} and all(r["source_row"] for r in rows)
+    assert {r["source_file"] for r in rows} == {"finance/ledger_2021_2024.csv"} and all(
+        r["source_row"] for r in rows
+    )
 
     assert main(["trace", "plans", "--census", "2024", "--provision", "mss"]) == 0
     assert "plans: traced rows total 2.00; mart 2.00: they match" in capsys.readouterr().out
@@ -124,7 +135,11 @@ def ui(audited):
     log = log_path.open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "dagster_project.cli", "ui", "--read-only", "--port", str(port)],
-        cwd=folder, env={**os.environ, **environment}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=folder,
+        env={**os.environ, **environment},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -136,7 +151,9 @@ def ui(audited):
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
                     log.flush()
-                    pytest.fail("the Dagster webserver did not start:\n" + log_path.read_text()[-3000:])
+                    pytest.fail(
+                        "the Dagster webserver did not start:\n" + log_path.read_text()[-3000:]
+                    )
                 time.sleep(1)
         yield base, f"http://127.0.0.1:{environment['HIGHNEEDS_REPORT_PORT']}/", log_path
     finally:
@@ -150,14 +167,24 @@ def test_the_ui_shows_the_lineage_from_landing_files_to_the_forecast_with_passed
 
     ui, report, log_path = ui
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    flags = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync"]
+    flags = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
         page = browser.new_page(viewport={"width": 1800, "height": 1100})
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(f"{ui}/assets/forecast/spend?view=lineage&lineageScope=upstream&lineageDepth=20", wait_until="networkidle")
+        page.goto(
+            f"{ui}/assets/forecast/spend?view=lineage&lineageScope=upstream&lineageDepth=20",
+            wait_until="networkidle",
+        )
         page.wait_for_selector("text=fct_provisi", timeout=60_000)
         page.wait_for_timeout(1500)
         page.screenshot(path=str(ARTIFACTS / "lineage_forecast_spend.png"))
@@ -170,8 +197,11 @@ def test_the_ui_shows_the_lineage_from_landing_files_to_the_forecast_with_passed
         page.wait_for_timeout(1500)
         page.screenshot(path=str(ARTIFACTS / "checks_fct_provision_spend.png"))
         checks = page.inner_text("body")
-        assert "Passed" in checks and "unit_costs_within_bounds" in checks and "Failed" not in checks
-        # no "join the Dagster community" pop-up, ever (no setNuxSeen here: the UI is as auditors get it)
+        assert (
+            "Passed" in checks and "unit_costs_within_bounds" in checks and "Failed" not in checks
+        )
+        # no "join the Dagster community" pop-up, ever
+        # (no setNuxSeen here: the UI is as auditors get it)
         assert "Join the Dagster community" not in checks
         # the report, from its asset's link: over http from the server, not a file:/// path on it
         page.goto(f"{ui}/assets/report", wait_until="networkidle")

@@ -21,7 +21,8 @@ def merge_corpus(landing, readers_path) -> dict[tuple[str, str], dict]:
             if not path.is_file() or path.parent == folder:
                 continue
             extract, *rest = path.relative_to(folder).parts
-            rest = rest[1:] if extract == "sen2" else rest  # sen2/<return>/<file>: the case is the return
+            # sen2/<return>/<file>: the case is the return
+            rest = rest[1:] if extract == "sen2" else rest
             target = landing / extract / name / "/".join(rest)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
@@ -33,7 +34,9 @@ def merge_corpus(landing, readers_path) -> dict[tuple[str, str], dict]:
             for file_name, want in files.items():
                 _, *rest = file_name.split("/")
                 rest = rest[1:] if file_name.startswith("sen2/") else rest
-                merged = f"{file_name.split('/')[0]}/{name}" + ("/" + "/".join(rest) if rest else "")
+                merged = f"{file_name.split('/')[0]}/{name}" + (
+                    "/" + "/".join(rest) if rest else ""
+                )
                 expectations[(extract, merged)] = want
     readers_path.write_text(yaml.safe_dump(readers))
     return expectations
@@ -52,19 +55,31 @@ def test_the_corpus_through_refresh(pipeline_env, monkeypatch, capsys):
     with duckdb.connect(str(pipeline_env / "warehouse.duckdb"), read_only=True) as con:
         for (extract, file_name), want in expectations.items():
             row = con.execute(
-                f"SELECT status, message, rows_read, rows_valid, rows_duplicate, rows_quarantined FROM raw.{extract}_files "
-                "WHERE file_name = ?", [file_name]
+                "SELECT status, message, rows_read, rows_valid, rows_duplicate, rows_quarantined "
+                f"FROM raw.{extract}_files "
+                "WHERE file_name = ?",
+                [file_name],
             ).fetchone()
             assert row is not None, f"{extract}: {file_name} not recorded"
             assert row[0] == want["status"], (file_name, row[1])
-            for column, got in zip(("rows_read", "rows_valid", "rows_duplicate", "rows_quarantined"), row[2:], strict=False):
+            for column, got in zip(
+                ("rows_read", "rows_valid", "rows_duplicate", "rows_quarantined"),
+                row[2:],
+                strict=False,
+            ):
                 if column in want:
                     assert got == want[column], (file_name, column)
         # the gates asset, which records the checks in meta, runs only when every gate passed
-        assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'meta' "
-                           "AND table_name = 'check_results'").fetchone()[0] == 0
+        assert (
+            con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'meta' "
+                "AND table_name = 'check_results'"
+            ).fetchone()[0]
+            == 0
+        )
 
-    # every extract's rows and money reconciled; what failed is the rejected files and the quarantine
+    # every extract's rows and money reconciled;
+    # what failed is the rejected files and the quarantine
     assert "rows_accounted_for" not in out.split("Checks:")[1]
     for name in ("ehcp", "placements", "finance", "budget"):
         assert f"raw/{name} · no_rejected_files" in out or name == "budget"
@@ -73,5 +88,9 @@ def test_the_corpus_through_refresh(pipeline_env, monkeypatch, capsys):
         if want["status"] == "rejected":
             assert file_name in out
     assert "finance/22_unparseable_amount/ledger.csv:2 amount: bad amount ('twelve')" in out
-    not_run = " ".join(out.split("Not run")[1].split()).split("assets in ")[1].split(".")[0].split(", ")
-    assert {"staging", "intermediate", "marts", "gates", "forecast", "serving", "report"} <= set(not_run), not_run
+    not_run = (
+        " ".join(out.split("Not run")[1].split()).split("assets in ")[1].split(".")[0].split(", ")
+    )
+    assert {"staging", "intermediate", "marts", "gates", "forecast", "serving", "report"} <= set(
+        not_run
+    ), not_run

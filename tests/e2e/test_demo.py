@@ -1,4 +1,5 @@
-"""`highneeds demo`: a synthetic council, generated and refreshed end to end (the README's first command)."""
+"""`highneeds demo`: a synthetic council, generated and refreshed end to end
+(the README's first command)."""
 
 import duckdb
 
@@ -7,21 +8,41 @@ def test_demo_generates_refreshes_and_forecasts_to_the_horizon(demo_run):
     assert demo_run.exit_code == 0, demo_run.output[-3000:]
     out = demo_run.output
     assert "Refresh succeeded" in out
-    assert "wrote a new random HIGHNEEDS_PSEUDONYM_KEY" not in out  # it used the key `make setup` wrote
-    assert "Spend and caseload by provision" in out and "Cumulative high needs balance at end of 2028-29" in out
+    # it used the key `make setup` wrote
+    assert "wrote a new random HIGHNEEDS_PSEUDONYM_KEY" not in out
+    assert (
+        "Spend and caseload by provision" in out
+        and "Cumulative high needs balance at end of 2028-29" in out
+    )
     with duckdb.connect(str(demo_run.warehouse), read_only=True) as con:
-        for mart in ("fct_provision_spend", "fct_ehcp_cohort", "fct_ehcp_flows", "fct_provision_starts", "fct_hnb_position"):
+        for mart in (
+            "fct_provision_spend",
+            "fct_ehcp_cohort",
+            "fct_ehcp_flows",
+            "fct_provision_starts",
+            "fct_hnb_position",
+        ):
             assert con.execute(f"SELECT count(*) FROM marts.{mart}").fetchone()[0] > 0, mart
         # the default council follows West Berkshire's published caseload
-        assert con.execute("SELECT sum(plans) FROM marts.fct_ehcp_cohort WHERE census_year = 2025").fetchone()[0] == 1685
+        assert (
+            con.execute(
+                "SELECT sum(plans) FROM marts.fct_ehcp_cohort WHERE census_year = 2025"
+            ).fetchone()[0]
+            == 1685
+        )
         years = con.execute(
-            "SELECT scenario, count(DISTINCT financial_year), max(financial_year) FROM forecast.spend GROUP BY 1 ORDER BY 1"
+            "SELECT scenario, count(DISTINCT financial_year), max(financial_year) "
+            "FROM forecast.spend GROUP BY 1 ORDER BY 1"
         ).fetchall()
         assert years == [("mitigated", 3, "2028-29"), ("unmitigated", 3, "2028-29")]
         # the synthetic council runs a growing deficit: the forecast must show it
-        assert con.execute(
-            "SELECT cumulative_balance_gbp_p50 FROM forecast.hnb_position WHERE scenario = 'unmitigated' AND financial_year = '2028-29'"
-        ).fetchone()[0] < 0
+        assert (
+            con.execute(
+                "SELECT cumulative_balance_gbp_p50 FROM forecast.hnb_position "
+                "WHERE scenario = 'unmitigated' AND financial_year = '2028-29'"
+            ).fetchone()[0]
+            < 0
+        )
 
 
 def test_demo_writes_the_report_and_says_where(demo_run):
@@ -40,7 +61,10 @@ def test_demo_writes_the_report_and_says_where(demo_run):
     # the benchmark section is filled from the shipped copy out of the box, and the demo says so
     assert "Benchmarks: from the DfE's published figures shipped with highneeds" in out
     html = internal.read_text()
-    assert "High needs block diagnostic: West Berkshire (869)" in html and "no published data folder at" not in html
+    assert (
+        "High needs block diagnostic: West Berkshire (869)" in html
+        and "no published data folder at" not in html
+    )
 
 
 def test_a_refresh_after_the_demo_uses_the_demos_key(demo_run, tmp_path, monkeypatch, capsys):
@@ -57,22 +81,32 @@ def test_a_refresh_after_the_demo_uses_the_demos_key(demo_run, tmp_path, monkeyp
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, tmp_path / name)
     with (tmp_path / "landing" / "placements" / "placements.csv").open(newline="") as handle:
         spells = [row for row in csv.DictReader(handle) if row["annual_cost"]][-30:]
-    rows = [f"NEW{i:03d},2025-03-31,100.00,1.2.3,{s['child_id']},{s['placement_id']}" for i, s in enumerate(spells)]
+    rows = [
+        f"NEW{i:03d},2025-03-31,100.00,1.2.3,{s['child_id']},{s['placement_id']}"
+        for i, s in enumerate(spells)
+    ]
     (tmp_path / "landing" / "finance" / "new_payments.csv").write_text(
-        "transaction_id,posting_date,amount,s251_line,child_id,placement_id\n" + "\n".join(rows) + "\n"
+        "transaction_id,posting_date,amount,s251_line,child_id,placement_id\n"
+        + "\n".join(rows)
+        + "\n"
     )
     monkeypatch.chdir(tmp_path)  # the demo's .env, as a user's next command in that folder reads it
     monkeypatch.delenv("HIGHNEEDS_PSEUDONYM_KEY", raising=False)
-    for name, value in {**demo_run.environment, "DAGSTER_HOME": str(tmp_path / "dagster_home")}.items():
+    for name, value in {
+        **demo_run.environment,
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+    }.items():
         monkeypatch.setenv(name, value.replace(str(demo_run.folder), str(tmp_path)))
     assert main(["refresh"]) == 0, capsys.readouterr().out[-3000:]
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
         flagged = con.execute(
-            "SELECT coalesce(sum(rows), 0) FROM marts.fct_data_quality WHERE source_file = 'finance/new_payments.csv' "
+            "SELECT coalesce(sum(rows), 0) FROM marts.fct_data_quality "
+            "WHERE source_file = 'finance/new_payments.csv' "
             "AND measure = 'rows_flagged_by_flag'"
         ).fetchone()[0]
         loaded = con.execute(
-            "SELECT rows FROM marts.fct_data_quality WHERE source_file = 'finance/new_payments.csv' "
+            "SELECT rows FROM marts.fct_data_quality "
+            "WHERE source_file = 'finance/new_payments.csv' "
             "AND measure = 'rows_loaded'"
         ).fetchone()[0]
     assert (loaded, flagged) == (30, 0)
@@ -84,13 +118,19 @@ def test_the_demo_forecasts_with_its_special_schools_places(demo_run):
     out = " ".join(demo_run.output.split())
     assert "HIGHNEEDS_FORECAST_SETTINGS=forecast/config/demo.forecast.yml" in out
     with duckdb.connect(str(demo_run.warehouse), read_only=True) as con:
-        places = con.execute("SELECT value FROM forecast.assumptions WHERE assumption = 'capacity' "
-                             "AND provision_type = 'mss'").fetchone()[0]
+        places = con.execute(
+            "SELECT value FROM forecast.assumptions WHERE assumption = 'capacity' "
+            "AND provision_type = 'mss'"
+        ).fetchone()[0]
         assert places == 520
-        held = con.execute("SELECT max(plans_central) FROM forecast.caseload WHERE provision_type = 'mss' "
-                           "AND scenario = 'unmitigated'").fetchone()[0]
+        held = con.execute(
+            "SELECT max(plans_central) FROM forecast.caseload WHERE provision_type = 'mss' "
+            "AND scenario = 'unmitigated'"
+        ).fetchone()[0]
         assert held <= places + 1e-6
         # and it binds: without the cap the maintained special caseload would pass the places
-        last = con.execute("SELECT sum(plans) FROM marts.fct_ehcp_cohort WHERE provision_type = 'mss' "
-                           "AND census_year = (SELECT max(census_year) FROM marts.fct_ehcp_cohort)").fetchone()[0]
+        last = con.execute(
+            "SELECT sum(plans) FROM marts.fct_ehcp_cohort WHERE provision_type = 'mss' "
+            "AND census_year = (SELECT max(census_year) FROM marts.fct_ehcp_cohort)"
+        ).fetchone()[0]
         assert last > 0.85 * places

@@ -45,8 +45,13 @@ def parquet(demo_run, serving, tmp_path_factory) -> Path:
             shutil.copy(demo_run.warehouse.parent / name, folder / name)
     with duckdb.connect(str(folder / demo_run.warehouse.name)) as con:
         options = ServingOptions(parquet_dir=folder / "parquet")
-        publication = publish(con, folder / "serving.duckdb", run_id="dictionary-test",
-                              code_version="test", options=options)
+        publication = publish(
+            con,
+            folder / "serving.duckdb",
+            run_id="dictionary-test",
+            code_version="test",
+            options=options,
+        )
     return publication.parquet
 
 
@@ -54,8 +59,10 @@ def served(serving: Path) -> tuple[dict, dict]:
     """The serving file's descriptions, {(schema, table, column or None): text}, and its columns'
     types, {(schema, table): [(column, type)]}."""
     with duckdb.connect(str(serving), read_only=True) as con:
-        tables = con.execute("SELECT schema_name, table_name, comment FROM duckdb_tables() "
-                             "WHERE database_name = current_database()").fetchall()
+        tables = con.execute(
+            "SELECT schema_name, table_name, comment FROM duckdb_tables() "
+            "WHERE database_name = current_database()"
+        ).fetchall()
         columns = con.execute(
             "SELECT schema_name, table_name, column_name, lower(data_type), comment "
             "FROM duckdb_columns() WHERE database_name = current_database() "
@@ -80,15 +87,17 @@ def test_the_readme_dictionary_is_the_serving_files(serving):
     assert undescribed(dictionary) == []
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     assert readme_block(readme) == dictionary_markdown(dictionary), (
-        "the README's data dictionary differs from the serving file: run `highneeds dictionary --readme README.md` "
-        "on a fresh demo and review the diff")
+        "the README's data dictionary differs from the serving file: "
+        "run `highneeds dictionary --readme README.md` on a fresh demo and review the diff"
+    )
 
 
 def test_every_served_table_and_column_is_in_the_contract_with_its_type(serving):
     descriptions, types = served(serving)
     assert {s for s, _t in types} == set(SCHEMAS)
-    missing = [".".join(filter(None, key)) for key, text in contract_says(descriptions).items()
-               if not text]
+    missing = [
+        ".".join(filter(None, key)) for key, text in contract_says(descriptions).items() if not text
+    ]
     assert missing == [], "served but not described in serving/contract (or the dbt YAML)"
     # the contract lists exactly the served columns, in order, and their types
     for schema in serving_contract.SCHEMAS:
@@ -111,8 +120,12 @@ def test_the_serving_file_its_parquet_and_dagster_say_what_the_contract_says(
     with duckdb.connect() as con:
         for path in sorted(parquet.glob("*/*.parquet")):
             schema, table = path.parent.name, path.stem
-            metadata = {k.decode(): v.decode() for k, v in con.execute(
-                "SELECT key, value FROM parquet_kv_metadata(?)", [str(path)]).fetchall()}
+            metadata = {
+                k.decode(): v.decode()
+                for k, v in con.execute(
+                    "SELECT key, value FROM parquet_kv_metadata(?)", [str(path)]
+                ).fetchall()
+            }
             assert metadata["table"] == f"{schema}.{table}"
             in_parquet[schema, table, None] = metadata["description"]
             columns = json.loads(metadata["column_descriptions"])
@@ -125,8 +138,10 @@ def test_the_serving_file_its_parquet_and_dagster_say_what_the_contract_says(
     specs = [*warehouse_models.specs_by_key.items(), *forecast_tables_asset.specs_by_key.items()]
     for key, spec in specs:
         if key.path[0] in SCHEMAS:
-            defined |= {(key.path[0], key.path[-1], c.name): one_line(c.description)
-                        for c in spec.metadata["dagster/column_schema"].columns}
+            defined |= {
+                (key.path[0], key.path[-1], c.name): one_line(c.description)
+                for c in spec.metadata["dagster/column_schema"].columns
+            }
     for name, value in build_publish_asset([], [], []).specs_by_key[PUBLISH_KEY].metadata.items():
         schema, table = name.split(".")
         defined |= {(schema, table, c.name): one_line(c.description) for c in value.schema.columns}
@@ -139,19 +154,36 @@ def test_the_serving_file_its_parquet_and_dagster_say_what_the_contract_says(
         for key in forecast_tables_asset.keys:
             event = instance.get_latest_materialization_event(key)
             schema = event.asset_materialization.metadata["dagster/column_schema"].value
-            materialised |= {("forecast", key.path[-1], c.name): c.description for c in schema.columns}
+            materialised |= {
+                ("forecast", key.path[-1], c.name): c.description for c in schema.columns
+            }
     assert materialised == {key: text for key, text in columns.items() if key[0] == "forecast"}
 
 
 def test_money_reaches_bi_as_numbers_and_provision_codes_are_spelled_out(serving):
     with duckdb.connect(str(serving), read_only=True) as con:
-        types = con.execute("SELECT DISTINCT data_type FROM duckdb_columns() WHERE database_name = current_database() "
-                            "AND schema_name IN ('marts', 'forecast', 'published', 'meta')").fetchall()
+        types = con.execute(
+            "SELECT DISTINCT data_type FROM duckdb_columns() "
+            "WHERE database_name = current_database() "
+            "AND schema_name IN ('marts', 'forecast', 'published', 'meta')"
+        ).fetchall()
         assert not [t for (t,) in types if t.startswith(("DECIMAL", "HUGEINT"))]
         spend = con.execute("SELECT spend_gbp FROM marts.fct_provision_spend").df()["spend_gbp"]
         assert spend.dtype == "float64" and (spend.round(2) == spend).all()
-        lookup = con.execute("SELECT provision_type, label, dfe_placement_category, description "
-                             "FROM meta.provision_types").fetchall()
-        used = {p for (p,) in con.execute("SELECT DISTINCT provision_type FROM marts.fct_provision_spend").fetchall()}
+        lookup = con.execute(
+            "SELECT provision_type, label, dfe_placement_category, description "
+            "FROM meta.provision_types"
+        ).fetchall()
+        used = {
+            p
+            for (p,) in con.execute(
+                "SELECT DISTINCT provision_type FROM marts.fct_provision_spend"
+            ).fetchall()
+        }
     assert used <= {code for code, *_ in lookup} and all(all(row) for row in lookup)
-    assert ("post16_spi", "Specialist post-16", "Post 16", "Specialist post-16 institution") in lookup
+    assert (
+        "post16_spi",
+        "Specialist post-16",
+        "Post 16",
+        "Specialist post-16 institution",
+    ) in lookup

@@ -14,8 +14,10 @@ def refresh(capsys) -> tuple[int, str]:
 
 def forecast_snapshot(warehouse) -> dict[str, list]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        return {t: con.execute(f"SELECT * FROM forecast.{t} ORDER BY ALL").fetchall()
-                for t in ("caseload", "spend", "hnb_position")}
+        return {
+            t: con.execute(f"SELECT * FROM forecast.{t} ORDER BY ALL").fetchall()
+            for t in ("caseload", "spend", "hnb_position")
+        }
 
 
 @pytest.fixture
@@ -31,10 +33,17 @@ def test_refresh_on_extracts_the_project_did_not_generate(refreshed):
     assert "Refresh succeeded" in out and "Checks:" in out and "0 failed" in out
     with duckdb.connect(str(warehouse), read_only=True) as con:
         years = con.execute(
-            "SELECT scenario, list(DISTINCT financial_year ORDER BY financial_year) FROM forecast.spend GROUP BY 1 ORDER BY 1"
+            "SELECT scenario, list(DISTINCT financial_year ORDER BY financial_year) "
+            "FROM forecast.spend GROUP BY 1 ORDER BY 1"
         ).fetchall()
-        assert years == [(s, ["2024-25", "2025-26", "2026-27", "2027-28", "2028-29"]) for s in ("mitigated", "unmitigated")]
-        assert con.execute("SELECT count(*) FROM meta.check_results WHERE NOT passed").fetchone()[0] == 0
+        assert years == [
+            (s, ["2024-25", "2025-26", "2026-27", "2027-28", "2028-29"])
+            for s in ("mitigated", "unmitigated")
+        ]
+        assert (
+            con.execute("SELECT count(*) FROM meta.check_results WHERE NOT passed").fetchone()[0]
+            == 0
+        )
 
 
 def test_a_broken_input_fails_the_refresh_and_keeps_the_last_good_forecast(refreshed, capsys):
@@ -57,7 +66,7 @@ def test_a_broken_input_fails_the_refresh_and_keeps_the_last_good_forecast(refre
     costly = landing / "placements" / "correction.csv"
     costly.write_text(
         "placement_id,child_id,urn,establishment_type_code,start_date,annual_cost\n"
-        "PL99,K006,110007,28,2023-09-01,\"£9,500,000\"\n"
+        'PL99,K006,110007,28,2023-09-01,"£9,500,000"\n'
     )
     code, out = refresh(capsys)
     assert code == 1

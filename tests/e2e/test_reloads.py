@@ -7,7 +7,13 @@ import duckdb
 from dagster_project.cli import main
 from synthetic.council import generate
 
-MARTS = ("fct_provision_spend", "fct_hnb_position", "fct_ehcp_cohort", "fct_ehcp_flows", "fct_provision_starts")
+MARTS = (
+    "fct_provision_spend",
+    "fct_hnb_position",
+    "fct_ehcp_cohort",
+    "fct_ehcp_flows",
+    "fct_provision_starts",
+)
 
 
 def marts(warehouse) -> dict[str, list]:
@@ -48,7 +54,9 @@ def test_reloading_and_overlapping_exports_count_each_transaction_once(pipeline_
         ).fetchone()[0]
         assert superseded == len(overlap) > 0
         # the superseded versions stay queryable for audit
-        assert con.execute("SELECT count(*) FROM raw.finance_valid").fetchone()[0] == first_raw + len(overlap)
+        assert con.execute("SELECT count(*) FROM raw.finance_valid").fetchone()[
+            0
+        ] == first_raw + len(overlap)
 
     # a correction: the re-export changes one amount; the later file wins
     high_needs = next(row for row in overlap if row["s251_line"].startswith("1.2."))
@@ -58,6 +66,11 @@ def test_reloading_and_overlapping_exports_count_each_transaction_once(pipeline_
         writer.writeheader()
         writer.writerow(corrected)
     assert main(["refresh"]) == 0, capsys.readouterr().out
+
     def total(rows):
         return sum(r[2] for r in rows)
-    assert float(total(marts(warehouse)["fct_provision_spend"]) - total(first["fct_provision_spend"])) == 100.0
+
+    assert (
+        float(total(marts(warehouse)["fct_provision_spend"]) - total(first["fct_provision_spend"]))
+        == 100.0
+    )

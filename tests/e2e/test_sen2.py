@@ -28,13 +28,25 @@ from tests.sen2_council import (
 )
 
 BLADE = "Blade-Export_15-01-2026_{}.csv"
-CAPTURED = "SELECT census_year, provision_type, sum(plans) FROM marts.fct_ehcp_cohort GROUP BY ALL ORDER BY ALL"
+CAPTURED = (
+    "SELECT census_year, provision_type, sum(plans) FROM marts.fct_ehcp_cohort GROUP BY ALL "
+    "ORDER BY ALL"
+)
 MARTS = {
-    "caseload": "SELECT census_date, primary_need, age_group, ncy, provision_type, age_at_plan_start_band, plans "
-                "FROM marts.fct_ehcp_cohort ORDER BY ALL",
-    "flows": "SELECT year, provision_type, new_plans, ceased_plans, moved_in, moved_out FROM marts.fct_ehcp_flows ORDER BY ALL",
-    "spend": "SELECT financial_year, provision_type, spend_gbp, placements, fte_placements, unit_cost_gbp "
-             "FROM marts.fct_provision_spend ORDER BY ALL",
+    "caseload": (
+        "SELECT census_date, primary_need, age_group, ncy, provision_type, "
+        "age_at_plan_start_band, plans "
+        "FROM marts.fct_ehcp_cohort ORDER BY ALL"
+    ),
+    "flows": (
+        "SELECT year, provision_type, new_plans, ceased_plans, moved_in, moved_out "
+        "FROM marts.fct_ehcp_flows ORDER BY ALL"
+    ),
+    "spend": (
+        "SELECT financial_year, provision_type, spend_gbp, placements, fte_placements, "
+        "unit_cost_gbp "
+        "FROM marts.fct_provision_spend ORDER BY ALL"
+    ),
     "position": "SELECT * FROM marts.fct_hnb_position ORDER BY ALL",
 }
 
@@ -49,12 +61,15 @@ def refresh(landing: Path, warehouse: Path, monkeypatch, capsys) -> dict[str, li
         return {name: con.execute(sql).fetchall() for name, sql in MARTS.items()}
 
 
-def test_a_collect_export_gives_the_same_marts_as_the_csv_extracts(pipeline_env, tmp_path, monkeypatch, capsys):
+def test_a_collect_export_gives_the_same_marts_as_the_csv_extracts(
+    pipeline_env, tmp_path, monkeypatch, capsys
+):
     write_csv_landing(tmp_path / "as_csv")
     expected = refresh(tmp_path / "as_csv", tmp_path / "csv.duckdb", monkeypatch, capsys)
 
     landing = pipeline_env / "landing"
-    write_sen2_landing(landing)  # three returns, January 2023, 2024 and 2025, superseding each other
+    # three returns, January 2023, 2024 and 2025, superseding each other
+    write_sen2_landing(landing)
     marts = refresh(landing, pipeline_env / "warehouse.duckdb", monkeypatch, capsys)
 
     assert marts == expected
@@ -63,20 +78,32 @@ def test_a_collect_export_gives_the_same_marts_as_the_csv_extracts(pipeline_env,
     for census_date, *_, plans in marts["caseload"]:
         caseload[census_date] += plans
     for census in CENSUS_DATES:
-        active = sum(p.start is not None and dt.date.fromisoformat(p.start) <= census
-                     and (p.cease is None or dt.date.fromisoformat(p.cease) > census) for p in PLANS)
+        active = sum(
+            p.start is not None
+            and dt.date.fromisoformat(p.start) <= census
+            and (p.cease is None or dt.date.fromisoformat(p.cease) > census)
+            for p in PLANS
+        )
         assert caseload[census] == active, census
     independent_special = sum(
-        Decimal(amount) for _, _, amount, line, _, urn, _, _ in ledger_rows(lambda child: child.upn)
+        Decimal(amount)
+        for _, _, amount, line, _, urn, _, _ in ledger_rows(lambda child: child.upn)
         if line.startswith("1.2.") and TYPE_BY_URN.get(urn) == "10"
     )
-    assert sum(spend for _, provision, spend, *_ in marts["spend"] if provision == "inmss") == independent_special
+    assert (
+        sum(spend for _, provision, spend, *_ in marts["spend"] if provision == "inmss")
+        == independent_special
+    )
     with duckdb.connect(str(pipeline_env / "warehouse.duckdb"), read_only=True) as con:
-        flags = con.execute("SELECT flag, count(*) FROM intermediate.int_data_quality_flags GROUP BY ALL").fetchall()
+        flags = con.execute(
+            "SELECT flag, count(*) FROM intermediate.int_data_quality_flags GROUP BY ALL"
+        ).fetchall()
         assert flags == []
         requests = con.execute(
-            "SELECT year, requests, requests_decided_to_assess, requests_decided_not_to_assess, plans_issued, "
-            "decisions_not_to_issue, conversion_pct, plans_issued_within_20_weeks, plans_issued_with_exception, "
+            "SELECT year, requests, requests_decided_to_assess, requests_decided_not_to_assess, "
+            "plans_issued, "
+            "decisions_not_to_issue, conversion_pct, plans_issued_within_20_weeks, "
+            "plans_issued_with_exception, "
             "within_20_weeks_pct_excluding_exceptions FROM marts.fct_ehcp_requests ORDER BY year"
         ).fetchall()
         # 2022: one request, assessed, its plan within 20 weeks; 2023: three requests (one refused,
@@ -89,28 +116,45 @@ def test_a_collect_export_gives_the_same_marts_as_the_csv_extracts(pipeline_env,
         ]
         # every exported column kept in raw, personal data dropped
         extra = con.execute("SELECT _extra_columns FROM raw.placements LIMIT 1").fetchone()[0]
-        assert {"placementdetail.nativeid", "placementdetail.placementdetailorderseqcolumn", "sen2.lea"} <= set(extra)
-        stored = str(con.execute("SELECT * FROM raw.ehcp").fetchall()) + str(con.execute("SELECT * FROM raw.placements").fetchall())
+        assert {
+            "placementdetail.nativeid",
+            "placementdetail.placementdetailorderseqcolumn",
+            "sen2.lea",
+        } <= set(extra)
+        stored = str(con.execute("SELECT * FROM raw.ehcp").fetchall()) + str(
+            con.execute("SELECT * FROM raw.placements").fetchall()
+        )
     assert not any(child.upn in stored or child.surname in stored for child in CHILDREN)
     report = (pipeline_env / "report" / "internal" / "report.html").read_text()
-    assert "Requests, assessments and 20-week timeliness" in report and "Requests that led to a plan (%)" in report
+    assert (
+        "Requests, assessments and 20-week timeliness" in report
+        and "Requests that led to a plan (%)" in report
+    )
 
 
-def test_a_ledger_keyed_by_the_case_management_id_joins_a_sen2_return(pipeline_env, monkeypatch, capsys):
+def test_a_ledger_keyed_by_the_case_management_id_joins_a_sen2_return(
+    pipeline_env, monkeypatch, capsys
+):
     landing = pipeline_env / "landing"
     write_sen2_landing(landing, ledger_id="native_id")
     monkeypatch.setenv("HIGHNEEDS_SEN2_CHILD_ID", "nativeid")
     marts = refresh(landing, pipeline_env / "warehouse.duckdb", monkeypatch, capsys)
     independent_special = sum(
-        Decimal(amount) for _, _, amount, line, _, urn, _, _ in ledger_rows(lambda child: child.native_id)
+        Decimal(amount)
+        for _, _, amount, line, _, urn, _, _ in ledger_rows(lambda child: child.native_id)
         if line.startswith("1.2.") and TYPE_BY_URN.get(urn) == "10"
     )
-    assert sum(spend for _, provision, spend, *_ in marts["spend"] if provision == "inmss") == independent_special
+    assert (
+        sum(spend for _, provision, spend, *_ in marts["spend"] if provision == "inmss")
+        == independent_special
+    )
     with duckdb.connect(str(pipeline_env / "warehouse.duckdb"), read_only=True) as con:
         methods = con.execute(
-            "SELECT DISTINCT allocation_method FROM intermediate.int_spend_allocated WHERE child_id IS NOT NULL"
+            "SELECT DISTINCT allocation_method FROM intermediate.int_spend_allocated "
+            "WHERE child_id IS NOT NULL"
         ).fetchall()
-    assert methods == [("child_placement_on_posting_date",)]  # every child-level payment found its child
+    # every child-level payment found its child
+    assert methods == [("child_placement_on_posting_date",)]
 
 
 def to_sen2_return(landing: Path) -> None:
@@ -123,17 +167,46 @@ def to_sen2_return(landing: Path) -> None:
     folder = landing / "sen2" / "2026"
     people: dict[str, int] = {}
     upn_of = {plan["child_id"]: plan["upn"] for plan in plans}
-    person_rows, request_rows, assessment_rows, plan_rows, active_rows, need_rows = [], [], [], [], [], []
+    person_rows, request_rows, assessment_rows, plan_rows, active_rows, need_rows = (
+        [],
+        [],
+        [],
+        [],
+        [],
+        [],
+    )
     plans_by_child = defaultdict(list)
     for number, plan in enumerate(plans, 1):
         if plan["child_id"] not in people:
             people[plan["child_id"]] = len(people) + 1
-            person_rows.append([people[plan["child_id"]], plan["surname"], plan["forename"],
-                                blade_date(plan["date_of_birth"]), plan["sex"], plan["postcode"], plan["upn"]])
-        request_rows.append([number, people[plan["child_id"]], blade_date(plan["request_date"] or plan["plan_start_date"])])
+            person_rows.append(
+                [
+                    people[plan["child_id"]],
+                    plan["surname"],
+                    plan["forename"],
+                    blade_date(plan["date_of_birth"]),
+                    plan["sex"],
+                    plan["postcode"],
+                    plan["upn"],
+                ]
+            )
+        request_rows.append(
+            [
+                number,
+                people[plan["child_id"]],
+                blade_date(plan["request_date"] or plan["plan_start_date"]),
+            ]
+        )
         assessment_rows.append([number, number, "Y"])
-        plan_rows.append([number, number, blade_date(plan["plan_start_date"]), blade_date(plan["plan_cease_date"]),
-                          plan["cease_reason"]])
+        plan_rows.append(
+            [
+                number,
+                number,
+                blade_date(plan["plan_start_date"]),
+                blade_date(plan["plan_cease_date"]),
+                plan["cease_reason"],
+            ]
+        )
         active_rows.append([number, number])
         need_rows.append([number, plan["primary_need"], 1])
         if plan["secondary_need"]:
@@ -142,23 +215,76 @@ def to_sen2_return(landing: Path) -> None:
     detail_rows, establishments = [], {}
     for placement in placements:
         starts = sorted(plans_by_child[placement["child_id"]])
-        plan = next((n for start, n in reversed(starts) if start <= placement["start_date"]), starts[0][1])
-        detail_rows.append([plan, placement["urn"], placement["ukprn"], placement["sen_setting"],
-                            blade_date(placement["start_date"]), blade_date(placement["end_date"]),
-                            blade_flag(placement["sen_unit"] == "Y"), blade_flag(placement["resourced_provision"] == "Y")])
+        plan = next(
+            (n for start, n in reversed(starts) if start <= placement["start_date"]), starts[0][1]
+        )
+        detail_rows.append(
+            [
+                plan,
+                placement["urn"],
+                placement["ukprn"],
+                placement["sen_setting"],
+                blade_date(placement["start_date"]),
+                blade_date(placement["end_date"]),
+                blade_flag(placement["sen_unit"] == "Y"),
+                blade_flag(placement["resourced_provision"] == "Y"),
+            ]
+        )
         if placement["urn"] or placement["ukprn"]:
             urn = placement["urn"] or f"9{placement['ukprn'][-5:]}"
-            establishments[urn] = [urn, placement["establishment_name"], placement["establishment_type_code"], placement["ukprn"]]
-    write(folder / BLADE.format("person"), ["persontableid", "surname", "forename", "personbirthdate", "sex", "postcode", "upn"], person_rows)
-    write(folder / BLADE.format("requests"), ["requeststableid", "persontableid", "receiveddate"], request_rows)
-    write(folder / BLADE.format("assessment"), ["assessmenttableid", "requeststableid", "assessmentoutcome"], assessment_rows)
-    write(folder / BLADE.format("namedplan"), ["namedplantableid", "assessmenttableid", "startdate", "ceasedate", "ceasereason"], plan_rows)
-    write(folder / BLADE.format("activeplans"), ["activeplanstableid", "requeststableid"], active_rows)
-    write(folder / BLADE.format("placementdetail"), ["activeplanstableid", "urn", "ukprn", "sensetting", "entrydate", "leavingdate",
-                                                     "senunitindicator", "resourcedprovisionindicator"], detail_rows)
-    write(folder / BLADE.format("senneed"), ["activeplanstableid", "sentype", "sentyperank"], need_rows)
-    write(landing / "reference" / "edubasealldata20260101.csv", ["URN", "EstablishmentName", "TypeOfEstablishment (code)", "UKPRN"],
-          sorted(establishments.values()))
+            establishments[urn] = [
+                urn,
+                placement["establishment_name"],
+                placement["establishment_type_code"],
+                placement["ukprn"],
+            ]
+    write(
+        folder / BLADE.format("person"),
+        ["persontableid", "surname", "forename", "personbirthdate", "sex", "postcode", "upn"],
+        person_rows,
+    )
+    write(
+        folder / BLADE.format("requests"),
+        ["requeststableid", "persontableid", "receiveddate"],
+        request_rows,
+    )
+    write(
+        folder / BLADE.format("assessment"),
+        ["assessmenttableid", "requeststableid", "assessmentoutcome"],
+        assessment_rows,
+    )
+    write(
+        folder / BLADE.format("namedplan"),
+        ["namedplantableid", "assessmenttableid", "startdate", "ceasedate", "ceasereason"],
+        plan_rows,
+    )
+    write(
+        folder / BLADE.format("activeplans"), ["activeplanstableid", "requeststableid"], active_rows
+    )
+    write(
+        folder / BLADE.format("placementdetail"),
+        [
+            "activeplanstableid",
+            "urn",
+            "ukprn",
+            "sensetting",
+            "entrydate",
+            "leavingdate",
+            "senunitindicator",
+            "resourcedprovisionindicator",
+        ],
+        detail_rows,
+    )
+    write(
+        folder / BLADE.format("senneed"),
+        ["activeplanstableid", "sentype", "sentyperank"],
+        need_rows,
+    )
+    write(
+        landing / "reference" / "edubasealldata20260101.csv",
+        ["URN", "EstablishmentName", "TypeOfEstablishment (code)", "UKPRN"],
+        sorted(establishments.values()),
+    )
     for path in sorted((landing / "finance").glob("*.csv")):
         rows = list(csv.DictReader(path.open()))
         for row in rows:
@@ -174,7 +300,9 @@ def caseload(warehouse: Path) -> list:
         return con.execute(CAPTURED).fetchall()
 
 
-def test_a_synthetic_council_as_a_sen2_return_has_the_same_caseload(pipeline_env, tmp_path, monkeypatch, capsys):
+def test_a_synthetic_council_as_a_sen2_return_has_the_same_caseload(
+    pipeline_env, tmp_path, monkeypatch, capsys
+):
     as_csv = tmp_path / "as_csv"
     generate(as_csv, children=250, first_year=2021, last_year=2025, seed=11)
     monkeypatch.setenv("HIGHNEEDS_LANDING", str(as_csv))
@@ -193,11 +321,16 @@ def test_a_synthetic_council_as_a_sen2_return_has_the_same_caseload(pipeline_env
     assert caseload(pipeline_env / "warehouse.duckdb") == expected
     with duckdb.connect(str(pipeline_env / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM forecast.spend").fetchone()[0] > 0
-        assert con.execute(
-            "SELECT count(*) FROM intermediate.int_placements_classified WHERE classified_by = 'gias_establishment_type'"
-        ).fetchone()[0] > 0
+        assert (
+            con.execute(
+                "SELECT count(*) FROM intermediate.int_placements_classified "
+                "WHERE classified_by = 'gias_establishment_type'"
+            ).fetchone()[0]
+            > 0
+        )
         unknown_child = con.execute(
-            "SELECT count(*) FROM intermediate.int_data_quality_flags WHERE flag = 'payment_for_unknown_child'"
+            "SELECT count(*) FROM intermediate.int_data_quality_flags "
+            "WHERE flag = 'payment_for_unknown_child'"
         ).fetchone()[0]
         stored = str(con.execute("SELECT * FROM raw.ehcp").fetchall())
     assert unknown_child == 0

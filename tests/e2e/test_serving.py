@@ -43,7 +43,14 @@ def council(tmp_path_factory) -> Published:
     folder = tmp_path_factory.mktemp("council")
     landing = folder / "landing"
     generate(landing, children=250, first_year=2021, last_year=2025, seed=7)
-    published = Published(folder, landing, folder / "warehouse.duckdb", folder / "serving.duckdb", folder / "parquet", "")
+    published = Published(
+        folder,
+        landing,
+        folder / "warehouse.duckdb",
+        folder / "serving.duckdb",
+        folder / "parquet",
+        "",
+    )
     settings = {
         "HIGHNEEDS_LANDING": str(landing),
         "HIGHNEEDS_WAREHOUSE": str(published.warehouse),
@@ -56,8 +63,15 @@ def council(tmp_path_factory) -> Published:
     }
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)
-        for name in ("HIGHNEEDS_MITIGATIONS", "HIGHNEEDS_HORIZON", "HIGHNEEDS_RECOVER_BY", "HIGHNEEDS_QUARANTINE_TOLERANCE",
-                     "HIGHNEEDS_EXTRACT_DATE", "HIGHNEEDS_SUPPRESSION_THRESHOLD", "HIGHNEEDS_FORECAST_SETTINGS"):
+        for name in (
+            "HIGHNEEDS_MITIGATIONS",
+            "HIGHNEEDS_HORIZON",
+            "HIGHNEEDS_RECOVER_BY",
+            "HIGHNEEDS_QUARANTINE_TOLERANCE",
+            "HIGHNEEDS_EXTRACT_DATE",
+            "HIGHNEEDS_SUPPRESSION_THRESHOLD",
+            "HIGHNEEDS_FORECAST_SETTINGS",
+        ):
             patch.delenv(name, raising=False)
         for name, value in settings.items():
             patch.setenv(name, value)
@@ -87,42 +101,66 @@ def test_the_refresh_publishes_marts_forecast_published_and_meta(council):
     assert "✓ publish to serving" in council.out and "Published to serving:" in council.out
     with duckdb.connect(str(council.serving), read_only=True) as con:
         version, _ = served_version(con)  # every table matches its checksum in meta.tables
-        schemas = dict(con.execute("SELECT schema_name, count(*) FROM duckdb_tables() GROUP BY 1").fetchall())
+        schemas = dict(
+            con.execute("SELECT schema_name, count(*) FROM duckdb_tables() GROUP BY 1").fetchall()
+        )
         assert set(schemas) == {"marts", "forecast", "published", "meta"}
         with duckdb.connect(str(council.warehouse), read_only=True) as warehouse:
             for schema in ("marts", "forecast"):
                 tables = warehouse.execute(
-                    "SELECT table_name FROM duckdb_tables() WHERE schema_name = ? ORDER BY 1", [schema]
+                    "SELECT table_name FROM duckdb_tables() WHERE schema_name = ? ORDER BY 1",
+                    [schema],
                 ).fetchall()
-                assert con.execute(
-                    "SELECT table_name FROM duckdb_tables() WHERE schema_name = ? ORDER BY 1", [schema]
-                ).fetchall() == tables
-            # money served as DOUBLE (pandas, Power BI and Excel read it as numbers): the same pennies
-            assert con.execute("SELECT * FROM marts.fct_provision_spend ORDER BY ALL").fetchall() == warehouse.execute(
-                "SELECT * REPLACE (spend_gbp::DOUBLE AS spend_gbp, unit_cost_gbp::DOUBLE AS unit_cost_gbp) "
-                "FROM marts.fct_provision_spend ORDER BY ALL").fetchall()
+                assert (
+                    con.execute(
+                        "SELECT table_name FROM duckdb_tables() WHERE schema_name = ? ORDER BY 1",
+                        [schema],
+                    ).fetchall()
+                    == tables
+                )
+            # money served as DOUBLE (pandas, Power BI and Excel read it as numbers):
+            # the same pennies
+            assert (
+                con.execute("SELECT * FROM marts.fct_provision_spend ORDER BY ALL").fetchall()
+                == warehouse.execute(
+                    "SELECT * REPLACE (spend_gbp::DOUBLE AS spend_gbp, "
+                    "unit_cost_gbp::DOUBLE AS unit_cost_gbp) "
+                    "FROM marts.fct_provision_spend ORDER BY ALL"
+                ).fetchall()
+            )
         run_id, code_version, person_ids = con.execute(
-            "SELECT run_id, code_version, person_ids FROM meta.publication").fetchall()[0]
+            "SELECT run_id, code_version, person_ids FROM meta.publication"
+        ).fetchall()[0]
         assert f"run {run_id} took" in council.out
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
         assert len(code_version) >= 12 and commit.startswith(code_version.removesuffix("+changes"))
         assert person_ids == "re-keyed with the serving key"
         # the source files, by content hash and the load that read them
-        files = con.execute("SELECT file_name, content_hash, load_id FROM meta.source_files WHERE in_landing").fetchall()
+        files = con.execute(
+            "SELECT file_name, content_hash, load_id FROM meta.source_files WHERE in_landing"
+        ).fetchall()
         assert {name: digest for name, digest, _ in files} == {
             str(p.relative_to(council.landing)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in council.landing.rglob("*.csv")
         }
         assert {load for *_, load in files} == {run_id}
-        checks = con.execute("SELECT count(*), bool_and(passed), min(run_id) FROM meta.check_results").fetchall()[0]
+        checks = con.execute(
+            "SELECT count(*), bool_and(passed), min(run_id) FROM meta.check_results"
+        ).fetchall()[0]
         assert checks[0] > 50 and checks[1] and checks[2] == run_id
     assert read_publication(council.serving)["version_id"] == version
 
 
 def test_no_serving_column_holds_a_value_of_a_personal_data_column(council):
     ehcp = landing_rows(council.landing, "ehcp")
-    child_ids = {row["child_id"] for extract in ("ehcp", "placements", "finance")
-                 for row in landing_rows(council.landing, extract) if row.get("child_id")}
+    child_ids = {
+        row["child_id"]
+        for extract in ("ehcp", "placements", "finance")
+        for row in landing_rows(council.landing, extract)
+        if row.get("child_id")
+    }
     personal = {column: {row[column] for row in ehcp if row[column]} for column in PERSONAL_COLUMNS}
     personal["child_id as in the extracts"] = child_ids
     personal["child_id as hashed in the warehouse"] = {keyed_hash(c, TEST_KEY) for c in child_ids}
@@ -130,28 +168,47 @@ def test_no_serving_column_holds_a_value_of_a_personal_data_column(council):
     with duckdb.connect(str(council.serving), read_only=True) as con:
         columns = serving_columns(con)
         assert not [c for c in columns if c[2].lower() in PERSONAL_COLUMNS]
-        # census dates are calendar facts of the marts, not anyone's birthday, even when they coincide
-        census_dates = {str(d) for (d,) in con.execute("SELECT DISTINCT census_date FROM marts.fct_ehcp_cohort").fetchall()}
+        # census dates are calendar facts of the marts,
+        # not anyone's birthday, even when they coincide
+        census_dates = {
+            str(d)
+            for (d,) in con.execute(
+                "SELECT DISTINCT census_date FROM marts.fct_ehcp_cohort"
+            ).fetchall()
+        }
         personal["date_of_birth"] -= census_dates
         distinctive = personal["upn"] | personal["postcode"] | child_ids
         found = []
         for schema, table, column, data_type in columns:
-            values = {v for (v,) in con.execute(
-                f'SELECT DISTINCT CAST("{column}" AS VARCHAR) FROM {schema}."{table}" WHERE "{column}" IS NOT NULL'
-            ).fetchall()}
+            values = {
+                v
+                for (v,) in con.execute(
+                    f'SELECT DISTINCT CAST("{column}" AS VARCHAR) FROM {schema}."{table}" '
+                    f'WHERE "{column}" IS NOT NULL'
+                ).fetchall()
+            }
             if data_type.startswith(("DATE", "TIMESTAMP")):
                 values |= {v[:10] for v in values}
             for name, secrets in personal.items():
                 if values & secrets:
-                    found.append(f"{schema}.{table}.{column} holds {name}: {sorted(values & secrets)[:3]}")
+                    found.append(
+                        f"{schema}.{table}.{column} holds {name}: {sorted(values & secrets)[:3]}"
+                    )
             if data_type == "VARCHAR":  # and no text quotes a UPN, postcode or id
-                found += [f"{schema}.{table}.{column} quotes {s!r}" for v in values for s in distinctive if s in v][:3]
+                found += [
+                    f"{schema}.{table}.{column} quotes {s!r}"
+                    for v in values
+                    for s in distinctive
+                    if s in v
+                ][:3]
     assert not found, "\n".join(found)
 
 
 def test_published_tables_hide_small_counts_so_that_totals_give_none_away(council):
     with duckdb.connect(str(council.serving), read_only=True) as con:
-        threshold = con.execute("SELECT suppression_threshold FROM meta.publication").fetchall()[0][0]
+        threshold = con.execute("SELECT suppression_threshold FROM meta.publication").fetchall()[0][
+            0
+        ]
         assert threshold == 5
         for spec in SUPPRESSED_TABLES:
             table = con.execute(f"SELECT * FROM published.{spec.name}").df()
@@ -164,24 +221,35 @@ def test_published_tables_hide_small_counts_so_that_totals_give_none_away(counci
             lines = table_lines(table, spec.dims, spec.lines)
             assert lines and not recoverable_cells(hidden, lines).size, spec.name
         # the shown numbers are the marts' own
-        total = con.execute("SELECT sum(plans) FROM marts.fct_ehcp_cohort WHERE census_year = 2025").fetchall()[0][0]
+        total = con.execute(
+            "SELECT sum(plans) FROM marts.fct_ehcp_cohort WHERE census_year = 2025"
+        ).fetchall()[0][0]
         assert con.execute(
-            "SELECT plans FROM published.ehcp_plans_by_need WHERE census_year = 2025 AND primary_need = 'total' "
-            "AND provision_type = 'total'").fetchall() == [(total,)]
+            "SELECT plans FROM published.ehcp_plans_by_need "
+            "WHERE census_year = 2025 AND primary_need = 'total' "
+            "AND provision_type = 'total'"
+        ).fetchall() == [(total,)]
 
 
 def test_serving_files_are_the_owners_alone_and_parquet_matches(council):
     for path in (council.serving, council.warehouse, *council.parquet.rglob("*.parquet")):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
-    for path in (council.parquet, *(p for p in council.parquet.rglob("*") if p.is_dir() and not p.is_symlink())):
+    for path in (
+        council.parquet,
+        *(p for p in council.parquet.rglob("*") if p.is_dir() and not p.is_symlink()),
+    ):
         assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
     version = read_publication(council.serving)["version_id"]
     assert os.readlink(council.parquet / "current") == version
     with duckdb.connect(str(council.serving), read_only=True) as con:
-        expected = con.execute("SELECT table_schema, table_name, row_count FROM meta.tables").fetchall()
+        expected = con.execute(
+            "SELECT table_schema, table_name, row_count FROM meta.tables"
+        ).fetchall()
         for schema, table, rows in expected:
             parquet = council.parquet / "current" / schema / f"{table}.parquet"
-            assert con.execute(f"SELECT count(*) FROM read_parquet('{parquet}')").fetchall() == [(rows,)]
+            assert con.execute(f"SELECT count(*) FROM read_parquet('{parquet}')").fetchall() == [
+                (rows,)
+            ]
 
 
 # last: it changes the council's landing folder and warehouse
@@ -190,21 +258,25 @@ def test_a_failed_gate_leaves_the_serving_file_byte_for_byte(council, capsys):
     good = serving.read_bytes(), serving.stat().st_ino, read_publication(serving)["version_id"]
     (council.landing / "placements" / "correction.csv").write_text(
         "placement_id,child_id,urn,establishment_type_code,start_date,annual_cost\n"
-        "PL9999999,C0000001,110007,28,2023-09-01,\"£9,500,000\"\n"
+        'PL9999999,C0000001,110007,28,2023-09-01,"£9,500,000"\n'
     )
     assert main(["refresh"]) == 1
     out = " ".join(capsys.readouterr().out.split())  # as one line: the console wraps long paths
     assert "placement_costs_within_bounds" in out
     assert f"Not published to serving: {serving} keeps version {good[2]}" in out
     assert (serving.read_bytes(), serving.stat().st_ino) == good[:2]
-    assert sorted(p.name for p in council.folder.iterdir() if "serving" in p.name) == ["serving.duckdb"]
+    assert sorted(p.name for p in council.folder.iterdir() if "serving" in p.name) == [
+        "serving.duckdb"
+    ]
 
     # publishing on its own (as from the UI) refuses a warehouse that changed since its gates passed
     from dagster_project.definitions import build_definitions
     from dagster_project.defs.publish import PUBLISH_KEY
 
     job = build_definitions().resolve_implicit_global_asset_job_def()
-    result = job.execute_in_process(asset_selection=[PUBLISH_KEY], instance=dg.DagsterInstance.get(), raise_on_error=False)
+    result = job.execute_in_process(
+        asset_selection=[PUBLISH_KEY], instance=dg.DagsterInstance.get(), raise_on_error=False
+    )
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
     assert "changed since the gates last passed" in str(failure.event_specific_data.error)

@@ -96,19 +96,19 @@ def test_the_summary_covers_the_whole_dsg_and_its_formulas_reach_the_forecast_ba
         for line in summary_lines():
             for year in years:
                 cell = table.sheet[table.coordinate(line, year)]
-                if (
-                    line in entered
-                ):  # left for the council: blank and shaded, never a made-up number
+                # left for the council: blank and shaded, never a made-up number
+                if line in entered:
                     assert cell.value is None and cell.fill.fgColor.rgb.endswith(INPUT), (
                         line,
                         year,
                     )
                     assert "enter" in table.raw(line, "Source")
                 elif line in ("High needs block: funding", "High needs block: spend"):
+                    # the model's number, which formulas use
                     assert is_number(cell.value), (
                         line,
                         year,
-                    )  # the model's number, which formulas use
+                    )
                 elif line != "DSG: balance brought forward (1 April)" or year != base:
                     assert is_formula(cell.value), (line, year)
         assert close(table.value("DSG: balance carried forward (31 March)", base), cumulative)
@@ -442,9 +442,8 @@ def test_percentages_are_numbers_with_a_percent_format_and_ranks_whole_numbers(w
             value = benchmarks.sheet.cell(row, benchmarks.headings.index(heading) + 1).value
             assert value is None or type(value) is int, (row, heading, value)
     similar = locate(workbook, "similar_councils")
-    assert all(
-        type(similar.sheet.cell(row, 1).value) is int for row in similar.rows
-    )  # old LA codes
+    # old LA codes
+    assert all(type(similar.sheet.cell(row, 1).value) is int for row in similar.rows)
 
 
 # --- one figure everywhere ------------------------------------------------------------------------

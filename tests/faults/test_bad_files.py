@@ -141,7 +141,9 @@ def test_field_too_large_names_row_column_and_limit(tmp_path):
     big = HEADER + "T2,2024-05-31,5,1.2.1,ok\n" + f'T3,2024-05-31,5,1.2.1,"{SECRET * 800_000}"\n'
     con, result = load(landing_with(tmp_path, "ledger.csv", big.encode()))
     message = rejected_message(con, result, "ledger.csv")
-    assert "row 3, column description holds 9.9 MiB, more than the 1.0 MiB a field may hold" in message
+    assert (
+        "row 3, column description holds 9.9 MiB, more than the 1.0 MiB a field may hold" in message
+    )
 
 
 def test_row_too_long_for_duckdb_names_row_and_limit(tmp_path):
@@ -154,7 +156,11 @@ def test_row_too_long_for_duckdb_names_row_and_limit(tmp_path):
 
 
 def test_quote_never_closed(tmp_path):
-    rows = ["T2,2024-05-31,5,1.2.1,ok", f'T3,2024-05-31,5,1.2.1,"{SECRET}', "T4,2024-05-31,5,1.2.1,x"]
+    rows = [
+        "T2,2024-05-31,5,1.2.1,ok",
+        f'T3,2024-05-31,5,1.2.1,"{SECRET}',
+        "T4,2024-05-31,5,1.2.1,x",
+    ]
     text = HEADER + "\n".join(rows) + "\n"
     con, result = load(landing_with(tmp_path, "ledger.csv", text.encode()))
     assert "row 3 opens a quote that is never closed" in rejected_message(con, result, "ledger.csv")

@@ -30,10 +30,15 @@ def load(tmp_path: Path, extract, text: str, **options):
 def floor_problems(con, extract_name: str) -> dict[int, list[tuple[str, str]]]:
     """Row → [(column, value)] of its date_before_floor problems."""
     rows = con.execute(
-        f"SELECT _source_row, reason_codes, reason_columns, reason_values FROM quarantine.{extract_name}"
+        "SELECT _source_row, reason_codes, reason_columns, reason_values "
+        f"FROM quarantine.{extract_name}"
     ).fetchall()
     return {
-        row: [(c, v) for code, c, v in zip(codes, columns, values, strict=False) if code == "date_before_floor"]
+        row: [
+            (c, v)
+            for code, c, v in zip(codes, columns, values, strict=False)
+            if code == "date_before_floor"
+        ]
         for row, codes, columns, values in rows
     }
 
@@ -44,7 +49,8 @@ def test_the_default_floor_is_1_january_1990():
 
 def test_postings_before_the_floor_are_quarantined(tmp_path):
     con = load(
-        tmp_path, FINANCE,
+        tmp_path,
+        FINANCE,
         "transaction_id,posting_date,amount,s251_line\n"
         "T1,1900-05-01,100.00,1.2.3\n"
         "T2,01/01/1990,50.00,1.2.3\n"  # on the floor: plausible
@@ -55,13 +61,16 @@ def test_postings_before_the_floor_are_quarantined(tmp_path):
         4: [("posting_date", "31/12/1989")],
     }
     assert con.execute("SELECT transaction_id FROM raw.finance_valid").fetchall() == [("T2",)]
-    reason = con.execute("SELECT reason FROM quarantine.finance WHERE _source_row = 2").fetchone()[0]
+    reason = con.execute("SELECT reason FROM quarantine.finance WHERE _source_row = 2").fetchone()[
+        0
+    ]
     assert reason == "posting_date: date before floor ('1900-05-01')"
 
 
 def test_placements_before_the_floor_are_quarantined(tmp_path):
     con = load(
-        tmp_path, PLACEMENTS,
+        tmp_path,
+        PLACEMENTS,
         "placement_id,child_id,sen_setting,start_date,end_date\n"
         "PL1,C1,OLA,1900-01-01,\n"
         "PL2,C1,OLA,1900-01-01,1900-07-31\n"
@@ -76,7 +85,8 @@ def test_placements_before_the_floor_are_quarantined(tmp_path):
 
 def test_plan_dates_before_the_floor_are_quarantined_but_not_dates_of_birth(tmp_path):
     con = load(
-        tmp_path, EHCP,
+        tmp_path,
+        EHCP,
         "child_id,plan_id,date_of_birth,primary_need,request_date,plan_start_date,plan_cease_date,"
         "cease_reason\n"
         "C1,P1,1989-12-31,ASD,1900-01-01,1900-03-01,1900-06-01,9\n"
@@ -96,7 +106,8 @@ def test_plan_dates_before_the_floor_are_quarantined_but_not_dates_of_birth(tmp_
 
 def test_the_floor_is_a_setting(tmp_path):
     con = load(
-        tmp_path, FINANCE,
+        tmp_path,
+        FINANCE,
         "transaction_id,posting_date,amount,s251_line\n"
         "T1,1995-05-01,100.00,1.2.3\n"
         "T2,2005-05-01,1.00,1.2.3\n",

@@ -35,7 +35,9 @@ def ledger(landing: Path, rows: int) -> Path:
     path = folder / "ledger.csv"
     with path.open("w") as out:
         out.write(HEADER)
-        out.writelines(f"T{n},2024-05-31,{n % 997}.50,1.2.3,top-up payment {n}\n" for n in range(rows))
+        out.writelines(
+            f"T{n},2024-05-31,{n % 997}.50,1.2.3,top-up payment {n}\n" for n in range(rows)
+        )
     return path
 
 
@@ -45,14 +47,21 @@ def tmpfs(folder: Path, size: str):
     folder.mkdir()
     if os.geteuid() != 0 or not shutil.which("mount"):
         pytest.skip("mounting a small tmpfs needs root and mount(8)")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                             capture_output=True, text=True, check=False)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
     try:
         yield folder
     finally:
-        if subprocess.run(["umount", str(folder)], capture_output=True, check=False).returncode != 0:
+        if (
+            subprocess.run(["umount", str(folder)], capture_output=True, check=False).returncode
+            != 0
+        ):
             subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
@@ -97,7 +106,9 @@ def test_a_commit_that_fills_the_disk_is_not_hidden_by_the_failed_rollback(tmp_p
         con.close()
     assert "cannot rollback" not in str(raised.value)
     commit_error = raised.value.__cause__
-    assert "Failed to commit" in str(commit_error) and "No space left on device" in str(commit_error)
+    assert "Failed to commit" in str(commit_error) and "No space left on device" in str(
+        commit_error
+    )
     assert any("cannot rollback" in note for note in commit_error.__notes__)
 
 
@@ -124,7 +135,9 @@ def test_the_first_error_is_never_replaced_by_one_from_clean_up(tmp_path):
     ledger(tmp_path / "landing", 3)
     con = duckdb.connect()
     flaky = CommitFailsThenRollbackFails(con)
-    with pytest.raises(duckdb.TransactionException, match="Failed to commit: the storage said no") as raised:
+    with pytest.raises(
+        duckdb.TransactionException, match="Failed to commit: the storage said no"
+    ) as raised:
         load_extract(flaky, FINANCE, tmp_path / "landing", "L1", KEY, EXTRACT_DATE)
     assert any("cannot rollback" in note for note in raised.value.__notes__)
     assert con.execute("SELECT count(*) FROM raw.finance").fetchone() == (0,)  # nothing half-loaded
@@ -144,17 +157,24 @@ def test_a_file_size_limit_is_reported_like_a_full_disk(tmp_path):
         from ingest.load import load_extract
 
         resource.setrlimit(resource.RLIMIT_FSIZE, (8 << 20, 8 << 20))
-        con = duckdb.connect({str(tmp_path / 'warehouse.duckdb')!r})
+        con = duckdb.connect({str(tmp_path / "warehouse.duckdb")!r})
         try:
-            landing = Path({str(tmp_path / 'landing')!r})
+            landing = Path({str(tmp_path / "landing")!r})
             load_extract(con, FINANCE, landing, "L1", {KEY!r}, dt.date(2026, 3, 31))
         except DiskFull as full:
             print(full.errno, full)
         """
     )
     repo = Path(__file__).resolve().parents[2]
-    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=repo,
-                               env={**os.environ, "PYTHONPATH": str(repo)}, timeout=300, check=False)
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        timeout=300,
+        check=False,
+    )
     assert completed.returncode == 0, completed.stderr[-2000:]
     code, message = completed.stdout.strip().split(" ", 1)
     assert int(code) == errno.EFBIG
@@ -162,7 +182,9 @@ def test_a_file_size_limit_is_reported_like_a_full_disk(tmp_path):
     assert f"stopped a write to {tmp_path}" in message
 
 
-def test_a_refresh_that_fills_the_warehouse_disk_says_so_and_keeps_the_serving_file(pipeline_env, monkeypatch, capsys):
+def test_a_refresh_that_fills_the_warehouse_disk_says_so_and_keeps_the_serving_file(
+    pipeline_env, monkeypatch, capsys
+):
     """End to end: the warehouse on a disk of its own, big enough for the hand-written council but
     not for a new 400,000-row ledger. The refresh names the full disk; BI keeps the last good
     serving file, byte for byte."""
@@ -177,12 +199,18 @@ def test_a_refresh_that_fills_the_warehouse_disk_says_so_and_keeps_the_serving_f
         serving = pipeline_env / "serving.duckdb"
         served = hashlib.sha256(serving.read_bytes()).hexdigest()
         (landing / "finance" / "ledger.csv").write_text(
-            HEADER + "".join(f"T{n},2024-05-31,{n % 997}.50,1.2.3,top-up payment number {n}\n" for n in range(700_000))
+            HEADER
+            + "".join(
+                f"T{n},2024-05-31,{n % 997}.50,1.2.3,top-up payment number {n}\n"
+                for n in range(700_000)
+            )
         )
         code = main(["refresh"])
         out = " ".join(capsys.readouterr().out.split())
         assert code == 1
-        assert f"the disk holding {disk} (the filesystem mounted at {disk}) is full" in out, out[-3000:]
+        assert f"the disk holding {disk} (the filesystem mounted at {disk}) is full" in out, out[
+            -3000:
+        ]
         assert "cannot rollback" not in out
         assert hashlib.sha256(serving.read_bytes()).hexdigest() == served
 
@@ -191,9 +219,12 @@ def test_a_dbt_build_that_fills_the_disk_is_reported_as_a_full_disk(tmp_path):
     from dagster_project.defs.dbt import _disk_full_in_log
 
     log = tmp_path / "dbt.log"
-    log.write_text("12:00:01 Running model int_spend_allocated\n"
-                   f'12:00:02 IO Error: Could not write file "{tmp_path}/warehouse.duckdb": No space left on device\n'
-                   "12:00:03 Done. PASS=40 ERROR=1\n")
+    log.write_text(
+        "12:00:01 Running model int_spend_allocated\n"
+        f'12:00:02 IO Error: Could not write file "{tmp_path}/warehouse.duckdb": '
+        "No space left on device\n"
+        "12:00:03 Done. PASS=40 ERROR=1\n"
+    )
     full = _disk_full_in_log(log, tmp_path / "warehouse.duckdb")
     assert isinstance(full, DiskFull) and full.errno == errno.ENOSPC
     assert str(full).startswith(f"Building the dbt models stopped: the disk holding {tmp_path} ")

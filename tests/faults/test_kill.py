@@ -43,18 +43,26 @@ class Refresh:
 
     def __init__(self, folder: Path):
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "dagster_project.cli", "refresh"], cwd=folder,
+            [sys.executable, "-m", "dagster_project.cli", "refresh"],
+            cwd=folder,
             env={**os.environ, **REDRAW, "PYTHONUNBUFFERED": "1"},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
         )
         self.lines: list[str] = []
-        self.reader = threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True)
+        self.reader = threading.Thread(
+            target=lambda: self.lines.extend(self.process.stdout), daemon=True
+        )
         self.reader.start()
 
     def wait_until(self, ready: Callable[["Refresh"], bool], timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
         while not ready(self):
-            assert self.process.poll() is None, "the refresh finished before the kill point:\n" + self.output()
+            assert self.process.poll() is None, (
+                "the refresh finished before the kill point:\n" + self.output()
+            )
             assert time.monotonic() < deadline, "the kill point never came:\n" + self.output()
             time.sleep(0.005)
 
@@ -85,29 +93,40 @@ def printed(text: str) -> Callable[[Refresh], bool]:
 
 
 def dbt_building(refresh: Refresh) -> bool:
-    return bool(dbt_processes(refresh.process.pid)) and time.sleep(1) is None  # and has written some models
+    # and has written some models
+    return bool(dbt_processes(refresh.process.pid)) and time.sleep(1) is None
 
 
 def new_file(folder: Path, prefix: str) -> Callable[[Refresh], bool]:
     """True once a file or folder named prefix* appears that was not there when this was made."""
     before = {p.name for p in folder.glob(f"{prefix}*")} if folder.exists() else set()
-    return lambda refresh: folder.exists() and any(p.name not in before for p in folder.glob(f"{prefix}*"))
+    return lambda refresh: (
+        folder.exists() and any(p.name not in before for p in folder.glob(f"{prefix}*"))
+    )
 
 
 def report_run(report: Path) -> str | None:
     return json.loads((report / ".last-build.json").read_text())["run_id"]
 
 
-def assert_serving_and_report_of_one_run(serving: Path, report: Path, good_version: str, point: str) -> None:
+def assert_serving_and_report_of_one_run(
+    serving: Path, report: Path, good_version: str, point: str
+) -> None:
     with duckdb.connect(str(serving), read_only=True) as con:
         assert served_version(con)[0] == good_version, point  # opens, whole, the last good version
     assert report_run(report) == read_publication(serving)["run_id"], point
-    assert (report / "internal" / "report.html").exists() and (report / "publication" / "report.html").exists(), point
+    assert (report / "internal" / "report.html").exists() and (
+        report / "publication" / "report.html"
+    ).exists(), point
 
 
 def test_a_refresh_stopped_at_any_stage_leaves_serving_and_report_of_one_run(pipeline_env, capsys):
     copy_landing(HANDWRITTEN_LANDING, pipeline_env / "landing")
-    serving, warehouse, report = pipeline_env / "serving.duckdb", pipeline_env / "warehouse.duckdb", pipeline_env / "report"
+    serving, warehouse, report = (
+        pipeline_env / "serving.duckdb",
+        pipeline_env / "warehouse.duckdb",
+        pipeline_env / "report",
+    )
     assert main(["refresh"]) == 0, capsys.readouterr().out
     good = read_publication(serving)
     assert report_run(report) == good["run_id"]
@@ -143,22 +162,35 @@ def test_a_refresh_stopped_at_any_stage_leaves_serving_and_report_of_one_run(pip
         assert refresh.finish(timeout=30) == -signal.SIGKILL
         assert "Refresh succeeded" not in refresh.output(), point
         assert_serving_and_report_of_one_run(serving, report, good["version_id"], point)
-    assert any(p.name.startswith("serving.duckdb.next-") for p in pipeline_env.iterdir())  # the killed publish's
-    assert any(p.name.startswith(".next-") for p in report.iterdir())  # the killed runs' staged reports
-    for path in pipeline_env.glob("*.duckdb*"):  # what the killed runs left is private too (.wal, .next, .lock)
+    # the killed publish's
+    assert any(p.name.startswith("serving.duckdb.next-") for p in pipeline_env.iterdir())
+    # the killed runs' staged reports
+    assert any(p.name.startswith(".next-") for p in report.iterdir())
+    # what the killed runs left is private too (.wal, .next, .lock)
+    for path in pipeline_env.glob("*.duckdb*"):
         assert stat.S_IMODE(path.stat().st_mode) == (0o700 if path.is_dir() else 0o600), path
 
     assert main(["refresh"]) == 0, capsys.readouterr().out  # recovers without help
     out = capsys.readouterr().out
     assert "Took over the refresh lock left by a refresh that is no longer running" in out
     recovered = read_publication(serving)
-    assert recovered["version_id"] != good["version_id"] and report_run(report) == recovered["run_id"]
-    assert sorted(p.name for p in pipeline_env.iterdir() if p.name.startswith("serving")) == ["serving.duckdb"]
-    assert not any(p.name.startswith(".") and p.name != ".last-build.json" for p in report.iterdir())
+    assert (
+        recovered["version_id"] != good["version_id"] and report_run(report) == recovered["run_id"]
+    )
+    assert sorted(p.name for p in pipeline_env.iterdir() if p.name.startswith("serving")) == [
+        "serving.duckdb"
+    ]
+    assert not any(
+        p.name.startswith(".") and p.name != ".last-build.json" for p in report.iterdir()
+    )
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        assert con.execute("SELECT * FROM marts.fct_provision_spend ORDER BY ALL").fetchall() == good_spend
+        assert (
+            con.execute("SELECT * FROM marts.fct_provision_spend ORDER BY ALL").fetchall()
+            == good_spend
+        )
 
-    # killed right after the serving file's rename, before the report's: the next start rolls forward
+    # killed right after the serving file's rename,
+    # before the report's: the next start rolls forward
     staged = report / f".next-{recovered['run_id']}"
     staged.mkdir()
     for name in ("internal", "publication", ".last-build.json"):
@@ -167,5 +199,8 @@ def test_a_refresh_stopped_at_any_stage_leaves_serving_and_report_of_one_run(pip
     (report / "internal" / "stale.txt").write_text("the run before")
     (report / ".last-build.json").write_text(json.dumps({"run_id": "the run before"}))
     assert settle_report_with_serving(load_settings()) == recovered["run_id"]
-    assert report_run(report) == recovered["run_id"] and not (report / "internal" / "stale.txt").exists()
+    assert (
+        report_run(report) == recovered["run_id"]
+        and not (report / "internal" / "stale.txt").exists()
+    )
     assert (report / "publication" / "report.html").exists() and not staged.exists()

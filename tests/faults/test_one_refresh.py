@@ -30,7 +30,9 @@ from tests.conftest import HANDWRITTEN_LANDING, copy_landing
 
 def hold_in_another_process(code: str) -> subprocess.Popen:
     """Run `code` in a child process that prints "ready" once it holds what it takes."""
-    process = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE, text=True
+    )
     assert process.stdout.readline().strip() == "ready"
     return process
 
@@ -61,7 +63,11 @@ def test_a_second_holder_is_refused_at_once_and_told_who_holds_it(tmp_path):
         assert "another refresh is running since 20" in str(refused.value)
         assert f"(pid {holder.pid} on host {socket.gethostname()})" in str(refused.value)
         written = json.loads(refresh_lock.lock_path(warehouse).read_text())
-        assert written["pid"] == holder.pid and written["host"] == socket.gethostname() and written["started_at"]
+        assert (
+            written["pid"] == holder.pid
+            and written["host"] == socket.gethostname()
+            and written["started_at"]
+        )
     finally:
         stop(holder)
     # the kernel freed the lock with its process: the file still names it, and is taken over
@@ -76,7 +82,11 @@ def test_a_second_holder_is_refused_at_once_and_told_who_holds_it(tmp_path):
 
 def test_the_lock_is_reentrant_within_a_process(tmp_path):
     warehouse = tmp_path / "warehouse.duckdb"
-    probe = [sys.executable, "-c", f"from dagster_project import refresh_lock; refresh_lock.acquire({str(warehouse)!r})"]
+    probe = [
+        sys.executable,
+        "-c",
+        f"from dagster_project import refresh_lock; refresh_lock.acquire({str(warehouse)!r})",
+    ]
     assert refresh_lock.acquire(warehouse) is None
     assert refresh_lock.acquire(warehouse) is None  # the run's resource, inside the CLI's hold
     refresh_lock.release(warehouse)
@@ -92,7 +102,8 @@ def test_a_waiting_holder_takes_the_lock_when_the_first_lets_go(tmp_path):
     waiter = hold_in_another_process(f"""
         from dagster_project import refresh_lock
         print("ready", flush=True)
-        refresh_lock.acquire({str(warehouse)!r}, wait=True, waiting=lambda holder: print("waiting for", holder.pid, flush=True))
+        refresh_lock.acquire({str(warehouse)!r}, wait=True,
+                             waiting=lambda holder: print("waiting for", holder.pid, flush=True))
         print("took it", flush=True)
     """)
     assert waiter.stdout.readline().split() == ["waiting", "for", str(os.getpid())]
@@ -103,7 +114,9 @@ def test_a_waiting_holder_takes_the_lock_when_the_first_lets_go(tmp_path):
 
 def test_duckdbs_own_lock_error_is_read_out_plainly(tmp_path, monkeypatch):
     # dagster-duckdb retries a refused connection for ~100 s before it gives up: once is enough here
-    monkeypatch.setattr("dagster_duckdb.resource.backoff", lambda fn, kwargs, **retries: fn(**kwargs))
+    monkeypatch.setattr(
+        "dagster_duckdb.resource.backoff", lambda fn, kwargs, **retries: fn(**kwargs)
+    )
     warehouse = tmp_path / "warehouse.duckdb"
     holder = hold_in_another_process(f"""
         import duckdb, time
@@ -112,20 +125,31 @@ def test_duckdbs_own_lock_error_is_read_out_plainly(tmp_path, monkeypatch):
         time.sleep(600)
     """)
     try:
-        with pytest.raises(WarehouseInUse) as in_use, WarehouseResource(database=str(warehouse)).get_connection():
+        with (
+            pytest.raises(WarehouseInUse) as in_use,
+            WarehouseResource(database=str(warehouse)).get_connection(),
+        ):
             pass
     finally:
         stop(holder)
     message = str(in_use.value)
-    assert f"(pid {holder.pid})" in message and f"kill {holder.pid}" in message and "Could not set lock" not in message
+    assert (
+        f"(pid {holder.pid})" in message
+        and f"kill {holder.pid}" in message
+        and "Could not set lock" not in message
+    )
     assert isinstance(in_use.value.__cause__, duckdb.IOException)
 
 
 def test_two_refreshes_at_once_the_second_says_so_and_the_first_succeeds(pipeline_env, capsys):
     copy_landing(HANDWRITTEN_LANDING, pipeline_env / "landing")
     first = subprocess.Popen(
-        [sys.executable, "-m", "dagster_project.cli", "refresh"], cwd=pipeline_env,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "-m", "dagster_project.cli", "refresh"],
+        cwd=pipeline_env,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(first.stdout), daemon=True)
@@ -137,13 +161,26 @@ def test_two_refreshes_at_once_the_second_says_so_and_the_first_succeeds(pipelin
 
     assert main(["refresh"]) == REFRESH_RUNNING_EXIT_CODE
     second = capsys.readouterr().out
-    assert "another refresh is running since" in second and f"(pid {first.pid} on host" in second, second
+    assert "another refresh is running since" in second and f"(pid {first.pid} on host" in second, (
+        second
+    )
 
     # a run Dagster starts itself (schedule, sensor, the UI's materialise) takes the same lock
     launched = subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "dagster"), "asset", "materialize",
-         "-m", "dagster_project.definitions", "--select", "report"],
-        check=False, cwd=pipeline_env, capture_output=True, text=True, timeout=300,
+        [
+            os.path.join(os.path.dirname(sys.executable), "dagster"),
+            "asset",
+            "materialize",
+            "-m",
+            "dagster_project.definitions",
+            "--select",
+            "report",
+        ],
+        check=False,
+        cwd=pipeline_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert launched.returncode != 0
     assert "another refresh is running since" in launched.stdout + launched.stderr

@@ -20,7 +20,9 @@ def write_central_ledger(path) -> None:
     lines = ["transaction_id,posting_date,amount,s251_line,supplier_name"]
     for row in range(LEDGER_ROWS):
         posted = first + dt.timedelta(days=row % 1_090)
-        lines.append(f"C{row:07d},{posted:%d/%m/%Y},{UNPARSEABLE.get(row, '12.50')},1.2.5,Support service")
+        lines.append(
+            f"C{row:07d},{posted:%d/%m/%Y},{UNPARSEABLE.get(row, '12.50')},1.2.5,Support service"
+        )
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -41,7 +43,8 @@ def test_three_bad_amounts_wait_in_quarantine_and_a_changed_key_stops_before_loa
     assert "finance/central_services.csv:19 amount: bad amount ('12.5O')" in out  # row 17 + header
     with duckdb.connect(str(warehouse), read_only=True) as con:
         quarantined = con.execute(
-            "SELECT sum(rows) FROM marts.fct_data_quality WHERE extract = 'finance' AND measure = 'rows_quarantined'"
+            "SELECT sum(rows) FROM marts.fct_data_quality "
+            "WHERE extract = 'finance' AND measure = 'rows_quarantined'"
         ).fetchone()[0]
         assert quarantined == 3
         assert con.execute("SELECT count(*) FROM forecast.spend").fetchone()[0] > 0
@@ -52,14 +55,20 @@ def test_three_bad_amounts_wait_in_quarantine_and_a_changed_key_stops_before_loa
     code = main(["refresh"])
     out = capsys.readouterr().out
     assert code == 1, out
-    assert "HIGHNEEDS_PSEUDONYM_KEY is not the key this warehouse was built with" in " ".join(out.split())
+    assert "HIGHNEEDS_PSEUDONYM_KEY is not the key this warehouse was built with" in " ".join(
+        out.split()
+    )
     assert sha256(serving) == served  # BI still reads the last good version, byte for byte
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM raw.finance").fetchone()[0] == loaded  # nothing loaded
+        # nothing loaded
+        assert con.execute("SELECT count(*) FROM raw.finance").fetchone()[0] == loaded
 
 
 def test_an_empty_landing_folder_is_said_plainly(pipeline_env, capsys):
     assert main(["refresh"]) == 1
     out = " ".join(capsys.readouterr().out.split())
-    assert f"The landing folder {pipeline_env / 'landing'} (HIGHNEEDS_LANDING) holds no extract files" in out
+    assert (
+        f"The landing folder {pipeline_env / 'landing'} (HIGHNEEDS_LANDING) holds no extract files"
+        in out
+    )
     assert "not_null" not in out  # not a dbt test's failure on empty tables

@@ -18,7 +18,10 @@ from forecast.aggregate import (
 from forecast.published import NATIONAL, PROVISIONS, CouncilHistory, find_council, load_published
 from tests.conftest import REFERENCE_DATA, reference_file
 
-RELEASE_HINT = "the 'Education, health and care plans' release files (caseload.csv, newplans.csv) from explore-education-statistics"
+RELEASE_HINT = (
+    "the 'Education, health and care plans' release files (caseload.csv, newplans.csv) from "
+    "explore-education-statistics"
+)
 SHARE = np.array([0.5, 0.05, 0.2, 0.05, 0.02, 0.1, 0.02, 0.02, 0.01, 0.02, 0.01])
 
 
@@ -31,36 +34,60 @@ def councils(growth=0.08, count=30, years=range(2010, 2026), seed=3) -> dict[str
         size = 500 + 100 * n
         totals = size * np.exp(growth * np.arange(len(years)) + rng.normal(0, 0.03, len(years)))
         caseload = pd.DataFrame(np.outer(totals, SHARE), index=list(years), columns=PROVISIONS)
-        out[str(800 + n)] = CouncilHistory(str(800 + n), f"Council {n}", "Region", caseload, pd.DataFrame(), pd.DataFrame())
+        out[str(800 + n)] = CouncilHistory(
+            str(800 + n), f"Council {n}", "Region", caseload, pd.DataFrame(), pd.DataFrame()
+        )
     england = sum(c.caseload for c in out.values())
-    out[NATIONAL] = CouncilHistory(NATIONAL, "England", "England", england, pd.DataFrame(), pd.DataFrame())
+    out[NATIONAL] = CouncilHistory(
+        NATIONAL, "England", "England", england, pd.DataFrame(), pd.DataFrame()
+    )
     return out
 
 
 def test_councils_on_the_national_trend_get_the_national_rate_and_their_jumps_reverse():
     fitted = fit(build_panel(councils()), 2025)
     assert fitted.national_rate == pytest.approx(0.08, abs=0.01)
-    assert (fitted.coefficients < 0).all()  # a year's excess is noise: learned to reverse, not to compound
+    # a year's excess is noise: learned to reverse, not to compound
+    assert (fitted.coefficients < 0).all()
     table = forecast_councils(councils(), 2028, simulations=400)
     assert table["la_code"].nunique() == 30 and set(table["year"]) == {2026, 2027, 2028}
     rows = table.set_index(["la_code", "year", "provision_type"])
-    provisions = rows.drop(index="total", level="provision_type")["plans_central"].groupby(level=["la_code", "year"]).sum()
+    provisions = (
+        rows.drop(index="total", level="provision_type")["plans_central"]
+        .groupby(level=["la_code", "year"])
+        .sum()
+    )
     total = rows.xs("total", level="provision_type")
-    assert provisions.to_numpy() == pytest.approx(total["plans_central"].to_numpy(), rel=1e-9)  # the mean adds up
-    assert (total["plans_p10"] < total["plans_p50"]).all() and (total["plans_p50"] < total["plans_p90"]).all()
-    last = pd.Series({code: c.caseload.loc[2025].sum() for code, c in councils().items() if code != NATIONAL})
+    # the mean adds up
+    assert provisions.to_numpy() == pytest.approx(total["plans_central"].to_numpy(), rel=1e-9)
+    assert (total["plans_p10"] < total["plans_p50"]).all() and (
+        total["plans_p50"] < total["plans_p90"]
+    ).all()
+    last = pd.Series(
+        {code: c.caseload.loc[2025].sum() for code, c in councils().items() if code != NATIONAL}
+    )
     growth = total.xs(2028, level="year")["plans_central"] / last
     assert growth.mean() == pytest.approx(np.exp(3 * 0.08), rel=0.02)  # England's rate, on average
-    assert growth.to_numpy() == pytest.approx(np.full(30, np.exp(3 * 0.08)), rel=0.15)  # each council's jump partly undone
+    # each council's jump partly undone
+    assert growth.to_numpy() == pytest.approx(np.full(30, np.exp(3 * 0.08)), rel=0.15)
 
 
 def test_a_short_history_falls_back_to_the_national_rate_instead_of_failing():
     history = councils()
-    history["999"] = CouncilHistory("999", "New Unitary", "Region", history["800"].caseload.loc[2024:] * 3,
-                                    pd.DataFrame(), pd.DataFrame())  # created by a boundary change in 2024
+    # created by a boundary change in 2024
+    history["999"] = CouncilHistory(
+        "999",
+        "New Unitary",
+        "Region",
+        history["800"].caseload.loc[2024:] * 3,
+        pd.DataFrame(),
+        pd.DataFrame(),
+    )
     table = forecast_councils(history, 2027, ["999"], simulations=300)
     total = table[table.provision_type == "total"].set_index("year")["plans_central"]
-    assert total.loc[2026] / history["999"].caseload.loc[2025].sum() == pytest.approx(np.exp(0.08), rel=0.03)
+    assert total.loc[2026] / history["999"].caseload.loc[2025].sum() == pytest.approx(
+        np.exp(0.08), rel=0.03
+    )
 
 
 def test_an_origin_without_earlier_outcomes_is_a_clear_error():
@@ -87,7 +114,10 @@ def test_west_berkshire_and_every_council_from_the_published_files(published):
 
 def _cut(source, target, census_of, origin):
     """Copy a release CSV keeping only the rows known by the summer after the `origin` census."""
-    with source.open(newline="", encoding="utf-8-sig") as handle, target.open("w", newline="", encoding="utf-8") as out:
+    with (
+        source.open(newline="", encoding="utf-8-sig") as handle,
+        target.open("w", newline="", encoding="utf-8") as out,
+    ):
         reader = csv.DictReader(handle)
         writer = csv.DictWriter(out, fieldnames=reader.fieldnames)
         writer.writeheader()
@@ -97,24 +127,44 @@ def _cut(source, target, census_of, origin):
 def test_the_backtest_sees_only_what_the_files_held_at_the_origin(published, tmp_path):
     """A forecast from the release files cut at the origin is the backtest's record, to the plan."""
     origin = 2019
-    census = {"caseload.csv": lambda t: 2000 + int(t[-2:]), "sen2_estab_caseload.csv": int,
-              "newplans.csv": lambda t: int(t) + 1, "sen2_mi.csv": lambda t: int(t) + 1}
+    census = {
+        "caseload.csv": lambda t: 2000 + int(t[-2:]),
+        "sen2_estab_caseload.csv": int,
+        "newplans.csv": lambda t: int(t) + 1,
+        "sen2_mi.csv": lambda t: int(t) + 1,
+    }
     for name, census_of in census.items():
         source = next(REFERENCE_DATA.rglob(name))
         _cut(source, tmp_path / name, census_of, origin)
     from_files = forecast_councils(load_published(tmp_path), origin + 3, simulations=100, seed=7)
     summary, records = backtest_all(published, simulations=100, seed=7, origins=[origin])
-    model = records[(records.model == MODEL) & (records.horizon == 3)].set_index(["unit", "provision_type"])
-    cut = from_files[from_files.year == origin + 3].rename(columns={"la_code": "unit"}).set_index(["unit", "provision_type"])
+    model = records[(records.model == MODEL) & (records.horizon == 3)].set_index(
+        ["unit", "provision_type"]
+    )
+    cut = (
+        from_files[from_files.year == origin + 3]
+        .rename(columns={"la_code": "unit"})
+        .set_index(["unit", "provision_type"])
+    )
     joined = model.join(cut, how="inner")
     assert len(joined) == len(model) > 1500
-    assert joined["forecast"].to_numpy() == pytest.approx(joined["plans_central"].to_numpy(), rel=1e-9)
+    assert joined["forecast"].to_numpy() == pytest.approx(
+        joined["plans_central"].to_numpy(), rel=1e-9
+    )
     assert joined["p90"].to_numpy() == pytest.approx(joined["plans_p90"].to_numpy(), rel=1e-9)
 
     # every method is scored on the same councils, per origin and pooled
-    total = summary[(summary.provision_type == "total") & (summary.horizon == 3)].set_index(["model", "origin"])
+    total = summary[(summary.provision_type == "total") & (summary.horizon == 3)].set_index(
+        ["model", "origin"]
+    )
     units = total["units"].groupby(level="model").first()
-    assert set(units.index) == {MODEL, "compound_growth_3y", "linear_trend_5y", "last_value", "national_growth_3y"}
+    assert set(units.index) == {
+        MODEL,
+        "compound_growth_3y",
+        "linear_trend_5y",
+        "last_value",
+        "national_growth_3y",
+    }
     assert units.nunique() == 1 and units.iloc[0] >= 140
     row = total.loc[(MODEL, origin)]
     assert 0.5 < row["coverage_p10_p90"] <= 1 and 0 < row["beats_compound_growth_3y"] < 1

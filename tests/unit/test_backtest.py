@@ -12,18 +12,25 @@ from forecast.baselines import compound_growth, last_value, linear_trend, nation
 def test_baselines_project_the_council_total_as_councils_do():
     history = pd.DataFrame({"total": [100.0, 110.0, 121.0, 133.1]}, index=[2019, 2020, 2021, 2022])
     assert compound_growth(history, 2)[0] == pytest.approx(133.1 * 1.21)
-    assert linear_trend(history, 1)[0] == pytest.approx(np.polyval(np.polyfit([2019, 2020, 2021, 2022], history["total"], 1), 2023))
+    assert linear_trend(history, 1)[0] == pytest.approx(
+        np.polyval(np.polyfit([2019, 2020, 2021, 2022], history["total"], 1), 2023)
+    )
     assert last_value(history, 3)[0] == 133.1
-    england = pd.Series([1000.0, 1050.0, 1102.5, 1157.625, 9999.0], index=[2019, 2020, 2021, 2022, 2023])
-    assert national_growth(history, 2, england)[0] == pytest.approx(133.1 * 1.05**2)  # 2023 is not known yet
+    england = pd.Series(
+        [1000.0, 1050.0, 1102.5, 1157.625, 9999.0], index=[2019, 2020, 2021, 2022, 2023]
+    )
+    # 2023 is not known yet
+    assert national_growth(history, 2, england)[0] == pytest.approx(133.1 * 1.05**2)
 
 
 def test_wape_bias_coverage_and_wins_per_origin_and_pooled():
     rows = [
         ("model", 2020, 1, "total", "A", 100.0, 110.0, 90.0, 120.0),  # error +10, covered
         ("model", 2020, 1, "total", "B", 200.0, 190.0, 201.0, 230.0),  # error −10, not covered
-        ("compound_growth_3y", 2020, 1, "total", "A", 100.0, 130.0, np.nan, np.nan),  # +30: model wins
-        ("compound_growth_3y", 2020, 1, "total", "B", 200.0, 205.0, np.nan, np.nan),  # +5: model loses
+        # +30: model wins
+        ("compound_growth_3y", 2020, 1, "total", "A", 100.0, 130.0, np.nan, np.nan),
+        # +5: model loses
+        ("compound_growth_3y", 2020, 1, "total", "B", 200.0, 205.0, np.nan, np.nan),
         ("model", 2021, 1, "total", "A", 100.0, 100.0, 90.0, 110.0),
         ("compound_growth_3y", 2021, 1, "total", "A", 100.0, 120.0, np.nan, np.nan),
     ]
@@ -35,12 +42,17 @@ def test_wape_bias_coverage_and_wins_per_origin_and_pooled():
     assert np.isnan(summary.loc[("compound_growth_3y", 2020), "coverage_p10_p90"])
     pooled = summary[summary.index.get_level_values("origin").isna()].loc["model"].iloc[0]
     assert pooled["wape"] == pytest.approx(20 / 400) and pooled["units"] == 2
-    assert pooled["coverage_p10_p90"] == pytest.approx(2 / 3) and pooled["beats_compound_growth_3y"] == pytest.approx(2 / 3)
+    assert pooled["coverage_p10_p90"] == pytest.approx(2 / 3) and pooled[
+        "beats_compound_growth_3y"
+    ] == pytest.approx(2 / 3)
 
 
 def test_the_readme_block_is_replaced_between_its_markers_only():
     readme = f"intro\n{README_START}\nold table\n{README_END}\nafter\n"
-    assert splice_readme(readme, "new table") == f"intro\n{README_START}\nnew table\n{README_END}\nafter\n"
+    assert (
+        splice_readme(readme, "new table")
+        == f"intro\n{README_START}\nnew table\n{README_END}\nafter\n"
+    )
     with pytest.raises(ValueError, match="markers"):
         splice_readme("no markers here", "new table")
 
@@ -54,7 +66,9 @@ def test_spend_rows_weigh_each_provision_types_errors_by_its_unit_cost():
         ("last_value", 2020, 1, "mainstream", "A", 100.0, 80.0, np.nan, np.nan),
         ("last_value", 2020, 1, "total", "A", 110.0, 90.0, np.nan, np.nan),
     ]
-    summary = summarise(pd.DataFrame(rows, columns=RECORD_COLUMNS), {"mss": 20_000.0, "mainstream": 5_000.0})
+    summary = summarise(
+        pd.DataFrame(rows, columns=RECORD_COLUMNS), {"mss": 20_000.0, "mainstream": 5_000.0}
+    )
     spend = summary[(summary.provision_type == "spend") & summary.origin.notna()].set_index("model")
     actual = 10 * 20_000 + 100 * 5_000
     assert spend.loc["model", "actual_plans"] == actual  # in pounds on the spend row

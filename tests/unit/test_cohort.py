@@ -39,10 +39,16 @@ def leaving():
     """2025: 40 join a and 10 join b at age 10. 2026: of a's 40, 10 leave, 24 stay, 6 move to b;
     b's 10 stay; all 20 of c's 20-year-olds leave; 30 join a at 5 and 10 join b at 11."""
     return transitions(
-        joined(2025, 10, "a", 40), joined(2025, 10, "b", 10), joined(2025, 20, "c", 20),
-        left(2026, 10, "a", 10), moved(2026, 10, "a", "a", 24), moved(2026, 10, "a", "b", 6),
-        moved(2026, 10, "b", "b", 10), left(2026, 20, "c", 20),
-        joined(2026, 5, "a", 30), joined(2026, 11, "b", 10),
+        joined(2025, 10, "a", 40),
+        joined(2025, 10, "b", 10),
+        joined(2025, 20, "c", 20),
+        left(2026, 10, "a", 10),
+        moved(2026, 10, "a", "a", 24),
+        moved(2026, 10, "a", "b", 6),
+        moved(2026, 10, "b", "b", 10),
+        left(2026, 20, "c", 20),
+        joined(2026, 5, "a", 30),
+        joined(2026, 11, "b", 10),
     )
 
 
@@ -73,8 +79,12 @@ def test_leave_rates_are_shrunk_towards_all_types_at_neighbouring_ages(leaving):
 def test_the_leave_prior_weighs_an_age_twice_its_neighbours():
     # ten 10-year-olds, none leave; ten 11-year-olds, all leave. Priors: age 9: 0 / 10 → 0.005;
     # 10: 10 / 30; 11: 20 / 30; 12: 10 / 10 → 0.995 (the 1 : 2 : 1 weights, clipped)
-    history = transitions(joined(2025, 10, "a", 10), joined(2025, 11, "a", 10),
-                          moved(2026, 10, "a", "a", 10), left(2026, 11, "a", 10))
+    history = transitions(
+        joined(2025, 10, "a", 10),
+        joined(2025, 11, "a", 10),
+        moved(2026, 10, "a", "a", 10),
+        left(2026, 11, "a", 10),
+    )
     rate = cohort.estimate(history, TYPES, EVEN).leave_rate
     assert rate[10, 0] == pytest.approx((0 + 5 / 3) / 15)
     assert rate[11, 0] == pytest.approx((10 + 10 / 3) / 15)
@@ -90,8 +100,12 @@ def test_no_cell_is_held_more_surely_than_max_effective_children(leaving):
 
 def test_recent_years_weigh_more():
     # 10 ten-year-olds in a each year: none leave in 2025 (weight 0.9), all in 2026 (weight 1)
-    history = transitions(joined(2024, 10, "a", 10), moved(2025, 10, "a", "a", 10),
-                          joined(2025, 10, "a", 10), left(2026, 10, "a", 10))
+    history = transitions(
+        joined(2024, 10, "a", 10),
+        moved(2025, 10, "a", "a", 10),
+        joined(2025, 10, "a", 10),
+        left(2026, 10, "a", 10),
+    )
     rate = cohort.estimate(history, TYPES).leave_rate  # recency 0.9
     assert rate[10, 0] == pytest.approx(10 / 19)  # not 1/2: 10 left of 0.9 × 10 + 10 at risk
 
@@ -100,8 +114,12 @@ def test_moves_are_shrunk_towards_the_same_type_across_the_phase():
     # ages 11–14 share a prior. a: at 12, 10 stay; at 13, 5 stay and 5 move to b → prior
     # (0.75, 0.25), worth 5 children. b: at 12, 4 stay → prior (0, 1).
     history = transitions(
-        joined(2025, 12, "a", 10), joined(2025, 13, "a", 10), joined(2025, 12, "b", 4),
-        moved(2026, 12, "a", "a", 10), moved(2026, 13, "a", "a", 5), moved(2026, 13, "a", "b", 5),
+        joined(2025, 12, "a", 10),
+        joined(2025, 13, "a", 10),
+        joined(2025, 12, "b", 4),
+        moved(2026, 12, "a", "a", 10),
+        moved(2026, 13, "a", "a", 5),
+        moved(2026, 13, "a", "b", 5),
         moved(2026, 12, "b", "b", 4),
     )
     move = cohort.estimate(history, TYPES, EVEN).move_rate
@@ -116,8 +134,12 @@ def test_where_joiners_join_is_their_share_smoothed_by_its_margins():
     # 30 a year join a at 5 and 10 a year join b at 11, two years: cells 60 and 20 (total 80).
     # Smoothing adds 0.5 × P × (row total × column total ÷ total) ÷ total to every cell:
     # (5, a) 45/80, (5, b) 15/80, (11, a) 15/80, (11, b) 5/80 — 1 child in all.
-    history = transitions(joined(2025, 5, "a", 30), joined(2025, 11, "b", 10),
-                          joined(2026, 5, "a", 30), joined(2026, 11, "b", 10))
+    history = transitions(
+        joined(2025, 5, "a", 30),
+        joined(2025, 11, "b", 10),
+        joined(2026, 5, "a", 30),
+        joined(2026, 11, "b", 10),
+    )
     share = cohort.estimate(history, ["a", "b"], EVEN).joiner_share
     expected = np.zeros((A, 2))
     expected[5] = [60 + 45 / 80, 15 / 80]
@@ -137,8 +159,9 @@ def test_a_flat_two_year_joiner_trend():
 
 def test_joiners_growing_ten_percent_a_year_keep_growing_at_ten_percent():
     # no child stays a second year, so the caseload grows exactly as joiners do
-    history = transitions(joined(2024, 5, "a", 100), joined(2025, 5, "a", 110),
-                          joined(2026, 5, "a", 121))
+    history = transitions(
+        joined(2024, 5, "a", 100), joined(2025, 5, "a", 110), joined(2026, 5, "a", 121)
+    )
     model = cohort.estimate(history, TYPES, EVEN)
     assert model.joiner_slope == pytest.approx(np.log(1.1))
     assert model.joiner_level == pytest.approx(np.log(121))
@@ -156,8 +179,13 @@ def test_log_trend_by_hand():
     level, slope, se, noise = cohort._log_trend(pd.Series([100.0, 120.0], index=[2025, 2026]))
     assert (level, slope) == (pytest.approx(np.log(120)), pytest.approx(np.log(1.2)))
     assert se == noise == pytest.approx(np.log(1.2) / 2 + 0.02)
+    # one year with joiners
     assert cohort._log_trend(pd.Series([0.0, 50.0], index=[2025, 2026])) == (
-        pytest.approx(np.log(50)), 0.0, 0.1, 0.1)  # one year with joiners
+        pytest.approx(np.log(50)),
+        0.0,
+        0.1,
+        0.1,
+    )
     # wobbly: residual sd of the fit, and a slope error no tighter than the yearly changes allow
     x, y = np.array([2023, 2024, 2025, 2026]), np.log([100.0, 120.0, 110.0, 130.0])
     level, slope, se, noise = cohort._log_trend(pd.Series(np.exp(y), index=x))
@@ -170,9 +198,15 @@ def test_log_trend_by_hand():
 def test_a_joiner_trend_that_agrees_with_the_caseload_is_held_tighter():
     # caseload 100 → 110 → 121 → 133.1: each year's children all stay, and the new ones join
     history = transitions(
-        moved(2024, 5, "a", "a", 90), left(2024, 5, "a", 10), joined(2024, 5, "a", 20),
-        moved(2025, 6, "a", "a", 100), left(2025, 6, "a", 10), joined(2025, 5, "a", 21),
-        moved(2026, 7, "a", "a", 110), left(2026, 7, "a", 11), joined(2026, 5, "a", 23.1),
+        moved(2024, 5, "a", "a", 90),
+        left(2024, 5, "a", 10),
+        joined(2024, 5, "a", 20),
+        moved(2025, 6, "a", "a", 100),
+        left(2025, 6, "a", 10),
+        joined(2025, 5, "a", 21),
+        moved(2026, 7, "a", "a", 110),
+        left(2026, 7, "a", 11),
+        joined(2026, 5, "a", 23.1),
     )
     slope, se = cohort._pool_with_caseload_growth(history, [2024, 2025, 2026], np.log(1.1), 0.05)
     assert slope == pytest.approx(np.log(1.1)) and se < 0.05
@@ -209,8 +243,9 @@ def test_joiners_per_head_with_a_population():
 
 
 def test_expected_joiners_follow_the_damped_trend():
-    model = cohort.estimate(transitions(joined(2025, 5, "a", 100), joined(2026, 5, "a", 100)),
-                            TYPES, EVEN)
+    model = cohort.estimate(
+        transitions(joined(2025, 5, "a", 100), joined(2026, 5, "a", 100)), TYPES, EVEN
+    )
     slope = np.full(3, np.log(1.1))
     expected = cohort._expected_joiners(model, 2027, slope, 0.9, np.zeros(3), np.zeros((3, A, P)))
     assert expected.sum(axis=(1, 2)) == pytest.approx(np.full(3, 100 * 1.1**0.9))
@@ -230,12 +265,14 @@ def test_capacity_and_overflow_become_arrays():
 def test_inputs_the_model_cannot_use():
     with pytest.raises(CohortInputError, match="holds 1 census-to-census transition"):
         cohort.estimate(transitions(joined(2026, 5, "a", 1)), TYPES)
-    strays = transitions(joined(2025, 5, "a", 10), joined(2026, 5, "x", 10),
-                         moved(2026, 5, "a", "a", 10))
+    strays = transitions(
+        joined(2025, 5, "a", 10), joined(2026, 5, "x", 10), moved(2026, 5, "a", "a", 10)
+    )
     model = cohort.estimate(strays, TYPES, EVEN)
     assert "provision types not modelled, dropped: x" in model.notes and model.base.sum() == 10
-    nobody = cohort.estimate(transitions(moved(2025, 5, "a", "a", 5), moved(2026, 6, "a", "a", 5)),
-                             TYPES, EVEN)
+    nobody = cohort.estimate(
+        transitions(moved(2025, 5, "a", "a", 5), moved(2026, 6, "a", "a", 5)), TYPES, EVEN
+    )
     assert nobody.joiner_level == -np.inf and nobody.joiner_slope == 0
     assert any("no child joined" in note for note in nobody.notes)
 
@@ -264,9 +301,17 @@ def still(base, movers=(), joiners=None, capacity=None, overflow=None):
     for (age, p), n in base.items():
         base_array[age, p] = n
     return cohort.CohortModel(
-        provisions=list(TYPES), base_year=2026, base=base_array, leave_alpha=leave_alpha,
-        leave_beta=leave_beta, move_alpha=move_alpha, joiner_share=share, joiner_level=level,
-        joiner_slope=0.0, joiner_slope_se=0.0, joiner_noise=0.0,
+        provisions=list(TYPES),
+        base_year=2026,
+        base=base_array,
+        leave_alpha=leave_alpha,
+        leave_beta=leave_beta,
+        move_alpha=move_alpha,
+        joiner_share=share,
+        joiner_level=level,
+        joiner_slope=0.0,
+        joiner_slope_se=0.0,
+        joiner_noise=0.0,
         capacity=None if capacity is None else np.asarray(capacity, dtype=float),
         overflow_to=None if overflow is None else np.asarray(overflow),
     )
@@ -329,8 +374,12 @@ def test_joiners_are_poisson_around_the_trend_and_levers_move_them():
 def test_capacity_sends_the_excess_to_the_overflow():
     # 8 a-children move to b at 11, where 3 are already (b: 5 places, overflow c): 11 arrive in b,
     # the 3 already there stay, 6 go to c; 2 more places keep 2 more in b
-    model = still({(10, 0): 8, (10, 1): 3}, movers=[(10, 0, 1)], capacity=[np.inf, 5, np.inf],
-                  overflow=[0, 2, 2])
+    model = still(
+        {(10, 0): 8, (10, 1): 3},
+        movers=[(10, 0, 1)],
+        capacity=[np.inf, 5, np.inf],
+        overflow=[0, 2, 2],
+    )
     capped = cohort.simulate(model, 1, 3, seed=1)
     assert (capped.plans[:, 0, 11] == [0, 5, 6]).all()
     more = Mitigations(extra_capacity=np.array([[0.0, 2.0, 0.0]]))
@@ -356,9 +405,20 @@ def test_apply_capacity_by_hand():
 
 
 def test_the_same_seed_gives_the_same_paths_and_a_lever_leaves_other_types_alone():
-    history = transitions(*(row for year in (2024, 2025, 2026) for row in (
-        joined(year, 5, "a", 30), joined(year, 5, "c", 10), left(year, 5, "a", 3),
-        left(year, 5, "c", 1), moved(year, 5, "a", "a", 27), moved(year, 5, "c", "c", 9))))
+    history = transitions(
+        *(
+            row
+            for year in (2024, 2025, 2026)
+            for row in (
+                joined(year, 5, "a", 30),
+                joined(year, 5, "c", 10),
+                left(year, 5, "a", 3),
+                left(year, 5, "c", 1),
+                moved(year, 5, "a", "a", 27),
+                moved(year, 5, "c", "c", 9),
+            )
+        )
+    )
     model = cohort.estimate(history, TYPES)
     one, two = cohort.simulate(model, 3, 50, seed=9), cohort.simulate(model, 3, 50, seed=9)
     assert np.array_equal(one.plans, two.plans) and np.array_equal(one.leavers, two.leavers)

@@ -43,7 +43,8 @@ def test_case(name):
         records = {
             row[0]: row
             for row in con.execute(
-                f"SELECT file_name, status, message, rows_read, rows_valid, rows_duplicate, rows_quarantined, file_hash "
+                "SELECT file_name, status, message, rows_read, rows_valid, rows_duplicate, "
+                "rows_quarantined, file_hash "
                 f"FROM raw.{extract}_files"
             ).fetchall()
         }
@@ -53,10 +54,19 @@ def test_case(name):
             assert status == want["status"], message
             if status == "rejected":
                 assert message.startswith(want["message"]), message
-                assert con.execute(f"SELECT count(*) FROM raw.{extract} WHERE _file_hash = ?", [file_hash]).fetchone()[0] == 0
+                assert (
+                    con.execute(
+                        f"SELECT count(*) FROM raw.{extract} WHERE _file_hash = ?", [file_hash]
+                    ).fetchone()[0]
+                    == 0
+                )
                 continue
-            for column, got in (("rows_read", read), ("rows_valid", valid), ("rows_duplicate", duplicate),
-                                ("rows_quarantined", quarantined)):
+            for column, got in (
+                ("rows_read", read),
+                ("rows_valid", valid),
+                ("rows_duplicate", duplicate),
+                ("rows_quarantined", quarantined),
+            ):
                 if column in want:
                     assert got == want[column], f"{file_name} {column}"
             check_rows(con, extract, file_hash, want)
@@ -67,27 +77,39 @@ def test_case(name):
 def check_rows(con, extract: str, file_hash: str, want: dict) -> None:
     for row, codes in (want.get("reasons") or {}).items():
         got = con.execute(
-            f"SELECT reason_codes FROM quarantine.{extract} WHERE _file_hash = ? AND _source_row = ?", [file_hash, row]
+            f"SELECT reason_codes FROM quarantine.{extract} "
+            "WHERE _file_hash = ? AND _source_row = ?",
+            [file_hash, row],
         ).fetchone()
         assert got is not None and sorted(got[0]) == sorted(codes), f"row {row}: {got}"
     for row, text in (want.get("reason_text") or {}).items():
         got = con.execute(
-            f"SELECT reason FROM quarantine.{extract} WHERE _file_hash = ? AND _source_row = ?", [file_hash, row]
+            f"SELECT reason FROM quarantine.{extract} WHERE _file_hash = ? AND _source_row = ?",
+            [file_hash, row],
         ).fetchone()[0]
         assert text in got, got
     for row, values in (want.get("values") or {}).items():
         columns = ", ".join(f"{c}::VARCHAR" for c in values)
         got = con.execute(
-            f"SELECT {columns} FROM raw.{extract}_valid WHERE _file_hash = ? AND _source_row = ?", [file_hash, row]
+            f"SELECT {columns} FROM raw.{extract}_valid WHERE _file_hash = ? AND _source_row = ?",
+            [file_hash, row],
         ).fetchone()
         assert got is not None, f"row {row} not loaded"
-        assert dict(zip(values, got, strict=False)) == {k: str(v) for k, v in values.items()}, f"row {row}"
+        assert dict(zip(values, got, strict=False)) == {k: str(v) for k, v in values.items()}, (
+            f"row {row}"
+        )
     if "money" in want:
         column = EXTRACTS[extract].money_column
-        total = con.execute(f"SELECT coalesce(sum({column}), 0) FROM raw.{extract}_valid WHERE _file_hash = ?", [file_hash]).fetchone()[0]
+        total = con.execute(
+            f"SELECT coalesce(sum({column}), 0) FROM raw.{extract}_valid WHERE _file_hash = ?",
+            [file_hash],
+        ).fetchone()[0]
         assert float(total) == pytest.approx(want["money"], abs=0.001)
     for row, extra in (want.get("extra_columns") or {}).items():
-        got = con.execute(f"SELECT _extra_columns FROM raw.{extract} WHERE _file_hash = ? AND _source_row = ?", [file_hash, row]).fetchone()[0]
+        got = con.execute(
+            f"SELECT _extra_columns FROM raw.{extract} WHERE _file_hash = ? AND _source_row = ?",
+            [file_hash, row],
+        ).fetchone()[0]
         assert dict(got) == extra
     for text in want.get("absent") or []:
         for table in (f"raw.{extract}", f"raw.{extract}_valid"):

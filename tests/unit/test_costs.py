@@ -9,8 +9,13 @@ from forecast.costs import CostModel, CostSettings
 from forecast.history import History, caseload_by_census
 
 YEARS = ["2022-23", "2023-24", "2024-25", "2025-26"]  # complete; 2026-27 is under way
-SETTINGS = CostSettings(pay_inflation=0.03, price_inflation=0.02, pay_share=0.7,
-                        historical_inflation=0.035, funding_growth=0.03)
+SETTINGS = CostSettings(
+    pay_inflation=0.03,
+    price_inflation=0.02,
+    pay_share=0.7,
+    historical_inflation=0.035,
+    funding_growth=0.03,
+)
 
 
 def history(funding=(20e6, 22e6, 24.2e6, 26.62e6), budget=None):
@@ -19,24 +24,49 @@ def history(funding=(20e6, 22e6, 24.2e6, 26.62e6), budget=None):
     spend, position, caseload = [], [], []
     for i, fy in enumerate(YEARS):
         census = int(fy[:4]) + 1
-        spend += [(fy, "mss", 100 * 20_000 * 1.05**i, 100.0, np.nan, True),
-                  (fy, "inmss", 10 * 50_000 * 1.2**i, 10.0, np.nan, True),
-                  (fy, "central", 1e6 * 1.1**i, 0.0, np.nan, True)]
+        spend += [
+            (fy, "mss", 100 * 20_000 * 1.05**i, 100.0, np.nan, True),
+            (fy, "inmss", 10 * 50_000 * 1.2**i, 10.0, np.nan, True),
+            (fy, "central", 1e6 * 1.1**i, 0.0, np.nan, True),
+        ]
         position.append((fy, funding[i], np.nan, -2e6 if fy == YEARS[-1] else 0.0, True, True))
         caseload += [(census, "mss", 50 if i == 0 else 80), (census, "inmss", 10)]
     spend.append(("2026-27", "mss", 1e9, 1.0, np.nan, False))  # part of a year: never used
-    budget = budget if budget is not None else [("2026-27", "hnb_allocation", 33e6),
-                                                ("2026-27", "place_deductions", 1e6),
-                                                ("2026-27", "balance_brought_forward", -2e6)]
+    budget = (
+        budget
+        if budget is not None
+        else [
+            ("2026-27", "hnb_allocation", 33e6),
+            ("2026-27", "place_deductions", 1e6),
+            ("2026-27", "balance_brought_forward", -2e6),
+        ]
+    )
     return History(
         caseload=pd.DataFrame(caseload, columns=["census_year", "provision_type", "plans"]),
         transitions=pd.DataFrame(),
         flows=pd.DataFrame(),
-        spend=pd.DataFrame(spend, columns=["financial_year", "provision_type", "spend_gbp",
-                                           "fte_placements", "unit_cost_gbp", "is_complete_year"]),
-        position=pd.DataFrame(position, columns=["financial_year", "funding_gbp", "spend_gbp",
-                                                 "cumulative_balance_gbp", "is_complete_year",
-                                                 "has_budget"]),
+        spend=pd.DataFrame(
+            spend,
+            columns=[
+                "financial_year",
+                "provision_type",
+                "spend_gbp",
+                "fte_placements",
+                "unit_cost_gbp",
+                "is_complete_year",
+            ],
+        ),
+        position=pd.DataFrame(
+            position,
+            columns=[
+                "financial_year",
+                "funding_gbp",
+                "spend_gbp",
+                "cumulative_balance_gbp",
+                "is_complete_year",
+                "has_budget",
+            ],
+        ),
         budget=pd.DataFrame(budget, columns=["financial_year", "line", "amount_gbp"]),
         provision_types=["mss", "inmss"],
     )
@@ -54,12 +84,17 @@ def test_inflation_weighs_pay_and_prices():
 
 def test_compound_growth_by_hand():
     assert costs.compound_growth(pd.Series([100.0, 110.0, 121.0])) == (
-        pytest.approx(0.1), pytest.approx(0.0))
+        pytest.approx(0.1),
+        pytest.approx(0.0),
+    )
     rate, spread = costs.compound_growth(pd.Series([100.0, 120.0, 132.0]))
     assert rate == pytest.approx(np.sqrt(1.32) - 1)  # the geometric mean of +20 % and +10 %
     assert spread == pytest.approx(np.std(np.log([1.2, 1.1]), ddof=1))
+    # one change: half of it
     assert costs.compound_growth(pd.Series([100.0, 121.0])) == (
-        pytest.approx(0.21), pytest.approx(np.log(1.21) / 2))  # one change: half of it
+        pytest.approx(0.21),
+        pytest.approx(np.log(1.21) / 2),
+    )
     assert costs.compound_growth(pd.Series([0.0, 100.0, 110.0]))[0] == pytest.approx(0.1)
     assert costs.compound_growth(pd.Series([100.0])) == (0.0, 0.0)
 
@@ -96,8 +131,9 @@ def test_central_spend_and_the_balance_brought_forward(model):
 
 def test_funding_from_the_budget_file_then_grown(model):
     # 33m allocation less 1m place deductions; the balance brought forward is not funding
-    assert model.funding == pytest.approx({"2026-27": 32e6, "2027-28": 32e6 * 1.03,
-                                           "2028-29": 32e6 * 1.03**2})
+    assert model.funding == pytest.approx(
+        {"2026-27": 32e6, "2027-28": 32e6 * 1.03, "2028-29": 32e6 * 1.03**2}
+    )
     grown = "grown +3.0% a year (assumed)"
     assert model.funding_source == {"2026-27": "budget file", "2027-28": grown, "2028-29": grown}
 
@@ -111,11 +147,19 @@ def test_funding_with_no_growth_set_grows_at_its_recent_rate():
 
 def cost_model(base_fy="2025-26", real_sd=(0.0, 0.0)):
     return CostModel(
-        provisions=["mss", "inmss"], base_fy=base_fy, unit_cost=np.array([1000.0, 2000.0]),
-        real_growth=np.array([0.01, 0.0]), real_growth_sd=np.array(real_sd),
-        fte_per_plan=np.ones(2), central=500.0, central_real_growth=0.0, central_real_growth_sd=0.0,
+        provisions=["mss", "inmss"],
+        base_fy=base_fy,
+        unit_cost=np.array([1000.0, 2000.0]),
+        real_growth=np.array([0.01, 0.0]),
+        real_growth_sd=np.array(real_sd),
+        fte_per_plan=np.ones(2),
+        central=500.0,
+        central_real_growth=0.0,
+        central_real_growth_sd=0.0,
         funding={"2026-27": 10_000.0, "2027-28": 11_000.0, "2028-29": 12_000.0},
-        funding_source={}, base_cumulative_balance=0.0, inflation=0.02,
+        funding_source={},
+        base_cumulative_balance=0.0,
+        inflation=0.02,
     )
 
 
@@ -133,8 +177,9 @@ def test_simulated_costs_grow_at_real_growth_plus_inflation():
 
 
 def test_years_between_the_costs_base_and_the_forecast_grow_too():
-    paths = costs.simulate_costs(cost_model(base_fy="2024-25"), FORECAST_YEARS, 1, 1,
-                                 costs.no_levers(3, 2))
+    paths = costs.simulate_costs(
+        cost_model(base_fy="2024-25"), FORECAST_YEARS, 1, 1, costs.no_levers(3, 2)
+    )
     assert paths.unit_cost[0, 0, 0] == pytest.approx(1000 * 1.03**2)
     assert paths.central[0, 0] == pytest.approx(500 * 1.02**2)
 
@@ -147,20 +192,23 @@ def test_cost_levers_by_hand():
     levers.funding[0:] += 100.0
     paths = costs.simulate_costs(cost_model(), FORECAST_YEARS, 2, 1, levers)
     np.testing.assert_allclose(paths.unit_cost[0, :, 0], [1030, 1030 * 1.04, 1030 * 1.04**2])
-    np.testing.assert_allclose(paths.unit_cost[0, :, 1], [2040, 2040 * 1.02 * 0.9,
-                                                          2040 * 1.02**2 * 0.9])
+    np.testing.assert_allclose(
+        paths.unit_cost[0, :, 1], [2040, 2040 * 1.02 * 0.9, 2040 * 1.02**2 * 0.9]
+    )
     np.testing.assert_allclose(paths.central[0], [510, 510 * 1.02, 510 * 1.02**2 * 0.5])
     np.testing.assert_array_equal(paths.funding[1], [10_100.0, 11_100.0, 12_100.0])
 
 
 def test_each_path_draws_its_growth_once():
-    paths = costs.simulate_costs(cost_model(real_sd=(0.02, 0.0)), FORECAST_YEARS, 50, 5,
-                                 costs.no_levers(3, 2))
+    paths = costs.simulate_costs(
+        cost_model(real_sd=(0.02, 0.0)), FORECAST_YEARS, 50, 5, costs.no_levers(3, 2)
+    )
     mss = paths.unit_cost[:, :, 0]
     assert mss[:, 0].std() > 0  # paths differ …
     np.testing.assert_allclose(mss[:, 2] / mss[:, 1], mss[:, 1] / mss[:, 0])  # … each steadily
-    again = costs.simulate_costs(cost_model(real_sd=(0.02, 0.0)), FORECAST_YEARS, 50, 5,
-                                 costs.no_levers(3, 2))
+    again = costs.simulate_costs(
+        cost_model(real_sd=(0.02, 0.0)), FORECAST_YEARS, 50, 5, costs.no_levers(3, 2)
+    )
     np.testing.assert_array_equal(again.unit_cost, paths.unit_cost)  # seeded
 
 

@@ -17,8 +17,13 @@ TYPES = ["mainstream", "mss", "inmss"]
 UNIT_COST = {"mainstream": 8_000.0, "mss": 25_000.0, "inmss": 60_000.0}
 
 
-def simulate_history(years=range(1995, 2027), joiners=(("mainstream", 5, 100.0), ("mss", 11, 20.0)), growth=0.0,
-                     leave=0.05, step_up=0.10):
+def simulate_history(
+    years=range(1995, 2027),
+    joiners=(("mainstream", 5, 100.0), ("mss", 11, 20.0)),
+    growth=0.0,
+    leave=0.05,
+    step_up=0.10,
+):
     """Expected-value cohort history: joiners at fixed ages (growing by `growth` a year), a leave
     rate at every age, and `step_up` of mainstream children moving to mss at the Year 6 → 7
     transfer (age 10 → 11). Returns (transitions, census counts by year × age × type)."""
@@ -45,15 +50,22 @@ def simulate_history(years=range(1995, 2027), joiners=(("mainstream", 5, 100.0),
             new_state[(age, p)] = new_state.get((age, p), 0) + n
         state = new_state
         census[year] = dict(state)
-    transitions = pd.DataFrame(rows, columns=["year", "age_from", "provision_from", "age_to", "provision_to", "children"])
-    transitions = transitions[transitions["year"] >= max(years[0] + 1, years[-1] - 6)]  # before: burn-in
+    transitions = pd.DataFrame(
+        rows, columns=["year", "age_from", "provision_from", "age_to", "provision_to", "children"]
+    )
+    # before: burn-in
+    transitions = transitions[transitions["year"] >= max(years[0] + 1, years[-1] - 6)]
     transitions["children"] = transitions["children"].round().astype(int)
     return transitions, census
 
 
 def history_from(transitions, census, years=range(2020, 2027)):
     caseload = pd.DataFrame(
-        [(year, p, round(sum(n for (a, q), n in census[year].items() if q == p))) for year in years for p in TYPES],
+        [
+            (year, p, round(sum(n for (a, q), n in census[year].items() if q == p)))
+            for year in years
+            for p in TYPES
+        ],
         columns=["census_year", "provision_type", "plans"],
     )
     spend, position = [], []
@@ -62,7 +74,9 @@ def history_from(transitions, census, years=range(2020, 2027)):
         fy = f"{year - 1}-{year % 100:02d}"
         total = 0.0
         for p in TYPES:
-            plans = caseload[(caseload.census_year == year) & (caseload.provision_type == p)].plans.iloc[0]
+            plans = caseload[
+                (caseload.census_year == year) & (caseload.provision_type == p)
+            ].plans.iloc[0]
             cost = UNIT_COST[p] * 1.035 ** (year - 2020)
             spend.append((fy, p, plans * cost, float(plans), cost, True))
             total += plans * cost
@@ -73,16 +87,49 @@ def history_from(transitions, census, years=range(2020, 2027)):
     return History(
         caseload=caseload,
         transitions=transitions,
-        flows=pd.DataFrame(columns=["year", "provision_type", "new_plans", "ceased_plans", "moved_in", "moved_out"]),
-        spend=pd.DataFrame(spend, columns=["financial_year", "provision_type", "spend_gbp", "fte_placements", "unit_cost_gbp", "is_complete_year"]),
-        position=pd.DataFrame(position, columns=["financial_year", "funding_gbp", "spend_gbp", "cumulative_balance_gbp", "is_complete_year", "has_budget"]),
-        budget=pd.DataFrame({"financial_year": ["2026-27"], "line": ["hnb_allocation"], "amount_gbp": [31_000_000.0]}),
+        flows=pd.DataFrame(
+            columns=["year", "provision_type", "new_plans", "ceased_plans", "moved_in", "moved_out"]
+        ),
+        spend=pd.DataFrame(
+            spend,
+            columns=[
+                "financial_year",
+                "provision_type",
+                "spend_gbp",
+                "fte_placements",
+                "unit_cost_gbp",
+                "is_complete_year",
+            ],
+        ),
+        position=pd.DataFrame(
+            position,
+            columns=[
+                "financial_year",
+                "funding_gbp",
+                "spend_gbp",
+                "cumulative_balance_gbp",
+                "is_complete_year",
+                "has_budget",
+            ],
+        ),
+        budget=pd.DataFrame(
+            {
+                "financial_year": ["2026-27"],
+                "line": ["hnb_allocation"],
+                "amount_gbp": [31_000_000.0],
+            }
+        ),
         provision_types=TYPES,
     )
 
 
-SETTINGS = ForecastSettings(simulations=500, seed=7, costs=CostSettings(
-    pay_inflation=0.02, price_inflation=0.02, historical_inflation=0.035, funding_growth=None))
+SETTINGS = ForecastSettings(
+    simulations=500,
+    seed=7,
+    costs=CostSettings(
+        pay_inflation=0.02, price_inflation=0.02, historical_inflation=0.035, funding_growth=None
+    ),
+)
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +139,9 @@ def steady():
 
 
 def total_p50(forecast, scenario="unmitigated"):
-    frame = forecast.caseload[(forecast.caseload.scenario == scenario) & (forecast.caseload.provision_type == "total")]
+    frame = forecast.caseload[
+        (forecast.caseload.scenario == scenario) & (forecast.caseload.provision_type == "total")
+    ]
     return frame.set_index("year")["plans_p50"]
 
 
@@ -130,7 +179,9 @@ def test_growth_in_joiners_carries_on():
 
 def test_intervals_widen_and_are_reproducible(steady):
     a = run_forecast(steady, [], SETTINGS)
-    caseload = a.caseload[(a.caseload.scenario == "unmitigated") & (a.caseload.provision_type == "total")]
+    caseload = a.caseload[
+        (a.caseload.scenario == "unmitigated") & (a.caseload.provision_type == "total")
+    ]
     width = (caseload.plans_p90 - caseload.plans_p10).to_numpy()
     assert (np.diff(width) > 0).all()
     position = a.hnb_position[a.hnb_position.scenario == "unmitigated"]
@@ -142,8 +193,14 @@ def test_capacity_overflows_to_the_named_provision():
     transitions, census = simulate_history(growth=0.15)
     history = history_from(transitions, census)
     free = run_forecast(history, [], SETTINGS).runs["unmitigated"].plans.mean(axis=0)
-    mss_now = history.caseload[(history.caseload.census_year == 2026) & (history.caseload.provision_type == "mss")].plans.iloc[0]
-    capped = run_forecast(history, [], SETTINGS.with_overrides(capacity={"mss": float(mss_now)}, overflow={"mss": "inmss"}))
+    mss_now = history.caseload[
+        (history.caseload.census_year == 2026) & (history.caseload.provision_type == "mss")
+    ].plans.iloc[0]
+    capped = run_forecast(
+        history,
+        [],
+        SETTINGS.with_overrides(capacity={"mss": float(mss_now)}, overflow={"mss": "inmss"}),
+    )
     plans = capped.runs["unmitigated"].plans.mean(axis=0)
     assert plans[-1, 1] <= mss_now + 1 < free[-1, 1]
     assert plans[-1, 2] > free[-1, 2]
@@ -151,25 +208,45 @@ def test_capacity_overflows_to_the_named_provision():
 
 
 def mitigation(lever, effect, types=("mss",), start="2026-27", name=None):
-    return Mitigation(name=name or lever, line_of_enquiry="sufficiency", lever=lever, start_year=start,
-                      status="assessed", provision_types=types, effect=effect)
+    return Mitigation(
+        name=name or lever,
+        line_of_enquiry="sufficiency",
+        lever=lever,
+        start_year=start,
+        status="assessed",
+        provision_types=types,
+        effect=effect,
+    )
 
 
 def test_each_lever_moves_what_it_should(steady):
     levers = [
         mitigation("reduce_new_plans", {"percent": 20}, ("mainstream",)),
-        mitigation("shift_placements", {"to": "mainstream", "share": 0.5, "flows": "both"}, ("mss",)),
+        mitigation(
+            "shift_placements", {"to": "mainstream", "share": 0.5, "flows": "both"}, ("mss",)
+        ),
         mitigation("stop_flow", {"to": "mss", "ages": [10, 10]}, ("mainstream",)),
         mitigation("unit_cost_change", {"percent": -10}, ("inmss",)),
         mitigation("funding_change", {"amount_gbp": 1_000_000}, ()),
         mitigation("central_spend_change", {"percent": -20}, ()),
     ]
     result = run_forecast(steady, levers, SETTINGS)
-    effects = result.mitigations.pivot_table(index="financial_year", columns="mitigation", values="plans_effect")
+    effects = result.mitigations.pivot_table(
+        index="financial_year", columns="mitigation", values="plans_effect"
+    )
     assert effects.loc["2028-29", "reduce_new_plans"] < -30
-    for name in ("shift_placements", "stop_flow", "unit_cost_change", "funding_change", "central_spend_change"):
-        assert abs(effects.loc["2028-29", name]) < 15, name  # they move plans between types or money, not the total
-    money = result.mitigations.pivot_table(index="financial_year", columns="mitigation", values="cumulative_balance_effect_gbp")
+    for name in (
+        "shift_placements",
+        "stop_flow",
+        "unit_cost_change",
+        "funding_change",
+        "central_spend_change",
+    ):
+        # they move plans between types or money, not the total
+        assert abs(effects.loc["2028-29", name]) < 15, name
+    money = result.mitigations.pivot_table(
+        index="financial_year", columns="mitigation", values="cumulative_balance_effect_gbp"
+    )
     assert money.loc["2028-29", "funding_change"] == pytest.approx(3_000_000)
     for name in ("reduce_new_plans", "shift_placements", "stop_flow", "central_spend_change"):
         assert money.loc["2028-29", name] > 0, name
@@ -180,16 +257,26 @@ def test_each_lever_moves_what_it_should(steady):
 
 
 def test_mitigations_do_not_act_before_their_start_year(steady):
-    result = run_forecast(steady, [mitigation("reduce_new_plans", {"percent": 50}, ("mainstream",), start="2028-29")], SETTINGS)
+    result = run_forecast(
+        steady,
+        [mitigation("reduce_new_plans", {"percent": 50}, ("mainstream",), start="2028-29")],
+        SETTINGS,
+    )
     effects = result.mitigations.set_index("financial_year")
-    assert effects.loc["2026-27", "plans_effect"] == 0 and effects.loc["2027-28", "plans_effect"] == 0
+    assert (
+        effects.loc["2026-27", "plans_effect"] == 0 and effects.loc["2027-28", "plans_effect"] == 0
+    )
     assert effects.loc["2028-29", "plans_effect"] < 0
 
 
 def test_drivers_add_up_to_the_change_in_spend(steady):
     result = run_forecast(steady, [], SETTINGS)
-    drivers = result.drivers.pivot_table(index=["scenario", "financial_year"], columns="driver", values="spend_change_gbp")
-    parts = drivers[["joining", "staying_longer", "placement_mix", "unit_cost", "central"]].sum(axis=1)
+    drivers = result.drivers.pivot_table(
+        index=["scenario", "financial_year"], columns="driver", values="spend_change_gbp"
+    )
+    parts = drivers[["joining", "staying_longer", "placement_mix", "unit_cost", "central"]].sum(
+        axis=1
+    )
     assert np.allclose(parts, drivers["total"])
     assert "actual" in drivers.index.get_level_values(0)
     run = result.runs["unmitigated"]
@@ -200,20 +287,28 @@ def test_drivers_add_up_to_the_change_in_spend(steady):
 def test_gap_to_balance_clears_the_deficit_by_the_target(steady):
     gap = run_forecast(steady, [], SETTINGS).gap_to_balance
     per_year = gap["saving_per_year_to_recover_by_target_gbp"].iloc[0]
-    assert per_year * len(gap) == pytest.approx(max(0, -gap["cumulative_balance_gbp"].iloc[-1]), rel=1e-9)
-    assert (gap["saving_to_balance_in_year_gbp"] == (-gap["in_year_balance_gbp"]).clip(lower=0)).all()
+    assert per_year * len(gap) == pytest.approx(
+        max(0, -gap["cumulative_balance_gbp"].iloc[-1]), rel=1e-9
+    )
+    assert (
+        gap["saving_to_balance_in_year_gbp"] == (-gap["in_year_balance_gbp"]).clip(lower=0)
+    ).all()
 
 
 def test_funding_from_the_budget_file_then_grown(steady):
-    position = run_forecast(steady, [], SETTINGS).hnb_position.set_index(["scenario", "financial_year"])
+    position = run_forecast(steady, [], SETTINGS).hnb_position.set_index(
+        ["scenario", "financial_year"]
+    )
     assert position.loc[("unmitigated", "2026-27"), "funding_source"] == "budget file"
-    assert position.loc[("unmitigated", "2027-28"), "funding_gbp"] == pytest.approx(31_000_000)  # history was flat
+    # history was flat
+    assert position.loc[("unmitigated", "2027-28"), "funding_gbp"] == pytest.approx(31_000_000)
 
 
 def test_unit_costs_grow_at_real_growth_plus_inflation(steady):
     result = run_forecast(steady, [], SETTINGS)
     rates = result.rates.set_index("provision_type")
-    assert rates.loc["mss", "unit_cost_real_growth"] == pytest.approx(0.0, abs=0.002)  # history grew 3.5 % = inflation
+    # history grew 3.5 % = inflation
+    assert rates.loc["mss", "unit_cost_real_growth"] == pytest.approx(0.0, abs=0.002)
     assert rates.loc["mss", "unit_cost_nominal_growth"] == pytest.approx(0.02, abs=0.002)
 
 
@@ -226,11 +321,19 @@ def test_too_little_history_is_a_clear_error():
 
 def test_mitigations_file_errors_name_the_file_and_entry(tmp_path):
     path = tmp_path / "m.yml"
-    path.write_text("mitigations:\n  - name: Fewer plans\n    lever: reduce_new_plans\n    provision_types: [mainstream]\n"
-                    "    start_year: 2026-27\n    status: assessed\n    line_of_enquiry: early support and inclusion\n")
-    with pytest.raises(MitigationsError, match=r"m.yml: mitigation 1 \('Fewer plans'\): lever reduce_new_plans needs effect percent"):
+    path.write_text(
+        "mitigations:\n  - name: Fewer plans\n    lever: reduce_new_plans\n    provision_types: "
+        "[mainstream]\n    start_year: 2026-27\n    status: assessed\n    line_of_enquiry: "
+        "early support and inclusion\n"
+    )
+    with pytest.raises(
+        MitigationsError,
+        match=r"m.yml: mitigation 1 \('Fewer plans'\): lever reduce_new_plans needs effect percent",
+    ):
         load_mitigations(path, TYPES)
-    path.write_text(path.read_text().replace("status: assessed", "status: assessed\n    effect: {percent: 500}"))
+    path.write_text(
+        path.read_text().replace("status: assessed", "status: assessed\n    effect: {percent: 500}")
+    )
     with pytest.raises(MitigationsError, match="percent must be between -100 and 100"):
         load_mitigations(path, TYPES)
 
@@ -238,7 +341,19 @@ def test_mitigations_file_errors_name_the_file_and_entry(tmp_path):
 def test_the_shipped_example_mitigations_are_valid():
     from dagster_project.settings import EXAMPLE_MITIGATIONS
 
-    types = ["mainstream", "mainstream_rp_unit", "mss", "inmss", "ap", "post16_fe", "post16_spi", "eotas", "early_years", "other", "none"]
+    types = [
+        "mainstream",
+        "mainstream_rp_unit",
+        "mss",
+        "inmss",
+        "ap",
+        "post16_fe",
+        "post16_spi",
+        "eotas",
+        "early_years",
+        "other",
+        "none",
+    ]
     assert len(load_mitigations(EXAMPLE_MITIGATIONS, types)) >= 5
 
 
@@ -246,12 +361,19 @@ def test_a_noisy_joiner_trend_is_pooled_with_the_caseloads_steadier_growth():
     transitions, _ = simulate_history(growth=0.10)
     last = transitions["year"].max()
     dip = (transitions["provision_from"] == "joined") & (transitions["year"] == last)
-    transitions.loc[dip, "children"] = (transitions.loc[dip, "children"] * 0.75).round().astype(int)  # one low year
-    joined = transitions[transitions["provision_from"] == "joined"].groupby("year")["children"].sum().tail(5)
+    # one low year
+    transitions.loc[dip, "children"] = (transitions.loc[dip, "children"] * 0.75).round().astype(int)
+    joined = (
+        transitions[transitions["provision_from"] == "joined"]
+        .groupby("year")["children"]
+        .sum()
+        .tail(5)
+    )
     _, joiners_only, _, _ = cohort._log_trend(joined.astype(float))
     model = cohort.estimate(transitions, TYPES)
     assert joiners_only < 0.06  # the low year drags the joiners' own trend down
-    assert abs(model.joiner_slope - 0.10) < abs(joiners_only - 0.10) / 2  # the caseload's growth holds it up
+    # the caseload's growth holds it up
+    assert abs(model.joiner_slope - 0.10) < abs(joiners_only - 0.10) / 2
 
 
 def test_a_funding_mitigation_is_funding_never_a_saving(tmp_path):
@@ -260,8 +382,11 @@ def test_a_funding_mitigation_is_funding_never_a_saving(tmp_path):
     assert mitigation_kind(mitigation("unit_cost_change", {"percent": 5})) == "cost"
     assert mitigation_kind(mitigation("unit_cost_change", {"percent": -5})) == "saving"
     path = tmp_path / "m.yml"
-    path.write_text("mitigations:\n  - name: Transfer\n    lever: funding_change\n    start_year: 2026-27\n"
-                    "    status: assured\n    line_of_enquiry: block transfers\n    effect: {amount_gbp: 1}\n    kind: saving\n")
+    path.write_text(
+        "mitigations:\n  - name: Transfer\n    lever: funding_change\n    start_year: 2026-27\n    "
+        "status: assured\n    line_of_enquiry: block transfers\n    effect: "
+        "{amount_gbp: 1}\n    kind: saving\n"
+    )
     with pytest.raises(MitigationsError, match="funding_change is income"):
         load_mitigations(path, TYPES)
 
@@ -270,8 +395,14 @@ def test_a_funding_mitigation_is_funding_never_a_saving(tmp_path):
 def mitigated(steady):
     levers = [
         mitigation("reduce_new_plans", {"percent": 20}, ("mainstream",), name="fewer"),
-        Mitigation(name="transfer", line_of_enquiry="block transfers", lever="funding_change", start_year="2026-27",
-                   status="assured", effect={"amount_gbp": 1_000_000}),
+        Mitigation(
+            name="transfer",
+            line_of_enquiry="block transfers",
+            lever="funding_change",
+            start_year="2026-27",
+            status="assured",
+            effect={"amount_gbp": 1_000_000},
+        ),
     ]
     result = run_forecast(steady, levers, SETTINGS)
     return result, forecast_tables(result, pd.DataFrame())
@@ -280,25 +411,35 @@ def mitigated(steady):
 def test_the_central_figures_tie_and_every_check_passes(mitigated):
     result, tables = mitigated
     outcomes = run_checks(tables, result.unreached)
-    assert {name: gate.passed for name, (_, gate) in outcomes.items()} == dict.fromkeys(outcomes, True)
+    assert {name: gate.passed for name, (_, gate) in outcomes.items()} == dict.fromkeys(
+        outcomes, True
+    )
     effects = result.mitigations.set_index(["mitigation", "financial_year"])
     assert effects.loc[("transfer", "2028-29"), "kind"] == "funding"
-    assert effects.loc[("transfer", "2028-29"), "in_year_saving_gbp"] == 0  # income, not spend avoided
+    # income, not spend avoided
+    assert effects.loc[("transfer", "2028-29"), "in_year_saving_gbp"] == 0
     assert "inmss" in result.unreached and "mainstream" not in result.unreached
     position = result.hnb_position.set_index(["scenario", "financial_year"])
-    assert set(position.index.get_level_values(0)) == {"unmitigated", "mitigated", "mitigated_assured"}
+    assert set(position.index.get_level_values(0)) == {
+        "unmitigated",
+        "mitigated",
+        "mitigated_assured",
+    }
     assured = position.loc[("mitigated_assured", "2028-29"), "cumulative_balance_gbp_central"]
     unmitigated = position.loc[("unmitigated", "2028-29"), "cumulative_balance_gbp_central"]
     assert assured - unmitigated == pytest.approx(3_000_000)  # only the transfer is assured
 
 
-@pytest.mark.parametrize("table, column, check", [
-    ("spend", "spend_gbp_central", "position_spend_is_sum_of_provisions"),
-    ("hnb_position", "in_year_balance_gbp_central", "in_year_balance_is_funding_less_spend"),
-    ("hnb_position", "cumulative_balance_gbp_central", "cumulative_balance_rolls_forward"),
-    ("mitigations", "cumulative_balance_effect_gbp", "mitigation_effects_accumulate"),
-    ("drivers", "spend_change_gbp", "drivers_add_up"),
-])
+@pytest.mark.parametrize(
+    "table, column, check",
+    [
+        ("spend", "spend_gbp_central", "position_spend_is_sum_of_provisions"),
+        ("hnb_position", "in_year_balance_gbp_central", "in_year_balance_is_funding_less_spend"),
+        ("hnb_position", "cumulative_balance_gbp_central", "cumulative_balance_rolls_forward"),
+        ("mitigations", "cumulative_balance_effect_gbp", "mitigation_effects_accumulate"),
+        ("drivers", "spend_change_gbp", "drivers_add_up"),
+    ],
+)
 def test_each_tie_check_fails_when_a_figure_is_off(mitigated, table, column, check):
     result, tables = mitigated
     broken = {**tables, table: tables[table].copy()}
@@ -310,9 +451,12 @@ def test_each_tie_check_fails_when_a_figure_is_off(mitigated, table, column, che
 def test_scenarios_share_their_draws_so_an_unreached_provision_is_identical(mitigated):
     result, tables = mitigated
     runs = result.runs
-    assert np.array_equal(runs["mitigated"].spend[:, :, 2], runs["unmitigated"].spend[:, :, 2])  # inmss: unreached
+    # inmss: unreached
+    assert np.array_equal(runs["mitigated"].spend[:, :, 2], runs["unmitigated"].spend[:, :, 2])
     broken = {**tables, "spend": tables["spend"].copy()}
-    row = (broken["spend"]["scenario"] == "mitigated") & (broken["spend"]["provision_type"] == "inmss")
+    row = (broken["spend"]["scenario"] == "mitigated") & (
+        broken["spend"]["provision_type"] == "inmss"
+    )
     broken["spend"].loc[row, "spend_gbp_central"] += 5.0
     assert not run_checks(broken, result.unreached)["unreached_provisions_identical"][1].passed
 
@@ -321,19 +465,28 @@ def test_assumptions_name_their_sources_and_sensitivities_move_the_balance(mitig
     result, _ = mitigated
     assumptions = result.assumptions.set_index("assumption")
     assert "STRB" in assumptions.loc["pay_inflation", "source"]
-    assert assumptions.loc["unit_cost_inflation", "value"] == pytest.approx(0.02)  # 2 % pay and prices in SETTINGS
-    end = result.sensitivity[result.sensitivity["financial_year"] == "2028-29"].set_index(["assumption", "variant"])
+    # 2 % pay and prices in SETTINGS
+    assert assumptions.loc["unit_cost_inflation", "value"] == pytest.approx(0.02)
+    end = result.sensitivity[result.sensitivity["financial_year"] == "2028-29"].set_index(
+        ["assumption", "variant"]
+    )
     change = end["change_from_central_gbp"]
-    assert change[("funding_growth", "high")] > 0 == change[("funding_growth", "flat cash")]  # history was flat
+    # history was flat
+    assert change[("funding_growth", "high")] > 0 == change[("funding_growth", "flat cash")]
     assert change[("unit_cost_inflation", "high")] < 0 < change[("unit_cost_inflation", "low")]
     assert change[("joiners_percent", "high")] < 0 < change[("joiners_percent", "low")]
 
 
 def test_a_shift_leaves_the_provision_children_move_from_untouched(steady):
-    # mainstream children stepping up to mss go to inmss instead: mainstream's own draws are unchanged
-    result = run_forecast(steady, [mitigation("shift_placements", {"to": "inmss", "share": 0.5, "flows": "moving"})],
-                          SETTINGS)
+    # mainstream children stepping up to mss go to inmss instead:
+    # mainstream's own draws are unchanged
+    result = run_forecast(
+        steady,
+        [mitigation("shift_placements", {"to": "inmss", "share": 0.5, "flows": "moving"})],
+        SETTINGS,
+    )
     runs = result.runs
     assert "mainstream" in result.unreached
     assert np.array_equal(runs["mitigated"].plans[:, :, 0], runs["unmitigated"].plans[:, :, 0])
-    assert runs["mitigated"].plans[:, -1, 2].mean() > runs["unmitigated"].plans[:, -1, 2].mean()  # inmss gains
+    # inmss gains
+    assert runs["mitigated"].plans[:, -1, 2].mean() > runs["unmitigated"].plans[:, -1, 2].mean()

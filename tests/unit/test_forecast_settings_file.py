@@ -11,13 +11,19 @@ DEFAULTS = Path(__file__).resolve().parents[2] / "forecast" / "config" / "foreca
 
 def test_a_file_extending_the_defaults_changes_only_what_it_names(tmp_path):
     own = tmp_path / "council.yml"
-    own.write_text(f"extends: {DEFAULTS}\ncapacity: {{mss: 300}}\noverflow: {{mss: inmss}}\n"
-                   "cohort: {trend_years: 4}\ncosts: {pay_inflation: 0.04}\n")
+    own.write_text(
+        f"extends: {DEFAULTS}\ncapacity: {{mss: 300}}\noverflow: {{mss: inmss}}\n"
+        "cohort: {trend_years: 4}\ncosts: {pay_inflation: 0.04}\n"
+    )
     base, extended = load_forecast_settings(DEFAULTS), load_forecast_settings(own)
     assert extended.capacity == {"mss": 300.0} and extended.overflow == {"mss": "inmss"}
     assert extended.cohort.trend_years == 4 and extended.cohort.damping == base.cohort.damping
     assert extended.costs.pay_inflation == 0.04 and extended.costs.pay_share == base.costs.pay_share
-    assert (extended.horizon, extended.seed, extended.sensitivity) == (base.horizon, base.seed, base.sensitivity)
+    assert (extended.horizon, extended.seed, extended.sensitivity) == (
+        base.horizon,
+        base.seed,
+        base.sensitivity,
+    )
 
 
 def test_the_demo_settings_are_the_defaults_with_special_school_places():

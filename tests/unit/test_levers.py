@@ -23,18 +23,33 @@ def model(capacity=None):
     """A cohort model just big enough for levers to write into (its rates are never used)."""
     ones = np.ones((A, P))
     return cohort.CohortModel(
-        provisions=list(TYPES), base_year=BASE_YEAR, base=np.zeros((A, P)), leave_alpha=ones,
-        leave_beta=ones, move_alpha=np.ones((A, P, P)), joiner_share=ones / ones.sum(),
-        joiner_level=0.0, joiner_slope=0.0, joiner_slope_se=0.0, joiner_noise=0.0,
+        provisions=list(TYPES),
+        base_year=BASE_YEAR,
+        base=np.zeros((A, P)),
+        leave_alpha=ones,
+        leave_beta=ones,
+        move_alpha=np.ones((A, P, P)),
+        joiner_share=ones / ones.sum(),
+        joiner_level=0.0,
+        joiner_slope=0.0,
+        joiner_slope_se=0.0,
+        joiner_noise=0.0,
         capacity=None if capacity is None else np.asarray(capacity, dtype=float),
         overflow_to=None if capacity is None else np.arange(P),
     )
 
 
 def mitigation(lever, effect, types=("a",), start="2027-28", name=None, kind=None):
-    return Mitigation(name=name or lever, line_of_enquiry="sufficiency", lever=lever,
-                      start_year=start, status="assessed", provision_types=tuple(types),
-                      effect=effect, kind=kind)
+    return Mitigation(
+        name=name or lever,
+        line_of_enquiry="sufficiency",
+        lever=lever,
+        start_year=start,
+        status="assessed",
+        provision_types=tuple(types),
+        effect=effect,
+        kind=kind,
+    )
 
 
 def resolve(*mitigations, capacity=None):
@@ -45,14 +60,17 @@ def resolve(*mitigations, capacity=None):
 
 
 def test_reduce_new_plans():
-    caseload, costs = resolve(mitigation("reduce_new_plans", {"percent": 20, "ages": [5, 10]},
-                                         ("a", "c")))
+    caseload, costs = resolve(
+        mitigation("reduce_new_plans", {"percent": 20, "ages": [5, 10]}, ("a", "c"))
+    )
     expected = np.ones((YEARS, A, P))
     expected[1:, 5:11, [0, 2]] = 0.8  # from 2027-28 (step 1), ages 5–10, types a and c
     np.testing.assert_allclose(caseload.joiner_factor, expected, rtol=0, atol=1e-15)
     # without ages: every age; two mitigations on one type multiply
-    caseload, _ = resolve(mitigation("reduce_new_plans", {"percent": 20}, ("b",), start="2026-27"),
-                          mitigation("reduce_new_plans", {"percent": -10}, ("b",)))
+    caseload, _ = resolve(
+        mitigation("reduce_new_plans", {"percent": 20}, ("b",), start="2026-27"),
+        mitigation("reduce_new_plans", {"percent": -10}, ("b",)),
+    )
     factor = caseload.joiner_factor
     assert (factor[0, :, 1] == 0.8).all() and np.allclose(factor[1:, :, 1], 0.8 * 1.1)
     assert (factor[:, :, [0, 2]] == 1).all()
@@ -65,38 +83,47 @@ def test_shift_placements():
     assert both.move_shift == [(1, [0, 2], 1, 0.3)]
     new, _ = resolve(mitigation("shift_placements", {"to": "c", "share": 1, "flows": "new"}))
     assert new.joiner_shift == [(1, [0], 2, 1.0)] and new.move_shift == []
-    moving, _ = resolve(mitigation("shift_placements", {"to": "c", "share": 0.5,
-                                                        "flows": "moving"}))
+    moving, _ = resolve(
+        mitigation("shift_placements", {"to": "c", "share": 0.5, "flows": "moving"})
+    )
     assert moving.joiner_shift == [] and moving.move_shift == [(1, [0], 2, 0.5)]
     assert both.joiner_factor is None and both.stop_flows == []
 
 
 def test_stop_flow():
-    caseload, _ = resolve(mitigation("stop_flow", {"to": "b", "ages": [10, 11]}, ("a",)),
-                          mitigation("stop_flow", {"to": "c", "ages": [15, 15], "share": 0.25},
-                                     ("b",), start="2028-29"))
+    caseload, _ = resolve(
+        mitigation("stop_flow", {"to": "b", "ages": [10, 11]}, ("a",)),
+        mitigation(
+            "stop_flow", {"to": "c", "ages": [15, 15], "share": 0.25}, ("b",), start="2028-29"
+        ),
+    )
     assert caseload.stop_flows == [(1, [0], 1, (10, 11), 1.0), (2, [1], 2, (15, 15), 0.25)]
     assert caseload.move_shift == [] and caseload.joiner_shift == []
 
 
 def test_add_capacity():
-    caseload, _ = resolve(mitigation("add_capacity", {"places": 12}, ("b",)),
-                          mitigation("add_capacity", {"places": 3}, ("b", "c"), start="2026-27"),
-                          capacity=[np.inf, 50, 20])
+    caseload, _ = resolve(
+        mitigation("add_capacity", {"places": 12}, ("b",)),
+        mitigation("add_capacity", {"places": 3}, ("b", "c"), start="2026-27"),
+        capacity=[np.inf, 50, 20],
+    )
     np.testing.assert_array_equal(caseload.extra_capacity, [[0, 3, 3], [0, 15, 3], [0, 15, 3]])
     # without capacity in the forecast settings: no effect, and a note says so
     plain = model()
-    caseload, _ = resolve_levers([mitigation("add_capacity", {"places": 12}, ("b",), name="More")],
-                                 plain, YEARS)
+    caseload, _ = resolve_levers(
+        [mitigation("add_capacity", {"places": 12}, ("b",), name="More")], plain, YEARS
+    )
     assert caseload.extra_capacity is None
     assert plain.notes == [
-        "More: add_capacity has no effect without capacity: in the forecast settings"]
+        "More: add_capacity has no effect without capacity: in the forecast settings"
+    ]
 
 
 def test_unit_cost_growth():
-    caseload, costs = resolve(mitigation("unit_cost_growth", {"percentage_points": -2}, ("a", "c")),
-                              mitigation("unit_cost_growth", {"percentage_points": 1}, ("c",),
-                                         start="2028-29"))
+    caseload, costs = resolve(
+        mitigation("unit_cost_growth", {"percentage_points": -2}, ("a", "c")),
+        mitigation("unit_cost_growth", {"percentage_points": 1}, ("c",), start="2028-29"),
+    )
     np.testing.assert_allclose(costs.growth, [[0, 0, 0], [-0.02, 0, -0.02], [-0.02, 0, -0.01]])
     assert (costs.level == 1).all() and (costs.central_level == 1).all()
     assert (costs.funding == 0).all()
@@ -104,8 +131,10 @@ def test_unit_cost_growth():
 
 
 def test_unit_cost_change():
-    _, costs = resolve(mitigation("unit_cost_change", {"percent": -5}, ("b",)),
-                       mitigation("unit_cost_change", {"percent": 10}, ("b", "c")))
+    _, costs = resolve(
+        mitigation("unit_cost_change", {"percent": -5}, ("b",)),
+        mitigation("unit_cost_change", {"percent": 10}, ("b", "c")),
+    )
     # once, in the start year: the cost simulation carries the new level on
     np.testing.assert_allclose(costs.level, [[1, 1, 1], [1, 0.95 * 1.1, 1.1], [1, 1, 1]])
     assert (costs.growth == 0).all()
@@ -118,8 +147,10 @@ def test_central_spend_change():
 
 
 def test_funding_change():
-    _, costs = resolve(mitigation("funding_change", {"amount_gbp": 500_000}, ()),
-                       mitigation("funding_change", {"amount_gbp": "250000"}, (), start="2026-27"))
+    _, costs = resolve(
+        mitigation("funding_change", {"amount_gbp": 500_000}, ()),
+        mitigation("funding_change", {"amount_gbp": "250000"}, (), start="2026-27"),
+    )
     np.testing.assert_array_equal(costs.funding, [250_000, 750_000, 750_000])
     assert (costs.growth == 0).all() and (costs.central_level == 1).all()
 
@@ -128,8 +159,9 @@ def test_funding_change():
 
 
 def test_every_lever_has_its_module_and_its_test():
-    tests = {name for name, value in globals().items()
-             if name.startswith("test_") and callable(value)}
+    tests = {
+        name for name, value in globals().items() if name.startswith("test_") and callable(value)
+    }
     for name, lever in LEVERS.items():
         assert type(lever).__module__ == f"forecast.levers.{name}", name
         assert f"test_{name}" in tests, f"lever {name} has no test_{name} in {__file__}"
@@ -139,12 +171,16 @@ def test_every_lever_has_its_module_and_its_test():
 
 
 def test_start_years_before_the_forecast_act_from_its_first_year_and_after_it_never():
-    _, early = resolve(mitigation("funding_change", {"amount_gbp": 1}, (), start="2020-21"),
-                       mitigation("unit_cost_change", {"percent": 50}, ("a",), start="2025-26"))
+    _, early = resolve(
+        mitigation("funding_change", {"amount_gbp": 1}, (), start="2020-21"),
+        mitigation("unit_cost_change", {"percent": 50}, ("a",), start="2025-26"),
+    )
     np.testing.assert_array_equal(early.funding, [1, 1, 1])
     np.testing.assert_array_equal(early.level[:, 0], [1.5, 1, 1])  # once, in the first year
-    caseload, late = resolve(mitigation("funding_change", {"amount_gbp": 1}, (), start="2029-30"),
-                             mitigation("reduce_new_plans", {"percent": 50}, start="2029-30"))
+    caseload, late = resolve(
+        mitigation("funding_change", {"amount_gbp": 1}, (), start="2029-30"),
+        mitigation("reduce_new_plans", {"percent": 50}, start="2029-30"),
+    )
     assert (late.funding == 0).all() and caseload.joiner_factor is None
 
 
@@ -155,19 +191,22 @@ def test_an_unknown_lever_is_a_clear_error():
         lever_named("fewer_plans")
 
 
-@pytest.mark.parametrize("lever, effect, kind", [
-    ("reduce_new_plans", {"percent": -5}, "saving"),  # more plans is still a caseload lever
-    ("shift_placements", {"to": "b", "share": 0.2}, "saving"),
-    ("stop_flow", {"to": "b", "ages": [10, 10]}, "saving"),
-    ("add_capacity", {"places": 10}, "saving"),
-    ("unit_cost_growth", {"percentage_points": 1}, "cost"),
-    ("unit_cost_growth", {"percentage_points": -1}, "saving"),
-    ("unit_cost_change", {"percent": 5}, "cost"),
-    ("unit_cost_change", {"percent": 0}, "saving"),
-    ("central_spend_change", {"percent": 3}, "cost"),
-    ("central_spend_change", {"percent": -3}, "saving"),
-    ("funding_change", {"amount_gbp": -100}, "funding"),
-])
+@pytest.mark.parametrize(
+    "lever, effect, kind",
+    [
+        ("reduce_new_plans", {"percent": -5}, "saving"),  # more plans is still a caseload lever
+        ("shift_placements", {"to": "b", "share": 0.2}, "saving"),
+        ("stop_flow", {"to": "b", "ages": [10, 10]}, "saving"),
+        ("add_capacity", {"places": 10}, "saving"),
+        ("unit_cost_growth", {"percentage_points": 1}, "cost"),
+        ("unit_cost_growth", {"percentage_points": -1}, "saving"),
+        ("unit_cost_change", {"percent": 5}, "cost"),
+        ("unit_cost_change", {"percent": 0}, "saving"),
+        ("central_spend_change", {"percent": 3}, "cost"),
+        ("central_spend_change", {"percent": -3}, "saving"),
+        ("funding_change", {"amount_gbp": -100}, "funding"),
+    ],
+)
 def test_default_kind(lever, effect, kind):
     assert mitigation_kind(mitigation(lever, effect)) == kind
     assert mitigation_kind(mitigation(lever, effect, kind="cost")) == "cost"  # the file's word wins
@@ -188,8 +227,13 @@ SCHEMAS = {  # required effect keys; moves children; needs provision types; inco
 @pytest.mark.parametrize("name", SCHEMAS)
 def test_schemas(name):
     lever = LEVERS[name]
-    assert (lever.required, lever.moves_caseload, lever.needs_provision_types, lever.income,
-            lever.reaches_central) == SCHEMAS[name]
+    assert (
+        lever.required,
+        lever.moves_caseload,
+        lever.needs_provision_types,
+        lever.income,
+        lever.reaches_central,
+    ) == SCHEMAS[name]
 
 
 def test_a_lever_names_the_provision_types_its_effect_sends_children_to():
@@ -198,57 +242,99 @@ def test_a_lever_names_the_provision_types_its_effect_sends_children_to():
     assert LEVERS["reduce_new_plans"].named_provision_types({"percent": 1, "to": "b"}) == []
 
 
-@pytest.mark.parametrize("lever, effect, problem", [
-    ("reduce_new_plans", {"percent": 101},
-     "effect percent must be between -100 and 100, not 101.0"),
-    ("reduce_new_plans", {"percent": "lots"}, "effect percent must be a number, not 'lots'"),
-    ("reduce_new_plans", {"percent": 5, "ages": [11, 5]},
-     "effect ages must be [low, high] with 0 ≤ low ≤ high ≤ 25, not [11, 5]"),
-    ("shift_placements", {"to": "b", "share": 1.5},
-     "effect share must be between 0 and 1, not 1.5"),
-    ("shift_placements", {"to": "b", "share": 0.5, "flows": "all"},
-     "effect flows must be new, moving or both, not 'all'"),
-    ("stop_flow", {"to": "b", "ages": [10, 26]},
-     "effect ages must be [low, high] with 0 ≤ low ≤ high ≤ 25, not [10, 26]"),
-    ("stop_flow", {"to": "b", "ages": [10, 11], "share": -0.1},
-     "effect share must be between 0 and 1, not -0.1"),
-    ("add_capacity", {"places": -1}, "effect places must be between 0 and 1000000.0, not -1.0"),
-    ("unit_cost_growth", {"percentage_points": 60},
-     "effect percentage_points must be between -50 and 50, not 60.0"),
-    ("unit_cost_change", {"percent": -101},
-     "effect percent must be between -100 and 100, not -101.0"),
-    ("central_spend_change", {"percent": None}, "effect percent must be a number, not None"),
-    ("funding_change", {"amount_gbp": "a lot"}, "effect amount_gbp must be a number, not 'a lot'"),
-])
+@pytest.mark.parametrize(
+    "lever, effect, problem",
+    [
+        (
+            "reduce_new_plans",
+            {"percent": 101},
+            "effect percent must be between -100 and 100, not 101.0",
+        ),
+        ("reduce_new_plans", {"percent": "lots"}, "effect percent must be a number, not 'lots'"),
+        (
+            "reduce_new_plans",
+            {"percent": 5, "ages": [11, 5]},
+            "effect ages must be [low, high] with 0 ≤ low ≤ high ≤ 25, not [11, 5]",
+        ),
+        (
+            "shift_placements",
+            {"to": "b", "share": 1.5},
+            "effect share must be between 0 and 1, not 1.5",
+        ),
+        (
+            "shift_placements",
+            {"to": "b", "share": 0.5, "flows": "all"},
+            "effect flows must be new, moving or both, not 'all'",
+        ),
+        (
+            "stop_flow",
+            {"to": "b", "ages": [10, 26]},
+            "effect ages must be [low, high] with 0 ≤ low ≤ high ≤ 25, not [10, 26]",
+        ),
+        (
+            "stop_flow",
+            {"to": "b", "ages": [10, 11], "share": -0.1},
+            "effect share must be between 0 and 1, not -0.1",
+        ),
+        ("add_capacity", {"places": -1}, "effect places must be between 0 and 1000000.0, not -1.0"),
+        (
+            "unit_cost_growth",
+            {"percentage_points": 60},
+            "effect percentage_points must be between -50 and 50, not 60.0",
+        ),
+        (
+            "unit_cost_change",
+            {"percent": -101},
+            "effect percent must be between -100 and 100, not -101.0",
+        ),
+        ("central_spend_change", {"percent": None}, "effect percent must be a number, not None"),
+        (
+            "funding_change",
+            {"amount_gbp": "a lot"},
+            "effect amount_gbp must be a number, not 'a lot'",
+        ),
+    ],
+)
 def test_effect_values_are_checked_by_their_lever(lever, effect, problem):
     assert LEVERS[lever].problem(effect) == problem
 
 
 def test_good_effects_pass():
-    for lever, effect in [("reduce_new_plans", {"percent": -100, "ages": [0, 25]}),
-                          ("shift_placements", {"to": "b", "share": 0, "flows": "new"}),
-                          ("stop_flow", {"to": "b", "ages": [3, 3], "share": 1}),
-                          ("add_capacity", {"places": 0}),
-                          ("funding_change", {"amount_gbp": -1e9})]:
+    for lever, effect in [
+        ("reduce_new_plans", {"percent": -100, "ages": [0, 25]}),
+        ("shift_placements", {"to": "b", "share": 0, "flows": "new"}),
+        ("stop_flow", {"to": "b", "ages": [3, 3], "share": 1}),
+        ("add_capacity", {"places": 0}),
+        ("funding_change", {"amount_gbp": -1e9}),
+    ]:
         assert LEVERS[lever].problem(effect) is None, lever
 
 
 def entry(lever, effect, types="[a]", extra=""):
-    return (f"  - name: M\n    lever: {lever}\n    provision_types: {types}\n"
-            "    start_year: 2026-27\n    status: assessed\n    line_of_enquiry: sufficiency\n"
-            f"    effect: {effect}\n{extra}")
+    return (
+        f"  - name: M\n    lever: {lever}\n    provision_types: {types}\n"
+        "    start_year: 2026-27\n    status: assessed\n    line_of_enquiry: sufficiency\n"
+        f"    effect: {effect}\n{extra}"
+    )
 
 
-@pytest.mark.parametrize("text, message", [
-    (entry("shift_placements", "{share: 0.5}"), "lever shift_placements needs effect to"),
-    (entry("stop_flow", "{to: b}"), "lever stop_flow needs effect ages"),
-    (entry("stop_flow", "{to: z, ages: [1, 2]}"), r"unknown provision type\(s\) z"),
-    (entry("unit_cost_change", "{percent: 5}", types="[]"),
-     "lever unit_cost_change needs provision_types"),
-    (entry("add_capacity", "{places: 1e7}"), "places must be between 0 and 1000000.0"),
-    (entry("unit_cost_change", "{percent: 5}", extra="    kind: funding\n"),
-     "kind funding does not fit lever unit_cost_change: .*income"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (entry("shift_placements", "{share: 0.5}"), "lever shift_placements needs effect to"),
+        (entry("stop_flow", "{to: b}"), "lever stop_flow needs effect ages"),
+        (entry("stop_flow", "{to: z, ages: [1, 2]}"), r"unknown provision type\(s\) z"),
+        (
+            entry("unit_cost_change", "{percent: 5}", types="[]"),
+            "lever unit_cost_change needs provision_types",
+        ),
+        (entry("add_capacity", "{places: 1e7}"), "places must be between 0 and 1000000.0"),
+        (
+            entry("unit_cost_change", "{percent: 5}", extra="    kind: funding\n"),
+            "kind funding does not fit lever unit_cost_change: .*income",
+        ),
+    ],
+)
 def test_the_mitigations_file_is_checked_against_the_lever(tmp_path, text, message):
     path = tmp_path / "m.yml"
     path.write_text("mitigations:\n" + text)
@@ -258,9 +344,11 @@ def test_the_mitigations_file_is_checked_against_the_lever(tmp_path, text, messa
 
 def test_levers_without_provision_types_load_without_them(tmp_path):
     path = tmp_path / "m.yml"
-    path.write_text("mitigations:\n" + entry("central_spend_change", "{percent: -5}", types="[]")
-                    + entry("funding_change", "{amount_gbp: 100000}", types="[]",
-                            extra="    kind: funding\n"))
+    path.write_text(
+        "mitigations:\n"
+        + entry("central_spend_change", "{percent: -5}", types="[]")
+        + entry("funding_change", "{amount_gbp: 100000}", types="[]", extra="    kind: funding\n")
+    )
     central, funding = load_mitigations(path, TYPES)
     assert (central.lever, mitigation_kind(central)) == ("central_spend_change", "saving")
     assert (funding.kind, funding.effect) == ("funding", {"amount_gbp": 100000})
@@ -268,6 +356,7 @@ def test_levers_without_provision_types_load_without_them(tmp_path):
 
 def test_what_each_lever_reaches():
     plain = model()  # every type can move to every other in this model
+
     def unreached(cohort_model, lever, effect, types=("b",)):
         return unreached_provisions(cohort_model, [mitigation(lever, effect, types)])
 
@@ -317,6 +406,7 @@ def test_a_new_lever_needs_nothing_but_its_class(close_unit, tmp_path):
 
 def test_a_lever_must_say_what_it_does():
     with pytest.raises(TypeError, match="has no description"):
+
         @register
         class Silent(Lever):
             name = "silent"
@@ -324,7 +414,9 @@ def test_a_lever_must_say_what_it_does():
 
             def apply(self, m, first, levers):
                 pass
+
     with pytest.raises(ValueError, match="two levers named funding_change"):
+
         @register
         class Twin(Lever):
             name = "funding_change"
@@ -333,6 +425,7 @@ def test_a_lever_must_say_what_it_does():
 
             def apply(self, m, first, levers):
                 pass
+
     assert "silent" not in LEVERS and type(LEVERS["funding_change"]).__name__ == "FundingChange"
 
 

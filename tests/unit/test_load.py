@@ -1,4 +1,5 @@
-"""The ingest contract: every row loaded, counted as an exact duplicate, or quarantined with its reasons."""
+"""The ingest contract: every row loaded, counted as an exact duplicate,
+or quarantined with its reasons."""
 
 import datetime as dt
 from pathlib import Path
@@ -12,7 +13,10 @@ from ingest.pseudonymise import keyed_hash
 
 KEY = "unit-test-key"
 EXTRACT_DATE = dt.date(2026, 3, 31)
-EHCP_HEADER = "child_id,plan_id,date_of_birth,sex,primary_need,plan_start_date,plan_cease_date,cease_reason,forename,surname,upn,postcode,notes"
+EHCP_HEADER = (
+    "child_id,plan_id,date_of_birth,sex,primary_need,plan_start_date,plan_cease_date,cease_reason,"
+    "forename,surname,upn,postcode,notes"
+)
 
 
 def write(landing: Path, extract: str, name: str, text: str) -> Path:
@@ -33,38 +37,66 @@ def con():
 
 
 def reasons(con, extract):
-    return dict(con.execute(f"SELECT _source_row, reason_codes FROM quarantine.{extract}").fetchall())
+    return dict(
+        con.execute(f"SELECT _source_row, reason_codes FROM quarantine.{extract}").fetchall()
+    )
 
 
 def test_valid_rows_load_typed_with_provenance_and_personal_data_dropped(tmp_path, con):
-    write(tmp_path, "ehcp", "plans.csv", EHCP_HEADER + "\nC1,P1,01/09/2010,m,asd,2019-03-01,,,Ann,Smith,A123,RG1 1AA,extra\n")
+    write(
+        tmp_path,
+        "ehcp",
+        "plans.csv",
+        EHCP_HEADER + "\nC1,P1,01/09/2010,m,asd,2019-03-01,,,Ann,Smith,A123,RG1 1AA,extra\n",
+    )
     result = load(con, EHCP, tmp_path)
     assert [(f.status, f.rows_read, f.rows_valid) for f in result.files] == [("loaded", 1, 1)]
     row = con.execute(
-        "SELECT child_id, date_of_birth, sex, primary_need, _source_file, _source_row, _load_id FROM raw.ehcp_valid"
+        "SELECT child_id, date_of_birth, sex, primary_need, _source_file, _source_row, _load_id "
+        "FROM raw.ehcp_valid"
     ).fetchone()
-    assert row == (keyed_hash("C1", KEY), dt.date(2010, 9, 1), "M", "ASD", "ehcp/plans.csv", 2, "L1")
+    assert row == (
+        keyed_hash("C1", KEY),
+        dt.date(2010, 9, 1),
+        "M",
+        "ASD",
+        "ehcp/plans.csv",
+        2,
+        "L1",
+    )
     raw_columns = {r[0] for r in con.execute("DESCRIBE raw.ehcp").fetchall()}
     assert not raw_columns & {"forename", "surname", "upn", "postcode"}
     assert con.execute("SELECT _extra_columns['notes'] FROM raw.ehcp").fetchone()[0] == "extra"
     stored = str(con.execute("SELECT * FROM raw.ehcp").fetchall())
-    assert "Ann" not in stored and "A123" not in stored and "RG1 1AA" not in stored and "'C1'" not in stored
+    assert (
+        "Ann" not in stored
+        and "A123" not in stored
+        and "RG1 1AA" not in stored
+        and "'C1'" not in stored
+    )
 
 
 def test_every_problem_of_a_row_is_recorded(tmp_path, con):
     write(
-        tmp_path, "ehcp", "plans.csv",
+        tmp_path,
+        "ehcp",
+        "plans.csv",
         EHCP_HEADER + "\n"
-        ",P1,31/02/2010,X,AUTISM,2019-03-01,2018-01-01,12,,,,,\n"  # missing id, bad date, bad codes, cease<start
+        # missing id, bad date, bad codes, cease<start
+        ",P1,31/02/2010,X,AUTISM,2019-03-01,2018-01-01,12,,,,,\n"
         "C2,P2,1980-01-01,F,MLD,2019-03-01,,,,,,,\n"  # over 25 at plan start
         "C3,P3,2010-01-01,F,MLD,2027-03-01,,,,,,,\n",  # after the extract date
     )
     load(con, EHCP, tmp_path)
     found = reasons(con, "ehcp")
     assert set(found[2]) == {
-        "missing_required_value", "bad_date", "unknown_code", "plan_cease_date_before_plan_start_date",
+        "missing_required_value",
+        "bad_date",
+        "unknown_code",
+        "plan_cease_date_before_plan_start_date",
     }
-    assert [c for c in found[2] if c == "unknown_code"] == ["unknown_code"] * 3  # sex, primary_need, cease_reason
+    # sex, primary_need, cease_reason
+    assert [c for c in found[2] if c == "unknown_code"] == ["unknown_code"] * 3
     assert found[3] == ["over_25_at_plan_start"]
     assert found[4] == ["date_after_extract"]
     text = con.execute("SELECT reason FROM quarantine.ehcp WHERE _source_row = 2").fetchone()[0]
@@ -74,45 +106,80 @@ def test_every_problem_of_a_row_is_recorded(tmp_path, con):
 def test_exact_duplicates_are_counted_and_conflicting_ones_quarantined(tmp_path, con):
     line = "C1,P1,2010-01-01,F,MLD,2019-03-01,,,,,,,"
     write(
-        tmp_path, "ehcp", "plans.csv",
+        tmp_path,
+        "ehcp",
+        "plans.csv",
         f"{EHCP_HEADER}\n{line}\n{line}\nC1,P1,2010-01-01,F,SEMH,2019-03-01,,,,,,,\nC2,P2,2010-01-01,F,MLD,2019-03-01,,,,,,,\n",
     )
     outcome = load(con, EHCP, tmp_path).files[0]
-    assert (outcome.rows_read, outcome.rows_valid, outcome.rows_duplicate, outcome.rows_quarantined) == (4, 1, 1, 2)
-    assert con.execute("SELECT _source_row, _duplicate_of_row FROM raw.ehcp WHERE _duplicate_of_row IS NOT NULL").fetchall() == [(3, 2)]
+    assert (
+        outcome.rows_read,
+        outcome.rows_valid,
+        outcome.rows_duplicate,
+        outcome.rows_quarantined,
+    ) == (4, 1, 1, 2)
+    assert con.execute(
+        "SELECT _source_row, _duplicate_of_row FROM raw.ehcp WHERE _duplicate_of_row IS NOT NULL"
+    ).fetchall() == [(3, 2)]
     assert set(reasons(con, "ehcp")) == {2, 4}
     assert all(r == ["conflicting_duplicate"] for r in reasons(con, "ehcp").values())
 
 
 def test_missing_required_column_rejects_the_whole_file_and_other_files_load(tmp_path, con):
     write(tmp_path, "finance", "a_bad.csv", "transaction_id,amount,s251_line\nT1,10,1.2.1\n")
-    write(tmp_path, "finance", "b_good.csv", "transaction_id,posting_date,amount,s251_line\nT2,2024-05-31,10,1.2.1\n")
+    write(
+        tmp_path,
+        "finance",
+        "b_good.csv",
+        "transaction_id,posting_date,amount,s251_line\nT2,2024-05-31,10,1.2.1\n",
+    )
     result = load(con, FINANCE, tmp_path)
     rejected = [f for f in result.files if f.status == "rejected"]
     assert len(rejected) == 1
-    assert rejected[0].message.startswith("finance/a_bad.csv: missing required column(s) posting_date;")
+    assert rejected[0].message.startswith(
+        "finance/a_bad.csv: missing required column(s) posting_date;"
+    )
     assert "found columns: transaction_id, amount, s251_line" in rejected[0].message
     assert con.execute("SELECT count(*) FROM raw.finance").fetchone()[0] == 1
-    assert con.execute("SELECT DISTINCT _source_file FROM raw.finance").fetchall() == [("finance/b_good.csv",)]
+    assert con.execute("SELECT DISTINCT _source_file FROM raw.finance").fetchall() == [
+        ("finance/b_good.csv",)
+    ]
 
 
 def test_headers_match_case_and_punctuation_insensitively(tmp_path, con):
-    write(tmp_path, "finance", "f.csv", "Transaction ID,Posting-Date,AMOUNT,S251 Line\nT1,30/04/2024,\"£1,000.00\",1.2.3\n")
+    write(
+        tmp_path,
+        "finance",
+        "f.csv",
+        'Transaction ID,Posting-Date,AMOUNT,S251 Line\nT1,30/04/2024,"£1,000.00",1.2.3\n',
+    )
     load(con, FINANCE, tmp_path)
-    assert con.execute("SELECT transaction_id, posting_date, amount FROM raw.finance_valid").fetchone() == (
-        "T1", dt.date(2024, 4, 30), pytest.approx(1000),
+    assert con.execute(
+        "SELECT transaction_id, posting_date, amount FROM raw.finance_valid"
+    ).fetchone() == (
+        "T1",
+        dt.date(2024, 4, 30),
+        pytest.approx(1000),
     )
 
 
 def test_the_same_file_twice_changes_nothing_and_a_removed_file_is_retired(tmp_path, con):
-    path = write(tmp_path, "finance", "f.csv", "transaction_id,posting_date,amount,s251_line\nT1,2024-05-31,10,1.2.1\n")
+    path = write(
+        tmp_path,
+        "finance",
+        "f.csv",
+        "transaction_id,posting_date,amount,s251_line\nT1,2024-05-31,10,1.2.1\n",
+    )
     load(con, FINANCE, tmp_path)
     second = load(con, FINANCE, tmp_path, "L2")
     assert [f.status for f in second.files] == ["unchanged"]
     assert con.execute("SELECT count(*) FROM raw.finance").fetchone()[0] == 1
     path.rename(tmp_path / "finance" / "renamed.csv")
     assert [f.status for f in load(con, FINANCE, tmp_path, "L3").files] == ["unchanged"]
-    assert con.execute("SELECT file_name FROM raw.finance_files").fetchone()[0] == "finance/renamed.csv"
+    assert (
+        con.execute("SELECT file_name FROM raw.finance_files").fetchone()[0]
+        == "finance/renamed.csv"
+    )
     (tmp_path / "finance" / "renamed.csv").unlink()
     load(con, FINANCE, tmp_path, "L4")
     assert con.execute("SELECT in_landing FROM raw.finance_files").fetchone()[0] is False
@@ -121,7 +188,9 @@ def test_the_same_file_twice_changes_nothing_and_a_removed_file_is_retired(tmp_p
 
 def test_placement_rules(tmp_path, con):
     write(
-        tmp_path, "placements", "p.csv",
+        tmp_path,
+        "placements",
+        "p.csv",
         "placement_id,child_id,urn,ukprn,sen_setting,start_date,end_date,annual_cost\n"
         "PL1,C1,,,,2020-09-01,,1000\n"  # no urn / ukprn / setting
         "PL2,C1,123456,,,2020-09-01,2020-08-01,-5\n"  # ends before it starts, negative cost

@@ -20,7 +20,9 @@ CHILD = textwrap.dedent(
     con.execute("CREATE TABLE t AS SELECT range AS i, md5(range::VARCHAR) AS s FROM range(1000000)")
     con.execute("CHECKPOINT")
     con.execute("SET memory_limit = '40MB'; SET threads = 1; SET preserve_insertion_order = false")
-    con.execute("SELECT count(*) FROM (SELECT * FROM t ORDER BY s)").fetchall()  # spills to <warehouse>.tmp
+    con.execute(
+        "SELECT count(*) FROM (SELECT * FROM t ORDER BY s)"
+    ).fetchall()  # spills to <warehouse>.tmp
     con.execute("CREATE TABLE u AS SELECT 1 AS i")  # and writes the .wal
     folder = os.path.dirname(os.environ["HIGHNEEDS_WAREHOUSE"])
     modes = {}
@@ -39,9 +41,20 @@ def test_the_warehouse_its_wal_and_spill_files_are_owner_only(tmp_path):
     serving = data / "serving.duckdb"
     serving.write_bytes(b"an old serving file")
     serving.chmod(0o644)  # left readable by an earlier version
-    env = {**os.environ, "HIGHNEEDS_WAREHOUSE": str(data / "warehouse.duckdb"), "HIGHNEEDS_SERVING": str(serving),
-           "HIGHNEEDS_LANDING": str(tmp_path / "landing")}
-    child = subprocess.run([sys.executable, "-c", CHILD], cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    env = {
+        **os.environ,
+        "HIGHNEEDS_WAREHOUSE": str(data / "warehouse.duckdb"),
+        "HIGHNEEDS_SERVING": str(serving),
+        "HIGHNEEDS_LANDING": str(tmp_path / "landing"),
+    }
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert child.returncode == 0, child.stderr
     modes = json.loads(child.stdout.strip().splitlines()[-1])
     assert "warehouse.duckdb" in modes and "warehouse.duckdb.wal" in modes

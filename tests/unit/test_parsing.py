@@ -9,7 +9,11 @@ from ingest.parsing import amount_sql, code_sql, date_sql, financial_year_sql
 
 
 def evaluate(expression: str, text):
-    return duckdb.connect().execute(f"SELECT {expression} FROM (SELECT ?::VARCHAR AS v)", [text]).fetchone()[0]
+    return (
+        duckdb.connect()
+        .execute(f"SELECT {expression} FROM (SELECT ?::VARCHAR AS v)", [text])
+        .fetchone()[0]
+    )
 
 
 @pytest.mark.parametrize(
@@ -64,8 +68,14 @@ def test_codes_match_case_and_spaces_and_excel_decimals():
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("2024-25", "2024-25"), ("2024/25", "2024-25"), ("2024-2025", "2024-25"), ("1999-00", "1999-00"),
-     ("2024-26", None), ("2024", None)],
+    [
+        ("2024-25", "2024-25"),
+        ("2024/25", "2024-25"),
+        ("2024-2025", "2024-25"),
+        ("1999-00", "1999-00"),
+        ("2024-26", None),
+        ("2024", None),
+    ],
 )
 def test_financial_years(text, expected):
     assert evaluate(financial_year_sql("v"), text) == expected

@@ -26,18 +26,24 @@ from tests.conftest import REPO_ROOT
 WAREHOUSE_SQL = """
 CREATE SCHEMA marts; CREATE SCHEMA forecast; CREATE SCHEMA meta;
 CREATE TABLE marts.fct_ehcp_cohort AS
-    SELECT 2025 AS census_year, need AS primary_need, '5 to 10' AS age_group, provision AS provision_type,
+    SELECT 2025 AS census_year, need AS primary_need, '5 to 10' AS age_group,
+           provision AS provision_type,
            (hash(need || provision) % 12)::BIGINT AS plans
-    FROM (VALUES ('ASD'), ('SEMH'), ('MLD')) n(need), (VALUES ('mss'), ('inmss'), ('mainstream')) p(provision);
+    FROM (VALUES ('ASD'), ('SEMH'), ('MLD')) n(need),
+         (VALUES ('mss'), ('inmss'), ('mainstream')) p(provision);
 COMMENT ON TABLE marts.fct_ehcp_cohort IS 'EHC plans on each census.';
 COMMENT ON COLUMN marts.fct_ehcp_cohort.plans IS 'Plans.';
 CREATE TABLE marts.fct_provision_spend AS
-    SELECT '2024-25' AS financial_year, provision AS provision_type, placements::BIGINT AS placements,
+    SELECT '2024-25' AS financial_year, provision AS provision_type,
+           placements::BIGINT AS placements,
            (placements * 30000)::DECIMAL(18, 2) AS spend_gbp, 30000::DECIMAL(18, 2) AS unit_cost_gbp
     FROM (VALUES ('mss', 12), ('inmss', 3), ('mainstream', 40), ('ap', 0)) t(provision, placements);
 CREATE TABLE marts.fct_payments AS SELECT 'aaaabbbbccccddddeeeeffff' AS child_id, 100.0 AS amount;
-CREATE TABLE forecast.hnb_position AS SELECT 'unmitigated' AS scenario, '2028-29' AS financial_year, -1.5e6 AS balance;
-CREATE TABLE meta.check_results AS SELECT 'run-1' AS run_id, 'raw/ehcp' AS asset, 'rows_accounted_for' AS check_name, true AS passed;
+CREATE TABLE forecast.hnb_position AS
+    SELECT 'unmitigated' AS scenario, '2028-29' AS financial_year, -1.5e6 AS balance;
+CREATE TABLE meta.check_results AS
+    SELECT 'run-1' AS run_id, 'raw/ehcp' AS asset,
+           'rows_accounted_for' AS check_name, true AS passed;
 """
 
 
@@ -51,7 +57,9 @@ def warehouse(tmp_path):
 
 def publish_from(warehouse, serving, **options):
     with duckdb.connect(str(warehouse)) as con:
-        return publish(con, serving, run_id="run-1", code_version="abc123", options=ServingOptions(**options))
+        return publish(
+            con, serving, run_id="run-1", code_version="abc123", options=ServingOptions(**options)
+        )
 
 
 def read(serving, sql):
@@ -62,17 +70,27 @@ def read(serving, sql):
 def test_publish_writes_one_closed_owner_only_file_with_every_schema(warehouse, tmp_path):
     serving = tmp_path / "serving.duckdb"
     publication = publish_from(warehouse, serving)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["serving.duckdb", "warehouse.duckdb"]  # no .wal, no .next
+    # no .wal, no .next
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "serving.duckdb",
+        "warehouse.duckdb",
+    ]
     assert stat.S_IMODE(serving.stat().st_mode) == 0o600
     schemas = {s for (s,) in read(serving, "SELECT DISTINCT schema_name FROM duckdb_tables()")}
     assert schemas == {"marts", "forecast", "published", "meta"}
     assert read(serving, "SELECT version_id, run_id, code_version FROM meta.publication") == [
         (publication.version_id, "run-1", "abc123")
     ]
-    assert read(serving, "SELECT check_name, passed FROM meta.check_results") == [("rows_accounted_for", True)]
+    assert read(serving, "SELECT check_name, passed FROM meta.check_results") == [
+        ("rows_accounted_for", True)
+    ]
     assert publication.tables["marts.fct_ehcp_cohort"] == 9
     # the dbt descriptions travel with the tables, for BI tools that show them
-    assert read(serving, "SELECT comment FROM duckdb_columns() WHERE table_name = 'fct_ehcp_cohort' AND column_name = 'plans'") == [("Plans.",)]
+    assert read(
+        serving,
+        "SELECT comment FROM duckdb_columns() "
+        "WHERE table_name = 'fct_ehcp_cohort' AND column_name = 'plans'",
+    ) == [("Plans.",)]
     with duckdb.connect(str(serving), read_only=True) as con:
         assert served_version(con)[0] == publication.version_id
     assert read_publication(serving)["version_id"] == publication.version_id
@@ -97,18 +115,27 @@ def test_a_group_readable_mode_can_be_chosen(warehouse, tmp_path):
     assert stat.S_IMODE(serving.stat().st_mode) == 0o640
     assert {stat.S_IMODE(p.stat().st_mode) for p in parquet.rglob("*.parquet")} == {0o640}
     # the folders the publish created let the BI account's group in too
-    folders = [serving.parent, parquet.parent, parquet, *(p for p in parquet.rglob("*") if p.is_dir() and not p.is_symlink())]
+    folders = [
+        serving.parent,
+        parquet.parent,
+        parquet,
+        *(p for p in parquet.rglob("*") if p.is_dir() and not p.is_symlink()),
+    ]
     assert {stat.S_IMODE(p.stat().st_mode) for p in folders} == {0o750}
 
 
 def test_person_ids_are_rekeyed_when_a_serving_key_is_set(warehouse, tmp_path):
     warehouse_id = "aaaabbbbccccddddeeeeffff"
     publish_from(warehouse, tmp_path / "same.duckdb")
-    assert read(tmp_path / "same.duckdb", "SELECT child_id FROM marts.fct_payments") == [(warehouse_id,)]
+    assert read(tmp_path / "same.duckdb", "SELECT child_id FROM marts.fct_payments") == [
+        (warehouse_id,)
+    ]
     publish_from(warehouse, tmp_path / "rekeyed.duckdb", serving_key="serving-secret")
     (served_id,) = read(tmp_path / "rekeyed.duckdb", "SELECT child_id FROM marts.fct_payments")[0]
     assert served_id == keyed_hash(warehouse_id, "serving-secret") != warehouse_id
-    assert read(tmp_path / "rekeyed.duckdb", "SELECT person_ids FROM meta.publication") == [("re-keyed with the serving key",)]
+    assert read(tmp_path / "rekeyed.duckdb", "SELECT person_ids FROM meta.publication") == [
+        ("re-keyed with the serving key",)
+    ]
 
 
 def test_a_personal_column_is_never_published(warehouse, tmp_path):
@@ -126,11 +153,16 @@ def test_a_personal_column_is_never_published(warehouse, tmp_path):
 def test_published_tables_hide_small_counts(warehouse, tmp_path):
     serving = tmp_path / "serving.duckdb"
     publish_from(warehouse, serving, suppression_threshold=5)
-    rows = read(serving, "SELECT provision_type, placements, spend_gbp, suppressed FROM published.provision_spend ORDER BY ALL")
+    rows = read(
+        serving,
+        "SELECT provision_type, placements, spend_gbp, suppressed FROM published.provision_spend "
+        "ORDER BY ALL",
+    )
     by_provision = {p: (placements, spend, hidden) for p, placements, spend, hidden in rows}
     assert by_provision["inmss"] == (None, None, True)  # 3 placements: hidden, with its spend
     assert by_provision["ap"] == (0, 0, False)  # zero is shown
-    assert sum(hidden for *_, hidden in rows) >= 2  # and a complement, so the total does not give it away
+    # and a complement, so the total does not give it away
+    assert sum(hidden for *_, hidden in rows) >= 2
     assert by_provision["total"][0] == 55
     shown = read(serving, "SELECT plans FROM published.ehcp_plans_by_need WHERE plans IS NOT NULL")
     assert all(plans == 0 or plans >= 5 for (plans,) in shown)
@@ -141,8 +173,11 @@ def test_an_open_connection_keeps_its_version_until_it_reconnects(warehouse, tmp
     first = publish_from(warehouse, serving)
     reader = duckdb.connect(str(serving), read_only=True)
     try:
-        second = publish_from(warehouse, serving)  # the rename succeeds while the reader holds the file
-        assert reader.execute("SELECT version_id FROM meta.publication").fetchall() == [(first.version_id,)]
+        # the rename succeeds while the reader holds the file
+        second = publish_from(warehouse, serving)
+        assert reader.execute("SELECT version_id FROM meta.publication").fetchall() == [
+            (first.version_id,)
+        ]
         # a new connection sees the new file (from another DuckDB instance: within one process
         # duckdb.connect(path) would hand back the instance the reader still holds)
         assert read_publication(serving)["version_id"] == second.version_id
@@ -152,7 +187,12 @@ def test_an_open_connection_keeps_its_version_until_it_reconnects(warehouse, tmp
 
 def test_half_built_files_of_dead_publishes_are_removed(warehouse, tmp_path):
     serving = tmp_path / "serving.duckdb"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     stale = tmp_path / f"serving.duckdb.next-{dead.stdout.strip()}"
     stale.write_bytes(b"half a database")
     stale.with_name(stale.name + ".wal").write_bytes(b"half a log")
@@ -160,7 +200,9 @@ def test_half_built_files_of_dead_publishes_are_removed(warehouse, tmp_path):
     alive.write_bytes(b"in progress")
     publication = publish_from(warehouse, serving)
     assert publication.removed_stale == [stale]
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["serving.duckdb", "warehouse.duckdb", alive.name])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["serving.duckdb", "warehouse.duckdb", alive.name]
+    )
     alive.unlink()
     assert remove_stale_builds(serving) == []
 
@@ -174,7 +216,9 @@ def test_parquet_versions_switch_atomically_and_keep_the_one_before(warehouse, t
         counts = con.execute(
             f"SELECT count(*) FROM read_parquet('{parquet}/current/marts/fct_ehcp_cohort.parquet')"
         ).fetchall()
-        version = con.execute(f"SELECT version_id FROM read_parquet('{parquet}/current/meta/publication.parquet')").fetchall()
+        version = con.execute(
+            f"SELECT version_id FROM read_parquet('{parquet}/current/meta/publication.parquet')"
+        ).fetchall()
     assert counts == [(9,)] and version == [(versions[-1],)]
 
 
@@ -211,8 +255,13 @@ def test_a_publish_killed_at_any_point_leaves_a_readable_serving_file(warehouse,
     serving = tmp_path / "serving.duckdb"
     good = publish_from(warehouse, serving)
     target, action = KILL_POINTS[point]
-    child = subprocess.run([sys.executable, "-c", CHILD, str(warehouse), str(serving), target, action],
-                           cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, str(warehouse), str(serving), target, action],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert child.returncode == -signal.SIGKILL, child.stderr
     with duckdb.connect(str(serving), read_only=True) as con:
         version, _ = served_version(con)  # opens, and every table matches its version's checksums

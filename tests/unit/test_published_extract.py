@@ -22,25 +22,36 @@ EES = FIXTURES / "ees"
 
 
 def test_the_shipped_copy_gives_the_readers_what_the_full_files_give():
-    full = reference_file("ehcp_2025_release/caseload.csv", "the 'Education, health and care plans' release").parents[1]
+    full = reference_file(
+        "ehcp_2025_release/caseload.csv", "the 'Education, health and care plans' release"
+    ).parents[1]
     shipped, published = load_published(SHIPPED), load_published(full)
     assert shipped.keys() == published.keys() and len(shipped) > 150
     for code, council in published.items():
         for part in ("caseload", "new_plans", "caseload_by_age"):
-            pd.testing.assert_frame_equal(getattr(shipped[code], part), getattr(council, part), obj=f"{code} {part}")
+            pd.testing.assert_frame_equal(
+                getattr(shipped[code], part), getattr(council, part), obj=f"{code} {part}"
+            )
         assert (shipped[code].name, shipped[code].region) == (council.name, council.region)
-    ours, theirs = benchmark(load_published_data(SHIPPED), "869"), benchmark(load_published_data(full), "869")
+    ours, theirs = (
+        benchmark(load_published_data(SHIPPED), "869"),
+        benchmark(load_published_data(full), "869"),
+    )
     for part in ("table", "neighbours", "trends", "flags"):
         pd.testing.assert_frame_equal(getattr(ours, part), getattr(theirs, part), obj=part)
     order = ["measure", "code", "year"]
-    pd.testing.assert_frame_equal(read_published(SHIPPED).sort_values(order, ignore_index=True),
-                                  read_published(full).sort_values(order, ignore_index=True))
+    pd.testing.assert_frame_equal(
+        read_published(SHIPPED).sort_values(order, ignore_index=True),
+        read_published(full).sort_values(order, ignore_index=True),
+    )
     assert sum(p.stat().st_size for p in SHIPPED.rglob("*") if p.is_file()) < 8_000_000
     assert "Open Government Licence v3.0" in (SHIPPED / "README.md").read_text()
 
 
 def test_the_shipped_copy_is_what_the_script_builds_from_the_full_files(tmp_path, capsys):
-    full = reference_file("ehcp_2025_release/caseload.csv", "the 'Education, health and care plans' release").parents[1]
+    full = reference_file(
+        "ehcp_2025_release/caseload.csv", "the 'Education, health and care plans' release"
+    ).parents[1]
     assert main(["fetch-published", "--from", str(full), "--out", str(tmp_path / "built")]) == 0
     assert "caseload.csv: 7,913 rows" in " ".join(capsys.readouterr().out.split())
     built = {p.relative_to(tmp_path / "built") for p in (tmp_path / "built").rglob("*.*")}
@@ -49,12 +60,19 @@ def test_the_shipped_copy_is_what_the_script_builds_from_the_full_files(tmp_path
         if name.suffix == ".csv":
             assert (tmp_path / "built" / name).read_bytes() == (SHIPPED / name).read_bytes(), name
         else:  # a workbook's bytes hold the time it was written: compare its cells
-            ours, theirs = (pd.read_excel(folder / name, sheet_name=None, header=None) for folder in (tmp_path / "built", SHIPPED))
-            assert ours.keys() == theirs.keys() and all(ours[k].equals(theirs[k]) for k in ours), name
+            ours, theirs = (
+                pd.read_excel(folder / name, sheet_name=None, header=None)
+                for folder in (tmp_path / "built", SHIPPED)
+            )
+            assert ours.keys() == theirs.keys() and all(ours[k].equals(theirs[k]) for k in ours), (
+                name
+            )
 
 
 def replay(csvs: dict[str, bytes]):
-    """The statistics service as files: publications, two pages of data sets, and each data set's CSV."""
+    """The statistics service as files: publications,
+    two pages of data sets, and each data set's CSV."""
+
     def get(url: str) -> bytes:
         assert url.startswith(EES_API), url
         if "/publications?" in url:
@@ -62,11 +80,16 @@ def replay(csvs: dict[str, bytes]):
         if match := re.search(r"/data-sets\?page=(\d+)", url):
             return (EES / f"data_sets_page{match.group(1)}.json").read_bytes()
         return csvs[re.search(r"/data-sets/([^/]+)/csv$", url).group(1)]
+
     return get
 
 
 def data_set_ids() -> dict[str, str]:
-    listed = [d for page in (1, 2) for d in json.loads((EES / f"data_sets_page{page}.json").read_text())["results"]]
+    listed = [
+        d
+        for page in (1, 2)
+        for d in json.loads((EES / f"data_sets_page{page}.json").read_text())["results"]
+    ]
     return {d["title"]: d["id"] for d in listed}
 
 
@@ -74,27 +97,46 @@ def served_csvs() -> dict[str, bytes]:
     """Each data set as the service would send it: the full layout (here: the shipped rows plus a
     column the readers do not use), one data set (primary need) that is not ours."""
     ids = data_set_ids()
-    files = {"EHC plans: caseload by placement": "caseload.csv", "New EHC plans by placement": "newplans.csv",
-             "Requests for EHC needs assessment": "requests.csv", "EHC needs assessments": "assessments.csv",
-             "EHC plans issued within 20 weeks": "timeliness_20_week.csv"}
+    files = {
+        "EHC plans: caseload by placement": "caseload.csv",
+        "New EHC plans by placement": "newplans.csv",
+        "Requests for EHC needs assessment": "requests.csv",
+        "EHC needs assessments": "assessments.csv",
+        "EHC plans issued within 20 weeks": "timeliness_20_week.csv",
+    }
     csvs = {}
     for title, name in files.items():
         frame = pd.read_csv(SHIPPED / "ehcp_2025" / name, dtype=str, keep_default_na=False)
         frame.insert(1, "time_identifier", "Academic year")
         csvs[ids[title]] = frame.to_csv(index=False).encode()
-    csvs[ids["EHC plans by primary need"]] = b"time_period,geographic_level,number_asd\n2025,National,1\n"
+    csvs[ids["EHC plans by primary need"]] = (
+        b"time_period,geographic_level,number_asd\n2025,National,1\n"
+    )
     return csvs
 
 
 def test_fetch_published_refreshes_the_ehcp_tables_and_keeps_the_dsg_files(tmp_path):
     out = tmp_path / "published"
     found = fetch_extract(out, get=replay(served_csvs()))
-    assert set(found) == {"caseload.csv", "newplans.csv", "requests.csv", "assessments.csv", "timeliness_20_week.csv"}
-    assert found["caseload.csv"].startswith("EHC plans: caseload by placement (version 1.0, published 2025-06-26")
+    assert set(found) == {
+        "caseload.csv",
+        "newplans.csv",
+        "requests.csv",
+        "assessments.csv",
+        "timeliness_20_week.csv",
+    }
+    assert found["caseload.csv"].startswith(
+        "EHC plans: caseload by placement (version 1.0, published 2025-06-26"
+    )
     for name in found:  # compacted back to the readers' columns
-        assert (out / "ehcp_2025" / name).read_bytes() == (SHIPPED / "ehcp_2025" / name).read_bytes(), name
-    for kept in ("dsg/dsg_allocations_by_la_2019-20_to_2023-24.csv", "dsg/dedicated-schools-grant_2023-24_blocks_detail.xlsx",
-                 "ehcp_2022/sen2_estab_caseload.csv"):
+        assert (out / "ehcp_2025" / name).read_bytes() == (
+            SHIPPED / "ehcp_2025" / name
+        ).read_bytes(), name
+    for kept in (
+        "dsg/dsg_allocations_by_la_2019-20_to_2023-24.csv",
+        "dsg/dedicated-schools-grant_2023-24_blocks_detail.xlsx",
+        "ehcp_2022/sen2_estab_caseload.csv",
+    ):
         assert (out / kept).exists(), kept
     assert benchmark(load_published_data(out), "869").table["councils_ranked"].max() > 140
 
@@ -106,6 +148,9 @@ def test_a_fetch_that_misses_a_table_changes_nothing(tmp_path):
     csvs = served_csvs()
     del csvs[data_set_ids()["EHC plans issued within 20 weeks"]]
     with pytest.raises(ExtractError, match="timeliness_20_week.csv"):
-        fetch_extract(out, get=replay({**csvs, data_set_ids()["EHC plans issued within 20 weeks"]: b"a,b\n1,2\n"}))
+        fetch_extract(
+            out,
+            get=replay({**csvs, data_set_ids()["EHC plans issued within 20 weeks"]: b"a,b\n1,2\n"}),
+        )
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before
     assert not list(tmp_path.glob("published.*"))

@@ -21,9 +21,11 @@ from report.suppression import protect, protect_with_groups
 YEARS = list(range(2019, 2026))
 
 
-def council(code: str, region: str, totals: list[float], mss: list[float] | None = None) -> CouncilHistory:
-    """A council whose plans are 40% mainstream, 10% independent special, the rest in special schools
-    unless `mss` says otherwise (the remainder then goes to `other`)."""
+def council(
+    code: str, region: str, totals: list[float], mss: list[float] | None = None
+) -> CouncilHistory:
+    """A council whose plans are 40% mainstream, 10% independent special, the rest in special
+    schools unless `mss` says otherwise (the remainder then goes to `other`)."""
     frame = pd.DataFrame(0.0, index=YEARS, columns=PROVISIONS)
     frame["mainstream"] = [0.4 * t for t in totals]
     frame["inmss"] = [0.1 * t for t in totals]
@@ -35,13 +37,20 @@ def council(code: str, region: str, totals: list[float], mss: list[float] | None
 
 def published(councils: dict[str, CouncilHistory]) -> PublishedData:
     everyone = list(councils.values())
-    england = pd.DataFrame(sum(c.caseload.to_numpy() for c in everyone), index=YEARS, columns=PROVISIONS)
-    councils[ENGLAND] = CouncilHistory(ENGLAND, "England", "England", england, pd.DataFrame(), pd.DataFrame())
-    allocations = pd.DataFrame({
-        "financial_year": "2023-24", "old_la_code": [c.code for c in everyone],
-        "high_needs_block_gbp": [20_000.0 * c.caseload.loc[2024].sum() for c in everyone],
-        "schools_block_gbp": 1e8,
-    })
+    england = pd.DataFrame(
+        sum(c.caseload.to_numpy() for c in everyone), index=YEARS, columns=PROVISIONS
+    )
+    councils[ENGLAND] = CouncilHistory(
+        ENGLAND, "England", "England", england, pd.DataFrame(), pd.DataFrame()
+    )
+    allocations = pd.DataFrame(
+        {
+            "financial_year": "2023-24",
+            "old_la_code": [c.code for c in everyone],
+            "high_needs_block_gbp": [20_000.0 * c.caseload.loc[2024].sum() for c in everyone],
+            "schools_block_gbp": 1e8,
+        }
+    )
     context = pd.DataFrame({"code": [c.code for c in everyone], "dsg_year": "2023-24"})
     for i, feature in enumerate(SIMILARITY_FEATURES):
         context[feature] = [float(int(c.code) % (7 + i)) for c in everyone]
@@ -54,8 +63,12 @@ def growing(start: float, rate: float) -> list[float]:
 
 @pytest.fixture
 def data() -> PublishedData:
-    councils = {f"{800 + i}": council(f"{800 + i}", "North" if i % 2 else "South", growing(1000 + 100 * i, 0.05 + 0.01 * i))
-                for i in range(12)}
+    councils = {
+        f"{800 + i}": council(
+            f"{800 + i}", "North" if i % 2 else "South", growing(1000 + 100 * i, 0.05 + 0.01 * i)
+        )
+        for i in range(12)
+    }
     # council 900: its special school count halves in January 2023 and recovers
     totals = growing(1500, 0.08)
     mss = [0.5 * t for t in totals]
@@ -69,32 +82,50 @@ def test_indicators_ranks_and_comparators(data):
     table = result.table.set_index("indicator")
     growth = table.loc["ehcp_growth_1y"]
     assert growth["council"] == pytest.approx(growing(2100, 0.16)[-1] / growing(2100, 0.16)[-2] - 1)
-    assert growth["rank"] == 1 and growth["councils_ranked"] == 13  # the fastest-growing of 13 councils
+    # the fastest-growing of 13 councils
+    assert growth["rank"] == 1 and growth["councils_ranked"] == 13
     assert growth["percentile"] == pytest.approx(12 / 13 * 100)
     assert table.loc["share_mainstream", "council"] == pytest.approx(0.4, abs=1e-3)
     assert table.loc["hnb_per_plan", "council"] == pytest.approx(20_000)
     totals = growing(2100, 0.16)  # new plans in calendar 2024 per 100 plans in January 2024
-    assert table.loc["new_plans_per_100", "council"] == pytest.approx(15 * totals[-1] / totals[-2], rel=0.01)
+    assert table.loc["new_plans_per_100", "council"] == pytest.approx(
+        15 * totals[-1] / totals[-2], rel=0.01
+    )
     north = [c for c in data.councils.values() if c.region == "North"]
-    pooled = sum(c.caseload.loc[2025].sum() for c in north) / sum(c.caseload.loc[2024].sum() for c in north) - 1
+    pooled = (
+        sum(c.caseload.loc[2025].sum() for c in north)
+        / sum(c.caseload.loc[2024].sum() for c in north)
+        - 1
+    )
     assert growth["region"] == pytest.approx(pooled)
 
 
 def test_a_figure_that_halves_and_recovers_is_flagged_and_not_ranked(data):
     flags = find_flags(data.councils)
     flagged = flags[flags["kind"] != "watch"]
-    assert list(zip(flagged["code"], flagged["census_year"], flagged["series"], flagged["kind"], strict=False)) == [
-        ("900", 2023, "mss", "dip")]
+    assert list(
+        zip(
+            flagged["code"],
+            flagged["census_year"],
+            flagged["series"],
+            flagged["kind"],
+            strict=False,
+        )
+    ) == [("900", 2023, "mss", "dip")]
     # a share built on a flagged figure would be flagged too; the 2025 shares are not
     result = benchmark(data, "900")
     assert not result.table["flagged"].any()
-    trend = result.trends[(result.trends["series"] == "council") & (result.trends["measure"] == "share_independent_special")]
+    trend = result.trends[
+        (result.trends["series"] == "council")
+        & (result.trends["measure"] == "share_independent_special")
+    ]
     assert not trend["flagged"].any()  # the dip is in special schools, not independent ones
 
 
 def test_a_level_shift_or_a_small_wobble_is_not_flagged():
     totals = growing(1000, 0.05)
-    shifted = [t if year < 2023 else t * 0.5 for t, year in zip(totals, YEARS, strict=False)]  # halves and stays: a real change
+    # halves and stays: a real change
+    shifted = [t if year < 2023 else t * 0.5 for t, year in zip(totals, YEARS, strict=False)]
     small = [30, 31, 12, 32, 33, 34, 35]  # halves and recovers, but by fewer than 20 plans
     councils = {"801": council("801", "A", shifted), "802": council("802", "A", small)}
     flags = find_flags(published(councils).councils)
@@ -103,21 +134,36 @@ def test_a_level_shift_or_a_small_wobble_is_not_flagged():
 
 def test_a_flagged_total_leaves_the_council_unranked():
     totals = growing(1000, 0.05)
-    totals[YEARS.index(2024)] = round(totals[YEARS.index(2024)] * 0.4)  # January 2024 halves, 2025 recovers
-    councils = {"801": council("801", "A", totals), **{f"{810 + i}": council(f"{810 + i}", "A", growing(900, 0.04 + i / 100))
-                                                         for i in range(5)}}
+    # January 2024 halves, 2025 recovers
+    totals[YEARS.index(2024)] = round(totals[YEARS.index(2024)] * 0.4)
+    councils = {
+        "801": council("801", "A", totals),
+        **{
+            f"{810 + i}": council(f"{810 + i}", "A", growing(900, 0.04 + i / 100)) for i in range(5)
+        },
+    }
     result = benchmark(published(councils), "801")
     growth = result.table.set_index("indicator").loc["ehcp_growth_1y"]
     assert growth["flagged"] and pd.isna(growth["rank"]) and growth["councils_ranked"] == 5
-    assert "801" not in set(result.values[~result.values["flagged"] & (result.values["indicator"] == "ehcp_growth_1y")]["code"])
+    assert "801" not in set(
+        result.values[~result.values["flagged"] & (result.values["indicator"] == "ehcp_growth_1y")][
+            "code"
+        ]
+    )
 
 
 def test_similar_councils_are_the_nearest_on_standardised_indicators(data):
     inputs = similarity_inputs(data)
     nearest = nearest_neighbours(inputs, "803", k=3)
-    z = (inputs[SIMILARITY_FEATURES] - inputs[SIMILARITY_FEATURES].mean()) / inputs[SIMILARITY_FEATURES].std(ddof=0)
+    z = (inputs[SIMILARITY_FEATURES] - inputs[SIMILARITY_FEATURES].mean()) / inputs[
+        SIMILARITY_FEATURES
+    ].std(ddof=0)
     distance = np.sqrt(((z - z[inputs["code"] == "803"].iloc[0]) ** 2).sum(axis=1))
-    expected = inputs.assign(d=distance)[inputs["code"] != "803"].sort_values(["d", "code"])["code"].head(3)
+    expected = (
+        inputs.assign(d=distance)[inputs["code"] != "803"]
+        .sort_values(["d", "code"])["code"]
+        .head(3)
+    )
     assert list(nearest["code"]) == list(expected)
     assert list(nearest["distance"]) == sorted(nearest["distance"])
 
@@ -137,7 +183,9 @@ def lines_with_one_hidden(hidden: np.ndarray, relations: list[list]) -> list:
 
 
 def test_a_small_count_cannot_be_worked_out_from_the_table_totals():
-    table = pd.DataFrame({"2024": [3.0, 20.0, 40.0], "2025": [8.0, 0.0, 51.0]}, index=["ap", "mss", "mainstream"])
+    table = pd.DataFrame(
+        {"2024": [3.0, 20.0, 40.0], "2025": [8.0, 0.0, 51.0]}, index=["ap", "mss", "mainstream"]
+    )
     published_table = protect(table, 5, rows=False, columns=True)
     assert np.isnan(published_table.cells.loc["ap", "2024"])
     assert published_table.cells["2024"].isna().sum() == 2  # a second cell hides it from the total
@@ -147,8 +195,16 @@ def test_a_small_count_cannot_be_worked_out_from_the_table_totals():
 
 def test_categories_and_their_members_are_suppressed_together():
     # Post 16 = FE + specialist post-16; publishing the category and FE would give the 3 away
-    table = pd.DataFrame({"2025": [3.0, 40.0, 100.0, 2.0, 30.0]}, index=["post16_spi", "post16_fe", "mss", "ap", "other"])
-    groups = {"Post 16": ["post16_fe", "post16_spi"], "Special": ["mss"], "AP": ["ap"], "Other": ["other"]}
+    table = pd.DataFrame(
+        {"2025": [3.0, 40.0, 100.0, 2.0, 30.0]},
+        index=["post16_spi", "post16_fe", "mss", "ap", "other"],
+    )
+    groups = {
+        "Post 16": ["post16_fe", "post16_spi"],
+        "Special": ["mss"],
+        "AP": ["ap"],
+        "Other": ["other"],
+    }
     rows, categories = protect_with_groups(table, 5, groups)
     hidden = rows.cells["2025"].isna()
     assert hidden["post16_spi"] and hidden["ap"]

@@ -6,13 +6,17 @@ from dagster_project.settings import SettingsError, load_report_settings, load_s
 from forecast.published_extract import SHIPPED
 
 
-def test_published_data_is_the_setting_else_the_landing_reference_else_the_shipped_copy(pipeline_env, monkeypatch):
+def test_published_data_is_the_setting_else_the_landing_reference_else_the_shipped_copy(
+    pipeline_env, monkeypatch
+):
     monkeypatch.delenv("HIGHNEEDS_PUBLISHED", raising=False)
-    assert load_report_settings().published == SHIPPED  # nothing downloaded: the copy shipped with highneeds
+    # nothing downloaded: the copy shipped with highneeds
+    assert load_report_settings().published == SHIPPED
     reference = pipeline_env / "landing" / "reference"
     (reference / "dfe").mkdir(parents=True)
     (reference / "edubasealldata20250109.csv").write_text("URN\n")
-    assert load_report_settings().published == SHIPPED  # a GIAS extract alone is not the DfE's EHCP files
+    # a GIAS extract alone is not the DfE's EHCP files
+    assert load_report_settings().published == SHIPPED
     (reference / "dfe" / "caseload.csv").write_text("time_period\n")
     assert load_report_settings().published == reference  # the council's own download wins
     monkeypatch.setenv("HIGHNEEDS_PUBLISHED", str(pipeline_env / "elsewhere"))
@@ -24,10 +28,14 @@ def test_report_links_are_http_addresses_of_the_served_report_folder(pipeline_en
     monkeypatch.setenv("HIGHNEEDS_REPORT_DIR", str(pipeline_env / "report"))
     report = load_report_settings()
     assert report.port == 3001
-    assert report.url_of(pipeline_env / "report" / "internal" / "report.html") == "http://127.0.0.1:3001/internal/report.html"
+    assert (
+        report.url_of(pipeline_env / "report" / "internal" / "report.html")
+        == "http://127.0.0.1:3001/internal/report.html"
+    )
     monkeypatch.setenv("HIGHNEEDS_REPORT_URL", "https://highneeds.council.example/report/")
-    assert load_report_settings().url_of(pipeline_env / "report" / "publication" / "report.html") == (
-        "https://highneeds.council.example/report/publication/report.html")
+    assert load_report_settings().url_of(
+        pipeline_env / "report" / "publication" / "report.html"
+    ) == ("https://highneeds.council.example/report/publication/report.html")
     monkeypatch.setenv("HIGHNEEDS_REPORT_PORT", "http")
     with pytest.raises(SettingsError, match="HIGHNEEDS_REPORT_PORT"):
         load_report_settings()

@@ -31,23 +31,38 @@ def test_collect_dates_indicators_and_extra_columns_are_read(tmp_path, con):
     write_sen2_return(tmp_path / "sen2" / "2025", CENSUS_DATES[2], version=3)
     for extract in (EHCP, PLACEMENTS, REQUESTS):
         result = load(con, extract, tmp_path)
-        assert [(f.status, f.rows_quarantined) for f in result.files] == [("loaded", 0)], result.files
+        assert [(f.status, f.rows_quarantined) for f in result.files] == [("loaded", 0)], (
+            result.files
+        )
     plan = con.execute(
-        "SELECT date_of_birth, plan_start_date, primary_need, secondary_need FROM raw.ehcp_valid WHERE child_id = ?",
+        "SELECT date_of_birth, plan_start_date, primary_need, secondary_need FROM raw.ehcp_valid "
+        "WHERE child_id = ?",
         [keyed_hash(CHILDREN[9].upn, KEY)],
     ).fetchone()
     assert plan == (dt.date(2014, 8, 31), dt.date(2024, 3, 1), "ASD", "SEMH")
     unit = con.execute(
-        "SELECT sen_unit, resourced_provision, start_date FROM raw.placements_valid WHERE child_id = ? AND urn = '110001'",
+        "SELECT sen_unit, resourced_provision, start_date FROM raw.placements_valid "
+        "WHERE child_id = ? AND urn = '110001'",
         [keyed_hash(CHILDREN[6].upn, KEY)],
     ).fetchone()
     assert unit == ("Y", "N", dt.date(2023, 9, 1))
     extra = con.execute("SELECT _extra_columns FROM raw.ehcp LIMIT 1").fetchone()[0]
     assert extra["sen2.lea"] == "869" and extra["sen2.referencedate"] == "2025-Jan-16 00:00:00"
-    assert {"namedplan.nativeid", "namedplan.namedplanorderseqcolumn", "assessment.week20", "requests.sourceid"} <= set(extra)
+    assert {
+        "namedplan.nativeid",
+        "namedplan.namedplanorderseqcolumn",
+        "assessment.week20",
+        "requests.sourceid",
+    } <= set(extra)
     extra = con.execute("SELECT _extra_columns FROM raw.placements LIMIT 1").fetchone()[0]
-    assert {"placementdetail.attendancepattern", "placementdetail.nativeid", "activeplans.lastreview"} <= set(extra)
-    assert con.execute("SELECT DISTINCT census_date FROM raw.requests_valid").fetchall() == [(CENSUS_DATES[2],)]
+    assert {
+        "placementdetail.attendancepattern",
+        "placementdetail.nativeid",
+        "activeplans.lastreview",
+    } <= set(extra)
+    assert con.execute("SELECT DISTINCT census_date FROM raw.requests_valid").fetchall() == [
+        (CENSUS_DATES[2],)
+    ]
 
 
 def test_an_older_return_names_sex_gendercurrent(tmp_path, con):
@@ -62,11 +77,14 @@ def test_returns_are_loaded_oldest_census_first_whatever_their_folders_are_calle
     assert [r.census_date() for r in find_returns(tmp_path)] == list(CENSUS_DATES)
 
 
-@pytest.mark.parametrize("ledger_id, rule", [
-    ("upn", None),
-    ("native_id", ChildIdRule("nativeid")),
-    ("case_id", "mapping"),
-])
+@pytest.mark.parametrize(
+    "ledger_id, rule",
+    [
+        ("upn", None),
+        ("native_id", ChildIdRule("nativeid")),
+        ("case_id", "mapping"),
+    ],
+)
 def test_sen2_children_and_ledger_payments_share_one_keyed_id(tmp_path, con, ledger_id, rule):
     landing = tmp_path / "landing"
     write_sen2_landing(landing, ledger_id)
@@ -74,26 +92,38 @@ def test_sen2_children_and_ledger_payments_share_one_keyed_id(tmp_path, con, led
         write(tmp_path / "ids.csv", ["UPN", "child_id"], [[c.upn, c.case_id] for c in CHILDREN])
         rule = ChildIdRule("mapping", tmp_path / "ids.csv")
     for extract in (EHCP, PLACEMENTS, REQUESTS, FINANCE):
-        assert all(f.status == "loaded" and f.rows_quarantined == 0 for f in load(con, extract, landing, rule).files)
+        assert all(
+            f.status == "loaded" and f.rows_quarantined == 0
+            for f in load(con, extract, landing, rule).files
+        )
     expected = {keyed_hash(getattr(c, ledger_id), KEY) for c in CHILDREN}
-    assert {r[0] for r in con.execute("SELECT child_id FROM raw.requests_valid").fetchall()} == expected
+    assert {
+        r[0] for r in con.execute("SELECT child_id FROM raw.requests_valid").fetchall()
+    } == expected
     unknown = con.execute(
         "SELECT count(*) FROM raw.finance_valid WHERE child_id IS NOT NULL "
         "AND child_id NOT IN (SELECT child_id FROM raw.ehcp_valid)"
     ).fetchone()[0]
     assert unknown == 0
     placed = con.execute(
-        "SELECT count(*) FROM raw.placements_valid WHERE child_id NOT IN (SELECT child_id FROM raw.ehcp_valid)"
+        "SELECT count(*) FROM raw.placements_valid WHERE child_id NOT IN (SELECT child_id "
+        "FROM raw.ehcp_valid)"
     ).fetchone()[0]
     assert placed == 0
 
 
 def test_a_child_without_the_chosen_field_falls_back_to_another_named_one(tmp_path, con):
     folder = tmp_path / "sen2" / "2025"
-    write(folder / "Blade-Export_01-02-2025_person.csv", ["persontableid", "upn", "uniquelearnernumber", "nativeid"],
-          [[1, "", "1234567890", "CMS-9"], [2, "", "", ""]])
-    write(folder / "Blade-Export_01-02-2025_requests.csv", ["requeststableid", "persontableid", "receiveddate"],
-          [[10, 1, "2024-Mar-01 00:00:00"], [20, 2, "2024-Apr-01 00:00:00"]])
+    write(
+        folder / "Blade-Export_01-02-2025_person.csv",
+        ["persontableid", "upn", "uniquelearnernumber", "nativeid"],
+        [[1, "", "1234567890", "CMS-9"], [2, "", "", ""]],
+    )
+    write(
+        folder / "Blade-Export_01-02-2025_requests.csv",
+        ["requeststableid", "persontableid", "receiveddate"],
+        [[10, 1, "2024-Mar-01 00:00:00"], [20, 2, "2024-Apr-01 00:00:00"]],
+    )
     load(con, REQUESTS, tmp_path)
     ids = {r[0] for r in con.execute("SELECT child_id FROM raw.requests_valid").fetchall()}
     # never the bare ULN (it could be another child's chosen id), and the return's own person
@@ -106,7 +136,10 @@ def test_a_mapping_file_without_a_child_id_column_rejects_the_return_and_says_wh
     write(tmp_path / "ids.csv", ["upn", "case"], [[CHILDREN[0].upn, "X1"]])
     result = load(con, EHCP, tmp_path, ChildIdRule("mapping", tmp_path / "ids.csv"))
     assert [f.status for f in result.files] == ["rejected"]
-    assert "child_id column" in result.files[0].message and CHILDREN[0].upn not in result.files[0].message
+    assert (
+        "child_id column" in result.files[0].message
+        and CHILDREN[0].upn not in result.files[0].message
+    )
 
 
 def test_a_new_child_id_rule_reads_the_returns_again_and_retires_the_old_ids(tmp_path, con):
@@ -114,11 +147,15 @@ def test_a_new_child_id_rule_reads_the_returns_again_and_retires_the_old_ids(tmp
     load(con, EHCP, tmp_path)
     load(con, EHCP, tmp_path, ChildIdRule("nativeid"), load_id="L2")
     current = con.execute(
-        "SELECT DISTINCT v.child_id FROM raw.ehcp_valid v JOIN raw.ehcp_files f ON f.file_hash = v._file_hash "
+        "SELECT DISTINCT v.child_id FROM raw.ehcp_valid v "
+        "JOIN raw.ehcp_files f ON f.file_hash = v._file_hash "
         "WHERE f.in_landing"
     ).fetchall()
-    assert {r[0] for r in current} == {keyed_hash(c.native_id, KEY) for c in CHILDREN if c is not CHILDREN[10]
-                                       and c is not CHILDREN[11]}
+    assert {r[0] for r in current} == {
+        keyed_hash(c.native_id, KEY)
+        for c in CHILDREN
+        if c is not CHILDREN[10] and c is not CHILDREN[11]
+    }
 
 
 def test_a_later_return_supersedes_an_earlier_one_by_key(tmp_path, con):
@@ -127,7 +164,8 @@ def test_a_later_return_supersedes_an_earlier_one_by_key(tmp_path, con):
     load(con, EHCP, tmp_path)
     # the plan that ceased in March 2023: open in the January 2023 return, ceased in 2024's
     versions = con.execute(
-        "SELECT f.file_seq, v.plan_cease_date FROM raw.ehcp_valid v JOIN raw.ehcp_files f ON f.file_hash = v._file_hash "
+        "SELECT f.file_seq, v.plan_cease_date FROM raw.ehcp_valid v "
+        "JOIN raw.ehcp_files f ON f.file_hash = v._file_hash "
         "WHERE v.child_id = ? ORDER BY f.file_seq",
         [keyed_hash(CHILDREN[5].upn, KEY)],
     ).fetchall()

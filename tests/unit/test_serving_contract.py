@@ -36,8 +36,9 @@ def test_the_forecast_tables_are_the_contracts_in_its_order():
     assert list(TABLE_DESCRIPTIONS) == list(serving_contract.tables("forecast"))
     caseload = serving_contract.table("forecast", "caseload")
     # shared descriptions, and a quantile's is its measure's followed by the quantile's
-    assert caseload.describe("plans_p90") == ("EHC plans on the January census. "
-                                              "90th percentile of the simulated paths.")
+    assert caseload.describe("plans_p90") == (
+        "EHC plans on the January census. 90th percentile of the simulated paths."
+    )
     assert caseload.describe("no_such_column") is None
 
 
@@ -64,7 +65,8 @@ def test_published_tables_say_what_publishing_did_to_their_columns():
 def test_a_misspelt_key_or_a_missing_table_is_an_error(tmp_path, monkeypatch):
     (tmp_path / "meta.yml").write_text(
         "version: 2\nschema: meta\ntables:\n  - name: publication\n    descripton: typo\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     monkeypatch.setattr(serving_contract, "CONTRACT_DIR", tmp_path)
     serving_contract._contract.cache_clear()
     try:
@@ -80,17 +82,27 @@ def test_a_misspelt_key_or_a_missing_table_is_an_error(tmp_path, monkeypatch):
 def test_parquet_files_carry_the_descriptions_in_their_metadata(tmp_path):
     warehouse, serving = tmp_path / "warehouse.duckdb", tmp_path / "serving.duckdb"
     with duckdb.connect(str(warehouse)) as con:
-        con.execute("CREATE SCHEMA marts; CREATE SCHEMA forecast; CREATE SCHEMA meta;"
-                    "CREATE TABLE forecast.hnb_position AS SELECT 'unmitigated' AS scenario, "
-                    "'2028-29' AS financial_year, -1.5e6 AS cumulative_balance_gbp_central, "
-                    "1 AS unlisted;"
-                    "COMMENT ON TABLE forecast.hnb_position IS 'Forecast position; it''s quoted.'")
-        publication = publish(con, serving, run_id="run-1", code_version="abc",
-                              options=ServingOptions(parquet_dir=tmp_path / "parquet"))
+        con.execute(
+            "CREATE SCHEMA marts; CREATE SCHEMA forecast; CREATE SCHEMA meta;"
+            "CREATE TABLE forecast.hnb_position AS SELECT 'unmitigated' AS scenario, "
+            "'2028-29' AS financial_year, -1.5e6 AS cumulative_balance_gbp_central, "
+            "1 AS unlisted;"
+            "COMMENT ON TABLE forecast.hnb_position IS 'Forecast position; it''s quoted.'"
+        )
+        publication = publish(
+            con,
+            serving,
+            run_id="run-1",
+            code_version="abc",
+            options=ServingOptions(parquet_dir=tmp_path / "parquet"),
+        )
     with duckdb.connect() as con:
+
         def metadata(relative):
-            rows = con.execute("SELECT key, value FROM parquet_kv_metadata(?)",
-                               [str(publication.parquet / relative)]).fetchall()
+            rows = con.execute(
+                "SELECT key, value FROM parquet_kv_metadata(?)",
+                [str(publication.parquet / relative)],
+            ).fetchall()
             return {k.decode(): v.decode() for k, v in rows}
 
         forecast = metadata("forecast/hnb_position.parquet")
@@ -106,4 +118,5 @@ def test_parquet_files_carry_the_descriptions_in_their_metadata(tmp_path):
         assert json.loads(published["column_descriptions"]) == expected
         publication_meta = metadata("meta/publication.parquet")
         assert json.loads(publication_meta["column_descriptions"]) == (
-            serving_contract.table("meta", "publication").descriptions())
+            serving_contract.table("meta", "publication").descriptions()
+        )

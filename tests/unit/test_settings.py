@@ -62,12 +62,18 @@ def test_the_memory_limit_caps_each_warehouse_connection_and_reaches_dbt(environ
     with duckdb.connect() as default:
         default_limit = default.execute("SELECT current_setting('memory_limit')").fetchone()[0]
         default.execute("SET memory_limit = '1500MB'")
-        assert limit == default.execute("SELECT current_setting('memory_limit')").fetchone()[0] != default_limit
+        assert (
+            limit
+            == default.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+            != default_limit
+        )
     assert threads == 1 and spill == str(tmp_path / "warehouse.duckdb.tmp")
     # the CLI's read-only connections (summary, trace, report) come from the same factory
     with settings.connect_warehouse(read_only=True) as con:
         assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == limit
-    profile = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text())["highneeds"]["outputs"]["warehouse"]
+    profile = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text())["highneeds"][
+        "outputs"
+    ]["warehouse"]
     assert "highneeds_duckdb_memory_limit" in profile["settings"]["memory_limit"]
     assert settings.dbt_vars()["highneeds_duckdb_memory_limit"] == "1500MB"
 
@@ -137,7 +143,15 @@ def test_nothing_outside_the_settings_writes_a_setting_into_the_environment():
     )
     found = [
         f"{path.relative_to(REPO_ROOT)}:{number}: {line.strip()}"
-        for package in ("dagster_project", "ingest", "forecast", "serving", "synthetic", "checks", "report")
+        for package in (
+            "dagster_project",
+            "ingest",
+            "forecast",
+            "serving",
+            "synthetic",
+            "checks",
+            "report",
+        )
         for path in sorted((REPO_ROOT / package).rglob("*.py"))
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
         # Great Expectations' telemetry switch (checks/gates.py) is a library's, not a setting
@@ -160,7 +174,9 @@ def test_a_warehouse_is_opened_only_by_the_factory():
 
 def test_a_short_pseudonym_key_is_refused_by_name(environment):
     environment.setenv("HIGHNEEDS_PSEUDONYM_KEY", "x" * 31)
-    with pytest.raises(SettingsError, match="HIGHNEEDS_PSEUDONYM_KEY is 31 bytes long: a key must be at least 32"):
+    with pytest.raises(
+        SettingsError, match="HIGHNEEDS_PSEUDONYM_KEY is 31 bytes long: a key must be at least 32"
+    ):
         load_settings().require_pseudonym_key()
     environment.setenv("HIGHNEEDS_PSEUDONYM_KEY", "x" * 32)
     assert load_settings().require_pseudonym_key() == "x" * 32

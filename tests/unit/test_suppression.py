@@ -21,12 +21,18 @@ TWO_WAY = (("year", "need"), ("year", "provision"))
 def two_way(counts: np.ndarray) -> pd.DataFrame:
     needs, provisions = counts.shape
     return pd.DataFrame(
-        [(2025, f"n{i}", f"p{j}", int(counts[i, j])) for i in range(needs) for j in range(provisions)],
+        [
+            (2025, f"n{i}", f"p{j}", int(counts[i, j]))
+            for i in range(needs)
+            for j in range(provisions)
+        ],
         columns=["year", "need", "provision", "plans"],
     )
 
 
-def published(cells: pd.DataFrame, threshold: int = 5, lines=TWO_WAY, dims=("year", "need", "provision")):
+def published(
+    cells: pd.DataFrame, threshold: int = 5, lines=TWO_WAY, dims=("year", "need", "provision")
+):
     table = with_totals(cells, dims, lines, ["plans"])
     found = table_lines(table, dims, lines)
     return table, found, suppress(table, "plans", found, threshold)
@@ -54,7 +60,9 @@ def determined_by_rank(hidden: np.ndarray, table: pd.DataFrame, lines) -> list[i
 
 
 def test_counts_below_the_threshold_are_hidden_and_zeros_shown():
-    cells = pd.DataFrame({"year": 2025, "provision": ["a", "b", "c", "d", "e"], "plans": [0, 1, 4, 5, 30]})
+    cells = pd.DataFrame(
+        {"year": 2025, "provision": ["a", "b", "c", "d", "e"], "plans": [0, 1, 4, 5, 30]}
+    )
     table, _, reasons = published(cells, lines=(("year",),), dims=("year", "provision"))
     by_provision = dict(zip(table["provision"], reasons, strict=False))
     assert by_provision["b"] == by_provision["c"] == PRIMARY
@@ -107,4 +115,6 @@ def test_a_threshold_below_one_is_refused():
     cells = pd.DataFrame({"year": 2025, "provision": ["a", "b"], "plans": [1, 2]})
     table = with_totals(cells, ("year", "provision"), (("year",),), ["plans"])
     with pytest.raises(ValueError, match="at least 1"):
-        suppress(table, "plans", table_lines(table, ("year", "provision"), (("year",),)), threshold=0)
+        suppress(
+            table, "plans", table_lines(table, ("year", "provision"), (("year",),)), threshold=0
+        )

@@ -501,7 +501,9 @@ def test_costs_fall_in_the_ranges_of_their_provision(large):
         rows = (key == name) & ~no_cost
         if name == "ey":  # LA nursery schools and early years providers
             rows = tier == "ey"
-        at_2024_prices = cost[rows] / (1 + inflation) ** (start_fy[rows] - synthetic_council.COST_BASE_YEAR)
+        at_2024_prices = cost[rows] / (1 + inflation) ** (
+            start_fy[rows] - synthetic_council.COST_BASE_YEAR
+        )
         assert rows.sum() > 0, name
         assert at_2024_prices.between(low - 0.01, high + 0.01).all(), name
 
@@ -687,10 +689,12 @@ def test_calibrated_constants_are_the_published_figures():
 
     reference = _reference_dir()
     assert (
-        calibration.la_caseload_series(reference)[2019] == synthetic_council.WEST_BERKSHIRE_PLANS_JAN_2019
+        calibration.la_caseload_series(reference)[2019]
+        == synthetic_council.WEST_BERKSHIRE_PLANS_JAN_2019
     )
     assert (
-        calibration.la_caseload_series(reference)[2025] == synthetic_council.WEST_BERKSHIRE_PLANS_JAN_2025
+        calibration.la_caseload_series(reference)[2025]
+        == synthetic_council.WEST_BERKSHIRE_PLANS_JAN_2025
     )
     for need, share in calibration.national_need_mix(reference).items():
         assert synthetic_council.NEED_MIX_ENGLAND[need] == pytest.approx(share, abs=5e-4)
@@ -698,7 +702,9 @@ def test_calibrated_constants_are_the_published_figures():
         assert synthetic_council.SETTING_MIX_ENGLAND[tier] == pytest.approx(share, abs=5e-4)
     lifts = calibration.national_need_lift_by_tier(reference)
     for tier, row in synthetic_council.NEED_LIFT_BY_TIER.items():
-        assert row == pytest.approx(tuple(lifts[tier][n] for n in synthetic_council.NEEDS), abs=0.006), tier
+        assert row == pytest.approx(
+            tuple(lifts[tier][n] for n in synthetic_council.NEEDS), abs=0.006
+        ), tier
     reasons = calibration.national_cease_reasons_by_age(reference)
     for band, row in synthetic_council.CEASE_REASON_BY_AGE.items():
         assert row == pytest.approx(tuple(reasons[band].values()), abs=6e-4), band

@@ -203,7 +203,6 @@ def test_mitigation_subtotals_are_sumifs_over_each_kind_and_status(tmp_path):
     assert plan.value("Subtotal: assessed savings", cumulative) == 33.0
     assert plan.value("Subtotal: assured costs", cumulative) == -6.0
     assert plan.value("Total: every mitigation", cumulative) == 167.0
-    labels = list(
-        plan.labels
-    )  # assured before assessed within a kind, savings before costs and funding
+    # assured before assessed within a kind, savings before costs and funding
+    labels = list(plan.labels)
     assert labels[:5] == ["Special places", "Outreach", "Banding", "Therapies", "Transfer"]
