@@ -32,18 +32,25 @@ from .years import census_year_of_fy, fy_label, fy_of_census_year, fy_start
 class CostSettings:
     unit_cost_years: int = 3
     pay_inflation: float = 0.03
-    pay_inflation_source: str = ("teachers' pay awards: 5.5% (Sept 2024), 4% (Sept 2025); support staff NJC awards "
-                                 "similar; DfE evidence to the STRB proposes 6.5% over 2026-2029")
+    pay_inflation_source: str = (
+        "teachers' pay awards: 5.5% (Sept 2024), 4% (Sept 2025); support staff NJC awards "
+        "similar; DfE evidence to the STRB proposes 6.5% over 2026-2029"
+    )
     price_inflation: float = 0.02
     price_inflation_source: str = "Bank of England CPI target (OBR forecasts CPI near 2% from 2027)"
     pay_share: float = 0.7
-    pay_share_source: str = "staff costs are about 70% of special schools' spending (DfE consistent financial reporting)"
+    pay_share_source: str = (
+        "staff costs are about 70% of special schools' spending "
+        "(DfE consistent financial reporting)"
+    )
     historical_inflation: float = 0.035
     historical_inflation_source: str = "UK CPI averaged about 3.5% a year over 2017-2025 (ONS)"
     real_growth_bounds: tuple[float, float] = (-0.05, 0.10)
     funding_growth: float | None = 0.03
-    funding_growth_source: str = ("assumed: the high needs NFF funding floor for 2024-25 (+3% a head, DfE NFF policy "
-                                  "document); 2025-26's was +7%. Set the council's own expectation")
+    funding_growth_source: str = (
+        "assumed: the high needs NFF funding floor for 2024-25 (+3% a head, DfE NFF policy "
+        "document); 2025-26's was +7%. Set the council's own expectation"
+    )
 
     @property
     def inflation(self) -> float:
@@ -67,6 +74,12 @@ class CostModel:
     base_cumulative_balance: float
     inflation: float
 
+    def cost_per_plan(self) -> dict[str, float]:
+        """Spend a plan costs a year in the base year, per provision type with any (unit cost ×
+        full-time placements per plan): the weights of the money-weighted backtest."""
+        costs = self.unit_cost * self.fte_per_plan
+        return {p: float(c) for p, c in zip(self.provisions, costs, strict=True) if c > 0}
+
 
 def compound_growth(values: pd.Series) -> tuple[float, float]:
     """Compound yearly growth across a series, and the spread (sd) of its yearly log changes."""
@@ -86,14 +99,20 @@ def complete_years(history: History) -> list[str]:
     return years
 
 
-def estimate_costs(history: History, caseload: pd.DataFrame, settings: CostSettings, horizon: str) -> CostModel:
+def estimate_costs(
+    history: History, caseload: pd.DataFrame, settings: CostSettings, horizon: str
+) -> CostModel:
     """`caseload`: plans per census year (rows) × provision type (columns)."""
     years = complete_years(history)
     base_fy = years[-1]
-    recent = years[-(settings.unit_cost_years + 1):]
+    recent = years[-(settings.unit_cost_years + 1) :]
     spend = history.spend[history.spend["financial_year"].isin(years)]
-    spend_wide = spend.pivot_table(index="financial_year", columns="provision_type", values="spend_gbp", aggfunc="sum")
-    fte_wide = spend.pivot_table(index="financial_year", columns="provision_type", values="fte_placements", aggfunc="sum")
+    spend_wide = spend.pivot_table(
+        index="financial_year", columns="provision_type", values="spend_gbp", aggfunc="sum"
+    )
+    fte_wide = spend.pivot_table(
+        index="financial_year", columns="provision_type", values="fte_placements", aggfunc="sum"
+    )
     census_for_fy = caseload.rename(index=fy_of_census_year)
     low, high = settings.real_growth_bounds
     unit_cost, real_growth, real_sd, fte_per_plan = [], [], [], []
@@ -103,17 +122,23 @@ def estimate_costs(history: History, caseload: pd.DataFrame, settings: CostSetti
         plans = census_for_fy.get(provision, empty).reindex(recent[-3:])
         ratio = (fte / plans.where(plans > 0)).dropna()
         fte_per_plan.append(float(ratio.mean()) if len(ratio) else 1.0)
-        unit = (spend_wide.get(provision, empty) / fte_wide.get(provision, empty).where(lambda s: s > 0)).reindex(recent)
+        unit = (
+            spend_wide.get(provision, empty) / fte_wide.get(provision, empty).where(lambda s: s > 0)
+        ).reindex(recent)
         base = unit.get(base_fy, np.nan)
         unit_cost.append(float(base) if pd.notna(base) else 0.0)
         rate, sd = compound_growth(unit.dropna())
-        real_growth.append(float(np.clip((1 + rate) / (1 + settings.historical_inflation) - 1, low, high)))
+        real_growth.append(
+            float(np.clip((1 + rate) / (1 + settings.historical_inflation) - 1, low, high))
+        )
         real_sd.append(sd)
     central = spend_wide.get("central", empty).reindex(recent).fillna(0)
     central_rate, central_sd = compound_growth(central)
     funding, source = project_funding(history, settings, years, horizon)
     position = history.position.set_index("financial_year")
-    balance = float(position.loc[base_fy, "cumulative_balance_gbp"]) if base_fy in position.index else 0.0
+    balance = (
+        float(position.loc[base_fy, "cumulative_balance_gbp"]) if base_fy in position.index else 0.0
+    )
     return CostModel(
         provisions=history.provision_types,
         base_fy=base_fy,
@@ -122,7 +147,9 @@ def estimate_costs(history: History, caseload: pd.DataFrame, settings: CostSetti
         real_growth_sd=np.array(real_sd),
         fte_per_plan=np.array(fte_per_plan),
         central=float(central.get(base_fy, 0.0)),
-        central_real_growth=float(np.clip((1 + central_rate) / (1 + settings.historical_inflation) - 1, low, high)),
+        central_real_growth=float(
+            np.clip((1 + central_rate) / (1 + settings.historical_inflation) - 1, low, high)
+        ),
         central_real_growth_sd=central_sd,
         funding=funding,
         funding_source=source,
@@ -131,18 +158,27 @@ def estimate_costs(history: History, caseload: pd.DataFrame, settings: CostSetti
     )
 
 
-def project_funding(history: History, settings: CostSettings, years: list[str], horizon: str) -> tuple[dict[str, float], dict[str, str]]:
+def project_funding(
+    history: History, settings: CostSettings, years: list[str], horizon: str
+) -> tuple[dict[str, float], dict[str, str]]:
     """Funding per forecast year and where it comes from."""
     budget = history.budget
     signed = budget.assign(
-        signed=np.where(budget["line"] == "place_deductions", -budget["amount_gbp"].abs(), budget["amount_gbp"])
+        signed=np.where(
+            budget["line"] == "place_deductions", -budget["amount_gbp"].abs(), budget["amount_gbp"]
+        )
     )
-    given = signed[signed["line"] != "balance_brought_forward"].groupby("financial_year")["signed"].sum().to_dict()
+    given = (
+        signed[signed["line"] != "balance_brought_forward"]
+        .groupby("financial_year")["signed"]
+        .sum()
+        .to_dict()
+    )
     actual = history.position.set_index("financial_year")["funding_gbp"]
     rate = settings.funding_growth
     basis = "assumed"
     if rate is None:
-        recent = [fy for fy in years[-(settings.unit_cost_years + 1):] if fy in actual.index]
+        recent = [fy for fy in years[-(settings.unit_cost_years + 1) :] if fy in actual.index]
         rate, _ = compound_growth(actual.reindex(recent).dropna())
         basis = "recent growth"
     funding: dict[str, float] = {}
@@ -176,14 +212,20 @@ class CostLevers:
 
 
 def no_levers(years: int, provisions: int) -> CostLevers:
-    return CostLevers(np.zeros((years, provisions)), np.ones((years, provisions)), np.ones(years), np.zeros(years))
+    return CostLevers(
+        np.zeros((years, provisions)), np.ones((years, provisions)), np.ones(years), np.zeros(years)
+    )
 
 
-def simulate_costs(model: CostModel, financial_years: list[str], paths: int, seed: int, levers: CostLevers) -> CostPaths:
+def simulate_costs(
+    model: CostModel, financial_years: list[str], paths: int, seed: int, levers: CostLevers
+) -> CostPaths:
     rng = np.random.default_rng([seed, 2])
     P, years = len(model.provisions), len(financial_years)
     real = model.real_growth + model.real_growth_sd * rng.standard_normal((paths, P))
-    central_real = model.central_real_growth + model.central_real_growth_sd * rng.standard_normal(paths)
+    central_real = model.central_real_growth + model.central_real_growth_sd * rng.standard_normal(
+        paths
+    )
     unit = np.empty((paths, years, P))
     central = np.empty((paths, years))
     # years between the costs' base year and the first forecast year grow without levers
@@ -192,7 +234,9 @@ def simulate_costs(model: CostModel, financial_years: list[str], paths: int, see
     central_now = np.full(paths, model.central) * (1 + central_real + model.inflation) ** gap
     for step in range(years):
         cost = cost * (1 + real + model.inflation + levers.growth[step]) * levers.level[step]
-        central_now = central_now * (1 + central_real + model.inflation) * levers.central_level[step]
+        central_now = (
+            central_now * (1 + central_real + model.inflation) * levers.central_level[step]
+        )
         unit[:, step] = cost
         central[:, step] = central_now
     funding = np.array([model.funding[fy] for fy in financial_years]) + levers.funding

@@ -29,17 +29,27 @@ from .suppression import protect
 
 MOVES_YEARS = 3  # the movement matrix and provision starts pool this many recent years
 NEED_LABELS = {
-    "ASD": "Autism (ASD)", "SEMH": "Social, emotional and mental health (SEMH)",
-    "SLCN": "Speech, language and communication (SLCN)", "MLD": "Moderate learning difficulty (MLD)",
-    "SLD": "Severe learning difficulty (SLD)", "PMLD": "Profound and multiple learning difficulty (PMLD)",
-    "SPLD": "Specific learning difficulty (SpLD)", "PD": "Physical disability (PD)", "HI": "Hearing impairment (HI)",
-    "VI": "Visual impairment (VI)", "MSI": "Multi-sensory impairment (MSI)", "DS": "Down syndrome (DS)",
+    "ASD": "Autism (ASD)",
+    "SEMH": "Social, emotional and mental health (SEMH)",
+    "SLCN": "Speech, language and communication (SLCN)",
+    "MLD": "Moderate learning difficulty (MLD)",
+    "SLD": "Severe learning difficulty (SLD)",
+    "PMLD": "Profound and multiple learning difficulty (PMLD)",
+    "SPLD": "Specific learning difficulty (SpLD)",
+    "PD": "Physical disability (PD)",
+    "HI": "Hearing impairment (HI)",
+    "VI": "Visual impairment (VI)",
+    "MSI": "Multi-sensory impairment (MSI)",
+    "DS": "Down syndrome (DS)",
     "OTH": "Other difficulty or disability (OTH)",
 }
 AGE_BANDS = ["under 5", "5-10", "11-15", "16-19", "20-25"]
 DRIVER_LABELS = {
-    "joining": "More children joining", "staying_longer": "Children staying longer", "placement_mix": "Placement mix",
-    "unit_cost": "Unit cost", "central": "Central spend",
+    "joining": "More children joining",
+    "staying_longer": "Children staying longer",
+    "placement_mix": "Placement mix",
+    "unit_cost": "Unit cost",
+    "central": "Central spend",
 }
 
 
@@ -56,8 +66,14 @@ class Chart:
     def png(self, dpi: int | None = None) -> bytes:
         buffer = io.BytesIO()
         with style.context():
-            self.figure.savefig(buffer, format="png", dpi=dpi or style.DPI, bbox_inches="tight",
-                                metadata={"Software": None})  # same data, same bytes
+            # same data, same bytes
+            self.figure.savefig(
+                buffer,
+                format="png",
+                dpi=dpi or style.DPI,
+                bbox_inches="tight",
+                metadata={"Software": None},
+            )
         return buffer.getvalue()
 
 
@@ -70,11 +86,18 @@ def _subplots(*grid, figsize: tuple[float, float]) -> tuple[Figure, object]:
 def _suppressed_note(threshold: int | None, hidden: int) -> list[str]:
     if threshold is None or hidden == 0:
         return []
-    return [(f"{hidden} count{'s' if hidden != 1 else ''} suppressed for publication: those between 1 and "
-            f"{threshold - 1}, and others where a total would reveal them. Suppressed counts are not drawn.")]
+    return [
+        (
+            f"{hidden} count{'s' if hidden != 1 else ''} suppressed for publication: those between "
+            f"1 and {threshold - 1}, and others where a total would reveal them. "
+            "Suppressed counts are not drawn."
+        )
+    ]
 
 
-def _protect(table: pd.DataFrame, threshold: int | None, rows: bool = True, columns: bool = False) -> tuple[pd.DataFrame, int]:
+def _protect(
+    table: pd.DataFrame, threshold: int | None, rows: bool = True, columns: bool = False
+) -> tuple[pd.DataFrame, int]:
     """The table as published: unchanged internally, small counts suppressed for publication."""
     if threshold is None:
         return table.astype(float), 0
@@ -109,14 +132,23 @@ def _positions(labels: list[str]) -> dict[str, int]:
 
 def _year_axis(ax, labels: list[str], every: int = 1) -> None:
     ax.set_xticks(range(len(labels)))
-    ax.set_xticklabels([label if i % every == 0 else "" for i, label in enumerate(labels)], rotation=45, ha="right")
+    ax.set_xticklabels(
+        [label if i % every == 0 else "" for i, label in enumerate(labels)], rotation=45, ha="right"
+    )
     ax.set_xlim(-0.6, len(labels) - 0.4)
 
 
 def _forecast_divider(ax, position: float) -> None:
     ax.axvline(position, color="#999999", linewidth=0.8, linestyle=":")
-    ax.text(position + 0.1, 1.0, "forecast →", transform=ax.get_xaxis_transform(), fontsize=8, color="#666666",
-            va="top")
+    ax.text(
+        position + 0.1,
+        1.0,
+        "forecast →",
+        transform=ax.get_xaxis_transform(),
+        fontsize=8,
+        color="#666666",
+        va="top",
+    )
 
 
 def _legend_below(fig: Figure, handles, labels, columns: int = 4) -> None:
@@ -124,6 +156,7 @@ def _legend_below(fig: Figure, handles, labels, columns: int = 4) -> None:
 
 
 # --- 1. funding, spend and the cumulative balance ----------------------------------------------
+
 
 def funding_and_balance(data: ReportData, threshold: int | None = None) -> Chart:
     actual = data.position[data.position["is_complete_year"]].set_index("financial_year")
@@ -133,46 +166,107 @@ def funding_and_balance(data: ReportData, threshold: int | None = None) -> Chart
     last_fy = actual.index[-1]
     rows = [(fy, "actual", "funding", r.funding_gbp, np.nan, np.nan) for fy, r in actual.iterrows()]
     rows += [(fy, "actual", "spend", r.spend_gbp, np.nan, np.nan) for fy, r in actual.iterrows()]
-    rows += [(fy, "actual", "cumulative_balance", r.cumulative_balance_gbp, np.nan, np.nan) for fy, r in actual.iterrows()]
+    rows += [
+        (fy, "actual", "cumulative_balance", r.cumulative_balance_gbp, np.nan, np.nan)
+        for fy, r in actual.iterrows()
+    ]
     for r in forecast.itertuples():
         rows += [
             (r.financial_year, r.scenario, "funding", r.funding_gbp, np.nan, np.nan),
-            (r.financial_year, r.scenario, "spend", r.spend_gbp_central, r.spend_gbp_p10, r.spend_gbp_p90),
-            (r.financial_year, r.scenario, "cumulative_balance", r.cumulative_balance_gbp_central,
-             r.cumulative_balance_gbp_p10, r.cumulative_balance_gbp_p90),
+            (
+                r.financial_year,
+                r.scenario,
+                "spend",
+                r.spend_gbp_central,
+                r.spend_gbp_p10,
+                r.spend_gbp_p90,
+            ),
+            (
+                r.financial_year,
+                r.scenario,
+                "cumulative_balance",
+                r.cumulative_balance_gbp_central,
+                r.cumulative_balance_gbp_p10,
+                r.cumulative_balance_gbp_p90,
+            ),
         ]
-    tidy = pd.DataFrame(rows, columns=["financial_year", "scenario", "measure", "value_gbp", "p10_gbp", "p90_gbp"])
+    tidy = pd.DataFrame(
+        rows, columns=["financial_year", "scenario", "measure", "value_gbp", "p10_gbp", "p90_gbp"]
+    )
 
     fig, (left, right) = _subplots(1, 2, figsize=(style.FIGURE_WIDTH + 2, 4.4))
-    for ax, measure, title in ((left, "spend", "Funding and spend (£m a year)"),
-                               (right, "cumulative_balance", "Cumulative DSG high needs balance (£m)")):
+    for ax, measure, title in (
+        (left, "spend", "Funding and spend (£m a year)"),
+        (right, "cumulative_balance", "Cumulative DSG high needs balance (£m)"),
+    ):
         history = tidy[(tidy["scenario"] == "actual") & (tidy["measure"] == measure)]
-        ax.plot([at[y] for y in history["financial_year"]], history["value_gbp"], color=style.SCENARIO_COLOURS["actual"],
-                linewidth=2, label="Spend, actual" if measure == "spend" else "Actual")
+        ax.plot(
+            [at[y] for y in history["financial_year"]],
+            history["value_gbp"],
+            color=style.SCENARIO_COLOURS["actual"],
+            linewidth=2,
+            label="Spend, actual" if measure == "spend" else "Actual",
+        )
         for scenario in ("unmitigated", "mitigated"):
             part = tidy[(tidy["scenario"] == scenario) & (tidy["measure"] == measure)]
             x = [at[last_fy]] + [at[y] for y in part["financial_year"]]
             start = history["value_gbp"].iloc[-1]
             colour = style.SCENARIO_COLOURS[scenario]
-            ax.fill_between(x, [start, *part["p10_gbp"]], [start, *part["p90_gbp"]], color=colour, alpha=0.15,
-                            linewidth=0)
-            ax.plot(x, [start, *part["value_gbp"]], color=colour, linewidth=2, linestyle="--",
-                    label=f"{'Spend, ' + scenario if measure == 'spend' else scenario.capitalize()} (central, p10–p90 band)")
+            ax.fill_between(
+                x,
+                [start, *part["p10_gbp"]],
+                [start, *part["p90_gbp"]],
+                color=colour,
+                alpha=0.15,
+                linewidth=0,
+            )
+            ax.plot(
+                x,
+                [start, *part["value_gbp"]],
+                color=colour,
+                linewidth=2,
+                linestyle="--",
+                label=(
+                    f"{'Spend, ' + scenario if measure == 'spend' else scenario.capitalize()} "
+                    "(central, p10–p90 band)"
+                ),
+            )
         assured = tidy[(tidy["scenario"] == "mitigated_assured") & (tidy["measure"] == measure)]
         if measure == "cumulative_balance" and len(assured):
-            ax.plot([at[last_fy]] + [at[y] for y in assured["financial_year"]],
-                    [history["value_gbp"].iloc[-1], *assured["value_gbp"]], color=style.SCENARIO_COLOURS["mitigated"],
-                    linewidth=1.5, linestyle=":", label="Assured mitigations only (central)")
+            ax.plot(
+                [at[last_fy]] + [at[y] for y in assured["financial_year"]],
+                [history["value_gbp"].iloc[-1], *assured["value_gbp"]],
+                color=style.SCENARIO_COLOURS["mitigated"],
+                linewidth=1.5,
+                linestyle=":",
+                label="Assured mitigations only (central)",
+            )
         if measure == "spend":
-            funding = tidy[(tidy["measure"] == "funding") & tidy["scenario"].isin(["actual", "unmitigated"])]
-            ax.plot([at[y] for y in funding["financial_year"]], funding["value_gbp"], color=style.SCENARIO_COLOURS["funding"],
-                    linewidth=2, label="Funding (forecast: unmitigated)")
-            mitigated_funding = tidy[(tidy["measure"] == "funding") & (tidy["scenario"] == "mitigated")]
-            unmitigated_funding = funding[funding["scenario"] == "unmitigated"]["value_gbp"].to_numpy()
+            funding = tidy[
+                (tidy["measure"] == "funding") & tidy["scenario"].isin(["actual", "unmitigated"])
+            ]
+            ax.plot(
+                [at[y] for y in funding["financial_year"]],
+                funding["value_gbp"],
+                color=style.SCENARIO_COLOURS["funding"],
+                linewidth=2,
+                label="Funding (forecast: unmitigated)",
+            )
+            mitigated_funding = tidy[
+                (tidy["measure"] == "funding") & (tidy["scenario"] == "mitigated")
+            ]
+            unmitigated_funding = funding[funding["scenario"] == "unmitigated"][
+                "value_gbp"
+            ].to_numpy()
             if not np.allclose(mitigated_funding["value_gbp"].to_numpy(), unmitigated_funding):
-                ax.plot([at[y] for y in mitigated_funding["financial_year"]], mitigated_funding["value_gbp"],
-                        color=style.SCENARIO_COLOURS["funding"], linewidth=1.5, linestyle=":",
-                        label="Funding with mitigations")
+                ax.plot(
+                    [at[y] for y in mitigated_funding["financial_year"]],
+                    mitigated_funding["value_gbp"],
+                    color=style.SCENARIO_COLOURS["funding"],
+                    linewidth=1.5,
+                    linestyle=":",
+                    label="Funding with mitigations",
+                )
         else:
             ax.axhline(0, color="#666666", linewidth=0.8)
         ax.yaxis.set_major_formatter(style.MILLIONS)
@@ -187,33 +281,68 @@ def funding_and_balance(data: ReportData, threshold: int | None = None) -> Chart
     end = forecast[forecast["financial_year"] == horizon].set_index("scenario")
     balance = actual.loc[last_fy, "cumulative_balance_gbp"]
     reading = (
-        f"The cumulative high needs balance was {style.pounds_m(balance)} at the end of {last_fy}; on current "
-        f"trends (unmitigated) it reaches {style.pounds_m(end.loc['unmitigated', 'cumulative_balance_gbp_central'])} by "
-        f"the end of {horizon} (p10–p90 {style.pounds_m(end.loc['unmitigated', 'cumulative_balance_gbp_p10'])} to "
-        f"{style.pounds_m(end.loc['unmitigated', 'cumulative_balance_gbp_p90'])}), and "
-        f"{style.pounds_m(end.loc['mitigated', 'cumulative_balance_gbp_central'])} with the mitigations"
-        + (f" ({style.pounds_m(end.loc['mitigated_assured', 'cumulative_balance_gbp_central'])} with the assured ones only)."
-           if "mitigated_assured" in end.index else ".")
+        f"The cumulative high needs balance was {style.pounds_m(balance)} at the end of {last_fy}; "
+        "on current trends (unmitigated) it reaches "
+        f"{style.pounds_m(end.loc['unmitigated', 'cumulative_balance_gbp_central'])} by the end of "
+        f"{horizon} (p10–p90 "
+        f"{style.pounds_m(end.loc['unmitigated', 'cumulative_balance_gbp_p10'])} to "
+        f"{style.pounds_m(end.loc['unmitigated', 'cumulative_balance_gbp_p90'])}), "
+        f"and {style.pounds_m(end.loc['mitigated', 'cumulative_balance_gbp_central'])} with the "
+        "mitigations"
+        + (
+            f" ({style.pounds_m(end.loc['mitigated_assured', 'cumulative_balance_gbp_central'])} "
+            "with the assured ones only)."
+            if "mitigated_assured" in end.index
+            else "."
+        )
     )
-    return Chart("01_funding_spend_balance", "funding", "High needs funding, spend and the cumulative DSG balance",
-                 reading, fig, tidy, [("Negative balance = deficit. Forecast lines are the central forecast (the mean "
-                                      "of the simulated paths); the band holds 80% of them (p10 to p90).")])
+    return Chart(
+        "01_funding_spend_balance",
+        "funding",
+        "High needs funding, spend and the cumulative DSG balance",
+        reading,
+        fig,
+        tidy,
+        [
+            (
+                "Negative balance = deficit. Forecast lines are the central forecast (the mean "
+                "of the simulated paths); the band holds 80% of them (p10 to p90)."
+            )
+        ],
+    )
 
 
 # --- 2. spend by provision type ------------------------------------------------------------
 
+
 def spend_latest_year(data: ReportData, threshold: int | None = None) -> Chart:
     year = data.complete_years[-1]
-    spend = data.spend[data.spend["financial_year"] == year].set_index("provision_type")["spend_gbp"]
+    spend = data.spend[data.spend["financial_year"] == year].set_index("provision_type")[
+        "spend_gbp"
+    ]
     spend = spend[spend.abs() > 0].sort_values()
     total = float(data.spend.loc[data.spend["financial_year"] == year, "spend_gbp"].sum())
-    tidy = pd.DataFrame({"financial_year": year, "provision_type": spend.index, "label": [data.labels[p] for p in spend.index],
-                         "spend_gbp": spend.values, "share": spend.values / total})
+    tidy = pd.DataFrame(
+        {
+            "financial_year": year,
+            "provision_type": spend.index,
+            "label": [data.labels[p] for p in spend.index],
+            "spend_gbp": spend.values,
+            "share": spend.values / total,
+        }
+    )
     fig, ax = _subplots(figsize=(style.FIGURE_WIDTH, 0.42 * len(spend) + 1.2))
-    ax.barh([data.labels[p] for p in spend.index], spend.values, color=[style.PROVISION_COLOURS[p] for p in spend.index],
-            edgecolor="#333333", linewidth=0.4)
+    ax.barh(
+        [data.labels[p] for p in spend.index],
+        spend.values,
+        color=[style.PROVISION_COLOURS[p] for p in spend.index],
+        edgecolor="#333333",
+        linewidth=0.4,
+    )
     for i, (value, share) in enumerate(zip(spend.values, tidy["share"], strict=False)):
-        ax.text(value, i, f"  {style.pounds_m(value)} ({style.percent(share)})", va="center", fontsize=9)
+        ax.text(
+            value, i, f"  {style.pounds_m(value)} ({style.percent(share)})", va="center", fontsize=9
+        )
     ax.xaxis.set_major_formatter(style.MILLIONS)
     ax.grid(axis="y", visible=False)
     ax.grid(axis="x", visible=True)
@@ -221,38 +350,74 @@ def spend_latest_year(data: ReportData, threshold: int | None = None) -> Chart:
     ax.set_title(f"High needs spend by provision type, {year} (£m; total {style.pounds_m(total)})")
     fig.tight_layout()
     top = tidy.iloc[::-1]
-    reading = (f"In {year} {top.iloc[0]['label']} took the largest share of high needs spend: "
-               f"{style.pounds_m(top.iloc[0]['spend_gbp'])} of {style.pounds_m(total)} ({style.percent(top.iloc[0]['share'])})")
+    reading = (
+        f"In {year} {top.iloc[0]['label']} took the largest share of high needs spend: "
+        f"{style.pounds_m(top.iloc[0]['spend_gbp'])} of {style.pounds_m(total)} "
+        f"({style.percent(top.iloc[0]['share'])})"
+    )
     if len(top) > 1:
         reading += f", then {top.iloc[1]['label']} ({style.pounds_m(top.iloc[1]['spend_gbp'])})"
-    return Chart("02_spend_by_provision_latest", "spend", f"High needs spend by provision type, {year}", reading + ".",
-                 fig, tidy)
+    return Chart(
+        "02_spend_by_provision_latest",
+        "spend",
+        f"High needs spend by provision type, {year}",
+        reading + ".",
+        fig,
+        tidy,
+    )
 
 
 def spend_trend(data: ReportData, threshold: int | None = None) -> Chart:
     years = data.complete_years
     history = data.spend[data.spend["financial_year"].isin(years)]
     future = data.spend_forecast[data.spend_forecast["scenario"] == "unmitigated"]
-    wide = pd.concat([
-        history.pivot_table(index="financial_year", columns="provision_type", values="spend_gbp", aggfunc="sum"),
-        future.pivot_table(index="financial_year", columns="provision_type", values="spend_gbp_central", aggfunc="sum"),
-    ]).reindex(columns=list(data.labels)).fillna(0.0)
+    wide = (
+        pd.concat(
+            [
+                history.pivot_table(
+                    index="financial_year",
+                    columns="provision_type",
+                    values="spend_gbp",
+                    aggfunc="sum",
+                ),
+                future.pivot_table(
+                    index="financial_year",
+                    columns="provision_type",
+                    values="spend_gbp_central",
+                    aggfunc="sum",
+                ),
+            ]
+        )
+        .reindex(columns=list(data.labels))
+        .fillna(0.0)
+    )
     wide = wide.loc[:, (wide.abs() > 0).any()]
     all_years = list(wide.index)
     fig, ax = _subplots(figsize=(style.FIGURE_WIDTH, 4.6))
     bottom = np.zeros(len(wide))
     for provision in wide.columns:
         values = wide[provision].to_numpy()
-        ax.bar(range(len(wide)), values, bottom=bottom, color=style.PROVISION_COLOURS[provision],
-               label=data.labels[provision], edgecolor="white", linewidth=0.3)
+        ax.bar(
+            range(len(wide)),
+            values,
+            bottom=bottom,
+            color=style.PROVISION_COLOURS[provision],
+            label=data.labels[provision],
+            edgecolor="white",
+            linewidth=0.3,
+        )
         bottom += values
-    for i, year in enumerate(all_years):  # the forecast bars are hatched so they read as projections
+    # the forecast bars are hatched so they read as projections
+    for i, year in enumerate(all_years):
         if year not in years:
             ax.bar(i, bottom[i], color="none", edgecolor="white", hatch="///", linewidth=0)
     ax.yaxis.set_major_formatter(style.MILLIONS)
     _year_axis(ax, all_years)
     _forecast_divider(ax, len(years) - 0.5)
-    ax.set_title("High needs spend by provision type, actual and forecast (£m; forecast: unmitigated, central)")
+    ax.set_title(
+        "High needs spend by provision type, actual and forecast (£m; "
+        "forecast: unmitigated, central)"
+    )
     handles, labels = ax.get_legend_handles_labels()
     fig.tight_layout(rect=(0, 0.12, 1, 1))
     _legend_below(fig, handles, labels)
@@ -262,18 +427,39 @@ def spend_trend(data: ReportData, threshold: int | None = None) -> Chart:
     first, last = years[0], years[-1]
     totals = wide.sum(axis=1)
     span = len(years) - 1
-    growth = {p: _growth(wide.loc[first, p], wide.loc[last, p], span) for p in wide.columns
-              if wide.loc[last, p] >= 0.02 * totals[last]}
+    growth = {
+        p: _growth(wide.loc[first, p], wide.loc[last, p], span)
+        for p in wide.columns
+        if wide.loc[last, p] >= 0.02 * totals[last]
+    }
     fastest = _fastest(growth)
-    reading = (f"High needs spend went from {style.pounds_m(totals[first])} in {first} to {style.pounds_m(totals[last])} "
-               f"in {last}" + (f" ({style.percent(_growth(totals[first], totals[last], span), 1)} a year)" if span else "")
-               + f" and is forecast at {style.pounds_m(totals.iloc[-1])} in {all_years[-1]}"
-               + (f"; {data.labels[fastest]} grew fastest ({style.percent(growth[fastest], 1)} a year)." if fastest
-                  else "."))
-    return Chart("03_spend_trend", "spend", "High needs spend by provision type over time", reading, fig, tidy)
+    reading = (
+        f"High needs spend went from {style.pounds_m(totals[first])} in {first} to "
+        f"{style.pounds_m(totals[last])} in {last}"
+        + (
+            f" ({style.percent(_growth(totals[first], totals[last], span), 1)} a year)"
+            if span
+            else ""
+        )
+        + f" and is forecast at {style.pounds_m(totals.iloc[-1])} in {all_years[-1]}"
+        + (
+            f"; {data.labels[fastest]} grew fastest ({style.percent(growth[fastest], 1)} a year)."
+            if fastest
+            else "."
+        )
+    )
+    return Chart(
+        "03_spend_trend",
+        "spend",
+        "High needs spend by provision type over time",
+        reading,
+        fig,
+        tidy,
+    )
 
 
 # --- 3. the DBV panels: caseload, unit cost, total cost -------------------------------------
+
 
 def dbv_panels(data: ReportData, threshold: int | None = None) -> Chart:
     years = data.complete_years
@@ -281,27 +467,54 @@ def dbv_panels(data: ReportData, threshold: int | None = None) -> Chart:
     caseload = published.cells.copy()
     hidden = published.hidden if threshold is not None else 0
     caseload.index = [fy_of_census_year(int(y)) for y in caseload.index]
-    future_plans = (data.caseload_forecast[(data.caseload_forecast["scenario"] == "unmitigated")
-                                           & (data.caseload_forecast["provision_type"] != "total")]
-                    .assign(financial_year=lambda f: [fy_of_census_year(int(y)) for y in f["year"]])
-                    .pivot_table(index="financial_year", columns="provision_type", values="plans_central"))
+    future_plans = (
+        data.caseload_forecast[
+            (data.caseload_forecast["scenario"] == "unmitigated")
+            & (data.caseload_forecast["provision_type"] != "total")
+        ]
+        .assign(financial_year=lambda f: [fy_of_census_year(int(y)) for y in f["year"]])
+        .pivot_table(index="financial_year", columns="provision_type", values="plans_central")
+    )
     spend = data.spend[data.spend["financial_year"].isin(years)]
     future = data.spend_forecast[data.spend_forecast["scenario"] == "unmitigated"]
     cost = spend.pivot_table(index="financial_year", columns="provision_type", values="spend_gbp")
-    future_cost = future.pivot_table(index="financial_year", columns="provision_type", values="spend_gbp_central")
-    unit = spend.pivot_table(index="financial_year", columns="provision_type", values="unit_cost_gbp")
-    if threshold is not None:  # a unit cost over fewer placements than the threshold is one child's cost
-        fte = spend.pivot_table(index="financial_year", columns="provision_type", values="fte_placements")
+    future_cost = future.pivot_table(
+        index="financial_year", columns="provision_type", values="spend_gbp_central"
+    )
+    unit = spend.pivot_table(
+        index="financial_year", columns="provision_type", values="unit_cost_gbp"
+    )
+    # a unit cost over fewer placements than the threshold is one child's cost
+    if threshold is not None:
+        fte = spend.pivot_table(
+            index="financial_year", columns="provision_type", values="fte_placements"
+        )
         unit = unit.mask(fte < threshold)
-    future_unit = future.pivot_table(index="financial_year", columns="provision_type", values="unit_cost_gbp")
+    future_unit = future.pivot_table(
+        index="financial_year", columns="provision_type", values="unit_cost_gbp"
+    )
     shown = [p for p in data.provisions if (cost.get(p, pd.Series(dtype=float)).abs() > 0).any()]
     all_years = sorted(set(caseload.index) | set(cost.index) | set(future_cost.index))
     at = _positions(all_years)
 
     fig, axes = _subplots(1, 3, figsize=(style.FIGURE_WIDTH + 3, 4.4))
     panels = [
-        (axes[0], caseload, future_plans, "Caseload (plans at the January census)", style.COUNTS, "plans"),
-        (axes[1], unit, future_unit, "Unit cost (£ per full-time placement)", style.THOUSANDS, "unit_cost_gbp"),
+        (
+            axes[0],
+            caseload,
+            future_plans,
+            "Caseload (plans at the January census)",
+            style.COUNTS,
+            "plans",
+        ),
+        (
+            axes[1],
+            unit,
+            future_unit,
+            "Unit cost (£ per full-time placement)",
+            style.THOUSANDS,
+            "unit_cost_gbp",
+        ),
         (axes[2], cost, future_cost, "Total cost (£m a year)", style.MILLIONS, "spend_gbp"),
     ]
     rows = []
@@ -311,14 +524,26 @@ def dbv_panels(data: ReportData, threshold: int | None = None) -> Chart:
             colour = style.PROVISION_COLOURS[provision]
             if provision in history:
                 series = history[provision]
-                ax.plot([at[y] for y in series.index], series.values, color=colour, linewidth=1.8,
-                        label=data.labels[provision])
+                ax.plot(
+                    [at[y] for y in series.index],
+                    series.values,
+                    color=colour,
+                    linewidth=1.8,
+                    label=data.labels[provision],
+                )
                 rows += [(y, provision, measure, v, False) for y, v in series.items()]
                 if provision in projected and last_actual in series.index:
                     x = [at[last_actual]] + [at[y] for y in projected.index]
-                    ax.plot(x, [series[last_actual], *projected[provision].values], color=colour, linewidth=1.5,
-                            linestyle="--")
-                    rows += [(y, provision, measure, v, True) for y, v in projected[provision].items()]
+                    ax.plot(
+                        x,
+                        [series[last_actual], *projected[provision].values],
+                        color=colour,
+                        linewidth=1.5,
+                        linestyle="--",
+                    )
+                    rows += [
+                        (y, provision, measure, v, True) for y, v in projected[provision].items()
+                    ]
         ax.yaxis.set_major_formatter(formatter)
         ax.set_title(title, fontsize=10)
         _year_axis(ax, all_years, every=2)
@@ -327,40 +552,74 @@ def dbv_panels(data: ReportData, threshold: int | None = None) -> Chart:
     handles, labels = axes[0].get_legend_handles_labels()
     fig.tight_layout(rect=(0, 0.14, 1, 1))
     _legend_below(fig, handles, labels, columns=5)
-    tidy = pd.DataFrame(rows, columns=["financial_year", "provision_type", "measure", "value", "is_forecast"])
+    tidy = pd.DataFrame(
+        rows, columns=["financial_year", "provision_type", "measure", "value", "is_forecast"]
+    )
 
     first, last = years[0], years[-1]
     span = len(years) - 1
     plans = data.caseload.copy()
     plans.index = [fy_of_census_year(int(y)) for y in plans.index]
-    plans_growth = _growth(plans.loc[first].sum(), plans.loc[last].sum(), span) if first in plans.index else float("nan")
+    plans_growth = (
+        _growth(plans.loc[first].sum(), plans.loc[last].sum(), span)
+        if first in plans.index
+        else float("nan")
+    )
     spend_growth = _growth(cost.loc[first].sum(), cost.loc[last].sum(), span)
-    fte = spend.pivot_table(index="financial_year", columns="provision_type", values="fte_placements")[shown]
+    fte = spend.pivot_table(
+        index="financial_year", columns="provision_type", values="fte_placements"
+    )[shown]
+
     def average_unit(y):
         return cost.loc[y, shown].sum() / fte.loc[y].sum()
+
     unit_growth = _growth(average_unit(first), average_unit(last), span)
     increase = (cost.loc[last, shown] - cost.loc[first, shown]).sort_values(ascending=False)
     if span == 0:
-        reading = (f"In {last} the average unit cost was {style.pounds(average_unit(last))} per full-time placement; "
-                   "growth needs more than one complete year.")
+        reading = (
+            f"In {last} the average unit cost was {style.pounds(average_unit(last))} per full-time "
+            "placement; growth needs more than one complete year."
+        )
     else:
-        reading = (f"From {first} to {last} caseload {style.grew(plans_growth)}, the average unit cost "
-                   f"{style.grew(unit_growth)} and total placement cost {style.grew(spend_growth)}")
-        reading += (f"; the largest rise in cost was in {data.labels[increase.index[0]]} "
-                    f"(+{style.pounds_m(increase.iloc[0])})." if len(increase) and increase.iloc[0] > 0 else ".")
-    return Chart("04_caseload_unit_cost_total_cost", "dbv", "Caseload, unit cost and total cost by provision type",
-                 reading, fig, tidy,
-                 [("Solid: actual; dashed: forecast (unmitigated median). Caseload is the January census inside each "
-                  "financial year. Provision types with no spend are left out."), *_suppressed_note(threshold, hidden)])
+        reading = (
+            f"From {first} to {last} caseload {style.grew(plans_growth)}, the average unit cost "
+            f"{style.grew(unit_growth)} and total placement cost {style.grew(spend_growth)}"
+        )
+        reading += (
+            f"; the largest rise in cost was in {data.labels[increase.index[0]]} "
+            f"(+{style.pounds_m(increase.iloc[0])})."
+            if len(increase) and increase.iloc[0] > 0
+            else "."
+        )
+    return Chart(
+        "04_caseload_unit_cost_total_cost",
+        "dbv",
+        "Caseload, unit cost and total cost by provision type",
+        reading,
+        fig,
+        tidy,
+        [
+            (
+                "Solid: actual; dashed: forecast (unmitigated median). Caseload is the January "
+                "census inside each financial year. Provision types with no spend are left out."
+            ),
+            *_suppressed_note(threshold, hidden),
+        ],
+    )
 
 
 # --- 4. drivers: needs, ages, provision starts, flows, moves ----------------------------------
 
-def _cohort_by(data: ReportData, column: str, order: list[str] | None, threshold: int | None) -> tuple[pd.DataFrame, int]:
+
+def _cohort_by(
+    data: ReportData, column: str, order: list[str] | None, threshold: int | None
+) -> tuple[pd.DataFrame, int]:
     published = data.cohort_published(column, threshold)
     wide = published.cells
     if order:
-        wide = wide[[c for c in order if c in wide.columns] + [c for c in wide.columns if c not in order]]
+        wide = wide[
+            [c for c in order if c in wide.columns] + [c for c in wide.columns if c not in order]
+        ]
     return wide, (published.hidden if threshold is not None else 0)
 
 
@@ -368,14 +627,20 @@ def _all_hidden(wide: pd.DataFrame) -> bool:
     return not (wide.fillna(0).to_numpy() > 0).any()
 
 
-SUPPRESSED_ALL = "Every count in this breakdown is below {threshold} or would reveal one, so none is published."
+SUPPRESSED_ALL = (
+    "Every count in this breakdown is below {threshold} or would reveal one, so none is published."
+)
 
 
 def caseload_by_need(data: ReportData, threshold: int | None = None) -> Chart:
     wide, hidden = _cohort_by(data, "primary_need", None, threshold)
     if _all_hidden(wide):
-        return _nothing_to_show("05_caseload_by_primary_need", "drivers", "EHC plans by primary need",
-                                SUPPRESSED_ALL.format(threshold=threshold))
+        return _nothing_to_show(
+            "05_caseload_by_primary_need",
+            "drivers",
+            "EHC plans by primary need",
+            SUPPRESSED_ALL.format(threshold=threshold),
+        )
     latest = wide.index.max()
     order = wide.loc[latest].fillna(0).sort_values(ascending=False).index
     wide = wide[order]
@@ -384,16 +649,32 @@ def caseload_by_need(data: ReportData, threshold: int | None = None) -> Chart:
     for i, need in enumerate(order):
         series = wide[need]
         highlighted = need in top
-        ax.plot(series.index, series.values, color=style.SEQUENCE[i] if highlighted else "#C8C8C8",
-                linewidth=2 if highlighted else 1, zorder=3 if highlighted else 2)
+        ax.plot(
+            series.index,
+            series.values,
+            color=style.SEQUENCE[i] if highlighted else "#C8C8C8",
+            linewidth=2 if highlighted else 1,
+            zorder=3 if highlighted else 2,
+        )
     # direct labels at the line ends, nudged apart so none overlap
-    ends = sorted((float(wide[n].iloc[-1]), i, n) for i, n in enumerate(order[:7]) if np.isfinite(wide[n].iloc[-1]))
+    ends = sorted(
+        (float(wide[n].iloc[-1]), i, n)
+        for i, n in enumerate(order[:7])
+        if np.isfinite(wide[n].iloc[-1])
+    )
     gap = float(np.nanmax(wide.to_numpy())) * 0.045
     placed: list[float] = []
     for value, i, need in ends:
         y = max(value, placed[-1] + gap) if placed else value
         placed.append(y)
-        ax.text(latest + 0.15, y, NEED_LABELS.get(need, need), va="center", fontsize=8, color=style.SEQUENCE[i])
+        ax.text(
+            latest + 0.15,
+            y,
+            NEED_LABELS.get(need, need),
+            va="center",
+            fontsize=8,
+            color=style.SEQUENCE[i],
+        )
     ax.set_xlim(wide.index.min() - 0.3, latest + 3.2)
     ax.set_xticks(list(wide.index))
     ax.set_xticklabels([f"Jan {y}" for y in wide.index], rotation=45, ha="right")
@@ -405,17 +686,34 @@ def caseload_by_need(data: ReportData, threshold: int | None = None) -> Chart:
     first = wide.index.min()
     total = wide.loc[latest].sum()
     lead = order[0]
-    growth = {n: _growth(wide.loc[first, n], wide.loc[latest, n], int(latest - first)) for n in order
-              if wide.loc[latest, n] >= 0.05 * total}
+    growth = {
+        n: _growth(wide.loc[first, n], wide.loc[latest, n], int(latest - first))
+        for n in order
+        if wide.loc[latest, n] >= 0.05 * total
+    }
     fastest = _fastest(growth)
-    reading = (f"{NEED_LABELS.get(lead, lead)} is the most common primary need: {style.count(wide.loc[latest, lead])} plans "
-               f"in January {latest} ({style.percent(wide.loc[latest, lead] / total)} of those published)")
+    reading = (
+        f"{NEED_LABELS.get(lead, lead)} is the most common primary need: "
+        f"{style.count(wide.loc[latest, lead])} plans in January {latest} "
+        f"({style.percent(wide.loc[latest, lead] / total)} of those published)"
+    )
     if latest > first:
         reading += f", against {style.count(wide.loc[first, lead])} in January {first}"
-    reading += (f"; among the larger needs {NEED_LABELS.get(fastest, fastest)} grew fastest "
-                f"({style.percent(growth[fastest], 1)} a year)." if fastest else ".")
-    return Chart("05_caseload_by_primary_need", "drivers", "EHC plans by primary need", reading, fig, tidy,
-                 _suppressed_note(threshold, hidden))
+    reading += (
+        f"; among the larger needs {NEED_LABELS.get(fastest, fastest)} grew fastest "
+        f"({style.percent(growth[fastest], 1)} a year)."
+        if fastest
+        else "."
+    )
+    return Chart(
+        "05_caseload_by_primary_need",
+        "drivers",
+        "EHC plans by primary need",
+        reading,
+        fig,
+        tidy,
+        _suppressed_note(threshold, hidden),
+    )
 
 
 def _stacked_by_census(wide: pd.DataFrame, title: str, legend_title: str) -> Figure:
@@ -423,8 +721,15 @@ def _stacked_by_census(wide: pd.DataFrame, title: str, legend_title: str) -> Fig
     bottom = np.zeros(len(wide))
     for i, column in enumerate(wide.columns):
         values = wide[column].fillna(0).to_numpy()
-        ax.bar(range(len(wide)), values, bottom=bottom, color=style.SEQUENCE[i], label=column, edgecolor="white",
-               linewidth=0.3)
+        ax.bar(
+            range(len(wide)),
+            values,
+            bottom=bottom,
+            color=style.SEQUENCE[i],
+            label=column,
+            edgecolor="white",
+            linewidth=0.3,
+        )
         bottom += values
     _year_axis(ax, [f"Jan {y}" for y in wide.index])
     ax.yaxis.set_major_formatter(style.COUNTS)
@@ -437,48 +742,93 @@ def _stacked_by_census(wide: pd.DataFrame, title: str, legend_title: str) -> Fig
 def caseload_by_age_group(data: ReportData, threshold: int | None = None) -> Chart:
     wide, hidden = _cohort_by(data, "age_group", AGE_BANDS, threshold)
     if _all_hidden(wide):
-        return _nothing_to_show("06_caseload_by_age_group", "drivers", "EHC plans by age group",
-                                SUPPRESSED_ALL.format(threshold=threshold))
-    fig = _stacked_by_census(wide, "EHC plans by age group, January census (plans; age at 31 August)", "Age")
+        return _nothing_to_show(
+            "06_caseload_by_age_group",
+            "drivers",
+            "EHC plans by age group",
+            SUPPRESSED_ALL.format(threshold=threshold),
+        )
+    fig = _stacked_by_census(
+        wide, "EHC plans by age group, January census (plans; age at 31 August)", "Age"
+    )
     first, latest = wide.index.min(), wide.index.max()
+
     def share(y):
         return wide.loc[y, [c for c in ("16-19", "20-25") if c in wide]].sum() / wide.loc[y].sum()
+
     span = int(latest - first)
     growth = {a: _growth(wide.loc[first, a], wide.loc[latest, a], span) for a in wide.columns}
     fastest = _fastest(growth)
-    reading = f"Young people aged 16–25 held {style.percent(share(latest))} of plans in January {latest}"
+    reading = (
+        f"Young people aged 16–25 held {style.percent(share(latest))} of plans in January {latest}"
+    )
     reading += f" against {style.percent(share(first))} in January {first}" if span else ""
-    reading += (f"; the {fastest} age group grew fastest ({style.percent(growth[fastest], 1)} a year)." if fastest
-                else ".")
-    return Chart("06_caseload_by_age_group", "drivers", "EHC plans by age group", reading, fig,
-                 wide.stack(future_stack=True).rename("plans").reset_index(), _suppressed_note(threshold, hidden))
+    reading += (
+        f"; the {fastest} age group grew fastest ({style.percent(growth[fastest], 1)} a year)."
+        if fastest
+        else "."
+    )
+    return Chart(
+        "06_caseload_by_age_group",
+        "drivers",
+        "EHC plans by age group",
+        reading,
+        fig,
+        wide.stack(future_stack=True).rename("plans").reset_index(),
+        _suppressed_note(threshold, hidden),
+    )
 
 
 def caseload_by_age_at_plan_start(data: ReportData, threshold: int | None = None) -> Chart:
     wide, hidden = _cohort_by(data, "age_at_plan_start_band", AGE_BANDS, threshold)
     if _all_hidden(wide):
-        return _nothing_to_show("07_caseload_by_age_at_plan_start", "drivers", "EHC plans by age at plan start",
-                                SUPPRESSED_ALL.format(threshold=threshold))
-    fig = _stacked_by_census(wide, "EHC plans by age when the plan started, January census (plans)", "Age at start")
+        return _nothing_to_show(
+            "07_caseload_by_age_at_plan_start",
+            "drivers",
+            "EHC plans by age at plan start",
+            SUPPRESSED_ALL.format(threshold=threshold),
+        )
+    fig = _stacked_by_census(
+        wide, "EHC plans by age when the plan started, January census (plans)", "Age at start"
+    )
     first, latest = wide.index.min(), wide.index.max()
     shares = wide.fillna(0).div(wide.fillna(0).sum(axis=1), axis=0)
     lead = shares.loc[latest].idxmax()
-    reading = (f"Most plans in force in January {latest} started at age {lead} ({style.percent(shares.loc[latest, lead])}); "
-               f"the share that started under 5 went from {style.percent(shares.loc[first].get('under 5', 0))} in January "
-               f"{first} to {style.percent(shares.loc[latest].get('under 5', 0))}.")
-    return Chart("07_caseload_by_age_at_plan_start", "drivers", "EHC plans by age at plan start", reading, fig,
-                 wide.stack(future_stack=True).rename("plans").reset_index(), _suppressed_note(threshold, hidden))
+    reading = (
+        f"Most plans in force in January {latest} started at age {lead} "
+        f"({style.percent(shares.loc[latest, lead])}); the share that started under 5 went from "
+        f"{style.percent(shares.loc[first].get('under 5', 0))} in January {first} to "
+        f"{style.percent(shares.loc[latest].get('under 5', 0))}."
+    )
+    return Chart(
+        "07_caseload_by_age_at_plan_start",
+        "drivers",
+        "EHC plans by age at plan start",
+        reading,
+        fig,
+        wide.stack(future_stack=True).rename("plans").reset_index(),
+        _suppressed_note(threshold, hidden),
+    )
 
 
 def provision_starts(data: ReportData, threshold: int | None = None) -> Chart:
     years = sorted(data.starts["year"].unique())[-MOVES_YEARS:]
     recent = data.starts[data.starts["year"].isin(years)].copy()
     if recent["starts"].sum() == 0:
-        return _nothing_to_show("08_age_at_provision_start", "drivers", "Age at provision start",
-                                "No placement started in the years the extracts cover.")
+        return _nothing_to_show(
+            "08_age_at_provision_start",
+            "drivers",
+            "Age at provision start",
+            "No placement started in the years the extracts cover.",
+        )
     shown = [p for p in data.provisions if p in set(recent["provision_type"])]
-    starts = (recent.pivot_table(index="age_at_start_band", columns="provision_type", values="starts", aggfunc="sum",
-                                 fill_value=0).reindex(index=AGE_BANDS, columns=shown, fill_value=0))
+    starts = recent.pivot_table(
+        index="age_at_start_band",
+        columns="provision_type",
+        values="starts",
+        aggfunc="sum",
+        fill_value=0,
+    ).reindex(index=AGE_BANDS, columns=shown, fill_value=0)
     total_starts = float(starts.to_numpy().sum())
     if threshold is not None:
         published = protect(starts, threshold, rows=True, columns=True)
@@ -486,10 +836,15 @@ def provision_starts(data: ReportData, threshold: int | None = None) -> Chart:
     else:
         starts, hidden = starts.astype(float), 0
     if _all_hidden(starts):
-        return _nothing_to_show("08_age_at_provision_start", "drivers", "Age at provision start",
-                                SUPPRESSED_ALL.format(threshold=threshold))
+        return _nothing_to_show(
+            "08_age_at_provision_start",
+            "drivers",
+            "Age at provision start",
+            SUPPRESSED_ALL.format(threshold=threshold),
+        )
     costed = recent.dropna(subset=["avg_annual_cost_gbp"]).assign(
-        cost_total=lambda f: f["avg_annual_cost_gbp"] * f["starts"])
+        cost_total=lambda f: f["avg_annual_cost_gbp"] * f["starts"]
+    )
     sums = costed.groupby(["provision_type", "age_at_start_band"])[["cost_total", "starts"]].sum()
     average = (sums["cost_total"] / sums["starts"]).rename("avg_annual_cost_gbp").reset_index()
     average["costed_starts"] = sums["starts"].to_numpy()
@@ -500,8 +855,15 @@ def provision_starts(data: ReportData, threshold: int | None = None) -> Chart:
     bottom = np.zeros(len(AGE_BANDS))
     for provision in shown:
         values = starts[provision].fillna(0).to_numpy()
-        left.bar(range(len(AGE_BANDS)), values, bottom=bottom, color=style.PROVISION_COLOURS[provision],
-                 label=data.labels[provision], edgecolor="white", linewidth=0.3)
+        left.bar(
+            range(len(AGE_BANDS)),
+            values,
+            bottom=bottom,
+            color=style.PROVISION_COLOURS[provision],
+            label=data.labels[provision],
+            edgecolor="white",
+            linewidth=0.3,
+        )
         bottom += values
     left.set_xticks(range(len(AGE_BANDS)))
     left.set_xticklabels(AGE_BANDS)
@@ -511,9 +873,20 @@ def provision_starts(data: ReportData, threshold: int | None = None) -> Chart:
     costed_types = [p for p in shown if p in set(average.dropna()["provision_type"])]
     width = 0.8 / max(len(costed_types), 1)
     for i, provision in enumerate(costed_types):
-        part = average[average["provision_type"] == provision].set_index("age_at_start_band").reindex(AGE_BANDS)
-        right.scatter(np.arange(len(AGE_BANDS)) - 0.4 + width * (i + 0.5), part["avg_annual_cost_gbp"],
-                      color=style.PROVISION_COLOURS[provision], edgecolor="#333333", linewidth=0.4, s=36, zorder=3)
+        part = (
+            average[average["provision_type"] == provision]
+            .set_index("age_at_start_band")
+            .reindex(AGE_BANDS)
+        )
+        right.scatter(
+            np.arange(len(AGE_BANDS)) - 0.4 + width * (i + 0.5),
+            part["avg_annual_cost_gbp"],
+            color=style.PROVISION_COLOURS[provision],
+            edgecolor="#333333",
+            linewidth=0.4,
+            s=36,
+            zorder=3,
+        )
     right.set_xticks(range(len(AGE_BANDS)))
     right.set_xticklabels(AGE_BANDS)
     right.set_xlabel("Age at the start of the placement")
@@ -521,12 +894,22 @@ def provision_starts(data: ReportData, threshold: int | None = None) -> Chart:
     right.set_ylim(bottom=0)
     right.set_title("Average annual cost of those placements (£ a year)", fontsize=10)
     handles, labels = left.get_legend_handles_labels()
-    fig.suptitle(f"Age at provision start: placements started in the years to January {years[0]}–{years[-1]}",
-                 x=0.01, ha="left", fontweight="bold", fontsize=11)
+    fig.suptitle(
+        "Age at provision start: placements started in the years to "
+        f"January {years[0]}–{years[-1]}",
+        x=0.01,
+        ha="left",
+        fontweight="bold",
+        fontsize=11,
+    )
     fig.tight_layout(rect=(0, 0.14, 1, 1))
     _legend_below(fig, handles, labels, columns=5)
-    tidy = starts.stack(future_stack=True).rename("starts").reset_index().merge(
-        average, on=["provision_type", "age_at_start_band"], how="left")
+    tidy = (
+        starts.stack(future_stack=True)
+        .rename("starts")
+        .reset_index()
+        .merge(average, on=["provision_type", "age_at_start_band"], how="left")
+    )
 
     pieces = []
     for provision in ("inmss", "mss"):
@@ -534,33 +917,79 @@ def provision_starts(data: ReportData, threshold: int | None = None) -> Chart:
             continue
         by_age = starts[provision].fillna(0)
         band = by_age.idxmax()
-        cost = average[(average["provision_type"] == provision)].dropna(subset=["avg_annual_cost_gbp"])
-        piece = (f"{data.labels[provision]} placements most often start at {band} "
-                 f"({style.percent(by_age[band] / by_age.sum())} of those published)")
+        cost = average[(average["provision_type"] == provision)].dropna(
+            subset=["avg_annual_cost_gbp"]
+        )
+        piece = (
+            f"{data.labels[provision]} placements most often start at {band} "
+            f"({style.percent(by_age[band] / by_age.sum())} of those published)"
+        )
         if cost["costed_starts"].sum() > 0:
-            pooled = (cost["avg_annual_cost_gbp"] * cost["costed_starts"]).sum() / cost["costed_starts"].sum()
+            pooled = (cost["avg_annual_cost_gbp"] * cost["costed_starts"]).sum() / cost[
+                "costed_starts"
+            ].sum()
             piece += f", at {style.pounds(pooled)} a year on average"
         pieces.append(piece)
-    counted = f"{style.count(total_starts)} placements" if np.isfinite(total_starts) else "Placements"
-    reading = (f"{counted} started in the {len(years)} years to January {years[-1]}"
-               + ("; " + "; ".join(pieces) if pieces else "") + ".")
-    return Chart("08_age_at_provision_start", "drivers", "Age at provision start and what those placements cost",
-                 reading, fig, tidy, _suppressed_note(threshold, hidden))
+    counted = (
+        f"{style.count(total_starts)} placements" if np.isfinite(total_starts) else "Placements"
+    )
+    reading = (
+        f"{counted} started in the {len(years)} years to January {years[-1]}"
+        + ("; " + "; ".join(pieces) if pieces else "")
+        + "."
+    )
+    return Chart(
+        "08_age_at_provision_start",
+        "drivers",
+        "Age at provision start and what those placements cost",
+        reading,
+        fig,
+        tidy,
+        _suppressed_note(threshold, hidden),
+    )
 
 
 def new_and_ceased(data: ReportData, threshold: int | None = None) -> Chart:
     flows = data.flows_published(threshold)
-    totals = pd.DataFrame({"new_plans": flows["new_plans"].row_totals, "ceased_plans": flows["ceased_plans"].row_totals})
+    totals = pd.DataFrame(
+        {
+            "new_plans": flows["new_plans"].row_totals,
+            "ceased_plans": flows["ceased_plans"].row_totals,
+        }
+    )
     totals.index.name = "year"
     totals["net_change"] = totals["new_plans"] - totals["ceased_plans"]
     if totals.empty or not np.isfinite(totals["net_change"]).any():
-        return _nothing_to_show("09_new_and_ceased_plans", "drivers", "New and ceased plans per year",
-                                "No year has both its new and ceased plans published.")
+        return _nothing_to_show(
+            "09_new_and_ceased_plans",
+            "drivers",
+            "New and ceased plans per year",
+            "No year has both its new and ceased plans published.",
+        )
     fig, ax = _subplots(figsize=(style.FIGURE_WIDTH, 4.2))
     x = np.arange(len(totals))
-    ax.bar(x - 0.2, totals["new_plans"], width=0.4, color=style.OKABE_ITO["blue"], label="New plans issued")
-    ax.bar(x + 0.2, totals["ceased_plans"], width=0.4, color=style.OKABE_ITO["orange"], label="Plans ceased")
-    ax.plot(x, totals["net_change"], color=style.OKABE_ITO["black"], marker="o", linewidth=1.5, label="Net change")
+    ax.bar(
+        x - 0.2,
+        totals["new_plans"],
+        width=0.4,
+        color=style.OKABE_ITO["blue"],
+        label="New plans issued",
+    )
+    ax.bar(
+        x + 0.2,
+        totals["ceased_plans"],
+        width=0.4,
+        color=style.OKABE_ITO["orange"],
+        label="Plans ceased",
+    )
+    ax.plot(
+        x,
+        totals["net_change"],
+        color=style.OKABE_ITO["black"],
+        marker="o",
+        linewidth=1.5,
+        label="Net change",
+    )
     _year_axis(ax, [f"to Jan {y}" for y in totals.index])
     ax.yaxis.set_major_formatter(style.COUNTS)
     ax.set_title("New and ceased EHC plans in the twelve months to each January census (plans)")
@@ -569,20 +998,40 @@ def new_and_ceased(data: ReportData, threshold: int | None = None) -> Chart:
     latest = totals["net_change"].dropna().index.max()
     row = totals.loc[latest]
     record = totals["net_change"].idxmax() == latest
-    reading = (f"In the year to January {latest} {style.count(row['new_plans'])} new plans were issued and "
-               f"{style.count(row['ceased_plans'])} ceased: a net change of {row['net_change']:+,.0f}"
-               + (", the largest of any year shown." if record else
-                  f" (largest: {totals['net_change'].max():+,.0f} in the year to January {totals['net_change'].idxmax()})."))
-    return Chart("09_new_and_ceased_plans", "drivers", "New and ceased plans per year", reading, fig,
-                 totals.reset_index())
+    reading = (
+        f"In the year to January {latest} {style.count(row['new_plans'])} new plans were issued "
+        f"and {style.count(row['ceased_plans'])} ceased: a net change of {row['net_change']:+,.0f}"
+        + (
+            ", the largest of any year shown."
+            if record
+            else f" (largest: {totals['net_change'].max():+,.0f} in the year to January "
+            f"{totals['net_change'].idxmax()})."
+        )
+    )
+    return Chart(
+        "09_new_and_ceased_plans",
+        "drivers",
+        "New and ceased plans per year",
+        reading,
+        fig,
+        totals.reset_index(),
+    )
 
 
 def moves_matrix(data: ReportData, threshold: int | None = None) -> Chart:
     years = sorted(data.moves["year"].unique())[-MOVES_YEARS:]
-    moves = data.moves[data.moves["year"].isin(years) & data.moves["provision_from"].isin(data.provisions)
-                       & data.moves["provision_to"].isin(data.provisions)]
-    matrix = (moves.pivot_table(index="provision_from", columns="provision_to", values="children", aggfunc="sum",
-                                fill_value=0).reindex(index=data.provisions, columns=data.provisions, fill_value=0))
+    moves = data.moves[
+        data.moves["year"].isin(years)
+        & data.moves["provision_from"].isin(data.provisions)
+        & data.moves["provision_to"].isin(data.provisions)
+    ]
+    matrix = moves.pivot_table(
+        index="provision_from",
+        columns="provision_to",
+        values="children",
+        aggfunc="sum",
+        fill_value=0,
+    ).reindex(index=data.provisions, columns=data.provisions, fill_value=0)
     for p in data.provisions:  # staying put is not a move
         matrix.loc[p, p] = 0
     matrix, hidden = _protect(matrix, threshold, rows=True, columns=True)
@@ -598,8 +1047,15 @@ def moves_matrix(data: ReportData, threshold: int | None = None) -> Chart:
                 continue
             value = shown[i, j]
             text = "c" if np.isnan(value) else ("" if value == 0 else f"{value:,.0f}")
-            ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                    color="white" if np.isfinite(value) and value > top * 0.6 else "#222222")
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if np.isfinite(value) and value > top * 0.6 else "#222222",
+            )
     ax.set_xticks(range(len(labels)))
     ax.set_xticklabels(labels, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(len(labels)))
@@ -609,7 +1065,10 @@ def moves_matrix(data: ReportData, threshold: int | None = None) -> Chart:
     ax.grid(False)
     for spine in ax.spines.values():
         spine.set_visible(False)
-    ax.set_title(f"Children moving between provision types, census to census, years to January {years[0]}–{years[-1]}")
+    ax.set_title(
+        "Children moving between provision types, census to census, "
+        f"years to January {years[0]}–{years[-1]}"
+    )
     fig.tight_layout()
     tidy = matrix.stack(future_stack=True).rename("children").reset_index()
     tidy = tidy[tidy["provision_from"] != tidy["provision_to"]]
@@ -617,30 +1076,64 @@ def moves_matrix(data: ReportData, threshold: int | None = None) -> Chart:
 
     ranked = tidy.dropna().sort_values("children", ascending=False)
     if ranked.empty or ranked["children"].iloc[0] == 0:
-        return _nothing_to_show("10_moves_between_provision_types", "drivers", "Moves between provision types",
-                                "No child moved between provision types that can be published."
-                                if threshold is not None else "No child moved between provision types.")
+        return _nothing_to_show(
+            "10_moves_between_provision_types",
+            "drivers",
+            "Moves between provision types",
+            "No child moved between provision types that can be published."
+            if threshold is not None
+            else "No child moved between provision types.",
+        )
     best = ranked.iloc[0]
     special = ("mss", "inmss")
-    to_special = tidy[tidy["provision_from"].isin(["mainstream", "mainstream_rp_unit"]) & tidy["provision_to"].isin(special)]
+    to_special = tidy[
+        tidy["provision_from"].isin(["mainstream", "mainstream_rp_unit"])
+        & tidy["provision_to"].isin(special)
+    ]
     to_independent = tidy[(tidy["provision_from"] == "mss") & (tidy["provision_to"] == "inmss")]
+
     def at_least(cells: pd.DataFrame) -> str:  # a sum over suppressed cells is only a lower bound
         shown = style.count(cells["children"].sum())
         return f"at least {shown}" if cells["children"].isna().any() else shown
 
-    reading = (f"In the {len(years)} years to January {years[-1]} the most common move was "
-               f"{data.labels[best['provision_from']]} → {data.labels[best['provision_to']]} "
-               f"({style.count(best['children'])} {'child' if best['children'] == 1 else 'children'}); {at_least(to_special)} moved from mainstream into special "
-               f"schools and {at_least(to_independent)} from maintained to independent special.")
-    return Chart("10_moves_between_provision_types", "drivers", "Moves between provision types", reading, fig, tidy,
-                 ["Each child counted once per year moved; joining and leaving the caseload are not moves.",
-                  *_suppressed_note(threshold, hidden)])
+    reading = (
+        f"In the {len(years)} years to January {years[-1]} the most common move was "
+        f"{data.labels[best['provision_from']]} → {data.labels[best['provision_to']]} "
+        f"({style.count(best['children'])} {'child' if best['children'] == 1 else 'children'}); "
+        f"{at_least(to_special)} moved from mainstream into special schools and "
+        f"{at_least(to_independent)} from maintained to independent special."
+    )
+    return Chart(
+        "10_moves_between_provision_types",
+        "drivers",
+        "Moves between provision types",
+        reading,
+        fig,
+        tidy,
+        [
+            (
+                "Each child counted once per year moved; "
+                "joining and leaving the caseload are not moves."
+            ),
+            *_suppressed_note(threshold, hidden),
+        ],
+    )
 
 
 def spend_drivers(data: ReportData, threshold: int | None = None) -> Chart:
-    drivers = data.drivers[data.drivers["scenario"].isin(["actual", "unmitigated"]) & (data.drivers["driver"] != "total")]
-    drivers = drivers[~((drivers["scenario"] == "unmitigated") & drivers["financial_year"].isin(data.complete_years))]
-    wide = drivers.pivot_table(index="financial_year", columns="driver", values="spend_change_gbp", aggfunc="sum")
+    drivers = data.drivers[
+        data.drivers["scenario"].isin(["actual", "unmitigated"])
+        & (data.drivers["driver"] != "total")
+    ]
+    drivers = drivers[
+        ~(
+            (drivers["scenario"] == "unmitigated")
+            & drivers["financial_year"].isin(data.complete_years)
+        )
+    ]
+    wide = drivers.pivot_table(
+        index="financial_year", columns="driver", values="spend_change_gbp", aggfunc="sum"
+    )
     wide = wide.reindex(columns=[d for d in DRIVER_LABELS if d in wide.columns]).fillna(0.0)
     years = list(wide.index)
     fig, ax = _subplots(figsize=(style.FIGURE_WIDTH, 4.4))
@@ -649,12 +1142,21 @@ def spend_drivers(data: ReportData, threshold: int | None = None) -> Chart:
     for i, driver in enumerate(wide.columns):
         values = wide[driver].to_numpy()
         base = np.where(values >= 0, positive, negative)
-        ax.bar(range(len(wide)), values, bottom=base, color=style.SEQUENCE[i], label=DRIVER_LABELS[driver],
-               edgecolor="white", linewidth=0.3)
+        ax.bar(
+            range(len(wide)),
+            values,
+            bottom=base,
+            color=style.SEQUENCE[i],
+            label=DRIVER_LABELS[driver],
+            edgecolor="white",
+            linewidth=0.3,
+        )
         positive += np.where(values >= 0, values, 0)
         negative += np.where(values < 0, values, 0)
     total = wide.sum(axis=1)
-    ax.scatter(range(len(wide)), total, color="black", marker="_", s=200, zorder=4, label="Total change")
+    ax.scatter(
+        range(len(wide)), total, color="black", marker="_", s=200, zorder=4, label="Total change"
+    )
     ax.axhline(0, color="#666666", linewidth=0.8)
     ax.yaxis.set_major_formatter(style.MILLIONS)
     _year_axis(ax, years)
@@ -669,29 +1171,52 @@ def spend_drivers(data: ReportData, threshold: int | None = None) -> Chart:
     next_year = data.forecast_years[0]
     parts = wide.loc[next_year] if next_year in wide.index else wide.iloc[-1]
     lead = parts.abs().idxmax()
-    reading = (f"Spend is forecast to change by {style.pounds_m(parts.sum())} in {next_year}; "
-               f"{DRIVER_LABELS[lead].lower()} accounts for {style.pounds_m(parts[lead])} of it.")
-    return Chart("11_drivers_of_spend", "drivers", "Drivers of the change in spend", reading, fig, tidy,
-                 [("Joining: more children joining than leaving at last year's rate; staying longer: fewer leaving; "
-                  "placement mix: plans moving between provision types at last year's costs; unit cost: the change "
-                  "in cost per plan.")])
+    reading = (
+        f"Spend is forecast to change by {style.pounds_m(parts.sum())} in {next_year}; "
+        f"{DRIVER_LABELS[lead].lower()} accounts for {style.pounds_m(parts[lead])} of it."
+    )
+    return Chart(
+        "11_drivers_of_spend",
+        "drivers",
+        "Drivers of the change in spend",
+        reading,
+        fig,
+        tidy,
+        [
+            (
+                "Joining: more children joining than leaving at last year's rate; staying longer: "
+                "fewer leaving; placement mix: plans moving between provision types at last year's "
+                "costs; unit cost: the change in cost per plan."
+            )
+        ],
+    )
 
 
 # --- 5. mitigations -------------------------------------------------------------------------
 
+
 def mitigation_waterfall(data: ReportData, threshold: int | None = None) -> Chart:
     horizon = data.horizon
-    end = data.position_forecast[data.position_forecast["financial_year"] == horizon].set_index("scenario")
+    end = data.position_forecast[data.position_forecast["financial_year"] == horizon].set_index(
+        "scenario"
+    )
     start = float(end.loc["unmitigated", "cumulative_balance_gbp_central"])
     finish = float(end.loc["mitigated", "cumulative_balance_gbp_central"])
     effects = data.mitigations[data.mitigations["financial_year"] == horizon][
-        ["mitigation", "status", "cumulative_balance_effect_gbp"]].sort_values("cumulative_balance_effect_gbp",
-                                                                                ascending=False)
+        ["mitigation", "status", "cumulative_balance_effect_gbp"]
+    ].sort_values("cumulative_balance_effect_gbp", ascending=False)
     steps = [("Unmitigated", "total", start)]
-    # funding (a block transfer, a contribution) is named as such: it is income to agree, not a saving
+    # funding (a block transfer, a contribution) is named as such:
+    # it is income to agree, not a saving
     funding = set(data.mitigations.loc[data.mitigations["kind"] == "funding", "mitigation"])
-    steps += [(f"{r.mitigation} (funding)" if r.mitigation in funding else r.mitigation, r.status,
-               float(r.cumulative_balance_effect_gbp)) for r in effects.itertuples()]
+    steps += [
+        (
+            f"{r.mitigation} (funding)" if r.mitigation in funding else r.mitigation,
+            r.status,
+            float(r.cumulative_balance_effect_gbp),
+        )
+        for r in effects.itertuples()
+    ]
     combined = finish - start - float(effects["cumulative_balance_effect_gbp"].sum())
     if abs(combined) >= 5_000:  # below £0.01m the bar would not show
         steps.append(("Combined effect (mitigations acting together)", "combined", combined))
@@ -701,20 +1226,37 @@ def mitigation_waterfall(data: ReportData, threshold: int | None = None) -> Char
 
     fig, ax = _subplots(figsize=(style.FIGURE_WIDTH, 0.55 * len(steps) + 1.6))
     level = 0.0
-    colours = {"assured": style.OKABE_ITO["blue"], "assessed": style.OKABE_ITO["sky_blue"], "combined": "#B3B3B3"}
+    colours = {
+        "assured": style.OKABE_ITO["blue"],
+        "assessed": style.OKABE_ITO["sky_blue"],
+        "combined": "#B3B3B3",
+    }
     ends = [0.0]
     for i, (_name, status, value) in enumerate(steps):
         if status == "total":
-            left, width, colour = 0.0, value, style.SCENARIO_COLOURS["unmitigated" if i == 0 else "mitigated"]
+            left, width, colour = (
+                0.0,
+                value,
+                style.SCENARIO_COLOURS["unmitigated" if i == 0 else "mitigated"],
+            )
             level = value
         else:
             left, width, colour = level, value, colours.get(status, "#B3B3B3")
             level += value
         ax.barh(i, width, left=left, color=colour, edgecolor="#333333", linewidth=0.4)
         ends += [left, left + width]
-        label = style.pounds_m(value) if status == "total" else f"{'+' if value >= 0 else ''}{style.pounds_m(value, 2)}"
-        ax.text(max(left, left + width) + abs(start) * 0.01, i, f" {label}" + (f" ({status})" if status in ("assured", "assessed") else ""),
-                va="center", fontsize=8)
+        label = (
+            style.pounds_m(value)
+            if status == "total"
+            else f"{'+' if value >= 0 else ''}{style.pounds_m(value, 2)}"
+        )
+        ax.text(
+            max(left, left + width) + abs(start) * 0.01,
+            i,
+            f" {label}" + (f" ({status})" if status in ("assured", "assessed") else ""),
+            va="center",
+            fontsize=8,
+        )
     ax.set_yticks(range(len(steps)))
     # long names wrap rather than run off the figure
     ax.set_yticklabels([textwrap.fill(s[0], 38) for s in steps], fontsize=8)
@@ -729,19 +1271,39 @@ def mitigation_waterfall(data: ReportData, threshold: int | None = None) -> Char
     ax.set_title(f"Unmitigated to mitigated balance, end of {horizon} (£m, central)")
     fig.tight_layout()
     largest = effects.iloc[0] if len(effects) else None
-    reading = (f"The mitigations improve the cumulative balance at the end of {horizon} by {style.pounds_m(finish - start)}, "
-               f"from {style.pounds_m(start)} to {style.pounds_m(finish)}")
+    reading = (
+        f"The mitigations improve the cumulative balance at the end of {horizon} by "
+        f"{style.pounds_m(finish - start)}, from {style.pounds_m(start)} "
+        f"to {style.pounds_m(finish)}"
+    )
     if largest is not None:
-        reading += (f"; the largest is “{largest['mitigation']}” ({style.pounds_m(largest['cumulative_balance_effect_gbp'])}, "
-                    f"{largest['status']})")
+        reading += (
+            f"; the largest is “{largest['mitigation']}” "
+            f"({style.pounds_m(largest['cumulative_balance_effect_gbp'])}, {largest['status']})"
+        )
     assured = effects["status"] == "assured"
     is_funding = effects["mitigation"].isin(funding)
-    reading += (f"; {style.pounds_m(effects.loc[assured & ~is_funding, 'cumulative_balance_effect_gbp'].sum())} of it is "
-                f"assured savings, and {style.pounds_m(effects.loc[is_funding, 'cumulative_balance_effect_gbp'].sum())} "
-                "is funding (block transfers, contributions) to be agreed each year, not a saving.")
-    return Chart("12_mitigation_waterfall", "mitigations", "From unmitigated to mitigated deficit", reading, fig, tidy,
-                 [("Each mitigation's bar is its effect alone against the unmitigated forecast; the grey bar is what "
-                  "they add or lose by acting together.")])
+    assured_savings = effects.loc[assured & ~is_funding, "cumulative_balance_effect_gbp"].sum()
+    funding_total = effects.loc[is_funding, "cumulative_balance_effect_gbp"].sum()
+    reading += (
+        f"; {style.pounds_m(assured_savings)} of it is assured savings, "
+        f"and {style.pounds_m(funding_total)} is funding (block transfers, contributions) to be "
+        "agreed each year, not a saving."
+    )
+    return Chart(
+        "12_mitigation_waterfall",
+        "mitigations",
+        "From unmitigated to mitigated deficit",
+        reading,
+        fig,
+        tidy,
+        [
+            (
+                "Each mitigation's bar is its effect alone against the unmitigated forecast; "
+                "the grey bar is what they add or lose by acting together."
+            )
+        ],
+    )
 
 
 def sensitivity(data: ReportData, threshold: int | None = None) -> Chart:
@@ -749,44 +1311,95 @@ def sensitivity(data: ReportData, threshold: int | None = None) -> Chart:
     at another value, against the forecast as set."""
     horizon = data.horizon
     if data.sensitivity is None or data.sensitivity.empty:
-        return _nothing_to_show("01b_scenarios", "funding", "What the balance hangs on",
-                                "This warehouse has no forecast.sensitivity: run `highneeds refresh`.")
+        return _nothing_to_show(
+            "01b_scenarios",
+            "funding",
+            "What the balance hangs on",
+            "This warehouse has no forecast.sensitivity: run `highneeds refresh`.",
+        )
     at = data.sensitivity[data.sensitivity["financial_year"] == horizon]
     central = float(at.loc[at["variant"] == "as set", "cumulative_balance_gbp_central"].iloc[0])
     tried = at[at["variant"] != "as set"].copy()
-    tried["label"] = [f"{SENSITIVITY_LABELS.get(a, a)}: {v} ({_sensitivity_value(a, x)})"
-                      for a, v, x in zip(tried["assumption"], tried["variant"], tried["value"], strict=False)]
+    tried["label"] = [
+        f"{SENSITIVITY_LABELS.get(a, a)}: {v} ({_sensitivity_value(a, x)})"
+        for a, v, x in zip(tried["assumption"], tried["variant"], tried["value"], strict=False)
+    ]
     swing = tried.groupby("assumption")["change_from_central_gbp"].apply(lambda c: c.abs().max())
     tried["order"] = tried["assumption"].map(swing)
     tried = tried.sort_values(["order", "change_from_central_gbp"], ascending=[True, True])
     fig, ax = _subplots(figsize=(style.FIGURE_WIDTH, 0.45 * len(tried) + 1.8))
     y = np.arange(len(tried))
-    colours = [style.OKABE_ITO["blue"] if v >= 0 else style.OKABE_ITO["vermillion"] for v in tried["change_from_central_gbp"]]
-    ax.barh(y, tried["change_from_central_gbp"], left=central, color=colours, edgecolor="#333333", linewidth=0.4)
+    colours = [
+        style.OKABE_ITO["blue"] if v >= 0 else style.OKABE_ITO["vermillion"]
+        for v in tried["change_from_central_gbp"]
+    ]
+    ax.barh(
+        y,
+        tried["change_from_central_gbp"],
+        left=central,
+        color=colours,
+        edgecolor="#333333",
+        linewidth=0.4,
+    )
     for i, value in enumerate(tried["cumulative_balance_gbp_central"]):
-        ax.text(value, i, f" {style.pounds_m(value)} ", va="center", fontsize=8,
-                ha="left" if value >= central else "right")
+        ax.text(
+            value,
+            i,
+            f" {style.pounds_m(value)} ",
+            va="center",
+            fontsize=8,
+            ha="left" if value >= central else "right",
+        )
     ax.axvline(central, color="black", linewidth=1.2)
     ax.axvline(0, color="#666666", linewidth=0.8)
     ax.set_yticks(y)
     ax.set_yticklabels(tried["label"], fontsize=8)
     ax.xaxis.set_major_formatter(style.MILLIONS)
-    low, high = min(tried["cumulative_balance_gbp_central"].min(), central), max(tried["cumulative_balance_gbp_central"].max(), central)
+    low, high = (
+        min(tried["cumulative_balance_gbp_central"].min(), central),
+        max(tried["cumulative_balance_gbp_central"].max(), central),
+    )
     pad = 0.25 * max(high - low, 1.0)
     ax.set_xlim(low - pad, high + pad)
     ax.set_title(f"Unmitigated balance at the end of {horizon}, one assumption changed (£m)")
     fig.tight_layout()
     worst = tried.loc[tried["cumulative_balance_gbp_central"].idxmin()]
-    reading = (f"As set, the unmitigated cumulative balance is {style.pounds_m(central)} at the end of {horizon}; "
-               f"with {worst['label'].lower()} it would be {style.pounds_m(worst['cumulative_balance_gbp_central'])}.")
-    tidy = at[["financial_year", "assumption", "variant", "value", "cumulative_balance_gbp_central", "change_from_central_gbp"]]
-    return Chart("01b_scenarios", "funding", "What the balance hangs on: scenarios", reading, fig, tidy,
-                 [("Each bar changes one assumption and keeps the rest as set, on the same simulated paths; the "
-                   "black line is the forecast as set. Negative balance = deficit.")])
+    reading = (
+        f"As set, the unmitigated cumulative balance is {style.pounds_m(central)} at the end of "
+        f"{horizon}; with {worst['label'].lower()} it would be "
+        f"{style.pounds_m(worst['cumulative_balance_gbp_central'])}."
+    )
+    tidy = at[
+        [
+            "financial_year",
+            "assumption",
+            "variant",
+            "value",
+            "cumulative_balance_gbp_central",
+            "change_from_central_gbp",
+        ]
+    ]
+    return Chart(
+        "01b_scenarios",
+        "funding",
+        "What the balance hangs on: scenarios",
+        reading,
+        fig,
+        tidy,
+        [
+            (
+                "Each bar changes one assumption and keeps the rest as set, on the same simulated "
+                "paths; the black line is the forecast as set. Negative balance = deficit."
+            )
+        ],
+    )
 
 
-SENSITIVITY_LABELS = {"funding_growth": "Funding growth", "unit_cost_inflation": "Unit-cost inflation",
-                      "joiners_percent": "New plans"}
+SENSITIVITY_LABELS = {
+    "funding_growth": "Funding growth",
+    "unit_cost_inflation": "Unit-cost inflation",
+    "joiners_percent": "New plans",
+}
 
 
 def _sensitivity_value(assumption: str, value: float) -> str:
@@ -799,14 +1412,30 @@ def gap_to_balance(data: ReportData, threshold: int | None = None) -> Chart:
     gap = data.gap.copy()
     fig, ax = _subplots(figsize=(style.FIGURE_WIDTH, 4.0))
     x = np.arange(len(gap))
-    ax.bar(x - 0.2, gap["saving_to_balance_in_year_gbp"], width=0.4, color=style.OKABE_ITO["vermillion"],
-           label="Further saving needed to balance in-year")
-    ax.bar(x + 0.2, gap["saving_per_year_to_recover_by_target_gbp"].fillna(0), width=0.4, color=style.OKABE_ITO["blue"],
-           label=f"Saving a year to clear the deficit by {gap['recover_by'].iloc[0]}")
+    ax.bar(
+        x - 0.2,
+        gap["saving_to_balance_in_year_gbp"],
+        width=0.4,
+        color=style.OKABE_ITO["vermillion"],
+        label="Further saving needed to balance in-year",
+    )
+    ax.bar(
+        x + 0.2,
+        gap["saving_per_year_to_recover_by_target_gbp"].fillna(0),
+        width=0.4,
+        color=style.OKABE_ITO["blue"],
+        label=f"Saving a year to clear the deficit by {gap['recover_by'].iloc[0]}",
+    )
     # the balance keeps the sign it has everywhere else (negative = deficit); the savings are what
     # closes it, not further spend on top of it
-    ax.plot(x, gap["cumulative_balance_gbp"], color="black", marker="o", linewidth=1.5,
-            label="Cumulative balance after mitigations (negative = deficit)")
+    ax.plot(
+        x,
+        gap["cumulative_balance_gbp"],
+        color="black",
+        marker="o",
+        linewidth=1.5,
+        label="Cumulative balance after mitigations (negative = deficit)",
+    )
     ax.axhline(0, color="#666666", linewidth=0.8)
     _year_axis(ax, list(gap["financial_year"]))
     ax.yaxis.set_major_formatter(style.MILLIONS)
@@ -819,20 +1448,43 @@ def gap_to_balance(data: ReportData, threshold: int | None = None) -> Chart:
     still = gap[gap["saving_to_balance_in_year_gbp"] > 0]["financial_year"].tolist()
     balance = gap["cumulative_balance_gbp"].iloc[-1]
     if balance >= 0:
-        reading = (f"After the mitigations the cumulative balance is a surplus of {style.pounds_m(balance)} at the end "
-                   f"of {gap['financial_year'].iloc[-1]}: no further saving is needed to clear a deficit by {target}")
+        reading = (
+            "After the mitigations the cumulative balance is a surplus of "
+            f"{style.pounds_m(balance)} at the end of {gap['financial_year'].iloc[-1]}: "
+            f"no further saving is needed to clear a deficit by {target}"
+        )
     else:
-        reading = (f"After the mitigations the cumulative deficit is {style.pounds_m(-balance)} at the end of "
-                   f"{gap['financial_year'].iloc[-1]}; clearing it by {target} needs a further "
-                   f"{style.pounds_m(per_year.iloc[0] if len(per_year) else 0)} a year from {first['financial_year']}")
-    reading += (f", and balancing in-year needs more saving in {', '.join(still)}." if still else
-                "; the budget balances in-year in every forecast year.")
-    return Chart("13_gap_to_balance", "mitigations", "The gap still to close", reading, fig,
-                 gap[["financial_year", "saving_to_balance_in_year_gbp", "saving_per_year_to_recover_by_target_gbp",
-                      "cumulative_balance_gbp", "recover_by"]])
+        reading = (
+            f"After the mitigations the cumulative deficit is {style.pounds_m(-balance)} at the "
+            f"end of {gap['financial_year'].iloc[-1]}; clearing it by {target} needs a further "
+            f"{style.pounds_m(per_year.iloc[0] if len(per_year) else 0)} a year from "
+            f"{first['financial_year']}"
+        )
+    reading += (
+        f", and balancing in-year needs more saving in {', '.join(still)}."
+        if still
+        else "; the budget balances in-year in every forecast year."
+    )
+    return Chart(
+        "13_gap_to_balance",
+        "mitigations",
+        "The gap still to close",
+        reading,
+        fig,
+        gap[
+            [
+                "financial_year",
+                "saving_to_balance_in_year_gbp",
+                "saving_per_year_to_recover_by_target_gbp",
+                "cumulative_balance_gbp",
+                "recover_by",
+            ]
+        ],
+    )
 
 
 # --- 6. benchmarks ---------------------------------------------------------------------------
+
 
 def benchmark_position(bench: Benchmarks) -> Chart:
     """Every council's value of each indicator as a dot; the council, England, its region and its
@@ -845,68 +1497,160 @@ def benchmark_position(bench: Benchmarks) -> Chart:
     rng = np.random.default_rng(0)  # fixed jitter: the same data draws the same chart
     peers = set(bench.neighbours["code"])
     for ax, row in zip(axes, table.itertuples(), strict=False):
-        values = bench.values[(bench.values["indicator"] == row.indicator) & ~bench.values["flagged"]]
+        values = bench.values[
+            (bench.values["indicator"] == row.indicator) & ~bench.values["flagged"]
+        ]
         jitter = rng.uniform(-0.25, 0.25, len(values))
         others = ~values["code"].isin(peers | {bench.code})
-        ax.scatter(values.loc[others, "value"], jitter[others.to_numpy()], s=12, color="#BBBBBB", linewidth=0)
+        ax.scatter(
+            values.loc[others, "value"],
+            jitter[others.to_numpy()],
+            s=12,
+            color="#BBBBBB",
+            linewidth=0,
+        )
         similar = values["code"].isin(peers).to_numpy()
-        ax.scatter(values.loc[similar, "value"], jitter[similar], s=22, color=style.OKABE_ITO["sky_blue"],
-                   edgecolor="#333333", linewidth=0.3, label="Similar councils")
+        ax.scatter(
+            values.loc[similar, "value"],
+            jitter[similar],
+            s=22,
+            color=style.OKABE_ITO["sky_blue"],
+            edgecolor="#333333",
+            linewidth=0.3,
+            label="Similar councils",
+        )
         ax.axvline(row.england, color="black", linewidth=1.2, label="England")
         if np.isfinite(row.region):
-            ax.axvline(row.region, color=style.OKABE_ITO["bluish_green"], linewidth=1.2, linestyle="--",
-                       label=f"{bench.region} (pooled)")
+            ax.axvline(
+                row.region,
+                color=style.OKABE_ITO["bluish_green"],
+                linewidth=1.2,
+                linestyle="--",
+                label=f"{bench.region} (pooled)",
+            )
         if np.isfinite(row.council):
-            ax.scatter([row.council], [0], s=90, color=style.OKABE_ITO["vermillion"], edgecolor="black", zorder=5,
-                       marker="D", label=bench.name)
+            ax.scatter(
+                [row.council],
+                [0],
+                s=90,
+                color=style.OKABE_ITO["vermillion"],
+                edgecolor="black",
+                zorder=5,
+                marker="D",
+                label=bench.name,
+            )
         ax.set_yticks([])
         ax.set_ylim(-0.5, 0.5)
         ax.grid(axis="y", visible=False)
         ax.grid(axis="x", visible=True)
         ax.spines["left"].set_visible(False)
         unit = row.unit
-        ax.xaxis.set_major_formatter(style.SHARE if unit == "share" else (style.THOUSANDS if unit == "gbp" else style.COUNTS))
-        rank = f"rank {row.rank:.0f} of {row.councils_ranked}" if pd.notna(row.rank) else "not ranked (flagged)"
-        ax.set_title(f"{row.label}, {row.period}: {format_value(row.council, unit)} ({rank})", fontsize=9,
-                     fontweight="normal")
+        ax.xaxis.set_major_formatter(
+            style.SHARE if unit == "share" else (style.THOUSANDS if unit == "gbp" else style.COUNTS)
+        )
+        rank = (
+            f"rank {row.rank:.0f} of {row.councils_ranked}"
+            if pd.notna(row.rank)
+            else "not ranked (flagged)"
+        )
+        ax.set_title(
+            f"{row.label}, {row.period}: {format_value(row.council, unit)} ({rank})",
+            fontsize=9,
+            fontweight="normal",
+        )
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.suptitle(f"{bench.name} among all councils (each grey dot is a council)", x=0.01, ha="left",
-                 fontweight="bold", fontsize=11)
+    fig.suptitle(
+        f"{bench.name} among all councils (each grey dot is a council)",
+        x=0.01,
+        ha="left",
+        fontweight="bold",
+        fontsize=11,
+    )
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     _legend_below(fig, handles, labels, columns=4)
     top = table.dropna(subset=["percentile"]).sort_values("percentile", ascending=False)
     highest, lowest = top.iloc[0], top.iloc[-1]
     # the words follow the rank: a council ranked 84 of 153 is mid-table, not "lowest"
-    reading = (f"Against all councils, {bench.name}'s highest position is on “{highest['label']}”: "
-               f"{format_value(highest['council'], highest['unit'])}, rank {highest['rank']:.0f} of "
-               f"{int(highest['councils_ranked'])}, {_standing(highest['percentile'])} "
-               f"(England {format_value(highest['england'], highest['unit'])}); its lowest is on “{lowest['label']}”: "
-               f"rank {lowest['rank']:.0f} of {int(lowest['councils_ranked'])}, {_standing(lowest['percentile'])}.")
-    data = table[["indicator", "period", "council", "england", "region", "similar_councils_median", "rank",
-                  "councils_ranked", "percentile"]]
-    return Chart("14_benchmarks_position", "benchmarks", f"{bench.name} against all councils", reading, fig, data,
-                 ["Published figures flagged as likely errors are left out."])
+    reading = (
+        f"Against all councils, {bench.name}'s highest position is on “{highest['label']}”: "
+        f"{format_value(highest['council'], highest['unit'])}, rank {highest['rank']:.0f} of "
+        f"{int(highest['councils_ranked'])}, {_standing(highest['percentile'])} (England "
+        f"{format_value(highest['england'], highest['unit'])}); its lowest is on "
+        f"“{lowest['label']}”: rank {lowest['rank']:.0f} of {int(lowest['councils_ranked'])}, "
+        f"{_standing(lowest['percentile'])}."
+    )
+    data = table[
+        [
+            "indicator",
+            "period",
+            "council",
+            "england",
+            "region",
+            "similar_councils_median",
+            "rank",
+            "councils_ranked",
+            "percentile",
+        ]
+    ]
+    return Chart(
+        "14_benchmarks_position",
+        "benchmarks",
+        f"{bench.name} against all councils",
+        reading,
+        fig,
+        data,
+        ["Published figures flagged as likely errors are left out."],
+    )
 
 
 def benchmark_trends(bench: Benchmarks) -> Chart:
     trends = bench.trends
     fig, (left, right) = _subplots(1, 2, figsize=(style.FIGURE_WIDTH + 2, 4.2))
-    colours = {"council": style.OKABE_ITO["vermillion"], "England": "black",
-               "region": style.OKABE_ITO["bluish_green"], "similar councils": style.OKABE_ITO["sky_blue"]}
-    names = {"council": bench.name, "England": "England", "region": f"{bench.region} (pooled)",
-             "similar councils": "Similar councils (median)"}
+    colours = {
+        "council": style.OKABE_ITO["vermillion"],
+        "England": "black",
+        "region": style.OKABE_ITO["bluish_green"],
+        "similar councils": style.OKABE_ITO["sky_blue"],
+    }
+    names = {
+        "council": bench.name,
+        "England": "England",
+        "region": f"{bench.region} (pooled)",
+        "similar councils": "Similar councils (median)",
+    }
     for ax, measure, title, formatter in (
-            (left, "plans_index", "EHC plans, January census (first year = 100)", style.COUNTS),
-            (right, "share_independent_special", "Share of plans in independent special schools", style.SHARE)):
+        (left, "plans_index", "EHC plans, January census (first year = 100)", style.COUNTS),
+        (
+            right,
+            "share_independent_special",
+            "Share of plans in independent special schools",
+            style.SHARE,
+        ),
+    ):
         for series, colour in colours.items():
             part = trends[(trends["measure"] == measure) & (trends["series"] == series)]
             good = part[~part["flagged"]]
-            ax.plot(good["census_year"], good["value"], color=colour, linewidth=2.2 if series == "council" else 1.4,
-                    marker="o" if series == "council" else None, markersize=3, label=names[series])
+            ax.plot(
+                good["census_year"],
+                good["value"],
+                color=colour,
+                linewidth=2.2 if series == "council" else 1.4,
+                marker="o" if series == "council" else None,
+                markersize=3,
+                label=names[series],
+            )
             bad = part[part["flagged"]]
             if len(bad):
-                ax.scatter(bad["census_year"], bad["value"], s=60, facecolor="white", edgecolor=colour, linewidth=1.5,
-                           zorder=5, label="Flagged published figure (left out)")
+                ax.scatter(
+                    bad["census_year"],
+                    bad["value"],
+                    s=60,
+                    facecolor="white",
+                    edgecolor=colour,
+                    linewidth=1.5,
+                    zorder=5,
+                    label="Flagged published figure (left out)",
+                )
         ax.yaxis.set_major_formatter(formatter)
         ax.set_title(title, fontsize=10)
         ax.set_xticks(sorted(part["census_year"].unique()))
@@ -916,29 +1660,60 @@ def benchmark_trends(bench: Benchmarks) -> Chart:
     _legend_below(fig, handles, labels, columns=5)
     plans = trends[trends["measure"] == "plans_index"]
     first, last = int(plans["census_year"].min()), int(plans["census_year"].max())
+
     def value(series):
         return plans[(plans["series"] == series) & (plans["census_year"] == last)]["value"]
+
     own, england = value("council"), value("England")
     flagged = trends[(trends["series"] == "council") & trends["flagged"]]
-    reading = (f"{bench.name}'s EHC plans grew {own.iloc[0] / 100:.1f}-fold from January {first} to January {last}, "
-               f"against {england.iloc[0] / 100:.1f}-fold for England")
+    reading = (
+        f"{bench.name}'s EHC plans grew {own.iloc[0] / 100:.1f}-fold from January {first} to "
+        f"January {last}, against {england.iloc[0] / 100:.1f}-fold for England"
+    )
     if len(flagged):
-        reading += (f"; its published figures for January {', '.join(str(y) for y in sorted(flagged['census_year'].unique()))} "
-                    "look wrong and are left out")
-    return Chart("15_benchmarks_trends", "benchmarks", "Caseload growth and placement mix over time", reading + ".",
-                 fig, trends)
+        reading += (
+            "; its published figures for January "
+            f"{', '.join(str(y) for y in sorted(flagged['census_year'].unique()))} "
+            "look wrong and are left out"
+        )
+    return Chart(
+        "15_benchmarks_trends",
+        "benchmarks",
+        "Caseload growth and placement mix over time",
+        reading + ".",
+        fig,
+        trends,
+    )
 
 
 CHARTS = [
-    funding_and_balance, sensitivity, spend_latest_year, spend_trend, dbv_panels, caseload_by_need, caseload_by_age_group,
-    caseload_by_age_at_plan_start, provision_starts, new_and_ceased, moves_matrix, spend_drivers,
-    mitigation_waterfall, gap_to_balance,
+    funding_and_balance,
+    sensitivity,
+    spend_latest_year,
+    spend_trend,
+    dbv_panels,
+    caseload_by_need,
+    caseload_by_age_group,
+    caseload_by_age_at_plan_start,
+    provision_starts,
+    new_and_ceased,
+    moves_matrix,
+    spend_drivers,
+    mitigation_waterfall,
+    gap_to_balance,
 ]
 
 
 # charts that show counts of children: the only ones that change when small counts are suppressed
-COUNT_CHARTS = {dbv_panels, caseload_by_need, caseload_by_age_group, caseload_by_age_at_plan_start, provision_starts,
-                new_and_ceased, moves_matrix}
+COUNT_CHARTS = {
+    dbv_panels,
+    caseload_by_need,
+    caseload_by_age_group,
+    caseload_by_age_at_plan_start,
+    provision_starts,
+    new_and_ceased,
+    moves_matrix,
+}
 
 
 def _standing(percentile: float) -> str:
@@ -950,7 +1725,9 @@ def _standing(percentile: float) -> str:
     return "in the middle half of councils"
 
 
-def build_charts(data: ReportData, threshold: int | None = None, reuse: list[Chart] | None = None) -> list[Chart]:
+def build_charts(
+    data: ReportData, threshold: int | None = None, reuse: list[Chart] | None = None
+) -> list[Chart]:
     """Every chart, in report order. With `reuse` (the same data's charts for another audience),
     charts that show no counts of children are taken from it rather than drawn again."""
     with style.context():

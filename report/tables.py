@@ -19,6 +19,7 @@ import pandas as pd
 
 from forecast.years import fy_of_census_year
 
+from .charts import SENSITIVITY_LABELS
 from .data import DFE_PLACEMENT, ReportData
 
 SCENARIOS = ("unmitigated", "mitigated")
@@ -38,7 +39,9 @@ class Table:
     frame: pd.DataFrame
     kind: str = "count"  # count | money | mixed: how the year columns are formatted
     note: str = ""
-    total_rows: list[str] = field(default_factory=list)  # first-column labels of rows that are totals
+    total_rows: list[str] = field(
+        default_factory=list
+    )  # first-column labels of rows that are totals
     suppressed: pd.DataFrame | None = None  # True where a count was suppressed for publication
 
     def is_suppressed(self, row: int, column: str) -> bool:
@@ -53,12 +56,21 @@ class Table:
             return "plain"
         if "(£ per" in name or "unit cost" in lower or "avg_annual_cost" in lower:
             return "pounds"
-        if "£" in name or "gbp" in lower or any(word in lower for word in ("spend", "saving", "balance", "funding",
-                                                                            "effect on cumulative")):
+        if (
+            "£" in name
+            or "gbp" in lower
+            or any(
+                word in lower
+                for word in ("spend", "saving", "balance", "funding", "effect on cumulative")
+            )
+        ):
             return "money"
         if self.kind == "money" and name in _year_columns(self.frame):
             return "money"
-        if any(word in lower for word in ("distance", " per ", "per_", "full-time", "share", "value", " rate")):
+        if any(
+            word in lower
+            for word in ("distance", " per ", "per_", "full-time", "share", "value", " rate")
+        ):
             return "decimal"
         return "count"
 
@@ -77,15 +89,24 @@ def _by_year(actual: pd.DataFrame, future: pd.DataFrame, rows: list[str]) -> pd.
 
 
 def _caseload_forecast(data: ReportData, scenario: str) -> pd.DataFrame:
-    future = data.caseload_forecast[(data.caseload_forecast["scenario"] == scenario)
-                                    & (data.caseload_forecast["provision_type"] != "total")]
-    return future.pivot_table(index="provision_type", columns="year", values="plans_central").reindex(data.provisions)
+    future = data.caseload_forecast[
+        (data.caseload_forecast["scenario"] == scenario)
+        & (data.caseload_forecast["provision_type"] != "total")
+    ]
+    return future.pivot_table(
+        index="provision_type", columns="year", values="plans_central"
+    ).reindex(data.provisions)
 
 
 def _with_total(frame: pd.DataFrame, label_column: str, label: str = "Total") -> pd.DataFrame:
     """The frame with a total row summing its numeric columns (suppressed cells left out)."""
-    numeric = [c for c in frame.columns if c != label_column and pd.api.types.is_numeric_dtype(frame[c])
-               and not pd.api.types.is_bool_dtype(frame[c])]
+    numeric = [
+        c
+        for c in frame.columns
+        if c != label_column
+        and pd.api.types.is_numeric_dtype(frame[c])
+        and not pd.api.types.is_bool_dtype(frame[c])
+    ]
     total = {label_column: label, **{c: frame[c].sum(min_count=1) for c in numeric}}
     for column in frame.columns:
         total.setdefault(column, "")
@@ -113,13 +134,28 @@ def ehcp_by_placement(data: ReportData, scenario: str, threshold: int | None = N
     detail = _with_total(detail.reset_index(drop=True), "Provision type")
     detail.iloc[-1, 2:] = totals.to_numpy()
     first_forecast = data.forecast_years[0]
-    note = (f"EHC plans at the January census inside each financial year: actual to {actual_years[-1]}, forecast "
-            f"(central: the mean of the simulated paths, {scenario}) from {first_forecast}.")
+    note = (
+        "EHC plans at the January census inside each financial year: actual to "
+        f"{actual_years[-1]}, forecast "
+        f"(central: the mean of the simulated paths, {scenario}) from {first_forecast}."
+    )
     return [
-        Table(f"ehcp_by_category_{scenario}", f"EHC plans by placement type, {scenario} (DfE template categories)",
-              category, "count", note, ["Total"]),
-        Table(f"ehcp_by_provision_{scenario}", f"EHC plans by provision type, {scenario}", detail, "count",
-              note, ["Total"]),
+        Table(
+            f"ehcp_by_category_{scenario}",
+            f"EHC plans by placement type, {scenario} (DfE template categories)",
+            category,
+            "count",
+            note,
+            ["Total"],
+        ),
+        Table(
+            f"ehcp_by_provision_{scenario}",
+            f"EHC plans by provision type, {scenario}",
+            detail,
+            "count",
+            note,
+            ["Total"],
+        ),
     ]
 
 
@@ -136,7 +172,9 @@ def expenditure_by_line(data: ReportData) -> list[Table]:
     shares = base.groupby(["provision_type", "s251_line"])["spend_gbp"].sum()
     shares = shares / shares.groupby(level=0).transform("sum")
     shares = shares.replace([np.inf, -np.inf], np.nan).fillna(0.0)
-    descriptions = dict(zip(data.spend_by_line["s251_line"], data.spend_by_line["s251_description"], strict=False))
+    descriptions = dict(
+        zip(data.spend_by_line["s251_line"], data.spend_by_line["s251_description"], strict=False)
+    )
     tables = []
     for scenario in SCENARIOS:
         future = data.spend_forecast[data.spend_forecast["scenario"] == scenario]
@@ -145,83 +183,148 @@ def expenditure_by_line(data: ReportData) -> list[Table]:
         for r in future.itertuples():
             if r.provision_type in shares.index.get_level_values(0):
                 for line, share in shares.loc[r.provision_type].items():
-                    split.append((line, r.provision_type, r.financial_year, r.spend_gbp_central * share))
+                    split.append(
+                        (line, r.provision_type, r.financial_year, r.spend_gbp_central * share)
+                    )
         rows = pd.concat([rows, pd.DataFrame(split, columns=rows.columns)])
-        wide = rows.pivot_table(index=["s251_line", "provision_type"], columns="financial_year", values="spend_gbp",
-                                aggfunc="sum", fill_value=0.0)
+        wide = rows.pivot_table(
+            index=["s251_line", "provision_type"],
+            columns="financial_year",
+            values="spend_gbp",
+            aggfunc="sum",
+            fill_value=0.0,
+        )
         wide = wide.reset_index()
-        wide["order"] = wide["s251_line"].map(lambda line: tuple(int(part) for part in line.split(".")))
+        wide["order"] = wide["s251_line"].map(
+            lambda line: tuple(int(part) for part in line.split("."))
+        )
         wide["provision_order"] = wide["provision_type"].map(list(data.labels).index)
-        wide = wide.sort_values(["order", "provision_order"]).drop(columns=["order", "provision_order"])
+        wide = wide.sort_values(["order", "provision_order"]).drop(
+            columns=["order", "provision_order"]
+        )
         wide.insert(1, "S251 line description", wide["s251_line"].map(descriptions))
         wide["provision_type"] = wide["provision_type"].map(data.labels)
         wide = wide.rename(columns={"s251_line": "S251 line", "provision_type": "Provision type"})
         wide = _with_total(wide, "S251 line")
-        tables.append(Table(
-            f"expenditure_by_line_{scenario}", f"High needs expenditure by S251 line and provision type, {scenario} (£)",
-            wide, "money",
-            f"Actual to {base_year} from the ledger (marts.fct_spend_by_s251_line); forecast years ({scenario}, central) "
-            f"split across S251 lines in each provision type's {base_year} proportions.", ["Total"]))
-    by_line = actual.pivot_table(index="s251_line", columns="financial_year", values="spend_gbp", aggfunc="sum",
-                                 fill_value=0.0).reset_index()
-    by_line = by_line.iloc[sorted(range(len(by_line)),
-                                  key=lambda i: tuple(int(x) for x in by_line["s251_line"].iloc[i].split(".")))]
+        tables.append(
+            Table(
+                f"expenditure_by_line_{scenario}",
+                f"High needs expenditure by S251 line and provision type, {scenario} (£)",
+                wide,
+                "money",
+                f"Actual to {base_year} from the ledger (marts.fct_spend_by_s251_line); forecast "
+                f"years ({scenario}, central) "
+                f"split across S251 lines in each provision type's {base_year} proportions.",
+                ["Total"],
+            )
+        )
+    by_line = actual.pivot_table(
+        index="s251_line",
+        columns="financial_year",
+        values="spend_gbp",
+        aggfunc="sum",
+        fill_value=0.0,
+    ).reset_index()
+    by_line = by_line.iloc[
+        sorted(
+            range(len(by_line)),
+            key=lambda i: tuple(int(x) for x in by_line["s251_line"].iloc[i].split(".")),
+        )
+    ]
     by_line.insert(1, "S251 line description", by_line["s251_line"].map(descriptions))
     by_line = _with_total(by_line.rename(columns={"s251_line": "S251 line"}), "S251 line")
-    tables.insert(0, Table("expenditure_by_s251_line", "High needs expenditure by S251 line, actual (£)", by_line,
-                           "money", "Every high needs transaction in the ledger, by the S251 line it was posted to.",
-                           ["Total"]))
+    tables.insert(
+        0,
+        Table(
+            "expenditure_by_s251_line",
+            "High needs expenditure by S251 line, actual (£)",
+            by_line,
+            "money",
+            "Every high needs transaction in the ledger, by the S251 line it was posted to.",
+            ["Total"],
+        ),
+    )
     return tables
 
 
 def expenditure_by_provision(data: ReportData, scenario: str) -> Table:
     years = data.complete_years
     actual = data.spend[data.spend["financial_year"].isin(years)].pivot_table(
-        index="provision_type", columns="financial_year", values="spend_gbp", aggfunc="sum")
+        index="provision_type", columns="financial_year", values="spend_gbp", aggfunc="sum"
+    )
     future = data.spend_forecast[data.spend_forecast["scenario"] == scenario].pivot_table(
-        index="provision_type", columns="financial_year", values="spend_gbp_central", aggfunc="sum")
+        index="provision_type", columns="financial_year", values="spend_gbp_central", aggfunc="sum"
+    )
     wide = pd.concat([actual, future], axis=1).reindex(list(data.labels)).fillna(0.0)
     wide.insert(0, "Provision type", [data.labels[p] for p in wide.index])
     wide.insert(1, "DfE placement category", [DFE_PLACEMENT[p] for p in wide.index])
     wide = _with_total(wide.reset_index(drop=True), "Provision type")
-    return Table(f"expenditure_by_provision_{scenario}", f"High needs expenditure by provision type, {scenario} (£)",
-                 wide, "money", f"Actual to {years[-1]} (marts.fct_provision_spend), then the {scenario} forecast "
-                 "(forecast.spend, central: the mean of the simulated paths; the total ties to Funding and balances).",
-                 ["Total"])
+    return Table(
+        f"expenditure_by_provision_{scenario}",
+        f"High needs expenditure by provision type, {scenario} (£)",
+        wide,
+        "money",
+        f"Actual to {years[-1]} (marts.fct_provision_spend), then the {scenario} forecast "
+        "(forecast.spend, central: the mean of the simulated paths; the total ties to Funding and "
+        "balances).",
+        ["Total"],
+    )
 
 
 def funding_and_balances(data: ReportData) -> list[Table]:
     actual = data.position[data.position["is_complete_year"]].set_index("financial_year")
     rows = {label: actual[column] for column, label in FUNDING_LINES.items()}
     rows["less: place deductions (academies and colleges)"] = -actual["place_deductions_gbp"]
-    rows |= {"Total high needs funding": actual["funding_gbp"], "High needs spend": actual["spend_gbp"],
-             "In-year balance (funding − spend)": actual["in_year_balance_gbp"],
-             "Cumulative DSG high needs balance": actual["cumulative_balance_gbp"]}
+    rows |= {
+        "Total high needs funding": actual["funding_gbp"],
+        "High needs spend": actual["spend_gbp"],
+        "In-year balance (funding − spend)": actual["in_year_balance_gbp"],
+        "Cumulative DSG high needs balance": actual["cumulative_balance_gbp"],
+    }
     history = pd.DataFrame(rows).T
     history.index.name = "Line"
-    tables = [Table("funding_and_balances_actual", "High needs funding and balances, actual (£)",
-                    history.reset_index(), "money",
-                    "From the budget file and the ledger (marts.fct_hnb_position). Negative balance = deficit.",
-                    ["Total high needs funding"])]
+    tables = [
+        Table(
+            "funding_and_balances_actual",
+            "High needs funding and balances, actual (£)",
+            history.reset_index(),
+            "money",
+            "From the budget file and the ledger (marts.fct_hnb_position). Negative balance = "
+            "deficit.",
+            ["Total high needs funding"],
+        )
+    ]
     for scenario in SCENARIOS:
-        part = data.position_forecast[data.position_forecast["scenario"] == scenario].set_index("financial_year")
-        forecast = pd.DataFrame({
-            "Total high needs funding": part["funding_gbp"],
-            "High needs spend": part["spend_gbp_central"],
-            "High needs spend (p10)": part["spend_gbp_p10"],
-            "High needs spend (p90)": part["spend_gbp_p90"],
-            "In-year balance (funding − spend)": part["in_year_balance_gbp_central"],
-            "Cumulative DSG high needs balance": part["cumulative_balance_gbp_central"],
-            "Cumulative balance (p10)": part["cumulative_balance_gbp_p10"],
-            "Cumulative balance (p90)": part["cumulative_balance_gbp_p90"],
-        }).T
+        part = data.position_forecast[data.position_forecast["scenario"] == scenario].set_index(
+            "financial_year"
+        )
+        forecast = pd.DataFrame(
+            {
+                "Total high needs funding": part["funding_gbp"],
+                "High needs spend": part["spend_gbp_central"],
+                "High needs spend (p10)": part["spend_gbp_p10"],
+                "High needs spend (p90)": part["spend_gbp_p90"],
+                "In-year balance (funding − spend)": part["in_year_balance_gbp_central"],
+                "Cumulative DSG high needs balance": part["cumulative_balance_gbp_central"],
+                "Cumulative balance (p10)": part["cumulative_balance_gbp_p10"],
+                "Cumulative balance (p90)": part["cumulative_balance_gbp_p90"],
+            }
+        ).T
         forecast.index.name = "Line"
         sources = ", ".join(f"{fy}: {source}" for fy, source in part["funding_source"].items())
-        tables.append(Table(f"funding_and_balances_{scenario}", f"High needs funding and balances, forecast {scenario} (£)",
-                            forecast.reset_index(), "money",
-                            f"forecast.hnb_position, {scenario}: central figures (the mean of the simulated paths) that "
-                            f"add up. Funding: {sources}. p10/p90: the band holding 80% of the simulated paths, of each "
-                            "line on its own."))
+        tables.append(
+            Table(
+                f"funding_and_balances_{scenario}",
+                f"High needs funding and balances, forecast {scenario} (£)",
+                forecast.reset_index(),
+                "money",
+                f"forecast.hnb_position, {scenario}: central figures (the mean of the simulated "
+                "paths) that "
+                f"add up. Funding: {sources}. p10/p90: the band holding 80% of the simulated "
+                "paths, of each "
+                "line on its own.",
+            )
+        )
     return tables
 
 
@@ -235,55 +338,96 @@ def mitigation_log(data: ReportData) -> Table:
     the Forum or partners must agree, never a saving) apart, with assured and assessed subtotals
     of each; the years add up to the cumulative column."""
     effects = data.mitigations
-    wide = effects.pivot_table(index="mitigation", columns="financial_year", values="in_year_balance_effect_gbp",
-                               aggfunc="sum", sort=False)
+    wide = effects.pivot_table(
+        index="mitigation",
+        columns="financial_year",
+        values="in_year_balance_effect_gbp",
+        aggfunc="sum",
+        sort=False,
+    )
     info = effects.drop_duplicates("mitigation").set_index("mitigation")
     horizon = data.horizon
-    at_horizon = effects[effects["financial_year"] == horizon].set_index("mitigation")["cumulative_balance_effect_gbp"]
+    at_horizon = effects[effects["financial_year"] == horizon].set_index("mitigation")[
+        "cumulative_balance_effect_gbp"
+    ]
     cumulative = f"Effect on cumulative balance by {horizon}"
-    log = pd.DataFrame({
-        "Mitigation": wide.index, "Kind": info.loc[wide.index, "kind"].to_numpy(),
-        "Status": info.loc[wide.index, "status"].to_numpy(),
-        "DBV line of enquiry": info.loc[wide.index, "line_of_enquiry"].to_numpy(),
-        "Lever": info.loc[wide.index, "lever"].to_numpy(),
-        "Provision types": info.loc[wide.index, "provision_types"].to_numpy(),
-        "Start year": info.loc[wide.index, "start_year"].to_numpy(),
-    })
+    log = pd.DataFrame(
+        {
+            "Mitigation": wide.index,
+            "Kind": info.loc[wide.index, "kind"].to_numpy(),
+            "Status": info.loc[wide.index, "status"].to_numpy(),
+            "DBV line of enquiry": info.loc[wide.index, "line_of_enquiry"].to_numpy(),
+            "Lever": info.loc[wide.index, "lever"].to_numpy(),
+            "Provision types": info.loc[wide.index, "provision_types"].to_numpy(),
+            "Start year": info.loc[wide.index, "start_year"].to_numpy(),
+        }
+    )
     for year in wide.columns:
         log[year] = wide[year].to_numpy()
     log[cumulative] = at_horizon.reindex(wide.index).to_numpy()
-    log = log.sort_values(["Kind", "Status"], key=lambda c: c.map(KIND_ORDER if c.name == "Kind" else STATUS_ORDER),
-                          kind="stable").reset_index(drop=True)
+    log = log.sort_values(
+        ["Kind", "Status"],
+        key=lambda c: c.map(KIND_ORDER if c.name == "Kind" else STATUS_ORDER),
+        kind="stable",
+    ).reset_index(drop=True)
     money = [*wide.columns, cumulative]
     blank = dict.fromkeys(log.columns, "")
     rows, totals = [], []
     for (kind, status), part in log.groupby(["Kind", "Status"], sort=False):
         rows += part.to_dict("records")
         label = f"Subtotal: {status} {KIND_PLURAL[kind]}"
-        rows.append({**blank, "Mitigation": label, "Kind": kind, "Status": status,
-                     **{c: part[c].sum() for c in money}})
+        rows.append(
+            {
+                **blank,
+                "Mitigation": label,
+                "Kind": kind,
+                "Status": status,
+                **{c: part[c].sum() for c in money},
+            }
+        )
         totals.append(label)
-    for kind_label, kinds in (("Total: savings less costs", ("saving", "cost")), ("Total: funding", ("funding",))):
+    for kind_label, kinds in (
+        ("Total: savings less costs", ("saving", "cost")),
+        ("Total: funding", ("funding",)),
+    ):
         part = log[log["Kind"].isin(kinds)]
         if len(part):
             rows.append({**blank, "Mitigation": kind_label, **{c: part[c].sum() for c in money}})
             totals.append(kind_label)
-    rows.append({**blank, "Mitigation": "Total: every mitigation", **{c: log[c].sum() for c in money}})
+    rows.append(
+        {**blank, "Mitigation": "Total: every mitigation", **{c: log[c].sum() for c in money}}
+    )
     totals.append("Total: every mitigation")
-    return Table("mitigation_log", "Mitigation log: effect on the balance per year (£)", pd.DataFrame(rows), "money",
-                 "Each mitigation's own effect on the in-year balance against the unmitigated forecast (spend avoided, "
-                 "or for kind funding the income gained: a block transfer or contribution is funding the Schools' "
-                 "Forum or a partner must agree each year, never a saving; mean of the path-by-path differences, so "
-                 "the years add up to the cumulative column), from forecast.mitigations.", totals)
+    return Table(
+        "mitigation_log",
+        "Mitigation log: effect on the balance per year (£)",
+        pd.DataFrame(rows),
+        "money",
+        "Each mitigation's own effect on the in-year balance against the unmitigated forecast "
+        "(spend avoided, "
+        "or for kind funding the income gained: a block transfer or contribution is funding the "
+        "Schools' "
+        "Forum or a partner must agree each year, never a saving; mean of the path-by-path "
+        "differences, so "
+        "the years add up to the cumulative column), from forecast.mitigations.",
+        totals,
+    )
 
 
 ASSUMPTION_LABELS = {
-    "funding_growth": "Funding growth after the budget file", "funding_gbp": "High needs funding",
-    "unit_cost_inflation": "Unit-cost inflation (cash)", "pay_inflation": "Pay inflation",
-    "price_inflation": "Price inflation", "pay_share": "Pay share of unit costs",
-    "historical_inflation": "Inflation taken off past unit-cost growth", "unit_cost_growth": "Unit-cost growth",
-    "joiners_trend": "New plans: trend", "population": "Population", "capacity": "Capacity",
-    "prevalence_ceiling": "Prevalence ceiling", "balance_brought_forward": "Balance brought forward",
+    "funding_growth": "Funding growth after the budget file",
+    "funding_gbp": "High needs funding",
+    "unit_cost_inflation": "Unit-cost inflation (cash)",
+    "pay_inflation": "Pay inflation",
+    "price_inflation": "Price inflation",
+    "pay_share": "Pay share of unit costs",
+    "historical_inflation": "Inflation taken off past unit-cost growth",
+    "unit_cost_growth": "Unit-cost growth",
+    "joiners_trend": "New plans: trend",
+    "population": "Population",
+    "capacity": "Capacity",
+    "prevalence_ceiling": "Prevalence ceiling",
+    "balance_brought_forward": "Balance brought forward",
 }
 
 
@@ -293,34 +437,55 @@ def assumptions(data: ReportData) -> list[Table]:
         return []
     frame = data.assumptions.copy()
     frame["assumption"] = frame["assumption"].map(lambda a: ASSUMPTION_LABELS.get(a, a))
-    frame["provision_type"] = frame["provision_type"].map(lambda p: data.labels.get(p, p) if isinstance(p, str) else "")
+    frame["provision_type"] = frame["provision_type"].map(
+        lambda p: data.labels.get(p, p) if isinstance(p, str) else ""
+    )
     is_rate = frame["unit"].isin(["a year", "share"])
-    frame = pd.DataFrame({
-        "Assumption": frame["assumption"], "Provision type": frame["provision_type"],
-        "Year": frame["financial_year"].fillna(""),
-        "As a rate (%)": (frame["value"] * 100).where(is_rate), "Amount": frame["value"].where(~is_rate),
-        "Unit": frame["unit"].fillna(""), "Source": frame["source"].fillna(""),
-    })
-    return [Table("assumptions", "The forecast's assumptions and their sources", frame, "mixed",
-                  "Rates in per cent a year (pay share: per cent of unit cost); amounts in the unit shown. Every one is "
-                  "a setting (forecast/config/forecast.yml) or estimated from the council's history; "
-                  "forecast.assumptions holds them.")]
+    frame = pd.DataFrame(
+        {
+            "Assumption": frame["assumption"],
+            "Provision type": frame["provision_type"],
+            "Year": frame["financial_year"].fillna(""),
+            "As a rate (%)": (frame["value"] * 100).where(is_rate),
+            "Amount": frame["value"].where(~is_rate),
+            "Unit": frame["unit"].fillna(""),
+            "Source": frame["source"].fillna(""),
+        }
+    )
+    return [
+        Table(
+            "assumptions",
+            "The forecast's assumptions and their sources",
+            frame,
+            "mixed",
+            "Rates in per cent a year (pay share: per cent of unit cost); amounts in the unit "
+            "shown. Every one is "
+            "a setting (forecast/config/forecast.yml) or estimated from the council's history; "
+            "forecast.assumptions holds them.",
+        )
+    ]
 
 
 def headline_assumptions(data: ReportData) -> str:
-    """One sentence, beside the headline: the funding and unit-cost assumptions and their sources."""
+    """One sentence, beside the headline: the funding and unit-cost assumptions and their
+    sources."""
     if data.assumptions is None:
         return ""
     rows = data.assumptions.set_index("assumption")
     funding = data.position_forecast[data.position_forecast["scenario"] == "unmitigated"]
-    sources = "; ".join(f"{fy}: {source}" for fy, source in zip(funding["financial_year"], funding["funding_source"], strict=False))
+    sources = "; ".join(
+        f"{fy}: {source}"
+        for fy, source in zip(funding["financial_year"], funding["funding_source"], strict=False)
+    )
     text = f"Funding — {sources}."
     growth = rows.loc["funding_growth"] if "funding_growth" in rows.index else None
     if growth is not None and pd.notna(growth["value"]):
         text += f" Growth assumed: {growth['value']:+.1%} a year ({growth['source']})."
     if "unit_cost_inflation" in rows.index:
         inflation = rows.loc["unit_cost_inflation"]
-        text += f" Unit costs: {inflation['value']:.1%} a year cash inflation ({inflation['source']}"
+        text += (
+            f" Unit costs: {inflation['value']:.1%} a year cash inflation ({inflation['source']}"
+        )
         for name in ("pay_inflation", "price_inflation"):
             if name in rows.index:
                 text += f"; {ASSUMPTION_LABELS[name].lower()}: {rows.loc[name, 'source']}"
@@ -331,14 +496,36 @@ def headline_assumptions(data: ReportData) -> str:
 def sensitivity(data: ReportData) -> list[Table]:
     if data.sensitivity is None:
         return []
-    at = data.sensitivity[data.sensitivity["financial_year"] == data.horizon]
-    frame = at[["assumption", "variant", "value", "cumulative_balance_gbp_central", "change_from_central_gbp"]].rename(
-        columns={"assumption": "Assumption", "variant": "Variant", "value": "Value",
-                 "cumulative_balance_gbp_central": f"Cumulative balance {data.horizon} (£)",
-                 "change_from_central_gbp": "Change from the forecast as set (£)"})
-    return [Table("sensitivity", f"Unmitigated cumulative balance at the end of {data.horizon} under other assumptions",
-                  frame.reset_index(drop=True), "mixed", "forecast.sensitivity: one assumption changed at a time, on "
-                  "the same simulated paths (funding growth and unit-cost inflation a year; new plans in %).")]
+    at = data.sensitivity[data.sensitivity["financial_year"] == data.horizon].copy()
+    at["assumption"] = at["assumption"].map(lambda a: SENSITIVITY_LABELS.get(a, a))
+    frame = at[
+        [
+            "assumption",
+            "variant",
+            "value",
+            "cumulative_balance_gbp_central",
+            "change_from_central_gbp",
+        ]
+    ].rename(
+        columns={
+            "assumption": "Assumption",
+            "variant": "Variant",
+            "value": "Value",
+            "cumulative_balance_gbp_central": f"Cumulative balance {data.horizon} (£)",
+            "change_from_central_gbp": "Change from the forecast as set (£)",
+        }
+    )
+    return [
+        Table(
+            "sensitivity",
+            f"Unmitigated cumulative balance at the end of {data.horizon} under other assumptions",
+            frame.reset_index(drop=True),
+            "mixed",
+            "forecast.sensitivity: one assumption changed at a time, on "
+            "the same simulated paths (funding growth and unit-cost inflation a year; new plans in "
+            "%).",
+        )
+    ]
 
 
 AGE_ORDER = ["under 5", "5-10", "11-15", "16-19", "20-25"]
@@ -351,31 +538,59 @@ def forecast_by_age_and_need(data: ReportData) -> list[Table]:
         return []
     by_age = data.caseload_by_age[data.caseload_by_age["provision_type"] != "total"]
     last = data.cohort["census_year"].max()
-    mix = data.cohort[data.cohort["census_year"] == last].groupby(["age_group", "provision_type", "primary_need"])["plans"].sum()
+    mix = (
+        data.cohort[data.cohort["census_year"] == last]
+        .groupby(["age_group", "provision_type", "primary_need"])["plans"]
+        .sum()
+    )
     mix = mix / mix.groupby(level=[0, 1]).transform("sum")
     tables = []
     for scenario in SCENARIOS:
         part = by_age[by_age["scenario"] == scenario]
-        ages = part.pivot_table(index="age_group", columns="year", values="plans_central", aggfunc="sum")
+        ages = part.pivot_table(
+            index="age_group", columns="year", values="plans_central", aggfunc="sum"
+        )
         ages = ages.reindex([a for a in AGE_ORDER if a in ages.index])
         ages.columns = [fy_of_census_year(int(y)) for y in ages.columns]
         ages = _with_total(ages.rename_axis("Age group").reset_index(), "Age group")
-        tables.append(Table(f"forecast_by_age_{scenario}", f"Forecast EHC plans by age group, {scenario}", ages, "count",
-                            "forecast.caseload_by_age, central; January census in each financial year. Actual years: "
-                            "the Caseload breakdowns sheet.", ["Total"]))
-        joined = part.merge(mix.rename("share").reset_index(), on=["age_group", "provision_type"], how="left")
-        # an age group × provision type with no plans on the last census has no need mix: its plans are 'not known'
+        tables.append(
+            Table(
+                f"forecast_by_age_{scenario}",
+                f"Forecast EHC plans by age group, {scenario}",
+                ages,
+                "count",
+                "forecast.caseload_by_age, central; January census in each financial year. Actual "
+                "years: "
+                "the Caseload breakdowns sheet.",
+                ["Total"],
+            )
+        )
+        joined = part.merge(
+            mix.rename("share").reset_index(), on=["age_group", "provision_type"], how="left"
+        )
+        # an age group × provision type with no plans on the last census has no need mix: its plans
+        # are 'not known'
         joined["primary_need"] = joined["primary_need"].fillna("not known")
         joined["share"] = joined["share"].fillna(1.0)
         joined["plans"] = joined["plans_central"] * joined["share"]
-        needs = joined.pivot_table(index="primary_need", columns="year", values="plans", aggfunc="sum")
+        needs = joined.pivot_table(
+            index="primary_need", columns="year", values="plans", aggfunc="sum"
+        )
         needs = needs.loc[needs.sum(axis=1).sort_values(ascending=False).index]
         needs.columns = [fy_of_census_year(int(y)) for y in needs.columns]
         needs = _with_total(needs.rename_axis("Primary need").reset_index(), "Primary need")
-        tables.append(Table(f"forecast_by_need_{scenario}", f"Forecast EHC plans by primary need, {scenario}", needs,
-                            "count", f"Each age group and provision type's forecast (central) split in its mix of "
-                            f"primary needs on the January {last} census: an assumption that the mix within them holds.",
-                            ["Total"]))
+        tables.append(
+            Table(
+                f"forecast_by_need_{scenario}",
+                f"Forecast EHC plans by primary need, {scenario}",
+                needs,
+                "count",
+                f"Each age group and provision type's forecast (central) split in its mix of "
+                f"primary needs on the January {last} census: an assumption that the mix within "
+                "them holds.",
+                ["Total"],
+            )
+        )
     return tables
 
 
@@ -385,33 +600,88 @@ def transport(data: ReportData) -> list[Table]:
     if data.transport is None:
         return []
     complete = data.transport[data.transport["financial_year"].isin(data.complete_years)]
-    wide = complete.pivot_table(index="s251_line", columns="financial_year", values="spend_gbp", aggfunc="sum")
+    wide = complete.pivot_table(
+        index="s251_line", columns="financial_year", values="spend_gbp", aggfunc="sum"
+    )
     wide = wide.reindex(columns=data.complete_years).fillna(0.0)
     frame = _with_total(wide.reset_index().rename(columns={"s251_line": "S251 line"}), "S251 line")
-    return [Table("sen_transport", "SEN transport, outside the high needs block (£)", frame, "money",
-                  "Ledger lines 1.4.11 and 2.1.x (intermediate.int_spend_allocated, not high needs): paid from the "
-                  "council's general fund, so in none of the high needs totals. Complete years only."
-                  + ("" if len(complete) else " The ledger has no SEN transport lines."), ["Total"])]
+    return [
+        Table(
+            "sen_transport",
+            "SEN transport, outside the high needs block (£)",
+            frame,
+            "money",
+            "Ledger lines 1.4.11 and 2.1.x (intermediate.int_spend_allocated, not high needs): "
+            "paid from the "
+            "council's general fund, so in none of the high needs totals. Complete years only."
+            + ("" if len(complete) else " The ledger has no SEN transport lines."),
+            ["Total"],
+        )
+    ]
+
+
+BASELINE_LABELS = {
+    "compound_growth_3y": "Compound growth (3 years)",
+    "linear_trend_5y": "Straight line (5 years)",
+    "last_value": "Last value",
+    "national_growth_3y": "England's growth (3 years)",
+}
+SPEND_ROW = "Spend (plans weighted by cost per plan)"
 
 
 def backtest(data: ReportData) -> list[Table]:
-    """The caseload model's accuracy on the council's own history, every origin pooled."""
+    """The caseload model's accuracy on the council's own history, every origin pooled: per years
+    ahead and provision type (then all plans, then spend), the model's error, bias and interval
+    coverage beside each baseline's error, and how often the model beat it."""
     if data.backtest is None or data.backtest.empty:
         return []
-    pooled = data.backtest[data.backtest["origin"].isna()].copy()
-    beats = [c for c in pooled.columns if c.startswith("beats_")]
-    pooled["provision_type"] = pooled["provision_type"].map(lambda p: data.labels.get(p, p))
-    pooled = pooled.sort_values(["model", "horizon", "provision_type"])
-    frame = pooled[["model", "horizon", "provision_type", "units", "actual_plans", "wape", "bias", "coverage_p10_p90",
-                    *beats]].rename(columns={
-        "model": "Model", "horizon": "Years ahead", "provision_type": "Provision type", "units": "Forecasts scored",
-        "actual_plans": "Actual plans (sum)", "wape": "Error share (WAPE)", "bias": "Bias share",
-        "coverage_p10_p90": "Share inside p10–p90",
-        **{c: f"Share beating {c.removeprefix('beats_').replace('_', ' ')}" for c in beats}})
-    return [Table("backtest", "How well the caseload model forecast the council's own past censuses", frame, "mixed",
-                  "forecast.backtest, every origin pooled: the model is fitted on the censuses up to each past year and "
-                  "scored on the years after it. WAPE = Σ|actual − forecast| ÷ Σ actual; bias > 0 = over-forecast; "
-                  "an 80% interval should hold about 0.8 of the actual values.")]
+    pooled = data.backtest[data.backtest["origin"].isna()]
+    keys = ["horizon", "provision_type"]
+    model = pooled[pooled["model"] == "cohort_model"].set_index(keys)
+    baselines = [b for b in BASELINE_LABELS if (pooled["model"] == b).any()]
+    frame = pd.DataFrame(
+        {
+            "Forecasts scored": model["units"],
+            "Actual plans (sum)": model["actual_plans"].where(
+                model.index.get_level_values(1) != "spend"
+            ),
+            "Model: error share (WAPE)": model["wape"],
+            "Model: bias share": model["bias"],
+            "Model: share inside p10–p90": model["coverage_p10_p90"],
+        }
+    )
+    for baseline in baselines:
+        errors = pooled[pooled["model"] == baseline].set_index(keys)["wape"]
+        frame[f"{BASELINE_LABELS[baseline]}: error share (WAPE)"] = errors.reindex(frame.index)
+        frame[f"Share beating {BASELINE_LABELS[baseline].lower()}"] = model[f"beats_{baseline}"]
+    order = {p: k for k, p in enumerate([*data.provisions, "total", "spend"])}
+    frame = frame.reset_index().sort_values(
+        ["horizon", "provision_type"],
+        key=lambda c: c.map(order) if c.name == "provision_type" else c,
+    )
+    frame["provision_type"] = frame["provision_type"].map(
+        lambda p: {"total": "All plans", "spend": SPEND_ROW}.get(p, data.labels.get(p, p))
+    )
+    frame = frame.rename(columns={"horizon": "Years ahead", "provision_type": "Provision type"})
+    return [
+        Table(
+            "backtest",
+            "How well the caseload model forecast the council's own past censuses",
+            frame.reset_index(drop=True),
+            "mixed",
+            "forecast.backtest, every origin pooled: the model is fitted on the censuses up to "
+            "each past year and "
+            "scored on the years after it, beside the projections councils make from counts alone. "
+            "WAPE = "
+            "Σ|actual − forecast| ÷ Σ actual; bias > 0 = over-forecast; an 80% interval should "
+            "hold about 0.8 "
+            "of the actual values; 'share beating' = the share of origins where the model's error "
+            "was the "
+            f"smaller. {SPEND_ROW}: each provision type's plans times the council's cost per plan "
+            "in the last "
+            "complete year, so a miss on a dear placement counts by its cost.",
+        )
+    ]
 
 
 def mitigation_plan(data: ReportData) -> Table:
@@ -419,26 +689,55 @@ def mitigation_plan(data: ReportData) -> Table:
     its parameters, what it costs to deliver, who owns it, its milestones and risk."""
     effects = data.mitigations
     info = effects.drop_duplicates("mitigation").set_index("mitigation")
-    at_horizon = effects[effects["financial_year"] == data.horizon].set_index("mitigation")["cumulative_balance_effect_gbp"]
-    columns = {"kind": "Kind", "status": "Status", "line_of_enquiry": "DBV line of enquiry", "lever": "Lever",
-               "effect": "Lever parameters", "assumption_text": "Assumption", "delivery_cost_gbp": "Cost to deliver (£ a year)",
-               "owner": "Owner", "milestones": "Milestones", "risk": "Risk"}
+    at_horizon = effects[effects["financial_year"] == data.horizon].set_index("mitigation")[
+        "cumulative_balance_effect_gbp"
+    ]
+    columns = {
+        "kind": "Kind",
+        "status": "Status",
+        "line_of_enquiry": "DBV line of enquiry",
+        "lever": "Lever",
+        "effect": "Lever parameters",
+        "assumption_text": "Assumption",
+        "delivery_cost_gbp": "Cost to deliver (£ a year)",
+        "owner": "Owner",
+        "milestones": "Milestones",
+        "risk": "Risk",
+    }
     plan = info[[c for c in columns if c in info.columns]].rename(columns=columns)
     plan[f"Effect on cumulative balance by {data.horizon}"] = at_horizon.reindex(plan.index)
-    return Table("mitigation_plan", "Mitigations: assumption, owner, milestones and risk", plan.reset_index().rename(
-        columns={"mitigation": "Mitigation"}), "mixed", "From the mitigations file; effects from forecast.mitigations.")
+    return Table(
+        "mitigation_plan",
+        "Mitigations: assumption, owner, milestones and risk",
+        plan.reset_index().rename(columns={"mitigation": "Mitigation"}),
+        "mixed",
+        "From the mitigations file; effects from forecast.mitigations.",
+    )
 
 
 def gap_to_balance(data: ReportData) -> Table:
-    gap = data.gap.rename(columns={
-        "financial_year": "Financial year", "funding_gbp": "Funding", "spend_gbp": "Spend",
-        "in_year_balance_gbp": "In-year balance", "cumulative_balance_gbp": "Cumulative balance",
-        "saving_to_balance_in_year_gbp": "Further saving to balance in-year",
-        "saving_per_year_to_recover_by_target_gbp": "Saving a year to clear the deficit by the target year",
-        "recover_by": "Target year",
-    })
-    return Table("gap_to_balance", "The gap still to close after mitigations (£, central)", gap, "money",
-                 "forecast.gap_to_balance: after every mitigation, central (the mean of the simulated paths).")
+    gap = data.gap.rename(
+        columns={
+            "financial_year": "Financial year",
+            "funding_gbp": "Funding",
+            "spend_gbp": "Spend",
+            "in_year_balance_gbp": "In-year balance",
+            "cumulative_balance_gbp": "Cumulative balance",
+            "saving_to_balance_in_year_gbp": "Further saving to balance in-year",
+            "saving_per_year_to_recover_by_target_gbp": (
+                "Saving a year to clear the deficit by the target year"
+            ),
+            "recover_by": "Target year",
+        }
+    )
+    return Table(
+        "gap_to_balance",
+        "The gap still to close after mitigations (£, central)",
+        gap,
+        "money",
+        "forecast.gap_to_balance: after every mitigation, central (the mean of the simulated "
+        "paths).",
+    )
 
 
 def provision_spend(data: ReportData, threshold: int | None = None) -> Table:
@@ -446,29 +745,54 @@ def provision_spend(data: ReportData, threshold: int | None = None) -> Table:
     if threshold is not None:
         small = (spend["placements"] > 0) & (spend["placements"] < threshold)
         spend["placements"] = spend["placements"].astype(float).mask(small)
-        spend["fte_placements"] = spend["fte_placements"].mask(small | (spend["fte_placements"] < threshold))
+        spend["fte_placements"] = spend["fte_placements"].mask(
+            small | (spend["fte_placements"] < threshold)
+        )
         spend["unit_cost_gbp"] = spend["unit_cost_gbp"].mask(spend["fte_placements"].isna())
     spend["provision_type"] = spend["provision_type"].map(data.labels)
-    spend = spend.rename(columns={
-        "financial_year": "Financial year", "provision_type": "Provision type", "spend_gbp": "Spend (£)",
-        "placements": "Placements open in the year", "fte_placements": "Full-time equivalent placements",
-        "unit_cost_gbp": "Unit cost (£ per FTE placement)", "is_complete_year": "Complete year",
-    })
-    return Table("provision_spend", "Spend, placements and unit cost by provision type (marts.fct_provision_spend)",
-                 spend, "mixed")
+    spend = spend.rename(
+        columns={
+            "financial_year": "Financial year",
+            "provision_type": "Provision type",
+            "spend_gbp": "Spend (£)",
+            "placements": "Placements open in the year",
+            "fte_placements": "Full-time equivalent placements",
+            "unit_cost_gbp": "Unit cost (£ per FTE placement)",
+            "is_complete_year": "Complete year",
+        }
+    )
+    return Table(
+        "provision_spend",
+        "Spend, placements and unit cost by provision type (marts.fct_provision_spend)",
+        spend,
+        "mixed",
+    )
 
 
 def cohort_breakdowns(data: ReportData, threshold: int | None = None) -> list[Table]:
     tables = []
-    for column, title in (("primary_need", "primary need"), ("age_group", "age group"),
-                          ("age_at_plan_start_band", "age at plan start")):
+    for column, title in (
+        ("primary_need", "primary need"),
+        ("age_group", "age group"),
+        ("age_at_plan_start_band", "age at plan start"),
+    ):
         published = data.cohort_published(column, threshold)
         wide = published.cells.T
         wide.columns = [fy_of_census_year(int(y)) for y in wide.columns]
-        frame = _with_total(wide.reset_index().rename(columns={column: title.capitalize()}), title.capitalize())
+        frame = _with_total(
+            wide.reset_index().rename(columns={column: title.capitalize()}), title.capitalize()
+        )
         frame.iloc[-1, 1:] = published.row_totals.to_numpy()
-        tables.append(Table(f"plans_by_{column}", f"EHC plans by {title}, January census in each financial year",
-                            frame, "count", "", ["Total"]))
+        tables.append(
+            Table(
+                f"plans_by_{column}",
+                f"EHC plans by {title}, January census in each financial year",
+                frame,
+                "count",
+                "",
+                ["Total"],
+            )
+        )
     return tables
 
 
@@ -477,62 +801,109 @@ def flows(data: ReportData, threshold: int | None = None) -> Table:
     frame = data.flows.copy()
     for measure, table in published.items():
         cells = table.cells.stack(future_stack=True)
-        frame[measure] = [cells.get((y, p), np.nan) for y, p in zip(frame["year"], frame["provision_type"], strict=False)]
+        frame[measure] = [
+            cells.get((y, p), np.nan)
+            for y, p in zip(frame["year"], frame["provision_type"], strict=False)
+        ]
     frame["provision_type"] = frame["provision_type"].map(data.labels)
-    return Table("flows", "New, ceased and moving plans in the twelve months to each January census (marts.fct_ehcp_flows)",
-                 frame.rename(columns={"year": "Year to January", "period_start": "From (exclusive)",
-                                       "period_end": "To (census day)", "provision_type": "Provision type",
-                                       "new_plans": "New plans", "ceased_plans": "Ceased plans",
-                                       "moved_in": "Moved in", "moved_out": "Moved out"}), "mixed")
+    return Table(
+        "flows",
+        "New, ceased and moving plans in the twelve months to each January census "
+        "(marts.fct_ehcp_flows)",
+        frame.rename(
+            columns={
+                "year": "Year to January",
+                "period_start": "From (exclusive)",
+                "period_end": "To (census day)",
+                "provision_type": "Provision type",
+                "new_plans": "New plans",
+                "ceased_plans": "Ceased plans",
+                "moved_in": "Moved in",
+                "moved_out": "Moved out",
+            }
+        ),
+        "mixed",
+    )
 
 
 def data_quality(data: ReportData) -> Table:
     dq = data.data_quality
-    measures = dq[dq["reason"].isna()].pivot_table(index="extract", columns="measure", values="rows", aggfunc="sum",
-                                                   fill_value=0)
+    measures = dq[dq["reason"].isna()].pivot_table(
+        index="extract", columns="measure", values="rows", aggfunc="sum", fill_value=0
+    )
     files = dq.groupby("extract")["files"].max()
     flagged = dq[dq["measure"] == "rows_flagged_by_flag"].groupby("extract")["rows"].sum()
     rejected = dq[dq["measure"] == "file_rejected"].groupby("extract")["rows"].size()
-    quarantined_money = dq[dq["measure"] == "rows_quarantined"].groupby("extract")["amount_gbp"].sum(min_count=1)
-    table = pd.DataFrame({
-        "Extract": measures.index,
-        "Files": files.reindex(measures.index).fillna(0).astype(int).to_numpy(),
-        "Files rejected": rejected.reindex(measures.index).fillna(0).astype(int).to_numpy(),
-        "Rows read": measures.get("rows_read", 0),
-        "Loaded": measures.get("rows_loaded", 0),
-        "Exact duplicates": measures.get("rows_exact_duplicate", 0),
-        "Quarantined": measures.get("rows_quarantined", 0),
-        "Quarantined (£)": quarantined_money.reindex(measures.index).to_numpy(),
-        "Flagged (kept)": flagged.reindex(measures.index).fillna(0).astype(int).to_numpy(),
-        "Current in staging": measures.get("rows_current", 0),
-        "Superseded by a later file": measures.get("rows_superseded", 0),
-    }).reset_index(drop=True)
-    return Table("data_quality", "What happened to every row of every landing file (marts.fct_data_quality)",
-                 _with_total(table, "Extract"), "count",
-                 "Files in the landing folder now. Rows read = loaded + exact duplicates + quarantined. Quarantined (£): "
-                 "the money in the quarantined rows whose amount could be read (finance and budget).", ["Total"])
+    quarantined_money = (
+        dq[dq["measure"] == "rows_quarantined"].groupby("extract")["amount_gbp"].sum(min_count=1)
+    )
+    table = pd.DataFrame(
+        {
+            "Extract": measures.index,
+            "Files": files.reindex(measures.index).fillna(0).astype(int).to_numpy(),
+            "Files rejected": rejected.reindex(measures.index).fillna(0).astype(int).to_numpy(),
+            "Rows read": measures.get("rows_read", 0),
+            "Loaded": measures.get("rows_loaded", 0),
+            "Exact duplicates": measures.get("rows_exact_duplicate", 0),
+            "Quarantined": measures.get("rows_quarantined", 0),
+            "Quarantined (£)": quarantined_money.reindex(measures.index).to_numpy(),
+            "Flagged (kept)": flagged.reindex(measures.index).fillna(0).astype(int).to_numpy(),
+            "Current in staging": measures.get("rows_current", 0),
+            "Superseded by a later file": measures.get("rows_superseded", 0),
+        }
+    ).reset_index(drop=True)
+    return Table(
+        "data_quality",
+        "What happened to every row of every landing file (marts.fct_data_quality)",
+        _with_total(table, "Extract"),
+        "count",
+        "Files in the landing folder now. Rows read = loaded + exact duplicates + quarantined. "
+        "Quarantined (£): "
+        "the money in the quarantined rows whose amount could be read (finance and budget).",
+        ["Total"],
+    )
 
 
 def quality_reasons(data: ReportData) -> Table:
     dq = data.data_quality
     reasons = dq[dq["measure"].isin(["rows_quarantined_by_reason", "rows_flagged_by_flag"])].copy()
-    reasons["measure"] = reasons["measure"].map({"rows_quarantined_by_reason": "quarantined",
-                                                 "rows_flagged_by_flag": "flagged (kept)"})
-    return Table("data_quality_reasons", "Quarantined and flagged rows by reason",
-                 reasons[["extract", "measure", "reason", "rows"]].rename(
-                     columns={"extract": "Extract", "measure": "What", "reason": "Reason", "rows": "Rows"}), "count")
+    reasons["measure"] = reasons["measure"].map(
+        {"rows_quarantined_by_reason": "quarantined", "rows_flagged_by_flag": "flagged (kept)"}
+    )
+    return Table(
+        "data_quality_reasons",
+        "Quarantined and flagged rows by reason",
+        reasons[["extract", "measure", "reason", "rows"]].rename(
+            columns={"extract": "Extract", "measure": "What", "reason": "Reason", "rows": "Rows"}
+        ),
+        "count",
+    )
 
 
 def checks(data: ReportData) -> Table:
     frame = data.checks.copy()
     if frame.empty:
-        return Table("checks", "Checks of the latest refresh (meta.check_results)",
-                     pd.DataFrame(columns=["Asset", "Checks", "Passed", "Failed"]), "count")
-    summary = frame.groupby("asset").agg(Checks=("check_name", "count"), Passed=("passed", "sum")).reset_index()
+        return Table(
+            "checks",
+            "Checks of the latest refresh (meta.check_results)",
+            pd.DataFrame(columns=["Asset", "Checks", "Passed", "Failed"]),
+            "count",
+        )
+    summary = (
+        frame.groupby("asset")
+        .agg(Checks=("check_name", "count"), Passed=("passed", "sum"))
+        .reset_index()
+    )
     summary["Failed"] = summary["Checks"] - summary["Passed"]
     summary = summary.rename(columns={"asset": "Asset"})
-    return Table("checks", f"Checks of the latest refresh (run {frame['run_id'].iloc[0]})", _with_total(summary, "Asset"),
-                 "count", "Every check the refresh ran, as recorded in meta.check_results.", ["Total"])
+    return Table(
+        "checks",
+        f"Checks of the latest refresh (run {frame['run_id'].iloc[0]})",
+        _with_total(summary, "Asset"),
+        "count",
+        "Every check the refresh ran, as recorded in meta.check_results.",
+        ["Total"],
+    )
 
 
 def benchmark_tables(bench) -> list[Table]:
@@ -540,43 +911,83 @@ def benchmark_tables(bench) -> list[Table]:
     from .benchmarks import format_value
 
     table = bench.table
-    indicators = pd.DataFrame({
-        "Indicator": table["label"], "Period": table["period"],
-        bench.name: [format_value(v, u) for v, u in zip(table["council"], table["unit"], strict=False)],
-        "England": [format_value(v, u) for v, u in zip(table["england"], table["unit"], strict=False)],
-        f"{bench.region} (pooled)": [format_value(v, u) for v, u in zip(table["region"], table["unit"], strict=False)],
-        "Similar councils (median)": [format_value(v, u) for v, u in zip(table["similar_councils_median"], table["unit"], strict=False)],
-        # ranks and percentiles are numbers (sortable, usable in a formula), not "84 of 153"
-        "Rank (1 = highest)": table["rank"].astype(float),
-        "Councils ranked": table["councils_ranked"].astype(float),
-        "Percentile": table["percentile"].astype(float).round(0),
-        "Rank note": ["" if pd.notna(r) else "not ranked: flagged" for r in table["rank"]],
-        "Numerator": table["numerator"], "Denominator": table["denominator"],
-    })
-    neighbours = bench.neighbours.rename(columns={
-        "code": "Old LA code", "name": "Council", "region": "Region", "distance": "Distance (standardised)",
-        "primary_unit_of_funding_gbp": "Primary unit of funding (£ per pupil)",
-        "secondary_unit_of_funding_gbp": "Secondary unit of funding (£ per pupil)",
-        "two_year_olds_per_universal_place": "Funded two-year-old places per universal place",
-        "working_parents_per_universal_place": "Working-parent places per universal place",
-    })
-    flags = bench.flags.rename(columns={"code": "Old LA code", "name": "Council", "census_year": "January census",
-                                        "series": "Published series", "year_before": "Count the year before",
-                                        "value": "Published count", "year_after": "Count the year after",
-                                        "kind": "Kind", "why": "Why it is flagged"})
+    indicators = pd.DataFrame(
+        {
+            "Indicator": table["label"],
+            "Period": table["period"],
+            bench.name: [
+                format_value(v, u) for v, u in zip(table["council"], table["unit"], strict=False)
+            ],
+            "England": [
+                format_value(v, u) for v, u in zip(table["england"], table["unit"], strict=False)
+            ],
+            f"{bench.region} (pooled)": [
+                format_value(v, u) for v, u in zip(table["region"], table["unit"], strict=False)
+            ],
+            "Similar councils (median)": [
+                format_value(v, u)
+                for v, u in zip(table["similar_councils_median"], table["unit"], strict=False)
+            ],
+            # ranks and percentiles are numbers (sortable, usable in a formula), not "84 of 153"
+            "Rank (1 = highest)": table["rank"].astype(float),
+            "Councils ranked": table["councils_ranked"].astype(float),
+            "Percentile": table["percentile"].astype(float).round(0),
+            "Rank note": ["" if pd.notna(r) else "not ranked: flagged" for r in table["rank"]],
+            "Numerator": table["numerator"],
+            "Denominator": table["denominator"],
+        }
+    )
+    neighbours = bench.neighbours.rename(
+        columns={
+            "code": "Old LA code",
+            "name": "Council",
+            "region": "Region",
+            "distance": "Distance (standardised)",
+            "primary_unit_of_funding_gbp": "Primary unit of funding (£ per pupil)",
+            "secondary_unit_of_funding_gbp": "Secondary unit of funding (£ per pupil)",
+            "two_year_olds_per_universal_place": "Funded two-year-old places per universal place",
+            "working_parents_per_universal_place": "Working-parent places per universal place",
+        }
+    )
+    flags = bench.flags.rename(
+        columns={
+            "code": "Old LA code",
+            "name": "Council",
+            "census_year": "January census",
+            "series": "Published series",
+            "year_before": "Count the year before",
+            "value": "Published count",
+            "year_after": "Count the year after",
+            "kind": "Kind",
+            "why": "Why it is flagged",
+        }
+    )
     own = flags[flags["Old LA code"] == bench.code]
     return [
-        Table("benchmark_indicators", f"{bench.name} ({bench.code}) against England, {bench.region} and similar councils",
-              indicators, "mixed", "Rank among all councils with an unflagged published value; percentile = share of "
-              "them with a lower value. Numerator and denominator are the council's own published figures."),
+        Table(
+            "benchmark_indicators",
+            f"{bench.name} ({bench.code}) against England, {bench.region} and similar councils",
+            indicators,
+            "mixed",
+            "Rank among all councils with an unflagged published value; percentile = share of "
+            "them with a lower value. Numerator and denominator are the council's own published "
+            "figures.",
+        ),
         Table("similar_councils", "Similar councils", neighbours, "mixed", bench.neighbour_method),
-        Table("flags_council", f"Published figures for {bench.name} that look wrong", own, "mixed",
-              "Left out of ranks, region and similar-council figures and trend lines."),
+        Table(
+            "flags_council",
+            f"Published figures for {bench.name} that look wrong",
+            own,
+            "mixed",
+            "Left out of ranks, region and similar-council figures and trend lines.",
+        ),
         Table("flags_all", "Published figures that look wrong, every council", flags, "mixed"),
     ]
 
 
-RECONCILE_SHARE = 0.10  # a provision type differing by more than this share (and 5 plans) is listed first
+RECONCILE_SHARE = (
+    0.10  # a provision type differing by more than this share (and 5 plans) is listed first
+)
 RECONCILE_PLANS = 5
 
 
@@ -592,33 +1003,61 @@ def reconciliation(data: ReportData, bench, threshold: int | None = None) -> Tab
     year = common[-1]
     theirs = published.loc[year].reindex(data.provisions).fillna(0.0).astype(float)
     ours = own.cells.loc[year].reindex(data.provisions).astype(float)
-    frame = pd.DataFrame({
-        "Provision type": [data.labels[p] for p in data.provisions],
-        "Own data": ours.to_numpy(), "Published (SEN2)": theirs.to_numpy(),
-    })
+    frame = pd.DataFrame(
+        {
+            "Provision type": [data.labels[p] for p in data.provisions],
+            "Own data": ours.to_numpy(),
+            "Published (SEN2)": theirs.to_numpy(),
+        }
+    )
     frame = _with_total(frame, "Provision type")
-    frame.loc[frame.index[-1], "Own data"] = float(own.row_totals.loc[year]) if year in own.row_totals.index \
-        else ours.sum()
+    frame.loc[frame.index[-1], "Own data"] = (
+        float(own.row_totals.loc[year]) if year in own.row_totals.index else ours.sum()
+    )
     frame["Difference"] = frame["Own data"] - frame["Published (SEN2)"]
-    frame["Difference (% of published)"] = (frame["Difference"] / frame["Published (SEN2)"].where(
-        frame["Published (SEN2)"] > 0) * 100).round(1)
+    frame["Difference (% of published)"] = (
+        frame["Difference"] / frame["Published (SEN2)"].where(frame["Published (SEN2)"] > 0) * 100
+    ).round(1)
     types = frame.iloc[:-1]
-    large = types[(types["Difference"].abs() > RECONCILE_PLANS)
-                  & (types["Difference (% of published)"].abs() > RECONCILE_SHARE * 100)]
-    listed = ", ".join(f"{row['Provision type']} ({row['Difference']:+.0f})" for _, row in large.iterrows())
-    note = (f"January {year}. Own data: the council's EHCP and placement extracts at the census date, "
-            "placed by the provision type of the placement open that day (marts.fct_ehcp_cohort). Published: the "
-            "DfE's EHCP release for the council, from its SEN2 return, placed by establishment type. They differ "
-            "where the extracts were corrected after the return, where a placement's type maps differently from "
-            "the SEN2 establishment type (resourced provision and units inside mainstream schools, independent "
-            "against non-maintained special, post-16 providers), where children placed out of area or plans "
-            "transferred in the census month are counted by one and not the other, and where the return was made "
-            "from a different cut of the case management system. "
-            + (f"Differences of more than {RECONCILE_SHARE:.0%} and {RECONCILE_PLANS} plans: {listed}; "
-               "check these against the return's own file (sen2/) first." if listed else
-               f"No provision type differs by more than {RECONCILE_SHARE:.0%} and {RECONCILE_PLANS} plans."))
-    return Table("reconciliation_published", f"Own counts against the published SEN2 counts, January {year}",
-                 frame, "count", note, ["Total"])
+    large = types[
+        (types["Difference"].abs() > RECONCILE_PLANS)
+        & (types["Difference (% of published)"].abs() > RECONCILE_SHARE * 100)
+    ]
+    listed = ", ".join(
+        f"{row['Provision type']} ({row['Difference']:+.0f})" for _, row in large.iterrows()
+    )
+    note = (
+        f"January {year}. Own data: the council's EHCP and placement extracts at the census date, "
+        "placed by the provision type of the placement open that day (marts.fct_ehcp_cohort). "
+        "Published: the "
+        "DfE's EHCP release for the council, from its SEN2 return, placed by establishment type. "
+        "They differ "
+        "where the extracts were corrected after the return, where a placement's type maps "
+        "differently from "
+        "the SEN2 establishment type (resourced provision and units inside mainstream schools, "
+        "independent "
+        "against non-maintained special, post-16 providers), where children placed out of area or "
+        "plans "
+        "transferred in the census month are counted by one and not the other, and where the "
+        "return was made "
+        "from a different cut of the case management system. "
+        + (
+            f"Differences of more than {RECONCILE_SHARE:.0%} and {RECONCILE_PLANS} plans: "
+            f"{listed}; "
+            "check these against the return's own file (sen2/) first."
+            if listed
+            else f"No provision type differs by more than {RECONCILE_SHARE:.0%} and "
+            f"{RECONCILE_PLANS} plans."
+        )
+    )
+    return Table(
+        "reconciliation_published",
+        f"Own counts against the published SEN2 counts, January {year}",
+        frame,
+        "count",
+        note,
+        ["Total"],
+    )
 
 
 def _marked(build, data: ReportData, threshold: int | None) -> list[Table]:
@@ -635,11 +1074,18 @@ def _marked(build, data: ReportData, threshold: int | None) -> list[Table]:
 def dsg_plan_tables(data: ReportData, threshold: int | None = None) -> dict[str, list[Table]]:
     """Sheet name → tables, in workbook order."""
     return {
-        "DSG plan summary": [],  # the workbook's own (workbook.dsg_summary): formulas and input cells
-        "EHCP numbers": _marked(lambda d, t: [x for s in SCENARIOS for x in ehcp_by_placement(d, s, t)], data, threshold),
+        # the workbook's own (workbook.dsg_summary): formulas and input cells
+        "DSG plan summary": [],
+        "EHCP numbers": _marked(
+            lambda d, t: [x for s in SCENARIOS for x in ehcp_by_placement(d, s, t)], data, threshold
+        ),
         "Expenditure by S251 line": expenditure_by_line(data) + transport(data),
         "Expenditure by provision": [expenditure_by_provision(data, s) for s in SCENARIOS],
-        **({"Forecast by age and need": by_age} if (by_age := forecast_by_age_and_need(data)) else {}),
+        **(
+            {"Forecast by age and need": by_age}
+            if (by_age := forecast_by_age_and_need(data))
+            else {}
+        ),
         **({"Assumptions": shown} if (shown := assumptions(data) + sensitivity(data)) else {}),
         "Funding and balances": funding_and_balances(data),
         "Mitigations": [mitigation_log(data), mitigation_plan(data), gap_to_balance(data)],

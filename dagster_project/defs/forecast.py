@@ -1,5 +1,5 @@
-"""The forecast: caseload × unit cost by provision type to the horizon, unmitigated and mitigated."""
-
+"""The forecast: caseload × unit cost by provision type to the horizon, unmitigated and
+mitigated."""
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -38,8 +38,13 @@ from .gates import MART_KEYS
         for name, description in TABLE_DESCRIPTIONS.items()
     ],
     check_specs=[
-        dg.AssetCheckSpec(name, asset=["forecast", table], blocking=True, description=CHECK_DESCRIPTIONS[name])
-        for name, table in [*((n, t) for n, (t, _) in TABLE_CHECKS.items()), ("unreached_provisions_identical", "spend")]
+        dg.AssetCheckSpec(
+            name, asset=["forecast", table], blocking=True, description=CHECK_DESCRIPTIONS[name]
+        )
+        for name, table in [
+            *((n, t) for n, (t, _) in TABLE_CHECKS.items()),
+            ("unreached_provisions_identical", "spend"),
+        ]
     ],
 )
 def forecast_tables_asset(
@@ -52,8 +57,14 @@ def forecast_tables_asset(
         history = read_history(con)
     mitigations = load_mitigations(settings.mitigations, history.provision_types)
     forecast = run_forecast(history, mitigations, settings.forecast)
-    backtest = backtest_cohort(history.transitions, caseload_by_census(history), history.provision_types,
-                               settings.forecast.cohort, seed=settings.forecast.seed)
+    backtest = backtest_cohort(
+        history.transitions,
+        caseload_by_census(history),
+        history.provision_types,
+        settings.forecast.cohort,
+        seed=settings.forecast.seed,
+        unit_costs=forecast.cost_model.cost_per_plan(),
+    )
     tables = forecast_tables(forecast, backtest)
     checks = run_checks(tables, forecast.unreached)
     with warehouse.get_connection() as con:
@@ -74,7 +85,9 @@ def forecast_tables_asset(
         if name == "hnb_position":
             metadata.update(
                 {
-                    f"{scenario}_cumulative_balance_{settings.horizon}_central_gbp": round(float(last.loc[scenario, "cumulative_balance_gbp_central"]), 2)
+                    f"{scenario}_cumulative_balance_{settings.horizon}_central_gbp": round(
+                        float(last.loc[scenario, "cumulative_balance_gbp_central"]), 2
+                    )
                     for scenario in (UNMITIGATED, MITIGATED)
                 }
             )

@@ -25,8 +25,18 @@ from tests.conftest import REFERENCE_DATA, REPO_ROOT, reference_file
 from tests.xlsx_formulas import Evaluator
 
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
-SECTIONS = ["funding", "spend", "dbv", "drivers", "requests", "mitigations", "benchmarks", "dsg-plan", "model",
-            "data-quality"]
+SECTIONS = [
+    "funding",
+    "spend",
+    "dbv",
+    "drivers",
+    "requests",
+    "mitigations",
+    "benchmarks",
+    "dsg-plan",
+    "model",
+    "data-quality",
+]
 THRESHOLD = 5
 
 
@@ -40,6 +50,7 @@ def scalar(con, sql: str, *params):
 
 
 # --- the HTML -------------------------------------------------------------------------------
+
 
 class ReportPage(HTMLParser):
     """Sections, figures (with their readings) and tables of the report."""
@@ -56,8 +67,14 @@ class ReportPage(HTMLParser):
         if tag == "section":
             self.sections.append(attrs["id"])
         elif tag == "figure":
-            self.figures.append({"key": attrs["data-chart"], "points": int(attrs["data-points"]), "reading": "",
-                                 "section": self.sections[-1]})
+            self.figures.append(
+                {
+                    "key": attrs["data-chart"],
+                    "points": int(attrs["data-points"]),
+                    "reading": "",
+                    "section": self.sections[-1],
+                }
+            )
         elif tag == "img" and self.figures:
             self.figures[-1]["src"] = attrs["src"]
         elif tag == "p" and attrs.get("class") == "reading":
@@ -84,16 +101,27 @@ def test_every_section_is_filled_from_the_run(demo, con):
     html = (demo.report / "internal" / "report.html").read_text(encoding="utf-8")
     parsed = page(demo.report / "internal" / "report.html")
     assert parsed.sections == SECTIONS
-    assert len(parsed.figures) == 16  # benchmarks included: the demo reads the DfE figures shipped with highneeds
+    # benchmarks included: the demo reads the DfE figures shipped with highneeds
+    assert len(parsed.figures) == 16
     for figure in parsed.figures:
         assert figure["points"] > 0, figure["key"]
-        assert figure["src"].startswith("data:image/png;base64,") and len(figure["src"]) > 5_000, figure["key"]
+        assert figure["src"].startswith("data:image/png;base64,") and len(figure["src"]) > 5_000, (
+            figure["key"]
+        )
         assert re.search(r"\d", figure["reading"]), figure  # a reading computed from the numbers
     charted = {figure["section"] for figure in parsed.figures}
     assert charted == {"funding", "spend", "dbv", "drivers", "mitigations", "benchmarks"}
-    for table in ("funding_and_balances_actual", "expenditure_by_provision_unmitigated", "ehcp_by_category_unmitigated",
-                  "mitigation_log", "gap_to_balance", "ehcp_by_category_mitigated", "expenditure_by_s251_line",
-                  "data_quality", "checks"):
+    for table in (
+        "funding_and_balances_actual",
+        "expenditure_by_provision_unmitigated",
+        "ehcp_by_category_unmitigated",
+        "mitigation_log",
+        "gap_to_balance",
+        "ehcp_by_category_mitigated",
+        "expenditure_by_s251_line",
+        "data_quality",
+        "checks",
+    ):
         assert f"table-{table}" in parsed.tables, table
     # the run it was built from, and no reference to anything online
     run_id = scalar(con, "SELECT run_id FROM meta.check_results ORDER BY evaluated_at DESC LIMIT 1")
@@ -103,20 +131,36 @@ def test_every_section_is_filled_from_the_run(demo, con):
 
 def test_readings_state_the_run_s_own_figures(demo, con, data):
     readings = {chart.key: chart.reading for chart in build_charts(data)}
-    last_fy = scalar(con, "SELECT max(financial_year) FROM marts.fct_hnb_position WHERE is_complete_year")
-    balance = scalar(con, "SELECT cumulative_balance_gbp FROM marts.fct_hnb_position WHERE financial_year = ?", last_fy)
+    last_fy = scalar(
+        con, "SELECT max(financial_year) FROM marts.fct_hnb_position WHERE is_complete_year"
+    )
+    balance = scalar(
+        con,
+        "SELECT cumulative_balance_gbp FROM marts.fct_hnb_position WHERE financial_year = ?",
+        last_fy,
+    )
     horizon = scalar(con, "SELECT max(financial_year) FROM forecast.hnb_position")
-    unmitigated = scalar(con, "SELECT cumulative_balance_gbp_central FROM forecast.hnb_position "
-                              "WHERE scenario = 'unmitigated' AND financial_year = ?", horizon)
+    unmitigated = scalar(
+        con,
+        "SELECT cumulative_balance_gbp_central FROM forecast.hnb_position "
+        "WHERE scenario = 'unmitigated' AND financial_year = ?",
+        horizon,
+    )
     assert style.pounds_m(float(balance)) in readings["01_funding_spend_balance"]
     assert style.pounds_m(unmitigated) in readings["01_funding_spend_balance"]
-    total = scalar(con, "SELECT sum(spend_gbp) FROM marts.fct_provision_spend WHERE financial_year = ?", last_fy)
+    total = scalar(
+        con,
+        "SELECT sum(spend_gbp) FROM marts.fct_provision_spend WHERE financial_year = ?",
+        last_fy,
+    )
     assert f"of {style.pounds_m(float(total))}" in readings["02_spend_by_provision_latest"]
     latest = scalar(con, "SELECT max(year) FROM marts.fct_ehcp_flows")
     new = scalar(con, "SELECT sum(new_plans) FROM marts.fct_ehcp_flows WHERE year = ?", latest)
     assert f"{new:,} new plans were issued" in readings["09_new_and_ceased_plans"]
-    ranked = con.execute("SELECT primary_need, sum(plans) FROM marts.fct_ehcp_cohort WHERE census_year = "
-                         "(SELECT max(census_year) FROM marts.fct_ehcp_cohort) GROUP BY 1 ORDER BY 2 DESC").fetchall()
+    ranked = con.execute(
+        "SELECT primary_need, sum(plans) FROM marts.fct_ehcp_cohort WHERE census_year = "
+        "(SELECT max(census_year) FROM marts.fct_ehcp_cohort) GROUP BY 1 ORDER BY 2 DESC"
+    ).fetchall()
     assert f"{ranked[0][1]:,} plans" in readings["05_caseload_by_primary_need"]
 
 
@@ -130,7 +174,8 @@ def test_each_chart_has_data(data, threshold):
         assert chart.figure.axes and chart.png()[:8] == b"\x89PNG\r\n\x1a\n", chart.key
 
 
-# --- the workbook (money read back from XLSX keeps 15 significant digits) ---------------------------------------------------------------------------
+# --- the workbook (money read back from XLSX keeps 15 significant digits) -------------------
+
 
 def block(workbook, name: str) -> tuple[list[str], list[list]]:
     """An Excel table's headings and rows, with the total rows written just below it; a formula
@@ -147,8 +192,12 @@ def block(workbook, name: str) -> tuple[list[str], list[list]]:
             headings = headings[: headings.index(None)] if None in headings else headings
             rows = []
             row = top + 1
-            while sheet.cell(row, 1).value is not None and (row <= bottom or sheet.cell(row, 1).font.bold):
-                rows.append([value(sheet.cell(row, j).coordinate) for j in range(1, len(headings) + 1)])
+            while sheet.cell(row, 1).value is not None and (
+                row <= bottom or sheet.cell(row, 1).font.bold
+            ):
+                rows.append(
+                    [value(sheet.cell(row, j).coordinate) for j in range(1, len(headings) + 1)]
+                )
                 row += 1
             return headings, rows
     raise KeyError(name)
@@ -165,11 +214,22 @@ def workbook(demo):
 
 def test_workbook_sheets_and_headings(workbook):
     assert workbook.sheetnames == [
-        "Read me", "DSG plan summary", "EHCP numbers", "Expenditure by S251 line", "Expenditure by provision", "Forecast by age and need",
+        "Read me",
+        "DSG plan summary",
+        "EHCP numbers",
+        "Expenditure by S251 line",
+        "Expenditure by provision",
+        "Forecast by age and need",
         "Assumptions",
         "Funding and balances",
-        "Mitigations", "Benchmarks", "Provision spend", "Caseload breakdowns", "Flows", "Model and accuracy",
-        "Data quality", "Chart data",
+        "Mitigations",
+        "Benchmarks",
+        "Provision spend",
+        "Caseload breakdowns",
+        "Flows",
+        "Model and accuracy",
+        "Data quality",
+        "Chart data",
     ]
     years = [f"{y}-{(y + 1) % 100:02d}" for y in range(2017, 2029)]
     headings, _ = block(workbook, "ehcp_by_category_unmitigated")
@@ -181,19 +241,43 @@ def test_workbook_sheets_and_headings(workbook):
     headings, _ = block(workbook, "funding_and_balances_actual")
     assert headings == ["Line", *years[:9]]
     headings, _ = block(workbook, "mitigation_log")
-    assert headings[:7] == ["Mitigation", "Kind", "Status", "DBV line of enquiry", "Lever", "Provision types", "Start year"]
+    assert headings[:7] == [
+        "Mitigation",
+        "Kind",
+        "Status",
+        "DBV line of enquiry",
+        "Lever",
+        "Provision types",
+        "Start year",
+    ]
     assert headings[7:] == [*years[9:], "Effect on cumulative balance by 2028-29"]
 
 
 def test_ehcp_numbers_reconcile_with_the_cohort_mart_and_the_caseload_forecast(workbook, con):
-    census = dict(con.execute("SELECT census_year, sum(plans) FROM marts.fct_ehcp_cohort GROUP BY 1").fetchall())
+    census = dict(
+        con.execute(
+            "SELECT census_year, sum(plans) FROM marts.fct_ehcp_cohort GROUP BY 1"
+        ).fetchall()
+    )
     for scenario in ("unmitigated", "mitigated"):
-        forecast = dict(con.execute("SELECT year, plans_central FROM forecast.caseload WHERE scenario = ? "
-                                    "AND provision_type = 'total'", [scenario]).fetchall())
-        by_provision = {(p, y): v for p, y, v in con.execute(
-            "SELECT provision_type, year, plans_central FROM forecast.caseload WHERE scenario = ? AND provision_type <> 'total'",
-            [scenario]).fetchall()}
-        labels = dict(con.execute("SELECT label, provision_type FROM staging.provision_types").fetchall())
+        forecast = dict(
+            con.execute(
+                "SELECT year, plans_central FROM forecast.caseload WHERE scenario = ? "
+                "AND provision_type = 'total'",
+                [scenario],
+            ).fetchall()
+        )
+        by_provision = {
+            (p, y): v
+            for p, y, v in con.execute(
+                "SELECT provision_type, year, plans_central FROM forecast.caseload "
+                "WHERE scenario = ? AND provision_type <> 'total'",
+                [scenario],
+            ).fetchall()
+        }
+        labels = dict(
+            con.execute("SELECT label, provision_type FROM staging.provision_types").fetchall()
+        )
         for name in (f"ehcp_by_category_{scenario}", f"ehcp_by_provision_{scenario}"):
             headings, rows = block(workbook, name)
             table = as_dict(headings, rows)
@@ -205,7 +289,11 @@ def test_ehcp_numbers_reconcile_with_the_cohort_mart_and_the_caseload_forecast(w
                 assert math.isclose(sum(r[fy] for r in body), table["Total"][fy]), (name, fy)
         headings, rows = block(workbook, f"ehcp_by_provision_{scenario}")
         table = as_dict(headings, rows)
-        for year, plans in forecast.items():  # central figures add up: the total is the forecast's total
+        # central figures add up: the total is the forecast's total
+        for (
+            year,
+            plans,
+        ) in forecast.items():
             assert table["Total"][f"{year - 1}-{year % 100:02d}"] == pytest.approx(plans, rel=1e-12)
         for (provision, year), plans in by_provision.items():
             label = next(label for label, code in labels.items() if code == provision)
@@ -213,37 +301,61 @@ def test_ehcp_numbers_reconcile_with_the_cohort_mart_and_the_caseload_forecast(w
 
 
 def test_expenditure_reconciles_with_the_spend_marts_to_the_penny(workbook, con):
-    spend = {fy: float(v) for fy, v in con.execute(
-        "SELECT financial_year, spend_gbp FROM marts.fct_hnb_position WHERE is_complete_year").fetchall()}
+    spend = {
+        fy: float(v)
+        for fy, v in con.execute(
+            "SELECT financial_year, spend_gbp FROM marts.fct_hnb_position WHERE is_complete_year"
+        ).fetchall()
+    }
     headings, rows = block(workbook, "expenditure_by_s251_line")
     table = as_dict(headings, rows)
     for fy, total in spend.items():
         assert round(table["Total"][fy], 2) == round(total, 2), fy
-    by_line = {(fy, line): float(v) for fy, line, v in con.execute(
-        "SELECT financial_year, s251_line, sum(spend_gbp) FROM marts.fct_spend_by_s251_line GROUP BY 1, 2").fetchall()}
+    by_line = {
+        (fy, line): float(v)
+        for fy, line, v in con.execute(
+            "SELECT financial_year, s251_line, sum(spend_gbp) FROM marts.fct_spend_by_s251_line "
+            "GROUP BY 1, 2"
+        ).fetchall()
+    }
     for (fy, line), value in by_line.items():
         assert round(table[line][fy], 2) == round(value, 2), (fy, line)
     for scenario in ("unmitigated", "mitigated"):
-        forecast = dict(con.execute(
-            "SELECT financial_year, sum(spend_gbp_central) FROM forecast.spend WHERE scenario = ? GROUP BY 1",
-            [scenario]).fetchall())
-        position = dict(con.execute("SELECT financial_year, spend_gbp_central FROM forecast.hnb_position WHERE scenario = ?",
-                                  [scenario]).fetchall())
+        forecast = dict(
+            con.execute(
+                "SELECT financial_year, sum(spend_gbp_central) FROM forecast.spend "
+                "WHERE scenario = ? GROUP BY 1",
+                [scenario],
+            ).fetchall()
+        )
+        position = dict(
+            con.execute(
+                "SELECT financial_year, spend_gbp_central FROM forecast.hnb_position "
+                "WHERE scenario = ?",
+                [scenario],
+            ).fetchall()
+        )
         headings, rows = block(workbook, f"expenditure_by_line_{scenario}")
         lines = as_dict(headings, rows)
         headings, rows = block(workbook, f"expenditure_by_provision_{scenario}")
         provisions = as_dict(headings, rows)
         for fy, total in spend.items():
-            assert round(lines["Total"][fy], 2) == round(provisions["Total"][fy], 2) == round(total, 2)
+            assert (
+                round(lines["Total"][fy], 2) == round(provisions["Total"][fy], 2) == round(total, 2)
+            )
         for fy, total in forecast.items():
             assert math.isclose(lines["Total"][fy], total, rel_tol=1e-9)
             assert math.isclose(provisions["Total"][fy], total, rel_tol=1e-9)
-            assert provisions["Total"][fy] == pytest.approx(position[fy], rel=1e-12)  # ties to Funding and balances
+            # ties to Funding and balances
+            assert provisions["Total"][fy] == pytest.approx(position[fy], rel=1e-12)
 
 
 def test_funding_balances_mitigations_and_gap_reconcile_with_the_forecast(workbook, con):
-    actual = con.execute("SELECT financial_year, funding_gbp, spend_gbp, in_year_balance_gbp, cumulative_balance_gbp "
-                         "FROM marts.fct_hnb_position WHERE is_complete_year").fetchall()
+    actual = con.execute(
+        "SELECT financial_year, funding_gbp, spend_gbp, in_year_balance_gbp, "
+        "cumulative_balance_gbp "
+        "FROM marts.fct_hnb_position WHERE is_complete_year"
+    ).fetchall()
     table = as_dict(*block(workbook, "funding_and_balances_actual"))
     for fy, funding, spend, in_year, cumulative in actual:
         assert round(table["Total high needs funding"][fy], 2) == float(funding)
@@ -253,25 +365,45 @@ def test_funding_balances_mitigations_and_gap_reconcile_with_the_forecast(workbo
     for scenario in ("unmitigated", "mitigated"):
         table = as_dict(*block(workbook, f"funding_and_balances_{scenario}"))
         for fy, funding, spend, balance, low, high in con.execute(
-                "SELECT financial_year, funding_gbp, spend_gbp_central, cumulative_balance_gbp_central, cumulative_balance_gbp_p10, "
-                "cumulative_balance_gbp_p90 FROM forecast.hnb_position WHERE scenario = ?", [scenario]).fetchall():
+            "SELECT financial_year, funding_gbp, spend_gbp_central, "
+            "cumulative_balance_gbp_central, cumulative_balance_gbp_p10, "
+            "cumulative_balance_gbp_p90 FROM forecast.hnb_position WHERE scenario = ?",
+            [scenario],
+        ).fetchall():
             assert table["Total high needs funding"][fy] == pytest.approx(funding, rel=1e-12)
             assert table["High needs spend"][fy] == pytest.approx(spend, rel=1e-12)
-            assert table["Cumulative DSG high needs balance"][fy] == pytest.approx(balance, rel=1e-12)
-            assert (table["Cumulative balance (p10)"][fy], table["Cumulative balance (p90)"][fy]) == pytest.approx(
-                (low, high), rel=1e-12)
+            assert table["Cumulative DSG high needs balance"][fy] == pytest.approx(
+                balance, rel=1e-12
+            )
+            assert (
+                table["Cumulative balance (p10)"][fy],
+                table["Cumulative balance (p90)"][fy],
+            ) == pytest.approx((low, high), rel=1e-12)
     log = as_dict(*block(workbook, "mitigation_log"))
     for name, fy, saving, status in con.execute(
-            "SELECT mitigation, financial_year, in_year_balance_effect_gbp, status FROM forecast.mitigations").fetchall():
-        assert log[name][fy] == pytest.approx(saving, rel=1e-12, abs=1e-6) and log[name]["Status"] == status
+        "SELECT mitigation, financial_year, in_year_balance_effect_gbp, status "
+        "FROM forecast.mitigations"
+    ).fetchall():
+        assert (
+            log[name][fy] == pytest.approx(saving, rel=1e-12, abs=1e-6)
+            and log[name]["Status"] == status
+        )
     gap = as_dict(*block(workbook, "gap_to_balance"))
-    for fy, needed, per_year in con.execute("SELECT financial_year, saving_to_balance_in_year_gbp, "
-                                            "saving_per_year_to_recover_by_target_gbp FROM forecast.gap_to_balance").fetchall():
-        assert gap[fy]["Further saving to balance in-year"] == pytest.approx(needed, rel=1e-12, abs=1e-6)
-        assert gap[fy]["Saving a year to clear the deficit by the target year"] == pytest.approx(per_year, rel=1e-12)
+    for fy, needed, per_year in con.execute(
+        "SELECT financial_year, saving_to_balance_in_year_gbp, "
+        "saving_per_year_to_recover_by_target_gbp FROM forecast.gap_to_balance"
+    ).fetchall():
+        assert gap[fy]["Further saving to balance in-year"] == pytest.approx(
+            needed, rel=1e-12, abs=1e-6
+        )
+        assert gap[fy]["Saving a year to clear the deficit by the target year"] == pytest.approx(
+            per_year, rel=1e-12
+        )
     quality = as_dict(*block(workbook, "data_quality"))
     assert quality["Total"]["Rows read"] == scalar(
-        con, "SELECT sum(rows) FROM marts.fct_data_quality WHERE measure = 'rows_read' AND in_landing")
+        con,
+        "SELECT sum(rows) FROM marts.fct_data_quality WHERE measure = 'rows_read' AND in_landing",
+    )
 
 
 def test_the_report_workbook_and_cli_show_the_same_central_figures(demo, workbook, con, data):
@@ -283,19 +415,33 @@ def test_the_report_workbook_and_cli_show_the_same_central_figures(demo, workboo
     out = " ".join(demo.output.split())
     reading = {chart.key: chart.reading for chart in build_charts(data)}["01_funding_spend_balance"]
     for scenario in ("unmitigated", "mitigated"):
-        balance, spend = con.execute("SELECT cumulative_balance_gbp_central, spend_gbp_central FROM forecast.hnb_position "
-                                     "WHERE scenario = ? AND financial_year = ?", [scenario, horizon]).fetchone()
-        assert f"Cumulative high needs balance at end of {horizon}, {scenario}: {money_m(balance)}" in out
+        balance, spend = con.execute(
+            "SELECT cumulative_balance_gbp_central, spend_gbp_central FROM forecast.hnb_position "
+            "WHERE scenario = ? AND financial_year = ?",
+            [scenario, horizon],
+        ).fetchone()
+        assert (
+            f"Cumulative high needs balance at end of {horizon}, {scenario}: {money_m(balance)}"
+            in out
+        )
         assert style.pounds_m(balance) in reading
         table = as_dict(*block(workbook, f"funding_and_balances_{scenario}"))
-        assert table["Cumulative DSG high needs balance"][horizon] == pytest.approx(balance, rel=1e-12)
+        assert table["Cumulative DSG high needs balance"][horizon] == pytest.approx(
+            balance, rel=1e-12
+        )
         provisions = as_dict(*block(workbook, f"expenditure_by_provision_{scenario}"))
-        assert provisions["Total"][horizon] == pytest.approx(spend, rel=1e-12) == table["High needs spend"][horizon]
+        assert (
+            provisions["Total"][horizon]
+            == pytest.approx(spend, rel=1e-12)
+            == table["High needs spend"][horizon]
+        )
     log = as_dict(*block(workbook, "mitigation_log"))
     transfer = next(name for name in log if "block transfer" in str(name).lower())
     assert log[transfer]["Kind"] == "funding"  # income the Forum agrees, never a saving
     years = [c for c in log[transfer] if re.fullmatch(r"\d{4}-\d{2}", str(c))]
-    assert sum(log[transfer][y] for y in years) == pytest.approx(log[transfer][f"Effect on cumulative balance by {horizon}"])
+    assert sum(log[transfer][y] for y in years) == pytest.approx(
+        log[transfer][f"Effect on cumulative balance by {horizon}"]
+    )
 
 
 def test_the_first_page_names_the_funding_and_unit_cost_assumptions_and_the_scenarios(demo):
@@ -305,87 +451,166 @@ def test_the_first_page_names_the_funding_and_unit_cost_assumptions_and_the_scen
     assert funding == ["01_funding_spend_balance", "01b_scenarios"]
     assert {"table-assumptions", "table-sensitivity"} <= set(page.tables)
     text = (demo.report / "internal" / "report.html").read_text()
-    first = text[text.index('id="funding"'): text.index('id="spend"')]
+    first = text[text.index('id="funding"') : text.index('id="spend"')]
     assert "Growth assumed: +3.0% a year" in first and "STRB" in first
 
 
 def test_dbv_module_1_forecasts_by_age_and_need_transport_and_accuracy(demo, workbook, con):
     horizon = scalar(con, "SELECT max(financial_year) FROM forecast.hnb_position")
     census = int(horizon[:4]) + 1
-    total = scalar(con, "SELECT plans_central FROM forecast.caseload WHERE scenario = 'unmitigated' "
-                        "AND provision_type = 'total' AND year = ?", census)
+    total = scalar(
+        con,
+        "SELECT plans_central FROM forecast.caseload WHERE scenario = 'unmitigated' "
+        "AND provision_type = 'total' AND year = ?",
+        census,
+    )
     for name in ("forecast_by_age_unmitigated", "forecast_by_need_unmitigated"):
         table = as_dict(*block(workbook, name))
         assert table["Total"][horizon] == pytest.approx(total, rel=1e-9), name
     transport = as_dict(*block(workbook, "sen_transport"))
-    ledger = dict(con.execute("SELECT financial_year, sum(amount_gbp)::DOUBLE FROM intermediate.int_spend_allocated "
-                              "WHERE s251_line = '1.4.11' AND NOT is_high_needs GROUP BY 1").fetchall())
-    complete = [fy for (fy,) in con.execute("SELECT financial_year FROM marts.fct_hnb_position WHERE is_complete_year").fetchall()]
+    ledger = dict(
+        con.execute(
+            "SELECT financial_year, sum(amount_gbp)::DOUBLE FROM intermediate.int_spend_allocated "
+            "WHERE s251_line = '1.4.11' AND NOT is_high_needs GROUP BY 1"
+        ).fetchall()
+    )
+    complete = [
+        fy
+        for (fy,) in con.execute(
+            "SELECT financial_year FROM marts.fct_hnb_position WHERE is_complete_year"
+        ).fetchall()
+    ]
     assert any(ledger.get(fy) for fy in complete)
     for fy in complete:
         assert transport["Total"][fy] == pytest.approx(ledger.get(fy, 0.0), abs=0.005)
     headings, rows = block(workbook, "backtest")
-    assert headings[:3] == ["Model", "Years ahead", "Provision type"] and rows
+    assert headings[:2] == ["Years ahead", "Provision type"] and rows
+    accuracy = {(row[0], row[1]): dict(zip(headings, row, strict=True)) for row in rows}
+    scored = dict(
+        con.execute(
+            "SELECT model, wape FROM forecast.backtest WHERE origin IS NULL AND horizon = 3 "
+            "AND provision_type = 'total'"
+        ).fetchall()
+    )
+    three = accuracy[(3, "All plans")]
+    assert three["Model: error share (WAPE)"] == pytest.approx(scored["cohort_model"])
+    assert three["Compound growth (3 years): error share (WAPE)"] == pytest.approx(
+        scored["compound_growth_3y"]
+    )
+    # money-weighted: plans weighted by the council's cost per plan, scored like the plans
+    spend = accuracy[(3, "Spend (plans weighted by cost per plan)")]
+    money = con.execute(
+        "SELECT wape, actual_plans FROM forecast.backtest WHERE origin IS NULL AND horizon = 3 "
+        "AND provision_type = 'spend' AND model = 'cohort_model'"
+    ).fetchone()
+    assert spend["Model: error share (WAPE)"] == pytest.approx(money[0]) and money[1] > 1_000_000
     html = (demo.report / "internal" / "report.html").read_text()
     assert 'id="model"' in html and "SEN transport, outside the high needs block" in html
-    none = scalar(con, "SELECT sum(plans) FROM marts.fct_ehcp_cohort WHERE provision_type = 'none' "
-                       "AND census_year = (SELECT max(census_year) FROM marts.fct_ehcp_cohort)")
-    assert f"{none:,} children with a plan were in no placement" in html  # at £0, so drawn out in words
+    none = scalar(
+        con,
+        "SELECT sum(plans) FROM marts.fct_ehcp_cohort WHERE provision_type = 'none' "
+        "AND census_year = (SELECT max(census_year) FROM marts.fct_ehcp_cohort)",
+    )
+    # at £0, so drawn out in words
+    assert f"{none:,} children with a plan were in no placement" in html
 
 
 def test_trace_forecast_lists_the_inputs_behind_a_forecast_figure(demo, con, monkeypatch, tmp_path):
     for name, value in demo.environment.items():
         monkeypatch.setenv(name, value)
     out = tmp_path / "trace.csv"
-    assert main(["trace", "forecast", "--year", "2028-29", "--provision", "mss", "--out", str(out)]) == 0
+    assert (
+        main(["trace", "forecast", "--year", "2028-29", "--provision", "mss", "--out", str(out)])
+        == 0
+    )
     with out.open() as handle:
         rows = {(r["part"], r["input"]): r for r in csv.DictReader(handle)}
-    spend = scalar(con, "SELECT spend_gbp_central FROM forecast.spend WHERE scenario = 'unmitigated' "
-                        "AND financial_year = '2028-29' AND provision_type = 'mss'")
+    spend = scalar(
+        con,
+        "SELECT spend_gbp_central FROM forecast.spend WHERE scenario = 'unmitigated' "
+        "AND financial_year = '2028-29' AND provision_type = 'mss'",
+    )
     assert float(rows[("figure", "spend unmitigated (central)")]["value"]) == pytest.approx(spend)
     base = scalar(con, "SELECT base_plans FROM forecast.rates WHERE provision_type = 'mss'")
-    assert any(part == "caseload" and key.startswith("base caseload") and float(r["value"]) == pytest.approx(base)
-               for (part, key), r in rows.items())
+    assert any(
+        part == "caseload"
+        and key.startswith("base caseload")
+        and float(r["value"]) == pytest.approx(base)
+        for (part, key), r in rows.items()
+    )
     assert ("assumption", "unit cost growth") in rows and ("assumption", "pay inflation") in rows
-    acting = {m for (m,) in con.execute("SELECT DISTINCT mitigation FROM forecast.mitigations "
-                                        "WHERE provision_types LIKE '%mss%' AND provision_types NOT LIKE '%inmss%'").fetchall()}
+    acting = {
+        m
+        for (m,) in con.execute(
+            "SELECT DISTINCT mitigation FROM forecast.mitigations "
+            "WHERE provision_types LIKE '%mss%' AND provision_types NOT LIKE '%inmss%'"
+        ).fetchall()
+    }
     assert acting and acting <= {key for part, key in rows if part == "mitigation"}
     assert main(["trace", "forecast", "--year", "2040-41", "--provision", "mss"]) == 2
 
 
 # --- publication ----------------------------------------------------------------------------
 
+
 def small_counts(workbook, sheets) -> list:
     found = []
     for name in sheets:
         for row in workbook[name].iter_rows(min_row=4):
             for cell in row:
-                if isinstance(cell.value, (int, float)) and not isinstance(cell.value, bool) \
-                        and 0 < cell.value < THRESHOLD and cell.number_format == "#,##0":
+                if (
+                    isinstance(cell.value, (int, float))
+                    and not isinstance(cell.value, bool)
+                    and 0 < cell.value < THRESHOLD
+                    and cell.number_format == "#,##0"
+                ):
                     found.append((name, cell.coordinate, cell.value))
     return found
 
 
 def test_the_publication_version_suppresses_small_counts(demo):
-    counted = ["Caseload breakdowns", "Flows", "Provision spend"]  # (EHCP numbers also holds forecasts)
+    # (EHCP numbers also holds forecasts)
+    counted = [
+        "Caseload breakdowns",
+        "Flows",
+        "Provision spend",
+    ]
     internal = load_workbook(demo.report / "internal" / "workbook.xlsx")
     publication = load_workbook(demo.report / "publication" / "workbook.xlsx")
-    assert small_counts(internal, counted)  # the demo council has small groups (e.g. multi-sensory impairment)
+    # the demo council has small groups (e.g. multi-sensory impairment)
+    assert small_counts(internal, counted)
     assert small_counts(publication, counted) == []
-    assert any(cell.value == "c" for row in publication["Caseload breakdowns"].iter_rows() for cell in row)
-    assert "For publication: counts of children below 5 are suppressed" in (
-        demo.report / "publication" / "report.html").read_text()
-    assert "Internal: contains unsuppressed small counts" in (demo.report / "internal" / "report.html").read_text()
-    matrix = (demo.report / "publication" / "charts" / "10_moves_between_provision_types.png").read_bytes()
-    assert matrix != (demo.report / "internal" / "charts" / "10_moves_between_provision_types.png").read_bytes()
+    assert any(
+        cell.value == "c" for row in publication["Caseload breakdowns"].iter_rows() for cell in row
+    )
+    assert (
+        "For publication: counts of children below 5 are suppressed"
+        in (demo.report / "publication" / "report.html").read_text()
+    )
+    assert (
+        "Internal: contains unsuppressed small counts"
+        in (demo.report / "internal" / "report.html").read_text()
+    )
+    matrix = (
+        demo.report / "publication" / "charts" / "10_moves_between_provision_types.png"
+    ).read_bytes()
+    assert (
+        matrix
+        != (
+            demo.report / "internal" / "charts" / "10_moves_between_provision_types.png"
+        ).read_bytes()
+    )
 
 
 # --- the browser and the Dagster UI ----------------------------------------------------------
 
+
 def chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
-        message = "chromium is not installed (apt-get install -y chromium); .ci/run installs it under CI"
+        message = (
+            "chromium is not installed (apt-get install -y chromium); .ci/run installs it under CI"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
@@ -400,17 +625,30 @@ def test_the_report_opens_offline_in_headless_chromium_without_console_errors(de
     report = demo.report / audience / "report.html"
     problems, requests = [], []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox", "--disable-gpu"])
+        browser = playwright.chromium.launch(
+            executable_path=executable, args=["--no-sandbox", "--disable-gpu"]
+        )
         try:
             context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
             browser_page = context.new_page()
-            browser_page.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+            browser_page.on(
+                "console",
+                lambda m: (
+                    problems.append(f"{m.type}: {m.text}")
+                    if m.type in ("error", "warning")
+                    else None
+                ),
+            )
             browser_page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
             browser_page.on("requestfailed", lambda r: problems.append(f"failed: {r.url[:80]}"))
             browser_page.on("request", lambda r: requests.append(r.url[:40]))
             browser_page.goto(report.as_uri(), wait_until="load")
-            images = browser_page.eval_on_selector_all("figure img", "imgs => imgs.map(i => i.naturalWidth)")
-            headings = browser_page.eval_on_selector_all("section h2", "hs => hs.map(h => h.textContent)")
+            images = browser_page.eval_on_selector_all(
+                "figure img", "imgs => imgs.map(i => i.naturalWidth)"
+            )
+            headings = browser_page.eval_on_selector_all(
+                "section h2", "hs => hs.map(h => h.textContent)"
+            )
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             browser_page.screenshot(path=str(ARTIFACTS / f"report_{audience}.png"), full_page=True)
         finally:
@@ -418,7 +656,9 @@ def test_the_report_opens_offline_in_headless_chromium_without_console_errors(de
     assert problems == []
     assert all(url.startswith(("file:", "data:")) for url in requests), requests
     assert len(images) == 16 and all(width > 500 for width in images)
-    assert headings[0] == "High needs funding, spend and the DSG balance" and len(headings) == len(SECTIONS)
+    assert headings[0] == "High needs funding, spend and the DSG balance" and len(headings) == len(
+        SECTIONS
+    )
     assert (ARTIFACTS / f"report_{audience}.png").stat().st_size > 100_000
 
 
@@ -427,7 +667,9 @@ def test_the_headline_chart_shows_in_the_dagster_ui_as_asset_metadata(demo, monk
     instance = dg.DagsterInstance.get()
     event = instance.get_latest_materialization_event(dg.AssetKey(["report"]))
     metadata = {name: value.value for name, value in event.asset_materialization.metadata.items()}
-    assert metadata["headline"].startswith("![High needs funding, spend and the cumulative DSG balance](data:image/png;base64,")
+    assert metadata["headline"].startswith(
+        "![High needs funding, spend and the cumulative DSG balance](data:image/png;base64,"
+    )
     assert "The cumulative high needs balance was" in metadata["headline"]
     assert Path(metadata["report_internal"]) == demo.report / "internal" / "report.html"
     # a link that opens where the UI is read, as `highneeds ui` serves the report beside it
@@ -438,22 +680,44 @@ def test_the_headline_chart_shows_in_the_dagster_ui_as_asset_metadata(demo, monk
 def test_a_refresh_with_unchanged_inputs_keeps_the_last_report(demo, con):
     from report.build import ReportOptions, build_report, inputs_fingerprint
 
-    options = ReportOptions(out_dir=demo.report, council="869", threshold=THRESHOLD, reuse_unchanged=True,
-                            published=SHIPPED)  # as the demo found no DfE files in its landing folder
+    # as the demo found no DfE files in its landing folder
+    options = ReportOptions(
+        out_dir=demo.report,
+        council="869",
+        threshold=THRESHOLD,
+        reuse_unchanged=True,
+        published=SHIPPED,
+    )
     before = (demo.report / "internal" / "report.html").stat().st_mtime_ns
     kept = build_report(con, options)
     assert kept.reused and (demo.report / "internal" / "report.html").stat().st_mtime_ns == before
-    assert kept.headline_reading.startswith("The cumulative high needs balance was") and kept.headline_png
-    assert inputs_fingerprint(con, options) != inputs_fingerprint(con, ReportOptions(**{**vars(options), "threshold": 10}))
+    assert (
+        kept.headline_reading.startswith("The cumulative high needs balance was")
+        and kept.headline_png
+    )
+    assert inputs_fingerprint(con, options) != inputs_fingerprint(
+        con, ReportOptions(**{**vars(options), "threshold": 10})
+    )
 
 
 # --- benchmarks against the DfE's published files --------------------------------------------
 
+
 def published_files() -> Path:
-    reference_file("ehcp_2025_release/caseload.csv", "the 'Education, health and care plans' 2025 release")
-    reference_file("ehcp_2025_release/newplans.csv", "the 'Education, health and care plans' 2025 release")
-    reference_file("dsg_finance/dsg_allocations_by_la_2019-20_to_2023-24.csv", "the DSG allocations (see PROVENANCE.md)")
-    reference_file("dsg_finance/dedicated-schools-grant_2023-24_blocks_detail.ods", "the DSG 2023-24 allocations detail")
+    reference_file(
+        "ehcp_2025_release/caseload.csv", "the 'Education, health and care plans' 2025 release"
+    )
+    reference_file(
+        "ehcp_2025_release/newplans.csv", "the 'Education, health and care plans' 2025 release"
+    )
+    reference_file(
+        "dsg_finance/dsg_allocations_by_la_2019-20_to_2023-24.csv",
+        "the DSG allocations (see PROVENANCE.md)",
+    )
+    reference_file(
+        "dsg_finance/dedicated-schools-grant_2023-24_blocks_detail.ods",
+        "the DSG 2023-24 allocations detail",
+    )
     return REFERENCE_DATA
 
 
@@ -467,12 +731,19 @@ def number(text: str) -> float:
 
 
 def published_caseload(year: int) -> dict[str, dict[str, str]]:
-    """Every council's 'All EHC plans' row of caseload.csv for the January `year` census, as published."""
+    """Every council's 'All EHC plans' row of caseload.csv
+    for the January `year` census, as published."""
     period = f"{year - 1}{year % 100:02d}"
-    with (REFERENCE_DATA / "ehcp_2025_release" / "caseload.csv").open(encoding="utf-8-sig") as handle:
-        return {row["old_la_code"]: row for row in csv.DictReader(handle)
-                if row["time_period"] == period and row["geographic_level"] == "Local authority"
-                and row["breakdown_topic"] == "All EHC plans"}
+    with (REFERENCE_DATA / "ehcp_2025_release" / "caseload.csv").open(
+        encoding="utf-8-sig"
+    ) as handle:
+        return {
+            row["old_la_code"]: row
+            for row in csv.DictReader(handle)
+            if row["time_period"] == period
+            and row["geographic_level"] == "Local authority"
+            and row["breakdown_topic"] == "All EHC plans"
+        }
 
 
 def test_benchmarks_rank_the_council_among_all_councils_and_match_the_published_file(benchmarks):
@@ -482,26 +753,56 @@ def test_benchmarks_rank_the_council_among_all_councils_and_match_the_published_
         total = number(row["ehcplans"])
         if total == 0:
             continue
-        assert values[(code, "share_mainstream")] == pytest.approx(number(row["mainstream_total"]) / total, abs=1e-12)
-        assert values[(code, "share_mainstream")] * 100 == pytest.approx(number(row["mainstream_total_pc"]), abs=0.051)
+        assert values[(code, "share_mainstream")] == pytest.approx(
+            number(row["mainstream_total"]) / total, abs=1e-12
+        )
+        assert values[(code, "share_mainstream")] * 100 == pytest.approx(
+            number(row["mainstream_total_pc"]), abs=0.051
+        )
         independent = number(row["special_independent"]) + number(row["special_non_maintained"])
-        assert values[(code, "share_independent_special")] == pytest.approx(independent / total, abs=1e-12)
+        assert values[(code, "share_independent_special")] == pytest.approx(
+            independent / total, abs=1e-12
+        )
         if code in before:
-            assert values[(code, "ehcp_growth_1y")] == pytest.approx(total / number(before[code]["ehcplans"]) - 1, abs=1e-12)
+            assert values[(code, "ehcp_growth_1y")] == pytest.approx(
+                total / number(before[code]["ehcplans"]) - 1, abs=1e-12
+            )
     table = benchmarks.table.set_index("indicator")
     west_berkshire = latest["869"]
-    assert (table.loc["share_mainstream", "numerator"], table.loc["share_mainstream", "denominator"]) == (
-        number(west_berkshire["mainstream_total"]), number(west_berkshire["ehcplans"])) == (783, 1685)
-    with (REFERENCE_DATA / "ehcp_2025_release" / "newplans.csv").open(encoding="utf-8-sig") as handle:
-        new = next(r for r in csv.DictReader(handle) if r["old_la_code"] == "869" and r["time_period"] == "2024"
-                   and r["breakdown_topic"] == "New EHC plans")
-    assert table.loc["new_plans_per_100", "council"] == pytest.approx(number(new["new_ehc_plans"]) / 1531 * 100)
-    with (REFERENCE_DATA / "dsg_finance" / "dsg_allocations_by_la_2019-20_to_2023-24.csv").open() as handle:
-        hnb = next(r for r in csv.DictReader(handle) if r["old_la_code"] == "869" and r["financial_year"] == "2023-24")
-    assert table.loc["hnb_per_plan", "council"] == pytest.approx(float(hnb["high_needs_block_gbp"]) / 1531)
+    assert (
+        (table.loc["share_mainstream", "numerator"], table.loc["share_mainstream", "denominator"])
+        == (number(west_berkshire["mainstream_total"]), number(west_berkshire["ehcplans"]))
+        == (783, 1685)
+    )
+    with (REFERENCE_DATA / "ehcp_2025_release" / "newplans.csv").open(
+        encoding="utf-8-sig"
+    ) as handle:
+        new = next(
+            r
+            for r in csv.DictReader(handle)
+            if r["old_la_code"] == "869"
+            and r["time_period"] == "2024"
+            and r["breakdown_topic"] == "New EHC plans"
+        )
+    assert table.loc["new_plans_per_100", "council"] == pytest.approx(
+        number(new["new_ehc_plans"]) / 1531 * 100
+    )
+    with (
+        REFERENCE_DATA / "dsg_finance" / "dsg_allocations_by_la_2019-20_to_2023-24.csv"
+    ).open() as handle:
+        hnb = next(
+            r
+            for r in csv.DictReader(handle)
+            if r["old_la_code"] == "869" and r["financial_year"] == "2023-24"
+        )
+    assert table.loc["hnb_per_plan", "council"] == pytest.approx(
+        float(hnb["high_needs_block_gbp"]) / 1531
+    )
     # ranked among every council with a usable published figure (1 = highest)
     for indicator, row in table.iterrows():
-        usable = benchmarks.values[(benchmarks.values["indicator"] == indicator) & ~benchmarks.values["flagged"]]
+        usable = benchmarks.values[
+            (benchmarks.values["indicator"] == indicator) & ~benchmarks.values["flagged"]
+        ]
         assert row["councils_ranked"] == len(usable) >= 145, indicator
         assert row["rank"] == 1 + (usable["value"] > row["council"]).sum()
         assert row["percentile"] == pytest.approx((usable["value"] < row["council"]).mean() * 100)
@@ -511,13 +812,22 @@ def test_benchmarks_rank_the_council_among_all_councils_and_match_the_published_
 
 
 def test_west_berkshire_s_2023_special_school_figures_are_flagged_not_used(benchmarks):
-    flags = benchmarks.flags[(benchmarks.flags["code"] == "869") & (benchmarks.flags["census_year"] == 2023)]
+    flags = benchmarks.flags[
+        (benchmarks.flags["code"] == "869") & (benchmarks.flags["census_year"] == 2023)
+    ]
     dips = flags.set_index("series")
-    assert (dips.loc["mss", "kind"], dips.loc["mss", "year_before"], dips.loc["mss", "value"],
-            dips.loc["mss", "year_after"]) == ("dip", 311, 153, 325)
-    assert dips.loc["inmss", "kind"] == "spike"  # the same places, published as non-maintained special
-    trend = benchmarks.trends[(benchmarks.trends["series"] == "council")
-                              & (benchmarks.trends["measure"] == "share_independent_special")].set_index("census_year")
+    assert (
+        dips.loc["mss", "kind"],
+        dips.loc["mss", "year_before"],
+        dips.loc["mss", "value"],
+        dips.loc["mss", "year_after"],
+    ) == ("dip", 311, 153, 325)
+    # the same places, published as non-maintained special
+    assert dips.loc["inmss", "kind"] == "spike"
+    trend = benchmarks.trends[
+        (benchmarks.trends["series"] == "council")
+        & (benchmarks.trends["measure"] == "share_independent_special")
+    ].set_index("census_year")
     assert bool(trend.loc[2023, "flagged"]) and not trend.drop(index=2023)["flagged"].any()
 
 
@@ -533,43 +843,79 @@ def benchmarked_report(demo, tmp_path_factory):
         for name, value in demo.environment.items():
             patch.setenv(name, value)
         with contextlib.redirect_stdout(output):
-            code = main(["report", "--out", str(out), "--la", "869", "--published", str(published_files())])
+            code = main(
+                ["report", "--out", str(out), "--la", "869", "--published", str(published_files())]
+            )
     assert code == 0, output.getvalue()
     return out, " ".join(output.getvalue().split())
 
 
 def test_highneeds_report_writes_the_benchmark_section(benchmarked_report):
     out, printed = benchmarked_report
-    assert ("Benchmarks: West Berkshire (869) ranked among 153 councils, against 10 similar councils; "
-            "3 of its published figures flagged as likely errors and left out.") in printed
+    assert (
+        "Benchmarks: West Berkshire (869) ranked among 153 councils, against 10 similar councils; "
+        "3 of its published figures flagged as likely errors and left out."
+    ) in printed
     assert f"internal (every count): {out / 'internal' / 'report.html'}" in printed
     html = (out / "internal" / "report.html").read_text(encoding="utf-8")
     parsed = page(out / "internal" / "report.html")
     assert [f["key"] for f in parsed.figures if f["section"] == "benchmarks"] == [
-        "14_benchmarks_position", "15_benchmarks_trends"]
-    assert {"table-benchmark_indicators", "table-similar_councils", "table-flags_council"} <= set(parsed.tables)
+        "14_benchmarks_position",
+        "15_benchmarks_trends",
+    ]
+    assert {"table-benchmark_indicators", "table-similar_councils", "table-flags_council"} <= set(
+        parsed.tables
+    )
     assert "High needs block diagnostic: West Berkshire (869)" in html
     assert "311 → 153 → 325" in html and "of 153" in html
     workbook = load_workbook(out / "publication" / "workbook.xlsx")
     assert "Benchmarks" in workbook.sheetnames
     headings, rows = block(workbook, "benchmark_indicators")
-    assert headings[:7] == ["Indicator", "Period", "West Berkshire", "England", "South East (pooled)",
-                            "Similar councils (median)", "Rank (1 = highest)"]
+    assert headings[:7] == [
+        "Indicator",
+        "Period",
+        "West Berkshire",
+        "England",
+        "South East (pooled)",
+        "Similar councils (median)",
+        "Rank (1 = highest)",
+    ]
     assert len(rows) == 6
 
 
 def test_own_counts_are_reconciled_with_the_council_s_published_sen2_counts(demo, workbook, con):
     published_files()
     headings, rows = block(workbook, "reconciliation_published")
-    assert headings == ["Provision type", "Own data", "Published (SEN2)", "Difference", "Difference (% of published)"]
+    assert headings == [
+        "Provision type",
+        "Own data",
+        "Published (SEN2)",
+        "Difference",
+        "Difference (% of published)",
+    ]
     table = as_dict(headings, rows)
-    year = scalar(con, "SELECT max(census_year) FROM marts.fct_ehcp_cohort WHERE census_year <= 2025")
+    year = scalar(
+        con, "SELECT max(census_year) FROM marts.fct_ehcp_cohort WHERE census_year <= 2025"
+    )
     own = scalar(con, "SELECT sum(plans) FROM marts.fct_ehcp_cohort WHERE census_year = ?", year)
     published = number(published_caseload(year)["869"]["ehcplans"])
     assert table["Total"]["Own data"] == own and table["Total"]["Published (SEN2)"] == published
     assert table["Total"]["Difference"] == own - published
-    independent = scalar(con, "SELECT sum(plans) FROM marts.fct_ehcp_cohort WHERE census_year = ? "
-                              "AND provision_type = 'inmss'", year)
+    independent = scalar(
+        con,
+        "SELECT sum(plans) FROM marts.fct_ehcp_cohort WHERE census_year = ? "
+        "AND provision_type = 'inmss'",
+        year,
+    )
     assert table["Independent / non-maintained special"]["Own data"] == independent
     html = (demo.report / "internal" / "report.html").read_text()
     assert f"Own counts against the published SEN2 counts, January {year}" in html
+
+
+def test_the_sensitivity_table_reads_as_the_scenario_chart_does(workbook):
+    headings, rows = block(workbook, "sensitivity")
+    assumptions = {row[0] for row in rows}
+    assert assumptions == {"Funding growth", "Unit-cost inflation", "New plans"}
+    values = {(row[0], row[1]): row[2] for row in rows}  # numbers, as the workbook keeps them
+    assert values[("Funding growth", "flat cash")] == 0.0
+    assert values[("New plans", "high")] == 10
