@@ -256,8 +256,7 @@ def _step_seconds(dagster_home: Path) -> dict[str, float]:
     """Wall time per step of the latest run, from its step events in the Dagster instance."""
     import dagster as dg
 
-    os.environ["DAGSTER_HOME"] = str(dagster_home)
-    instance = dg.DagsterInstance.get()
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
     run = instance.get_runs(limit=1)[0]
     return {
         step.step_key: step.end_time - step.start_time

@@ -49,8 +49,7 @@ def audited(tmp_path_factory):
 
 
 def latest(home: Path, key: list[str]):
-    os.environ["DAGSTER_HOME"] = str(home)
-    instance = dg.DagsterInstance.get()
+    instance = dg.DagsterInstance.from_config(str(home))
     event = instance.get_latest_materialization_event(dg.AssetKey(key))
     return {name: value.value for name, value in event.asset_materialization.metadata.items()}
 
@@ -69,9 +68,8 @@ def test_every_materialisation_says_what_it_holds_and_how_it_was_made(audited, m
     forecast = latest(home, ["forecast", "hnb_position"])
     assert "Forecast to 2028-29" in forecast["summary"]
 
-    os.environ["DAGSTER_HOME"] = str(home)
     observation = (
-        dg.DagsterInstance.get()
+        dg.DagsterInstance.from_config(str(home))
         .fetch_observations(dg.AssetKey(["landing", "finance"]), limit=1)
         .records[0]
     )
