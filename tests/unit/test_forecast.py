@@ -340,21 +340,9 @@ def test_mitigations_file_errors_name_the_file_and_entry(tmp_path):
 
 def test_the_shipped_example_mitigations_are_valid():
     from dagster_project.settings import EXAMPLE_MITIGATIONS
+    from forecast.published import PROVISIONS
 
-    types = [
-        "mainstream",
-        "mainstream_rp_unit",
-        "mss",
-        "inmss",
-        "ap",
-        "post16_fe",
-        "post16_spi",
-        "eotas",
-        "early_years",
-        "other",
-        "none",
-    ]
-    assert len(load_mitigations(EXAMPLE_MITIGATIONS, types)) >= 5
+    assert len(load_mitigations(EXAMPLE_MITIGATIONS, list(PROVISIONS))) >= 5
 
 
 def test_a_noisy_joiner_trend_is_pooled_with_the_caseloads_steadier_growth():
