@@ -71,6 +71,7 @@ def read_until_stopped(serving: Path, stop_file: Path, out: Path, pause: float) 
                 seen[-1][3] += 1
             else:
                 seen.append([version, digest, answer, 1])
+                out.with_suffix(".last").write_text(version)  # for stop_readers to wait on
         time.sleep(pause)
     out.write_text(
         json.dumps({"pid": os.getpid(), "seen": seen, "failures": failures, "latencies": latencies})
@@ -120,7 +121,19 @@ def start_readers(serving: Path, count: int, folder: Path, pause: float) -> Read
     return Readers(processes, stop_file, outputs)
 
 
-def stop_readers(readers: Readers, timeout: float = 60) -> list[dict]:
+def stop_readers(
+    readers: Readers, last_version: str | None = None, timeout: float = 60
+) -> list[dict]:
+    """Stop the readers, once each has read `last_version` (if given): a refresh returns as soon
+    as it has published, and a reader pausing between reads would otherwise miss the last one."""
+    deadline = time.monotonic() + timeout
+    while last_version is not None and time.monotonic() < deadline:
+        markers = [out.with_suffix(".last") for out in readers.outputs]
+        if all(m.exists() and m.read_text() == last_version for m in markers):
+            break
+        if any(process.poll() is not None for process in readers.processes):
+            break  # a reader died: its output (or its absence) tells the verdict
+        time.sleep(0.1)
     readers.stop_file.touch()
     for process in readers.processes:
         process.wait(timeout=timeout)
@@ -273,7 +286,7 @@ def run_benchmark(
                 f"  refresh {number}: {seconds[-1]:.1f}s, published {published[-1][0]}", flush=True
             )
     finally:
-        results = stop_readers(running)
+        results = stop_readers(running, published[-1][0])
     return judge(results, published, refreshes), seconds
 
 

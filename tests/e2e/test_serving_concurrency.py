@@ -23,7 +23,7 @@ def test_readers_during_refreshes_never_fail_and_never_see_a_mix(pipeline_env, c
             assert main(["refresh"]) == 0, capsys.readouterr().out
             published.append(published_version(serving))
     finally:
-        results = stop_readers(readers)
+        results = stop_readers(readers, published[-1][0] if published else None)
     verdict = judge(results, published, REFRESHES)
     assert verdict.readers == READERS and verdict.reads > 100
     assert verdict.failures == []
