@@ -15,7 +15,7 @@ class HighneedsTranslator(DagsterDbtTranslator):
     def __init__(self) -> None:
         super().__init__(
             DagsterDbtTranslatorSettings(
-                # <extract>_valid and <extract>_files are one ingest asset
+                # raw.<extract> and raw.<extract>_files are one ingest asset
                 enable_duplicate_source_asset_keys=True,
                 enable_code_references=True,
             )

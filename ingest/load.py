@@ -1,4 +1,4 @@
-"""Load one extract's landing files into the warehouse: raw, quarantine and the valid typed rows.
+"""Load one extract's landing files into the warehouse: typed rows in raw, the rest in quarantine.
 
 For each file in `<landing>/<extract>/` (every `*.csv` and `*.xlsx`; see `ingest.readers`):
 
@@ -8,13 +8,15 @@ For each file in `<landing>/<extract>/` (every `*.csv` and `*.xlsx`; see `ingest
    column, or unreadable, is rejected whole with a message naming the file and the problem.
    Extra columns are kept in raw, except headers that look like personal data (names,
    addresses, phone numbers, NHS numbers …), which are dropped like the contract's own.
-3. Every row is written to `raw.<extract>` as text (personal data dropped, person ids replaced by
-   a keyed hash) with `_source_file`, `_source_row` (the row number as a spreadsheet shows it:
-   header = row 1), `_file_hash` and `_load_id`.
-4. Each row is then exactly one of: an exact duplicate of an earlier row of the same file
-   (`_duplicate_of_row` set in raw, counted, not loaded again); a row that breaks a rule, copied to
-   `quarantine.<extract>` with every problem it has; or a valid row, parsed to types in
-   `raw.<extract>_valid`, which dbt staging reads.
+3. Every row is parsed to types once (personal data dropped, person ids replaced by a keyed
+   hash, computed once per distinct id) and carries `_source_file`, `_source_row` (the row number
+   as a spreadsheet shows it: header = row 1), `_file_hash` and `_load_id`.
+4. Each row is then written once, to exactly one of: `raw.<extract>` (an accepted row, typed,
+   with the file's extra columns in `_extra_columns`), which dbt staging reads;
+   `raw.<extract>_duplicates` (an exact duplicate of an earlier row of the same file: its place,
+   the row it repeats and its money; counted, not loaded again); or `quarantine.<extract>` (a row
+   that breaks a rule, as text, with every problem it has). The landing file, identified by its
+   SHA-256, is the verbatim record of what was read.
 5. `raw.<extract>_files` records each file: hash, name, counts and money per outcome, and whether
    it is still in the landing folder (the landing folder is the input: a file taken out is
    retired from staging, though its rows stay in raw for audit).
@@ -40,7 +42,7 @@ import duckdb
 from .contracts import DEFAULT_DATE_FLOOR, Extract
 from .diskspace import database_folder, full_disk_errno, reported_when_full
 from .hashing import HashCache
-from .parsing import blank_to_null, quote_ident, quote_literal, sql_type, typed_sql
+from .parsing import amount_sql, blank_to_null, quote_ident, quote_literal, sql_type, typed_sql
 from .pseudonymise import keyed_hash_sql
 from .readers import (
     CSV_SUFFIXES,
@@ -190,11 +192,19 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
         "_source_row BIGINT NOT NULL",
         "_load_id VARCHAR NOT NULL",
     ]
+    money = extract.money_column
     tables = {
         f"raw.{extract.name}_files": FILES_COLUMNS,
-        f"raw.{extract.name}": text_columns
-        + ["_extra_columns MAP(VARCHAR, VARCHAR)", "_duplicate_of_row BIGINT"]
+        # every accepted row, typed, written once
+        f"raw.{extract.name}": [
+            f"{quote_ident(c.name)} {sql_type(c)}" for c in extract.stored_columns
+        ]
+        + ["_extra_columns MAP(VARCHAR, VARCHAR)"]
         + provenance,
+        # an exact duplicate is the row it repeats: where it was, which row, and its money
+        f"raw.{extract.name}_duplicates": provenance
+        + ["_duplicate_of_row BIGINT NOT NULL"]
+        + ([f"{quote_ident(money)} DECIMAL(18,2)"] if money else []),
         f"quarantine.{extract.name}": text_columns
         + ["_extra_columns MAP(VARCHAR, VARCHAR)"]
         + provenance
@@ -204,11 +214,8 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
             "reason_values VARCHAR[]",
             "reason VARCHAR",
         ],
-        f"raw.{extract.name}_valid": [
-            f"{quote_ident(c.name)} {sql_type(c)}" for c in extract.stored_columns
-        ]
-        + provenance,
     }
+    _upgrade_text_raw(con, extract)
     for table, columns in tables.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(columns)})")
         schema, name = table.split(".")
@@ -228,6 +235,43 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
                     f"ALTER TABLE {table} ADD COLUMN {column_name} {definition.split(' ')[1]}"
                 )
     _refresh_landing_files_view(con)
+
+
+def _upgrade_text_raw(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
+    """A warehouse from before raw was written once held each row twice: as text in
+    `raw.<extract>` (duplicates marked) and typed in `raw.<extract>_valid`. Move it to this layout
+    in place — typed rows with their extra columns, duplicates on their own — losing nothing."""
+    e = extract.name
+    tables = {
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw'"
+        ).fetchall()
+    }
+    if f"{e}_valid" not in tables:
+        return
+    money = extract.money_column
+    money_select = f", {amount_sql(quote_ident(money))} AS {quote_ident(money)}" if money else ""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            f"CREATE TABLE raw.{e}_duplicates AS SELECT _file_hash, _source_file, _source_row, "
+            f"_load_id, _duplicate_of_row{money_select} "
+            f"FROM raw.{e} WHERE _duplicate_of_row IS NOT NULL"
+        )
+        con.execute(
+            f"CREATE TABLE raw.{e}_typed AS SELECT v.* EXCLUDE (_file_hash, _source_file, "
+            "_source_row, _load_id), t._extra_columns, v._file_hash, v._source_file, "
+            f"v._source_row, v._load_id FROM raw.{e}_valid v LEFT JOIN raw.{e} t "
+            "ON t._file_hash = v._file_hash AND t._source_row = v._source_row"
+        )
+        con.execute(f"DROP TABLE raw.{e}")
+        con.execute(f"DROP TABLE raw.{e}_valid")
+        con.execute(f"ALTER TABLE raw.{e}_typed RENAME TO {e}")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
 
 
 def _refresh_landing_files_view(con: duckdb.DuckDBPyConnection) -> None:
@@ -483,15 +527,29 @@ def _write_part(
     extract_date: dt.date,
     date_floor: dt.date,
 ) -> None:
-    """Write `_checked` to raw, quarantine and raw.<extract>_valid; count each outcome."""
+    """Write `_checked` once: accepted rows typed to raw, exact duplicates to
+    raw.<extract>_duplicates, rejected rows as text to quarantine; count each outcome."""
     text_columns = ", ".join(quote_ident(c.name) for c in extract.stored_columns)
     provenance = (
         f"{quote_literal(outcome.file_hash)} AS _file_hash, {quote_literal(outcome.file_name)} AS "
         f"_source_file, _source_row, {quote_literal(load_id)} AS _load_id"
     )
+    typed = ", ".join(
+        f"{typed_name(c.name)} AS {quote_ident(c.name)}" for c in extract.stored_columns
+    )
     con.execute(
-        f"INSERT INTO raw.{extract.name} BY NAME "
-        f"SELECT {text_columns}, _extra_columns, _duplicate_of_row, {provenance} FROM _checked"
+        f"INSERT INTO raw.{extract.name} BY NAME SELECT {typed}, _extra_columns, {provenance} "
+        "FROM _checked WHERE _duplicate_of_row IS NULL AND _ok"
+    )
+    money = (
+        f", {typed_name(extract.money_column)} AS {quote_ident(extract.money_column)}"
+        if extract.money_column
+        else ""
+    )
+    con.execute(
+        f"INSERT INTO raw.{extract.name}_duplicates BY NAME "
+        f"SELECT {provenance}, _duplicate_of_row{money} "
+        "FROM _checked WHERE _duplicate_of_row IS NOT NULL"
     )
     con.execute(
         f"INSERT INTO quarantine.{extract.name} BY NAME "
@@ -502,13 +560,6 @@ def _write_part(
         f"FROM (SELECT *, {_problem_list(extract, extract_date, date_floor)} AS _problems "
         "FROM _checked "
         f"WHERE _duplicate_of_row IS NULL AND NOT _ok)"
-    )
-    typed = ", ".join(
-        f"{typed_name(c.name)} AS {quote_ident(c.name)}" for c in extract.stored_columns
-    )
-    con.execute(
-        f"INSERT INTO raw.{extract.name}_valid BY NAME "
-        f"SELECT {typed}, {provenance} FROM _checked WHERE _duplicate_of_row IS NULL AND _ok"
     )
     quarantined = "_duplicate_of_row IS NULL AND NOT _ok"
     if extract.money_column:

@@ -19,6 +19,8 @@ PROVENANCE = {
     "_source_file": "Landing file the row came from, relative to the landing folder.",
     "_source_row": "Row number in that file as a spreadsheet shows it (header = 1).",
     "_load_id": "The refresh run that loaded the row.",
+    "_extra_columns": "Columns of the landing file outside the contract, as text by header "
+    "(personal-data headers dropped).",
 }
 ROWS_ACCOUNTED_FOR = "rows_accounted_for"
 NO_REJECTED_FILES = "no_rejected_files"
@@ -38,10 +40,10 @@ def build_ingest_asset(extract: Extract) -> dg.AssetsDefinition:
         deps=landing_deps(extract),
         description=(
             f"{extract.description} Loads every new file in the landing folder's `{extract.name}/` "
-            f"into `raw.{extract.name}` (text as loaded, personal data dropped, child ids keyed "
-            "hashes, with source file, row and load id), rejected rows into "
-            f"`quarantine.{extract.name}` with their reasons, and valid typed rows into "
-            f"`raw.{extract.name}_valid`. "
+            f"into `raw.{extract.name}`: every accepted row typed and written once (personal data "
+            "dropped, child ids keyed hashes, with source file, row and load id); exact "
+            f"duplicates in `raw.{extract.name}_duplicates`, rejected rows as text in "
+            f"`quarantine.{extract.name}` with their reasons. "
             "Files already loaded (same content hash) are not read again."
         ),
     )
@@ -78,7 +80,7 @@ def build_ingest_asset(extract: Extract) -> dg.AssetsDefinition:
             schema = con.execute(
                 "SELECT column_name, data_type FROM information_schema.columns "
                 "WHERE table_schema = 'raw' AND table_name = ? ORDER BY ordinal_position",
-                [f"{extract.name}_valid"],
+                [extract.name],
             ).fetchall()
         for outcome in result.rejected:
             context.log.error(outcome.message)

@@ -1,4 +1,4 @@
-{#- The current version of each row of a raw `<extract>_valid` table (`extract` names it): only files still in the
+{#- The current version of each row of a raw `<extract>` table (`extract` names it): only files still in the
     landing folder count, and where several files hold the same key (an overlapping monthly
     export, a re-export of the plan list) the row from the most recently loaded file wins.
     Superseded versions stay in raw for audit.
@@ -12,7 +12,7 @@
     {%- endfor -%}
     with candidates as not materialized (
         select valid.*, files.file_seq as _file_seq
-        from {{ source('raw', extract ~ '_valid') }} as valid
+        from {{ source('raw', extract) }} as valid
         inner join {{ source('raw', extract ~ '_files') }} as files
             on files.file_hash = valid._file_hash
             and files.in_landing

@@ -43,17 +43,33 @@ def test_all_gates_pass_on_the_fixture(con):
 
 
 def test_rows_accounted_for_fails_when_a_loaded_row_disappears(con):
-    con.execute("DELETE FROM raw.finance_valid WHERE _source_row = 10")
+    con.execute("DELETE FROM raw.finance WHERE _source_row = 10")
     result = gates.rows_accounted_for(con, FINANCE)
     assert not result.passed
-    assert "rows in raw are neither loaded, duplicates nor quarantined" in result.summary
+    assert "rows read from the file are neither loaded, duplicates nor quarantined" in (
+        result.summary
+    )
     assert "money read ≠ money loaded" in result.summary
     assert result.facts.loc[0, "rows_unaccounted"] == 1
 
 
 def test_rows_accounted_for_fails_when_rows_read_differ_from_raw(con):
     con.execute("UPDATE raw.ehcp_files SET rows_read = rows_read + 1")
-    assert "rows read from the file differ" in gates.rows_accounted_for(con, EHCP).summary
+    assert "rows read from the file are neither" in gates.rows_accounted_for(con, EHCP).summary
+
+
+def test_rows_accounted_for_fails_when_a_row_is_in_two_outcomes(con):
+    """A loaded row also counted as a duplicate (and a row read that is missing, so the counts
+    still add up): the row-by-row check finds it."""
+    con.execute(
+        "INSERT INTO raw.finance_duplicates (_file_hash, _source_file, _source_row, _load_id, "
+        "_duplicate_of_row, amount) SELECT _file_hash, _source_file, _source_row, _load_id, 2, 0 "
+        "FROM raw.finance WHERE _source_row = 10"
+    )
+    con.execute("UPDATE raw.finance_files SET rows_read = rows_read + 1")
+    result = gates.rows_accounted_for(con, FINANCE)
+    assert "rows are in two of raw, duplicates and quarantine" in result.summary
+    assert result.facts["rows_unaccounted"].tolist() == [0]
 
 
 def test_rejected_file_fails_its_gate(con):
@@ -81,7 +97,7 @@ def test_quarantine_beyond_tolerance_fails(con):
 def test_quarantined_money_beyond_its_tolerance_fails_even_when_few_rows_are(con):
     """One costly row of many: within the rows tolerance, not within the money one. Absolute
     amounts count, so a quarantined credit cannot hide a quarantined debit."""
-    read = float(con.execute("SELECT sum(abs(amount)) FROM raw.finance_valid").fetchone()[0])
+    read = float(con.execute("SELECT sum(abs(amount)) FROM raw.finance").fetchone()[0])
     con.execute(
         "UPDATE raw.finance_files SET rows_quarantined = 2, money_quarantined_gbp = 0, "
         "gross_money_quarantined_gbp = ?, gross_money_read_gbp = ?",

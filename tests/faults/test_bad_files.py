@@ -44,7 +44,7 @@ def rejected_message(con, result, name: str) -> str:
     assert [(f.file_name, f.status) for f in result.files if f.status != "rejected"] == [
         ("finance/good.csv", "loaded")
     ]
-    assert con.execute("SELECT transaction_id FROM raw.finance_valid").fetchall() == [("T1",)]
+    assert con.execute("SELECT transaction_id FROM raw.finance").fetchall() == [("T1",)]
     stored = con.execute(
         "SELECT file_name, message FROM raw.finance_files WHERE status = 'rejected'"
     ).fetchall()

@@ -60,7 +60,7 @@ def test_postings_before_the_floor_are_quarantined(tmp_path):
         2: [("posting_date", "1900-05-01")],
         4: [("posting_date", "31/12/1989")],
     }
-    assert con.execute("SELECT transaction_id FROM raw.finance_valid").fetchall() == [("T2",)]
+    assert con.execute("SELECT transaction_id FROM raw.finance").fetchall() == [("T2",)]
     reason = con.execute("SELECT reason FROM quarantine.finance WHERE _source_row = 2").fetchone()[
         0
     ]
@@ -80,7 +80,7 @@ def test_placements_before_the_floor_are_quarantined(tmp_path):
         2: [("start_date", "1900-01-01")],
         3: [("start_date", "1900-01-01"), ("end_date", "1900-07-31")],
     }
-    assert con.execute("SELECT placement_id FROM raw.placements_valid").fetchall() == [("PL3",)]
+    assert con.execute("SELECT placement_id FROM raw.placements").fetchall() == [("PL3",)]
 
 
 def test_plan_dates_before_the_floor_are_quarantined_but_not_dates_of_birth(tmp_path):
@@ -99,7 +99,7 @@ def test_plan_dates_before_the_floor_are_quarantined_but_not_dates_of_birth(tmp_
             ("plan_cease_date", "1900-06-01"),
         ],
     }
-    assert con.execute("SELECT plan_id, date_of_birth FROM raw.ehcp_valid").fetchall() == [
+    assert con.execute("SELECT plan_id, date_of_birth FROM raw.ehcp").fetchall() == [
         ("P2", dt.date(1989, 12, 31)),
     ]
 

@@ -35,8 +35,12 @@ def ledger(landing: Path, rows: int) -> Path:
     path = folder / "ledger.csv"
     with path.open("w") as out:
         out.write(HEADER)
+        # a reference that compresses as little as real ones do: rows are stored typed and
+        # compressed, so orderly text would fit a small disk however many rows there were
         out.writelines(
-            f"T{n},2024-05-31,{n % 997}.50,1.2.3,top-up payment {n}\n" for n in range(rows)
+            f"T{n},2024-05-31,{n % 997}.50,1.2.3,top-up payment "
+            f"{hashlib.sha256(str(n).encode()).hexdigest()[:32]}\n"
+            for n in range(rows)
         )
     return path
 
@@ -72,7 +76,7 @@ def small_disk(tmp_path):
 
 
 def test_loading_more_than_the_disk_holds_says_the_disk_is_full(tmp_path, small_disk):
-    path = ledger(tmp_path / "landing", 400_000)  # about 18 MiB: more than the 8 MiB disk holds
+    path = ledger(tmp_path / "landing", 400_000)  # about 30 MiB: more than the 8 MiB disk holds
     con = duckdb.connect(str(small_disk / "warehouse.duckdb"))
     try:
         with pytest.raises(DiskFull) as raised:

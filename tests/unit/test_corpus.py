@@ -91,7 +91,7 @@ def check_rows(con, extract: str, file_hash: str, want: dict) -> None:
     for row, values in (want.get("values") or {}).items():
         columns = ", ".join(f"{c}::VARCHAR" for c in values)
         got = con.execute(
-            f"SELECT {columns} FROM raw.{extract}_valid WHERE _file_hash = ? AND _source_row = ?",
+            f"SELECT {columns} FROM raw.{extract} WHERE _file_hash = ? AND _source_row = ?",
             [file_hash, row],
         ).fetchone()
         assert got is not None, f"row {row} not loaded"
@@ -101,7 +101,7 @@ def check_rows(con, extract: str, file_hash: str, want: dict) -> None:
     if "money" in want:
         column = EXTRACTS[extract].money_column
         total = con.execute(
-            f"SELECT coalesce(sum({column}), 0) FROM raw.{extract}_valid WHERE _file_hash = ?",
+            f"SELECT coalesce(sum({column}), 0) FROM raw.{extract} WHERE _file_hash = ?",
             [file_hash],
         ).fetchone()[0]
         assert float(total) == pytest.approx(want["money"], abs=0.001)
@@ -112,6 +112,6 @@ def check_rows(con, extract: str, file_hash: str, want: dict) -> None:
         ).fetchone()[0]
         assert dict(got) == extra
     for text in want.get("absent") or []:
-        for table in (f"raw.{extract}", f"raw.{extract}_valid"):
+        for table in (f"raw.{extract}", f"quarantine.{extract}"):
             dump = str(con.execute(f"SELECT * FROM {table}").fetchall())
             assert text not in dump, f"{text!r} stored in {table}"

@@ -53,7 +53,7 @@ def test_valid_rows_load_typed_with_provenance_and_personal_data_dropped(tmp_pat
     assert [(f.status, f.rows_read, f.rows_valid) for f in result.files] == [("loaded", 1, 1)]
     row = con.execute(
         "SELECT child_id, date_of_birth, sex, primary_need, _source_file, _source_row, _load_id "
-        "FROM raw.ehcp_valid"
+        "FROM raw.ehcp"
     ).fetchone()
     assert row == (
         keyed_hash("C1", KEY),
@@ -67,6 +67,7 @@ def test_valid_rows_load_typed_with_provenance_and_personal_data_dropped(tmp_pat
     raw_columns = {r[0] for r in con.execute("DESCRIBE raw.ehcp").fetchall()}
     assert not raw_columns & {"forename", "surname", "upn", "postcode"}
     assert con.execute("SELECT _extra_columns['notes'] FROM raw.ehcp").fetchone()[0] == "extra"
+    assert con.execute("SELECT typeof(date_of_birth) FROM raw.ehcp").fetchone()[0] == "DATE"
     stored = str(con.execute("SELECT * FROM raw.ehcp").fetchall())
     assert (
         "Ann" not in stored
@@ -119,8 +120,10 @@ def test_exact_duplicates_are_counted_and_conflicting_ones_quarantined(tmp_path,
         outcome.rows_quarantined,
     ) == (4, 1, 1, 2)
     assert con.execute(
-        "SELECT _source_row, _duplicate_of_row FROM raw.ehcp WHERE _duplicate_of_row IS NOT NULL"
+        "SELECT _source_row, _duplicate_of_row FROM raw.ehcp_duplicates"
     ).fetchall() == [(3, 2)]
+    # each row is written once: the accepted one to raw, the duplicate and the conflicts elsewhere
+    assert con.execute("SELECT _source_row FROM raw.ehcp").fetchall() == [(5,)]
     assert set(reasons(con, "ehcp")) == {2, 4}
     assert all(r == ["conflicting_duplicate"] for r in reasons(con, "ehcp").values())
 
@@ -155,7 +158,7 @@ def test_headers_match_case_and_punctuation_insensitively(tmp_path, con):
     )
     load(con, FINANCE, tmp_path)
     assert con.execute(
-        "SELECT transaction_id, posting_date, amount FROM raw.finance_valid"
+        "SELECT transaction_id, posting_date, amount FROM raw.finance"
     ).fetchone() == (
         "T1",
         dt.date(2024, 4, 30),
@@ -200,7 +203,7 @@ def test_placement_rules(tmp_path, con):
     found = reasons(con, "placements")
     assert found[2] == ["no_urn_or_ukprn_or_sen_setting"]
     assert set(found[3]) == {"end_date_before_start_date", "negative_annual_cost"}
-    assert con.execute("SELECT placement_id FROM raw.placements_valid").fetchall() == [("PL3",)]
+    assert con.execute("SELECT placement_id FROM raw.placements").fetchall() == [("PL3",)]
 
 
 def test_unreadable_file_is_rejected(tmp_path, con):
@@ -210,3 +213,54 @@ def test_unreadable_file_is_rejected(tmp_path, con):
     result = load(con, FINANCE, tmp_path)
     assert result.files[0].status == "rejected"
     assert result.files[0].message.startswith("finance/binary.csv:")
+
+
+def test_a_warehouse_with_text_and_valid_copies_moves_to_rows_written_once(tmp_path, con):
+    """Before raw was written once it held every row as text (duplicates marked) and the valid
+    rows again, typed, in raw.<extract>_valid. The next load moves such a warehouse over in place:
+    the same typed rows with their extra columns, the duplicates on their own, the gate passing."""
+    from checks.gates import rows_accounted_for
+
+    header = "transaction_id,posting_date,amount,s251_line,memo"
+    write(
+        tmp_path,
+        "finance",
+        "a.csv",
+        f"{header}\nT1,2024-05-31,10.50,1.2.1,first\nT1,2024-05-31,10.50,1.2.1,first\n"
+        "T2,2024-06-30,(3.00),1.2.2,second\n",
+    )
+    load(con, FINANCE, tmp_path)
+    loaded = con.execute("SELECT * FROM raw.finance ORDER BY ALL").fetchall()
+    duplicates = con.execute("SELECT * FROM raw.finance_duplicates ORDER BY ALL").fetchall()
+
+    # the old layout, rebuilt from the new one: text rows (the duplicate's text is its original's)
+    def text(alias: str) -> str:
+        return ", ".join(f"{alias}{c.name}::VARCHAR AS {c.name}" for c in FINANCE.stored_columns)
+
+    con.execute(
+        "CREATE TABLE raw.finance_valid AS SELECT * EXCLUDE (_extra_columns) FROM raw.finance"
+    )
+    con.execute(
+        f"CREATE TABLE raw.finance_text AS SELECT {text('')}, _extra_columns, "
+        "NULL::BIGINT AS _duplicate_of_row, _file_hash, _source_file, _source_row, _load_id "
+        f"FROM raw.finance UNION ALL SELECT {text('r.')}, r._extra_columns, "
+        "d._duplicate_of_row, d._file_hash, d._source_file, d._source_row, d._load_id "
+        "FROM raw.finance_duplicates d JOIN raw.finance r "
+        "ON r._file_hash = d._file_hash AND r._source_row = d._duplicate_of_row"
+    )
+    con.execute("DROP TABLE raw.finance")
+    con.execute("DROP TABLE raw.finance_duplicates")
+    con.execute("ALTER TABLE raw.finance_text RENAME TO finance")
+
+    write(tmp_path, "finance", "b.csv", f"{header}\nT3,2024-07-31,1.00,1.2.1,third\n")
+    load(con, FINANCE, tmp_path, "L2")
+    tables = {r[0] for r in con.execute("SHOW TABLES FROM raw").fetchall()}
+    assert "finance_valid" not in tables
+    after = con.execute("SELECT * FROM raw.finance ORDER BY ALL").fetchall()
+    assert [row for row in after if row[-1] == "L1"] == loaded  # the same rows, extras and all
+    assert [row[0] for row in after if row[-1] == "L2"] == ["T3"]
+    assert con.execute("SELECT * FROM raw.finance_duplicates ORDER BY ALL").fetchall() == (
+        duplicates
+    )
+    gate = rows_accounted_for(con, FINANCE)
+    assert gate.passed, gate.summary

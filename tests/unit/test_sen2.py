@@ -35,13 +35,13 @@ def test_collect_dates_indicators_and_extra_columns_are_read(tmp_path, con):
             result.files
         )
     plan = con.execute(
-        "SELECT date_of_birth, plan_start_date, primary_need, secondary_need FROM raw.ehcp_valid "
+        "SELECT date_of_birth, plan_start_date, primary_need, secondary_need FROM raw.ehcp "
         "WHERE child_id = ?",
         [keyed_hash(CHILDREN[9].upn, KEY)],
     ).fetchone()
     assert plan == (dt.date(2014, 8, 31), dt.date(2024, 3, 1), "ASD", "SEMH")
     unit = con.execute(
-        "SELECT sen_unit, resourced_provision, start_date FROM raw.placements_valid "
+        "SELECT sen_unit, resourced_provision, start_date FROM raw.placements "
         "WHERE child_id = ? AND urn = '110001'",
         [keyed_hash(CHILDREN[6].upn, KEY)],
     ).fetchone()
@@ -60,7 +60,7 @@ def test_collect_dates_indicators_and_extra_columns_are_read(tmp_path, con):
         "placementdetail.nativeid",
         "activeplans.lastreview",
     } <= set(extra)
-    assert con.execute("SELECT DISTINCT census_date FROM raw.requests_valid").fetchall() == [
+    assert con.execute("SELECT DISTINCT census_date FROM raw.requests").fetchall() == [
         (CENSUS_DATES[2],)
     ]
 
@@ -68,7 +68,7 @@ def test_collect_dates_indicators_and_extra_columns_are_read(tmp_path, con):
 def test_an_older_return_names_sex_gendercurrent(tmp_path, con):
     write_sen2_return(tmp_path / "sen2" / "2023", CENSUS_DATES[0], version=1)
     load(con, EHCP, tmp_path)
-    assert con.execute("SELECT count(*) FROM raw.ehcp_valid WHERE sex IS NULL").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM raw.ehcp WHERE sex IS NULL").fetchone()[0] == 0
 
 
 def test_returns_are_loaded_oldest_census_first_whatever_their_folders_are_called(tmp_path):
@@ -97,17 +97,14 @@ def test_sen2_children_and_ledger_payments_share_one_keyed_id(tmp_path, con, led
             for f in load(con, extract, landing, rule).files
         )
     expected = {keyed_hash(getattr(c, ledger_id), KEY) for c in CHILDREN}
-    assert {
-        r[0] for r in con.execute("SELECT child_id FROM raw.requests_valid").fetchall()
-    } == expected
+    assert {r[0] for r in con.execute("SELECT child_id FROM raw.requests").fetchall()} == expected
     unknown = con.execute(
-        "SELECT count(*) FROM raw.finance_valid WHERE child_id IS NOT NULL "
-        "AND child_id NOT IN (SELECT child_id FROM raw.ehcp_valid)"
+        "SELECT count(*) FROM raw.finance WHERE child_id IS NOT NULL "
+        "AND child_id NOT IN (SELECT child_id FROM raw.ehcp)"
     ).fetchone()[0]
     assert unknown == 0
     placed = con.execute(
-        "SELECT count(*) FROM raw.placements_valid WHERE child_id NOT IN (SELECT child_id "
-        "FROM raw.ehcp_valid)"
+        "SELECT count(*) FROM raw.placements WHERE child_id NOT IN (SELECT child_id FROM raw.ehcp)"
     ).fetchone()[0]
     assert placed == 0
 
@@ -125,7 +122,7 @@ def test_a_child_without_the_chosen_field_falls_back_to_another_named_one(tmp_pa
         [[10, 1, "2024-Mar-01 00:00:00"], [20, 2, "2024-Apr-01 00:00:00"]],
     )
     load(con, REQUESTS, tmp_path)
-    ids = {r[0] for r in con.execute("SELECT child_id FROM raw.requests_valid").fetchall()}
+    ids = {r[0] for r in con.execute("SELECT child_id FROM raw.requests").fetchall()}
     # never the bare ULN (it could be another child's chosen id), and the return's own person
     # row last: it joins nothing outside this return
     assert ids == {keyed_hash("uln:1234567890", KEY), keyed_hash("sen2/2025:person:2", KEY)}
@@ -147,7 +144,7 @@ def test_a_new_child_id_rule_reads_the_returns_again_and_retires_the_old_ids(tmp
     load(con, EHCP, tmp_path)
     load(con, EHCP, tmp_path, ChildIdRule("nativeid"), load_id="L2")
     current = con.execute(
-        "SELECT DISTINCT v.child_id FROM raw.ehcp_valid v "
+        "SELECT DISTINCT v.child_id FROM raw.ehcp v "
         "JOIN raw.ehcp_files f ON f.file_hash = v._file_hash "
         "WHERE f.in_landing"
     ).fetchall()
@@ -164,7 +161,7 @@ def test_a_later_return_supersedes_an_earlier_one_by_key(tmp_path, con):
     load(con, EHCP, tmp_path)
     # the plan that ceased in March 2023: open in the January 2023 return, ceased in 2024's
     versions = con.execute(
-        "SELECT f.file_seq, v.plan_cease_date FROM raw.ehcp_valid v "
+        "SELECT f.file_seq, v.plan_cease_date FROM raw.ehcp v "
         "JOIN raw.ehcp_files f ON f.file_hash = v._file_hash "
         "WHERE v.child_id = ? ORDER BY f.file_seq",
         [keyed_hash(CHILDREN[5].upn, KEY)],

@@ -3,7 +3,7 @@
 -- request, not only the current ones: a return whose requests were all repeated by a later
 -- return still covers its year.
 select distinct valid.census_date
-from {{ source('raw', 'requests_valid') }} as valid
+from {{ source('raw', 'requests') }} as valid
 inner join {{ source('raw', 'requests_files') }} as files
     on files.file_hash = valid._file_hash
     and files.in_landing
