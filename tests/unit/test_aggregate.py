@@ -90,6 +90,25 @@ def test_a_short_history_falls_back_to_the_national_rate_instead_of_failing():
     )
 
 
+def test_englands_spread_comes_from_how_its_rate_missed_not_from_its_last_growths():
+    """Growth steady for the last years but once turned: the spread of three yearly growths is
+    nil, yet the rate has missed before, and England's part of the interval says so."""
+    history = councils(growth=0.0, years=range(2010, 2026), seed=4)
+    for code, council in history.items():
+        steps = np.r_[np.zeros(6), np.full(10, 0.08)].cumsum()  # growth 0 → 8 % from 2016
+        history[code] = CouncilHistory(
+            code,
+            council.name,
+            council.region,
+            council.caseload.mul(np.exp(steps), axis=0),
+            pd.DataFrame(),
+            pd.DataFrame(),
+        )
+    fitted = fit(build_panel(history), 2025)
+    assert fitted.national_rate == pytest.approx(0.08, abs=0.002)
+    assert fitted.national_error > 0.01  # the 2016 turn was missed; the last years are flat
+
+
 def test_an_origin_without_earlier_outcomes_is_a_clear_error():
     with pytest.raises(AggregateInputError, match="no earlier origin"):
         forecast_councils(councils(years=range(2024, 2026)), 2027, simulations=300)
