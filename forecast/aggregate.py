@@ -179,9 +179,7 @@ def _volatility(
     typical = np.where(np.isfinite(typical), typical, 0.05)
     own = np.minimum(np.where(np.isfinite(own), own, typical), ceiling)
     weight = np.clip(count - 1, 0, None)
-    return np.sqrt(
-        (weight * own**2 + prior * typical**2) / (weight + prior) + floor**2
-    )
+    return np.sqrt((weight * own**2 + prior * typical**2) / (weight + prior) + floor**2)
 
 
 def _huber_fit(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -274,7 +272,12 @@ def fit(panel: Panel, origin: int, horizons: int = max(HORIZONS)) -> PooledFit:
         col = panel.column(s)
         volatility = _volatility(panel, logs, national, s, VOLATILITY_FLOOR)
         share_volatility = _volatility(
-            panel, shares, national_shares, s, SHARE_VOLATILITY_FLOOR, SHARE_VOLATILITY_CEILING,
+            panel,
+            shares,
+            national_shares,
+            s,
+            SHARE_VOLATILITY_FLOOR,
+            SHARE_VOLATILITY_CEILING,
             SHARE_VOLATILITY_PRIOR,
         )
         excess = _features(panel, logs, national, s) @ coefficients
@@ -300,9 +303,7 @@ def fit(panel: Panel, origin: int, horizons: int = max(HORIZONS)) -> PooledFit:
     years = 1 / float(weights @ weights) if span else 1.0
     # how England's rate missed England's next year at every earlier origin: a one-year miss is
     # the random walk's step plus the rate's own error, sd × √(1 + 1/years)
-    misses = [
-        (national[i + 1] - national[i]) - _national_rate(national, i) for i in range(1, at)
-    ]
+    misses = [(national[i + 1] - national[i]) - _national_rate(national, i) for i in range(1, at)]
     if misses:
         national_error = float(np.sqrt(np.mean(np.square(misses)) / (1 + 1 / years)))
     else:
