@@ -2,15 +2,31 @@
 
 Every staged row keeps its source file, row number, file hash and load id, so a figure in
 `marts.fct_provision_spend` (or `fct_ehcp_cohort`) can be listed as the exact transactions (or
-plans) behind it, and their total compared with the mart's.
+plans) behind it, and their total compared with the mart's; `landing_records` reads each row back
+from its landing file, as the file holds it, when the file is still the one that was loaded.
 """
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pandas as pd
+
+from ingest.contracts import Extract
+from ingest.hashing import sha256_file
+from ingest.load import PERSONAL_HEADER, part_hash
+from ingest.readers import (
+    CSV_SUFFIXES,
+    WORKBOOK_SUFFIXES,
+    FileRejected,
+    load_aliases,
+    match_headers,
+    normalise_header,
+    read_parts,
+)
 
 
 @dataclass
@@ -84,3 +100,107 @@ def trace_plans(
     return Trace(
         rows, float(mart[0]) if mart and mart[0] is not None else None, float(len(rows)), "plans"
     )
+
+
+# --- the landing file as the verbatim record ----------------------------------------------------
+
+WITHHELD = "withheld"  # how a personal or person-id value is shown
+WITHHELD_COLUMNS = ("date_of_birth",)  # stored (ages need it), but no trace needs to show it
+
+
+def landing_records(
+    rows: pd.DataFrame,
+    extract: Extract,
+    landing: Path,
+    reader_settings: dict | None = None,
+    current_names: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """`rows` (with `source_file`, `source_row`, `source_file_hash`) with each row as the landing
+    file holds it: `landing_text` ("header=value; …", in the file's own words; personal data
+    and person ids withheld) and `landing_status` — `verbatim` when the file in the landing
+    folder is still the one loaded (same SHA-256), else why it cannot be read back. Raw holds
+    the rows typed; the landing file, identified by its SHA-256, is the record of what was read.
+    `current_names` (file hash → name, from raw.<extract>_files) finds a file renamed since."""
+    out = rows.copy()
+    out["landing_text"] = pd.Series([None] * len(out), index=out.index, dtype=object)
+    out["landing_status"] = pd.Series([None] * len(out), index=out.index, dtype=object)
+    if out.empty:
+        return out
+    for (source_file, file_hash), group in out.groupby(
+        ["source_file", "source_file_hash"], sort=False
+    ):
+        name = (current_names or {}).get(str(file_hash), str(source_file))
+        status, texts = _read_back(
+            extract, landing, name, str(file_hash), group, reader_settings or {}
+        )
+        out.loc[group.index, "landing_status"] = status
+        out.loc[group.index, "landing_text"] = group["source_row"].map(texts)
+    return out
+
+
+def _read_back(
+    extract: Extract,
+    landing: Path,
+    source_file: str,
+    file_hash: str,
+    group: pd.DataFrame,
+    reader_settings: dict,
+) -> tuple[str, dict[int, str]]:
+    path = landing / source_file.split("#", 1)[0]
+    if not path.is_file():
+        return f"{source_file} is no longer in the landing folder", {}
+    if part_hash(sha256_file(path), source_file) != file_hash:
+        return f"{path.name} has changed since it was loaded (another SHA-256)", {}
+    if path.suffix.lower() not in CSV_SUFFIXES + WORKBOOK_SUFFIXES:
+        return f"{path.name}: read back from CSV and XLSX files only (a SEN2 return is not)", {}
+    wanted = sorted({int(r) for r in group["source_row"]})
+    con = duckdb.connect()
+    try:
+        with tempfile.TemporaryDirectory(prefix="highneeds-trace-") as work_dir:
+            parts = read_parts(
+                con,
+                path,
+                source_file.split("#", 1)[0],
+                extract,
+                load_aliases().get(extract.name, {}),
+                reader_settings,
+                Path(work_dir),
+            )
+            part = next((p for p in parts if p.name == source_file), None)
+            if part is None:
+                return f"{source_file}: no such sheet in the file now", {}
+            mapping = match_headers(
+                extract, part.headers, load_aliases().get(extract.name, {}), part.name
+            )
+            # the contract's personal columns, person ids and exact dates of birth, and extra
+            # headers that look like personal data (those ingest never stores)
+            hidden = {
+                mapping[c.name]
+                for c in extract.columns
+                if (c.personal or c.pseudonymise or c.name in WITHHELD_COLUMNS)
+                and c.name in mapping
+            } | {
+                h
+                for h in part.headers
+                if h not in mapping.values() and PERSONAL_HEADER.search(normalise_header(h))
+            }
+            frame = con.execute(
+                f"SELECT * FROM {part.table} WHERE _source_row IN (SELECT unnest(?::BIGINT[]))",
+                [wanted],
+            ).df()
+    except FileRejected as rejected:
+        return f"cannot read it back: {rejected}", {}
+    finally:
+        con.close()
+    texts = {
+        int(record["_source_row"]): "; ".join(
+            f"{header}={WITHHELD if header in hidden else _shown(record[header])}"
+            for header in part.headers
+        )
+        for record in frame.to_dict("records")
+    }
+    return "verbatim", texts
+
+
+def _shown(value: object) -> str:
+    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)

@@ -126,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("--provision", help="provision type, e.g. inmss")
     trace.add_argument("--need", help="primary need for plans, e.g. ASD")
     trace.add_argument("--out", help="write every row to this CSV")
+    trace.add_argument(
+        "--verbatim",
+        action="store_true",
+        help="read each row back from its landing file, as the file holds it (spend, plans)",
+    )
     trace.set_defaults(handler=cmd_trace)
 
     report = commands.add_parser(

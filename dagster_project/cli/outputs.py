@@ -60,6 +60,9 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
                 "source_file",
                 "source_row",
             ]
+        if args.verbatim:
+            trace.rows = _read_back(con, trace.rows, args.what, settings)
+            shown += ["landing_status"]
     if args.out:
         trace.rows.to_csv(args.out, index=False)
     table = Table(
@@ -78,6 +81,11 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
             )
         )
     console.print(table)
+    if "landing_text" in trace.rows:
+        console.print("As the landing files hold them (first 5):")
+        for row in trace.rows.head(5).itertuples(index=False):
+            text = row.landing_text if isinstance(row.landing_text, str) else row.landing_status
+            console.print(Text(f"  {row.source_file} row {row.source_row}: {text}"))
     mart = "no such row in the mart" if trace.mart_value is None else f"{trace.mart_value:,.2f}"
     verdict = "[green]they match[/green]" if trace.matches else "[red]they DO NOT match[/red]"
     console.print(
@@ -86,6 +94,22 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
     if args.out:
         console.print(f"All {len(trace.rows):,} rows written to {args.out}")
     return 0 if trace.matches else 1
+
+
+def _read_back(con, rows, what: str, settings: Settings):
+    """The traced rows as their landing files hold them (`highneeds trace … --verbatim`)."""
+    from checks.trace import landing_records
+    from ingest.contracts import EHCP, FINANCE
+    from ingest.readers import load_reader_config
+
+    extract = FINANCE if what == "spend" else EHCP
+    names = dict(
+        con.execute(
+            f"SELECT file_hash, file_name FROM raw.{extract.name}_files WHERE in_landing"
+        ).fetchall()
+    )
+    readers = load_reader_config(settings.readers).get(extract.name, {})
+    return landing_records(rows, extract, settings.landing, readers, names)
 
 
 def _trace_forecast(args: argparse.Namespace, settings: Settings, console: Console) -> int:

@@ -107,6 +107,24 @@ def test_trace_lists_the_exact_transactions_behind_a_spend_figure(audited, monke
     assert main(["trace", "plans", "--census", "2024", "--provision", "mss"]) == 0
     assert "plans: traced rows total 2.00; mart 2.00: they match" in capsys.readouterr().out
 
+    # read back from the landing file: each row as the file holds it (UK dates, the ledger's own
+    # amounts), the child's id withheld
+    verbatim = folder / "verbatim.csv"
+    arguments = ["--year", "2022-23", "--provision", "mss", "--out", str(verbatim)]
+    assert main(["trace", "spend", *arguments, "--verbatim"]) == 0
+    with (HANDWRITTEN_LANDING / "finance" / "ledger_2021_2024.csv").open() as handle:
+        ledger = dict(enumerate(csv.DictReader(handle), start=2))  # row 1 is the header
+    with verbatim.open() as handle:
+        traced = list(csv.DictReader(handle))
+    assert len(traced) == len(rows) and {r["landing_status"] for r in traced} == {"verbatim"}
+    for row in traced:
+        held = dict(part.split("=", 1) for part in row["landing_text"].split("; "))
+        original = ledger[int(row["source_row"])]
+        assert held == {
+            header: "withheld" if header == "child_id" else value
+            for header, value in original.items()
+        }
+
 
 def test_dbt_docs_are_built_beside_the_warehouse(audited):
     folder, _ = audited
