@@ -10,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: setup install manifest demo test lint ui bench clean
+.PHONY: setup install manifest demo test test-spark lint ui bench clean
 
 ## setup: install everything into .venv, write .env (random pseudonymisation key), parse dbt
 setup: install .env manifest
@@ -43,8 +43,14 @@ demo: setup
 test: setup
 	$(BIN)/pytest
 
+## test-spark: the dbt project built on a local Spark session, every table compared with DuckDB's
+## (the raw tables of the warehouse `make demo` wrote, else a synthetic council's; needs Java)
+test-spark: setup
+	$(BIN)/uv sync --frozen --all-groups --extra spark
+	$(BIN)/python -m spark.compare
+
 lint: install
-	$(BIN)/ruff check ingest checks forecast serving report synthetic dagster_project tests bench
+	$(BIN)/ruff check ingest checks forecast serving report synthetic dagster_project spark tests bench
 
 ## ui: Dagster UI on 127.0.0.1:3000 with the daemon (schedule and sensor once switched on), report on :3001
 ui: setup
