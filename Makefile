@@ -3,6 +3,10 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+# make test-spark's own environment: the same lock plus the `spark` extra. Not in .venv: with pyspark
+# installed, Great Expectations imports pyspark.sql.connect, which exits the process (SystemExit 0,
+# "Skipping doctests") when __main__ has no file, as in pytest-xdist's workers.
+SPARK_VENV := .venv-spark
 UV_VERSION := 0.13.8
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_COMPILE_BYTECODE := 1
@@ -46,8 +50,8 @@ test: setup
 ## test-spark: the dbt project built on a local Spark session, every table compared with DuckDB's
 ## (the raw tables of the warehouse `make demo` wrote, else a synthetic council's; needs Java)
 test-spark: setup
-	$(BIN)/uv sync --frozen --all-groups --extra spark
-	$(BIN)/python -m spark.compare
+	UV_PROJECT_ENVIRONMENT=$(SPARK_VENV) $(BIN)/uv sync --quiet --frozen --extra spark --python $(PYTHON)
+	$(SPARK_VENV)/bin/python -m spark.compare
 
 lint: install
 	$(BIN)/ruff check ingest checks forecast serving report synthetic dagster_project spark tests bench
@@ -61,4 +65,4 @@ bench: setup
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) dbt/target dbt/logs .pytest_cache
+	rm -rf $(VENV) $(SPARK_VENV) dbt/target dbt/logs .pytest_cache
