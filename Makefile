@@ -3,6 +3,10 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+# make test-spark's own environment: the same lock plus the `spark` extra. Not in .venv: with pyspark
+# installed, Great Expectations imports pyspark.sql.connect, which exits the process (SystemExit 0,
+# "Skipping doctests") when __main__ has no file, as in pytest-xdist's workers.
+SPARK_VENV := .venv-spark
 UV_VERSION := 0.13.8
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_COMPILE_BYTECODE := 1
@@ -10,7 +14,7 @@ export UV_PYTHON_DOWNLOADS := never
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: setup install manifest demo test lint ui bench clean
+.PHONY: setup install manifest demo test test-spark lint ui bench clean
 
 ## setup: install everything into .venv, write .env (random pseudonymisation key), parse dbt
 setup: install .env manifest
@@ -43,8 +47,14 @@ demo: setup
 test: setup
 	$(BIN)/pytest
 
+## test-spark: the dbt project built on a local Spark session, every table compared with DuckDB's
+## (the raw tables of the warehouse `make demo` wrote, else a synthetic council's; needs Java)
+test-spark: setup
+	UV_PROJECT_ENVIRONMENT=$(SPARK_VENV) $(BIN)/uv sync --quiet --frozen --extra spark --python $(PYTHON)
+	$(SPARK_VENV)/bin/python -m spark.compare
+
 lint: install
-	$(BIN)/ruff check ingest checks forecast serving report synthetic dagster_project tests bench
+	$(BIN)/ruff check ingest checks forecast serving report synthetic dagster_project spark tests bench
 
 ## ui: Dagster UI on 127.0.0.1:3000 with the daemon (schedule and sensor once switched on), report on :3001
 ui: setup
@@ -55,4 +65,4 @@ bench: setup
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) dbt/target dbt/logs .pytest_cache
+	rm -rf $(VENV) $(SPARK_VENV) dbt/target dbt/logs .pytest_cache

@@ -10,7 +10,7 @@
     {%- for column in key_columns -%}
         {%- do same_key.append('candidates.' ~ column ~ ' is not distinct from repeated.' ~ column) -%}
     {%- endfor -%}
-    with candidates as not materialized (
+    with candidates {{ cte_as_not_materialized() }} (
         select valid.*, files.file_seq as _file_seq
         from {{ source('raw', extract) }} as valid
         inner join {{ source('raw', extract ~ '_files') }} as files
@@ -40,5 +40,5 @@
             partition by {{ key_columns | join(', ') }}
             order by _file_seq desc, _source_row desc
         ) = 1
-    )
+    ) as latest
 {%- endmacro %}

@@ -1,9 +1,9 @@
 {#- Financial year (April–March) of a date, written 2024-25. -#}
 {% macro financial_year(date_expr) -%}
     (
-        (year({{ date_expr }}) - case when month({{ date_expr }}) < {{ var('financial_year_start_month') }} then 1 else 0 end)::varchar
+        cast(year({{ date_expr }}) - case when month({{ date_expr }}) < {{ var('financial_year_start_month') }} then 1 else 0 end as string)
         || '-'
-        || lpad(((year({{ date_expr }}) - case when month({{ date_expr }}) < {{ var('financial_year_start_month') }} then 1 else 0 end + 1) % 100)::varchar, 2, '0')
+        || lpad(cast((year({{ date_expr }}) - case when month({{ date_expr }}) < {{ var('financial_year_start_month') }} then 1 else 0 end + 1) % 100 as string), 2, '0')
     )
 {%- endmacro %}
 
@@ -12,11 +12,18 @@
     make_date(cast(left({{ fy_expr }}, 4) as integer), {{ var('financial_year_start_month') }}, 1)
 {%- endmacro %}
 
-{#- Age in whole years on a given date. -#}
+{#- Age in whole years on a given date: the difference of the years, less one before the birthday
+    (by month and day, so 29 February birthdays turn over on 1 March in other years). Written in
+    year/month/day arithmetic both engines agree on: Spark counts a difference of years otherwise. -#}
 {% macro age_on(date_of_birth, on_date) -%}
     (
-        date_diff('year', {{ date_of_birth }}, {{ on_date }})
-        - case when strftime({{ on_date }}, '%m%d') < strftime({{ date_of_birth }}, '%m%d') then 1 else 0 end
+        year({{ on_date }}) - year({{ date_of_birth }})
+        - case
+            when month({{ on_date }}) < month({{ date_of_birth }})
+                or (month({{ on_date }}) = month({{ date_of_birth }}) and day({{ on_date }}) < day({{ date_of_birth }}))
+                then 1
+            else 0
+        end
     )
 {%- endmacro %}
 

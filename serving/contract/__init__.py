@@ -163,13 +163,20 @@ def _dbt_tables(schema: str) -> dict[str, Table]:
                 Column(
                     c["name"],
                     one_line(c.get("description")),
-                    str(c["data_type"]).lower() if c.get("data_type") else None,
+                    _duckdb_type(c["data_type"]) if c.get("data_type") else None,
                 )
                 for c in entry.get("columns") or []
             )
             description = one_line(entry.get("description"))
             result[entry["name"]] = Table(schema, entry["name"], description, columns)
     return result
+
+
+def _duckdb_type(data_type: object) -> str:
+    """A dbt YAML type as DuckDB names it in the serving file: the YAML spells text `string`, which
+    both engines the models build on accept (DuckDB and Spark: Spark has no bare `varchar`)."""
+    name = str(data_type).lower()
+    return "varchar" if name == "string" else name
 
 
 def _load(path: Path) -> dict:

@@ -5,7 +5,7 @@ with bounds as (
 ),
 
 years as (
-    select unnest(range(year(history_start_date), year(as_at_date) + 1)) as census_year
+    select {{ series('year(history_start_date)', 'year(as_at_date)') }} as census_year
     from bounds
 ),
 
@@ -14,9 +14,9 @@ census as (
         years.census_year,
         coalesce(
             listed.census_date,
-            -- first Thursday of January, then two weeks on (isodow: Monday = 1, Thursday = 4)
+            -- first Thursday of January, then two weeks on (ISO days: Monday = 1, Thursday = 4)
             make_date(years.census_year, 1, 1)
-                + cast((11 - isodow(make_date(years.census_year, 1, 1))) % 7 as integer)
+                + cast((11 - {{ iso_day_of_week('make_date(years.census_year, 1, 1)') }}) % 7 as integer)
                 + 14
         ) as census_date
     from years

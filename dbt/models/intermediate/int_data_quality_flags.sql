@@ -11,7 +11,7 @@ placements as (
 
 -- read twice below; each read scans only the columns it needs rather than sharing a written-out
 -- copy of the whole ledger
-transactions as not materialized (
+transactions {{ cte_as_not_materialized() }} (
     select * from {{ ref('stg_finance__transactions') }}
 ),
 

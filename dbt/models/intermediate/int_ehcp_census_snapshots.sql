@@ -41,7 +41,7 @@ with_placement as (
     -- a child should attend one setting on census day; if spells overlap, the latest one counts
     qualify row_number() over (
         partition by active_plans.census_date, active_plans.plan_id
-        order by placements.start_date desc nulls last, placements.placement_id
+        order by placements.start_date desc nulls last, placements.placement_id nulls last
     ) = 1
 )
 

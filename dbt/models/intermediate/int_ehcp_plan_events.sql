@@ -27,24 +27,24 @@ in_window as (
         on {{ in_census_window('events.event_date', 'windows') }}
 ),
 
+-- the last placement of the child that opened on or before the event, and the first that opened
+-- on or after it
 placement_before as (
-    select
-        in_window.plan_id,
-        in_window.event,
-        placements.provision_type,
-        placements.end_date
-    from in_window
-    asof inner join placements
-        on placements.child_id = in_window.child_id
-        and in_window.event_date >= placements.start_date
+    {{ asof_join(
+        columns=['in_window.plan_id', 'in_window.event', 'placements.provision_type', 'placements.end_date'],
+        left='in_window', right='placements', equal=[['child_id', 'child_id']],
+        left_time='event_date', op='>=', right_time='start_date',
+        left_key=['plan_id', 'event'], tie_break=['placement_id'],
+    ) }}
 ),
 
 placement_after as (
-    select in_window.plan_id, in_window.event, placements.provision_type
-    from in_window
-    asof inner join placements
-        on placements.child_id = in_window.child_id
-        and in_window.event_date <= placements.start_date
+    {{ asof_join(
+        columns=['in_window.plan_id', 'in_window.event', 'placements.provision_type'],
+        left='in_window', right='placements', equal=[['child_id', 'child_id']],
+        left_time='event_date', op='<=', right_time='start_date',
+        left_key=['plan_id', 'event'], tie_break=['placement_id'],
+    ) }}
 )
 
 select

@@ -14,13 +14,16 @@ financial_years as (
         fy_start,
         cast(fy_start + interval 1 year - interval 1 day as date) as fy_end
     from (
-        select unnest(generate_series(
-            {{ financial_year_start(financial_year('history_start_date')) }},
-            {{ financial_year_start(financial_year('as_at_date')) }},
-            interval 1 year
-        ))::date as fy_start
-        from bounds
-    )
+        select cast(fy_start as date) as fy_start
+        from (
+            select {{ series(
+                financial_year_start(financial_year('history_start_date')),
+                financial_year_start(financial_year('as_at_date')),
+                'interval 1 year'
+            ) }} as fy_start
+            from bounds
+        ) as series
+    ) as starts
 ),
 
 spells_in_year as (
@@ -47,8 +50,11 @@ select
     provision_type,
     annual_cost_gbp,
     financial_year,
-    date_diff('day', open_from, open_to) + 1 as days_open,
+    {{ dbt.datediff('open_from', 'open_to', 'day') }} + 1 as days_open,
     -- a fixed-point fraction, so that sums of it do not depend on the order rows are added in
-    cast((date_diff('day', open_from, open_to) + 1) / (date_diff('day', fy_start, fy_end) + 1) as decimal(18, 6)) as fte
+    cast(
+        ({{ dbt.datediff('open_from', 'open_to', 'day') }} + 1) / ({{ dbt.datediff('fy_start', 'fy_end', 'day') }} + 1)
+        as decimal(18, 6)
+    ) as fte
 from spells_in_year
 where open_to >= open_from

@@ -19,16 +19,18 @@ starts as (
         on {{ in_census_window('placements.start_date', 'windows') }}
 ),
 
+-- the child's plan that started last on or before the placement started
 plan_in_force as (
-    select starts.placement_id, plans.primary_need, plans.date_of_birth
-    from starts
-    asof inner join plans
-        on plans.child_id = starts.child_id
-        and starts.start_date >= plans.plan_start_date
+    {{ asof_join(
+        columns=['starts.placement_id', 'plans.primary_need', 'plans.date_of_birth'],
+        left='starts', right='plans', equal=[['child_id', 'child_id']],
+        left_time='start_date', op='>=', right_time='plan_start_date',
+        left_key=['placement_id'], tie_break=['plan_id'],
+    ) }}
 ),
 
 first_plan as (
-    select child_id, arg_min(primary_need, plan_start_date) as primary_need, min(date_of_birth) as date_of_birth
+    select child_id, min_by(primary_need, plan_start_date) as primary_need, min(date_of_birth) as date_of_birth
     from plans
     group by child_id
 )

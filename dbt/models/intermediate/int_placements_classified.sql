@@ -12,17 +12,32 @@ establishments as (
 ),
 
 spells as (
+    -- every column of the spell in its order, the establishment filled in from GIAS: listed, as
+    -- Spark has no `* replace` (a column added to the staging model is added here too)
     select
-        spells_as_given.* replace (
-            coalesce(
-                spells_as_given.establishment_type_code,
-                by_urn.establishment_type_code,
-                by_ukprn.establishment_type_code
-            ) as establishment_type_code,
-            coalesce(
-                spells_as_given.establishment_name, by_urn.establishment_name, by_ukprn.establishment_name
-            ) as establishment_name
-        ),
+        spells_as_given.placement_id,
+        spells_as_given.child_id,
+        spells_as_given.urn,
+        spells_as_given.ukprn,
+        spells_as_given.sen_setting,
+        coalesce(
+            spells_as_given.establishment_name, by_urn.establishment_name, by_ukprn.establishment_name
+        ) as establishment_name,
+        coalesce(
+            spells_as_given.establishment_type_code,
+            by_urn.establishment_type_code,
+            by_ukprn.establishment_type_code
+        ) as establishment_type_code,
+        spells_as_given.is_sen_unit,
+        spells_as_given.is_resourced_provision,
+        spells_as_given.residential,
+        spells_as_given.start_date,
+        spells_as_given.end_date,
+        spells_as_given.annual_cost_gbp,
+        spells_as_given.source_file_hash,
+        spells_as_given.source_file,
+        spells_as_given.source_row,
+        spells_as_given.load_id,
         spells_as_given.establishment_type_code is null
             and coalesce(by_urn.establishment_type_code, by_ukprn.establishment_type_code) is not null
             as type_from_gias
@@ -71,4 +86,4 @@ classified as (
         on sen_settings.sen_setting = spells.sen_setting
 )
 
-select * exclude (type_from_gias) from classified
+select * except (type_from_gias) from classified

@@ -19,7 +19,7 @@ lines as (
 
 -- each reader scans the table for the columns it needs: a shared (materialised) copy made the
 -- ledger's join on placement id several times slower
-placements as not materialized (
+placements {{ cte_as_not_materialized() }} (
     select * from {{ ref('int_placements_classified') }}
 ),
 

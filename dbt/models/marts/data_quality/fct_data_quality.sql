@@ -21,7 +21,10 @@ with files as (
 reasons as (
     {% for extract in extracts %}
     select '{{ extract }}' as extract, _file_hash as file_hash, reason_code, count(*) as rows
-    from (select _file_hash, unnest(list_distinct(reason_codes)) as reason_code from {{ source('quarantine', extract) }})
+    from (
+        select _file_hash, {{ unnest_distinct('reason_codes') }} as reason_code
+        from {{ source('quarantine', extract) }}
+    ) as quarantined
     group by all
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
@@ -64,13 +67,13 @@ measures as (
 )
 
 select
-    measures.extract::varchar as extract,
-    files.file_name::varchar as source_file,
-    measures.file_hash::varchar as file_hash,
-    files.status::varchar as file_status,
+    cast(measures.extract as string) as extract,
+    cast(files.file_name as string) as source_file,
+    cast(measures.file_hash as string) as file_hash,
+    cast(files.status as string) as file_status,
     cast(files.in_landing as boolean) as in_landing,
-    measures.measure::varchar as measure,
-    measures.reason::varchar as reason,
+    cast(measures.measure as string) as measure,
+    cast(measures.reason as string) as reason,
     cast(coalesce(measures.rows, 0) as bigint) as rows,
     cast(measures.amount_gbp as decimal(18, 2)) as amount_gbp
 from measures

@@ -3,11 +3,11 @@
 select
     census_date,
     cast(census_year as integer) as census_year,
-    primary_need::varchar as primary_need,
-    age_group::varchar as age_group,
+    cast(primary_need as string) as primary_need,
+    cast(age_group as string) as age_group,
     cast(ncy as integer) as ncy,
-    provision_type::varchar as provision_type,
-    age_at_plan_start_band::varchar as age_at_plan_start_band,
+    cast(provision_type as string) as provision_type,
+    cast(age_at_plan_start_band as string) as age_at_plan_start_band,
     cast(count(*) as bigint) as plans
 from {{ ref('int_ehcp_census_snapshots') }}
 group by all

@@ -46,7 +46,7 @@ select
     cast(grid.census_year as integer) as year,
     grid.period_start,
     grid.period_end,
-    grid.provision_type::varchar as provision_type,
+    cast(grid.provision_type as string) as provision_type,
     cast(coalesce(sum(counts.new_plans), 0) as bigint) as new_plans,
     cast(coalesce(sum(counts.ceased_plans), 0) as bigint) as ceased_plans,
     cast(coalesce(sum(counts.moved_in), 0) as bigint) as moved_in,

@@ -41,10 +41,10 @@ moves as (
 select
     cast(year as integer) as year,
     cast(age_from as integer) as age_from,
-    provision_from::varchar as provision_from,
+    cast(provision_from as string) as provision_from,
     cast(age_to as integer) as age_to,
-    provision_to::varchar as provision_to,
-    primary_need::varchar as primary_need,
+    cast(provision_to as string) as provision_to,
+    cast(primary_need as string) as primary_need,
     cast(count(*) as bigint) as children
 from moves
 group by all

@@ -6,12 +6,15 @@ with starts as (
 
 select
     cast(census_year as integer) as year,
-    provision_type::varchar as provision_type,
-    {{ age_band('age_at_start') }}::varchar as age_at_start_band,
-    primary_need::varchar as primary_need,
+    cast(provision_type as string) as provision_type,
+    cast({{ age_band('age_at_start') }} as string) as age_at_start_band,
+    cast(primary_need as string) as primary_need,
     cast(count(*) as bigint) as starts,
-    -- an exact sum divided once, so the rounding does not depend on the order rows arrive in
-    cast(round(sum(annual_cost_gbp) / count(*), 2) as decimal(18, 2)) as avg_annual_cost_gbp
+    -- an exact sum divided once, so the rounding does not depend on the order rows arrive in; the
+    -- division in double precision, as DuckDB divides decimals (Spark would divide them exactly,
+    -- a penny apart on a few halves)
+    cast({{ round_double('cast(sum(annual_cost_gbp) as double) / count(*)', 2) }} as decimal(18, 2))
+        as avg_annual_cost_gbp
 from starts
 group by all
 order by all

@@ -56,7 +56,7 @@ positions as (
 )
 
 select
-    financial_year::varchar as financial_year,
+    cast(financial_year as string) as financial_year,
     cast(funding_gbp as decimal(18, 2)) as funding_gbp,
     cast(spend_gbp as decimal(18, 2)) as spend_gbp,
     cast(funding_gbp - spend_gbp as decimal(18, 2)) as in_year_balance_gbp,

@@ -44,14 +44,16 @@ placement_totals as (
 )
 
 select
-    grid.financial_year::varchar as financial_year,
-    grid.provision_type::varchar as provision_type,
+    cast(grid.financial_year as string) as financial_year,
+    cast(grid.provision_type as string) as provision_type,
     cast(coalesce(spend_totals.spend_gbp, 0) as decimal(18, 2)) as spend_gbp,
     cast(coalesce(placement_totals.placements, 0) as bigint) as placements,
     cast(round(coalesce(placement_totals.fte_placements, 0), 4) as double) as fte_placements,
+    -- divided in double precision, as DuckDB divides decimals (Spark would divide them exactly)
     cast(case
         when grid.has_placements and placement_totals.fte_placements > 0
-            then round(coalesce(spend_totals.spend_gbp, 0) / placement_totals.fte_placements, 2)
+            then {{ round_double(
+                'cast(coalesce(spend_totals.spend_gbp, 0) as double) / cast(placement_totals.fte_placements as double)', 2) }}
     end as decimal(18, 2)) as unit_cost_gbp,
     cast(bounds.as_at_date >= {{ financial_year_start('grid.financial_year') }} + interval 1 year - interval 1 day as boolean)
         as is_complete_year

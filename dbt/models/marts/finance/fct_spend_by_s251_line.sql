@@ -10,10 +10,10 @@ lines as (
 )
 
 select
-    spend.financial_year::varchar as financial_year,
-    spend.s251_line::varchar as s251_line,
-    coalesce(lines.description, 'Not in the reviewed S251 line list')::varchar as s251_description,
-    spend.provision_type::varchar as provision_type,
+    cast(spend.financial_year as string) as financial_year,
+    cast(spend.s251_line as string) as s251_line,
+    cast(coalesce(lines.description, 'Not in the reviewed S251 line list') as string) as s251_description,
+    cast(spend.provision_type as string) as provision_type,
     cast(sum(spend.amount_gbp) as decimal(18, 2)) as spend_gbp,
     cast(count(*) as bigint) as transactions
 from spend

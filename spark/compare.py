@@ -1,0 +1,336 @@
+"""`make test-spark`: build the dbt project on a local Spark session and compare every staging,
+intermediate and mart table with DuckDB's, both ways (EXCEPT ALL), one line per table.
+
+    python -m spark.compare                      # the configured warehouse's raw tables
+    python -m spark.compare --warehouse W.duckdb # another warehouse's (e.g. a demo's)
+    python -m spark.compare --landing DIR        # a landing folder, loaded here first
+
+The raw and quarantine tables come from the warehouse `make demo` (or any refresh) wrote; when it
+does not exist, a synthetic council like the demo's is generated and loaded here. Both engines
+then build the same models from those same tables: DuckDB in a copy (the warehouse itself is only
+read), Spark in a session inside this process, which is where dbt-spark's `session` method finds
+it. Exit 0 when every table holds the same rows on both, 1 otherwise, 2 when Spark or Java is
+missing. Needs the `spark` extra (pyspark, dbt-spark[session]) and a Java runtime.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT = REPO_ROOT / "dbt"
+# the schemas the ingest assets write, which the models read (dbt sources)
+SOURCE_SCHEMAS = ("raw", "quarantine")
+# the schemas the models write, compared table by table (seeds are in staging)
+MODEL_SCHEMAS = ("staging", "intermediate", "marts")
+# the key that hashes child ids when this script loads a landing folder itself
+LOCAL_KEY = "spark-comparison-key-not-a-secret-0123456789"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m spark.compare", description=__doc__.split("\n")[0]
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--warehouse", type=Path, help="DuckDB warehouse whose raw tables to use")
+    source.add_argument("--landing", type=Path, help="landing folder to load instead")
+    parser.add_argument("--work", type=Path, help="folder for the copies and logs (kept)")
+    parser.add_argument(
+        "--driver-memory",
+        default=os.environ.get("HIGHNEEDS_SPARK_DRIVER_MEMORY", "3g"),
+        help="Spark driver memory (default 3g, or HIGHNEEDS_SPARK_DRIVER_MEMORY)",
+    )
+    args = parser.parse_args(argv)
+
+    missing = _missing_prerequisites()
+    if missing:
+        print(missing, file=sys.stderr)
+        return 2
+    work = args.work or Path(tempfile.mkdtemp(prefix="highneeds-spark-"))
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+
+    duckdb_warehouse = work / "duckdb" / "warehouse.duckdb"
+    _raw_tables(duckdb_warehouse, args.warehouse, args.landing, work)
+    print(f"DuckDB: dbt build on a copy of the raw tables ({duckdb_warehouse}) …", flush=True)
+    if not _dbt_build_duckdb(duckdb_warehouse, work):
+        return 1
+
+    print(f"Spark: loading the raw tables into a local session (driver {args.driver_memory}) …")
+    spark = _spark_session(work, args.driver_memory)
+    try:
+        _load_into_spark(spark, duckdb_warehouse, work / "raw-parquet")
+        print("Spark: dbt build --target spark …", flush=True)
+        built = _dbt_build_spark(work)
+        differences = _compare(spark, duckdb_warehouse, work / "spark-parquet")
+    finally:
+        spark.stop()
+    minutes = (time.monotonic() - started) / 60
+    if not built or differences:
+        print(
+            f"Spark and DuckDB differ: {differences} table(s) not the same"
+            + ("" if built else ", and the Spark build failed")
+            + f" ({minutes:.1f} min; work folder {work})"
+        )
+        return 1
+    print(f"Every table is the same on Spark and DuckDB ({minutes:.1f} min).")
+    if args.work is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def _missing_prerequisites() -> str | None:
+    try:
+        import dbt.adapters.spark  # noqa: F401
+        import pyspark  # noqa: F401
+    except ImportError as error:
+        return (
+            f"Spark is not installed ({error}): `make test-spark` installs the `spark` extra "
+            "(pyspark, dbt-spark[session])."
+        )
+    java_home = os.environ.get("JAVA_HOME")
+    if not shutil.which("java") and not (java_home and (Path(java_home) / "bin/java").exists()):
+        return (
+            "Spark needs a Java runtime (17 or later) and none is on PATH: on Debian or Ubuntu, "
+            "`apt-get install -y default-jre-headless`."
+        )
+    return None
+
+
+def _raw_tables(target: Path, warehouse: Path | None, landing: Path | None, work: Path) -> None:
+    """Write the raw and quarantine tables into a new DuckDB file `target`: copied from
+    `warehouse` (default: the configured one), or loaded from `landing`; with neither, from a
+    synthetic council generated as the demo generates it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
+    if landing is None:
+        if warehouse is None:
+            from dagster_project.settings import load_settings
+
+            configured = load_settings().warehouse
+            warehouse = configured if configured.exists() else None
+        if warehouse is not None:
+            print(f"Raw tables: from {warehouse}")
+            _copy_raw(warehouse, target)
+            return
+        from synthetic.council import generate
+
+        landing = work / "landing"
+        print(f"Raw tables: no warehouse yet, so a synthetic council (the demo's) in {landing} …")
+        generate(landing)
+    else:
+        print(f"Raw tables: loading {landing}")
+    _load_landing(landing, target)
+
+
+def _copy_raw(warehouse: Path, target: Path) -> None:
+    with duckdb.connect(str(target)) as con:
+        con.execute(f"attach '{warehouse}' as source (read_only)")
+        tables = _tables(con, "source", SOURCE_SCHEMAS, base_tables_only=True)
+        if not any(schema == "raw" for schema, _ in tables):
+            raise SystemExit(
+                f"{warehouse} holds no raw tables: run `make demo` (or a refresh) first"
+            )
+        for schema, table in tables:
+            con.execute(f"create schema if not exists {schema}")
+            con.execute(f"create table {schema}.{table} as from source.{schema}.{table}")
+        con.execute("detach source")
+
+
+def _load_landing(landing: Path, target: Path) -> None:
+    from ingest.contracts import EXTRACTS
+    from ingest.load import load_extract
+
+    with duckdb.connect(str(target)) as con:
+        for extract in EXTRACTS.values():
+            load_extract(con, extract, landing, "spark-comparison", LOCAL_KEY, dt.date.today())
+
+
+def _tables(
+    con: duckdb.DuckDBPyConnection,
+    catalog: str,
+    schemas: tuple[str, ...],
+    base_tables_only: bool = False,
+) -> list[tuple[str, str]]:
+    kinds = "('BASE TABLE')" if base_tables_only else "('BASE TABLE', 'VIEW')"
+    return con.execute(
+        f"""select table_schema, table_name from information_schema.tables
+            where table_catalog = ? and table_schema in ({", ".join("?" for _ in schemas)})
+            and table_type in {kinds}
+            order by 1, 2""",
+        [catalog, *schemas],
+    ).fetchall()
+
+
+def _dbt_build_duckdb(warehouse: Path, work: Path) -> bool:
+    from dagster_project.settings import DEFAULT_DUCKDB_MEMORY_LIMIT, dbt_vars
+
+    variables = dbt_vars(warehouse, DEFAULT_DUCKDB_MEMORY_LIMIT, os.cpu_count() or 1)
+    completed = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "build",
+            *_dbt_paths(work / "duckdb"),
+            "--vars",
+            json.dumps(variables),
+        ],
+        cwd=DBT_PROJECT,
+        env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        print(completed.stdout[-6000:], completed.stderr[-2000:], sep="\n")
+        print("The DuckDB build failed: nothing to compare with.")
+        return False
+    return True
+
+
+def _dbt_paths(folder: Path) -> list[str]:
+    """Where a dbt run reads the project and writes its artefacts: never the project's own
+    target/ (dagster-dbt reads its manifest.json)."""
+    return [
+        "--project-dir",
+        str(DBT_PROJECT),
+        "--profiles-dir",
+        str(DBT_PROJECT),
+        "--target-path",
+        str(folder / "dbt-target"),
+        "--log-path",
+        str(folder / "dbt-logs"),
+    ]
+
+
+def _spark_session(work: Path, driver_memory: str):
+    import warnings
+
+    # pyspark warns about pandas 3 on import; nothing here goes through pandas
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+    from pyspark.sql import SparkSession
+
+    # dbt-spark's session method asks the builder for a Hive-enabled session: this one, already
+    # running, with its catalogue and tables in the work folder
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .appName("highneeds-test-spark")
+        .config("spark.driver.memory", driver_memory)
+        .config("spark.sql.warehouse.dir", str(work / "spark-warehouse"))
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={work / 'spark-metastore'}")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .enableHiveSupport()
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def _load_into_spark(spark, warehouse: Path, folder: Path) -> None:
+    """Every raw and quarantine table, through Parquet, as a Spark table of the same name."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = _tables(con, warehouse.stem, SOURCE_SCHEMAS, base_tables_only=True)
+        for schema, table in tables:
+            path = folder / schema / table / "part-0.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            con.execute(f"copy {schema}.{table} to '{path}' (format parquet)")
+    for schema in SOURCE_SCHEMAS:
+        spark.sql(f"create database if not exists {schema}")
+    for schema, table in tables:
+        frame = spark.read.parquet(str(folder / schema / table))
+        frame.write.mode("overwrite").saveAsTable(f"{schema}.{table}")
+
+
+def _dbt_build_spark(work: Path) -> bool:
+    from dbt.cli.main import dbtRunner
+
+    result = dbtRunner().invoke(
+        ["build", "--target", "spark", "--quiet", *_dbt_paths(work / "spark")]
+    )
+    failed = [
+        f"{outcome.node.resource_type} {outcome.node.name}: {outcome.status}"
+        for outcome in (result.result or [])
+        if str(outcome.status) not in ("success", "pass")
+    ]
+    for line in failed:
+        print(f"  {line}")
+    if result.exception is not None:
+        print(f"  dbt stopped: {result.exception}")
+    nodes = len(result.result or [])
+    print(f"Spark: {nodes - len(failed)} of {nodes} models, seeds and tests built and passed")
+    return result.success and not failed
+
+
+def _compare(spark, warehouse: Path, folder: Path) -> int:
+    """Print one line per table of the model schemas and return how many differ: a table only
+    one engine has, other columns, or rows in one that the other lacks (EXCEPT ALL, both ways,
+    so a row held twice on one side and once on the other counts)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        duck_tables = set(_tables(con, warehouse.stem, MODEL_SCHEMAS))
+        spark_tables = {
+            (schema, row.tableName)
+            for schema in MODEL_SCHEMAS
+            if spark.catalog.databaseExists(schema)
+            for row in spark.sql(f"show tables in {schema}").collect()
+        }
+        width = max(len(f"{s}.{t}") for s, t in duck_tables | spark_tables)
+        differences = 0
+        for schema, table in sorted(duck_tables | spark_tables):
+            name = f"{schema}.{table}".ljust(width)
+            if (schema, table) not in spark_tables or (schema, table) not in duck_tables:
+                engine = "Spark" if (schema, table) in spark_tables else "DuckDB"
+                print(f"DIFF  {name}  only {engine} has it")
+                differences += 1
+                continue
+            path = folder / schema / table
+            spark.table(f"{schema}.{table}").write.mode("overwrite").parquet(str(path))
+            spark_rows = f"read_parquet('{path}/*.parquet')"
+            duck_columns = [
+                column
+                for (column,) in con.execute(
+                    "select column_name from information_schema.columns where table_schema = ? "
+                    "and table_name = ? order by ordinal_position",
+                    [schema, table],
+                ).fetchall()
+            ]
+            spark_columns = spark.table(f"{schema}.{table}").columns
+            if duck_columns != spark_columns:
+                print(f"DIFF  {name}  columns: DuckDB {duck_columns}, Spark {spark_columns}")
+                differences += 1
+                continue
+            columns = ", ".join(f'"{column}"' for column in duck_columns)
+            duck = f"select {columns} from {schema}.{table}"
+            other = f"select {columns} from {spark_rows}"
+            rows = _count(con, f"{schema}.{table}")
+            only_duck = _count(con, f"({duck} except all {other})")
+            only_spark = _count(con, f"({other} except all {duck})")
+            if only_duck or only_spark:
+                differences += 1
+                print(
+                    f"DIFF  {name}  {rows:>7,} rows: {only_duck:,} only in DuckDB, "
+                    f"{only_spark:,} only in Spark"
+                )
+            else:
+                print(f"same  {name}  {rows:>7,} rows")
+    return differences
+
+
+def _count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
+    return con.execute(f"select count(*) from {relation}").fetchone()[0]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
