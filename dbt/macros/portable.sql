@@ -102,10 +102,10 @@
     `left`; `tie_break` orders right rows with the same right_time; `kind` inner or left (a left
     row with no match keeps nulls).
 
-    DuckDB runs its ASOF join (a merge, no sort of the whole product); of right rows with the same
-    right_time it takes any one. Elsewhere: an equi-join on `equal` with the time condition,
-    ranked per left row by right_time and then `tie_break`. The two agree whenever right_time is
-    unique per `equal` key. -#}
+    DuckDB runs its ASOF join (a merge, no sort of the whole product) on the right rows made unique
+    per `equal` key and right_time first (the first by `tie_break`: its ASOF join would take any
+    one of several). Elsewhere: an equi-join on `equal` with the time condition, ranked per left
+    row by right_time and then `tie_break`. The two choose the same row. -#}
 {% macro asof_join(columns, left, right, equal, left_time, op, right_time, left_key, tie_break,
     kind='inner') -%}
     {%- if op not in ('>=', '<=') or kind not in ('inner', 'left') -%}
@@ -119,7 +119,15 @@
     tie_break, kind) -%}
     select {{ columns | join(', ') }}
     from {{ left }}
-    asof {{ kind }} join {{ right }}
+    asof {{ kind }} join (
+        -- one right row per key and time, the first by `tie_break`: of rows with the same time
+        -- the ASOF join would take any one, so the figures could change from run to run
+        select * from {{ right }}
+        qualify row_number() over (
+            partition by {% for pair in equal %}{{ pair[1] }}, {% endfor %}{{ right_time }}
+            order by {% for column in tie_break %}{{ column }} nulls last{% if not loop.last %}, {% endif %}{% endfor %}
+        ) = 1
+    ) as {{ right }}
         on {% for pair in equal %}{{ right }}.{{ pair[1] }} = {{ left }}.{{ pair[0] }} and {% endfor -%}
         {{ left }}.{{ left_time }} {{ op }} {{ right }}.{{ right_time }}
 {%- endmacro %}

@@ -30,7 +30,12 @@ plan_in_force as (
 ),
 
 first_plan as (
-    select child_id, min_by(primary_need, plan_start_date) as primary_need, min(date_of_birth) as date_of_birth
+    -- the need of the child's first plan; of two plans starting the same day, the first by plan id
+    -- (ISO dates order as text, so the date and the id together make one key both engines order)
+    select
+        child_id,
+        min_by(primary_need, concat(cast(plan_start_date as string), '|', plan_id)) as primary_need,
+        min(date_of_birth) as date_of_birth
     from plans
     group by child_id
 )
