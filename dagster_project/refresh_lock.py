@@ -119,6 +119,27 @@ def acquire(
     return left_by_dead_process
 
 
+def is_held(warehouse: Path) -> bool:
+    """Whether a refresh holds the lock of `warehouse` now (this process's own holds included),
+    without taking it: for the landing sensor, which waits rather than start a run that would be
+    refused."""
+    path = lock_path(warehouse)
+    with _guard:
+        if path in _held:
+            return True
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)  # also frees the shared lock, if taken
+    return False
+
+
 def release(warehouse: Path) -> None:
     """Let go of one hold of the lock; the last one empties the file and frees the lock."""
     path = lock_path(warehouse)

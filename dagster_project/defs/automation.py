@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from .. import refresh_lock
 from ..settings import Settings
 
 refresh_job = dg.define_asset_job(
@@ -39,7 +40,7 @@ def build_automation(settings: Settings) -> tuple[dg.ScheduleDefinition, dg.Sens
     """The nightly schedule and the sensor on `settings.landing`, running when the definitions
     load if `settings.automation`."""
     running = settings.automation
-    landing = settings.landing
+    landing, warehouse = settings.landing, settings.warehouse
     schedule_status = (
         dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED
     )
@@ -66,6 +67,12 @@ def build_automation(settings: Settings) -> tuple[dg.ScheduleDefinition, dg.Sens
         fingerprint = landing_fingerprint(landing)
         if fingerprint == context.cursor:
             return dg.SkipReason("no change in the landing folder")
+        if refresh_lock.is_held(warehouse):
+            # a run started now would be refused, and the change forgotten until the night: the
+            # cursor stays, so the change is seen again on the first tick after that refresh
+            return dg.SkipReason(
+                "the landing folder changed while a refresh runs: a refresh starts after it"
+            )
         context.update_cursor(fingerprint)
         return dg.RunRequest(run_key=fingerprint)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from dagster_project import refresh_lock
 from dagster_project.definitions import build_definitions
 
 SNAPSHOT = Path(__file__).parent / "__snapshots__" / "definitions.json"
@@ -131,6 +132,25 @@ def test_landing_sensor_requests_a_run_only_when_files_change(pipeline_env):
     (landing / "finance").mkdir()
     (landing / "finance" / "new.csv").write_text("transaction_id\n")
     assert len(sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor)).run_requests) == 1
+
+
+def test_landing_sensor_waits_for_a_running_refresh_and_then_requests_the_run(pipeline_env):
+    """A run requested while a refresh holds the lock would be refused: the sensor waits, keeping
+    its cursor, so the change still starts a refresh once the running one has finished."""
+    sensor = build_definitions().resolve_sensor_def("landing_files_changed")
+    first = sensor.evaluate_tick(dg.build_sensor_context(cursor=None))
+    (pipeline_env / "landing" / "finance").mkdir()
+    (pipeline_env / "landing" / "finance" / "new.csv").write_text("transaction_id\n")
+    warehouse = pipeline_env / "warehouse.duckdb"
+    refresh_lock.acquire(warehouse)
+    try:
+        waiting = sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor))
+    finally:
+        refresh_lock.release(warehouse)
+    assert not waiting.run_requests and "while a refresh runs" in waiting.skip_message
+    assert waiting.cursor in (None, first.cursor)  # the change is not forgotten
+    after = sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor))
+    assert len(after.run_requests) == 1 and after.cursor != first.cursor
 
 
 def test_lineage_starts_at_the_landing_files(defs):
