@@ -791,8 +791,11 @@ def caseload_by_age_at_plan_start(data: ReportData, threshold: int | None = None
     fig = _stacked_by_census(
         wide, "EHC plans by age when the plan started, January census (plans)", "Age at start"
     )
-    first, latest = wide.index.min(), wide.index.max()
-    shares = wide.fillna(0).div(wide.fillna(0).sum(axis=1), axis=0)
+    # the censuses with any plan shown: small numbers hidden for publication can leave a census
+    # (often the latest, mid-year) with none to take shares of
+    shown = wide.fillna(0).sum(axis=1)
+    first, latest = shown[shown > 0].index.min(), shown[shown > 0].index.max()
+    shares = wide.fillna(0).div(shown.where(shown > 0), axis=0)
     lead = shares.loc[latest].idxmax()
     reading = (
         f"Most plans in force in January {latest} started at age {lead} "
