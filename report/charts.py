@@ -739,6 +739,13 @@ def _stacked_by_census(wide: pd.DataFrame, title: str, legend_title: str) -> Fig
     return fig
 
 
+def _shown_span(wide: pd.DataFrame) -> tuple:
+    """The first and latest census with any plan shown: small numbers hidden for publication can
+    leave a census (often the latest, from a mid-year extract) with none to take shares of."""
+    shown = wide.fillna(0).sum(axis=1)
+    return shown[shown > 0].index.min(), shown[shown > 0].index.max()
+
+
 def caseload_by_age_group(data: ReportData, threshold: int | None = None) -> Chart:
     wide, hidden = _cohort_by(data, "age_group", AGE_BANDS, threshold)
     if _all_hidden(wide):
@@ -751,7 +758,7 @@ def caseload_by_age_group(data: ReportData, threshold: int | None = None) -> Cha
     fig = _stacked_by_census(
         wide, "EHC plans by age group, January census (plans; age at 31 August)", "Age"
     )
-    first, latest = wide.index.min(), wide.index.max()
+    first, latest = _shown_span(wide)
 
     def share(y):
         return wide.loc[y, [c for c in ("16-19", "20-25") if c in wide]].sum() / wide.loc[y].sum()
@@ -791,10 +798,8 @@ def caseload_by_age_at_plan_start(data: ReportData, threshold: int | None = None
     fig = _stacked_by_census(
         wide, "EHC plans by age when the plan started, January census (plans)", "Age at start"
     )
-    # the censuses with any plan shown: small numbers hidden for publication can leave a census
-    # (often the latest, mid-year) with none to take shares of
+    first, latest = _shown_span(wide)
     shown = wide.fillna(0).sum(axis=1)
-    first, latest = shown[shown > 0].index.min(), shown[shown > 0].index.max()
     shares = wide.fillna(0).div(shown.where(shown > 0), axis=0)
     lead = shares.loc[latest].idxmax()
     reading = (

@@ -186,8 +186,10 @@ def test_a_census_whose_every_count_is_hidden_leaves_the_charts_drawn(data):
         data, cohort=pd.concat([data.cohort[data.cohort["census_year"] != latest], few])
     )
     charts = {chart.key: chart for chart in build_charts(thin, THRESHOLD)}
-    reading = charts["07_caseload_by_age_at_plan_start"].reading
-    assert f"January {latest}" not in reading and "January" in reading
+    for key in ("06_caseload_by_age_group", "07_caseload_by_age_at_plan_start"):
+        reading = charts[key].reading
+        assert f"January {latest}" not in reading and "January" in reading, reading
+        assert "nan" not in reading, reading
 
 
 # --- the workbook (money read back from XLSX keeps 15 significant digits) -------------------
