@@ -254,6 +254,15 @@ def _upgrade_text_raw(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
     money_select = f", {amount_sql(quote_ident(money))} AS {quote_ident(money)}" if money else ""
     con.execute("BEGIN TRANSACTION")
     try:
+        if money:
+            # the money each file held, where the files table is older than its money columns:
+            # the accounting gate compares the outcomes with it, and the text is going
+            con.execute(
+                f"UPDATE raw.{e}_files SET money_read_gbp = read.money FROM (SELECT _file_hash, "
+                f"coalesce(sum({amount_sql(quote_ident(money))}), 0) AS money FROM raw.{e} "
+                f"GROUP BY _file_hash) AS read "
+                f"WHERE read._file_hash = raw.{e}_files.file_hash AND money_read_gbp IS NULL"
+            )
         con.execute(
             f"CREATE TABLE raw.{e}_duplicates AS SELECT _file_hash, _source_file, _source_row, "
             f"_load_id, _duplicate_of_row{money_select} "
