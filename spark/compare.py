@@ -135,6 +135,12 @@ def _raw_tables(target: Path, warehouse: Path | None, landing: Path | None, work
 
 
 def _copy_raw(warehouse: Path, target: Path) -> None:
+    """Copy the raw and quarantine tables, then bring the copy to the layout this code's models
+    read, as the next refresh would the warehouse (ingest.load.ensure_tables: e.g. a warehouse
+    from before raw was written once)."""
+    from ingest.contracts import EXTRACTS
+    from ingest.load import ensure_tables
+
     with duckdb.connect(str(target)) as con:
         con.execute(f"attach '{warehouse}' as source (read_only)")
         tables = _tables(con, "source", SOURCE_SCHEMAS, base_tables_only=True)
@@ -146,6 +152,8 @@ def _copy_raw(warehouse: Path, target: Path) -> None:
             con.execute(f"create schema if not exists {schema}")
             con.execute(f"create table {schema}.{table} as from source.{schema}.{table}")
         con.execute("detach source")
+        for extract in EXTRACTS.values():
+            ensure_tables(con, extract)
 
 
 def _load_landing(landing: Path, target: Path) -> None:
