@@ -146,7 +146,8 @@ def _read_back(
     group: pd.DataFrame,
     reader_settings: dict,
 ) -> tuple[str, dict[int, str]]:
-    path = landing / source_file.split("#", 1)[0]
+    file_name = source_file.split("#", 1)[0]  # a sheet's rows come from its workbook
+    path = landing / file_name
     if not path.is_file():
         return f"{source_file} is no longer in the landing folder", {}
     if part_hash(sha256_file(path), source_file) != file_hash:
@@ -154,24 +155,23 @@ def _read_back(
     if path.suffix.lower() not in CSV_SUFFIXES + WORKBOOK_SUFFIXES:
         return f"{path.name}: read back from CSV and XLSX files only (a SEN2 return is not)", {}
     wanted = sorted({int(r) for r in group["source_row"]})
+    aliases = load_aliases().get(extract.name, {})  # the header aliases the load matched by
     con = duckdb.connect()
     try:
         with tempfile.TemporaryDirectory(prefix="highneeds-trace-") as work_dir:
             parts = read_parts(
                 con,
                 path,
-                source_file.split("#", 1)[0],
+                file_name,
                 extract,
-                load_aliases().get(extract.name, {}),
+                aliases,
                 reader_settings,
                 Path(work_dir),
             )
             part = next((p for p in parts if p.name == source_file), None)
             if part is None:
                 return f"{source_file}: no such sheet in the file now", {}
-            mapping = match_headers(
-                extract, part.headers, load_aliases().get(extract.name, {}), part.name
-            )
+            mapping = match_headers(extract, part.headers, aliases, part.name)
             # the contract's personal columns, person ids and exact dates of birth, and extra
             # headers that look like personal data (those ingest never stores)
             hidden = {
