@@ -101,6 +101,7 @@ class Settings:
     # the report's (ReportSettings, from load_report_settings)
     report_dir: Path  # HIGHNEEDS_REPORT_DIR (default: report/ beside the warehouse)
     la_code: str | None  # HIGHNEEDS_LA_CODE (unset: from the latest SEN2 return, when it says)
+    council_name: str | None  # HIGHNEEDS_COUNCIL_NAME (unset: the DfE's name for la_code)
     published: Path | None  # HIGHNEEDS_PUBLISHED (unset: see published_folder)
     neighbours: tuple[str, ...]  # HIGHNEEDS_NEIGHBOURS (empty: computed)
     report_port: int  # HIGHNEEDS_REPORT_PORT
@@ -442,6 +443,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         automation=_switch(env, "HIGHNEEDS_AUTOMATION"),
         report_dir=_path(env, "HIGHNEEDS_REPORT_DIR", warehouse.parent / "report"),
         la_code=(env.get("HIGHNEEDS_LA_CODE") or "").strip() or None,
+        council_name=(env.get("HIGHNEEDS_COUNCIL_NAME") or "").strip() or None,
         published=_optional_path(env, "HIGHNEEDS_PUBLISHED"),
         neighbours=tuple(code.strip() for code in neighbours if code.strip()),
         report_port=report_port,
@@ -458,6 +460,8 @@ class ReportSettings:
     out_dir: Path
     # HIGHNEEDS_LA_CODE: the council's old 3-digit LA code, for the benchmarks
     la_code: str | None
+    # HIGHNEEDS_COUNCIL_NAME: the council's name in the report's headings (else the DfE's name)
+    council_name: str | None
     # HIGHNEEDS_PUBLISHED: folder of DfE files for the benchmarks (see published_folder)
     published: Path
     # HIGHNEEDS_NEIGHBOURS: old LA codes to compare with (else computed)
@@ -485,6 +489,7 @@ class ReportSettings:
         return ReportOptions(
             out_dir=self.out_dir,
             council=self.la_code,
+            council_name=self.council_name,
             published=self.published,
             neighbours=self.neighbours,
             threshold=self.suppression_threshold,
@@ -502,6 +507,7 @@ def load_report_settings(settings: Settings | None = None) -> ReportSettings:
         out_dir=settings.report_dir,
         # unset: the council's code from its latest SEN2 return's header, if it has one
         la_code=settings.la_code or council_code(settings.landing),
+        council_name=settings.council_name,
         published=published_folder(settings),
         neighbours=list(settings.neighbours) or None,
         suppression_threshold=settings.suppression_threshold,

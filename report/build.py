@@ -16,6 +16,7 @@ the new run, is staged.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -40,6 +41,7 @@ HEADLINE = "01_funding_spend_balance"
 class ReportOptions:
     out_dir: Path
     council: str | None = None  # old 3-digit LA code (or name) in the published data
+    council_name: str | None = None  # the name in the headings (else the published data's)
     published: Path | None = None  # folder with the DfE files for the benchmarks
     neighbours: list[str] | None = None  # old LA codes to compare with instead of the computed ones
     threshold: int = 5  # suppression threshold for the publication version
@@ -93,7 +95,13 @@ def inputs_fingerprint(con: duckdb.DuckDBPyConnection, options: ReportOptions) -
             )
     digest.update(
         repr(
-            (options.council, options.neighbours, options.threshold, str(options.published))
+            (
+                options.council,
+                options.council_name,
+                options.neighbours,
+                options.threshold,
+                str(options.published),
+            )
         ).encode()
     )
     if options.published is not None and options.published.is_dir():
@@ -209,15 +217,10 @@ def _draw(con: duckdb.DuckDBPyConnection, options: ReportOptions, staging: Path)
             and (reconciled := tables.reconciliation(data, bench, threshold)) is not None
         ):
             bench_tables.append(reconciled)
-        request_tables = (
-            []
-            if own_requests is None
-            else [
-                requests.requests_table(
-                    own_requests, published_requests, options.council, similar, threshold
-                )
-            ]
+        request_table = requests.requests_table(
+            own_requests, published_requests, options.council, similar, threshold
         )
+        request_tables = [] if request_table is None else [request_table]
         sheets = {
             **plan,
             **({"Benchmarks": bench_tables} if bench_tables else {}),
@@ -285,7 +288,11 @@ def _benchmarks(options: ReportOptions) -> tuple[Benchmarks | None, str]:
         return None, "No folder of published DfE files was given (HIGHNEEDS_PUBLISHED)."
     try:
         data = load_published_data(options.published)
-        return benchmark(data, options.council, options.neighbours), ""
+        found = benchmark(data, options.council, options.neighbours)
+        # the council as it names itself (HIGHNEEDS_COUNCIL_NAME), in every heading and chart
+        if options.council_name:
+            found = dataclasses.replace(found, name=options.council_name)
+        return found, ""
     except BenchmarkUnavailable as error:
         return None, f"Benchmarks not built: {error}."
 
@@ -297,10 +304,12 @@ def _titles(
     audience: str,
     threshold: int | None,
 ) -> tuple[str, str, list[tuple[str, str]]]:
+    name = bench.name if bench else options.council_name
+    code = bench.code if bench else options.council
     council = (
-        f"{bench.name} ({bench.code})"
-        if bench
-        else (f"council {options.council}" if options.council else "the council")
+        (f"{name} ({code})" if code else name)
+        if name
+        else (f"council {code}" if code else "the council")
     )
     title = f"High needs block diagnostic: {council}"
     built_at = dt.datetime.now().astimezone().strftime("%d %B %Y %H:%M %Z")
@@ -426,8 +435,8 @@ def _sections(
         "England.",
         unavailable=""
         if request_tables
-        else "No SEN2 return in the landing folder (sen2/<return>/): these figures "
-        "come from the council's own returns.",
+        else "No SEN2 return in the landing folder (sen2/<return>/), and no published "
+        "figures for the council (HIGHNEEDS_LA_CODE and the published folder).",
     )
     for table in request_tables:
         assessments.table(table)

@@ -58,6 +58,8 @@ def _text(table: Table, row: int, column, value) -> tuple[str, bool]:
     if isinstance(value, (int, float)) or hasattr(value, "dtype"):
         number = float(value)
         kind = table.column_kind(column)
+        if "(%" in str(column):  # "(%)", "(% of published)": numbers in per cent
+            return f"{'−' if number < 0 and round(number, 1) else ''}{abs(number):,.1f}%", True
         if kind == "money":
             return style.pounds_m(number, 2), True
         if kind == "pounds":

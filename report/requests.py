@@ -106,49 +106,78 @@ def read_published(folder: Path | None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
-def _format(measure: str, value) -> str:
-    if value is None or pd.isna(value):
-        return "–"
-    return f"{value:.1f}" if measure in DENOMINATORS else f"{value:,.0f}"
+PUBLISHED_YEARS = 5  # without the council's own returns: the latest published years shown
+# the rows of each year: whose figures they are
+OWN = "This council (its SEN2 returns)"
+PUBLISHED = "This council (published)"
+SIMILAR = "Similar councils (median)"
+ENGLAND_LABEL = "England"
 
 
 def requests_table(
-    own: pd.DataFrame,
+    own: pd.DataFrame | None,
     published: pd.DataFrame,
     council: str | None,
     neighbours: list[str],
     threshold: int | None = None,
-) -> Table:
-    """One row per year and measure: the council from its returns, and as published, its similar
-    councils' median and England. With a threshold (the publication version), the council's own
-    counts below it, and shares of them, are suppressed."""
+) -> Table | None:
+    """A column per measure, and for each year a row of the council's figures from its returns,
+    then as published, its similar councils' median and England; numbers (per cent in the
+    "(%)" columns), blank where there is no figure. With a threshold (the publication version),
+    the council's own counts below it, and shares of them, are suppressed. Without the
+    council's own returns (`own` None): the DfE's published figures alone, for the latest years
+    the council has them (None when it has none, or no council code is set)."""
+    if own is None:
+        if not council:
+            return None
+        years = sorted(published.loc[published["code"] == council, "year"].dropna().unique())
+        if not years:
+            return None
+        own = pd.DataFrame({"year": years[-PUBLISHED_YEARS:]})
+    from_returns = "requests" in own.columns
+    measures = {m: label for m, (label, file, _) in MEASURES.items() if from_returns or file}
+    sources = [OWN] * from_returns + [PUBLISHED, SIMILAR, ENGLAND_LABEL]
     rows, hidden = [], []
     for record in own.itertuples(index=False):
         year = int(record.year)
         in_year = published[published["year"] == year]
-        for measure, (label, _, _) in MEASURES.items():
-            value = getattr(record, measure)
-            count = getattr(record, DENOMINATORS.get(measure, measure))
-            of = in_year[in_year["measure"] == measure].set_index("code")["value"]
-            similar = of.reindex(neighbours).dropna()
-            rows.append(
-                {
-                    "Year": str(year),
-                    "Measure": label,
-                    "This council (its SEN2 returns)": _format(measure, value),
-                    "This council (published)": _format(measure, of.get(council))
-                    if council
-                    else "–",
-                    "Similar councils (median)": _format(measure, similar.median())
-                    if len(similar)
-                    else "–",
-                    "England": _format(measure, of.get(ENGLAND)),
-                }
-            )
-            hidden.append(threshold is not None and pd.notna(count) and 0 < count < threshold)
+        for source in sources:
+            row, hide = {"Calendar year": year, "Figures": source}, {}
+            for measure, label in measures.items():
+                of = in_year[in_year["measure"] == measure].set_index("code")["value"]
+                if source == OWN:
+                    value = getattr(record, measure)
+                    count = getattr(record, DENOMINATORS.get(measure, measure))
+                    hide[label] = (
+                        threshold is not None and pd.notna(count) and 0 < count < threshold
+                    )
+                elif source == PUBLISHED:
+                    value = of.get(council) if council else None
+                elif source == SIMILAR:
+                    value = of.reindex(neighbours).dropna().median() if neighbours else None
+                else:
+                    value = of.get(ENGLAND)
+                row[label] = float(value) if value is not None and pd.notna(value) else None
+            rows.append(row)
+            hidden.append(hide)
     frame = pd.DataFrame(rows)
+    if not from_returns:
+        return Table(
+            "ehcp_requests",
+            "Requests, assessments and 20-week timeliness, as the DfE publishes them",
+            frame,
+            "mixed",
+            "The DfE's EHCP release (requests.csv, assessments.csv, timeliness_20_week.csv in the "
+            "published folder), from the council's SEN2 returns: requests received in the "
+            "calendar year and the decisions on them, plans issued in the year and the share "
+            "issued within 20 weeks of the request; published counts, so nothing is suppressed. "
+            "With the council's own returns in the landing folder (sen2/<return>/) the table "
+            "adds its own figures and how many requests led to a plan.",
+        )
     suppressed = pd.DataFrame(False, index=frame.index, columns=frame.columns)
-    suppressed["This council (its SEN2 returns)"] = hidden
+    for i, hide in enumerate(hidden):
+        for label, is_hidden in hide.items():
+            suppressed.loc[i, label] = is_hidden
     return Table(
         "ehcp_requests",
         "Requests, assessments and 20-week timeliness",

@@ -96,15 +96,17 @@ def pounds_m(value: float, decimals: int = 1) -> str:
     """£12.3m, −£4.5m (a true minus sign)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    sign = "−" if value < 0 else ""
-    return f"{sign}£{abs(value) / 1e6:,.{decimals}f}m"
+    shown = f"{abs(value) / 1e6:,.{decimals}f}"
+    sign = "−" if value < 0 and float(shown.replace(",", "")) else ""  # never "−£0.0m"
+    return f"{sign}£{shown}m"
 
 
 def pounds(value: float) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    sign = "−" if value < 0 else ""
-    return f"{sign}£{abs(value):,.0f}"
+    shown = f"{abs(value):,.0f}"
+    sign = "−" if value < 0 and shown != "0" else ""  # never "−£0"
+    return f"{sign}£{shown}"
 
 
 def count(value: float) -> str:

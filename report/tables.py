@@ -52,7 +52,7 @@ class Table:
         totals), decimal (rates, shares, distances) or count."""
         name = str(column)
         lower = name.lower()
-        if "census" in lower or lower == "year to january":
+        if "census" in lower or lower in ("year to january", "calendar year"):
             return "plain"
         if "(£ per" in name or "unit cost" in lower or "avg_annual_cost" in lower:
             return "pounds"
@@ -497,6 +497,9 @@ def sensitivity(data: ReportData) -> list[Table]:
     if data.sensitivity is None:
         return []
     at = data.sensitivity[data.sensitivity["financial_year"] == data.horizon].copy()
+    # rates are fractions a year, the new-plans variants already per cent: one unit for the column
+    in_percent = at["assumption"].str.endswith("_percent")
+    at["value"] = at["value"].where(in_percent, at["value"] * 100)
     at["assumption"] = at["assumption"].map(lambda a: SENSITIVITY_LABELS.get(a, a))
     frame = at[
         [
@@ -510,7 +513,7 @@ def sensitivity(data: ReportData) -> list[Table]:
         columns={
             "assumption": "Assumption",
             "variant": "Variant",
-            "value": "Value",
+            "value": "Value (%)",
             "cumulative_balance_gbp_central": f"Cumulative balance {data.horizon} (£)",
             "change_from_central_gbp": "Change from the forecast as set (£)",
         }
@@ -522,8 +525,8 @@ def sensitivity(data: ReportData) -> list[Table]:
             frame.reset_index(drop=True),
             "mixed",
             "forecast.sensitivity: one assumption changed at a time, on "
-            "the same simulated paths (funding growth and unit-cost inflation a year; new plans in "
-            "%).",
+            "the same simulated paths. Value: funding growth and unit-cost inflation in per cent a "
+            "year; new plans, the change in new plans each year in per cent.",
         )
     ]
 
@@ -639,21 +642,27 @@ def backtest(data: ReportData) -> list[Table]:
     keys = ["horizon", "provision_type"]
     model = pooled[pooled["model"] == "cohort_model"].set_index(keys)
     baselines = [b for b in BASELINE_LABELS if (pooled["model"] == b).any()]
+    by_origin = data.backtest[
+        data.backtest["origin"].notna() & (data.backtest["model"] == "cohort_model")
+    ]
     frame = pd.DataFrame(
         {
-            "Forecasts scored": model["units"],
+            "Origins scored": by_origin.groupby(keys)["origin"].nunique().reindex(model.index),
             "Actual plans (sum)": model["actual_plans"].where(
                 model.index.get_level_values(1) != "spend"
             ),
-            "Model: error share (WAPE)": model["wape"],
-            "Model: bias share": model["bias"],
-            "Model: share inside p10–p90": model["coverage_p10_p90"],
+            "Model: error, WAPE (%)": model["wape"] * 100,
+            "Model: bias (%)": model["bias"] * 100,
+            "Model: actual inside p10–p90 (%)": model["coverage_p10_p90"] * 100,
         }
     )
     for baseline in baselines:
         errors = pooled[pooled["model"] == baseline].set_index(keys)["wape"]
-        frame[f"{BASELINE_LABELS[baseline]}: error share (WAPE)"] = errors.reindex(frame.index)
-        frame[f"Share beating {BASELINE_LABELS[baseline].lower()}"] = model[f"beats_{baseline}"]
+        label = BASELINE_LABELS[baseline]
+        frame[f"{label}: error, WAPE (%)"] = errors.reindex(frame.index) * 100
+        frame[f"Origins where the model beat {label.lower()} (%)"] = (
+            model[f"beats_{baseline}"] * 100
+        )
     order = {p: k for k, p in enumerate([*data.provisions, "total", "spend"])}
     frame = frame.reset_index().sort_values(
         ["horizon", "provision_type"],
@@ -674,9 +683,9 @@ def backtest(data: ReportData) -> list[Table]:
             "scored on the years after it, beside the projections councils make from counts alone. "
             "WAPE = "
             "Σ|actual − forecast| ÷ Σ actual; bias > 0 = over-forecast; an 80% interval should "
-            "hold about 0.8 "
-            "of the actual values; 'share beating' = the share of origins where the model's error "
-            "was the "
+            "hold about 80% "
+            "of the actual values; 'origins where the model beat' = the share of origins where "
+            "the model's error was the "
             f"smaller. {SPEND_ROW}: each provision type's plans times the council's cost per plan "
             "in the last "
             "complete year, so a miss on a dear placement counts by its cost.",

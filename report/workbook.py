@@ -327,12 +327,8 @@ def _converted(table: Table, row: int, column, value):
         return value
     if not _is_number(value):
         return value
-    if "(%" in str(column):  # "(%)", "(% of published)": per cent, stored as a fraction
+    if "(%" in str(column):  # "(%)", "(% of published)": per cent, as a fraction
         return value / 100
-    if lower in ("value",) and str(
-        _row_value(table.frame, row, "Assumption", "assumption")
-    ).endswith("_percent"):
-        return value / 100  # the sensitivity's new-plans variants, given in per cent
     if lower in RANK_COLUMNS:
         return round(value)
     return value
@@ -363,8 +359,6 @@ def _formats(table: Table, content: dict) -> dict[tuple[int, object], str]:
 
 def _row_format(table: Table, row: int, column, lower: str) -> str | None:
     frame = table.frame
-    if lower == "value" and _row_value(frame, row, "Assumption", "assumption") is not None:
-        return PERCENT  # sensitivity: growth and inflation rates, and new plans in per cent
     if lower == "amount" and _row_value(frame, row, "Unit") == "£":
         return MONEY
     if table.name == "chart_14_benchmarks_position" and lower in (

@@ -242,6 +242,7 @@ def test_workbook_sheets_and_headings(workbook):
         "Funding and balances",
         "Mitigations",
         "Benchmarks",
+        "Requests and timeliness",
         "Provision spend",
         "Caseload breakdowns",
         "Flows",
@@ -249,6 +250,11 @@ def test_workbook_sheets_and_headings(workbook):
         "Data quality",
         "Chart data",
     ]
+    # without a SEN2 return: requests and timeliness as the DfE publishes them, as numbers
+    headings, rows = block(workbook, "ehcp_requests")
+    assert headings[:3] == ["Calendar year", "Figures", "Requests for an EHC needs assessment"]
+    published = {row[0]: row for row in rows if row[1] == "This council (published)"}
+    assert len(published) == 5 and published[2024][2] == 475
     years = [f"{y}-{(y + 1) % 100:02d}" for y in range(2017, 2029)]
     headings, _ = block(workbook, "ehcp_by_category_unmitigated")
     assert headings == ["DfE placement category", *years]
@@ -511,8 +517,14 @@ def test_dbv_module_1_forecasts_by_age_and_need_transport_and_accuracy(demo, wor
         ).fetchall()
     )
     three = accuracy[(3, "All plans")]
-    assert three["Model: error share (WAPE)"] == pytest.approx(scored["cohort_model"])
-    assert three["Compound growth (3 years): error share (WAPE)"] == pytest.approx(
+    origins = scalar(
+        con,
+        "SELECT count(DISTINCT origin) FROM forecast.backtest WHERE origin IS NOT NULL "
+        "AND horizon = 3 AND provision_type = 'total' AND model = 'cohort_model'",
+    )
+    assert three["Origins scored"] == origins > 1
+    assert three["Model: error, WAPE (%)"] == pytest.approx(scored["cohort_model"])
+    assert three["Compound growth (3 years): error, WAPE (%)"] == pytest.approx(
         scored["compound_growth_3y"]
     )
     # money-weighted: plans weighted by the council's cost per plan, scored like the plans
@@ -521,7 +533,7 @@ def test_dbv_module_1_forecasts_by_age_and_need_transport_and_accuracy(demo, wor
         "SELECT wape, actual_plans FROM forecast.backtest WHERE origin IS NULL AND horizon = 3 "
         "AND provision_type = 'spend' AND model = 'cohort_model'"
     ).fetchone()
-    assert spend["Model: error share (WAPE)"] == pytest.approx(money[0]) and money[1] > 1_000_000
+    assert spend["Model: error, WAPE (%)"] == pytest.approx(money[0]) and money[1] > 1_000_000
     html = (demo.report / "internal" / "report.html").read_text()
     assert 'id="model"' in html and "SEN transport, outside the high needs block" in html
     none = scalar(
@@ -713,9 +725,10 @@ def test_a_refresh_with_unchanged_inputs_keeps_the_last_report(demo, con):
         kept.headline_reading.startswith("The cumulative high needs balance was")
         and kept.headline_png
     )
-    assert inputs_fingerprint(con, options) != inputs_fingerprint(
-        con, ReportOptions(**{**vars(options), "threshold": 10})
-    )
+    for changed in ({"threshold": 10}, {"council_name": "West Berkshire Council"}):
+        assert inputs_fingerprint(con, options) != inputs_fingerprint(
+            con, ReportOptions(**{**vars(options), **changed})
+        )
 
 
 # --- benchmarks against the DfE's published files --------------------------------------------
@@ -934,6 +947,9 @@ def test_the_sensitivity_table_reads_as_the_scenario_chart_does(workbook):
     headings, rows = block(workbook, "sensitivity")
     assumptions = {row[0] for row in rows}
     assert assumptions == {"Funding growth", "Unit-cost inflation", "New plans"}
-    values = {(row[0], row[1]): row[2] for row in rows}  # numbers, as the workbook keeps them
+    assert headings[2] == "Value (%)"
+    # numbers, as the workbook keeps them: per cent as fractions, one unit down the column
+    values = {(row[0], row[1]): row[2] for row in rows}
     assert values[("Funding growth", "flat cash")] == 0.0
-    assert values[("New plans", "high")] == 10
+    assert values[("New plans", "high")] == pytest.approx(0.10)
+    assert values[("Funding growth", "low")] == pytest.approx(0.015)

@@ -429,7 +429,7 @@ def test_percentages_are_numbers_with_a_percent_format_and_ranks_whole_numbers(w
         accuracy.sheet.cell(row, accuracy.headings.index(heading) + 1)
         for row in accuracy.rows
         for heading in accuracy.headings
-        if "share" in heading.lower()
+        if heading.endswith("(%)")
     ]
     shares = [cell for cell in shares if cell.value is not None]  # (a baseline may have no scores)
     assert shares and all(is_number(c.value) and c.number_format.endswith("%") for c in shares)

@@ -18,37 +18,65 @@ OWN = pd.DataFrame(
 )
 
 
-def test_the_councils_figures_sit_beside_its_published_ones_similar_councils_and_england():
-    folder = reference_file(
+def figures(table, year: int, source: str) -> dict:
+    frame = table.frame
+    return frame[(frame["Calendar year"] == year) & (frame["Figures"] == source)].iloc[0].to_dict()
+
+
+def published_folder():
+    return reference_file(
         "ehcp_2025_release/requests.csv", "the 'Education, health and care plans' release"
     ).parent
-    published = read_published(folder)
-    table = requests_table(OWN, published, "869", ["825", "867"])
-    rows = table.frame.set_index("Measure")
-    requests = rows.loc["Requests for an EHC needs assessment"]
-    assert (requests["This council (its SEN2 returns)"], requests["This council (published)"]) == (
-        "480",
-        "475",
-    )
-    assert (
-        rows.loc["Requests the council decided to assess (%)", "This council (published)"] == "55.6"
-    )
-    assert rows.loc["Plans issued within 20 weeks, excluding exceptions (%)", "England"] == "46.4"
+
+
+def test_the_councils_figures_sit_beside_its_published_ones_similar_councils_and_england():
+    table = requests_table(OWN, read_published(published_folder()), "869", ["825", "867"])
+    own = figures(table, 2024, "This council (its SEN2 returns)")
+    published = figures(table, 2024, "This council (published)")
+    england = figures(table, 2024, "England")
+    requests = "Requests for an EHC needs assessment"
+    assert (own[requests], published[requests]) == (480, 475)
+    assert published["Requests the council decided to assess (%)"] == 55.6
+    assert england["Plans issued within 20 weeks, excluding exceptions (%)"] == 46.4
     # the DfE publishes no such figure
-    assert rows.loc["Requests that led to a plan (%)", "England"] == "–"
+    assert own["Requests that led to a plan (%)"] == 40.2
+    assert pd.isna(england["Requests that led to a plan (%)"])
+    similar = figures(table, 2024, "Similar councils (median)")
+    assert similar[requests] > 0
 
 
 def test_small_counts_and_their_shares_are_suppressed_for_publication():
     table = requests_table(OWN, read_published(None), None, [], threshold=5)
-    hidden = dict(
-        zip(
-            table.frame["Measure"],
-            table.suppressed["This council (its SEN2 returns)"],
-            strict=False,
-        )
-    )
+    own = table.frame.index[table.frame["Figures"] == "This council (its SEN2 returns)"][0]
+    hidden = table.suppressed.loc[own]
     assert hidden["EHC plans issued"] and hidden["Plans issued within 20 weeks (%)"]
     assert (
         not hidden["Requests for an EHC needs assessment"]
         and not hidden["Requests that led to a plan (%)"]
     )
+    # nothing but the council's own figures is hidden
+    assert not table.suppressed.drop(index=own).to_numpy().any()
+
+
+def test_without_its_own_returns_the_council_is_shown_as_the_dfe_publishes_it():
+    published = read_published(published_folder())
+    table = requests_table(None, published, "869", ["825", "867"])
+    assert set(table.frame["Figures"]) == {
+        "This council (published)",
+        "Similar councils (median)",
+        "England",
+    }
+    assert table.suppressed is None  # published counts: nothing of the council's own to hide
+    years = sorted(set(table.frame["Calendar year"]))
+    assert len(years) == 5 and years[-1] == 2024
+    requests = "Requests for an EHC needs assessment"
+    assert figures(table, 2024, "This council (published)")[requests] == 475
+    assert (
+        figures(table, 2024, "England")["Plans issued within 20 weeks, excluding exceptions (%)"]
+        == 46.4
+    )
+    # the conversion of requests to plans is the council's own figure: not made up here
+    assert "Requests that led to a plan (%)" not in table.frame.columns
+    # no council, or a council the DfE publishes nothing for: no table at all
+    assert requests_table(None, published, None, []) is None
+    assert requests_table(None, published, "999", []) is None

@@ -49,3 +49,17 @@ def test_automation_is_off_unless_switched_on(pipeline_env, monkeypatch):
     monkeypatch.setenv("HIGHNEEDS_AUTOMATION", "yes")
     with pytest.raises(SettingsError, match="HIGHNEEDS_AUTOMATION"):
         load_settings()
+
+
+def test_the_councils_own_name_reaches_the_reports_headings(pipeline_env, monkeypatch):
+    from report.build import _benchmarks
+
+    monkeypatch.setenv("HIGHNEEDS_LA_CODE", "869")
+    monkeypatch.delenv("HIGHNEEDS_COUNCIL_NAME", raising=False)
+    options = load_report_settings().options()
+    assert options.council_name is None
+    assert _benchmarks(options)[0].name == "West Berkshire"  # the DfE's name for the code
+    monkeypatch.setenv("HIGHNEEDS_COUNCIL_NAME", "West Berkshire Council")
+    options = load_report_settings().options()
+    bench, _ = _benchmarks(options)
+    assert (bench.name, bench.code) == ("West Berkshire Council", "869")
