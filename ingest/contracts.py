@@ -42,6 +42,13 @@ BUDGET_LINE_CODES = (
     "la_contribution",
     "other_income",
     "balance_brought_forward",
+    # optional: the DSG's other blocks, for the management plan's whole-DSG summary
+    "schools_block_funding",
+    "schools_block_spend",
+    "central_block_funding",
+    "central_block_spend",
+    "early_years_block_funding",
+    "early_years_block_spend",
 )
 # Section 251 line numbers look like 1.0.2, 1.2.13 or 2.1: digits separated by dots.
 S251_LINE_PATTERN = r"^[0-9]+(\.[0-9]+){1,2}$"

@@ -33,6 +33,7 @@ REQUIRED = [
 # read when present (a warehouse built by an older version lacks some): part of the report's inputs
 OPTIONAL = [
     ("marts", "fct_spend_by_s251_line"),
+    ("marts", "fct_dsg_other_blocks"),
     ("staging", "provision_types"),
     ("forecast", "assumptions"),
     ("forecast", "sensitivity"),
@@ -98,6 +99,8 @@ class ReportData:
     transport: pd.DataFrame | None = (
         None  # financial_year × s251_line: SEN transport, outside the high needs block
     )
+    # marts.fct_dsg_other_blocks: the budget file's other DSG blocks (None before the mart)
+    other_blocks: pd.DataFrame | None = None
 
     @property
     def provisions(self) -> list[str]:
@@ -259,6 +262,13 @@ def read_report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
         spend_forecast=df(
             "SELECT * FROM forecast.spend ORDER BY scenario, financial_year, provision_type"
         ),
+        other_blocks=df("""
+            SELECT financial_year, block, funding_gbp::DOUBLE AS funding_gbp,
+                   spend_gbp::DOUBLE AS spend_gbp
+            FROM marts.fct_dsg_other_blocks ORDER BY ALL
+        """)
+        if _exists(con, "marts", "fct_dsg_other_blocks")
+        else None,
         spend_by_line=df("""
             SELECT financial_year, s251_line, s251_description, provision_type,
                    spend_gbp::DOUBLE AS spend_gbp,

@@ -72,7 +72,12 @@ FORMATS = {"plain": INTEGER, "pounds": MONEY, "money": MONEY, "count": COUNT, "d
 UNIT_FORMATS = {"share": PERCENT, "gbp": MONEY}  # a benchmark indicator's unit; others: one decimal
 RANK_COLUMNS = {"rank", "rank (1 = highest)", "councils_ranked", "councils ranked"}
 CODE_COLUMNS = {"old la code", "old_la_code", "la code", "code"}
-DSG_BLOCKS = ("Schools block", "Central school services block", "Early years block")
+# the DSG's other blocks: label, and the block's code in marts.fct_dsg_other_blocks
+DSG_BLOCKS = {
+    "Schools block": "schools",
+    "Central school services block": "central",
+    "Early years block": "early_years",
+}
 NOT_IN_EXTRACTS = "enter: not in the council's extracts"
 
 
@@ -527,14 +532,30 @@ def dsg_summary(data: ReportData, scenario: str) -> Table:
         each(lambda k, y: _less(Ref(total_funding, y), Ref(spend, y))),
         "formula",
     )
+    given = getattr(data, "other_blocks", None)
+    given = given.set_index(["block", "financial_year"]) if given is not None else None
+
+    def from_budget(code: str, column: str, note: str) -> tuple[list, str]:
+        """The budget file's figure for each year, an input cell where it gives none."""
+        cells = [
+            float(given.loc[(code, y), column])
+            if given is not None
+            and (code, y) in given.index
+            and pd.notna(given.loc[(code, y), column])
+            else Input()
+            for y in years
+        ]
+        if all(isinstance(cell, Input) for cell in cells):
+            return cells, NOT_IN_EXTRACTS + note
+        return cells, "the budget file (marts.fct_dsg_other_blocks); shaded: " + NOT_IN_EXTRACTS
+
     blocks = []
-    for block in DSG_BLOCKS:
+    for block, code in DSG_BLOCKS.items():
         block_funding = line(
             f"{block}: funding",
-            inputs,
-            NOT_IN_EXTRACTS + " (after any transfer to the high needs block)",
+            *from_budget(code, "funding_gbp", " (after any transfer to the high needs block)"),
         )
-        block_spend = line(f"{block}: spend", inputs, NOT_IN_EXTRACTS)
+        block_spend = line(f"{block}: spend", *from_budget(code, "spend_gbp", ""))
         line(
             f"{block}: in-year balance",
             each(lambda k, y, f=block_funding, s=block_spend: _less(Ref(f, y), Ref(s, y))),

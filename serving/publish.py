@@ -161,6 +161,7 @@ SUPPRESSED_TABLES = (
 # Tables with no counts of children (money for the whole block) are shared as they are.
 UNSUPPRESSED_TABLES = {
     "hnb_position": ("marts", "fct_hnb_position"),
+    "dsg_other_blocks": ("marts", "fct_dsg_other_blocks"),
     "forecast_hnb_position": ("forecast", "hnb_position"),
 }
 

@@ -44,6 +44,7 @@ MART_KEYS = [
         "fct_provision_starts",
         "fct_ehcp_transitions",
         "fct_spend_by_s251_line",
+        "fct_dsg_other_blocks",
     )
 ]
 

@@ -157,6 +157,18 @@ def test_hnb_position(con):
         )
 
 
+def test_the_budget_file_s_other_dsg_blocks_stay_out_of_the_high_needs_block(con):
+    rows = con.execute(
+        "SELECT financial_year, block, funding_gbp, spend_gbp, in_year_balance_gbp "
+        "FROM marts.fct_dsg_other_blocks ORDER BY 1, 2"
+    ).fetchall()
+    assert rows == [
+        ("2022-23", "schools", Decimal(1200000), Decimal(1190000), Decimal(10000)),
+        ("2023-24", "early_years", Decimal(300000), None, None),
+    ]
+    # (test_hnb_position: the high needs funding is the same with or without these lines)
+
+
 def test_place_funding_goes_to_the_school_type_and_services_to_central(con):
     methods = dict(
         con.execute(

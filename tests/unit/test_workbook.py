@@ -206,3 +206,39 @@ def test_mitigation_subtotals_are_sumifs_over_each_kind_and_status(tmp_path):
     # assured before assessed within a kind, savings before costs and funding
     labels = list(plan.labels)
     assert labels[:5] == ["Special places", "Outreach", "Banding", "Therapies", "Transfer"]
+
+
+def test_the_budget_file_s_other_blocks_fill_the_dsg_summary_and_the_rest_stay_to_enter(tmp_path):
+    data = fake_report()
+    data.other_blocks = pd.DataFrame(
+        {
+            "financial_year": ["2025-26", "2025-26", "2026-27"],
+            "block": ["schools", "early_years", "schools"],
+            "funding_gbp": [100e6, 12e6, 104e6],
+            "spend_gbp": [99e6, None, 103.5e6],
+        }
+    )
+    workbook = written(tmp_path, {"DSG plan summary": []}, data)
+    table = locate(workbook, "dsg_plan_summary_unmitigated")
+    assert table.value("Schools block: funding", "2025-26") == 100e6
+    assert table.value("Schools block: in-year balance", "2026-27") == pytest.approx(0.5e6)
+    assert table.value("Early years block: funding", "2025-26") == 12e6
+    for line, year in (
+        ("Early years block: spend", "2025-26"),
+        ("Schools block: spend", "2027-28"),
+    ):
+        cell = table.sheet[table.coordinate(line, year)]  # not in the budget file: to enter
+        assert cell.value is None and cell.fill.fgColor.rgb.endswith("FFF2CC")
+    forecast = data.position_forecast.set_index(["scenario", "financial_year"])
+    assert table.value("DSG: total funding", "2026-27") == pytest.approx(
+        forecast.loc[("unmitigated", "2026-27"), "funding_gbp"] + 104e6
+    )
+    # the whole DSG's balance carries the other blocks' balances forward
+    assert table.value("DSG: balance carried forward (31 March)", "2028-29") == pytest.approx(
+        forecast.loc[("unmitigated", "2028-29"), "cumulative_balance_gbp_central"]
+        + (100e6 - 99e6)
+        + 12e6
+        + (104e6 - 103.5e6)
+    )
+    source = table.value("Schools block: funding", "Source")
+    assert source.startswith("the budget file (marts.fct_dsg_other_blocks)")
