@@ -8,7 +8,7 @@ environment."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from importlib.metadata import version
@@ -127,8 +127,11 @@ class HighneedsDbtCliResource(DbtCliResource):
     # Settings.dbt_vars: the warehouse and how DuckDB opens it
     profile_vars: dict[str, str] = Field(default_factory=dict)
 
-    def cli(self, args: Sequence[str], **kwargs):  # dagster-dbt's own keyword arguments
-        return super().cli([*args, *dbt_vars_argument(self.profile_vars)], **kwargs)
+    def cli(self, args: Sequence[str], *, extra_vars: Mapping[str, object] | None = None, **kwargs):
+        """dagster-dbt's cli (its own keyword arguments), with the profile's variables and
+        `extra_vars` (e.g. the ledger's increment) as dbt's one `--vars`."""
+        variables = {**self.profile_vars, **(extra_vars or {})}
+        return super().cli([*args, *dbt_vars_argument(variables)], **kwargs)
 
     @cached_property
     def _cli_version(self) -> Version:

@@ -344,7 +344,7 @@ def dbt_vars(warehouse: Path, memory_limit: str, threads: int) -> dict[str, str]
     }
 
 
-def dbt_vars_argument(values: Mapping[str, str]) -> list[str]:
+def dbt_vars_argument(values: Mapping[str, object]) -> list[str]:
     """dbt's `--vars` option for `values`."""
     return ["--vars", json.dumps(dict(values), sort_keys=True)]
 

@@ -15,6 +15,7 @@ import dagster as dg
 import duckdb
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from ingest import increment
 from ingest.diskspace import DISK_FULL_TEXT, disk_full_error
 
 from ..dbt_project import dbt_project
@@ -119,14 +120,26 @@ def _compiled_sql(manifest: dict, unique_id: str | None) -> dg.MetadataValue | N
 def warehouse_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ):
-    """Builds and tests every dbt seed and model (one thread: the warehouse has one writer)."""
-    invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+    """Builds and tests every dbt seed and model (one thread: the warehouse has one writer). The
+    ledger's models take only the new finance files when nothing else changed since the last
+    successful build (ingest/increment.py), else they are rebuilt whole."""
+    with warehouse.get_connection() as con:
+        ledger = increment.plan(con, dbt_project.project_dir)
+        if not ledger.incremental:
+            increment.forget(con)
+    context.log.info(f"The ledger's models: {ledger.describe()}")
+    invocation = dbt.cli(
+        ["build"] if ledger.incremental else ["build", "--full-refresh"],
+        context=context,
+        raise_on_error=False,
+        extra_vars={"finance_after_file_seq": ledger.after_file_seq} if ledger.incremental else {},
+    )
     events = list(invocation.stream())
     try:
         manifest = invocation.get_artifact("manifest.json")
     except Exception:  # noqa: BLE001 - a missing artifact only costs the compiled SQL in the metadata
         manifest = {}
-    extra = provenance(context.run.run_id)
+    extra = {**provenance(context.run.run_id), "ledger_build": ledger.describe()}
     with warehouse.get_connection(read_only=True) as con:
         for index, event in enumerate(events):
             if isinstance(event, dg.Output):
@@ -137,6 +150,9 @@ def warehouse_models(
                 if compiled is not None:
                     metadata["compiled_sql"] = compiled
                 events[index] = event.with_metadata({**event.metadata, **metadata})
+    if invocation.is_successful():
+        with warehouse.get_connection() as con:
+            increment.record(con, dbt_project.project_dir)
     yield from events
     if invocation.is_successful():
         _keep_partial_parse(invocation.target_path)

@@ -1,11 +1,12 @@
 {#- The current version of each row of a raw `<extract>` table (`extract` names it): only files still in the
     landing folder count, and where several files hold the same key (an overlapping monthly
     export, a re-export of the plan list) the row from the most recently loaded file wins.
-    Superseded versions stay in raw for audit.
+    Superseded versions stay in raw for audit. With `after_file_seq`, only the files loaded after
+    it are read (the ledger's incremental build, see ledger_increment.sql).
 
     Written for tens of millions of rows: a key held once (nearly every key) is kept as it is; only
     the rows of repeated keys are ranked, rather than every row being sorted by key. -#}
-{% macro current_rows(extract, key_columns) -%}
+{% macro current_rows(extract, key_columns, after_file_seq=none) -%}
     {%- set same_key = [] -%}
     {%- for column in key_columns -%}
         {%- do same_key.append('candidates.' ~ column ~ ' is not distinct from repeated.' ~ column) -%}
@@ -17,6 +18,11 @@
             on files.file_hash = valid._file_hash
             and files.in_landing
             and files.status = 'loaded'
+            {%- if after_file_seq is not none %}
+            -- an increment: the files loaded since the last build (their rows replace any
+            -- earlier version of the same key, by the model's unique key)
+            and files.file_seq > {{ after_file_seq }}
+            {%- endif %}
     ),
 
     repeated as (

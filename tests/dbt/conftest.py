@@ -18,11 +18,19 @@ from tests.conftest import HANDWRITTEN_LANDING, REPO_ROOT, TEST_KEY
 DBT = str(Path(sys.executable).parent / "dbt")
 
 
-def dbt_build(warehouse: Path, *args: str) -> subprocess.CompletedProcess:
-    """`dbt build` of the project (or what `args`, e.g. `--select`, choose) on `warehouse`."""
+def dbt_build(
+    warehouse: Path, *args: str, extra_vars: dict | None = None
+) -> subprocess.CompletedProcess:
+    """`dbt build` of the project (or what `args`, e.g. `--select`, choose) on `warehouse`, with
+    `extra_vars` beside the profile's (e.g. the ledger's increment)."""
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
     project = REPO_ROOT / "dbt"
-    variables = json.dumps(dbt_vars(warehouse, DEFAULT_DUCKDB_MEMORY_LIMIT, os.cpu_count() or 1))
+    variables = json.dumps(
+        {
+            **dbt_vars(warehouse, DEFAULT_DUCKDB_MEMORY_LIMIT, os.cpu_count() or 1),
+            **(extra_vars or {}),
+        }
+    )
     return subprocess.run(
         [
             DBT,

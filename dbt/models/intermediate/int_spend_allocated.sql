@@ -3,7 +3,19 @@
 -- the posting date; for placement-funding lines (place funding, top-ups, targeted mainstream)
 -- the type of the provider paid, from the council's placements there or else from its GIAS
 -- establishment type (a school paid place funding that none of the council's children attend);
--- otherwise 'central' (spend tied to no placement).
+-- otherwise 'central' (spend tied to no placement). Built incrementally when only new finance
+-- files have arrived: their transactions are allocated and replace any earlier version
+-- (macros/ledger_increment.sql).
+{{ config(
+    materialized=ledger_materialization(),
+    unique_key='transaction_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    pre_hook="{{ ledger_reset() }}",
+) }}
+
+{%- set after_file_seq = ledger_after_file_seq() %}
+
 with transactions as (
     -- only the columns the allocation and the audit trail need: supplier names and descriptions
     -- stay in staging, not carried through the joins below
@@ -11,6 +23,11 @@ with transactions as (
         transaction_id, posting_date, financial_year, amount_gbp, s251_line, child_id, placement_id,
         provider_urn, provider_ukprn, source_file_hash, source_file, source_row, load_id
     from {{ ref('stg_finance__transactions') }}
+    {%- if after_file_seq is not none %}
+    where source_file_hash in (
+        select file_hash from {{ source('raw', 'finance_files') }} where file_seq > {{ after_file_seq }}
+    )
+    {%- endif %}
 ),
 
 lines as (

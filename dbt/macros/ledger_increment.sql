@@ -1,0 +1,30 @@
+{#- The ledger's models (stg_finance__transactions, int_spend_allocated) are built incrementally
+    on DuckDB when the refresh finds that nothing but new finance files has changed since the
+    last build (ingest/increment.py decides, and passes the last build's highest finance file
+    sequence as the variable `finance_after_file_seq`); otherwise, and on other engines, they are
+    rebuilt whole. New rows replace earlier versions of the same transaction (delete+insert on
+    transaction_id), as a full build's "latest file wins" would. -#}
+
+{#- The materialisation: incremental on DuckDB, a table elsewhere (Spark's Parquet tables have no
+    delete+insert). -#}
+{% macro ledger_materialization() -%}
+    {{ return('incremental' if target.type == 'duckdb' else 'table') }}
+{%- endmacro %}
+
+{#- The highest finance file sequence already in the model, for an incremental build; none for
+    a full one (a first build, `--full-refresh`, or no `finance_after_file_seq` given). -#}
+{% macro ledger_after_file_seq() -%}
+    {#- (a dbt unit test has no relation: `this` is none there, and the build whole) -#}
+    {%- if this is not none and is_incremental() and var('finance_after_file_seq', none) is not none -%}
+        {{ return(var('finance_after_file_seq') | int) }}
+    {%- endif -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{#- Before an existing incremental model is built without an increment (e.g. `dbt build` run by
+    hand): empty it, so the build that follows holds every current row and nothing stale. -#}
+{% macro ledger_reset() -%}
+    {%- if this is not none and is_incremental() and var('finance_after_file_seq', none) is none -%}
+        delete from {{ this }}
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,144 @@
+"""Whether the next dbt build may take only the new finance files (the nightly case).
+
+The ledger is nearly all of a warehouse's rows, and a night usually brings one more month of it
+and nothing else. When nothing but new finance files has changed since the last successful
+build, the ledger's two large models (stg_finance__transactions, int_spend_allocated) take only
+the rows of the files loaded since, replacing any earlier version of the same transaction; the
+rest of the project is rebuilt as always (it is small beside the ledger). Anything else — a
+finance file that left the landing folder, another extract's files, the dbt project (models,
+macros, seeds), a first build — rebuilds the ledger whole. The decision compares what the raw
+tables and the dbt project hold now with what they held at the last successful build, recorded
+in `meta.dbt_build_state` (SHA-256 digests, the finance files' hashes and load sequence).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from .contracts import EXTRACTS
+
+STATE_TABLE = "meta.dbt_build_state"
+LEDGER = "finance"
+# the models built incrementally (dbt/macros/ledger_increment.sql)
+LEDGER_MODELS = (("staging", "stg_finance__transactions"), ("intermediate", "int_spend_allocated"))
+# what a build's tables are made from, besides the raw tables
+PROJECT_SOURCES = ("models", "macros", "seeds", "dbt_project.yml")
+
+
+@dataclass(frozen=True)
+class LedgerBuild:
+    """How the next build treats the ledger: `after_file_seq` set for an increment (the files
+    loaded after it), None for a whole rebuild; `reason` says why, in words."""
+
+    after_file_seq: int | None
+    reason: str
+    new_files: int = 0
+
+    @property
+    def incremental(self) -> bool:
+        return self.after_file_seq is not None
+
+    def describe(self) -> str:
+        if self.incremental:
+            return f"incremental: {self.new_files} new finance file(s) ({self.reason})"
+        return f"whole: {self.reason}"
+
+
+def _digest(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def project_digest(project_dir: Path) -> str:
+    """SHA-256 over the dbt project's models, macros, seeds and dbt_project.yml (names and
+    bytes)."""
+    digest = hashlib.sha256()
+    for name in PROJECT_SOURCES:
+        path = Path(project_dir) / name
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        for file in files:
+            digest.update(str(file.relative_to(project_dir)).encode() + b"\0")
+            digest.update(hashlib.sha256(file.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    return (
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = ?",
+            [schema, name],
+        ).fetchone()[0]
+        > 0
+    )
+
+
+def _files(con: duckdb.DuckDBPyConnection, extract: str) -> list[tuple]:
+    if not _has_table(con, "raw", f"{extract}_files"):
+        return []
+    return con.execute(
+        f"SELECT file_hash, file_seq, status, in_landing FROM raw.{extract}_files ORDER BY ALL"
+    ).fetchall()
+
+
+def current_state(con: duckdb.DuckDBPyConnection, project_dir: Path) -> dict:
+    """What the next build would be made from: the dbt project's digest, a digest of every
+    other extract's files (hash, status, in the landing folder), and the finance files in the
+    build (loaded, in the landing folder) with their load sequence."""
+    others = {name: _files(con, name) for name in sorted(EXTRACTS) if name != LEDGER}
+    finance = {
+        file_hash: seq
+        for file_hash, seq, status, in_landing in _files(con, LEDGER)
+        if status == "loaded" and in_landing
+    }
+    return {"project": project_digest(project_dir), "others": _digest(others), "finance": finance}
+
+
+def recorded_state(con: duckdb.DuckDBPyConnection) -> dict | None:
+    if not _has_table(con, "meta", "dbt_build_state"):
+        return None
+    row = con.execute(f"SELECT state FROM {STATE_TABLE}").fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def plan(con: duckdb.DuckDBPyConnection, project_dir: Path) -> LedgerBuild:
+    """How the next build should treat the ledger (see the module's docstring)."""
+    before = recorded_state(con)
+    if before is None:
+        return LedgerBuild(None, "no earlier build is recorded")
+    now = current_state(con, project_dir)
+    if now["project"] != before["project"]:
+        return LedgerBuild(None, "the dbt project (models, macros or seeds) changed")
+    if now["others"] != before["others"]:
+        return LedgerBuild(None, "files of an extract other than finance changed")
+    missing = set(before["finance"]) - set(now["finance"])
+    if missing:
+        return LedgerBuild(None, f"{len(missing)} finance file(s) left the landing folder")
+    if not all(_has_table(con, schema, name) for schema, name in LEDGER_MODELS):
+        return LedgerBuild(None, "the ledger's tables are missing")
+    after = max(before["finance"].values(), default=0)
+    new = {h: seq for h, seq in now["finance"].items() if h not in before["finance"]}
+    if any(seq <= after for seq in new.values()):  # a file loaded out of order: play safe
+        return LedgerBuild(None, "a finance file was loaded before the last build's latest")
+    return LedgerBuild(after, f"files after load sequence {after}", len(new))
+
+
+def forget(con: duckdb.DuckDBPyConnection) -> None:
+    """Before a whole rebuild: if it fails part way, the next build must be whole too."""
+    if _has_table(con, "meta", "dbt_build_state"):
+        con.execute(f"DELETE FROM {STATE_TABLE}")
+
+
+def record(con: duckdb.DuckDBPyConnection, project_dir: Path) -> None:
+    """After a successful build: what it was made from, for the next build's plan."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (state VARCHAR NOT NULL, recorded_at TIMESTAMP)"
+    )
+    state = json.dumps(current_state(con, project_dir), sort_keys=True)
+    con.execute(f"DELETE FROM {STATE_TABLE}")
+    con.execute(f"INSERT INTO {STATE_TABLE} VALUES (?, now()::TIMESTAMP)", [state])

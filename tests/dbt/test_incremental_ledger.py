@@ -1,0 +1,154 @@
+"""The nightly case: only new finance files arrived, and the ledger's models take just their rows
+(ingest/increment.py decides; dbt/macros/ledger_increment.sql builds). The tables must be those a
+whole build gives, row for row."""
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingest import increment
+from tests.conftest import HANDWRITTEN_LANDING, REPO_ROOT
+from tests.dbt.conftest import dbt_build, ingest
+
+DBT_DIR = REPO_ROOT / "dbt"
+HEADER = (
+    "transaction_id,posting_date,amount,s251_line,child_id,placement_id,provider_urn,"
+    "provider_ukprn,supplier_name,cost_centre,description\n"
+)
+# a new month: a child's top-up, central spend, and a corrected earlier transaction (TX00002)
+NEW_MONTH = HEADER + (
+    "TX90001,30/04/2024,625.00,1.2.1,K001,PL01,110001,,Riverside Primary,HN01,Top-up\n"
+    "TX90002,30/04/2024,1200.00,1.2.5,,,,,Sensory support service,HN02,Outreach\n"
+    "TX00002,30/04/2021,700.00,1.2.2,K002,PL03,110003,,Hill Academy,HN01,Top-up (corrected)\n"
+)
+
+
+def tables(warehouse: Path) -> list[str]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return [
+            f"{schema}.{name}"
+            for schema, name in con.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables "
+                "WHERE table_schema IN ('staging', 'intermediate', 'marts') ORDER BY ALL"
+            ).fetchall()
+        ]
+
+
+def differences(one: Path, other: Path) -> dict[str, tuple[int, int]]:
+    """Per table, the rows only in `one` and only in `other` (EXCEPT ALL both ways)."""
+    found = {}
+    with duckdb.connect(str(one), read_only=True) as con:
+        con.execute(f"ATTACH '{other}' AS other (READ_ONLY)")
+        for table in tables(one):
+            schema, name = table.split(".")
+            mine = f'{schema}."{name}"'
+            theirs = f'other.{schema}."{name}"'
+            only_mine = con.execute(
+                f"SELECT count(*) FROM (FROM {mine} EXCEPT ALL FROM {theirs})"
+            ).fetchone()[0]
+            only_theirs = con.execute(
+                f"SELECT count(*) FROM (FROM {theirs} EXCEPT ALL FROM {mine})"
+            ).fetchone()[0]
+            if only_mine or only_theirs:
+                found[table] = (only_mine, only_theirs)
+    return found
+
+
+def build(warehouse: Path, *args: str, **kwargs) -> None:
+    completed = dbt_build(warehouse, *args, **kwargs)
+    assert completed.returncode == 0, completed.stdout[-4000:]
+
+
+@pytest.fixture
+def built(tmp_path) -> tuple[Path, Path]:
+    landing = tmp_path / "landing"
+    shutil.copytree(HANDWRITTEN_LANDING, landing)
+    warehouse = tmp_path / "warehouse.duckdb"
+    ingest(warehouse, landing)
+    build(warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        increment.record(con, DBT_DIR)
+    return landing, warehouse
+
+
+def test_a_new_month_of_finance_builds_incrementally_to_the_tables_a_whole_build_gives(
+    built, tmp_path
+):
+    landing, warehouse = built
+    (landing / "finance" / "ledger_2024_04.csv").write_text(NEW_MONTH)
+    ingest(warehouse, landing)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        ledger = increment.plan(con, DBT_DIR)
+    assert ledger.incremental and ledger.new_files == 1, ledger
+    whole = tmp_path / "whole.duckdb"
+    by_hand = tmp_path / "by_hand.duckdb"
+    shutil.copyfile(warehouse, whole)
+    shutil.copyfile(warehouse, by_hand)
+
+    build(warehouse, extra_vars={"finance_after_file_seq": ledger.after_file_seq})
+    # the build read only the new file's rows
+    compiled = tmp_path / "dbt-target" / "compiled" / "highneeds" / "models"
+    for model in ("staging/finance/stg_finance__transactions", "intermediate/int_spend_allocated"):
+        sql = (compiled / f"{model}.sql").read_text()
+        assert f"file_seq > {ledger.after_file_seq}" in sql, model
+    build(whole, "--full-refresh")
+    # `dbt build` by hand, with no increment given, on tables already built: whole again
+    build(by_hand)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        corrected = con.execute(
+            "SELECT amount_gbp::DOUBLE, count(*) OVER () FROM intermediate.int_spend_allocated "
+            "WHERE transaction_id = 'TX00002'"
+        ).fetchall()
+        new = con.execute(
+            "SELECT count(*) FROM intermediate.int_spend_allocated "
+            "WHERE transaction_id IN ('TX90001', 'TX90002')"
+        ).fetchone()[0]
+    assert corrected == [(700.0, 1)] and new == 2  # the correction replaced the old version
+    assert differences(warehouse, whole) == {}
+    assert differences(by_hand, whole) == {}
+
+
+def test_anything_but_new_finance_files_rebuilds_the_ledger_whole(built):
+    landing, warehouse = built
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        nothing_new = increment.plan(con, DBT_DIR)
+    assert nothing_new.incremental and nothing_new.new_files == 0
+    # another extract's file changes: its rows can change every payment's provision type
+    placements = landing / "placements" / "placements.csv"
+    placements.write_text(placements.read_text() + "\n")
+    ingest(warehouse, landing)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        ledger = increment.plan(con, DBT_DIR)
+    assert not ledger.incremental and "other than finance" in ledger.reason
+    with duckdb.connect(str(warehouse)) as con:
+        increment.record(con, DBT_DIR)
+    # a finance file leaves the landing folder: its rows must go
+    (landing / "finance" / "ledger_2021_2024.csv").unlink()
+    (landing / "finance" / "ledger_2024_04.csv").write_text(NEW_MONTH)
+    ingest(warehouse, landing)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        ledger = increment.plan(con, DBT_DIR)
+    assert not ledger.incremental and "left the landing folder" in ledger.reason
+    # a whole build that fails part way must not leave a plan for an increment
+    with duckdb.connect(str(warehouse)) as con:
+        increment.forget(con)
+        assert not increment.plan(con, DBT_DIR).incremental
+
+
+def test_a_change_to_the_dbt_project_rebuilds_the_ledger_whole(tmp_path):
+    project = tmp_path / "dbt"
+    (project / "models").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text("name: x\n")
+    (project / "models" / "a.sql").write_text("select 1\n")
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        assert increment.plan(con, project).reason == "no earlier build is recorded"
+        con.execute("CREATE SCHEMA staging; CREATE SCHEMA intermediate")
+        con.execute("CREATE TABLE staging.stg_finance__transactions (x INTEGER)")
+        con.execute("CREATE TABLE intermediate.int_spend_allocated (x INTEGER)")
+        increment.record(con, project)
+        assert increment.plan(con, project).incremental
+        (project / "models" / "a.sql").write_text("select 2\n")
+        assert "dbt project" in increment.plan(con, project).reason
