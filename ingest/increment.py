@@ -6,9 +6,10 @@ build, the ledger's two large models (stg_finance__transactions, int_spend_alloc
 the rows of the files loaded since, replacing any earlier version of the same transaction; the
 rest of the project is rebuilt as always (it is small beside the ledger). Anything else — a
 finance file that left the landing folder, another extract's files, the dbt project (models,
-macros, seeds), a first build — rebuilds the ledger whole. The decision compares what the raw
-tables and the dbt project hold now with what they held at the last successful build, recorded
-in `meta.dbt_build_state` (SHA-256 digests, the finance files' hashes and load sequence).
+macros, seeds) or the ingest library, a first build — rebuilds the ledger whole. The decision
+compares what the raw tables and the code hold now with what they held at the last successful
+build, recorded in `meta.dbt_build_state` (SHA-256 digests, the finance files' hashes and load
+sequence).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ LEDGER = "finance"
 LEDGER_MODELS = (("staging", "stg_finance__transactions"), ("intermediate", "int_spend_allocated"))
 # what a build's tables are made from, besides the raw tables
 PROJECT_SOURCES = ("models", "macros", "seeds", "dbt_project.yml")
+INGEST_DIR = Path(__file__).resolve().parent  # this library: it writes the raw tables
 
 
 @dataclass(frozen=True)
@@ -54,14 +56,19 @@ def _digest(value: object) -> str:
 
 
 def project_digest(project_dir: Path) -> str:
-    """SHA-256 over the dbt project's models, macros, seeds and dbt_project.yml (names and
-    bytes)."""
+    """SHA-256 over the dbt project's models, macros, seeds and dbt_project.yml, and over the
+    ingest library that writes the raw tables they read (an upgrade may rewrite earlier rows):
+    names and bytes."""
     digest = hashlib.sha256()
-    for name in PROJECT_SOURCES:
-        path = Path(project_dir) / name
+    sources = [(Path(project_dir), name) for name in PROJECT_SOURCES]
+    sources.append((INGEST_DIR.parent, INGEST_DIR.name))
+    for root, name in sources:
+        path = root / name
         files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
         for file in files:
-            digest.update(str(file.relative_to(project_dir)).encode() + b"\0")
+            if "__pycache__" in file.parts:
+                continue
+            digest.update(str(file.relative_to(root)).encode() + b"\0")
             digest.update(hashlib.sha256(file.read_bytes()).digest())
     return digest.hexdigest()
 
@@ -112,7 +119,9 @@ def plan(con: duckdb.DuckDBPyConnection, project_dir: Path) -> LedgerBuild:
         return LedgerBuild(None, "no earlier build is recorded")
     now = current_state(con, project_dir)
     if now["project"] != before["project"]:
-        return LedgerBuild(None, "the dbt project (models, macros or seeds) changed")
+        return LedgerBuild(
+            None, "the dbt project (models, macros, seeds) or the ingest code changed"
+        )
     if now["others"] != before["others"]:
         return LedgerBuild(None, "files of an extract other than finance changed")
     missing = set(before["finance"]) - set(now["finance"])
