@@ -150,7 +150,9 @@ def warehouse_models(
                 if compiled is not None:
                     metadata["compiled_sql"] = compiled
                 events[index] = event.with_metadata({**event.metadata, **metadata})
-    if invocation.is_successful():
+    # only a build of the whole project says what the next increment may start from: a subset
+    # chosen in the UI may have left a ledger model behind
+    if invocation.is_successful() and not context.is_subset:
         with warehouse.get_connection() as con:
             increment.record(con, dbt_project.project_dir)
     yield from events
