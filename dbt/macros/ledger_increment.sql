@@ -28,3 +28,15 @@
         delete from {{ this }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- The config both ledger models share: incremental on DuckDB by transaction id, each emptied
+    first when built without an increment. -#}
+{% macro ledger_config() -%}
+    {{ config(
+        materialized=ledger_materialization(),
+        unique_key='transaction_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        pre_hook="{{ ledger_reset() }}",
+    ) }}
+{%- endmacro %}

@@ -6,13 +6,7 @@
 -- otherwise 'central' (spend tied to no placement). Built incrementally when only new finance
 -- files have arrived: their transactions are allocated and replace any earlier version
 -- (macros/ledger_increment.sql).
-{{ config(
-    materialized=ledger_materialization(),
-    unique_key='transaction_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail',
-    pre_hook="{{ ledger_reset() }}",
-) }}
+{{ ledger_config() }}
 
 {%- set after_file_seq = ledger_after_file_seq() %}
 

@@ -2,13 +2,7 @@
 -- millions of rows for many councils), and six models and tests read it; as a view each of them
 -- would pick the current version of every transaction again. Built incrementally when only new
 -- finance files have arrived (macros/ledger_increment.sql).
-{{ config(
-    materialized=ledger_materialization(),
-    unique_key='transaction_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail',
-    pre_hook="{{ ledger_reset() }}",
-) }}
+{{ ledger_config() }}
 
 with source as (
     {{ current_rows('finance', ['transaction_id'], ledger_after_file_seq()) }}
