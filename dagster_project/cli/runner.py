@@ -63,6 +63,7 @@ class RefreshOutcome:
     published: dict[str, str] | None = (
         None  # the serving file's new version, when the run published
     )
+    ledger_build: str | None = None  # how dbt built the ledger: incremental or whole, and why
 
 
 def run_refresh(settings: Settings, console: Console) -> RefreshOutcome:
@@ -212,6 +213,12 @@ def outcome_from_events(outcome: RefreshOutcome, events) -> None:
             outcome.published = {
                 name: str(getattr(value, "value", value)) for name, value in metadata.items()
             }
+        elif (
+            event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+            and "ledger_build" in event.event_specific_data.materialization.metadata
+        ):
+            value = event.event_specific_data.materialization.metadata["ledger_build"]
+            outcome.ledger_build = str(getattr(value, "value", value))
         elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
             if evaluation.passed:

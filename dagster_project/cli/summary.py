@@ -21,6 +21,10 @@ def print_summary(settings: Settings, outcome: RefreshOutcome, console: Console)
     with settings.connect_warehouse(read_only=True) as con:
         _print_landing(con, console)
         _print_quarantine_examples(con, console)
+        if outcome.ledger_build:
+            console.print(
+                f"The ledger's models were built {outcome.ledger_build}.", highlight=False
+            )
         _print_checks(outcome, console)
         _print_provisions(con, settings, console)
     _print_publication(settings, outcome, console)
