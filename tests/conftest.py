@@ -39,13 +39,18 @@ def outside_the_checkout(tmp_path, monkeypatch):
 @pytest.fixture
 def pipeline_env(tmp_path, monkeypatch):
     """Settings pointing at a fresh landing folder, warehouse and Dagster home under tmp_path."""
-    landing = tmp_path / "landing"
+    return set_pipeline_env(tmp_path, monkeypatch)
+
+
+def set_pipeline_env(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """pipeline_env's settings under `folder`, for a fixture of a wider scope."""
+    landing = folder / "landing"
     landing.mkdir()
-    home = tmp_path / "dagster_home"
+    home = folder / "dagster_home"
     values = {
         "HIGHNEEDS_LANDING": str(landing),
-        "HIGHNEEDS_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
-        "HIGHNEEDS_SERVING": str(tmp_path / "serving.duckdb"),
+        "HIGHNEEDS_WAREHOUSE": str(folder / "warehouse.duckdb"),
+        "HIGHNEEDS_SERVING": str(folder / "serving.duckdb"),
         "HIGHNEEDS_PSEUDONYM_KEY": TEST_KEY,
         "HIGHNEEDS_SIMULATIONS": "500",
         "DAGSTER_HOME": str(home),
@@ -62,7 +67,7 @@ def pipeline_env(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     for name, value in values.items():
         monkeypatch.setenv(name, value)
-    return tmp_path
+    return folder
 
 
 def copy_landing(source: Path, landing: Path) -> Path:
