@@ -30,6 +30,60 @@ def reference_file(relative: str, download_hint: str) -> Path:
     return path
 
 
+# How pytest-xdist shares the tests between its two workers (`--dist loadgroup
+# --no-loadscope-reorder`): a test file goes to one worker, as under `--dist loadfile`, so its
+# module fixtures run once; the files that share a session fixture go to one worker together, so
+# it runs once (one demo, one hand-written warehouse, not one on each worker); and the files whose
+# tests each refresh on their own split test by test. The slowest go first, so that neither worker
+# is left alone with a four-minute file at the end while the other idles; the rest follow in
+# collection order. The costs are measured ones (`pytest --durations=40`): re-measure when a test
+# file gains or loses refreshes.
+SHARED_SESSION_FIXTURE = {
+    "tests/e2e/test_demo.py": "demo_run",
+    "tests/e2e/test_dictionary.py": "demo_run",
+    "tests/e2e/test_report.py": "demo_run",
+    "tests/e2e/test_workbook.py": "demo_run",
+    "tests/dbt/test_gates.py": "built_warehouse",
+    "tests/dbt/test_marts.py": "built_warehouse",
+    "tests/dbt/test_unit_tests.py": "built_warehouse",
+}
+TEST_BY_TEST = ("tests/e2e/test_sen2.py",)
+SLOWEST_FIRST = (
+    "tests/faults/test_kill.py",
+    "tests/e2e/test_sen2.py",
+    "tests/e2e/test_reloads.py",
+    "tests/e2e/test_serving_concurrency.py",
+    "tests/faults/test_one_refresh.py",
+    "tests/faults/test_disk_full.py",
+    "tests/faults/test_trust.py",
+    "tests/e2e/test_refresh.py",
+    "tests/e2e/test_demo.py",
+    "tests/e2e/test_dictionary.py",
+    "tests/e2e/test_report.py",
+    "tests/e2e/test_workbook.py",
+    "tests/e2e/test_serving.py",
+    "tests/e2e/test_audit.py",
+    "tests/e2e/test_corpus_refresh.py",
+    "tests/dbt/test_unit_tests.py",
+    "tests/dbt/test_gates.py",
+    "tests/dbt/test_marts.py",
+    "tests/unit/test_aggregate.py",
+)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test ids
+def pytest_collection_modifyitems(config, items):
+    def test_file(item) -> str:
+        return item.path.relative_to(config.rootpath).as_posix()
+
+    for item in items:
+        path = test_file(item)
+        if path not in TEST_BY_TEST:
+            item.add_marker(pytest.mark.xdist_group(SHARED_SESSION_FIXTURE.get(path, path)))
+    rank = {path: number for number, path in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(test_file(item), len(rank)))
+
+
 @pytest.fixture(autouse=True)
 def outside_the_checkout(tmp_path, monkeypatch):
     """Run every test from a temp folder, so a developer's .env never leaks into a test."""
