@@ -30,14 +30,14 @@ def reference_file(relative: str, download_hint: str) -> Path:
     return path
 
 
-# How pytest-xdist shares the tests between its two workers (`--dist loadgroup
-# --no-loadscope-reorder`): a test file goes to one worker, as under `--dist loadfile`, so its
-# module fixtures run once; the files that share a session fixture go to one worker together, so
-# it runs once (one demo, one hand-written warehouse, not one on each worker); and the files whose
-# tests each refresh on their own split test by test. The slowest go first, so that neither worker
-# is left alone with a four-minute file at the end while the other idles; the rest follow in
-# collection order. The costs are measured ones (`pytest --durations=40`): re-measure when a test
-# file gains or loses refreshes.
+# How pytest-xdist shares the tests between its two workers (`--dist loadfile
+# --no-loadscope-reorder`, with the scheduler below): a test file goes to one worker, so its module
+# fixtures run once; the files that share a session fixture go to one worker together, so it runs
+# once (one demo, one hand-written warehouse, not one on each worker); and the files whose tests
+# each refresh on their own split test by test. The slowest go first, so that neither worker is
+# left alone with a four-minute file at the end while the other idles (xdist's own order puts the
+# files with the fewest tests last); the rest follow in collection order. The costs are measured
+# ones (`pytest --durations=40`): re-measure when a test file gains or loses refreshes.
 SHARED_SESSION_FIXTURE = {
     "tests/e2e/test_demo.py": "demo_run",
     "tests/e2e/test_dictionary.py": "demo_run",
@@ -71,17 +71,26 @@ SLOWEST_FIRST = (
 )
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test ids
-def pytest_collection_modifyitems(config, items):
-    def test_file(item) -> str:
-        return item.path.relative_to(config.rootpath).as_posix()
+def file_of(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
 
-    for item in items:
-        path = test_file(item)
-        if path not in TEST_BY_TEST:
-            item.add_marker(pytest.mark.xdist_group(SHARED_SESSION_FIXTURE.get(path, path)))
+
+def pytest_collection_modifyitems(items):
     rank = {path: number for number, path in enumerate(SLOWEST_FIRST)}
-    items.sort(key=lambda item: rank.get(test_file(item), len(rank)))
+    items.sort(key=lambda item: rank.get(file_of(item.nodeid), len(rank)))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile`, but with the files of a session fixture together and the files of
+    TEST_BY_TEST split (xdist's own `loadgroup` cannot mark them under pytest 9)."""
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = file_of(nodeid)
+            return nodeid if path in TEST_BY_TEST else SHARED_SESSION_FIXTURE.get(path, path)
+
+    return Scheduling(config, log) if config.getoption("dist") == "loadfile" else None
 
 
 @pytest.fixture(autouse=True)
