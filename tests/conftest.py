@@ -30,6 +30,69 @@ def reference_file(relative: str, download_hint: str) -> Path:
     return path
 
 
+# How pytest-xdist shares the tests between its two workers (`--dist loadfile
+# --no-loadscope-reorder`, with the scheduler below): a test file goes to one worker, so its module
+# fixtures run once; the files that share a session fixture go to one worker together, so it runs
+# once (one demo, one hand-written warehouse, not one on each worker); and the files whose tests
+# each refresh on their own split test by test. The slowest go first, so that neither worker is
+# left alone with a four-minute file at the end while the other idles (xdist's own order puts the
+# files with the fewest tests last); the rest follow in collection order. The costs are measured
+# ones (`pytest --durations=40`): re-measure when a test file gains or loses refreshes.
+SHARED_SESSION_FIXTURE = {
+    "tests/e2e/test_demo.py": "demo_run",
+    "tests/e2e/test_dictionary.py": "demo_run",
+    "tests/e2e/test_report.py": "demo_run",
+    "tests/e2e/test_workbook.py": "demo_run",
+    "tests/dbt/test_gates.py": "built_warehouse",
+    "tests/dbt/test_marts.py": "built_warehouse",
+    "tests/dbt/test_unit_tests.py": "built_warehouse",
+}
+TEST_BY_TEST = ("tests/e2e/test_sen2.py",)
+SLOWEST_FIRST = (
+    "tests/faults/test_kill.py",
+    "tests/e2e/test_sen2.py",
+    "tests/e2e/test_reloads.py",
+    "tests/e2e/test_serving_concurrency.py",
+    "tests/faults/test_one_refresh.py",
+    "tests/faults/test_disk_full.py",
+    "tests/faults/test_trust.py",
+    "tests/e2e/test_refresh.py",
+    "tests/e2e/test_demo.py",
+    "tests/e2e/test_dictionary.py",
+    "tests/e2e/test_report.py",
+    "tests/e2e/test_workbook.py",
+    "tests/e2e/test_serving.py",
+    "tests/e2e/test_audit.py",
+    "tests/e2e/test_corpus_refresh.py",
+    "tests/dbt/test_unit_tests.py",
+    "tests/dbt/test_gates.py",
+    "tests/dbt/test_marts.py",
+    "tests/unit/test_aggregate.py",
+)
+
+
+def file_of(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def pytest_collection_modifyitems(items):
+    rank = {path: number for number, path in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(file_of(item.nodeid), len(rank)))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile`, but with the files of a session fixture together and the files of
+    TEST_BY_TEST split (xdist's own `loadgroup` cannot mark them under pytest 9)."""
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = file_of(nodeid)
+            return nodeid if path in TEST_BY_TEST else SHARED_SESSION_FIXTURE.get(path, path)
+
+    return Scheduling(config, log) if config.getoption("dist") == "loadfile" else None
+
+
 @pytest.fixture(autouse=True)
 def outside_the_checkout(tmp_path, monkeypatch):
     """Run every test from a temp folder, so a developer's .env never leaks into a test."""
@@ -39,13 +102,18 @@ def outside_the_checkout(tmp_path, monkeypatch):
 @pytest.fixture
 def pipeline_env(tmp_path, monkeypatch):
     """Settings pointing at a fresh landing folder, warehouse and Dagster home under tmp_path."""
-    landing = tmp_path / "landing"
+    return set_pipeline_env(tmp_path, monkeypatch)
+
+
+def set_pipeline_env(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """pipeline_env's settings under `folder`, for a fixture of a wider scope."""
+    landing = folder / "landing"
     landing.mkdir()
-    home = tmp_path / "dagster_home"
+    home = folder / "dagster_home"
     values = {
         "HIGHNEEDS_LANDING": str(landing),
-        "HIGHNEEDS_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
-        "HIGHNEEDS_SERVING": str(tmp_path / "serving.duckdb"),
+        "HIGHNEEDS_WAREHOUSE": str(folder / "warehouse.duckdb"),
+        "HIGHNEEDS_SERVING": str(folder / "serving.duckdb"),
         "HIGHNEEDS_PSEUDONYM_KEY": TEST_KEY,
         "HIGHNEEDS_SIMULATIONS": "500",
         "DAGSTER_HOME": str(home),
@@ -62,7 +130,7 @@ def pipeline_env(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     for name, value in values.items():
         monkeypatch.setenv(name, value)
-    return tmp_path
+    return folder
 
 
 def copy_landing(source: Path, landing: Path) -> Path:

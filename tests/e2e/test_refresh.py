@@ -1,10 +1,13 @@
 """End to end: `highneeds refresh` on hand-written extracts, and gates that stop the forecast."""
 
+import contextlib
+import io
+
 import duckdb
 import pytest
 
 from dagster_project.cli import main
-from tests.conftest import HANDWRITTEN_LANDING, copy_landing
+from tests.conftest import HANDWRITTEN_LANDING, copy_landing, set_pipeline_env
 
 
 def refresh(capsys) -> tuple[int, str]:
@@ -20,12 +23,21 @@ def forecast_snapshot(warehouse) -> dict[str, list]:
         }
 
 
-@pytest.fixture
-def refreshed(pipeline_env, capsys):
-    landing = copy_landing(HANDWRITTEN_LANDING, pipeline_env / "landing")
-    code, out = refresh(capsys)
-    assert code == 0, out
-    return landing, pipeline_env / "warehouse.duckdb", out
+@pytest.fixture(scope="module")
+def refreshed(tmp_path_factory):
+    """One refresh of the hand-written extracts, shared by the module's tests (a refresh costs
+    half a minute): the first reads it, the second breaks inputs on it and ends with a good refresh
+    again; its settings, pipeline_env's, stay in the environment for the module's tests."""
+    folder = tmp_path_factory.mktemp("refreshed")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        set_pipeline_env(folder, patch)
+        landing = copy_landing(HANDWRITTEN_LANDING, folder / "landing")
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = main(["refresh"])
+        assert code == 0, out.getvalue()
+        yield landing, folder / "warehouse.duckdb", out.getvalue()
 
 
 def test_refresh_on_extracts_the_project_did_not_generate(refreshed):
