@@ -61,7 +61,8 @@ DEFAULT_DATE_FLOOR = dt.date(1990, 1, 1)
 # What each contract column means (DESIGN.md), shown with the ingest assets' column schema.
 COLUMN_DESCRIPTIONS = {
     "child_id": (
-        "The council's person id, as a keyed hash (HMAC-SHA256 with HIGHNEEDS_PSEUDONYM_KEY)."
+        "The council's person id, as a keyed hash (HMAC-SHA256 with HIGHNEEDS_PSEUDONYM_KEY), "
+        "stored as a 63-bit number."
     ),
     "plan_id": "The council's unique EHC plan id.",
     "date_of_birth": "Date of birth (warehouse only; never in marts or serving).",

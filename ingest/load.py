@@ -9,8 +9,9 @@ For each file in `<landing>/<extract>/` (every `*.csv` and `*.xlsx`; see `ingest
    Extra columns are kept in raw, except headers that look like personal data (names,
    addresses, phone numbers, NHS numbers …), which are dropped like the contract's own.
 3. Every row is parsed to types once (personal data dropped, person ids replaced by a keyed
-   hash, computed once per distinct id) and carries `_source_file`, `_source_row` (the row number
-   as a spreadsheet shows it: header = row 1), `_file_hash` and `_load_id`.
+   hash stored as a BIGINT, computed once per distinct id) and carries `_source_file`,
+   `_source_row` (the row number as a spreadsheet shows it: header = row 1), `_file_hash` and
+   `_load_id`.
 4. Each row is then written once, to exactly one of: `raw.<extract>` (an accepted row, typed,
    with the file's extra columns in `_extra_columns`), which dbt staging reads;
    `raw.<extract>_duplicates` (an exact duplicate of an earlier row of the same file: its place,
@@ -42,8 +43,16 @@ import duckdb
 from .contracts import DEFAULT_DATE_FLOOR, Extract
 from .diskspace import database_folder, full_disk_errno, reported_when_full
 from .hashing import HashCache
-from .parsing import amount_sql, blank_to_null, quote_ident, quote_literal, sql_type, typed_sql
-from .pseudonymise import keyed_hash_sql
+from .parsing import (
+    PSEUDONYM_TYPE,
+    amount_sql,
+    blank_to_null,
+    quote_ident,
+    quote_literal,
+    sql_type,
+    typed_sql,
+)
+from .pseudonymise import HASH_HEX_CHARS, compact_id_sql, keyed_hash_sql
 from .readers import (
     CSV_SUFFIXES,
     WORKBOOK_SUFFIXES,
@@ -216,6 +225,7 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
         ],
     }
     _upgrade_text_raw(con, extract)
+    _upgrade_hex_ids(con, extract)
     for table, columns in tables.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(columns)})")
         schema, name = table.split(".")
@@ -283,6 +293,51 @@ def _upgrade_text_raw(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
         raise
 
 
+def _upgrade_hex_ids(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
+    """A warehouse from before person ids were numbers holds each as 24 hex characters (the keyed
+    hash's text form). Convert them in place to the number the same hash gives now
+    (ingest.pseudonymise.compact_id_sql), so the rows already loaded join those loaded from now
+    on: a BIGINT in raw, its digits in quarantine (which keeps text). Once, in one transaction."""
+    e = extract.name
+    types = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'raw' AND table_name = ?",
+            [e],
+        ).fetchall()
+    )
+    stale = [
+        c.name for c in extract.stored_columns if c.pseudonymise and types.get(c.name) == "VARCHAR"
+    ]
+    if not stale:
+        return
+    quarantined = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'quarantine' AND table_name = ?",
+            [e],
+        ).fetchall()
+    }
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for name in stale:
+            column = quote_ident(name)
+            con.execute(
+                f"ALTER TABLE raw.{e} ALTER COLUMN {column} SET DATA TYPE {PSEUDONYM_TYPE} "
+                f"USING {compact_id_sql(column)}"
+            )
+            if name in quarantined:
+                con.execute(
+                    f"UPDATE quarantine.{e} SET {column} = {compact_id_sql(column)}::VARCHAR "
+                    f"WHERE regexp_full_match({column}, '[0-9a-f]{{{HASH_HEX_CHARS}}}')"
+                )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
 def _refresh_landing_files_view(con: duckdb.DuckDBPyConnection) -> None:
     """`raw.landing_files`: every extract's file records in one view, for people and reports."""
     tables = [
@@ -342,7 +397,8 @@ def row_rules(extract: Extract, extract_date: dt.date, date_floor: dt.date) -> l
     problems: list[str] = []
     for column in extract.stored_columns:
         text = quote_ident(column.name)
-        present = f"{blank_to_null(text)} IS NOT NULL"
+        # a pseudonymised id is already its keyed hash, NULL when the file's cell was blank
+        present = f"{text if column.pseudonymise else blank_to_null(text)} IS NOT NULL"
         if column.required:
             problems.append(Rule("missing_required_value", column.name, f"NOT ({present})"))
         if column.kind in ("id", "text") and not column.pattern:
@@ -429,7 +485,8 @@ def _stage_part(
     for column in extract.stored_columns:
         source = mapping.get(column.name)
         if source is None:
-            selected.append(f"NULL::VARCHAR AS {quote_ident(column.name)}")
+            empty = sql_type(column) if column.pseudonymise else "VARCHAR"
+            selected.append(f"NULL::{empty} AS {quote_ident(column.name)}")
         elif column.pseudonymise:
             ids = f"_ids_{len(joins)}"
             con.execute(f"DROP TABLE IF EXISTS {ids}")
@@ -538,7 +595,13 @@ def _write_part(
 ) -> None:
     """Write `_checked` once: accepted rows typed to raw, exact duplicates to
     raw.<extract>_duplicates, rejected rows as text to quarantine; count each outcome."""
-    text_columns = ", ".join(quote_ident(c.name) for c in extract.stored_columns)
+    # quarantine keeps every column as text: a pseudonymised id as its number's digits
+    text_columns = ", ".join(
+        f"{quote_ident(c.name)}::VARCHAR AS {quote_ident(c.name)}"
+        if c.pseudonymise
+        else quote_ident(c.name)
+        for c in extract.stored_columns
+    )
     provenance = (
         f"{quote_literal(outcome.file_hash)} AS _file_hash, {quote_literal(outcome.file_name)} AS "
         f"_source_file, _source_row, {quote_literal(load_id)} AS _load_id"

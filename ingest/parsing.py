@@ -101,8 +101,16 @@ def financial_year_sql(expr: str) -> str:
     )
 
 
+# A pseudonymised id is stored as a number (see ingest.pseudonymise); quarantine keeps its text.
+PSEUDONYM_TYPE = "BIGINT"
+
+
 def typed_sql(column: Column, expr: str) -> str:
-    """The typed value of `column` from its text `expr` (NULL when blank or unparseable)."""
+    """The typed value of `column` from its text `expr` (NULL when blank or unparseable); for a
+    pseudonymised column `expr` is already the keyed hash (the loader hashes each distinct id
+    once, before the row is typed)."""
+    if column.pseudonymise:
+        return expr
     if column.kind == "date":
         return date_sql(expr)
     if column.kind == "amount":
@@ -119,4 +127,6 @@ def typed_sql(column: Column, expr: str) -> str:
 
 
 def sql_type(column: Column) -> str:
+    if column.pseudonymise:
+        return PSEUDONYM_TYPE
     return {"date": "DATE", "amount": MONEY_TYPE}.get(column.kind, "VARCHAR")

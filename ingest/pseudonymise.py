@@ -1,20 +1,27 @@
 """Keyed hashing of person ids (HMAC-SHA256), computed inside DuckDB.
 
 A child's id from the case-management system never enters the warehouse: it is replaced by
-HMAC-SHA256(key, id), truncated to 96 bits (24 hex characters), the same in every extract so
-plans, placements and payments still join. Without the key the hash cannot be reversed or
-recomputed from a guessed id. HMAC is written out in SQL (RFC 2104) so millions of ids are
-hashed in a vectorised scan rather than a Python loop; a unit test proves it equals Python's
-`hmac` module.
+HMAC-SHA256(key, id), the same in every extract so plans, placements and payments still join.
+Without the key the hash cannot be reversed or recomputed from a guessed id. HMAC is written out
+in SQL (RFC 2104) so millions of ids are hashed in a vectorised scan rather than a Python loop; a
+unit test proves it equals Python's `hmac` module.
+
+The id is stored as a number, not as text: the first 64 bits of the hash shifted right by one, a
+non-negative BIGINT (63 bits) that DuckDB and Spark both hold in 8 bytes, where the 24 hex
+characters of the hash's first 96 bits (how warehouses stored it before) took a string each.
+`compact_id_sql` turns such a hex hash into the number, so a warehouse written with hex ids is
+converted in place and keeps joining the ids loaded after (see ingest.load.ensure_tables). With
+63 bits, two of a council's children share an id with odds of about n²/2⁶⁴ (one in 18 million for
+a million children).
 """
 
 from __future__ import annotations
 
 import hashlib
 
-from .parsing import blank_to_null
+from .parsing import PSEUDONYM_TYPE, blank_to_null
 
-HASH_HEX_CHARS = 24
+HASH_HEX_CHARS = 24  # the hex form: a warehouse's ids before they were numbers, SEN2's plan ids
 _BLOCK_SIZE = 64  # SHA-256 block size in bytes
 
 
@@ -28,8 +35,10 @@ def _padded_key(key: bytes) -> bytes:
     return key.ljust(_BLOCK_SIZE, b"\0")
 
 
-def keyed_hash_sql(expr: str, key: str) -> str:
-    """SQL for the keyed hash of the trimmed text `expr` (NULL stays NULL)."""
+def keyed_hex_sql(expr: str, key: str) -> str:
+    """SQL for the keyed hash of the trimmed text `expr` as 24 hex characters (NULL stays NULL):
+    the stored id's text form before ids were numbers, and the prefix of a SEN2 return's plan,
+    placement and request ids."""
     if not key:
         raise PseudonymKeyError("the pseudonymisation key is empty")
     padded = _padded_key(key.encode("utf-8"))
@@ -43,12 +52,34 @@ def keyed_hash_sql(expr: str, key: str) -> str:
     )
 
 
-def keyed_hash(value: str, key: str) -> str:
-    """The same hash in Python, for tests and for looking up one child during an audit."""
+def compact_id_sql(hex_expr: str) -> str:
+    """SQL for the stored id (a non-negative BIGINT) of a hex keyed hash: its first 64 bits,
+    shifted right by one so it fits a signed 64-bit integer on DuckDB and Spark alike."""
+    return f"(((('0x' || left({hex_expr}, 16))::UBIGINT) >> 1)::{PSEUDONYM_TYPE})"
+
+
+def keyed_hash_sql(expr: str, key: str) -> str:
+    """SQL for the stored id of the trimmed text `expr` (a BIGINT; NULL stays NULL)."""
+    return compact_id_sql(keyed_hex_sql(expr, key))
+
+
+def keyed_hex(value: str, key: str) -> str:
+    """The keyed hash of `value` as 24 hex characters, in Python (see keyed_hex_sql)."""
     import hmac
 
     digest = hmac.new(key.encode("utf-8"), value.strip().encode("utf-8"), hashlib.sha256)
     return digest.hexdigest()[:HASH_HEX_CHARS]
+
+
+def compact_id(hex_hash: str) -> int:
+    """The stored id of a hex keyed hash, in Python (see compact_id_sql)."""
+    return int(hex_hash[:16], 16) >> 1
+
+
+def keyed_hash(value: str, key: str) -> int:
+    """The stored id of `value` in Python, for tests and for looking up one child during an
+    audit: equal to keyed_hash_sql's."""
+    return compact_id(keyed_hex(value, key))
 
 
 # --- the key a warehouse was built with -----------------------------------------------------------

@@ -27,8 +27,10 @@ a child is the person field the council names as its child id (`ChildIdRule`: th
 told otherwise), given to the loader in clear and hashed there exactly as a ledger's child_id
 is, so SEN2 children and ledger payments join; a plan is the child's hash + start date; a
 placement is the child's hash + entry date + establishment; a request is the child's hash +
-date received. Personal data (names, postcode,
-UPN) flows into the same personal columns as any ehcp extract and is dropped on load.
+date received. Those ids are text and take the hash's hex form (`keyed_hex_sql`), as they always
+have, so a warehouse's SEN2 plans keep their ids; the child_id itself is stored as a number.
+Personal data (names, postcode, UPN) flows into the same personal columns as any ehcp extract
+and is dropped on load.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ import duckdb
 
 from .hashing import HashCache
 from .parsing import quote_ident, quote_literal
-from .pseudonymise import keyed_hash_sql
+from .pseudonymise import keyed_hex_sql
 from .readers import FileRejected, Part, normalise_header, read_csv_part
 from .sen2_child_ids import MAPPING, ChildIdRule, child_text_sql, id_map_join, read_id_map
 
@@ -217,8 +219,9 @@ def _kept_columns(columns: dict[str, set[str]], tables: tuple[str, ...], sen2: S
 
 @dataclass
 class _Child:
-    """SQL for the child of a person row: `text` in clear (the loader hashes it), `hashed` for
-    the plan and placement ids built here, and the join the mapping needs."""
+    """SQL for the child of a person row: `text` in clear (the loader hashes it), `hashed` (the
+    hash's hex text) for the plan, placement and request ids built here, and the join the
+    mapping needs."""
 
     text: str
     hashed: str
@@ -238,7 +241,7 @@ def _child(
     )
     text = child_text_sql(columns["person"], rule, mapped_from, sen2.name)
     return _Child(
-        text, keyed_hash_sql(text, pseudonym_key), id_map_join(columns["person"], rule, mapped_from)
+        text, keyed_hex_sql(text, pseudonym_key), id_map_join(columns["person"], rule, mapped_from)
     )
 
 

@@ -374,10 +374,11 @@ def _as_served(relation: duckdb.DuckDBPyRelation) -> str:
 
 def _rekey_person_ids(con: duckdb.DuckDBPyConnection, serving_key: str) -> None:
     """Replace each keyed hash of a person id by its keyed hash under the serving key, so serving
-    ids cannot be joined to the warehouse's (or to another serving file's) without both keys."""
+    ids cannot be joined to the warehouse's (or to another serving file's) without both keys.
+    The id is a number (ingest.pseudonymise): its text, the digits, is what is hashed again."""
     for schema, table, column in _alias_columns(con):
         if column.lower() in PERSON_ID_COLUMNS:
-            rekeyed = keyed_hash_sql(f'"{column}"', serving_key)
+            rekeyed = keyed_hash_sql(f'"{column}"::VARCHAR', serving_key)
             con.execute(f'UPDATE {_ALIAS}.{schema}."{table}" SET "{column}" = {rekeyed}')
 
 

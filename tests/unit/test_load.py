@@ -270,3 +270,44 @@ def test_a_warehouse_with_text_and_valid_copies_moves_to_rows_written_once(tmp_p
     assert con.execute(
         "SELECT money_read_gbp FROM raw.finance_files WHERE file_name = 'finance/a.csv'"
     ).fetchone() == (Decimal("18.00"),)  # 10.50 twice and (3.00)
+
+
+def test_a_warehouse_with_hex_ids_keeps_its_children_when_ids_become_numbers(tmp_path, con):
+    """Before person ids were numbers raw held each as the 24 hex characters of its keyed hash
+    (quarantine too, as text). The next load converts them in place to the number the same hash
+    gives now, so the rows already loaded join those loaded after."""
+    from ingest.pseudonymise import keyed_hex
+
+    write(
+        tmp_path,
+        "ehcp",
+        "a.csv",
+        EHCP_HEADER + "\nC1,P1,2010-01-01,F,MLD,2019-03-01,,,,,,,\n"
+        "C2,P2,2010-01-01,F,MLD,2019-03-01,,,,,,,\n"
+        "C3,P3,2010-01-01,F,AUTISM,2019-03-01,,,,,,,\n",  # quarantined: an unknown need
+    )
+    load(con, EHCP, tmp_path)
+    # the old layout: hex text where the numbers are
+    hex_of = {keyed_hash(c, KEY): keyed_hex(c, KEY) for c in ("C1", "C2", "C3")}
+    as_hex = " ".join(f"WHEN {i} THEN '{h}'" for i, h in hex_of.items())
+    con.execute(
+        "ALTER TABLE raw.ehcp ALTER COLUMN child_id SET DATA TYPE VARCHAR "
+        f"USING CASE child_id {as_hex} END"
+    )
+    con.execute(f"UPDATE quarantine.ehcp SET child_id = CASE child_id::BIGINT {as_hex} END")
+    assert con.execute("SELECT child_id FROM quarantine.ehcp").fetchone() == (keyed_hex("C3", KEY),)
+
+    write(tmp_path, "ehcp", "b.csv", EHCP_HEADER + "\nC1,P4,2010-01-01,F,MLD,2023-03-01,,,,,,,\n")
+    load(con, EHCP, tmp_path, "L2")
+    assert con.execute(
+        "SELECT data_type FROM information_schema.columns "
+        "WHERE table_schema = 'raw' AND table_name = 'ehcp' AND column_name = 'child_id'"
+    ).fetchone() == ("BIGINT",)
+    assert con.execute("SELECT plan_id, child_id FROM raw.ehcp ORDER BY plan_id").fetchall() == [
+        ("P1", keyed_hash("C1", KEY)),
+        ("P2", keyed_hash("C2", KEY)),
+        ("P4", keyed_hash("C1", KEY)),  # the same child as P1, loaded after the conversion
+    ]
+    assert con.execute("SELECT child_id FROM quarantine.ehcp").fetchall() == [
+        (str(keyed_hash("C3", KEY)),)
+    ]

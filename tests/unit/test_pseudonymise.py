@@ -4,21 +4,45 @@ import hmac
 import duckdb
 import pytest
 
-from ingest.pseudonymise import HASH_HEX_CHARS, PseudonymKeyError, keyed_hash, keyed_hash_sql
+from ingest.pseudonymise import (
+    HASH_HEX_CHARS,
+    PseudonymKeyError,
+    compact_id,
+    compact_id_sql,
+    keyed_hash,
+    keyed_hash_sql,
+    keyed_hex,
+    keyed_hex_sql,
+)
 
 
 @pytest.mark.parametrize("key", ["k", "a much longer secret key " * 5, "ключ-£"])
 @pytest.mark.parametrize("value", ["C0000123", " C0000123 ", "Ω-42"])
 def test_sql_hash_is_hmac_sha256(key, value):
-    in_sql = (
+    hex_in_sql, id_in_sql = (
         duckdb.connect()
-        .execute(f"SELECT {keyed_hash_sql('v', key)} FROM (SELECT ? AS v)", [value])
-        .fetchone()[0]
+        .execute(
+            f"SELECT {keyed_hex_sql('v', key)}, {keyed_hash_sql('v', key)} FROM (SELECT ? AS v)",
+            [value],
+        )
+        .fetchone()
     )
-    expected = hmac.new(key.encode(), value.strip().encode(), hashlib.sha256).hexdigest()[
-        :HASH_HEX_CHARS
-    ]
-    assert in_sql == expected == keyed_hash(value, key)
+    digest = hmac.new(key.encode(), value.strip().encode(), hashlib.sha256).digest()
+    assert hex_in_sql == digest.hex()[:HASH_HEX_CHARS] == keyed_hex(value, key)
+    # the stored id: the digest's first 64 bits (big-endian) less the lowest one
+    expected = int.from_bytes(digest[:8], "big") >> 1
+    assert id_in_sql == expected == keyed_hash(value, key) == compact_id(hex_in_sql)
+    assert 0 <= id_in_sql < 2**63
+
+
+@pytest.mark.parametrize(
+    "hex_hash", ["0" * 24, "f" * 24, "8000000000000000" + "0" * 8, "0123456789abcdef01234567"]
+)
+def test_a_hex_id_becomes_the_same_number_in_sql_and_python(hex_hash):
+    """How a warehouse's ids written as hex are converted in place (ingest.load)."""
+    (in_sql,) = duckdb.connect().execute(f"SELECT {compact_id_sql('?')}", [hex_hash]).fetchone()
+    assert in_sql == compact_id(hex_hash) == int(hex_hash[:16], 16) // 2
+    assert 0 <= in_sql < 2**63
 
 
 def test_blank_stays_null_and_keys_differ():

@@ -9,7 +9,7 @@ import pytest
 
 from ingest.contracts import EHCP, FINANCE, PLACEMENTS, REQUESTS
 from ingest.load import load_extract
-from ingest.pseudonymise import keyed_hash
+from ingest.pseudonymise import keyed_hash, keyed_hex
 from ingest.sen2 import find_returns
 from ingest.sen2_child_ids import ChildIdRule
 from tests.sen2_council import CENSUS_DATES, CHILDREN, write, write_sen2_landing, write_sen2_return
@@ -40,6 +40,12 @@ def test_collect_dates_indicators_and_extra_columns_are_read(tmp_path, con):
         [keyed_hash(CHILDREN[9].upn, KEY)],
     ).fetchone()
     assert plan == (dt.date(2014, 8, 31), dt.date(2024, 3, 1), "ASD", "SEMH")
+    # the plan's id starts with the child's hash as hex text, as it did when child ids were hex
+    # too: a warehouse's SEN2 plans keep their ids
+    (plan_id,) = con.execute(
+        "SELECT plan_id FROM raw.ehcp WHERE child_id = ?", [keyed_hash(CHILDREN[9].upn, KEY)]
+    ).fetchone()
+    assert plan_id == f"{keyed_hex(CHILDREN[9].upn, KEY)}|2024-03-01"
     unit = con.execute(
         "SELECT sen_unit, resourced_provision, start_date FROM raw.placements "
         "WHERE child_id = ? AND urn = '110001'",
