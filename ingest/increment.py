@@ -10,6 +10,11 @@ macros, seeds) or the ingest library, a first build — rebuilds the ledger whol
 compares what the raw tables and the code hold now with what they held at the last successful
 build, recorded in `meta.dbt_build_state` (SHA-256 digests, the finance files' hashes and load
 sequence).
+
+The ledger's uniqueness tests follow the same plan: after an increment they count only the ids
+of the increment's rows, over the whole table (the other rows were unique when the last build
+passed its tests, and only an increment has touched them since); a whole build checks every id,
+and so does an increment when the last whole check is `WHOLE_CHECK_DAYS` old or more.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -30,24 +36,38 @@ LEDGER_MODELS = (("staging", "stg_finance__transactions"), ("intermediate", "int
 # what a build's tables are made from, besides the raw tables
 PROJECT_SOURCES = ("models", "macros", "seeds", "dbt_project.yml")
 INGEST_DIR = Path(__file__).resolve().parent  # this library: it writes the raw tables
+# an increment's tests check every id of the ledger at least this often
+WHOLE_CHECK_DAYS = 7
 
 
 @dataclass(frozen=True)
 class LedgerBuild:
     """How the next build treats the ledger: `after_file_seq` set for an increment (the files
-    loaded after it), None for a whole rebuild; `reason` says why, in words."""
+    loaded after it), None for a whole rebuild; `reason` says why, in words. `whole_checks`:
+    the ledger's uniqueness tests check every id (always for a whole rebuild)."""
 
     after_file_seq: int | None
     reason: str
     new_files: int = 0
+    whole_checks: bool = True
 
     @property
     def incremental(self) -> bool:
         return self.after_file_seq is not None
 
+    @property
+    def checks_after_file_seq(self) -> int | None:
+        """The files whose ids the ledger's uniqueness tests count; None: every id."""
+        return None if self.whole_checks else self.after_file_seq
+
     def describe(self) -> str:
         if self.incremental:
-            return f"incremental: {self.new_files} new finance file(s) ({self.reason})"
+            checks = (
+                "every id checked"
+                if self.whole_checks
+                else "the increment's ids checked over the whole ledger"
+            )
+            return f"incremental: {self.new_files} new finance file(s) ({self.reason}; {checks})"
         return f"whole: {self.reason}"
 
 
@@ -133,7 +153,15 @@ def plan(con: duckdb.DuckDBPyConnection, project_dir: Path) -> LedgerBuild:
     new = {h: seq for h, seq in now["finance"].items() if h not in before["finance"]}
     if any(seq <= after for seq in new.values()):  # a file loaded out of order: play safe
         return LedgerBuild(None, "a finance file was loaded before the last build's latest")
-    return LedgerBuild(after, f"files after load sequence {after}", len(new))
+    checked = before.get("whole_checked_at")
+    whole_checks = checked is None or datetime.fromisoformat(checked) <= _now() - timedelta(
+        days=WHOLE_CHECK_DAYS
+    )
+    return LedgerBuild(after, f"files after load sequence {after}", len(new), whole_checks)
+
+
+def _now() -> datetime:
+    return datetime.now()
 
 
 def forget(con: duckdb.DuckDBPyConnection) -> None:
@@ -142,12 +170,18 @@ def forget(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DELETE FROM {STATE_TABLE}")
 
 
-def record(con: duckdb.DuckDBPyConnection, project_dir: Path) -> None:
-    """After a successful build: what it was made from, for the next build's plan."""
+def record(con: duckdb.DuckDBPyConnection, project_dir: Path, whole_checks: bool = True) -> None:
+    """After a successful build: what it was made from, for the next build's plan, and when
+    the ledger's tests last checked every id (now, if this build's did)."""
+    previous = recorded_state(con) or {}
     con.execute("CREATE SCHEMA IF NOT EXISTS meta")
     con.execute(
         f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (state VARCHAR NOT NULL, recorded_at TIMESTAMP)"
     )
-    state = json.dumps(current_state(con, project_dir), sort_keys=True)
+    state = current_state(con, project_dir)
+    checked = _now().isoformat() if whole_checks else previous.get("whole_checked_at")
+    if checked is not None:
+        state["whole_checked_at"] = checked
+    state = json.dumps(state, sort_keys=True)
     con.execute(f"DELETE FROM {STATE_TABLE}")
     con.execute(f"INSERT INTO {STATE_TABLE} VALUES (?, now()::TIMESTAMP)", [state])

@@ -132,7 +132,14 @@ def warehouse_models(
         ["build"] if ledger.incremental else ["build", "--full-refresh"],
         context=context,
         raise_on_error=False,
-        extra_vars={"finance_after_file_seq": ledger.after_file_seq} if ledger.incremental else {},
+        extra_vars=(
+            {
+                "finance_after_file_seq": ledger.after_file_seq,
+                "ledger_checks_after_file_seq": ledger.checks_after_file_seq,
+            }
+            if ledger.incremental
+            else {}
+        ),
     )
     events = list(invocation.stream())
     try:
@@ -154,7 +161,7 @@ def warehouse_models(
     # chosen in the UI may have left a ledger model behind
     if invocation.is_successful() and not context.is_subset:
         with warehouse.get_connection() as con:
-            increment.record(con, dbt_project.project_dir)
+            increment.record(con, dbt_project.project_dir, ledger.whole_checks)
     yield from events
     if invocation.is_successful():
         _keep_partial_parse(invocation.target_path)

@@ -152,3 +152,65 @@ def test_a_change_to_the_dbt_project_rebuilds_the_ledger_whole(tmp_path):
         assert increment.plan(con, project).incremental
         (project / "models" / "a.sql").write_text("select 2\n")
         assert "dbt project" in increment.plan(con, project).reason
+
+
+def test_after_an_increment_the_uniqueness_tests_count_the_increments_ids_and_weekly_every_id(
+    built, monkeypatch
+):
+    landing, warehouse = built
+    (landing / "finance" / "ledger_2024_04.csv").write_text(NEW_MONTH)
+    ingest(warehouse, landing)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        ledger = increment.plan(con, DBT_DIR)
+    # the last build checked every id just now: the increment's tests count its own ids
+    assert not ledger.whole_checks and ledger.checks_after_file_seq == ledger.after_file_seq
+    scoped = {
+        "finance_after_file_seq": ledger.after_file_seq,
+        "ledger_checks_after_file_seq": ledger.checks_after_file_seq,
+    }
+    build(warehouse, extra_vars=scoped)
+
+    def uniqueness_passes(checks_after: int | None) -> bool:
+        variables = {**scoped, "ledger_checks_after_file_seq": checks_after}
+        done = dbt_build(warehouse, "--select", "test_name:unique_ledger_id", extra_vars=variables)
+        return done.returncode == 0
+
+    def duplicate(transaction_id: str) -> None:
+        """A second row for the id, from the file the id's row came from."""
+        with duckdb.connect(str(warehouse)) as con:
+            con.execute(
+                "INSERT INTO staging.stg_finance__transactions "
+                "SELECT * FROM staging.stg_finance__transactions WHERE transaction_id = ?",
+                [transaction_id],
+            )
+
+    assert uniqueness_passes(ledger.after_file_seq) and uniqueness_passes(None)
+    # a duplicate among the increment's ids is found by the increment's test
+    duplicate("TX90001")
+    assert not uniqueness_passes(ledger.after_file_seq)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "DELETE FROM staging.stg_finance__transactions WHERE rowid = "
+            "(SELECT max(rowid) FROM staging.stg_finance__transactions "
+            "WHERE transaction_id = 'TX90001')"
+        )
+    # one among the rows no increment touched (only a hand edit makes it) waits for a whole check
+    duplicate("TX00001")
+    assert uniqueness_passes(ledger.after_file_seq) and not uniqueness_passes(None)
+
+    # an increment's build records when every id was last checked, and keeps that time
+    with duckdb.connect(str(warehouse)) as con:
+        checked = increment.recorded_state(con)["whole_checked_at"]
+        increment.record(con, DBT_DIR, whole_checks=False)
+        assert increment.recorded_state(con)["whole_checked_at"] == checked
+        monkeypatch.setattr(
+            increment,
+            "_now",
+            lambda: (
+                increment.datetime.fromisoformat(checked)
+                + increment.timedelta(days=increment.WHOLE_CHECK_DAYS)
+            ),
+        )
+        week_on = increment.plan(con, DBT_DIR)
+    assert week_on.incremental and week_on.whole_checks and week_on.checks_after_file_seq is None
+    assert "every id checked" in week_on.describe()
