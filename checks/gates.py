@@ -317,10 +317,12 @@ def staging_accounting(
         else "0"
     )
     # A raw row is named by one integer, its file's load sequence number and its row number, so
-    # matching tens of millions of rows to staging is one hash lookup on a number rather than on
-    # the file's hash and row. The key of a valid row is only looked for in staging (superseded by
-    # a later file) for the few rows that are not in staging themselves. `classified` is computed
-    # twice rather than written out: it is as long as the ledger.
+    # matching tens of millions of raw rows to staging is one full join on a number (one pass:
+    # rows in both, in raw alone, in staging alone), not a join on the file's hash and row. The
+    # keys of the raw rows not in staging (a row superseded by a later file, or lost) leave that
+    # pass as a list, usually short, and only they are looked for in staging. Raw rows are
+    # counted and summed on their own (a staging row held twice would join its raw row twice).
+    keys = ", ".join(f"{quote_ident(k)} := r.{quote_ident(k)}" for k in staging_keys)
     facts = con.execute(
         f"""
         WITH files AS (SELECT file_hash, file_seq FROM raw.{e}_files
@@ -330,22 +332,36 @@ def staging_accounting(
             FROM {staging_table} s
             INNER JOIN raw.{e}_files f ON f.file_hash = s.source_file_hash
         ),
-        classified AS NOT MATERIALIZED (
-            SELECT v.*, {money} AS _money,
-                   ((f.file_seq::BIGINT << 32) | v._source_row) IN (SELECT row_ref FROM staged)
-                       AS in_staging
+        raw_rows AS (
+            SELECT v.*, (f.file_seq::BIGINT << 32) | v._source_row AS row_ref, {money} AS _money
             FROM raw.{e} v
             INNER JOIN files f ON f.file_hash = v._file_hash
         ),
+        -- a staging row held twice joins its raw row twice: the raw side's totals come apart
+        raw_totals AS (
+            SELECT count(*) AS rows_valid, coalesce(sum({money}), 0) AS money_valid
+            FROM raw.{e} v
+            INNER JOIN files f ON f.file_hash = v._file_hash
+        ),
+        joined AS (
+            SELECT count(*) FILTER (WHERE s.row_ref IS NULL) AS rows_not_staged,
+                   coalesce(sum(r._money) FILTER (WHERE s.row_ref IS NULL), 0)
+                       AS money_not_staged,
+                   list(struct_pack({keys})) FILTER (WHERE s.row_ref IS NULL) AS unstaged
+            FROM raw_rows r FULL JOIN staged s ON s.row_ref = r.row_ref
+        ),
         counts AS (
-            SELECT count(*) AS rows_valid,
-                   count(*) FILTER (WHERE in_staging) AS rows_in_staging,
-                   coalesce(sum(_money) FILTER (WHERE in_staging), 0) AS money_from_raw
-            FROM classified
+            SELECT rows_valid,
+                   rows_valid - rows_not_staged AS rows_in_staging,
+                   (SELECT count(*) FROM {staging_table}) - (rows_valid - rows_not_staged)
+                       AS staging_rows_not_from_raw,
+                   money_valid - money_not_staged AS money_from_raw,
+                   unstaged
+            FROM raw_totals, joined
         ),
         superseded AS (
             SELECT count(*) AS rows_superseded
-            FROM (SELECT * FROM classified WHERE NOT in_staging) u
+            FROM (SELECT unnest(unstaged, recursive := true) FROM counts) u
             WHERE EXISTS (SELECT 1 FROM {staging_table} s WHERE {key_join})
         )
         SELECT
@@ -354,7 +370,7 @@ def staging_accounting(
             rows_in_staging,
             rows_superseded,
             rows_valid - rows_in_staging - rows_superseded AS rows_unaccounted,
-            (SELECT count(*) FROM {staging_table}) - rows_in_staging AS staging_rows_not_from_raw,
+            staging_rows_not_from_raw,
             money_from_raw::DOUBLE AS money_from_raw_gbp,
             {staged_money}::DOUBLE AS money_in_staging_gbp
         FROM counts, superseded
