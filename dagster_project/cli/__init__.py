@@ -69,6 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
             "wait for it to finish (default: exit 75)"
         ),
     )
+    refresh.add_argument(
+        "--whole",
+        action="store_true",
+        help=(
+            "rebuild the ledger's models whole and check every transaction id, even when only "
+            "new finance files arrived (a nightly refresh does so at least weekly)"
+        ),
+    )
     refresh.set_defaults(handler=cmd_refresh)
 
     forecast_la = commands.add_parser(

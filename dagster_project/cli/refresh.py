@@ -34,10 +34,23 @@ from .summary import print_report_location, print_summary
 def cmd_refresh(args: argparse.Namespace, console: Console) -> int:
     settings = load_settings()
     settings.require_pseudonym_key()
-    return _refresh_and_summarise(settings, console, wait=args.wait)
+    return _refresh_and_summarise(settings, console, wait=args.wait, whole=args.whole)
 
 
-def _refresh_and_summarise(settings: Settings, console: Console, *, wait: bool = False) -> int:
+def forget_ledger_build(settings: Settings) -> None:
+    """`refresh --whole`: with no last build on record, dbt rebuilds the ledger whole and its
+    tests check every id (ingest/increment.py)."""
+    if not settings.warehouse.exists():
+        return
+    from ingest import increment
+
+    with settings.connect_warehouse() as con:
+        increment.forget(con)
+
+
+def _refresh_and_summarise(
+    settings: Settings, console: Console, *, wait: bool = False, whole: bool = False
+) -> int:
     import duckdb
 
     from ..refresh_lock import RefreshRunning, explain_duckdb_lock_error
@@ -55,6 +68,8 @@ def _refresh_and_summarise(settings: Settings, console: Console, *, wait: bool =
     try:
         with stopped_by_signals(), holding_refresh_lock(settings, console, wait):
             try:
+                if whole:
+                    forget_ledger_build(settings)
                 outcome = run_refresh(settings, console)
                 # a step that failed while reading dbt's output
                 # leaves dbt running, holding the warehouse

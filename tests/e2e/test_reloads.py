@@ -70,6 +70,9 @@ def test_reloading_and_overlapping_exports_count_each_transaction_once(pipeline_
         writer.writeheader()
         writer.writerow(corrected)
     assert main(["refresh"]) == 0, capsys.readouterr().out
+    # its uniqueness tests counted only the new file's ids: every id was checked a moment ago
+    printed = " ".join(capsys.readouterr().out.split())  # (the console wraps long lines)
+    assert "the increment's ids checked over the whole ledger" in printed
 
     def total(rows):
         return sum(r[2] for r in rows)
@@ -78,3 +81,9 @@ def test_reloading_and_overlapping_exports_count_each_transaction_once(pipeline_
         float(total(marts(warehouse)["fct_provision_spend"]) - total(first["fct_provision_spend"]))
         == 100.0
     )
+
+    # on demand: the ledger rebuilt whole and every id checked; the marts are the increments'
+    after_increments = marts(warehouse)
+    assert main(["refresh", "--whole"]) == 0
+    assert "built whole: no earlier build is recorded" in " ".join(capsys.readouterr().out.split())
+    assert marts(warehouse) == after_increments
