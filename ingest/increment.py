@@ -60,6 +60,16 @@ class LedgerBuild:
         """The files whose ids the ledger's uniqueness tests count; None: every id."""
         return None if self.whole_checks else self.after_file_seq
 
+    def dbt_vars(self) -> dict[str, int | None]:
+        """What dbt is given (dbt/macros/ledger_increment.sql, macros/tests/unique_ledger_id.sql):
+        nothing for a whole rebuild."""
+        if not self.incremental:
+            return {}
+        return {
+            "finance_after_file_seq": self.after_file_seq,
+            "ledger_checks_after_file_seq": self.checks_after_file_seq,
+        }
+
     def describe(self) -> str:
         if self.incremental:
             checks = (

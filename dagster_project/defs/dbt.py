@@ -132,14 +132,7 @@ def warehouse_models(
         ["build"] if ledger.incremental else ["build", "--full-refresh"],
         context=context,
         raise_on_error=False,
-        extra_vars=(
-            {
-                "finance_after_file_seq": ledger.after_file_seq,
-                "ledger_checks_after_file_seq": ledger.checks_after_file_seq,
-            }
-            if ledger.incremental
-            else {}
-        ),
+        extra_vars=ledger.dbt_vars(),
     )
     events = list(invocation.stream())
     try:

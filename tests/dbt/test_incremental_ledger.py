@@ -73,21 +73,26 @@ def built(tmp_path) -> tuple[Path, Path]:
     return landing, warehouse
 
 
+def land_a_new_month(landing: Path, warehouse: Path) -> increment.LedgerBuild:
+    """The new month dropped in and ingested; the plan for the next build."""
+    (landing / "finance" / "ledger_2024_04.csv").write_text(NEW_MONTH)
+    ingest(warehouse, landing)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return increment.plan(con, DBT_DIR)
+
+
 def test_a_new_month_of_finance_builds_incrementally_to_the_tables_a_whole_build_gives(
     built, tmp_path
 ):
     landing, warehouse = built
-    (landing / "finance" / "ledger_2024_04.csv").write_text(NEW_MONTH)
-    ingest(warehouse, landing)
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        ledger = increment.plan(con, DBT_DIR)
+    ledger = land_a_new_month(landing, warehouse)
     assert ledger.incremental and ledger.new_files == 1, ledger
     whole = tmp_path / "whole.duckdb"
     by_hand = tmp_path / "by_hand.duckdb"
     shutil.copyfile(warehouse, whole)
     shutil.copyfile(warehouse, by_hand)
 
-    build(warehouse, extra_vars={"finance_after_file_seq": ledger.after_file_seq})
+    build(warehouse, extra_vars=ledger.dbt_vars())
     # the build read only the new file's rows
     compiled = tmp_path / "dbt-target" / "compiled" / "highneeds" / "models"
     for model in ("staging/finance/stg_finance__transactions", "intermediate/int_spend_allocated"):
@@ -158,16 +163,11 @@ def test_after_an_increment_the_uniqueness_tests_count_the_increments_ids_and_we
     built, monkeypatch
 ):
     landing, warehouse = built
-    (landing / "finance" / "ledger_2024_04.csv").write_text(NEW_MONTH)
-    ingest(warehouse, landing)
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        ledger = increment.plan(con, DBT_DIR)
+    ledger = land_a_new_month(landing, warehouse)
     # the last build checked every id just now: the increment's tests count its own ids
     assert not ledger.whole_checks and ledger.checks_after_file_seq == ledger.after_file_seq
-    scoped = {
-        "finance_after_file_seq": ledger.after_file_seq,
-        "ledger_checks_after_file_seq": ledger.checks_after_file_seq,
-    }
+    scoped = ledger.dbt_vars()
+    assert scoped["ledger_checks_after_file_seq"] == ledger.after_file_seq
     build(warehouse, extra_vars=scoped)
 
     def uniqueness_passes(checks_after: int | None) -> bool:
