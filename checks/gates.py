@@ -311,13 +311,18 @@ def staging_accounting(
         f"v.{quote_ident(extract.money_column)}" if extract.money_column else "NULL::DECIMAL(18,2)"
     )
     staged_money = (
-        f"(SELECT coalesce(sum({quote_ident(extract.money_column + '_gbp')}), 0) "
-        f"FROM {staging_table})"
+        f"s.{quote_ident(extract.money_column + '_gbp')}"
         if extract.money_column
-        else "0"
+        else "NULL::DECIMAL(18,2)"
     )
-    # A raw row is named by one integer, its file's load sequence number and its row number, so
-    # matching tens of millions of raw rows to staging is one full join on a number (one pass:
+    # Most files' rows all reach staging unchanged: per file, the raw rows and the staging rows
+    # are compared first as multisets, by their count and the sum of a 64-bit hash of (row
+    # number, money) each; a file whose two sides agree holds the same rows on both (two
+    # different multisets agreeing by chance is about a 2^-64 event) and its rows are counted
+    # in staging as they are. Only the rest (a file with a row superseded by a later file, lost,
+    # staged twice or changed, and staging rows of no current file) go through the row-by-row
+    # match below. There a raw row is named by one integer, its file's load sequence number and
+    # its row number, so matching raw rows to staging is one full join on a number (one pass:
     # rows in both, in raw alone, in staging alone), not a join on the file's hash and row. The
     # keys of the raw rows not in staging (a row superseded by a later file, or lost) leave that
     # pass as a list, usually short, and only they are looked for in staging. Raw rows are
@@ -327,21 +332,43 @@ def staging_accounting(
         f"""
         WITH files AS (SELECT file_hash, file_seq FROM raw.{e}_files
             WHERE in_landing AND status = 'loaded'),
+        raw_by_file AS (
+            SELECT v._file_hash AS file_hash, count(*) AS n,
+                   coalesce(sum({money}), 0) AS money,
+                   sum(hash(v._source_row::BIGINT, {money}::DECIMAL(18, 2)))::HUGEINT
+                       AS fingerprint
+            FROM raw.{e} v
+            INNER JOIN files f ON f.file_hash = v._file_hash
+            GROUP BY ALL
+        ),
+        staged_by_file AS (
+            SELECT s.source_file_hash AS file_hash, count(*) AS n,
+                   coalesce(sum({staged_money}), 0) AS money,
+                   sum(hash(s.source_row::BIGINT, {staged_money}::DECIMAL(18, 2)))::HUGEINT
+                       AS fingerprint
+            FROM {staging_table} s
+            GROUP BY ALL
+        ),
+        same_rows AS (
+            SELECT file_hash FROM raw_by_file r INNER JOIN staged_by_file s USING (file_hash)
+            WHERE r.n = s.n AND r.fingerprint = s.fingerprint
+        ),
         staged AS (
             SELECT (f.file_seq::BIGINT << 32) | s.source_row AS row_ref
             FROM {staging_table} s
             INNER JOIN raw.{e}_files f ON f.file_hash = s.source_file_hash
+            WHERE s.source_file_hash NOT IN (SELECT file_hash FROM same_rows)
         ),
         raw_rows AS (
             SELECT v.*, (f.file_seq::BIGINT << 32) | v._source_row AS row_ref, {money} AS _money
             FROM raw.{e} v
             INNER JOIN files f ON f.file_hash = v._file_hash
+            WHERE v._file_hash NOT IN (SELECT file_hash FROM same_rows)
         ),
         -- a staging row held twice joins its raw row twice: the raw side's totals come apart
         raw_totals AS (
-            SELECT count(*) AS rows_valid, coalesce(sum({money}), 0) AS money_valid
-            FROM raw.{e} v
-            INNER JOIN files f ON f.file_hash = v._file_hash
+            SELECT coalesce(sum(n), 0)::BIGINT AS rows_valid, coalesce(sum(money), 0) AS money_valid
+            FROM raw_by_file
         ),
         joined AS (
             SELECT count(*) FILTER (WHERE s.row_ref IS NULL) AS rows_not_staged,
@@ -353,7 +380,8 @@ def staging_accounting(
         counts AS (
             SELECT rows_valid,
                    rows_valid - rows_not_staged AS rows_in_staging,
-                   (SELECT count(*) FROM {staging_table}) - (rows_valid - rows_not_staged)
+                   (SELECT coalesce(sum(n), 0)::BIGINT FROM staged_by_file)
+                       - (rows_valid - rows_not_staged)
                        AS staging_rows_not_from_raw,
                    money_valid - money_not_staged AS money_from_raw,
                    unstaged
@@ -372,7 +400,7 @@ def staging_accounting(
             rows_valid - rows_in_staging - rows_superseded AS rows_unaccounted,
             staging_rows_not_from_raw,
             money_from_raw::DOUBLE AS money_from_raw_gbp,
-            {staged_money}::DOUBLE AS money_in_staging_gbp
+            (SELECT coalesce(sum(money), 0) FROM staged_by_file)::DOUBLE AS money_in_staging_gbp
         FROM counts, superseded
         """,
         [e],

@@ -8,7 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from checks import gates
 from ingest import increment
+from ingest.contracts import EXTRACTS
 from tests.conftest import HANDWRITTEN_LANDING, REPO_ROOT
 from tests.dbt.conftest import dbt_build, ingest
 
@@ -111,6 +113,14 @@ def test_a_new_month_of_finance_builds_incrementally_to_the_tables_a_whole_build
             "WHERE transaction_id IN ('TX90001', 'TX90002')"
         ).fetchone()[0]
     assert corrected == [(700.0, 1)] and new == 2  # the correction replaced the old version
+    # the staging gate: the new file's rows all in staging (matched file by file), the first
+    # file's corrected row superseded (found row by row)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        gate = gates.staging_accounting(
+            con, EXTRACTS["finance"], "staging.stg_finance__transactions", ("transaction_id",)
+        )
+    assert gate.passed, gate.summary
+    assert gate.facts.loc[0, "rows_superseded"] == 1
     assert differences(warehouse, whole) == {}
     assert differences(by_hand, whole) == {}
 
