@@ -2,11 +2,12 @@
 
 The ledger is nearly all of a warehouse's rows, and a night usually brings one more month of it
 and nothing else. When nothing but new finance files has changed since the last successful
-build, the ledger's two large models (stg_finance__transactions, int_spend_allocated) take only
-the rows of the files loaded since, replacing any earlier version of the same transaction; the
-rest of the project is rebuilt as always (it is small beside the ledger). Anything else — a
-finance file that left the landing folder, another extract's files, the dbt project (models,
-macros, seeds) or the ingest library, a first build — rebuilds the ledger whole. The decision
+build, the ledger's two large models (stg_finance__transactions, int_spend_allocated) and the
+ledger's data quality flags (int_data_quality_flags) take only the rows of the files loaded
+since, replacing any earlier version of the same transaction; the rest of the project is
+rebuilt as always (it is small beside the ledger). Anything else — a finance file that left the
+landing folder, another extract's files, the dbt project (models, macros, seeds) or the ingest
+library, a first build — rebuilds the ledger whole. The decision
 compares what the raw tables and the code hold now with what they held at the last successful
 build, recorded in `meta.dbt_build_state` (SHA-256 digests, the finance files' hashes and load
 sequence).
@@ -32,7 +33,11 @@ from .contracts import EXTRACTS
 STATE_TABLE = "meta.dbt_build_state"
 LEDGER = "finance"
 # the models built incrementally (dbt/macros/ledger_increment.sql)
-LEDGER_MODELS = (("staging", "stg_finance__transactions"), ("intermediate", "int_spend_allocated"))
+LEDGER_MODELS = (
+    ("staging", "stg_finance__transactions"),
+    ("intermediate", "int_spend_allocated"),
+    ("intermediate", "int_data_quality_flags"),
+)
 # what a build's tables are made from, besides the raw tables
 PROJECT_SOURCES = ("models", "macros", "seeds", "dbt_project.yml")
 INGEST_DIR = Path(__file__).resolve().parent  # this library: it writes the raw tables

@@ -1,4 +1,5 @@
-{#- The ledger's models (stg_finance__transactions, int_spend_allocated) are built incrementally
+{#- The ledger's models (stg_finance__transactions, int_spend_allocated, and the finance part of
+    int_data_quality_flags) are built incrementally
     on DuckDB when the refresh finds that nothing but new finance files has changed since the
     last build (ingest/increment.py decides, and passes the last build's highest finance file
     sequence as the variable `finance_after_file_seq`); otherwise, and on other engines, they are
@@ -39,4 +40,33 @@
         on_schema_change='fail',
         pre_hook="{{ ledger_reset() }}",
     ) }}
+{%- endmacro %}
+
+{#- int_data_quality_flags: its finance flags follow the ledger's increment (the other extracts'
+    flags cannot change in one: any change to their files rebuilds the project whole). The flags
+    of the increment's transactions are deleted first, then those of their new versions added,
+    so a corrected transaction that no longer deserves a flag loses it. -#}
+{% macro ledger_flags_config() -%}
+    {{ config(
+        materialized=ledger_materialization(),
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook=["{{ ledger_reset() }}", "{{ ledger_forget_replaced_flags() }}"],
+    ) }}
+{%- endmacro %}
+
+{% macro ledger_forget_replaced_flags() -%}
+    {%- set after_file_seq = ledger_after_file_seq() -%}
+    {%- if after_file_seq is not none -%}
+        delete from {{ this }}
+        where extract = 'finance' and record_key in (
+            select transaction_id from {{ ref('stg_finance__transactions') }}
+            where source_file_hash in ({{ ledger_new_files(after_file_seq) }})
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The file hashes of the finance files an increment reads. -#}
+{% macro ledger_new_files(after_file_seq) -%}
+    select file_hash from {{ source('raw', 'finance_files') }} where file_seq > {{ after_file_seq }}
 {%- endmacro %}

@@ -75,9 +75,11 @@ def built(tmp_path) -> tuple[Path, Path]:
     return landing, warehouse
 
 
-def land_a_new_month(landing: Path, warehouse: Path) -> increment.LedgerBuild:
+def land_a_new_month(
+    landing: Path, warehouse: Path, rows: str = NEW_MONTH, name: str = "ledger_2024_04.csv"
+) -> increment.LedgerBuild:
     """The new month dropped in and ingested; the plan for the next build."""
-    (landing / "finance" / "ledger_2024_04.csv").write_text(NEW_MONTH)
+    (landing / "finance" / name).write_text(rows)
     ingest(warehouse, landing)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return increment.plan(con, DBT_DIR)
@@ -97,7 +99,11 @@ def test_a_new_month_of_finance_builds_incrementally_to_the_tables_a_whole_build
     build(warehouse, extra_vars=ledger.dbt_vars())
     # the build read only the new file's rows
     compiled = tmp_path / "dbt-target" / "compiled" / "highneeds" / "models"
-    for model in ("staging/finance/stg_finance__transactions", "intermediate/int_spend_allocated"):
+    for model in (
+        "staging/finance/stg_finance__transactions",
+        "intermediate/int_spend_allocated",
+        "intermediate/int_data_quality_flags",
+    ):
         sql = (compiled / f"{model}.sql").read_text()
         assert f"file_seq > {ledger.after_file_seq}" in sql, model
     build(whole, "--full-refresh")
@@ -123,6 +129,52 @@ def test_a_new_month_of_finance_builds_incrementally_to_the_tables_a_whole_build
     assert gate.facts.loc[0, "rows_superseded"] == 1
     assert differences(warehouse, whole) == {}
     assert differences(by_hand, whole) == {}
+
+
+def test_an_increment_adds_and_removes_the_data_quality_flags_of_its_transactions(built, tmp_path):
+    landing, warehouse = built
+
+    def flags() -> set[tuple[str, str]]:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            return set(
+                con.execute(
+                    "SELECT record_key, flag FROM intermediate.int_data_quality_flags "
+                    "WHERE extract = 'finance'"
+                ).fetchall()
+            )
+
+    assert flags() == set()
+    # TX00003 re-issued for a placement no extract has; a new payment for an unknown child
+    ledger = land_a_new_month(
+        landing,
+        warehouse,
+        HEADER + "TX00003,30/04/2021,1833.33,1.2.1,K003,PL77,140005,,Castle Special School,HN01,"
+        "Top-up\nTX90003,31/05/2024,50.00,1.2.1,K999,,,,Riverside Primary,HN01,Top-up\n",
+        "ledger_2024_05.csv",
+    )
+    assert ledger.incremental
+    build(warehouse, extra_vars=ledger.dbt_vars())
+    with duckdb.connect(str(warehouse)) as con:
+        increment.record(con, DBT_DIR)
+    assert flags() == {
+        ("TX00003", "payment_for_unknown_placement"),
+        ("TX90003", "payment_for_unknown_child"),
+    }
+    # corrected again, to the placement it was: its flag goes
+    ledger = land_a_new_month(
+        landing,
+        warehouse,
+        HEADER + "TX00003,30/04/2021,1833.33,1.2.1,K003,PL06,140005,,Castle Special School,HN01,"
+        "Top-up\n",
+        "ledger_2024_06.csv",
+    )
+    assert ledger.incremental
+    whole = tmp_path / "whole.duckdb"
+    shutil.copyfile(warehouse, whole)
+    build(warehouse, extra_vars=ledger.dbt_vars())
+    assert flags() == {("TX90003", "payment_for_unknown_child")}
+    build(whole, "--full-refresh")
+    assert differences(warehouse, whole) == {}
 
 
 def test_anything_but_new_finance_files_rebuilds_the_ledger_whole(built):
@@ -161,8 +213,8 @@ def test_a_change_to_the_dbt_project_rebuilds_the_ledger_whole(tmp_path):
     with duckdb.connect(str(warehouse)) as con:
         assert increment.plan(con, project).reason == "no earlier build is recorded"
         con.execute("CREATE SCHEMA staging; CREATE SCHEMA intermediate")
-        con.execute("CREATE TABLE staging.stg_finance__transactions (x INTEGER)")
-        con.execute("CREATE TABLE intermediate.int_spend_allocated (x INTEGER)")
+        for schema, name in increment.LEDGER_MODELS:
+            con.execute(f"CREATE TABLE {schema}.{name} (x INTEGER)")
         increment.record(con, project)
         assert increment.plan(con, project).incremental
         (project / "models" / "a.sql").write_text("select 2\n")

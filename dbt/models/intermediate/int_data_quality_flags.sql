@@ -1,6 +1,12 @@
 -- Rows that loaded but deserve a data engineer's look: kept in the marts, counted in
 -- fct_data_quality. A placement or payment for a child or placement no extract knows, spells
--- of one child that overlap, and placements whose establishment type is unknown.
+-- of one child that overlap, and placements whose establishment type is unknown. When only new
+-- finance files have arrived, just their transactions' flags are added, replacing those of any
+-- earlier version (macros/ledger_increment.sql).
+{{ ledger_flags_config() }}
+
+{%- set after_file_seq = ledger_after_file_seq() %}
+
 with plans as (
     select * from {{ ref('stg_ehcp__plans') }}
 ),
@@ -13,11 +19,26 @@ placements as (
 -- copy of the whole ledger
 transactions {{ cte_as_not_materialized() }} (
     select * from {{ ref('stg_finance__transactions') }}
+    {%- if after_file_seq is not none %}
+    where source_file_hash in ({{ ledger_new_files(after_file_seq) }})
+    {%- endif %}
 ),
 
 flags as (
-    select 'placements' as extract, source_file, source_row, source_file_hash, placement_id as record_key,
-        'placement_for_unknown_child' as flag
+    select 'finance' as extract, source_file, source_row, source_file_hash, transaction_id as record_key,
+        'payment_for_unknown_placement' as flag
+    from transactions
+    where placement_id is not null and placement_id not in (select placement_id from placements)
+
+    union all
+    select 'finance', source_file, source_row, source_file_hash, transaction_id, 'payment_for_unknown_child'
+    from transactions
+    where child_id is not null and child_id not in (select child_id from plans)
+
+    {%- if after_file_seq is none %}
+
+    union all
+    select 'placements', source_file, source_row, source_file_hash, placement_id, 'placement_for_unknown_child'
     from placements
     where child_id not in (select child_id from plans)
 
@@ -37,16 +58,7 @@ flags as (
     select 'placements', source_file, source_row, source_file_hash, placement_id, 'establishment_type_unknown'
     from placements
     where classified_by = 'unclassified'
-
-    union all
-    select 'finance', source_file, source_row, source_file_hash, transaction_id, 'payment_for_unknown_placement'
-    from transactions
-    where placement_id is not null and placement_id not in (select placement_id from placements)
-
-    union all
-    select 'finance', source_file, source_row, source_file_hash, transaction_id, 'payment_for_unknown_child'
-    from transactions
-    where child_id is not null and child_id not in (select child_id from plans)
+    {%- endif %}
 )
 
 select * from flags

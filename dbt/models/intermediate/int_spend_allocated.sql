@@ -18,9 +18,7 @@ with transactions as (
         provider_urn, provider_ukprn, source_file_hash, source_file, source_row, load_id
     from {{ ref('stg_finance__transactions') }}
     {%- if after_file_seq is not none %}
-    where source_file_hash in (
-        select file_hash from {{ source('raw', 'finance_files') }} where file_seq > {{ after_file_seq }}
-    )
+    where source_file_hash in ({{ ledger_new_files(after_file_seq) }})
     {%- endif %}
 ),
 
