@@ -41,6 +41,12 @@ that no mitigation reaches gets exactly the same paths in every scenario.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -390,6 +396,72 @@ class Paths:
     leavers: np.ndarray  # (paths, years, A, P): by age and provision on the earlier census
 
 
+# The provision types' streams are independent generators, and numpy draws from one without
+# holding the GIL: on two or more cores they draw side by side. Each stream still draws its
+# numbers in the same order, so the paths are the same as drawn one after another.
+_DRAW_THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+_draw_pool: ThreadPoolExecutor | None = None
+_draw_pool_lock = threading.Lock()
+
+
+def _per_stream(one: Callable[[int], np.ndarray], streams: int) -> list[np.ndarray]:
+    global _draw_pool
+    if _DRAW_THREADS < 2:
+        return [one(p) for p in range(streams)]
+    with _draw_pool_lock:
+        if _draw_pool is None:
+            _draw_pool = ThreadPoolExecutor(_DRAW_THREADS, thread_name_prefix="cohort-draws")
+    return list(_draw_pool.map(one, range(streams)))
+
+
+# The parameters each path draws once (leave rates, move rates, joiner trend and shocks) come
+# first from the seed's generator, before anything a scenario changes: every scenario of a
+# forecast (22 runs of the same model) draws the same ones, so they are drawn once and kept.
+_PARAMETER_DRAWS_KEPT = 2
+_parameter_draws_kept: OrderedDict[tuple, tuple[np.ndarray, ...]] = OrderedDict()
+
+
+def _parameter_draws(
+    model: CohortModel, years: int, paths: int, seed: int
+) -> tuple[np.ndarray, ...]:
+    """(leave (paths, A, P), moves (paths, A, P, P), slope (paths,), shocks (paths, years)),
+    read-only: the same arrays are handed to every scenario."""
+    key = (
+        seed,
+        paths,
+        years,
+        *(
+            (array.shape, array.dtype.str, hashlib.sha256(np.ascontiguousarray(array)).digest())
+            for array in (model.leave_alpha, model.leave_beta, model.move_alpha)
+        ),
+        float(model.joiner_slope),
+        float(model.joiner_slope_se),
+        float(model.joiner_noise),
+    )
+    with _draw_pool_lock:
+        kept = _parameter_draws_kept.get(key)
+        if kept is not None:
+            _parameter_draws_kept.move_to_end(key)
+            return kept
+    rng = np.random.default_rng(seed)
+    A, P = model.base.shape
+    a, b = model.leave_alpha, model.leave_beta
+    ga = rng.gamma(np.broadcast_to(a, (paths, A, P)))
+    gb = rng.gamma(np.broadcast_to(b, (paths, A, P)))
+    leave = ga / (ga + gb)
+    moves = _gamma_normalise(rng, model.move_alpha, paths)  # (paths, A, P, P)
+    slope = model.joiner_slope + model.joiner_slope_se * rng.standard_normal(paths)
+    shocks = model.joiner_noise * rng.standard_normal((paths, years))
+    drawn = (leave, moves, slope, shocks)
+    for array in drawn:
+        array.setflags(write=False)
+    with _draw_pool_lock:
+        _parameter_draws_kept[key] = drawn
+        while len(_parameter_draws_kept) > _PARAMETER_DRAWS_KEPT:
+            _parameter_draws_kept.popitem(last=False)
+    return drawn
+
+
 def _gamma_normalise(rng: np.random.Generator, alpha: np.ndarray, paths: int) -> np.ndarray:
     draws = rng.gamma(np.broadcast_to(alpha, (paths, *alpha.shape)))
     return draws / draws.sum(axis=-1, keepdims=True)
@@ -400,20 +472,19 @@ def simulate(
 ) -> Paths:
     """Project `years` censuses ahead; the same seed gives the same paths (and the same parameter
     draws for every scenario, so scenarios differ by their levers, not by luck)."""
-    rng = np.random.default_rng(seed)
     A, P = model.base.shape
-    # parameters, drawn once per path
-    a, b = model.leave_alpha, model.leave_beta
-    ga = rng.gamma(np.broadcast_to(a, (paths, A, P)))
-    gb = rng.gamma(np.broadcast_to(b, (paths, A, P)))
-    leave = ga / (ga + gb)
-    moves = _gamma_normalise(rng, model.move_alpha, paths)  # (paths, A, P, P)
-    slope = model.joiner_slope + model.joiner_slope_se * rng.standard_normal(paths)
-    shocks = model.joiner_noise * rng.standard_normal((paths, years))
+    leave, moves, slope, shocks = _parameter_draws(model, years, paths, seed)
     # one stream per provision type: a lever that changes one type's counts changes how many
     # numbers its stream uses, and must not reshuffle the draws of types it never reaches
     streams = [np.random.default_rng([seed, 1, p]) for p in range(P)]
     rerouting = np.random.default_rng([seed, 3])
+
+    def draw(distribution: str, *arrays: np.ndarray) -> list[np.ndarray]:
+        """For every provision type p, in order: its stream's `distribution` of the arrays'
+        slices [:, :, p]; each type draws from its own stream only."""
+        return _per_stream(
+            lambda p: getattr(streams[p], distribution)(*(x[:, :, p] for x in arrays)), P
+        )
 
     mitigations = mitigations or Mitigations()
     capacity = (
@@ -431,14 +502,10 @@ def simulate(
     damped = np.cumsum(model.settings.damping ** np.arange(1, years + 1))
     for step in range(years):
         census_year = model.base_year + step + 1
-        out = np.stack(
-            [streams[p].binomial(current[:, :, p], leave[:, :, p]) for p in range(P)], axis=2
-        )
+        out = np.stack(draw("binomial", current, leave), axis=2)
         stay = current - out
         # (paths, A, P, P)
-        moved = np.stack(
-            [streams[p].multinomial(stay[:, :, p], moves[:, :, p]) for p in range(P)], axis=2
-        )
+        moved = np.stack(draw("multinomial", stay, moves), axis=2)
         # levers re-route children after the draw (binomial thinning, on a stream of their own): the
         # same distribution as changing the move rates, but a provision type a lever does not act on
         # keeps exactly the draws it had
@@ -471,7 +538,7 @@ def simulate(
                     shifted = expected[:, :, source] * share
                     expected[:, :, source] -= shifted
                     expected[:, :, target] += shifted
-        new = np.stack([streams[p].poisson(expected[:, :, p]) for p in range(P)], axis=2)
+        new = np.stack(draw("poisson", expected), axis=2)
         nxt = arriving + new
         if capacity is not None:
             nxt = _apply_capacity(nxt, current, capacity[step], model.overflow_to)

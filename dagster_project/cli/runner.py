@@ -15,6 +15,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ..settings import REPO_ROOT, Settings
+from .run_history import history_without_flushes
 
 DAGSTER_YAML = REPO_ROOT / "dagster_project" / "dagster.yaml"
 STAGES = {
@@ -101,13 +102,14 @@ def run_refresh(settings: Settings, console: Console) -> RefreshOutcome:
     ):
         follower.start()
         try:
-            result = job.execute_in_process(
-                instance=instance,
-                run_id=run_id,
-                raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-                tags={"highneeds/trigger": "cli"},
-            )
+            with history_without_flushes(settings.dagster_home):
+                result = job.execute_in_process(
+                    instance=instance,
+                    run_id=run_id,
+                    raise_on_error=False,
+                    run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+                    tags={"highneeds/trigger": "cli"},
+                )
         finally:
             finished.set()
             follower.join()

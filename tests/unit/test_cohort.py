@@ -428,3 +428,40 @@ def test_the_same_seed_gives_the_same_paths_and_a_lever_leaves_other_types_alone
     fewer = cohort.simulate(model, 3, 50, seed=9, mitigations=Mitigations(joiner_factor=factor))
     assert fewer.plans[:, :, :, 0].sum() < one.plans[:, :, :, 0].sum()
     assert np.array_equal(fewer.plans[:, :, :, 2], one.plans[:, :, :, 2])  # c: its own stream
+
+
+def test_paths_drawn_side_by_side_and_with_kept_parameters_are_the_ones_drawn_one_by_one(
+    monkeypatch,
+):
+    """The streams drawn on several threads, and the parameter draws kept for the next scenario,
+    give exactly the paths of one thread drawing everything afresh."""
+    history = transitions(
+        *(
+            row
+            for year in (2024, 2025, 2026)
+            for row in (
+                joined(year, 5, "a", 30),
+                joined(year, 7, "b", 6),
+                joined(year, 5, "c", 10),
+                left(year, 5, "a", 3),
+                left(year, 5, "c", 1),
+                moved(year, 5, "a", "a", 25),
+                moved(year, 5, "a", "b", 2),
+                moved(year, 5, "c", "c", 9),
+            )
+        )
+    )
+    model = cohort.estimate(history, TYPES)
+    shift = Mitigations(move_shift=[(0, [1], 0, 0.5)])
+    monkeypatch.setattr(cohort, "_DRAW_THREADS", 1)
+    cohort._parameter_draws_kept.clear()
+    alone = [cohort.simulate(model, 3, 200, seed=4, mitigations=m) for m in (None, shift)]
+    monkeypatch.setattr(cohort, "_DRAW_THREADS", 2)
+    cohort._parameter_draws_kept.clear()
+    side_by_side = [cohort.simulate(model, 3, 200, seed=4, mitigations=m) for m in (None, shift)]
+    for one, other in zip(alone, side_by_side, strict=True):
+        for name in ("plans", "joiners", "leavers"):
+            assert np.array_equal(getattr(one, name), getattr(other, name))
+    kept = cohort._parameter_draws(model, 3, 200, 4)
+    assert len(cohort._parameter_draws_kept) == 1  # both scenarios used the same draws
+    assert not any(array.flags.writeable for array in kept)
