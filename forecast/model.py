@@ -693,6 +693,12 @@ def assumptions_table(
                     f"{costs.real_growth[p]:+.1%} above inflation (the last {c.unit_cost_years} "
                     f"years' growth less {c.historical_inflation:.1%}) + "
                     f"{costs.inflation:.1%} inflation"
+                    # a rate on nothing: say so rather than let it read as a cost pressure
+                    + (
+                        f"; no spend on this provision type in {costs.base_fy}, so it moves nothing"
+                        if costs.unit_cost[p] == 0
+                        else ""
+                    )
                 ),
             )
         )

@@ -1,5 +1,7 @@
 """The forecast on small hand-made histories whose right answers are known."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +11,7 @@ from forecast.checks import run_checks
 from forecast.costs import CostSettings
 from forecast.history import History
 from forecast.mitigations import Mitigation, MitigationsError, load_mitigations
-from forecast.model import ForecastInputError, mitigation_kind, run_forecast
+from forecast.model import ForecastInputError, assumptions_table, mitigation_kind, run_forecast
 from forecast.settings import ForecastSettings
 from forecast.store import forecast_tables
 
@@ -463,6 +465,19 @@ def test_assumptions_name_their_sources_and_sensitivities_move_the_balance(mitig
     assert change[("funding_growth", "high")] > 0 == change[("funding_growth", "flat cash")]
     assert change[("unit_cost_inflation", "high")] < 0 < change[("unit_cost_inflation", "low")]
     assert change[("joiners_percent", "high")] < 0 < change[("joiners_percent", "low")]
+
+
+def test_unit_cost_growth_on_a_provision_type_with_no_spend_says_it_moves_nothing(mitigated):
+    result, _ = mitigated
+    costs = result.cost_model
+    unit_cost = costs.unit_cost.copy()
+    unit_cost[1] = 0.0
+    table = assumptions_table(
+        result.cohort_model, dataclasses.replace(costs, unit_cost=unit_cost), SETTINGS
+    )
+    growth = table[table["assumption"] == "unit_cost_growth"].set_index("provision_type")["source"]
+    assert growth[costs.provisions[1]].endswith("so it moves nothing")
+    assert "no spend" not in growth[costs.provisions[0]]
 
 
 def test_a_shift_leaves_the_provision_children_move_from_untouched(steady):
