@@ -52,6 +52,7 @@ SLOWEST_FIRST = (
     "tests/faults/test_kill.py",
     "tests/e2e/test_sen2.py",
     "tests/e2e/test_reloads.py",
+    "tests/dbt/test_incremental_ledger.py",
     "tests/e2e/test_serving_concurrency.py",
     "tests/faults/test_one_refresh.py",
     "tests/faults/test_disk_full.py",
