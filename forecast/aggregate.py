@@ -47,14 +47,16 @@ paths) adds up; the total and each type have their own quantiles.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .backtest import HORIZONS, RECORD_COLUMNS, baseline_records, summarise
 from .baselines import GROWTH_YEARS
-from .published import NATIONAL, PROVISIONS, CouncilHistory, as_of
+from .published import NATIONAL, PROVISIONS, CouncilHistory, as_of, load_published
 
 MODEL = "pooled_growth"
 FIRST_ORIGIN = (
@@ -553,3 +555,62 @@ def forecast_councils(
             "plans_p90",
         ],
     )
+
+
+def council_growth(
+    councils: dict[str, CouncilHistory], own_totals: pd.Series, origin: int
+) -> tuple[float, float, str] | None:
+    """What the published files say about a council's growth a year from `origin`: England's rate
+    plus the share of the council's own excess growth that persisted in councils before — the
+    aggregate model's point forecast — applied to `own_totals` (plans per census year: the
+    council's own counts, which may run a year past the published files). Returns (rate, its
+    standard error a year over three years ahead, a sentence saying where it comes from), or None
+    when the files as they stood at the origin hold no earlier origin to learn from. Nothing
+    published after `origin` is read."""
+    known = as_of(councils, origin)
+    if NATIONAL not in known:
+        return None
+    at = min(origin, int(known[NATIONAL].caseload.index.max()))
+    panel = build_panel(known)
+    fitted = fit(panel, at)
+    if not fitted.residuals:
+        return None
+    logs, national, _, _ = _logs(panel)
+    own = own_totals.loc[:at].reindex(panel.years).to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        own_logs = np.where(own > 0, np.log(own), np.nan)
+    stacked = np.vstack([logs, own_logs[None, :]])
+    features = _features(panel, stacked, national, at)[-1]
+    rate = fitted.national_rate + float(features @ fitted.coefficients)
+    # its spread three years ahead, a year's worth: England's common miss and a council's own
+    volatility = _volatility(panel, stacked, national, at, VOLATILITY_FLOOR)[-1]
+    h = max(fitted.residuals)
+    own_part = volatility * np.subtract(*np.quantile(fitted.residuals[h], [0.9, 0.1])) / 2.563
+    england = fitted.national_error * np.sqrt(h + h**2 / fitted.national_years)
+    se = float(np.sqrt(england**2 + own_part**2)) / h
+    last_year, first_year = at, at - GROWTH_YEARS
+    source = (
+        f"England's growth to January {last_year} ({np.expm1(fitted.national_rate):+.1%} a year) "
+        f"plus {fitted.coefficients[0]:.2f} × the council's growth above it in its last year and "
+        f"{fitted.coefficients[1]:.2f} × over {first_year}–{last_year}, the shares that persisted "
+        f"in every council of the DfE's published files before"
+    )
+    return rate, se, source
+
+
+def published_growth(
+    folder: Path | None, la_code: str | None, own_totals: pd.Series
+) -> tuple[Callable[[int], tuple[float, float, str] | None] | None, str]:
+    """(origin → council_growth at that origin, why not): the cohort model's growth from the DfE's
+    published files, for a council they hold. The lessons are about English councils, so they
+    are applied only to a council the files name: with no LA code, or one the files do not hold,
+    the joiners follow the council's own trend, and the sentence says why."""
+    if not la_code:
+        return None, "no LA code (HIGHNEEDS_LA_CODE, or the SEN2 return's header)"
+    try:
+        councils = load_published(folder) if folder is not None else {}
+    except FileNotFoundError as error:
+        return None, str(error)
+    if la_code not in councils:
+        return None, f"LA code {la_code} is not in the published files in {folder}"
+    return (lambda origin: council_growth(councils, own_totals, origin)), ""

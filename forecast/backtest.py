@@ -14,6 +14,7 @@ cheap and dear types count by their cost and offset as they would in the budget.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -175,9 +176,11 @@ def backtest_cohort(
     simulations: int = 500,
     seed: int = 1,
     unit_costs: dict[str, float] | None = None,
+    pooled_growth: Callable[[int], tuple[float, float, str] | None] | None = None,
 ) -> pd.DataFrame:
     """The council's own history: `caseload` is plans per census year × provision type;
-    `unit_costs` (the council's, per provision type) add the `spend` rows."""
+    `unit_costs` (the council's, per provision type) add the `spend` rows; `pooled_growth(origin)`
+    what the published files said at each origin (see cohort.estimate), read as they stood then."""
     records = []
     years = sorted(int(y) for y in transitions["year"].unique())
     for origin in years:
@@ -186,7 +189,13 @@ def backtest_cohort(
         future = [origin + h for h in HORIZONS if origin + h in caseload.index]
         if not future:
             continue
-        model = cohort.estimate(transitions, provisions, settings, upto_year=origin)
+        model = cohort.estimate(
+            transitions,
+            provisions,
+            settings,
+            upto_year=origin,
+            pooled_growth=pooled_growth(origin) if pooled_growth else None,
+        )
         paths = cohort.simulate(model, max(future) - origin, simulations, seed)
         plans = paths.plans.sum(axis=2).astype(float)  # (paths, years, P)
         for target in future:

@@ -23,7 +23,14 @@ children join at every age. So, for census year t → t + 1, per simulated path:
 * Joiners: the yearly total follows a log-linear trend (damped by `damping`, 1 by default) over the
   last `trend_years` years, its slope pooled (by precision, widened where they disagree) with the
   growth of the caseload over the same years — steadier than a few years of joiners, and the rate
-  joiners grow at once the caseload is steady; where a population projection by age is given,
+  joiners grow at once the caseload is steady. With the DfE's published files and a council they
+  hold (`pooled_growth`), the slope is instead the growth those files say a council with this
+  caseload history goes on to have: England's rate plus the share of the council's own excess
+  that persisted across every published council (forecast.aggregate.council_growth), its spread
+  theirs. Measured on every published council from every origin 2016–2022, 3 years ahead, that
+  growth beat the council's own five-year trend (9.2 % WAPE against 12.4 %) and the two pooled
+  (10.0 %), so the council's own trend is not pooled in (test_aggregate). The line's level is
+  refitted through the joiners' years at that slope. Where a population projection by age is given,
   joiners are a rate per head of each age, trended the same way, times the projected population.
   Where they join (age × provision) is the recency-weighted share, smoothed by the product of its
   margins. An optional ceiling on plans per 1,000 population (needs the projection) caps joiners
@@ -79,6 +86,9 @@ class CohortSettings:
     # published councils a council's growth three years on missed its trend by about 3 points a
     # year (the aggregate backtest); the joiner trend is held no tighter than this.
     min_trend_se: float = 0.03
+    # With the DfE's published files and the council's LA code, joiners grow at what the files
+    # say councils' caseloads grew at after a history like this one's (see estimate)
+    pool_with_published: bool = True
 
 
 @dataclass
@@ -122,6 +132,8 @@ class CohortModel:
     )
     settings: CohortSettings = field(default_factory=CohortSettings)
     notes: list[str] = field(default_factory=list)
+    # where the joiners' growth comes from, when the published files set it (else their own trend)
+    growth_source: str | None = None
 
     @property
     def leave_rate(self) -> np.ndarray:
@@ -145,8 +157,12 @@ def estimate(
     capacity: dict[str, float] | None = None,
     overflow: dict[str, str] | None = None,
     upto_year: int | None = None,
+    pooled_growth: tuple[float, float, str] | None = None,
 ) -> CohortModel:
-    """Fit the model on transitions up to `upto_year` (the last census used; default all)."""
+    """Fit the model on transitions up to `upto_year` (the last census used; default all).
+    `pooled_growth` (rate, standard error, source): what the DfE's published files say the
+    council's caseload will grow at a year (forecast.aggregate.council_growth, as at the same
+    census); joiners then grow at it instead of at their own trend."""
     frame = transitions.copy()
     if upto_year is not None:
         frame = frame[frame["year"] <= upto_year]
@@ -278,9 +294,14 @@ def estimate(
         age_share = age_share / age_share.sum() if age_share.sum() > 0 else np.full(A, 1 / A)
     else:
         series = totals.astype(float)
+    growth_source = None
     if (series > 0).any():
         level, slope, slope_se, noise = _log_trend(series)
-        if population is None:
+        if population is None and pooled_growth is not None and settings.pool_with_published:
+            slope, slope_se, growth_source = pooled_growth
+            level = _level_for_slope(series, slope)
+            notes.append(f"joiners grow at {np.expm1(slope):+.1%} a year: {growth_source}")
+        elif population is None:
             slope, slope_se = _pool_with_caseload_growth(
                 frame, years[-len(totals) :], slope, slope_se
             )
@@ -323,6 +344,7 @@ def estimate(
         overflow_to=overflow_array,
         settings=settings,
         notes=notes,
+        growth_source=growth_source,
     )
 
 
@@ -349,6 +371,15 @@ def _pool_with_caseload_growth(
     between = max(0.0, (q - 1) / (weights.sum() - (weights**2).sum() / weights.sum()))
     weights = 1 / (variances + between)
     return float((weights * estimates).sum() / weights.sum()), float(np.sqrt(1 / weights.sum()))
+
+
+def _level_for_slope(series: pd.Series, slope: float) -> float:
+    """The fitted log value in the last year of the line with this slope closest (least squares)
+    to the series' positive values."""
+    values = series[series > 0]
+    x = values.index.to_numpy(dtype=float)
+    y = np.log(values.to_numpy(dtype=float))
+    return float(np.mean(y - slope * (x - x[-1])))
 
 
 def _cap_confidence(alpha: np.ndarray, cap: float) -> np.ndarray | tuple[np.ndarray, np.ndarray]:

@@ -93,8 +93,13 @@ class Forecast:
     unreached: list[str]  # provision types no mitigation reaches: the same in every scenario
 
 
-def prepare(history: History, settings: ForecastSettings) -> tuple[cohort.CohortModel, CostModel]:
-    """Estimate the caseload and cost models from history."""
+def prepare(
+    history: History,
+    settings: ForecastSettings,
+    pooled_growth: tuple[float, float, str] | None = None,
+) -> tuple[cohort.CohortModel, CostModel]:
+    """Estimate the caseload and cost models from history (`pooled_growth`: see
+    cohort.estimate)."""
     population = read_population(settings.population_file) if settings.population_file else None
     try:
         model = cohort.estimate(
@@ -105,6 +110,7 @@ def prepare(history: History, settings: ForecastSettings) -> tuple[cohort.Cohort
             prevalence_ceiling=settings.prevalence_ceiling,
             capacity=settings.capacity,
             overflow=settings.overflow,
+            pooled_growth=pooled_growth,
         )
     except cohort.CohortInputError as error:
         raise ForecastInputError(str(error)) from error
@@ -186,9 +192,12 @@ def resolve_levers(
 
 
 def run_forecast(
-    history: History, mitigations: list[Mitigation], settings: ForecastSettings
+    history: History,
+    mitigations: list[Mitigation],
+    settings: ForecastSettings,
+    pooled_growth: tuple[float, float, str] | None = None,
 ) -> Forecast:
-    model, costs = prepare(history, settings)
+    model, costs = prepare(history, settings, pooled_growth)
     runs = {
         UNMITIGATED: run_scenario(model, costs, settings, []),
         MITIGATED: run_scenario(model, costs, settings, mitigations),
@@ -719,7 +728,8 @@ def assumptions_table(
             None,
             float(np.exp(model.joiner_slope) - 1),
             "a year",
-            (
+            model.growth_source
+            or (
                 "trend of new plans"
                 + (
                     f" damped by {settings.cohort.damping} a year"

@@ -4,6 +4,7 @@ mitigated."""
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from forecast.aggregate import published_growth
 from forecast.backtest import backtest_cohort
 from forecast.checks import CHECK_DESCRIPTIONS, TABLE_CHECKS, run_checks
 from forecast.history import caseload_by_census, read_history
@@ -19,7 +20,7 @@ from ..metadata import (
     markdown_table,
     provenance,
 )
-from ..settings import Settings
+from ..settings import Settings, load_report_settings
 from .gates import MART_KEYS
 
 
@@ -56,7 +57,19 @@ def forecast_tables_asset(
     with warehouse.get_connection() as con:
         history = read_history(con)
     mitigations = load_mitigations(settings.mitigations, history.provision_types)
-    forecast = run_forecast(history, mitigations, settings.forecast)
+    council = load_report_settings(settings)
+    growth, why_not = published_growth(
+        council.published, council.la_code, caseload_by_census(history).sum(axis=1)
+    )
+    if growth is None and settings.forecast.cohort.pool_with_published:
+        context.log.info(f"joiners follow their own trend, not the published files: {why_not}")
+    base_year = int(history.transitions["year"].max()) if len(history.transitions) else None
+    forecast = run_forecast(
+        history,
+        mitigations,
+        settings.forecast,
+        growth(base_year) if growth is not None and base_year is not None else None,
+    )
     backtest = backtest_cohort(
         history.transitions,
         caseload_by_census(history),
@@ -64,6 +77,7 @@ def forecast_tables_asset(
         settings.forecast.cohort,
         seed=settings.forecast.seed,
         unit_costs=forecast.cost_model.cost_per_plan(),
+        pooled_growth=growth,
     )
     tables = forecast_tables(forecast, backtest)
     checks = run_checks(tables, forecast.unreached)

@@ -2,6 +2,7 @@
 the honest all-councils backtest."""
 
 import csv
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -10,12 +11,24 @@ import pytest
 from forecast.aggregate import (
     MODEL,
     AggregateInputError,
+    _features,
+    _logs,
     backtest_all,
     build_panel,
+    council_growth,
     fit,
     forecast_councils,
+    published_growth,
 )
-from forecast.published import NATIONAL, PROVISIONS, CouncilHistory, find_council, load_published
+from forecast.published import (
+    NATIONAL,
+    PROVISIONS,
+    CouncilHistory,
+    as_of,
+    find_council,
+    load_published,
+)
+from forecast.published_extract import SHIPPED
 from tests.conftest import REFERENCE_DATA, reference_file
 
 RELEASE_HINT = (
@@ -107,6 +120,47 @@ def test_englands_spread_comes_from_how_its_rate_missed_not_from_its_last_growth
     fitted = fit(build_panel(history), 2025)
     assert fitted.national_rate == pytest.approx(0.08, abs=0.002)
     assert fitted.national_error > 0.01  # the 2016 turn was missed; the last years are flat
+
+
+def test_a_councils_own_counts_get_the_growth_the_aggregate_model_would_give_them():
+    """council_growth applies the published lessons to a council's own counts: given a published
+    council's counts it is the aggregate model's rate for that council; later rows, the files' or
+    the council's own, change nothing."""
+    history = councils()
+    own = history["805"].caseload.sum(axis=1)
+    rate, se, source = council_growth(history, own, 2022)
+    known = build_panel(as_of(history, 2022))
+    fitted = fit(known, 2022)
+    logs, national, _, _ = _logs(known)
+    excess = _features(known, logs, national, 2022) @ fitted.coefficients
+    assert rate == pytest.approx(fitted.national_rate + excess[known.codes.index("805")])
+    assert 0.005 < se < 0.1 and "England's growth to January 2022" in source
+    doubled_later = {
+        code: replace(
+            c, caseload=c.caseload.mul(np.where(c.caseload.index > 2022, 2.0, 1.0), axis=0)
+        )
+        for code, c in history.items()
+    }
+    assert council_growth(doubled_later, own.where(own.index <= 2022, own * 3), 2022) == (
+        rate,
+        se,
+        source,
+    )
+    # a council's own counts a year past the files: the lessons as at the files' last census
+    assert "England's growth to January 2025" in council_growth(history, own, 2026)[2]
+    # a council growing faster than England keeps the share of its excess that persisted
+    faster = own * np.exp(0.05 * (own.index - own.index[0]))
+    assert council_growth(history, faster, 2022)[0] != pytest.approx(rate)
+
+
+def test_the_published_growth_applies_only_to_a_council_the_files_hold(tmp_path):
+    own = pd.Series([100.0, 110.0, 121.0], index=[2023, 2024, 2025])
+    growth, why = published_growth(tmp_path, "869", own)
+    assert growth is None and "caseload.csv not found" in why
+    assert "no LA code" in published_growth(SHIPPED, None, own)[1]
+    assert "not in the published files" in published_growth(SHIPPED, "999", own)[1]
+    growth, why = published_growth(SHIPPED, "869", own)
+    assert why == "" and growth(2025) == council_growth(load_published(SHIPPED), own, 2025)
 
 
 def test_an_origin_without_earlier_outcomes_is_a_clear_error():
@@ -202,3 +256,39 @@ def test_three_years_ahead_the_model_beats_compound_growth_at_every_origin(publi
     pooled = total[total.origin.isna()].set_index("model")
     assert pooled.loc[MODEL, "wape"] < pooled.loc["national_growth_3y", "wape"]
     assert 0.75 <= pooled.loc[MODEL, "coverage_p10_p90"] <= 0.85
+
+
+def test_a_councils_own_trend_adds_nothing_to_the_published_growth(published):
+    """Why the cohort model's joiners grow at the published growth rather than pooling it with
+    the council's own trend (cohort.estimate): 3 years ahead on every published council from every
+    origin 2016–2022, the aggregate model's growth (what council_growth gives a council, as the
+    test above shows) beats the council's own five-year log-linear trend, and beats the two pooled
+    by precision (each held no tighter than min_trend_se, as the cohort model holds its trend), on
+    the council total as published."""
+    from forecast import cohort
+
+    full = build_panel(published)
+    errors = {"published": 0.0, "own": 0.0, "pooled": 0.0}
+    actual_sum = 0.0
+    floor = cohort.CohortSettings().min_trend_se
+    for origin in range(2016, 2023):
+        known = build_panel(as_of(published, origin))
+        fitted = fit(known, origin)
+        logs, national, _, _ = _logs(known)
+        rates = (
+            fitted.national_rate + _features(known, logs, national, origin) @ fitted.coefficients
+        )
+        for i, code in enumerate(known.codes):
+            series = pd.Series(full.totals[full.codes.index(code)], index=full.years)
+            history, actual = series.loc[origin - 4 : origin], series.get(origin + 3, np.nan)
+            if history.isna().any() or len(history) < 5 or not np.isfinite(actual):
+                continue
+            _, own, own_se, _ = cohort._log_trend(history)
+            # the published rate's own spread is at least the floor too (council_growth: 0.03–0.05)
+            weights = 1 / np.array([floor, max(own_se, floor)]) ** 2
+            pooled = (weights @ [rates[i], own]) / weights.sum()
+            for name, growth in (("published", rates[i]), ("own", own), ("pooled", pooled)):
+                errors[name] += abs(history.iloc[-1] * np.exp(3 * growth) - actual)
+            actual_sum += actual
+    wape = {name: round(error / actual_sum, 3) for name, error in errors.items()}
+    assert wape["published"] < wape["pooled"] < wape["own"], wape

@@ -75,3 +75,29 @@ def test_spend_rows_weigh_each_provision_types_errors_by_its_unit_cost():
     assert spend.loc["model", "wape"] == pytest.approx(abs(2 * 20_000 - 10 * 5_000) / actual)
     assert spend.loc["last_value", "bias"] == pytest.approx(-20 * 5_000 / actual)
     assert spend.loc["model", "beats_last_value"] == 1.0
+
+
+def test_the_council_backtest_asks_the_published_growth_as_at_each_origin():
+    """Each origin's model is fitted with what the published files said at that origin."""
+    from forecast import cohort
+    from forecast.backtest import backtest_cohort
+
+    rows = [
+        (year, None, "joined", 5, "a", int(100 * 1.1 ** (year - 2020)))
+        for year in range(2020, 2026)
+    ]
+    transitions = pd.DataFrame(
+        rows, columns=["year", "age_from", "provision_from", "age_to", "provision_to", "children"]
+    )
+    caseload = transitions.groupby("year")["children"].sum().to_frame("a")
+    asked = []
+
+    def growth(origin):
+        asked.append(origin)
+        return (np.log(1.1), 0.03, f"as at {origin}")
+
+    summary = backtest_cohort(
+        transitions, caseload, ["a"], cohort.CohortSettings(), simulations=50, pooled_growth=growth
+    )
+    scored = sorted(set(summary["origin"].dropna().astype(int)))
+    assert asked == scored == [2021, 2022, 2023, 2024]

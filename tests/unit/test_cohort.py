@@ -1,5 +1,7 @@
 """The cohort model (forecast/cohort.py) on inputs small enough to work out by hand."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -169,6 +171,31 @@ def test_joiners_growing_ten_percent_a_year_keep_growing_at_ten_percent():
     earlier = cohort.estimate(history, TYPES, EVEN, upto_year=2025)
     assert earlier.base_year == 2025 and earlier.base.sum() == 110
     assert earlier.joiner_slope == pytest.approx(np.log(1.1))
+
+
+def test_with_the_published_growth_joiners_grow_at_it_from_the_line_through_their_years():
+    history = transitions(
+        joined(2024, 5, "a", 100), joined(2025, 5, "a", 130), joined(2026, 5, "a", 121)
+    )
+    pooled = (np.log(1.08), 0.045, "England's growth to January 2025 …")
+    model = cohort.estimate(history, TYPES, EVEN, pooled_growth=pooled)
+    assert model.joiner_slope == pytest.approx(np.log(1.08))
+    assert model.joiner_slope_se == pytest.approx(0.045)
+    # the level in 2026 of the 8 % line closest to the three years' log joiners
+    years = np.array([2024, 2025, 2026])
+    logs = np.log([100.0, 130.0, 121.0])
+    assert model.joiner_level == pytest.approx(np.mean(logs - np.log(1.08) * (years - 2026)))
+    assert model.growth_source == pooled[2]
+    assert any("joiners grow at +8.0% a year" in note for note in model.notes)
+    # held no tighter than min_trend_se; switched off, joiners keep their own trend
+    assert cohort.estimate(
+        history, TYPES, EVEN, pooled_growth=(0.08, 0.001, "")
+    ).joiner_slope_se == pytest.approx(EVEN.min_trend_se)
+    own = cohort.estimate(
+        history, TYPES, replace(EVEN, pool_with_published=False), pooled_growth=pooled
+    )
+    assert own.joiner_slope == cohort.estimate(history, TYPES, EVEN).joiner_slope
+    assert own.growth_source is None
 
 
 def test_log_trend_by_hand():
