@@ -54,7 +54,7 @@ test-spark: setup
 	$(SPARK_VENV)/bin/python -m spark.compare
 
 lint: install
-	$(BIN)/ruff check ingest checks forecast serving report synthetic dagster_project spark tests bench
+	$(BIN)/ruff check ingest checks forecast serving report synthetic dagster_project spark warehouse tests bench
 
 ## ui: Dagster UI on 127.0.0.1:3000 with the daemon (schedule and sensor once switched on), report on :3001
 ui: setup

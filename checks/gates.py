@@ -21,6 +21,7 @@ import pandas as pd
 
 from ingest.contracts import Extract
 from ingest.parsing import amount_sql, quote_ident
+from warehouse import Warehouse, as_warehouse
 
 
 @dataclass
@@ -446,38 +447,41 @@ UNLINKED_MEASURES = {
 }
 
 
-def ids_link(con: duckdb.DuckDBPyConnection, max_share: float) -> GateResult:
+def ids_link(target: Warehouse | duckdb.DuckDBPyConnection, max_share: float) -> GateResult:
     """Payments and placements that point to a child or placement the warehouse does not know.
     A few are a data-quality nuisance (flagged, kept); most of them mean the ids no longer join:
     a different pseudonymisation key, or an extract carrying another id than the others."""
+    wh = as_warehouse(target)
     # one pass over the ledger for both kinds of payment (it is tens of millions of rows nationally)
-    child_rows, child_money, placement_rows, placement_money = con.execute(
+    child_rows, child_money, placement_rows, placement_money = wh.frame(
         """
-        SELECT count(*) FILTER (WHERE child_id IS NOT NULL),
-               coalesce(sum(abs(amount_gbp)) FILTER (WHERE child_id IS NOT NULL), 0),
-               count(*) FILTER (WHERE placement_id IS NOT NULL),
+        SELECT count(*) FILTER (WHERE child_id IS NOT NULL) AS child_rows,
+               coalesce(sum(abs(amount_gbp)) FILTER (WHERE child_id IS NOT NULL), 0)
+                   AS child_money,
+               count(*) FILTER (WHERE placement_id IS NOT NULL) AS placement_rows,
                coalesce(sum(abs(amount_gbp)) FILTER (WHERE placement_id IS NOT NULL), 0)
+                   AS placement_money
         FROM staging.stg_finance__transactions
         """
-    ).fetchone()
-    placements = con.execute(
-        "SELECT count(*) FROM intermediate.int_placements_classified"
-    ).fetchone()[0]
+    ).iloc[0]
+    placements = wh.frame(
+        "SELECT count(*) AS placements FROM intermediate.int_placements_classified"
+    ).iloc[0, 0]
     totals = {
         "payment_for_unknown_child": (child_rows, child_money),
         "payment_for_unknown_placement": (placement_rows, placement_money),
         "placement_for_unknown_child": (placements, None),
     }
+    flags = ", ".join(f"'{flag}'" for flag in UNLINKED_MEASURES)
     unlinked = {
-        flag: (rows, money)
-        for flag, rows, money in con.execute(
-            "SELECT f.flag, count(*), sum(abs(t.amount_gbp)) "
+        flag: (rows, None if pd.isna(money) else money)
+        for flag, rows, money in wh.frame(
+            "SELECT f.flag, count(*) AS n, sum(abs(t.amount_gbp)) AS money "
             "FROM intermediate.int_data_quality_flags f "
             "LEFT JOIN staging.stg_finance__transactions t "
             "ON f.extract = 'finance' AND t.transaction_id = f.record_key "
-            "WHERE list_contains(?, f.flag) GROUP BY f.flag",
-            [list(UNLINKED_MEASURES)],
-        ).fetchall()
+            f"WHERE f.flag IN ({flags}) GROUP BY f.flag"
+        ).itertuples(index=False)
     }
     rows = []
     for flag, label in UNLINKED_MEASURES.items():
@@ -529,40 +533,46 @@ def ids_link(con: duckdb.DuckDBPyConnection, max_share: float) -> GateResult:
 # --- marts: finance reconciles from staging to fct_provision_spend ------------------------------
 
 
-def finance_reconciliation(con: duckdb.DuckDBPyConnection) -> GateResult:
-    facts = con.execute(
+def finance_reconciliation(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
+    facts = as_warehouse(target).frame(
         """
-        WITH staged AS (
-            SELECT financial_year, sum(amount_gbp) AS staged
-            FROM staging.stg_finance__transactions GROUP BY ALL
+        WITH ledger AS (
+            SELECT financial_year AS fy, sum(amount_gbp) AS ledger_total
+            FROM staging.stg_finance__transactions GROUP BY financial_year
         ),
-        allocated AS (
-            SELECT financial_year,
+        allocation AS (
+            SELECT financial_year AS fy,
                    sum(amount_gbp) AS allocated,
                    coalesce(sum(amount_gbp) FILTER (WHERE is_high_needs), 0) AS high_needs,
                    coalesce(sum(amount_gbp) FILTER (WHERE NOT is_high_needs), 0) AS not_high_needs,
                    coalesce(sum(amount_gbp) FILTER (WHERE provision_type = 'central'), 0) AS central
-            FROM intermediate.int_spend_allocated GROUP BY ALL
+            FROM intermediate.int_spend_allocated GROUP BY financial_year
         ),
         mart AS (
-            SELECT financial_year, sum(spend_gbp) AS mart
-            FROM marts.fct_provision_spend GROUP BY ALL
+            SELECT financial_year AS fy, sum(spend_gbp) AS mart_total
+            FROM marts.fct_provision_spend GROUP BY financial_year
+        ),
+        years AS (
+            SELECT fy FROM ledger UNION SELECT fy FROM allocation UNION SELECT fy FROM mart
         )
         SELECT
-            coalesce(staged.financial_year, allocated.financial_year, mart.financial_year) AS label,
-            coalesce(staged, 0)::DOUBLE AS ledger_gbp,
-            coalesce(not_high_needs, 0)::DOUBLE AS not_high_needs_gbp,
-            coalesce(high_needs, 0)::DOUBLE AS high_needs_gbp,
-            coalesce(central, 0)::DOUBLE AS central_no_placement_gbp,
-            coalesce(mart, 0)::DOUBLE AS fct_provision_spend_gbp,
-            (coalesce(staged, 0) - coalesce(allocated, 0))::DOUBLE AS ledger_not_allocated_gbp,
-            (coalesce(high_needs, 0) - coalesce(mart, 0))::DOUBLE AS high_needs_not_in_mart_gbp
-        FROM staged
-        FULL JOIN allocated USING (financial_year)
-        FULL JOIN mart USING (financial_year)
+            y.fy AS label,
+            coalesce(l.ledger_total, 0)::DOUBLE AS ledger_gbp,
+            coalesce(a.not_high_needs, 0)::DOUBLE AS not_high_needs_gbp,
+            coalesce(a.high_needs, 0)::DOUBLE AS high_needs_gbp,
+            coalesce(a.central, 0)::DOUBLE AS central_no_placement_gbp,
+            coalesce(m.mart_total, 0)::DOUBLE AS fct_provision_spend_gbp,
+            (coalesce(l.ledger_total, 0) - coalesce(a.allocated, 0))::DOUBLE
+                AS ledger_not_allocated_gbp,
+            (coalesce(a.high_needs, 0) - coalesce(m.mart_total, 0))::DOUBLE
+                AS high_needs_not_in_mart_gbp
+        FROM years y
+        LEFT JOIN ledger l ON l.fy = y.fy
+        LEFT JOIN allocation a ON a.fy = y.fy
+        LEFT JOIN mart m ON m.fy = y.fy
         ORDER BY label
         """
-    ).df()
+    )
     return validate(
         "finance_reconciles_to_mart",
         facts,
@@ -607,11 +617,12 @@ def read_cost_bounds(path: Path) -> pd.DataFrame:
 
 
 def unit_costs_within_bounds(
-    con: duckdb.DuckDBPyConnection, bounds: pd.DataFrame, min_fte: float
+    target: Warehouse | duckdb.DuckDBPyConnection, bounds: pd.DataFrame, min_fte: float
 ) -> GateResult:
-    con.register("_bounds", bounds)
+    wh = as_warehouse(target)
+    wh.register("_bounds", bounds)
     try:
-        facts = con.execute(
+        facts = wh.frame(
             """
             SELECT s.financial_year || ' ' || s.provision_type AS label,
                    s.unit_cost_gbp::DOUBLE AS unit_cost_gbp, s.fte_placements,
@@ -624,9 +635,9 @@ def unit_costs_within_bounds(
             ORDER BY s.financial_year, s.provision_type
             """,
             [min_fte],
-        ).df()
+        )
     finally:
-        con.unregister("_bounds")
+        wh.unregister("_bounds")
     return validate(
         "unit_costs_within_bounds",
         facts,
@@ -636,13 +647,14 @@ def unit_costs_within_bounds(
 
 
 def placement_costs_within_bounds(
-    con: duckdb.DuckDBPyConnection, bounds: pd.DataFrame
+    target: Warehouse | duckdb.DuckDBPyConnection, bounds: pd.DataFrame
 ) -> GateResult:
     """Every placement's annual cost within its provision type's bounds. The facts are one row
     per provision type (placements with a cost, how many are outside, the range seen), computed
     in SQL, so a national extract's millions of placements never reach pandas; on a failure the
     check shows the placements outside (up to 50), each named by its file and row."""
-    con.register("_bounds", bounds)
+    wh = as_warehouse(target)
+    wh.register("_bounds", bounds)
     try:
         placements = """
             SELECT p.source_file || ':' || p.source_row || ' placement ' || p.placement_id
@@ -658,7 +670,7 @@ def placement_costs_within_bounds(
             LEFT JOIN _bounds b ON b.provision_type = p.provision_type
             WHERE p.annual_cost_gbp IS NOT NULL
         """
-        facts = con.execute(
+        facts = wh.frame(
             f"""
             SELECT coalesce(provision_type, '(none)') AS label,
                    count(*) AS placements_with_cost,
@@ -667,19 +679,19 @@ def placement_costs_within_bounds(
                    max(annual_cost_gbp) AS highest_annual_cost_gbp,
                    any_value(min_annual_cost_gbp) AS min_annual_cost_gbp,
                    any_value(max_annual_cost_gbp) AS max_annual_cost_gbp
-            FROM ({placements}) GROUP BY ALL ORDER BY label
+            FROM ({placements}) candidates GROUP BY ALL ORDER BY label
             """
-        ).df()
+        )
         outside = (
-            con.execute(
+            wh.frame(
                 f"SELECT label, annual_cost_gbp, min_annual_cost_gbp, max_annual_cost_gbp "
-                f"FROM ({placements}) WHERE out_of_bounds ORDER BY label LIMIT 50"
-            ).df()
+                f"FROM ({placements}) candidates WHERE out_of_bounds ORDER BY label LIMIT 50"
+            )
             if facts["outside"].sum()
             else None
         )
     finally:
-        con.unregister("_bounds")
+        wh.unregister("_bounds")
     result = validate(
         "placement_costs_within_bounds",
         facts,

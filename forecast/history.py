@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
+from warehouse import Warehouse, as_warehouse
+
 
 @dataclass
 class History:
@@ -23,44 +25,46 @@ class History:
     provision_types: list[str]  # provision types that hold placements, in report order
 
 
-def read_history(con: duckdb.DuckDBPyConnection) -> History:
-    provision_types = [
-        row[0]
-        for row in con.execute(
-            "SELECT provision_type FROM staging.provision_types WHERE has_placements "
-            "ORDER BY sort_order"
-        ).fetchall()
-    ]
+def read_history(target: Warehouse | duckdb.DuckDBPyConnection) -> History:
+    """The history from the warehouse's marts, on DuckDB or Spark (warehouse.Warehouse)."""
+    wh = as_warehouse(target)
+    provision_types = wh.frame(
+        "SELECT provision_type FROM staging.provision_types WHERE has_placements "
+        "ORDER BY sort_order"
+    )["provision_type"].tolist()
     return History(
-        caseload=con.execute(
+        caseload=wh.frame(
             "SELECT census_year, provision_type, sum(plans)::BIGINT AS plans "
-            "FROM marts.fct_ehcp_cohort GROUP BY ALL ORDER BY ALL"
-        ).df(),
-        transitions=con.execute(
+            "FROM marts.fct_ehcp_cohort GROUP BY census_year, provision_type "
+            "ORDER BY census_year, provision_type"
+        ),
+        transitions=wh.frame(
             "SELECT year, age_from, provision_from, age_to, provision_to, "
             "sum(children)::BIGINT AS children "
-            "FROM marts.fct_ehcp_transitions GROUP BY ALL ORDER BY ALL"
-        ).df(),
-        flows=con.execute(
+            "FROM marts.fct_ehcp_transitions "
+            "GROUP BY year, age_from, provision_from, age_to, provision_to "
+            "ORDER BY year, age_from NULLS LAST, provision_from, age_to NULLS LAST, provision_to"
+        ),
+        flows=wh.frame(
             "SELECT year, provision_type, new_plans, ceased_plans, moved_in, moved_out "
-            "FROM marts.fct_ehcp_flows ORDER BY ALL"
-        ).df(),
-        spend=con.execute(
+            "FROM marts.fct_ehcp_flows ORDER BY year, provision_type"
+        ),
+        spend=wh.frame(
             "SELECT financial_year, provision_type, spend_gbp::DOUBLE AS spend_gbp, "
             "fte_placements, unit_cost_gbp::DOUBLE AS unit_cost_gbp, is_complete_year "
-            "FROM marts.fct_provision_spend ORDER BY ALL"
-        ).df(),
-        position=con.execute(
+            "FROM marts.fct_provision_spend ORDER BY financial_year, provision_type"
+        ),
+        position=wh.frame(
             "SELECT financial_year, funding_gbp::DOUBLE AS funding_gbp, "
             "spend_gbp::DOUBLE AS spend_gbp, "
             "cumulative_balance_gbp::DOUBLE AS cumulative_balance_gbp, "
             "is_complete_year, has_budget "
             "FROM marts.fct_hnb_position ORDER BY financial_year"
-        ).df(),
-        budget=con.execute(
+        ),
+        budget=wh.frame(
             "SELECT financial_year, line, amount_gbp::DOUBLE AS amount_gbp "
             "FROM staging.stg_budget__lines"
-        ).df(),
+        ),
         provision_types=provision_types,
     )
 

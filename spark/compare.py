@@ -1,5 +1,7 @@
 """`make test-spark`: build the dbt project on a local Spark session and compare every staging,
-intermediate and mart table with DuckDB's, both ways (EXCEPT ALL), one line per table.
+intermediate and mart table with DuckDB's, both ways (EXCEPT ALL), one line per table; then run
+the Python that reads the warehouse after dbt (the forecast's history, the mart gates) through the
+warehouse interface on both engines and compare what each read, one line per frame.
 
     python -m spark.compare                      # the configured warehouse's raw tables
     python -m spark.compare --warehouse W.duckdb # another warehouse's (e.g. a demo's)
@@ -27,6 +29,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT = REPO_ROOT / "dbt"
@@ -74,17 +77,22 @@ def main(argv: list[str] | None = None) -> int:
         print("Spark: dbt build --target spark …", flush=True)
         built = _dbt_build_spark(work)
         differences = _compare(spark, duckdb_warehouse, work / "spark-parquet")
+        print("The Python after dbt (warehouse interface): the forecast's reads, the mart gates")
+        differences += _compare_python(spark, duckdb_warehouse)
     finally:
         spark.stop()
     minutes = (time.monotonic() - started) / 60
     if not built or differences:
         print(
-            f"Spark and DuckDB differ: {differences} table(s) not the same"
+            f"Spark and DuckDB differ: {differences} table(s) or read(s) not the same"
             + ("" if built else ", and the Spark build failed")
             + f" ({minutes:.1f} min; work folder {work})"
         )
         return 1
-    print(f"Every table is the same on Spark and DuckDB ({minutes:.1f} min).")
+    print(
+        f"Every table, and every read the Python makes, is the same on Spark and DuckDB "
+        f"({minutes:.1f} min)."
+    )
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0
@@ -237,6 +245,8 @@ def _spark_session(work: Path, driver_memory: str):
         .config("spark.sql.warehouse.dir", str(work / "spark-warehouse"))
         .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={work / 'spark-metastore'}")
         .config("spark.sql.shuffle.partitions", "4")
+        # pyarrow is not in the spark extra: toPandas without it, and without a warning per call
+        .config("spark.sql.execution.arrow.pyspark.enabled", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
@@ -334,6 +344,59 @@ def _compare(spark, warehouse: Path, folder: Path) -> int:
             else:
                 print(f"same  {name}  {rows:>7,} rows")
     return differences
+
+
+def _python_reads(target) -> dict[str, object]:
+    """What the Python after dbt reads through the warehouse interface, on one engine: the
+    forecast's history, table by table, and each mart gate's facts and verdict."""
+    from checks import gates
+    from forecast.history import read_history
+
+    history = read_history(target)
+    bounds = gates.read_cost_bounds(DBT_PROJECT / "seeds" / "cost_bounds.csv")
+    results = {
+        "finance_reconciles_to_mart": gates.finance_reconciliation(target),
+        "unit_costs_within_bounds": gates.unit_costs_within_bounds(target, bounds, 1.0),
+        "placement_costs_within_bounds": gates.placement_costs_within_bounds(target, bounds),
+        "ids_link": gates.ids_link(target, 0.05),
+    }
+    reads: dict[str, object] = {
+        f"read_history.{name}": getattr(history, name)
+        for name in ("caseload", "transitions", "flows", "spend", "position", "budget")
+    }
+    reads["read_history.provision_types"] = pd.DataFrame({"p": history.provision_types})
+    for name, result in results.items():
+        reads[f"gate {name}"] = result.facts.assign(passed=result.passed)
+    return reads
+
+
+def _compare_python(spark, warehouse: Path) -> int:
+    """The forecast's reads and the mart gates run through warehouse.SparkWarehouse and
+    warehouse.DuckDBWarehouse: one line per frame, and how many differ (rows in any order)."""
+    from warehouse import DuckDBWarehouse, SparkWarehouse
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        on_duckdb = _python_reads(DuckDBWarehouse(con))
+    on_spark = _python_reads(SparkWarehouse(spark))
+    width = max(len(name) for name in on_duckdb)
+    differences = 0
+    for name, duck in on_duckdb.items():
+        other = on_spark[name]
+        try:
+            pd.testing.assert_frame_equal(
+                _sorted(duck), _sorted(other), check_dtype=False, rtol=1e-9, atol=1e-6
+            )
+            print(f"same  {name.ljust(width)}  {len(duck):>7,} rows")
+        except AssertionError as error:
+            differences += 1
+            first = str(error).strip().splitlines()
+            print(f"DIFF  {name.ljust(width)}  {' '.join(first[:3])}")
+    return differences
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    columns = list(frame.columns)
+    return frame.sort_values(columns, na_position="last", kind="stable").reset_index(drop=True)
 
 
 def _count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
