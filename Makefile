@@ -14,7 +14,7 @@ export UV_PYTHON_DOWNLOADS := never
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: setup install manifest demo test test-spark lint ui bench clean
+.PHONY: setup install manifest demo test test-spark lint ui bench bench-spark clean
 
 ## setup: install everything into .venv, write .env (random pseudonymisation key), parse dbt
 setup: install .env manifest
@@ -63,6 +63,12 @@ ui: setup
 ## bench: the performance benchmark (writes bench/RESULTS.md)
 bench: setup
 	$(BIN)/python -m bench.run
+
+## bench-spark: the demo's and a region's councils built on a local Spark session beside DuckDB,
+## timed (the Spark section of bench/RESULTS.md; needs Java)
+bench-spark: setup
+	UV_PROJECT_ENVIRONMENT=$(SPARK_VENV) $(BIN)/uv sync --quiet --frozen --extra spark --python $(PYTHON)
+	$(SPARK_VENV)/bin/python -m bench.spark
 
 clean:
 	rm -rf $(VENV) $(SPARK_VENV) dbt/target dbt/logs .pytest_cache

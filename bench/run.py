@@ -21,6 +21,8 @@ from pathlib import Path
 
 from bench.concurrency import SECTION_MARKER
 from bench.peak_memory import PEAK_PREFIX
+from bench.spark import START as SPARK_START
+from bench.spark import kept_section
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -485,8 +487,13 @@ def write_results(measurements: list[Measurement], backtest: tuple[float | None,
     # bench.concurrency's
     kept = previous[previous.index(SECTION_MARKER) :] if SECTION_MARKER in previous else ""
     notes = NOTES.read_text() if NOTES.exists() else ""
+    spark = kept_section(previous)  # bench.spark's
     RESULTS.write_text(
-        "\n".join(lines) + "\n" + ("\n" + notes if notes else "") + ("\n" + kept if kept else "")
+        "\n".join(lines)
+        + "\n"
+        + ("\n" + notes if notes else "")
+        + ("\n" + spark + "\n" if spark else "")
+        + ("\n" + kept if kept else "")
     )
     (BENCH_DIR / "results.json").write_text(
         json.dumps([asdict(m) for m in measurements], indent=2, default=str) + "\n"
@@ -498,7 +505,8 @@ def copy_notes() -> None:
     figure as the last run wrote it: for notes written after looking at that run."""
     text, notes = RESULTS.read_text(), NOTES.read_text()
     start = text.index(notes.splitlines()[0])  # the notes' heading
-    end = text.index(SECTION_MARKER) if SECTION_MARKER in text else len(text)
+    ends = [text.index(marker) for marker in (SPARK_START, SECTION_MARKER) if marker in text]
+    end = min(ends) if ends else len(text)
     RESULTS.write_text(text[:start] + notes + ("\n" + text[end:] if end < len(text) else ""))
 
 

@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--landing", type=Path, help="landing folder to load instead")
     parser.add_argument("--work", type=Path, help="folder for the copies and logs (kept)")
     parser.add_argument(
+        "--timings", type=Path, help="write each step's seconds and the verdict to this JSON file"
+    )
+    parser.add_argument(
         "--driver-memory",
         default=os.environ.get("HIGHNEEDS_SPARK_DRIVER_MEMORY", "3g"),
         help="Spark driver memory (default 3g, or HIGHNEEDS_SPARK_DRIVER_MEMORY)",
@@ -64,24 +67,51 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
 
+    seconds: dict[str, float] = {}
+    step = time.monotonic()
+
+    def lap(name: str) -> None:
+        nonlocal step
+        seconds[name] = round(time.monotonic() - step, 1)
+        step = time.monotonic()
+
     duckdb_warehouse = work / "duckdb" / "warehouse.duckdb"
     _raw_tables(duckdb_warehouse, args.warehouse, args.landing, work)
+    lap("raw_tables")
     print(f"DuckDB: dbt build on a copy of the raw tables ({duckdb_warehouse}) …", flush=True)
     if not _dbt_build_duckdb(duckdb_warehouse, work):
         return 1
+    lap("duckdb_dbt_build")
 
     print(f"Spark: loading the raw tables into a local session (driver {args.driver_memory}) …")
     spark = _spark_session(work, args.driver_memory)
     try:
         _load_into_spark(spark, duckdb_warehouse, work / "raw-parquet")
+        lap("spark_load_raw")
         print("Spark: dbt build --target spark …", flush=True)
         built = _dbt_build_spark(work)
+        lap("spark_dbt_build")
         differences = _compare(spark, duckdb_warehouse, work / "spark-parquet")
+        lap("compare_tables")
         print("The Python after dbt (warehouse interface): the forecast's reads, the mart gates")
         differences += _compare_python(spark, duckdb_warehouse)
+        lap("compare_python_reads")
     finally:
         spark.stop()
     minutes = (time.monotonic() - started) / 60
+    if args.timings:
+        args.timings.write_text(
+            json.dumps(
+                {
+                    "seconds": seconds,
+                    "total_seconds": round(minutes * 60, 1),
+                    "spark_build_succeeded": built,
+                    "differences": differences,
+                    "driver_memory": args.driver_memory,
+                },
+                indent=2,
+            )
+        )
     if not built or differences:
         print(
             f"Spark and DuckDB differ: {differences} table(s) or read(s) not the same"
