@@ -59,8 +59,16 @@ def date_sql(expr: str) -> str:
 
 
 def amount_sql(expr: str) -> str:
-    """Amount in pounds from `1234.5`, `1,234.50`, `£1,234.50`, `(1,234.50)`, `-£20.00`."""
+    """Amount in pounds from `1234.5`, `1,234.50`, `£1,234.50`, `(1,234.50)`, `-£20.00`; NULL
+    for anything else (`12,34`, `1e3`, three decimals)."""
     text = blank_to_null(expr)
+    # A comma must separate thousands (`1,234.50`): `12,34` or `1234,5` (a decimal comma, or a
+    # slip) is not an amount, not 1234 or 12345.
+    spaced = f"regexp_replace({text}, '[£\\s]', '', 'g')"
+    grouped = (
+        f"(NOT contains({spaced}, ',') "
+        f"OR {spaced} ~ '^\\(?[-+]?[0-9]{{1,3}}(,[0-9]{{3}})+(\\.[0-9]+)?\\)?$')"
+    )
     # Remove thousands separators, pound signs and inner spaces; a value wrapped in
     # parentheses is the accountants' negative.
     cleaned = f"regexp_replace({text}, '[£,\\s]', '', 'g')"
@@ -70,7 +78,7 @@ def amount_sql(expr: str) -> str:
     )
     # Accept digits with an optional sign and up to two decimals, nothing else (no 1e3).
     return (
-        f"CASE WHEN ({negated}) ~ '^[-+]?[0-9]+(\\.[0-9]{{1,2}})?$' "
+        f"CASE WHEN {grouped} AND ({negated}) ~ '^[-+]?[0-9]+(\\.[0-9]{{1,2}})?$' "
         f"THEN try_cast({negated} AS {MONEY_TYPE}) END"
     )
 

@@ -9,8 +9,10 @@ the header is row 1 of a CSV) and one VARCHAR column per header. Nothing is type
   header line matches most contract columns); quoted fields may hold delimiters and newlines;
   LF or CRLF. The header is parsed here and the columns are given to DuckDB, so a malformed
   row is reported by line number instead of a guess at the dialect.
-* XLSX (openpyxl, read-only): date cells become ISO dates, numbers keep their value without
-  float noise, text stays text.
+* XLSX (openpyxl, read-only, every row and column a sheet holds whatever size it declares):
+  date cells become ISO dates, numbers keep their value without float noise, text stays text.
+  Sheets: those configured, else every sheet whose header holds the required columns.
+* A row with every field blank is no row (CSV or sheet).
 
 A file that cannot be read is rejected with a message naming it and saying why in words a data
 engineer can act on (damaged, encrypted, not text, a field too large, ...): never quoting a
@@ -27,6 +29,7 @@ import re
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -204,6 +207,21 @@ def _reencode(path: Path, source_encoding: str, work_dir: Path) -> Path:
     return target
 
 
+def _valid_utf8(path: Path) -> bool:
+    """Whether the whole file is UTF-8 (read in blocks; a character may straddle two). A file
+    that is UTF-8 at the top and Windows-1252 further down is found here, before DuckDB reads
+    it: a read that fails inside the load's transaction leaves nothing to retry in."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as handle:
+        try:
+            for block in iter(lambda: handle.read(1 << 22), b""):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return False
+    return True
+
+
 def _header_record(path: Path, encoding: str) -> str:
     with path.open("r", encoding=encoding, newline="", errors="strict") as handle:
         return handle.read(1 << 16)
@@ -316,10 +334,12 @@ def read_csv_part(
             "export the data as CSV (or save the workbook as .xlsx) and drop it in again"
         )
     source = path
+    if encoding in ("utf-8", "utf-8-sig") and not _valid_utf8(path):
+        encoding = "cp1252"  # the other encoding Excel writes CSV in on Windows
     try:
         sample = _header_record(path, encoding)
     except UnicodeDecodeError:
-        encoding = "cp1252"  # the other encoding Excel writes CSV in on Windows
+        encoding = "cp1252"
         try:
             sample = _header_record(path, encoding)
         except UnicodeDecodeError as error:
@@ -341,17 +361,11 @@ def read_csv_part(
         f"auto_detect = false, max_line_size = {MAX_LINE_BYTES}, columns = {columns})"
     )
     try:
-        try:
-            con.execute(query)
-        except duckdb.InvalidInputException as error:
-            if "unicode" not in str(error).lower() or encoding not in ("utf-8", "utf-8-sig"):
-                raise
-            # valid UTF-8 at the top, not further down: the file is Windows-1252 after all
-            try:
-                source = _reencode(path, "cp1252", work_dir)
-            except UnicodeDecodeError as decode_error:
-                raise FileRejected(f"{part_name}: not UTF-8 or Windows-1252 text") from decode_error
-            con.execute(query.replace(quote_literal(str(path)), quote_literal(str(source))))
+        con.execute(query)
+        # a row with every field blank is an export's leftover (Excel writes `,,,` lines), as an
+        # empty spreadsheet row is: no data, so not a row (the rows after keep their numbers)
+        blank = " AND ".join(f"nullif(trim({quote_ident(n)}), '') IS NULL" for n in names)
+        con.execute(f"DELETE FROM {table} WHERE {blank}")
     except duckdb.Error as error:
         if full_disk_errno(error) is not None:
             raise  # the warehouse's disk is full, not the file's fault (see ingest.diskspace)
@@ -417,7 +431,12 @@ def read_workbook_parts(
     display_name: str,
     sheets: list[str] | None,
     table_prefix: str,
+    holds_data: Callable[[list[str]], bool] | None = None,
 ) -> list[Part]:
+    """The workbook's configured `sheets`; when none are configured, every sheet whose header
+    `holds_data` accepts (the extract's required columns: a ledger split into half-years is two
+    sheets of it; a notes or lookups sheet is not data), or the first sheet when no sheet's does
+    (so its missing columns are named)."""
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -439,7 +458,18 @@ def read_workbook_parts(
     except damaged as error:
         raise _damaged_workbook(display_name, error) from error
     try:
-        wanted = list(sheets) if sheets else workbook.sheetnames[:1]
+        for worksheet in workbook.worksheets:
+            # a read-only sheet trusts the size its file declares (<dimension>), which some
+            # writers get wrong: read every row and column there is instead
+            worksheet.reset_dimensions()
+        if sheets:
+            wanted = list(sheets)
+        else:
+            wanted = [
+                name
+                for name in workbook.sheetnames
+                if holds_data is not None and holds_data(_sheet_header(workbook[name]))
+            ] or workbook.sheetnames[:1]
         absent = [s for s in wanted if s not in workbook.sheetnames]
         if absent:
             raise FileRejected(
@@ -475,6 +505,15 @@ def _damaged_workbook(display_name: str, error: Exception) -> FileRejected:
         f"{display_name}: not a readable .xlsx workbook: it is damaged or cut short ({detail}); "
         "open it in Excel and save it again, or export it again"
     )
+
+
+def _sheet_header(sheet) -> list[str]:
+    """A sheet's first non-empty row, as text (its header, if it has one)."""
+    for values in sheet.iter_rows(values_only=True):
+        texts = [cell_text(v) for v in values]
+        if any(t is not None for t in texts):
+            return [t or "" for t in texts]
+    return []
 
 
 def _sheet_part(con: duckdb.DuckDBPyConnection, sheet, part_name: str, table: str) -> Part:
@@ -530,7 +569,15 @@ def read_parts(
     suffix = path.suffix.lower()
     if suffix in WORKBOOK_SUFFIXES:
         sheets = settings_for(reader_settings, display_name).get("sheets")
-        return read_workbook_parts(con, path, display_name, sheets, "_part")
+
+        def holds_data(header: list[str]) -> bool:
+            try:
+                match_headers(extract, header, aliases, display_name)
+            except FileRejected:
+                return False
+            return True
+
+        return read_workbook_parts(con, path, display_name, sheets, "_part", holds_data)
     if suffix in CSV_SUFFIXES:
         return [read_csv_part(con, path, display_name, known, "_part_0", work_dir)]
     raise FileRejected(f"{display_name}: unsupported file type {suffix!r} (CSV or XLSX)")

@@ -311,3 +311,97 @@ def test_a_warehouse_with_hex_ids_keeps_its_children_when_ids_become_numbers(tmp
     assert con.execute("SELECT child_id FROM quarantine.ehcp").fetchall() == [
         (str(keyed_hash("C3", KEY)),)
     ]
+
+
+FINANCE_HEADER = "transaction_id,posting_date,amount,s251_line"
+
+
+def _ledger_rows(first: int, count: int) -> list[list]:
+    return [[f"T{n}", "2024-05-01", 100, "1.2.1"] for n in range(first, first + count)]
+
+
+def test_every_sheet_holding_the_ledger_is_read_and_a_notes_sheet_is_not(tmp_path, con):
+    """A workbook with no sheets configured: each sheet whose header holds the contract's
+    required columns is loaded (a ledger split into half-years), a notes sheet is not data."""
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    notes = workbook.active
+    notes.title = "Notes"
+    notes.append(["Exported from the finance system"])
+    for title, first in (("Apr-Sep", 1), ("Oct-Mar", 101)):
+        sheet = workbook.create_sheet(title)
+        sheet.append(FINANCE_HEADER.split(","))
+        for row in _ledger_rows(first, 100):
+            sheet.append(row)
+    (tmp_path / "finance").mkdir()
+    workbook.save(tmp_path / "finance" / "ledger.xlsx")
+    result = load(con, FINANCE, tmp_path)
+    assert sorted((f.file_name, f.status, f.rows_valid) for f in result.files) == [
+        ("finance/ledger.xlsx#Apr-Sep", "loaded", 100),
+        ("finance/ledger.xlsx#Oct-Mar", "loaded", 100),
+    ]
+    assert con.execute("SELECT sum(amount) FROM raw.finance").fetchone()[0] == 20000
+
+
+def test_a_workbook_that_understates_its_size_is_read_whole(tmp_path, con):
+    """Some writers declare a sheet smaller than it is (<dimension>); every row is read anyway."""
+    import re
+    import zipfile
+
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(FINANCE_HEADER.split(","))
+    for row in _ledger_rows(1, 50):
+        sheet.append(row)
+    whole = tmp_path / "whole.xlsx"
+    workbook.save(whole)
+    (tmp_path / "finance").mkdir()
+    with (
+        zipfile.ZipFile(whole) as source,
+        zipfile.ZipFile(tmp_path / "finance" / "ledger.xlsx", "w") as target,
+    ):
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data, replaced = re.subn(
+                    rb'<dimension ref="[^"]+"', b'<dimension ref="A1:D20"', data
+                )
+                assert replaced == 1
+            target.writestr(item, data)
+    result = load(con, FINANCE, tmp_path)
+    assert [(f.status, f.rows_read, f.rows_valid) for f in result.files] == [("loaded", 50, 50)]
+
+
+def test_windows_1252_found_past_the_first_block_is_still_read(tmp_path, con):
+    """UTF-8-looking for its first 64 KB, Windows-1252 further down: the whole file is read as
+    Windows-1252, not rejected inside the load's transaction."""
+    rows = [f"T{n},2024-05-01,100,1.2.1" for n in range(1, 4001)]
+    rows[-1] = "T4000,2024-05-01,£100.00,1.2.1"
+    path = tmp_path / "finance" / "ledger.csv"
+    path.parent.mkdir()
+    path.write_bytes(("\n".join([FINANCE_HEADER, *rows]) + "\n").encode("cp1252"))
+    assert path.stat().st_size > 1 << 16 and "£".encode("cp1252") in path.read_bytes()[-40:]
+    result = load(con, FINANCE, tmp_path)
+    assert [(f.status, f.rows_valid) for f in result.files] == [("loaded", 4000)]
+    assert con.execute("SELECT sum(amount) FROM raw.finance").fetchone()[0] == 400000
+
+
+def test_rows_with_every_field_blank_are_not_rows(tmp_path, con):
+    """Excel's `,,,` lines at the end of a CSV export hold no data, as empty spreadsheet rows
+    hold none: not quarantined, not counted; the rows around them keep their numbers."""
+    write(
+        tmp_path,
+        "finance",
+        "ledger.csv",
+        FINANCE_HEADER + "\nT1,2024-05-01,100,1.2.1\n,,,\nT2,2024-05-01,50,1.2.1\n,,,\n , ,,\n",
+    )
+    result = load(con, FINANCE, tmp_path)
+    assert [(f.status, f.rows_read, f.rows_valid, f.rows_quarantined) for f in result.files] == [
+        ("loaded", 2, 2, 0)
+    ]
+    assert con.execute("SELECT list(_source_row ORDER BY _source_row) FROM raw.finance").fetchone()[
+        0
+    ] == [2, 4]

@@ -53,6 +53,14 @@ def test_dates_are_read_day_first(text, expected):
         ("1e3", None),
         ("12.345", None),
         ("abc", None),
+        ("1,234,567.89", Decimal("1234567.89")),
+        ("(£1,234.50)", Decimal("-1234.50")),
+        # a comma that does not separate thousands is not an amount (a decimal comma, a slip)
+        ("12,34", None),
+        ("1234,5", None),
+        ("1,23", None),
+        ("1,2345", None),
+        (",123", None),
     ],
 )
 def test_amounts(text, expected):
