@@ -153,6 +153,23 @@ def require_landing_files(landing_dir: Path) -> None:
     rather than let the models fail on empty tables."""
     from .contracts import EXTRACTS
 
+    councils = sorted(
+        folder.name
+        for folder in (landing_dir.iterdir() if landing_dir.is_dir() else [])
+        if folder.is_dir()
+        and re.fullmatch(r"[0-9]{3}", folder.name)
+        and (any(landing_files(folder, e) for e in EXTRACTS.values()) or find_returns(folder))
+    )
+    if councils:
+        # DESIGN's many-councils layout; until one warehouse holds many councils, say so rather
+        # than refresh the top level alone and leave the councils' files unread
+        raise EmptyLanding(
+            f"The landing folder {landing_dir} (HIGHNEEDS_LANDING) holds councils' folders "
+            f"({', '.join(f'{c}/' for c in councils)}): one warehouse holding many councils is "
+            "not built yet. Refresh each council on its own: point HIGHNEEDS_LANDING at its "
+            f"folder (e.g. {landing_dir / councils[0]}), HIGHNEEDS_WAREHOUSE and HIGHNEEDS_SERVING "
+            "at its own files, and HIGHNEEDS_LA_CODE at its code."
+        )
     if any(landing_files(landing_dir, e) for e in EXTRACTS.values()) or find_returns(landing_dir):
         return
     folders = ", ".join(f"{e.landing_folder}/" for e in EXTRACTS.values())

@@ -405,3 +405,18 @@ def test_rows_with_every_field_blank_are_not_rows(tmp_path, con):
     assert con.execute("SELECT list(_source_row ORDER BY _source_row) FROM raw.finance").fetchone()[
         0
     ] == [2, 4]
+
+
+def test_councils_folders_are_named_not_taken_for_an_empty_landing(tmp_path):
+    """DESIGN's many-councils layout (landing/<LA code>/<extract>/…) is not built yet: the refresh
+    says so and how to refresh each council, instead of 'no extract files' or, beside a
+    council's own top-level files, leaving the other councils' files unread."""
+    from ingest.load import EmptyLanding, require_landing_files
+
+    write(tmp_path / "869", "finance", "ledger.csv", FINANCE_HEADER + "\n")
+    write(tmp_path / "825", "ehcp", "plans.csv", EHCP_HEADER + "\n")
+    with pytest.raises(EmptyLanding, match=r"holds councils' folders \(825/, 869/\)"):
+        require_landing_files(tmp_path)
+    write(tmp_path, "finance", "ledger.csv", FINANCE_HEADER + "\n")
+    with pytest.raises(EmptyLanding, match="point HIGHNEEDS_LANDING at its folder"):
+        require_landing_files(tmp_path)
