@@ -592,7 +592,8 @@ def council_growth(
     # its spread three years ahead, a year's worth: England's common miss and a council's own
     volatility = _volatility(panel, stacked, national, at, VOLATILITY_FLOOR)[-1]
     h = max(fitted.residuals)
-    own_part = volatility * np.subtract(*np.quantile(fitted.residuals[h], [0.9, 0.1])) / 2.563
+    spread = np.subtract(*np.quantile(fitted.residuals[h], [0.9, 0.1]))
+    own_part = volatility * spread / (2 * 1.2816)  # a normal's p10–p90 is 2 × 1.2816 sd
     england = fitted.national_error * np.sqrt(h + h**2 / fitted.national_years)
     se = float(np.sqrt(england**2 + own_part**2)) / h
     last_year, first_year = at, at - GROWTH_YEARS

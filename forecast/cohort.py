@@ -305,6 +305,11 @@ def estimate(
             slope, slope_se = _pool_with_caseload_growth(
                 frame, years[-len(totals) :], slope, slope_se
             )
+        elif pooled_growth is not None and settings.pool_with_published:
+            notes.append(
+                "the published files' growth is not applied: joiners are a rate per head of the "
+                "population projection, trended on their own"
+            )
     else:
         level, slope, slope_se, noise = -np.inf, 0.0, 0.0, 0.0
     if len(totals) < 3:
