@@ -14,6 +14,7 @@ import argparse
 import datetime as dt
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -36,7 +37,6 @@ STEPS = {
 
 
 def run_size(name: str, children: int, work: Path, driver_memory: str) -> dict:
-    from spark.compare import main as compare
     from synthetic.council import generate
 
     folder = work / name
@@ -44,8 +44,13 @@ def run_size(name: str, children: int, work: Path, driver_memory: str) -> dict:
     landing = folder / "landing"
     generate(landing, children=children)
     timings = folder / "timings.json"
-    exit_code = compare(
+    # each size in a process (and a JVM) of its own: a Spark session's metastore and warehouse
+    # folder are fixed for the life of the JVM that first started one
+    exit_code = subprocess.call(
         [
+            sys.executable,
+            "-m",
+            "spark.compare",
             "--landing",
             str(landing),
             "--work",
@@ -54,7 +59,8 @@ def run_size(name: str, children: int, work: Path, driver_memory: str) -> dict:
             str(timings),
             "--driver-memory",
             driver_memory,
-        ]
+        ],
+        cwd=BENCH_DIR.parent,
     )
     measured = json.loads(timings.read_text()) if timings.exists() else {}
     return {"size": name, "children": children, "exit_code": exit_code, **measured}
