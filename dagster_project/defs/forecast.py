@@ -58,9 +58,8 @@ def forecast_tables_asset(
         history = read_history(con)
     mitigations = load_mitigations(settings.mitigations, history.provision_types)
     council = load_report_settings(settings)
-    growth, why_not = published_growth(
-        council.published, council.la_code, caseload_by_census(history).sum(axis=1)
-    )
+    caseload = caseload_by_census(history)
+    growth, why_not = published_growth(council.published, council.la_code, caseload.sum(axis=1))
     if growth is None and settings.forecast.cohort.pool_with_published:
         context.log.info(f"joiners follow their own trend, not the published files: {why_not}")
     base_year = int(history.transitions["year"].max()) if len(history.transitions) else None
@@ -72,7 +71,7 @@ def forecast_tables_asset(
     )
     backtest = backtest_cohort(
         history.transitions,
-        caseload_by_census(history),
+        caseload,
         history.provision_types,
         settings.forecast.cohort,
         seed=settings.forecast.seed,
