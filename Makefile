@@ -14,7 +14,7 @@ export UV_PYTHON_DOWNLOADS := never
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: setup install manifest demo test test-spark lint ui bench bench-spark clean
+.PHONY: setup install manifest demo test test-spark lint ui bench bench-spark bench-councils clean
 
 ## setup: install everything into .venv, write .env (random pseudonymisation key), parse dbt
 setup: install .env manifest
@@ -63,6 +63,11 @@ ui: setup
 ## bench: the performance benchmark (writes bench/RESULTS.md)
 bench: setup
 	$(BIN)/python -m bench.run
+
+## bench-councils: England's rows as 153 councils in one warehouse, against England as one council
+## (after `make bench`, whose extracts it splits; a section of bench/RESULTS.md)
+bench-councils: setup
+	$(BIN)/python -m bench.councils
 
 ## bench-spark: the demo's and a region's councils built on a local Spark session beside DuckDB,
 ## timed (the Spark section of bench/RESULTS.md; needs Java)

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.concurrency import SECTION_MARKER
+from bench.councils import END as COUNCILS_END
+from bench.councils import START as COUNCILS_START
 from bench.peak_memory import PEAK_PREFIX
 from bench.spark import START as SPARK_START
 from bench.spark import kept_section
@@ -488,10 +490,12 @@ def write_results(measurements: list[Measurement], backtest: tuple[float | None,
     kept = previous[previous.index(SECTION_MARKER) :] if SECTION_MARKER in previous else ""
     notes = NOTES.read_text() if NOTES.exists() else ""
     spark = kept_section(previous)  # bench.spark's
+    councils = kept_section(previous, COUNCILS_START, COUNCILS_END)  # bench.councils'
     RESULTS.write_text(
         "\n".join(lines)
         + "\n"
         + ("\n" + notes if notes else "")
+        + ("\n" + councils + "\n" if councils else "")
         + ("\n" + spark + "\n" if spark else "")
         + ("\n" + kept if kept else "")
     )
@@ -505,7 +509,11 @@ def copy_notes() -> None:
     figure as the last run wrote it: for notes written after looking at that run."""
     text, notes = RESULTS.read_text(), NOTES.read_text()
     start = text.index(notes.splitlines()[0])  # the notes' heading
-    ends = [text.index(marker) for marker in (SPARK_START, SECTION_MARKER) if marker in text]
+    ends = [
+        text.index(marker)
+        for marker in (COUNCILS_START, SPARK_START, SECTION_MARKER)
+        if marker in text
+    ]
     end = min(ends) if ends else len(text)
     RESULTS.write_text(text[:start] + notes + ("\n" + text[end:] if end < len(text) else ""))
 

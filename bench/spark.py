@@ -102,12 +102,13 @@ def section(results: list[dict], commit: str) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    """Replace the Spark section of RESULTS.md, or put it before the concurrency section."""
+def write_section(text: str, start: str = START, end: str = END) -> None:
+    """Replace the section between `start` and `end` of RESULTS.md (the Spark section unless
+    told), or put it before the concurrency section."""
     current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if START in current and END in current:
-        head, rest = current.split(START, 1)
-        current = head.rstrip("\n") + "\n" + rest.split(END, 1)[1].lstrip("\n")
+    if start in current and end in current:
+        head, rest = current.split(start, 1)
+        current = head.rstrip("\n") + "\n" + rest.split(end, 1)[1].lstrip("\n")
     if SECTION_MARKER in current:
         head, tail = current.split(SECTION_MARKER, 1)
         RESULTS.write_text(head.rstrip("\n") + "\n\n" + text + "\n\n" + SECTION_MARKER + tail)
@@ -115,11 +116,12 @@ def write_section(text: str) -> None:
         RESULTS.write_text(current.rstrip("\n") + "\n\n" + text + "\n")
 
 
-def kept_section(previous: str) -> str:
-    """The Spark section of a RESULTS.md, for bench.run to keep ('' when there is none)."""
-    if START not in previous or END not in previous:
+def kept_section(previous: str, start: str = START, end: str = END) -> str:
+    """The Spark section (or the one between `start` and `end`) of a RESULTS.md, for bench.run to
+    keep ('' when there is none)."""
+    if start not in previous or end not in previous:
         return ""
-    return START + previous.split(START, 1)[1].split(END, 1)[0] + END
+    return start + previous.split(start, 1)[1].split(end, 1)[0] + end
 
 
 def main() -> int:

@@ -307,7 +307,11 @@ def staging_accounting(
     staging_keys: tuple[str, ...],
 ) -> GateResult:
     e = extract.name
-    key_join = " AND ".join(f"s.{quote_ident(k)} = u.{quote_ident(k)}" for k in staging_keys)
+    # a key is a key within one council (the file's la_code)
+    key_join = " AND ".join(
+        ["s.la_code = u._la_code"]
+        + [f"s.{quote_ident(k)} = u.{quote_ident(k)}" for k in staging_keys]
+    )
     money = (
         f"v.{quote_ident(extract.money_column)}" if extract.money_column else "NULL::DECIMAL(18,2)"
     )
@@ -328,10 +332,13 @@ def staging_accounting(
     # keys of the raw rows not in staging (a row superseded by a later file, or lost) leave that
     # pass as a list, usually short, and only they are looked for in staging. Raw rows are
     # counted and summed on their own (a staging row held twice would join its raw row twice).
-    keys = ", ".join(f"{quote_ident(k)} := r.{quote_ident(k)}" for k in staging_keys)
+    keys = ", ".join(
+        ["_la_code := r._la_code"]
+        + [f"{quote_ident(k)} := r.{quote_ident(k)}" for k in staging_keys]
+    )
     facts = con.execute(
         f"""
-        WITH files AS (SELECT file_hash, file_seq FROM raw.{e}_files
+        WITH files AS (SELECT file_hash, file_seq, la_code FROM raw.{e}_files
             WHERE in_landing AND status = 'loaded'),
         raw_by_file AS (
             SELECT v._file_hash AS file_hash, count(*) AS n,
@@ -361,7 +368,8 @@ def staging_accounting(
             WHERE s.source_file_hash NOT IN (SELECT file_hash FROM same_rows)
         ),
         raw_rows AS (
-            SELECT v.*, (f.file_seq::BIGINT << 32) | v._source_row AS row_ref, {money} AS _money
+            SELECT v.*, (f.file_seq::BIGINT << 32) | v._source_row AS row_ref, {money} AS _money,
+                   f.la_code AS _la_code
             FROM raw.{e} v
             INNER JOIN files f ON f.file_hash = v._file_hash
             WHERE v._file_hash NOT IN (SELECT file_hash FROM same_rows)
@@ -479,7 +487,8 @@ def ids_link(target: Warehouse | duckdb.DuckDBPyConnection, max_share: float) ->
             "SELECT f.flag, count(*) AS n, sum(abs(t.amount_gbp)) AS money "
             "FROM intermediate.int_data_quality_flags f "
             "LEFT JOIN staging.stg_finance__transactions t "
-            "ON f.extract = 'finance' AND t.transaction_id = f.record_key "
+            "ON f.extract = 'finance' AND t.la_code = f.la_code "
+            "AND t.transaction_id = f.record_key "
             f"WHERE f.flag IN ({flags}) GROUP BY f.flag"
         ).itertuples(index=False)
     }
@@ -534,29 +543,35 @@ def ids_link(target: Warehouse | duckdb.DuckDBPyConnection, max_share: float) ->
 
 
 def finance_reconciliation(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
+    """Per council and financial year: the ledger in staging = the money allocated, and its high
+    needs part = fct_provision_spend, to the penny."""
     facts = as_warehouse(target).frame(
         """
         WITH ledger AS (
-            SELECT financial_year AS fy, sum(amount_gbp) AS ledger_total
-            FROM staging.stg_finance__transactions GROUP BY financial_year
+            SELECT la_code, financial_year AS fy, sum(amount_gbp) AS ledger_total
+            FROM staging.stg_finance__transactions GROUP BY la_code, financial_year
         ),
         allocation AS (
-            SELECT financial_year AS fy,
+            SELECT la_code, financial_year AS fy,
                    sum(amount_gbp) AS allocated,
                    coalesce(sum(amount_gbp) FILTER (WHERE is_high_needs), 0) AS high_needs,
                    coalesce(sum(amount_gbp) FILTER (WHERE NOT is_high_needs), 0) AS not_high_needs,
                    coalesce(sum(amount_gbp) FILTER (WHERE provision_type = 'central'), 0) AS central
-            FROM intermediate.int_spend_allocated GROUP BY financial_year
+            FROM intermediate.int_spend_allocated GROUP BY la_code, financial_year
         ),
         mart AS (
-            SELECT financial_year AS fy, sum(spend_gbp) AS mart_total
-            FROM marts.fct_provision_spend GROUP BY financial_year
+            SELECT la_code, financial_year AS fy, sum(spend_gbp) AS mart_total
+            FROM marts.fct_provision_spend GROUP BY la_code, financial_year
         ),
         years AS (
-            SELECT fy FROM ledger UNION SELECT fy FROM allocation UNION SELECT fy FROM mart
+            SELECT la_code, fy FROM ledger
+            UNION SELECT la_code, fy FROM allocation
+            UNION SELECT la_code, fy FROM mart
         )
         SELECT
-            y.fy AS label,
+            -- the council's code leads the label when the warehouse holds more than one
+            CASE WHEN min(y.la_code) OVER () < max(y.la_code) OVER ()
+                THEN y.la_code || ' ' ELSE '' END || y.fy AS label,
             coalesce(l.ledger_total, 0)::DOUBLE AS ledger_gbp,
             coalesce(a.not_high_needs, 0)::DOUBLE AS not_high_needs_gbp,
             coalesce(a.high_needs, 0)::DOUBLE AS high_needs_gbp,
@@ -567,9 +582,9 @@ def finance_reconciliation(target: Warehouse | duckdb.DuckDBPyConnection) -> Gat
             (coalesce(a.high_needs, 0) - coalesce(m.mart_total, 0))::DOUBLE
                 AS high_needs_not_in_mart_gbp
         FROM years y
-        LEFT JOIN ledger l ON l.fy = y.fy
-        LEFT JOIN allocation a ON a.fy = y.fy
-        LEFT JOIN mart m ON m.fy = y.fy
+        LEFT JOIN ledger l ON l.la_code = y.la_code AND l.fy = y.fy
+        LEFT JOIN allocation a ON a.la_code = y.la_code AND a.fy = y.fy
+        LEFT JOIN mart m ON m.la_code = y.la_code AND m.fy = y.fy
         ORDER BY label
         """
     )
@@ -624,7 +639,9 @@ def unit_costs_within_bounds(
     try:
         facts = wh.frame(
             """
-            SELECT s.financial_year || ' ' || s.provision_type AS label,
+            SELECT CASE WHEN min(s.la_code) OVER () < max(s.la_code) OVER ()
+                       THEN s.la_code || ' ' ELSE '' END
+                       || s.financial_year || ' ' || s.provision_type AS label,
                    s.unit_cost_gbp::DOUBLE AS unit_cost_gbp, s.fte_placements,
                    b.min_unit_cost_gbp, b.max_unit_cost_gbp,
                    (s.unit_cost_gbp < b.min_unit_cost_gbp OR s.unit_cost_gbp > b.max_unit_cost_gbp
@@ -632,7 +649,7 @@ def unit_costs_within_bounds(
             FROM marts.fct_provision_spend s
             LEFT JOIN _bounds b ON b.provision_type = s.provision_type
             WHERE s.unit_cost_gbp IS NOT NULL AND s.fte_placements >= ?
-            ORDER BY s.financial_year, s.provision_type
+            ORDER BY s.la_code, s.financial_year, s.provision_type
             """,
             [min_fte],
         )

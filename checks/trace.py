@@ -87,8 +87,9 @@ def trace_plans(
                p.source_file, p.source_row, p.source_file_hash, p.load_id,
                s.source_file AS placement_source_file, s.source_row AS placement_source_row
         FROM intermediate.int_ehcp_census_snapshots c
-        JOIN staging.stg_ehcp__plans p USING (plan_id)
-        LEFT JOIN staging.stg_placements__spells s ON s.placement_id = c.placement_id
+        JOIN staging.stg_ehcp__plans p USING (la_code, plan_id)
+        LEFT JOIN staging.stg_placements__spells s
+            ON s.la_code = c.la_code AND s.placement_id = c.placement_id
         WHERE {where}
         ORDER BY c.plan_id
         """,

@@ -247,3 +247,34 @@ def run_checks(
         unreached_provisions_identical(tables, unreached),
     )
     return results
+
+
+def combine_results(
+    councils: dict[str, dict[str, tuple[str, GateResult]]],
+) -> dict[str, tuple[str, GateResult]]:
+    """Each check over every council (run_checks per council): passed when it passed for each,
+    its facts every council's (la_code first), its failures named by council."""
+    first = next(iter(councils.values()))
+    combined = {}
+    for name, (table, _) in first.items():
+        results = {code: checks[name][1] for code, checks in councils.items()}
+        combined[name] = (
+            table,
+            GateResult(
+                name=next(iter(results.values())).name,
+                passed=all(r.passed for r in results.values()),
+                facts=pd.concat(
+                    [
+                        r.facts.assign(la_code=code)[["la_code", *r.facts.columns]]
+                        for code, r in results.items()
+                    ],
+                    ignore_index=True,
+                ),
+                failures=[
+                    f"{code}: {f}" if len(results) > 1 else f
+                    for code, r in results.items()
+                    for f in r.failures
+                ],
+            ),
+        )
+    return combined

@@ -25,9 +25,34 @@ class History:
     provision_types: list[str]  # provision types that hold placements, in report order
 
 
-def read_history(target: Warehouse | duckdb.DuckDBPyConnection) -> History:
-    """The history from the warehouse's marts, on DuckDB or Spark (warehouse.Warehouse)."""
+def councils(target: Warehouse | duckdb.DuckDBPyConnection) -> list[str]:
+    """The councils (old LA codes) the warehouse's marts hold, in code order."""
+    return (
+        as_warehouse(target)
+        .frame(
+            "SELECT la_code FROM marts.fct_ehcp_cohort UNION "
+            "SELECT la_code FROM marts.fct_provision_spend ORDER BY la_code"
+        )["la_code"]
+        .tolist()
+    )
+
+
+def read_history(
+    target: Warehouse | duckdb.DuckDBPyConnection, la_code: str | None = None
+) -> History:
+    """Council `la_code`'s history from the warehouse's marts, on DuckDB or Spark
+    (warehouse.Warehouse); with no code, the one council the warehouse holds."""
     wh = as_warehouse(target)
+    if la_code is None:
+        held = councils(wh)
+        if len(held) > 1:
+            raise ValueError(
+                f"the warehouse holds {len(held)} councils ({', '.join(held)}): say which"
+            )
+        la_code = held[0] if held else ""
+    if la_code and not la_code.isalnum():
+        raise ValueError(f"not a council code: {la_code!r}")
+    council = f"la_code = '{la_code}'" if la_code else "true"
     provision_types = wh.frame(
         "SELECT provision_type FROM staging.provision_types WHERE has_placements "
         "ORDER BY sort_order"
@@ -35,35 +60,36 @@ def read_history(target: Warehouse | duckdb.DuckDBPyConnection) -> History:
     return History(
         caseload=wh.frame(
             "SELECT census_year, provision_type, sum(plans)::BIGINT AS plans "
-            "FROM marts.fct_ehcp_cohort GROUP BY census_year, provision_type "
+            f"FROM marts.fct_ehcp_cohort WHERE {council} GROUP BY census_year, provision_type "
             "ORDER BY census_year, provision_type"
         ),
         transitions=wh.frame(
             "SELECT year, age_from, provision_from, age_to, provision_to, "
             "sum(children)::BIGINT AS children "
-            "FROM marts.fct_ehcp_transitions "
+            f"FROM marts.fct_ehcp_transitions WHERE {council} "
             "GROUP BY year, age_from, provision_from, age_to, provision_to "
             "ORDER BY year, age_from NULLS LAST, provision_from, age_to NULLS LAST, provision_to"
         ),
         flows=wh.frame(
             "SELECT year, provision_type, new_plans, ceased_plans, moved_in, moved_out "
-            "FROM marts.fct_ehcp_flows ORDER BY year, provision_type"
+            f"FROM marts.fct_ehcp_flows WHERE {council} ORDER BY year, provision_type"
         ),
         spend=wh.frame(
             "SELECT financial_year, provision_type, spend_gbp::DOUBLE AS spend_gbp, "
             "fte_placements, unit_cost_gbp::DOUBLE AS unit_cost_gbp, is_complete_year "
-            "FROM marts.fct_provision_spend ORDER BY financial_year, provision_type"
+            f"FROM marts.fct_provision_spend WHERE {council} "
+            "ORDER BY financial_year, provision_type"
         ),
         position=wh.frame(
             "SELECT financial_year, funding_gbp::DOUBLE AS funding_gbp, "
             "spend_gbp::DOUBLE AS spend_gbp, "
             "cumulative_balance_gbp::DOUBLE AS cumulative_balance_gbp, "
             "is_complete_year, has_budget "
-            "FROM marts.fct_hnb_position ORDER BY financial_year"
+            f"FROM marts.fct_hnb_position WHERE {council} ORDER BY financial_year"
         ),
         budget=wh.frame(
             "SELECT financial_year, line, amount_gbp::DOUBLE AS amount_gbp "
-            "FROM staging.stg_budget__lines"
+            f"FROM staging.stg_budget__lines WHERE {council}"
         ),
         provision_types=provision_types,
     )

@@ -39,6 +39,22 @@ def forecast_tables(forecast: Forecast, backtest: pd.DataFrame) -> dict[str, pd.
     }
 
 
+def for_council(tables: dict[str, pd.DataFrame], la_code: str) -> dict[str, pd.DataFrame]:
+    """The tables with the council's old LA code as their first column (it leads every key)."""
+    return {
+        name: frame.assign(la_code=la_code)[["la_code", *frame.columns]]
+        for name, frame in tables.items()
+    }
+
+
+def combine(councils: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """Every council's tables (for_council) as one set of tables."""
+    return {
+        name: pd.concat([tables[name] for tables in councils], ignore_index=True)
+        for name in councils[0]
+    }
+
+
 def write_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame]) -> None:
     """Replace every table in one transaction, so readers never see half a forecast."""
     con.execute("CREATE SCHEMA IF NOT EXISTS forecast")

@@ -120,24 +120,27 @@ def _has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
 
 
 def _files(con: duckdb.DuckDBPyConnection, extract: str) -> list[tuple]:
+    """Each file of the extract: hash, load sequence, status, in the landing folder, council."""
     if not _has_table(con, "raw", f"{extract}_files"):
         return []
     return con.execute(
-        f"SELECT file_hash, file_seq, status, in_landing FROM raw.{extract}_files ORDER BY ALL"
+        f"SELECT file_hash, file_seq, status, in_landing, la_code FROM raw.{extract}_files "
+        "ORDER BY ALL"
     ).fetchall()
 
 
 def current_state(con: duckdb.DuckDBPyConnection, project_dir: Path) -> dict:
     """What the next build would be made from: the dbt project's digest, a digest of every
-    other extract's files (hash, status, in the landing folder), and the finance files in the
-    build (loaded, in the landing folder) with their load sequence."""
+    other extract's files (hash, status, in the landing folder, council), and the finance files
+    in the build (loaded, in the landing folder) with their load sequence and council."""
     others = {name: _files(con, name) for name in sorted(EXTRACTS) if name != LEDGER}
-    finance = {
-        file_hash: seq
-        for file_hash, seq, status, in_landing in _files(con, LEDGER)
-        if status == "loaded" and in_landing
+    current = [f for f in _files(con, LEDGER) if f[2] == "loaded" and f[3]]
+    return {
+        "project": project_digest(project_dir),
+        "others": _digest(others),
+        "finance": {file_hash: seq for file_hash, seq, *_ in current},
+        "finance_councils": {file_hash: la_code for file_hash, *_, la_code in current},
     }
-    return {"project": project_digest(project_dir), "others": _digest(others), "finance": finance}
 
 
 def recorded_state(con: duckdb.DuckDBPyConnection) -> dict | None:
@@ -162,6 +165,10 @@ def plan(con: duckdb.DuckDBPyConnection, project_dir: Path) -> LedgerBuild:
     missing = set(before["finance"]) - set(now["finance"])
     if missing:
         return LedgerBuild(None, f"{len(missing)} finance file(s) left the landing folder")
+    councils = before.get("finance_councils")
+    if councils is None or any(now["finance_councils"][h] != code for h, code in councils.items()):
+        # (HIGHNEEDS_LA_CODE set or changed since: the rows already built carry the old code)
+        return LedgerBuild(None, "a finance file's council (la_code) changed")
     if not all(_has_table(con, schema, name) for schema, name in LEDGER_MODELS):
         return LedgerBuild(None, "the ledger's tables are missing")
     after = max(before["finance"].values(), default=0)

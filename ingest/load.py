@@ -18,9 +18,18 @@ For each file in `<landing>/<extract>/` (every `*.csv` and `*.xlsx`; see `ingest
    the row it repeats and its money; counted, not loaded again); or `quarantine.<extract>` (a row
    that breaks a rule, as text, with every problem it has). The landing file, identified by its
    SHA-256, is the verbatim record of what was read.
-5. `raw.<extract>_files` records each file: hash, name, counts and money per outcome, and whether
+5. `raw.<extract>_files` records each file: hash, name, counts and money per outcome, whether
    it is still in the landing folder (the landing folder is the input: a file taken out is
-   retired from staging, though its rows stay in raw for audit).
+   retired from staging, though its rows stay in raw for audit), and the council it belongs to
+   (`la_code`, which staging carries onto every row).
+
+Many councils (DESIGN.md): a landing folder of councils' folders, each named by the council's
+3-digit old LA code and laid out as a landing folder of its own (`landing/869/ehcp/…`), loads
+every council's files, each recorded with its code; a top-level `reference/` GIAS extract is
+shared by every council. A file's identity there is the hash of the council's code and the
+file's bytes, so the same file in two councils' folders is two councils' rows. A landing folder
+without that level is one council, whose code is HIGHNEEDS_LA_CODE (else its latest SEN2
+return's header, else `000`).
 
 All of a file's writes happen in one transaction, so a file is never half-loaded. A full disk
 stops the load with `ingest.diskspace.DiskFull`, whose message names the folder that is full.
@@ -148,29 +157,106 @@ class EmptyLanding(FileNotFoundError):
     a wrong HIGHNEEDS_LANDING, or nothing dropped yet."""
 
 
-def require_landing_files(landing_dir: Path) -> None:
-    """Stop with a plain message when no extract file (nor SEN2 return) is in the landing folder,
-    rather than let the models fail on empty tables."""
+# The la_code of a single council's files when neither HIGHNEEDS_LA_CODE nor a SEN2 header gives it
+UNKNOWN_LA_CODE = "000"
+COUNCIL_FOLDER = re.compile(r"[0-9]{3}")
+# the extract whose top-level folder every council of a many-council landing folder shares
+SHARED_EXTRACT = "gias"
+
+
+@dataclass(frozen=True)
+class Council:
+    """One council's part of the landing folder: its old LA code and its folder."""
+
+    la_code: str
+    folder: Path
+
+
+def _has_extract_files(folder: Path, shared_too: bool = True) -> bool:
     from .contracts import EXTRACTS
 
-    councils = sorted(
-        folder.name
-        for folder in (landing_dir.iterdir() if landing_dir.is_dir() else [])
-        if folder.is_dir()
-        and re.fullmatch(r"[0-9]{3}", folder.name)
-        and (any(landing_files(folder, e) for e in EXTRACTS.values()) or find_returns(folder))
-    )
-    if councils:
-        # DESIGN's many-councils layout; until one warehouse holds many councils, say so rather
-        # than refresh the top level alone and leave the councils' files unread
-        raise EmptyLanding(
-            f"The landing folder {landing_dir} (HIGHNEEDS_LANDING) holds councils' folders "
-            f"({', '.join(f'{c}/' for c in councils)}): one warehouse holding many councils is "
-            "not built yet. Refresh each council on its own: point HIGHNEEDS_LANDING at its "
-            f"folder (e.g. {landing_dir / councils[0]}), HIGHNEEDS_WAREHOUSE and HIGHNEEDS_SERVING "
-            "at its own files, and HIGHNEEDS_LA_CODE at its code."
+    extracts = [e for e in EXTRACTS.values() if shared_too or e.name != SHARED_EXTRACT]
+    return bool(find_returns(folder)) or any(landing_files(folder, e) for e in extracts)
+
+
+def council_folders(landing_dir: Path) -> list[Council]:
+    """The councils' folders of a many-council landing folder (named by 3-digit old LA code,
+    holding extract files), in code order; empty for a single council's landing folder."""
+    return [
+        Council(folder.name, folder)
+        for folder in sorted(landing_dir.iterdir() if landing_dir.is_dir() else [])
+        if folder.is_dir() and COUNCIL_FOLDER.fullmatch(folder.name) and _has_extract_files(folder)
+    ]
+
+
+def landing_councils(
+    landing_dir: Path,
+    la_code: str | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> list[Council]:
+    """Every council the landing folder holds: its councils' folders, or the folder itself as one
+    council coded `la_code` (HIGHNEEDS_LA_CODE), else by its latest SEN2 return, else as the
+    warehouse `con` already codes its files (a code, once given, stays when the setting is
+    later left out), else `000`."""
+    from .sen2 import council_code
+
+    return council_folders(landing_dir) or [
+        Council(
+            la_code
+            or council_code(landing_dir)
+            or (_known_code(con) if con is not None else None)
+            or UNKNOWN_LA_CODE,
+            landing_dir,
         )
-    if any(landing_files(landing_dir, e) for e in EXTRACTS.values()) or find_returns(landing_dir):
+    ]
+
+
+def _known_code(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The council code of the file the warehouse loaded last (any extract), if one is set."""
+    tables = [
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM information_schema.columns WHERE table_schema = 'raw' "
+            "AND table_name LIKE '%\\_files' ESCAPE '\\' AND column_name = 'la_code'"
+        ).fetchall()
+    ]
+    if not tables:
+        return None
+    union = " UNION ALL ".join(f"SELECT la_code, loaded_at FROM raw.{t}" for t in tables)
+    row = con.execute(
+        f"SELECT la_code FROM ({union}) WHERE la_code IS NOT NULL AND la_code <> ? "
+        "ORDER BY loaded_at DESC LIMIT 1",
+        [UNKNOWN_LA_CODE],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def require_landing_files(landing_dir: Path) -> None:
+    """Stop with a plain message when no extract file (nor SEN2 return) is in the landing folder,
+    rather than let the models fail on empty tables; or when it mixes councils' folders with a
+    council's own extract folders (whose council would those files be?)."""
+    from .contracts import EXTRACTS
+
+    councils = council_folders(landing_dir)
+    if councils:
+        # a shared GIAS extract at the top level is allowed: every council reads it
+        if _has_extract_files(landing_dir, shared_too=False):
+            folders = (
+                ", ".join(
+                    f"{e.landing_folder}/"
+                    for e in EXTRACTS.values()
+                    if e.name != SHARED_EXTRACT and landing_files(landing_dir, e)
+                )
+                or "sen2/"
+            )
+            raise EmptyLanding(
+                f"The landing folder {landing_dir} (HIGHNEEDS_LANDING) holds councils' folders "
+                f"({', '.join(f'{c.la_code}/' for c in councils)}) and also extract files of its "
+                f"own ({folders}): move those into their council's folder (e.g. "
+                f"{councils[0].folder / 'ehcp'}); only a GIAS extract in reference/ is shared."
+            )
+        return
+    if _has_extract_files(landing_dir):
         return
     folders = ", ".join(f"{e.landing_folder}/" for e in EXTRACTS.values())
     raise EmptyLanding(
@@ -204,6 +290,7 @@ FILES_COLUMNS = [
     "gross_money_quarantined_gbp DECIMAL(18,2)",
     "in_landing BOOLEAN",
     "last_seen_load_id VARCHAR",
+    "la_code VARCHAR",  # the council the file belongs to (its folder's code, or the one council's)
 ]
 
 
@@ -690,6 +777,7 @@ def _record_file(
     file_bytes: int,
     columns_found: list[str],
     load_id: str,
+    la_code: str,
 ) -> None:
     next_seq = con.execute(
         f"SELECT coalesce(max(file_seq), 0) + 1 FROM raw.{outcome.extract}_files"
@@ -706,7 +794,7 @@ def _record_file(
         "?::DECIMAL(18,2) AS gross_money_read_gbp, "
         "?::DECIMAL(18,2) AS gross_money_quarantined_gbp, "
         "true AS in_landing, "
-        "? AS last_seen_load_id",
+        "? AS last_seen_load_id, ? AS la_code",
         [
             outcome.file_hash,
             content_hash,
@@ -727,6 +815,7 @@ def _record_file(
             outcome.gross_money_read_gbp,
             outcome.gross_money_quarantined_gbp,
             load_id,
+            la_code,
         ],
     )
 
@@ -760,6 +849,7 @@ def load_file(
     extract_date: dt.date,
     aliases: dict[str, str],
     date_floor: dt.date = DEFAULT_DATE_FLOOR,
+    la_code: str = UNKNOWN_LA_CODE,
 ) -> list[FileOutcome]:
     """Load every part `read` gives (into a scratch folder) in one transaction: all of a file,
     or (rejected) none of it. A full disk raises ingest.diskspace.DiskFull."""
@@ -780,13 +870,13 @@ def load_file(
                 )
                 _stage_part(con, extract, part, mapping, pseudonym_key, extract_date, date_floor)
                 _write_part(con, extract, outcome, load_id, extract_date, date_floor)
-                _record_file(con, outcome, file_hash, file_bytes, part.headers, load_id)
+                _record_file(con, outcome, file_hash, file_bytes, part.headers, load_id, la_code)
                 outcomes.append(outcome)
             con.execute("COMMIT")
         except FileRejected as rejection:
             _clean_up_after(con, rejection)
             outcome = FileOutcome(extract.name, file_name, file_hash, "rejected", str(rejection))
-            _record_file(con, outcome, file_hash, file_bytes, headers, load_id)
+            _record_file(con, outcome, file_hash, file_bytes, headers, load_id, la_code)
             return [outcome]
         except Exception as error:
             _clean_up_after(con, error)
@@ -828,107 +918,180 @@ def load_extract(
     hashes: HashCache | None = None,
     date_floor: dt.date = DEFAULT_DATE_FLOOR,
     sen2_child_id: ChildIdRule | None = None,
+    la_code: str | None = None,
 ) -> ExtractLoad:
-    """Load every new file of one extract; mark which known files are still in the landing folder.
-    `sen2_child_id` says which SEN2 person field is the child id the council's other extracts carry.
+    """Load every new file of one extract, of every council the landing folder holds; mark which
+    known files are still in the landing folder. `sen2_child_id` says which SEN2 person field is
+    the child id the council's other extracts carry; `la_code` is a single council's code
+    (HIGHNEEDS_LA_CODE; see landing_councils).
 
     A file that cannot be read is rejected by name and the others still load; a full disk raises
     ingest.diskspace.DiskFull, naming the folder and the space left.
     """
     with reported_when_full(f"Loading the {extract.name} extract", database_folder(con)):
         ensure_tables(con, extract)
+        councils = landing_councils(landing_dir, la_code, con)
+        many = bool(council_folders(landing_dir))
+        # files recorded before files had a council were the one council's
+        con.execute(
+            f"UPDATE raw.{extract.name}_files SET la_code = ? WHERE la_code IS NULL",
+            [la_code or (UNKNOWN_LA_CODE if many else councils[0].la_code)],
+        )
         extract_date = extract_date or dt.date.today()
         aliases = load_aliases().get(extract.name, {})
         reader_settings = (reader_config or {}).get(extract.name, {})
         result = ExtractLoad(extract.name, load_id)
         present: list[str] = []
         hashes = hashes or HashCache(None)
-        sources: list[Source] = []
-        for path in landing_files(landing_dir, extract):
-            display = str(path.relative_to(landing_dir))
-            try:
-                sources.append(
-                    Source(
-                        display,
-                        hashes.sha256(path),
-                        path.stat().st_size,
-                        partial(_read_file, con, path, display, extract, aliases, reader_settings),
-                    )
+        for council in councils:
+            folders = [council.folder]
+            if many and extract.name == SHARED_EXTRACT:
+                folders.append(landing_dir)  # the region's shared GIAS extract
+            sources = [
+                source
+                for folder in folders
+                for source in _sources(
+                    con,
+                    extract,
+                    folder,
+                    landing_dir,
+                    hashes,
+                    aliases,
+                    reader_settings,
+                    pseudonym_key,
+                    sen2_child_id,
                 )
-            except OSError as error:
-                sources.append(_unreadable_source(display, error))
-        if extract.name in SEN2_REQUIRED_TABLES:
-            for sen2 in find_returns(landing_dir):
-                try:
-                    sources.append(
-                        Source(
-                            sen2.name,
-                            sen2.content_hash(hashes, sen2_child_id),
-                            sen2.size(),
-                            partial(
-                                _read_sen2, con, sen2, extract.name, pseudonym_key, sen2_child_id
-                            ),
-                            named_by_part=True,
-                        )
-                    )
-                except OSError as error:
-                    sources.append(_unreadable_source(sen2.name, error))
-        for source in sources:
-            display, content_hash = source.display, source.content_hash
-            # A rejected file is tried again: the contract or the reader may have changed since.
-            con.execute(
-                f"DELETE FROM raw.{extract.name}_files "
-                "WHERE content_hash = ? AND status = 'rejected'",
-                [content_hash],
-            )
-            known = [
-                row[0]
-                for row in con.execute(
-                    f"SELECT file_hash FROM raw.{extract.name}_files WHERE content_hash = ? "
-                    "ORDER BY file_seq",
-                    [content_hash],
-                ).fetchall()
             ]
-            if known:
-                # a renamed or moved file keeps its rows; its records take the new name
-                renamed = (
-                    "file_name"
-                    if source.named_by_part
-                    else (
-                        "CASE WHEN contains(file_name, '#') THEN $name || '#' || "
-                        "split_part(file_name, '#', -1) ELSE $name END"
-                    )
+            for source in sources:
+                if many:
+                    # the same file in two councils' folders is each council's own
+                    source.content_hash = hashlib.sha256(
+                        f"{council.la_code}/{source.content_hash}".encode()
+                    ).hexdigest()
+                loaded = _load_source(
+                    con,
+                    extract,
+                    source,
+                    load_id,
+                    pseudonym_key,
+                    extract_date,
+                    aliases,
+                    date_floor,
+                    council.la_code,
                 )
-                con.execute(
-                    f"UPDATE raw.{extract.name}_files SET last_seen_load_id = $load_id, "
-                    f"file_name = {renamed} "
-                    "WHERE content_hash = $hash",
-                    {"load_id": load_id, "name": display, "hash": content_hash},
-                )
-                result.files.extend(_known_file_outcome(con, extract, h) for h in known)
-                present.extend(known)
-                continue
-            outcomes = load_file(
-                con,
-                extract,
-                source.read,
-                display,
-                content_hash,
-                source.size,
-                load_id,
-                pseudonym_key,
-                extract_date,
-                aliases,
-                date_floor,
-            )
-            present.extend(o.file_hash for o in outcomes)
-            result.files.extend(outcomes)
+                present.extend(o.file_hash for o in loaded)
+                result.files.extend(loaded)
         con.execute(
             f"UPDATE raw.{extract.name}_files "
             "SET in_landing = list_contains(?::VARCHAR[], file_hash)",
             [present],
         )
         return result
+
+
+def _sources(
+    con: duckdb.DuckDBPyConnection,
+    extract: Extract,
+    folder: Path,
+    landing_dir: Path,
+    hashes: HashCache,
+    aliases: dict[str, str],
+    reader_settings: dict,
+    pseudonym_key: str,
+    sen2_child_id: ChildIdRule | None,
+) -> list[Source]:
+    """The extract's files in `folder` (and its SEN2 returns), named relative to the landing
+    folder."""
+    sources: list[Source] = []
+    for path in landing_files(folder, extract):
+        display = str(path.relative_to(landing_dir))
+        try:
+            sources.append(
+                Source(
+                    display,
+                    hashes.sha256(path),
+                    path.stat().st_size,
+                    partial(_read_file, con, path, display, extract, aliases, reader_settings),
+                )
+            )
+        except OSError as error:
+            sources.append(_unreadable_source(display, error))
+    if extract.name in SEN2_REQUIRED_TABLES:
+        for sen2 in find_returns(folder):
+            try:
+                sources.append(
+                    Source(
+                        sen2.name,
+                        sen2.content_hash(hashes, sen2_child_id),
+                        sen2.size(),
+                        partial(_read_sen2, con, sen2, extract.name, pseudonym_key, sen2_child_id),
+                        named_by_part=True,
+                    )
+                )
+            except OSError as error:
+                sources.append(_unreadable_source(sen2.name, error))
+    return sources
+
+
+def _load_source(
+    con: duckdb.DuckDBPyConnection,
+    extract: Extract,
+    source: Source,
+    load_id: str,
+    pseudonym_key: str,
+    extract_date: dt.date,
+    aliases: dict[str, str],
+    date_floor: dt.date,
+    la_code: str,
+) -> list[FileOutcome]:
+    """Load one source unless its content is already in the warehouse (then its records take
+    its current name and council): the outcomes of its parts."""
+    display, content_hash = source.display, source.content_hash
+    # A rejected file is tried again: the contract or the reader may have changed since.
+    con.execute(
+        f"DELETE FROM raw.{extract.name}_files WHERE content_hash = ? AND status = 'rejected'",
+        [content_hash],
+    )
+    known = [
+        row[0]
+        for row in con.execute(
+            f"SELECT file_hash FROM raw.{extract.name}_files WHERE content_hash = ? "
+            "ORDER BY file_seq",
+            [content_hash],
+        ).fetchall()
+    ]
+    if known:
+        # a renamed or moved file keeps its rows; its records take the new name (and, for a
+        # single council whose code was set since, the code)
+        renamed = (
+            "file_name"
+            if source.named_by_part
+            else (
+                "CASE WHEN contains(file_name, '#') THEN $name || '#' || "
+                "split_part(file_name, '#', -1) ELSE $name END"
+            )
+        )
+        con.execute(
+            f"UPDATE raw.{extract.name}_files SET last_seen_load_id = $load_id, "
+            f"file_name = {renamed}, la_code = $la_code "
+            "WHERE content_hash = $hash",
+            {"load_id": load_id, "name": display, "hash": content_hash, "la_code": la_code},
+        )
+        return [_known_file_outcome(con, extract, h) for h in known]
+    return load_file(
+        con,
+        extract,
+        source.read,
+        display,
+        content_hash,
+        source.size,
+        load_id,
+        pseudonym_key,
+        extract_date,
+        aliases,
+        date_floor,
+        la_code,
+    )
 
 
 def _unreadable_source(display: str, error: OSError) -> Source:

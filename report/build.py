@@ -26,6 +26,8 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.councils import chosen_council
+
 from . import requests, tables
 from .benchmarks import Benchmarks, BenchmarkUnavailable, benchmark, load_published_data
 from .charts import Chart, build_benchmark_charts, build_charts
@@ -180,9 +182,11 @@ def build_report(
 
 
 def _draw(con: duckdb.DuckDBPyConnection, options: ReportOptions, staging: Path) -> Report:
-    data = read_report_data(con)
+    # with many councils in the warehouse, the report is of one of them (ReportOptions.council)
+    la_code = chosen_council(con, options.council)
+    data = read_report_data(con, la_code)
     bench, note = _benchmarks(options)
-    own_requests = requests.read_own(con)  # None without a SEN2 return
+    own_requests = requests.read_own(con, la_code)  # None without a SEN2 return
     published_requests = requests.read_published(options.published)
     similar = [] if bench is None else list(bench.neighbours["code"])
     bench_charts = build_benchmark_charts(bench) if bench is not None else []

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ingest.provision_types import DFE_PLACEMENT_CATEGORY
+from warehouse.councils import of_council
 
 from .suppression import Protected, protect, protect_with_groups
 
@@ -199,7 +200,8 @@ def _exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
     )
 
 
-def read_report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
+def read_report_data(con: duckdb.DuckDBPyConnection, la_code: str | None = None) -> ReportData:
+    """Council `la_code`'s figures (None: every row, for a warehouse of one council)."""
     missing = [f"{schema}.{name}" for schema, name in REQUIRED if not _exists(con, schema, name)]
     if missing:
         raise ReportInputError(
@@ -216,7 +218,8 @@ def read_report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
         labels = dict(DEFAULT_PROVISIONS)
 
     def df(sql):
-        return con.execute(sql).df()
+        # one council's rows: its code is the report's, not a column of its tables
+        return con.execute(of_council(sql, la_code)).df().drop(columns="la_code", errors="ignore")
 
     checks = pd.DataFrame(
         columns=[

@@ -20,6 +20,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from warehouse.councils import of_council
+
 from .tables import Table
 
 ENGLAND = "E92000001"
@@ -57,8 +59,9 @@ DENOMINATORS = {
 }
 
 
-def read_own(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
-    """The council's figures by year, or None when the warehouse has none (no SEN2 return)."""
+def read_own(con: duckdb.DuckDBPyConnection, la_code: str | None = None) -> pd.DataFrame | None:
+    """Council `la_code`'s figures by year (None: every row, for a warehouse of one council), or
+    None when the warehouse has none (no SEN2 return)."""
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables "
         "WHERE table_schema = 'marts' AND table_name = 'fct_ehcp_requests'"
@@ -66,7 +69,10 @@ def read_own(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
     if not exists:
         return None
     frame = con.execute(
-        f"SELECT year, {', '.join(MEASURES)} FROM marts.fct_ehcp_requests ORDER BY year"
+        of_council(
+            f"SELECT year, {', '.join(MEASURES)} FROM marts.fct_ehcp_requests ORDER BY year",
+            la_code,
+        )
     ).df()
     return frame if len(frame) else None
 

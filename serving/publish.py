@@ -100,8 +100,8 @@ class SuppressedTable:
 
     name: str
     requires: str  # the served table it is made from
-    source: str  # SQL over it: one row per interior cell
-    dims: tuple[str, ...]
+    source: str  # SQL over it: one row per council (la_code) and interior cell
+    dims: tuple[str, ...]  # within one council: each council's table is suppressed on its own
     count: str
     lines: tuple[tuple[str, ...], ...]  # dims fixed along each published total
     hidden_with_count: tuple[str, ...] = ()  # measures hidden whenever the row's count is
@@ -114,7 +114,7 @@ SUPPRESSED_TABLES = (
         name="ehcp_plans_by_need",
         requires="marts.fct_ehcp_cohort",
         source=(
-            "SELECT census_year, primary_need, provision_type, sum(plans) AS plans "
+            "SELECT la_code, census_year, primary_need, provision_type, sum(plans) AS plans "
             "FROM marts.fct_ehcp_cohort GROUP BY ALL"
         ),
         dims=("census_year", "primary_need", "provision_type"),
@@ -125,7 +125,7 @@ SUPPRESSED_TABLES = (
         name="ehcp_plans_by_age_group",
         requires="marts.fct_ehcp_cohort",
         source=(
-            "SELECT census_year, age_group, provision_type, sum(plans) AS plans "
+            "SELECT la_code, census_year, age_group, provision_type, sum(plans) AS plans "
             "FROM marts.fct_ehcp_cohort GROUP BY ALL"
         ),
         dims=("census_year", "age_group", "provision_type"),
@@ -136,8 +136,8 @@ SUPPRESSED_TABLES = (
         name="ehcp_flows",
         requires="marts.fct_ehcp_flows",
         source=(
-            "UNPIVOT (SELECT year, provision_type, new_plans, ceased_plans, moved_in, moved_out "
-            "FROM marts.fct_ehcp_flows) ON new_plans, ceased_plans, moved_in, "
+            "UNPIVOT (SELECT la_code, year, provision_type, new_plans, ceased_plans, moved_in, "
+            "moved_out FROM marts.fct_ehcp_flows) ON new_plans, ceased_plans, moved_in, "
             "moved_out INTO NAME measure VALUE plans"
         ),
         dims=("year", "measure", "provision_type"),
@@ -148,7 +148,7 @@ SUPPRESSED_TABLES = (
         name="provision_spend",
         requires="marts.fct_provision_spend",
         source=(
-            "SELECT financial_year, provision_type, placements, spend_gbp, unit_cost_gbp "
+            "SELECT la_code, financial_year, provision_type, placements, spend_gbp, unit_cost_gbp "
             "FROM marts.fct_provision_spend"
         ),
         dims=("financial_year", "provision_type"),
@@ -390,6 +390,17 @@ def _alias_columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]
     ).fetchall()
 
 
+def _each_council(cells: pd.DataFrame, spec: SuppressedTable, threshold: int) -> pd.DataFrame:
+    """The suppressed table of each council's cells (la_code first), each as its own refresh
+    would publish it: its own years, totals and suppression."""
+    parts = list(cells.groupby("la_code", sort=True)) or [("", cells)]
+    frames = []
+    for code, part in parts:
+        frame = suppressed_table(part.drop(columns="la_code"), spec, threshold)
+        frames.append(frame.assign(la_code=code)[["la_code", *frame.columns]])
+    return pd.concat(frames, ignore_index=True)
+
+
 def _write_published(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
     """The `published` schema, computed from the warehouse's copies of the served tables."""
     con.execute(f"CREATE SCHEMA {_ALIAS}.{PUBLISHED_SCHEMA}")
@@ -400,7 +411,7 @@ def _write_published(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
         types = {
             c: _served_type(str(t)) for c, t in zip(source.columns, source.types, strict=False)
         }
-        frame = suppressed_table(source.df(), spec, threshold)
+        frame = _each_council(source.df(), spec, threshold)
         types[spec.count] = (
             "BIGINT"  # a count (sum() gives HUGEINT, which some ODBC clients cannot read)
         )

@@ -50,6 +50,7 @@ SHARED_SESSION_FIXTURE = {
 TEST_BY_TEST = ("tests/e2e/test_sen2.py",)
 SLOWEST_FIRST = (
     "tests/faults/test_kill.py",
+    "tests/e2e/test_many_councils.py",
     "tests/e2e/test_sen2.py",
     "tests/e2e/test_reloads.py",
     "tests/dbt/test_incremental_ledger.py",

@@ -133,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("--census", type=int, help="census year for plans, e.g. 2025")
     trace.add_argument("--provision", help="provision type, e.g. inmss")
     trace.add_argument("--need", help="primary need for plans, e.g. ASD")
+    trace.add_argument(
+        "--la", help="the council's old LA code, when the warehouse holds many (e.g. 869)"
+    )
     trace.add_argument("--out", help="write every row to this CSV")
     trace.add_argument(
         "--verbatim",

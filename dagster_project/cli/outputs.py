@@ -16,14 +16,24 @@ from .runner import REFRESH_RUNNING_EXIT_CODE, holding_refresh_lock
 def cmd_trace(args: argparse.Namespace, console: Console) -> int:
     """List the landing rows behind a mart figure, with their source file and row."""
     from checks.trace import trace_plans, trace_spend
+    from warehouse.councils import CouncilConnection, councils
 
     settings = load_settings()
     if not settings.warehouse.exists():
         console.print(f"[red]No warehouse at {settings.warehouse}: run a refresh first.[/red]")
         return 2
+    with settings.connect_warehouse(read_only=True) as warehouse:
+        held = councils(warehouse)
+    if len(held) > 1 and args.la not in held:
+        console.print(
+            f"[red]The warehouse holds {len(held)} councils ({', '.join(held)}): "
+            "say whose figure with --la (e.g. --la " + held[0] + ").[/red]"
+        )
+        return 2
     if args.what == "forecast":
         return _trace_forecast(args, settings, console)
-    with settings.connect_warehouse(read_only=True) as con:
+    with settings.connect_warehouse(read_only=True) as warehouse:
+        con = CouncilConnection(warehouse, args.la)
         if args.what == "spend":
             if not args.year or not args.provision:
                 console.print(
@@ -117,15 +127,16 @@ def _trace_forecast(args: argparse.Namespace, settings: Settings, console: Conso
     import math
 
     from forecast.trace import TraceError, trace_forecast
+    from warehouse.councils import CouncilConnection
 
     if not args.year or not args.provision:
         console.print(
             "[red]trace forecast needs --year (e.g. 2028-29) and --provision (e.g. mss)[/red]"
         )
         return 2
-    with settings.connect_warehouse(read_only=True) as con:
+    with settings.connect_warehouse(read_only=True) as warehouse:
         try:
-            rows = trace_forecast(con, args.year, args.provision)
+            rows = trace_forecast(CouncilConnection(warehouse, args.la), args.year, args.provision)
         except TraceError as error:
             console.print(f"[red]{error}[/red]")
             return 2

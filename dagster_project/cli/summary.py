@@ -165,9 +165,23 @@ def _print_checks(outcome: RefreshOutcome, console: Console) -> None:
 
 
 def _print_provisions(con, settings: Settings, console: Console) -> None:
-    if not _table_exists(con, "marts", "fct_provision_spend"):
-        return
-    actual = con.execute(
+    """Each council's spend and caseload by provision, actual and forecast, and its balance."""
+    from warehouse.councils import councils
+
+    codes = councils(con)
+    for code in codes:
+        _print_council(con, settings, console, code, len(codes) > 1)
+
+
+def _print_council(con, settings: Settings, console: Console, la_code: str, many: bool) -> None:
+    from warehouse.councils import of_council
+
+    def query(sql: str, params: list | None = None):
+        return con.execute(of_council(sql, la_code), params or [])
+
+    if many:
+        console.print(f"[bold]Council {la_code}[/bold]")
+    actual = query(
         """
         WITH last_year AS (
             SELECT max(financial_year) AS fy FROM marts.fct_provision_spend WHERE is_complete_year
@@ -185,7 +199,7 @@ def _print_provisions(con, settings: Settings, console: Console) -> None:
     ).fetchall()
     forecast: dict[tuple[str, str], tuple[float, float]] = {}
     if _table_exists(con, "forecast", "spend"):
-        for scenario, provision, spend, plans in con.execute(
+        for scenario, provision, spend, plans in query(
             """
             SELECT s.scenario, s.provision_type, s.spend_gbp_central, c.plans_central
             FROM forecast.spend s
@@ -227,7 +241,7 @@ def _print_provisions(con, settings: Settings, console: Console) -> None:
     )
     console.print(table)
     if _table_exists(con, "forecast", "hnb_position"):
-        for scenario, balance, low, high in con.execute(
+        for scenario, balance, low, high in query(
             "SELECT scenario, cumulative_balance_gbp_central, cumulative_balance_gbp_p10, "
             "cumulative_balance_gbp_p90 "
             "FROM forecast.hnb_position WHERE financial_year = ? ORDER BY scenario DESC",
@@ -242,7 +256,7 @@ def _print_provisions(con, settings: Settings, console: Console) -> None:
 
         assumed = (
             dict(
-                con.execute(
+                query(
                     "SELECT assumption, value FROM forecast.assumptions "
                     "WHERE assumption IN ('funding_growth', 'unit_cost_inflation')"
                 ).fetchall()
@@ -264,7 +278,7 @@ def _print_provisions(con, settings: Settings, console: Console) -> None:
                 highlight=False,
             )
     if _table_exists(con, "forecast", "drivers"):
-        rows = con.execute(
+        rows = query(
             "SELECT financial_year, driver, spend_change_gbp FROM forecast.drivers "
             "WHERE scenario = 'unmitigated' AND driver <> 'total' "
             "AND financial_year = (SELECT min(financial_year) FROM forecast.drivers "

@@ -6,11 +6,11 @@ from dagster_duckdb import DuckDBResource
 
 from forecast.aggregate import published_growth
 from forecast.backtest import backtest_cohort
-from forecast.checks import CHECK_DESCRIPTIONS, TABLE_CHECKS, run_checks
-from forecast.history import caseload_by_census, read_history
+from forecast.checks import CHECK_DESCRIPTIONS, TABLE_CHECKS, combine_results, run_checks
+from forecast.history import caseload_by_census, councils, read_history
 from forecast.mitigations import load_mitigations
 from forecast.model import MITIGATED, UNMITIGATED, run_forecast
-from forecast.store import TABLE_DESCRIPTIONS, forecast_tables, write_tables
+from forecast.store import TABLE_DESCRIPTIONS, combine, for_council, forecast_tables, write_tables
 from forecast.summary import summary_markdown
 
 from ..metadata import (
@@ -53,39 +53,56 @@ def forecast_tables_asset(
     warehouse: DuckDBResource,
     settings: dg.ResourceParam[Settings],
 ):
-    """Runs forecast.model on the marts and writes the forecast schema in one transaction."""
+    """Runs forecast.model on each council's marts and writes the forecast schema (every council's
+    tables, la_code first) in one transaction."""
     with warehouse.get_connection() as con:
-        history = read_history(con)
-    mitigations = load_mitigations(settings.mitigations, history.provision_types)
+        codes = councils(con)
+        histories = {code: read_history(con, code) for code in codes}
     council = load_report_settings(settings)
-    caseload = caseload_by_census(history)
-    growth, why_not = published_growth(council.published, council.la_code, caseload.sum(axis=1))
-    if growth is None and settings.forecast.cohort.pool_with_published:
-        context.log.info(f"joiners follow their own trend, not the published files: {why_not}")
-    base_year = int(history.transitions["year"].max()) if len(history.transitions) else None
-    forecast = run_forecast(
-        history,
-        mitigations,
-        settings.forecast,
-        growth(base_year) if growth is not None and base_year is not None else None,
-    )
-    backtest = backtest_cohort(
-        history.transitions,
-        caseload,
-        history.provision_types,
-        settings.forecast.cohort,
-        seed=settings.forecast.seed,
-        unit_costs=forecast.cost_model.cost_per_plan(),
-        pooled_growth=growth,
-    )
-    tables = forecast_tables(forecast, backtest)
-    checks = run_checks(tables, forecast.unreached)
+    per_council, checks, forecasts = [], {}, {}
+    for code, history in histories.items():
+        mitigations = load_mitigations(settings.mitigations, history.provision_types)
+        caseload = caseload_by_census(history)
+        growth, why_not = published_growth(council.published, code, caseload.sum(axis=1))
+        if growth is None and settings.forecast.cohort.pool_with_published:
+            context.log.info(
+                f"{code}: joiners follow their own trend, not the published files: {why_not}"
+            )
+        base_year = int(history.transitions["year"].max()) if len(history.transitions) else None
+        forecast = run_forecast(
+            history,
+            mitigations,
+            settings.forecast,
+            growth(base_year) if growth is not None and base_year is not None else None,
+        )
+        backtest = backtest_cohort(
+            history.transitions,
+            caseload,
+            history.provision_types,
+            settings.forecast.cohort,
+            seed=settings.forecast.seed,
+            unit_costs=forecast.cost_model.cost_per_plan(),
+            pooled_growth=growth,
+        )
+        tables = forecast_tables(forecast, backtest)
+        checks[code] = run_checks(tables, forecast.unreached)
+        forecasts[code] = forecast
+        per_council.append(for_council(tables, code))
+        for note in forecast.cohort_model.notes:
+            context.log.info(f"{code}: {note}" if len(codes) > 1 else note)
+    if not per_council:
+        raise ValueError("The marts hold no council's figures: nothing to forecast.")
+    tables = combine(per_council)
     with warehouse.get_connection() as con:
         write_tables(con, tables)
-    for note in forecast.cohort_model.notes:
-        context.log.info(note)
-    position = forecast.hnb_position
-    last = position[position["financial_year"] == settings.horizon].set_index("scenario")
+
+    def named(code: str, key: str) -> str:
+        return f"{code}_{key}" if len(codes) > 1 else key
+
+    summary = "\n\n".join(
+        (f"**{code}**\n\n" if len(codes) > 1 else "") + summary_markdown(f, settings.horizon)
+        for code, f in forecasts.items()
+    )
     for name, frame in tables.items():
         metadata = {
             "dagster/row_count": len(frame),
@@ -96,20 +113,24 @@ def forecast_tables_asset(
             **provenance(context.run.run_id),
         }
         if name == "hnb_position":
-            metadata.update(
-                {
-                    f"{scenario}_cumulative_balance_{settings.horizon}_central_gbp": round(
-                        float(last.loc[scenario, "cumulative_balance_gbp_central"]), 2
-                    )
-                    for scenario in (UNMITIGATED, MITIGATED)
-                }
-            )
-            metadata["summary"] = dg.MetadataValue.md(summary_markdown(forecast, settings.horizon))
-            metadata["table"] = markdown_table(position)
+            for code, f in forecasts.items():
+                position = f.hnb_position
+                last = position[position["financial_year"] == settings.horizon]
+                last = last.set_index("scenario")
+                metadata.update(
+                    {
+                        named(
+                            code, f"{scenario}_cumulative_balance_{settings.horizon}_central_gbp"
+                        ): round(float(last.loc[scenario, "cumulative_balance_gbp_central"]), 2)
+                        for scenario in (UNMITIGATED, MITIGATED)
+                    }
+                )
+            metadata["summary"] = dg.MetadataValue.md(summary)
+            metadata["table"] = markdown_table(frame)
         elif name in ("assumptions", "backtest", "mitigations", "sensitivity"):
             metadata["table"] = markdown_table(frame)
         elif name == "caseload":
-            metadata["summary"] = dg.MetadataValue.md(summary_markdown(forecast, settings.horizon))
+            metadata["summary"] = dg.MetadataValue.md(summary)
         yield dg.MaterializeResult(asset_key=["forecast", name], metadata=metadata)
-    for name, (table, gate) in checks.items():
+    for name, (table, gate) in combine_results(checks).items():
         yield check_result(gate, dg.AssetKey(["forecast", table]), name)

@@ -68,6 +68,7 @@ def build_ingest_asset(extract: Extract) -> dg.AssetsDefinition:
                 hashes,
                 date_floor=settings.date_floor,
                 sen2_child_id=settings.sen2_child_id,
+                la_code=settings.la_code,
             )
         hashes.save()
         with warehouse.get_connection() as con:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ingest.contracts import EXTRACTS, Extract
 from ingest.hashing import cache_for
-from ingest.load import landing_files
+from ingest.load import SHARED_EXTRACT, council_folders, landing_councils, landing_files
 from ingest.sen2 import find_returns
 
 from ..metadata import DATA_ENGINEERING, markdown_table
@@ -63,7 +63,8 @@ def build_landing_asset(extract: Extract) -> dg.AssetsDefinition:
         hashes = cache_for(settings.warehouse)
         rows = [
             _stat_row(p, settings.landing, hashes.sha256(p))
-            for p in landing_files(settings.landing, extract)
+            for folder in _folders(settings, extract)
+            for p in landing_files(folder, extract)
         ]
         hashes.save()
         yield _observation(rows, str(settings.landing / extract.landing_folder))
@@ -91,11 +92,21 @@ def observe_sen2(settings: dg.ResourceParam[Settings]):
     hashes = cache_for(settings.warehouse)
     rows = [
         _stat_row(path, settings.landing, hashes.sha256(path))
-        for sen2 in find_returns(settings.landing)
+        for folder in _folders(settings)
+        for sen2 in find_returns(folder)
         for path in sen2.tables.values()
     ]
     hashes.save()
     yield _observation(rows, str(settings.landing / "sen2"))
+
+
+def _folders(settings: Settings, extract: Extract | None = None) -> list:
+    """The folders an extract's files are in: each council's (one, for one council's landing
+    folder), and for a region's shared GIAS extract the top level too."""
+    folders = [c.folder for c in landing_councils(settings.landing, settings.la_code)]
+    if extract is not None and extract.name == SHARED_EXTRACT and council_folders(settings.landing):
+        folders.append(settings.landing)
+    return folders
 
 
 landing_assets = [*(build_landing_asset(e) for e in EXTRACTS.values()), observe_sen2]

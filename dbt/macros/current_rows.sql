@@ -1,18 +1,22 @@
 {#- The current version of each row of a raw `<extract>` table (`extract` names it): only files still in the
     landing folder count, and where several files hold the same key (an overlapping monthly
     export, a re-export of the plan list) the row from the most recently loaded file wins.
-    Superseded versions stay in raw for audit. With `after_file_seq`, only the files loaded after
-    it are read (the ledger's incremental build, see ledger_increment.sql).
+    Superseded versions stay in raw for audit. Each row carries `_la_code`, the council whose
+    folder its file came from (raw `<extract>_files`), and keys are keys within one council.
+    With `after_file_seq`, only the files loaded after it are read (the ledger's incremental
+    build, see ledger_increment.sql).
 
     Written for tens of millions of rows: a key held once (nearly every key) is kept as it is; only
     the rows of repeated keys are ranked, rather than every row being sorted by key. -#}
 {% macro current_rows(extract, key_columns, after_file_seq=none) -%}
+    {#- a key is a key within one council: the same plan id in two councils' files is two plans -#}
+    {%- set key_columns = ['_la_code'] + key_columns -%}
     {%- set same_key = [] -%}
     {%- for column in key_columns -%}
         {%- do same_key.append('candidates.' ~ column ~ ' is not distinct from repeated.' ~ column) -%}
     {%- endfor -%}
     with candidates {{ cte_as_not_materialized() }} (
-        select valid.*, files.file_seq as _file_seq
+        select valid.*, files.file_seq as _file_seq, files.la_code as _la_code
         from {{ source('raw', extract) }} as valid
         inner join {{ source('raw', extract ~ '_files') }} as files
             on files.file_hash = valid._file_hash

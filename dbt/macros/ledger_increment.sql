@@ -4,7 +4,7 @@
     last build (ingest/increment.py decides, and passes the last build's highest finance file
     sequence as the variable `finance_after_file_seq`); otherwise, and on other engines, they are
     rebuilt whole. New rows replace earlier versions of the same transaction (delete+insert on
-    transaction_id), as a full build's "latest file wins" would. -#}
+    la_code and transaction_id), as a full build's "latest file wins" would. -#}
 
 {#- The materialisation: incremental on DuckDB, a table elsewhere (Spark's Parquet tables have no
     delete+insert). -#}
@@ -30,12 +30,12 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The config both ledger models share: incremental on DuckDB by transaction id, each emptied
+{#- The config both ledger models share: incremental on DuckDB by council and transaction id, each emptied
     first when built without an increment. -#}
 {% macro ledger_config() -%}
     {{ config(
         materialized=ledger_materialization(),
-        unique_key='transaction_id',
+        unique_key=['la_code', 'transaction_id'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         pre_hook="{{ ledger_reset() }}",
@@ -59,8 +59,8 @@
     {%- set after_file_seq = ledger_after_file_seq() -%}
     {%- if after_file_seq is not none -%}
         delete from {{ this }}
-        where extract = 'finance' and record_key in (
-            select transaction_id from {{ ref('stg_finance__transactions') }}
+        where extract = 'finance' and la_code || '|' || record_key in (
+            select la_code || '|' || transaction_id from {{ ref('stg_finance__transactions') }}
             where source_file_hash in ({{ ledger_new_files(after_file_seq) }})
         )
     {%- endif -%}

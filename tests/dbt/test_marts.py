@@ -209,7 +209,8 @@ def test_a_payment_naming_only_a_child_goes_to_the_childs_placement_on_the_posti
         ):
             con.execute(
                 "INSERT INTO staging.stg_finance__transactions BY NAME "
-                "SELECT ? AS transaction_id, ? AS posting_date, "
+                "SELECT (SELECT min(la_code) FROM staging.stg_finance__transactions) AS la_code, "
+                "? AS transaction_id, ? AS posting_date, "
                 "'2022-23' AS financial_year, 100.00 AS amount_gbp, '1.2.5' AS s251_line, "
                 "? AS child_id, "
                 "'x' AS source_file_hash, 'test' AS source_file, 1 AS source_row, "

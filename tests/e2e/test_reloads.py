@@ -74,8 +74,8 @@ def test_reloading_and_overlapping_exports_count_each_transaction_once(pipeline_
     printed = " ".join(capsys.readouterr().out.split())  # (the console wraps long lines)
     assert "the increment's ids checked over the whole ledger" in printed
 
-    def total(rows):
-        return sum(r[2] for r in rows)
+    def total(rows):  # (la_code, financial_year, provision_type, spend_gbp, …)
+        return sum(r[3] for r in rows)
 
     assert (
         float(total(marts(warehouse)["fct_provision_spend"]) - total(first["fct_provision_spend"]))

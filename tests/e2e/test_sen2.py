@@ -65,7 +65,10 @@ def test_a_collect_export_gives_the_same_marts_as_the_csv_extracts(
     pipeline_env, tmp_path, monkeypatch, capsys
 ):
     write_csv_landing(tmp_path / "as_csv")
+    # the returns' header names the council (lea 869); the CSV extracts are coded by the setting
+    monkeypatch.setenv("HIGHNEEDS_LA_CODE", "869")
     expected = refresh(tmp_path / "as_csv", tmp_path / "csv.duckdb", monkeypatch, capsys)
+    monkeypatch.delenv("HIGHNEEDS_LA_CODE")
 
     landing = pipeline_env / "landing"
     # three returns, January 2023, 2024 and 2025, superseding each other

@@ -407,16 +407,59 @@ def test_rows_with_every_field_blank_are_not_rows(tmp_path, con):
     ] == [2, 4]
 
 
-def test_councils_folders_are_named_not_taken_for_an_empty_landing(tmp_path):
-    """DESIGN's many-councils layout (landing/<LA code>/<extract>/…) is not built yet: the refresh
-    says so and how to refresh each council, instead of 'no extract files' or, beside a
-    council's own top-level files, leaving the other councils' files unread."""
-    from ingest.load import EmptyLanding, require_landing_files
+def test_councils_folders_are_councils_and_a_councils_own_files_beside_them_are_refused(tmp_path):
+    """DESIGN's many-councils layout (landing/<LA code>/<extract>/…): each folder is a council;
+    extract files at the top level beside them belong to no council and stop the refresh, saying
+    where they go, except a GIAS extract in reference/, which every council shares."""
+    from ingest.load import EmptyLanding, council_folders, landing_councils, require_landing_files
 
     write(tmp_path / "869", "finance", "ledger.csv", FINANCE_HEADER + "\n")
     write(tmp_path / "825", "ehcp", "plans.csv", EHCP_HEADER + "\n")
-    with pytest.raises(EmptyLanding, match=r"holds councils' folders \(825/, 869/\)"):
-        require_landing_files(tmp_path)
+    (tmp_path / "archive").mkdir()  # not a council's code: not a council
+    require_landing_files(tmp_path)
+    assert [c.la_code for c in council_folders(tmp_path)] == ["825", "869"]
+    assert [c.folder for c in landing_councils(tmp_path, "999")] == [
+        tmp_path / "825",
+        tmp_path / "869",
+    ]
+    write(tmp_path, "reference", "gias_extract.csv", "urn,establishment_type_code\n")
+    require_landing_files(tmp_path)
     write(tmp_path, "finance", "ledger.csv", FINANCE_HEADER + "\n")
-    with pytest.raises(EmptyLanding, match="point HIGHNEEDS_LANDING at its folder"):
+    with pytest.raises(
+        EmptyLanding, match=r"\(825/, 869/\) and also extract files of its own \(finance/\)"
+    ):
         require_landing_files(tmp_path)
+
+
+def test_one_councils_landing_folder_takes_its_code_from_the_setting(tmp_path):
+    from ingest.load import UNKNOWN_LA_CODE, landing_councils
+
+    write(tmp_path, "finance", "ledger.csv", FINANCE_HEADER + "\n")
+    assert landing_councils(tmp_path, "869")[0].la_code == "869"
+    assert landing_councils(tmp_path, None) == [
+        type(landing_councils(tmp_path)[0])(UNKNOWN_LA_CODE, tmp_path)
+    ]
+
+
+def test_the_same_file_in_two_councils_folders_is_each_councils_own(tmp_path):
+    """Identical ledgers in two councils' folders: both load, each file recorded with its council,
+    and a second load reads neither again."""
+    con = duckdb.connect()
+    for code in ("869", "825"):
+        write(
+            tmp_path / code, "finance", "ledger.csv", FINANCE_HEADER + "\nT1,2024-05-01,100,1.2.1\n"
+        )
+    first = load_extract(con, FINANCE, tmp_path, "L1", KEY, EXTRACT_DATE)
+    assert sorted(f.file_name for f in first.files) == [
+        "825/finance/ledger.csv",
+        "869/finance/ledger.csv",
+    ]
+    assert con.execute(
+        "SELECT la_code, file_name, in_landing FROM raw.finance_files ORDER BY la_code"
+    ).fetchall() == [
+        ("825", "825/finance/ledger.csv", True),
+        ("869", "869/finance/ledger.csv", True),
+    ]
+    assert con.execute("SELECT count(DISTINCT _file_hash) FROM raw.finance").fetchone()[0] == 2
+    again = load_extract(con, FINANCE, tmp_path, "L2", KEY, EXTRACT_DATE)
+    assert {f.status for f in again.files} == {"unchanged"}

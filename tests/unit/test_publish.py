@@ -26,7 +26,7 @@ from tests.conftest import REPO_ROOT
 WAREHOUSE_SQL = """
 CREATE SCHEMA marts; CREATE SCHEMA forecast; CREATE SCHEMA meta;
 CREATE TABLE marts.fct_ehcp_cohort AS
-    SELECT 2025 AS census_year, need AS primary_need, '5 to 10' AS age_group,
+    SELECT '869' AS la_code, 2025 AS census_year, need AS primary_need, '5 to 10' AS age_group,
            provision AS provision_type,
            (hash(need || provision) % 12)::BIGINT AS plans
     FROM (VALUES ('ASD'), ('SEMH'), ('MLD')) n(need),
@@ -34,7 +34,7 @@ CREATE TABLE marts.fct_ehcp_cohort AS
 COMMENT ON TABLE marts.fct_ehcp_cohort IS 'EHC plans on each census.';
 COMMENT ON COLUMN marts.fct_ehcp_cohort.plans IS 'Plans.';
 CREATE TABLE marts.fct_provision_spend AS
-    SELECT '2024-25' AS financial_year, provision AS provision_type,
+    SELECT '869' AS la_code, '2024-25' AS financial_year, provision AS provision_type,
            placements::BIGINT AS placements,
            (placements * 30000)::DECIMAL(18, 2) AS spend_gbp, 30000::DECIMAL(18, 2) AS unit_cost_gbp
     FROM (VALUES ('mss', 12), ('inmss', 3), ('mainstream', 40), ('ap', 0)) t(provision, placements);
@@ -167,6 +167,28 @@ def test_published_tables_hide_small_counts(warehouse, tmp_path):
     assert by_provision["total"][0] == 55
     shown = read(serving, "SELECT plans FROM published.ehcp_plans_by_need WHERE plans IS NOT NULL")
     assert all(plans == 0 or plans >= 5 for (plans,) in shown)
+
+
+def test_each_council_is_published_as_its_own_refresh_would_publish_it(warehouse, tmp_path):
+    """A second council in the warehouse: its cells are suppressed and totalled on their own, and
+    the first council's published rows are what they were when it was alone."""
+    alone = tmp_path / "alone.duckdb"
+    publish_from(warehouse, alone, suppression_threshold=5)
+    query = "SELECT * FROM published.provision_spend WHERE la_code = '869' ORDER BY ALL"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "INSERT INTO marts.fct_provision_spend SELECT '825', '2023-25', provision_type, "
+            "placements + 1, spend_gbp, unit_cost_gbp FROM marts.fct_provision_spend"
+        )
+    both = tmp_path / "both.duckdb"
+    publish_from(warehouse, both, suppression_threshold=5)
+    assert read(both, query) == read(alone, query)
+    totals = read(
+        both,
+        "SELECT la_code, financial_year, placements FROM published.provision_spend "
+        "WHERE provision_type = 'total' ORDER BY ALL",
+    )
+    assert totals == [("825", "2023-25", 59), ("869", "2024-25", 55)]
 
 
 def test_an_open_connection_keeps_its_version_until_it_reconnects(warehouse, tmp_path):

@@ -6,6 +6,7 @@ with requests as (
 )
 
 select
+    la_code,
     request_id,
     child_id,
     request_date,

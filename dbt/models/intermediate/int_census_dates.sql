@@ -1,16 +1,17 @@
--- SEN2 census days inside the period the data covers: the DfE's dates from the seed
+-- SEN2 census days inside the period each council's data covers: the DfE's dates from the seed
 -- census_dates where listed (2021 was an exception), else the third Thursday of January.
 with bounds as (
     select * from {{ ref('int_data_as_at') }}
 ),
 
 years as (
-    select {{ series('year(history_start_date)', 'year(as_at_date)') }} as census_year
+    select la_code, {{ series('year(history_start_date)', 'year(as_at_date)') }} as census_year
     from bounds
 ),
 
 census as (
     select
+        years.la_code,
         years.census_year,
         coalesce(
             listed.census_date,
@@ -24,8 +25,10 @@ census as (
 )
 
 select
+    census.la_code,
     census.census_year,
     census.census_date,
     make_date(census.census_year - 1, 8, 31) as curriculum_age_date
-from census, bounds
+from census
+inner join bounds on bounds.la_code = census.la_code
 where census.census_date between bounds.history_start_date and bounds.as_at_date

@@ -1,18 +1,22 @@
--- The period the extracts cover: from the first dated record of spend (or, with no finance
--- extract, of placements or plans) to the latest date in any extract. Census snapshots,
--- placement days and financial years are only built inside it.
+-- The period each council's extracts cover: from the first dated record of spend (or, with no
+-- finance extract, of placements or plans) to the latest date in any of its extracts. Census
+-- snapshots, placement days and financial years are only built inside it. One row per council.
 with dates as (
-    select 'finance' as extract, min(posting_date) as first_date, max(posting_date) as last_date
+    select la_code, 'finance' as extract, min(posting_date) as first_date, max(posting_date) as last_date
     from {{ ref('stg_finance__transactions') }}
+    group by la_code
     union all
-    select 'placements', min(start_date), greatest(max(start_date), max(end_date))
+    select la_code, 'placements', min(start_date), greatest(max(start_date), max(end_date))
     from {{ ref('stg_placements__spells') }}
+    group by la_code
     union all
-    select 'ehcp', min(plan_start_date), greatest(max(plan_start_date), max(plan_cease_date))
+    select la_code, 'ehcp', min(plan_start_date), greatest(max(plan_start_date), max(plan_cease_date))
     from {{ ref('stg_ehcp__plans') }}
+    group by la_code
 )
 
 select
+    la_code,
     coalesce(
         max(first_date) filter (where extract = 'finance'),
         max(first_date) filter (where extract = 'placements'),
@@ -20,3 +24,4 @@ select
     ) as history_start_date,
     max(last_date) as as_at_date
 from dates
+group by la_code

@@ -1,5 +1,6 @@
 -- Rows that loaded but deserve a data engineer's look: kept in the marts, counted in
--- fct_data_quality. A placement or payment for a child or placement no extract knows, spells
+-- fct_data_quality. A placement or payment for a child or placement no extract of its council
+-- knows, spells
 -- of one child that overlap, and placements whose establishment type is unknown. When only new
 -- finance files have arrived, just their transactions' flags are added, replacing those of any
 -- earlier version (macros/ledger_increment.sql).
@@ -25,37 +26,47 @@ transactions {{ cte_as_not_materialized() }} (
 ),
 
 flags as (
-    select 'finance' as extract, source_file, source_row, source_file_hash, transaction_id as record_key,
-        'payment_for_unknown_placement' as flag
+    select transactions.la_code, 'finance' as extract, source_file, source_row, source_file_hash,
+        transaction_id as record_key, 'payment_for_unknown_placement' as flag
     from transactions
-    where placement_id is not null and placement_id not in (select placement_id from placements)
+    where placement_id is not null and not exists (
+        select 1 from placements
+        where placements.la_code = transactions.la_code and placements.placement_id = transactions.placement_id
+    )
 
     union all
-    select 'finance', source_file, source_row, source_file_hash, transaction_id, 'payment_for_unknown_child'
+    select la_code, 'finance', source_file, source_row, source_file_hash, transaction_id, 'payment_for_unknown_child'
     from transactions
-    where child_id is not null and child_id not in (select child_id from plans)
+    where child_id is not null and not exists (
+        select 1 from plans where plans.la_code = transactions.la_code and plans.child_id = transactions.child_id
+    )
 
     {%- if after_file_seq is none %}
 
     union all
-    select 'placements', source_file, source_row, source_file_hash, placement_id, 'placement_for_unknown_child'
+    select la_code, 'placements', source_file, source_row, source_file_hash, placement_id,
+        'placement_for_unknown_child'
     from placements
-    where child_id not in (select child_id from plans)
+    where not exists (
+        select 1 from plans where plans.la_code = placements.la_code and plans.child_id = placements.child_id
+    )
 
     union all
-    select 'placements', later.source_file, later.source_row, later.source_file_hash, later.placement_id,
-        'overlapping_placement'
+    select later.la_code, 'placements', later.source_file, later.source_row, later.source_file_hash,
+        later.placement_id, 'overlapping_placement'
     from placements as later
     where exists (
         select 1 from placements as earlier
-        where earlier.child_id = later.child_id
+        where earlier.la_code = later.la_code
+            and earlier.child_id = later.child_id
             and earlier.placement_id <> later.placement_id
             and (earlier.start_date, earlier.placement_id) < (later.start_date, later.placement_id)
             and coalesce(earlier.end_date, date '9999-12-31') >= later.start_date
     )
 
     union all
-    select 'placements', source_file, source_row, source_file_hash, placement_id, 'establishment_type_unknown'
+    select la_code, 'placements', source_file, source_row, source_file_hash, placement_id,
+        'establishment_type_unknown'
     from placements
     where classified_by = 'unclassified'
     {%- endif %}

@@ -14,6 +14,7 @@ placements as (
 
 active_plans as (
     select
+        census.la_code,
         census.census_year,
         census.census_date,
         plans.plan_id,
@@ -24,7 +25,8 @@ active_plans as (
         {{ curriculum_age('plans.date_of_birth', 'plans.plan_start_date') }} as age_at_plan_start
     from census
     inner join plans
-        on plans.plan_start_date <= census.census_date
+        on plans.la_code = census.la_code
+        and plans.plan_start_date <= census.census_date
         and (plans.plan_cease_date is null or plans.plan_cease_date > census.census_date)
 ),
 
@@ -35,17 +37,19 @@ with_placement as (
         placements.provision_type as placement_provision_type
     from active_plans
     left join placements
-        on placements.child_id = active_plans.child_id
+        on placements.la_code = active_plans.la_code
+        and placements.child_id = active_plans.child_id
         and placements.start_date <= active_plans.census_date
         and (placements.end_date is null or placements.end_date >= active_plans.census_date)
     -- a child should attend one setting on census day; if spells overlap, the latest one counts
     qualify row_number() over (
-        partition by active_plans.census_date, active_plans.plan_id
+        partition by active_plans.la_code, active_plans.census_date, active_plans.plan_id
         order by placements.start_date desc nulls last, placements.placement_id nulls last
     ) = 1
 )
 
 select
+    la_code,
     census_year,
     census_date,
     plan_id,

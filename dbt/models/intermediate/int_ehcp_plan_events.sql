@@ -15,39 +15,41 @@ placements as (
 ),
 
 events as (
-    select plan_id, child_id, 'issued' as event, plan_start_date as event_date from plans
+    select la_code, plan_id, child_id, 'issued' as event, plan_start_date as event_date from plans
     union all
-    select plan_id, child_id, 'ceased', plan_cease_date from plans where plan_cease_date is not null
+    select la_code, plan_id, child_id, 'ceased', plan_cease_date from plans where plan_cease_date is not null
 ),
 
 in_window as (
     select windows.census_year, windows.period_start, windows.period_end, events.*
     from events
     inner join windows
-        on {{ in_census_window('events.event_date', 'windows') }}
+        on windows.la_code = events.la_code
+        and {{ in_census_window('events.event_date', 'windows') }}
 ),
 
 -- the last placement of the child that opened on or before the event, and the first that opened
 -- on or after it
 placement_before as (
     {{ asof_join(
-        columns=['in_window.plan_id', 'in_window.event', 'placements.provision_type', 'placements.end_date'],
-        left='in_window', right='placements', equal=[['child_id', 'child_id']],
+        columns=['in_window.la_code', 'in_window.plan_id', 'in_window.event', 'placements.provision_type', 'placements.end_date'],
+        left='in_window', right='placements', equal=[['la_code', 'la_code'], ['child_id', 'child_id']],
         left_time='event_date', op='>=', right_time='start_date',
-        left_key=['plan_id', 'event'], tie_break=['placement_id'],
+        left_key=['la_code', 'plan_id', 'event'], tie_break=['placement_id'],
     ) }}
 ),
 
 placement_after as (
     {{ asof_join(
-        columns=['in_window.plan_id', 'in_window.event', 'placements.provision_type'],
-        left='in_window', right='placements', equal=[['child_id', 'child_id']],
+        columns=['in_window.la_code', 'in_window.plan_id', 'in_window.event', 'placements.provision_type'],
+        left='in_window', right='placements', equal=[['la_code', 'la_code'], ['child_id', 'child_id']],
         left_time='event_date', op='<=', right_time='start_date',
-        left_key=['plan_id', 'event'], tie_break=['placement_id'],
+        left_key=['la_code', 'plan_id', 'event'], tie_break=['placement_id'],
     ) }}
 )
 
 select
+    in_window.la_code,
     in_window.census_year,
     in_window.period_start,
     in_window.period_end,
@@ -66,6 +68,8 @@ select
     ) as provision_type
 from in_window
 left join placement_before
-    on placement_before.plan_id = in_window.plan_id and placement_before.event = in_window.event
+    on placement_before.la_code = in_window.la_code
+    and placement_before.plan_id = in_window.plan_id and placement_before.event = in_window.event
 left join placement_after
-    on placement_after.plan_id = in_window.plan_id and placement_after.event = in_window.event
+    on placement_after.la_code = in_window.la_code
+    and placement_after.plan_id = in_window.plan_id and placement_after.event = in_window.event

@@ -1,5 +1,5 @@
 -- Days each placement was open in each financial year, and the full-time equivalent (days
--- open / days in the year). Ongoing placements count up to the as-at date of the data.
+-- open / days in the year). Ongoing placements count up to the as-at date of the council's data.
 with placements as (
     select * from {{ ref('int_placements_classified') }}
 ),
@@ -10,13 +10,14 @@ bounds as (
 
 financial_years as (
     select
+        la_code,
         {{ financial_year('fy_start') }} as financial_year,
         fy_start,
         cast(fy_start + interval 1 year - interval 1 day as date) as fy_end
     from (
-        select cast(fy_start as date) as fy_start
+        select la_code, cast(fy_start as date) as fy_start
         from (
-            select {{ series(
+            select la_code, {{ series(
                 financial_year_start(financial_year('history_start_date')),
                 financial_year_start(financial_year('as_at_date')),
                 'interval 1 year'
@@ -28,6 +29,7 @@ financial_years as (
 
 spells_in_year as (
     select
+        placements.la_code,
         placements.placement_id,
         placements.child_id,
         placements.provision_type,
@@ -38,13 +40,15 @@ spells_in_year as (
         greatest(placements.start_date, financial_years.fy_start) as open_from,
         least(coalesce(placements.end_date, bounds.as_at_date), bounds.as_at_date, financial_years.fy_end) as open_to
     from placements
-    cross join bounds
+    inner join bounds on bounds.la_code = placements.la_code
     inner join financial_years
-        on placements.start_date <= financial_years.fy_end
+        on financial_years.la_code = placements.la_code
+        and placements.start_date <= financial_years.fy_end
         and coalesce(placements.end_date, bounds.as_at_date) >= financial_years.fy_start
 )
 
 select
+    la_code,
     placement_id,
     child_id,
     provision_type,

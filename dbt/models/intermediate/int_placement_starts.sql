@@ -16,16 +16,17 @@ starts as (
     select windows.census_year, placements.*
     from placements
     inner join windows
-        on {{ in_census_window('placements.start_date', 'windows') }}
+        on windows.la_code = placements.la_code
+        and {{ in_census_window('placements.start_date', 'windows') }}
 ),
 
 -- the child's plan that started last on or before the placement started
 plan_in_force as (
     {{ asof_join(
-        columns=['starts.placement_id', 'plans.primary_need', 'plans.date_of_birth'],
-        left='starts', right='plans', equal=[['child_id', 'child_id']],
+        columns=['starts.la_code', 'starts.placement_id', 'plans.primary_need', 'plans.date_of_birth'],
+        left='starts', right='plans', equal=[['la_code', 'la_code'], ['child_id', 'child_id']],
         left_time='start_date', op='>=', right_time='plan_start_date',
-        left_key=['placement_id'], tie_break=['plan_id'],
+        left_key=['la_code', 'placement_id'], tie_break=['plan_id'],
     ) }}
 ),
 
@@ -33,14 +34,16 @@ first_plan as (
     -- the need of the child's first plan; of two plans starting the same day, the first by plan id
     -- (ISO dates order as text, so the date and the id together make one key both engines order)
     select
+        la_code,
         child_id,
         min_by(primary_need, concat(cast(plan_start_date as string), '|', plan_id)) as primary_need,
         min(date_of_birth) as date_of_birth
     from plans
-    group by child_id
+    group by la_code, child_id
 )
 
 select
+    starts.la_code,
     starts.census_year,
     starts.placement_id,
     starts.child_id,
@@ -50,8 +53,9 @@ select
     coalesce(plan_in_force.primary_need, first_plan.primary_need) as primary_need,
     {{ curriculum_age('coalesce(plan_in_force.date_of_birth, first_plan.date_of_birth)', 'starts.start_date') }} as age_at_start
 from starts
-left join plan_in_force on plan_in_force.placement_id = starts.placement_id
-left join first_plan on first_plan.child_id = starts.child_id
+left join plan_in_force
+    on plan_in_force.la_code = starts.la_code and plan_in_force.placement_id = starts.placement_id
+left join first_plan on first_plan.la_code = starts.la_code and first_plan.child_id = starts.child_id
 -- a placement for a child with no plan in the ehcp extract has no age or need: it is counted
 -- in the data-quality checks, not here
 where coalesce(plan_in_force.primary_need, first_plan.primary_need) is not null

@@ -1,5 +1,5 @@
 -- Each placement spell with its DBV provision type, from the reviewed seed mappings:
--- the establishment's GIAS type when known — from the placement, else from a GIAS extract by
+-- the establishment's GIAS type when known — from the placement, else from the council's GIAS extract by
 -- URN or UKPRN (mainstream with a unit or resourced provision becomes mainstream_rp_unit) —
 -- else the SEN2 setting code, else a UKPRN with no type is taken as an FE college, else the
 -- placement is unknown ('none').
@@ -15,6 +15,7 @@ spells as (
     -- every column of the spell in its order, the establishment filled in from GIAS: listed, as
     -- Spark has no `* replace` (a column added to the staging model is added here too)
     select
+        spells_as_given.la_code,
         spells_as_given.placement_id,
         spells_as_given.child_id,
         spells_as_given.urn,
@@ -42,11 +43,12 @@ spells as (
             and coalesce(by_urn.establishment_type_code, by_ukprn.establishment_type_code) is not null
             as type_from_gias
     from spells_as_given
-    left join establishments as by_urn on by_urn.urn = spells_as_given.urn
+    left join establishments as by_urn
+        on by_urn.la_code = spells_as_given.la_code and by_urn.urn = spells_as_given.urn
     left join (
-        select ukprn, min(establishment_type_code) as establishment_type_code, min(establishment_name) as establishment_name
-        from establishments where ukprn is not null group by ukprn
-    ) as by_ukprn on by_ukprn.ukprn = spells_as_given.ukprn
+        select la_code, ukprn, min(establishment_type_code) as establishment_type_code, min(establishment_name) as establishment_name
+        from establishments where ukprn is not null group by la_code, ukprn
+    ) as by_ukprn on by_ukprn.la_code = spells_as_given.la_code and by_ukprn.ukprn = spells_as_given.ukprn
 ),
 
 establishment_types as (

@@ -14,7 +14,7 @@ with transactions as (
     -- only the columns the allocation and the audit trail need: supplier names and descriptions
     -- stay in staging, not carried through the joins below
     select
-        transaction_id, posting_date, financial_year, amount_gbp, s251_line, child_id, placement_id,
+        la_code, transaction_id, posting_date, financial_year, amount_gbp, s251_line, child_id, placement_id,
         provider_urn, provider_ukprn, source_file_hash, source_file, source_row, load_id
     from {{ ref('stg_finance__transactions') }}
     {%- if after_file_seq is not none %}
@@ -35,9 +35,10 @@ placements {{ cte_as_not_materialized() }} (
 -- the provision type most placements at a school or provider have, ignoring unit / resourced
 -- provision flags (those belong to the child's place, not the school)
 provider_types as (
-    select provider_id, provider_kind, establishment_provision_type
+    select la_code, provider_id, provider_kind, establishment_provision_type
     from (
         select
+            la_code,
             coalesce(urn, ukprn) as provider_id,
             case when urn is not null then 'urn' else 'ukprn' end as provider_kind,
             case when provision_type = 'mainstream_rp_unit' then 'mainstream' else provision_type end
@@ -48,24 +49,24 @@ provider_types as (
         group by all
     )
     qualify row_number() over (
-        partition by provider_id, provider_kind order by placements desc, establishment_provision_type
+        partition by la_code, provider_id, provider_kind order by placements desc, establishment_provision_type
     ) = 1
 ),
 
 -- the provision type of each establishment in the GIAS extract, for providers paid that no
 -- placement names; by UKPRN only where the UKPRN names one establishment type
 gias_types as (
-    select establishments.urn, establishments.ukprn, establishment_types.provision_type
+    select establishments.la_code, establishments.urn, establishments.ukprn, establishment_types.provision_type
     from {{ ref('stg_reference__establishments') }} as establishments
     inner join {{ ref('gias_establishment_types') }} as establishment_types
         on establishment_types.establishment_type_code = establishments.establishment_type_code
 ),
 
 gias_types_by_ukprn as (
-    select ukprn, min(provision_type) as provision_type
+    select la_code, ukprn, min(provision_type) as provision_type
     from gias_types
     where ukprn is not null
-    group by ukprn
+    group by la_code, ukprn
     having count(distinct provision_type) = 1
 ),
 
@@ -79,11 +80,13 @@ flagged as (
         named_placement.provision_type as named_placement_provision_type
     from transactions
     left join lines on lines.s251_line = transactions.s251_line
-    left join placements as named_placement on named_placement.placement_id = transactions.placement_id
+    left join placements as named_placement
+        on named_placement.la_code = transactions.la_code
+        and named_placement.placement_id = transactions.placement_id
 ),
 
 child_placements as (
-    select child_id, posting_date, provision_type as child_placement_provision_type
+    select la_code, child_id, posting_date, provision_type as child_placement_provision_type
     from {{ ref('int_spend_child_placements') }}
 ),
 
@@ -97,14 +100,19 @@ with_provider as (
         coalesce(gias_by_urn.provision_type, gias_by_ukprn.provision_type) as provider_gias_provision_type
     from flagged
     left join child_placements
-        on child_placements.child_id = flagged.child_id
+        on child_placements.la_code = flagged.la_code
+        and child_placements.child_id = flagged.child_id
         and child_placements.posting_date = flagged.posting_date
     left join provider_types as by_urn
-        on by_urn.provider_kind = 'urn' and by_urn.provider_id = flagged.provider_urn
+        on by_urn.la_code = flagged.la_code and by_urn.provider_kind = 'urn'
+        and by_urn.provider_id = flagged.provider_urn
     left join provider_types as by_ukprn
-        on by_ukprn.provider_kind = 'ukprn' and by_ukprn.provider_id = flagged.provider_ukprn
-    left join gias_types as gias_by_urn on gias_by_urn.urn = flagged.provider_urn
-    left join gias_types_by_ukprn as gias_by_ukprn on gias_by_ukprn.ukprn = flagged.provider_ukprn
+        on by_ukprn.la_code = flagged.la_code and by_ukprn.provider_kind = 'ukprn'
+        and by_ukprn.provider_id = flagged.provider_ukprn
+    left join gias_types as gias_by_urn
+        on gias_by_urn.la_code = flagged.la_code and gias_by_urn.urn = flagged.provider_urn
+    left join gias_types_by_ukprn as gias_by_ukprn
+        on gias_by_ukprn.la_code = flagged.la_code and gias_by_ukprn.ukprn = flagged.provider_ukprn
 ),
 
 -- the provider's type as the rules below use it: from placements first, else from GIAS
@@ -116,6 +124,7 @@ with_provider_type as (
 )
 
 select
+    la_code,
     transaction_id,
     posting_date,
     financial_year,

@@ -11,7 +11,7 @@
 
 with files as (
     {% for extract in extracts %}
-    select extract, file_hash, file_name, status, message, in_landing, rows_read, rows_valid, rows_duplicate,
+    select la_code, extract, file_hash, file_name, status, message, in_landing, rows_read, rows_valid, rows_duplicate,
         rows_quarantined, money_read_gbp, money_quarantined_gbp
     from {{ source('raw', extract ~ '_files') }}
     {% if not loop.last %}union all{% endif %}
@@ -67,6 +67,7 @@ measures as (
 )
 
 select
+    cast(files.la_code as string) as la_code,
     cast(measures.extract as string) as extract,
     cast(files.file_name as string) as source_file,
     cast(measures.file_hash as string) as file_hash,
@@ -78,4 +79,4 @@ select
     cast(measures.amount_gbp as decimal(18, 2)) as amount_gbp
 from measures
 inner join files using (extract, file_hash)
-order by extract, source_file, measure, reason
+order by la_code, extract, source_file, measure, reason

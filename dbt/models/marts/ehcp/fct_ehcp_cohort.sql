@@ -1,6 +1,7 @@
 -- The January caseload broken down by the drivers DBV looks at: primary need, age, curriculum
 -- year, provision type and age when the plan started.
 select
+    cast(la_code as string) as la_code,
     census_date,
     cast(census_year as integer) as census_year,
     cast(primary_need as string) as primary_need,

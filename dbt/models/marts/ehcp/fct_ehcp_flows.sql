@@ -9,30 +9,32 @@ snapshots as (
 ),
 
 windows as (
-    select census_year, period_start, period_end from {{ ref('int_census_windows') }}
+    select la_code, census_year, period_start, period_end from {{ ref('int_census_windows') }}
 ),
 
 moves as (
     select
+        this_year.la_code,
         this_year.census_year,
         last_year.provision_type as from_provision_type,
         this_year.provision_type as to_provision_type
     from snapshots as this_year
-    inner join windows on windows.census_year = this_year.census_year
+    inner join windows on windows.la_code = this_year.la_code and windows.census_year = this_year.census_year
     inner join snapshots as last_year
-        on last_year.plan_id = this_year.plan_id
+        on last_year.la_code = this_year.la_code
+        and last_year.plan_id = this_year.plan_id
         and last_year.census_date = windows.period_start
     where last_year.provision_type <> this_year.provision_type
 ),
 
 counts as (
-    select census_year, provision_type, count(*) filter (where event = 'issued') as new_plans,
+    select la_code, census_year, provision_type, count(*) filter (where event = 'issued') as new_plans,
         count(*) filter (where event = 'ceased') as ceased_plans, 0 as moved_in, 0 as moved_out
     from events group by all
     union all
-    select census_year, to_provision_type, 0, 0, count(*), 0 from moves group by all
+    select la_code, census_year, to_provision_type, 0, 0, count(*), 0 from moves group by all
     union all
-    select census_year, from_provision_type, 0, 0, 0, count(*) from moves group by all
+    select la_code, census_year, from_provision_type, 0, 0, 0, count(*) from moves group by all
 ),
 
 grid as (
@@ -43,6 +45,7 @@ grid as (
 )
 
 select
+    cast(grid.la_code as string) as la_code,
     cast(grid.census_year as integer) as year,
     grid.period_start,
     grid.period_end,
@@ -53,6 +56,7 @@ select
     cast(coalesce(sum(counts.moved_out), 0) as bigint) as moved_out
 from grid
 left join counts
-    on counts.census_year = grid.census_year and counts.provision_type = grid.provision_type
-group by grid.census_year, grid.period_start, grid.period_end, grid.provision_type, grid.sort_order
-order by grid.census_year, grid.sort_order
+    on counts.la_code = grid.la_code
+    and counts.census_year = grid.census_year and counts.provision_type = grid.provision_type
+group by grid.la_code, grid.census_year, grid.period_start, grid.period_end, grid.provision_type, grid.sort_order
+order by grid.la_code, grid.census_year, grid.sort_order

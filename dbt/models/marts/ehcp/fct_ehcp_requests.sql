@@ -3,7 +3,7 @@
 -- assess or not), plans issued and decisions not to issue in the year, the share of the year's
 -- requests that became plans, and 20-week timeliness with and without the exceptions. Only
 -- years a return reports in full (the calendar year before its census day); from a requests CSV
--- with no return, every year its requests span.
+-- with no return, every year its requests span. Per council.
 with requests as (
     select * from {{ ref('int_assessment_requests_timed') }}
 ),
@@ -13,14 +13,16 @@ returns as (
 ),
 
 years as (
-    select distinct year(census_date) - 1 as year from returns
+    select distinct la_code, year(census_date) - 1 as year from returns
     union
-    select distinct request_year from requests where not exists (select 1 from returns)
+    select distinct la_code, request_year from requests
+    where not exists (select 1 from returns where returns.la_code = requests.la_code)
 ),
 
 -- the year's requests and what the council decided on them (the DfE's request outcomes)
 requested as (
     select
+        la_code,
         request_year as year,
         count(*) as requests,
         count(*) filter (where decided_to_assess) as requests_decided_to_assess,
@@ -33,6 +35,7 @@ requested as (
 -- plans issued in the year, and their timeliness (the DfE's assessments and 20-week tables)
 issued as (
     select
+        la_code,
         plan_year as year,
         count(*) as plans_issued,
         count(*) filter (where is_within_20_weeks) as plans_issued_within_20_weeks,
@@ -46,13 +49,14 @@ issued as (
 ),
 
 not_issued as (
-    select assessment_outcome_year as year, count(*) as decisions_not_to_issue
+    select la_code, assessment_outcome_year as year, count(*) as decisions_not_to_issue
     from requests
     where decided_not_to_issue
     group by all
 )
 
 select
+    cast(years.la_code as string) as la_code,
     cast(years.year as integer) as year,
     cast(years.year + 1 as integer) as census_year,
     cast(coalesce(requested.requests, 0) as bigint) as requests,
@@ -69,7 +73,7 @@ select
     {{ percent_of('issued.plans_issued_within_20_weeks_without_exception', 'issued.plans_issued_without_exception') }}
         as within_20_weeks_pct_excluding_exceptions
 from years
-left join requested on requested.year = years.year
-left join issued on issued.year = years.year
-left join not_issued on not_issued.year = years.year
-order by years.year
+left join requested on requested.la_code = years.la_code and requested.year = years.year
+left join issued on issued.la_code = years.la_code and issued.year = years.year
+left join not_issued on not_issued.la_code = years.la_code and not_issued.year = years.year
+order by years.la_code, years.year

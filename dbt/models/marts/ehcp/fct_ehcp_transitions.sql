@@ -6,27 +6,30 @@ with snapshots as (
     -- one row per child and census: a child with two active plans counts once (the earlier plan)
     select *
     from {{ ref('int_ehcp_census_snapshots') }}
-    qualify row_number() over (partition by census_date, child_id order by plan_start_date, plan_id) = 1
+    qualify row_number() over (partition by la_code, census_date, child_id order by plan_start_date, plan_id) = 1
 ),
 
 pairs as (
-    select census_year, previous_census_year as previous_year from {{ ref('int_census_windows') }}
+    select la_code, census_year, previous_census_year as previous_year from {{ ref('int_census_windows') }}
 ),
 
 earlier as (
-    select pairs.census_year, snapshots.child_id, snapshots.age, snapshots.provision_type, snapshots.primary_need
+    select pairs.la_code, pairs.census_year, snapshots.child_id, snapshots.age, snapshots.provision_type,
+        snapshots.primary_need
     from pairs
-    inner join snapshots on snapshots.census_year = pairs.previous_year
+    inner join snapshots on snapshots.la_code = pairs.la_code and snapshots.census_year = pairs.previous_year
 ),
 
 later as (
-    select pairs.census_year, snapshots.child_id, snapshots.age, snapshots.provision_type, snapshots.primary_need
+    select pairs.la_code, pairs.census_year, snapshots.child_id, snapshots.age, snapshots.provision_type,
+        snapshots.primary_need
     from pairs
-    inner join snapshots on snapshots.census_year = pairs.census_year
+    inner join snapshots on snapshots.la_code = pairs.la_code and snapshots.census_year = pairs.census_year
 ),
 
 moves as (
     select
+        coalesce(later.la_code, earlier.la_code) as la_code,
         coalesce(later.census_year, earlier.census_year) as year,
         earlier.age as age_from,
         coalesce(earlier.provision_type, 'joined') as provision_from,
@@ -35,10 +38,12 @@ moves as (
         coalesce(earlier.primary_need, later.primary_need) as primary_need
     from earlier
     full outer join later
-        on later.census_year = earlier.census_year and later.child_id = earlier.child_id
+        on later.la_code = earlier.la_code
+        and later.census_year = earlier.census_year and later.child_id = earlier.child_id
 )
 
 select
+    cast(la_code as string) as la_code,
     cast(year as integer) as year,
     cast(age_from as integer) as age_from,
     cast(provision_from as string) as provision_from,

@@ -5,6 +5,7 @@ with starts as (
 )
 
 select
+    cast(la_code as string) as la_code,
     cast(census_year as integer) as year,
     cast(provision_type as string) as provision_type,
     cast({{ age_band('age_at_start') }} as string) as age_at_start_band,

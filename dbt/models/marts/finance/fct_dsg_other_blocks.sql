@@ -13,6 +13,7 @@ with budget as (
 
 blocks as (
     select
+        la_code,
         financial_year,
         case
             when line like 'schools_block_%' then 'schools'
@@ -22,14 +23,15 @@ blocks as (
         sum(amount_gbp) filter (where line like '%_funding') as funding_gbp,
         sum(amount_gbp) filter (where line like '%_spend') as spend_gbp
     from budget
-    group by 1, 2
+    group by 1, 2, 3
 )
 
 select
+    cast(la_code as string) as la_code,
     cast(financial_year as string) as financial_year,
     cast(block as string) as block,
     cast(funding_gbp as decimal(18, 2)) as funding_gbp,
     cast(spend_gbp as decimal(18, 2)) as spend_gbp,
     cast(funding_gbp - spend_gbp as decimal(18, 2)) as in_year_balance_gbp
 from blocks
-order by financial_year, block
+order by la_code, financial_year, block

@@ -1,18 +1,19 @@
 -- The high needs block position per financial year: funding (allocation after place deductions,
 -- plus block transfers, LA contribution and other income) against spend, and the cumulative
--- balance from the balance brought forward at the start of the first year.
+-- balance from the balance brought forward at the start of the first year. Per council.
 with budget as (
     select * from {{ ref('stg_budget__lines') }}
 ),
 
 spend as (
-    select financial_year, sum(spend_gbp) as spend_gbp, bool_and(is_complete_year) as is_complete_year
+    select la_code, financial_year, sum(spend_gbp) as spend_gbp, bool_and(is_complete_year) as is_complete_year
     from {{ ref('fct_provision_spend') }}
-    group by financial_year
+    group by la_code, financial_year
 ),
 
 funding as (
     select
+        la_code,
         financial_year,
         coalesce(sum(amount_gbp) filter (where line = 'hnb_allocation'), 0) as hnb_allocation_gbp,
         -- deductions reduce funding whichever sign the council's file gives them
@@ -22,17 +23,21 @@ funding as (
         coalesce(sum(amount_gbp) filter (where line = 'other_income'), 0) as other_income_gbp,
         sum(amount_gbp) filter (where line = 'balance_brought_forward') as balance_brought_forward_gbp
     from budget
-    group by financial_year
+    group by la_code, financial_year
 ),
 
+-- each council's balance brought forward for the first year its ledger covers (zero when none)
 opening as (
-    select coalesce(max(balance_brought_forward_gbp), 0) as opening_balance_gbp
-    from funding
-    where financial_year = (select min(financial_year) from spend)
+    select first_years.la_code, coalesce(max(funding.balance_brought_forward_gbp), 0) as opening_balance_gbp
+    from (select la_code, min(financial_year) as financial_year from spend group by la_code) as first_years
+    left join funding
+        on funding.la_code = first_years.la_code and funding.financial_year = first_years.financial_year
+    group by first_years.la_code
 ),
 
 years as (
     select
+        spend.la_code,
         spend.financial_year,
         coalesce(funding.hnb_allocation_gbp, 0) as hnb_allocation_gbp,
         coalesce(funding.place_deductions_gbp, 0) as place_deductions_gbp,
@@ -44,7 +49,7 @@ years as (
         spend.is_complete_year,
         funding.financial_year is not null as has_budget
     from spend
-    left join funding on funding.financial_year = spend.financial_year
+    left join funding on funding.la_code = spend.la_code and funding.financial_year = spend.financial_year
 ),
 
 positions as (
@@ -56,11 +61,14 @@ positions as (
 )
 
 select
+    cast(positions.la_code as string) as la_code,
     cast(financial_year as string) as financial_year,
     cast(funding_gbp as decimal(18, 2)) as funding_gbp,
     cast(spend_gbp as decimal(18, 2)) as spend_gbp,
     cast(funding_gbp - spend_gbp as decimal(18, 2)) as in_year_balance_gbp,
-    cast(opening.opening_balance_gbp + sum(funding_gbp - spend_gbp) over (order by financial_year)
+    cast(opening.opening_balance_gbp + sum(funding_gbp - spend_gbp) over (
+        partition by positions.la_code order by financial_year
+    )
         as decimal(18, 2)) as cumulative_balance_gbp,
     cast(hnb_allocation_gbp as decimal(18, 2)) as hnb_allocation_gbp,
     cast(place_deductions_gbp as decimal(18, 2)) as place_deductions_gbp,
@@ -71,5 +79,5 @@ select
     cast(has_budget as boolean) as has_budget,
     cast(is_complete_year as boolean) as is_complete_year
 from positions
-cross join opening
-order by financial_year
+inner join opening on opening.la_code = positions.la_code
+order by positions.la_code, financial_year

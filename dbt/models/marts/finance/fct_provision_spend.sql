@@ -1,6 +1,6 @@
 -- High needs spend, placements and unit cost per financial year and provision type: the DBV
 -- "spend by provision" table. Every provision type appears in every year (zero when none), so
--- spend sums to the high needs spend of the ledger to the penny.
+-- spend sums to the high needs spend of the ledger to the penny. Per council.
 with spend as (
     select * from {{ ref('int_spend_allocated') }} where is_high_needs
 ),
@@ -18,23 +18,24 @@ bounds as (
 ),
 
 financial_years as (
-    select distinct financial_year from {{ ref('stg_finance__transactions') }}
+    select distinct la_code, financial_year from {{ ref('stg_finance__transactions') }}
 ),
 
 grid as (
-    select financial_years.financial_year, provision_types.provision_type, provision_types.sort_order,
+    select financial_years.la_code, financial_years.financial_year, provision_types.provision_type, provision_types.sort_order,
         provision_types.has_placements
     from financial_years cross join provision_types
 ),
 
 spend_totals as (
-    select financial_year, provision_type, sum(amount_gbp) as spend_gbp
+    select la_code, financial_year, provision_type, sum(amount_gbp) as spend_gbp
     from spend
     group by all
 ),
 
 placement_totals as (
     select
+        la_code,
         financial_year,
         provision_type,
         count(distinct placement_id) as placements,
@@ -44,6 +45,7 @@ placement_totals as (
 )
 
 select
+    cast(grid.la_code as string) as la_code,
     cast(grid.financial_year as string) as financial_year,
     cast(grid.provision_type as string) as provision_type,
     cast(coalesce(spend_totals.spend_gbp, 0) as decimal(18, 2)) as spend_gbp,
@@ -58,9 +60,11 @@ select
     cast(bounds.as_at_date >= {{ financial_year_start('grid.financial_year') }} + interval 1 year - interval 1 day as boolean)
         as is_complete_year
 from grid
-cross join bounds
+inner join bounds on bounds.la_code = grid.la_code
 left join spend_totals
-    on spend_totals.financial_year = grid.financial_year and spend_totals.provision_type = grid.provision_type
+    on spend_totals.la_code = grid.la_code
+    and spend_totals.financial_year = grid.financial_year and spend_totals.provision_type = grid.provision_type
 left join placement_totals
-    on placement_totals.financial_year = grid.financial_year and placement_totals.provision_type = grid.provision_type
-order by grid.financial_year, grid.sort_order
+    on placement_totals.la_code = grid.la_code
+    and placement_totals.financial_year = grid.financial_year and placement_totals.provision_type = grid.provision_type
+order by grid.la_code, grid.financial_year, grid.sort_order

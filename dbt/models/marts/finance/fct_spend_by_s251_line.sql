@@ -10,6 +10,7 @@ lines as (
 )
 
 select
+    cast(spend.la_code as string) as la_code,
     cast(spend.financial_year as string) as financial_year,
     cast(spend.s251_line as string) as s251_line,
     cast(coalesce(lines.description, 'Not in the reviewed S251 line list') as string) as s251_description,

@@ -10,6 +10,7 @@ with source as (
 
 renamed as (
     select
+        _la_code as la_code,
         transaction_id,
         posting_date,
         {{ financial_year('posting_date') }} as financial_year,

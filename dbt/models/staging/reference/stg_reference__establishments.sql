@@ -4,6 +4,7 @@ with source as (
 
 renamed as (
     select
+        _la_code as la_code,
         urn,
         ukprn,
         establishment_name,

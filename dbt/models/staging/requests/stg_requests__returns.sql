@@ -2,7 +2,7 @@
 -- assessments and plans of the calendar year before it. Read from every loaded version of every
 -- request, not only the current ones: a return whose requests were all repeated by a later
 -- return still covers its year.
-select distinct valid.census_date
+select distinct files.la_code, valid.census_date
 from {{ source('raw', 'requests') }} as valid
 inner join {{ source('raw', 'requests_files') }} as files
     on files.file_hash = valid._file_hash
