@@ -29,7 +29,7 @@ every council's files, each recorded with its code; a top-level `reference/` GIA
 shared by every council. A file's identity there is the hash of the council's code and the
 file's bytes, so the same file in two councils' folders is two councils' rows. A landing folder
 without that level is one council, whose code is HIGHNEEDS_LA_CODE (else its latest SEN2
-return's header, else `000`).
+return's header, else the code the warehouse's files already have, else `000`).
 
 All of a file's writes happen in one transaction, so a file is never half-loaded. A full disk
 stops the load with `ingest.diskspace.DiskFull`, whose message names the folder that is full.
@@ -157,7 +157,7 @@ class EmptyLanding(FileNotFoundError):
     a wrong HIGHNEEDS_LANDING, or nothing dropped yet."""
 
 
-# The la_code of a single council's files when neither HIGHNEEDS_LA_CODE nor a SEN2 header gives it
+# The la_code of a single council's files when nothing gives it (landing_councils)
 UNKNOWN_LA_CODE = "000"
 COUNCIL_FOLDER = re.compile(r"[0-9]{3}")
 # the extract whose top-level folder every council of a many-council landing folder shares

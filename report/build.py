@@ -26,6 +26,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingest.load import UNKNOWN_LA_CODE
 from warehouse.councils import chosen_council
 
 from . import requests, tables
@@ -184,6 +185,8 @@ def build_report(
 def _draw(con: duckdb.DuckDBPyConnection, options: ReportOptions, staging: Path) -> Report:
     # with many councils in the warehouse, the report is of one of them (ReportOptions.council)
     la_code = chosen_council(con, options.council)
+    if options.council is None and la_code not in (None, UNKNOWN_LA_CODE):
+        options = dataclasses.replace(options, council=la_code)  # its benchmarks and its name
     data = read_report_data(con, la_code)
     bench, note = _benchmarks(options)
     own_requests = requests.read_own(con, la_code)  # None without a SEN2 return
@@ -509,7 +512,12 @@ def _sections(
     for table in detail["Data quality"]:
         if len(table.frame):
             quality.table(table)
-    return [funding, spend, dbv, drivers, assessments, mitigations, benchmarks, dsg, model, quality]
+    sections = [funding, spend, dbv, drivers, assessments, mitigations, benchmarks, dsg, model]
+    if "councils" in named:
+        compared = Section("councils", "Every council in this warehouse")
+        compared.table(named["councils"])
+        sections.append(compared)
+    return [*sections, quality]
 
 
 def _not_in_education(data: ReportData) -> str:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ingest.provision_types import DFE_PLACEMENT_CATEGORY
+from warehouse.councils import councils as councils_held
 from warehouse.councils import of_council
 
 from .suppression import Protected, protect, protect_with_groups
@@ -102,6 +103,8 @@ class ReportData:
     )
     # marts.fct_dsg_other_blocks: the budget file's other DSG blocks (None before the mart)
     other_blocks: pd.DataFrame | None = None
+    # every council of a warehouse holding many, side by side (None for one council)
+    councils: pd.DataFrame | None = None
 
     @property
     def provisions(self) -> list[str]:
@@ -330,7 +333,56 @@ def read_report_data(con: duckdb.DuckDBPyConnection, la_code: str | None = None)
         """)
         if _exists(con, "intermediate", "int_spend_allocated")
         else None,
+        councils=compare_councils(con) if len(councils_held(con)) > 1 else None,
     )
+
+
+def compare_councils(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Each council of the warehouse: its plans on its latest census, its latest complete year's
+    high needs spend, spend per plan and cumulative balance, and its forecast balance at the
+    horizon (unmitigated)."""
+    return con.execute(
+        """
+        WITH census AS (
+            SELECT la_code, max(census_year) AS census_year FROM marts.fct_ehcp_cohort
+            GROUP BY la_code
+        ),
+        plans AS (
+            SELECT census.la_code, census.census_year, sum(cohort.plans)::BIGINT AS plans
+            FROM census
+            INNER JOIN marts.fct_ehcp_cohort AS cohort USING (la_code, census_year)
+            GROUP BY ALL
+        ),
+        complete AS (
+            SELECT la_code, max(financial_year) AS financial_year FROM marts.fct_hnb_position
+            WHERE is_complete_year GROUP BY la_code
+        ),
+        position AS (
+            SELECT p.la_code, p.financial_year, p.spend_gbp::DOUBLE AS spend_gbp,
+                   p.cumulative_balance_gbp::DOUBLE AS cumulative_balance_gbp
+            FROM complete INNER JOIN marts.fct_hnb_position AS p USING (la_code, financial_year)
+        ),
+        forecast AS (
+            SELECT la_code, financial_year, cumulative_balance_gbp_central
+            FROM forecast.hnb_position WHERE scenario = 'unmitigated'
+            QUALIFY row_number() OVER (PARTITION BY la_code ORDER BY financial_year DESC) = 1
+        )
+        SELECT plans.la_code AS "Council (old LA code)",
+               plans.census_year AS "Census",
+               plans.plans AS "EHC plans",
+               position.financial_year AS "Latest complete year",
+               position.spend_gbp AS "High needs spend (£)",
+               position.spend_gbp / nullif(plans.plans, 0) AS "Spend (£ per plan)",
+               position.cumulative_balance_gbp AS "Cumulative balance (£)",
+               forecast.financial_year AS "Forecast year",
+               forecast.cumulative_balance_gbp_central
+                   AS "Forecast cumulative balance, unmitigated (£)"
+        FROM plans
+        LEFT JOIN position USING (la_code)
+        LEFT JOIN forecast USING (la_code)
+        ORDER BY plans.la_code
+        """
+    ).df()
 
 
 def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:

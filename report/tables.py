@@ -1101,8 +1101,27 @@ def dsg_plan_tables(data: ReportData, threshold: int | None = None) -> dict[str,
     }
 
 
+def councils(data: ReportData) -> list[Table]:
+    """Every council of a warehouse holding many, side by side ([] for one council)."""
+    if data.councils is None:
+        return []
+    return [
+        Table(
+            "councils",
+            "Every council in this warehouse",
+            data.councils,
+            "mixed",
+            "Each council's own figures (this report is of one of them): plans on its latest "
+            "January census, the high needs spend and cumulative balance of its latest complete "
+            "financial year (marts.fct_ehcp_cohort, fct_hnb_position), and its forecast balance "
+            "at the horizon, unmitigated (forecast.hnb_position). Negative balance = deficit.",
+        )
+    ]
+
+
 def detail_tables(data: ReportData, threshold: int | None = None) -> dict[str, list[Table]]:
     return {
+        **({"Councils": compared} if (compared := councils(data)) else {}),
         "Provision spend": _marked(lambda d, t: [provision_spend(d, t)], data, threshold),
         "Caseload breakdowns": _marked(cohort_breakdowns, data, threshold),
         "Flows": _marked(lambda d, t: [flows(d, t)], data, threshold),

@@ -4,13 +4,11 @@ mitigated."""
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from forecast.aggregate import published_growth
-from forecast.backtest import backtest_cohort
-from forecast.checks import CHECK_DESCRIPTIONS, TABLE_CHECKS, combine_results, run_checks
-from forecast.history import caseload_by_census, councils, read_history
-from forecast.mitigations import load_mitigations
-from forecast.model import MITIGATED, UNMITIGATED, run_forecast
-from forecast.store import TABLE_DESCRIPTIONS, combine, for_council, forecast_tables, write_tables
+from forecast.checks import CHECK_DESCRIPTIONS, TABLE_CHECKS, combine_results
+from forecast.councils import forecast_council
+from forecast.history import councils, read_history
+from forecast.model import MITIGATED, UNMITIGATED
+from forecast.store import TABLE_DESCRIPTIONS, combine, write_tables
 from forecast.summary import summary_markdown
 
 from ..metadata import (
@@ -58,38 +56,17 @@ def forecast_tables_asset(
     with warehouse.get_connection() as con:
         codes = councils(con)
         histories = {code: read_history(con, code) for code in codes}
-    council = load_report_settings(settings)
-    per_council, checks, forecasts = [], {}, {}
-    for code, history in histories.items():
-        mitigations = load_mitigations(settings.mitigations, history.provision_types)
-        caseload = caseload_by_census(history)
-        growth, why_not = published_growth(council.published, code, caseload.sum(axis=1))
-        if growth is None and settings.forecast.cohort.pool_with_published:
-            context.log.info(
-                f"{code}: joiners follow their own trend, not the published files: {why_not}"
-            )
-        base_year = int(history.transitions["year"].max()) if len(history.transitions) else None
-        forecast = run_forecast(
-            history,
-            mitigations,
-            settings.forecast,
-            growth(base_year) if growth is not None and base_year is not None else None,
-        )
-        backtest = backtest_cohort(
-            history.transitions,
-            caseload,
-            history.provision_types,
-            settings.forecast.cohort,
-            seed=settings.forecast.seed,
-            unit_costs=forecast.cost_model.cost_per_plan(),
-            pooled_growth=growth,
-        )
-        tables = forecast_tables(forecast, backtest)
-        checks[code] = run_checks(tables, forecast.unreached)
-        forecasts[code] = forecast
-        per_council.append(for_council(tables, code))
-        for note in forecast.cohort_model.notes:
-            context.log.info(f"{code}: {note}" if len(codes) > 1 else note)
+    published = load_report_settings(settings).published
+    done = [
+        forecast_council(code, history, settings.forecast, settings.mitigations, published)
+        for code, history in histories.items()
+    ]
+    for council in done:
+        for note in council.notes:
+            context.log.info(f"{council.la_code}: {note}" if len(codes) > 1 else note)
+    per_council = [council.tables for council in done]
+    checks = {council.la_code: council.checks for council in done}
+    forecasts = {council.la_code: council.forecast for council in done}
     if not per_council:
         raise ValueError("The marts hold no council's figures: nothing to forecast.")
     tables = combine(per_council)

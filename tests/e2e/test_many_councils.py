@@ -147,8 +147,44 @@ def test_the_shared_gias_extract_reaches_every_council(warehouses):
     assert rows == [(code, "reference/gias_extract.csv") for code in sorted(COUNCILS)]
 
 
-def test_the_summary_names_each_council(warehouses):
+def test_the_summary_names_each_council_and_the_report_sets_them_side_by_side(warehouses):
     out = warehouses["region_output"]
     assert "Refresh succeeded" in out
     for code in COUNCILS:
         assert f"Council {code}" in out
+    html = (warehouses["region"].parent / "report" / "internal" / "report.html").read_text()
+    assert "Every council in this warehouse" in html
+    table = html.split("Every council in this warehouse", 1)[1]
+    for code in COUNCILS:
+        assert f">{code}<" in table
+    own = (warehouses[ALONE].parent / "report" / "internal" / "report.html").read_text()
+    assert "Every council in this warehouse" not in own
+
+
+def test_a_trace_says_whose_figure_and_traces_it_in_that_council(warehouses, tmp_path, monkeypatch):
+    """With many councils a trace needs --la; with it, the rows behind the council's mart figure
+    are that council's, and add up to it, as in its own warehouse."""
+    with duckdb.connect(str(warehouses["region"]), read_only=True) as con:
+        year, provision, spend = con.execute(
+            "SELECT financial_year, provision_type, spend_gbp FROM marts.fct_provision_spend "
+            "WHERE la_code = ? AND spend_gbp > 0 ORDER BY spend_gbp DESC LIMIT 1",
+            [ALONE],
+        ).fetchone()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HIGHNEEDS_WAREHOUSE", str(warehouses["region"]))
+    out = io.StringIO()
+    arguments = ["trace", "spend", "--year", year, "--provision", provision]
+    with contextlib.redirect_stdout(out):
+        assert main(arguments) == 2
+    assert "say whose figure with --la" in " ".join(out.getvalue().split())
+    rows = {}
+    for name in ("region", ALONE):
+        monkeypatch.setenv("HIGHNEEDS_WAREHOUSE", str(warehouses[name]))
+        csv = tmp_path / f"{name}.csv"
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main([*arguments, "--la", ALONE, "--out", str(csv)]) == 0  # they match
+        rows[name] = sorted(csv.read_text().splitlines()[1:])
+    assert len(rows["region"]) > 0
+    # the same transactions (their file hashes and names aside, as the landing folder names them)
+    assert [r.split(",")[:4] for r in rows["region"]] == [r.split(",")[:4] for r in rows[ALONE]]
+    assert float(spend) > 0
