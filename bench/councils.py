@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import shutil
 import sys
 import time
@@ -84,7 +83,7 @@ def split_into_councils(landing: Path, out: Path, councils: int = COUNCILS) -> l
 
 
 def run(work: Path) -> dict:
-    from bench.run import _landing_rows, refresh
+    from bench.run import _landing_rows, refresh, refresh_env
 
     england = work / "england" / "landing"
     if not england.is_dir():
@@ -96,14 +95,7 @@ def run(work: Path) -> dict:
     codes = split_into_councils(england, landing)
     split_seconds = time.monotonic() - started
     print(f"  split into {len(codes)} councils in {split_seconds:.0f}s", flush=True)
-    env = {
-        **os.environ,
-        "HIGHNEEDS_LANDING": str(landing),
-        "HIGHNEEDS_WAREHOUSE": str(folder / "warehouse.duckdb"),
-        "HIGHNEEDS_SERVING": str(folder / "serving.duckdb"),
-        "DAGSTER_HOME": str(folder / "dagster_home"),
-        "HIGHNEEDS_PSEUDONYM_KEY": "benchmark-pseudonym-key-of-32-bytes-or-more",
-    }
+    env = refresh_env(folder, landing)
     full = refresh(folder, env)
     print(
         f"  full refresh {full.seconds:.1f}s, peak {full.peak_rss_bytes / 2**30:.2f} GiB, "

@@ -121,6 +121,19 @@ def refresh(folder: Path, env: dict[str, str]) -> Refresh:
     return Refresh(seconds, peak, completed.returncode, stages, steps.get("raw__finance", 0.0))
 
 
+def refresh_env(folder: Path, landing: Path) -> dict[str, str]:
+    """The environment of a benchmark refresh of `landing`: its warehouse, serving file and
+    Dagster instance in `folder`."""
+    return {
+        **os.environ,
+        "HIGHNEEDS_LANDING": str(landing),
+        "HIGHNEEDS_WAREHOUSE": str(folder / "warehouse.duckdb"),
+        "HIGHNEEDS_SERVING": str(folder / "serving.duckdb"),
+        "DAGSTER_HOME": str(folder / "dagster_home"),
+        "HIGHNEEDS_PSEUDONYM_KEY": "benchmark-pseudonym-key-of-32-bytes-or-more",
+    }
+
+
 def add_finance_month(landing: Path) -> int:
     """The nightly case: one new month of the ledger arrives as a new file (the latest month's
     payments again, a month later, with new transaction ids). Returns its rows."""
@@ -172,14 +185,7 @@ def run_size(name: str, children: int, work: Path, incremental: bool) -> Measure
     )
     generate_seconds = time.monotonic() - started
     landing_bytes = sum(p.stat().st_size for p in landing.rglob("*") if p.is_file())
-    env = {
-        **os.environ,
-        "HIGHNEEDS_LANDING": str(landing),
-        "HIGHNEEDS_WAREHOUSE": str(folder / "warehouse.duckdb"),
-        "HIGHNEEDS_SERVING": str(folder / "serving.duckdb"),
-        "DAGSTER_HOME": str(folder / "dagster_home"),
-        "HIGHNEEDS_PSEUDONYM_KEY": "benchmark-pseudonym-key-of-32-bytes-or-more",
-    }
+    env = refresh_env(folder, landing)
     floor_seconds, floor_peak, floor_run = _measured(
         [sys.executable, "-m", "bench.floor", str(landing)]
     )
