@@ -8,6 +8,7 @@ import duckdb
 import pandas as pd
 
 from warehouse import Warehouse, as_warehouse
+from warehouse.councils import councils
 
 
 @dataclass
@@ -23,18 +24,6 @@ class History:
     position: pd.DataFrame
     budget: pd.DataFrame  # financial_year, line, amount_gbp (future years included)
     provision_types: list[str]  # provision types that hold placements, in report order
-
-
-def councils(target: Warehouse | duckdb.DuckDBPyConnection) -> list[str]:
-    """The councils (old LA codes) the warehouse's marts hold, in code order."""
-    return (
-        as_warehouse(target)
-        .frame(
-            "SELECT la_code FROM marts.fct_ehcp_cohort UNION "
-            "SELECT la_code FROM marts.fct_provision_spend ORDER BY la_code"
-        )["la_code"]
-        .tolist()
-    )
 
 
 def read_history(

@@ -10,6 +10,8 @@ from typing import Any
 
 import duckdb
 
+from . import Warehouse, as_warehouse
+
 # a table of the council-keyed schemas as a query names it, with its alias if it has one
 _COUNCIL_TABLE = re.compile(
     r"\b(FROM|JOIN)\s+(staging|intermediate|marts|forecast)\.(\w+)"
@@ -21,21 +23,21 @@ _COUNCIL_TABLE = re.compile(
 _SHARED = re.compile(r"^(?!stg_)")
 
 
-def councils(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The councils whose figures the warehouse's marts hold, in code order."""
-    present = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'marts' "
-        "AND table_name IN ('fct_ehcp_cohort', 'fct_provision_spend')"
-    ).fetchone()[0]
-    if present < 2:
-        return []
-    return [
-        row[0]
-        for row in con.execute(
-            "SELECT la_code FROM marts.fct_ehcp_cohort UNION "
-            "SELECT la_code FROM marts.fct_provision_spend ORDER BY la_code"
-        ).fetchall()
-    ]
+def councils(target: Warehouse | duckdb.DuckDBPyConnection) -> list[str]:
+    """The councils whose figures the warehouse's marts hold, in code order (none before the
+    marts are built), on DuckDB or Spark."""
+    wh = as_warehouse(target)
+    if wh.engine == "duckdb":
+        present = wh.frame(
+            "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'marts' "
+            "AND table_name IN ('fct_ehcp_cohort', 'fct_provision_spend')"
+        )["n"][0]
+        if present < 2:
+            return []
+    return wh.frame(
+        "SELECT la_code FROM marts.fct_ehcp_cohort UNION "
+        "SELECT la_code FROM marts.fct_provision_spend ORDER BY la_code"
+    )["la_code"].tolist()
 
 
 def chosen_council(con: duckdb.DuckDBPyConnection, preferred: str | None) -> str | None:
