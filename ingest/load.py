@@ -37,6 +37,7 @@ stops the load with `ingest.diskspace.DiskFull`, whose message names the folder 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import re
@@ -1018,6 +1019,8 @@ def _sources(
             sources.append(_unreadable_source(display, error))
     if extract.name in SEN2_REQUIRED_TABLES:
         for sen2 in find_returns(folder):
+            # named from the landing folder, as its files are (`869/sen2/2025` in a council's)
+            sen2 = dataclasses.replace(sen2, landing_dir=landing_dir)
             try:
                 sources.append(
                     Source(

@@ -173,3 +173,16 @@ def test_a_later_return_supersedes_an_earlier_one_by_key(tmp_path, con):
         [keyed_hash(CHILDREN[5].upn, KEY)],
     ).fetchall()
     assert [cease for _, cease in versions] == [None, dt.date(2023, 3, 31)]
+
+
+def test_a_return_in_a_councils_folder_is_that_councils_and_named_from_the_landing_folder(
+    tmp_path, con
+):
+    """landing/869/sen2/<return>/: its rows are council 869's, and its parts are named as the
+    landing folder holds them, so a trace's --verbatim finds them again."""
+    write_sen2_landing(tmp_path / "869")
+    result = load(con, EHCP, tmp_path)
+    names = {f.file_name for f in result.files}
+    assert names and all(name.startswith("869/sen2/") for name in names)
+    assert all((tmp_path / name).is_file() for name in names)
+    assert con.execute("SELECT DISTINCT la_code FROM raw.ehcp_files").fetchall() == [("869",)]
