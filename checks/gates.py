@@ -542,11 +542,20 @@ def ids_link(target: Warehouse | duckdb.DuckDBPyConnection, max_share: float) ->
 # --- marts: finance reconciles from staging to fct_provision_spend ------------------------------
 
 
+def _council_in_label(alias: str) -> str:
+    """SQL: the row's council code and a space when the rows hold more than one council, else ''
+    (a label names the council only where that tells rows apart)."""
+    return (
+        f"CASE WHEN min({alias}.la_code) OVER () < max({alias}.la_code) OVER () "
+        f"THEN {alias}.la_code || ' ' ELSE '' END"
+    )
+
+
 def finance_reconciliation(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
     """Per council and financial year: the ledger in staging = the money allocated, and its high
     needs part = fct_provision_spend, to the penny."""
     facts = as_warehouse(target).frame(
-        """
+        f"""
         WITH ledger AS (
             SELECT la_code, financial_year AS fy, sum(amount_gbp) AS ledger_total
             FROM staging.stg_finance__transactions GROUP BY la_code, financial_year
@@ -569,9 +578,7 @@ def finance_reconciliation(target: Warehouse | duckdb.DuckDBPyConnection) -> Gat
             UNION SELECT la_code, fy FROM mart
         )
         SELECT
-            -- the council's code leads the label when the warehouse holds more than one
-            CASE WHEN min(y.la_code) OVER () < max(y.la_code) OVER ()
-                THEN y.la_code || ' ' ELSE '' END || y.fy AS label,
+            {_council_in_label("y")} || y.fy AS label,
             coalesce(l.ledger_total, 0)::DOUBLE AS ledger_gbp,
             coalesce(a.not_high_needs, 0)::DOUBLE AS not_high_needs_gbp,
             coalesce(a.high_needs, 0)::DOUBLE AS high_needs_gbp,
@@ -638,10 +645,8 @@ def unit_costs_within_bounds(
     wh.register("_bounds", bounds)
     try:
         facts = wh.frame(
-            """
-            SELECT CASE WHEN min(s.la_code) OVER () < max(s.la_code) OVER ()
-                       THEN s.la_code || ' ' ELSE '' END
-                       || s.financial_year || ' ' || s.provision_type AS label,
+            f"""
+            SELECT {_council_in_label("s")} || s.financial_year || ' ' || s.provision_type AS label,
                    s.unit_cost_gbp::DOUBLE AS unit_cost_gbp, s.fte_placements,
                    b.min_unit_cost_gbp, b.max_unit_cost_gbp,
                    (s.unit_cost_gbp < b.min_unit_cost_gbp OR s.unit_cost_gbp > b.max_unit_cost_gbp

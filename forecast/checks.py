@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from checks.gates import GateResult
+from warehouse.councils import with_la_code
 
 from .model import ACTUAL, DRIVERS
 
@@ -264,10 +265,7 @@ def combine_results(
                 name=next(iter(results.values())).name,
                 passed=all(r.passed for r in results.values()),
                 facts=pd.concat(
-                    [
-                        r.facts.assign(la_code=code)[["la_code", *r.facts.columns]]
-                        for code, r in results.items()
-                    ],
+                    [with_la_code(r.facts, code) for code, r in results.items()],
                     ignore_index=True,
                 ),
                 failures=[

@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 
 from warehouse import Warehouse, as_warehouse
-from warehouse.councils import councils
+from warehouse.councils import councils, of_council
 
 
 @dataclass
@@ -38,47 +38,47 @@ def read_history(
             raise ValueError(
                 f"the warehouse holds {len(held)} councils ({', '.join(held)}): say which"
             )
-        la_code = held[0] if held else ""
-    if la_code and not la_code.isalnum():
-        raise ValueError(f"not a council code: {la_code!r}")
-    council = f"la_code = '{la_code}'" if la_code else "true"
-    provision_types = wh.frame(
+        la_code = held[0] if held else None
+
+    def frame(sql: str):
+        return wh.frame(of_council(sql, la_code))
+
+    provision_types = frame(
         "SELECT provision_type FROM staging.provision_types WHERE has_placements "
         "ORDER BY sort_order"
     )["provision_type"].tolist()
     return History(
-        caseload=wh.frame(
+        caseload=frame(
             "SELECT census_year, provision_type, sum(plans)::BIGINT AS plans "
-            f"FROM marts.fct_ehcp_cohort WHERE {council} GROUP BY census_year, provision_type "
+            "FROM marts.fct_ehcp_cohort GROUP BY census_year, provision_type "
             "ORDER BY census_year, provision_type"
         ),
-        transitions=wh.frame(
+        transitions=frame(
             "SELECT year, age_from, provision_from, age_to, provision_to, "
             "sum(children)::BIGINT AS children "
-            f"FROM marts.fct_ehcp_transitions WHERE {council} "
+            "FROM marts.fct_ehcp_transitions "
             "GROUP BY year, age_from, provision_from, age_to, provision_to "
             "ORDER BY year, age_from NULLS LAST, provision_from, age_to NULLS LAST, provision_to"
         ),
-        flows=wh.frame(
+        flows=frame(
             "SELECT year, provision_type, new_plans, ceased_plans, moved_in, moved_out "
-            f"FROM marts.fct_ehcp_flows WHERE {council} ORDER BY year, provision_type"
+            "FROM marts.fct_ehcp_flows ORDER BY year, provision_type"
         ),
-        spend=wh.frame(
+        spend=frame(
             "SELECT financial_year, provision_type, spend_gbp::DOUBLE AS spend_gbp, "
             "fte_placements, unit_cost_gbp::DOUBLE AS unit_cost_gbp, is_complete_year "
-            f"FROM marts.fct_provision_spend WHERE {council} "
-            "ORDER BY financial_year, provision_type"
+            "FROM marts.fct_provision_spend ORDER BY financial_year, provision_type"
         ),
-        position=wh.frame(
+        position=frame(
             "SELECT financial_year, funding_gbp::DOUBLE AS funding_gbp, "
             "spend_gbp::DOUBLE AS spend_gbp, "
             "cumulative_balance_gbp::DOUBLE AS cumulative_balance_gbp, "
             "is_complete_year, has_budget "
-            f"FROM marts.fct_hnb_position WHERE {council} ORDER BY financial_year"
+            "FROM marts.fct_hnb_position ORDER BY financial_year"
         ),
-        budget=wh.frame(
+        budget=frame(
             "SELECT financial_year, line, amount_gbp::DOUBLE AS amount_gbp "
-            f"FROM staging.stg_budget__lines WHERE {council}"
+            "FROM staging.stg_budget__lines"
         ),
         provision_types=provision_types,
     )

@@ -8,6 +8,7 @@ import duckdb
 import pandas as pd
 
 from serving import contract as serving_contract
+from warehouse.councils import with_la_code
 
 from .model import Forecast
 
@@ -41,10 +42,7 @@ def forecast_tables(forecast: Forecast, backtest: pd.DataFrame) -> dict[str, pd.
 
 def for_council(tables: dict[str, pd.DataFrame], la_code: str) -> dict[str, pd.DataFrame]:
     """The tables with the council's old LA code as their first column (it leads every key)."""
-    return {
-        name: frame.assign(la_code=la_code)[["la_code", *frame.columns]]
-        for name, frame in tables.items()
-    }
+    return {name: with_la_code(frame, la_code) for name, frame in tables.items()}
 
 
 def combine(councils: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:

@@ -212,6 +212,12 @@ def landing_councils(
     ]
 
 
+def holds_many(councils: list[Council], landing_dir: Path) -> bool:
+    """Whether `councils` (landing_councils) are councils' folders rather than the landing folder
+    itself as one council."""
+    return any(council.folder != landing_dir for council in councils)
+
+
 def _known_code(con: duckdb.DuckDBPyConnection) -> str | None:
     """The council code of the file the warehouse loaded last (any extract), if one is set."""
     tables = [
@@ -932,7 +938,7 @@ def load_extract(
     with reported_when_full(f"Loading the {extract.name} extract", database_folder(con)):
         ensure_tables(con, extract)
         councils = landing_councils(landing_dir, la_code, con)
-        many = bool(council_folders(landing_dir))
+        many = holds_many(councils, landing_dir)
         # files recorded before files had a council were the one council's
         con.execute(
             f"UPDATE raw.{extract.name}_files SET la_code = ? WHERE la_code IS NULL",

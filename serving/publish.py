@@ -42,6 +42,7 @@ import pandas as pd
 from ingest.contracts import EXTRACTS
 from ingest.provision_types import DFE_PLACEMENT_CATEGORY
 from ingest.pseudonymise import keyed_hash_sql
+from warehouse.councils import with_la_code
 
 from . import contract as serving_contract
 from .files import NEXT_MARKER, OWNER_ONLY, flush, make_folders, remove_files, sql_text
@@ -396,8 +397,9 @@ def _each_council(cells: pd.DataFrame, spec: SuppressedTable, threshold: int) ->
     parts = list(cells.groupby("la_code", sort=True)) or [("", cells)]
     frames = []
     for code, part in parts:
-        frame = suppressed_table(part.drop(columns="la_code"), spec, threshold)
-        frames.append(frame.assign(la_code=code)[["la_code", *frame.columns]])
+        frames.append(
+            with_la_code(suppressed_table(part.drop(columns="la_code"), spec, threshold), code)
+        )
     return pd.concat(frames, ignore_index=True)
 
 

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import duckdb
+import pandas as pd
 
 from . import Warehouse, as_warehouse
 
@@ -38,6 +39,13 @@ def councils(target: Warehouse | duckdb.DuckDBPyConnection) -> list[str]:
         "SELECT la_code FROM marts.fct_ehcp_cohort UNION "
         "SELECT la_code FROM marts.fct_provision_spend ORDER BY la_code"
     )["la_code"].tolist()
+
+
+def with_la_code(frame: pd.DataFrame, la_code: str) -> pd.DataFrame:
+    """`frame` with the council's code as its first column (it leads every key)."""
+    return frame.assign(la_code=la_code)[
+        ["la_code", *frame.columns.drop("la_code", errors="ignore")]
+    ]
 
 
 def chosen_council(con: duckdb.DuckDBPyConnection, preferred: str | None) -> str | None:

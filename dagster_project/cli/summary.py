@@ -174,14 +174,12 @@ def _print_provisions(con, settings: Settings, console: Console) -> None:
 
 
 def _print_council(con, settings: Settings, console: Console, la_code: str, many: bool) -> None:
-    from warehouse.councils import of_council
+    from warehouse.councils import CouncilConnection
 
-    def query(sql: str, params: list | None = None):
-        return con.execute(of_council(sql, la_code), params or [])
-
+    con = CouncilConnection(con, la_code)  # as if the warehouse held this council alone
     if many:
         console.print(f"[bold]Council {la_code}[/bold]")
-    actual = query(
+    actual = con.execute(
         """
         WITH last_year AS (
             SELECT max(financial_year) AS fy FROM marts.fct_provision_spend WHERE is_complete_year
@@ -199,7 +197,7 @@ def _print_council(con, settings: Settings, console: Console, la_code: str, many
     ).fetchall()
     forecast: dict[tuple[str, str], tuple[float, float]] = {}
     if _table_exists(con, "forecast", "spend"):
-        for scenario, provision, spend, plans in query(
+        for scenario, provision, spend, plans in con.execute(
             """
             SELECT s.scenario, s.provision_type, s.spend_gbp_central, c.plans_central
             FROM forecast.spend s
@@ -241,7 +239,7 @@ def _print_council(con, settings: Settings, console: Console, la_code: str, many
     )
     console.print(table)
     if _table_exists(con, "forecast", "hnb_position"):
-        for scenario, balance, low, high in query(
+        for scenario, balance, low, high in con.execute(
             "SELECT scenario, cumulative_balance_gbp_central, cumulative_balance_gbp_p10, "
             "cumulative_balance_gbp_p90 "
             "FROM forecast.hnb_position WHERE financial_year = ? ORDER BY scenario DESC",
@@ -256,7 +254,7 @@ def _print_council(con, settings: Settings, console: Console, la_code: str, many
 
         assumed = (
             dict(
-                query(
+                con.execute(
                     "SELECT assumption, value FROM forecast.assumptions "
                     "WHERE assumption IN ('funding_growth', 'unit_cost_inflation')"
                 ).fetchall()
@@ -278,7 +276,7 @@ def _print_council(con, settings: Settings, console: Console, la_code: str, many
                 highlight=False,
             )
     if _table_exists(con, "forecast", "drivers"):
-        rows = query(
+        rows = con.execute(
             "SELECT financial_year, driver, spend_change_gbp FROM forecast.drivers "
             "WHERE scenario = 'unmitigated' AND driver <> 'total' "
             "AND financial_year = (SELECT min(financial_year) FROM forecast.drivers "

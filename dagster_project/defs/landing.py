@@ -12,7 +12,7 @@ import pandas as pd
 
 from ingest.contracts import EXTRACTS, Extract
 from ingest.hashing import cache_for
-from ingest.load import SHARED_EXTRACT, council_folders, landing_councils, landing_files
+from ingest.load import SHARED_EXTRACT, holds_many, landing_councils, landing_files
 from ingest.sen2 import find_returns
 
 from ..metadata import DATA_ENGINEERING, markdown_table
@@ -103,8 +103,10 @@ def observe_sen2(settings: dg.ResourceParam[Settings]):
 def _folders(settings: Settings, extract: Extract | None = None) -> list:
     """The folders an extract's files are in: each council's (one, for one council's landing
     folder), and for a region's shared GIAS extract the top level too."""
-    folders = [c.folder for c in landing_councils(settings.landing, settings.la_code)]
-    if extract is not None and extract.name == SHARED_EXTRACT and council_folders(settings.landing):
+    councils = landing_councils(settings.landing, settings.la_code)
+    folders = [c.folder for c in councils]
+    shared = extract is not None and extract.name == SHARED_EXTRACT
+    if shared and holds_many(councils, settings.landing):
         folders.append(settings.landing)
     return folders
 
