@@ -30,6 +30,11 @@ class GateResult:
     passed: bool
     facts: pd.DataFrame
     failures: list[str] = field(default_factory=list)
+    # the councils whose rows failed, when the facts are per council (an `la_code` column) and
+    # every failure is a row of one; None when a failure is the whole warehouse's. A gate that
+    # fails for some of a warehouse's councils holds those councils at their last good
+    # published figures while the others publish (dagster_project.metadata.check_result).
+    councils_failed: list[str] | None = None
 
     @property
     def summary(self) -> str:
@@ -75,6 +80,7 @@ def validate(
     batch = _gx_batch_definition().get_batch(batch_parameters={"dataframe": facts})
     result = batch.validate(suite, result_format="COMPLETE")
     failures = []
+    councils: set[str] | None = set() if "la_code" in facts.columns else None
     for item in result.results:
         if item.success:
             continue
@@ -87,7 +93,17 @@ def validate(
             failures.append(f"{label} ({where})")
         else:
             failures.append(label)
-    return GateResult(name, bool(result.success), facts, failures)
+        if councils is not None and rows:
+            councils.update(str(facts.loc[i, "la_code"]) for i in rows if i in facts.index)
+        else:
+            councils = None  # a failure no council's row carries: the whole warehouse's
+    return GateResult(
+        name,
+        bool(result.success),
+        facts,
+        failures,
+        None if result.success or councils is None else sorted(councils),
+    )
 
 
 # --- ingest: every row and every pound of each file accounted for -------------------------------
@@ -200,7 +216,7 @@ def rows_accounted_for(con: duckdb.DuckDBPyConnection, extract: Extract) -> Gate
 
 def no_rejected_files(con: duckdb.DuckDBPyConnection, extract: Extract) -> GateResult:
     facts = con.execute(
-        f"SELECT file_name AS label, message FROM raw.{extract.name}_files "
+        f"SELECT la_code, file_name AS label, message FROM raw.{extract.name}_files "
         "WHERE in_landing AND status = 'rejected' ORDER BY file_name"
     ).df()
     result = validate(
@@ -210,38 +226,48 @@ def no_rejected_files(con: duckdb.DuckDBPyConnection, extract: Extract) -> GateR
         {"table": "files were rejected"},
     )
     result.failures = [str(message) for message in facts["message"]] or result.failures
+    if not result.passed:  # each rejected file is its council's
+        result.councils_failed = sorted(facts["la_code"].dropna().astype(str).unique()) or None
     return result
 
 
-def quarantine_facts(con: duckdb.DuckDBPyConnection, extract: Extract) -> pd.DataFrame:
+def quarantine_facts(
+    con: duckdb.DuckDBPyConnection, extract: Extract, la_code: str | None = None
+) -> pd.DataFrame:
+    """The quarantined rows of the files in the landing folder by reason (of one council's files
+    when `la_code` is given)."""
     return con.execute(
         f"""
         WITH files AS (SELECT file_hash FROM raw.{extract.name}_files
-            WHERE in_landing AND status = 'loaded'),
+            WHERE in_landing AND status = 'loaded' AND (?::VARCHAR IS NULL OR la_code = ?)),
         reasons AS (
             SELECT unnest(reason_codes) AS reason_code
             FROM quarantine.{extract.name}
             WHERE _file_hash IN (SELECT file_hash FROM files)
         )
         SELECT reason_code AS label, count(*) AS rows FROM reasons GROUP BY ALL ORDER BY rows DESC
-        """
+        """,
+        [la_code, la_code],
     ).df()
 
 
 def quarantine_within_tolerance(
     con: duckdb.DuckDBPyConnection, extract: Extract, max_share: float, max_money_share: float
 ) -> GateResult:
-    """Quarantined rows as a share of the rows read from files in the landing folder, and
-    quarantined money (absolute amounts, so a credit cannot hide a debit) as a share of the
-    money read. A few bad rows wait in quarantine; more than the tolerance blocks."""
+    """Per council: quarantined rows as a share of the rows read from its files in the landing
+    folder, and quarantined money (absolute amounts, so a credit cannot hide a debit) as a share
+    of the money read. A few bad rows wait in quarantine; more than the tolerance blocks."""
     totals = con.execute(
         f"""
-        SELECT ? AS label, coalesce(sum(rows_read), 0) AS rows_read,
+        SELECT la_code,
+               CASE WHEN count(*) OVER () > 1 THEN la_code || ' ' ELSE '' END || ? AS label,
+               coalesce(sum(rows_read), 0) AS rows_read,
                coalesce(sum(rows_quarantined), 0) AS rows_quarantined,
                coalesce(sum(gross_money_read_gbp), 0)::DOUBLE AS gross_money_read_gbp,
                coalesce(sum(gross_money_quarantined_gbp), 0)::DOUBLE AS gross_money_quarantined_gbp,
                coalesce(sum(money_quarantined_gbp), 0)::DOUBLE AS money_quarantined_gbp
         FROM raw.{extract.name}_files WHERE in_landing AND status = 'loaded'
+        GROUP BY la_code ORDER BY la_code
         """,
         [extract.name],
     ).df()
@@ -279,21 +305,29 @@ def quarantine_within_tolerance(
         },
     )
     if not result.passed:
-        facts = totals.iloc[0]
-        reasons = quarantine_facts(con, extract)
-        money = (
-            f", £{facts['gross_money_quarantined_gbp']:,.2f} of "
-            f"£{facts['gross_money_read_gbp']:,.2f} ({facts['quarantined_money_share']:.2%}; "
-            f"tolerance {max_money_share:.2%}, HIGHNEEDS_QUARANTINE_MONEY_TOLERANCE)"
-            if extract.money_column
-            else ""
-        )
-        result.failures = [
-            f"{int(facts['rows_quarantined'])} of {int(facts['rows_read'])} rows quarantined "
-            f"({facts['quarantined_share']:.2%}; tolerance {max_share:.2%}, "
-            f"HIGHNEEDS_QUARANTINE_TOLERANCE){money}: "
-            + ", ".join(f"{r.label} × {r.rows}" for r in reasons.itertuples())
-        ]
+        many = len(totals) > 1
+        result.failures = []
+        for facts in totals.itertuples():
+            if (
+                facts.quarantined_share <= max_share
+                and facts.quarantined_money_share <= max_money_share
+            ):
+                continue
+            reasons = quarantine_facts(con, extract, facts.la_code if many else None)
+            money = (
+                f", £{facts.gross_money_quarantined_gbp:,.2f} of "
+                f"£{facts.gross_money_read_gbp:,.2f} ({facts.quarantined_money_share:.2%}; "
+                f"tolerance {max_money_share:.2%}, HIGHNEEDS_QUARANTINE_MONEY_TOLERANCE)"
+                if extract.money_column
+                else ""
+            )
+            result.failures.append(
+                (f"council {facts.la_code}: " if many else "")
+                + f"{int(facts.rows_quarantined)} of {int(facts.rows_read)} rows quarantined "
+                f"({facts.quarantined_share:.2%}; tolerance {max_share:.2%}, "
+                f"HIGHNEEDS_QUARANTINE_TOLERANCE){money}: "
+                + ", ".join(f"{r.label} × {r.rows}" for r in reasons.itertuples())
+            )
     return result
 
 
@@ -460,54 +494,77 @@ def ids_link(target: Warehouse | duckdb.DuckDBPyConnection, max_share: float) ->
     A few are a data-quality nuisance (flagged, kept); most of them mean the ids no longer join:
     a different pseudonymisation key, or an extract carrying another id than the others."""
     wh = as_warehouse(target)
-    # one pass over the ledger for both kinds of payment (it is tens of millions of rows nationally)
-    child_rows, child_money, placement_rows, placement_money = wh.frame(
+    # per council, one pass over the ledger for both kinds of payment (it is tens of millions of
+    # rows nationally)
+    payments = wh.frame(
         """
-        SELECT count(*) FILTER (WHERE child_id IS NOT NULL) AS child_rows,
+        SELECT la_code,
+               count(*) FILTER (WHERE child_id IS NOT NULL) AS child_rows,
                coalesce(sum(abs(amount_gbp)) FILTER (WHERE child_id IS NOT NULL), 0)
                    AS child_money,
                count(*) FILTER (WHERE placement_id IS NOT NULL) AS placement_rows,
                coalesce(sum(abs(amount_gbp)) FILTER (WHERE placement_id IS NOT NULL), 0)
                    AS placement_money
-        FROM staging.stg_finance__transactions
+        FROM staging.stg_finance__transactions GROUP BY la_code
         """
-    ).iloc[0]
+    ).set_index("la_code")
     placements = wh.frame(
-        "SELECT count(*) AS placements FROM intermediate.int_placements_classified"
-    ).iloc[0, 0]
-    totals = {
-        "payment_for_unknown_child": (child_rows, child_money),
-        "payment_for_unknown_placement": (placement_rows, placement_money),
-        "placement_for_unknown_child": (placements, None),
-    }
+        "SELECT la_code, count(*) AS placements FROM intermediate.int_placements_classified "
+        "GROUP BY la_code"
+    ).set_index("la_code")["placements"]
     flags = ", ".join(f"'{flag}'" for flag in UNLINKED_MEASURES)
     unlinked = {
-        flag: (rows, None if pd.isna(money) else money)
-        for flag, rows, money in wh.frame(
-            "SELECT f.flag, count(*) AS n, sum(abs(t.amount_gbp)) AS money "
+        (code, flag): (rows, None if pd.isna(money) else money)
+        for code, flag, rows, money in wh.frame(
+            "SELECT f.la_code, f.flag, count(*) AS n, sum(abs(t.amount_gbp)) AS money "
             "FROM intermediate.int_data_quality_flags f "
             "LEFT JOIN staging.stg_finance__transactions t "
             "ON f.extract = 'finance' AND t.la_code = f.la_code "
             "AND t.transaction_id = f.record_key "
-            f"WHERE f.flag IN ({flags}) GROUP BY f.flag"
+            f"WHERE f.flag IN ({flags}) GROUP BY f.la_code, f.flag"
         ).itertuples(index=False)
     }
+    codes = sorted({*payments.index, *placements.index, *(code for code, _ in unlinked)})
     rows = []
-    for flag, label in UNLINKED_MEASURES.items():
-        total, total_money = totals[flag]
-        unlinked_rows, unlinked_money = unlinked.get(flag, (0, None))
-        rows.append(
-            {
-                "label": label,
-                "flag": flag,
-                "rows": int(total),
-                "unlinked_rows": int(unlinked_rows),
-                "unlinked_share": unlinked_rows / total if total else 0.0,
-                "money_gbp": None if total_money is None else float(total_money),
-                "unlinked_money_gbp": None if unlinked_money is None else float(unlinked_money),
-            }
-        )
-    facts = pd.DataFrame(rows)
+    for code in codes:
+        paid = payments.loc[code] if code in payments.index else None
+        totals = {
+            "payment_for_unknown_child": (
+                (paid["child_rows"], paid["child_money"]) if paid is not None else (0, 0.0)
+            ),
+            "payment_for_unknown_placement": (
+                (paid["placement_rows"], paid["placement_money"]) if paid is not None else (0, 0.0)
+            ),
+            "placement_for_unknown_child": (placements.get(code, 0), None),
+        }
+        for flag, label in UNLINKED_MEASURES.items():
+            total, total_money = totals[flag]
+            unlinked_rows, unlinked_money = unlinked.get((code, flag), (0, None))
+            rows.append(
+                {
+                    "la_code": code,
+                    "label": (f"council {code}: " if len(codes) > 1 else "") + label,
+                    "flag": flag,
+                    "rows": int(total),
+                    "unlinked_rows": int(unlinked_rows),
+                    "unlinked_share": unlinked_rows / total if total else 0.0,
+                    "money_gbp": None if total_money is None else float(total_money),
+                    "unlinked_money_gbp": None if unlinked_money is None else float(unlinked_money),
+                }
+            )
+    facts = pd.DataFrame(
+        rows,
+        columns=[
+            "la_code",
+            "label",
+            "flag",
+            "rows",
+            "unlinked_rows",
+            "unlinked_share",
+            "money_gbp",
+            "unlinked_money_gbp",
+        ],
+    )
     result = validate(
         "ids_link",
         facts,
@@ -578,6 +635,7 @@ def finance_reconciliation(target: Warehouse | duckdb.DuckDBPyConnection) -> Gat
             UNION SELECT la_code, fy FROM mart
         )
         SELECT
+            y.la_code,
             {_council_in_label("y")} || y.fy AS label,
             coalesce(l.ledger_total, 0)::DOUBLE AS ledger_gbp,
             coalesce(a.not_high_needs, 0)::DOUBLE AS not_high_needs_gbp,
@@ -646,7 +704,8 @@ def unit_costs_within_bounds(
     try:
         facts = wh.frame(
             f"""
-            SELECT {_council_in_label("s")} || s.financial_year || ' ' || s.provision_type AS label,
+            SELECT s.la_code,
+                   {_council_in_label("s")} || s.financial_year || ' ' || s.provision_type AS label,
                    s.unit_cost_gbp::DOUBLE AS unit_cost_gbp, s.fte_placements,
                    b.min_unit_cost_gbp, b.max_unit_cost_gbp,
                    (s.unit_cost_gbp < b.min_unit_cost_gbp OR s.unit_cost_gbp > b.max_unit_cost_gbp
@@ -682,7 +741,7 @@ def placement_costs_within_bounds(
             SELECT p.source_file || ':' || p.source_row || ' placement ' || p.placement_id
                        || ' (' || p.provision_type || ') annual_cost ' || p.annual_cost_gbp
                    AS label,
-                   p.provision_type,
+                   p.la_code, p.provision_type,
                    p.annual_cost_gbp::DOUBLE AS annual_cost_gbp,
                    b.min_annual_cost_gbp, b.max_annual_cost_gbp,
                    (p.annual_cost_gbp < b.min_annual_cost_gbp
@@ -694,20 +753,24 @@ def placement_costs_within_bounds(
         """
         facts = wh.frame(
             f"""
-            SELECT coalesce(provision_type, '(none)') AS label,
+            SELECT la_code,
+                   CASE WHEN min(la_code) OVER () < max(la_code) OVER () THEN la_code || ' '
+                       ELSE '' END || coalesce(provision_type, '(none)') AS label,
                    count(*) AS placements_with_cost,
                    count(*) FILTER (WHERE out_of_bounds) AS outside,
                    min(annual_cost_gbp) AS lowest_annual_cost_gbp,
                    max(annual_cost_gbp) AS highest_annual_cost_gbp,
                    any_value(min_annual_cost_gbp) AS min_annual_cost_gbp,
                    any_value(max_annual_cost_gbp) AS max_annual_cost_gbp
-            FROM ({placements}) candidates GROUP BY ALL ORDER BY label
+            FROM ({placements}) candidates GROUP BY la_code, provision_type
+            ORDER BY la_code, label
             """
         )
         outside = (
             wh.frame(
-                f"SELECT label, annual_cost_gbp, min_annual_cost_gbp, max_annual_cost_gbp "
-                f"FROM ({placements}) candidates WHERE out_of_bounds ORDER BY label LIMIT 50"
+                f"SELECT la_code, label, annual_cost_gbp, min_annual_cost_gbp, "
+                f"max_annual_cost_gbp FROM ({placements}) candidates WHERE out_of_bounds "
+                "ORDER BY la_code, label LIMIT 50"
             )
             if facts["outside"].sum()
             else None

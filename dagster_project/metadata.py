@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 import pandas as pd
@@ -48,16 +48,33 @@ def contract_column_schema(
     )
 
 
-def check_result(gate: GateResult, asset_key: AssetKey, check_name: str) -> AssetCheckResult:
+def check_result(
+    gate: GateResult,
+    asset_key: AssetKey,
+    check_name: str,
+    councils: Sequence[str] = (),
+) -> AssetCheckResult:
+    """The gate as a Dagster check result. A blocking gate that failed stops everything after it
+    (ERROR), unless it failed for some of the warehouse's `councils` only (the gate's
+    councils_failed, a proper subset): then it warns, and those councils are held at their last
+    good published figures while the others publish (`held_councils` names them)."""
+    held = held_by(gate, councils)
+    description = "passed" if gate.passed else "; ".join(gate.failures[:5])
+    if held:
+        description = (
+            f"council{'s' if len(held) > 1 else ''} {', '.join(held)} held at the last good "
+            f"published figures; the others publish: {description}"
+        )
     return AssetCheckResult(
         asset_key=asset_key,
         check_name=check_name,
         passed=gate.passed,
-        severity=AssetCheckSeverity.ERROR,
-        description="passed" if gate.passed else "; ".join(gate.failures[:5]),
+        severity=AssetCheckSeverity.WARN if held else AssetCheckSeverity.ERROR,
+        description=description,
         metadata={
             "compared": markdown_table(gate.facts),
             "failures": MetadataValue.text("\n".join(gate.failures) or "none"),
+            **({HELD_COUNCILS: MetadataValue.text(", ".join(held))} if held else {}),
             # the totals of what was compared, as numbers the UI plots across runs (to the penny:
             # summing amounts in floating point leaves noise such as 15646721.690000001)
             **{
@@ -66,6 +83,18 @@ def check_result(gate: GateResult, asset_key: AssetKey, check_name: str) -> Asse
             },
         },
     )
+
+
+HELD_COUNCILS = "held_councils"  # the check metadata naming the councils a failed gate holds
+
+
+def held_by(gate: GateResult, councils: Sequence[str]) -> list[str]:
+    """The councils a failed gate holds: those it failed for, when they are some but not all of
+    the warehouse's councils ([] when it passed, or when its failure stops every council)."""
+    if gate.passed or not gate.councils_failed or len(councils) < 2:
+        return []
+    failed = set(gate.councils_failed)
+    return sorted(failed) if failed < set(councils) else []
 
 
 @lru_cache(maxsize=1)

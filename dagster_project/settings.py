@@ -128,6 +128,13 @@ class Settings:
             )
         return self.pseudonym_key
 
+    def councils(self) -> list[str]:
+        """The councils of a many-council landing folder (its council folders' codes, DESIGN.md);
+        [] for one council's landing folder."""
+        from ingest.load import council_folders
+
+        return [council.la_code for council in council_folders(self.landing)]
+
     def with_la_code(self, la_code: str) -> Settings:
         """These settings, benchmarking the report as council `la_code` (HIGHNEEDS_LA_CODE)."""
         return dataclasses.replace(self, la_code=la_code)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ingest.provision_types import DFE_PLACEMENT_CATEGORY
 from warehouse.councils import councils as councils_held
-from warehouse.councils import of_council
+from warehouse.councils import held_councils, of_council
 
 from .suppression import Protected, protect, protect_with_groups
 
@@ -340,8 +340,9 @@ def read_report_data(con: duckdb.DuckDBPyConnection, la_code: str | None = None)
 def compare_councils(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Each council of the warehouse: its plans on its latest census, its latest complete year's
     high needs spend, spend per plan and cumulative balance, and its forecast balance at the
-    horizon (unmitigated)."""
-    return con.execute(
+    horizon (unmitigated). A council held by a failed gate shows why, not its figures: the
+    warehouse's are the ones that failed, and the serving file keeps its last good ones."""
+    compared = con.execute(
         """
         WITH census AS (
             SELECT la_code, max(census_year) AS census_year FROM marts.fct_ehcp_cohort
@@ -383,6 +384,18 @@ def compare_councils(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         ORDER BY plans.la_code
         """
     ).df()
+    held = held_councils(con)
+    is_held = compared["Council (old LA code)"].isin(list(held))
+    if is_held.any():
+        for column in compared.columns.drop("Council (old LA code)"):
+            # None: a blank cell in the report and the workbook
+            compared[column] = compared[column].astype(object)
+            compared.loc[is_held, column] = None
+    compared["Figures"] = [
+        f"held at its last good figures: {held[code]}" if code in held else "this refresh"
+        for code in compared["Council (old LA code)"]
+    ]
+    return compared
 
 
 def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:

@@ -42,7 +42,7 @@ import pandas as pd
 from ingest.contracts import EXTRACTS
 from ingest.provision_types import DFE_PLACEMENT_CATEGORY
 from ingest.pseudonymise import keyed_hash_sql
-from warehouse.councils import with_la_code
+from warehouse.councils import councils, with_la_code
 
 from . import contract as serving_contract
 from .files import NEXT_MARKER, OWNER_ONLY, flush, make_folders, remove_files, sql_text
@@ -82,6 +82,9 @@ class ServingOptions:
     file_mode: int = (
         OWNER_ONLY  # e.g. 0o640 to let a BI service account in the file's group read it
     )
+    # councils held at their last good figures (a gate failed for them in this refresh): council
+    # code → why. Their rows are copied from the serving file this version replaces.
+    held: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -197,9 +200,11 @@ def publish(
             if options.serving_key:
                 _rekey_person_ids(con, options.serving_key)
             _write_published(con, options.suppression_threshold)
+            whose = _hold_councils(con, serving, version_id, run_id, options.held)
             _write_meta(
                 con, version_id, run_id, code_version, published_at, refresh_started_at, options
             )
+            _write_councils(con, whose)
             tables = _write_table_checksums(con)
             if options.parquet_dir:
                 parquet_version = write_parquet(
@@ -440,6 +445,134 @@ def _write_published(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
                 f'FROM {_ALIAS}.{schema}."{table}"'
             )
             _describe(con, PUBLISHED_SCHEMA, name)
+
+
+_LAST_GOOD = "serving_last_good"
+
+
+def _hold_councils(
+    con: duckdb.DuckDBPyConnection,
+    serving: Path,
+    version_id: str,
+    run_id: str,
+    held: dict[str, str],
+) -> pd.DataFrame:
+    """Each held council's rows of the new file's marts, forecast and published tables replaced
+    by its rows in the serving file this version replaces: its last good figures, as that
+    version served them (its person ids already re-keyed). Returns one row per council saying
+    whose figures the new file serves (meta.councils)."""
+    served = [
+        (schema, table)
+        for schema, table in con.execute(
+            "SELECT DISTINCT schema_name, table_name FROM duckdb_columns() "
+            "WHERE database_name = ? AND schema_name IN (?, ?, ?) AND column_name = 'la_code' "
+            "ORDER BY 1, 2",
+            [_ALIAS, *SERVED_SCHEMAS, PUBLISHED_SCHEMA],
+        ).fetchall()
+    ]
+    rows = [
+        (code, "this refresh", version_id, run_id, None)
+        for code in councils(con)
+        if code not in held
+    ]
+    if not held:
+        return pd.DataFrame(rows, columns=_COUNCIL_COLUMNS)
+    codes = sorted(held)
+    marks = ", ".join("?" for _ in codes)
+    last_good: dict[str, tuple[str | None, str | None]] = {}
+    attached = serving.exists()
+    if attached:
+        con.execute(f"ATTACH '{sql_text(serving)}' AS {_LAST_GOOD} (READ_ONLY)")
+    try:
+        old_tables = (
+            {
+                (schema, table): {
+                    column
+                    for (column,) in con.execute(
+                        "SELECT column_name FROM duckdb_columns() WHERE database_name = ? "
+                        "AND schema_name = ? AND table_name = ?",
+                        [_LAST_GOOD, schema, table],
+                    ).fetchall()
+                }
+                for schema, table in con.execute(
+                    "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ?",
+                    [_LAST_GOOD],
+                ).fetchall()
+            }
+            if attached
+            else {}
+        )
+        for schema, table in served:
+            target = f'{_ALIAS}.{schema}."{table}"'
+            con.execute(f"DELETE FROM {target} WHERE la_code IN ({marks})", codes)
+            old_columns = old_tables.get((schema, table), set())
+            if "la_code" not in old_columns:
+                continue  # a table the last version did not serve: none of its rows
+            new_columns = [
+                c
+                for (c,) in con.execute(
+                    "SELECT column_name FROM duckdb_columns() WHERE database_name = ? "
+                    "AND schema_name = ? AND table_name = ? ORDER BY column_index",
+                    [_ALIAS, schema, table],
+                ).fetchall()
+            ]
+            both = ", ".join(f'"{c}"' for c in new_columns if c in old_columns)
+            con.execute(
+                f"INSERT INTO {target} ({both}) SELECT {both} "
+                f'FROM {_LAST_GOOD}.{schema}."{table}" WHERE la_code IN ({marks})',
+                codes,
+            )
+        if ("meta", "publication") in old_tables:
+            version, run = con.execute(
+                f"SELECT version_id, run_id FROM {_LAST_GOOD}.meta.publication"
+            ).fetchall()[0]
+            # a council held in that version too served figures older than that version
+            older = (
+                {
+                    code: (v, r)
+                    for code, v, r in con.execute(
+                        "SELECT la_code, figures_version_id, figures_run_id "
+                        f"FROM {_LAST_GOOD}.meta.councils"
+                    ).fetchall()
+                }
+                if ("meta", "councils") in old_tables
+                else {}
+            )
+            kept = {
+                code
+                for schema, table in served
+                if "la_code" in old_tables.get((schema, table), set())
+                for (code,) in con.execute(
+                    f'SELECT DISTINCT la_code FROM {_LAST_GOOD}.{schema}."{table}" '
+                    f"WHERE la_code IN ({marks})",
+                    codes,
+                ).fetchall()
+            }
+            last_good = {code: older.get(code, (version, run)) for code in kept}
+    finally:
+        if attached:
+            con.execute(f"DETACH {_LAST_GOOD}")
+    for code in codes:
+        version, run = last_good.get(code, (None, None))
+        rows.append((code, "last good" if version else "none", version, run, held[code]))
+    return pd.DataFrame(sorted(rows), columns=_COUNCIL_COLUMNS)
+
+
+_COUNCIL_COLUMNS = ["la_code", "figures", "figures_version_id", "figures_run_id", "held_because"]
+
+
+def _write_councils(con: duckdb.DuckDBPyConnection, whose: pd.DataFrame) -> None:
+    con.register("_councils", whose)
+    try:
+        con.execute(
+            f"CREATE TABLE {_ALIAS}.{META_SCHEMA}.councils AS SELECT la_code::VARCHAR AS la_code, "
+            "figures::VARCHAR AS figures, figures_version_id::VARCHAR AS figures_version_id, "
+            "figures_run_id::VARCHAR AS figures_run_id, held_because::VARCHAR AS held_because "
+            "FROM _councils ORDER BY la_code"
+        )
+    finally:
+        con.unregister("_councils")
+    _describe(con, META_SCHEMA, "councils")
 
 
 def _describe(con, schema: str, table: str) -> None:

@@ -41,6 +41,30 @@ def councils(target: Warehouse | duckdb.DuckDBPyConnection) -> list[str]:
     )["la_code"].tolist()
 
 
+def held_councils(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The councils held at their last good published figures by this refresh's gates
+    (meta.held_councils, written by gates/warehouse_checked): council code → why."""
+    if not _exists(con, "meta", "held_councils"):
+        return {}
+    held: dict[str, list[str]] = {}
+    for code, asset, check, why in con.execute(
+        "SELECT la_code, asset, check_name, description FROM meta.held_councils "
+        "ORDER BY la_code, asset, check_name"
+    ).fetchall():
+        held.setdefault(code, []).append(f"{asset} · {check}: {why}")
+    return {code: "; ".join(reasons) for code, reasons in held.items()}
+
+
+def _exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?",
+            [schema, name],
+        ).fetchall()[0][0]
+    )
+
+
 def with_la_code(frame: pd.DataFrame, la_code: str) -> pd.DataFrame:
     """`frame` with the council's code as its first column (it leads every key)."""
     return frame.assign(la_code=la_code)[

@@ -20,6 +20,7 @@ from ..settings import (
     write_new_key_to_dotenv,
 )
 from .runner import (
+    HELD_EXIT_CODE,
     INTERRUPTED_EXIT_CODE,
     REFRESH_RUNNING_EXIT_CODE,
     descendants,
@@ -116,6 +117,19 @@ def _refresh_and_summarise(
     except KeyboardInterrupt:  # while waiting for the lock
         console.print(Text("Refresh stopped by a signal before it started.", style="red"))
         return INTERRUPTED_EXIT_CODE
+    if outcome.success and outcome.held:
+        print_report_location(settings, console)
+        codes = outcome.held_councils
+        console.print(
+            Text(
+                f"Refresh published, but council{'s' if len(codes) > 1 else ''} "
+                f"{', '.join(codes)} failed a gate: the serving file keeps "
+                f"{'their' if len(codes) > 1 else 'its'} last good figures (meta.councils) while "
+                "the other councils' are this refresh's. Fix the files named above and refresh.",
+                style="yellow",
+            )
+        )
+        return HELD_EXIT_CODE
     if outcome.success:
         print_report_location(settings, console)
         console.print("[green]Refresh succeeded: every gate passed.[/green]")

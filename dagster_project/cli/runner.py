@@ -32,6 +32,8 @@ STAGES = {
 }
 REFRESH_RUNNING_EXIT_CODE = 75  # EX_TEMPFAIL: another refresh holds the lock, try again later
 INTERRUPTED_EXIT_CODE = 130  # as a shell reports a command stopped by Ctrl-C
+# published, with some councils of a many-council warehouse held at their last good figures
+HELD_EXIT_CODE = 3
 CHILD_STOP_TIMEOUT_SECONDS = 10  # after SIGTERM, before SIGKILL
 
 
@@ -60,11 +62,19 @@ class RefreshOutcome:
     failed_steps: list[tuple[str, str]] = field(default_factory=list)  # step, error
     checks_passed: int = 0
     checks_warned: int = 0
+    # gates that failed for some councils only: those councils are held at their last good
+    # published figures while the others publish (asset, check, councils, why)
+    held: list[tuple[str, str, str, str]] = field(default_factory=list)
     not_run: list[str] = field(default_factory=list)  # asset keys the run did not materialise
     published: dict[str, str] | None = (
         None  # the serving file's new version, when the run published
     )
     ledger_build: str | None = None  # how dbt built the ledger: incremental or whole, and why
+
+    @property
+    def held_councils(self) -> list[str]:
+        """The councils held at their last good figures by this run's gates, in code order."""
+        return sorted({code for _, _, councils, _ in self.held for code in councils.split(", ")})
 
 
 def run_refresh(settings: Settings, console: Console) -> RefreshOutcome:
@@ -205,6 +215,7 @@ def outcome_from_events(outcome: RefreshOutcome, events) -> None:
     import dagster as dg
 
     from ..defs.publish import PUBLISH_KEY
+    from ..metadata import HELD_COUNCILS
 
     for event in events:
         if (
@@ -225,6 +236,15 @@ def outcome_from_events(outcome: RefreshOutcome, events) -> None:
             evaluation = event.event_specific_data
             if evaluation.passed:
                 outcome.checks_passed += 1
+            elif HELD_COUNCILS in evaluation.metadata:
+                outcome.held.append(
+                    (
+                        evaluation.asset_key.to_user_string(),
+                        evaluation.check_name,
+                        str(evaluation.metadata[HELD_COUNCILS].value),
+                        _why(evaluation),
+                    )
+                )
             elif evaluation.severity == dg.AssetCheckSeverity.WARN:
                 outcome.checks_warned += 1
             else:

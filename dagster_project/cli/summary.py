@@ -26,7 +26,7 @@ def print_summary(settings: Settings, outcome: RefreshOutcome, console: Console)
                 f"The ledger's models were built {outcome.ledger_build}.", highlight=False
             )
         _print_checks(outcome, console)
-        _print_provisions(con, settings, console)
+        _print_provisions(con, settings, console, outcome.held_councils)
     _print_publication(settings, outcome, console)
 
 
@@ -143,11 +143,15 @@ def _print_quarantine_examples(con, console: Console) -> None:
 
 def _print_checks(outcome: RefreshOutcome, console: Console) -> None:
     line = f"Checks: {outcome.checks_passed} passed, {len(outcome.failed_checks)} failed"
+    if outcome.held:
+        line += f", {len(outcome.held)} failed for some councils only (held)"
     if outcome.checks_warned:
         line += f", {outcome.checks_warned} warnings"
     console.print(line)
     for asset, check, why in outcome.failed_checks:
         console.print(Text.assemble(("FAILED", "red"), f" {asset} · {check}: {why}"))
+    for asset, check, _, why in outcome.held:
+        console.print(Text.assemble(("HELD", "yellow"), f" {asset} · {check}: {why}"))
     # one line per error: a wrong key fails every ingest step with the same words
     steps_by_error: dict[str, list[str]] = {}
     for step, error in outcome.failed_steps:
@@ -164,12 +168,20 @@ def _print_checks(outcome: RefreshOutcome, console: Console) -> None:
         )
 
 
-def _print_provisions(con, settings: Settings, console: Console) -> None:
-    """Each council's spend and caseload by provision, actual and forecast, and its balance."""
+def _print_provisions(con, settings: Settings, console: Console, held: list[str]) -> None:
+    """Each council's spend and caseload by provision, actual and forecast, and its balance (a
+    council held by a failed gate: only that it is held)."""
     from warehouse.councils import councils
 
     codes = councils(con)
     for code in codes:
+        if code in held:
+            console.print(
+                f"[bold]Council {code}[/bold]: [yellow]held[/yellow] (a gate failed for it, see "
+                "above): not forecast, and the serving file keeps its last good figures.",
+                highlight=False,
+            )
+            continue
         _print_council(con, settings, console, code, len(codes) > 1)
 
 

@@ -10,6 +10,7 @@ from forecast.history import councils, read_history
 from forecast.model import MITIGATED, UNMITIGATED
 from forecast.store import TABLE_DESCRIPTIONS, combine, write_tables
 from forecast.summary import summary_markdown
+from warehouse.councils import held_councils
 
 from ..metadata import (
     FINANCE_AND_BI,
@@ -52,10 +53,16 @@ def forecast_tables_asset(
     settings: dg.ResourceParam[Settings],
 ):
     """Runs forecast.model on each council's marts and writes the forecast schema (every council's
-    tables, la_code first) in one transaction."""
+    tables, la_code first) in one transaction. A council held by a gate (meta.held_councils) is
+    not forecast: the serving file keeps its last good forecast."""
     with warehouse.get_connection() as con:
+        held = held_councils(con)
         codes = councils(con)
-        histories = {code: read_history(con, code) for code in codes}
+        histories = {code: read_history(con, code) for code in codes if code not in held}
+    for code, why in held.items():
+        context.log.warning(
+            f"{code}: not forecast, held at its last good published figures ({why})"
+        )
     published = load_report_settings(settings).published
     done = [
         forecast_council(code, history, settings.forecast, settings.mitigations, published)

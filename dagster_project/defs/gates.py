@@ -14,7 +14,13 @@ from dagster_duckdb import DuckDBResource
 from checks import gates
 from ingest.contracts import EXTRACTS
 
-from ..metadata import DATA_ENGINEERING, check_result, markdown_table, provenance
+from ..metadata import (
+    DATA_ENGINEERING,
+    HELD_COUNCILS,
+    check_result,
+    markdown_table,
+    provenance,
+)
 from ..settings import COST_BOUNDS, Settings
 from .ingest import ingest_assets
 
@@ -110,23 +116,33 @@ def staging_key(extract: str) -> dg.AssetKey:
 )
 def warehouse_gates(warehouse: DuckDBResource, settings: dg.ResourceParam[Settings]):
     bounds = gates.read_cost_bounds(COST_BOUNDS)
+    # the gates on a council's figures hold that council only; rows lost between raw and staging
+    # are the pipeline's fault, and stop every council
+    councils = settings.councils()
     with warehouse.get_connection() as con:
         for extract, (model, keys) in STAGING_MODELS.items():
             gate = gates.staging_accounting(con, EXTRACTS[extract], f"staging.{model}", keys)
             yield check_result(gate, staging_key(extract), RAW_ROWS_REACH_STAGING)
-        yield check_result(gates.finance_reconciliation(con), PROVISION_SPEND, FINANCE_RECONCILES)
+        yield check_result(
+            gates.finance_reconciliation(con), PROVISION_SPEND, FINANCE_RECONCILES, councils
+        )
         yield check_result(
             gates.unit_costs_within_bounds(con, bounds, settings.min_fte_for_unit_cost_gate),
             PROVISION_SPEND,
             UNIT_COSTS_WITHIN_BOUNDS,
+            councils,
         )
         yield check_result(
             gates.placement_costs_within_bounds(con, bounds),
             PLACEMENTS_CLASSIFIED,
             PLACEMENT_COSTS_WITHIN_BOUNDS,
+            councils,
         )
         yield check_result(
-            gates.ids_link(con, settings.unlinked_tolerance), DATA_QUALITY_FLAGS, IDS_LINK
+            gates.ids_link(con, settings.unlinked_tolerance),
+            DATA_QUALITY_FLAGS,
+            IDS_LINK,
+            councils,
         )
 
 
@@ -148,7 +164,9 @@ GATED_ASSETS = [
     description=(
         "The gate between the warehouse and everything that uses it (forecast, serving). It runs "
         "only when every blocking check on the ingest, staging and mart assets passed in the same "
-        "run, and records those check results in `meta.check_results`."
+        "run (or, in a many-council warehouse, failed for some councils only), and records those "
+        "check results in `meta.check_results` and the councils held at their last good "
+        "published figures in `meta.held_councils`."
     ),
 )
 def warehouse_checked(
@@ -157,9 +175,23 @@ def warehouse_checked(
     records = context.instance.get_records_for_run(
         context.run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
     ).records
-    rows = []
+    rows, held = [], []
     for record in records:
         evaluation = record.event_log_entry.dagster_event.event_specific_data
+        councils = evaluation.metadata.get(HELD_COUNCILS)
+        # what the gate found (check_result's failures, without its "held" preamble)
+        failures = evaluation.metadata.get("failures")
+        found = "; ".join(str(getattr(failures, "value", "")).splitlines()[:5])
+        for code in str(getattr(councils, "value", "")).split(", ") if councils else []:
+            held.append(
+                {
+                    "run_id": context.run.run_id,
+                    "la_code": code,
+                    "asset": evaluation.asset_key.to_user_string(),
+                    "check_name": evaluation.check_name,
+                    "description": found or evaluation.description or "",
+                }
+            )
         rows.append(
             {
                 "run_id": context.run.run_id,
@@ -183,17 +215,31 @@ def warehouse_checked(
             "evaluated_at",
         ],
     )
+    held_rows = pd.DataFrame(
+        held, columns=["run_id", "la_code", "asset", "check_name", "description"]
+    ).astype("string")
     with warehouse.get_connection() as con:
         con.execute("CREATE SCHEMA IF NOT EXISTS meta")
         con.register("_results", results)
         con.execute("CREATE OR REPLACE TABLE meta.check_results AS SELECT * FROM _results")
         con.unregister("_results")
+        # read by the forecast (which skips them), the report and the publish (which serves their
+        # last good figures)
+        con.register("_held", held_rows)
+        con.execute(
+            "CREATE OR REPLACE TABLE meta.held_councils AS SELECT run_id::VARCHAR AS run_id, "
+            "la_code::VARCHAR AS la_code, asset::VARCHAR AS asset, "
+            "check_name::VARCHAR AS check_name, description::VARCHAR AS description FROM _held"
+        )
+        con.unregister("_held")
     failed_warnings = results[~results["passed"]]
+    held_codes = sorted(set(held_rows["la_code"]))
     return dg.MaterializeResult(
         metadata={
             "checks_evaluated": len(results),
             "checks_passed": int(results["passed"].sum()),
             "warnings": len(failed_warnings),
+            "held_councils": ", ".join(held_codes) if held_codes else "none",
             "results": markdown_table(results[["asset", "check_name", "passed", "severity"]]),
             **provenance(context.run.run_id),
         }

@@ -152,15 +152,21 @@ def build_ingest_checks(extract: Extract) -> dg.AssetChecksDefinition:
         ],
     )
     def ingest_gates(warehouse: DuckDBResource, settings: dg.ResourceParam[Settings]):
+        # a rejected file or too much quarantine holds its council only (rows lost between the
+        # file and raw are the pipeline's fault, and stop every council)
+        councils = settings.councils()
         with warehouse.get_connection() as con:
             yield check_result(gates.rows_accounted_for(con, extract), key, ROWS_ACCOUNTED_FOR)
-            yield check_result(gates.no_rejected_files(con, extract), key, NO_REJECTED_FILES)
+            yield check_result(
+                gates.no_rejected_files(con, extract), key, NO_REJECTED_FILES, councils
+            )
             yield check_result(
                 gates.quarantine_within_tolerance(
                     con, extract, settings.quarantine_tolerance, settings.quarantine_money_tolerance
                 ),
                 key,
                 QUARANTINE_WITHIN_TOLERANCE,
+                councils,
             )
 
     return ingest_gates

@@ -9,6 +9,7 @@ from dagster_duckdb import DuckDBResource
 from report.folder import install_report, is_staged
 from serving import contract as serving_contract
 from serving.publish import META_SCHEMA, PUBLISHED_SCHEMA, ServingOptions, publish
+from warehouse.councils import held_councils
 
 from ..metadata import (
     DATA_ENGINEERING,
@@ -19,7 +20,7 @@ from ..metadata import (
 )
 from ..settings import Settings, load_report_settings
 from .gates import warehouse_checked
-from .report import REPORT_KEY
+from .report import REPORT_KEY, report_held
 
 PUBLISH_KEY = dg.AssetKey(["serving", "publish"])
 GATE_KEY = warehouse_checked.key
@@ -66,19 +67,28 @@ def build_publish_asset(
         settings: dg.ResourceParam[Settings],
     ) -> dg.MaterializeResult:
         _require_checked_since_last_change(context, checked, forecast)
-        report_dir = load_report_settings(settings).out_dir
-        if not is_staged(report_dir, context.run.run_id):
+        report_settings = load_report_settings(settings)
+        report_dir = report_settings.out_dir
+        with warehouse.get_connection() as con:
+            held = held_councils(con)
+            report_kept = report_held(con, report_settings.la_code)
+        if report_kept:
+            context.log.warning(report_kept)
+        elif not is_staged(report_dir, context.run.run_id):
             raise dg.Failure(
                 "Not published: this run did not build the report, and the serving file and the "
                 "report are published together. Materialise report with serving/publish, "
                 "or run the whole refresh job."
             )
+        for code, why in held.items():
+            context.log.warning(f"council {code} held at its last good published figures: {why}")
         options = ServingOptions(
             serving_key=settings.serving_pseudonym_key,
             suppression_threshold=settings.suppression_threshold,
             parquet_dir=settings.serving_parquet,
             storage_version=settings.serving_storage_version,
             file_mode=settings.serving_file_mode,
+            held=held,
         )
         run = context.instance.get_run_record_by_id(context.run.run_id)
         with warehouse.get_connection() as con:
@@ -90,7 +100,8 @@ def build_publish_asset(
                 options=options,
                 refresh_started_at=run.start_time and _utc(run.start_time),
             )
-        install_report(report_dir, context.run.run_id)
+        if not report_kept:
+            install_report(report_dir, context.run.run_id)
         for stale in publication.removed_stale:
             context.log.warning(f"removed {stale}, left by a publish that did not finish")
         tables = pd.DataFrame(sorted(publication.tables.items()), columns=["table", "rows"])
@@ -104,6 +115,8 @@ def build_publish_asset(
                 if publication.parquet
                 else "off",
                 "tables": markdown_table(tables),
+                "held_councils": ", ".join(held) if held else "none",
+                "report": "kept the last good report" if report_kept else "swapped in",
             }
         )
 

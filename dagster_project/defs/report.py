@@ -8,6 +8,8 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from warehouse.councils import chosen_council, held_councils
+
 from ..metadata import FINANCE_AND_BI, markdown_table, provenance
 from ..settings import Settings, load_report_settings
 from .forecast import TABLE_DESCRIPTIONS
@@ -16,6 +18,19 @@ REPORT_KEY = dg.AssetKey(["report"])
 # from the forecast tables and the marts behind them (so a failed gate, which stops the forecast,
 # leaves the last good report too); the publish swaps it in with the serving file
 REPORT_DEPS = [dg.AssetKey(["forecast", name]) for name in TABLE_DESCRIPTIONS]
+
+
+def report_held(con, council: str | None) -> str | None:
+    """Why the report is not rebuilt this refresh: its council (`council`, HIGHNEEDS_LA_CODE, else
+    the warehouse's first) is held at its last good figures by a failed gate; None to build it."""
+    la_code = chosen_council(con, council)
+    why = held_councils(con).get(la_code) if la_code else None
+    if why is None:
+        return None
+    return (
+        f"The report is of council {la_code}, held at its last good figures ({why}): "
+        "the last good report stays with the serving file's figures for it."
+    )
 
 
 @dg.asset(
@@ -48,6 +63,13 @@ def report_asset(
     report_settings = load_report_settings(settings)
     options = dataclasses.replace(report_settings.options(context.run.run_id), reuse_unchanged=True)
     with warehouse.get_connection() as con:
+        held = report_held(con, options.council)
+        if held:
+            # its council's figures failed a gate: the last good report stays with them
+            context.log.warning(held)
+            return dg.MaterializeResult(
+                metadata={"rebuilt": False, "held": held, **provenance(context.run.run_id)}
+            )
         report = build_report(con, options, swap_in=False)
     internal, publication = report.outputs["internal"], report.outputs["publication"]
     headline = base64.b64encode(report.headline_png).decode("ascii")

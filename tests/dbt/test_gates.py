@@ -195,10 +195,9 @@ def test_ids_link_passes_on_the_fixture_and_blocks_when_most_payments_join_no_ch
     assert gates.ids_link(con, 0.05).passed
     # what a changed pseudonymisation key does: the ledger's children are no longer anyone's
     con.execute(
-        "INSERT INTO intermediate.int_data_quality_flags (extract, source_file, source_row, "
-        "source_file_hash, "
-        "record_key, flag) SELECT 'finance', source_file, source_row, source_file_hash, "
-        "transaction_id, "
+        "INSERT INTO intermediate.int_data_quality_flags (la_code, extract, source_file, "
+        "source_row, source_file_hash, record_key, flag) SELECT la_code, 'finance', source_file, "
+        "source_row, source_file_hash, transaction_id, "
         "'payment_for_unknown_child' FROM staging.stg_finance__transactions "
         "WHERE child_id IS NOT NULL"
     )
@@ -207,3 +206,44 @@ def test_ids_link_passes_on_the_fixture_and_blocks_when_most_payments_join_no_ch
     assert "child-level payments whose child no plan has (100%" in result.summary
     assert "HIGHNEEDS_PSEUDONYM_KEY" in result.summary
     assert gates.ids_link(con, 1.0).passed
+
+
+def _second_council(con, *tables: str) -> None:
+    """Council 999 in `tables`: a copy of the fixture council's rows."""
+    for table in tables:
+        con.execute(f"INSERT INTO {table} SELECT * REPLACE ('999' AS la_code) FROM {table}")
+
+
+def test_a_gate_on_a_councils_figures_names_the_council_that_failed(con):
+    """In a many-council warehouse, the gates on a council's figures say which councils failed
+    (the rest publish: dagster_project.metadata.held_by); one on the pipeline says none."""
+    _second_council(
+        con,
+        "staging.stg_finance__transactions",
+        "intermediate.int_spend_allocated",
+        "marts.fct_provision_spend",
+        "intermediate.int_placements_classified",
+    )
+    bounds = gates.read_cost_bounds(COST_BOUNDS)
+    assert gates.finance_reconciliation(con).passed
+    con.execute(
+        "UPDATE marts.fct_provision_spend SET spend_gbp = spend_gbp + 0.01 "
+        "WHERE la_code = '999' AND financial_year = '2022-23' AND provision_type = 'mss'"
+    )
+    result = gates.finance_reconciliation(con)
+    assert not result.passed and result.councils_failed == ["999"]
+    assert "(999 2022-23)" in result.summary
+    con.execute(
+        "UPDATE intermediate.int_placements_classified SET annual_cost_gbp = 9999999 "
+        "WHERE la_code = '999' AND placement_id = 'PL09'"
+    )
+    result = gates.placement_costs_within_bounds(con, bounds)
+    assert not result.passed and result.councils_failed == ["999"]
+    con.execute(
+        "UPDATE raw.budget_files SET status = 'rejected', la_code = '999', "
+        "message = 'budget/budget.csv: missing required column(s) amount'"
+    )
+    assert gates.no_rejected_files(con, BUDGET).councils_failed == ["999"]
+    con.execute("DELETE FROM raw.finance WHERE _source_row = 10")
+    lost = gates.rows_accounted_for(con, FINANCE)
+    assert not lost.passed and lost.councils_failed is None  # the pipeline's: every council

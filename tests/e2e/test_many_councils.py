@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from dagster_project.cli import main
+from report.data import compare_councils
 from synthetic.council import generate
 from tests.conftest import set_pipeline_env
 
@@ -25,7 +26,7 @@ PROVENANCE = {"source_file", "source_file_hash", "file_hash", "load_id"}
 SCHEMAS = ("staging", "intermediate", "marts", "forecast")
 
 
-def refresh(folder: Path, landing: Path, la_code: str | None) -> str:
+def refresh(folder: Path, landing: Path, la_code: str | None, expect: int = 0) -> str:
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)
         set_pipeline_env(folder, patch)
@@ -38,7 +39,7 @@ def refresh(folder: Path, landing: Path, la_code: str | None) -> str:
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             code = main(["refresh"])
-    assert code == 0, out.getvalue()
+    assert code == expect, out.getvalue()
     return out.getvalue()
 
 
@@ -59,6 +60,7 @@ def warehouses(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("region")
     built["region"] = folder / "warehouse.duckdb"
     built["region_output"] = refresh(folder, region, None)
+    built["region_landing"] = region
     own = extracts / ALONE
     shutil.copytree(region / ALONE, own)
     shutil.copytree(region / "reference", own / "reference")
@@ -188,3 +190,104 @@ def test_a_trace_says_whose_figure_and_traces_it_in_that_council(warehouses, tmp
     # the same transactions (their file hashes and names aside, as the landing folder names them)
     assert [r.split(",")[:4] for r in rows["region"]] == [r.split(",")[:4] for r in rows[ALONE]]
     assert float(spend) > 0
+
+
+def test_a_council_whose_gate_fails_keeps_its_last_good_figures_while_the_others_publish(
+    warehouses, tmp_path
+):
+    """825's new placement costs £9.5m a year (its placement cost gate fails) while 869 sends a
+    correcting payment: 869's figures are this refresh's, 825's stay as the last version served
+    them, and meta.councils says whose figures are whose."""
+    region = warehouses["region"].parent
+    folder = tmp_path / "region"
+    shutil.copytree(region, folder, ignore=shutil.ignore_patterns("landing"))
+    landing = tmp_path / "landing"
+    shutil.copytree(warehouses["region_landing"], landing)
+    (landing / "825" / "placements" / "correction.csv").write_text(
+        "placement_id,child_id,urn,ukprn,sen_setting,establishment_name,establishment_type_code,"
+        "sen_unit,resourced_provision,residential,start_date,end_date,annual_cost\n"
+        "PL9999999,C0000001,,10013535,,Heathwell College,18,,,,2023-09-01,,9500000\n"
+    )
+    (landing / "869" / "finance" / "correction.csv").write_text(
+        "transaction_id,posting_date,amount,s251_line,child_id,placement_id,provider_urn,"
+        "provider_ukprn,supplier_name,cost_centre,description\n"
+        "T999999901,2024-05-31,1234.56,1.0.2,,,,,Correction,HN100,Place funding correction\n"
+    )
+    report = folder / "report" / "internal" / "report.html"
+    last_report = report.read_bytes()
+    out = " ".join(refresh(folder, landing, None, expect=3).split())
+    assert "HELD raw/placements" not in out  # the placements loaded: their costs failed
+    assert "HELD intermediate/int_placements_classified · placement_costs_within_bounds" in out
+    assert "council 825 held at the last good published figures" in out
+    assert "Council 825: held" in out and "Council 869" in out
+    assert "Refresh published, but council 825 failed a gate" in out
+    assert report.read_bytes() == last_report  # the report is of 825 (the first council)
+    with duckdb.connect(str(folder / "serving.duckdb"), read_only=True) as con:
+        con.execute(f"ATTACH '{region / 'serving.duckdb'}' AS last (READ_ONLY)")
+        con.execute(f"ATTACH '{folder / 'warehouse.duckdb'}' AS wh (READ_ONLY)")
+        (now,) = con.execute("SELECT version_id FROM meta.publication").fetchone()
+        (before,) = con.execute("SELECT version_id FROM last.meta.publication").fetchone()
+        councils = con.execute(
+            "SELECT la_code, figures, figures_version_id, held_because FROM meta.councils "
+            "ORDER BY la_code"
+        ).fetchall()
+        assert [c[:3] for c in councils] == [
+            ("825", "last good", before),
+            ("869", "this refresh", now),
+        ]
+        assert "placement_costs_within_bounds" in councils[0][3] and councils[1][3] is None
+        served = con.execute(
+            "SELECT DISTINCT table_schema, table_name FROM information_schema.columns "
+            "WHERE table_catalog = current_database() AND column_name = 'la_code' "
+            "AND table_schema IN ('marts', 'forecast', 'published') ORDER BY ALL"
+        ).fetchall()
+        assert len(served) > 20
+        for schema, name in served:
+            for code, other in (("825", "last"), ("869", "wh")):
+                if other == "wh" and schema == "published":
+                    continue  # computed at publish: not a warehouse table
+                columns = ", ".join(
+                    f'"{c}"'
+                    for (c,) in con.execute(
+                        "SELECT column_name FROM information_schema.columns "
+                        "WHERE table_catalog = current_database() AND table_schema = ? "
+                        "AND table_name = ?",
+                        [schema, name],
+                    ).fetchall()
+                )
+                # (served money is DOUBLE, the warehouse's DECIMAL: compared as DOUBLE)
+                ours = f"SELECT {columns} FROM {schema}.{name} WHERE la_code = '{code}'"
+                theirs = f"SELECT {columns} FROM {other}.{schema}.{name} WHERE la_code = '{code}'"
+                differ = con.execute(
+                    f"SELECT (SELECT count(*) FROM ({ours} EXCEPT ALL {theirs})) "
+                    f"+ (SELECT count(*) FROM ({theirs} EXCEPT ALL {ours}))"
+                ).fetchone()[0]
+                assert differ == 0, f"{schema}.{name} council {code} against {other}"
+        # 869's correcting payment is in its served spend; 825's bad placement is not served
+        spend = "SELECT sum(spend_gbp) FROM {}marts.fct_provision_spend WHERE la_code = '869'"
+        assert con.execute(spend.format("")).fetchone()[0] == pytest.approx(
+            con.execute(spend.format("last.")).fetchone()[0] + 1234.56
+        )
+        assert (
+            con.execute(
+                "SELECT count(*) FROM wh.intermediate.int_placements_classified "
+                "WHERE placement_id = 'PL9999999'"
+            ).fetchone()[0]
+            == 1
+        )
+        assert (
+            con.execute(
+                "SELECT count(*) FROM wh.forecast.hnb_position WHERE la_code = '825'"
+            ).fetchone()[0]
+            == 0
+        )  # not forecast: the serving file keeps its last good forecast
+    # the report's comparison of councils shows why 825 is held, not its figures
+    with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as con:
+        compared = compare_councils(con).set_index("Council (old LA code)")
+    assert compared.loc["825", "Figures"].startswith(
+        "held at its last good figures: intermediate/int_placements_classified · "
+        "placement_costs_within_bounds: 1 placement(s) outside bounds, e.g. "
+        "825/placements/correction.csv:2 placement PL9999999"
+    )
+    assert compared.loc["825"].drop("Figures").isna().all()
+    assert compared.loc["869", "Figures"] == "this refresh" and compared.loc["869", "EHC plans"] > 0

@@ -296,3 +296,45 @@ def test_a_publish_killed_at_any_point_leaves_a_readable_serving_file(warehouse,
     after = publish_from(warehouse, serving)  # the next publish recovers without help
     assert read_publication(serving)["version_id"] == after.version_id
     assert sorted(p.name for p in tmp_path.iterdir()) == ["serving.duckdb", "warehouse.duckdb"]
+
+
+def test_a_held_council_keeps_the_last_versions_rows_and_one_never_served_has_none(
+    warehouse, tmp_path
+):
+    serving = tmp_path / "serving.duckdb"
+    first = publish_from(warehouse, serving)
+    spend = "SELECT la_code, provision_type, spend_gbp FROM {} ORDER BY ALL"
+    served_first = read(serving, spend.format("marts.fct_provision_spend"))
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "INSERT INTO marts.fct_provision_spend "
+            "SELECT * REPLACE ('825' AS la_code) FROM marts.fct_provision_spend"
+        )
+        con.execute("UPDATE marts.fct_provision_spend SET spend_gbp = spend_gbp * 2")
+    second = publish_from(warehouse, serving, held={"825": "costs out of bounds"})
+    # 869 publishes this refresh's figures; 825, held, has no earlier version to keep
+    assert read(serving, spend.format("marts.fct_provision_spend")) == [
+        (code, provision, amount * 2) for code, provision, amount in served_first
+    ]
+    assert read(serving, "SELECT * FROM meta.councils") == [
+        ("825", "none", None, None, "costs out of bounds"),
+        ("869", "this refresh", second.version_id, "run-1", None),
+    ]
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("UPDATE marts.fct_provision_spend SET spend_gbp = spend_gbp * 3 / 2")
+    publish_from(warehouse, serving, held={"869": "ledger does not reconcile"})
+    third = read(serving, spend.format("marts.fct_provision_spend"))
+    # 869's are the second version's (its last good), not this refresh's; 825's are this one's
+    assert [r for r in third if r[0] == "869"] == [
+        (code, provision, amount * 2) for code, provision, amount in served_first
+    ]
+    assert [r for r in third if r[0] == "825"] == [
+        ("825", provision, amount * 3) for _, provision, amount in served_first
+    ]
+    assert read(serving, "SELECT la_code, figures, figures_version_id FROM meta.councils") == [
+        ("825", "this refresh", read_publication(serving)["version_id"]),
+        ("869", "last good", second.version_id),
+    ]
+    assert first.version_id != second.version_id
+    with duckdb.connect(str(serving), read_only=True) as con:
+        served_version(con)  # the checksums are of the tables as served, held rows included
