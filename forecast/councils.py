@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,17 +17,19 @@ from .backtest import backtest_cohort
 from .checks import run_checks
 from .history import History, caseload_by_census
 from .mitigations import load_mitigations
-from .model import Forecast, run_forecast
+from .model import run_forecast
 from .settings import ForecastSettings
 from .store import for_council, forecast_tables
+from .summary import summary_markdown
 
 
 @dataclass
 class CouncilForecast:
     la_code: str
-    forecast: Forecast
     tables: dict[str, pd.DataFrame]  # forecast.store's tables, la_code first
     checks: dict[str, tuple[str, GateResult]]  # forecast.checks.run_checks
+    summary: str  # forecast.summary.summary_markdown, for the asset's metadata
+    hnb_position: pd.DataFrame  # the forecast's, without la_code (Forecast.hnb_position)
     notes: list[str] = field(default_factory=list)  # for the refresh's log
 
 
@@ -63,8 +67,38 @@ def forecast_council(
     tables = forecast_tables(forecast, backtest)
     return CouncilForecast(
         la_code,
-        forecast,
         for_council(tables, la_code),
         run_checks(tables, forecast.unreached),
+        summary_markdown(forecast, settings.horizon),
+        forecast.hnb_position,
         notes + list(forecast.cohort_model.notes),
     )
+
+
+def forecast_councils(
+    histories: dict[str, History],
+    settings: ForecastSettings,
+    mitigations_file: Path,
+    published: Path | None,
+    workers: int = 1,
+) -> list[CouncilForecast]:
+    """forecast_council for every council in `histories`, in code order: in `workers` processes
+    when there are several councils (a region's or England's councils are independent, and each
+    forecast is seconds of NumPy on one core), else here. Each council's forecast is the same
+    wherever it runs: its simulations are seeded from the settings alone."""
+    codes = sorted(histories)
+    if workers < 2 or len(codes) < 2:
+        return [
+            forecast_council(code, histories[code], settings, mitigations_file, published)
+            for code in codes
+        ]
+    # spawned, not forked: the parent holds DuckDB's and Dagster's threads
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(codes)), mp_context=context) as pool:
+        running = [
+            pool.submit(
+                forecast_council, code, histories[code], settings, mitigations_file, published
+            )
+            for code in codes
+        ]
+        return [job.result() for job in running]

@@ -5,11 +5,10 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from forecast.checks import CHECK_DESCRIPTIONS, TABLE_CHECKS, combine_results
-from forecast.councils import forecast_council
+from forecast.councils import forecast_councils
 from forecast.history import councils, read_history
 from forecast.model import MITIGATED, UNMITIGATED
 from forecast.store import TABLE_DESCRIPTIONS, combine, write_tables
-from forecast.summary import summary_markdown
 from warehouse.councils import held_councils
 
 from ..metadata import (
@@ -64,16 +63,17 @@ def forecast_tables_asset(
             f"{code}: not forecast, held at its last good published figures ({why})"
         )
     published = load_report_settings(settings).published
-    done = [
-        forecast_council(code, history, settings.forecast, settings.mitigations, published)
-        for code, history in histories.items()
-    ]
+    # a region's or England's councils are forecast side by side, one process per CPU the
+    # refresh may use (HIGHNEEDS_DUCKDB_THREADS)
+    done = forecast_councils(
+        histories, settings.forecast, settings.mitigations, published, settings.duckdb_threads
+    )
     for council in done:
         for note in council.notes:
             context.log.info(f"{council.la_code}: {note}" if len(codes) > 1 else note)
     per_council = [council.tables for council in done]
     checks = {council.la_code: council.checks for council in done}
-    forecasts = {council.la_code: council.forecast for council in done}
+    forecasts = {council.la_code: council for council in done}
     if not per_council:
         raise ValueError("The marts hold no council's figures: nothing to forecast.")
     tables = combine(per_council)
@@ -84,8 +84,7 @@ def forecast_tables_asset(
         return f"{code}_{key}" if len(codes) > 1 else key
 
     summary = "\n\n".join(
-        (f"**{code}**\n\n" if len(codes) > 1 else "") + summary_markdown(f, settings.horizon)
-        for code, f in forecasts.items()
+        (f"**{code}**\n\n" if len(codes) > 1 else "") + f.summary for code, f in forecasts.items()
     )
     for name, frame in tables.items():
         metadata = {
