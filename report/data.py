@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ingest.provision_types import DFE_PLACEMENT_CATEGORY
+from warehouse import table_exists
 from warehouse.councils import councils as councils_held
 from warehouse.councils import held_councils, of_council
 
@@ -193,25 +194,17 @@ class ReportData:
         return published
 
 
-def _exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_schema = ? AND table_name = ?",
-            [schema, name],
-        ).fetchone()[0]
-    )
-
-
 def read_report_data(con: duckdb.DuckDBPyConnection, la_code: str | None = None) -> ReportData:
     """Council `la_code`'s figures (None: every row, for a warehouse of one council)."""
-    missing = [f"{schema}.{name}" for schema, name in REQUIRED if not _exists(con, schema, name)]
+    missing = [
+        f"{schema}.{name}" for schema, name in REQUIRED if not table_exists(con, schema, name)
+    ]
     if missing:
         raise ReportInputError(
             f"the warehouse has no {', '.join(missing)}: run `highneeds refresh` "
             "(or `highneeds demo`) first"
         )
-    if _exists(con, "staging", "provision_types"):
+    if table_exists(con, "staging", "provision_types"):
         labels = dict(
             con.execute(
                 "SELECT provision_type, label FROM staging.provision_types ORDER BY sort_order"
@@ -235,7 +228,7 @@ def read_report_data(con: duckdb.DuckDBPyConnection, la_code: str | None = None)
             "evaluated_at",
         ]
     )
-    if _exists(con, "meta", "check_results"):
+    if table_exists(con, "meta", "check_results"):
         checks = df("""
             SELECT * FROM meta.check_results
             WHERE run_id = (SELECT run_id FROM meta.check_results
@@ -273,7 +266,7 @@ def read_report_data(con: duckdb.DuckDBPyConnection, la_code: str | None = None)
                    spend_gbp::DOUBLE AS spend_gbp
             FROM marts.fct_dsg_other_blocks ORDER BY ALL
         """)
-        if _exists(con, "marts", "fct_dsg_other_blocks")
+        if table_exists(con, "marts", "fct_dsg_other_blocks")
         else None,
         spend_by_line=df("""
             SELECT financial_year, s251_line, s251_description, provision_type,
@@ -281,7 +274,7 @@ def read_report_data(con: duckdb.DuckDBPyConnection, la_code: str | None = None)
                    transactions
             FROM marts.fct_spend_by_s251_line ORDER BY ALL
         """)
-        if _exists(con, "marts", "fct_spend_by_s251_line")
+        if table_exists(con, "marts", "fct_spend_by_s251_line")
         else None,
         cohort=df("""
             SELECT census_year, primary_need, age_group, ncy,
@@ -315,13 +308,13 @@ def read_report_data(con: duckdb.DuckDBPyConnection, la_code: str | None = None)
         if _has_column(con, "assumptions", "source")
         else None,
         sensitivity=df("SELECT * FROM forecast.sensitivity ORDER BY ALL")
-        if _exists(con, "forecast", "sensitivity")
+        if table_exists(con, "forecast", "sensitivity")
         else None,
         backtest=df("SELECT * FROM forecast.backtest")
-        if _exists(con, "forecast", "backtest")
+        if table_exists(con, "forecast", "backtest")
         else None,
         caseload_by_age=df("SELECT * FROM forecast.caseload_by_age ORDER BY ALL")
-        if _exists(con, "forecast", "caseload_by_age")
+        if table_exists(con, "forecast", "caseload_by_age")
         else None,
         # SEN transport (S251 1.4.11 and the 2.1.x lines) is not high needs spend:
         # DBV shows it beside the block
@@ -331,7 +324,7 @@ def read_report_data(con: duckdb.DuckDBPyConnection, la_code: str | None = None)
             WHERE NOT is_high_needs AND (s251_line = '1.4.11' OR s251_line LIKE '2.1.%')
             GROUP BY ALL ORDER BY ALL
         """)
-        if _exists(con, "intermediate", "int_spend_allocated")
+        if table_exists(con, "intermediate", "int_spend_allocated")
         else None,
         councils=compare_councils(con) if len(councils_held(con)) > 1 else None,
     )

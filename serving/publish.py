@@ -42,6 +42,7 @@ import pandas as pd
 from ingest.contracts import EXTRACTS
 from ingest.provision_types import DFE_PLACEMENT_CATEGORY
 from ingest.pseudonymise import keyed_hash_sql
+from warehouse import table_exists
 from warehouse.councils import councils, with_la_code
 
 from . import contract as serving_contract
@@ -412,7 +413,7 @@ def _write_published(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
     """The `published` schema, computed from the warehouse's copies of the served tables."""
     con.execute(f"CREATE SCHEMA {_ALIAS}.{PUBLISHED_SCHEMA}")
     for spec in SUPPRESSED_TABLES:
-        if not _has_relation(con, *spec.requires.split(".")):
+        if not table_exists(con, *spec.requires.split(".")):
             continue
         source = con.sql(spec.source)
         types = {
@@ -438,7 +439,7 @@ def _write_published(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
             con.unregister("_frame")
         _describe(con, PUBLISHED_SCHEMA, spec.name)
     for name, (schema, table) in UNSUPPRESSED_TABLES.items():
-        if _has_relation(con, schema, table):
+        if table_exists(con, schema, table):
             # from the served copy: the same types BI sees there
             con.execute(
                 f'CREATE TABLE {_ALIAS}.{PUBLISHED_SCHEMA}."{name}" AS SELECT * '
@@ -644,7 +645,7 @@ def _write_meta(
             else "the warehouse's keyed hashes",
         ],
     )
-    if _has_relation(con, "raw", "landing_files"):
+    if table_exists(con, "raw", "landing_files"):
         # the rejection message is left out: it can quote a line of the file
         con.execute(
             f"""
@@ -655,9 +656,9 @@ def _write_meta(
             FROM raw.landing_files ORDER BY extract, file_seq
             """
         )
-    if _has_relation(con, "meta", "check_results"):
+    if table_exists(con, "meta", "check_results"):
         con.execute(f"CREATE TABLE {meta}.check_results AS SELECT * FROM meta.check_results")
-    if _has_relation(con, "staging", "provision_types"):
+    if table_exists(con, "staging", "provision_types"):
         # the reviewed seed (dbt/seeds/provision_types.csv), with the DfE category each counts in
         categories = pd.DataFrame(
             list(DFE_PLACEMENT_CATEGORY.items()),
@@ -708,17 +709,6 @@ def table_checksum_sql(relation: str) -> str:
 
 
 # --- small helpers ----------------------------------------------------------------------------
-
-
-def _has_relation(con, schema: str, name: str) -> bool:
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_catalog = current_database() "
-            "AND table_schema = ? AND table_name = ?",
-            [schema, name],
-        ).fetchall()[0][0]
-    )
 
 
 def _alive(pid: int) -> bool:

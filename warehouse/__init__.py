@@ -20,6 +20,18 @@ import duckdb
 import pandas as pd
 
 
+def table_exists(con: Any, schema: str, name: str) -> bool:
+    """Whether the database a DuckDB connection (or anything with its `execute`) reads holds
+    table or view `schema.name`."""
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?",
+            [schema, name],
+        ).fetchall()[0][0]
+    )
+
+
 @runtime_checkable
 class Warehouse(Protocol):
     engine: str

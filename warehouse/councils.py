@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from . import Warehouse, as_warehouse
+from . import Warehouse, as_warehouse, table_exists
 
 # a table of the council-keyed schemas as a query names it, with its alias if it has one
 _COUNCIL_TABLE = re.compile(
@@ -44,7 +44,7 @@ def councils(target: Warehouse | duckdb.DuckDBPyConnection) -> list[str]:
 def held_councils(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """The councils held at their last good published figures by this refresh's gates
     (meta.held_councils, written by gates/warehouse_checked): council code → why."""
-    if not _exists(con, "meta", "held_councils"):
+    if not table_exists(con, "meta", "held_councils"):
         return {}
     held: dict[str, list[str]] = {}
     for code, asset, check, why in con.execute(
@@ -53,16 +53,6 @@ def held_councils(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     ).fetchall():
         held.setdefault(code, []).append(f"{asset} · {check}: {why}")
     return {code: "; ".join(reasons) for code, reasons in held.items()}
-
-
-def _exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?",
-            [schema, name],
-        ).fetchall()[0][0]
-    )
 
 
 def with_la_code(frame: pd.DataFrame, la_code: str) -> pd.DataFrame:

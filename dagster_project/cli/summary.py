@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from warehouse import table_exists
+
 from ..settings import Settings
 from .runner import RefreshOutcome
 
@@ -30,21 +32,11 @@ def print_summary(settings: Settings, outcome: RefreshOutcome, console: Console)
     _print_publication(settings, outcome, console)
 
 
-def _table_exists(con, schema: str, name: str) -> bool:
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_schema = ? AND table_name = ?",
-            [schema, name],
-        ).fetchone()[0]
-    )
-
-
 def _print_landing(con, console: Console) -> None:
-    if not _table_exists(con, "raw", "landing_files"):
+    if not table_exists(con, "raw", "landing_files"):
         return
     flagged: dict[str, int] = {}
-    if _table_exists(con, "marts", "fct_data_quality"):
+    if table_exists(con, "marts", "fct_data_quality"):
         flagged = dict(
             con.execute(
                 "SELECT extract, sum(rows)::BIGINT FROM marts.fct_data_quality "
@@ -105,7 +97,7 @@ def _print_quarantine_examples(con, console: Console) -> None:
     from ingest.contracts import EXTRACTS
 
     for name in EXTRACTS:
-        if not _table_exists(con, "quarantine", name):
+        if not table_exists(con, "quarantine", name):
             continue
         rows = con.execute(
             f"""
@@ -208,7 +200,7 @@ def _print_council(con, settings: Settings, console: Console, la_code: str, many
         """
     ).fetchall()
     forecast: dict[tuple[str, str], tuple[float, float]] = {}
-    if _table_exists(con, "forecast", "spend"):
+    if table_exists(con, "forecast", "spend"):
         for scenario, provision, spend, plans in con.execute(
             """
             SELECT s.scenario, s.provision_type, s.spend_gbp_central, c.plans_central
@@ -250,7 +242,7 @@ def _print_council(con, settings: Settings, console: Console, la_code: str, many
         "total", *(_fmt(v, money=i in (1, 3, 4)) for i, v in enumerate(totals)), style="bold"
     )
     console.print(table)
-    if _table_exists(con, "forecast", "hnb_position"):
+    if table_exists(con, "forecast", "hnb_position"):
         for scenario, balance, low, high in con.execute(
             "SELECT scenario, cumulative_balance_gbp_central, cumulative_balance_gbp_p10, "
             "cumulative_balance_gbp_p90 "
@@ -271,7 +263,7 @@ def _print_council(con, settings: Settings, console: Console, la_code: str, many
                     "WHERE assumption IN ('funding_growth', 'unit_cost_inflation')"
                 ).fetchall()
             )
-            if _table_exists(con, "forecast", "sensitivity")
+            if table_exists(con, "forecast", "sensitivity")
             else {}
         )
         if assumed:
@@ -287,7 +279,7 @@ def _print_council(con, settings: Settings, console: Console, la_code: str, many
                 "forecast.assumptions, the report's first page)",
                 highlight=False,
             )
-    if _table_exists(con, "forecast", "drivers"):
+    if table_exists(con, "forecast", "drivers"):
         rows = con.execute(
             "SELECT financial_year, driver, spend_change_gbp FROM forecast.drivers "
             "WHERE scenario = 'unmitigated' AND driver <> 'total' "
