@@ -580,7 +580,9 @@ def ids_link(target: Warehouse | duckdb.DuckDBPyConnection, max_share: float) ->
     )
     if not result.passed:
         result.failures = [
-            f"{r.unlinked_rows:,} of {r.rows:,} {r.label} ({r.unlinked_share:.0%}"
+            (f"council {r.la_code}: " if len(codes) > 1 else "")
+            + f"{r.unlinked_rows:,} of {r.rows:,} {UNLINKED_MEASURES[r.flag]} "
+            f"({r.unlinked_share:.0%}"
             + (f", £{r.unlinked_money_gbp:,.2f}" if r.unlinked_money_gbp is not None else "")
             + f"; tolerance {max_share:.0%}, HIGHNEEDS_UNLINKED_TOLERANCE)"
             for r in facts.itertuples()
