@@ -300,8 +300,18 @@ def code_version() -> str:
         text=True,
         check=False,
     )
+    # the bench's own results (written by an earlier part of the same run) are not code changes
     dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
+        [
+            "git",
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            ":(exclude)bench/*results.json",
+            ":(exclude)bench/RESULTS.md",
+        ],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
