@@ -193,6 +193,7 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
             "`highneeds demo`) first.[/red]"
         )
         return 2
+    from ..defs.report import report_held
     from ..refresh_lock import RefreshRunning, explain_duckdb_lock_error
     from ..resources import settle_report_with_serving
 
@@ -202,7 +203,9 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
         with holding_refresh_lock(settings, console, wait=False):
             settle_report_with_serving(settings)
             with settings.connect_warehouse(read_only=True) as con:
-                report = build_report(con, options)
+                held = report_held(con, options.council)
+                if held is None:
+                    report = build_report(con, options)
     except RefreshRunning as error:
         console.print(
             Text(f"No report built: {error}. Run it again when that one has finished.", style="red")
@@ -211,6 +214,10 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     except (ReportInputError, duckdb.IOException) as error:
         console.print(Text(explain_duckdb_lock_error(str(error)) or str(error), style="red"))
         return 2
+    if held is not None:
+        # the warehouse holds the figures that failed: the report keeps the last good ones
+        console.print(Text(f"No report built: {held} Fix its files and refresh.", style="red"))
+        return 1
     console.print(f"Report written to {options.out_dir}:", highlight=False)
     for output in report.outputs.values():
         what = (

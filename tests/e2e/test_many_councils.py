@@ -193,7 +193,7 @@ def test_a_trace_says_whose_figure_and_traces_it_in_that_council(warehouses, tmp
 
 
 def test_a_council_whose_gate_fails_keeps_its_last_good_figures_while_the_others_publish(
-    warehouses, tmp_path
+    warehouses, tmp_path, monkeypatch
 ):
     """825's new placement costs £9.5m a year (its placement cost gate fails) while 869 sends a
     correcting payment: 869's figures are this refresh's, 825's stay as the last version served
@@ -291,3 +291,13 @@ def test_a_council_whose_gate_fails_keeps_its_last_good_figures_while_the_others
     )
     assert compared.loc["825"].drop("Figures").isna().all()
     assert compared.loc["869", "Figures"] == "this refresh" and compared.loc["869", "EHC plans"] > 0
+    # and `highneeds report` will not draw a report of the figures that failed
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HIGHNEEDS_WAREHOUSE", str(folder / "warehouse.duckdb"))
+    monkeypatch.setenv("HIGHNEEDS_SERVING", str(folder / "serving.duckdb"))
+    monkeypatch.setenv("HIGHNEEDS_LANDING", str(landing))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["report", "--la", "825", "--out", str(tmp_path / "report")]) == 1
+    assert "No report built: The report is of council 825, held" in " ".join(out.getvalue().split())
+    assert not (tmp_path / "report").exists()
