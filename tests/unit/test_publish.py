@@ -338,3 +338,11 @@ def test_a_held_council_keeps_the_last_versions_rows_and_one_never_served_has_no
     assert first.version_id != second.version_id
     with duckdb.connect(str(serving), read_only=True) as con:
         served_version(con)  # the checksums are of the tables as served, held rows included
+    # held again: still the second version's figures, and meta.councils still says so
+    publish_from(warehouse, serving, held={"869": "ledger does not reconcile"})
+    assert [
+        r for r in read(serving, spend.format("marts.fct_provision_spend")) if r[0] == "869"
+    ] == [(code, provision, amount * 2) for code, provision, amount in served_first]
+    assert read(
+        serving, "SELECT figures, figures_version_id FROM meta.councils WHERE la_code = '869'"
+    ) == [("last good", second.version_id)]
