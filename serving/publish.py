@@ -462,15 +462,6 @@ def _hold_councils(
     by its rows in the serving file this version replaces: its last good figures, as that
     version served them (its person ids already re-keyed). Returns one row per council saying
     whose figures the new file serves (meta.councils)."""
-    served = [
-        (schema, table)
-        for schema, table in con.execute(
-            "SELECT DISTINCT schema_name, table_name FROM duckdb_columns() "
-            "WHERE database_name = ? AND schema_name IN (?, ?, ?) AND column_name = 'la_code' "
-            "ORDER BY 1, 2",
-            [_ALIAS, *SERVED_SCHEMAS, PUBLISHED_SCHEMA],
-        ).fetchall()
-    ]
     rows = [
         (code, "this refresh", version_id, run_id, None)
         for code in councils(con)
@@ -478,9 +469,16 @@ def _hold_councils(
     ]
     if not held:
         return pd.DataFrame(rows, columns=_COUNCIL_COLUMNS)
+    served = con.execute(
+        "SELECT DISTINCT schema_name, table_name FROM duckdb_columns() "
+        "WHERE database_name = ? AND schema_name IN (?, ?, ?) AND column_name = 'la_code' "
+        "ORDER BY 1, 2",
+        [_ALIAS, *SERVED_SCHEMAS, PUBLISHED_SCHEMA],
+    ).fetchall()
     codes = sorted(held)
     marks = ", ".join("?" for _ in codes)
     last_good: dict[str, tuple[str | None, str | None]] = {}
+    kept: set[str] = set()  # the held councils the last version served rows of
     attached = serving.exists()
     if attached:
         con.execute(f"ATTACH '{sql_text(serving)}' AS {_LAST_GOOD} (READ_ONLY)")
@@ -523,6 +521,12 @@ def _hold_councils(
                 f'FROM {_LAST_GOOD}.{schema}."{table}" WHERE la_code IN ({marks})',
                 codes,
             )
+            kept.update(
+                code
+                for (code,) in con.execute(
+                    f"SELECT DISTINCT la_code FROM {target} WHERE la_code IN ({marks})", codes
+                ).fetchall()
+            )
         if ("meta", "publication") in old_tables:
             version, run = con.execute(
                 f"SELECT version_id, run_id FROM {_LAST_GOOD}.meta.publication"
@@ -539,16 +543,6 @@ def _hold_councils(
                 if ("meta", "councils") in old_tables
                 else {}
             )
-            kept = {
-                code
-                for schema, table in served
-                if "la_code" in old_tables.get((schema, table), set())
-                for (code,) in con.execute(
-                    f'SELECT DISTINCT la_code FROM {_LAST_GOOD}.{schema}."{table}" '
-                    f"WHERE la_code IN ({marks})",
-                    codes,
-                ).fetchall()
-            }
             last_good = {code: older.get(code, (version, run)) for code in kept}
     finally:
         if attached:
