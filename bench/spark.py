@@ -33,6 +33,7 @@ STEPS = {
     "spark_dbt_build": "dbt build, Spark",
     "compare_tables": "compare tables",
     "compare_python_reads": "compare Python reads",
+    "compare_forecast": "forecast on both, compare",
 }
 
 

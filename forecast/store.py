@@ -8,6 +8,7 @@ import duckdb
 import pandas as pd
 
 from serving import contract as serving_contract
+from warehouse import Described, Warehouse, as_warehouse
 from warehouse.councils import with_la_code
 
 from .model import Forecast
@@ -53,29 +54,23 @@ def combine(councils: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
     }
 
 
-def write_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame]) -> None:
-    """Replace every table in one transaction, so readers never see half a forecast."""
-    con.execute("CREATE SCHEMA IF NOT EXISTS forecast")
-    con.execute("BEGIN TRANSACTION")
-    try:
-        for name, frame in tables.items():
-            con.register("_frame", frame)
-            con.execute(f"CREATE OR REPLACE TABLE forecast.{name} AS SELECT * FROM _frame")
-            con.unregister("_frame")
-            con.execute(
-                f"COMMENT ON TABLE forecast.{name} IS '{_sql_text(TABLE_DESCRIPTIONS[name])}'"
+def write_tables(
+    target: Warehouse | duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame]
+) -> None:
+    """Replace every table of the forecast schema, on DuckDB in one transaction (readers never see
+    half a forecast), on Spark each written before any is swapped in (warehouse.Warehouse)."""
+    as_warehouse(target).replace_tables(
+        "forecast",
+        tables,
+        {
+            name: Described(
+                TABLE_DESCRIPTIONS[name],
+                {
+                    column: text
+                    for column in frame.columns
+                    if (text := describe_column(name, column))
+                },
             )
-            for column in frame.columns:
-                if described := describe_column(name, column):
-                    con.execute(
-                        f'COMMENT ON COLUMN forecast.{name}."{column}" IS '
-                        f"'{_sql_text(described)}'"
-                    )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-
-
-def _sql_text(value: str) -> str:
-    return value.replace("'", "''")
+            for name, frame in tables.items()
+        },
+    )

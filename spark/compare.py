@@ -1,7 +1,9 @@
 """`make test-spark`: build the dbt project on a local Spark session and compare every staging,
 intermediate and mart table with DuckDB's, both ways (EXCEPT ALL), one line per table; then run
 the Python that reads the warehouse after dbt (the forecast's history, the mart gates) through the
-warehouse interface on both engines and compare what each read, one line per frame.
+warehouse interface on both engines and compare what each read, one line per frame; then forecast
+every council from each engine's marts, write the forecast schema through the same interface on
+each, and compare its tables and their descriptions as the models' are compared.
 
     python -m spark.compare                      # the configured warehouse's raw tables
     python -m spark.compare --warehouse W.duckdb # another warehouse's (e.g. a demo's)
@@ -37,6 +39,8 @@ DBT_PROJECT = REPO_ROOT / "dbt"
 SOURCE_SCHEMAS = ("raw", "quarantine")
 # the schemas the models write, compared table by table (seeds are in staging)
 MODEL_SCHEMAS = ("staging", "intermediate", "marts")
+# the forecast each engine writes: fewer paths than a refresh's (both draw the same ones)
+FORECAST_SIMULATIONS = 200
 # the key that hashes child ids when this script loads a landing folder itself
 LOCAL_KEY = "spark-comparison-key-not-a-secret-0123456789"
 
@@ -96,6 +100,15 @@ def main(argv: list[str] | None = None) -> int:
         print("The Python after dbt (warehouse interface): the forecast's reads, the mart gates")
         differences += _compare_python(spark, duckdb_warehouse)
         lap("compare_python_reads")
+        print(
+            f"The forecast from each engine's marts ({FORECAST_SIMULATIONS} simulations), "
+            "written through the warehouse interface"
+        )
+        _forecast_on_both(spark, duckdb_warehouse)
+        differences += _compare(
+            spark, duckdb_warehouse, work / "spark-parquet", ("forecast",)
+        ) + _compare_descriptions(spark, duckdb_warehouse, "forecast")
+        lap("compare_forecast")
     finally:
         spark.stop()
     minutes = (time.monotonic() - started) / 60
@@ -322,15 +335,15 @@ def _dbt_build_spark(work: Path) -> bool:
     return result.success and not failed
 
 
-def _compare(spark, warehouse: Path, folder: Path) -> int:
-    """Print one line per table of the model schemas and return how many differ: a table only
+def _compare(spark, warehouse: Path, folder: Path, schemas: tuple[str, ...] = MODEL_SCHEMAS) -> int:
+    """Print one line per table of `schemas` and return how many differ: a table only
     one engine has, other columns, or rows in one that the other lacks (EXCEPT ALL, both ways,
     so a row held twice on one side and once on the other counts)."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        duck_tables = set(_tables(con, warehouse.stem, MODEL_SCHEMAS))
+        duck_tables = set(_tables(con, warehouse.stem, schemas))
         spark_tables = {
             (schema, row.tableName)
-            for schema in MODEL_SCHEMAS
+            for schema in schemas
             if spark.catalog.databaseExists(schema)
             for row in spark.sql(f"show tables in {schema}").collect()
         }
@@ -421,6 +434,68 @@ def _compare_python(spark, warehouse: Path) -> int:
             differences += 1
             first = str(error).strip().splitlines()
             print(f"DIFF  {name.ljust(width)}  {' '.join(first[:3])}")
+    return differences
+
+
+def _forecast_on_both(spark, warehouse: Path) -> None:
+    """What the refresh's forecast asset does, on each engine: every council's forecast from its
+    marts (read through the interface), written into the engine's forecast schema (through it
+    too). The paths are seeded from the settings, so the same marts give the same tables."""
+    from forecast.councils import forecast_councils
+    from forecast.history import read_history
+    from forecast.published_extract import SHIPPED
+    from forecast.settings import load_forecast_settings
+    from forecast.store import combine, write_tables
+    from warehouse import DuckDBWarehouse, SparkWarehouse
+    from warehouse.councils import councils
+
+    settings = load_forecast_settings(
+        REPO_ROOT / "forecast" / "config" / "forecast.yml"
+    ).with_overrides(simulations=FORECAST_SIMULATIONS)
+    mitigations = REPO_ROOT / "forecast" / "config" / "mitigations.example.yml"
+
+    def forecast(target) -> None:
+        histories = {code: read_history(target, code) for code in councils(target)}
+        done = forecast_councils(histories, settings, mitigations, SHIPPED)
+        write_tables(target, combine([council.tables for council in done]))
+
+    with duckdb.connect(str(warehouse)) as con:
+        forecast(DuckDBWarehouse(con))
+    forecast(SparkWarehouse(spark))
+
+
+def _compare_descriptions(spark, warehouse: Path, schema: str) -> int:
+    """One line per table of `schema` whose table or column comments differ between the engines
+    (the descriptions the serving contract gives them); how many."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = dict(
+            con.execute(
+                "select table_name, comment from duckdb_tables() where schema_name = ?", [schema]
+            ).fetchall()
+        )
+        differences = 0
+        for table, comment in sorted(tables.items()):
+            on_duckdb = dict(
+                con.execute(
+                    "select column_name, comment from duckdb_columns() "
+                    "where schema_name = ? and table_name = ?",
+                    [schema, table],
+                ).fetchall()
+            )
+            on_spark = {
+                field.name: field.metadata.get("comment")
+                for field in spark.table(f"{schema}.{table}").schema.fields
+            }
+            spark_comment = (
+                spark.sql(f"describe table extended {schema}.{table}")
+                .where("col_name = 'Comment'")
+                .collect()
+            )
+            if on_duckdb != on_spark or [comment] != [row.data_type for row in spark_comment]:
+                differences += 1
+                print(f"DIFF  {schema}.{table}  table or column descriptions")
+        verdict = "DIFF" if differences else "same"
+        print(f"{verdict}  {schema}: the descriptions of its {len(tables)} tables")
     return differences
 
 

@@ -1,11 +1,16 @@
 """One interface to the warehouse for the Python that reads it after dbt (the mart gates, the
-forecast's reads), with a DuckDB and a Spark implementation, so the same code runs on the
-embedded default and on a Spark (or Databricks) platform.
+forecast's reads) and writes beside it (the forecast schema), with a DuckDB and a Spark
+implementation, so the same code runs on the embedded default and on a Spark (or Databricks)
+platform.
 
     execute(sql, params)   run a statement
     frame(sql, params)     a query's rows as a pandas frame
     register(name, frame)  a pandas frame as a relation the next queries can read, until
     unregister(name)       it is dropped
+    replace_tables(schema, tables, descriptions)
+                           pandas frames as the schema's tables, each replacing its namesake,
+                           described (table and column comments); none replaced if one
+                           fails while writing
 
 SQL given to it is the dialect both engines read: `GROUP BY ALL`, `FILTER (WHERE …)`,
 `any_value`, `::` casts, `?` parameters. Frames come back as DuckDB's `.df()` gives them:
@@ -14,6 +19,8 @@ decimals as floats, so a gate's facts are the same numbers on either engine.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import duckdb
@@ -32,6 +39,14 @@ def table_exists(con: Any, schema: str, name: str) -> bool:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class Described:
+    """A table's comment and its columns' (a column not named has none)."""
+
+    table: str
+    columns: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
 @runtime_checkable
 class Warehouse(Protocol):
     engine: str
@@ -43,6 +58,13 @@ class Warehouse(Protocol):
     def register(self, name: str, frame: pd.DataFrame) -> None: ...
 
     def unregister(self, name: str) -> None: ...
+
+    def replace_tables(
+        self,
+        schema: str,
+        tables: Mapping[str, pd.DataFrame],
+        descriptions: Mapping[str, Described],
+    ) -> None: ...
 
 
 class DuckDBWarehouse:
@@ -64,6 +86,33 @@ class DuckDBWarehouse:
 
     def unregister(self, name: str) -> None:
         self.con.unregister(name)
+
+    def replace_tables(
+        self,
+        schema: str,
+        tables: Mapping[str, pd.DataFrame],
+        descriptions: Mapping[str, Described],
+    ) -> None:
+        """Every table replaced in one transaction, so readers never see half of them."""
+        con = self.con
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for name, frame in tables.items():
+                con.register("_frame", frame)
+                con.execute(f"CREATE OR REPLACE TABLE {schema}.{name} AS SELECT * FROM _frame")
+                con.unregister("_frame")
+                described = descriptions[name]
+                con.execute(f"COMMENT ON TABLE {schema}.{name} IS {_sql_text(described.table)}")
+                for column in frame.columns:
+                    if text := described.columns.get(column):
+                        con.execute(
+                            f'COMMENT ON COLUMN {schema}.{name}."{column}" IS {_sql_text(text)}'
+                        )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
 
 
 class SparkWarehouse:
@@ -105,6 +154,73 @@ class SparkWarehouse:
 
     def unregister(self, name: str) -> None:
         self.session.catalog.dropTempView(name)
+
+    def replace_tables(
+        self,
+        schema: str,
+        tables: Mapping[str, pd.DataFrame],
+        descriptions: Mapping[str, Described],
+    ) -> None:
+        """Every table written beside its namesake first (`<name>__next`), then swapped in: a
+        failure while writing leaves the old tables as they were. Spark's Parquet tables have no
+        transactions, so a reader during the swap (a few catalogue operations) may see some tables
+        old and some new; on Delta, one `REPLACE TABLE` each would do. Column types are the
+        frame's (nullable integers stay integers), comments the descriptions'."""
+        self.session.sql(f"CREATE DATABASE IF NOT EXISTS {schema}")
+        for name, frame in tables.items():
+            self.session.sql(f"DROP TABLE IF EXISTS {schema}.{name}__next")
+            self._typed(frame, descriptions[name].columns).write.format("parquet").saveAsTable(
+                f"{schema}.{name}__next"
+            )
+        for name in tables:
+            self.session.sql(f"DROP TABLE IF EXISTS {schema}.{name}")
+            self.session.sql(f"ALTER TABLE {schema}.{name}__next RENAME TO {schema}.{name}")
+            self.session.sql(
+                f"COMMENT ON TABLE {schema}.{name} IS {_spark_text(descriptions[name].table)}"
+            )
+
+    def _typed(self, frame: pd.DataFrame, comments: Mapping[str, str]):
+        """A Spark frame of `frame` with the types its pandas dtypes say (not inferred from the
+        values: an empty or all-null column has none to infer from, and pandas' nullable integers
+        would come back as doubles) and each column's comment."""
+        from pyspark.sql import types as T
+
+        def spark_type(dtype) -> T.DataType:
+            if pd.api.types.is_bool_dtype(dtype):
+                return T.BooleanType()
+            if pd.api.types.is_integer_dtype(dtype):
+                return T.LongType()
+            if pd.api.types.is_float_dtype(dtype):
+                return T.DoubleType()
+            if pd.api.types.is_datetime64_any_dtype(dtype):
+                return T.TimestampType()
+            return T.StringType()
+
+        schema = T.StructType(
+            [
+                T.StructField(
+                    str(column),
+                    spark_type(frame[column].dtype),
+                    True,
+                    {"comment": comments[column]} if comments.get(column) else {},
+                )
+                for column in frame.columns
+            ]
+        )
+        rows = frame.astype(object).where(frame.notna(), None)
+        return self.session.createDataFrame(
+            [tuple(row) for row in rows.itertuples(index=False)], schema
+        )
+
+
+def _sql_text(value: str) -> str:
+    """A DuckDB SQL string literal (quotes doubled)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _spark_text(value: str) -> str:
+    """A Spark SQL string literal: Spark reads backslash escapes, not doubled quotes."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def as_warehouse(target: Warehouse | duckdb.DuckDBPyConnection) -> Warehouse:

@@ -5,7 +5,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from warehouse import DuckDBWarehouse, Warehouse, as_warehouse
+from warehouse import Described, DuckDBWarehouse, Warehouse, as_warehouse
 
 
 def test_duckdb_runs_statements_reads_frames_and_registers_them():
@@ -24,3 +24,25 @@ def test_duckdb_runs_statements_reads_frames_and_registers_them():
     wh.unregister("_extra")
     with pytest.raises(duckdb.CatalogException):
         wh.frame("SELECT * FROM _extra")
+
+
+def test_duckdb_replaces_tables_described_and_all_or_none():
+    con = duckdb.connect()
+    wh = as_warehouse(con)
+    first = {"a": pd.DataFrame({"k": pd.array([1, None], dtype="Int64"), "v": ["x", "y"]})}
+    wh.replace_tables("s", first, {"a": Described("the council's table", {"k": "a key"})})
+    assert con.execute("SELECT comment FROM duckdb_tables() WHERE table_name = 'a'").fetchall() == [
+        ("the council's table",)
+    ]
+    comments = con.execute(
+        "SELECT column_name, comment FROM duckdb_columns() WHERE table_name = 'a' ORDER BY 1"
+    ).fetchall()
+    assert comments == [("k", "a key"), ("v", None)]
+    # the second table cannot be written (no description): the first keeps its rows
+    second = {"a": pd.DataFrame({"k": [9], "v": ["z"]}), "b": pd.DataFrame({"k": [1]})}
+    with pytest.raises(KeyError):
+        wh.replace_tables("s", second, {"a": Described("replaced")})
+    assert con.execute("SELECT count(*) FROM s.a").fetchone()[0] == 2
+    assert con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'b'"
+    ).fetchone() == (0,)
