@@ -334,23 +334,100 @@ def quarantine_within_tolerance(
 # --- staging: every valid row of a current file is in staging or superseded by a later one ------
 
 
+# extract → the staging model its rows reach, and that model's key within a council
+STAGING_MODELS = {
+    "ehcp": ("stg_ehcp__plans", ("plan_id",)),
+    "placements": ("stg_placements__spells", ("placement_id",)),
+    "finance": ("stg_finance__transactions", ("transaction_id",)),
+    "budget": ("stg_budget__lines", ("financial_year", "line")),
+    "gias": ("stg_reference__establishments", ("urn",)),
+    "requests": ("stg_requests__assessment_requests", ("request_id",)),
+}
+
+
+@dataclass(frozen=True)
+class _StagingDialect:
+    """What the staging gate's SQL spells differently on DuckDB and Spark."""
+
+    fingerprint_sql: str  # the sum of a 64-bit hash of {values}, wide enough not to overflow
+    row_ref_sql: str  # {file_seq} and {row} as one BIGINT: the file's number in the high 32 bits
+    quote: str  # the character that quotes an identifier (doubled inside it)
+    struct_sql: str  # a struct of {fields}
+    field_sql: str  # one field of it: {name} or {ident} (the name quoted), {value}
+    collect_sql: str  # the list of the structs {value}
+    unnest_sql: str  # a list of structs {value} as rows with the structs' fields as columns
+
+    def ident(self, name: str) -> str:
+        return self.quote + name.replace(self.quote, self.quote * 2) + self.quote
+
+    def fingerprint(self, values: str) -> str:
+        return self.fingerprint_sql.format(values=values)
+
+    def row_ref(self, file_seq: str, row: str) -> str:
+        return self.row_ref_sql.format(file_seq=file_seq, row=row)
+
+    def struct(self, fields: list[tuple[str, str]]) -> str:
+        return self.struct_sql.format(
+            fields=", ".join(
+                self.field_sql.format(name=n, ident=self.ident(n), value=v) for n, v in fields
+            )
+        )
+
+    def collect(self, value: str) -> str:
+        return self.collect_sql.format(value=value)
+
+    def unnest(self, value: str) -> str:
+        return self.unnest_sql.format(value=value)
+
+
+DUCKDB_STAGING = _StagingDialect(
+    fingerprint_sql="sum(hash({values}))::HUGEINT",
+    row_ref_sql="({file_seq}::BIGINT << 32) | {row}",
+    quote='"',
+    struct_sql="struct_pack({fields})",
+    field_sql="{ident} := {value}",
+    collect_sql="list({value})",
+    unnest_sql="unnest({value}, recursive := true)",
+)
+# Spark's sum of BIGINTs overflows (an error in ANSI mode) where DuckDB's HUGEINT does not: the
+# hashes are summed as DECIMAL(38, 0). Its identifiers are quoted with backticks, and a struct's
+# field names are string literals (the contracts' column names: no quote in them)
+SPARK_STAGING = _StagingDialect(
+    fingerprint_sql="sum(CAST(xxhash64({values}) AS DECIMAL(38, 0)))",
+    row_ref_sql="shiftleft(CAST({file_seq} AS BIGINT), 32) | {row}",
+    quote="`",
+    struct_sql="named_struct({fields})",
+    field_sql="'{name}', {value}",
+    collect_sql="collect_list({value})",
+    unnest_sql="inline({value})",
+)
+
+
 def staging_accounting(
-    con: duckdb.DuckDBPyConnection,
+    target: Warehouse | duckdb.DuckDBPyConnection,
     extract: Extract,
     staging_table: str,
     staging_keys: tuple[str, ...],
 ) -> GateResult:
+    """Every valid raw row of a current file is in staging, or superseded by a later file's row
+    with its key; staging holds nothing else, and the money matches. On DuckDB or Spark: the
+    few constructs they spell differently (a 64-bit hash, a list of structs and its unnesting,
+    a bit shift) are `_StagingDialect`'s."""
+    wh = as_warehouse(target)
+    dialect = SPARK_STAGING if wh.engine == "spark" else DUCKDB_STAGING
     e = extract.name
     # a key is a key within one council (the file's la_code)
     key_join = " AND ".join(
         ["s.la_code = u._la_code"]
-        + [f"s.{quote_ident(k)} = u.{quote_ident(k)}" for k in staging_keys]
+        + [f"s.{dialect.ident(k)} = u.{dialect.ident(k)}" for k in staging_keys]
     )
     money = (
-        f"v.{quote_ident(extract.money_column)}" if extract.money_column else "NULL::DECIMAL(18,2)"
+        f"v.{dialect.ident(extract.money_column)}"
+        if extract.money_column
+        else "NULL::DECIMAL(18,2)"
     )
     staged_money = (
-        f"s.{quote_ident(extract.money_column + '_gbp')}"
+        f"s.{dialect.ident(extract.money_column + '_gbp')}"
         if extract.money_column
         else "NULL::DECIMAL(18,2)"
     )
@@ -366,18 +443,17 @@ def staging_accounting(
     # keys of the raw rows not in staging (a row superseded by a later file, or lost) leave that
     # pass as a list, usually short, and only they are looked for in staging. Raw rows are
     # counted and summed on their own (a staging row held twice would join its raw row twice).
-    keys = ", ".join(
-        ["_la_code := r._la_code"]
-        + [f"{quote_ident(k)} := r.{quote_ident(k)}" for k in staging_keys]
+    keys = dialect.struct(
+        [("_la_code", "r._la_code")] + [(k, f"r.{dialect.ident(k)}") for k in staging_keys]
     )
-    facts = con.execute(
+    facts = wh.frame(
         f"""
         WITH files AS (SELECT file_hash, file_seq, la_code FROM raw.{e}_files
             WHERE in_landing AND status = 'loaded'),
         raw_by_file AS (
             SELECT v._file_hash AS file_hash, count(*) AS n,
                    coalesce(sum({money}), 0) AS money,
-                   sum(hash(v._source_row::BIGINT, {money}::DECIMAL(18, 2)))::HUGEINT
+                   {dialect.fingerprint(f"v._source_row::BIGINT, {money}::DECIMAL(18, 2)")}
                        AS fingerprint
             FROM raw.{e} v
             INNER JOIN files f ON f.file_hash = v._file_hash
@@ -386,7 +462,7 @@ def staging_accounting(
         staged_by_file AS (
             SELECT s.source_file_hash AS file_hash, count(*) AS n,
                    coalesce(sum({staged_money}), 0) AS money,
-                   sum(hash(s.source_row::BIGINT, {staged_money}::DECIMAL(18, 2)))::HUGEINT
+                   {dialect.fingerprint(f"s.source_row::BIGINT, {staged_money}::DECIMAL(18, 2)")}
                        AS fingerprint
             FROM {staging_table} s
             GROUP BY ALL
@@ -396,13 +472,14 @@ def staging_accounting(
             WHERE r.n = s.n AND r.fingerprint = s.fingerprint
         ),
         staged AS (
-            SELECT (f.file_seq::BIGINT << 32) | s.source_row AS row_ref
+            SELECT {dialect.row_ref("f.file_seq", "s.source_row")} AS row_ref
             FROM {staging_table} s
             INNER JOIN raw.{e}_files f ON f.file_hash = s.source_file_hash
             WHERE s.source_file_hash NOT IN (SELECT file_hash FROM same_rows)
         ),
         raw_rows AS (
-            SELECT v.*, (f.file_seq::BIGINT << 32) | v._source_row AS row_ref, {money} AS _money,
+            SELECT v.*, {dialect.row_ref("f.file_seq", "v._source_row")} AS row_ref,
+                   {money} AS _money,
                    f.la_code AS _la_code
             FROM raw.{e} v
             INNER JOIN files f ON f.file_hash = v._file_hash
@@ -417,7 +494,7 @@ def staging_accounting(
             SELECT count(*) FILTER (WHERE s.row_ref IS NULL) AS rows_not_staged,
                    coalesce(sum(r._money) FILTER (WHERE s.row_ref IS NULL), 0)
                        AS money_not_staged,
-                   list(struct_pack({keys})) FILTER (WHERE s.row_ref IS NULL) AS unstaged
+                   {dialect.collect(keys)} FILTER (WHERE s.row_ref IS NULL) AS unstaged
             FROM raw_rows r FULL JOIN staged s ON s.row_ref = r.row_ref
         ),
         counts AS (
@@ -432,7 +509,7 @@ def staging_accounting(
         ),
         superseded AS (
             SELECT count(*) AS rows_superseded
-            FROM (SELECT unnest(unstaged, recursive := true) FROM counts) u
+            FROM (SELECT {dialect.unnest("unstaged")} FROM counts) u
             WHERE EXISTS (SELECT 1 FROM {staging_table} s WHERE {key_join})
         )
         SELECT
@@ -447,7 +524,7 @@ def staging_accounting(
         FROM counts, superseded
         """,
         [e],
-    ).df()
+    )
     facts["money_difference_gbp"] = facts["money_in_staging_gbp"] - facts["money_from_raw_gbp"]
     return validate(
         f"{e}_raw_rows_reach_staging",

@@ -97,7 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         lap("spark_dbt_build")
         differences = _compare(spark, duckdb_warehouse, work / "spark-parquet")
         lap("compare_tables")
-        print("The Python after dbt (warehouse interface): the forecast's reads, the mart gates")
+        print(
+            "The Python after dbt (warehouse interface): the forecast's reads, the staging and "
+            "mart gates"
+        )
         differences += _compare_python(spark, duckdb_warehouse)
         lap("compare_python_reads")
         print(
@@ -346,6 +349,7 @@ def _compare(spark, warehouse: Path, folder: Path, schemas: tuple[str, ...] = MO
             for schema in schemas
             if spark.catalog.databaseExists(schema)
             for row in spark.sql(f"show tables in {schema}").collect()
+            if not row.isTemporary  # Spark lists the session's temporary views in every schema
         }
         width = max(len(f"{s}.{t}") for s, t in duck_tables | spark_tables)
         differences = 0
@@ -391,13 +395,22 @@ def _compare(spark, warehouse: Path, folder: Path, schemas: tuple[str, ...] = MO
 
 def _python_reads(target) -> dict[str, object]:
     """What the Python after dbt reads through the warehouse interface, on one engine: the
-    forecast's history, table by table, and each mart gate's facts and verdict."""
+    forecast's history, table by table, and each staging and mart gate's facts and verdict."""
     from checks import gates
     from forecast.history import read_history
+    from ingest.contracts import EXTRACTS
 
     history = read_history(target)
     bounds = gates.read_cost_bounds(DBT_PROJECT / "seeds" / "cost_bounds.csv")
     results = {
+        f"{extract}_raw_rows_reach_staging": gates.staging_accounting(
+            target, EXTRACTS[extract], f"staging.{model}", keys
+        )
+        for extract, (model, keys) in gates.STAGING_MODELS.items()
+    } | {
+        "finance_raw_rows_reach_staging, rows lost, moved and superseded": _broken_staging_gate(
+            target
+        ),
         "finance_reconciles_to_mart": gates.finance_reconciliation(target),
         "unit_costs_within_bounds": gates.unit_costs_within_bounds(target, bounds, 1.0),
         "placement_costs_within_bounds": gates.placement_costs_within_bounds(target, bounds),
@@ -411,6 +424,29 @@ def _python_reads(target) -> dict[str, object]:
     for name, result in results.items():
         reads[f"gate {name}"] = result.facts.assign(passed=result.passed)
     return reads
+
+
+def _broken_staging_gate(target):
+    """The staging gate on a view of the finance staging table with every 97th row lost and every
+    89th moved to a row number its file does not have (its key still staged, so the raw row
+    counts as superseded, and the moved row as staging's own): the files' fingerprints then
+    disagree and the gate's row-by-row match runs, which on a healthy warehouse it does not."""
+    from checks import gates
+    from ingest.contracts import EXTRACTS
+
+    extract = EXTRACTS["finance"]
+    model, keys = gates.STAGING_MODELS["finance"]
+    target.execute(
+        "CREATE OR REPLACE TEMPORARY VIEW broken_staging AS "
+        f"SELECT la_code, {', '.join(keys)}, source_file_hash, "
+        "CASE WHEN source_row % 89 = 0 THEN source_row + 1000000 ELSE source_row END "
+        f"AS source_row, {extract.money_column}_gbp FROM staging.{model} "
+        "WHERE source_row % 97 <> 0"
+    )
+    try:
+        return gates.staging_accounting(target, extract, "broken_staging", keys)
+    finally:
+        target.execute("DROP VIEW IF EXISTS broken_staging")
 
 
 def _compare_python(spark, warehouse: Path) -> int:

@@ -12,6 +12,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from checks import gates
+from checks.gates import STAGING_MODELS
 from ingest.contracts import EXTRACTS
 
 from ..metadata import (
@@ -24,14 +25,6 @@ from ..metadata import (
 from ..settings import COST_BOUNDS, Settings
 from .ingest import ingest_assets
 
-STAGING_MODELS = {
-    "ehcp": ("stg_ehcp__plans", ("plan_id",)),
-    "placements": ("stg_placements__spells", ("placement_id",)),
-    "finance": ("stg_finance__transactions", ("transaction_id",)),
-    "budget": ("stg_budget__lines", ("financial_year", "line")),
-    "gias": ("stg_reference__establishments", ("urn",)),
-    "requests": ("stg_requests__assessment_requests", ("request_id",)),
-}
 PROVISION_SPEND = dg.AssetKey(["marts", "fct_provision_spend"])
 PLACEMENTS_CLASSIFIED = dg.AssetKey(["intermediate", "int_placements_classified"])
 DATA_QUALITY_FLAGS = dg.AssetKey(["intermediate", "int_data_quality_flags"])
