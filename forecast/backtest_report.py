@@ -90,7 +90,7 @@ def provision_table(summary: pd.DataFrame, model: str, horizon: int = 3) -> str:
     return "\n".join(lines)
 
 
-def backtest_markdown(summary: pd.DataFrame, model: str, councils: int) -> str:
+def backtest_markdown(summary: pd.DataFrame, model: str, councils: int, weights: str = "") -> str:
     text = (
         f"Rolling-origin backtest on {councils} councils' published caseloads "
         "(council total as published):\n\n"
@@ -100,7 +100,9 @@ def backtest_markdown(summary: pd.DataFrame, model: str, councils: int) -> str:
     )
     if (summary["provision_type"] == SPEND).any():
         text += (
-            "\n\nMoney-weighted: spend (unit cost × plans, summed over provision types):\n\n"
+            "\n\nMoney-weighted: spend (unit cost × plans, summed over provision types"
+            + (f"; {weights}" if weights else "")
+            + "):\n\n"
             + origin_table(summary, model, SPEND)
         )
     return text

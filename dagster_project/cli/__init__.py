@@ -104,7 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backtest.add_argument(
         "--unit-costs",
-        help="CSV of provision_type, unit_cost_gbp: adds money-weighted (spend) rows",
+        help="CSV of provision_type, unit_cost_gbp: the money-weighted (spend) rows' weights "
+        "(default: national averages from the DfE's high needs benchmarking workbook, "
+        "high_needs_benchmarking_outturn_data_2021-22.xlsx, when the published folder holds it)",
     )
     backtest.set_defaults(handler=cmd_backtest)
 

@@ -107,16 +107,36 @@ def cmd_forecast_la(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _backtest_unit_costs(
+    args: argparse.Namespace, folder: Path
+) -> tuple[dict[str, float] | None, str]:
+    """The money-weighted rows' unit costs and a sentence saying where they come from: the
+    --unit-costs file, else the national averages of the DfE's high needs benchmarking workbook
+    when the published folder holds it, else none."""
+    from forecast.backtest import read_unit_costs
+    from forecast.national_costs import described, find_workbook, national_unit_costs
+
+    if args.unit_costs:
+        return read_unit_costs(Path(args.unit_costs)), f"unit costs from {args.unit_costs}"
+    workbook = find_workbook(folder)
+    if workbook is None:
+        return None, ""
+    costs = national_unit_costs(workbook)
+    return dict(zip(costs["provision_type"], costs["unit_cost_gbp"], strict=True)), described(
+        costs
+    )
+
+
 def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
     """Rolling-origin backtest of aggregate mode across every council in the published data."""
     from forecast.aggregate import MODEL, AggregateInputError, backtest_all
-    from forecast.backtest import read_unit_costs
     from forecast.backtest_report import backtest_markdown, splice_readme
     from forecast.published import load_published
 
     try:
-        councils = load_published(_published_folder(args))
-        unit_costs = read_unit_costs(Path(args.unit_costs)) if args.unit_costs else None
+        folder = _published_folder(args)
+        councils = load_published(folder)
+        unit_costs, weights = _backtest_unit_costs(args, folder)
         started = time.monotonic()
         summary, records = backtest_all(
             councils, simulations=args.simulations, unit_costs=unit_costs
@@ -130,7 +150,7 @@ def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
             "the published files need at least five January censuses.[/red]"
         )
         return 2
-    text = backtest_markdown(summary, MODEL, records["unit"].nunique())
+    text = backtest_markdown(summary, MODEL, records["unit"].nunique(), weights)
     console.print(text + f"\n\n({time.monotonic() - started:.0f} s)", markup=False, highlight=False)
     if args.out:
         summary.to_csv(args.out, index=False)

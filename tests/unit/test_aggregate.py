@@ -20,6 +20,8 @@ from forecast.aggregate import (
     forecast_councils,
     published_growth,
 )
+from forecast.backtest_report import backtest_markdown, splice_readme
+from forecast.national_costs import WORKBOOK, described, national_unit_costs
 from forecast.published import (
     NATIONAL,
     PROVISIONS,
@@ -29,7 +31,7 @@ from forecast.published import (
     load_published,
 )
 from forecast.published_extract import SHIPPED
-from tests.conftest import REFERENCE_DATA, reference_file
+from tests.conftest import REFERENCE_DATA, REPO_ROOT, reference_file
 
 RELEASE_HINT = (
     "the 'Education, health and care plans' release files (caseload.csv, newplans.csv) from "
@@ -244,10 +246,39 @@ def test_the_backtest_sees_only_what_the_files_held_at_the_origin(published, tmp
     assert row["wape"] < total.loc[("last_value", origin), "wape"]
 
 
-def test_three_years_ahead_the_model_beats_compound_growth_at_every_origin(published):
+@pytest.fixture(scope="module")
+def backtest(published):
+    """`highneeds backtest --published ../shared/reference-data`'s table, as its defaults make it
+    (300 paths, seed 7, the benchmarking workbook's national unit costs), and its markdown."""
+    costs = national_unit_costs(
+        reference_file(
+            f"dsg_finance/{WORKBOOK}",
+            "the DfE's high needs benchmarking tool 2021-22 data (its outturn workbook)",
+        )
+    )
+    summary, records = backtest_all(
+        published,
+        simulations=300,
+        seed=7,
+        unit_costs=dict(zip(costs["provision_type"], costs["unit_cost_gbp"], strict=True)),
+    )
+    return summary, backtest_markdown(summary, MODEL, records["unit"].nunique(), described(costs))
+
+
+def test_the_readmes_backtest_tables_are_the_commands_output(backtest):
+    """The README's backtest block is generated (`highneeds backtest --readme README.md`), never
+    typed: after a change to the model, or to the weights, that command brings it up to date."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert splice_readme(readme, backtest[1]) == readme, (
+        "README.md's backtest block is not what the backtest gives now: run "
+        "`highneeds backtest --published ../shared/reference-data --readme README.md`"
+    )
+
+
+def test_three_years_ahead_the_model_beats_compound_growth_at_every_origin(backtest):
     """The bar councils' own spreadsheets set, on the council total as published: at every origin
     2016 on, three years ahead, and pooled; and its intervals hold 75–85 % of outcomes pooled."""
-    summary, _ = backtest_all(published, simulations=300, seed=7)
+    summary, _ = backtest
     total = summary[(summary.provision_type == "total") & (summary.horizon == 3)]
     wape = total.pivot_table(index="origin", columns="model", values="wape", dropna=False)
     by_origin = wape[wape.index.notna()].dropna()
