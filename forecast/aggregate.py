@@ -55,7 +55,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .backtest import HORIZONS, RECORD_COLUMNS, baseline_records, summarise
+from .backtest import HORIZONS, RECORD_COLUMNS, baseline_records, spend_record, summarise
 from .baselines import GROWTH_YEARS
 from .published import NATIONAL, PROVISIONS, CouncilHistory, as_of, load_published
 
@@ -502,6 +502,12 @@ def backtest_all(
                     (MODEL, origin, h, p, code, actual[k], mean[k], pq[0, k], pq[1, k])
                     for k, p in enumerate(PROVISIONS)
                 ]
+                if unit_costs and (
+                    spent := spend_record(
+                        MODEL, origin, h, code, actual, paths, list(PROVISIONS), unit_costs
+                    )
+                ):
+                    records.append(spent)
             future = counts.loc[[y for y in counts.index if y <= origin + max(HORIZONS)]]
             records += baseline_records(future, origin, code, national)
     frame = pd.DataFrame(records, columns=RECORD_COLUMNS)

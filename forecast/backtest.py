@@ -80,14 +80,42 @@ def spend_records(records: pd.DataFrame, unit_costs: dict[str, float]) -> pd.Dat
     return spend.assign(provision_type=SPEND, p10=np.nan, p90=np.nan)[RECORD_COLUMNS]
 
 
+def spend_record(
+    model: str,
+    origin: int,
+    horizon: int,
+    unit: str,
+    actual: np.ndarray,
+    paths: np.ndarray,
+    provisions: list[str],
+    unit_costs: dict[str, float],
+) -> tuple | None:
+    """A model's `spend` record from its simulated paths (paths × provision types): the mean and
+    the p10 and p90 of each path's Σ unit cost × plans, so the money has an interval of its own
+    (a sum of the types' quantiles would not be one). None when no type is costed."""
+    weights = np.array([unit_costs.get(p, 0.0) for p in provisions])
+    if not weights.any():
+        return None
+    money = paths @ weights
+    low, high = np.quantile(money, (0.1, 0.9))
+    spent = float(np.nansum(actual * weights))
+    return (model, origin, horizon, SPEND, unit, spent, float(money.mean()), low, high)
+
+
 def summarise(records: pd.DataFrame, unit_costs: dict[str, float] | None = None) -> pd.DataFrame:
     """Records → the error table: one row per model, origin, horizon and provision type (and
-    spend, given unit costs), then the same with every origin pooled (origin empty)."""
+    spend, given unit costs: from the records of a model that costed its own paths, else
+    summed from its provision types' forecasts), then the same with every origin pooled (origin
+    empty)."""
     if records.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
     frame = records.copy()
     if unit_costs:
-        frame = pd.concat([frame, spend_records(records, unit_costs)], ignore_index=True)
+        costed = set(records.loc[records["provision_type"] == SPEND, "model"])
+        frame = pd.concat(
+            [frame, spend_records(records[~records["model"].isin(costed)], unit_costs)],
+            ignore_index=True,
+        )
     frame["error"] = frame["forecast"] - frame["actual"]
     frame["abs_error"] = frame["error"].abs()
     frame["covered"] = (
@@ -222,5 +250,9 @@ def backtest_cohort(
             records.append(
                 (MODEL, origin, h, "total", OWN, actual.sum(), float(totals.mean()), tq[0], tq[1])
             )
+            if unit_costs and (
+                spent := spend_record(MODEL, origin, h, OWN, actual, sims, provisions, unit_costs)
+            ):
+                records.append(spent)
         records += baseline_records(caseload[provisions], origin, OWN)
     return summarise(pd.DataFrame(records, columns=RECORD_COLUMNS), unit_costs)

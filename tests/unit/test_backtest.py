@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.backtest import RECORD_COLUMNS, summarise
+from forecast.backtest import RECORD_COLUMNS, spend_record, summarise
 from forecast.backtest_report import README_END, README_START, splice_readme
 from forecast.baselines import compound_growth, last_value, linear_trend, national_growth
 
@@ -75,6 +75,33 @@ def test_spend_rows_weigh_each_provision_types_errors_by_its_unit_cost():
     assert spend.loc["model", "wape"] == pytest.approx(abs(2 * 20_000 - 10 * 5_000) / actual)
     assert spend.loc["last_value", "bias"] == pytest.approx(-20 * 5_000 / actual)
     assert spend.loc["model", "beats_last_value"] == 1.0
+
+
+def test_a_models_spend_interval_comes_from_its_paths_not_its_types_quantiles():
+    # two types whose paths move against each other: each is uncertain, their cost is not
+    paths = np.array([[10.0, 100.0], [14.0, 84.0], [6.0, 116.0]] * 10)  # mss, mainstream
+    costs = {"mss": 20_000.0, "mainstream": 5_000.0, "inmss": 50_000.0}
+    record = spend_record(
+        "model", 2020, 1, "A", np.array([11.0, 90.0]), paths, ["mss", "mainstream"], costs
+    )
+    assert record[:6] == ("model", 2020, 1, "spend", "A", 11 * 20_000 + 90 * 5_000)
+    assert record[6] == pytest.approx(10 * 20_000 + 100 * 5_000)
+    assert record[7] == pytest.approx(700_000) and record[8] == pytest.approx(700_000)
+    assert spend_record("model", 2020, 1, "A", np.ones(1), paths[:, :1], ["ap"], costs) is None
+    # summarise keeps the model's own spend record and sums the baselines' from their types
+    rows = [
+        record,
+        ("model", 2020, 1, "mss", "A", 11.0, 10.0, 6.0, 14.0),
+        ("model", 2020, 1, "mainstream", "A", 90.0, 100.0, 84.0, 116.0),
+        ("last_value", 2020, 1, "mss", "A", 11.0, 12.0, np.nan, np.nan),
+        ("last_value", 2020, 1, "mainstream", "A", 90.0, 95.0, np.nan, np.nan),
+    ]
+    summary = summarise(pd.DataFrame(rows, columns=RECORD_COLUMNS), costs)
+    spend = summary[(summary.provision_type == "spend") & summary.origin.notna()].set_index("model")
+    assert spend.loc["model", "coverage_p10_p90"] == 0.0  # 670,000 is outside 700,000–700,000
+    assert spend.loc["last_value", "bias"] == pytest.approx(
+        (12 * 20_000 + 95 * 5_000 - 670_000) / 670_000
+    )
 
 
 def test_the_council_backtest_asks_the_published_growth_as_at_each_origin():
