@@ -77,8 +77,10 @@ def section(results: list[dict], commit: str) -> str:
         "figures not edited by hand. Each size's synthetic council is loaded into DuckDB, built "
         "there by dbt, its raw tables copied into a local Spark session (`local[2]`, driver "
         "memory as shown) through Parquet and built there by dbt-spark; then every staging, "
-        "intermediate and mart table is compared both ways, and the forecast's reads and the "
-        "mart gates run through the warehouse interface on both (`spark/compare.py`).",
+        "intermediate and mart table is compared both ways, the forecast's reads and the "
+        "staging and mart gates run through the warehouse interface on both, and each engine "
+        "forecasts every council from its own marts and writes the forecast schema through it, "
+        "its tables compared too (`spark/compare.py`).",
         "",
         "| size | children | "
         + " | ".join(STEPS.values())
