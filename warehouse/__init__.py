@@ -39,6 +39,30 @@ def table_exists(con: Any, schema: str, name: str) -> bool:
     )
 
 
+def record_figures(con: duckdb.DuckDBPyConnection, run_id: str, checked: bool) -> None:
+    """Record whether the marts hold figures that passed the gates: not yet when run `run_id`'s
+    dbt build starts changing them, and yes when its gates have passed (gates/warehouse_checked).
+    A refresh stopped in between leaves them marked unchecked (meta.figures_checked)."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
+    con.execute(
+        "CREATE OR REPLACE TABLE meta.figures_checked AS "
+        "SELECT ?::VARCHAR AS run_id, ?::BOOLEAN AS checked, now() AS recorded_at",
+        [run_id, checked],
+    )
+
+
+def unchecked_run(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The refresh whose figures the marts hold but whose gates have not passed (it failed, or
+    was stopped, after its dbt build began); None when they passed, or in a warehouse from before
+    this was recorded."""
+    if not table_exists(con, "meta", "figures_checked"):
+        return None
+    row = con.execute(
+        "SELECT run_id FROM meta.figures_checked WHERE NOT checked ORDER BY recorded_at DESC"
+    ).fetchone()
+    return row[0] if row else None
+
+
 @dataclasses.dataclass(frozen=True)
 class Described:
     """A table's comment and its columns' (a column not named has none)."""

@@ -193,6 +193,8 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
             "`highneeds demo`) first.[/red]"
         )
         return 2
+    from warehouse import unchecked_run
+
     from ..defs.report import report_held
     from ..refresh_lock import RefreshRunning, explain_duckdb_lock_error
     from ..resources import settle_report_with_serving
@@ -204,6 +206,15 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
             settle_report_with_serving(settings)
             with settings.connect_warehouse(read_only=True) as con:
                 held = report_held(con, options.council)
+                if held is not None:
+                    held += " Fix its files and refresh."
+                if (run := unchecked_run(con)) is not None:
+                    held = (
+                        f"the warehouse holds the figures of refresh {run}, which did not pass "
+                        "its gates (its output, and the Dagster UI, say which); the last good "
+                        "report stays with the serving file's figures. Fix the files its gates "
+                        "named and refresh."
+                    )
                 if held is None:
                     report = build_report(con, options)
     except RefreshRunning as error:
@@ -216,7 +227,7 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
         return 2
     if held is not None:
         # the warehouse holds the figures that failed: the report keeps the last good ones
-        console.print(Text(f"No report built: {held} Fix its files and refresh.", style="red"))
+        console.print(Text(f"No report built: {held}", style="red"))
         return 1
     console.print(f"Report written to {options.out_dir}:", highlight=False)
     for output in report.outputs.values():

@@ -122,9 +122,7 @@ def _backtest_unit_costs(
     if workbook is None:
         return None, ""
     costs = national_unit_costs(workbook)
-    return dict(zip(costs["provision_type"], costs["unit_cost_gbp"], strict=True)), described(
-        costs
-    )
+    return dict(zip(costs["provision_type"], costs["unit_cost_gbp"], strict=True)), described(costs)
 
 
 def cmd_backtest(args: argparse.Namespace, console: Console) -> int:

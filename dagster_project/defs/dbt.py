@@ -17,6 +17,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from ingest import increment
 from ingest.diskspace import DISK_FULL_TEXT, disk_full_error
+from warehouse import record_figures
 
 from ..dbt_project import dbt_project
 from ..metadata import provenance
@@ -124,6 +125,8 @@ def warehouse_models(
     ledger's models take only the new finance files when nothing else changed since the last
     successful build (ingest/increment.py), else they are rebuilt whole."""
     with warehouse.get_connection() as con:
+        # the marts change from here: their figures are unchecked until this run's gates pass
+        record_figures(con, context.run.run_id, checked=False)
         ledger = increment.plan(con, dbt_project.project_dir)
         if not ledger.incremental:
             increment.forget(con)

@@ -14,6 +14,7 @@ from dagster_duckdb import DuckDBResource
 from checks import gates
 from checks.gates import STAGING_MODELS
 from ingest.contracts import EXTRACTS
+from warehouse import record_figures
 
 from ..metadata import (
     DATA_ENGINEERING,
@@ -158,8 +159,9 @@ GATED_ASSETS = [
         "The gate between the warehouse and everything that uses it (forecast, serving). It runs "
         "only when every blocking check on the ingest, staging and mart assets passed in the same "
         "run (or, in a many-council warehouse, failed for some councils only), and records those "
-        "check results in `meta.check_results` and the councils held at their last good "
-        "published figures in `meta.held_councils`."
+        "check results in `meta.check_results`, the councils held at their last good "
+        "published figures in `meta.held_councils`, and that the marts' figures passed in "
+        "`meta.figures_checked`."
     ),
 )
 def warehouse_checked(
@@ -225,6 +227,7 @@ def warehouse_checked(
             "check_name::VARCHAR AS check_name, description::VARCHAR AS description FROM _held"
         )
         con.unregister("_held")
+        record_figures(con, context.run.run_id, checked=True)
     failed_warnings = results[~results["passed"]]
     held_codes = sorted(set(held_rows["la_code"]))
     return dg.MaterializeResult(

@@ -23,6 +23,10 @@ def forecast_snapshot(warehouse) -> dict[str, list]:
         }
 
 
+def report_files(folder) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
 @pytest.fixture(scope="module")
 def refreshed(tmp_path_factory):
     """One refresh of the hand-written extracts, shared by the module's tests (a refresh costs
@@ -84,6 +88,13 @@ def test_a_broken_input_fails_the_refresh_and_keeps_the_last_good_forecast(refre
     assert code == 1
     assert "placement_costs_within_bounds" in out and "PL99" in out
     assert forecast_snapshot(warehouse) == good
+    # the marts now hold the £9.5m placement, which failed its gate: no report is built from them
+    report = report_files(warehouse.parent / "report")
+    assert main(["report"]) == 1
+    out = " ".join(capsys.readouterr().out.split())  # as printed, without the console's wrapping
+    assert "No report built: the warehouse holds the figures of refresh" in out, out
+    assert "which did not pass its gates" in out, out
+    assert report_files(warehouse.parent / "report") == report
     costly.unlink()
 
     broken = landing / "finance" / "march.csv"
