@@ -74,6 +74,11 @@ COSTED = {
 SAME_RATE = {"mainstream_rp_unit": "mainstream", "post16_spi": "post16_fe"}
 
 
+def weights(costs: pd.DataFrame) -> dict[str, float]:
+    """national_unit_costs' table as the backtest's unit costs: provision type → £ a plan."""
+    return dict(zip(costs["provision_type"], costs["unit_cost_gbp"], strict=True))
+
+
 def described(costs: pd.DataFrame) -> str:
     """What the backtest's money-weighted rows say their weights are."""
     listed = ", ".join(

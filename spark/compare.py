@@ -480,15 +480,15 @@ def _forecast_on_both(spark, warehouse: Path) -> None:
     from forecast.councils import forecast_councils
     from forecast.history import read_history
     from forecast.published_extract import SHIPPED
-    from forecast.settings import load_forecast_settings
+    from forecast.settings import CONFIG_DIR, DEFAULT_SETTINGS_FILE, load_forecast_settings
     from forecast.store import combine, write_tables
     from warehouse import DuckDBWarehouse, SparkWarehouse
     from warehouse.councils import councils
 
-    settings = load_forecast_settings(
-        REPO_ROOT / "forecast" / "config" / "forecast.yml"
-    ).with_overrides(simulations=FORECAST_SIMULATIONS)
-    mitigations = REPO_ROOT / "forecast" / "config" / "mitigations.example.yml"
+    settings = load_forecast_settings(DEFAULT_SETTINGS_FILE).with_overrides(
+        simulations=FORECAST_SIMULATIONS
+    )
+    mitigations = CONFIG_DIR / "mitigations.example.yml"
 
     def forecast(target) -> None:
         histories = {code: read_history(target, code) for code in councils(target)}

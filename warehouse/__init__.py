@@ -26,6 +26,8 @@ from typing import Any, Protocol, runtime_checkable
 import duckdb
 import pandas as pd
 
+from ingest.parsing import quote_literal
+
 
 def table_exists(con: Any, schema: str, name: str) -> bool:
     """Whether the database a DuckDB connection (or anything with its `execute`) reads holds
@@ -57,9 +59,7 @@ def unchecked_run(con: duckdb.DuckDBPyConnection) -> str | None:
     this was recorded."""
     if not table_exists(con, "meta", "figures_checked"):
         return None
-    row = con.execute(
-        "SELECT run_id FROM meta.figures_checked WHERE NOT checked ORDER BY recorded_at DESC"
-    ).fetchone()
+    row = con.execute("SELECT run_id FROM meta.figures_checked WHERE NOT checked").fetchone()
     return row[0] if row else None
 
 
@@ -127,11 +127,11 @@ class DuckDBWarehouse:
                 con.execute(f"CREATE OR REPLACE TABLE {schema}.{name} AS SELECT * FROM _frame")
                 con.unregister("_frame")
                 described = descriptions[name]
-                con.execute(f"COMMENT ON TABLE {schema}.{name} IS {_sql_text(described.table)}")
+                con.execute(f"COMMENT ON TABLE {schema}.{name} IS {quote_literal(described.table)}")
                 for column in frame.columns:
                     if text := described.columns.get(column):
                         con.execute(
-                            f'COMMENT ON COLUMN {schema}.{name}."{column}" IS {_sql_text(text)}'
+                            f'COMMENT ON COLUMN {schema}.{name}."{column}" IS {quote_literal(text)}'
                         )
             con.execute("COMMIT")
         except Exception:
@@ -235,11 +235,6 @@ class SparkWarehouse:
         return self.session.createDataFrame(
             [tuple(row) for row in rows.itertuples(index=False)], schema
         )
-
-
-def _sql_text(value: str) -> str:
-    """A DuckDB SQL string literal (quotes doubled)."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _spark_text(value: str) -> str:

@@ -205,17 +205,17 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
         with holding_refresh_lock(settings, console, wait=False):
             settle_report_with_serving(settings)
             with settings.connect_warehouse(read_only=True) as con:
-                held = report_held(con, options.council)
-                if held is not None:
-                    held += " Fix its files and refresh."
                 if (run := unchecked_run(con)) is not None:
-                    held = (
+                    refused = (
                         f"the warehouse holds the figures of refresh {run}, which did not pass "
                         "its gates (its output, and the Dagster UI, say which); the last good "
                         "report stays with the serving file's figures. Fix the files its gates "
                         "named and refresh."
                     )
-                if held is None:
+                elif (held := report_held(con, options.council)) is not None:
+                    refused = f"{held} Fix its files and refresh."
+                else:
+                    refused = None
                     report = build_report(con, options)
     except RefreshRunning as error:
         console.print(
@@ -225,9 +225,9 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     except (ReportInputError, duckdb.IOException) as error:
         console.print(Text(explain_duckdb_lock_error(str(error)) or str(error), style="red"))
         return 2
-    if held is not None:
+    if refused is not None:
         # the warehouse holds the figures that failed: the report keeps the last good ones
-        console.print(Text(f"No report built: {held}", style="red"))
+        console.print(Text(f"No report built: {refused}", style="red"))
         return 1
     console.print(f"Report written to {options.out_dir}:", highlight=False)
     for output in report.outputs.values():

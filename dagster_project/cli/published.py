@@ -114,7 +114,7 @@ def _backtest_unit_costs(
     --unit-costs file, else the national averages of the DfE's high needs benchmarking workbook
     when the published folder holds it, else none."""
     from forecast.backtest import read_unit_costs
-    from forecast.national_costs import described, find_workbook, national_unit_costs
+    from forecast.national_costs import described, find_workbook, national_unit_costs, weights
 
     if args.unit_costs:
         return read_unit_costs(Path(args.unit_costs)), f"unit costs from {args.unit_costs}"
@@ -122,7 +122,7 @@ def _backtest_unit_costs(
     if workbook is None:
         return None, ""
     costs = national_unit_costs(workbook)
-    return dict(zip(costs["provision_type"], costs["unit_cost_gbp"], strict=True)), described(costs)
+    return weights(costs), described(costs)
 
 
 def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
@@ -134,7 +134,7 @@ def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
     try:
         folder = _published_folder(args)
         councils = load_published(folder)
-        unit_costs, weights = _backtest_unit_costs(args, folder)
+        unit_costs, weighted_by = _backtest_unit_costs(args, folder)
         started = time.monotonic()
         summary, records = backtest_all(
             councils, simulations=args.simulations, unit_costs=unit_costs
@@ -148,7 +148,7 @@ def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
             "the published files need at least five January censuses.[/red]"
         )
         return 2
-    text = backtest_markdown(summary, MODEL, records["unit"].nunique(), weights)
+    text = backtest_markdown(summary, MODEL, records["unit"].nunique(), weighted_by)
     console.print(text + f"\n\n({time.monotonic() - started:.0f} s)", markup=False, highlight=False)
     if args.out:
         summary.to_csv(args.out, index=False)

@@ -21,7 +21,7 @@ from forecast.aggregate import (
     published_growth,
 )
 from forecast.backtest_report import backtest_markdown, splice_readme
-from forecast.national_costs import WORKBOOK, described, national_unit_costs
+from forecast.national_costs import WORKBOOK, described, national_unit_costs, weights
 from forecast.published import (
     NATIONAL,
     PROVISIONS,
@@ -260,7 +260,7 @@ def backtest(published):
         published,
         simulations=300,
         seed=7,
-        unit_costs=dict(zip(costs["provision_type"], costs["unit_cost_gbp"], strict=True)),
+        unit_costs=weights(costs),
     )
     return summary, backtest_markdown(summary, MODEL, records["unit"].nunique(), described(costs))
 
