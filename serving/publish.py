@@ -105,7 +105,7 @@ class SuppressedTable:
 
     name: str
     requires: str  # the served table it is made from
-    source: str  # SQL over it: one row per council (la_code) and interior cell
+    source: str  # SQL both engines read: one row per council (la_code) and interior cell
     dims: tuple[str, ...]  # within one council: each council's table is suppressed on its own
     count: str
     lines: tuple[tuple[str, ...], ...]  # dims fixed along each published total
@@ -140,10 +140,11 @@ SUPPRESSED_TABLES = (
     SuppressedTable(
         name="ehcp_flows",
         requires="marts.fct_ehcp_flows",
-        source=(
-            "UNPIVOT (SELECT la_code, year, provision_type, new_plans, ceased_plans, moved_in, "
-            "moved_out FROM marts.fct_ehcp_flows) ON new_plans, ceased_plans, moved_in, "
-            "moved_out INTO NAME measure VALUE plans"
+        # an unpivot both engines read (DuckDB's UNPIVOT drops nulls too)
+        source=" UNION ALL ".join(
+            f"SELECT la_code, year, provision_type, '{measure}' AS measure, {measure} AS plans "
+            f"FROM marts.fct_ehcp_flows WHERE {measure} IS NOT NULL"
+            for measure in ("new_plans", "ceased_plans", "moved_in", "moved_out")
         ),
         dims=("year", "measure", "provision_type"),
         count="plans",

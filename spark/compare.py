@@ -3,7 +3,9 @@ intermediate and mart table with DuckDB's, both ways (EXCEPT ALL), one line per 
 the Python that reads the warehouse after dbt (the forecast's history, the mart gates) through the
 warehouse interface on both engines and compare what each read, one line per frame; then forecast
 every council from each engine's marts, write the forecast schema through the same interface on
-each, and compare its tables and their descriptions as the models' are compared.
+each, and compare its tables and their descriptions as the models' are compared; last, publish
+each engine's warehouse (DuckDB's serving file, Spark's serving schemas: serving/catalog.py), with
+every council and then with one held, and compare what each serves.
 
     python -m spark.compare                      # the configured warehouse's raw tables
     python -m spark.compare --warehouse W.duckdb # another warehouse's (e.g. a demo's)
@@ -41,6 +43,8 @@ SOURCE_SCHEMAS = ("raw", "quarantine")
 MODEL_SCHEMAS = ("staging", "intermediate", "marts")
 # the forecast each engine writes: fewer paths than a refresh's (both draw the same ones)
 FORECAST_SIMULATIONS = 200
+# where Spark's serving schemas are published (serving_marts, serving_meta, …)
+SERVING_PREFIX = "serving_"
 # the key that hashes child ids when this script loads a landing folder itself
 LOCAL_KEY = "spark-comparison-key-not-a-secret-0123456789"
 
@@ -112,6 +116,12 @@ def main(argv: list[str] | None = None) -> int:
             spark, duckdb_warehouse, work / "spark-parquet", ("forecast",)
         ) + _compare_descriptions(spark, duckdb_warehouse, "forecast")
         lap("compare_forecast")
+        print(
+            "Serving: each engine's warehouse published (DuckDB into a serving file, Spark into "
+            f"the {SERVING_PREFIX}* schemas), then once more with a council held"
+        )
+        differences += _compare_serving(spark, duckdb_warehouse, work)
+        lap("compare_serving")
     finally:
         spark.stop()
     minutes = (time.monotonic() - started) / 60
@@ -289,8 +299,17 @@ def _spark_session(work: Path, driver_memory: str):
         .appName("highneeds-test-spark")
         .config("spark.driver.memory", driver_memory)
         .config("spark.sql.warehouse.dir", str(work / "spark-warehouse"))
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={work / 'spark-metastore'}")
+        # the local metastore (Derby) without an fsync per catalogue change: a throwaway catalogue
+        .config(
+            "spark.driver.extraJavaOptions",
+            f"-Dderby.system.home={work / 'spark-metastore'} -Dderby.system.durability=test",
+        )
         .config("spark.sql.shuffle.partitions", "4")
+        # Hive's metastore retries a table it cannot store in its own format (a column comment
+        # longer than its 256 characters) ten times, 2 s apart, before Spark stores the table in
+        # its own format: the same table, 20 s sooner (one try, no wait)
+        .config("spark.hadoop.hive.hmshandler.retry.attempts", "1")
+        .config("spark.hadoop.hive.hmshandler.retry.interval", "0ms")
         # pyarrow is not in the spark extra: toPandas without it, and without a warning per call
         .config("spark.sql.execution.arrow.pyspark.enabled", "false")
         .config("spark.sql.session.timeZone", "UTC")
@@ -338,17 +357,24 @@ def _dbt_build_spark(work: Path) -> bool:
     return result.success and not failed
 
 
-def _compare(spark, warehouse: Path, folder: Path, schemas: tuple[str, ...] = MODEL_SCHEMAS) -> int:
+def _compare(
+    spark,
+    warehouse: Path,
+    folder: Path,
+    schemas: tuple[str, ...] = MODEL_SCHEMAS,
+    spark_prefix: str = "",
+) -> int:
     """Print one line per table of `schemas` and return how many differ: a table only
     one engine has, other columns, or rows in one that the other lacks (EXCEPT ALL, both ways,
-    so a row held twice on one side and once on the other counts)."""
+    so a row held twice on one side and once on the other counts). Spark's schemas are named
+    `spark_prefix` + the schema (the serving schemas)."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         duck_tables = set(_tables(con, warehouse.stem, schemas))
         spark_tables = {
             (schema, row.tableName)
             for schema in schemas
-            if spark.catalog.databaseExists(schema)
-            for row in spark.sql(f"show tables in {schema}").collect()
+            if spark.catalog.databaseExists(spark_prefix + schema)
+            for row in spark.sql(f"show tables in {spark_prefix}{schema}").collect()
             if not row.isTemporary  # Spark lists the session's temporary views in every schema
         }
         width = max(len(f"{s}.{t}") for s, t in duck_tables | spark_tables)
@@ -361,7 +387,8 @@ def _compare(spark, warehouse: Path, folder: Path, schemas: tuple[str, ...] = MO
                 differences += 1
                 continue
             path = folder / schema / table
-            spark.table(f"{schema}.{table}").write.mode("overwrite").parquet(str(path))
+            on_spark = spark.table(f"{spark_prefix}{schema}.{table}")
+            on_spark.write.mode("overwrite").parquet(str(path))
             spark_rows = f"read_parquet('{path}/*.parquet')"
             duck_columns = [
                 column
@@ -371,7 +398,7 @@ def _compare(spark, warehouse: Path, folder: Path, schemas: tuple[str, ...] = MO
                     [schema, table],
                 ).fetchall()
             ]
-            spark_columns = spark.table(f"{schema}.{table}").columns
+            spark_columns = on_spark.columns
             if duck_columns != spark_columns:
                 print(f"DIFF  {name}  columns: DuckDB {duck_columns}, Spark {spark_columns}")
                 differences += 1
@@ -456,7 +483,11 @@ def _compare_python(spark, warehouse: Path) -> int:
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
         on_duckdb = _python_reads(DuckDBWarehouse(con))
-    on_spark = _python_reads(SparkWarehouse(spark))
+    return _compare_frames(on_duckdb, _python_reads(SparkWarehouse(spark)))
+
+
+def _compare_frames(on_duckdb: dict[str, pd.DataFrame], on_spark: dict[str, pd.DataFrame]) -> int:
+    """One line per frame, and how many differ between the engines (rows in any order)."""
     width = max(len(name) for name in on_duckdb)
     differences = 0
     for name, duck in on_duckdb.items():
@@ -500,9 +531,10 @@ def _forecast_on_both(spark, warehouse: Path) -> None:
     forecast(SparkWarehouse(spark))
 
 
-def _compare_descriptions(spark, warehouse: Path, schema: str) -> int:
+def _compare_descriptions(spark, warehouse: Path, schema: str, spark_prefix: str = "") -> int:
     """One line per table of `schema` whose table or column comments differ between the engines
-    (the descriptions the serving contract gives them); how many."""
+    (the descriptions the serving contract gives them); how many. Spark's schema is named
+    `spark_prefix` + `schema`."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         tables = dict(
             con.execute(
@@ -520,10 +552,10 @@ def _compare_descriptions(spark, warehouse: Path, schema: str) -> int:
             )
             on_spark = {
                 field.name: field.metadata.get("comment")
-                for field in spark.table(f"{schema}.{table}").schema.fields
+                for field in spark.table(f"{spark_prefix}{schema}.{table}").schema.fields
             }
             spark_comment = (
-                spark.sql(f"describe table extended {schema}.{table}")
+                spark.sql(f"describe table extended {spark_prefix}{schema}.{table}")
                 .where("col_name = 'Comment'")
                 .collect()
             )
@@ -532,6 +564,72 @@ def _compare_descriptions(spark, warehouse: Path, schema: str) -> int:
                 print(f"DIFF  {schema}.{table}  table or column descriptions")
         verdict = "DIFF" if differences else "same"
         print(f"{verdict}  {schema}: the descriptions of its {len(tables)} tables")
+    return differences
+
+
+# meta tables whose content does not depend on the version or the engine: their columns compared
+SERVING_META = {
+    "councils": "la_code, figures, coalesce(held_because, '') AS held_because",
+    "provision_types": "*",
+    "source_files": "*",
+    "tables": "table_schema, table_name, row_count",  # each engine's own checksum
+}
+
+
+def _compare_serving(spark, warehouse: Path, work: Path) -> int:
+    """Publish on both engines, compare the served tables, the meta tables' content and every
+    description; then publish again with the first council held at its last good figures (as
+    a refresh whose gates failed for it would) and compare once more; how many differ."""
+    from serving.catalog import publish_catalog, read_catalog_publication
+    from serving.publish import ServingOptions, publish
+    from warehouse import SparkWarehouse
+    from warehouse.councils import councils
+
+    serving = work / "duckdb" / "serving.duckdb"
+    on_spark = SparkWarehouse(spark)
+    differences = 0
+    for held in ({}, {councils(on_spark)[0]: "a gate failed (spark.compare)"}):
+        options = ServingOptions(held=held)
+        with duckdb.connect(str(warehouse)) as con:
+            publish(con, serving, run_id="compare", code_version="compare", options=options)
+        began = time.monotonic()
+        publication = publish_catalog(
+            on_spark,
+            run_id="compare",
+            code_version="compare",
+            options=options,
+            prefix=SERVING_PREFIX,
+        )
+        served_now = (read_catalog_publication(on_spark, SERVING_PREFIX) or {}).get("version_id")
+        if served_now != publication.version_id:
+            differences += 1
+            print(f"DIFF  Spark's serving views show version {served_now}")
+        print(
+            f"Serving, {'council ' + ', '.join(held) + ' held' if held else 'every council'}: "
+            f"version {publication.version_id} on Spark ({time.monotonic() - began:.0f} s)"
+        )
+        served = ("marts", "forecast", "published")
+        differences += _compare(
+            spark, serving, work / "spark-serving", served, spark_prefix=SERVING_PREFIX
+        )
+        with duckdb.connect(str(serving), read_only=True) as con:
+            on_duckdb = {
+                f"meta.{table}": con.execute(f"select {columns} from meta.{table}").df()
+                for table, columns in SERVING_META.items()
+            }
+        differences += _compare_frames(
+            on_duckdb,
+            {
+                f"meta.{table}": on_spark.frame(
+                    f"select {columns} from {SERVING_PREFIX}meta.{table}"
+                )
+                for table, columns in SERVING_META.items()
+            },
+        )
+        differences += sum(
+            _compare_descriptions(spark, serving, schema, SERVING_PREFIX)
+            for schema in (*served, "meta")
+        )
     return differences
 
 

@@ -193,17 +193,17 @@ class SparkWarehouse:
         self.session.sql(f"CREATE DATABASE IF NOT EXISTS {schema}")
         for name, frame in tables.items():
             self.session.sql(f"DROP TABLE IF EXISTS {schema}.{name}__next")
-            self._typed(frame, descriptions[name].columns).write.format("parquet").saveAsTable(
+            self.typed(frame, descriptions[name].columns).write.format("parquet").saveAsTable(
                 f"{schema}.{name}__next"
             )
         for name in tables:
             self.session.sql(f"DROP TABLE IF EXISTS {schema}.{name}")
             self.session.sql(f"ALTER TABLE {schema}.{name}__next RENAME TO {schema}.{name}")
             self.session.sql(
-                f"COMMENT ON TABLE {schema}.{name} IS {_spark_text(descriptions[name].table)}"
+                f"COMMENT ON TABLE {schema}.{name} IS {spark_literal(descriptions[name].table)}"
             )
 
-    def _typed(self, frame: pd.DataFrame, comments: Mapping[str, str]):
+    def typed(self, frame: pd.DataFrame, comments: Mapping[str, str]):
         """A Spark frame of `frame` with the types its pandas dtypes say (not inferred from the
         values: an empty or all-null column has none to infer from, and pandas' nullable integers
         would come back as doubles) and each column's comment."""
@@ -233,11 +233,16 @@ class SparkWarehouse:
         )
         rows = frame.astype(object).where(frame.notna(), None)
         return self.session.createDataFrame(
-            [tuple(row) for row in rows.itertuples(index=False)], schema
+            [tuple(map(_spark_value, row)) for row in rows.itertuples(index=False)], schema
         )
 
 
-def _spark_text(value: str) -> str:
+def _spark_value(value: Any) -> Any:
+    """A value as Spark takes it: a datetime, not pandas' subclass of it."""
+    return value.to_pydatetime() if isinstance(value, pd.Timestamp) else value
+
+
+def spark_literal(value: str) -> str:
     """A Spark SQL string literal: Spark reads backslash escapes, not doubled quotes."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
