@@ -630,7 +630,42 @@ def _compare_serving(spark, warehouse: Path, work: Path) -> int:
             _compare_descriptions(spark, serving, schema, SERVING_PREFIX)
             for schema in (*served, "meta")
         )
-    return differences
+    return differences + _failed_publish_keeps_the_last(on_spark)
+
+
+def _failed_publish_keeps_the_last(on_spark) -> int:
+    """A Spark publish that fails after writing its tables (as a full disk or a lost cluster
+    would) must leave the views on the last version and none of its own tables behind: 1 if
+    not, else 0."""
+    from serving import catalog
+
+    store = f"{SERVING_PREFIX}{catalog.VERSIONS}"
+    before = catalog.read_catalog_publication(on_spark, SERVING_PREFIX)["version_id"]
+    stored = catalog._tables(on_spark.session, store)
+    writing = catalog._write_meta
+
+    def fails(*args, **kwargs):
+        raise OSError("no space left on device (spark.compare)")
+
+    catalog._write_meta = fails
+    try:
+        catalog.publish_catalog(
+            on_spark, run_id="compare", code_version="compare", prefix=SERVING_PREFIX
+        )
+        failed = False
+    except OSError:
+        failed = True
+    finally:
+        catalog._write_meta = writing
+    after = catalog.read_catalog_publication(on_spark, SERVING_PREFIX)["version_id"]
+    left = sorted(set(catalog._tables(on_spark.session, store)) - set(stored))
+    kept = failed and after == before and not left
+    print(
+        f"{'same' if kept else 'DIFF'}  a Spark publish that fails while writing: "
+        f"{'failed' if failed else 'did not fail'}, the views on version {after} (before: "
+        f"{before}), {len(left)} of its tables left"
+    )
+    return 0 if kept else 1
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
