@@ -34,6 +34,7 @@ STEPS = {
     "compare_tables": "compare tables",
     "compare_python_reads": "compare Python reads",
     "compare_forecast": "forecast on both, compare",
+    "compare_serving": "publish on both, compare",
 }
 
 
@@ -67,20 +68,24 @@ def run_size(name: str, children: int, work: Path, driver_memory: str) -> dict:
     return {"size": name, "children": children, "exit_code": exit_code, **measured}
 
 
-def section(results: list[dict], commit: str) -> str:
+def section(results: list[dict], commit: str, written: str | None = None) -> str:
+    """The RESULTS.md section of `results` (run at `commit`, at time `written`: default now)."""
+    written = written or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     lines = [
         START,
         "## Spark: the same models on a local Spark session",
         "",
         f"Written by `python -m bench.spark` (`make bench-spark`) on "
-        f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M')}, commit {commit}: one run per size, "
+        f"{written}, commit {commit}: one run per size, "
         "figures not edited by hand. Each size's synthetic council is loaded into DuckDB, built "
         "there by dbt, its raw tables copied into a local Spark session (`local[2]`, driver "
         "memory as shown) through Parquet and built there by dbt-spark; then every staging, "
         "intermediate and mart table is compared both ways, the forecast's reads and the "
         "staging and mart gates run through the warehouse interface on both, and each engine "
         "forecasts every council from its own marts and writes the forecast schema through it, "
-        "its tables compared too (`spark/compare.py`).",
+        "its tables compared too; last, each engine publishes (DuckDB a serving file, Spark the "
+        "serving schemas), twice (every council, then one held), and what they serve is "
+        "compared, and a Spark publish made to fail must leave the last one (`spark/compare.py`).",
         "",
         "| size | children | "
         + " | ".join(STEPS.values())
