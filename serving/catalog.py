@@ -10,7 +10,7 @@ A catalogue has no file to swap, so a version is tables, and what BI reads is vi
     serving_published.<table>, serving_meta.<table>   (table and column comments)
 
 The content is the file's, schema for schema: marts and forecast copied with money as DOUBLE
-(`publish._served_type`), `published` suppressed the same way (`SUPPRESSED_TABLES`, from the same
+(`publish.served_type`), `published` suppressed the same way (`SUPPRESSED_TABLES`, from the same
 SQL), `meta` the publication, councils (held ones at their last good figures), source files,
 check results, provision types, and every table's rows and checksum (Spark's `xxhash64`, so
 not the file's numbers). `make test-spark` publishes on both engines and compares them.
@@ -43,7 +43,7 @@ from warehouse.councils import councils
 
 from . import contract as serving_contract
 from .publish import (
-    _COUNCIL_COLUMNS,
+    COUNCIL_COLUMNS,
     PERSONAL_COLUMNS,
     PUBLISHED_SCHEMA,
     SERVED_SCHEMAS,
@@ -51,9 +51,9 @@ from .publish import (
     UNSUPPRESSED_TABLES,
     PublishError,
     ServingOptions,
-    _each_council,
-    _labelled_dims,
-    _served_type,
+    each_council,
+    labelled_dims,
+    served_type,
 )
 
 DEFAULT_PREFIX = "serving_"
@@ -155,7 +155,7 @@ class _Build:
         (else as the serving contract does)."""
         fields = self.session.table(f"{schema}.{table}").schema.fields
         columns = ", ".join(
-            f"CAST(`{f.name}` AS {_served_type(f.dataType.simpleString().upper())}) AS `{f.name}`"
+            f"CAST(`{f.name}` AS {served_type(f.dataType.simpleString().upper())}) AS `{f.name}`"
             if f.dataType.simpleString().startswith("decimal")
             else f"`{f.name}`"
             for f in fields
@@ -176,10 +176,10 @@ class _Build:
 
     def suppressed(self, spec, threshold: int) -> None:
         source = self.session.sql(spec.source)
-        frame = _each_council(self.target.frame(spec.source), spec, threshold)
-        types = {f.name: _served_type(f.dataType.simpleString().upper()) for f in source.schema}
+        frame = each_council(self.target.frame(spec.source), spec, threshold)
+        types = {f.name: served_type(f.dataType.simpleString().upper()) for f in source.schema}
         types[spec.count] = "BIGINT"
-        labelled = _labelled_dims(spec)
+        labelled = labelled_dims(spec)
         casts = {c: types[c] for c in frame.columns if c in types and c not in labelled}
         self.frame(PUBLISHED_SCHEMA, spec.name, frame, casts)
 
@@ -265,7 +265,7 @@ class _Build:
         for code in sorted(self.held):
             version, run = last_good.get(code, (None, None))
             rows.append((code, "last good" if version else "none", version, run, self.held[code]))
-        return pd.DataFrame(sorted(rows, key=lambda r: r[0]), columns=_COUNCIL_COLUMNS)
+        return pd.DataFrame(sorted(rows, key=lambda r: r[0]), columns=COUNCIL_COLUMNS)
 
     def checksums(self) -> dict[str, int]:
         """meta.tables: rows and an order-independent checksum of every served table."""

@@ -6,7 +6,7 @@ the serving file (`<serving>.next-<pid>`, same folder so the rename stays on one
 from the warehouse connection, with
 
 * `marts` and `forecast`: copies of the warehouse's tables (with their descriptions as
-  comments; money as DOUBLE, see `_served_type`), person ids re-keyed when a separate serving
+  comments; money as DOUBLE, see `served_type`), person ids re-keyed when a separate serving
   key is set;
 * `published`: tables safe to share outside the council, small counts suppressed
   (`serving.suppression`);
@@ -358,7 +358,7 @@ def _copy_served_tables(con: duckdb.DuckDBPyConnection, served: list[tuple[str, 
             )
 
 
-def _served_type(data_type: str) -> str:
+def served_type(data_type: str) -> str:
     """The type BI reads a column as: DECIMAL (money to the penny) becomes DOUBLE, which pandas
     (through any driver), Power BI and Excel all read as a number, where DECIMAL reaches pandas as
     Python Decimal objects through SQLAlchemy, ODBC and Arrow. Every amount below £90 trillion
@@ -371,10 +371,10 @@ def _served_type(data_type: str) -> str:
 
 
 def _as_served(relation: duckdb.DuckDBPyRelation) -> str:
-    """The select list of a relation with every column in its served type (see _served_type)."""
+    """The select list of a relation with every column in its served type (see served_type)."""
     return ", ".join(
-        f'CAST("{c}" AS {_served_type(str(t))}) AS "{c}"'
-        if _served_type(str(t)) != str(t)
+        f'CAST("{c}" AS {served_type(str(t))}) AS "{c}"'
+        if served_type(str(t)) != str(t)
         else f'"{c}"'
         for c, t in zip(relation.columns, relation.types, strict=False)
     )
@@ -398,7 +398,7 @@ def _alias_columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]
     ).fetchall()
 
 
-def _each_council(cells: pd.DataFrame, spec: SuppressedTable, threshold: int) -> pd.DataFrame:
+def each_council(cells: pd.DataFrame, spec: SuppressedTable, threshold: int) -> pd.DataFrame:
     """The suppressed table of each council's cells (la_code first), each as its own refresh
     would publish it: its own years, totals and suppression."""
     parts = list(cells.groupby("la_code", sort=True)) or [("", cells)]
@@ -417,16 +417,14 @@ def _write_published(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
         if not table_exists(con, *spec.requires.split(".")):
             continue
         source = con.sql(spec.source)
-        types = {
-            c: _served_type(str(t)) for c, t in zip(source.columns, source.types, strict=False)
-        }
-        frame = _each_council(source.df(), spec, threshold)
+        types = {c: served_type(str(t)) for c, t in zip(source.columns, source.types, strict=False)}
+        frame = each_council(source.df(), spec, threshold)
         types[spec.count] = (
             "BIGINT"  # a count (sum() gives HUGEINT, which some ODBC clients cannot read)
         )
         columns = ", ".join(
             f'CAST("{c}" AS {types[c]}) AS "{c}"'
-            if c in types and c not in _labelled_dims(spec)
+            if c in types and c not in labelled_dims(spec)
             else f'"{c}"'
             for c in frame.columns
         )
@@ -469,7 +467,7 @@ def _hold_councils(
         if code not in held
     ]
     if not held:
-        return pd.DataFrame(rows, columns=_COUNCIL_COLUMNS)
+        return pd.DataFrame(rows, columns=COUNCIL_COLUMNS)
     served = con.execute(
         "SELECT DISTINCT schema_name, table_name FROM duckdb_columns() "
         "WHERE database_name = ? AND schema_name IN (?, ?, ?) AND column_name = 'la_code' "
@@ -551,10 +549,10 @@ def _hold_councils(
     for code in codes:
         version, run = last_good.get(code, (None, None))
         rows.append((code, "last good" if version else "none", version, run, held[code]))
-    return pd.DataFrame(sorted(rows), columns=_COUNCIL_COLUMNS)
+    return pd.DataFrame(sorted(rows), columns=COUNCIL_COLUMNS)
 
 
-_COUNCIL_COLUMNS = ["la_code", "figures", "figures_version_id", "figures_run_id", "held_because"]
+COUNCIL_COLUMNS = ["la_code", "figures", "figures_version_id", "figures_run_id", "held_because"]
 
 
 def _write_councils(con: duckdb.DuckDBPyConnection, whose: pd.DataFrame) -> None:
@@ -591,7 +589,7 @@ def _comment_columns(con, schema: str, table: str, described: dict[str, str]) ->
             )
 
 
-def _labelled_dims(spec: SuppressedTable) -> list[str]:
+def labelled_dims(spec: SuppressedTable) -> list[str]:
     """Dims summed over by some total: their total rows say 'total' (so they are text)."""
     return [d for d in spec.dims if any(d not in line for line in spec.lines)]
 
