@@ -43,7 +43,6 @@ from warehouse.councils import councils
 
 from . import contract as serving_contract
 from .publish import (
-    COUNCIL_COLUMNS,
     PERSONAL_COLUMNS,
     PUBLISHED_SCHEMA,
     SERVED_SCHEMAS,
@@ -54,6 +53,7 @@ from .publish import (
     each_council,
     labelled_dims,
     served_type,
+    whose_figures,
 )
 
 DEFAULT_PREFIX = "serving_"
@@ -106,7 +106,7 @@ def publish_catalog(
         for schema, table in served:
             build.copy(schema, table)
         for spec in SUPPRESSED_TABLES:
-            if spec.requires.split(".")[1] in _tables(session, spec.requires.split(".")[0]):
+            if tuple(spec.requires.split(".")) in build.written:
                 build.suppressed(spec, options.suppression_threshold)
         for name, (schema, table) in UNSUPPRESSED_TABLES.items():
             if (schema, table) in build.written:
@@ -188,7 +188,7 @@ class _Build:
     ) -> None:
         """A pandas frame as a table of the version, described as the serving contract says."""
         view = f"_serving_{table}"
-        self.target.typed(frame, {}).createOrReplaceTempView(view)
+        self.target.typed(frame, {}).createOrReplaceTempView(view)  # typed: no inference
         try:
             columns = ", ".join(
                 f"CAST(`{c}` AS {casts[c]}) AS `{c}`" if casts and c in casts else f"`{c}`"
@@ -196,7 +196,7 @@ class _Build:
             )
             self.write(schema, table, f"SELECT {columns} FROM {view}")
         finally:
-            self.session.catalog.dropTempView(view)
+            self.target.unregister(view)
 
     def write(
         self,
@@ -208,20 +208,20 @@ class _Build:
     ) -> None:
         """`select` as the version's table; a held council's rows are those the views serve now
         (its last good figures), columns the last version lacked left empty."""
-        columns = self.session.sql(select).columns
-        if self.held and "la_code" in columns and schema != "meta":
-            select = self._holding(schema, table, select, columns)
+        types = dict(self.session.sql(select).dtypes)  # column → type, in order
+        if self.held and "la_code" in types and schema != "meta":
+            select = self._holding(schema, table, select, types)
         self.session.sql(
             f"CREATE TABLE {self.stored(schema, table)} USING {self.file_format} AS {select}"
         )
         if table_comment is None and column_comments is None:
             described = _contract_or_none(schema, table)
             table_comment = described.description if described else None
-            column_comments = {c: described.describe(c) if described else None for c in columns}
-        self.written[(schema, table)] = column_comments or {}
+            column_comments = {c: described.describe(c) if described else None for c in types}
+        self.written[(schema, table)] = {c: (column_comments or {}).get(c) for c in types}
         self.comments[(schema, table)] = table_comment
 
-    def _holding(self, schema: str, table: str, select: str, columns: list[str]) -> str:
+    def _holding(self, schema: str, table: str, select: str, types: dict[str, str]) -> str:
         codes = ", ".join(spark_literal(code) for code in sorted(self.held))
         fresh = f"SELECT * FROM ({select}) WHERE la_code NOT IN ({codes})"
         view = f"{self.prefix}{schema}.{table}"
@@ -234,19 +234,13 @@ class _Build:
             f"SELECT DISTINCT la_code FROM {view} WHERE la_code IN ({codes})"
         ).collect()
         self.kept.update(row.la_code for row in kept)
-        types = dict(self.session.sql(select).dtypes)
         last_good = ", ".join(
-            f"`{c}`" if c in old else f"CAST(NULL AS {types[c]}) AS `{c}`" for c in columns
+            f"`{c}`" if c in old else f"CAST(NULL AS {kind}) AS `{c}`" for c, kind in types.items()
         )
         return f"{fresh} UNION ALL SELECT {last_good} FROM {view} WHERE la_code IN ({codes})"
 
     def councils(self, run_id: str) -> pd.DataFrame:
         """meta.councils: whose figures each council's rows are (publish._hold_councils)."""
-        rows = [
-            (code, "this refresh", self.version_id, run_id, None)
-            for code in councils(self.target)
-            if code not in self.held
-        ]
         last_good: dict[str, tuple[Any, Any]] = {}
         meta = f"{self.prefix}meta"
         if self.kept and _view_exists(self.session, meta, "publication"):
@@ -262,10 +256,7 @@ class _Build:
                 else {}
             )
             last_good = {code: older.get(code, (version, run)) for code in self.kept}
-        for code in sorted(self.held):
-            version, run = last_good.get(code, (None, None))
-            rows.append((code, "last good" if version else "none", version, run, self.held[code]))
-        return pd.DataFrame(sorted(rows, key=lambda r: r[0]), columns=COUNCIL_COLUMNS)
+        return whose_figures(councils(self.target), self.held, self.version_id, run_id, last_good)
 
     def checksums(self) -> dict[str, int]:
         """meta.tables: rows and an order-independent checksum of every served table."""
@@ -297,7 +288,7 @@ class _Build:
         for schema, table in order:
             columns = ", ".join(
                 f"`{c}`" + (f" COMMENT {spark_literal(text)}" if text else "")
-                for c, text in self._column_comments(schema, table).items()
+                for c, text in self.written[(schema, table)].items()
             )
             comment = self.comments.get((schema, table))
             self.session.sql(
@@ -310,10 +301,6 @@ class _Build:
                 if (schema, table) not in self.written:
                     self.session.sql(f"DROP VIEW IF EXISTS {self.prefix}{schema}.{table}")
         return last
-
-    def _column_comments(self, schema: str, table: str) -> dict[str, str | None]:
-        comments = self.written[(schema, table)]
-        return {c: comments.get(c) for c in self.session.table(self.stored(schema, table)).columns}
 
 
 def _write_meta(build, run_id, code_version, published_at, refresh_started_at, options) -> None:
@@ -352,7 +339,7 @@ def _write_meta(build, run_id, code_version, published_at, refresh_started_at, o
                 "meta", "source_files", f"SELECT {_SOURCE_FILE_COLUMNS} FROM _serving_landing_files"
             )
         finally:
-            session.catalog.dropTempView("_serving_landing_files")
+            build.target.unregister("_serving_landing_files")
     if "check_results" in _tables(session, "meta"):
         build.write("meta", "check_results", "SELECT * FROM meta.check_results")
     if "provision_types" in _tables(session, "staging", views=True):
@@ -360,7 +347,7 @@ def _write_meta(build, run_id, code_version, published_at, refresh_started_at, o
             list(DFE_PLACEMENT_CATEGORY.items()),
             columns=["provision_type", "dfe_placement_category"],
         )
-        build.target.typed(categories, {}).createOrReplaceTempView("_serving_categories")
+        build.target.register("_serving_categories", categories)
         try:
             build.write(
                 "meta",
@@ -369,7 +356,7 @@ def _write_meta(build, run_id, code_version, published_at, refresh_started_at, o
                 "LEFT JOIN _serving_categories AS c USING (provision_type)",
             )
         finally:
-            session.catalog.dropTempView("_serving_categories")
+            build.target.unregister("_serving_categories")
 
 
 def _tables(session, schema: str, views: bool = False) -> list[str]:
@@ -384,7 +371,7 @@ def _tables(session, schema: str, views: bool = False) -> list[str]:
 
 
 def _view_exists(session, schema: str, name: str) -> bool:
-    return name in _tables(session, schema, views=True)
+    return session.catalog.tableExists(f"{schema}.{name}")
 
 
 def _table_comment(session, name: str) -> str | None:

@@ -461,13 +461,8 @@ def _hold_councils(
     by its rows in the serving file this version replaces: its last good figures, as that
     version served them (its person ids already re-keyed). Returns one row per council saying
     whose figures the new file serves (meta.councils)."""
-    rows = [
-        (code, "this refresh", version_id, run_id, None)
-        for code in councils(con)
-        if code not in held
-    ]
     if not held:
-        return pd.DataFrame(rows, columns=COUNCIL_COLUMNS)
+        return whose_figures(councils(con), held, version_id, run_id, {})
     served = con.execute(
         "SELECT DISTINCT schema_name, table_name FROM duckdb_columns() "
         "WHERE database_name = ? AND schema_name IN (?, ?, ?) AND column_name = 'la_code' "
@@ -546,7 +541,21 @@ def _hold_councils(
     finally:
         if attached:
             con.execute(f"DETACH {_LAST_GOOD}")
-    for code in codes:
+    return whose_figures(councils(con), held, version_id, run_id, last_good)
+
+
+def whose_figures(
+    codes: list[str],
+    held: dict[str, str],
+    version_id: str,
+    run_id: str,
+    last_good: dict[str, tuple[str | None, str | None]],
+) -> pd.DataFrame:
+    """meta.councils: the figures of each council in `codes` and each held one (code → why) are
+    this version's, or the last good ones a held council's rows were kept from (code → version
+    and run, from `last_good`), or none when no earlier version served it."""
+    rows = [(code, "this refresh", version_id, run_id, None) for code in codes if code not in held]
+    for code in sorted(held):
         version, run = last_good.get(code, (None, None))
         rows.append((code, "last good" if version else "none", version, run, held[code]))
     return pd.DataFrame(sorted(rows), columns=COUNCIL_COLUMNS)
