@@ -299,11 +299,7 @@ def _spark_session(work: Path, driver_memory: str):
         .appName("highneeds-test-spark")
         .config("spark.driver.memory", driver_memory)
         .config("spark.sql.warehouse.dir", str(work / "spark-warehouse"))
-        # the local metastore (Derby) without an fsync per catalogue change: a throwaway catalogue
-        .config(
-            "spark.driver.extraJavaOptions",
-            f"-Dderby.system.home={work / 'spark-metastore'} -Dderby.system.durability=test",
-        )
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={work / 'spark-metastore'}")
         .config("spark.sql.shuffle.partitions", "4")
         # Hive's metastore retries a table it cannot store in its own format (a column comment
         # longer than its 256 characters) ten times, 2 s apart, before Spark stores the table in
