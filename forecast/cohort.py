@@ -29,21 +29,26 @@ children join at every age. So, for census year t → t + 1, per simulated path:
   that persisted across every published council (forecast.aggregate.council_growth), its spread
   theirs. Measured on every published council from every origin 2016–2022, 3 years ahead, that
   growth beat the council's own five-year trend (9.2 % WAPE against 12.4 %) and the two pooled
-  (10.0 %), so the council's own trend is not pooled in (test_aggregate). The line's level is
-  refitted through the joiners' years at that slope. Where a population projection by age is given,
-  joiners are a rate per head of each age, trended the same way, times the projected population.
-  Where they join (age × provision) is the recency-weighted share, smoothed by the product of its
-  margins. An optional ceiling on plans per 1,000 population (needs the projection) caps joiners
-  once prevalence reaches it.
+  (10.0 %), so the council's own trend is not pooled in (test_aggregate).
+* That growth (or, without the files, the pooled joiner and caseload trend) is the *caseload's*,
+  so the joiners' level is then set for the expected caseload to grow at it over the next three
+  censuses, and their slope's spread for the caseload's 3-year spread to be the published
+  councils' (or `min_trend_se` a year): see _anchor_to_caseload_growth.
+* Where a population projection by age is given, joiners are a rate per head of each age,
+  trended the same way (not anchored), times the projected population. An optional ceiling on
+  plans per 1,000 population (needs the projection) caps joiners once prevalence reaches it.
+* Where they join (age × provision) is the recency-weighted share, smoothed by the product of its
+  margins.
 * Capacity (optional places per provision type): children arriving in a full provision type go
   to its named overflow (`mss` → `inmss`, as DBV councils found), children already there stay.
 
 **Uncertainty**: each path draws its own q (Beta), M (Dirichlet) and joiner trend (normal on
-the slope, its spread at least `min_trend_se`) once — parameter uncertainty that persists along
-the path — then the binomial, multinomial and Poisson draws each year are the process noise,
-plus a yearly lognormal shock on joiners with the spread the trend's residuals showed. Paths are
-seeded, and each provision type draws its process noise from its own stream, so a provision type
-that no mitigation reaches gets exactly the same paths in every scenario.
+the slope, its spread set as above and at least `min_trend_se`) once — parameter uncertainty
+that persists along the path — then the binomial, multinomial and Poisson draws each year are
+the process noise, plus a yearly lognormal shock on joiners with the spread the trend's
+residuals showed. Paths are seeded, and each provision type draws its process noise from its
+own stream, so a provision type that no mitigation reaches gets exactly the same paths in every
+scenario.
 """
 
 from __future__ import annotations
@@ -233,9 +238,10 @@ def estimate(
     prior_q = np.clip(prior_q, 0.005, 0.995)
     leave_alpha = left + k * prior_q[:, None]
     leave_beta = (at_risk - left) + k * (1 - prior_q[:, None])
-    leave_alpha, leave_beta = _cap_confidence(
+    capped = _cap_confidence(
         np.stack([leave_alpha, leave_beta], axis=-1), settings.max_effective_children
     )
+    leave_alpha, leave_beta = capped[..., 0], capped[..., 1]
     leave_alpha[MAX_AGE, :], leave_beta[MAX_AGE, :] = 1e6, 1e-6  # nobody stays past 25
 
     # moves: shrink to the same provision type's moves over the ages of the same transition
@@ -295,16 +301,19 @@ def estimate(
     else:
         series = totals.astype(float)
     growth_source = None
+    anchor = None
     if (series > 0).any():
         level, slope, slope_se, noise = _log_trend(series)
         if population is None and pooled_growth is not None and settings.pool_with_published:
             slope, slope_se, growth_source = pooled_growth
             level = _level_for_slope(series, slope)
             notes.append(f"joiners grow at {np.expm1(slope):+.1%} a year: {growth_source}")
+            anchor = (slope, slope_se)
         elif population is None:
             slope, slope_se = _pool_with_caseload_growth(
                 frame, years[-len(totals) :], slope, slope_se
             )
+            anchor = (slope, max(slope_se, settings.min_trend_se))
         elif pooled_growth is not None and settings.pool_with_published:
             notes.append(
                 "the published files' growth is not applied: joiners are a rate per head of the "
@@ -330,7 +339,7 @@ def estimate(
                         f"overflow of {name} to unknown provision type {target!r}"
                     )
                 overflow_array[index[name]] = index[target]
-    return CohortModel(
+    model = CohortModel(
         provisions=list(provisions),
         base_year=int(last),
         base=base,
@@ -351,6 +360,90 @@ def estimate(
         notes=notes,
         growth_source=growth_source,
     )
+    if anchor is not None:
+        _anchor_to_caseload_growth(model, *anchor)
+    return model
+
+
+# The published files' growth and its spread are stated three years ahead (aggregate.council_growth)
+ANCHOR_YEARS = 3
+# where joiners barely reach the total (a caseload its children already fill), no slope spread
+# could give the total the published spread: the joiners' growth is held no looser than this
+MAX_JOINER_SLOPE_SE = 0.5
+
+
+def _anchor_to_caseload_growth(model: CohortModel, growth: float, growth_se: float) -> None:
+    """The published files' growth (log, a year) and its standard error are the council's
+    *caseload's*, learned from every published council's total; the model draws them on its
+    joiners. Joiners are a fifth or so of a year's caseload and reach the total with a lag, so
+    the joiners' own line through their years (their level) and a slope error of `growth_se` would
+    give a total that neither grows at the published rate nor is as uncertain as the published
+    councils' totals turned out to be (on worlds whose totals are real councils', the cohort total
+    then lost to compound growth at two origins in four and its 3-year band held 58-71 %). So,
+    over the next ANCHOR_YEARS censuses, the joiners' level is set so that the expected total
+    (averaged over the paths' slope and shocks) follows the caseload at `growth` a year (least
+    squares), and the slope's spread so that the total's log spread at ANCHOR_YEARS is
+    ANCHOR_YEARS × `growth_se`, less what the yearly joiner shocks and the binomial and Poisson
+    draws already give. The expected flows use the mean rates; capacity is not applied."""
+    years = np.arange(1, ANCHOR_YEARS + 1)
+    survivors, per_joiner = _expected_paths(model, ANCHOR_YEARS)
+    total_now = float(model.base.sum())
+    wanted = total_now * np.exp(growth * years)
+    slope_se = max(model.joiner_slope_se, model.settings.min_trend_se)
+    damped = np.cumsum(model.settings.damping**years)
+    for _ in range(3):  # the mean depends on the slope's spread, and the spread on the level
+        # expected joiners of census k per unit of exp(level): lognormal means of slope and shock
+        growth_k = np.exp(
+            model.joiner_slope * damped + (slope_se * damped) ** 2 / 2 + model.joiner_noise**2 / 2
+        )
+        by_joiners = per_joiner @ growth_k  # total at each census per unit of exp(level)
+        unit = max(float(by_joiners @ (wanted - survivors)) / float(by_joiners @ by_joiners), 1e-9)
+        total = survivors[-1] + unit * by_joiners[-1]
+        # d log(total) / d slope, and the log variance the shocks and draws give at the horizon
+        sensitivity = unit * float(per_joiner[-1] @ (growth_k * damped)) / total
+        shocks = model.joiner_noise**2 * float(((unit * per_joiner[-1] * growth_k) ** 2).sum())
+        room = (ANCHOR_YEARS * growth_se) ** 2 - shocks / total**2 - 1 / max(total, 1.0)
+        slope_se = float(
+            np.clip(
+                np.sqrt(max(room, 0.0)) / max(sensitivity, 1e-9),
+                model.settings.min_trend_se,
+                MAX_JOINER_SLOPE_SE,
+            )
+        )
+    model.joiner_level = float(np.log(unit))
+    model.joiner_slope_se = float(slope_se)
+    model.notes.append(
+        f"joiners set so the caseload grows at {np.expm1(growth):+.1%} a year on average, its "
+        f"3-year spread the published councils' ({ANCHOR_YEARS * growth_se:.1%}): joiner slope "
+        f"± {slope_se:.3f}"
+    )
+
+
+def _expected_paths(model: CohortModel, years: int) -> tuple[np.ndarray, np.ndarray]:
+    """With the mean leave and move rates: (total of today's children still in at each of the
+    next `years` censuses, (years, years) total at census h of one joiner-share's worth of
+    children joining at census k)."""
+    leave, moves = model.leave_rate, model.move_rate
+
+    def age_a_year(children: np.ndarray) -> np.ndarray:
+        moved = np.einsum("ap,apq->aq", children * (1 - leave), moves)
+        older = np.zeros_like(children)
+        older[1:] = moved[:-1]
+        return older
+
+    survivors = np.zeros(years)
+    children = model.base.astype(float)
+    for h in range(years):
+        children = age_a_year(children)
+        survivors[h] = children.sum()
+    per_joiner = np.zeros((years, years))
+    for k in range(years):
+        children = model.joiner_share.astype(float)
+        for h in range(k, years):
+            if h > k:
+                children = age_a_year(children)
+            per_joiner[h, k] = children.sum()
+    return survivors, per_joiner
 
 
 def _pool_with_caseload_growth(
@@ -387,14 +480,11 @@ def _level_for_slope(series: pd.Series, slope: float) -> float:
     return float(np.mean(y - slope * (x - x[-1])))
 
 
-def _cap_confidence(alpha: np.ndarray, cap: float) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+def _cap_confidence(alpha: np.ndarray, cap: float) -> np.ndarray:
     """Scale Beta/Dirichlet parameters (last axis) down so they sum to at most `cap`: the same
     rates, held with no more confidence than `cap` children give."""
     total = alpha.sum(axis=-1, keepdims=True)
-    scaled = alpha * np.minimum(1.0, cap / np.maximum(total, 1e-12))
-    if scaled.shape[-1] == 2 and alpha.ndim == 3:
-        return scaled[..., 0], scaled[..., 1]
-    return scaled
+    return alpha * np.minimum(1.0, cap / np.maximum(total, 1e-12))
 
 
 def _log_trend(series: pd.Series) -> tuple[float, float, float, float]:

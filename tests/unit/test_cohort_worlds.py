@@ -1,0 +1,106 @@
+"""The cohort model's caseload total on worlds whose future is known and as uneven as English
+councils' really were: a small council structure (leave and move rates by age, where joiners
+join) whose yearly joiners are whatever makes the caseload hit a published council's total at
+each January census 2016–2025 (the DfE's published files that ship with the product). From each
+origin 2019–2022 the model sees the world's transitions up to the origin (and the published
+files as they stood then), and is scored 3 years on against the world's total, beside compound
+growth at the last three years' rate, the projection councils' spreadsheets make.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast import cohort
+from forecast.aggregate import NATIONAL, council_growth
+from forecast.published import load_published
+
+SHIPPED = Path(__file__).resolve().parents[2] / "forecast" / "published_data"
+TYPES = ["mainstream", "special"]
+A = cohort.MAX_AGE + 1
+FIRST, LAST, ORIGINS, H = 2015, 2025, (2019, 2020, 2021, 2022), 3
+
+
+def _structure() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Leave rates (A, P), move rates (A, P, P) and where joiners join (A, P)."""
+    ages = np.arange(A)
+    leave = np.select([ages < 16, ages < 19, ages < 25], [0.05, 0.15, 0.3], 1.0)
+    leave = np.stack([leave, leave * 0.8], axis=1)
+    moves = np.zeros((A, 2, 2))
+    moves[:, 0] = [0.96, 0.04]  # mainstream → special
+    moves[:, 1] = [0.01, 0.99]
+    joins = np.where((ages >= 2) & (ages <= 17), 1.0, 0.1)[:, None] * np.array([0.75, 0.25])
+    return leave, moves, joins / joins.sum()
+
+
+def _world(totals: pd.Series, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.Series]:
+    """The world's transitions (year, age_from, provision_from, age_to, provision_to, children)
+    and its caseload by census year."""
+    leave, moves, joins = _structure()
+    current = rng.multinomial(int(totals[FIRST]), joins.ravel()).reshape(A, 2)
+    rows = []
+    for year in range(FIRST + 1, LAST + 1):
+        out = rng.binomial(current, leave)
+        stay = current - out
+        moved = np.zeros((A, 2, 2), dtype=np.int64)
+        for a, p in zip(*np.nonzero(stay), strict=True):
+            moved[a, p] = rng.multinomial(stay[a, p], moves[a, p])
+        following = np.zeros_like(current)
+        following[1:] = moved[:-1].sum(axis=1)
+        for a, p, q in zip(*np.nonzero(moved[:-1]), strict=True):
+            rows.append((year, a, TYPES[p], a + 1, TYPES[q], moved[a, p, q]))
+        for a, p in zip(*np.nonzero(out), strict=True):
+            rows.append((year, a, TYPES[p], None, cohort.LEFT, out[a, p]))
+        needed = max(int(round(totals[year])) - int(following.sum()), 0)
+        joiners = rng.multinomial(needed, joins.ravel()).reshape(A, 2)
+        for a, p in zip(*np.nonzero(joiners), strict=True):
+            rows.append((year, None, cohort.JOINED, a, TYPES[p], joiners[a, p]))
+        current = following + joiners
+    columns = ["year", "age_from", "provision_from", "age_to", "provision_to", "children"]
+    frame = pd.DataFrame(rows, columns=columns)
+    caseload = frame[frame["provision_to"] != cohort.LEFT].groupby("year")["children"].sum()
+    return frame, caseload.astype(float)
+
+
+@pytest.fixture(scope="module")
+def scored() -> pd.DataFrame:
+    councils = load_published(SHIPPED)
+    codes = [
+        code
+        for code in sorted(councils)
+        if code != NATIONAL
+        and all(y in councils[code].caseload.index for y in range(FIRST, LAST + 1))
+    ][::8]
+    records = []
+    for code in codes:
+        transitions, caseload = _world(
+            councils[code].caseload.sum(axis=1), np.random.default_rng(int(code))
+        )
+        for origin in ORIGINS:
+            growth = council_growth(councils, caseload, origin)
+            model = cohort.estimate(transitions, TYPES, upto_year=origin, pooled_growth=growth)
+            totals = cohort.simulate(model, H, 200, seed=1).plans[:, -1].sum(axis=(1, 2))
+            low, high = np.quantile(totals, [0.1, 0.9])
+            last3 = caseload.loc[origin - 3 : origin]
+            compound = last3.iloc[-1] * (last3.iloc[-1] / last3.iloc[0]) ** (H / 3)
+            actual = caseload[origin + H]
+            records.append((code, origin, actual, totals.mean(), low, high, compound))
+    columns = ["code", "origin", "actual", "model", "p10", "p90", "compound"]
+    return pd.DataFrame(records, columns=columns)
+
+
+def _wape(frame: pd.DataFrame, column: str) -> float:
+    return float((frame[column] - frame["actual"]).abs().sum() / frame["actual"].sum())
+
+
+def test_three_years_on_the_cohort_total_beats_compound_growth_at_every_origin(scored):
+    assert scored["code"].nunique() >= 15
+    for origin, at in scored.groupby("origin"):
+        assert _wape(at, "model") < _wape(at, "compound"), origin
+
+
+def test_three_years_on_the_cohort_band_holds_about_four_totals_in_five(scored):
+    inside = (scored["actual"] >= scored["p10"]) & (scored["actual"] <= scored["p90"])
+    assert 0.7 <= inside.mean() <= 0.92
