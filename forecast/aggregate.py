@@ -618,7 +618,7 @@ def published_growth(
     """(origin → council_growth at that origin, why not): the cohort model's growth from the DfE's
     published files, for a council they hold. The lessons are about English councils, so they
     are applied only to a council the files name: with no LA code, or one the files do not hold,
-    the joiners follow the council's own trend, and the sentence says why."""
+    the joiners follow the caseload's own growth, and the sentence says why."""
     if not la_code:
         return None, "no LA code (HIGHNEEDS_LA_CODE, or the SEN2 return's header)"
     try:

@@ -47,7 +47,9 @@ def forecast_council(
     growth, why_not = published_growth(published, la_code, caseload.sum(axis=1))
     notes = []
     if growth is None and settings.cohort.pool_with_published:
-        notes.append(f"joiners follow their own trend, not the published files: {why_not}")
+        notes.append(
+            f"joiners follow the caseload's own growth, not the published files: {why_not}"
+        )
     base_year = int(history.transitions["year"].max()) if len(history.transitions) else None
     forecast = run_forecast(
         history,

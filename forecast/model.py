@@ -736,8 +736,7 @@ def assumptions_table(
                     if settings.cohort.damping < 1
                     else ""
                 )
-                + f" over the last {settings.cohort.trend_years} years, "
-                "pooled with the caseload's growth"
+                + f" over the last {settings.cohort.trend_years} years"
             ),
         )
     )

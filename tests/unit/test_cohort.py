@@ -219,7 +219,7 @@ def test_with_the_published_growth_the_caseload_grows_at_it_as_uncertain_as_publ
         history, TYPES, replace(EVEN, pool_with_published=False), pooled_growth=pooled
     )
     assert own.joiner_slope == cohort.estimate(history, TYPES, EVEN).joiner_slope
-    assert own.growth_source is None
+    assert own.growth_source.startswith("the caseload's own growth")
 
 
 def test_log_trend_by_hand():
@@ -246,7 +246,7 @@ def test_log_trend_by_hand():
     assert se == pytest.approx(max(noise / np.sqrt(5), np.std(np.diff(y), ddof=1) / np.sqrt(3)))
 
 
-def test_a_joiner_trend_that_agrees_with_the_caseload_is_held_tighter():
+def test_without_the_published_files_the_caseload_grows_at_its_last_three_years_rate():
     # caseload 100 → 110 → 121 → 133.1: each year's children all stay, and the new ones join
     history = transitions(
         moved(2024, 5, "a", "a", 90),
@@ -259,11 +259,21 @@ def test_a_joiner_trend_that_agrees_with_the_caseload_is_held_tighter():
         left(2026, 7, "a", 11),
         joined(2026, 5, "a", 23.1),
     )
-    slope, se = cohort._pool_with_caseload_growth(history, [2024, 2025, 2026], np.log(1.1), 0.05)
-    assert slope == pytest.approx(np.log(1.1)) and se < 0.05
-    flat, flat_se = cohort._pool_with_caseload_growth(history, [2024, 2025, 2026], 0.0, 0.05)
-    assert 0 < flat < np.log(1.1) and flat_se > se  # they disagree: in between, held less tightly
-    assert cohort._pool_with_caseload_growth(history, [2026], 0.0, 0.05) == (0.0, 0.05)  # too short
+    slope, span = cohort._caseload_growth(history, [2024, 2025, 2026])
+    assert slope == pytest.approx(np.log(1.1)) and span == 3
+    # as at 2025: two years, 100 → 121
+    assert cohort._caseload_growth(history[history["year"] <= 2025], [2024, 2025]) == (
+        pytest.approx(np.log(1.1)),
+        2,
+    )
+    model = cohort.estimate(history, TYPES, EVEN)
+    assert model.joiner_slope == pytest.approx(np.log(1.1))
+    assert "the caseload's own growth over its last 3 year(s)" in model.growth_source
+    totals = cohort.simulate(model, 3, 4000, seed=1).plans.sum(axis=(2, 3)).astype(float)
+    np.testing.assert_allclose(totals.mean(axis=0), 133.1 * 1.1 ** np.arange(1, 4), rtol=0.02)
+    p10, p90 = np.quantile(np.log(totals[:, 2]), [0.1, 0.9])
+    # its spread three years on: own_growth_se a year, less the Poisson draws' share
+    assert (p90 - p10) / (2 * 1.2816) == pytest.approx(3 * EVEN.own_growth_se, rel=0.25)
 
 
 def test_cap_confidence_by_hand():

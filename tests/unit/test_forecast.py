@@ -164,7 +164,13 @@ def test_the_model_recovers_leave_move_and_joiner_rates():
 def test_a_steady_state_stays_steady_and_children_age_through(steady):
     result = run_forecast(steady, [], SETTINGS)
     last_actual = steady.caseload[steady.caseload.census_year == 2026].plans.sum()
-    assert total_p50(result).to_numpy() == pytest.approx(np.full(3, last_actual), rel=0.03)
+    total = result.caseload[
+        (result.caseload.scenario == "unmitigated") & (result.caseload.provision_type == "total")
+    ]
+    # on average the caseload grows at its own (nil) growth; its median sits a little lower, as
+    # the caseload's spread, drawn on joiners' growth, is skewed (a lognormal's, and more)
+    assert total["plans_central"].to_numpy() == pytest.approx(np.full(3, last_actual), rel=0.02)
+    assert total_p50(result).to_numpy() == pytest.approx(np.full(3, last_actual), rel=0.05)
     by_age = result.runs["unmitigated"].plans_by_age.mean(axis=0)  # (years, A, P)
     assert by_age[0, 11, 1] > 20  # last year's 10-year-olds stepping up to mss at 11
     assert by_age[:, 0:4, :].sum() == 0  # nobody joins below 5
