@@ -76,7 +76,7 @@ def trace_forecast(con: duckdb.DuckDBPyConnection, year: str, provision: str) ->
             ("leave_rate", "leave rate a year"),
             ("stay_in_provision_rate", "stay-in-provision rate"),
             ("share_of_joiners", "share of new plans joining here"),
-            ("joiners_trend_per_year", "trend of new plans a year (all provision types)"),
+            ("joiners_trend_per_year", "growth of new plans a year (all provision types)"),
             ("fte_per_plan", "FTE placements per plan"),
         ):
             if pd.notna(rate[column]):
