@@ -311,7 +311,6 @@ def estimate(
         level, slope, slope_se, noise = _log_trend(series)
         if population is None and pooled_growth is not None and settings.pool_with_published:
             slope, slope_se, growth_source = pooled_growth
-            level = _level_for_slope(series, slope)
             notes.append(f"joiners grow at {np.expm1(slope):+.1%} a year: {growth_source}")
             anchor = (slope, slope_se)
         elif population is None and (own := _caseload_growth(frame, years)) is not None:
@@ -384,13 +383,14 @@ MAX_JOINER_SLOPE_SE = 0.5
 
 
 def _anchor_to_caseload_growth(model: CohortModel, growth: float, growth_se: float) -> None:
-    """The published files' growth (log, a year) and its standard error are the council's
-    *caseload's*, learned from every published council's total; the model draws them on its
-    joiners. Joiners are a fifth or so of a year's caseload and reach the total with a lag, so
-    the joiners' own line through their years (their level) and a slope error of `growth_se` would
-    give a total that neither grows at the published rate nor is as uncertain as the published
-    councils' totals turned out to be (on worlds whose totals are real councils', the cohort total
-    then lost to compound growth at two origins in four and its 3-year band held 58-71 %). So,
+    """`growth` (log, a year) and its standard error `growth_se` are the council's *caseload's*
+    (the published files' lesson for a history like its own, or its own last three years with the
+    spread such projections had on the published councils); the model draws them on its joiners.
+    Joiners are a fifth or so of a year's caseload and reach the total with a lag, so the joiners'
+    own line through their years (their level) and a slope error of `growth_se` would give a total
+    that neither grows at that rate nor is as uncertain as the published councils' totals turned
+    out to be (on worlds whose totals are real councils', the cohort total then lost to compound
+    growth at two origins in four and its 3-year band held 58-71 %). So,
     over the next ANCHOR_YEARS censuses, the joiners' level is set so that the expected total
     (averaged over the paths' slope and shocks) follows the caseload at `growth` a year (least
     squares), and the slope's spread so that the total's log spread at ANCHOR_YEARS is
@@ -425,8 +425,7 @@ def _anchor_to_caseload_growth(model: CohortModel, growth: float, growth_se: flo
     model.joiner_slope_se = float(slope_se)
     model.notes.append(
         f"joiners set so the caseload grows at {np.expm1(growth):+.1%} a year on average, its "
-        f"3-year spread the published councils' ({ANCHOR_YEARS * growth_se:.1%}): joiner slope "
-        f"± {slope_se:.3f}"
+        f"spread 3 years on {ANCHOR_YEARS * growth_se:.1%} (log sd): joiner slope ± {slope_se:.3f}"
     )
 
 
@@ -470,15 +469,6 @@ def _caseload_growth(frame: pd.DataFrame, years: list) -> tuple[float, int] | No
         return None
     span = int(stock.index[-1] - stock.index[0])
     return float(np.log(stock.iloc[-1] / stock.iloc[0]) / span), span
-
-
-def _level_for_slope(series: pd.Series, slope: float) -> float:
-    """The fitted log value in the last year of the line with this slope closest (least squares)
-    to the series' positive values."""
-    values = series[series > 0]
-    x = values.index.to_numpy(dtype=float)
-    y = np.log(values.to_numpy(dtype=float))
-    return float(np.mean(y - slope * (x - x[-1])))
 
 
 def _cap_confidence(alpha: np.ndarray, cap: float) -> np.ndarray:
