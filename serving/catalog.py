@@ -20,7 +20,9 @@ views on the last version. Then each view is replaced (one catalogue operation e
 `meta.publication` last): a reader during those few operations can see some views on the new
 version and some on the last, and `meta.tables` lets it check (Spark has no multi-table
 transaction; the file's single rename has no equivalent here). The last version's tables are kept,
-so a query that started on them finishes; older versions are dropped. Person ids are re-keyed
+so a query that started on them finishes; older versions are dropped. One publish runs at a time:
+each claims the schemas first (`claim_catalog`) and a second is refused while the first holds
+them, as the refresh lock keeps a second refresh off the file. Person ids are re-keyed
 only in the file: the catalogue refuses a serving key rather than publish the warehouse's ids
 under a setting that says otherwise.
 """
@@ -58,6 +60,7 @@ from .publish import (
 
 DEFAULT_PREFIX = "serving_"
 VERSIONS = "versions"
+CLAIM = "publishing"  # <prefix>versions.publishing: held while a publish runs (claim_catalog)
 SCHEMAS = (*SERVED_SCHEMAS, PUBLISHED_SCHEMA, "meta")
 # a stored table's name ends in its version's tag: __v20261201t194328z_b5ff7f02
 _TAG = re.compile(r"__v(\d{8}t\d{6}z_[0-9a-f]{8})\b")
@@ -102,25 +105,80 @@ def publish_catalog(
     served = [(s, t) for s in SERVED_SCHEMAS for t in _tables(session, s)]
     _refuse_personal_columns(session, served)
     session.sql(f"CREATE DATABASE IF NOT EXISTS {build.store}")
+    claimed = claim_catalog(session, build.store, version_id, run_id, file_format)
     try:
-        for schema, table in served:
-            build.copy(schema, table)
-        for spec in SUPPRESSED_TABLES:
-            if tuple(spec.requires.split(".")) in build.written:
-                build.suppressed(spec, options.suppression_threshold)
-        for name, (schema, table) in UNSUPPRESSED_TABLES.items():
-            if (schema, table) in build.written:
-                build.write(PUBLISHED_SCHEMA, name, f"SELECT * FROM {build.stored(schema, table)}")
-        whose = build.councils(run_id)
-        _write_meta(build, run_id, code_version, published_at, refresh_started_at, options)
-        build.frame("meta", "councils", whose)
-        tables = build.checksums()
-    except BaseException:
-        _drop_versions(session, build.store, lambda tag: tag == build.tag)
-        raise
-    last = build.swap()
-    dropped = _drop_versions(session, build.store, lambda tag: tag not in (build.tag, last))
+        try:
+            for schema, table in served:
+                build.copy(schema, table)
+            for spec in SUPPRESSED_TABLES:
+                if tuple(spec.requires.split(".")) in build.written:
+                    build.suppressed(spec, options.suppression_threshold)
+            for name, (schema, table) in UNSUPPRESSED_TABLES.items():
+                if (schema, table) in build.written:
+                    build.write(
+                        PUBLISHED_SCHEMA, name, f"SELECT * FROM {build.stored(schema, table)}"
+                    )
+            whose = build.councils(run_id)
+            _write_meta(build, run_id, code_version, published_at, refresh_started_at, options)
+            build.frame("meta", "councils", whose)
+            tables = build.checksums()
+        except BaseException:
+            _drop_versions(session, build.store, lambda tag: tag == build.tag)
+            raise
+        last = build.swap()
+        dropped = _drop_versions(session, build.store, lambda tag: tag not in (build.tag, last))
+    finally:
+        release_catalog(session, claimed, version_id)
     return CatalogPublication(version_id, prefix, published_at, tables, dropped)
+
+
+def claim_catalog(
+    session, store: str, version_id: str, run_id: str, file_format: str = "parquet"
+) -> str:
+    """Claim the serving schemas for one publish: two at once would interleave their views and
+    each drop the other's new tables. The claim is a table (`<store>.publishing`, its properties
+    naming the publish) that the catalogue creates for one caller only; a publish that finds it
+    is refused with the holder's name. Returns the claim's table name."""
+    name = f"{store}.{CLAIM}"
+    holder = _claim_holder(session, name)
+    if holder is None:
+        properties = ", ".join(
+            f"{spark_literal(key)} = {spark_literal(value)}"
+            for key, value in (
+                ("version_id", version_id),
+                ("run_id", run_id),
+                ("claimed_at", f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"),
+            )
+        )
+        try:
+            session.sql(
+                f"CREATE TABLE {name} (version_id STRING) USING {file_format} "
+                f"TBLPROPERTIES ({properties})"
+            )
+            return name
+        except Exception:
+            holder = _claim_holder(session, name)  # another publish created it first
+            if holder is None:
+                raise
+    raise PublishError(
+        f"another publish holds the serving schemas ({name}: version "
+        f"{holder.get('version_id')}, run {holder.get('run_id')}, since "
+        f"{holder.get('claimed_at')}); publish when it has finished. If none is running (one "
+        f"was stopped before it could let go), drop {name} and publish again"
+    )
+
+
+def release_catalog(session, name: str, version_id: str) -> None:
+    """Let go of a claim this publish (`version_id`) holds; another's is left alone."""
+    holder = _claim_holder(session, name)
+    if holder is not None and holder.get("version_id") == version_id:
+        session.sql(f"DROP TABLE IF EXISTS {name}")
+
+
+def _claim_holder(session, name: str) -> dict[str, str] | None:
+    if not session.catalog.tableExists(name):
+        return None
+    return {row[0]: row[1] for row in session.sql(f"SHOW TBLPROPERTIES {name}").collect()}
 
 
 def read_catalog_publication(target: SparkWarehouse, prefix: str = DEFAULT_PREFIX) -> dict | None:

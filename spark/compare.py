@@ -5,7 +5,8 @@ warehouse interface on both engines and compare what each read, one line per fra
 every council from each engine's marts, write the forecast schema through the same interface on
 each, and compare its tables and their descriptions as the models' are compared; last, publish
 each engine's warehouse (DuckDB's serving file, Spark's serving schemas: serving/catalog.py), with
-every council and then with one held, and compare what each serves.
+every council and then with one held, and compare what each serves; a Spark publish that fails,
+or that finds another holding the serving schemas, must leave the views as they were.
 
     python -m spark.compare                      # the configured warehouse's raw tables
     python -m spark.compare --warehouse W.duckdb # another warehouse's (e.g. a demo's)
@@ -626,7 +627,7 @@ def _compare_serving(spark, warehouse: Path, work: Path) -> int:
             _compare_descriptions(spark, serving, schema, SERVING_PREFIX)
             for schema in (*served, "meta")
         )
-    return differences + _failed_publish_keeps_the_last(on_spark)
+    return differences + _failed_publish_keeps_the_last(on_spark) + _one_publish_at_a_time(on_spark)
 
 
 def _failed_publish_keeps_the_last(on_spark) -> int:
@@ -662,6 +663,44 @@ def _failed_publish_keeps_the_last(on_spark) -> int:
         f"{before}), {len(left)} of its tables left"
     )
     return 0 if kept else 1
+
+
+def _one_publish_at_a_time(on_spark) -> int:
+    """No publish leaves its claim behind; while another publish holds the serving schemas, a
+    publish is refused, naming the holder, and the views stay on their version; the holder's
+    claim is its own to let go: 1 if any of that fails, else 0."""
+    from serving import catalog
+
+    session = on_spark.session
+    store = f"{SERVING_PREFIX}{catalog.VERSIONS}"
+    claim = f"{store}.{catalog.CLAIM}"
+    left_behind = session.catalog.tableExists(claim)  # by the publishes above
+    before = catalog.read_catalog_publication(on_spark, SERVING_PREFIX)["version_id"]
+    catalog.claim_catalog(session, store, "another-version", "another-run")
+    try:
+        catalog.publish_catalog(
+            on_spark, run_id="compare", code_version="compare", prefix=SERVING_PREFIX
+        )
+        refused = ""
+    except catalog.PublishError as error:
+        refused = str(error)
+    after = catalog.read_catalog_publication(on_spark, SERVING_PREFIX)["version_id"]
+    still_held = session.catalog.tableExists(claim)  # the refused publish let go of nothing
+    catalog.release_catalog(session, claim, "another-version")
+    ok = (
+        not left_behind
+        and "another-run" in refused
+        and after == before
+        and still_held
+        and not session.catalog.tableExists(claim)
+    )
+    print(
+        f"{'same' if ok else 'DIFF'}  one Spark publish at a time: "
+        f"{'a claim left behind, ' if left_behind else ''}"
+        f"{'refused while another held the schemas' if refused else 'not refused'}, the views "
+        f"on version {after} (before: {before})"
+    )
+    return 0 if ok else 1
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
