@@ -128,3 +128,24 @@ def test_without_the_published_files_the_total_is_compound_growths_with_its_publ
         scored_own["actual"] <= scored_own["p90"]
     )
     assert 0.75 <= inside.mean() <= 0.95
+
+
+def test_own_growth_se_is_how_far_compound_growth_missed_on_the_published_councils():
+    """Where own_growth_se (the caseload's spread a year without the published files) comes from:
+    compound growth at a council's last three years' rate, 3 years on, from every origin
+    2016–2022, against every published council's outcome: the p10–p90 of its log errors, as a
+    normal sd, a year's worth."""
+    councils = load_published(SHIPPED)
+    errors = []
+    for code, council in councils.items():
+        totals = council.caseload.sum(axis=1)
+        for origin in range(2016, 2023):
+            years = range(origin - 3, origin + H + 1)
+            if code == NATIONAL or not all(y in totals.index and totals[y] > 0 for y in years):
+                continue
+            rate = np.log(totals[origin] / totals[origin - 3]) / 3
+            errors.append(np.log(totals[origin + H] / totals[origin]) - H * rate)
+    assert len(errors) > 700
+    p10, p90 = np.quantile(errors, [0.1, 0.9])
+    spread = (p90 - p10) / (2 * 1.2816) / H
+    assert spread == pytest.approx(cohort.CohortSettings().own_growth_se, abs=0.005)
