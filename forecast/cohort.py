@@ -63,6 +63,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+# the caseload's own growth, without the published files: compound growth's three years
+from .baselines import GROWTH_YEARS
+
 MAX_AGE = 25
 AGES = np.arange(0, MAX_AGE + 1)
 # Ages (on the earlier census) whose moves share a prior: the phase transfers are their own.
@@ -376,7 +379,6 @@ def estimate(
 
 # The published files' growth and its spread are stated three years ahead (aggregate.council_growth)
 ANCHOR_YEARS = 3
-GROWTH_YEARS = 3  # the caseload's own growth, without the files: compound growth's three years
 # where joiners barely reach the total (a caseload its children already fill), no slope spread
 # could give the total the published spread: the joiners' growth is held no looser than this
 MAX_JOINER_SLOPE_SE = 0.5
