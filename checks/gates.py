@@ -316,7 +316,8 @@ def quarantine_within_tolerance(
             reasons = quarantine_facts(con, extract, facts.la_code if many else None)
             money = (
                 f", £{facts.gross_money_quarantined_gbp:,.2f} of "
-                f"£{facts.gross_money_read_gbp:,.2f} ({facts.quarantined_money_share:.2%}; "
+                f"£{facts.gross_money_read_gbp:,.2f} in absolute amounts, an unreadable one at "
+                f"its digits' value ({facts.quarantined_money_share:.2%}; "
                 f"tolerance {max_money_share:.2%}, HIGHNEEDS_QUARANTINE_MONEY_TOLERANCE)"
                 if extract.money_column
                 else ""

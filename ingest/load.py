@@ -55,6 +55,7 @@ from .diskspace import database_folder, full_disk_errno, reported_when_full
 from .hashing import HashCache
 from .parsing import (
     PSEUDONYM_TYPE,
+    amount_size_sql,
     amount_sql,
     blank_to_null,
     quote_ident,
@@ -293,7 +294,8 @@ FILES_COLUMNS = [
     "rows_quarantined BIGINT",
     "money_read_gbp DECIMAL(18,2)",  # the money column's total, where the extract has one
     "money_quarantined_gbp DECIMAL(18,2)",
-    "gross_money_read_gbp DECIMAL(18,2)",  # sum of absolute amounts
+    # sum of absolute amounts; an amount that could not be read counts at its digits' value
+    "gross_money_read_gbp DECIMAL(18,2)",
     "gross_money_quarantined_gbp DECIMAL(18,2)",
     "in_landing BOOLEAN",
     "last_seen_load_id VARCHAR",
@@ -747,10 +749,12 @@ def _write_part(
     quarantined = "_duplicate_of_row IS NULL AND NOT _ok"
     if extract.money_column:
         amount = typed_name(extract.money_column)
+        # the gross sums weigh an amount the parser refused by its digits (amount_size_sql): the
+        # money tolerance must see `1,500,000.00 CR` as £1.5m quarantined, not £0
+        size = f"coalesce(abs({amount}), {amount_size_sql(quote_ident(extract.money_column))})"
         money = (
             f"coalesce(sum({amount}), 0), coalesce(sum({amount}) FILTER (WHERE {quarantined}), 0), "
-            f"coalesce(sum(abs({amount})), 0), coalesce(sum(abs({amount})) FILTER "
-            f"(WHERE {quarantined}), 0)"
+            f"coalesce(sum({size}), 0), coalesce(sum({size}) FILTER (WHERE {quarantined}), 0)"
         )
     else:
         money = ", ".join(["NULL::DECIMAL(18,2)"] * 4)

@@ -83,6 +83,15 @@ def amount_sql(expr: str) -> str:
     )
 
 
+def amount_size_sql(expr: str) -> str:
+    """The size of an amount `amount_sql` refuses (`1,500,000.00 CR`, `250.00-`, `12,34`): its
+    digits and first decimal point read as pounds, NULL when they make no number. Never loaded:
+    it only weighs a quarantined row's money in the quarantine's money tolerance, so an amount
+    the parser cannot read does not pass that tolerance as £0."""
+    digits = f"regexp_replace({blank_to_null(expr)}, '[^0-9.]', '', 'g')"
+    return f"try_cast(nullif({digits}, '') AS {MONEY_TYPE})"
+
+
 def code_sql(expr: str, codes: tuple[str, ...]) -> str:
     """The canonical spelling of a code matched case-insensitively; NULL when unknown."""
     text = f"upper({blank_to_null(expr)})"

@@ -389,6 +389,33 @@ def test_windows_1252_found_past_the_first_block_is_still_read(tmp_path, con):
     assert con.execute("SELECT sum(amount) FROM raw.finance").fetchone()[0] == 400000
 
 
+def test_an_amount_that_cannot_be_read_weighs_its_digits_in_the_money_tolerance(tmp_path, con):
+    """One row of 200 quarantined is within the rows' tolerance; its `1,500,000.00 CR` cannot be
+    read as an amount, but £1.5m of a £1.52m ledger must not pass the money tolerance as £0."""
+    from checks.gates import quarantine_within_tolerance
+
+    rows = [f"T{n},2024-05-01,100.00,1.2.1" for n in range(1, 200)]
+    write(
+        tmp_path,
+        "finance",
+        "ledger.csv",
+        "\n".join([FINANCE_HEADER, *rows, 'T200,2024-05-01,"1,500,000.00 CR",1.2.1']) + "\n",
+    )
+    result = load(con, FINANCE, tmp_path)
+    [ledger] = result.files
+    assert (ledger.rows_read, ledger.rows_quarantined) == (200, 1)
+    assert ledger.money_quarantined_gbp == 0  # nothing readable was set aside, to the penny
+    assert ledger.gross_money_quarantined_gbp == Decimal("1500000.00")
+    assert ledger.gross_money_read_gbp == Decimal("1519900.00")
+    gate = quarantine_within_tolerance(con, FINANCE, 0.01, 0.005)
+    assert not gate.passed
+    assert "£1,500,000.00 of £1,519,900.00" in gate.summary
+    # an amount with no digits at all weighs nothing, and a blank one is a missing value
+    write(tmp_path, "finance", "ledger.csv", f"{FINANCE_HEADER}\nT1,2024-05-01,n/a,1.2.1\n")
+    [unreadable] = load(con, FINANCE, tmp_path, load_id="L2").files
+    assert (unreadable.rows_quarantined, unreadable.gross_money_quarantined_gbp) == (1, 0)
+
+
 def test_rows_with_every_field_blank_are_not_rows(tmp_path, con):
     """Excel's `,,,` lines at the end of a CSV export hold no data, as empty spreadsheet rows
     hold none: not quarantined, not counted; the rows around them keep their numbers."""
