@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ingest.contracts import HNB_FUNDING_LINES
+
 from .history import History
 from .years import census_year_of_fy, fy_label, fy_of_census_year, fy_start
 
@@ -161,19 +163,14 @@ def estimate_costs(
 def project_funding(
     history: History, settings: CostSettings, years: list[str], horizon: str
 ) -> tuple[dict[str, float], dict[str, str]]:
-    """Funding per forecast year and where it comes from."""
-    budget = history.budget
-    signed = budget.assign(
-        signed=np.where(
-            budget["line"] == "place_deductions", -budget["amount_gbp"].abs(), budget["amount_gbp"]
-        )
+    """Funding per forecast year and where it comes from: a year the budget file gives high needs
+    lines for takes their sum as the mart adds them up (HNB_FUNDING_LINES: never the balance
+    brought forward, nor the other DSG blocks' lines the file may also hold)."""
+    budget = history.budget[history.budget["line"].isin(HNB_FUNDING_LINES)]
+    signed = np.where(
+        budget["line"] == "place_deductions", -budget["amount_gbp"].abs(), budget["amount_gbp"]
     )
-    given = (
-        signed[signed["line"] != "balance_brought_forward"]
-        .groupby("financial_year")["signed"]
-        .sum()
-        .to_dict()
-    )
+    given = pd.Series(signed, index=budget.index).groupby(budget["financial_year"]).sum().to_dict()
     actual = history.position.set_index("financial_year")["funding_gbp"]
     rate = settings.funding_growth
     basis = "assumed"

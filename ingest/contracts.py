@@ -50,6 +50,16 @@ BUDGET_LINE_CODES = (
     "early_years_block_funding",
     "early_years_block_spend",
 )
+# The budget lines whose sum is the high needs block's funding (place deductions whichever sign
+# the file gives them: subtracted), as marts.fct_hnb_position adds them up; the other blocks'
+# lines are never high needs money.
+HNB_FUNDING_LINES = (
+    "hnb_allocation",
+    "place_deductions",
+    "block_transfer",
+    "la_contribution",
+    "other_income",
+)
 # Section 251 line numbers look like 1.0.2, 1.2.13 or 2.1: digits separated by dots.
 S251_LINE_PATTERN = r"^[0-9]+(\.[0-9]+){1,2}$"
 # Postings, placements and plans dated before this are implausible (typing slips such as 1900):

@@ -138,6 +138,31 @@ def test_funding_from_the_budget_file_then_grown(model):
     assert model.funding_source == {"2026-27": "budget file", "2027-28": grown, "2028-29": grown}
 
 
+def test_the_other_dsg_blocks_lines_are_never_high_needs_funding():
+    """The budget file may hold the schools, central and early years blocks' lines too (for the
+    management plan's whole-DSG summary): a year's funding is its high needs lines only, and a
+    year with only other blocks' lines is grown like a year the file does not give."""
+    other_blocks = [
+        (fy, line, 120e6)
+        for fy in ("2026-27", "2027-28")
+        for line in ("schools_block_funding", "schools_block_spend", "central_block_funding")
+    ]
+    h = history(
+        budget=[
+            ("2026-27", "hnb_allocation", 33e6),
+            ("2026-27", "place_deductions", -1e6),  # either sign: a deduction
+            ("2026-27", "block_transfer", 0.5e6),
+            ("2026-27", "la_contribution", 0.25e6),
+            ("2026-27", "other_income", 0.25e6),
+            ("2026-27", "balance_brought_forward", -2e6),
+            *other_blocks,
+        ]
+    )
+    funding, source = costs.project_funding(h, SETTINGS, YEARS, "2027-28")
+    assert funding == pytest.approx({"2026-27": 33e6, "2027-28": 33e6 * 1.03})
+    assert source == {"2026-27": "budget file", "2027-28": "grown +3.0% a year (assumed)"}
+
+
 def test_funding_with_no_growth_set_grows_at_its_recent_rate():
     h = history(budget=[])
     funding, source = costs.project_funding(h, CostSettings(funding_growth=None), YEARS, "2027-28")
