@@ -17,6 +17,7 @@ from checks.gates import GateResult
 from warehouse.councils import with_la_code
 
 from .model import ACTUAL, DRIVERS
+from .years import fy_start
 
 PENNY = 0.01
 
@@ -82,11 +83,11 @@ def in_year_balance_is_funding_less_spend(tables: dict[str, pd.DataFrame]) -> Ga
 
 def cumulative_balance_rolls_forward(tables: dict[str, pd.DataFrame]) -> GateResult:
     """Each year's cumulative balance = last year's + this year's in-year balance, starting from
-    the balance brought forward (forecast.assumptions)."""
+    the balance brought forward (forecast.assumptions), which closes the year before each
+    scenario's first: no year between them left out, none counted twice."""
     assumptions = tables["assumptions"]
-    brought = float(
-        assumptions.loc[assumptions["assumption"] == "balance_brought_forward", "value"].iloc[0]
-    )
+    row = assumptions.loc[assumptions["assumption"] == "balance_brought_forward"].iloc[0]
+    brought, brought_year = float(row["value"]), str(row["financial_year"])
     facts = (
         tables["hnb_position"]
         .sort_values(["scenario", "financial_year"])[
@@ -102,14 +103,21 @@ def cumulative_balance_rolls_forward(tables: dict[str, pd.DataFrame]) -> GateRes
     facts["rolled_forward_gbp"] = (
         brought + facts.groupby("scenario")["in_year_balance_gbp_central"].cumsum()
     )
+    facts["brought_forward_year"] = brought_year
+    first = facts.groupby("scenario")["financial_year"].transform("min")
+    facts["follows_brought_forward"] = first.map(fy_start) == fy_start(brought_year) + 1
     return _result(
         "cumulative_balance_rolls_forward",
         facts,
-        _close(facts["cumulative_balance_gbp_central"], facts["rolled_forward_gbp"]),
+        _close(facts["cumulative_balance_gbp_central"], facts["rolled_forward_gbp"])
+        & facts["follows_brought_forward"],
         lambda r: (
             f"{r.scenario} {r.financial_year}: cumulative balance "
             f"{r.cumulative_balance_gbp_central:,.2f} ≠ brought forward + in-year balances "
             f"{r.rolled_forward_gbp:,.2f}"
+            if r.follows_brought_forward
+            else f"{r.scenario}: the balance is brought forward from the end of "
+            f"{r.brought_forward_year}, not from the year before its first forecast year"
         ),
     )
 
@@ -127,7 +135,10 @@ def mitigation_effects_accumulate(tables: dict[str, pd.DataFrame]) -> GateResult
         ]
         .copy()
     )
-    facts["running_sum_gbp"] = facts.groupby("mitigation")["in_year_balance_effect_gbp"].cumsum()
+    # (a mitigations file with no entries gives no rows, and pandas no number type to sum)
+    facts["running_sum_gbp"] = (
+        facts["in_year_balance_effect_gbp"].astype(float).groupby(facts["mitigation"]).cumsum()
+    )
     return _result(
         "mitigation_effects_accumulate",
         facts,

@@ -19,7 +19,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -60,6 +60,22 @@ class CostSettings:
         return self.pay_share * self.pay_inflation + (1 - self.pay_share) * self.price_inflation
 
 
+@dataclass(frozen=True)
+class CarriedYear:
+    """A year between the last complete financial year and the first forecast one (its January
+    census is known, its ledger not whole): its balance estimated, as a forecast year's is."""
+
+    financial_year: str
+    census_year: int
+    funding_gbp: float
+    funding_source: str
+    spend_gbp: float
+
+    @property
+    def balance_gbp(self) -> float:
+        return self.funding_gbp - self.spend_gbp
+
+
 @dataclass
 class CostModel:
     provisions: list[str]
@@ -75,6 +91,15 @@ class CostModel:
     funding_source: dict[str, str]
     base_cumulative_balance: float
     inflation: float
+    # the year base_cumulative_balance closes (the year before the first forecast year, once
+    # balance_before has run; base_fy until then), and the years it was carried through with
+    # estimates because the finance extract does not cover them whole
+    balance_year: str = ""
+    carried: tuple[CarriedYear, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.balance_year:
+            self.balance_year = self.base_fy
 
     def cost_per_plan(self) -> dict[str, float]:
         """Spend a plan costs a year in the base year, per provision type with any (unit cost ×
@@ -157,6 +182,55 @@ def estimate_costs(
         funding_source=source,
         base_cumulative_balance=balance,
         inflation=settings.inflation,
+    )
+
+
+def balance_before(
+    costs: CostModel, history: History, caseload: pd.DataFrame, first_forecast_fy: str
+) -> CostModel:
+    """`costs` with the cumulative balance at the end of the year before `first_forecast_fy`,
+    where the forecast's yearly balances start from.
+
+    The forecast years follow the last census, the costs the last complete financial year. When
+    the ledger is behind the census (a refresh between January and March: the census is in, the
+    year's ledger not whole), the years between are neither actual nor forecast: each is carried
+    through with its balance estimated as a forecast year's (its census's plans × full-time
+    placements per plan × unit costs grown from the base year, plus central spend; its funding
+    from the budget file or grown), so no year's deficit drops out of the cumulative balance.
+    A ledger ahead of the census (complete years reaching past the year of the last census) is
+    refused: the forecast would start at a year the ledger already holds."""
+    last = fy_label(fy_start(first_forecast_fy) - 1)
+    if fy_start(last) < fy_start(costs.base_fy):
+        raise ValueError(
+            f"the finance extract's complete years reach {costs.base_fy} but the last census is "
+            f"January {census_year_of_fy(last)}: the forecast would start at {first_forecast_fy}, "
+            "a year the ledger already holds; load the EHCP extract with the census of "
+            f"January {census_year_of_fy(costs.base_fy)}"
+        )
+    carried = []
+    for step, start in enumerate(range(fy_start(costs.base_fy) + 1, fy_start(last) + 1), 1):
+        fy = fy_label(start)
+        census = census_year_of_fy(fy)
+        if census not in caseload.index:
+            raise ValueError(
+                f"{fy} is not complete in the finance extract and its January {census} census is "
+                "missing, so its balance cannot be estimated"
+            )
+        plans = caseload.loc[census].reindex(costs.provisions, fill_value=0).to_numpy(dtype=float)
+        unit = costs.unit_cost * (1 + costs.real_growth + costs.inflation) ** step
+        central = costs.central * (1 + costs.central_real_growth + costs.inflation) ** step
+        carried.append(
+            CarriedYear(
+                fy,
+                census,
+                costs.funding[fy],
+                costs.funding_source[fy],
+                float((plans * costs.fte_per_plan * unit).sum() + central),
+            )
+        )
+    balance = costs.base_cumulative_balance + sum(year.balance_gbp for year in carried)
+    return replace(
+        costs, balance_year=last, base_cumulative_balance=balance, carried=tuple(carried)
     )
 
 

@@ -25,6 +25,7 @@ from . import cohort
 from .costs import (
     CostLevers,
     CostModel,
+    balance_before,
     complete_years,
     estimate_costs,
     project_funding,
@@ -124,6 +125,16 @@ def prepare(
         model.notes.append(
             f"the caseload starts from January {model.base_year}, the costs from {costs.base_fy} "
             f"(census {last_complete_census}): forecast years follow the caseload"
+        )
+    try:
+        costs = balance_before(costs, history, caseload, fy_of_census_year(model.base_year + 1))
+    except ValueError as error:
+        raise ForecastInputError(str(error)) from error
+    for year in costs.carried:
+        model.notes.append(
+            f"{year.financial_year} is not complete in the finance extract: its balance "
+            f"(£{year.balance_gbp / 1e6:,.1f}m) is estimated as a forecast year's, from January "
+            f"{year.census_year}'s plans, and carried into the balance brought forward"
         )
     return model, costs
 
@@ -787,14 +798,32 @@ def assumptions_table(
             "forecast settings" if settings.prevalence_ceiling else "none set",
         )
     )
+    for year in costs.carried:
+        rows.append(
+            (
+                "in_progress_year_balance",
+                None,
+                year.financial_year,
+                year.balance_gbp,
+                "£",
+                f"estimated, the year not complete in the finance extract: funding "
+                f"£{year.funding_gbp:,.0f} ({year.funding_source}) less spend "
+                f"£{year.spend_gbp:,.0f} (January {year.census_year}'s plans × unit costs grown "
+                f"from {costs.base_fy}, and central spend)",
+            )
+        )
     rows.append(
         (
             "balance_brought_forward",
             None,
-            costs.base_fy,
+            costs.balance_year,
             costs.base_cumulative_balance,
             "£",
-            f"cumulative balance at the end of {costs.base_fy} (marts.fct_hnb_position)",
+            f"cumulative balance at the end of {costs.balance_year} (marts.fct_hnb_position)"
+            if not costs.carried
+            else f"cumulative balance at the end of {costs.base_fy} (marts.fct_hnb_position), "
+            f"carried through {', '.join(y.financial_year for y in costs.carried)} "
+            "(in_progress_year_balance)",
         )
     )
     return pd.DataFrame(

@@ -427,6 +427,7 @@ ASSUMPTION_LABELS = {
     "population": "Population",
     "capacity": "Capacity",
     "prevalence_ceiling": "Prevalence ceiling",
+    "in_progress_year_balance": "Balance of a year not yet complete (estimated)",
     "balance_brought_forward": "Balance brought forward",
 }
 

@@ -312,6 +312,64 @@ def test_funding_from_the_budget_file_then_grown(steady):
     assert position.loc[("unmitigated", "2027-28"), "funding_gbp"] == pytest.approx(31_000_000)
 
 
+def with_unfinished_year(history: History, fy: str = "2025-26") -> History:
+    """`history` refreshed before `fy`'s ledger is whole: its January census is in, its spend is
+    eleven months' and the year is not complete."""
+    partial = history.spend["financial_year"] == fy
+    spend = history.spend.assign(
+        spend_gbp=history.spend["spend_gbp"].where(~partial, history.spend["spend_gbp"] * 11 / 12),
+        is_complete_year=~partial,
+    )
+    position = history.position.assign(is_complete_year=history.position["financial_year"] != fy)
+    return dataclasses.replace(history, spend=spend, position=position)
+
+
+def test_a_year_whose_ledger_is_not_whole_is_carried_into_the_balance_not_dropped(steady):
+    """Between January and March the census is in but the year's ledger is not whole: the
+    forecast years follow the census (2026-27 on) and the costs the last complete year
+    (2024-25). The year between must be carried into the balance brought forward, estimated
+    as a forecast year is, or its whole balance (+£8.3m here) drops out of every later year."""
+    actual = steady.position.set_index("financial_year")["cumulative_balance_gbp"]
+    result = run_forecast(with_unfinished_year(steady), [], SETTINGS)
+    assumptions = result.assumptions.set_index("assumption")
+    brought = assumptions.loc["balance_brought_forward"]
+    assert brought["financial_year"] == "2025-26"
+    in_year = actual["2025-26"] - actual["2024-25"]
+    estimated = assumptions.loc["in_progress_year_balance"]
+    assert estimated["financial_year"] == "2025-26" and "not complete" in estimated["source"]
+    # unit costs grow 2 % a year forward against the 3.5 % they grew: a few % of its spend
+    assert estimated["value"] == pytest.approx(in_year, rel=0.05)
+    assert brought["value"] == pytest.approx(actual["2024-25"] + estimated["value"])
+    position = result.hnb_position.set_index(["scenario", "financial_year"])
+    first = position.loc[("unmitigated", "2026-27")]
+    assert first["cumulative_balance_gbp_central"] == pytest.approx(
+        brought["value"] + first["in_year_balance_gbp_central"]
+    )
+    checks = run_checks(forecast_tables(result, pd.DataFrame()), result.unreached)
+    assert [gate.failures for _, gate in checks.values() if not gate.passed] == []
+
+
+def test_a_ledger_ahead_of_the_census_is_refused_not_counted_twice(steady):
+    """The other way round: the ledger's complete years reach 2025-26 but the last census is
+    January 2025, so the forecast would start at 2025-26, a year the ledger holds."""
+    history = dataclasses.replace(
+        steady,
+        caseload=steady.caseload[steady.caseload["census_year"] <= 2025],
+        transitions=steady.transitions[steady.transitions["year"] <= 2025],
+    )
+    with pytest.raises(ForecastInputError, match="census of January 2026"):
+        run_forecast(history, [], SETTINGS)
+
+
+def test_a_mitigations_file_with_no_entries_forecasts_and_every_check_passes(steady):
+    """`mitigations: []` (a council with none agreed yet): the mitigated scenarios are the
+    unmitigated one, and the checks run on an empty mitigations table."""
+    result = run_forecast(steady, [], SETTINGS)
+    assert result.mitigations.empty
+    checks = run_checks(forecast_tables(result, pd.DataFrame()), result.unreached)
+    assert [gate.failures for _, gate in checks.values() if not gate.passed] == []
+
+
 def test_unit_costs_grow_at_real_growth_plus_inflation(steady):
     result = run_forecast(steady, [], SETTINGS)
     rates = result.rates.set_index("provision_type")
