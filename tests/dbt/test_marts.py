@@ -270,3 +270,45 @@ def test_data_quality_accounts_for_every_row_of_every_file(con):
         assert read == loaded + duplicates + quarantined, file_name
         assert loaded == current + superseded, file_name
     assert {r[0]: r[1] for r in rows}["finance/ledger_2021_2024.csv"] == 372
+
+
+def test_a_ledger_that_stops_before_the_years_last_month_leaves_the_year_incomplete(
+    warehouse_copy,
+):
+    """Extracts taken on different days: the placements and plans reach past a year's end but
+    the ledger stops in its February. Eleven months of spend are not a year (the forecast would
+    take them for a year's unit costs and close the year's balance on them)."""
+    with duckdb.connect(str(warehouse_copy)) as con:
+        complete = dict(
+            con.execute(
+                "SELECT financial_year, bool_and(is_complete_year) FROM marts.fct_provision_spend "
+                "GROUP BY 1"
+            ).fetchall()
+        )
+        last = max(fy for fy, whole in complete.items() if whole)
+        march = dt.date(int(last[:4]) + 1, 3, 1)
+        con.execute(
+            "DELETE FROM staging.stg_finance__transactions WHERE posting_date >= ?", [march]
+        )
+    completed = dbt_build(
+        warehouse_copy,
+        "--select",
+        "int_data_as_at",
+        "fct_provision_spend",
+        "--exclude-resource-type",
+        "test",
+        "unit_test",
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:]
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        as_at, ledger_end = con.execute(
+            "SELECT as_at_date, ledger_last_posting_date FROM intermediate.int_data_as_at"
+        ).fetchone()
+        now = dict(
+            con.execute(
+                "SELECT financial_year, bool_and(is_complete_year) FROM marts.fct_provision_spend "
+                "GROUP BY 1"
+            ).fetchall()
+        )
+    assert as_at >= march.replace(day=31) and ledger_end < march  # the other extracts reach on
+    assert now == {**complete, last: False}

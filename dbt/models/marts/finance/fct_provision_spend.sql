@@ -57,8 +57,11 @@ select
             then {{ round_double(
                 'cast(coalesce(spend_totals.spend_gbp, 0) as double) / cast(placement_totals.fte_placements as double)', 2) }}
     end as decimal(18, 2)) as unit_cost_gbp,
-    cast(bounds.as_at_date >= {{ financial_year_start('grid.financial_year') }} + interval 1 year - interval 1 day as boolean)
-        as is_complete_year
+    -- whole when the extracts reach the year's last day and the ledger itself reaches its last
+    -- month: another extract's later dates cannot make eleven months of spend a year
+    cast(bounds.as_at_date >= {{ financial_year_start('grid.financial_year') }} + interval 1 year - interval 1 day
+        and bounds.ledger_last_posting_date >= {{ financial_year_start('grid.financial_year') }} + interval 11 month
+        as boolean) as is_complete_year
 from grid
 inner join bounds on bounds.la_code = grid.la_code
 left join spend_totals
