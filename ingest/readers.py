@@ -195,16 +195,43 @@ def _binary_kind(start: bytes) -> str | None:
     return None
 
 
-def _reencode(path: Path, source_encoding: str, work_dir: Path) -> Path:
-    """A UTF-8 copy of a Windows-1252 or UTF-16 file (DuckDB reads UTF-8)."""
+def _reencode(path: Path, source_encoding: str, work_dir: Path, part_name: str) -> Path:
+    """A UTF-8 copy of a Windows-1252 or UTF-16 file (DuckDB reads UTF-8). A file that is not
+    UTF-8 throughout is read line by line: a line that is UTF-8 stays as it is, any other is
+    Windows-1252 (an export that pasted a `£` or `é` from another system into UTF-8 text
+    keeps both its `£`s and its `Ł`s); a line that is neither rejects the file, naming it."""
     target = Path(tempfile.mkstemp(suffix=".csv", dir=work_dir)[1])
-    with (
-        path.open("r", encoding=source_encoding, newline="") as source,
-        target.open("w", encoding="utf-8", newline="") as out,
-    ):
-        for block in iter(lambda: source.read(1 << 20), ""):
-            out.write(block)
+    try:
+        with target.open("w", encoding="utf-8", newline="") as out:
+            if source_encoding != "cp1252":
+                with path.open("r", encoding=source_encoding, newline="") as source:
+                    for block in iter(lambda: source.read(1 << 20), ""):
+                        out.write(block)
+                return target
+            with path.open("rb") as source:
+                for number, line in enumerate(source, 1):
+                    out.write(_line_text(line, number, part_name))
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
     return target
+
+
+def _line_text(line: bytes, number: int, part_name: str) -> str:
+    """Line `number` of a file that is not UTF-8 throughout: UTF-8 when it is, else
+    Windows-1252; the file rejected when it is neither."""
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return line.decode("cp1252")
+    except UnicodeDecodeError as error:
+        raise FileRejected(
+            f"{part_name}: line {number} is neither UTF-8 nor Windows-1252 text (byte "
+            f"{error.start + 1} of the line, 0x{line[error.start]:02X}); export the file as "
+            "UTF-8 CSV and drop it in again"
+        ) from error
 
 
 def _valid_utf8(path: Path) -> bool:
@@ -222,9 +249,18 @@ def _valid_utf8(path: Path) -> bool:
     return True
 
 
-def _header_record(path: Path, encoding: str) -> str:
-    with path.open("r", encoding=encoding, newline="", errors="strict") as handle:
-        return handle.read(1 << 16)
+def _header_record(path: Path, encoding: str, part_name: str) -> str:
+    """The file's first 64 KB as text (the header record is read from it); Windows-1252 read as
+    _reencode reads it, line by line."""
+    if encoding != "cp1252":
+        with path.open("r", encoding=encoding, newline="", errors="strict") as handle:
+            return handle.read(1 << 16)
+    with path.open("rb") as handle:
+        start = handle.read(1 << 16)
+    lines = start.splitlines(keepends=True)
+    if len(start) == 1 << 16 and len(lines) > 1:
+        lines.pop()  # may end inside a character
+    return "".join(_line_text(line, number, part_name) for number, line in enumerate(lines, 1))
 
 
 def _choose_delimiter(sample: str, known: set[str]) -> tuple[str, list[str]]:
@@ -337,21 +373,16 @@ def read_csv_part(
     if encoding in ("utf-8", "utf-8-sig") and not _valid_utf8(path):
         encoding = "cp1252"  # the other encoding Excel writes CSV in on Windows
     try:
-        sample = _header_record(path, encoding)
-    except UnicodeDecodeError:
+        sample = _header_record(path, encoding, part_name)
+    except UnicodeDecodeError:  # not the encoding its start looked like
         encoding = "cp1252"
-        try:
-            sample = _header_record(path, encoding)
-        except UnicodeDecodeError as error:
-            raise FileRejected(
-                f"{part_name}: not UTF-8 or Windows-1252 text (byte {error.start})"
-            ) from error
+        sample = _header_record(path, encoding, part_name)  # rejects a line in neither
     if not sample.strip():
         raise FileRejected(f"{part_name}: the file is empty (no header row)")
     delimiter, header = _choose_delimiter(sample.lstrip("\ufeff"), known)
     names = _unique_names(header)
     if encoding not in ("utf-8", "utf-8-sig"):
-        source = _reencode(path, encoding, work_dir)
+        source = _reencode(path, encoding, work_dir, part_name)
     columns = "{" + ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in names) + "}"
     query = (
         f"CREATE TEMP TABLE {table} AS "

@@ -416,6 +416,30 @@ def test_an_amount_that_cannot_be_read_weighs_its_digits_in_the_money_tolerance(
     assert (unreadable.rows_quarantined, unreadable.gross_money_quarantined_gbp) == (1, 0)
 
 
+def test_a_utf8_file_with_windows_1252_lines_pasted_in_keeps_both(tmp_path, con):
+    """UTF-8 with a few Windows-1252 lines (a £ pasted from another system) further down: each
+    line is read in its own encoding, so the UTF-8 `£` and `Ł` stay what they are and the
+    Windows-1252 `£` is a pound too; a line in neither encoding rejects the file by line."""
+    header = "transaction_id,posting_date,amount,s251_line,supplier_name"
+    rows = [f"T{n},2024-05-01,£1.00,1.2.1,Łukasz Ltd".encode() for n in range(1, 4001)]
+    rows[-1] = "T4000,2024-05-01,£5.00,1.2.1,Café".encode("cp1252")
+    path = tmp_path / "finance" / "ledger.csv"
+    path.parent.mkdir()
+    path.write_bytes(b"\n".join([header.encode(), *rows]) + b"\n")
+    result = load(con, FINANCE, tmp_path)
+    assert [(f.status, f.rows_valid) for f in result.files] == [("loaded", 4000)]
+    assert con.execute("SELECT sum(amount) FROM raw.finance").fetchone()[0] == 4004
+    names = con.execute(
+        "SELECT list(DISTINCT supplier_name ORDER BY supplier_name) FROM raw.finance"
+    ).fetchone()[0]
+    assert names == ["Café", "Łukasz Ltd"]
+    # 0x81 is no character in Windows-1252 either
+    path.write_bytes(b"\n".join([header.encode(), rows[0], b"T2,2024-05-01,1,1.2.1,\x81"]) + b"\n")
+    [rejected] = load(con, FINANCE, tmp_path, load_id="L2").files
+    assert rejected.status == "rejected"
+    assert "line 3 is neither UTF-8 nor Windows-1252" in rejected.message
+
+
 def test_rows_with_every_field_blank_are_not_rows(tmp_path, con):
     """Excel's `,,,` lines at the end of a CSV export hold no data, as empty spreadsheet rows
     hold none: not quarantined, not counted; the rows around them keep their numbers."""
