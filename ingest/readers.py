@@ -153,11 +153,19 @@ def match_headers(
         if normalise_header(column.name) in by_normal:
             mapping[column.name] = by_normal[normalise_header(column.name)]
     used = set(mapping.values())
+    candidates: dict[str, list[str]] = {}
     for normal, header in by_normal.items():
         column = aliases.get(normal)
         if column and column not in mapping and header not in used:
-            mapping[column] = header
-            used.add(header)
+            candidates.setdefault(column, []).append(header)
+    for column, headers_for_it in candidates.items():
+        if len(headers_for_it) > 1:  # e.g. Transaction Date and GL Date, Value and Net Value
+            raise FileRejected(
+                f"{part_name}: columns {' and '.join(repr(h) for h in headers_for_it)} could "
+                f"each be {column} (ingest/config/header_aliases.yml), and which one is meant "
+                f"cannot be told: name the one that is {column!r}, or remove the other"
+            )
+        mapping[column] = headers_for_it[0]
     missing = [name for name in extract.required if name not in mapping]
     if missing:
         raise FileRejected(

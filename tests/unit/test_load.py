@@ -440,6 +440,34 @@ def test_a_utf8_file_with_windows_1252_lines_pasted_in_keeps_both(tmp_path, con)
     assert "line 3 is neither UTF-8 nor Windows-1252" in rejected.message
 
 
+def test_two_headers_that_could_each_be_one_column_reject_the_file(tmp_path, con):
+    """`Transaction Date` and `GL Date` are both aliases of posting_date, `Value` and `Net
+    Value` of amount: taking the first would load the gross amount and the wrong year without
+    a word. A header spelt as the contract's column is the one meant, its aliases extras."""
+    write(
+        tmp_path,
+        "finance",
+        "ledger.csv",
+        "Transaction ID,Transaction Date,GL Date,Net Value,S251 Line\n"
+        "T1,28/03/2024,02/04/2024,100.00,1.2.1\n",
+    )
+    [rejected] = load(con, FINANCE, tmp_path).files
+    assert rejected.status == "rejected"
+    assert "'Transaction Date' and 'GL Date' could each be posting_date" in rejected.message
+    write(
+        tmp_path,
+        "finance",
+        "ledger.csv",
+        "Transaction ID,Posting Date,GL Date,Net Value,S251 Line\n"
+        "T1,28/03/2024,02/04/2024,100.00,1.2.1\n",
+    )
+    [loaded] = load(con, FINANCE, tmp_path, load_id="L2").files
+    assert loaded.status == "loaded"
+    assert con.execute("SELECT posting_date::VARCHAR FROM raw.finance").fetchone()[0] == (
+        "2024-03-28"
+    )
+
+
 def test_rows_with_every_field_blank_are_not_rows(tmp_path, con):
     """Excel's `,,,` lines at the end of a CSV export hold no data, as empty spreadsheet rows
     hold none: not quarantined, not counted; the rows around them keep their numbers."""
