@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from forecast.model import MITIGATED, UNMITIGATED
 from forecast.years import fy_of_census_year
 
 from .charts import SENSITIVITY_LABELS
@@ -329,6 +330,11 @@ def funding_and_balances(data: ReportData) -> list[Table]:
 
 
 KIND_ORDER = {"saving": 0, "cost": 1, "funding": 2}
+# the mitigation log's last rows: the effects measured one at a time add up to the first; the
+# mitigations overlap (several act on the same placements), so the mitigated forecast differs
+EACH_ALONE = "Total: every mitigation, each measured alone"
+TOGETHER = "Acting together: what their overlap changes"
+MITIGATED_FORECAST = "The mitigated forecast against the unmitigated"
 KIND_PLURAL = {"saving": "savings", "cost": "costs", "funding": "funding"}
 STATUS_ORDER = {"assured": 0, "assessed": 1}
 
@@ -394,10 +400,14 @@ def mitigation_log(data: ReportData) -> Table:
         if len(part):
             rows.append({**blank, "Mitigation": kind_label, **{c: part[c].sum() for c in money}})
             totals.append(kind_label)
-    rows.append(
-        {**blank, "Mitigation": "Total: every mitigation", **{c: log[c].sum() for c in money}}
-    )
-    totals.append("Total: every mitigation")
+    alone = {c: log[c].sum() for c in money}
+    rows.append({**blank, "Mitigation": EACH_ALONE, **alone})
+    totals.append(EACH_ALONE)
+    together = _mitigated_against_unmitigated(data, list(wide.columns), cumulative)
+    if together is not None:
+        rows.append({**blank, "Mitigation": TOGETHER, **{c: together[c] - alone[c] for c in money}})
+        rows.append({**blank, "Mitigation": MITIGATED_FORECAST, **together})
+        totals += [TOGETHER, MITIGATED_FORECAST]
     return Table(
         "mitigation_log",
         "Mitigation log: effect on the balance per year (£)",
@@ -409,9 +419,39 @@ def mitigation_log(data: ReportData) -> Table:
         "Schools' "
         "Forum or a partner must agree each year, never a saving; mean of the path-by-path "
         "differences, so "
-        "the years add up to the cumulative column), from forecast.mitigations.",
+        "the years add up to the cumulative column), from forecast.mitigations. Each is measured "
+        "alone; acting together they overlap (several act on the same placements), so the last "
+        "rows give what the overlap changes and the mitigated forecast's own effect "
+        "(forecast.hnb_position, mitigated less unmitigated, central).",
         totals,
     )
+
+
+def _mitigated_against_unmitigated(
+    data: ReportData, years: list[str], cumulative: str
+) -> dict[str, float] | None:
+    """The mitigated forecast's in-year balance less the unmitigated one's, per year, and its
+    cumulative balance's at the horizon (central: the mean of the paths, as each mitigation's
+    effect is the mean of its path-by-path differences); None without the forecast."""
+    position = getattr(data, "position_forecast", None)
+    if position is None or position.empty:
+        return None
+    by = position.set_index(["scenario", "financial_year"])
+    try:
+        change = {
+            year: float(
+                by.loc[(MITIGATED, year), "in_year_balance_gbp_central"]
+                - by.loc[(UNMITIGATED, year), "in_year_balance_gbp_central"]
+            )
+            for year in years
+        }
+        change[cumulative] = float(
+            by.loc[(MITIGATED, data.horizon), "cumulative_balance_gbp_central"]
+            - by.loc[(UNMITIGATED, data.horizon), "cumulative_balance_gbp_central"]
+        )
+    except KeyError:
+        return None
+    return change
 
 
 ASSUMPTION_LABELS = {

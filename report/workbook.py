@@ -43,6 +43,7 @@ from openpyxl.worksheet.table import TableStyleInfo
 from .benchmarks import INDICATORS
 from .tables import (
     AGE_ORDER,
+    EACH_ALONE,
     FUNDING_LINES,
     KIND_ORDER,
     KIND_PLURAL,
@@ -301,7 +302,7 @@ def _mitigation_formulas(
     groups = {
         "Total: savings less costs": ("saving", "cost"),
         "Total: funding": ("funding",),
-        "Total: every mitigation": tuple(KIND_ORDER),
+        EACH_ALONE: tuple(KIND_ORDER),
     }
     for row in totals:
         if labels[row] in groups:
@@ -687,7 +688,7 @@ def mitigation_plan_with_subtotals(table: Table) -> Table:
     for label, kinds in (
         ("Total: savings less costs", ("saving", "cost")),
         ("Total: funding", ("funding",)),
-        ("Total: every mitigation", tuple(KIND_ORDER)),
+        (EACH_ALONE, tuple(KIND_ORDER)),
     ):
         part = frame[frame["Kind"].isin(kinds)]
         if len(part):

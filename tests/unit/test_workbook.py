@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from report.tables import Table, mitigation_log, mitigation_plan
+from report.tables import EACH_ALONE, Table, mitigation_log, mitigation_plan
 from report.workbook import write_workbook
 from tests.xlsx_formulas import Evaluator, is_formula, locate
 
@@ -189,7 +189,7 @@ def test_mitigation_subtotals_are_sumifs_over_each_kind_and_status(tmp_path):
     assert log.value("Subtotal: assured savings", cumulative) == 40.0
     assert log.value("Total: savings less costs", cumulative) == 33.0 + 40.0 - 6.0
     assert log.value("Total: funding", "2026-27") == 50.0
-    assert log.value("Total: every mitigation", cumulative) == 33.0 + 40.0 + 100.0 - 6.0
+    assert log.value(EACH_ALONE, cumulative) == 33.0 + 40.0 + 100.0 - 6.0
     row = log.labels["Outreach"]  # its years, across
     assert (
         log.raw("Outreach", cumulative) == f"=SUM(H{row}:I{row})"
@@ -202,7 +202,7 @@ def test_mitigation_subtotals_are_sumifs_over_each_kind_and_status(tmp_path):
     assert plan.value("Subtotal: assessed savings", "Cost to deliver (£ a year)") == 12.5
     assert plan.value("Subtotal: assessed savings", cumulative) == 33.0
     assert plan.value("Subtotal: assured costs", cumulative) == -6.0
-    assert plan.value("Total: every mitigation", cumulative) == 167.0
+    assert plan.value(EACH_ALONE, cumulative) == 167.0
     # assured before assessed within a kind, savings before costs and funding
     labels = list(plan.labels)
     assert labels[:5] == ["Special places", "Outreach", "Banding", "Therapies", "Transfer"]
