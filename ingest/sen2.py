@@ -261,8 +261,13 @@ def _need_by_rank(columns: dict[str, set[str]]) -> str:
     return _to_request(needs, link, columns, "senneed")
 
 
-def _to_request(rows_sql: str, link: str, columns: dict[str, set[str]], table: str) -> str:
-    """Rows of `table` carrying `link` re-keyed to the request they belong to."""
+def _to_request(
+    rows_sql: str, link: str, columns: dict[str, set[str]], table: str, keep: bool = False
+) -> str:
+    """Rows of `table` carrying `link` re-keyed to the request they belong to; with `keep`, a row
+    whose link leads nowhere stays, with no request (a placement's row is then quarantined for
+    its missing child, not lost)."""
+    join = "LEFT JOIN" if keep else "JOIN"
     parent = link.removesuffix("tableid")
     if link != "persontableid" and link not in columns.get(parent, set()):
         raise FileRejected(
@@ -274,25 +279,26 @@ def _to_request(rows_sql: str, link: str, columns: dict[str, set[str]], table: s
     if link == "activeplanstableid":
         return (
             f"SELECT activeplans.requeststableid, r.* EXCLUDE (link) FROM ({rows_sql}) r "
-            f"JOIN _part_sen2_activeplans AS activeplans ON activeplans.activeplanstableid = r.link"
+            f"{join} _part_sen2_activeplans AS activeplans "
+            "ON activeplans.activeplanstableid = r.link"
         )
     if link == "namedplantableid":
         return (
             f"SELECT assessment.requeststableid, r.* EXCLUDE (link) FROM ({rows_sql}) r "
-            "JOIN _part_sen2_namedplan AS namedplan ON namedplan.namedplantableid = r.link "
-            "JOIN _part_sen2_assessment AS assessment "
+            f"{join} _part_sen2_namedplan AS namedplan ON namedplan.namedplantableid = r.link "
+            f"{join} _part_sen2_assessment AS assessment "
             "ON assessment.assessmenttableid = namedplan.assessmenttableid"
         )
     if link == "assessmenttableid":
         return (
             f"SELECT assessment.requeststableid, r.* EXCLUDE (link) FROM ({rows_sql}) r "
-            "JOIN _part_sen2_assessment AS assessment ON assessment.assessmenttableid = r.link"
+            f"{join} _part_sen2_assessment AS assessment ON assessment.assessmenttableid = r.link"
         )
     # linked to the person only: the person's latest request
     return (
         "SELECT arg_max(requests.requeststableid, requests.receiveddate) AS requeststableid, "
         "r.* EXCLUDE (link) "
-        f"FROM ({rows_sql}) r JOIN _part_sen2_requests AS requests "
+        f"FROM ({rows_sql}) r {join} _part_sen2_requests AS requests "
         "ON requests.persontableid = r.link GROUP BY ALL"
     )
 
@@ -374,8 +380,9 @@ def placements_part(
     else:
         with_person = (
             "SELECT d.*, requests.persontableid "
-            f"FROM ({_to_request(detail, link, columns, 'placementdetail')}) d "
-            "JOIN _part_sen2_requests AS requests ON requests.requeststableid = d.requeststableid"
+            f"FROM ({_to_request(detail, link, columns, 'placementdetail', keep=True)}) d "
+            "LEFT JOIN _part_sen2_requests AS requests "
+            "ON requests.requeststableid = d.requeststableid"
         )
     # the placement's own exported row, and its active plan's when it hangs from one, go to raw
     kept_tables: tuple[str, ...] = ("placementdetail",)

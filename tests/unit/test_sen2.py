@@ -186,3 +186,24 @@ def test_a_return_in_a_councils_folder_is_that_councils_and_named_from_the_landi
     assert names and all(name.startswith("869/sen2/") for name in names)
     assert all((tmp_path / name).is_file() for name in names)
     assert con.execute("SELECT DISTINCT la_code FROM raw.ehcp_files").fetchall() == [("869",)]
+
+
+def test_a_placement_whose_plan_is_not_in_the_return_is_quarantined_not_lost(tmp_path, con):
+    """SEN2's guide lists missing person or request ids among the errors returns hold: a
+    placement row linked to an active plan the return lacks, or to none, is read and
+    quarantined for its missing child (its file and row kept), never dropped unseen."""
+    folder = tmp_path / "sen2" / "2025"
+    write_sen2_return(folder, CENSUS_DATES[2], version=3)
+    [detail] = folder.glob("*placementdetail*")
+    lines = detail.read_text().splitlines()
+    header, first = lines[0].split(","), lines[1].split(",")
+    link = header.index("activeplanstableid")
+    orphans = [first[:link] + [value] + first[link + 1 :] for value in ("999999", "")]
+    detail.write_text("\n".join([*lines, *(",".join(row) for row in orphans)]) + "\n")
+    [loaded] = load(con, PLACEMENTS, tmp_path).files
+    assert (loaded.rows_read, loaded.rows_quarantined) == (len(lines) - 1 + 2, 2)
+    quarantined = con.execute(
+        "SELECT list(_source_row ORDER BY _source_row), bool_and(list_contains(reason_codes, "
+        "'missing_required_value')) FROM quarantine.placements"
+    ).fetchone()
+    assert quarantined == ([len(lines) + 1, len(lines) + 2], True)
