@@ -70,6 +70,9 @@ class CarriedYear:
     funding_gbp: float
     funding_source: str
     spend_gbp: float
+    plans: np.ndarray  # (P,) on its January census
+    cost_per_plan: np.ndarray  # (P,) full-time placements per plan × its unit cost
+    central_gbp: float
 
     @property
     def balance_gbp(self) -> float:
@@ -217,7 +220,9 @@ def balance_before(
                 "missing, so its balance cannot be estimated"
             )
         plans = caseload.loc[census].reindex(costs.provisions, fill_value=0).to_numpy(dtype=float)
-        unit = costs.unit_cost * (1 + costs.real_growth + costs.inflation) ** step
+        per_plan = costs.fte_per_plan * (
+            costs.unit_cost * (1 + costs.real_growth + costs.inflation) ** step
+        )
         central = costs.central * (1 + costs.central_real_growth + costs.inflation) ** step
         carried.append(
             CarriedYear(
@@ -225,7 +230,10 @@ def balance_before(
                 census,
                 costs.funding[fy],
                 costs.funding_source[fy],
-                float((plans * costs.fte_per_plan * unit).sum() + central),
+                float((plans * per_plan).sum() + central),
+                plans,
+                per_plan,
+                float(central),
             )
         )
     balance = costs.base_cumulative_balance + sum(year.balance_gbp for year in carried)

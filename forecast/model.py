@@ -551,6 +551,19 @@ def drivers_table(history: History, runs: dict[str, ScenarioRun], costs: CostMod
         )
     rows = _driver_rows(series)
     base = [s for s in series if s[1] == costs.base_fy]
+    if costs.carried:  # the forecast's first change is from the year carried before it
+        last = costs.carried[-1]
+        base = [
+            (
+                ACTUAL,
+                last.financial_year,
+                last.plans,
+                last.cost_per_plan,
+                last.central_gbp,
+                float(joiners.get(last.census_year, np.nan)),
+                float(leavers.get(last.census_year, np.nan)),
+            )
+        ]
     for name, run in runs.items():
         mean_plans = run.plans.mean(axis=0)
         per_plan = run.spend.mean(axis=0) / np.maximum(mean_plans, 1e-9)

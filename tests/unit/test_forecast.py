@@ -345,6 +345,13 @@ def test_a_year_whose_ledger_is_not_whole_is_carried_into_the_balance_not_droppe
     assert first["cumulative_balance_gbp_central"] == pytest.approx(
         brought["value"] + first["in_year_balance_gbp_central"]
     )
+    # the first forecast year's change in spend is measured from the year carried, not from
+    # two years back
+    [carried] = result.cost_model.carried
+    drivers = result.drivers.set_index(["scenario", "financial_year", "driver"])
+    assert drivers.loc[("unmitigated", "2026-27", "total"), "spend_change_gbp"] == pytest.approx(
+        first["spend_gbp_central"] - carried.spend_gbp
+    )
     checks = run_checks(forecast_tables(result, pd.DataFrame()), result.unreached)
     assert [gate.failures for _, gate in checks.values() if not gate.passed] == []
 
