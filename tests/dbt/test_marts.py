@@ -312,3 +312,49 @@ def test_a_ledger_that_stops_before_the_years_last_month_leaves_the_year_incompl
         )
     assert as_at >= march.replace(day=31) and ledger_end < march  # the other extracts reach on
     assert now == {**complete, last: False}
+
+
+def test_a_ledger_that_starts_before_the_budget_closes_its_first_years_on_the_brought_forward(
+    warehouse_copy,
+):
+    """The budget's first balance brought forward (2021-22: -£25,000) already holds every year
+    before it. A ledger reaching back a day further (a 2020-21 posting) must not restart the
+    cumulative balance at zero and drop that £25,000 from every year after."""
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        before = dict(
+            con.execute(
+                "SELECT financial_year, cumulative_balance_gbp FROM marts.fct_hnb_position"
+            ).fetchall()
+        )
+    with duckdb.connect(str(warehouse_copy)) as con:
+        con.execute(
+            "INSERT INTO staging.stg_finance__transactions BY NAME "
+            "SELECT la_code, 'TXEARLY' AS transaction_id, DATE '2021-03-31' AS posting_date, "
+            "'2020-21' AS financial_year, 1000.00 AS amount_gbp, '1.2.5' AS s251_line, "
+            "source_file_hash, source_file, 999 AS source_row, load_id "
+            "FROM staging.stg_finance__transactions LIMIT 1"
+        )
+    completed = dbt_build(
+        warehouse_copy,
+        "--select",
+        "stg_finance__transactions+",
+        "--exclude",
+        "stg_finance__transactions",
+        "--exclude-resource-type",
+        "test",
+        "unit_test",
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:]
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        after = dict(
+            con.execute(
+                "SELECT financial_year, cumulative_balance_gbp FROM marts.fct_hnb_position"
+            ).fetchall()
+        )
+    assert after == {**before, "2020-21": Decimal(-25000)}
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        # one day of spend is not a year
+        assert not con.execute(
+            "SELECT bool_or(is_complete_year) FROM marts.fct_provision_spend "
+            "WHERE financial_year = '2020-21'"
+        ).fetchone()[0]

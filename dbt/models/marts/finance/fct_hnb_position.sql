@@ -1,6 +1,7 @@
 -- The high needs block position per financial year: funding (allocation after place deductions,
 -- plus block transfers, LA contribution and other income) against spend, and the cumulative
--- balance from the balance brought forward at the start of the first year. Per council.
+-- balance, anchored on the balance brought forward of the earliest year the budget gives one for
+-- (the first year when it gives none). Per council.
 with budget as (
     select * from {{ ref('stg_budget__lines') }}
 ),
@@ -26,15 +27,6 @@ funding as (
     group by la_code, financial_year
 ),
 
--- each council's balance brought forward for the first year its ledger covers (zero when none)
-opening as (
-    select first_years.la_code, coalesce(max(funding.balance_brought_forward_gbp), 0) as opening_balance_gbp
-    from (select la_code, min(financial_year) as financial_year from spend group by la_code) as first_years
-    left join funding
-        on funding.la_code = first_years.la_code and funding.financial_year = first_years.financial_year
-    group by first_years.la_code
-),
-
 years as (
     select
         spend.la_code,
@@ -58,6 +50,31 @@ positions as (
         hnb_allocation_gbp - place_deductions_gbp + block_transfer_gbp + la_contribution_gbp
             + other_income_gbp as funding_gbp
     from years
+),
+
+-- the year whose balance brought forward anchors the cumulative balance: the earliest one the
+-- budget gives it for, else the ledger's first year (opening at zero)
+anchors as (
+    select
+        la_code,
+        coalesce(min(financial_year) filter (where balance_brought_forward_gbp is not null), min(financial_year))
+            as anchor_year
+    from positions
+    group by la_code
+),
+
+-- the running sum's starting point: the anchor year's balance brought forward, less the in-year
+-- balances of the years before it (a ledger that starts before the budget: that balance already
+-- holds them, so the years before close on it rather than the cumulative balance forgetting it)
+opening as (
+    select
+        positions.la_code,
+        coalesce(max(positions.balance_brought_forward_gbp) filter (where positions.financial_year = anchors.anchor_year), 0)
+        - coalesce(sum(positions.funding_gbp - positions.spend_gbp) filter (where positions.financial_year < anchors.anchor_year), 0)
+            as opening_balance_gbp
+    from positions
+    inner join anchors on anchors.la_code = positions.la_code
+    group by positions.la_code
 )
 
 select
