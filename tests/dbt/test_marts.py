@@ -358,3 +358,47 @@ def test_a_ledger_that_starts_before_the_budget_closes_its_first_years_on_the_br
             "SELECT bool_or(is_complete_year) FROM marts.fct_provision_spend "
             "WHERE financial_year = '2020-21'"
         ).fetchone()[0]
+
+
+def test_data_quality_accounts_for_the_requests_extract_too(warehouse_copy):
+    """Every landing file, requests for assessment included: its rows read, loaded and
+    quarantined by reason, as for the other extracts."""
+    import datetime as dt_
+
+    from ingest.contracts import REQUESTS
+    from ingest.load import load_extract
+    from tests.conftest import TEST_KEY
+
+    landing = warehouse_copy.parent / "landing"
+    (landing / "requests").mkdir(parents=True)
+    (landing / "requests" / "requests.csv").write_text(
+        "request_id,child_id,request_date,decided_to_assess,decision_date\n"
+        "R1,K001,2023-01-10,Y,2023-02-20\n"
+        "R2,K002,2023-03-10,N,2023-02-01\n"  # decided before it was asked
+        "R3,K003,not a date,,\n"
+    )
+    with duckdb.connect(str(warehouse_copy)) as con:
+        load_extract(con, REQUESTS, landing, "test-requests", TEST_KEY, dt_.date(2026, 3, 31))
+    completed = dbt_build(
+        warehouse_copy,
+        "--select",
+        "stg_requests__assessment_requests",
+        "fct_data_quality",
+        "--exclude-resource-type",
+        "unit_test",
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:]
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        measures = dict(
+            con.execute(
+                "SELECT measure, sum(rows) FROM marts.fct_data_quality "
+                "WHERE extract = 'requests' AND measure IN "
+                "('rows_read', 'rows_loaded', 'rows_quarantined', 'rows_current') GROUP BY 1"
+            ).fetchall()
+        )
+    assert measures == {
+        "rows_read": 3,
+        "rows_loaded": 1,
+        "rows_quarantined": 2,
+        "rows_current": 1,
+    }

@@ -7,6 +7,7 @@
     'finance': 'stg_finance__transactions',
     'budget': 'stg_budget__lines',
     'gias': 'stg_reference__establishments',
+    'requests': 'stg_requests__assessment_requests',
 } %}
 
 with files as (
