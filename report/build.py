@@ -20,6 +20,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import math
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,6 +247,7 @@ def _draw(con: duckdb.DuckDBPyConnection, options: ReportOptions, staging: Path)
             bench_tables,
             note,
             request_tables,
+            threshold,
         )
         render(
             folder / "report.html",
@@ -374,6 +376,7 @@ def _sections(
     bench_tables: list[tables.Table],
     bench_note: str,
     request_tables: list[tables.Table],
+    threshold: int | None = None,
 ) -> list[Section]:
     by_key = {chart.key: chart for chart in charts}
     by_section: dict[str, list[Chart]] = {}
@@ -405,7 +408,7 @@ def _sections(
     spend.table(named["expenditure_by_provision_unmitigated"])
     if "sen_transport" in named:
         spend.table(named["sen_transport"])
-    if reading := _not_in_education(data):
+    if reading := _not_in_education(data, threshold):
         spend.text(reading)
 
     dbv = Section(
@@ -520,14 +523,14 @@ def _sections(
     return [*sections, quality]
 
 
-def _not_in_education(data: ReportData) -> str:
+def _not_in_education(data: ReportData, threshold: int | None = None) -> str:
     """Children with a plan and no placement cost the block nothing, so the totals hide them: say
-    so."""
-    caseload = data.caseload
-    if "none" not in caseload.columns:
+    so (their count as every table publishes it: not at all where it is suppressed)."""
+    if "none" not in data.caseload.columns:
         return ""
+    caseload = data.caseload_published(threshold)[0].cells
     last = caseload.index.max()
-    now = int(caseload.loc[last, "none"])
+    count = caseload.loc[last, "none"]
     future = data.caseload_forecast[
         (data.caseload_forecast["scenario"] == "unmitigated")
         & (data.caseload_forecast["provision_type"] == "none")
@@ -537,11 +540,17 @@ def _not_in_education(data: ReportData) -> str:
         if len(future)
         else 0.0
     )
-    if not now and not ahead:
+    hidden = math.isnan(count)  # suppressed
+    now = 0 if hidden else int(count)
+    if not hidden and not now and not ahead:
         return ""
+    who = (
+        "Children with a plan (too few to publish how many, or hidden to protect a count that is)"
+        if hidden
+        else f"{now:,} children with a plan"
+    )
     return (
-        f"{now:,} children with a plan were in no placement (NEET, not in education, or placement "
-        "unknown) on the "
+        f"{who} were in no placement (NEET, not in education, or placement unknown) on the "
         f"January {last} census, and {ahead:,.0f} are forecast by {data.horizon} (unmitigated): "
         "they cost the high "
         "needs block nothing here, so every spend figure above leaves them out. Any of them placed "

@@ -857,7 +857,14 @@ def provision_starts(data: ReportData, threshold: int | None = None) -> Chart:
     average = (sums["cost_total"] / sums["starts"]).rename("avg_annual_cost_gbp").reset_index()
     average["costed_starts"] = sums["starts"].to_numpy()
     if threshold is not None:
-        average.loc[average["costed_starts"] < threshold, "avg_annual_cost_gbp"] = np.nan
+        # no average over fewer placements than the threshold, nor for a cell the left panel
+        # hides (to protect another)
+        cells = pd.MultiIndex.from_frame(average[["age_at_start_band", "provision_type"]])
+        hidden_cell = starts.isna().stack(future_stack=True).reindex(cells, fill_value=True)
+        average.loc[
+            (average["costed_starts"] < threshold).to_numpy() | hidden_cell.to_numpy(),
+            "avg_annual_cost_gbp",
+        ] = np.nan
 
     fig, (left, right) = _subplots(1, 2, figsize=(style.FIGURE_WIDTH + 2, 4.6))
     bottom = np.zeros(len(AGE_BANDS))
@@ -916,7 +923,12 @@ def provision_starts(data: ReportData, threshold: int | None = None) -> Chart:
         starts.stack(future_stack=True)
         .rename("starts")
         .reset_index()
-        .merge(average, on=["provision_type", "age_at_start_band"], how="left")
+        .merge(
+            # how many starts the average is over is a count of children too: not published
+            average if threshold is None else average.drop(columns="costed_starts"),
+            on=["provision_type", "age_at_start_band"],
+            how="left",
+        )
     )
 
     pieces = []

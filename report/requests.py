@@ -112,6 +112,24 @@ def read_published(folder: Path | None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
+def _discloses(value, count, measure: str, threshold: int) -> bool:
+    """Whether the council's figure would show a count of children below the threshold: a count
+    itself, or a share whose denominator, numerator (share × denominator) or remainder is one;
+    a share of a hidden denominator is hidden with it."""
+
+    def small(n) -> bool:
+        return bool(pd.notna(n) and 0 < round(n) < threshold)
+
+    if measure not in DENOMINATORS:
+        return small(value)
+    if pd.isna(count) or small(count):
+        return pd.notna(count)
+    if pd.isna(value):
+        return False
+    numerator = float(value) / 100 * float(count)
+    return small(numerator) or small(float(count) - numerator)
+
+
 PUBLISHED_YEARS = 5  # without the council's own returns: the latest published years shown
 # the rows of each year: whose figures they are
 OWN = "This council (its SEN2 returns)"
@@ -153,9 +171,11 @@ def requests_table(
                 of = in_year[in_year["measure"] == measure].set_index("code")["value"]
                 if source == OWN:
                     value = getattr(record, measure)
-                    count = getattr(record, DENOMINATORS.get(measure, measure))
-                    hide[label] = (
-                        threshold is not None and pd.notna(count) and 0 < count < threshold
+                    hide[label] = threshold is not None and _discloses(
+                        value,
+                        getattr(record, DENOMINATORS.get(measure, measure)),
+                        measure,
+                        threshold,
                     )
                 elif source == PUBLISHED:
                     value = of.get(council) if council else None

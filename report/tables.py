@@ -22,6 +22,7 @@ from forecast.years import fy_of_census_year
 
 from .charts import SENSITIVITY_LABELS
 from .data import DFE_PLACEMENT, ReportData
+from .suppression import protect
 
 SCENARIOS = ("unmitigated", "mitigated")
 FUNDING_LINES = {
@@ -673,10 +674,12 @@ BASELINE_LABELS = {
 SPEND_ROW = "Spend (plans weighted by cost per plan)"
 
 
-def backtest(data: ReportData) -> list[Table]:
+def backtest(data: ReportData, threshold: int | None = None) -> list[Table]:
     """The caseload model's accuracy on the council's own history, every origin pooled: per years
     ahead and provision type (then all plans, then spend), the model's error, bias and interval
-    coverage beside each baseline's error, and how often the model beat it."""
+    coverage beside each baseline's error, and how often the model beat it. For publication
+    (`threshold`), no sums of actual plans (one horizon's less the next's is a census's count)
+    and no scores for a provision type whose count any census suppresses."""
     if data.backtest is None or data.backtest.empty:
         return []
     pooled = data.backtest[data.backtest["origin"].isna()]
@@ -704,6 +707,12 @@ def backtest(data: ReportData) -> list[Table]:
         frame[f"Origins where the model beat {label.lower()} (%)"] = (
             model[f"beats_{baseline}"] * 100
         )
+    if threshold is not None:
+        frame = frame.drop(columns="Actual plans (sum)")
+        cells = data.caseload_published(threshold)[0].cells
+        hidden = {str(p) for p in cells.columns[cells.isna().any()]}
+        scores = [c for c in frame.columns if c != "Origins scored"]
+        frame.loc[frame.index.get_level_values(1).isin(hidden), scores] = np.nan
     order = {p: k for k, p in enumerate([*data.provisions, "total", "spend"])}
     frame = frame.reset_index().sort_values(
         ["horizon", "provision_type"],
@@ -729,7 +738,14 @@ def backtest(data: ReportData) -> list[Table]:
             "the model's error was the "
             f"smaller. {SPEND_ROW}: each provision type's plans times the council's cost per plan "
             "in the last "
-            "complete year, so a miss on a dear placement counts by its cost.",
+            "complete year, so a miss on a dear placement counts by its cost."
+            + (
+                " This version leaves out the sums of actual plans (one horizon's less the "
+                "next's would be a census's count) and the scores of a provision type whose "
+                "count a census suppresses."
+                if threshold is not None
+                else ""
+            ),
         )
     ]
 
@@ -791,12 +807,30 @@ def gap_to_balance(data: ReportData) -> Table:
 
 
 def provision_spend(data: ReportData, threshold: int | None = None) -> Table:
+    """Spend, placements and unit cost per year and provision type. For publication, as the
+    serving file's published.provision_spend: a placement count below the threshold is hidden
+    with its spend and unit cost (one child's cost), and enough others in its year with it that
+    the year's total spend cannot give it back."""
     spend = data.spend.copy()
     if threshold is not None:
-        small = (spend["placements"] > 0) & (spend["placements"] < threshold)
-        spend["placements"] = spend["placements"].astype(float).mask(small)
+        counts = spend.pivot_table(
+            index="financial_year",
+            columns="provision_type",
+            values="placements",
+            aggfunc="sum",
+            fill_value=0,
+        )
+        hidden_cells = protect(counts, threshold, rows=True, columns=False).cells.isna()
+        hidden = (
+            hidden_cells.stack(future_stack=True)
+            .reindex(pd.MultiIndex.from_frame(spend[["financial_year", "provision_type"]]))
+            .fillna(False)
+            .to_numpy(dtype=bool)
+        )
+        spend["placements"] = spend["placements"].astype(float).mask(hidden)
+        spend["spend_gbp"] = spend["spend_gbp"].astype(float).mask(hidden)
         spend["fte_placements"] = spend["fte_placements"].mask(
-            small | (spend["fte_placements"] < threshold)
+            hidden | (spend["fte_placements"] < threshold)
         )
         spend["unit_cost_gbp"] = spend["unit_cost_gbp"].mask(spend["fte_placements"].isna())
     spend["provision_type"] = spend["provision_type"].map(data.labels)
@@ -1168,6 +1202,6 @@ def detail_tables(data: ReportData, threshold: int | None = None) -> dict[str, l
         "Provision spend": _marked(lambda d, t: [provision_spend(d, t)], data, threshold),
         "Caseload breakdowns": _marked(cohort_breakdowns, data, threshold),
         "Flows": _marked(lambda d, t: [flows(d, t)], data, threshold),
-        **({"Model and accuracy": scored} if (scored := backtest(data)) else {}),
+        **({"Model and accuracy": scored} if (scored := backtest(data, threshold)) else {}),
         "Data quality": [data_quality(data), quality_reasons(data), checks(data)],
     }

@@ -176,6 +176,55 @@ def test_each_chart_has_data(data, threshold):
         assert chart.figure.axes and chart.png()[:8] == b"\x89PNG\r\n\x1a\n", chart.key
 
 
+def test_the_publication_age_at_start_chart_data_gives_no_hidden_count_away(data):
+    """Chart 08's data (the workbook's Chart data sheet) held how many costed starts each
+    average was over, unsuppressed beside the suppressed starts: the hidden counts, and the
+    cells hidden to protect them, could be read off. The publication's has no such column, and
+    no average where the count is hidden."""
+    internal, published = (
+        next(c for c in build_charts(data, threshold) if c.key == "08_age_at_provision_start")
+        for threshold in (None, THRESHOLD)
+    )
+    assert "costed_starts" in internal.data.columns
+    assert "costed_starts" not in published.data.columns
+    hidden = published.data["starts"].isna()
+    assert hidden.any()  # the demo has small cells here
+    assert published.data.loc[hidden, "avg_annual_cost_gbp"].isna().all()
+
+
+def test_the_count_of_children_in_no_placement_is_published_as_the_tables_publish_it(data):
+    """The spend section says how many children with a plan are in no placement: in the
+    publication version only as the caseload tables publish it, so a threshold that hides it
+    there hides it here."""
+    from report.build import _not_in_education
+
+    last = data.caseload.index.max()
+    count = int(data.caseload.loc[last, "none"])
+    assert f"{count:,} children with a plan" in _not_in_education(data)
+    above = count + 1  # every cell of that census below the threshold
+    hidden = _not_in_education(data, above)
+    assert f"{count:,} children" not in hidden and "too few to publish" in hidden
+
+
+def test_the_publication_backtest_gives_no_census_count_away_by_differencing(data):
+    """The backtest's sums of actual plans pool the origins at 1, 2 and 3 years ahead, so one
+    horizon's less the next's is a census's count: the publication has no such sums, and no
+    scores for a provision type whose count a census suppresses."""
+    from report.tables import backtest
+
+    # a threshold just above the demo's smallest count, so some census cell is hidden
+    threshold = int(data.caseload[data.caseload > 0].min().min()) + 1
+    [internal], [published] = backtest(data), backtest(data, threshold)
+    assert "Actual plans (sum)" in internal.frame.columns
+    assert "Actual plans (sum)" not in published.frame.columns
+    cells = data.caseload_published(threshold)[0].cells
+    hidden = {data.labels[p] for p in cells.columns[cells.isna().any()]}
+    assert hidden
+    scores = published.frame.drop(columns=["Years ahead", "Provision type", "Origins scored"])
+    assert scores[published.frame["Provision type"].isin(hidden)].isna().all().all()
+    assert scores[published.frame["Provision type"] == "All plans"].notna().any().any()
+
+
 def test_a_census_whose_every_count_is_hidden_leaves_the_charts_drawn(data):
     """The latest census with a handful of plans (a mid-year extract, a small council): at the
     publication threshold all of its cells are hidden; each chart reads from the censuses that

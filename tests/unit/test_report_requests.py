@@ -80,3 +80,25 @@ def test_without_its_own_returns_the_council_is_shown_as_the_dfe_publishes_it():
     # no council, or a council the DfE publishes nothing for: no table at all
     assert requests_table(None, published, None, []) is None
     assert requests_table(None, published, "999", []) is None
+
+
+def test_a_share_of_a_large_count_is_hidden_when_it_shows_a_small_one():
+    """20 requests, 5 % decided to assess: 1 child. 20 plans issued, 90 % within 20 weeks: 2
+    were late. A share is hidden when its numerator, or what is left of its denominator, is a
+    count below the threshold, however large the denominator."""
+    own = OWN.assign(
+        requests=[20],
+        decided_to_assess_pct=[5.0],
+        plans_issued=[20],
+        conversion_pct=[50.0],
+        within_20_weeks_pct=[90.0],
+        within_20_weeks_pct_excluding_exceptions=[50.0],
+    )
+    table = requests_table(own, read_published(None), None, [], threshold=5)
+    hidden = table.suppressed.loc[table.frame["Figures"] == "This council (its SEN2 returns)"]
+    [hidden] = hidden.to_dict("records")
+    assert hidden["Requests the council decided to assess (%)"]  # 1 of 20
+    assert hidden["Plans issued within 20 weeks (%)"]  # 2 of 20 late
+    assert not hidden["Requests that led to a plan (%)"]  # 10 of 20
+    assert not hidden["Requests for an EHC needs assessment"]
+    assert not hidden["EHC plans issued"]
