@@ -402,3 +402,33 @@ def test_data_quality_accounts_for_the_requests_extract_too(warehouse_copy):
         "rows_quarantined": 2,
         "rows_current": 1,
     }
+
+
+def test_a_child_with_two_active_plans_counts_once_and_is_flagged(warehouse_copy):
+    """SEN2 counts a child's plan once: a second plan for a child whose first is still active
+    (a data error) must not add to the caseload; it is flagged for a data engineer."""
+    query = "SELECT census_year, sum(plans) FROM marts.fct_ehcp_cohort GROUP BY 1"
+    with duckdb.connect(str(warehouse_copy)) as con:
+        before = dict(con.execute(query).fetchall())
+        con.execute(
+            "INSERT INTO raw.ehcp BY NAME "
+            "SELECT * REPLACE ('EP_SECOND' AS plan_id, plan_start_date + 30 AS plan_start_date, "
+            "999 AS _source_row) "
+            "FROM raw.ehcp WHERE plan_cease_date IS NULL ORDER BY plan_id LIMIT 1"
+        )
+    completed = dbt_build(
+        warehouse_copy,
+        "--select",
+        "int_ehcp_census_snapshots+",
+        "int_data_quality_flags+",
+        "--exclude-resource-type",
+        "unit_test",
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:]
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        assert dict(con.execute(query).fetchall()) == before
+        flagged = con.execute(
+            "SELECT record_key FROM intermediate.int_data_quality_flags "
+            "WHERE flag = 'overlapping_plan'"
+        ).fetchall()
+        assert flagged == [("EP_SECOND",)]

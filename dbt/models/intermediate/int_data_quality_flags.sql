@@ -1,7 +1,8 @@
 -- Rows that loaded but deserve a data engineer's look: kept in the marts, counted in
 -- fct_data_quality. A placement or payment for a child or placement no extract of its council
 -- knows, spells
--- of one child that overlap, and placements whose establishment type is unknown. When only new
+-- of one child that overlap, plans of one child that overlap (the caseload counts the child
+-- once), and placements whose establishment type is unknown. When only new
 -- finance files have arrived, just their transactions' flags are added, replacing those of any
 -- earlier version (macros/ledger_increment.sql).
 {{ ledger_flags_config() }}
@@ -62,6 +63,19 @@ flags as (
             and earlier.placement_id <> later.placement_id
             and (earlier.start_date, earlier.placement_id) < (later.start_date, later.placement_id)
             and coalesce(earlier.end_date, date '9999-12-31') >= later.start_date
+    )
+
+    union all
+    select later.la_code, 'ehcp', later.source_file, later.source_row, later.source_file_hash,
+        later.plan_id, 'overlapping_plan'
+    from plans as later
+    where exists (
+        select 1 from plans as earlier
+        where earlier.la_code = later.la_code
+            and earlier.child_id = later.child_id
+            and earlier.plan_id <> later.plan_id
+            and (earlier.plan_start_date, earlier.plan_id) < (later.plan_start_date, later.plan_id)
+            and coalesce(earlier.plan_cease_date, date '9999-12-31') > later.plan_start_date
     )
 
     union all

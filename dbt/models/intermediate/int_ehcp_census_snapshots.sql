@@ -1,5 +1,7 @@
--- The caseload on each January census day: every plan active that day (issued on or before
--- it, not ceased by it), with the child's curriculum age and the placement they attended.
+-- The caseload on each January census day: every child with a plan active that day (issued on or
+-- before it, not ceased by it), with the child's curriculum age and the placement they attended.
+-- A child holds one plan; a child with two active (a data error, flagged overlapping_plan in
+-- int_data_quality_flags) counts once, on the earlier plan, as SEN2 counts them.
 with census as (
     select * from {{ ref('int_census_dates') }}
 ),
@@ -28,6 +30,10 @@ active_plans as (
         on plans.la_code = census.la_code
         and plans.plan_start_date <= census.census_date
         and (plans.plan_cease_date is null or plans.plan_cease_date > census.census_date)
+    qualify row_number() over (
+        partition by census.la_code, census.census_date, plans.child_id
+        order by plans.plan_start_date, plans.plan_id
+    ) = 1
 ),
 
 with_placement as (
