@@ -214,10 +214,10 @@ def balance_before(
     for step, start in enumerate(range(fy_start(costs.base_fy) + 1, fy_start(last) + 1), 1):
         fy = fy_label(start)
         census = census_year_of_fy(fy)
-        if census not in caseload.index:
+        if census not in caseload.index or fy not in costs.funding:
             raise ValueError(
-                f"{fy} is not complete in the finance extract and its January {census} census is "
-                "missing, so its balance cannot be estimated"
+                f"{fy} is not complete in the finance extract and its January {census} census "
+                "or its funding is missing, so its balance cannot be estimated"
             )
         plans = caseload.loc[census].reindex(costs.provisions, fill_value=0).to_numpy(dtype=float)
         per_plan = costs.fte_per_plan * (

@@ -38,6 +38,17 @@ def ledger_by_year() -> dict[str, Decimal]:
     return dict(totals)
 
 
+def rebuild(warehouse, *select: str, exclude: tuple[str, ...] = (), data_tests: bool = True):
+    """`dbt build` of the models `select` names on a tampered copy (no unit tests: their inputs
+    are fixed; no data tests either with `data_tests` false), which must succeed."""
+    skipped = ["unit_test"] if data_tests else ["test", "unit_test"]
+    excluded = ["--exclude", *exclude] if exclude else []
+    completed = dbt_build(
+        warehouse, "--select", *select, *excluded, "--exclude-resource-type", *skipped
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:]
+
+
 @pytest.fixture(scope="module")
 def con(built_warehouse):
     with duckdb.connect(str(built_warehouse), read_only=True) as connection:
@@ -290,16 +301,7 @@ def test_a_ledger_that_stops_before_the_years_last_month_leaves_the_year_incompl
         con.execute(
             "DELETE FROM staging.stg_finance__transactions WHERE posting_date >= ?", [march]
         )
-    completed = dbt_build(
-        warehouse_copy,
-        "--select",
-        "int_data_as_at",
-        "fct_provision_spend",
-        "--exclude-resource-type",
-        "test",
-        "unit_test",
-    )
-    assert completed.returncode == 0, completed.stdout[-4000:]
+    rebuild(warehouse_copy, "int_data_as_at", "fct_provision_spend", data_tests=False)
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
         as_at, ledger_end = con.execute(
             "SELECT as_at_date, ledger_last_posting_date FROM intermediate.int_data_as_at"
@@ -334,17 +336,12 @@ def test_a_ledger_that_starts_before_the_budget_closes_its_first_years_on_the_br
             "source_file_hash, source_file, 999 AS source_row, load_id "
             "FROM staging.stg_finance__transactions LIMIT 1"
         )
-    completed = dbt_build(
+    rebuild(
         warehouse_copy,
-        "--select",
         "stg_finance__transactions+",
-        "--exclude",
-        "stg_finance__transactions",
-        "--exclude-resource-type",
-        "test",
-        "unit_test",
+        exclude=("stg_finance__transactions",),
+        data_tests=False,
     )
-    assert completed.returncode == 0, completed.stdout[-4000:]
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
         after = dict(
             con.execute(
@@ -379,15 +376,7 @@ def test_data_quality_accounts_for_the_requests_extract_too(warehouse_copy):
     )
     with duckdb.connect(str(warehouse_copy)) as con:
         load_extract(con, REQUESTS, landing, "test-requests", TEST_KEY, dt_.date(2026, 3, 31))
-    completed = dbt_build(
-        warehouse_copy,
-        "--select",
-        "stg_requests__assessment_requests",
-        "fct_data_quality",
-        "--exclude-resource-type",
-        "unit_test",
-    )
-    assert completed.returncode == 0, completed.stdout[-4000:]
+    rebuild(warehouse_copy, "stg_requests__assessment_requests", "fct_data_quality")
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
         measures = dict(
             con.execute(
@@ -416,15 +405,7 @@ def test_a_child_with_two_active_plans_counts_once_and_is_flagged(warehouse_copy
             "999 AS _source_row) "
             "FROM raw.ehcp WHERE plan_cease_date IS NULL ORDER BY plan_id LIMIT 1"
         )
-    completed = dbt_build(
-        warehouse_copy,
-        "--select",
-        "int_ehcp_census_snapshots+",
-        "int_data_quality_flags+",
-        "--exclude-resource-type",
-        "unit_test",
-    )
-    assert completed.returncode == 0, completed.stdout[-4000:]
+    rebuild(warehouse_copy, "int_ehcp_census_snapshots+", "int_data_quality_flags+")
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
         assert dict(con.execute(query).fetchall()) == before
         flagged = con.execute(
