@@ -1,9 +1,10 @@
 -- The child's placement on the posting date, for the high needs payments where it decides the
 -- provision type: they name a child but no known placement. One row per council, child and
--- posting date.
+-- posting date: the placement open that day (started on or before it, not ended before it);
+-- of two open, the later started, as the census counts them; none when no placement was open.
 -- Its own table so that the ledger's allocation (int_spend_allocated) streams through hash joins
--- on small tables: computed inside that query, the sort of the as-of join pushed the ledger's
--- joins out of memory (61 million rows spilled to disk at England size).
+-- on small tables: computed inside that query, the sort pushed the ledger's joins out of memory
+-- (61 million rows spilled to disk at England size).
 with placements as (
     select * from {{ ref('int_placements_classified') }}
 ),
@@ -21,20 +22,21 @@ lookups as (
         and {{ is_high_needs('lines.is_high_needs', 'transactions.s251_line') }}
 ),
 
--- the child's placement that opened last on or before the posting date
+-- the child's placements open on the posting date, the latest started first (a long placement
+-- still open beside a short one that has ended: the open one, not none)
 child_placement as (
-    {{ asof_join(
-        columns=['lookups.la_code', 'lookups.child_id', 'lookups.posting_date', 'placements.provision_type', 'placements.end_date'],
-        left='lookups', right='placements', equal=[['la_code', 'la_code'], ['child_id', 'child_id']],
-        left_time='posting_date', op='>=', right_time='start_date',
-        left_key=['la_code', 'child_id', 'posting_date'], tie_break=['placement_id'], kind='left',
-    ) }}
+    select lookups.la_code, lookups.child_id, lookups.posting_date, placements.provision_type
+    from lookups
+    left join placements
+        on placements.la_code = lookups.la_code
+        and placements.child_id = lookups.child_id
+        and placements.start_date <= lookups.posting_date
+        and (placements.end_date is null or placements.end_date >= lookups.posting_date)
+    qualify row_number() over (
+        partition by lookups.la_code, lookups.child_id, lookups.posting_date
+        order by placements.start_date desc nulls last, placements.placement_id nulls last
+    ) = 1
 )
 
-select
-    la_code,
-    child_id,
-    posting_date,
-    -- none when that placement had ended by the posting date
-    case when end_date is null or end_date >= posting_date then provision_type end as provision_type
+select la_code, child_id, posting_date, provision_type
 from child_placement
