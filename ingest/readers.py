@@ -558,13 +558,14 @@ def _sheet_header(sheet) -> list[str]:
 def _sheet_part(con: duckdb.DuckDBPyConnection, sheet, part_name: str, table: str) -> Part:
     rows = sheet.iter_rows(values_only=True)
     header: list[str] | None = None
+    header_row = 0
     records: list[list[str | None]] = []
     numbers: list[int] = []
     for row_number, values in enumerate(rows, 1):
         texts = [cell_text(v) for v in values]
         if header is None:
             if any(t is not None for t in texts):
-                header = [t or "" for t in texts]
+                header, header_row = [t or "" for t in texts], row_number
             continue
         if all(t is None for t in texts):
             continue  # an empty spreadsheet row holds no data
@@ -578,8 +579,16 @@ def _sheet_part(con: duckdb.DuckDBPyConnection, sheet, part_name: str, table: st
         n for n, r in zip(numbers, records, strict=False) if any(t is not None for t in r[width:])
     ]
     if overflow:
+        named = [h for h in header if h.strip()]
         raise FileRejected(
-            f"{part_name}: row {overflow[0]} has values beyond the last header column"
+            f"{part_name}: row {overflow[0]} has values beyond the last header column; the "
+            f"header was taken from row {header_row}, the sheet's first row with values, which "
+            f"holds {', '.join(repr(h) for h in named)}"
+            + (
+                ": if that is a title, delete the rows above the real header"
+                if len(named) <= 2
+                else ""
+            )
         )
     frame = pd.DataFrame(
         [(r + [None] * width)[:width] for r in records], columns=names, dtype=object

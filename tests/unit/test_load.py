@@ -344,6 +344,27 @@ def test_every_sheet_holding_the_ledger_is_read_and_a_notes_sheet_is_not(tmp_pat
     assert con.execute("SELECT sum(amount) FROM raw.finance").fetchone()[0] == 20000
 
 
+def test_a_title_above_a_sheets_header_is_named_as_the_likely_cause(tmp_path, con):
+    """A report-style sheet: a title in A1, a blank row, then the header. The file is rejected
+    (which row is the header cannot be guessed safely), saying where the header was taken from
+    and what to do."""
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["High needs ledger 2024-25"])
+    sheet.append([])
+    sheet.append(FINANCE_HEADER.split(","))
+    for row in _ledger_rows(1, 3):
+        sheet.append(row)
+    (tmp_path / "finance").mkdir()
+    workbook.save(tmp_path / "finance" / "ledger.xlsx")
+    [rejected] = load(con, FINANCE, tmp_path).files
+    assert rejected.status == "rejected"
+    assert "header was taken from row 1" in rejected.message
+    assert "'High needs ledger 2024-25': if that is a title" in rejected.message
+
+
 def test_a_workbook_that_understates_its_size_is_read_whole(tmp_path, con):
     """Some writers declare a sheet smaller than it is (<dimension>); every row is read anyway."""
     import re
