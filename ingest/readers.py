@@ -286,6 +286,50 @@ def _choose_delimiter(sample: str, known: set[str]) -> tuple[str, list[str]]:
     return best[1], best[2]
 
 
+def _has_empty_lines(path: Path) -> bool:
+    """Whether the (UTF-8) file holds an empty line after its first: DuckDB skips those without
+    counting them, so the rows after would be numbered short of where a spreadsheet shows them."""
+    tail = b""
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            joined = tail + block
+            if b"\n\n" in joined or b"\n\r\n" in joined:
+                return True
+            tail = joined[-2:]
+    return False
+
+
+def _number_rows_as_a_spreadsheet(
+    con: duckdb.DuckDBPyConnection, table: str, source: Path, delimiter: str
+) -> None:
+    """Renumber `table`'s rows (read by DuckDB, which skips empty lines) as a spreadsheet shows
+    the file: every record counted, empty ones too, the header as row 1. Read again with
+    Python's csv module, which parses records as DuckDB does (a quoted field may hold a line
+    break) and gives an empty line as an empty record."""
+    numbers, header_seen = [], False
+    with source.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle, delimiter=delimiter, quotechar='"', doublequote=True)
+        for number, record in enumerate(reader, 1):
+            if not record:
+                continue
+            if header_seen:
+                numbers.append(number)
+            header_seen = True
+    if len(numbers) != con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]:
+        return  # the two parsers disagree on the records: keep DuckDB's numbers, not a guess
+    renumbered = pd.DataFrame(
+        {"_read_row": range(2, len(numbers) + 2), "_sheet_row": numbers}, dtype="int64"
+    )
+    con.register("_renumbered", renumbered)
+    try:
+        con.execute(
+            f"UPDATE {table} SET _source_row = r._sheet_row FROM _renumbered AS r "
+            f"WHERE {table}._source_row = r._read_row"
+        )
+    finally:
+        con.unregister("_renumbered")
+
+
 def _unique_names(headers: list[str]) -> list[str]:
     """Blank headers get a position name and repeated ones a suffix, so every column has a name."""
     seen: dict[str, int] = {}
@@ -401,6 +445,8 @@ def read_csv_part(
     )
     try:
         con.execute(query)
+        if _has_empty_lines(source):
+            _number_rows_as_a_spreadsheet(con, table, source, delimiter)
         # a row with every field blank is an export's leftover (Excel writes `,,,` lines), as an
         # empty spreadsheet row is: no data, so not a row (the rows after keep their numbers)
         blank = " AND ".join(f"nullif(trim({quote_ident(n)}), '') IS NULL" for n in names)

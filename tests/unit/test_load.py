@@ -489,6 +489,24 @@ def test_two_headers_that_could_each_be_one_column_reject_the_file(tmp_path, con
     )
 
 
+def test_rows_after_empty_lines_keep_the_numbers_a_spreadsheet_shows(tmp_path, con):
+    """DuckDB skips an empty line without counting it: the rows after it must still be traced
+    to the row a spreadsheet (or an auditor counting lines) shows, quarantined or loaded."""
+    write(
+        tmp_path,
+        "finance",
+        "ledger.csv",
+        FINANCE_HEADER + "\nT1,2024-05-01,100,1.2.1\n\n\n"
+        'T2,2024-05-01,50,"1.2.1"\nT3,31/02/2024,50,1.2.1\n',
+    )
+    [ledger] = load(con, FINANCE, tmp_path).files
+    assert (ledger.rows_read, ledger.rows_valid, ledger.rows_quarantined) == (3, 2, 1)
+    assert con.execute("SELECT list(_source_row ORDER BY _source_row) FROM raw.finance").fetchone()[
+        0
+    ] == [2, 5]
+    assert reasons(con, "finance") == {6: ["bad_date"]}
+
+
 def test_rows_with_every_field_blank_are_not_rows(tmp_path, con):
     """Excel's `,,,` lines at the end of a CSV export hold no data, as empty spreadsheet rows
     hold none: not quarantined, not counted; the rows around them keep their numbers."""
