@@ -486,6 +486,28 @@ def cell_text(value: object) -> str | None:
     return text if text.strip() else None
 
 
+ZERO_PADDED = re.compile(r"^0+$")
+
+
+def _shown_text(cell) -> str | None:
+    """A cell's text (cell_text), with the leading zeros a whole number's format shows: an id
+    stored as the number 123 and shown as 00123 (format `00000`) is the 00123 a CSV export of the
+    same system holds, so both hash to the same child."""
+    value, shape = cell.value, getattr(cell, "number_format", None)
+    text = cell_text(value)
+    if (
+        text is not None
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and float(value).is_integer()
+        and value >= 0
+        and shape
+        and ZERO_PADDED.match(shape)
+    ):
+        return text.zfill(len(shape))
+    return text
+
+
 def _holds_encrypted_package(path: Path) -> bool:
     """Whether an OLE2 file is an encrypted Office document: its directory, which may sit anywhere
     in the file, names an EncryptedPackage stream."""
@@ -602,13 +624,13 @@ def _sheet_header(sheet) -> list[str]:
 
 
 def _sheet_part(con: duckdb.DuckDBPyConnection, sheet, part_name: str, table: str) -> Part:
-    rows = sheet.iter_rows(values_only=True)
+    rows = sheet.iter_rows()  # cells, not values: a number's format can hold its leading zeros
     header: list[str] | None = None
     header_row = 0
     records: list[list[str | None]] = []
     numbers: list[int] = []
-    for row_number, values in enumerate(rows, 1):
-        texts = [cell_text(v) for v in values]
+    for row_number, cells in enumerate(rows, 1):
+        texts = [_shown_text(cell) for cell in cells]
         if header is None:
             if any(t is not None for t in texts):
                 header, header_row = [t or "" for t in texts], row_number

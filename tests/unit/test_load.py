@@ -365,6 +365,24 @@ def test_a_title_above_a_sheets_header_is_named_as_the_likely_cause(tmp_path, co
     assert "'High needs ledger 2024-25': if that is a title" in rejected.message
 
 
+def test_a_number_shown_with_leading_zeros_keeps_them(tmp_path, con):
+    """A ledger workbook whose child ids are numbers formatted `00000` (Excel shows 00123): the
+    id is the 00123 the case-management CSV holds, so the payment and the child join."""
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append([*FINANCE_HEADER.split(","), "child_id"])
+    sheet.append(["T1", "2024-05-01", 100, "1.2.1", 123])
+    sheet.append(["T2", "2024-05-01", 100, "1.2.1", 124])
+    sheet["E2"].number_format = "00000"
+    (tmp_path / "finance").mkdir()
+    workbook.save(tmp_path / "finance" / "ledger.xlsx")
+    load(con, FINANCE, tmp_path)
+    ids = dict(con.execute("SELECT transaction_id, child_id FROM raw.finance").fetchall())
+    assert ids == {"T1": keyed_hash("00123", KEY), "T2": keyed_hash("124", KEY)}
+
+
 def test_a_workbook_that_understates_its_size_is_read_whole(tmp_path, con):
     """Some writers declare a sheet smaller than it is (<dimension>); every row is read anyway."""
     import re
