@@ -829,9 +829,8 @@ def provision_spend(data: ReportData, threshold: int | None = None) -> Table:
         )
         spend["placements"] = spend["placements"].astype(float).mask(hidden)
         spend["spend_gbp"] = spend["spend_gbp"].astype(float).mask(hidden)
-        spend["fte_placements"] = spend["fte_placements"].mask(
-            hidden | (spend["fte_placements"] < threshold)
-        )
+        fte = spend["fte_placements"]
+        spend["fte_placements"] = fte.mask(hidden | ((fte > 0) & (fte < threshold)))
         spend["unit_cost_gbp"] = spend["unit_cost_gbp"].mask(spend["fte_placements"].isna())
     spend["provision_type"] = spend["provision_type"].map(data.labels)
     spend = spend.rename(

@@ -44,6 +44,7 @@ def test_a_small_placement_count_hides_its_spend_and_enough_of_its_year():
     year = published.loc["2023-24"]
     assert year["Spend (£)"].isna().sum() >= 2
     assert year.loc["central", "Spend (£)"] == 500_000  # no placements: no child to protect
+    assert year.loc["central", "Full-time equivalent placements"] == 0
     assert published.loc["2024-25", "Spend (£)"].notna().all()  # nothing small that year
     internal = provision_spend(data).frame.set_index(["Financial year", "Provision type"])
     assert internal["Spend (£)"].notna().all()
