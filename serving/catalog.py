@@ -45,6 +45,7 @@ from warehouse.councils import councils
 
 from . import contract as serving_contract
 from .publish import (
+    NOT_FIGURES,
     PERSONAL_COLUMNS,
     PUBLISHED_SCHEMA,
     SERVED_SCHEMAS,
@@ -288,10 +289,11 @@ class _Build:
         old = set(self.session.table(view).columns)
         if "la_code" not in old:
             return fresh
-        kept = self.session.sql(
-            f"SELECT DISTINCT la_code FROM {view} WHERE la_code IN ({codes})"
-        ).collect()
-        self.kept.update(row.la_code for row in kept)
+        if (schema, table) not in NOT_FIGURES:  # as serving.publish decides a council's kept
+            kept = self.session.sql(
+                f"SELECT DISTINCT la_code FROM {view} WHERE la_code IN ({codes})"
+            ).collect()
+            self.kept.update(row.la_code for row in kept)
         last_good = ", ".join(
             f"`{c}`" if c in old else f"CAST(NULL AS {kind}) AS `{c}`" for c, kind in types.items()
         )

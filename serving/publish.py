@@ -448,6 +448,10 @@ def _write_published(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
 
 
 _LAST_GOOD = "serving_last_good"
+# served tables with la_code whose rows are not a council's figures: a held council whose last
+# version had only these rows had no figures to keep (fct_data_quality keeps a council's files
+# after its folder has gone)
+NOT_FIGURES = {("marts", "fct_data_quality")}
 
 
 def _hold_councils(
@@ -515,6 +519,8 @@ def _hold_councils(
                 f'FROM {_LAST_GOOD}.{schema}."{table}" WHERE la_code IN ({marks})',
                 codes,
             )
+            if (schema, table) in NOT_FIGURES:
+                continue  # it keeps every file ever loaded: rows there are not figures served
             kept.update(
                 code
                 for (code,) in con.execute(

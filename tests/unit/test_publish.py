@@ -346,3 +346,24 @@ def test_a_held_council_keeps_the_last_versions_rows_and_one_never_served_has_no
     assert read(
         serving, "SELECT figures, figures_version_id FROM meta.councils WHERE la_code = '869'"
     ) == [("last good", second.version_id)]
+
+
+def test_a_held_council_whose_last_version_served_only_its_data_quality_has_no_figures(
+    warehouse, tmp_path
+):
+    """fct_data_quality keeps a council's files after its folder has gone: a council whose last
+    version served only those rows, held now, has no last good figures (meta.councils said it
+    had, naming a version that served none of its figures)."""
+    serving = tmp_path / "serving.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "CREATE TABLE marts.fct_data_quality AS SELECT * FROM (VALUES ('869', 'rows_read', 4), "
+            "('825', 'rows_read', 7)) t(la_code, measure, rows)"
+        )
+    publish_from(warehouse, serving)
+    publish_from(warehouse, serving, held={"825": "a file was rejected"})
+    assert read(
+        serving, "SELECT figures, figures_version_id FROM meta.councils WHERE la_code = '825'"
+    ) == [("none", None)]
+    # its data-quality rows are still there for the auditor
+    assert read(serving, "SELECT rows FROM marts.fct_data_quality WHERE la_code = '825'") == [(7,)]
