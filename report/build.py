@@ -184,10 +184,12 @@ def build_report(
 
 
 def _draw(con: duckdb.DuckDBPyConnection, options: ReportOptions, staging: Path) -> Report:
-    # with many councils in the warehouse, the report is of one of them (ReportOptions.council)
+    # with many councils in the warehouse, the report is of one of them (ReportOptions.council,
+    # else the first): benchmarked, and named, as the council whose figures it shows, never as
+    # one the warehouse does not hold (HIGHNEEDS_COUNCIL_NAME is the configured council's name)
     la_code = chosen_council(con, options.council)
-    if options.council is None and la_code not in (None, UNKNOWN_LA_CODE):
-        options = dataclasses.replace(options, council=la_code)  # its benchmarks and its name
+    if la_code not in (None, UNKNOWN_LA_CODE) and la_code != options.council:
+        options = dataclasses.replace(options, council=la_code, council_name=None)
     data = read_report_data(con, la_code)
     bench, note = _benchmarks(options)
     own_requests = requests.read_own(con, la_code)  # None without a SEN2 return

@@ -173,6 +173,9 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
 
     settings = load_settings()
     options = load_report_settings(settings).options()
+    if args.la and args.la != options.council:
+        # HIGHNEEDS_COUNCIL_NAME names HIGHNEEDS_LA_CODE's council, not the one --la asks for
+        options = dataclasses.replace(options, council_name=None)
     overrides = {
         "out_dir": Path(args.out).resolve() if args.out else None,
         "council": args.la,
@@ -193,7 +196,9 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
             "`highneeds demo`) first.[/red]"
         )
         return 2
+    from ingest.load import UNKNOWN_LA_CODE
     from warehouse import unchecked_run
+    from warehouse.councils import councils
 
     from ..defs.report import report_held
     from ..refresh_lock import RefreshRunning, explain_duckdb_lock_error
@@ -205,7 +210,17 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
         with holding_refresh_lock(settings, console, wait=False):
             settle_report_with_serving(settings)
             with settings.connect_warehouse(read_only=True) as con:
-                if (run := unchecked_run(con)) is not None:
+                held_codes = councils(con)
+                if (
+                    args.la
+                    and held_codes not in ([], [UNKNOWN_LA_CODE])
+                    and (args.la not in held_codes)
+                ):
+                    refused = (
+                        f"council {args.la} is not in this warehouse (it holds "
+                        f"{', '.join(held_codes)}): name one of those with --la."
+                    )
+                elif (run := unchecked_run(con)) is not None:
                     refused = (
                         f"the warehouse holds the figures of refresh {run}, which did not pass "
                         "its gates (its output, and the Dagster UI, say which); the last good "

@@ -301,3 +301,26 @@ def test_a_council_whose_gate_fails_keeps_its_last_good_figures_while_the_others
         assert main(["report", "--la", "825", "--out", str(tmp_path / "report")]) == 1
     assert "No report built: The report is of council 825, held" in " ".join(out.getvalue().split())
     assert not (tmp_path / "report").exists()
+
+
+def test_a_report_is_of_a_council_the_warehouse_holds_and_named_only_as_its_own(
+    warehouses, tmp_path, monkeypatch
+):
+    """`report --la` for a council the warehouse does not hold is refused (it drew another
+    council's figures under the asked council's name and benchmarks); HIGHNEEDS_COUNCIL_NAME
+    names HIGHNEEDS_LA_CODE's council only, not another one --la asks for."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HIGHNEEDS_WAREHOUSE", str(warehouses["region"]))
+    monkeypatch.setenv("HIGHNEEDS_LA_CODE", "869")
+    monkeypatch.setenv("HIGHNEEDS_COUNCIL_NAME", "Testshire Council")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["report", "--la", "826", "--out", str(tmp_path / "r826")]) == 1
+    said = " ".join(out.getvalue().split())
+    assert "council 826 is not in this warehouse (it holds 825, 869)" in said
+    assert not (tmp_path / "r826").exists()
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["report", "--la", "825", "--out", str(tmp_path / "r825")]) == 0
+        assert main(["report", "--out", str(tmp_path / "r869")]) == 0
+    assert "Testshire" not in (tmp_path / "r825" / "internal" / "report.html").read_text()
+    assert "Testshire" in (tmp_path / "r869" / "internal" / "report.html").read_text()
