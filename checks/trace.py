@@ -17,7 +17,7 @@ import pandas as pd
 
 from ingest.contracts import Extract
 from ingest.hashing import sha256_file
-from ingest.load import PERSONAL_HEADER, part_hash
+from ingest.load import PERSONAL_HEADER, council_content_hash, part_hash
 from ingest.readers import (
     CSV_SUFFIXES,
     WORKBOOK_SUFFIXES,
@@ -115,13 +115,15 @@ def landing_records(
     landing: Path,
     reader_settings: dict | None = None,
     current_names: dict[str, str] | None = None,
+    la_code: str | None = None,
 ) -> pd.DataFrame:
     """`rows` (with `source_file`, `source_row`, `source_file_hash`) with each row as the landing
     file holds it: `landing_text` ("header=value; …", in the file's own words; personal data
     and person ids withheld) and `landing_status` — `verbatim` when the file in the landing
     folder is still the one loaded (same SHA-256), else why it cannot be read back. Raw holds
     the rows typed; the landing file, identified by its SHA-256, is the record of what was read.
-    `current_names` (file hash → name, from raw.<extract>_files) finds a file renamed since."""
+    `current_names` (file hash → name, from raw.<extract>_files) finds a file renamed since;
+    `la_code`, the council traced in a landing folder of several (its files' identity)."""
     out = rows.copy()
     out["landing_text"] = pd.Series([None] * len(out), index=out.index, dtype=object)
     out["landing_status"] = pd.Series([None] * len(out), index=out.index, dtype=object)
@@ -132,7 +134,7 @@ def landing_records(
     ):
         name = (current_names or {}).get(str(file_hash), str(source_file))
         status, texts = _read_back(
-            extract, landing, name, str(file_hash), group, reader_settings or {}
+            extract, landing, name, str(file_hash), group, reader_settings or {}, la_code
         )
         out.loc[group.index, "landing_status"] = status
         out.loc[group.index, "landing_text"] = group["source_row"].map(texts)
@@ -146,12 +148,17 @@ def _read_back(
     file_hash: str,
     group: pd.DataFrame,
     reader_settings: dict,
+    la_code: str | None = None,
 ) -> tuple[str, dict[int, str]]:
     file_name = source_file.split("#", 1)[0]  # a sheet's rows come from its workbook
     path = landing / file_name
     if not path.is_file():
         return f"{source_file} is no longer in the landing folder", {}
-    if part_hash(sha256_file(path), source_file) != file_hash:
+    sha = sha256_file(path)
+    # in a landing folder of several councils, a file's identity is its SHA-256 with its council's
+    # code (ingest.load.council_content_hash)
+    loaded_as = {sha} | ({council_content_hash(la_code, sha)} if la_code else set())
+    if file_hash not in {part_hash(identity, source_file) for identity in loaded_as}:
         return f"{path.name} has changed since it was loaded (another SHA-256)", {}
     if path.suffix.lower() not in CSV_SUFFIXES + WORKBOOK_SUFFIXES:
         return f"{path.name}: read back from CSV and XLSX files only (a SEN2 return is not)", {}

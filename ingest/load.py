@@ -831,6 +831,12 @@ def _record_file(
     )
 
 
+def council_content_hash(la_code: str, content_hash: str) -> str:
+    """A file's identity in a landing folder of several councils: its SHA-256 with the council's
+    code, so the same file in two councils' folders is each council's own."""
+    return hashlib.sha256(f"{la_code}/{content_hash}".encode()).hexdigest()
+
+
 def part_hash(file_hash: str, part_name: str) -> str:
     """A CSV file is one part, identified by its file hash; each sheet of a workbook by the hash
     of the workbook's hash and the sheet's name."""
@@ -975,10 +981,7 @@ def load_extract(
             ]
             for source in sources:
                 if many:
-                    # the same file in two councils' folders is each council's own
-                    source.content_hash = hashlib.sha256(
-                        f"{council.la_code}/{source.content_hash}".encode()
-                    ).hexdigest()
+                    source.content_hash = council_content_hash(council.la_code, source.content_hash)
                 loaded = _load_source(
                     con,
                     extract,

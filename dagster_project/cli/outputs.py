@@ -119,7 +119,9 @@ def _read_back(con, rows, what: str, settings: Settings):
         ).fetchall()
     )
     readers = load_reader_config(settings.readers).get(extract.name, {})
-    return landing_records(rows, extract, settings.landing, readers, names)
+    # the council traced, in a warehouse of several (warehouse.councils.CouncilConnection)
+    council = getattr(con, "la_code", None)
+    return landing_records(rows, extract, settings.landing, readers, names, council)
 
 
 def _trace_forecast(args: argparse.Namespace, settings: Settings, console: Console) -> int:

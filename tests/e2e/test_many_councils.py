@@ -3,6 +3,7 @@ refresh into one warehouse, `la_code` on every table from staging on, and each c
 is what a refresh of its files alone gives."""
 
 import contextlib
+import csv
 import io
 import shutil
 from pathlib import Path
@@ -324,3 +325,26 @@ def test_a_report_is_of_a_council_the_warehouse_holds_and_named_only_as_its_own(
         assert main(["report", "--out", str(tmp_path / "r869")]) == 0
     assert "Testshire" not in (tmp_path / "r825" / "internal" / "report.html").read_text()
     assert "Testshire" in (tmp_path / "r869" / "internal" / "report.html").read_text()
+
+
+def test_a_verbatim_trace_reads_a_councils_files_back_in_a_region(warehouses, monkeypatch):
+    """In a landing folder of several councils a file's identity is its SHA-256 with its
+    council's code: `trace --verbatim` must find the untouched file the one loaded, not say it
+    changed."""
+    region = warehouses["region"]
+    with duckdb.connect(str(region), read_only=True) as con:
+        year, provision = con.execute(
+            "SELECT financial_year, provision_type FROM marts.fct_provision_spend "
+            "WHERE la_code = ? AND spend_gbp > 0 ORDER BY spend_gbp DESC LIMIT 1",
+            [ALONE],
+        ).fetchone()
+    monkeypatch.chdir(region.parent)
+    monkeypatch.setenv("HIGHNEEDS_WAREHOUSE", str(region))
+    monkeypatch.setenv("HIGHNEEDS_LANDING", str(region.parent / "landing"))
+    traced = region.parent / "verbatim.csv"
+    arguments = ["trace", "spend", "--year", year, "--provision", provision, "--la", ALONE]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main([*arguments, "--verbatim", "--out", str(traced)]) == 0
+    with traced.open() as handle:
+        statuses = {row["landing_status"] for row in csv.DictReader(handle)}
+    assert statuses == {"verbatim"}
