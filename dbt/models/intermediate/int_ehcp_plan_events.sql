@@ -1,7 +1,11 @@
 -- Plans issued and ceased in each census year (the twelve months up to a January census day),
 -- each with the provision type the child was in: at issue, the placement open on the issue date
--- or else the first one that opened after it; at cessation, the last placement that opened on or
--- before the cease date. 'none' when the child had no placement.
+-- or else the first one that opened after it, by the census day that closes the year (one that
+-- opened later is not where the child was: the child was counted 'none' on that day); at
+-- cessation, the last placement that opened on or before the cease date, if it was still open on
+-- the previous census day or later (one that had ended before the year began is not the one the
+-- child left: the child was counted 'none' on that census day). 'none' when the child had no such
+-- placement.
 with windows as (
     select * from {{ ref('int_census_windows') }}
 ),
@@ -41,7 +45,7 @@ placement_before as (
 
 placement_after as (
     {{ asof_join(
-        columns=['in_window.la_code', 'in_window.plan_id', 'in_window.event', 'placements.provision_type'],
+        columns=['in_window.la_code', 'in_window.plan_id', 'in_window.event', 'placements.provision_type', 'placements.start_date'],
         left='in_window', right='placements', equal=[['la_code', 'la_code'], ['child_id', 'child_id']],
         left_time='event_date', op='<=', right_time='start_date',
         left_key=['la_code', 'plan_id', 'event'], tie_break=['placement_id'],
@@ -59,11 +63,16 @@ select
     in_window.event_date,
     coalesce(
         case
-            when in_window.event = 'ceased' then placement_before.provision_type
+            when in_window.event = 'ceased'
+                and (placement_before.end_date is null or placement_before.end_date >= in_window.period_start)
+                then placement_before.provision_type
             when placement_before.end_date is null or placement_before.end_date >= in_window.event_date
                 then placement_before.provision_type
         end,
-        case when in_window.event = 'issued' then placement_after.provision_type end,
+        case
+            when in_window.event = 'issued' and placement_after.start_date <= in_window.period_end
+                then placement_after.provision_type
+        end,
         'none'
     ) as provision_type
 from in_window
