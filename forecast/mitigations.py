@@ -83,7 +83,18 @@ def load_mitigations(path: Path, provision_types: list[str] | None = None) -> li
     entries = document.get("mitigations") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise MitigationsError(f"{path}: expected a top-level 'mitigations:' list")
-    return [_parse(entry, index, path, provision_types) for index, entry in enumerate(entries, 1)]
+    mitigations = [
+        _parse(entry, index, path, provision_types) for index, entry in enumerate(entries, 1)
+    ]
+    seen: dict[str, int] = {}
+    for index, m in enumerate(mitigations, 1):
+        if m.name in seen:
+            raise MitigationsError(
+                f"{path}: mitigations {seen[m.name]} and {index} are both named {m.name!r}: "
+                "each line of the mitigation log needs a name of its own"
+            )
+        seen[m.name] = index
+    return mitigations
 
 
 def _parse(entry: Any, index: int, path: Path, provision_types: list[str] | None) -> Mitigation:
@@ -120,6 +131,13 @@ def _parse(entry: Any, index: int, path: Path, provision_types: list[str] | None
         kind = str(kind).strip().lower()
         if kind not in KINDS:
             raise MitigationsError(f"{where}: kind must be saving, funding or cost, not {kind!r}")
+        direction = spec.direction(effect) if not spec.problem(effect) else 0
+        if (kind, direction) in (("saving", 1), ("cost", -1)):
+            raise MitigationsError(
+                f"{where}: kind {kind} does not fit its effect "
+                f"({', '.join(f'{k}: {v}' for k, v in effect.items())}), which "
+                f"{'adds' if direction > 0 else 'avoids'} spend"
+            )
         if (kind == "funding") != spec.income:
             income = [name for name, other in LEVERS.items() if other.income]
             verb = "is" if len(income) == 1 else "are"
@@ -131,6 +149,9 @@ def _parse(entry: Any, index: int, path: Path, provision_types: list[str] | None
     types = entry.get("provision_types") or []
     if isinstance(types, str):
         types = [types]
+    twice = sorted({str(t) for t in types if list(types).count(t) > 1})
+    if twice:
+        raise MitigationsError(f"{where}: provision type(s) {', '.join(twice)} listed twice")
     named = list(types) + spec.named_provision_types(effect)
     if provision_types is not None:
         unknown = [t for t in named if t not in provision_types]
@@ -170,6 +191,23 @@ def _parse(entry: Any, index: int, path: Path, provision_types: list[str] | None
         else str(milestones),
         risk=str(entry.get("risk") or ""),
     )
+
+
+def check_start_years(mitigations: list[Mitigation], first_year: str) -> None:
+    """Refuse a mitigation that starts before the first forecast year: what it did in the years
+    already in the extracts is in the actual caseload and spend the forecast starts from, and
+    starting it again in the first forecast year would count it twice (a one-off unit-cost cut
+    applied to costs that already had it). Its start year is the first year the forecast should
+    change."""
+    early = [m for m in mitigations if m.start < fy_start(first_year)]
+    if early:
+        names = ", ".join(f"{m.name!r} ({m.start_year})" for m in early)
+        raise MitigationsError(
+            f"mitigation(s) {names} start before the first forecast year {first_year}: "
+            "their effect so far is in the actual figures the forecast starts from. Give as "
+            f"start_year the first year the forecast should change ({first_year} or later), "
+            "with the effect still to come"
+        )
 
 
 def mitigation_kind(m: Mitigation) -> str:

@@ -33,8 +33,8 @@ from .costs import (
 )
 from .history import History, caseload_by_census
 from .levers import ScenarioLevers, lever_named
-from .mitigations import Mitigation, mitigation_kind
-from .settings import ForecastSettings, read_population
+from .mitigations import Mitigation, MitigationsError, check_start_years, mitigation_kind
+from .settings import ForecastSettings, ForecastSettingsError, read_population
 from .years import census_year_of_fy, fy_of_census_year, fy_start
 
 UNMITIGATED = "unmitigated"
@@ -196,9 +196,11 @@ def resolve_levers(
     for m in mitigations:
         lever = lever_named(m.lever)
         first = fy_start(m.start_year) - model.base_year  # the census in FY s is January s + 1
+        if first < 0:  # check_start_years refuses these
+            raise MitigationsError(f"mitigation {m.name!r} starts before the forecast")
         if first >= years:
             continue
-        lever.apply(m, max(first, 0), levers)
+        lever.apply(m, first, levers)
     return levers.caseload, levers.costs
 
 
@@ -209,6 +211,13 @@ def run_forecast(
     pooled_growth: tuple[float, float, str] | None = None,
 ) -> Forecast:
     model, costs = prepare(history, settings, pooled_growth)
+    first = fy_of_census_year(model.base_year + 1)
+    if fy_start(settings.recover_by) < fy_start(first):
+        raise ForecastSettingsError(
+            f"recover_by ({settings.recover_by}) is before the first forecast year ({first}): "
+            "the deficit can only be recovered in a year still to come"
+        )
+    check_start_years(mitigations, first)
     runs = {
         UNMITIGATED: run_scenario(model, costs, settings, []),
         MITIGATED: run_scenario(model, costs, settings, mitigations),

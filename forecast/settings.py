@@ -14,6 +14,7 @@ year Y/Y + 1, by their age at 31 August Y).
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -180,6 +181,41 @@ def validate(settings: ForecastSettings, where: Path | str) -> None:
         )
     if not 0 < settings.cohort.recency <= 1 or not 0 < settings.cohort.damping <= 1:
         raise ForecastSettingsError(f"{where}: cohort recency and damping must be in (0, 1]")
+    if fy_start(settings.recover_by) > fy_start(settings.horizon):
+        raise ForecastSettingsError(
+            f"{where}: recover_by ({settings.recover_by}) is after the horizon "
+            f"({settings.horizon}): the forecast does not reach it"
+        )
+    _validate_capacity(settings, where)
+
+
+def _validate_capacity(settings: ForecastSettings, where: Path | str) -> None:
+    """Every capped provision type sends the children beyond its places somewhere else, to a
+    type without a cap of its own (the simulation moves the excess once: a chain would leave the
+    second type over its cap)."""
+    for provision, places in settings.capacity.items():
+        if not math.isfinite(places) or places < 0:
+            raise ForecastSettingsError(
+                f"{where}: capacity of {provision} must be a number of places, not {places}"
+            )
+        target = settings.overflow.get(provision)
+        if target is None or target == provision:
+            raise ForecastSettingsError(
+                f"{where}: capacity caps {provision} at {places:g} places but overflow names no "
+                f"other provision type for the children beyond them (e.g. overflow: "
+                f"{{{provision}: inmss}}); without one the cap would not be applied"
+            )
+        if target in settings.capacity:
+            raise ForecastSettingsError(
+                f"{where}: overflow sends {provision}'s children beyond capacity to {target}, "
+                f"which is capped too; chained overflows are not modelled: send them to a "
+                "provision type without a capacity"
+            )
+    stray = sorted(set(settings.overflow) - set(settings.capacity))
+    if stray:
+        raise ForecastSettingsError(
+            f"{where}: overflow for {', '.join(stray)} without a capacity for it"
+        )
 
 
 def read_population(path: Path) -> pd.DataFrame:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .base import Lever, Number, register, schema
 
 
@@ -22,6 +24,14 @@ class AddCapacity(Lever):
                 f"{m.name}: {self.name} has no effect without capacity: in the forecast settings"
             )
             return
+        uncapped = [
+            p for p in m.provision_types if not np.isfinite(levers.model.capacity[levers.column(p)])
+        ]
+        if uncapped:
+            levers.model.notes.append(
+                f"{m.name}: {self.name} has no effect on {', '.join(uncapped)}: the forecast "
+                "settings set no capacity: for it"
+            )
         extra = levers.extra_capacity()
         for c in levers.columns(m.provision_types):
             extra[first:, c] += float(m.effect["places"])

@@ -10,13 +10,16 @@ A lever is a `Lever` subclass decorated with `@register`, in a module of its own
 * `needs_provision_types`, `moves_caseload`, `reaches_central`, `income` — how the rest of the
   forecast treats it (see each attribute);
 * `default_kind(effect)` — saving, funding or cost when the mitigations file gives no `kind`
-  (from `income` and `spend_rises_with`: the effect key whose positive value makes it a cost);
+  (from `income`, `spend_rises_with`: the effect key whose positive value makes it a cost, or
+  `spend_falls_with`: the one whose positive value makes it a saving); a `kind` the file gives
+  must agree with that sign;
 * `apply(mitigation, first, levers)` — its effect: how it changes the caseload levers
   (`cohort.Mitigations`) and the cost levers (`costs.CostLevers`) of one scenario.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -44,9 +47,13 @@ class Number:
 
     def problem(self, key: str, value: Any) -> str | None:
         try:
+            if isinstance(value, bool):  # YAML's yes/true: float() would read it as 1
+                raise TypeError
             number = float(value)
         except (TypeError, ValueError):
             return f"effect {key} must be a number, not {value!r}"
+        if not math.isfinite(number):
+            return f"effect {key} must be a finite number, not {value!r}"
         if self.low is not None and self.high is not None and not self.low <= number <= self.high:
             return f"effect {key} must be between {self.low} and {self.high}, not {number}"
         return None
@@ -158,14 +165,22 @@ class Lever:
     income: ClassVar[bool] = False
     # the effect key whose positive value adds spend: the lever is then a cost, else a saving
     spend_rises_with: ClassVar[str | None] = None
+    # the effect key whose positive value avoids spend: the lever is then a saving, else a cost
+    spend_falls_with: ClassVar[str | None] = None
 
     @property
     def required(self) -> tuple[str, ...]:
         return tuple(key for key, spec in self.effect.items() if spec.required)
 
     def problem(self, effect: dict[str, Any]) -> str | None:
-        """What is wrong with the values of the lever's effect keys, if anything (keys the lever
-        does not take are not its business)."""
+        """What is wrong with the lever's effect keys, if anything: a key it does not take (a
+        misspelt optional key would otherwise leave its default in force), or a value."""
+        unknown = [str(key) for key in effect if key not in self.effect]
+        if unknown:
+            return (
+                f"lever {self.name} takes no effect {', '.join(unknown)}; "
+                f"its effect keys: {', '.join(self.effect)}"
+            )
         for key, spec in self.effect.items():
             if key in effect:
                 problem = spec.problem(key, effect[key])
@@ -185,12 +200,20 @@ class Lever:
             if isinstance(spec, ProvisionType) and key in effect
         ]
 
+    def direction(self, effect: dict[str, Any]) -> int:
+        """+1 where the effect adds spend, -1 where it avoids spend, 0 where the sign alone does
+        not say (no effect, or it depends on the provision types' costs)."""
+        if self.spend_rises_with is not None:
+            return int(np.sign(float(effect[self.spend_rises_with])))
+        if self.spend_falls_with is not None:
+            return -int(np.sign(float(effect[self.spend_falls_with])))
+        return 0
+
     def default_kind(self, effect: dict[str, Any]) -> str:
         """saving, funding or cost, when the mitigations file gives no `kind`."""
         if self.income:
             return "funding"
-        rises = self.spend_rises_with
-        return "cost" if rises is not None and float(effect[rises]) > 0 else "saving"
+        return "cost" if self.direction(effect) > 0 else "saving"
 
     def apply(self, m: Mitigation, first: int, levers: ScenarioLevers) -> None:
         """Change `levers` from forecast step `first` (0: the first forecast year) on."""

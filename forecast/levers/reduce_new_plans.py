@@ -15,6 +15,7 @@ class ReduceNewPlans(Lever):
     )
     effect = schema(percent=Number(-100, 100), ages=Ages(required=False, default=(0, MAX_AGE)))
     moves_caseload = True
+    spend_falls_with = "percent"
 
     def apply(self, m, first, levers):
         factor = levers.joiner_factor()

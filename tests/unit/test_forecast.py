@@ -12,7 +12,7 @@ from forecast.costs import CostSettings
 from forecast.history import History
 from forecast.mitigations import Mitigation, MitigationsError, load_mitigations
 from forecast.model import ForecastInputError, assumptions_table, mitigation_kind, run_forecast
-from forecast.settings import ForecastSettings
+from forecast.settings import ForecastSettings, ForecastSettingsError
 from forecast.store import forecast_tables
 
 TYPES = ["mainstream", "mss", "inmss"]
@@ -290,6 +290,11 @@ def test_drivers_add_up_to_the_change_in_spend(steady):
     run = result.runs["unmitigated"]
     change = run.total_spend.mean(axis=0)[1] - run.total_spend.mean(axis=0)[0]
     assert drivers.loc[("unmitigated", "2027-28"), "total"] == pytest.approx(change, rel=1e-6)
+
+
+def test_a_recovery_year_before_the_forecast_is_refused(steady):
+    with pytest.raises(ForecastSettingsError, match=r"recover_by \(2020-21\) is before the first"):
+        run_forecast(steady, [], dataclasses.replace(SETTINGS, recover_by="2020-21"))
 
 
 def test_gap_to_balance_clears_the_deficit_by_the_target(steady):

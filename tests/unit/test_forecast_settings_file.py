@@ -43,3 +43,26 @@ def test_a_file_extending_itself_or_a_missing_file_is_a_clear_error(tmp_path):
     missing.write_text("extends: nowhere.yml\n")
     with pytest.raises(ForecastSettingsError, match="nowhere.yml: cannot read"):
         load_forecast_settings(missing)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        # a cap with nowhere for the children beyond it would not be applied at all
+        ("capacity: {mss: 520}\n", "caps mss at 520 places but overflow names no other"),
+        ("capacity: {mss: 520}\noverflow: {mss: mss}\n", "caps mss at 520 places"),
+        # the simulation moves the excess once: a capped overflow would end over its own cap
+        (
+            "capacity: {mss: 520, inmss: 100}\noverflow: {mss: inmss, inmss: other}\n",
+            "sends mss's children beyond capacity to inmss, which is capped too",
+        ),
+        ("overflow: {mss: inmss}\n", "overflow for mss without a capacity"),
+        ("capacity: {mss: -1}\noverflow: {mss: inmss}\n", "must be a number of places"),
+        ("horizon: 2028-29\nrecover_by: 2030-31\n", r"recover_by \(2030-31\) is after the horizon"),
+    ],
+)
+def test_settings_the_forecast_could_not_honour_are_refused(tmp_path, text, message):
+    own = tmp_path / "council.yml"
+    own.write_text(f"extends: {DEFAULTS}\n{text}")
+    with pytest.raises(ForecastSettingsError, match=message):
+        load_forecast_settings(own)

@@ -10,8 +10,15 @@ import pytest
 import forecast.levers
 from forecast import cohort
 from forecast.levers import LEVERS, Lever, Number, lever_named, register, schema
-from forecast.mitigations import Mitigation, MitigationsError, load_mitigations, mitigation_kind
+from forecast.mitigations import (
+    Mitigation,
+    MitigationsError,
+    check_start_years,
+    load_mitigations,
+    mitigation_kind,
+)
 from forecast.model import resolve_levers, unreached_provisions
+from forecast.years import fy_of_census_year
 
 TYPES = ["a", "b", "c"]
 BASE_YEAR = 2026  # the last census: forecast step 0 is 2026-27 (census January 2027)
@@ -117,6 +124,12 @@ def test_add_capacity():
     assert plain.notes == [
         "More: add_capacity has no effect without capacity: in the forecast settings"
     ]
+    # nor on a provision type the settings do not cap
+    capped = model([np.inf, 50, 20])
+    resolve_levers([mitigation("add_capacity", {"places": 5}, ("a",), name="A")], capped, YEARS)
+    assert capped.notes == [
+        "A: add_capacity has no effect on a: the forecast settings set no capacity: for it"
+    ]
 
 
 def test_unit_cost_growth():
@@ -170,13 +183,20 @@ def test_every_lever_has_its_module_and_its_test():
             assert re.search(f"`{key}[`:]", lever.description), (name, key)
 
 
-def test_start_years_before_the_forecast_act_from_its_first_year_and_after_it_never():
-    _, early = resolve(
-        mitigation("funding_change", {"amount_gbp": 1}, (), start="2020-21"),
-        mitigation("unit_cost_change", {"percent": 50}, ("a",), start="2025-26"),
-    )
-    np.testing.assert_array_equal(early.funding, [1, 1, 1])
-    np.testing.assert_array_equal(early.level[:, 0], [1.5, 1, 1])  # once, in the first year
+def test_a_start_year_before_the_forecast_is_refused_and_one_after_it_never_acts():
+    # what a mitigation did in years already in the extracts is in the actual figures: starting
+    # it again in the first forecast year would count it twice
+    first = fy_of_census_year(BASE_YEAR + 1)
+    early = mitigation("unit_cost_change", {"percent": -10}, ("a",), start="2019-20")
+    with pytest.raises(
+        MitigationsError,
+        match=rf"'unit_cost_change' \(2019-20\) start before "
+        rf"the first forecast year {first}",
+    ):
+        check_start_years([early], first)
+    with pytest.raises(MitigationsError, match="starts before the forecast"):
+        resolve(early)
+    check_start_years([mitigation("funding_change", {"amount_gbp": 1}, (), start=first)], first)
     caseload, late = resolve(
         mitigation("funding_change", {"amount_gbp": 1}, (), start="2029-30"),
         mitigation("reduce_new_plans", {"percent": 50}, start="2029-30"),
@@ -194,7 +214,8 @@ def test_an_unknown_lever_is_a_clear_error():
 @pytest.mark.parametrize(
     "lever, effect, kind",
     [
-        ("reduce_new_plans", {"percent": -5}, "saving"),  # more plans is still a caseload lever
+        ("reduce_new_plans", {"percent": 5}, "saving"),
+        ("reduce_new_plans", {"percent": -5}, "cost"),  # more new plans: more spend
         ("shift_placements", {"to": "b", "share": 0.2}, "saving"),
         ("stop_flow", {"to": "b", "ages": [10, 10]}, "saving"),
         ("add_capacity", {"places": 10}, "saving"),
@@ -310,9 +331,9 @@ def test_good_effects_pass():
         assert LEVERS[lever].problem(effect) is None, lever
 
 
-def entry(lever, effect, types="[a]", extra=""):
+def entry(lever, effect, types="[a]", extra="", name="M"):
     return (
-        f"  - name: M\n    lever: {lever}\n    provision_types: {types}\n"
+        f"  - name: {name}\n    lever: {lever}\n    provision_types: {types}\n"
         "    start_year: 2026-27\n    status: assessed\n    line_of_enquiry: sufficiency\n"
         f"    effect: {effect}\n{extra}"
     )
@@ -333,6 +354,30 @@ def entry(lever, effect, types="[a]", extra=""):
             entry("unit_cost_change", "{percent: 5}", extra="    kind: funding\n"),
             "kind funding does not fit lever unit_cost_change: .*income",
         ),
+        # a kind against the effect's sign would put spend in the assured savings
+        (
+            entry("unit_cost_change", "{percent: 5}", extra="    kind: saving\n"),
+            r"kind saving does not fit its effect \(percent: 5\), which adds spend",
+        ),
+        (
+            entry("reduce_new_plans", "{percent: 10}", extra="    kind: cost\n"),
+            "kind cost does not fit its effect .* which avoids spend",
+        ),
+        # a provision type twice would compound a lever that loops over them
+        (entry("reduce_new_plans", "{percent: 10}", types="[a, b, a]"), "a listed twice"),
+        # a misspelt optional key would leave its default (every age) in force
+        (
+            entry("reduce_new_plans", "{percent: 10, age: [5, 10]}"),
+            "lever reduce_new_plans takes no effect age; its effect keys: percent, ages",
+        ),
+        (entry("funding_change", "{amount_gbp: .nan}", types="[]"), "must be a finite number"),
+        (entry("funding_change", "{amount_gbp: .inf}", types="[]"), "must be a finite number"),
+        (entry("reduce_new_plans", "{percent: true}"), "percent must be a number, not True"),
+        (
+            entry("unit_cost_change", "{percent: -5}", name="Banding")
+            + entry("reduce_new_plans", "{percent: 5}", name="Banding"),
+            "mitigations 1 and 2 are both named 'Banding'",
+        ),
     ],
 )
 def test_the_mitigations_file_is_checked_against_the_lever(tmp_path, text, message):
@@ -347,7 +392,13 @@ def test_levers_without_provision_types_load_without_them(tmp_path):
     path.write_text(
         "mitigations:\n"
         + entry("central_spend_change", "{percent: -5}", types="[]")
-        + entry("funding_change", "{amount_gbp: 100000}", types="[]", extra="    kind: funding\n")
+        + entry(
+            "funding_change",
+            "{amount_gbp: 100000}",
+            types="[]",
+            extra="    kind: funding\n",
+            name="Block transfer",
+        )
     )
     central, funding = load_mitigations(path, TYPES)
     assert (central.lever, mitigation_kind(central)) == ("central_spend_change", "saving")
