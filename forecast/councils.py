@@ -16,7 +16,7 @@ from .aggregate import published_growth
 from .backtest import backtest_cohort
 from .checks import run_checks
 from .history import History, caseload_by_census
-from .mitigations import MitigationsError, load_mitigations
+from .mitigations import load_mitigations
 from .model import run_forecast
 from .settings import ForecastSettings
 from .store import for_council, forecast_tables
@@ -51,15 +51,12 @@ def forecast_council(
             f"joiners follow the caseload's own growth, not the published files: {why_not}"
         )
     base_year = int(history.transitions["year"].max()) if len(history.transitions) else None
-    try:
-        forecast = run_forecast(
-            history,
-            mitigations,
-            settings,
-            growth(base_year) if growth is not None and base_year is not None else None,
-        )
-    except MitigationsError as error:
-        raise MitigationsError(f"{mitigations_file}: {error}") from error
+    forecast = run_forecast(
+        history,
+        mitigations,
+        settings,
+        growth(base_year) if growth is not None and base_year is not None else None,
+    )
     backtest = backtest_cohort(
         history.transitions,
         caseload,

@@ -193,23 +193,6 @@ def _parse(entry: Any, index: int, path: Path, provision_types: list[str] | None
     )
 
 
-def check_start_years(mitigations: list[Mitigation], first_year: str) -> None:
-    """Refuse a mitigation that starts before the first forecast year: what it did in the years
-    already in the extracts is in the actual caseload and spend the forecast starts from, and
-    starting it again in the first forecast year would count it twice (a one-off unit-cost cut
-    applied to costs that already had it). Its start year is the first year the forecast should
-    change."""
-    early = [m for m in mitigations if m.start < fy_start(first_year)]
-    if early:
-        names = ", ".join(f"{m.name!r} ({m.start_year})" for m in early)
-        raise MitigationsError(
-            f"mitigation(s) {names} start before the first forecast year {first_year}: "
-            "their effect so far is in the actual figures the forecast starts from. Give as "
-            f"start_year the first year the forecast should change ({first_year} or later), "
-            "with the effect still to come"
-        )
-
-
 def mitigation_kind(m: Mitigation) -> str:
     """funding (income: a block transfer or contribution, never a saving), cost (spend it adds) or
     saving (spend it avoids), as the mitigations file says or, by default, as its lever reads."""

@@ -33,7 +33,7 @@ from .costs import (
 )
 from .history import History, caseload_by_census
 from .levers import ScenarioLevers, lever_named
-from .mitigations import Mitigation, MitigationsError, check_start_years, mitigation_kind
+from .mitigations import Mitigation, mitigation_kind
 from .settings import ForecastSettings, ForecastSettingsError, read_population
 from .years import census_year_of_fy, fy_of_census_year, fy_start
 
@@ -196,12 +196,31 @@ def resolve_levers(
     for m in mitigations:
         lever = lever_named(m.lever)
         first = fy_start(m.start_year) - model.base_year  # the census in FY s is January s + 1
-        if first < 0:  # check_start_years refuses these
-            raise MitigationsError(f"mitigation {m.name!r} starts before the forecast")
         if first >= years:
             continue
-        lever.apply(m, first, levers)
+        if first < 0 and lever.once:
+            # a one-off change dated in a year already in the extracts is in the actual unit
+            # costs the forecast starts from: applying it again would count it twice
+            _note_once(
+                model,
+                f"{m.name}: {m.lever} in {m.start_year}, before the forecast, is in "
+                "the actual figures it starts from: not applied again",
+            )
+            continue
+        if first < 0:
+            _note_once(
+                model,
+                f"{m.name}: started in {m.start_year}, before the forecast; acts "
+                f"on the forecast years from {fy_of_census_year(model.base_year + 1)}",
+            )
+        lever.apply(m, max(first, 0), levers)
     return levers.caseload, levers.costs
+
+
+def _note_once(model: cohort.CohortModel, note: str) -> None:
+    """A note for the refresh's log (each scenario resolves the same mitigations)."""
+    if note not in model.notes:
+        model.notes.append(note)
 
 
 def run_forecast(
@@ -217,7 +236,6 @@ def run_forecast(
             f"recover_by ({settings.recover_by}) is before the first forecast year ({first}): "
             "the deficit can only be recovered in a year still to come"
         )
-    check_start_years(mitigations, first)
     runs = {
         UNMITIGATED: run_scenario(model, costs, settings, []),
         MITIGATED: run_scenario(model, costs, settings, mitigations),

@@ -7,8 +7,8 @@ A lever is a `Lever` subclass decorated with `@register`, in a module of its own
 * `description` — what it does, for people (the mitigations file's documentation);
 * `effect` — its effect keys: each a `Number` (with bounds), `Ages`, `Choice` or `ProvisionType`,
   required or optional with a default. The mitigations file is checked against it;
-* `needs_provision_types`, `moves_caseload`, `reaches_central`, `income` — how the rest of the
-  forecast treats it (see each attribute);
+* `needs_provision_types`, `moves_caseload`, `reaches_central`, `income`, `once` — how the rest
+  of the forecast treats it (see each attribute);
 * `default_kind(effect)` — saving, funding or cost when the mitigations file gives no `kind`
   (from `income`, `spend_rises_with`: the effect key whose positive value makes it a cost, or
   `spend_falls_with`: the one whose positive value makes it a saving); a `kind` the file gives
@@ -163,6 +163,9 @@ class Lever:
     reaches_central: ClassVar[bool] = False
     # it is income (kind funding: a block transfer, a contribution), never a saving or a cost
     income: ClassVar[bool] = False
+    # its effect happens once, in the start year (a level change), not every year from it: one
+    # dated before the forecast is already in the actual figures
+    once: ClassVar[bool] = False
     # the effect key whose positive value adds spend: the lever is then a cost, else a saving
     spend_rises_with: ClassVar[str | None] = None
     # the effect key whose positive value avoids spend: the lever is then a saving, else a cost

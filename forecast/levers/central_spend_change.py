@@ -13,6 +13,7 @@ class CentralSpendChange(Lever):
     )
     effect = schema(percent=Number(-100, 100))
     spend_rises_with = "percent"
+    once = True
     needs_provision_types = False
     reaches_central = True
 

@@ -14,6 +14,7 @@ class UnitCostChange(Lever):
     )
     effect = schema(percent=Number(-100, 100))
     spend_rises_with = "percent"
+    once = True
 
     def apply(self, m, first, levers):
         cols = levers.columns(m.provision_types)

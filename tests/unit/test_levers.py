@@ -13,7 +13,6 @@ from forecast.levers import LEVERS, Lever, Number, lever_named, register, schema
 from forecast.mitigations import (
     Mitigation,
     MitigationsError,
-    check_start_years,
     load_mitigations,
     mitigation_kind,
 )
@@ -183,20 +182,23 @@ def test_every_lever_has_its_module_and_its_test():
             assert re.search(f"`{key}[`:]", lever.description), (name, key)
 
 
-def test_a_start_year_before_the_forecast_is_refused_and_one_after_it_never_acts():
-    # what a mitigation did in years already in the extracts is in the actual figures: starting
-    # it again in the first forecast year would count it twice
+def test_start_years_before_the_forecast_act_from_its_first_year_once_never_and_after_it_never():
+    # a one-off change dated before the forecast is in the actual figures it starts from: it is
+    # not applied again; a lasting one acts on the forecast years, and the log says which
+    cut = mitigation("unit_cost_change", {"percent": -10}, ("a",), start="2019-20", name="Cut")
+    transfer = mitigation("funding_change", {"amount_gbp": 1}, (), start="2020-21", name="Move")
+    early = model()
+    _, costs = resolve_levers([cut, transfer], early, YEARS)
+    np.testing.assert_array_equal(costs.level[:, 0], [1, 1, 1])
+    np.testing.assert_array_equal(costs.funding, [1, 1, 1])
     first = fy_of_census_year(BASE_YEAR + 1)
-    early = mitigation("unit_cost_change", {"percent": -10}, ("a",), start="2019-20")
-    with pytest.raises(
-        MitigationsError,
-        match=rf"'unit_cost_change' \(2019-20\) start before "
-        rf"the first forecast year {first}",
-    ):
-        check_start_years([early], first)
-    with pytest.raises(MitigationsError, match="starts before the forecast"):
-        resolve(early)
-    check_start_years([mitigation("funding_change", {"amount_gbp": 1}, (), start=first)], first)
+    assert early.notes == [
+        "Cut: unit_cost_change in 2019-20, before the forecast, is in the actual figures it "
+        "starts from: not applied again",
+        f"Move: started in 2020-21, before the forecast; acts on the forecast years from {first}",
+    ]
+    _, costs = resolve(mitigation("unit_cost_change", {"percent": 50}, ("a",), start=first))
+    np.testing.assert_array_equal(costs.level[:, 0], [1.5, 1, 1])  # once, in the first year
     caseload, late = resolve(
         mitigation("funding_change", {"amount_gbp": 1}, (), start="2029-30"),
         mitigation("reduce_new_plans", {"percent": 50}, start="2029-30"),
