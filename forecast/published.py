@@ -11,7 +11,11 @@ copies for the tests):
 Settings are mapped to the provision types every output uses. Each provision type is summed
 from its own published columns; whatever the published total has beyond them (other settings,
 rows DfE could not place) is `other`, so provision types always add up to the published total.
-Published `x` (not available) and `z` (not applicable) count as nothing. New plans issued in
+Published `x` (not available) and `z` (not applicable) count as nothing, except where a year
+has a total but not one setting published (every setting column `x`, as for Cambridgeshire in
+2025): its mix is unknown, not all `other`, so it takes the council's nearest year with a
+published mix (the one before, else the one after), scaled to its total, and the council's
+`imputed_mix` names the year. New plans issued in
 calendar year Y are joiners for the census of January Y + 1. Where both releases cover a year
 the 2025 release wins. 2023 is a series break (aggregate return → person-level), which the
 published figures carry and the forecasts see like any other change.
@@ -105,6 +109,9 @@ class CouncilHistory:
     # census year (of the January after issue) × provision type; may be empty
     new_plans: pd.DataFrame
     caseload_by_age: pd.DataFrame  # census year × age (2024+ only)
+    # census years whose provision mix was not published (a total only): given the nearest
+    # published year's mix
+    imputed_mix: tuple[int, ...] = ()
 
 
 def _number(text: str | None) -> float:
@@ -117,6 +124,35 @@ def _number(text: str | None) -> float:
         return float(text.replace(",", ""))
     except ValueError:
         return 0.0
+
+
+def _published(text: str | None) -> bool:
+    """Whether a cell holds a number (not blank, not a suppression or not-available mark)."""
+    try:
+        float((text or "").strip().replace(",", ""))
+    except ValueError:
+        return False
+    return True
+
+
+def _impute_unknown_mix(years: dict[int, dict[str, float]], unknown: set[int]) -> tuple[int, ...]:
+    """Give each year in `unknown` (a total, no setting published) the provision mix of the
+    nearest year with one (earlier first), scaled to its own total; the years given one."""
+    known = sorted(y for y in years if y not in unknown and sum(years[y].values()) > 0)
+    imputed = []
+    for year in sorted(unknown):
+        if year not in years:
+            continue
+        total = sum(years[year].values())
+        if not known:  # no year of the council has a mix: it is unknown, all `other`
+            years[year] = {p: total if p == "other" else 0.0 for p in years[year]}
+            continue
+        before = [y for y in known if y < year]
+        source = years[before[-1] if before else min(y for y in known if y > year)]
+        whole = sum(source.values())
+        years[year] = {p: total * source.get(p, 0.0) / whole for p in years[year]}
+        imputed.append(year)
+    return tuple(imputed)
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -144,6 +180,7 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
             "release data from explore-education-statistics.service.gov.uk"
         )
     caseload: dict[str, dict[int, dict[str, float]]] = {}
+    unknown_mix: dict[str, set[int]] = {}  # years with a total but no setting published
     names: dict[str, tuple[str, str]] = {}
     by_age: dict[str, dict[int, dict[int, float]]] = {}
 
@@ -164,6 +201,9 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
         year = _census_year(row["time_period"])
         if row["breakdown_topic"] == "All EHC plans":
             caseload.setdefault(code, {})[year] = _by_setting(row, "ehcplans")
+            settings = [c for columns in RELEASE_2025.values() for c in columns if c in row]
+            if not any(_published(row[c]) for c in settings) and _number(row["ehcplans"]) > 0:
+                unknown_mix.setdefault(code, set()).add(year)
         elif row["breakdown_topic"] == "Child or young persons age" and row["breakdown"].startswith(
             "age "
         ):
@@ -173,6 +213,7 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
     if "sen2_estab_caseload.csv" in files:
         old: dict[str, dict[int, dict[str, float]]] = {}
         totals: dict[str, dict[int, float]] = {}
+        placed: dict[str, set[int]] = {}  # years with a setting's count published
         for row in _rows(files["sen2_estab_caseload.csv"]):
             code = key_of(row)
             if code is None:
@@ -184,6 +225,8 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
             if provision:
                 cell = old.setdefault(code, {}).setdefault(year, dict.fromkeys(PROVISIONS, 0.0))
                 cell[provision] += _number(row["Total_all"])
+                if _published(row["Total_all"]):
+                    placed.setdefault(code, set()).add(year)
         for code, years in old.items():
             for year, values in years.items():
                 if year in caseload.get(code, {}):
@@ -192,6 +235,8 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
                     0.0, totals.get(code, {}).get(year, 0.0) - sum(values.values())
                 )
                 caseload.setdefault(code, {})[year] = values
+                if year not in placed.get(code, set()) and values["other"] > 0:
+                    unknown_mix.setdefault(code, set()).add(year)
 
     new_plans: dict[str, dict[int, dict[str, float]]] = {}
     if "newplans.csv" in files:
@@ -213,6 +258,7 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
 
     councils = {}
     for code, years in caseload.items():
+        imputed = _impute_unknown_mix(years, unknown_mix.get(code, set()))
         frame = (
             pd.DataFrame.from_dict(years, orient="index")
             .reindex(columns=PROVISIONS)
@@ -222,7 +268,7 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
         joiners = pd.DataFrame.from_dict(new_plans.get(code, {}), orient="index").sort_index()
         ages = pd.DataFrame.from_dict(by_age.get(code, {}), orient="index").sort_index()
         name, region = names.get(code, (code, ""))
-        councils[code] = CouncilHistory(code, name, region, frame, joiners, ages)
+        councils[code] = CouncilHistory(code, name, region, frame, joiners, ages, imputed)
     return councils
 
 
@@ -235,6 +281,13 @@ def as_of(councils: dict[str, CouncilHistory], origin: int) -> dict[str, Council
         caseload = council.caseload.loc[:origin]
         if caseload.empty:
             continue
+        imputed: tuple[int, ...] = ()
+        if any(year <= origin for year in council.imputed_mix):
+            # a mix given from a later year would carry data from after the origin: again from
+            # what was published by then
+            years = caseload.to_dict(orient="index")
+            imputed = _impute_unknown_mix(years, {y for y in council.imputed_mix if y <= origin})
+            caseload = pd.DataFrame.from_dict(years, orient="index")[caseload.columns]
         known[code] = CouncilHistory(
             code,
             council.name,
@@ -242,6 +295,7 @@ def as_of(councils: dict[str, CouncilHistory], origin: int) -> dict[str, Council
             caseload,
             council.new_plans.loc[:origin],
             council.caseload_by_age.loc[:origin],
+            imputed,
         )
     return known
 

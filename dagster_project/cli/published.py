@@ -60,15 +60,30 @@ def cmd_forecast_la(args: argparse.Namespace, console: Console) -> int:
         chosen = (
             None if args.la.strip().lower() == "all" else [find_council(councils, args.la).code]
         )
+        if chosen is not None:
+            _refuse_a_council_gone(councils, chosen[0])
         # every council is fitted together (each learns from the others), whichever are written out
         table = forecast_councils(
             councils, census_year_of_fy(args.horizon), chosen, simulations=args.simulations
         )
     except (FileNotFoundError, KeyError, AggregateInputError, ValueError) as error:
-        console.print(f"[red]{error}[/red]")
+        message = error.args[0] if isinstance(error, KeyError) else error  # without its quotes
+        console.print(Text(str(message), style="red"))
         return 2
     if args.out:
         table.to_csv(args.out, index=False)
+    imputed = {
+        code: council.imputed_mix
+        for code, council in councils.items()
+        if council.imputed_mix and (chosen is None or code in chosen)
+    }
+    for code, years in imputed.items():
+        console.print(
+            f"{councils[code].name} ({code}): January {', '.join(map(str, years))} published a "
+            "total but no setting: its provision mix there is the nearest published year's",
+            style="yellow",
+            highlight=False,
+        )
     if chosen is None:
         console.print(
             f"{table['la_code'].nunique()} councils forecast to January {table['year'].max()}"
@@ -105,6 +120,27 @@ def cmd_forecast_la(args: argparse.Namespace, console: Console) -> int:
     if args.out:
         console.print(f"All provision types written to {args.out}")
     return 0
+
+
+def _refuse_a_council_gone(councils: dict, code: str) -> None:
+    """A council with no caseload in the latest census (reorganised: Cumbria, Northamptonshire,
+    Bournemouth and Poole …) has nothing to forecast from: say so, naming the councils that
+    first published in its region after its last census, rather than write an empty CSV."""
+    latest = max(int(c.caseload.index.max()) for c in councils.values())
+    council = councils[code]
+    last = int(council.caseload.index.max())
+    if last >= latest:
+        return
+    successors = [
+        f"{other.code} {other.name}"
+        for other in councils.values()
+        if other.region == council.region and int(other.caseload.index.min()) > last
+    ]
+    raise KeyError(
+        f"{council.name} ({code}) published no caseload after January {last} (the latest census "
+        f"is January {latest}): it was reorganised"
+        + (f"; forecast its successors: {', '.join(successors)}" if successors else "")
+    )
 
 
 def _backtest_unit_costs(

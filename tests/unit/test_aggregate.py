@@ -25,6 +25,7 @@ from forecast.national_costs import WORKBOOK, described, national_unit_costs, we
 from forecast.published import (
     NATIONAL,
     PROVISIONS,
+    RELEASE_2025,
     CouncilHistory,
     as_of,
     find_council,
@@ -168,6 +169,39 @@ def test_the_published_growth_applies_only_to_a_council_the_files_hold(tmp_path)
 def test_an_origin_without_earlier_outcomes_is_a_clear_error():
     with pytest.raises(AggregateInputError, match="no earlier origin"):
         forecast_councils(councils(years=range(2024, 2026)), 2027, simulations=300)
+
+
+def _release_2025(path, rows):
+    """A caseload.csv of the 2025 release's layout: (time_period, total, {column: value})."""
+    columns = [c for cs in RELEASE_2025.values() for c in cs]
+    head = ["time_period", "geographic_level", "old_la_code", "la_name", "region_name"]
+    head += ["breakdown_topic", "breakdown", "ehcplans", *columns]
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(head)
+        for period, total, cells in rows:
+            place = "Local authority", "900", "Shire", "East"
+            topic = "All EHC plans", "All EHC plans"
+            writer.writerow([period, *place, *topic, total, *(cells.get(c, "x") for c in columns)])
+
+
+def test_a_year_with_a_total_and_no_setting_published_keeps_the_nearest_years_mix(tmp_path):
+    # Cambridgeshire, January 2025: 8,007 plans, every setting column x. Its mix is unknown,
+    # not all `other` (which had put p90s of one provision type above the total's)
+    mix = {"mainstream_academy": "60", "special_la_maintained": "30", "neet": "10"}
+    _release_2025(
+        tmp_path / "caseload.csv",
+        [("202223", "80", {}), ("202324", "100", mix), ("202425", "120", {})],
+    )
+    shire = load_published(tmp_path)["900"]
+    assert shire.imputed_mix == (2023, 2025)
+    assert shire.caseload.loc[2025, ["mainstream", "mss", "none"]].tolist() == [72, 36, 12]
+    assert shire.caseload.loc[2025, "other"] == 0
+    # the first year takes the next year's mix, but not in a backtest from before that year
+    assert shire.caseload.loc[2023, ["mainstream", "other"]].tolist() == [48, 0]
+    at_2023 = as_of({"900": shire}, 2023)["900"]
+    assert at_2023.imputed_mix == () and at_2023.caseload.loc[2023, "other"] == 80
+    assert as_of({"900": shire}, 2024)["900"].caseload.equals(shire.caseload.loc[:2024])
 
 
 @pytest.fixture(scope="module")
@@ -323,3 +357,16 @@ def test_a_councils_own_trend_adds_nothing_to_the_published_growth(published):
             actual_sum += actual
     wape = {name: round(error / actual_sum, 3) for name, error in errors.items()}
     assert wape["published"] < wape["pooled"] < wape["own"], wape
+
+
+def test_a_council_reorganised_away_is_refused_naming_its_successors(published, tmp_path, capsys):
+    from dagster_project.cli import main
+
+    out = tmp_path / "cumbria.csv"
+    code = main(
+        ["forecast-la", "--la", "909", "--published", str(REFERENCE_DATA), "--out", str(out)]
+    )
+    said = " ".join(capsys.readouterr().out.split())
+    assert code == 2 and not out.exists()
+    assert "Cumbria (909) published no caseload after January 2023" in said
+    assert "forecast its successors: 942 Cumberland, 943 Westmorland and Furness" in said
