@@ -9,6 +9,7 @@ provision type), so Great Expectations validates a small DataFrame.
 
 from __future__ import annotations
 
+import calendar
 import csv
 import os
 from dataclasses import dataclass, field
@@ -755,6 +756,122 @@ def finance_reconciliation(target: Warehouse | duckdb.DuckDBPyConnection) -> Gat
                 "ledger money was lost or double counted allocating it to provision types"
             ),
             "high_needs_not_in_mart_gbp": "high needs spend differs from fct_provision_spend",
+        },
+    )
+
+
+def ledger_months_complete(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
+    """Per council and financial year: every month between the ledger's first and last postings
+    has postings. A month without any is a missing or cut-short extract, not a quiet month (a high
+    needs ledger pays top-ups and place funding monthly): its spend would be missing from the
+    year, the year could still read as complete (postings in its first and last months), and the
+    balance carried from it into every later year and the forecast would be wrong."""
+    posted = as_warehouse(target).frame(
+        """
+        SELECT DISTINCT la_code, financial_year,
+               year(posting_date) * 12 + month(posting_date) - 1 AS month_index
+        FROM staging.stg_finance__transactions WHERE posting_date IS NOT NULL
+        """
+    )
+    several = posted["la_code"].nunique() > 1
+    rows = []
+    for code, council in posted.groupby("la_code", sort=True):
+        months = set(council["month_index"].astype(int))
+        fy_of = dict(
+            zip(council["month_index"].astype(int), council["financial_year"], strict=True)
+        )
+        span = range(min(months), max(months) + 1)
+        by_year: dict[str, list[int]] = {}
+        for month in span:
+            # the financial year a month belongs to: April (index 3) starts one
+            year = month // 12 - (1 if month % 12 < 3 else 0)
+            fy = fy_of.get(month, f"{year}-{(year + 1) % 100:02d}")
+            by_year.setdefault(fy, []).append(month)
+        for fy, in_year in sorted(by_year.items()):
+            missing = [m for m in in_year if m not in months]
+            named = ", ".join(f"{calendar.month_abbr[m % 12 + 1]} {m // 12}" for m in missing)
+            rows.append(
+                {
+                    "la_code": code,
+                    "label": (f"{code} " if several else "")
+                    + fy
+                    + (f": no postings in {named}" if missing else ""),
+                    "months_in_ledger_span": len(in_year),
+                    "months_with_postings": len(in_year) - len(missing),
+                    "months_without_postings": len(missing),
+                }
+            )
+    facts = pd.DataFrame(
+        rows,
+        columns=[
+            "la_code",
+            "label",
+            "months_in_ledger_span",
+            "months_with_postings",
+            "months_without_postings",
+        ],
+    )
+    return validate(
+        "ledger_months_complete",
+        facts,
+        [
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                column="months_without_postings",
+                min_value=0,
+                max_value=0,
+            )
+        ],
+        {
+            "months_without_postings": (
+                "the finance extract has a month without postings between its first and last: "
+                "load the missing month's file (its spend, and every balance after it, would be "
+                "understated)"
+            )
+        },
+    )
+
+
+def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
+    """Per council: every complete financial year from the one whose balance brought forward
+    anchors the cumulative balance (else the first) has high needs budget lines. Without them
+    the year's funding reads as nothing, its whole spend as deficit, and that deficit is carried
+    into every later year's balance and the forecast's starting point."""
+    facts = as_warehouse(target).frame(
+        f"""
+        WITH anchors AS (
+            SELECT la_code,
+                   coalesce(min(financial_year) FILTER (
+                       WHERE balance_brought_forward_gbp IS NOT NULL), min(financial_year))
+                       AS anchor_year
+            FROM marts.fct_hnb_position GROUP BY la_code
+        )
+        SELECT p.la_code,
+               {_council_in_label("p")} || p.financial_year AS label,
+               p.is_complete_year, p.has_budget,
+               (p.is_complete_year AND NOT p.has_budget) AS complete_without_budget
+        FROM marts.fct_hnb_position p
+        INNER JOIN anchors a ON a.la_code = p.la_code
+        WHERE p.financial_year >= a.anchor_year
+        ORDER BY p.la_code, p.financial_year
+        """
+    )
+    return validate(
+        "complete_years_have_a_budget",
+        facts,
+        [
+            expect(
+                "ExpectColumnValuesToBeInSet",
+                column="complete_without_budget",
+                value_set=[False],
+            )
+        ],
+        {
+            "complete_without_budget": (
+                "a complete financial year has no high needs lines in the budget file: its "
+                "funding would read as nothing and its whole spend as deficit, carried into "
+                "every later balance (add the year's lines to the budget file)"
+            )
         },
     )
 

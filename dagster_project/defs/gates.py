@@ -31,6 +31,9 @@ PLACEMENTS_CLASSIFIED = dg.AssetKey(["intermediate", "int_placements_classified"
 DATA_QUALITY_FLAGS = dg.AssetKey(["intermediate", "int_data_quality_flags"])
 RAW_ROWS_REACH_STAGING = "raw_rows_reach_staging"
 FINANCE_RECONCILES = "finance_reconciles_to_mart"
+LEDGER_MONTHS_COMPLETE = "ledger_months_complete"
+COMPLETE_YEARS_HAVE_A_BUDGET = "complete_years_have_a_budget"
+HNB_POSITION = dg.AssetKey(["marts", "fct_hnb_position"])
 UNIT_COSTS_WITHIN_BOUNDS = "unit_costs_within_bounds"
 PLACEMENT_COSTS_WITHIN_BOUNDS = "placement_costs_within_bounds"
 IDS_LINK = "ids_link"
@@ -78,6 +81,26 @@ def staging_key(extract: str) -> dg.AssetKey:
             ),
         ),
         dg.AssetCheckSpec(
+            LEDGER_MONTHS_COMPLETE,
+            asset=PROVISION_SPEND,
+            blocking=True,
+            description=(
+                "Every month between the ledger's first and last postings has postings (a month "
+                "without any is a missing or cut-short finance file: its spend, and every "
+                "balance after it, would be understated)."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            COMPLETE_YEARS_HAVE_A_BUDGET,
+            asset=HNB_POSITION,
+            blocking=True,
+            description=(
+                "Every complete financial year from the one whose balance brought forward "
+                "anchors the cumulative balance has high needs lines in the budget file (else "
+                "its funding reads as nothing and its whole spend as deficit)."
+            ),
+        ),
+        dg.AssetCheckSpec(
             UNIT_COSTS_WITHIN_BOUNDS,
             asset=PROVISION_SPEND,
             blocking=True,
@@ -119,6 +142,15 @@ def warehouse_gates(warehouse: DuckDBResource, settings: dg.ResourceParam[Settin
             yield check_result(gate, staging_key(extract), RAW_ROWS_REACH_STAGING)
         yield check_result(
             gates.finance_reconciliation(con), PROVISION_SPEND, FINANCE_RECONCILES, councils
+        )
+        yield check_result(
+            gates.ledger_months_complete(con), PROVISION_SPEND, LEDGER_MONTHS_COMPLETE, councils
+        )
+        yield check_result(
+            gates.complete_years_have_a_budget(con),
+            HNB_POSITION,
+            COMPLETE_YEARS_HAVE_A_BUDGET,
+            councils,
         )
         yield check_result(
             gates.unit_costs_within_bounds(con, bounds, settings.min_fte_for_unit_cost_gate),

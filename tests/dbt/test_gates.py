@@ -19,6 +19,8 @@ def test_all_gates_pass_on_the_fixture(con):
     bounds = gates.read_cost_bounds(COST_BOUNDS)
     results = [
         gates.finance_reconciliation(con),
+        gates.ledger_months_complete(con),
+        gates.complete_years_have_a_budget(con),
         gates.unit_costs_within_bounds(con, bounds, 1.0),
         gates.placement_costs_within_bounds(con, bounds),
     ]
@@ -212,6 +214,34 @@ def _second_council(con, *tables: str) -> None:
     """Council 999 in `tables`: a copy of the fixture council's rows."""
     for table in tables:
         con.execute(f"INSERT INTO {table} SELECT * REPLACE ('999' AS la_code) FROM {table}")
+
+
+def test_a_month_missing_from_the_ledger_fails_naming_it(con):
+    # a cut-short extract with a stray posting at the year's end read as a complete year (its
+    # first and last months posted) with half its spend, and the balance carried the gap
+    assert gates.ledger_months_complete(con).passed
+    con.execute(
+        "DELETE FROM staging.stg_finance__transactions "
+        "WHERE posting_date >= DATE '2022-10-01' AND posting_date < DATE '2022-12-01'"
+    )
+    result = gates.ledger_months_complete(con)
+    assert not result.passed
+    assert "the finance extract has a month without postings" in result.summary
+    assert "2022-23: no postings in Oct 2022, Nov 2022" in result.summary
+    row = result.facts.set_index("label").filter(like="2022-23", axis=0).iloc[0]
+    assert (row["months_in_ledger_span"], row["months_without_postings"]) == (12, 2)
+
+
+def test_a_complete_year_without_a_budget_fails_naming_it(con):
+    # its funding read as nothing: the whole year's spend became deficit in every later balance
+    assert gates.complete_years_have_a_budget(con).passed
+    con.execute(
+        "UPDATE marts.fct_hnb_position SET has_budget = false WHERE financial_year = '2022-23'"
+    )
+    result = gates.complete_years_have_a_budget(con)
+    assert not result.passed
+    assert "a complete financial year has no high needs lines in the budget file" in result.summary
+    assert result.summary.endswith("(add the year's lines to the budget file) (2022-23)")
 
 
 def test_a_gate_on_a_councils_figures_names_the_council_that_failed(con):
