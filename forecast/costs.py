@@ -6,7 +6,9 @@
   clipped to `real_growth_bounds` — plus the cash inflation assumed ahead: pay
   (`pay_inflation`, weighted by `pay_share`, staff being most of what a placement costs) and
   prices (`price_inflation`). Each path draws its real growth once from the spread of the yearly
-  changes. Every one of these is a setting with its source, shown on the report's first page.
+  changes, within `real_growth_bounds` too (a few noisy years' spread, compounded, had pushed
+  paths to absurd or negative unit costs and the mean of the paths with them). Every one of these
+  is a setting with its source, shown on the report's first page.
 * **FTE per plan**: a January plan in a provision type is, on average, this many full-time
   placements over its financial year (recent ratio of FTE to census plans). Spend = plans on
   the census × FTE per plan × unit cost.
@@ -99,6 +101,10 @@ class CostModel:
     # estimates because the finance extract does not cover them whole
     balance_year: str = ""
     carried: tuple[CarriedYear, ...] = ()
+    # each simulated path's real growth stays within these, as the mean is held to them: the
+    # spread of a few noisy years would otherwise compound into paths of absurd (or negative)
+    # unit cost, and the mean of the paths, the central figure, with them
+    real_growth_bounds: tuple[float, float] = (-1.0, np.inf)
 
     def __post_init__(self) -> None:
         if not self.balance_year:
@@ -185,6 +191,7 @@ def estimate_costs(
         funding_source=source,
         base_cumulative_balance=balance,
         inflation=settings.inflation,
+        real_growth_bounds=(low, high),
     )
 
 
@@ -301,9 +308,14 @@ def simulate_costs(
 ) -> CostPaths:
     rng = np.random.default_rng([seed, 2])
     P, years = len(model.provisions), len(financial_years)
-    real = model.real_growth + model.real_growth_sd * rng.standard_normal((paths, P))
-    central_real = model.central_real_growth + model.central_real_growth_sd * rng.standard_normal(
-        paths
+    low, high = model.real_growth_bounds
+    real = np.clip(
+        model.real_growth + model.real_growth_sd * rng.standard_normal((paths, P)), low, high
+    )
+    central_real = np.clip(
+        model.central_real_growth + model.central_real_growth_sd * rng.standard_normal(paths),
+        low,
+        high,
     )
     unit = np.empty((paths, years, P))
     central = np.empty((paths, years))

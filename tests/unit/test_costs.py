@@ -1,5 +1,7 @@
 """Unit costs, central spend and funding (forecast/costs.py) on figures worked out by hand."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -235,6 +237,17 @@ def test_each_path_draws_its_growth_once():
         cost_model(real_sd=(0.02, 0.0)), FORECAST_YEARS, 50, 5, costs.no_levers(3, 2)
     )
     np.testing.assert_array_equal(again.unit_cost, paths.unit_cost)  # seeded
+
+
+def test_each_paths_growth_stays_within_the_bounds_the_mean_is_held_to():
+    # unit costs of 30,105 / 17,720 / 31,110 / 31,976: a spread of 0.55 a year had compounded
+    # to paths below zero and a central unit cost twice the base year's within three years
+    noisy = dataclasses.replace(cost_model(real_sd=(0.55, 0.0)), real_growth_bounds=(-0.05, 0.10))
+    paths = costs.simulate_costs(noisy, FORECAST_YEARS, 2000, 3, costs.no_levers(3, 2))
+    mss = paths.unit_cost[:, :, 0]
+    yearly = mss[:, 1:] / mss[:, :-1] - 1 - noisy.inflation
+    assert yearly.min() >= -0.05 - 1e-12 and yearly.max() <= 0.10 + 1e-12
+    assert (mss > 0).all() and mss[:, -1].mean() < 1000 * 1.12**3
 
 
 def test_no_levers_change_nothing():
