@@ -21,7 +21,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -105,6 +105,9 @@ class CostModel:
     # spread of a few noisy years would otherwise compound into paths of absurd (or negative)
     # unit cost, and the mean of the paths, the central figure, with them
     real_growth_bounds: tuple[float, float] = (-1.0, np.inf)
+    # base-year spend on placement types with no full-time placements that year, carried in
+    # `central` (no unit cost can carry it)
+    unplaced_spend: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.balance_year:
@@ -169,6 +172,18 @@ def estimate_costs(
         )
         real_sd.append(sd)
     central = spend_wide.get("central", empty).reindex(recent).fillna(0)
+    # spend on a placement type in a year with no full-time placements in it (place funding for
+    # a unit whose children the placements extract does not hold, a provider paid with no spell)
+    # has no unit cost to carry it: it goes with central spend rather than out of the forecast
+    unplaced: dict[str, float] = {}
+    for provision in history.provision_types:
+        if provision == "central" or provision not in spend_wide:
+            continue
+        fte = fte_wide.get(provision, empty).reindex(recent).fillna(0)
+        moved = spend_wide[provision].reindex(recent).fillna(0).where(fte <= 0, 0.0)
+        if moved.get(base_fy, 0.0) != 0:
+            unplaced[provision] = float(moved[base_fy])
+        central = central + moved
     central_rate, central_sd = compound_growth(central)
     funding, source = project_funding(history, settings, years, horizon)
     position = history.position.set_index("financial_year")
@@ -192,6 +207,7 @@ def estimate_costs(
         base_cumulative_balance=balance,
         inflation=settings.inflation,
         real_growth_bounds=(low, high),
+        unplaced_spend=unplaced,
     )
 
 

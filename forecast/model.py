@@ -126,6 +126,11 @@ def prepare(
             f"the caseload starts from January {model.base_year}, the costs from {costs.base_fy} "
             f"(census {last_complete_census}): forecast years follow the caseload"
         )
+    for provision, amount in costs.unplaced_spend.items():
+        model.notes.append(
+            f"{provision}: £{amount:,.0f} of {costs.base_fy} spend with no full-time placements "
+            "in the placements extract has no unit cost: it is forecast with central spend"
+        )
     try:
         costs = balance_before(costs, history, caseload, fy_of_census_year(model.base_year + 1))
     except ValueError as error:
@@ -769,7 +774,13 @@ def assumptions_table(
             None,
             float(costs.central_real_growth + costs.inflation),
             "a year",
-            f"{costs.central_real_growth:+.1%} above inflation + {costs.inflation:.1%} inflation",
+            f"{costs.central_real_growth:+.1%} above inflation + {costs.inflation:.1%} inflation"
+            + (
+                f"; with the spend on {', '.join(costs.unplaced_spend)}, which had no full-time "
+                "placements"
+                if costs.unplaced_spend
+                else ""
+            ),
         )
     )
     rows.append(

@@ -131,6 +131,22 @@ def test_central_spend_and_the_balance_brought_forward(model):
     assert model.base_cumulative_balance == -2e6
 
 
+def test_spend_on_a_type_without_placements_is_forecast_with_central_spend():
+    # place funding paid to a unit whose children the placements extract does not hold had no
+    # unit cost, and dropped out of every forecast year
+    h = history()
+    ap = pd.DataFrame(
+        [(fy, "ap", 300_000.0, 0.0, np.nan, True) for fy in YEARS], columns=h.spend.columns
+    )
+    h = dataclasses.replace(
+        h, spend=pd.concat([h.spend, ap], ignore_index=True), provision_types=["mss", "inmss", "ap"]
+    )
+    model = costs.estimate_costs(h, caseload_by_census(h), SETTINGS, "2028-29")
+    assert model.unplaced_spend == {"ap": 300_000.0}
+    assert model.central == pytest.approx(1e6 * 1.1**3 + 300_000)
+    assert model.unit_cost[2] == 0
+
+
 def test_funding_from_the_budget_file_then_grown(model):
     # 33m allocation less 1m place deductions; the balance brought forward is not funding
     assert model.funding == pytest.approx(
