@@ -235,16 +235,16 @@ def run_forecast(
     pooled_growth: tuple[float, float, str] | None = None,
 ) -> Forecast:
     model, costs = prepare(history, settings, pooled_growth)
-    first = fy_of_census_year(model.base_year + 1)
+    runs = {
+        UNMITIGATED: run_scenario(model, costs, settings, []),
+        MITIGATED: run_scenario(model, costs, settings, mitigations),
+    }
+    first = runs[UNMITIGATED].financial_years[0]
     if fy_start(settings.recover_by) < fy_start(first):
         raise ForecastSettingsError(
             f"recover_by ({settings.recover_by}) is before the first forecast year ({first}): "
             "the deficit can only be recovered in a year still to come"
         )
-    runs = {
-        UNMITIGATED: run_scenario(model, costs, settings, []),
-        MITIGATED: run_scenario(model, costs, settings, mitigations),
-    }
     assured = run_scenario(
         model, costs, settings, [m for m in mitigations if m.status == "assured"]
     )
