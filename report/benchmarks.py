@@ -20,7 +20,8 @@ Indicators (each for the latest year the files hold, on the council's January ce
 * `ehcp_growth_5y`: average annual growth from January Y−5 to January Y;
 * `share_independent_special`: plans in independent or non-maintained special schools ÷ all plans;
 * `share_mainstream`: plans in mainstream schools, their resourced provisions and SEN units
-  included (the DfE's `mainstream_total`) ÷ all plans;
+  included (the DfE's `mainstream_total`) ÷ all plans (neither share for a year the DfE
+  published a total without its settings: `x`);
 * `new_plans_per_100`: new plans issued in calendar year Y−1 per 100 plans at January Y−1;
 * `hnb_per_plan`: the high needs block allocation (before deductions for directly funded places)
   for financial year F ÷ plans at the January census inside F.
@@ -373,7 +374,8 @@ def indicator_parts(data: PublishedData, flags: pd.DataFrame) -> pd.DataFrame:
                 total[year - 5],
                 [(year, ["total"]), (year - 5, ["total"])],
             )
-        if year in total.index and total[year] > 0:
+        # a year published as a total with every setting `x` has no mix of its own to share
+        if year in total.index and total[year] > 0 and year not in history.imputed_mix:
             add(
                 code,
                 "share_independent_special",
@@ -618,7 +620,7 @@ def _trends(
                 continue
             if measure == "plans":
                 out[y] = (total[y], 1.0, _is_flagged(flags, h.code, y, ["total"]))
-            else:
+            elif y not in h.imputed_mix:  # a year without its settings published has no share
                 out[y] = (
                     _series(h, "inmss")[y],
                     total[y],
