@@ -1087,11 +1087,14 @@ def _load_source(
                 "split_part(file_name, '#', -1) ELSE $name END"
             )
         )
+        parameters = {"load_id": load_id, "hash": content_hash, "la_code": la_code}
+        if not source.named_by_part:  # DuckDB refuses a parameter the statement does not use
+            parameters["name"] = display
         con.execute(
             f"UPDATE raw.{extract.name}_files SET last_seen_load_id = $load_id, "
             f"file_name = {renamed}, la_code = $la_code "
             "WHERE content_hash = $hash",
-            {"load_id": load_id, "name": display, "hash": content_hash, "la_code": la_code},
+            parameters,
         )
         return [_known_file_outcome(con, extract, h) for h in known]
     return load_file(
