@@ -95,6 +95,10 @@ COLUMN_DESCRIPTIONS = {
     "start_date": "First day of the placement.",
     "end_date": "Last day of the placement (blank while ongoing).",
     "annual_cost": "Commissioned annual cost in pounds.",
+    "placement_rank": (
+        "SEN2 PlacementRank: 1 for the child's main placement when they attend more than one "
+        "at once (the one the census counts)."
+    ),
     "transaction_id": "The ledger's unique transaction id.",
     "posting_date": "Date the transaction was posted.",
     "amount": "Amount in pounds (credits negative).",
@@ -216,6 +220,7 @@ PLACEMENTS = Extract(
         Column("start_date", "date", required=True),
         Column("end_date", "date"),
         Column("annual_cost", "amount"),
+        Column("placement_rank", "id", pattern=r"^[0-9]{1,2}$"),
     ),
     one_of=("urn", "ukprn", "sen_setting"),
     ordered_dates=(("start_date", "end_date"),),

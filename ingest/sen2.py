@@ -372,7 +372,8 @@ def placements_part(
         "resourced_provision, "
         f"{_col(columns, 'placementdetail', 'res')} AS residential, "
         f"{_date(_col(columns, 'placementdetail', 'entrydate'))} AS start_date, "
-        f"{_date(_col(columns, 'placementdetail', 'leavingdate'))} AS end_date "
+        f"{_date(_col(columns, 'placementdetail', 'leavingdate'))} AS end_date, "
+        f"{_col(columns, 'placementdetail', 'placementrank')} AS placement_rank "
         f"FROM _part_sen2_placementdetail AS placementdetail"
     )
     if link == "persontableid":
@@ -407,7 +408,7 @@ def placements_part(
             d.urn, d.ukprn, d.sen_setting,
             {_flag("d.sen_unit")} AS sen_unit,
             {_flag("d.resourced_provision")} AS resourced_provision,
-            d.residential, d.start_date, d.end_date,
+            d.residential, d.start_date, d.end_date, d.placement_rank,
             {_kept_columns(columns, kept_tables, sen2)}
         FROM ({with_person}) d
         LEFT JOIN _part_sen2_person AS person ON person.persontableid = d.persontableid

@@ -105,6 +105,9 @@ def test_a_collect_export_gives_the_same_marts_as_the_csv_extracts(
             "SELECT flag, count(*) FROM intermediate.int_data_quality_flags GROUP BY ALL"
         ).fetchall()
         assert flags == []
+        # PlacementRank reaches the placements (rank 1 is where the census counts a child)
+        ranks = "SELECT DISTINCT placement_rank FROM intermediate.int_placements_classified"
+        assert con.execute(ranks).fetchall() == [(1,)]
         requests = con.execute(
             "SELECT year, requests, requests_decided_to_assess, requests_decided_not_to_assess, "
             "plans_issued, "

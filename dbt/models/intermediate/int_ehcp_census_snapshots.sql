@@ -45,12 +45,11 @@ with_placement as (
     left join placements
         on placements.la_code = active_plans.la_code
         and placements.child_id = active_plans.child_id
-        and placements.start_date <= active_plans.census_date
-        and (placements.end_date is null or placements.end_date >= active_plans.census_date)
-    -- a child should attend one setting on census day; if spells overlap, the latest one counts
+        and {{ placement_open_on('placements', 'active_plans.census_date') }}
+    -- a child attending more than one setting on census day counts in the main one
     qualify row_number() over (
         partition by active_plans.la_code, active_plans.census_date, active_plans.plan_id
-        order by placements.start_date desc nulls last, placements.placement_id nulls last
+        order by {{ placement_in_force_order('placements') }}
     ) = 1
 )
 

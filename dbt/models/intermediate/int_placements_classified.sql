@@ -11,6 +11,23 @@ establishments as (
     select * from {{ ref('stg_reference__establishments') }}
 ),
 
+-- one establishment per UKPRN: GIAS gives some UKPRNs to a school and a college at once; a
+-- placement named by UKPRN alone is at a post-16 provider (SEN2), so a post-16 type comes first,
+-- then the lowest type code, the name from the same row
+by_ukprn as (
+    select establishments.la_code, establishments.ukprn, establishments.establishment_type_code,
+        establishments.establishment_name
+    from establishments
+    left join {{ ref('gias_establishment_types') }} as types
+        on types.establishment_type_code = establishments.establishment_type_code
+    where establishments.ukprn is not null
+    qualify row_number() over (
+        partition by establishments.la_code, establishments.ukprn
+        order by case when types.provision_type in ('post16_fe', 'post16_spi') then 0 else 1 end,
+            establishments.establishment_type_code nulls last, establishments.urn
+    ) = 1
+),
+
 spells as (
     -- every column of the spell in its order, the establishment filled in from GIAS: listed, as
     -- Spark has no `* replace` (a column added to the staging model is added here too)
@@ -35,6 +52,7 @@ spells as (
         spells_as_given.start_date,
         spells_as_given.end_date,
         spells_as_given.annual_cost_gbp,
+        spells_as_given.placement_rank,
         spells_as_given.source_file_hash,
         spells_as_given.source_file,
         spells_as_given.source_row,
@@ -45,10 +63,7 @@ spells as (
     from spells_as_given
     left join establishments as by_urn
         on by_urn.la_code = spells_as_given.la_code and by_urn.urn = spells_as_given.urn
-    left join (
-        select la_code, ukprn, min(establishment_type_code) as establishment_type_code, min(establishment_name) as establishment_name
-        from establishments where ukprn is not null group by la_code, ukprn
-    ) as by_ukprn on by_ukprn.la_code = spells_as_given.la_code and by_ukprn.ukprn = spells_as_given.ukprn
+    left join by_ukprn on by_ukprn.la_code = spells_as_given.la_code and by_ukprn.ukprn = spells_as_given.ukprn
 ),
 
 establishment_types as (

@@ -1,7 +1,8 @@
 -- The child's placement on the posting date, for the high needs payments where it decides the
 -- provision type: they name a child but no known placement. One row per council, child and
 -- posting date: the placement open that day (started on or before it, not ended before it);
--- of two open, the later started, as the census counts them; none when no placement was open.
+-- of two open, the main one (SEN2 rank 1), else the later started, as the census counts them;
+-- none when no placement was open.
 -- Its own table so that the ledger's allocation (int_spend_allocated) streams through hash joins
 -- on small tables: computed inside that query, the sort pushed the ledger's joins out of memory
 -- (61 million rows spilled to disk at England size).
@@ -22,21 +23,19 @@ lookups as (
         and {{ is_high_needs('lines.is_high_needs', 'transactions.s251_line') }}
 ),
 
--- the child's placements open on the posting date, the latest started first (a long placement
--- still open beside a short one that has ended: the open one, not none)
+-- the child's placements open on the posting date, in the order that says where the child is (a
+-- long placement still open beside a short one that has ended: the open one, not none)
 child_placement as (
     select lookups.la_code, lookups.child_id, lookups.posting_date, placements.provision_type
     from lookups
     left join placements
         on placements.la_code = lookups.la_code
         and placements.child_id = lookups.child_id
-        and placements.start_date <= lookups.posting_date
-        and (placements.end_date is null or placements.end_date >= lookups.posting_date)
+        and {{ placement_open_on('placements', 'lookups.posting_date') }}
     qualify row_number() over (
         partition by lookups.la_code, lookups.child_id, lookups.posting_date
-        order by placements.start_date desc nulls last, placements.placement_id nulls last
+        order by {{ placement_in_force_order('placements') }}
     ) = 1
 )
 
-select la_code, child_id, posting_date, provision_type
-from child_placement
+select * from child_placement

@@ -18,6 +18,7 @@ renamed as (
         start_date,
         end_date,
         annual_cost as annual_cost_gbp,
+        cast(placement_rank as integer) as placement_rank,
         _file_hash as source_file_hash,
         _source_file as source_file,
         _source_row as source_row,
