@@ -219,8 +219,14 @@ def holds_many(councils: list[Council], landing_dir: Path) -> bool:
     return any(council.folder != landing_dir for council in councils)
 
 
+class CouncilUnknown(ValueError):
+    """A landing folder of one council's files, with no code for it, into a warehouse that holds
+    several councils: whose files are they?"""
+
+
 def _known_code(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The council code of the file the warehouse loaded last (any extract), if one is set."""
+    """The council code the warehouse's files carry, if one is set; refused (CouncilUnknown) when
+    they carry several: one council's files would take another's code at random."""
     tables = [
         row[0]
         for row in con.execute(
@@ -230,13 +236,23 @@ def _known_code(con: duckdb.DuckDBPyConnection) -> str | None:
     ]
     if not tables:
         return None
-    union = " UNION ALL ".join(f"SELECT la_code, loaded_at FROM raw.{t}" for t in tables)
-    row = con.execute(
-        f"SELECT la_code FROM ({union}) WHERE la_code IS NOT NULL AND la_code <> ? "
-        "ORDER BY loaded_at DESC LIMIT 1",
-        [UNKNOWN_LA_CODE],
-    ).fetchone()
-    return row[0] if row else None
+    union = " UNION ALL ".join(f"SELECT la_code FROM raw.{t}" for t in tables)
+    codes = [
+        row[0]
+        for row in con.execute(
+            f"SELECT DISTINCT la_code FROM ({union}) WHERE la_code IS NOT NULL AND la_code <> ? "
+            "ORDER BY la_code",
+            [UNKNOWN_LA_CODE],
+        ).fetchall()
+    ]
+    if len(codes) > 1:
+        raise CouncilUnknown(
+            f"The landing folder holds one council's files, with no code for them, and the "
+            f"warehouse holds councils {', '.join(codes)}: set HIGHNEEDS_LA_CODE to the council "
+            "whose files they are, or lay the folder out as councils' folders "
+            "(landing/<old LA code>/<extract>/…)"
+        )
+    return codes[0] if codes else None
 
 
 def require_landing_files(landing_dir: Path) -> None:

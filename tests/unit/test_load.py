@@ -577,6 +577,24 @@ def test_one_councils_landing_folder_takes_its_code_from_the_setting(tmp_path):
     ]
 
 
+def test_one_councils_files_without_a_code_into_a_warehouse_of_several_are_refused(tmp_path):
+    """They had taken the code of whichever council's file the warehouse loaded last: one
+    council's ledger published as another's, with every gate passed."""
+    from ingest.load import CouncilUnknown, landing_councils
+
+    con = duckdb.connect()
+    for code in ("869", "825"):
+        write(tmp_path / "many" / code, "finance", "ledger.csv", FINANCE_HEADER + "\n")
+    load_extract(con, FINANCE, tmp_path / "many", "L1", KEY, EXTRACT_DATE)
+    write(tmp_path / "one", "finance", "ledger.csv", FINANCE_HEADER + "\n")
+    with pytest.raises(CouncilUnknown, match="warehouse holds councils 825, 869: set HIGHNEEDS_LA"):
+        landing_councils(tmp_path / "one", None, con)
+    assert landing_councils(tmp_path / "one", "825", con)[0].la_code == "825"
+    single = duckdb.connect()  # a warehouse of one council keeps its code
+    load_extract(single, FINANCE, tmp_path / "one", "L1", KEY, EXTRACT_DATE, la_code="869")
+    assert landing_councils(tmp_path / "one", None, single)[0].la_code == "869"
+
+
 def test_the_same_file_in_two_councils_folders_is_each_councils_own(tmp_path):
     """Identical ledgers in two councils' folders: both load, each file recorded with its council,
     and a second load reads neither again."""
