@@ -512,6 +512,8 @@ def benchmark(
         ) from error
     flags = find_flags(data.councils)
     parts = indicator_parts(data, flags)
+    # a council is never its own similar council (a list given for another council may hold it)
+    neighbours = [c for c in neighbours or [] if c != history.code]
     if neighbours:
         unknown = [c for c in neighbours if c not in data.councils]
         if unknown:

@@ -189,7 +189,8 @@ def _draw(con: duckdb.DuckDBPyConnection, options: ReportOptions, staging: Path)
     # one the warehouse does not hold (HIGHNEEDS_COUNCIL_NAME is the configured council's name)
     la_code = chosen_council(con, options.council)
     if la_code not in (None, UNKNOWN_LA_CODE) and la_code != options.council:
-        options = dataclasses.replace(options, council=la_code, council_name=None)
+        # the configured council's name and statistical neighbours are not this council's
+        options = dataclasses.replace(options, council=la_code, council_name=None, neighbours=None)
     data = read_report_data(con, la_code)
     bench, note = _benchmarks(options)
     own_requests = requests.read_own(con, la_code)  # None without a SEN2 return

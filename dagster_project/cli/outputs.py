@@ -176,8 +176,9 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     settings = load_settings()
     options = load_report_settings(settings).options()
     if args.la and args.la != options.council:
-        # HIGHNEEDS_COUNCIL_NAME names HIGHNEEDS_LA_CODE's council, not the one --la asks for
-        options = dataclasses.replace(options, council_name=None)
+        # HIGHNEEDS_COUNCIL_NAME and HIGHNEEDS_NEIGHBOURS are HIGHNEEDS_LA_CODE's council's, not
+        # the one --la asks for (--neighbours below gives its own)
+        options = dataclasses.replace(options, council_name=None, neighbours=None)
     overrides = {
         "out_dir": Path(args.out).resolve() if args.out else None,
         "council": args.la,

@@ -172,6 +172,9 @@ def test_a_user_supplied_list_of_neighbours_wins(data):
     result = benchmark(data, "803", neighbours=["804", "805"])
     assert list(result.neighbours["code"]) == ["804", "805"]
     assert "user-supplied" in result.neighbour_method
+    # never the council itself (another council's list, applied to its report, held it)
+    itself = benchmark(data, "803", neighbours=["803", "804"])
+    assert list(itself.neighbours["code"]) == ["804"]
     with pytest.raises(BenchmarkUnavailable, match="999"):
         benchmark(data, "803", neighbours=["999"])
     with pytest.raises(BenchmarkUnavailable, match="not in the published files"):
