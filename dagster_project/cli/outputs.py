@@ -16,7 +16,7 @@ from .runner import REFRESH_RUNNING_EXIT_CODE, holding_refresh_lock
 def cmd_trace(args: argparse.Namespace, console: Console) -> int:
     """List the landing rows behind a mart figure, with their source file and row."""
     from checks.trace import trace_plans, trace_spend
-    from warehouse.councils import CouncilConnection, councils
+    from warehouse.councils import CouncilConnection, councils, held_councils
 
     settings = load_settings()
     if not settings.warehouse.exists():
@@ -24,12 +24,26 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
         return 2
     with settings.connect_warehouse(read_only=True) as warehouse:
         held = councils(warehouse)
+        gated = held_councils(warehouse)
     if len(held) > 1 and args.la not in held:
         console.print(
             f"[red]The warehouse holds {len(held)} councils ({', '.join(held)}): "
             "say whose figure with --la (e.g. --la " + held[0] + ").[/red]"
         )
         return 2
+    traced = args.la or (held[0] if len(held) == 1 else None)
+    if traced in gated:
+        # its figures in the warehouse failed a gate: BI and the report still show the last good
+        console.print(
+            Text(
+                f"Council {traced} is held at its last good published figures by the last "
+                f"refresh's gates ({gated[traced]}): the warehouse's figures traced here are not "
+                "the ones the serving file holds"
+                + (", and it has no forecast of its own" if args.what == "forecast" else ""),
+                style="yellow",
+            ),
+            highlight=False,
+        )
     if args.what == "forecast":
         return _trace_forecast(args, settings, console)
     with settings.connect_warehouse(read_only=True) as warehouse:

@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 
 from dagster_project.cli import main
@@ -52,6 +53,30 @@ def latest(home: Path, key: list[str]):
     instance = dg.DagsterInstance.from_config(str(home))
     event = instance.get_latest_materialization_event(dg.AssetKey(key))
     return {name: value.value for name, value in event.asset_materialization.metadata.items()}
+
+
+def test_trace_of_a_council_a_gate_holds_says_its_figures_are_not_the_served_ones(
+    audited, monkeypatch, capsys, tmp_path
+):
+    folder, environment = audited
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    copy = tmp_path / "held.duckdb"
+    shutil.copy(folder / "warehouse.duckdb", copy)
+    monkeypatch.setenv("HIGHNEEDS_WAREHOUSE", str(copy))
+    with duckdb.connect(str(copy)) as con:
+        code = con.execute("SELECT min(la_code) FROM marts.fct_provision_spend").fetchone()[0]
+        con.execute(
+            "CREATE OR REPLACE TABLE meta.held_councils AS SELECT 'r' AS run_id, "
+            "? AS la_code, 'marts/fct_provision_spend' AS asset, "
+            "'ledger_months_complete' AS check_name, 'no postings in Oct 2022' AS description",
+            [code],
+        )
+    assert main(["trace", "spend", "--year", "2022-23", "--provision", "mss"]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert f"Council {code} is held at its last good published figures" in said
+    assert "ledger_months_complete: no postings in Oct 2022" in said
+    assert "not the ones the serving file holds" in said
 
 
 def test_every_materialisation_says_what_it_holds_and_how_it_was_made(audited, monkeypatch):
