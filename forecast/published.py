@@ -110,7 +110,7 @@ class CouncilHistory:
     new_plans: pd.DataFrame
     caseload_by_age: pd.DataFrame  # census year × age (2024+ only)
     # census years whose provision mix was not published (a total only): given the nearest
-    # published year's mix
+    # published year's mix (all `other` when no year has one); no share is benchmarked for them
     imputed_mix: tuple[int, ...] = ()
 
 
@@ -137,7 +137,8 @@ def _published(text: str | None) -> bool:
 
 def _impute_unknown_mix(years: dict[int, dict[str, float]], unknown: set[int]) -> tuple[int, ...]:
     """Give each year in `unknown` (a total, no setting published) the provision mix of the
-    nearest year with one (earlier first), scaled to its own total; the years given one."""
+    nearest year with one (earlier first), scaled to its own total, or all `other` when no year
+    has one; the years of `unknown` the council has."""
     known = sorted(y for y in years if y not in unknown and sum(years[y].values()) > 0)
     imputed = []
     for year in sorted(unknown):
@@ -146,6 +147,7 @@ def _impute_unknown_mix(years: dict[int, dict[str, float]], unknown: set[int]) -
         total = sum(years[year].values())
         if not known:  # no year of the council has a mix: it is unknown, all `other`
             years[year] = {p: total if p == "other" else 0.0 for p in years[year]}
+            imputed.append(year)
             continue
         before = [y for y in known if y < year]
         source = years[before[-1] if before else min(y for y in known if y > year)]

@@ -200,7 +200,7 @@ def test_a_year_with_a_total_and_no_setting_published_keeps_the_nearest_years_mi
     # the first year takes the next year's mix, but not in a backtest from before that year
     assert shire.caseload.loc[2023, ["mainstream", "other"]].tolist() == [48, 0]
     at_2023 = as_of({"900": shire}, 2023)["900"]
-    assert at_2023.imputed_mix == () and at_2023.caseload.loc[2023, "other"] == 80
+    assert at_2023.imputed_mix == (2023,) and at_2023.caseload.loc[2023, "other"] == 80
     assert as_of({"900": shire}, 2024)["900"].caseload.equals(shire.caseload.loc[:2024])
 
 
