@@ -125,7 +125,8 @@ def test_add_capacity():
     ]
     # nor on a provision type the settings do not cap
     capped = model([np.inf, 50, 20])
-    resolve_levers([mitigation("add_capacity", {"places": 5}, ("a",), name="A")], capped, YEARS)
+    for _scenario in range(2):  # every scenario resolves it: one note
+        resolve_levers([mitigation("add_capacity", {"places": 5}, ("a",), name="A")], capped, YEARS)
     assert capped.notes == [
         "A: add_capacity has no effect on a: the forecast settings set no capacity: for it"
     ]
