@@ -582,5 +582,17 @@ def _quality_reading(data: ReportData) -> str:
         f"{flagged:,} flagged and kept."
     )
     if len(checks):
-        text += f" {passed} of {len(checks)} checks passed in the latest refresh."
+        text += f" {passed} of {len(checks)} checks passed in the latest refresh"
+        failed = checks[~checks["passed"].astype(bool)]
+        others = failed[failed["held_councils"] != ""]
+        # a report is never of a held council (report --la refuses one)
+        if len(others) and len(others) == len(failed):
+            held = sorted({c for codes in others["held_councils"] for c in codes.split(", ")})
+            text += (
+                f"; the {'one' if len(failed) == 1 else str(len(failed))} failed held "
+                f"council{'s' if len(held) > 1 else ''} {', '.join(held)} at "
+                f"{'its' if len(held) == 1 else 'their'} last good figures: this council's "
+                "figures passed every check"
+            )
+        text += "."
     return text

@@ -90,7 +90,9 @@ class ReportData:
     drivers: pd.DataFrame  # forecast.drivers
     # extract × measure × reason: rows, money, files in the landing folder now
     data_quality: pd.DataFrame
-    checks: pd.DataFrame  # meta.check_results of the latest run (empty when absent)
+    # meta.check_results of the latest run (empty when absent), with held_councils: the councils
+    # a failed check held at their last good figures (meta.held_councils), '' when none
+    checks: pd.DataFrame
     assumptions: pd.DataFrame | None = (
         None  # forecast.assumptions (None on a warehouse built before it)
     )
@@ -235,6 +237,19 @@ def read_report_data(con: duckdb.DuckDBPyConnection, la_code: str | None = None)
                                ORDER BY evaluated_at DESC LIMIT 1)
             ORDER BY asset, check_name
         """)
+    # a check that failed for other councils only held them (meta.held_councils): this council's
+    # figures passed it
+    held = (
+        con.execute("SELECT run_id, asset, check_name, la_code FROM meta.held_councils").fetchall()
+        if table_exists(con, "meta", "held_councils")
+        else []
+    )
+    checks["held_councils"] = [
+        ", ".join(sorted({c for r, a, n, c in held if (r, a, n) == (run, asset, name)}))
+        for run, asset, name in zip(
+            checks["run_id"], checks["asset"], checks["check_name"], strict=True
+        )
+    ]
     return ReportData(
         labels=labels,
         position=df("""

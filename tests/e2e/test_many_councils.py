@@ -12,7 +12,8 @@ import duckdb
 import pytest
 
 from dagster_project.cli import main
-from report.data import compare_councils
+from report.build import _quality_reading
+from report.data import compare_councils, read_report_data
 from synthetic.council import generate
 from tests.conftest import set_pipeline_env
 
@@ -285,6 +286,12 @@ def test_a_council_whose_gate_fails_keeps_its_last_good_figures_while_the_others
     # the report's comparison of councils shows why 825 is held, not its figures
     with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as con:
         compared = compare_councils(con).set_index("Council (old LA code)")
+        # and 869's report does not count 825's failed check against 869's figures
+        reading = " ".join(_quality_reading(read_report_data(con, "869")).split())
+    assert "checks passed in the latest refresh; the one failed held council 825 at its last " in (
+        reading
+    )
+    assert "this council's figures passed every check." in reading
     assert compared.loc["825", "Figures"].startswith(
         "held at its last good figures: intermediate/int_placements_classified · "
         "placement_costs_within_bounds: 1 placement(s) outside bounds, e.g. "
