@@ -118,6 +118,9 @@ def _parse(entry: Any, index: int, path: Path, provision_types: list[str] | None
     absent = [k for k in spec.required if k not in effect]
     if absent:
         raise MitigationsError(f"{where}: lever {lever} needs effect {', '.join(absent)}")
+    problem = spec.problem(effect)
+    if problem:
+        raise MitigationsError(f"{where}: {problem}")
     status = str(entry["status"]).strip().lower()
     if status not in STATUSES:
         raise MitigationsError(f"{where}: status must be assured or assessed, not {status!r}")
@@ -131,7 +134,7 @@ def _parse(entry: Any, index: int, path: Path, provision_types: list[str] | None
         kind = str(kind).strip().lower()
         if kind not in KINDS:
             raise MitigationsError(f"{where}: kind must be saving, funding or cost, not {kind!r}")
-        direction = spec.direction(effect) if not spec.problem(effect) else 0
+        direction = spec.direction(effect)
         if (kind, direction) in (("saving", 1), ("cost", -1)):
             raise MitigationsError(
                 f"{where}: kind {kind} does not fit its effect "
@@ -171,9 +174,6 @@ def _parse(entry: Any, index: int, path: Path, provision_types: list[str] | None
     except (TypeError, ValueError) as error:
         raise MitigationsError(f"{where}: cost_gbp must be a number, not {cost!r}") from error
     milestones = entry.get("milestones") or []
-    problem = spec.problem(effect)
-    if problem:
-        raise MitigationsError(f"{where}: {problem}")
     return Mitigation(
         name=str(entry["name"]),
         line_of_enquiry=line,

@@ -206,26 +206,18 @@ def resolve_levers(
         if first < 0 and lever.once:
             # a one-off change dated in a year already in the extracts is in the actual unit
             # costs the forecast starts from: applying it again would count it twice
-            _note_once(
-                model,
+            levers.note(
                 f"{m.name}: {m.lever} in {m.start_year}, before the forecast, is in "
                 "the actual figures it starts from: not applied again",
             )
             continue
         if first < 0:
-            _note_once(
-                model,
+            levers.note(
                 f"{m.name}: started in {m.start_year}, before the forecast; acts "
                 f"on the forecast years from {fy_of_census_year(model.base_year + 1)}",
             )
         lever.apply(m, max(first, 0), levers)
     return levers.caseload, levers.costs
-
-
-def _note_once(model: cohort.CohortModel, note: str) -> None:
-    """A note for the refresh's log (each scenario resolves the same mitigations)."""
-    if note not in model.notes:
-        model.notes.append(note)
 
 
 def run_forecast(

@@ -19,19 +19,19 @@ class AddCapacity(Lever):
     moves_caseload = True
 
     def apply(self, m, first, levers):
-        notes = levers.model.notes  # once, though every scenario resolves the mitigation
         if levers.model.capacity is None:
-            note = f"{m.name}: {self.name} has no effect without capacity: in the forecast settings"
-            notes.extend([] if note in notes else [note])
+            levers.note(
+                f"{m.name}: {self.name} has no effect without capacity: in the forecast settings"
+            )
             return
         uncapped = [
             p for p in m.provision_types if not np.isfinite(levers.model.capacity[levers.column(p)])
         ]
-        note = (
-            f"{m.name}: {self.name} has no effect on {', '.join(uncapped)}: the forecast "
-            "settings set no capacity: for it"
-        )
-        notes.extend([] if not uncapped or note in notes else [note])
+        if uncapped:
+            levers.note(
+                f"{m.name}: {self.name} has no effect on {', '.join(uncapped)}: the forecast "
+                "settings set no capacity: for it"
+            )
         extra = levers.extra_capacity()
         for c in levers.columns(m.provision_types):
             extra[first:, c] += float(m.effect["places"])

@@ -128,6 +128,11 @@ class ScenarioLevers:
         self.costs = no_levers(self.years, len(self.model.provisions))
         self._index = {p: i for i, p in enumerate(self.model.provisions)}
 
+    def note(self, text: str) -> None:
+        """A note for the refresh's log, once: every scenario resolves the same mitigations."""
+        if text not in self.model.notes:
+            self.model.notes.append(text)
+
     def column(self, provision: str) -> int:
         """The index of a provision type in the model's arrays."""
         return self._index[provision]
