@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from forecast.years import fy_label
 from ingest.contracts import Extract
 from ingest.parsing import amount_sql, quote_ident
 from warehouse import Warehouse, as_warehouse
@@ -768,8 +769,7 @@ def ledger_months_complete(target: Warehouse | duckdb.DuckDBPyConnection) -> Gat
     balance carried from it into every later year and the forecast would be wrong."""
     posted = as_warehouse(target).frame(
         """
-        SELECT DISTINCT la_code, financial_year,
-               year(posting_date) * 12 + month(posting_date) - 1 AS month_index
+        SELECT DISTINCT la_code, year(posting_date) * 12 + month(posting_date) - 1 AS month_index
         FROM staging.stg_finance__transactions WHERE posting_date IS NOT NULL
         """
     )
@@ -777,16 +777,10 @@ def ledger_months_complete(target: Warehouse | duckdb.DuckDBPyConnection) -> Gat
     rows = []
     for code, council in posted.groupby("la_code", sort=True):
         months = set(council["month_index"].astype(int))
-        fy_of = dict(
-            zip(council["month_index"].astype(int), council["financial_year"], strict=True)
-        )
-        span = range(min(months), max(months) + 1)
         by_year: dict[str, list[int]] = {}
-        for month in span:
+        for month in range(min(months), max(months) + 1):
             # the financial year a month belongs to: April (index 3) starts one
-            year = month // 12 - (1 if month % 12 < 3 else 0)
-            fy = fy_of.get(month, f"{year}-{(year + 1) % 100:02d}")
-            by_year.setdefault(fy, []).append(month)
+            by_year.setdefault(fy_label(month // 12 - (month % 12 < 3)), []).append(month)
         for fy, in_year in sorted(by_year.items()):
             missing = [m for m in in_year if m not in months]
             named = ", ".join(f"{calendar.month_abbr[m % 12 + 1]} {m // 12}" for m in missing)

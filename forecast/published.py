@@ -114,25 +114,21 @@ class CouncilHistory:
     imputed_mix: tuple[int, ...] = ()
 
 
-def _number(text: str | None) -> float:
-    if text is None:
-        return 0.0
-    text = text.strip()
-    if text in ("", "x", "z", "c", "u", ".", ":"):
-        return 0.0
+def _parsed(text: str | None) -> float | None:
+    """A cell's number; None when it holds none (blank, `x`, `z`, `c` and the other marks)."""
     try:
-        return float(text.replace(",", ""))
+        return float((text or "").strip().replace(",", ""))
     except ValueError:
-        return 0.0
+        return None
+
+
+def _number(text: str | None) -> float:
+    return _parsed(text) or 0.0
 
 
 def _published(text: str | None) -> bool:
     """Whether a cell holds a number (not blank, not a suppression or not-available mark)."""
-    try:
-        float((text or "").strip().replace(",", ""))
-    except ValueError:
-        return False
-    return True
+    return _parsed(text) is not None
 
 
 def _impute_unknown_mix(years: dict[int, dict[str, float]], unknown: set[int]) -> tuple[int, ...]:
