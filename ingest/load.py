@@ -120,6 +120,7 @@ class Source:
     named_by_part: bool = (
         False  # a SEN2 return's records are named by the Blade file the rows come from
     )
+    census_date: dt.date | None = None  # a SEN2 return's census day
 
 
 @dataclass
@@ -316,6 +317,9 @@ FILES_COLUMNS = [
     "in_landing BOOLEAN",
     "last_seen_load_id VARCHAR",
     "la_code VARCHAR",  # the council the file belongs to (its folder's code, or the one council's)
+    # a SEN2 return's census day: where two returns hold the same key, the later census wins,
+    # whatever order they were loaded in (a backfilled older return does not undo a newer one)
+    "census_date DATE",
 ]
 
 
@@ -805,6 +809,7 @@ def _record_file(
     columns_found: list[str],
     load_id: str,
     la_code: str,
+    census_date: dt.date | None = None,
 ) -> None:
     next_seq = con.execute(
         f"SELECT coalesce(max(file_seq), 0) + 1 FROM raw.{outcome.extract}_files"
@@ -821,7 +826,7 @@ def _record_file(
         "?::DECIMAL(18,2) AS gross_money_read_gbp, "
         "?::DECIMAL(18,2) AS gross_money_quarantined_gbp, "
         "true AS in_landing, "
-        "? AS last_seen_load_id, ? AS la_code",
+        "? AS last_seen_load_id, ? AS la_code, ?::DATE AS census_date",
         [
             outcome.file_hash,
             content_hash,
@@ -843,6 +848,7 @@ def _record_file(
             outcome.gross_money_quarantined_gbp,
             load_id,
             la_code,
+            census_date,
         ],
     )
 
@@ -883,9 +889,11 @@ def load_file(
     aliases: dict[str, str],
     date_floor: dt.date = DEFAULT_DATE_FLOOR,
     la_code: str = UNKNOWN_LA_CODE,
+    census_date: dt.date | None = None,
 ) -> list[FileOutcome]:
     """Load every part `read` gives (into a scratch folder) in one transaction: all of a file,
-    or (rejected) none of it. A full disk raises ingest.diskspace.DiskFull."""
+    or (rejected) none of it. A full disk raises ingest.diskspace.DiskFull. `census_date`: a SEN2
+    return's census day, which orders returns holding the same key."""
     headers: list[str] = []
     outcomes: list[FileOutcome] = []
     with reported_when_full(f"Loading {file_name}", database_folder(con), file_bytes):
@@ -903,13 +911,24 @@ def load_file(
                 )
                 _stage_part(con, extract, part, mapping, pseudonym_key, extract_date, date_floor)
                 _write_part(con, extract, outcome, load_id, extract_date, date_floor)
-                _record_file(con, outcome, file_hash, file_bytes, part.headers, load_id, la_code)
+                _record_file(
+                    con,
+                    outcome,
+                    file_hash,
+                    file_bytes,
+                    part.headers,
+                    load_id,
+                    la_code,
+                    census_date,
+                )
                 outcomes.append(outcome)
             con.execute("COMMIT")
         except FileRejected as rejection:
             _clean_up_after(con, rejection)
             outcome = FileOutcome(extract.name, file_name, file_hash, "rejected", str(rejection))
-            _record_file(con, outcome, file_hash, file_bytes, headers, load_id, la_code)
+            _record_file(
+                con, outcome, file_hash, file_bytes, headers, load_id, la_code, census_date
+            )
             return [outcome]
         except Exception as error:
             _clean_up_after(con, error)
@@ -1058,6 +1077,7 @@ def _sources(
                         sen2.size(),
                         partial(_read_sen2, con, sen2, extract.name, pseudonym_key, sen2_child_id),
                         named_by_part=True,
+                        census_date=sen2.census_date(),
                     )
                 )
             except OSError as error:
@@ -1103,12 +1123,18 @@ def _load_source(
                 "split_part(file_name, '#', -1) ELSE $name END"
             )
         )
-        parameters = {"load_id": load_id, "hash": content_hash, "la_code": la_code}
+        parameters = {
+            "load_id": load_id,
+            "hash": content_hash,
+            "la_code": la_code,
+            "census": source.census_date,
+        }
         if not source.named_by_part:  # DuckDB refuses a parameter the statement does not use
             parameters["name"] = display
+        # (a return loaded before returns carried their census day gets it here)
         con.execute(
             f"UPDATE raw.{extract.name}_files SET last_seen_load_id = $load_id, "
-            f"file_name = {renamed}, la_code = $la_code "
+            f"file_name = {renamed}, la_code = $la_code, census_date = $census::DATE "
             "WHERE content_hash = $hash",
             parameters,
         )
@@ -1126,6 +1152,7 @@ def _load_source(
         aliases,
         date_floor,
         la_code,
+        source.census_date,
     )
 
 

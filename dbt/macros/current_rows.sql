@@ -1,6 +1,8 @@
 {#- The current version of each row of a raw `<extract>` table (`extract` names it): only files still in the
     landing folder count, and where several files hold the same key (an overlapping monthly
-    export, a re-export of the plan list) the row from the most recently loaded file wins.
+    export, a re-export of the plan list) the row from the most recently loaded file wins; of two
+    SEN2 returns, the one of the later census wins (`census_date`), whatever order they were
+    loaded in: an older return backfilled after a newer one does not undo its ceased plans.
     Superseded versions stay in raw for audit. Each row carries `_la_code`, the council whose
     folder its file came from (raw `<extract>_files`), and keys are keys within one council.
     With `after_file_seq`, only the files loaded after it are read (the ledger's incremental
@@ -16,7 +18,8 @@
         {%- do same_key.append('candidates.' ~ column ~ ' is not distinct from repeated.' ~ column) -%}
     {%- endfor -%}
     with candidates {{ cte_as_not_materialized() }} (
-        select valid.*, files.file_seq as _file_seq, files.la_code as _la_code
+        select valid.*, files.file_seq as _file_seq, files.census_date as _census_date,
+            files.la_code as _la_code
         from {{ source('raw', extract) }} as valid
         inner join {{ source('raw', extract ~ '_files') }} as files
             on files.file_hash = valid._file_hash
@@ -48,7 +51,7 @@
         semi join repeated on {{ same_key | join(' and ') }}
         qualify row_number() over (
             partition by {{ key_columns | join(', ') }}
-            order by _file_seq desc, _source_row desc
+            order by _census_date desc nulls last, _file_seq desc, _source_row desc
         ) = 1
     ) as latest
 {%- endmacro %}

@@ -345,3 +345,23 @@ def test_a_synthetic_council_as_a_sen2_return_has_the_same_caseload(
     assert unknown_child == 0
     first_upn = next(csv.DictReader((as_csv / "ehcp" / "ehcp.csv").open()))["upn"]
     assert first_upn not in stored
+
+
+def test_an_older_return_loaded_after_a_newer_one_does_not_undo_it(
+    pipeline_env, tmp_path, monkeypatch, capsys
+):
+    """A council that backfills a missing return a night after a later one gets the marts of
+    loading them in census order: the January 2024 return shows plan 2 open (it ceased in July
+    2024), and must not reopen it over the January 2025 return that closes it."""
+    landing = pipeline_env / "landing"
+    write_sen2_landing(landing)
+    in_order = refresh(landing, tmp_path / "in_order.duckdb", monkeypatch, capsys)
+
+    held_back = tmp_path / "held_back"
+    held_back.mkdir()
+    shutil.move(landing / "sen2" / "2024", held_back / "2024")
+    refresh(landing, pipeline_env / "warehouse.duckdb", monkeypatch, capsys)
+    shutil.move(held_back / "2024", landing / "sen2" / "2024")
+    backfilled = refresh(landing, pipeline_env / "warehouse.duckdb", monkeypatch, capsys)
+
+    assert backfilled == in_order
