@@ -35,7 +35,7 @@ from .history import History, caseload_by_census
 from .levers import ScenarioLevers, lever_named
 from .mitigations import Mitigation, mitigation_kind
 from .settings import ForecastSettings, ForecastSettingsError, read_population
-from .years import census_year_of_fy, fy_of_census_year, fy_start
+from .years import census_year_of_fy, fy_label, fy_of_census_year, fy_start
 
 UNMITIGATED = "unmitigated"
 MITIGATED = "mitigated"
@@ -162,7 +162,7 @@ def run_scenario(
     missing = [fy for fy in financial_years if fy not in costs.funding]
     if missing:
         raise ForecastInputError(f"no funding projected for {', '.join(missing)}")
-    caseload_levers, cost_levers = resolve_levers(mitigations, model, years)
+    caseload_levers, cost_levers = resolve_levers(mitigations, model, years, costs.base_fy)
     if joiner_factor != 1.0:  # a sensitivity: every joiner, every year
         A, P = model.base.shape
         base = (
@@ -193,17 +193,24 @@ def run_scenario(
 
 
 def resolve_levers(
-    mitigations: list[Mitigation], model: cohort.CohortModel, years: int
+    mitigations: list[Mitigation],
+    model: cohort.CohortModel,
+    years: int,
+    actual_until: str | None = None,
 ) -> tuple[cohort.Mitigations, CostLevers]:
     """Turn mitigation entries into the arrays the caseload and cost simulations apply: each
-    mitigation's lever (forecast.levers) applies it from its start year on, in the file's order."""
+    mitigation's lever (forecast.levers) applies it from its start year on, in the file's order.
+    `actual_until`: the last financial year of the actual costs the forecast starts from (the
+    year before the first forecast year unless a year between is carried as an estimate)."""
     levers = ScenarioLevers(model, years)
+    first_forecast = fy_of_census_year(model.base_year + 1)
+    actual_until = actual_until or fy_label(fy_start(first_forecast) - 1)
     for m in mitigations:
         lever = lever_named(m.lever)
         first = fy_start(m.start_year) - model.base_year  # the census in FY s is January s + 1
         if first >= years:
             continue
-        if first < 0 and lever.once:
+        if lever.once and fy_start(m.start_year) <= fy_start(actual_until):
             # a one-off change dated in a year already in the extracts is in the actual unit
             # costs the forecast starts from: applying it again would count it twice
             levers.note(
@@ -211,10 +218,18 @@ def resolve_levers(
                 "the actual figures it starts from: not applied again",
             )
             continue
-        if first < 0:
+        if first < 0 and lever.once:
+            # dated in a year the ledger does not hold whole, whose balance is estimated from
+            # the last complete year's costs: not in them, so it acts from the first forecast year
+            levers.note(
+                f"{m.name}: {m.lever} in {m.start_year}, a year whose balance is estimated "
+                f"without it (the finance extract does not hold it whole), acts from "
+                f"{first_forecast}",
+            )
+        elif first < 0:
             levers.note(
                 f"{m.name}: started in {m.start_year}, before the forecast; acts "
-                f"on the forecast years from {fy_of_census_year(model.base_year + 1)}",
+                f"on the forecast years from {first_forecast}",
             )
         lever.apply(m, max(first, 0), levers)
     return levers.caseload, levers.costs
@@ -842,6 +857,29 @@ def assumptions_table(
         )
     )
     for year in costs.carried:
+        # its funding and spend too: the DSG management plan shows the year as a column
+        rows.append(
+            (
+                "in_progress_year_funding",
+                None,
+                year.financial_year,
+                year.funding_gbp,
+                "£",
+                f"the year not complete in the finance extract: {year.funding_source}",
+            )
+        )
+        rows.append(
+            (
+                "in_progress_year_spend",
+                None,
+                year.financial_year,
+                year.spend_gbp,
+                "£",
+                f"estimated, the year not complete in the finance extract: January "
+                f"{year.census_year}'s plans × unit costs grown from {costs.base_fy}, and central "
+                "spend",
+            )
+        )
         rows.append(
             (
                 "in_progress_year_balance",

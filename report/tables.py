@@ -468,6 +468,8 @@ ASSUMPTION_LABELS = {
     "population": "Population",
     "capacity": "Capacity",
     "prevalence_ceiling": "Prevalence ceiling",
+    "in_progress_year_funding": "High needs funding of a year not yet complete",
+    "in_progress_year_spend": "Spend of a year not yet complete (estimated)",
     "in_progress_year_balance": "Balance of a year not yet complete (estimated)",
     "balance_brought_forward": "Balance brought forward",
 }

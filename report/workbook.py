@@ -495,7 +495,11 @@ def dsg_summary(data: ReportData, scenario: str) -> Table:
     actual = data.position.set_index("financial_year").loc[base]
     part = data.position_forecast[data.position_forecast["scenario"] == scenario]
     part = part.set_index("financial_year")
-    years = [base, *data.forecast_years]
+    # a year between the last complete one and the forecast (a refresh before its ledger is
+    # whole) is in the balance the forecast starts from, estimated: it is a column too
+    carried = _carried_years(data)
+    years = [base, *carried.index, *data.forecast_years]
+    first = 1 + len(carried)  # the first forecast year's column
     lines: list[tuple[str, list, str]] = []
 
     def line(label: str, cells: list, source: str) -> int:
@@ -507,9 +511,19 @@ def dsg_summary(data: ReportData, scenario: str) -> Table:
 
     inputs = [Input() for _ in years]
     model = f"marts.fct_hnb_position ({base}), then forecast.hnb_position ({scenario}, central)"
+    if len(carried):
+        model = (
+            f"marts.fct_hnb_position ({base}), forecast.assumptions "
+            f"({', '.join(carried.index)}: not complete in the finance extract, spend estimated, "
+            f"as in every scenario), then forecast.hnb_position ({scenario}, central)"
+        )
     funding = line(
         "High needs block: funding",
-        [float(actual["funding_gbp"]), *part["funding_gbp"].reindex(years[1:])],
+        [
+            float(actual["funding_gbp"]),
+            *carried["in_progress_year_funding"],
+            *part["funding_gbp"].reindex(years[first:]),
+        ],
         model + ": allocation less place deductions, plus transfers, contributions "
         "and other income",
     )
@@ -525,7 +539,11 @@ def dsg_summary(data: ReportData, scenario: str) -> Table:
     )
     spend = line(
         "High needs block: spend",
-        [float(actual["spend_gbp"]), *part["spend_gbp_central"].reindex(years[1:])],
+        [
+            float(actual["spend_gbp"]),
+            *carried["in_progress_year_spend"],
+            *part["spend_gbp_central"].reindex(years[first:]),
+        ],
         model,
     )
     line(
@@ -612,6 +630,20 @@ def dsg_summary(data: ReportData, scenario: str) -> Table:
         "formulas, so an entry flows through to the DSG balance. Negative balance = deficit."
         + transfers,
     )
+
+
+def _carried_years(data: ReportData) -> pd.DataFrame:
+    """financial_year → in_progress_year_funding, in_progress_year_spend: the years the forecast
+    carried between the last complete year and its first (forecast.assumptions); none when the
+    ledger reaches the last census's year, or on a warehouse from before they were recorded."""
+    names = ["in_progress_year_funding", "in_progress_year_spend"]
+    frame = getattr(data, "assumptions", None)
+    if frame is None or not frame["assumption"].isin(names).any():
+        return pd.DataFrame(columns=names, dtype=float)
+    rows = frame[frame["assumption"].isin(names)]
+    return rows.pivot(index="financial_year", columns="assumption", values="value")[
+        names
+    ].sort_index()
 
 
 def ehcp_by_age(actual: Table, future: Table, scenario: str) -> Table:

@@ -345,6 +345,10 @@ def test_a_year_whose_ledger_is_not_whole_is_carried_into_the_balance_not_droppe
     # unit costs grow 2 % a year forward against the 3.5 % they grew: a few % of its spend
     assert estimated["value"] == pytest.approx(in_year, rel=0.05)
     assert brought["value"] == pytest.approx(actual["2024-25"] + estimated["value"])
+    # its funding and estimated spend are there too, for the DSG management plan's column
+    funding, spend = (assumptions.loc[f"in_progress_year_{m}"] for m in ("funding", "spend"))
+    assert funding["financial_year"] == spend["financial_year"] == "2025-26"
+    assert funding["value"] - spend["value"] == pytest.approx(estimated["value"])
     position = result.hnb_position.set_index(["scenario", "financial_year"])
     first = position.loc[("unmitigated", "2026-27")]
     assert first["cumulative_balance_gbp_central"] == pytest.approx(

@@ -207,6 +207,26 @@ def test_start_years_before_the_forecast_act_from_its_first_year_once_never_and_
     assert (late.funding == 0).all() and caseload.joiner_factor is None
 
 
+def test_a_one_off_change_in_a_year_estimated_before_the_forecast_acts_from_its_first_year():
+    """Refreshed between January and March, the costs are the last complete year's and the year
+    between is carried as an estimate: a fee cut agreed in that year is in neither, so it is not
+    dropped as "in the actual figures" but acts from the first forecast year."""
+    first = fy_of_census_year(BASE_YEAR + 1)
+    carried = fy_of_census_year(BASE_YEAR)
+    actual = fy_of_census_year(BASE_YEAR - 1)
+    cut = mitigation("unit_cost_change", {"percent": -10}, ("a",), start=carried, name="Cut")
+    early = model()
+    _, costs = resolve_levers([cut], early, YEARS, actual_until=actual)
+    np.testing.assert_allclose(costs.level[:, 0], [0.9, 1, 1])
+    assert early.notes == [
+        f"Cut: unit_cost_change in {carried}, a year whose balance is estimated without it (the "
+        f"finance extract does not hold it whole), acts from {first}"
+    ]
+    # with that year's ledger whole, it is in the actual unit costs
+    _, costs = resolve_levers([cut], model(), YEARS, actual_until=carried)
+    np.testing.assert_array_equal(costs.level[:, 0], [1, 1, 1])
+
+
 def test_an_unknown_lever_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown lever 'fewer_plans'; levers: add_capacity"):
         resolve(mitigation("fewer_plans", {"percent": 5}))

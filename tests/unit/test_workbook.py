@@ -146,6 +146,43 @@ def test_the_dsg_summary_reaches_the_forecast_balance_and_takes_the_council_s_en
     )
 
 
+def test_a_year_carried_before_the_forecast_is_a_column_of_the_dsg_summary(tmp_path):
+    """Refreshed before 2025-26's ledger is whole, the forecast starts from 2024-25's close
+    carried through 2025-26's estimated balance: the summary shows 2025-26 (funding and estimated
+    spend) so its balances chain to the forecast's, not £1.5m short of its deficit."""
+    data = fake_report()
+    data.position["is_complete_year"] = [True, False]
+    data.complete_years = ["2024-25"]
+    data.assumptions = pd.DataFrame(
+        {
+            "assumption": ["in_progress_year_funding", "in_progress_year_spend", "funding_growth"],
+            "provision_type": [None, None, None],
+            "financial_year": ["2025-26", "2025-26", None],
+            "value": [31e6, 32.5e6, 0.03],
+        }
+    )
+    workbook = written(tmp_path, {"DSG plan summary": []}, data)
+    for scenario in ("unmitigated", "mitigated"):
+        table = locate(workbook, f"dsg_plan_summary_{scenario}")
+        assert table.headings == [
+            "Line",
+            "2024-25",
+            "2025-26",
+            "2026-27",
+            "2027-28",
+            "2028-29",
+            "Source",
+        ]
+        assert table.value("High needs block: spend", "2025-26") == pytest.approx(32.5e6)
+        expected = data.position_forecast[data.position_forecast["scenario"] == scenario]
+        for year, cumulative in zip(
+            expected["financial_year"], expected["cumulative_balance_gbp_central"], strict=True
+        ):
+            assert table.value("DSG: balance carried forward (31 March)", year) == pytest.approx(
+                cumulative, rel=1e-12
+            )
+
+
 def mitigations() -> pd.DataFrame:
     rows = []
     for name, kind, status, effects, cost in (
