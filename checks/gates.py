@@ -870,6 +870,61 @@ def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) 
     )
 
 
+def balance_brought_forward_anchors(
+    target: Warehouse | duckdb.DuckDBPyConnection,
+) -> GateResult:
+    """Per council whose budget file gives a balance brought forward: one of them anchors the
+    cumulative balance (fct_hnb_position shows it in a year the ledger covers, or the ledger's
+    close equals the one given for the year after). Given only for a year before the ledger, or
+    after a last year not yet complete (a projection), none can: the balance would open at zero
+    and every balance and the forecast's starting point miss the deficit the council carries."""
+    facts = as_warehouse(target).frame(
+        f"""
+        WITH given AS (
+            SELECT la_code, financial_year, sum(amount_gbp) AS amount_gbp
+            FROM staging.stg_budget__lines WHERE line = 'balance_brought_forward'
+            GROUP BY la_code, financial_year
+        ),
+        ledger AS (
+            SELECT la_code, max(financial_year) AS last_year,
+                   count(balance_brought_forward_gbp) AS given_in_ledger_years
+            FROM marts.fct_hnb_position GROUP BY la_code
+        ),
+        anchored AS (
+            SELECT l.la_code,
+                   l.given_in_ledger_years > 0 OR coalesce(bool_or(
+                       cast(left(g.financial_year, 4) AS INTEGER)
+                           = cast(left(l.last_year, 4) AS INTEGER) + 1
+                       AND g.amount_gbp = p.cumulative_balance_gbp), false) AS anchored
+            FROM ledger l
+            INNER JOIN marts.fct_hnb_position p
+                ON p.la_code = l.la_code AND p.financial_year = l.last_year
+            LEFT JOIN given g ON g.la_code = l.la_code
+            GROUP BY l.la_code, l.given_in_ledger_years
+        )
+        SELECT g.la_code, {_council_in_label("g")} || g.financial_year AS label,
+               g.amount_gbp::DOUBLE AS balance_brought_forward_gbp,
+               coalesce(a.anchored, false) AS anchored
+        FROM given g
+        LEFT JOIN anchored a ON a.la_code = g.la_code
+        ORDER BY g.la_code, g.financial_year
+        """
+    )
+    return validate(
+        "balance_brought_forward_anchors",
+        facts,
+        [expect("ExpectColumnValuesToBeInSet", column="anchored", value_set=[True])],
+        {
+            "anchored": (
+                "the budget file's balance brought forward is for no year that can anchor the "
+                "cumulative balance (a year the ledger covers, or the year after its last when "
+                "that year is complete): the balance would open at zero and miss the deficit "
+                "carried; give the balance brought forward of a year the ledger covers"
+            )
+        },
+    )
+
+
 # --- costs within the reviewed bounds ----------------------------------------------------------
 
 

@@ -33,6 +33,7 @@ RAW_ROWS_REACH_STAGING = "raw_rows_reach_staging"
 FINANCE_RECONCILES = "finance_reconciles_to_mart"
 LEDGER_MONTHS_COMPLETE = "ledger_months_complete"
 COMPLETE_YEARS_HAVE_A_BUDGET = "complete_years_have_a_budget"
+BALANCE_BROUGHT_FORWARD_ANCHORS = "balance_brought_forward_anchors"
 HNB_POSITION = dg.AssetKey(["marts", "fct_hnb_position"])
 UNIT_COSTS_WITHIN_BOUNDS = "unit_costs_within_bounds"
 PLACEMENT_COSTS_WITHIN_BOUNDS = "placement_costs_within_bounds"
@@ -101,6 +102,17 @@ def staging_key(extract: str) -> dg.AssetKey:
             ),
         ),
         dg.AssetCheckSpec(
+            BALANCE_BROUGHT_FORWARD_ANCHORS,
+            asset=HNB_POSITION,
+            blocking=True,
+            description=(
+                "When the budget file gives a balance brought forward, one anchors the cumulative "
+                "balance: it is for a year the ledger covers, or the year after its last when "
+                "that year is complete (else the balance would open at zero and miss the "
+                "deficit carried)."
+            ),
+        ),
+        dg.AssetCheckSpec(
             UNIT_COSTS_WITHIN_BOUNDS,
             asset=PROVISION_SPEND,
             blocking=True,
@@ -150,6 +162,12 @@ def warehouse_gates(warehouse: DuckDBResource, settings: dg.ResourceParam[Settin
             gates.complete_years_have_a_budget(con),
             HNB_POSITION,
             COMPLETE_YEARS_HAVE_A_BUDGET,
+            councils,
+        )
+        yield check_result(
+            gates.balance_brought_forward_anchors(con),
+            HNB_POSITION,
+            BALANCE_BROUGHT_FORWARD_ANCHORS,
             councils,
         )
         yield check_result(

@@ -21,6 +21,7 @@ def test_all_gates_pass_on_the_fixture(con):
         gates.finance_reconciliation(con),
         gates.ledger_months_complete(con),
         gates.complete_years_have_a_budget(con),
+        gates.balance_brought_forward_anchors(con),
         gates.unit_costs_within_bounds(con, bounds, 1.0),
         gates.placement_costs_within_bounds(con, bounds),
     ]
@@ -242,6 +243,31 @@ def test_a_complete_year_without_a_budget_fails_naming_it(con):
     assert not result.passed
     assert "a complete financial year has no high needs lines in the budget file" in result.summary
     assert result.summary.endswith("(add the year's lines to the budget file) (2022-23)")
+
+
+def test_a_balance_brought_forward_that_cannot_anchor_the_balance_fails_naming_it(con):
+    """Given only for a year after the ledger's last but one (a projection) or before its first,
+    no balance brought forward anchors the cumulative balance: it would open at zero."""
+    assert gates.balance_brought_forward_anchors(con).passed
+    for year in ("2025-26", "2020-21"):
+        con.execute(
+            "UPDATE raw.budget SET financial_year = ? WHERE line = 'balance_brought_forward'",
+            [year],
+        )
+        con.execute("UPDATE marts.fct_hnb_position SET balance_brought_forward_gbp = NULL")
+        result = gates.balance_brought_forward_anchors(con)
+        assert not result.passed, year
+        assert "the budget file's balance brought forward is for no year that can anchor" in (
+            result.summary
+        )
+        assert result.summary.endswith(f"a year the ledger covers ({year})")
+    # the year after a complete ledger's last anchors it: the ledger closes on it
+    con.execute(
+        "UPDATE raw.budget SET financial_year = '2024-25', amount = ("
+        "SELECT cumulative_balance_gbp FROM marts.fct_hnb_position "
+        "WHERE financial_year = '2023-24') WHERE line = 'balance_brought_forward'"
+    )
+    assert gates.balance_brought_forward_anchors(con).passed
 
 
 def test_a_gate_on_a_councils_figures_names_the_council_that_failed(con):

@@ -357,6 +357,45 @@ def test_a_ledger_that_starts_before_the_budget_closes_its_first_years_on_the_br
         ).fetchone()[0]
 
 
+def _move_balance_brought_forward(warehouse, financial_year: str, amount: int) -> None:
+    """The budget's one balance brought forward given for `financial_year` instead."""
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "UPDATE raw.budget SET financial_year = ?, amount = ? "
+            "WHERE line = 'balance_brought_forward'",
+            [financial_year, amount],
+        )
+
+
+def test_a_balance_brought_forward_for_the_year_after_a_complete_ledger_is_its_close(
+    warehouse_copy,
+):
+    """A council often has one figure: its deficit at the end of the ledger's last year (complete,
+    2023-24), which is 2024-25's balance brought forward. The ledger's last year closes on it and
+    the years before close on it less the in-year balances between (it was ignored: the balance
+    opened at zero and every year, and the forecast's start, missed the deficit)."""
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        before = dict(
+            con.execute(
+                "SELECT financial_year, cumulative_balance_gbp FROM marts.fct_hnb_position"
+            ).fetchall()
+        )
+        assert con.execute(
+            "SELECT bool_and(is_complete_year) FROM marts.fct_hnb_position"
+        ).fetchone()[0]
+    assert max(before) == "2023-24"
+    _move_balance_brought_forward(warehouse_copy, "2024-25", -100000)
+    rebuild(warehouse_copy, "fct_hnb_position", data_tests=False)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        after = dict(
+            con.execute(
+                "SELECT financial_year, cumulative_balance_gbp FROM marts.fct_hnb_position"
+            ).fetchall()
+        )
+    shift = Decimal(-100000) - before["2023-24"]
+    assert after == {year: balance + shift for year, balance in before.items()}
+
+
 def test_data_quality_accounts_for_the_requests_extract_too(warehouse_copy):
     """Every landing file, requests for assessment included: its rows read, loaded and
     quarantined by reason, as for the other extracts."""

@@ -1,7 +1,8 @@
 -- The high needs block position per financial year: funding (allocation after place deductions,
 -- plus block transfers, LA contribution and other income) against spend, and the cumulative
 -- balance, anchored on the balance brought forward of the earliest year the budget gives one for
--- (the first year when it gives none). Per council.
+-- (the first year when it gives none), the year after a complete ledger's last included. Per
+-- council.
 with budget as (
     select * from {{ ref('stg_budget__lines') }}
 ),
@@ -52,15 +53,38 @@ positions as (
     from years
 ),
 
--- the year whose balance brought forward anchors the cumulative balance: the earliest one the
--- budget gives it for, else the ledger's first year (opening at zero)
-anchors as (
+ledger_span as (
     select
         la_code,
-        coalesce(min(financial_year) filter (where balance_brought_forward_gbp is not null), min(financial_year))
-            as anchor_year
+        min(financial_year) as first_year,
+        max(financial_year) as last_year,
+        max(financial_year) filter (where is_complete_year) as last_complete_year
     from positions
     group by la_code
+),
+
+-- the year whose balance brought forward anchors the cumulative balance: the earliest one the
+-- budget gives it for among the ledger's years and the year after its last when that last is
+-- complete (its balance brought forward is the ledger's close: a council often has that one
+-- figure), else the ledger's first year (opening at zero). One for a later year is a projection.
+anchors as (
+    select
+        ledger_span.la_code,
+        coalesce(min(funding.financial_year), min(ledger_span.first_year)) as anchor_year
+    from ledger_span
+    left join funding
+        on funding.la_code = ledger_span.la_code
+        and funding.balance_brought_forward_gbp is not null
+        and funding.financial_year >= ledger_span.first_year
+        and (
+            funding.financial_year <= ledger_span.last_year
+            or (
+                ledger_span.last_complete_year = ledger_span.last_year
+                and cast(left(funding.financial_year, 4) as integer)
+                    = cast(left(ledger_span.last_year, 4) as integer) + 1
+            )
+        )
+    group by ledger_span.la_code
 ),
 
 -- the running sum's starting point: the anchor year's balance brought forward, less the in-year
@@ -68,13 +92,20 @@ anchors as (
 -- holds them, so the years before close on it rather than the cumulative balance forgetting it)
 opening as (
     select
-        positions.la_code,
-        coalesce(max(positions.balance_brought_forward_gbp) filter (where positions.financial_year = anchors.anchor_year), 0)
-        - coalesce(sum(positions.funding_gbp - positions.spend_gbp) filter (where positions.financial_year < anchors.anchor_year), 0)
-            as opening_balance_gbp
-    from positions
-    inner join anchors on anchors.la_code = positions.la_code
-    group by positions.la_code
+        anchors.la_code,
+        coalesce(max(funding.balance_brought_forward_gbp), 0)
+        - coalesce(max(before.in_year_gbp), 0) as opening_balance_gbp
+    from anchors
+    left join funding
+        on funding.la_code = anchors.la_code and funding.financial_year = anchors.anchor_year
+    left join (
+        select positions.la_code, sum(positions.funding_gbp - positions.spend_gbp) as in_year_gbp
+        from positions
+        inner join anchors on anchors.la_code = positions.la_code
+        where positions.financial_year < anchors.anchor_year
+        group by positions.la_code
+    ) as before on before.la_code = anchors.la_code
+    group by anchors.la_code
 )
 
 select
