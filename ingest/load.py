@@ -16,8 +16,11 @@ For each file in `<landing>/<extract>/` (every `*.csv` and `*.xlsx`; see `ingest
    with the file's extra columns in `_extra_columns`), which dbt staging reads;
    `raw.<extract>_duplicates` (an exact duplicate of an earlier row of the same file: its place,
    the row it repeats and its money; counted, not loaded again); or `quarantine.<extract>` (a row
-   that breaks a rule, as text, with every problem it has). The landing file, identified by its
-   SHA-256, is the verbatim record of what was read.
+   that breaks a rule, as text, with every problem it has). A workbook is one file: a key on two
+   of its sheets is a duplicate (the same row: the later sheet's is counted, its
+   `_duplicate_of_row` the earlier sheet's row) or a conflict (different rows: all quarantined),
+   as within one sheet, never one sheet's row silently superseding another's. The landing file,
+   identified by its SHA-256, is the verbatim record of what was read.
 5. `raw.<extract>_files` records each file: hash, name, counts and money per outcome, whether
    it is still in the landing folder (the landing folder is the input: a file taken out is
    retired from staging, though its rows stay in raw for audit), and the council it belongs to
@@ -604,9 +607,11 @@ def _stage_part(
     pseudonym_key: str,
     extract_date: dt.date,
     date_floor: dt.date,
+    part_no: int | None = None,
 ) -> None:
     """Build temp table `_checked` from a part: text columns, their parsed values, the duplicate
-    marker and whether the row broke any rule (`_ok`).
+    marker and whether the row broke any rule (`_ok`). `part_no`: the part's place among a
+    workbook's sheets, whose keys across sheets `_cross_part` holds (see _cross_part_keys).
 
     Written for tens of millions of rows: ids are hashed once per distinct id (a join, not a hash
     per row); every value is parsed once; only rows whose key occurs more than once are compared
@@ -690,6 +695,19 @@ def _stage_part(
     )
     rules = [*row_rules(extract, extract_date, date_floor), conflict_rule(extract)]
     broken = " OR ".join(f"coalesce({rule.condition}, false)" for rule in rules)
+    if part_no is None:
+        cross_columns, cross_join = "r._duplicate_of_row, r._rows_with_key", ""
+    else:
+        # a key on another sheet of the workbook: the same row there first makes this one a
+        # duplicate; a different row there, a conflict
+        cross_columns = (
+            "coalesce(r._duplicate_of_row, x._duplicate_of_row) AS _duplicate_of_row, "
+            "CASE WHEN x._conflict THEN greatest(coalesce(r._rows_with_key, 1), 2) "
+            "ELSE r._rows_with_key END AS _rows_with_key"
+        )
+        cross_join = (
+            f"LEFT JOIN _cross_part x ON x._part = {int(part_no)} AND x._source_row = t._source_row"
+        )
     con.execute("DROP TABLE IF EXISTS _checked")
     con.execute(
         f"""
@@ -698,10 +716,63 @@ def _stage_part(
             SELECT p._source_row, {", ".join(selected)} FROM {part.table} AS p {" ".join(joins)}
         ),
         typed_rows AS (
-            SELECT t.*, r._duplicate_of_row, r._rows_with_key, {typed}
+            SELECT t.*, {cross_columns}, {typed}
             FROM text_rows t LEFT JOIN _repeated r USING (_source_row)
+            {cross_join}
         )
         SELECT *, NOT ({broken}) AS _ok FROM typed_rows
+        """
+    )
+
+
+def _cross_part_keys(
+    con: duckdb.DuckDBPyConnection,
+    extract: Extract,
+    parts: list[Part],
+    mappings: list[dict[str, str]],
+) -> None:
+    """Temp table `_cross_part` (_part, _source_row, _duplicate_of_row, _conflict): the rows of a
+    workbook's sheets whose key is on more than one sheet. Where every such row is the same (the
+    contract's columns, as text), the first is kept and the others are its duplicates; where
+    they differ, all conflict. Each sheet is a part with its own file record, and a later part
+    wins a key in staging: without this, a ledger split into half-year sheets numbering its lines
+    from 1 on each would lose the first sheet's money, superseded, on a green run."""
+    selects = []
+    for part_no, (part, mapping) in enumerate(zip(parts, mappings, strict=True)):
+        keys = [
+            f"{typed_sql(extract.column(k), f'p.{quote_ident(mapping[k])}')}::VARCHAR AS _key_{i}"
+            if k in mapping
+            else f"NULL::VARCHAR AS _key_{i}"
+            for i, k in enumerate(extract.key)
+        ]
+        content = ", ".join(
+            f"coalesce(p.{quote_ident(mapping[c.name])}::VARCHAR, '')"
+            if c.name in mapping
+            else "''"
+            for c in extract.columns
+        )
+        selects.append(
+            f"SELECT {part_no} AS _part, p._source_row, {', '.join(keys)}, "
+            f"md5(concat_ws(chr(31), {content})) AS _content FROM {part.table} AS p"
+        )
+    key_names = [f"_key_{i}" for i in range(len(extract.key))]
+    keys = ", ".join(key_names)
+    con.execute("DROP TABLE IF EXISTS _cross_part")
+    con.execute(
+        f"""
+        CREATE TEMP TABLE _cross_part AS
+        WITH rows AS ({" UNION ALL ".join(selects)}),
+        shared AS (
+            SELECT {keys}, count(DISTINCT _content) > 1 AS _conflict FROM rows
+            WHERE {" AND ".join(f"{k} IS NOT NULL" for k in key_names)}
+            GROUP BY ALL HAVING count(DISTINCT _part) > 1
+        )
+        SELECT _part, _source_row, _conflict,
+               CASE WHEN NOT _conflict AND _part > min(_part) OVER w
+                    THEN first_value(_source_row) OVER w END AS _duplicate_of_row
+        FROM rows INNER JOIN shared USING ({keys})
+        WINDOW w AS (PARTITION BY {keys} ORDER BY _part, _source_row
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
         """
     )
 
@@ -871,7 +942,7 @@ def _drop_part_tables(con: duckdb.DuckDBPyConnection) -> None:
     for (table,) in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE temporary "
         "AND (starts_with(table_name, '_part_') OR starts_with(table_name, '_ids_') "
-        "OR table_name IN ('_repeated', '_checked'))"
+        "OR table_name IN ('_repeated', '_checked', '_cross_part'))"
     ).fetchall():
         con.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
 
@@ -905,11 +976,23 @@ def load_file(
             for part in parts:  # every part's header is checked before anything is written
                 headers = part.headers
                 mappings.append(match_headers(extract, part.headers, aliases, part.name))
-            for part, mapping in zip(parts, mappings, strict=False):
+            several = len(parts) > 1 and bool(extract.key)
+            if several:
+                _cross_part_keys(con, extract, parts, mappings)
+            for part_no, (part, mapping) in enumerate(zip(parts, mappings, strict=False)):
                 outcome = FileOutcome(
                     extract.name, part.name, part_hash(file_hash, part.name), "loaded"
                 )
-                _stage_part(con, extract, part, mapping, pseudonym_key, extract_date, date_floor)
+                _stage_part(
+                    con,
+                    extract,
+                    part,
+                    mapping,
+                    pseudonym_key,
+                    extract_date,
+                    date_floor,
+                    part_no if several else None,
+                )
                 _write_part(con, extract, outcome, load_id, extract_date, date_floor)
                 _record_file(
                     con,

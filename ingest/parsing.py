@@ -60,7 +60,7 @@ def date_sql(expr: str) -> str:
 
 def amount_sql(expr: str) -> str:
     """Amount in pounds from `1234.5`, `1,234.50`, `£1,234.50`, `(1,234.50)`, `-£20.00`; NULL
-    for anything else (`12,34`, `1e3`, three decimals)."""
+    for anything else (`12,34`, `12 34`, `1e3`, three decimals)."""
     text = blank_to_null(expr)
     # A comma must separate thousands (`1,234.50`): `12,34` or `1234,5` (a decimal comma, or a
     # slip) is not an amount, not 1234 or 12345.
@@ -69,6 +69,8 @@ def amount_sql(expr: str) -> str:
         f"(NOT contains({spaced}, ',') "
         f"OR {spaced} ~ '^\\(?[-+]?[0-9]{{1,3}}(,[0-9]{{3}})+(\\.[0-9]+)?\\)?$')"
     )
+    # A space inside the number (`12 34`, `1 234.50`) is a slip or a foreign grouping: not 1234.
+    grouped = f"{grouped} AND NOT regexp_matches({text}, '[0-9.,]\\s+[0-9.,]')"
     # Remove thousands separators, pound signs and inner spaces; a value wrapped in
     # parentheses is the accountants' negative.
     cleaned = f"regexp_replace({text}, '[£,\\s]', '', 'g')"

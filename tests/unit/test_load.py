@@ -344,6 +344,58 @@ def test_every_sheet_holding_the_ledger_is_read_and_a_notes_sheet_is_not(tmp_pat
     assert con.execute("SELECT sum(amount) FROM raw.finance").fetchone()[0] == 20000
 
 
+def test_a_key_on_two_sheets_of_a_workbook_is_a_duplicate_or_a_conflict_as_on_one(tmp_path, con):
+    """A workbook is one file: a ledger whose half-year sheets number their lines from 1 each
+    gives T1 on both. Different rows: both quarantined as in a CSV (the later sheet superseded
+    the earlier one's £100 in staging, green); the same row: the later one is a duplicate."""
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    first = workbook.active
+    first.title = "H1"
+    second = workbook.create_sheet("H2")
+    for sheet, rows in (
+        (first, [["T1", "2024-05-01", 100, "1.2.1"], ["T2", "2024-05-01", 50, "1.2.1"]]),
+        (
+            second,
+            [
+                ["T1", "2024-11-01", 250, "1.2.1"],
+                ["T3", "2024-11-01", 10, "1.2.1"],
+                ["T2", "2024-05-01", 50, "1.2.1"],
+            ],
+        ),
+    ):
+        sheet.append(FINANCE_HEADER.split(","))
+        for row in rows:
+            sheet.append(row)
+    (tmp_path / "finance").mkdir()
+    workbook.save(tmp_path / "finance" / "ledger.xlsx")
+    result = load(con, FINANCE, tmp_path)
+    counts = {
+        f.file_name: (f.rows_read, f.rows_valid, f.rows_duplicate, f.rows_quarantined)
+        for f in result.files
+    }
+    assert counts == {
+        "finance/ledger.xlsx#H1": (2, 1, 0, 1),
+        "finance/ledger.xlsx#H2": (3, 1, 1, 1),
+    }
+    assert con.execute(
+        "SELECT transaction_id, amount, _source_file FROM raw.finance ORDER BY 1"
+    ).fetchall() == [
+        ("T2", Decimal(50), "finance/ledger.xlsx#H1"),
+        ("T3", Decimal(10), "finance/ledger.xlsx#H2"),
+    ]
+    assert con.execute(
+        "SELECT _source_file, _source_row, _duplicate_of_row FROM raw.finance_duplicates"
+    ).fetchall() == [("finance/ledger.xlsx#H2", 4, 3)]
+    assert con.execute(
+        "SELECT _source_file, reason_codes FROM quarantine.finance ORDER BY 1"
+    ).fetchall() == [
+        ("finance/ledger.xlsx#H1", ["conflicting_duplicate"]),
+        ("finance/ledger.xlsx#H2", ["conflicting_duplicate"]),
+    ]
+
+
 def test_a_title_above_a_sheets_header_is_named_as_the_likely_cause(tmp_path, con):
     """A report-style sheet: a title in A1, a blank row, then the header. The file is rejected
     (which row is the header cannot be guessed safely), saying where the header was taken from

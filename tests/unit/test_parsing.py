@@ -61,6 +61,14 @@ def test_dates_are_read_day_first(text, expected):
         ("1,23", None),
         ("1,2345", None),
         (",123", None),
+        # nor is a space inside the number (a slip, or a foreign grouping): it was 1234
+        ("12 34", None),
+        ("1 234.50", None),
+        ("£ 1 2.3 4", None),
+        ("1,234 .50", None),
+        ("£ 1,234", Decimal("1234.00")),
+        ("( £1,234.50 )", Decimal("-1234.50")),
+        ("- £5", Decimal("-5.00")),
     ],
 )
 def test_amounts(text, expected):
