@@ -565,7 +565,9 @@ def dbv_panels(data: ReportData, threshold: int | None = None) -> Chart:
         if first in plans.index
         else float("nan")
     )
-    spend_growth = _growth(cost.loc[first].sum(), cost.loc[last].sum(), span)
+    # the placements' cost, as the total cost panel and the unit cost show it: central spend,
+    # which no placement carries, is chart 03's
+    spend_growth = _growth(cost.loc[first, shown].sum(), cost.loc[last, shown].sum(), span)
     fte = spend.pivot_table(
         index="financial_year", columns="provision_type", values="fte_placements"
     )[shown]
@@ -600,7 +602,8 @@ def dbv_panels(data: ReportData, threshold: int | None = None) -> Chart:
         tidy,
         [
             (
-                "Solid: actual; dashed: forecast (unmitigated median). Caseload is the January "
+                "Solid: actual; dashed: forecast (unmitigated, central: the mean of the simulated "
+                "paths). Caseload is the January "
                 "census inside each financial year. Provision types with no spend are left out."
             ),
             *_suppressed_note(threshold, hidden),

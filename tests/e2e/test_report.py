@@ -164,6 +164,22 @@ def test_readings_state_the_run_s_own_figures(demo, con, data):
         "(SELECT max(census_year) FROM marts.fct_ehcp_cohort) GROUP BY 1 ORDER BY 2 DESC"
     ).fetchall()
     assert f"{ranked[0][1]:,} plans" in readings["05_caseload_by_primary_need"]
+    # the placements' cost, as chart 04's panels show it (central spend is chart 03's)
+    first_fy, last_fy, years = con.execute(
+        "SELECT min(financial_year), max(financial_year), count(DISTINCT financial_year) "
+        "FROM marts.fct_hnb_position WHERE is_complete_year"
+    ).fetchone()
+    placed = dict(
+        con.execute(
+            "SELECT financial_year, sum(spend_gbp)::DOUBLE FROM marts.fct_provision_spend "
+            "WHERE provision_type != 'central' AND financial_year IN (?, ?) GROUP BY 1",
+            [first_fy, last_fy],
+        ).fetchall()
+    )
+    growth = (placed[last_fy] / placed[first_fy]) ** (1 / (years - 1)) - 1
+    assert f"total placement cost {style.grew(growth)}" in readings[
+        "04_caseload_unit_cost_total_cost"
+    ]
 
 
 @pytest.mark.parametrize("threshold", [None, THRESHOLD])
