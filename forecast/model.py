@@ -912,6 +912,26 @@ def assumptions_table(
     )
 
 
+def _varied(costs: CostModel, history: History, model: cohort.CohortModel, **changes) -> CostModel:
+    """`costs` with `changes` (a sensitivity's funding or inflation), the years carried before the
+    forecast (a refresh before the ledger's year is whole) estimated again under them, as the
+    forecast years are: else their balance, in every variant's starting point, stays the
+    central one's."""
+    if not costs.carried:
+        return replace(costs, **changes)
+    before = replace(
+        costs,
+        base_cumulative_balance=costs.base_cumulative_balance
+        - sum(year.balance_gbp for year in costs.carried),
+        balance_year=costs.base_fy,
+        carried=(),
+        **changes,
+    )
+    return balance_before(
+        before, history, caseload_by_census(history), fy_of_census_year(model.base_year + 1)
+    )
+
+
 def _sensitivity(
     history: History,
     model: cohort.CohortModel,
@@ -935,7 +955,10 @@ def _sensitivity(
                 variant,
                 rate,
                 run_scenario(
-                    model, replace(costs, funding=funding, funding_source=source), settings, []
+                    model,
+                    _varied(costs, history, model, funding=funding, funding_source=source),
+                    settings,
+                    [],
                 ),
             )
         )
@@ -945,7 +968,7 @@ def _sensitivity(
                 "unit_cost_inflation",
                 variant,
                 rate,
-                run_scenario(model, replace(costs, inflation=rate), settings, []),
+                run_scenario(model, _varied(costs, history, model, inflation=rate), settings, []),
             )
         )
     for variant, percent in chosen.joiners_percent.items():

@@ -365,6 +365,26 @@ def test_a_year_whose_ledger_is_not_whole_is_carried_into_the_balance_not_droppe
     assert [gate.failures for _, gate in checks.values() if not gate.passed] == []
 
 
+def test_a_sensitivity_estimates_the_year_carried_under_its_own_assumption(steady):
+    """The year carried before the forecast is estimated with the forecast years' inflation: a
+    sensitivity at 5 % must carry it at 5 % too, as a forecast set at 5 % does (it kept the
+    central 2 % estimate, understating the high variant's change by that year's difference)."""
+    history = with_unfinished_year(steady)
+    result = run_forecast(history, [], SETTINGS)
+    costs = dataclasses.replace(SETTINGS.costs, pay_inflation=0.05, price_inflation=0.05)
+    at_five = run_forecast(history, [], dataclasses.replace(SETTINGS, costs=costs))
+    [carried] = at_five.cost_model.carried
+    assert carried.balance_gbp != pytest.approx(result.cost_model.carried[0].balance_gbp)
+    variant = result.sensitivity.set_index(["assumption", "variant", "financial_year"])
+    expected = at_five.hnb_position.set_index(["scenario", "financial_year"])
+    for fy in ("2026-27", "2028-29"):
+        assert variant.loc[
+            ("unit_cost_inflation", "high", fy), "cumulative_balance_gbp_central"
+        ] == pytest.approx(
+            expected.loc[("unmitigated", fy), "cumulative_balance_gbp_central"], rel=1e-9
+        )
+
+
 def test_a_ledger_ahead_of_the_census_is_refused_not_counted_twice(steady):
     """The other way round: the ledger's complete years reach 2025-26 but the last census is
     January 2025, so the forecast would start at 2025-26, a year the ledger holds."""
