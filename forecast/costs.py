@@ -276,6 +276,20 @@ def project_funding(
         budget["line"] == "place_deductions", -budget["amount_gbp"].abs(), budget["amount_gbp"]
     )
     given = pd.Series(signed, index=budget.index).groupby(budget["financial_year"]).sum().to_dict()
+    allocated = set(budget.loc[budget["line"] == "hnb_allocation", "financial_year"])
+    partial = sorted(
+        fy for fy in given if fy not in allocated and fy_start(fy) > fy_start(years[-1])
+    )
+    if partial:
+        # a planned transfer or deduction alone is not the year's funding: taken as it, the
+        # allocation would read as nothing and the year's whole spend as deficit
+        lines = sorted(set(budget.loc[budget["financial_year"].isin(partial), "line"]))
+        raise ValueError(
+            f"the budget file gives {', '.join(lines)} for {', '.join(partial)} but no "
+            "hnb_allocation: a year's funding is taken from the budget file only with its "
+            "allocation; add the year's hnb_allocation (the DfE's provisional allocation, or the "
+            "council's estimate) or leave the year out of the file to have its funding grown"
+        )
     actual = history.position.set_index("financial_year")["funding_gbp"]
     rate = settings.funding_growth
     basis = "assumed"

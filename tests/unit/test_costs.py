@@ -181,6 +181,19 @@ def test_the_other_dsg_blocks_lines_are_never_high_needs_funding():
     assert source == {"2026-27": "budget file", "2027-28": "grown +3.0% a year (assumed)"}
 
 
+def test_a_future_year_with_a_transfer_but_no_allocation_is_refused_naming_it():
+    """A block transfer planned for 2027-28 before its allocation is known was taken as that
+    year's whole funding (£0.5m against £33m): its spend became a deficit of tens of millions."""
+    h = history(
+        budget=[
+            ("2026-27", "hnb_allocation", 33e6),
+            ("2027-28", "block_transfer", 0.5e6),
+        ]
+    )
+    with pytest.raises(ValueError, match="block_transfer for 2027-28 but no hnb_allocation"):
+        costs.project_funding(h, SETTINGS, YEARS, "2027-28")
+
+
 def test_funding_with_no_growth_set_grows_at_its_recent_rate():
     h = history(budget=[])
     funding, source = costs.project_funding(h, CostSettings(funding_growth=None), YEARS, "2027-28")
