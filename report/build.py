@@ -582,7 +582,12 @@ def _quality_reading(data: ReportData) -> str:
         f"{flagged:,} flagged and kept."
     )
     if len(checks):
-        text += f" {passed} of {len(checks)} checks passed in the latest refresh"
+        # meta.check_results: the checks up to the warehouse gate; the forecast's own checks
+        # and the publish's run after it (Dagster's run history holds them)
+        text += (
+            f" {passed} of {len(checks)} checks on the data (ingest, dbt tests and warehouse "
+            "gates) passed in the latest refresh"
+        )
         failed = checks[~checks["passed"].astype(bool)]
         others = failed[failed["held_councils"] != ""]
         # a report is never of a held council (report --la refuses one)
