@@ -51,10 +51,12 @@ def date_sql(expr: str) -> str:
     """Date from text in any accepted format (or an Excel serial); NULL when not a real date."""
     formats = ", ".join(quote_literal(f) for f in DATE_FORMATS)
     text = blank_to_null(expr)
+    # a year needs its four digits: strptime's %Y takes `24` in `01/09/24` as the year 24
     return (
         f"CASE WHEN {text} ~ '{EXCEL_SERIAL}' "
         f"THEN {EXCEL_EPOCH} + CAST(CAST({text} AS DOUBLE) AS INTEGER) "
-        f"ELSE try_strptime({text}, [{formats}])::DATE END"
+        f"WHEN regexp_matches({text}, '(^|[^0-9])[0-9]{{4}}([^0-9]|$)') "
+        f"THEN try_strptime({text}, [{formats}])::DATE END"
     )
 
 

@@ -34,6 +34,11 @@ def evaluate(expression: str, text):
         ("", None),
         (None, None),
         ("yesterday", None),
+        # a two-digit year is no date (it was read as the year 24, then refused as before the
+        # date floor, a misleading reason)
+        ("01/09/24", None),
+        ("14/03/12", None),
+        ("1-Sep-24", None),
     ],
 )
 def test_dates_are_read_day_first(text, expected):
