@@ -1,11 +1,11 @@
 -- Plans issued and ceased in each census year (the twelve months up to a January census day),
--- each with the provision type the child was in: at issue, the placement open on the issue date
--- or else the first one that opened after it, by the census day that closes the year (one that
--- opened later is not where the child was: the child was counted 'none' on that day); at
--- cessation, the last placement that opened on or before the cease date, if it was still open on
--- the previous census day or later (one that had ended before the year began is not the one the
--- child left: the child was counted 'none' on that census day). 'none' when the child had no such
--- placement.
+-- each with the provision type the child was in: the placement open on the event date, of two
+-- open the one the census counts (SEN2 rank 1, else the later started); else, at issue, the first
+-- one that opened after it, by the census day that closes the year (one that opened later is not
+-- where the child was: the child was counted 'none' on that day); at cessation, the one that
+-- ended last before it, if it was still open on the previous census day or later (one that had
+-- ended before the year began is not the one the child left: the child was counted 'none' on that
+-- census day). 'none' when the child had no such placement.
 with windows as (
     select * from {{ ref('int_census_windows') }}
 ),
@@ -32,24 +32,46 @@ in_window as (
         and {{ in_census_window('events.event_date', 'windows') }}
 ),
 
--- the last placement of the child that opened on or before the event, and the first that opened
--- on or after it
-placement_before as (
-    {{ asof_join(
-        columns=['in_window.la_code', 'in_window.plan_id', 'in_window.event', 'placements.provision_type', 'placements.end_date'],
-        left='in_window', right='placements', equal=[['la_code', 'la_code'], ['child_id', 'child_id']],
-        left_time='event_date', op='>=', right_time='start_date',
-        left_key=['la_code', 'plan_id', 'event'], tie_break=['placement_id'],
-    ) }}
-),
-
-placement_after as (
-    {{ asof_join(
-        columns=['in_window.la_code', 'in_window.plan_id', 'in_window.event', 'placements.provision_type', 'placements.start_date'],
-        left='in_window', right='placements', equal=[['la_code', 'la_code'], ['child_id', 'child_id']],
-        left_time='event_date', op='<=', right_time='start_date',
-        left_key=['la_code', 'plan_id', 'event'], tie_break=['placement_id'],
-    ) }}
+-- the child's placement at the event: one open on the event date, in the order that says where
+-- the child is (the main one, SEN2 rank 1, else the later started: as the census counts them; a
+-- long placement still open beside a short one that has ended is the open one, not none); else,
+-- at issue, the first that opened after it by the census day closing the year, and at cessation
+-- the one that ended last before it, if it was still open on the previous census day or later
+placement_at as (
+    select
+        in_window.la_code,
+        in_window.plan_id,
+        in_window.event,
+        placements.provision_type
+    from in_window
+    inner join placements
+        on placements.la_code = in_window.la_code
+        and placements.child_id = in_window.child_id
+        and (
+            {{ placement_open_on('placements', 'in_window.event_date') }}
+            or (
+                in_window.event = 'issued'
+                and placements.start_date > in_window.event_date
+                and placements.start_date <= in_window.period_end
+            )
+            or (
+                in_window.event = 'ceased'
+                and placements.end_date < in_window.event_date
+                and placements.end_date >= in_window.period_start
+            )
+        )
+    qualify row_number() over (
+        partition by in_window.la_code, in_window.plan_id, in_window.event
+        order by
+            case when {{ placement_open_on('placements', 'in_window.event_date') }} then 0 else 1 end,
+            -- of those not open on the day (the open ones all start on or before it and end on or
+            -- after it): at issue the first to open, at cessation the last to end
+            case when in_window.event = 'issued' and placements.start_date > in_window.event_date
+                then placements.start_date end asc nulls last,
+            case when in_window.event = 'ceased' and placements.end_date < in_window.event_date
+                then placements.end_date end desc nulls last,
+            {{ placement_in_force_order('placements') }}
+    ) = 1
 )
 
 select
@@ -61,24 +83,8 @@ select
     in_window.child_id,
     in_window.event,
     in_window.event_date,
-    coalesce(
-        case
-            when in_window.event = 'ceased'
-                and (placement_before.end_date is null or placement_before.end_date >= in_window.period_start)
-                then placement_before.provision_type
-            when placement_before.end_date is null or placement_before.end_date >= in_window.event_date
-                then placement_before.provision_type
-        end,
-        case
-            when in_window.event = 'issued' and placement_after.start_date <= in_window.period_end
-                then placement_after.provision_type
-        end,
-        'none'
-    ) as provision_type
+    coalesce(placement_at.provision_type, 'none') as provision_type
 from in_window
-left join placement_before
-    on placement_before.la_code = in_window.la_code
-    and placement_before.plan_id = in_window.plan_id and placement_before.event = in_window.event
-left join placement_after
-    on placement_after.la_code = in_window.la_code
-    and placement_after.plan_id = in_window.plan_id and placement_after.event = in_window.event
+left join placement_at
+    on placement_at.la_code = in_window.la_code
+    and placement_at.plan_id = in_window.plan_id and placement_at.event = in_window.event
