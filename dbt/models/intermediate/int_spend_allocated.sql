@@ -33,19 +33,27 @@ placements {{ cte_as_not_materialized() }} (
 ),
 
 -- the provision type most placements at a school or provider have, ignoring unit / resourced
--- provision flags (those belong to the child's place, not the school)
+-- provision flags (those belong to the child's place, not the school); by URN and by UKPRN, each
+-- a placement carries (a college's placement may give both, and the ledger pay it by either)
+provider_ids as (
+    select la_code, urn as provider_id, 'urn' as provider_kind, provision_type
+    from placements where urn is not null
+    union all
+    select la_code, ukprn, 'ukprn', provision_type
+    from placements where ukprn is not null
+),
+
 provider_types as (
     select la_code, provider_id, provider_kind, establishment_provision_type
     from (
         select
             la_code,
-            coalesce(urn, ukprn) as provider_id,
-            case when urn is not null then 'urn' else 'ukprn' end as provider_kind,
+            provider_id,
+            provider_kind,
             case when provision_type = 'mainstream_rp_unit' then 'mainstream' else provision_type end
                 as establishment_provision_type,
             count(*) as placements
-        from placements
-        where coalesce(urn, ukprn) is not null
+        from provider_ids
         group by all
     )
     qualify row_number() over (
