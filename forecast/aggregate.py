@@ -458,6 +458,14 @@ def simulate(
     return totals, out
 
 
+def _type_quantiles(paths: np.ndarray, total: np.ndarray, levels) -> np.ndarray:
+    """(levels, P): each provision type's quantiles of `paths` (paths × P), none above the
+    council total's at the same level. Shares are not renormalised path by path (simulate), so a
+    volatile type's path can pass its total (Central Bedfordshire's mainstream p90, 8,362 against
+    a total p90 of 7,204, after a one-year swing of its published mix); no type's quantile can."""
+    return np.minimum(np.quantile(paths, levels, axis=0), np.quantile(total, levels)[:, None])
+
+
 def backtest_all(
     councils: dict[str, CouncilHistory],
     simulations: int = 300,
@@ -499,7 +507,7 @@ def backtest_all(
                 own.append(
                     (MODEL, origin, h, "total", code, actual.sum(), float(total.mean()), q[0], q[1])
                 )
-                pq = np.quantile(paths, (0.1, 0.9), axis=0)
+                pq = _type_quantiles(paths, total, (0.1, 0.9))
                 mean = paths.mean(axis=0)
                 own += [
                     (MODEL, origin, h, p, code, actual[k], mean[k], pq[0, k], pq[1, k])
@@ -547,12 +555,12 @@ def forecast_councils(
         name = councils[code].name
         for step in range(years):
             plans = sims[i, :, step, :]
-            q = np.quantile(plans, QUANTILES, axis=0)
+            total = totals[i, :, step]
+            q = _type_quantiles(plans, total, QUANTILES)
             for k, provision in enumerate(PROVISIONS):
                 rows.append(
                     (code, name, origin + step + 1, provision, plans[:, k].mean(), *q[:, k])
                 )
-            total = totals[i, :, step]
             rows.append(
                 (
                     code,

@@ -246,6 +246,16 @@ def test_a_year_published_as_a_total_alone_scores_its_total_not_its_made_up_mix(
     assert "mainstream" in set(other["provision_type"])
 
 
+def test_no_provision_types_quantile_is_above_the_councils_total(published):
+    table = forecast_councils(published, 2029, simulations=300)
+    total = table[table["provision_type"] == "total"].set_index(["la_code", "year"])
+    types = table[table["provision_type"] != "total"].merge(
+        total.reset_index(), on=["la_code", "year"], suffixes=("", "_total")
+    )
+    for q in ("plans_p10", "plans_p50", "plans_p90"):
+        assert (types[q] <= types[f"{q}_total"] + 1e-9).all(), q
+
+
 def _cut(source, target, census_of, origin):
     """Copy a release CSV keeping only the rows known by the summer after the `origin` census."""
     with (
