@@ -406,6 +406,10 @@ SPARK_STAGING = _StagingDialect(
 )
 
 
+# the extracts whose SEN2 rows a later return can retire (stg_sen2__retired), keyed by one column
+SEN2_RETIRED_EXTRACTS = ("ehcp", "placements")
+
+
 def staging_accounting(
     target: Warehouse | duckdb.DuckDBPyConnection,
     extract: Extract,
@@ -413,7 +417,8 @@ def staging_accounting(
     staging_keys: tuple[str, ...],
 ) -> GateResult:
     """Every valid raw row of a current file is in staging, or superseded by a later file's row
-    with its key; staging holds nothing else, and the money matches. On DuckDB or Spark: the
+    with its key (or, for a SEN2 plan or placement, retired by the next return); staging holds
+    nothing else, and the money matches. On DuckDB or Spark: the
     few constructs they spell differently (a 64-bit hash, a list of structs and its unnesting,
     a bit shift) are `_StagingDialect`'s."""
     wh = as_warehouse(target)
@@ -433,6 +438,15 @@ def staging_accounting(
         f"s.{dialect.ident(extract.money_column + '_gbp')}"
         if extract.money_column
         else "NULL::DECIMAL(18,2)"
+    )
+    # a plan or placement of an earlier SEN2 return that the next one retired (not listed though
+    # live in its window: stg_sen2__retired) is superseded too, by that return
+    retired = (
+        " OR EXISTS (SELECT 1 FROM staging.stg_sen2__retired r "
+        f"WHERE r.extract = '{e}' AND r.la_code = u._la_code "
+        f"AND r.record_id = u.{dialect.ident(staging_keys[0])})"
+        if e in SEN2_RETIRED_EXTRACTS
+        else ""
     )
     # Most files' rows all reach staging unchanged: per file, the raw rows and the staging rows
     # are compared first as multisets, by their count and the sum of a 64-bit hash of (row
@@ -513,7 +527,7 @@ def staging_accounting(
         superseded AS (
             SELECT count(*) AS rows_superseded
             FROM (SELECT {dialect.unnest("unstaged")} FROM counts) u
-            WHERE EXISTS (SELECT 1 FROM {staging_table} s WHERE {key_join})
+            WHERE EXISTS (SELECT 1 FROM {staging_table} s WHERE {key_join}){retired}
         )
         SELECT
             ? AS label,

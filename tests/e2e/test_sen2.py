@@ -18,6 +18,7 @@ from tests.sen2_council import (
     CENSUS_DATES,
     CHILDREN,
     PLANS,
+    SPELLS,
     TYPE_BY_URN,
     blade_date,
     blade_flag,
@@ -347,12 +348,29 @@ def test_a_synthetic_council_as_a_sen2_return_has_the_same_caseload(
     assert first_upn not in stored
 
 
-def test_an_older_return_loaded_after_a_newer_one_does_not_undo_it(
+def _edit_blade(folder: Path, table: str, native_id: str, column: str, value: str) -> None:
+    """Set `column` of the row `native_id` names in a return's Blade `table`."""
+    [path] = folder.glob(f"*_{table}.csv")
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    header = list(rows[0])
+    [row] = [r for r in rows if r["nativeid"] == native_id]
+    row[column] = value
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_returns_supersede_by_census_and_retire_what_a_later_one_corrected(
     pipeline_env, tmp_path, monkeypatch, capsys
 ):
     """A council that backfills a missing return a night after a later one gets the marts of
     loading them in census order: the January 2024 return shows plan 2 open (it ceased in July
-    2024), and must not reopen it over the January 2025 return that closes it."""
+    2024), and must not reopen it over the January 2025 return that closes it. And a return
+    whose plan start and placement entry dates the next return corrects (child 6: plan from 15
+    June 2023, in its setting from 1 September) must not leave its versions live beside the
+    corrected ones: they counted a second new plan and a second placement's days."""
     landing = pipeline_env / "landing"
     write_sen2_landing(landing)
     in_order = refresh(landing, tmp_path / "in_order.duckdb", monkeypatch, capsys)
@@ -363,5 +381,21 @@ def test_an_older_return_loaded_after_a_newer_one_does_not_undo_it(
     refresh(landing, pipeline_env / "warehouse.duckdb", monkeypatch, capsys)
     shutil.move(held_back / "2024", landing / "sen2" / "2024")
     backfilled = refresh(landing, pipeline_env / "warehouse.duckdb", monkeypatch, capsys)
-
     assert backfilled == in_order
+
+    plan = next(n for n, p in enumerate(PLANS, 1) if p.child == 6 and p.start == "2023-06-15")
+    spell = next(m for m, s in enumerate(SPELLS, 1) if s.child == 6 and s.start == "2023-09-01")
+    wrong = landing / "sen2" / "2024"
+    _edit_blade(wrong, "namedplan", f"NP-{plan}", "startdate", blade_date("2023-06-14"))
+    _edit_blade(wrong, "placementdetail", f"PD-{spell}", "entrydate", blade_date("2023-09-04"))
+    corrected = refresh(landing, pipeline_env / "warehouse.duckdb", monkeypatch, capsys)
+    assert corrected == in_order
+    with duckdb.connect(str(pipeline_env / "warehouse.duckdb"), read_only=True) as con:
+        retired = con.execute(
+            "SELECT extract, census_date, retired_by_census_date FROM staging.stg_sen2__retired "
+            "ORDER BY extract"
+        ).fetchall()
+    assert retired == [
+        ("ehcp", CENSUS_DATES[1], CENSUS_DATES[2]),
+        ("placements", CENSUS_DATES[1], CENSUS_DATES[2]),
+    ]

@@ -2,6 +2,16 @@ with source as (
     {{ current_rows('ehcp', ['plan_id']) }}
 ),
 
+-- less a plan an earlier SEN2 return holds that the next one no longer lists (stg_sen2__retired)
+live as (
+    select source.*
+    from source
+    anti join {{ ref('stg_sen2__retired') }} as retired
+        on retired.la_code = source._la_code
+        and retired.extract = 'ehcp'
+        and retired.record_id = source.plan_id
+),
+
 renamed as (
     select
         _la_code as la_code,
@@ -19,7 +29,7 @@ renamed as (
         _source_file as source_file,
         _source_row as source_row,
         _load_id as load_id
-    from source
+    from live
 )
 
 select * from renamed
