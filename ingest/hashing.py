@@ -3,8 +3,10 @@
 A file is identified by the SHA-256 of its bytes. Reading gigabytes of ledger to hash it every
 night, twice (the landing observation and the ingest), would cost more than the rest of a quiet
 night's refresh, so hashes are kept in a small JSON cache beside the warehouse, keyed by the
-file's path, size and modification time (nanoseconds): a file rewritten in place gets a new
-modification time and is hashed again.
+file's path, size, modification time and status-change time (nanoseconds): a file rewritten in
+place is hashed again, even when the tool that wrote it kept its size and set its modification
+time back (`cp -p`, `rsync -a`, an archive unpacked with its stored times): the status-change
+time moves with every write and cannot be set back.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class HashCache:
     @staticmethod
     def _key(path: Path) -> str:
         stat = path.stat()
-        return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+        return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}"
 
     def sha256(self, path: Path) -> str:
         key = self._key(path)
