@@ -61,6 +61,7 @@ from .parsing import (
     amount_size_sql,
     amount_sql,
     blank_to_null,
+    date_sql,
     quote_ident,
     quote_literal,
     sql_type,
@@ -1195,6 +1196,11 @@ def _load_source(
             [content_hash],
         ).fetchall()
     ]
+    if known and _dated_rows_now_due(con, extract, known, extract_date):
+        # rows quarantined as dated after the extract date, a date since reached: the file is
+        # read again (its rows were never loaded, and a month's ledger file is never re-sent)
+        _forget(con, extract, known)
+        known = []
     if known:
         # a renamed or moved file keeps its rows; its records take the new name (and, for a
         # single council whose code was set since, the code)
@@ -1237,6 +1243,47 @@ def _load_source(
         la_code,
         source.census_date,
     )
+
+
+def _dated_rows_now_due(
+    con: duckdb.DuckDBPyConnection, extract: Extract, file_hashes: list[str], extract_date: dt.date
+) -> bool:
+    """Whether a loaded file has rows quarantined for a date after the extract date that is no
+    longer after it: the one rule whose verdict changes with the day the warehouse is refreshed."""
+    placeholders = ", ".join("?" for _ in file_hashes)
+    found = con.execute(
+        f"""
+        SELECT count(*) FROM (
+            SELECT unnest(reason_codes) AS code, unnest(reason_values) AS value
+            FROM quarantine.{extract.name} WHERE _file_hash IN ({placeholders})
+        )
+        WHERE code = 'date_after_extract' AND {date_sql("value")} <= ?::DATE
+        """,
+        [*file_hashes, extract_date],
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def _forget(con: duckdb.DuckDBPyConnection, extract: Extract, file_hashes: list[str]) -> None:
+    """Remove every trace of a file's load (its rows, duplicates, quarantine and records), in
+    one transaction, for it to be read again as a new file."""
+    placeholders = ", ".join("?" for _ in file_hashes)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table in (
+            f"raw.{extract.name}",
+            f"raw.{extract.name}_duplicates",
+            f"quarantine.{extract.name}",
+        ):
+            con.execute(f"DELETE FROM {table} WHERE _file_hash IN ({placeholders})", file_hashes)
+        con.execute(
+            f"DELETE FROM raw.{extract.name}_files WHERE file_hash IN ({placeholders})",
+            file_hashes,
+        )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
 
 
 def _unreadable_source(display: str, error: OSError) -> Source:

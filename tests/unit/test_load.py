@@ -190,6 +190,35 @@ def test_the_same_file_twice_changes_nothing_and_a_removed_file_is_retired(tmp_p
     assert con.execute("SELECT count(*) FROM raw.finance").fetchone()[0] == 1  # kept for audit
 
 
+def test_a_row_dated_after_the_extract_date_is_loaded_once_that_date_has_come(tmp_path, con):
+    """A row posted on 31 March, loaded on the 30th, is quarantined as after the extract date;
+    the file is never re-sent, so once the date has come the file is read again (it kept the
+    £7,000 out of the marts for good, green, where a refresh from scratch loaded it)."""
+    write(
+        tmp_path,
+        "finance",
+        "adjustments.csv",
+        "transaction_id,posting_date,amount,s251_line\n"
+        "T1,2025-03-28,5000,1.0.2\nT2,31/03/2025,7000,1.0.2\n",
+    )
+    first = load_extract(con, FINANCE, tmp_path, "L1", KEY, dt.date(2025, 3, 30))
+    assert [(f.rows_valid, f.rows_quarantined) for f in first.files] == [(1, 1)]
+    same_day = load_extract(con, FINANCE, tmp_path, "L2", KEY, dt.date(2025, 3, 30))
+    assert [f.status for f in same_day.files] == ["unchanged"]
+    later = load_extract(con, FINANCE, tmp_path, "L3", KEY, dt.date(2025, 4, 2))
+    assert [(f.status, f.rows_valid, f.rows_quarantined) for f in later.files] == [
+        ("loaded", 2, 0)
+    ]
+    assert con.execute("SELECT sum(amount), count(*) FROM raw.finance").fetchone() == (
+        Decimal(12000),
+        2,
+    )
+    assert con.execute("SELECT count(*) FROM quarantine.finance").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM raw.finance_files").fetchone()[0] == 1
+    again = load_extract(con, FINANCE, tmp_path, "L4", KEY, dt.date(2025, 4, 3))
+    assert [f.status for f in again.files] == ["unchanged"]
+
+
 def test_placement_rules(tmp_path, con):
     write(
         tmp_path,
