@@ -54,11 +54,31 @@ def combine(councils: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
     }
 
 
+# a column with no value (an empty table: no mitigations, a history too short to backtest) is
+# given the contract's type: left untyped it is written NULL-typed, and the publish cannot copy
+# a held council's last good rows into it (the whole publish failed)
+_EMPTY_AS = {"varchar": "string", "bigint": "Int64", "double": "float64", "boolean": "boolean"}
+
+
+def _typed(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    table = serving_contract.tables("forecast").get(name)
+    types = {
+        column: _EMPTY_AS[spec.data_type]
+        for column in frame.columns
+        if table is not None
+        and (spec := table.column(column)) is not None
+        and spec.data_type in _EMPTY_AS
+        and frame[column].isna().all()
+    }
+    return frame.astype(types) if types else frame
+
+
 def write_tables(
     target: Warehouse | duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame]
 ) -> None:
     """Replace every table of the forecast schema, on DuckDB in one transaction (readers never see
     half a forecast), on Spark each written before any is swapped in (warehouse.Warehouse)."""
+    tables = {name: _typed(name, frame) for name, frame in tables.items()}
     as_warehouse(target).replace_tables(
         "forecast",
         tables,

@@ -1,5 +1,6 @@
 """The backtest's scoring and the baselines, on records whose answers are worked out by hand."""
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,6 +8,9 @@ import pytest
 from forecast.backtest import RECORD_COLUMNS, spend_record, summarise
 from forecast.backtest_report import README_END, README_START, splice_readme
 from forecast.baselines import compound_growth, last_value, linear_trend, national_growth
+from forecast.store import write_tables
+from serving import contract as serving_contract
+from warehouse.councils import with_la_code
 
 
 def test_baselines_project_the_council_total_as_councils_do():
@@ -45,6 +49,20 @@ def test_wape_bias_coverage_and_wins_per_origin_and_pooled():
     assert pooled["coverage_p10_p90"] == pytest.approx(2 / 3) and pooled[
         "beats_compound_growth_3y"
     ] == pytest.approx(2 / 3)
+
+
+def test_an_empty_backtest_is_written_typed_as_the_contract_says():
+    """A council with too short a history has no backtest rows: written untyped, its table's
+    columns were NULL-typed and the publish crashed copying another (held) council's last good
+    rows into it, so no council published."""
+    empty = with_la_code(summarise(pd.DataFrame(columns=RECORD_COLUMNS)), "869")
+    con = duckdb.connect()
+    write_tables(con, {"backtest": empty})
+    written = {row[0]: row[1] for row in con.execute("DESCRIBE forecast.backtest").fetchall()}
+    contract = serving_contract.tables("forecast")["backtest"]
+    assert {c: t.lower() for c, t in written.items()} == {
+        c.name: c.data_type for c in contract.columns
+    }
 
 
 def test_the_readme_block_is_replaced_between_its_markers_only():

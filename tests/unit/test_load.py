@@ -206,9 +206,7 @@ def test_a_row_dated_after_the_extract_date_is_loaded_once_that_date_has_come(tm
     same_day = load_extract(con, FINANCE, tmp_path, "L2", KEY, dt.date(2025, 3, 30))
     assert [f.status for f in same_day.files] == ["unchanged"]
     later = load_extract(con, FINANCE, tmp_path, "L3", KEY, dt.date(2025, 4, 2))
-    assert [(f.status, f.rows_valid, f.rows_quarantined) for f in later.files] == [
-        ("loaded", 2, 0)
-    ]
+    assert [(f.status, f.rows_valid, f.rows_quarantined) for f in later.files] == [("loaded", 2, 0)]
     assert con.execute("SELECT sum(amount), count(*) FROM raw.finance").fetchone() == (
         Decimal(12000),
         2,
