@@ -193,7 +193,14 @@ def _parse(entry: Any, index: int, path: Path, provision_types: list[str] | None
     )
 
 
-def mitigation_kind(m: Mitigation) -> str:
+def mitigation_kind(m: Mitigation, balance_effect: float | None = None) -> str:
     """funding (income: a block transfer or contribution, never a saving), cost (spend it adds) or
-    saving (spend it avoids), as the mitigations file says or, by default, as its lever reads."""
-    return m.kind or lever_named(m.lever).default_kind(m.effect)
+    saving (spend it avoids), as the mitigations file says or, by default, as its lever reads;
+    where the lever's effect alone does not say (moving children between provision types, which
+    saves or costs by their unit costs), as its `balance_effect` measured alone does."""
+    if m.kind:
+        return m.kind
+    lever = lever_named(m.lever)
+    if not lever.income and lever.direction(m.effect) == 0 and balance_effect is not None:
+        return "cost" if balance_effect < 0 else "saving"
+    return lever.default_kind(m.effect)

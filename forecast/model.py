@@ -454,13 +454,20 @@ def _mitigation_effects(
         spend = (alone.total_spend - unmitigated.total_spend).mean(axis=0)
         funding = (alone.funding - unmitigated.funding).mean(axis=0)
         balance = (alone.cumulative_balance - unmitigated.cumulative_balance).mean(axis=0)
+        measured = mitigation_kind(replace(m, kind=None), float(balance[-1]))
+        if m.kind in ("saving", "cost") and measured in ("saving", "cost") and m.kind != measured:
+            model.notes.append(
+                f"{m.name}: given as a {m.kind}, but measured alone it "
+                f"{'adds' if balance[-1] < 0 else 'saves'} £{abs(balance[-1]) / 1e6:,.1f}m by "
+                f"{alone.financial_years[-1]}: check its kind"
+            )
         for y, fy in enumerate(alone.financial_years):
             rows.append(
                 (
                     m.name,
                     m.line_of_enquiry,
                     m.lever,
-                    mitigation_kind(m),
+                    mitigation_kind(m, float(balance[-1])),
                     m.status,
                     ", ".join(m.provision_types),
                     m.start_year,

@@ -481,6 +481,22 @@ def test_a_funding_mitigation_is_funding_never_a_saving(tmp_path):
         load_mitigations(path, TYPES)
 
 
+def test_a_shift_is_a_saving_or_a_cost_as_its_effect_measured_alone_is(steady):
+    """Moving children between types saves or costs by the types' unit costs, which the lever's
+    effect alone does not say: a shift into special schools was a 'saving' by default, counted
+    in the assessed savings' subtotal though it adds spend."""
+    dearer = mitigation(
+        "shift_placements", {"to": "mss", "share": 0.2}, ("mainstream",), name="dearer"
+    )
+    cheaper = mitigation("shift_placements", {"to": "mainstream", "share": 0.2}, name="cheaper")
+    effects = run_forecast(steady, [dearer, cheaper], SETTINGS).mitigations
+    last = effects[effects["financial_year"] == "2028-29"].set_index("mitigation")
+    assert last.loc["dearer", "cumulative_balance_effect_gbp"] < 0
+    assert last.loc["dearer", "kind"] == "cost"
+    assert last.loc["cheaper", "cumulative_balance_effect_gbp"] > 0
+    assert last.loc["cheaper", "kind"] == "saving"
+
+
 @pytest.fixture(scope="module")
 def mitigated(steady):
     levers = [
