@@ -1306,7 +1306,11 @@ def mitigation_waterfall(data: ReportData, threshold: int | None = None) -> Char
         )
     assured = effects["status"] == "assured"
     is_funding = effects["mitigation"].isin(funding)
-    assured_savings = effects.loc[assured & ~is_funding, "cumulative_balance_effect_gbp"].sum()
+    # savings as the mitigation log subtotals them: an assured cost is not netted off
+    savings = set(data.mitigations.loc[data.mitigations["kind"] == "saving", "mitigation"])
+    assured_savings = effects.loc[
+        assured & effects["mitigation"].isin(savings), "cumulative_balance_effect_gbp"
+    ].sum()
     funding_total = effects.loc[is_funding, "cumulative_balance_effect_gbp"].sum()
     reading += (
         f"; {style.pounds_m(assured_savings)} of it is assured savings, "
@@ -1469,19 +1473,29 @@ def gap_to_balance(data: ReportData, threshold: int | None = None) -> Chart:
     target = gap["recover_by"].iloc[0]
     per_year = gap["saving_per_year_to_recover_by_target_gbp"].dropna()
     still = gap[gap["saving_to_balance_in_year_gbp"] > 0]["financial_year"].tolist()
-    balance = gap["cumulative_balance_gbp"].iloc[-1]
+    # the balance at the year the deficit is to be cleared by, as the saving per year is sized
+    by_year = gap.set_index("financial_year")["cumulative_balance_gbp"]
+    at = target if target in by_year.index else by_year.index[-1]
+    balance = float(by_year[at])
     if balance >= 0:
         reading = (
             "After the mitigations the cumulative balance is a surplus of "
-            f"{style.pounds_m(balance)} at the end of {gap['financial_year'].iloc[-1]}: "
+            f"{style.pounds_m(balance)} at the end of {at}: "
             f"no further saving is needed to clear a deficit by {target}"
         )
     else:
         reading = (
             f"After the mitigations the cumulative deficit is {style.pounds_m(-balance)} at the "
-            f"end of {gap['financial_year'].iloc[-1]}; clearing it by {target} needs a further "
+            f"end of {at}; clearing it by {target} needs a further "
             f"{style.pounds_m(per_year.iloc[0] if len(per_year) else 0)} a year from "
             f"{first['financial_year']}"
+        )
+    last = by_year.index[-1]
+    if at != last:
+        reading += (
+            f" (at the end of {last}, a "
+            f"{'surplus' if by_year[last] >= 0 else 'deficit'} of "
+            f"{style.pounds_m(abs(float(by_year[last])))})"
         )
     reading += (
         f", and balancing in-year needs more saving in {', '.join(still)}."

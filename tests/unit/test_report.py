@@ -218,3 +218,54 @@ def test_categories_and_their_members_are_suppressed_together():
     assert hidden.sum() + 0 != 1 and categories["2025"].isna().sum() != 1
     assert np.isnan(categories.loc["AP", "2025"])  # a one-member category is its member
     assert rows.column_totals["2025"] == 175.0
+
+
+def test_the_gap_readings_name_the_balance_of_the_recovery_year_and_count_only_savings():
+    """The gap chart read the horizon's balance beside the saving sized to the recovery year (a
+    surplus at 2028-29 said no saving was needed to clear 2027-28's £13.4m deficit); the
+    waterfall netted an assured cost into the assured savings."""
+    from types import SimpleNamespace
+
+    from report.charts import gap_to_balance, mitigation_waterfall
+
+    gap = pd.DataFrame(
+        {
+            "financial_year": ["2026-27", "2027-28", "2028-29"],
+            "in_year_balance_gbp": [-6.0e6, -7.4e6, 25.9e6],
+            "cumulative_balance_gbp": [-6.0e6, -13.4e6, 12.5e6],
+            "saving_to_balance_in_year_gbp": [6.0e6, 7.4e6, 0.0],
+            "recover_by": ["2027-28"] * 3,
+            "saving_per_year_to_recover_by_target_gbp": [6.7e6, 6.7e6, np.nan],
+        }
+    )
+    reading = gap_to_balance(SimpleNamespace(gap=gap)).reading
+    assert "the cumulative deficit is £13.4m at the end of 2027-28" in reading
+    assert "clearing it by 2027-28 needs a further £6.7m a year from 2026-27" in reading
+    assert "(at the end of 2028-29, a surplus of £12.5m)" in reading
+
+    rows = [
+        ("Capacity", "saving", "assured", 3.17e6),
+        ("Growth", "cost", "assured", -0.51e6),
+        ("Transfer", "funding", "assured", 0.5e6),
+    ]
+    mitigations = pd.DataFrame(
+        [
+            {
+                "mitigation": name,
+                "kind": kind,
+                "status": status,
+                "financial_year": "2028-29",
+                "cumulative_balance_effect_gbp": effect,
+            }
+            for name, kind, status, effect in rows
+        ]
+    )
+    position = pd.DataFrame(
+        {
+            "scenario": ["unmitigated", "mitigated"],
+            "financial_year": ["2028-29", "2028-29"],
+            "cumulative_balance_gbp_central": [-20e6, -16.84e6],
+        }
+    )
+    data = SimpleNamespace(horizon="2028-29", position_forecast=position, mitigations=mitigations)
+    assert "£3.2m of it is assured savings" in mitigation_waterfall(data).reading
