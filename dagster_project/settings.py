@@ -395,7 +395,10 @@ def _forecast_settings(path: Path, env: Mapping[str, str]) -> ForecastSettings:
         simulations = env.get("HIGHNEEDS_SIMULATIONS") or None
         forecast = forecast.with_overrides(
             horizon=horizon,
-            recover_by=env.get("HIGHNEEDS_RECOVER_BY") or (horizon if horizon else None),
+            # the file's recover_by stands unless the environment sets it; one the file left to
+            # the horizon follows the environment's horizon
+            recover_by=env.get("HIGHNEEDS_RECOVER_BY")
+            or (horizon if horizon and not forecast.recover_by_given else None),
             simulations=int(simulations) if simulations else None,
         )
         validate(

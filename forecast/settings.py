@@ -71,6 +71,9 @@ class ForecastSettings:
     overflow: dict[str, str] = field(default_factory=dict)
     prevalence_ceiling: float | None = None  # plans per 1,000 population aged 0–25
     population_file: Path | None = None
+    # whether the file (or one it extends) set recover_by: a horizon set from the environment
+    # moves recover_by with it only when the file left it to the horizon
+    recover_by_given: bool = False
 
     def with_overrides(self, **values) -> ForecastSettings:
         return replace(self, **{k: v for k, v in values.items() if v is not None})
@@ -158,6 +161,7 @@ def load_forecast_settings(path: Path | None = None) -> ForecastSettings:
         overflow={str(k): str(v) for k, v in (document.get("overflow") or {}).items()},
         prevalence_ceiling=document.get("prevalence_ceiling"),
         population_file=(path.parent / population).resolve() if population else None,
+        recover_by_given="recover_by" in document,
     )
     validate(settings, path)
     return settings

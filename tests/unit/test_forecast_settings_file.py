@@ -66,3 +66,21 @@ def test_settings_the_forecast_could_not_honour_are_refused(tmp_path, text, mess
     own.write_text(f"extends: {DEFAULTS}\n{text}")
     with pytest.raises(ForecastSettingsError, match=message):
         load_forecast_settings(own)
+
+
+def test_the_environments_horizon_moves_recover_by_only_where_the_file_left_it(tmp_path):
+    """HIGHNEEDS_HORIZON replaced a recover_by the council's file set (2027-28 became 2029-30,
+    and the saving a year to recover was sized to the wrong year, green)."""
+    from dagster_project.settings import _forecast_settings
+
+    own = tmp_path / "own.forecast.yml"
+    own.write_text(f"extends: {DEFAULTS}\nrecover_by: 2027-28\n")
+    assert _forecast_settings(own, {}).recover_by == "2027-28"
+    assert _forecast_settings(own, {"HIGHNEEDS_HORIZON": "2029-30"}).recover_by == "2027-28"
+    moved = _forecast_settings(
+        own, {"HIGHNEEDS_HORIZON": "2029-30", "HIGHNEEDS_RECOVER_BY": "2029-30"}
+    )
+    assert moved.recover_by == "2029-30"
+    # the defaults leave recover_by to the horizon, wherever it is set
+    assert _forecast_settings(DEFAULTS, {}).recover_by == "2028-29"
+    assert _forecast_settings(DEFAULTS, {"HIGHNEEDS_HORIZON": "2029-30"}).recover_by == "2029-30"
