@@ -96,6 +96,9 @@ class Publication:
     tables: dict[str, int]  # "schema.table" -> rows
     removed_stale: list[Path] = field(default_factory=list)
     parquet: Path | None = None
+    # councils the last version served that this one does not (their files left the landing
+    # folder): said aloud, since BI would otherwise just lose them
+    no_longer_served: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,7 @@ def publish(
     serving = Path(serving).resolve()
     make_folders(serving.parent, options.file_mode)
     removed = remove_stale_builds(serving)
+    served_before = served_councils(serving)
     served = _served_tables(con)
     _refuse_personal_columns(con, served)
     published_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -232,7 +236,8 @@ def publish(
         raise
     if parquet_version:
         switch_parquet(Path(options.parquet_dir), parquet_version)
-    return Publication(version_id, serving, published_at, tables, removed, parquet_version)
+    dropped = sorted(served_before - set(whose["la_code"]))
+    return Publication(version_id, serving, published_at, tables, removed, parquet_version, dropped)
 
 
 def next_path(serving: Path) -> Path:
@@ -255,6 +260,27 @@ def remove_stale_builds(serving: Path) -> list[Path]:
         remove_files(path)
         removed.append(path)
     return removed
+
+
+def served_councils(serving: Path) -> set[str]:
+    """The councils a serving file's meta.councils lists (none without a file or that table)."""
+    serving = Path(serving)
+    if not serving.exists():
+        return set()
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH '{sql_text(serving)}' AS served (READ_ONLY)")
+        try:
+            has = con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'served' "
+                "AND schema_name = 'meta' AND table_name = 'councils'"
+            ).fetchone()[0]
+            rows = con.execute("SELECT la_code FROM served.meta.councils").fetchall() if has else []
+        finally:
+            con.execute("DETACH served")
+    finally:
+        con.close()
+    return {str(code) for (code,) in rows}
 
 
 def read_publication(serving: Path) -> dict | None:

@@ -309,6 +309,14 @@ def _print_publication(settings: Settings, outcome: RefreshOutcome, console: Con
             f"{outcome.published['version_id']}){also}; BI sees it on its next connection.",
             highlight=False,
         )
+        dropped = outcome.published.get("no_longer_served", "none")
+        if dropped and dropped != "none":
+            console.print(
+                f"[yellow]No longer served:[/yellow] council(s) {dropped}, served by the last "
+                "version, have no files in the landing folder now (put a council's folder back "
+                "to serve it again).",
+                highlight=False,
+            )
         return
     from serving.publish import read_publication
 

@@ -104,6 +104,11 @@ def build_publish_asset(
             install_report(report_dir, context.run.run_id)
         for stale in publication.removed_stale:
             context.log.warning(f"removed {stale}, left by a publish that did not finish")
+        for code in publication.no_longer_served:
+            context.log.warning(
+                f"council {code} was served by the last version and has no files in the landing "
+                "folder now: it is no longer served"
+            )
         tables = pd.DataFrame(sorted(publication.tables.items()), columns=["table", "rows"])
         return dg.MaterializeResult(
             metadata={
@@ -116,6 +121,7 @@ def build_publish_asset(
                 else "off",
                 "tables": markdown_table(tables),
                 "held_councils": ", ".join(held) if held else "none",
+                "no_longer_served": ", ".join(publication.no_longer_served) or "none",
                 "report": "kept the last good report" if report_kept else "swapped in",
             }
         )

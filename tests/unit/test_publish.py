@@ -367,3 +367,19 @@ def test_a_held_council_whose_last_version_served_only_its_data_quality_has_no_f
     ) == [("none", None)]
     # its data-quality rows are still there for the auditor
     assert read(serving, "SELECT rows FROM marts.fct_data_quality WHERE la_code = '825'") == [(7,)]
+
+
+def test_a_council_the_last_version_served_and_this_one_does_not_is_named(warehouse, tmp_path):
+    """A council whose folder emptied or was misnamed dropped out of serving with no word: BI
+    just lost it. The publication names it (the refresh prints it), once."""
+    serving = tmp_path / "serving.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "INSERT INTO marts.fct_provision_spend SELECT '825', financial_year, provision_type, "
+            "placements, spend_gbp, unit_cost_gbp FROM marts.fct_provision_spend"
+        )
+    assert publish_from(warehouse, serving).no_longer_served == []
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("DELETE FROM marts.fct_provision_spend WHERE la_code = '825'")
+    assert publish_from(warehouse, serving).no_longer_served == ["825"]
+    assert publish_from(warehouse, serving).no_longer_served == []
