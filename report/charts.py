@@ -1660,7 +1660,7 @@ def benchmark_trends(bench: Benchmarks) -> Chart:
         (
             right,
             "share_independent_special",
-            "Share of plans in independent special schools",
+            "Share of plans in independent and non-maintained special schools",
             style.SHARE,
         ),
     ):

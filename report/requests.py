@@ -109,7 +109,24 @@ def read_published(folder: Path | None) -> pd.DataFrame:
                         }
                     )
                 )
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return _without_missing_returns(pd.concat(frames, ignore_index=True))
+
+
+def _without_missing_returns(frame: pd.DataFrame) -> pd.DataFrame:
+    """A council-year published with no requests at all while the same year's plans were issued
+    is a return that did not come in (West Berkshire 2022: 0 requests, 176 plans issued), not a
+    year without requests: its requests are blank, not 0."""
+    wide = frame.pivot_table(index=["year", "code"], columns="measure", values="value")
+    if "requests" not in wide or "plans_issued" not in wide:
+        return frame
+    missing = wide.index[(wide["requests"] == 0) & (wide["plans_issued"] > 0)]
+    from_requests = [m for m, (_, file, _) in MEASURES.items() if file == "requests.csv"]
+    blank = frame.set_index(["year", "code"]).index.isin(missing) & frame["measure"].isin(
+        from_requests
+    )
+    return frame.assign(value=frame["value"].mask(blank))
 
 
 def _discloses(value, count, measure: str, threshold: int) -> bool:

@@ -269,3 +269,17 @@ def test_the_gap_readings_name_the_balance_of_the_recovery_year_and_count_only_s
     )
     data = SimpleNamespace(horizon="2028-29", position_forecast=position, mitigations=mitigations)
     assert "£3.2m of it is assured savings" in mitigation_waterfall(data).reading
+
+
+def test_the_readmes_count_of_flagged_figures_is_the_shipped_datas():
+    """The README quoted 214 flagged figures and 136 to watch where the rule finds 201 and 120."""
+    from forecast.published import load_published
+    from forecast.published_extract import SHIPPED
+    from report.benchmarks import find_flags
+    from tests.conftest import REPO_ROOT
+
+    flags = find_flags(load_published(SHIPPED))
+    flagged, watched = int((flags["kind"] != "watch").sum()), int((flags["kind"] == "watch").sum())
+    readme = " ".join((REPO_ROOT / "README.md").read_text().split())
+    assert f"{flagged} figures across all councils are flagged" in readme
+    assert f"and {watched} latest-year changes of more than half" in readme

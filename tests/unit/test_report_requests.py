@@ -75,6 +75,10 @@ def test_without_its_own_returns_the_council_is_shown_as_the_dfe_publishes_it():
         figures(table, 2024, "England")["Plans issued within 20 weeks, excluding exceptions (%)"]
         == 46.4
     )
+    # 2022: the DfE publishes 0 requests beside 176 plans issued, a return that did not come in:
+    # shown blank, not as a year without requests
+    assert pd.isna(figures(table, 2022, "This council (published)")[requests])
+    assert figures(table, 2022, "This council (published)")["EHC plans issued"] > 0
     # the conversion of requests to plans is the council's own figure: not made up here
     assert "Requests that led to a plan (%)" not in table.frame.columns
     # no council, or a council the DfE publishes nothing for: no table at all
