@@ -55,3 +55,14 @@
         ) = 1
     ) as latest
 {%- endmacro %}
+
+{#- The rows of `rows` (a relation of current_rows(extract, [key])) less the plans or placements an
+    earlier SEN2 return holds that the next one no longer lists (stg_sen2__retired). -#}
+{% macro without_retired(rows, extract, key) -%}
+    select {{ rows }}.*
+    from {{ rows }}
+    anti join {{ ref('stg_sen2__retired') }} as retired
+        on retired.la_code = {{ rows }}._la_code
+        and retired.extract = '{{ extract }}'
+        and retired.record_id = {{ rows }}.{{ key }}
+{%- endmacro %}

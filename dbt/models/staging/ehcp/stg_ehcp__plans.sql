@@ -2,14 +2,9 @@ with source as (
     {{ current_rows('ehcp', ['plan_id']) }}
 ),
 
--- less a plan an earlier SEN2 return holds that the next one no longer lists (stg_sen2__retired)
+-- less a plan an earlier SEN2 return holds that the next one no longer lists
 live as (
-    select source.*
-    from source
-    anti join {{ ref('stg_sen2__retired') }} as retired
-        on retired.la_code = source._la_code
-        and retired.extract = 'ehcp'
-        and retired.record_id = source.plan_id
+    {{ without_retired('source', 'ehcp', 'plan_id') }}
 ),
 
 renamed as (

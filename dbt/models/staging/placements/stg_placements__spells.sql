@@ -2,14 +2,9 @@ with source as (
     {{ current_rows('placements', ['placement_id']) }}
 ),
 
--- less a placement an earlier SEN2 return holds that the next one no longer lists (stg_sen2__retired)
+-- less a placement an earlier SEN2 return holds that the next one no longer lists
 live as (
-    select source.*
-    from source
-    anti join {{ ref('stg_sen2__retired') }} as retired
-        on retired.la_code = source._la_code
-        and retired.extract = 'placements'
-        and retired.record_id = source.placement_id
+    {{ without_retired('source', 'placements', 'placement_id') }}
 ),
 
 renamed as (
