@@ -336,8 +336,12 @@ def stop_child_processes(spared: set[int]) -> list[int]:
 
 
 def descendants(pid: int, spared: set[int] = frozenset()) -> list[int]:
+    try:
+        listings = list(Path(f"/proc/{pid}/task").glob("*/children"))
+    except OSError:  # the process ended meanwhile (its /proc entry went between two reads)
+        return []
     children = []
-    for listing in Path(f"/proc/{pid}/task").glob("*/children"):
+    for listing in listings:
         with contextlib.suppress(OSError):  # the thread ended meanwhile
             children += [int(child) for child in listing.read_text().split()]
     return [
