@@ -454,6 +454,7 @@ def _mitigation_effects(
         spend = (alone.total_spend - unmitigated.total_spend).mean(axis=0)
         funding = (alone.funding - unmitigated.funding).mean(axis=0)
         balance = (alone.cumulative_balance - unmitigated.cumulative_balance).mean(axis=0)
+        kind = mitigation_kind(m, float(balance[-1]))
         measured = mitigation_kind(replace(m, kind=None), float(balance[-1]))
         if m.kind in ("saving", "cost") and measured in ("saving", "cost") and m.kind != measured:
             model.notes.append(
@@ -467,7 +468,7 @@ def _mitigation_effects(
                     m.name,
                     m.line_of_enquiry,
                     m.lever,
-                    mitigation_kind(m, float(balance[-1])),
+                    kind,
                     m.status,
                     ", ".join(m.provision_types),
                     m.start_year,

@@ -28,11 +28,12 @@ that the next publish removes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -262,44 +263,43 @@ def remove_stale_builds(serving: Path) -> list[Path]:
     return removed
 
 
+@contextlib.contextmanager
+def _attached(serving: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory connection with the serving file attached read-only as `served`, detached
+    again after: DuckDB caches a database instance per path within a process, and a reader must
+    not keep the serving file open."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH '{sql_text(serving)}' AS served (READ_ONLY)")
+        try:
+            yield con
+        finally:
+            con.execute("DETACH served")
+    finally:
+        con.close()
+
+
 def served_councils(serving: Path) -> set[str]:
     """The councils a serving file's meta.councils lists (none without a file or that table)."""
     serving = Path(serving)
     if not serving.exists():
         return set()
-    con = duckdb.connect()
-    try:
-        con.execute(f"ATTACH '{sql_text(serving)}' AS served (READ_ONLY)")
-        try:
-            has = con.execute(
-                "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'served' "
-                "AND schema_name = 'meta' AND table_name = 'councils'"
-            ).fetchone()[0]
-            rows = con.execute("SELECT la_code FROM served.meta.councils").fetchall() if has else []
-        finally:
-            con.execute("DETACH served")
-    finally:
-        con.close()
+    with _attached(serving) as con:
+        has = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'served' "
+            "AND schema_name = 'meta' AND table_name = 'councils'"
+        ).fetchone()[0]
+        rows = con.execute("SELECT la_code FROM served.meta.councils").fetchall() if has else []
     return {str(code) for (code,) in rows}
 
 
 def read_publication(serving: Path) -> dict | None:
-    """The serving file's `meta.publication` row, or None when there is no serving file yet.
-
-    Attached from an in-memory connection and detached again: DuckDB caches a database
-    instance per path within a process, and this must not keep the serving file open."""
+    """The serving file's `meta.publication` row, or None when there is no serving file yet."""
     serving = Path(serving)
     if not serving.exists():
         return None
-    con = duckdb.connect()
-    try:
-        con.execute(f"ATTACH '{sql_text(serving)}' AS served (READ_ONLY)")
-        try:
-            frame = con.execute("SELECT * FROM served.meta.publication").df()
-        finally:
-            con.execute("DETACH served")
-    finally:
-        con.close()
+    with _attached(serving) as con:
+        frame = con.execute("SELECT * FROM served.meta.publication").df()
     return frame.iloc[0].to_dict() if len(frame) else None
 
 
