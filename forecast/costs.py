@@ -50,6 +50,10 @@ class CostSettings:
     historical_inflation: float = 0.035
     historical_inflation_source: str = "UK CPI averaged about 3.5% a year over 2017-2025 (ONS)"
     real_growth_bounds: tuple[float, float] = (-0.05, 0.10)
+    # a unit cost (£ a full-time place a year, in the last complete year's prices) for a provision
+    # type the finance history has never paid a full-time placement in: a council opening its
+    # first resourced provision, say, whose children a mitigation moves there
+    new_provision_unit_costs: dict[str, float] = field(default_factory=dict)
     funding_growth: float | None = 0.03
     funding_growth_source: str = (
         "assumed: the high needs NFF funding floor for 2024-25 (+3% a head, DfE NFF policy "
@@ -108,10 +112,19 @@ class CostModel:
     # base-year spend on placement types with no full-time placements that year, carried in
     # `central` (no unit cost can carry it)
     unplaced_spend: dict[str, float] = field(default_factory=dict)
+    # (P,) where each unit cost comes from, when not the base year's own spend ÷ FTE: an earlier
+    # year's (carried by historical inflation), the settings' new_provision_unit_costs, or none
+    # (None: the base year's own, or nothing to price and none needed)
+    unit_cost_source: tuple[str | None, ...] = ()
+    unit_cost_known: np.ndarray | None = None  # (P,) bool: False where no unit cost at all
 
     def __post_init__(self) -> None:
         if not self.balance_year:
             self.balance_year = self.base_fy
+        if self.unit_cost_known is None:
+            self.unit_cost_known = np.ones(len(self.provisions), dtype=bool)
+        if not self.unit_cost_source:
+            self.unit_cost_source = (None,) * len(self.provisions)
 
     def cost_per_plan(self) -> dict[str, float]:
         """Spend a plan costs a year in the base year, per provision type with any (unit cost ×
@@ -155,6 +168,8 @@ def estimate_costs(
     census_for_fy = caseload.rename(index=fy_of_census_year)
     low, high = settings.real_growth_bounds
     unit_cost, real_growth, real_sd, fte_per_plan = [], [], [], []
+    sources: list[str | None] = []
+    known: list[bool] = []
     empty = pd.Series(dtype=float)
     for provision in history.provision_types:
         fte = fte_wide.get(provision, empty).reindex(recent[-3:])
@@ -164,8 +179,10 @@ def estimate_costs(
         unit = (
             spend_wide.get(provision, empty) / fte_wide.get(provision, empty).where(lambda s: s > 0)
         ).reindex(recent)
-        base = unit.get(base_fy, np.nan)
-        unit_cost.append(float(base) if pd.notna(base) else 0.0)
+        base, source = _base_unit_cost(provision, spend_wide, fte_wide, base_fy, settings)
+        unit_cost.append(base if base is not None else 0.0)
+        sources.append(source)
+        known.append(base is not None)
         rate, sd = compound_growth(unit.dropna())
         real_growth.append(
             float(np.clip((1 + rate) / (1 + settings.historical_inflation) - 1, low, high))
@@ -208,7 +225,53 @@ def estimate_costs(
         inflation=settings.inflation,
         real_growth_bounds=(low, high),
         unplaced_spend=unplaced,
+        unit_cost_source=tuple(sources),
+        unit_cost_known=np.array(known, dtype=bool),
     )
+
+
+def _base_unit_cost(
+    provision: str,
+    spend_wide: pd.DataFrame,
+    fte_wide: pd.DataFrame,
+    base_fy: str,
+    settings: CostSettings,
+) -> tuple[float | None, str | None]:
+    """A provision type's unit cost in the base year, and where it comes from when not from
+    that year's own spend ÷ FTE (None: it does; or there is no unit cost).
+
+    Without full-time placements in the base year, children the forecast puts in the type
+    (moves learned from earlier years, a mitigation's shift) were priced at £0, and a shift
+    into it read as a saving of their whole cost. They are priced at the latest complete year's
+    unit cost, carried to the base year by `historical_inflation`, else at the settings'
+    `new_provision_unit_costs`. Spend on the type in the base year without full-time placements
+    stays in central spend (estimate_costs), so it is not priced twice."""
+    empty = pd.Series(dtype=float)
+    spend = spend_wide.get(provision, empty)
+    fte = fte_wide.get(provision, empty)
+    unit = (spend / fte.where(fte > 0)).dropna()
+    unit = unit[unit.index.astype(str) <= base_fy]
+    if base_fy in unit.index:
+        return float(unit[base_fy]), None
+    base_spend = spend.get(base_fy, np.nan)
+    if pd.notna(base_spend) and float(base_spend) != 0:
+        return None, None  # the year's spend goes with central spend
+    if len(unit):
+        year = str(unit.index[-1])
+        gap = fy_start(base_fy) - fy_start(year)
+        carried = float(unit.iloc[-1]) * (1 + settings.historical_inflation) ** gap
+        return carried, (
+            f"no full-time placements in {base_fy}: {year}'s unit cost "
+            f"(£{unit.iloc[-1]:,.0f}) carried {gap} year(s) at "
+            f"{settings.historical_inflation:.1%} inflation"
+        )
+    given = settings.new_provision_unit_costs.get(provision)
+    if given is not None:
+        return float(given), (
+            f"no full-time placements in the finance history: "
+            f"costs.new_provision_unit_costs (£{float(given):,.0f})"
+        )
+    return None, None
 
 
 def balance_before(

@@ -235,6 +235,38 @@ def resolve_levers(
     return levers.caseload, levers.costs
 
 
+def _check_priced(costs: CostModel, settings: ForecastSettings, mitigations: list[Mitigation]):
+    """Refuse a forecast that moves children into (or keeps them in) a provision type with no
+    unit cost: they would cost £0 there, and a mitigation moving them would read as a saving of
+    their whole cost (or a cost of it)."""
+    unpriced = {
+        p for p, known in zip(costs.provisions, costs.unit_cost_known, strict=True) if not known
+    }
+    if not unpriced:
+        return
+    reasons = []
+    for source, target in settings.overflow.items():
+        if source in settings.capacity and {source, target} & unpriced:
+            reasons.append(f"the forecast settings' overflow {source} → {target}")
+    for m in mitigations:
+        if not lever_named(m.lever).moves_between_types:
+            continue
+        named = [*m.provision_types, m.effect.get("to")]
+        named += [settings.overflow.get(p) for p in m.provision_types if p in settings.capacity]
+        if {p for p in named if p} & unpriced:
+            reasons.append(f"mitigation {m.name!r} ({m.lever})")
+    if reasons:
+        types = ", ".join(sorted(unpriced))
+        raise ForecastInputError(
+            f"{'; '.join(reasons)} move(s) children between provision types, but {types} "
+            f"has no unit cost (no full-time placements in the finance history to price it by, "
+            f"up to {costs.base_fy}). Children there would cost £0 and the move would count "
+            f"their whole cost. Give its cost a year in the forecast settings, in "
+            f"{costs.base_fy} prices (costs: new_provision_unit_costs: "
+            f"{{{sorted(unpriced)[0]}: <£ a full-time place a year>}})."
+        )
+
+
 def run_forecast(
     history: History,
     mitigations: list[Mitigation],
@@ -242,6 +274,7 @@ def run_forecast(
     pooled_growth: tuple[float, float, str] | None = None,
 ) -> Forecast:
     model, costs = prepare(history, settings, pooled_growth)
+    _check_priced(costs, settings, mitigations)
     runs = {
         UNMITIGATED: run_scenario(model, costs, settings, []),
         MITIGATED: run_scenario(model, costs, settings, mitigations),
@@ -777,6 +810,8 @@ def assumptions_table(
                     + (
                         f"; no spend on this provision type in {costs.base_fy}, so it moves nothing"
                         if costs.unit_cost[p] == 0
+                        else f"; unit cost: {costs.unit_cost_source[p]}"
+                        if costs.unit_cost_source[p]
                         else ""
                     )
                 ),

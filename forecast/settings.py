@@ -137,6 +137,10 @@ def load_forecast_settings(path: Path | None = None) -> ForecastSettings:
         costs_values = dict(document.get("costs") or {})
         if "real_growth_bounds" in costs_values:
             costs_values["real_growth_bounds"] = tuple(costs_values["real_growth_bounds"])
+        if "new_provision_unit_costs" in costs_values:
+            costs_values["new_provision_unit_costs"] = _unit_costs(
+                costs_values["new_provision_unit_costs"], path
+            )
         costs = CostSettings(**costs_values)
         sensitivity = SensitivitySettings(
             **{
@@ -165,6 +169,35 @@ def load_forecast_settings(path: Path | None = None) -> ForecastSettings:
     )
     validate(settings, path)
     return settings
+
+
+def _unit_costs(values: object, where: Path) -> dict[str, float]:
+    """costs.new_provision_unit_costs: provision type → £ a full-time place a year (≥ 0)."""
+    from ingest.provision_types import DFE_PLACEMENT_CATEGORY
+
+    if not isinstance(values, dict):
+        raise ForecastSettingsError(
+            f"{where}: costs.new_provision_unit_costs must map provision types to £ a year "
+            f"(e.g. {{mainstream_rp_unit: 16000}}), not {values!r}"
+        )
+    costs = {}
+    for provision, amount in values.items():
+        if str(provision) not in DFE_PLACEMENT_CATEGORY or provision == "central":
+            raise ForecastSettingsError(
+                f"{where}: costs.new_provision_unit_costs names {provision!r}, not a placement "
+                f"provision type ({', '.join(p for p in DFE_PLACEMENT_CATEGORY if p != 'central')})"
+            )
+        try:
+            number = float(amount)
+        except (TypeError, ValueError):
+            number = math.nan
+        if not math.isfinite(number) or number < 0:
+            raise ForecastSettingsError(
+                f"{where}: costs.new_provision_unit_costs.{provision} must be £ a year (0 or "
+                f"more), not {amount!r}"
+            )
+        costs[str(provision)] = number
+    return costs
 
 
 def validate(settings: ForecastSettings, where: Path | str) -> None:

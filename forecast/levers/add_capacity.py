@@ -17,6 +17,7 @@ class AddCapacity(Lever):
     )
     effect = schema(places=Number(0, 1e6))
     moves_caseload = True
+    moves_between_types = True
 
     def apply(self, m, first, levers):
         if levers.model.capacity is None:

@@ -7,8 +7,8 @@ A lever is a `Lever` subclass decorated with `@register`, in a module of its own
 * `description` — what it does, for people (the mitigations file's documentation);
 * `effect` — its effect keys: each a `Number` (with bounds), `Ages`, `Choice` or `ProvisionType`,
   required or optional with a default. The mitigations file is checked against it;
-* `needs_provision_types`, `moves_caseload`, `reaches_central`, `income`, `once` — how the rest
-  of the forecast treats it (see each attribute);
+* `needs_provision_types`, `moves_caseload`, `moves_between_types`, `reaches_central`, `income`,
+  `once` — how the rest of the forecast treats it (see each attribute);
 * `default_kind(effect)` — saving, funding or cost when the mitigations file gives no `kind`
   (from `income`, `spend_rises_with`: the effect key whose positive value makes it a cost, or
   `spend_falls_with`: the one whose positive value makes it a saving); a `kind` the file gives
@@ -164,6 +164,9 @@ class Lever:
     # it changes how many children are where (so it reaches every provision type children move
     # on to, and under a prevalence ceiling every provision type)
     moves_caseload: ClassVar[bool] = False
+    # it moves (or keeps) children from one of its provision types to another (its `to`, or an
+    # overflow): its saving is the difference of their unit costs, so each must have one
+    moves_between_types: ClassVar[bool] = False
     # it changes central spend (spend tied to no placement)
     reaches_central: ClassVar[bool] = False
     # it is income (kind funding: a block transfer, a contribution), never a saving or a cost

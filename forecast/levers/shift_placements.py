@@ -19,6 +19,7 @@ class ShiftPlacements(Lever):
         flows=Choice(("new", "moving", "both"), default="both"),
     )
     moves_caseload = True
+    moves_between_types = True
 
     def apply(self, m, first, levers):
         flows = self.value(m.effect, "flows")

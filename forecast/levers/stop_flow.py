@@ -19,6 +19,7 @@ class StopFlow(Lever):
         share=Number(0, 1, required=False, default=1.0),
     )
     moves_caseload = True
+    moves_between_types = True
 
     def apply(self, m, first, levers):
         low, high = m.effect["ages"]

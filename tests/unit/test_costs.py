@@ -288,3 +288,34 @@ def test_no_levers_change_nothing():
 
 def test_census_years_for_a_forecast():
     assert costs.census_years_for("2025-26", "2028-29") == [2027, 2028, 2029]
+
+
+def _without_base_year(h: History, provision: str, years: tuple[str, ...]) -> History:
+    """`h` with `provision`'s spend and FTE gone from `years`."""
+    spend = h.spend[
+        ~((h.spend["provision_type"] == provision) & h.spend["financial_year"].isin(years))
+    ]
+    return dataclasses.replace(h, spend=spend.reset_index(drop=True))
+
+
+def test_a_type_without_placements_in_the_base_year_is_priced_at_its_last_unit_cost():
+    # inmss paid no placement in 2025-26: its children were priced at £0 (a shift into it, a
+    # saving of their whole cost); they take 2024-25's unit cost carried a year by inflation
+    h = _without_base_year(history(), "inmss", ("2025-26",))
+    model = costs.estimate_costs(h, caseload_by_census(h), SETTINGS, "2028-29")
+    inmss = model.provisions.index("inmss")
+    assert model.unit_cost[inmss] == pytest.approx(50_000 * 1.2**2 * 1.035)
+    assert model.unit_cost_known[inmss]
+    assert "2024-25's unit cost" in model.unit_cost_source[inmss]
+    assert model.unit_cost_source[model.provisions.index("mss")] is None
+
+
+def test_a_type_never_paid_takes_the_settings_unit_cost_or_none():
+    h = _without_base_year(history(), "inmss", tuple(YEARS))
+    model = costs.estimate_costs(h, caseload_by_census(h), SETTINGS, "2028-29")
+    inmss = model.provisions.index("inmss")
+    assert model.unit_cost[inmss] == 0 and not model.unit_cost_known[inmss]
+    given = dataclasses.replace(SETTINGS, new_provision_unit_costs={"inmss": 61_000.0})
+    model = costs.estimate_costs(h, caseload_by_census(h), given, "2028-29")
+    assert model.unit_cost[inmss] == 61_000 and model.unit_cost_known[inmss]
+    assert "new_provision_unit_costs" in model.unit_cost_source[inmss]

@@ -132,6 +132,13 @@ SETTINGS = ForecastSettings(
         pay_inflation=0.02, price_inflation=0.02, historical_inflation=0.035, funding_growth=None
     ),
 )
+# inmss holds no child in these histories: children a test moves there need its unit cost
+PRICED = dataclasses.replace(
+    SETTINGS,
+    costs=dataclasses.replace(
+        SETTINGS.costs, new_provision_unit_costs={"inmss": UNIT_COST["inmss"] * 1.035**6}
+    ),
+)
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +214,7 @@ def test_capacity_overflows_to_the_named_provision():
     capped = run_forecast(
         history,
         [],
-        SETTINGS.with_overrides(capacity={"mss": float(mss_now)}, overflow={"mss": "inmss"}),
+        PRICED.with_overrides(capacity={"mss": float(mss_now)}, overflow={"mss": "inmss"}),
     )
     plans = capped.runs["unmitigated"].plans.mean(axis=0)
     assert plans[-1, 1] <= mss_now + 1 < free[-1, 1]
@@ -602,10 +609,30 @@ def test_a_shift_leaves_the_provision_children_move_from_untouched(steady):
     result = run_forecast(
         steady,
         [mitigation("shift_placements", {"to": "inmss", "share": 0.5, "flows": "moving"})],
-        SETTINGS,
+        PRICED,
     )
     runs = result.runs
     assert "mainstream" in result.unreached
     assert np.array_equal(runs["mitigated"].plans[:, :, 0], runs["unmitigated"].plans[:, :, 0])
     # inmss gains
     assert runs["mitigated"].plans[:, -1, 2].mean() > runs["unmitigated"].plans[:, -1, 2].mean()
+
+
+def test_children_moved_into_a_type_without_a_unit_cost_are_refused_until_it_has_one(steady):
+    """inmss has never been paid for: children a mitigation (or an overflow) moves there were
+    priced at £0, and the shift's saving was their whole cost."""
+    shift = mitigation("shift_placements", {"to": "inmss", "share": 0.5}, name="to independents")
+    with pytest.raises(ForecastInputError, match=r"'to independents'.*inmss has no unit cost"):
+        run_forecast(steady, [shift], SETTINGS)
+    overflow = SETTINGS.with_overrides(capacity={"mss": 10.0}, overflow={"mss": "inmss"})
+    with pytest.raises(ForecastInputError, match="overflow mss → inmss"):
+        run_forecast(steady, [], overflow)
+    result = run_forecast(steady, [shift], PRICED)
+    spend = result.spend[result.spend["scenario"] == "mitigated"].set_index(
+        ["financial_year", "provision_type"]
+    )
+    assert spend.loc[("2028-29", "inmss"), "unit_cost_gbp"] > UNIT_COST["inmss"]
+    assert spend.loc[("2028-29", "inmss"), "spend_gbp_central"] > 0
+    # a shift into the dearest type is a cost, not a saving
+    effect = result.mitigations.set_index(["mitigation", "financial_year"])
+    assert effect.loc[("to independents", "2028-29"), "kind"] == "cost"
