@@ -229,7 +229,11 @@ def test_a_payment_naming_only_a_child_goes_to_the_childs_placement_on_the_posti
                 [transaction_id, posting_date, child],
             )
     completed = dbt_build(
-        warehouse_copy, "--select", "int_spend_child_placements", "int_spend_allocated"
+        warehouse_copy,
+        "--select",
+        "int_spend_child_placements",
+        "int_spend_provider_placements",
+        "int_spend_allocated",
     )
     assert completed.returncode == 0, completed.stdout[-4000:]
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:

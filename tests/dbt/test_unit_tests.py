@@ -10,6 +10,7 @@ UNIT_TESTED_MODELS = {
     "int_ehcp_census_snapshots",
     "int_spend_allocated",
     "int_spend_child_placements",
+    "int_spend_provider_placements",
     "int_placements_classified",
 }
 

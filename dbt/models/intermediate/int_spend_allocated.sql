@@ -1,6 +1,7 @@
 -- Every ledger transaction with whether it is high needs block spend and, if so, the provision
--- type it pays for. In order: the placement named on the transaction; the child's placement on
--- the posting date; for placement-funding lines (place funding, top-ups, targeted mainstream)
+-- type it pays for. In order: the placement named on the transaction; the child's placement at
+-- the provider paid (in force on the posting date, else the one paid in arrears or ahead); the
+-- child's placement on the posting date (else the one paid in arrears or ahead); for placement-funding lines (place funding, top-ups, targeted mainstream)
 -- the type of the provider paid, from the council's placements there or else from its GIAS
 -- establishment type (a school paid place funding that none of the council's children attend);
 -- otherwise 'central' (spend tied to no placement). Built incrementally when only new finance
@@ -94,19 +95,37 @@ flagged as (
 ),
 
 child_placements as (
-    select la_code, child_id, posting_date, provision_type as child_placement_provision_type
+    select
+        la_code, child_id, posting_date, provision_type as child_placement_provision_type,
+        is_in_force_on_posting_date as child_placement_in_force
     from {{ ref('int_spend_child_placements') }}
+),
+
+provider_placements as (
+    select
+        la_code, child_id, posting_date, provider_urn, provider_ukprn,
+        provision_type as provider_placement_provision_type
+    from {{ ref('int_spend_provider_placements') }}
 ),
 
 with_provider as (
     select
         flagged.*,
-        -- read by the case below only where int_spend_child_placements looked it up
+        -- read by the case below only where int_spend_provider_placements and
+        -- int_spend_child_placements looked them up
+        provider_placements.provider_placement_provision_type,
         child_placements.child_placement_provision_type,
+        child_placements.child_placement_in_force,
         coalesce(by_urn.establishment_provision_type, by_ukprn.establishment_provision_type)
             as provider_provision_type,
         coalesce(gias_by_urn.provision_type, gias_by_ukprn.provision_type) as provider_gias_provision_type
     from flagged
+    left join provider_placements
+        on provider_placements.la_code = flagged.la_code
+        and provider_placements.child_id = flagged.child_id
+        and provider_placements.posting_date = flagged.posting_date
+        and provider_placements.provider_urn is not distinct from flagged.provider_urn
+        and provider_placements.provider_ukprn is not distinct from flagged.provider_ukprn
     left join child_placements
         on child_placements.la_code = flagged.la_code
         and child_placements.child_id = flagged.child_id
@@ -147,6 +166,7 @@ select
     case
         when not is_high_needs then null
         when named_placement_provision_type is not null then named_placement_provision_type
+        when provider_placement_provision_type is not null then provider_placement_provision_type
         when child_placement_provision_type is not null then child_placement_provision_type
         when allocate_by_provider and paid_provider_provision_type is not null then
             -- place funding in a mainstream school only exists for its resourced provision or unit
@@ -157,7 +177,10 @@ select
     case
         when not is_high_needs then 'not_high_needs'
         when named_placement_provision_type is not null then 'named_placement'
-        when child_placement_provision_type is not null then 'child_placement_on_posting_date'
+        when provider_placement_provision_type is not null then 'child_placement_at_provider'
+        when child_placement_provision_type is not null and child_placement_in_force
+            then 'child_placement_on_posting_date'
+        when child_placement_provision_type is not null then 'child_placement_before_or_after'
         when allocate_by_provider and provider_provision_type is not null then 'provider_type'
         when allocate_by_provider and provider_gias_provision_type is not null then 'provider_gias_type'
         else 'central'

@@ -1,0 +1,56 @@
+-- The child's placement at the provider paid, for the high needs payments where it decides the
+-- provision type: they name a child and a provider (URN or UKPRN) but no known placement. A
+-- ledger without placement ids pays a month in arrears or a term ahead: on the posting date the
+-- child may already be at the next school or college (or out of education), and the payment is
+-- for the placement at the provider it names. One row per council, child, posting date and
+-- provider: of the child's placements at that provider, the one in force on the posting date
+-- (in the census's order), else the one that ended last before it (paid in arrears), else the
+-- one that starts first after it (paid ahead); none when the child has no placement there.
+with placements as (
+    select * from {{ ref('int_placements_classified') }}
+),
+
+lookups as (
+    select distinct
+        transactions.la_code, transactions.child_id, transactions.posting_date,
+        transactions.provider_urn, transactions.provider_ukprn
+    from {{ ref('stg_finance__transactions') }} as transactions
+    left join {{ ref('s251_lines') }} as lines on lines.s251_line = transactions.s251_line
+    left join placements as named_placement
+        on named_placement.la_code = transactions.la_code
+        and named_placement.placement_id = transactions.placement_id
+    where transactions.child_id is not null
+        and transactions.posting_date is not null
+        and (transactions.provider_urn is not null or transactions.provider_ukprn is not null)
+        and named_placement.provision_type is null
+        and {{ is_high_needs('lines.is_high_needs', 'transactions.s251_line') }}
+),
+
+at_provider as (
+    select
+        lookups.la_code, lookups.child_id, lookups.posting_date,
+        lookups.provider_urn, lookups.provider_ukprn, placements.provision_type
+    from lookups
+    inner join placements
+        on placements.la_code = lookups.la_code
+        and placements.child_id = lookups.child_id
+        and (placements.urn = lookups.provider_urn or placements.ukprn = lookups.provider_ukprn)
+    qualify row_number() over (
+        partition by lookups.la_code, lookups.child_id, lookups.posting_date,
+            lookups.provider_urn, lookups.provider_ukprn
+        order by
+            case
+                when {{ placement_open_on('placements', 'lookups.posting_date') }} then 0
+                when placements.start_date <= lookups.posting_date then 1
+                else 2
+            end,
+            -- ended before the posting date: the latest to end; starting after it: the first
+            case when placements.end_date < lookups.posting_date then placements.end_date end
+                desc nulls last,
+            case when placements.start_date > lookups.posting_date then placements.start_date end
+                asc nulls last,
+            {{ placement_in_force_order('placements') }}
+    ) = 1
+)
+
+select * from at_provider
