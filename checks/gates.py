@@ -407,7 +407,7 @@ SPARK_STAGING = _StagingDialect(
 
 
 # the extracts whose SEN2 rows a later return can retire (stg_sen2__retired), keyed by one column
-SEN2_RETIRED_EXTRACTS = ("ehcp", "placements")
+SEN2_RETIRED_EXTRACTS = ("ehcp", "placements", "requests")
 
 
 def staging_accounting(

@@ -348,6 +348,11 @@ def test_a_synthetic_council_as_a_sen2_return_has_the_same_caseload(
     assert first_upn not in stored
 
 
+def _requests(warehouse: Path) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute("SELECT * FROM marts.fct_ehcp_requests ORDER BY ALL").fetchall()
+
+
 def _edit_blade(folder: Path, table: str, native_id: str, column: str, value: str) -> None:
     """Set `column` of the row `native_id` names in a return's Blade `table`."""
     [path] = folder.glob(f"*_{table}.csv")
@@ -374,6 +379,7 @@ def test_returns_supersede_by_census_and_retire_what_a_later_one_corrected(
     landing = pipeline_env / "landing"
     write_sen2_landing(landing)
     in_order = refresh(landing, tmp_path / "in_order.duckdb", monkeypatch, capsys)
+    in_order_requests = _requests(tmp_path / "in_order.duckdb")
 
     held_back = tmp_path / "held_back"
     held_back.mkdir()
@@ -388,8 +394,12 @@ def test_returns_supersede_by_census_and_retire_what_a_later_one_corrected(
     wrong = landing / "sen2" / "2024"
     _edit_blade(wrong, "namedplan", f"NP-{plan}", "startdate", blade_date("2023-06-14"))
     _edit_blade(wrong, "placementdetail", f"PD-{spell}", "entrydate", blade_date("2023-09-04"))
+    # and its request's received date: two requests, two plans issued, for one
+    received = dt.date.fromisoformat(PLANS[plan - 1].request_date) - dt.timedelta(days=2)
+    _edit_blade(wrong, "requests", f"REQ-{plan}", "receiveddate", blade_date(received.isoformat()))
     corrected = refresh(landing, pipeline_env / "warehouse.duckdb", monkeypatch, capsys)
     assert corrected == in_order
+    assert _requests(pipeline_env / "warehouse.duckdb") == in_order_requests
     with duckdb.connect(str(pipeline_env / "warehouse.duckdb"), read_only=True) as con:
         retired = con.execute(
             "SELECT extract, census_date, retired_by_census_date FROM staging.stg_sen2__retired "
@@ -398,4 +408,5 @@ def test_returns_supersede_by_census_and_retire_what_a_later_one_corrected(
     assert retired == [
         ("ehcp", CENSUS_DATES[1], CENSUS_DATES[2]),
         ("placements", CENSUS_DATES[1], CENSUS_DATES[2]),
+        ("requests", CENSUS_DATES[1], CENSUS_DATES[2]),
     ]

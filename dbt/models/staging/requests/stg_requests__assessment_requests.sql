@@ -1,5 +1,10 @@
-with source as (
+with current as (
     {{ current_rows('requests', ['request_id']) }}
+),
+
+-- less what a later SEN2 return retired (stg_sen2__retired)
+source as (
+    {{ without_retired('current', 'requests', 'request_id') }}
 ),
 
 renamed as (

@@ -8,6 +8,11 @@
 -- listed, it was corrected or withdrawn, and kept it would count twice (a child's placement
 -- days and new plans) beside its correction. A year missing between two returns retires nothing
 -- (the later window does not reach the earlier census). Rows of CSV extracts are never retired.
+-- Requests likewise: the next return lists every request received in its window, decided or
+-- assessed in it, still open at its start, or whose plan is live in it; one it does not list
+-- under the same key (the child and the received date) was corrected (another received date, a
+-- child id the child's new UPN gives) or withdrawn, and kept it would count a request, a decision
+-- and a plan issued twice.
 with plans as (
     {{ current_rows('ehcp', ['plan_id']) }}
 ),
@@ -16,8 +21,24 @@ placements as (
     {{ current_rows('placements', ['placement_id']) }}
 ),
 
+requests as (
+    {{ current_rows('requests', ['request_id']) }}
+),
+
+-- the day each plan is live until (a plan not ceased: for ever), to tell a request whose plan is
+-- live in a window
+plan_ends as (
+    select
+        _la_code as la_code,
+        child_id,
+        plan_start_date,
+        max(coalesce(plan_cease_date, cast('9999-12-31' as date))) as live_until
+    from plans
+    group by _la_code, child_id, plan_start_date
+),
+
 -- each SEN2 return's census day and the next return's, per council and extract
-{% for extract in ['ehcp', 'placements'] %}
+{% for extract in ['ehcp', 'placements', 'requests'] %}
 {{ extract }}_returns as (
     select
         la_code,
@@ -57,8 +78,39 @@ retired as (
             {{ rows }}.{{ ends }} is null
             or {{ rows }}.{{ ends }} >= make_date(year(returns.next_census_date) - 1, 1, 1)
         )
-    {% if not loop.last %}union all{% endif %}
+    union all
     {% endfor %}
+    select
+        'requests' as extract,
+        requests._la_code as la_code,
+        requests.request_id as record_id,
+        requests._census_date as census_date,
+        returns.next_census_date as retired_by_census_date,
+        requests._file_hash as source_file_hash,
+        requests._source_file as source_file,
+        requests._source_row as source_row
+    from requests
+    left join plan_ends
+        on plan_ends.la_code = requests._la_code
+        and plan_ends.child_id = requests.child_id
+        and plan_ends.plan_start_date = requests.plan_start_date
+    inner join requests_returns as returns
+        on returns.la_code = requests._la_code
+        and returns.census_date = requests._census_date
+    where returns.next_census_date is not null
+        and make_date(year(returns.next_census_date) - 1, 1, 1) <= requests._census_date
+        and (
+            -- received, decided or assessed in the next return's window
+            requests.request_date >= make_date(year(returns.next_census_date) - 1, 1, 1)
+            or requests.decision_date >= make_date(year(returns.next_census_date) - 1, 1, 1)
+            or requests.assessment_outcome_date
+                >= make_date(year(returns.next_census_date) - 1, 1, 1)
+            -- still open at this return's census: no decision, or assessed with no outcome
+            or requests.decided_to_assess is null
+            or (requests.decided_to_assess = 'Y' and requests.plan_issued is null)
+            -- its plan live in the next return's window
+            or plan_ends.live_until >= make_date(year(returns.next_census_date) - 1, 1, 1)
+        )
 )
 
 select
