@@ -50,12 +50,15 @@ MEASURES = {
         "PC_plans_issued_20_weeks_ex",
     ),
 }
-# the shares, each with its denominator (for suppression of small counts in the publication version)
+# the shares, each with its denominator (for suppression of small counts in the publication
+# version): the share excluding exceptions is of the plans issued without one
 DENOMINATORS = {
-    "decided_to_assess_pct": "requests",
-    "conversion_pct": "requests",
-    "within_20_weeks_pct": "plans_issued",
-    "within_20_weeks_pct_excluding_exceptions": "plans_issued",
+    "decided_to_assess_pct": lambda r: r.requests,
+    "conversion_pct": lambda r: r.requests,
+    "within_20_weeks_pct": lambda r: r.plans_issued,
+    "within_20_weeks_pct_excluding_exceptions": (
+        lambda r: r.plans_issued - r.plans_issued_with_exception
+    ),
 }
 
 
@@ -70,7 +73,8 @@ def read_own(con: duckdb.DuckDBPyConnection, la_code: str | None = None) -> pd.D
         return None
     frame = con.execute(
         of_council(
-            f"SELECT year, {', '.join(MEASURES)} FROM marts.fct_ehcp_requests ORDER BY year",
+            f"SELECT year, {', '.join(MEASURES)}, plans_issued_with_exception "
+            "FROM marts.fct_ehcp_requests ORDER BY year",
             la_code,
         )
     ).df()
@@ -190,7 +194,7 @@ def requests_table(
                     value = getattr(record, measure)
                     hide[label] = threshold is not None and _discloses(
                         value,
-                        getattr(record, DENOMINATORS.get(measure, measure)),
+                        DENOMINATORS[measure](record) if measure in DENOMINATORS else value,
                         measure,
                         threshold,
                     )

@@ -14,6 +14,7 @@ OWN = pd.DataFrame(
         "conversion_pct": [40.2],
         "within_20_weeks_pct": [66.7],
         "within_20_weeks_pct_excluding_exceptions": [100.0],
+        "plans_issued_with_exception": [1],
     }
 )
 
@@ -106,3 +107,27 @@ def test_a_share_of_a_large_count_is_hidden_when_it_shows_a_small_one():
     assert not hidden["Requests that led to a plan (%)"]  # 10 of 20
     assert not hidden["Requests for an EHC needs assessment"]
     assert not hidden["EHC plans issued"]
+
+
+def test_the_share_excluding_exceptions_is_hidden_when_few_plans_had_none():
+    """10 plans issued, 8 with an exception, 1 of the other 2 within 20 weeks: the share excluding
+    exceptions (50 %) is of 2 plans, so it shows one child, however many were issued."""
+    own = OWN.assign(
+        requests=[40],
+        decided_to_assess_pct=[50.0],
+        plans_issued=[10],
+        conversion_pct=[25.0],
+        within_20_weeks_pct=[50.0],
+        within_20_weeks_pct_excluding_exceptions=[50.0],
+        plans_issued_with_exception=[8],
+    )
+    table = requests_table(own, read_published(None), None, [], threshold=5)
+    hidden = table.suppressed.loc[table.frame["Figures"] == "This council (its SEN2 returns)"]
+    [hidden] = hidden.to_dict("records")
+    assert hidden["Plans issued within 20 weeks, excluding exceptions (%)"]
+    assert not hidden["Plans issued within 20 weeks (%)"]  # 5 of 10
+    # without exceptions the share is of all 10 plans: 5 within 20 weeks, 5 not, shown
+    shown = requests_table(
+        own.assign(plans_issued_with_exception=[0]), read_published(None), None, [], threshold=5
+    ).suppressed
+    assert not shown.iloc[0]["Plans issued within 20 weeks, excluding exceptions (%)"]
