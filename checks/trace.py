@@ -17,14 +17,13 @@ import pandas as pd
 
 from ingest.contracts import Extract
 from ingest.hashing import sha256_file
-from ingest.load import PERSONAL_HEADER, council_content_hash, part_hash
+from ingest.load import council_content_hash, is_personal_header, part_hash
 from ingest.readers import (
     CSV_SUFFIXES,
     WORKBOOK_SUFFIXES,
     FileRejected,
     load_aliases,
     match_headers,
-    normalise_header,
     read_parts,
 )
 
@@ -187,11 +186,7 @@ def _read_back(
                 for c in extract.columns
                 if (c.personal or c.pseudonymise or c.name in WITHHELD_COLUMNS)
                 and c.name in mapping
-            } | {
-                h
-                for h in part.headers
-                if h not in mapping.values() and PERSONAL_HEADER.search(normalise_header(h))
-            }
+            } | {h for h in part.headers if h not in mapping.values() and is_personal_header(h)}
             frame = con.execute(
                 f"SELECT * FROM {part.table} WHERE _source_row IN (SELECT unnest(?::BIGINT[]))",
                 [wanted],

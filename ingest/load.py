@@ -48,12 +48,12 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 
 import duckdb
 
-from .contracts import DEFAULT_DATE_FLOOR, Extract
+from .contracts import DEFAULT_DATE_FLOOR, EXTRACTS, Extract
 from .diskspace import database_folder, full_disk_errno, reported_when_full
 from .hashing import HashCache
 from .parsing import (
@@ -90,8 +90,35 @@ DATES_WITHOUT_FLOOR = ("date_of_birth",)
 # columns are listed in ingest.contracts).
 PERSONAL_HEADER = re.compile(
     # (a SEN2 return's `namedplan` table is a plan, not a name)
-    r"(name(?!dplan)|address|postcode|phone|mobile|email|nhs|upn|uln|birth|dob|ethnic|religion|carer|parent|guardian)"
+    r"(name(?!dplan)|address|street|postcode|phone|mobile|email|nhs|upn|uln|pupilnumber"
+    r"|learnernumber|nationalinsurance|birth|dob|ethnic|religion|carer|parent|guardian)"
 )
+
+
+@cache
+def _personal_header_names() -> frozenset[str]:
+    """The contract's personal and person-id columns, and every alias the alias file gives them,
+    normalised: such a header is personal on any extract (`Unique Pupil Number` on a ledger)."""
+    aliases = load_aliases()
+    personal = {
+        c.name for e in EXTRACTS.values() for c in e.columns if c.personal or c.pseudonymise
+    }
+    return frozenset(
+        {normalise_header(name) for name in personal}
+        | {
+            alias
+            for by_alias in aliases.values()
+            for alias, column in by_alias.items()
+            if column in personal
+        }
+    )
+
+
+def is_personal_header(header: str) -> bool:
+    """Whether an extra header (one the file's extract does not read) looks like personal data:
+    ingest never stores it, and a trace withholds it."""
+    name = normalise_header(header)
+    return bool(PERSONAL_HEADER.search(name)) or name in _personal_header_names()
 
 
 @dataclass
@@ -180,8 +207,6 @@ class Council:
 
 
 def _has_extract_files(folder: Path, shared_too: bool = True) -> bool:
-    from .contracts import EXTRACTS
-
     extracts = [e for e in EXTRACTS.values() if shared_too or e.name != SHARED_EXTRACT]
     return bool(find_returns(folder)) or any(landing_files(folder, e) for e in extracts)
 
@@ -639,11 +664,7 @@ def _stage_part(
             selected.append(f"{ids}.hashed AS {quote_ident(column.name)}")
         else:
             selected.append(f"p.{quote_ident(source)} AS {quote_ident(column.name)}")
-    extra = [
-        h
-        for h in part.headers
-        if h not in mapping.values() and not PERSONAL_HEADER.search(normalise_header(h))
-    ]
+    extra = [h for h in part.headers if h not in mapping.values() and not is_personal_header(h)]
     if extra:
         keys = ", ".join(quote_literal(h) for h in extra)
         values = ", ".join(f"p.{quote_ident(h)}" for h in extra)

@@ -43,6 +43,26 @@ def reasons(con, extract):
     )
 
 
+def test_personal_data_in_an_extra_column_is_never_stored_whatever_it_is_called(tmp_path, con):
+    """A ledger carrying a child's UPN under the alias file's own name for it (`Unique Pupil
+    Number`, an alias of ehcp's `upn`) and a street: neither is stored, as the contract's own
+    personal columns are not; other extra columns are kept."""
+    write(
+        tmp_path,
+        "finance",
+        "ledger.csv",
+        "transaction_id,posting_date,amount,s251_line,Unique Pupil Number,Street,Child Ref,"
+        "supplier_code\nT1,2024-05-01,100.00,1.2.3,A123456789012,12 High Street,C9,S77\n",
+    )
+    result = load(con, FINANCE, tmp_path)
+    assert [(f.status, f.rows_valid) for f in result.files] == [("loaded", 1)]
+    stored = str(con.execute("SELECT * FROM raw.finance").fetchall())
+    assert "A123456789012" not in stored and "High Street" not in stored and "'C9'" not in stored
+    assert con.execute("SELECT _extra_columns FROM raw.finance").fetchone()[0] == {
+        "supplier_code": "S77"
+    }
+
+
 def test_valid_rows_load_typed_with_provenance_and_personal_data_dropped(tmp_path, con):
     write(
         tmp_path,
