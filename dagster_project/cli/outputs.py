@@ -16,6 +16,7 @@ from .runner import REFRESH_RUNNING_EXIT_CODE, holding_refresh_lock
 def cmd_trace(args: argparse.Namespace, console: Console) -> int:
     """List the landing rows behind a mart figure, with their source file and row."""
     from checks.trace import trace_plans, trace_spend
+    from ingest.provision_types import DFE_PLACEMENT_CATEGORY
     from warehouse.councils import CouncilConnection, councils, held_councils
 
     settings = load_settings()
@@ -46,6 +47,12 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
         )
     if args.what == "forecast":
         return _trace_forecast(args, settings, console)
+    if args.provision and args.provision not in DFE_PLACEMENT_CATEGORY:
+        console.print(
+            f"[red]No provision type {args.provision!r}: one of "
+            f"{', '.join(DFE_PLACEMENT_CATEGORY)}.[/red]"
+        )
+        return 2
     with settings.connect_warehouse(read_only=True) as warehouse:
         con = CouncilConnection(warehouse, args.la)
         if args.what == "spend":

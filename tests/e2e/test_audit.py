@@ -131,6 +131,11 @@ def test_trace_lists_the_exact_transactions_behind_a_spend_figure(audited, monke
 
     assert main(["trace", "plans", "--census", "2024", "--provision", "mss"]) == 0
     assert "plans: traced rows total 2.00; mart 2.00: they match" in capsys.readouterr().out
+    # a cell with no plans has no row in the cohort mart: 0 = 0, not a mismatch
+    assert main(["trace", "plans", "--census", "2024", "--provision", "eotas"]) == 0
+    assert "plans: traced rows total 0.00; mart 0.00: they match" in capsys.readouterr().out
+    assert main(["trace", "plans", "--census", "2024", "--provision", "special"]) == 2
+    assert "No provision type 'special'" in capsys.readouterr().out
 
     # read back from the landing file: each row as the file holds it (UK dates, the ledger's own
     # amounts), the child's id withheld
