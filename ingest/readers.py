@@ -121,10 +121,15 @@ def load_aliases(path: Path = HEADER_ALIASES) -> dict[str, dict[str, str]]:
 
 def settings_for(reader_settings: dict, file_name: str) -> dict:
     """The settings for one file: the first `files:` pattern (fnmatch, on the name within the
-    extract folder) that matches it, else the extract's own settings."""
+    extract folder) that matches it, else the extract's own settings. `file_name` is the file's
+    name in the landing folder: `finance/hn_ledger_1.xlsx`, or with many councils
+    `869/finance/hn_ledger_1.xlsx`."""
     from fnmatch import fnmatch
 
-    name = file_name.split("/", 1)[-1]
+    parts = file_name.split("/")
+    if len(parts) > 2 and re.fullmatch(r"[0-9]{3}", parts[0]):
+        parts = parts[1:]  # the council's folder
+    name = "/".join(parts[1:]) if len(parts) > 1 else file_name
     for pattern, settings in (reader_settings.get("files") or {}).items():
         if fnmatch(name, pattern):
             return {**reader_settings, **(settings or {})}

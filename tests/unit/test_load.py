@@ -716,3 +716,17 @@ def test_the_same_file_in_two_councils_folders_is_each_councils_own(tmp_path):
     assert con.execute("SELECT count(DISTINCT _file_hash) FROM raw.finance").fetchone()[0] == 2
     again = load_extract(con, FINANCE, tmp_path, "L2", KEY, EXTRACT_DATE)
     assert {f.status for f in again.files} == {"unchanged"}
+
+
+def test_a_files_reader_settings_apply_in_a_councils_folder_too():
+    """`files:` patterns match the name within the extract folder, whether the landing folder
+    holds one council or many (`869/finance/…`): with many, a ledger's `sheets:` was ignored and
+    every sheet with the ledger's columns read."""
+    from ingest.readers import settings_for
+
+    settings = {"files": {"hn_ledger_*.xlsx": {"sheets": ["Ledger"]}}}
+    for name in ("finance/hn_ledger_1.xlsx", "869/finance/hn_ledger_1.xlsx"):
+        assert settings_for(settings, name)["sheets"] == ["Ledger"]
+    assert "sheets" not in settings_for(settings, "869/finance/other.xlsx")
+    nested = {"files": {"2024/*.csv": {"sheets": ["x"]}}}
+    assert settings_for(nested, "869/sen2/2024/a.csv")["sheets"] == ["x"]
