@@ -250,7 +250,9 @@ def estimate(
         np.stack([leave_alpha, leave_beta], axis=-1), settings.max_effective_children
     )
     leave_alpha, leave_beta = capped[..., 0], capped[..., 1]
-    leave_alpha[MAX_AGE, :], leave_beta[MAX_AGE, :] = 1e6, 1e-6  # nobody stays past 25
+    # a plan runs at most to the end of the academic year in which the young person turns 25:
+    # nobody 24 on 31 August is on the next census (nor anyone older, whatever the history says)
+    leave_alpha[MAX_AGE - 1 :, :], leave_beta[MAX_AGE - 1 :, :] = 1e6, 1e-6
 
     # moves: shrink to the same provision type's moves over the ages of the same transition
     group_prior = np.zeros((A, P, P))

@@ -34,7 +34,7 @@ def simulate_history(
     for i, year in enumerate(years):
         new_state = {}
         for (age, p), n in state.items():
-            if age >= 25:
+            if age >= 24:  # a plan ends in the academic year its young person turns 25
                 rows.append((year, age, p, None, "left", n))
                 continue
             gone = n * leave
@@ -159,7 +159,10 @@ def test_the_model_recovers_leave_move_and_joiner_rates():
     model = cohort.estimate(transitions, TYPES)
     leave = model.leave_rate
     assert leave[12, 0] == pytest.approx(0.05, abs=0.01)
-    assert leave[25, 1] == pytest.approx(1.0)  # nobody stays past 25
+    # a plan ends by the end of the academic year its young person turns 25: nobody 24 on 31
+    # August is on the next census (the prior from younger ages left a quarter of them there)
+    assert leave[24, 0] == pytest.approx(1.0) and leave[24, 1] == pytest.approx(1.0)
+    assert leave[25, 1] == pytest.approx(1.0)
     moves = model.move_rate
     assert moves[10, 0, 1] == pytest.approx(0.10, abs=0.02)  # the Year 6 → 7 step-up
     assert moves[12, 0, 1] < 0.02  # no step-up mid-phase
