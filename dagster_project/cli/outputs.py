@@ -91,6 +91,7 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
                 "source_file",
                 "source_row",
             ]
+        trace.rows = _current_file_names(con, trace.rows, args.what)
         if args.verbatim:
             trace.rows = _read_back(con, trace.rows, args.what, settings)
             shown += ["landing_status"]
@@ -125,6 +126,25 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
     if args.out:
         console.print(f"All {len(trace.rows):,} rows written to {args.out}")
     return 0 if trace.matches else 1
+
+
+def _current_file_names(con, rows, what: str):
+    """The traced rows with each landing file's name as it is now (a file renamed or moved since
+    it was loaded keeps its rows, and raw its first name): `source_file` is the file an auditor
+    opens, `loaded_as` the name it was loaded under where that differs."""
+    from ingest.contracts import EHCP, FINANCE
+
+    extract = FINANCE if what == "spend" else EHCP
+    names = dict(
+        con.execute(
+            f"SELECT file_hash, file_name FROM raw.{extract.name}_files WHERE in_landing"
+        ).fetchall()
+    )
+    rows = rows.copy()
+    current = rows["source_file_hash"].map(names).fillna(rows["source_file"])
+    rows["loaded_as"] = rows["source_file"].where(current != rows["source_file"])
+    rows["source_file"] = current
+    return rows
 
 
 def _read_back(con, rows, what: str, settings: Settings):

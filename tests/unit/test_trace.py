@@ -4,6 +4,7 @@ and a plain reason when it is not."""
 import datetime as dt
 
 import duckdb
+import pandas as pd
 
 from checks.trace import landing_records
 from ingest.contracts import FINANCE
@@ -54,3 +55,32 @@ def test_rows_read_back_as_the_file_holds_them_personal_data_withheld(tmp_path):
     assert set(changed["landing_status"]) == {
         "renamed.csv has changed since it was loaded (another SHA-256)"
     }
+
+
+def test_a_trace_names_the_file_as_it_is_called_now():
+    """A landing file renamed after it was loaded keeps its rows (raw keeps the name it was
+    loaded under): the trace gives the name an auditor can open, and the old one beside it."""
+    from dagster_project.cli.outputs import _current_file_names
+
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA raw")
+    con.execute(
+        "CREATE TABLE raw.finance_files AS SELECT * FROM (VALUES "
+        "('h1', 'finance/adj_renamed.xlsx#Ledger', true), ('h2', 'finance/ledger.csv', true), "
+        "('h3', 'finance/gone.csv', false)) AS t(file_hash, file_name, in_landing)"
+    )
+    rows = pd.DataFrame(
+        {
+            "source_file": ["finance/adj.xlsx#Ledger", "finance/ledger.csv", "finance/gone.csv"],
+            "source_file_hash": ["h1", "h2", "h3"],
+            "source_row": [4, 2, 3],
+        }
+    )
+    named = _current_file_names(con, rows, "spend")
+    assert named["source_file"].tolist() == [
+        "finance/adj_renamed.xlsx#Ledger",
+        "finance/ledger.csv",
+        "finance/gone.csv",
+    ]
+    assert named["loaded_as"].tolist()[0] == "finance/adj.xlsx#Ledger"
+    assert named["loaded_as"].isna().tolist()[1:] == [True, True]
