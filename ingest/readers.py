@@ -31,6 +31,7 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import duckdb
@@ -510,7 +511,32 @@ def _shown_text(cell) -> str | None:
         and ZERO_PADDED.match(shape)
     ):
         return text.zfill(len(shape))
+    places = _decimals_shown(shape) if isinstance(value, float) and text is not None else None
+    if places is not None and not value.is_integer():
+        # a formula's result (21546565/3) shown as money (£7,182,188.33) is the figure the
+        # council reads: taken as shown, rounded half away from zero as Excel shows it; never
+        # to fewer than pennies (a ledger shown in whole pounds still holds its pence)
+        step = Decimal(1).scaleb(-max(places, 2))
+        exact = Decimal(text)
+        if exact != exact.quantize(step, rounding=ROUND_HALF_UP):
+            return format(exact.quantize(step, rounding=ROUND_HALF_UP), "f")
     return text
+
+
+def _decimals_shown(shape: str | None) -> int | None:
+    """The decimal places a number format shows a positive number with (`£#,##0.00` → 2,
+    `#,##0` → 0); None for the general format, a percentage or a scientific one, whose text
+    is not the value rounded."""
+    if not shape or shape.lower() == "general":
+        return None
+    # the positive section, without quoted text, escaped characters, colours and conditions
+    section = re.sub(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.', "", shape.split(";")[0])
+    if "%" in section or "e" in section.lower() or "/" in section or "@" in section:
+        return None
+    digits = re.search(r"[0#?](?:[0#?,]*)(?:\.([0#?]*))?", section)
+    if digits is None:
+        return None
+    return len(digits.group(1) or "")
 
 
 def _holds_encrypted_package(path: Path) -> bool:

@@ -482,6 +482,34 @@ def test_a_number_shown_with_leading_zeros_keeps_them(tmp_path, con):
     assert ids == {"T1": keyed_hash("00123", KEY), "T2": keyed_hash("124", KEY)}
 
 
+def test_a_formulas_money_is_read_as_the_workbook_shows_it(tmp_path, con):
+    """A cell holding 21546565/3 shown as £7,182,188.33 is that amount (it was quarantined as a
+    bad amount, 7182188.33333333); a ledger shown in whole pounds keeps its pence; a figure with
+    sub-penny digits shown as General is still a bad amount."""
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(FINANCE_HEADER.split(","))
+    sheet.append(["T1", "2024-05-01", 21546565 / 3, "1.2.1"])
+    sheet.append(["T2", "2024-05-01", 1234.56, "1.2.1"])
+    sheet.append(["T3", "2024-05-01", -2.675, "1.2.1"])
+    sheet.append(["T4", "2024-05-01", 10 / 3, "1.2.1"])
+    sheet["C2"].number_format = "£#,##0.00"
+    sheet["C3"].number_format = "#,##0"
+    sheet["C4"].number_format = '"£"#,##0.00_-;[Red]-"£"#,##0.00'
+    (tmp_path / "finance").mkdir()
+    workbook.save(tmp_path / "finance" / "ledger.xlsx")
+    load(con, FINANCE, tmp_path)
+    amounts = dict(con.execute("SELECT transaction_id, amount FROM raw.finance").fetchall())
+    assert amounts == {
+        "T1": Decimal("7182188.33"),
+        "T2": Decimal("1234.56"),
+        "T3": Decimal("-2.68"),
+    }
+    assert list(reasons(con, "finance").values()) == [["bad_amount"]]
+
+
 def test_a_workbook_that_understates_its_size_is_read_whole(tmp_path, con):
     """Some writers declare a sheet smaller than it is (<dimension>); every row is read anyway."""
     import re
