@@ -337,8 +337,9 @@ def _number_rows_as_a_spreadsheet(
 
 
 def _unique_names(headers: list[str]) -> list[str]:
-    """Blank headers get a position name and repeated ones a suffix, so every column has a name."""
-    seen: dict[str, int] = {}
+    """Blank headers get a position name and repeated ones a suffix, so every column has a name;
+    a header the reader's own row number column would take (`_source_row`) gets one too."""
+    seen: dict[str, int] = {"_source_row": 1}
     names = []
     for position, header in enumerate(headers, 1):
         name = header.strip() or f"column_{position}"

@@ -482,6 +482,30 @@ def test_a_number_shown_with_leading_zeros_keeps_them(tmp_path, con):
     assert ids == {"T1": keyed_hash("00123", KEY), "T2": keyed_hash("124", KEY)}
 
 
+def test_an_extra_column_named_like_the_readers_own_is_kept(tmp_path, con):
+    """An extract re-exported from a warehouse may carry `_source_row`: the file was rejected
+    whole (the reader numbers rows in a column of that name); it is an extra column like any."""
+    import openpyxl
+
+    write(
+        tmp_path,
+        "finance",
+        "ledger.csv",
+        FINANCE_HEADER + ",_source_row\nT1,2024-05-01,100.00,1.2.1,7\n",
+    )
+    workbook = openpyxl.Workbook()
+    workbook.active.append([*FINANCE_HEADER.split(","), "_SOURCE_ROW"])
+    workbook.active.append(["T2", "2024-05-01", 50, "1.2.1", 9])
+    workbook.save(tmp_path / "finance" / "more.xlsx")
+    result = load(con, FINANCE, tmp_path)
+    assert sorted((f.status, f.rows_valid) for f in result.files) == [("loaded", 1)] * 2
+    rows = con.execute(
+        "SELECT transaction_id, _source_row, _extra_columns FROM raw.finance ORDER BY 1"
+    ).fetchall()
+    assert [r[:2] for r in rows] == [("T1", 2), ("T2", 2)]
+    assert list(rows[0][2].values()) == ["7"] and list(rows[1][2].values()) == ["9"]
+
+
 def test_a_formulas_money_is_read_as_the_workbook_shows_it(tmp_path, con):
     """A cell holding 21546565/3 shown as £7,182,188.33 is that amount (it was quarantined as a
     bad amount, 7182188.33333333); a ledger shown in whole pounds keeps its pence; a figure with
