@@ -590,12 +590,14 @@ def _gap_to_balance(run: ScenarioRun, costs: CostModel, settings: ForecastSettin
 def drivers_table(history: History, runs: dict[str, ScenarioRun], costs: CostModel) -> pd.DataFrame:
     """Each year's change in spend split into its drivers (they add up to the change):
 
-    * joining — more (or fewer) children than usual leaving would balance: (joiners − the leavers
-      last year's leave rate would give) × last year's average cost per plan;
-    * staying_longer — fewer (or more) leaving than last year's rate would give, × that cost;
+    * joining — the change in plans less staying_longer's part, × last year's average cost per
+      plan;
+    * staying_longer — fewer (or more) leaving than last year's leave rate would give (last
+      year's leavers ÷ the plans on the census before it, × last year's plans), × that cost;
     * placement_mix — the shift of plans between provision types, at last year's costs;
     * unit_cost — the change in cost per plan of each provision type, on this year's plans;
-    * central — the change in spend tied to no placement.
+    * central — the change in spend tied to no placement (and in actual years, spend on a
+      provision type with no plans on the year's census, which no cost per plan can carry).
     Cost per plan = spend ÷ January plans of the provision type (FTE per plan × unit cost).
     """
     caseload = caseload_by_census(history)
@@ -610,7 +612,14 @@ def drivers_table(history: History, runs: dict[str, ScenarioRun], costs: CostMod
     joiners = moves[moves["provision_from"] == cohort.JOINED].groupby("year")["children"].sum()
     leavers = moves[moves["provision_to"] == cohort.LEFT].groupby("year")["children"].sum()
     provisions = history.provision_types
-    series = []  # (scenario, fy, plans (P,), cost per plan (P,), central, joiners, leavers)
+    totals = caseload[provisions].sum(axis=1)
+
+    def at_risk(census_year: int) -> float:
+        """The plans on the census before `census_year`'s: the children who could leave."""
+        return float(totals.get(census_year - 1, np.nan))
+
+    # (scenario, fy, plans (P,), cost per plan (P,), central, joiners, leavers, at risk)
+    series = []
     for year in caseload.index:
         fy = fy_of_census_year(int(year))
         if fy not in spend.index:
@@ -618,15 +627,20 @@ def drivers_table(history: History, runs: dict[str, ScenarioRun], costs: CostMod
         plans = caseload.loc[year, provisions].to_numpy(dtype=float)
         money = spend.loc[fy].reindex(provisions).fillna(0).to_numpy(dtype=float)
         per_plan = np.divide(money, plans, out=np.zeros_like(money), where=plans > 0)
+        # spend on a provision type with no plans on the census has no cost per plan to carry
+        # it: it goes with central spend (as the forecast carries it), so the drivers still add
+        # up to the year's change in spend
+        unplanned = float(money[plans <= 0].sum())
         series.append(
             (
                 ACTUAL,
                 fy,
                 plans,
                 per_plan,
-                float(spend.loc[fy].get("central", 0.0) or 0.0),
+                float(spend.loc[fy].get("central", 0.0) or 0.0) + unplanned,
                 float(joiners.get(year, np.nan)),
                 float(leavers.get(year, np.nan)),
+                at_risk(int(year)),
             )
         )
     rows = _driver_rows(series)
@@ -642,6 +656,7 @@ def drivers_table(history: History, runs: dict[str, ScenarioRun], costs: CostMod
                 last.central_gbp,
                 float(joiners.get(last.census_year, np.nan)),
                 float(leavers.get(last.census_year, np.nan)),
+                at_risk(last.census_year),
             )
         ]
     for name, run in runs.items():
@@ -656,6 +671,8 @@ def drivers_table(history: History, runs: dict[str, ScenarioRun], costs: CostMod
                 float(run.central[:, y].mean()),
                 float(run.joiners[:, y].mean()),
                 float(run.leavers[:, y].mean()),
+                # the plans of the census before: the base's on the first forecast year
+                float(mean_plans[y - 1].sum() if y else base[0][2].sum()) if base else np.nan,
             )
             for y, fy in enumerate(run.financial_years)
         ]
@@ -667,15 +684,20 @@ def drivers_table(history: History, runs: dict[str, ScenarioRun], costs: CostMod
 def _driver_rows(series: list[tuple]) -> list[tuple]:
     rows = []
     for previous, current in itertools.pairwise(series):
-        _, _, plans0, cost0, central0, _, leavers0 = previous
-        scenario, fy, plans1, cost1, central1, _joiners1, leavers1 = current
+        _, _, plans0, cost0, central0, _, leavers0, at_risk0 = previous
+        scenario, fy, plans1, cost1, central1, _joiners1, leavers1, _ = current
         total0, total1 = plans0.sum(), plans1.sum()
         average0 = float((plans0 * cost0).sum() / total0) if total0 else 0.0
         share0 = plans0 / total0 if total0 else plans0
         share1 = plans1 / total1 if total1 else plans1
         change = total1 - total0
-        # leavers expected at last year's leave rate (the earlier pair's leavers ÷ its caseload)
-        rate = leavers0 / total0 if total0 and np.isfinite(leavers0) else np.nan
+        # leavers expected at last year's leave rate: last year's leavers ÷ the plans they left
+        # from (the census before last year's), × the plans this year's leave from (last year's)
+        rate = (
+            leavers0 / at_risk0
+            if np.isfinite(at_risk0) and at_risk0 > 0 and np.isfinite(leavers0)
+            else np.nan
+        )
         expected_leavers = rate * total0 if np.isfinite(rate) else np.nan
         if np.isfinite(expected_leavers) and np.isfinite(leavers1):
             staying = (expected_leavers - leavers1) * average0

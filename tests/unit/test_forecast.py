@@ -639,3 +639,31 @@ def test_children_moved_into_a_type_without_a_unit_cost_are_refused_until_it_has
     # a shift into the dearest type is a cost, not a saving
     effect = result.mitigations.set_index(["mitigation", "financial_year"])
     assert effect.loc[("to independents", "2028-29"), "kind"] == "cost"
+
+
+def test_staying_longer_is_a_change_in_the_leave_rate_not_in_the_leavers():
+    """Joiners grow 10 % a year and every age leaves at 5 %: more children leave each year at an
+    unchanged rate, so nobody stays longer; the growth is joining (the leavers of an unchanged
+    rate were read as children leaving sooner)."""
+    transitions, census = simulate_history(growth=0.10)
+    result = run_forecast(history_from(transitions, census), [], SETTINGS)
+    actual = result.drivers[result.drivers["scenario"] == "actual"].pivot_table(
+        index="financial_year", columns="driver", values="spend_change_gbp"
+    )
+    assert len(actual) >= 5
+    assert (actual["staying_longer"].abs() < 0.02 * actual["joining"].abs()).all()
+
+
+def test_actual_drivers_add_up_with_spend_on_a_type_without_plans(steady):
+    """inmss holds no plan on any census, but the ledger paid it £100,000 in 2023-24: the year's
+    drivers add up to the change in spend (it goes with central), not £100,000 short."""
+    spend = steady.spend.copy()
+    spend.loc[len(spend)] = ("2023-24", "inmss", 100_000.0, 0.0, np.nan, True)
+    history = dataclasses.replace(steady, spend=spend)
+    drivers = run_forecast(history, [], SETTINGS).drivers
+    actual = drivers[(drivers["scenario"] == "actual") & (drivers["driver"] == "total")]
+    totals = actual.set_index("financial_year")["spend_change_gbp"]
+    by_year = spend.groupby("financial_year")["spend_gbp"].sum()
+    for fy in ("2023-24", "2024-25"):
+        previous = f"{int(fy[:4]) - 1}-{fy[2:4]}"
+        assert totals[fy] == pytest.approx(by_year[fy] - by_year[previous], abs=0.01)
