@@ -853,12 +853,17 @@ def provision_starts(data: ReportData, threshold: int | None = None) -> Chart:
             "Age at provision start",
             SUPPRESSED_ALL.format(threshold=threshold),
         )
+    # each cell's average is over its placements with a cost (costed_starts), not all its starts
     costed = recent.dropna(subset=["avg_annual_cost_gbp"]).assign(
-        cost_total=lambda f: f["avg_annual_cost_gbp"] * f["starts"]
+        cost_total=lambda f: f["avg_annual_cost_gbp"] * f["costed_starts"]
     )
-    sums = costed.groupby(["provision_type", "age_at_start_band"])[["cost_total", "starts"]].sum()
-    average = (sums["cost_total"] / sums["starts"]).rename("avg_annual_cost_gbp").reset_index()
-    average["costed_starts"] = sums["starts"].to_numpy()
+    sums = costed.groupby(["provision_type", "age_at_start_band"])[
+        ["cost_total", "costed_starts"]
+    ].sum()
+    average = (
+        (sums["cost_total"] / sums["costed_starts"]).rename("avg_annual_cost_gbp").reset_index()
+    )
+    average["costed_starts"] = sums["costed_starts"].to_numpy()
     if threshold is not None:
         # no average over fewer placements than the threshold, nor for a cell the left panel
         # hides (to protect another)

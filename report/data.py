@@ -301,7 +301,7 @@ def read_report_data(con: duckdb.DuckDBPyConnection, la_code: str | None = None)
         ),
         flows=df("SELECT * FROM marts.fct_ehcp_flows ORDER BY year, provision_type"),
         starts=df("""
-            SELECT year, provision_type, age_at_start_band, primary_need, starts,
+            SELECT year, provision_type, age_at_start_band, primary_need, starts, costed_starts,
                    avg_annual_cost_gbp::DOUBLE AS avg_annual_cost_gbp
             FROM marts.fct_provision_starts ORDER BY ALL
         """),

@@ -12,6 +12,7 @@ UNIT_TESTED_MODELS = {
     "int_spend_child_placements",
     "int_spend_provider_placements",
     "int_placements_classified",
+    "fct_provision_starts",
 }
 
 
