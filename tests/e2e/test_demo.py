@@ -134,3 +134,51 @@ def test_the_demo_forecasts_with_its_special_schools_places(demo_run):
             "AND census_year = (SELECT max(census_year) FROM marts.fct_ehcp_cohort)"
         ).fetchone()[0]
         assert last > 0.85 * places
+
+
+def test_the_demos_flows_carry_each_census_to_the_next(demo_run):
+    """census(year) = census(year − 1) + new − ceased + moved in − moved out for every provision
+    type, up to plans issued and ceased inside one year in two types (counted new in one and
+    ceased in the other): a plan that moved and then ceased was ceased from the type it moved
+    to, and left the type the census had counted it in without a flow (404 plans adrift)."""
+    with duckdb.connect(str(demo_run.warehouse), read_only=True) as con:
+        adrift = con.execute(
+            """
+            WITH census AS (
+                SELECT census_year, provision_type, sum(plans) AS plans
+                FROM marts.fct_ehcp_cohort GROUP BY ALL
+            ),
+            residual AS (
+                SELECT f.year, f.provision_type,
+                    coalesce(now.plans, 0) - coalesce(before.plans, 0) - f.new_plans
+                        + f.ceased_plans - f.moved_in + f.moved_out AS plans
+                FROM marts.fct_ehcp_flows AS f
+                LEFT JOIN census AS now
+                    ON now.census_year = f.year AND now.provision_type = f.provision_type
+                LEFT JOIN census AS before
+                    ON before.census_year = f.year - 1 AND before.provision_type = f.provision_type
+                WHERE f.year > (SELECT min(census_year) FROM census)
+            ),
+            -- plans issued and ceased in one year: +1 where ceased, -1 where issued
+            inside AS (
+                SELECT issued.census_year AS year, issued.provision_type AS issued_in,
+                    ceased.provision_type AS ceased_in
+                FROM intermediate.int_ehcp_plan_events AS issued
+                JOIN intermediate.int_ehcp_plan_events AS ceased
+                    ON ceased.la_code = issued.la_code AND ceased.plan_id = issued.plan_id
+                    AND ceased.census_year = issued.census_year
+                WHERE issued.event = 'issued' AND ceased.event = 'ceased'
+            ),
+            explained AS (
+                SELECT year, provision_type, sum(plans) AS plans FROM (
+                    SELECT year, issued_in AS provision_type, -1 AS plans FROM inside
+                    UNION ALL SELECT year, ceased_in, 1 FROM inside
+                ) GROUP BY ALL
+            )
+            SELECT residual.year, residual.provision_type, residual.plans,
+                coalesce(explained.plans, 0)
+            FROM residual LEFT JOIN explained USING (year, provision_type)
+            WHERE residual.plans <> coalesce(explained.plans, 0)
+            """
+        ).fetchall()
+    assert adrift == []

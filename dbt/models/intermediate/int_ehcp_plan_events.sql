@@ -1,7 +1,13 @@
 -- Plans issued and ceased in each census year (the twelve months up to a January census day),
--- each with the provision type the child was in: the placement open on the event date, of two
--- open the one the census counts (SEN2 rank 1, else the later started); else, at issue, the first
--- one that opened after it, by the census day that closes the year (one that opened later is not
+-- each with the provision type it counts in, so that each year's flows carry one census to the
+-- next (census = last census + issued - ceased + moved in - moved out): a plan issued in the year
+-- and on the census that closes it counts in the type that census gives it; a plan ceased in the
+-- year that was on the census that opened it, in the type that census gave it (a child who moved
+-- from mainstream to a special school and then ceased left mainstream's count). A plan on neither
+-- census (issued and ceased inside the year, or ceased on the first census day in the data)
+-- takes the child's placement at the event: the placement open on the event date, of two open
+-- the one the census counts (SEN2 rank 1, else the later started); else, at issue, the first one
+-- that opened after it, by the census day that closes the year (one that opened later is not
 -- where the child was: the child was counted 'none' on that day); at cessation, the one that
 -- ended last before it, if it was still open on the previous census day or later (one that had
 -- ended before the year began is not the one the child left: the child was counted 'none' on that
@@ -16,6 +22,11 @@ plans as (
 
 placements as (
     select * from {{ ref('int_placements_classified') }}
+),
+
+snapshots as (
+    select la_code, census_date, plan_id, provision_type
+    from {{ ref('int_ehcp_census_snapshots') }}
 ),
 
 events as (
@@ -83,8 +94,15 @@ select
     in_window.child_id,
     in_window.event,
     in_window.event_date,
-    coalesce(placement_at.provision_type, 'none') as provision_type
+    coalesce(on_census.provision_type, placement_at.provision_type, 'none') as provision_type
 from in_window
 left join placement_at
     on placement_at.la_code = in_window.la_code
     and placement_at.plan_id = in_window.plan_id and placement_at.event = in_window.event
+-- issued: the census closing the year; ceased: the census opening it
+left join snapshots as on_census
+    on on_census.la_code = in_window.la_code
+    and on_census.plan_id = in_window.plan_id
+    and on_census.census_date = case
+        when in_window.event = 'issued' then in_window.period_end else in_window.period_start
+    end
