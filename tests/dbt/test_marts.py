@@ -195,8 +195,9 @@ def test_a_payment_naming_only_a_child_goes_to_the_childs_placement_on_the_posti
     warehouse_copy,
 ):
     # The fixture's ledger names a placement on every child-level high needs payment, so this
-    # adds three that name only the child of a placement that ended: during it, after it ended,
-    # and before the child's first placement.
+    # adds three that name only the child of a placement that ended: during it, after it ended
+    # (paid in arrears: that placement, not central), and before the child's first placement
+    # (paid ahead: the placement about to start).
     with duckdb.connect(str(warehouse_copy)) as con:
         child, start, end, provision = con.execute(
             """
@@ -209,10 +210,11 @@ def test_a_payment_naming_only_a_child_goes_to_the_childs_placement_on_the_posti
             ORDER BY p.placement_id LIMIT 1
             """
         ).fetchone()
-        first = con.execute(
-            "SELECT min(start_date) FROM intermediate.int_placements_classified WHERE child_id = ?",
+        first, first_provision = con.execute(
+            "SELECT start_date, provision_type FROM intermediate.int_placements_classified "
+            "WHERE child_id = ? ORDER BY start_date, placement_id LIMIT 1",
             [child],
-        ).fetchone()[0]
+        ).fetchone()
         for transaction_id, posting_date in (
             ("TXC1", start + dt.timedelta(days=1)),
             ("TXC2", end + dt.timedelta(days=10)),
@@ -244,8 +246,8 @@ def test_a_payment_naming_only_a_child_goes_to_the_childs_placement_on_the_posti
         ).fetchall()
     assert allocated == [
         ("TXC1", provision, "child_placement_on_posting_date"),
-        ("TXC2", "central", "central"),
-        ("TXC3", "central", "central"),
+        ("TXC2", provision, "child_placement_before_or_after"),
+        ("TXC3", first_provision, "child_placement_before_or_after"),
     ]
 
 
