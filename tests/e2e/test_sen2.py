@@ -161,10 +161,11 @@ def test_a_ledger_keyed_by_the_case_management_id_joins_a_sen2_return(
     with duckdb.connect(str(pipeline_env / "warehouse.duckdb"), read_only=True) as con:
         methods = con.execute(
             "SELECT DISTINCT allocation_method FROM intermediate.int_spend_allocated "
-            "WHERE child_id IS NOT NULL"
+            "WHERE child_id IS NOT NULL ORDER BY 1"
         ).fetchall()
-    # every child-level payment found its child
-    assert methods == [("child_placement_on_posting_date",)]
+    # every child-level payment found its child: its placement at the provider paid, or (a
+    # payment naming no provider) its placement on the posting date
+    assert methods == [("child_placement_at_provider",), ("child_placement_on_posting_date",)]
 
 
 def to_sen2_return(landing: Path) -> None:
