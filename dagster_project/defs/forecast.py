@@ -75,6 +75,17 @@ def forecast_tables_asset(
     checks = {council.la_code: council.checks for council in done}
     forecasts = {council.la_code: council for council in done}
     if not per_council:
+        if held:
+            # each council held by a gate of its own: together they stop the refresh, as one
+            # gate failing for every council does
+            raise dg.Failure(
+                description=(
+                    "Every council is held at its last good published figures by the gates ("
+                    + "; ".join(f"{code}: {why}" for code, why in sorted(held.items()))
+                    + "): nothing to forecast or publish; the serving file keeps the last good "
+                    "version."
+                )
+            )
         raise ValueError("The marts hold no council's figures: nothing to forecast.")
     tables = combine(per_council)
     with warehouse.get_connection() as con:

@@ -355,3 +355,31 @@ def test_a_verbatim_trace_reads_a_councils_files_back_in_a_region(warehouses, mo
     with traced.open() as handle:
         statuses = {row["landing_status"] for row in csv.DictReader(handle)}
     assert statuses == {"verbatim"}
+
+
+def test_every_council_held_by_a_gate_of_its_own_stops_the_refresh_naming_them(
+    warehouses, tmp_path
+):
+    """825's placement cost gate fails and 869's finance file is rejected: each gate holds one
+    council, so no council is left to publish. The refresh stops naming both, as one gate
+    failing for every council does (the forecast step failed with 'The marts hold no council's
+    figures'), and the serving file stays the last good one."""
+    region = warehouses["region"].parent
+    folder = tmp_path / "region"
+    shutil.copytree(region, folder, ignore=shutil.ignore_patterns("landing"))
+    landing = tmp_path / "landing"
+    shutil.copytree(warehouses["region_landing"], landing)
+    (landing / "825" / "placements" / "correction.csv").write_text(
+        "placement_id,child_id,urn,ukprn,sen_setting,establishment_name,establishment_type_code,"
+        "sen_unit,resourced_provision,residential,start_date,end_date,annual_cost\n"
+        "PL9999999,C0000001,,10013535,,Heathwell College,18,,,,2023-09-01,,9500000\n"
+    )
+    (landing / "869" / "finance" / "no_amounts.csv").write_text(
+        "transaction_id,posting_date,s251_line\nT999999902,2024-05-31,1.0.2\n"
+    )
+    last = (folder / "serving.duckdb").read_bytes()
+    out = " ".join(refresh(folder, landing, None, expect=1).split())
+    assert "Every council is held at its last good published figures by the gates (825: " in out
+    assert "; 869: " in out
+    assert "The marts hold no council's figures" not in out
+    assert (folder / "serving.duckdb").read_bytes() == last
