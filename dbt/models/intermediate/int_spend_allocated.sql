@@ -1,10 +1,12 @@
 -- Every ledger transaction with whether it is high needs block spend and, if so, the provision
 -- type it pays for. In order: the placement named on the transaction; the child's placement at
 -- the provider paid (in force on the posting date, else the one paid in arrears or ahead); the
--- child's placement on the posting date (else the one paid in arrears or ahead); for placement-funding lines (place funding, top-ups, targeted mainstream)
--- the type of the provider paid, from the council's placements there or else from its GIAS
--- establishment type (a school paid place funding that none of the council's children attend);
--- otherwise 'central' (spend tied to no placement). Built incrementally when only new finance
+-- child's placement on the posting date; for placement-funding lines (place funding, top-ups,
+-- targeted mainstream) the type of the provider paid, from the council's placements there or else
+-- from its GIAS establishment type (a school paid place funding that none of the council's
+-- children attend); then the child's placement that ended last before the posting date, else
+-- the first to start after it (paid in arrears or ahead); otherwise 'central' (spend tied to no
+-- placement). Built incrementally when only new finance
 -- files have arrived: their transactions are allocated and replace any earlier version
 -- (macros/ledger_increment.sql).
 {{ ledger_config() }}
@@ -167,11 +169,15 @@ select
         when not is_high_needs then null
         when named_placement_provision_type is not null then named_placement_provision_type
         when provider_placement_provision_type is not null then provider_placement_provision_type
-        when child_placement_provision_type is not null then child_placement_provision_type
+        when child_placement_provision_type is not null and child_placement_in_force
+            then child_placement_provision_type
         when allocate_by_provider and paid_provider_provision_type is not null then
             -- place funding in a mainstream school only exists for its resourced provision or unit
             case when s251_line = '1.0.2' and paid_provider_provision_type = 'mainstream'
                 then 'mainstream_rp_unit' else paid_provider_provision_type end
+        -- the child's placement before or after the posting date: after the provider paid's
+        -- type (a child's old placement elsewhere is not what a school of another type is paid for)
+        when child_placement_provision_type is not null then child_placement_provision_type
         else 'central'
     end as provision_type,
     case
@@ -180,9 +186,9 @@ select
         when provider_placement_provision_type is not null then 'child_placement_at_provider'
         when child_placement_provision_type is not null and child_placement_in_force
             then 'child_placement_on_posting_date'
-        when child_placement_provision_type is not null then 'child_placement_before_or_after'
         when allocate_by_provider and provider_provision_type is not null then 'provider_type'
         when allocate_by_provider and provider_gias_provision_type is not null then 'provider_gias_type'
+        when child_placement_provision_type is not null then 'child_placement_before_or_after'
         else 'central'
     end as allocation_method,
     placement_id is not null and named_placement_provision_type is null as is_unknown_placement,
