@@ -253,9 +253,6 @@ def _base_unit_cost(
     unit = unit[unit.index.astype(str) <= base_fy]
     if base_fy in unit.index:
         return float(unit[base_fy]), None
-    base_spend = spend.get(base_fy, np.nan)
-    if pd.notna(base_spend) and float(base_spend) != 0:
-        return None, None  # the year's spend goes with central spend
     if len(unit):
         year = str(unit.index[-1])
         gap = fy_start(base_fy) - fy_start(year)
@@ -268,7 +265,7 @@ def _base_unit_cost(
     given = settings.new_provision_unit_costs.get(provision)
     if given is not None:
         return float(given), (
-            f"no full-time placements in the finance history: "
+            f"no full-time placements in the finance history up to {base_fy}: "
             f"costs.new_provision_unit_costs (£{float(given):,.0f})"
         )
     return None, None

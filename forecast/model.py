@@ -244,10 +244,11 @@ def _check_priced(costs: CostModel, settings: ForecastSettings, mitigations: lis
     }
     if not unpriced:
         return
-    reasons = []
+    reasons, touched = [], set()
     for source, target in settings.overflow.items():
         if source in settings.capacity and {source, target} & unpriced:
             reasons.append(f"the forecast settings' overflow {source} → {target}")
+            touched |= {source, target} & unpriced
     for m in mitigations:
         if not lever_named(m.lever).moves_between_types:
             continue
@@ -255,15 +256,19 @@ def _check_priced(costs: CostModel, settings: ForecastSettings, mitigations: lis
         named += [settings.overflow.get(p) for p in m.provision_types if p in settings.capacity]
         if {p for p in named if p} & unpriced:
             reasons.append(f"mitigation {m.name!r} ({m.lever})")
+            touched |= {p for p in named if p} & unpriced
     if reasons:
-        types = ", ".join(sorted(unpriced))
+        types = sorted(touched)
         raise ForecastInputError(
-            f"{'; '.join(reasons)} move(s) children between provision types, but {types} "
-            f"has no unit cost (no full-time placements in the finance history to price it by, "
-            f"up to {costs.base_fy}). Children there would cost £0 and the move would count "
-            f"their whole cost. Give its cost a year in the forecast settings, in "
-            f"{costs.base_fy} prices (costs: new_provision_unit_costs: "
-            f"{{{sorted(unpriced)[0]}: <£ a full-time place a year>}})."
+            f"{'; '.join(reasons)} move(s) children between provision types, but "
+            f"{', '.join(types)} {'has' if len(types) == 1 else 'have'} no unit cost (no "
+            f"full-time placements in the finance history to price it by, up to "
+            f"{costs.base_fy}). Children there would cost £0 and the move would count their "
+            f"whole cost. Give its cost a year in the forecast settings, in {costs.base_fy} "
+            f"prices (costs: new_provision_unit_costs: "
+            + "{"
+            + ", ".join(f"{p}: <£ a full-time place a year>" for p in types)
+            + "})."
         )
 
 
@@ -628,8 +633,8 @@ def drivers_table(history: History, runs: dict[str, ScenarioRun], costs: CostMod
         money = spend.loc[fy].reindex(provisions).fillna(0).to_numpy(dtype=float)
         per_plan = np.divide(money, plans, out=np.zeros_like(money), where=plans > 0)
         # spend on a provision type with no plans on the census has no cost per plan to carry
-        # it: it goes with central spend (as the forecast carries it), so the drivers still add
-        # up to the year's change in spend
+        # it: it goes with central spend (as the forecast carries a type's spend without
+        # full-time placements), so the drivers still add up to the year's change in spend
         unplanned = float(money[plans <= 0].sum())
         series.append(
             (

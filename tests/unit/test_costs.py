@@ -319,3 +319,19 @@ def test_a_type_never_paid_takes_the_settings_unit_cost_or_none():
     model = costs.estimate_costs(h, caseload_by_census(h), given, "2028-29")
     assert model.unit_cost[inmss] == 61_000 and model.unit_cost_known[inmss]
     assert "new_provision_unit_costs" in model.unit_cost_source[inmss]
+
+
+def test_a_type_paid_without_placements_in_the_base_year_still_takes_its_last_unit_cost():
+    """inmss was paid £30,000 in 2025-26 (arrears after its last placement ended) with no
+    full-time placement: the year's spend goes with central spend, and children the forecast
+    puts in inmss take 2024-25's unit cost (they were refused a price, even one the settings
+    gave)."""
+    h = history()
+    spend = h.spend.copy()
+    last = (spend["financial_year"] == "2025-26") & (spend["provision_type"] == "inmss")
+    spend.loc[last, ["spend_gbp", "fte_placements"]] = [30_000.0, 0.0]
+    h = dataclasses.replace(h, spend=spend)
+    model = costs.estimate_costs(h, caseload_by_census(h), SETTINGS, "2028-29")
+    inmss = model.provisions.index("inmss")
+    assert model.unit_cost[inmss] == pytest.approx(50_000 * 1.2**2 * 1.035)
+    assert model.unit_cost_known[inmss] and model.unplaced_spend == {"inmss": 30_000.0}

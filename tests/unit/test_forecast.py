@@ -630,6 +630,14 @@ def test_children_moved_into_a_type_without_a_unit_cost_are_refused_until_it_has
     overflow = SETTINGS.with_overrides(capacity={"mss": 10.0}, overflow={"mss": "inmss"})
     with pytest.raises(ForecastInputError, match="overflow mss → inmss"):
         run_forecast(steady, [], overflow)
+    # only the types the move touches are named: mainstream has no unit cost either here
+    unpaid = dataclasses.replace(
+        steady, spend=steady.spend[steady.spend["provision_type"] != "mainstream"]
+    )
+    with pytest.raises(ForecastInputError) as refused:
+        run_forecast(unpaid, [shift], SETTINGS)
+    assert "inmss has no unit cost" in str(refused.value)
+    assert "mainstream" not in str(refused.value)
     result = run_forecast(steady, [shift], PRICED)
     spend = result.spend[result.spend["scenario"] == "mitigated"].set_index(
         ["financial_year", "provision_type"]
