@@ -1,8 +1,9 @@
 """The caseload model: children with a plan, by curriculum age and provision type, year by year.
 
 Between two January censuses every child either leaves (the plan ceases, they move away, they
-age out at 25) or ages one year and stays in — or moves to another — provision type; new
-children join at every age. So, for census year t → t + 1, per simulated path:
+leave at the end of the academic year they turn 25) or ages one year and stays in — or moves to
+another — provision type; new children join at every age. So, for census year t → t + 1, per
+simulated path:
 
     leavers(a, p)        ~ Binomial(N_t(a, p), q(a, p))
     stayers(a, p → p')   ~ Multinomial(N_t(a, p) − leavers, M(a, p, ·))
@@ -15,7 +16,7 @@ children join at every age. So, for census year t → t + 1, per simulated path:
   practice without being thrown by one odd year.
 * Leave rates q(a, p): each cell's leavers are shrunk towards the rate of all provision types
   at neighbouring ages (a prior worth `prior_strength` children), so a cell with three children
-  gets a sensible rate. Age 25 always leaves.
+  gets a sensible rate. Everyone 24 on 31 August (who turns 25 in the academic year) leaves.
 * Moves M(a, p, ·) among those who stay: each cell is shrunk towards the moves of the same
   provision type at the ages of the same phase transition (AGE_GROUPS: e.g. all of 11–14 share
   a prior; the Year 6 → 7 and Year 11 → 12 transfers have their own), and with no data at all a

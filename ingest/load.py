@@ -89,10 +89,14 @@ DATES_WITHOUT_FLOOR = ("date_of_birth",)
 # Extra headers that look like personal data are never stored (the contract's own personal
 # columns are listed in ingest.contracts).
 PERSONAL_HEADER = re.compile(
-    # (a SEN2 return's `namedplan` table is a plan, not a name)
-    r"(name(?!dplan)|address|street|postcode|phone|mobile|email|nhs|upn|uln|pupilnumber"
-    r"|learnernumber|nationalinsurance|birth|dob|ethnic|religion|carer|parent|guardian)"
+    # (a SEN2 return's `namedplan` table is a plan, not a name; pupil or learner numbers, plural,
+    # are a headcount)
+    r"(name(?!dplan)|address|street|postcode|phone|mobile|email|pupilnumber(?!s)"
+    r"|learnernumber(?!s)|nationalinsurance|birth|ethnic|religion|carer|parent|guardian)"
 )
+# short codes, personal only as a word of the header of their own (`UPN`, `Child DOB`), not
+# inside another (`Top-up Number` holds 'upn')
+PERSONAL_WORDS = frozenset({"upn", "uln", "dob", "nhs", "nino"})
 
 
 @cache
@@ -118,7 +122,15 @@ def is_personal_header(header: str) -> bool:
     """Whether an extra header (one the file's extract does not read) looks like personal data:
     ingest never stores it, and a trace withholds it."""
     name = normalise_header(header)
-    return bool(PERSONAL_HEADER.search(name)) or name in _personal_header_names()
+    # words: split at anything not a letter or digit, and between a lower-case letter and a
+    # capital (`ChildUPN`)
+    words = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(header))
+    words = set(re.split(r"[^a-z0-9]+", words.lower()))
+    return (
+        bool(PERSONAL_HEADER.search(name))
+        or bool(words & PERSONAL_WORDS)
+        or name in _personal_header_names()
+    )
 
 
 @dataclass

@@ -339,13 +339,16 @@ def _number_rows_as_a_spreadsheet(
 def _unique_names(headers: list[str]) -> list[str]:
     """Blank headers get a position name and repeated ones a suffix, so every column has a name;
     a header the reader's own row number column would take (`_source_row`) gets one too."""
-    seen: dict[str, int] = {"_source_row": 1}
+    taken = {"_source_row"}
     names = []
     for position, header in enumerate(headers, 1):
-        name = header.strip() or f"column_{position}"
-        count = seen.get(name.lower(), 0)
-        seen[name.lower()] = count + 1
-        names.append(name if count == 0 else f"{name}_{count + 1}")
+        name = base = header.strip() or f"column_{position}"
+        suffix = 1
+        while name.lower() in taken:  # until the name is free (`_source_row` and `_source_row_2`)
+            suffix += 1
+            name = f"{base}_{suffix}"
+        taken.add(name.lower())
+        names.append(name)
     return names
 
 
@@ -532,8 +535,8 @@ def _decimals_shown(shape: str | None) -> int | None:
         return None
     # the positive section, without quoted text, escaped characters, colours and conditions
     section = re.sub(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.', "", shape.split(";")[0])
-    if "%" in section or "e" in section.lower() or "/" in section or "@" in section:
-        return None
+    if re.search(r"[%e/@dmyhs]", section.lower()):  # a percentage, scientific, fraction, text,
+        return None  # or a date or time format (`hh:mm:ss.000`)
     digits = re.search(r"[0#?](?:[0#?,]*)(?:\.([0#?]*))?", section)
     if digits is None:
         return None

@@ -52,14 +52,19 @@ def test_personal_data_in_an_extra_column_is_never_stored_whatever_it_is_called(
         "finance",
         "ledger.csv",
         "transaction_id,posting_date,amount,s251_line,Unique Pupil Number,Street,Child Ref,"
-        "supplier_code\nT1,2024-05-01,100.00,1.2.3,A123456789012,12 High Street,C9,S77\n",
+        "supplier_code,Top-up Number,Funded Pupil Numbers\n"
+        "T1,2024-05-01,100.00,1.2.3,A123456789012,12 High Street,C9,S77,TU5,12\n",
     )
     result = load(con, FINANCE, tmp_path)
     assert [(f.status, f.rows_valid) for f in result.files] == [("loaded", 1)]
     stored = str(con.execute("SELECT * FROM raw.finance").fetchall())
     assert "A123456789012" not in stored and "High Street" not in stored and "'C9'" not in stored
+    # and headers that only look personal are kept: a top-up's number holds 'upn', a place
+    # funding's pupil numbers are a headcount
     assert con.execute("SELECT _extra_columns FROM raw.finance").fetchone()[0] == {
-        "supplier_code": "S77"
+        "supplier_code": "S77",
+        "Top-up Number": "TU5",
+        "Funded Pupil Numbers": "12",
     }
 
 
@@ -504,6 +509,15 @@ def test_an_extra_column_named_like_the_readers_own_is_kept(tmp_path, con):
     ).fetchall()
     assert [r[:2] for r in rows] == [("T1", 2), ("T2", 2)]
     assert list(rows[0][2].values()) == ["7"] and list(rows[1][2].values()) == ["9"]
+    # a suffix never lands on a header the file already has
+    from ingest.readers import _unique_names
+
+    assert _unique_names(["_source_row", "_source_row_2", "a", "A"]) == [
+        "_source_row_2",
+        "_source_row_2_2",
+        "a",
+        "A_2",
+    ]
 
 
 def test_a_formulas_money_is_read_as_the_workbook_shows_it(tmp_path, con):
@@ -532,6 +546,10 @@ def test_a_formulas_money_is_read_as_the_workbook_shows_it(tmp_path, con):
         "T3": Decimal("-2.68"),
     }
     assert list(reasons(con, "finance").values()) == [["bad_amount"]]
+    # a time's fraction of a second is not pennies
+    from ingest.readers import _decimals_shown
+
+    assert _decimals_shown("hh:mm:ss.000") is None and _decimals_shown("mm:ss.0") is None
 
 
 def test_a_workbook_that_understates_its_size_is_read_whole(tmp_path, con):
