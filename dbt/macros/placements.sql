@@ -14,3 +14,19 @@
     {{ placements }}.start_date desc nulls last,
     {{ placements }}.placement_id nulls last
 {%- endmacro %}
+
+{#- Of a child's placements, the one a payment on `day` is for comes first: one open that day (in
+    placement_in_force_order), else the one that ended last before it (paid in arrears), else the
+    one that starts first after it (paid ahead). For a window's `order by`. -#}
+{% macro placement_paid_on_order(placements, day) -%}
+    case
+        when {{ placement_open_on(placements, day) }} then 0
+        when {{ placements }}.start_date <= {{ day }} then 1
+        else 2
+    end,
+    case when {{ placements }}.end_date < {{ day }} then {{ placements }}.end_date end
+        desc nulls last,
+    case when {{ placements }}.start_date > {{ day }} then {{ placements }}.start_date end
+        asc nulls last,
+    {{ placement_in_force_order(placements) }}
+{%- endmacro %}

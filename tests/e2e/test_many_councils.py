@@ -194,6 +194,15 @@ def test_a_trace_says_whose_figure_and_traces_it_in_that_council(warehouses, tmp
     assert float(spend) > 0
 
 
+def _costly_placement(council: Path) -> None:
+    """A placement costing £9.5m a year in `council`'s folder: its placement cost gate fails."""
+    (council / "placements" / "correction.csv").write_text(
+        "placement_id,child_id,urn,ukprn,sen_setting,establishment_name,establishment_type_code,"
+        "sen_unit,resourced_provision,residential,start_date,end_date,annual_cost\n"
+        "PL9999999,C0000001,,10013535,,Heathwell College,18,,,,2023-09-01,,9500000\n"
+    )
+
+
 def test_a_council_whose_gate_fails_keeps_its_last_good_figures_while_the_others_publish(
     warehouses, tmp_path, monkeypatch
 ):
@@ -205,11 +214,7 @@ def test_a_council_whose_gate_fails_keeps_its_last_good_figures_while_the_others
     shutil.copytree(region, folder, ignore=shutil.ignore_patterns("landing"))
     landing = tmp_path / "landing"
     shutil.copytree(warehouses["region_landing"], landing)
-    (landing / "825" / "placements" / "correction.csv").write_text(
-        "placement_id,child_id,urn,ukprn,sen_setting,establishment_name,establishment_type_code,"
-        "sen_unit,resourced_provision,residential,start_date,end_date,annual_cost\n"
-        "PL9999999,C0000001,,10013535,,Heathwell College,18,,,,2023-09-01,,9500000\n"
-    )
+    _costly_placement(landing / "825")
     (landing / "869" / "finance" / "correction.csv").write_text(
         "transaction_id,posting_date,amount,s251_line,child_id,placement_id,provider_urn,"
         "provider_ukprn,supplier_name,cost_centre,description\n"
@@ -369,11 +374,7 @@ def test_every_council_held_by_a_gate_of_its_own_stops_the_refresh_naming_them(
     shutil.copytree(region, folder, ignore=shutil.ignore_patterns("landing"))
     landing = tmp_path / "landing"
     shutil.copytree(warehouses["region_landing"], landing)
-    (landing / "825" / "placements" / "correction.csv").write_text(
-        "placement_id,child_id,urn,ukprn,sen_setting,establishment_name,establishment_type_code,"
-        "sen_unit,resourced_provision,residential,start_date,end_date,annual_cost\n"
-        "PL9999999,C0000001,,10013535,,Heathwell College,18,,,,2023-09-01,,9500000\n"
-    )
+    _costly_placement(landing / "825")
     (landing / "869" / "finance" / "no_amounts.csv").write_text(
         "transaction_id,posting_date,s251_line\nT999999902,2024-05-31,1.0.2\n"
     )

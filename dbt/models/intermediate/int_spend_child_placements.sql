@@ -39,17 +39,7 @@ child_placement as (
         and placements.child_id = lookups.child_id
     qualify row_number() over (
         partition by lookups.la_code, lookups.child_id, lookups.posting_date
-        order by
-            case
-                when {{ placement_open_on('placements', 'lookups.posting_date') }} then 0
-                when placements.start_date <= lookups.posting_date then 1
-                else 2
-            end,
-            case when placements.end_date < lookups.posting_date then placements.end_date end
-                desc nulls last,
-            case when placements.start_date > lookups.posting_date then placements.start_date end
-                asc nulls last,
-            {{ placement_in_force_order('placements') }}
+        order by {{ placement_paid_on_order('placements', 'lookups.posting_date') }}
     ) = 1
 )
 

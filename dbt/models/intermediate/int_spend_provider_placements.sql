@@ -38,18 +38,7 @@ at_provider as (
     qualify row_number() over (
         partition by lookups.la_code, lookups.child_id, lookups.posting_date,
             lookups.provider_urn, lookups.provider_ukprn
-        order by
-            case
-                when {{ placement_open_on('placements', 'lookups.posting_date') }} then 0
-                when placements.start_date <= lookups.posting_date then 1
-                else 2
-            end,
-            -- ended before the posting date: the latest to end; starting after it: the first
-            case when placements.end_date < lookups.posting_date then placements.end_date end
-                desc nulls last,
-            case when placements.start_date > lookups.posting_date then placements.start_date end
-                asc nulls last,
-            {{ placement_in_force_order('placements') }}
+        order by {{ placement_paid_on_order('placements', 'lookups.posting_date') }}
     ) = 1
 )
 
