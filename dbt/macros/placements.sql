@@ -30,3 +30,19 @@
         asc nulls last,
     {{ placement_in_force_order(placements) }}
 {%- endmacro %}
+
+{#- The ledger's high needs payments that name a child but no known placement: those whose
+    provision type a child's placement decides (int_spend_child_placements,
+    int_spend_provider_placements). A `from … where …` clause over `transactions`; `placements`
+    is the relation of int_placements_classified the model reads. -#}
+{% macro payments_naming_a_child_without_a_placement(placements) -%}
+    from {{ ref('stg_finance__transactions') }} as transactions
+    left join {{ ref('s251_lines') }} as lines on lines.s251_line = transactions.s251_line
+    left join {{ placements }} as named_placement
+        on named_placement.la_code = transactions.la_code
+        and named_placement.placement_id = transactions.placement_id
+    where transactions.child_id is not null
+        and transactions.posting_date is not null
+        and named_placement.provision_type is null
+        and {{ is_high_needs('lines.is_high_needs', 'transactions.s251_line') }}
+{%- endmacro %}

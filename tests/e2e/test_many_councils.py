@@ -194,6 +194,17 @@ def test_a_trace_says_whose_figure_and_traces_it_in_that_council(warehouses, tmp
     assert float(spend) > 0
 
 
+def _region_copy(warehouses, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """The region's folder (its last refresh), a copy of it to refresh again, and a copy of its
+    landing folder to change."""
+    region = warehouses["region"].parent
+    folder = tmp_path / "region"
+    shutil.copytree(region, folder, ignore=shutil.ignore_patterns("landing"))
+    landing = tmp_path / "landing"
+    shutil.copytree(warehouses["region_landing"], landing)
+    return region, folder, landing
+
+
 def _costly_placement(council: Path) -> None:
     """A placement costing £9.5m a year in `council`'s folder: its placement cost gate fails."""
     (council / "placements" / "correction.csv").write_text(
@@ -209,11 +220,7 @@ def test_a_council_whose_gate_fails_keeps_its_last_good_figures_while_the_others
     """825's new placement costs £9.5m a year (its placement cost gate fails) while 869 sends a
     correcting payment: 869's figures are this refresh's, 825's stay as the last version served
     them, and meta.councils says whose figures are whose."""
-    region = warehouses["region"].parent
-    folder = tmp_path / "region"
-    shutil.copytree(region, folder, ignore=shutil.ignore_patterns("landing"))
-    landing = tmp_path / "landing"
-    shutil.copytree(warehouses["region_landing"], landing)
+    region, folder, landing = _region_copy(warehouses, tmp_path)
     _costly_placement(landing / "825")
     (landing / "869" / "finance" / "correction.csv").write_text(
         "transaction_id,posting_date,amount,s251_line,child_id,placement_id,provider_urn,"
@@ -369,11 +376,7 @@ def test_every_council_held_by_a_gate_of_its_own_stops_the_refresh_naming_them(
     council, so no council is left to publish. The refresh stops naming both, as one gate
     failing for every council does (the forecast step failed with 'The marts hold no council's
     figures'), and the serving file stays the last good one."""
-    region = warehouses["region"].parent
-    folder = tmp_path / "region"
-    shutil.copytree(region, folder, ignore=shutil.ignore_patterns("landing"))
-    landing = tmp_path / "landing"
-    shutil.copytree(warehouses["region_landing"], landing)
+    region, folder, landing = _region_copy(warehouses, tmp_path)
     _costly_placement(landing / "825")
     (landing / "869" / "finance" / "no_amounts.csv").write_text(
         "transaction_id,posting_date,s251_line\nT999999902,2024-05-31,1.0.2\n"

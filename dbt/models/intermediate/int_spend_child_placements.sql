@@ -14,15 +14,7 @@ with placements as (
 
 lookups as (
     select distinct transactions.la_code, transactions.child_id, transactions.posting_date
-    from {{ ref('stg_finance__transactions') }} as transactions
-    left join {{ ref('s251_lines') }} as lines on lines.s251_line = transactions.s251_line
-    left join placements as named_placement
-        on named_placement.la_code = transactions.la_code
-        and named_placement.placement_id = transactions.placement_id
-    where transactions.child_id is not null
-        and transactions.posting_date is not null
-        and named_placement.provision_type is null
-        and {{ is_high_needs('lines.is_high_needs', 'transactions.s251_line') }}
+    {{ payments_naming_a_child_without_a_placement('placements') }}
 ),
 
 -- the child's placements, in the order that says which the payment is for: those open on the
