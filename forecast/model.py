@@ -246,17 +246,19 @@ def _check_priced(costs: CostModel, settings: ForecastSettings, mitigations: lis
         return
     reasons, touched = [], set()
     for source, target in settings.overflow.items():
-        if source in settings.capacity and {source, target} & unpriced:
+        hit = {source, target} & unpriced if source in settings.capacity else set()
+        if hit:
             reasons.append(f"the forecast settings' overflow {source} → {target}")
-            touched |= {source, target} & unpriced
+            touched |= hit
     for m in mitigations:
         if not lever_named(m.lever).moves_between_types:
             continue
-        named = [*m.provision_types, m.effect.get("to")]
-        named += [settings.overflow.get(p) for p in m.provision_types if p in settings.capacity]
-        if {p for p in named if p} & unpriced:
+        named = {*m.provision_types, m.effect.get("to")}
+        named |= {settings.overflow.get(p) for p in m.provision_types if p in settings.capacity}
+        hit = named & unpriced
+        if hit:
             reasons.append(f"mitigation {m.name!r} ({m.lever})")
-            touched |= {p for p in named if p} & unpriced
+            touched |= hit
     if reasons:
         types = sorted(touched)
         raise ForecastInputError(

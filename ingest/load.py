@@ -69,6 +69,7 @@ from .parsing import (
 )
 from .pseudonymise import HASH_HEX_CHARS, compact_id_sql, keyed_hash_sql
 from .readers import (
+    COUNCIL_FOLDER,
     CSV_SUFFIXES,
     WORKBOOK_SUFFIXES,
     FileRejected,
@@ -205,7 +206,6 @@ class EmptyLanding(FileNotFoundError):
 
 # The la_code of a single council's files when nothing gives it (landing_councils)
 UNKNOWN_LA_CODE = "000"
-COUNCIL_FOLDER = re.compile(r"[0-9]{3}")
 # the extract whose top-level folder every council of a many-council landing folder shares
 SHARED_EXTRACT = "gias"
 

@@ -120,6 +120,10 @@ def load_aliases(path: Path = HEADER_ALIASES) -> dict[str, dict[str, str]]:
     }
 
 
+# a council's folder in a landing folder of several: its 3-digit old LA code
+COUNCIL_FOLDER = re.compile(r"[0-9]{3}")
+
+
 def settings_for(reader_settings: dict, file_name: str) -> dict:
     """The settings for one file: the first `files:` pattern (fnmatch, on the name within the
     extract folder) that matches it, else the extract's own settings. `file_name` is the file's
@@ -128,7 +132,7 @@ def settings_for(reader_settings: dict, file_name: str) -> dict:
     from fnmatch import fnmatch
 
     parts = file_name.split("/")
-    if len(parts) > 2 and re.fullmatch(r"[0-9]{3}", parts[0]):
+    if len(parts) > 2 and COUNCIL_FOLDER.fullmatch(parts[0]):
         parts = parts[1:]  # the council's folder
     name = "/".join(parts[1:]) if len(parts) > 1 else file_name
     for pattern, settings in (reader_settings.get("files") or {}).items():
@@ -520,10 +524,10 @@ def _shown_text(cell) -> str | None:
         # a formula's result (21546565/3) shown as money (£7,182,188.33) is the figure the
         # council reads: taken as shown, rounded half away from zero as Excel shows it; never
         # to fewer than pennies (a ledger shown in whole pounds still holds its pence)
-        step = Decimal(1).scaleb(-max(places, 2))
         exact = Decimal(text)
-        if exact != exact.quantize(step, rounding=ROUND_HALF_UP):
-            return format(exact.quantize(step, rounding=ROUND_HALF_UP), "f")
+        shown = exact.quantize(Decimal(1).scaleb(-max(places, 2)), rounding=ROUND_HALF_UP)
+        if shown != exact:
+            return format(shown, "f")
     return text
 
 

@@ -91,9 +91,10 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
                 "source_file",
                 "source_row",
             ]
-        trace.rows = _current_file_names(con, trace.rows, args.what)
+        extract, names = _landing_names(con, args.what)
+        trace.rows = _current_file_names(trace.rows, names)
         if args.verbatim:
-            trace.rows = _read_back(con, trace.rows, args.what, settings)
+            trace.rows = _read_back(con, trace.rows, extract, names, settings)
             shown += ["landing_status"]
     if args.out:
         trace.rows.to_csv(args.out, index=False)
@@ -128,10 +129,9 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
     return 0 if trace.matches else 1
 
 
-def _current_file_names(con, rows, what: str):
-    """The traced rows with each landing file's name as it is now (a file renamed or moved since
-    it was loaded keeps its rows, and raw its first name): `source_file` is the file an auditor
-    opens, `loaded_as` the name it was loaded under where that differs."""
+def _landing_names(con, what: str):
+    """The extract a trace of `what` reads, and each of its files' name in the landing folder
+    now, by file hash (raw.<extract>_files: a file renamed since it was loaded keeps its rows)."""
     from ingest.contracts import EHCP, FINANCE
 
     extract = FINANCE if what == "spend" else EHCP
@@ -140,6 +140,13 @@ def _current_file_names(con, rows, what: str):
             f"SELECT file_hash, file_name FROM raw.{extract.name}_files WHERE in_landing"
         ).fetchall()
     )
+    return extract, names
+
+
+def _current_file_names(rows, names: dict[str, str]):
+    """The traced rows with each landing file's name as it is now (`names`, _landing_names):
+    `source_file` is the file an auditor opens, `loaded_as` the name it was loaded under (raw's)
+    where that differs."""
     rows = rows.copy()
     current = rows["source_file_hash"].map(names).fillna(rows["source_file"])
     rows["loaded_as"] = rows["source_file"].where(current != rows["source_file"])
@@ -147,18 +154,11 @@ def _current_file_names(con, rows, what: str):
     return rows
 
 
-def _read_back(con, rows, what: str, settings: Settings):
+def _read_back(con, rows, extract, names: dict[str, str], settings: Settings):
     """The traced rows as their landing files hold them (`highneeds trace … --verbatim`)."""
     from checks.trace import landing_records
-    from ingest.contracts import EHCP, FINANCE
     from ingest.readers import load_reader_config
 
-    extract = FINANCE if what == "spend" else EHCP
-    names = dict(
-        con.execute(
-            f"SELECT file_hash, file_name FROM raw.{extract.name}_files WHERE in_landing"
-        ).fetchall()
-    )
     readers = load_reader_config(settings.readers).get(extract.name, {})
     # the council traced, in a warehouse of several (warehouse.councils.CouncilConnection)
     council = getattr(con, "la_code", None)

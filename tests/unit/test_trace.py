@@ -60,7 +60,7 @@ def test_rows_read_back_as_the_file_holds_them_personal_data_withheld(tmp_path):
 def test_a_trace_names_the_file_as_it_is_called_now():
     """A landing file renamed after it was loaded keeps its rows (raw keeps the name it was
     loaded under): the trace gives the name an auditor can open, and the old one beside it."""
-    from dagster_project.cli.outputs import _current_file_names
+    from dagster_project.cli.outputs import _current_file_names, _landing_names
 
     con = duckdb.connect()
     con.execute("CREATE SCHEMA raw")
@@ -76,7 +76,7 @@ def test_a_trace_names_the_file_as_it_is_called_now():
             "source_row": [4, 2, 3],
         }
     )
-    named = _current_file_names(con, rows, "spend")
+    named = _current_file_names(rows, _landing_names(con, "spend")[1])
     assert named["source_file"].tolist() == [
         "finance/adj_renamed.xlsx#Ledger",
         "finance/ledger.csv",
