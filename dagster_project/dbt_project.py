@@ -10,6 +10,7 @@ where the warehouse is (each refresh's dbt parses with its own settings, `--vars
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -51,28 +52,43 @@ def ensure_manifest(
 ) -> Path:
     """`target/manifest.json`, parsed again when it is missing or older than the dbt project."""
     manifest = project_dir / "target" / "manifest.json"
-    if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(project_dir):
-        env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}  # the child's only
-        completed = subprocess.run(
-            [
-                DBT_EXECUTABLE,
-                "parse",
-                "--project-dir",
-                str(project_dir),
-                "--profiles-dir",
-                str(project_dir),
-                "--quiet",
-                *dbt_vars_argument(profile_vars or parse_vars()),
-            ],
-            cwd=project_dir,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if completed.returncode != 0:
-            raise RuntimeError(f"dbt parse failed:\n{completed.stdout}\n{completed.stderr}")
+    if _fresh(manifest, project_dir):
+        return manifest
+    # Two processes finding it stale at once (pytest's workers after a model edit) would both
+    # write target/ and could leave the manifest interleaved: the second waits, then finds it fresh.
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with open(manifest.parent / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _fresh(manifest, project_dir):
+            _parse(project_dir, profile_vars)
     return manifest
+
+
+def _fresh(manifest: Path, project_dir: Path) -> bool:
+    return manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime(project_dir)
+
+
+def _parse(project_dir: Path, profile_vars: Mapping[str, str] | None) -> None:
+    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}  # the child's only
+    completed = subprocess.run(
+        [
+            DBT_EXECUTABLE,
+            "parse",
+            "--project-dir",
+            str(project_dir),
+            "--profiles-dir",
+            str(project_dir),
+            "--quiet",
+            *dbt_vars_argument(profile_vars or parse_vars()),
+        ],
+        cwd=project_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"dbt parse failed:\n{completed.stdout}\n{completed.stderr}")
 
 
 ensure_manifest()
