@@ -296,11 +296,25 @@ def funding_and_balances(data: ReportData) -> list[Table]:
             ["Total high needs funding"],
         )
     ]
+    # a year between the last complete one and the forecast (a refresh before its ledger is whole)
+    # is in the balance every scenario starts from, estimated: a column before the forecast's, so
+    # the first forecast year's cumulative balance chains to it
+    carried = carried_years(data)
+    in_year = carried["in_progress_year_funding"] - carried["in_progress_year_spend"]
+    start = actual["cumulative_balance_gbp"].iloc[-1] if len(actual) else np.nan
+    carried_lines = pd.DataFrame(
+        {
+            "Total high needs funding": carried["in_progress_year_funding"],
+            "High needs spend": carried["in_progress_year_spend"],
+            "In-year balance (funding − spend)": in_year,
+            "Cumulative DSG high needs balance": start + in_year.cumsum(),
+        }
+    )
     for scenario in SCENARIOS:
         part = data.position_forecast[data.position_forecast["scenario"] == scenario].set_index(
             "financial_year"
         )
-        forecast = pd.DataFrame(
+        lines = pd.DataFrame(
             {
                 "Total high needs funding": part["funding_gbp"],
                 "High needs spend": part["spend_gbp_central"],
@@ -311,9 +325,15 @@ def funding_and_balances(data: ReportData) -> list[Table]:
                 "Cumulative balance (p10)": part["cumulative_balance_gbp_p10"],
                 "Cumulative balance (p90)": part["cumulative_balance_gbp_p90"],
             }
-        ).T
+        )
+        forecast = (pd.concat([carried_lines, lines])[lines.columns] if len(carried) else lines).T
         forecast.index.name = "Line"
         sources = ", ".join(f"{fy}: {source}" for fy, source in part["funding_source"].items())
+        if len(carried):
+            sources = (
+                f"{', '.join(carried.index)} (not complete in the finance extract): "
+                "forecast.assumptions, spend estimated, as in every scenario; " + sources
+            )
         tables.append(
             Table(
                 f"funding_and_balances_{scenario}",
@@ -328,6 +348,20 @@ def funding_and_balances(data: ReportData) -> list[Table]:
             )
         )
     return tables
+
+
+def carried_years(data: ReportData) -> pd.DataFrame:
+    """financial_year → in_progress_year_funding, in_progress_year_spend: the years the forecast
+    carried between the last complete year and its first (forecast.assumptions); none when the
+    ledger reaches the last census's year, or on a warehouse from before they were recorded."""
+    names = ["in_progress_year_funding", "in_progress_year_spend"]
+    frame = getattr(data, "assumptions", None)
+    if frame is None or not frame["assumption"].isin(names).any():
+        return pd.DataFrame(columns=names, dtype=float)
+    rows = frame[frame["assumption"].isin(names)]
+    return rows.pivot(index="financial_year", columns="assumption", values="value")[
+        names
+    ].sort_index()
 
 
 KIND_ORDER = {"saving": 0, "cost": 1, "funding": 2}

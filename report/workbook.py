@@ -50,6 +50,7 @@ from .tables import (
     SCENARIOS,
     STATUS_ORDER,
     Table,
+    carried_years,
 )
 
 if TYPE_CHECKING:
@@ -497,7 +498,7 @@ def dsg_summary(data: ReportData, scenario: str) -> Table:
     part = part.set_index("financial_year")
     # a year between the last complete one and the forecast (a refresh before its ledger is
     # whole) is in the balance the forecast starts from, estimated: it is a column too
-    carried = _carried_years(data)
+    carried = carried_years(data)
     years = [base, *carried.index, *data.forecast_years]
     first = 1 + len(carried)  # the first forecast year's column
     lines: list[tuple[str, list, str]] = []
@@ -630,20 +631,6 @@ def dsg_summary(data: ReportData, scenario: str) -> Table:
         "formulas, so an entry flows through to the DSG balance. Negative balance = deficit."
         + transfers,
     )
-
-
-def _carried_years(data: ReportData) -> pd.DataFrame:
-    """financial_year → in_progress_year_funding, in_progress_year_spend: the years the forecast
-    carried between the last complete year and its first (forecast.assumptions); none when the
-    ledger reaches the last census's year, or on a warehouse from before they were recorded."""
-    names = ["in_progress_year_funding", "in_progress_year_spend"]
-    frame = getattr(data, "assumptions", None)
-    if frame is None or not frame["assumption"].isin(names).any():
-        return pd.DataFrame(columns=names, dtype=float)
-    rows = frame[frame["assumption"].isin(names)]
-    return rows.pivot(index="financial_year", columns="assumption", values="value")[
-        names
-    ].sort_index()
 
 
 def ehcp_by_age(actual: Table, future: Table, scenario: str) -> Table:

@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from report.tables import EACH_ALONE, Table, mitigation_log, mitigation_plan
+from report.tables import (
+    EACH_ALONE,
+    FUNDING_LINES,
+    Table,
+    funding_and_balances,
+    mitigation_log,
+    mitigation_plan,
+)
 from report.workbook import write_workbook
 from tests.xlsx_formulas import Evaluator, is_formula, locate
 
@@ -181,6 +188,47 @@ def test_a_year_carried_before_the_forecast_is_a_column_of_the_dsg_summary(tmp_p
             assert table.value("DSG: balance carried forward (31 March)", year) == pytest.approx(
                 cumulative, rel=1e-12
             )
+
+
+def test_a_year_carried_before_the_forecast_chains_the_funding_and_balances_sheet(tmp_path):
+    """The forecast's first year starts from the carried year's estimated close: the sheet shows
+    that year, and the first forecast year's cumulative balance is a formula through it (it was
+    a typed figure: no formula from the last complete year gave it)."""
+    data = fake_report()
+    data.position["is_complete_year"] = [True, False]
+    data.complete_years = ["2024-25"]
+    for column in FUNDING_LINES:
+        data.position[column] = 0.0
+    data.position["hnb_allocation_gbp"] = data.position["funding_gbp"]
+    for quantile in ("p10", "p90"):
+        data.position_forecast[f"spend_gbp_{quantile}"] = data.position_forecast[
+            "spend_gbp_central"
+        ]
+        data.position_forecast[f"cumulative_balance_gbp_{quantile}"] = data.position_forecast[
+            "cumulative_balance_gbp_central"
+        ]
+    data.position_forecast["funding_source"] = "budget file"
+    data.assumptions = pd.DataFrame(
+        {
+            "assumption": ["in_progress_year_funding", "in_progress_year_spend"],
+            "provision_type": [None, None],
+            "financial_year": ["2025-26", "2025-26"],
+            "value": [31e6, 32.5e6],
+        }
+    )
+    workbook = written(tmp_path, {"Funding and balances": funding_and_balances(data)}, data)
+    for scenario in ("unmitigated", "mitigated"):
+        table = locate(workbook, f"funding_and_balances_{scenario}")
+        assert table.headings[1:] == ["2025-26", "2026-27", "2027-28", "2028-29"]
+        cumulative = "Cumulative DSG high needs balance"
+        assert table.value(cumulative, "2025-26") == pytest.approx(-2.5e6 - 1.5e6)
+        assert is_formula(table.raw(cumulative, "2025-26"))
+        assert is_formula(table.raw(cumulative, "2026-27"))
+        expected = data.position_forecast[data.position_forecast["scenario"] == scenario]
+        for year, value in zip(
+            expected["financial_year"], expected["cumulative_balance_gbp_central"], strict=True
+        ):
+            assert table.value(cumulative, year) == pytest.approx(value, rel=1e-12)
 
 
 def mitigations() -> pd.DataFrame:
