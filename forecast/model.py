@@ -651,22 +651,24 @@ def drivers_table(history: History, runs: dict[str, ScenarioRun], costs: CostMod
             )
         )
     rows = _driver_rows(series)
+    # the forecast's first change is from the last complete year, or from the last year carried
+    # before it (a refresh before the ledger's year is whole): each carried year's change, from
+    # its estimate, is a row of every scenario, as its balance is in every scenario's start
     base = [s for s in series if s[1] == costs.base_fy]
-    if costs.carried:  # the forecast's first change is from the year carried before it
-        last = costs.carried[-1]
-        base = [
-            (
-                ACTUAL,
-                last.financial_year,
-                last.plans,
-                last.cost_per_plan,
-                last.central_gbp,
-                float(joiners.get(last.census_year, np.nan)),
-                float(leavers.get(last.census_year, np.nan)),
-                at_risk(last.census_year),
-            )
-        ]
+    carried = [
+        (
+            year.financial_year,
+            year.plans,
+            year.cost_per_plan,
+            year.central_gbp,
+            float(joiners.get(year.census_year, np.nan)),
+            float(leavers.get(year.census_year, np.nan)),
+            at_risk(year.census_year),
+        )
+        for year in costs.carried
+    ]
     for name, run in runs.items():
+        chain = base + [(name, *year) for year in carried]
         mean_plans = run.plans.mean(axis=0)
         per_plan = run.spend.mean(axis=0) / np.maximum(mean_plans, 1e-9)
         forecast = [
@@ -679,11 +681,11 @@ def drivers_table(history: History, runs: dict[str, ScenarioRun], costs: CostMod
                 float(run.joiners[:, y].mean()),
                 float(run.leavers[:, y].mean()),
                 # the plans of the census before: the base's on the first forecast year
-                float(mean_plans[y - 1].sum() if y else base[0][2].sum()) if base else np.nan,
+                float(mean_plans[y - 1].sum() if y else chain[-1][2].sum()) if chain else np.nan,
             )
             for y, fy in enumerate(run.financial_years)
         ]
-        rows += _driver_rows(base + forecast)
+        rows += _driver_rows(chain + forecast)
     frame = pd.DataFrame(rows, columns=["scenario", "financial_year", "driver", "spend_change_gbp"])
     return frame
 

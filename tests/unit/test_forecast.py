@@ -371,6 +371,13 @@ def test_a_year_whose_ledger_is_not_whole_is_carried_into_the_balance_not_droppe
     assert drivers.loc[("unmitigated", "2026-27", "total"), "spend_change_gbp"] == pytest.approx(
         first["spend_gbp_central"] - carried.spend_gbp
     )
+    # and the carried year's own change, from the last complete year, is a row of each scenario:
+    # the drivers add up from 2024-25's spend to the horizon's (they skipped 2025-26's change)
+    complete = steady.spend[steady.spend["financial_year"] == "2024-25"]["spend_gbp"].sum()
+    for scenario in ("unmitigated", "mitigated"):
+        assert drivers.loc[(scenario, "2025-26", "total"), "spend_change_gbp"] == pytest.approx(
+            carried.spend_gbp - complete
+        )
     checks = run_checks(forecast_tables(result, pd.DataFrame()), result.unreached)
     assert [gate.failures for _, gate in checks.values() if not gate.passed] == []
 
