@@ -876,9 +876,10 @@ def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) 
         ],
         {
             "complete_without_budget": (
-                "a complete financial year has no high needs lines in the budget file: its "
-                "funding would read as nothing and its whole spend as deficit, carried into "
-                "every later balance (add the year's lines to the budget file)"
+                "a complete financial year has no high needs lines in the budget file (no "
+                "hnb_allocation): its funding would read as nothing and its whole spend as "
+                "deficit, carried into every later balance (add the year's lines to the budget "
+                "file)"
             )
         },
     )

@@ -8,6 +8,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
+from checks import gates
 from tests.conftest import HANDWRITTEN_LANDING
 from tests.dbt.conftest import dbt_build
 
@@ -400,6 +401,31 @@ def test_a_balance_brought_forward_for_the_year_after_a_complete_ledger_is_its_c
         )
     shift = Decimal(-100000) - before["2023-24"]
     assert after == {year: balance + shift for year, balance in before.items()}
+
+
+def test_a_year_with_only_other_lines_in_the_budget_file_has_no_high_needs_budget(
+    warehouse_copy,
+):
+    """2023-24's budget rows are its early years block only (another DSG block's line, as a
+    balance brought forward alone would be): the year has no high needs funding, so it has no
+    high needs budget and the gate stops the refresh (it read as a budget: £0 funding, the whole
+    spend a deficit carried into every later balance, with every gate passing)."""
+    with duckdb.connect(str(warehouse_copy)) as con:
+        con.execute(
+            "DELETE FROM raw.budget WHERE financial_year = '2023-24' "
+            "AND line NOT LIKE 'early_years%'"
+        )
+        assert con.execute(
+            "SELECT count(*) FROM raw.budget WHERE financial_year = '2023-24'"
+        ).fetchone()[0]
+    rebuild(warehouse_copy, "stg_budget__lines+", data_tests=False)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        budgeted = dict(
+            con.execute("SELECT financial_year, has_budget FROM marts.fct_hnb_position").fetchall()
+        )
+        assert budgeted == {"2021-22": True, "2022-23": True, "2023-24": False}
+        result = gates.complete_years_have_a_budget(con)
+    assert not result.passed and "(2023-24)" in result.summary
 
 
 def test_data_quality_accounts_for_the_requests_extract_too(warehouse_copy):

@@ -23,7 +23,10 @@ funding as (
         coalesce(sum(amount_gbp) filter (where line = 'block_transfer'), 0) as block_transfer_gbp,
         coalesce(sum(amount_gbp) filter (where line = 'la_contribution'), 0) as la_contribution_gbp,
         coalesce(sum(amount_gbp) filter (where line = 'other_income'), 0) as other_income_gbp,
-        sum(amount_gbp) filter (where line = 'balance_brought_forward') as balance_brought_forward_gbp
+        sum(amount_gbp) filter (where line = 'balance_brought_forward') as balance_brought_forward_gbp,
+        -- a year's high needs budget is its allocation: a balance brought forward or another DSG
+        -- block's lines alone leave its funding unknown, not nothing
+        count(*) filter (where line = 'hnb_allocation') > 0 as has_allocation
     from budget
     group by la_code, financial_year
 ),
@@ -40,7 +43,7 @@ years as (
         funding.balance_brought_forward_gbp,
         spend.spend_gbp,
         spend.is_complete_year,
-        funding.financial_year is not null as has_budget
+        coalesce(funding.has_allocation, false) as has_budget
     from spend
     left join funding on funding.la_code = spend.la_code and funding.financial_year = spend.financial_year
 ),
