@@ -428,6 +428,28 @@ def test_a_year_with_only_other_lines_in_the_budget_file_has_no_high_needs_budge
     assert not result.passed and "(2023-24)" in result.summary
 
 
+def test_s251_lines_written_with_leading_zeros_are_the_same_lines(warehouse_copy):
+    """The contract's pattern lets a ledger write 1.0.02 or 01.2.1: compared as text they missed
+    the reviewed line list, so place funding (1.0.2) fell out of high needs spend without a word
+    and a top-up went to central, not its provider."""
+    query = (
+        "SELECT financial_year, provision_type, spend_gbp FROM marts.fct_provision_spend "
+        "ORDER BY ALL"
+    )
+    with duckdb.connect(str(warehouse_copy)) as con:
+        before = con.execute(query).fetchall()
+        for line, written in (("1.0.2", "1.0.02"), ("1.2.1", "01.2.001")):
+            assert con.execute(
+                "UPDATE raw.finance SET s251_line = ? WHERE s251_line = ?", [written, line]
+            ).fetchone()[0]
+    rebuild(warehouse_copy, "stg_finance__transactions+", data_tests=False)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        assert con.execute(query).fetchall() == before
+        lines = con.execute("SELECT list(DISTINCT s251_line) FROM marts.fct_spend_by_s251_line")
+        lines = set(lines.fetchone()[0])
+    assert {"1.0.2", "1.2.1"} <= lines and not {"1.0.02", "01.2.001"} & lines
+
+
 def test_data_quality_accounts_for_the_requests_extract_too(warehouse_copy):
     """Every landing file, requests for assessment included: its rows read, loaded and
     quarantined by reason, as for the other extracts."""

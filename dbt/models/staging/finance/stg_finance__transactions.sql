@@ -15,7 +15,7 @@ renamed as (
         posting_date,
         {{ financial_year('posting_date') }} as financial_year,
         amount as amount_gbp,
-        s251_line,
+        {{ s251_line_normalised('s251_line') }} as s251_line,
         child_id,
         placement_id,
         provider_urn,
