@@ -364,6 +364,43 @@ def test_a_ledger_that_starts_before_the_budget_closes_its_first_years_on_the_br
         ).fetchone()[0]
 
 
+def test_a_ledger_extracted_early_in_march_leaves_the_year_incomplete(warehouse_copy):
+    """The ledger was taken on 2 March: February's postings and one of 2 March. A posting in
+    March is not March's spend (it made eleven months a year: its unit costs and balance, and
+    every forecast year after, £16m short of the deficit on the demo)."""
+    with duckdb.connect(str(warehouse_copy)) as con:
+        complete = dict(
+            con.execute(
+                "SELECT financial_year, bool_and(is_complete_year) FROM marts.fct_provision_spend "
+                "GROUP BY 1"
+            ).fetchall()
+        )
+        last = max(fy for fy, whole in complete.items() if whole)
+        march = dt.date(int(last[:4]) + 1, 3, 1)
+        con.execute(
+            "UPDATE staging.stg_finance__transactions SET posting_date = ? WHERE transaction_id = "
+            "(SELECT min(transaction_id) FROM staging.stg_finance__transactions "
+            "WHERE posting_date >= ?)",
+            [march + dt.timedelta(days=1), march],
+        )
+        con.execute(
+            "DELETE FROM staging.stg_finance__transactions WHERE posting_date > ?",
+            [march + dt.timedelta(days=1)],
+        )
+    rebuild(warehouse_copy, "int_data_as_at", "fct_provision_spend", data_tests=False)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        now = dict(
+            con.execute(
+                "SELECT financial_year, bool_and(is_complete_year) FROM marts.fct_provision_spend "
+                "GROUP BY 1"
+            ).fetchall()
+        )
+        whole = con.execute(
+            "SELECT ledger_last_month_whole FROM intermediate.int_data_as_at"
+        ).fetchone()[0]
+    assert now == {**complete, last: False} and whole is False
+
+
 def _move_balance_brought_forward(warehouse, financial_year: str, amount: int) -> None:
     """The budget's one balance brought forward given for `financial_year` instead."""
     with duckdb.connect(str(warehouse)) as con:

@@ -58,11 +58,18 @@ select
                 'cast(coalesce(spend_totals.spend_gbp, 0) as double) / cast(placement_totals.fte_placements as double)', 2) }}
     end as decimal(18, 2)) as unit_cost_gbp,
     -- whole when the extracts reach the year's last day and the ledger itself holds its first and
-    -- last months: another extract's later dates cannot make eleven months of spend a year, nor
-    -- a ledger that starts in the year's last week a year
+    -- last months, the last as whole as its others: another extract's later dates cannot make
+    -- eleven months of spend a year, nor a ledger extracted on 2 March, nor a ledger that starts
+    -- in the year's last week
     cast(bounds.as_at_date >= {{ financial_year_start('grid.financial_year') }} + interval 1 year - interval 1 day
         and bounds.ledger_first_posting_date < {{ financial_year_start('grid.financial_year') }} + interval 1 month
-        and bounds.ledger_last_posting_date >= {{ financial_year_start('grid.financial_year') }} + interval 11 month
+        and (
+            bounds.ledger_last_posting_date >= {{ financial_year_start('grid.financial_year') }} + interval 1 year
+            or (
+                bounds.ledger_last_posting_date >= {{ financial_year_start('grid.financial_year') }} + interval 11 month
+                and bounds.ledger_last_month_whole
+            )
+        )
         as boolean) as is_complete_year
 from grid
 inner join bounds on bounds.la_code = grid.la_code
