@@ -24,7 +24,8 @@ from ..metadata import (
     provenance,
 )
 from ..settings import COST_BOUNDS, Settings
-from .ingest import ingest_assets
+from .dbt import warehouse_models
+from .ingest import ingest_assets, ingest_checks
 
 PROVISION_SPEND = dg.AssetKey(["marts", "fct_provision_spend"])
 PLACEMENTS_CLASSIFIED = dg.AssetKey(["intermediate", "int_placements_classified"])
@@ -199,6 +200,28 @@ GATED_ASSETS = [
 ]
 
 
+def _require_every_blocking_check(context: dg.AssetExecutionContext, records) -> None:
+    """A run that materialises this gate without the blocking checks of everything upstream
+    (`--select 'gates/warehouse_checked*'`, the UI's "materialise selected and downstream") would
+    pass it with nothing checked, publishing whatever the warehouse holds, even figures a gate
+    refused in the run before: it must evaluate every one of them, as the refresh job does."""
+    checks = [warehouse_models, *ingest_checks, warehouse_gates]
+    expected = {spec.key for c in checks for spec in c.check_specs if spec.blocking}
+    evaluated = set()
+    for record in records:
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        evaluated.add(dg.AssetCheckKey(evaluation.asset_key, evaluation.check_name))
+    missing = sorted(key.to_user_string() for key in expected - evaluated)
+    if missing:
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        shown = ", ".join(missing[:5]) + more
+        raise dg.Failure(
+            f"Not checked: {len(missing)} of the {len(expected)} blocking checks on the warehouse "
+            f"did not run in this run ({shown}), so its figures cannot pass the gate. Run the "
+            "refresh job (`highneeds refresh`), or select the checks with the gate."
+        )
+
+
 @dg.asset(
     key=["gates", "warehouse_checked"],
     group_name="gates",
@@ -208,7 +231,9 @@ GATED_ASSETS = [
     description=(
         "The gate between the warehouse and everything that uses it (forecast, serving). It runs "
         "only when every blocking check on the ingest, staging and mart assets passed in the same "
-        "run (or, in a many-council warehouse, failed for some councils only), and records those "
+        "run (or, in a many-council warehouse, failed for some councils only), and fails a run "
+        "that left any of them out (a selection starting at this gate), so nothing unchecked "
+        "reaches the forecast or serving. It records those "
         "check results in `meta.check_results`, the councils held at their last good "
         "published figures in `meta.held_councils`, and that the marts' figures passed in "
         "`meta.figures_checked`."
@@ -220,6 +245,7 @@ def warehouse_checked(
     records = context.instance.get_records_for_run(
         context.run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
     ).records
+    _require_every_blocking_check(context, records)
     rows, held = [], []
     for record in records:
         evaluation = record.event_log_entry.dagster_event.event_specific_data

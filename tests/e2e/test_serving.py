@@ -286,3 +286,22 @@ def test_a_failed_gate_leaves_the_serving_file_byte_for_byte(council, capsys):
     failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
     assert "changed since the gates last passed" in str(failure.event_specific_data.error)
     assert (serving.read_bytes(), serving.stat().st_ino) == good[:2]
+
+    # nor does the gate pass with its checks left out of the run ("materialise selected and
+    # downstream" on the gate): it passed with nothing checked, and the refused figures published
+    from dagster_project.defs.gates import warehouse_checked
+
+    definitions = build_definitions()
+    downstream = dg.AssetSelection.assets(warehouse_checked).downstream()
+    result = definitions.resolve_implicit_global_asset_job_def().execute_in_process(
+        asset_selection=list(downstream.resolve(definitions.resolve_asset_graph())),
+        instance=dg.DagsterInstance.get(),
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
+    assert failure.step_key.startswith("gates__warehouse_checked")
+    assert "blocking checks on the warehouse did not run in this run" in str(
+        failure.event_specific_data.error
+    )
+    assert (serving.read_bytes(), serving.stat().st_ino) == good[:2]
