@@ -308,7 +308,16 @@ def test_a_ledger_that_stops_before_the_years_last_month_leaves_the_year_incompl
         con.execute(
             "DELETE FROM staging.stg_finance__transactions WHERE posting_date >= ?", [march]
         )
-    rebuild(warehouse_copy, "int_data_as_at", "fct_provision_spend", data_tests=False)
+    balances = "SELECT * EXCLUDE (spend_gbp, is_complete_year) FROM marts.fct_hnb_position"
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        before = {row[1]: row for row in con.execute(balances).fetchall()}
+    rebuild(
+        warehouse_copy,
+        "int_data_as_at",
+        "fct_provision_spend",
+        "fct_hnb_position",
+        data_tests=False,
+    )
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
         as_at, ledger_end = con.execute(
             "SELECT as_at_date, ledger_last_posting_date FROM intermediate.int_data_as_at"
@@ -319,8 +328,20 @@ def test_a_ledger_that_stops_before_the_years_last_month_leaves_the_year_incompl
                 "GROUP BY 1"
             ).fetchall()
         )
+        after = {row[1]: row for row in con.execute(balances).fetchall()}
+        in_year, cumulative = con.execute(
+            "SELECT in_year_balance_gbp, cumulative_balance_gbp FROM marts.fct_hnb_position "
+            "WHERE financial_year = ?",
+            [last],
+        ).fetchone()
     assert as_at >= march.replace(day=31) and ledger_end < march  # the other extracts reach on
     assert now == {**complete, last: False}
+    # a year's funding against eleven months' spend is no balance: the year has none yet, and
+    # the years before keep theirs
+    assert (in_year, cumulative) == (None, None)
+    assert {fy: row for fy, row in after.items() if fy != last} == {
+        fy: row for fy, row in before.items() if fy != last
+    }
 
 
 def test_a_ledger_that_starts_before_the_budget_closes_its_first_years_on_the_brought_forward(

@@ -116,10 +116,13 @@ select
     cast(financial_year as string) as financial_year,
     cast(funding_gbp as decimal(18, 2)) as funding_gbp,
     cast(spend_gbp as decimal(18, 2)) as spend_gbp,
-    cast(funding_gbp - spend_gbp as decimal(18, 2)) as in_year_balance_gbp,
-    cast(opening.opening_balance_gbp + sum(funding_gbp - spend_gbp) over (
+    -- a year not complete has no balance yet: a year's funding against part of its spend (a
+    -- mid-year refresh, or April's reversal of March's accruals) is no surplus
+    cast(case when is_complete_year then funding_gbp - spend_gbp end as decimal(18, 2))
+        as in_year_balance_gbp,
+    cast(case when is_complete_year then opening.opening_balance_gbp + sum(funding_gbp - spend_gbp) over (
         partition by positions.la_code order by financial_year
-    )
+    ) end
         as decimal(18, 2)) as cumulative_balance_gbp,
     cast(hnb_allocation_gbp as decimal(18, 2)) as hnb_allocation_gbp,
     cast(place_deductions_gbp as decimal(18, 2)) as place_deductions_gbp,
