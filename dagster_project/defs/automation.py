@@ -7,6 +7,7 @@ setting.
 """
 
 import hashlib
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -65,7 +66,8 @@ def build_automation(settings: Settings) -> tuple[dg.ScheduleDefinition, dg.Sens
     )
     def landing_files_changed(context: dg.SensorEvaluationContext):
         fingerprint = landing_fingerprint(landing)
-        if fingerprint == context.cursor:
+        seen, changes = _read_cursor(context.cursor)
+        if fingerprint == seen:
             return dg.SkipReason("no change in the landing folder")
         if refresh_lock.is_held(warehouse):
             # a run started now would be refused, and the change forgotten until the night: the
@@ -73,7 +75,23 @@ def build_automation(settings: Settings) -> tuple[dg.ScheduleDefinition, dg.Sens
             return dg.SkipReason(
                 "the landing folder changed while a refresh runs: a refresh starts after it"
             )
-        context.update_cursor(fingerprint)
-        return dg.RunRequest(run_key=fingerprint)
+        # Dagster launches a run key once, ever: a folder changed back to an earlier state (a
+        # wrong file taken out again) has an earlier fingerprint, so each change is numbered
+        context.update_cursor(json.dumps({"fingerprint": fingerprint, "changes": changes + 1}))
+        return dg.RunRequest(run_key=f"{fingerprint}-{changes + 1}")
 
     return nightly_refresh, landing_files_changed
+
+
+def _read_cursor(cursor: str | None) -> tuple[str | None, int]:
+    """The landing folder's fingerprint at the last run requested, and how many changes have
+    been seen (a cursor from before they were counted is the fingerprint alone)."""
+    if not cursor:
+        return None, 0
+    try:
+        state = json.loads(cursor)
+    except json.JSONDecodeError:
+        return cursor, 0
+    if not isinstance(state, dict):
+        return cursor, 0
+    return state["fingerprint"], int(state["changes"])

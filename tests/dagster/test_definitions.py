@@ -131,7 +131,18 @@ def test_landing_sensor_requests_a_run_only_when_files_change(pipeline_env):
     assert not unchanged.run_requests
     (landing / "finance").mkdir()
     (landing / "finance" / "new.csv").write_text("transaction_id\n")
-    assert len(sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor)).run_requests) == 1
+    added = sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor))
+    assert len(added.run_requests) == 1
+    # the file taken out again: the folder is as it was at the first run, whose run key Dagster
+    # would never launch again (the wrong file's figures stayed served until the night)
+    (landing / "finance" / "new.csv").unlink()
+    removed = sensor.evaluate_tick(dg.build_sensor_context(cursor=added.cursor))
+    assert len(removed.run_requests) == 1
+    keys = [tick.run_requests[0].run_key for tick in (first, added, removed)]
+    assert len(set(keys)) == 3
+    # a cursor written before changes were counted is read as the fingerprint it is
+    fingerprint = json.loads(first.cursor)["fingerprint"]
+    assert not sensor.evaluate_tick(dg.build_sensor_context(cursor=fingerprint)).run_requests
 
 
 def test_landing_sensor_waits_for_a_running_refresh_and_then_requests_the_run(pipeline_env):
