@@ -856,7 +856,17 @@ def provision_spend(data: ReportData, threshold: int | None = None) -> Table:
             aggfunc="sum",
             fill_value=0,
         )
-        hidden_cells = protect(counts, threshold, rows=True, columns=False).cells.isna()
+        money = spend.pivot_table(
+            index="financial_year",
+            columns="provision_type",
+            values="spend_gbp",
+            aggfunc="sum",
+            fill_value=0,
+        ).reindex_like(counts)
+        # a complement with £0 spend (a type paid for centrally) would give the hidden spend back
+        hidden_cells = protect(
+            counts, threshold, rows=True, columns=False, guessable=money.fillna(0) == 0
+        ).cells.isna()
         hidden = (
             hidden_cells.stack(future_stack=True)
             .reindex(pd.MultiIndex.from_frame(spend[["financial_year", "provision_type"]]))

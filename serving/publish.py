@@ -639,8 +639,17 @@ def suppressed_table(cells: pd.DataFrame, spec: SuppressedTable, threshold: int)
     """Every combination of the dims' values (absent ones count 0) with the totals along each
     line, and `suppressed`: the hidden counts, and the measures hidden with them, are null."""
     table = with_totals(cells, spec.dims, spec.lines, [spec.count, *spec.summed])
+    # a complement whose money is £0 (a type paid for centrally) hides none of a hidden count's
+    # money: the year's total less the shown cells would give it back
+    guessable = (table[list(spec.summed)].fillna(0) == 0).any(axis=1).to_numpy()
     hidden = (
-        suppress(table, spec.count, table_lines(table, spec.dims, spec.lines), threshold)
+        suppress(
+            table,
+            spec.count,
+            table_lines(table, spec.dims, spec.lines),
+            threshold,
+            guessable=guessable if spec.summed else None,
+        )
         .notna()
         .to_numpy()
     )

@@ -86,12 +86,22 @@ def table_lines(
 
 
 def suppress(
-    table: pd.DataFrame, value: str, lines: Sequence[Line], threshold: int = DEFAULT_THRESHOLD
+    table: pd.DataFrame,
+    value: str,
+    lines: Sequence[Line],
+    threshold: int = DEFAULT_THRESHOLD,
+    guessable: np.ndarray | None = None,
 ) -> pd.Series:
-    """Why each cell is hidden (`primary` / `secondary`) or None when it is shown."""
+    """Why each cell is hidden (`primary` / `secondary`) or None when it is shown. `guessable`
+    marks cells whose hiding protects a measure hidden with the count no better than a zero
+    count would (its spend is £0, as every year's of a type paid for centrally): they are hidden
+    as complements after the others, as zero counts are."""
     if threshold < 1:
         raise ValueError(f"the suppression threshold must be at least 1, got {threshold}")
     values = table[value].fillna(0).to_numpy(dtype=float)
+    guessed = values == 0
+    if guessable is not None:
+        guessed = guessed | np.asarray(guessable, dtype=bool)
     is_total = np.zeros(len(table), dtype=bool)
     is_total[[line.total for line in lines]] = True
     reasons = np.full(len(table), None, dtype=object)
@@ -105,7 +115,7 @@ def suppress(
         progressed = False
         for line in lines:
             if sum(reasons[p] is not None for p in (*line.members, line.total)) == 1:
-                progressed |= _hide_complement(line, values, is_total, reasons, lines_of)
+                progressed |= _hide_complement(line, values, guessed, is_total, reasons, lines_of)
         if progressed:
             continue
         recoverable = recoverable_cells(reasons != None, lines)  # noqa: E711 (element-wise on an object array)
@@ -118,7 +128,8 @@ def suppress(
         candidates = [line for line in lines if cell in line.members or cell == line.total]
         candidates += [line for line in lines if hidden[[*line.members, line.total]].any()]
         if not any(
-            _hide_complement(line, values, is_total, reasons, lines_of) for line in candidates
+            _hide_complement(line, values, guessed, is_total, reasons, lines_of)
+            for line in candidates
         ):
             raise SuppressionError(
                 f"row {table.iloc[cell].to_dict()} can be worked out even with every cell hidden"
@@ -129,11 +140,13 @@ def suppress(
 def _hide_complement(
     line: Line,
     values: np.ndarray,
+    guessed: np.ndarray,
     is_total: np.ndarray,
     reasons: np.ndarray,
     lines_of: dict[int, list[Line]],
 ) -> bool:
-    """Hide one more cell of `line`: an interior cell before the total, non-zero before zero,
+    """Hide one more cell of `line`: an interior cell before the total, non-zero (and not
+    `guessed`) before zero,
     then one that also gives a complement to another line with a lone hidden cell (so a
     rectangle of four hidden cells closes rather than a chain growing), then the smallest."""
     shown = [int(p) for p in (*line.members, line.total) if reasons[p] is None]
@@ -147,9 +160,7 @@ def _hide_complement(
             if other is not line
         )
 
-    best = min(
-        shown, key=lambda p: (is_total[p], values[p] == 0, -lone_lines_crossed(p), values[p], p)
-    )
+    best = min(shown, key=lambda p: (is_total[p], guessed[p], -lone_lines_crossed(p), values[p], p))
     reasons[best] = SECONDARY
     return True
 
