@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from forecast.years import fy_of_census_year
 
 from . import style
-from .data import ReportData
+from .data import ReportData, spend_published
 
 if TYPE_CHECKING:
     from .benchmarks import Benchmarks
@@ -315,27 +315,51 @@ def funding_and_balance(data: ReportData, threshold: int | None = None) -> Chart
 # --- 2. spend by provision type ------------------------------------------------------------
 
 
+HIDDEN = "hidden"  # the publication version's provision types whose spend is hidden, together
+
+
+def _spend_shown(data: ReportData, threshold: int | None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Actual spend per year and provision type as the publication version shows it: the types
+    whose spend is hidden (one child's cost, and its complement) as one `hidden` type, so each
+    year still adds up to its total; and the labels, with that type's."""
+    spend = spend_published(data, threshold)
+    hidden = spend["spend_gbp"].isna()
+    if not hidden.any():
+        return data.spend, data.labels
+    together = (
+        data.spend[hidden.to_numpy()]
+        .groupby("financial_year", as_index=False)["spend_gbp"]
+        .sum()
+        .assign(provision_type=HIDDEN)
+    )
+    labels = {**data.labels, HIDDEN: f"Hidden (fewer than {threshold} placements, with another)"}
+    return pd.concat([spend[~hidden], together], ignore_index=True), labels
+
+
+def _provision_colour(provision: str) -> str:
+    return style.PROVISION_COLOURS.get(provision, "#BBBBBB")
+
+
 def spend_latest_year(data: ReportData, threshold: int | None = None) -> Chart:
     year = data.complete_years[-1]
-    spend = data.spend[data.spend["financial_year"] == year].set_index("provision_type")[
-        "spend_gbp"
-    ]
+    shown, labels = _spend_shown(data, threshold)
+    spend = shown[shown["financial_year"] == year].set_index("provision_type")["spend_gbp"]
     spend = spend[spend.abs() > 0].sort_values()
     total = float(data.spend.loc[data.spend["financial_year"] == year, "spend_gbp"].sum())
     tidy = pd.DataFrame(
         {
             "financial_year": year,
             "provision_type": spend.index,
-            "label": [data.labels[p] for p in spend.index],
+            "label": [labels[p] for p in spend.index],
             "spend_gbp": spend.values,
             "share": spend.values / total,
         }
     )
     fig, ax = _subplots(figsize=(style.FIGURE_WIDTH, 0.42 * len(spend) + 1.2))
     ax.barh(
-        [data.labels[p] for p in spend.index],
+        [labels[p] for p in spend.index],
         spend.values,
-        color=[style.PROVISION_COLOURS[p] for p in spend.index],
+        color=[_provision_colour(p) for p in spend.index],
         edgecolor="#333333",
         linewidth=0.4,
     )
@@ -369,7 +393,8 @@ def spend_latest_year(data: ReportData, threshold: int | None = None) -> Chart:
 
 def spend_trend(data: ReportData, threshold: int | None = None) -> Chart:
     years = data.complete_years
-    history = data.spend[data.spend["financial_year"].isin(years)]
+    shown, labels = _spend_shown(data, threshold)
+    history = shown[shown["financial_year"].isin(years)]
     future = data.spend_forecast[data.spend_forecast["scenario"] == "unmitigated"]
     wide = (
         pd.concat(
@@ -388,7 +413,7 @@ def spend_trend(data: ReportData, threshold: int | None = None) -> Chart:
                 ),
             ]
         )
-        .reindex(columns=list(data.labels))
+        .reindex(columns=list(labels))
         .fillna(0.0)
     )
     wide = wide.loc[:, (wide.abs() > 0).any()]
@@ -401,8 +426,8 @@ def spend_trend(data: ReportData, threshold: int | None = None) -> Chart:
             range(len(wide)),
             values,
             bottom=bottom,
-            color=style.PROVISION_COLOURS[provision],
-            label=data.labels[provision],
+            color=_provision_colour(provision),
+            label=labels[provision],
             edgecolor="white",
             linewidth=0.3,
         )
@@ -430,7 +455,7 @@ def spend_trend(data: ReportData, threshold: int | None = None) -> Chart:
     growth = {
         p: _growth(wide.loc[first, p], wide.loc[last, p], span)
         for p in wide.columns
-        if wide.loc[last, p] >= 0.02 * totals[last]
+        if wide.loc[last, p] >= 0.02 * totals[last] and p != HIDDEN
     }
     fastest = _fastest(growth)
     reading = (
@@ -477,23 +502,33 @@ def dbv_panels(data: ReportData, threshold: int | None = None) -> Chart:
     )
     spend = data.spend[data.spend["financial_year"].isin(years)]
     future = data.spend_forecast[data.spend_forecast["scenario"] == "unmitigated"]
-    cost = spend.pivot_table(index="financial_year", columns="provision_type", values="spend_gbp")
+    whole_cost = spend.pivot_table(
+        index="financial_year", columns="provision_type", values="spend_gbp"
+    )
+    # for publication a type's cost and unit cost in a year whose placement count is hidden, or
+    # over fewer full-time placements than the threshold, are hidden (one child's cost)
+    priced = spend_published(data, threshold)
+    priced = priced[priced["financial_year"].isin(years)]
+    cost = priced.pivot(index="financial_year", columns="provision_type", values="spend_gbp")
     future_cost = future.pivot_table(
         index="financial_year", columns="provision_type", values="spend_gbp_central"
     )
-    unit = spend.pivot_table(
-        index="financial_year", columns="provision_type", values="unit_cost_gbp"
-    )
-    # a unit cost over fewer placements than the threshold is one child's cost
-    if threshold is not None:
-        fte = spend.pivot_table(
-            index="financial_year", columns="provision_type", values="fte_placements"
-        )
-        unit = unit.mask(fte < threshold)
+    unit = priced.pivot(index="financial_year", columns="provision_type", values="unit_cost_gbp")
     future_unit = future.pivot_table(
         index="financial_year", columns="provision_type", values="unit_cost_gbp"
     )
-    shown = [p for p in data.provisions if (cost.get(p, pd.Series(dtype=float)).abs() > 0).any()]
+    if threshold is not None:
+        # the forecast's unit cost is the last year's grown at the published rate: hidden there,
+        # it would give it back
+        whole_unit = spend.pivot_table(
+            index="financial_year", columns="provision_type", values="unit_cost_gbp"
+        )
+        last_unit = unit.reindex(index=[years[-1]], columns=future_unit.columns).iloc[0]
+        last_whole = whole_unit.reindex(index=[years[-1]], columns=future_unit.columns).iloc[0]
+        future_unit = future_unit.loc[:, ~(last_unit.isna() & last_whole.notna()).to_numpy()]
+    shown = [
+        p for p in data.provisions if (whole_cost.get(p, pd.Series(dtype=float)).abs() > 0).any()
+    ]
     all_years = sorted(set(caseload.index) | set(cost.index) | set(future_cost.index))
     at = _positions(all_years)
 
@@ -567,13 +602,15 @@ def dbv_panels(data: ReportData, threshold: int | None = None) -> Chart:
     )
     # the placements' cost, as the total cost panel and the unit cost show it: central spend,
     # which no placement carries, is chart 03's
-    spend_growth = _growth(cost.loc[first, shown].sum(), cost.loc[last, shown].sum(), span)
+    spend_growth = _growth(
+        whole_cost.loc[first, shown].sum(), whole_cost.loc[last, shown].sum(), span
+    )
     fte = spend.pivot_table(
         index="financial_year", columns="provision_type", values="fte_placements"
     )[shown]
 
     def average_unit(y):
-        return cost.loc[y, shown].sum() / fte.loc[y].sum()
+        return whole_cost.loc[y, shown].sum() / fte.loc[y].sum()
 
     unit_growth = _growth(average_unit(first), average_unit(last), span)
     increase = (cost.loc[last, shown] - cost.loc[first, shown]).sort_values(ascending=False)

@@ -196,6 +196,44 @@ class ReportData:
         return published
 
 
+def spend_published(data: ReportData, threshold: int | None) -> pd.DataFrame:
+    """`data.spend` (marts.fct_provision_spend) as published, as the serving file's
+    published.provision_spend: a placement count below the threshold is hidden (null) with
+    its spend and unit cost (one child's cost), and enough of its year's other cells that the
+    year's total spend (published in the high needs position) cannot give it back; never a
+    cell whose spend is £0 as the complement (it would hide none of the money)."""
+    spend = data.spend.copy()
+    if threshold is None:
+        return spend
+
+    def wide(values: str) -> pd.DataFrame:
+        return spend.pivot_table(
+            index="financial_year",
+            columns="provision_type",
+            values=values,
+            aggfunc="sum",
+            fill_value=0,
+        )
+
+    counts = wide("placements")
+    money = wide("spend_gbp").reindex_like(counts).fillna(0)
+    hidden_cells = protect(
+        counts, threshold, rows=True, columns=False, guessable=money == 0
+    ).cells.isna()
+    hidden = (
+        hidden_cells.stack(future_stack=True)
+        .reindex(pd.MultiIndex.from_frame(spend[["financial_year", "provision_type"]]))
+        .fillna(False)
+        .to_numpy(dtype=bool)
+    )
+    spend["placements"] = spend["placements"].astype(float).mask(hidden)
+    spend["spend_gbp"] = spend["spend_gbp"].astype(float).mask(hidden)
+    fte = spend["fte_placements"]
+    spend["fte_placements"] = fte.mask(hidden | ((fte > 0) & (fte < threshold)))
+    spend["unit_cost_gbp"] = spend["unit_cost_gbp"].mask(spend["fte_placements"].isna())
+    return spend
+
+
 def read_report_data(con: duckdb.DuckDBPyConnection, la_code: str | None = None) -> ReportData:
     """Council `la_code`'s figures (None: every row, for a warehouse of one council)."""
     missing = [

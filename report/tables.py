@@ -12,6 +12,7 @@ both print these frames; the tests reconcile them with the marts and the forecas
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,8 +22,7 @@ from forecast.model import MITIGATED, UNMITIGATED
 from forecast.years import fy_of_census_year
 
 from .charts import SENSITIVITY_LABELS
-from .data import DFE_PLACEMENT, ReportData
-from .suppression import protect
+from .data import DFE_PLACEMENT, ReportData, spend_published
 
 SCENARIOS = ("unmitigated", "mitigated")
 FUNDING_LINES = {
@@ -161,13 +161,17 @@ def ehcp_by_placement(data: ReportData, scenario: str, threshold: int | None = N
     ]
 
 
-def expenditure_by_line(data: ReportData) -> list[Table]:
+def expenditure_by_line(data: ReportData, threshold: int | None = None) -> list[Table]:
     """High needs spend by S251 line and provision type: actual complete years, then the forecast
     (unmitigated and mitigated) split across lines in each provision type's last complete year's
-    proportions."""
+    proportions. For publication, an actual year in which a provision type's spend is hidden (one
+    child's cost, Provision spend) shows no split by type at all: the lines' totals (published
+    beside it) less the other types' cells would give a hidden type's spend back."""
     if data.spend_by_line is None:
         return []
     years = data.complete_years
+    published = spend_published(data, threshold)
+    split_hidden = sorted(set(published.loc[published["spend_gbp"].isna(), "financial_year"]))
     actual = data.spend_by_line[data.spend_by_line["financial_year"].isin(years)]
     base_year = years[-1]
     base = actual[actual["financial_year"] == base_year]
@@ -208,6 +212,11 @@ def expenditure_by_line(data: ReportData) -> list[Table]:
         wide["provision_type"] = wide["provision_type"].map(data.labels)
         wide = wide.rename(columns={"s251_line": "S251 line", "provision_type": "Provision type"})
         wide = _with_total(wide, "S251 line")
+        hidden = [year for year in split_hidden if year in wide.columns]
+        wide.loc[wide.index[:-1], hidden] = np.nan  # the total row keeps the year's whole spend
+        suppressed = wide.isna() if hidden else None
+        if suppressed is not None:
+            suppressed.loc[:, ~wide.columns.isin(hidden)] = False
         tables.append(
             Table(
                 f"expenditure_by_line_{scenario}",
@@ -216,8 +225,15 @@ def expenditure_by_line(data: ReportData) -> list[Table]:
                 "money",
                 f"Actual to {base_year} from the ledger (marts.fct_spend_by_s251_line); forecast "
                 f"years ({scenario}, central) "
-                f"split across S251 lines in each provision type's {base_year} proportions.",
+                f"split across S251 lines in each provision type's {base_year} proportions."
+                + (
+                    f" {', '.join(hidden)}: not split by provision type (a type's spend there "
+                    "is one child's cost)."
+                    if hidden
+                    else ""
+                ),
                 ["Total"],
+                suppressed,
             )
         )
     by_line = actual.pivot_table(
@@ -249,18 +265,36 @@ def expenditure_by_line(data: ReportData) -> list[Table]:
     return tables
 
 
-def expenditure_by_provision(data: ReportData, scenario: str) -> Table:
+def expenditure_by_provision(
+    data: ReportData, scenario: str, threshold: int | None = None
+) -> Table:
+    """Actual spend by provision type, then the forecast; for publication a type's actual spend
+    in a year whose placement count is hidden is hidden too (one child's cost), as in Provision
+    spend, and the year's total stays the whole year's."""
     years = data.complete_years
-    actual = data.spend[data.spend["financial_year"].isin(years)].pivot_table(
-        index="provision_type", columns="financial_year", values="spend_gbp", aggfunc="sum"
-    )
+    order = list(data.labels)
+
+    def actual(spend: pd.DataFrame) -> pd.DataFrame:  # (a hidden cell stays null)
+        spend = spend[spend["financial_year"].isin(years)]
+        return spend.pivot(
+            index="provision_type", columns="financial_year", values="spend_gbp"
+        ).reindex(order)
+
     future = data.spend_forecast[data.spend_forecast["scenario"] == scenario].pivot_table(
         index="provision_type", columns="financial_year", values="spend_gbp_central", aggfunc="sum"
     )
-    wide = pd.concat([actual, future], axis=1).reindex(list(data.labels)).fillna(0.0)
+    whole = actual(data.spend)
+    hidden = actual(spend_published(data, threshold)).isna() & whole.notna()
+    whole = pd.concat([whole, future], axis=1).reindex(order).fillna(0.0)
+    wide = whole.mask(hidden.reindex(columns=whole.columns, fill_value=False))
     wide.insert(0, "Provision type", [data.labels[p] for p in wide.index])
     wide.insert(1, "DfE placement category", [DFE_PLACEMENT[p] for p in wide.index])
     wide = _with_total(wide.reset_index(drop=True), "Provision type")
+    wide.iloc[-1, 2:] = whole.sum().to_numpy()  # the year's whole spend, hidden cells included
+    suppressed = None
+    if threshold is not None:
+        suppressed = wide.isna()
+        suppressed.loc[:, ~wide.columns.isin(years)] = False
     return Table(
         f"expenditure_by_provision_{scenario}",
         f"High needs expenditure by provision type, {scenario} (£)",
@@ -270,6 +304,7 @@ def expenditure_by_provision(data: ReportData, scenario: str) -> Table:
         "(forecast.spend, central: the mean of the simulated paths; the total ties to Funding and "
         "balances).",
         ["Total"],
+        suppressed,
     )
 
 
@@ -509,11 +544,32 @@ ASSUMPTION_LABELS = {
 }
 
 
-def assumptions(data: ReportData) -> list[Table]:
-    """forecast.assumptions: each assumption the balance hangs on, its value and its source."""
+CARRIED_UNIT_COST = re.compile(r"(\d{4}-\d{2})'s unit cost \(£[\d,]+\)")
+
+
+def assumptions(data: ReportData, threshold: int | None = None) -> list[Table]:
+    """forecast.assumptions: each assumption the balance hangs on, its value and its source. For
+    publication, a unit cost carried from a year whose unit cost Provision spend hides (one
+    child's cost) is not quoted."""
     if data.assumptions is None:
         return []
     frame = data.assumptions.copy()
+    if threshold is not None:
+        priced = spend_published(data, threshold).set_index(["financial_year", "provision_type"])
+
+        def unquoted(source, provision):
+            def hide(match: re.Match) -> str:
+                shown = priced["unit_cost_gbp"].get((match.group(1), provision))
+                if shown is not None and pd.notna(shown):
+                    return match.group(0)
+                return f"{match.group(1)}'s unit cost (hidden: fewer than {threshold} placements)"
+
+            return CARRIED_UNIT_COST.sub(hide, source) if isinstance(source, str) else source
+
+        frame["source"] = [
+            unquoted(source, provision)
+            for source, provision in zip(frame["source"], frame["provision_type"], strict=True)
+        ]
     frame["assumption"] = frame["assumption"].map(lambda a: ASSUMPTION_LABELS.get(a, a))
     frame["provision_type"] = frame["provision_type"].map(
         lambda p: data.labels.get(p, p) if isinstance(p, str) else ""
@@ -847,37 +903,7 @@ def provision_spend(data: ReportData, threshold: int | None = None) -> Table:
     serving file's published.provision_spend: a placement count below the threshold is hidden
     with its spend and unit cost (one child's cost), and enough others in its year with it that
     the year's total spend cannot give it back."""
-    spend = data.spend.copy()
-    if threshold is not None:
-        counts = spend.pivot_table(
-            index="financial_year",
-            columns="provision_type",
-            values="placements",
-            aggfunc="sum",
-            fill_value=0,
-        )
-        money = spend.pivot_table(
-            index="financial_year",
-            columns="provision_type",
-            values="spend_gbp",
-            aggfunc="sum",
-            fill_value=0,
-        ).reindex_like(counts)
-        # a complement with £0 spend (a type paid for centrally) would give the hidden spend back
-        hidden_cells = protect(
-            counts, threshold, rows=True, columns=False, guessable=money.fillna(0) == 0
-        ).cells.isna()
-        hidden = (
-            hidden_cells.stack(future_stack=True)
-            .reindex(pd.MultiIndex.from_frame(spend[["financial_year", "provision_type"]]))
-            .fillna(False)
-            .to_numpy(dtype=bool)
-        )
-        spend["placements"] = spend["placements"].astype(float).mask(hidden)
-        spend["spend_gbp"] = spend["spend_gbp"].astype(float).mask(hidden)
-        fte = spend["fte_placements"]
-        spend["fte_placements"] = fte.mask(hidden | ((fte > 0) & (fte < threshold)))
-        spend["unit_cost_gbp"] = spend["unit_cost_gbp"].mask(spend["fte_placements"].isna())
+    spend = spend_published(data, threshold)
     spend["provision_type"] = spend["provision_type"].map(data.labels)
     spend = spend.rename(
         columns={
@@ -1208,14 +1234,20 @@ def dsg_plan_tables(data: ReportData, threshold: int | None = None) -> dict[str,
         "EHCP numbers": _marked(
             lambda d, t: [x for s in SCENARIOS for x in ehcp_by_placement(d, s, t)], data, threshold
         ),
-        "Expenditure by S251 line": expenditure_by_line(data) + transport(data),
-        "Expenditure by provision": [expenditure_by_provision(data, s) for s in SCENARIOS],
+        "Expenditure by S251 line": expenditure_by_line(data, threshold) + transport(data),
+        "Expenditure by provision": [
+            expenditure_by_provision(data, s, threshold) for s in SCENARIOS
+        ],
         **(
             {"Forecast by age and need": by_age}
             if (by_age := forecast_by_age_and_need(data))
             else {}
         ),
-        **({"Assumptions": shown} if (shown := assumptions(data) + sensitivity(data)) else {}),
+        **(
+            {"Assumptions": shown}
+            if (shown := assumptions(data, threshold) + sensitivity(data))
+            else {}
+        ),
         "Funding and balances": funding_and_balances(data),
         "Mitigations": [mitigation_log(data), mitigation_plan(data), gap_to_balance(data)],
     }

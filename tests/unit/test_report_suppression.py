@@ -91,3 +91,89 @@ def test_the_served_provision_spend_keeps_a_hidden_spend_hidden_too():
         cells.set_index("provision_type").loc[hidden.drop("total", errors="ignore"), "spend_gbp"]
         > 0
     ).any()
+
+
+def spend_data():
+    rows = spend_rows()
+    forecast = pd.DataFrame(
+        [
+            ("unmitigated" if k == 0 else "mitigated", "2025-26", p, v)
+            for k in (0, 1)
+            for p, v in (("mss", 1.3e6), ("inmss", 0.3e6), ("ap", 0.35e6), ("central", 0.5e6))
+        ],
+        columns=["scenario", "financial_year", "provision_type", "spend_gbp_central"],
+    )
+    by_line = rows[rows["provision_type"] != "central"].assign(
+        s251_line="1.2.1", s251_description="Top-up"
+    )
+    by_line = pd.concat(
+        [by_line, rows[rows["provision_type"] == "central"].assign(s251_line="1.2.5")]
+    ).assign(s251_description="a line")
+    return SimpleNamespace(
+        spend=rows,
+        spend_forecast=forecast,
+        spend_by_line=by_line[
+            ["financial_year", "provision_type", "s251_line", "s251_description", "spend_gbp"]
+        ],
+        labels={p: p for p in ("mss", "inmss", "ap", "central")},
+        complete_years=["2023-24", "2024-25"],
+        forecast_years=["2025-26"],
+    )
+
+
+def test_the_expenditure_sheets_hide_a_spend_whose_placement_count_is_hidden():
+    """The publication workbook's Provision spend hid 2023-24's one independent special
+    placement, but Expenditure by provision and by S251 line showed its £30,000 (one child's
+    cost) beside it."""
+    from report.tables import expenditure_by_line, expenditure_by_provision
+
+    data = spend_data()
+    table = expenditure_by_provision(data, "unmitigated", THRESHOLD)
+    frame = table.frame.set_index("Provision type")
+    assert pd.isna(frame.loc["inmss", "2023-24"]) and table.suppressed["2023-24"].sum() >= 2
+    assert (
+        frame.loc["Total", "2023-24"]
+        == data.spend.query("financial_year == '2023-24'")["spend_gbp"].sum()
+    )
+    assert frame["2024-25"].notna().all() and frame["2025-26"].notna().all()
+    internal = expenditure_by_provision(data, "unmitigated").frame.set_index("Provision type")
+    assert internal.loc["inmss", "2023-24"] == 30_000
+    for lines in expenditure_by_line(data, THRESHOLD)[1:]:
+        split = lines.frame.set_index("Provision type")
+        assert split["2023-24"].iloc[:-1].isna().all()  # no split of that year at all
+        assert split["2023-24"].iloc[-1] == frame.loc["Total", "2023-24"]
+        assert split["2024-25"].notna().all()
+
+
+def test_the_spend_charts_show_a_hidden_spend_only_with_its_complement():
+    from report.charts import HIDDEN, spend_latest_year, spend_trend
+
+    data = spend_data()
+    data.complete_years = ["2023-24"]
+    latest = spend_latest_year(data, THRESHOLD).data.set_index("provision_type")["spend_gbp"]
+    assert "inmss" not in latest.index and latest[HIDDEN] > 30_000
+    assert latest.sum() == data.spend.query("financial_year == '2023-24'")["spend_gbp"].sum()
+    trend = spend_trend(data, THRESHOLD).data
+    actual = trend[trend["financial_year"] == "2023-24"].set_index("provision_type")["spend_gbp"]
+    assert actual.get("inmss", 0) == 0 and actual[HIDDEN] > 30_000
+
+
+def test_a_unit_cost_carried_from_a_hidden_year_is_not_quoted_for_publication():
+    from report.tables import assumptions
+
+    data = spend_data()
+    source = "no full-time placements in 2024-25: {}'s unit cost (£30,000) carried 1 year(s)"
+    data.assumptions = pd.DataFrame(
+        {
+            "assumption": ["unit_cost_growth", "unit_cost_growth"],
+            "provision_type": ["inmss", "mss"],
+            "financial_year": [None, None],
+            "value": [0.02, 0.02],
+            "unit": ["a year", "a year"],
+            "source": [source.format("2023-24"), source.format("2024-25")],
+        }
+    )
+    published = assumptions(data, THRESHOLD)[0].frame["Source"].tolist()
+    assert "£30,000" not in published[0] and "hidden: fewer than 5 placements" in published[0]
+    assert published[1] == source.format("2024-25")  # shown in Provision spend: quoted
+    assert assumptions(data)[0].frame["Source"].tolist()[0] == source.format("2023-24")
