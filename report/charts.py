@@ -1783,8 +1783,11 @@ CHARTS = [
 ]
 
 
-# charts that show counts of children: the only ones that change when small counts are suppressed
+# the charts drawn again for publication, the only ones suppression changes: they show counts of
+# children, or money of a provision type whose count a year hides (one child's cost)
 COUNT_CHARTS = {
+    spend_latest_year,
+    spend_trend,
     dbv_panels,
     caseload_by_need,
     caseload_by_age_group,

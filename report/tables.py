@@ -20,6 +20,7 @@ import pandas as pd
 
 from forecast.model import MITIGATED, UNMITIGATED
 from forecast.years import fy_of_census_year
+from serving.suppression import Line, suppress
 
 from .charts import SENSITIVITY_LABELS
 from .data import DFE_PLACEMENT, ReportData, spend_published
@@ -251,6 +252,26 @@ def expenditure_by_line(data: ReportData, threshold: int | None = None) -> list[
     ]
     by_line.insert(1, "S251 line description", by_line["s251_line"].map(descriptions))
     by_line = _with_total(by_line.rename(columns={"s251_line": "S251 line"}), "S251 line")
+    line_hidden = None
+    if split_hidden:
+        hidden_types = published.loc[
+            published["spend_gbp"].isna(), ["financial_year", "provision_type"]
+        ]
+        line_hidden = pd.DataFrame(False, index=by_line.index, columns=by_line.columns)
+        for year in split_hidden:
+            of_year = actual[actual["financial_year"] == year]
+            types = set(hidden_types.loc[hidden_types["financial_year"] == year, "provision_type"])
+            from_hidden = (
+                of_year[of_year["provision_type"].isin(types)]
+                .groupby("s251_line")["spend_gbp"]
+                .sum()
+                .reindex(by_line["S251 line"].iloc[:-1])
+                .fillna(0.0)
+            )
+            line_hidden.loc[by_line.index[:-1], year] = _dominated_lines(
+                by_line[year].iloc[:-1].to_numpy(), from_hidden.to_numpy()
+            )
+        by_line = by_line.mask(line_hidden)
     tables.insert(
         0,
         Table(
@@ -258,11 +279,35 @@ def expenditure_by_line(data: ReportData, threshold: int | None = None) -> list[
             "High needs expenditure by S251 line, actual (£)",
             by_line,
             "money",
-            "Every high needs transaction in the ledger, by the S251 line it was posted to.",
+            "Every high needs transaction in the ledger, by the S251 line it was posted to."
+            + (
+                " For publication, a line whose spend a hidden provision type's makes up most "
+                "of is hidden (it would be that type's spend, one child's cost), with another."
+                if line_hidden is not None and line_hidden.any().any()
+                else ""
+            ),
             ["Total"],
+            line_hidden,
         ),
     )
     return tables
+
+
+def _dominated_lines(spend: np.ndarray, from_hidden: np.ndarray) -> np.ndarray:
+    """Which of a year's S251 lines to hide: those more than half of whose spend is a hidden
+    provision type's (the line's total would be near that type's spend: the dominance rule of
+    disclosure control for money), and enough others that the year's total gives none back; a
+    line with no spend is no complement."""
+    sensitive = (np.abs(from_hidden) > 0.5 * np.abs(spend)) & (from_hidden != 0)
+    if not sensitive.any():
+        return np.zeros(len(spend), dtype=bool)
+    # as counts for the suppression rules: the sensitive lines below the threshold of 2, the
+    # others by the size of their spend (the smallest non-zero one is the complement)
+    values = np.where(sensitive, 1.0, np.maximum(np.abs(spend), 2.0))
+    values = np.where(~sensitive & (spend == 0), 0.0, values)
+    frame = pd.DataFrame({"value": [*values, values.sum()]})
+    line = Line(np.arange(len(values)), len(values))
+    return suppress(frame, "value", [line], threshold=2).notna().to_numpy()[: len(values)]
 
 
 def expenditure_by_provision(

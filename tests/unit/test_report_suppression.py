@@ -177,3 +177,25 @@ def test_a_unit_cost_carried_from_a_hidden_year_is_not_quoted_for_publication():
     assert "£30,000" not in published[0] and "hidden: fewer than 5 placements" in published[0]
     assert published[1] == source.format("2024-25")  # shown in Provision spend: quoted
     assert assumptions(data)[0].frame["Source"].tolist()[0] == source.format("2023-24")
+
+
+def test_a_line_that_is_mostly_a_hidden_type_s_spend_is_hidden_with_another():
+    """1.2.3 carries only the independent special school's fees: the line's total in a year whose
+    single placement there is hidden would be that child's cost (it was shown as it is)."""
+    from report.tables import expenditure_by_line
+
+    data = spend_data()
+    inmss = data.spend_by_line["provision_type"] == "inmss"
+    data.spend_by_line.loc[inmss, "s251_line"] = "1.2.3"
+    lines = expenditure_by_line(data, THRESHOLD)[0]
+    frame = lines.frame.set_index("S251 line")
+    assert pd.isna(frame.loc["1.2.3", "2023-24"])
+    assert frame["2023-24"].iloc[:-1].isna().sum() >= 2  # with a complement
+    assert (
+        frame.loc["Total", "2023-24"]
+        == data.spend.query("financial_year == '2023-24'")["spend_gbp"].sum()
+    )
+    assert frame["2024-25"].notna().all()  # nothing hidden that year
+    assert lines.suppressed["2023-24"].sum() == frame["2023-24"].isna().sum()
+    internal = expenditure_by_line(data)[0].frame.set_index("S251 line")
+    assert internal.loc["1.2.3", "2023-24"] == 30_000
