@@ -26,6 +26,7 @@ from .charts import SENSITIVITY_LABELS
 from .data import DFE_PLACEMENT, ReportData, spend_published
 
 SCENARIOS = ("unmitigated", "mitigated")
+BROUGHT_FORWARD = "Balance brought forward (1 April)"
 FUNDING_LINES = {
     "hnb_allocation_gbp": "High needs block allocation",
     "place_deductions_gbp": "less: place deductions (academies and colleges)",
@@ -361,6 +362,9 @@ def funding_and_balances(data: ReportData) -> list[Table]:
         "Total high needs funding": actual["funding_gbp"],
         "High needs spend": actual["spend_gbp"],
         "In-year balance (funding − spend)": actual["in_year_balance_gbp"],
+        # the first year's: the budget file's balance brought forward (or what it implies for a
+        # year before it); then each year's is the year before's close
+        BROUGHT_FORWARD: actual["cumulative_balance_gbp"] - actual["in_year_balance_gbp"],
         "Cumulative DSG high needs balance": actual["cumulative_balance_gbp"],
     }
     history = pd.DataFrame(rows).T

@@ -43,6 +43,7 @@ from openpyxl.worksheet.table import TableStyleInfo
 from .benchmarks import INDICATORS
 from .tables import (
     AGE_ORDER,
+    BROUGHT_FORWARD,
     EACH_ALONE,
     FUNDING_LINES,
     KIND_ORDER,
@@ -232,14 +233,23 @@ def _formulas(
         funding, spend = row_of.get("Total high needs funding"), row_of.get("High needs spend")
         lines = [row_of[label] for label in FUNDING_LINES.values() if label in row_of]
         in_year = row_of.get("In-year balance (funding − spend)")
+        brought = row_of.get(BROUGHT_FORWARD)
         cumulative = row_of.get("Cumulative DSG high needs balance")
         for k, year in enumerate(columns[1:]):
             if funding is not None and lines:
                 out[(funding, year)] = _plus(*(Ref(line, year) for line in lines))
             if None not in (in_year, funding, spend):
                 out[(in_year, year)] = _less(Ref(funding, year), Ref(spend, year))
-            if k and None not in (in_year, cumulative):
-                out[(cumulative, year)] = _plus(Ref(cumulative, columns[k]), Ref(in_year, year))
+            if None in (in_year, cumulative):
+                continue
+            if brought is None:
+                if k:
+                    out[(cumulative, year)] = _plus(Ref(cumulative, columns[k]), Ref(in_year, year))
+                continue
+            # the first year's brought forward is the figure; every balance after it a formula
+            if k:
+                out[(brought, year)] = _plus(Ref(cumulative, columns[k]))
+            out[(cumulative, year)] = _plus(Ref(brought, year), Ref(in_year, year))
     elif table.name in (f"funding_and_balances_{scenario}" for scenario in SCENARIOS):
         funding, spend = row_of.get("Total high needs funding"), row_of.get("High needs spend")
         in_year = row_of.get("In-year balance (funding − spend)")

@@ -376,13 +376,23 @@ def test_totals_and_balances_are_formulas_giving_the_forecast_tables_figures(wor
             ("In-year balance (funding − spend)", in_year),
             ("Cumulative DSG high needs balance", cumulative),
         ):
-            assert is_formula(history.raw(line, year)) or (
-                line.startswith("Cumulative") and year == first
-            )
+            assert is_formula(history.raw(line, year)), (line, year)
             assert round(history.value(line, year), 2) == pytest.approx(value, abs=0.005), (
                 line,
                 year,
             )
+    # every balance a formula from one figure: the first year's balance brought forward (the
+    # budget file's, the auditor's starting point), shown rather than folded into a typed close
+    brought = "Balance brought forward (1 April)"
+    assert not is_formula(history.raw(brought, first))
+    [(opening,)] = rows(
+        con,
+        "SELECT (cumulative_balance_gbp - in_year_balance_gbp)::DOUBLE FROM "
+        "marts.fct_hnb_position WHERE financial_year = ?",
+        first,
+    )
+    assert history.value(brought, first) == pytest.approx(opening, abs=0.005)
+    assert all(is_formula(history.raw(brought, year)) for year in history.headings[2:])
     gap = locate(workbook, "gap_to_balance")
     for year, in_year, cumulative in rows(
         con,
