@@ -589,7 +589,8 @@ ASSUMPTION_LABELS = {
     "in_progress_year_funding": "High needs funding of a year not yet complete",
     "in_progress_year_spend": "Spend of a year not yet complete (estimated)",
     "in_progress_year_balance": "Balance of a year not yet complete (estimated)",
-    "balance_brought_forward": "Balance brought forward",
+    # its year is the one it closes (31 March), which the first forecast year brings forward
+    "balance_brought_forward": "Cumulative balance at the year's end, the forecast's start",
 }
 
 
