@@ -989,11 +989,16 @@ def provision_starts(data: ReportData, threshold: int | None = None) -> Chart:
             f"{data.labels[provision]} placements most often start at {band} "
             f"({style.percent(by_age[band] / by_age.sum())} of those published)"
         )
-        if cost["costed_starts"].sum() > 0:
+        at_band = cost[cost["age_at_start_band"] == band]
+        if len(at_band) and at_band["costed_starts"].sum() > 0:
+            # the band's own average, as the chart plots it (it was every age's, read as the
+            # band's)
+            piece += f", at {style.pounds(at_band['avg_annual_cost_gbp'].iloc[0])} a year there"
+        elif cost["costed_starts"].sum() > 0:
             pooled = (cost["avg_annual_cost_gbp"] * cost["costed_starts"]).sum() / cost[
                 "costed_starts"
             ].sum()
-            piece += f", at {style.pounds(pooled)} a year on average"
+            piece += f", at {style.pounds(pooled)} a year on average across all ages"
         pieces.append(piece)
     counted = (
         f"{style.count(total_starts)} placements" if np.isfinite(total_starts) else "Placements"

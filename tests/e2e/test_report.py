@@ -177,9 +177,18 @@ def test_readings_state_the_run_s_own_figures(demo, con, data):
         ).fetchall()
     )
     growth = (placed[last_fy] / placed[first_fy]) ** (1 / (years - 1)) - 1
-    assert f"total placement cost {style.grew(growth)}" in readings[
-        "04_caseload_unit_cost_total_cost"
-    ]
+    assert (
+        f"total placement cost {style.grew(growth)}" in readings["04_caseload_unit_cost_total_cost"]
+    )
+    # the age-at-start reading's cost is the modal band's, as plotted (it was every age's)
+    starts = next(c for c in build_charts(data) if c.key == "08_age_at_provision_start").data
+    inmss = starts[starts["provision_type"] == "inmss"].set_index("age_at_start_band")
+    band = inmss["starts"].idxmax()
+    assert (
+        f"start at {band} " in readings["08_age_at_provision_start"]
+        and f"at {style.pounds(inmss.loc[band, 'avg_annual_cost_gbp'])} a year there"
+        in readings["08_age_at_provision_start"]
+    )
 
 
 @pytest.mark.parametrize("threshold", [None, THRESHOLD])
