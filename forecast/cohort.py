@@ -573,7 +573,9 @@ def _parameter_draws(
     leave = ga / (ga + gb)
     moves = _gamma_normalise(rng, model.move_alpha, paths)  # (paths, A, P, P)
     slope = model.joiner_slope + model.joiner_slope_se * rng.standard_normal(paths)
-    shocks = model.joiner_noise * rng.standard_normal((paths, years))
+    # drawn year by year (a year's shocks for every path, then the next year's), so a later
+    # horizon adds years without changing the draws, and the figures, of the years before it
+    shocks = model.joiner_noise * rng.standard_normal((years, paths)).T
     drawn = (leave, moves, slope, shocks)
     for array in drawn:
         array.setflags(write=False)

@@ -302,6 +302,21 @@ def test_drivers_add_up_to_the_change_in_spend(steady):
     assert drivers.loc[("unmitigated", "2027-28"), "total"] == pytest.approx(change, rel=1e-6)
 
 
+def test_a_later_horizon_leaves_the_earlier_years_figures_as_they_were(steady):
+    """Extending the horizon from 2028-29 to 2030-31 changed 2026-27's spend by £31k and
+    2028-29's balance by £125k on the demo: the new years must not redraw the earlier ones."""
+    near = run_forecast(steady, [], dataclasses.replace(SETTINGS, recover_by="2028-29"))
+    far = run_forecast(
+        steady, [], dataclasses.replace(SETTINGS, horizon="2030-31", recover_by="2028-29")
+    )
+    columns = ["scenario", "financial_year", "spend_gbp_central", "cumulative_balance_gbp_p10"]
+    shown = near.hnb_position[columns].reset_index(drop=True)
+    assert far.hnb_position["financial_year"].max() == "2030-31"
+    pd.testing.assert_frame_equal(
+        far.hnb_position[columns].merge(shown[["scenario", "financial_year"]]), shown
+    )
+
+
 def test_a_recovery_year_before_the_forecast_is_refused(steady):
     with pytest.raises(ForecastSettingsError, match=r"recover_by \(2020-21\) is before the first"):
         run_forecast(steady, [], dataclasses.replace(SETTINGS, recover_by="2020-21"))
