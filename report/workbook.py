@@ -610,11 +610,21 @@ def dsg_summary(data: ReportData, scenario: str) -> Table:
     brought = len(lines)
     carried = brought + 1
     opening = float(actual["cumulative_balance_gbp"]) - float(actual["in_year_balance_gbp"])
+    # the other blocks' own balances of the years before, as the budget file gives them over the
+    # years the high needs balance covers: the DSG's balance is every block's
+    earlier = _other_blocks_before(data, base)
     line(
         "DSG: balance brought forward (1 April)",
-        each(lambda k, y: _plus(Ref(carried, years[k - 1])) if k else opening),
+        each(lambda k, y: _plus(Ref(carried, years[k - 1])) if k else opening + earlier),
         f"{base}: the budget file's balance brought forward with every year's high needs balance "
-        "since (marts.fct_hnb_position); then the year before's carried forward",
+        "since (marts.fct_hnb_position)"
+        + (
+            f" and the other blocks' in-year balances before {base} "
+            f"(£{earlier:,.0f}, marts.fct_dsg_other_blocks)"
+            if earlier
+            else ""
+        )
+        + "; then the year before's carried forward",
     )
     line(
         "DSG: balance carried forward (31 March)",
@@ -641,6 +651,18 @@ def dsg_summary(data: ReportData, scenario: str) -> Table:
         "formulas, so an entry flows through to the DSG balance. Negative balance = deficit."
         + transfers,
     )
+
+
+def _other_blocks_before(data: ReportData, base: str) -> float:
+    """The other DSG blocks' in-year balances (funding less spend, where the budget file gives
+    both) of the years before `base` that the high needs balance covers."""
+    given = getattr(data, "other_blocks", None)
+    if given is None or not len(given):
+        return 0.0
+    covered = set(data.position["financial_year"])
+    years = given["financial_year"].astype(str)
+    before = given[(years < base) & years.isin(covered)]
+    return float((before["funding_gbp"] - before["spend_gbp"]).dropna().sum())
 
 
 def ehcp_by_age(actual: Table, future: Table, scenario: str) -> Table:

@@ -153,6 +153,30 @@ def test_the_dsg_summary_reaches_the_forecast_balance_and_takes_the_council_s_en
     )
 
 
+def test_the_dsg_balance_brought_forward_holds_the_other_blocks_earlier_balances(tmp_path):
+    """The budget file gives the schools block for 2024-25 (a £1m surplus) and 2025-26: the
+    whole DSG's balance brought forward into 2025-26 holds 2024-25's surplus too (it was the
+    high needs balance alone, £1m short for every year after)."""
+    data = fake_report()
+    data.other_blocks = pd.DataFrame(
+        {
+            "financial_year": ["2024-25", "2025-26"],
+            "block": ["schools", "schools"],
+            "funding_gbp": [100e6, 101e6],
+            "spend_gbp": [99e6, 100.5e6],
+        }
+    )
+    workbook = written(tmp_path, {"DSG plan summary": []}, data)
+    table = locate(workbook, "dsg_plan_summary_unmitigated")
+    assert table.value("DSG: balance brought forward (1 April)", "2025-26") == pytest.approx(
+        -2.5e6 + 1e6
+    )
+    expected = data.position_forecast.set_index(["scenario", "financial_year"])
+    assert table.value("DSG: balance carried forward (31 March)", "2028-29") == pytest.approx(
+        expected.loc[("unmitigated", "2028-29"), "cumulative_balance_gbp_central"] + 1e6 + 0.5e6
+    )
+
+
 def test_a_year_carried_before_the_forecast_is_a_column_of_the_dsg_summary(tmp_path):
     """Refreshed before 2025-26's ledger is whole, the forecast starts from 2024-25's close
     carried through 2025-26's estimated balance: the summary shows 2025-26 (funding and estimated
