@@ -180,19 +180,42 @@ class ReportData:
 
     def flows_published(self, threshold: int | None) -> dict[str, Protected]:
         """Per flow (new_plans, ceased_plans, moved_in, moved_out): year (rows) × provision type,
-        with each year's total, as published."""
+        with each year's total, as published: the cells published.ehcp_flows hides (one
+        suppression for both, which also keeps a type's caseload change between censuses from
+        giving a hidden flow back)."""
+        measures = ("new_plans", "ceased_plans", "moved_in", "moved_out")
+        hidden = None
+        if threshold is not None:
+            from serving.publish import SUPPRESSED_TABLES, suppressed_table
+
+            spec = next(t for t in SUPPRESSED_TABLES if t.name == "ehcp_flows")
+            long = self.flows.melt(
+                id_vars=["year", "provision_type"],
+                value_vars=list(measures),
+                var_name="measure",
+                value_name="plans",
+            ).dropna(subset=["plans"])
+            table = suppressed_table(long, spec, threshold)
+            table["year"] = table["year"].astype(self.flows["year"].dtype)
+            hidden = table.set_index(["measure", "year", "provision_type"])["suppressed"]
         published = {}
-        for measure in ("new_plans", "ceased_plans", "moved_in", "moved_out"):
+        for measure in measures:
             wide = self.flows.pivot_table(
                 index="year", columns="provision_type", values=measure, aggfunc="sum", fill_value=0
             ).astype(float)
-            published[measure] = (
-                protect(wide, threshold, rows=True, columns=False)
-                if threshold is not None
-                else Protected(
-                    wide, wide.sum(axis=1), pd.Series(np.nan, index=wide.columns), float("nan")
+            totals = wide.sum(axis=1)
+            column_totals = pd.Series(np.nan, index=wide.columns)
+            if hidden is not None:
+                mask = (
+                    hidden.loc[measure]
+                    .unstack("provision_type")
+                    .reindex(index=wide.index)
+                    .astype("boolean")
+                    .fillna(False)
                 )
-            )
+                wide = wide.mask(mask.reindex(columns=wide.columns, fill_value=False))
+                totals = totals.mask(mask["total"])
+            published[measure] = Protected(wide, totals, column_totals, float("nan"))
         return published
 
 

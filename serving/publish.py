@@ -49,7 +49,15 @@ from warehouse.councils import councils, with_la_code
 from . import contract as serving_contract
 from .files import NEXT_MARKER, OWNER_ONLY, flush, make_folders, remove_files, sql_text
 from .parquet import switch_parquet, write_parquet
-from .suppression import DEFAULT_THRESHOLD, TOTAL, suppress, table_lines, with_totals
+from .suppression import (
+    DEFAULT_THRESHOLD,
+    EXTERNAL,
+    TOTAL,
+    Line,
+    suppress,
+    table_lines,
+    with_totals,
+)
 
 SERVED_SCHEMAS = ("marts", "forecast")
 PUBLISHED_SCHEMA = "published"
@@ -116,6 +124,10 @@ class SuppressedTable:
     hidden_with_count: tuple[str, ...] = ()  # measures hidden whenever the row's count is
     # of those, the ones that have a total (the others are blank on totals)
     summed: tuple[str, ...] = ()
+    # (dim, {value: sign}): along the other dims, Σ sign × count is a figure another published
+    # table gives (a caseload's change between censuses = new − ceased + moved in − moved out),
+    # so it is a line too, whose total is that figure
+    change_of: tuple[str, tuple[tuple[str, int], ...]] | None = None
 
 
 SUPPRESSED_TABLES = (
@@ -153,6 +165,10 @@ SUPPRESSED_TABLES = (
         dims=("year", "measure", "provision_type"),
         count="plans",
         lines=(("year", "measure"),),
+        change_of=(
+            "measure",
+            (("new_plans", 1), ("ceased_plans", -1), ("moved_in", 1), ("moved_out", -1)),
+        ),
     ),
     SuppressedTable(
         name="provision_spend",
@@ -642,14 +658,9 @@ def suppressed_table(cells: pd.DataFrame, spec: SuppressedTable, threshold: int)
     # a complement whose money is £0 (a type paid for centrally) hides none of a hidden count's
     # money: the year's total less the shown cells would give it back
     guessable = (table[list(spec.summed)].fillna(0) == 0).any(axis=1).to_numpy()
+    lines = table_lines(table, spec.dims, spec.lines) + change_lines(table, spec)
     hidden = (
-        suppress(
-            table,
-            spec.count,
-            table_lines(table, spec.dims, spec.lines),
-            threshold,
-            guessable=guessable if spec.summed else None,
-        )
+        suppress(table, spec.count, lines, threshold, guessable=guessable if spec.summed else None)
         .notna()
         .to_numpy()
     )
@@ -662,6 +673,22 @@ def suppressed_table(cells: pd.DataFrame, spec: SuppressedTable, threshold: int)
         ordering += [f"_total_{dim}", dim]
     table = table.sort_values(ordering, kind="stable", ignore_index=True)
     return table[[*spec.dims, spec.count, *spec.hidden_with_count, "suppressed"]]
+
+
+def change_lines(table: pd.DataFrame, spec: SuppressedTable) -> list[Line]:
+    """`spec.change_of`'s lines: for each value of the other dims (a year and provision type,
+    its total included), the signed cells whose sum another published table gives."""
+    if spec.change_of is None:
+        return []
+    dim, signed = spec.change_of
+    sign_of = dict(signed)
+    others = [d for d in spec.dims if d != dim]
+    lines = []
+    for _, group in table[table[dim].isin(sign_of)].groupby(others, sort=False):
+        members = group.index.to_numpy()
+        signs = group[dim].map(sign_of).to_numpy(dtype=float)
+        lines.append(Line(members, EXTERNAL, signs))
+    return lines
 
 
 def _write_meta(

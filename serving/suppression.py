@@ -12,8 +12,9 @@ one of its lines is hidden too: an interior non-zero cell first (a zero an outsi
 guess, like a 16-year-old in early years, protects nothing), then a zero, then the total.
 
 This is the usual cell-suppression practice of official statistics (ONS, DfE). It considers
-the totals of each table, not arithmetic links between different tables (such as caseload
-change = new − ceased plans).
+the totals of each table and the links to other tables a table declares (a line with signed
+members whose total is published elsewhere, `EXTERNAL`: a provision type's caseload change
+between censuses = new − ceased + moved in − moved out), not every arithmetic link there is.
 """
 
 from __future__ import annotations
@@ -38,7 +39,19 @@ class SuppressionError(ValueError):
 @dataclass(frozen=True)
 class Line:
     members: np.ndarray  # positions of the cells along the line
-    total: int  # position of its total
+    total: int  # position of its total; EXTERNAL: a figure published elsewhere, never hidden here
+    # each member's sign in "Σ sign × member = total" (all +1 when None): a caseload's change
+    # is its new plans less its ceased ones
+    signs: np.ndarray | None = None
+
+    @property
+    def cells(self) -> tuple[int, ...]:
+        """The line's cells in this table: its members, and its total when it is one."""
+        cells = tuple(int(p) for p in self.members)
+        return cells if self.total == EXTERNAL else (*cells, int(self.total))
+
+
+EXTERNAL = -1
 
 
 def with_totals(
@@ -103,18 +116,18 @@ def suppress(
     if guessable is not None:
         guessed = guessed | np.asarray(guessable, dtype=bool)
     is_total = np.zeros(len(table), dtype=bool)
-    is_total[[line.total for line in lines]] = True
+    is_total[[line.total for line in lines if line.total != EXTERNAL]] = True
     reasons = np.full(len(table), None, dtype=object)
     reasons[(values > 0) & (values < threshold)] = PRIMARY
     lines_of: dict[int, list[Line]] = {}
     for line in lines:
-        for cell in (*line.members, line.total):
+        for cell in line.cells:
             lines_of.setdefault(int(cell), []).append(line)
     while True:
         # the quick rule first: a line with exactly one hidden count gives it away
         progressed = False
         for line in lines:
-            if sum(reasons[p] is not None for p in (*line.members, line.total)) == 1:
+            if sum(reasons[p] is not None for p in line.cells) == 1:
                 progressed |= _hide_complement(line, values, guessed, is_total, reasons, lines_of)
         if progressed:
             continue
@@ -125,8 +138,8 @@ def suppress(
         # hide a cell on one of its lines; when those are all hidden, on any line with hidden
         # cells (more unknowns under the same equations can only widen what is unknown)
         hidden = reasons != None  # noqa: E711 (element-wise)
-        candidates = [line for line in lines if cell in line.members or cell == line.total]
-        candidates += [line for line in lines if hidden[[*line.members, line.total]].any()]
+        candidates = [line for line in lines if cell in line.cells]
+        candidates += [line for line in lines if hidden[list(line.cells)].any()]
         if not any(
             _hide_complement(line, values, guessed, is_total, reasons, lines_of)
             for line in candidates
@@ -149,13 +162,13 @@ def _hide_complement(
     `guessed`) before zero,
     then one that also gives a complement to another line with a lone hidden cell (so a
     rectangle of four hidden cells closes rather than a chain growing), then the smallest."""
-    shown = [int(p) for p in (*line.members, line.total) if reasons[p] is None]
+    shown = [p for p in line.cells if reasons[p] is None]
     if not shown:
         return False
 
     def lone_lines_crossed(cell: int) -> int:
         return sum(
-            sum(reasons[p] is not None for p in (*other.members, other.total)) == 1
+            sum(reasons[p] is not None for p in other.cells) == 1
             for other in lines_of[cell]
             if other is not line
         )
@@ -173,9 +186,10 @@ def recoverable_cells(hidden: np.ndarray, lines: Sequence[Line]) -> np.ndarray:
     column_of = {int(cell): i for i, cell in enumerate(unknown)}
     equations = np.zeros((len(lines), unknown.size))
     for row, line in enumerate(lines):
-        for cell in line.members:
+        signs = np.ones(len(line.members)) if line.signs is None else line.signs
+        for cell, sign in zip(line.members, signs, strict=True):
             if cell in column_of:
-                equations[row, column_of[cell]] = 1.0
+                equations[row, column_of[cell]] = float(sign)
         if line.total in column_of:
             equations[row, column_of[line.total]] = -1.0
     _, singular, vh = np.linalg.svd(equations)

@@ -118,3 +118,28 @@ def test_a_threshold_below_one_is_refused():
         suppress(
             table, "plans", table_lines(table, ("year", "provision"), (("year",),)), threshold=0
         )
+
+
+def test_flows_are_hidden_so_that_the_caseload_s_change_gives_none_away():
+    """A type's caseload change between censuses (published with the caseload) is its new plans
+    less its ceased ones, plus moves in less moves out: with moves and ceased shown, a hidden
+    count of new plans came back exactly (37 cells of the demo's published flows)."""
+    from serving.publish import SUPPRESSED_TABLES, change_lines, suppressed_table
+
+    spec = next(t for t in SUPPRESSED_TABLES if t.name == "ehcp_flows")
+    rows = []
+    for provision, counts in (
+        ("ap", {"new_plans": 2, "ceased_plans": 0, "moved_in": 0, "moved_out": 5}),
+        ("mss", {"new_plans": 30, "ceased_plans": 12, "moved_in": 9, "moved_out": 6}),
+        ("mainstream", {"new_plans": 80, "ceased_plans": 40, "moved_in": 7, "moved_out": 20}),
+        ("inmss", {"new_plans": 15, "ceased_plans": 8, "moved_in": 15, "moved_out": 0}),
+    ):
+        rows += [(2020, m, provision, n) for m, n in counts.items()]
+    cells = pd.DataFrame(rows, columns=["year", "measure", "provision_type", "plans"])
+    table = suppressed_table(cells, spec, threshold=5)
+    hidden = table["suppressed"].to_numpy(dtype=bool)
+    lines = table_lines(table, spec.dims, spec.lines) + change_lines(table, spec)
+    assert hidden.any() and not recoverable_cells(hidden, lines).size
+    # the table's own totals alone were all the old suppression considered
+    ap_new = (table["provision_type"] == "ap") & (table["measure"] == "new_plans")
+    assert table.loc[ap_new, "plans"].isna().all()
