@@ -509,11 +509,13 @@ def dbv_panels(data: ReportData, threshold: int | None = None) -> Chart:
     # over fewer full-time placements than the threshold, are hidden (one child's cost)
     priced = spend_published(data, threshold)
     priced = priced[priced["financial_year"].isin(years)]
-    cost = priced.pivot(index="financial_year", columns="provision_type", values="spend_gbp")
+    cost = priced.pivot_table(index="financial_year", columns="provision_type", values="spend_gbp")
     future_cost = future.pivot_table(
         index="financial_year", columns="provision_type", values="spend_gbp_central"
     )
-    unit = priced.pivot(index="financial_year", columns="provision_type", values="unit_cost_gbp")
+    unit = priced.pivot_table(
+        index="financial_year", columns="provision_type", values="unit_cost_gbp"
+    )
     future_unit = future.pivot_table(
         index="financial_year", columns="provision_type", values="unit_cost_gbp"
     )
@@ -613,6 +615,8 @@ def dbv_panels(data: ReportData, threshold: int | None = None) -> Chart:
         return whole_cost.loc[y, shown].sum() / fte.loc[y].sum()
 
     unit_growth = _growth(average_unit(first), average_unit(last), span)
+    # (a type whose cost every year hides has no column: no rise to name)
+    cost = cost.reindex(columns=whole_cost.columns)
     increase = (cost.loc[last, shown] - cost.loc[first, shown]).sort_values(ascending=False)
     if span == 0:
         reading = (
@@ -998,7 +1002,8 @@ def provision_starts(data: ReportData, threshold: int | None = None) -> Chart:
             pooled = (cost["avg_annual_cost_gbp"] * cost["costed_starts"]).sum() / cost[
                 "costed_starts"
             ].sum()
-            piece += f", at {style.pounds(pooled)} a year on average across all ages"
+            ages = "all ages" if threshold is None else "the ages published"
+            piece += f", at {style.pounds(pooled)} a year on average across {ages}"
         pieces.append(piece)
     counted = (
         f"{style.count(total_starts)} placements" if np.isfinite(total_starts) else "Placements"

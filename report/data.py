@@ -223,8 +223,9 @@ def spend_published(data: ReportData, threshold: int | None) -> pd.DataFrame:
     """`data.spend` (marts.fct_provision_spend) as published, as the serving file's
     published.provision_spend: a placement count below the threshold is hidden (null) with
     its spend and unit cost (one child's cost), and enough of its year's other cells that the
-    year's total spend (published in the high needs position) cannot give it back; never a
-    cell whose spend is £0 as the complement (it would hide none of the money)."""
+    year's total spend (published in the high needs position) cannot give it back; a cell
+    whose spend is £0 is the complement only when nothing else is left (it hides none of the
+    money)."""
     spend = data.spend.copy()
     if threshold is None:
         return spend

@@ -173,7 +173,10 @@ def expenditure_by_line(data: ReportData, threshold: int | None = None) -> list[
         return []
     years = data.complete_years
     published = spend_published(data, threshold)
-    split_hidden = sorted(set(published.loc[published["spend_gbp"].isna(), "financial_year"]))
+    # (the complete years': a year still in progress is not in these tables' actual columns)
+    split_hidden = sorted(
+        set(published.loc[published["spend_gbp"].isna(), "financial_year"]) & set(years)
+    )
     actual = data.spend_by_line[data.spend_by_line["financial_year"].isin(years)]
     base_year = years[-1]
     base = actual[actual["financial_year"] == base_year]

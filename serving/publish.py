@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from ingest.contracts import EXTRACTS
@@ -128,6 +129,9 @@ class SuppressedTable:
     # table gives (a caseload's change between censuses = new − ceased + moved in − moved out),
     # so it is a line too, whose total is that figure
     change_of: tuple[str, tuple[tuple[str, int], ...]] | None = None
+    # two values of that dim whose totals over the rest are equal (moves in and out, across
+    # every provision type)
+    balanced: tuple[str, ...] = ()
 
 
 SUPPRESSED_TABLES = (
@@ -169,6 +173,7 @@ SUPPRESSED_TABLES = (
             "measure",
             (("new_plans", 1), ("ceased_plans", -1), ("moved_in", 1), ("moved_out", -1)),
         ),
+        balanced=("moved_in", "moved_out"),
     ),
     SuppressedTable(
         name="provision_spend",
@@ -688,6 +693,13 @@ def change_lines(table: pd.DataFrame, spec: SuppressedTable) -> list[Line]:
         members = group.index.to_numpy()
         signs = group[dim].map(sign_of).to_numpy(dtype=float)
         lines.append(Line(members, EXTERNAL, signs))
+        # over every provision type (the totals), moves in are moves out: a known 0 too, else
+        # the totals' change line gave a hidden total back from the other
+        if (group[others] == TOTAL).any(axis=None):
+            moves = group[group[dim].isin(spec.balanced)]
+            if len(moves) == 2:
+                first = (moves[dim] == spec.balanced[0]).to_numpy()
+                lines.append(Line(moves.index.to_numpy(), EXTERNAL, np.where(first, 1.0, -1.0)))
     return lines
 
 

@@ -376,7 +376,8 @@ def test_a_ledger_that_starts_before_the_budget_closes_its_first_years_on_the_br
                 "SELECT financial_year, cumulative_balance_gbp FROM marts.fct_hnb_position"
             ).fetchall()
         )
-    assert after == {**before, "2020-21": Decimal(-25000)}
+    # (the day's year is not complete: it has no balance of its own)
+    assert after == {**before, "2020-21": None}
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
         # one day of spend is not a year
         assert not con.execute(

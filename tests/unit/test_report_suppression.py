@@ -199,3 +199,16 @@ def test_a_line_that_is_mostly_a_hidden_type_s_spend_is_hidden_with_another():
     assert lines.suppressed["2023-24"].sum() == frame["2023-24"].isna().sum()
     internal = expenditure_by_line(data)[0].frame.set_index("S251 line")
     assert internal.loc["1.2.3", "2023-24"] == 30_000
+
+
+def test_a_hidden_spend_in_the_year_still_in_progress_leaves_the_complete_years_split():
+    """A year not yet complete with two AP placements: it is in no actual column of the S251
+    tables, and its hidden spend must not stop the report (it raised KeyError)."""
+    from report.tables import expenditure_by_line
+
+    data = spend_data()
+    data.spend.loc[len(data.spend)] = ("2025-26", "ap", 60_000.0, 2, 2.0, 30_000.0, False)
+    data.spend.loc[len(data.spend)] = ("2025-26", "mss", 1_200_000.0, 40, 40.0, 30_000.0, False)
+    tables = expenditure_by_line(data, THRESHOLD)
+    split = tables[1].frame.set_index("Provision type")
+    assert split["2024-25"].notna().all() and split["2025-26"].notna().all()

@@ -143,3 +143,27 @@ def test_flows_are_hidden_so_that_the_caseload_s_change_gives_none_away():
     # the table's own totals alone were all the old suppression considered
     ap_new = (table["provision_type"] == "ap") & (table["measure"] == "new_plans")
     assert table.loc[ap_new, "plans"].isna().all()
+
+
+def test_flow_totals_stay_hidden_knowing_that_moves_in_are_moves_out():
+    """Across every provision type a move in is a move out: with the total moves out hidden but
+    the total moves in shown, the totals' change line gave the hidden total of new plans back."""
+    from serving.publish import SUPPRESSED_TABLES, change_lines, suppressed_table
+
+    spec = next(t for t in SUPPRESSED_TABLES if t.name == "ehcp_flows")
+    counts = {
+        ("new_plans", "mss"): 3,
+        ("ceased_plans", "mss"): 10,
+        ("ceased_plans", "mainstream"): 10,
+        ("moved_out", "mss"): 6,
+        ("moved_in", "inmss"): 6,
+    }
+    cells = pd.DataFrame(
+        [(2020, m, p, n) for (m, p), n in counts.items()],
+        columns=["year", "measure", "provision_type", "plans"],
+    )
+    table = suppressed_table(cells, spec, threshold=5)
+    hidden = table["suppressed"].to_numpy(dtype=bool)
+    lines = table_lines(table, spec.dims, spec.lines) + change_lines(table, spec)
+    assert len(change_lines(table, spec)) > len(table.groupby(["year", "provision_type"]))
+    assert hidden.any() and not recoverable_cells(hidden, lines).size
