@@ -52,10 +52,10 @@ def ensure_manifest(
 ) -> Path:
     """`target/manifest.json`, parsed again when it is missing or older than the dbt project."""
     manifest = project_dir / "target" / "manifest.json"
-    if _fresh(manifest, project_dir):
-        return manifest
     # Two processes finding it stale at once (pytest's workers after a model edit) would both
-    # write target/ and could leave the manifest interleaved: the second waits, then finds it fresh.
+    # write target/ and could leave the manifest interleaved; one reading it while another
+    # writes it would find it fresh and half-written: the check and the parse hold a lock, so
+    # the second waits, then finds it fresh and whole.
     manifest.parent.mkdir(parents=True, exist_ok=True)
     with open(manifest.parent / ".parse.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -43,7 +43,7 @@ MART_TOTALS = {
     ("marts", "fct_hnb_position"): {
         "cumulative_balance_gbp_latest": (
             "SELECT cumulative_balance_gbp::DOUBLE FROM marts.fct_hnb_position "
-            "ORDER BY financial_year DESC LIMIT 1"
+            "WHERE is_complete_year ORDER BY financial_year DESC LIMIT 1"
         ),
     },
     ("marts", "fct_ehcp_flows"): {
