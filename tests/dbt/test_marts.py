@@ -290,6 +290,16 @@ def test_data_quality_accounts_for_every_row_of_every_file(con):
     assert {r[0]: r[1] for r in rows}["finance/ledger_2021_2024.csv"] == 372
 
 
+def _complete_years(con) -> dict[str, bool]:
+    """financial_year → whether fct_provision_spend holds it as complete."""
+    return dict(
+        con.execute(
+            "SELECT financial_year, bool_and(is_complete_year) FROM marts.fct_provision_spend "
+            "GROUP BY 1"
+        ).fetchall()
+    )
+
+
 def test_a_ledger_that_stops_before_the_years_last_month_leaves_the_year_incomplete(
     warehouse_copy,
 ):
@@ -297,12 +307,7 @@ def test_a_ledger_that_stops_before_the_years_last_month_leaves_the_year_incompl
     the ledger stops in its February. Eleven months of spend are not a year (the forecast would
     take them for a year's unit costs and close the year's balance on them)."""
     with duckdb.connect(str(warehouse_copy)) as con:
-        complete = dict(
-            con.execute(
-                "SELECT financial_year, bool_and(is_complete_year) FROM marts.fct_provision_spend "
-                "GROUP BY 1"
-            ).fetchall()
-        )
+        complete = _complete_years(con)
         last = max(fy for fy, whole in complete.items() if whole)
         march = dt.date(int(last[:4]) + 1, 3, 1)
         con.execute(
@@ -322,12 +327,7 @@ def test_a_ledger_that_stops_before_the_years_last_month_leaves_the_year_incompl
         as_at, ledger_end = con.execute(
             "SELECT as_at_date, ledger_last_posting_date FROM intermediate.int_data_as_at"
         ).fetchone()
-        now = dict(
-            con.execute(
-                "SELECT financial_year, bool_and(is_complete_year) FROM marts.fct_provision_spend "
-                "GROUP BY 1"
-            ).fetchall()
-        )
+        now = _complete_years(con)
         after = {row[1]: row for row in con.execute(balances).fetchall()}
         in_year, cumulative = con.execute(
             "SELECT in_year_balance_gbp, cumulative_balance_gbp FROM marts.fct_hnb_position "
@@ -391,12 +391,7 @@ def test_a_ledger_extracted_early_in_march_leaves_the_year_incomplete(warehouse_
     March is not March's spend (it made eleven months a year: its unit costs and balance, and
     every forecast year after, £16m short of the deficit on the demo)."""
     with duckdb.connect(str(warehouse_copy)) as con:
-        complete = dict(
-            con.execute(
-                "SELECT financial_year, bool_and(is_complete_year) FROM marts.fct_provision_spend "
-                "GROUP BY 1"
-            ).fetchall()
-        )
+        complete = _complete_years(con)
         last = max(fy for fy, whole in complete.items() if whole)
         march = dt.date(int(last[:4]) + 1, 3, 1)
         con.execute(
@@ -411,12 +406,7 @@ def test_a_ledger_extracted_early_in_march_leaves_the_year_incomplete(warehouse_
         )
     rebuild(warehouse_copy, "int_data_as_at", "fct_provision_spend", data_tests=False)
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
-        now = dict(
-            con.execute(
-                "SELECT financial_year, bool_and(is_complete_year) FROM marts.fct_provision_spend "
-                "GROUP BY 1"
-            ).fetchall()
-        )
+        now = _complete_years(con)
         whole = con.execute(
             "SELECT ledger_last_month_whole FROM intermediate.int_data_as_at"
         ).fetchone()[0]
