@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ingest.provision_types import DFE_PLACEMENT_CATEGORY
+from serving.publish import suppressed_cells
 from warehouse import table_exists
 from warehouse.councils import councils as councils_held
 from warehouse.councils import held_councils, of_council
@@ -186,18 +187,15 @@ class ReportData:
         measures = ("new_plans", "ceased_plans", "moved_in", "moved_out")
         hidden = None
         if threshold is not None:
-            from serving.publish import SUPPRESSED_TABLES, suppressed_table
-
-            spec = next(t for t in SUPPRESSED_TABLES if t.name == "ehcp_flows")
             long = self.flows.melt(
                 id_vars=["year", "provision_type"],
                 value_vars=list(measures),
                 var_name="measure",
                 value_name="plans",
             ).dropna(subset=["plans"])
-            table = suppressed_table(long, spec, threshold)
-            table["year"] = table["year"].astype(self.flows["year"].dtype)
-            hidden = table.set_index(["measure", "year", "provision_type"])["suppressed"]
+            hidden = suppressed_cells("ehcp_flows", long, threshold).reorder_levels(
+                ["measure", "year", "provision_type"]
+            )
         published = {}
         for measure in measures:
             wide = self.flows.pivot_table(
@@ -230,23 +228,14 @@ def spend_published(data: ReportData, threshold: int | None) -> pd.DataFrame:
     if threshold is None:
         return spend
 
-    def wide(values: str) -> pd.DataFrame:
-        return spend.pivot_table(
-            index="financial_year",
-            columns="provision_type",
-            values=values,
-            aggfunc="sum",
-            fill_value=0,
-        )
-
-    counts = wide("placements")
-    money = wide("spend_gbp").reindex_like(counts).fillna(0)
-    hidden_cells = protect(
-        counts, threshold, rows=True, columns=False, guessable=money == 0
-    ).cells.isna()
+    keys = ["financial_year", "provision_type"]
     hidden = (
-        hidden_cells.stack(future_stack=True)
-        .reindex(pd.MultiIndex.from_frame(spend[["financial_year", "provision_type"]]))
+        suppressed_cells(
+            "provision_spend",
+            spend[[*keys, "placements", "spend_gbp", "unit_cost_gbp"]],
+            threshold,
+        )
+        .reindex(pd.MultiIndex.from_frame(spend[keys]))
         .fillna(False)
         .to_numpy(dtype=bool)
     )

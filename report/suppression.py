@@ -38,35 +38,21 @@ class Protected:
         )
 
 
-def _solve(
-    values: list[float],
-    lines: list[tuple[list[int], int]],
-    threshold: int,
-    guessable: np.ndarray | None = None,
-) -> np.ndarray:
+def _solve(values: list[float], lines: list[tuple[list[int], int]], threshold: int) -> np.ndarray:
     frame = pd.DataFrame({"value": values})
-    if guessable is not None:  # the cells' own; their totals after them are not
-        guessable = np.concatenate([guessable, np.zeros(len(values) - len(guessable), bool)])
     reasons = suppress(
         frame,
         "value",
         [Line(np.array(members, dtype=int), total) for members, total in lines],
         threshold,
-        guessable=guessable,
     )
     return reasons.notna().to_numpy()
 
 
 def protect(
-    table: pd.DataFrame,
-    threshold: int,
-    rows: bool = False,
-    columns: bool = True,
-    guessable: pd.DataFrame | None = None,
+    table: pd.DataFrame, threshold: int, rows: bool = False, columns: bool = True
 ) -> Protected:
-    """`table` as published with its row totals (`rows`) and/or column totals (`columns`).
-    `guessable` (the table's shape): cells whose money, hidden with the count, is £0 (see
-    serving.suppression.suppress)."""
+    """`table` as published with its row totals (`rows`) and/or column totals (`columns`)."""
     values = table.astype(float).fillna(0.0)
     n_rows, n_columns = values.shape
     data = values.to_numpy()
@@ -93,8 +79,7 @@ def protect(
             ([row_total + i for i in range(n_rows)], grand),
             ([column_total + j for j in range(n_columns)], grand),
         ]
-    guessed = None if guessable is None else guessable.to_numpy(dtype=bool).ravel()
-    hidden = _solve(flat, lines, threshold, guessed) if flat else np.zeros(0, dtype=bool)
+    hidden = _solve(flat, lines, threshold) if flat else np.zeros(0, dtype=bool)
     shown = np.where(hidden, np.nan, flat)
     cells = pd.DataFrame(
         shown[: n_rows * n_columns].reshape(n_rows, n_columns),

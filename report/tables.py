@@ -219,9 +219,7 @@ def expenditure_by_line(data: ReportData, threshold: int | None = None) -> list[
         wide = _with_total(wide, "S251 line")
         hidden = [year for year in split_hidden if year in wide.columns]
         wide.loc[wide.index[:-1], hidden] = np.nan  # the total row keeps the year's whole spend
-        suppressed = wide.isna() if hidden else None
-        if suppressed is not None:
-            suppressed.loc[:, ~wide.columns.isin(hidden)] = False
+        suppressed = _hidden_in(wide, hidden) if hidden else None
         tables.append(
             Table(
                 f"expenditure_by_line_{scenario}",
@@ -297,6 +295,13 @@ def expenditure_by_line(data: ReportData, threshold: int | None = None) -> list[
     return tables
 
 
+def _hidden_in(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The cells of `columns` (actual years) a publication table leaves empty: hidden."""
+    hidden = frame.isna()
+    hidden.loc[:, ~frame.columns.isin(columns)] = False
+    return hidden
+
+
 def _dominated_lines(spend: np.ndarray, from_hidden: np.ndarray) -> np.ndarray:
     """Which of a year's S251 lines to hide: those more than half of whose spend is a hidden
     provision type's (the line's total would be near that type's spend: the dominance rule of
@@ -340,10 +345,7 @@ def expenditure_by_provision(
     wide.insert(1, "DfE placement category", [DFE_PLACEMENT[p] for p in wide.index])
     wide = _with_total(wide.reset_index(drop=True), "Provision type")
     wide.iloc[-1, 2:] = whole.sum().to_numpy()  # the year's whole spend, hidden cells included
-    suppressed = None
-    if threshold is not None:
-        suppressed = wide.isna()
-        suppressed.loc[:, ~wide.columns.isin(years)] = False
+    suppressed = _hidden_in(wide, years) if threshold is not None else None
     return Table(
         f"expenditure_by_provision_{scenario}",
         f"High needs expenditure by provision type, {scenario} (£)",

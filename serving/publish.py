@@ -662,13 +662,11 @@ def suppressed_table(cells: pd.DataFrame, spec: SuppressedTable, threshold: int)
     table = with_totals(cells, spec.dims, spec.lines, [spec.count, *spec.summed])
     # a complement whose money is £0 (a type paid for centrally) hides none of a hidden count's
     # money: the year's total less the shown cells would give it back
-    guessable = (table[list(spec.summed)].fillna(0) == 0).any(axis=1).to_numpy()
-    lines = table_lines(table, spec.dims, spec.lines) + change_lines(table, spec)
-    hidden = (
-        suppress(table, spec.count, lines, threshold, guessable=guessable if spec.summed else None)
-        .notna()
-        .to_numpy()
+    guessable = (
+        (table[list(spec.summed)].fillna(0) == 0).any(axis=1).to_numpy() if spec.summed else None
     )
+    lines = table_lines(table, spec.dims, spec.lines) + change_lines(table, spec)
+    hidden = suppress(table, spec.count, lines, threshold, guessable=guessable).notna().to_numpy()
     for measure in (spec.count, *spec.hidden_with_count):
         table[measure] = table[measure].astype("Float64").mask(hidden)
     table["suppressed"] = hidden
@@ -678,6 +676,14 @@ def suppressed_table(cells: pd.DataFrame, spec: SuppressedTable, threshold: int)
         ordering += [f"_total_{dim}", dim]
     table = table.sort_values(ordering, kind="stable", ignore_index=True)
     return table[[*spec.dims, spec.count, *spec.hidden_with_count, "suppressed"]]
+
+
+def suppressed_cells(name: str, cells: pd.DataFrame, threshold: int) -> pd.Series:
+    """Whether published.`name` hides each of `cells`' rows and their totals (`total` in a dim),
+    by its dims: the report hides the same cells as the serving file."""
+    spec = next(t for t in SUPPRESSED_TABLES if t.name == name)
+    table = suppressed_table(cells, spec, threshold)
+    return table.set_index(list(spec.dims))["suppressed"]
 
 
 def change_lines(table: pd.DataFrame, spec: SuppressedTable) -> list[Line]:
