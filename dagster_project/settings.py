@@ -393,6 +393,10 @@ def _forecast_settings(path: Path, env: Mapping[str, str]) -> ForecastSettings:
         forecast = load_forecast_settings(path)
         horizon = env.get("HIGHNEEDS_HORIZON") or None
         simulations = env.get("HIGHNEEDS_SIMULATIONS") or None
+        if simulations and not simulations.strip().isdigit():
+            raise ForecastSettingsError(
+                f"HIGHNEEDS_SIMULATIONS must be a whole number of simulations, not {simulations!r}"
+            )
         forecast = forecast.with_overrides(
             horizon=horizon,
             # the file's recover_by stands unless the environment sets it; one the file left to

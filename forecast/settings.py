@@ -151,22 +151,31 @@ def load_forecast_settings(path: Path | None = None) -> ForecastSettings:
     except (TypeError, ValueError, AttributeError) as error:
         raise ForecastSettingsError(f"{path}: {error}") from error
     population = document.get("population")
-    settings = ForecastSettings(
-        horizon=str(document.get("horizon", ForecastSettings.horizon)),
-        recover_by=str(
-            document.get("recover_by", document.get("horizon", ForecastSettings.recover_by))
-        ),
-        simulations=int(document.get("simulations", ForecastSettings.simulations)),
-        seed=int(document.get("seed", ForecastSettings.seed)),
-        cohort=cohort,
-        costs=costs,
-        sensitivity=sensitivity,
-        capacity={str(k): float(v) for k, v in (document.get("capacity") or {}).items()},
-        overflow={str(k): str(v) for k, v in (document.get("overflow") or {}).items()},
-        prevalence_ceiling=document.get("prevalence_ceiling"),
-        population_file=(path.parent / population).resolve() if population else None,
-        recover_by_given="recover_by" in document,
-    )
+    try:
+        settings = ForecastSettings(
+            horizon=str(document.get("horizon", ForecastSettings.horizon)),
+            recover_by=str(
+                document.get("recover_by", document.get("horizon", ForecastSettings.recover_by))
+            ),
+            simulations=_whole(
+                document.get("simulations", ForecastSettings.simulations), "simulations"
+            ),
+            seed=_whole(document.get("seed", ForecastSettings.seed), "seed"),
+            cohort=cohort,
+            costs=costs,
+            sensitivity=sensitivity,
+            capacity={
+                str(k): float(v) for k, v in _mapping(document.get("capacity"), "capacity").items()
+            },
+            overflow={
+                str(k): str(v) for k, v in _mapping(document.get("overflow"), "overflow").items()
+            },
+            prevalence_ceiling=document.get("prevalence_ceiling"),
+            population_file=(path.parent / population).resolve() if population else None,
+            recover_by_given="recover_by" in document,
+        )
+    except (TypeError, ValueError, AttributeError) as error:
+        raise ForecastSettingsError(f"{path}: {error}") from error
     validate(settings, path)
     return settings
 
@@ -200,7 +209,105 @@ def _unit_costs(values: object, where: Path) -> dict[str, float]:
     return costs
 
 
+def _whole(value: object, name: str) -> int:
+    """A whole number from the file (a YAML int, or a string of one), refusing 2.5 and True."""
+    try:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
+
+
+def _mapping(value: object, name: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must map provision types to values, not {value!r}")
+    return value
+
+
+# A rate a year is a fraction (0.03 for 3 %): one beyond ±50 % a year is a slip (3 for 3 %).
+_RATE = (-0.5, 0.5)
+# (section, setting): (lowest, highest, whole number, what it is), each bound inclusive
+_LIMITS: dict[tuple[str, str], tuple[float, float, bool, str]] = {
+    ("cohort", "prior_strength"): (0, math.inf, False, "a number of children (0 or more)"),
+    ("cohort", "max_effective_children"): (1, math.inf, False, "a number of children (1 or more)"),
+    ("cohort", "trend_years"): (2, 50, True, "a number of years (2 or more: a trend needs two)"),
+    ("cohort", "min_years"): (1, 50, True, "a number of years (1 or more)"),
+    ("cohort", "min_trend_se"): (0, 1, False, "a spread a year as a fraction (0 to 1)"),
+    ("cohort", "own_growth_se"): (0, 1, False, "a spread a year as a fraction (0 to 1)"),
+    ("costs", "unit_cost_years"): (1, 50, True, "a number of years (1 or more)"),
+    ("costs", "pay_inflation"): (*_RATE, False, "a rate a year as a fraction (0.03 for 3%)"),
+    ("costs", "price_inflation"): (*_RATE, False, "a rate a year as a fraction (0.02 for 2%)"),
+    ("costs", "historical_inflation"): (*_RATE, False, "a rate a year as a fraction"),
+    ("costs", "funding_growth"): (*_RATE, False, "a rate a year as a fraction (0.03 for 3%)"),
+    ("costs", "pay_share"): (0, 1, False, "a share from 0 to 1 (0.7 for 70%)"),
+}
+
+
+def _check_values(settings: ForecastSettings, where: Path | str) -> None:
+    """Every number in range and of its kind, every switch a true/false: a rate typed as a
+    percentage (3 for 3 %), a trend over no years or bounds the wrong way round would otherwise
+    publish a forecast nobody meant."""
+    for (section, name), (low, high, whole, what) in _LIMITS.items():
+        value = getattr(getattr(settings, section), name)
+        if section == "costs" and name == "funding_growth" and value is None:
+            continue  # null: the budget file's own growth
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or not low <= value <= high
+            or (whole and not float(value).is_integer())
+        ):
+            raise ForecastSettingsError(f"{where}: {section}.{name} must be {what}, not {value!r}")
+    if not isinstance(settings.cohort.pool_with_published, bool):
+        raise ForecastSettingsError(
+            f"{where}: cohort.pool_with_published must be true or false, not "
+            f"{settings.cohort.pool_with_published!r}"
+        )
+    bounds = settings.costs.real_growth_bounds
+    if (
+        len(bounds) != 2
+        or any(isinstance(b, bool) or not isinstance(b, int | float) for b in bounds)
+        or not all(math.isfinite(b) and _RATE[0] <= b <= _RATE[1] for b in bounds)
+        or not bounds[0] < bounds[1]
+    ):
+        raise ForecastSettingsError(
+            f"{where}: costs.real_growth_bounds must be [lowest, highest] real growth a year as "
+            f"fractions, lowest first (e.g. [-0.05, 0.10]), not {list(bounds)!r}"
+        )
+    for name, variants in vars(settings.sensitivity).items():
+        for label, value in variants.items():
+            limit = 100 if name == "joiners_percent" else _RATE[1]
+            if not math.isfinite(value) or abs(value) > limit:
+                raise ForecastSettingsError(
+                    f"{where}: sensitivity.{name}.{label} must be within ±{limit:g} "
+                    f"({'a percentage' if limit == 100 else 'a rate a year as a fraction'}), "
+                    f"not {value!r}"
+                )
+    ceiling = settings.prevalence_ceiling
+    if ceiling is not None:
+        if (
+            isinstance(ceiling, bool)
+            or not isinstance(ceiling, int | float)
+            or not math.isfinite(ceiling)
+            or ceiling <= 0
+        ):
+            raise ForecastSettingsError(
+                f"{where}: prevalence_ceiling must be plans per 1,000 population aged 0-25 "
+                f"(more than 0), not {ceiling!r}"
+            )
+        if settings.population_file is None:
+            raise ForecastSettingsError(
+                f"{where}: prevalence_ceiling is set but population is not: the ceiling is "
+                "plans per 1,000 of the population projection, so it would not be applied"
+            )
+
+
 def validate(settings: ForecastSettings, where: Path | str) -> None:
+    _check_values(settings, where)
     for name in ("horizon", "recover_by"):
         try:
             fy_start(getattr(settings, name))

@@ -84,3 +84,44 @@ def test_the_environments_horizon_moves_recover_by_only_where_the_file_left_it(t
     # the defaults leave recover_by to the horizon, wherever it is set
     assert _forecast_settings(DEFAULTS, {}).recover_by == "2028-29"
     assert _forecast_settings(DEFAULTS, {"HIGHNEEDS_HORIZON": "2029-30"}).recover_by == "2029-30"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        # each of these published a forecast nobody meant with every gate green: a trend over
+        # no years made no new plans at all (the 2028-29 balance moved from −£19.8m to +£18.1m),
+        # bounds the wrong way round set every type's real growth to −5 %, 3 for 3 % grew
+        # funding 300 % a year
+        ("cohort: {trend_years: 0}\n", r"cohort.trend_years must be a number of years \(2 or"),
+        ("cohort: {trend_years: 2.5}\n", "cohort.trend_years must be"),
+        ("costs: {real_growth_bounds: [0.10, -0.05]}\n", "real_growth_bounds must be"),
+        ("costs: {real_growth_bounds: [0.1]}\n", "real_growth_bounds must be"),
+        ("costs: {unit_cost_years: 0}\n", "costs.unit_cost_years must be"),
+        ("costs: {unit_cost_years: -2}\n", "costs.unit_cost_years must be"),
+        ("costs: {funding_growth: 3}\n", r"costs.funding_growth must be a rate a year .* not 3"),
+        ("costs: {pay_share: 1.5}\n", "costs.pay_share must be a share"),
+        ("costs: {pay_inflation: '3%'}\n", "costs.pay_inflation must be a rate"),
+        ("costs: {pay_inflation: .nan}\n", "costs.pay_inflation must be a rate"),
+        ("cohort: {prior_strength: -5}\n", "cohort.prior_strength must be"),
+        ("cohort: {own_growth_se: x}\n", "cohort.own_growth_se must be"),
+        ("cohort: {pool_with_published: 'no'}\n", "pool_with_published must be true or false"),
+        ("sensitivity: {funding_growth: {high: 7}}\n", "sensitivity.funding_growth.high must"),
+        # the ceiling is per 1,000 of the population projection: without one it did nothing,
+        # while forecast.assumptions said it applied
+        ("prevalence_ceiling: 60\n", "prevalence_ceiling is set but population is not"),
+        ("simulations: many\n", r"council.yml: simulations must be a whole number, not 'many'"),
+        ("capacity: [mss]\n", "council.yml: capacity must map provision types to values"),
+    ],
+)
+def test_a_setting_out_of_range_or_of_the_wrong_kind_names_itself(tmp_path, text, message):
+    own = tmp_path / "council.yml"
+    own.write_text(f"extends: {DEFAULTS}\n{text}")
+    with pytest.raises(ForecastSettingsError, match=message):
+        load_forecast_settings(own)
+
+
+def test_the_shipped_settings_files_pass_their_own_checks():
+    for path in DEFAULTS.parent.glob("*.yml"):
+        if "mitigation" not in path.name:
+            load_forecast_settings(path)
