@@ -5,19 +5,20 @@ All frames are aggregates: the report never reads child-level tables.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
 import pandas as pd
 
 from ingest.provision_types import DFE_PLACEMENT_CATEGORY
-from serving.publish import suppressed_cells
+from serving.publish import GROUP, family_of, spec_of, suppressed_cells, suppressed_family
+from serving.suppression import TOTAL
 from warehouse import table_exists
 from warehouse.councils import councils as councils_held
 from warehouse.councils import held_councils, of_council
 
-from .suppression import Protected, protect, protect_with_groups
+from .suppression import Protected
 
 REQUIRED = [
     ("marts", "fct_hnb_position"),
@@ -109,6 +110,9 @@ class ReportData:
     other_blocks: pd.DataFrame | None = None
     # every council of a warehouse holding many, side by side (None for one council)
     councils: pd.DataFrame | None = None
+    # the census counts' suppression per threshold (`_cohort_suppression`), worked out once; not
+    # copied by dataclasses.replace (a copy with other counts works out its own)
+    _suppressed: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def provisions(self) -> list[str]:
@@ -146,38 +150,84 @@ class ReportData:
     def caseload_published(self, threshold: int | None) -> tuple[Protected, pd.DataFrame]:
         """`caseload` (census year × provision type) with its census totals, and its sums by DfE
         placement category (census year × category), as every output shows them: unchanged
-        internally; for publication, counts below the threshold suppressed together so no
-        output can be combined with another to undo it."""
+        internally; for publication, the cells the serving file's published.ehcp_plans_by_need
+        hides, suppressed with the report's other tables of the census counts and the
+        categories' sums (one suppression for them all, so none gives another's hidden count
+        back)."""
         groups: dict[str, list[str]] = {}
         for provision in self.provisions:
             groups.setdefault(DFE_PLACEMENT[provision], []).append(provision)
         caseload = self.caseload.astype(float)
+        categories = pd.DataFrame(
+            {name: caseload[members].sum(axis=1) for name, members in groups.items()}
+        )
         if threshold is None:
-            categories = pd.DataFrame(
-                {name: caseload[members].sum(axis=1) for name, members in groups.items()}
-            )
             return Protected(
                 caseload,
                 caseload.sum(axis=1),
                 pd.Series(np.nan, index=caseload.columns),
                 float("nan"),
             ), categories
-        rows, categories = protect_with_groups(caseload.T, threshold, groups)
+        tables, sums = self._cohort_suppression(threshold)
+        hidden = (
+            tables["ehcp_plans_by_need"]
+            .loc[lambda t: t["primary_need"].eq(TOTAL)]
+            .pivot(index="census_year", columns="provision_type", values="suppressed")
+        )
+        cells = caseload.mask(
+            hidden.reindex(index=caseload.index, columns=caseload.columns)
+            .astype("boolean")
+            .fillna(False)
+            .astype(bool)
+        )
+        totals = caseload.sum(axis=1).mask(
+            hidden[TOTAL].reindex(caseload.index).astype("boolean").fillna(False).astype(bool)
+        )
+        hidden_sums = sums.pivot(index="census_year", columns=GROUP, values="suppressed")
+        categories = categories.mask(
+            hidden_sums.reindex(index=categories.index, columns=categories.columns)
+            .astype("boolean")
+            .fillna(False)
+            .astype(bool)
+        )
         return Protected(
-            rows.cells.T, rows.column_totals, rows.row_totals, float("nan")
-        ), categories.T
+            cells, totals, pd.Series(np.nan, index=caseload.columns), float("nan")
+        ), categories
 
     def cohort_published(self, column: str, threshold: int | None) -> Protected:
-        """Plans per census year (rows) and `column` (primary need, age group …) with each census's
-        total, as published."""
+        """Plans per census year (rows) and `column` (primary need, age group, age at plan
+        start band) with each census's total, as published: for publication, the cells the
+        caseload's suppression (`caseload_published`) hides in its table of `column`."""
         wide = self.cohort.pivot_table(
             index="census_year", columns=column, values="plans", aggfunc="sum", fill_value=0
         ).astype(float)
-        if threshold is None:
-            return Protected(
-                wide, wide.sum(axis=1), pd.Series(np.nan, index=wide.columns), float("nan")
+        totals = wide.sum(axis=1)
+        if threshold is not None:
+            table = next(
+                t for t in self._cohort_suppression(threshold)[0].values() if column in t.columns
             )
-        return protect(wide, threshold, rows=True, columns=False)
+            others = [
+                c for c in table.columns if c not in ("census_year", column, "plans", "suppressed")
+            ]
+            table = table[table[others].eq(TOTAL).all(axis=1)] if others else table
+            hidden = table.pivot(index="census_year", columns=column, values="suppressed")
+            hidden = hidden.reindex(index=wide.index).astype("boolean").fillna(False).astype(bool)
+            wide = wide.mask(hidden.reindex(columns=wide.columns, fill_value=False))
+            totals = totals.mask(hidden[TOTAL])
+        return Protected(wide, totals, pd.Series(np.nan, index=wide.columns), float("nan"))
+
+    def _cohort_suppression(self, threshold: int) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+        """The census counts' tables as the serving file publishes them (published.ehcp_plans_by_
+        need and _by_age_group, and the report's plans by age at plan start and by DfE placement
+        category), suppressed as one (`serving.publish.suppressed_family`); worked out once."""
+        if threshold not in self._suppressed:
+            family = family_of("ehcp_plans_by_need")
+            cells = {}
+            for name in family.tables:
+                dims = list(spec_of(name).dims)
+                cells[name] = self.cohort.groupby(dims, as_index=False)["plans"].sum()
+            self._suppressed[threshold] = suppressed_family(cells, threshold, family.grouped)
+        return self._suppressed[threshold]
 
     def flows_published(self, threshold: int | None) -> dict[str, Protected]:
         """Per flow (new_plans, ceased_plans, moved_in, moved_out): year (rows) × provision type,

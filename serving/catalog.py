@@ -48,14 +48,15 @@ from .publish import (
     NOT_FIGURES,
     PERSONAL_COLUMNS,
     PUBLISHED_SCHEMA,
+    REPORT_ONLY_TABLES,
     SERVED_SCHEMAS,
     SUPPRESSED_TABLES,
     UNSUPPRESSED_TABLES,
     PublishError,
     ServingOptions,
-    each_council,
     labelled_dims,
     served_type,
+    suppressed_tables,
     whose_figures,
 )
 
@@ -111,9 +112,7 @@ def publish_catalog(
         try:
             for schema, table in served:
                 build.copy(schema, table)
-            for spec in SUPPRESSED_TABLES:
-                if tuple(spec.requires.split(".")) in build.written:
-                    build.suppressed(spec, options.suppression_threshold)
+            build.suppressed(options.suppression_threshold)
             for name, (schema, table) in UNSUPPRESSED_TABLES.items():
                 if (schema, table) in build.written:
                     build.write(
@@ -233,14 +232,26 @@ class _Build:
             },
         )
 
-    def suppressed(self, spec, threshold: int) -> None:
-        source = self.session.sql(spec.source)
-        frame = each_council(self.target.frame(spec.source), spec, threshold)
-        types = {f.name: served_type(f.dataType.simpleString().upper()) for f in source.schema}
-        types[spec.count] = "BIGINT"
-        labelled = labelled_dims(spec)
-        casts = {c: types[c] for c in frame.columns if c in types and c not in labelled}
-        self.frame(PUBLISHED_SCHEMA, spec.name, frame, casts)
+    def suppressed(self, threshold: int) -> None:
+        """The `published` tables, suppressed as the serving file's (`suppressed_tables`)."""
+        specs = [
+            spec
+            for spec in (*SUPPRESSED_TABLES, *REPORT_ONLY_TABLES)
+            if tuple(spec.requires.split(".")) in self.written
+        ]
+        published = suppressed_tables(
+            {spec.name: self.target.frame(spec.source) for spec in specs}, threshold
+        )
+        for spec in SUPPRESSED_TABLES:
+            if spec.name not in published:
+                continue
+            source = self.session.sql(spec.source)
+            types = {f.name: served_type(f.dataType.simpleString().upper()) for f in source.schema}
+            types[spec.count] = "BIGINT"
+            labelled = labelled_dims(spec)
+            frame = published[spec.name]
+            casts = {c: types[c] for c in frame.columns if c in types and c not in labelled}
+            self.frame(PUBLISHED_SCHEMA, spec.name, frame, casts)
 
     def frame(
         self, schema: str, table: str, frame: pd.DataFrame, casts: dict[str, str] | None = None

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import itertools
 import os
 import uuid
 from collections.abc import Iterator, Sequence
@@ -189,6 +190,44 @@ SUPPRESSED_TABLES = (
         summed=("spend_gbp",),
     ),
 )
+# The report's own table of the same census counts (its publication version; not served): plans
+# by age at plan start, with each census's total.
+REPORT_ONLY_TABLES = (
+    SuppressedTable(
+        name="ehcp_plans_by_start_band",
+        requires="marts.fct_ehcp_cohort",
+        source=(
+            "SELECT la_code, census_year, age_at_plan_start_band, sum(plans) AS plans "
+            "FROM marts.fct_ehcp_cohort GROUP BY ALL"
+        ),
+        dims=("census_year", "age_at_plan_start_band"),
+        count="plans",
+        lines=(("census_year",),),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class SuppressedFamily:
+    """Tables made from one mart whose totals are the same figures (a census's plans of a
+    provision type are a total of plans by need and of plans by age group): suppressed as one,
+    so a figure hidden in one is hidden in every other, and no table shows the complement
+    another hid. `grouped`: sums of one dim's values by group are published too (the report's
+    DfE placement categories: dim, the dims kept, value → group)."""
+
+    tables: tuple[str, ...]
+    grouped: tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]] | None = None
+
+
+FAMILIES = (
+    SuppressedFamily(
+        tables=("ehcp_plans_by_need", "ehcp_plans_by_age_group", "ehcp_plans_by_start_band"),
+        grouped=("provision_type", ("census_year",), tuple(DFE_PLACEMENT_CATEGORY.items())),
+    ),
+)
+GROUP = "group"  # the grouped sums' column naming the group
+_SPECS = {t.name: t for t in (*SUPPRESSED_TABLES, *REPORT_ONLY_TABLES)}
+
 # Tables with no counts of children (money for the whole block) are shared as they are.
 UNSUPPRESSED_TABLES = {
     "hnb_position": ("marts", "fct_hnb_position"),
@@ -445,27 +484,58 @@ def _alias_columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]
     ).fetchall()
 
 
-def each_council(cells: pd.DataFrame, spec: SuppressedTable, threshold: int) -> pd.DataFrame:
-    """The suppressed table of each council's cells (la_code first), each as its own refresh
-    would publish it: its own years, totals and suppression."""
-    parts = list(cells.groupby("la_code", sort=True)) or [("", cells)]
-    frames = []
-    for code, part in parts:
-        frames.append(
-            with_la_code(suppressed_table(part.drop(columns="la_code"), spec, threshold), code)
-        )
-    return pd.concat(frames, ignore_index=True)
+def spec_of(name: str) -> SuppressedTable:
+    """The suppressed table `name` (published, or the report's only)."""
+    return _SPECS[name]
+
+
+def family_of(name: str) -> SuppressedFamily:
+    """The family a suppressed table is published with (a family of its own when none)."""
+    return next((f for f in FAMILIES if name in f.tables), SuppressedFamily((name,)))
+
+
+def suppressed_tables(sources: dict[str, pd.DataFrame], threshold: int) -> dict[str, pd.DataFrame]:
+    """Each published table whose source rows (la_code first) `sources` holds, as published:
+    each council's suppressed on its own, as its own refresh would publish it (its own years,
+    totals and suppression), and the tables of a family together, with the report's tables of
+    the same figures."""
+    published = {}
+    for spec in SUPPRESSED_TABLES:
+        if spec.name not in sources or spec.name in published:
+            continue
+        family = family_of(spec.name)
+        frames = {name: sources[name] for name in family.tables if name in sources}
+        codes = sorted(set().union(*(set(f["la_code"]) for f in frames.values()))) or [""]
+        parts: dict[str, list[pd.DataFrame]] = {name: [] for name in frames}
+        for code in codes:
+            council = {
+                name: frame[frame["la_code"] == code].drop(columns="la_code")
+                for name, frame in frames.items()
+            }
+            tables, _ = suppressed_family(council, threshold, family.grouped)
+            for name, table in tables.items():
+                parts[name].append(with_la_code(table, code))
+        for name, frames_of in parts.items():
+            if name in {t.name for t in SUPPRESSED_TABLES}:
+                published[name] = pd.concat(frames_of, ignore_index=True)
+    return published
 
 
 def _write_published(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
     """The `published` schema, computed from the warehouse's copies of the served tables."""
     con.execute(f"CREATE SCHEMA {_ALIAS}.{PUBLISHED_SCHEMA}")
+    sources = {
+        spec.name: con.sql(spec.source)
+        for spec in (*SUPPRESSED_TABLES, *REPORT_ONLY_TABLES)
+        if table_exists(con, *spec.requires.split("."))
+    }
+    published = suppressed_tables({n: r.df() for n, r in sources.items()}, threshold)
     for spec in SUPPRESSED_TABLES:
-        if not table_exists(con, *spec.requires.split(".")):
+        if spec.name not in published:
             continue
-        source = con.sql(spec.source)
+        source = sources[spec.name]
         types = {c: served_type(str(t)) for c, t in zip(source.columns, source.types, strict=False)}
-        frame = each_council(source.df(), spec, threshold)
+        frame = published[spec.name]
         types[spec.count] = (
             "BIGINT"  # a count (sum() gives HUGEINT, which some ODBC clients cannot read)
         )
@@ -659,14 +729,71 @@ def labelled_dims(spec: SuppressedTable) -> list[str]:
 def suppressed_table(cells: pd.DataFrame, spec: SuppressedTable, threshold: int) -> pd.DataFrame:
     """Every combination of the dims' values (absent ones count 0) with the totals along each
     line, and `suppressed`: the hidden counts, and the measures hidden with them, are null."""
-    table = with_totals(cells, spec.dims, spec.lines, [spec.count, *spec.summed])
-    # a complement whose money is £0 (a type paid for centrally) hides none of a hidden count's
-    # money: the year's total less the shown cells would give it back
-    guessable = (
-        (table[list(spec.summed)].fillna(0) == 0).any(axis=1).to_numpy() if spec.summed else None
+    return suppressed_family({spec.name: cells}, threshold)[0][spec.name]
+
+
+def suppressed_family(
+    cells: dict[str, pd.DataFrame],
+    threshold: int,
+    grouped: tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]] | None = None,
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None]:
+    """One council's tables (name → cells, as its spec's source gives them without la_code),
+    suppressed as one: each as `suppressed_table` lays it out, with a figure two of them hold
+    (the same values of their shared dims, every other dim `total`) hidden in both or neither,
+    and the `grouped` sums (the dims kept, `group`, the count, `suppressed`; None without)."""
+    specs = [_SPECS[name] for name in cells]
+    tables, starts, lines, guessable = {}, {}, [], []
+    start = 0
+    for spec in specs:
+        table = with_totals(cells[spec.name], spec.dims, spec.lines, [spec.count, *spec.summed])
+        own = table_lines(table, spec.dims, spec.lines) + change_lines(table, spec)
+        lines += [_shifted(line, start) for line in own]
+        # a complement whose money is £0 (a type paid for centrally) hides none of a hidden
+        # count's money: the year's total less the shown cells would give it back
+        guessable.append(
+            (table[list(spec.summed)].fillna(0) == 0).any(axis=1).to_numpy()
+            if spec.summed
+            else np.zeros(len(table), dtype=bool)
+        )
+        tables[spec.name], starts[spec.name] = table, start
+        start += len(table)
+    values = [tables[s.name][s.count].fillna(0).to_numpy(dtype=float) for s in specs]
+    lines += _same_figures(specs, tables, starts)
+    groups = None
+    if grouped is not None:
+        base = next((s for s in specs if grouped[0] in s.dims), None)
+        if base is not None:
+            groups, group_lines = _group_sums(
+                base, tables[base.name], starts[base.name], start, grouped
+            )
+            lines += group_lines
+            values.append(groups[base.count].to_numpy(dtype=float))
+            guessable.append(np.zeros(len(groups), dtype=bool))
+    frame = pd.DataFrame({"value": np.concatenate(values) if values else []})
+    hidden = (
+        suppress(frame, "value", lines, threshold, guessable=np.concatenate(guessable))
+        .notna()
+        .to_numpy()
+        if len(frame)
+        else np.zeros(0, dtype=bool)
     )
-    lines = table_lines(table, spec.dims, spec.lines) + change_lines(table, spec)
-    hidden = suppress(table, spec.count, lines, threshold, guessable=guessable).notna().to_numpy()
+    published = {
+        s.name: _as_published(
+            tables[s.name], s, hidden[starts[s.name] : starts[s.name] + len(tables[s.name])]
+        )
+        for s in specs
+    }
+    if groups is not None:
+        own = hidden[start:]
+        groups[base.count] = groups[base.count].astype("Float64").mask(own)
+        groups["suppressed"] = own
+    return published, groups
+
+
+def _as_published(table: pd.DataFrame, spec: SuppressedTable, hidden: np.ndarray) -> pd.DataFrame:
+    """`table` with its hidden counts, and the measures hidden with them, null; sorted with each
+    dim's total after its values."""
+    table = table.copy()
     for measure in (spec.count, *spec.hidden_with_count):
         table[measure] = table[measure].astype("Float64").mask(hidden)
     table["suppressed"] = hidden
@@ -678,10 +805,71 @@ def suppressed_table(cells: pd.DataFrame, spec: SuppressedTable, threshold: int)
     return table[[*spec.dims, spec.count, *spec.hidden_with_count, "suppressed"]]
 
 
+def _shifted(line: Line, start: int) -> Line:
+    total = line.total if line.total == EXTERNAL else line.total + start
+    return Line(line.members + start, total, line.signs)
+
+
+def _same_figures(
+    specs: list[SuppressedTable], tables: dict[str, pd.DataFrame], starts: dict[str, int]
+) -> list[Line]:
+    """A line "this cell = that cell" for each figure two tables both hold: the same values of
+    the dims they share, every other dim of each `total`."""
+    lines = []
+    for first, second in itertools.combinations(specs, 2):
+        shared = [d for d in first.dims if d in second.dims]
+        if not shared:
+            continue
+
+        def keyed(spec: SuppressedTable, shared: list[str]) -> dict[tuple[str, ...], int]:
+            table = tables[spec.name]
+            other = [d for d in spec.dims if d not in shared]
+            rows = table[table[other].eq(TOTAL).all(axis=1)] if other else table
+            return {
+                tuple(str(v) for v in key): starts[spec.name] + int(position)
+                for position, key in zip(
+                    rows.index, rows[shared].itertuples(index=False), strict=True
+                )
+            }
+
+        ones, others = keyed(first, shared), keyed(second, shared)
+        lines += [Line(np.array([ones[k]]), others[k]) for k in ones.keys() & others.keys()]
+    return lines
+
+
+def _group_sums(
+    spec: SuppressedTable,
+    table: pd.DataFrame,
+    offset: int,
+    start: int,
+    grouped: tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]],
+) -> tuple[pd.DataFrame, list[Line]]:
+    """The sums of `grouped`'s dim's values by group (positions from `start`), with their
+    lines: each group's sum of its values, and the groups' sum of every value's total."""
+    dim, kept, group_of = grouped[0], list(grouped[1]), dict(grouped[2])
+    other = [d for d in spec.dims if d != dim and d not in kept]
+    inside = table[dim].ne(TOTAL) & table[kept].ne(TOTAL).all(axis=1)
+    inside &= table[other].eq(TOTAL).all(axis=1) if other else True
+    members = table[inside].assign(**{GROUP: lambda t: t[dim].map(lambda v: group_of.get(v, v))})
+    rows, lines = [], []
+    for position, (key, group) in enumerate(members.groupby([*kept, GROUP], sort=False)):
+        rows.append((*key, group[spec.count].fillna(0).sum()))
+        lines.append(Line(group.index.to_numpy() + offset, start + position))
+    groups = pd.DataFrame(rows, columns=[*kept, GROUP, spec.count])
+    totals = table[table[dim].eq(TOTAL) & table[kept].ne(TOTAL).all(axis=1)]
+    if other:
+        totals = totals[totals[other].eq(TOTAL).all(axis=1)]
+    for position, key in zip(totals.index, totals[kept].itertuples(index=False), strict=True):
+        these = groups.index[(groups[kept] == pd.Series(key, index=kept)).all(axis=1)]
+        if len(these):
+            lines.append(Line(these.to_numpy() + start, offset + int(position)))
+    return groups, lines
+
+
 def suppressed_cells(name: str, cells: pd.DataFrame, threshold: int) -> pd.Series:
     """Whether published.`name` hides each of `cells`' rows and their totals (`total` in a dim),
     by its dims: the report hides the same cells as the serving file."""
-    spec = next(t for t in SUPPRESSED_TABLES if t.name == name)
+    spec = _SPECS[name]
     table = suppressed_table(cells, spec, threshold)
     return table.set_index(list(spec.dims))["suppressed"]
 

@@ -27,6 +27,7 @@ WAREHOUSE_SQL = """
 CREATE SCHEMA marts; CREATE SCHEMA forecast; CREATE SCHEMA meta;
 CREATE TABLE marts.fct_ehcp_cohort AS
     SELECT '869' AS la_code, 2025 AS census_year, need AS primary_need, '5 to 10' AS age_group,
+           '5 to 10' AS age_at_plan_start_band,
            provision AS provision_type,
            (hash(need || provision) % 12)::BIGINT AS plans
     FROM (VALUES ('ASD'), ('SEMH'), ('MLD')) n(need),

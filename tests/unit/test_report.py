@@ -16,7 +16,7 @@ from report.benchmarks import (
     nearest_neighbours,
     similarity_inputs,
 )
-from report.suppression import protect, protect_with_groups
+from report.suppression import protect
 
 YEARS = list(range(2019, 2026))
 
@@ -194,30 +194,6 @@ def test_a_small_count_cannot_be_worked_out_from_the_table_totals():
     assert published_table.cells["2024"].isna().sum() == 2  # a second cell hides it from the total
     assert published_table.column_totals.tolist() == [63.0, 59.0]
     assert published_table.cells["2025"].notna().all()
-
-
-def test_categories_and_their_members_are_suppressed_together():
-    # Post 16 = FE + specialist post-16; publishing the category and FE would give the 3 away
-    table = pd.DataFrame(
-        {"2025": [3.0, 40.0, 100.0, 2.0, 30.0]},
-        index=["post16_spi", "post16_fe", "mss", "ap", "other"],
-    )
-    groups = {
-        "Post 16": ["post16_fe", "post16_spi"],
-        "Special": ["mss"],
-        "AP": ["ap"],
-        "Other": ["other"],
-    }
-    rows, categories = protect_with_groups(table, 5, groups)
-    hidden = rows.cells["2025"].isna()
-    assert hidden["post16_spi"] and hidden["ap"]
-    # no published sum has exactly one hidden member: each category with its members, and the total
-    for name, members in groups.items():
-        cells = [hidden[m] for m in members] + [np.isnan(categories.loc[name, "2025"])]
-        assert sum(cells) != 1, name
-    assert hidden.sum() + 0 != 1 and categories["2025"].isna().sum() != 1
-    assert np.isnan(categories.loc["AP", "2025"])  # a one-member category is its member
-    assert rows.column_totals["2025"] == 175.0
 
 
 def test_the_gap_readings_name_the_balance_of_the_recovery_year_and_count_only_savings():
