@@ -27,6 +27,7 @@ each year, never a saving; `cost` is spend a mitigation adds.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,11 +169,15 @@ def _parse(entry: Any, index: int, path: Path, provision_types: list[str] | None
         fy_start(str(entry["start_year"]))
     except ValueError as error:
         raise MitigationsError(f"{where}: {error}") from error
-    cost = entry.get("cost_gbp")
+    given = entry.get("cost_gbp")
     try:
-        cost = None if cost is None else float(cost)
+        if isinstance(given, bool):  # YAML's yes/true: float() would read it as £1
+            raise TypeError
+        cost = None if given is None else float(given)
     except (TypeError, ValueError) as error:
-        raise MitigationsError(f"{where}: cost_gbp must be a number, not {cost!r}") from error
+        raise MitigationsError(f"{where}: cost_gbp must be a number, not {given!r}") from error
+    if cost is not None and not (math.isfinite(cost) and cost >= 0):
+        raise MitigationsError(f"{where}: cost_gbp must be £ a year (0 or more), not {given!r}")
     milestones = entry.get("milestones") or []
     return Mitigation(
         name=str(entry["name"]),

@@ -70,7 +70,7 @@ class Ages:
         ok = (
             isinstance(value, list)
             and len(value) == 2
-            and all(isinstance(a, int) for a in value)
+            and all(isinstance(a, int) and not isinstance(a, bool) for a in value)
             and 0 <= value[0] <= value[1] <= cohort.MAX_AGE
         )
         if ok:

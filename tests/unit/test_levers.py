@@ -396,6 +396,19 @@ def entry(lever, effect, types="[a]", extra="", name="M"):
         (entry("funding_change", "{amount_gbp: .nan}", types="[]"), "must be a finite number"),
         (entry("funding_change", "{amount_gbp: .inf}", types="[]"), "must be a finite number"),
         (entry("reduce_new_plans", "{percent: true}"), "percent must be a number, not True"),
+        # true is not age 1, and a cost is £ a year: not a negative one, not NaN
+        (
+            entry("reduce_new_plans", "{percent: 10, ages: [true, 5]}"),
+            r"ages must be \[low, high\]",
+        ),
+        (
+            entry("reduce_new_plans", "{percent: 10}", extra="    cost_gbp: -5\n"),
+            "cost_gbp must be £ a year",
+        ),
+        (
+            entry("reduce_new_plans", "{percent: 10}", extra="    cost_gbp: .nan\n"),
+            "cost_gbp must be £ a year",
+        ),
         (
             entry("unit_cost_change", "{percent: -5}", name="Banding")
             + entry("reduce_new_plans", "{percent: 5}", name="Banding"),
