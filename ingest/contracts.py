@@ -296,7 +296,11 @@ REQUESTS = Extract(
         Column("week20_exception", "code", codes=YES_NO_CODES),
         Column("census_date", "date"),
     ),
-    ordered_dates=(("request_date", "decision_date"), ("request_date", "assessment_outcome_date")),
+    ordered_dates=(
+        ("request_date", "decision_date"),
+        ("request_date", "assessment_outcome_date"),
+        ("request_date", "plan_start_date"),  # else a plan "issued" before it counts as timely
+    ),
 )
 
 EXTRACTS: dict[str, Extract] = {

@@ -622,6 +622,17 @@ def row_rules(extract: Extract, extract_date: dt.date, date_floor: dt.date) -> l
                 '"date_of_birth"',
             )
         )
+    if extract.name == "requests":
+        # a plan's start date says it was issued: one against plan_issued N cannot be counted
+        issued, start = typed_name("plan_issued"), typed_name("plan_start_date")
+        problems.append(
+            Rule(
+                "plan_start_date_with_plan_not_issued",
+                "plan_start_date",
+                f"{issued} = 'N' AND {start} IS NOT NULL",
+                '"plan_start_date"',
+            )
+        )
     if extract.name == "placements":
         problems.append(
             Rule(

@@ -535,6 +535,47 @@ def test_data_quality_accounts_for_the_requests_extract_too(warehouse_copy):
     }
 
 
+def test_requests_count_every_plan_issued_once_and_a_plan_before_its_request_is_refused(
+    warehouse_copy,
+):
+    """From a requests CSV (no SEN2 return): a plan issued in a year no request was received in
+    is that year's (it was lost); a plan start date is a plan issued even with plan_issued
+    blank (it was counted nowhere); a plan dated before its request, or dated against
+    plan_issued N, is quarantined (it counted as issued within 20 weeks)."""
+    import datetime as dt_
+
+    from ingest.contracts import REQUESTS
+    from ingest.load import load_extract
+    from tests.conftest import TEST_KEY
+
+    landing = warehouse_copy.parent / "landing"
+    (landing / "requests").mkdir(parents=True)
+    (landing / "requests" / "requests.csv").write_text(
+        "request_id,child_id,request_date,decided_to_assess,decision_date,"
+        "assessment_outcome_date,plan_issued,plan_start_date\n"
+        "R1,K001,2024-02-01,Y,2024-03-01,2024-05-01,Y,2024-05-01\n"  # within 20 weeks
+        "R2,K002,2024-06-01,Y,2024-07-01,2024-07-15,Y,2024-03-01\n"  # before its request
+        "R3,K003,2024-04-01,Y,2024-05-01,2024-07-01,,2024-07-01\n"  # flag blank, dated
+        "R4,K004,2024-05-01,Y,2024-06-01,2024-08-01,N,2024-08-01\n"  # N, yet dated
+        "R5,K005,2024-08-27,Y,2024-10-01,2025-01-15,Y,2025-01-15\n"  # issued in 2025
+    )
+    with duckdb.connect(str(warehouse_copy)) as con:
+        load_extract(con, REQUESTS, landing, "test-requests", TEST_KEY, dt_.date(2026, 3, 31))
+        reasons = dict(
+            con.execute(
+                "SELECT request_id, reason_codes FROM quarantine.requests ORDER BY 1"
+            ).fetchall()
+        )
+    assert set(reasons) == {"R2", "R4"}, reasons
+    rebuild(warehouse_copy, "stg_requests__assessment_requests+", data_tests=False)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        years = con.execute(
+            "SELECT year, requests, plans_issued, requests_leading_to_plans, "
+            "plans_issued_within_20_weeks FROM marts.fct_ehcp_requests ORDER BY year"
+        ).fetchall()
+    assert years == [(2024, 3, 2, 3, 2), (2025, 0, 1, 0, 0)]
+
+
 def test_a_child_with_two_active_plans_counts_once_and_is_flagged(warehouse_copy):
     """SEN2 counts a child's plan once: a second plan for a child whose first is still active
     (a data error) must not add to the caseload; it is flagged for a data engineer."""

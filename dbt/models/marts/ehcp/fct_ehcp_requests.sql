@@ -3,7 +3,8 @@
 -- assess or not), plans issued and decisions not to issue in the year, the share of the year's
 -- requests that became plans, and 20-week timeliness with and without the exceptions. Only
 -- years a return reports in full (the calendar year before its census day); from a requests CSV
--- with no return, every year its requests span. Per council.
+-- with no return, every year a request was received, a plan issued or a decision not to issue
+-- made. Per council.
 with requests as (
     select * from {{ ref('int_assessment_requests_timed') }}
 ),
@@ -15,8 +16,15 @@ returns as (
 years as (
     select distinct la_code, year(census_date) - 1 as year from returns
     union
-    select distinct la_code, request_year from requests
-    where not exists (select 1 from returns where returns.la_code = requests.la_code)
+    select distinct la_code, year from (
+        select la_code, request_year as year from requests
+        union
+        select la_code, plan_year from requests where plan_issued
+        union
+        select la_code, assessment_outcome_year from requests where decided_not_to_issue
+    ) as stepped
+    where year is not null
+        and not exists (select 1 from returns where returns.la_code = stepped.la_code)
 ),
 
 -- the year's requests and what the council decided on them (the DfE's request outcomes)

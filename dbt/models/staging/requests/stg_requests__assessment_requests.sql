@@ -17,7 +17,8 @@ renamed as (
         decided_to_assess = 'N' as decided_not_to_assess,
         decision_date,
         assessment_outcome_date,
-        plan_issued = 'Y' as plan_issued,
+        -- a plan start date is a plan issued, whether or not the flag says so
+        plan_issued = 'Y' or plan_start_date is not null as plan_issued,
         plan_issued = 'N' as decided_not_to_issue,
         plan_start_date,
         coalesce(week20_exception = 'Y', false) as has_week20_exception,
