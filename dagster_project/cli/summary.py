@@ -49,7 +49,9 @@ def _print_landing(con, console: Console) -> None:
                count(*) FILTER (WHERE status = 'rejected') AS rejected,
                coalesce(sum(rows_read), 0), coalesce(sum(rows_valid), 0),
                coalesce(sum(rows_duplicate), 0), coalesce(sum(rows_quarantined), 0),
-               sum(money_quarantined_gbp)::DOUBLE
+               -- in absolute amounts, one the parser could not read by its digits (as the
+               -- quarantine gate weighs it): 419 amounts written 12,34 showed £0.00 here
+               sum(gross_money_quarantined_gbp)::DOUBLE
         FROM raw.landing_files WHERE in_landing GROUP BY extract ORDER BY extract
         """
     ).fetchall()
@@ -62,7 +64,7 @@ def _print_landing(con, console: Console) -> None:
         "loaded",
         "exact duplicates",
         "quarantined",
-        "quarantined £",
+        "quarantined £ (absolute)",
         "flagged",
     ):
         table.add_column(column, justify="left" if column == "extract" else "right")

@@ -618,6 +618,14 @@ def test_an_amount_that_cannot_be_read_weighs_its_digits_in_the_money_tolerance(
     gate = quarantine_within_tolerance(con, FINANCE, 0.01, 0.005)
     assert not gate.passed
     assert "£1,500,000.00 of £1,519,900.00" in gate.summary
+    # the refresh summary says the same money (it said £0.00 quarantined)
+    from rich.console import Console
+
+    from dagster_project.cli.summary import _print_landing
+
+    console = Console(record=True, width=200)
+    _print_landing(con, console)
+    assert "£1,500,000.00" in console.export_text()
     # an amount with no digits at all weighs nothing, and a blank one is a missing value
     write(tmp_path, "finance", "ledger.csv", f"{FINANCE_HEADER}\nT1,2024-05-01,n/a,1.2.1\n")
     [unreadable] = load(con, FINANCE, tmp_path, load_id="L2").files
