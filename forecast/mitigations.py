@@ -165,6 +165,17 @@ def _parse(entry: Any, index: int, path: Path, provision_types: list[str] | None
             )
     if spec.needs_provision_types and not types:
         raise MitigationsError(f"{where}: lever {lever} needs provision_types")
+    if types and not spec.needs_provision_types:
+        # it acts on no provision type: the list would read as a target it does not have
+        raise MitigationsError(
+            f"{where}: lever {lever} takes no provision_types (it acts on the block as a "
+            f"whole), not {', '.join(map(str, types))}"
+        )
+    if "to" in effect and str(effect["to"]) in map(str, types):
+        raise MitigationsError(
+            f"{where}: lever {lever} moves children from {effect['to']} to {effect['to']}: "
+            "to must be another provision type"
+        )
     try:
         fy_start(str(entry["start_year"]))
     except ValueError as error:

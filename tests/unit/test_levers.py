@@ -396,6 +396,12 @@ def entry(lever, effect, types="[a]", extra="", name="M"):
         (entry("funding_change", "{amount_gbp: .nan}", types="[]"), "must be a finite number"),
         (entry("funding_change", "{amount_gbp: .inf}", types="[]"), "must be a finite number"),
         (entry("reduce_new_plans", "{percent: true}"), "percent must be a number, not True"),
+        # a list or a target the lever would ignore reads as an effect it does not have
+        (
+            entry("central_spend_change", "{percent: -5}", types="[a]"),
+            "lever central_spend_change takes no provision_types",
+        ),
+        (entry("shift_placements", "{to: a, share: 0.1}"), "moves children from a to a"),
         # true is not age 1, and a cost is £ a year: not a negative one, not NaN
         (
             entry("reduce_new_plans", "{percent: 10, ages: [true, 5]}"),
