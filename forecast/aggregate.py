@@ -57,7 +57,14 @@ import pandas as pd
 
 from .backtest import HORIZONS, RECORD_COLUMNS, baseline_records, spend_record, summarise
 from .baselines import GROWTH_YEARS
-from .published import NATIONAL, PROVISIONS, CouncilHistory, as_of, load_published
+from .published import (
+    NATIONAL,
+    PROVISIONS,
+    CouncilHistory,
+    PublishedDataError,
+    as_of,
+    load_published,
+)
 
 MODEL = "pooled_growth"
 FIRST_ORIGIN = (
@@ -639,7 +646,7 @@ def published_growth(
         return None, "no LA code (HIGHNEEDS_LA_CODE, or the SEN2 return's header)"
     try:
         councils = load_published(folder) if folder is not None else {}
-    except FileNotFoundError as error:
+    except (FileNotFoundError, PublishedDataError) as error:
         return None, str(error)
     if la_code not in councils:
         return None, f"LA code {la_code} is not in the published files in {folder}"

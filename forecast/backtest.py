@@ -14,6 +14,7 @@ cheap and dear types count by their cost and offset as they would in the budget.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,17 +56,41 @@ SPEND = "spend"
 
 
 def read_unit_costs(path: Path) -> dict[str, float]:
-    """Unit cost per provision type from a CSV with columns `provision_type, unit_cost_gbp`."""
+    """Unit cost per provision type from a CSV with columns `provision_type, unit_cost_gbp`:
+    each a placement provision type, once, with £ a year (0 or more). A blank cost once scored
+    the model's spend at 0.0 % error (its money NaN, summed as nothing)."""
+    from ingest.provision_types import DFE_PLACEMENT_CATEGORY
+
     try:
-        frame = pd.read_csv(path)
-        return {
-            str(p): float(c)
-            for p, c in zip(frame["provision_type"], frame["unit_cost_gbp"], strict=False)
-        }
-    except (OSError, KeyError, ValueError) as error:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        pairs = list(zip(frame["provision_type"], frame["unit_cost_gbp"], strict=True))
+    except (OSError, KeyError, ValueError, pd.errors.ParserError) as error:
         raise ValueError(
             f"{path}: expected columns provision_type, unit_cost_gbp ({error})"
         ) from error
+    types = [p for p in DFE_PLACEMENT_CATEGORY if p != "central"]
+    costs: dict[str, float] = {}
+    for row, (provision, text) in enumerate(pairs, 2):
+        provision = provision.strip()
+        if provision not in types:
+            raise ValueError(
+                f"{path}:{row}: provision_type {provision!r} is not a placement provision type "
+                f"({', '.join(types)})"
+            )
+        if provision in costs:
+            raise ValueError(f"{path}:{row}: provision_type {provision} given twice")
+        try:
+            cost = float(text.replace(",", "").replace("£", "").strip())
+        except ValueError:
+            cost = math.nan
+        if not math.isfinite(cost) or cost < 0:
+            raise ValueError(
+                f"{path}:{row}: unit_cost_gbp must be £ a year (0 or more), not {text!r}"
+            )
+        costs[provision] = cost
+    if not costs:
+        raise ValueError(f"{path}: no unit costs (columns provision_type, unit_cost_gbp)")
+    return costs
 
 
 def spend_records(records: pd.DataFrame, unit_costs: dict[str, float]) -> pd.DataFrame:

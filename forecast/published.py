@@ -23,7 +23,9 @@ published figures carry and the forecasts see like any other change.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,7 +116,7 @@ class CouncilHistory:
     imputed_mix: tuple[int, ...] = ()
 
 
-def _parsed(text: str | None) -> float | None:
+def published_number(text: str | None) -> float | None:
     """A cell's number; None when it holds none (blank, `x`, `z`, `c` and the other marks)."""
     try:
         return float((text or "").strip().replace(",", ""))
@@ -123,12 +125,12 @@ def _parsed(text: str | None) -> float | None:
 
 
 def _number(text: str | None) -> float:
-    return _parsed(text) or 0.0
+    return published_number(text) or 0.0
 
 
 def _published(text: str | None) -> bool:
     """Whether a cell holds a number (not blank, not a suppression or not-available mark)."""
-    return _parsed(text) is not None
+    return published_number(text) is not None
 
 
 def _impute_unknown_mix(years: dict[int, dict[str, float]], unknown: set[int]) -> tuple[int, ...]:
@@ -153,9 +155,37 @@ def _impute_unknown_mix(years: dict[int, dict[str, float]], unknown: set[int]) -
     return tuple(imputed)
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        return list(csv.DictReader(handle))
+class PublishedDataError(ValueError):
+    """A published file that cannot be read as the DfE writes it: the message names the file,
+    its line and the column."""
+
+
+def _rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """The file's rows with their line numbers (the header is line 1)."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            return list(enumerate(csv.DictReader(handle), 2))
+    except UnicodeDecodeError as error:
+        raise PublishedDataError(
+            f"{path}: not UTF-8 ({error.reason} at byte {error.start}): save it as CSV UTF-8, "
+            "as the DfE publishes it"
+        ) from error
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[list[int]]:
+    """Around a loop over `_rows(path)` that keeps its line in the list yielded: a cell it
+    cannot read is refused by file, line and column (a missing column, a time period of
+    2024/25), not a bare int() error."""
+    at = [1]
+    try:
+        yield at
+    except KeyError as error:
+        raise PublishedDataError(f"{path}: no column {error.args[0]!r}") from error
+    except (ValueError, IndexError, AttributeError) as error:
+        if isinstance(error, PublishedDataError):
+            raise
+        raise PublishedDataError(f"{path}:{at[0]}: {error}") from error
 
 
 def _by_setting(row: dict[str, str], total_column: str) -> dict[str, float]:
@@ -169,9 +199,23 @@ def _census_year(time_period: str) -> int:
     return int(time_period[-2:]) + 2000 if len(time_period) == 6 else int(time_period)
 
 
+def published_files(folder: Path) -> dict[str, Path]:
+    """The CSV files under `folder` by name; two of one name (two releases' caseload.csv) are
+    refused, naming both: whichever the folder listed last had won, unsaid."""
+    files: dict[str, Path] = {}
+    for path in sorted(folder.rglob("*.csv")):
+        if path.name in files:
+            raise PublishedDataError(
+                f"{folder}: two files named {path.name} ({files[path.name]} and {path}): keep "
+                "one release's copy"
+            )
+        files[path.name] = path
+    return files
+
+
 def load_published(folder: Path) -> dict[str, CouncilHistory]:
     """Every council (and England, code 'E92000001') in the published files under `folder`."""
-    files = {p.name: p for p in folder.rglob("*.csv")}
+    files = published_files(folder)
     if "caseload.csv" not in files:
         raise FileNotFoundError(
             f"{folder}: caseload.csv not found — download the 'Education, health and care plans' "
@@ -192,43 +236,53 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
         names[row["old_la_code"]] = (row["la_name"], row.get("region_name", ""))
         return row["old_la_code"]
 
-    for row in _rows(files["caseload.csv"]):
-        code = key_of(row)
-        if code is None:
-            continue
-        year = _census_year(row["time_period"])
-        if row["breakdown_topic"] == "All EHC plans":
-            caseload.setdefault(code, {})[year] = _by_setting(row, "ehcplans")
-            settings = [c for columns in RELEASE_2025.values() for c in columns if c in row]
-            if not any(_published(row[c]) for c in settings) and _number(row["ehcplans"]) > 0:
-                unknown_mix.setdefault(code, set()).add(year)
-        elif row["breakdown_topic"] == "Child or young persons age" and row["breakdown"].startswith(
-            "age "
-        ):
-            age = int(row["breakdown"].split()[1])
-            by_age.setdefault(code, {}).setdefault(year, {})[age] = _number(row["ehcplans"])
+    with _reading(files["caseload.csv"]) as at:
+        for at[0], row in _rows(files["caseload.csv"]):
+            code = key_of(row)
+            if code is None:
+                continue
+            year = _census_year(row["time_period"])
+            if row["breakdown_topic"] == "All EHC plans":
+                if not _published(row.get("ehcplans")):
+                    # a council's total not published (x, c, z): a year missing, not 0 plans (read
+                    # as 0 it ranked the council's growth at -100% and pulled its region's down)
+                    continue
+                caseload.setdefault(code, {})[year] = _by_setting(row, "ehcplans")
+                settings = [c for columns in RELEASE_2025.values() for c in columns if c in row]
+                if not any(_published(row[c]) for c in settings) and _number(row["ehcplans"]) > 0:
+                    unknown_mix.setdefault(code, set()).add(year)
+            elif row["breakdown_topic"] == "Child or young persons age" and row[
+                "breakdown"
+            ].startswith("age "):
+                age = int(row["breakdown"].split()[1])
+                by_age.setdefault(code, {}).setdefault(year, {})[age] = _number(row["ehcplans"])
 
     if "sen2_estab_caseload.csv" in files:
         old: dict[str, dict[int, dict[str, float]]] = {}
         totals: dict[str, dict[int, float]] = {}
         placed: dict[str, set[int]] = {}  # years with a setting's count published
-        for row in _rows(files["sen2_estab_caseload.csv"]):
-            code = key_of(row)
-            if code is None:
-                continue
-            year = int(row["time_period"])
-            if row["establishment_group"] == "Total" and row["establishment_type"] == "Total":
-                totals.setdefault(code, {})[year] = _number(row["Total_all"])
-            provision = RELEASE_2022.get(row["establishment_type"])
-            if provision:
-                cell = old.setdefault(code, {}).setdefault(year, dict.fromkeys(PROVISIONS, 0.0))
-                cell[provision] += _number(row["Total_all"])
-                if _published(row["Total_all"]):
-                    placed.setdefault(code, set()).add(year)
+        with _reading(files["sen2_estab_caseload.csv"]) as at:
+            for at[0], row in _rows(files["sen2_estab_caseload.csv"]):
+                code = key_of(row)
+                if code is None:
+                    continue
+                year = int(row["time_period"])
+                if (
+                    row["establishment_group"] == "Total"
+                    and row["establishment_type"] == "Total"
+                    and _published(row["Total_all"])
+                ):
+                    totals.setdefault(code, {})[year] = _number(row["Total_all"])
+                provision = RELEASE_2022.get(row["establishment_type"])
+                if provision:
+                    cell = old.setdefault(code, {}).setdefault(year, dict.fromkeys(PROVISIONS, 0.0))
+                    cell[provision] += _number(row["Total_all"])
+                    if _published(row["Total_all"]):
+                        placed.setdefault(code, set()).add(year)
         for code, years in old.items():
             for year, values in years.items():
-                if year in caseload.get(code, {}):
-                    continue  # the 2025 release wins where both have the year
+                if year in caseload.get(code, {}) or year not in totals.get(code, {}):
+                    continue  # the 2025 release wins where both have the year; no total: missing
                 values["other"] = max(
                     0.0, totals.get(code, {}).get(year, 0.0) - sum(values.values())
                 )
@@ -238,21 +292,23 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
 
     new_plans: dict[str, dict[int, dict[str, float]]] = {}
     if "newplans.csv" in files:
-        for row in _rows(files["newplans.csv"]):
-            code = key_of(row)
-            if code is None or row.get("breakdown_topic") != "New EHC plans":
-                continue
-            new_plans.setdefault(code, {})[int(row["time_period"]) + 1] = _by_setting(
-                row, "new_ehc_plans"
-            )
+        with _reading(files["newplans.csv"]) as at:
+            for at[0], row in _rows(files["newplans.csv"]):
+                code = key_of(row)
+                if code is None or row.get("breakdown_topic") != "New EHC plans":
+                    continue
+                new_plans.setdefault(code, {})[int(row["time_period"]) + 1] = _by_setting(
+                    row, "new_ehc_plans"
+                )
     if "sen2_mi.csv" in files:
-        for row in _rows(files["sen2_mi.csv"]):
-            code = key_of(row)
-            if code is None:
-                continue
-            year = int(row["time_period"]) + 1
-            if year not in new_plans.get(code, {}):
-                new_plans.setdefault(code, {})[year] = {"total": _number(row.get("NewallEHC"))}
+        with _reading(files["sen2_mi.csv"]) as at:
+            for at[0], row in _rows(files["sen2_mi.csv"]):
+                code = key_of(row)
+                if code is None:
+                    continue
+                year = int(row["time_period"]) + 1
+                if year not in new_plans.get(code, {}):
+                    new_plans.setdefault(code, {})[year] = {"total": _number(row.get("NewallEHC"))}
 
     councils = {}
     for code, years in caseload.items():

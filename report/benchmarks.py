@@ -70,7 +70,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast.published import CouncilHistory, find_council, load_published
+from forecast.published import (
+    CouncilHistory,
+    PublishedDataError,
+    find_council,
+    load_published,
+    published_number,
+)
 from forecast.years import fy_label, fy_start
 
 ENGLAND = "E92000001"
@@ -144,7 +150,7 @@ def load_published_data(folder: Path) -> PublishedData:
         )
     try:
         councils = load_published(folder)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, PublishedDataError) as error:
         raise BenchmarkUnavailable(str(error)) from error
     files = sorted(
         str(p.relative_to(folder))
@@ -156,7 +162,11 @@ def load_published_data(folder: Path) -> PublishedData:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             header = next(csv.reader(handle), [])
         if {"financial_year", "old_la_code", "high_needs_block_gbp"} <= set(header):
-            frame = pd.read_csv(path, dtype={"old_la_code": str}, encoding="utf-8-sig")
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+            # as the DfE writes them: "28,495,697", or x / c / z where a figure is not published
+            # (NaN: that council has no figure; one `x` once stopped the whole report)
+            for column in [c for c in frame.columns if c.endswith("_gbp")]:
+                frame[column] = frame[column].map(published_number).astype(float)
             allocations = frame if allocations is None else pd.concat([allocations, frame])
             files.append(str(path.relative_to(folder)))
     if allocations is not None:
@@ -413,7 +423,12 @@ def indicator_parts(data: PublishedData, flags: pd.DataFrame) -> pd.DataFrame:
         for code, history in councils.items():
             key = "ENGLAND" if code == ENGLAND else code
             total = _series(history, "total")
-            if key in allocation.index and census in total.index and total[census] > 0:
+            if (
+                key in allocation.index
+                and pd.notna(allocation.loc[key, "high_needs_block_gbp"])
+                and census in total.index
+                and total[census] > 0
+            ):
                 add(
                     code,
                     "hnb_per_plan",

@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from forecast.published import PublishedDataError, published_files
 from warehouse.councils import of_council
 
 from .tables import Table
@@ -86,9 +87,13 @@ def read_published(folder: Path | None) -> pd.DataFrame:
     columns = ["year", "code", "measure", "value"]
     if folder is None or not Path(folder).is_dir():
         return pd.DataFrame(columns=columns)
+    try:
+        files = published_files(Path(folder))
+    except PublishedDataError:  # two releases' copies: the benchmarks' note says which
+        return pd.DataFrame(columns=columns)
     frames = []
     for file_name in sorted({file for _, file, _ in MEASURES.values() if file}):
-        path = next(iter(sorted(Path(folder).rglob(file_name))), None)
+        path = files.get(file_name)
         if path is None:
             continue
         published = pd.read_csv(path, dtype=str, encoding="utf-8-sig")

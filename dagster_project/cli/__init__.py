@@ -27,6 +27,27 @@ from .ui import cmd_daemon, cmd_ui
 __all__ = ["build_parser", "main"]
 
 
+def _simulations(text: str) -> int:
+    """At least 10 simulations: fewer leave no p10/p90 to speak of (0 ended in an IndexError)."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 10:
+        raise argparse.ArgumentTypeError(f"a whole number of 10 or more, not {text!r}")
+    return number
+
+
+def _csv_out(text: str) -> str:
+    """A CSV to write: its folder must exist (checked before the run, not after it)."""
+    from pathlib import Path
+
+    path = Path(text)
+    if path.is_dir() or not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: not a file in an existing folder")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="highneeds", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -89,16 +110,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     forecast_la.add_argument("--published", help=PUBLISHED_HELP)
     forecast_la.add_argument("--horizon", default="2028-29")
-    forecast_la.add_argument("--simulations", type=int, default=1000)
-    forecast_la.add_argument("--out", help="write every provision type's p10/p50/p90 to this CSV")
+    forecast_la.add_argument("--simulations", type=_simulations, default=1000)
+    forecast_la.add_argument(
+        "--out", type=_csv_out, help="write every provision type's p10/p50/p90 to this CSV"
+    )
     forecast_la.set_defaults(handler=cmd_forecast_la)
 
     backtest = commands.add_parser(
         "backtest", help="backtest aggregate mode across every council in the published data"
     )
     backtest.add_argument("--published", help=PUBLISHED_HELP)
-    backtest.add_argument("--simulations", type=int, default=300)
-    backtest.add_argument("--out", help="write the error table to this CSV")
+    backtest.add_argument("--simulations", type=_simulations, default=300)
+    backtest.add_argument("--out", type=_csv_out, help="write the error table to this CSV")
     backtest.add_argument(
         "--readme", help="write the tables into this README between its backtest markers"
     )

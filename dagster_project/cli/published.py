@@ -138,8 +138,13 @@ def _refuse_a_council_gone(councils: dict, code: str) -> None:
     ]
     raise KeyError(
         f"{council.name} ({code}) published no caseload after January {last} (the latest census "
-        f"is January {latest}): it was reorganised"
-        + (f"; forecast its successors: {', '.join(successors)}" if successors else "")
+        f"is January {latest}): "
+        + (
+            f"it was reorganised; forecast its successors: {', '.join(successors)}"
+            if successors
+            else "its total since is not published (x, c or z in caseload.csv), or it was "
+            "reorganised"
+        )
     )
 
 

@@ -204,6 +204,19 @@ def test_a_year_with_a_total_and_no_setting_published_keeps_the_nearest_years_mi
     assert as_of({"900": shire}, 2024)["900"].caseload.equals(shire.caseload.loc[:2024])
 
 
+def test_a_year_whose_total_is_not_published_is_missing_not_zero(tmp_path):
+    """A council's total of x (or c, z): read as 0 plans, it ranked the council's growth at
+    -100 % and pulled its region's down; the year is missing instead."""
+    mix = {"mainstream_academy": "60", "special_la_maintained": "30", "neet": "10"}
+    _release_2025(
+        tmp_path / "caseload.csv",
+        [("202223", "80", mix), ("202324", "100", mix), ("202425", "x", {})],
+    )
+    shire = load_published(tmp_path)["900"]
+    assert shire.caseload.index.tolist() == [2023, 2024]
+    assert shire.caseload.loc[2024].sum() == 100
+
+
 @pytest.fixture(scope="module")
 def published():
     reference_file("ehcp_2025_release/caseload.csv", RELEASE_HINT)
@@ -405,3 +418,30 @@ def test_a_council_reorganised_away_is_refused_naming_its_successors(published, 
     assert code == 2 and not out.exists()
     assert "Cumbria (909) published no caseload after January 2023" in said
     assert "forecast its successors: 942 Cumberland, 943 Westmorland and Furness" in said
+
+
+def test_dsg_allocations_are_read_as_the_dfe_writes_them(tmp_path):
+    """`28,495,697` is £28.5m and `x` is no figure: one `x` stopped the whole report."""
+    from report.benchmarks import load_published_data
+
+    _release_2025(tmp_path / "caseload.csv", [("202425", "100", {})])
+    (tmp_path / "allocations.csv").write_text(
+        "financial_year,old_la_code,high_needs_block_gbp\n"
+        '2024-25,900,"28,495,697"\n2024-25,901,x\n'
+    )
+    allocations = load_published_data(tmp_path).allocations.set_index("old_la_code")
+    assert allocations.loc["900", "high_needs_block_gbp"] == 28_495_697
+    assert np.isnan(allocations.loc["901", "high_needs_block_gbp"])
+
+
+def test_a_published_file_that_cannot_be_read_is_refused_by_file_and_line(tmp_path):
+    from forecast.published import PublishedDataError
+
+    _release_2025(tmp_path / "caseload.csv", [("202324", "100", {}), ("2024/25", "120", {})])
+    with pytest.raises(PublishedDataError, match=r"caseload.csv:3: .*'2024/25'"):
+        load_published(tmp_path)
+    # two releases' copies of one file: whichever the folder listed last had won, unsaid
+    (tmp_path / "older").mkdir()
+    _release_2025(tmp_path / "older" / "caseload.csv", [("202324", "100", {})])
+    with pytest.raises(PublishedDataError, match="two files named caseload.csv"):
+        load_published(tmp_path)

@@ -146,3 +146,33 @@ def test_the_council_backtest_asks_the_published_growth_as_at_each_origin():
     )
     scored = sorted(set(summary["origin"].dropna().astype(int)))
     assert asked == scored == [2021, 2022, 2023, 2024]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        # a blank cost made the model's spend NaN, summed as nothing: 0.0 % error, "best"
+        ("mainstream,8000\nmss,\n", r"unit-costs.csv:3: unit_cost_gbp must be £ a year .* not ''"),
+        ("mainstream,-5\n", r"unit-costs.csv:2: unit_cost_gbp must be £ a year"),
+        ("mainstream,nan\n", r"unit_cost_gbp must be £ a year"),
+        # names nothing costs: the spend section silently disappeared
+        ("Mainstream,8000\n", r"unit-costs.csv:2: provision_type 'Mainstream' is not"),
+        ("mss,20000\nmss,21000\n", "provision_type mss given twice"),
+        ("", "no unit costs"),
+    ],
+)
+def test_a_unit_costs_file_is_refused_by_row_and_column(tmp_path, text, message):
+    from forecast.backtest import read_unit_costs
+
+    path = tmp_path / "unit-costs.csv"
+    path.write_text("provision_type,unit_cost_gbp\n" + text)
+    with pytest.raises(ValueError, match=message):
+        read_unit_costs(path)
+
+
+def test_a_unit_costs_file_reads_pounds_as_written(tmp_path):
+    from forecast.backtest import read_unit_costs
+
+    path = tmp_path / "unit-costs.csv"
+    path.write_text('provision_type,unit_cost_gbp\nmainstream,"£8,000"\nmss, 23753.5\n')
+    assert read_unit_costs(path) == {"mainstream": 8000.0, "mss": 23753.5}
