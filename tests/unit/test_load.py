@@ -808,3 +808,17 @@ def test_a_files_reader_settings_apply_in_a_councils_folder_too():
     assert "sheets" not in settings_for(settings, "869/finance/other.xlsx")
     nested = {"files": {"2024/*.csv": {"sheets": ["x"]}}}
     assert settings_for(nested, "869/sen2/2024/a.csv")["sheets"] == ["x"]
+
+
+def test_a_documents_own_line_numbers_are_not_taken_as_transaction_ids(tmp_path, con):
+    """`Line ID` numbers each export from 1: taken as transaction_id, a journal file's lines
+    1-33 replaced the AP file's lines 1-33 as corrections (£48,798 gone, every gate green). A
+    file keyed by them is refused, naming the column it lacks."""
+    write(
+        tmp_path,
+        "finance",
+        "ap.csv",
+        "Line ID,posting_date,amount,s251_line\n1,2024-05-01,1.00,1.2.1\n",
+    )
+    [ap] = load(con, FINANCE, tmp_path).files
+    assert ap.status == "rejected" and "missing required column(s) transaction_id" in ap.message
