@@ -142,6 +142,10 @@ def typed_sql(column: Column, expr: str) -> str:
     if column.kind == "financial_year":
         return financial_year_sql(expr)
     value = blank_to_null(expr)
+    if column.kind == "id":
+        # a number column with blanks, written out by Excel or pandas, gains a decimal tail:
+        # URN 925203.0 matched no school, and its place funding fell to central spend
+        value = f"regexp_replace({value}, '^([0-9]+)\\.0+$', '\\1')"
     if column.pattern:
         return f"CASE WHEN {value} ~ {quote_literal(column.pattern)} THEN {value} END"
     return value

@@ -822,3 +822,19 @@ def test_a_documents_own_line_numbers_are_not_taken_as_transaction_ids(tmp_path,
     )
     [ap] = load(con, FINANCE, tmp_path).files
     assert ap.status == "rejected" and "missing required column(s) transaction_id" in ap.message
+
+
+def test_a_numeric_id_written_with_a_decimal_tail_is_the_id(tmp_path, con):
+    """A number column with blanks, written out by pandas or Excel, reads `925203.0`: as a
+    provider URN it matched no school and the place funding fell to central spend."""
+    write(
+        tmp_path,
+        "finance",
+        "ap.csv",
+        f"{FINANCE_HEADER},provider_urn,provider_ukprn\n"
+        "T1,2024-05-01,1.00,1.2.1,925203.0,10012345.00\nT2.5,2024-05-01,1.00,1.2.1,,\n",
+    )
+    load(con, FINANCE, tmp_path)
+    assert con.execute(
+        "SELECT transaction_id, provider_urn, provider_ukprn FROM raw.finance ORDER BY 1"
+    ).fetchall() == [("T1", "925203", "10012345"), ("T2.5", None, None)]
