@@ -578,11 +578,14 @@ def read_workbook_parts(
     sheets: list[str] | None,
     table_prefix: str,
     holds_data: Callable[[list[str]], bool] | None = None,
+    resembles_data: Callable[[list[str]], list[str]] | None = None,
 ) -> list[Part]:
     """The workbook's configured `sheets`; when none are configured, every sheet whose header
     `holds_data` accepts (the extract's required columns: a ledger split into half-years is two
     sheets of it; a notes or lookups sheet is not data), or the first sheet when no sheet's does
-    (so its missing columns are named)."""
+    (so its missing columns are named). A sheet left out whose first rows hold a header like the
+    extract's (`resembles_data`: the required columns it names) rejects the file: a credit notes
+    sheet with a title above its header was skipped without a word, its money lost."""
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -616,6 +619,8 @@ def read_workbook_parts(
                 for name in workbook.sheetnames
                 if holds_data is not None and holds_data(_sheet_header(workbook[name]))
             ] or workbook.sheetnames[:1]
+            if resembles_data is not None:
+                _refuse_sheets_left_out(workbook, wanted, display_name, resembles_data)
         absent = [s for s in wanted if s not in workbook.sheetnames]
         if absent:
             raise FileRejected(
@@ -651,6 +656,36 @@ def _damaged_workbook(display_name: str, error: Exception) -> FileRejected:
         f"{display_name}: not a readable .xlsx workbook: it is damaged or cut short ({detail}); "
         "open it in Excel and save it again, or export it again"
     )
+
+
+def _refuse_sheets_left_out(
+    workbook, wanted: list[str], display_name: str, resembles_data: Callable[[list[str]], list[str]]
+) -> None:
+    for name in workbook.sheetnames:
+        if name in wanted:
+            continue
+        for number, texts in _first_rows(workbook[name], 10):
+            found = resembles_data(texts)
+            if len(found) >= 2:
+                raise FileRejected(
+                    f"{display_name}: sheet {name!r} names the extract's columns "
+                    f"({', '.join(found)}) in row {number} but is not read: a sheet is read when "
+                    "its first row with values is the header the contract reads"
+                    + (f" (delete the {number - 1} row(s) above it)" if number > 1 else "")
+                    + ", or list the sheets to read in ingest/config/readers.yml"
+                )
+
+
+def _first_rows(sheet, count: int) -> list[tuple[int, list[str]]]:
+    """A sheet's first `count` rows with values (row number, cells as text)."""
+    rows = []
+    for number, values in enumerate(sheet.iter_rows(values_only=True), 1):
+        texts = [cell_text(v) for v in values]
+        if any(t is not None for t in texts):
+            rows.append((number, [t or "" for t in texts]))
+            if len(rows) == count:
+                break
+    return rows
 
 
 def _sheet_header(sheet) -> list[str]:
@@ -732,7 +767,14 @@ def read_parts(
                 return False
             return True
 
-        return read_workbook_parts(con, path, display_name, sheets, "_part", holds_data)
+        def resembles_data(texts: list[str]) -> list[str]:
+            """The required columns a row names (as the contract or an alias spells them)."""
+            named = {aliases.get(normalise_header(t), normalise_header(t)) for t in texts if t}
+            return [c for c in extract.required if normalise_header(c) in named or c in named]
+
+        return read_workbook_parts(
+            con, path, display_name, sheets, "_part", holds_data, resembles_data
+        )
     if suffix in CSV_SUFFIXES:
         return [read_csv_part(con, path, display_name, known, "_part_0", work_dir)]
     raise FileRejected(f"{display_name}: unsupported file type {suffix!r} (CSV or XLSX)")

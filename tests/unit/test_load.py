@@ -396,6 +396,36 @@ def test_every_sheet_holding_the_ledger_is_read_and_a_notes_sheet_is_not(tmp_pat
     assert con.execute("SELECT sum(amount) FROM raw.finance").fetchone()[0] == 20000
 
 
+def test_a_sheet_of_the_ledger_with_a_title_above_its_header_rejects_the_workbook(tmp_path, con):
+    """A credit notes sheet whose header sits under a title was skipped without a word beside
+    the qualifying ledger sheet (£28,600 of credits lost, every gate green); a lookups sheet
+    naming one contract column (Value) is still not data."""
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    ledger = workbook.active
+    ledger.title = "Ledger"
+    ledger.append(FINANCE_HEADER.split(","))
+    for row in _ledger_rows(1, 10):
+        ledger.append(row)
+    lookups = workbook.create_sheet("Lookups")
+    lookups.append(["Code", "Description", "Value"])
+    lookups.append(["1.2.1", "Top-up", 1])
+    (tmp_path / "finance").mkdir()
+    workbook.save(tmp_path / "finance" / "ledger.xlsx")
+    assert [f.status for f in load(con, FINANCE, tmp_path).files] == ["loaded"]
+
+    credits = workbook.create_sheet("Credit notes")
+    credits.append(["Credit notes 2024-25 (HN cost centres)"])
+    credits.append(FINANCE_HEADER.split(","))
+    credits.append(["C1", "2024-06-01", -500, "1.2.1"])
+    workbook.save(tmp_path / "finance" / "ledger.xlsx")
+    [ledger_file] = load(con, FINANCE, tmp_path, load_id="L2").files
+    assert ledger_file.status == "rejected"
+    assert "sheet 'Credit notes' names the extract's columns" in ledger_file.message
+    assert "in row 2 but is not read" in ledger_file.message
+
+
 def test_a_key_on_two_sheets_of_a_workbook_is_a_duplicate_or_a_conflict_as_on_one(tmp_path, con):
     """A workbook is one file: a ledger whose half-year sheets number their lines from 1 each
     gives T1 on both. Different rows: both quarantined as in a CSV (the later sheet superseded
