@@ -1194,7 +1194,8 @@ def _sources(
         except OSError as error:
             sources.append(_unreadable_source(display, error))
     if extract.name in SEN2_REQUIRED_TABLES:
-        for sen2 in find_returns(folder):
+        returns = find_returns(folder)
+        for sen2 in returns:
             # named from the landing folder, as its files are (`869/sen2/2025` in a council's)
             sen2 = dataclasses.replace(sen2, landing_dir=landing_dir)
             try:
@@ -1203,7 +1204,15 @@ def _sources(
                         sen2.name,
                         sen2.content_hash(hashes, sen2_child_id),
                         sen2.size(),
-                        partial(_read_sen2, con, sen2, extract.name, pseudonym_key, sen2_child_id),
+                        partial(
+                            _read_sen2,
+                            con,
+                            sen2,
+                            extract.name,
+                            pseudonym_key,
+                            sen2_child_id,
+                            beside_others=len(returns) > 1,
+                        ),
                         named_by_part=True,
                         census_date=sen2.census_date(),
                     )
@@ -1360,8 +1369,11 @@ def _read_sen2(
     pseudonym_key: str,
     child_id: ChildIdRule | None,
     work_dir: Path,
+    beside_others: bool = False,
 ) -> list[Part]:
-    return [read_sen2_part(con, sen2, extract_name, pseudonym_key, work_dir, child_id)]
+    return [
+        read_sen2_part(con, sen2, extract_name, pseudonym_key, work_dir, child_id, beside_others)
+    ]
 
 
 def _known_file_outcome(

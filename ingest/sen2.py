@@ -505,14 +505,25 @@ def read_sen2_part(
     pseudonym_key: str,
     work_dir: Path,
     child_id: ChildIdRule | None = None,
+    beside_others: bool = False,
 ) -> Part:
     """The ehcp, placements or requests rows of one return, as a part; FileRejected when tables are
-    missing. `child_id` says which person field is the council's child id (the UPN by default)."""
+    missing, or when it has no census day and other returns sit `beside_others`. `child_id` says
+    which person field is the council's child id (the UPN by default)."""
     missing = [t for t in REQUIRED_TABLES[extract_name] if t not in sen2.tables]
     if missing:
         raise FileRejected(
             f"{sen2.name}: SEN2 return lacks the {', '.join(missing)} table(s) needed for "
             f"{extract_name}; found: {', '.join(sorted(sen2.tables)) or '(none)'}"
+        )
+    if beside_others and sen2.census_date() is None:
+        # its census day orders it against the other returns: without it a newer return was
+        # outranked by an older one (its corrections lost, ceased plans counted), unsaid
+        raise FileRejected(
+            f"{sen2.name}: SEN2 return has no readable census day: its header module "
+            "(Blade-Export_…_sen2.csv, column referencedate) is "
+            + ("missing" if "sen2" not in sen2.tables else "without a date COLLECT writes")
+            + ", and other returns sit beside it; export it again with its header"
         )
     columns = _read_tables(con, sen2, work_dir)
     for table, needed in (

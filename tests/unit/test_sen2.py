@@ -83,6 +83,23 @@ def test_returns_are_loaded_oldest_census_first_whatever_their_folders_are_calle
     assert [r.census_date() for r in find_returns(tmp_path)] == list(CENSUS_DATES)
 
 
+def test_a_return_without_its_census_day_beside_others_is_rejected(tmp_path, con):
+    """Without its header module a return sorted as the oldest: the 2024 return's copies of
+    its plans won, so its corrections were lost and ceased plans counted, every gate green.
+    Alone it loads as before (nothing to order it against)."""
+    for name, census in zip(("2024", "2025"), CENSUS_DATES[1:], strict=True):
+        write_sen2_return(tmp_path / "sen2" / name, census, version=2)
+    for header in (tmp_path / "sen2" / "2025").glob("*_sen2.csv"):
+        header.unlink()
+    outcomes = {f.file_name.split("/")[1]: f for f in load(con, EHCP, tmp_path).files}
+    assert outcomes["2024"].status == "loaded"
+    assert outcomes["2025"].status == "rejected"
+    assert "no readable census day" in outcomes["2025"].message
+    shutil.rmtree(tmp_path / "sen2" / "2024")
+    [alone] = load(duckdb.connect(), EHCP, tmp_path).files
+    assert alone.status == "loaded"
+
+
 @pytest.mark.parametrize(
     "ledger_id, rule",
     [
