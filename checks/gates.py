@@ -443,7 +443,7 @@ def staging_accounting(
     # live in its window: stg_sen2__retired) is superseded too, by that return
     retired = (
         " OR EXISTS (SELECT 1 FROM staging.stg_sen2__retired r "
-        f"WHERE r.extract = '{e}' AND r.la_code = u._la_code "
+        f"WHERE r.extract = '{e}' AND r.la_code = u._la_code AND r.ended_by IS NULL "
         f"AND r.record_id = u.{dialect.ident(staging_keys[0])})"
         if e in SEN2_RETIRED_EXTRACTS
         else ""

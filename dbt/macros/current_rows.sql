@@ -57,12 +57,24 @@
 {%- endmacro %}
 
 {#- The rows of `rows` (a relation of current_rows(extract, [key])) less the plans or placements an
-    earlier SEN2 return holds that the next one no longer lists (stg_sen2__retired). -#}
+    earlier SEN2 return holds that the next one no longer lists and corrected
+    (stg_sen2__retired), with `_ended_by`: the day one it lists no correction of ended by (before
+    its window), else null; see `held_to_ended`. -#}
 {% macro without_retired(rows, extract, key) -%}
-    select {{ rows }}.*
+    select {{ rows }}.*, ended.ended_by as _ended_by
     from {{ rows }}
-    anti join {{ ref('stg_sen2__retired') }} as retired
-        on retired.la_code = {{ rows }}._la_code
-        and retired.extract = '{{ extract }}'
-        and retired.record_id = {{ rows }}.{{ key }}
+    left join {{ ref('stg_sen2__retired') }} as ended
+        on ended.la_code = {{ rows }}._la_code
+        and ended.extract = '{{ extract }}'
+        and ended.record_id = {{ rows }}.{{ key }}
+    where ended.record_id is null or ended.ended_by is not null
+{%- endmacro %}
+
+{#- A cease or end date `ends` held to `_ended_by` (without_retired) when that is earlier. -#}
+{% macro held_to_ended(ends) -%}
+    case
+        when _ended_by is not null and ({{ ends }} is null or {{ ends }} > _ended_by)
+        then _ended_by
+        else {{ ends }}
+    end
 {%- endmacro %}

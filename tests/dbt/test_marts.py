@@ -596,3 +596,67 @@ def test_a_child_with_two_active_plans_counts_once_and_is_flagged(warehouse_copy
             "WHERE flag = 'overlapping_plan'"
         ).fetchall()
         assert flagged == [("EP_SECOND",)]
+
+
+def test_a_plan_a_later_return_leaves_out_uncorrected_keeps_its_history(
+    warehouse_copy, tmp_path, monkeypatch
+):
+    """A cease date recorded late: the 2023 and 2024 returns show child 3's plan and placement
+    open, the 2025 return leaves them out (closed on 20 December 2023, before its window) and
+    lists nothing in their place. Retired as a correction, the plan left every census back to
+    2020; it ended before the 2025 window, so it is held to end the day before it."""
+    import dataclasses
+    import datetime as dt_
+
+    import tests.sen2_council as council
+    from ingest.contracts import EHCP, PLACEMENTS
+    from ingest.load import load_extract
+    from ingest.pseudonymise import keyed_hash
+    from tests.conftest import TEST_KEY
+
+    landing = tmp_path / "sen2_landing"
+    for version, census in enumerate(council.CENSUS_DATES[:2], 1):
+        council.write_sen2_return(landing / "sen2" / str(census.year), census, version)
+    late = "2023-12-20"
+    monkeypatch.setattr(
+        council,
+        "PLANS",
+        tuple(
+            dataclasses.replace(p, cease=late, cease_reason="1") if p.child == 3 else p
+            for p in council.PLANS
+        ),
+    )
+    monkeypatch.setattr(
+        council,
+        "SPELLS",
+        tuple(dataclasses.replace(s, end=late) if s.child == 3 else s for s in council.SPELLS),
+    )
+    council.write_sen2_return(landing / "sen2" / "2025", council.CENSUS_DATES[2], 3)
+    with duckdb.connect(str(warehouse_copy)) as con:
+        for extract in (EHCP, PLACEMENTS):
+            load_extract(con, extract, landing, "sen2", TEST_KEY, dt_.date(2026, 3, 31))
+    rebuild(
+        warehouse_copy,
+        "stg_sen2__retired",
+        "stg_ehcp__plans",
+        "stg_placements__spells",
+        data_tests=False,
+    )
+    child = keyed_hash(council.CHILDREN[3].upn, TEST_KEY)
+    ended = dt_.date(2023, 12, 31)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        plans = con.execute(
+            "SELECT plan_start_date, plan_cease_date FROM staging.stg_ehcp__plans "
+            "WHERE child_id = ?",
+            [child],
+        ).fetchall()
+        spells = con.execute(
+            "SELECT start_date, end_date FROM staging.stg_placements__spells WHERE child_id = ?",
+            [child],
+        ).fetchall()
+        retired = con.execute(
+            "SELECT extract, ended_by FROM staging.stg_sen2__retired ORDER BY 1"
+        ).fetchall()
+    assert plans == [(dt_.date(2020, 1, 20), ended)]
+    assert spells == [(dt_.date(2020, 1, 20), ended)]
+    assert ("ehcp", ended) in retired and ("placements", ended) in retired

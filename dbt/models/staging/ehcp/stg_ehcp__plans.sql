@@ -2,7 +2,7 @@ with source as (
     {{ current_rows('ehcp', ['plan_id']) }}
 ),
 
--- less a plan an earlier SEN2 return holds that the next one no longer lists
+-- less a plan an earlier SEN2 return holds that the next one no longer lists, corrected
 live as (
     {{ without_retired('source', 'ehcp', 'plan_id') }}
 ),
@@ -18,7 +18,8 @@ renamed as (
         secondary_need,
         request_date,
         plan_start_date,
-        plan_cease_date,
+        -- a plan or placement the next SEN2 return shows ended before its window
+        {{ held_to_ended('plan_cease_date') }} as plan_cease_date,
         cast(cease_reason as integer) as cease_reason,
         _file_hash as source_file_hash,
         _source_file as source_file,

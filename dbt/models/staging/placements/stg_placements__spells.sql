@@ -2,7 +2,7 @@ with source as (
     {{ current_rows('placements', ['placement_id']) }}
 ),
 
--- less a placement an earlier SEN2 return holds that the next one no longer lists
+-- less a placement an earlier SEN2 return holds that the next one no longer lists, corrected
 live as (
     {{ without_retired('source', 'placements', 'placement_id') }}
 ),
@@ -21,7 +21,8 @@ renamed as (
         coalesce(resourced_provision = 'Y', false) as is_resourced_provision,
         residential,
         start_date,
-        end_date,
+        -- a plan or placement the next SEN2 return shows ended before its window
+        {{ held_to_ended('end_date') }} as end_date,
         annual_cost as annual_cost_gbp,
         cast(placement_rank as integer) as placement_rank,
         _file_hash as source_file_hash,

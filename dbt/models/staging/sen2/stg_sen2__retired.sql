@@ -1,5 +1,7 @@
 -- The plans and placements an earlier SEN2 return holds that the next return no longer lists,
--- though they were live in its window: the next return retires them. A return lists every plan
+-- though they were live in its window: the next return retires them when it lists the child's
+-- corrected version, else they ended before its window (ended_by: a cease or leaving date
+-- recorded late; retired, a plan's every earlier census lost it). A return lists every plan
 -- and placement live in the calendar year before its census day up to that day; consecutive
 -- returns' windows meet (January 2025's starts on 1 January 2024, before January 2024's census
 -- day), so a plan or placement the earlier one shows open at its census, or ending on or after
@@ -52,10 +54,34 @@ plan_ends as (
 ),
 {% endfor %}
 
+-- what each return lists, to tell a record it corrected (the child's, or for a child whose id a
+-- new UPN changed, one of the same start date and date of birth / entry date and establishment)
+plans_listed as (
+    select distinct _la_code as la_code, _census_date as census_date, child_id,
+        cast(null as date) as started, cast(null as string) as same
+    from plans where _census_date is not null
+    union all
+    select distinct _la_code, _census_date, cast(null as bigint), plan_start_date,
+        cast(date_of_birth as string)
+    from plans where _census_date is not null
+),
+
+placements_listed as (
+    select distinct _la_code as la_code, _census_date as census_date, child_id,
+        cast(null as date) as started, cast(null as string) as same
+    from placements where _census_date is not null
+    union all
+    select distinct _la_code, _census_date, cast(null as bigint), start_date,
+        cast(coalesce(urn, ukprn, sen_setting) as string)
+    from placements where _census_date is not null
+),
+
 retired as (
-    {% for extract, rows, key, ends in [
-        ('ehcp', 'plans', 'plan_id', 'plan_cease_date'),
-        ('placements', 'placements', 'placement_id', 'end_date'),
+    {% for extract, rows, key, starts, ends, same_as in [
+        ('ehcp', 'plans', 'plan_id', 'plan_start_date', 'plan_cease_date',
+            'cast(plans.date_of_birth as string)'),
+        ('placements', 'placements', 'placement_id', 'start_date', 'end_date',
+            'cast(coalesce(placements.urn, placements.ukprn, placements.sen_setting) as string)'),
     ] %}
     select
         '{{ extract }}' as extract,
@@ -63,6 +89,19 @@ retired as (
         {{ rows }}.{{ key }} as record_id,
         {{ rows }}._census_date as census_date,
         returns.next_census_date as retired_by_census_date,
+        -- the next return lists the child's {{ rows }} (or, for a child whose id a new UPN
+        -- changed, one of the same start date and date of birth / entry date and establishment):
+        -- this one was corrected, and is retired. Else it ended before the next window (a cease
+        -- or leaving date recorded late; a record entered in error looks the same): kept with
+        -- its history, ended the day before that window. One that started in that window was
+        -- not ended before it: retired
+        case
+            when {{ rows }}.{{ starts }} > make_date(year(returns.next_census_date) - 2, 12, 31)
+                or by_child.la_code is not null
+                or by_same.la_code is not null
+            then null
+            else make_date(year(returns.next_census_date) - 2, 12, 31)
+        end as ended_by,
         {{ rows }}._file_hash as source_file_hash,
         {{ rows }}._source_file as source_file,
         {{ rows }}._source_row as source_row
@@ -70,6 +109,15 @@ retired as (
     inner join {{ extract }}_returns as returns
         on returns.la_code = {{ rows }}._la_code
         and returns.census_date = {{ rows }}._census_date
+    left join {{ rows }}_listed as by_child
+        on by_child.la_code = {{ rows }}._la_code
+        and by_child.census_date = returns.next_census_date
+        and by_child.child_id = {{ rows }}.child_id
+    left join {{ rows }}_listed as by_same
+        on by_same.la_code = {{ rows }}._la_code
+        and by_same.census_date = returns.next_census_date
+        and by_same.started = {{ rows }}.{{ starts }}
+        and by_same.same = {{ same_as }}
     where returns.next_census_date is not null
         -- the next return's window (from 1 January of the year before its census) meets this
         -- return's census, and the row was live in it
@@ -86,6 +134,7 @@ retired as (
         requests.request_id as record_id,
         requests._census_date as census_date,
         returns.next_census_date as retired_by_census_date,
+        cast(null as date) as ended_by,
         requests._file_hash as source_file_hash,
         requests._source_file as source_file,
         requests._source_row as source_row
@@ -119,6 +168,7 @@ select
     cast(record_id as string) as record_id,
     census_date,
     retired_by_census_date,
+    ended_by,
     cast(source_file_hash as string) as source_file_hash,
     cast(source_file as string) as source_file,
     source_row
