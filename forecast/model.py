@@ -825,27 +825,54 @@ def assumptions_table(
             + ": taken off past unit-cost growth to leave the growth above inflation",
         ),
     ]
+    low, high = costs.real_growth_bounds
+    for p, provision in enumerate(costs.provisions):
+        real = float(costs.real_growth[p])
+        if costs.unit_cost[p] == 0:
+            # a rate on nothing: say so rather than let it read as a cost pressure
+            why = f"no spend on this provision type in {costs.base_fy}, so it moves nothing"
+        elif np.isclose(real, low) or np.isclose(real, high):
+            why = (
+                f"{real:+.1%} above inflation, held at the bound of real growth (costs."
+                f"real_growth_bounds {low:+.1%} to {high:+.1%}: the last {c.unit_cost_years} "
+                f"years' growth less {c.historical_inflation:.1%} was beyond it) + "
+                f"{costs.inflation:.1%} inflation"
+            )
+        else:
+            why = (
+                f"{real:+.1%} above inflation (the last {c.unit_cost_years} years' growth less "
+                f"{c.historical_inflation:.1%}) + {costs.inflation:.1%} inflation"
+            )
+        if costs.unit_cost[p] != 0 and costs.unit_cost_source[p]:
+            why += f"; unit cost: {costs.unit_cost_source[p]}"
+        rows.append(("unit_cost_growth", provision, None, real + costs.inflation, "a year", why))
+    # what the growth applies to: each type's unit cost in the base year and the full-time
+    # places a plan holds (the balance is plans × FTE per plan × unit cost)
     for p, provision in enumerate(costs.provisions):
         rows.append(
             (
-                "unit_cost_growth",
+                "unit_cost",
+                provision,
+                costs.base_fy,
+                float(costs.unit_cost[p]),
+                "£ a full-time place a year",
+                costs.unit_cost_source[p]
+                or (
+                    f"{costs.base_fy}'s spend ÷ its full-time-equivalent placements"
+                    if costs.unit_cost[p]
+                    else f"no spend on this provision type in {costs.base_fy}"
+                ),
+            )
+        )
+        rows.append(
+            (
+                "fte_per_plan",
                 provision,
                 None,
-                float(costs.real_growth[p] + costs.inflation),
-                "a year",
-                (
-                    f"{costs.real_growth[p]:+.1%} above inflation (the last {c.unit_cost_years} "
-                    f"years' growth less {c.historical_inflation:.1%}) + "
-                    f"{costs.inflation:.1%} inflation"
-                    # a rate on nothing: say so rather than let it read as a cost pressure
-                    + (
-                        f"; no spend on this provision type in {costs.base_fy}, so it moves nothing"
-                        if costs.unit_cost[p] == 0
-                        else f"; unit cost: {costs.unit_cost_source[p]}"
-                        if costs.unit_cost_source[p]
-                        else ""
-                    )
-                ),
+                float(costs.fte_per_plan[p]),
+                "full-time places a plan",
+                "full-time-equivalent placements in a year ÷ plans on its January census, "
+                "averaged over the last complete years (at most three)",
             )
         )
     rows.append(

@@ -587,6 +587,8 @@ ASSUMPTION_LABELS = {
     "pay_share": "Pay share of unit costs",
     "historical_inflation": "Inflation taken off past unit-cost growth",
     "unit_cost_growth": "Unit-cost growth",
+    "unit_cost": "Unit cost the growth starts from",
+    "fte_per_plan": "Full-time places per plan",
     "joiners_trend": "New plans: trend",
     "population": "Population",
     "capacity": "Capacity",
@@ -625,6 +627,25 @@ def assumptions(data: ReportData, threshold: int | None = None) -> list[Table]:
             unquoted(source, provision)
             for source, provision in zip(frame["source"], frame["provision_type"], strict=True)
         ]
+        # a type's base unit cost (and the places per plan it is paid on) is one child's cost
+        # where Provision spend hides its unit cost
+        own = data.spend.set_index(["financial_year", "provision_type"])["unit_cost_gbp"]
+        withheld = {
+            provision
+            for (year, provision), cost in own.items()
+            if pd.notna(cost)
+            and pd.isna(priced["unit_cost_gbp"].get((year, provision)))
+            and (frame["financial_year"].eq(year) & frame["assumption"].eq("unit_cost")).any()
+        }
+        carried = frame["assumption"].eq("unit_cost") & frame["source"].str.contains(
+            "(hidden: fewer than", regex=False, na=False
+        )
+        withheld |= set(frame.loc[carried, "provision_type"])
+        per_type = frame["assumption"].isin(["unit_cost", "fte_per_plan"]) & frame[
+            "provision_type"
+        ].isin(withheld)
+        frame.loc[per_type, "value"] = np.nan
+        frame.loc[per_type, "source"] = f"hidden: fewer than {threshold} placements"
     frame["assumption"] = frame["assumption"].map(lambda a: ASSUMPTION_LABELS.get(a, a))
     frame["provision_type"] = frame["provision_type"].map(
         lambda p: data.labels.get(p, p) if isinstance(p, str) else ""

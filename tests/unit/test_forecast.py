@@ -628,6 +628,24 @@ def test_unit_cost_growth_on_a_provision_type_with_no_spend_says_it_moves_nothin
     assert "no spend" not in growth[costs.provisions[0]]
 
 
+def test_the_unit_costs_and_places_per_plan_the_balance_rests_on_are_stated(mitigated):
+    """The growth was stated but not the unit cost it grows from, nor the full-time places a
+    plan is paid on; and a growth held at its bound still said it was the last years' growth."""
+    result, _ = mitigated
+    costs = result.cost_model
+    table = result.assumptions
+    for name, values in (("unit_cost", costs.unit_cost), ("fte_per_plan", costs.fte_per_plan)):
+        rows = table[table["assumption"] == name].set_index("provision_type")
+        assert rows["value"].to_dict() == pytest.approx(dict(zip(costs.provisions, values)))
+    base = table[table["assumption"] == "unit_cost"]
+    assert (base["financial_year"] == costs.base_fy).all()
+    held = dataclasses.replace(costs, real_growth=np.full(len(costs.provisions), 0.10))
+    growth = assumptions_table(result.cohort_model, held, SETTINGS)
+    growth = growth[growth["assumption"] == "unit_cost_growth"].set_index("provision_type")
+    priced = costs.provisions[int(np.argmax(costs.unit_cost))]
+    assert "held at the bound of real growth" in growth.loc[priced, "source"]
+
+
 def test_a_shift_leaves_the_provision_children_move_from_untouched(steady):
     # mainstream children stepping up to mss go to inmss instead:
     # mainstream's own draws are unchanged

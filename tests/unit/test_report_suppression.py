@@ -175,6 +175,28 @@ def test_a_unit_cost_carried_from_a_hidden_year_is_not_quoted_for_publication():
     )
     published = assumptions(data, THRESHOLD)[0].frame["Source"].tolist()
     assert "£30,000" not in published[0] and "hidden: fewer than 5 placements" in published[0]
+    # nor is the base unit cost a hidden year gives, or the places per plan it is paid on
+    data.assumptions = pd.concat(
+        [
+            data.assumptions,
+            pd.DataFrame(
+                {
+                    "assumption": ["unit_cost", "fte_per_plan", "unit_cost"],
+                    "provision_type": ["inmss", "inmss", "mss"],
+                    "financial_year": ["2023-24", None, "2023-24"],
+                    "value": [30_000.0, 0.9, 30_000.0],
+                    "unit": ["£ a full-time place a year", "full-time places a plan", "£"],
+                    "source": ["2023-24's spend ÷ its full-time-equivalent placements", "", ""],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    shown = assumptions(data, THRESHOLD)[0].frame.set_index(["Assumption", "Provision type"])
+    assert shown.loc[("Unit cost the growth starts from", "inmss"), "Amount"] != 30_000
+    assert pd.isna(shown.loc[("Full-time places per plan", "inmss"), "Amount"])
+    assert shown.loc[("Unit cost the growth starts from", "mss"), "Amount"] == 30_000
+    published = assumptions(data, THRESHOLD)[0].frame["Source"].tolist()
     assert published[1] == source.format("2024-25")  # shown in Provision spend: quoted
     assert assumptions(data)[0].frame["Source"].tolist()[0] == source.format("2023-24")
 
