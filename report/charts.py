@@ -595,7 +595,9 @@ def dbv_panels(data: ReportData, threshold: int | None = None) -> Chart:
 
     first, last = years[0], years[-1]
     span = len(years) - 1
-    plans = data.caseload.copy()
+    # the plans of the types the panels show, as the cost and unit cost are theirs: with the
+    # types that cost nothing (no placement, other) it read 9.6 % a year beside costs of 9.2 %
+    plans = data.caseload.reindex(columns=list(shown), fill_value=0)
     plans.index = [fy_of_census_year(int(y)) for y in plans.index]
     plans_growth = (
         _growth(plans.loc[first].sum(), plans.loc[last].sum(), span)
@@ -625,7 +627,8 @@ def dbv_panels(data: ReportData, threshold: int | None = None) -> Chart:
         )
     else:
         reading = (
-            f"From {first} to {last} caseload {style.grew(plans_growth)}, the average unit cost "
+            f"From {first} to {last} the caseload of these types {style.grew(plans_growth)}, "
+            "the average unit cost "
             f"{style.grew(unit_growth)} and total placement cost {style.grew(spend_growth)}"
         )
         reading += (

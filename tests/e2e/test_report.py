@@ -180,6 +180,21 @@ def test_readings_state_the_run_s_own_figures(demo, con, data):
     assert (
         f"total placement cost {style.grew(growth)}" in readings["04_caseload_unit_cost_total_cost"]
     )
+    # and the caseload of those types, not of every plan (other and none cost nothing)
+    plans = dict(
+        con.execute(
+            "SELECT census_year, sum(plans)::DOUBLE FROM marts.fct_ehcp_cohort WHERE "
+            "provision_type IN (SELECT provision_type FROM marts.fct_provision_spend "
+            "WHERE provision_type != 'central' GROUP BY 1 HAVING sum(abs(spend_gbp)) > 0) "
+            "AND census_year IN (?, ?) GROUP BY 1",
+            [int(first_fy[:4]) + 1, int(last_fy[:4]) + 1],
+        ).fetchall()
+    )
+    caseload = (plans[int(last_fy[:4]) + 1] / plans[int(first_fy[:4]) + 1]) ** (1 / (years - 1))
+    assert (
+        f"the caseload of these types {style.grew(caseload - 1)}"
+        in readings["04_caseload_unit_cost_total_cost"]
+    )
     # the age-at-start reading's cost is the modal band's, as plotted (it was every age's)
     starts = next(c for c in build_charts(data) if c.key == "08_age_at_provision_start").data
     inmss = starts[starts["provision_type"] == "inmss"].set_index("age_at_start_band")
