@@ -981,6 +981,23 @@ def assumptions_table(
                 "spend",
             )
         )
+        # by provision type, for the expenditure tables' column of the year
+        by_type = dict(zip(costs.provisions, year.plans * year.cost_per_plan, strict=True))
+        by_type["central"] = by_type.get("central", 0.0) + year.central_gbp
+        for provision, spend in by_type.items():
+            rows.append(
+                (
+                    "in_progress_year_spend_by_type",
+                    provision,
+                    year.financial_year,
+                    float(spend),
+                    "£",
+                    f"estimated: January {year.census_year}'s plans × full-time places per plan "
+                    f"× unit costs grown from {costs.base_fy}"
+                    if provision != "central"
+                    else f"estimated: {costs.base_fy}'s central spend grown",
+                )
+            )
         rows.append(
             (
                 "in_progress_year_balance",

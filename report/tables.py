@@ -339,7 +339,10 @@ def expenditure_by_provision(
     )
     whole = actual(data.spend)
     hidden = actual(spend_published(data, threshold)).isna() & whole.notna()
-    whole = pd.concat([whole, future], axis=1).reindex(order).fillna(0.0)
+    # a year not yet complete in the finance extract, estimated by type as Funding and
+    # balances estimates it whole (it was missing here: a column jumped two years)
+    carried = _carried_by_type(data)
+    whole = pd.concat([whole, carried, future], axis=1).reindex(order).fillna(0.0)
     wide = whole.mask(hidden.reindex(columns=whole.columns, fill_value=False))
     wide.insert(0, "Provision type", [data.labels[p] for p in wide.index])
     wide.insert(1, "DfE placement category", [DFE_PLACEMENT[p] for p in wide.index])
@@ -351,9 +354,15 @@ def expenditure_by_provision(
         f"High needs expenditure by provision type, {scenario} (£)",
         wide,
         "money",
-        f"Actual to {years[-1]} (marts.fct_provision_spend), then the {scenario} forecast "
-        "(forecast.spend, central: the mean of the simulated paths; the total ties to Funding and "
-        "balances).",
+        f"Actual to {years[-1]} (marts.fct_provision_spend), "
+        + (
+            f"then {', '.join(carried.columns)}, not complete in the finance extract, estimated "
+            "(forecast.assumptions), "
+            if len(carried.columns)
+            else ""
+        )
+        + f"then the {scenario} forecast (forecast.spend, central: the mean of the simulated "
+        "paths; the total ties to Funding and balances).",
         ["Total"],
         suppressed,
     )
@@ -437,6 +446,18 @@ def funding_and_balances(data: ReportData) -> list[Table]:
             )
         )
     return tables
+
+
+def _carried_by_type(data: ReportData) -> pd.DataFrame:
+    """provision type × the years the forecast carried (forecast.assumptions): each type's
+    estimated spend; no columns without one."""
+    frame = getattr(data, "assumptions", None)
+    if frame is None:
+        return pd.DataFrame()
+    rows = frame[frame["assumption"] == "in_progress_year_spend_by_type"]
+    if rows.empty:
+        return pd.DataFrame()
+    return rows.pivot(index="provision_type", columns="financial_year", values="value")
 
 
 def carried_years(data: ReportData) -> pd.DataFrame:
@@ -595,6 +616,7 @@ ASSUMPTION_LABELS = {
     "prevalence_ceiling": "Prevalence ceiling",
     "in_progress_year_funding": "High needs funding of a year not yet complete",
     "in_progress_year_spend": "Spend of a year not yet complete (estimated)",
+    "in_progress_year_spend_by_type": "Spend of a year not yet complete, by type (estimated)",
     "in_progress_year_balance": "Balance of a year not yet complete (estimated)",
     # its year is the one it closes (31 March), which the first forecast year brings forward
     "balance_brought_forward": "Cumulative balance at the year's end, the forecast's start",

@@ -393,6 +393,12 @@ def test_a_year_whose_ledger_is_not_whole_is_carried_into_the_balance_not_droppe
         assert drivers.loc[(scenario, "2025-26", "total"), "spend_change_gbp"] == pytest.approx(
             carried.spend_gbp - complete
         )
+    # its spend by provision type (the expenditure tables' column of the year) adds up to it
+    by_type = result.assumptions[
+        result.assumptions["assumption"] == "in_progress_year_spend_by_type"
+    ]
+    assert set(by_type["financial_year"]) == {carried.financial_year}
+    assert by_type["value"].sum() == pytest.approx(carried.spend_gbp)
     checks = run_checks(forecast_tables(result, pd.DataFrame()), result.unreached)
     assert [gate.failures for _, gate in checks.values() if not gate.passed] == []
 

@@ -234,3 +234,30 @@ def test_a_hidden_spend_in_the_year_still_in_progress_leaves_the_complete_years_
     tables = expenditure_by_line(data, THRESHOLD)
     split = tables[1].frame.set_index("Provision type")
     assert split["2024-25"].notna().all() and split["2025-26"].notna().all()
+
+
+def test_a_year_carried_before_the_forecast_is_a_column_of_expenditure_by_provision():
+    """A refresh before the last year's ledger is whole: Funding and balances estimated
+    2025-26 as a whole, and expenditure by provision jumped from 2024-25 to the forecast."""
+    from report.tables import expenditure_by_provision
+
+    data = spend_data()
+    data.forecast_years = ["2026-27"]
+    data.spend_forecast = data.spend_forecast.assign(financial_year="2026-27")
+    estimated = {"mss": 1.25e6, "inmss": 0.28e6, "ap": 0.33e6, "central": 0.5e6}
+    data.assumptions = pd.DataFrame(
+        {
+            "assumption": "in_progress_year_spend_by_type",
+            "provision_type": list(estimated),
+            "financial_year": "2025-26",
+            "value": list(estimated.values()),
+            "unit": "£",
+            "source": "estimated",
+        }
+    )
+    table = expenditure_by_provision(data, "unmitigated")
+    frame = table.frame.set_index("Provision type")
+    assert list(frame.columns[1:]) == ["2023-24", "2024-25", "2025-26", "2026-27"]
+    assert frame.loc["mss", "2025-26"] == 1.25e6
+    assert frame.loc["Total", "2025-26"] == sum(estimated.values())
+    assert "2025-26, not complete in the finance extract, estimated" in table.note
