@@ -626,10 +626,23 @@ def test_a_plan_a_later_return_leaves_out_uncorrected_keeps_its_history(
             for p in council.PLANS
         ),
     )
+    # child 0 left its placement of September 2023 on the same day, also recorded late, and
+    # moved on to another from February 2024: no correction of the first (a move retired it)
+    moved = council.Spell(
+        0, "2024-02-01", None, urn="110099", annual_cost="9000.00", s251_line="1.2.1"
+    )
     monkeypatch.setattr(
         council,
         "SPELLS",
-        tuple(dataclasses.replace(s, end=late) if s.child == 3 else s for s in council.SPELLS),
+        (
+            *(
+                dataclasses.replace(s, end=late)
+                if s.child == 3 or (s.child == 0 and s.start == "2023-09-01")
+                else s
+                for s in council.SPELLS
+            ),
+            moved,
+        ),
     )
     council.write_sen2_return(landing / "sen2" / "2025", council.CENSUS_DATES[2], 3)
     with duckdb.connect(str(warehouse_copy)) as con:
@@ -660,3 +673,10 @@ def test_a_plan_a_later_return_leaves_out_uncorrected_keeps_its_history(
     assert plans == [(dt_.date(2020, 1, 20), ended)]
     assert spells == [(dt_.date(2020, 1, 20), ended)]
     assert ("ehcp", ended) in retired and ("placements", ended) in retired
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        first = con.execute(
+            "SELECT start_date, end_date FROM staging.stg_placements__spells WHERE child_id = ? "
+            "ORDER BY 1",
+            [keyed_hash(council.CHILDREN[0].upn, TEST_KEY)],
+        ).fetchall()
+    assert first[-2:] == [(dt_.date(2023, 9, 1), ended), (dt_.date(2024, 2, 1), None)]

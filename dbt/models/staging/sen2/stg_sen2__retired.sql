@@ -54,25 +54,39 @@ plan_ends as (
 ),
 {% endfor %}
 
--- what each return lists, to tell a record it corrected (the child's, or for a child whose id a
--- new UPN changed, one of the same start date and date of birth / entry date and establishment)
-plans_listed as (
-    select distinct _la_code as la_code, _census_date as census_date, child_id,
-        cast(null as date) as started, cast(null as string) as same
+-- what each return lists, to tell a record it corrected: a plan of the child's that started
+-- before the return's window, as the record did (a later one is a new plan after a late cease);
+-- a placement of the child's with the same entry date or establishment (another is a move); or,
+-- for a child whose id a new UPN changed, one of the same start date and date of birth / entry
+-- date and establishment. One row per key each, so the joins below repeat no record
+plans_by_child as (
+    select _la_code as la_code, _census_date as census_date, child_id,
+        min(plan_start_date) as first_started
     from plans where _census_date is not null
-    union all
-    select distinct _la_code, _census_date, cast(null as bigint), plan_start_date,
-        cast(date_of_birth as string)
+    group by _la_code, _census_date, child_id
+),
+
+plans_by_same as (
+    select distinct _la_code as la_code, _census_date as census_date,
+        plan_start_date as started, cast(date_of_birth as string) as same
     from plans where _census_date is not null
 ),
 
-placements_listed as (
+placements_by_start as (
     select distinct _la_code as la_code, _census_date as census_date, child_id,
-        cast(null as date) as started, cast(null as string) as same
+        start_date as started
     from placements where _census_date is not null
-    union all
-    select distinct _la_code, _census_date, cast(null as bigint), start_date,
-        cast(coalesce(urn, ukprn, sen_setting) as string)
+),
+
+placements_by_place as (
+    select distinct _la_code as la_code, _census_date as census_date, child_id,
+        cast(coalesce(urn, ukprn, sen_setting) as string) as place
+    from placements where _census_date is not null
+),
+
+placements_by_same as (
+    select distinct _la_code as la_code, _census_date as census_date, start_date as started,
+        cast(coalesce(urn, ukprn, sen_setting) as string) as same
     from placements where _census_date is not null
 ),
 
@@ -89,15 +103,18 @@ retired as (
         {{ rows }}.{{ key }} as record_id,
         {{ rows }}._census_date as census_date,
         returns.next_census_date as retired_by_census_date,
-        -- the next return lists the child's {{ rows }} (or, for a child whose id a new UPN
-        -- changed, one of the same start date and date of birth / entry date and establishment):
-        -- this one was corrected, and is retired. Else it ended before the next window (a cease
-        -- or leaving date recorded late; a record entered in error looks the same): kept with
-        -- its history, ended the day before that window. One that started in that window was
-        -- not ended before it: retired
+        -- the next return lists a correction of it (see the CTEs above): retired. Else it
+        -- ended before the next window (a cease or leaving date recorded late; a record entered
+        -- in error looks the same): kept with its history, ended the day before that window. One
+        -- that started in that window was not ended before it: retired
         case
             when {{ rows }}.{{ starts }} > make_date(year(returns.next_census_date) - 2, 12, 31)
-                or by_child.la_code is not null
+                {% if extract == 'ehcp' %}
+                or by_child.first_started < make_date(year(returns.next_census_date) - 1, 1, 1)
+                {% else %}
+                or by_start.la_code is not null
+                or by_place.la_code is not null
+                {% endif %}
                 or by_same.la_code is not null
             then null
             else make_date(year(returns.next_census_date) - 2, 12, 31)
@@ -109,11 +126,25 @@ retired as (
     inner join {{ extract }}_returns as returns
         on returns.la_code = {{ rows }}._la_code
         and returns.census_date = {{ rows }}._census_date
-    left join {{ rows }}_listed as by_child
-        on by_child.la_code = {{ rows }}._la_code
+    {% if extract == 'ehcp' %}
+    left join plans_by_child as by_child
+        on by_child.la_code = plans._la_code
         and by_child.census_date = returns.next_census_date
-        and by_child.child_id = {{ rows }}.child_id
-    left join {{ rows }}_listed as by_same
+        and by_child.child_id = plans.child_id
+    {% else %}
+    left join placements_by_start as by_start
+        on by_start.la_code = placements._la_code
+        and by_start.census_date = returns.next_census_date
+        and by_start.child_id = placements.child_id
+        and by_start.started = placements.start_date
+    left join placements_by_place as by_place
+        on by_place.la_code = placements._la_code
+        and by_place.census_date = returns.next_census_date
+        and by_place.child_id = placements.child_id
+        and by_place.place = cast(coalesce(placements.urn, placements.ukprn,
+            placements.sen_setting) as string)
+    {% endif %}
+    left join {{ rows }}_by_same as by_same
         on by_same.la_code = {{ rows }}._la_code
         and by_same.census_date = returns.next_census_date
         and by_same.started = {{ rows }}.{{ starts }}
