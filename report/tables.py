@@ -343,12 +343,17 @@ def expenditure_by_provision(
     # balances estimates it whole (it was missing here: a column jumped two years)
     carried = _carried_by_type(data)
     whole = pd.concat([whole, carried, future], axis=1).reindex(order).fillna(0.0)
+    if threshold is not None:
+        # census plans × places per plan × unit cost: with the assumptions' unit costs it gives
+        # back the census's counts, which the caseload hides; its total is Funding and balances'
+        hidden = hidden.reindex(columns=whole.columns, fill_value=False)
+        hidden[list(carried.columns)] = True
     wide = whole.mask(hidden.reindex(columns=whole.columns, fill_value=False))
     wide.insert(0, "Provision type", [data.labels[p] for p in wide.index])
     wide.insert(1, "DfE placement category", [DFE_PLACEMENT[p] for p in wide.index])
     wide = _with_total(wide.reset_index(drop=True), "Provision type")
     wide.iloc[-1, 2:] = whole.sum().to_numpy()  # the year's whole spend, hidden cells included
-    suppressed = _hidden_in(wide, years) if threshold is not None else None
+    suppressed = _hidden_in(wide, [*years, *carried.columns]) if threshold is not None else None
     return Table(
         f"expenditure_by_provision_{scenario}",
         f"High needs expenditure by provision type, {scenario} (£)",
@@ -668,6 +673,11 @@ def assumptions(data: ReportData, threshold: int | None = None) -> list[Table]:
         ].isin(withheld)
         frame.loc[per_type, "value"] = np.nan
         frame.loc[per_type, "source"] = f"hidden: fewer than {threshold} placements"
+        # a carried year's spend by type is its census's plans × the stated places per plan and
+        # unit cost: the counts the caseload hides would come back (its total is shown)
+        by_type = frame["assumption"].eq("in_progress_year_spend_by_type")
+        frame.loc[by_type, "value"] = np.nan
+        frame.loc[by_type, "source"] = "not published: with the unit costs it gives counts back"
     frame["assumption"] = frame["assumption"].map(lambda a: ASSUMPTION_LABELS.get(a, a))
     frame["provision_type"] = frame["provision_type"].map(
         lambda p: data.labels.get(p, p) if isinstance(p, str) else ""

@@ -261,3 +261,14 @@ def test_a_year_carried_before_the_forecast_is_a_column_of_expenditure_by_provis
     assert frame.loc["mss", "2025-26"] == 1.25e6
     assert frame.loc["Total", "2025-26"] == sum(estimated.values())
     assert "2025-26, not complete in the finance extract, estimated" in table.note
+    # for publication only its total: census plans × the stated places per plan and unit cost
+    # gave the census's hidden counts back
+    published = expenditure_by_provision(data, "unmitigated", THRESHOLD).frame
+    published = published.set_index("Provision type")
+    assert published.drop("Total")["2025-26"].isna().all()
+    assert published.loc["Total", "2025-26"] == sum(estimated.values())
+    data.assumptions = data.assumptions.assign(provision_type=list(estimated))
+    from report.tables import assumptions
+
+    rows = assumptions(data, THRESHOLD)[0].frame
+    assert rows["Amount"].isna().all()
