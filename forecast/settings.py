@@ -231,6 +231,8 @@ def _mapping(value: object, name: str) -> dict:
 _RATE = (-0.5, 0.5)
 # (section, setting): (lowest, highest, whole number, what it is), each bound inclusive
 _LIMITS: dict[tuple[str, str], tuple[float, float, bool, str]] = {
+    ("cohort", "recency"): (1e-9, 1, False, "a weight a year back, more than 0 and at most 1"),
+    ("cohort", "damping"): (1e-9, 1, False, "a damping a year, more than 0 and at most 1"),
     ("cohort", "prior_strength"): (0, math.inf, False, "a number of children (0 or more)"),
     ("cohort", "max_effective_children"): (1, math.inf, False, "a number of children (1 or more)"),
     ("cohort", "trend_years"): (2, 50, True, "a number of years (2 or more: a trend needs two)"),
@@ -259,7 +261,7 @@ def _check_values(settings: ForecastSettings, where: Path | str) -> None:
             or not isinstance(value, int | float)
             or not math.isfinite(value)
             or not low <= value <= high
-            or (whole and not float(value).is_integer())
+            or (whole and not isinstance(value, int))
         ):
             raise ForecastSettingsError(f"{where}: {section}.{name} must be {what}, not {value!r}")
     if not isinstance(settings.cohort.pool_with_published, bool):
@@ -318,13 +320,15 @@ def validate(settings: ForecastSettings, where: Path | str) -> None:
             f"{where}: the horizon must reach at least 2028-29 "
             "(the statutory override ends in 2027-28)"
         )
+    if settings.seed < 0:
+        raise ForecastSettingsError(
+            f"{where}: seed must be a whole number 0 or more, not {settings.seed}"
+        )
     if settings.simulations < 500:
         raise ForecastSettingsError(
             f"{where}: simulations must be at least 500 for stable p10/p90, "
             f"not {settings.simulations}"
         )
-    if not 0 < settings.cohort.recency <= 1 or not 0 < settings.cohort.damping <= 1:
-        raise ForecastSettingsError(f"{where}: cohort recency and damping must be in (0, 1]")
     if fy_start(settings.recover_by) > fy_start(settings.horizon):
         raise ForecastSettingsError(
             f"{where}: recover_by ({settings.recover_by}) is after the horizon "

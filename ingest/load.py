@@ -623,7 +623,8 @@ def row_rules(extract: Extract, extract_date: dt.date, date_floor: dt.date) -> l
             )
         )
     if extract.name == "requests":
-        # a plan's start date says it was issued: one against plan_issued N cannot be counted
+        # a plan's start date says it was issued and when: one against plan_issued N, or a plan
+        # issued without one (no year's plans issued could count it), cannot be counted
         issued, start = typed_name("plan_issued"), typed_name("plan_start_date")
         problems.append(
             Rule(
@@ -631,6 +632,14 @@ def row_rules(extract: Extract, extract_date: dt.date, date_floor: dt.date) -> l
                 "plan_start_date",
                 f"{issued} = 'N' AND {start} IS NOT NULL",
                 '"plan_start_date"',
+            )
+        )
+        problems.append(
+            Rule(
+                "plan_issued_without_plan_start_date",
+                "plan_start_date",
+                f"{issued} = 'Y' AND {start} IS NULL",
+                '"plan_issued"',
             )
         )
     if extract.name == "placements":

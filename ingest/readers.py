@@ -664,14 +664,16 @@ def _refuse_sheets_left_out(
     for name in workbook.sheetnames:
         if name in wanted:
             continue
-        for number, texts in _first_rows(workbook[name], 10):
+        # below its first row with values: a title above the header (a sheet whose own first
+        # row names two columns is another table, a summary by line, say, and is not data)
+        for position, (number, texts) in enumerate(_first_rows(workbook[name], 10)):
             found = resembles_data(texts)
-            if len(found) >= 2:
+            if position > 0 and len(found) >= 2:
                 raise FileRejected(
                     f"{display_name}: sheet {name!r} names the extract's columns "
                     f"({', '.join(found)}) in row {number} but is not read: a sheet is read when "
                     "its first row with values is the header the contract reads"
-                    + (f" (delete the {number - 1} row(s) above it)" if number > 1 else "")
+                    + f" (delete the row(s) above row {number})"
                     + ", or list the sheets to read in ingest/config/readers.yml"
                 )
 

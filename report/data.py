@@ -180,9 +180,11 @@ class ReportData:
             .fillna(False)
             .astype(bool)
         )
-        totals = caseload.sum(axis=1).mask(
-            hidden[TOTAL].reindex(caseload.index).astype("boolean").fillna(False).astype(bool)
-        )
+        totals = caseload.sum(axis=1)
+        if TOTAL in hidden:  # (an empty cohort has no totals)
+            totals = totals.mask(
+                hidden[TOTAL].reindex(caseload.index).astype("boolean").fillna(False).astype(bool)
+            )
         hidden_sums = sums.pivot(index="census_year", columns=GROUP, values="suppressed")
         categories = categories.mask(
             hidden_sums.reindex(index=categories.index, columns=categories.columns)
@@ -213,7 +215,8 @@ class ReportData:
             hidden = table.pivot(index="census_year", columns=column, values="suppressed")
             hidden = hidden.reindex(index=wide.index).astype("boolean").fillna(False).astype(bool)
             wide = wide.mask(hidden.reindex(columns=wide.columns, fill_value=False))
-            totals = totals.mask(hidden[TOTAL])
+            if TOTAL in hidden:  # (an empty cohort has no totals)
+                totals = totals.mask(hidden[TOTAL])
         return Protected(wide, totals, pd.Series(np.nan, index=wide.columns), float("nan"))
 
     def _cohort_suppression(self, threshold: int) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:

@@ -558,6 +558,7 @@ def test_requests_count_every_plan_issued_once_and_a_plan_before_its_request_is_
         "R3,K003,2024-04-01,Y,2024-05-01,2024-07-01,,2024-07-01\n"  # flag blank, dated
         "R4,K004,2024-05-01,Y,2024-06-01,2024-08-01,N,2024-08-01\n"  # N, yet dated
         "R5,K005,2024-08-27,Y,2024-10-01,2025-01-15,Y,2025-01-15\n"  # issued in 2025
+        "R6,K006,2024-03-01,Y,2024-04-01,2024-06-01,Y,\n"  # issued, but when?
     )
     with duckdb.connect(str(warehouse_copy)) as con:
         load_extract(con, REQUESTS, landing, "test-requests", TEST_KEY, dt_.date(2026, 3, 31))
@@ -566,7 +567,7 @@ def test_requests_count_every_plan_issued_once_and_a_plan_before_its_request_is_
                 "SELECT request_id, reason_codes FROM quarantine.requests ORDER BY 1"
             ).fetchall()
         )
-    assert set(reasons) == {"R2", "R4"}, reasons
+    assert set(reasons) == {"R2", "R4", "R6"}, reasons
     rebuild(warehouse_copy, "stg_requests__assessment_requests+", data_tests=False)
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
         years = con.execute(

@@ -158,3 +158,10 @@ def test_no_output_gives_back_a_count_another_hid(seed):
     assert hidden.any()  # small counts were hidden
     lines = [Line(np.array(members), total) for members, total in figures.equations]
     assert not recoverable_cells(hidden, lines).size
+
+
+def test_an_empty_cohort_publishes_empty_tables():
+    empty = cohort(0).iloc[0:0]
+    report = report_of(empty)
+    assert report.cohort_published("primary_need", THRESHOLD).cells.empty
+    assert report.caseload_published(THRESHOLD)[0].cells.empty

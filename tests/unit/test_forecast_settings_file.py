@@ -95,6 +95,9 @@ def test_the_environments_horizon_moves_recover_by_only_where_the_file_left_it(t
         # funding 300 % a year
         ("cohort: {trend_years: 0}\n", r"cohort.trend_years must be a number of years \(2 or"),
         ("cohort: {trend_years: 2.5}\n", "cohort.trend_years must be"),
+        ("cohort: {trend_years: 5.0}\n", "cohort.trend_years must be"),  # a float index
+        ("cohort: {recency: '0.9'}\n", "cohort.recency must be a weight"),
+        ("seed: -1\n", "seed must be a whole number 0 or more"),
         ("costs: {real_growth_bounds: [0.10, -0.05]}\n", "real_growth_bounds must be"),
         ("costs: {real_growth_bounds: [0.1]}\n", "real_growth_bounds must be"),
         ("costs: {unit_cost_years: 0}\n", "costs.unit_cost_years must be"),

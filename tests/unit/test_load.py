@@ -411,6 +411,9 @@ def test_a_sheet_of_the_ledger_with_a_title_above_its_header_rejects_the_workboo
     lookups = workbook.create_sheet("Lookups")
     lookups.append(["Code", "Description", "Value"])
     lookups.append(["1.2.1", "Top-up", 1])
+    summary = workbook.create_sheet("Summary")  # its own table, headed in its first row
+    summary.append(["S251 Line", "Amount"])
+    summary.append(["1.2.1", 1000])
     (tmp_path / "finance").mkdir()
     workbook.save(tmp_path / "finance" / "ledger.xlsx")
     assert [f.status for f in load(con, FINANCE, tmp_path).files] == ["loaded"]
