@@ -642,7 +642,9 @@ def test_the_unit_costs_and_places_per_plan_the_balance_rests_on_are_stated(miti
     table = result.assumptions
     for name, values in (("unit_cost", costs.unit_cost), ("fte_per_plan", costs.fte_per_plan)):
         rows = table[table["assumption"] == name].set_index("provision_type")
-        assert rows["value"].to_dict() == pytest.approx(dict(zip(costs.provisions, values)))
+        assert rows["value"].to_dict() == pytest.approx(
+            dict(zip(costs.provisions, values, strict=True))
+        )
     base = table[table["assumption"] == "unit_cost"]
     assert (base["financial_year"] == costs.base_fy).all()
     held = dataclasses.replace(costs, real_growth=np.full(len(costs.provisions), 0.10))
