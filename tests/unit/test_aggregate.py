@@ -426,8 +426,7 @@ def test_dsg_allocations_are_read_as_the_dfe_writes_them(tmp_path):
 
     _release_2025(tmp_path / "caseload.csv", [("202425", "100", {})])
     (tmp_path / "allocations.csv").write_text(
-        "financial_year,old_la_code,high_needs_block_gbp\n"
-        '2024-25,900,"28,495,697"\n2024-25,901,x\n'
+        'financial_year,old_la_code,high_needs_block_gbp\n2024-25,900,"28,495,697"\n2024-25,901,x\n'
     )
     allocations = load_published_data(tmp_path).allocations.set_index("old_la_code")
     assert allocations.loc["900", "high_needs_block_gbp"] == 28_495_697
