@@ -1189,19 +1189,21 @@ def _sources(
     """The extract's files in `folder` (and its SEN2 returns), named relative to the landing
     folder."""
     sources: list[Source] = []
-    returns = find_returns(folder) if extract.name in SEN2_REQUIRED_TABLES else []
     for path in landing_files(folder, extract):
         display = str(path.relative_to(landing_dir))
-        read = partial(_read_file, con, path, display, extract, aliases, reader_settings)
-        if returns:
-            # a return lists the same plans, placements and requests: beside it the file's
-            # copies counted a second time (a ceased plan kept open), flagged at most
-            read = partial(_beside_returns, display, extract.name, returns[-1].name)
         try:
-            sources.append(Source(display, hashes.sha256(path), path.stat().st_size, read))
+            sources.append(
+                Source(
+                    display,
+                    hashes.sha256(path),
+                    path.stat().st_size,
+                    partial(_read_file, con, path, display, extract, aliases, reader_settings),
+                )
+            )
         except OSError as error:
             sources.append(_unreadable_source(display, error))
     if extract.name in SEN2_REQUIRED_TABLES:
+        returns = find_returns(folder)
         for sen2 in returns:
             # named from the landing folder, as its files are (`869/sen2/2025` in a council's)
             sen2 = dataclasses.replace(sen2, landing_dir=landing_dir)
@@ -1344,14 +1346,6 @@ def _forget(con: duckdb.DuckDBPyConnection, extract: Extract, file_hashes: list[
     except Exception:
         con.execute("ROLLBACK")
         raise
-
-
-def _beside_returns(display: str, extract: str, latest: str, work_dir: Path) -> list[Part]:
-    raise FileRejected(
-        f"{display}: a SEN2 return ({latest}) sits beside this {extract} file for the same "
-        f"council, and a return replaces the {extract}/ extract: land one or the other (the "
-        "return's plans and the file's would each count)"
-    )
 
 
 def _unreadable_source(display: str, error: OSError) -> Source:

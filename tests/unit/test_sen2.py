@@ -224,16 +224,3 @@ def test_a_placement_whose_plan_is_not_in_the_return_is_quarantined_not_lost(tmp
         "'missing_required_value')) FROM quarantine.placements"
     ).fetchone()
     assert quarantined == ([len(lines) + 1, len(lines) + 2], True)
-
-
-def test_an_ehcp_file_beside_a_return_is_rejected(tmp_path, con):
-    """A return lists the same plans: beside it a plans CSV kept a plan the return had ceased
-    open, counted a second time with only an overlapping-plan flag."""
-    write_sen2_return(tmp_path / "sen2" / "2025", CENSUS_DATES[2], version=3)
-    write(tmp_path / "ehcp" / "plans.csv", ["plan_id", "child_id"], [["P1", "C1"]])
-    outcomes = {f.file_name: f for f in load(con, EHCP, tmp_path).files}
-    assert outcomes["ehcp/plans.csv"].status == "rejected"
-    assert "a SEN2 return (sen2/2025) sits beside this ehcp file" in (
-        outcomes["ehcp/plans.csv"].message
-    )
-    assert [f.status for name, f in outcomes.items() if name.startswith("sen2")] == ["loaded"]
