@@ -627,6 +627,16 @@ def read_workbook_parts(
                 f"{display_name}: sheet(s) {', '.join(absent)} not found; sheets: "
                 f"{', '.join(workbook.sheetnames)}"
             )
+        uncalculated = _uncalculated_formula(path, wanted)
+        if uncalculated is not None:
+            sheet_name, cell = uncalculated
+            raise FileRejected(
+                f"{display_name}#{sheet_name}: cell {cell} holds a formula whose value was never "
+                "calculated: the program that wrote the workbook left it for Excel to work out "
+                "on opening, and what it saved (0, or nothing) is not the figure Excel shows; "
+                "open the workbook in Excel and save it, or export the values rather than "
+                "formulas"
+            )
         parts = []
         for index, sheet_name in enumerate(wanted):
             parts.append(
@@ -642,6 +652,41 @@ def read_workbook_parts(
         raise _damaged_workbook(display_name, error) from error
     finally:
         workbook.close()
+
+
+SPREADSHEET_ML = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+RELATIONSHIPS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+
+
+def _uncalculated_formula(path: Path, sheet_names: list[str]) -> tuple[str, str] | None:
+    """The first formula cell (sheet, cell) among `sheet_names` when the workbook asks to be
+    calculated on opening (`fullCalcOnLoad`): programs other than Excel write that and save no
+    result with a formula (openpyxl) or 0 (XlsxWriter), which a reader of saved values takes
+    for the amount (-£400k read as £0.00). Excel saves every formula's result and drops the
+    flag, so a workbook it saved is read as it shows. Only such a workbook's sheets are parsed
+    here."""
+    from xml.etree import ElementTree
+
+    with zipfile.ZipFile(path) as archive:
+        book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+        calculation = book.find(f"{SPREADSHEET_ML}calcPr")
+        if calculation is None or calculation.get("fullCalcOnLoad") not in ("1", "true"):
+            return None
+        links = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+        targets = {link.get("Id"): link.get("Target", "") for link in links}
+        for sheet in book.iter(f"{SPREADSHEET_ML}sheet"):
+            if sheet.get("name") not in sheet_names:
+                continue
+            target = targets.get(sheet.get(f"{RELATIONSHIPS}id"), "")
+            member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            with archive.open(member) as part:
+                for _, element in ElementTree.iterparse(part):
+                    if element.tag == f"{SPREADSHEET_ML}c":
+                        if element.find(f"{SPREADSHEET_ML}f") is not None:
+                            return sheet.get("name"), element.get("r", "?")
+                    if element.tag in (f"{SPREADSHEET_ML}c", f"{SPREADSHEET_ML}row"):
+                        element.clear()
+    return None
 
 
 def _damaged_workbook(display_name: str, error: Exception) -> FileRejected:

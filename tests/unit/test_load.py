@@ -616,6 +616,55 @@ def test_a_workbook_that_understates_its_size_is_read_whole(tmp_path, con):
     assert [(f.status, f.rows_read, f.rows_valid) for f in result.files] == [("loaded", 50, 50)]
 
 
+def test_a_formula_the_workbook_never_calculated_rejects_it(tmp_path, con):
+    """A ledger written by a program rather than Excel (XlsxWriter) saves 0 as a formula's value
+    and asks Excel to calculate on opening: -£400,000 was read as £0.00 with a green run. Such a
+    workbook is rejected, naming the cell; the same formula saved by Excel (its result saved,
+    no request to calculate) is read as Excel shows it."""
+    import re
+    import zipfile
+
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(FINANCE_HEADER.split(","))
+    sheet.append(["T1", "2024-05-01", 100, "1.2.1"])
+    sheet.append(["T2", "2024-05-01", "=-200000*2", "1.2.1"])
+    written = tmp_path / "written.xlsx"
+    workbook.save(written)
+
+    def rewrite(name: str, excel_saved: bool) -> None:
+        (tmp_path / name / "finance").mkdir(parents=True)
+        with (
+            zipfile.ZipFile(written) as source,
+            zipfile.ZipFile(tmp_path / name / "finance" / "ledger.xlsx", "w") as target,
+        ):
+            for item in source.infolist():
+                data = source.read(item.filename)
+                if item.filename == "xl/worksheets/sheet1.xml":
+                    value = b"-400000" if excel_saved else b"0"
+                    data, found = re.subn(
+                        rb"(</f>)(<v>\s*</v>|<v\s*/>)?", rb"\1<v>" + value + b"</v>", data
+                    )
+                    assert found == 1
+                if item.filename == "xl/workbook.xml" and excel_saved:
+                    data, found = re.subn(rb' fullCalcOnLoad="(1|true)"', b"", data)
+                    assert found == 1
+                target.writestr(item, data)
+
+    rewrite("xlsxwriter", excel_saved=False)
+    [rejected] = load(con, FINANCE, tmp_path / "xlsxwriter").files
+    assert rejected.status == "rejected"
+    assert "ledger.xlsx#Sheet: cell C3 holds a formula whose value was never calculated" in (
+        rejected.message
+    )
+    rewrite("excel", excel_saved=True)
+    [loaded] = load(con, FINANCE, tmp_path / "excel").files
+    assert (loaded.status, loaded.rows_valid) == ("loaded", 2)
+    assert con.execute("SELECT sum(amount) FROM raw.finance").fetchone()[0] == -399900
+
+
 def test_windows_1252_found_past_the_first_block_is_still_read(tmp_path, con):
     """UTF-8-looking for its first 64 KB, Windows-1252 further down: the whole file is read as
     Windows-1252, not rejected inside the load's transaction."""
