@@ -14,6 +14,7 @@ cheap and dear types count by their cost and offset as they would in the budget.
 
 from __future__ import annotations
 
+import csv
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -62,15 +63,20 @@ def read_unit_costs(path: Path) -> dict[str, float]:
     from ingest.provision_types import DFE_PLACEMENT_CATEGORY
 
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        pairs = list(zip(frame["provision_type"], frame["unit_cost_gbp"], strict=True))
-    except (OSError, KeyError, ValueError, pd.errors.ParserError) as error:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            # each row's line in the file (a blank line between rows is skipped, not counted)
+            rows = [
+                (reader.line_num, r["provision_type"] or "", r["unit_cost_gbp"] or "")
+                for r in reader
+            ]
+    except (OSError, KeyError, ValueError, csv.Error) as error:
         raise ValueError(
             f"{path}: expected columns provision_type, unit_cost_gbp ({error})"
         ) from error
     types = [p for p in DFE_PLACEMENT_CATEGORY if p != "central"]
     costs: dict[str, float] = {}
-    for row, (provision, text) in enumerate(pairs, 2):
+    for row, provision, text in rows:
         provision = provision.strip()
         if provision not in types:
             raise ValueError(

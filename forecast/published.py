@@ -164,7 +164,11 @@ def _rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     """The file's rows with their line numbers (the header is line 1)."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            return list(enumerate(csv.DictReader(handle), 2))
+            reader = csv.DictReader(handle)
+            try:
+                return list(enumerate(reader, 2))
+            except csv.Error as error:  # a field over the csv module's limit (128 KiB)
+                raise PublishedDataError(f"{path}:{reader.line_num + 1}: {error}") from error
     except UnicodeDecodeError as error:
         raise PublishedDataError(
             f"{path}: not UTF-8 ({error.reason} at byte {error.start}): save it as CSV UTF-8, "
@@ -251,9 +255,11 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
                 settings = [c for columns in RELEASE_2025.values() for c in columns if c in row]
                 if not any(_published(row[c]) for c in settings) and _number(row["ehcplans"]) > 0:
                     unknown_mix.setdefault(code, set()).add(year)
-            elif row["breakdown_topic"] == "Child or young persons age" and row[
-                "breakdown"
-            ].startswith("age "):
+            elif (
+                row["breakdown_topic"] == "Child or young persons age"
+                and row["breakdown"].startswith("age ")
+                and _published(row.get("ehcplans"))  # an age's x is unknown, not 0 plans
+            ):
                 age = int(row["breakdown"].split()[1])
                 by_age.setdefault(code, {}).setdefault(year, {})[age] = _number(row["ehcplans"])
 
@@ -297,6 +303,8 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
                 code = key_of(row)
                 if code is None or row.get("breakdown_topic") != "New EHC plans":
                     continue
+                if not _published(row.get("new_ehc_plans")):
+                    continue  # a total not published (x, c, z): a year missing, not 0 new plans
                 new_plans.setdefault(code, {})[int(row["time_period"]) + 1] = _by_setting(
                     row, "new_ehc_plans"
                 )
@@ -307,7 +315,7 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
                 if code is None:
                     continue
                 year = int(row["time_period"]) + 1
-                if year not in new_plans.get(code, {}):
+                if year not in new_plans.get(code, {}) and _published(row.get("NewallEHC")):
                     new_plans.setdefault(code, {})[year] = {"total": _number(row.get("NewallEHC"))}
 
     councils = {}

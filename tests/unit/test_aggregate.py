@@ -27,6 +27,7 @@ from forecast.published import (
     PROVISIONS,
     RELEASE_2025,
     CouncilHistory,
+    PublishedDataError,
     as_of,
     find_council,
     load_published,
@@ -215,6 +216,27 @@ def test_a_year_whose_total_is_not_published_is_missing_not_zero(tmp_path):
     shire = load_published(tmp_path)["900"]
     assert shire.caseload.index.tolist() == [2023, 2024]
     assert shire.caseload.loc[2024].sum() == 100
+    # new plans likewise: an x total was 0 new plans (the benchmark's new plans per 100 at 0)
+    place = ["Local authority", "900", "Shire", "East"]
+    head = "time_period,geographic_level,old_la_code,la_name,region_name"
+    (tmp_path / "newplans.csv").write_text(
+        f"{head},breakdown_topic,new_ehc_plans\n"
+        + "".join(
+            f"{y},{','.join(place)},New EHC plans,{n}\n" for y, n in [(2022, 12), (2023, "x")]
+        )
+    )
+    (tmp_path / "sen2_mi.csv").write_text(
+        f"{head},NewallEHC\n"
+        + "".join(f"{y},{','.join(place)},{n}\n" for y, n in [(2019, 9), (2020, "c")])
+    )
+    new_plans = load_published(tmp_path)["900"].new_plans.sum(axis=1)
+    assert new_plans.to_dict() == {2020: 9, 2023: 12}
+    # a file the csv module cannot read is refused by file and line, not a bare csv.Error
+    (tmp_path / "sen2_mi.csv").write_text(
+        f"{head},NewallEHC\n2019,Local authority,900,{'S' * 200_000},E,9\n"
+    )
+    with pytest.raises(PublishedDataError, match=r"sen2_mi.csv:2: field larger than field limit"):
+        load_published(tmp_path)
 
 
 @pytest.fixture(scope="module")

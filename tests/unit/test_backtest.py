@@ -158,6 +158,9 @@ def test_the_council_backtest_asks_the_published_growth_as_at_each_origin():
         # names nothing costs: the spend section silently disappeared
         ("Mainstream,8000\n", r"unit-costs.csv:2: provision_type 'Mainstream' is not"),
         ("mss,20000\nmss,21000\n", "provision_type mss given twice"),
+        # the line in the file, blank lines counted (a blank line made it one line early)
+        ("mainstream,8000\n\nmss,x\n", r"unit-costs.csv:4: unit_cost_gbp must be"),
+        ("mainstream,8000\nmss\n", r"unit-costs.csv:3: unit_cost_gbp must be .* not ''"),
         ("", "no unit costs"),
     ],
 )
