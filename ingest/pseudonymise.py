@@ -18,6 +18,7 @@ a million children).
 from __future__ import annotations
 
 import hashlib
+import re
 
 from .parsing import PSEUDONYM_TYPE, blank_to_null
 
@@ -44,7 +45,8 @@ def keyed_hex_sql(expr: str, key: str) -> str:
     padded = _padded_key(key.encode("utf-8"))
     inner_pad = bytes(b ^ 0x36 for b in padded).hex()
     outer_pad = bytes(b ^ 0x5C for b in padded).hex()
-    value = blank_to_null(expr)
+    # a number column written out by Excel or pandas gains a decimal tail: child 12345.0 is 12345
+    value = f"regexp_replace({blank_to_null(expr)}, '^([0-9]+)\\.0+$', '\\1')"
     inner = f"unhex(sha256(unhex('{inner_pad}') || encode({value})))"
     return (
         f"CASE WHEN {value} IS NOT NULL THEN "
@@ -67,7 +69,8 @@ def keyed_hex(value: str, key: str) -> str:
     """The keyed hash of `value` as 24 hex characters, in Python (see keyed_hex_sql)."""
     import hmac
 
-    digest = hmac.new(key.encode("utf-8"), value.strip().encode("utf-8"), hashlib.sha256)
+    value = re.sub(r"^([0-9]+)\.0+$", r"\1", value.strip())
+    digest = hmac.new(key.encode("utf-8"), value.encode("utf-8"), hashlib.sha256)
     return digest.hexdigest()[:HASH_HEX_CHARS]
 
 

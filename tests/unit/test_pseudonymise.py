@@ -54,6 +54,20 @@ def test_blank_stays_null_and_keys_differ():
     assert keyed_hash("C1", "key-one") != keyed_hash("C1", "key-two")
 
 
+@pytest.mark.parametrize("written", ["12345.0", " 12345.00 ", "12345"])
+def test_an_id_written_with_a_decimal_tail_is_the_same_child(written):
+    """A child id column exported through Excel or pandas (a number column with blanks) reads
+    12345.0: it hashed apart from the 12345 of the other extracts, so the child's payments joined
+    no plan. In SQL and in Python alike; 12345.5 and 0012345 stay ids of their own."""
+    con = duckdb.connect()
+    sql = f"SELECT {keyed_hash_sql('v', 'k')} FROM (SELECT ? AS v)"
+    assert con.execute(sql, [written]).fetchone()[0] == keyed_hash(written, "k")
+    assert keyed_hash(written, "k") == keyed_hash("12345", "k")
+    for other in ("12345.5", "0012345", "A12345.0x"):
+        assert con.execute(sql, [other]).fetchone()[0] == keyed_hash(other, "k")
+        assert keyed_hash(other, "k") != keyed_hash("12345", "k")
+
+
 def test_empty_key_is_refused():
     with pytest.raises(PseudonymKeyError):
         keyed_hash_sql("v", "")
