@@ -77,8 +77,13 @@ class CarriedYear:
     funding_source: str
     spend_gbp: float
     plans: np.ndarray  # (P,) on its January census
-    cost_per_plan: np.ndarray  # (P,) full-time placements per plan × its unit cost
+    cost_per_plan: np.ndarray  # (P,) its spend per plan: estimated spend of the type ÷ plans
     central_gbp: float
+    # the year the ledger stops in: spend posted so far, and the model's full-year estimate (plans
+    # × places per plan × unit cost, and central spend) of which the rest of the year is the share
+    # the last complete year posted after the same point; None for a year with no postings
+    posted_gbp: float | None = None
+    full_year_estimate_gbp: float | None = None
 
     @property
     def balance_gbp(self) -> float:
@@ -283,6 +288,10 @@ def balance_before(
     through with its balance estimated as a forecast year's (its census's plans × full-time
     placements per plan × unit costs grown from the base year, plus central spend; its funding
     from the budget file or grown), so no year's deficit drops out of the cumulative balance.
+    The year the ledger stops in keeps what it has posted: its spend is that, per provision type,
+    plus the part of the full-year estimate the base year posted after the same day of its year
+    (eleven months in the ledger, and a base year that posted 8 % of its spend in March: the
+    estimate's 8 %). It was the estimate alone, whatever the ledger already held.
     A ledger ahead of the census (complete years reaching past the year of the last census) is
     refused: the forecast would start at a year the ledger already holds."""
     last = fy_label(fy_start(first_forecast_fy) - 1)
@@ -307,22 +316,71 @@ def balance_before(
             costs.unit_cost * (1 + costs.real_growth + costs.inflation) ** step
         )
         central = costs.central * (1 + costs.central_real_growth + costs.inflation) ** step
+        by_type, posted, estimate = plans * per_plan, None, None
+        so_far = _posted_so_far(history, fy, costs)
+        if so_far is not None:
+            estimate = float(by_type.sum() + central)
+            (posted_types, posted_central), (rest_types, rest_central) = so_far
+            by_type = posted_types + rest_types * by_type
+            central = posted_central + rest_central * central
+            posted = float(posted_types.sum() + posted_central)
+            # a type's spend with no plan on the census cannot be a cost per plan: central's
+            unplanned = (plans <= 0) & (by_type != 0)
+            central += float(by_type[unplanned].sum())
+            by_type = np.where(unplanned, 0.0, by_type)
+            per_plan = np.where(plans > 0, by_type / np.where(plans > 0, plans, 1.0), per_plan)
         carried.append(
             CarriedYear(
                 fy,
                 census,
                 costs.funding[fy],
                 costs.funding_source[fy],
-                float((plans * per_plan).sum() + central),
+                float(by_type.sum() + central),
                 plans,
                 per_plan,
                 float(central),
+                posted,
+                estimate,
             )
         )
     balance = costs.base_cumulative_balance + sum(year.balance_gbp for year in carried)
     return replace(
         costs, balance_year=last, base_cumulative_balance=balance, carried=tuple(carried)
     )
+
+
+def _posted_so_far(
+    history: History, fy: str, costs: CostModel
+) -> tuple[tuple[np.ndarray, float], tuple[np.ndarray, float]] | None:
+    """For `fy` when the ledger stops in it: the spend posted so far per provision type (P,) and
+    central (with the types no plan is costed in), and the share of the base year's spend
+    posted after the same point of its year, per type and central (a type with no base-year
+    spend takes the whole ledger's share). None when the ledger holds nothing of `fy`."""
+    spend = history.spend
+    if spend.empty or fy != max(spend["financial_year"], key=fy_start):
+        return None
+
+    def parts(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, float]:
+        values = frame.set_index("provision_type")[column]
+        types = values.reindex(costs.provisions, fill_value=0.0).to_numpy(dtype=float)
+        return types, float(values.drop(costs.provisions, errors="ignore").sum())
+
+    base = spend[spend["financial_year"] == costs.base_fy]
+    (spent, spent_central), (by_point, by_point_central) = (
+        parts(base, c) for c in ("spend_gbp", "spend_by_ledger_point_gbp")
+    )
+
+    def after_point(posted: np.ndarray | float, whole: np.ndarray | float, default: float):
+        share = np.divide(posted, whole, out=np.full(np.shape(whole), np.nan), where=whole > 0)
+        return np.where(np.isnan(share), default, 1 - np.clip(share, 0.0, 1.0))
+
+    total, total_by_point = spent.sum() + spent_central, by_point.sum() + by_point_central
+    if total <= 0:
+        return None
+    whole_ledger = float(after_point(total_by_point, total, np.nan))
+    rest = after_point(by_point, spent, whole_ledger)
+    rest_central = float(after_point(by_point_central, spent_central, whole_ledger))
+    return parts(spend[spend["financial_year"] == fy], "spend_gbp"), (rest, rest_central)
 
 
 def project_funding(

@@ -18,7 +18,8 @@ class History:
     caseload: pd.DataFrame  # census_year, provision_type, plans
     transitions: pd.DataFrame  # year, age_from, provision_from, age_to, provision_to, children
     flows: pd.DataFrame  # year, provision_type, new_plans, ceased_plans, moved_in, moved_out
-    # financial_year, provision_type, spend_gbp, fte_placements, unit_cost_gbp, is_complete_year
+    # financial_year, provision_type, spend_gbp, spend_by_ledger_point_gbp (posted by the day of
+    # the year the ledger stops at), fte_placements, unit_cost_gbp, is_complete_year
     spend: pd.DataFrame
     # financial_year, funding_gbp, spend_gbp, cumulative_balance_gbp, is_complete_year
     position: pd.DataFrame
@@ -66,6 +67,7 @@ def read_history(
         ),
         spend=frame(
             "SELECT financial_year, provision_type, spend_gbp::DOUBLE AS spend_gbp, "
+            "spend_by_ledger_point_gbp::DOUBLE AS spend_by_ledger_point_gbp, "
             "fte_placements, unit_cost_gbp::DOUBLE AS unit_cost_gbp, is_complete_year "
             "FROM marts.fct_provision_spend ORDER BY financial_year, provision_type"
         ),

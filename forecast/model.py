@@ -139,7 +139,14 @@ def prepare(
         model.notes.append(
             f"{year.financial_year} is not complete in the finance extract: its balance "
             f"(£{year.balance_gbp / 1e6:,.1f}m) is estimated as a forecast year's, from January "
-            f"{year.census_year}'s plans, and carried into the balance brought forward"
+            f"{year.census_year}'s plans"
+            + (
+                ""
+                if year.posted_gbp is None
+                else f" for the part of the year after the ledger's last posting, added to the "
+                f"£{year.posted_gbp / 1e6:,.1f}m posted so far"
+            )
+            + ", and carried into the balance brought forward"
         )
     return model, costs
 
@@ -958,6 +965,16 @@ def assumptions_table(
         )
     )
     for year in costs.carried:
+        how = (
+            f"January {year.census_year}'s plans × unit costs grown from {costs.base_fy}, and "
+            "central spend"
+        )
+        if year.posted_gbp is not None:
+            how = (
+                f"£{year.posted_gbp:,.0f} posted so far in the ledger, and for the rest of the "
+                f"year the share {costs.base_fy} posted after the same day of its year of the "
+                f"full-year estimate (£{year.full_year_estimate_gbp:,.0f}: {how})"
+            )
         # its funding and spend too: the DSG management plan shows the year as a column
         rows.append(
             (
@@ -976,9 +993,7 @@ def assumptions_table(
                 year.financial_year,
                 year.spend_gbp,
                 "£",
-                f"estimated, the year not complete in the finance extract: January "
-                f"{year.census_year}'s plans × unit costs grown from {costs.base_fy}, and central "
-                "spend",
+                f"estimated, the year not complete in the finance extract: {how}",
             )
         )
         # by provision type, for the expenditure tables' column of the year
@@ -992,10 +1007,18 @@ def assumptions_table(
                     year.financial_year,
                     float(spend),
                     "£",
-                    f"estimated: January {year.census_year}'s plans × full-time places per plan "
-                    f"× unit costs grown from {costs.base_fy}"
-                    if provision != "central"
-                    else f"estimated: {costs.base_fy}'s central spend grown",
+                    (
+                        f"estimated: January {year.census_year}'s plans × full-time places per "
+                        f"plan × unit costs grown from {costs.base_fy}"
+                        if provision != "central"
+                        else f"estimated: {costs.base_fy}'s central spend grown"
+                    )
+                    + (
+                        ""
+                        if year.posted_gbp is None
+                        else ", for the part of the year after the ledger's last posting, "
+                        "added to what it posted so far"
+                    ),
                 )
             )
         rows.append(
@@ -1007,8 +1030,7 @@ def assumptions_table(
                 "£",
                 f"estimated, the year not complete in the finance extract: funding "
                 f"£{year.funding_gbp:,.0f} ({year.funding_source}) less spend "
-                f"£{year.spend_gbp:,.0f} (January {year.census_year}'s plans × unit costs grown "
-                f"from {costs.base_fy}, and central spend)",
+                f"£{year.spend_gbp:,.0f} ({how})",
             )
         )
     rows.append(

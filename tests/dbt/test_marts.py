@@ -31,6 +31,18 @@ def high_needs_ledger() -> list[tuple[str, str, Decimal]]:
     return rows
 
 
+def ledger_by_year_before(cut: dt.date) -> dict[str, Decimal]:
+    """High needs spend per financial year posted before `cut`, from the CSV."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    with (HANDWRITTEN_LANDING / "finance" / "ledger_2021_2024.csv").open() as handle:
+        for row in csv.DictReader(handle):
+            day, month, year = (int(x) for x in row["posting_date"].split("/"))
+            start = year if month >= 4 else year - 1
+            if row["s251_line"] not in NOT_HIGH_NEEDS and dt.date(year, month, day) < cut:
+                totals[f"{start}-{(start + 1) % 100:02d}"] += Decimal(row["amount"])
+    return dict(totals)
+
+
 def ledger_by_year() -> dict[str, Decimal]:
     """High needs spend per financial year, from the CSV."""
     totals: dict[str, Decimal] = defaultdict(Decimal)
@@ -342,6 +354,27 @@ def test_a_ledger_that_stops_before_the_years_last_month_leaves_the_year_incompl
     assert {fy: row for fy, row in after.items() if fy != last} == {
         fy: row for fy, row in before.items() if fy != last
     }
+    # each year's spend posted by the same day of its year as the ledger's last posting (the
+    # forecast estimates the rest of the year in progress from it), from the CSV
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        by_point = dict(
+            con.execute(
+                "SELECT financial_year, sum(spend_by_ledger_point_gbp) "
+                "FROM marts.fct_provision_spend GROUP BY 1"
+            ).fetchall()
+        )
+    days_in = (ledger_end - dt.date(int(last[:4]), 4, 1)).days
+    expected: dict[str, Decimal] = defaultdict(Decimal)
+    with (HANDWRITTEN_LANDING / "finance" / "ledger_2021_2024.csv").open() as handle:
+        for row in csv.DictReader(handle):
+            day, month, year = (int(x) for x in row["posting_date"].split("/"))
+            posted = dt.date(year, month, day)
+            start = dt.date(year if month >= 4 else year - 1, 4, 1)
+            fy = f"{start.year}-{(start.year + 1) % 100:02d}"
+            if row["s251_line"] in NOT_HIGH_NEEDS or posted >= march or fy not in by_point:
+                continue
+            expected[fy] += Decimal(row["amount"]) if (posted - start).days <= days_in else 0
+    assert by_point == dict(expected) and by_point[last] == ledger_by_year_before(march)[last]
 
 
 def test_a_ledger_that_starts_before_the_budget_closes_its_first_years_on_the_brought_forward(

@@ -80,9 +80,9 @@ def history_from(transitions, census, years=range(2020, 2027)):
                 (caseload.census_year == year) & (caseload.provision_type == p)
             ].plans.iloc[0]
             cost = UNIT_COST[p] * 1.035 ** (year - 2020)
-            spend.append((fy, p, plans * cost, float(plans), cost, True))
+            spend.append((fy, p, plans * cost, plans * cost, float(plans), cost, True))
             total += plans * cost
-        spend.append((fy, "central", 500_000.0, 0.0, np.nan, True))
+        spend.append((fy, "central", 500_000.0, 500_000.0, 0.0, np.nan, True))
         total += 500_000.0
         balance += 30_000_000.0 - total
         position.append((fy, 30_000_000.0, total, balance, True, True))
@@ -98,6 +98,7 @@ def history_from(transitions, census, years=range(2020, 2027)):
                 "financial_year",
                 "provision_type",
                 "spend_gbp",
+                "spend_by_ledger_point_gbp",
                 "fte_placements",
                 "unit_cost_gbp",
                 "is_complete_year",
@@ -342,12 +343,16 @@ def test_funding_from_the_budget_file_then_grown(steady):
     assert position.loc[("unmitigated", "2027-28"), "funding_gbp"] == pytest.approx(31_000_000)
 
 
-def with_unfinished_year(history: History, fy: str = "2025-26") -> History:
-    """`history` refreshed before `fy`'s ledger is whole: its January census is in, its spend is
-    eleven months' and the year is not complete."""
+def with_unfinished_year(
+    history: History, fy: str = "2025-26", posted: float = 11 / 12, by_point: float = 11 / 12
+) -> History:
+    """`history` refreshed before `fy`'s ledger is whole: its January census is in, it has
+    posted `posted` of its spend and the year is not complete; every earlier year had posted
+    `by_point` of its spend by the same day of its year."""
     partial = history.spend["financial_year"] == fy
     spend = history.spend.assign(
-        spend_gbp=history.spend["spend_gbp"].where(~partial, history.spend["spend_gbp"] * 11 / 12),
+        spend_gbp=history.spend["spend_gbp"].where(~partial, history.spend["spend_gbp"] * posted),
+        spend_by_ledger_point_gbp=history.spend["spend_gbp"] * np.where(partial, posted, by_point),
         is_complete_year=~partial,
     )
     position = history.position.assign(is_complete_year=history.position["financial_year"] != fy)
@@ -401,6 +406,46 @@ def test_a_year_whose_ledger_is_not_whole_is_carried_into_the_balance_not_droppe
     assert by_type["value"].sum() == pytest.approx(carried.spend_gbp)
     checks = run_checks(forecast_tables(result, pd.DataFrame()), result.unreached)
     assert [gate.failures for _, gate in checks.values() if not gate.passed] == []
+
+
+def test_a_year_in_progress_keeps_what_the_ledger_has_posted(steady):
+    """A refresh in February: the year's ledger has posted most of it. The estimate was the model
+    alone, whatever the ledger held; it is now what was posted plus the model's full year × the
+    share the last complete year posted after the same day. A ledger that has posted 95 % of a
+    normal year's spend with a month to go, where the last complete year had posted 80 % by then
+    (a year-end accrual), carries 95 % + 20 % of the estimate, not the estimate."""
+    actual = steady.spend[steady.spend["financial_year"] == "2025-26"]
+    spent = float(actual["spend_gbp"].sum())
+    central = float(actual.loc[actual["provision_type"] == "central", "spend_gbp"].sum())
+    even = run_forecast(with_unfinished_year(steady), [], SETTINGS)
+    [carried] = even.cost_model.carried
+    assert carried.posted_gbp == pytest.approx(spent * 11 / 12)
+    assert carried.spend_gbp == pytest.approx(
+        carried.posted_gbp + carried.full_year_estimate_gbp / 12
+    )
+    ahead = run_forecast(with_unfinished_year(steady, posted=0.95, by_point=0.8), [], SETTINGS)
+    [carried] = ahead.cost_model.carried
+    assert carried.posted_gbp == pytest.approx(spent * 0.95)
+    assert carried.spend_gbp == pytest.approx(spent * 0.95 + 0.2 * carried.full_year_estimate_gbp)
+    # per provision type as in total: the expenditure tables' column adds up, central included
+    by_type = ahead.assumptions[
+        ahead.assumptions["assumption"] == "in_progress_year_spend_by_type"
+    ].set_index("provision_type")["value"]
+    assert by_type.sum() == pytest.approx(carried.spend_gbp)
+    costs = ahead.cost_model
+    grown = costs.central * (1 + costs.central_real_growth + costs.inflation)
+    assert by_type["central"] == pytest.approx(central * 0.95 + 0.2 * grown)
+    spend = ahead.assumptions.set_index("assumption").loc["in_progress_year_spend", "source"]
+    assert f"£{spent * 0.95:,.0f} posted so far in the ledger" in spend
+    # the year's balance, brought forward into every forecast year, moves with it
+    brought = {
+        r.cost_model.carried[0].financial_year: r.cost_model.base_cumulative_balance
+        for r in (even, ahead)
+    }
+    assert len(brought) == 1
+    assert ahead.cost_model.base_cumulative_balance - even.cost_model.base_cumulative_balance == (
+        pytest.approx(even.cost_model.carried[0].spend_gbp - carried.spend_gbp)
+    )
 
 
 def test_a_sensitivity_estimates_the_year_carried_under_its_own_assumption(steady):
@@ -714,7 +759,7 @@ def test_actual_drivers_add_up_with_spend_on_a_type_without_plans(steady):
     """inmss holds no plan on any census, but the ledger paid it £100,000 in 2023-24: the year's
     drivers add up to the change in spend (it goes with central), not £100,000 short."""
     spend = steady.spend.copy()
-    spend.loc[len(spend)] = ("2023-24", "inmss", 100_000.0, 0.0, np.nan, True)
+    spend.loc[len(spend)] = ("2023-24", "inmss", 100_000.0, 100_000.0, 0.0, np.nan, True)
     history = dataclasses.replace(steady, spend=spend)
     drivers = run_forecast(history, [], SETTINGS).drivers
     actual = drivers[(drivers["scenario"] == "actual") & (drivers["driver"] == "total")]

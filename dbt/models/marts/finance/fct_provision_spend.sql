@@ -27,10 +27,25 @@ grid as (
     from financial_years cross join provision_types
 ),
 
+-- how far into its financial year the ledger's last posting falls: days from that year's first day
+ledger_point as (
+    select la_code,
+        {{ dbt.datediff(financial_year_start(financial_year('ledger_last_posting_date')), 'ledger_last_posting_date', 'day') }} as days_in
+    from bounds
+),
+
 spend_totals as (
-    select la_code, financial_year, provision_type, sum(amount_gbp) as spend_gbp
+    select spend.la_code, spend.financial_year, spend.provision_type, sum(spend.amount_gbp) as spend_gbp,
+        -- posted by the same point of each year: how far a year's spend had come when the year in
+        -- progress stopped (the forecast estimates the rest of that year from it)
+        sum(case
+            when spend.posting_date <= {{ dbt.dateadd('day', 'ledger_point.days_in', financial_year_start('spend.financial_year')) }}
+                then spend.amount_gbp
+            else 0
+        end) as spend_by_ledger_point_gbp
     from spend
-    group by all
+    inner join ledger_point on ledger_point.la_code = spend.la_code
+    group by spend.la_code, spend.financial_year, spend.provision_type
 ),
 
 placement_totals as (
@@ -49,6 +64,7 @@ select
     cast(grid.financial_year as string) as financial_year,
     cast(grid.provision_type as string) as provision_type,
     cast(coalesce(spend_totals.spend_gbp, 0) as decimal(18, 2)) as spend_gbp,
+    cast(coalesce(spend_totals.spend_by_ledger_point_gbp, 0) as decimal(18, 2)) as spend_by_ledger_point_gbp,
     cast(coalesce(placement_totals.placements, 0) as bigint) as placements,
     cast(round(coalesce(placement_totals.fte_placements, 0), 4) as double) as fte_placements,
     -- divided in double precision, as DuckDB divides decimals (Spark would divide them exactly)
