@@ -681,9 +681,9 @@ def _uncalculated_formula(path: Path, sheet_names: list[str]) -> tuple[str, str]
             member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
             with archive.open(member) as part:
                 for _, element in ElementTree.iterparse(part):
-                    if element.tag == f"{SPREADSHEET_ML}c":
-                        if element.find(f"{SPREADSHEET_ML}f") is not None:
-                            return sheet.get("name"), element.get("r", "?")
+                    cell = element.tag == f"{SPREADSHEET_ML}c"
+                    if cell and element.find(f"{SPREADSHEET_ML}f") is not None:
+                        return sheet.get("name"), element.get("r", "?")
                     if element.tag in (f"{SPREADSHEET_ML}c", f"{SPREADSHEET_ML}row"):
                         element.clear()
     return None
