@@ -414,8 +414,11 @@ def spend_trend(data: ReportData, threshold: int | None = None) -> Chart:
             ]
         )
         .reindex(columns=list(labels))
-        .fillna(0.0)
     )
+    # a type whose spend a year hides (its spend is in `hidden`) has no figure that year: £0 in
+    # the bars, none in the chart's data (a BI reader took a real-looking £0 for it)
+    unshown = wide.isna()
+    wide = wide.fillna(0.0)
     wide = wide.loc[:, (wide.abs() > 0).any()]
     all_years = list(wide.index)
     fig, ax = _subplots(figsize=(style.FIGURE_WIDTH, 4.6))
@@ -446,7 +449,8 @@ def spend_trend(data: ReportData, threshold: int | None = None) -> Chart:
     handles, labels = ax.get_legend_handles_labels()
     fig.tight_layout(rect=(0, 0.12, 1, 1))
     _legend_below(fig, handles, labels)
-    tidy = wide.stack().rename("spend_gbp").reset_index()
+    tidy = wide.mask(unshown[wide.columns]).stack(future_stack=True).rename("spend_gbp")
+    tidy = tidy.reset_index()
     tidy["is_forecast"] = ~tidy["financial_year"].isin(years)
 
     first, last = years[0], years[-1]

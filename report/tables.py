@@ -58,7 +58,10 @@ class Table:
         lower = name.lower()
         if "census" in lower or lower in ("year to january", "calendar year"):
             return "plain"
+        # quarantined money is in pounds: £3,527 of quarantined rows read £0.00m
         if "(£ per" in name or "unit cost" in lower or "avg_annual_cost" in lower:
+            return "pounds"
+        if lower.startswith("quarantined") and "£" in name:
             return "pounds"
         if (
             "£" in name

@@ -259,3 +259,25 @@ def test_the_readmes_count_of_flagged_figures_is_the_shipped_datas():
     readme = " ".join((REPO_ROOT / "README.md").read_text().split())
     assert f"{flagged} figures across all councils are flagged" in readme
     assert f"and {watched} latest-year changes of more than half" in readme
+
+
+def test_quarantined_money_reads_in_pounds():
+    """£3,527.37 of quarantined ledger rows read "£0.00m" in the data-quality table: in pounds."""
+    from types import SimpleNamespace
+
+    from report.html import table_item
+    from report.tables import data_quality
+
+    frame = pd.DataFrame(
+        {
+            "extract": ["finance"] * 3,
+            "measure": ["rows_read", "rows_loaded", "rows_quarantined"],
+            "reason": [None] * 3,
+            "rows": [104, 100, 4],
+            "files": [2, 2, 2],
+            "amount_gbp": [np.nan, np.nan, 3527.37],
+        }
+    )
+    item = table_item(data_quality(SimpleNamespace(data_quality=frame)))
+    column = item["headers"].index("Quarantined (£)")
+    assert [row["cells"][column]["text"] for row in item["rows"]] == ["£3,527", "£3,527"]
