@@ -840,6 +840,76 @@ def ledger_months_complete(target: Warehouse | duckdb.DuckDBPyConnection) -> Gat
     )
 
 
+# how long before a census day a plans or placements extract's last date may fall: a council's
+# plans start, cease and move every few days, a quiet Christmas included
+CASE_EXTRACT_REACH_DAYS = 60
+
+
+def case_extracts_reach_census(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
+    """Per council: the plans and the placements extracts reach the last census day counted
+    (their last start, cease or end date at most CASE_EXTRACT_REACH_DAYS before it). Census days
+    are counted up to the latest date of any extract: a plans extract taken in October beside a
+    ledger to March had January's census counted without the plans started since (397 plans
+    for 407, new plans 57 for 70), and its flows still added up."""
+    frame = as_warehouse(target).frame(
+        """
+        WITH census AS (
+            SELECT la_code, max(census_date) AS census_date
+            FROM intermediate.int_census_dates GROUP BY la_code
+        ),
+        reach AS (
+            SELECT la_code, 'plans' AS extract,
+                   greatest(max(plan_start_date), max(plan_cease_date)) AS last_date
+            FROM staging.stg_ehcp__plans GROUP BY la_code
+            UNION ALL
+            SELECT la_code, 'placements', greatest(max(start_date), max(end_date))
+            FROM staging.stg_placements__spells GROUP BY la_code
+        )
+        SELECT census.la_code, census.census_date, reach.extract, reach.last_date
+        FROM census INNER JOIN reach ON reach.la_code = census.la_code
+        ORDER BY census.la_code, reach.extract
+        """
+    )
+    several = frame["la_code"].nunique() > 1
+    rows = []
+    for record in frame.itertuples(index=False):
+        census, last = pd.Timestamp(record.census_date), pd.Timestamp(record.last_date)
+        short = (census - last).days
+        rows.append(
+            {
+                "la_code": record.la_code,
+                "label": (f"{record.la_code} " if several else "")
+                + f"{record.extract} extract: last date {last.date()}, "
+                + (
+                    f"{short} days before the census of {census.date()}"
+                    if short > 0
+                    else f"on or after the census of {census.date()}"
+                ),
+                "days_short_of_census": short,
+            }
+        )
+    facts = pd.DataFrame(rows, columns=["la_code", "label", "days_short_of_census"])
+    return validate(
+        "case_extracts_reach_census",
+        facts,
+        [
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                column="days_short_of_census",
+                max_value=CASE_EXTRACT_REACH_DAYS,
+            )
+        ],
+        {
+            "days_short_of_census": (
+                f"a plans or placements extract stops more than {CASE_EXTRACT_REACH_DAYS} days "
+                "before the last census day the other extracts reach past: taken before census "
+                "day, it would count that census without the plans started, ceased or moved "
+                "since (load a newer extract)"
+            )
+        },
+    )
+
+
 def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
     """Per council: every complete financial year from the one whose balance brought forward
     anchors the cumulative balance (else the first) has high needs budget lines. Without them

@@ -53,12 +53,14 @@ def check_result(
     asset_key: AssetKey,
     check_name: str,
     councils: Sequence[str] = (),
+    warn_only: bool = False,
 ) -> AssetCheckResult:
     """The gate as a Dagster check result. A blocking gate that failed stops everything after it
     (ERROR), unless it failed for some of the warehouse's `councils` only (the gate's
     councils_failed, a proper subset): then it warns, and those councils are held at their last
-    good published figures while the others publish (`held_councils` names them)."""
-    held = held_by(gate, councils)
+    good published figures while the others publish (`held_councils` names them). A `warn_only`
+    gate warns and holds nothing: the refresh publishes, and its summary names the warning."""
+    held = [] if warn_only else held_by(gate, councils)
     description = "passed" if gate.passed else "; ".join(gate.failures[:5])
     if held:
         description = (
@@ -69,7 +71,7 @@ def check_result(
         asset_key=asset_key,
         check_name=check_name,
         passed=gate.passed,
-        severity=AssetCheckSeverity.WARN if held else AssetCheckSeverity.ERROR,
+        severity=AssetCheckSeverity.WARN if held or warn_only else AssetCheckSeverity.ERROR,
         description=description,
         metadata={
             "compared": markdown_table(gate.facts),

@@ -396,25 +396,22 @@ def spend_trend(data: ReportData, threshold: int | None = None) -> Chart:
     shown, labels = _spend_shown(data, threshold)
     history = shown[shown["financial_year"].isin(years)]
     future = data.spend_forecast[data.spend_forecast["scenario"] == "unmitigated"]
-    wide = (
-        pd.concat(
-            [
-                history.pivot_table(
-                    index="financial_year",
-                    columns="provision_type",
-                    values="spend_gbp",
-                    aggfunc="sum",
-                ),
-                future.pivot_table(
-                    index="financial_year",
-                    columns="provision_type",
-                    values="spend_gbp_central",
-                    aggfunc="sum",
-                ),
-            ]
-        )
-        .reindex(columns=list(labels))
-    )
+    wide = pd.concat(
+        [
+            history.pivot_table(
+                index="financial_year",
+                columns="provision_type",
+                values="spend_gbp",
+                aggfunc="sum",
+            ),
+            future.pivot_table(
+                index="financial_year",
+                columns="provision_type",
+                values="spend_gbp_central",
+                aggfunc="sum",
+            ),
+        ]
+    ).reindex(columns=list(labels))
     # a type whose spend a year hides (its spend is in `hidden`) has no figure that year: £0 in
     # the bars, none in the chart's data (a BI reader took a real-looking £0 for it)
     unshown = wide.isna()

@@ -61,7 +61,8 @@ class RefreshOutcome:
     failed_checks: list[tuple[str, str, str]] = field(default_factory=list)  # asset, check, why
     failed_steps: list[tuple[str, str]] = field(default_factory=list)  # step, error
     checks_passed: int = 0
-    checks_warned: int = 0
+    # checks that warn (the refresh publishes): asset, check, why
+    warned_checks: list[tuple[str, str, str]] = field(default_factory=list)
     # gates that failed for some councils only: those councils are held at their last good
     # published figures while the others publish (asset, check, councils, why)
     held: list[tuple[str, str, str, str]] = field(default_factory=list)
@@ -246,7 +247,9 @@ def outcome_from_events(outcome: RefreshOutcome, events) -> None:
                     )
                 )
             elif evaluation.severity == dg.AssetCheckSeverity.WARN:
-                outcome.checks_warned += 1
+                outcome.warned_checks.append(
+                    (evaluation.asset_key.to_user_string(), evaluation.check_name, _why(evaluation))
+                )
             else:
                 outcome.failed_checks.append(
                     (evaluation.asset_key.to_user_string(), evaluation.check_name, _why(evaluation))

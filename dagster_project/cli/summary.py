@@ -139,11 +139,13 @@ def _print_checks(outcome: RefreshOutcome, console: Console) -> None:
     line = f"Checks: {outcome.checks_passed} passed, {len(outcome.failed_checks)} failed"
     if outcome.held:
         line += f", {len(outcome.held)} failed for some councils only (held)"
-    if outcome.checks_warned:
-        line += f", {outcome.checks_warned} warnings"
+    if outcome.warned_checks:
+        line += f", {len(outcome.warned_checks)} warnings"
     console.print(line)
     for asset, check, why in outcome.failed_checks:
         console.print(Text.assemble(("FAILED", "red"), f" {asset} · {check}: {why}"))
+    for asset, check, why in outcome.warned_checks:
+        console.print(Text.assemble(("WARNING", "yellow"), f" {asset} · {check}: {why}"))
     for asset, check, _, why in outcome.held:
         console.print(Text.assemble(("HELD", "yellow"), f" {asset} · {check}: {why}"))
     # one line per error: a wrong key fails every ingest step with the same words

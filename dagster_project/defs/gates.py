@@ -39,6 +39,8 @@ HNB_POSITION = dg.AssetKey(["marts", "fct_hnb_position"])
 UNIT_COSTS_WITHIN_BOUNDS = "unit_costs_within_bounds"
 PLACEMENT_COSTS_WITHIN_BOUNDS = "placement_costs_within_bounds"
 IDS_LINK = "ids_link"
+CASE_EXTRACTS_REACH_CENSUS = "case_extracts_reach_census"
+EHCP_COHORT = dg.AssetKey(["marts", "fct_ehcp_cohort"])
 MART_KEYS = [
     dg.AssetKey(["marts", name])
     for name in (
@@ -132,6 +134,17 @@ def staging_key(extract: str) -> dg.AssetKey:
             ),
         ),
         dg.AssetCheckSpec(
+            CASE_EXTRACTS_REACH_CENSUS,
+            asset=EHCP_COHORT,
+            blocking=False,
+            description=(
+                "Warns when the plans or placements extract's last date falls more than 60 days "
+                "before the last census day counted: an extract taken before census day would "
+                "count that census without the plans started, ceased or moved since (a quiet "
+                "season can do the same, so it warns and the refresh publishes)."
+            ),
+        ),
+        dg.AssetCheckSpec(
             IDS_LINK,
             asset=DATA_QUALITY_FLAGS,
             blocking=True,
@@ -200,6 +213,9 @@ def warehouse_gates(
         for asset, name, run in council_gates:
             if wanted(asset, name):
                 yield check_result(run(), asset, name, councils)
+        if wanted(EHCP_COHORT, CASE_EXTRACTS_REACH_CENSUS):
+            gate = gates.case_extracts_reach_census(con)
+            yield check_result(gate, EHCP_COHORT, CASE_EXTRACTS_REACH_CENSUS, warn_only=True)
 
 
 GATED_ASSETS = [

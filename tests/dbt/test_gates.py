@@ -1,5 +1,7 @@
 """Each gate passes on good data and fails when the thing it guards is broken."""
 
+import datetime as dt
+
 import duckdb
 import pandas as pd
 import pytest
@@ -20,6 +22,7 @@ def test_all_gates_pass_on_the_fixture(con):
     results = [
         gates.finance_reconciliation(con),
         gates.ledger_months_complete(con),
+        gates.case_extracts_reach_census(con),
         gates.complete_years_have_a_budget(con),
         gates.balance_brought_forward_anchors(con),
         gates.unit_costs_within_bounds(con, bounds, 1.0),
@@ -231,6 +234,35 @@ def test_a_month_missing_from_the_ledger_fails_naming_it(con):
     assert "2022-23: no postings in Oct 2022, Nov 2022" in result.summary
     row = result.facts.set_index("label").filter(like="2022-23", axis=0).iloc[0]
     assert (row["months_in_ledger_span"], row["months_without_postings"]) == (12, 2)
+
+
+def test_a_plans_extract_taken_before_the_last_census_fails_naming_it(con):
+    """A plans extract taken in October beside a ledger to March: January's census was counted
+    without the plans started or ceased since (397 plans for 407), its flows adding up."""
+    assert gates.case_extracts_reach_census(con).passed
+    (census,) = con.execute("SELECT max(census_date) FROM intermediate.int_census_dates").fetchone()
+    cut = census - dt.timedelta(days=76)
+    # the plans as an extract taken on `cut` holds them (staging's plans are a view)
+    con.execute(
+        "CREATE TABLE staging.cut_plans AS SELECT * REPLACE (CASE WHEN plan_cease_date <= $cut "
+        "THEN plan_cease_date END AS plan_cease_date) FROM staging.stg_ehcp__plans "
+        "WHERE plan_start_date <= $cut",
+        {"cut": cut},
+    )
+    con.execute("DROP VIEW staging.stg_ehcp__plans")
+    con.execute("ALTER TABLE staging.cut_plans RENAME TO stg_ehcp__plans")
+    (last,) = con.execute(
+        "SELECT greatest(max(plan_start_date), max(plan_cease_date)) FROM staging.stg_ehcp__plans"
+    ).fetchone()
+    result = gates.case_extracts_reach_census(con)
+    assert not result.passed
+    assert "a plans or placements extract stops more than 60 days before" in result.summary
+    short = (census - last).days
+    assert short >= 76
+    assert f"plans extract: last date {last}, {short} days before the census of {census}" in (
+        result.summary
+    )
+    assert "(placements extract" not in result.summary  # it reaches the census
 
 
 def test_a_complete_year_without_a_budget_fails_naming_it(con):

@@ -281,3 +281,45 @@ def test_quarantined_money_reads_in_pounds():
     item = table_item(data_quality(SimpleNamespace(data_quality=frame)))
     column = item["headers"].index("Quarantined (£)")
     assert [row["cells"][column]["text"] for row in item["rows"]] == ["£3,527", "£3,527"]
+
+
+def test_a_check_that_warns_is_not_counted_failed():
+    """A warning (the refresh published) read as "Failed" in the checks table."""
+    from types import SimpleNamespace
+
+    from report.tables import checks
+
+    frame = pd.DataFrame(
+        {
+            "run_id": ["r1"] * 3,
+            "asset": ["marts/fct_ehcp_cohort"] * 2 + ["marts/fct_provision_spend"],
+            "check_name": ["case_extracts_reach_census", "unique", "ledger_months_complete"],
+            "passed": [False, True, False],
+            "severity": ["WARN", "ERROR", "ERROR"],
+        }
+    )
+    table = checks(SimpleNamespace(checks=frame)).frame.set_index("Asset")
+    assert table.loc["marts/fct_ehcp_cohort", ["Passed", "Failed", "Warned or held"]].tolist() == [
+        1,
+        0,
+        1,
+    ]
+    assert table.loc["Total", ["Checks", "Failed", "Warned or held"]].tolist() == [3, 1, 1]
+
+
+def test_the_refresh_summary_names_a_check_that_warned():
+    """"Checks: 170 passed, 0 failed, 1 warnings" said nothing of which check warned or why."""
+    from rich.console import Console
+
+    from dagster_project.cli.runner import RefreshOutcome
+    from dagster_project.cli.summary import _print_checks
+
+    console = Console(record=True, width=200)
+    outcome = RefreshOutcome(success=True, run_id="r1", checks_passed=170)
+    outcome.warned_checks.append(
+        ("marts/fct_ehcp_cohort", "case_extracts_reach_census", "plans extract: last date …")
+    )
+    _print_checks(outcome, console)
+    text = console.export_text()
+    assert "Checks: 170 passed, 0 failed, 1 warnings" in text
+    assert "WARNING marts/fct_ehcp_cohort · case_extracts_reach_census: plans extract" in text
