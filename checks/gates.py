@@ -847,10 +847,11 @@ CASE_EXTRACT_REACH_DAYS = 60
 
 def case_extracts_reach_census(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
     """Per council: the plans and the placements extracts reach the last census day counted
-    (their last start, cease or end date at most CASE_EXTRACT_REACH_DAYS before it). Census days
-    are counted up to the latest date of any extract: a plans extract taken in October beside a
-    ledger to March had January's census counted without the plans started since (397 plans
-    for 407, new plans 57 for 70), and its flows still added up."""
+    (their last start, cease or end date at most CASE_EXTRACT_REACH_DAYS before it; a date set
+    ahead, a planned end next July, counts as reaching it). Census days are counted up to the
+    latest date of any extract: a plans extract taken in October beside a ledger to March had
+    January's census counted without the plans started since (397 plans for 407, new plans 57
+    for 70), and its flows still added up."""
     frame = as_warehouse(target).frame(
         """
         WITH census AS (

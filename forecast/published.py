@@ -161,14 +161,21 @@ class PublishedDataError(ValueError):
 
 
 def _rows(path: Path) -> list[tuple[int, dict[str, str]]]:
-    """The file's rows with their line numbers (the header is line 1)."""
+    """The file's rows with their line numbers in the file (the header is line 1)."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
+            rows = []
             try:
-                return list(enumerate(reader, 2))
+                # each row's line in the file (a blank line is skipped, and counted)
+                for row in reader:
+                    rows.append((reader.line_num, row))
             except csv.Error as error:  # a field over the csv module's limit (128 KiB)
-                raise PublishedDataError(f"{path}:{reader.line_num + 1}: {error}") from error
+                # the csv module counts lines unreliably inside the row it fails on
+                raise PublishedDataError(
+                    f"{path}, after line {reader.line_num}: {error}"
+                ) from error
+            return rows
     except UnicodeDecodeError as error:
         raise PublishedDataError(
             f"{path}: not UTF-8 ({error.reason} at byte {error.start}): save it as CSV UTF-8, "

@@ -633,9 +633,9 @@ def read_workbook_parts(
             raise FileRejected(
                 f"{display_name}#{sheet_name}: cell {cell} holds a formula whose value was never "
                 "calculated: the program that wrote the workbook left it for Excel to work out "
-                "on opening, and what it saved (0, or nothing) is not the figure Excel shows; "
-                "open the workbook in Excel and save it, or export the values rather than "
-                "formulas"
+                "on opening, so what it saved (often 0, or nothing) may not be the figure "
+                "Excel shows; open the workbook in Excel and save it, or export the values "
+                "rather than formulas"
             )
         parts = []
         for index, sheet_name in enumerate(wanted):

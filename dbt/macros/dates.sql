@@ -12,6 +12,15 @@
     make_date(cast(left({{ fy_expr }}, 4) as integer), {{ var('financial_year_start_month') }}, 1)
 {%- endmacro %}
 
+{#- The same calendar day as `date_expr` (in the financial year starting in `start_year_expr`) in the
+    financial year labelled `fy_expr`, a month's last day when `date_expr` is one: 28 February 2025
+    is 29 February 2024 (a count of days from 1 April moved it a day in a leap year, and a
+    month-end payment run with it). -#}
+{% macro same_day_in_year(date_expr, start_year_expr, fy_expr) -%}
+    {%- set shifted = dbt.dateadd('year', 'cast(left(' ~ fy_expr ~ ', 4) as integer) - ' ~ start_year_expr, date_expr) -%}
+    case when {{ date_expr }} = last_day({{ date_expr }}) then last_day({{ shifted }}) else {{ shifted }} end
+{%- endmacro %}
+
 {#- Age in whole years on a given date: the difference of the years, less one before the birthday
     (by month and day, so 29 February birthdays turn over on 1 March in other years). Written in
     year/month/day arithmetic both engines agree on: Spark counts a difference of years otherwise. -#}

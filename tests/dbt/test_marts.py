@@ -1,5 +1,6 @@
 """The marts on the hand-written landing fixture, against figures worked out independently."""
 
+import calendar
 import csv
 import datetime as dt
 from collections import defaultdict
@@ -302,6 +303,66 @@ def test_data_quality_accounts_for_every_row_of_every_file(con):
     assert {r[0]: r[1] for r in rows}["finance/ledger_2021_2024.csv"] == 372
 
 
+def same_day(point: dt.date, start_year: int) -> dt.date:
+    """`point`'s calendar day in the financial year starting in `start_year` (a month's last day
+    when `point` is one), worked out apart from the model's SQL."""
+    year = point.year + start_year - (point.year if point.month >= 4 else point.year - 1)
+    month_end = (point + dt.timedelta(days=1)).month != point.month
+    last = calendar.monthrange(year, point.month)[1]
+    return dt.date(year, point.month, last if month_end else min(point.day, last))
+
+
+def spend_by_point(point: dt.date, before: dt.date, years: set[str]) -> dict[str, Decimal]:
+    """High needs spend per financial year posted (before `before`) by `point`'s day of the year,
+    from the CSV."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    with (HANDWRITTEN_LANDING / "finance" / "ledger_2021_2024.csv").open() as handle:
+        for row in csv.DictReader(handle):
+            day, month, year = (int(x) for x in row["posting_date"].split("/"))
+            posted = dt.date(year, month, day)
+            start = year if month >= 4 else year - 1
+            fy = f"{start}-{(start + 1) % 100:02d}"
+            if row["s251_line"] in NOT_HIGH_NEEDS or posted >= before or fy not in years:
+                continue
+            totals[fy] += Decimal(row["amount"]) if posted <= same_day(point, start) else 0
+    return dict(totals)
+
+
+def test_a_ledger_stopping_on_a_months_last_day_is_compared_with_that_day_in_a_leap_year(
+    warehouse_copy,
+):
+    """A ledger paying on each month's last day and stopping on 28 February 2025: 2023-24's
+    payment run of 29 February 2024 was posted by then. Counted in days from 1 April (333), the
+    point fell on 28 February 2024 and that month's run counted as after it: the rest of the year
+    in progress took two months of the estimate with eleven posted."""
+    with duckdb.connect(str(warehouse_copy)) as con:
+        con.execute(
+            "INSERT INTO staging.stg_finance__transactions BY NAME "
+            "SELECT la_code, 'TXLATE' AS transaction_id, DATE '2025-02-28' AS posting_date, "
+            "'2024-25' AS financial_year, 1000.00 AS amount_gbp, '1.2.5' AS s251_line, "
+            "source_file_hash, source_file, 999 AS source_row, load_id "
+            "FROM staging.stg_finance__transactions LIMIT 1"
+        )
+    rebuild(
+        warehouse_copy,
+        "int_data_as_at",
+        "fct_provision_spend",
+        data_tests=False,
+    )
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        by_point = dict(
+            con.execute(
+                "SELECT financial_year, sum(spend_by_ledger_point_gbp) "
+                "FROM marts.fct_provision_spend GROUP BY 1"
+            ).fetchall()
+        )
+    assert same_day(dt.date(2025, 2, 28), 2023) == dt.date(2024, 2, 29)
+    expected = spend_by_point(dt.date(2025, 2, 28), dt.date(2025, 3, 1), set(by_point))
+    assert {fy: v for fy, v in by_point.items() if fy != "2024-25"} == expected
+    february = spend_by_point(dt.date(2024, 2, 29), dt.date(2024, 3, 1), {"2023-24"})
+    assert by_point["2023-24"] == february["2023-24"] > 0
+
+
 def _complete_years(con) -> dict[str, bool]:
     """financial_year → whether fct_provision_spend holds it as complete."""
     return dict(
@@ -363,17 +424,7 @@ def test_a_ledger_that_stops_before_the_years_last_month_leaves_the_year_incompl
                 "FROM marts.fct_provision_spend GROUP BY 1"
             ).fetchall()
         )
-    days_in = (ledger_end - dt.date(int(last[:4]), 4, 1)).days
-    expected: dict[str, Decimal] = defaultdict(Decimal)
-    with (HANDWRITTEN_LANDING / "finance" / "ledger_2021_2024.csv").open() as handle:
-        for row in csv.DictReader(handle):
-            day, month, year = (int(x) for x in row["posting_date"].split("/"))
-            posted = dt.date(year, month, day)
-            start = dt.date(year if month >= 4 else year - 1, 4, 1)
-            fy = f"{start.year}-{(start.year + 1) % 100:02d}"
-            if row["s251_line"] in NOT_HIGH_NEEDS or posted >= march or fy not in by_point:
-                continue
-            expected[fy] += Decimal(row["amount"]) if (posted - start).days <= days_in else 0
+    expected = spend_by_point(ledger_end, before=march, years=set(by_point))
     assert by_point == dict(expected) and by_point[last] == ledger_by_year_before(march)[last]
 
 

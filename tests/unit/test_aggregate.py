@@ -235,7 +235,9 @@ def test_a_year_whose_total_is_not_published_is_missing_not_zero(tmp_path):
     (tmp_path / "sen2_mi.csv").write_text(
         f"{head},NewallEHC\n2019,Local authority,900,{'S' * 200_000},E,9\n"
     )
-    with pytest.raises(PublishedDataError, match=r"sen2_mi.csv:2: field larger than field limit"):
+    with pytest.raises(
+        PublishedDataError, match=r"sen2_mi.csv, after line 1: field larger than field limit"
+    ):
         load_published(tmp_path)
 
 

@@ -308,7 +308,7 @@ def test_a_check_that_warns_is_not_counted_failed():
 
 
 def test_the_refresh_summary_names_a_check_that_warned():
-    """"Checks: 170 passed, 0 failed, 1 warnings" said nothing of which check warned or why."""
+    """The summary said "Checks: 170 passed, 0 failed, 1 warnings" and not which check warned."""
     from rich.console import Console
 
     from dagster_project.cli.runner import RefreshOutcome

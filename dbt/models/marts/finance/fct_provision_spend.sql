@@ -27,19 +27,22 @@ grid as (
     from financial_years cross join provision_types
 ),
 
--- how far into its financial year the ledger's last posting falls: days from that year's first day
+-- the ledger's last posting and the first year of its financial year (2025 for 2025-26)
 ledger_point as (
-    select la_code,
-        {{ dbt.datediff(financial_year_start(financial_year('ledger_last_posting_date')), 'ledger_last_posting_date', 'day') }} as days_in
+    select la_code, ledger_last_posting_date,
+        cast(left({{ financial_year('ledger_last_posting_date') }}, 4) as integer) as start_year
     from bounds
 ),
 
 spend_totals as (
     select spend.la_code, spend.financial_year, spend.provision_type, sum(spend.amount_gbp) as spend_gbp,
-        -- posted by the same point of each year: how far a year's spend had come when the year in
-        -- progress stopped (the forecast estimates the rest of that year from it)
+        -- posted by the same calendar day of each year, a month's last day when the ledger stops
+        -- on one (28 February 2025 is 29 February 2024: a count of days moved the point a day
+        -- in a leap year, and a month-end payment run with it): how far a year's spend had come
+        -- when the year in progress stopped (the forecast estimates the rest of that year from it)
         sum(case
-            when spend.posting_date <= {{ dbt.dateadd('day', 'ledger_point.days_in', financial_year_start('spend.financial_year')) }}
+            when spend.posting_date <= {{ same_day_in_year(
+                'ledger_point.ledger_last_posting_date', 'ledger_point.start_year', 'spend.financial_year') }}
                 then spend.amount_gbp
             else 0
         end) as spend_by_ledger_point_gbp
