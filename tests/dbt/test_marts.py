@@ -328,6 +328,17 @@ def spend_by_point(point: dt.date, before: dt.date, years: set[str]) -> dict[str
     return dict(totals)
 
 
+def mart_spend_by_point(warehouse) -> dict[str, Decimal]:
+    """fct_provision_spend's spend_by_ledger_point_gbp per financial year."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return dict(
+            con.execute(
+                "SELECT financial_year, sum(spend_by_ledger_point_gbp) "
+                "FROM marts.fct_provision_spend GROUP BY 1"
+            ).fetchall()
+        )
+
+
 def test_a_ledger_stopping_on_a_months_last_day_is_compared_with_that_day_in_a_leap_year(
     warehouse_copy,
 ):
@@ -349,13 +360,7 @@ def test_a_ledger_stopping_on_a_months_last_day_is_compared_with_that_day_in_a_l
         "fct_provision_spend",
         data_tests=False,
     )
-    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
-        by_point = dict(
-            con.execute(
-                "SELECT financial_year, sum(spend_by_ledger_point_gbp) "
-                "FROM marts.fct_provision_spend GROUP BY 1"
-            ).fetchall()
-        )
+    by_point = mart_spend_by_point(warehouse_copy)
     assert same_day(dt.date(2025, 2, 28), 2023) == dt.date(2024, 2, 29)
     expected = spend_by_point(dt.date(2025, 2, 28), dt.date(2025, 3, 1), set(by_point))
     assert {fy: v for fy, v in by_point.items() if fy != "2024-25"} == expected
@@ -417,13 +422,7 @@ def test_a_ledger_that_stops_before_the_years_last_month_leaves_the_year_incompl
     }
     # each year's spend posted by the same day of its year as the ledger's last posting (the
     # forecast estimates the rest of the year in progress from it), from the CSV
-    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
-        by_point = dict(
-            con.execute(
-                "SELECT financial_year, sum(spend_by_ledger_point_gbp) "
-                "FROM marts.fct_provision_spend GROUP BY 1"
-            ).fetchall()
-        )
+    by_point = mart_spend_by_point(warehouse_copy)
     expected = spend_by_point(ledger_end, before=march, years=set(by_point))
     assert by_point == dict(expected) and by_point[last] == ledger_by_year_before(march)[last]
 

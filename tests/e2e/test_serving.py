@@ -124,6 +124,7 @@ def test_the_refresh_publishes_marts_forecast_published_and_meta(council):
                 con.execute("SELECT * FROM marts.fct_provision_spend ORDER BY ALL").fetchall()
                 == warehouse.execute(
                     "SELECT * REPLACE (spend_gbp::DOUBLE AS spend_gbp, "
+                    "spend_by_ledger_point_gbp::DOUBLE AS spend_by_ledger_point_gbp, "
                     "unit_cost_gbp::DOUBLE AS unit_cost_gbp) "
                     "FROM marts.fct_provision_spend ORDER BY ALL"
                 ).fetchall()
