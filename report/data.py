@@ -12,7 +12,14 @@ import numpy as np
 import pandas as pd
 
 from ingest.provision_types import DFE_PLACEMENT_CATEGORY
-from serving.publish import GROUP, family_of, spec_of, suppressed_cells, suppressed_family
+from serving.publish import (
+    FLOW_MEASURES,
+    GROUP,
+    family_of,
+    spec_of,
+    suppressed_cells,
+    suppressed_family,
+)
 from serving.suppression import TOTAL
 from warehouse import table_exists
 from warehouse.councils import councils as councils_held
@@ -228,29 +235,37 @@ class ReportData:
             cells = {}
             for name in family.tables:
                 dims = list(spec_of(name).dims)
-                cells[name] = self.cohort.groupby(dims, as_index=False)["plans"].sum()
-            self._suppressed[threshold] = suppressed_family(cells, threshold, family.grouped)
+                if name == "ehcp_flows":
+                    cells[name] = self._flows_long()
+                else:
+                    cells[name] = self.cohort.groupby(dims, as_index=False)["plans"].sum()
+            self._suppressed[threshold] = suppressed_family(
+                cells, threshold, family.grouped, family.caseload
+            )
         return self._suppressed[threshold]
+
+    def _flows_long(self) -> pd.DataFrame:
+        """The flows as published.ehcp_flows' source lays them out: year, measure, provision
+        type, plans (a flow the mart leaves null is no row)."""
+        return self.flows.melt(
+            id_vars=["year", "provision_type"],
+            value_vars=list(FLOW_MEASURES),
+            var_name="measure",
+            value_name="plans",
+        ).dropna(subset=["plans"])
 
     def flows_published(self, threshold: int | None) -> dict[str, Protected]:
         """Per flow (new_plans, ceased_plans, moved_in, moved_out): year (rows) × provision type,
         with each year's total, as published: the cells published.ehcp_flows hides (one
         suppression for both, which also keeps a type's caseload change between censuses from
-        giving a hidden flow back)."""
-        measures = ("new_plans", "ceased_plans", "moved_in", "moved_out")
+        giving a hidden flow back), suppressed with the census counts (`_cohort_suppression`):
+        a type's caseload is the year before's plus its flows."""
         hidden = None
         if threshold is not None:
-            long = self.flows.melt(
-                id_vars=["year", "provision_type"],
-                value_vars=list(measures),
-                var_name="measure",
-                value_name="plans",
-            ).dropna(subset=["plans"])
-            hidden = suppressed_cells("ehcp_flows", long, threshold).reorder_levels(
-                ["measure", "year", "provision_type"]
-            )
+            table = self._cohort_suppression(threshold)[0]["ehcp_flows"]
+            hidden = table.set_index(["measure", "year", "provision_type"])["suppressed"]
         published = {}
-        for measure in measures:
+        for measure in FLOW_MEASURES:
             wide = self.flows.pivot_table(
                 index="year", columns="provision_type", values=measure, aggfunc="sum", fill_value=0
             ).astype(float)

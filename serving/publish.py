@@ -135,6 +135,9 @@ class SuppressedTable:
     balanced: tuple[str, ...] = ()
 
 
+# marts.fct_ehcp_flows' counts, published.ehcp_flows' `measure`
+FLOW_MEASURES = ("new_plans", "ceased_plans", "moved_in", "moved_out")
+
 SUPPRESSED_TABLES = (
     SuppressedTable(
         name="ehcp_plans_by_need",
@@ -165,7 +168,7 @@ SUPPRESSED_TABLES = (
         source=" UNION ALL ".join(
             f"SELECT la_code, year, provision_type, '{measure}' AS measure, {measure} AS plans "
             f"FROM marts.fct_ehcp_flows WHERE {measure} IS NOT NULL"
-            for measure in ("new_plans", "ceased_plans", "moved_in", "moved_out")
+            for measure in FLOW_MEASURES
         ),
         dims=("year", "measure", "provision_type"),
         count="plans",
@@ -217,12 +220,24 @@ class SuppressedFamily:
 
     tables: tuple[str, ...]
     grouped: tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]] | None = None
+    # (table, its year dim): the census counts whose totals per year and provision type (every
+    # other dim `total`) the `change_of` lines of the family's other tables link, a year's change
+    # being its census less the census before: caseload(t) = caseload(t − 1) + new − ceased +
+    # moved in − moved out, so neither a hidden caseload nor a hidden flow comes back from the
+    # other year's caseload and the flows shown
+    caseload: tuple[str, str] | None = None
 
 
 FAMILIES = (
     SuppressedFamily(
-        tables=("ehcp_plans_by_need", "ehcp_plans_by_age_group", "ehcp_plans_by_start_band"),
+        tables=(
+            "ehcp_plans_by_need",
+            "ehcp_plans_by_age_group",
+            "ehcp_plans_by_start_band",
+            "ehcp_flows",
+        ),
         grouped=("provision_type", ("census_year",), tuple(DFE_PLACEMENT_CATEGORY.items())),
+        caseload=("ehcp_plans_by_need", "census_year"),
     ),
 )
 GROUP = "group"  # the grouped sums' column naming the group
@@ -512,7 +527,7 @@ def suppressed_tables(sources: dict[str, pd.DataFrame], threshold: int) -> dict[
                 name: frame[frame["la_code"] == code].drop(columns="la_code")
                 for name, frame in frames.items()
             }
-            tables, _ = suppressed_family(council, threshold, family.grouped)
+            tables, _ = suppressed_family(council, threshold, family.grouped, family.caseload)
             for name, table in tables.items():
                 parts[name].append(with_la_code(table, code))
         for name, frames_of in parts.items():
@@ -736,29 +751,28 @@ def suppressed_family(
     cells: dict[str, pd.DataFrame],
     threshold: int,
     grouped: tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]] | None = None,
+    caseload: tuple[str, str] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None]:
     """One council's tables (name → cells, as its spec's source gives them without la_code),
     suppressed as one: each as `suppressed_table` lays it out, with a figure two of them hold
     (the same values of their shared dims, every other dim `total`) hidden in both or neither,
-    and the `grouped` sums (the dims kept, `group`, the count, `suppressed`; None without)."""
+    and the `grouped` sums (the dims kept, `group`, the count, `suppressed`; None without).
+    `caseload` (`SuppressedFamily.caseload`): the census table the change lines link."""
     specs = [_SPECS[name] for name in cells]
-    tables, starts, lines, guessable = {}, {}, [], []
-    start = 0
-    for spec in specs:
-        table = with_totals(cells[spec.name], spec.dims, spec.lines, [spec.count, *spec.summed])
-        own = table_lines(table, spec.dims, spec.lines) + change_lines(table, spec)
-        lines += [_shifted(line, start) for line in own]
-        # a complement whose money is £0 (a type paid for centrally) hides none of a hidden
-        # count's money: the year's total less the shown cells would give it back
-        guessable.append(
-            (table[list(spec.summed)].fillna(0) == 0).any(axis=1).to_numpy()
-            if spec.summed
-            else np.zeros(len(table), dtype=bool)
-        )
-        tables[spec.name], starts[spec.name] = table, start
-        start += len(table)
+    tables = {
+        s.name: with_totals(cells[s.name], s.dims, s.lines, [s.count, *s.summed]) for s in specs
+    }
+    starts, lines = family_lines(tables, caseload)
+    start = sum(len(table) for table in tables.values())
+    # a complement whose money is £0 (a type paid for centrally) hides none of a hidden
+    # count's money: the year's total less the shown cells would give it back
+    guessable = [
+        (tables[s.name][list(s.summed)].fillna(0) == 0).any(axis=1).to_numpy()
+        if s.summed
+        else np.zeros(len(tables[s.name]), dtype=bool)
+        for s in specs
+    ]
     values = [tables[s.name][s.count].fillna(0).to_numpy(dtype=float) for s in specs]
-    lines += _same_figures(specs, tables, starts)
     groups = None
     if grouped is not None:
         base = next((s for s in specs if grouped[0] in s.dims), None)
@@ -788,6 +802,28 @@ def suppressed_family(
         groups[base.count] = groups[base.count].astype("Float64").mask(own)
         groups["suppressed"] = own
     return published, groups
+
+
+def family_lines(
+    tables: dict[str, pd.DataFrame], caseload: tuple[str, str] | None = None
+) -> tuple[dict[str, int], list[Line]]:
+    """A family's tables (name → the table laid out with its totals, as `with_totals` or as
+    published) end to end: where each starts, and every line over them: each table's totals,
+    its change lines (linked to `caseload`'s census totals) and the figures two tables hold."""
+    specs = [_SPECS[name] for name in tables]
+    starts, start = {}, 0
+    for spec in specs:
+        starts[spec.name] = start
+        start += len(tables[spec.name])
+    census = _census_cells(tables, starts, caseload)
+    lines = []
+    for spec in specs:
+        table = tables[spec.name]
+        lines += [
+            _shifted(line, starts[spec.name]) for line in table_lines(table, spec.dims, spec.lines)
+        ]
+        lines += change_lines(table, spec, starts[spec.name], census)
+    return starts, lines + _same_figures(specs, tables, starts)
 
 
 def _as_published(table: pd.DataFrame, spec: SuppressedTable, hidden: np.ndarray) -> pd.DataFrame:
@@ -874,26 +910,60 @@ def suppressed_cells(name: str, cells: pd.DataFrame, threshold: int) -> pd.Serie
     return table.set_index(list(spec.dims))["suppressed"]
 
 
-def change_lines(table: pd.DataFrame, spec: SuppressedTable) -> list[Line]:
-    """`spec.change_of`'s lines: for each value of the other dims (a year and provision type,
-    its total included), the signed cells whose sum another published table gives."""
+def _census_cells(
+    tables: dict[str, pd.DataFrame], starts: dict[str, int], caseload: tuple[str, str] | None
+) -> dict[tuple[int, str], int]:
+    """(year, provision type) → the position, in the family's frame, of the caseload table's
+    census total of that type (its other dims `total`); empty without a caseload table."""
+    if caseload is None or caseload[0] not in tables:
+        return {}
+    name, year = caseload
+    table = tables[name]
+    other = [d for d in _SPECS[name].dims if d not in (year, "provision_type")]
+    rows = table[table[other].eq(TOTAL).all(axis=1)] if other else table
+    return {
+        (int(y), str(p)): starts[name] + int(position)
+        for position, y, p in zip(rows.index, rows[year], rows["provision_type"], strict=True)
+    }
+
+
+def change_lines(
+    table: pd.DataFrame,
+    spec: SuppressedTable,
+    start: int = 0,
+    census: dict[tuple[int, str], int] | None = None,
+) -> list[Line]:
+    """`spec.change_of`'s lines (positions from `start`): for each value of the other dims (a
+    year and provision type, its total included), the signed cells whose sum another published
+    table gives: with `census` (`_census_cells`) holding that year's and the year before's
+    caseload of the type, "caseload before + Σ signed cells = caseload" over those two cells,
+    else a figure published elsewhere (as if known: hiding as though it were)."""
     if spec.change_of is None:
         return []
     dim, signed = spec.change_of
     sign_of = dict(signed)
+    census = census or {}
     others = [d for d in spec.dims if d != dim]
     lines = []
-    for _, group in table[table[dim].isin(sign_of)].groupby(others, sort=False):
-        members = group.index.to_numpy()
+    for key, group in table[table[dim].isin(sign_of)].groupby(others, sort=False):
+        members = group.index.to_numpy() + start
         signs = group[dim].map(sign_of).to_numpy(dtype=float)
-        lines.append(Line(members, EXTERNAL, signs))
+        year, provision = key  # the other dims: a year and a provision type
+        now = census.get((int(year), str(provision)))
+        before = census.get((int(year) - 1, str(provision)))
+        if now is not None and before is not None:
+            lines.append(Line(np.append(members, before), now, np.append(signs, 1.0)))
+        else:
+            lines.append(Line(members, EXTERNAL, signs))
         # over every provision type (the totals), moves in are moves out: a known 0 too, else
         # the totals' change line gave a hidden total back from the other
         if (group[others] == TOTAL).any(axis=None):
             moves = group[group[dim].isin(spec.balanced)]
             if len(moves) == 2:
                 first = (moves[dim] == spec.balanced[0]).to_numpy()
-                lines.append(Line(moves.index.to_numpy(), EXTERNAL, np.where(first, 1.0, -1.0)))
+                lines.append(
+                    Line(moves.index.to_numpy() + start, EXTERNAL, np.where(first, 1.0, -1.0))
+                )
     return lines
 
 

@@ -167,3 +167,53 @@ def test_flow_totals_stay_hidden_knowing_that_moves_in_are_moves_out():
     lines = table_lines(table, spec.dims, spec.lines) + change_lines(table, spec)
     assert len(change_lines(table, spec)) > len(table.groupby(["year", "provision_type"]))
     assert hidden.any() and not recoverable_cells(hidden, lines).size
+
+
+def test_a_hidden_caseload_is_not_given_back_by_the_year_before_and_the_flows_between():
+    """A type's caseload at a census is its caseload a year before plus the year's new plans,
+    less ceased, plus moves in, less moves out: with 6 plans shown at 2020 and every flow to
+    2021 shown (5 new, 8 ceased), the 3 plans hidden at 2021 came back as 6 + 5 − 8."""
+    from serving.publish import family_lines, family_of, suppressed_tables
+
+    cohort = []
+    for year, counts in (
+        (2020, {"mss": (40, 30), "inmss": (6, 0), "mainstream": (50, 45)}),
+        (2021, {"mss": (44, 33), "inmss": (3, 0), "mainstream": (52, 47)}),
+    ):
+        for provision, (asd, semh) in counts.items():
+            cohort += [("900", year, "ASD", provision, asd), ("900", year, "SEMH", provision, semh)]
+    cohort = pd.DataFrame(
+        cohort, columns=["la_code", "census_year", "primary_need", "provision_type", "plans"]
+    )
+    by_age = cohort.rename(columns={"primary_need": "age_group"}).replace(
+        {"ASD": "5 to 10", "SEMH": "11 to 15"}
+    )
+    flows = {
+        "mss": {"new_plans": 12, "ceased_plans": 5, "moved_in": 0, "moved_out": 0},
+        "inmss": {"new_plans": 5, "ceased_plans": 8, "moved_in": 0, "moved_out": 0},
+        "mainstream": {"new_plans": 20, "ceased_plans": 16, "moved_in": 0, "moved_out": 0},
+    }
+    flows = pd.DataFrame(
+        [("900", 2021, m, p, n) for p, counts in flows.items() for m, n in counts.items()],
+        columns=["la_code", "year", "measure", "provision_type", "plans"],
+    )
+    tables = suppressed_tables(
+        {"ehcp_plans_by_need": cohort, "ehcp_plans_by_age_group": by_age, "ehcp_flows": flows},
+        threshold=5,
+    )
+    census = tables["ehcp_plans_by_need"].query("primary_need == 'total'")
+    census = census.set_index(["census_year", "provision_type"])["plans"]
+    assert pd.isna(census[(2021, "inmss")])  # 3 plans: hidden
+    shown = tables["ehcp_flows"].set_index(["measure", "provision_type"])["plans"]
+    before = census[(2020, "inmss")]
+    flows_shown = [shown[(m, "inmss")] for m in ("new_plans", "ceased_plans")]
+    # the year before or a flow between is hidden too, so 2021's 3 cannot be worked out
+    assert pd.isna(before) or any(pd.isna(f) for f in flows_shown)
+    starts, lines = family_lines(tables, family_of("ehcp_flows").caseload)
+    hidden = np.concatenate([tables[name]["suppressed"].to_numpy(dtype=bool) for name in starts])
+    assert not recoverable_cells(hidden, lines).size
+    # a council with census counts and no flows yet is published as before
+    alone = suppressed_tables(
+        {"ehcp_plans_by_need": cohort, "ehcp_flows": flows.iloc[:0]}, threshold=5
+    )
+    assert alone["ehcp_flows"].empty and alone["ehcp_plans_by_need"]["suppressed"].any()
