@@ -85,6 +85,13 @@ def cmd_forecast_la(args: argparse.Namespace, console: Console) -> int:
             highlight=False,
         )
     if chosen is None:
+        # a council left out is named: a CSV of every council but one reads as complete
+        for code in sorted(set(councils) - set(table["la_code"])):
+            console.print(
+                f"not forecast: {_why_not_forecast(councils, code)}",
+                style="yellow",
+                highlight=False,
+            )
         console.print(
             f"{table['la_code'].nunique()} councils forecast to January {table['year'].max()}"
             + (
@@ -124,24 +131,43 @@ def cmd_forecast_la(args: argparse.Namespace, console: Console) -> int:
 
 def _refuse_a_council_gone(councils: dict, code: str) -> None:
     """A council with no caseload in the latest census (reorganised: Cumbria, Northamptonshire,
-    Bournemouth and Poole …) has nothing to forecast from: say so, naming the councils that
-    first published in its region after its last census, rather than write an empty CSV."""
+    Bournemouth and Poole …) has nothing to forecast from: say so, naming its successors,
+    rather than write an empty CSV."""
+    latest = max(int(c.caseload.index.max()) for c in councils.values())
+    if int(councils[code].caseload.index.max()) < latest:
+        raise KeyError(_why_not_forecast(councils, code))
+
+
+# words a council's name shares with others without making them the same place
+_COMMON_NAME_WORDS = {"and", "of", "the", "city", "county", "council", "borough", "upon", "on"}
+
+
+def _why_not_forecast(councils: dict, code: str) -> str:
+    """Why `code` has no forecast: no caseload after its last census (reorganised: the councils
+    of its region first published after it, those whose name shares a word with its own first;
+    or its total since not published), else its published history gives none."""
     latest = max(int(c.caseload.index.max()) for c in councils.values())
     council = councils[code]
     last = int(council.caseload.index.max())
     if last >= latest:
-        return
-    successors = [
-        f"{other.code} {other.name}"
+        return f"{council.name} ({code}): its published history gives no forecast"
+    new = [
+        other
         for other in councils.values()
         if other.region == council.region and int(other.caseload.index.min()) > last
     ]
-    raise KeyError(
+    words = set(council.name.lower().replace(",", " ").split()) - _COMMON_NAME_WORDS
+    named = [o for o in new if words & set(o.name.lower().replace(",", " ").split())]
+    listed = lambda found: ", ".join(f"{o.code} {o.name}" for o in found)  # noqa: E731
+    successors = listed(named or new)
+    others = [o for o in new if named and o not in named]
+    also = f" (also first published in its region then: {listed(others)})" if others else ""
+    return (
         f"{council.name} ({code}) published no caseload after January {last} (the latest census "
         f"is January {latest}): "
         + (
-            f"it was reorganised; forecast its successors: {', '.join(successors)}"
-            if successors
+            f"it was reorganised; forecast its successors: {successors}{also}"
+            if new
             else "its total since is not published (x, c or z in caseload.csv), or it was "
             "reorganised"
         )

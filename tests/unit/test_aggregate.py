@@ -444,6 +444,37 @@ def test_a_council_reorganised_away_is_refused_naming_its_successors(published, 
     assert "forecast its successors: 942 Cumberland, 943 Westmorland and Furness" in said
 
 
+def test_every_council_left_out_of_forecast_la_all_is_named(published, tmp_path, capsys):
+    """West Berkshire's January 2025 caseload published as x: `--la all` wrote 152 councils
+    and said so, green, as if that were every council."""
+    from dagster_project.cli import main
+
+    source = reference_file("ehcp_2025_release/caseload.csv", RELEASE_HINT)
+    folder = tmp_path / "published"
+    folder.mkdir()
+    with (
+        source.open(newline="", encoding="utf-8-sig") as rows,
+        (folder / "caseload.csv").open("w", newline="") as out,
+    ):
+        reader = csv.DictReader(rows)
+        writer = csv.DictWriter(out, reader.fieldnames)
+        writer.writeheader()
+        counts = reader.fieldnames[reader.fieldnames.index("ehcplans") :]
+        for row in reader:
+            if row["old_la_code"] == "869" and row["time_period"] == "202425":
+                row.update(dict.fromkeys(counts, "x"))
+            writer.writerow(row)
+    out = tmp_path / "all.csv"
+    code = main(["forecast-la", "--la", "all", "--published", str(folder), "--out", str(out)])
+    said = " ".join(capsys.readouterr().out.split())
+    assert code == 0 and "869" not in set(pd.read_csv(out, dtype=str)["la_code"])
+    assert "not forecast: West Berkshire (869) published no caseload after January 2024" in said, (
+        said
+    )
+    assert "its total since is not published (x, c or z in caseload.csv)" in said
+    assert "not forecast: Cumbria (909)" in said and "942 Cumberland" in said
+
+
 def test_dsg_allocations_are_read_as_the_dfe_writes_them(tmp_path):
     """`28,495,697` is £28.5m and `x` is no figure: one `x` stopped the whole report."""
     from report.benchmarks import load_published_data
