@@ -57,7 +57,7 @@ def _text(table: Table, row: int, column, value) -> tuple[str, bool]:
         return value.isoformat()[:10], False
     if isinstance(value, (int, float)) or hasattr(value, "dtype"):
         number = float(value)
-        kind = table.column_kind(column)
+        kind = table.cell_kind(row, column)
         if "(%" in str(column):  # "(%)", "(% of published)": numbers in per cent
             return f"{'−' if number < 0 and round(number, 1) else ''}{abs(number):,.1f}%", True
         if kind == "money":

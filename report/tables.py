@@ -81,6 +81,18 @@ class Table:
             return "decimal"
         return "count"
 
+    def cell_kind(self, row: int, column) -> str:
+        """`column_kind`, or the row's own where a column mixes units: an assumption's Amount
+        reads in its Unit (£; full-time places a plan and plans per 1,000 are decimals: 0.96
+        places a plan had read 1)."""
+        if str(column) == "Amount" and "Unit" in self.frame.columns:
+            unit = str(self.frame["Unit"].iloc[row])
+            if unit.startswith("£"):
+                return "pounds"
+            if " per " in unit or " a " in unit:
+                return "decimal"
+        return self.column_kind(column)
+
 
 def _year_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if isinstance(c, str) and len(c) == 7 and c[4] == "-"]

@@ -376,8 +376,8 @@ def _formats(table: Table, content: dict) -> dict[tuple[int, object], str]:
 
 def _row_format(table: Table, row: int, column, lower: str) -> str | None:
     frame = table.frame
-    if lower == "amount" and _row_value(frame, row, "Unit") == "£":
-        return MONEY
+    if lower == "amount":
+        return FORMATS[table.cell_kind(row, column)]
     if table.name == "chart_14_benchmarks_position" and lower in (
         "council",
         "england",

@@ -323,3 +323,30 @@ def test_the_refresh_summary_names_a_check_that_warned():
     text = console.export_text()
     assert "Checks: 170 passed, 0 failed, 1 warnings" in text
     assert "WARNING marts/fct_ehcp_cohort · case_extracts_reach_census: plans extract" in text
+
+
+def test_an_assumption_s_amount_reads_in_its_unit():
+    """0.961 full-time places a plan read "1" in the report and the workbook (its spend could not
+    be recomputed from the assumptions shown): an amount reads in its row's unit."""
+    from report.html import table_item
+    from report.tables import Table
+    from report.workbook import _row_format
+
+    frame = pd.DataFrame(
+        {
+            "Assumption": ["Full-time places per plan", "Prevalence ceiling", "Unit cost", "Cap"],
+            "Amount": [0.961119, 4.5, 8816.73, 60.0],
+            "Unit": [
+                "full-time places a plan",
+                "plans per 1,000 aged 0-25",
+                "£ a full-time place a year",
+                "places",
+            ],
+        }
+    )
+    table = Table("assumptions", "The forecast's assumptions", frame, "mixed")
+    item = table_item(table)
+    texts = [row["cells"][1]["text"] for row in item["rows"]]
+    assert texts == ["0.96", "4.50", "£8,817", "60"]
+    formats = [_row_format(table, row, "Amount", "amount") for row in range(4)]
+    assert formats == ["#,##0.00", "#,##0.00", "£#,##0;-£#,##0;£0", "#,##0"]
