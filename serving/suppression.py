@@ -128,25 +128,41 @@ def suppress(
         progressed = False
         for line in lines:
             if sum(reasons[p] is not None for p in line.cells) == 1:
-                progressed |= _hide_complement(line, values, guessed, is_total, reasons, lines_of)
+                hid = _hide_complement(line, values, guessed, is_total, reasons, lines_of)
+                progressed |= hid is not None
         if progressed:
             continue
         recoverable = recoverable_cells(reasons != None, lines)  # noqa: E711 (element-wise on an object array)
         if not recoverable.size:
             break
-        cell = recoverable[0]
-        # hide a cell on one of its lines; when those are all hidden, on any line with hidden
-        # cells (more unknowns under the same equations can only widen what is unknown)
-        hidden = reasons != None  # noqa: E711 (element-wise)
-        candidates = [line for line in lines if cell in line.cells]
-        candidates += [line for line in lines if hidden[list(line.cells)].any()]
-        if not any(
-            _hide_complement(line, values, guessed, is_total, reasons, lines_of)
-            for line in candidates
-        ):
-            raise SuppressionError(
-                f"row {table.iloc[cell].to_dict()} can be worked out even with every cell hidden"
+        # each cell that can be worked out gets a complement on one of its lines, unless one
+        # of its lines got one already in this round (the test of what can be worked out is a
+        # decomposition of every line through a hidden cell: seconds a round on a small
+        # council's hundreds of hidden cells, so not re-run after each complement)
+        touched: set[int] = set()
+        for cell in recoverable:
+            if any(id(line) in touched for line in lines_of[int(cell)]):
+                continue
+            hidden = reasons != None  # noqa: E711 (element-wise)
+            # a cell on one of its lines; when those are all hidden, on any line with hidden
+            # cells (more unknowns under the same equations can only widen what is unknown)
+            candidates = [line for line in lines if cell in line.cells]
+            candidates += [line for line in lines if hidden[list(line.cells)].any()]
+            hid = next(
+                (
+                    hid
+                    for line in candidates
+                    if (hid := _hide_complement(line, values, guessed, is_total, reasons, lines_of))
+                    is not None
+                ),
+                None,
             )
+            if hid is None:
+                raise SuppressionError(
+                    f"row {table.iloc[cell].to_dict()} can be worked out even with every cell "
+                    "hidden"
+                )
+            touched |= {id(line) for line in lines_of[hid]}
     return pd.Series(reasons, index=table.index, name="suppressed", dtype=object)
 
 
@@ -157,14 +173,15 @@ def _hide_complement(
     is_total: np.ndarray,
     reasons: np.ndarray,
     lines_of: dict[int, list[Line]],
-) -> bool:
+) -> int | None:
     """Hide one more cell of `line`: an interior cell before the total, non-zero (and not
     `guessed`) before zero,
     then one that also gives a complement to another line with a lone hidden cell (so a
-    rectangle of four hidden cells closes rather than a chain growing), then the smallest."""
+    rectangle of four hidden cells closes rather than a chain growing), then the smallest.
+    Returns its position, or None when every cell of the line is hidden already."""
     shown = [p for p in line.cells if reasons[p] is None]
     if not shown:
-        return False
+        return None
 
     def lone_lines_crossed(cell: int) -> int:
         return sum(
@@ -175,7 +192,7 @@ def _hide_complement(
 
     best = min(shown, key=lambda p: (is_total[p], guessed[p], -lone_lines_crossed(p), values[p], p))
     reasons[best] = SECONDARY
-    return True
+    return best
 
 
 def recoverable_cells(hidden: np.ndarray, lines: Sequence[Line]) -> np.ndarray:
@@ -192,9 +209,14 @@ def recoverable_cells(hidden: np.ndarray, lines: Sequence[Line]) -> np.ndarray:
                 equations[row, column_of[cell]] = float(sign)
         if line.total in column_of:
             equations[row, column_of[line.total]] = -1.0
-    _, singular, vh = np.linalg.svd(equations)
+    # only the lines through a hidden cell say anything about one; a hidden cell is worked out
+    # when it lies in the equations' row space (no part of it in their null space): the squared
+    # length of its projection onto the row space is 1. (The row space from a thin SVD: the full
+    # one, to read the null space off directly, cost seconds a publish on a council's lines.)
+    equations = equations[np.any(equations != 0, axis=1)]
+    if not equations.size:
+        return unknown[:0]
+    _, singular, vh = np.linalg.svd(equations, full_matrices=False)
     rank = int((singular > _TOLERANCE * max(1.0, singular.max(initial=0.0))).sum())
-    null_space = vh[rank:]
-    if not null_space.size:
-        return unknown
-    return unknown[np.all(np.abs(null_space) < 1e-7, axis=0)]
+    projected = np.square(vh[:rank]).sum(axis=0)
+    return unknown[projected > 1 - 1e-10]
