@@ -677,7 +677,7 @@ def ids_link(target: Warehouse | duckdb.DuckDBPyConnection, max_share: float) ->
             (f"council {r.la_code}: " if len(codes) > 1 else "")
             + f"{r.unlinked_rows:,} of {r.rows:,} {UNLINKED_MEASURES[r.flag]} "
             f"({r.unlinked_share:.0%}"
-            + (f", £{r.unlinked_money_gbp:,.2f}" if r.unlinked_money_gbp is not None else "")
+            + (f", £{r.unlinked_money_gbp:,.2f}" if pd.notna(r.unlinked_money_gbp) else "")
             + f"; tolerance {max_share:.0%}, HIGHNEEDS_UNLINKED_TOLERANCE)"
             for r in facts.itertuples()
             if r.unlinked_share > max_share

@@ -212,6 +212,15 @@ def test_ids_link_passes_on_the_fixture_and_blocks_when_most_payments_join_no_ch
     assert "child-level payments whose child no plan has (100%" in result.summary
     assert "HIGHNEEDS_PSEUDONYM_KEY" in result.summary
     assert gates.ids_link(con, 1.0).passed
+    # placements carry no money: none is quoted ("£nan" was)
+    con.execute(
+        "INSERT INTO intermediate.int_data_quality_flags (la_code, extract, source_file, "
+        "source_row, source_file_hash, record_key, flag) SELECT la_code, 'placements', "
+        "source_file, source_row, source_file_hash, placement_id, "
+        "'placement_for_unknown_child' FROM staging.stg_placements__spells"
+    )
+    said = " ".join(gates.ids_link(con, 0.05).failures)
+    assert "placements whose child no plan has (100%;" in said and "nan" not in said
 
 
 def _second_council(con, *tables: str) -> None:
