@@ -187,6 +187,19 @@ def test_unit_cost_bounds_fail_outside_bounds(con):
     assert not result.passed and "2021-22 inmss" in result.summary
 
 
+def test_a_place_funded_type_at_a_near_zero_unit_cost_fails(con):
+    """Independent special placements whose payments were missing from the ledger: 8.7 full-time
+    placements at £0 a year passed, and the forecast priced the type at £2,695 a plan."""
+    bounds = gates.read_cost_bounds(COST_BOUNDS)
+    assert gates.unit_costs_within_bounds(con, bounds, 1.0).passed
+    con.execute(
+        "UPDATE marts.fct_provision_spend SET unit_cost_gbp = 0 "
+        "WHERE provision_type = 'inmss' AND financial_year = '2022-23'"
+    )
+    result = gates.unit_costs_within_bounds(con, bounds, 1.0)
+    assert not result.passed and "2022-23 inmss" in result.summary
+
+
 def test_placement_cost_bounds_fail_for_an_absurd_cost(con):
     con.execute(
         "UPDATE intermediate.int_placements_classified SET annual_cost_gbp = 9999999 "
