@@ -134,8 +134,11 @@ def _refresh_and_summarise(
         print_report_location(settings, console)
         console.print("[green]Refresh succeeded: every gate passed.[/green]")
         return 0
+    # (a failed step with every check passed, such as a forecast that cannot be fitted, is
+    # not a failed check)
+    said = "checks" if outcome.failed_checks else "step" if outcome.failed_steps else "run"
     console.print(
-        "[red]Refresh failed: see the failed checks above. The forecast was not updated.[/red]"
+        f"[red]Refresh failed: see the failed {said} above. The forecast was not updated.[/red]"
     )
     return 1
 

@@ -235,12 +235,13 @@ def _print_council(con, settings: Settings, console: Console, la_code: str, many
         f"spend {settings.horizon} mitigated",
     ):
         table.add_column(column, justify="left" if column == "provision" else "right")
-    totals = [0.0] * 5
+    # a column with no figure at all (no forecast) totals "–", not 0
+    totals: list[float | None] = [None] * 5
     for provision, _, spend, plans, _ in actual:
         unmitigated = forecast.get(("unmitigated", provision), (None, None))
         mitigated = forecast.get(("mitigated", provision), (None, None))
         values = [plans, spend, unmitigated[1], unmitigated[0], mitigated[0]]
-        totals = [t + (v or 0) for t, v in zip(totals, values, strict=False)]
+        totals = [t if v is None else (t or 0) + v for t, v in zip(totals, values, strict=False)]
         table.add_row(provision, *(_fmt(v, money=i in (1, 3, 4)) for i, v in enumerate(values)))
     table.add_row(
         "total", *(_fmt(v, money=i in (1, 3, 4)) for i, v in enumerate(totals)), style="bold"
