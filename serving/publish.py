@@ -356,16 +356,26 @@ def _attached(serving: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 def served_councils(serving: Path) -> set[str]:
     """The councils a serving file's meta.councils lists (none without a file or that table)."""
+    return set(served_figures(serving))
+
+
+def served_figures(serving: Path) -> dict[str, str]:
+    """Each council's figures in the serving file's meta.councils: 'this refresh', 'last good'
+    or 'none' (held before any version served it); empty without a file or that table."""
     serving = Path(serving)
     if not serving.exists():
-        return set()
+        return {}
     with _attached(serving) as con:
         has = con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'served' "
             "AND schema_name = 'meta' AND table_name = 'councils'"
         ).fetchone()[0]
-        rows = con.execute("SELECT la_code FROM served.meta.councils").fetchall() if has else []
-    return {str(code) for (code,) in rows}
+        rows = (
+            con.execute("SELECT la_code, figures FROM served.meta.councils").fetchall()
+            if has
+            else []
+        )
+    return {str(code): str(figures) for code, figures in rows}
 
 
 def read_publication(serving: Path) -> dict | None:

@@ -118,14 +118,24 @@ def _refresh_and_summarise(
         console.print(Text("Refresh stopped by a signal before it started.", style="red"))
         return INTERRUPTED_EXIT_CODE
     if outcome.success and outcome.held:
+        from serving.publish import served_figures
+
         print_report_location(settings, console)
         codes = outcome.held_councils
+        figures = served_figures(settings.serving)
+        never = [code for code in codes if figures.get(code, "none") == "none"]
         console.print(
             Text(
                 f"Refresh published, but council{'s' if len(codes) > 1 else ''} "
                 f"{', '.join(codes)} failed a gate: the serving file keeps "
-                f"{'their' if len(codes) > 1 else 'its'} last good figures (meta.councils) while "
-                "the other councils' are this refresh's. Fix the files named above and refresh.",
+                f"{'their' if len(codes) > 1 else 'its'} last good figures (meta.councils)"
+                + (
+                    f", none for {', '.join(never)}, which no earlier refresh published,"
+                    if never
+                    else ""
+                )
+                + " while the other councils' are this refresh's. Fix the files named above and "
+                "refresh.",
                 style="yellow",
             )
         )

@@ -167,14 +167,21 @@ def _print_checks(outcome: RefreshOutcome, console: Console) -> None:
 def _print_provisions(con, settings: Settings, console: Console, held: list[str]) -> None:
     """Each council's spend and caseload by provision, actual and forecast, and its balance (a
     council held by a failed gate: only that it is held)."""
+    from serving.publish import served_figures
     from warehouse.councils import councils
 
     codes = councils(con)
+    figures = served_figures(settings.serving) if held else {}
     for code in codes:
         if code in held:
+            kept = (
+                "serves no figures of it yet (no earlier refresh published it)"
+                if figures.get(code, "none") == "none"
+                else "keeps its last good figures"
+            )
             console.print(
                 f"[bold]Council {code}[/bold]: [yellow]held[/yellow] (a gate failed for it, see "
-                "above): not forecast, and the serving file keeps its last good figures.",
+                f"above): not forecast, and the serving file {kept}.",
                 highlight=False,
             )
             continue
