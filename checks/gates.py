@@ -1040,7 +1040,10 @@ def unit_costs_within_bounds(
                    {_council_in_label("s")} || s.financial_year || ' ' || s.provision_type AS label,
                    s.unit_cost_gbp::DOUBLE AS unit_cost_gbp, s.fte_placements,
                    b.min_unit_cost_gbp, b.max_unit_cost_gbp,
-                   (s.unit_cost_gbp < b.min_unit_cost_gbp OR s.unit_cost_gbp > b.max_unit_cost_gbp
+                   -- the floor on whole years only: a year the ledger starts or stops in holds
+                   -- part of its spend over the whole year's placements
+                   ((s.unit_cost_gbp < b.min_unit_cost_gbp AND s.is_complete_year)
+                       OR s.unit_cost_gbp > b.max_unit_cost_gbp
                        OR b.provision_type IS NULL) AS out_of_bounds
             FROM marts.fct_provision_spend s
             LEFT JOIN _bounds b ON b.provision_type = s.provision_type
