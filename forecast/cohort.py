@@ -184,11 +184,11 @@ def estimate(
     if len(years) < settings.min_years:
         raise CohortInputError(
             f"the warehouse holds {len(years)} census-to-census transition(s); the cohort model "
-            f"needs at least {settings.min_years} (three January censuses). The censuses "
-            "counted start where the finance ledger does (history_start_date in "
+            f"needs at least {settings.min_years} ({settings.min_years + 1} January censuses). "
+            "The censuses counted start where the finance ledger does (history_start_date in "
             "intermediate.int_data_as_at: before it, spend and placements are not known), "
-            "however far back the plans extract reaches: a ledger from before the third "
-            "census back is what it needs"
+            "however far back the plans extract reaches: it needs a ledger reaching back "
+            f"{settings.min_years + 1} censuses"
         )
     last = years[-1]
     weight = settings.recency ** (last - frame["year"])

@@ -271,7 +271,7 @@ class ReportData:
             ).astype(float)
             totals = wide.sum(axis=1)
             column_totals = pd.Series(np.nan, index=wide.columns)
-            if hidden is not None:
+            if hidden is not None and measure in hidden.index.get_level_values("measure"):
                 mask = (
                     hidden.loc[measure]
                     .unstack("provision_type")

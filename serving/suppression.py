@@ -7,14 +7,16 @@ minus the cells shown gives away a lone hidden cell, so *secondary* suppression 
 until no hidden value can be worked out. Exactly: each line of the table (the cells along one
 dimension with their total) is an equation "cells − total = 0"; a hidden value can be worked
 out when those equations fix it, i.e. when it is zero in every solution of the equations over
-the hidden values alone (their null space). While one can, the smallest cell still shown on
-one of its lines is hidden too: an interior non-zero cell first (a zero an outsider could
+the hidden values alone (it lies in the row space of the equations through hidden cells).
+While any can, each such cell gets one more hidden cell on one of its lines (a round at a time,
+then the test again): an interior non-zero cell first (a zero an outsider could
 guess, like a 16-year-old in early years, protects nothing), then a zero, then the total.
 
 This is the usual cell-suppression practice of official statistics (ONS, DfE). It considers
 the totals of each table and the links to other tables a table declares (a line with signed
-members whose total is published elsewhere, `EXTERNAL`: a provision type's caseload change
-between censuses = new − ceased + moved in − moved out), not every arithmetic link there is.
+members whose total is another table's cell, or a figure published elsewhere, `EXTERNAL`: a
+provision type's caseload = its caseload a census before + new − ceased + moved in − moved
+out), not every arithmetic link there is.
 """
 
 from __future__ import annotations

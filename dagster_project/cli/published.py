@@ -51,7 +51,7 @@ def cmd_forecast_la(args: argparse.Namespace, console: Console) -> int:
     """Aggregate mode: forecast one council, or every council
     (`--la all`), from the DfE's published counts."""
     from forecast.aggregate import AggregateInputError, forecast_councils
-    from forecast.published import find_council, load_published
+    from forecast.published import NATIONAL, find_council, load_published
     from forecast.years import census_year_of_fy, fy_start
 
     try:
@@ -86,7 +86,7 @@ def cmd_forecast_la(args: argparse.Namespace, console: Console) -> int:
         )
     if chosen is None:
         # a council left out is named: a CSV of every council but one reads as complete
-        for code in sorted(set(councils) - set(table["la_code"])):
+        for code in sorted(set(councils) - {NATIONAL} - set(table["la_code"])):
             console.print(
                 f"not forecast: {_why_not_forecast(councils, code)}",
                 style="yellow",

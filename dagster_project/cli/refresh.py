@@ -124,17 +124,17 @@ def _refresh_and_summarise(
         codes = outcome.held_councils
         figures = served_figures(settings.serving)
         never = [code for code in codes if figures.get(code, "none") == "none"]
+        kept = [code for code in codes if code not in never]
+        said = []
+        if kept:
+            said.append(f"keeps the last good figures of {', '.join(kept)} (meta.councils)")
+        if never:
+            said.append(f"has no figures of {', '.join(never)}: no earlier refresh published them")
         console.print(
             Text(
                 f"Refresh published, but council{'s' if len(codes) > 1 else ''} "
-                f"{', '.join(codes)} failed a gate: the serving file keeps "
-                f"{'their' if len(codes) > 1 else 'its'} last good figures (meta.councils)"
-                + (
-                    f", none for {', '.join(never)}, which no earlier refresh published,"
-                    if never
-                    else ""
-                )
-                + " while the other councils' are this refresh's. Fix the files named above and "
+                f"{', '.join(codes)} failed a gate: the serving file {' and '.join(said)}, "
+                "while the other councils' are this refresh's. Fix the files named above and "
                 "refresh.",
                 style="yellow",
             )
@@ -146,7 +146,7 @@ def _refresh_and_summarise(
         return 0
     # (a failed step with every check passed, such as a forecast that cannot be fitted, is
     # not a failed check)
-    said = "checks" if outcome.failed_checks else "step" if outcome.failed_steps else "run"
+    said = "checks" if outcome.failed_checks else "steps" if outcome.failed_steps else "run's log"
     console.print(
         f"[red]Refresh failed: see the failed {said} above. The forecast was not updated.[/red]"
     )

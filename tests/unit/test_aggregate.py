@@ -473,6 +473,7 @@ def test_every_council_left_out_of_forecast_la_all_is_named(published, tmp_path,
     )
     assert "its total since is not published (x, c or z in caseload.csv)" in said
     assert "not forecast: Cumbria (909)" in said and "942 Cumberland" in said
+    assert "England" not in said  # the national row is no council
 
 
 def test_dsg_allocations_are_read_as_the_dfe_writes_them(tmp_path):

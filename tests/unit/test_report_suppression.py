@@ -277,3 +277,27 @@ def test_a_year_carried_before_the_forecast_is_a_column_of_expenditure_by_provis
 
     rows = assumptions(data, THRESHOLD)[0].frame
     assert rows["Amount"].isna().all()
+
+
+def test_a_single_census_publishes_its_empty_flows():
+    """One census, so no flows between censuses: the publication's Flows sheet raised KeyError."""
+    from report.data import ReportData
+
+    data = ReportData.__new__(ReportData)
+    data.cohort = pd.DataFrame(
+        {
+            "census_year": [2025, 2025],
+            "primary_need": ["ASD", "SEMH"],
+            "age_group": ["5 to 10", "11 to 15"],
+            "age_at_plan_start_band": ["5 to 10", "5 to 10"],
+            "provision_type": ["mss", "mainstream"],
+            "plans": [3, 40],
+        }
+    )
+    data.flows = pd.DataFrame(
+        columns=["year", "provision_type", "new_plans", "ceased_plans", "moved_in", "moved_out"]
+    )
+    data._suppressed = {}
+    published = data.flows_published(5)
+    assert set(published) == {"new_plans", "ceased_plans", "moved_in", "moved_out"}
+    assert all(p.cells.empty for p in published.values())
