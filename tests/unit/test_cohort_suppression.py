@@ -48,6 +48,10 @@ def report_of(cells: pd.DataFrame) -> ReportData:
     data = ReportData.__new__(ReportData)
     data.labels = {p: p for p in TYPES}
     data.cohort = cells
+    # no flows: the census counts alone (the flows join their suppression when there are some)
+    data.flows = pd.DataFrame(
+        columns=["year", "provision_type", "new_plans", "ceased_plans", "moved_in", "moved_out"]
+    )
     data._suppressed = {}
     return data
 
