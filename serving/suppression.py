@@ -21,6 +21,7 @@ out), not every arithmetic link there is.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -148,8 +149,9 @@ def suppress(
             hidden = reasons != None  # noqa: E711 (element-wise)
             # a cell on one of its lines; when those are all hidden, on any line with hidden
             # cells (more unknowns under the same equations can only widen what is unknown)
-            candidates = [line for line in lines if cell in line.cells]
-            candidates += [line for line in lines if hidden[list(line.cells)].any()]
+            candidates = itertools.chain(
+                lines_of[int(cell)], (line for line in lines if hidden[list(line.cells)].any())
+            )
             hid = next(
                 (
                     hid
