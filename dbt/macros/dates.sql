@@ -17,7 +17,8 @@
     is 29 February 2024 (a count of days from 1 April moved it a day in a leap year, and a
     month-end payment run with it). -#}
 {% macro same_day_in_year(date_expr, start_year_expr, fy_expr) -%}
-    {%- set shifted = dbt.dateadd('year', 'cast(left(' ~ fy_expr ~ ', 4) as integer) - ' ~ start_year_expr, date_expr) -%}
+    {#- the years in parentheses: dbt-spark's dateadd writes `interval * 12` for months as it is -#}
+    {%- set shifted = dbt.dateadd('year', '(cast(left(' ~ fy_expr ~ ', 4) as integer) - ' ~ start_year_expr ~ ')', date_expr) -%}
     case when {{ date_expr }} = last_day({{ date_expr }}) then last_day({{ shifted }}) else {{ shifted }} end
 {%- endmacro %}
 
