@@ -16,9 +16,9 @@ from .aggregate import published_growth
 from .backtest import backtest_cohort
 from .checks import run_checks
 from .history import History, caseload_by_census
-from .mitigations import load_mitigations
+from .mitigations import MitigationsError, load_mitigations
 from .model import run_forecast
-from .settings import ForecastSettings
+from .settings import ForecastSettings, ForecastSettingsError
 from .store import for_council, forecast_tables
 from .summary import summary_markdown
 
@@ -77,30 +77,73 @@ def forecast_council(
     )
 
 
+# errors of the warehouse's own settings, the same for every council: they stop every forecast
+SHARED_ERRORS = (MitigationsError, ForecastSettingsError)
+
+
 def forecast_councils(
     histories: dict[str, History],
     settings: ForecastSettings,
     mitigations_file: Path,
     published: Path | None,
     workers: int = 1,
+    unfitted: dict[str, str] | None = None,
 ) -> list[CouncilForecast]:
     """forecast_council for every council in `histories`, in code order: in `workers` processes
     when there are several councils (a region's or England's councils are independent, and each
     forecast is seconds of NumPy on one core), else here. Each council's forecast is the same
-    wherever it runs: its simulations are seeded from the settings alone."""
+    wherever it runs: its simulations are seeded from the settings alone.
+
+    With `unfitted`, a council whose own figures cannot be forecast (a ValueError of its data,
+    such as a ledger with no complete financial year) is left out and recorded there (code →
+    why) while the others are forecast; unless that leaves no council, which raises. Without
+    it, or for an error of the shared settings, the first such error stops every forecast."""
     codes = sorted(histories)
     if workers < 2 or len(codes) < 2:
-        return [
-            forecast_council(code, histories[code], settings, mitigations_file, published)
-            for code in codes
-        ]
-    # spawned, not forked: the parent holds DuckDB's and Dagster's threads
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(codes)), mp_context=context) as pool:
-        running = [
-            pool.submit(
+        jobs = {
+            code: _attempt(
                 forecast_council, code, histories[code], settings, mitigations_file, published
             )
             for code in codes
-        ]
-        return [job.result() for job in running]
+        }
+    else:
+        # spawned, not forked: the parent holds DuckDB's and Dagster's threads
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(workers, len(codes)), mp_context=context) as pool:
+            running = {
+                code: pool.submit(
+                    _attempt,
+                    forecast_council,
+                    code,
+                    histories[code],
+                    settings,
+                    mitigations_file,
+                    published,
+                )
+                for code in codes
+            }
+            jobs = {code: job.result() for code, job in running.items()}
+    failed = {code: job for code, job in jobs.items() if isinstance(job, BaseException)}
+    if failed and (
+        unfitted is None
+        or len(failed) == len(codes)
+        or any(isinstance(error, SHARED_ERRORS) for error in failed.values())
+    ):
+        if len(failed) == 1 or unfitted is None:
+            raise next(iter(failed.values()))
+        raise ValueError(
+            "No council's figures could be forecast: "
+            + "; ".join(f"{code}: {error}" for code, error in failed.items())
+        )
+    if unfitted is not None:
+        unfitted.update({code: str(error) for code, error in failed.items()})
+    return [job for job in jobs.values() if not isinstance(job, BaseException)]
+
+
+def _attempt(function, *args) -> CouncilForecast | ValueError:
+    """`function(*args)`, or the ValueError it raised (a council's figures that cannot be
+    forecast), returned for forecast_councils to hold that council or stop."""
+    try:
+        return function(*args)
+    except ValueError as error:
+        return error

@@ -2,8 +2,10 @@
 mitigated."""
 
 import dagster as dg
+import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from checks.gates import GateResult
 from forecast.checks import CHECK_DESCRIPTIONS, TABLE_CHECKS, combine_results
 from forecast.councils import forecast_councils
 from forecast.history import councils, read_history
@@ -20,6 +22,9 @@ from ..metadata import (
 )
 from ..settings import Settings, load_report_settings
 from .gates import MART_KEYS
+
+# the check that holds a council whose figures cannot be forecast, and the table it is on
+FITTED_CHECK, FITTED_TABLE = "forecast_fitted", "caseload"
 
 
 @dg.multi_asset(
@@ -44,6 +49,19 @@ from .gates import MART_KEYS
             *((n, t) for n, (t, _) in TABLE_CHECKS.items()),
             ("unreached_provisions_identical", "spend"),
         ]
+    ]
+    + [
+        dg.AssetCheckSpec(
+            FITTED_CHECK,
+            asset=["forecast", FITTED_TABLE],
+            blocking=True,
+            description=(
+                "Every council the refresh forecasts could be forecast from its own figures. In a "
+                "warehouse of several councils, one that could not (a finance ledger with no "
+                "complete financial year, say) is held at its last good published figures while "
+                "the others publish; a council alone stops the refresh."
+            ),
+        )
     ],
 )
 def forecast_tables_asset(
@@ -64,10 +82,23 @@ def forecast_tables_asset(
         )
     published = load_report_settings(settings).published
     # a region's or England's councils are forecast side by side, one process per CPU the
-    # refresh may use (HIGHNEEDS_DUCKDB_THREADS)
+    # refresh may use (HIGHNEEDS_DUCKDB_THREADS); one whose own figures cannot be forecast (a
+    # ledger with no complete year, say) is held at its last good figures while the others are
+    # forecast, as a gate it failed would hold it
+    unfitted: dict[str, str] = {}
     done = forecast_councils(
-        histories, settings.forecast, settings.mitigations, published, settings.duckdb_threads
+        histories,
+        settings.forecast,
+        settings.mitigations,
+        published,
+        settings.duckdb_threads,
+        unfitted=unfitted,
     )
+    for code, why in unfitted.items():
+        context.log.warning(f"{code}: not forecast, held at its last good published figures: {why}")
+    if unfitted:
+        with warehouse.get_connection() as con:
+            hold_unfitted(con, context.run.run_id, unfitted)
     for council in done:
         for note in council.notes:
             context.log.info(f"{council.la_code}: {note}" if len(codes) > 1 else note)
@@ -128,3 +159,43 @@ def forecast_tables_asset(
         yield dg.MaterializeResult(asset_key=["forecast", name], metadata=metadata)
     for name, (table, gate) in combine_results(checks).items():
         yield check_result(gate, dg.AssetKey(["forecast", table]), name)
+    yield check_result(
+        fitted_gate(sorted(histories), unfitted),
+        dg.AssetKey(["forecast", FITTED_TABLE]),
+        FITTED_CHECK,
+        councils=codes,
+    )
+
+
+def fitted_gate(forecast: list[str], unfitted: dict[str, str]) -> GateResult:
+    """Whether each council the refresh forecast (not held by a gate before it) could be: one
+    that could not is held at its last good published figures while the others publish."""
+    facts = pd.DataFrame(
+        {
+            "la_code": forecast,
+            "forecast": ["not fitted" if code in unfitted else "fitted" for code in forecast],
+            "why_not": [unfitted.get(code, "") for code in forecast],
+        }
+    )
+    return GateResult(
+        FITTED_CHECK,
+        not unfitted,
+        facts,
+        [
+            f"council {code}: its figures cannot be forecast: {why}"
+            for code, why in unfitted.items()
+        ],
+        councils_failed=sorted(unfitted) or None,
+    )
+
+
+def hold_unfitted(con, run_id: str, unfitted: dict[str, str]) -> None:
+    """Add the councils whose figures could not be forecast to meta.held_councils (written by
+    gates/warehouse_checked this run), so the report and the publish hold them as they hold a
+    council whose gate failed."""
+    for code, why in sorted(unfitted.items()):
+        con.execute(
+            "INSERT INTO meta.held_councils (run_id, la_code, asset, check_name, description) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [run_id, code, f"forecast/{FITTED_TABLE}", FITTED_CHECK, why],
+        )

@@ -387,3 +387,35 @@ def test_every_council_held_by_a_gate_of_its_own_stops_the_refresh_naming_them(
     assert "; 869: " in out
     assert "The marts hold no council's figures" not in out
     assert (folder / "serving.duckdb").read_bytes() == last
+
+
+def test_a_council_whose_figures_cannot_be_forecast_is_held_while_the_others_publish(
+    warehouses, tmp_path
+):
+    """825's extracts hold one financial year: every gate passes, but its cohort model needs a
+    ledger reaching back three censuses, so its forecast cannot be fitted. That stopped every
+    council's forecast and publish; 825 is now held as a failed gate holds it, and 869's figures
+    are published."""
+    landing = tmp_path / "landing"
+    shutil.copytree(warehouses["region_landing"] / "869", landing / "869")
+    shutil.copytree(warehouses["region_landing"] / "reference", landing / "reference")
+    generate(landing / "825", children=210, first_year=2024, last_year=2024, seed=11)
+    folder = tmp_path / "region"
+    folder.mkdir()
+    out = " ".join(refresh(folder, landing, None, expect=3).split())
+    assert "forecast/caseload · forecast_fitted" in out
+    assert "council 825: its figures cannot be forecast: " in out
+    assert "has no figures of 825: no earlier refresh published them" in out
+    with duckdb.connect(str(folder / "serving.duckdb"), read_only=True) as con:
+        councils = con.execute(
+            "SELECT la_code, figures, held_because FROM meta.councils ORDER BY la_code"
+        ).fetchall()
+        assert [c[:2] for c in councils] == [("825", "none"), ("869", "this refresh")]
+        assert "forecast_fitted" in councils[0][2]
+        assert con.execute("SELECT DISTINCT la_code FROM forecast.hnb_position").fetchall() == [
+            ("869",)
+        ]
+    with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as con:
+        # the same council's figures alone stop the refresh: the failed step names why
+        held = con.execute("SELECT la_code, check_name FROM meta.held_councils").fetchall()
+    assert held == [("825", "forecast_fitted")]

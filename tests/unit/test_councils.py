@@ -62,3 +62,51 @@ def test_a_council_connection_reads_as_if_the_warehouse_held_that_council_alone(
     own = CouncilConnection(con, "869")
     assert own.execute("SELECT sum(plans) FROM marts.fct_ehcp_cohort").fetchone() == (10,)
     assert own.execute("SELECT ? + 1", [1]).fetchone() == (2,)
+
+
+def _forecasts(monkeypatch, errors: dict):
+    """forecast.councils.forecast_councils over councils 825, 869 and 873, each council's
+    forecast the code itself or the error `errors` gives it."""
+    import forecast.councils as module
+
+    def fake(code, *_):
+        if code in errors:
+            raise errors[code]
+        return code
+
+    monkeypatch.setattr(module, "forecast_council", fake)
+    return lambda **kw: module.forecast_councils(
+        dict.fromkeys(["825", "869", "873"]), *[None] * 3, **kw
+    )
+
+
+def test_a_council_that_cannot_be_forecast_is_left_out_and_named_while_the_others_are(
+    monkeypatch,
+):
+    from forecast.cohort import CohortInputError
+
+    run = _forecasts(monkeypatch, {"869": CohortInputError("no joiners in the trend years")})
+    unfitted: dict[str, str] = {}
+    assert run(unfitted=unfitted) == ["825", "873"]
+    assert unfitted == {"869": "no joiners in the trend years"}
+    with pytest.raises(CohortInputError, match="no joiners"):
+        run()  # without `unfitted` (the backtests, the Spark comparison): it stops them all
+
+
+def test_a_settings_error_or_every_council_failing_stops_every_forecast(monkeypatch):
+    from forecast.mitigations import MitigationsError
+
+    shared = _forecasts(monkeypatch, {"873": MitigationsError("mitigations.yml: unknown lever")})
+    with pytest.raises(MitigationsError):
+        shared(unfitted={})
+    every = _forecasts(
+        monkeypatch, {code: ValueError(f"{code} short") for code in ("825", "869", "873")}
+    )
+    with pytest.raises(
+        ValueError, match="No council's figures could be forecast: 825: 825 short; 869"
+    ):
+        every(unfitted={})
+    # a bug is not a council's figures: it stops the forecast as it did
+    bug = _forecasts(monkeypatch, {"825": KeyError("provision_type")})
+    with pytest.raises(KeyError):
+        bug(unfitted={})
