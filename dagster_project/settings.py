@@ -486,6 +486,8 @@ class ReportSettings:
     port: int
     # HIGHNEEDS_REPORT_URL: where browsers reach out_dir (default http://127.0.0.1:<port>/)
     url: str
+    # HIGHNEEDS_SERVING: whose figures it serves says whether a held council has last good ones
+    serving: Path | None = None
 
     def url_of(self, path: Path) -> str:
         """The http address of a report file (the links in the Dagster UI), not a file:/// path that
@@ -499,6 +501,7 @@ class ReportSettings:
     def options(self, run_id: str | None = None):
         """The report library's options (report.build.ReportOptions) for these settings."""
         from report.build import ReportOptions
+        from serving.publish import served_figures
 
         return ReportOptions(
             out_dir=self.out_dir,
@@ -508,6 +511,7 @@ class ReportSettings:
             neighbours=self.neighbours,
             threshold=self.suppression_threshold,
             run_id=run_id,
+            served=served_figures(self.serving) if self.serving else None,
         )
 
 
@@ -527,6 +531,7 @@ def load_report_settings(settings: Settings | None = None) -> ReportSettings:
         suppression_threshold=settings.suppression_threshold,
         port=settings.report_port,
         url=settings.report_url,
+        serving=settings.serving,
     )
 
 

@@ -51,6 +51,9 @@ class ReportOptions:
     threshold: int = 5  # suppression threshold for the publication version
     run_id: str | None = None  # the refresh run the report follows, when known
     reuse_unchanged: bool = False  # keep the last build when its inputs have not changed
+    # each council's figures in the serving file (serving.publish.served_figures) as the report
+    # is built, before this refresh publishes: whether a held council has last good figures
+    served: dict[str, str] | None = None
 
 
 @dataclass
@@ -105,6 +108,7 @@ def inputs_fingerprint(con: duckdb.DuckDBPyConnection, options: ReportOptions) -
                 options.neighbours,
                 options.threshold,
                 str(options.published),
+                sorted((options.served or {}).items()),
             )
         ).encode()
     )
@@ -191,7 +195,7 @@ def _draw(con: duckdb.DuckDBPyConnection, options: ReportOptions, staging: Path)
     if la_code not in (None, UNKNOWN_LA_CODE) and la_code != options.council:
         # the configured council's name and statistical neighbours are not this council's
         options = dataclasses.replace(options, council=la_code, council_name=None, neighbours=None)
-    data = read_report_data(con, la_code)
+    data = read_report_data(con, la_code, options.served)
     bench, note = _benchmarks(options)
     own_requests = requests.read_own(con, la_code)  # None without a SEN2 return
     published_requests = requests.read_published(options.published)

@@ -315,8 +315,13 @@ def spend_published(data: ReportData, threshold: int | None) -> pd.DataFrame:
     return spend
 
 
-def read_report_data(con: duckdb.DuckDBPyConnection, la_code: str | None = None) -> ReportData:
-    """Council `la_code`'s figures (None: every row, for a warehouse of one council)."""
+def read_report_data(
+    con: duckdb.DuckDBPyConnection,
+    la_code: str | None = None,
+    served: dict[str, str] | None = None,
+) -> ReportData:
+    """Council `la_code`'s figures (None: every row, for a warehouse of one council); `served`:
+    each council's figures in the serving file (ReportOptions.served), for the comparison."""
     missing = [
         f"{schema}.{name}" for schema, name in REQUIRED if not table_exists(con, schema, name)
     ]
@@ -460,11 +465,13 @@ def read_report_data(con: duckdb.DuckDBPyConnection, la_code: str | None = None)
         """)
         if table_exists(con, "intermediate", "int_spend_allocated")
         else None,
-        councils=compare_councils(con) if len(councils_held(con)) > 1 else None,
+        councils=compare_councils(con, served) if len(councils_held(con)) > 1 else None,
     )
 
 
-def compare_councils(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def compare_councils(
+    con: duckdb.DuckDBPyConnection, served: dict[str, str] | None = None
+) -> pd.DataFrame:
     """Each council of the warehouse: its plans on its latest census, its latest complete year's
     high needs spend, spend per plan and cumulative balance, and its forecast balance at the
     horizon (unmitigated). A council held by a failed gate shows why, not its figures: the
@@ -519,7 +526,11 @@ def compare_councils(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
             compared[column] = compared[column].astype(object)
             compared.loc[is_held, column] = None
     compared["Figures"] = [
-        f"held at its last good figures: {held[code]}" if code in held else "this refresh"
+        "this refresh"
+        if code not in held
+        else f"held, with no figures published yet: {held[code]}"
+        if served is not None and served.get(code, "none") == "none"
+        else f"held at its last good figures: {held[code]}"
         for code in compared["Council (old LA code)"]
     ]
     return compared

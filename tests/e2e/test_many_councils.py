@@ -14,6 +14,7 @@ import pytest
 from dagster_project.cli import main
 from report.build import _quality_reading
 from report.data import compare_councils, read_report_data
+from serving.publish import served_figures
 from synthetic.council import generate
 from tests.conftest import set_pipeline_env
 
@@ -416,6 +417,12 @@ def test_a_council_whose_figures_cannot_be_forecast_is_held_while_the_others_pub
             ("869",)
         ]
     with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as con:
-        # the same council's figures alone stop the refresh: the failed step names why
+        # held as a failed gate holds a council: the report and the publish read this
         held = con.execute("SELECT la_code, check_name FROM meta.held_councils").fetchall()
+        # the report's comparison of councils (a report of 869) does not say 825 has last good
+        # figures: no refresh published any
+        compared = compare_councils(con, served_figures(folder / "serving.duckdb"))
     assert held == [("825", "forecast_fitted")]
+    assert compared.set_index("Council (old LA code)").loc["825", "Figures"].startswith(
+        "held, with no figures published yet: forecast/caseload · forecast_fitted: "
+    )
