@@ -124,11 +124,10 @@ def forecast_councils(
             }
             jobs = {code: job.result() for code, job in running.items()}
     failed = {code: job for code, job in jobs.items() if isinstance(job, BaseException)}
-    if failed and (
-        unfitted is None
-        or len(failed) == len(codes)
-        or any(isinstance(error, SHARED_ERRORS) for error in failed.values())
-    ):
+    for error in failed.values():
+        if isinstance(error, SHARED_ERRORS):
+            raise error
+    if failed and (unfitted is None or len(failed) == len(codes)):
         if len(failed) == 1 or unfitted is None:
             raise next(iter(failed.values()))
         raise ValueError(

@@ -423,6 +423,8 @@ def test_a_council_whose_figures_cannot_be_forecast_is_held_while_the_others_pub
         # figures: no refresh published any
         compared = compare_councils(con, served_figures(folder / "serving.duckdb"))
     assert held == [("825", "forecast_fitted")]
-    assert compared.set_index("Council (old LA code)").loc["825", "Figures"].startswith(
-        "held, with no figures published yet: forecast/caseload · forecast_fitted: "
+    assert (
+        compared.set_index("Council (old LA code)")
+        .loc["825", "Figures"]
+        .startswith("held, with no figures published yet: forecast/caseload · forecast_fitted: ")
     )
