@@ -501,7 +501,6 @@ class ReportSettings:
     def options(self, run_id: str | None = None):
         """The report library's options (report.build.ReportOptions) for these settings."""
         from report.build import ReportOptions
-        from serving.publish import served_figures
 
         return ReportOptions(
             out_dir=self.out_dir,
@@ -511,8 +510,24 @@ class ReportSettings:
             neighbours=self.neighbours,
             threshold=self.suppression_threshold,
             run_id=run_id,
-            served=served_figures(self.serving) if self.serving else None,
+            served=self.served(),
         )
+
+    def served(self) -> dict[str, str] | None:
+        """Each council's figures in the serving file (serving.publish.served_figures): {} when
+        there is none yet; None when it cannot be read now (open in another program, say) or
+        predates meta.councils, so the report does not say whether a held council has any."""
+        import duckdb
+
+        from serving.publish import served_figures
+
+        if self.serving is None:
+            return None
+        try:
+            served = served_figures(self.serving)
+        except (duckdb.Error, OSError):
+            return None
+        return None if not served and self.serving.exists() else served
 
 
 def load_report_settings(settings: Settings | None = None) -> ReportSettings:

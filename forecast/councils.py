@@ -15,9 +15,10 @@ from checks.gates import GateResult
 from .aggregate import published_growth
 from .backtest import backtest_cohort
 from .checks import run_checks
+from .cohort import CohortInputError
 from .history import History, caseload_by_census
 from .mitigations import MitigationsError, load_mitigations
-from .model import run_forecast
+from .model import ForecastInputError, run_forecast
 from .settings import ForecastSettings, ForecastSettingsError
 from .store import for_council, forecast_tables
 from .summary import summary_markdown
@@ -94,8 +95,8 @@ def forecast_councils(
     forecast is seconds of NumPy on one core), else here. Each council's forecast is the same
     wherever it runs: its simulations are seeded from the settings alone.
 
-    With `unfitted`, a council whose own figures cannot be forecast (a ValueError of its data,
-    such as a ledger with no complete financial year) is left out and recorded there (code →
+    With `unfitted`, a council whose own figures cannot be forecast (COUNCIL_ERRORS, such as a
+    ledger too short for the cohort model) is left out and recorded there (code →
     why) while the others are forecast; unless that leaves no council, which raises. Without
     it, or for an error of the shared settings, the first such error stops every forecast."""
     codes = sorted(histories)
@@ -139,10 +140,15 @@ def forecast_councils(
     return [job for job in jobs.values() if not isinstance(job, BaseException)]
 
 
+# what a council's own figures raise when they cannot be forecast (any other error, a bug's
+# ValueError included, stops every forecast as it did)
+COUNCIL_ERRORS = (ForecastInputError, CohortInputError)
+
+
 def _attempt(function, *args) -> CouncilForecast | ValueError:
-    """`function(*args)`, or the ValueError it raised (a council's figures that cannot be
-    forecast), returned for forecast_councils to hold that council or stop."""
+    """`function(*args)`, or the error it raised when the council's figures cannot be forecast
+    (COUNCIL_ERRORS), returned for forecast_councils to hold that council or stop."""
     try:
         return function(*args)
-    except ValueError as error:
+    except COUNCIL_ERRORS as error:
         return error

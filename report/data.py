@@ -474,8 +474,10 @@ def compare_councils(
 ) -> pd.DataFrame:
     """Each council of the warehouse: its plans on its latest census, its latest complete year's
     high needs spend, spend per plan and cumulative balance, and its forecast balance at the
-    horizon (unmitigated). A council held by a failed gate shows why, not its figures: the
-    warehouse's are the ones that failed, and the serving file keeps its last good ones."""
+    horizon (unmitigated). A council held by a failed gate (or a forecast that could not be
+    fitted) shows why, not its figures: the warehouse's are the ones that failed, and the
+    serving file keeps its last good ones, or has none when `served` (each council's figures in
+    the serving file, serving.publish.served_figures; None: not known) says none were published."""
     compared = con.execute(
         """
         WITH census AS (

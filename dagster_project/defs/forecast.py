@@ -11,6 +11,7 @@ from forecast.councils import forecast_councils
 from forecast.history import councils, read_history
 from forecast.model import MITIGATED, UNMITIGATED
 from forecast.store import TABLE_DESCRIPTIONS, combine, write_tables
+from warehouse import table_exists
 from warehouse.councils import held_councils
 
 from ..metadata import (
@@ -57,9 +58,10 @@ FITTED_CHECK, FITTED_TABLE = "forecast_fitted", "caseload"
             blocking=True,
             description=(
                 "Every council the refresh forecasts could be forecast from its own figures. In a "
-                "warehouse of several councils, one that could not (a finance ledger with no "
-                "complete financial year, say) is held at its last good published figures while "
-                "the others publish; a council alone stops the refresh."
+                "warehouse of several councils, one that could not (a ledger reaching back fewer "
+                "censuses than the cohort model needs, say) is held: the serving file keeps its "
+                "last good figures, if a refresh published any, while the others publish. A "
+                "council alone, or every council failing, stops the refresh."
             ),
         )
     ],
@@ -73,29 +75,43 @@ def forecast_tables_asset(
     tables, la_code first) in one transaction. A council held by a gate (meta.held_councils) is
     not forecast: the serving file keeps its last good forecast."""
     with warehouse.get_connection() as con:
+        # a council an earlier run of this step could not forecast is tried again (the gates
+        # rewrite meta.held_councils at each refresh; this step may run again on its own)
+        forget_unfitted(con)
         held = held_councils(con)
         codes = councils(con)
         histories = {code: read_history(con, code) for code in codes if code not in held}
     for code, why in held.items():
-        context.log.warning(
-            f"{code}: not forecast, held at its last good published figures ({why})"
-        )
+        context.log.warning(f"{code}: not forecast, held by a gate ({why})")
     published = load_report_settings(settings).published
     # a region's or England's councils are forecast side by side, one process per CPU the
     # refresh may use (HIGHNEEDS_DUCKDB_THREADS); one whose own figures cannot be forecast (a
-    # ledger with no complete year, say) is held at its last good figures while the others are
-    # forecast, as a gate it failed would hold it
+    # ledger too short for the cohort model, say) is held while the others are forecast, as a
+    # gate it failed would hold it
     unfitted: dict[str, str] = {}
-    done = forecast_councils(
-        histories,
-        settings.forecast,
-        settings.mitigations,
-        published,
-        settings.duckdb_threads,
-        unfitted=unfitted,
-    )
+    try:
+        done = forecast_councils(
+            histories,
+            settings.forecast,
+            settings.mitigations,
+            published,
+            settings.duckdb_threads,
+            unfitted=unfitted,
+        )
+    except ValueError as error:
+        if not held:
+            raise
+        # the councils the gates left could not be forecast: name every council and why
+        raise dg.Failure(
+            description=(
+                "No council can be forecast or published: held by the gates: "
+                + "; ".join(f"{code}: {why}" for code, why in sorted(held.items()))
+                + f"; and {', '.join(sorted(histories))} could not be forecast: {error}. "
+                "The serving file keeps the last good version."
+            )
+        ) from error
     for code, why in unfitted.items():
-        context.log.warning(f"{code}: not forecast, held at its last good published figures: {why}")
+        context.log.warning(f"{code}: not forecast, held (its figures cannot be forecast): {why}")
     if unfitted:
         with warehouse.get_connection() as con:
             hold_unfitted(con, context.run.run_id, unfitted)
@@ -192,10 +208,26 @@ def fitted_gate(forecast: list[str], unfitted: dict[str, str]) -> GateResult:
 def hold_unfitted(con, run_id: str, unfitted: dict[str, str]) -> None:
     """Add the councils whose figures could not be forecast to meta.held_councils (written by
     gates/warehouse_checked this run), so the report and the publish hold them as they hold a
-    council whose gate failed."""
+    council whose gate failed, and the failed check to meta.check_results (the gates' results,
+    served in meta.check_results and read by the report's checks), which names them."""
+    asset = f"forecast/{FITTED_TABLE}"
     for code, why in sorted(unfitted.items()):
         con.execute(
             "INSERT INTO meta.held_councils (run_id, la_code, asset, check_name, description) "
             "VALUES (?, ?, ?, ?, ?)",
-            [run_id, code, f"forecast/{FITTED_TABLE}", FITTED_CHECK, why],
+            [run_id, code, asset, FITTED_CHECK, why],
         )
+    described = fitted_gate(sorted(unfitted), unfitted).failures
+    con.execute(
+        "INSERT INTO meta.check_results (run_id, asset, check_name, passed, severity, "
+        "description, evaluated_at) VALUES (?, ?, ?, false, 'WARN', ?, now()::TIMESTAMP)",
+        [run_id, asset, FITTED_CHECK, "; ".join(described)],
+    )
+
+
+def forget_unfitted(con) -> None:
+    """Remove what hold_unfitted added (an earlier run of the forecast step), so a council it
+    held is tried again: the gates' own rows stay."""
+    for table in ("held_councils", "check_results"):
+        if table_exists(con, "meta", table):
+            con.execute(f"DELETE FROM meta.{table} WHERE check_name = ?", [FITTED_CHECK])

@@ -28,8 +28,9 @@ def report_held(con, council: str | None) -> str | None:
     if why is None:
         return None
     return (
-        f"The report is of council {la_code}, held at its last good figures ({why}): "
-        "the last good report stays with the serving file's figures for it."
+        f"The report is of council {la_code}, held ({why}): it is not drawn from figures that "
+        "failed; the last good report, if a refresh built one, stays with the serving file's "
+        "last good figures for it."
     )
 
 

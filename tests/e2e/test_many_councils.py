@@ -413,6 +413,10 @@ def test_a_council_whose_figures_cannot_be_forecast_is_held_while_the_others_pub
         ).fetchall()
         assert [c[:2] for c in councils] == [("825", "none"), ("869", "this refresh")]
         assert "forecast_fitted" in councils[0][2]
+        # the served check results name the check that held it
+        assert con.execute(
+            "SELECT passed, severity FROM meta.check_results WHERE check_name = 'forecast_fitted'"
+        ).fetchall() == [(False, "WARN")]
         assert con.execute("SELECT DISTINCT la_code FROM forecast.hnb_position").fetchall() == [
             ("869",)
         ]

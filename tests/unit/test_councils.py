@@ -95,18 +95,20 @@ def test_a_council_that_cannot_be_forecast_is_left_out_and_named_while_the_other
 
 def test_a_settings_error_or_every_council_failing_stops_every_forecast(monkeypatch):
     from forecast.mitigations import MitigationsError
+    from forecast.model import ForecastInputError
 
     shared = _forecasts(monkeypatch, {"873": MitigationsError("mitigations.yml: unknown lever")})
     with pytest.raises(MitigationsError):
         shared(unfitted={})
     every = _forecasts(
-        monkeypatch, {code: ValueError(f"{code} short") for code in ("825", "869", "873")}
+        monkeypatch, {code: ForecastInputError(f"{code} short") for code in ("825", "869", "873")}
     )
     with pytest.raises(
         ValueError, match="No council's figures could be forecast: 825: 825 short; 869"
     ):
         every(unfitted={})
-    # a bug is not a council's figures: it stops the forecast as it did
-    bug = _forecasts(monkeypatch, {"825": KeyError("provision_type")})
-    with pytest.raises(KeyError):
-        bug(unfitted={})
+    # a bug is not a council's figures: it stops the forecast as it did, a ValueError too
+    for error in (KeyError("provision_type"), ValueError("operands could not be broadcast")):
+        bug = _forecasts(monkeypatch, {"825": error})
+        with pytest.raises(type(error)):
+            bug(unfitted={})
