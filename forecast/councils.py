@@ -17,9 +17,9 @@ from .backtest import backtest_cohort
 from .checks import run_checks
 from .cohort import CohortInputError
 from .history import History, caseload_by_census
-from .mitigations import MitigationsError, load_mitigations
+from .mitigations import load_mitigations
 from .model import ForecastInputError, run_forecast
-from .settings import ForecastSettings, ForecastSettingsError
+from .settings import ForecastSettings
 from .store import for_council, forecast_tables
 from .summary import summary_markdown
 
@@ -78,10 +78,6 @@ def forecast_council(
     )
 
 
-# errors of the warehouse's own settings, the same for every council: they stop every forecast
-SHARED_ERRORS = (MitigationsError, ForecastSettingsError)
-
-
 def forecast_councils(
     histories: dict[str, History],
     settings: ForecastSettings,
@@ -98,7 +94,8 @@ def forecast_councils(
     With `unfitted`, a council whose own figures cannot be forecast (COUNCIL_ERRORS, such as a
     ledger too short for the cohort model) is left out and recorded there (code →
     why) while the others are forecast; unless that leaves no council, which raises. Without
-    it, or for an error of the shared settings, the first such error stops every forecast."""
+    it, the first such error stops every forecast; any other error (of the shared settings, such
+    as the mitigations file, or a bug) always does."""
     codes = sorted(histories)
     if workers < 2 or len(codes) < 2:
         jobs = {
@@ -125,9 +122,6 @@ def forecast_councils(
             }
             jobs = {code: job.result() for code, job in running.items()}
     failed = {code: job for code, job in jobs.items() if isinstance(job, BaseException)}
-    for error in failed.values():
-        if isinstance(error, SHARED_ERRORS):
-            raise error
     if failed and (unfitted is None or len(failed) == len(codes)):
         if len(failed) == 1 or unfitted is None:
             raise next(iter(failed.values()))
