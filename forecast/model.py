@@ -34,7 +34,7 @@ from .costs import (
 from .history import History, caseload_by_census
 from .levers import ScenarioLevers, lever_named
 from .mitigations import Mitigation, mitigation_kind
-from .settings import ForecastSettings, ForecastSettingsError, read_population
+from .settings import ForecastSettings, read_population
 from .years import census_year_of_fy, fy_label, fy_of_census_year, fy_start
 
 UNMITIGATED = "unmitigated"
@@ -295,9 +295,12 @@ def run_forecast(
     }
     first = runs[UNMITIGATED].financial_years[0]
     if fy_start(settings.recover_by) < fy_start(first):
-        raise ForecastSettingsError(
-            f"recover_by ({settings.recover_by}) is before the first forecast year ({first}): "
-            "the deficit can only be recovered in a year still to come"
+        # the council's own ledger sets its first forecast year: in a region, one council whose
+        # finance runs past recover_by is held (ForecastInputError), not every council stopped
+        raise ForecastInputError(
+            f"recover_by ({settings.recover_by}) is before the first forecast year ({first}) "
+            "this council's finance extract leaves: the deficit can only be recovered in a year "
+            "still to come (set a later recover_by)"
         )
     assured = run_scenario(
         model, costs, settings, [m for m in mitigations if m.status == "assured"]
