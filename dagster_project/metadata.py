@@ -57,15 +57,17 @@ def check_result(
 ) -> AssetCheckResult:
     """The gate as a Dagster check result. A blocking gate that failed stops everything after it
     (ERROR), unless it failed for some of the warehouse's `councils` only (the gate's
-    councils_failed, a proper subset): then it warns, and those councils are held at their last
-    good published figures while the others publish (`held_councils` names them). A `warn_only`
-    gate warns and holds nothing: the refresh publishes, and its summary names the warning."""
+    councils_failed, a proper subset): then it warns, and those councils are held (the serving
+    file keeps what it last published of them, if anything) while the others publish
+    (`held_councils` names them). A `warn_only` gate warns and holds nothing: the refresh
+    publishes, and its summary names the warning."""
     held = [] if warn_only else held_by(gate, councils)
     description = "passed" if gate.passed else "; ".join(gate.failures[:5])
     if held:
         description = (
-            f"council{'s' if len(held) > 1 else ''} {', '.join(held)} held at the last good "
-            f"published figures; the others publish: {description}"
+            f"council{'s' if len(held) > 1 else ''} {', '.join(held)} held (the serving file "
+            f"keeps what it last published of {'them' if len(held) > 1 else 'it'}, if anything); "
+            f"the others publish: {description}"
         )
     return AssetCheckResult(
         asset_key=asset_key,

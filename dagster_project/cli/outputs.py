@@ -34,12 +34,12 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
         return 2
     traced = args.la or (held[0] if len(held) == 1 else None)
     if traced in gated:
-        # its figures in the warehouse failed a gate: BI and the report still show the last good
+        # its figures in the warehouse failed a gate: BI and the report show what was last
+        # published of it, if anything
         console.print(
             Text(
-                f"Council {traced} is held at its last good published figures by the last "
-                f"refresh's gates ({gated[traced]}): the warehouse's figures traced here are not "
-                "the ones the serving file holds"
+                f"Council {traced} is held by the last refresh's gates ({gated[traced]}): the "
+                "warehouse's figures traced here are not the ones the serving file holds"
                 + (", and it has no forecast of its own" if args.what == "forecast" else ""),
                 style="yellow",
             ),

@@ -127,7 +127,7 @@ def forecast_tables_asset(
             # gate failing for every council does
             raise dg.Failure(
                 description=(
-                    "Every council is held at its last good published figures by the gates ("
+                    "Every council is held by the gates ("
                     + "; ".join(f"{code}: {why}" for code, why in sorted(held.items()))
                     + "): nothing to forecast or publish; the serving file keeps the last good "
                     "version."
@@ -185,7 +185,8 @@ def forecast_tables_asset(
 
 def fitted_gate(forecast: list[str], unfitted: dict[str, str]) -> GateResult:
     """Whether each council the refresh forecast (not held by a gate before it) could be: one
-    that could not is held at its last good published figures while the others publish."""
+    that could not is held (the serving file keeps what it last published of it, if anything)
+    while the others publish."""
     facts = pd.DataFrame(
         {
             "la_code": forecast,

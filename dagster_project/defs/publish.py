@@ -81,7 +81,10 @@ def build_publish_asset(
                 "or run the whole refresh job."
             )
         for code, why in held.items():
-            context.log.warning(f"council {code} held at its last good published figures: {why}")
+            context.log.warning(
+                f"council {code} held (the serving file keeps what it last published of it, "
+                f"if anything): {why}"
+            )
         options = ServingOptions(
             serving_key=settings.serving_pseudonym_key,
             suppression_threshold=settings.suppression_threshold,

@@ -74,7 +74,7 @@ def test_trace_of_a_council_a_gate_holds_says_its_figures_are_not_the_served_one
         )
     assert main(["trace", "spend", "--year", "2022-23", "--provision", "mss"]) == 0
     said = " ".join(capsys.readouterr().out.split())
-    assert f"Council {code} is held at its last good published figures" in said
+    assert f"Council {code} is held by the last refresh's gates" in said
     assert "ledger_months_complete: no postings in Oct 2022" in said
     assert "not the ones the serving file holds" in said
 

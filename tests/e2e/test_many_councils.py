@@ -233,7 +233,7 @@ def test_a_council_whose_gate_fails_keeps_its_last_good_figures_while_the_others
     out = " ".join(refresh(folder, landing, None, expect=3).split())
     assert "HELD raw/placements" not in out  # the placements loaded: their costs failed
     assert "HELD intermediate/int_placements_classified · placement_costs_within_bounds" in out
-    assert "council 825 held at the last good published figures" in out
+    assert "council 825 held (the serving file keeps what it last published of it" in out
     assert "Council 825: held" in out and "Council 869" in out
     assert "Refresh published, but council 825 failed a gate" in out
     assert report.read_bytes() == last_report  # the report is of 825 (the first council)
@@ -384,7 +384,7 @@ def test_every_council_held_by_a_gate_of_its_own_stops_the_refresh_naming_them(
     )
     last = (folder / "serving.duckdb").read_bytes()
     out = " ".join(refresh(folder, landing, None, expect=1).split())
-    assert "Every council is held at its last good published figures by the gates (825: " in out
+    assert "Every council is held by the gates (825: " in out
     assert "; 869: " in out
     assert "The marts hold no council's figures" not in out
     assert (folder / "serving.duckdb").read_bytes() == last

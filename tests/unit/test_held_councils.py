@@ -17,7 +17,10 @@ def test_a_gate_failing_for_some_councils_holds_them_and_warns():
     result = check_result(gate(False, ["825"]), KEY, "c", ["825", "869"])
     assert result.severity == dg.AssetCheckSeverity.WARN and not result.passed
     assert result.metadata[HELD_COUNCILS].value == "825"
-    assert result.description.startswith("council 825 held at the last good published figures")
+    assert result.description.startswith(
+        "council 825 held (the serving file keeps what it last published of it, if anything); "
+        "the others publish: "
+    )
 
 
 def test_a_gate_failing_for_every_council_or_the_whole_warehouse_stops_them_all():
