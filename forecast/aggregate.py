@@ -64,6 +64,7 @@ from .published import (
     PublishedDataError,
     as_of,
     load_published,
+    published_files,
 )
 
 MODEL = "pooled_growth"
@@ -605,7 +606,10 @@ def forecast_councils(
 
 
 def council_growth(
-    councils: dict[str, CouncilHistory], own_totals: pd.Series, origin: int
+    councils: dict[str, CouncilHistory],
+    own_totals: pd.Series,
+    origin: int,
+    lessons: dict[int, _Lesson | None] | None = None,
 ) -> tuple[float, float, str] | None:
     """What the published files say about a council's growth a year from `origin`: England's rate
     plus the share of the council's own excess growth that persisted in councils before — the
@@ -613,16 +617,16 @@ def council_growth(
     council's own counts, which may run a year past the published files). Returns (rate, its
     standard error a year over three years ahead, a sentence saying where it comes from), or None
     when the files as they stood at the origin hold no earlier origin to learn from. Nothing
-    published after `origin` is read."""
-    known = as_of(councils, origin)
-    if NATIONAL not in known:
+    published after `origin` is read. `lessons` keeps each origin's fit over the published
+    councils (the same for every council) for the next call with the same `councils`."""
+    if lessons is None:
+        lessons = {}
+    if origin not in lessons:
+        lessons[origin] = _lesson(councils, origin)
+    lesson = lessons[origin]
+    if lesson is None:
         return None
-    at = min(origin, int(known[NATIONAL].caseload.index.max()))
-    panel = build_panel(known)
-    fitted = fit(panel, at)
-    if not fitted.residuals:
-        return None
-    logs, national, _, _ = _logs(panel)
+    panel, fitted, logs, national, at = lesson
     own = own_totals.loc[:at].reindex(panel.years).to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         own_logs = np.where(own > 0, np.log(own), np.nan)
@@ -646,6 +650,42 @@ def council_growth(
     return rate, se, source
 
 
+# what the published councils as they stood at an origin teach, whichever council asks: the
+# panel, the pooled fit, the councils' log totals and England's, and the census it ends at
+_Lesson = tuple[Panel, PooledFit, np.ndarray, np.ndarray, int]
+
+
+def _lesson(councils: dict[str, CouncilHistory], origin: int) -> _Lesson | None:
+    known = as_of(councils, origin)
+    if NATIONAL not in known:
+        return None
+    at = min(origin, int(known[NATIONAL].caseload.index.max()))
+    panel = build_panel(known)
+    fitted = fit(panel, at)
+    if not fitted.residuals:
+        return None
+    logs, national, _, _ = _logs(panel)
+    return panel, fitted, logs, national, at
+
+
+# the published files last read, with their lessons, by the files' paths, sizes and modification
+# times: a region's forecast asks for them once per council, and a worker process forecasts many
+_READ: dict[tuple, tuple[dict[str, CouncilHistory], dict[int, _Lesson | None]]] = {}
+
+
+def _read_published(folder: Path) -> tuple[dict[str, CouncilHistory], dict[int, _Lesson | None]]:
+    """load_published(folder) and a dict for its lessons, read again only when a file changed."""
+    stamp = tuple(
+        (str(path), stat.st_size, stat.st_mtime_ns)
+        for path, stat in ((path, path.stat()) for path in published_files(folder).values())
+    )
+    key = (str(folder.resolve()), stamp)
+    if key not in _READ:
+        _READ.clear()  # one folder's files at a time: a refresh reads one
+        _READ[key] = (load_published(folder), {})
+    return _READ[key]
+
+
 def published_growth(
     folder: Path | None, la_code: str | None, own_totals: pd.Series
 ) -> tuple[Callable[[int], tuple[float, float, str] | None] | None, str]:
@@ -656,9 +696,9 @@ def published_growth(
     if not la_code:
         return None, "no LA code (HIGHNEEDS_LA_CODE, or the SEN2 return's header)"
     try:
-        councils = load_published(folder) if folder is not None else {}
+        councils, lessons = _read_published(folder) if folder is not None else ({}, {})
     except (FileNotFoundError, PublishedDataError) as error:
         return None, str(error)
     if la_code not in councils:
         return None, f"LA code {la_code} is not in the published files in {folder}"
-    return (lambda origin: council_growth(councils, own_totals, origin)), ""
+    return (lambda origin: council_growth(councils, own_totals, origin, lessons)), ""

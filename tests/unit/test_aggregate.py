@@ -167,6 +167,35 @@ def test_the_published_growth_applies_only_to_a_council_the_files_hold(tmp_path)
     assert why == "" and growth(2025) == council_growth(load_published(SHIPPED), own, 2025)
 
 
+def test_the_published_files_are_read_and_fitted_once_for_a_regions_councils(tmp_path, monkeypatch):
+    """A region's forecast asks for the published growth once per council, and each council's
+    backtest at seven origins: the files were read (2 s) and the councils' fit made every time."""
+    import os
+    import shutil
+
+    from forecast import aggregate
+
+    folder = tmp_path / "published"
+    shutil.copytree(SHIPPED, folder)
+    reads, fits = [], []
+    monkeypatch.setattr(aggregate, "load_published", lambda f: reads.append(f) or load_published(f))
+    monkeypatch.setattr(aggregate, "fit", lambda *a, **k: fits.append(a[1]) or fit(*a, **k))
+    own = pd.Series([100.0, 110.0, 121.0], index=[2023, 2024, 2025])
+    rates = {}
+    for code in ("869", "825"):
+        growth, why = published_growth(folder, code, own)
+        rates[code] = [growth(origin) for origin in (2024, 2025)]
+    assert len(reads) == 1 and fits == [2024, 2025]
+    # the same answer as read and fitted afresh (a fit of its own)
+    assert rates["869"][1] == council_growth(load_published(SHIPPED), own, 2025)
+    del fits[2:]
+    # a file that changed is read again
+    caseload = folder / "ehcp_2025" / "caseload.csv"
+    os.utime(caseload, ns=(caseload.stat().st_atime_ns, caseload.stat().st_mtime_ns + 10**9))
+    published_growth(folder, "869", own)[0](2025)
+    assert len(reads) == 2 and fits == [2024, 2025, 2025]
+
+
 def test_an_origin_without_earlier_outcomes_is_a_clear_error():
     with pytest.raises(AggregateInputError, match="no earlier origin"):
         forecast_councils(councils(years=range(2024, 2026)), 2027, simulations=300)
