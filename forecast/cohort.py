@@ -40,7 +40,9 @@ simulated path:
 * Where they join (age × provision) is the recency-weighted share, smoothed by the product of its
   margins.
 * Capacity (optional places per provision type): children arriving in a full provision type go
-  to its named overflow (`mss` → `inmss`, as DBV councils found), children already there stay.
+  to its named overflow (`mss` → `inmss`, as DBV councils found), children already there stay;
+  a type above its places (a capacity set below the census) takes no newcomer until those who
+  stay are fewer than its places.
 
 **Uncertainty**: each path draws its own q (Beta), M (Dirichlet) and joiner trend (normal on
 the slope, its spread set as above and at least `min_trend_se`) once — parameter uncertainty
@@ -669,7 +671,9 @@ def simulate(
         new = np.stack(draw("poisson", expected), axis=2)
         nxt = arriving + new
         if capacity is not None:
-            nxt = _apply_capacity(nxt, current, capacity[step], model.overflow_to)
+            # who stays in their type keeps their place (the last age leaves, at 25)
+            stayers = np.diagonal(moved[:, :-1], axis1=2, axis2=3).sum(axis=1)
+            nxt = _apply_capacity(nxt, stayers, capacity[step], model.overflow_to)
         plans[:, step] = nxt
         joiners[:, step] = new
         leavers[:, step] = out
@@ -710,10 +714,13 @@ def _expected_joiners(
 
 
 def _apply_capacity(
-    nxt: np.ndarray, current: np.ndarray, capacity: np.ndarray, overflow_to: np.ndarray | None
+    nxt: np.ndarray, stayers: np.ndarray, capacity: np.ndarray, overflow_to: np.ndarray | None
 ) -> np.ndarray:
-    """Children beyond a provision type's places go to its overflow
-    (children already there stay)."""
+    """Children beyond a provision type's places go to its overflow. `stayers` (paths, P): the
+    children of each type at the last census still in it; they keep their places, so a type
+    above its places (a capacity set below the census) falls to them as its children leave,
+    the places they free going to no newcomer (counting those there last year instead, a type
+    above its places refilled every leaver's place and the capacity never bound)."""
     nxt = nxt.copy()
     P = nxt.shape[2]
     for p in range(P):
@@ -723,8 +730,7 @@ def _apply_capacity(
         if target == p:
             continue
         total = nxt[:, :, p].sum(axis=1)
-        already = current[:, :, p].sum(axis=1)
-        excess = np.clip(total - np.maximum(capacity[p], np.minimum(already, total)), 0, None)
+        excess = np.clip(total - np.maximum(capacity[p], stayers[:, p]), 0, None)
         if not excess.any():
             continue
         # move the excess out in proportion to each age's count, rounding down, then the rest

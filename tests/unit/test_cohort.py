@@ -454,18 +454,38 @@ def test_capacity_sends_the_excess_to_the_overflow():
 def test_apply_capacity_by_hand():
     nxt = np.zeros((2, A, P), dtype=np.int64)
     nxt[:, 5, 1], nxt[:, 6, 1] = 9, 3  # 12 in b
-    current = np.zeros_like(nxt)
-    current[0, 7, 1] = 5  # path 0: 5 already there; path 1: none
-    current[1, 7, 1] = 9  # path 1: 9 already there, more than the 8 places: they stay
-    out = cohort._apply_capacity(nxt, current, np.array([np.inf, 8, np.inf]), np.array([0, 2, 2]))
+    stayers = np.zeros((2, P), dtype=np.int64)
+    stayers[0, 1] = 5  # path 0: 5 of the 12 were there and stayed
+    stayers[1, 1] = 9  # path 1: 9 stayed, more than the 8 places: they keep them
+    out = cohort._apply_capacity(nxt, stayers, np.array([np.inf, 8, np.inf]), np.array([0, 2, 2]))
     # path 0: 12 − max(8, 5) = 4 go, by age 9 : 3 → 3 and 1. Path 1: 12 − max(8, 9) = 3 go:
     # 2.25 and 0.75, rounded down to 2 and 0, the one left to the larger remainder (age 6)
     assert out[0, 5].tolist() == [0, 6, 3] and out[0, 6].tolist() == [0, 2, 1]
     assert out[1, 5].tolist() == [0, 7, 2] and out[1, 6].tolist() == [0, 2, 1]
     assert out.sum() == nxt.sum()
     places = np.array([np.inf, 8, np.inf])
-    unchanged = cohort._apply_capacity(nxt, current, places, np.array([0, 1, 2]))
+    unchanged = cohort._apply_capacity(nxt, stayers, places, np.array([0, 1, 2]))
     assert np.array_equal(unchanged, nxt)  # no overflow named: nowhere to go
+
+
+def test_a_type_above_its_places_takes_no_newcomer_until_it_is_below_them():
+    """A capacity set below the census (105 maintained special plans, 80 places) was ignored: the
+    places each leaver freed were refilled up to last year's 105, and the overflow took none."""
+    # b: 10 children, 5 places, overflow c; the 4 aged 25 leave, the 6 aged 10 stay, and about
+    # 6 a year join b at 5
+    model = still(
+        {(10, 1): 6, (25, 1): 4},
+        joiners={(5, 1): 6.0},
+        capacity=[np.inf, 5, np.inf],
+        overflow=[0, 2, 2],
+    )
+    capped = cohort.simulate(model, 2, 200, seed=1)
+    b, c = capped.plans[:, :, :, 1].sum(axis=2), capped.plans[:, :, :, 2].sum(axis=2)
+    joined = capped.joiners.sum(axis=(2, 3)).cumsum(axis=1)
+    assert joined[:, 0].max() > 0
+    # the 6 who stay keep b above its places: every joiner goes to c, both years
+    assert (b == 6).all()
+    assert np.array_equal(c, joined)
 
 
 def test_the_same_seed_gives_the_same_paths_and_a_lever_leaves_other_types_alone():
