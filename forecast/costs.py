@@ -103,6 +103,8 @@ class CostModel:
     central_real_growth_sd: float
     funding: dict[str, float]
     funding_source: dict[str, str]
+    # the rate funding grows at in a year the budget file does not give (settings or recent growth)
+    funding_growth: float
     base_cumulative_balance: float
     inflation: float
     # the year base_cumulative_balance closes (the year before the first forecast year, once
@@ -226,6 +228,7 @@ def estimate_costs(
         central_real_growth_sd=central_sd,
         funding=funding,
         funding_source=source,
+        funding_growth=funding_rate(history, settings, years)[0],
         base_cumulative_balance=balance,
         inflation=settings.inflation,
         real_growth_bounds=(low, high),
@@ -383,6 +386,17 @@ def _posted_so_far(
     return parts(spend[spend["financial_year"] == fy], "spend_gbp"), (rest, rest_central)
 
 
+def funding_rate(history: History, settings: CostSettings, years: list[str]) -> tuple[float, str]:
+    """The rate a forecast year's funding grows at when the budget file does not give it: the
+    settings' `funding_growth`, or with none the funding's recent growth; and which it is."""
+    if settings.funding_growth is not None:
+        return settings.funding_growth, "assumed"
+    actual = history.position.set_index("financial_year")["funding_gbp"]
+    recent = [fy for fy in years[-(settings.unit_cost_years + 1) :] if fy in actual.index]
+    rate, _ = compound_growth(actual.reindex(recent).dropna())
+    return rate, "recent growth"
+
+
 def project_funding(
     history: History, settings: CostSettings, years: list[str], horizon: str
 ) -> tuple[dict[str, float], dict[str, str]]:
@@ -409,12 +423,7 @@ def project_funding(
             "council's estimate) or leave the year out of the file to have its funding grown"
         )
     actual = history.position.set_index("financial_year")["funding_gbp"]
-    rate = settings.funding_growth
-    basis = "assumed"
-    if rate is None:
-        recent = [fy for fy in years[-(settings.unit_cost_years + 1) :] if fy in actual.index]
-        rate, _ = compound_growth(actual.reindex(recent).dropna())
-        basis = "recent growth"
+    rate, basis = funding_rate(history, settings, years)
     funding: dict[str, float] = {}
     source: dict[str, str] = {}
     value = float(actual.get(years[-1], 0.0))

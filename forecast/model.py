@@ -795,16 +795,16 @@ def assumptions_table(
     """The assumptions the balance hangs on, each with its value and where it comes from: the
     report's first page prints them beside the headline."""
     c = settings.costs
-    growth = c.funding_growth
     rows = [
         (
             "funding_growth",
             None,
             None,
-            growth,
+            # the rate applied: the settings', or with none the funding's recent growth
+            costs.funding_growth,
             "a year",
             c.funding_growth_source
-            if growth is not None
+            if c.funding_growth is not None
             else f"recent growth of funding ({c.unit_cost_years} years)",
         ),
         *(
@@ -1124,7 +1124,7 @@ def _sensitivity(
             )
         )
     as_set = {
-        "funding_growth": settings.costs.funding_growth,
+        "funding_growth": costs.funding_growth,
         "unit_cost_inflation": costs.inflation,
         "joiners_percent": 0.0,
     }

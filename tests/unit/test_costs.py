@@ -199,6 +199,11 @@ def test_funding_with_no_growth_set_grows_at_its_recent_rate():
     funding, source = costs.project_funding(h, CostSettings(funding_growth=None), YEARS, "2027-28")
     assert funding == pytest.approx({"2026-27": 26.62e6 * 1.1, "2027-28": 26.62e6 * 1.1**2})
     assert source["2026-27"] == "grown +10.0% a year (recent growth)"
+    # the rate the assumptions and the sensitivity's "as set" row state (they said nothing)
+    assert costs.funding_rate(h, CostSettings(funding_growth=None), YEARS) == (
+        pytest.approx(0.1),
+        "recent growth",
+    )
 
 
 def cost_model(base_fy="2025-26", real_sd=(0.0, 0.0)):
@@ -214,6 +219,7 @@ def cost_model(base_fy="2025-26", real_sd=(0.0, 0.0)):
         central_real_growth_sd=0.0,
         funding={"2026-27": 10_000.0, "2027-28": 11_000.0, "2028-29": 12_000.0},
         funding_source={},
+        funding_growth=0.03,
         base_cumulative_balance=0.0,
         inflation=0.02,
     )

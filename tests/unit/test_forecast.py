@@ -653,9 +653,13 @@ def test_assumptions_name_their_sources_and_sensitivities_move_the_balance(mitig
     assert "STRB" in assumptions.loc["pay_inflation", "source"]
     # 2 % pay and prices in SETTINGS
     assert assumptions.loc["unit_cost_inflation", "value"] == pytest.approx(0.02)
+    # no funding_growth set: the rate applied (the funding's recent growth) is stated, not blank
+    applied = result.cost_model.funding_growth
+    assert np.isfinite(applied) and assumptions.loc["funding_growth", "value"] == applied
     end = result.sensitivity[result.sensitivity["financial_year"] == "2028-29"].set_index(
         ["assumption", "variant"]
     )
+    assert end.loc[("funding_growth", "as set"), "value"] == applied
     change = end["change_from_central_gbp"]
     # history was flat
     assert change[("funding_growth", "high")] > 0 == change[("funding_growth", "flat cash")]
