@@ -465,8 +465,14 @@ def read_report_data(
         """)
         if table_exists(con, "intermediate", "int_spend_allocated")
         else None,
-        councils=compare_councils(con, served) if len(councils_held(con)) > 1 else None,
+        councils=compare_councils(con, served) if len(compared_councils(con)) > 1 else None,
     )
+
+
+def compared_councils(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every council of the warehouse: those its marts hold and those the refresh held (a council
+    whose every extract a gate rejected may have no row in any mart), in code order."""
+    return sorted(set(councils_held(con)) | set(held_councils(con)))
 
 
 def compare_councils(
@@ -521,6 +527,15 @@ def compare_councils(
         """
     ).df()
     held = held_councils(con)
+    # a council with no census in the cohort mart (its plans file rejected) has a row too: held,
+    # it shows why; its figures were the ones a held council's row leaves blank anyway
+    absent = [c for c in compared_councils(con) if c not in set(compared["Council (old LA code)"])]
+    if absent:
+        compared = pd.concat(
+            [compared.astype(object), pd.DataFrame({"Council (old LA code)": absent})],
+            ignore_index=True,
+        ).sort_values("Council (old LA code)", ignore_index=True)
+        compared = compared.astype(object).where(compared.notna(), None)
     is_held = compared["Council (old LA code)"].isin(list(held))
     if is_held.any():
         for column in compared.columns.drop("Council (old LA code)"):

@@ -70,3 +70,51 @@ def test_a_council_the_forecast_held_is_tried_again_when_the_step_runs_again():
     forget_unfitted(con)
     assert list(held_councils(con)) == ["873"]
     assert con.execute("SELECT check_name FROM meta.check_results").fetchall() == [("g",)]
+
+
+def test_the_reports_comparison_names_a_held_council_with_no_row_in_the_cohort_mart():
+    """A council whose every plans file was rejected has no census in marts.fct_ehcp_cohort: the
+    comparison, built from the cohort's councils, left it out, though its note says a held
+    council's reason is shown instead of its figures."""
+    import duckdb
+
+    from report.data import compare_councils, compared_councils
+
+    con = duckdb.connect()
+    for schema in ("marts", "forecast", "meta"):
+        con.execute(f"CREATE SCHEMA {schema}")
+    con.execute(
+        "CREATE TABLE marts.fct_ehcp_cohort AS SELECT '869' AS la_code, 2026 AS census_year, "
+        "120 AS plans"
+    )
+    con.execute(
+        "CREATE TABLE marts.fct_provision_spend AS "
+        "SELECT * FROM (VALUES ('869'), ('931')) t(la_code)"
+    )
+    con.execute(
+        "CREATE TABLE marts.fct_hnb_position AS SELECT * FROM (VALUES "
+        "('869', '2025-26', true, 9e6, -1e6), ('931', '2025-26', true, 5e6, -2e6)) "
+        "t(la_code, financial_year, is_complete_year, spend_gbp, cumulative_balance_gbp)"
+    )
+    con.execute(
+        "CREATE TABLE forecast.hnb_position AS SELECT '869' AS la_code, 'unmitigated' AS "
+        "scenario, '2028-29' AS financial_year, -4e6 AS cumulative_balance_gbp_central"
+    )
+    con.execute(
+        "CREATE TABLE meta.held_councils AS SELECT * FROM (VALUES "
+        "('r1', '931', 'raw/ehcp', 'no_rejected_files', 'ehcp.csv rejected'), "
+        "('r1', '950', 'raw/finance', 'no_rejected_files', 'ledger.csv rejected')) "
+        "t(run_id, la_code, asset, check_name, description)"
+    )
+    assert compared_councils(con) == ["869", "931", "950"]
+    compared = compare_councils(con, {"869": "this refresh", "931": "last good"}).set_index(
+        "Council (old LA code)"
+    )
+    assert list(compared.index) == ["869", "931", "950"]
+    assert compared.loc["869", "Figures"] == "this refresh"
+    assert compared.loc["869", "EHC plans"] == 120
+    assert compared.loc["931", "Figures"] == (
+        "held at its last good figures: raw/ehcp · no_rejected_files: ehcp.csv rejected"
+    )
+    assert compared.loc["950", "Figures"].startswith("held, with no figures published yet: ")
+    assert compared.loc[["931", "950"]].drop(columns="Figures").isna().all().all()
