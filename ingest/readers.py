@@ -252,19 +252,48 @@ def _line_text(line: bytes, number: int, part_name: str) -> str:
         ) from error
 
 
-def _valid_utf8(path: Path) -> bool:
-    """Whether the whole file is UTF-8 (read in blocks; a character may straddle two). A file
-    that is UTF-8 at the top and Windows-1252 further down is found here, before DuckDB reads
-    it: a read that fails inside the load's transaction leaves nothing to retry in."""
+def _scan_utf8(path: Path) -> tuple[bool, bool]:
+    """(whether the whole file is UTF-8, whether its line endings are mixed: see
+    _mixed_line_endings), in one pass (read in blocks; a character may straddle two). A file
+    that is UTF-8 at the top and Windows-1252 further down, or whose later lines end otherwise
+    than its first, is found here, before DuckDB reads it: a read that fails inside the load's
+    transaction leaves nothing to retry in."""
     decoder = codecs.getincrementaldecoder("utf-8")()
+    endings = _LineEndings()
+    valid = True
     with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            endings.add(block)
+            if valid:
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError:
+                    valid = False
+    if valid:
         try:
-            for block in iter(lambda: handle.read(1 << 22), b""):
-                decoder.decode(block)
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            return False
-    return True
+            valid = False
+    return valid, endings.mixed
+
+
+class _LineEndings:
+    """Counts a file's LFs and CR LFs block by block (a pair split across two blocks once)."""
+
+    def __init__(self) -> None:
+        self.newlines = self.crlf = 0
+        self.last = b""
+
+    def add(self, block: bytes) -> None:
+        self.newlines += block.count(b"\n")
+        self.crlf += (self.last + block).count(b"\r\n")
+        self.last = block[-1:]
+
+    @property
+    def mixed(self) -> bool:
+        """Some lines end CR LF and others LF alone (rows added in another program): DuckDB's
+        parser takes one line ending a file and refuses the rest."""
+        return 0 < self.crlf < self.newlines
 
 
 def _header_record(path: Path, encoding: str, part_name: str) -> str:
@@ -436,8 +465,11 @@ def read_csv_part(
             "export the data as CSV (or save the workbook as .xlsx) and drop it in again"
         )
     source = path
-    if encoding in ("utf-8", "utf-8-sig") and not _valid_utf8(path):
-        encoding = "cp1252"  # the other encoding Excel writes CSV in on Windows
+    mixed = False
+    if encoding in ("utf-8", "utf-8-sig"):
+        valid, mixed = _scan_utf8(path)
+        if not valid:
+            encoding = "cp1252"  # the other encoding Excel writes CSV in on Windows
     try:
         sample = _header_record(path, encoding, part_name)
     except UnicodeDecodeError:  # not the encoding its start looked like
@@ -449,6 +481,13 @@ def read_csv_part(
     names = _unique_names(header)
     if encoding not in ("utf-8", "utf-8-sig"):
         source = _reencode(path, encoding, work_dir, part_name)
+        mixed = _mixed_line_endings(source)
+    if mixed:
+        # a copy with one line ending (the landing file, the verbatim record, is left as it is)
+        ended = _one_line_ending(source, work_dir)
+        if source != path:
+            source.unlink()
+        source = ended
     columns = "{" + ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in names) + "}"
     query = (
         f"CREATE TEMP TABLE {table} AS "
@@ -474,6 +513,33 @@ def read_csv_part(
             source.unlink()
     _check_field_sizes(con, table, names, part_name)
     return Part(table, part_name, names)
+
+
+def _mixed_line_endings(path: Path) -> bool:
+    """Whether some of the file's lines end with CR LF and others with LF alone."""
+    endings = _LineEndings()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            endings.add(block)
+    return endings.mixed
+
+
+def _one_line_ending(path: Path, work_dir: Path) -> Path:
+    """A copy of the file with every CR LF as LF: the same lines, so the same row numbers (a
+    line break inside a quoted field becomes LF too)."""
+    target = Path(tempfile.mkstemp(suffix=".csv", dir=work_dir)[1])
+    try:
+        with path.open("rb") as source, target.open("wb") as out:
+            carry = b""
+            for block in iter(lambda: source.read(1 << 22), b""):
+                block = carry + block
+                carry = b"\r" if block.endswith(b"\r") else b""  # its LF may open the next block
+                out.write(block[: len(block) - len(carry)].replace(b"\r\n", b"\n"))
+            out.write(carry)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return target
 
 
 # --- XLSX -------------------------------------------------------------------------------------

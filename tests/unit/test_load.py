@@ -784,6 +784,40 @@ def test_rows_after_empty_lines_keep_the_numbers_a_spreadsheet_shows(tmp_path, c
     assert reasons(con, "finance") == {6: ["bad_date"]}
 
 
+def test_a_ledger_with_rows_added_in_another_program_is_read_whole(tmp_path, con):
+    """An export's lines end CR LF; rows added in another editor end LF alone. DuckDB's parser
+    takes one line ending a file, so the whole ledger (5,359 rows) was rejected for one row."""
+    from ingest.readers import _mixed_line_endings
+
+    path = write(
+        tmp_path,
+        "finance",
+        "ledger.csv",
+        FINANCE_HEADER + "\r\nT1,2024-05-01,100,1.2.1\r\n\r\n"
+        'T2,2024-05-01,"50",1.2.1\r\nT3,2024-05-02,25,1.2.1\nT4,31/02/2024,50,1.2.1\n',
+    )
+    assert _mixed_line_endings(path)
+    [ledger] = load(con, FINANCE, tmp_path).files
+    assert (ledger.status, ledger.rows_read, ledger.rows_valid) == ("loaded", 4, 3)
+    assert con.execute(
+        "SELECT list((_source_row, transaction_id) ORDER BY _source_row) FROM raw.finance"
+    ).fetchone()[0] == [(2, "T1"), (4, "T2"), (5, "T3")]
+    assert reasons(con, "finance") == {6: ["bad_date"]}
+    # the landing file itself is untouched: it is the verbatim record a trace reads back
+    assert path.read_bytes().count(b"\r\n") == 4
+    # a Windows-1252 file (re-encoded before it is read) the same
+    (tmp_path / "cp" / "finance").mkdir(parents=True)
+    (tmp_path / "cp" / "finance" / "ledger.csv").write_bytes(
+        FINANCE_HEADER.encode() + b"\r\nW1,2024-05-01,\xa3100,1.2.1\r\nW2,2024-05-02,25,1.2.1\n"
+    )
+    cp = duckdb.connect()
+    [ledger] = load(cp, FINANCE, tmp_path / "cp").files
+    assert (ledger.status, ledger.rows_valid, ledger.money_read_gbp) == ("loaded", 2, 125)
+    # one line ending throughout is not mixed, whichever it is
+    assert not _mixed_line_endings(write(tmp_path, "x", "crlf.csv", "a\r\nb\r\n"))
+    assert not _mixed_line_endings(write(tmp_path, "x", "lf.csv", "a\nb\n"))
+
+
 def test_rows_with_every_field_blank_are_not_rows(tmp_path, con):
     """Excel's `,,,` lines at the end of a CSV export hold no data, as empty spreadsheet rows
     hold none: not quarantined, not counted; the rows around them keep their numbers."""
