@@ -52,7 +52,13 @@ def _print_landing(con, console: Console) -> None:
                -- in absolute amounts, one the parser could not read by its digits (as the
                -- quarantine gate weighs it): 419 amounts written 12,34 showed £0.00 here
                sum(gross_money_quarantined_gbp)::DOUBLE
-        FROM raw.landing_files WHERE in_landing GROUP BY extract ORDER BY extract
+        -- a region's shared GIAS file is loaded once per council (each council's rows): one
+        -- file here, not one per council
+        FROM (
+            SELECT * FROM raw.landing_files WHERE in_landing
+            QUALIFY row_number() OVER (PARTITION BY extract, file_name ORDER BY la_code) = 1
+        )
+        GROUP BY extract ORDER BY extract
         """
     ).fetchall()
     table = Table(title="Landing files (in the landing folder now)")
@@ -74,9 +80,9 @@ def _print_landing(con, console: Console) -> None:
             row[0], *(f"{value:,}" for value in row[1:7]), money, f"{flagged.get(row[0], 0):,}"
         )
     console.print(table)
-    for (message,) in con.execute(
-        "SELECT message FROM raw.landing_files WHERE in_landing AND status = 'rejected' "
-        "ORDER BY extract, file_name"
+    for _, _, message in con.execute(
+        "SELECT DISTINCT extract, file_name, message FROM raw.landing_files "
+        "WHERE in_landing AND status = 'rejected' ORDER BY extract, file_name"
     ).fetchall():
         # the message is the file's own words (names, paths): printed as text, never as markup
         console.print(Text.assemble(("rejected ", "red"), message))

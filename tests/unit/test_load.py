@@ -912,6 +912,42 @@ def test_the_same_file_in_two_councils_folders_is_each_councils_own(tmp_path):
     assert {f.status for f in again.files} == {"unchanged"}
 
 
+def test_the_summary_counts_a_regions_shared_gias_file_once():
+    """The shared reference/ GIAS file is loaded once per council (each council's rows): the
+    refresh's summary showed 3 files and 81 rows for one file of 27 rows in three councils."""
+    from rich.console import Console
+
+    from dagster_project.cli.summary import _print_landing
+
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA raw")
+    con.execute(
+        "CREATE TABLE raw.landing_files AS SELECT * FROM (VALUES "
+        "('825', 'gias', 'reference/gias.csv', 'loaded', 27, 27, ''), "
+        "('869', 'gias', 'reference/gias.csv', 'loaded', 27, 27, ''), "
+        "('931', 'gias', 'reference/gias.csv', 'loaded', 27, 27, ''), "
+        "('825', 'ehcp', '825/ehcp/a.csv', 'loaded', 10, 10, ''), "
+        "('869', 'ehcp', '869/ehcp/a.csv', 'rejected', 0, 0, '869/ehcp/a.csv: bad'), "
+        "('931', 'ehcp', '931/ehcp/a.csv', 'loaded', 12, 12, '')) "
+        "t(la_code, extract, file_name, status, rows_read, rows_valid, message)"
+    )
+    con.execute(
+        "ALTER TABLE raw.landing_files ADD COLUMN rows_duplicate BIGINT DEFAULT 0; "
+        "ALTER TABLE raw.landing_files ADD COLUMN rows_quarantined BIGINT DEFAULT 0; "
+        "ALTER TABLE raw.landing_files ADD COLUMN gross_money_quarantined_gbp DECIMAL(18, 2); "
+        "ALTER TABLE raw.landing_files ADD COLUMN in_landing BOOLEAN DEFAULT true"
+    )
+    console = Console(record=True, width=200)
+    _print_landing(con, console)
+    lines = {
+        line.split()[1]: line.split()[3:10:2]
+        for line in console.export_text().splitlines()
+        if line.split()[1:2] in (["gias"], ["ehcp"])
+    }
+    # files, rejected, rows read, loaded (every other token: the table's bars between)
+    assert lines == {"gias": ["1", "0", "27", "27"], "ehcp": ["3", "1", "22", "22"]}
+
+
 def test_a_files_reader_settings_apply_in_a_councils_folder_too():
     """`files:` patterns match the name within the extract folder, whether the landing folder
     holds one council or many (`869/finance/…`): with many, a ledger's `sheets:` was ignored and
