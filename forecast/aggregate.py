@@ -47,6 +47,7 @@ paths) adds up; the total and each type have their own quantiles.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -668,22 +669,27 @@ def _lesson(councils: dict[str, CouncilHistory], origin: int) -> _Lesson | None:
     return panel, fitted, logs, national, at
 
 
-# the published files last read, with their lessons, by the files' paths, sizes and modification
-# times: a region's forecast asks for them once per council, and a worker process forecasts many
+# the published files last read, with their lessons, by the files' paths, sizes, inodes and
+# change times: a region's forecast asks for them once per council, and a worker process
+# forecasts many (one thread at a time today; the lock keeps it right if that changes)
 _READ: dict[tuple, tuple[dict[str, CouncilHistory], dict[int, _Lesson | None]]] = {}
+_READ_LOCK = threading.Lock()
 
 
 def _read_published(folder: Path) -> tuple[dict[str, CouncilHistory], dict[int, _Lesson | None]]:
     """load_published(folder) and a dict for its lessons, read again only when a file changed."""
     stamp = tuple(
-        (str(path), stat.st_size, stat.st_mtime_ns)
+        (str(path), stat.st_size, stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns)
         for path, stat in ((path, path.stat()) for path in published_files(folder).values())
     )
     key = (str(folder.resolve()), stamp)
-    if key not in _READ:
-        _READ.clear()  # one folder's files at a time: a refresh reads one
-        _READ[key] = (load_published(folder), {})
-    return _READ[key]
+    with _READ_LOCK:
+        read = _READ.get(key)
+        if read is None:
+            read = (load_published(folder), {})
+            _READ.clear()  # one folder's files at a time: a refresh reads one
+            _READ[key] = read
+        return read
 
 
 def published_growth(

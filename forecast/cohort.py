@@ -671,8 +671,9 @@ def simulate(
         new = np.stack(draw("poisson", expected), axis=2)
         nxt = arriving + new
         if capacity is not None:
-            # who stays in their type keeps their place (the last age leaves, at 25)
-            stayers = np.diagonal(moved[:, :-1], axis1=2, axis2=3).sum(axis=1)
+            # who stays in their type keeps their place, a year older (the last age leaves)
+            stayers = np.zeros_like(nxt)
+            stayers[:, 1:] = np.diagonal(moved[:, :-1], axis1=2, axis2=3)
             nxt = _apply_capacity(nxt, stayers, capacity[step], model.overflow_to)
         plans[:, step] = nxt
         joiners[:, step] = new
@@ -716,11 +717,12 @@ def _expected_joiners(
 def _apply_capacity(
     nxt: np.ndarray, stayers: np.ndarray, capacity: np.ndarray, overflow_to: np.ndarray | None
 ) -> np.ndarray:
-    """Children beyond a provision type's places go to its overflow. `stayers` (paths, P): the
-    children of each type at the last census still in it; they keep their places, so a type
-    above its places (a capacity set below the census) falls to them as its children leave,
-    the places they free going to no newcomer (counting those there last year instead, a type
-    above its places refilled every leaver's place and the capacity never bound)."""
+    """Children beyond a provision type's places go to its overflow: newcomers only (joiners and
+    children moving in), by age in proportion to them. `stayers` (paths, A, P): the children of
+    each type at the last census still in it, by their age now; they keep their places, so a
+    type above its places (a capacity set below the census) falls to them as its children
+    leave, the places they free going to no newcomer (counting those there last year instead,
+    such a type refilled every leaver's place and the capacity never bound)."""
     nxt = nxt.copy()
     P = nxt.shape[2]
     for p in range(P):
@@ -730,18 +732,21 @@ def _apply_capacity(
         if target == p:
             continue
         total = nxt[:, :, p].sum(axis=1)
-        excess = np.clip(total - np.maximum(capacity[p], stayers[:, p]), 0, None)
+        staying = stayers[:, :, p]
+        excess = np.clip(total - np.maximum(capacity[p], staying.sum(axis=1)), 0, None)
         if not excess.any():
             continue
-        # move the excess out in proportion to each age's count, rounding down, then the rest
-        share = nxt[:, :, p] / np.maximum(total[:, None], 1)
+        # the excess (never more than the newcomers) goes out in proportion to each age's
+        # newcomers, rounding down, then the rest
+        newcomers = nxt[:, :, p] - staying
+        share = newcomers / np.maximum(newcomers.sum(axis=1)[:, None], 1)
         moving = np.floor(share * excess[:, None]).astype(np.int64)
         remainder = excess - moving.sum(axis=1)
         order = np.argsort(-(share * excess[:, None] - moving), axis=1)
         for rank in range(nxt.shape[1]):
             ages = order[:, rank]
             take = (remainder > 0) & (
-                nxt[np.arange(len(ages)), ages, p] - moving[np.arange(len(ages)), ages] > 0
+                newcomers[np.arange(len(ages)), ages] - moving[np.arange(len(ages)), ages] > 0
             )
             moving[np.arange(len(ages))[take], ages[take]] += 1
             remainder = remainder - take

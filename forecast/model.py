@@ -1099,7 +1099,14 @@ def _sensitivity(
                 rate,
                 run_scenario(
                     model,
-                    _varied(costs, history, model, funding=funding, funding_source=source),
+                    _varied(
+                        costs,
+                        history,
+                        model,
+                        funding=funding,
+                        funding_source=source,
+                        funding_growth=rate,
+                    ),
                     settings,
                     [],
                 ),

@@ -218,9 +218,10 @@ def _reencode(path: Path, source_encoding: str, work_dir: Path, part_name: str) 
     UTF-8 throughout is read line by line: a line that is UTF-8 stays as it is, any other is
     Windows-1252 (an export that pasted a `£` or `é` from another system into UTF-8 text
     keeps both its `£`s and its `Ł`s); a line that is neither rejects the file, naming it."""
-    target = Path(tempfile.mkstemp(suffix=".csv", dir=work_dir)[1])
+    handle, name = tempfile.mkstemp(suffix=".csv", dir=work_dir)
+    target = Path(name)
     try:
-        with target.open("w", encoding="utf-8", newline="") as out:
+        with open(handle, "w", encoding="utf-8", newline="") as out:
             if source_encoding != "cp1252":
                 with path.open("r", encoding=source_encoding, newline="") as source:
                     for block in iter(lambda: source.read(1 << 20), ""):
@@ -479,25 +480,25 @@ def read_csv_part(
         raise FileRejected(f"{part_name}: the file is empty (no header row)")
     delimiter, header = _choose_delimiter(sample.lstrip("\ufeff"), known)
     names = _unique_names(header)
-    if encoding not in ("utf-8", "utf-8-sig"):
-        source = _reencode(path, encoding, work_dir, part_name)
-        mixed = _mixed_line_endings(source)
-    if mixed:
-        # a copy with one line ending (the landing file, the verbatim record, is left as it is)
-        ended = _one_line_ending(source, work_dir)
-        if source != path:
-            source.unlink()
-        source = ended
     columns = "{" + ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in names) + "}"
-    query = (
-        f"CREATE TEMP TABLE {table} AS "
-        "SELECT row_number() OVER () + 1 AS _source_row, * "
-        f"FROM read_csv({quote_literal(str(source))}, "
-        f"delim = {quote_literal(delimiter)}, quote = '\"', escape = '\"', header = true, "
-        f"auto_detect = false, max_line_size = {MAX_LINE_BYTES}, columns = {columns})"
-    )
     try:
-        con.execute(query)
+        if encoding not in ("utf-8", "utf-8-sig"):
+            source = _reencode(path, encoding, work_dir, part_name)
+            mixed = _mixed_line_endings(source)
+        if mixed:
+            # a copy with one line ending (the landing file, the verbatim record, is left as it
+            # is); an Excel export's LF inside a quoted cell of CR LF rows makes one too
+            ended = _one_line_ending(source, work_dir)
+            if source != path:
+                source.unlink()
+            source = ended
+        con.execute(
+            f"CREATE TEMP TABLE {table} AS "
+            "SELECT row_number() OVER () + 1 AS _source_row, * "
+            f"FROM read_csv({quote_literal(str(source))}, "
+            f"delim = {quote_literal(delimiter)}, quote = '\"', escape = '\"', header = true, "
+            f"auto_detect = false, max_line_size = {MAX_LINE_BYTES}, columns = {columns})"
+        )
         if _has_empty_lines(source):
             _number_rows_as_a_spreadsheet(con, table, source, delimiter)
         # a row with every field blank is an export's leftover (Excel writes `,,,` lines), as an
@@ -527,9 +528,10 @@ def _mixed_line_endings(path: Path) -> bool:
 def _one_line_ending(path: Path, work_dir: Path) -> Path:
     """A copy of the file with every CR LF as LF: the same lines, so the same row numbers (a
     line break inside a quoted field becomes LF too)."""
-    target = Path(tempfile.mkstemp(suffix=".csv", dir=work_dir)[1])
+    handle, name = tempfile.mkstemp(suffix=".csv", dir=work_dir)
+    target = Path(name)
     try:
-        with path.open("rb") as source, target.open("wb") as out:
+        with path.open("rb") as source, open(handle, "wb") as out:
             carry = b""
             for block in iter(lambda: source.read(1 << 22), b""):
                 block = carry + block

@@ -510,7 +510,7 @@ def compare_councils(
             FROM forecast.hnb_position WHERE scenario = 'unmitigated'
             QUALIFY row_number() OVER (PARTITION BY la_code ORDER BY financial_year DESC) = 1
         )
-        SELECT plans.la_code AS "Council (old LA code)",
+        SELECT councils.la_code AS "Council (old LA code)",
                plans.census_year AS "Census",
                plans.plans AS "EHC plans",
                position.financial_year AS "Latest complete year",
@@ -520,22 +520,23 @@ def compare_councils(
                forecast.financial_year AS "Forecast year",
                forecast.cumulative_balance_gbp_central
                    AS "Forecast cumulative balance, unmitigated (£)"
-        FROM plans
+        -- every council: one whose plans file a gate rejected has no census, but a row
+        FROM (SELECT unnest(?::VARCHAR[]) AS la_code) AS councils
+        LEFT JOIN plans USING (la_code)
         LEFT JOIN position USING (la_code)
         LEFT JOIN forecast USING (la_code)
-        ORDER BY plans.la_code
-        """
+        ORDER BY councils.la_code
+        """,
+        [compared_councils(con)],
     ).df()
+    for column in ("Census", "EHC plans"):
+        # counts stay whole numbers where a council without a census leaves a blank
+        compared[column] = pd.Series(
+            [None if pd.isna(v) else int(v) for v in compared[column]],
+            index=compared.index,
+            dtype=object,
+        )
     held = held_councils(con)
-    # a council with no census in the cohort mart (its plans file rejected) has a row too: held,
-    # it shows why; its figures were the ones a held council's row leaves blank anyway
-    absent = [c for c in compared_councils(con) if c not in set(compared["Council (old LA code)"])]
-    if absent:
-        compared = pd.concat(
-            [compared.astype(object), pd.DataFrame({"Council (old LA code)": absent})],
-            ignore_index=True,
-        ).sort_values("Council (old LA code)", ignore_index=True)
-        compared = compared.astype(object).where(compared.notna(), None)
     is_held = compared["Council (old LA code)"].isin(list(held))
     if is_held.any():
         for column in compared.columns.drop("Council (old LA code)"):

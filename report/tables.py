@@ -737,7 +737,7 @@ def headline_assumptions(data: ReportData) -> str:
     text = f"Funding — {sources}."
     growth = rows.loc["funding_growth"] if "funding_growth" in rows.index else None
     if growth is not None and pd.notna(growth["value"]):
-        text += f" Growth assumed: {growth['value']:+.1%} a year ({growth['source']})."
+        text += f" Funding growth: {growth['value']:+.1%} a year ({growth['source']})."
     if "unit_cost_inflation" in rows.index:
         inflation = rows.loc["unit_cost_inflation"]
         text += (

@@ -275,25 +275,27 @@ def _print_council(con, settings: Settings, console: Console, la_code: str, many
         import math
 
         assumed = (
-            dict(
-                con.execute(
-                    "SELECT assumption, value FROM forecast.assumptions "
+            {
+                assumption: (value, source)
+                for assumption, value, source in con.execute(
+                    "SELECT assumption, value, source FROM forecast.assumptions "
                     "WHERE assumption IN ('funding_growth', 'unit_cost_inflation')"
                 ).fetchall()
-            )
+            }
             if table_exists(con, "forecast", "sensitivity")
             else {}
         )
         if assumed:
-            growth = assumed.get("funding_growth")
+            growth, source = assumed.get("funding_growth", (None, ""))
+            if growth is None or math.isnan(growth):
+                said = "at its recent growth"
+            elif source.startswith("recent growth"):
+                said = f"at its recent growth, {growth:+.1%} a year"
+            else:
+                said = f"{growth:+.1%} a year"
             console.print(
-                "Assumed: funding after the budget file "
-                + (
-                    "at its recent growth"
-                    if growth is None or math.isnan(growth)
-                    else f"{growth:+.1%} a year"
-                )
-                + f", unit-cost inflation {assumed['unit_cost_inflation']:.1%} a year (sources: "
+                f"Assumed: funding after the budget file {said}"
+                + f", unit-cost inflation {assumed['unit_cost_inflation'][0]:.1%} a year (sources: "
                 "forecast.assumptions, the report's first page)",
                 highlight=False,
             )

@@ -565,7 +565,7 @@ def test_the_first_page_names_the_funding_and_unit_cost_assumptions_and_the_scen
     assert {"table-assumptions", "table-sensitivity"} <= set(page.tables)
     text = (demo.report / "internal" / "report.html").read_text()
     first = text[text.index('id="funding"') : text.index('id="spend"')]
-    assert "Growth assumed: +3.0% a year" in first and "STRB" in first
+    assert "Funding growth: +3.0% a year" in first and "STRB" in first
 
 
 def test_dbv_module_1_forecasts_by_age_and_need_transport_and_accuracy(demo, workbook, con):

@@ -454,14 +454,15 @@ def test_capacity_sends_the_excess_to_the_overflow():
 def test_apply_capacity_by_hand():
     nxt = np.zeros((2, A, P), dtype=np.int64)
     nxt[:, 5, 1], nxt[:, 6, 1] = 9, 3  # 12 in b
-    stayers = np.zeros((2, P), dtype=np.int64)
-    stayers[0, 1] = 5  # path 0: 5 of the 12 were there and stayed
-    stayers[1, 1] = 9  # path 1: 9 stayed, more than the 8 places: they keep them
+    stayers = np.zeros_like(nxt)
+    stayers[0, 5, 1] = 5  # path 0: 5 of the 9 aged 5 were there and stayed
+    stayers[1, 5, 1] = 9  # path 1: all 9 aged 5 stayed, more than the 8 places: they keep them
     out = cohort._apply_capacity(nxt, stayers, np.array([np.inf, 8, np.inf]), np.array([0, 2, 2]))
-    # path 0: 12 − max(8, 5) = 4 go, by age 9 : 3 → 3 and 1. Path 1: 12 − max(8, 9) = 3 go:
-    # 2.25 and 0.75, rounded down to 2 and 0, the one left to the larger remainder (age 6)
-    assert out[0, 5].tolist() == [0, 6, 3] and out[0, 6].tolist() == [0, 2, 1]
-    assert out[1, 5].tolist() == [0, 7, 2] and out[1, 6].tolist() == [0, 2, 1]
+    # path 0: 12 − max(8, 5) = 4 go, from the newcomers (4 aged 5, 3 aged 6): 2.29 and 1.71,
+    # rounded down to 2 and 1, the one left to the larger remainder (age 6). Path 1:
+    # 12 − max(8, 9) = 3 go, all newcomers, aged 6; the 9 who stayed keep their places
+    assert out[0, 5].tolist() == [0, 7, 2] and out[0, 6].tolist() == [0, 1, 2]
+    assert out[1, 5].tolist() == [0, 9, 0] and out[1, 6].tolist() == [0, 0, 3]
     assert out.sum() == nxt.sum()
     places = np.array([np.inf, 8, np.inf])
     unchanged = cohort._apply_capacity(nxt, stayers, places, np.array([0, 1, 2]))
@@ -483,9 +484,11 @@ def test_a_type_above_its_places_takes_no_newcomer_until_it_is_below_them():
     b, c = capped.plans[:, :, :, 1].sum(axis=2), capped.plans[:, :, :, 2].sum(axis=2)
     joined = capped.joiners.sum(axis=(2, 3)).cumsum(axis=1)
     assert joined[:, 0].max() > 0
-    # the 6 who stay keep b above its places: every joiner goes to c, both years
+    # the 6 who stay keep b above its places: every joiner goes to c, both years, and the 6 in
+    # b are those who stayed (11, then 12), not joiners kept in their places
     assert (b == 6).all()
     assert np.array_equal(c, joined)
+    assert (capped.plans[:, 0, 11, 1] == 6).all() and (capped.plans[:, 1, 12, 1] == 6).all()
 
 
 def test_the_same_seed_gives_the_same_paths_and_a_lever_leaves_other_types_alone():

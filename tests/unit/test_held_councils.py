@@ -89,11 +89,12 @@ def test_the_reports_comparison_names_a_held_council_with_no_row_in_the_cohort_m
     )
     con.execute(
         "CREATE TABLE marts.fct_provision_spend AS "
-        "SELECT * FROM (VALUES ('869'), ('931')) t(la_code)"
+        "SELECT * FROM (VALUES ('869'), ('931'), ('940')) t(la_code)"
     )
     con.execute(
         "CREATE TABLE marts.fct_hnb_position AS SELECT * FROM (VALUES "
-        "('869', '2025-26', true, 9e6, -1e6), ('931', '2025-26', true, 5e6, -2e6)) "
+        "('869', '2025-26', true, 9e6, -1e6), ('931', '2025-26', true, 5e6, -2e6), "
+        "('940', '2025-26', true, 3e6, -5e5)) "
         "t(la_code, financial_year, is_complete_year, spend_gbp, cumulative_balance_gbp)"
     )
     con.execute(
@@ -106,13 +107,17 @@ def test_the_reports_comparison_names_a_held_council_with_no_row_in_the_cohort_m
         "('r1', '950', 'raw/finance', 'no_rejected_files', 'ledger.csv rejected')) "
         "t(run_id, la_code, asset, check_name, description)"
     )
-    assert compared_councils(con) == ["869", "931", "950"]
+    assert compared_councils(con) == ["869", "931", "940", "950"]
     compared = compare_councils(con, {"869": "this refresh", "931": "last good"}).set_index(
         "Council (old LA code)"
     )
-    assert list(compared.index) == ["869", "931", "950"]
+    assert list(compared.index) == ["869", "931", "940", "950"]
     assert compared.loc["869", "Figures"] == "this refresh"
-    assert compared.loc["869", "EHC plans"] == 120
+    assert compared.loc["869", "EHC plans"] == 120 and compared.loc["869", "Census"] == 2026
+    # not held, with no census: its money is shown, its plans blank
+    assert compared.loc["940", "Figures"] == "this refresh"
+    assert compared.loc["940", "EHC plans"] is None
+    assert compared.loc["940", "High needs spend (£)"] == 3e6
     assert compared.loc["931", "Figures"] == (
         "held at its last good figures: raw/ehcp · no_rejected_files: ehcp.csv rejected"
     )
