@@ -50,7 +50,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -632,7 +632,24 @@ def council_growth(
     with np.errstate(divide="ignore", invalid="ignore"):
         own_logs = np.where(own > 0, np.log(own), np.nan)
     stacked = np.vstack([logs, own_logs[None, :]])
-    features = _features(panel, stacked, national, at)[-1]
+    # the council's excess growth to its own last census (by the origin): its counts may run past
+    # the files' last, where England's is taken at the rate forecast for it (the features were
+    # measured to the files' last census, so a council's latest year — a doubling, a fall — went
+    # unread, and its growth came from a year before its forecast starts)
+    last = int(min(origin, own_totals.index.max())) if len(own_totals) else at
+    ahead = np.arange(at + 1, last + 1)
+    known = panel.column(at)
+    extended = replace(panel, years=np.concatenate([panel.years[: known + 1], ahead]))
+    national_ahead = np.concatenate(
+        [
+            national[: known + 1],
+            national[known] + fitted.national_rate * np.arange(1, len(ahead) + 1),
+        ]
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        counts = own_totals.reindex(extended.years).to_numpy(dtype=float)
+        own_ahead = np.where(counts > 0, np.log(counts), np.nan)
+    features = _features(extended, own_ahead[None, :], national_ahead, last)[0]
     rate = fitted.national_rate + float(features @ fitted.coefficients)
     # its spread three years ahead, a year's worth: England's common miss and a council's own
     volatility = _relative(_volatility(panel, stacked, national, at, VOLATILITY_FLOOR))[-1]
@@ -641,12 +658,12 @@ def council_growth(
     own_part = volatility * spread / (2 * 1.2816)  # a normal's p10–p90 is 2 × 1.2816 sd
     england = fitted.national_error * np.sqrt(h + h**2 / fitted.national_years)
     se = float(np.sqrt(england**2 + own_part**2)) / h
-    last_year, first_year = at, at - GROWTH_YEARS
     source = (
-        f"England's growth to January {last_year} ({np.expm1(fitted.national_rate):+.1%} a year) "
-        f"plus {fitted.coefficients[0]:.2f} × the council's growth above it in its last year and "
-        f"{fitted.coefficients[1]:.2f} × over {first_year}–{last_year}, the shares that persisted "
-        f"in every council of the DfE's published files before"
+        f"England's growth to January {at} ({np.expm1(fitted.national_rate):+.1%} a year"
+        + (f", taken at that rate to {last}" if last > at else "")
+        + f") plus {fitted.coefficients[0]:.2f} × the council's growth above it in its last year "
+        f"and {fitted.coefficients[1]:.2f} × over {last - GROWTH_YEARS}–{last}, the shares that "
+        "persisted in every council of the DfE's published files before"
     )
     return rate, se, source
 

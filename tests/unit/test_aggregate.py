@@ -150,8 +150,19 @@ def test_a_councils_own_counts_get_the_growth_the_aggregate_model_would_give_the
         se,
         source,
     )
-    # a council's own counts a year past the files: the lessons as at the files' last census
-    assert "England's growth to January 2025" in council_growth(history, own, 2026)[2]
+    # a council's own counts a year past the files: the lessons as at the files' last census,
+    # applied to the council's growth to its own last census (England's at its forecast rate):
+    # a council that doubled in its latest year was given the growth of the year before
+    own_2026 = pd.concat([own.loc[:2025], pd.Series([own[2025] * 1.08], index=[2026])])
+    steady, *_, said = council_growth(history, own_2026, 2026)
+    assert "England's growth to January 2025" in said and "over 2023–2026" in said
+    doubled = own_2026.where(own_2026.index < 2026, own[2025] * 2)
+    fitted_2025 = fit(build_panel(as_of(history, 2025)), 2025)
+    # the jump above England's forecast year, times the share of a last year's excess that lasts
+    jump = (np.log(2) - np.log(1.08)) * (
+        fitted_2025.coefficients[0] + fitted_2025.coefficients[1] / 3
+    )
+    assert council_growth(history, doubled, 2026)[0] == pytest.approx(steady + jump)
     # a council growing faster than England keeps the share of its excess that persisted
     faster = own * np.exp(0.05 * (own.index - own.index[0]))
     assert council_growth(history, faster, 2022)[0] != pytest.approx(rate)
