@@ -149,3 +149,45 @@ def test_own_growth_se_is_how_far_compound_growth_missed_on_the_published_counci
     p10, p90 = np.quantile(errors, [0.1, 0.9])
     spread = (p90 - p10) / (2 * 1.2816) / H
     assert spread == pytest.approx(cohort.CohortSettings().own_growth_se, abs=0.005)
+
+
+def test_a_step_in_a_councils_history_keeps_compound_growth_but_widens_its_spread():
+    """Why, without the published files, a caseload whose last three yearly growths range widely
+    keeps compound growth's rate but takes the spread its own yearly growths give it (when wider
+    than own_growth_se): every published council, 3 years on from every origin 2016–2022."""
+    settings = cohort.CohortSettings()
+    rows = []
+    for code, council in load_published(SHIPPED).items():
+        totals = council.caseload.sum(axis=1)
+        for origin in range(2016, 2023):
+            years = range(origin - 3, origin + H + 1)
+            if code == NATIONAL or not all(y in totals.index and totals[y] > 0 for y in years):
+                continue
+            yearly = np.diff(np.log(totals.loc[origin - 3 : origin].to_numpy(dtype=float)))
+            own_se = max(settings.own_growth_se, np.std(yearly, ddof=1) / np.sqrt(3))
+            actual, base = totals[origin + H], totals[origin]
+            for rule, rate in (("compound", yearly.mean()), ("median", np.median(yearly))):
+                for spread, se in (("published", settings.own_growth_se), ("own", own_se)):
+                    forecast = base * np.exp(H * rate)
+                    inside = abs(np.log(actual / forecast)) <= 1.2816 * H * se
+                    step = np.ptp(yearly) > 0.2
+                    rows.append((rule, spread, step, abs(actual - forecast), actual, inside))
+    scored = pd.DataFrame(rows, columns=["rule", "spread", "step", "error", "actual", "inside"])
+
+    def wape(frame):
+        return frame["error"].sum() / frame["actual"].sum()
+
+    by = scored.groupby(["rule", "spread", "step"])
+    steps = scored[scored["step"]]
+    assert steps["error"].size >= 4 * 40  # councils × origins with a step, under each rule
+    # compound growth beats the median year, on every council and on those with a step
+    compound, median = (scored[scored["rule"] == r] for r in ("compound", "median"))
+    assert wape(compound) < wape(median)
+    assert wape(compound[compound["step"]]) < wape(median[median["step"]])
+    # with a step, the published spread holds too few outcomes; the council's own, about 3 in 4
+    inside = by["inside"].mean()
+    assert inside[("compound", "published", True)] < 0.65
+    assert 0.7 <= inside[("compound", "own", True)] <= 0.85
+    # and all councils stay within 75–85 %
+    pooled = compound.groupby("spread")["inside"].mean()
+    assert 0.75 <= pooled["published"] <= pooled["own"] <= 0.85
