@@ -183,9 +183,23 @@ def _volatility(
     floor: float,
     ceiling: float = np.inf,
     prior: float = VOLATILITY_PRIOR,
+    typical: np.ndarray | float | None = None,
 ) -> np.ndarray:
     """Spread of each council's yearly excess growth over the last years to `year`, shrunk towards
-    the median council's: (C[, P])."""
+    the median council's (`typical`, when given: another set of councils' median): (C[, P])."""
+    own, count = _own_spread(panel, logs, national, year)
+    if typical is None:
+        typical = _typical_spread(own)
+    own = np.minimum(np.where(np.isfinite(own), own, typical), ceiling)
+    weight = np.clip(count - 1, 0, None)
+    return np.sqrt((weight * own**2 + prior * typical**2) / (weight + prior) + floor**2)
+
+
+def _own_spread(
+    panel: Panel, logs: np.ndarray, national: np.ndarray, year: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each council's sd of its yearly excess growths over the VOLATILITY_YEARS to `year` (NaN
+    with fewer than two), and how many it has."""
     yearly = np.stack(
         [_excess(panel, logs, national, y, 1) for y in range(year - VOLATILITY_YEARS + 1, year + 1)]
     )
@@ -194,12 +208,13 @@ def _volatility(
         # a council with one year or none: no spread of its own
         warnings.simplefilter("ignore", RuntimeWarning)
         own = np.nanstd(yearly, axis=0, ddof=1)
-    own = np.where(count >= 2, own, np.nan)
+    return np.where(count >= 2, own, np.nan), count
+
+
+def _typical_spread(own: np.ndarray) -> np.ndarray:
+    """The median council's spread (0.05 where no council has one)."""
     typical = np.nanmedian(own, axis=0) if np.isfinite(own).any() else 0.05
-    typical = np.where(np.isfinite(typical), typical, 0.05)
-    own = np.minimum(np.where(np.isfinite(own), own, typical), ceiling)
-    weight = np.clip(count - 1, 0, None)
-    return np.sqrt((weight * own**2 + prior * typical**2) / (weight + prior) + floor**2)
+    return np.where(np.isfinite(typical), typical, 0.05)
 
 
 def _relative(volatility: np.ndarray) -> np.ndarray:
@@ -651,8 +666,18 @@ def council_growth(
         own_ahead = np.where(counts > 0, np.log(counts), np.nan)
     features = _features(extended, own_ahead[None, :], national_ahead, last)[0]
     rate = fitted.national_rate + float(features @ fitted.coefficients)
-    # its spread three years ahead, a year's worth: England's common miss and a council's own
-    volatility = _relative(_volatility(panel, stacked, national, at, VOLATILITY_FLOOR))[-1]
+    # its spread three years ahead, a year's worth: England's common miss and a council's own,
+    # its volatility over the typical council's at the files' last census (the councils' errors
+    # are scaled by that), its own measured to its own last census like its growth
+    volatilities = _volatility(panel, stacked, national, at, VOLATILITY_FLOOR)
+    if last > at:
+        typical = _typical_spread(_own_spread(panel, stacked, national, at)[0])
+        own_volatility = _volatility(
+            extended, own_ahead[None, :], national_ahead, last, VOLATILITY_FLOOR, typical=typical
+        )[0]
+        volatility = own_volatility / np.nanmedian(volatilities)
+    else:
+        volatility = _relative(volatilities)[-1]
     h = max(fitted.residuals)
     spread = np.subtract(*np.quantile(fitted.residuals[h], [0.9, 0.1]))
     own_part = volatility * spread / (2 * 1.2816)  # a normal's p10–p90 is 2 × 1.2816 sd

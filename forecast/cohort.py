@@ -490,9 +490,14 @@ def _caseload_growth(frame: pd.DataFrame, years: list) -> tuple[float, int, floa
     if len(stock) < 2 or (stock <= 0).any():
         return None
     span = int(stock.index[-1] - stock.index[0])
-    yearly = np.diff(np.log(stock.to_numpy(dtype=float)))
-    spread = float(np.std(yearly, ddof=1) / np.sqrt(len(yearly))) if len(yearly) > 1 else np.nan
-    return float(np.log(stock.iloc[-1] / stock.iloc[0]) / span), span, spread
+    rate = float(np.log(stock.iloc[-1] / stock.iloc[0]) / span)
+    # each step's growth a year about the rate, a step over a missing census weighted as the
+    # years it spans (a steady caseload with a census missing is as steady as without the gap)
+    gaps = np.diff(stock.index.to_numpy(dtype=float))
+    steps = np.diff(np.log(stock.to_numpy(dtype=float)))
+    deviations = (steps - rate * gaps) / np.sqrt(gaps)
+    spread = float(np.std(deviations, ddof=1) / np.sqrt(span)) if len(steps) > 1 else np.nan
+    return rate, span, spread
 
 
 def _cap_confidence(alpha: np.ndarray, cap: float) -> np.ndarray:

@@ -154,7 +154,7 @@ def test_a_councils_own_counts_get_the_growth_the_aggregate_model_would_give_the
     # applied to the council's growth to its own last census (England's at its forecast rate):
     # a council that doubled in its latest year was given the growth of the year before
     own_2026 = pd.concat([own.loc[:2025], pd.Series([own[2025] * 1.08], index=[2026])])
-    steady, *_, said = council_growth(history, own_2026, 2026)
+    steady, steady_se, said = council_growth(history, own_2026, 2026)
     assert "England's growth to January 2025" in said and "over 2023–2026" in said
     doubled = own_2026.where(own_2026.index < 2026, own[2025] * 2)
     fitted_2025 = fit(build_panel(as_of(history, 2025)), 2025)
@@ -162,7 +162,11 @@ def test_a_councils_own_counts_get_the_growth_the_aggregate_model_would_give_the
     jump = (np.log(2) - np.log(1.08)) * (
         fitted_2025.coefficients[0] + fitted_2025.coefficients[1] / 3
     )
-    assert council_growth(history, doubled, 2026)[0] == pytest.approx(steady + jump)
+    rate, se, _ = council_growth(history, doubled, 2026)
+    assert rate == pytest.approx(steady + jump)
+    # and its spread is measured to that census too: the step widens it, as one inside the
+    # files would (the rate rose while the spread stayed the steady council's)
+    assert se > 2 * steady_se
     # a council growing faster than England keeps the share of its excess that persisted
     faster = own * np.exp(0.05 * (own.index - own.index[0]))
     assert council_growth(history, faster, 2022)[0] != pytest.approx(rate)

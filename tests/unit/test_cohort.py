@@ -293,6 +293,18 @@ def test_a_step_in_the_caseloads_history_widens_its_growths_spread():
     assert spread == pytest.approx(np.std(yearly, ddof=1) / np.sqrt(3))
     model = cohort.estimate(history, TYPES, EVEN)
     assert "its yearly growths' own spread" in model.growth_source
+    # a steady +10 % a year with the 2024 census missing is as steady: the step over the gap
+    # counts as the two years it spans (as one year's +21 % it made a spread of 6 points)
+    gapped = transitions(
+        moved(2023, 5, "a", "a", 90),
+        left(2023, 5, "a", 10),
+        joined(2023, 5, "a", 20),
+        moved(2026, 7, "a", "a", 120),
+        left(2026, 7, "a", 13.1),
+        joined(2026, 5, "a", 26.41),
+    )
+    slope, span, spread = cohort._caseload_growth(gapped, [2023, 2026])  # censuses 2022–2026
+    assert slope == pytest.approx(np.log(1.1)) and span == 4 and spread == pytest.approx(0)
     totals = cohort.simulate(model, 3, 4000, seed=1).plans.sum(axis=(2, 3)).astype(float)
     p10, p90 = np.quantile(np.log(totals[:, 2]), [0.1, 0.9])
     assert (p90 - p10) / (2 * 1.2816) > 2 * 3 * EVEN.own_growth_se
