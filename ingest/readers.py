@@ -29,10 +29,12 @@ import re
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import IO
 
 import duckdb
 import pandas as pd
@@ -213,26 +215,40 @@ def _binary_kind(start: bytes) -> str | None:
     return None
 
 
+def _blocks(path: Path, size: int = 1 << 22) -> Iterator[bytes]:
+    """The file's bytes, `size` at a time."""
+    with path.open("rb") as handle:
+        yield from iter(lambda: handle.read(size), b"")
+
+
+@contextmanager
+def _temporary_copy(work_dir: Path, mode: str, **options) -> Iterator[tuple[IO, Path]]:
+    """A new file in `work_dir` opened in `mode` (mkstemp's own descriptor, closed with it), and
+    its path; removed when writing it fails."""
+    handle, name = tempfile.mkstemp(suffix=".csv", dir=work_dir)
+    target = Path(name)
+    try:
+        with open(handle, mode, **options) as out:
+            yield out, target
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+
+
 def _reencode(path: Path, source_encoding: str, work_dir: Path, part_name: str) -> Path:
     """A UTF-8 copy of a Windows-1252 or UTF-16 file (DuckDB reads UTF-8). A file that is not
     UTF-8 throughout is read line by line: a line that is UTF-8 stays as it is, any other is
     Windows-1252 (an export that pasted a `£` or `é` from another system into UTF-8 text
     keeps both its `£`s and its `Ł`s); a line that is neither rejects the file, naming it."""
-    handle, name = tempfile.mkstemp(suffix=".csv", dir=work_dir)
-    target = Path(name)
-    try:
-        with open(handle, "w", encoding="utf-8", newline="") as out:
-            if source_encoding != "cp1252":
-                with path.open("r", encoding=source_encoding, newline="") as source:
-                    for block in iter(lambda: source.read(1 << 20), ""):
-                        out.write(block)
-                return target
+    with _temporary_copy(work_dir, "w", encoding="utf-8", newline="") as (out, target):
+        if source_encoding != "cp1252":
+            with path.open("r", encoding=source_encoding, newline="") as source:
+                for block in iter(lambda: source.read(1 << 20), ""):
+                    out.write(block)
+        else:
             with path.open("rb") as source:
                 for number, line in enumerate(source, 1):
                     out.write(_line_text(line, number, part_name))
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
     return target
 
 
@@ -262,14 +278,13 @@ def _scan_utf8(path: Path) -> tuple[bool, bool]:
     decoder = codecs.getincrementaldecoder("utf-8")()
     endings = _LineEndings()
     valid = True
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            endings.add(block)
-            if valid:
-                try:
-                    decoder.decode(block)
-                except UnicodeDecodeError:
-                    valid = False
+    for block in _blocks(path):
+        endings.add(block)
+        if valid:
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError:
+                valid = False
     if valid:
         try:
             decoder.decode(b"", final=True)
@@ -330,12 +345,11 @@ def _has_empty_lines(path: Path) -> bool:
     """Whether the (UTF-8) file holds an empty line after its first: DuckDB skips those without
     counting them, so the rows after would be numbered short of where a spreadsheet shows them."""
     tail = b""
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            joined = tail + block
-            if b"\n\n" in joined or b"\n\r\n" in joined:
-                return True
-            tail = joined[-2:]
+    for block in _blocks(path):
+        joined = tail + block
+        if b"\n\n" in joined or b"\n\r\n" in joined:
+            return True
+        tail = joined[-2:]
     return False
 
 
@@ -519,28 +533,21 @@ def read_csv_part(
 def _mixed_line_endings(path: Path) -> bool:
     """Whether some of the file's lines end with CR LF and others with LF alone."""
     endings = _LineEndings()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            endings.add(block)
+    for block in _blocks(path):
+        endings.add(block)
     return endings.mixed
 
 
 def _one_line_ending(path: Path, work_dir: Path) -> Path:
     """A copy of the file with every CR LF as LF: the same lines, so the same row numbers (a
     line break inside a quoted field becomes LF too)."""
-    handle, name = tempfile.mkstemp(suffix=".csv", dir=work_dir)
-    target = Path(name)
-    try:
-        with path.open("rb") as source, open(handle, "wb") as out:
-            carry = b""
-            for block in iter(lambda: source.read(1 << 22), b""):
-                block = carry + block
-                carry = b"\r" if block.endswith(b"\r") else b""  # its LF may open the next block
-                out.write(block[: len(block) - len(carry)].replace(b"\r\n", b"\n"))
-            out.write(carry)
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
+    with _temporary_copy(work_dir, "wb") as (out, target):
+        carry = b""
+        for block in _blocks(path):
+            block = carry + block
+            carry = b"\r" if block.endswith(b"\r") else b""  # its LF may open the next block
+            out.write(block[: len(block) - len(carry)].replace(b"\r\n", b"\n"))
+        out.write(carry)
     return target
 
 
@@ -619,11 +626,10 @@ def _holds_encrypted_package(path: Path) -> bool:
     """Whether an OLE2 file is an encrypted Office document: its directory, which may sit anywhere
     in the file, names an EncryptedPackage stream."""
     tail = b""
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            if ENCRYPTED_PACKAGE in tail + block:
-                return True
-            tail = block[-len(ENCRYPTED_PACKAGE) :]
+    for block in _blocks(path, 1 << 20):
+        if ENCRYPTED_PACKAGE in tail + block:
+            return True
+        tail = block[-len(ENCRYPTED_PACKAGE) :]
     return False
 
 
