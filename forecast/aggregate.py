@@ -643,10 +643,6 @@ def council_growth(
     if lesson is None:
         return None
     panel, fitted, logs, national, at = lesson
-    own = own_totals.loc[:at].reindex(panel.years).to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        own_logs = np.where(own > 0, np.log(own), np.nan)
-    stacked = np.vstack([logs, own_logs[None, :]])
     # the council's excess growth to its own last census (by the origin): its counts may run past
     # the files' last, where England's is taken at the rate forecast for it (the features were
     # measured to the files' last census, so a council's latest year — a doubling, a fall — went
@@ -664,6 +660,10 @@ def council_growth(
     with np.errstate(divide="ignore", invalid="ignore"):
         counts = own_totals.reindex(extended.years).to_numpy(dtype=float)
         own_ahead = np.where(counts > 0, np.log(counts), np.nan)
+    # to the files' last census, beside the published councils on the panel's years
+    own_logs = np.full(len(panel.years), np.nan)
+    own_logs[: known + 1] = own_ahead[: known + 1]
+    stacked = np.vstack([logs, own_logs[None, :]])
     features = _features(extended, own_ahead[None, :], national_ahead, last)[0]
     rate = fitted.national_rate + float(features @ fitted.coefficients)
     # its spread three years ahead, a year's worth: England's common miss and a council's own,
