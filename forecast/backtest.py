@@ -17,13 +17,14 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import cohort
-from .baselines import BASELINES, COUNCIL_BASELINES
+from .baselines import BASELINES, COUNCIL_BASELINES, LABELS
 
 MODEL = "cohort_model"
 HORIZONS = (1, 2, 3)
@@ -190,6 +191,91 @@ def summarise(records: pd.DataFrame, unit_costs: dict[str, float] | None = None)
     summary = pd.concat([per_origin, pooled], ignore_index=True)[SUMMARY_COLUMNS]
     summary["origin"] = summary["origin"].astype("Int64")
     return summary
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How a council's own backtest scored its total plans at the furthest horizon it reached,
+    every origin pooled: what the report and the summary say beside the balance it rests on."""
+
+    horizon: int
+    origins: int  # origins scored at that horizon
+    wape: float
+    bias: float
+    covered: int  # of those origins, how many actual totals fell inside the model's p10–p90
+    baselines: dict[str, float]  # each baseline's WAPE on the same origins
+    spend: tuple[float, dict[str, float]] | None  # the same on spend (plans × cost per plan)
+
+    @property
+    def better(self) -> list[str]:
+        """The baselines whose error on the total was smaller than the model's."""
+        return [name for name, wape in self.baselines.items() if wape < self.wape]
+
+    def sentence(self) -> str:
+        years = f"{self.horizon} year{'s' if self.horizon > 1 else ''} ahead"
+        others = ", ".join(f"{LABELS[b].lower()} {w:.1%}" for b, w in self.baselines.items())
+        text = (
+            f"Tested on the council's own past censuses ({self.origins} "
+            f"origin{'s' if self.origins > 1 else ''}, {years}), the caseload model missed "
+            f"the total plans by {self.wape:.1%} (bias {self.bias:+.1%}); {others}. "
+        )
+        if self.better:
+            text += f"{_names(self.better)} forecast the total better here"
+            rivals = [b for b in self.better if self.spend and b in self.spend[1]]
+            if self.spend and rivals and all(self.spend[0] < self.spend[1][b] for b in rivals):
+                best = min(rivals, key=lambda b: self.spend[1][b])
+                text += (
+                    f" (by cost per plan the model did better: {self.spend[0]:.1%} against "
+                    f"{self.spend[1][best]:.1%})"
+                )
+            text += ". "
+        else:
+            text += "It did better than every simple projection. "
+        return text + (
+            f"Its p10–p90 band held {self.covered} of {self.origins} actual totals; an 80% band "
+            "should hold about 8 in 10."
+        )
+
+
+def _names(baselines: list[str]) -> str:
+    names = [LABELS[b] for b in baselines]
+    names = [names[0], *(n[0].lower() + n[1:] for n in names[1:])]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def verdict(summary: pd.DataFrame) -> Verdict | None:
+    """`summary`: one council's `forecast.backtest` (as `summarise` returns it); None when it
+    scored no total."""
+    rows = summary[
+        (summary["model"] == MODEL)
+        & (summary["provision_type"] == "total")
+        & summary["wape"].notna()
+    ]
+    if rows.empty:
+        return None
+    horizon = int(rows["horizon"].max())
+    at = summary[summary["horizon"] == horizon]
+    pooled = at[at["origin"].isna()]
+
+    def scores(kind: str) -> dict[str, float]:
+        kept = pooled[(pooled["provision_type"] == kind) & pooled["wape"].notna()]
+        return dict(zip(kept["model"], kept["wape"].astype(float), strict=True))
+
+    total = scores("total")
+    if MODEL not in total:
+        return None
+    own = pooled[(pooled["model"] == MODEL) & (pooled["provision_type"] == "total")].iloc[0]
+    each = at[(at["model"] == MODEL) & (at["provision_type"] == "total") & at["origin"].notna()]
+    money = scores(SPEND)
+    return Verdict(
+        horizon=horizon,
+        origins=len(each),
+        wape=total.pop(MODEL),
+        bias=float(own["bias"]),
+        covered=int(each["coverage_p10_p90"].fillna(0).sum()),
+        baselines={b: total[b] for b in BASELINES if b in total},
+        spend=(money.pop(MODEL), money) if MODEL in money else None,
+    )
 
 
 def baseline_records(

@@ -72,6 +72,13 @@ BASELINES = {
     LAST_VALUE: last_value,
     NATIONAL_GROWTH: national_growth,
 }
+# as the report and the summary name them
+LABELS = {
+    COMPOUND_GROWTH: "Compound growth (3 years)",
+    LINEAR_TREND: "Straight line (5 years)",
+    LAST_VALUE: "Last value",
+    NATIONAL_GROWTH: "England's growth (3 years)",
+}
 # a council's own history has no national series beside it
 COUNCIL_BASELINES = {
     COMPOUND_GROWTH: compound_growth,

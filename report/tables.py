@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from forecast.backtest import verdict
+from forecast.baselines import LABELS
 from forecast.model import MITIGATED, UNMITIGATED
 from forecast.years import fy_of_census_year
 from serving.suppression import Line, suppress
@@ -747,6 +749,10 @@ def headline_assumptions(data: ReportData) -> str:
             if name in rows.index:
                 text += f"; {ASSUMPTION_LABELS[name].lower()}: {rows.loc[name, 'source']}"
         text += "), plus each provision type's growth above inflation (see the assumptions table)."
+    # the caseload behind the balance: how it did on the council's past, beside the simple
+    # projections, said where the balance is rather than only in the model's section
+    if data.backtest is not None and (scored := verdict(data.backtest)) is not None:
+        text += " " + scored.sentence() + " (The model and its accuracy, below.)"
     return text
 
 
@@ -880,12 +886,7 @@ def transport(data: ReportData) -> list[Table]:
     ]
 
 
-BASELINE_LABELS = {
-    "compound_growth_3y": "Compound growth (3 years)",
-    "linear_trend_5y": "Straight line (5 years)",
-    "last_value": "Last value",
-    "national_growth_3y": "England's growth (3 years)",
-}
+BASELINE_LABELS = LABELS
 SPEND_ROW = "Spend (plans weighted by cost per plan)"
 
 

@@ -299,6 +299,12 @@ def _print_council(con, settings: Settings, console: Console, la_code: str, many
                 "forecast.assumptions, the report's first page)",
                 highlight=False,
             )
+    if table_exists(con, "forecast", "backtest"):
+        from forecast.backtest import verdict
+
+        scored = verdict(con.execute("SELECT * FROM forecast.backtest").df())
+        if scored is not None:
+            console.print(scored.sentence() + " (forecast.backtest)", highlight=False)
     if table_exists(con, "forecast", "drivers"):
         rows = con.execute(
             "SELECT financial_year, driver, spend_change_gbp FROM forecast.drivers "

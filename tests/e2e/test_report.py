@@ -9,6 +9,7 @@ import math
 import os
 import re
 import shutil
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 from openpyxl import load_workbook
 
 from dagster_project.cli import main
+from forecast.backtest import verdict
 from forecast.published_extract import SHIPPED
 from report import style
 from report.benchmarks import ENGLAND, benchmark, load_published_data
@@ -557,7 +559,7 @@ def test_the_report_workbook_and_cli_show_the_same_central_figures(demo, workboo
     )
 
 
-def test_the_first_page_names_the_funding_and_unit_cost_assumptions_and_the_scenarios(demo):
+def test_the_first_page_names_the_funding_and_unit_cost_assumptions_and_the_scenarios(demo, con):
     page = ReportPage()
     page.feed((demo.report / "internal" / "report.html").read_text())
     funding = [f["key"] for f in page.figures if f["section"] == "funding"]
@@ -566,6 +568,10 @@ def test_the_first_page_names_the_funding_and_unit_cost_assumptions_and_the_scen
     text = (demo.report / "internal" / "report.html").read_text()
     first = text[text.index('id="funding"') : text.index('id="spend"')]
     assert "Funding growth: +3.0% a year" in first and "STRB" in first
+    # the caseload behind the balance: how it did on the council's past, beside the projections
+    scored = verdict(con.execute("SELECT * FROM forecast.backtest").df())
+    assert scored.sentence() in unescape(first)
+    assert scored.sentence() in " ".join(demo.output.split())
 
 
 def test_dbv_module_1_forecasts_by_age_and_need_transport_and_accuracy(demo, workbook, con):

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.backtest import RECORD_COLUMNS, spend_record, summarise
+from forecast.backtest import MODEL, OWN, RECORD_COLUMNS, spend_record, summarise, verdict
 from forecast.backtest_report import README_END, README_START, splice_readme
 from forecast.baselines import compound_growth, last_value, linear_trend, national_growth
 from forecast.store import write_tables
@@ -49,6 +49,57 @@ def test_wape_bias_coverage_and_wins_per_origin_and_pooled():
     assert pooled["coverage_p10_p90"] == pytest.approx(2 / 3) and pooled[
         "beats_compound_growth_3y"
     ] == pytest.approx(2 / 3)
+
+
+def _own(model, origin, horizon, kind, actual, forecast, band=None):
+    low, high = band or (np.nan, np.nan)
+    return (model, origin, horizon, kind, OWN, actual, forecast, low, high)
+
+
+def test_the_verdict_names_the_projections_that_beat_the_model_on_the_total():
+    """The report and summary say, beside the balance, how the caseload model did on the
+    council's own past at its furthest horizon, and which simple projection did better."""
+    rows = [
+        _own(MODEL, 2020, 3, "total", 100.0, 110.0, (105.0, 115.0)),  # +10, outside its band
+        _own(MODEL, 2021, 3, "total", 100.0, 96.0, (90.0, 110.0)),  # −4, inside
+        _own("compound_growth_3y", 2020, 3, "total", 100.0, 102.0),
+        _own("compound_growth_3y", 2021, 3, "total", 100.0, 101.0),
+        _own("last_value", 2020, 3, "total", 100.0, 80.0),
+        _own("last_value", 2021, 3, "total", 100.0, 85.0),
+        # a nearer horizon the model wins is not the one reported
+        _own(MODEL, 2021, 1, "total", 100.0, 100.0, (95.0, 105.0)),
+        _own("compound_growth_3y", 2021, 1, "total", 100.0, 90.0),
+    ]
+    scored = verdict(summarise(pd.DataFrame(rows, columns=RECORD_COLUMNS)))
+    assert (scored.horizon, scored.origins, scored.covered) == (3, 2, 1)
+    assert scored.wape == pytest.approx(14 / 200) and scored.bias == pytest.approx(6 / 200)
+    assert scored.baselines == pytest.approx(
+        {"compound_growth_3y": 3 / 200, "last_value": 35 / 200}
+    )
+    assert scored.better == ["compound_growth_3y"]
+    text = scored.sentence()
+    assert "missed the total plans by 7.0% (bias +3.0%)" in text
+    assert "Compound growth (3 years) forecast the total better here." in text
+    assert "held 1 of 2 actual totals" in text
+
+
+def test_the_verdict_says_when_the_model_beat_every_projection_and_on_spend():
+    rows = [
+        _own(MODEL, 2020, 2, "total", 100.0, 101.0, (90.0, 110.0)),
+        _own("compound_growth_3y", 2020, 2, "total", 100.0, 95.0),
+        _own(MODEL, 2020, 2, "mss", 10.0, 10.0, (9.0, 11.0)),
+        _own("compound_growth_3y", 2020, 2, "mss", 10.0, 14.0),
+    ]
+    records = pd.DataFrame(rows, columns=RECORD_COLUMNS)
+    scored = verdict(summarise(records, {"mss": 20_000.0}))
+    assert scored.better == [] and scored.spend[0] == 0.0
+    assert "It did better than every simple projection." in scored.sentence()
+    # the model lost on the total but won weighted by cost: both are said
+    worse = records.copy()
+    worse.loc[(worse["model"] == MODEL) & (worse["provision_type"] == "total"), "forecast"] = 110.0
+    text = verdict(summarise(worse, {"mss": 20_000.0})).sentence()
+    assert "(by cost per plan the model did better: 0.0% against 40.0%)" in text
+    assert verdict(summarise(records[records["provision_type"] != "total"])) is None
 
 
 def test_an_empty_backtest_is_written_typed_as_the_contract_says():
