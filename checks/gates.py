@@ -580,13 +580,32 @@ UNLINKED_MEASURES = {
     "payment_for_unknown_child": "child-level payments whose child no plan has",
     "payment_for_unknown_placement": "payments whose placement no placement extract has",
     "placement_for_unknown_child": "placements whose child no plan has",
+    # an establishment's id that joins no type: its children count as in no placement
+    "establishment_type_unknown": (
+        "placements whose establishment no type code, GIAS row or SEN setting types"
+    ),
 }
+# what to do when a flag's share is over the tolerance
+UNLINKED_REMEDIES = {
+    "establishment_type_unknown": (
+        "placements of unknown type count their children as in no placement ('none') and their "
+        "spend as none's: give each placement its establishment_type_code or sen_setting, or "
+        "put the council's GIAS extract in reference/ so that each URN and UKPRN finds its type"
+    ),
+}
+KEY_REMEDY = (
+    "so many ids that join nothing mean the extracts no longer share their child ids: "
+    "check that HIGHNEEDS_PSEUDONYM_KEY is the key the warehouse was built with and "
+    "that every extract carries the same child id as the ledger (for a SEN2 return: "
+    "HIGHNEEDS_SEN2_CHILD_ID, the person field the ledger's child_id holds)"
+)
 
 
 def ids_link(target: Warehouse | duckdb.DuckDBPyConnection, max_share: float) -> GateResult:
-    """Payments and placements that point to a child or placement the warehouse does not know.
-    A few are a data-quality nuisance (flagged, kept); most of them mean the ids no longer join:
-    a different pseudonymisation key, or an extract carrying another id than the others."""
+    """Payments and placements that point to a child or placement the warehouse does not know,
+    and placements whose establishment joins no type. A few are a data-quality nuisance
+    (flagged, kept); most of them mean the ids no longer join: a different pseudonymisation key,
+    an extract carrying another id than the others, or URNs with no GIAS extract to type them."""
     wh = as_warehouse(target)
     # per council, one pass over the ledger for both kinds of payment (it is tens of millions of
     # rows nationally)
@@ -630,6 +649,7 @@ def ids_link(target: Warehouse | duckdb.DuckDBPyConnection, max_share: float) ->
                 (paid["placement_rows"], paid["placement_money"]) if paid is not None else (0, 0.0)
             ),
             "placement_for_unknown_child": (placements.get(code, 0), None),
+            "establishment_type_unknown": (placements.get(code, 0), None),
         }
         for flag, label in UNLINKED_MEASURES.items():
             total, total_money = totals[flag]
@@ -673,22 +693,19 @@ def ids_link(target: Warehouse | duckdb.DuckDBPyConnection, max_share: float) ->
         {"unlinked_share": "ids do not join"},
     )
     if not result.passed:
+        over = [r for r in facts.itertuples() if r.unlinked_share > max_share]
+        failed = {r.flag for r in over}
         result.failures = [
             (f"council {r.la_code}: " if len(codes) > 1 else "")
             + f"{r.unlinked_rows:,} of {r.rows:,} {UNLINKED_MEASURES[r.flag]} "
             f"({r.unlinked_share:.0%}"
             + (f", £{r.unlinked_money_gbp:,.2f}" if pd.notna(r.unlinked_money_gbp) else "")
             + f"; tolerance {max_share:.0%}, HIGHNEEDS_UNLINKED_TOLERANCE)"
-            for r in facts.itertuples()
-            if r.unlinked_share > max_share
-        ] + [
-            (
-                "so many ids that join nothing mean the extracts no longer share their child ids: "
-                "check that HIGHNEEDS_PSEUDONYM_KEY is the key the warehouse was built with and "
-                "that every extract carries the same child id as the ledger (for a SEN2 return: "
-                "HIGHNEEDS_SEN2_CHILD_ID, the person field the ledger's child_id holds)"
-            )
+            for r in over
         ]
+        if failed - set(UNLINKED_REMEDIES):
+            result.failures.append(KEY_REMEDY)
+        result.failures += [UNLINKED_REMEDIES[f] for f in UNLINKED_REMEDIES if f in failed]
     return result
 
 
@@ -915,8 +932,11 @@ def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) 
     """Per council: every complete financial year from the one whose balance brought forward
     anchors the cumulative balance (else the first) has high needs budget lines. Without them
     the year's funding reads as nothing, its whole spend as deficit, and that deficit is carried
-    into every later year's balance and the forecast's starting point."""
-    facts = as_warehouse(target).frame(
+    into every later year's balance and the forecast's starting point. And each year's
+    allocation is income, as the budget file's contract writes it: a file that writes its income
+    as credits (negative, as the ledger does) would read its funding as a deficit."""
+    wh = as_warehouse(target)
+    facts = wh.frame(
         f"""
         WITH anchors AS (
             SELECT la_code,
@@ -935,6 +955,30 @@ def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) 
         ORDER BY p.la_code, p.financial_year
         """
     )
+    negative = wh.frame(
+        "SELECT la_code, financial_year, source_file, source_row, amount_gbp "
+        "FROM staging.stg_budget__lines WHERE line = 'hnb_allocation' AND amount_gbp < 0 "
+        "ORDER BY la_code, source_file, source_row"
+    )
+    many = facts["la_code"].nunique() > 1 or negative["la_code"].nunique() > 1
+    facts = pd.concat(
+        [
+            facts.assign(allocation_negative=None),
+            pd.DataFrame(
+                {
+                    "la_code": negative["la_code"],
+                    "label": [
+                        (f"council {r.la_code}: " if many else "")
+                        + f"{r.source_file} row {r.source_row}, column amount: hnb_allocation "
+                        f"for {r.financial_year} is {float(r.amount_gbp):,.2f}"
+                        for r in negative.itertuples()
+                    ],
+                    "allocation_negative": True,
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     return validate(
         "complete_years_have_a_budget",
         facts,
@@ -943,7 +987,8 @@ def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) 
                 "ExpectColumnValuesToBeInSet",
                 column="complete_without_budget",
                 value_set=[False],
-            )
+            ),
+            expect("ExpectColumnValuesToBeInSet", column="allocation_negative", value_set=[False]),
         ],
         {
             "complete_without_budget": (
@@ -951,7 +996,13 @@ def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) 
                 "hnb_allocation): its funding would read as nothing and its whole spend as "
                 "deficit, carried into every later balance (add the year's lines to the budget "
                 "file)"
-            )
+            ),
+            "allocation_negative": (
+                "the high needs allocation is negative: it is income, written positive in the "
+                "budget file (only the finance ledger writes credits negative); read as given, "
+                "the year's funding would count as spend (write the budget file's income lines "
+                "positive)"
+            ),
         },
     )
 

@@ -101,7 +101,8 @@ def staging_key(extract: str) -> dg.AssetKey:
             description=(
                 "Every complete financial year from the one whose balance brought forward "
                 "anchors the cumulative balance has high needs lines in the budget file (else "
-                "its funding reads as nothing and its whole spend as deficit)."
+                "its funding reads as nothing and its whole spend as deficit), and no year's "
+                "allocation is negative (income written as a credit would count as spend)."
             ),
         ),
         dg.AssetCheckSpec(
@@ -149,10 +150,12 @@ def staging_key(extract: str) -> dg.AssetKey:
             asset=DATA_QUALITY_FLAGS,
             blocking=True,
             description=(
-                "Payments and placements pointing to a child or placement no extract has are at "
-                "most HIGHNEEDS_UNLINKED_TOLERANCE (default 5 %) of their kind: more means the ids "
-                "no longer join (another pseudonymisation key, "
-                "or an extract carrying another child id)."
+                "Payments and placements pointing to a child or placement no extract has, and "
+                "placements whose establishment no type code, GIAS row or SEN setting types, are "
+                "at most HIGHNEEDS_UNLINKED_TOLERANCE (default 5 %) of their kind: more means the "
+                "ids no longer join (another pseudonymisation key, an extract carrying another "
+                "child id, or URNs with no GIAS extract to type them: their children would count "
+                "as in no placement)."
             ),
         ),
     ],

@@ -242,6 +242,26 @@ def test_ids_link_passes_on_the_fixture_and_blocks_when_most_payments_join_no_ch
     assert "placements whose child no plan has (100%;" in said and "nan" not in said
 
 
+def test_ids_link_blocks_when_most_placements_have_no_type_and_says_where_types_come_from(con):
+    """URNs with no establishment type and no GIAS extract to give one: every such child would
+    count as in no placement ('none'), its spend as none's, with the run green."""
+    con.execute(
+        "INSERT INTO intermediate.int_data_quality_flags (la_code, extract, source_file, "
+        "source_row, source_file_hash, record_key, flag) SELECT la_code, 'placements', "
+        "source_file, source_row, source_file_hash, placement_id, "
+        "'establishment_type_unknown' FROM staging.stg_placements__spells"
+    )
+    result = gates.ids_link(con, 0.05)
+    assert not result.passed
+    assert (
+        "placements whose establishment no type code, GIAS row or SEN setting types (100%;"
+        in result.summary
+    )
+    assert "GIAS extract in reference/" in result.summary
+    assert "HIGHNEEDS_PSEUDONYM_KEY" not in result.summary  # not a key's fault
+    assert gates.ids_link(con, 1.0).passed
+
+
 def _second_council(con, *tables: str) -> None:
     """Council 999 in `tables`: a copy of the fixture council's rows."""
     for table in tables:
@@ -305,6 +325,27 @@ def test_a_complete_year_without_a_budget_fails_naming_it(con):
         result.summary
     )
     assert result.summary.endswith("(add the year's lines to the budget file) (2022-23)")
+
+
+def test_a_budget_file_writing_its_allocation_as_a_credit_fails_naming_file_row_and_column(con):
+    """Income written negative, as the ledger writes credits: read as given, the year's funding
+    counted as spend and the published deficit grew many times over, with every gate green."""
+    con.execute(
+        "UPDATE raw.budget SET amount = -amount "
+        "WHERE line = 'hnb_allocation' AND financial_year = '2022-23'"
+    )
+    file, row, amount = con.execute(
+        "SELECT source_file, source_row, amount_gbp FROM staging.stg_budget__lines "
+        "WHERE line = 'hnb_allocation' AND financial_year = '2022-23'"
+    ).fetchone()
+    result = gates.complete_years_have_a_budget(con)
+    assert not result.passed and amount < 0
+    assert "the high needs allocation is negative: it is income" in result.summary
+    assert (
+        f"({file} row {row}, column amount: hnb_allocation for 2022-23 is {float(amount):,.2f})"
+        in result.summary
+    )
+    assert "no high needs lines" not in result.summary  # the years are all there
 
 
 def test_a_balance_brought_forward_that_cannot_anchor_the_balance_fails_naming_it(con):
