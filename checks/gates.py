@@ -582,15 +582,16 @@ UNLINKED_MEASURES = {
     "placement_for_unknown_child": "placements whose child no plan has",
     # an establishment's id that joins no type: its children count as in no placement
     "establishment_type_unknown": (
-        "placements whose establishment no type code, GIAS row or SEN setting types"
+        "placements whose establishment no known type code, GIAS row or SEN setting types"
     ),
 }
 # what to do when a flag's share is over the tolerance
 UNLINKED_REMEDIES = {
     "establishment_type_unknown": (
         "placements of unknown type count their children as in no placement ('none') and their "
-        "spend as none's: give each placement its establishment_type_code or sen_setting, or "
-        "put the council's GIAS extract in reference/ so that each URN and UKPRN finds its type"
+        "spend as none's: put the council's GIAS extract in reference/ so that each URN finds "
+        "its type, or give each placement a sen_setting or an establishment_type_code that "
+        "dbt/seeds/gias_establishment_types.csv lists"
     ),
 }
 KEY_REMEDY = (
@@ -695,7 +696,10 @@ def ids_link(target: Warehouse | duckdb.DuckDBPyConnection, max_share: float) ->
     if not result.passed:
         over = [r for r in facts.itertuples() if r.unlinked_share > max_share]
         failed = {r.flag for r in over}
-        result.failures = [
+        # what to do first: the summary keeps a failure's first lines only
+        remedies = [KEY_REMEDY] if failed - set(UNLINKED_REMEDIES) else []
+        remedies += [UNLINKED_REMEDIES[f] for f in UNLINKED_REMEDIES if f in failed]
+        result.failures = remedies + [
             (f"council {r.la_code}: " if len(codes) > 1 else "")
             + f"{r.unlinked_rows:,} of {r.rows:,} {UNLINKED_MEASURES[r.flag]} "
             f"({r.unlinked_share:.0%}"
@@ -703,9 +707,6 @@ def ids_link(target: Warehouse | duckdb.DuckDBPyConnection, max_share: float) ->
             + f"; tolerance {max_share:.0%}, HIGHNEEDS_UNLINKED_TOLERANCE)"
             for r in over
         ]
-        if failed - set(UNLINKED_REMEDIES):
-            result.failures.append(KEY_REMEDY)
-        result.failures += [UNLINKED_REMEDIES[f] for f in UNLINKED_REMEDIES if f in failed]
     return result
 
 
@@ -960,7 +961,7 @@ def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) 
         "FROM staging.stg_budget__lines WHERE line = 'hnb_allocation' AND amount_gbp < 0 "
         "ORDER BY la_code, source_file, source_row"
     )
-    many = facts["la_code"].nunique() > 1 or negative["la_code"].nunique() > 1
+    many = len({*facts["la_code"], *negative["la_code"]}) > 1
     facts = pd.concat(
         [
             facts.assign(allocation_negative=None),

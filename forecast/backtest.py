@@ -213,11 +213,11 @@ class Verdict:
 
     def sentence(self) -> str:
         years = f"{self.horizon} year{'s' if self.horizon > 1 else ''} ahead"
-        others = ", ".join(f"{LABELS[b].lower()} {w:.1%}" for b, w in self.baselines.items())
+        others = "".join(f"; {LABELS[b].lower()} {w:.1%}" for b, w in self.baselines.items())
         text = (
             f"Tested on the council's own past censuses ({self.origins} "
             f"origin{'s' if self.origins > 1 else ''}, {years}), the caseload model missed "
-            f"the total plans by {self.wape:.1%} (bias {self.bias:+.1%}); {others}. "
+            f"the total plans by {self.wape:.1%} (bias {self.bias:+.1%}){others}. "
         )
         if self.better:
             text += f"{_names(self.better)} forecast the total better here"
@@ -229,7 +229,7 @@ class Verdict:
                     f"{self.spend[1][best]:.1%})"
                 )
             text += ". "
-        else:
+        elif self.baselines:
             text += "It did better than every simple projection. "
         return text + (
             f"Its p10–p90 band held {self.covered} of {self.origins} actual totals; an 80% band "

@@ -254,7 +254,7 @@ def test_ids_link_blocks_when_most_placements_have_no_type_and_says_where_types_
     result = gates.ids_link(con, 0.05)
     assert not result.passed
     assert (
-        "placements whose establishment no type code, GIAS row or SEN setting types (100%;"
+        "placements whose establishment no known type code, GIAS row or SEN setting types (100%;"
         in result.summary
     )
     assert "GIAS extract in reference/" in result.summary

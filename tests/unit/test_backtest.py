@@ -1,5 +1,7 @@
 """The backtest's scoring and the baselines, on records whose answers are worked out by hand."""
 
+import dataclasses
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -100,6 +102,9 @@ def test_the_verdict_says_when_the_model_beat_every_projection_and_on_spend():
     text = verdict(summarise(worse, {"mss": 20_000.0})).sentence()
     assert "(by cost per plan the model did better: 0.0% against 40.0%)" in text
     assert verdict(summarise(records[records["provision_type"] != "total"])) is None
+    # with no baseline scored beside it, nothing is claimed against one
+    alone = dataclasses.replace(scored, baselines={}).sentence()
+    assert "(bias +1.0%). Its p10–p90 band held 1 of 1" in alone
 
 
 def test_an_empty_backtest_is_written_typed_as_the_contract_says():
