@@ -1063,6 +1063,73 @@ def balance_brought_forward_anchors(
     )
 
 
+def balance_brought_forward_agrees(
+    target: Warehouse | duckdb.DuckDBPyConnection,
+) -> GateResult:
+    """Per council, each balance brought forward the budget file gives against the close the
+    warehouse computes for the year before. The cumulative balance opens on the earliest one
+    given and runs on the ledger and budget from there, so a later one that differs (a
+    restatement, a safety-valve payment, a movement outside the ledger) is in neither the balance
+    nor the forecast's starting point: said, not silently dropped. Warns: the council decides
+    which figure is right."""
+    frame = as_warehouse(target).frame(
+        """
+        WITH given AS (
+            SELECT la_code, financial_year, sum(amount_gbp) AS amount_gbp,
+                   min(source_file) AS source_file, min(source_row) AS source_row
+            FROM staging.stg_budget__lines WHERE line = 'balance_brought_forward'
+            GROUP BY la_code, financial_year
+        )
+        SELECT g.la_code, g.financial_year, g.source_file, g.source_row,
+               g.amount_gbp::DOUBLE AS given_gbp, p.financial_year AS previous_year,
+               p.cumulative_balance_gbp::DOUBLE AS computed_gbp
+        FROM given g
+        INNER JOIN marts.fct_hnb_position p
+            ON p.la_code = g.la_code
+            AND cast(left(p.financial_year, 4) AS INTEGER) + 1
+                = cast(left(g.financial_year, 4) AS INTEGER)
+        WHERE p.cumulative_balance_gbp IS NOT NULL
+        ORDER BY g.la_code, g.financial_year
+        """
+    )
+    several = frame["la_code"].nunique() > 1
+    facts = pd.DataFrame(
+        {
+            "la_code": frame["la_code"],
+            "label": [
+                (f"council {r.la_code}: " if several else "")
+                + f"{r.financial_year} {r.given_gbp:,.2f} ({r.source_file} row {r.source_row}) "
+                f"against the close of {r.previous_year} {r.computed_gbp:,.2f}, a difference of "
+                f"{r.given_gbp - r.computed_gbp:,.2f}"
+                for r in frame.itertuples()
+            ],
+            # to the pound: a file's rounding is not a restatement
+            "difference_gbp": frame["given_gbp"] - frame["computed_gbp"],
+        }
+    )
+    return validate(
+        "balance_brought_forward_agrees",
+        facts,
+        [
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                column="difference_gbp",
+                min_value=-1.0,
+                max_value=1.0,
+            )
+        ],
+        {
+            "difference_gbp": (
+                "a balance brought forward the budget file gives differs from the close the "
+                "ledger and budget give the year before: the cumulative balance and the "
+                "forecast run on from the earliest one given, so the difference (a restatement, "
+                "a payment outside the ledger) is in neither; to start from the later figure, "
+                "give it alone"
+            )
+        },
+    )
+
+
 # --- costs within the reviewed bounds ----------------------------------------------------------
 
 

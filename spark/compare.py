@@ -439,6 +439,7 @@ def _python_reads(target) -> dict[str, object]:
         "ledger_months_complete": gates.ledger_months_complete(target),
         "complete_years_have_a_budget": gates.complete_years_have_a_budget(target),
         "balance_brought_forward_anchors": gates.balance_brought_forward_anchors(target),
+        "balance_brought_forward_agrees": gates.balance_brought_forward_agrees(target),
         "unit_costs_within_bounds": gates.unit_costs_within_bounds(target, bounds, 1.0),
         "placement_costs_within_bounds": gates.placement_costs_within_bounds(target, bounds),
         "ids_link": gates.ids_link(target, 0.05),

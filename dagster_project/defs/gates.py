@@ -35,6 +35,7 @@ FINANCE_RECONCILES = "finance_reconciles_to_mart"
 LEDGER_MONTHS_COMPLETE = "ledger_months_complete"
 COMPLETE_YEARS_HAVE_A_BUDGET = "complete_years_have_a_budget"
 BALANCE_BROUGHT_FORWARD_ANCHORS = "balance_brought_forward_anchors"
+BALANCE_BROUGHT_FORWARD_AGREES = "balance_brought_forward_agrees"
 HNB_POSITION = dg.AssetKey(["marts", "fct_hnb_position"])
 UNIT_COSTS_WITHIN_BOUNDS = "unit_costs_within_bounds"
 PLACEMENT_COSTS_WITHIN_BOUNDS = "placement_costs_within_bounds"
@@ -114,6 +115,17 @@ def staging_key(extract: str) -> dg.AssetKey:
                 "balance: it is for a year the ledger covers, or the year after its last when "
                 "that year is complete (else the balance would open at zero and miss the "
                 "deficit carried)."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            BALANCE_BROUGHT_FORWARD_AGREES,
+            asset=HNB_POSITION,
+            blocking=False,
+            description=(
+                "Warns when a balance brought forward the budget file gives differs by more "
+                "than £1 from the close computed for the year before: the cumulative balance "
+                "and the forecast run on from the earliest one given, so a restatement or a "
+                "payment outside the ledger after it is in neither."
             ),
         ),
         dg.AssetCheckSpec(
@@ -216,6 +228,9 @@ def warehouse_gates(
         for asset, name, run in council_gates:
             if wanted(asset, name):
                 yield check_result(run(), asset, name, councils)
+        if wanted(HNB_POSITION, BALANCE_BROUGHT_FORWARD_AGREES):
+            gate = gates.balance_brought_forward_agrees(con)
+            yield check_result(gate, HNB_POSITION, BALANCE_BROUGHT_FORWARD_AGREES, warn_only=True)
         if wanted(EHCP_COHORT, CASE_EXTRACTS_REACH_CENSUS):
             gate = gates.case_extracts_reach_census(con)
             yield check_result(gate, EHCP_COHORT, CASE_EXTRACTS_REACH_CENSUS, warn_only=True)

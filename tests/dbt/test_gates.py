@@ -25,6 +25,7 @@ def test_all_gates_pass_on_the_fixture(con):
         gates.case_extracts_reach_census(con),
         gates.complete_years_have_a_budget(con),
         gates.balance_brought_forward_anchors(con),
+        gates.balance_brought_forward_agrees(con),
         gates.unit_costs_within_bounds(con, bounds, 1.0),
         gates.placement_costs_within_bounds(con, bounds),
     ]
@@ -371,6 +372,34 @@ def test_a_balance_brought_forward_that_cannot_anchor_the_balance_fails_naming_i
         "WHERE financial_year = '2023-24') WHERE line = 'balance_brought_forward'"
     )
     assert gates.balance_brought_forward_anchors(con).passed
+
+
+def test_a_later_balance_brought_forward_that_differs_from_the_close_is_said(con):
+    """The balance opens on the earliest balance brought forward given; a later one that
+    differs (a restatement, a payment outside the ledger) was dropped without a word."""
+    assert gates.balance_brought_forward_agrees(con).passed
+    last, close = con.execute(
+        "SELECT financial_year, cumulative_balance_gbp FROM marts.fct_hnb_position "
+        "WHERE cumulative_balance_gbp IS NOT NULL ORDER BY financial_year DESC LIMIT 1"
+    ).fetchone()
+    after = f"{int(last[:4]) + 1}-{(int(last[:4]) + 2) % 100:02d}"
+    close = float(close)
+    for amount, agrees in ((close + 0.4, True), (close - 1_000_000, False)):
+        con.execute("DELETE FROM raw.budget WHERE financial_year = ?", [after])
+        con.execute(
+            "INSERT INTO raw.budget SELECT * REPLACE (? AS financial_year, ? AS amount, "
+            "_source_row + 1000 AS _source_row) FROM raw.budget "
+            "WHERE line = 'balance_brought_forward'",
+            [after, amount],
+        )
+        result = gates.balance_brought_forward_agrees(con)
+        assert result.passed is agrees, amount
+    assert "a balance brought forward the budget file gives differs from the close" in (
+        result.summary
+    )
+    assert f"against the close of {last} {close:,.2f}, a difference of -1,000,000.00)" in (
+        result.summary
+    )
 
 
 def test_a_gate_on_a_councils_figures_names_the_council_that_failed(con):
