@@ -1013,9 +1013,9 @@ def provision_starts(data: ReportData, threshold: int | None = None) -> Chart:
         f"{style.count(total_starts)} placements" if np.isfinite(total_starts) else "Placements"
     )
     reading = (
-        f"{counted} started in the {len(years)} years to January {years[-1]}"
-        + ("; " + "; ".join(pieces) if pieces else "")
-        + "."
+        f"{counted} started in the {len(years)} years to January {years[-1]}, each taking a "
+        "child into a provision type (a new record at the same school, or a move within one "
+        "type, is not a start)" + ("; " + "; ".join(pieces) if pieces else "") + "."
     )
     return Chart(
         "08_age_at_provision_start",

@@ -1,11 +1,30 @@
--- Placement spells that opened in each census year, with the child's curriculum age at the
--- start and the primary need of the plan in force (or, failing that, the child's first plan).
+-- Placement spells that opened in each census year and took the child into a provision type,
+-- with the child's curriculum age at the start and the primary need of the plan in force (or,
+-- failing that, the child's first plan). A spell that carries on the child's previous spell in
+-- the same provision type — a new record at the same school each September, a move between two
+-- special schools, the previous spell still open or ended within 92 days (a summer holiday's
+-- gap and more) — took the child into nothing new, and is not a start.
 with windows as (
     select * from {{ ref('int_census_windows') }}
 ),
 
 placements as (
-    select * from {{ ref('int_placements_classified') }}
+    select
+        *,
+        lag(provision_type) over (
+            partition by la_code, child_id order by start_date, placement_id
+        ) as previous_provision_type,
+        lag(end_date) over (
+            partition by la_code, child_id order by start_date, placement_id
+        ) as previous_end_date
+    from {{ ref('int_placements_classified') }}
+),
+
+entries as (
+    select * from placements
+    where previous_provision_type is null
+        or previous_provision_type <> provision_type
+        or cast(previous_end_date + interval 92 day as date) < start_date
 ),
 
 plans as (
@@ -13,11 +32,11 @@ plans as (
 ),
 
 starts as (
-    select windows.census_year, placements.*
-    from placements
+    select windows.census_year, entries.*
+    from entries
     inner join windows
-        on windows.la_code = placements.la_code
-        and {{ in_census_window('placements.start_date', 'windows') }}
+        on windows.la_code = entries.la_code
+        and {{ in_census_window('entries.start_date', 'windows') }}
 ),
 
 -- the child's plan that started last on or before the placement started
