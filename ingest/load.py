@@ -87,6 +87,15 @@ from .sen2_child_ids import ChildIdRule
 MAX_AGE_AT_PLAN_START = 25
 # Dates that may lie before the date floor: a date of birth has its own age rules.
 DATES_WITHOUT_FLOOR = ("date_of_birth",)
+# Dates that may be set ahead: a placement's planned end, a plan's notice to cease. The row is
+# loaded as it stands on the extract date, the spell or plan still open (with the columns that
+# go with the date, the cease reason), and the file is read again once the date has come. As a
+# date after the extract date, quarantining the row took the child's placement or plan out of
+# every census before it.
+PLANNED_DATES: dict[str, tuple[str, ...]] = {
+    "end_date": (),
+    "plan_cease_date": ("cease_reason",),
+}
 # Extra headers that look like personal data are never stored (the contract's own personal
 # columns are listed in ingest.contracts).
 PERSONAL_HEADER = re.compile(
@@ -151,6 +160,8 @@ class FileOutcome:
     money_quarantined_gbp: Decimal | None = None
     gross_money_read_gbp: Decimal | None = None
     gross_money_quarantined_gbp: Decimal | None = None
+    # the earliest planned date after the extract date (PLANNED_DATES): read the file again then
+    planned_date_due: dt.date | None = None
 
 
 @dataclass
@@ -361,6 +372,9 @@ FILES_COLUMNS = [
     # a SEN2 return's census day: where two returns hold the same key, the later census wins,
     # whatever order they were loaded in (a backfilled older return does not undo a newer one)
     "census_date DATE",
+    # the earliest date set ahead of the extract date in the file's rows (a planned end): the
+    # rows are loaded open, and the file is read again once that date has come
+    "planned_date_due DATE",
 ]
 
 
@@ -585,7 +599,7 @@ def row_rules(extract: Extract, extract_date: dt.date, date_floor: dt.date) -> l
         }.get(column.kind, "bad_format")
         typed = typed_name(column.name)
         problems.append(Rule(code, column.name, f"{present} AND {typed} IS NULL", text))
-        if column.kind == "date":
+        if column.kind == "date" and column.name not in PLANNED_DATES:
             problems.append(
                 Rule(
                     "date_after_extract",
@@ -864,13 +878,35 @@ def _write_part(
         f"{quote_literal(outcome.file_hash)} AS _file_hash, {quote_literal(outcome.file_name)} AS "
         f"_source_file, _source_row, {quote_literal(load_id)} AS _load_id"
     )
+    names = {c.name for c in extract.stored_columns}
+    ahead = {
+        name: f"{typed_name(date)} > DATE {quote_literal(extract_date.isoformat())}"
+        for date, going_with in PLANNED_DATES.items()
+        if date in names
+        for name in (date, *going_with)
+    }
     typed = ", ".join(
-        f"{typed_name(c.name)} AS {quote_ident(c.name)}" for c in extract.stored_columns
+        (
+            f"CASE WHEN {ahead[c.name]} THEN NULL ELSE {typed_name(c.name)} END"
+            if c.name in ahead
+            else typed_name(c.name)
+        )
+        + f" AS {quote_ident(c.name)}"
+        for c in extract.stored_columns
     )
+    accepted = "_duplicate_of_row IS NULL AND _ok"
     con.execute(
         f"INSERT INTO raw.{extract.name} BY NAME SELECT {typed}, _extra_columns, {provenance} "
-        "FROM _checked WHERE _duplicate_of_row IS NULL AND _ok"
+        f"FROM _checked WHERE {accepted}"
     )
+    due = [
+        con.execute(
+            f"SELECT min({typed_name(date)}) FROM _checked WHERE {accepted} AND {ahead[date]}"
+        ).fetchone()[0]
+        for date in PLANNED_DATES
+        if date in names
+    ]
+    outcome.planned_date_due = min((d for d in due if d is not None), default=None)
     money = (
         f", {typed_name(extract.money_column)} AS {quote_ident(extract.money_column)}"
         if extract.money_column
@@ -951,7 +987,8 @@ def _record_file(
         "?::DECIMAL(18,2) AS gross_money_read_gbp, "
         "?::DECIMAL(18,2) AS gross_money_quarantined_gbp, "
         "true AS in_landing, "
-        "? AS last_seen_load_id, ? AS la_code, ?::DATE AS census_date",
+        "? AS last_seen_load_id, ? AS la_code, ?::DATE AS census_date, "
+        "?::DATE AS planned_date_due",
         [
             outcome.file_hash,
             content_hash,
@@ -974,6 +1011,7 @@ def _record_file(
             load_id,
             la_code,
             census_date,
+            outcome.planned_date_due,
         ],
     )
 
@@ -1311,8 +1349,16 @@ def _dated_rows_now_due(
     con: duckdb.DuckDBPyConnection, extract: Extract, file_hashes: list[str], extract_date: dt.date
 ) -> bool:
     """Whether a loaded file has rows quarantined for a date after the extract date that is no
-    longer after it: the one rule whose verdict changes with the day the warehouse is refreshed."""
+    longer after it, or rows loaded open with a planned date (PLANNED_DATES) that has come: what
+    is read from a file changes with the day the warehouse is refreshed."""
     placeholders = ", ".join("?" for _ in file_hashes)
+    planned = con.execute(
+        f"SELECT count(*) FROM raw.{extract.name}_files WHERE file_hash IN ({placeholders}) "
+        "AND planned_date_due <= ?::DATE",
+        [*file_hashes, extract_date],
+    ).fetchone()
+    if planned and planned[0]:
+        return True
     found = con.execute(
         f"""
         SELECT count(*) FROM (

@@ -242,6 +242,50 @@ def test_a_row_dated_after_the_extract_date_is_loaded_once_that_date_has_come(tm
     assert [f.status for f in again.files] == ["unchanged"]
 
 
+def test_a_planned_end_after_the_extract_date_loads_the_row_open_until_that_date_has_come(
+    tmp_path, con
+):
+    """A placement's planned end next July, a plan's notice to cease: quarantined as dated after
+    the extract date, the row took the child's placement or plan out of every census before it.
+    Loaded as it stands on the extract date (open, the cease reason with its date), and read
+    again once the date has come."""
+    write(
+        tmp_path,
+        "placements",
+        "p.csv",
+        "placement_id,child_id,urn,start_date,end_date\n"
+        "PL1,C1,100001,2021-01-01,2027-07-31\nPL2,C2,100002,2021-01-01,2024-07-31\n",
+    )
+    write(
+        tmp_path,
+        "ehcp",
+        "plans.csv",
+        EHCP_HEADER + "\n"
+        "C1,P1,2012-05-01,M,ASD,2019-01-01,2027-07-31,1,,,,,\n"
+        "C2,P2,2012-05-01,F,MLD,2019-01-01,2024-07-31,2,,,,,\n",
+    )
+    for extract in (PLACEMENTS, EHCP):
+        loaded = load_extract(con, extract, tmp_path, "L1", KEY, dt.date(2026, 3, 31))
+        assert [(f.rows_valid, f.rows_quarantined) for f in loaded.files] == [(2, 0)]
+    assert con.execute("SELECT end_date FROM raw.placements ORDER BY placement_id").fetchall() == [
+        (None,),
+        (dt.date(2024, 7, 31),),
+    ]
+    assert con.execute(
+        "SELECT plan_cease_date, cease_reason FROM raw.ehcp ORDER BY plan_id"
+    ).fetchall() == [(None, None), (dt.date(2024, 7, 31), "2")]
+    same = load_extract(con, PLACEMENTS, tmp_path, "L2", KEY, dt.date(2027, 7, 30))
+    assert [f.status for f in same.files] == ["unchanged"]
+    for extract in (PLACEMENTS, EHCP):
+        later = load_extract(con, extract, tmp_path, "L3", KEY, dt.date(2027, 7, 31))
+        assert [(f.status, f.rows_valid) for f in later.files] == [("loaded", 2)]
+    assert con.execute("SELECT count(end_date) FROM raw.placements").fetchone()[0] == 2
+    assert con.execute(
+        "SELECT plan_cease_date, cease_reason FROM raw.ehcp WHERE plan_id = 'P1'"
+    ).fetchone() == (dt.date(2027, 7, 31), "1")
+    assert con.execute("SELECT count(*) FROM raw.ehcp_files").fetchone()[0] == 1
+
+
 def test_placement_rules(tmp_path, con):
     write(
         tmp_path,
