@@ -182,7 +182,12 @@ def estimate_costs(
         fte = fte_wide.get(provision, empty).reindex(recent[-3:])
         plans = census_for_fy.get(provision, empty).reindex(recent[-3:])
         ratio = (fte / plans.where(plans > 0)).dropna()
-        fte_per_plan.append(float(ratio.mean()) if len(ratio) else 1.0)
+        # the base year's (the latest there is): its unit cost × this is the year's own spend per
+        # plan, so the first forecast year goes on from the last actual one. A mean over three
+        # years stepped it by as much as they differ (a steady council's independent special
+        # placements +10 % per plan in one year, stated growth 1.9 %), and held a type that
+        # opened or grew within them at its ramp-up year's part-year share
+        fte_per_plan.append(float(ratio.iloc[-1]) if len(ratio) else 1.0)
         unit = (
             spend_wide.get(provision, empty) / fte_wide.get(provision, empty).where(lambda s: s > 0)
         ).reindex(recent)

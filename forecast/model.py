@@ -881,8 +881,9 @@ def assumptions_table(
                 None,
                 float(costs.fte_per_plan[p]),
                 "full-time places a plan",
-                "full-time-equivalent placements in a year ÷ plans on its January census, "
-                "averaged over the last complete years (at most three)",
+                "full-time-equivalent placements in the base year ÷ plans on its January "
+                "census (else the latest of the two complete years before it with plans), so the "
+                "first forecast year goes on from that year's spend per plan",
             )
         )
     rows.append(

@@ -121,8 +121,22 @@ def test_real_growth_is_past_growth_less_past_inflation_within_bounds(model):
     assert model.inflation == pytest.approx(0.027)
 
 
-def test_fte_per_plan_over_the_last_three_years(model):
+def test_fte_per_plan_is_the_base_years(model):
     np.testing.assert_allclose(model.fte_per_plan, [100 / 80, 1.0])  # 2022-23's 50 plans left out
+
+
+def test_the_first_forecast_year_goes_on_from_the_base_years_spend_per_plan():
+    """Places a plan is paid on that differ between years (a type that grew within them, part
+    years, residential weeks): the base year's, so that its unit cost × places a plan is its own
+    spend per plan. A mean over three years stepped the first forecast year's cost per plan by
+    their difference, read as unit-cost growth."""
+    h = history()
+    base = h.spend["financial_year"].eq(YEARS[-1]) & h.spend["provision_type"].eq("mss")
+    h.spend.loc[base, ["spend_gbp", "fte_placements"]] = [70 * 20_000 * 1.05**3, 70.0]
+    model = costs.estimate_costs(h, caseload_by_census(h), SETTINGS, "2028-29")
+    assert model.fte_per_plan[0] == pytest.approx(70 / 80)
+    spend_per_plan = 70 * 20_000 * 1.05**3 / 80
+    assert model.unit_cost[0] * model.fte_per_plan[0] == pytest.approx(spend_per_plan)
 
 
 def test_central_spend_and_the_balance_brought_forward(model):
