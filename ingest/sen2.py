@@ -508,22 +508,26 @@ def read_sen2_part(
     beside_others: bool = False,
 ) -> Part:
     """The ehcp, placements or requests rows of one return, as a part; FileRejected when tables are
-    missing, or when it has no census day and other returns sit `beside_others`. `child_id` says
-    which person field is the council's child id (the UPN by default)."""
+    missing, or when it has no census day (`beside_others`: other returns sit beside it, which it
+    could not be ordered against). `child_id` says which person field is the council's child id
+    (the UPN by default)."""
     missing = [t for t in REQUIRED_TABLES[extract_name] if t not in sen2.tables]
     if missing:
         raise FileRejected(
             f"{sen2.name}: SEN2 return lacks the {', '.join(missing)} table(s) needed for "
             f"{extract_name}; found: {', '.join(sorted(sen2.tables)) or '(none)'}"
         )
-    if beside_others and sen2.census_date() is None:
-        # its census day orders it against the other returns: without it a newer return was
-        # outranked by an older one (its corrections lost, ceased plans counted), unsaid
+    if sen2.census_date() is None:
+        # its census day orders it against the other returns (without it a newer return was
+        # outranked by an older one: its corrections lost, ceased plans counted) and says which
+        # calendar year its requests report in full (without it every year it reached back to
+        # was published as a year's requests: 1 request in 2019 beside the DfE's 202)
         raise FileRejected(
             f"{sen2.name}: SEN2 return has no readable census day: its header module "
             "(Blade-Export_…_sen2.csv, column referencedate) is "
             + ("missing" if "sen2" not in sen2.tables else "without a date COLLECT writes")
-            + ", and other returns sit beside it; export it again with its header"
+            + (", and other returns sit beside it" if beside_others else "")
+            + "; export it again with its header"
         )
     columns = _read_tables(con, sen2, work_dir)
     for table, needed in (

@@ -86,7 +86,8 @@ def test_returns_are_loaded_oldest_census_first_whatever_their_folders_are_calle
 def test_a_return_without_its_census_day_beside_others_is_rejected(tmp_path, con):
     """Without its header module a return sorted as the oldest: the 2024 return's copies of
     its plans won, so its corrections were lost and ceased plans counted, every gate green.
-    Alone it loads as before (nothing to order it against)."""
+    Alone it is refused too: its requests reach back years, and only the census day says which
+    calendar year they report in full (every year was published as a whole year's requests)."""
     for name, census in zip(("2024", "2025"), CENSUS_DATES[1:], strict=True):
         write_sen2_return(tmp_path / "sen2" / name, census, version=2)
     for header in (tmp_path / "sen2" / "2025").glob("*_sen2.csv"):
@@ -96,8 +97,10 @@ def test_a_return_without_its_census_day_beside_others_is_rejected(tmp_path, con
     assert outcomes["2025"].status == "rejected"
     assert "no readable census day" in outcomes["2025"].message
     shutil.rmtree(tmp_path / "sen2" / "2024")
-    [alone] = load(duckdb.connect(), EHCP, tmp_path).files
-    assert alone.status == "loaded"
+    for extract in (EHCP, REQUESTS):
+        [alone] = load(duckdb.connect(), extract, tmp_path).files
+        assert alone.status == "rejected" and "no readable census day" in alone.message
+        assert "beside it" not in alone.message
 
 
 @pytest.mark.parametrize(
@@ -134,6 +137,7 @@ def test_sen2_children_and_ledger_payments_share_one_keyed_id(tmp_path, con, led
 
 def test_a_child_without_the_chosen_field_falls_back_to_another_named_one(tmp_path, con):
     folder = tmp_path / "sen2" / "2025"
+    write(folder / "Blade-Export_01-02-2025_sen2.csv", ["referencedate"], [["2025-01-16"]])
     write(
         folder / "Blade-Export_01-02-2025_person.csv",
         ["persontableid", "upn", "uniquelearnernumber", "nativeid"],
