@@ -9,8 +9,12 @@
     build, see ledger_increment.sql).
 
     Written for tens of millions of rows: a key held once (nearly every key) is kept as it is; only
-    the rows of repeated keys are ranked, rather than every row being sorted by key. -#}
-{% macro current_rows(extract, key_columns, after_file_seq=none) -%}
+    the rows of repeated keys are ranked, rather than every row being sorted by key.
+
+    With `first`, a condition on the file record (`files`), the rows of files where it holds win
+    before any of the above: the GIAS extract in a council's own folder over the region's shared
+    one, whichever was loaded last. -#}
+{% macro current_rows(extract, key_columns, after_file_seq=none, first=none) -%}
     {#- a key is a key within one council: the same plan id in two councils' files is two plans -#}
     {%- set key_columns = ['_la_code'] + key_columns -%}
     {%- set same_key = [] -%}
@@ -20,6 +24,7 @@
     with candidates {{ cte_as_not_materialized() }} (
         select valid.*, files.file_seq as _file_seq, files.census_date as _census_date,
             files.la_code as _la_code
+            {%- if first is not none %}, {{ first }} as _first{% endif %}
         from {{ source('raw', extract) }} as valid
         inner join {{ source('raw', extract ~ '_files') }} as files
             on files.file_hash = valid._file_hash
@@ -51,7 +56,8 @@
         semi join repeated on {{ same_key | join(' and ') }}
         qualify row_number() over (
             partition by {{ key_columns | join(', ') }}
-            order by _census_date desc nulls last, _file_seq desc, _source_row desc
+            order by {% if first is not none %}_first desc, {% endif -%}
+                _census_date desc nulls last, _file_seq desc, _source_row desc
         ) = 1
     ) as latest
 {%- endmacro %}

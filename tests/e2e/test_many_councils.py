@@ -58,6 +58,12 @@ def warehouses(tmp_path_factory) -> dict[str, Path]:
     (region / "reference" / "gias_extract.csv").write_text(
         "urn,ukprn,establishment_name,establishment_type_code\n"
         "999001,10099901,Shared Test Academy,28\n"
+        "999002,10099902,Hill School,28\n"
+    )
+    # and ALONE's own, loaded before the shared one, which types one of its URNs otherwise
+    (region / ALONE / "reference").mkdir()
+    (region / ALONE / "reference" / "own_gias.csv").write_text(
+        "urn,ukprn,establishment_name,establishment_type_code\n999002,10099902,Hill School,7\n"
     )
     built = {}
     folder = tmp_path_factory.mktemp("region")
@@ -66,7 +72,7 @@ def warehouses(tmp_path_factory) -> dict[str, Path]:
     built["region_landing"] = region
     own = extracts / ALONE
     shutil.copytree(region / ALONE, own)
-    shutil.copytree(region / "reference", own / "reference")
+    shutil.copytree(region / "reference", own / "reference", dirs_exist_ok=True)
     folder = tmp_path_factory.mktemp(f"council_{ALONE}")
     refresh(folder, own, ALONE)
     built[ALONE] = folder / "warehouse.duckdb"
@@ -149,7 +155,15 @@ def test_the_shared_gias_extract_reaches_every_council(warehouses):
             "SELECT la_code, source_file FROM staging.stg_reference__establishments "
             "WHERE urn = '999001' ORDER BY la_code"
         ).fetchall()
+        # a council's own extract wins over the shared one, whichever was loaded last
+        types = dict(
+            con.execute(
+                "SELECT la_code, establishment_type_code "
+                "FROM staging.stg_reference__establishments WHERE urn = '999002'"
+            ).fetchall()
+        )
     assert rows == [(code, "reference/gias_extract.csv") for code in sorted(COUNCILS)]
+    assert types == {ALONE: 7, **{code: 28 for code in COUNCILS if code != ALONE}}
 
 
 def test_the_summary_names_each_council_and_the_report_sets_them_side_by_side(warehouses):

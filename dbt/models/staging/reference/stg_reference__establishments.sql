@@ -1,5 +1,12 @@
+-- Each council's establishments by URN. Where the council's own GIAS extract (in its folder)
+-- and the region's shared one both give a URN, the council's own wins, whichever was loaded
+-- last (load order and the files' names decided it, so a council's figures moved with the
+-- refresh's history); within either, the latest loaded, as for every extract.
 with source as (
-    {{ current_rows('gias', ['urn']) }}
+    {{ current_rows(
+        'gias', ['urn'],
+        first="concat(files.la_code, '/') = left(files.file_name, length(files.la_code) + 1)"
+    ) }}
 ),
 
 renamed as (
