@@ -272,6 +272,12 @@ def to_sen2_return(landing: Path) -> None:
     write(
         folder / BLADE.format("activeplans"), ["activeplanstableid", "requeststableid"], active_rows
     )
+    # the header module: its census day (a return without one is refused)
+    write(
+        folder / BLADE.format("sen2"),
+        ["collection", "year", "referencedate"],
+        [["SEN2", 2026, "2026-01-15"]],
+    )
     write(
         folder / BLADE.format("placementdetail"),
         [

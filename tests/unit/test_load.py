@@ -286,6 +286,33 @@ def test_a_planned_end_after_the_extract_date_loads_the_row_open_until_that_date
     assert con.execute("SELECT count(*) FROM raw.ehcp_files").fetchone()[0] == 1
 
 
+def test_a_planned_end_quarantined_before_planned_dates_loaded_open_is_read_again(tmp_path, con):
+    """A warehouse from before: its file's row sat in quarantine as dated after the extract date,
+    and the file is known, so nothing would read it until the date had come."""
+    write(
+        tmp_path,
+        "placements",
+        "p.csv",
+        "placement_id,child_id,urn,start_date,end_date\nPL1,C1,100001,2021-01-01,2027-07-31\n",
+    )
+    load_extract(con, PLACEMENTS, tmp_path, "L1", KEY, dt.date(2026, 3, 31))
+    # as the rule used to leave it: the row quarantined for its planned end
+    con.execute("DELETE FROM raw.placements")
+    con.execute(
+        "INSERT INTO quarantine.placements (placement_id, child_id, urn, start_date, end_date, "
+        "_file_hash, _source_file, _source_row, _load_id, reason_codes, reason_columns, "
+        "reason_values, reason) SELECT 'PL1', '1', '100001', '2021-01-01', '2027-07-31', "
+        "file_hash, file_name, 2, 'L1', ['date_after_extract'], ['end_date'], ['2027-07-31'], "
+        "'end_date: date after extract' FROM raw.placements_files"
+    )
+    con.execute("UPDATE raw.placements_files SET planned_date_due = NULL")
+    again = load_extract(con, PLACEMENTS, tmp_path, "L2", KEY, dt.date(2026, 4, 1))
+    assert [(f.status, f.rows_valid, f.rows_quarantined) for f in again.files] == [("loaded", 1, 0)]
+    assert con.execute("SELECT placement_id, end_date FROM raw.placements").fetchall() == [
+        ("PL1", None)
+    ]
+
+
 def test_placement_rules(tmp_path, con):
     write(
         tmp_path,

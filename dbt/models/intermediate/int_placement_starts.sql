@@ -1,9 +1,10 @@
 -- Placement spells that opened in each census year and took the child into a provision type,
 -- with the child's curriculum age at the start and the primary need of the plan in force (or,
--- failing that, the child's first plan). A spell that carries on the child's previous spell in
+-- failing that, the child's first plan). A spell that carries on the child's earlier spells in
 -- the same provision type — a new record at the same school each September, a move between two
--- special schools, the previous spell still open or ended within 92 days (a summer holiday's
--- gap and more) — took the child into nothing new, and is not a start.
+-- special schools: one of them still open or ended within 92 days (a summer holiday's gap and
+-- more), whatever other spells came between — took the child into nothing new, and is not a
+-- start.
 with windows as (
     select * from {{ ref('int_census_windows') }}
 ),
@@ -11,20 +12,19 @@ with windows as (
 placements as (
     select
         *,
-        lag(provision_type) over (
-            partition by la_code, child_id order by start_date, placement_id
-        ) as previous_provision_type,
-        lag(end_date) over (
-            partition by la_code, child_id order by start_date, placement_id
-        ) as previous_end_date
+        -- the latest end of the child's earlier spells in this type (an open one: never ended)
+        max(coalesce(end_date, cast('9999-12-31' as date))) over (
+            partition by la_code, child_id, provision_type
+            order by start_date, placement_id
+            rows between unbounded preceding and 1 preceding
+        ) as same_type_ended
     from {{ ref('int_placements_classified') }}
 ),
 
 entries as (
     select * from placements
-    where previous_provision_type is null
-        or previous_provision_type <> provision_type
-        or cast(previous_end_date + interval 92 day as date) < start_date
+    where same_type_ended is null
+        or same_type_ended < cast(start_date - interval 92 day as date)
 ),
 
 plans as (
