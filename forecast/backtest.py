@@ -213,7 +213,7 @@ class Verdict:
 
     def sentence(self) -> str:
         years = f"{self.horizon} year{'s' if self.horizon > 1 else ''} ahead"
-        others = "".join(f"; {LABELS[b].lower()} {w:.1%}" for b, w in self.baselines.items())
+        others = "".join(f"; {_inside(LABELS[b])} {w:.1%}" for b, w in self.baselines.items())
         text = (
             f"Tested on the council's own past censuses ({self.origins} "
             f"origin{'s' if self.origins > 1 else ''}, {years}), the caseload model missed "
@@ -237,9 +237,14 @@ class Verdict:
         )
 
 
+def _inside(label: str) -> str:
+    """A label inside a sentence: lower case, but England is a name."""
+    return label if label.startswith("England") else label[0].lower() + label[1:]
+
+
 def _names(baselines: list[str]) -> str:
     names = [LABELS[b] for b in baselines]
-    names = [names[0], *(n[0].lower() + n[1:] for n in names[1:])]
+    names = [names[0], *(_inside(n) for n in names[1:])]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 

@@ -82,6 +82,8 @@ def test_the_verdict_names_the_projections_that_beat_the_model_on_the_total():
     text = scored.sentence()
     assert "missed the total plans by 7.0% (bias +3.0%)" in text
     assert "Compound growth (3 years) forecast the total better here." in text
+    national = dataclasses.replace(scored, baselines={"national_growth_3y": 0.01}).sentence()
+    assert "; England's growth (3 years) 1.0%. England's growth (3 years) forecast" in national
     assert "held 1 of 2 actual totals" in text
 
 
