@@ -6,11 +6,11 @@ build, the ledger's two large models (stg_finance__transactions, int_spend_alloc
 ledger's data quality flags (int_data_quality_flags) take only the rows of the files loaded
 since, replacing any earlier version of the same transaction; the rest of the project is
 rebuilt as always (it is small beside the ledger). Anything else — a finance file that left the
-landing folder, another extract's files, the dbt project (models, macros, seeds) or the ingest
-library, a first build — rebuilds the ledger whole. The decision
-compares what the raw tables and the code hold now with what they held at the last successful
-build, recorded in `meta.dbt_build_state` (SHA-256 digests, the finance files' hashes and load
-sequence).
+landing folder or was read again (a date in it has come), another extract's files, the dbt
+project (models, macros, seeds) or the ingest library, a first build — rebuilds the ledger whole.
+The decision compares what the raw tables and the code hold now with what they held at the last
+successful build, recorded in `meta.dbt_build_state` (SHA-256 digests, the finance files' hashes
+and load sequence).
 
 The ledger's uniqueness tests follow the same plan: after an increment they count only the ids
 of the increment's rows, over the whole table (the other rows were unique when the last build
@@ -172,6 +172,11 @@ def plan(con: duckdb.DuckDBPyConnection, project_dir: Path) -> LedgerBuild:
     if not all(_has_table(con, schema, name) for schema, name in LEDGER_MODELS):
         return LedgerBuild(None, "the ledger's tables are missing")
     after = max(before["finance"].values(), default=0)
+    reread = [h for h, seq in now["finance"].items() if before["finance"].get(h, seq) != seq]
+    if reread:
+        # read again when a date in it came: it keeps its place among the files (an increment
+        # would let its rows replace a later file's version of the same transaction)
+        return LedgerBuild(None, f"{len(reread)} finance file(s) were read again")
     new = {h: seq for h, seq in now["finance"].items() if h not in before["finance"]}
     if any(seq <= after for seq in new.values()):  # a file loaded out of order: play safe
         return LedgerBuild(None, "a finance file was loaded before the last build's latest")

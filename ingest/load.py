@@ -351,7 +351,7 @@ FILES_COLUMNS = [
     "extract VARCHAR",
     "file_name VARCHAR",  # relative to the landing folder; "file.xlsx#Sheet" for a sheet
     "file_bytes BIGINT",
-    "file_seq INTEGER",  # load order: where two files hold the same key, the later one wins
+    "file_seq INTEGER",  # load order (the ledger's increment reads the files after a sequence)
     "status VARCHAR",  # loaded | rejected
     "message VARCHAR",
     "columns_found VARCHAR[]",
@@ -375,6 +375,11 @@ FILES_COLUMNS = [
     # the earliest date set ahead of the extract date in the file's rows (a planned end): the
     # rows are loaded open, and the file is read again once that date has come
     "planned_date_due DATE",
+    # which file wins where two hold the same key (after a SEN2 return's census day): the load
+    # sequence of the file's first read. A file read again when a date in it has come keeps its
+    # place: read in July, a March file must not outrank the June file that extended its
+    # placement. Null for a file recorded before this column: its file_seq.
+    "precedence_seq INTEGER",
 ]
 
 
@@ -962,6 +967,17 @@ def _write_part(
     ) = row
 
 
+@dataclass(frozen=True)
+class ReadAgain:
+    """A known file read again because a date in it has come (_dated_rows_now_due): the place
+    among files holding the same key its first read had, and the highest load sequence before
+    it was forgotten, which its new records must follow (the ledger's increment tells a file
+    read again by its new sequence; reusing the old one would hide its rows from it)."""
+
+    precedence_seq: int
+    after_seq: int
+
+
 def _record_file(
     con: duckdb.DuckDBPyConnection,
     outcome: FileOutcome,
@@ -971,9 +987,11 @@ def _record_file(
     load_id: str,
     la_code: str,
     census_date: dt.date | None = None,
+    read_again: ReadAgain | None = None,
 ) -> None:
     next_seq = con.execute(
-        f"SELECT coalesce(max(file_seq), 0) + 1 FROM raw.{outcome.extract}_files"
+        f"SELECT greatest(coalesce(max(file_seq), 0), ?) + 1 FROM raw.{outcome.extract}_files",
+        [read_again.after_seq if read_again else 0],
     ).fetchone()
     assert next_seq is not None
     con.execute(
@@ -988,7 +1006,7 @@ def _record_file(
         "?::DECIMAL(18,2) AS gross_money_quarantined_gbp, "
         "true AS in_landing, "
         "? AS last_seen_load_id, ? AS la_code, ?::DATE AS census_date, "
-        "?::DATE AS planned_date_due",
+        "?::DATE AS planned_date_due, ? AS precedence_seq",
         [
             outcome.file_hash,
             content_hash,
@@ -1012,6 +1030,7 @@ def _record_file(
             la_code,
             census_date,
             outcome.planned_date_due,
+            read_again.precedence_seq if read_again else next_seq[0],
         ],
     )
 
@@ -1053,10 +1072,12 @@ def load_file(
     date_floor: dt.date = DEFAULT_DATE_FLOOR,
     la_code: str = UNKNOWN_LA_CODE,
     census_date: dt.date | None = None,
+    read_again: ReadAgain | None = None,
 ) -> list[FileOutcome]:
     """Load every part `read` gives (into a scratch folder) in one transaction: all of a file,
     or (rejected) none of it. A full disk raises ingest.diskspace.DiskFull. `census_date`: a SEN2
-    return's census day, which orders returns holding the same key."""
+    return's census day, which orders returns holding the same key; `read_again`: a known file
+    read again, which keeps its place among the files holding the same key."""
     headers: list[str] = []
     outcomes: list[FileOutcome] = []
     with reported_when_full(f"Loading {file_name}", database_folder(con), file_bytes):
@@ -1095,6 +1116,7 @@ def load_file(
                     load_id,
                     la_code,
                     census_date,
+                    read_again,
                 )
                 outcomes.append(outcome)
             con.execute("COMMIT")
@@ -1102,7 +1124,15 @@ def load_file(
             _clean_up_after(con, rejection)
             outcome = FileOutcome(extract.name, file_name, file_hash, "rejected", str(rejection))
             _record_file(
-                con, outcome, file_hash, file_bytes, headers, load_id, la_code, census_date
+                con,
+                outcome,
+                file_hash,
+                file_bytes,
+                headers,
+                load_id,
+                la_code,
+                census_date,
+                read_again,
             )
             return [outcome]
         except Exception as error:
@@ -1296,9 +1326,12 @@ def _load_source(
             [content_hash],
         ).fetchall()
     ]
+    read_again = None
     if known and _dated_rows_now_due(con, extract, known, extract_date):
         # rows quarantined as dated after the extract date, a date since reached: the file is
-        # read again (its rows were never loaded, and a month's ledger file is never re-sent)
+        # read again (its rows were never loaded, and a month's ledger file is never re-sent),
+        # keeping its place among the files that hold the same keys
+        read_again = _read_again(con, extract, known)
         _forget(con, extract, known)
         known = []
     if known:
@@ -1342,7 +1375,23 @@ def _load_source(
         date_floor,
         la_code,
         source.census_date,
+        read_again,
     )
+
+
+def _read_again(
+    con: duckdb.DuckDBPyConnection, extract: Extract, file_hashes: list[str]
+) -> ReadAgain:
+    """Before a known file is forgotten to be read again: its place among files holding the same
+    key (the earliest of its parts') and the highest load sequence yet."""
+    placeholders = ", ".join("?" for _ in file_hashes)
+    row = con.execute(
+        f"SELECT min(coalesce(precedence_seq, file_seq)) FILTER (WHERE file_hash IN "
+        f"({placeholders})), max(file_seq) FROM raw.{extract.name}_files",
+        file_hashes,
+    ).fetchone()
+    assert row is not None and row[0] is not None
+    return ReadAgain(row[0], row[1])
 
 
 def _dated_rows_now_due(

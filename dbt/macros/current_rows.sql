@@ -1,6 +1,7 @@
 {#- The current version of each row of a raw `<extract>` table (`extract` names it): only files still in the
     landing folder count, and where several files hold the same key (an overlapping monthly
-    export, a re-export of the plan list) the row from the most recently loaded file wins; of two
+    export, a re-export of the plan list) the row from the most recently loaded file wins (by
+    its first read: a file read again when a date in it has come keeps its place); of two
     SEN2 returns, the one of the later census wins (`census_date`), whatever order they were
     loaded in: an older return backfilled after a newer one does not undo its ceased plans.
     Superseded versions stay in raw for audit. Each row carries `_la_code`, the council whose
@@ -22,7 +23,9 @@
         {%- do same_key.append('candidates.' ~ column ~ ' is not distinct from repeated.' ~ column) -%}
     {%- endfor -%}
     with candidates {{ cte_as_not_materialized() }} (
-        select valid.*, files.file_seq as _file_seq, files.census_date as _census_date,
+        select valid.*, files.file_seq as _file_seq,
+            coalesce(files.precedence_seq, files.file_seq) as _precedence_seq,
+            files.census_date as _census_date,
             files.la_code as _la_code
             {%- if first is not none %}, {{ first }} as _first{% endif %}
         from {{ source('raw', extract) }} as valid
@@ -57,7 +60,8 @@
         qualify row_number() over (
             partition by {{ key_columns | join(', ') }}
             order by {% if first is not none %}_first desc, {% endif -%}
-                _census_date desc nulls last, _file_seq desc, _source_row desc
+                _census_date desc nulls last, _precedence_seq desc, _file_seq desc,
+                _source_row desc
         ) = 1
     ) as latest
 {%- endmacro %}

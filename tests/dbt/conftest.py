@@ -1,5 +1,6 @@
 """A warehouse built from the hand-written landing fixture: ingest library, then `dbt build`."""
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -53,12 +54,11 @@ def dbt_build(
     )
 
 
-def ingest(warehouse: Path, landing: Path) -> None:
-    import datetime as dt
-
+def ingest(warehouse: Path, landing: Path, on: dt.date = dt.date(2026, 3, 31)) -> None:
+    """Every extract of `landing` loaded into `warehouse` as a refresh on the day `on` would."""
     with duckdb.connect(str(warehouse)) as con:
         for extract in EXTRACTS.values():
-            load_extract(con, extract, landing, "test-load", TEST_KEY, dt.date(2026, 3, 31))
+            load_extract(con, extract, landing, "test-load", TEST_KEY, on)
 
 
 @pytest.fixture(scope="session")

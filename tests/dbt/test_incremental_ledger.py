@@ -2,6 +2,7 @@
 (ingest/increment.py decides; dbt/macros/ledger_increment.sql builds). The tables must be those a
 whole build gives, row for row."""
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -276,3 +277,48 @@ def test_after_an_increment_the_uniqueness_tests_count_the_increments_ids_and_we
         week_on = increment.plan(con, DBT_DIR)
     assert week_on.incremental and week_on.whole_checks and week_on.checks_after_file_seq is None
     assert "every id checked" in week_on.describe()
+
+
+def test_a_file_read_again_when_its_date_has_come_keeps_its_place_and_rebuilds_the_ledger_whole(
+    built, tmp_path
+):
+    """March's file holds a payment posted ahead of the extract date (held back until then) and
+    TX90001, which a later file corrects. Read again once the date had come, the March file took
+    a new load sequence and outranked the correction: TX90001 went back to £625, green. It keeps
+    its place now, and the ledger is rebuilt whole (an increment would let its rows replace the
+    later file's)."""
+    landing, warehouse = built
+    finance = landing / "finance"
+    (finance / "ledger_2026_03.csv").write_text(
+        HEADER + "TX90001,30/03/2026,625.00,1.2.1,K001,PL01,110001,,Riverside Primary,HN01,Top-up\n"
+        "TX90004,15/04/2026,300.00,1.2.5,,,,,Sensory support service,HN02,Outreach\n"
+    )
+    (finance / "ledger_2026_03_corrections.csv").write_text(
+        HEADER + "TX90001,30/03/2026,700.00,1.2.1,K001,PL01,110001,,Riverside Primary,HN01,"
+        "Top-up (corrected)\n"
+    )
+    ingest(warehouse, landing)  # 31 March: TX90004 is held back
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        ledger = increment.plan(con, DBT_DIR)
+    assert ledger.incremental and ledger.new_files == 2, ledger
+    build(warehouse, extra_vars=ledger.dbt_vars())
+    with duckdb.connect(str(warehouse)) as con:
+        increment.record(con, DBT_DIR)
+
+    day = dt.date(2026, 4, 16)
+    ingest(warehouse, landing, day)  # the March file is read again
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        ledger = increment.plan(con, DBT_DIR)
+    assert not ledger.incremental and "read again" in ledger.reason, ledger
+    build(warehouse, extra_vars=ledger.dbt_vars())
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        amounts = con.execute(
+            "SELECT transaction_id, amount_gbp::DOUBLE FROM staging.stg_finance__transactions "
+            "WHERE transaction_id IN ('TX90001', 'TX90004') ORDER BY ALL"
+        ).fetchall()
+    assert amounts == [("TX90001", 700.0), ("TX90004", 300.0)]
+    # as a warehouse that first read the files that day has them
+    fresh = tmp_path / "fresh.duckdb"
+    ingest(fresh, landing, day)
+    build(fresh)
+    assert differences(warehouse, fresh) == {}

@@ -280,6 +280,10 @@ def test_a_planned_end_after_the_extract_date_loads_the_row_open_until_that_date
         later = load_extract(con, extract, tmp_path, "L3", KEY, dt.date(2027, 7, 31))
         assert [(f.status, f.rows_valid) for f in later.files] == [("loaded", 2)]
     assert con.execute("SELECT count(end_date) FROM raw.placements").fetchone()[0] == 2
+    # read again, the file keeps its place among files holding the same keys (its first read's)
+    assert con.execute("SELECT file_seq, precedence_seq FROM raw.placements_files").fetchall() == [
+        (2, 1)
+    ]
     assert con.execute(
         "SELECT plan_cease_date, cease_reason FROM raw.ehcp WHERE plan_id = 'P1'"
     ).fetchone() == (dt.date(2027, 7, 31), "1")
