@@ -220,3 +220,39 @@ def mitigation_kind(m: Mitigation, balance_effect: float | None = None) -> str:
     if not lever.income and lever.direction(m.effect) == 0 and balance_effect is not None:
         return "cost" if balance_effect < 0 else "saving"
     return lever.default_kind(m.effect)
+
+
+@dataclass(frozen=True)
+class UncountedDeliveryCost:
+    """What the mitigations file says its mitigations cost to deliver (`cost_gbp`, a year, from
+    each one's start year) that the mitigated scenario leaves out: only a `cost` mitigation's
+    spend is counted. `total_gbp` is the sum to the end of the horizon year."""
+
+    mitigations: tuple[str, ...]
+    total_gbp: float
+    horizon: str
+
+    def sentence(self) -> str:
+        return (
+            f"The mitigations file states a cost to deliver {'; '.join(self.mitigations)}: "
+            f"£{self.total_gbp / 1e6:,.1f}m by the end of {self.horizon}, which the mitigated "
+            "balance leaves out (only a cost mitigation's spend counts: model the cost as one "
+            "to count it)."
+        )
+
+
+def uncounted_delivery_cost(effects: Any, horizon: str) -> UncountedDeliveryCost | None:
+    """From forecast.mitigations (a row per mitigation and financial year): the delivery costs
+    the mitigated balance does not count, by `horizon`; None when there are none."""
+    if effects is None or effects.empty or "delivery_cost_gbp" not in effects.columns:
+        return None
+    rows = effects[
+        (effects["kind"] != "cost")
+        & (effects["delivery_cost_gbp"].fillna(0) > 0)
+        & (effects["financial_year"].map(fy_start) >= effects["start_year"].map(fy_start))
+        & (effects["financial_year"].map(fy_start) <= fy_start(horizon))
+    ]
+    if rows.empty:
+        return None
+    names = tuple(dict.fromkeys(rows["mitigation"]))
+    return UncountedDeliveryCost(names, float(rows["delivery_cost_gbp"].sum()), horizon)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .mitigations import uncounted_delivery_cost
 from .model import MITIGATED, UNMITIGATED, Forecast
 
 
@@ -52,4 +53,6 @@ def summary_markdown(forecast: Forecast, horizon: str) -> str:
             f"- {r.mitigation} ({r.status} {r.kind}): {money(r.cumulative_balance_effect_gbp)}"
             for r in effect.itertuples()
         ]
+        if (uncounted := uncounted_delivery_cost(forecast.mitigations, horizon)) is not None:
+            lines.append(uncounted.sentence())
     return "\n".join(lines)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from forecast.mitigations import uncounted_delivery_cost
 from forecast.years import fy_of_census_year
 
 from . import style
@@ -296,6 +297,10 @@ def funding_and_balance(data: ReportData, threshold: int | None = None) -> Chart
             else "."
         )
     )
+    # what the mitigations file says they cost that the mitigated balance leaves out, said where
+    # the balance is, not only in the mitigation log's column
+    if (uncounted := uncounted_delivery_cost(data.mitigations, horizon)) is not None:
+        reading += " " + uncounted.sentence()
     return Chart(
         "01_funding_spend_balance",
         "funding",

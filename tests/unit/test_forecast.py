@@ -10,10 +10,16 @@ from forecast import cohort
 from forecast.checks import run_checks
 from forecast.costs import CostSettings
 from forecast.history import History
-from forecast.mitigations import Mitigation, MitigationsError, load_mitigations
+from forecast.mitigations import (
+    Mitigation,
+    MitigationsError,
+    load_mitigations,
+    uncounted_delivery_cost,
+)
 from forecast.model import ForecastInputError, assumptions_table, mitigation_kind, run_forecast
 from forecast.settings import ForecastSettings
 from forecast.store import forecast_tables
+from forecast.summary import summary_markdown
 
 TYPES = ["mainstream", "mss", "inmss"]
 UNIT_COST = {"mainstream": 8_000.0, "mss": 25_000.0, "inmss": 60_000.0}
@@ -286,6 +292,30 @@ def test_mitigations_do_not_act_before_their_start_year(steady):
         effects.loc["2026-27", "plans_effect"] == 0 and effects.loc["2027-28", "plans_effect"] == 0
     )
     assert effects.loc["2028-29", "plans_effect"] < 0
+
+
+def test_delivery_costs_the_mitigated_balance_leaves_out_are_stated_beside_it(steady):
+    """A saving mitigation's `cost_gbp` (a year, from its start year) is not in the mitigated
+    balance; the headline and summary said nothing, so a £0.9m cost read as already netted."""
+    saving = dataclasses.replace(
+        mitigation("reduce_new_plans", {"percent": 10}, ("mainstream",), start="2027-28"),
+        cost_gbp=300_000,
+    )
+    costed = dataclasses.replace(
+        mitigation("central_spend_change", {"percent": 5}, (), name="team"),
+        cost_gbp=200_000,
+    )
+    result = run_forecast(steady, [saving, costed], SETTINGS)
+    uncounted = uncounted_delivery_cost(result.mitigations, "2028-29")
+    # 2027-28 and 2028-29 only; the cost mitigation's own spend is in the balance already
+    assert uncounted.mitigations == ("reduce_new_plans",)
+    assert uncounted.total_gbp == pytest.approx(600_000)
+    assert "£0.6m by the end of 2028-29" in uncounted.sentence()
+    assert uncounted_delivery_cost(result.mitigations, "2026-27") is None
+    assert uncounted.sentence() in summary_markdown(result, "2028-29")
+    assert (
+        uncounted_delivery_cost(run_forecast(steady, [], SETTINGS).mitigations, "2028-29") is None
+    )
 
 
 def test_drivers_add_up_to_the_change_in_spend(steady):
