@@ -42,10 +42,11 @@
     ) }}
 {%- endmacro %}
 
-{#- int_data_quality_flags: its finance flags follow the ledger's increment (the other extracts'
-    flags cannot change in one: any change to their files rebuilds the project whole). The flags
-    of the increment's transactions are deleted first, then those of their new versions added,
-    so a corrected transaction that no longer deserves a flag loses it. -#}
+{#- int_data_quality_flags: its finance flags follow the ledger's increment: the flags of the
+    increment's transactions are deleted first, then those of their new versions added, so a
+    corrected transaction that no longer deserves a flag loses it. The other extracts' flags are
+    few and made again on every build (deleted first): one can change with the ledger alone (a
+    plan live past 25 on a census day the new month's postings bring in). -#}
 {% macro ledger_flags_config() -%}
     {{ config(
         materialized=ledger_materialization(),
@@ -59,7 +60,7 @@
     {%- set after_file_seq = ledger_after_file_seq() -%}
     {%- if after_file_seq is not none -%}
         delete from {{ this }}
-        where extract = 'finance' and la_code || '|' || record_key in (
+        where extract <> 'finance' or la_code || '|' || record_key in (
             select la_code || '|' || transaction_id from {{ ref('stg_finance__transactions') }}
             where source_file_hash in ({{ ledger_new_files(after_file_seq) }})
         )

@@ -1,10 +1,10 @@
 -- Rows that loaded but deserve a data engineer's look: kept in the marts, counted in
 -- fct_data_quality. A placement or payment for a child or placement no extract of its council
--- knows, spells
--- of one child that overlap, plans of one child that overlap (the caseload counts the child
--- once), and placements whose establishment type is unknown. When only new
--- finance files have arrived, just their transactions' flags are added, replacing those of any
--- earlier version (macros/ledger_increment.sql).
+-- knows, spells of one child that overlap, plans of one child that overlap (the caseload counts
+-- the child once), placements whose establishment type is unknown, and plans live on a census
+-- day when the young person was over 25. When only new finance files have arrived, just their
+-- transactions' finance flags are added, replacing those of any earlier version; the other
+-- extracts' flags are made again whole (macros/ledger_increment.sql).
 {{ ledger_flags_config() }}
 
 {%- set after_file_seq = ledger_after_file_seq() %}
@@ -41,8 +41,6 @@ flags as (
     where child_id is not null and not exists (
         select 1 from plans where plans.la_code = transactions.la_code and plans.child_id = transactions.child_id
     )
-
-    {%- if after_file_seq is none %}
 
     union all
     select la_code, 'placements', source_file, source_row, source_file_hash, placement_id,
@@ -83,7 +81,19 @@ flags as (
         'establishment_type_unknown'
     from placements
     where classified_by = 'unclassified'
-    {%- endif %}
+
+    -- a plan ends at the latest with the academic year in which the young person turns 25: one
+    -- live on a census day past it (counted in the caseload as `over 25`) has lost its cease
+    -- date, or its date of birth is wrong
+    union all
+    select la_code, 'ehcp', source_file, source_row, source_file_hash, plan_id, 'plan_live_past_25'
+    from plans
+    where exists (
+        select 1 from {{ ref('int_ehcp_census_snapshots') }} as snapshots
+        where snapshots.la_code = plans.la_code
+            and snapshots.plan_id = plans.plan_id
+            and snapshots.age > 25
+    )
 )
 
 select * from flags
