@@ -16,7 +16,9 @@
 * **Funding**: the budget file's lines for the years it gives (allocations are known a year
   ahead), otherwise the last year's funding grown at `funding_growth` (a stated assumption with
   its source; `null` takes the compound growth of the last `unit_cost_years` complete years,
-  which after years of large national uplifts overstates what is to come).
+  which after years of large national uplifts overstates what is to come). A block transfer or
+  council contribution is agreed a year at a time: counted in a year the budget file gives it,
+  never grown into the years after (a `funding_change` mitigation models one planned).
 """
 
 from __future__ import annotations
@@ -391,12 +393,31 @@ def _posted_so_far(
     return parts(spend[spend["financial_year"] == fy], "spend_gbp"), (rest, rest_central)
 
 
+# income a council or its Schools Forum agrees a year at a time: counted in the year the budget
+# file gives it, never assumed to recur in a year it does not (a funding mitigation says so)
+DECIDED_EACH_YEAR = ("block_transfer", "la_contribution")
+
+
+def decided_each_year(history: History) -> pd.Series:
+    """Per financial year, the budget file's block transfer and council contribution."""
+    budget = history.budget[history.budget["line"].isin(DECIDED_EACH_YEAR)]
+    return budget.groupby("financial_year")["amount_gbp"].sum()
+
+
+def recurring_funding(history: History) -> pd.Series:
+    """Each past year's funding without its block transfer and council contribution: what a year
+    the budget file does not give grows from."""
+    actual = history.position.set_index("financial_year")["funding_gbp"]
+    return actual - decided_each_year(history).reindex(actual.index, fill_value=0.0)
+
+
 def funding_rate(history: History, settings: CostSettings, years: list[str]) -> tuple[float, str]:
     """The rate a forecast year's funding grows at when the budget file does not give it: the
-    settings' `funding_growth`, or with none the funding's recent growth; and which it is."""
+    settings' `funding_growth`, or with none the recurring funding's recent growth; and which
+    it is."""
     if settings.funding_growth is not None:
         return settings.funding_growth, "assumed"
-    actual = history.position.set_index("financial_year")["funding_gbp"]
+    actual = recurring_funding(history)
     recent = [fy for fy in years[-(settings.unit_cost_years + 1) :] if fy in actual.index]
     rate, _ = compound_growth(actual.reindex(recent).dropna())
     return rate, "recent growth"
@@ -407,7 +428,9 @@ def project_funding(
 ) -> tuple[dict[str, float], dict[str, str]]:
     """Funding per forecast year and where it comes from: a year the budget file gives high needs
     lines for takes their sum as the mart adds them up (HNB_FUNDING_LINES: never the balance
-    brought forward, nor the other DSG blocks' lines the file may also hold)."""
+    brought forward, nor the other DSG blocks' lines the file may also hold). A year it does not
+    give grows from the year before without its block transfer and council contribution, which
+    are agreed a year at a time (DECIDED_EACH_YEAR)."""
     budget = history.budget[history.budget["line"].isin(HNB_FUNDING_LINES)]
     signed = np.where(
         budget["line"] == "place_deductions", -budget["amount_gbp"].abs(), budget["amount_gbp"]
@@ -427,18 +450,30 @@ def project_funding(
             "allocation; add the year's hnb_allocation (the DfE's provisional allocation, or the "
             "council's estimate) or leave the year out of the file to have its funding grown"
         )
-    actual = history.position.set_index("financial_year")["funding_gbp"]
+    decided = decided_each_year(history)
     rate, basis = funding_rate(history, settings, years)
     funding: dict[str, float] = {}
     source: dict[str, str] = {}
-    value = float(actual.get(years[-1], 0.0))
+    value = float(recurring_funding(history).get(years[-1], 0.0))
+    left_out = float(decided.get(years[-1], 0.0))
     for start in range(fy_start(years[-1]) + 1, fy_start(horizon) + 1):
         fy = fy_label(start)
         if fy in given:
-            value, source[fy] = float(given[fy]), "budget file"
-        else:
-            value, source[fy] = value * (1 + rate), f"grown {rate:+.1%} a year ({basis})"
-        funding[fy] = value
+            funding[fy], source[fy] = float(given[fy]), "budget file"
+            left_out = float(decided.get(fy, 0.0))
+            value = funding[fy] - left_out
+            continue
+        grown = f"grown {rate:+.1%} a year ({basis})"
+        if left_out:
+            # said where the funding's source is: the balance would otherwise rest on it unseen
+            grown += (
+                f", without {fy_label(start - 1)}'s block transfer and council contribution "
+                f"({'−' if left_out < 0 else ''}£{abs(left_out) / 1e6:,.1f}m), agreed a year "
+                "at a time"
+            )
+            left_out = 0.0
+        value *= 1 + rate
+        funding[fy], source[fy] = value, grown
     return funding, source
 
 

@@ -256,3 +256,25 @@ def uncounted_delivery_cost(effects: Any, horizon: str) -> UncountedDeliveryCost
         return None
     names = tuple(dict.fromkeys(rows["mitigation"]))
     return UncountedDeliveryCost(names, float(rows["delivery_cost_gbp"].sum()), horizon)
+
+
+def funding_given_twice(effects: Any) -> str | None:
+    """From forecast.mitigations: a sentence naming each funding mitigation that adds funding in
+    a year the budget file already gives a block transfer or council contribution for (if it is
+    the same money, both count); None when there is none."""
+    if effects is None or effects.empty or "budget_file_transfer_gbp" not in effects.columns:
+        return None
+    both = effects[(effects["kind"] == "funding") & (effects["budget_file_transfer_gbp"] != 0)]
+    if both.empty:
+        return None
+    parts = [
+        f"{name} in {', '.join(rows['financial_year'])} (the budget file gives "
+        f"£{rows['budget_file_transfer_gbp'].sum() / 1e6:,.1f}m of block transfer and council "
+        "contribution for those years)"
+        for name, rows in both.groupby("mitigation", sort=False)
+    ]
+    return (
+        f"Funding mitigations add income in years the budget file already gives a transfer for: "
+        f"{'; '.join(parts)}. If it is the same money, the mitigated balance counts it twice: "
+        "leave it out of one of them."
+    )

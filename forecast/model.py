@@ -27,6 +27,7 @@ from .costs import (
     CostModel,
     balance_before,
     complete_years,
+    decided_each_year,
     estimate_costs,
     project_funding,
     simulate_costs,
@@ -310,7 +311,9 @@ def run_forecast(
         caseload_by_age=_caseload_by_age(runs, model, settings),
         spend=_spend_table(runs, model, settings),
         hnb_position=_position_table({**runs, MITIGATED_ASSURED: assured}, costs, settings),
-        mitigations=_mitigation_effects(model, costs, settings, runs[UNMITIGATED], mitigations),
+        mitigations=_mitigation_effects(
+            model, costs, settings, runs[UNMITIGATED], mitigations, decided_each_year(history)
+        ),
         gap_to_balance=_gap_to_balance(runs[MITIGATED], costs, settings),
         drivers=drivers_table(history, runs, costs),
         assumptions=assumptions_table(model, costs, settings),
@@ -494,9 +497,12 @@ def _mitigation_effects(
     settings: ForecastSettings,
     unmitigated: ScenarioRun,
     mitigations: list[Mitigation],
+    decided: pd.Series,
 ) -> pd.DataFrame:
     """Each mitigation alone against the unmitigated scenario, on the same paths: the mean of the
-    path-by-path differences, so a year's effects add up to the cumulative one."""
+    path-by-path differences, so a year's effects add up to the cumulative one. `decided`: the
+    budget file's block transfer and council contribution per financial year, beside a funding
+    mitigation's years (the same money given twice counts twice)."""
     rows = []
     for m in mitigations:
         alone = run_scenario(model, costs, settings, [m])
@@ -532,6 +538,7 @@ def _mitigation_effects(
                     ", ".join(f"{k}={v}" for k, v in m.effect.items()),
                     m.assumption,
                     m.cost_gbp,
+                    float(decided.get(fy, 0.0)) if kind == "funding" and funding[y] else 0.0,
                     m.owner,
                     m.milestones,
                     m.risk,
@@ -557,6 +564,7 @@ def _mitigation_effects(
             "effect",
             "assumption_text",
             "delivery_cost_gbp",
+            "budget_file_transfer_gbp",
             "owner",
             "milestones",
             "risk",

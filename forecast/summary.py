@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .mitigations import uncounted_delivery_cost
+from .mitigations import funding_given_twice, uncounted_delivery_cost
 from .model import MITIGATED, UNMITIGATED, Forecast
 
 
@@ -55,4 +55,6 @@ def summary_markdown(forecast: Forecast, horizon: str) -> str:
         ]
         if (uncounted := uncounted_delivery_cost(forecast.mitigations, horizon)) is not None:
             lines.append(uncounted.sentence())
+        if (twice := funding_given_twice(forecast.mitigations)) is not None:
+            lines.append(twice)
     return "\n".join(lines)

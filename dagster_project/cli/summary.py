@@ -271,6 +271,15 @@ def _print_council(con, settings: Settings, console: Console, la_code: str, many
                 f"Cumulative high needs balance at end of {settings.horizon}, {scenario}: "
                 f"{money_m(balance)} (p10–p90 {money_m(low)} to {money_m(high)})"
             )
+        if table_exists(con, "forecast", "mitigations"):
+            # what the mitigated balance leaves out or may count twice, said beside it
+            from forecast.mitigations import funding_given_twice, uncounted_delivery_cost
+
+            effects = con.execute("SELECT * FROM forecast.mitigations").df()
+            uncounted = uncounted_delivery_cost(effects, settings.horizon)
+            for sentence in (uncounted and uncounted.sentence(), funding_given_twice(effects)):
+                if sentence:
+                    console.print(sentence, highlight=False)
         # the balance hangs on these: say them beside it
         import math
 

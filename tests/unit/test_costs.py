@@ -190,9 +190,34 @@ def test_the_other_dsg_blocks_lines_are_never_high_needs_funding():
             *other_blocks,
         ]
     )
+    funding, source = costs.project_funding(h, SETTINGS, YEARS, "2028-29")
+    # 2027-28 grows from 2026-27 without its transfer and contribution, agreed a year at a time
+    assert funding == pytest.approx(
+        {"2026-27": 33e6, "2027-28": 32.25e6 * 1.03, "2028-29": 32.25e6 * 1.03**2}
+    )
+    assert source == {
+        "2026-27": "budget file",
+        "2027-28": "grown +3.0% a year (assumed), without 2026-27's block transfer and council "
+        "contribution (£0.8m), agreed a year at a time",
+        "2028-29": "grown +3.0% a year (assumed)",
+    }
+
+
+def test_a_block_transfer_in_the_base_year_is_not_assumed_to_recur():
+    """A council's last actual year held a £2m block transfer and £1m from the council: grown
+    with the allocation, both were assumed every year after, unmitigated, agreed by no one (the
+    DSG management plan counts a planned transfer as a funding mitigation)."""
+    h = history(budget=[("2025-26", "block_transfer", 2e6), ("2025-26", "la_contribution", 1e6)])
+    assert costs.recurring_funding(h)["2025-26"] == pytest.approx(26.62e6 - 3e6)
     funding, source = costs.project_funding(h, SETTINGS, YEARS, "2027-28")
-    assert funding == pytest.approx({"2026-27": 33e6, "2027-28": 33e6 * 1.03})
-    assert source == {"2026-27": "budget file", "2027-28": "grown +3.0% a year (assumed)"}
+    assert funding == pytest.approx({"2026-27": 23.62e6 * 1.03, "2027-28": 23.62e6 * 1.03**2})
+    assert source["2026-27"] == (
+        "grown +3.0% a year (assumed), without 2025-26's block transfer and council contribution "
+        "(£3.0m), agreed a year at a time"
+    )
+    # with no growth set, the rate is the recurring funding's: a transfer's year is no jump
+    rate, _ = costs.funding_rate(h, CostSettings(funding_growth=None), YEARS)
+    assert rate == pytest.approx((23.62e6 / 20e6) ** (1 / 3) - 1)
 
 
 def test_a_future_year_with_a_transfer_but_no_allocation_is_refused_naming_it():

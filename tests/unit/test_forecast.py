@@ -13,6 +13,7 @@ from forecast.history import History
 from forecast.mitigations import (
     Mitigation,
     MitigationsError,
+    funding_given_twice,
     load_mitigations,
     uncounted_delivery_cost,
 )
@@ -373,6 +374,40 @@ def test_funding_from_the_budget_file_then_grown(steady):
     assert position.loc[("unmitigated", "2026-27"), "funding_source"] == "budget file"
     # history was flat
     assert position.loc[("unmitigated", "2027-28"), "funding_gbp"] == pytest.approx(31_000_000)
+
+
+def test_a_funding_mitigation_beside_the_budget_files_transfer_for_its_year_is_named(steady):
+    """The budget file gives 2026-27 a £0.5m block transfer and the mitigations file a £0.5m
+    transfer from 2026-27: both counted, nothing said. The same money would count twice."""
+    history = dataclasses.replace(
+        steady,
+        budget=pd.concat(
+            [
+                steady.budget,
+                pd.DataFrame(
+                    {
+                        "financial_year": ["2026-27"],
+                        "line": ["block_transfer"],
+                        "amount_gbp": [500_000.0],
+                    }
+                ),
+            ]
+        ),
+    )
+    transfer = dataclasses.replace(
+        mitigation("funding_change", {"amount_gbp": 500_000}, (), name="transfer"),
+        kind="funding",
+    )
+    result = run_forecast(history, [transfer], SETTINGS)
+    given = result.mitigations.set_index("financial_year")["budget_file_transfer_gbp"]
+    assert given.to_dict() == {"2026-27": 500_000.0, "2027-28": 0.0, "2028-29": 0.0}
+    sentence = funding_given_twice(result.mitigations)
+    assert sentence is not None and "transfer in 2026-27 (the budget file gives £0.5m" in sentence
+    assert sentence in summary_markdown(result, "2028-29")
+    # 2027-28's funding grows from 2026-27's without the transfer: agreed a year at a time
+    position = result.hnb_position.set_index(["scenario", "financial_year"])["funding_gbp"]
+    assert position[("unmitigated", "2027-28")] == pytest.approx(31_000_000)
+    assert funding_given_twice(run_forecast(steady, [transfer], SETTINGS).mitigations) is None
 
 
 def with_unfinished_year(
