@@ -821,8 +821,11 @@ def caseload_by_age_group(data: ReportData, threshold: int | None = None) -> Cha
     span = int(latest - first)
     growth = {a: _growth(wide.loc[first, a], wide.loc[latest, a], span) for a in wide.columns}
     fastest = _fastest(growth)
+    # with small numbers hidden, a share is of the plans shown (the hidden ones are in no part)
+    of_plans = "of the plans published" if hidden else "of plans"
     reading = (
-        f"Young people aged 16–25 held {style.percent(share(latest))} of plans in January {latest}"
+        f"Young people aged 16–25 held {style.percent(share(latest))} {of_plans} in January "
+        f"{latest}"
     )
     reading += f" against {style.percent(share(first))} in January {first}" if span else ""
     reading += (
@@ -859,7 +862,8 @@ def caseload_by_age_at_plan_start(data: ReportData, threshold: int | None = None
     lead = shares.loc[latest].idxmax()
     reading = (
         f"Most plans in force in January {latest} started at age {lead} "
-        f"({style.percent(shares.loc[latest, lead])}); the share that started under 5 went from "
+        f"({style.percent(shares.loc[latest, lead])}"
+        f"{' of those published' if hidden else ''}); the share that started under 5 went from "
         f"{style.percent(shares.loc[first].get('under 5', 0))} in January {first} to "
         f"{style.percent(shares.loc[latest].get('under 5', 0))}."
     )

@@ -111,13 +111,17 @@ def suppress(
     """Why each cell is hidden (`primary` / `secondary`) or None when it is shown. `guessable`
     marks cells whose hiding protects a measure hidden with the count no better than a zero
     count would (its spend is £0, as every year's of a type paid for centrally): they are hidden
-    as complements after the others, as zero counts are."""
+    as complements after the others, as zero counts are, and a line whose hidden cells are one
+    with money and the rest guessable gets a complement as a line with one hidden cell does
+    (the year's total less the shown types gives that one's spend back)."""
     if threshold < 1:
         raise ValueError(f"the suppression threshold must be at least 1, got {threshold}")
     values = table[value].fillna(0).to_numpy(dtype=float)
     guessed = values == 0
+    known_money = np.zeros(len(table), dtype=bool)
     if guessable is not None:
-        guessed = guessed | np.asarray(guessable, dtype=bool)
+        known_money = np.asarray(guessable, dtype=bool)
+        guessed = guessed | known_money
     is_total = np.zeros(len(table), dtype=bool)
     is_total[[line.total for line in lines if line.total != EXTERNAL]] = True
     reasons = np.full(len(table), None, dtype=object)
@@ -130,7 +134,8 @@ def suppress(
         # the quick rule first: a line with exactly one hidden count gives it away
         progressed = False
         for line in lines:
-            if sum(reasons[p] is not None for p in line.cells) == 1:
+            hidden_cells = [p for p in line.cells if reasons[p] is not None]
+            if len(hidden_cells) == 1 or sum(not known_money[p] for p in hidden_cells) == 1:
                 hid = _hide_complement(line, values, guessed, is_total, reasons, lines_of)
                 progressed |= hid is not None
         if progressed:

@@ -76,6 +76,30 @@ def test_a_lone_hidden_cell_gets_the_smallest_non_zero_cell_as_its_complement():
     assert by_provision == {"a": PRIMARY, "b": None, "c": SECONDARY, "d": None, "total": None}
 
 
+def test_a_hidden_spend_whose_only_complement_is_a_known_zero_spend_gets_another():
+    """EOTAS (1 placement, £23,254) and `other` (4 placements, £0 every year: paid centrally)
+    both hidden for their own small counts: the counts were safe, but the year's spend less the
+    shown types gave EOTAS's spend back exactly. Another type with spend is hidden with it."""
+    cells = pd.DataFrame(
+        {"year": 2025, "provision": ["eotas", "other", "c", "d"], "plans": [1, 4, 12, 20]}
+    )
+    table = with_totals(cells, ("year", "provision"), (("year",),), ["plans"])
+    lines = table_lines(table, ("year", "provision"), (("year",),))
+    guessable = (table["provision"] == "other").to_numpy()
+    reasons = suppress(table, "plans", lines, 5, guessable=guessable)
+    by_provision = dict(zip(table["provision"], reasons, strict=False))
+    assert by_provision == {
+        "eotas": PRIMARY,
+        "other": PRIMARY,
+        "c": SECONDARY,
+        "d": None,
+        "total": None,
+    }
+    # without the £0 known, the two small counts protect each other
+    reasons = suppress(table, "plans", lines, 5)
+    assert dict(zip(table["provision"], reasons, strict=False))["c"] is None
+
+
 def test_a_small_total_is_hidden_too():
     cells = pd.DataFrame({"year": 2025, "provision": ["a", "b", "c"], "plans": [2, 0, 1]})
     table, _, reasons = published(cells, lines=(("year",),), dims=("year", "provision"))
