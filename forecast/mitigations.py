@@ -264,7 +264,7 @@ def funding_given_twice(effects: Any) -> str | None:
     the same money, both count); None when there is none."""
     if effects is None or effects.empty or "budget_file_transfer_gbp" not in effects.columns:
         return None
-    both = effects[(effects["kind"] == "funding") & (effects["budget_file_transfer_gbp"] != 0)]
+    both = effects[(effects["kind"] == "funding") & (effects["budget_file_transfer_gbp"] > 0)]
     if both.empty:
         return None
     parts = [

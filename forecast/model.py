@@ -561,7 +561,10 @@ def _mitigation_effects(
                     ", ".join(f"{k}={v}" for k, v in m.effect.items()),
                     m.assumption,
                     m.cost_gbp,
-                    float(decided.get(fy, 0.0)) if kind == "funding" and funding[y] else 0.0,
+                    # (an income added beside income given: a cut or an end of one is not it)
+                    max(float(decided.get(fy, 0.0)), 0.0)
+                    if kind == "funding" and funding[y] > 0
+                    else 0.0,
                     m.owner,
                     m.milestones,
                     m.risk,

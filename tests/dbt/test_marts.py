@@ -684,21 +684,28 @@ def test_a_child_with_two_active_plans_counts_once_and_is_flagged(warehouse_copy
 
 def test_a_plan_live_on_a_census_day_past_25_is_flagged(warehouse_copy):
     """A plan ends at the latest with the academic year in which the young person turns 25: one
-    still live on a census day after it was counted as `over 25` with no word for a data
-    engineer (its cease date lost, or its date of birth wrong)."""
+    still live on a census day after it was counted with no word for a data engineer (its cease
+    date lost, or its date of birth wrong). Born 15 October, 27 years before the latest census:
+    25 on the 31 August before it, so 25 was turned in the academic year before (flagged); a
+    year younger, 25 is turned in the census's own academic year (not flagged)."""
     with duckdb.connect(str(warehouse_copy)) as con:
-        con.execute(
-            "INSERT INTO raw.ehcp BY NAME "
-            "SELECT * REPLACE ('EP_OLD' AS plan_id, child_id + 777777 AS child_id, "
-            "DATE '1995-06-01' AS date_of_birth, 999 AS _source_row) "
-            "FROM raw.ehcp WHERE plan_cease_date IS NULL ORDER BY plan_id LIMIT 1"
-        )
+        latest = con.execute(
+            "SELECT max(census_year) FROM intermediate.int_ehcp_census_snapshots"
+        ).fetchone()[0]
+        for plan, years, row in (("EP_OLD", 27, 998), ("EP_YOUNG", 26, 999)):
+            con.execute(
+                "INSERT INTO raw.ehcp BY NAME "
+                f"SELECT * REPLACE ('{plan}' AS plan_id, child_id + {row} * 1000 AS child_id, "
+                f"make_date({latest - years}, 10, 15) AS date_of_birth, {row} AS _source_row) "
+                "FROM raw.ehcp WHERE plan_cease_date IS NULL ORDER BY plan_id LIMIT 1"
+            )
     rebuild(warehouse_copy, "int_ehcp_census_snapshots+", "int_data_quality_flags+")
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
-        over = con.execute(
-            "SELECT count(*) FROM intermediate.int_ehcp_census_snapshots "
-            "WHERE plan_id = 'EP_OLD' AND age_group = 'over 25'"
-        ).fetchone()[0]
+        ages = con.execute(
+            "SELECT plan_id, age FROM intermediate.int_ehcp_census_snapshots "
+            "WHERE plan_id IN ('EP_OLD', 'EP_YOUNG') AND census_year = ? ORDER BY plan_id",
+            [latest],
+        ).fetchall()
         flagged = con.execute(
             "SELECT record_key, extract, source_row FROM intermediate.int_data_quality_flags "
             "WHERE flag = 'plan_live_past_25'"
@@ -707,8 +714,8 @@ def test_a_plan_live_on_a_census_day_past_25_is_flagged(warehouse_copy):
             "SELECT sum(rows) FROM marts.fct_data_quality "
             "WHERE measure = 'rows_flagged_by_flag' AND reason = 'plan_live_past_25'"
         ).fetchone()[0]
-    assert over > 0
-    assert flagged == [("EP_OLD", "ehcp", 999)] and counted == 1
+    assert ages == [("EP_OLD", 25), ("EP_YOUNG", 24)]
+    assert flagged == [("EP_OLD", "ehcp", 998)] and counted == 1
 
 
 def test_a_plan_a_later_return_leaves_out_uncorrected_keeps_its_history(

@@ -408,6 +408,9 @@ def test_a_funding_mitigation_beside_the_budget_files_transfer_for_its_year_is_n
     position = result.hnb_position.set_index(["scenario", "financial_year"])["funding_gbp"]
     assert position[("unmitigated", "2027-28")] == pytest.approx(31_000_000)
     assert funding_given_twice(run_forecast(steady, [transfer], SETTINGS).mitigations) is None
+    # the transfer ending (income taken away) is not the same money given twice
+    ends = dataclasses.replace(transfer, effect={"amount_gbp": -500_000})
+    assert funding_given_twice(run_forecast(history, [ends], SETTINGS).mitigations) is None
 
 
 def with_unfinished_year(

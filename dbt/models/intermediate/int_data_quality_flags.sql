@@ -2,9 +2,9 @@
 -- fct_data_quality. A placement or payment for a child or placement no extract of its council
 -- knows, spells of one child that overlap, plans of one child that overlap (the caseload counts
 -- the child once), placements whose establishment type is unknown, and plans live on a census
--- day when the young person was over 25. When only new finance files have arrived, just their
--- transactions' finance flags are added, replacing those of any earlier version; the other
--- extracts' flags are made again whole (macros/ledger_increment.sql).
+-- day past the academic year in which the young person turned 25. When only new finance files
+-- have arrived, just their transactions' finance flags are added, replacing those of any
+-- earlier version; the other extracts' flags are made again whole (macros/ledger_increment.sql).
 {{ ledger_flags_config() }}
 
 {%- set after_file_seq = ledger_after_file_seq() %}
@@ -83,8 +83,9 @@ flags as (
     where classified_by = 'unclassified'
 
     -- a plan ends at the latest with the academic year in which the young person turns 25: one
-    -- live on a census day past it (counted in the caseload as `over 25`) has lost its cease
-    -- date, or its date of birth is wrong
+    -- live on a census day past it (a curriculum age of 25 or more: 25 on the 31 August before
+    -- the census's academic year, so 25 was turned in an earlier one) has lost its cease date,
+    -- or its date of birth is wrong
     union all
     select la_code, 'ehcp', source_file, source_row, source_file_hash, plan_id, 'plan_live_past_25'
     from plans
@@ -92,7 +93,7 @@ flags as (
         select 1 from {{ ref('int_ehcp_census_snapshots') }} as snapshots
         where snapshots.la_code = plans.la_code
             and snapshots.plan_id = plans.plan_id
-            and snapshots.age > 25
+            and snapshots.age >= 25
     )
 )
 
