@@ -250,16 +250,6 @@ def _check_priced(costs: CostModel, settings: ForecastSettings, mitigations: lis
     unpriced = {
         p for p, known in zip(costs.provisions, costs.unit_cost_known, strict=True) if not known
     }
-    # a type whose placements have no spend (none, other) prices a place at £0 as surely: moving
-    # children into it published their whole cost as a saving (£19.4m on the demo, green)
-    free = {
-        p
-        for p, known, cost in zip(
-            costs.provisions, costs.unit_cost_known, costs.unit_cost, strict=True
-        )
-        if known and cost <= 0
-    }
-    unpriced |= free
     if not unpriced:
         return
     reasons, touched = [], set()
@@ -278,30 +268,17 @@ def _check_priced(costs: CostModel, settings: ForecastSettings, mitigations: lis
             reasons.append(f"mitigation {m.name!r} ({m.lever})")
             touched |= hit
     if reasons:
-        types = sorted(touched - free)
-        zero = sorted(touched & free)
-        why = []
-        if types:
-            why.append(
-                f"{', '.join(types)} {'has' if len(types) == 1 else 'have'} no unit cost (no "
-                f"full-time placements in the finance history to price it by, up to "
-                f"{costs.base_fy}). Children there would cost £0 and the move would count their "
-                f"whole cost. Give its cost a year in the forecast settings, in {costs.base_fy} "
-                f"prices (costs: new_provision_unit_costs: "
-                + "{"
-                + ", ".join(f"{p}: <£ a full-time place a year>" for p in types)
-                + "})."
-            )
-        if zero:
-            why.append(
-                f"{', '.join(zero)} cost{'s' if len(zero) == 1 else ''} £0 a place in "
-                f"{costs.base_fy} (its placements have no spend in the finance extract), so the "
-                "move would count the children's whole cost as a saving or a cost: move them "
-                "between provision types that are paid for (or, if the type is, check that its "
-                "payments reach it: the placement or establishment type on the ledger's rows)."
-            )
+        types = sorted(touched)
         raise ForecastInputError(
-            f"{'; '.join(reasons)} move(s) children between provision types, but " + " ".join(why)
+            f"{'; '.join(reasons)} move(s) children between provision types, but "
+            f"{', '.join(types)} {'has' if len(types) == 1 else 'have'} no unit cost (no "
+            f"full-time placements in the finance history to price it by, up to "
+            f"{costs.base_fy}). Children there would cost £0 and the move would count their "
+            f"whole cost. Give its cost a year in the forecast settings, in {costs.base_fy} "
+            f"prices (costs: new_provision_unit_costs: "
+            + "{"
+            + ", ".join(f"{p}: <£ a full-time place a year>" for p in types)
+            + "})."
         )
 
 

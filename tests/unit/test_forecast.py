@@ -811,22 +811,6 @@ def test_children_moved_into_a_type_without_a_unit_cost_are_refused_until_it_has
     assert effect.loc[("to independents", "2028-29"), "kind"] == "cost"
 
 
-def test_children_moved_into_a_type_whose_places_cost_nothing_are_refused(steady):
-    """`none` and `other` have placements but no spend: a place there costs £0, and a shift of
-    independent placements into them was published as a saving of their whole cost (£19.4m on
-    the demo), as was a capacity overflow into one."""
-    free = steady.spend.copy()
-    free.loc[free["provision_type"] == "mss", "spend_gbp"] = 0.0
-    history = dataclasses.replace(steady, spend=free)
-    shift = mitigation("shift_placements", {"to": "mss", "share": 0.5}, ("inmss",), name="to mss")
-    with pytest.raises(ForecastInputError, match=r"'to mss'.*mss costs £0 a place in 2025-26"):
-        run_forecast(history, [shift], PRICED)
-    overflow = PRICED.with_overrides(capacity={"inmss": 10.0}, overflow={"inmss": "mss"})
-    with pytest.raises(ForecastInputError, match="overflow inmss → mss"):
-        run_forecast(history, [], overflow)
-    assert run_forecast(steady, [shift], PRICED).mitigations is not None
-
-
 def test_staying_longer_is_a_change_in_the_leave_rate_not_in_the_leavers():
     """Joiners grow 10 % a year and every age leaves at 5 %: more children leave each year at an
     unchanged rate, so nobody stays longer; the growth is joining (the leavers of an unchanged
