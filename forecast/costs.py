@@ -266,15 +266,24 @@ def _base_unit_cost(
     fte = fte_wide.get(provision, empty)
     unit = (spend / fte.where(fte > 0)).dropna()
     unit = unit[unit.index.astype(str) <= base_fy]
-    if base_fy in unit.index:
+    paid = unit[unit > 0]
+    if base_fy in unit.index and (unit[base_fy] > 0 or paid.empty):
+        # (£0 in every year: a type whose places nothing pays for, none or other)
         return float(unit[base_fy]), None
-    if len(unit):
-        year = str(unit.index[-1])
+    if len(paid):
+        # no placements in the base year, or placements the ledger paid nothing for that year
+        # though it paid for the type before (one child's unpaid year priced every child of
+        # the type at £0 in the forecast)
+        year = str(paid.index[-1])
         gap = fy_start(base_fy) - fy_start(year)
-        carried = float(unit.iloc[-1]) * (1 + settings.historical_inflation) ** gap
+        carried = float(paid.iloc[-1]) * (1 + settings.historical_inflation) ** gap
+        why = (
+            f"no spend on its full-time placements in {base_fy}"
+            if base_fy in unit.index
+            else f"no full-time placements in {base_fy}"
+        )
         return carried, (
-            f"no full-time placements in {base_fy}: {year}'s unit cost "
-            f"(£{unit.iloc[-1]:,.0f}) carried {gap} year(s) at "
+            f"{why}: {year}'s unit cost (£{paid.iloc[-1]:,.0f}) carried {gap} year(s) at "
             f"{settings.historical_inflation:.1%} inflation"
         )
     given = settings.new_provision_unit_costs.get(provision)

@@ -246,31 +246,51 @@ def resolve_levers(
 def _check_priced(costs: CostModel, settings: ForecastSettings, mitigations: list[Mitigation]):
     """Refuse a forecast that moves children into (or keeps them in) a provision type with no
     unit cost: they would cost £0 there, and a mitigation moving them would read as a saving of
-    their whole cost (or a cost of it)."""
+    their whole cost (or a cost of it). A type whose places nothing ever paid for (none, other:
+    £0 a place) is refused as where a move puts children (their whole cost a saving: £19.4m on
+    the demo, moving independent placements to `other`), not as where it takes them from
+    (moving a young person from `none` into college is a real cost)."""
     unpriced = {
         p for p, known in zip(costs.provisions, costs.unit_cost_known, strict=True) if not known
     }
-    if not unpriced:
+    free = {
+        p
+        for p, known, cost in zip(
+            costs.provisions, costs.unit_cost_known, costs.unit_cost, strict=True
+        )
+        if known and cost <= 0
+    }
+    if not unpriced and not free:
         return
     reasons, touched = [], set()
-    for source, target in settings.overflow.items():
-        hit = {source, target} & unpriced if source in settings.capacity else set()
+
+    def refuse(reason: str, named: set, into: set) -> None:
+        hit = (named & unpriced) | (into & free)
         if hit:
-            reasons.append(f"the forecast settings' overflow {source} → {target}")
-            touched |= hit
+            reasons.append(reason)
+            touched.update(hit)
+
+    for source, target in settings.overflow.items():
+        if source in settings.capacity:
+            refuse(
+                f"the forecast settings' overflow {source} → {target}", {source, target}, {target}
+            )
     for m in mitigations:
-        if not lever_named(m.lever).moves_between_types:
+        lever = lever_named(m.lever)
+        if not lever.moves_between_types:
             continue
         named = {*m.provision_types, m.effect.get("to")}
         named |= {settings.overflow.get(p) for p in m.provision_types if p in settings.capacity}
-        hit = named & unpriced
-        if hit:
-            reasons.append(f"mitigation {m.name!r} ({m.lever})")
-            touched |= hit
-    if reasons:
-        types = sorted(touched)
-        raise ForecastInputError(
-            f"{'; '.join(reasons)} move(s) children between provision types, but "
+        # where the children end: a shift's `to`; the types a stopped flow or new places keep
+        # them in
+        into = {m.effect.get("to")} if m.lever == "shift_placements" else set(m.provision_types)
+        refuse(f"mitigation {m.name!r} ({m.lever})", named, into)
+    if not reasons:
+        return
+    types, zero = sorted(touched - free), sorted(touched & free)
+    why = []
+    if types:
+        why.append(
             f"{', '.join(types)} {'has' if len(types) == 1 else 'have'} no unit cost (no "
             f"full-time placements in the finance history to price it by, up to "
             f"{costs.base_fy}). Children there would cost £0 and the move would count their "
@@ -280,6 +300,15 @@ def _check_priced(costs: CostModel, settings: ForecastSettings, mitigations: lis
             + ", ".join(f"{p}: <£ a full-time place a year>" for p in types)
             + "})."
         )
+    if zero:
+        why.append(
+            f"{', '.join(zero)}: nothing in the finance history pays for a place there (£0 a "
+            "place), so the move would count the children's whole cost as a saving: move them "
+            "to a provision type that is paid for."
+        )
+    raise ForecastInputError(
+        f"{'; '.join(reasons)} move(s) children between provision types, but " + " ".join(why)
+    )
 
 
 def run_forecast(

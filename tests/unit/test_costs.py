@@ -380,3 +380,26 @@ def test_a_type_paid_without_placements_in_the_base_year_still_takes_its_last_un
     inmss = model.provisions.index("inmss")
     assert model.unit_cost[inmss] == pytest.approx(50_000 * 1.2**2 * 1.035)
     assert model.unit_cost_known[inmss] and model.unplaced_spend == {"inmss": 30_000.0}
+
+
+def test_placements_the_ledger_paid_nothing_for_in_the_base_year_take_the_last_unit_cost():
+    """A council's one mainstream child went unpaid in 2024-25 (paid £2,504 the year before): the
+    base year's £0 ÷ 1 place priced every mainstream child of the forecast at £0. A type paid
+    before takes its last paid year's unit cost; one never paid (none, other) stays at £0."""
+    h = history()
+    spend = h.spend.copy()
+    spend.loc[
+        (spend["financial_year"] == "2025-26") & (spend["provision_type"] == "inmss"), "spend_gbp"
+    ] = 0.0
+    h = dataclasses.replace(h, spend=spend)
+    model = costs.estimate_costs(h, caseload_by_census(h), SETTINGS, "2028-29")
+    inmss = model.provisions.index("inmss")
+    assert model.unit_cost[inmss] == pytest.approx(50_000 * 1.2**2 * 1.035)
+    assert model.unit_cost_known[inmss]
+    assert model.unit_cost_source[inmss].startswith(
+        "no spend on its full-time placements in 2025-26"
+    )
+    spend.loc[spend["provision_type"] == "inmss", "spend_gbp"] = 0.0
+    never = dataclasses.replace(h, spend=spend)
+    model = costs.estimate_costs(never, caseload_by_census(never), SETTINGS, "2028-29")
+    assert model.unit_cost[inmss] == 0 and model.unit_cost_known[inmss]

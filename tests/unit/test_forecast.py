@@ -811,6 +811,28 @@ def test_children_moved_into_a_type_without_a_unit_cost_are_refused_until_it_has
     assert effect.loc[("to independents", "2028-29"), "kind"] == "cost"
 
 
+def test_children_moved_into_a_type_no_one_pays_for_are_refused_and_out_of_it_are_not(steady):
+    """`none` and `other` have placements but nothing ever pays for them: a place there costs
+    £0, and a shift of independent placements into them was published as a saving of their
+    whole cost (£19.4m on the demo), as was a capacity overflow into one. Moving children out of
+    one into a paid type is a real cost."""
+    free = steady.spend.copy()
+    free.loc[free["provision_type"] == "mss", "spend_gbp"] = 0.0
+    history = dataclasses.replace(steady, spend=free)
+    shift = mitigation("shift_placements", {"to": "mss", "share": 0.5}, ("inmss",), name="to mss")
+    with pytest.raises(ForecastInputError, match=r"'to mss'.*mss: nothing in the finance history"):
+        run_forecast(history, [shift], PRICED)
+    overflow = PRICED.with_overrides(capacity={"inmss": 10.0}, overflow={"inmss": "mss"})
+    with pytest.raises(ForecastInputError, match="overflow inmss → mss"):
+        run_forecast(history, [], overflow)
+    stay = mitigation("stop_flow", {"to": "inmss", "ages": [5, 15]}, ("mss",), name="stay")
+    with pytest.raises(ForecastInputError, match="'stay'"):
+        run_forecast(history, [stay], PRICED)
+    out = mitigation("shift_placements", {"to": "inmss", "share": 0.5}, ("mss",), name="out")
+    effect = run_forecast(history, [out], PRICED).mitigations
+    assert (effect["kind"] == "cost").all()
+
+
 def test_staying_longer_is_a_change_in_the_leave_rate_not_in_the_leavers():
     """Joiners grow 10 % a year and every age leaves at 5 %: more children leave each year at an
     unchanged rate, so nobody stays longer; the growth is joining (the leavers of an unchanged
