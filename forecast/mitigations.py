@@ -14,7 +14,7 @@ mitigations:
     kind: saving                   # optional: saving, funding or cost (default: from the lever)
     # optional, for the DSG management plan's mitigation log:
     assumption: 10% fewer requests from schools with an inclusion lead
-    cost_gbp: 250000               # a year to deliver (model it as a `cost` mitigation to count it)
+    cost_gbp: 250000               # a year to deliver (counted only as a central_spend_change cost)
     owner: Head of SEND
     milestones: [Leads in post Sept 2026, Review Mar 2027]
     risk: Recruitment of inclusion leads
@@ -225,8 +225,9 @@ def mitigation_kind(m: Mitigation, balance_effect: float | None = None) -> str:
 @dataclass(frozen=True)
 class UncountedDeliveryCost:
     """What the mitigations file says its mitigations cost to deliver (`cost_gbp`, a year, from
-    each one's start year) that the mitigated scenario leaves out: only a `cost` mitigation's
-    spend is counted. `total_gbp` is the sum to the end of the horizon year."""
+    each one's start year) that the mitigated scenario leaves out: only the spend of a `cost`
+    mitigation of central spend (central_spend_change), the way to model one, is taken as its
+    delivery cost. `total_gbp` is the sum to the end of the horizon year."""
 
     mitigations: tuple[str, ...]
     total_gbp: float
@@ -246,8 +247,11 @@ def uncounted_delivery_cost(effects: Any, horizon: str) -> UncountedDeliveryCost
     the mitigated balance does not count, by `horizon`; None when there are none."""
     if effects is None or effects.empty or "delivery_cost_gbp" not in effects.columns:
         return None
+    # a cost mitigation of central spend is how a delivery cost is modelled: its own figure is
+    # the cost; any other mitigation's (a shift measured as a cost too) is not in the balance
+    modelled = (effects["kind"] == "cost") & (effects["lever"] == "central_spend_change")
     rows = effects[
-        (effects["kind"] != "cost")
+        ~modelled
         & (effects["delivery_cost_gbp"].fillna(0) > 0)
         & (effects["financial_year"].map(fy_start) >= effects["start_year"].map(fy_start))
         & (effects["financial_year"].map(fy_start) <= fy_start(horizon))

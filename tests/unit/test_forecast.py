@@ -306,13 +306,19 @@ def test_delivery_costs_the_mitigated_balance_leaves_out_are_stated_beside_it(st
         mitigation("central_spend_change", {"percent": 5}, (), name="team"),
         cost_gbp=200_000,
     )
-    result = run_forecast(steady, [saving, costed], SETTINGS)
+    # a shift into dearer places is measured as a cost, but its spend is not its delivery cost
+    dearer = dataclasses.replace(
+        mitigation("shift_placements", {"to": "inmss", "share": 0.1}, ("mss",), name="dearer"),
+        cost_gbp=100_000,
+    )
+    result = run_forecast(steady, [saving, costed, dearer], PRICED)
+    assert result.mitigations.groupby("mitigation")["kind"].first()["dearer"] == "cost"
     uncounted = uncounted_delivery_cost(result.mitigations, "2028-29")
     # 2027-28 and 2028-29 only; the cost mitigation's own spend is in the balance already
-    assert uncounted.mitigations == ("reduce_new_plans",)
-    assert uncounted.total_gbp == pytest.approx(600_000)
-    assert "£0.6m by the end of 2028-29" in uncounted.sentence()
-    assert uncounted_delivery_cost(result.mitigations, "2026-27") is None
+    assert uncounted.mitigations == ("reduce_new_plans", "dearer")
+    assert uncounted.total_gbp == pytest.approx(600_000 + 300_000)
+    assert "£0.9m by the end of 2028-29" in uncounted.sentence()
+    assert uncounted_delivery_cost(result.mitigations, "2026-27").mitigations == ("dearer",)
     assert uncounted.sentence() in summary_markdown(result, "2028-29")
     assert (
         uncounted_delivery_cost(run_forecast(steady, [], SETTINGS).mitigations, "2028-29") is None
