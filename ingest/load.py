@@ -1313,7 +1313,13 @@ def _load_source(
     """Load one source unless its content is already in the warehouse (then its records take
     its current name and council): the outcomes of its parts."""
     display, content_hash = source.display, source.content_hash
-    # A rejected file is tried again: the contract or the reader may have changed since.
+    # A rejected file is tried again: the contract or the reader may have changed since. One
+    # rejected when read again (a date in it had come) keeps the place it had kept.
+    kept = con.execute(
+        f"SELECT min(precedence_seq) FROM raw.{extract.name}_files WHERE content_hash = ? "
+        "AND status = 'rejected' AND precedence_seq < file_seq",
+        [content_hash],
+    ).fetchone()
     con.execute(
         f"DELETE FROM raw.{extract.name}_files WHERE content_hash = ? AND status = 'rejected'",
         [content_hash],
@@ -1326,7 +1332,7 @@ def _load_source(
             [content_hash],
         ).fetchall()
     ]
-    read_again = None
+    read_again = ReadAgain(kept[0], 0) if kept and kept[0] is not None and not known else None
     if known and _dated_rows_now_due(con, extract, known, extract_date):
         # rows quarantined as dated after the extract date, a date since reached: the file is
         # read again (its rows were never loaded, and a month's ledger file is never re-sent),

@@ -290,6 +290,43 @@ def test_a_planned_end_after_the_extract_date_loads_the_row_open_until_that_date
     assert con.execute("SELECT count(*) FROM raw.ehcp_files").fetchone()[0] == 1
 
 
+def test_a_file_rejected_when_read_again_keeps_its_place_when_it_loads(tmp_path, con, monkeypatch):
+    """March's file is read again once its planned end has come, and rejected that time (a
+    reader or contract change); loaded on the next refresh as if new, it took the newest place
+    and outranked the June file that extended the same placement."""
+    import ingest.load as load_module
+
+    write(
+        tmp_path,
+        "placements",
+        "a_march.csv",
+        "placement_id,child_id,urn,start_date,end_date\nPL1,C1,100001,2021-01-01,2026-05-31\n",
+    )
+    write(
+        tmp_path,
+        "placements",
+        "b_june.csv",
+        "placement_id,child_id,urn,start_date,end_date\nPL1,C1,100001,2021-01-01,2026-12-31\n",
+    )
+    load_extract(con, PLACEMENTS, tmp_path, "L1", KEY, dt.date(2026, 3, 31))
+    real = load_module.match_headers
+
+    def refuse(*args, **kwargs):
+        raise load_module.FileRejected("refused this time")
+
+    monkeypatch.setattr(load_module, "match_headers", refuse)
+    again = load_extract(con, PLACEMENTS, tmp_path, "L2", KEY, dt.date(2026, 6, 1))
+    assert sorted(f.status for f in again.files) == ["rejected", "unchanged"]
+    monkeypatch.setattr(load_module, "match_headers", real)
+    load_extract(con, PLACEMENTS, tmp_path, "L3", KEY, dt.date(2026, 6, 2))
+    places = dict(
+        con.execute(
+            "SELECT file_name, precedence_seq FROM raw.placements_files WHERE status = 'loaded'"
+        ).fetchall()
+    )
+    assert places["placements/a_march.csv"] < places["placements/b_june.csv"]
+
+
 def test_a_planned_end_quarantined_before_planned_dates_loaded_open_is_read_again(tmp_path, con):
     """A warehouse from before: its file's row sat in quarantine as dated after the extract date,
     and the file is known, so nothing would read it until the date had come."""
