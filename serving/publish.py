@@ -133,6 +133,11 @@ class SuppressedTable:
     # two values of that dim whose totals over the rest are equal (moves in and out, across
     # every provision type)
     balanced: tuple[str, ...] = ()
+    # (measure, measures): where `measure` (read, not published) is above 0 and below the
+    # threshold, `measures` are hidden too: a unit cost over fewer full-time places than the
+    # threshold is a few children's cost, and spend ÷ it gives the places back (the report
+    # hides them so)
+    hidden_below: tuple[str, tuple[str, ...]] | None = None
 
 
 # marts.fct_ehcp_flows' counts, published.ehcp_flows' `measure`
@@ -183,14 +188,15 @@ SUPPRESSED_TABLES = (
         name="provision_spend",
         requires="marts.fct_provision_spend",
         source=(
-            "SELECT la_code, financial_year, provision_type, placements, spend_gbp, unit_cost_gbp "
-            "FROM marts.fct_provision_spend"
+            "SELECT la_code, financial_year, provision_type, placements, spend_gbp, unit_cost_gbp, "
+            "fte_placements FROM marts.fct_provision_spend"
         ),
         dims=("financial_year", "provision_type"),
         count="placements",
         lines=(("financial_year",),),
         hidden_with_count=("spend_gbp", "unit_cost_gbp"),
         summed=("spend_gbp",),
+        hidden_below=("fte_placements", ("unit_cost_gbp",)),
     ),
 )
 # The report's own table of the same census counts (its publication version; not served): plans
@@ -803,7 +809,10 @@ def suppressed_family(
     )
     published = {
         s.name: _as_published(
-            tables[s.name], s, hidden[starts[s.name] : starts[s.name] + len(tables[s.name])]
+            tables[s.name],
+            s,
+            hidden[starts[s.name] : starts[s.name] + len(tables[s.name])],
+            threshold,
         )
         for s in specs
     }
@@ -836,12 +845,19 @@ def family_lines(
     return starts, lines + _same_figures(specs, tables, starts)
 
 
-def _as_published(table: pd.DataFrame, spec: SuppressedTable, hidden: np.ndarray) -> pd.DataFrame:
+def _as_published(
+    table: pd.DataFrame, spec: SuppressedTable, hidden: np.ndarray, threshold: int
+) -> pd.DataFrame:
     """`table` with its hidden counts, and the measures hidden with them, null; sorted with each
     dim's total after its values."""
     table = table.copy()
     for measure in (spec.count, *spec.hidden_with_count):
         table[measure] = table[measure].astype("Float64").mask(hidden)
+    if spec.hidden_below is not None and spec.hidden_below[0] in table.columns:
+        small, measures = spec.hidden_below
+        few = (table[small] > 0) & (table[small] < threshold)
+        for measure in measures:
+            table[measure] = table[measure].mask(few.fillna(False).to_numpy(dtype=bool))
     table["suppressed"] = hidden
     ordering = []
     for dim in spec.dims:

@@ -37,7 +37,9 @@ COMMENT ON COLUMN marts.fct_ehcp_cohort.plans IS 'Plans.';
 CREATE TABLE marts.fct_provision_spend AS
     SELECT '869' AS la_code, '2024-25' AS financial_year, provision AS provision_type,
            placements::BIGINT AS placements,
-           (placements * 30000)::DECIMAL(18, 2) AS spend_gbp, 30000::DECIMAL(18, 2) AS unit_cost_gbp
+           (placements * 30000)::DECIMAL(18, 2) AS spend_gbp,
+           30000::DECIMAL(18, 2) AS unit_cost_gbp,
+           CASE provision WHEN 'mainstream' THEN 4.4 ELSE placements END::DOUBLE AS fte_placements
     FROM (VALUES ('mss', 12), ('inmss', 3), ('mainstream', 40), ('ap', 0)) t(provision, placements);
 CREATE TABLE marts.fct_payments AS SELECT 1234567890123456789 AS child_id, 100.0 AS amount;
 CREATE TABLE forecast.hnb_position AS
@@ -166,6 +168,12 @@ def test_published_tables_hide_small_counts(warehouse, tmp_path):
     # and a complement, so the total does not give it away
     assert sum(hidden for *_, hidden in rows) >= 2
     assert by_provision["total"][0] == 55
+    # mainstream: 40 placements shown, but 4.4 full-time places: its unit cost is a few
+    # children's, and spend ÷ unit cost would give the places back (the report hides it so)
+    unit = dict(
+        read(serving, "SELECT provision_type, unit_cost_gbp FROM published.provision_spend")
+    )
+    assert by_provision["mainstream"][0] == 40 and unit["mainstream"] is None
     shown = read(serving, "SELECT plans FROM published.ehcp_plans_by_need WHERE plans IS NOT NULL")
     assert all(plans == 0 or plans >= 5 for (plans,) in shown)
 
@@ -179,7 +187,8 @@ def test_each_council_is_published_as_its_own_refresh_would_publish_it(warehouse
     with duckdb.connect(str(warehouse)) as con:
         con.execute(
             "INSERT INTO marts.fct_provision_spend SELECT '825', '2023-25', provision_type, "
-            "placements + 1, spend_gbp, unit_cost_gbp FROM marts.fct_provision_spend"
+            "placements + 1, spend_gbp, unit_cost_gbp, fte_placements "
+            "FROM marts.fct_provision_spend"
         )
     both = tmp_path / "both.duckdb"
     publish_from(warehouse, both, suppression_threshold=5)
@@ -377,7 +386,7 @@ def test_a_council_the_last_version_served_and_this_one_does_not_is_named(wareho
     with duckdb.connect(str(warehouse)) as con:
         con.execute(
             "INSERT INTO marts.fct_provision_spend SELECT '825', financial_year, provision_type, "
-            "placements, spend_gbp, unit_cost_gbp FROM marts.fct_provision_spend"
+            "placements, spend_gbp, unit_cost_gbp, fte_placements FROM marts.fct_provision_spend"
         )
     assert publish_from(warehouse, serving).no_longer_served == []
     with duckdb.connect(str(warehouse)) as con:
