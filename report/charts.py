@@ -1379,10 +1379,16 @@ def mitigation_waterfall(data: ReportData, threshold: int | None = None) -> Char
         assured & effects["mitigation"].isin(savings), "cumulative_balance_effect_gbp"
     ].sum()
     funding_total = effects.loc[is_funding, "cumulative_balance_effect_gbp"].sum()
+    costs = set(data.mitigations.loc[data.mitigations["kind"] == "cost", "mitigation"])
+    assured_costs = effects.loc[
+        assured & effects["mitigation"].isin(costs), "cumulative_balance_effect_gbp"
+    ].sum()
     reading += (
-        f"; {style.pounds_m(assured_savings)} of it is assured savings, "
-        f"and {style.pounds_m(funding_total)} is funding (block transfers, contributions) to be "
-        "agreed each year, not a saving."
+        f"; {style.pounds_m(assured_savings)} of it is assured savings"
+        # (said beside them, so the assured savings do not read as the assured part)
+        + (f", against {style.pounds_m(assured_costs)} of assured costs" if assured_costs else "")
+        + f", and {style.pounds_m(funding_total)} is funding (block transfers, contributions) to "
+        "be agreed each year, not a saving."
     )
     return Chart(
         "12_mitigation_waterfall",
