@@ -542,10 +542,13 @@ def _mitigation_effects(
         kind = mitigation_kind(m, float(balance[-1]))
         measured = mitigation_kind(replace(m, kind=None), float(balance[-1]))
         if m.kind in ("saving", "cost") and measured in ("saving", "cost") and m.kind != measured:
+            # published as what it does: a 'saving' that adds £15m was counted in the assured
+            # savings' subtotal (mitigations reviewer)
+            kind = measured
             model.notes.append(
                 f"{m.name}: given as a {m.kind}, but measured alone it "
                 f"{'adds' if balance[-1] < 0 else 'saves'} £{abs(balance[-1]) / 1e6:,.1f}m by "
-                f"{alone.financial_years[-1]}: check its kind"
+                f"{alone.financial_years[-1]}: published as a {measured}; check its kind"
             )
         for y, fy in enumerate(alone.financial_years):
             rows.append(

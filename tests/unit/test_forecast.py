@@ -651,6 +651,18 @@ def test_a_shift_is_a_saving_or_a_cost_as_its_effect_measured_alone_is(steady):
     assert last.loc["cheaper", "kind"] == "saving"
 
 
+def test_a_shift_given_the_wrong_kind_is_published_as_what_it_measures(steady):
+    """A shift into dearer places given `kind: saving` was published as a saving (−£15.1m in the
+    assured savings' subtotal), named only in the log."""
+    dearer = dataclasses.replace(
+        mitigation("shift_placements", {"to": "inmss", "share": 0.2}, ("mss",), name="dearer"),
+        kind="saving",
+    )
+    result = run_forecast(steady, [dearer], PRICED)
+    assert (result.mitigations["kind"] == "cost").all()
+    assert any("published as a cost" in note for note in result.cohort_model.notes)
+
+
 @pytest.fixture(scope="module")
 def mitigated(steady):
     levers = [
