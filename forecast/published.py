@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +71,9 @@ RELEASE_2025 = {
     "early_years": ["nm_early_years"],
     "none": ["neet", "neet_ntci", "neet_other", "neet_other_csa", "placement_unknown"],
 }
+# a column a later release split in two: read as the sum of its parts where it is not there
+# (the 2026 release gives special academies and special free schools apart)
+SPLIT_COLUMNS = {"special_academy_free": ("special_academy", "special_free_school")}
 # sen2_estab_caseload.csv establishment_type → provision type (2022 release)
 RELEASE_2022 = {
     "Mainstream - LA maintained": "mainstream",
@@ -199,10 +202,37 @@ def _reading(path: Path) -> Iterator[list[int]]:
         raise PublishedDataError(f"{path}:{at[0]}: {error}") from error
 
 
+def _setting(row: dict[str, str], column: str) -> float:
+    if column in row:
+        return _number(row[column])
+    return sum(_number(row[part]) for part in SPLIT_COLUMNS[column])
+
+
 def _by_setting(row: dict[str, str], total_column: str) -> dict[str, float]:
-    values = {p: sum(_number(row.get(c)) for c in columns) for p, columns in RELEASE_2025.items()}
-    values["other"] = max(0.0, _number(row.get(total_column)) - sum(values.values()))
+    values = {p: sum(_setting(row, c) for c in columns) for p, columns in RELEASE_2025.items()}
+    values["other"] = max(0.0, _number(row[total_column]) - sum(values.values()))
     return values
+
+
+def check_setting_columns(path: Path, header: Iterable[str], total_column: str) -> None:
+    """Refuse a caseload or new-plans file without a column the provision types are read from
+    (or the total): read as 0, a renamed setting's plans went to `other` (special academies,
+    half the special school plans, when a release split the column) and a renamed total dropped
+    the release, exit 0."""
+    header = set(header)
+    missing = [total_column] if total_column not in header else []
+    for columns in RELEASE_2025.values():
+        for column in columns:
+            parts = SPLIT_COLUMNS.get(column, ())
+            if column not in header and not (parts and all(p in header for p in parts)):
+                missing.append(column)
+    if missing:
+        raise PublishedDataError(
+            f"{path}: no column {', '.join(repr(c) for c in missing)}: the DfE's headers have "
+            "changed since the 2025 release this reads; its plans would count as another "
+            "provision type's (or the release as not there). Map the new column in "
+            "forecast/published.py (RELEASE_2025, SPLIT_COLUMNS) or use the shipped extract"
+        )
 
 
 def _census_year(time_period: str) -> int:
@@ -248,24 +278,33 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
         return row["old_la_code"]
 
     with _reading(files["caseload.csv"]) as at:
-        for at[0], row in _rows(files["caseload.csv"]):
+        rows = _rows(files["caseload.csv"])
+        if rows:
+            check_setting_columns(files["caseload.csv"], rows[0][1].keys(), "ehcplans")
+        for at[0], row in rows:
             code = key_of(row)
             if code is None:
                 continue
             year = _census_year(row["time_period"])
             if row["breakdown_topic"] == "All EHC plans":
-                if not _published(row.get("ehcplans")):
+                if not _published(row["ehcplans"]):
                     # a council's total not published (x, c, z): a year missing, not 0 plans (read
                     # as 0 it ranked the council's growth at -100% and pulled its region's down)
                     continue
                 caseload.setdefault(code, {})[year] = _by_setting(row, "ehcplans")
-                settings = [c for columns in RELEASE_2025.values() for c in columns if c in row]
+                settings = [
+                    c
+                    for columns in RELEASE_2025.values()
+                    for column in columns
+                    for c in (column, *SPLIT_COLUMNS.get(column, ()))
+                    if c in row
+                ]
                 if not any(_published(row[c]) for c in settings) and _number(row["ehcplans"]) > 0:
                     unknown_mix.setdefault(code, set()).add(year)
             elif (
                 row["breakdown_topic"] == "Child or young persons age"
                 and row["breakdown"].startswith("age ")
-                and _published(row.get("ehcplans"))  # an age's x is unknown, not 0 plans
+                and _published(row["ehcplans"])  # an age's x is unknown, not 0 plans
             ):
                 age = int(row["breakdown"].split()[1])
                 by_age.setdefault(code, {}).setdefault(year, {})[age] = _number(row["ehcplans"])
@@ -306,11 +345,14 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
     new_plans: dict[str, dict[int, dict[str, float]]] = {}
     if "newplans.csv" in files:
         with _reading(files["newplans.csv"]) as at:
-            for at[0], row in _rows(files["newplans.csv"]):
+            rows = _rows(files["newplans.csv"])
+            if rows:
+                check_setting_columns(files["newplans.csv"], rows[0][1].keys(), "new_ehc_plans")
+            for at[0], row in rows:
                 code = key_of(row)
-                if code is None or row.get("breakdown_topic") != "New EHC plans":
+                if code is None or row["breakdown_topic"] != "New EHC plans":
                     continue
-                if not _published(row.get("new_ehc_plans")):
+                if not _published(row["new_ehc_plans"]):
                     continue  # a total not published (x, c, z): a year missing, not 0 new plans
                 new_plans.setdefault(code, {})[int(row["time_period"]) + 1] = _by_setting(
                     row, "new_ehc_plans"

@@ -263,10 +263,12 @@ def test_a_year_whose_total_is_not_published_is_missing_not_zero(tmp_path):
     # new plans likewise: an x total was 0 new plans (the benchmark's new plans per 100 at 0)
     place = ["Local authority", "900", "Shire", "East"]
     head = "time_period,geographic_level,old_la_code,la_name,region_name"
+    settings = [c for cs in RELEASE_2025.values() for c in cs]
     (tmp_path / "newplans.csv").write_text(
-        f"{head},breakdown_topic,new_ehc_plans\n"
+        f"{head},breakdown_topic,new_ehc_plans,{','.join(settings)}\n"
         + "".join(
-            f"{y},{','.join(place)},New EHC plans,{n}\n" for y, n in [(2022, 12), (2023, "x")]
+            f"{y},{','.join(place)},New EHC plans,{n}{',x' * len(settings)}\n"
+            for y, n in [(2022, 12), (2023, "x")]
         )
     )
     (tmp_path / "sen2_mi.csv").write_text(
@@ -531,6 +533,30 @@ def test_dsg_allocations_are_read_as_the_dfe_writes_them(tmp_path):
     allocations = load_published_data(tmp_path).allocations.set_index("old_la_code")
     assert allocations.loc["900", "high_needs_block_gbp"] == 28_495_697
     assert np.isnan(allocations.loc["901", "high_needs_block_gbp"])
+
+
+def test_a_release_whose_setting_or_total_columns_changed_is_refused_or_read_by_its_parts(
+    tmp_path,
+):
+    """The 2026 release gives special academies and special free schools apart: read as 0, their
+    plans went to `other` (mss 95,714 against 179,444 in January 2026), exit 0. A renamed total
+    dropped the release and the forecast restarted from 2022, exit 0."""
+    mix = {"special_la_maintained": "30", "special_academy_free": "20", "neet": "10"}
+    _release_2025(tmp_path / "caseload.csv", [("202324", "100", mix)])
+    text = (tmp_path / "caseload.csv").read_text()
+    split = text.replace("special_academy_free", "special_academy,special_free_school", 1)
+    split = split.replace(",30,20,", ",30,12,8,", 1)
+    (tmp_path / "caseload.csv").write_text(split)
+    shire = load_published(tmp_path)["900"]
+    assert shire.caseload.loc[2024, ["mss", "none", "other"]].tolist() == [50, 10, 40]
+    (tmp_path / "caseload.csv").write_text(
+        text.replace("special_academy_free", "special_academy", 1)
+    )
+    with pytest.raises(PublishedDataError, match=r"caseload.csv: no column 'special_academy_free'"):
+        load_published(tmp_path)
+    (tmp_path / "caseload.csv").write_text(text.replace("ehcplans", "ehc_plans", 1))
+    with pytest.raises(PublishedDataError, match=r"caseload.csv: no column 'ehcplans'"):
+        load_published(tmp_path)
 
 
 def test_a_published_file_that_cannot_be_read_is_refused_by_file_and_line(tmp_path):
