@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -411,15 +412,30 @@ def as_of(councils: dict[str, CouncilHistory], origin: int) -> dict[str, Council
     return known
 
 
+def _name_key(name: str) -> str:
+    """A council's name as a reader might type it: case, '&' for 'and', 'St' for 'St.', a
+    leading 'City of' and spacing do not matter."""
+    key = re.sub(r"[^a-z0-9 ]", " ", name.lower().replace("&", " and "))
+    key = re.sub(r"^city of ", "", " ".join(key.split()))
+    return key
+
+
 def find_council(councils: dict[str, CouncilHistory], query: str) -> CouncilHistory:
-    """By old LA code (e.g. 869), new code (E06000037 is not in these files:
-    use the old one) or name."""
+    """By old LA code (e.g. 869) or name ('St Helens', 'Brighton & Hove', 'City of Bristol');
+    a new code (E06000037) is not in these files: the message says to use the old one."""
+    query = query.strip()
     if query in councils:
         return councils[query]
-    matches = [c for c in councils.values() if c.name.lower() == query.strip().lower()]
+    wanted = _name_key(query)
+    matches = [c for c in councils.values() if _name_key(c.name) == wanted]
     if not matches:
-        matches = [c for c in councils.values() if query.strip().lower() in c.name.lower()]
+        matches = [c for c in councils.values() if wanted and wanted in _name_key(c.name)]
     if len(matches) != 1:
         hint = ", ".join(f"{c.code} {c.name}" for c in matches[:8]) or "none"
-        raise KeyError(f"no single council matches {query!r} (matches: {hint})")
+        new_code = (
+            "; the published files hold old 3-digit LA codes (e.g. 869), not new E-codes"
+            if re.fullmatch(r"E\d{8}", query)
+            else ""
+        )
+        raise KeyError(f"no single council matches {query!r} (matches: {hint}){new_code}")
     return matches[0]

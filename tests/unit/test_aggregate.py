@@ -570,3 +570,21 @@ def test_a_published_file_that_cannot_be_read_is_refused_by_file_and_line(tmp_pa
     _release_2025(tmp_path / "older" / "caseload.csv", [("202324", "100", {})])
     with pytest.raises(PublishedDataError, match="two files named caseload.csv"):
         load_published(tmp_path)
+
+
+def test_a_council_is_found_by_its_name_as_people_write_it():
+    """'St Helens' (the DfE writes 'St. Helens'), 'Brighton & Hove', 'City of Bristol' and a
+    code with spaces found nothing; a new E-code is told to use the old code."""
+    from forecast.published_extract import SHIPPED
+
+    councils = load_published(SHIPPED)
+    for query, code in [
+        ("St Helens", "342"),
+        ("Brighton & Hove", "846"),
+        ("City of Bristol", "801"),
+        (" 869 ", "869"),
+        ("west berkshire", "869"),
+    ]:
+        assert find_council(councils, query).code == code, query
+    with pytest.raises(KeyError, match="old 3-digit LA codes"):
+        find_council(councils, "E06000037")
