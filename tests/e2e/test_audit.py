@@ -79,6 +79,33 @@ def test_trace_of_a_council_a_gate_holds_says_its_figures_are_not_the_served_one
     assert "not the ones the serving file holds" in said
 
 
+def test_trace_after_a_refresh_a_gate_blocked_says_the_figures_are_not_the_published_ones(
+    audited, monkeypatch, capsys, tmp_path
+):
+    """A single council's refresh blocked by ids_link: the marts held its figures, the serving
+    file the last good ones, and the trace said "they match" (£832,732 where £532,732 was
+    published) and exited 0. A mistyped need traced nothing, 0 = 0 "they match"."""
+    folder, environment = audited
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    copy = tmp_path / "blocked.duckdb"
+    shutil.copy(folder / "warehouse.duckdb", copy)
+    monkeypatch.setenv("HIGHNEEDS_WAREHOUSE", str(copy))
+    with duckdb.connect(str(copy)) as con:
+        con.execute(
+            "CREATE OR REPLACE TABLE meta.figures_checked AS "
+            "SELECT 'run-blocked' AS run_id, false AS checked"
+        )
+    assert main(["trace", "spend", "--year", "2022-23", "--provision", "mss"]) == 1
+    said = " ".join(capsys.readouterr().out.split())
+    assert "holds the figures of refresh run-blocked, which did not pass its gates" in said
+    assert "not published" in said
+    monkeypatch.setenv("HIGHNEEDS_WAREHOUSE", environment["HIGHNEEDS_WAREHOUSE"])
+    assert main(["trace", "plans", "--census", "2023", "--need", "xyz"]) == 2
+    assert "No primary need 'XYZ'" in " ".join(capsys.readouterr().out.split())
+    assert main(["trace", "plans", "--census", "2023", "--need", "asd"]) == 0
+
+
 def test_every_materialisation_says_what_it_holds_and_how_it_was_made(audited, monkeypatch):
     _folder, environment = audited
     home = Path(environment["DAGSTER_HOME"])
