@@ -267,9 +267,12 @@ def _base_unit_cost(
     unit = (spend / fte.where(fte > 0)).dropna()
     unit = unit[unit.index.astype(str) <= base_fy]
     paid = unit[unit > 0]
-    if base_fy in unit.index and (unit[base_fy] > 0 or paid.empty):
-        # (£0 in every year: a type whose places nothing pays for, none or other)
+    given = settings.new_provision_unit_costs.get(provision)
+    if base_fy in unit.index and unit[base_fy] > 0:
         return float(unit[base_fy]), None
+    if base_fy in unit.index and paid.empty and given is None:
+        # (no net spend in any year: a type whose places nothing pays for, none or other)
+        return max(float(unit[base_fy]), 0.0), None
     if len(paid):
         # no placements in the base year, or placements the ledger paid nothing for that year
         # though it paid for the type before (one child's unpaid year priced every child of
@@ -278,7 +281,7 @@ def _base_unit_cost(
         gap = fy_start(base_fy) - fy_start(year)
         carried = float(paid.iloc[-1]) * (1 + settings.historical_inflation) ** gap
         why = (
-            f"no spend on its full-time placements in {base_fy}"
+            f"no net spend on its full-time placements in {base_fy}"
             if base_fy in unit.index
             else f"no full-time placements in {base_fy}"
         )
@@ -286,10 +289,9 @@ def _base_unit_cost(
             f"{why}: {year}'s unit cost (£{paid.iloc[-1]:,.0f}) carried {gap} year(s) at "
             f"{settings.historical_inflation:.1%} inflation"
         )
-    given = settings.new_provision_unit_costs.get(provision)
     if given is not None:
         return float(given), (
-            f"no full-time placements in the finance history up to {base_fy}: "
+            f"no full-time placements paid for in the finance history up to {base_fy}: "
             f"costs.new_provision_unit_costs (£{float(given):,.0f})"
         )
     return None, None

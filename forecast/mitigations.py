@@ -14,7 +14,7 @@ mitigations:
     kind: saving                   # optional: saving, funding or cost (default: from the lever)
     # optional, for the DSG management plan's mitigation log:
     assumption: 10% fewer requests from schools with an inclusion lead
-    cost_gbp: 250000               # a year to deliver (counted only as a central_spend_change cost)
+    cost_gbp: 250000               # a year to deliver (counted when modelled as a cost mitigation)
     owner: Head of SEND
     milestones: [Leads in post Sept 2026, Review Mar 2027]
     risk: Recruitment of inclusion leads
@@ -225,9 +225,9 @@ def mitigation_kind(m: Mitigation, balance_effect: float | None = None) -> str:
 @dataclass(frozen=True)
 class UncountedDeliveryCost:
     """What the mitigations file says its mitigations cost to deliver (`cost_gbp`, a year, from
-    each one's start year) that the mitigated scenario leaves out: only the spend of a `cost`
-    mitigation of central spend (central_spend_change), the way to model one, is taken as its
-    delivery cost. `total_gbp` is the sum to the end of the horizon year."""
+    each one's start year) that the mitigated scenario leaves out: only a `cost` mitigation of
+    spend itself (SPEND_LEVERS), the way to model one, is taken as counting its delivery cost.
+    `total_gbp` is the sum to the end of the horizon year."""
 
     mitigations: tuple[str, ...]
     total_gbp: float
@@ -237,9 +237,12 @@ class UncountedDeliveryCost:
         return (
             f"The mitigations file states a cost to deliver {'; '.join(self.mitigations)}: "
             f"£{self.total_gbp / 1e6:,.1f}m by the end of {self.horizon}, which the mitigated "
-            "balance leaves out (only a cost mitigation's spend counts: model the cost as one "
-            "to count it)."
+            "balance leaves out (a delivery cost counts when modelled as a cost mitigation of "
+            "central spend or unit costs)."
         )
+
+
+SPEND_LEVERS = ("central_spend_change", "unit_cost_change", "unit_cost_growth")
 
 
 def uncounted_delivery_cost(effects: Any, horizon: str) -> UncountedDeliveryCost | None:
@@ -247,9 +250,10 @@ def uncounted_delivery_cost(effects: Any, horizon: str) -> UncountedDeliveryCost
     the mitigated balance does not count, by `horizon`; None when there are none."""
     if effects is None or effects.empty or "delivery_cost_gbp" not in effects.columns:
         return None
-    # a cost mitigation of central spend is how a delivery cost is modelled: its own figure is
-    # the cost; any other mitigation's (a shift measured as a cost too) is not in the balance
-    modelled = (effects["kind"] == "cost") & (effects["lever"] == "central_spend_change")
+    # a cost mitigation of spend itself (central spend, unit costs) is how a delivery cost is
+    # modelled: its own figure is the cost; a move measured as a cost (a shift into dearer
+    # places) is what the children's places cost, not what the mitigation costs to deliver
+    modelled = (effects["kind"] == "cost") & effects["lever"].isin(SPEND_LEVERS)
     rows = effects[
         ~modelled
         & (effects["delivery_cost_gbp"].fillna(0) > 0)

@@ -541,7 +541,12 @@ def _mitigation_effects(
         balance = (alone.cumulative_balance - unmitigated.cumulative_balance).mean(axis=0)
         kind = mitigation_kind(m, float(balance[-1]))
         measured = mitigation_kind(replace(m, kind=None), float(balance[-1]))
-        if m.kind in ("saving", "cost") and measured in ("saving", "cost") and m.kind != measured:
+        if (
+            m.kind in ("saving", "cost")
+            and measured in ("saving", "cost")
+            and m.kind != measured
+            and balance[-1] != 0  # (nothing measured: a capacity never reached)
+        ):
             # published as what it does: a 'saving' that adds £15m was counted in the assured
             # savings' subtotal (mitigations reviewer)
             kind = measured

@@ -1386,7 +1386,11 @@ def mitigation_waterfall(data: ReportData, threshold: int | None = None) -> Char
     reading += (
         f"; {style.pounds_m(assured_savings)} of it is assured savings"
         # (said beside them, so the assured savings do not read as the assured part)
-        + (f", against {style.pounds_m(assured_costs)} of assured costs" if assured_costs else "")
+        + (
+            f", against {style.pounds_m(abs(assured_costs))} of assured costs"
+            if assured_costs
+            else ""
+        )
         + f", and {style.pounds_m(funding_total)} is funding (block transfers, contributions) to "
         "be agreed each year, not a saving."
     )

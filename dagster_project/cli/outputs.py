@@ -48,21 +48,22 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
             ),
             highlight=False,
         )
+    if args.what == "forecast":
+        # (the forecast is made only from checked figures: its tables are the last good ones)
+        return _trace_forecast(args, settings, console)
     if unchecked is not None:
         # the marts moved on to figures a gate refused; BI and the report still show the last
         # good refresh's (a trace said "they match" of £832,732 where £532,732 was published)
         console.print(
             Text(
                 f"The warehouse holds the figures of refresh {unchecked}, which did not pass its "
-                "gates: the figures traced here are not the ones the serving file, BI and the "
-                "report hold (the last good refresh's). Fix the files its gates named and "
-                "refresh.",
+                "gates (or stopped before they ran): the figures traced here are not the ones "
+                "the serving file, BI and the report hold (the last good refresh's). That "
+                "refresh's output says why; refresh again once it is fixed.",
                 style="yellow",
             ),
             highlight=False,
         )
-    if args.what == "forecast":
-        return _trace_forecast(args, settings, console)
     if getattr(args, "need", None):
         args.need = args.need.strip().upper()
         if args.need not in PRIMARY_NEED_CODES:

@@ -322,3 +322,40 @@ def test_a_file_read_again_when_its_date_has_come_keeps_its_place_and_rebuilds_t
     ingest(fresh, landing, day)
     build(fresh)
     assert differences(warehouse, fresh) == {}
+
+
+def test_a_finance_file_rejected_when_read_again_and_loaded_since_rebuilds_the_ledger_whole(
+    built, monkeypatch
+):
+    """Rejected on its re-read, March's file loads on a later refresh keeping its first place but
+    as a file the last build never saw: an increment would let its rows replace a later file's
+    version of the same transaction."""
+    import ingest.load as load_module
+
+    landing, warehouse = built
+    finance = landing / "finance"
+    (finance / "ledger_2026_03.csv").write_text(
+        HEADER + "TX90001,30/03/2026,625.00,1.2.1,K001,PL01,110001,,Riverside Primary,HN01,Top-up\n"
+        "TX90004,15/04/2026,300.00,1.2.5,,,,,Sensory support service,HN02,Outreach\n"
+    )
+    (finance / "ledger_2026_03_corrections.csv").write_text(
+        HEADER + "TX90001,30/03/2026,700.00,1.2.1,K001,PL01,110001,,Riverside Primary,HN01,"
+        "Top-up (corrected)\n"
+    )
+    ingest(warehouse, landing)
+    with duckdb.connect(str(warehouse)) as con:
+        increment.record(con, DBT_DIR)
+    real = load_module.match_headers
+
+    def refuse(*args, **kwargs):
+        raise load_module.FileRejected("refused this time")
+
+    monkeypatch.setattr(load_module, "match_headers", refuse)
+    ingest(warehouse, landing, dt.date(2026, 4, 16))  # read again, and rejected
+    with duckdb.connect(str(warehouse)) as con:
+        increment.record(con, DBT_DIR)  # a build without it
+    monkeypatch.setattr(load_module, "match_headers", real)
+    ingest(warehouse, landing, dt.date(2026, 4, 17))  # loaded, keeping its place
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        ledger = increment.plan(con, DBT_DIR)
+    assert not ledger.incremental and "read again" in ledger.reason, ledger

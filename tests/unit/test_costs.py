@@ -397,9 +397,13 @@ def test_placements_the_ledger_paid_nothing_for_in_the_base_year_take_the_last_u
     assert model.unit_cost[inmss] == pytest.approx(50_000 * 1.2**2 * 1.035)
     assert model.unit_cost_known[inmss]
     assert model.unit_cost_source[inmss].startswith(
-        "no spend on its full-time placements in 2025-26"
+        "no net spend on its full-time placements in 2025-26"
     )
     spend.loc[spend["provision_type"] == "inmss", "spend_gbp"] = 0.0
     never = dataclasses.replace(h, spend=spend)
     model = costs.estimate_costs(never, caseload_by_census(never), SETTINGS, "2028-29")
     assert model.unit_cost[inmss] == 0 and model.unit_cost_known[inmss]
+    # unless the settings price it (a first unit whose place funding the ledger books centrally)
+    given = dataclasses.replace(SETTINGS, new_provision_unit_costs={"inmss": 61_000.0})
+    model = costs.estimate_costs(never, caseload_by_census(never), given, "2028-29")
+    assert model.unit_cost[inmss] == 61_000 and model.unit_cost_known[inmss]

@@ -661,6 +661,9 @@ def test_a_shift_given_the_wrong_kind_is_published_as_what_it_measures(steady):
     result = run_forecast(steady, [dearer], PRICED)
     assert (result.mitigations["kind"] == "cost").all()
     assert any("published as a cost" in note for note in result.cohort_model.notes)
+    # nothing measured (a shift of nobody): the kind given stands
+    idle = dataclasses.replace(dearer, kind="cost", effect={**dearer.effect, "share": 0.0})
+    assert (run_forecast(steady, [idle], PRICED).mitigations["kind"] == "cost").all()
 
 
 @pytest.fixture(scope="module")

@@ -246,7 +246,7 @@ def test_the_gap_readings_name_the_balance_of_the_recovery_year_and_count_only_s
     data = SimpleNamespace(horizon="2028-29", position_forecast=position, mitigations=mitigations)
     assert "£3.2m of it is assured savings" in mitigation_waterfall(data).reading
     # said beside them: the assured savings alone read as the assured part of the improvement
-    assert "against −£0.5m of assured costs" in mitigation_waterfall(data).reading
+    assert "against £0.5m of assured costs" in mitigation_waterfall(data).reading
 
 
 def test_the_readmes_count_of_flagged_figures_is_the_shipped_datas():
