@@ -175,15 +175,16 @@ def plan(con: duckdb.DuckDBPyConnection, project_dir: Path) -> LedgerBuild:
     reread = [h for h, seq in now["finance"].items() if before["finance"].get(h, seq) != seq]
     # a file loaded since that keeps an earlier place (read again, or rejected when read again
     # and loaded since): its rows must not replace a later file's in an increment
-    reread += [
-        h
-        for (h,) in con.execute(
-            "SELECT file_hash FROM raw.finance_files WHERE status = 'loaded' AND in_landing "
-            "AND file_seq > ? AND precedence_seq < file_seq",
-            [after],
-        ).fetchall()
-        if h not in reread
-    ]
+    if _has_table(con, "raw", f"{LEDGER}_files"):
+        reread += [
+            h
+            for (h,) in con.execute(
+                f"SELECT file_hash FROM raw.{LEDGER}_files WHERE status = 'loaded' AND in_landing "
+                "AND file_seq > ? AND precedence_seq < file_seq",
+                [after],
+            ).fetchall()
+            if h not in reread
+        ]
     if reread:
         # read again when a date in it came: it keeps its place among the files (an increment
         # would let its rows replace a later file's version of the same transaction)
