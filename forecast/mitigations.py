@@ -286,3 +286,15 @@ def funding_given_twice(effects: Any) -> str | None:
         f"{'; '.join(parts)}. If it is the same money, the mitigated balance counts it twice: "
         "leave it out of one of them."
     )
+
+
+def balance_caveats(effects: Any, horizon: str) -> list[str]:
+    """The sentences every reading of the mitigated balance (the report's headline, the refresh
+    summary, the forecast summary) says beside it: what it leaves out and what it may count
+    twice."""
+    uncounted = uncounted_delivery_cost(effects, horizon)
+    return [
+        sentence
+        for sentence in (uncounted and uncounted.sentence(), funding_given_twice(effects))
+        if sentence
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .mitigations import funding_given_twice, uncounted_delivery_cost
+from .mitigations import balance_caveats
 from .model import MITIGATED, UNMITIGATED, Forecast
 
 
@@ -53,8 +53,5 @@ def summary_markdown(forecast: Forecast, horizon: str) -> str:
             f"- {r.mitigation} ({r.status} {r.kind}): {money(r.cumulative_balance_effect_gbp)}"
             for r in effect.itertuples()
         ]
-        if (uncounted := uncounted_delivery_cost(forecast.mitigations, horizon)) is not None:
-            lines.append(uncounted.sentence())
-        if (twice := funding_given_twice(forecast.mitigations)) is not None:
-            lines.append(twice)
+        lines += balance_caveats(forecast.mitigations, horizon)
     return "\n".join(lines)

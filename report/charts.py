@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from forecast.mitigations import funding_given_twice, uncounted_delivery_cost
+from forecast.mitigations import balance_caveats
 from forecast.years import fy_of_census_year
 
 from . import style
@@ -299,10 +299,8 @@ def funding_and_balance(data: ReportData, threshold: int | None = None) -> Chart
     )
     # what the mitigations file says they cost that the mitigated balance leaves out, said where
     # the balance is, not only in the mitigation log's column
-    if (uncounted := uncounted_delivery_cost(data.mitigations, horizon)) is not None:
-        reading += " " + uncounted.sentence()
-    if (twice := funding_given_twice(data.mitigations)) is not None:
-        reading += " " + twice
+    for sentence in balance_caveats(data.mitigations, horizon):
+        reading += " " + sentence
     return Chart(
         "01_funding_spend_balance",
         "funding",

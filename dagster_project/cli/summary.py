@@ -273,13 +273,11 @@ def _print_council(con, settings: Settings, console: Console, la_code: str, many
             )
         if table_exists(con, "forecast", "mitigations"):
             # what the mitigated balance leaves out or may count twice, said beside it
-            from forecast.mitigations import funding_given_twice, uncounted_delivery_cost
+            from forecast.mitigations import balance_caveats
 
             effects = con.execute("SELECT * FROM forecast.mitigations").df()
-            uncounted = uncounted_delivery_cost(effects, settings.horizon)
-            for sentence in (uncounted and uncounted.sentence(), funding_given_twice(effects)):
-                if sentence:
-                    console.print(sentence, highlight=False)
+            for sentence in balance_caveats(effects, settings.horizon):
+                console.print(sentence, highlight=False)
         # the balance hangs on these: say them beside it
         import math
 

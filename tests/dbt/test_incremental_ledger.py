@@ -279,6 +279,19 @@ def test_after_an_increment_the_uniqueness_tests_count_the_increments_ids_and_we
     assert "every id checked" in week_on.describe()
 
 
+def _march_file_and_its_correction(finance: Path) -> None:
+    """March's ledger file, with TX90004 posted ahead of the 31 March extract date (held back
+    until 15 April) and TX90001 at £625, and the later file correcting TX90001 to £700."""
+    (finance / "ledger_2026_03.csv").write_text(
+        HEADER + "TX90001,30/03/2026,625.00,1.2.1,K001,PL01,110001,,Riverside Primary,HN01,Top-up\n"
+        "TX90004,15/04/2026,300.00,1.2.5,,,,,Sensory support service,HN02,Outreach\n"
+    )
+    (finance / "ledger_2026_03_corrections.csv").write_text(
+        HEADER + "TX90001,30/03/2026,700.00,1.2.1,K001,PL01,110001,,Riverside Primary,HN01,"
+        "Top-up (corrected)\n"
+    )
+
+
 def test_a_file_read_again_when_its_date_has_come_keeps_its_place_and_rebuilds_the_ledger_whole(
     built, tmp_path
 ):
@@ -288,15 +301,7 @@ def test_a_file_read_again_when_its_date_has_come_keeps_its_place_and_rebuilds_t
     its place now, and the ledger is rebuilt whole (an increment would let its rows replace the
     later file's)."""
     landing, warehouse = built
-    finance = landing / "finance"
-    (finance / "ledger_2026_03.csv").write_text(
-        HEADER + "TX90001,30/03/2026,625.00,1.2.1,K001,PL01,110001,,Riverside Primary,HN01,Top-up\n"
-        "TX90004,15/04/2026,300.00,1.2.5,,,,,Sensory support service,HN02,Outreach\n"
-    )
-    (finance / "ledger_2026_03_corrections.csv").write_text(
-        HEADER + "TX90001,30/03/2026,700.00,1.2.1,K001,PL01,110001,,Riverside Primary,HN01,"
-        "Top-up (corrected)\n"
-    )
+    _march_file_and_its_correction(landing / "finance")
     ingest(warehouse, landing)  # 31 March: TX90004 is held back
     with duckdb.connect(str(warehouse), read_only=True) as con:
         ledger = increment.plan(con, DBT_DIR)
@@ -333,15 +338,7 @@ def test_a_finance_file_rejected_when_read_again_and_loaded_since_rebuilds_the_l
     import ingest.load as load_module
 
     landing, warehouse = built
-    finance = landing / "finance"
-    (finance / "ledger_2026_03.csv").write_text(
-        HEADER + "TX90001,30/03/2026,625.00,1.2.1,K001,PL01,110001,,Riverside Primary,HN01,Top-up\n"
-        "TX90004,15/04/2026,300.00,1.2.5,,,,,Sensory support service,HN02,Outreach\n"
-    )
-    (finance / "ledger_2026_03_corrections.csv").write_text(
-        HEADER + "TX90001,30/03/2026,700.00,1.2.1,K001,PL01,110001,,Riverside Primary,HN01,"
-        "Top-up (corrected)\n"
-    )
+    _march_file_and_its_correction(landing / "finance")
     ingest(warehouse, landing)
     with duckdb.connect(str(warehouse)) as con:
         increment.record(con, DBT_DIR)

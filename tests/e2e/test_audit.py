@@ -55,15 +55,21 @@ def latest(home: Path, key: list[str]):
     return {name: value.value for name, value in event.asset_materialization.metadata.items()}
 
 
-def test_trace_of_a_council_a_gate_holds_says_its_figures_are_not_the_served_ones(
-    audited, monkeypatch, capsys, tmp_path
-):
+def _warehouse_copy(audited, monkeypatch, copy: Path) -> Path:
+    """The audited refresh's settings, with `copy` (of its warehouse) as the warehouse, for a
+    test that changes what the warehouse holds."""
     folder, environment = audited
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    copy = tmp_path / "held.duckdb"
     shutil.copy(folder / "warehouse.duckdb", copy)
     monkeypatch.setenv("HIGHNEEDS_WAREHOUSE", str(copy))
+    return copy
+
+
+def test_trace_of_a_council_a_gate_holds_says_its_figures_are_not_the_served_ones(
+    audited, monkeypatch, capsys, tmp_path
+):
+    copy = _warehouse_copy(audited, monkeypatch, tmp_path / "held.duckdb")
     with duckdb.connect(str(copy)) as con:
         code = con.execute("SELECT min(la_code) FROM marts.fct_provision_spend").fetchone()[0]
         con.execute(
@@ -85,12 +91,7 @@ def test_trace_after_a_refresh_a_gate_blocked_says_the_figures_are_not_the_publi
     """A single council's refresh blocked by ids_link: the marts held its figures, the serving
     file the last good ones, and the trace said "they match" (£832,732 where £532,732 was
     published) and exited 0. A mistyped need traced nothing, 0 = 0 "they match"."""
-    folder, environment = audited
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    copy = tmp_path / "blocked.duckdb"
-    shutil.copy(folder / "warehouse.duckdb", copy)
-    monkeypatch.setenv("HIGHNEEDS_WAREHOUSE", str(copy))
+    copy = _warehouse_copy(audited, monkeypatch, tmp_path / "blocked.duckdb")
     with duckdb.connect(str(copy)) as con:
         con.execute(
             "CREATE OR REPLACE TABLE meta.figures_checked AS "
@@ -100,7 +101,7 @@ def test_trace_after_a_refresh_a_gate_blocked_says_the_figures_are_not_the_publi
     said = " ".join(capsys.readouterr().out.split())
     assert "holds the figures of refresh run-blocked, which did not pass its gates" in said
     assert "not published" in said
-    monkeypatch.setenv("HIGHNEEDS_WAREHOUSE", environment["HIGHNEEDS_WAREHOUSE"])
+    monkeypatch.setenv("HIGHNEEDS_WAREHOUSE", audited[1]["HIGHNEEDS_WAREHOUSE"])
     assert main(["trace", "plans", "--census", "2023", "--need", "xyz"]) == 2
     assert "No primary need 'XYZ'" in " ".join(capsys.readouterr().out.split())
     assert main(["trace", "plans", "--census", "2023", "--need", "asd"]) == 0
