@@ -255,6 +255,19 @@ def published_files(folder: Path) -> dict[str, Path]:
     return files
 
 
+def releases_missing(folder: Path) -> list[str]:
+    """A sentence for each file of caseloads load_published reads when present that `folder`
+    lacks: the history read without it is shorter, and would say nothing of it otherwise (new
+    plans, read only by the report's benchmarks, are not a caseload)."""
+    if "sen2_estab_caseload.csv" in published_files(folder):
+        return []
+    return [
+        f"sen2_estab_caseload.csv is not under {folder}: without the caseloads of January "
+        "2010–2018 (the reporting year 2022 release of 'Education, health and care plans', "
+        "explore-education-statistics.service.gov.uk) every council's history starts at 2019"
+    ]
+
+
 def load_published(folder: Path) -> dict[str, CouncilHistory]:
     """Every council (and England, code 'E92000001') in the published files under `folder`."""
     files = published_files(folder)

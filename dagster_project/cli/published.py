@@ -23,6 +23,13 @@ def _published_folder(args: argparse.Namespace) -> Path:
     return Path(args.published) if args.published else published_folder(load_settings())
 
 
+def _say_releases_missing(folder: Path, console: Console) -> None:
+    from forecast.published import releases_missing
+
+    for sentence in releases_missing(folder):
+        console.print(sentence, style="yellow", highlight=False)
+
+
 def cmd_fetch_published(args: argparse.Namespace, console: Console) -> int:
     """Refresh the DfE published data the benchmarks and aggregate mode read: from the DfE's
     statistics service, or (`--from`) from a folder of the DfE's full files."""
@@ -56,7 +63,9 @@ def cmd_forecast_la(args: argparse.Namespace, console: Console) -> int:
 
     try:
         fy_start(args.horizon)
-        councils = load_published(_published_folder(args))
+        folder = _published_folder(args)
+        councils = load_published(folder)
+        _say_releases_missing(folder, console)
         chosen = (
             None if args.la.strip().lower() == "all" else [find_council(councils, args.la).code]
         )
@@ -201,6 +210,7 @@ def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
     try:
         folder = _published_folder(args)
         councils = load_published(folder)
+        _say_releases_missing(folder, console)
         unit_costs, weighted_by = _backtest_unit_costs(args, folder)
         started = time.monotonic()
         summary, records = backtest_all(

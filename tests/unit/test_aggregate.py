@@ -31,6 +31,7 @@ from forecast.published import (
     as_of,
     find_council,
     load_published,
+    releases_missing,
 )
 from forecast.published_extract import SHIPPED
 from tests.conftest import REFERENCE_DATA, REPO_ROOT, reference_file
@@ -518,8 +519,24 @@ def test_every_council_left_out_of_forecast_la_all_is_named(published, tmp_path,
         said
     )
     assert "its total since is not published (x, c or z in caseload.csv)" in said
+    # the folder holds the 2025 release's caseloads alone: the shorter history is said
+    assert "sen2_estab_caseload.csv is not under" in said
+    assert "every council's history starts at 2019" in said
     assert "not forecast: Cumbria (909)" in said and "942 Cumberland" in said
     assert "England" not in said  # the national row is no council
+
+
+def test_a_folder_without_the_2022_release_says_the_history_starts_at_2019(tmp_path):
+    """Without sen2_estab_caseload.csv every council's history started at 2019 (origins 2016–2021
+    gone from the backtest, the fits on six years), and nothing said so."""
+    (tmp_path / "2025").mkdir()
+    (tmp_path / "2025" / "caseload.csv").write_text("")
+    assert [s.split(":")[0] for s in releases_missing(tmp_path)] == [
+        f"sen2_estab_caseload.csv is not under {tmp_path}"
+    ]
+    (tmp_path / "2022").mkdir()
+    (tmp_path / "2022" / "sen2_estab_caseload.csv").write_text("")
+    assert releases_missing(tmp_path) == []
 
 
 def test_dsg_allocations_are_read_as_the_dfe_writes_them(tmp_path):
