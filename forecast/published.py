@@ -118,6 +118,9 @@ class CouncilHistory:
     # census years whose provision mix was not published (a total only): given the nearest
     # published year's mix (all `other` when no year has one); no share is benchmarked for them
     imputed_mix: tuple[int, ...] = ()
+    # census years the caseload file lists the council with its total not published (x, c, z):
+    # a year missing, where a council reorganised away has no row at all
+    total_not_published: tuple[int, ...] = ()
 
 
 def published_number(text: str | None) -> float | None:
@@ -278,6 +281,7 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
         )
     caseload: dict[str, dict[int, dict[str, float]]] = {}
     unknown_mix: dict[str, set[int]] = {}  # years with a total but no setting published
+    not_published: dict[str, set[int]] = {}  # years listed with the total x, c or z
     names: dict[str, tuple[str, str]] = {}
     by_age: dict[str, dict[int, dict[int, float]]] = {}
 
@@ -304,6 +308,7 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
                 if not _published(row["ehcplans"]):
                     # a council's total not published (x, c, z): a year missing, not 0 plans (read
                     # as 0 it ranked the council's growth at -100% and pulled its region's down)
+                    not_published.setdefault(code, set()).add(year)
                     continue
                 caseload.setdefault(code, {})[year] = _by_setting(row, "ehcplans")
                 settings = [
@@ -393,7 +398,16 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
         joiners = pd.DataFrame.from_dict(new_plans.get(code, {}), orient="index").sort_index()
         ages = pd.DataFrame.from_dict(by_age.get(code, {}), orient="index").sort_index()
         name, region = names.get(code, (code, ""))
-        councils[code] = CouncilHistory(code, name, region, frame, joiners, ages, imputed)
+        councils[code] = CouncilHistory(
+            code,
+            name,
+            region,
+            frame,
+            joiners,
+            ages,
+            imputed,
+            tuple(sorted(not_published.get(code, set()) - set(years))),
+        )
     return councils
 
 
@@ -421,6 +435,7 @@ def as_of(councils: dict[str, CouncilHistory], origin: int) -> dict[str, Council
             council.new_plans.loc[:origin],
             council.caseload_by_age.loc[:origin],
             imputed,
+            tuple(y for y in council.total_not_published if y <= origin),
         )
     return known
 

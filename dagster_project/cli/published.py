@@ -152,14 +152,26 @@ _COMMON_NAME_WORDS = {"and", "of", "the", "city", "county", "council", "borough"
 
 
 def _why_not_forecast(councils: dict, code: str) -> str:
-    """Why `code` has no forecast: no caseload after its last census (reorganised: the councils
-    of its region first published after it, those whose name shares a word with its own first;
-    or its total since not published), else its published history gives none."""
+    """Why `code` has no forecast: its total since its last census listed but not published;
+    else no row after it (reorganised: the councils of its region first published after it,
+    those whose name shares a word with its own first); else its published history gives none."""
     latest = max(int(c.caseload.index.max()) for c in councils.values())
     council = councils[code]
     last = int(council.caseload.index.max())
     if last >= latest:
         return f"{council.name} ({code}): its published history gives no forecast"
+    said = (
+        f"{council.name} ({code}) published no caseload after January {last} (the latest census "
+        f"is January {latest}): "
+    )
+    hidden = [year for year in council.total_not_published if year > last]
+    if hidden:
+        # listed with its total x, c or z: the council is there, its figure is not (a council
+        # of its region first published since is no successor of it)
+        return said + (
+            f"its total for January {', '.join(map(str, hidden))} is not published (x, c or z in "
+            "caseload.csv)"
+        )
     new = [
         other
         for other in councils.values()
@@ -171,15 +183,10 @@ def _why_not_forecast(councils: dict, code: str) -> str:
     successors = listed(named or new)
     others = [o for o in new if named and o not in named]
     also = f" (also first published in its region then: {listed(others)})" if others else ""
-    return (
-        f"{council.name} ({code}) published no caseload after January {last} (the latest census "
-        f"is January {latest}): "
-        + (
-            f"it was reorganised; forecast its successors: {successors}{also}"
-            if new
-            else "its total since is not published (x, c or z in caseload.csv), or it was "
-            "reorganised"
-        )
+    return said + (
+        f"it was reorganised; forecast its successors: {successors}{also}"
+        if new
+        else "caseload.csv has no row for it since: it was reorganised, or left out of the file"
     )
 
 
