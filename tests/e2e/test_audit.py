@@ -78,9 +78,11 @@ def test_trace_of_a_council_a_gate_holds_says_its_figures_are_not_the_served_one
             "'ledger_months_complete' AS check_name, 'no postings in Oct 2022' AS description",
             [code],
         )
-    assert main(["trace", "spend", "--year", "2022-23", "--provision", "mss"]) == 0
+    # (it exited 0, where a refresh whose gates refused every council's figures exits 1)
+    assert main(["trace", "spend", "--year", "2022-23", "--provision", "mss"]) == 1
     said = " ".join(capsys.readouterr().out.split())
     assert f"Council {code} is held by the last refresh's gates" in said
+    assert f"(council {code}'s, held by the gates: not published)" in said
     assert "ledger_months_complete: no postings in Oct 2022" in said
     assert "not the ones the serving file holds" in said
 
