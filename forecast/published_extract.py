@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .published import RELEASE_2022, RELEASE_2025
+from .published import RELEASE_2022, RELEASE_2025, SPLIT_COLUMNS, published_number
 
 SHIPPED = Path(__file__).resolve().parent / "published_data"
 EES_API = "https://api.education.gov.uk/statistics/v1"
@@ -67,7 +67,28 @@ class Table:
     keep: Callable[[dict[str, str]], bool]
 
     def identifies(self, header: list[str]) -> bool:
-        return set(self.columns) <= set(header)
+        return not self.missing(header)
+
+    def missing(self, header: list[str]) -> list[str]:
+        """The columns `header` gives neither itself nor as the parts a later release split it
+        into (SPLIT_COLUMNS: written as their sum)."""
+        return [
+            c
+            for c in self.columns
+            if c not in header
+            and not (c in SPLIT_COLUMNS and all(p in header for p in SPLIT_COLUMNS[c]))
+        ]
+
+
+def _joined(row: dict[str, str], parts: tuple[str, ...]) -> str:
+    """A column a release split into `parts`, as the release before gave it: their sum, the
+    mark (x, c, z) where none is published (read as the readers read the parts: a part not
+    published counts as none)."""
+    numbers = [n for n in (published_number(row[p]) for p in parts) if n is not None]
+    if not numbers:
+        return row[parts[0]]
+    total = sum(numbers)
+    return str(int(total)) if total == int(total) else str(total)
 
 
 def _all_children(row: dict[str, str]) -> bool:
@@ -165,12 +186,17 @@ def compact(source: Path, table: Table, target: Path) -> int:
     full file `source` to `target`; rows written."""
     with source.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
-        missing = [c for c in table.columns if c not in (reader.fieldnames or [])]
+        header = reader.fieldnames or []
+        missing = table.missing(header)
         if missing:
             raise ExtractError(
                 f"{source}: not the DfE's {table.name} (no column {', '.join(missing)})"
             )
-        rows = [[row[c] for c in table.columns] for row in reader if table.keep(row)]
+        rows = [
+            [row[c] if c in header else _joined(row, SPLIT_COLUMNS[c]) for c in table.columns]
+            for row in reader
+            if table.keep(row)
+        ]
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")

@@ -13,7 +13,14 @@ import pytest
 
 from dagster_project.cli import main
 from forecast.published import load_published
-from forecast.published_extract import EES_API, SHIPPED, ExtractError, fetch_extract
+from forecast.published_extract import (
+    EES_API,
+    SHIPPED,
+    TABLES,
+    ExtractError,
+    compact,
+    fetch_extract,
+)
 from report.benchmarks import benchmark, load_published_data
 from report.requests import read_published
 from tests.conftest import FIXTURES, reference_file
@@ -154,3 +161,27 @@ def test_a_fetch_that_misses_a_table_changes_nothing(tmp_path):
         )
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before
     assert not list(tmp_path.glob("published.*"))
+
+
+def test_a_release_that_splits_special_academies_and_free_schools_compacts_to_their_sum(tmp_path):
+    """The 2026 release gives special academies and special free schools apart: the script
+    and fetch-published refused it (no column special_academy_free), so only reading the DfE's
+    files directly handled it. Compacted, the two are one column again, their sum."""
+    caseload = SHIPPED / "ehcp_2025" / "caseload.csv"
+    frame = pd.read_csv(caseload, dtype=str, keep_default_na=False)
+    value = frame.pop("special_academy_free")
+    numeric = value.str.fullmatch(r"[0-9]+")
+    frame["special_academy"] = value.where(
+        ~numeric, (value[numeric].astype(int) * 2 // 3).astype(str)
+    )
+    frame["special_free_school"] = value.where(
+        ~numeric, (value[numeric].astype(int) - value[numeric].astype(int) * 2 // 3).astype(str)
+    )
+    assert (frame["special_free_school"] != value).any()  # the parts are not the whole
+    (tmp_path / "full").mkdir()
+    frame.to_csv(tmp_path / "full" / "caseload.csv", index=False)
+    table = next(t for t in TABLES if t.name == "caseload.csv")
+    assert table.identifies(list(frame.columns))
+    out = tmp_path / "out.csv"
+    compact(tmp_path / "full" / "caseload.csv", table, out)
+    assert out.read_bytes() == caseload.read_bytes()
