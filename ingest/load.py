@@ -54,7 +54,7 @@ from pathlib import Path
 import duckdb
 
 from .contracts import DEFAULT_DATE_FLOOR, EXTRACTS, Extract
-from .diskspace import database_folder, full_disk_errno, reported_when_full
+from .diskspace import DiskFull, database_folder, full_disk_errno, reported_when_full
 from .hashing import HashCache
 from .parsing import (
     PSEUDONYM_TYPE,
@@ -1367,22 +1367,64 @@ def _load_source(
             parameters,
         )
         return [_known_file_outcome(con, extract, h) for h in known]
-    return load_file(
-        con,
-        extract,
-        source.read,
-        display,
-        content_hash,
-        source.size,
-        load_id,
-        pseudonym_key,
-        extract_date,
-        aliases,
-        date_floor,
-        la_code,
-        source.census_date,
-        read_again,
+    try:
+        return load_file(
+            con,
+            extract,
+            source.read,
+            display,
+            content_hash,
+            source.size,
+            load_id,
+            pseudonym_key,
+            extract_date,
+            aliases,
+            date_floor,
+            la_code,
+            source.census_date,
+            read_again,
+        )
+    except DiskFull as full:
+        if read_again is not None:
+            _keep_place(con, extract, source, read_again, load_id, la_code, full)
+        raise
+
+
+def _keep_place(
+    con: duckdb.DuckDBPyConnection,
+    extract: Extract,
+    source: Source,
+    read_again: ReadAgain,
+    load_id: str,
+    la_code: str,
+    full: DiskFull,
+) -> None:
+    """A file read again (or retried after a rejected re-read) that a full disk stopped: its
+    records were forgotten, so it would load on the next refresh as a new file, outranking the
+    later files that hold the same keys. Recorded as not loaded, it keeps its place for that
+    read, as a rejected re-read does."""
+    outcome = FileOutcome(
+        extract.name,
+        source.display,
+        source.content_hash,
+        "rejected",
+        "not loaded: the disk filled while it was read again (a date in it had come); the next "
+        "refresh reads it again, keeping its place among the files",
     )
+    try:
+        _record_file(
+            con,
+            outcome,
+            source.content_hash,
+            source.size,
+            [],
+            load_id,
+            la_code,
+            source.census_date,
+            read_again,
+        )
+    except Exception as error:  # the disk may still be too full for one row
+        full.add_note(f"{source.display}: its place among the files was not kept: {error}")
 
 
 def _read_again(

@@ -327,6 +327,43 @@ def test_a_file_rejected_when_read_again_keeps_its_place_when_it_loads(tmp_path,
     assert places["placements/a_march.csv"] < places["placements/b_june.csv"]
 
 
+def test_a_file_read_again_that_a_full_disk_stopped_keeps_its_place(tmp_path, con, monkeypatch):
+    """March's file, read again once its planned end had come, was forgotten before the read;
+    a full disk stopped the read, and on the next refresh it loaded as a new file, outranking
+    the June file that extended the same placement."""
+    import ingest.load as load_module
+    from ingest.diskspace import DiskFull
+
+    write(
+        tmp_path,
+        "placements",
+        "a_march.csv",
+        "placement_id,child_id,urn,start_date,end_date\nPL1,C1,100001,2021-01-01,2026-05-31\n",
+    )
+    write(
+        tmp_path,
+        "placements",
+        "b_june.csv",
+        "placement_id,child_id,urn,start_date,end_date\nPL1,C1,100001,2021-01-01,2026-12-31\n",
+    )
+    load_extract(con, PLACEMENTS, tmp_path, "L1", KEY, dt.date(2026, 3, 31))
+    real = load_module._stage_part
+
+    def full(*args, **kwargs):
+        raise DiskFull("the disk is full", 28, tmp_path, 0, None)
+
+    monkeypatch.setattr(load_module, "_stage_part", full)
+    with pytest.raises(DiskFull):
+        load_extract(con, PLACEMENTS, tmp_path, "L2", KEY, dt.date(2026, 6, 1))
+    monkeypatch.setattr(load_module, "_stage_part", real)
+    load_extract(con, PLACEMENTS, tmp_path, "L3", KEY, dt.date(2026, 6, 2))
+    files = con.execute(
+        "SELECT file_name, status, precedence_seq FROM raw.placements_files ORDER BY file_name"
+    ).fetchall()
+    assert [f[1] for f in files] == ["loaded", "loaded"], files
+    assert files[0][2] < files[1][2], files  # March before June, as first read
+
+
 def test_a_planned_end_quarantined_before_planned_dates_loaded_open_is_read_again(tmp_path, con):
     """A warehouse from before: its file's row sat in quarantine as dated after the extract date,
     and the file is known, so nothing would read it until the date had come."""
