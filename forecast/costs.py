@@ -126,6 +126,9 @@ class CostModel:
     # (None: the base year's own, or nothing to price and none needed)
     unit_cost_source: tuple[str | None, ...] = ()
     unit_cost_known: np.ndarray | None = None  # (P,) bool: False where no unit cost at all
+    # (P,) bool: False where fewer than two years of unit cost leave no growth to measure (the
+    # type grows at inflation)
+    growth_measured: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not self.balance_year:
@@ -134,12 +137,20 @@ class CostModel:
             self.unit_cost_known = np.ones(len(self.provisions), dtype=bool)
         if not self.unit_cost_source:
             self.unit_cost_source = (None,) * len(self.provisions)
+        if self.growth_measured is None:
+            self.growth_measured = np.ones(len(self.provisions), dtype=bool)
 
     def cost_per_plan(self) -> dict[str, float]:
         """Spend a plan costs a year in the base year, per provision type with any (unit cost ×
         full-time placements per plan): the weights of the money-weighted backtest."""
         costs = self.unit_cost * self.fte_per_plan
         return {p: float(c) for p, c in zip(self.provisions, costs, strict=True) if c > 0}
+
+
+def has_growth(values: pd.Series) -> bool:
+    """Whether `values` hold the two positive years compound_growth measures growth over (with
+    fewer it gives 0, which is no measurement)."""
+    return int((values.dropna() > 0).sum()) >= 2
 
 
 def compound_growth(values: pd.Series) -> tuple[float, float]:
@@ -176,7 +187,7 @@ def estimate_costs(
     )
     census_for_fy = caseload.rename(index=fy_of_census_year)
     low, high = settings.real_growth_bounds
-    unit_cost, real_growth, real_sd, fte_per_plan = [], [], [], []
+    unit_cost, real_growth, real_sd, fte_per_plan, measured = [], [], [], [], []
     sources: list[str | None] = []
     known: list[bool] = []
     empty = pd.Series(dtype=float)
@@ -198,9 +209,12 @@ def estimate_costs(
         sources.append(source)
         known.append(base is not None)
         rate, sd = compound_growth(unit.dropna())
-        real_growth.append(
-            float(np.clip((1 + rate) / (1 + settings.historical_inflation) - 1, low, high))
-        )
+        # one year of unit cost (a type opened last year, or priced only by the settings) has
+        # no growth to measure: it grows at inflation. Its "0 % growth" less historical inflation
+        # had it cheaper in cash every year (-3.4 % real)
+        measured.append(has_growth(unit))
+        real = (1 + rate) / (1 + settings.historical_inflation) - 1 if measured[-1] else 0.0
+        real_growth.append(float(np.clip(real, low, high)))
         real_sd.append(sd)
     central = spend_wide.get("central", empty).reindex(recent).fillna(0)
     # spend on a placement type in a year with no full-time placements in it (place funding for
@@ -231,6 +245,8 @@ def estimate_costs(
         central=float(central.get(base_fy, 0.0)),
         central_real_growth=float(
             np.clip((1 + central_rate) / (1 + settings.historical_inflation) - 1, low, high)
+            if has_growth(central)
+            else 0.0
         ),
         central_real_growth_sd=central_sd,
         funding=funding,
@@ -242,6 +258,7 @@ def estimate_costs(
         unplaced_spend=unplaced,
         unit_cost_source=tuple(sources),
         unit_cost_known=np.array(known, dtype=bool),
+        growth_measured=np.array(measured, dtype=bool),
     )
 
 
@@ -511,17 +528,28 @@ def no_levers(years: int, provisions: int) -> CostLevers:
     )
 
 
+def _draw_growth(rate, spread: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Each path's real growth: the rate plus its spread, the spread held within the distance
+    from the rate to the nearer bound, so the draws stay within the bounds and their mean is the
+    rate the assumptions state. Clipped at the bounds alone, a rate near one was raised on
+    average: mss at -3.0 % real beside the -5 % floor drew -2.3 % on average, its central unit
+    cost 3.5 % above the stated rate's in four years."""
+    room = np.maximum(np.minimum(np.asarray(rate) - low, high - np.asarray(rate)), 0.0)
+    return rate + np.clip(spread, -room, room)
+
+
 def simulate_costs(
     model: CostModel, financial_years: list[str], paths: int, seed: int, levers: CostLevers
 ) -> CostPaths:
     rng = np.random.default_rng([seed, 2])
     P, years = len(model.provisions), len(financial_years)
     low, high = model.real_growth_bounds
-    real = np.clip(
-        model.real_growth + model.real_growth_sd * rng.standard_normal((paths, P)), low, high
+    real = _draw_growth(
+        model.real_growth, model.real_growth_sd * rng.standard_normal((paths, P)), low, high
     )
-    central_real = np.clip(
-        model.central_real_growth + model.central_real_growth_sd * rng.standard_normal(paths),
+    central_real = _draw_growth(
+        model.central_real_growth,
+        model.central_real_growth_sd * rng.standard_normal(paths),
         low,
         high,
     )

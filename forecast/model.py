@@ -136,6 +136,23 @@ def prepare(
         costs = balance_before(costs, history, caseload, fy_of_census_year(model.base_year + 1))
     except ValueError as error:
         raise ForecastInputError(str(error)) from error
+    for provision, given in settings.costs.new_provision_unit_costs.items():
+        # a price for a type the ledger already pays for is not used: said, not silently dropped
+        p = costs.provisions.index(provision) if provision in costs.provisions else None
+        source = costs.unit_cost_source[p] if p is not None else None
+        if (
+            p is not None
+            and costs.unit_cost_known[p]
+            and "new_provision_unit_costs" not in (source or "")
+        ):
+            model.notes.append(
+                f"costs.new_provision_unit_costs gives {provision} £{float(given):,.0f}, not "
+                f"used: the finance history pays for its full-time places (£"
+                f"{costs.unit_cost[p]:,.0f} in {costs.base_fy}"
+                + (f", {source}" if source else "")
+                + "). It prices only a type nothing has paid for yet; a change of price is a "
+                "mitigation of unit costs"
+            )
     for year in costs.carried:
         model.notes.append(
             f"{year.financial_year} is not complete in the finance extract: its balance "
@@ -889,6 +906,11 @@ def assumptions_table(
         if costs.unit_cost[p] == 0:
             # a rate on nothing: say so rather than let it read as a cost pressure
             why = f"no spend on this provision type in {costs.base_fy}, so it moves nothing"
+        elif not costs.growth_measured[p]:
+            why = (
+                f"no growth above inflation (fewer than two years of unit cost to measure it "
+                f"by) + {costs.inflation:.1%} inflation"
+            )
         elif np.isclose(real, low) or np.isclose(real, high):
             why = (
                 f"{real:+.1%} above inflation, held at the bound of real growth (costs."

@@ -407,3 +407,36 @@ def test_placements_the_ledger_paid_nothing_for_in_the_base_year_take_the_last_u
     given = dataclasses.replace(SETTINGS, new_provision_unit_costs={"inmss": 61_000.0})
     model = costs.estimate_costs(never, caseload_by_census(never), given, "2028-29")
     assert model.unit_cost[inmss] == 61_000 and model.unit_cost_known[inmss]
+
+
+def test_a_type_with_one_year_of_unit_cost_grows_at_inflation():
+    """inmss paid only in the base year (a type opened last year), or priced by the settings
+    alone: "no growth" measured over one year, less historical inflation, had its unit cost fall
+    3.4 % a year in real terms, cheaper in cash every year while every other type's rose."""
+    h = _without_base_year(history(), "inmss", tuple(YEARS[:-1]))
+    model = costs.estimate_costs(h, caseload_by_census(h), SETTINGS, "2028-29")
+    inmss, mss = model.provisions.index("inmss"), model.provisions.index("mss")
+    assert model.real_growth[inmss] == 0 and not model.growth_measured[inmss]
+    assert model.real_growth[mss] == pytest.approx(1.05 / 1.035 - 1) and model.growth_measured[mss]
+    never = _without_base_year(history(), "inmss", tuple(YEARS))
+    given = dataclasses.replace(SETTINGS, new_provision_unit_costs={"inmss": 61_000.0})
+    model = costs.estimate_costs(never, caseload_by_census(never), given, "2028-29")
+    assert model.real_growth[inmss] == 0 and not model.growth_measured[inmss]
+
+
+def test_each_paths_growth_spreads_evenly_about_the_stated_rate():
+    """mss's real growth -3.0 % beside the -5 % floor, spread 3.6 %: the draws, clipped at the
+    floor alone, averaged -2.3 %, and the central unit cost ran 3.5 % above the stated rate's
+    in four years. The spread is held within the distance to the nearer bound."""
+    near = dataclasses.replace(
+        cost_model(real_sd=(0.036, 0.0)),
+        real_growth=np.array([-0.03, 0.0]),
+        real_growth_bounds=(-0.05, 0.10),
+    )
+    paths = costs.simulate_costs(near, FORECAST_YEARS, 4000, 3, costs.no_levers(3, 2))
+    mss = paths.unit_cost[:, :, 0]
+    yearly = mss[:, 1:] / mss[:, :-1] - 1 - near.inflation
+    assert yearly.min() >= -0.05 - 1e-12 and yearly.max() <= -0.01 + 1e-12
+    assert yearly.std() > 0.01  # still a spread
+    stated = 1000 * (1 - 0.03 + near.inflation) ** 3
+    assert mss[:, -1].mean() == pytest.approx(stated, rel=0.002)

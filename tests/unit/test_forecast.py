@@ -880,3 +880,18 @@ def test_actual_drivers_add_up_with_spend_on_a_type_without_plans(steady):
     for fy in ("2023-24", "2024-25"):
         previous = f"{int(fy[:4]) - 1}-{fy[2:4]}"
         assert totals[fy] == pytest.approx(by_year[fy] - by_year[previous], abs=0.01)
+
+
+def test_a_settings_price_for_a_type_the_ledger_pays_for_is_said_to_be_unused(steady):
+    """costs.new_provision_unit_costs: {mss: 50000} on a council whose ledger pays for mss:
+    every table as without it, and nothing said (read as a price override, it did nothing)."""
+    given = dataclasses.replace(
+        SETTINGS,
+        costs=dataclasses.replace(SETTINGS.costs, new_provision_unit_costs={"mss": 50_000.0}),
+    )
+    result = run_forecast(steady, [], given)
+    said = [n for n in result.cohort_model.notes if "new_provision_unit_costs" in n]
+    assert len(said) == 1 and said[0].startswith(
+        "costs.new_provision_unit_costs gives mss £50,000, not used"
+    ), said
+    pd.testing.assert_frame_equal(result.spend, run_forecast(steady, [], SETTINGS).spend)
