@@ -1012,10 +1012,12 @@ def balance_brought_forward_anchors(
     target: Warehouse | duckdb.DuckDBPyConnection,
 ) -> GateResult:
     """Per council whose budget file gives a balance brought forward: one of them anchors the
-    cumulative balance (fct_hnb_position shows it in a year the ledger covers, or the ledger's
-    close equals the one given for the year after). Given only for a year before the ledger, or
-    after a last year not yet complete (a projection), none can: the balance would open at zero
-    and every balance and the forecast's starting point miss the deficit the council carries."""
+    cumulative balance (fct_hnb_position shows it in a year the ledger covers from its first
+    complete one, or the ledger's close equals the one given for the year after). Given only
+    for a year before the ledger, for a year the ledger starts part-way through (that year's
+    whole funding against part of its spend), or after a last year not yet complete (a
+    projection), none can: the balance would open at zero and every balance and the forecast's
+    starting point miss the deficit the council carries."""
     facts = as_warehouse(target).frame(
         f"""
         WITH given AS (
@@ -1023,10 +1025,19 @@ def balance_brought_forward_anchors(
             FROM staging.stg_budget__lines WHERE line = 'balance_brought_forward'
             GROUP BY la_code, financial_year
         ),
-        ledger AS (
-            SELECT la_code, max(financial_year) AS last_year,
-                   count(balance_brought_forward_gbp) AS given_in_ledger_years
+        chain AS (
+            SELECT la_code,
+                   coalesce(min(financial_year) FILTER (WHERE is_complete_year),
+                            min(financial_year)) AS first_year
             FROM marts.fct_hnb_position GROUP BY la_code
+        ),
+        ledger AS (
+            SELECT p.la_code, max(p.financial_year) AS last_year,
+                   count(p.balance_brought_forward_gbp)
+                       FILTER (WHERE p.financial_year >= c.first_year) AS given_in_ledger_years
+            FROM marts.fct_hnb_position p
+            INNER JOIN chain c ON c.la_code = p.la_code
+            GROUP BY p.la_code
         ),
         anchored AS (
             SELECT l.la_code,
@@ -1055,9 +1066,11 @@ def balance_brought_forward_anchors(
         {
             "anchored": (
                 "the budget file's balance brought forward is for no year that can anchor the "
-                "cumulative balance (a year the ledger covers, or the year after its last when "
-                "that year is complete): the balance would open at zero and miss the deficit "
-                "carried; give the balance brought forward of a year the ledger covers"
+                "cumulative balance (a year the ledger covers from its first complete one, or "
+                "the year after its last when that year is complete; a year the ledger starts "
+                "part-way through has its whole funding against part of its spend): the balance "
+                "would open at zero and miss the deficit carried; give the balance brought "
+                "forward of a complete year the ledger covers"
             )
         },
     )

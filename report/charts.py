@@ -165,7 +165,12 @@ def funding_and_balance(data: ReportData, threshold: int | None = None) -> Chart
     years = list(actual.index) + data.forecast_years
     at = _positions(years)
     last_fy = actual.index[-1]
-    rows = [(fy, "actual", "funding", r.funding_gbp, np.nan, np.nan) for fy, r in actual.iterrows()]
+    # (a year the budget file gives no allocation for has unknown funding: no bar, not £0)
+    rows = [
+        (fy, "actual", "funding", r.funding_gbp, np.nan, np.nan)
+        for fy, r in actual.iterrows()
+        if r.has_budget
+    ]
     rows += [(fy, "actual", "spend", r.spend_gbp, np.nan, np.nan) for fy, r in actual.iterrows()]
     rows += [
         (fy, "actual", "cumulative_balance", r.cumulative_balance_gbp, np.nan, np.nan)

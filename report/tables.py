@@ -392,10 +392,15 @@ def expenditure_by_provision(
 
 def funding_and_balances(data: ReportData) -> list[Table]:
     actual = data.position[data.position["is_complete_year"]].set_index("financial_year")
-    rows = {label: actual[column] for column, label in FUNDING_LINES.items()}
-    rows["less: place deductions (academies and colleges)"] = -actual["place_deductions_gbp"]
+    # a year the budget file gives no allocation for (before its first) has unknown funding,
+    # not £0: its lines are left empty, like its in-year balance
+    budgeted = actual["has_budget"].astype(bool)
+    rows = {label: actual[column].where(budgeted) for column, label in FUNDING_LINES.items()}
+    rows["less: place deductions (academies and colleges)"] = -actual["place_deductions_gbp"].where(
+        budgeted
+    )
     rows |= {
-        "Total high needs funding": actual["funding_gbp"],
+        "Total high needs funding": actual["funding_gbp"].where(budgeted),
         "High needs spend": actual["spend_gbp"],
         "In-year balance (funding − spend)": actual["in_year_balance_gbp"],
         # the first year's: the budget file's balance brought forward (or what it implies for a

@@ -236,11 +236,13 @@ def _formulas(
         brought = row_of.get(BROUGHT_FORWARD)
         cumulative = row_of.get("Cumulative DSG high needs balance")
         for k, year in enumerate(columns[1:]):
-            if funding is not None and lines:
+            # (a year with no budget leaves its funding and in-year balance empty: a formula
+            # would read the empty cells as £0)
+            if funding is not None and lines and numbers(funding, year):
                 out[(funding, year)] = _plus(*(Ref(line, year) for line in lines))
-            if None not in (in_year, funding, spend):
+            if None not in (in_year, funding, spend) and numbers(in_year, year):
                 out[(in_year, year)] = _less(Ref(funding, year), Ref(spend, year))
-            if None in (in_year, cumulative):
+            if None in (in_year, cumulative) or not numbers(in_year, year):
                 continue
             if brought is None:
                 if k:

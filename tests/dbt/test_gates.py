@@ -364,7 +364,7 @@ def test_a_balance_brought_forward_that_cannot_anchor_the_balance_fails_naming_i
         assert "the budget file's balance brought forward is for no year that can anchor" in (
             result.summary
         )
-        assert result.summary.endswith(f"a year the ledger covers ({year})")
+        assert result.summary.endswith(f"a complete year the ledger covers ({year})")
     # the year after a complete ledger's last anchors it: the ledger closes on it
     con.execute(
         "UPDATE raw.budget SET financial_year = '2024-25', amount = ("

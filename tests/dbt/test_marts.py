@@ -535,6 +535,76 @@ def test_a_balance_brought_forward_for_the_year_after_a_complete_ledger_is_its_c
     assert after == {year: balance + shift for year, balance in before.items()}
 
 
+def test_a_ledger_that_starts_part_way_through_its_first_year_carries_no_balance_through_it(
+    warehouse_copy,
+):
+    """The ledger's 2021-22 starts in October: that year's whole funding against half its spend
+    ran into every later balance (a deficit published as a surplus, green), and a balance brought
+    forward given for 2022-23, the true close, changed nothing. The balance now runs from the
+    first complete year: on the 2022-23 balance brought forward when given, else from zero, and
+    the budget's 2021-22 balance brought forward alone is refused (it cannot carry through)."""
+    query = "SELECT financial_year, cumulative_balance_gbp FROM marts.fct_hnb_position"
+    with duckdb.connect(str(warehouse_copy)) as con:
+        before = dict(con.execute(query).fetchall())
+        assert set(before) == {"2021-22", "2022-23", "2023-24"} and None not in before.values()
+        con.execute(
+            "DELETE FROM staging.stg_finance__transactions WHERE posting_date < DATE '2021-10-01'"
+        )
+    rebuild(
+        warehouse_copy,
+        "stg_finance__transactions+",
+        exclude=("stg_finance__transactions",),
+        data_tests=False,
+    )
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        from_zero = dict(con.execute(query).fetchall())
+        anchors = gates.balance_brought_forward_anchors(con)
+    # from zero at 1 April 2022 (and the gate refuses the 2021-22 figure the budget gives)
+    assert from_zero == {
+        "2021-22": None,
+        "2022-23": before["2022-23"] - before["2021-22"],
+        "2023-24": before["2023-24"] - before["2021-22"],
+    }
+    assert not anchors.passed and "a complete year the ledger covers (2021-22)" in anchors.summary
+    with duckdb.connect(str(warehouse_copy)) as con:
+        con.execute(
+            "INSERT INTO raw.budget SELECT * REPLACE ('2022-23' AS financial_year, ? AS amount, "
+            "_source_row + 1000 AS _source_row) FROM raw.budget "
+            "WHERE line = 'balance_brought_forward'",
+            [before["2021-22"]],
+        )
+    rebuild(warehouse_copy, "stg_budget__lines+", data_tests=False)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        assert dict(con.execute(query).fetchall()) == {**before, "2021-22": None}
+        assert gates.balance_brought_forward_anchors(con).passed
+
+
+def test_a_year_before_the_budget_has_no_in_year_balance(warehouse_copy):
+    """A ledger year before the budget file's first (its balance brought forward the anchor)
+    had its funding as £0 and its whole spend as the in-year balance; the report then showed
+    a surplus brought forward of the spend less the deficit. Its funding is unknown: it has no
+    in-year balance, while its close (the anchor less the in-year balances after) stands."""
+    query = (
+        "SELECT financial_year, has_budget, in_year_balance_gbp, cumulative_balance_gbp "
+        "FROM marts.fct_hnb_position ORDER BY 1"
+    )
+    with duckdb.connect(str(warehouse_copy)) as con:
+        before = con.execute(query).fetchall()
+        con.execute(
+            "DELETE FROM raw.budget WHERE financial_year = '2021-22' "
+            "AND line <> 'balance_brought_forward'"
+        )
+        con.execute(
+            "UPDATE raw.budget SET financial_year = '2022-23', amount = ? "
+            "WHERE line = 'balance_brought_forward'",
+            [before[0][3]],
+        )
+    rebuild(warehouse_copy, "stg_budget__lines+", data_tests=False)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        after = con.execute(query).fetchall()
+    assert after == [("2021-22", False, None, before[0][3]), *before[1:]]
+
+
 def test_a_year_with_only_other_lines_in_the_budget_file_has_no_high_needs_budget(
     warehouse_copy,
 ):

@@ -89,6 +89,7 @@ def fake_report(base_cumulative: float = -4_000_000.0):
             "in_year_balance_gbp": [-1e6, -1.5e6],
             "cumulative_balance_gbp": [base_cumulative + 1.5e6, base_cumulative],
             "is_complete_year": [True, True],
+            "has_budget": [True, True],
         }
     )
     years = ["2026-27", "2027-28", "2028-29"]
@@ -214,13 +215,10 @@ def test_a_year_carried_before_the_forecast_is_a_column_of_the_dsg_summary(tmp_p
             )
 
 
-def test_a_year_carried_before_the_forecast_chains_the_funding_and_balances_sheet(tmp_path):
-    """The forecast's first year starts from the carried year's estimated close: the sheet shows
-    that year, and the first forecast year's cumulative balance is a formula through it (it was
-    a typed figure: no formula from the last complete year gave it)."""
+def funding_report():
+    """fake_report with the funding lines and the forecast's quantiles the Funding and balances
+    tables read."""
     data = fake_report()
-    data.position["is_complete_year"] = [True, False]
-    data.complete_years = ["2024-25"]
     for column in FUNDING_LINES:
         data.position[column] = 0.0
     data.position["hnb_allocation_gbp"] = data.position["funding_gbp"]
@@ -232,6 +230,16 @@ def test_a_year_carried_before_the_forecast_chains_the_funding_and_balances_shee
             "cumulative_balance_gbp_central"
         ]
     data.position_forecast["funding_source"] = "budget file"
+    return data
+
+
+def test_a_year_carried_before_the_forecast_chains_the_funding_and_balances_sheet(tmp_path):
+    """The forecast's first year starts from the carried year's estimated close: the sheet shows
+    that year, and the first forecast year's cumulative balance is a formula through it (it was
+    a typed figure: no formula from the last complete year gave it)."""
+    data = funding_report()
+    data.position["is_complete_year"] = [True, False]
+    data.complete_years = ["2024-25"]
     data.assumptions = pd.DataFrame(
         {
             "assumption": ["in_progress_year_funding", "in_progress_year_spend"],
@@ -253,6 +261,27 @@ def test_a_year_carried_before_the_forecast_chains_the_funding_and_balances_shee
             expected["financial_year"], expected["cumulative_balance_gbp_central"], strict=True
         ):
             assert table.value(cumulative, year) == pytest.approx(value, rel=1e-12)
+
+
+def test_a_year_before_the_budget_file_has_no_funding_nor_in_year_balance(tmp_path):
+    """A ledger year the budget file gives no allocation for: its funding read £0, its in-year
+    balance the whole spend and its balance brought forward a surplus of spend less deficit
+    (report and workbook), where the mart knows only its close."""
+    data = funding_report()
+    data.position.loc[0, ["funding_gbp", "hnb_allocation_gbp", "has_budget"]] = [0.0, 0.0, False]
+    data.position.loc[0, "in_year_balance_gbp"] = np.nan
+    data.assumptions = pd.DataFrame(columns=["assumption", "provision_type", "financial_year"])
+    workbook = written(tmp_path, {"Funding and balances": funding_and_balances(data)}, data)
+    table = locate(workbook, "funding_and_balances_actual")
+    for line in ("Total high needs funding", "In-year balance (funding − spend)"):
+        assert table.raw(line, "2024-25") in (None, ""), line
+    assert table.raw("Balance brought forward (1 April)", "2024-25") in (None, "")
+    cumulative = "Cumulative DSG high needs balance"
+    assert table.value(cumulative, "2024-25") == -2.5e6  # the close stands
+    assert table.value(cumulative, "2025-26") == -4e6 and is_formula(
+        table.raw(cumulative, "2025-26")
+    )
+    assert table.value("Total high needs funding", "2025-26") == 31e6
 
 
 def mitigations() -> pd.DataFrame:

@@ -61,24 +61,31 @@ ledger_span as (
         la_code,
         min(financial_year) as first_year,
         max(financial_year) as last_year,
-        max(financial_year) filter (where is_complete_year) as last_complete_year
+        max(financial_year) filter (where is_complete_year) as last_complete_year,
+        -- where the balance can first run from: the first complete year (a ledger that starts
+        -- part-way through a year has that year's whole funding against part of its spend, so
+        -- nothing carried through it is known)
+        coalesce(min(financial_year) filter (where is_complete_year), min(financial_year))
+            as chain_start_year
     from positions
     group by la_code
 ),
 
 -- the year whose balance brought forward anchors the cumulative balance: the earliest one the
--- budget gives it for among the ledger's years and the year after its last when that last is
--- complete (its balance brought forward is the ledger's close: a council often has that one
--- figure), else the ledger's first year (opening at zero). One for a later year is a projection.
+-- budget gives it for among the ledger's years from its first complete one and the year after
+-- its last when that last is complete (its balance brought forward is the ledger's close: a
+-- council often has that one figure), else the ledger's first complete year (opening at zero).
+-- One for a later year is a projection; one for a year the ledger starts part-way through
+-- cannot carry through it (the balance_brought_forward_anchors gate refuses it alone).
 anchors as (
     select
         ledger_span.la_code,
-        coalesce(min(funding.financial_year), min(ledger_span.first_year)) as anchor_year
+        coalesce(min(funding.financial_year), min(ledger_span.chain_start_year)) as anchor_year
     from ledger_span
     left join funding
         on funding.la_code = ledger_span.la_code
         and funding.balance_brought_forward_gbp is not null
-        and funding.financial_year >= ledger_span.first_year
+        and funding.financial_year >= ledger_span.chain_start_year
         and (
             funding.financial_year <= ledger_span.last_year
             or (
@@ -117,8 +124,9 @@ select
     cast(funding_gbp as decimal(18, 2)) as funding_gbp,
     cast(spend_gbp as decimal(18, 2)) as spend_gbp,
     -- a year not complete has no balance yet: a year's funding against part of its spend (a
-    -- mid-year refresh, or April's reversal of March's accruals) is no surplus
-    cast(case when is_complete_year then funding_gbp - spend_gbp end as decimal(18, 2))
+    -- mid-year refresh, or April's reversal of March's accruals) is no surplus; nor has a year
+    -- the budget file gives no allocation for (before the anchor): its funding is unknown, not 0
+    cast(case when is_complete_year and has_budget then funding_gbp - spend_gbp end as decimal(18, 2))
         as in_year_balance_gbp,
     cast(case when is_complete_year then opening.opening_balance_gbp + sum(funding_gbp - spend_gbp) over (
         partition by positions.la_code order by financial_year
