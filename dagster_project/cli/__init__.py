@@ -187,7 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--threshold",
         type=int,
-        help="suppress counts below this in the publication version (default 5)",
+        help=(
+            "suppress counts below this in the publication version (default 5; it must be "
+            "the serving file's)"
+        ),
     )
     report.set_defaults(handler=cmd_report)
 

@@ -160,6 +160,21 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
     return 0 if trace.matches and unchecked is None and traced not in gated else 1
 
 
+def _served_threshold(serving: Path) -> int | None:
+    """The suppression threshold the serving file's published tables were written with (None:
+    no serving file yet, or one from before it was recorded)."""
+    import duckdb
+
+    if not serving.exists():
+        return None
+    try:
+        with duckdb.connect(str(serving), read_only=True) as con:
+            row = con.execute("SELECT max(suppression_threshold) FROM meta.publication").fetchone()
+    except duckdb.Error:
+        return None
+    return int(row[0]) if row and row[0] is not None else None
+
+
 def _landing_names(con, what: str):
     """The extract a trace of `what` reads, and each of its files' name in the landing folder
     now, by file hash (raw.<extract>_files: a file renamed since it was loaded keeps its rows)."""
@@ -269,6 +284,21 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
         console.print(
             f"[red]No warehouse at {settings.warehouse}: run `highneeds refresh` (or "
             "`highneeds demo`) first.[/red]"
+        )
+        return 2
+    served = _served_threshold(settings.serving)
+    if served is not None and served != options.threshold:
+        # the publication and the serving file's published tables are suppressed as one: at
+        # two thresholds, a count one shows and the other hides gives hidden ones away (a
+        # "Post 16" of 15 at 10 less the served Post-16 FE of 14 was one child)
+        console.print(
+            Text(
+                f"No report built: the serving file's published tables hide counts below "
+                f"{served}, and a publication at {options.threshold} beside them would give "
+                "counts away (one shows what the other hides). To change the threshold, refresh "
+                f"with HIGHNEEDS_SUPPRESSION_THRESHOLD={options.threshold}: both change together.",
+                style="red",
+            )
         )
         return 2
     from ingest.load import UNKNOWN_LA_CODE

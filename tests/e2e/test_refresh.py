@@ -62,6 +62,23 @@ def test_refresh_on_extracts_the_project_did_not_generate(refreshed):
         )
 
 
+def test_a_report_at_another_threshold_than_the_serving_files_is_refused(
+    refreshed, capsys, tmp_path
+):
+    """`highneeds report --threshold 10` beside a serving file suppressed at 5: the publication
+    showed a DfE category (Post 16: 15) whose part the serving file shows (Post-16 FE: 14),
+    giving away the one child the serving file hides."""
+    import os
+
+    with duckdb.connect(os.environ["HIGHNEEDS_SERVING"], read_only=True) as con:
+        served = con.execute("SELECT suppression_threshold FROM meta.publication").fetchone()[0]
+    out = tmp_path / "report"
+    assert main(["report", "--threshold", str(served + 5), "--out", str(out)]) == 2
+    said = " ".join(capsys.readouterr().out.split())
+    assert f"the serving file's published tables hide counts below {served}" in said, said
+    assert f"HIGHNEEDS_SUPPRESSION_THRESHOLD={served + 5}" in said and not out.exists()
+
+
 def test_a_broken_input_fails_the_refresh_and_keeps_the_last_good_forecast(refreshed, capsys):
     landing, warehouse, _ = refreshed
     good = forecast_snapshot(warehouse)
