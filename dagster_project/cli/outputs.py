@@ -162,17 +162,12 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
 
 def _served_threshold(serving: Path) -> int | None:
     """The suppression threshold the serving file's published tables were written with (None:
-    no serving file yet, or one from before it was recorded)."""
-    import duckdb
+    no serving file yet)."""
+    from serving.publish import read_publication
 
-    if not serving.exists():
-        return None
-    try:
-        with duckdb.connect(str(serving), read_only=True) as con:
-            row = con.execute("SELECT max(suppression_threshold) FROM meta.publication").fetchone()
-    except duckdb.Error:
-        return None
-    return int(row[0]) if row and row[0] is not None else None
+    publication = read_publication(serving)
+    threshold = publication.get("suppression_threshold") if publication else None
+    return int(threshold) if threshold is not None else None
 
 
 def _landing_names(con, what: str):
