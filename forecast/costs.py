@@ -69,6 +69,19 @@ class CostSettings:
 
 
 @dataclass(frozen=True)
+class FirstYearPosted:
+    """The first forecast year's postings so far: its spend is what the ledger posted, per
+    provision type (P,) and central, plus the share of the modelled full year that the base
+    year posted after the same day of its year (`rest`, `rest_central`)."""
+
+    financial_year: str
+    posted: np.ndarray
+    posted_central: float
+    rest: np.ndarray
+    rest_central: float
+
+
+@dataclass(frozen=True)
 class CarriedYear:
     """A year between the last complete financial year and the first forecast one (its January
     census is known, its ledger not whole): its balance estimated, as a forecast year's is."""
@@ -129,6 +142,10 @@ class CostModel:
     # (P,) bool: False where fewer than two years of unit cost leave no growth to measure (the
     # type grows at inflation)
     growth_measured: np.ndarray | None = None
+    # the first forecast year when the ledger holds part of it (a refresh between April and the
+    # January census): what it posted so far, per provision type and central, and the share of
+    # the base year's spend posted after the same day of its year, per type and central
+    first_year_posted: FirstYearPosted | None = None
 
     def __post_init__(self) -> None:
         if not self.balance_year:
@@ -382,8 +399,21 @@ def balance_before(
             )
         )
     balance = costs.base_cumulative_balance + sum(year.balance_gbp for year in carried)
+    # the first forecast year may have begun too (a refresh between April and the January
+    # census): what the ledger posted of it stays, as for a year carried (its spend had been
+    # the model's alone, whatever the ledger held)
+    so_far = _posted_so_far(history, first_forecast_fy, costs)
+    first = (
+        FirstYearPosted(first_forecast_fy, so_far[0][0], so_far[0][1], *so_far[1])
+        if so_far is not None
+        else None
+    )
     return replace(
-        costs, balance_year=last, base_cumulative_balance=balance, carried=tuple(carried)
+        costs,
+        balance_year=last,
+        base_cumulative_balance=balance,
+        carried=tuple(carried),
+        first_year_posted=first,
     )
 
 

@@ -25,6 +25,7 @@ from . import cohort
 from .costs import (
     CostLevers,
     CostModel,
+    FirstYearPosted,
     balance_before,
     complete_years,
     decided_each_year,
@@ -200,7 +201,10 @@ def run_scenario(
     money = simulate_costs(costs, financial_years, settings.simulations, settings.seed, cost_levers)
     plans = paths.plans.sum(axis=2).astype(float)
     spend = plans * costs.fte_per_plan * money.unit_cost
-    total = spend.sum(axis=2) + money.central
+    central = money.central
+    if costs.first_year_posted is not None and financial_years:
+        spend, central = _keep_first_year_posted(spend, central, plans, costs.first_year_posted)
+    total = spend.sum(axis=2) + central
     cumulative = costs.base_cumulative_balance + np.cumsum(money.funding - total, axis=1)
     return ScenarioRun(
         census_years,
@@ -211,10 +215,30 @@ def run_scenario(
         paths.leavers.sum(axis=(2, 3)).astype(float),
         money.unit_cost,
         spend,
-        money.central,
+        central,
         money.funding,
         cumulative,
     )
+
+
+def _keep_first_year_posted(
+    spend: np.ndarray, central: np.ndarray, plans: np.ndarray, first: FirstYearPosted
+) -> tuple[np.ndarray, np.ndarray]:
+    """The paths' spend (paths, years, P) and central spend (paths, years) with the first
+    forecast year's postings kept: each type's spend is what the ledger posted of it plus the
+    share of the path's full year the base year posted after the same day (the model's alone,
+    it had ignored months of the year's actual spend). A type's posting on a path with no plan
+    of it goes with central spend, which no cost per plan carries."""
+    spend, central = spend.copy(), central.copy()
+    year = first.posted + first.rest * spend[:, 0]
+    unplanned = plans[:, 0] <= 0
+    central[:, 0] = (
+        first.posted_central
+        + first.rest_central * central[:, 0]
+        + np.where(unplanned, year, 0.0).sum(axis=1)
+    )
+    spend[:, 0] = np.where(unplanned, 0.0, year)
+    return spend, central
 
 
 def resolve_levers(
@@ -1105,6 +1129,22 @@ def assumptions_table(
                 f"estimated, the year not complete in the finance extract: funding "
                 f"£{year.funding_gbp:,.0f} ({year.funding_source}) less spend "
                 f"£{year.spend_gbp:,.0f} ({how})",
+            )
+        )
+    if (first := costs.first_year_posted) is not None:
+        # the first forecast year has begun: its spend keeps what the ledger posted of it
+        rows.append(
+            (
+                "first_year_posted_spend",
+                None,
+                first.financial_year,
+                float(first.posted.sum() + first.posted_central),
+                "£",
+                f"posted so far in the ledger for {first.financial_year}, the first forecast year "
+                "(not complete in the finance extract): kept in every scenario's spend, with the "
+                f"rest of the year the share of its modelled spend that {costs.base_fy} posted "
+                "after the same day of its year (forecast.spend's unit_cost_gbp is the model's "
+                "for the whole year)",
             )
         )
     rows.append(

@@ -895,3 +895,40 @@ def test_a_settings_price_for_a_type_the_ledger_pays_for_is_said_to_be_unused(st
         "costs.new_provision_unit_costs gives mss £50,000, not used"
     ), said
     pd.testing.assert_frame_equal(result.spend, run_forecast(steady, [], SETTINGS).spend)
+
+
+def test_the_first_forecast_years_postings_are_kept(steady):
+    """A refresh between April and the January census: the ledger has posted half of 2026-27,
+    the first forecast year, and its spend was the model's alone, whatever the ledger held. It
+    is now what was posted plus the share of the modelled year that 2025-26 posted after the
+    same day (here 40 %), in every scenario."""
+    modelled = run_forecast(steady, [], SETTINGS)
+    spend = steady.spend.assign(
+        spend_by_ledger_point_gbp=steady.spend["spend_gbp"]
+        * np.where(steady.spend["financial_year"] == "2025-26", 0.6, 1.0)
+    )
+    posted = spend[spend["financial_year"] == "2025-26"].assign(
+        financial_year="2026-27",
+        spend_gbp=lambda f: f["spend_gbp"] * 0.55,
+        spend_by_ledger_point_gbp=lambda f: f["spend_gbp"],
+        is_complete_year=False,
+    )
+    begun = dataclasses.replace(steady, spend=pd.concat([spend, posted], ignore_index=True))
+    result = run_forecast(begun, [], SETTINGS)
+    first = lambda r: r.spend[  # noqa: E731
+        (r.spend["scenario"] == "unmitigated") & (r.spend["financial_year"] == "2026-27")
+    ].set_index("provision_type")["spend_gbp_central"]
+    expected = posted.set_index("provision_type")["spend_gbp"] + 0.4 * first(modelled)
+    pd.testing.assert_series_equal(first(result), expected, check_names=False, rtol=1e-9)
+    # later years are the model's, the balance moves by the first year's difference
+    later = lambda r: r.spend[r.spend["financial_year"] > "2026-27"]  # noqa: E731
+    pd.testing.assert_frame_equal(later(result), later(modelled))
+    assumption = result.assumptions.set_index("assumption").loc["first_year_posted_spend"]
+    assert assumption["value"] == pytest.approx(posted["spend_gbp"].sum())
+    assert "2025-26 posted after the same day" in assumption["source"]
+    drivers = result.drivers.set_index(["scenario", "financial_year", "driver"])
+    position = result.hnb_position.set_index(["scenario", "financial_year"])
+    assert drivers.loc[("unmitigated", "2026-27", "total"), "spend_change_gbp"] == pytest.approx(
+        position.loc[("unmitigated", "2026-27"), "spend_gbp_central"]
+        - steady.spend.loc[steady.spend["financial_year"] == "2025-26", "spend_gbp"].sum()
+    )
