@@ -579,30 +579,41 @@ def test_a_ledger_that_starts_part_way_through_its_first_year_carries_no_balance
         assert gates.balance_brought_forward_anchors(con).passed
 
 
-def test_a_year_before_the_budget_has_no_in_year_balance(warehouse_copy):
-    """A ledger year before the budget file's first (its balance brought forward the anchor)
-    had its funding as £0 and its whole spend as the in-year balance; the report then showed
-    a surplus brought forward of the spend less the deficit. Its funding is unknown: it has no
-    in-year balance, while its close (the anchor less the in-year balances after) stands."""
+def test_years_before_the_budget_have_no_in_year_balance_nor_a_close_they_cannot_know(
+    warehouse_copy,
+):
+    """Ledger years before the budget file's first (its balance brought forward the anchor,
+    2023-24) had their funding as £0 and their whole spend as the in-year balance; the report
+    then showed a surplus brought forward of spend less deficit. Their funding is unknown: no
+    in-year balance. 2022-23's close (the anchor) stands; 2021-22's, the anchor less 2022-23's
+    unknown in-year balance, had been 2022-23's whole spend booked as surplus."""
     query = (
         "SELECT financial_year, has_budget, in_year_balance_gbp, cumulative_balance_gbp "
         "FROM marts.fct_hnb_position ORDER BY 1"
     )
     with duckdb.connect(str(warehouse_copy)) as con:
         before = con.execute(query).fetchall()
+        assert [row[0] for row in before] == ["2021-22", "2022-23", "2023-24"]
         con.execute(
-            "DELETE FROM raw.budget WHERE financial_year = '2021-22' "
+            "DELETE FROM raw.budget WHERE financial_year IN ('2021-22', '2022-23') "
             "AND line <> 'balance_brought_forward'"
         )
         con.execute(
-            "UPDATE raw.budget SET financial_year = '2022-23', amount = ? "
+            "UPDATE raw.budget SET financial_year = '2023-24', amount = ? "
             "WHERE line = 'balance_brought_forward'",
-            [before[0][3]],
+            [before[1][3]],
         )
     rebuild(warehouse_copy, "stg_budget__lines+", data_tests=False)
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
         after = con.execute(query).fetchall()
-    assert after == [("2021-22", False, None, before[0][3]), *before[1:]]
+        anchors = gates.balance_brought_forward_anchors(con)
+        budgets = gates.complete_years_have_a_budget(con)
+    assert after == [
+        ("2021-22", False, None, None),
+        ("2022-23", False, None, before[1][3]),
+        before[2],
+    ]
+    assert anchors.passed and budgets.passed  # years before the anchor may lack a budget
 
 
 def test_a_year_with_only_other_lines_in_the_budget_file_has_no_high_needs_budget(

@@ -1,8 +1,8 @@
 -- The high needs block position per financial year: funding (allocation after place deductions,
 -- plus block transfers, LA contribution and other income) against spend, and the cumulative
--- balance, anchored on the balance brought forward of the earliest year the budget gives one for
--- (the first year when it gives none), the year after a complete ledger's last included. Per
--- council.
+-- balance, anchored on the balance brought forward of the earliest year from the ledger's first
+-- complete one the budget gives one for (zero at the start of the first complete year when it
+-- gives none), the year after a complete ledger's last included. Per council.
 with budget as (
     select * from {{ ref('stg_budget__lines') }}
 ),
@@ -116,6 +116,17 @@ opening as (
         group by positions.la_code
     ) as before on before.la_code = anchors.la_code
     group by anchors.la_code
+),
+
+-- a year before the anchor closes on it less the in-year balances between: known only when
+-- every year between has a budget (one without has unknown funding, not £0, so the closes
+-- before it are unknown too)
+unknown_before as (
+    select positions.la_code, max(positions.financial_year) as last_unbudgeted_year
+    from positions
+    inner join anchors on anchors.la_code = positions.la_code
+    where positions.financial_year < anchors.anchor_year and not positions.has_budget
+    group by positions.la_code
 )
 
 select
@@ -128,9 +139,12 @@ select
     -- the budget file gives no allocation for (before the anchor): its funding is unknown, not 0
     cast(case when is_complete_year and has_budget then funding_gbp - spend_gbp end as decimal(18, 2))
         as in_year_balance_gbp,
-    cast(case when is_complete_year then opening.opening_balance_gbp + sum(funding_gbp - spend_gbp) over (
-        partition by positions.la_code order by financial_year
-    ) end
+    cast(case when is_complete_year
+        and (unknown_before.last_unbudgeted_year is null
+            or positions.financial_year >= unknown_before.last_unbudgeted_year)
+        then opening.opening_balance_gbp + sum(funding_gbp - spend_gbp) over (
+            partition by positions.la_code order by positions.financial_year
+        ) end
         as decimal(18, 2)) as cumulative_balance_gbp,
     cast(hnb_allocation_gbp as decimal(18, 2)) as hnb_allocation_gbp,
     cast(place_deductions_gbp as decimal(18, 2)) as place_deductions_gbp,
@@ -142,4 +156,5 @@ select
     cast(is_complete_year as boolean) as is_complete_year
 from positions
 inner join opening on opening.la_code = positions.la_code
-order by positions.la_code, financial_year
+left join unknown_before on unknown_before.la_code = positions.la_code
+order by positions.la_code, positions.financial_year
