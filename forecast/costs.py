@@ -440,7 +440,9 @@ def _posted_so_far(
 
     def after_point(posted: np.ndarray | float, whole: np.ndarray | float, default: float):
         share = np.divide(posted, whole, out=np.full(np.shape(whole), np.nan), where=whole > 0)
-        return np.where(np.isnan(share), default, 1 - np.clip(share, 0.0, 1.0))
+        # (a base year that had posted a net credit by the day, April's reversal of March's
+        # accruals, has more than its whole year left to post: the rest exceeds 1)
+        return np.where(np.isnan(share), default, 1 - np.minimum(share, 1.0))
 
     total, total_by_point = spent.sum() + spent_central, by_point.sum() + by_point_central
     if total <= 0:

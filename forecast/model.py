@@ -392,14 +392,19 @@ def run_forecast(
         cohort_model=model,
         cost_model=costs,
         runs=runs,
-        unreached=unreached_provisions(model, mitigations),
+        unreached=unreached_provisions(model, mitigations, costs.first_year_posted),
     )
 
 
-def unreached_provisions(model: cohort.CohortModel, mitigations: list[Mitigation]) -> list[str]:
+def unreached_provisions(
+    model: cohort.CohortModel,
+    mitigations: list[Mitigation],
+    first_year_posted: FirstYearPosted | None = None,
+) -> list[str]:
     """Provision types (and `central`) no mitigation can change: not named by one, not where
     it sends children, and not downstream of those by any move or capacity overflow the
-    model allows."""
+    model allows; central is reached too when a reached type has postings in the first forecast
+    year (on a path with no plan of it they go with central spend)."""
     index = {p: i for i, p in enumerate(model.provisions)}
     reached: set[int] = set()
     central = False
@@ -428,6 +433,8 @@ def unreached_provisions(model: cohort.CohortModel, mitigations: list[Mitigation
                 if int(target) not in reached:
                     reached.add(int(target))
                     frontier.append(int(target))
+    if first_year_posted is not None and any(first_year_posted.posted[i] != 0 for i in reached):
+        central = True
     unreached = [p for p, i in index.items() if i not in reached]
     return unreached + ([] if central else ["central"])
 

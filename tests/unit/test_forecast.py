@@ -897,34 +897,45 @@ def test_a_settings_price_for_a_type_the_ledger_pays_for_is_said_to_be_unused(st
     pd.testing.assert_frame_equal(result.spend, run_forecast(steady, [], SETTINGS).spend)
 
 
-def test_the_first_forecast_years_postings_are_kept(steady):
-    """A refresh between April and the January census: the ledger has posted half of 2026-27,
-    the first forecast year, and its spend was the model's alone, whatever the ledger held. It
-    is now what was posted plus the share of the modelled year that 2025-26 posted after the
-    same day (here 40 %), in every scenario."""
-    modelled = run_forecast(steady, [], SETTINGS)
-    spend = steady.spend.assign(
-        spend_by_ledger_point_gbp=steady.spend["spend_gbp"]
-        * np.where(steady.spend["financial_year"] == "2025-26", 0.6, 1.0)
+def begun_year(history: History, by_point: float, posted: float) -> History:
+    """`history` refreshed between April and the January census: 2026-27, the first forecast
+    year, has posted `posted` of 2025-26's spend per type, and 2025-26 had posted `by_point` of
+    its own by the same day of its year."""
+    spend = history.spend.assign(
+        spend_by_ledger_point_gbp=history.spend["spend_gbp"]
+        * np.where(history.spend["financial_year"] == "2025-26", by_point, 1.0)
     )
-    posted = spend[spend["financial_year"] == "2025-26"].assign(
+    year = spend[spend["financial_year"] == "2025-26"].assign(
         financial_year="2026-27",
-        spend_gbp=lambda f: f["spend_gbp"] * 0.55,
+        spend_gbp=lambda f: f["spend_gbp"] * posted,
         spend_by_ledger_point_gbp=lambda f: f["spend_gbp"],
         is_complete_year=False,
     )
-    begun = dataclasses.replace(steady, spend=pd.concat([spend, posted], ignore_index=True))
+    return dataclasses.replace(history, spend=pd.concat([spend, year], ignore_index=True))
+
+
+@pytest.mark.parametrize("by_point, posted", [(0.6, 0.55), (-0.05, -0.04)])
+def test_the_first_forecast_years_postings_are_kept(steady, by_point, posted):
+    """A refresh between April and the January census: the ledger has posted part of 2026-27,
+    the first forecast year, and its spend was the model's alone, whatever the ledger held. It
+    is now what was posted plus the share of the modelled year that 2025-26 posted after the
+    same day (here 40 %), in every scenario. In early April, with March's accruals reversed, a
+    base year that had posted a net credit by the day has more than its year left (105 %): the
+    rest was held to 100 %, and the credit kept against a whole modelled year."""
+    modelled = run_forecast(steady, [], SETTINGS)
+    begun = begun_year(steady, by_point, posted)
     result = run_forecast(begun, [], SETTINGS)
     first = lambda r: r.spend[  # noqa: E731
         (r.spend["scenario"] == "unmitigated") & (r.spend["financial_year"] == "2026-27")
     ].set_index("provision_type")["spend_gbp_central"]
-    expected = posted.set_index("provision_type")["spend_gbp"] + 0.4 * first(modelled)
+    kept = begun.spend[begun.spend["financial_year"] == "2026-27"].set_index("provision_type")
+    expected = kept["spend_gbp"] + (1 - by_point) * first(modelled)
     pd.testing.assert_series_equal(first(result), expected, check_names=False, rtol=1e-9)
     # later years are the model's, the balance moves by the first year's difference
     later = lambda r: r.spend[r.spend["financial_year"] > "2026-27"]  # noqa: E731
     pd.testing.assert_frame_equal(later(result), later(modelled))
     assumption = result.assumptions.set_index("assumption").loc["first_year_posted_spend"]
-    assert assumption["value"] == pytest.approx(posted["spend_gbp"].sum())
+    assert assumption["value"] == pytest.approx(kept["spend_gbp"].sum())
     assert "2025-26 posted after the same day" in assumption["source"]
     drivers = result.drivers.set_index(["scenario", "financial_year", "driver"])
     position = result.hnb_position.set_index(["scenario", "financial_year"])
@@ -932,3 +943,22 @@ def test_the_first_forecast_years_postings_are_kept(steady):
         position.loc[("unmitigated", "2026-27"), "spend_gbp_central"]
         - steady.spend.loc[steady.spend["financial_year"] == "2025-26", "spend_gbp"].sum()
     )
+
+
+def test_a_mitigation_moving_children_into_a_type_posted_to_reaches_central_spend(steady):
+    """£80,000 posted to inmss in the first forecast year, no child there on the census: on a
+    path with no inmss plan it goes with central spend, so a shift into inmss changes central
+    spend, and the blocking check that central was unreached failed the refresh."""
+    from forecast.checks import unreached_provisions_identical
+
+    begun = begun_year(steady, 0.6, 0.55)
+    spend = begun.spend.copy()
+    spend.loc[
+        (spend["financial_year"] == "2026-27") & (spend["provision_type"] == "inmss"),
+        "spend_gbp",
+    ] = 80_000.0
+    begun = dataclasses.replace(begun, spend=spend)
+    shift = mitigation("shift_placements", {"to": "inmss", "share": 0.3}, ("mss",))
+    result = run_forecast(begun, [shift], PRICED)
+    assert "central" not in result.unreached
+    assert unreached_provisions_identical({"spend": result.spend}, result.unreached).passed
