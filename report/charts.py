@@ -22,7 +22,7 @@ from forecast.mitigations import balance_caveats
 from forecast.years import fy_of_census_year
 
 from . import style
-from .data import ReportData, spend_published
+from .data import ReportData, spend_forecast_published, spend_published
 
 if TYPE_CHECKING:
     from .benchmarks import Benchmarks
@@ -405,7 +405,9 @@ def spend_trend(data: ReportData, threshold: int | None = None) -> Chart:
     years = data.complete_years
     shown, labels = _spend_shown(data, threshold)
     history = shown[shown["financial_year"].isin(years)]
-    future = data.spend_forecast[data.spend_forecast["scenario"] == "unmitigated"]
+    # (a first forecast year that keeps the ledger's postings hides a type whose postings are)
+    future = spend_forecast_published(data, threshold)
+    future = future[future["scenario"] == "unmitigated"]
     wide = pd.concat(
         [
             history.pivot_table(
@@ -414,11 +416,8 @@ def spend_trend(data: ReportData, threshold: int | None = None) -> Chart:
                 values="spend_gbp",
                 aggfunc="sum",
             ),
-            future.pivot_table(
-                index="financial_year",
-                columns="provision_type",
-                values="spend_gbp_central",
-                aggfunc="sum",
+            future.pivot(
+                index="financial_year", columns="provision_type", values="spend_gbp_central"
             ),
         ]
     ).reindex(columns=list(labels))
@@ -512,7 +511,8 @@ def dbv_panels(data: ReportData, threshold: int | None = None) -> Chart:
         .pivot_table(index="financial_year", columns="provision_type", values="plans_central")
     )
     spend = data.spend[data.spend["financial_year"].isin(years)]
-    future = data.spend_forecast[data.spend_forecast["scenario"] == "unmitigated"]
+    future = spend_forecast_published(data, threshold)
+    future = future[future["scenario"] == "unmitigated"]
     whole_cost = spend.pivot_table(
         index="financial_year", columns="provision_type", values="spend_gbp"
     )

@@ -315,6 +315,28 @@ def spend_published(data: ReportData, threshold: int | None) -> pd.DataFrame:
     return spend
 
 
+def spend_forecast_published(data: ReportData, threshold: int | None) -> pd.DataFrame:
+    """`data.spend_forecast` (forecast.spend) as published: when the first forecast year keeps
+    what the ledger posted of it (forecast.assumptions first_year_posted_spend), a type's spend
+    that year is mostly those postings, so it is hidden where provision_spend hides the type's
+    postings of the year (one child's cost nearly whole), with the same complements."""
+    future = data.spend_forecast.copy()
+    assumptions = getattr(data, "assumptions", None)
+    if threshold is None or assumptions is None:
+        return future
+    posted = assumptions.loc[assumptions["assumption"] == "first_year_posted_spend"]
+    if posted.empty:
+        return future
+    year = str(posted["financial_year"].iloc[0])
+    shown = spend_published(data, threshold)
+    shown = shown[shown["financial_year"] == year]
+    hidden = set(shown.loc[shown["spend_gbp"].isna(), "provision_type"])
+    cells = (future["financial_year"] == year) & future["provision_type"].isin(hidden)
+    money = [c for c in future.columns if c.startswith("spend_gbp")]
+    future.loc[cells, money] = np.nan
+    return future
+
+
 def read_report_data(
     con: duckdb.DuckDBPyConnection,
     la_code: str | None = None,

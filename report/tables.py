@@ -25,7 +25,7 @@ from forecast.years import fy_of_census_year
 from serving.suppression import Line, suppress
 
 from .charts import SENSITIVITY_LABELS
-from .data import DFE_PLACEMENT, ReportData, spend_published
+from .data import DFE_PLACEMENT, ReportData, spend_forecast_published, spend_published
 
 SCENARIOS = ("unmitigated", "mitigated")
 BROUGHT_FORWARD = "Balance brought forward (1 April)"
@@ -194,6 +194,11 @@ def expenditure_by_line(data: ReportData, threshold: int | None = None) -> list[
     split_hidden = sorted(
         set(published.loc[published["spend_gbp"].isna(), "financial_year"]) & set(years)
     )
+    # a first forecast year that keeps the ledger's postings, where a type's are hidden
+    future_shown = spend_forecast_published(data, threshold)
+    posted_hidden = sorted(
+        set(future_shown.loc[future_shown["spend_gbp_central"].isna(), "financial_year"])
+    )
     actual = data.spend_by_line[data.spend_by_line["financial_year"].isin(years)]
     base_year = years[-1]
     base = actual[actual["financial_year"] == base_year]
@@ -234,7 +239,7 @@ def expenditure_by_line(data: ReportData, threshold: int | None = None) -> list[
         wide["provision_type"] = wide["provision_type"].map(data.labels)
         wide = wide.rename(columns={"s251_line": "S251 line", "provision_type": "Provision type"})
         wide = _with_total(wide, "S251 line")
-        hidden = [year for year in split_hidden if year in wide.columns]
+        hidden = [year for year in (*split_hidden, *posted_hidden) if year in wide.columns]
         wide.loc[wide.index[:-1], hidden] = np.nan  # the total row keeps the year's whole spend
         suppressed = _hidden_in(wide, hidden) if hidden else None
         tables.append(
@@ -351,9 +356,14 @@ def expenditure_by_provision(
             index="provision_type", columns="financial_year", values="spend_gbp"
         ).reindex(order)
 
-    future = data.spend_forecast[data.spend_forecast["scenario"] == scenario].pivot_table(
-        index="provision_type", columns="financial_year", values="spend_gbp_central", aggfunc="sum"
-    )
+    def future_of(spend: pd.DataFrame) -> pd.DataFrame:  # (a hidden cell stays null)
+        return spend[spend["scenario"] == scenario].pivot(
+            index="provision_type", columns="financial_year", values="spend_gbp_central"
+        )
+
+    future = future_of(data.spend_forecast)
+    # a first forecast year that keeps the ledger's postings: a type whose postings are hidden
+    future_hidden = future_of(spend_forecast_published(data, threshold)).isna() & future.notna()
     whole = actual(data.spend)
     hidden = actual(spend_published(data, threshold)).isna() & whole.notna()
     # a year not yet complete in the finance extract, estimated by type as Funding and
@@ -365,12 +375,16 @@ def expenditure_by_provision(
         # back the census's counts, which the caseload hides; its total is Funding and balances'
         hidden = hidden.reindex(columns=whole.columns, fill_value=False)
         hidden[list(carried.columns)] = True
+        hidden |= future_hidden.reindex(index=whole.index, columns=whole.columns, fill_value=False)
     wide = whole.mask(hidden.reindex(columns=whole.columns, fill_value=False))
     wide.insert(0, "Provision type", [data.labels[p] for p in wide.index])
     wide.insert(1, "DfE placement category", [DFE_PLACEMENT[p] for p in wide.index])
     wide = _with_total(wide.reset_index(drop=True), "Provision type")
     wide.iloc[-1, 2:] = whole.sum().to_numpy()  # the year's whole spend, hidden cells included
-    suppressed = _hidden_in(wide, [*years, *carried.columns]) if threshold is not None else None
+    posted = [y for y in future_hidden.columns if future_hidden[y].any()]
+    suppressed = (
+        _hidden_in(wide, [*years, *carried.columns, *posted]) if threshold is not None else None
+    )
     return Table(
         f"expenditure_by_provision_{scenario}",
         f"High needs expenditure by provision type, {scenario} (£)",
@@ -648,6 +662,7 @@ ASSUMPTION_LABELS = {
     "in_progress_year_spend": "Spend of a year not yet complete (estimated)",
     "in_progress_year_spend_by_type": "Spend of a year not yet complete, by type (estimated)",
     "in_progress_year_balance": "Balance of a year not yet complete (estimated)",
+    "first_year_posted_spend": "Spend the ledger has posted of the first forecast year",
     # its year is the one it closes (31 March), which the first forecast year brings forward
     "balance_brought_forward": "Cumulative balance at the year's end, the forecast's start",
 }

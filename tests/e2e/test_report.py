@@ -1056,3 +1056,48 @@ def test_the_sensitivity_table_reads_as_the_scenario_chart_does(workbook):
     assert values[("Funding growth", "flat cash")] == 0.0
     assert values[("New plans", "high")] == pytest.approx(0.10)
     assert values[("Funding growth", "low")] == pytest.approx(0.015)
+
+
+def test_a_first_forecast_year_that_keeps_postings_hides_a_type_whose_postings_are(data):
+    """The first forecast year keeps what the ledger posted of it: by December a type's spend
+    that year is mostly its postings, so a type with one child, whose postings provision_spend
+    hides, was shown nearly whole in the publication's expenditure tables and spend chart."""
+    from report.data import spend_forecast_published, spend_published
+    from report.tables import expenditure_by_line, expenditure_by_provision
+
+    first = min(data.spend_forecast["financial_year"])
+    posted = data.spend[data.spend["financial_year"] == data.complete_years[-1]].assign(
+        financial_year=first, is_complete_year=False
+    )
+    small = posted["provision_type"] == "inmss"
+    posted.loc[small, ["placements", "fte_placements", "spend_gbp"]] = [1, 0.5, 21_000.0]
+    assumption = pd.DataFrame(
+        [("first_year_posted_spend", None, first, 1e6, "£", "posted so far")],
+        columns=["assumption", "provision_type", "financial_year", "value", "unit", "source"],
+    )
+    begun = dataclasses.replace(
+        data,
+        spend=pd.concat([data.spend, posted], ignore_index=True),
+        assumptions=pd.concat([data.assumptions, assumption], ignore_index=True),
+    )
+    hidden_posted = spend_published(begun, THRESHOLD)
+    hidden_posted = set(
+        hidden_posted.loc[
+            (hidden_posted["financial_year"] == first) & hidden_posted["spend_gbp"].isna(),
+            "provision_type",
+        ]
+    )
+    assert "inmss" in hidden_posted
+    shown = spend_forecast_published(begun, THRESHOLD)
+    gone = shown["spend_gbp_central"].isna()
+    assert set(shown.loc[gone, "provision_type"]) == hidden_posted
+    assert set(shown.loc[gone, "financial_year"]) == {first}
+    assert not spend_forecast_published(begun, None)["spend_gbp_central"].isna().any()
+    table = expenditure_by_provision(begun, "unmitigated", THRESHOLD)
+    row = table.frame.index[table.frame["Provision type"] == begun.labels["inmss"]][0]
+    assert pd.isna(table.frame.loc[row, first]) and table.suppressed.loc[row, first]
+    internal = expenditure_by_provision(begun, "unmitigated")
+    assert internal.frame[first].iloc[-1] == pytest.approx(table.frame[first].iloc[-1])
+    split = [t for t in expenditure_by_line(begun, THRESHOLD) if first in t.frame.columns]
+    assert len(split) == 2  # each scenario's: the year has no split by type
+    assert all(t.frame[first].iloc[:-1].isna().all() for t in split)
