@@ -195,6 +195,39 @@ class ExtractLoad:
 def landing_files(landing_dir: Path, extract: Extract) -> list[Path]:
     """CSV and XLSX files of the extract's folder (sub-folders too), in name order; hidden files
     and Excel's `~$` lock files are not data."""
+    return _extract_files(landing_dir, extract, CSV_SUFFIXES + WORKBOOK_SUFFIXES)
+
+
+# tables saved in a form the readers do not read (a finance system's tab-separated .txt, an old
+# .xls): rejected by name, not skipped, since their rows would be missing without a word (a
+# ledger's years saved as .txt, .tsv and .xls had three years of spend gone, green). Other
+# files (notes, PDFs) are not tables and stay unread; so does a text file that holds no table
+# (a README.txt of a line or two of prose).
+UNREAD_TABLE_SUFFIXES = (".tsv", ".tab", ".psv", ".xls", ".xlsb", ".ods")
+TEXT_SUFFIXES = (".txt", ".dat", ".prn")
+
+
+def unread_table_files(landing_dir: Path, extract: Extract) -> list[Path]:
+    """Files of the extract's folder that hold a table in a form the readers do not read."""
+    return sorted(
+        _extract_files(landing_dir, extract, UNREAD_TABLE_SUFFIXES)
+        + [p for p in _extract_files(landing_dir, extract, TEXT_SUFFIXES) if _holds_a_table(p)]
+    )
+
+
+def _holds_a_table(path: Path) -> bool:
+    """Whether a text file reads as a table: a first line of three or more fields split by a
+    tab, semicolon, pipe or comma, and at least one more line."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(65_536).decode("latin-1")
+    except OSError:
+        return True  # (rejected as unreadable, by name)
+    lines = [line for line in head.splitlines() if line.strip()]
+    return len(lines) >= 2 and any(len(lines[0].split(sep)) >= 3 for sep in "\t;|,")
+
+
+def _extract_files(landing_dir: Path, extract: Extract, suffixes: tuple[str, ...]) -> list[Path]:
     from fnmatch import fnmatch
 
     folder = landing_dir / extract.landing_folder
@@ -204,7 +237,7 @@ def landing_files(landing_dir: Path, extract: Extract) -> list[Path]:
         p
         for p in folder.rglob("*")
         if p.is_file()
-        and p.suffix.lower() in CSV_SUFFIXES + WORKBOOK_SUFFIXES
+        and p.suffix.lower() in suffixes
         and not p.name.startswith((".", "~$"))
         and any(fnmatch(p.name.lower(), pattern) for pattern in extract.file_patterns)
     )
@@ -1270,6 +1303,12 @@ def _sources(
             )
         except OSError as error:
             sources.append(_unreadable_source(display, error))
+    for path in unread_table_files(folder, extract):
+        display = str(path.relative_to(landing_dir))
+        try:
+            sources.append(_unread_format_source(display, path, hashes))
+        except OSError as error:
+            sources.append(_unreadable_source(display, error))
     if extract.name in SEN2_REQUIRED_TABLES:
         returns = find_returns(folder)
         for sen2 in returns:
@@ -1494,6 +1533,20 @@ def _forget(con: duckdb.DuckDBPyConnection, extract: Extract, file_hashes: list[
     except Exception:
         con.execute("ROLLBACK")
         raise
+
+
+def _unread_format_source(display: str, path: Path, hashes: HashCache) -> Source:
+    """A table saved in a form the readers do not read (UNREAD_TABLE_SUFFIXES): rejected by
+    name, and tried again on every refresh until it is saved as CSV or XLSX."""
+
+    def reject(work_dir: Path) -> list[Part]:
+        raise FileRejected(
+            f"{display}: a {path.suffix.lower()} file is not read, so none of its rows would "
+            "be loaded: save it as CSV (comma- or semicolon-separated) or XLSX in the same "
+            "folder, and move this copy out of the landing folder"
+        )
+
+    return Source(display, hashes.sha256(path), path.stat().st_size, reject)
 
 
 def _unreadable_source(display: str, error: OSError) -> Source:

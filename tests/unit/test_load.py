@@ -1139,3 +1139,31 @@ def test_a_numeric_id_written_with_a_decimal_tail_is_the_id(tmp_path, con):
     assert con.execute(
         "SELECT transaction_id, provider_urn, provider_ukprn FROM raw.finance ORDER BY 1"
     ).fetchall() == [("T1", "925203", "10012345"), ("T2.5", None, None)]
+
+
+def test_a_table_saved_in_a_form_the_readers_do_not_read_is_rejected_by_name(tmp_path, con):
+    """A ledger year saved as tab-separated .txt (or .tsv, or an old .xls) was skipped without a
+    word: three years of spend gone, green. It is rejected, naming the file; a note is not a
+    table and stays unread."""
+    write(
+        tmp_path,
+        "finance",
+        "ledger_2024-25.csv",
+        "transaction_id,posting_date,amount,s251_line\nT1,2024-05-01,100.00,1.2.1\n",
+    )
+    write(
+        tmp_path,
+        "finance",
+        "ledger_2023-24.txt",
+        "transaction_id\tposting_date\tamount\ts251_line\nT0\t2023-05-01\t90.00\t1.2.1\n",
+    )
+    write(tmp_path, "finance", "notes.md", "the ledger files\n")
+    result = load_extract(con, FINANCE, tmp_path, "L1", KEY, dt.date(2025, 3, 31))
+    outcomes = {f.file_name: (f.status, f.message) for f in result.files}
+    assert set(outcomes) == {"finance/ledger_2024-25.csv", "finance/ledger_2023-24.txt"}
+    status, message = outcomes["finance/ledger_2023-24.txt"]
+    assert status == "rejected" and message.startswith(
+        "finance/ledger_2023-24.txt: a .txt file is not read"
+    ), message
+    assert "save it as CSV" in message
+    assert outcomes["finance/ledger_2024-25.csv"][0] == "loaded"
