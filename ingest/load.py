@@ -1121,7 +1121,9 @@ def load_file(
             mappings = []
             for part in parts:  # every part's header is checked before anything is written
                 headers = part.headers
-                mappings.append(match_headers(extract, part.headers, aliases, part.name))
+                mappings.append(
+                    match_headers(extract, part.headers, aliases, part.name, part.written_headers)
+                )
             several = len(parts) > 1 and bool(extract.key)
             if several:
                 _cross_part_keys(con, extract, parts, mappings)

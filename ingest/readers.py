@@ -85,6 +85,10 @@ class Part:
     table: str  # temp table: _source_row, then one VARCHAR column per header
     name: str  # as shown to people: "finance/ledger.xlsx#Ledger" or "finance/march.csv"
     headers: list[str]
+    # the headers as the file wrote them, when a repeated one was given a suffix in `headers`
+    # (`Amount` beside `amount` is `Amount_2`): match_headers refuses a repeated column of the
+    # contract's
+    written_headers: list[str] | None = None
 
 
 def unreadable(display_name: str, error: OSError) -> FileRejected:
@@ -153,12 +157,30 @@ def load_reader_config(path: Path | None) -> dict[str, dict]:
 
 
 def match_headers(
-    extract: Extract, headers: list[str], aliases: dict[str, str], part_name: str
+    extract: Extract,
+    headers: list[str],
+    aliases: dict[str, str],
+    part_name: str,
+    written: list[str] | None = None,
 ) -> dict[str, str]:
     """Map contract column → file header (exact names first, then aliases); reject the part when a
-    required column is missing."""
+    required column is missing, or (`written`: the headers as the file wrote them, repeated ones
+    unsuffixed) when a column of the contract's is written twice."""
+    named = {normalise_header(c.name): c.name for c in extract.columns}
+    seen: dict[str, str] = {}
+    for header in written or ():
+        normal = normalise_header(header)
+        column = named.get(normal) or aliases.get(normal)
+        if normal in seen and column:
+            # `amount` and `Amount` (gross and net): the first had been read without a word
+            raise FileRejected(
+                f"{part_name}: columns {seen[normal]!r} and {header!r} are both {column} "
+                "(names are read without case or spacing), and which one is meant cannot be "
+                f"told: name the one that is {column!r} and rename or remove the other"
+            )
+        seen.setdefault(normal, header)
     mapping: dict[str, str] = {}
-    by_normal = {}
+    by_normal: dict[str, str] = {}
     for header in headers:
         by_normal.setdefault(normalise_header(header), header)
     for column in extract.columns:
@@ -527,7 +549,7 @@ def read_csv_part(
         if source != path and source.exists():
             source.unlink()
     _check_field_sizes(con, table, names, part_name)
-    return Part(table, part_name, names)
+    return Part(table, part_name, names, header if names != header else None)
 
 
 def _mixed_line_endings(path: Path) -> bool:
@@ -863,7 +885,7 @@ def _sheet_part(con: duckdb.DuckDBPyConnection, sheet, part_name: str, table: st
         con.execute(f"CREATE TEMP TABLE {table} AS SELECT _source_row, {casts} FROM _sheet_frame")
     finally:
         con.unregister("_sheet_frame")
-    return Part(table, part_name, names)
+    return Part(table, part_name, names, header if names != header else None)
 
 
 def read_parts(

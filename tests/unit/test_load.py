@@ -1167,3 +1167,26 @@ def test_a_table_saved_in_a_form_the_readers_do_not_read_is_rejected_by_name(tmp
     ), message
     assert "save it as CSV" in message
     assert outcomes["finance/ledger_2024-25.csv"][0] == "loaded"
+
+
+def test_two_headers_that_differ_only_in_case_for_one_column_reject_the_file(tmp_path, con):
+    """`amount` (gross) and `Amount` (net): the first was loaded and the other kept as an unused
+    extra column, without a word (net meant: spend 25 % over). An extra column spelt twice is
+    no column of the contract's and is kept."""
+    write(
+        tmp_path,
+        "finance",
+        "ledger.csv",
+        "transaction_id,posting_date,amount,Amount,s251_line\nT1,2024-05-01,100.00,80.00,1.2.1\n",
+    )
+    [rejected] = load(con, FINANCE, tmp_path).files
+    assert rejected.status == "rejected"
+    assert "columns 'amount' and 'Amount' are both amount" in rejected.message, rejected.message
+    write(
+        tmp_path,
+        "finance",
+        "ledger.csv",
+        "transaction_id,posting_date,amount,s251_line,Note,NOTE\nT1,2024-05-01,100.00,1.2.1,a,b\n",
+    )
+    [loaded] = load(con, FINANCE, tmp_path, load_id="L2").files
+    assert loaded.status == "loaded", loaded.message
