@@ -74,6 +74,7 @@ from .readers import (
     WORKBOOK_SUFFIXES,
     FileRejected,
     Part,
+    in_1900_serials,
     load_aliases,
     match_headers,
     normalise_header,
@@ -1128,6 +1129,7 @@ def load_file(
             if several:
                 _cross_part_keys(con, extract, parts, mappings)
             for part_no, (part, mapping) in enumerate(zip(parts, mappings, strict=False)):
+                in_1900_serials(con, extract, part, mapping)
                 outcome = FileOutcome(
                     extract.name, part.name, part_hash(file_hash, part.name), "loaded"
                 )

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import datetime as dt
 import io
 import re
@@ -42,7 +43,7 @@ import yaml
 
 from .contracts import Extract
 from .diskspace import full_disk_errno, human_bytes
-from .parsing import quote_ident, quote_literal
+from .parsing import EXCEL_SERIAL, quote_ident, quote_literal
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 HEADER_ALIASES = CONFIG_DIR / "header_aliases.yml"
@@ -89,6 +90,9 @@ class Part:
     # (`Amount` beside `amount` is `Amount_2`): match_headers refuses a repeated column of the
     # contract's
     written_headers: list[str] | None = None
+    # a workbook on Excel's 1904 date system (Excel for Mac before 2011): a date stored as a
+    # plain number counts days from 1 January 1904, not 30 December 1899 (in_1900_serials)
+    date_1904: bool = False
 
 
 def unreadable(display_name: str, error: OSError) -> FileRejected:
@@ -576,6 +580,27 @@ def _one_line_ending(path: Path, work_dir: Path) -> Path:
 # --- XLSX -------------------------------------------------------------------------------------
 
 
+# a day's serial number on the 1900 date system less its number on the 1904 one
+DAYS_1900_TO_1904 = 1462
+
+
+def in_1900_serials(
+    con: duckdb.DuckDBPyConnection, extract: Extract, part: Part, mapping: dict[str, str]
+) -> None:
+    """A 1904 workbook's dates stored as plain numbers, in the part's date columns, as the 1900
+    system's serials the parser reads (every date had been read 4 years and a day early)."""
+    if not part.date_1904:
+        return
+    for column in extract.columns:
+        if column.kind != "date" or column.name not in mapping:
+            continue
+        header = quote_ident(mapping[column.name])
+        con.execute(
+            f"UPDATE {part.table} SET {header} = CAST(CAST(CAST(trim({header}) AS DOUBLE) AS "
+            f"INTEGER) + {DAYS_1900_TO_1904} AS VARCHAR) WHERE trim({header}) ~ '{EXCEL_SERIAL}'"
+        )
+
+
 def cell_text(value: object) -> str | None:
     """The text of a workbook cell as a person would type it
     (dates ISO, numbers without float noise)."""
@@ -683,6 +708,7 @@ def read_workbook_parts(
     extract's (`resembles_data`: the required columns it names) rejects the file: a credit notes
     sheet with a title above its header was skipped without a word, its money lost."""
     from openpyxl import load_workbook
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
     from openpyxl.utils.exceptions import InvalidFileException
 
     # how a damaged workbook (cut short, corrupted) fails, opening it or reading its cells
@@ -743,6 +769,8 @@ def read_workbook_parts(
                     f"{table_prefix}_{index}",
                 )
             )
+        if workbook.epoch == CALENDAR_MAC_1904:
+            parts = [dataclasses.replace(part, date_1904=True) for part in parts]
         return parts
     except damaged as error:
         raise _damaged_workbook(display_name, error) from error

@@ -1190,3 +1190,29 @@ def test_two_headers_that_differ_only_in_case_for_one_column_reject_the_file(tmp
     )
     [loaded] = load(con, FINANCE, tmp_path, load_id="L2").files
     assert loaded.status == "loaded", loaded.message
+
+
+def test_a_workbook_on_the_1904_date_system_reads_its_numbered_dates_from_1904(tmp_path, con):
+    """Excel for Mac's 1904 date system: a date of birth stored as a plain number counts days
+    from 1 January 1904. Read from 1899, every such date was 4 years and a day early (ages and
+    age groups all wrong, green); a cell formatted as a date was right, and stays so."""
+    from openpyxl import Workbook
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
+
+    workbook = Workbook()
+    workbook.epoch = CALENDAR_MAC_1904
+    sheet = workbook.active
+    sheet.append(["child_id", "plan_id", "date_of_birth", "primary_need", "plan_start_date"])
+    # 2012-03-14 is day 40,982 on the 1900 system, 39,520 on the 1904 one
+    sheet.append(["C1", "P1", 39_520, "ASD", dt.date(2020, 9, 1)])
+    sheet.append(["C2", "P2", dt.date(2011, 5, 2), "SEMH", 41_882])  # 2018-09-01 on 1904
+    (tmp_path / "ehcp").mkdir()
+    workbook.save(tmp_path / "ehcp" / "plans.xlsx")
+    [outcome] = load(con, EHCP, tmp_path).files
+    assert outcome.status == "loaded", outcome.message
+    assert con.execute(
+        "SELECT plan_id, date_of_birth, plan_start_date FROM raw.ehcp ORDER BY plan_id"
+    ).fetchall() == [
+        ("P1", dt.date(2012, 3, 14), dt.date(2020, 9, 1)),
+        ("P2", dt.date(2011, 5, 2), dt.date(2018, 9, 1)),
+    ]
