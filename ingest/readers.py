@@ -699,7 +699,7 @@ def read_workbook_parts(
     sheets: list[str] | None,
     table_prefix: str,
     holds_data: Callable[[list[str]], bool] | None = None,
-    resembles_data: Callable[[list[str]], list[str]] | None = None,
+    resembles_data: Callable[[list[str]], tuple[list[str], list[str]]] | None = None,
 ) -> list[Part]:
     """The workbook's configured `sheets`; when none are configured, every sheet whose header
     `holds_data` accepts (the extract's required columns: a ledger split into half-years is two
@@ -828,7 +828,10 @@ def _damaged_workbook(display_name: str, error: Exception) -> FileRejected:
 
 
 def _refuse_sheets_left_out(
-    workbook, wanted: list[str], display_name: str, resembles_data: Callable[[list[str]], list[str]]
+    workbook,
+    wanted: list[str],
+    display_name: str,
+    resembles_data: Callable[[list[str]], tuple[list[str], list[str]]],
 ) -> None:
     for name in workbook.sheetnames:
         if name in wanted:
@@ -836,7 +839,17 @@ def _refuse_sheets_left_out(
         # below its first row with values: a title above the header (a sheet whose own first
         # row names two columns is another table, a summary by line, say, and is not data)
         for position, (number, texts) in enumerate(_first_rows(workbook[name], 10)):
-            found = resembles_data(texts)
+            found, missing = resembles_data(texts)
+            if position == 0 and len(found) >= 3 and len(missing) == 1:
+                # every required column but one: the extract's rows under another name for it
+                # (credit notes headed credit_date), not a summary, whose money was lost unsaid
+                raise FileRejected(
+                    f"{display_name}: sheet {name!r} names the extract's columns "
+                    f"({', '.join(found)}) in row {number} but not {missing[0]}, so it is not "
+                    f"read: name its {missing[0]} column as the contract does (or add its name "
+                    "to ingest/config/header_aliases.yml), or list the sheets to read in "
+                    "ingest/config/readers.yml"
+                )
             if position > 0 and len(found) >= 2:
                 raise FileRejected(
                     f"{display_name}: sheet {name!r} names the extract's columns "
@@ -938,10 +951,12 @@ def read_parts(
                 return False
             return True
 
-        def resembles_data(texts: list[str]) -> list[str]:
-            """The required columns a row names (as the contract or an alias spells them)."""
+        def resembles_data(texts: list[str]) -> tuple[list[str], list[str]]:
+            """The required columns a row names (as the contract or an alias spells them), and
+            those it does not."""
             named = {aliases.get(normalise_header(t), normalise_header(t)) for t in texts if t}
-            return [c for c in extract.required if normalise_header(c) in named or c in named]
+            found = [c for c in extract.required if normalise_header(c) in named or c in named]
+            return found, [c for c in extract.required if c not in found]
 
         return read_workbook_parts(
             con, path, display_name, sheets, "_part", holds_data, resembles_data

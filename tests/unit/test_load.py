@@ -576,6 +576,19 @@ def test_a_sheet_of_the_ledger_with_a_title_above_its_header_rejects_the_workboo
     assert ledger_file.status == "rejected"
     assert "sheet 'Credit notes' names the extract's columns" in ledger_file.message
     assert "in row 2 but is not read" in ledger_file.message
+    # headed in its first row with every required column but one, under another name
+    # (credit_date): it was skipped without a word, £100,000 of credits lost
+    del workbook["Credit notes"]
+    credits = workbook.create_sheet("Credit notes")
+    credits.append(["transaction_id", "credit_date", "amount", "s251_line"])
+    credits.append(["C1", "2024-06-01", -500, "1.2.1"])
+    workbook.save(tmp_path / "finance" / "ledger.xlsx")
+    [ledger_file] = load(con, FINANCE, tmp_path, load_id="L3").files
+    assert ledger_file.status == "rejected"
+    assert (
+        "sheet 'Credit notes' names the extract's columns (transaction_id, amount, s251_line) in "
+        "row 1 but not posting_date, so it is not read"
+    ) in ledger_file.message, ledger_file.message
 
 
 def test_a_key_on_two_sheets_of_a_workbook_is_a_duplicate_or_a_conflict_as_on_one(tmp_path, con):
