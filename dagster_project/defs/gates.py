@@ -31,6 +31,7 @@ PROVISION_SPEND = dg.AssetKey(["marts", "fct_provision_spend"])
 PLACEMENTS_CLASSIFIED = dg.AssetKey(["intermediate", "int_placements_classified"])
 DATA_QUALITY_FLAGS = dg.AssetKey(["intermediate", "int_data_quality_flags"])
 RAW_ROWS_REACH_STAGING = "raw_rows_reach_staging"
+TRANSACTION_IDS_REUSED = "transaction_ids_reused"
 FINANCE_RECONCILES = "finance_reconciles_to_mart"
 LEDGER_MONTHS_COMPLETE = "ledger_months_complete"
 COMPLETE_YEARS_HAVE_A_BUDGET = "complete_years_have_a_budget"
@@ -75,6 +76,16 @@ def staging_key(extract: str) -> dg.AssetKey:
                 ),
             )
             for e in STAGING_MODELS
+        ),
+        dg.AssetCheckSpec(
+            TRANSACTION_IDS_REUSED,
+            asset=staging_key("finance"),
+            blocking=True,
+            description=(
+                "No later finance file replaces an earlier one's transactions by id with other "
+                "transactions (most of 10 or more posted on another day): two files numbering "
+                "their transactions from the same start would lose the earlier file's money."
+            ),
         ),
         dg.AssetCheckSpec(
             FINANCE_RECONCILES,
@@ -195,6 +206,11 @@ def warehouse_gates(
                 gate = gates.staging_accounting(con, EXTRACTS[extract], f"staging.{model}", keys)
                 yield check_result(gate, staging_key(extract), RAW_ROWS_REACH_STAGING)
         council_gates = (
+            (
+                staging_key("finance"),
+                TRANSACTION_IDS_REUSED,
+                lambda: gates.transaction_ids_reused(con),
+            ),
             (PROVISION_SPEND, FINANCE_RECONCILES, lambda: gates.finance_reconciliation(con)),
             (PROVISION_SPEND, LEDGER_MONTHS_COMPLETE, lambda: gates.ledger_months_complete(con)),
             (

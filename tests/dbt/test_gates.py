@@ -20,6 +20,7 @@ def con(warehouse_copy):
 def test_all_gates_pass_on_the_fixture(con):
     bounds = gates.read_cost_bounds(COST_BOUNDS)
     results = [
+        gates.transaction_ids_reused(con),
         gates.finance_reconciliation(con),
         gates.ledger_months_complete(con),
         gates.case_extracts_reach_census(con),
@@ -435,3 +436,57 @@ def test_a_gate_on_a_councils_figures_names_the_council_that_failed(con):
     con.execute("DELETE FROM raw.finance WHERE _source_row = 10")
     lost = gates.rows_accounted_for(con, FINANCE)
     assert not lost.passed and lost.councils_failed is None  # the pipeline's: every council
+
+
+def test_a_later_finance_file_reusing_an_earlier_ones_ids_for_other_transactions_fails(
+    warehouse_copy,
+):
+    """Two ledger files numbering their transactions from 1 (one per finance system): the later
+    file's rows replaced the earlier's by id, £1.42m of spend lost with every gate green (the
+    staging gate counts a replaced row as accounted for). A later file restating transactions
+    (same days, new amounts) is the rule working, and passes."""
+    from tests.dbt.conftest import dbt_build
+
+    def later_file(days: int, amount_change: str) -> str:
+        with duckdb.connect(str(warehouse_copy)) as con:
+            con.execute("DELETE FROM raw.finance WHERE _file_hash = 'later'")
+            con.execute("DELETE FROM raw.finance_files WHERE file_hash = 'later'")
+            first, name, last = con.execute(
+                "SELECT arg_min(file_hash, file_seq), arg_min(file_name, file_seq), max(file_seq) "
+                "FROM raw.finance_files WHERE status = 'loaded'"
+            ).fetchone()
+            con.execute(
+                "INSERT INTO raw.finance_files SELECT * REPLACE ('later' AS file_hash, "
+                "'later' AS content_hash, 'finance/ledger_system_b.csv' AS file_name, "
+                "? AS file_seq, ? AS precedence_seq) FROM raw.finance_files WHERE file_hash = ?",
+                [last + 1, last + 1, first],
+            )
+            con.execute(
+                "INSERT INTO raw.finance SELECT * REPLACE ('later' AS _file_hash, "
+                "'finance/ledger_system_b.csv' AS _source_file, "
+                f"posting_date + {days} AS posting_date, amount {amount_change} AS amount) "
+                "FROM raw.finance WHERE _file_hash = ? ORDER BY _source_row LIMIT 20",
+                [first],
+            )
+        completed = dbt_build(
+            warehouse_copy,
+            "--select",
+            "stg_finance__transactions",
+            "--exclude-resource-type",
+            "test",
+            "unit_test",
+        )
+        assert completed.returncode == 0, completed.stdout[-3000:]
+        return name
+
+    earlier = later_file(40, "+ 1")  # other transactions under the same ids
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        result = gates.transaction_ids_reused(con)
+    assert not result.passed
+    assert (
+        f"finance/ledger_system_b.csv replaces 20 of {earlier}'s transactions by id, 20 of them "
+        "with a transaction posted on another day"
+    ) in result.summary, result.summary
+    later_file(0, "+ 1")  # the same transactions, restated
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        assert gates.transaction_ids_reused(con).passed
