@@ -167,6 +167,12 @@ def prepare(
             )
             + ", and carried into the balance brought forward"
         )
+    if (first := costs.first_year_posted) is not None:
+        model.notes.append(
+            f"{first.financial_year}, the first forecast year, has begun in the finance extract: "
+            f"its spend keeps the £{(first.posted.sum() + first.posted_central) / 1e6:,.1f}m "
+            f"posted so far, with the rest of the year estimated (first_year_posted_spend)"
+        )
     return model, costs
 
 
