@@ -212,20 +212,28 @@ def unread_table_files(landing_dir: Path, extract: Extract) -> list[Path]:
     """Files of the extract's folder that hold a table in a form the readers do not read."""
     return sorted(
         _extract_files(landing_dir, extract, UNREAD_TABLE_SUFFIXES)
-        + [p for p in _extract_files(landing_dir, extract, TEXT_SUFFIXES) if _holds_a_table(p)]
+        + [
+            p
+            for p in _extract_files(landing_dir, extract, TEXT_SUFFIXES)
+            if _holds_a_table(p, extract)
+        ]
     )
 
 
-def _holds_a_table(path: Path) -> bool:
-    """Whether a text file reads as a table: a first line of three or more fields split by a
-    tab, semicolon, pipe or comma, and at least one more line."""
+def _holds_a_table(path: Path, extract: Extract) -> bool:
+    """Whether a text file reads as the extract's table: one of its first lines names two or
+    more of its required columns (a README's prose, commas and all, does not)."""
     try:
         with path.open("rb") as handle:
             head = handle.read(65_536).decode("latin-1")
     except OSError:
         return True  # (rejected as unreadable, by name)
-    lines = [line for line in head.splitlines() if line.strip()]
-    return len(lines) >= 2 and any(len(lines[0].split(sep)) >= 3 for sep in "\t;|,")
+    required = {normalise_header(c) for c in extract.required}
+    for line in [line for line in head.splitlines() if line.strip()][:10]:
+        for sep in "\t;|,":
+            if len(required & {normalise_header(f) for f in line.split(sep)}) >= 2:
+                return True
+    return False
 
 
 def _extract_files(landing_dir: Path, extract: Extract, suffixes: tuple[str, ...]) -> list[Path]:
@@ -1550,7 +1558,9 @@ def _unread_format_source(display: str, path: Path, hashes: HashCache) -> Source
             "folder, and move this copy out of the landing folder"
         )
 
-    return Source(display, hashes.sha256(path), path.stat().st_size, reject)
+    # its own hash: a copy of a loaded CSV must not take that file's record as a renamed one
+    digest = hashlib.sha256(f"unread-format:{hashes.sha256(path)}".encode()).hexdigest()
+    return Source(display, digest, path.stat().st_size, reject)
 
 
 def _unreadable_source(display: str, error: OSError) -> Source:

@@ -170,11 +170,15 @@ def match_headers(
     """Map contract column → file header (exact names first, then aliases); reject the part when a
     required column is missing, or (`written`: the headers as the file wrote them, repeated ones
     unsuffixed) when a column of the contract's is written twice."""
-    named = {normalise_header(c.name): c.name for c in extract.columns}
+    # (a required column: an optional one written twice, two Description columns, keeps the
+    # first as before)
+    named = {normalise_header(c): c for c in extract.required}
     seen: dict[str, str] = {}
     for header in written or ():
         normal = normalise_header(header)
-        column = named.get(normal) or aliases.get(normal)
+        column = named.get(normal) or (
+            aliases.get(normal) if aliases.get(normal) in extract.required else None
+        )
         if normal in seen and column:
             # `amount` and `Amount` (gross and net): the first had been read without a word
             raise FileRejected(
@@ -553,7 +557,7 @@ def read_csv_part(
         if source != path and source.exists():
             source.unlink()
     _check_field_sizes(con, table, names, part_name)
-    return Part(table, part_name, names, header if names != header else None)
+    return Part(table, part_name, names, header)
 
 
 def _mixed_line_endings(path: Path) -> bool:
@@ -926,7 +930,7 @@ def _sheet_part(con: duckdb.DuckDBPyConnection, sheet, part_name: str, table: st
         con.execute(f"CREATE TEMP TABLE {table} AS SELECT _source_row, {casts} FROM _sheet_frame")
     finally:
         con.unregister("_sheet_frame")
-    return Part(table, part_name, names, header if names != header else None)
+    return Part(table, part_name, names, header)
 
 
 def read_parts(

@@ -1171,6 +1171,12 @@ def test_a_table_saved_in_a_form_the_readers_do_not_read_is_rejected_by_name(tmp
         "transaction_id\tposting_date\tamount\ts251_line\nT0\t2023-05-01\t90.00\t1.2.1\n",
     )
     write(tmp_path, "finance", "notes.md", "the ledger files\n")
+    write(
+        tmp_path,
+        "finance",
+        "readme.txt",
+        "Ledger extracts from Agresso, one file per year, sent by J Smith.\nAsk finance.\n",
+    )
     result = load_extract(con, FINANCE, tmp_path, "L1", KEY, dt.date(2025, 3, 31))
     outcomes = {f.file_name: (f.status, f.message) for f in result.files}
     assert set(outcomes) == {"finance/ledger_2024-25.csv", "finance/ledger_2023-24.txt"}
