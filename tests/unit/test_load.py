@@ -290,25 +290,31 @@ def test_a_planned_end_after_the_extract_date_loads_the_row_open_until_that_date
     assert con.execute("SELECT count(*) FROM raw.ehcp_files").fetchone()[0] == 1
 
 
+def _march_and_june_placements_loaded(landing: Path, con) -> None:
+    """March's file with PL1 planned to end on 31 May 2026 (read again once that day has come)
+    and June's extending it to December, loaded on 31 March 2026."""
+    write(
+        landing,
+        "placements",
+        "a_march.csv",
+        "placement_id,child_id,urn,start_date,end_date\nPL1,C1,100001,2021-01-01,2026-05-31\n",
+    )
+    write(
+        landing,
+        "placements",
+        "b_june.csv",
+        "placement_id,child_id,urn,start_date,end_date\nPL1,C1,100001,2021-01-01,2026-12-31\n",
+    )
+    load_extract(con, PLACEMENTS, landing, "L1", KEY, dt.date(2026, 3, 31))
+
+
 def test_a_file_rejected_when_read_again_keeps_its_place_when_it_loads(tmp_path, con, monkeypatch):
     """March's file is read again once its planned end has come, and rejected that time (a
     reader or contract change); loaded on the next refresh as if new, it took the newest place
     and outranked the June file that extended the same placement."""
     import ingest.load as load_module
 
-    write(
-        tmp_path,
-        "placements",
-        "a_march.csv",
-        "placement_id,child_id,urn,start_date,end_date\nPL1,C1,100001,2021-01-01,2026-05-31\n",
-    )
-    write(
-        tmp_path,
-        "placements",
-        "b_june.csv",
-        "placement_id,child_id,urn,start_date,end_date\nPL1,C1,100001,2021-01-01,2026-12-31\n",
-    )
-    load_extract(con, PLACEMENTS, tmp_path, "L1", KEY, dt.date(2026, 3, 31))
+    _march_and_june_placements_loaded(tmp_path, con)
     real = load_module.match_headers
 
     def refuse(*args, **kwargs):
@@ -334,19 +340,7 @@ def test_a_file_read_again_that_a_full_disk_stopped_keeps_its_place(tmp_path, co
     import ingest.load as load_module
     from ingest.diskspace import DiskFull
 
-    write(
-        tmp_path,
-        "placements",
-        "a_march.csv",
-        "placement_id,child_id,urn,start_date,end_date\nPL1,C1,100001,2021-01-01,2026-05-31\n",
-    )
-    write(
-        tmp_path,
-        "placements",
-        "b_june.csv",
-        "placement_id,child_id,urn,start_date,end_date\nPL1,C1,100001,2021-01-01,2026-12-31\n",
-    )
-    load_extract(con, PLACEMENTS, tmp_path, "L1", KEY, dt.date(2026, 3, 31))
+    _march_and_june_placements_loaded(tmp_path, con)
     real = load_module._stage_part
 
     def full(*args, **kwargs):
