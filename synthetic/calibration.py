@@ -114,6 +114,7 @@ NEEDS_FILE = "ehcp_2025_release/sen_needs_all_plans.csv"
 NEW_PLANS_FILE = "ehcp_2025_release/newplans.csv"
 NEW_PLAN_NEEDS_FILE = "ehcp_2025_release/sen_need_newplans.csv"
 CEASED_FILE = "ehcp_2025_release/ceased_plans.csv"
+ESTABLISHMENT_CASELOAD_FILE = "ehcp_2022_release/sen2_estab_caseload.csv"
 
 
 def _read(reference_dir: Path, name: str) -> pd.DataFrame:
@@ -148,6 +149,21 @@ def la_caseload_series(reference_dir: Path, la_name: str = "West Berkshire") -> 
         int(str(p)[4:]) + 2000: int(n)
         for p, n in zip(rows["time_period"], rows["ehcplans"], strict=False)
     }
+
+
+def la_caseload_history(reference_dir: Path, la_name: str = "West Berkshire") -> dict[int, int]:
+    """Statements and EHC plans at each January census for one council, 2010 onwards: the 2022
+    release's sen2_estab_caseload.csv (establishment 'Total', Total_all) before 2019, then
+    la_caseload_series (the 2025 release)."""
+    older = _read(reference_dir, ESTABLISHMENT_CASELOAD_FILE)
+    rows = older[
+        (older["la_name"] == la_name)
+        & (older["establishment_type"] == "Total")
+        & (older["establishment_group"] == "Total")
+        & (older["time_period"] < 2019)
+    ]
+    history = {int(p): int(n) for p, n in zip(rows["time_period"], rows["Total_all"], strict=True)}
+    return dict(sorted({**history, **la_caseload_series(reference_dir, la_name)}.items()))
 
 
 def national_need_mix(reference_dir: Path) -> dict[str, float]:
@@ -318,7 +334,7 @@ def main(argv: list[str]) -> None:
         else:
             print(value)
 
-    show("West Berkshire caseload", la_caseload_series(reference_dir))
+    show("West Berkshire caseload", la_caseload_history(reference_dir))
     show("need mix", national_need_mix(reference_dir))
     show("setting mix", national_setting_mix(reference_dir))
     show("age profile", national_age_profile(reference_dir))

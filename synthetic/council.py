@@ -19,9 +19,10 @@ The model
 ---------
 **Caseload.** `children` is the number of active plans at the last January census (third
 Thursday of January of `last_year + 1`; `census_date`). Earlier censuses follow West Berkshire's
-published series: active plans grow by CASELOAD_GROWTH a year (971 in Jan 2019 to 1,685 in Jan 2025,
-i.e. 9.6 %/yr), so the default council (DEFAULT_CHILDREN = 1,847 in Jan 2026) reproduces West
-Berkshire's 2019 and 2025 counts; before 2015 (statements) growth is 1 %/yr. The history is
+published series year by year (WEST_BERKSHIRE_PLANS, 751 in Jan 2015 to 1,685 in Jan 2025: growth
+from 0.3 % to 15.8 % a year), scaled to `children`, and carried at its 2019-2025 rate (9.6 %/yr)
+after 2025, so the default council (DEFAULT_CHILDREN = 1,847 in Jan 2026) reproduces West
+Berkshire's counts; before 2015 (statements) growth is 1 %/yr. The history is
 simulated census year by census year from a 30-year burn-in: each plan gets an age at start, a date
 of birth and a cease date drawn from an age-specific hazard (so the age profile and the flows come
 out of the dynamics), and exactly as many new plans are added in each year as make the active count
@@ -73,13 +74,14 @@ year; SEN transport (1.4.11, not HNB) is paid for about 40 % of special/AP/speci
 placements.
 
 **Budget.** Funding (allocation - place deductions + block transfer + LA contribution + other
-income) starts just below the first year's spend and grows at one constant rate, solved so that
-the cumulative DSG balance at 31 March of the last year is -DEFICIT_SHARE of that year's funding
-(from a small deficit brought forward): ~9-10 %/yr for the default council against ~11 %/yr
-spend. Place deductions are the academy, free school and FE places the DfE funds directly, at
+income) is a share of each year's spend, just below it in the first year and falling by one
+factor a year, solved so that the cumulative DSG balance at 31 March of the last year is
+-DEFICIT_SHARE of that year's funding (from a small deficit brought forward): an in-year deficit
+every year, funding growing a little slower than spend (0.3 points a year for the default
+council). Place deductions are the academy, free school and FE places the DfE funds directly, at
 the national place rates. The year after the last (e.g. 2026-27) is included because its
 allocation is published in December, before the year starts: its lines are the allocation
-(grown at the same rate), provisional deductions and no transfer or contribution; no spend
+(grown at the last year's rate), provisional deductions and no transfer or contribution; no spend
 exists for it.
 
 Calibration sources are in `/work/shared/reference-data` (PROVENANCE.md); `synthetic/calibration.py`
@@ -108,13 +110,20 @@ __all__ = ["DEFAULT_CHILDREN", "census_date", "generate"]
 # ---------------------------------------------------------------------------------------------
 # fmt: off
 
-# caseload.csv, la_name 'West Berkshire', breakdown 'All EHC plans': 971 plans in Jan 2019 and
-# 1,685 in Jan 2025. The generator grows the caseload geometrically between them (9.6 %/yr).
-WEST_BERKSHIRE_PLANS_JAN_2019 = 971
-WEST_BERKSHIRE_PLANS_JAN_2025 = 1685
-CASELOAD_GROWTH = (WEST_BERKSHIRE_PLANS_JAN_2025 / WEST_BERKSHIRE_PLANS_JAN_2019) ** (1 / 6)
+# West Berkshire's active plans at each January census: caseload.csv, breakdown 'All EHC plans'
+# (2019-2025), and before it the 2022 release's sen2_estab_caseload.csv, establishment 'Total',
+# Total_all (statements and plans, 2015-2018). The generator follows the series year by year,
+# scaled to `children`: a council's growth is not one constant rate (7.9 % in 2019, 3.9 % in 2021,
+# 15.8 % in 2024), and a caseload grown geometrically is one that compound growth forecasts
+# exactly, which no council's is.
+WEST_BERKSHIRE_PLANS = {
+    2015: 751, 2016: 822, 2017: 897, 2018: 900, 2019: 971, 2020: 1034, 2021: 1074, 2022: 1198,
+    2023: 1322, 2024: 1531, 2025: 1685,
+}
+# After January 2025 the series is carried at its 2019-2025 rate (9.6 %/yr).
+CASELOAD_GROWTH = (WEST_BERKSHIRE_PLANS[2025] / WEST_BERKSHIRE_PLANS[2019]) ** (1 / 6)
 # Default council: West Berkshire's series carried one more year to January 2026 (~1,847).
-DEFAULT_CHILDREN = round(WEST_BERKSHIRE_PLANS_JAN_2025 * CASELOAD_GROWTH)
+DEFAULT_CHILDREN = round(WEST_BERKSHIRE_PLANS[2025] * CASELOAD_GROWTH)
 # ehcp_national_timeseries_2010_2026.csv: statements + plans were ~flat (228k-237k) 2010-2014.
 PRE_REFORM_GROWTH = 1.01
 REFORM_CENSUS_YEAR = 2015
@@ -385,15 +394,16 @@ TRANSPORT_SHARE = 0.40
 TRANSPORT_COST_2024 = (7_000, 14_000)
 TRANSPORT_INFLATION = 0.05
 
-# Budget: funding starts just below spend and grows at a constant rate, solved so that the
-# cumulative deficit reaches DEFICIT_SHARE of the last year's funding - slower than spend. For
-# the default council that is ~9-10 %/yr against ~11 %/yr spend growth; West Berkshire's HNB
-# allocation grew 8-11 %/yr from GBP 20.1m in 2019-20 to 28.5m in 2023-24
-# (dsg_allocations_by_la_2019-20_to_2023-24.csv; ~6 % deducted for academy places) and its DSG
-# balance was -1.3 % of DSG income in 2019-20 (dsg_cumulative_balance_pct_2019-20_to_2021-22.csv).
-# (A fixed 5-7 % growth cannot end at a 10-20 % deficit after nine years of ~11 % spend growth
-# without years of large surpluses first.)
-FUNDING_GROWTH_BOUNDS = (1.0, 1.15)
+# Budget: funding is a share of each year's spend, just below it in the first year and falling
+# by one factor a year, solved so that the cumulative deficit reaches DEFICIT_SHARE of the last
+# year's funding: an in-year deficit every year, growing slower than spend (~0.3 points a year for
+# the default council). West Berkshire's HNB allocation grew 8-11 %/yr from GBP 20.1m in 2019-20
+# to 28.5m in 2023-24 (dsg_allocations_by_la_2019-20_to_2023-24.csv; ~6 % deducted for academy
+# places) and its DSG balance was -1.3 % of DSG income in 2019-20
+# (dsg_cumulative_balance_pct_2019-20_to_2021-22.csv). (Funding at one constant rate against a
+# caseload that grows unevenly - West Berkshire's 0.3 % in 2018, 15.8 % in 2024 - builds years of
+# surpluses before the deficit.)
+FUNDING_RATIO_DECLINE_BOUNDS = (0.8, 1.0)
 FIRST_YEAR_FUNDING_RATIO = 0.99  # of the first year's spend: a small in-year deficit already
 DEFICIT_SHARE = 0.15
 BALANCE_BROUGHT_FORWARD_SHARE = -0.02  # of the first year's HNB spend
@@ -552,12 +562,21 @@ def _rake(
 BURN_IN_YEARS = 30
 
 
+def _caseload_shape(census_year: int) -> float:
+    """West Berkshire's plans at a census (WEST_BERKSHIRE_PLANS), carried at CASELOAD_GROWTH a
+    year after its last census and back at PRE_REFORM_GROWTH before its first (the 2015 reforms)."""
+    first, last = min(WEST_BERKSHIRE_PLANS), max(WEST_BERKSHIRE_PLANS)
+    if census_year > last:
+        return WEST_BERKSHIRE_PLANS[last] * CASELOAD_GROWTH ** (census_year - last)
+    if census_year < first:
+        return WEST_BERKSHIRE_PLANS[first] * PRE_REFORM_GROWTH ** (census_year - first)
+    return float(WEST_BERKSHIRE_PLANS[census_year])
+
+
 def _target_caseload(census_year: int, children: int, last_census_year: int) -> int:
-    """Active plans wanted at a census: `children` at the last, CASELOAD_GROWTH a year before."""
-    if census_year >= REFORM_CENSUS_YEAR:
-        return round(children * CASELOAD_GROWTH ** (census_year - last_census_year))
-    at_reform = children * CASELOAD_GROWTH ** (REFORM_CENSUS_YEAR - last_census_year)
-    return round(at_reform * PRE_REFORM_GROWTH ** (census_year - REFORM_CENSUS_YEAR))
+    """Active plans wanted at a census: `children` at the last, and before it West Berkshire's
+    series scaled to match."""
+    return round(children * _caseload_shape(census_year) / _caseload_shape(last_census_year))
 
 
 def _cease_hazard_table() -> tuple[np.ndarray, np.ndarray]:
@@ -2003,27 +2022,28 @@ def _insert_central_lines(
 
 
 def _solve_funding(spend: np.ndarray, brought_forward: float) -> tuple[np.ndarray, float]:
-    """Funding per year: FIRST_YEAR_FUNDING_RATIO of the first year's spend, growing at the rate
-    that ends the period with a cumulative balance of -DEFICIT_SHARE of the last year's funding."""
+    """Funding per year: a share of the year's spend, FIRST_YEAR_FUNDING_RATIO in the first year
+    and falling by one factor a year, solved so that the period ends with a cumulative balance of
+    -DEFICIT_SHARE of the last year's funding. Returns the funding and its last year's growth (the
+    next year's allocation grows at it)."""
     k = np.arange(len(spend))
 
-    def end_gap(growth: float, first: float) -> float:
-        funding = first * growth**k
+    def end_gap(decline: float) -> float:
+        funding = spend * FIRST_YEAR_FUNDING_RATIO * decline**k
         return brought_forward + (funding - spend).sum() + DEFICIT_SHARE * funding[-1]
 
-    low, high = FUNDING_GROWTH_BOUNDS
-    first = spend[0] * FIRST_YEAR_FUNDING_RATIO
-    if len(spend) > 1 and end_gap(low, first) < 0 < end_gap(high, first):
+    low, high = FUNDING_RATIO_DECLINE_BOUNDS
+    if len(spend) > 1 and end_gap(low) < 0 < end_gap(high):
         for _ in range(100):
             mid = (low + high) / 2
-            low, high = (mid, high) if end_gap(mid, first) < 0 else (low, mid)
-        growth = (low + high) / 2
-        return first * growth**k, growth
-    # Too few years (or extreme spend) to solve for growth: keep a middle growth, solve the level.
-    growth = 1.07
-    factors = growth**k
-    first = (spend.sum() - brought_forward) / (factors.sum() + DEFICIT_SHARE * factors[-1])
-    return first * factors, growth
+            low, high = (mid, high) if end_gap(mid) < 0 else (low, mid)
+        funding = spend * FIRST_YEAR_FUNDING_RATIO * ((low + high) / 2) ** k
+    else:
+        # too few years (or extreme spend) to solve for the decline: one share for every year
+        share = (spend.sum() - brought_forward) / (spend.sum() + DEFICIT_SHARE * spend[-1])
+        funding = spend * share
+    growth = float(funding[-1] / funding[-2]) if len(funding) > 1 else 1.07
+    return funding, growth
 
 
 def _write_budget(con, ledger: dict, timeline: _Timeline, path: Path) -> dict:
