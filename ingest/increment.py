@@ -131,9 +131,19 @@ def _files(con: duckdb.DuckDBPyConnection, extract: str) -> list[tuple]:
 
 def current_state(con: duckdb.DuckDBPyConnection, project_dir: Path) -> dict:
     """What the next build would be made from: the dbt project's digest, a digest of every
-    other extract's files (hash, status, in the landing folder, council), and the finance files
+    other extract's files (hash, load sequence when loaded, status, in the landing folder,
+    council), and the finance files
     in the build (loaded, in the landing folder) with their load sequence and council."""
-    others = {name: _files(con, name) for name in sorted(EXTRACTS) if name != LEDGER}
+    # a rejected file adds no rows, and is read again (a new load sequence) at every refresh:
+    # its sequence would make every night's build whole
+    others = {
+        name: [
+            (file_hash, seq if status == "loaded" else None, status, in_landing, la_code)
+            for file_hash, seq, status, in_landing, la_code in _files(con, name)
+        ]
+        for name in sorted(EXTRACTS)
+        if name != LEDGER
+    }
     current = [f for f in _files(con, LEDGER) if f[2] == "loaded" and f[3]]
     return {
         "project": project_digest(project_dir),

@@ -205,6 +205,26 @@ def test_anything_but_new_finance_files_rebuilds_the_ledger_whole(built):
         assert not increment.plan(con, DBT_DIR).incremental
 
 
+def test_rejected_files_of_another_extract_do_not_rebuild_the_ledger_every_night(built):
+    landing, warehouse = built
+    # two placements files without the required columns: rejected, and tried again at every
+    # refresh, each taking a new load sequence after the other's
+    for name in ("placements_notes.csv", "placements_old.csv"):
+        (landing / "placements" / name).write_text("note,author\nchecked,AB\n" + name + "\n")
+    ingest(warehouse, landing)
+    with duckdb.connect(str(warehouse)) as con:
+        assert con.execute(
+            "SELECT status, count(*) FROM raw.placements_files WHERE file_name LIKE '%notes%' "
+            "OR file_name LIKE '%old%' GROUP BY ALL"
+        ).fetchall() == [("rejected", 2)]
+        assert not increment.plan(con, DBT_DIR).incremental  # a file arrived: whole, once
+        increment.record(con, DBT_DIR)
+    ingest(warehouse, landing)  # the next night: the same files, the rejected one read again
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        ledger = increment.plan(con, DBT_DIR)
+    assert ledger.incremental and ledger.new_files == 0, ledger
+
+
 def test_a_change_to_the_dbt_project_rebuilds_the_ledger_whole(tmp_path):
     project = tmp_path / "dbt"
     (project / "models").mkdir(parents=True)
