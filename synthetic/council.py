@@ -81,8 +81,8 @@ every year, funding growing a little slower than spend (0.3 points a year for th
 council). Place deductions are the academy, free school and FE places the DfE funds directly, at
 the national place rates. The year after the last (e.g. 2026-27) is included because its
 allocation is published in December, before the year starts: its lines are the allocation
-(grown at the last year's rate), provisional deductions and no transfer or contribution; no spend
-exists for it.
+(grown at the period's mean rate, never cut), provisional deductions and no transfer or
+contribution; no spend exists for it.
 
 Calibration sources are in `/work/shared/reference-data` (PROVENANCE.md); `synthetic/calibration.py`
 derives every target below from those files, and `tests/unit/test_synthetic.py` checks the
@@ -2024,8 +2024,9 @@ def _insert_central_lines(
 def _solve_funding(spend: np.ndarray, brought_forward: float) -> tuple[np.ndarray, float]:
     """Funding per year: a share of the year's spend, FIRST_YEAR_FUNDING_RATIO in the first year
     and falling by one factor a year, solved so that the period ends with a cumulative balance of
-    -DEFICIT_SHARE of the last year's funding. Returns the funding and its last year's growth (the
-    next year's allocation grows at it)."""
+    -DEFICIT_SHARE of the last year's funding (over two or three years that takes a factor well
+    below 1: funding may fall while spend grows). Returns the funding and the growth the next
+    year's allocation takes."""
     k = np.arange(len(spend))
 
     def end_gap(decline: float) -> float:
@@ -2042,7 +2043,13 @@ def _solve_funding(spend: np.ndarray, brought_forward: float) -> tuple[np.ndarra
         # too few years (or extreme spend) to solve for the decline: one share for every year
         share = (spend.sum() - brought_forward) / (spend.sum() + DEFICIT_SHARE * spend[-1])
         funding = spend * share
-    growth = float(funding[-1] / funding[-2]) if len(funding) > 1 else 1.07
+    # the next year's allocation: the period's mean growth (the last year's step would copy the
+    # caseload's lumps), never a cut in cash
+    growth = (
+        max(1.0, float(funding[-1] / funding[0]) ** (1 / (len(funding) - 1)))
+        if len(funding) > 1
+        else 1.07
+    )
     return funding, growth
 
 
