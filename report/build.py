@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from ingest.load import UNKNOWN_LA_CODE
 from warehouse.councils import chosen_council
@@ -207,6 +208,7 @@ def _draw(con: duckdb.DuckDBPyConnection, options: ReportOptions, staging: Path)
     charts: list[Chart] | None = None
     for audience in AUDIENCES:
         threshold = options.threshold if audience == "publication" else None
+        unsuppressed = {chart.key: chart for chart in charts or []}  # the internal version's
         charts = build_charts(data, threshold, reuse=charts)
         for chart in charts:
             if id(chart) not in pngs:
@@ -241,7 +243,9 @@ def _draw(con: duckdb.DuckDBPyConnection, options: ReportOptions, staging: Path)
             **({"Benchmarks": bench_tables} if bench_tables else {}),
             **({"Requests and timeliness": request_tables} if request_tables else {}),
             **detail,
-            "Chart data": [_chart_table(chart) for chart in all_charts],
+            "Chart data": [
+                _chart_table(chart, unsuppressed.get(chart.key)) for chart in all_charts
+            ],
         }
         write_workbook(folder / "workbook.xlsx", sheets, title, about, data=data, bench=bench)
         sections = _sections(
@@ -365,12 +369,34 @@ def _titles(
     return title, subtitle, about
 
 
-def _chart_table(chart: Chart) -> tables.Table:
+def _chart_table(chart: Chart, unsuppressed: Chart | None = None) -> tables.Table:
+    """A chart's numbers as a workbook table. `unsuppressed`: the same chart drawn without
+    suppression (the internal version's); a number it has that this chart lacks was suppressed,
+    and is written `c` as in every other table, not left blank like a number that does not exist."""
     frame = chart.data.reset_index(drop=True)
     frame.columns = [str(c) for c in frame.columns]
-    return tables.Table(
+    table = tables.Table(
         f"chart_{chart.key}", f"{chart.title}: the numbers plotted", frame, "mixed", chart.reading
     )
+    if unsuppressed is not None and unsuppressed is not chart:
+        table.suppressed = _hidden(frame, unsuppressed.data.reset_index(drop=True))
+    return table
+
+
+def _hidden(frame: pd.DataFrame, unsuppressed: pd.DataFrame) -> pd.DataFrame | None:
+    """True where `frame` lacks a number `unsuppressed` (the same rows, drawn without
+    suppression) has; None when the two do not line up row for row."""
+    unsuppressed = unsuppressed.set_axis([str(c) for c in unsuppressed.columns], axis=1)
+    if frame.shape != unsuppressed.shape or list(frame.columns) != list(unsuppressed.columns):
+        return None
+    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+    labels = [c for c in frame.columns if c not in numeric]
+    if not frame[labels].equals(unsuppressed[labels]):
+        return None
+    hidden = pd.DataFrame(False, index=frame.index, columns=frame.columns)
+    for column in numeric:
+        hidden[column] = frame[column].isna() & unsuppressed[column].notna()
+    return hidden if hidden.to_numpy().any() else None
 
 
 def _sections(

@@ -713,6 +713,22 @@ def test_the_publication_version_suppresses_small_counts(demo):
     assert any(
         cell.value == "c" for row in publication["Caseload breakdowns"].iter_rows() for cell in row
     )
+    # the numbers behind the charts: a suppressed count is `c` there too, not a blank cell that
+    # reads as a number that does not exist
+    published_rows = list(publication["Chart data"].iter_rows(values_only=True))
+    internal_rows = list(internal["Chart data"].iter_rows(values_only=True))
+    assert len(published_rows) == len(internal_rows)
+    hidden = [
+        (row, unsuppressed)
+        for row, unsuppressed in zip(published_rows, internal_rows, strict=True)
+        if "c" in row and row[2] == "plans"
+    ]
+    # small counts, and the counts hidden beside them so that no total gives them away
+    assert all(isinstance(unsuppressed[3], (int, float)) for _, unsuppressed in hidden)
+    assert any(0 < unsuppressed[3] < THRESHOLD for _, unsuppressed in hidden), hidden[:5]
+    assert not any(
+        value == "c" for row in internal["Chart data"].iter_rows(values_only=True) for value in row
+    )
     assert (
         "For publication: counts of children below 5 are suppressed"
         in (demo.report / "publication" / "report.html").read_text()
