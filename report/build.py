@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from ingest.load import UNKNOWN_LA_CODE
@@ -384,18 +385,34 @@ def _chart_table(chart: Chart, unsuppressed: Chart | None = None) -> tables.Tabl
 
 
 def _hidden(frame: pd.DataFrame, unsuppressed: pd.DataFrame) -> pd.DataFrame | None:
-    """True where `frame` lacks a number `unsuppressed` (the same rows, drawn without
-    suppression) has; None when the two do not line up row for row."""
+    """True where `frame` lacks a number `unsuppressed` (the same chart drawn without
+    suppression) has. Rows are matched on the columns that are not decimals (labels, years,
+    flags), whatever their order; only the columns both have are compared. None when the rows
+    cannot be matched one to one, or a number both show differs (not the same chart)."""
     unsuppressed = unsuppressed.set_axis([str(c) for c in unsuppressed.columns], axis=1)
-    if frame.shape != unsuppressed.shape or list(frame.columns) != list(unsuppressed.columns):
+    shared = [c for c in frame.columns if c in unsuppressed.columns]
+
+    def decimal(column: str) -> bool:
+        return pd.api.types.is_float_dtype(frame[column]) or pd.api.types.is_float_dtype(
+            unsuppressed[column]
+        )
+
+    values = [c for c in shared if decimal(c)]
+    keys = [c for c in shared if c not in values]
+    if not values or not keys or len(frame) != len(unsuppressed):
         return None
-    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
-    labels = [c for c in frame.columns if c not in numeric]
-    if not frame[labels].equals(unsuppressed[labels]):
+    if frame.duplicated(keys).any() or unsuppressed.duplicated(keys).any():
+        return None
+    matched = frame[keys].merge(unsuppressed[keys + values], on=keys, how="left", indicator=True)
+    if (matched["_merge"] != "both").any():
         return None
     hidden = pd.DataFrame(False, index=frame.index, columns=frame.columns)
-    for column in numeric:
-        hidden[column] = frame[column].isna() & unsuppressed[column].notna()
+    for column in values:
+        shown, full = frame[column].to_numpy(dtype=float), matched[column].to_numpy(dtype=float)
+        both = ~np.isnan(shown) & ~np.isnan(full)
+        if not np.allclose(shown[both], full[both]):
+            return None
+        hidden[column] = np.isnan(shown) & ~np.isnan(full)
     return hidden if hidden.to_numpy().any() else None
 
 
