@@ -132,8 +132,8 @@ def _files(con: duckdb.DuckDBPyConnection, extract: str) -> list[tuple]:
 def current_state(con: duckdb.DuckDBPyConnection, project_dir: Path) -> dict:
     """What the next build would be made from: the dbt project's digest, a digest of every
     other extract's files (hash, load sequence when loaded, status, in the landing folder,
-    council), and the finance files
-    in the build (loaded, in the landing folder) with their load sequence and council."""
+    council), and the finance files in the build (loaded, in the landing folder) with their load
+    sequence and council."""
     # a rejected file adds no rows, and is read again (a new load sequence) at every refresh:
     # its sequence would make every night's build whole
     others = {

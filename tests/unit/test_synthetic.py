@@ -349,6 +349,7 @@ def test_personal_data_looks_real(small):
 
 
 def test_caseload_follows_west_berkshires_growth_to_the_requested_size(large, small):
+    shape = synthetic_council._caseload_shape
     for council, requested in ((large, 6000), (small, 400)):
         censuses = [date.fromisoformat(d) for d in council.summary["plans_at_census"]]
         counts = [len(council.active_plans(c)) for c in censuses]
@@ -357,7 +358,6 @@ def test_caseload_follows_west_berkshires_growth_to_the_requested_size(large, sm
         steps = zip(censuses, censuses[1:], counts, counts[1:], strict=False)
         for then, now, before, after in steps:
             # West Berkshire's growth that year (its 2019-2025 rate after its last census)
-            shape = synthetic_council._caseload_shape
             wanted = shape(now.year) / shape(then.year) - 1
             assert abs(after / before - 1 - wanted) < 0.02, (now, after / before - 1, wanted)
         # not one constant rate: compound growth would forecast such a caseload exactly
