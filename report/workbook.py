@@ -20,7 +20,8 @@ a finance officer can audit it and an entry flows through. The writer evaluates 
 itself first and keeps the model's number where the two would differ (a published total over
 suppressed counts), so every formula gives the forecast tables' figure. Numbers are stored as
 numbers: money to the penny shown in whole pounds, shares and rates as fractions with a % format,
-ranks as integers, council codes as numbers; a suppressed count is `c`.
+ranks as integers, council codes as numbers; a suppressed figure is `c` (a small count, or
+a number that would reveal one, such as its unit cost).
 
 Each table is an Excel table named after `Table.name`; total rows sit directly below it in bold.
 """
@@ -856,7 +857,9 @@ HOW_TO_READ = [
         "Numbers",
         (
             "stored as numbers: money to the penny, shown in whole pounds; shares and rates "
-            "as per cent; ranks as whole numbers; a suppressed count is c."
+            "as per cent; ranks as whole numbers; a suppressed figure is c: a count of "
+            "fewer children than the publication shows, or a number that would reveal one "
+            "(its unit cost, a count beside it that would give it by difference)."
         ),
     ),
 ]
