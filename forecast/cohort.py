@@ -150,6 +150,9 @@ class CohortModel:
     # where the joiners' growth comes from: the published files or the caseload's own growth
     # (None: their own trend, with a population projection or no caseload to read)
     growth_source: str | None = None
+    # set when the joiners are anchored to the caseload's growth (_anchor_to_caseload_growth):
+    # beyond ANCHOR_YEARS their trend's spread is held to what that growth's spread gives
+    anchored: bool = False
 
     @property
     def leave_rate(self) -> np.ndarray:
@@ -443,10 +446,46 @@ def _anchor_to_caseload_growth(model: CohortModel, growth: float, growth_se: flo
         )
     model.joiner_level = float(np.log(unit))
     model.joiner_slope_se = float(slope_se)
+    model.anchored = True
     model.notes.append(
         f"joiners set so the caseload grows at {np.expm1(growth):+.1%} a year on average, its "
         f"spread 3 years on {ANCHOR_YEARS * growth_se:.1%} (log sd): joiner slope ± {slope_se:.3f}"
     )
+
+
+def _beyond_anchor(model: CohortModel, years: int) -> tuple[np.ndarray, np.ndarray]:
+    """(years,) how much more (or less) log spread each census's joiners take per unit of the
+    path's slope draw than the slope gives them, and the log mean correction, both 0 to
+    ANCHOR_YEARS. The slope's spread was sized for the caseload's spread ANCHOR_YEARS on, where
+    joiners are a small part of the total; carried on, it compounds: the joiners' log spread
+    grows as the slope's × the years, their mean as exp(spread² / 2), and the total runs away
+    from the growth it was anchored to (a caseload falling 6 % a year had a mean of 10 times
+    its last census 10 years on, above its own p90). Beyond ANCHOR_YEARS, each census's joiner
+    spread is instead the least that keeps the total's spread from the joiners growing in
+    proportion to the years, as it grew to ANCHOR_YEARS (never more than the slope's, never
+    less than the census before's), and the joiners' mean grows at the anchored rate."""
+    extra, correction = np.zeros(years), np.zeros(years)
+    if not model.anchored or years <= ANCHOR_YEARS or not np.isfinite(model.joiner_level):
+        return extra, correction
+    se = model.joiner_slope_se
+    damped = np.cumsum(model.settings.damping ** np.arange(1, years + 1))
+    by_slope = se * damped  # the joiners' log spread the slope draw gives them
+    held = by_slope[ANCHOR_YEARS - 1]
+    survivors, per_joiner = _expected_paths(model, years)
+    mean_uplift = np.minimum(by_slope, held) ** 2 / 2
+    joiners = np.exp(model.joiner_level + model.joiner_slope * damped + mean_uplift)
+    contribution = per_joiner * joiners[None, :]  # (census h, joining census k)
+    weight = contribution / (survivors + contribution.sum(axis=1))[:, None]
+    spread = by_slope.copy()
+    at_anchor = float(weight[ANCHOR_YEARS - 1] @ spread)  # the total's log spread from the slope
+    for h in range(ANCHOR_YEARS, years):
+        wanted = at_anchor * (h + 1) / ANCHOR_YEARS
+        earlier = float(weight[h, :h] @ spread[:h])
+        needed = (wanted - earlier) / weight[h, h] if weight[h, h] > 1e-12 else spread[h - 1]
+        spread[h] = float(np.clip(needed, spread[h - 1], by_slope[h]))
+    extra[ANCHOR_YEARS:] = spread[ANCHOR_YEARS:] - by_slope[ANCHOR_YEARS:]
+    correction[ANCHOR_YEARS:] = (spread[ANCHOR_YEARS:] ** 2 - held**2) / 2
+    return extra, correction
 
 
 def _expected_paths(model: CohortModel, years: int) -> tuple[np.ndarray, np.ndarray]:
@@ -648,6 +687,10 @@ def simulate(
     leavers = np.zeros_like(plans)
     current = np.broadcast_to(np.rint(model.base).astype(np.int64), (paths, A, P)).copy()
     damped = np.cumsum(model.settings.damping ** np.arange(1, years + 1))
+    # beyond ANCHOR_YEARS, the path's slope draw (in sds) spreads its joiners as _beyond_anchor
+    # says, about the anchored growth's mean
+    extra, correction = _beyond_anchor(model, years)
+    drawn = (slope - model.joiner_slope) / max(model.joiner_slope_se, 1e-12)
     for step in range(years):
         census_year = model.base_year + step + 1
         out = np.stack(draw("binomial", current, leave), axis=2)
@@ -676,7 +719,12 @@ def simulate(
         arriving[:, 1:, :] = moved[:, :-1, :, :].sum(axis=2)
 
         expected = _expected_joiners(
-            model, census_year, slope, damped[step], shocks[:, step], arriving
+            model,
+            census_year,
+            slope,
+            damped[step],
+            shocks[:, step] + drawn * extra[step] - correction[step],
+            arriving,
         )
         if mitigations.joiner_factor is not None:
             expected = expected * mitigations.joiner_factor[step]

@@ -201,3 +201,24 @@ def test_a_step_in_a_councils_history_keeps_compound_growth_but_widens_its_sprea
         pytest.approx(0.783, abs=0.001),
         pytest.approx(0.798, abs=0.001),
     )
+
+
+@pytest.mark.parametrize("growth", [-0.06, 0.0, 0.08])
+def test_ten_years_on_the_total_keeps_the_growth_it_was_anchored_to(growth):
+    """The joiners' slope spread is sized for the total's spread 3 years on, where joiners are a
+    small part of it; carried on as a slope, it compounded: a caseload falling 6 % a year had a
+    mean of 10 times its last census 10 years on, above its own p90. Beyond 3 years the total
+    keeps the anchored growth and its band widens in proportion to the years, as it did to 3."""
+    totals = pd.Series(
+        [3000 * np.exp(growth * i) for i in range(LAST - FIRST + 1)], index=range(FIRST, LAST + 1)
+    )
+    transitions, caseload = _world(totals, np.random.default_rng(5))
+    model = cohort.estimate(transitions, TYPES)
+    plans = cohort.simulate(model, 10, 1000, seed=1).plans.sum(axis=(2, 3)).astype(float)
+    mean, (p10, p50, p90) = plans.mean(axis=0), np.quantile(plans, [0.1, 0.5, 0.9], axis=0)
+    compound = np.array([compound_growth(caseload.to_frame(), h)[0] for h in range(1, 11)])
+    np.testing.assert_allclose(mean, compound, rtol=0.12)
+    assert (p10 < p50).all() and (p50 < mean).all() and (mean < p90).all()
+    width = np.log(p90 / p10)
+    assert (np.diff(width) > 0).all()
+    assert width[-1] <= 1.5 * width[2] * 10 / 3
