@@ -90,6 +90,40 @@ def test_councils_on_the_national_trend_get_the_national_rate_and_their_jumps_re
     assert growth.to_numpy() == pytest.approx(np.full(30, np.exp(3 * 0.08)), rel=0.15)
 
 
+def test_beyond_three_years_a_council_grows_at_englands_rate():
+    """The persistence of a council's excess growth was learnt 1 to 3 years ahead; carried on,
+    a year's fall (Newham's 2,705 plans to 1,199 in 2025) took the same share off every later
+    year too, to 2041, while England grew 10 % a year."""
+    history = councils()
+    fall = history["805"].caseload.copy()
+    fall.loc[2025] *= 0.5
+    history["805"] = replace(history["805"], caseload=fall)
+    fitted = fit(build_panel(history), 2025)
+    table = forecast_councils(history, 2031, ["805"], simulations=300)
+    central = table[table.provision_type == "total"].set_index("year")["plans_central"]
+    yearly = np.diff(np.log(central.to_numpy()))
+    # the excess moves the first three years off England's rate, then no more
+    assert yearly[:2] == pytest.approx(
+        np.full(2, fitted.national_rate + float(_features_of(history, "805") @ fitted.coefficients))
+    )
+    assert yearly[2:] == pytest.approx(np.full(len(yearly) - 2, fitted.national_rate))
+
+
+def _features_of(history, code) -> np.ndarray:
+    panel = build_panel(history)
+    logs, national, _, _ = _logs(panel)
+    return _features(panel, logs, national, 2025)[panel.codes.index(code)]
+
+
+def test_a_gap_in_the_published_years_is_a_clear_error_not_a_years_growth():
+    history = {
+        code: replace(c, caseload=c.caseload.drop(index=[2017, 2018]))
+        for code, c in councils().items()
+    }
+    with pytest.raises(AggregateInputError, match=r"no caseload for January 2017, 2018"):
+        forecast_councils(history, 2028, simulations=100)
+
+
 def test_a_short_history_falls_back_to_the_national_rate_instead_of_failing():
     history = councils()
     # created by a boundary change in 2024
