@@ -728,17 +728,29 @@ def _council_in_label(alias: str) -> str:
 REUSED_IDS_AT_LEAST = 10
 
 
-def transaction_ids_reused(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
-    """Per council and pair of finance files: a later file replaces an earlier one's
-    transactions by id, as a restatement does, but with other transactions: most of those it
-    replaces (at least REUSED_IDS_AT_LEAST) were posted on another day. Two files numbering
-    their transactions from 1 (one per finance system or payment run) had the earlier file's
-    rows replaced, £1.42m of spend lost with every gate green: the staging gate counts a
-    replaced row as accounted for. Only files with a row not in staging are looked at."""
-    pairs = as_warehouse(target).frame(
-        """
+def _no_payee(alias: str) -> str:
+    """SQL: the ledger row `alias` names no child, placement, provider or supplier."""
+    return (
+        "("
+        + " AND ".join(
+            f"{alias}.{c} IS NULL"
+            for c in ("child_id", "placement_id", "provider_urn", "provider_ukprn", "supplier_name")
+        )
+        + ")"
+    )
+
+
+def _replaced_pairs(target: Warehouse | duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per council and pair of loaded finance files in the landing folder: the rows of the
+    earlier file whose transaction id the later file's version holds in staging — how many,
+    how many posted on another day, how many on the same day for another amount and payee,
+    how many restated (another day, amount or line), their money — each file's rows, and
+    whether the two were new in the same refresh. Only files with a row not in staging are
+    looked at."""
+    return as_warehouse(target).frame(
+        f"""
         WITH files AS (
-            SELECT file_hash, file_name, la_code FROM raw.finance_files
+            SELECT file_hash, file_name, la_code, load_id FROM raw.finance_files
             WHERE in_landing AND status = 'loaded'
         ),
         raw_counts AS (
@@ -754,21 +766,62 @@ def transaction_ids_reused(target: Warehouse | duckdb.DuckDBPyConnection) -> Gat
             SELECT r.file_hash FROM raw_counts r
             LEFT JOIN staged_counts s ON s.file_hash = r.file_hash
             WHERE r.n > coalesce(s.n, 0)
+        ),
+        pairs AS (
+            SELECT f.la_code, v._file_hash AS earlier_hash, s.source_file_hash AS later_hash,
+                   f.file_name AS earlier_file, s.source_file AS later_file,
+                   count(*) AS replaced,
+                   count(*) FILTER (WHERE s.posting_date <> v.posting_date) AS redated,
+                   -- a restatement keeps the transaction's amount or its payee; another
+                   -- transaction under the same id, posted the same day, keeps neither
+                   count(*) FILTER (WHERE s.posting_date = v.posting_date
+                       AND s.amount_gbp IS DISTINCT FROM v.amount
+                       AND NOT coalesce(s.child_id = v.child_id, false)
+                       AND NOT coalesce(s.placement_id = v.placement_id, false)
+                       AND NOT coalesce(s.provider_urn = v.provider_urn, false)
+                       AND NOT coalesce(s.provider_ukprn = v.provider_ukprn, false)
+                       AND NOT coalesce(
+                           lower(trim(s.supplier_name)) = lower(trim(v.supplier_name)), false)
+                       -- a journal names no payee: restated, it keeps its line
+                       AND NOT ({_no_payee("s")} AND {_no_payee("v")}
+                                AND s.s251_line = v.s251_line))
+                       AS unrelated,
+                   count(*) FILTER (WHERE s.posting_date <> v.posting_date
+                       OR s.amount_gbp IS DISTINCT FROM v.amount
+                       OR s.s251_line IS DISTINCT FROM v.s251_line) AS restated,
+                   CAST(coalesce(sum(v.amount), 0) AS DOUBLE) AS replaced_gbp
+            FROM raw.finance v
+            INNER JOIN replaced_files x ON x.file_hash = v._file_hash
+            INNER JOIN files f ON f.file_hash = v._file_hash
+            INNER JOIN staging.stg_finance__transactions s
+                ON s.la_code = f.la_code AND s.transaction_id = v.transaction_id
+                AND s.source_file_hash <> v._file_hash
+            GROUP BY f.la_code, v._file_hash, s.source_file_hash, f.file_name, s.source_file
         )
-        SELECT f.la_code, f.file_name AS earlier_file, s.source_file AS later_file,
-               count(*) AS replaced,
-               count(*) FILTER (WHERE s.posting_date <> v.posting_date) AS redated,
-               CAST(coalesce(sum(v.amount), 0) AS DOUBLE) AS replaced_gbp
-        FROM raw.finance v
-        INNER JOIN replaced_files x ON x.file_hash = v._file_hash
-        INNER JOIN files f ON f.file_hash = v._file_hash
-        INNER JOIN staging.stg_finance__transactions s
-            ON s.la_code = f.la_code AND s.transaction_id = v.transaction_id
-            AND s.source_file_hash <> v._file_hash
-        GROUP BY f.la_code, f.file_name, s.source_file
+        SELECT p.la_code, p.earlier_file, p.later_file, p.replaced, p.redated, p.unrelated,
+               p.restated, p.replaced_gbp, er.n AS earlier_rows, lr.n AS later_rows,
+               coalesce(ef.load_id = lf.load_id, false) AS same_refresh
+        FROM pairs p
+        INNER JOIN files ef ON ef.file_hash = p.earlier_hash
+        INNER JOIN files lf ON lf.file_hash = p.later_hash
+        INNER JOIN raw_counts er ON er.file_hash = p.earlier_hash
+        INNER JOIN raw_counts lr ON lr.file_hash = p.later_hash
         ORDER BY 1, 2, 3
         """
     )
+
+
+def transaction_ids_reused(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
+    """Per council and pair of finance files: a later file replaces an earlier one's
+    transactions by id, as a restatement does, but with other transactions: most of those it
+    replaces (at least REUSED_IDS_AT_LEAST) were posted on another day, or on the same day for
+    another amount and another payee (child, placement, provider or supplier; a restatement
+    keeps one or the other, or a journal naming no payee its line). Two files numbering their
+    transactions from 1 (one per finance system or payment run) had the earlier file's rows
+    replaced, £1.42m of spend lost with every gate green: the staging gate counts a replaced
+    row as accounted for; numbering them by posting day (`20190430-0001`), 55–60 % of each
+    year's spend. Only files with a row not in staging are looked at."""
+    pairs = _replaced_pairs(target)
     several = pairs["la_code"].nunique() > 1
     facts = pd.DataFrame(
         {
@@ -776,12 +829,15 @@ def transaction_ids_reused(target: Warehouse | duckdb.DuckDBPyConnection) -> Gat
             "label": [
                 (f"council {r.la_code}: " if several else "")
                 + f"{r.later_file} replaces {r.replaced:,} of {r.earlier_file}'s transactions by "
-                f"id, {r.redated:,} of them with a transaction posted on another day "
+                f"id, {r.redated:,} of them with a transaction posted on another day and "
+                f"{r.unrelated:,} with one posted the same day for another amount and payee "
                 f"(£{r.replaced_gbp:,.2f} of {r.earlier_file}'s money no longer counted)"
                 for r in pairs.itertuples()
             ],
-            "ids_reused": (pairs["redated"] >= REUSED_IDS_AT_LEAST)
-            & (2 * pairs["redated"] > pairs["replaced"]),
+            "ids_reused": (
+                (pairs["redated"] + pairs["unrelated"] >= REUSED_IDS_AT_LEAST)
+                & (2 * (pairs["redated"] + pairs["unrelated"]) > pairs["replaced"])
+            ),
         }
     )
     return validate(
@@ -795,6 +851,57 @@ def transaction_ids_reused(target: Warehouse | duckdb.DuckDBPyConnection) -> Gat
                 "file's rows and money are replaced): two files numbering their transactions "
                 "from the same start? Give each system's or run's ids a prefix (or export the "
                 "finance system's own ids), or take out the file sent twice"
+            )
+        },
+    )
+
+
+# a file restating a few transactions against the file it restates, by rows (at most)
+RESTATEMENT_SHARE = 0.1
+
+
+def restatement_loaded_first(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
+    """Per council: a small finance file new in the same refresh as a larger one, nearly all of
+    whose transactions (90 %) the larger one's versions replace, some of them restated (another
+    day, amount or line). Files new in one refresh are taken in name order, and the later one's
+    version of a transaction wins: a corrections file whose name sorts before the ledger it
+    corrects (`adjustments_2023-24.csv` beside `finance_2023-24.csv`) was overruled by the very
+    rows it corrects, with every gate green. Named in the order intended, the correction
+    replaces a few of the ledger's rows and this stays quiet; warns (which file is the newer
+    delivery is the council's to say)."""
+    pairs = _replaced_pairs(target)
+    several = pairs["la_code"].nunique() > 1
+    facts = pd.DataFrame(
+        {
+            "la_code": pairs["la_code"],
+            "label": [
+                (f"council {r.la_code}: " if several else "")
+                + f"{r.later_file} (new in the same refresh, {r.later_rows:,} rows) replaces "
+                f"{r.replaced:,} of {r.earlier_file}'s {r.earlier_rows:,} transactions, "
+                f"{r.restated:,} of them restated"
+                for r in pairs.itertuples()
+            ],
+            "overruled": (
+                pairs["same_refresh"]
+                & (pairs["restated"] > 0)
+                & (pairs["replaced"] >= 0.9 * pairs["earlier_rows"])
+                & (pairs["earlier_rows"] <= RESTATEMENT_SHARE * pairs["later_rows"])
+            ),
+        }
+    )
+    return validate(
+        "restatement_loaded_first",
+        facts,
+        [expect("ExpectColumnValuesToBeInSet", column="overruled", value_set=[False])],
+        {
+            "overruled": (
+                "a small finance file was overruled by a larger one new in the same refresh: "
+                "files new together are taken in name order and the later one's version of a "
+                "transaction wins, so if the small file is a correction, its corrections are "
+                "not counted. Name a corrections file to sort after the file it corrects (a "
+                "date or sequence at the end of its name) and rebuild the warehouse from the "
+                "landing folder (delete HIGHNEEDS_WAREHOUSE, then refresh); a correction "
+                "delivered in a later refresh than the file it corrects wins whatever its name"
             )
         },
     )
@@ -1007,13 +1114,19 @@ def case_extracts_reach_census(target: Warehouse | duckdb.DuckDBPyConnection) ->
     )
 
 
+# budget lines that are money coming into the high needs block: never negative (a block
+# transfer may be either way; place deductions reduce funding whichever sign they are given)
+INCOME_LINES = ("hnb_allocation", "la_contribution", "other_income")
+
+
 def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
     """Per council: every complete financial year from the one whose balance brought forward
     anchors the cumulative balance (else the first) has high needs budget lines. Without them
     the year's funding reads as nothing, its whole spend as deficit, and that deficit is carried
     into every later year's balance and the forecast's starting point. And each year's
-    allocation is income, as the budget file's contract writes it: a file that writes its income
-    as credits (negative, as the ledger does) would read its funding as a deficit."""
+    allocation, council contribution and other income are income, as the budget file's contract
+    writes them: a file that writes its income as credits (negative, as the ledger does) would
+    read its funding as a deficit, or take its contribution off its funding."""
     wh = as_warehouse(target)
     facts = wh.frame(
         f"""
@@ -1035,9 +1148,9 @@ def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) 
         """
     )
     negative = wh.frame(
-        "SELECT la_code, financial_year, source_file, source_row, amount_gbp "
-        "FROM staging.stg_budget__lines WHERE line = 'hnb_allocation' AND amount_gbp < 0 "
-        "ORDER BY la_code, source_file, source_row"
+        "SELECT la_code, financial_year, line, source_file, source_row, amount_gbp "
+        f"FROM staging.stg_budget__lines WHERE line IN ({', '.join(map(repr, INCOME_LINES))}) "
+        "AND amount_gbp < 0 ORDER BY la_code, source_file, source_row"
     )
     many = len({*facts["la_code"], *negative["la_code"]}) > 1
     facts = pd.concat(
@@ -1048,7 +1161,7 @@ def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) 
                     "la_code": negative["la_code"],
                     "label": [
                         (f"council {r.la_code}: " if many else "")
-                        + f"{r.source_file} row {r.source_row}, column amount: hnb_allocation "
+                        + f"{r.source_file} row {r.source_row}, column amount: {r.line} "
                         f"for {r.financial_year} is {float(r.amount_gbp):,.2f}"
                         for r in negative.itertuples()
                     ],
@@ -1077,10 +1190,11 @@ def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) 
                 "file)"
             ),
             "allocation_negative": (
-                "the high needs allocation is negative: it is income, written positive in the "
-                "budget file (only the finance ledger writes credits negative); read as given, "
-                "the year's funding would count as spend (write the budget file's income lines "
-                "positive)"
+                "an income line (hnb_allocation, la_contribution or other_income) is negative: "
+                "income is written positive in the budget file (only the finance ledger writes "
+                "credits negative); read as given, it would count against the year's funding "
+                "(write the budget file's income lines positive; money moved out of the high "
+                "needs block is a negative block_transfer)"
             ),
         },
     )

@@ -32,6 +32,7 @@ PLACEMENTS_CLASSIFIED = dg.AssetKey(["intermediate", "int_placements_classified"
 DATA_QUALITY_FLAGS = dg.AssetKey(["intermediate", "int_data_quality_flags"])
 RAW_ROWS_REACH_STAGING = "raw_rows_reach_staging"
 TRANSACTION_IDS_REUSED = "transaction_ids_reused"
+RESTATEMENT_LOADED_FIRST = "restatement_loaded_first"
 FINANCE_RECONCILES = "finance_reconciles_to_mart"
 LEDGER_MONTHS_COMPLETE = "ledger_months_complete"
 COMPLETE_YEARS_HAVE_A_BUDGET = "complete_years_have_a_budget"
@@ -83,8 +84,20 @@ def staging_key(extract: str) -> dg.AssetKey:
             blocking=True,
             description=(
                 "No later finance file replaces an earlier one's transactions by id with other "
-                "transactions (most of 10 or more posted on another day): two files numbering "
-                "their transactions from the same start would lose the earlier file's money."
+                "transactions (most of 10 or more posted on another day, or on the same day "
+                "for another amount and payee): two files numbering their transactions from "
+                "the same start would lose the earlier file's money."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            RESTATEMENT_LOADED_FIRST,
+            asset=staging_key("finance"),
+            blocking=False,
+            description=(
+                "Warns when a small finance file new in the same refresh as a larger one has "
+                "nearly all its transactions replaced by the larger one's, some restated: files "
+                "new together are taken in name order, so a corrections file whose name sorts "
+                "before the ledger it corrects is overruled by it."
             ),
         ),
         dg.AssetCheckSpec(
@@ -113,8 +126,9 @@ def staging_key(extract: str) -> dg.AssetKey:
             description=(
                 "Every complete financial year from the one whose balance brought forward "
                 "anchors the cumulative balance has high needs lines in the budget file (else "
-                "its funding reads as nothing and its whole spend as deficit), and no year's "
-                "allocation is negative (income written as a credit would count as spend)."
+                "its funding reads as nothing and its whole spend as deficit), and no income "
+                "line (allocation, council contribution, other income) is negative (income "
+                "written as a credit would count against funding)."
             ),
         ),
         dg.AssetCheckSpec(
@@ -244,6 +258,11 @@ def warehouse_gates(
         for asset, name, run in council_gates:
             if wanted(asset, name):
                 yield check_result(run(), asset, name, councils)
+        if wanted(staging_key("finance"), RESTATEMENT_LOADED_FIRST):
+            gate = gates.restatement_loaded_first(con)
+            yield check_result(
+                gate, staging_key("finance"), RESTATEMENT_LOADED_FIRST, warn_only=True
+            )
         if wanted(HNB_POSITION, BALANCE_BROUGHT_FORWARD_AGREES):
             gate = gates.balance_brought_forward_agrees(con)
             yield check_result(gate, HNB_POSITION, BALANCE_BROUGHT_FORWARD_AGREES, warn_only=True)

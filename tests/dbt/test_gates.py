@@ -21,6 +21,7 @@ def test_all_gates_pass_on_the_fixture(con):
     bounds = gates.read_cost_bounds(COST_BOUNDS)
     results = [
         gates.transaction_ids_reused(con),
+        gates.restatement_loaded_first(con),
         gates.finance_reconciliation(con),
         gates.ledger_months_complete(con),
         gates.case_extracts_reach_census(con),
@@ -329,22 +330,36 @@ def test_a_complete_year_without_a_budget_fails_naming_it(con):
     assert result.summary.endswith("(add the year's lines to the budget file) (2022-23)")
 
 
-def test_a_budget_file_writing_its_allocation_as_a_credit_fails_naming_file_row_and_column(con):
+@pytest.mark.parametrize("line", ["hnb_allocation", "other_income", "la_contribution"])
+def test_a_budget_file_writing_its_income_as_a_credit_fails_naming_file_row_and_column(con, line):
     """Income written negative, as the ledger writes credits: read as given, the year's funding
-    counted as spend and the published deficit grew many times over, with every gate green."""
-    con.execute(
-        "UPDATE raw.budget SET amount = -amount "
-        "WHERE line = 'hnb_allocation' AND financial_year = '2022-23'"
-    )
+    counted as spend and the published deficit grew many times over, with every gate green (a
+    negative contribution or other income took itself off the year's funding)."""
+    if line == "hnb_allocation":
+        con.execute(
+            "UPDATE raw.budget SET amount = -amount "
+            "WHERE line = 'hnb_allocation' AND financial_year = '2022-23'"
+        )
+    else:  # the fixture's budget may not give the line: a row of its own, written as a credit
+        con.execute("DELETE FROM raw.budget WHERE line = ?", [line])
+        con.execute(
+            "INSERT INTO raw.budget SELECT * REPLACE (? AS line, -50000 AS amount, "
+            "_source_row + 1000 AS _source_row) FROM raw.budget "
+            "WHERE line = 'hnb_allocation' AND financial_year = '2022-23'",
+            [line],
+        )
     file, row, amount = con.execute(
         "SELECT source_file, source_row, amount_gbp FROM staging.stg_budget__lines "
-        "WHERE line = 'hnb_allocation' AND financial_year = '2022-23'"
+        "WHERE line = ? AND financial_year = '2022-23'",
+        [line],
     ).fetchone()
     result = gates.complete_years_have_a_budget(con)
     assert not result.passed and amount < 0
-    assert "the high needs allocation is negative: it is income" in result.summary
+    assert "an income line (hnb_allocation, la_contribution or other_income) is negative" in (
+        result.summary
+    )
     assert (
-        f"({file} row {row}, column amount: hnb_allocation for 2022-23 is {float(amount):,.2f})"
+        f"({file} row {row}, column amount: {line} for 2022-23 is {float(amount):,.2f})"
         in result.summary
     )
     assert "no high needs lines" not in result.summary  # the years are all there
@@ -438,6 +453,57 @@ def test_a_gate_on_a_councils_figures_names_the_council_that_failed(con):
     assert not lost.passed and lost.councils_failed is None  # the pipeline's: every council
 
 
+def test_a_corrections_file_sorted_before_the_ledger_it_corrects_warns(warehouse_copy):
+    """A corrections file new in the same refresh as the ledger it corrects, its name sorting
+    first (`adjustments_2023-24.csv` beside `finance_2023-24.csv`): files new together are
+    taken in name order, so the ledger's rows overruled every correction with every gate green.
+    Sorted after the ledger, the correction replaces a few of its rows, and nothing is said."""
+    from tests.dbt.conftest import dbt_build
+
+    def corrections(seq: str) -> None:
+        with duckdb.connect(str(warehouse_copy)) as con:
+            con.execute("DELETE FROM raw.finance WHERE _file_hash = 'fixes'")
+            con.execute("DELETE FROM raw.finance_files WHERE file_hash = 'fixes'")
+            first, low, high = con.execute(
+                "SELECT arg_min(file_hash, file_seq), min(file_seq), max(file_seq) "
+                "FROM raw.finance_files WHERE status = 'loaded'"
+            ).fetchone()
+            place = {"before": low - 1, "after": high + 1}[seq]
+            con.execute(
+                "INSERT INTO raw.finance_files SELECT * REPLACE ('fixes' AS file_hash, "
+                "'fixes' AS content_hash, 'finance/adjustments.csv' AS file_name, "
+                "? AS file_seq, ? AS precedence_seq) FROM raw.finance_files WHERE file_hash = ?",
+                [place, place, first],
+            )
+            con.execute(
+                "INSERT INTO raw.finance SELECT * REPLACE ('fixes' AS _file_hash, "
+                "'finance/adjustments.csv' AS _source_file, amount + 100 AS amount) "
+                "FROM raw.finance WHERE _file_hash = ? ORDER BY _source_row LIMIT 20",
+                [first],
+            )
+        completed = dbt_build(
+            warehouse_copy,
+            "--select",
+            "stg_finance__transactions",
+            "--exclude-resource-type",
+            "test",
+            "unit_test",
+        )
+        assert completed.returncode == 0, completed.stdout[-3000:]
+
+    corrections("before")
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        result = gates.restatement_loaded_first(con)
+        assert gates.transaction_ids_reused(con).passed  # the same transactions, restated
+    assert not result.passed
+    assert "replaces 20 of finance/adjustments.csv's 20 transactions, 20 of them restated" in (
+        result.summary
+    ), result.summary
+    corrections("after")
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        assert gates.restatement_loaded_first(con).passed
+
+
 def test_a_later_finance_file_reusing_an_earlier_ones_ids_for_other_transactions_fails(
     warehouse_copy,
 ):
@@ -447,7 +513,7 @@ def test_a_later_finance_file_reusing_an_earlier_ones_ids_for_other_transactions
     (same days, new amounts) is the rule working, and passes."""
     from tests.dbt.conftest import dbt_build
 
-    def later_file(days: int, amount_change: str) -> str:
+    def later_file(days: int, amount_change: str, other_payee: bool = False) -> str:
         with duckdb.connect(str(warehouse_copy)) as con:
             con.execute("DELETE FROM raw.finance WHERE _file_hash = 'later'")
             con.execute("DELETE FROM raw.finance_files WHERE file_hash = 'later'")
@@ -464,8 +530,14 @@ def test_a_later_finance_file_reusing_an_earlier_ones_ids_for_other_transactions
             con.execute(
                 "INSERT INTO raw.finance SELECT * REPLACE ('later' AS _file_hash, "
                 "'finance/ledger_system_b.csv' AS _source_file, "
-                f"posting_date + {days} AS posting_date, amount {amount_change} AS amount) "
-                "FROM raw.finance WHERE _file_hash = ? ORDER BY _source_row LIMIT 20",
+                f"posting_date + {days} AS posting_date, amount {amount_change} AS amount"
+                + (
+                    ", NULL AS child_id, NULL AS placement_id, NULL AS provider_urn, "
+                    "NULL AS provider_ukprn, 'Elsewhere Transport Ltd' AS supplier_name"
+                    if other_payee
+                    else ""
+                )
+                + ") FROM raw.finance WHERE _file_hash = ? ORDER BY _source_row LIMIT 20",
                 [first],
             )
         completed = dbt_build(
@@ -487,6 +559,15 @@ def test_a_later_finance_file_reusing_an_earlier_ones_ids_for_other_transactions
         f"finance/ledger_system_b.csv replaces 20 of {earlier}'s transactions by id, 20 of them "
         "with a transaction posted on another day"
     ) in result.summary, result.summary
+    # numbered by posting day in each file: other transactions the same day under the same ids
+    # (another amount, another payee) replaced 55-60 % of a year's spend
+    later_file(0, "+ 1", other_payee=True)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        result = gates.transaction_ids_reused(con)
+    assert not result.passed
+    assert "0 of them with a transaction posted on another day and 20 with one posted the " in (
+        result.summary
+    ), result.summary
     later_file(0, "+ 1")  # the same transactions, restated
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
         assert gates.transaction_ids_reused(con).passed
