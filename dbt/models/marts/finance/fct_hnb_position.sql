@@ -132,7 +132,8 @@ unknown_before as (
 select
     cast(positions.la_code as string) as la_code,
     cast(financial_year as string) as financial_year,
-    cast(funding_gbp as decimal(18, 2)) as funding_gbp,
+    -- unknown, not £0, in a year the budget file gives no allocation for
+    cast(case when has_budget then funding_gbp end as decimal(18, 2)) as funding_gbp,
     cast(spend_gbp as decimal(18, 2)) as spend_gbp,
     -- a year not complete has no balance yet: a year's funding against part of its spend (a
     -- mid-year refresh, or April's reversal of March's accruals) is no surplus; nor has a year
