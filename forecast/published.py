@@ -275,9 +275,17 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
     """Every council (and England, code 'E92000001') in the published files under `folder`."""
     files = published_files(folder)
     if "caseload.csv" not in files:
+        older = (
+            " (the folder holds the 2022 release's sen2_estab_caseload.csv, to January 2022: "
+            "its years are read beside a later release's caseload.csv, which they do not "
+            "replace)"
+            if "sen2_estab_caseload.csv" in files
+            else ""
+        )
         raise FileNotFoundError(
-            f"{folder}: caseload.csv not found — download the 'Education, health and care plans' "
-            "release data from explore-education-statistics.service.gov.uk"
+            f"{folder}: caseload.csv not found{older} — download the latest 'Education, health "
+            "and care plans' release data (2023 or later) from "
+            "explore-education-statistics.service.gov.uk"
         )
     caseload: dict[str, dict[int, dict[str, float]]] = {}
     unknown_mix: dict[str, set[int]] = {}  # years with a total but no setting published

@@ -2,6 +2,7 @@
 the honest all-councils backtest."""
 
 import csv
+import shutil
 from dataclasses import replace
 
 import numpy as np
@@ -211,6 +212,10 @@ def test_the_published_growth_applies_only_to_a_council_the_files_hold(tmp_path)
     own = pd.Series([100.0, 110.0, 121.0], index=[2023, 2024, 2025])
     growth, why = published_growth(tmp_path, "869", own)
     assert growth is None and "caseload.csv not found" in why
+    # the 2022 release alone: its file is named, and what it lacks
+    shutil.copytree(SHIPPED / "ehcp_2022", tmp_path / "ehcp_2022")
+    growth, why = published_growth(tmp_path, "869", own)
+    assert growth is None and "holds the 2022 release's sen2_estab_caseload.csv" in why
     assert "no LA code" in published_growth(SHIPPED, None, own)[1]
     assert "not in the published files" in published_growth(SHIPPED, "999", own)[1]
     growth, why = published_growth(SHIPPED, "869", own)
