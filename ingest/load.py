@@ -82,7 +82,7 @@ from .readers import (
     unreadable,
 )
 from .sen2 import REQUIRED_TABLES as SEN2_REQUIRED_TABLES
-from .sen2 import Sen2Return, find_returns, read_sen2_part
+from .sen2 import Sen2Return, find_returns, read_sen2_part, same_census
 from .sen2_child_ids import ChildIdRule
 
 MAX_AGE_AT_PLAN_START = 25
@@ -1323,9 +1323,16 @@ def _sources(
             sources.append(_unreadable_source(display, error))
     if extract.name in SEN2_REQUIRED_TABLES:
         returns = find_returns(folder)
-        for sen2 in returns:
+        returns = [
             # named from the landing folder, as its files are (`869/sen2/2025` in a council's)
-            sen2 = dataclasses.replace(sen2, landing_dir=landing_dir)
+            dataclasses.replace(sen2, landing_dir=landing_dir)
+            for sen2 in returns
+        ]
+        doubled = same_census(returns)
+        for sen2 in returns:
+            if sen2.name in doubled:
+                sources.append(_same_census_source(sen2, doubled[sen2.name], hashes))
+                continue
             try:
                 sources.append(
                     Source(
@@ -1561,6 +1568,25 @@ def _unread_format_source(display: str, path: Path, hashes: HashCache) -> Source
     # its own hash: a copy of a loaded CSV must not take that file's record as a renamed one
     digest = hashlib.sha256(f"unread-format:{hashes.sha256(path)}".encode()).hexdigest()
     return Source(display, digest, path.stat().st_size, reject)
+
+
+def _same_census_source(sen2: Sen2Return, names: list[str], hashes: HashCache) -> Source:
+    """A SEN2 return beside another of the same census day: each is rejected by name, naming
+    both, until one is taken out of the landing folder (sen2.same_census)."""
+    census = sen2.census_date()
+
+    def reject(work_dir: Path) -> list[Part]:
+        raise FileRejected(
+            f"{sen2.name}: {' and '.join(names)} are "
+            f"{'both' if len(names) == 2 else 'all'} the SEN2 return of census day "
+            f"{census}: a re-sent return replaces the one it corrects, and read together a plan "
+            "corrected in one would count twice; keep one of them in the landing folder (the "
+            "one sent last, if it corrects the other) and move the others out"
+        )
+
+    # its own hash: the return's content, if already loaded, must not read as still there
+    digest = hashlib.sha256(f"same-census:{sen2.content_hash(hashes)}".encode()).hexdigest()
+    return Source(sen2.name, digest, sen2.size(), reject)
 
 
 def _unreadable_source(display: str, error: OSError) -> Source:

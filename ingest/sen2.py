@@ -72,12 +72,16 @@ class Sen2Return:
     landing_dir: Path
     folder: Path
     tables: dict[str, Path]  # table → Blade CSV
+    # the export's name before its table (`Blade-Export_05-02-2025`) when its folder holds
+    # several exports; None when it is the folder's only one
+    export: str | None = None
 
     @property
     def name(self) -> str:
-        """The return as people know it:
-        its folder relative to the landing folder, e.g. sen2/2025."""
-        return str(self.folder.relative_to(self.landing_dir))
+        """The return as people know it: its folder relative to the landing folder, e.g.
+        sen2/2025 (and its export's name, sen2/Blade-Export_05-02-2025, beside others)."""
+        folder = str(self.folder.relative_to(self.landing_dir))
+        return f"{folder}/{self.export}" if self.export else folder
 
     def content_hash(
         self, hashes: HashCache | None = None, child_id: ChildIdRule | None = None
@@ -132,13 +136,33 @@ def find_returns(landing_dir: Path) -> list[Sen2Return]:
     )
     returns = []
     for folder in folders:
-        tables = {
-            BLADE_TABLE.search(p.name).group(1).lower(): p  # type: ignore[union-attr]
-            for p in sorted(folder.iterdir())
-            if p.is_file() and BLADE_TABLE.search(p.name)
-        }
-        returns.append(Sen2Return(landing_dir, folder, tables))
+        # a folder may hold several exports (three years' returns, or a return and its re-sent
+        # copy): each export's files, named `<export>_<table>.csv`, are a return of their own.
+        # Keyed by table alone, the last file name won each table, so two of three years' returns
+        # were dropped without a word (`08-02-2023` sorts after `05-02-2025`)
+        exports: dict[str, dict[str, Path]] = {}
+        for p in sorted(folder.iterdir()):
+            found = BLADE_TABLE.search(p.name) if p.is_file() else None
+            if found:
+                exports.setdefault(p.name[: found.start(1) - 1], {})[found.group(1).lower()] = p
+        for export, tables in exports.items():
+            returns.append(
+                Sen2Return(landing_dir, folder, tables, export if len(exports) > 1 else None)
+            )
     return sorted(returns, key=lambda r: (r.census_date() or dt.date.min, r.name))
+
+
+def same_census(returns: list[Sen2Return]) -> dict[str, list[str]]:
+    """Each return whose census day another return in the list also describes → the names of
+    all of them. Two returns of one census (a return and its re-sent copy, in one folder or
+    two) cannot both be read: each lists every plan live in its window, so a plan corrected in
+    one (another start date) was counted twice, as two plans."""
+    by_census: dict[dt.date, list[str]] = {}
+    for sen2 in returns:
+        census = sen2.census_date()
+        if census is not None:
+            by_census.setdefault(census, []).append(sen2.name)
+    return {name: names for names in by_census.values() if len(names) > 1 for name in names}
 
 
 def council_code(landing_dir: Path) -> str | None:

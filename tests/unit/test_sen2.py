@@ -83,6 +83,52 @@ def test_returns_are_loaded_oldest_census_first_whatever_their_folders_are_calle
     assert [r.census_date() for r in find_returns(tmp_path)] == list(CENSUS_DATES)
 
 
+def test_returns_exported_into_one_folder_are_each_a_return(tmp_path, con):
+    """Three years' Blade exports in sen2/ itself: keyed by table alone, the last file name won
+    each table (`08-02-2023` sorts after `05-02-2025`), so the 2024 and 2025 returns were
+    dropped without a word and their censuses were 2023's carried forward."""
+    for census in CENSUS_DATES:
+        write_sen2_return(tmp_path / "sen2", census, version=2)
+    returns = find_returns(tmp_path)
+    assert [r.census_date() for r in returns] == list(CENSUS_DATES)
+    assert [r.name for r in returns] == [
+        f"sen2/Blade-Export_{census + dt.timedelta(days=20):%d-%m-%Y}" for census in CENSUS_DATES
+    ]
+    assert all(len(r.tables) == len(returns[0].tables) for r in returns)
+    loaded = load(con, EHCP, tmp_path).files
+    assert {f.status for f in loaded} == {"loaded"}
+    assert con.execute("SELECT count(DISTINCT census_date) FROM raw.ehcp_files").fetchone()[0] == 3
+
+
+@pytest.mark.parametrize("where", ["same folder", "own folder"])
+def test_two_returns_of_one_census_are_both_rejected_naming_both(tmp_path, con, where):
+    """A re-sent return beside the one it corrects: in one folder the older export won by its
+    file name; in a folder of its own both were read, and a plan corrected in one (another start
+    date) counted as two new plans, every gate green."""
+    write_sen2_return(tmp_path / "sen2" / "2025", CENSUS_DATES[2], version=2)
+    write_sen2_return(tmp_path / "resent", CENSUS_DATES[2], version=3)
+    target = tmp_path / "sen2" / ("2025" if where == "same folder" else "2025-resent")
+    target.mkdir(exist_ok=True)
+    for path in (tmp_path / "resent").iterdir():
+        table = path.name.rsplit("_", 1)[1]
+        shutil.move(path, target / f"Blade-Export_03-03-2025_{table}")
+    outcomes = load(con, EHCP, tmp_path).files
+    assert [f.status for f in outcomes] == ["rejected", "rejected"]
+    names = sorted(f.file_name for f in outcomes)
+    message = outcomes[0].message
+    assert f"{names[0]} and {names[1]} are both the SEN2 return of census day 2025-01-16" in (
+        message
+    )
+    assert "keep one of them in the landing folder" in message
+    # one taken out, the other loads
+    if where == "own folder":
+        shutil.rmtree(target)
+    else:
+        for path in target.glob("Blade-Export_03-03-2025_*"):
+            path.unlink()
+    assert [f.status for f in load(con, EHCP, tmp_path, load_id="L2").files] == ["loaded"]
+
+
 def test_a_return_without_its_census_day_beside_others_is_rejected(tmp_path, con):
     """Without its header module a return sorted as the oldest: the 2024 return's copies of
     its plans won, so its corrections were lost and ceased plans counted, every gate green.
