@@ -194,9 +194,38 @@ class ExtractLoad:
 
 
 def landing_files(landing_dir: Path, extract: Extract) -> list[Path]:
-    """CSV and XLSX files of the extract's folder (sub-folders too), in name order; hidden files
-    and Excel's `~$` lock files are not data."""
-    return _extract_files(landing_dir, extract, CSV_SUFFIXES + WORKBOOK_SUFFIXES)
+    """CSV and XLSX files of the extract's folder (sub-folders too), in the order they load
+    (load_order); hidden files and Excel's `~$` lock files are not data."""
+    return load_order(_extract_files(landing_dir, extract, CSV_SUFFIXES + WORKBOOK_SUFFIXES))
+
+
+# a day in a file's name: 2025-01-15 (or 2025_01_15, 2025.01.15), or the UK's 15-01-2025
+_NAMED_DAY = (
+    re.compile(r"(?<!\d)(?P<y>\d{4})[-_.](?P<m>\d{2})[-_.](?P<d>\d{2})(?!\d)"),
+    re.compile(r"(?<!\d)(?P<d>\d{2})[-_.](?P<m>\d{2})[-_.](?P<y>\d{4})(?!\d)"),
+)
+
+
+def _named_day(path: Path) -> dt.date | None:
+    for pattern in _NAMED_DAY:
+        found = pattern.search(path.stem)
+        if found:
+            try:
+                return dt.date(int(found["y"]), int(found["m"]), int(found["d"]))
+            except ValueError:
+                return None
+    return None
+
+
+def load_order(paths: list[Path]) -> list[Path]:
+    """The order an extract's files load in, which decides a key given by two files new in one
+    refresh (the later file's version wins): by the day in their names when every file's name
+    has one (`plans_15-01-2025.csv` after `plans_31-12-2024.csv`, which name order reverses:
+    a re-sent plan list lost to the one it corrects, its cease dates gone), else by name."""
+    days = [_named_day(p) for p in paths]
+    if paths and all(day is not None for day in days):
+        return [p for _, p in sorted(zip(days, paths, strict=True))]
+    return sorted(paths)
 
 
 # tables saved in a form the readers do not read (a finance system's tab-separated .txt, an old

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from ingest.contracts import EHCP, FINANCE, PLACEMENTS
-from ingest.load import load_extract
+from ingest.load import landing_files, load_extract
 from ingest.pseudonymise import keyed_hash
 
 KEY = "unit-test-key"
@@ -1228,4 +1228,27 @@ def test_a_workbook_on_the_1904_date_system_reads_its_numbered_dates_from_1904(t
     ).fetchall() == [
         ("P1", dt.date(2012, 3, 14), dt.date(2020, 9, 1)),
         ("P2", dt.date(2011, 5, 2), dt.date(2018, 9, 1)),
+    ]
+
+
+def test_files_new_together_load_in_the_order_of_the_days_their_names_give(tmp_path, con):
+    """A plan list re-sent with a cease date added (`plans_15-01-2025.csv`) beside the one it
+    corrects (`plans_31-12-2024.csv`), both new in one refresh: in name order the older list
+    loaded last, its version of the plan won and the ceased plan stayed open in every census
+    after, every gate green. Every name giving a day, that day orders them; else their names."""
+    older = "C1,P1,2012-05-01,F,ASD,2020-09-01,,,,,,,\n"
+    ceased = "C1,P1,2012-05-01,F,ASD,2020-09-01,2024-06-30,5,,,,,\n"
+    write(tmp_path, "ehcp", "plans_15-01-2025.csv", f"{EHCP_HEADER}\n{ceased}")
+    write(tmp_path, "ehcp", "plans_31-12-2024.csv", f"{EHCP_HEADER}\n{older}")
+    load(con, EHCP, tmp_path)
+    assert con.execute("SELECT file_name FROM raw.ehcp_files ORDER BY file_seq").fetchall() == [
+        ("ehcp/plans_31-12-2024.csv",),
+        ("ehcp/plans_15-01-2025.csv",),
+    ]
+    # a name without a day: every file in name order
+    write(tmp_path, "ehcp", "plans_corrections.csv", f"{EHCP_HEADER}\n{ceased}")
+    assert [p.name for p in landing_files(tmp_path, EHCP)] == [
+        "plans_15-01-2025.csv",
+        "plans_31-12-2024.csv",
+        "plans_corrections.csv",
     ]
