@@ -453,12 +453,26 @@ def test_a_gate_on_a_councils_figures_names_the_council_that_failed(con):
     assert not lost.passed and lost.councils_failed is None  # the pipeline's: every council
 
 
+def _build_finance_staging(warehouse) -> None:
+    """Rebuild the ledger's staging model (no tests) after raw rows were written by hand."""
+    from tests.dbt.conftest import dbt_build
+
+    completed = dbt_build(
+        warehouse,
+        "--select",
+        "stg_finance__transactions",
+        "--exclude-resource-type",
+        "test",
+        "unit_test",
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:]
+
+
 def test_a_corrections_file_sorted_before_the_ledger_it_corrects_warns(warehouse_copy):
     """A corrections file new in the same refresh as the ledger it corrects, its name sorting
     first (`adjustments_2023-24.csv` beside `finance_2023-24.csv`): files new together are
     taken in name order, so the ledger's rows overruled every correction with every gate green.
     Sorted after the ledger, the correction replaces a few of its rows, and nothing is said."""
-    from tests.dbt.conftest import dbt_build
 
     def corrections(seq: str) -> None:
         with duckdb.connect(str(warehouse_copy)) as con:
@@ -481,15 +495,7 @@ def test_a_corrections_file_sorted_before_the_ledger_it_corrects_warns(warehouse
                 "FROM raw.finance WHERE _file_hash = ? ORDER BY _source_row LIMIT 20",
                 [first],
             )
-        completed = dbt_build(
-            warehouse_copy,
-            "--select",
-            "stg_finance__transactions",
-            "--exclude-resource-type",
-            "test",
-            "unit_test",
-        )
-        assert completed.returncode == 0, completed.stdout[-3000:]
+        _build_finance_staging(warehouse_copy)
 
     corrections("before")
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
@@ -511,7 +517,6 @@ def test_a_later_finance_file_reusing_an_earlier_ones_ids_for_other_transactions
     file's rows replaced the earlier's by id, £1.42m of spend lost with every gate green (the
     staging gate counts a replaced row as accounted for). A later file restating transactions
     (same days, new amounts) is the rule working, and passes."""
-    from tests.dbt.conftest import dbt_build
 
     def later_file(days: int, amount_change: str, other_payee: bool = False) -> str:
         with duckdb.connect(str(warehouse_copy)) as con:
@@ -540,15 +545,7 @@ def test_a_later_finance_file_reusing_an_earlier_ones_ids_for_other_transactions
                 + ") FROM raw.finance WHERE _file_hash = ? ORDER BY _source_row LIMIT 20",
                 [first],
             )
-        completed = dbt_build(
-            warehouse_copy,
-            "--select",
-            "stg_finance__transactions",
-            "--exclude-resource-type",
-            "test",
-            "unit_test",
-        )
-        assert completed.returncode == 0, completed.stdout[-3000:]
+        _build_finance_staging(warehouse_copy)
         return name
 
     earlier = later_file(40, "+ 1")  # other transactions under the same ids
