@@ -803,6 +803,14 @@ def _stage_part(
     key_names = [f"_key_{i}" for i in range(len(key_sql))]
     keyed = ", ".join(f"{sql} AS {name}" for sql, name in zip(key_sql, key_names, strict=False))
     source_columns = [f"p.{quote_ident(h)}" for h in part.headers]
+    # the columns two rows must share to be one row given twice: every header, or the part's
+    # compared_headers — but a row without its key (a placement whose child is missing) is
+    # compared on every header still: only its other columns tell it from another such row
+    ignored = [h for h in part.headers if h not in (part.compared_headers or part.headers)]
+    unkeyed = " OR ".join(f"{k} IS NULL" for k in key_names) or "false"
+    compared = [quote_ident(h) for h in part.compared_headers or part.headers] + [
+        f"CASE WHEN {unkeyed} THEN {quote_ident(h)} END" for h in ignored
+    ]
     con.execute("DROP TABLE IF EXISTS _repeated")
     # fmt: off
     con.execute(
@@ -823,7 +831,7 @@ def _stage_part(
                    CASE WHEN row_number() OVER w > 1 THEN min(_source_row) OVER w END
                        AS _duplicate_of_row
             FROM candidates
-            WINDOW w AS (PARTITION BY {", ".join(quote_ident(h) for h in part.headers) or "1"}
+            WINDOW w AS (PARTITION BY {", ".join(compared) or "1"}
                          ORDER BY _source_row)
         )
         SELECT _source_row, _duplicate_of_row,

@@ -93,6 +93,9 @@ class Part:
     # a workbook on Excel's 1904 date system (Excel for Mac before 2011): a date stored as a
     # plain number counts days from 1 January 1904, not 30 December 1899 (in_1900_serials)
     date_1904: bool = False
+    # the headers that tell two rows of one key apart as different rows (None: every header): a
+    # SEN2 placement listed under each of a child's two plans differs only in its links to them
+    compared_headers: list[str] | None = None
 
 
 def unreadable(display_name: str, error: OSError) -> FileRejected:

@@ -440,7 +440,24 @@ def placements_part(
         {child.join}
         """
     )
-    return Part(table, sen2.file_of("placementdetail"), _part_headers(con, table))
+    headers = _part_headers(con, table)
+    # the same placement (child, entry date, establishment) under each of the child's plans live
+    # in the window (a plan ceased and a new one issued in the year): the spec has it listed
+    # under both. Its rows differ only in their links to the plans, so the second is the first's
+    # duplicate; compared on every column, both were quarantined as conflicting and the child
+    # counted in no setting
+    compared = [h for h in headers if not _plan_link(h)]
+    return Part(table, sen2.file_of("placementdetail"), headers, compared_headers=compared)
+
+
+def _plan_link(header: str) -> bool:
+    """A kept column that says which plan a placement row hangs from, or COLLECT's bookkeeping:
+    the active plan's own columns, and the placement row's ids and order."""
+    table, _, column = header.partition(".")
+    return table == "activeplans" or (
+        table == "placementdetail"
+        and column.endswith(("tableid", "orderseqcolumn", "nativeid", "sourceid"))
+    )
 
 
 def requests_part(

@@ -1,6 +1,7 @@
 """SEN2 returns as COLLECT's Blade export writes them: its formats, its extra columns, several
 returns, and one child id shared with the ledger whichever person field the council names."""
 
+import csv
 import datetime as dt
 import shutil
 
@@ -127,6 +128,64 @@ def test_two_returns_of_one_census_are_both_rejected_naming_both(tmp_path, con, 
         for path in target.glob("Blade-Export_03-03-2025_*"):
             path.unlink()
     assert [f.status for f in load(con, EHCP, tmp_path, load_id="L2").files] == ["loaded"]
+
+
+def _append(folder, table, rows):
+    [path] = list(folder.glob(f"Blade-Export_*_{table}.csv"))
+    with path.open(newline="") as handle:
+        header = next(csv.reader(handle))
+    with path.open("a", newline="") as handle:
+        csv.DictWriter(handle, fieldnames=header, restval="").writerows(rows)
+
+
+def test_a_placement_listed_under_both_of_a_childs_plans_is_one_placement(tmp_path, con):
+    """A plan ceased in the year and a new one issued: both active plans list the school the
+    child attended all year, as the specification asks. The two rows differ only in their links
+    to the plans; compared on those too, both were quarantined as conflicting, and the child
+    counted in no setting (under the 1 % tolerance in a real return: green)."""
+    folder = tmp_path / "sen2" / "2025"
+    write_sen2_return(folder, CENSUS_DATES[2], version=3)
+    _append(folder, "person", [
+        {"persontableid": 3900, "sen2tableid": 1, "surname": "Zed", "forename": "Zara",
+         "personbirthdate": "2012-Feb-02 00:00:00", "sex": "F", "upn": "H801200001099"}
+    ])  # fmt: skip
+    for n, received, outcome, started, ceased in (
+        (1, "2019-Jan-10", "2019-Apr-17", "2019-May-01", "2024-Mar-31 00:00:00"),
+        (2, "2024-May-01", "2024-Sep-17", "2024-Oct-01", ""),
+    ):
+        key = 3900 + n
+        _append(folder, "requests", [
+            {"requeststableid": key, "persontableid": 3900,
+             "receiveddate": f"{received} 00:00:00", "requestoutcome": "A"}
+        ])  # fmt: skip
+        _append(folder, "assessment", [
+            {"assessmenttableid": key, "requeststableid": key, "assessmentoutcome": "Y",
+             "assessmentoutcomedate": f"{outcome} 00:00:00"}
+        ])  # fmt: skip
+        _append(folder, "namedplan", [
+            {"namedplantableid": key, "assessmenttableid": key,
+             "startdate": f"{started} 00:00:00", "ceasedate": ceased,
+             "ceasereason": "2" if ceased else ""}
+        ])  # fmt: skip
+        _append(folder, "activeplans", [{"activeplanstableid": key, "requeststableid": key}])
+        _append(folder, "senneed", [
+            {"activeplanstableid": key, "sentype": "SPLD", "sentyperank": 1}
+        ])  # fmt: skip
+        _append(folder, "placementdetail", [
+            {"activeplanstableid": key, "urn": "110001", "placementrank": 1,
+             "entrydate": "2019-Sep-01 00:00:00", "senunitindicator": "false",
+             "resourcedprovisionindicator": "false", "nativeid": f"PD-Z{n}",
+             "placementdetailorderseqcolumn": 900 + n}
+        ])  # fmt: skip
+    [outcome] = load(con, PLACEMENTS, tmp_path).files
+    assert (outcome.status, outcome.rows_quarantined, outcome.rows_duplicate) == ("loaded", 0, 1)
+    zara = keyed_hash("H801200001099", KEY)
+    assert (
+        con.execute(
+            "SELECT count(*) FROM raw.placements WHERE child_id = ? AND urn = '110001'", [zara]
+        ).fetchone()[0]
+        == 1
+    )
 
 
 def test_a_return_without_its_census_day_beside_others_is_rejected(tmp_path, con):
