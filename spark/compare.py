@@ -435,6 +435,8 @@ def _python_reads(target) -> dict[str, object]:
         "finance_raw_rows_reach_staging, rows lost, moved and superseded": _broken_staging_gate(
             target
         ),
+        "transaction_ids_reused": gates.transaction_ids_reused(target),
+        "restatement_loaded_first": gates.restatement_loaded_first(target),
         "finance_reconciles_to_mart": gates.finance_reconciliation(target),
         "ledger_months_complete": gates.ledger_months_complete(target),
         "complete_years_have_a_budget": gates.complete_years_have_a_budget(target),
