@@ -728,19 +728,27 @@ def _council_in_label(alias: str) -> str:
 REUSED_IDS_AT_LEAST = 10
 
 
-def _no_payee(alias: str) -> str:
-    """SQL: the ledger row `alias` names no child, placement, provider or supplier."""
-    return (
-        "("
-        + " AND ".join(
-            f"{alias}.{c} IS NULL"
-            for c in ("child_id", "placement_id", "provider_urn", "provider_ukprn", "supplier_name")
-        )
-        + ")"
+# the ledger columns naming who a transaction paid
+PAYEE_COLUMNS = ("child_id", "placement_id", "provider_urn", "provider_ukprn", "supplier_name")
+
+
+def _same_payee(alias: str, other: str) -> str:
+    """SQL: the ledger rows `alias` and `other` name the same child, placement, provider or
+    supplier (a supplier's name compared without case or surrounding space)."""
+    return " OR ".join(
+        f"coalesce(lower(trim({alias}.{c})) = lower(trim({other}.{c})), false)"
+        if c == "supplier_name"
+        else f"coalesce({alias}.{c} = {other}.{c}, false)"
+        for c in PAYEE_COLUMNS
     )
 
 
-def _replaced_pairs(target: Warehouse | duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def _no_payee(alias: str) -> str:
+    """SQL: the ledger row `alias` names no child, placement, provider or supplier."""
+    return "(" + " AND ".join(f"{alias}.{c} IS NULL" for c in PAYEE_COLUMNS) + ")"
+
+
+def replaced_pairs(target: Warehouse | duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Per council and pair of loaded finance files in the landing folder: the rows of the
     earlier file whose transaction id the later file's version holds in staging — how many,
     how many posted on another day, how many on the same day for another amount and payee,
@@ -776,12 +784,7 @@ def _replaced_pairs(target: Warehouse | duckdb.DuckDBPyConnection) -> pd.DataFra
                    -- transaction under the same id, posted the same day, keeps neither
                    count(*) FILTER (WHERE s.posting_date = v.posting_date
                        AND s.amount_gbp IS DISTINCT FROM v.amount
-                       AND NOT coalesce(s.child_id = v.child_id, false)
-                       AND NOT coalesce(s.placement_id = v.placement_id, false)
-                       AND NOT coalesce(s.provider_urn = v.provider_urn, false)
-                       AND NOT coalesce(s.provider_ukprn = v.provider_ukprn, false)
-                       AND NOT coalesce(
-                           lower(trim(s.supplier_name)) = lower(trim(v.supplier_name)), false)
+                       AND NOT ({_same_payee("s", "v")})
                        -- a journal names no payee: restated, it keeps its line
                        AND NOT ({_no_payee("s")} AND {_no_payee("v")}
                                 AND s.s251_line = v.s251_line))
@@ -811,7 +814,9 @@ def _replaced_pairs(target: Warehouse | duckdb.DuckDBPyConnection) -> pd.DataFra
     )
 
 
-def transaction_ids_reused(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
+def transaction_ids_reused(
+    target: Warehouse | duckdb.DuckDBPyConnection, pairs: pd.DataFrame | None = None
+) -> GateResult:
     """Per council and pair of finance files: a later file replaces an earlier one's
     transactions by id, as a restatement does, but with other transactions: most of those it
     replaces (at least REUSED_IDS_AT_LEAST) were posted on another day, or on the same day for
@@ -820,8 +825,9 @@ def transaction_ids_reused(target: Warehouse | duckdb.DuckDBPyConnection) -> Gat
     transactions from 1 (one per finance system or payment run) had the earlier file's rows
     replaced, £1.42m of spend lost with every gate green: the staging gate counts a replaced
     row as accounted for; numbering them by posting day (`20190430-0001`), 55–60 % of each
-    year's spend. Only files with a row not in staging are looked at."""
-    pairs = _replaced_pairs(target)
+    year's spend. Only files with a row not in staging are looked at. `pairs`: replaced_pairs'
+    frame, when the caller has it (restatement_loaded_first reads the same)."""
+    pairs = replaced_pairs(target) if pairs is None else pairs
     several = pairs["la_code"].nunique() > 1
     facts = pd.DataFrame(
         {
@@ -860,16 +866,19 @@ def transaction_ids_reused(target: Warehouse | duckdb.DuckDBPyConnection) -> Gat
 RESTATEMENT_SHARE = 0.1
 
 
-def restatement_loaded_first(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
+def restatement_loaded_first(
+    target: Warehouse | duckdb.DuckDBPyConnection, pairs: pd.DataFrame | None = None
+) -> GateResult:
     """Per council: a small finance file new in the same refresh as a larger one, nearly all of
     whose transactions (90 %) the larger one's versions replace, some of them restated (another
-    day, amount or line). Files new in one refresh are taken in name order, and the later one's
+    day, amount or line). Files new in one refresh are taken in name order (by the day their
+    names give, when every name gives one: ingest.load.load_order), and the later one's
     version of a transaction wins: a corrections file whose name sorts before the ledger it
     corrects (`adjustments_2023-24.csv` beside `finance_2023-24.csv`) was overruled by the very
     rows it corrects, with every gate green. Named in the order intended, the correction
     replaces a few of the ledger's rows and this stays quiet; warns (which file is the newer
     delivery is the council's to say)."""
-    pairs = _replaced_pairs(target)
+    pairs = replaced_pairs(target) if pairs is None else pairs
     several = pairs["la_code"].nunique() > 1
     facts = pd.DataFrame(
         {
@@ -896,11 +905,12 @@ def restatement_loaded_first(target: Warehouse | duckdb.DuckDBPyConnection) -> G
         {
             "overruled": (
                 "a small finance file was overruled by a larger one new in the same refresh: "
-                "files new together are taken in name order and the later one's version of a "
-                "transaction wins, so if the small file is a correction, its corrections are "
-                "not counted. Name a corrections file to sort after the file it corrects (a "
-                "date or sequence at the end of its name) and rebuild the warehouse from the "
-                "landing folder (delete HIGHNEEDS_WAREHOUSE, then refresh); a correction "
+                "files new together are taken in name order (or by the day every name gives) "
+                "and the later one's version of a transaction wins, so if the small file is a "
+                "correction, its corrections are not counted. Name a corrections file to come "
+                "after the file it corrects (a later day, or a sequence at the end of its name) "
+                "and rebuild the warehouse from the landing folder (delete HIGHNEEDS_WAREHOUSE, "
+                "then refresh); a correction "
                 "delivered in a later refresh than the file it corrects wins whatever its name"
             )
         },

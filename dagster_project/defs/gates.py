@@ -96,8 +96,9 @@ def staging_key(extract: str) -> dg.AssetKey:
             description=(
                 "Warns when a small finance file new in the same refresh as a larger one has "
                 "nearly all its transactions replaced by the larger one's, some restated: files "
-                "new together are taken in name order, so a corrections file whose name sorts "
-                "before the ledger it corrects is overruled by it."
+                "new together are taken in name order (or by the day every name gives), so a "
+                "corrections file whose name sorts before the ledger it corrects is overruled by "
+                "it."
             ),
         ),
         dg.AssetCheckSpec(
@@ -215,6 +216,14 @@ def warehouse_gates(
     # are the pipeline's fault, and stop every council
     councils = settings.councils()
     with warehouse.get_connection() as con:
+        # both ledger-file gates read the same pairs of files (a join of the ledger's raw rows
+        # with staging): read once
+        finance_files = (
+            gates.replaced_pairs(con)
+            if wanted(staging_key("finance"), TRANSACTION_IDS_REUSED)
+            or wanted(staging_key("finance"), RESTATEMENT_LOADED_FIRST)
+            else None
+        )
         for extract, (model, keys) in STAGING_MODELS.items():
             if wanted(staging_key(extract), RAW_ROWS_REACH_STAGING):
                 gate = gates.staging_accounting(con, EXTRACTS[extract], f"staging.{model}", keys)
@@ -223,7 +232,7 @@ def warehouse_gates(
             (
                 staging_key("finance"),
                 TRANSACTION_IDS_REUSED,
-                lambda: gates.transaction_ids_reused(con),
+                lambda: gates.transaction_ids_reused(con, finance_files),
             ),
             (PROVISION_SPEND, FINANCE_RECONCILES, lambda: gates.finance_reconciliation(con)),
             (PROVISION_SPEND, LEDGER_MONTHS_COMPLETE, lambda: gates.ledger_months_complete(con)),
@@ -259,7 +268,7 @@ def warehouse_gates(
             if wanted(asset, name):
                 yield check_result(run(), asset, name, councils)
         if wanted(staging_key("finance"), RESTATEMENT_LOADED_FIRST):
-            gate = gates.restatement_loaded_first(con)
+            gate = gates.restatement_loaded_first(con, finance_files)
             yield check_result(
                 gate, staging_key("finance"), RESTATEMENT_LOADED_FIRST, warn_only=True
             )
