@@ -675,10 +675,15 @@ def _cohort_by(
     published = data.cohort_published(column, threshold)
     wide = published.cells
     if order:
-        wide = wide[
-            [c for c in order if c in wide.columns] + [c for c in wide.columns if c not in order]
-        ]
+        wide = wide[_in_order(order, wide.columns)]
     return wide, (published.hidden if threshold is not None else 0)
+
+
+def _in_order(order: list[str], present) -> list[str]:
+    """The values present, those in `order` first and in its order, then any other (such as the
+    flagged 'over 25' age band) as found: a value outside the usual list is shown, not dropped."""
+    present = list(dict.fromkeys(present))
+    return [v for v in order if v in present] + [v for v in present if v not in order]
 
 
 def _all_hidden(wide: pd.DataFrame) -> bool:
@@ -892,13 +897,15 @@ def provision_starts(data: ReportData, threshold: int | None = None) -> Chart:
             "No placement started in the years the extracts cover.",
         )
     shown = [p for p in data.provisions if p in set(recent["provision_type"])]
+    # every usual band, and any other a start falls in (the flagged 'over 25'): its starts count
+    bands = _in_order(AGE_BANDS, [*AGE_BANDS, *recent["age_at_start_band"].dropna()])
     starts = recent.pivot_table(
         index="age_at_start_band",
         columns="provision_type",
         values="starts",
         aggfunc="sum",
         fill_value=0,
-    ).reindex(index=AGE_BANDS, columns=shown, fill_value=0)
+    ).reindex(index=bands, columns=shown, fill_value=0)
     total_starts = float(starts.to_numpy().sum())
     if threshold is not None:
         published = protect(starts, threshold, rows=True, columns=True)
@@ -934,11 +941,11 @@ def provision_starts(data: ReportData, threshold: int | None = None) -> Chart:
         ] = np.nan
 
     fig, (left, right) = _subplots(1, 2, figsize=(style.FIGURE_WIDTH + 2, 4.6))
-    bottom = np.zeros(len(AGE_BANDS))
+    bottom = np.zeros(len(bands))
     for provision in shown:
         values = starts[provision].fillna(0).to_numpy()
         left.bar(
-            range(len(AGE_BANDS)),
+            range(len(bands)),
             values,
             bottom=bottom,
             color=style.PROVISION_COLOURS[provision],
@@ -947,8 +954,8 @@ def provision_starts(data: ReportData, threshold: int | None = None) -> Chart:
             linewidth=0.3,
         )
         bottom += values
-    left.set_xticks(range(len(AGE_BANDS)))
-    left.set_xticklabels(AGE_BANDS)
+    left.set_xticks(range(len(bands)))
+    left.set_xticklabels(bands)
     left.set_xlabel("Age at the start of the placement")
     left.yaxis.set_major_formatter(style.COUNTS)
     left.set_title("Placements started (children)", fontsize=10)
@@ -958,10 +965,10 @@ def provision_starts(data: ReportData, threshold: int | None = None) -> Chart:
         part = (
             average[average["provision_type"] == provision]
             .set_index("age_at_start_band")
-            .reindex(AGE_BANDS)
+            .reindex(bands)
         )
         right.scatter(
-            np.arange(len(AGE_BANDS)) - 0.4 + width * (i + 0.5),
+            np.arange(len(bands)) - 0.4 + width * (i + 0.5),
             part["avg_annual_cost_gbp"],
             color=style.PROVISION_COLOURS[provision],
             edgecolor="#333333",
@@ -969,8 +976,8 @@ def provision_starts(data: ReportData, threshold: int | None = None) -> Chart:
             s=36,
             zorder=3,
         )
-    right.set_xticks(range(len(AGE_BANDS)))
-    right.set_xticklabels(AGE_BANDS)
+    right.set_xticks(range(len(bands)))
+    right.set_xticklabels(bands)
     right.set_xlabel("Age at the start of the placement")
     right.yaxis.set_major_formatter(style.THOUSANDS)
     right.set_ylim(bottom=0)

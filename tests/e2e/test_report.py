@@ -23,7 +23,7 @@ from forecast.backtest import verdict
 from forecast.published_extract import SHIPPED
 from report import style
 from report.benchmarks import ENGLAND, benchmark, load_published_data
-from report.charts import build_charts
+from report.charts import MOVES_YEARS, build_charts
 from report.data import read_report_data
 from tests.conftest import REFERENCE_DATA, REPO_ROOT, reference_file
 from tests.xlsx_formulas import Evaluator
@@ -232,6 +232,24 @@ def test_the_publication_age_at_start_chart_data_gives_no_hidden_count_away(data
     hidden = published.data["starts"].isna()
     assert hidden.any()  # the demo has small cells here
     assert published.data.loc[hidden, "avg_annual_cost_gbp"].isna().all()
+
+
+def test_starts_past_25_are_in_the_age_at_start_chart(data):
+    """A placement started past 25 (a flagged data error, band 'over 25') was dropped from chart
+    08: its starts were in the mart and in no bar, so the chart's bars fell short of the starts."""
+    starts = data.starts.copy()
+    latest = starts["year"].max()
+    some = starts.index[(starts["year"] == latest) & (starts["starts"] > 0)][:2]
+    starts.loc[some, "age_at_start_band"] = "over 25"
+    chart = next(
+        c
+        for c in build_charts(dataclasses.replace(data, starts=starts))
+        if c.key == "08_age_at_provision_start"
+    )
+    shown = chart.data
+    assert "over 25" in set(shown["age_at_start_band"])
+    recent = starts[starts["year"].isin(sorted(starts["year"].unique())[-MOVES_YEARS:])]
+    assert shown["starts"].sum() == recent["starts"].sum()
 
 
 def test_the_count_of_children_in_no_placement_is_published_as_the_tables_publish_it(data):
