@@ -24,6 +24,13 @@ DATE_FORMATS = (
     "%Y-%m-%dT%H:%M:%S",
     "%d/%m/%Y %H:%M:%S",
     "%d/%m/%Y %H:%M",
+    # a database's date-times as exported: SQL Server's text (milliseconds), ISO 8601 in UTC
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%SZ",
+    "%Y-%m-%dT%H:%M:%S.%fZ",
+    "%d/%m/%Y %H:%M:%S.%f",
 )
 MONEY_TYPE = "DECIMAL(18,2)"
 

@@ -25,6 +25,13 @@ def evaluate(expression: str, text):
         ("01-Sep-2024", dt.date(2024, 9, 1)),
         (" 1 September 2024 ", dt.date(2024, 9, 1)),
         ("2024-09-01 00:00:00", dt.date(2024, 9, 1)),
+        # date-times as databases export them (SQL Server's text, ISO 8601 in UTC)
+        ("2024-04-30 00:00:00.000", dt.date(2024, 4, 30)),
+        ("2024-04-30 23:59:59.997", dt.date(2024, 4, 30)),
+        ("2024-04-30T00:00:00.000Z", dt.date(2024, 4, 30)),
+        ("2024-04-30T00:00:00Z", dt.date(2024, 4, 30)),
+        ("2024-04-30 00:00", dt.date(2024, 4, 30)),
+        ("30/04/2024 00:00:00.000", dt.date(2024, 4, 30)),
         ("13/01/2024", dt.date(2024, 1, 13)),
         ("45536", dt.date(2024, 9, 1)),  # an Excel serial date
         ("45536.0", dt.date(2024, 9, 1)),
