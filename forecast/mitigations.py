@@ -35,7 +35,7 @@ from typing import Any
 import yaml
 
 from .levers import KINDS, LEVERS, lever_named
-from .years import fy_start
+from .years import fy_label, fy_start
 
 LINES_OF_ENQUIRY = (
     "financial oversight",
@@ -83,7 +83,9 @@ def load_mitigations(path: Path, provision_types: list[str] | None = None) -> li
         raise MitigationsError(f"{path}: cannot read the mitigations file ({error})") from error
     entries = document.get("mitigations") if isinstance(document, dict) else None
     if not isinstance(entries, list):
-        raise MitigationsError(f"{path}: expected a top-level 'mitigations:' list")
+        raise MitigationsError(
+            f"{path}: expected a top-level 'mitigations:' list (`mitigations: []` for none)"
+        )
     mitigations = [
         _parse(entry, index, path, provision_types) for index, entry in enumerate(entries, 1)
     ]
@@ -104,8 +106,11 @@ def _parse(entry: Any, index: int, path: Path, provision_types: list[str] | None
         raise MitigationsError(f"{where}: expected a mapping of name, lever, effect …")
     if entry.get("name"):
         where += f" ({entry['name']!r})"
+    # a name or label of spaces is none (and `Same ` is the mitigation `Same`)
     missing = [
-        k for k in ("name", "lever", "start_year", "status", "line_of_enquiry") if not entry.get(k)
+        k
+        for k in ("name", "lever", "start_year", "status", "line_of_enquiry")
+        if not str(entry.get(k) or "").strip()
     ]
     if missing:
         raise MitigationsError(f"{where}: missing {', '.join(missing)}")
@@ -177,7 +182,8 @@ def _parse(entry: Any, index: int, path: Path, provision_types: list[str] | None
             "to must be another provision type"
         )
     try:
-        fy_start(str(entry["start_year"]))
+        # one spelling (2026-27, not 2026/27): the label is matched against the forecast's years
+        start_year = fy_label(fy_start(str(entry["start_year"])))
     except ValueError as error:
         raise MitigationsError(f"{where}: {error}") from error
     given = entry.get("cost_gbp")
@@ -191,10 +197,10 @@ def _parse(entry: Any, index: int, path: Path, provision_types: list[str] | None
         raise MitigationsError(f"{where}: cost_gbp must be £ a year (0 or more), not {given!r}")
     milestones = entry.get("milestones") or []
     return Mitigation(
-        name=str(entry["name"]),
+        name=str(entry["name"]).strip(),
         line_of_enquiry=line,
         lever=lever,
-        start_year=str(entry["start_year"]),
+        start_year=start_year,
         status=status,
         provision_types=tuple(types),
         effect=dict(effect),

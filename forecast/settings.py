@@ -13,6 +13,7 @@ year Y/Y + 1, by their age at 31 August Y).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 from dataclasses import dataclass, field, replace
@@ -23,7 +24,7 @@ import yaml
 
 from .cohort import CohortSettings
 from .costs import CostSettings
-from .years import fy_start
+from .years import fy_label, fy_start
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 DEFAULT_SETTINGS_FILE = CONFIG_DIR / "forecast.yml"
@@ -74,6 +75,13 @@ class ForecastSettings:
     # whether the file (or one it extends) set recover_by: a horizon set from the environment
     # moves recover_by with it only when the file left it to the horizon
     recover_by_given: bool = False
+
+    def __post_init__(self) -> None:
+        # one spelling of a year (2028-29, not 2028/29 or 2028-2029): the labels are matched
+        # against the forecast's years, and `2028/29` passed validation then matched none
+        for name in ("horizon", "recover_by"):
+            with contextlib.suppress(ValueError):  # validate() names the setting and the value
+                object.__setattr__(self, name, fy_label(fy_start(str(getattr(self, name)))))
 
     def with_overrides(self, **values) -> ForecastSettings:
         return replace(self, **{k: v for k, v in values.items() if v is not None})

@@ -594,6 +594,30 @@ def test_mitigations_file_errors_name_the_file_and_entry(tmp_path):
         load_mitigations(path, TYPES)
 
 
+def test_a_mitigation_s_name_and_year_are_read_one_way(tmp_path):
+    """`Same` and `Same ` were two mitigations that read as one in the report; a start year
+    written 2026/27 was kept so, and matched none of the forecast's 2026-27 years."""
+    entry = (
+        "  - name: {name}\n    lever: reduce_new_plans\n    provision_types: [mainstream]\n"
+        "    start_year: {year}\n    status: assessed\n    line_of_enquiry: "
+        "early support and inclusion\n    effect: {{percent: 5}}\n"
+    )
+    path = tmp_path / "m.yml"
+    path.write_text("mitigations:\n" + entry.format(name="Same ", year="2026/27"))
+    (loaded,) = load_mitigations(path, TYPES)
+    assert (loaded.name, loaded.start_year) == ("Same", "2026-27")
+    path.write_text(
+        "mitigations:\n"
+        + entry.format(name="Same", year="2026-27")
+        + entry.format(name="'Same '", year="2027-28")
+    )
+    with pytest.raises(MitigationsError, match="mitigations 1 and 2 are both named 'Same'"):
+        load_mitigations(path, TYPES)
+    path.write_text("mitigations:\n")
+    with pytest.raises(MitigationsError, match=r"`mitigations: \[\]` for none"):
+        load_mitigations(path, TYPES)
+
+
 def test_the_shipped_example_mitigations_are_valid():
     from dagster_project.settings import EXAMPLE_MITIGATIONS
     from forecast.published import PROVISIONS

@@ -86,6 +86,18 @@ def test_the_environments_horizon_moves_recover_by_only_where_the_file_left_it(t
     assert _forecast_settings(DEFAULTS, {"HIGHNEEDS_HORIZON": "2029-30"}).recover_by == "2029-30"
 
 
+def test_a_year_written_another_way_is_the_year_the_forecast_labels(tmp_path):
+    """HIGHNEEDS_HORIZON=2028/29 passed validation and was kept as written: the forecast's years
+    are labelled 2028-29, so the refresh's summary failed on KeyError '2028/29'."""
+    from dagster_project.settings import _forecast_settings
+
+    own = tmp_path / "own.forecast.yml"
+    own.write_text(f"extends: {DEFAULTS}\nrecover_by: 2028/2029\n")
+    settings = _forecast_settings(own, {"HIGHNEEDS_HORIZON": "2029/30"})
+    assert (settings.horizon, settings.recover_by) == ("2029-30", "2028-29")
+    assert _forecast_settings(own, {"HIGHNEEDS_RECOVER_BY": "2028 / 29"}).recover_by == "2028-29"
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
