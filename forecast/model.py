@@ -264,6 +264,11 @@ def resolve_levers(
         lever = lever_named(m.lever)
         first = fy_start(m.start_year) - model.base_year  # the census in FY s is January s + 1
         if first >= years:
+            # a mitigation the log holds is never left out without a word (its rows read £0)
+            levers.note(
+                f"{m.name}: starts in {m.start_year}, after the forecast's last year "
+                f"({fy_of_census_year(model.base_year + years)}): no effect in it",
+            )
             continue
         if lever.once and fy_start(m.start_year) <= fy_start(actual_until):
             # a one-off change dated in a year already in the extracts is in the actual unit

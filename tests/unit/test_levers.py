@@ -200,11 +200,20 @@ def test_start_years_before_the_forecast_act_from_its_first_year_once_never_and_
     ]
     _, costs = resolve(mitigation("unit_cost_change", {"percent": 50}, ("a",), start=first))
     np.testing.assert_array_equal(costs.level[:, 0], [1.5, 1, 1])  # once, in the first year
-    caseload, late = resolve(
-        mitigation("funding_change", {"amount_gbp": 1}, (), start="2029-30"),
-        mitigation("reduce_new_plans", {"percent": 50}, start="2029-30"),
+    beyond = model()
+    caseload, late = resolve_levers(
+        [
+            mitigation("funding_change", {"amount_gbp": 1}, (), start="2029-30", name="Later"),
+            mitigation("reduce_new_plans", {"percent": 50}, start="2029-30"),
+        ],
+        beyond,
+        YEARS,
     )
     assert (late.funding == 0).all() and caseload.joiner_factor is None
+    # its rows read £0: the log says why (it said nothing)
+    assert beyond.notes[0] == (
+        "Later: starts in 2029-30, after the forecast's last year (2028-29): no effect in it"
+    )
 
 
 def test_a_one_off_change_in_a_year_estimated_before_the_forecast_acts_from_its_first_year():
