@@ -1129,6 +1129,21 @@ def case_extracts_reach_census(target: Warehouse | duckdb.DuckDBPyConnection) ->
 INCOME_LINES = ("hnb_allocation", "la_contribution", "other_income")
 
 
+def _years_without_deductions(lines: pd.DataFrame) -> pd.DataFrame:
+    """Per council, the budget years with an hnb_allocation and no place_deductions line where
+    another of its years has one: the year, its budget file(s) and the years that have one."""
+    rows = []
+    for la_code, council in lines.groupby("la_code", sort=True):
+        deducted = sorted(set(council.loc[council["line"] == "place_deductions", "financial_year"]))
+        if not deducted:
+            continue
+        for year, part in council.groupby("financial_year", sort=True):
+            if set(part["line"]) == {"hnb_allocation"}:
+                files = ", ".join(sorted(set(part["source_file"])))
+                rows.append((la_code, year, files, ", ".join(deducted)))
+    return pd.DataFrame(rows, columns=["la_code", "financial_year", "files", "deducted_years"])
+
+
 def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
     """Per council: every complete financial year from the one whose balance brought forward
     anchors the cumulative balance (else the first) has high needs budget lines. Without them
@@ -1136,7 +1151,8 @@ def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) 
     into every later year's balance and the forecast's starting point. And each year's
     allocation, council contribution and other income are income, as the budget file's contract
     writes them: a file that writes its income as credits (negative, as the ledger does) would
-    read its funding as a deficit, or take its contribution off its funding."""
+    read its funding as a deficit, or take its contribution off its funding. And a year with an
+    allocation has its place deductions where the council's other years have them."""
     wh = as_warehouse(target)
     facts = wh.frame(
         f"""
@@ -1162,10 +1178,20 @@ def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) 
         f"FROM staging.stg_budget__lines WHERE line IN ({', '.join(map(repr, INCOME_LINES))}) "
         "AND amount_gbp < 0 ORDER BY la_code, source_file, source_row"
     )
-    many = len({*facts["la_code"], *negative["la_code"]}) > 1
+    # a year with an allocation and no place deductions, where the council's other years have
+    # them: its funding reads a year's deductions (about £1m) too high, and a forecast year's is
+    # grown on into the years after it (a green run showed a surplus year in a run of deficits)
+    undeducted = _years_without_deductions(
+        wh.frame(
+            "SELECT DISTINCT la_code, financial_year, line, source_file "
+            "FROM staging.stg_budget__lines "
+            "WHERE line IN ('hnb_allocation', 'place_deductions')"
+        )
+    )
+    many = len({*facts["la_code"], *negative["la_code"], *undeducted["la_code"]}) > 1
     facts = pd.concat(
         [
-            facts.assign(allocation_negative=None),
+            facts.assign(allocation_negative=None, deductions_missing=None),
             pd.DataFrame(
                 {
                     "la_code": negative["la_code"],
@@ -1176,6 +1202,18 @@ def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) 
                         for r in negative.itertuples()
                     ],
                     "allocation_negative": True,
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "la_code": undeducted["la_code"],
+                    "label": [
+                        (f"council {r.la_code}: " if many else "")
+                        + f"{r.files}: {r.financial_year} has an hnb_allocation and no "
+                        f"place_deductions line (given for {r.deducted_years})"
+                        for r in undeducted.itertuples()
+                    ],
+                    "deductions_missing": True,
                 }
             ),
         ],
@@ -1191,6 +1229,7 @@ def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) 
                 value_set=[False],
             ),
             expect("ExpectColumnValuesToBeInSet", column="allocation_negative", value_set=[False]),
+            expect("ExpectColumnValuesToBeInSet", column="deductions_missing", value_set=[False]),
         ],
         {
             "complete_without_budget": (
@@ -1205,6 +1244,13 @@ def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) 
                 "credits negative); read as given, it would count against the year's funding "
                 "(write the budget file's income lines positive; money moved out of the high "
                 "needs block is a negative block_transfer)"
+            ),
+            "deductions_missing": (
+                "a year's budget has a high needs allocation and no place_deductions line while "
+                "the council's other years have one: its funding would read the year's place "
+                "funding (paid to academies and colleges directly) as the council's, about a "
+                "year's deductions too high, and a forecast year's would be grown on (add the "
+                "year's place_deductions line; 0 if the year truly has none)"
             ),
         },
     )

@@ -330,6 +330,25 @@ def test_a_complete_year_without_a_budget_fails_naming_it(con):
     assert result.summary.endswith("(add the year's lines to the budget file) (2022-23)")
 
 
+def test_a_budget_year_without_its_place_deductions_fails_naming_it(con):
+    """A year's place_deductions row left out of the budget file read as £0: its funding was a
+    year's deductions too high (a surplus year in a run of deficits; a forecast year's grown on
+    to the horizon), with every gate green."""
+    con.execute(
+        "DELETE FROM raw.budget WHERE line = 'place_deductions' AND financial_year = ?", ["2023-24"]
+    )
+    (file,) = con.execute("SELECT DISTINCT source_file FROM staging.stg_budget__lines").fetchone()
+    result = gates.complete_years_have_a_budget(con)
+    assert not result.passed
+    assert "a year's budget has a high needs allocation and no place_deductions line" in (
+        result.summary
+    )
+    assert (
+        f"({file}: 2023-24 has an hnb_allocation and no place_deductions line "
+        "(given for 2021-22, 2022-23, 2024-25))" in result.summary
+    )
+
+
 @pytest.mark.parametrize("line", ["hnb_allocation", "other_income", "la_contribution"])
 def test_a_budget_file_writing_its_income_as_a_credit_fails_naming_file_row_and_column(con, line):
     """Income written negative, as the ledger writes credits: read as given, the year's funding
