@@ -379,13 +379,40 @@ def _known_code(con: duckdb.DuckDBPyConnection) -> str | None:
     return codes[0] if codes else None
 
 
+def _misnamed_council_folders(landing_dir: Path) -> list[Path]:
+    """Folders of the landing folder laid out as a council's (extract files inside) whose name is
+    not a 3-digit old LA code (`E06000037`, `0869`, `869 `), nor an extract's own folder."""
+    from .contracts import EXTRACTS
+
+    extract_folders = {e.landing_folder for e in EXTRACTS.values()} | {"sen2"}
+    return [
+        folder
+        for folder in sorted(landing_dir.iterdir() if landing_dir.is_dir() else [])
+        if folder.is_dir()
+        and not COUNCIL_FOLDER.fullmatch(folder.name)
+        and folder.name not in extract_folders
+        and _has_extract_files(folder)
+    ]
+
+
 def require_landing_files(landing_dir: Path) -> None:
     """Stop with a plain message when no extract file (nor SEN2 return) is in the landing folder,
-    rather than let the models fail on empty tables; or when it mixes councils' folders with a
-    council's own extract folders (whose council would those files be?)."""
+    rather than let the models fail on empty tables; when it mixes councils' folders with a
+    council's own extract folders (whose council would those files be?); or when a folder laid
+    out as a council's is not named by its code (its files would be read by nobody, silently)."""
     from .contracts import EXTRACTS
 
     councils = council_folders(landing_dir)
+    misnamed = _misnamed_council_folders(landing_dir)
+    if misnamed and (councils or not _has_extract_files(landing_dir)):
+        raise EmptyLanding(
+            f"The landing folder {landing_dir} (HIGHNEEDS_LANDING) holds "
+            f"{', '.join(repr(f.name + '/') for f in misnamed)} with extract files, but a "
+            "council's folder is named by its 3-digit old LA code (e.g. 869/, as the DfE's "
+            "statistics number councils; not an ONS code, nor with a leading zero or a space): "
+            "rename it to its council's code, or move it out of the landing folder. Its files "
+            "would not be read."
+        )
     if councils:
         # a shared GIAS extract at the top level is allowed: every council reads it
         if _has_extract_files(landing_dir, shared_too=False):

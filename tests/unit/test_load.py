@@ -1016,6 +1016,21 @@ def test_councils_folders_are_councils_and_a_councils_own_files_beside_them_are_
         require_landing_files(tmp_path)
 
 
+@pytest.mark.parametrize("name", ["E06000037", "0869", "869 ", "86", "west berkshire"])
+def test_a_councils_folder_not_named_by_its_code_stops_the_refresh(tmp_path, name):
+    """A council's folder named by its ONS code (or `0869`, `869 `) beside the others was read
+    by nobody: its plans and ledger were left out with every gate green. Alone, it was told the
+    landing folder held no extract files."""
+    from ingest.load import EmptyLanding, require_landing_files
+
+    write(tmp_path / name, "finance", "ledger.csv", FINANCE_HEADER + "\n")
+    with pytest.raises(EmptyLanding, match=rf"holds '{name}/' with extract files, but a council"):
+        require_landing_files(tmp_path)
+    write(tmp_path / "825", "ehcp", "plans.csv", EHCP_HEADER + "\n")
+    with pytest.raises(EmptyLanding, match="3-digit old LA code"):
+        require_landing_files(tmp_path)
+
+
 def test_one_councils_landing_folder_takes_its_code_from_the_setting(tmp_path):
     from ingest.load import UNKNOWN_LA_CODE, landing_councils
 
