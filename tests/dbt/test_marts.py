@@ -427,6 +427,55 @@ def test_a_ledger_that_stops_before_the_years_last_month_leaves_the_year_incompl
     assert by_point == dict(expected) and by_point[last] == ledger_by_year_before(march)[last]
 
 
+def test_a_part_years_unit_cost_is_its_spend_over_the_placement_days_the_ledger_covers(
+    warehouse_copy,
+):
+    """The ledger stops on 31 October while the placements run on to the data's as-at date: the
+    part year's unit cost divided seven months of spend by the placements of the whole extract
+    (40 % low in serving). It is the spend over the placement days up to the ledger's last
+    posting; the complete years keep theirs."""
+    cut = dt.date(2023, 10, 31)
+    query = (
+        "SELECT financial_year, provision_type, spend_gbp, unit_cost_gbp, is_complete_year "
+        "FROM marts.fct_provision_spend WHERE unit_cost_gbp IS NOT NULL"
+    )
+    with duckdb.connect(str(warehouse_copy)) as con:
+        before = {(r[0], r[1]): r for r in con.execute(query).fetchall()}
+        con.execute("DELETE FROM staging.stg_finance__transactions WHERE posting_date > ?", [cut])
+    rebuild(
+        warehouse_copy,
+        "int_data_as_at",
+        "int_placement_days_by_year",
+        "fct_provision_spend",
+        data_tests=False,
+    )
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        after = {(r[0], r[1]): r for r in con.execute(query).fetchall()}
+        first, as_at = con.execute(
+            "SELECT ledger_first_posting_date, as_at_date FROM intermediate.int_data_as_at"
+        ).fetchone()
+        spells = con.execute(
+            "SELECT provision_type, start_date, end_date "
+            "FROM intermediate.int_placements_classified"
+        ).fetchall()
+    assert as_at > cut
+    year_start, year_end = dt.date(2023, 4, 1), dt.date(2024, 3, 31)
+    days: dict[str, int] = defaultdict(int)
+    for provision, start, end in spells:
+        since = max(start, year_start, first)
+        until = min(end or as_at, as_at, year_end, cut)
+        days[provision] += max((until - since).days + 1, 0)
+    part = {k: r for k, r in after.items() if k[0] == "2023-24"}
+    assert part and not any(r[4] for r in part.values())
+    for (_, provision), (_, _, spend, unit_cost, _) in part.items():
+        fte = Decimal(days[provision]) / 366
+        # each placement's FTE is held to 6 decimal places
+        assert abs(unit_cost / (spend / fte) - 1) < Decimal("1e-5"), provision
+    assert {k: r for k, r in after.items() if k[0] < "2023-24"} == {
+        k: r for k, r in before.items() if k[0] < "2023-24"
+    }
+
+
 def test_a_ledger_that_starts_before_the_budget_closes_its_first_years_on_the_brought_forward(
     warehouse_copy,
 ):

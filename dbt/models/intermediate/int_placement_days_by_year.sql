@@ -1,5 +1,7 @@
 -- Days each placement was open in each financial year, and the full-time equivalent (days
--- open / days in the year). Ongoing placements count up to the as-at date of the council's data.
+-- open / days in the year). Ongoing placements count up to the as-at date of the council's data;
+-- fte_in_ledger_period only between the ledger's first and last postings (what a part year's
+-- spend pays for).
 with placements as (
     select * from {{ ref('int_placements_classified') }}
 ),
@@ -38,7 +40,15 @@ spells_in_year as (
         financial_years.fy_start,
         financial_years.fy_end,
         greatest(placements.start_date, financial_years.fy_start) as open_from,
-        least(coalesce(placements.end_date, bounds.as_at_date), bounds.as_at_date, financial_years.fy_end) as open_to
+        least(coalesce(placements.end_date, bounds.as_at_date), bounds.as_at_date, financial_years.fy_end) as open_to,
+        -- inside the ledger's postings (all of it without a ledger): the days a part year's
+        -- spend pays for
+        greatest(placements.start_date, financial_years.fy_start,
+            coalesce(bounds.ledger_first_posting_date, financial_years.fy_start)) as ledger_open_from,
+        least(
+            coalesce(placements.end_date, bounds.as_at_date), bounds.as_at_date, financial_years.fy_end,
+            coalesce(bounds.ledger_last_posting_date, bounds.as_at_date)
+        ) as ledger_open_to
     from placements
     inner join bounds on bounds.la_code = placements.la_code
     inner join financial_years
@@ -59,6 +69,11 @@ select
     cast(
         ({{ dbt.datediff('open_from', 'open_to', 'day') }} + 1) / ({{ dbt.datediff('fy_start', 'fy_end', 'day') }} + 1)
         as decimal(18, 6)
-    ) as fte
+    ) as fte,
+    cast(
+        greatest({{ dbt.datediff('ledger_open_from', 'ledger_open_to', 'day') }} + 1, 0)
+            / ({{ dbt.datediff('fy_start', 'fy_end', 'day') }} + 1)
+        as decimal(18, 6)
+    ) as fte_in_ledger_period
 from spells_in_year
 where open_to >= open_from

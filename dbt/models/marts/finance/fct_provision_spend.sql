@@ -51,13 +51,34 @@ spend_totals as (
     group by spend.la_code, spend.financial_year, spend.provision_type
 ),
 
+-- whole when the extracts reach the year's last day and the ledger itself holds its first and
+-- last months, the last as whole as its others: another extract's later dates cannot make eleven
+-- months of spend a year, nor a ledger extracted on 2 March, nor a ledger that starts in the
+-- year's last week
+completeness as (
+    select financial_years.la_code, financial_years.financial_year,
+        cast(bounds.as_at_date >= {{ financial_year_start('financial_years.financial_year') }} + interval 1 year - interval 1 day
+            and bounds.ledger_first_posting_date < {{ financial_year_start('financial_years.financial_year') }} + interval 1 month
+            and (
+                bounds.ledger_last_posting_date >= {{ financial_year_start('financial_years.financial_year') }} + interval 1 year
+                or (
+                    bounds.ledger_last_posting_date >= {{ financial_year_start('financial_years.financial_year') }} + interval 11 month
+                    and bounds.ledger_last_month_whole
+                )
+            )
+            as boolean) as is_complete_year
+    from financial_years
+    inner join bounds on bounds.la_code = financial_years.la_code
+),
+
 placement_totals as (
     select
         la_code,
         financial_year,
         provision_type,
         count(distinct placement_id) as placements,
-        sum(fte) as fte_placements
+        sum(fte) as fte_placements,
+        sum(fte_in_ledger_period) as fte_in_ledger_period
     from placement_years
     group by all
 )
@@ -70,28 +91,24 @@ select
     cast(coalesce(spend_totals.spend_by_ledger_point_gbp, 0) as decimal(18, 2)) as spend_by_ledger_point_gbp,
     cast(coalesce(placement_totals.placements, 0) as bigint) as placements,
     cast(round(coalesce(placement_totals.fte_placements, 0), 4) as double) as fte_placements,
-    -- divided in double precision, as DuckDB divides decimals (Spark would divide them exactly)
+    -- divided in double precision, as DuckDB divides decimals (Spark would divide them exactly);
+    -- a year the ledger does not hold whole: its spend over the placements' days inside the
+    -- ledger's postings (a ledger stopping in October beside placements to March read 40 % low)
     cast(case
+        when grid.has_placements and not completeness.is_complete_year
+            and placement_totals.fte_in_ledger_period > 0
+            then {{ round_double(
+                'cast(coalesce(spend_totals.spend_gbp, 0) as double) / cast(placement_totals.fte_in_ledger_period as double)', 2) }}
+        when grid.has_placements and not completeness.is_complete_year
+            then null
         when grid.has_placements and placement_totals.fte_placements > 0
             then {{ round_double(
                 'cast(coalesce(spend_totals.spend_gbp, 0) as double) / cast(placement_totals.fte_placements as double)', 2) }}
     end as decimal(18, 2)) as unit_cost_gbp,
-    -- whole when the extracts reach the year's last day and the ledger itself holds its first and
-    -- last months, the last as whole as its others: another extract's later dates cannot make
-    -- eleven months of spend a year, nor a ledger extracted on 2 March, nor a ledger that starts
-    -- in the year's last week
-    cast(bounds.as_at_date >= {{ financial_year_start('grid.financial_year') }} + interval 1 year - interval 1 day
-        and bounds.ledger_first_posting_date < {{ financial_year_start('grid.financial_year') }} + interval 1 month
-        and (
-            bounds.ledger_last_posting_date >= {{ financial_year_start('grid.financial_year') }} + interval 1 year
-            or (
-                bounds.ledger_last_posting_date >= {{ financial_year_start('grid.financial_year') }} + interval 11 month
-                and bounds.ledger_last_month_whole
-            )
-        )
-        as boolean) as is_complete_year
+    completeness.is_complete_year
 from grid
-inner join bounds on bounds.la_code = grid.la_code
+inner join completeness
+    on completeness.la_code = grid.la_code and completeness.financial_year = grid.financial_year
 left join spend_totals
     on spend_totals.la_code = grid.la_code
     and spend_totals.financial_year = grid.financial_year and spend_totals.provision_type = grid.provision_type
