@@ -22,7 +22,6 @@ from forecast.backtest import verdict
 from forecast.baselines import LABELS
 from forecast.model import MITIGATED, UNMITIGATED
 from forecast.years import fy_of_census_year
-from serving.suppression import Line, suppress
 
 from .charts import SENSITIVITY_LABELS
 from .data import DFE_PLACEMENT, ReportData, spend_forecast_published, spend_published
@@ -285,15 +284,15 @@ def expenditure_by_line(data: ReportData, threshold: int | None = None) -> list[
         for year in split_hidden:
             of_year = actual[actual["financial_year"] == year]
             types = set(hidden_types.loc[hidden_types["financial_year"] == year, "provision_type"])
-            from_hidden = (
-                of_year[of_year["provision_type"].isin(types)]
-                .groupby("s251_line")["spend_gbp"]
-                .sum()
-                .reindex(by_line["S251 line"].iloc[:-1])
-                .fillna(0.0)
-            )
-            line_hidden.loc[by_line.index[:-1], year] = _dominated_lines(
-                by_line[year].iloc[:-1].to_numpy(), from_hidden.to_numpy()
+            spend = of_year.pivot_table(
+                index="s251_line",
+                columns="provision_type",
+                values="spend_gbp",
+                aggfunc="sum",
+                fill_value=0.0,
+            ).reindex(index=by_line["S251 line"].iloc[:-1], fill_value=0.0)
+            line_hidden.loc[by_line.index[:-1], year] = _lines_to_hide(
+                spend.to_numpy(dtype=float), spend.columns.isin(list(types))
             )
         by_line = by_line.mask(line_hidden)
     tables.insert(
@@ -324,21 +323,48 @@ def _hidden_in(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return hidden
 
 
-def _dominated_lines(spend: np.ndarray, from_hidden: np.ndarray) -> np.ndarray:
-    """Which of a year's S251 lines to hide: those more than half of whose spend is a hidden
-    provision type's (the line's total would be near that type's spend: the dominance rule of
-    disclosure control for money), and enough others that the year's total gives none back; a
-    line with no spend is no complement."""
-    sensitive = (np.abs(from_hidden) > 0.5 * np.abs(spend)) & (from_hidden != 0)
-    if not sensitive.any():
+def _lines_to_hide(spend: np.ndarray, hidden_type: np.ndarray) -> np.ndarray:
+    """Which of a year's S251 lines to hide, from its spend by line × provision type (rows in the
+    table's line order) and the provision types whose spend that year is hidden: the lines more
+    than half of whose spend is a hidden type's (the line's total would be near that type's
+    spend: the dominance rule of disclosure control for money), and as complements the fewest
+    others, smallest first, until neither such a line's total nor a hidden type's spend can be
+    worked out. What an outsider knows: the lines shown, the year's total, every provision type's
+    spend the provision tables show, and which lines carry which types (a line of central
+    services is central spend). One complement was chosen by the line table alone: a line of
+    central spend, which the central row beside it gave back, and the line hidden with it after
+    it (AP and EOTAS spend of two children, to the penny)."""
+    totals = spend.sum(axis=1)
+    from_hidden = spend[:, hidden_type].sum(axis=1)
+    dominated = (np.abs(from_hidden) > 0.5 * np.abs(totals)) & (from_hidden != 0)
+    cells = np.argwhere(spend != 0)  # the unknowns: each line's spend on each type
+    if not len(cells):
         return np.zeros(len(spend), dtype=bool)
-    # as counts for the suppression rules: the sensitive lines below the threshold of 2, the
-    # others by the size of their spend (the smallest non-zero one is the complement)
-    values = np.where(sensitive, 1.0, np.maximum(np.abs(spend), 2.0))
-    values = np.where(~sensitive & (spend == 0), 0.0, values)
-    frame = pd.DataFrame({"value": [*values, values.sum()]})
-    line = Line(np.arange(len(values)), len(values))
-    return suppress(frame, "value", [line], threshold=2).notna().to_numpy()[: len(values)]
+    by_line = (cells[:, 0][None, :] == np.arange(len(spend))[:, None]).astype(float)
+    by_type = (cells[:, 1][None, :] == np.arange(spend.shape[1])[:, None]).astype(float)
+    targets = np.vstack([by_line[dominated], by_type[hidden_type & by_type.any(axis=1)]])
+
+    def disclosed(hidden: np.ndarray) -> int:
+        known = np.vstack([by_line[~hidden], by_type[~hidden_type], np.ones(len(cells))])
+        rank = np.linalg.matrix_rank(known)
+        return sum(np.linalg.matrix_rank(np.vstack([known, target])) == rank for target in targets)
+
+    hidden = dominated.copy()
+    left = disclosed(hidden)
+    while left:
+        candidates = sorted(
+            np.flatnonzero(~hidden & (totals != 0)), key=lambda i: (abs(totals[i]), i)
+        )
+        for line in candidates:
+            trial = hidden.copy()
+            trial[line] = True
+            if (after := disclosed(trial)) < left:
+                hidden, left = trial, after
+                break
+        else:
+            # no single line more protects them: the year shows no line but its total
+            return totals != 0
+    return hidden
 
 
 def expenditure_by_provision(

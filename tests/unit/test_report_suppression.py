@@ -3,6 +3,7 @@ enough of its year's other cells that the year's total spend cannot give it back
 
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 
 from report.tables import provision_spend
@@ -226,6 +227,44 @@ def test_a_line_that_is_mostly_a_hidden_type_s_spend_is_hidden_with_another():
     assert lines.suppressed["2023-24"].sum() == frame["2023-24"].isna().sum()
     internal = expenditure_by_line(data)[0].frame.set_index("S251 line")
     assert internal.loc["1.2.3", "2023-24"] == 30_000
+
+
+def test_no_hidden_spend_comes_back_from_the_lines_and_the_provision_table_together():
+    """The complement of a line hidden for an independent school's one child was the smallest
+    other line, 1.2.6: all central spend. The central row of the provision table less the central
+    lines shown gave 1.2.6 back, and the year's total less every other line then 1.2.3, the
+    child's cost, to the penny. An outsider who knows which lines carry which types solves the
+    published lines and provision spends together: no hidden spend may be fixed by them."""
+    from scipy.linalg import null_space
+
+    from report.tables import expenditure_by_line
+
+    data = spend_data()
+    lines = data.spend_by_line
+    lines.loc[lines["provision_type"] == "inmss", "s251_line"] = "1.2.3"
+    central = lines.index[lines["provision_type"] == "central"]
+    small = lines.loc[central].assign(s251_line="1.2.6", spend_gbp=20_000.0)
+    lines.loc[central, "spend_gbp"] -= 20_000.0
+    data.spend_by_line = pd.concat([lines, small], ignore_index=True)
+    year = "2023-24"
+    by_line = expenditure_by_line(data, THRESHOLD)[0].frame.set_index("S251 line")[year]
+    by_type = (
+        provision_spend(data, THRESHOLD)
+        .frame.set_index(["Financial year", "Provision type"])
+        .loc[year, "Spend (£)"]
+    )
+    cells = data.spend_by_line.query("financial_year == @year and spend_gbp != 0")
+    cells = cells[["s251_line", "provision_type"]].drop_duplicates().reset_index(drop=True)
+    known = [np.ones(len(cells))]  # the year's total
+    known += [(cells["s251_line"] == line).to_numpy(float) for line in by_line.dropna().index]
+    known += [(cells["provision_type"] == t).to_numpy(float) for t in by_type.dropna().index]
+    free = null_space(np.vstack(known))  # the ways the cells can move with every published sum
+    for hidden in [*by_line[by_line.isna()].index, *by_type[by_type.isna()].index]:
+        target = ((cells["s251_line"] == hidden) | (cells["provision_type"] == hidden)).to_numpy(
+            float
+        )
+        assert np.abs(target @ free).max() > 1e-6, f"{hidden} is fixed by the published sums"
+    assert pd.isna(by_line["1.2.3"]) and pd.isna(by_type["inmss"])
 
 
 def test_a_hidden_spend_in_the_year_still_in_progress_leaves_the_complete_years_split():
