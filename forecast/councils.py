@@ -81,7 +81,7 @@ def forecast_council(
 def forecast_councils(
     histories: dict[str, History],
     settings: ForecastSettings,
-    mitigations_file: Path,
+    mitigations_file: Path | dict[str, Path],
     published: Path | None,
     workers: int = 1,
     unfitted: dict[str, str] | None = None,
@@ -95,12 +95,18 @@ def forecast_councils(
     ledger too short for the cohort model) is left out and recorded there (code →
     why) while the others are forecast; unless that leaves no council, which raises. Without
     it, the first such error stops every forecast; any other error (of the shared settings, such
-    as the mitigations file, or a bug) always does."""
+    as the mitigations file, or a bug) always does. `mitigations_file`: one log for every council,
+    or each council's (council_mitigations_file)."""
     codes = sorted(histories)
+    files = (
+        mitigations_file
+        if isinstance(mitigations_file, dict)
+        else dict.fromkeys(codes, mitigations_file)
+    )
     if workers < 2 or len(codes) < 2:
         jobs = {
             code: _attempt(
-                forecast_council, code, histories[code], settings, mitigations_file, published
+                forecast_council, code, histories[code], settings, files[code], published
             )
             for code in codes
         }
@@ -115,7 +121,7 @@ def forecast_councils(
                     code,
                     histories[code],
                     settings,
-                    mitigations_file,
+                    files[code],
                     published,
                 )
                 for code in codes

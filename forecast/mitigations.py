@@ -76,6 +76,20 @@ class Mitigation:
         return fy_start(self.start_year)
 
 
+# a council's own mitigation log, in its landing folder (landing/<LA code>/ with many councils)
+COUNCIL_MITIGATIONS = "mitigations.yml"
+
+
+def council_mitigations_file(council_folder: Path | None, default: Path) -> Path:
+    """The mitigation log a council's forecast applies: its own (`mitigations.yml` in its landing
+    folder) where it has one, else the shared one (HIGHNEEDS_MITIGATIONS). With many councils in
+    one warehouse one shared log gave every council the same block transfer in pounds, the same
+    delivery costs and owners; a council's figures are those of a refresh of its folder alone,
+    which finds the same file."""
+    own = council_folder / COUNCIL_MITIGATIONS if council_folder is not None else None
+    return own if own is not None and own.is_file() else default
+
+
 def load_mitigations(path: Path, provision_types: list[str] | None = None) -> list[Mitigation]:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

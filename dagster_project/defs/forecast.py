@@ -9,8 +9,10 @@ from checks.gates import GateResult
 from forecast.checks import CHECK_DESCRIPTIONS, TABLE_CHECKS, combine_results
 from forecast.councils import forecast_councils
 from forecast.history import councils, read_history
+from forecast.mitigations import council_mitigations_file
 from forecast.model import MITIGATED, UNMITIGATED
 from forecast.store import TABLE_DESCRIPTIONS, combine, write_tables
+from ingest.load import council_folders
 from warehouse import table_exists
 from warehouse.councils import held_councils
 
@@ -89,11 +91,25 @@ def forecast_tables_asset(
     # ledger too short for the cohort model, say) is held while the others are forecast, as a
     # gate it failed would hold it
     unfitted: dict[str, str] = {}
+    # a council's own mitigation log (mitigations.yml in its landing folder), else the shared one
+    folders = {council.la_code: council.folder for council in council_folders(settings.landing)}
+    logs = {
+        code: council_mitigations_file(
+            folders.get(code) if folders else settings.landing, settings.mitigations
+        )
+        for code in histories
+    }
+    for code, log in logs.items():
+        context.log.info(
+            (f"{code}: " if len(codes) > 1 else "")
+            + f"mitigation log {log}"
+            + (" (the council's own)" if log != settings.mitigations else "")
+        )
     try:
         done = forecast_councils(
             histories,
             settings.forecast,
-            settings.mitigations,
+            logs,
             published,
             settings.duckdb_threads,
             unfitted=unfitted,
@@ -147,7 +163,13 @@ def forecast_tables_asset(
     for name, frame in tables.items():
         metadata = {
             "dagster/row_count": len(frame),
-            "mitigations_file": dg.MetadataValue.path(str(settings.mitigations)),
+            "mitigations_file": (
+                dg.MetadataValue.path(str(next(iter(set(logs.values())))))
+                if len(set(logs.values())) == 1
+                else dg.MetadataValue.md(
+                    "\n".join(f"- {code}: `{log}`" for code, log in sorted(logs.items()))
+                )
+            ),
             "dagster/column_schema": contract_column_schema(
                 "forecast", name, {column: str(frame[column].dtype) for column in frame.columns}
             ),
