@@ -120,7 +120,7 @@ def _refresh_and_summarise(
     if outcome.success and outcome.held:
         from serving.publish import served_figures
 
-        print_report_location(settings, console)
+        print_report_location(settings, console, outcome.run_id)
         codes = outcome.held_councils
         figures = served_figures(settings.serving)
         never = [code for code in codes if figures.get(code, "none") == "none"]

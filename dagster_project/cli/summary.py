@@ -2,6 +2,7 @@
 with examples, the checks, spend and caseload by provision with the forecast, the balance and
 what drives it, and where the serving file and the report are."""
 
+import json
 from pathlib import Path
 
 from rich.console import Console
@@ -375,7 +376,11 @@ def money_m(value: float, decimals: int = 1) -> str:
     return f"{sign}£{abs(value) / 1e6:,.{decimals}f}m"
 
 
-def print_report_location(settings: Settings, console: Console) -> None:
+def print_report_location(settings: Settings, console: Console, run_id: str | None = None) -> None:
+    """Where the report is; with `run_id` (this refresh's), whether it is one this refresh kept
+    from an earlier one rather than drew (its council held by a gate)."""
+    from report.folder import LAST_BUILD
+
     from ..settings import load_report_settings
 
     report = load_report_settings(settings)
@@ -388,6 +393,19 @@ def print_report_location(settings: Settings, console: Console) -> None:
         f"workbook and charts beside each",
         highlight=False,
     )
+    try:
+        built_by = json.loads((report.out_dir / LAST_BUILD).read_text(encoding="utf-8"))["run_id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        built_by = None
+    if run_id and built_by and built_by != run_id:
+        # its council was held: every figure in it, the other councils' included, is that run's
+        console.print(
+            f"[yellow]The report is the last good one, from refresh run {built_by}: its council "
+            "was held by a gate this refresh, so it was not redrawn, and every figure in it is "
+            "that run's (the other councils' too). `highneeds report --la CODE` draws another "
+            "council's from this refresh.[/yellow]",
+            highlight=False,
+        )
     from forecast.published_extract import SHIPPED, has_published_files
 
     if not report.la_code:

@@ -27,6 +27,15 @@ ALONE = "869"
 # councils' folders is two councils' rows)
 PROVENANCE = {"source_file", "source_file_hash", "file_hash", "load_id"}
 SCHEMAS = ("staging", "intermediate", "marts", "forecast")
+OWN_MITIGATIONS = """mitigations:
+  - name: Own outreach
+    line_of_enquiry: early support and inclusion
+    lever: reduce_new_plans
+    provision_types: [mainstream]
+    start_year: 2026-27
+    effect: {percent: 5}
+    status: assured
+"""
 
 
 def refresh(folder: Path, landing: Path, la_code: str | None, expect: int = 0) -> str:
@@ -65,6 +74,8 @@ def warehouses(tmp_path_factory) -> dict[str, Path]:
     (region / ALONE / "reference" / "own_gias.csv").write_text(
         "urn,ukprn,establishment_name,establishment_type_code\n999002,10099902,Hill School,7\n"
     )
+    # ALONE's own mitigation log in its folder; the other council takes the shared one
+    (region / ALONE / "mitigations.yml").write_text(OWN_MITIGATIONS)
     built = {}
     folder = tmp_path_factory.mktemp("region")
     built["region"] = folder / "warehouse.duckdb"
@@ -147,6 +158,26 @@ def test_a_councils_slice_equals_its_own_refresh(warehouses):
             assert (region_only, own_only) == (0, 0), f"{schema}.{name}"
             compared += 1
         assert compared > 30
+
+
+def test_each_council_applies_its_own_mitigation_log_where_it_has_one(warehouses):
+    """One shared log gave every council of a region the same block transfer in pounds, the same
+    delivery costs and owners: a council's own (mitigations.yml in its folder) is its plan, the
+    shared one (HIGHNEEDS_MITIGATIONS) the others'; its refresh alone finds the same file (the
+    slice test above holds the two forecasts equal)."""
+    from dagster_project.settings import EXAMPLE_MITIGATIONS
+    from forecast.mitigations import load_mitigations
+
+    with duckdb.connect(str(warehouses["region"]), read_only=True) as con:
+        names = dict(
+            con.execute(
+                "SELECT la_code, list(DISTINCT mitigation ORDER BY mitigation) "
+                "FROM forecast.mitigations GROUP BY 1"
+            ).fetchall()
+        )
+    assert names[ALONE] == ["Own outreach"]
+    (other,) = set(COUNCILS) - {ALONE}
+    assert names[other] == sorted(m.name for m in load_mitigations(EXAMPLE_MITIGATIONS))
 
 
 def test_the_shared_gias_extract_reaches_every_council(warehouses):
@@ -251,6 +282,9 @@ def test_a_council_whose_gate_fails_keeps_its_last_good_figures_while_the_others
     assert "Council 825: held" in out and "Council 869" in out
     assert "Refresh published, but council 825 failed a gate" in out
     assert report.read_bytes() == last_report  # the report is of 825 (the first council)
+    # and the summary says so: its "every council" table holds 869's earlier figures too
+    assert "The report is the last good one, from refresh run " in out
+    assert "`highneeds report --la CODE` draws another council's from this refresh" in out
     with duckdb.connect(str(folder / "serving.duckdb"), read_only=True) as con:
         con.execute(f"ATTACH '{region / 'serving.duckdb'}' AS last (READ_ONLY)")
         con.execute(f"ATTACH '{folder / 'warehouse.duckdb'}' AS wh (READ_ONLY)")
