@@ -153,11 +153,32 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
     console.print(
         f"{trace.measure}: traced rows total {trace.traced_value:,.2f}; mart {mart}: {verdict}"
     )
+    # rows asked for as their landing files hold them that cannot be (a file changed or moved
+    # since it was loaded): said, not left to the 25 rows shown, and no clean trace
+    unread = (
+        trace.rows[trace.rows["landing_status"] != "verbatim"]
+        if "landing_status" in trace.rows
+        else trace.rows.iloc[0:0]
+    )
+    if len(unread):
+        why = unread["landing_status"].value_counts()
+        console.print(
+            Text(
+                f"{len(unread):,} of {len(trace.rows):,} rows cannot be read back as they were "
+                "loaded: "
+                + "; ".join(f"{reason} ({count:,} rows)" for reason, count in why.items())
+                + ". Their typed values are in raw (raw."
+                + ("finance" if args.what == "spend" else "ehcp")
+                + "); the landing file, by its SHA-256, is the record of what was read.",
+                style="red",
+            )
+        )
     if args.out:
         console.print(f"All {len(trace.rows):,} rows written to {args.out}")
     # a figure that is not the published one is no clean trace, whether the whole refresh or
     # only this council was refused
-    return 0 if trace.matches and unchecked is None and traced not in gated else 1
+    clean = trace.matches and unchecked is None and traced not in gated and not len(unread)
+    return 0 if clean else 1
 
 
 def _served_threshold(serving: Path) -> int | None:

@@ -184,6 +184,21 @@ def test_trace_lists_the_exact_transactions_behind_a_spend_figure(audited, monke
             header: "withheld" if header == "child_id" else value
             for header, value in original.items()
         }
+    # the ledger edited since it was loaded: its rows cannot be read back as loaded, which the
+    # trace said only in a column of the CSV, and exited 0 with "they match"
+    landing_file = folder / "landing" / "finance" / "ledger_2021_2024.csv"
+    loaded = landing_file.read_bytes()
+    try:
+        landing_file.write_bytes(loaded.replace(b",800.00,", b",801.00,", 1))
+        assert main(["trace", "spend", *arguments, "--verbatim"]) == 1
+        said = " ".join(capsys.readouterr().out.split())
+        assert (
+            f"{len(rows):,} of {len(rows):,} rows cannot be read back as they were loaded: "
+            f"ledger_2021_2024.csv has changed since it was loaded (another SHA-256) "
+            f"({len(rows):,} rows)"
+        ) in said
+    finally:
+        landing_file.write_bytes(loaded)
 
 
 def test_dbt_docs_are_built_beside_the_warehouse(audited):
