@@ -145,12 +145,32 @@ def build_panel(councils: dict[str, CouncilHistory]) -> Panel:
     for i, code in enumerate(codes):
         frame = councils[code].caseload.reindex(index=years, columns=PROVISIONS)
         provisions[i] = frame.to_numpy(dtype=float)
+    covered = np.isfinite(provisions.sum(axis=2)).sum(axis=0)
+    if len(years) > 1 and covered[-1] < covered[-2] / 2:
+        # the origin is the latest census: learnt from a handful of councils' misses, every
+        # interval would be that narrow, and the rest would be left out as reorganised
+        raise AggregateInputError(
+            f"the published files hold January {years[-1]}'s caseload for {covered[-1]} "
+            f"council(s) against {covered[-2]} in January {years[-2]}: a release in part. "
+            f"Add the rest of January {years[-1]}'s release, or remove its rows"
+        )
     if NATIONAL in councils:
         national_provisions = (
             councils[NATIONAL]
             .caseload.reindex(index=years, columns=PROVISIONS)
             .to_numpy(dtype=float)
         )
+        given = np.isfinite(national_provisions).any(axis=1)
+        lacking = [int(y) for y in years[~given | ~(np.nansum(national_provisions, axis=1) > 0)]]
+        if lacking:
+            # England's growth is every council's anchor: a year without it is no year to learn
+            # from (it ended in an IndexError), and the councils' sum beside England's own
+            # figures would put the difference between the two into one year's growth
+            raise AggregateInputError(
+                f"the published files give England's caseload (geographic_level National) but "
+                f"not for January {', '.join(map(str, lacking))}: add England's rows for those "
+                "years, or remove every England row (the councils' sum is used then)"
+            )
     else:  # files without England's row: the councils' sum
         national_provisions = np.nansum(provisions, axis=0)
     return Panel(

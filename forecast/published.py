@@ -300,8 +300,16 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
             return "E92000001"
         if level != "Local authority":
             return None
-        names[row["old_la_code"]] = (row["la_name"], row.get("region_name", ""))
-        return row["old_la_code"]
+        code = row["old_la_code"].strip()
+        if not re.fullmatch(r"[0-9]{3}", code):
+            # the council's key, and its simulations' seed: an ONS code or a blank there ended
+            # in a bare int() error from the forecast, naming no file
+            raise ValueError(
+                f"column old_la_code: {row['old_la_code']!r} for {row.get('la_name', '')!r} is "
+                "not a 3-digit old LA code"
+            )
+        names[code] = (row["la_name"], row.get("region_name", ""))
+        return code
 
     with _reading(files["caseload.csv"]) as at:
         rows = _rows(files["caseload.csv"])

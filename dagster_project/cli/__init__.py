@@ -27,14 +27,21 @@ from .ui import cmd_daemon, cmd_ui
 __all__ = ["build_parser", "main"]
 
 
+# paths × every council × years × provision types are held at once: 100,000 to 2050 is ~15 GB
+MAX_SIMULATIONS = 20_000
+
+
 def _simulations(text: str) -> int:
-    """At least 10 simulations: fewer leave no p10/p90 to speak of (0 ended in an IndexError)."""
+    """At least 10 simulations: fewer leave no p10/p90 to speak of (0 ended in an IndexError);
+    at most MAX_SIMULATIONS (beyond, the paths of every council outgrow the machine's memory)."""
     try:
         number = int(text)
     except ValueError:
         number = 0
-    if number < 10:
-        raise argparse.ArgumentTypeError(f"a whole number of 10 or more, not {text!r}")
+    if not 10 <= number <= MAX_SIMULATIONS:
+        raise argparse.ArgumentTypeError(
+            f"a whole number from 10 to {MAX_SIMULATIONS:,}, not {text!r}"
+        )
     return number
 
 

@@ -59,10 +59,14 @@ def cmd_forecast_la(args: argparse.Namespace, console: Console) -> int:
     (`--la all`), from the DfE's published counts."""
     from forecast.aggregate import AggregateInputError, forecast_councils
     from forecast.published import NATIONAL, find_council, load_published
-    from forecast.years import census_year_of_fy, fy_start
+    from forecast.years import census_year_of_fy, fy_label, fy_start
 
     try:
-        fy_start(args.horizon)
+        if fy_start(args.horizon) > LAST_HORIZON:
+            raise ValueError(
+                f"--horizon {args.horizon} is beyond {fy_label(LAST_HORIZON)}: a forecast "
+                "from published counts says nothing that far ahead"
+            )
         folder = _published_folder(args)
         councils = load_published(folder)
         _say_releases_missing(folder, console)
@@ -141,10 +145,29 @@ def cmd_forecast_la(args: argparse.Namespace, console: Console) -> int:
 def _refuse_a_council_gone(councils: dict, code: str) -> None:
     """A council with no caseload in the latest census (reorganised: Cumbria, Northamptonshire,
     Bournemouth and Poole …) has nothing to forecast from: say so, naming its successors,
-    rather than write an empty CSV."""
+    rather than write an empty CSV; nor has England (its own row: the councils' total), nor a
+    council whose latest published total is no plans."""
+    from forecast.published import NATIONAL
+
+    if code == NATIONAL:
+        raise KeyError(
+            "England is the total of the councils, not a council: forecast every council with "
+            "--la all (the CSV's totals add up to England's)"
+        )
     latest = max(int(c.caseload.index.max()) for c in councils.values())
     if int(councils[code].caseload.index.max()) < latest:
         raise KeyError(_why_not_forecast(councils, code))
+    total = float(councils[code].caseload.loc[latest].sum())
+    if not total > 0:
+        raise KeyError(
+            f"{councils[code].name} ({code}): its published caseload for January {latest} is "
+            f"{total:,.0f} plans: no caseload to grow"
+        )
+
+
+# the furthest year aggregate mode forecasts to: past it the paths of every council outgrow the
+# machine's memory long before they say anything (2100 ran; 9999 asked for 103 GiB)
+LAST_HORIZON = 2050
 
 
 # words a council's name shares with others without making them the same place

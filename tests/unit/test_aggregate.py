@@ -125,6 +125,24 @@ def test_a_gap_in_the_published_years_is_a_clear_error_not_a_years_growth():
         forecast_councils(history, 2028, simulations=100)
 
 
+def test_england_missing_from_some_years_or_a_release_in_part_is_a_clear_error():
+    """England's rows dropped from the latest release (its earlier years from the 2022 file)
+    ended in an IndexError from np.quantile; a latest census published for one council set the
+    origin there, learnt every interval from that council's one miss and left the other 152 out
+    as reorganised, green."""
+    history = councils()
+    england = history[NATIONAL]
+    history[NATIONAL] = replace(england, caseload=england.caseload.drop(index=[2024, 2025]))
+    with pytest.raises(AggregateInputError, match=r"England's caseload .* not for January 2024"):
+        forecast_councils(history, 2028, simulations=100)
+    history = councils()
+    one = history["800"]
+    extra = one.caseload.loc[[2025]].rename(index={2025: 2026})
+    history["800"] = replace(one, caseload=pd.concat([one.caseload, extra]))
+    with pytest.raises(AggregateInputError, match=r"January 2026's caseload for 1 council\(s\)"):
+        forecast_councils(history, 2028, simulations=100)
+
+
 def test_a_short_history_falls_back_to_the_national_rate_instead_of_failing():
     history = councils()
     # created by a boundary change in 2024
@@ -530,6 +548,35 @@ def test_a_council_reorganised_away_is_refused_naming_its_successors(published, 
     assert "forecast its successors: 942 Cumberland, 943 Westmorland and Furness" in said
 
 
+def test_forecast_la_refuses_england_a_council_of_no_plans_and_a_run_beyond_memory(
+    tmp_path, capsys
+):
+    """`--la England` and a council whose latest total is 0 wrote a header-only CSV, exit 0;
+    `--horizon 9999-00` asked for 103 GiB, and `--simulations` had no ceiling."""
+    from dagster_project.cli import main
+
+    _release_2025(tmp_path / "caseload.csv", [("202324", "100", {}), ("202425", "0", {})])
+    for la, said in (
+        ("England", "England is the total of the councils, not a council"),
+        ("900", "Shire (900): its published caseload for January 2025 is 0 plans"),
+    ):
+        out = tmp_path / "out.csv"
+        assert (
+            main(
+                ["forecast-la", "--la", la, "--published", str(SHIPPED), "--out", str(out)]
+                if la == "England"
+                else ["forecast-la", "--la", la, "--published", str(tmp_path), "--out", str(out)]
+            )
+            == 2
+        )
+        assert said in " ".join(capsys.readouterr().out.split()) and not out.exists()
+    assert main(["forecast-la", "--la", "869", "--horizon", "2100-01"]) == 2
+    assert "--horizon 2100-01 is beyond 2050-51" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["forecast-la", "--la", "869", "--simulations", "100000"])
+    assert "a whole number from 10 to 20,000" in capsys.readouterr().err
+
+
 def test_every_council_left_out_of_forecast_la_all_is_named(published, tmp_path, capsys):
     """West Berkshire's January 2025 caseload published as x: `--la all` wrote 152 councils
     and said so, green, as if that were every council. A council whose last two totals are x is
@@ -629,6 +676,14 @@ def test_a_published_file_that_cannot_be_read_is_refused_by_file_and_line(tmp_pa
     _release_2025(tmp_path / "caseload.csv", [("202324", "100", {}), ("2024/25", "120", {})])
     with pytest.raises(PublishedDataError, match=r"caseload.csv:3: .*'2024/25'"):
         load_published(tmp_path)
+    # an ONS code (or a blank) where the old LA code goes: it ended in a bare int() error
+    text = (tmp_path / "caseload.csv").read_text().replace(",900,", ",E06000037,")
+    (tmp_path / "caseload.csv").write_text(text.replace("2024/25", "202425"))
+    with pytest.raises(
+        PublishedDataError, match=r"caseload.csv:2: column old_la_code: 'E06000037' for 'Shire'"
+    ):
+        load_published(tmp_path)
+    _release_2025(tmp_path / "caseload.csv", [("202324", "100", {}), ("2024/25", "120", {})])
     # two releases' copies of one file: whichever the folder listed last had won, unsaid
     (tmp_path / "older").mkdir()
     _release_2025(tmp_path / "older" / "caseload.csv", [("202324", "100", {})])
