@@ -143,6 +143,23 @@ def test_england_missing_from_some_years_or_a_release_in_part_is_a_clear_error()
         forecast_councils(history, 2028, simulations=100)
 
 
+def test_far_ahead_the_central_stays_inside_its_band_after_a_one_year_fall():
+    """Newham's one-year fall (2,705 → 1,199 plans in 2025) made its volatility 7× the typical
+    council's: 16 years out its paths' mean, which the central is, rested on a handful of paths,
+    above their p90 (3,660 against 1,076), and p90 fell as the years went on. From 2019, a
+    post-16 specialist share that had swung from a handful of plans put Barnsley's p50 at
+    0.0003 plans under a central of 29, above its p90."""
+    shipped = load_published(SHIPPED)
+    for history, horizon, code in ((shipped, 2041, "316"), (as_of(shipped, 2019), 2029, "370")):
+        table = forecast_councils(history, horizon, [code], simulations=500)
+        inside = (table["plans_p10"] <= table["plans_central"]) & (
+            table["plans_central"] <= table["plans_p90"]
+        )
+        assert inside.all(), table[~inside]
+    total = table[table["provision_type"] == "total"].set_index("year")["plans_p90"]
+    assert total.iloc[-1] > total.iloc[2]  # the band keeps widening, not collapsing
+
+
 def test_a_short_history_falls_back_to_the_national_rate_instead_of_failing():
     history = councils()
     # created by a boundary change in 2024
