@@ -725,7 +725,7 @@ def council_growth(
         own_volatility = _volatility(
             extended, own_ahead[None, :], national_ahead, last, VOLATILITY_FLOOR, typical=typical
         )[0]
-        volatility = own_volatility / np.nanmedian(volatilities)
+        volatility = min(own_volatility / np.nanmedian(volatilities), RELATIVE_CEILING)
     else:
         volatility = _relative(volatilities)[-1]
     h = max(fitted.residuals)
