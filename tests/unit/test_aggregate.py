@@ -573,19 +573,13 @@ def test_forecast_la_refuses_england_a_council_of_no_plans_and_a_run_beyond_memo
     from dagster_project.cli import main
 
     _release_2025(tmp_path / "caseload.csv", [("202324", "100", {}), ("202425", "0", {})])
-    for la, said in (
-        ("England", "England is the total of the councils, not a council"),
-        ("900", "Shire (900): its published caseload for January 2025 is 0 plans"),
+    for la, folder, said in (
+        ("England", SHIPPED, "England is the total of the councils, not a council"),
+        ("900", tmp_path, "Shire (900): its published caseload for January 2025 is 0 plans"),
     ):
         out = tmp_path / "out.csv"
-        assert (
-            main(
-                ["forecast-la", "--la", la, "--published", str(SHIPPED), "--out", str(out)]
-                if la == "England"
-                else ["forecast-la", "--la", la, "--published", str(tmp_path), "--out", str(out)]
-            )
-            == 2
-        )
+        arguments = ["--la", la, "--published", str(folder), "--out", str(out)]
+        assert main(["forecast-la", *arguments]) == 2
         assert said in " ".join(capsys.readouterr().out.split()) and not out.exists()
     assert main(["forecast-la", "--la", "869", "--horizon", "2100-01"]) == 2
     assert "--horizon 2100-01 is beyond 2050-51" in capsys.readouterr().out
