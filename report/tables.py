@@ -22,6 +22,7 @@ from forecast.backtest import verdict
 from forecast.baselines import LABELS
 from forecast.model import MITIGATED, UNMITIGATED
 from forecast.years import fy_of_census_year
+from serving.suppression import Line, recoverable_cells
 
 from .charts import SENSITIVITY_LABELS
 from .data import DFE_PLACEMENT, ReportData, spend_forecast_published, spend_published
@@ -331,23 +332,42 @@ def _lines_to_hide(spend: np.ndarray, hidden_type: np.ndarray) -> np.ndarray:
     others, smallest first, until neither such a line's total nor a hidden type's spend can be
     worked out. What an outsider knows: the lines shown, the year's total, every provision type's
     spend the provision tables show, and which lines carry which types (a line of central
-    services is central spend). One complement was chosen by the line table alone: a line of
-    central spend, which the central row beside it gave back, and the line hidden with it after
-    it (AP and EOTAS spend of two children, to the penny)."""
+    services is central spend), solved as serving.suppression solves a table's sums. One
+    complement was chosen by the line table alone: a line of central spend, which the central row
+    beside it gave back, and the line hidden with it after it (AP and EOTAS spend of two children,
+    to the penny)."""
+    lines, types = spend.shape
     totals = spend.sum(axis=1)
     from_hidden = spend[:, hidden_type].sum(axis=1)
     dominated = (np.abs(from_hidden) > 0.5 * np.abs(totals)) & (from_hidden != 0)
-    cells = np.argwhere(spend != 0)  # the unknowns: each line's spend on each type
+    # as one table for the suppression mechanism: each line's spend on each type (never shown),
+    # then the lines' totals, the types' totals and the year's total, with the sums between them
+    cells = np.argwhere(spend != 0)
     if not len(cells):
-        return np.zeros(len(spend), dtype=bool)
-    by_line = (cells[:, 0][None, :] == np.arange(len(spend))[:, None]).astype(float)
-    by_type = (cells[:, 1][None, :] == np.arange(spend.shape[1])[:, None]).astype(float)
-    targets = np.vstack([by_line[dominated], by_type[hidden_type & by_type.any(axis=1)]])
+        return np.zeros(lines, dtype=bool)
+    line_at, type_at, year_at = len(cells), len(cells) + lines, len(cells) + lines + types
+    relations = [
+        Line(np.flatnonzero(cells[:, 0] == i), line_at + i)
+        for i in range(lines)
+        if (cells[:, 0] == i).any()
+    ]
+    relations += [
+        Line(np.flatnonzero(cells[:, 1] == t), type_at + t)
+        for t in range(types)
+        if (cells[:, 1] == t).any()
+    ]
+    relations.append(Line(np.arange(line_at, type_at), year_at))
+    has_cells = np.zeros(types, dtype=bool)
+    has_cells[cells[:, 1]] = True
+    targets = np.concatenate(
+        [line_at + np.flatnonzero(dominated), type_at + np.flatnonzero(hidden_type & has_cells)]
+    )
 
-    def disclosed(hidden: np.ndarray) -> int:
-        known = np.vstack([by_line[~hidden], by_type[~hidden_type], np.ones(len(cells))])
-        rank = np.linalg.matrix_rank(known)
-        return sum(np.linalg.matrix_rank(np.vstack([known, target])) == rank for target in targets)
+    def disclosed(hidden_lines: np.ndarray) -> int:
+        hidden = np.concatenate(
+            [np.ones(len(cells), dtype=bool), hidden_lines, hidden_type, [False]]
+        )
+        return int(np.isin(targets, recoverable_cells(hidden, relations)).sum())
 
     hidden = dominated.copy()
     left = disclosed(hidden)
