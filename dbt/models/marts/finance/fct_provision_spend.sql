@@ -73,14 +73,20 @@ completeness as (
 
 placement_totals as (
     select
-        la_code,
-        financial_year,
-        provision_type,
-        count(distinct placement_id) as placements,
-        sum(fte) as fte_placements,
-        sum(fte_in_ledger_period) as fte_in_ledger_period
+        placement_years.la_code,
+        placement_years.financial_year,
+        placement_years.provision_type,
+        count(distinct placement_years.placement_id) as placements,
+        sum(placement_years.fte) as fte_placements,
+        -- the places the year's spend pays for: the year's, or in a year the ledger does not
+        -- hold whole, those inside its postings
+        sum(case when completeness.is_complete_year = false
+            then placement_years.fte_in_ledger_period else placement_years.fte end) as fte_paid_for
     from placement_years
-    group by all
+    inner join completeness
+        on completeness.la_code = placement_years.la_code
+        and completeness.financial_year = placement_years.financial_year
+    group by placement_years.la_code, placement_years.financial_year, placement_years.provision_type
 )
 
 select
@@ -95,15 +101,9 @@ select
     -- a year the ledger does not hold whole: its spend over the placements' days inside the
     -- ledger's postings (a ledger stopping in October beside placements to March read 40 % low)
     cast(case
-        when grid.has_placements and not completeness.is_complete_year
-            and placement_totals.fte_in_ledger_period > 0
+        when grid.has_placements and placement_totals.fte_paid_for > 0
             then {{ round_double(
-                'cast(coalesce(spend_totals.spend_gbp, 0) as double) / cast(placement_totals.fte_in_ledger_period as double)', 2) }}
-        when grid.has_placements and not completeness.is_complete_year
-            then null
-        when grid.has_placements and placement_totals.fte_placements > 0
-            then {{ round_double(
-                'cast(coalesce(spend_totals.spend_gbp, 0) as double) / cast(placement_totals.fte_placements as double)', 2) }}
+                'cast(coalesce(spend_totals.spend_gbp, 0) as double) / cast(placement_totals.fte_paid_for as double)', 2) }}
     end as decimal(18, 2)) as unit_cost_gbp,
     completeness.is_complete_year
 from grid
