@@ -13,6 +13,7 @@ names that run; reports staged by runs that never published are removed.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -51,6 +52,14 @@ def install_report(out_dir: Path, run_id: str | None) -> bool:
         shutil.rmtree(out_dir / f".{audience}.old", ignore_errors=True)
     shutil.rmtree(staging, ignore_errors=True)
     return True
+
+
+def installed_run(out_dir: Path) -> str | None:
+    """The refresh run the report in `out_dir` belongs to (None: no report, or no record of it)."""
+    try:
+        return json.loads((out_dir / LAST_BUILD).read_text(encoding="utf-8"))["run_id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def settle_report(out_dir: Path, published_run_id: str | None) -> bool:

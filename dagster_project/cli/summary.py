@@ -2,7 +2,6 @@
 with examples, the checks, spend and caseload by provision with the forecast, the balance and
 what drives it, and where the serving file and the report are."""
 
-import json
 from pathlib import Path
 
 from rich.console import Console
@@ -379,7 +378,7 @@ def money_m(value: float, decimals: int = 1) -> str:
 def print_report_location(settings: Settings, console: Console, run_id: str | None = None) -> None:
     """Where the report is; with `run_id` (this refresh's), whether it is one this refresh kept
     from an earlier one rather than drew (its council held by a gate)."""
-    from report.folder import LAST_BUILD
+    from report.folder import installed_run
 
     from ..settings import load_report_settings
 
@@ -393,10 +392,7 @@ def print_report_location(settings: Settings, console: Console, run_id: str | No
         f"workbook and charts beside each",
         highlight=False,
     )
-    try:
-        built_by = json.loads((report.out_dir / LAST_BUILD).read_text(encoding="utf-8"))["run_id"]
-    except (OSError, ValueError, KeyError, TypeError):
-        built_by = None
+    built_by = installed_run(report.out_dir)
     if run_id and built_by and built_by != run_id:
         # its council was held: every figure in it, the other councils' included, is that run's
         console.print(
