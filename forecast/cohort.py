@@ -147,6 +147,8 @@ class CohortModel:
     )
     settings: CohortSettings = field(default_factory=CohortSettings)
     notes: list[str] = field(default_factory=list)
+    # what the notes say of each mitigation by name, for forecast.mitigations' note column
+    mitigation_notes: dict[str, list[str]] = field(default_factory=dict)
     # where the joiners' growth comes from: the published files or the caseload's own growth
     # (None: their own trend, with a population projection or no caseload to read)
     growth_source: str | None = None

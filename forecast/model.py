@@ -35,6 +35,7 @@ from .costs import (
 )
 from .history import History, caseload_by_census
 from .levers import ScenarioLevers, lever_named
+from .levers.base import note_mitigation
 from .mitigations import Mitigation, mitigation_kind
 from .settings import ForecastSettings, read_population
 from .years import census_year_of_fy, fy_label, fy_of_census_year, fy_start
@@ -266,7 +267,8 @@ def resolve_levers(
         if first >= years:
             # a mitigation the log holds is never left out without a word (its rows read £0)
             levers.note(
-                f"{m.name}: starts in {m.start_year}, after the forecast's last year "
+                m.name,
+                f"starts in {m.start_year}, after the forecast's last year "
                 f"({fy_of_census_year(model.base_year + years)}): no effect in it",
             )
             continue
@@ -274,7 +276,8 @@ def resolve_levers(
             # a one-off change dated in a year already in the extracts is in the actual unit
             # costs the forecast starts from: applying it again would count it twice
             levers.note(
-                f"{m.name}: {m.lever} in {m.start_year}, before the forecast, is in "
+                m.name,
+                f"{m.lever} in {m.start_year}, before the forecast, is in "
                 "the actual figures it starts from: not applied again",
             )
             continue
@@ -282,13 +285,15 @@ def resolve_levers(
             # dated in a year the ledger does not hold whole, whose balance is estimated from
             # the last complete year's costs: not in them, so it acts from the first forecast year
             levers.note(
-                f"{m.name}: {m.lever} in {m.start_year}, a year whose balance is estimated "
+                m.name,
+                f"{m.lever} in {m.start_year}, a year whose balance is estimated "
                 f"without it (the finance extract does not hold it whole), acts from "
                 f"{first_forecast}",
             )
         elif first < 0:
             levers.note(
-                f"{m.name}: started in {m.start_year}, before the forecast; acts "
+                m.name,
+                f"started in {m.start_year}, before the forecast; acts "
                 f"on the forecast years from {first_forecast}",
             )
         lever.apply(m, max(first, 0), levers)
@@ -609,11 +614,27 @@ def _mitigation_effects(
             # published as what it does: a 'saving' that adds £15m was counted in the assured
             # savings' subtotal (mitigations reviewer)
             kind = measured
-            model.notes.append(
-                f"{m.name}: given as a {m.kind}, but measured alone it "
+            note_mitigation(
+                model,
+                m.name,
+                f"given as a {m.kind}, but measured alone it "
                 f"{'adds' if balance[-1] < 0 else 'saves'} £{abs(balance[-1]) / 1e6:,.1f}m by "
-                f"{alone.financial_years[-1]}: published as a {measured}; check its kind"
+                f"{alone.financial_years[-1]}: published as a {measured}; check its kind",
             )
+        if m.name not in model.mitigation_notes and not (
+            np.abs(plans).max(initial=0) > 1e-9
+            or np.abs(spend).max(initial=0) >= 0.5
+            or np.abs(funding).max(initial=0) >= 0.5
+        ):
+            # its rows read £0 with nothing said (a stop_flow of moves the history never made)
+            note_mitigation(
+                model,
+                m.name,
+                "measured alone it changes no plan, spend or funding in any forecast year: "
+                "check its provision types, ages and effect against the children and moves "
+                "the history holds",
+            )
+        note = "; ".join(model.mitigation_notes.get(m.name, [])) or None
         for y, fy in enumerate(alone.financial_years):
             rows.append(
                 (
@@ -641,6 +662,7 @@ def _mitigation_effects(
                     m.owner,
                     m.milestones,
                     m.risk,
+                    note,
                 )
             )
     return pd.DataFrame(
@@ -667,6 +689,7 @@ def _mitigation_effects(
             "owner",
             "milestones",
             "risk",
+            "note",
         ],
     )
 

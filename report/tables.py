@@ -1054,6 +1054,7 @@ def mitigation_plan(data: ReportData) -> Table:
         "owner": "Owner",
         "milestones": "Milestones",
         "risk": "Risk",
+        "note": "Forecast's note",
     }
     plan = info[[c for c in columns if c in info.columns]].rename(columns=columns)
     plan[f"Effect on cumulative balance by {data.horizon}"] = at_horizon.reindex(plan.index)
@@ -1062,7 +1063,9 @@ def mitigation_plan(data: ReportData) -> Table:
         "Mitigations: assumption, owner, milestones and risk",
         plan.reset_index().rename(columns={"mitigation": "Mitigation"}),
         "mixed",
-        "From the mitigations file; effects from forecast.mitigations.",
+        "From the mitigations file; effects from forecast.mitigations. The forecast's note says "
+        "where it applies a mitigation otherwise than the log reads (after the horizon, already "
+        "in the actual figures, no capacity set, no effect at all).",
     )
 
 

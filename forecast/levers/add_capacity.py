@@ -22,7 +22,7 @@ class AddCapacity(Lever):
     def apply(self, m, first, levers):
         if levers.model.capacity is None:
             levers.note(
-                f"{m.name}: {self.name} has no effect without capacity: in the forecast settings"
+                m.name, f"{self.name} has no effect without capacity: in the forecast settings"
             )
             return
         uncapped = [
@@ -30,8 +30,9 @@ class AddCapacity(Lever):
         ]
         if uncapped:
             levers.note(
-                f"{m.name}: {self.name} has no effect on {', '.join(uncapped)}: the forecast "
-                "settings set no capacity: for it"
+                m.name,
+                f"{self.name} has no effect on {', '.join(uncapped)}: the forecast "
+                "settings set no capacity: for it",
             )
         extra = levers.extra_capacity()
         for c in levers.columns(m.provision_types):

@@ -113,6 +113,15 @@ def schema(**fields: Field) -> Mapping[str, Field]:
     return MappingProxyType(fields)
 
 
+def note_mitigation(model: cohort.CohortModel, mitigation: str, text: str) -> None:
+    """Note `text` on a mitigation once: in the model's notes (the refresh's log) as
+    "<name>: <text>", and in its mitigation_notes (forecast.mitigations.note)."""
+    said = model.mitigation_notes.setdefault(mitigation, [])
+    if text not in said:
+        said.append(text)
+        model.notes.append(f"{mitigation}: {text}")
+
+
 @dataclass
 class ScenarioLevers:
     """The arrays one scenario's levers write into: the caseload simulation's (`caseload`) and
@@ -128,10 +137,10 @@ class ScenarioLevers:
         self.costs = no_levers(self.years, len(self.model.provisions))
         self._index = {p: i for i, p in enumerate(self.model.provisions)}
 
-    def note(self, text: str) -> None:
-        """A note for the refresh's log, once: every scenario resolves the same mitigations."""
-        if text not in self.model.notes:
-            self.model.notes.append(text)
+    def note(self, mitigation: str, text: str) -> None:
+        """A note on a mitigation, once (every scenario resolves the same mitigations): for the
+        refresh's log and the mitigation's rows of forecast.mitigations."""
+        note_mitigation(self.model, mitigation, text)
 
     def column(self, provision: str) -> int:
         """The index of a provision type in the model's arrays."""

@@ -690,6 +690,25 @@ def test_a_shift_given_the_wrong_kind_is_published_as_what_it_measures(steady):
     assert (run_forecast(steady, [idle], PRICED).mitigations["kind"] == "cost").all()
 
 
+def test_a_mitigation_applied_otherwise_than_its_log_reads_says_why_in_its_rows(steady):
+    """A mitigation starting after the horizon, an add_capacity with no capacity set or a
+    stop_flow of moves the history never made read £0 in forecast.mitigations: the reason was
+    said only in the refresh's log, which the report's reader never sees."""
+    later = mitigation("reduce_new_plans", {"percent": 50}, start="2030-31", name="later")
+    places = mitigation("add_capacity", {"places": 20}, name="places")
+    never = mitigation("stop_flow", {"to": "mainstream", "ages": [24, 25]}, ("mss",), name="never")
+    fewer = mitigation("reduce_new_plans", {"percent": 20}, ("mainstream",), name="fewer")
+    result = run_forecast(steady, [later, places, never, fewer], SETTINGS)
+    notes = result.mitigations.groupby("mitigation")["note"].unique()
+    assert all(len(note) == 1 for note in notes)  # the same note on each of its years
+    assert "after the forecast's last year (2028-29)" in notes["later"][0]
+    assert "no effect without capacity" in notes["places"][0]
+    assert "changes no plan, spend or funding in any forecast year" in notes["never"][0]
+    assert pd.isna(notes["fewer"][0])
+    # the log says the same, each once
+    assert sum(note.startswith("places: ") for note in result.cohort_model.notes) == 1
+
+
 @pytest.fixture(scope="module")
 def mitigated(steady):
     levers = [
