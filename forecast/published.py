@@ -464,14 +464,39 @@ def _name_key(name: str) -> str:
     return key
 
 
+# England's regions: 'London' read as the City of London (its name less 'City of'), a council
+# of 26 plans, where the reader meant 33 boroughs
+REGIONS = frozenset(
+    {
+        "north east",
+        "north west",
+        "yorkshire and the humber",
+        "east midlands",
+        "west midlands",
+        "east of england",
+        "london",
+        "inner london",
+        "outer london",
+        "south east",
+        "south west",
+    }
+)
+
+
 def find_council(councils: dict[str, CouncilHistory], query: str) -> CouncilHistory:
     """By old LA code (e.g. 869) or name ('St Helens', 'Brighton & Hove', 'City of Bristol');
-    a new code (E06000037) is not in these files: the message says to use the old one."""
+    a new code (E06000037) is not in these files: the message says to use the old one, and a
+    region's name is not a council's."""
     query = query.strip()
     if query in councils:
         return councils[query]
     wanted = _name_key(query)
     matches = [c for c in councils.values() if _name_key(c.name) == wanted]
+    if wanted in REGIONS and not any(c.name.strip().lower() == query.lower() for c in matches):
+        raise KeyError(
+            f"{query!r} is a region, not a council: name one of its councils, or forecast "
+            "every council with --la all"
+        )
     if not matches:
         matches = [c for c in councils.values() if wanted and wanted in _name_key(c.name)]
     if len(matches) != 1:

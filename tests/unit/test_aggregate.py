@@ -718,3 +718,8 @@ def test_a_council_is_found_by_its_name_as_people_write_it():
         assert find_council(councils, query).code == code, query
     with pytest.raises(KeyError, match="old 3-digit LA codes"):
         find_council(councils, "E06000037")
+    # a region is not its namesake council: 'London' was the City of London's 26 plans
+    assert find_council(councils, "City of London").code == "201"
+    for region in ("London", "south west", "Yorkshire & the Humber"):
+        with pytest.raises(KeyError, match="is a region, not a council"):
+            find_council(councils, region)
