@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -144,6 +145,26 @@ class Settings:
         the environment's horizon, recovery year and simulations still over it."""
         forecast = _forecast_settings(path, self.environment())
         return dataclasses.replace(self, forecast_settings=path, forecast=forecast)
+
+    def forecast_fingerprint(self) -> tuple[str, str]:
+        """What the forecast runs with, for meta.publication: a description (the settings file,
+        the mitigations file, horizon, recovery year, paths) and a SHA-256 of the resolved
+        settings (a file's `extends:` and the environment's overrides applied) and the
+        mitigations file's bytes. A refresh whose figures move because these changed says so."""
+
+        def shown(path: Path) -> str:
+            return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+        digest = hashlib.sha256(
+            json.dumps(dataclasses.asdict(self.forecast), default=str, sort_keys=True).encode()
+        )
+        digest.update(self.mitigations.read_bytes() if self.mitigations.is_file() else b"")
+        forecast = self.forecast
+        return (
+            f"{shown(self.forecast_settings)}; mitigations {shown(self.mitigations)}; horizon "
+            f"{forecast.horizon}, recover by {forecast.recover_by}, {forecast.simulations:,} paths",
+            digest.hexdigest(),
+        )
 
     @property
     def duckdb_temp_directory(self) -> Path:

@@ -97,6 +97,8 @@ class ServingOptions:
     # councils held at their last good figures (a gate failed for them in this refresh): council
     # code → why. Their rows are copied from the serving file this version replaces.
     held: dict[str, str] = field(default_factory=dict)
+    # what the forecast ran with (Settings.forecast_fingerprint): description, SHA-256
+    forecast_settings: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -1003,7 +1005,8 @@ def _write_meta(
         CREATE TABLE {meta}.publication AS SELECT
             ?::VARCHAR AS version_id, ?::VARCHAR AS run_id, ?::TIMESTAMP AS refresh_started_at_utc,
             ?::TIMESTAMP AS published_at_utc, ?::VARCHAR AS code_version,
-            ?::INTEGER AS suppression_threshold, ?::VARCHAR AS person_ids
+            ?::INTEGER AS suppression_threshold, ?::VARCHAR AS person_ids,
+            ?::VARCHAR AS forecast_settings, ?::VARCHAR AS forecast_settings_sha256
         """,
         [
             version_id,
@@ -1015,6 +1018,7 @@ def _write_meta(
             "re-keyed with the serving key"
             if options.serving_key
             else "the warehouse's keyed hashes",
+            *(options.forecast_settings or (None, None)),
         ],
     )
     if table_exists(con, "raw", "landing_files"):

@@ -54,6 +54,8 @@ def _refresh_and_summarise(
 ) -> int:
     import duckdb
 
+    from serving.publish import read_publication
+
     from ..refresh_lock import RefreshRunning, explain_duckdb_lock_error
 
     console.print(
@@ -71,6 +73,10 @@ def _refresh_and_summarise(
             try:
                 if whole:
                     forget_ledger_build(settings)
+                try:
+                    previous = read_publication(settings.serving)
+                except duckdb.Error:
+                    previous = None  # a serving file it cannot read: publish says why
                 outcome = run_refresh(settings, console)
                 # a step that failed while reading dbt's output
                 # leaves dbt running, holding the warehouse
@@ -80,7 +86,7 @@ def _refresh_and_summarise(
                         f"{', '.join(map(str, left_running))}[/yellow]",
                         highlight=False,
                     )
-                print_summary(settings, outcome, console)
+                print_summary(settings, outcome, console, previous)
             # the summary reads the warehouse: a BI tool may hold it
             except duckdb.IOException as error:
                 console.print(

@@ -16,7 +16,14 @@ from .runner import RefreshOutcome
 EXAMPLES_PER_REASON = 3
 
 
-def print_summary(settings: Settings, outcome: RefreshOutcome, console: Console) -> None:
+def print_summary(
+    settings: Settings,
+    outcome: RefreshOutcome,
+    console: Console,
+    previous: dict | None = None,
+) -> None:
+    """`previous`: the serving file's meta.publication row before the refresh (read_publication),
+    to say when the forecast's settings changed since it."""
     if not settings.warehouse.exists():  # a refresh that stopped before loading anything
         _print_checks(outcome, console)
         return
@@ -30,6 +37,30 @@ def print_summary(settings: Settings, outcome: RefreshOutcome, console: Console)
         _print_checks(outcome, console)
         _print_provisions(con, settings, console, outcome.held_councils)
     _print_publication(settings, outcome, console)
+    _print_settings_changed(settings, outcome, console, previous)
+
+
+def _print_settings_changed(
+    settings: Settings, outcome: RefreshOutcome, console: Console, previous: dict | None
+) -> None:
+    """A published forecast run with other settings than the version it replaces: its figures
+    moved for that reason too (the demo's settings, then a plain refresh with the defaults, moved
+    the deficit by £9m with "0 new files" the only word said)."""
+    if not (outcome.published and previous and previous.get("forecast_settings_sha256")):
+        return
+    described, digest = settings.forecast_fingerprint()
+    if digest == previous["forecast_settings_sha256"]:
+        return
+    before = previous.get("forecast_settings") or "not recorded"
+    console.print(
+        Text.assemble(
+            ("The forecast's settings changed", "yellow"),
+            " since the version this one replaces "
+            f"({previous['version_id']}): its figures moved with them, not only with the data."
+            f"\n  before: {before}\n  now:    {described}"
+            + ("" if described != before else "\n  (the same files: their contents changed)"),
+        )
+    )
 
 
 def _print_landing(con, console: Console) -> None:

@@ -92,6 +92,7 @@ def build_publish_asset(
             storage_version=settings.serving_storage_version,
             file_mode=settings.serving_file_mode,
             held=held,
+            forecast_settings=settings.forecast_fingerprint(),
         )
         run = context.instance.get_run_record_by_id(context.run.run_id)
         with warehouse.get_connection() as con:

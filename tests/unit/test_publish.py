@@ -393,3 +393,16 @@ def test_a_council_the_last_version_served_and_this_one_does_not_is_named(wareho
         con.execute("DELETE FROM marts.fct_provision_spend WHERE la_code = '825'")
     assert publish_from(warehouse, serving).no_longer_served == ["825"]
     assert publish_from(warehouse, serving).no_longer_served == []
+
+
+def test_the_publication_records_what_the_forecast_ran_with(warehouse, tmp_path):
+    publish_from(warehouse, tmp_path / "none.duckdb")
+    assert read(
+        tmp_path / "none.duckdb",
+        "SELECT forecast_settings, forecast_settings_sha256 FROM meta.publication",
+    ) == [(None, None)]
+    publish_from(warehouse, tmp_path / "with.duckdb", forecast_settings=("forecast.yml; …", "ab12"))
+    assert read(
+        tmp_path / "with.duckdb",
+        "SELECT forecast_settings, forecast_settings_sha256 FROM meta.publication",
+    ) == [("forecast.yml; …", "ab12")]

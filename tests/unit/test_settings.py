@@ -195,3 +195,51 @@ def test_a_new_key_fills_the_empty_line_of_dotenv_and_never_replaces_a_key(envir
     assert oct(dotenv.stat().st_mode & 0o777) == "0o600"
     with pytest.raises(SettingsError, match="already sets HIGHNEEDS_PSEUDONYM_KEY"):
         write_new_key_to_dotenv(dotenv)
+
+
+def test_a_refresh_with_other_forecast_settings_says_so_in_its_summary(environment, tmp_path):
+    """`make demo` forecast with the demo's settings; the next plain `highneeds refresh` used the
+    defaults and moved the deficit from −£34.3m to −£25.4m with "0 new finance files" the only
+    word said. meta.publication records what the forecast ran with, and the summary compares."""
+    from rich.console import Console
+
+    from dagster_project.cli.runner import RefreshOutcome
+    from dagster_project.cli.summary import _print_settings_changed
+    from dagster_project.settings import DEMO_FORECAST_SETTINGS
+
+    mitigations = tmp_path / "mitigations.yml"
+    mitigations.write_text("mitigations: []\n")
+    environment.setenv("HIGHNEEDS_MITIGATIONS", str(mitigations))
+    plain = load_settings()
+    demo = plain.with_forecast_settings(DEMO_FORECAST_SETTINGS)
+    described, digest = demo.forecast_fingerprint()
+    assert described.startswith("forecast/config/demo.forecast.yml; mitigations ")
+    assert "horizon 2028-29" in described
+    assert plain.forecast_fingerprint()[1] != digest
+    assert load_settings().forecast_fingerprint() == plain.forecast_fingerprint()
+    environment.setenv("HIGHNEEDS_HORIZON", "2030-31")
+    assert load_settings().forecast_fingerprint()[1] != plain.forecast_fingerprint()[1]
+    first = plain.forecast_fingerprint()
+    mitigations.write_text("mitigations: []\n# edited\n")  # the same file, other contents
+    edited = plain.forecast_fingerprint()
+    assert edited[0] == first[0] and edited[1] != first[1]
+
+    def said(previous, settings=plain) -> str:
+        console = Console(record=True, width=300)
+        outcome = RefreshOutcome(success=True, run_id="r2", published={"version_id": "v2"})
+        _print_settings_changed(settings, outcome, console, previous)
+        return console.export_text()
+
+    described, digest = demo.forecast_fingerprint()  # (the mitigations file as it is now)
+    before = {
+        "version_id": "v1",
+        "forecast_settings": described,
+        "forecast_settings_sha256": digest,
+    }
+    text = said(before)
+    assert "The forecast's settings changed since the version this one replaces (v1)" in text
+    assert "before: forecast/config/demo.forecast.yml" in text
+    assert "now:    forecast/config/forecast.yml" in text
+    assert said(before, demo) == ""  # the same settings: nothing to say
+    assert said({**before, "forecast_settings_sha256": None}) == ""  # a file from before it
+    assert said(None) == ""
