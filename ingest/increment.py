@@ -165,6 +165,8 @@ def plan(con: duckdb.DuckDBPyConnection, project_dir: Path) -> LedgerBuild:
     before = recorded_state(con)
     if before is None:
         return LedgerBuild(None, "no earlier build is recorded")
+    if WHOLE_BECAUSE in before:
+        return LedgerBuild(None, before[WHOLE_BECAUSE])
     now = current_state(con, project_dir)
     if now["project"] != before["project"]:
         return LedgerBuild(
@@ -213,10 +215,20 @@ def _now() -> datetime:
     return datetime.now()
 
 
-def forget(con: duckdb.DuckDBPyConnection) -> None:
-    """Before a whole rebuild: if it fails part way, the next build must be whole too."""
+# the state a whole rebuild leaves until it records its own: why the ledger is built whole
+WHOLE_BECAUSE = "whole_because"
+
+
+def forget(con: duckdb.DuckDBPyConnection, reason: str) -> None:
+    """Before a whole rebuild: if it fails part way, the next build must be whole too. What the
+    build was made from is replaced by why it is whole (`refresh --whole` said "no earlier build
+    is recorded" of a warehouse with two builds on record)."""
     if _has_table(con, "meta", "dbt_build_state"):
         con.execute(f"DELETE FROM {STATE_TABLE}")
+        con.execute(
+            f"INSERT INTO {STATE_TABLE} VALUES (?, ?)",
+            [json.dumps({WHOLE_BECAUSE: reason}), _now()],
+        )
 
 
 def record(con: duckdb.DuckDBPyConnection, project_dir: Path, whole_checks: bool = True) -> None:

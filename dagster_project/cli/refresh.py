@@ -46,7 +46,7 @@ def forget_ledger_build(settings: Settings) -> None:
     from ingest import increment
 
     with settings.connect_warehouse() as con:
-        increment.forget(con)
+        increment.forget(con, "asked for (refresh --whole)")
 
 
 def _refresh_and_summarise(

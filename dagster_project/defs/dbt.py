@@ -129,7 +129,7 @@ def warehouse_models(
         record_figures(con, context.run.run_id, checked=False)
         ledger = increment.plan(con, dbt_project.project_dir)
         if not ledger.incremental:
-            increment.forget(con)
+            increment.forget(con, ledger.reason)
     context.log.info(f"The ledger's models: {ledger.describe()}")
     invocation = dbt.cli(
         ["build"] if ledger.incremental else ["build", "--full-refresh"],

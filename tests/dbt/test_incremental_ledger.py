@@ -201,8 +201,10 @@ def test_anything_but_new_finance_files_rebuilds_the_ledger_whole(built):
     assert not ledger.incremental and "left the landing folder" in ledger.reason
     # a whole build that fails part way must not leave a plan for an increment
     with duckdb.connect(str(warehouse)) as con:
-        increment.forget(con)
-        assert not increment.plan(con, DBT_DIR).incremental
+        increment.forget(con, "1 finance file(s) left the landing folder")
+        again = increment.plan(con, DBT_DIR)
+        assert not again.incremental
+        assert again.reason == "1 finance file(s) left the landing folder"
 
 
 def test_rejected_files_of_another_extract_do_not_rebuild_the_ledger_every_night(built):
