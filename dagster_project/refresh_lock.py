@@ -25,7 +25,7 @@ import re
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 LOCK_SUFFIX = ".lock"
@@ -43,6 +43,7 @@ class LockHolder:
     pid: int
     host: str
     started_at: str  # UTC, ISO 8601
+    run_id: str | None = None  # the Dagster run holding it, once it started (claim_run)
 
     @property
     def since(self) -> str:
@@ -67,6 +68,8 @@ class RefreshRunning(RuntimeError):
 class _Held:
     descriptor: int
     count: int
+    holder: LockHolder
+    left_by_dead_process: LockHolder | None = None  # until claim_run hands it on
 
 
 _held: dict[Path, _Held] = {}  # lock file → this process's hold on it
@@ -115,8 +118,24 @@ def acquire(
         os.close(descriptor)  # also frees the flock, if taken
         raise
     with _guard:
-        _held[path] = _Held(descriptor, 1)
+        _held[path] = _Held(descriptor, 1, me, left_by_dead_process)
     return left_by_dead_process
+
+
+def claim_run(warehouse: Path, run_id: str) -> LockHolder | None:
+    """Write the Dagster run this process's hold of the lock is for into the lock file; return
+    the holder of a lock left by a process that died, which this process took over (once), so
+    its run, which no one will end, can be marked failed. A refresh killed with -9 stayed
+    STARTED in the run history for good."""
+    path = lock_path(warehouse)
+    with _guard:
+        held = _held.get(path)
+        if held is None:
+            return None
+        held.holder = replace(held.holder, run_id=run_id)
+        _write(held.descriptor, json.dumps(asdict(held.holder)).encode())
+        left, held.left_by_dead_process = held.left_by_dead_process, None
+    return left
 
 
 def is_held(warehouse: Path) -> bool:

@@ -31,6 +31,24 @@ class WarehouseInUse(RuntimeError):
     """Another program has the warehouse file open (DuckDB's own lock)."""
 
 
+def _end_run_of_dead_process(context: dg.InitResourceContext, dead: refresh_lock.LockHolder):
+    """Mark failed the run of a refresh whose process died holding the lock (kill -9, a crash):
+    nothing else ends a run the CLI ran in its own process, and it showed as in progress for
+    good beside the materialisations it had recorded."""
+    run = context.instance.get_run_by_id(dead.run_id)
+    if run is None or run.is_finished:
+        return
+    context.instance.report_run_failed(
+        run,
+        message=(
+            f"The refresh's process ({dead.process}, started {dead.since}) stopped without "
+            f"ending this run (killed, or the machine stopped); run {context.run.run_id} took over "
+            "its refresh lock. What it had not published was not published."
+        ),
+    )
+    context.log.warning(f"Marked run {dead.run_id} failed: its process stopped without ending it.")
+
+
 class WarehouseResource(DuckDBResource):
     """The warehouse, with DuckDB's memory capped (beyond it, joins and sorts spill to disk),
     opened by dagster_project.warehouse.connect as every warehouse connection is.
@@ -55,6 +73,10 @@ class WarehouseResource(DuckDBResource):
                 f"{left_by_dead_process.since}, {left_by_dead_process.process})."
             )
         try:
+            if context.run is not None:
+                dead = refresh_lock.claim_run(Path(self.database), context.run.run_id)
+                if dead and dead.run_id and context.instance:
+                    _end_run_of_dead_process(context, dead)
             installed = None
             if self.serving and self.report_dir:
                 installed = settle_report(Path(self.serving), Path(self.report_dir))

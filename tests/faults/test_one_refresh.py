@@ -80,6 +80,59 @@ def test_a_second_holder_is_refused_at_once_and_told_who_holds_it(tmp_path):
     assert oct(refresh_lock.lock_path(warehouse).stat().st_mode & 0o777) == oct(0o600)
 
 
+def test_the_run_of_a_refresh_killed_holding_the_lock_is_marked_failed_by_the_next(tmp_path):
+    """A `highneeds refresh` killed with -9 stayed STARTED in Dagster's run history for good,
+    beside the materialisations it had recorded: the next run, which takes over its lock, ends
+    it as failed (the lock file names the run it was for)."""
+    import dagster as dg
+    from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    with dg.instance_for_test() as instance:
+        instance.add_run(
+            DagsterRun(job_name="refresh", run_id="killed-run", status=DagsterRunStatus.STARTED)
+        )
+        holder = hold_in_another_process(f"""
+            import time
+            from dagster_project import refresh_lock
+            refresh_lock.acquire({str(warehouse)!r})
+            refresh_lock.claim_run({str(warehouse)!r}, "killed-run")
+            print("ready", flush=True)
+            time.sleep(600)
+        """)
+        assert json.loads(refresh_lock.lock_path(warehouse).read_text())["run_id"] == "killed-run"
+        stop(holder)
+
+        @dg.asset
+        def touches(warehouse: WarehouseResource) -> None:
+            with warehouse.get_connection() as con:
+                con.execute("SELECT 1")
+
+        result = dg.materialize(
+            [touches],
+            instance=instance,
+            resources={"warehouse": WarehouseResource(database=str(warehouse))},
+        )
+        assert result.success
+        killed = instance.get_run_by_id("killed-run")
+        assert killed.status == DagsterRunStatus.FAILURE
+        # the failure says why, and which run took over
+        failure = next(
+            e
+            for e in instance.all_logs("killed-run")
+            if e.dagster_event and e.dagster_event.event_type_value == "PIPELINE_FAILURE"
+        )
+        assert f"pid {holder.pid}" in failure.dagster_event.message
+        assert result.run_id in failure.dagster_event.message
+        # a second run has nothing to take over: the first one's end is not reported again
+        assert dg.materialize(
+            [touches],
+            instance=instance,
+            resources={"warehouse": WarehouseResource(database=str(warehouse))},
+        ).success
+        assert len([e for e in instance.all_logs("killed-run") if e.dagster_event]) == 1
+
+
 def test_the_lock_is_reentrant_within_a_process(tmp_path):
     warehouse = tmp_path / "warehouse.duckdb"
     probe = [
