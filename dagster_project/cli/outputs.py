@@ -321,7 +321,7 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     from warehouse import unchecked_run
     from warehouse.councils import councils
 
-    from ..defs.report import report_held
+    from ..defs.report import figures_unchecked, report_held
     from ..refresh_lock import RefreshRunning, explain_duckdb_lock_error
     from ..resources import settle_report_with_serving
 
@@ -342,12 +342,7 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
                         f"{', '.join(held_codes)}): name one of those with --la."
                     )
                 elif (run := unchecked_run(con)) is not None:
-                    refused = (
-                        f"the warehouse holds the figures of refresh {run}, which did not pass "
-                        "its gates (its output, and the Dagster UI, say which); the last good "
-                        "report stays with the serving file's figures. Fix the files its gates "
-                        "named and refresh."
-                    )
+                    refused = figures_unchecked(run)
                 elif (held := report_held(con, options.council)) is not None:
                     refused = f"{held} Fix its files and refresh."
                 else:

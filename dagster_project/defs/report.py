@@ -8,6 +8,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from warehouse import unchecked_run
 from warehouse.councils import chosen_council, held_councils
 
 from ..metadata import FINANCE_AND_BI, markdown_table, provenance
@@ -31,6 +32,16 @@ def report_held(con, council: str | None) -> str | None:
         f"The report is of council {la_code}, held ({why}): it is not drawn from figures that "
         "failed; the last good report, if a refresh built one, stays with the serving file's "
         "last good figures for it."
+    )
+
+
+def figures_unchecked(run: str) -> str:
+    """Why no report is drawn from the warehouse's figures: refresh `run` built them and its
+    gates did not pass (warehouse.unchecked_run)."""
+    return (
+        f"the warehouse holds the figures of refresh {run}, which did not pass its gates (its "
+        "output, and the Dagster UI, say which); the last good report stays with the serving "
+        "file's figures. Fix the files its gates named and refresh."
     )
 
 
@@ -64,6 +75,10 @@ def report_asset(
     report_settings = load_report_settings(settings)
     options = dataclasses.replace(report_settings.options(context.run.run_id), reuse_unchanged=True)
     with warehouse.get_connection() as con:
+        if (run := unchecked_run(con)) is not None:
+            # materialised on its own after a refresh whose gates failed: the forecast tables
+            # are the last good run's, the marts the failed one's (a green report of them)
+            raise dg.Failure(description=f"No report built: {figures_unchecked(run)}")
         held = report_held(con, options.council)
         if held:
             # its council's figures failed a gate: the last good report stays with them

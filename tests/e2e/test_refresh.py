@@ -3,10 +3,14 @@
 import contextlib
 import io
 
+import dagster as dg
 import duckdb
 import pytest
 
 from dagster_project.cli import main
+from dagster_project.defs.report import report_asset
+from dagster_project.resources import build_resources
+from dagster_project.settings import load_settings
 from tests.conftest import HANDWRITTEN_LANDING, copy_landing, set_pipeline_env
 
 
@@ -111,6 +115,14 @@ def test_a_broken_input_fails_the_refresh_and_keeps_the_last_good_forecast(refre
     out = " ".join(capsys.readouterr().out.split())  # as printed, without the console's wrapping
     assert "No report built: the warehouse holds the figures of refresh" in out, out
     assert "which did not pass its gates" in out, out
+    assert report_files(warehouse.parent / "report") == report
+    # nor by the Dagster asset materialised on its own (it drew them, green, into the UI)
+    result = dg.materialize(
+        [report_asset], resources=build_resources(load_settings()), raise_on_error=False
+    )
+    assert not result.success
+    failure = result.failure_data_for_node("report").error.message
+    assert "No report built: the warehouse holds the figures of refresh" in failure
     assert report_files(warehouse.parent / "report") == report
     costly.unlink()
 
