@@ -849,6 +849,49 @@ def test_a_plan_live_on_a_census_day_past_25_is_flagged(warehouse_copy):
     assert flagged == [("EP_OLD", "ehcp", 998)] and counted == 1
 
 
+def test_a_placement_left_open_after_the_child_s_last_plan_ceased_counts_no_place_after_it(
+    warehouse_copy,
+):
+    """A case system left a placement open (no end date) after the child's only plan ceased: it
+    counted a full-time place every year to the as-at date, with no flag (extracts reviewer:
+    inmss unit cost £60,488 read £56,864). It ends with the plan now, and is flagged."""
+    with duckdb.connect(str(warehouse_copy)) as con:
+        placement, ceased_on = con.execute(
+            """
+            SELECT p.placement_id, c.ceased_on
+            FROM intermediate.int_placements_classified AS p
+            JOIN (
+                SELECT la_code, child_id, max(plan_cease_date) AS ceased_on
+                FROM staging.stg_ehcp__plans GROUP BY ALL
+                HAVING count(*) = count(plan_cease_date)
+            ) AS c USING (la_code, child_id)
+            WHERE p.end_date = c.ceased_on AND p.start_date < c.ceased_on - 400
+            ORDER BY p.placement_id LIMIT 1
+            """
+        ).fetchone()
+        before = con.execute(
+            "SELECT financial_year, days_open, fte FROM intermediate.int_placement_days_by_year "
+            "WHERE placement_id = ? ORDER BY financial_year",
+            [placement],
+        ).fetchall()
+        con.execute("UPDATE raw.placements SET end_date = NULL WHERE placement_id = ?", [placement])
+    rebuild(warehouse_copy, "stg_placements__spells+", "int_data_quality_flags+")
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        after = con.execute(
+            "SELECT financial_year, days_open, fte FROM intermediate.int_placement_days_by_year "
+            "WHERE placement_id = ? ORDER BY financial_year",
+            [placement],
+        ).fetchall()
+        flagged = con.execute(
+            "SELECT record_key, extract FROM intermediate.int_data_quality_flags "
+            "WHERE flag = 'placement_open_after_plan_ceased'"
+        ).fetchall()
+    # the same days as when it ended with the plan (it ran to the as-at date: years more)
+    year = ceased_on.year if ceased_on.month >= 4 else ceased_on.year - 1
+    assert after == before and after[-1][0] == f"{year}-{(year + 1) % 100:02d}"
+    assert flagged == [(placement, "placements")]
+
+
 def test_a_plan_a_later_return_leaves_out_uncorrected_keeps_its_history(
     warehouse_copy, tmp_path, monkeypatch
 ):

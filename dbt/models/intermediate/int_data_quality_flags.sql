@@ -76,6 +76,24 @@ flags as (
             and coalesce(earlier.plan_cease_date, date '9999-12-31') > later.plan_start_date
     )
 
+    -- open (or ending) after the child's last plan ceased, every plan of the child ceased: its
+    -- days after that count no place (int_placement_days_by_year); the case system may have left
+    -- it open, or a plan is missing
+    union all
+    select placements.la_code, 'placements', placements.source_file, placements.source_row,
+        placements.source_file_hash, placements.placement_id, 'placement_open_after_plan_ceased'
+    from placements
+    inner join (
+        select la_code, child_id, max(plan_cease_date) as ceased_on
+        from plans
+        group by la_code, child_id
+        having count(*) = count(plan_cease_date)
+    ) as plans_ceased
+        on plans_ceased.la_code = placements.la_code
+        and plans_ceased.child_id = placements.child_id
+    where plans_ceased.ceased_on >= placements.start_date
+        and (placements.end_date is null or placements.end_date > plans_ceased.ceased_on)
+
     union all
     select la_code, 'placements', source_file, source_row, source_file_hash, placement_id,
         'establishment_type_unknown'

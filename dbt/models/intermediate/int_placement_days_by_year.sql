@@ -1,9 +1,42 @@
 -- Days each placement was open in each financial year, and the full-time equivalent (days
--- open / days in the year). Ongoing placements count up to the as-at date of the council's data;
--- fte_in_ledger_period only between the ledger's first and last postings (what a part year's
--- spend pays for).
-with placements as (
+-- open / days in the year). Ongoing placements count up to the as-at date of the council's data,
+-- and no further than the day the child's last plan ceased when every plan of the child has
+-- ceased (a placement the case system left open after it, flagged
+-- placement_open_after_plan_ceased, counted a place a year on for years); fte_in_ledger_period
+-- only between the ledger's first and last postings (what a part year's spend pays for).
+with placements_as_given as (
     select * from {{ ref('int_placements_classified') }}
+),
+
+-- children every plan of whom has ceased, and the day the last ceased
+plans_ceased as (
+    select la_code, child_id, max(plan_cease_date) as ceased_on
+    from {{ ref('stg_ehcp__plans') }}
+    group by la_code, child_id
+    having count(*) = count(plan_cease_date)
+),
+
+placements as (
+    -- a placement open when the child's last plan ceased ends with it; one that starts after
+    -- it (no plan said to cover it) is left as given
+    select
+        placements_as_given.la_code,
+        placements_as_given.placement_id,
+        placements_as_given.child_id,
+        placements_as_given.provision_type,
+        placements_as_given.annual_cost_gbp,
+        placements_as_given.start_date,
+        case
+            when plans_ceased.ceased_on >= placements_as_given.start_date
+                and (placements_as_given.end_date is null
+                    or placements_as_given.end_date > plans_ceased.ceased_on)
+                then plans_ceased.ceased_on
+            else placements_as_given.end_date
+        end as end_date
+    from placements_as_given
+    left join plans_ceased
+        on plans_ceased.la_code = placements_as_given.la_code
+        and plans_ceased.child_id = placements_as_given.child_id
 ),
 
 bounds as (
