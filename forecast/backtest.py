@@ -150,16 +150,28 @@ def summarise(records: pd.DataFrame, unit_costs: dict[str, float] | None = None)
         )
     frame["error"] = frame["forecast"] - frame["actual"]
     frame["abs_error"] = frame["error"].abs()
+    # a provision type the council has none of, forecast none with a band of nothing, is no
+    # test of the band: it read as covered (and every baseline as not beaten), filling a
+    # council's table with 100 % for types it never had
+    nothing = (
+        (frame["actual"] == 0)
+        & (frame["p10"] == frame["actual"])
+        & (frame["p90"] == frame["actual"])
+    )
     frame["covered"] = (
         (frame["actual"] >= frame["p10"]) & (frame["actual"] <= frame["p90"])
-    ).where(frame["p10"].notna())
+    ).where(frame["p10"].notna() & ~nothing)
     keys = ["origin", "horizon", "provision_type", "unit"]
     by_unit = frame.pivot_table(index=keys, columns="model", values="abs_error", aggfunc="first")
     for baseline in BASELINES:
         if baseline in by_unit:
-            wins = (by_unit.drop(columns=baseline).lt(by_unit[baseline], axis=0)).astype(float)
+            others = by_unit.drop(columns=baseline)
+            wins = others.lt(by_unit[baseline], axis=0).astype(float)
+            # both exact (nothing to forecast, none forecast): neither beats the other
+            exact = others.eq(0) & by_unit[baseline].eq(0).to_numpy()[:, None]
             wins = (
-                wins.where(by_unit[baseline].notna(), np.nan)
+                wins.mask(exact)
+                .where(by_unit[baseline].notna(), np.nan)
                 .stack(future_stack=True)
                 .rename(f"beats_{baseline}")
             )

@@ -29,6 +29,24 @@ def test_baselines_project_the_council_total_as_councils_do():
     assert national_growth(history, 2, england)[0] == pytest.approx(133.1 * 1.05**2)
 
 
+def test_a_type_the_council_never_had_is_no_test_of_the_band_nor_of_the_baselines():
+    """A council with no independent special placements, forecast none with a band of nothing:
+    its row read coverage 100 % and every baseline not beaten (forecast reviewer)."""
+    rows = [
+        ("model", 2020, 1, "inmss", "A", 0.0, 0.0, 0.0, 0.0),
+        ("compound_growth_3y", 2020, 1, "inmss", "A", 0.0, 0.0, np.nan, np.nan),
+        ("model", 2020, 1, "inmss", "B", 10.0, 12.0, 8.0, 14.0),  # covered, beaten by …
+        ("compound_growth_3y", 2020, 1, "inmss", "B", 10.0, 11.0, np.nan, np.nan),
+    ]
+    summary = summarise(pd.DataFrame(rows, columns=RECORD_COLUMNS)).set_index(["model", "origin"])
+    scored = summary.loc[("model", 2020)]
+    # … council B alone is scored
+    assert scored["coverage_p10_p90"] == 1.0 and scored["beats_compound_growth_3y"] == 0.0
+    alone = summarise(pd.DataFrame(rows[:2], columns=RECORD_COLUMNS)).set_index("model")
+    assert np.isnan(alone.loc["model", "coverage_p10_p90"].iloc[0])
+    assert np.isnan(alone.loc["model", "beats_compound_growth_3y"].iloc[0])
+
+
 def test_wape_bias_coverage_and_wins_per_origin_and_pooled():
     rows = [
         ("model", 2020, 1, "total", "A", 100.0, 110.0, 90.0, 120.0),  # error +10, covered
