@@ -22,7 +22,7 @@ from forecast.backtest import verdict
 from forecast.baselines import LABELS
 from forecast.model import MITIGATED, UNMITIGATED
 from forecast.years import fy_of_census_year
-from serving.suppression import Line, recoverable_cells
+from serving.suppression import TOTAL, Line, recoverable_cells
 
 from .charts import SENSITIVITY_LABELS
 from .data import DFE_PLACEMENT, ReportData, spend_forecast_published, spend_published
@@ -657,7 +657,9 @@ def mitigation_log(data: ReportData) -> Table:
         "(forecast.hnb_position, mitigated less unmitigated, central). Together they act in the "
         "mitigations file's order, each on what the ones before it left: two cuts of 10% take "
         "19%, and a shift acts on the children an earlier shift placed, so moving a line can "
-        "change the mitigated forecast.",
+        "change the mitigated forecast. The forecast steps a year at a time (a January census "
+        "and its financial year's spend): a mitigation acts on the whole of its start year, so "
+        "one that begins in September is counted from the April before.",
         totals,
     )
 
@@ -866,11 +868,25 @@ def sensitivity(data: ReportData) -> list[Table]:
 AGE_ORDER = ["under 5", "5-10", "11-15", "16-19", "20-25"]
 
 
-def forecast_by_age_and_need(data: ReportData) -> list[Table]:
+def forecast_by_age_and_need(data: ReportData, threshold: int | None = None) -> list[Table]:
     """Forecast plans by age group (from the cohort model) and by primary need (each age group and
-    provision type's forecast split in its need mix on the last census), per scenario."""
+    provision type's forecast split in its need mix on the last census), per scenario. For
+    publication, a need whose count on that census is hidden is hidden in every forecast year:
+    the split rescaled gave the census count back (Down's syndrome 10.75 of 1,847 → 11, hidden
+    in the census table)."""
     if data.caseload_by_age is None:
         return []
+    hidden_needs: set[str] = set()
+    if threshold is not None:
+        census = data._cohort_suppression(threshold)[0]["ehcp_plans_by_need"]
+        hidden_needs = set(
+            census.loc[
+                census["census_year"].eq(data.cohort["census_year"].max())
+                & census["provision_type"].eq(TOTAL)
+                & census["suppressed"].astype(bool),
+                "primary_need",
+            ]
+        )
     by_age = data.caseload_by_age[data.caseload_by_age["provision_type"] != "total"]
     last = data.cohort["census_year"].max()
     mix = (
@@ -914,6 +930,11 @@ def forecast_by_age_and_need(data: ReportData) -> list[Table]:
         needs = needs.loc[needs.sum(axis=1).sort_values(ascending=False).index]
         needs.columns = [fy_of_census_year(int(y)) for y in needs.columns]
         needs = _with_total(needs.rename_axis("Primary need").reset_index(), "Primary need")
+        suppressed = None
+        if hidden_needs:
+            rows = needs["Primary need"].isin(hidden_needs)
+            needs.loc[rows, needs.columns[1:]] = np.nan  # (the total row keeps every need's)
+            suppressed = needs.isna() & rows.to_numpy()[:, None]
         tables.append(
             Table(
                 f"forecast_by_need_{scenario}",
@@ -922,8 +943,15 @@ def forecast_by_age_and_need(data: ReportData) -> list[Table]:
                 "count",
                 f"Each age group and provision type's forecast (central) split in its mix of "
                 f"primary needs on the January {last} census: an assumption that the mix within "
-                "them holds.",
+                "them holds."
+                + (
+                    " A need whose count on that census is hidden is hidden here too (its "
+                    "forecast is that count rescaled)."
+                    if hidden_needs
+                    else ""
+                ),
                 ["Total"],
+                suppressed,
             )
         )
     return tables
@@ -1443,7 +1471,7 @@ def dsg_plan_tables(data: ReportData, threshold: int | None = None) -> dict[str,
         ],
         **(
             {"Forecast by age and need": by_age}
-            if (by_age := forecast_by_age_and_need(data))
+            if (by_age := forecast_by_age_and_need(data, threshold))
             else {}
         ),
         **(

@@ -158,6 +158,9 @@ def test_readings_state_the_run_s_own_figures(demo, con, data):
         last_fy,
     )
     assert f"of {style.pounds_m(float(total))}" in readings["02_spend_by_provision_latest"]
+    # the fastest growing of the types it weighs, said to be of those (early years' 24 % a year
+    # was left out of "EOTAS grew fastest (16.3% a year)" without a word)
+    assert "among the types with 2% of spend or more" in readings["03_spend_trend"]
     latest = scalar(con, "SELECT max(year) FROM marts.fct_ehcp_flows")
     new = scalar(con, "SELECT sum(new_plans) FROM marts.fct_ehcp_flows WHERE year = ?", latest)
     assert f"{new:,} new plans were issued" in readings["09_new_and_ceased_plans"]
@@ -283,6 +286,39 @@ def test_the_publication_backtest_gives_no_census_count_away_by_differencing(dat
     scores = published.frame.drop(columns=["Years ahead", "Provision type", "Origins scored"])
     assert scores[published.frame["Provision type"].isin(hidden)].isna().all().all()
     assert scores[published.frame["Provision type"] == "All plans"].notna().any().any()
+
+
+def test_the_publication_forecast_by_need_gives_no_hidden_census_count_back(data):
+    """The forecast by need is each age group and provision type's forecast split in its need mix
+    on the last census: printed in full, rescaled to the census total it gave back the counts the
+    census table hid (Down's syndrome 10.75 of 1,847 → 11; MSI 4.07 → 4)."""
+    from report.tables import forecast_by_age_and_need
+
+    last = data.cohort["census_year"].max()
+    census = data.cohort[data.cohort["census_year"] == last].groupby("primary_need")["plans"].sum()
+    threshold = int(census[census > 0].min()) + 1  # the smallest need's count is hidden
+    tables = {t.name: t for t in forecast_by_age_and_need(data, threshold)}
+    shown = tables["forecast_by_need_unmitigated"].frame.set_index("Primary need")
+    first = shown.columns[0]
+    smallest = census[census > 0].idxmin()
+    assert shown.loc[smallest].isna().all()
+    # every need shown is not a hidden one: rescaling a shown need gives only a shown count
+    published = data._cohort_suppression(threshold)[0]["ehcp_plans_by_need"]
+    hidden = set(
+        published.loc[
+            published["census_year"].eq(last)
+            & published["provision_type"].eq("total")
+            & published["suppressed"].astype(bool),
+            "primary_need",
+        ]
+    )
+    assert smallest in hidden
+    assert not (set(shown.index[shown[first].notna()]) & hidden)
+    assert shown.loc["Total", first] == pytest.approx(
+        tables["forecast_by_age_unmitigated"].frame.set_index("Age group").loc["Total", first]
+    )
+    internal = {t.name: t for t in forecast_by_age_and_need(data)}
+    assert internal["forecast_by_need_unmitigated"].frame[first].notna().all()
 
 
 def test_a_census_whose_every_count_is_hidden_leaves_the_charts_drawn(data):
