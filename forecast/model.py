@@ -548,6 +548,7 @@ def _position_table(
     runs: dict[str, ScenarioRun], costs: CostModel, settings: ForecastSettings
 ) -> pd.DataFrame:
     rows = []
+    baseline = runs.get(UNMITIGATED)
     for name, run in runs.items():
         measures = (run.total_spend, run.funding - run.total_spend, run.cumulative_balance)
         means = [values.mean(axis=0) for values in measures]
@@ -558,9 +559,17 @@ def _position_table(
                 for mean, q in zip(means, spreads, strict=False)
                 for value in (mean[y], *q[:, y])
             ]
-            rows.append(
-                (name, fy, float(run.funding[:, y].mean()), *figures, costs.funding_source[fy])
-            )
+            funding = float(run.funding[:, y].mean())
+            source = costs.funding_source[fy]
+            added = funding - float(baseline.funding[:, y].mean()) if baseline else 0.0
+            if abs(added) >= 0.5:
+                # a block transfer the mitigations add is not the budget file's (it read
+                # "budget file" beside £0.5m more than the file gives)
+                source += (
+                    f", {'+' if added > 0 else '−'}£{abs(added):,.0f} from the mitigations' "
+                    "funding changes"
+                )
+            rows.append((name, fy, funding, *figures, source))
     return pd.DataFrame(
         rows,
         columns=[

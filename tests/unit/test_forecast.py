@@ -382,6 +382,23 @@ def test_funding_from_the_budget_file_then_grown(steady):
     assert position.loc[("unmitigated", "2027-28"), "funding_gbp"] == pytest.approx(31_000_000)
 
 
+def test_funding_a_mitigation_adds_is_not_said_to_be_the_budget_file_s(steady):
+    """The mitigated scenario's funding held a £0.5m block transfer from the mitigations file and
+    read "budget file" (finance reviewer: £41,678,251 against the file's £41,178,251)."""
+    transfer = mitigation("funding_change", {"amount_gbp": 500_000}, (), name="transfer")
+    position = run_forecast(steady, [transfer], SETTINGS).hnb_position.set_index(
+        ["scenario", "financial_year"]
+    )
+    mitigated = position.loc[("mitigated", "2026-27")]
+    assert mitigated["funding_gbp"] == pytest.approx(
+        position.loc[("unmitigated", "2026-27"), "funding_gbp"] + 500_000
+    )
+    assert mitigated["funding_source"] == (
+        "budget file, +£500,000 from the mitigations' funding changes"
+    )
+    assert position.loc[("unmitigated", "2026-27"), "funding_source"] == "budget file"
+
+
 def test_a_funding_mitigation_beside_the_budget_files_transfer_for_its_year_is_named(steady):
     """The budget file gives 2026-27 a £0.5m block transfer and the mitigations file a £0.5m
     transfer from 2026-27: both counted, nothing said. The same money would count twice."""
