@@ -478,7 +478,9 @@ def spend_trend(data: ReportData, threshold: int | None = None) -> Chart:
         )
         + f" and is forecast at {style.pounds_m(totals.iloc[-1])} in {all_years[-1]}"
         + (
-            f"; {data.labels[fastest]} grew fastest ({style.percent(growth[fastest], 1)} a year)."
+            # (of the types with 2% of the year's spend or more: said, as the need chart says it)
+            f"; among the types with 2% of spend or more, {data.labels[fastest]} grew fastest "
+            f"({style.percent(growth[fastest], 1)} a year)."
             if fastest
             else "."
         )
