@@ -76,7 +76,10 @@ class WarehouseResource(DuckDBResource):
             if context.run is not None:
                 dead = refresh_lock.claim_run(Path(self.database), context.run.run_id)
                 if dead and dead.run_id and context.instance:
-                    _end_run_of_dead_process(context, dead)
+                    try:
+                        _end_run_of_dead_process(context, dead)
+                    except Exception as error:  # bookkeeping: never what stops a refresh
+                        context.log.warning(f"Could not mark run {dead.run_id} failed: {error}")
             installed = None
             if self.serving and self.report_dir:
                 installed = settle_report(Path(self.serving), Path(self.report_dir))
