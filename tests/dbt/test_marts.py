@@ -869,19 +869,20 @@ def test_a_placement_left_open_after_the_child_s_last_plan_ceased_counts_no_plac
             ORDER BY p.placement_id LIMIT 1
             """
         ).fetchone()
-        before = con.execute(
-            "SELECT financial_year, days_open, fte FROM intermediate.int_placement_days_by_year "
-            "WHERE placement_id = ? ORDER BY financial_year",
-            [placement],
-        ).fetchall()
+
+        def days(con) -> list[tuple]:
+            return con.execute(
+                "SELECT financial_year, days_open, fte "
+                "FROM intermediate.int_placement_days_by_year "
+                "WHERE placement_id = ? ORDER BY financial_year",
+                [placement],
+            ).fetchall()
+
+        before = days(con)
         con.execute("UPDATE raw.placements SET end_date = NULL WHERE placement_id = ?", [placement])
     rebuild(warehouse_copy, "stg_placements__spells+", "int_data_quality_flags+")
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
-        after = con.execute(
-            "SELECT financial_year, days_open, fte FROM intermediate.int_placement_days_by_year "
-            "WHERE placement_id = ? ORDER BY financial_year",
-            [placement],
-        ).fetchall()
+        after = days(con)
         flagged = con.execute(
             "SELECT record_key, extract FROM intermediate.int_data_quality_flags "
             "WHERE flag = 'placement_open_after_plan_ceased'"
