@@ -17,6 +17,7 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
     """List the landing rows behind a mart figure, with their source file and row."""
     from checks.trace import trace_plans, trace_spend
     from ingest.contracts import PRIMARY_NEED_CODES
+    from ingest.load import UNKNOWN_LA_CODE
     from ingest.provision_types import DFE_PLACEMENT_CATEGORY
     from warehouse import unchecked_run
     from warehouse.councils import CouncilConnection, councils, held_councils
@@ -29,10 +30,17 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
         held = councils(warehouse)
         gated = held_councils(warehouse)
         unchecked = unchecked_run(warehouse)
-    if len(held) > 1 and args.la not in held:
+    named_wrong = args.la and held not in ([], [UNKNOWN_LA_CODE]) and args.la not in held
+    if (len(held) > 1 and args.la not in held) or named_wrong:
         console.print(
-            f"[red]The warehouse holds {len(held)} councils ({', '.join(held)}): "
-            "say whose figure with --la (e.g. --la " + held[0] + ").[/red]"
+            f"[red]The warehouse holds {len(held)} council{'s' if len(held) != 1 else ''} "
+            f"({', '.join(held)})"
+            + (
+                f", not council {args.la}: name one of those with --la."
+                if args.la
+                else ": say whose figure with --la (e.g. --la " + held[0] + ")."
+            )
+            + "[/red]"
         )
         return 2
     traced = args.la or (held[0] if len(held) == 1 else None)
@@ -277,7 +285,10 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     from ..settings import load_report_settings
 
     settings = load_settings()
+    # owner-only, as a refresh writes them: the internal report shows every count
+    settings.restrict_data_files()
     options = load_report_settings(settings).options()
+    report_council = options.council  # HIGHNEEDS_LA_CODE: whose report the folder holds
     if args.la and args.la != options.council:
         # HIGHNEEDS_COUNCIL_NAME and HIGHNEEDS_NEIGHBOURS are HIGHNEEDS_LA_CODE's council's, not
         # the one --la asks for (--neighbours below gives its own)
@@ -319,7 +330,7 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
         return 2
     from ingest.load import UNKNOWN_LA_CODE
     from warehouse import unchecked_run
-    from warehouse.councils import councils
+    from warehouse.councils import chosen_council, councils
 
     from ..defs.report import figures_unchecked, report_held
     from ..refresh_lock import RefreshRunning, explain_duckdb_lock_error
@@ -340,6 +351,19 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
                     refused = (
                         f"council {args.la} is not in this warehouse (it holds "
                         f"{', '.join(held_codes)}): name one of those with --la."
+                    )
+                elif (
+                    args.la
+                    and not args.out
+                    and args.la != (folder_council := chosen_council(con, report_council))
+                ):
+                    # the folder's report is served beside the serving file, and stands for its
+                    # council's figures (a held council's last good report among them)
+                    refused = (
+                        f"the report folder {options.out_dir} holds council {folder_council}'s "
+                        "report, served beside the serving file's figures (HIGHNEEDS_LA_CODE); "
+                        f"write council {args.la}'s elsewhere: highneeds report --la {args.la} "
+                        "--out DIR."
                     )
                 elif (run := unchecked_run(con)) is not None:
                     refused = figures_unchecked(run)

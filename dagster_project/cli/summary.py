@@ -429,8 +429,8 @@ def print_report_location(settings: Settings, console: Console, run_id: str | No
         console.print(
             f"[yellow]The report is the last good one, from refresh run {built_by}: its council "
             "was held by a gate this refresh, so it was not redrawn, and every figure in it is "
-            "that run's (the other councils' too). `highneeds report --la CODE` draws another "
-            "council's from this refresh.[/yellow]",
+            "that run's (the other councils' too). `highneeds report --la CODE --out DIR` "
+            "draws another council's from this refresh, into a folder of its own.[/yellow]",
             highlight=False,
         )
     from forecast.published_extract import SHIPPED, has_published_files

@@ -5,7 +5,9 @@ is what a refresh of its files alone gives."""
 import contextlib
 import csv
 import io
+import os
 import shutil
+import stat
 from pathlib import Path
 
 import duckdb
@@ -227,6 +229,11 @@ def test_a_trace_says_whose_figure_and_traces_it_in_that_council(warehouses, tmp
     with contextlib.redirect_stdout(out):
         assert main(arguments) == 2
     assert "say whose figure with --la" in " ".join(out.getvalue().split())
+    # a council it does not hold is named as such (it was asked to say whose figure again)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main([*arguments, "--la", "999"]) == 2
+    assert "not council 999: name one of those with --la" in " ".join(out.getvalue().split())
     rows = {}
     for name in ("region", ALONE):
         monkeypatch.setenv("HIGHNEEDS_WAREHOUSE", str(warehouses[name]))
@@ -284,7 +291,9 @@ def test_a_council_whose_gate_fails_keeps_its_last_good_figures_while_the_others
     assert report.read_bytes() == last_report  # the report is of 825 (the first council)
     # and the summary says so: its "every council" table holds 869's earlier figures too
     assert "The report is the last good one, from refresh run " in out
-    assert "`highneeds report --la CODE` draws another council's from this refresh" in out
+    assert "`highneeds report --la CODE --out DIR` draws another council's from this refresh" in (
+        out
+    )
     with duckdb.connect(str(folder / "serving.duckdb"), read_only=True) as con:
         con.execute(f"ATTACH '{region / 'serving.duckdb'}' AS last (READ_ONLY)")
         con.execute(f"ATTACH '{folder / 'warehouse.duckdb'}' AS wh (READ_ONLY)")
@@ -388,9 +397,25 @@ def test_a_report_is_of_a_council_the_warehouse_holds_and_named_only_as_its_own(
     said = " ".join(out.getvalue().split())
     assert "council 826 is not in this warehouse (it holds 825, 869)" in said
     assert not (tmp_path / "r826").exists()
-    with contextlib.redirect_stdout(io.StringIO()):
-        assert main(["report", "--la", "825", "--out", str(tmp_path / "r825")]) == 0
-        assert main(["report", "--out", str(tmp_path / "r869")]) == 0
+    # another council's report is not written over the folder served beside the serving file
+    # (a held council's last good report was replaced, and the next summary hid it)
+    monkeypatch.setenv("HIGHNEEDS_REPORT_DIR", str(tmp_path / "served"))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["report", "--la", "825"]) == 1
+    said = " ".join(out.getvalue().split())
+    assert "holds council 869's report" in said and "--la 825 --out DIR" in said
+    assert not (tmp_path / "served").exists()
+    previous = os.umask(0o022)  # a shell's default: the internal report was world-readable
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(["report", "--la", "825", "--out", str(tmp_path / "r825")]) == 0
+            assert main(["report", "--out", str(tmp_path / "r869")]) == 0
+    finally:
+        os.umask(previous)
+    internal = tmp_path / "r825" / "internal"
+    assert stat.S_IMODE((internal / "report.html").stat().st_mode) == 0o600
+    assert stat.S_IMODE(internal.stat().st_mode) == 0o700
     assert "Testshire" not in (tmp_path / "r825" / "internal" / "report.html").read_text()
     assert "Testshire" in (tmp_path / "r869" / "internal" / "report.html").read_text()
 
