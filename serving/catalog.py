@@ -386,6 +386,9 @@ def _write_meta(build, run_id, code_version, published_at, refresh_started_at, o
                 "code_version": code_version,
                 "suppression_threshold": options.suppression_threshold,
                 "person_ids": "the warehouse's keyed hashes",
+                # what the forecast ran with, as the serving file records it
+                "forecast_settings": (options.forecast_settings or (None, None))[0],
+                "forecast_settings_sha256": (options.forecast_settings or (None, None))[1],
             }
         ]
     )
@@ -397,6 +400,8 @@ def _write_meta(build, run_id, code_version, published_at, refresh_started_at, o
             "refresh_started_at_utc": "TIMESTAMP",
             "published_at_utc": "TIMESTAMP",
             "suppression_threshold": "INT",
+            "forecast_settings": "STRING",
+            "forecast_settings_sha256": "STRING",
         },
     )
     files = [session.table(f"raw.{t}") for t in _tables(session, "raw") if t.endswith("_files")]
