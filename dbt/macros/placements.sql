@@ -46,3 +46,22 @@
         and named_placement.provision_type is null
         and {{ is_high_needs('lines.is_high_needs', 'transactions.s251_line') }}
 {%- endmacro %}
+
+{#- Children every plan of whom has ceased, and the day the last ceased (`ceased_on`), from
+    `plans` (stg_ehcp__plans, or a CTE of it): a subquery for a join on la_code and child_id. -#}
+{% macro children_with_every_plan_ceased(plans) -%}
+    (
+        select la_code, child_id, max(plan_cease_date) as ceased_on
+        from {{ plans }}
+        group by la_code, child_id
+        having count(*) = count(plan_cease_date)
+    )
+{%- endmacro %}
+
+{#- A placement of `placements` open (or ending) after `ceased_on`, the day its child's last plan
+    ceased, having started on or before it: it counts no place after that day
+    (int_placement_days_by_year) and is flagged placement_open_after_plan_ceased. -#}
+{% macro open_after_plan_ceased(placements, ceased_on) -%}
+    ({{ ceased_on }} >= {{ placements }}.start_date
+        and ({{ placements }}.end_date is null or {{ placements }}.end_date > {{ ceased_on }}))
+{%- endmacro %}

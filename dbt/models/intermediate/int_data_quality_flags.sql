@@ -83,16 +83,10 @@ flags as (
     select placements.la_code, 'placements', placements.source_file, placements.source_row,
         placements.source_file_hash, placements.placement_id, 'placement_open_after_plan_ceased'
     from placements
-    inner join (
-        select la_code, child_id, max(plan_cease_date) as ceased_on
-        from plans
-        group by la_code, child_id
-        having count(*) = count(plan_cease_date)
-    ) as plans_ceased
+    inner join {{ children_with_every_plan_ceased('plans') }} as plans_ceased
         on plans_ceased.la_code = placements.la_code
         and plans_ceased.child_id = placements.child_id
-    where plans_ceased.ceased_on >= placements.start_date
-        and (placements.end_date is null or placements.end_date > plans_ceased.ceased_on)
+    where {{ open_after_plan_ceased('placements', 'plans_ceased.ceased_on') }}
 
     union all
     select la_code, 'placements', source_file, source_row, source_file_hash, placement_id,

@@ -8,14 +8,6 @@ with placements_as_given as (
     select * from {{ ref('int_placements_classified') }}
 ),
 
--- children every plan of whom has ceased, and the day the last ceased
-plans_ceased as (
-    select la_code, child_id, max(plan_cease_date) as ceased_on
-    from {{ ref('stg_ehcp__plans') }}
-    group by la_code, child_id
-    having count(*) = count(plan_cease_date)
-),
-
 placements as (
     -- a placement open when the child's last plan ceased ends with it; one that starts after
     -- it (no plan said to cover it) is left as given
@@ -27,14 +19,12 @@ placements as (
         placements_as_given.annual_cost_gbp,
         placements_as_given.start_date,
         case
-            when plans_ceased.ceased_on >= placements_as_given.start_date
-                and (placements_as_given.end_date is null
-                    or placements_as_given.end_date > plans_ceased.ceased_on)
+            when {{ open_after_plan_ceased('placements_as_given', 'plans_ceased.ceased_on') }}
                 then plans_ceased.ceased_on
             else placements_as_given.end_date
         end as end_date
     from placements_as_given
-    left join plans_ceased
+    left join {{ children_with_every_plan_ceased(ref('stg_ehcp__plans')) }} as plans_ceased
         on plans_ceased.la_code = placements_as_given.la_code
         and plans_ceased.child_id = placements_as_given.child_id
 ),
