@@ -363,8 +363,9 @@ def _attached(serving: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def served_councils(serving: Path) -> set[str]:
-    """The councils a serving file's meta.councils lists (none without a file or that table)."""
-    return set(served_figures(serving))
+    """The councils whose figures a serving file holds (meta.councils; none without a file or
+    that table): a council held before any version served it is listed there with none."""
+    return {code for code, figures in served_figures(serving).items() if figures != "none"}
 
 
 def served_figures(serving: Path) -> dict[str, str]:

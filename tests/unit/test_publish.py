@@ -395,6 +395,22 @@ def test_a_council_the_last_version_served_and_this_one_does_not_is_named(wareho
     assert publish_from(warehouse, serving).no_longer_served == []
 
 
+def test_a_council_held_before_it_was_ever_served_is_not_named_when_it_goes(warehouse, tmp_path):
+    """A council held on its first refresh had no figures in serving: when its folder goes,
+    "no longer served" named it though BI never had anything of it."""
+    serving = tmp_path / "serving.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "INSERT INTO marts.fct_provision_spend "
+            "SELECT * REPLACE ('825' AS la_code) FROM marts.fct_provision_spend"
+        )
+    publish_from(warehouse, serving, held={"825": "a file was rejected"})
+    assert read(serving, "SELECT figures FROM meta.councils WHERE la_code = '825'") == [("none",)]
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("DELETE FROM marts.fct_provision_spend WHERE la_code = '825'")
+    assert publish_from(warehouse, serving).no_longer_served == []
+
+
 def test_the_publication_records_what_the_forecast_ran_with(warehouse, tmp_path):
     publish_from(warehouse, tmp_path / "none.duckdb")
     assert read(
