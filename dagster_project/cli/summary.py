@@ -406,6 +406,25 @@ def money_m(value: float, decimals: int = 1) -> str:
     return f"{sign}£{abs(value) / 1e6:,.{decimals}f}m"
 
 
+def _print_report_council(settings: Settings, asked: str | None, console: Console) -> None:
+    """The report is of the council asked for (HIGHNEEDS_LA_CODE, else the SEN2 return's) when the
+    warehouse holds it, else of its first council: say so when it moved (the asked council's
+    folder removed or misnamed), or a finance officer reads another council's report as theirs."""
+    from warehouse.councils import chosen_council
+
+    if not asked or not settings.warehouse.exists():
+        return
+    with settings.connect_warehouse(read_only=True) as con:
+        drawn = chosen_council(con, asked)
+    if drawn is not None and drawn != asked:
+        console.print(
+            f"[yellow]The report is of council {drawn}, not {asked} (HIGHNEEDS_LA_CODE, or the "
+            f"SEN2 return's council): the warehouse holds no figures of {asked}. Put its files "
+            "in the landing folder, or set HIGHNEEDS_LA_CODE to a council it holds.[/yellow]",
+            highlight=False,
+        )
+
+
 def print_report_location(settings: Settings, console: Console, run_id: str | None = None) -> None:
     """Where the report is; with `run_id` (this refresh's), whether it is one this refresh kept
     from an earlier one rather than drew (its council held by a gate)."""
@@ -423,6 +442,7 @@ def print_report_location(settings: Settings, console: Console, run_id: str | No
         f"workbook and charts beside each",
         highlight=False,
     )
+    _print_report_council(settings, report.la_code, console)
     built_by = installed_run(report.out_dir)
     if run_id and built_by and built_by != run_id:
         # its council was held: every figure in it, the other councils' included, is that run's

@@ -420,6 +420,27 @@ def test_a_report_is_of_a_council_the_warehouse_holds_and_named_only_as_its_own(
     assert "Testshire" in (tmp_path / "r869" / "internal" / "report.html").read_text()
 
 
+def test_the_summary_says_when_the_report_is_not_of_the_council_asked_for(warehouses, tmp_path):
+    """HIGHNEEDS_LA_CODE naming a council whose folder went (or was misnamed): the report is the
+    warehouse's first council's, and the summary said nothing of it."""
+    from rich.console import Console
+
+    from dagster_project.cli.summary import _print_report_council
+    from dagster_project.settings import load_settings
+
+    def said(code: str) -> str:
+        settings = load_settings(
+            {"HIGHNEEDS_WAREHOUSE": str(warehouses["region"]), "HIGHNEEDS_LA_CODE": code},
+            dotenv=tmp_path / "none.env",
+        )
+        console = Console(file=io.StringIO(), width=200)
+        _print_report_council(settings, settings.la_code, console)
+        return " ".join(console.file.getvalue().split())
+
+    assert said("869") == ""
+    assert "The report is of council 825, not 826" in said("826")
+
+
 def test_a_verbatim_trace_reads_a_councils_files_back_in_a_region(warehouses, monkeypatch):
     """In a landing folder of several councils a file's identity is its SHA-256 with its
     council's code: `trace --verbatim` must find the untouched file the one loaded, not say it
