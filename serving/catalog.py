@@ -67,7 +67,7 @@ SCHEMAS = (*SERVED_SCHEMAS, PUBLISHED_SCHEMA, "meta")
 # a stored table's name ends in its version's tag: __v20261201t194328z_b5ff7f02
 _TAG = re.compile(r"__v(\d{8}t\d{6}z_[0-9a-f]{8})\b")
 _SOURCE_FILE_COLUMNS = (
-    "extract, file_name, file_hash, content_hash, file_bytes, status, load_id, loaded_at, "
+    "la_code, extract, file_name, file_hash, content_hash, file_bytes, status, load_id, loaded_at, "
     "last_seen_load_id, in_landing, rows_read, rows_valid, rows_duplicate, rows_quarantined"
 )
 

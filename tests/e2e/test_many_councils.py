@@ -308,6 +308,11 @@ def test_a_council_whose_gate_fails_keeps_its_last_good_figures_while_the_others
             ("869", "this refresh", now),
         ]
         assert "placement_costs_within_bounds" in councils[0][3] and councils[1][3] is None
+        # each landing file names its council, to be read beside meta.councils
+        assert con.execute(
+            "SELECT la_code, bool_and(file_name LIKE la_code || '/%' OR extract = 'gias') "
+            "FROM meta.source_files GROUP BY 1 ORDER BY 1"
+        ).fetchall() == [("825", True), ("869", True)]
         served = con.execute(
             "SELECT DISTINCT table_schema, table_name FROM information_schema.columns "
             "WHERE table_catalog = current_database() AND column_name = 'la_code' "
