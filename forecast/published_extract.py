@@ -143,6 +143,7 @@ TABLES = (
             *PLACES,
             "breakdown_topic",
             "breakdown",
+            "plans_issued_den",
             "pc_plans_issued_within_20_weeks",
             "PC_plans_issued_20_weeks_ex",
         ),

@@ -34,6 +34,10 @@ SEN_SETTING_CODES = ("OLA", "OPA", "EHE", "EYP", "OTH", "NEET", "NIEC", "NIEO")
 CEASE_REASON_CODES = tuple(str(n) for n in range(1, 10))
 SEX_CODES = ("M", "F", "U")
 YES_NO_CODES = ("Y", "N")
+# a request's or an assessment's outcome: yes, no, or W, withdrawn (or ceased, the child moved
+# away) before the decision, as SEN2's requestoutcome and assessmentoutcome record it; the DfE
+# counts withdrawn requests and assessments apart from decisions not to assess or issue
+OUTCOME_CODES = ("Y", "N", "W")
 RESIDENTIAL_CODES = ("A", "B")
 BUDGET_LINE_CODES = (
     "hnb_allocation",
@@ -119,14 +123,15 @@ COLUMN_DESCRIPTIONS = {
     ),
     "decided_to_assess": (
         "Y when the council decided to carry out an EHC needs assessment, N when it decided not "
-        "to; blank while undecided."
+        "to, W when the request was withdrawn before a decision; blank while undecided."
     ),
     "decision_date": "Date of the decision whether to assess.",
     "assessment_outcome_date": (
         "Date the assessment ended (a plan issued or a decision not to issue one)."
     ),
     "plan_issued": (
-        "Y when the assessment led to an EHC plan, N when it did not; blank while undecided."
+        "Y when the assessment led to an EHC plan, N when the council decided not to issue one, "
+        "W when the assessment was withdrawn before that decision; blank while undecided."
     ),
     "week20_exception": "Y when an exception to the 20-week time limit applied (SEN2 week20).",
     "census_date": (
@@ -288,10 +293,10 @@ REQUESTS = Extract(
         Column("request_id", "id", required=True),
         Column("child_id", "id", required=True, pseudonymise=True),
         Column("request_date", "date", required=True),
-        Column("decided_to_assess", "code", codes=YES_NO_CODES),
+        Column("decided_to_assess", "code", codes=OUTCOME_CODES),
         Column("decision_date", "date"),
         Column("assessment_outcome_date", "date"),
-        Column("plan_issued", "code", codes=YES_NO_CODES),
+        Column("plan_issued", "code", codes=OUTCOME_CODES),
         Column("plan_start_date", "date"),
         Column("week20_exception", "code", codes=YES_NO_CODES),
         Column("census_date", "date"),

@@ -759,6 +759,18 @@ def row_rules(extract: Extract, extract_date: dt.date, date_floor: dt.date) -> l
                 '"plan_issued"',
             )
         )
+        # no assessment (decided not to, or withdrawn before a decision) cannot end in a plan
+        # or a decision on one: the row would count as refused and as a plan issued at once
+        decided = typed_name("decided_to_assess")
+        problems.append(
+            Rule(
+                "assessment_outcome_without_decision_to_assess",
+                "decided_to_assess",
+                f"{decided} IN ('N', 'W') AND ({issued} IS NOT NULL OR {start} IS NOT NULL)",
+                "\"decided_to_assess\" || ' with plan_issued ' || coalesce(\"plan_issued\", '') "
+                "|| ' ' || coalesce(\"plan_start_date\", '')",
+            )
+        )
     if extract.name == "placements":
         problems.append(
             Rule(

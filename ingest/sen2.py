@@ -200,6 +200,12 @@ def _col(columns: dict[str, set[str]], table: str, *names: str) -> str:
     return "NULL"
 
 
+def _withdrawn(expr: str) -> str:
+    """SQL: a SEN2 request or assessment outcome code says withdrawn (W) — false without the
+    column (older returns), which leaves the outcome to its date as before."""
+    return f"coalesce(upper(trim({expr})) = 'W', false)"
+
+
 def _date(expr: str) -> str:
     """A COLLECT date as ISO text; any other text is left as it is, for the loader to read or
     quarantine as it would in any extract."""
@@ -467,9 +473,10 @@ def requests_part(
     table: str,
     child: _Child,
 ) -> Part:
-    """A request decided to assess has an assessment row; one whose outcome is dated without one was
-    refused. An assessment led to a plan when a named plan hangs from it; one dated without a plan
-    did not."""
+    """A request decided to assess has an assessment row; one withdrawn before the decision has
+    outcome W (requestoutcome); one whose outcome is dated otherwise was refused. An assessment led
+    to a plan when a named plan hangs from it; one withdrawn has outcome W (assessmentoutcome); one
+    dated otherwise did not (a decision not to issue)."""
     has_assessments = "assessment" in sen2.tables and "requeststableid" in columns.get(
         "assessment", set()
     )
@@ -482,6 +489,7 @@ def requests_part(
         "SELECT assessment.requeststableid, "
         f"min({_date(_col(columns, 'assessment', 'assessmentoutcomedate'))}) AS outcome_date, "
         f"max({_exception(_col(columns, 'assessment', 'week20'))}) AS week20_exception, "
+        f"bool_or({_withdrawn(_col(columns, 'assessment', 'assessmentoutcome'))}) AS withdrawn, "
         + (
             f"min({_date('namedplan.startdate')}) AS plan_start_date "
             if has_plans
@@ -497,7 +505,7 @@ def requests_part(
         + "GROUP BY ALL"
         if has_assessments
         else "SELECT NULL AS requeststableid, NULL AS outcome_date, NULL AS week20_exception, "
-        "NULL AS plan_start_date WHERE false"
+        "NULL AS withdrawn, NULL AS plan_start_date WHERE false"
     )
     received = _date(_col(columns, "requests", "receiveddate"))
     decided = _date(_col(columns, "requests", "requestoutcomedate"))
@@ -513,11 +521,13 @@ def requests_part(
             {child.text} AS child_id,
             {received} AS request_date,
             CASE WHEN a.requeststableid IS NOT NULL THEN 'Y'
+                 WHEN {_withdrawn(_col(columns, "requests", "requestoutcome"))} THEN 'W'
                  WHEN nullif(trim({decided}), '') IS NOT NULL THEN 'N' END
                 AS decided_to_assess,
             {decided} AS decision_date,
             a.outcome_date AS assessment_outcome_date,
             CASE WHEN a.plan_start_date IS NOT NULL THEN 'Y'
+                 WHEN a.withdrawn THEN 'W'
                  WHEN nullif(trim(a.outcome_date), '') IS NOT NULL THEN 'N' END
                 AS plan_issued,
             a.plan_start_date,

@@ -4,10 +4,10 @@ its own returns (`marts.fct_ehcp_requests`), beside the same figures the DfE pub
 council, its similar councils (median) and England.
 
 The published figures come from the "Education, health and care plans" release in the
-published folder (`HIGHNEEDS_PUBLISHED`): `requests.csv`, `assessments.csv` and
-`timeliness_20_week.csv`, their all-children rows ("All requests for EHC needs assessments",
-"All EHC needs assessments", "All EHC plans issued"), by calendar year. Counted the same way:
-the year's requests and the decisions on them; plans issued in the year; the share of plans
+published folder (`HIGHNEEDS_PUBLISHED`): `requests.csv` and `timeliness_20_week.csv`, their
+all-children rows ("All requests for EHC needs assessments", "All EHC plans issued"), by calendar
+year (`assessments.csv`'s plans issued only to tell a return that did not come in). Counted
+the same way: the year's requests and the decisions on them; plans issued in the year; the share of plans
 issued in the year within 20 weeks of the request, with and without the plans an exception
 applied to. The conversion of the year's requests into plans is the council's own (the DfE
 publishes no such figure).
@@ -38,7 +38,10 @@ MEASURES = {
         "requests.csv",
         "request_assess_pc",
     ),
-    "plans_issued": ("EHC plans issued", "assessments.csv", "assess_issued"),
+    # plans issued in the year (the 20-week tables' denominator), as the council's are counted:
+    # assessments.csv's assess_issued counts assessments by the year they ended (West Berkshire
+    # 2024: 269 against 273 plans issued)
+    "plans_issued": ("EHC plans issued", "timeliness_20_week.csv", "plans_issued_den"),
     "conversion_pct": ("Requests that led to a plan (%)", None, None),
     "within_20_weeks_pct": (
         "Plans issued within 20 weeks (%)",
@@ -51,6 +54,9 @@ MEASURES = {
         "PC_plans_issued_20_weeks_ex",
     ),
 }
+# published figures read as evidence only, not shown: assessments that issued a plan say a year's
+# return came in where the 20-week table is not published (West Berkshire 2022: x)
+EVIDENCE = {"assessments_issued": ("assessments.csv", "assess_issued")}
 # the shares, each with its denominator (for suppression of small counts in the publication
 # version): the share excluding exceptions is of the plans issued without one
 DENOMINATORS = {
@@ -92,7 +98,8 @@ def read_published(folder: Path | None) -> pd.DataFrame:
     except PublishedDataError:  # two releases' copies: the benchmarks' note says which
         return pd.DataFrame(columns=columns)
     frames = []
-    for file_name in sorted({file for _, file, _ in MEASURES.values() if file}):
+    read = {m: (file, column) for m, (_, file, column) in MEASURES.items() if file} | EVIDENCE
+    for file_name in sorted({file for file, _ in read.values()}):
         path = files.get(file_name)
         if path is None:
             continue
@@ -105,7 +112,7 @@ def read_published(folder: Path | None) -> pd.DataFrame:
         code = published["old_la_code"].where(
             published["geographic_level"] == "Local authority", ENGLAND
         )
-        for measure, (_, file, column) in MEASURES.items():
+        for measure, (file, column) in read.items():
             if file == file_name and column in published:
                 frames.append(
                     pd.DataFrame(
@@ -128,14 +135,16 @@ def _without_missing_returns(frame: pd.DataFrame) -> pd.DataFrame:
     is a return that did not come in (West Berkshire 2022: 0 requests, 176 plans issued), not a
     year without requests: its requests are blank, not 0."""
     wide = frame.pivot_table(index=["year", "code"], columns="measure", values="value")
-    if "requests" not in wide or "plans_issued" not in wide:
-        return frame
-    missing = wide.index[(wide["requests"] == 0) & (wide["plans_issued"] > 0)]
+    shown = frame[~frame["measure"].isin(EVIDENCE)]
+    issued = [m for m in ("plans_issued", *EVIDENCE) if m in wide]
+    if "requests" not in wide or not issued:
+        return shown
+    missing = wide.index[(wide["requests"] == 0) & (wide[issued] > 0).any(axis=1)]
     from_requests = [m for m, (_, file, _) in MEASURES.items() if file == "requests.csv"]
-    blank = frame.set_index(["year", "code"]).index.isin(missing) & frame["measure"].isin(
+    blank = shown.set_index(["year", "code"]).index.isin(missing) & shown["measure"].isin(
         from_requests
     )
-    return frame.assign(value=frame["value"].mask(blank))
+    return shown.assign(value=shown["value"].mask(blank))
 
 
 def _discloses(value, count, measure: str, threshold: int) -> bool:
@@ -158,7 +167,7 @@ def _discloses(value, count, measure: str, threshold: int) -> bool:
 
 PUBLISHED_YEARS = 5  # without the council's own returns: the latest published years shown
 # the rows of each year: whose figures they are
-OWN = "This council (its SEN2 returns)"
+OWN = "This council (its own records)"  # its SEN2 returns, or a requests file
 PUBLISHED = "This council (published)"
 SIMILAR = "Similar councils (median)"
 ENGLAND_LABEL = "England"
@@ -219,7 +228,7 @@ def requests_table(
             "Requests, assessments and 20-week timeliness, as the DfE publishes them",
             frame,
             "mixed",
-            "The DfE's EHCP release (requests.csv, assessments.csv, timeliness_20_week.csv in the "
+            "The DfE's EHCP release (requests.csv and timeliness_20_week.csv in the "
             "published folder), from the council's SEN2 returns: requests received in the "
             "calendar year and the decisions on them, plans issued in the year and the share "
             "issued within 20 weeks of the request; published counts, so nothing is suppressed. "
@@ -235,7 +244,8 @@ def requests_table(
         "Requests, assessments and 20-week timeliness",
         frame,
         "mixed",
-        "The council's own figures from its SEN2 returns (marts.fct_ehcp_requests), counted as the "
+        "The council's own figures from its SEN2 returns or requests file "
+        "(marts.fct_ehcp_requests), counted as the "
         "DfE's EHCP release counts them: requests received in the calendar year and the decisions "
         "on them, plans issued in the year and the share issued within 20 weeks of the request. "
         "Requests that led to a plan: the year's requests that have become plans so far (recent "

@@ -1027,8 +1027,8 @@ def _write_meta(
         con.execute(
             f"""
             CREATE TABLE {meta}.source_files AS
-            SELECT la_code, extract, file_name, file_hash, content_hash, file_bytes, status, load_id,
-                   loaded_at, last_seen_load_id, in_landing,
+            SELECT la_code, extract, file_name, file_hash, content_hash, file_bytes, status,
+                   load_id, loaded_at, last_seen_load_id, in_landing,
                    rows_read, rows_valid, rows_duplicate, rows_quarantined
             FROM raw.landing_files ORDER BY extract, file_seq
             """

@@ -791,6 +791,51 @@ def test_requests_count_every_plan_issued_once_and_a_plan_before_its_request_is_
     assert years == [(2024, 3, 2, 3, 2), (2025, 0, 1, 0, 0)]
 
 
+def test_withdrawn_requests_and_assessments_are_counted_apart_from_refusals(warehouse_copy):
+    """The DfE counts a request withdrawn before a decision apart from a decision not to assess,
+    and an assessment withdrawn apart from a decision not to issue: both were counted as refusals
+    (W is SEN2's requestoutcome / assessmentoutcome code). A request refused or withdrawn that
+    also has a plan, or a decision on one, is quarantined: it counted as refused and issued."""
+    import datetime as dt_
+
+    from ingest.contracts import REQUESTS
+    from ingest.load import load_extract
+    from tests.conftest import TEST_KEY
+
+    landing = warehouse_copy.parent / "landing"
+    (landing / "requests").mkdir(parents=True)
+    (landing / "requests" / "requests.csv").write_text(
+        "request_id,child_id,request_date,decided_to_assess,decision_date,"
+        "assessment_outcome_date,plan_issued,plan_start_date\n"
+        "R1,K001,2024-02-01,N,2024-03-01,,,\n"  # refused
+        "R2,K002,2024-02-01,W,2024-03-01,,,\n"  # withdrawn before a decision
+        "R3,K003,2024-02-01,Y,2024-03-01,2024-05-01,N,\n"  # not issued
+        "R4,K004,2024-02-01,Y,2024-03-01,2024-05-01,W,\n"  # assessment withdrawn
+        "R5,K005,2024-02-01,Y,2024-03-01,2024-06-01,Y,2024-06-01\n"  # issued
+        "R6,K006,2024-02-01,N,2024-03-01,2024-06-01,Y,2024-06-01\n"  # refused, yet a plan
+        "R7,K007,2024-02-01,W,2024-03-01,2024-06-01,N,\n"  # withdrawn, yet decided
+    )
+    with duckdb.connect(str(warehouse_copy)) as con:
+        load_extract(con, REQUESTS, landing, "test-requests", TEST_KEY, dt_.date(2026, 3, 31))
+        reasons = dict(
+            con.execute(
+                "SELECT request_id, reason_codes FROM quarantine.requests ORDER BY 1"
+            ).fetchall()
+        )
+    assert reasons == {
+        "R6": ["assessment_outcome_without_decision_to_assess"],
+        "R7": ["assessment_outcome_without_decision_to_assess"],
+    }
+    rebuild(warehouse_copy, "stg_requests__assessment_requests+", data_tests=False)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        year = con.execute(
+            "SELECT requests, requests_decided_to_assess, requests_decided_not_to_assess, "
+            "requests_withdrawn, plans_issued, decisions_not_to_issue, assessments_withdrawn "
+            "FROM marts.fct_ehcp_requests WHERE year = 2024"
+        ).fetchall()
+    assert year == [(5, 3, 1, 1, 1, 1, 1)]
+
+
 def test_a_child_with_two_active_plans_counts_once_and_is_flagged(warehouse_copy):
     """SEN2 counts a child's plan once: a second plan for a child whose first is still active
     (a data error) must not add to the caseload; it is flagged for a data engineer."""

@@ -119,6 +119,7 @@ def served_csvs() -> dict[str, bytes]:
     csvs[ids["EHC plans by primary need"]] = (
         b"time_period,geographic_level,number_asd\n2025,National,1\n"
     )
+
     return csvs
 
 

@@ -32,7 +32,7 @@ def published_folder():
 
 def test_the_councils_figures_sit_beside_its_published_ones_similar_councils_and_england():
     table = requests_table(OWN, read_published(published_folder()), "869", ["825", "867"])
-    own = figures(table, 2024, "This council (its SEN2 returns)")
+    own = figures(table, 2024, "This council (its own records)")
     published = figures(table, 2024, "This council (published)")
     england = figures(table, 2024, "England")
     requests = "Requests for an EHC needs assessment"
@@ -48,7 +48,7 @@ def test_the_councils_figures_sit_beside_its_published_ones_similar_councils_and
 
 def test_small_counts_and_their_shares_are_suppressed_for_publication():
     table = requests_table(OWN, read_published(None), None, [], threshold=5)
-    own = table.frame.index[table.frame["Figures"] == "This council (its SEN2 returns)"][0]
+    own = table.frame.index[table.frame["Figures"] == "This council (its own records)"][0]
     hidden = table.suppressed.loc[own]
     assert hidden["EHC plans issued"] and hidden["Plans issued within 20 weeks (%)"]
     assert (
@@ -76,10 +76,13 @@ def test_without_its_own_returns_the_council_is_shown_as_the_dfe_publishes_it():
         figures(table, 2024, "England")["Plans issued within 20 weeks, excluding exceptions (%)"]
         == 46.4
     )
-    # 2022: the DfE publishes 0 requests beside 176 plans issued, a return that did not come in:
-    # shown blank, not as a year without requests
+    # 2022: the DfE publishes 0 requests beside 176 assessments that issued a plan (its 20-week
+    # table is x), a return that did not come in: shown blank, not as a year without requests
     assert pd.isna(figures(table, 2022, "This council (published)")[requests])
-    assert figures(table, 2022, "This council (published)")["EHC plans issued"] > 0
+    # plans issued are the 20-week table's (plans issued in the year, as the council's own are
+    # counted), not assessments.csv's assessments that issued a plan (273 in 2024)
+    assert figures(table, 2024, "This council (published)")["EHC plans issued"] == 269
+    assert "assessments_issued" not in set(published["measure"])
     # the conversion of requests to plans is the council's own figure: not made up here
     assert "Requests that led to a plan (%)" not in table.frame.columns
     # no council, or a council the DfE publishes nothing for: no table at all
@@ -100,7 +103,7 @@ def test_a_share_of_a_large_count_is_hidden_when_it_shows_a_small_one():
         within_20_weeks_pct_excluding_exceptions=[50.0],
     )
     table = requests_table(own, read_published(None), None, [], threshold=5)
-    hidden = table.suppressed.loc[table.frame["Figures"] == "This council (its SEN2 returns)"]
+    hidden = table.suppressed.loc[table.frame["Figures"] == "This council (its own records)"]
     [hidden] = hidden.to_dict("records")
     assert hidden["Requests the council decided to assess (%)"]  # 1 of 20
     assert hidden["Plans issued within 20 weeks (%)"]  # 2 of 20 late
@@ -122,7 +125,7 @@ def test_the_share_excluding_exceptions_is_hidden_when_few_plans_had_none():
         plans_issued_with_exception=[8],
     )
     table = requests_table(own, read_published(None), None, [], threshold=5)
-    hidden = table.suppressed.loc[table.frame["Figures"] == "This council (its SEN2 returns)"]
+    hidden = table.suppressed.loc[table.frame["Figures"] == "This council (its own records)"]
     [hidden] = hidden.to_dict("records")
     assert hidden["Plans issued within 20 weeks, excluding exceptions (%)"]
     assert not hidden["Plans issued within 20 weeks (%)"]  # 5 of 10

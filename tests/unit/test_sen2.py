@@ -188,6 +188,46 @@ def test_a_placement_listed_under_both_of_a_childs_plans_is_one_placement(tmp_pa
     )
 
 
+def test_withdrawn_requests_and_assessments_are_read_from_their_outcome_codes(tmp_path, con):
+    """SEN2 records a request withdrawn before a decision (requestoutcome W) and an assessment
+    withdrawn (assessmentoutcome W) with an outcome date: both were read as refusals (a request
+    dated without an assessment, an assessment dated without a plan)."""
+    folder = tmp_path / "sen2" / "2025"
+    write_sen2_return(folder, CENSUS_DATES[2], version=3)
+    _append(folder, "person", [
+        {"persontableid": 3900, "sen2tableid": 1, "surname": "Zed", "forename": "Zara",
+         "personbirthdate": "2012-Feb-02 00:00:00", "sex": "F", "upn": "H801200001099"}
+    ])  # fmt: skip
+    for key, received, outcome, assessed in (
+        (3901, "2024-Feb-01", "W", None),  # withdrawn before a decision
+        (3902, "2024-Mar-01", "N", None),  # refused
+        (3903, "2024-Apr-01", "A", "W"),  # assessment withdrawn
+        (3904, "2024-May-01", "A", "N"),  # assessed, not issued
+    ):
+        _append(folder, "requests", [
+            {"requeststableid": key, "persontableid": 3900,
+             "receiveddate": f"{received} 00:00:00", "requestoutcome": outcome,
+             "requestoutcomedate": "2024-Jun-03 00:00:00"}
+        ])  # fmt: skip
+        if assessed:
+            _append(folder, "assessment", [
+                {"assessmenttableid": key, "requeststableid": key, "assessmentoutcome": assessed,
+                 "assessmentoutcomedate": "2024-Sep-02 00:00:00"}
+            ])  # fmt: skip
+    load(con, REQUESTS, tmp_path)
+    zara = keyed_hash("H801200001099", KEY)
+    assert con.execute(
+        "SELECT request_date, decided_to_assess, plan_issued FROM raw.requests "
+        "WHERE child_id = ? ORDER BY request_date",
+        [zara],
+    ).fetchall() == [
+        (dt.date(2024, 2, 1), "W", None),
+        (dt.date(2024, 3, 1), "N", None),
+        (dt.date(2024, 4, 1), "Y", "W"),
+        (dt.date(2024, 5, 1), "Y", "N"),
+    ]
+
+
 def test_a_return_without_its_census_day_beside_others_is_rejected(tmp_path, con):
     """Without its header module a return sorted as the oldest: the 2024 return's copies of
     its plans won, so its corrections were lost and ceased plans counted, every gate green.

@@ -1,6 +1,7 @@
 -- What SEN2 adds to the DBV diagnostic, by calendar year, from the council's own returns, counted
 -- as the DfE's EHCP release counts them: the year's requests and the decisions on them (to
--- assess or not), plans issued and decisions not to issue in the year, the share of the year's
+-- assess or not; withdrawn first apart), plans issued, decisions not to issue and assessments
+-- withdrawn in the year, the share of the year's
 -- requests that became plans, and 20-week timeliness with and without the exceptions. Only
 -- years a return reports in full (the calendar year before its census day); from a requests CSV
 -- with no return, every year a request was received, a plan issued or a decision not to issue
@@ -21,7 +22,8 @@ years as (
         union
         select la_code, plan_year from requests where plan_issued
         union
-        select la_code, assessment_outcome_year from requests where decided_not_to_issue
+        select la_code, assessment_outcome_year from requests
+        where decided_not_to_issue or assessment_withdrawn
     ) as stepped
     where year is not null
         and not exists (select 1 from returns where returns.la_code = stepped.la_code)
@@ -35,6 +37,7 @@ requested as (
         count(*) as requests,
         count(*) filter (where decided_to_assess) as requests_decided_to_assess,
         count(*) filter (where decided_not_to_assess) as requests_decided_not_to_assess,
+        count(*) filter (where request_withdrawn) as requests_withdrawn,
         count(*) filter (where plan_issued) as requests_leading_to_plans
     from requests
     group by all
@@ -57,9 +60,13 @@ issued as (
 ),
 
 not_issued as (
-    select la_code, assessment_outcome_year as year, count(*) as decisions_not_to_issue
+    select
+        la_code,
+        assessment_outcome_year as year,
+        count(*) filter (where decided_not_to_issue) as decisions_not_to_issue,
+        count(*) filter (where assessment_withdrawn) as assessments_withdrawn
     from requests
-    where decided_not_to_issue
+    where decided_not_to_issue or assessment_withdrawn
     group by all
 )
 
@@ -70,9 +77,11 @@ select
     cast(coalesce(requested.requests, 0) as bigint) as requests,
     cast(coalesce(requested.requests_decided_to_assess, 0) as bigint) as requests_decided_to_assess,
     cast(coalesce(requested.requests_decided_not_to_assess, 0) as bigint) as requests_decided_not_to_assess,
+    cast(coalesce(requested.requests_withdrawn, 0) as bigint) as requests_withdrawn,
     {{ percent_of('requested.requests_decided_to_assess', 'requested.requests') }} as decided_to_assess_pct,
     cast(coalesce(issued.plans_issued, 0) as bigint) as plans_issued,
     cast(coalesce(not_issued.decisions_not_to_issue, 0) as bigint) as decisions_not_to_issue,
+    cast(coalesce(not_issued.assessments_withdrawn, 0) as bigint) as assessments_withdrawn,
     cast(coalesce(requested.requests_leading_to_plans, 0) as bigint) as requests_leading_to_plans,
     {{ percent_of('requested.requests_leading_to_plans', 'requested.requests') }} as conversion_pct,
     cast(coalesce(issued.plans_issued_within_20_weeks, 0) as bigint) as plans_issued_within_20_weeks,

@@ -15,11 +15,13 @@ renamed as (
         request_date,
         decided_to_assess = 'Y' as decided_to_assess,
         decided_to_assess = 'N' as decided_not_to_assess,
+        decided_to_assess = 'W' as request_withdrawn,
         decision_date,
         assessment_outcome_date,
         -- a plan start date is a plan issued, whether or not the flag says so
         plan_issued = 'Y' or plan_start_date is not null as plan_issued,
         plan_issued = 'N' as decided_not_to_issue,
+        plan_issued = 'W' as assessment_withdrawn,
         plan_start_date,
         coalesce(week20_exception = 'Y', false) as has_week20_exception,
         census_date,
