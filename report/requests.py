@@ -7,10 +7,10 @@ The published figures come from the "Education, health and care plans" release i
 published folder (`HIGHNEEDS_PUBLISHED`): `requests.csv` and `timeliness_20_week.csv`, their
 all-children rows ("All requests for EHC needs assessments", "All EHC plans issued"), by calendar
 year (`assessments.csv`'s plans issued only to tell a return that did not come in). Counted
-the same way: the year's requests and the decisions on them; plans issued in the year; the share of plans
-issued in the year within 20 weeks of the request, with and without the plans an exception
-applied to. The conversion of the year's requests into plans is the council's own (the DfE
-publishes no such figure).
+the same way: the year's requests and the decisions on them; plans issued in the year; the
+share of plans issued in the year within 20 weeks of the request, with and without the plans
+an exception applied to. The conversion of the year's requests into plans is the council's own
+(the DfE publishes no such figure).
 """
 
 from __future__ import annotations
