@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -131,13 +132,40 @@ def published_number(text: str | None) -> float | None:
         return None
 
 
-def _number(text: str | None) -> float:
-    return published_number(text) or 0.0
+# the DfE's marks for a figure it does not publish (explore-education-statistics' symbols): not
+# available, not applicable, confidential, low reliability, rounds to zero; blank too
+MARKS = frozenset({"", "x", "z", "c", "u", "low", "~", ":"})
 
 
-def _published(text: str | None) -> bool:
+def _count(row: dict[str, str], column: str) -> float | None:
+    """A count of plans in `row`'s `column`; None for a mark. Any other text, or a negative
+    count, is refused (the reader names file and line): read as a mark, then 0, a typing slip
+    in a setting (38x7) moved its plans to `other` and a negative one gave −1,398 plans."""
+    text = row[column]
+    if text is None:
+        raise ValueError(f"column {column!r}: the row has fewer fields than the header")
+    cleaned = text.strip()
+    if cleaned.lower() in MARKS:
+        return None
+    try:
+        value = float(cleaned.replace(",", ""))
+    except ValueError:
+        raise ValueError(
+            f"column {column!r} holds {text!r}: neither a number nor one of the DfE's marks "
+            "(x, z, c, u, low, ~, :)"
+        ) from None
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError(f"column {column!r} holds {text!r}: a count of plans is 0 or more")
+    return value
+
+
+def _number(row: dict[str, str], column: str) -> float:
+    return _count(row, column) or 0.0
+
+
+def _published(row: dict[str, str], column: str) -> bool:
     """Whether a cell holds a number (not blank, not a suppression or not-available mark)."""
-    return published_number(text) is not None
+    return _count(row, column) is not None
 
 
 def _impute_unknown_mix(years: dict[int, dict[str, float]], unknown: set[int]) -> tuple[int, ...]:
@@ -176,6 +204,19 @@ def _rows(path: Path) -> list[tuple[int, dict[str, str]]]:
             try:
                 # each row's line in the file (a blank line is skipped, and counted)
                 for row in reader:
+                    if None in row or None in row.values():
+                        # csv puts a long row's extra fields under None and fills a short
+                        # row with None: every cell after the gap was read from its neighbour
+                        fields = (
+                            len(reader.fieldnames or ())
+                            + len(row.get(None) or ())
+                            - sum(v is None for v in row.values())
+                        )
+                        raise PublishedDataError(
+                            f"{path}:{reader.line_num}: {fields} fields where the header has "
+                            f"{len(reader.fieldnames or ())}: a cell lost or added shifts every "
+                            "column after it"
+                        )
                     rows.append((reader.line_num, row))
             except csv.Error as error:  # a field over the csv module's limit (128 KiB)
                 # the csv module counts lines unreliably inside the row it fails on
@@ -208,13 +249,19 @@ def _reading(path: Path) -> Iterator[list[int]]:
 
 def _setting(row: dict[str, str], column: str) -> float:
     if column in row:
-        return _number(row[column])
-    return sum(_number(row[part]) for part in SPLIT_COLUMNS[column])
+        return _number(row, column)
+    return sum(_number(row, part) for part in SPLIT_COLUMNS[column])
 
 
 def _by_setting(row: dict[str, str], total_column: str) -> dict[str, float]:
     values = {p: sum(_setting(row, c) for c in columns) for p, columns in RELEASE_2025.items()}
-    values["other"] = max(0.0, _number(row[total_column]) - sum(values.values()))
+    total, placed = _number(row, total_column), sum(values.values())
+    if placed > total + 0.5:
+        raise ValueError(
+            f"column {total_column!r}: {total:,.0f} plans, fewer than its settings' "
+            f"{placed:,.0f}: a total or a setting is mistyped"
+        )
+    values["other"] = max(0.0, total - placed)
     return values
 
 
@@ -321,7 +368,7 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
                 continue
             year = _census_year(row["time_period"])
             if row["breakdown_topic"] == "All EHC plans":
-                if not _published(row["ehcplans"]):
+                if not _published(row, "ehcplans"):
                     # a council's total not published (x, c, z): a year missing, not 0 plans (read
                     # as 0 it ranked the council's growth at -100% and pulled its region's down)
                     not_published.setdefault(code, set()).add(year)
@@ -334,15 +381,15 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
                     for c in (column, *SPLIT_COLUMNS.get(column, ()))
                     if c in row
                 ]
-                if not any(_published(row[c]) for c in settings) and _number(row["ehcplans"]) > 0:
+                if not any(_published(row, c) for c in settings) and _number(row, "ehcplans") > 0:
                     unknown_mix.setdefault(code, set()).add(year)
             elif (
                 row["breakdown_topic"] == "Child or young persons age"
                 and row["breakdown"].startswith("age ")
-                and _published(row["ehcplans"])  # an age's x is unknown, not 0 plans
+                and _published(row, "ehcplans")  # an age's x is unknown, not 0 plans
             ):
                 age = int(row["breakdown"].split()[1])
-                by_age.setdefault(code, {}).setdefault(year, {})[age] = _number(row["ehcplans"])
+                by_age.setdefault(code, {}).setdefault(year, {})[age] = _number(row, "ehcplans")
 
     if "sen2_estab_caseload.csv" in files:
         old: dict[str, dict[int, dict[str, float]]] = {}
@@ -357,14 +404,14 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
                 if (
                     row["establishment_group"] == "Total"
                     and row["establishment_type"] == "Total"
-                    and _published(row["Total_all"])
+                    and _published(row, "Total_all")
                 ):
-                    totals.setdefault(code, {})[year] = _number(row["Total_all"])
+                    totals.setdefault(code, {})[year] = _number(row, "Total_all")
                 provision = RELEASE_2022.get(row["establishment_type"])
                 if provision:
                     cell = old.setdefault(code, {}).setdefault(year, dict.fromkeys(PROVISIONS, 0.0))
-                    cell[provision] += _number(row["Total_all"])
-                    if _published(row["Total_all"]):
+                    cell[provision] += _number(row, "Total_all")
+                    if _published(row, "Total_all"):
                         placed.setdefault(code, set()).add(year)
         for code, years in old.items():
             for year, values in years.items():
@@ -387,7 +434,7 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
                 code = key_of(row)
                 if code is None or row["breakdown_topic"] != "New EHC plans":
                     continue
-                if not _published(row["new_ehc_plans"]):
+                if not _published(row, "new_ehc_plans"):
                     continue  # a total not published (x, c, z): a year missing, not 0 new plans
                 new_plans.setdefault(code, {})[int(row["time_period"]) + 1] = _by_setting(
                     row, "new_ehc_plans"
@@ -399,8 +446,8 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
                 if code is None:
                     continue
                 year = int(row["time_period"]) + 1
-                if year not in new_plans.get(code, {}) and _published(row.get("NewallEHC")):
-                    new_plans.setdefault(code, {})[year] = {"total": _number(row.get("NewallEHC"))}
+                if year not in new_plans.get(code, {}) and _published(row, "NewallEHC"):
+                    new_plans.setdefault(code, {})[year] = {"total": _number(row, "NewallEHC")}
 
     councils = {}
     for code, years in caseload.items():

@@ -330,7 +330,7 @@ def test_a_year_whose_total_is_not_published_is_missing_not_zero(tmp_path):
     mix = {"mainstream_academy": "60", "special_la_maintained": "30", "neet": "10"}
     _release_2025(
         tmp_path / "caseload.csv",
-        [("202223", "80", mix), ("202324", "100", mix), ("202425", "x", {})],
+        [("202223", "100", mix), ("202324", "100", mix), ("202425", "x", {})],
     )
     shire = load_published(tmp_path)["900"]
     assert shire.caseload.index.tolist() == [2023, 2024]
@@ -700,6 +700,51 @@ def test_a_published_file_that_cannot_be_read_is_refused_by_file_and_line(tmp_pa
     _release_2025(tmp_path / "older" / "caseload.csv", [("202324", "100", {})])
     with pytest.raises(PublishedDataError, match="two files named caseload.csv"):
         load_published(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "total, cells, said",
+    [
+        # a typing slip in a setting: read as a mark, then 0, its plans went to `other`
+        ("100", {"mainstream_academy": "6x"}, r"column 'mainstream_academy' holds '6x'"),
+        # a negative setting gave a negative forecast of mainstream plans
+        (
+            "100",
+            {"mainstream_academy": "-60"},
+            r"column 'mainstream_academy' holds '-60'.*0 or more",
+        ),
+        # a mistyped total was read as not published (the year dropped, exit 0)
+        ("1x0", {}, r"column 'ehcplans' holds '1x0'"),
+        # a negative total was replaced by the sum of its settings
+        ("-100", {"mainstream_academy": "60"}, r"column 'ehcplans' holds '-100'"),
+        # settings over the total: one of them is mistyped
+        ("100", {"mainstream_academy": "160"}, r"column 'ehcplans': 100 plans, fewer than .* 160"),
+    ],
+)
+def test_a_published_cell_that_is_neither_a_number_nor_a_mark_is_refused(
+    tmp_path, total, cells, said
+):
+    _release_2025(tmp_path / "caseload.csv", [("202324", "90", {}), ("202425", total, cells)])
+    with pytest.raises(PublishedDataError, match=r"caseload.csv:3: " + said):
+        load_published(tmp_path)
+
+
+def test_a_published_row_with_a_field_lost_or_added_is_refused(tmp_path):
+    """csv read a short row's missing cells as None (0) and a long row's extra under None: every
+    column after the gap was read from its neighbour, exit 0."""
+    mix = {"mainstream_academy": "60", "special_la_maintained": "30"}
+    _release_2025(tmp_path / "caseload.csv", [("202324", "90", {}), ("202425", "100", mix)])
+    lines = (tmp_path / "caseload.csv").read_text().splitlines()
+    for row in (lines[2].rsplit(",", 1)[0], lines[2] + ",5"):
+        (tmp_path / "caseload.csv").write_text("\n".join([*lines[:2], row]) + "\n")
+        with pytest.raises(
+            PublishedDataError, match=r"caseload.csv:3: \d+ fields where the header"
+        ):
+            load_published(tmp_path)
+    # the DfE's marks are no figure, whatever their case: low, u, ~, :, c, z
+    marks = dict.fromkeys(["mainstream_academy", "special_la_maintained"], "LOW")
+    _release_2025(tmp_path / "caseload.csv", [("202324", "90", {}), ("202425", "100", marks)])
+    assert load_published(tmp_path)["900"].caseload.loc[2025].sum() == 100
 
 
 def test_a_council_is_found_by_its_name_as_people_write_it():
