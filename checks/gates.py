@@ -1339,6 +1339,28 @@ def balance_brought_forward_anchors(
     )
 
 
+# each balance brought forward the budget file gives, beside the close the warehouse computes for
+# the year before (the gate below; the report says it beside the balance)
+BROUGHT_FORWARD_SQL = """
+    WITH given AS (
+        SELECT la_code, financial_year, sum(amount_gbp) AS amount_gbp,
+               min(source_file) AS source_file, min(source_row) AS source_row
+        FROM staging.stg_budget__lines WHERE line = 'balance_brought_forward'
+        GROUP BY la_code, financial_year
+    )
+    SELECT g.la_code, g.financial_year, g.source_file, g.source_row,
+           g.amount_gbp::DOUBLE AS given_gbp, p.financial_year AS previous_year,
+           p.cumulative_balance_gbp::DOUBLE AS computed_gbp
+    FROM given g
+    INNER JOIN marts.fct_hnb_position p
+        ON p.la_code = g.la_code
+        AND cast(left(p.financial_year, 4) AS INTEGER) + 1
+            = cast(left(g.financial_year, 4) AS INTEGER)
+    WHERE p.cumulative_balance_gbp IS NOT NULL
+    ORDER BY g.la_code, g.financial_year
+"""
+
+
 def balance_brought_forward_agrees(
     target: Warehouse | duckdb.DuckDBPyConnection,
 ) -> GateResult:
@@ -1348,26 +1370,7 @@ def balance_brought_forward_agrees(
     restatement, a safety-valve payment, a movement outside the ledger) is in neither the balance
     nor the forecast's starting point: said, not silently dropped. Warns: the council decides
     which figure is right."""
-    frame = as_warehouse(target).frame(
-        """
-        WITH given AS (
-            SELECT la_code, financial_year, sum(amount_gbp) AS amount_gbp,
-                   min(source_file) AS source_file, min(source_row) AS source_row
-            FROM staging.stg_budget__lines WHERE line = 'balance_brought_forward'
-            GROUP BY la_code, financial_year
-        )
-        SELECT g.la_code, g.financial_year, g.source_file, g.source_row,
-               g.amount_gbp::DOUBLE AS given_gbp, p.financial_year AS previous_year,
-               p.cumulative_balance_gbp::DOUBLE AS computed_gbp
-        FROM given g
-        INNER JOIN marts.fct_hnb_position p
-            ON p.la_code = g.la_code
-            AND cast(left(p.financial_year, 4) AS INTEGER) + 1
-                = cast(left(g.financial_year, 4) AS INTEGER)
-        WHERE p.cumulative_balance_gbp IS NOT NULL
-        ORDER BY g.la_code, g.financial_year
-        """
-    )
+    frame = as_warehouse(target).frame(BROUGHT_FORWARD_SQL)
     several = frame["la_code"].nunique() > 1
     facts = pd.DataFrame(
         {

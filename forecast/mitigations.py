@@ -297,7 +297,8 @@ def funding_given_twice(effects: Any) -> str | None:
         return None
     parts = [
         f"{name} in {', '.join(rows['financial_year'])} (the budget file gives "
-        f"£{rows['budget_file_transfer_gbp'].sum() / 1e6:,.1f}m of block transfer and council "
+        # to the pound: £0.25m read "£0.2m" to one decimal
+        f"£{rows['budget_file_transfer_gbp'].sum():,.0f} of block transfer and council "
         "contribution for those years)"
         for name, rows in both.groupby("mitigation", sort=False)
     ]

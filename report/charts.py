@@ -22,7 +22,12 @@ from forecast.mitigations import balance_caveats
 from forecast.years import fy_of_census_year
 
 from . import style
-from .data import ReportData, spend_forecast_published, spend_published
+from .data import (
+    ReportData,
+    restated_balance_caveats,
+    spend_forecast_published,
+    spend_published,
+)
 
 if TYPE_CHECKING:
     from .benchmarks import Benchmarks
@@ -304,7 +309,7 @@ def funding_and_balance(data: ReportData, threshold: int | None = None) -> Chart
     )
     # what the mitigations file says they cost that the mitigated balance leaves out, said where
     # the balance is, not only in the mitigation log's column
-    for sentence in balance_caveats(data.mitigations, horizon):
+    for sentence in [*restated_balance_caveats(data), *balance_caveats(data.mitigations, horizon)]:
         reading += " " + sentence
     return Chart(
         "01_funding_spend_balance",

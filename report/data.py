@@ -52,6 +52,7 @@ OPTIONAL = [
     ("forecast", "backtest"),
     ("forecast", "caseload_by_age"),
     ("intermediate", "int_spend_allocated"),
+    ("staging", "stg_budget__lines"),  # a later balance brought forward not run on from
 ]
 # the provision types in report order, when the reviewed seed is not in the database
 DEFAULT_PROVISIONS = [
@@ -117,6 +118,10 @@ class ReportData:
     other_blocks: pd.DataFrame | None = None
     # every council of a warehouse holding many, side by side (None for one council)
     councils: pd.DataFrame | None = None
+    # each balance brought forward the budget file gives that differs by more than £1 from the
+    # close computed for the year before (checks.gates.BROUGHT_FORWARD_SQL): the balance runs
+    # on from the earliest one given, so the difference is in neither it nor the forecast
+    restated_balances: pd.DataFrame | None = None
     # the census counts' suppression per threshold (`_cohort_suppression`), worked out once; not
     # copied by dataclasses.replace (a copy with other counts works out its own)
     _suppressed: dict = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -337,6 +342,35 @@ def spend_forecast_published(data: ReportData, threshold: int | None) -> pd.Data
     return future
 
 
+def _restated_balances(df) -> pd.DataFrame:
+    from checks.gates import BROUGHT_FORWARD_SQL
+
+    frame = df(BROUGHT_FORWARD_SQL)
+    # to the pound: a file's rounding is not a restatement (the gate's tolerance)
+    return frame[(frame["given_gbp"] - frame["computed_gbp"]).abs() > 1.0].reset_index(drop=True)
+
+
+def restated_balance_caveats(data: ReportData) -> list[str]:
+    """A sentence for each balance brought forward the budget file gives that the balance does not
+    run on from (a finance officer signing the plan off read the file's figure as used: the
+    check's warning reached the refresh's console only)."""
+    from .style import pounds_m
+
+    restated = data.restated_balances
+    if restated is None or restated.empty:
+        return []
+    return [
+        f"The budget file gives a balance brought forward of {pounds_m(r.given_gbp, 2)} for "
+        f"{r.financial_year} ({r.source_file} row {r.source_row}), but the balance here runs on "
+        f"from the earliest one it gives and closes {r.previous_year} at "
+        f"{pounds_m(r.computed_gbp, 2)}: the difference of "
+        f"{pounds_m(r.given_gbp - r.computed_gbp, 2)} (a restatement, a payment outside the "
+        "ledger) is in neither the balance nor the forecast. Give the later figure alone to "
+        "start from it."
+        for r in restated.itertuples()
+    ]
+
+
 def read_report_data(
     con: duckdb.DuckDBPyConnection,
     la_code: str | None = None,
@@ -456,6 +490,9 @@ def read_report_data(
             FROM marts.fct_ehcp_transitions GROUP BY ALL ORDER BY ALL
         """),
         mitigations=df("SELECT * FROM forecast.mitigations"),
+        restated_balances=_restated_balances(df)
+        if table_exists(con, "staging", "stg_budget__lines")
+        else None,
         gap=df("SELECT * FROM forecast.gap_to_balance ORDER BY financial_year"),
         drivers=df("SELECT * FROM forecast.drivers"),
         data_quality=df("""

@@ -42,6 +42,7 @@ from openpyxl.worksheet.table import Table as ExcelTable
 from openpyxl.worksheet.table import TableStyleInfo
 
 from .benchmarks import INDICATORS
+from .style import pounds
 from .tables import (
     AGE_ORDER,
     BROUGHT_FORWARD,
@@ -315,6 +316,7 @@ def _mitigation_formulas(
                 )
     groups = {
         "Total: savings less costs": ("saving", "cost"),
+        PLAN_TOTAL: ("saving", "cost"),
         "Total: funding": ("funding",),
         EACH_ALONE: tuple(KIND_ORDER),
     }
@@ -616,11 +618,19 @@ def dsg_summary(data: ReportData, scenario: str) -> Table:
     # the other blocks' own balances of the years before, as the budget file gives them over the
     # years the high needs balance covers: the DSG's balance is every block's
     earlier = _other_blocks_before(data, base)
+    # a later balance brought forward the budget file gives that the balance does not run on from
+    restated = getattr(data, "restated_balances", None)
+    restated = restated if restated is not None else pd.DataFrame()
     line(
         "DSG: balance brought forward (1 April)",
         each(lambda k, y: _plus(Ref(carried, years[k - 1])) if k else opening + earlier),
-        f"{base}: the budget file's balance brought forward with every year's high needs balance "
-        "since (marts.fct_hnb_position)"
+        f"{base}: the budget file's earliest balance brought forward with every year's high "
+        "needs balance since (marts.fct_hnb_position)"
+        + "".join(
+            f"; it gives {r.financial_year} as {pounds(r.given_gbp)}, not run on from (the "
+            f"close of {r.previous_year} computed is {pounds(r.computed_gbp)})"
+            for r in restated.itertuples()
+        )
         + (
             f" and the other blocks' in-year balances before {base} "
             f"(£{earlier:,.0f}, marts.fct_dsg_other_blocks)"
@@ -712,6 +722,11 @@ def ehcp_by_age(actual: Table, future: Table, scenario: str) -> Table:
     )
 
 
+# the plan's total of savings and costs: its cost to deliver adds both kinds' delivery costs (a
+# "savings less costs" label read as if it subtracted them); its effects are signed as the log's
+PLAN_TOTAL = "Total: savings and costs"
+
+
 def mitigation_plan_with_subtotals(table: Table) -> Table:
     """Each mitigation's plan, grouped by kind and status, with subtotals of its cost and effect
     for the assured and the assessed ones, as the mitigation log has."""
@@ -740,7 +755,7 @@ def mitigation_plan_with_subtotals(table: Table) -> Table:
         )
         totals.append(label)
     for label, kinds in (
-        ("Total: savings less costs", ("saving", "cost")),
+        (PLAN_TOTAL, ("saving", "cost")),
         ("Total: funding", ("funding",)),
         (EACH_ALONE, tuple(KIND_ORDER)),
     ):
@@ -750,8 +765,9 @@ def mitigation_plan_with_subtotals(table: Table) -> Table:
             totals.append(label)
     note = (
         table.note + " Subtotals for the assured and the assessed mitigations of each kind; "
-        "cost to deliver is a year's, counted in the forecast only where it is modelled as a "
-        "cost mitigation."
+        "cost to deliver is a year's, as the mitigations file states it (its totals add the "
+        "mitigations' yearly costs, whatever year each starts in), counted in the forecast only "
+        "where it is modelled as a cost mitigation."
     )
     return replace(table, frame=pd.DataFrame(rows), note=note, total_rows=totals)
 

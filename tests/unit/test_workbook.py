@@ -178,6 +178,36 @@ def test_the_dsg_balance_brought_forward_holds_the_other_blocks_earlier_balances
     )
 
 
+def test_a_balance_brought_forward_the_balance_does_not_run_on_from_is_said(tmp_path):
+    """The budget file gives 2025-26's balance brought forward as −£4.0m where the balance
+    closes 2024-25 at −£2.5m: the balance runs on from the earliest one given, and the report
+    and the workbook's source note read as if the file's figure was used."""
+    from report.data import restated_balance_caveats
+
+    data = fake_report()
+    assert restated_balance_caveats(SimpleNamespace(restated_balances=None)) == []
+    data.restated_balances = pd.DataFrame(
+        {
+            "financial_year": ["2025-26"],
+            "source_file": ["budget/budget.csv"],
+            "source_row": [12],
+            "given_gbp": [-4e6],
+            "previous_year": ["2024-25"],
+            "computed_gbp": [-2.5e6],
+        }
+    )
+    [said] = restated_balance_caveats(data)
+    assert said.startswith(
+        "The budget file gives a balance brought forward of −£4.00m for 2025-26 "
+        "(budget/budget.csv row 12), but the balance here runs on from the earliest one it "
+        "gives and closes 2024-25 at −£2.50m: the difference of −£1.50m"
+    )
+    workbook = written(tmp_path, {"DSG plan summary": []}, data)
+    table = locate(workbook, "dsg_plan_summary_unmitigated")
+    source = table.raw("DSG: balance brought forward (1 April)", "Source")
+    assert "it gives 2025-26 as −£4,000,000, not run on from" in source
+
+
 def test_a_year_carried_before_the_forecast_is_a_column_of_the_dsg_summary(tmp_path):
     """Refreshed before 2025-26's ledger is whole, the forecast starts from 2024-25's close
     carried through 2025-26's estimated balance: the summary shows 2025-26 (funding and estimated
@@ -338,6 +368,9 @@ def test_mitigation_subtotals_are_sumifs_over_each_kind_and_status(tmp_path):
         and plan.raw("Outreach", "Assumption") == "Outreach works"
     )
     assert plan.value("Subtotal: assessed savings", "Cost to deliver (£ a year)") == 12.5
+    # the costs to deliver of savings and costs added, under a label that says so
+    assert "Total: savings less costs" not in plan.labels
+    assert plan.value("Total: savings and costs", cumulative) == 33.0 + 40.0 - 6.0
     assert plan.value("Subtotal: assessed savings", cumulative) == 33.0
     assert plan.value("Subtotal: assured costs", cumulative) == -6.0
     assert plan.value(EACH_ALONE, cumulative) == 167.0
