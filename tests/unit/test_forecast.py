@@ -425,7 +425,8 @@ def test_a_funding_mitigation_beside_the_budget_files_transfer_for_its_year_is_n
     given = result.mitigations.set_index("financial_year")["budget_file_transfer_gbp"]
     assert given.to_dict() == {"2026-27": 500_000.0, "2027-28": 0.0, "2028-29": 0.0}
     sentence = funding_given_twice(result.mitigations)
-    assert sentence is not None and "transfer in 2026-27 (the budget file gives £500,000 of" in sentence
+    assert sentence is not None
+    assert "transfer in 2026-27 (the budget file gives £500,000 of" in sentence
     assert sentence in summary_markdown(result, "2028-29")
     # 2027-28's funding grows from 2026-27's without the transfer: agreed a year at a time
     position = result.hnb_position.set_index(["scenario", "financial_year"])["funding_gbp"]
