@@ -547,7 +547,16 @@ def find_council(councils: dict[str, CouncilHistory], query: str) -> CouncilHist
     if not matches:
         matches = [c for c in councils.values() if wanted and wanted in _name_key(c.name)]
     if len(matches) != 1:
-        hint = ", ".join(f"{c.code} {c.name}" for c in matches[:8]) or "none"
+        # a name two councils share across a reorganisation (Dorset 835, abolished in 2019, and
+        # 838): say which one the files stop for
+        latest = max((int(c.caseload.index.max()) for c in councils.values()), default=0)
+
+        def named(c: CouncilHistory) -> str:
+            last = int(c.caseload.index.max()) if len(c.caseload) else None
+            gone = f", published to January {last} only" if last and last < latest else ""
+            return f"{c.code} {c.name}{gone}"
+
+        hint = ", ".join(named(c) for c in matches[:8]) or "none"
         new_code = (
             "; the published files hold old 3-digit LA codes (e.g. 869), not new E-codes"
             if re.fullmatch(r"E\d{8}", query)

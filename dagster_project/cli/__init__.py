@@ -116,7 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="old LA code (e.g. 869), name (e.g. 'West Berkshire') or 'all' for every council",
     )
     forecast_la.add_argument("--published", help=PUBLISHED_HELP)
-    forecast_la.add_argument("--horizon", default="2028-29")
+    forecast_la.add_argument(
+        "--horizon",
+        default="2028-29",
+        help="the last financial year to forecast (e.g. 2028-29, the default); the CSV's rows are "
+        "the January censuses in each financial year (2028-29: January 2029)",
+    )
     forecast_la.add_argument("--simulations", type=_simulations, default=1000)
     forecast_la.add_argument(
         "--out", type=_csv_out, help="write every provision type's p10/p50/p90 to this CSV"

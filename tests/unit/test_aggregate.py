@@ -768,3 +768,6 @@ def test_a_council_is_found_by_its_name_as_people_write_it():
     for region in ("London", "south west", "Yorkshire & the Humber"):
         with pytest.raises(KeyError, match="is a region, not a council"):
             find_council(councils, region)
+    # a name two councils share across a reorganisation: which one the files stop for
+    with pytest.raises(KeyError, match=r"835 Dorset, published to January 2019 only, 838 Dorset\)"):
+        find_council(councils, "Dorset")
