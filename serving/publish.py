@@ -112,6 +112,22 @@ class Publication:
     # councils the last version served that this one does not (their files left the landing
     # folder): said aloud, since BI would otherwise just lose them
     no_longer_served: list[str] = field(default_factory=list)
+    # the forecast ran with other settings than the version this one replaces: (that version,
+    # its settings, these), said wherever the publish runs (the UI and the schedule too)
+    forecast_settings_changed: tuple[str, str, str] | None = None
+
+
+def settings_changed(
+    previous: dict | None, now: tuple[str, str] | None
+) -> tuple[str, str, str] | None:
+    """(the previous version, its forecast settings, these) when `now` (described, SHA-256)
+    differs from the settings the `previous` publication (read_publication) recorded; None when
+    they are the same or either is not recorded."""
+    if not (now and previous and previous.get("forecast_settings_sha256")):
+        return None
+    if now[1] == previous["forecast_settings_sha256"]:
+        return None
+    return previous["version_id"], previous.get("forecast_settings") or "not recorded", now[0]
 
 
 @dataclass(frozen=True)
@@ -273,6 +289,7 @@ def publish(
     make_folders(serving.parent, options.file_mode)
     removed = remove_stale_builds(serving)
     served_before = served_councils(serving)
+    changed = settings_changed(read_publication(serving), options.forecast_settings)
     served = _served_tables(con)
     _refuse_personal_columns(con, served)
     published_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -321,7 +338,9 @@ def publish(
     if parquet_version:
         switch_parquet(Path(options.parquet_dir), parquet_version)
     dropped = sorted(served_before - set(whose["la_code"]))
-    return Publication(version_id, serving, published_at, tables, removed, parquet_version, dropped)
+    return Publication(
+        version_id, serving, published_at, tables, removed, parquet_version, dropped, changed
+    )
 
 
 def next_path(serving: Path) -> Path:

@@ -53,6 +53,29 @@ def record_figures(con: duckdb.DuckDBPyConnection, run_id: str, checked: bool) -
     )
 
 
+def record_forecast(con: duckdb.DuckDBPyConnection, run_id: str, failed: list[str]) -> None:
+    """Record which of its blocking checks the forecast tables run `run_id` wrote failed (none:
+    they passed), in the transaction that writes them (meta.forecast_checked): the report and
+    the publish, which the UI can run on their own, refuse a forecast that failed them."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
+    con.execute(
+        "CREATE OR REPLACE TABLE meta.forecast_checked AS SELECT ?::VARCHAR AS run_id, "
+        "?::VARCHAR[] AS failed_checks, now() AS recorded_at",
+        [run_id, failed],
+    )
+
+
+def unchecked_forecast(con: duckdb.DuckDBPyConnection) -> tuple[str, list[str]] | None:
+    """(run, its failed blocking checks) when the forecast tables hold a forecast that failed
+    them; None when they passed, or in a warehouse from before this was recorded."""
+    if not table_exists(con, "meta", "forecast_checked"):
+        return None
+    row = con.execute(
+        "SELECT run_id, failed_checks FROM meta.forecast_checked WHERE len(failed_checks) > 0"
+    ).fetchone()
+    return (row[0], list(row[1])) if row else None
+
+
 def unchecked_run(con: duckdb.DuckDBPyConnection) -> str | None:
     """The refresh whose figures the marts hold but whose gates have not passed (it failed, or
     was stopped, after its dbt build began); None when they passed, or in a warehouse from before

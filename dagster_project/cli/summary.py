@@ -46,17 +46,19 @@ def _print_settings_changed(
     """A published forecast run with other settings than the version it replaces: its figures
     moved for that reason too (the demo's settings, then a plain refresh with the defaults, moved
     the deficit by £9m with "0 new files" the only word said)."""
-    if not (outcome.published and previous and previous.get("forecast_settings_sha256")):
+    from serving.publish import settings_changed
+
+    if not outcome.published:
         return
-    described, digest = settings.forecast_fingerprint()
-    if digest == previous["forecast_settings_sha256"]:
+    changed = settings_changed(previous, settings.forecast_fingerprint())
+    if changed is None:
         return
-    before = previous.get("forecast_settings") or "not recorded"
+    version, before, described = changed
     console.print(
         Text.assemble(
             ("The forecast's settings changed", "yellow"),
             " since the version this one replaces "
-            f"({previous['version_id']}): its figures moved with them, not only with the data."
+            f"({version}): its figures moved with them, not only with the data."
             f"\n  before: {before}\n  now:    {described}"
             + ("" if described != before else "\n  (the same files: their contents changed)"),
         )

@@ -13,7 +13,7 @@ from forecast.mitigations import council_mitigations_file
 from forecast.model import MITIGATED, UNMITIGATED
 from forecast.store import TABLE_DESCRIPTIONS, combine, write_tables
 from ingest.load import council_folders
-from warehouse import table_exists
+from warehouse import record_forecast, table_exists, unchecked_run
 from warehouse.councils import held_councils
 
 from ..metadata import (
@@ -77,6 +77,17 @@ def forecast_tables_asset(
     tables, la_code first) in one transaction. A council held by a gate (meta.held_councils) is
     not forecast: the serving file keeps its last good forecast."""
     with warehouse.get_connection() as con:
+        if (run := unchecked_run(con)) is not None:
+            # materialised on its own from the UI after a refresh whose gates failed: its
+            # figures would overwrite the last good forecast, green
+            raise dg.Failure(
+                description=(
+                    f"Not forecast: the warehouse holds the figures of refresh {run}, which did "
+                    "not pass its gates (its output, and the Dagster UI, say which); the forecast "
+                    "tables keep the last good forecast. Fix the files its gates named and "
+                    "refresh."
+                )
+            )
         # a council an earlier run of this step could not forecast is tried again (the gates
         # rewrite meta.held_councils at each refresh; this step may run again on its own)
         forget_unfitted(con)
@@ -151,8 +162,33 @@ def forecast_tables_asset(
             )
         raise ValueError("The marts hold no council's figures: nothing to forecast.")
     tables = combine(per_council)
+    results = [
+        *(
+            check_result(gate, dg.AssetKey(["forecast", table]), name)
+            for name, (table, gate) in combine_results(checks).items()
+        ),
+        check_result(
+            fitted_gate(sorted(histories), unfitted),
+            dg.AssetKey(["forecast", FITTED_TABLE]),
+            FITTED_CHECK,
+            councils=codes,
+        ),
+    ]
     with warehouse.get_connection() as con:
+        # marked unchecked while the tables are replaced (a step killed between the two leaves
+        # them so), then with the blocking checks that failed (ERROR: not those holding a
+        # council while the others publish), which the report and the publish refuse
+        record_forecast(con, context.run.run_id, ["the forecast tables were being written"])
         write_tables(con, tables)
+        record_forecast(
+            con,
+            context.run.run_id,
+            [
+                r.check_name
+                for r in results
+                if not r.passed and r.severity == dg.AssetCheckSeverity.ERROR
+            ],
+        )
 
     def named(code: str, key: str) -> str:
         return f"{code}_{key}" if len(codes) > 1 else key
@@ -195,14 +231,7 @@ def forecast_tables_asset(
         elif name == "caseload":
             metadata["summary"] = dg.MetadataValue.md(summary)
         yield dg.MaterializeResult(asset_key=["forecast", name], metadata=metadata)
-    for name, (table, gate) in combine_results(checks).items():
-        yield check_result(gate, dg.AssetKey(["forecast", table]), name)
-    yield check_result(
-        fitted_gate(sorted(histories), unfitted),
-        dg.AssetKey(["forecast", FITTED_TABLE]),
-        FITTED_CHECK,
-        councils=codes,
-    )
+    yield from results
 
 
 def fitted_gate(forecast: list[str], unfitted: dict[str, str]) -> GateResult:

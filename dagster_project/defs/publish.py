@@ -9,6 +9,7 @@ from dagster_duckdb import DuckDBResource
 from report.folder import install_report, is_staged
 from serving import contract as serving_contract
 from serving.publish import META_SCHEMA, PUBLISHED_SCHEMA, ServingOptions, publish
+from warehouse import unchecked_forecast
 from warehouse.councils import held_councils
 
 from ..metadata import (
@@ -20,7 +21,7 @@ from ..metadata import (
 )
 from ..settings import Settings, load_report_settings
 from .gates import warehouse_checked
-from .report import REPORT_KEY, report_held
+from .report import REPORT_KEY, forecast_unchecked, report_held
 
 PUBLISH_KEY = dg.AssetKey(["serving", "publish"])
 GATE_KEY = warehouse_checked.key
@@ -70,6 +71,9 @@ def build_publish_asset(
         report_settings = load_report_settings(settings)
         report_dir = report_settings.out_dir
         with warehouse.get_connection() as con:
+            if (failed := unchecked_forecast(con)) is not None:
+                # the report refuses it too; a report kept for a held council would not stop it
+                raise dg.Failure(f"Not published: {forecast_unchecked(*failed)}")
             held = held_councils(con)
             report_kept = report_held(con, report_settings.la_code)
         if report_kept:
@@ -113,6 +117,13 @@ def build_publish_asset(
                 f"council {code} was served by the last version and has no files in the landing "
                 "folder now: it is no longer served"
             )
+        if changed := publication.forecast_settings_changed:
+            # the CLI's summary says it; a run from the UI, the schedule or the sensor said nothing
+            context.log.warning(
+                f"the forecast's settings changed since the version this one replaces "
+                f"({changed[0]}): its figures moved with them, not only with the data. "
+                f"Before: {changed[1]}. Now: {changed[2]}"
+            )
         tables = pd.DataFrame(sorted(publication.tables.items()), columns=["table", "rows"])
         return dg.MaterializeResult(
             metadata={
@@ -127,6 +138,11 @@ def build_publish_asset(
                 "held_councils": ", ".join(held) if held else "none",
                 "no_longer_served": ", ".join(publication.no_longer_served) or "none",
                 "report": "kept the last good report" if report_kept else "swapped in",
+                "forecast_settings_changed": (
+                    f"since {changed[0]}: before {changed[1]}; now {changed[2]}"
+                    if changed
+                    else "no"
+                ),
             }
         )
 

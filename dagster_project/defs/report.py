@@ -8,7 +8,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from warehouse import unchecked_run
+from warehouse import unchecked_forecast, unchecked_run
 from warehouse.councils import chosen_council, held_councils
 
 from ..metadata import FINANCE_AND_BI, markdown_table, provenance
@@ -32,6 +32,16 @@ def report_held(con, council: str | None) -> str | None:
         f"The report is of council {la_code}, held ({why}): it is not drawn from figures that "
         "failed; the last good report, if a refresh built one, stays with the serving file's "
         "last good figures for it."
+    )
+
+
+def forecast_unchecked(run: str, failed: list[str]) -> str:
+    """Why nothing is drawn or published from the forecast tables: refresh `run` wrote them and
+    they failed blocking checks `failed` (warehouse.unchecked_forecast)."""
+    return (
+        f"the forecast tables hold refresh {run}'s forecast, which failed its blocking "
+        f"check{'s' if len(failed) > 1 else ''} {', '.join(failed)}; the serving file and the "
+        "report keep the last good version. Fix what the check named and refresh."
     )
 
 
@@ -79,6 +89,9 @@ def report_asset(
             # materialised on its own after a refresh whose gates failed: the forecast tables
             # are the last good run's, the marts the failed one's (a green report of them)
             raise dg.Failure(description=f"No report built: {figures_unchecked(run)}")
+        if (failed := unchecked_forecast(con)) is not None:
+            # materialised on its own after a forecast that failed a blocking check
+            raise dg.Failure(description=f"No report built: {forecast_unchecked(*failed)}")
         held = report_held(con, options.council)
         if held:
             # its council's figures failed a gate: the last good report stays with them

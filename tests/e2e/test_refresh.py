@@ -8,6 +8,7 @@ import duckdb
 import pytest
 
 from dagster_project.cli import main
+from dagster_project.defs.forecast import forecast_tables_asset
 from dagster_project.defs.report import report_asset
 from dagster_project.resources import build_resources
 from dagster_project.settings import load_settings
@@ -83,6 +84,33 @@ def test_a_report_at_another_threshold_than_the_serving_files_is_refused(
     assert f"HIGHNEEDS_SUPPRESSION_THRESHOLD={served + 5}" in said and not out.exists()
 
 
+def test_a_forecast_that_failed_a_blocking_check_is_neither_drawn_nor_published(refreshed):
+    """The refresh stops after a forecast check fails; the report and serving/publish
+    materialised on their own from the UI then drew and published it, green."""
+    from warehouse import record_forecast, unchecked_forecast
+
+    _, warehouse, _ = refreshed
+    report = report_files(warehouse.parent / "report")
+    with duckdb.connect(str(warehouse)) as con:
+        assert unchecked_forecast(con) is None  # the refresh's forecast passed its checks
+        (run,) = con.execute("SELECT run_id FROM meta.forecast_checked").fetchone()
+        record_forecast(con, "run-failed", ["drivers_add_up"])
+    try:
+        result = dg.materialize(
+            [report_asset], resources=build_resources(load_settings()), raise_on_error=False
+        )
+        assert not result.success
+        failure = result.failure_data_for_node("report").error.message
+        assert "the forecast tables hold refresh run-failed's forecast, which failed its " in (
+            failure
+        )
+        assert "blocking check drivers_add_up" in failure
+        assert report_files(warehouse.parent / "report") == report
+    finally:
+        with duckdb.connect(str(warehouse)) as con:
+            record_forecast(con, run, [])
+
+
 def test_a_broken_input_fails_the_refresh_and_keeps_the_last_good_forecast(refreshed, capsys):
     landing, warehouse, _ = refreshed
     good = forecast_snapshot(warehouse)
@@ -124,6 +152,15 @@ def test_a_broken_input_fails_the_refresh_and_keeps_the_last_good_forecast(refre
     failure = result.failure_data_for_node("report").error.message
     assert "No report built: the warehouse holds the figures of refresh" in failure
     assert report_files(warehouse.parent / "report") == report
+    # nor the forecast, materialised on its own from the UI: it wrote the failed marts'
+    # forecast over the last good one, green
+    result = dg.materialize(
+        [forecast_tables_asset], resources=build_resources(load_settings()), raise_on_error=False
+    )
+    assert not result.success
+    failure = result.failure_data_for_node("forecast_tables_asset").error.message
+    assert "Not forecast: the warehouse holds the figures of refresh" in failure
+    assert forecast_snapshot(warehouse) == good
     costly.unlink()
 
     broken = landing / "finance" / "march.csv"

@@ -422,3 +422,13 @@ def test_the_publication_records_what_the_forecast_ran_with(warehouse, tmp_path)
         tmp_path / "with.duckdb",
         "SELECT forecast_settings, forecast_settings_sha256 FROM meta.publication",
     ) == [("forecast.yml; …", "ab12")]
+    # the next version with other settings says so, wherever it was published from (the UI's and
+    # the schedule's runs said nothing: only the CLI's summary compared them)
+    same = publish_from(
+        warehouse, tmp_path / "with.duckdb", forecast_settings=("forecast.yml; …", "ab12")
+    )
+    assert same.forecast_settings_changed is None
+    other = publish_from(
+        warehouse, tmp_path / "with.duckdb", forecast_settings=("demo.yml", "cd34")
+    )
+    assert other.forecast_settings_changed == (same.version_id, "forecast.yml; …", "demo.yml")
