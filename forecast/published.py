@@ -446,7 +446,12 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
                 if code is None:
                     continue
                 year = int(row["time_period"]) + 1
-                if year not in new_plans.get(code, {}) and _published(row, "NewallEHC"):
+                # (an older copy without the column has no new plans to give)
+                if (
+                    year not in new_plans.get(code, {})
+                    and "NewallEHC" in row
+                    and _published(row, "NewallEHC")
+                ):
                     new_plans.setdefault(code, {})[year] = {"total": _number(row, "NewallEHC")}
 
     councils = {}

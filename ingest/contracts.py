@@ -127,7 +127,7 @@ COLUMN_DESCRIPTIONS = {
     ),
     "decision_date": "Date of the decision whether to assess.",
     "assessment_outcome_date": (
-        "Date the assessment ended (a plan issued or a decision not to issue one)."
+        "Date the assessment ended (a plan issued, a decision not to issue one, or withdrawn)."
     ),
     "plan_issued": (
         "Y when the assessment led to an EHC plan, N when the council decided not to issue one, "

@@ -747,7 +747,7 @@ def row_rules(extract: Extract, extract_date: dt.date, date_floor: dt.date) -> l
             Rule(
                 "plan_start_date_with_plan_not_issued",
                 "plan_start_date",
-                f"{issued} = 'N' AND {start} IS NOT NULL",
+                f"{issued} IN ('N', 'W') AND {start} IS NOT NULL",
                 '"plan_start_date"',
             )
         )
@@ -760,13 +760,14 @@ def row_rules(extract: Extract, extract_date: dt.date, date_floor: dt.date) -> l
             )
         )
         # no assessment (decided not to, or withdrawn before a decision) cannot end in a plan
-        # or a decision on one: the row would count as refused and as a plan issued at once
+        # or a withdrawn assessment: the row would count as refused and as issued at once (a
+        # plan_issued N beside it is how many exports say "no plan": it is not a decision)
         decided = typed_name("decided_to_assess")
         problems.append(
             Rule(
                 "assessment_outcome_without_decision_to_assess",
                 "decided_to_assess",
-                f"{decided} IN ('N', 'W') AND ({issued} IS NOT NULL OR {start} IS NOT NULL)",
+                f"{decided} IN ('N', 'W') AND ({issued} IN ('Y', 'W') OR {start} IS NOT NULL)",
                 "\"decided_to_assess\" || ' with plan_issued ' || coalesce(\"plan_issued\", '') "
                 "|| ' ' || coalesce(\"plan_start_date\", '')",
             )

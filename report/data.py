@@ -354,17 +354,18 @@ def restated_balance_caveats(data: ReportData) -> list[str]:
     """A sentence for each balance brought forward the budget file gives that the balance does not
     run on from (a finance officer signing the plan off read the file's figure as used: the
     check's warning reached the refresh's console only)."""
-    from .style import pounds_m
+    from .style import pounds
 
     restated = data.restated_balances
     if restated is None or restated.empty:
         return []
+    # to the pound, as the check compares them (£4,669 read "£0.00m" in millions)
     return [
-        f"The budget file gives a balance brought forward of {pounds_m(r.given_gbp, 2)} for "
+        f"The budget file gives a balance brought forward of {pounds(r.given_gbp)} for "
         f"{r.financial_year} ({r.source_file} row {r.source_row}), but the balance here runs on "
         f"from the earliest one it gives and closes {r.previous_year} at "
-        f"{pounds_m(r.computed_gbp, 2)}: the difference of "
-        f"{pounds_m(r.given_gbp - r.computed_gbp, 2)} (a restatement, a payment outside the "
+        f"{pounds(r.computed_gbp)}: the difference of "
+        f"{pounds(r.given_gbp - r.computed_gbp)} (a restatement, a payment outside the "
         "ledger) is in neither the balance nor the forecast. Give the later figure alone to "
         "start from it."
         for r in restated.itertuples()

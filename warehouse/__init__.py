@@ -53,6 +53,11 @@ def record_figures(con: duckdb.DuckDBPyConnection, run_id: str, checked: bool) -
     )
 
 
+# what meta.forecast_checked records while the forecast step replaces the tables: a step killed
+# there leaves it (the tables roll back to the last forecast, whose checks are not known)
+FORECAST_BEING_WRITTEN = "being written"
+
+
 def record_forecast(con: duckdb.DuckDBPyConnection, run_id: str, failed: list[str]) -> None:
     """Record which of its blocking checks the forecast tables run `run_id` wrote failed (none:
     they passed), in the transaction that writes them (meta.forecast_checked): the report and

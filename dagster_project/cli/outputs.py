@@ -329,10 +329,10 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
         )
         return 2
     from ingest.load import UNKNOWN_LA_CODE
-    from warehouse import unchecked_run
+    from warehouse import unchecked_forecast, unchecked_run
     from warehouse.councils import chosen_council, councils
 
-    from ..defs.report import figures_unchecked, report_held
+    from ..defs.report import figures_unchecked, forecast_unchecked, report_held
     from ..refresh_lock import RefreshRunning, explain_duckdb_lock_error
     from ..resources import settle_report_with_serving
 
@@ -367,6 +367,8 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
                     )
                 elif (run := unchecked_run(con)) is not None:
                     refused = figures_unchecked(run)
+                elif (failed := unchecked_forecast(con)) is not None:
+                    refused = forecast_unchecked(*failed)
                 elif (held := report_held(con, options.council)) is not None:
                     refused = f"{held} Fix its files and refresh."
                 else:

@@ -13,7 +13,7 @@ from forecast.mitigations import council_mitigations_file
 from forecast.model import MITIGATED, UNMITIGATED
 from forecast.store import TABLE_DESCRIPTIONS, combine, write_tables
 from ingest.load import council_folders
-from warehouse import record_forecast, table_exists, unchecked_run
+from warehouse import FORECAST_BEING_WRITTEN, record_forecast, table_exists, unchecked_run
 from warehouse.councils import held_councils
 
 from ..metadata import (
@@ -178,8 +178,26 @@ def forecast_tables_asset(
         # marked unchecked while the tables are replaced (a step killed between the two leaves
         # them so), then with the blocking checks that failed (ERROR: not those holding a
         # council while the others publish), which the report and the publish refuse
-        record_forecast(con, context.run.run_id, ["the forecast tables were being written"])
-        write_tables(con, tables)
+        before = (
+            con.execute("SELECT * FROM meta.forecast_checked").df()
+            if table_exists(con, "meta", "forecast_checked")
+            else None
+        )
+        record_forecast(con, context.run.run_id, [FORECAST_BEING_WRITTEN])
+        try:
+            write_tables(con, tables)
+        except BaseException:
+            # rolled back: the tables hold the forecast the record said before
+            if before is not None:
+                con.register("_forecast_checked_before", before)
+                con.execute(
+                    "CREATE OR REPLACE TABLE meta.forecast_checked AS "
+                    "SELECT * FROM _forecast_checked_before"
+                )
+                con.unregister("_forecast_checked_before")
+            else:
+                con.execute("DROP TABLE meta.forecast_checked")
+            raise
         record_forecast(
             con,
             context.run.run_id,

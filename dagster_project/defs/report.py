@@ -8,7 +8,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from warehouse import unchecked_forecast, unchecked_run
+from warehouse import FORECAST_BEING_WRITTEN, unchecked_forecast, unchecked_run
 from warehouse.councils import chosen_council, held_councils
 
 from ..metadata import FINANCE_AND_BI, markdown_table, provenance
@@ -38,6 +38,11 @@ def report_held(con, council: str | None) -> str | None:
 def forecast_unchecked(run: str, failed: list[str]) -> str:
     """Why nothing is drawn or published from the forecast tables: refresh `run` wrote them and
     they failed blocking checks `failed` (warehouse.unchecked_forecast)."""
+    if failed == [FORECAST_BEING_WRITTEN]:
+        return (
+            f"refresh {run} stopped while it wrote the forecast tables, so their checks are not "
+            "known; the serving file and the report keep the last good version. Refresh."
+        )
     return (
         f"the forecast tables hold refresh {run}'s forecast, which failed its blocking "
         f"check{'s' if len(failed) > 1 else ''} {', '.join(failed)}; the serving file and the "

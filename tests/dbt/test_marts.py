@@ -795,7 +795,8 @@ def test_withdrawn_requests_and_assessments_are_counted_apart_from_refusals(ware
     """The DfE counts a request withdrawn before a decision apart from a decision not to assess,
     and an assessment withdrawn apart from a decision not to issue: both were counted as refusals
     (W is SEN2's requestoutcome / assessmentoutcome code). A request refused or withdrawn that
-    also has a plan, or a decision on one, is quarantined: it counted as refused and issued."""
+    also has a plan or a withdrawn assessment, or a withdrawn assessment with a plan, is
+    quarantined: it counted twice. A refusal beside plan_issued N is a refusal alone."""
     import datetime as dt_
 
     from ingest.contracts import REQUESTS
@@ -813,7 +814,9 @@ def test_withdrawn_requests_and_assessments_are_counted_apart_from_refusals(ware
         "R4,K004,2024-02-01,Y,2024-03-01,2024-05-01,W,\n"  # assessment withdrawn
         "R5,K005,2024-02-01,Y,2024-03-01,2024-06-01,Y,2024-06-01\n"  # issued
         "R6,K006,2024-02-01,N,2024-03-01,2024-06-01,Y,2024-06-01\n"  # refused, yet a plan
-        "R7,K007,2024-02-01,W,2024-03-01,2024-06-01,N,\n"  # withdrawn, yet decided
+        "R7,K007,2024-02-01,W,2024-03-01,2024-06-01,W,\n"  # withdrawn twice over
+        "R8,K008,2024-02-01,N,2024-03-01,,N,\n"  # refused: N is how exports say "no plan"
+        "R9,K009,2024-02-01,Y,2024-03-01,2024-06-01,W,2024-06-01\n"  # withdrawn, yet a plan
     )
     with duckdb.connect(str(warehouse_copy)) as con:
         load_extract(con, REQUESTS, landing, "test-requests", TEST_KEY, dt_.date(2026, 3, 31))
@@ -825,6 +828,7 @@ def test_withdrawn_requests_and_assessments_are_counted_apart_from_refusals(ware
     assert reasons == {
         "R6": ["assessment_outcome_without_decision_to_assess"],
         "R7": ["assessment_outcome_without_decision_to_assess"],
+        "R9": ["plan_start_date_with_plan_not_issued"],
     }
     rebuild(warehouse_copy, "stg_requests__assessment_requests+", data_tests=False)
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
@@ -833,7 +837,7 @@ def test_withdrawn_requests_and_assessments_are_counted_apart_from_refusals(ware
             "requests_withdrawn, plans_issued, decisions_not_to_issue, assessments_withdrawn "
             "FROM marts.fct_ehcp_requests WHERE year = 2024"
         ).fetchall()
-    assert year == [(5, 3, 1, 1, 1, 1, 1)]
+    assert year == [(6, 3, 2, 1, 1, 1, 1)]
 
 
 def test_a_child_with_two_active_plans_counts_once_and_is_flagged(warehouse_copy):

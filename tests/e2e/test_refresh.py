@@ -84,7 +84,7 @@ def test_a_report_at_another_threshold_than_the_serving_files_is_refused(
     assert f"HIGHNEEDS_SUPPRESSION_THRESHOLD={served + 5}" in said and not out.exists()
 
 
-def test_a_forecast_that_failed_a_blocking_check_is_neither_drawn_nor_published(refreshed):
+def test_a_forecast_that_failed_a_blocking_check_is_neither_drawn_nor_published(refreshed, capsys):
     """The refresh stops after a forecast check fails; the report and serving/publish
     materialised on their own from the UI then drew and published it, green."""
     from warehouse import record_forecast, unchecked_forecast
@@ -105,6 +105,11 @@ def test_a_forecast_that_failed_a_blocking_check_is_neither_drawn_nor_published(
             failure
         )
         assert "blocking check drivers_add_up" in failure
+        assert report_files(warehouse.parent / "report") == report
+        # nor by `highneeds report`
+        assert main(["report"]) == 1
+        said = " ".join(capsys.readouterr().out.split())
+        assert "No report built: the forecast tables hold refresh run-failed's forecast" in said
         assert report_files(warehouse.parent / "report") == report
     finally:
         with duckdb.connect(str(warehouse)) as con:

@@ -198,9 +198,9 @@ def test_a_balance_brought_forward_the_balance_does_not_run_on_from_is_said(tmp_
     )
     [said] = restated_balance_caveats(data)
     assert said.startswith(
-        "The budget file gives a balance brought forward of −£4.00m for 2025-26 "
+        "The budget file gives a balance brought forward of −£4,000,000 for 2025-26 "
         "(budget/budget.csv row 12), but the balance here runs on from the earliest one it "
-        "gives and closes 2024-25 at −£2.50m: the difference of −£1.50m"
+        "gives and closes 2024-25 at −£2,500,000: the difference of −£1,500,000"
     )
     workbook = written(tmp_path, {"DSG plan summary": []}, data)
     table = locate(workbook, "dsg_plan_summary_unmitigated")
