@@ -35,6 +35,7 @@ from typing import Any
 import yaml
 
 from .levers import KINDS, LEVERS, lever_named
+from .yaml_file import load_yaml
 from .years import fy_label, fy_start
 
 LINES_OF_ENQUIRY = (
@@ -92,7 +93,7 @@ def council_mitigations_file(council_folder: Path | None, default: Path) -> Path
 
 def load_mitigations(path: Path, provision_types: list[str] | None = None) -> list[Mitigation]:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        document = load_yaml(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as error:
         raise MitigationsError(f"{path}: cannot read the mitigations file ({error})") from error
     entries = document.get("mitigations") if isinstance(document, dict) else None
@@ -114,12 +115,38 @@ def load_mitigations(path: Path, provision_types: list[str] | None = None) -> li
     return mitigations
 
 
+# the keys of a mitigation log entry (the lever's parameters are under effect:)
+ENTRY_KEYS = (
+    "name",
+    "line_of_enquiry",
+    "lever",
+    "kind",
+    "status",
+    "provision_types",
+    "start_year",
+    "effect",
+    "assumption",
+    "cost_gbp",
+    "owner",
+    "milestones",
+    "risk",
+)
+
+
 def _parse(entry: Any, index: int, path: Path, provision_types: list[str] | None) -> Mitigation:
     where = f"{path}: mitigation {index}"
     if not isinstance(entry, dict):
         raise MitigationsError(f"{where}: expected a mapping of name, lever, effect …")
     if entry.get("name"):
         where += f" ({entry['name']!r})"
+    # a key misspelt or one indent out (`ages:` beside `effect:`, `cost:` for cost_gbp) was
+    # dropped: the cut fell on every age and the delivery cost vanished from the log
+    unknown = sorted(str(k) for k in entry if k not in ENTRY_KEYS)
+    if unknown:
+        raise MitigationsError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; an entry takes "
+            f"{', '.join(ENTRY_KEYS)} (a lever's own parameters go under effect:)"
+        )
     # a name or label of spaces is none (and `Same ` is the mitigation `Same`)
     missing = [
         k

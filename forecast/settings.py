@@ -24,6 +24,7 @@ import yaml
 
 from .cohort import CohortSettings
 from .costs import CostSettings
+from .yaml_file import load_yaml
 from .years import fy_label, fy_start
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
@@ -107,7 +108,7 @@ def _read_document(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     """The settings file as a mapping; with `extends: <file>` (relative to it), that file's
     settings with this one's over them (cohort, costs and sensitivity merged key by key)."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        document = load_yaml(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as error:
         raise ForecastSettingsError(
             f"{path}: cannot read the forecast settings ({error})"

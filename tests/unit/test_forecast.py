@@ -636,6 +636,35 @@ def test_a_mitigation_s_name_and_year_are_read_one_way(tmp_path):
         load_mitigations(path, TYPES)
 
 
+def test_a_mitigation_key_misplaced_or_given_twice_is_refused(tmp_path):
+    """`ages:` one indent out of effect: (and `cost:` for cost_gbp) was dropped: the cut fell on
+    every age and the delivery cost vanished. A key given twice kept the last, and a second
+    `mitigations:` block replaced the first's mitigations, unsaid."""
+    entry = (
+        "  - name: {name}\n    lever: reduce_new_plans\n    provision_types: [mainstream]\n"
+        "    start_year: 2027-28\n    status: assured\n    line_of_enquiry: "
+        "early support and inclusion\n    effect: {{percent: 10}}\n"
+    )
+    path = tmp_path / "m.yml"
+    path.write_text("mitigations:\n" + entry.format(name="Early") + "    ages: [4, 5]\n")
+    with pytest.raises(
+        MitigationsError,
+        match=r"mitigation 1 \('Early'\): unknown key\(s\) ages; an entry takes name, ",
+    ):
+        load_mitigations(path, TYPES)
+    path.write_text("mitigations:\n" + entry.format(name="Early") + "    effect: {percent: 50}\n")
+    with pytest.raises(MitigationsError, match=r"'effect' is given twice \(lines 8 and 9\)"):
+        load_mitigations(path, TYPES)
+    path.write_text(
+        "mitigations:\n"
+        + entry.format(name="First")
+        + "mitigations:\n"
+        + entry.format(name="Second")
+    )
+    with pytest.raises(MitigationsError, match=r"'mitigations' is given twice \(lines 1 and 9\)"):
+        load_mitigations(path, TYPES)
+
+
 def test_the_shipped_example_mitigations_are_valid():
     from dagster_project.settings import EXAMPLE_MITIGATIONS
     from forecast.published import PROVISIONS
