@@ -792,6 +792,10 @@ def replaced_pairs(target: Warehouse | duckdb.DuckDBPyConnection) -> pd.DataFram
                    count(*) FILTER (WHERE s.posting_date <> v.posting_date
                        OR s.amount_gbp IS DISTINCT FROM v.amount
                        OR s.s251_line IS DISTINCT FROM v.s251_line) AS restated,
+                   -- the version replacing it is its exact reversal: posted under the same id,
+                   -- the reversal replaced the payment, which then counted -£x, not nothing
+                   count(*) FILTER (WHERE v.amount <> 0 AND s.amount_gbp = -v.amount)
+                       AS reversed,
                    CAST(coalesce(sum(v.amount), 0) AS DOUBLE) AS replaced_gbp
             FROM raw.finance v
             INNER JOIN replaced_files x ON x.file_hash = v._file_hash
@@ -802,7 +806,7 @@ def replaced_pairs(target: Warehouse | duckdb.DuckDBPyConnection) -> pd.DataFram
             GROUP BY f.la_code, v._file_hash, s.source_file_hash, f.file_name, s.source_file
         )
         SELECT p.la_code, p.earlier_file, p.later_file, p.replaced, p.redated, p.unrelated,
-               p.restated, p.replaced_gbp, er.n AS earlier_rows, lr.n AS later_rows,
+               p.restated, p.reversed, p.replaced_gbp, er.n AS earlier_rows, lr.n AS later_rows,
                coalesce(ef.load_id = lf.load_id, false) AS same_refresh
         FROM pairs p
         INNER JOIN files ef ON ef.file_hash = p.earlier_hash
@@ -836,27 +840,101 @@ def transaction_ids_reused(
                 (f"council {r.la_code}: " if several else "")
                 + f"{r.later_file} replaces {r.replaced:,} of {r.earlier_file}'s transactions by "
                 f"id, {r.redated:,} of them with a transaction posted on another day and "
-                f"{r.unrelated:,} with one posted the same day for another amount and payee "
-                f"(£{r.replaced_gbp:,.2f} of {r.earlier_file}'s money no longer counted)"
+                f"{r.unrelated:,} with one posted the same day for another amount and payee"
+                + (f", {r.reversed:,} with its exact reversal" if r.reversed else "")
+                + f" (£{r.replaced_gbp:,.2f} of {r.earlier_file}'s money no longer counted)"
                 for r in pairs.itertuples()
             ],
             "ids_reused": (
                 (pairs["redated"] + pairs["unrelated"] >= REUSED_IDS_AT_LEAST)
                 & (2 * (pairs["redated"] + pairs["unrelated"]) > pairs["replaced"])
             ),
+            "reversed_under_same_id": pairs["reversed"] > 0,
         }
     )
     return validate(
         "transaction_ids_reused",
         facts,
-        [expect("ExpectColumnValuesToBeInSet", column="ids_reused", value_set=[False])],
+        [
+            expect("ExpectColumnValuesToBeInSet", column="ids_reused", value_set=[False]),
+            expect(
+                "ExpectColumnValuesToBeInSet", column="reversed_under_same_id", value_set=[False]
+            ),
+        ],
         {
+            "reversed_under_same_id": (
+                "a later finance file reverses an earlier one's transactions under the same "
+                "transaction ids (the amount negated): the latest version of a transaction wins, "
+                "so the reversal replaced the payment and counts its amount off, twice what it "
+                "undoes. Give reversals ids of their own, as the finance system posts them, or "
+                "take both the payment and its reversal out of the files"
+            ),
             "ids_reused": (
                 "a later finance file reuses an earlier one's transaction ids for other "
                 "transactions (the latest file's version of a transaction wins, so the earlier "
                 "file's rows and money are replaced): two files numbering their transactions "
                 "from the same start? Give each system's or run's ids a prefix (or export the "
                 "finance system's own ids), or take out the file sent twice"
+            ),
+        },
+    )
+
+
+def transactions_under_two_ids(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
+    """Per council and pair of files: transactions in staging whose ids differ only by leading
+    zeros (`000020284` and `20284`), posted the same day for the same amount: the same payment
+    delivered twice, once through a spreadsheet that read its id as a number. Told apart by id,
+    both counted: a month re-delivered so added £650,405 to a year's spend with every gate
+    green."""
+    frame = as_warehouse(target).frame(
+        """
+        WITH ledger AS (
+            SELECT la_code, transaction_id, regexp_replace(transaction_id, '^0+', '') AS bare,
+                   posting_date, amount_gbp, source_file
+            FROM staging.stg_finance__transactions
+        ),
+        shared AS (
+            SELECT la_code, bare FROM ledger GROUP BY la_code, bare
+            HAVING count(DISTINCT transaction_id) > 1
+        ),
+        candidates AS (
+            SELECT l.* FROM ledger l
+            INNER JOIN shared s ON s.la_code = l.la_code AND s.bare = l.bare
+        )
+        SELECT a.la_code, a.source_file AS first_file, b.source_file AS second_file,
+               count(*) AS transactions, CAST(sum(b.amount_gbp) AS DOUBLE) AS twice_gbp,
+               min(a.transaction_id) AS first_id, min(b.transaction_id) AS second_id
+        FROM candidates a
+        INNER JOIN candidates b
+            ON b.la_code = a.la_code AND b.bare = a.bare AND a.transaction_id < b.transaction_id
+            AND b.posting_date = a.posting_date AND b.amount_gbp = a.amount_gbp
+        GROUP BY a.la_code, a.source_file, b.source_file
+        ORDER BY 1, 2, 3
+        """
+    )
+    several = frame["la_code"].nunique() > 1
+    facts = pd.DataFrame(
+        {
+            "la_code": frame["la_code"],
+            "label": [
+                (f"council {r.la_code}: " if several else "")
+                + f"{r.transactions:,} transactions of {r.first_file} are in {r.second_file} "
+                f"under ids without their leading zeros or with others (e.g. {r.first_id} and "
+                f"{r.second_id}), the same day and amount: £{r.twice_gbp:,.2f} counted twice"
+                for r in frame.itertuples()
+            ],
+            "counted_twice": frame["transactions"] > 0,
+        }
+    )
+    return validate(
+        "transactions_under_two_ids",
+        facts,
+        [expect("ExpectColumnValuesToBeInSet", column="counted_twice", value_set=[False])],
+        {
+            "counted_twice": (
+                "the same transactions are in the finance files under ids that differ only by "
+                "leading zeros (a file opened and saved in a spreadsheet reads an id as a "
+                "number): each is counted twice. Take out the copy, or save its ids as text"
             )
         },
     )

@@ -436,6 +436,7 @@ def _python_reads(target) -> dict[str, object]:
             target
         ),
         "transaction_ids_reused": gates.transaction_ids_reused(target),
+        "transactions_under_two_ids": gates.transactions_under_two_ids(target),
         "restatement_loaded_first": gates.restatement_loaded_first(target),
         "finance_reconciles_to_mart": gates.finance_reconciliation(target),
         "ledger_months_complete": gates.ledger_months_complete(target),

@@ -33,6 +33,7 @@ DATA_QUALITY_FLAGS = dg.AssetKey(["intermediate", "int_data_quality_flags"])
 RAW_ROWS_REACH_STAGING = "raw_rows_reach_staging"
 TRANSACTION_IDS_REUSED = "transaction_ids_reused"
 RESTATEMENT_LOADED_FIRST = "restatement_loaded_first"
+TRANSACTIONS_UNDER_TWO_IDS = "transactions_under_two_ids"
 FINANCE_RECONCILES = "finance_reconciles_to_mart"
 LEDGER_MONTHS_COMPLETE = "ledger_months_complete"
 COMPLETE_YEARS_HAVE_A_BUDGET = "complete_years_have_a_budget"
@@ -86,7 +87,19 @@ def staging_key(extract: str) -> dg.AssetKey:
                 "No later finance file replaces an earlier one's transactions by id with other "
                 "transactions (most of 10 or more posted on another day, or on the same day "
                 "for another amount and payee): two files numbering their transactions from "
-                "the same start would lose the earlier file's money."
+                "the same start would lose the earlier file's money. Nor with their exact "
+                "reversals: a reversal posted under the payment's id would count its amount "
+                "off instead of nothing."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            TRANSACTIONS_UNDER_TWO_IDS,
+            asset=staging_key("finance"),
+            blocking=True,
+            description=(
+                "No transaction is in the finance files twice under ids that differ only by "
+                "leading zeros (the same day and amount): a copy saved from a spreadsheet, which "
+                "reads an id as a number, would be counted as well as the original."
             ),
         ),
         dg.AssetCheckSpec(
@@ -233,6 +246,11 @@ def warehouse_gates(
                 staging_key("finance"),
                 TRANSACTION_IDS_REUSED,
                 lambda: gates.transaction_ids_reused(con, finance_files),
+            ),
+            (
+                staging_key("finance"),
+                TRANSACTIONS_UNDER_TWO_IDS,
+                lambda: gates.transactions_under_two_ids(con),
             ),
             (PROVISION_SPEND, FINANCE_RECONCILES, lambda: gates.finance_reconciliation(con)),
             (PROVISION_SPEND, LEDGER_MONTHS_COMPLETE, lambda: gates.ledger_months_complete(con)),

@@ -21,6 +21,7 @@ def test_all_gates_pass_on_the_fixture(con):
     bounds = gates.read_cost_bounds(COST_BOUNDS)
     results = [
         gates.transaction_ids_reused(con),
+        gates.transactions_under_two_ids(con),
         gates.restatement_loaded_first(con),
         gates.finance_reconciliation(con),
         gates.ledger_months_complete(con),
@@ -595,3 +596,46 @@ def test_a_later_finance_file_reusing_an_earlier_ones_ids_for_other_transactions
     later_file(0, "+ 1")  # the same transactions, restated
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
         assert gates.transaction_ids_reused(con).passed
+    # reversals posted under the payments' ids (a month later): each replaced its payment, which
+    # then counted its amount off, with every gate green
+    later_file(30, "* -1")
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        result = gates.transaction_ids_reused(con)
+    assert not result.passed
+    assert (
+        "20 of them with a transaction posted on another day and 0 with one posted the same "
+        "day for another amount and payee, 20 with its exact reversal" in result.summary
+    )
+    assert "reverses an earlier one's transactions under the same transaction ids" in (
+        result.summary
+    )
+
+
+def test_the_same_transactions_under_ids_without_their_leading_zeros_fail(warehouse_copy):
+    """A month re-delivered through a spreadsheet that read its ids as numbers (`000020284` as
+    20284): told apart by id, each transaction counted twice (+£650,405 of a year's spend) with
+    every gate green."""
+    with duckdb.connect(str(warehouse_copy)) as con:
+        assert gates.transactions_under_two_ids(con).passed
+        first, last = con.execute(
+            "SELECT arg_min(file_hash, file_seq), max(file_seq) FROM raw.finance_files "
+            "WHERE status = 'loaded'"
+        ).fetchone()
+        con.execute(
+            "INSERT INTO raw.finance_files SELECT * REPLACE ('copy' AS file_hash, 'copy' AS "
+            "content_hash, 'finance/march (excel).xlsx' AS file_name, ? AS file_seq, "
+            "? AS precedence_seq) FROM raw.finance_files WHERE file_hash = ?",
+            [last + 1, last + 1, first],
+        )
+        con.execute(
+            "INSERT INTO raw.finance SELECT * REPLACE ('copy' AS _file_hash, "
+            "'finance/march (excel).xlsx' AS _source_file, '000' || transaction_id AS "
+            "transaction_id) FROM raw.finance WHERE _file_hash = ? ORDER BY _source_row LIMIT 12",
+            [first],
+        )
+    _build_finance_staging(warehouse_copy)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        result = gates.transactions_under_two_ids(con)
+    assert not result.passed
+    assert "12 transactions of finance/march (excel).xlsx are in " in result.summary, result.summary
+    assert "counted twice" in result.summary
