@@ -919,8 +919,8 @@ def transactions_under_two_ids(target: Warehouse | duckdb.DuckDBPyConnection) ->
             "label": [
                 (f"council {r.la_code}: " if several else "")
                 + f"{r.transactions:,} transactions of {r.first_file} are in {r.second_file} "
-                f"under ids without their leading zeros or with others (e.g. {r.first_id} and "
-                f"{r.second_id}), the same day and amount: £{r.twice_gbp:,.2f} counted twice"
+                f"under the same ids but for leading zeros (e.g. {r.first_id} and {r.second_id}), "
+                f"the same day and amount: £{r.twice_gbp:,.2f} counted twice"
                 for r in frame.itertuples()
             ],
             "counted_twice": frame["transactions"] > 0,
