@@ -60,8 +60,8 @@ FORECAST_BEING_WRITTEN = "being written"
 
 def record_forecast(con: duckdb.DuckDBPyConnection, run_id: str, failed: list[str]) -> None:
     """Record which of its blocking checks the forecast tables run `run_id` wrote failed (none:
-    they passed), in the transaction that writes them (meta.forecast_checked): the report and
-    the publish, which the UI can run on their own, refuse a forecast that failed them."""
+    they passed; FORECAST_BEING_WRITTEN while it writes them) in meta.forecast_checked: the
+    report and the publish, which the UI can run on their own, refuse a forecast that failed."""
     con.execute("CREATE SCHEMA IF NOT EXISTS meta")
     con.execute(
         "CREATE OR REPLACE TABLE meta.forecast_checked AS SELECT ?::VARCHAR AS run_id, "
