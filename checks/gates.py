@@ -792,10 +792,11 @@ def replaced_pairs(target: Warehouse | duckdb.DuckDBPyConnection) -> pd.DataFram
                    count(*) FILTER (WHERE s.posting_date <> v.posting_date
                        OR s.amount_gbp IS DISTINCT FROM v.amount
                        OR s.s251_line IS DISTINCT FROM v.s251_line) AS restated,
-                   -- the version replacing it is its exact reversal: posted under the same id,
-                   -- the reversal replaced the payment, which then counted -£x, not nothing
-                   count(*) FILTER (WHERE v.amount <> 0 AND s.amount_gbp = -v.amount)
-                       AS reversed,
+                   -- the version replacing it is its exact reversal, posted later: under the
+                   -- same id it replaced the payment, which then counted -£x, not nothing (a
+                   -- sign put right keeps the transaction's posting day)
+                   count(*) FILTER (WHERE v.amount <> 0 AND s.amount_gbp = -v.amount
+                       AND s.posting_date > v.posting_date) AS reversed,
                    CAST(coalesce(sum(v.amount), 0) AS DOUBLE) AS replaced_gbp
             FROM raw.finance v
             INNER JOIN replaced_files x ON x.file_hash = v._file_hash

@@ -88,8 +88,8 @@ def staging_key(extract: str) -> dg.AssetKey:
                 "transactions (most of 10 or more posted on another day, or on the same day "
                 "for another amount and payee): two files numbering their transactions from "
                 "the same start would lose the earlier file's money. Nor with their exact "
-                "reversals: a reversal posted under the payment's id would count its amount "
-                "off instead of nothing."
+                "reversals posted later: a reversal under the payment's id would count its "
+                "amount off instead of nothing (a sign put right the same day passes)."
             ),
         ),
         dg.AssetCheckSpec(

@@ -609,6 +609,10 @@ def test_a_later_finance_file_reusing_an_earlier_ones_ids_for_other_transactions
     assert "reverses an earlier one's transactions under the same transaction ids" in (
         result.summary
     )
+    # a sign put right (a credit posted as a payment), the same day: a restatement, passes
+    later_file(0, "* -1")
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        assert gates.transaction_ids_reused(con).passed
 
 
 def test_the_same_transactions_under_ids_without_their_leading_zeros_fail(warehouse_copy):
