@@ -34,8 +34,9 @@ from typing import Any
 
 import yaml
 
+from ingest.yaml_file import load_yaml
+
 from .levers import KINDS, LEVERS, lever_named
-from .yaml_file import load_yaml
 from .years import fy_label, fy_start
 
 LINES_OF_ENQUIRY = (

@@ -22,9 +22,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from ingest.yaml_file import load_yaml
+
 from .cohort import CohortSettings
 from .costs import CostSettings
-from .yaml_file import load_yaml
 from .years import fy_label, fy_start
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"

@@ -44,6 +44,7 @@ import yaml
 from .contracts import Extract
 from .diskspace import full_disk_errno, human_bytes
 from .parsing import EXCEL_SERIAL, quote_ident, quote_literal
+from .yaml_file import load_yaml
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 HEADER_ALIASES = CONFIG_DIR / "header_aliases.yml"
@@ -157,7 +158,8 @@ def settings_for(reader_settings: dict, file_name: str) -> dict:
 def load_reader_config(path: Path | None) -> dict[str, dict]:
     config_path = path or DEFAULT_READERS
     try:
-        document = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+        # a file pattern given twice kept the last one's settings, unsaid
+        document = load_yaml(config_path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as error:
         raise FileRejected(f"{config_path}: cannot read the reader settings ({error})") from error
     return {extract: settings or {} for extract, settings in document.items()}

@@ -1133,6 +1133,20 @@ def test_a_files_reader_settings_apply_in_a_councils_folder_too():
     assert settings_for(nested, "869/sen2/2024/a.csv")["sheets"] == ["x"]
 
 
+def test_a_reader_setting_given_twice_is_refused(tmp_path):
+    """YAML keeps the last of a key given twice: a file pattern's settings written twice lost
+    the first, unsaid."""
+    from ingest.readers import FileRejected, load_reader_config
+
+    path = tmp_path / "readers.yml"
+    path.write_text(
+        "finance:\n  files:\n    'hn_*.xlsx': {sheets: [Ledger]}\n"
+        "    'hn_*.xlsx': {sheets: [Journal]}\n"
+    )
+    with pytest.raises(FileRejected, match=r"'hn_\*.xlsx' is given twice \(lines 3 and 4\)"):
+        load_reader_config(path)
+
+
 def test_a_documents_own_line_numbers_are_not_taken_as_transaction_ids(tmp_path, con):
     """`Line ID` numbers each export from 1: taken as transaction_id, a journal file's lines
     1-33 replaced the AP file's lines 1-33 as corrections (£48,798 gone, every gate green). A

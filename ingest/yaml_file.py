@@ -1,6 +1,6 @@
-"""YAML the council writes (the mitigation log, the forecast settings), read so that a key given
-twice is refused: YAML keeps the last one, and a second `mitigations:` block replaced the first
-(its mitigations gone from the log and the forecast, unsaid)."""
+"""YAML the council writes (the mitigation log, the forecast settings, the reader settings), read
+so that a key given twice is refused: YAML keeps the last one, and a second `mitigations:` block
+replaced the first (its mitigations gone from the log and the forecast, unsaid)."""
 
 from __future__ import annotations
 
