@@ -792,11 +792,12 @@ def replaced_pairs(target: Warehouse | duckdb.DuckDBPyConnection) -> pd.DataFram
                    count(*) FILTER (WHERE s.posting_date <> v.posting_date
                        OR s.amount_gbp IS DISTINCT FROM v.amount
                        OR s.s251_line IS DISTINCT FROM v.s251_line) AS restated,
-                   -- the version replacing it is its exact reversal, posted later: under the
-                   -- same id it replaced the payment, which then counted -£x, not nothing (a
-                   -- sign put right keeps the transaction's posting day)
+                   -- the version replacing it is its exact reversal, on another day: under the
+                   -- same id one replaced the other, which then counted ±£x, not nothing (a
+                   -- sign put right keeps the transaction's posting day; the payment may
+                   -- arrive after its reversal, a month delivered late)
                    count(*) FILTER (WHERE v.amount <> 0 AND s.amount_gbp = -v.amount
-                       AND s.posting_date > v.posting_date) AS reversed,
+                       AND s.posting_date <> v.posting_date) AS reversed,
                    CAST(coalesce(sum(v.amount), 0) AS DOUBLE) AS replaced_gbp
             FROM raw.finance v
             INNER JOIN replaced_files x ON x.file_hash = v._file_hash
@@ -888,10 +889,11 @@ def transactions_under_two_ids(target: Warehouse | duckdb.DuckDBPyConnection) ->
     both counted: a month re-delivered so added £650,405 to a year's spend with every gate
     green."""
     frame = as_warehouse(target).frame(
-        """
+        f"""
         WITH ledger AS (
             SELECT la_code, transaction_id, regexp_replace(transaction_id, '^0+', '') AS bare,
-                   posting_date, amount_gbp, source_file
+                   posting_date, amount_gbp, s251_line, source_file,
+                   child_id, placement_id, provider_urn, provider_ukprn, supplier_name
             FROM staging.stg_finance__transactions
         ),
         shared AS (
@@ -909,6 +911,10 @@ def transactions_under_two_ids(target: Warehouse | duckdb.DuckDBPyConnection) ->
         INNER JOIN candidates b
             ON b.la_code = a.la_code AND b.bare = a.bare AND a.transaction_id < b.transaction_id
             AND b.posting_date = a.posting_date AND b.amount_gbp = a.amount_gbp
+            -- a copy keeps the line and the payee (a journal naming none, the line alone); two
+            -- finance systems' sequences ('001', '1') paying two schools the same sum do not
+            AND b.s251_line = a.s251_line AND b.source_file <> a.source_file
+            AND (({_same_payee("a", "b")}) OR ({_no_payee("a")} AND {_no_payee("b")}))
         GROUP BY a.la_code, a.source_file, b.source_file
         ORDER BY 1, 2, 3
         """

@@ -759,15 +759,17 @@ def row_rules(extract: Extract, extract_date: dt.date, date_floor: dt.date) -> l
                 '"plan_issued"',
             )
         )
-        # no assessment (decided not to, or withdrawn before a decision) cannot end in a plan
-        # or a withdrawn assessment: the row would count as refused and as issued at once (a
-        # plan_issued N beside it is how many exports say "no plan": it is not a decision)
+        # no assessment (decided not to, or withdrawn before a decision) cannot end in a plan,
+        # nor a refusal in a withdrawn assessment: the row would count twice (plan_issued N
+        # beside either is how many exports say "no plan", and W beside a withdrawn request
+        # its status copied: neither is a decision on a plan)
         decided = typed_name("decided_to_assess")
         problems.append(
             Rule(
                 "assessment_outcome_without_decision_to_assess",
                 "decided_to_assess",
-                f"{decided} IN ('N', 'W') AND ({issued} IN ('Y', 'W') OR {start} IS NOT NULL)",
+                f"{decided} IN ('N', 'W') AND ({issued} = 'Y' OR {start} IS NOT NULL "
+                f"OR ({decided} = 'N' AND {issued} = 'W'))",
                 "\"decided_to_assess\" || ' with plan_issued ' || coalesce(\"plan_issued\", '') "
                 "|| ' ' || coalesce(\"plan_start_date\", '')",
             )

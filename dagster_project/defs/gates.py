@@ -88,8 +88,8 @@ def staging_key(extract: str) -> dg.AssetKey:
                 "transactions (most of 10 or more posted on another day, or on the same day "
                 "for another amount and payee): two files numbering their transactions from "
                 "the same start would lose the earlier file's money. Nor with their exact "
-                "reversals posted later: a reversal under the payment's id would count its "
-                "amount off instead of nothing (a sign put right the same day passes)."
+                "reversals on another day: a reversal under the payment's id would count "
+                "instead of nothing (a sign put right the same day passes)."
             ),
         ),
         dg.AssetCheckSpec(
@@ -97,9 +97,9 @@ def staging_key(extract: str) -> dg.AssetKey:
             asset=staging_key("finance"),
             blocking=True,
             description=(
-                "No transaction is in the finance files twice under ids that differ only by "
-                "leading zeros (the same day and amount): a copy saved from a spreadsheet, which "
-                "reads an id as a number, would be counted as well as the original."
+                "No transaction is in two finance files under ids that differ only by leading "
+                "zeros (the same day, amount, line and payee): a copy saved from a spreadsheet, "
+                "which reads an id as a number, would be counted as well as the original."
             ),
         ),
         dg.AssetCheckSpec(

@@ -613,6 +613,10 @@ def test_a_later_finance_file_reusing_an_earlier_ones_ids_for_other_transactions
     later_file(0, "* -1")
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
         assert gates.transaction_ids_reused(con).passed
+    # the payment arriving after its reversal (a month delivered late) replaces it the same way
+    later_file(-30, "* -1")
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        assert not gates.transaction_ids_reused(con).passed
 
 
 def test_the_same_transactions_under_ids_without_their_leading_zeros_fail(warehouse_copy):
@@ -640,6 +644,20 @@ def test_the_same_transactions_under_ids_without_their_leading_zeros_fail(wareho
     _build_finance_staging(warehouse_copy)
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
         result = gates.transactions_under_two_ids(con)
+    # another finance system's sequence ('0001' beside '1') paying another payee the same sum
+    # the same day is not a copy
+    with duckdb.connect(str(warehouse_copy)) as con:
+        con.execute(
+            "UPDATE raw.finance SET child_id = NULL, placement_id = NULL, provider_urn = NULL, "
+            "provider_ukprn = NULL, supplier_name = 'Another School' WHERE _file_hash = 'copy' "
+            "AND _source_row IN (SELECT _source_row FROM raw.finance WHERE _file_hash = 'copy' "
+            "ORDER BY _source_row LIMIT 2)"
+        )
+    _build_finance_staging(warehouse_copy)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        assert "10 transactions of finance/march (excel).xlsx" in (
+            gates.transactions_under_two_ids(con).summary
+        )
     assert not result.passed
     assert "12 transactions of finance/march (excel).xlsx are in " in result.summary, result.summary
     assert "counted twice" in result.summary

@@ -795,8 +795,9 @@ def test_withdrawn_requests_and_assessments_are_counted_apart_from_refusals(ware
     """The DfE counts a request withdrawn before a decision apart from a decision not to assess,
     and an assessment withdrawn apart from a decision not to issue: both were counted as refusals
     (W is SEN2's requestoutcome / assessmentoutcome code). A request refused or withdrawn that
-    also has a plan or a withdrawn assessment, or a withdrawn assessment with a plan, is
-    quarantined: it counted twice. A refusal beside plan_issued N is a refusal alone."""
+    also has a plan, a refusal with a withdrawn assessment, or a withdrawn assessment with a
+    plan, is quarantined: it counted twice. A refusal beside plan_issued N, or a withdrawal
+    beside W (its status copied), is the request's outcome alone."""
     import datetime as dt_
 
     from ingest.contracts import REQUESTS
@@ -814,7 +815,8 @@ def test_withdrawn_requests_and_assessments_are_counted_apart_from_refusals(ware
         "R4,K004,2024-02-01,Y,2024-03-01,2024-05-01,W,\n"  # assessment withdrawn
         "R5,K005,2024-02-01,Y,2024-03-01,2024-06-01,Y,2024-06-01\n"  # issued
         "R6,K006,2024-02-01,N,2024-03-01,2024-06-01,Y,2024-06-01\n"  # refused, yet a plan
-        "R7,K007,2024-02-01,W,2024-03-01,2024-06-01,W,\n"  # withdrawn twice over
+        "R7,K007,2024-02-01,N,2024-03-01,2024-06-01,W,\n"  # refused, yet withdrawn later
+        "R10,K010,2024-02-01,W,2024-03-01,,W,\n"  # withdrawn, its status copied
         "R8,K008,2024-02-01,N,2024-03-01,,N,\n"  # refused: N is how exports say "no plan"
         "R9,K009,2024-02-01,Y,2024-03-01,2024-06-01,W,2024-06-01\n"  # withdrawn, yet a plan
     )
@@ -837,7 +839,7 @@ def test_withdrawn_requests_and_assessments_are_counted_apart_from_refusals(ware
             "requests_withdrawn, plans_issued, decisions_not_to_issue, assessments_withdrawn "
             "FROM marts.fct_ehcp_requests WHERE year = 2024"
         ).fetchall()
-    assert year == [(6, 3, 2, 1, 1, 1, 1)]
+    assert year == [(7, 3, 2, 2, 1, 1, 1)]
 
 
 def test_a_child_with_two_active_plans_counts_once_and_is_flagged(warehouse_copy):

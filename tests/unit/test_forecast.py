@@ -663,6 +663,16 @@ def test_a_mitigation_key_misplaced_or_given_twice_is_refused(tmp_path):
     )
     with pytest.raises(MitigationsError, match=r"'mitigations' is given twice \(lines 1 and 9\)"):
         load_mitigations(path, TYPES)
+    # a YAML merge key (`<<: *anchor`) is no key given twice, and the entry's own keys override
+    path.write_text(
+        "mitigations:\n  - &early\n    "
+        + entry.format(name="Early")[4:]
+        + "  - <<: *early\n    name: Later\n    start_year: 2028-29\n"
+    )
+    assert [(m.name, m.start_year) for m in load_mitigations(path, TYPES)] == [
+        ("Early", "2027-28"),
+        ("Later", "2028-29"),
+    ]
 
 
 def test_the_shipped_example_mitigations_are_valid():

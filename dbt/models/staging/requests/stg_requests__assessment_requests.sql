@@ -21,10 +21,11 @@ renamed as (
         -- a plan start date is a plan issued, whether or not the flag says so
         plan_issued = 'Y' or plan_start_date is not null as plan_issued,
         -- a request never assessed has no decision on a plan: plan_issued N beside a refusal is
-        -- how many exports say "no plan"
+        -- how many exports say "no plan", and W beside a withdrawn request its status copied
         (plan_issued = 'N' and coalesce(decided_to_assess, '') not in ('N', 'W'))
             as decided_not_to_issue,
-        plan_issued = 'W' as assessment_withdrawn,
+        (plan_issued = 'W' and coalesce(decided_to_assess, '') not in ('N', 'W'))
+            as assessment_withdrawn,
         plan_start_date,
         coalesce(week20_exception = 'Y', false) as has_week20_exception,
         census_date,
