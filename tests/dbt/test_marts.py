@@ -749,6 +749,26 @@ def test_data_quality_accounts_for_the_requests_extract_too(warehouse_copy):
     }
 
 
+def _load_requests(warehouse, csv_text: str) -> dict[str, list[str]]:
+    """Load `csv_text` as the landing folder's requests file; each quarantined request's reasons."""
+    import datetime as dt_
+
+    from ingest.contracts import REQUESTS
+    from ingest.load import load_extract
+    from tests.conftest import TEST_KEY
+
+    landing = warehouse.parent / "landing"
+    (landing / "requests").mkdir(parents=True)
+    (landing / "requests" / "requests.csv").write_text(csv_text)
+    with duckdb.connect(str(warehouse)) as con:
+        load_extract(con, REQUESTS, landing, "test-requests", TEST_KEY, dt_.date(2026, 3, 31))
+        return dict(
+            con.execute(
+                "SELECT request_id, reason_codes FROM quarantine.requests ORDER BY 1"
+            ).fetchall()
+        )
+
+
 def test_requests_count_every_plan_issued_once_and_a_plan_before_its_request_is_refused(
     warehouse_copy,
 ):
@@ -756,15 +776,8 @@ def test_requests_count_every_plan_issued_once_and_a_plan_before_its_request_is_
     is that year's (it was lost); a plan start date is a plan issued even with plan_issued
     blank (it was counted nowhere); a plan dated before its request, or dated against
     plan_issued N, is quarantined (it counted as issued within 20 weeks)."""
-    import datetime as dt_
-
-    from ingest.contracts import REQUESTS
-    from ingest.load import load_extract
-    from tests.conftest import TEST_KEY
-
-    landing = warehouse_copy.parent / "landing"
-    (landing / "requests").mkdir(parents=True)
-    (landing / "requests" / "requests.csv").write_text(
+    reasons = _load_requests(
+        warehouse_copy,
         "request_id,child_id,request_date,decided_to_assess,decision_date,"
         "assessment_outcome_date,plan_issued,plan_start_date\n"
         "R1,K001,2024-02-01,Y,2024-03-01,2024-05-01,Y,2024-05-01\n"  # within 20 weeks
@@ -772,15 +785,8 @@ def test_requests_count_every_plan_issued_once_and_a_plan_before_its_request_is_
         "R3,K003,2024-04-01,Y,2024-05-01,2024-07-01,,2024-07-01\n"  # flag blank, dated
         "R4,K004,2024-05-01,Y,2024-06-01,2024-08-01,N,2024-08-01\n"  # N, yet dated
         "R5,K005,2024-08-27,Y,2024-10-01,2025-01-15,Y,2025-01-15\n"  # issued in 2025
-        "R6,K006,2024-03-01,Y,2024-04-01,2024-06-01,Y,\n"  # issued, but when?
+        "R6,K006,2024-03-01,Y,2024-04-01,2024-06-01,Y,\n",  # issued, but when?
     )
-    with duckdb.connect(str(warehouse_copy)) as con:
-        load_extract(con, REQUESTS, landing, "test-requests", TEST_KEY, dt_.date(2026, 3, 31))
-        reasons = dict(
-            con.execute(
-                "SELECT request_id, reason_codes FROM quarantine.requests ORDER BY 1"
-            ).fetchall()
-        )
     assert set(reasons) == {"R2", "R4", "R6"}, reasons
     rebuild(warehouse_copy, "stg_requests__assessment_requests+", data_tests=False)
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
@@ -798,15 +804,8 @@ def test_withdrawn_requests_and_assessments_are_counted_apart_from_refusals(ware
     also has a plan, a refusal with a withdrawn assessment, or a withdrawn assessment with a
     plan, is quarantined: it counted twice. A refusal beside plan_issued N, or a withdrawal
     beside W (its status copied), is the request's outcome alone."""
-    import datetime as dt_
-
-    from ingest.contracts import REQUESTS
-    from ingest.load import load_extract
-    from tests.conftest import TEST_KEY
-
-    landing = warehouse_copy.parent / "landing"
-    (landing / "requests").mkdir(parents=True)
-    (landing / "requests" / "requests.csv").write_text(
+    reasons = _load_requests(
+        warehouse_copy,
         "request_id,child_id,request_date,decided_to_assess,decision_date,"
         "assessment_outcome_date,plan_issued,plan_start_date\n"
         "R1,K001,2024-02-01,N,2024-03-01,,,\n"  # refused
@@ -818,15 +817,8 @@ def test_withdrawn_requests_and_assessments_are_counted_apart_from_refusals(ware
         "R7,K007,2024-02-01,N,2024-03-01,2024-06-01,W,\n"  # refused, yet withdrawn later
         "R10,K010,2024-02-01,W,2024-03-01,,W,\n"  # withdrawn, its status copied
         "R8,K008,2024-02-01,N,2024-03-01,,N,\n"  # refused: N is how exports say "no plan"
-        "R9,K009,2024-02-01,Y,2024-03-01,2024-06-01,W,2024-06-01\n"  # withdrawn, yet a plan
+        "R9,K009,2024-02-01,Y,2024-03-01,2024-06-01,W,2024-06-01\n",  # withdrawn, yet a plan
     )
-    with duckdb.connect(str(warehouse_copy)) as con:
-        load_extract(con, REQUESTS, landing, "test-requests", TEST_KEY, dt_.date(2026, 3, 31))
-        reasons = dict(
-            con.execute(
-                "SELECT request_id, reason_codes FROM quarantine.requests ORDER BY 1"
-            ).fetchall()
-        )
     assert reasons == {
         "R6": ["assessment_outcome_without_decision_to_assess"],
         "R7": ["assessment_outcome_without_decision_to_assess"],
