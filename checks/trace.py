@@ -98,9 +98,12 @@ def trace_plans(
         f"SELECT sum(plans) FROM marts.fct_ehcp_cohort c WHERE {where}", values
     ).fetchone()
     value = float(mart[0]) if mart and mart[0] is not None else None
-    if value is None and con.execute(
-        "SELECT count(*) FROM marts.fct_ehcp_cohort c WHERE c.census_year = ?", [census_year]
-    ).fetchone()[0]:
+    if (
+        value is None
+        and con.execute(
+            "SELECT count(*) FROM marts.fct_ehcp_cohort c WHERE c.census_year = ?", [census_year]
+        ).fetchone()[0]
+    ):
         # the cohort mart has a row per cell with plans only: in a census it holds, a cell
         # without a row holds none
         value = 0.0

@@ -343,11 +343,11 @@ def spend_forecast_published(data: ReportData, threshold: int | None) -> pd.Data
 
 
 def _restated_balances(df) -> pd.DataFrame:
-    from checks.gates import BROUGHT_FORWARD_SQL
+    from checks.gates import BROUGHT_FORWARD_SQL, BROUGHT_FORWARD_TOLERANCE_GBP
 
     frame = df(BROUGHT_FORWARD_SQL)
-    # to the pound: a file's rounding is not a restatement (the gate's tolerance)
-    return frame[(frame["given_gbp"] - frame["computed_gbp"]).abs() > 1.0].reset_index(drop=True)
+    differs = (frame["given_gbp"] - frame["computed_gbp"]).abs() > BROUGHT_FORWARD_TOLERANCE_GBP
+    return frame[differs].reset_index(drop=True)
 
 
 def restated_balance_caveats(data: ReportData) -> list[str]:

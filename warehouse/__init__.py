@@ -70,15 +70,20 @@ def record_forecast(con: duckdb.DuckDBPyConnection, run_id: str, failed: list[st
     )
 
 
+def forecast_record(con: duckdb.DuckDBPyConnection) -> tuple[str, list[str]] | None:
+    """(run, its failed blocking checks) as meta.forecast_checked records them; None in a
+    warehouse from before this was recorded."""
+    if not table_exists(con, "meta", "forecast_checked"):
+        return None
+    row = con.execute("SELECT run_id, failed_checks FROM meta.forecast_checked").fetchone()
+    return (row[0], list(row[1])) if row else None
+
+
 def unchecked_forecast(con: duckdb.DuckDBPyConnection) -> tuple[str, list[str]] | None:
     """(run, its failed blocking checks) when the forecast tables hold a forecast that failed
     them; None when they passed, or in a warehouse from before this was recorded."""
-    if not table_exists(con, "meta", "forecast_checked"):
-        return None
-    row = con.execute(
-        "SELECT run_id, failed_checks FROM meta.forecast_checked WHERE len(failed_checks) > 0"
-    ).fetchone()
-    return (row[0], list(row[1])) if row else None
+    record = forecast_record(con)
+    return record if record and record[1] else None
 
 
 def unchecked_run(con: duckdb.DuckDBPyConnection) -> str | None:

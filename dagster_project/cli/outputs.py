@@ -332,7 +332,8 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     from warehouse import unchecked_forecast, unchecked_run
     from warehouse.councils import chosen_council, councils
 
-    from ..defs.report import figures_unchecked, forecast_unchecked, report_held
+    from ..defs.report import report_held
+    from ..defs.unchecked import figures_unchecked, forecast_unchecked
     from ..refresh_lock import RefreshRunning, explain_duckdb_lock_error
     from ..resources import settle_report_with_serving
 

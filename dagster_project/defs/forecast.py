@@ -13,7 +13,13 @@ from forecast.mitigations import council_mitigations_file
 from forecast.model import MITIGATED, UNMITIGATED
 from forecast.store import TABLE_DESCRIPTIONS, combine, write_tables
 from ingest.load import council_folders
-from warehouse import FORECAST_BEING_WRITTEN, record_forecast, table_exists, unchecked_run
+from warehouse import (
+    FORECAST_BEING_WRITTEN,
+    forecast_record,
+    record_forecast,
+    table_exists,
+    unchecked_run,
+)
 from warehouse.councils import held_councils
 
 from ..metadata import (
@@ -25,6 +31,7 @@ from ..metadata import (
 )
 from ..settings import Settings, load_report_settings
 from .gates import MART_KEYS
+from .unchecked import figures_unchecked
 
 # the check that holds a council whose figures cannot be forecast, and the table it is on
 FITTED_CHECK, FITTED_TABLE = "forecast_fitted", "caseload"
@@ -81,12 +88,8 @@ def forecast_tables_asset(
             # materialised on its own from the UI after a refresh whose gates failed: its
             # figures would overwrite the last good forecast, green
             raise dg.Failure(
-                description=(
-                    f"Not forecast: the warehouse holds the figures of refresh {run}, which did "
-                    "not pass its gates (its output, and the Dagster UI, say which); the forecast "
-                    "tables keep the last good forecast. Fix the files its gates named and "
-                    "refresh."
-                )
+                description="Not forecast: "
+                + figures_unchecked(run, "the forecast tables keep the last good forecast")
             )
         # a council an earlier run of this step could not forecast is tried again (the gates
         # rewrite meta.held_councils at each refresh; this step may run again on its own)
@@ -178,23 +181,14 @@ def forecast_tables_asset(
         # marked unchecked while the tables are replaced (a step killed between the two leaves
         # them so), then with the blocking checks that failed (ERROR: not those holding a
         # council while the others publish), which the report and the publish refuse
-        before = (
-            con.execute("SELECT * FROM meta.forecast_checked").df()
-            if table_exists(con, "meta", "forecast_checked")
-            else None
-        )
+        before = forecast_record(con)
         record_forecast(con, context.run.run_id, [FORECAST_BEING_WRITTEN])
         try:
             write_tables(con, tables)
         except BaseException:
             # rolled back: the tables hold the forecast the record said before
             if before is not None:
-                con.register("_forecast_checked_before", before)
-                con.execute(
-                    "CREATE OR REPLACE TABLE meta.forecast_checked AS "
-                    "SELECT * FROM _forecast_checked_before"
-                )
-                con.unregister("_forecast_checked_before")
+                record_forecast(con, *before)
             else:
                 con.execute("DROP TABLE meta.forecast_checked")
             raise

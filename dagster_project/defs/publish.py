@@ -21,7 +21,8 @@ from ..metadata import (
 )
 from ..settings import Settings, load_report_settings
 from .gates import warehouse_checked
-from .report import REPORT_KEY, forecast_unchecked, report_held
+from .report import REPORT_KEY, report_held
+from .unchecked import forecast_unchecked
 
 PUBLISH_KEY = dg.AssetKey(["serving", "publish"])
 GATE_KEY = warehouse_checked.key

@@ -8,12 +8,13 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from warehouse import FORECAST_BEING_WRITTEN, unchecked_forecast, unchecked_run
+from warehouse import unchecked_forecast, unchecked_run
 from warehouse.councils import chosen_council, held_councils
 
 from ..metadata import FINANCE_AND_BI, markdown_table, provenance
 from ..settings import Settings, load_report_settings
 from .forecast import TABLE_DESCRIPTIONS
+from .unchecked import figures_unchecked, forecast_unchecked
 
 REPORT_KEY = dg.AssetKey(["report"])
 # from the forecast tables and the marts behind them (so a failed gate, which stops the forecast,
@@ -32,31 +33,6 @@ def report_held(con, council: str | None) -> str | None:
         f"The report is of council {la_code}, held ({why}): it is not drawn from figures that "
         "failed; the last good report, if a refresh built one, stays with the serving file's "
         "last good figures for it."
-    )
-
-
-def forecast_unchecked(run: str, failed: list[str]) -> str:
-    """Why nothing is drawn or published from the forecast tables: refresh `run` wrote them and
-    they failed blocking checks `failed` (warehouse.unchecked_forecast)."""
-    if failed == [FORECAST_BEING_WRITTEN]:
-        return (
-            f"refresh {run} stopped while it wrote the forecast tables, so their checks are not "
-            "known; the serving file and the report keep the last good version. Refresh."
-        )
-    return (
-        f"the forecast tables hold refresh {run}'s forecast, which failed its blocking "
-        f"check{'s' if len(failed) > 1 else ''} {', '.join(failed)}; the serving file and the "
-        "report keep the last good version. Fix what the check named and refresh."
-    )
-
-
-def figures_unchecked(run: str) -> str:
-    """Why no report is drawn from the warehouse's figures: refresh `run` built them and its
-    gates did not pass (warehouse.unchecked_run)."""
-    return (
-        f"the warehouse holds the figures of refresh {run}, which did not pass its gates (its "
-        "output, and the Dagster UI, say which); the last good report stays with the serving "
-        "file's figures. Fix the files its gates named and refresh."
     )
 
 

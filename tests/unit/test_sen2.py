@@ -138,17 +138,23 @@ def _append(folder, table, rows):
         csv.DictWriter(handle, fieldnames=header, restval="").writerows(rows)
 
 
-def test_a_placement_listed_under_both_of_a_childs_plans_is_one_placement(tmp_path, con):
-    """A plan ceased in the year and a new one issued: both active plans list the school the
-    child attended all year, as the specification asks. The two rows differ only in their links
-    to the plans; compared on those too, both were quarantined as conflicting, and the child
-    counted in no setting (under the 1 % tolerance in a real return: green)."""
+def _return_with_zara(tmp_path):
+    """The January 2025 return with one more person, Zara (persontableid 3900): its folder."""
     folder = tmp_path / "sen2" / "2025"
     write_sen2_return(folder, CENSUS_DATES[2], version=3)
     _append(folder, "person", [
         {"persontableid": 3900, "sen2tableid": 1, "surname": "Zed", "forename": "Zara",
          "personbirthdate": "2012-Feb-02 00:00:00", "sex": "F", "upn": "H801200001099"}
     ])  # fmt: skip
+    return folder
+
+
+def test_a_placement_listed_under_both_of_a_childs_plans_is_one_placement(tmp_path, con):
+    """A plan ceased in the year and a new one issued: both active plans list the school the
+    child attended all year, as the specification asks. The two rows differ only in their links
+    to the plans; compared on those too, both were quarantined as conflicting, and the child
+    counted in no setting (under the 1 % tolerance in a real return: green)."""
+    folder = _return_with_zara(tmp_path)
     for n, received, outcome, started, ceased in (
         (1, "2019-Jan-10", "2019-Apr-17", "2019-May-01", "2024-Mar-31 00:00:00"),
         (2, "2024-May-01", "2024-Sep-17", "2024-Oct-01", ""),
@@ -192,12 +198,7 @@ def test_withdrawn_requests_and_assessments_are_read_from_their_outcome_codes(tm
     """SEN2 records a request withdrawn before a decision (requestoutcome W) and an assessment
     withdrawn (assessmentoutcome W) with an outcome date: both were read as refusals (a request
     dated without an assessment, an assessment dated without a plan)."""
-    folder = tmp_path / "sen2" / "2025"
-    write_sen2_return(folder, CENSUS_DATES[2], version=3)
-    _append(folder, "person", [
-        {"persontableid": 3900, "sen2tableid": 1, "surname": "Zed", "forename": "Zara",
-         "personbirthdate": "2012-Feb-02 00:00:00", "sex": "F", "upn": "H801200001099"}
-    ])  # fmt: skip
+    folder = _return_with_zara(tmp_path)
     for key, received, outcome, assessed in (
         (3901, "2024-Feb-01", "W", None),  # withdrawn before a decision
         (3902, "2024-Mar-01", "N", None),  # refused
