@@ -583,6 +583,10 @@ def mitigation_log(data: ReportData) -> Table:
         aggfunc="sum",
         sort=False,
     )
+    if wide.columns.empty:
+        # an empty log still has the forecast's years: its totals (nil) and the mitigated
+        # forecast's own effect are read per year like any other
+        wide = wide.reindex(columns=list(data.forecast_years))
     info = effects.drop_duplicates("mitigation").set_index("mitigation")
     horizon = data.horizon
     at_horizon = effects[effects["financial_year"] == horizon].set_index("mitigation")[

@@ -413,3 +413,14 @@ def test_the_budget_file_s_other_blocks_fill_the_dsg_summary_and_the_rest_stay_t
     )
     source = table.value("Schools block: funding", "Source")
     assert source.startswith("the budget file (marts.fct_dsg_other_blocks)")
+
+
+def test_an_empty_mitigation_log_keeps_the_forecast_s_years(tmp_path):
+    data = fake_report()
+    data.mitigations, data.horizon = mitigations().iloc[0:0], "2028-29"
+    log = mitigation_log(data).frame.set_index("Mitigation")
+    cumulative = "Effect on cumulative balance by 2028-29"
+    assert list(log.columns[-4:]) == ["2026-27", "2027-28", "2028-29", cumulative]
+    assert log.loc[EACH_ALONE, "2027-28"] == 0.0
+    # the mitigated forecast's own effect, year by year, is still there
+    assert log.loc["The mitigated forecast against the unmitigated", "2027-28"] == 0.5e6
