@@ -122,16 +122,22 @@ def normalise_header(name: str) -> str:
 
 
 def load_aliases(path: Path = HEADER_ALIASES) -> dict[str, dict[str, str]]:
-    """extract → {normalised alias → contract column}."""
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return {
-        extract: {
-            normalise_header(alias): column
-            for column, aliases in columns.items()
-            for alias in aliases or []
-        }
-        for extract, columns in document.items()
-    }
+    """extract → {normalised alias → contract column}. An alias listed under two columns of one
+    extract is refused, naming both: the one listed last would take every such header."""
+    document = load_yaml(path.read_text(encoding="utf-8")) or {}
+    out: dict[str, dict[str, str]] = {}
+    for extract, columns in document.items():
+        found = out.setdefault(extract, {})
+        for column, aliases in columns.items():
+            for alias in aliases or []:
+                key = normalise_header(alias)
+                if found.get(key, column) != column:
+                    raise ValueError(
+                        f"{path}: {extract}: the header {alias!r} is listed for {found[key]} and "
+                        f"for {column}; list it under one"
+                    )
+                found[key] = column
+    return out
 
 
 # a council's folder in a landing folder of several: its 3-digit old LA code

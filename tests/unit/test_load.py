@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
 from ingest.contracts import EHCP, FINANCE, PLACEMENTS
 from ingest.load import landing_files, load_extract
@@ -1281,3 +1282,17 @@ def test_files_new_together_load_in_the_order_of_the_days_their_names_give(tmp_p
         "plans_31-12-2024.csv",
         "plans_corrections.csv",
     ]
+
+
+def test_a_header_alias_listed_twice_is_refused_naming_both_columns(tmp_path):
+    from ingest.readers import load_aliases
+
+    shipped = load_aliases()  # the reviewed file reads
+    assert shipped["ehcp"]["dob"] == "date_of_birth"
+    twice = tmp_path / "aliases.yml"
+    twice.write_text("ehcp:\n  child_id: [Person ID]\n  upn: [person id]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"'person id' is listed for child_id and for upn"):
+        load_aliases(twice)
+    twice.write_text("ehcp:\n  child_id: [Person ID]\n  child_id: [Pupil]\n", encoding="utf-8")
+    with pytest.raises(yaml.YAMLError, match="given twice"):
+        load_aliases(twice)
