@@ -28,10 +28,13 @@ DATE_FORMATS = (
     "%Y-%m-%d %H:%M",
     "%Y-%m-%d %H:%M:%S.%f",
     "%Y-%m-%dT%H:%M:%S.%f",
-    "%Y-%m-%dT%H:%M:%SZ",
-    "%Y-%m-%dT%H:%M:%S.%fZ",
     "%d/%m/%Y %H:%M:%S.%f",
 )
+# ISO 8601 in UTC (`Z`): an instant, dated as it was in England. A system that exports local
+# midnight as UTC writes 1 April (British Summer Time) as `…-03-31T23:00:00Z`; the day as written
+# put it in the year before. Midnight UTC is the same day in London, so nothing else moves.
+UTC_DATE_FORMATS = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ")
+LOCAL_TIME_ZONE = "Europe/London"
 MONEY_TYPE = "DECIMAL(18,2)"
 
 
@@ -57,13 +60,17 @@ EXCEL_SERIAL = r"^[0-9]{5}(\.0+)?$"
 def date_sql(expr: str) -> str:
     """Date from text in any accepted format (or an Excel serial); NULL when not a real date."""
     formats = ", ".join(quote_literal(f) for f in DATE_FORMATS)
+    utc_formats = ", ".join(quote_literal(f) for f in UTC_DATE_FORMATS)
     text = blank_to_null(expr)
+    utc = f"try_strptime({text}, [{utc_formats}])"
     # a year needs its four digits: strptime's %Y takes `24` in `01/09/24` as the year 24
     return (
         f"CASE WHEN {text} ~ '{EXCEL_SERIAL}' "
         f"THEN {EXCEL_EPOCH} + CAST(CAST({text} AS DOUBLE) AS INTEGER) "
-        f"WHEN regexp_matches({text}, '(^|[^0-9])[0-9]{{4}}([^0-9]|$)') "
-        f"THEN try_strptime({text}, [{formats}])::DATE END"
+        f"WHEN NOT regexp_matches({text}, '(^|[^0-9])[0-9]{{4}}([^0-9]|$)') THEN NULL "
+        f"WHEN {utc} IS NOT NULL "
+        f"THEN timezone('{LOCAL_TIME_ZONE}', timezone('UTC', {utc}))::DATE "
+        f"ELSE try_strptime({text}, [{formats}])::DATE END"
     )
 
 

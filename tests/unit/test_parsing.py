@@ -30,6 +30,13 @@ def evaluate(expression: str, text):
         ("2024-04-30 23:59:59.997", dt.date(2024, 4, 30)),
         ("2024-04-30T00:00:00.000Z", dt.date(2024, 4, 30)),
         ("2024-04-30T00:00:00Z", dt.date(2024, 4, 30)),
+        # UTC is dated as in England: local midnight in summer time, exported as UTC, is the
+        # 1 April and 1 September it was, not the day before; winter's UTC is London's
+        ("2025-03-31T23:00:00.000Z", dt.date(2025, 4, 1)),
+        ("2010-08-31T23:00:00Z", dt.date(2010, 9, 1)),
+        ("2025-03-31T22:59:59Z", dt.date(2025, 3, 31)),
+        ("2025-01-15T23:30:00Z", dt.date(2025, 1, 15)),
+        ("2025-02-30T23:00:00Z", None),
         ("2024-04-30 00:00", dt.date(2024, 4, 30)),
         ("30/04/2024 00:00:00.000", dt.date(2024, 4, 30)),
         ("13/01/2024", dt.date(2024, 1, 13)),
