@@ -110,6 +110,13 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
             if not args.census:
                 console.print("[red]trace plans needs --census (e.g. 2025)[/red]")
                 return 2
+            if args.provision == "central":
+                # spend tied to no placement: no plan is ever in it, and 0 = 0 read as "they match"
+                console.print(
+                    "[red]No plan is placed in 'central' (spend tied to no placement): trace "
+                    "plans takes a placement's provision type, e.g. mss.[/red]"
+                )
+                return 2
             trace = trace_plans(con, args.census, args.provision, args.need)
             label = (
                 f"fct_ehcp_cohort census {args.census}"

@@ -107,6 +107,10 @@ def test_trace_after_a_refresh_a_gate_blocked_says_the_figures_are_not_the_publi
     assert main(["trace", "plans", "--census", "2023", "--need", "xyz"]) == 2
     assert "No primary need 'XYZ'" in " ".join(capsys.readouterr().out.split())
     assert main(["trace", "plans", "--census", "2023", "--need", "asd"]) == 0
+    capsys.readouterr()
+    # central spend has no plans: nothing traced would read as a match
+    assert main(["trace", "plans", "--census", "2023", "--provision", "central"]) == 2
+    assert "No plan is placed in 'central'" in " ".join(capsys.readouterr().out.split())
 
 
 def test_every_materialisation_says_what_it_holds_and_how_it_was_made(audited, monkeypatch):
