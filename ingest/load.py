@@ -478,6 +478,10 @@ FILES_COLUMNS = [
     # place: read in July, a March file must not outrank the June file that extended its
     # placement. Null for a file recorded before this column: its file_seq.
     "precedence_seq INTEGER",
+    # the day the file's name gives (`plans_15-01-2025.csv`), as it is named now: where every plans
+    # or placements file of a council names one, the later day wins whatever order they came in
+    # (current_rows' by_named_day), so a rebuild from the folder gives the figures the nights did
+    "named_day DATE",
 ]
 
 
@@ -1364,7 +1368,27 @@ def load_extract(
             "SET in_landing = list_contains(?::VARCHAR[], file_hash)",
             [present],
         )
+        _record_named_days(con, extract)
         return result
+
+
+def _record_named_days(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
+    """Each file record's `named_day`, from its name now (a renamed file takes its new name's;
+    a workbook's sheets their workbook's)."""
+    names = [
+        name
+        for (name,) in con.execute(
+            f"SELECT DISTINCT file_name FROM raw.{extract.name}_files"
+        ).fetchall()
+    ]
+    days = [_named_day(Path(name.split("#")[0])) for name in names]
+    con.execute(
+        f"UPDATE raw.{extract.name}_files AS files SET named_day = named.day "
+        "FROM (SELECT unnest(?::VARCHAR[]) AS name, unnest(?::DATE[]) AS day) AS named "
+        "WHERE files.file_name = named.name "
+        "AND files.named_day IS DISTINCT FROM named.day",
+        [names, days],
+    )
 
 
 def _sources(

@@ -14,22 +14,43 @@
 
     With `first`, a condition on the file record (`files`), the rows of files where it holds win
     before any of the above: the GIAS extract in a council's own folder over the region's shared
-    one, whichever was loaded last. -#}
-{% macro current_rows(extract, key_columns, after_file_seq=none, first=none) -%}
+    one, whichever was loaded last.
+
+    With `by_named_day` (lists re-sent whole as at a day: plans, placements, requests), where every
+    file of the extract a council has in the landing folder names a day (`named_day`), the later
+    day wins before the load order: files new in one refresh load in that order, so a list dated
+    before one already loaded (a re-sent February list after March's) no longer wins because it
+    came later, and a rebuild from the folder gives what the nights gave. -#}
+{% macro current_rows(extract, key_columns, after_file_seq=none, first=none, by_named_day=false) -%}
     {#- a key is a key within one council: the same plan id in two councils' files is two plans -#}
     {%- set key_columns = ['_la_code'] + key_columns -%}
     {%- set same_key = [] -%}
     {%- for column in key_columns -%}
         {%- do same_key.append('candidates.' ~ column ~ ' is not distinct from repeated.' ~ column) -%}
     {%- endfor -%}
-    with candidates {{ cte_as_not_materialized() }} (
+    with
+    {%- if by_named_day %}
+    files_in_landing as (
+        select *,
+            case when min(case when named_day is null then 0 else 1 end)
+                    over (partition by la_code) = 1
+                then named_day end as _day_named
+        from {{ source('raw', extract ~ '_files') }}
+        where in_landing and status = 'loaded'
+    ),
+    {%- endif %}
+    candidates {{ cte_as_not_materialized() }} (
         select valid.*, files.file_seq as _file_seq,
             coalesce(files.precedence_seq, files.file_seq) as _precedence_seq,
             files.census_date as _census_date,
+            {% if by_named_day %}files._day_named{% else %}cast(null as date){% endif %}
+                as _day_named,
             files.la_code as _la_code
             {%- if first is not none %}, {{ first }} as _first{% endif %}
         from {{ source('raw', extract) }} as valid
-        inner join {{ source('raw', extract ~ '_files') }} as files
+        inner join
+            {% if by_named_day %}files_in_landing{% else %}{{ source('raw', extract ~ '_files') }}{% endif %}
+            as files
             on files.file_hash = valid._file_hash
             and files.in_landing
             and files.status = 'loaded'
@@ -60,7 +81,8 @@
         qualify row_number() over (
             partition by {{ key_columns | join(', ') }}
             order by {% if first is not none %}_first desc, {% endif -%}
-                _census_date desc nulls last, _precedence_seq desc, _file_seq desc,
+                _census_date desc nulls last, _day_named desc nulls last, _precedence_seq desc,
+                _file_seq desc,
                 _source_row desc
         ) = 1
     ) as latest

@@ -1018,3 +1018,48 @@ def test_a_plan_a_later_return_leaves_out_uncorrected_keeps_its_history(
             [keyed_hash(council.CHILDREN[0].upn, TEST_KEY)],
         ).fetchall()
     assert first[-2:] == [(dt_.date(2023, 9, 1), ended), (dt_.date(2024, 2, 1), None)]
+
+
+def test_a_placement_list_dated_before_one_already_loaded_does_not_win_by_coming_later(
+    warehouse_copy, tmp_path
+):
+    """Lists re-sent as at a day: March's, then February's delivered a night later with 15
+    placements ended. The later-loaded February list had won, so the nights' figures differed
+    from a rebuild of the same folder (which loads them in their days' order), every gate green.
+    Every name giving a day, the later day wins whatever order the lists came in."""
+    import datetime as dt_
+
+    from ingest.contracts import PLACEMENTS
+    from ingest.load import load_extract
+    from tests.conftest import TEST_KEY
+
+    header = (
+        "placement_id,child_id,urn,ukprn,sen_setting,establishment_name,establishment_type_code,"
+        "sen_unit,resourced_provision,residential,start_date,end_date,annual_cost"
+    )
+    row = "PL02,K001,140002,,,Downs Special Academy,44,,,,2023-09-01,{end},24000"
+    folder = tmp_path / "landing" / "placements"
+    folder.mkdir(parents=True)
+
+    def end_date() -> dt_.date | None:
+        rebuild(warehouse_copy, "stg_sen2__retired", "stg_placements__spells", data_tests=False)
+        with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+            return con.execute(
+                "SELECT end_date FROM staging.stg_placements__spells WHERE placement_id = 'PL02'"
+            ).fetchone()[0]
+
+    for load_id, name, end in (
+        ("L1", "placements_2025-03-31.csv", ""),
+        ("L2", "placements_2025-02-01.csv", "2024-08-31"),
+    ):
+        (folder / name).write_text(f"{header}\n{row.format(end=end)}\n")
+        with duckdb.connect(str(warehouse_copy)) as con:
+            load_extract(
+                con, PLACEMENTS, tmp_path / "landing", load_id, TEST_KEY, dt_.date(2026, 3, 31)
+            )
+    assert end_date() is None  # March's list: still open
+    # a name without a day: the order they came in decides, as files new together go by name
+    (folder / "placements_resent.csv").write_text(f"{header}\n{row.format(end='2024-08-31')}\n")
+    with duckdb.connect(str(warehouse_copy)) as con:
+        load_extract(con, PLACEMENTS, tmp_path / "landing", "L3", TEST_KEY, dt_.date(2026, 3, 31))
+    assert end_date() == dt_.date(2024, 8, 31)

@@ -1,5 +1,5 @@
 with source as (
-    {{ current_rows('ehcp', ['plan_id']) }}
+    {{ current_rows('ehcp', ['plan_id'], by_named_day=true) }}
 ),
 
 -- less a plan an earlier SEN2 return holds that the next one no longer lists, corrected

@@ -1,5 +1,5 @@
 with source as (
-    {{ current_rows('placements', ['placement_id']) }}
+    {{ current_rows('placements', ['placement_id'], by_named_day=true) }}
 ),
 
 -- less a placement an earlier SEN2 return holds that the next one no longer lists, corrected

@@ -1,5 +1,5 @@
 with current as (
-    {{ current_rows('requests', ['request_id']) }}
+    {{ current_rows('requests', ['request_id'], by_named_day=true) }}
 ),
 
 -- less what a later SEN2 return retired (stg_sen2__retired)

@@ -16,15 +16,15 @@
 -- child id the child's new UPN gives) or withdrawn, and kept it would count a request, a decision
 -- and a plan issued twice.
 with plans as (
-    {{ current_rows('ehcp', ['plan_id']) }}
+    {{ current_rows('ehcp', ['plan_id'], by_named_day=true) }}
 ),
 
 placements as (
-    {{ current_rows('placements', ['placement_id']) }}
+    {{ current_rows('placements', ['placement_id'], by_named_day=true) }}
 ),
 
 requests as (
-    {{ current_rows('requests', ['request_id']) }}
+    {{ current_rows('requests', ['request_id'], by_named_day=true) }}
 ),
 
 -- the day each plan is live until (a plan not ceased: for ever), to tell a request whose plan is
