@@ -1345,6 +1345,8 @@ def load_extract(
                     reader_settings,
                     pseudonym_key,
                     sen2_child_id,
+                    council.la_code,
+                    many,
                 )
             ]
             for source in sources:
@@ -1401,9 +1403,11 @@ def _sources(
     reader_settings: dict,
     pseudonym_key: str,
     sen2_child_id: ChildIdRule | None,
+    la_code: str = UNKNOWN_LA_CODE,
+    many: bool = False,
 ) -> list[Source]:
     """The extract's files in `folder` (and its SEN2 returns), named relative to the landing
-    folder."""
+    folder; those of council `la_code` (`many`: its folder in a landing folder of several)."""
     sources: list[Source] = []
     for path in landing_files(folder, extract):
         display = str(path.relative_to(landing_dir))
@@ -1435,6 +1439,10 @@ def _sources(
         for sen2 in returns:
             if sen2.name in doubled:
                 sources.append(_same_census_source(sen2, doubled[sen2.name], hashes))
+                continue
+            lea = _return_council(sen2)
+            if lea and la_code != UNKNOWN_LA_CODE and lea != la_code:
+                sources.append(_other_council_source(sen2, lea, la_code, many, hashes))
                 continue
             try:
                 sources.append(
@@ -1689,6 +1697,38 @@ def _same_census_source(sen2: Sen2Return, names: list[str], hashes: HashCache) -
 
     # its own hash: the return's content, if already loaded, must not read as still there
     digest = hashlib.sha256(f"same-census:{sen2.content_hash(hashes)}".encode()).hexdigest()
+    return Source(sen2.name, digest, sen2.size(), reject)
+
+
+def _return_council(sen2: Sen2Return) -> str | None:
+    """The council a SEN2 return's header names (`lea`, as three digits), if it names one."""
+    try:
+        lea = (sen2.header().get("lea") or "").strip()
+    except (OSError, ValueError):
+        return None  # (an unreadable header is rejected when the return is read)
+    return lea.zfill(3) if lea.isdigit() else None
+
+
+def _other_council_source(
+    sen2: Sen2Return, lea: str, la_code: str, many: bool, hashes: HashCache
+) -> Source:
+    """A SEN2 return whose header names another council than the one whose files it sits with:
+    rejected by name (its plans would have counted as this council's, green)."""
+    where = (
+        f"it is in council {la_code}'s folder: move it to "
+        f"{'/'.join([lea, *Path(sen2.name).parts[1:]])}"
+        if many
+        else f"this landing folder is council {la_code}'s (HIGHNEEDS_LA_CODE, or the returns "
+        "beside it): a return of another council is not read"
+    )
+
+    def reject(work_dir: Path) -> list[Part]:
+        raise FileRejected(
+            f"{sen2.name}: its header gives lea {lea}, the SEN2 return of council {lea}, but "
+            f"{where}"
+        )
+
+    digest = hashlib.sha256(f"other-council:{sen2.content_hash(hashes)}".encode()).hexdigest()
     return Source(sen2.name, digest, sen2.size(), reject)
 
 

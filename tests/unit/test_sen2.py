@@ -355,6 +355,32 @@ def test_a_return_in_a_councils_folder_is_that_councils_and_named_from_the_landi
     assert con.execute("SELECT DISTINCT la_code FROM raw.ehcp_files").fetchall() == [("869",)]
 
 
+def test_a_return_naming_another_council_is_rejected_not_counted_as_this_ones(tmp_path, con):
+    """Council 869's return (its header: lea 869) filed in council 825's folder: its plans had
+    counted as 825's, every gate green. Rejected by name, saying where it belongs; a landing
+    folder of one council set to another code refuses it too."""
+    write_sen2_landing(tmp_path / "825")
+    outcomes = load(con, EHCP, tmp_path).files
+    assert outcomes and {f.status for f in outcomes} == {"rejected"}
+    assert "its header gives lea 869, the SEN2 return of council 869, but it is in council " in (
+        outcomes[0].message
+    )
+    assert "move it to 869/sen2/" in outcomes[0].message
+    assert con.execute("SELECT count(*) FROM raw.ehcp").fetchone()[0] == 0
+    # moved to its own council's folder, it loads
+    shutil.move(tmp_path / "825", tmp_path / "869")
+    assert {f.status for f in load(con, EHCP, tmp_path, load_id="L2").files} == {"loaded"}
+
+    flat = tmp_path / "flat"
+    write_sen2_landing(flat)
+    one = duckdb.connect()
+    refused = load_extract(one, EHCP, flat, "L1", KEY, EXTRACT_DATE, la_code="825").files
+    assert {f.status for f in refused} == {"rejected"}
+    assert "this landing folder is council 825's" in refused[0].message
+    # no code set: the returns' own
+    assert {f.status for f in load(duckdb.connect(), EHCP, flat).files} == {"loaded"}
+
+
 def test_a_placement_whose_plan_is_not_in_the_return_is_quarantined_not_lost(tmp_path, con):
     """SEN2's guide lists missing person or request ids among the errors returns hold: a
     placement row linked to an active plan the return lacks, or to none, is read and
