@@ -180,15 +180,19 @@ def match_headers(
 ) -> dict[str, str]:
     """Map contract column → file header (exact names first, then aliases); reject the part when a
     required column is missing, or (`written`: the headers as the file wrote them, repeated ones
-    unsuffixed) when a column of the contract's is written twice."""
-    # (a required column: an optional one written twice, two Description columns, keeps the
-    # first as before)
-    named = {normalise_header(c): c for c in extract.required}
+    unsuffixed) when a column of the contract's that reaches a figure is written twice."""
+    # a required column, or an optional one that is read as a date, amount, code or id (a second
+    # `annual_cost` or `end_date` had been set aside for the first without a word); free text
+    # (two Description columns) and personal data (dropped) keep the first as before
+    checked = {
+        c.name for c in extract.columns if c.required or (c.kind != "text" and not c.personal)
+    }
+    named = {normalise_header(c): c for c in checked}
     seen: dict[str, str] = {}
     for header in written or ():
         normal = normalise_header(header)
         column = named.get(normal) or (
-            aliases.get(normal) if aliases.get(normal) in extract.required else None
+            aliases.get(normal) if aliases.get(normal) in checked else None
         )
         if normal in seen and column:
             # `amount` and `Amount` (gross and net): the first had been read without a word

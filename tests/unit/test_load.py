@@ -1235,6 +1235,30 @@ def test_two_headers_that_differ_only_in_case_for_one_column_reject_the_file(tmp
     assert loaded.status == "loaded", loaded.message
 
 
+def test_an_optional_column_that_reaches_a_figure_written_twice_rejects_the_file(tmp_path, con):
+    """A second `annual_cost` (999999.00) was set aside for the first, or the spelling the
+    contract uses lost to a header read first through an alias (`End Date`, `end_date`), without
+    a word. Two free-text columns (`description`) still keep the first."""
+    header = "placement_id,child_id,urn,start_date,{}\n"
+    for columns, row in (
+        ("annual_cost,annual_cost", "PL1,C1,100001,2024-09-01,24000,999999.00"),
+        ("End Date,end_date", "PL1,C1,100001,2024-09-01,2025-07-31,2025-03-31"),
+    ):
+        write(tmp_path, "placements", "p.csv", header.format(columns) + row + "\n")
+        [rejected] = load(con, PLACEMENTS, tmp_path, load_id=columns).files
+        assert rejected.status == "rejected", columns
+        assert "which one is meant cannot be told" in rejected.message, rejected.message
+    write(
+        tmp_path,
+        "finance",
+        "ledger.csv",
+        "transaction_id,posting_date,amount,s251_line,description,Description\n"
+        "T1,2024-05-01,100.00,1.2.1,a,b\n",
+    )
+    [loaded] = load(con, FINANCE, tmp_path).files
+    assert loaded.status == "loaded", loaded.message
+
+
 def test_a_workbook_on_the_1904_date_system_reads_its_numbered_dates_from_1904(tmp_path, con):
     """Excel for Mac's 1904 date system: a date of birth stored as a plain number counts days
     from 1 January 1904. Read from 1899, every such date was 4 years and a day early (ages and
