@@ -34,7 +34,11 @@ DATE_FORMATS = (
 # midnight as UTC writes 1 April (British Summer Time) as `…-03-31T23:00:00Z`; the day as written
 # put it in the year before. Midnight UTC is the same day in London, so nothing else moves.
 UTC_DATE_FORMATS = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ")
+# ISO 8601 with its offset (`2024-09-01T23:30:00+01:00`): the instant, dated as in England too
+OFFSET_DATE_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z")
 LOCAL_TIME_ZONE = "Europe/London"
+# SQL Server's datetime2 writes seven decimals of a second (`…00:00:00.0000000`); %f reads six
+MICROSECONDS = r"(\.[0-9]{6})[0-9]+"
 MONEY_TYPE = "DECIMAL(18,2)"
 
 
@@ -59,18 +63,27 @@ EXCEL_SERIAL = r"^[0-9]{5}(\.0+)?$"
 
 def date_sql(expr: str) -> str:
     """Date from text in any accepted format (or an Excel serial); NULL when not a real date."""
-    formats = ", ".join(quote_literal(f) for f in DATE_FORMATS)
-    utc_formats = ", ".join(quote_literal(f) for f in UTC_DATE_FORMATS)
+    def listed(formats: tuple[str, ...]) -> str:
+        return "[" + ", ".join(quote_literal(f) for f in formats) + "]"
+
     text = blank_to_null(expr)
-    utc = f"try_strptime({text}, [{utc_formats}])"
+    # (the cheap tests first: a date's text is parsed for every row of a ledger)
+    seconds = (
+        f"CASE WHEN length({text}) > 26 THEN regexp_replace({text}, '{MICROSECONDS}', '\\1') "
+        f"ELSE {text} END"
+    )
+    utc = f"try_strptime({seconds}, {listed(UTC_DATE_FORMATS)})"
+    offset = f"try_strptime({seconds}, {listed(OFFSET_DATE_FORMATS)})"
     # a year needs its four digits: strptime's %Y takes `24` in `01/09/24` as the year 24
     return (
         f"CASE WHEN {text} ~ '{EXCEL_SERIAL}' "
         f"THEN {EXCEL_EPOCH} + CAST(CAST({text} AS DOUBLE) AS INTEGER) "
         f"WHEN NOT regexp_matches({text}, '(^|[^0-9])[0-9]{{4}}([^0-9]|$)') THEN NULL "
-        f"WHEN {utc} IS NOT NULL "
+        f"WHEN suffix({text}, 'Z') "
         f"THEN timezone('{LOCAL_TIME_ZONE}', timezone('UTC', {utc}))::DATE "
-        f"ELSE try_strptime({text}, [{formats}])::DATE END"
+        f"WHEN contains({text}, 'T') AND regexp_matches({text}, '[+-][0-9]{{2}}:?[0-9]{{2}}$') "
+        f"THEN timezone('{LOCAL_TIME_ZONE}', {offset})::DATE "
+        f"ELSE try_strptime({seconds}, {listed(DATE_FORMATS)})::DATE END"
     )
 
 
