@@ -93,7 +93,7 @@ def amount_sql(expr: str) -> str:
     text = blank_to_null(expr)
     # A comma must separate thousands (`1,234.50`): `12,34` or `1234,5` (a decimal comma, or a
     # slip) is not an amount, not 1234 or 12345.
-    spaced = f"regexp_replace({text}, '[£\\s]', '', 'g')"
+    spaced = f"regexp_replace({text}, '[£\\s\\x{{00A0}}]', '', 'g')"
     grouped = (
         f"(NOT contains({spaced}, ',') "
         f"OR {spaced} ~ '^\\(?[-+]?[0-9]{{1,3}}(,[0-9]{{3}})+(\\.[0-9]+)?\\)?$')"
@@ -102,7 +102,7 @@ def amount_sql(expr: str) -> str:
     grouped = f"{grouped} AND NOT regexp_matches({text}, '[0-9.,]\\s+[0-9.,]')"
     # Remove thousands separators, pound signs and inner spaces; a value wrapped in
     # parentheses is the accountants' negative.
-    cleaned = f"regexp_replace({text}, '[£,\\s]', '', 'g')"
+    cleaned = f"regexp_replace({text}, '[£,\\s\\x{{00A0}}]', '', 'g')"
     negated = (
         f"CASE WHEN {cleaned} ~ '^\\(.*\\)$' "
         f"THEN '-' || substr({cleaned}, 2, length({cleaned}) - 2) ELSE {cleaned} END"

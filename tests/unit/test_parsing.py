@@ -70,6 +70,7 @@ def test_dates_are_read_day_first(text, expected):
         ("1234.5", Decimal("1234.50")),
         ("1,234.50", Decimal("1234.50")),
         ("£1,234.50", Decimal("1234.50")),
+        ("£\u00a01,234.50", Decimal("1234.50")),  # a no-break space after the pound sign
         ("(1,234.50)", Decimal("-1234.50")),
         ("-£20.00", Decimal("-20.00")),
         (" 7 ", Decimal("7.00")),
