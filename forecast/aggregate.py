@@ -800,3 +800,16 @@ def published_growth(
     if la_code not in councils:
         return None, f"LA code {la_code} is not in the published files in {folder}"
     return (lambda origin: council_growth(councils, own_totals, origin, lessons)), ""
+
+
+def published_national(folder: Path | None) -> pd.Series | None:
+    """England's plans on each January census in the DfE's published files (None without them):
+    the council backtest's baseline of England's growth applied to the council."""
+    if folder is None:
+        return None
+    try:
+        councils, _ = _read_published(folder)
+        panel = build_panel(councils)
+    except (FileNotFoundError, PublishedDataError, AggregateInputError):
+        return None
+    return pd.Series(panel.national, index=panel.years.astype(int))

@@ -339,10 +339,13 @@ def backtest_cohort(
     seed: int = 1,
     unit_costs: dict[str, float] | None = None,
     pooled_growth: Callable[[int], tuple[float, float, str] | None] | None = None,
+    national: pd.Series | None = None,
 ) -> pd.DataFrame:
     """The council's own history: `caseload` is plans per census year × provision type;
     `unit_costs` (the council's, per provision type) add the `spend` rows; `pooled_growth(origin)`
-    what the published files said at each origin (see cohort.estimate), read as they stood then."""
+    what the published files said at each origin (see cohort.estimate), read as they stood then;
+    `national` (England's plans per census, from the published files) adds the baseline of
+    England's growth applied to the council, from England's censuses up to the origin."""
     records = []
     years = sorted(int(y) for y in transitions["year"].unique())
     for origin in years:
@@ -388,5 +391,5 @@ def backtest_cohort(
                 spent := spend_record(MODEL, origin, h, OWN, actual, sims, provisions, unit_costs)
             ):
                 records.append(spent)
-        records += baseline_records(caseload[provisions], origin, OWN)
+        records += baseline_records(caseload[provisions], origin, OWN, national)
     return summarise(pd.DataFrame(records, columns=RECORD_COLUMNS), unit_costs)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from checks.gates import GateResult
 
-from .aggregate import published_growth
+from .aggregate import published_growth, published_national
 from .backtest import backtest_cohort
 from .checks import run_checks
 from .cohort import CohortInputError
@@ -66,6 +66,7 @@ def forecast_council(
         seed=settings.seed,
         unit_costs=forecast.cost_model.cost_per_plan(),
         pooled_growth=growth,
+        national=published_national(published) if growth is not None else None,
     )
     tables = forecast_tables(forecast, backtest)
     return CouncilForecast(

@@ -222,6 +222,25 @@ def test_the_council_backtest_asks_the_published_growth_as_at_each_origin():
     )
     scored = sorted(set(summary["origin"].dropna().astype(int)))
     assert asked == scored == [2021, 2022, 2023, 2024]
+    assert "national_growth_3y" not in set(summary["model"])  # without England's figures
+
+    # with England's (from the published files), England's growth applied to the council too:
+    # here England grew 5 % a year up to each origin, and a census after it says nothing
+    england = pd.Series([1000 * 1.05 ** (y - 2018) for y in range(2018, 2026)], range(2018, 2026))
+    england.loc[2025] = 1e9
+    summary = backtest_cohort(
+        transitions,
+        caseload,
+        ["a"],
+        cohort.CohortSettings(),
+        simulations=50,
+        pooled_growth=growth,
+        national=england,
+    ).set_index(["model", "origin", "horizon", "provision_type"])
+    national = summary.loc[("national_growth_3y", 2022, 2, "total")]
+    a = caseload["a"]
+    assert national["bias"] == pytest.approx(a[2022] * 1.05**2 / a[2024] - 1)
+    assert summary.loc[("cohort_model", 2022, 2, "total"), "beats_national_growth_3y"] in (0, 1)
 
 
 @pytest.mark.parametrize(
