@@ -856,6 +856,13 @@ def sensitivity(data: ReportData) -> list[Table]:
             "change_from_central_gbp": "Change from the forecast as set (£)",
         }
     )
+    growth = data.sensitivity[data.sensitivity["assumption"] == "funding_growth"]
+    unused = (
+        " Funding growth changes nothing here: the budget file gives every forecast year's "
+        "funding, and growth applies only to years after it."
+        if len(growth) and (growth["change_from_central_gbp"].abs() < 0.5).all()
+        else ""
+    )
     return [
         Table(
             "sensitivity",
@@ -864,7 +871,7 @@ def sensitivity(data: ReportData) -> list[Table]:
             "mixed",
             "forecast.sensitivity: one assumption changed at a time, on "
             "the same simulated paths. Value: funding growth and unit-cost inflation in per cent a "
-            "year; new plans, the change in new plans each year in per cent.",
+            "year; new plans, the change in new plans each year in per cent." + unused,
         )
     ]
 

@@ -424,3 +424,29 @@ def test_an_empty_mitigation_log_keeps_the_forecast_s_years(tmp_path):
     assert log.loc[EACH_ALONE, "2027-28"] == 0.0
     # the mitigated forecast's own effect, year by year, is still there
     assert log.loc["The mitigated forecast against the unmitigated", "2027-28"] == 0.5e6
+
+
+def test_a_sensitivity_of_funding_growth_that_changes_nothing_says_why():
+    from report.tables import sensitivity
+
+    rows = [
+        ("funding_growth", "flat cash", 0.0, -5e6, 0.0),
+        ("unit_cost_inflation", "high", 0.04, -7e6, -2e6),
+    ]
+    frame = pd.DataFrame(
+        [(a, v, x, "2028-29", b, c) for a, v, x, b, c in rows],
+        columns=[
+            "assumption",
+            "variant",
+            "value",
+            "financial_year",
+            "cumulative_balance_gbp_central",
+            "change_from_central_gbp",
+        ],
+    )
+    data = SimpleNamespace(sensitivity=frame, horizon="2028-29")
+    [table] = sensitivity(data)
+    assert "the budget file gives every forecast year's funding" in table.note
+    frame.loc[0, "change_from_central_gbp"] = 3e6
+    [table] = sensitivity(data)
+    assert "changes nothing" not in table.note
