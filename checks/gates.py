@@ -22,7 +22,7 @@ import pandas as pd
 
 from forecast.years import fy_label
 from ingest.contracts import Extract
-from ingest.parsing import amount_sql, quote_ident
+from ingest.parsing import amount_size_sql, amount_sql, quote_ident
 from warehouse import Warehouse, as_warehouse
 
 
@@ -273,6 +273,18 @@ def quarantine_within_tolerance(
         """,
         [extract.name],
     ).df()
+    # a bad row whose key a file loaded after it gives again, readable, is replaced (the
+    # correction the README asks for): it no longer counts against the tolerance
+    replaced = (
+        _replaced_in_quarantine(con, extract)
+        if totals["rows_quarantined"].sum()
+        else pd.DataFrame(columns=["la_code", "rows", "gross_money_gbp"])
+    ).set_index("la_code")
+    totals["rows_replaced"] = totals["la_code"].map(replaced["rows"]).fillna(0).astype(int)
+    totals["rows_quarantined"] -= totals["rows_replaced"]
+    totals["gross_money_quarantined_gbp"] -= (
+        totals["la_code"].map(replaced["gross_money_gbp"]).fillna(0.0).astype(float)
+    )
     totals["quarantined_share"] = (
         totals["rows_quarantined"] / totals["rows_read"].where(totals["rows_read"] > 0)
     ).fillna(0.0)
@@ -330,8 +342,52 @@ def quarantine_within_tolerance(
                 f"({facts.quarantined_share:.2%}; tolerance {max_share:.2%}, "
                 f"HIGHNEEDS_QUARANTINE_TOLERANCE){money}: "
                 + ", ".join(f"{r.label} × {r.rows}" for r in reasons.itertuples())
+                + (
+                    f" ({int(facts.rows_replaced)} more replaced by a later file's readable row, "
+                    "not counted)"
+                    if facts.rows_replaced
+                    else ""
+                )
             )
     return result
+
+
+def _replaced_in_quarantine(con: duckdb.DuckDBPyConnection, extract: Extract) -> pd.DataFrame:
+    """Per council, the quarantined rows of files in the landing folder whose key a file loaded
+    after theirs holds as a readable row, and their money in absolute amounts (an unreadable
+    amount at its digits' value, as the file's own sums weigh it)."""
+    same_key = " AND ".join(
+        f"CAST(v.{quote_ident(k)} AS VARCHAR) = trim(q.{quote_ident(k)})" for k in extract.key
+    )
+    money = extract.money_column
+    size = (
+        f"coalesce(abs({amount_sql('q.' + quote_ident(money))}), "
+        f"{amount_size_sql('q.' + quote_ident(money))}, 0)"
+        if money
+        else "0"
+    )
+    return con.execute(
+        f"""
+        WITH files AS (
+            SELECT file_hash, la_code, coalesce(precedence_seq, file_seq) AS seq
+            FROM raw.{extract.name}_files WHERE in_landing AND status = 'loaded'
+        ),
+        q AS (
+            SELECT quarantined.*, files.la_code AS _la, files.seq AS _seq
+            FROM quarantine.{extract.name} AS quarantined
+            INNER JOIN files ON files.file_hash = quarantined._file_hash
+        ),
+        v AS (
+            SELECT valid.*, files.la_code AS _la, files.seq AS _seq
+            FROM raw.{extract.name} AS valid
+            INNER JOIN files ON files.file_hash = valid._file_hash
+        )
+        SELECT q._la AS la_code, count(*) AS rows, sum({size})::DOUBLE AS gross_money_gbp
+        FROM q
+        WHERE EXISTS (SELECT 1 FROM v WHERE v._la = q._la AND v._seq > q._seq AND {same_key})
+        GROUP BY q._la
+        """
+    ).df()
 
 
 # --- staging: every valid row of a current file is in staging or superseded by a later one ------

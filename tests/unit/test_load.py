@@ -871,6 +871,31 @@ def test_an_amount_that_cannot_be_read_weighs_its_digits_in_the_money_tolerance(
     assert (unreadable.rows_quarantined, unreadable.gross_money_quarantined_gbp) == (1, 0)
 
 
+def test_a_bad_row_a_later_file_gives_again_readable_no_longer_counts_against_the_tolerance(
+    tmp_path, con
+):
+    """A month with 50 unreadable amounts, then the corrections file the README asks for, giving
+    those 50 transactions readable: the gate still counted the 50 and blocked the night until
+    the month's file was taken out. A correction loaded before the bad row does not replace it."""
+    from checks.gates import quarantine_within_tolerance
+
+    good = [f"T{n},2024-05-01,100.00,1.2.1" for n in range(1, 151)]
+    bad = [f"T{n},2024-05-01,100.00 GBPx,1.2.1" for n in range(151, 201)]
+    write(tmp_path, "finance", "fin_2024-05.csv", "\n".join([FINANCE_HEADER, *good, *bad]) + "\n")
+    load(con, FINANCE, tmp_path)
+    gate = quarantine_within_tolerance(con, FINANCE, 0.01, 0.005)
+    assert not gate.passed and "50 of 200 rows quarantined" in gate.summary
+    fixed = [f"T{n},2024-05-01,100.00,1.2.1" for n in range(151, 191)]  # 10 still to come
+    write(tmp_path, "finance", "fin_2024-05_corrections.csv", "\n".join([FINANCE_HEADER, *fixed]))
+    load(con, FINANCE, tmp_path, load_id="L2")
+    gate = quarantine_within_tolerance(con, FINANCE, 0.01, 0.005)
+    assert not gate.passed, gate.summary
+    assert "10 of 240 rows quarantined" in gate.summary
+    assert "40 more replaced by a later file's readable row, not counted" in gate.summary
+    assert "£1,000.00 of" in gate.summary  # the 10 left, at their digits' value
+    assert quarantine_within_tolerance(con, FINANCE, 0.05, 0.05).passed
+
+
 def test_a_utf8_file_with_windows_1252_lines_pasted_in_keeps_both(tmp_path, con):
     """UTF-8 with a few Windows-1252 lines (a £ pasted from another system) further down: each
     line is read in its own encoding, so the UTF-8 `£` and `Ł` stay what they are and the
