@@ -546,7 +546,8 @@ def dsg_summary(data: ReportData, scenario: str) -> Table:
     adjust = line(
         "High needs block: import/export adjustments (+ imports, − exports)",
         inputs,
-        NOT_IN_EXTRACTS + " (the DSG allocations)",
+        NOT_IN_EXTRACTS + " (the DSG allocations); leave blank if the budget file's "
+        "other_income already holds them (they would count twice)",
     )
     total_funding = line(
         "High needs block: total funding",
