@@ -478,9 +478,9 @@ FILES_COLUMNS = [
     # place: read in July, a March file must not outrank the June file that extended its
     # placement. Null for a file recorded before this column: its file_seq.
     "precedence_seq INTEGER",
-    # the day the file's name gives (`plans_15-01-2025.csv`), as it is named now: where every plans
-    # or placements file of a council names one, the later day wins whatever order they came in
-    # (current_rows' by_named_day), so a rebuild from the folder gives the figures the nights did
+    # the day the file's name gives (`plans_15-01-2025.csv`), as it is named now: where every plans,
+    # placements or requests file of a council names one, the later day wins whatever order they
+    # came in (current_rows' by_named_day), so a rebuild from the folder gives the nights' figures
     "named_day DATE",
 ]
 
