@@ -37,6 +37,8 @@ UTC_DATE_FORMATS = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ")
 # ISO 8601 with its offset (`2024-09-01T23:30:00+01:00`): the instant, dated as in England too
 OFFSET_DATE_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z")
 LOCAL_TIME_ZONE = "Europe/London"
+# the shape of one (not `01-OCT-2024`, whose T and dashes are a month's and a year's)
+ISO_WITH_OFFSET = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+[+-][0-9]{2}:?[0-9]{2}$"
 # SQL Server's datetime2 writes seven decimals of a second (`…00:00:00.0000000`); %f reads six
 MICROSECONDS = r"(\.[0-9]{6})[0-9]+"
 MONEY_TYPE = "DECIMAL(18,2)"
@@ -81,7 +83,7 @@ def date_sql(expr: str) -> str:
         f"WHEN NOT regexp_matches({text}, '(^|[^0-9])[0-9]{{4}}([^0-9]|$)') THEN NULL "
         f"WHEN suffix({text}, 'Z') "
         f"THEN timezone('{LOCAL_TIME_ZONE}', timezone('UTC', {utc}))::DATE "
-        f"WHEN contains({text}, 'T') AND regexp_matches({text}, '[+-][0-9]{{2}}:?[0-9]{{2}}$') "
+        f"WHEN regexp_matches({text}, '{ISO_WITH_OFFSET}') "
         f"THEN timezone('{LOCAL_TIME_ZONE}', {offset})::DATE "
         f"ELSE try_strptime({seconds}, {listed(DATE_FORMATS)})::DATE END"
     )
@@ -99,7 +101,7 @@ def amount_sql(expr: str) -> str:
         f"OR {spaced} ~ '^\\(?[-+]?[0-9]{{1,3}}(,[0-9]{{3}})+(\\.[0-9]+)?\\)?$')"
     )
     # A space inside the number (`12 34`, `1 234.50`) is a slip or a foreign grouping: not 1234.
-    grouped = f"{grouped} AND NOT regexp_matches({text}, '[0-9.,]\\s+[0-9.,]')"
+    grouped = f"{grouped} AND NOT regexp_matches({text}, '[0-9.,][\\s\\x{{00A0}}]+[0-9.,]')"
     # Remove thousands separators, pound signs and inner spaces; a value wrapped in
     # parentheses is the accountants' negative.
     cleaned = f"regexp_replace({text}, '[£,\\s\\x{{00A0}}]', '', 'g')"

@@ -42,6 +42,11 @@ def evaluate(expression: str, text):
         ("2024-09-01 00:00:00.0000000", dt.date(2024, 9, 1)),  # SQL Server's datetime2
         ("2024-09-01T00:00:00.1234567Z", dt.date(2024, 9, 1)),
         ("2024-09-01 Z", None),
+        # Oracle's DD-MON-YYYY: a T in the month and a dash before the year are no offset
+        ("15-OCT-2024", dt.date(2024, 10, 15)),
+        ("01-OCT-2024", dt.date(2024, 10, 1)),
+        ("31-AUGUST-2024", dt.date(2024, 8, 31)),
+        ("15-SEPTEMBER-2024", dt.date(2024, 9, 15)),
         ("2024-04-30 00:00", dt.date(2024, 4, 30)),
         ("30/04/2024 00:00:00.000", dt.date(2024, 4, 30)),
         ("13/01/2024", dt.date(2024, 1, 13)),
@@ -71,6 +76,7 @@ def test_dates_are_read_day_first(text, expected):
         ("1,234.50", Decimal("1234.50")),
         ("£1,234.50", Decimal("1234.50")),
         ("£\u00a01,234.50", Decimal("1234.50")),  # a no-break space after the pound sign
+        ("12\u00a034", None),  # and inside a number, as a space: not 1234
         ("(1,234.50)", Decimal("-1234.50")),
         ("-£20.00", Decimal("-20.00")),
         (" 7 ", Decimal("7.00")),
