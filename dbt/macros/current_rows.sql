@@ -16,11 +16,13 @@
     before any of the above: the GIAS extract in a council's own folder over the region's shared
     one, whichever was loaded last.
 
-    With `by_named_day` (lists re-sent whole as at a day: plans, placements, requests), where every
-    file of the extract a council has in the landing folder names a day (`named_day`), the later
-    day wins before the load order: files new in one refresh load in that order, so a list dated
-    before one already loaded (a re-sent February list after March's) no longer wins because it
-    came later, and a rebuild from the folder gives what the nights gave. -#}
+    With `by_named_day` (lists re-sent whole as at a day: plans, placements, requests), the later
+    day a file's name gives (`named_day`) wins before the load order: files new in one refresh
+    whose names all give a day load in that order, so a list dated before one already loaded (a
+    re-sent February list after March's) no longer wins because it came later, and a rebuild
+    from the folder gives what the nights gave. A file whose name gives no day (a corrections
+    file) is as late as the latest day of the files loaded up to it: it beats what was there when
+    it came, and a list dated after it beats it. -#}
 {% macro current_rows(extract, key_columns, after_file_seq=none, first=none, by_named_day=false) -%}
     {#- a key is a key within one council: the same plan id in two councils' files is two plans -#}
     {%- set key_columns = ['_la_code'] + key_columns -%}
@@ -32,9 +34,13 @@
     {%- if by_named_day %}
     files_in_landing as (
         select *,
-            case when min(case when named_day is null then 0 else 1 end)
-                    over (partition by la_code) = 1
-                then named_day end as _day_named
+            coalesce(
+                named_day,
+                max(named_day) over (
+                    partition by la_code order by coalesce(precedence_seq, file_seq)
+                    rows between unbounded preceding and current row
+                )
+            ) as _day_named
         from {{ source('raw', extract ~ '_files') }}
         where in_landing and status = 'loaded'
     ),

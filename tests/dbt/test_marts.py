@@ -1058,8 +1058,15 @@ def test_a_placement_list_dated_before_one_already_loaded_does_not_win_by_coming
                 con, PLACEMENTS, tmp_path / "landing", load_id, TEST_KEY, dt_.date(2026, 3, 31)
             )
     assert end_date() is None  # March's list: still open
-    # a name without a day: the order they came in decides, as files new together go by name
-    (folder / "placements_resent.csv").write_text(f"{header}\n{row.format(end='2024-08-31')}\n")
+    # a corrections file naming no day and not this placement: March's list still stands (one
+    # file without a day had put every list back in load order, February's last)
+    other = "PL99,K001,140002,,,Downs Special Academy,44,,,,2023-09-01,,24000"
+    (folder / "placements_corrections.csv").write_text(f"{header}\n{other}\n")
     with duckdb.connect(str(warehouse_copy)) as con:
         load_extract(con, PLACEMENTS, tmp_path / "landing", "L3", TEST_KEY, dt_.date(2026, 3, 31))
+    assert end_date() is None
+    # one that does name it: it came after March's list, and wins
+    (folder / "placements_resent.csv").write_text(f"{header}\n{row.format(end='2024-08-31')}\n")
+    with duckdb.connect(str(warehouse_copy)) as con:
+        load_extract(con, PLACEMENTS, tmp_path / "landing", "L4", TEST_KEY, dt_.date(2026, 3, 31))
     assert end_date() == dt_.date(2024, 8, 31)
