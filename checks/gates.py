@@ -237,15 +237,13 @@ def quarantine_facts(
     con: duckdb.DuckDBPyConnection, extract: Extract, la_code: str | None = None
 ) -> pd.DataFrame:
     """The quarantined rows of the files in the landing folder by reason (of one council's files
-    when `la_code` is given)."""
+    when `la_code` is given), less those a later file gives again readable (replaced)."""
     return con.execute(
         f"""
-        WITH files AS (SELECT file_hash FROM raw.{extract.name}_files
-            WHERE in_landing AND status = 'loaded' AND (?::VARCHAR IS NULL OR la_code = ?)),
+        WITH {_quarantine_in_landing_sql(extract)},
         reasons AS (
-            SELECT unnest(reason_codes) AS reason_code
-            FROM quarantine.{extract.name}
-            WHERE _file_hash IN (SELECT file_hash FROM files)
+            SELECT unnest(reason_codes) AS reason_code FROM quarantined
+            WHERE NOT replaced AND (?::VARCHAR IS NULL OR la_code = ?)
         )
         SELECT reason_code AS label, count(*) AS rows FROM reasons GROUP BY ALL ORDER BY rows DESC
         """,
@@ -280,11 +278,13 @@ def quarantine_within_tolerance(
         if totals["rows_quarantined"].sum()
         else pd.DataFrame(columns=["la_code", "rows", "gross_money_gbp"])
     ).set_index("la_code")
+    # (neither quarantined nor read: the later file's row is the one read)
     totals["rows_replaced"] = totals["la_code"].map(replaced["rows"]).fillna(0).astype(int)
-    totals["rows_quarantined"] -= totals["rows_replaced"]
-    totals["gross_money_quarantined_gbp"] -= (
-        totals["la_code"].map(replaced["gross_money_gbp"]).fillna(0.0).astype(float)
-    )
+    money_replaced = totals["la_code"].map(replaced["gross_money_gbp"]).fillna(0.0).astype(float)
+    for column in ("rows_quarantined", "rows_read"):
+        totals[column] -= totals["rows_replaced"]
+    for column in ("gross_money_quarantined_gbp", "gross_money_read_gbp"):
+        totals[column] -= money_replaced
     totals["quarantined_share"] = (
         totals["rows_quarantined"] / totals["rows_read"].where(totals["rows_read"] > 0)
     ).fillna(0.0)
@@ -352,10 +352,16 @@ def quarantine_within_tolerance(
     return result
 
 
-def _replaced_in_quarantine(con: duckdb.DuckDBPyConnection, extract: Extract) -> pd.DataFrame:
-    """Per council, the quarantined rows of files in the landing folder whose key a file loaded
-    after theirs holds as a readable row, and their money in absolute amounts (an unreadable
-    amount at its digits' value, as the file's own sums weigh it)."""
+# the extracts whose lists are ranked by the day their files' names give, as their staging models
+# call current_rows(by_named_day=true)
+NAMED_DAY_EXTRACTS = ("ehcp", "placements", "requests")
+
+
+def _quarantine_in_landing_sql(extract: Extract) -> str:
+    """CTEs ending in `quarantined`: each quarantined row of a file in the landing folder with its
+    council, reasons, money in absolute amounts (an unreadable amount at its digits' value) and
+    `replaced`: a file that ranks after its own, as current_rows ranks them (a SEN2 return's
+    census day, the named day, the load order), gives its key as a readable row."""
     same_key = " AND ".join(
         f"CAST(v.{quote_ident(k)} AS VARCHAR) = trim(q.{quote_ident(k)})" for k in extract.key
     )
@@ -366,26 +372,52 @@ def _replaced_in_quarantine(con: duckdb.DuckDBPyConnection, extract: Extract) ->
         if money
         else "0"
     )
-    return con.execute(
-        f"""
-        WITH files AS (
-            SELECT file_hash, la_code, coalesce(precedence_seq, file_seq) AS seq
+    day = (
+        "coalesce(named_day, max(named_day) OVER (PARTITION BY la_code ORDER BY "
+        "coalesce(precedence_seq, file_seq) ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))"
+        if extract.name in NAMED_DAY_EXTRACTS
+        else "NULL::DATE"
+    )
+    return f"""
+        dated AS (
+            SELECT file_hash, la_code, census_date, {day} AS day,
+                   coalesce(precedence_seq, file_seq) AS seq, file_seq
             FROM raw.{extract.name}_files WHERE in_landing AND status = 'loaded'
         ),
+        files AS (
+            SELECT file_hash, la_code, row_number() OVER (
+                PARTITION BY la_code
+                ORDER BY census_date NULLS FIRST, day NULLS FIRST, seq, file_seq
+            ) AS rank
+            FROM dated
+        ),
         q AS (
-            SELECT quarantined.*, files.la_code AS _la, files.seq AS _seq
-            FROM quarantine.{extract.name} AS quarantined
-            INNER JOIN files ON files.file_hash = quarantined._file_hash
+            SELECT bad.*, files.la_code AS _la, files.rank AS _rank
+            FROM quarantine.{extract.name} AS bad
+            INNER JOIN files ON files.file_hash = bad._file_hash
         ),
         v AS (
-            SELECT valid.*, files.la_code AS _la, files.seq AS _seq
+            SELECT valid.*, files.la_code AS _la, files.rank AS _rank
             FROM raw.{extract.name} AS valid
             INNER JOIN files ON files.file_hash = valid._file_hash
-        )
-        SELECT q._la AS la_code, count(*) AS rows, sum({size})::DOUBLE AS gross_money_gbp
-        FROM q
-        WHERE EXISTS (SELECT 1 FROM v WHERE v._la = q._la AND v._seq > q._seq AND {same_key})
-        GROUP BY q._la
+        ),
+        quarantined AS (
+            SELECT q._la AS la_code, q.reason_codes, {size} AS size,
+                   EXISTS (
+                       SELECT 1 FROM v WHERE v._la = q._la AND v._rank > q._rank AND {same_key}
+                   ) AS replaced
+            FROM q
+        )"""
+
+
+def _replaced_in_quarantine(con: duckdb.DuckDBPyConnection, extract: Extract) -> pd.DataFrame:
+    """Per council, the quarantined rows of files in the landing folder that a later file gives
+    again readable (_quarantine_in_landing_sql), and their money in absolute amounts."""
+    return con.execute(
+        f"""
+        WITH {_quarantine_in_landing_sql(extract)}
+        SELECT la_code, count(*) AS rows, sum(size)::DOUBLE AS gross_money_gbp
+        FROM quarantined WHERE replaced GROUP BY la_code
         """
     ).df()
 

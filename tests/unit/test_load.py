@@ -890,10 +890,44 @@ def test_a_bad_row_a_later_file_gives_again_readable_no_longer_counts_against_th
     load(con, FINANCE, tmp_path, load_id="L2")
     gate = quarantine_within_tolerance(con, FINANCE, 0.01, 0.005)
     assert not gate.passed, gate.summary
-    assert "10 of 240 rows quarantined" in gate.summary
-    assert "40 more replaced by a later file's readable row, not counted" in gate.summary
-    assert "£1,000.00 of" in gate.summary  # the 10 left, at their digits' value
+    # the 40 replaced count neither as read nor as quarantined, nor among the reasons
+    assert "10 of 200 rows quarantined" in gate.summary
+    assert "bad_amount × 10 (40 more replaced by a later file's readable row" in gate.summary
+    assert "£1,000.00 of £20,000.00" in gate.summary  # the 10 left, at their digits' value
     assert quarantine_within_tolerance(con, FINANCE, 0.05, 0.05).passed
+
+
+def test_a_list_dated_before_the_bad_row_s_own_does_not_replace_it(tmp_path, con):
+    """March's placements list with an unreadable end date, then February's re-sent with the
+    placement open: staging keeps March's list (the later day), so February's row replaces
+    nothing and the bad row still counts."""
+    from checks.gates import quarantine_within_tolerance
+
+    header = "placement_id,child_id,urn,start_date,end_date\n"
+    write(
+        tmp_path, "placements", "p_2025-03-31.csv", header + "PL1,C1,100001,2024-09-01,31/02/2025\n"
+    )
+    load(con, PLACEMENTS, tmp_path)
+    write(tmp_path, "placements", "p_2025-02-01.csv", header + "PL1,C1,100001,2024-09-01,\n")
+    load(con, PLACEMENTS, tmp_path, load_id="L2")
+    gate = quarantine_within_tolerance(con, PLACEMENTS, 0.0, 0.0)
+    assert not gate.passed and "replaced" not in gate.summary, gate.summary
+    # a list dated after it does
+    write(tmp_path, "placements", "p_2025-04-30.csv", header + "PL1,C1,100001,2024-09-01,\n")
+    load(con, PLACEMENTS, tmp_path, load_id="L3")
+    assert quarantine_within_tolerance(con, PLACEMENTS, 0.0, 0.0).passed
+
+
+def test_the_extracts_ranked_by_named_day_are_those_whose_staging_asks_for_it():
+    from checks.gates import NAMED_DAY_EXTRACTS
+    from tests.conftest import REPO_ROOT
+
+    asking = {
+        path.read_text().split("current_rows('")[1].split("'")[0]
+        for path in (REPO_ROOT / "dbt" / "models" / "staging").rglob("stg_*.sql")
+        if "by_named_day=true" in path.read_text()
+    }
+    assert asking == set(NAMED_DAY_EXTRACTS)
 
 
 def test_a_utf8_file_with_windows_1252_lines_pasted_in_keeps_both(tmp_path, con):
