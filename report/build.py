@@ -599,9 +599,14 @@ def _not_in_education(data: ReportData, threshold: int | None = None) -> str:
         if hidden
         else f"{now:,} children with a plan"
     )
+    forecast = (
+        "their forecast is not published either (it would give the count back)"
+        if hidden
+        else f"{ahead:,.0f} are forecast by {data.horizon} (unmitigated)"
+    )
     return (
         f"{who} were in no placement (NEET, not in education, or placement unknown) on the "
-        f"January {last} census, and {ahead:,.0f} are forecast by {data.horizon} (unmitigated): "
+        f"January {last} census, and {forecast}: "
         "they cost the high "
         "needs block nothing here, so every spend figure above leaves them out. Any of them placed "
         "would add cost."

@@ -24,6 +24,7 @@ from forecast.years import fy_of_census_year
 from . import style
 from .data import (
     ReportData,
+    hidden_at_base,
     restated_balance_caveats,
     spend_forecast_published,
     spend_published,
@@ -517,6 +518,8 @@ def dbv_panels(data: ReportData, threshold: int | None = None) -> Chart:
         .assign(financial_year=lambda f: [fy_of_census_year(int(y)) for y in f["year"]])
         .pivot_table(index="financial_year", columns="provision_type", values="plans_central")
     )
+    # (a type hidden on the last census has no forecast published: it would give the count back)
+    future_plans = future_plans.drop(columns=list(hidden_at_base(data, threshold)), errors="ignore")
     spend = data.spend[data.spend["financial_year"].isin(years)]
     future = spend_forecast_published(data, threshold)
     future = future[future["scenario"] == "unmitigated"]

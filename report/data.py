@@ -320,12 +320,43 @@ def spend_published(data: ReportData, threshold: int | None) -> pd.DataFrame:
     return spend
 
 
+def hidden_at_base(data: ReportData, threshold: int | None) -> set[str]:
+    """For publication, the provision types whose count on the last census or whose spend in the
+    last complete year is hidden: their forecast (plans × spend per plan, grown at a published
+    rate) would give either back, so neither their forecast plans nor their forecast spend is
+    published (forecast spend ÷ forecast plans ÷ growth is the base year's spend per plan)."""
+    if threshold is None:
+        return set()
+    cells = data.caseload_published(threshold)[0].cells
+    last = cells.index.max()
+    hidden = {
+        p
+        for p in cells.columns
+        if pd.isna(cells.at[last, p]) and pd.notna(data.caseload.at[last, p])
+    }
+    if data.complete_years:
+        base = data.complete_years[-1]
+        shown = spend_published(data, threshold)
+        shown = shown[shown["financial_year"] == base]
+        own = data.spend[data.spend["financial_year"] == base].set_index("provision_type")
+        hidden |= {
+            p
+            for p, spend in zip(shown["provision_type"], shown["spend_gbp"], strict=True)
+            if pd.isna(spend) and pd.notna(own["spend_gbp"].get(p))
+        }
+    return hidden
+
+
 def spend_forecast_published(data: ReportData, threshold: int | None) -> pd.DataFrame:
-    """`data.spend_forecast` (forecast.spend) as published: when the first forecast year keeps
+    """`data.spend_forecast` (forecast.spend) as published: a type hidden at the base year
+    (hidden_at_base) has no forecast spend published; when the first forecast year keeps
     what the ledger posted of it (forecast.assumptions first_year_posted_spend), a type's spend
     that year is mostly those postings, so it is hidden where provision_spend hides the type's
     postings of the year (one child's cost nearly whole), with the same complements."""
     future = data.spend_forecast.copy()
+    if threshold is not None:
+        money = [c for c in future.columns if c.startswith("spend_gbp") or c == "unit_cost_gbp"]
+        future.loc[future["provision_type"].isin(hidden_at_base(data, threshold)), money] = np.nan
     assumptions = getattr(data, "assumptions", None)
     if threshold is None or assumptions is None:
         return future

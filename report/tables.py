@@ -25,7 +25,13 @@ from forecast.years import fy_of_census_year
 from serving.suppression import TOTAL, Line, recoverable_cells
 
 from .charts import SENSITIVITY_LABELS
-from .data import DFE_PLACEMENT, ReportData, spend_forecast_published, spend_published
+from .data import (
+    DFE_PLACEMENT,
+    ReportData,
+    hidden_at_base,
+    spend_forecast_published,
+    spend_published,
+)
 
 SCENARIOS = ("unmitigated", "mitigated")
 BROUGHT_FORWARD = "Balance brought forward (1 April)"
@@ -139,12 +145,18 @@ def ehcp_by_placement(data: ReportData, scenario: str, threshold: int | None = N
     children, and never suppressed."""
     published, categories = data.caseload_published(threshold)
     provisions = published.cells
-    future = _caseload_forecast(data, scenario)
-    future_categories = future.groupby(lambda p: DFE_PLACEMENT[p], sort=False).sum()
+    whole = _caseload_forecast(data, scenario)
+    future_categories = whole.groupby(lambda p: DFE_PLACEMENT[p], sort=False).sum()
+    # for publication, a type hidden on the last census has no forecast (nor its category): it
+    # would give the census count back
+    hidden = hidden_at_base(data, threshold)
+    future = whole.copy()
+    future.loc[future.index.isin(hidden)] = np.nan
+    future_categories.loc[future_categories.index.isin({DFE_PLACEMENT[p] for p in hidden})] = np.nan
     actual_years = [fy_of_census_year(int(y)) for y in data.caseload.index]
     census_totals = published.row_totals.copy()  # NaN where a total had to be suppressed too
     census_totals.index = actual_years
-    totals = pd.concat([census_totals, future.sum().rename(lambda y: fy_of_census_year(int(y)))])
+    totals = pd.concat([census_totals, whole.sum().rename(lambda y: fy_of_census_year(int(y)))])
     by_category = _by_year(categories, future_categories, list(categories.columns))
     by_category.index.name = "DfE placement category"
     category = _with_total(by_category.reset_index(), "DfE placement category")
@@ -763,6 +775,10 @@ def assumptions(data: ReportData, threshold: int | None = None) -> list[Table]:
         per_type = frame["assumption"].isin(["unit_cost", "fte_per_plan"]) & frame[
             "provision_type"
         ].isin(withheld)
+        # places per plan where the census count is hidden: the places shown ÷ it give it back
+        per_type |= frame["assumption"].eq("fte_per_plan") & frame["provision_type"].isin(
+            hidden_at_base(data, threshold)
+        )
         frame.loc[per_type, "value"] = np.nan
         frame.loc[per_type, "source"] = f"hidden: fewer than {threshold} placements"
         # a carried year's spend by type is its census's plans × the stated places per plan and

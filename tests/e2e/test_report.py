@@ -1178,3 +1178,36 @@ def test_a_first_forecast_year_that_keeps_postings_hides_a_type_whose_postings_a
     split = [t for t in expenditure_by_line(begun, THRESHOLD) if first in t.frame.columns]
     assert len(split) == 2  # each scenario's: the year has no split by type
     assert all(t.frame[first].iloc[:-1].isna().all() for t in split)
+
+
+def test_a_type_hidden_on_the_last_census_has_no_forecast_published(data):
+    """Forecast spend ÷ (forecast plans × the published unit-cost growth) is the base year's spend
+    per plan, which with the base spend shown gave a hidden census count back (3 early-years
+    plans, exactly). For publication, a type hidden on the last census or in the base year's
+    spend has neither forecast plans nor forecast spend nor places per plan published; the
+    forecast's total plans still are."""
+    from report.data import hidden_at_base, spend_forecast_published
+    from report.tables import assumptions, ehcp_by_placement
+
+    last = data.caseload.index.max()
+    counts = data.caseload.loc[last]
+    threshold = int(counts[counts > 0].min()) + 1  # the smallest type's count is hidden
+    hidden = hidden_at_base(data, threshold)
+    assert hidden and hidden_at_base(data, None) == set()
+    spend = spend_forecast_published(data, threshold)
+    assert spend.loc[spend["provision_type"].isin(hidden), "spend_gbp_central"].isna().all()
+    assert spend.loc[~spend["provision_type"].isin(hidden), "spend_gbp_central"].notna().any()
+    _, detail = ehcp_by_placement(data, "unmitigated", threshold)
+    table = detail.frame.set_index("Provision type")
+    year = data.forecast_years[-1]
+    for provision in hidden:
+        assert pd.isna(table.loc[data.labels[provision], year])
+    whole = data.caseload_forecast[
+        (data.caseload_forecast["scenario"] == "unmitigated")
+        & (data.caseload_forecast["provision_type"] == "total")
+    ]["plans_central"].max()
+    assert table.loc["Total", year] == pytest.approx(whole)
+    [shown] = assumptions(data, threshold)
+    per_plan = shown.frame[shown.frame.iloc[:, 0] == "Full-time places per plan"]
+    labels = {data.labels[p] for p in hidden}
+    assert per_plan.loc[per_plan.iloc[:, 1].isin(labels)].iloc[:, 3].isna().all()
