@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -376,27 +377,66 @@ def _validate_capacity(settings: ForecastSettings, where: Path | str) -> None:
         )
 
 
+POPULATION_COLUMNS = ("year", "age", "population")
+
+
 def read_population(path: Path) -> pd.DataFrame:
-    """Population by census year (rows) and age (columns) from `year, age, population` rows."""
+    """Population by census year (rows) and age (columns) from `year, age, population` rows (the
+    mid-year: a census year is the year after it). Refused, naming the row: another column (an
+    ONS export's persons, male and female rows would be summed threefold), a (year, age) given
+    twice, a population that is not a number of people, a row with fields lost or added, and a
+    year without an age the other years have (read as nobody of that age)."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError as error:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            header = list(reader.fieldnames or [])
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise ForecastSettingsError(
             f"{path}: cannot read the population projection ({error})"
         ) from error
-    if not rows or not {"year", "age", "population"} <= {k.strip().lower() for k in rows[0]}:
-        raise ForecastSettingsError(f"{path}: expected columns year, age, population")
-    records = []
+    columns = [str(k).strip().lower() for k in header]
+    if sorted(columns) != sorted(POPULATION_COLUMNS):
+        raise ForecastSettingsError(
+            f"{path}: expected the columns year, age, population and no others (found "
+            f"{', '.join(columns) or 'none'}): one row per mid-year and single year of age, for "
+            "all persons"
+        )
+    records: dict[tuple[int, int], float] = {}
     for number, row in enumerate(rows, 2):
+        if None in row or any(v is None for v in row.values()):
+            raise ForecastSettingsError(
+                f"{path}:{number}: not three fields (year, age, population)"
+            )
         row = {k.strip().lower(): v for k, v in row.items()}
         try:
-            records.append(
-                (int(row["year"]) + 1, int(row["age"]), float(row["population"].replace(",", "")))
-            )
+            year, age = int(row["year"]), int(row["age"])
+            people = float(row["population"].replace(",", ""))
         except (ValueError, AttributeError) as error:
             raise ForecastSettingsError(
                 f"{path}:{number}: year, age and population must be numbers ({error})"
             ) from error
-    frame = pd.DataFrame(records, columns=["census_year", "age", "population"])
-    return frame.pivot_table(index="census_year", columns="age", values="population", aggfunc="sum")
+        if not (people >= 0 and np.isfinite(people)):
+            raise ForecastSettingsError(
+                f"{path}:{number}: population {row['population']!r} is not a number of people"
+            )
+        if (year, age) in records:
+            raise ForecastSettingsError(
+                f"{path}:{number}: mid-year {year}, age {age} is given twice (one row each, all "
+                "persons)"
+            )
+        records[(year, age)] = people
+    if not records:
+        raise ForecastSettingsError(f"{path}: the population projection has no rows")
+    frame = pd.Series(records).rename_axis(["year", "age"]).unstack("age")
+    lacking = frame.isna().any(axis=1)
+    if lacking.any():
+        year = int(frame.index[lacking][0])
+        ages = [int(a) for a in frame.columns[frame.loc[year].isna()]]
+        raise ForecastSettingsError(
+            f"{path}: mid-year {year} has no row for age(s) {', '.join(map(str, ages))}, which "
+            "other years have: give every year the same ages"
+        )
+    frame.index = frame.index + 1  # the census in the January after the mid-year
+    frame.index.name, frame.columns.name = "census_year", "age"
+    return frame

@@ -140,3 +140,41 @@ def test_the_shipped_settings_files_pass_their_own_checks():
     for path in DEFAULTS.parent.glob("*.yml"):
         if "mitigation" not in path.name:
             load_forecast_settings(path)
+
+
+def test_a_population_projection_reads_as_census_year_by_age(tmp_path):
+    from forecast.settings import read_population
+
+    path = tmp_path / "population.csv"
+    path.write_text("Year,Age,Population\n2025,4,\"1,200\"\n2025,5,1100\n2026,4,1250\n2026,5,1150\n")
+    frame = read_population(path)
+    # the 2025 mid-year is the population at the January 2026 census
+    assert list(frame.index) == [2026, 2027] and list(frame.columns) == [4, 5]
+    assert frame.loc[2026, 4] == 1200.0 and frame.loc[2027, 5] == 1150.0
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        # an ONS export's persons/male/female rows would be summed threefold
+        ("year,age,sex,population\n2025,4,persons,10\n", "no others"),
+        ("year,age,population\n", "has no rows"),
+        ("year,age,population\n2025,4,10\n2025,4,12\n", ":3: mid-year 2025, age 4 is given twice"),
+        ("year,age,population\n2025,4,-5\n", ":2: population '-5' is not a number of people"),
+        ("year,age,population\n2025,4,nan\n", ":2: population 'nan' is not a number of people"),
+        ("year,age,population\n2025,4,1,200\n", ":2: not three fields"),
+        ("year,age,population\n2025,4\n", ":2: not three fields"),
+        ("year,age,population\n2025,four,10\n", ":2: year, age and population must be numbers"),
+        (
+            "year,age,population\n2025,4,10\n2025,5,10\n2026,4,10\n",
+            "mid-year 2026 has no row for age\\(s\\) 5",
+        ),
+    ],
+)
+def test_a_population_projection_that_would_misstate_joiners_is_refused(tmp_path, body, message):
+    from forecast.settings import read_population
+
+    path = tmp_path / "population.csv"
+    path.write_text(body)
+    with pytest.raises(ForecastSettingsError, match=message):
+        read_population(path)
