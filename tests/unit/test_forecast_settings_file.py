@@ -146,7 +146,7 @@ def test_a_population_projection_reads_as_census_year_by_age(tmp_path):
     from forecast.settings import read_population
 
     path = tmp_path / "population.csv"
-    path.write_text("Year,Age,Population\n2025,4,\"1,200\"\n2025,5,1100\n2026,4,1250\n2026,5,1150\n")
+    path.write_text('Year,Age,Population\n2025,4,"1,200"\n2025,5,1100\n2026,4,1250\n2026,5,1150\n')
     frame = read_population(path)
     # the 2025 mid-year is the population at the January 2026 census
     assert list(frame.index) == [2026, 2027] and list(frame.columns) == [4, 5]
