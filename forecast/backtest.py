@@ -68,7 +68,7 @@ def read_unit_costs(path: Path) -> dict[str, float]:
             reader = csv.DictReader(handle)
             # each row's line in the file (a blank line between rows is skipped, not counted)
             rows = [
-                (reader.line_num, r["provision_type"] or "", r["unit_cost_gbp"] or "")
+                (reader.line_num, r["provision_type"] or "", r["unit_cost_gbp"] or "", None in r)
                 for r in reader
             ]
     except (OSError, KeyError, ValueError, csv.Error) as error:
@@ -77,7 +77,12 @@ def read_unit_costs(path: Path) -> dict[str, float]:
         ) from error
     types = [p for p in DFE_PLACEMENT_CATEGORY if p != "central"]
     costs: dict[str, float] = {}
-    for row, provision, text in rows:
+    for row, provision, text, extra in rows:
+        if extra:  # an unquoted `£30,000` splits into fields and once read as £30
+            raise ValueError(
+                f"{path}:{row}: more fields than the header's (quote a cost written with a "
+                "comma, or drop the comma)"
+            )
         provision = provision.strip()
         if provision not in types:
             raise ValueError(

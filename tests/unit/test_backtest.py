@@ -256,6 +256,7 @@ def test_the_council_backtest_asks_the_published_growth_as_at_each_origin():
         # the line in the file, blank lines counted (a blank line made it one line early)
         ("mainstream,8000\n\nmss,x\n", r"unit-costs.csv:4: unit_cost_gbp must be"),
         ("mainstream,8000\nmss\n", r"unit-costs.csv:3: unit_cost_gbp must be .* not ''"),
+        ("mainstream,£30,000\n", r"unit-costs.csv:2: more fields than the header's"),
         ("", "no unit costs"),
     ],
 )
