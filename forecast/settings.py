@@ -240,6 +240,12 @@ def _mapping(value: object, name: str) -> dict:
 
 # A rate a year is a fraction (0.03 for 3 %): one beyond ±50 % a year is a slip (3 for 3 %).
 _RATE = (-0.5, 0.5)
+# inflation a year as the UK has known it (CPI peaked at 11.1 % in 2022): 0.5 is a typed 50 %
+_INFLATION = (-0.05, 0.15)
+# high needs funding a year: the largest national rise was about 12 % (2022-23)
+_FUNDING = (-0.2, 0.2)
+# paths × every council × years × provision types are held at once: 100,000 to 2050 is ~15 GB
+MAX_SIMULATIONS = 20_000
 # (section, setting): (lowest, highest, whole number, what it is), each bound inclusive
 _LIMITS: dict[tuple[str, str], tuple[float, float, bool, str]] = {
     ("cohort", "recency"): (1e-9, 1, False, "a weight a year back, more than 0 and at most 1"),
@@ -251,10 +257,26 @@ _LIMITS: dict[tuple[str, str], tuple[float, float, bool, str]] = {
     ("cohort", "min_trend_se"): (0, 1, False, "a spread a year as a fraction (0 to 1)"),
     ("cohort", "own_growth_se"): (0, 1, False, "a spread a year as a fraction (0 to 1)"),
     ("costs", "unit_cost_years"): (1, 50, True, "a number of years (1 or more)"),
-    ("costs", "pay_inflation"): (*_RATE, False, "a rate a year as a fraction (0.03 for 3%)"),
-    ("costs", "price_inflation"): (*_RATE, False, "a rate a year as a fraction (0.02 for 2%)"),
-    ("costs", "historical_inflation"): (*_RATE, False, "a rate a year as a fraction"),
-    ("costs", "funding_growth"): (*_RATE, False, "a rate a year as a fraction (0.03 for 3%)"),
+    ("costs", "pay_inflation"): (
+        *_INFLATION,
+        False,
+        "a rate a year as a fraction, -0.05 to 0.15 (0.03 for 3%)",
+    ),
+    ("costs", "price_inflation"): (
+        *_INFLATION,
+        False,
+        "a rate a year as a fraction, -0.05 to 0.15 (0.02 for 2%)",
+    ),
+    ("costs", "historical_inflation"): (
+        *_INFLATION,
+        False,
+        "a rate a year as a fraction, -0.05 to 0.15",
+    ),
+    ("costs", "funding_growth"): (
+        *_FUNDING,
+        False,
+        "a rate a year as a fraction, -0.2 to 0.2 (0.03 for 3%)",
+    ),
     ("costs", "pay_share"): (0, 1, False, "a share from 0 to 1 (0.7 for 70%)"),
 }
 
@@ -335,10 +357,10 @@ def validate(settings: ForecastSettings, where: Path | str) -> None:
         raise ForecastSettingsError(
             f"{where}: seed must be a whole number 0 or more, not {settings.seed}"
         )
-    if settings.simulations < 500:
+    if not 500 <= settings.simulations <= MAX_SIMULATIONS:
         raise ForecastSettingsError(
-            f"{where}: simulations must be at least 500 for stable p10/p90, "
-            f"not {settings.simulations}"
+            f"{where}: simulations must be from 500 (for stable p10/p90) to {MAX_SIMULATIONS:,} "
+            f"(beyond, the paths outgrow the machine's memory), not {settings.simulations}"
         )
     if fy_start(settings.recover_by) > fy_start(settings.horizon):
         raise ForecastSettingsError(

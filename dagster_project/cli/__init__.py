@@ -18,6 +18,8 @@ import sys
 
 from rich.console import Console
 
+from forecast.settings import MAX_SIMULATIONS
+
 from ..settings import SettingsError
 from .outputs import cmd_dbt_vars, cmd_dictionary, cmd_docs, cmd_report, cmd_trace
 from .published import PUBLISHED_HELP, cmd_backtest, cmd_fetch_published, cmd_forecast_la
@@ -25,10 +27,6 @@ from .refresh import cmd_demo, cmd_generate, cmd_refresh
 from .ui import cmd_daemon, cmd_ui
 
 __all__ = ["build_parser", "main"]
-
-
-# paths × every council × years × provision types are held at once: 100,000 to 2050 is ~15 GB
-MAX_SIMULATIONS = 20_000
 
 
 def _simulations(text: str) -> int:

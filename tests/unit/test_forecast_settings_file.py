@@ -115,6 +115,12 @@ def test_a_year_written_another_way_is_the_year_the_forecast_labels(tmp_path):
         ("costs: {unit_cost_years: 0}\n", "costs.unit_cost_years must be"),
         ("costs: {unit_cost_years: -2}\n", "costs.unit_cost_years must be"),
         ("costs: {funding_growth: 3}\n", r"costs.funding_growth must be a rate a year .* not 3"),
+        # 0.5 is a typed 50 %: funding or inflation that no year has seen
+        ("costs: {funding_growth: 0.5}\n", r"funding_growth must be .* -0.2 to 0.2 .* not 0.5"),
+        ("costs: {pay_inflation: 0.3}\n", r"pay_inflation must be .* -0.05 to 0.15"),
+        ("costs: {historical_inflation: -0.1}\n", r"historical_inflation must be"),
+        ("simulations: 1000000\n", r"simulations must be from 500 .* to 20,000 .* not 1000000"),
+        ("simulations: 100\n", r"simulations must be from 500"),
         ("costs: {pay_share: 1.5}\n", "costs.pay_share must be a share"),
         ("costs: {pay_inflation: '3%'}\n", "costs.pay_inflation must be a rate"),
         ("costs: {pay_inflation: .nan}\n", "costs.pay_inflation must be a rate"),
