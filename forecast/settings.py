@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -137,7 +137,22 @@ def _read_document(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     for name in NESTED:
         if isinstance(base.get(name), dict) and isinstance(document.get(name), dict):
             merged[name] = {**base[name], **document[name]}
+            for key in document[name]:  # a value changed here is not the file extended's source
+                if f"{key}_source" not in document[name]:
+                    merged[name].pop(f"{key}_source", None)
     return merged
+
+
+def _unsourced(costs: dict, path: Path) -> dict:
+    """A cost setting changed without its `_source` says so, rather than quoting the source
+    of a value it replaced (the report's assumptions table shows it beside the figure)."""
+    for field_ in fields(CostSettings):
+        value_name = field_.name.removesuffix("_source")
+        if field_.name == value_name or field_.name in costs or value_name not in costs:
+            continue
+        if costs[value_name] != getattr(CostSettings, value_name, None):
+            costs[field_.name] = f"set in {path.name} without a source"
+    return costs
 
 
 def load_forecast_settings(path: Path | None = None) -> ForecastSettings:
@@ -145,7 +160,7 @@ def load_forecast_settings(path: Path | None = None) -> ForecastSettings:
     document = _read_document(path)
     try:
         cohort = CohortSettings(**(document.get("cohort") or {}))
-        costs_values = dict(document.get("costs") or {})
+        costs_values = _unsourced(dict(document.get("costs") or {}), path)
         if "real_growth_bounds" in costs_values:
             costs_values["real_growth_bounds"] = tuple(costs_values["real_growth_bounds"])
         if "new_provision_unit_costs" in costs_values:

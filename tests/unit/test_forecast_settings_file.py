@@ -184,3 +184,21 @@ def test_a_population_projection_that_would_misstate_joiners_is_refused(tmp_path
     path.write_text(body)
     with pytest.raises(ForecastSettingsError, match=message):
         read_population(path)
+
+
+def test_a_cost_changed_without_a_source_does_not_quote_the_one_it_replaced(tmp_path):
+    own = tmp_path / "council.yml"
+    own.write_text(f"extends: {DEFAULTS}\ncosts: {{pay_inflation: 0.05}}\n")
+    base, changed = load_forecast_settings(DEFAULTS), load_forecast_settings(own)
+    assert changed.costs.pay_inflation_source == "set in council.yml without a source"
+    # what the file did not change keeps its source; a source given is kept
+    assert changed.costs.price_inflation_source == base.costs.price_inflation_source
+    own.write_text(
+        f"extends: {DEFAULTS}\ncosts: {{pay_inflation: 0.05, pay_inflation_source: our award}}\n"
+    )
+    assert load_forecast_settings(own).costs.pay_inflation_source == "our award"
+    alone = tmp_path / "alone.yml"
+    alone.write_text("costs: {funding_growth: 0.01}\n")
+    assert load_forecast_settings(alone).costs.funding_growth_source == (
+        "set in alone.yml without a source"
+    )
