@@ -131,6 +131,24 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
                 "source_file",
                 "source_row",
             ]
+        if trace.mart_value is None and not len(trace.rows):
+            # nothing on either side: a year the warehouse does not hold, not a mismatch
+            mart, column = (
+                ("fct_provision_spend", "financial_year")
+                if args.what == "spend"
+                else ("fct_ehcp_cohort", "census_year")
+            )
+            held = [
+                str(r[0])
+                for r in con.execute(
+                    f"SELECT DISTINCT {column} FROM marts.{mart} ORDER BY 1"
+                ).fetchall()
+            ]
+            console.print(
+                f"[red]Nothing to trace: marts.{mart} has no row for {label.split(' ', 1)[1]} "
+                f"and no rows are behind it ({column} held: {', '.join(held) or 'none'}).[/red]"
+            )
+            return 2
         extract, names = _landing_names(con, args.what)
         trace.rows = _current_file_names(trace.rows, names)
         if args.verbatim:

@@ -170,6 +170,14 @@ def test_trace_lists_the_exact_transactions_behind_a_spend_figure(audited, monke
     assert "plans: traced rows total 0.00; mart 0.00: they match" in capsys.readouterr().out
     assert main(["trace", "plans", "--census", "2024", "--provision", "special"]) == 2
     assert "No provision type 'special'" in capsys.readouterr().out
+    # a year the warehouse does not hold is no figure to trace, not "they DO NOT match"
+    assert main(["trace", "plans", "--census", "1999"]) == 2
+    said = " ".join(capsys.readouterr().out.split())
+    assert "Nothing to trace: marts.fct_ehcp_cohort has no row for census 1999" in said
+    assert "census_year held: 20" in said and "DO NOT" not in said
+    assert main(["trace", "spend", "--year", "2030-31", "--provision", "mss"]) == 2
+    said = " ".join(capsys.readouterr().out.split())
+    assert "no row for 2030-31 mss" in said and "financial_year held: 20" in said
 
     # read back from the landing file: each row as the file holds it (UK dates, the ledger's own
     # amounts), the child's id withheld
