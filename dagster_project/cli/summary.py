@@ -250,7 +250,19 @@ def _print_council(con, settings: Settings, console: Console, la_code: str, many
         """
     ).fetchall()
     forecast: dict[tuple[str, str], tuple[float, float]] = {}
+    # the forecast the tables hold: after a forecast that failed, the last good one, whose
+    # horizon may not be the one the settings now ask for (its figures, labelled as its own)
+    horizon = settings.horizon
     if table_exists(con, "forecast", "spend"):
+        held = con.execute("SELECT max(financial_year) FROM forecast.spend").fetchone()[0]
+        if held and held != settings.horizon:
+            console.print(
+                f"[yellow]The forecast held reaches {held}, not the {settings.horizon} the "
+                "settings ask for: it is the last forecast that ran (see above for why this "
+                "refresh's did not).[/yellow]",
+                highlight=False,
+            )
+            horizon = held
         for scenario, provision, spend, plans in con.execute(
             """
             SELECT s.scenario, s.provision_type, s.spend_gbp_central, c.plans_central
@@ -260,7 +272,7 @@ def _print_council(con, settings: Settings, console: Console, la_code: str, many
                 AND c.year = CAST(left(s.financial_year, 4) AS INTEGER) + 1
             WHERE s.financial_year = ?
             """,
-            [settings.horizon],
+            [horizon],
         ).fetchall():
             forecast[(scenario, provision)] = (spend, plans)
     if not actual:
@@ -268,7 +280,7 @@ def _print_council(con, settings: Settings, console: Console, la_code: str, many
     fy, census_year = actual[0][1], actual[0][4]
     table = Table(
         title=(
-            f"Spend and caseload by provision: {fy} actual and {settings.horizon} forecast "
+            f"Spend and caseload by provision: {fy} actual and {horizon} forecast "
             "(central: mean of the paths)"
         )
     )
@@ -276,9 +288,9 @@ def _print_council(con, settings: Settings, console: Console, la_code: str, many
         "provision",
         f"plans Jan {census_year}",
         f"spend {fy}",
-        f"plans {settings.horizon}",
-        f"spend {settings.horizon} unmitigated",
-        f"spend {settings.horizon} mitigated",
+        f"plans {horizon}",
+        f"spend {horizon} unmitigated",
+        f"spend {horizon} mitigated",
     ):
         table.add_column(column, justify="left" if column == "provision" else "right")
     # a column with no figure at all (no forecast) totals "–", not 0
@@ -298,10 +310,10 @@ def _print_council(con, settings: Settings, console: Console, la_code: str, many
             "SELECT scenario, cumulative_balance_gbp_central, cumulative_balance_gbp_p10, "
             "cumulative_balance_gbp_p90 "
             "FROM forecast.hnb_position WHERE financial_year = ? ORDER BY scenario DESC",
-            [settings.horizon],
+            [horizon],
         ).fetchall():
             console.print(
-                f"Cumulative high needs balance at end of {settings.horizon}, {scenario}: "
+                f"Cumulative high needs balance at end of {horizon}, {scenario}: "
                 f"{money_m(balance)} (p10–p90 {money_m(low)} to {money_m(high)})"
             )
         if table_exists(con, "forecast", "mitigations"):
@@ -309,7 +321,7 @@ def _print_council(con, settings: Settings, console: Console, la_code: str, many
             from forecast.mitigations import balance_caveats
 
             effects = con.execute("SELECT * FROM forecast.mitigations").df()
-            for sentence in balance_caveats(effects, settings.horizon):
+            for sentence in balance_caveats(effects, horizon):
                 console.print(sentence, highlight=False)
         # the balance hangs on these: say them beside it
         import math

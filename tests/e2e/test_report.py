@@ -1211,3 +1211,21 @@ def test_a_type_hidden_on_the_last_census_has_no_forecast_published(data):
     per_plan = shown.frame[shown.frame.iloc[:, 0] == "Full-time places per plan"]
     labels = {data.labels[p] for p in hidden}
     assert per_plan.loc[per_plan.iloc[:, 1].isin(labels)].iloc[:, 3].isna().all()
+
+
+def test_the_summary_labels_the_forecast_held_with_its_own_horizon(con, data):
+    """After a forecast that failed with a new horizon, the tables hold the last good forecast:
+    the summary showed its figures under the new horizon's label (or blanks where it had none)."""
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from dagster_project.cli.summary import _print_council
+
+    (la_code,) = con.execute("SELECT DISTINCT la_code FROM marts.fct_ehcp_cohort").fetchone()
+    console = Console(record=True, width=250)
+    _print_council(con, SimpleNamespace(horizon="2030-31"), console, la_code, False)
+    said = " ".join(console.export_text().split())
+    assert f"The forecast held reaches {data.horizon}, not the 2030-31 the settings ask" in said
+    assert f"Cumulative high needs balance at end of {data.horizon}, unmitigated" in said
+    assert "2030-31 forecast" not in said and "end of 2030-31" not in said
