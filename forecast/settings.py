@@ -158,6 +158,8 @@ def _unsourced(costs: dict, path: Path) -> dict:
 def load_forecast_settings(path: Path | None = None) -> ForecastSettings:
     path = path or DEFAULT_SETTINGS_FILE
     document = _read_document(path)
+    for name, kind in zip(NESTED, (CohortSettings, CostSettings, SensitivitySettings), strict=True):
+        _known_keys(document.get(name), name, {f.name for f in fields(kind)}, path)
     try:
         cohort = CohortSettings(**(document.get("cohort") or {}))
         costs_values = _unsourced(dict(document.get("costs") or {}), path)
@@ -204,6 +206,23 @@ def load_forecast_settings(path: Path | None = None) -> ForecastSettings:
         raise ForecastSettingsError(f"{path}: {error}") from error
     validate(settings, path)
     return settings
+
+
+def _known_keys(values: object, section: str, known: set[str], where: Path) -> None:
+    """A section is a mapping of settings it knows: a misspelt key (trend_year) named with the
+    section's settings, not as a Python argument error."""
+    if values is None:
+        return
+    if not isinstance(values, dict):
+        raise ForecastSettingsError(
+            f"{where}: {section} must be settings (key: value), not {values!r}"
+        )
+    unknown = sorted(str(k) for k in set(values) - known)
+    if unknown:
+        raise ForecastSettingsError(
+            f"{where}: unknown {section} setting(s) {', '.join(unknown)}; known: "
+            f"{', '.join(sorted(known))}"
+        )
 
 
 def _unit_costs(values: object, where: Path) -> dict[str, float]:
@@ -389,6 +408,19 @@ def _validate_capacity(settings: ForecastSettings, where: Path | str) -> None:
     """Every capped provision type sends the children beyond its places somewhere else, to a
     type without a cap of its own (the simulation moves the excess once: a chain would leave the
     second type over its cap)."""
+    from ingest.provision_types import DFE_PLACEMENT_CATEGORY
+
+    types = [p for p in DFE_PLACEMENT_CATEGORY if p != "central"]
+    for section, named in (
+        ("capacity", list(settings.capacity)),
+        ("overflow", [*settings.overflow, *settings.overflow.values()]),
+    ):
+        unknown = sorted(set(named) - set(types))
+        if unknown:
+            raise ForecastSettingsError(
+                f"{where}: {section} names {', '.join(unknown)}, not a placement provision type "
+                f"({', '.join(types)})"
+            )
     for provision, places in settings.capacity.items():
         if not math.isfinite(places) or places < 0:
             raise ForecastSettingsError(

@@ -133,6 +133,12 @@ def test_a_year_written_another_way_is_the_year_the_forecast_labels(tmp_path):
         ("prevalence_ceiling: 60\n", "prevalence_ceiling is set but population is not"),
         ("simulations: many\n", r"council.yml: simulations must be a whole number, not 'many'"),
         ("capacity: [mss]\n", "council.yml: capacity must map provision types to values"),
+        # a misspelt key was a Python argument error; a type no plan has capped nothing
+        ("cohort: {trend_year: 4}\n", r"unknown cohort setting\(s\) trend_year; known: damping"),
+        ("sensitivity: {joiner_percent: {a: 5}}\n", "unknown sensitivity setting"),
+        ("cohort: 5\n", r"cohort must be settings \(key: value\), not 5"),
+        ("capacity: {special: 300}\noverflow: {special: inmss}\n", "capacity names special, not"),
+        ("capacity: {mss: 300}\noverflow: {mss: indep}\n", "overflow names indep, not a placement"),
     ],
 )
 def test_a_setting_out_of_range_or_of_the_wrong_kind_names_itself(tmp_path, text, message):
