@@ -347,13 +347,20 @@ def _check_values(settings: ForecastSettings, where: Path | str) -> None:
             f"{where}: costs.real_growth_bounds must be [lowest, highest] real growth a year as "
             f"fractions, lowest first (e.g. [-0.05, 0.10]), not {list(bounds)!r}"
         )
+    ranges = {
+        "funding_growth": (_FUNDING, "a rate a year as a fraction"),
+        "unit_cost_inflation": (_INFLATION, "a rate a year as a fraction"),
+        "joiners_percent": ((-100, 100), "a percentage: 10 for +10 %"),
+    }
     for name, variants in vars(settings.sensitivity).items():
+        (low, high), what = ranges[name]
         for label, value in variants.items():
-            limit = 100 if name == "joiners_percent" else _RATE[1]
-            if not math.isfinite(value) or abs(value) > limit:
+            # (a joiners change of a fraction of one per cent is a fraction typed for a percentage)
+            typed_as_fraction = name == "joiners_percent" and 0 < abs(value) < 1
+            if not math.isfinite(value) or not low <= value <= high or typed_as_fraction:
                 raise ForecastSettingsError(
-                    f"{where}: sensitivity.{name}.{label} must be within ±{limit:g} "
-                    f"({'a percentage' if limit == 100 else 'a rate a year as a fraction'}), "
+                    f"{where}: sensitivity.{name}.{label} must be from {low:g} to {high:g} "
+                    f"({what}{', at least 1 either way' if typed_as_fraction else ''}), "
                     f"not {value!r}"
                 )
     ceiling = settings.prevalence_ceiling

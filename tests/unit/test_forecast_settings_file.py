@@ -128,6 +128,9 @@ def test_a_year_written_another_way_is_the_year_the_forecast_labels(tmp_path):
         ("cohort: {own_growth_se: x}\n", "cohort.own_growth_se must be"),
         ("cohort: {pool_with_published: 'no'}\n", "pool_with_published must be true or false"),
         ("sensitivity: {funding_growth: {high: 7}}\n", "sensitivity.funding_growth.high must"),
+        ("sensitivity: {unit_cost_inflation: {high: 0.3}}\n", r"inflation.high must be from -0.05"),
+        # joiners are in per cent: 0.1 is a fraction typed for +10 %
+        ("sensitivity: {joiners_percent: {high: 0.1}}\n", "at least 1 either way\\), not 0.1"),
         # the ceiling is per 1,000 of the population projection: without one it did nothing,
         # while forecast.assumptions said it applied
         ("prevalence_ceiling: 60\n", "prevalence_ceiling is set but population is not"),
