@@ -83,7 +83,11 @@ def test_the_corpus_through_refresh(pipeline_env, monkeypatch, capsys):
     assert "rows_accounted_for" not in out.split("Checks:")[1]
     for name in ("ehcp", "placements", "finance", "budget"):
         assert f"raw/{name} · no_rejected_files" in out or name == "budget"
-        assert f"raw/{name} · quarantine_within_tolerance" in out
+        assert f"quarantined {name}: " in out  # each quarantined row's reason is named
+        # the cases share one council here: every quarantined plan is P1, which case 36's file,
+        # loaded after them, gives readable; staging reads that one, so the gate counts none
+        failed = f"raw/{name} · quarantine_within_tolerance" in out
+        assert failed != (name == "ehcp"), name
     for (_extract, file_name), want in expectations.items():
         if want["status"] == "rejected":
             assert file_name in out

@@ -110,6 +110,7 @@ def spend_data():
     by_line = pd.concat(
         [by_line, rows[rows["provision_type"] == "central"].assign(s251_line="1.2.5")]
     ).assign(s251_description="a line")
+    caseload = pd.DataFrame({"mss": [40.0], "inmss": [20.0], "ap": [25.0]}, index=[2025])
     return SimpleNamespace(
         spend=rows,
         spend_forecast=forecast,
@@ -119,6 +120,9 @@ def spend_data():
         labels={p: p for p in ("mss", "inmss", "ap", "central")},
         complete_years=["2023-24", "2024-25"],
         forecast_years=["2025-26"],
+        # the last census's counts, none of them hidden (hidden_at_base: no forecast withheld)
+        caseload=caseload,
+        caseload_published=lambda threshold: (SimpleNamespace(cells=caseload), None),
     )
 
 
@@ -158,10 +162,12 @@ def test_the_spend_charts_show_a_hidden_spend_only_with_its_complement():
     actual = trend[trend["financial_year"] == "2023-24"].set_index("provision_type")["spend_gbp"]
     assert actual[HIDDEN] > 30_000
     # the hidden type has no figure in the chart's data (it was a real-looking £0), the shown
-    # ones theirs, and its forecast is there
+    # ones theirs; hidden in the base year, its forecast is not published either (forecast spend
+    # per plan is the base year's grown: hidden_at_base)
     total = data.spend.query("financial_year == '2023-24'")["spend_gbp"].sum()
-    assert pd.isna(actual["inmss"]) and actual.sum() == total  # NaN adds nothing
-    assert trend.query("provision_type == 'inmss' and is_forecast")["spend_gbp"].notna().all()
+    assert pd.isna(actual.get("inmss")) and actual.sum() == total  # NaN adds nothing
+    assert trend.query("provision_type == 'inmss' and is_forecast")["spend_gbp"].isna().all()
+    assert trend.query("provision_type == 'mss' and is_forecast")["spend_gbp"].notna().all()
 
 
 def test_a_unit_cost_carried_from_a_hidden_year_is_not_quoted_for_publication():
