@@ -1236,6 +1236,17 @@ def _varied(costs: CostModel, history: History, model: cohort.CohortModel, **cha
     )
 
 
+# forecast.sensitivity's columns, one row per assumption, variant and financial year
+SENSITIVITY_COLUMNS = (
+    "assumption",
+    "variant",
+    "value",
+    "financial_year",
+    "cumulative_balance_gbp_central",
+    "change_from_central_gbp",
+)
+
+
 def _sensitivity(
     history: History,
     model: cohort.CohortModel,
@@ -1307,14 +1318,4 @@ def _sensitivity(
             (name, variant, value, fy, balance[y], balance[y] - central[y])
             for y, fy in enumerate(run.financial_years)
         ]
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "assumption",
-            "variant",
-            "value",
-            "financial_year",
-            "cumulative_balance_gbp_central",
-            "change_from_central_gbp",
-        ],
-    )
+    return pd.DataFrame(rows, columns=list(SENSITIVITY_COLUMNS))

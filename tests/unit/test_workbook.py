@@ -427,6 +427,7 @@ def test_an_empty_mitigation_log_keeps_the_forecast_s_years(tmp_path):
 
 
 def test_a_sensitivity_of_funding_growth_that_changes_nothing_says_why():
+    from forecast.model import SENSITIVITY_COLUMNS
     from report.tables import sensitivity
 
     rows = [
@@ -434,15 +435,7 @@ def test_a_sensitivity_of_funding_growth_that_changes_nothing_says_why():
         ("unit_cost_inflation", "high", 0.04, -7e6, -2e6),
     ]
     frame = pd.DataFrame(
-        [(a, v, x, "2028-29", b, c) for a, v, x, b, c in rows],
-        columns=[
-            "assumption",
-            "variant",
-            "value",
-            "financial_year",
-            "cumulative_balance_gbp_central",
-            "change_from_central_gbp",
-        ],
+        [(a, v, x, "2028-29", b, c) for a, v, x, b, c in rows], columns=list(SENSITIVITY_COLUMNS)
     )
     data = SimpleNamespace(sensitivity=frame, horizon="2028-29")
     [table] = sensitivity(data)
