@@ -3,7 +3,7 @@
 * **Unit cost** per provision type = spend ÷ full-time-equivalent placements in the last
   complete financial year. It grows at its real growth — the compound growth of the last
   `unit_cost_years` complete years less the inflation of those years (`historical_inflation`),
-  clipped to `real_growth_bounds` — plus the cash inflation assumed ahead: pay
+  clipped to `real_growth_bounds` — compounded with the cash inflation assumed ahead: pay
   (`pay_inflation`, weighted by `pay_share`, staff being most of what a placement costs) and
   prices (`price_inflation`). Each path draws its real growth once from the spread of the yearly
   changes, within `real_growth_bounds` too (a few noisy years' spread, compounded, had pushed
@@ -12,7 +12,8 @@
 * **FTE per plan**: a January plan in a provision type is, on average, this many full-time
   placements over its financial year (recent ratio of FTE to census plans). Spend = plans on
   the census × FTE per plan × unit cost.
-* **Central spend** (no placement) follows its own real growth plus inflation, drawn per path.
+* **Central spend** (no placement) follows its own real growth compounded with inflation, drawn per
+  path.
 * **Funding**: the budget file's lines for the years it gives (allocations are known a year
   ahead), otherwise the last year's funding grown at `funding_growth` (a stated assumption with
   its source; `null` takes the compound growth of the last `unit_cost_years` complete years,
@@ -103,6 +104,14 @@ class CarriedYear:
     @property
     def balance_gbp(self) -> float:
         return self.funding_gbp - self.spend_gbp
+
+
+def cash_growth(real, inflation):
+    """A year's cash growth of a unit cost: its real growth compounded with inflation, as the
+    real growth was measured (past growth ÷ (1 + historical inflation) − 1), so a type whose cost
+    grew 8 % a year goes on at 8 % when inflation ahead equals the inflation taken off. Adding
+    the two instead lost their product (8 % measured, 7.85 % forecast at 3.5 % inflation)."""
+    return (1 + real) * (1 + inflation) - 1
 
 
 @dataclass
@@ -368,9 +377,11 @@ def balance_before(
             )
         plans = caseload.loc[census].reindex(costs.provisions, fill_value=0).to_numpy(dtype=float)
         per_plan = costs.fte_per_plan * (
-            costs.unit_cost * (1 + costs.real_growth + costs.inflation) ** step
+            costs.unit_cost * (1 + cash_growth(costs.real_growth, costs.inflation)) ** step
         )
-        central = costs.central * (1 + costs.central_real_growth + costs.inflation) ** step
+        central = (
+            costs.central * (1 + cash_growth(costs.central_real_growth, costs.inflation)) ** step
+        )
         by_type, posted, estimate = plans * per_plan, None, None
         so_far = _posted_so_far(history, fy, costs)
         if so_far is not None:
@@ -589,13 +600,14 @@ def simulate_costs(
     central = np.empty((paths, years))
     # years between the costs' base year and the first forecast year grow without levers
     gap = fy_start(financial_years[0]) - fy_start(model.base_fy) - 1
-    cost = np.broadcast_to(model.unit_cost, (paths, P)) * (1 + real + model.inflation) ** gap
-    central_now = np.full(paths, model.central) * (1 + central_real + model.inflation) ** gap
+    grows = 1 + cash_growth(real, model.inflation)
+    central_grows = 1 + cash_growth(central_real, model.inflation)
+    cost = np.broadcast_to(model.unit_cost, (paths, P)) * grows**gap
+    central_now = np.full(paths, model.central) * central_grows**gap
     for step in range(years):
-        cost = cost * (1 + real + model.inflation + levers.growth[step]) * levers.level[step]
-        central_now = (
-            central_now * (1 + central_real + model.inflation) * levers.central_level[step]
-        )
+        # a lever's growth (a mitigation's points a year) moves the cash growth
+        cost = cost * (grows + levers.growth[step]) * levers.level[step]
+        central_now = central_now * central_grows * levers.central_level[step]
         unit[:, step] = cost
         central[:, step] = central_now
     funding = np.array([model.funding[fy] for fy in financial_years]) + levers.funding

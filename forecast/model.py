@@ -27,6 +27,7 @@ from .costs import (
     CostModel,
     FirstYearPosted,
     balance_before,
+    cash_growth,
     complete_years,
     decided_each_year,
     estimate_costs,
@@ -890,7 +891,7 @@ def _rates(model: cohort.CohortModel, costs: CostModel, settings: ForecastSettin
                 float(costs.fte_per_plan[p]),
                 float(costs.unit_cost[p]),
                 float(costs.real_growth[p]),
-                float(costs.real_growth[p] + costs.inflation),
+                float(cash_growth(costs.real_growth[p], costs.inflation)),
             )
         )
     rows.append(
@@ -903,7 +904,7 @@ def _rates(model: cohort.CohortModel, costs: CostModel, settings: ForecastSettin
             np.nan,
             costs.central,
             costs.central_real_growth,
-            costs.central_real_growth + costs.inflation,
+            cash_growth(costs.central_real_growth, costs.inflation),
         )
     )
     frame = pd.DataFrame(
@@ -983,23 +984,25 @@ def assumptions_table(
         elif not costs.growth_measured[p]:
             why = (
                 f"no growth above inflation (fewer than two years of unit cost to measure it "
-                f"by) + {costs.inflation:.1%} inflation"
+                f"by), compounded with {costs.inflation:.1%} inflation"
             )
         elif np.isclose(real, low) or np.isclose(real, high):
             why = (
                 f"{real:+.1%} above inflation, held at the bound of real growth (costs."
                 f"real_growth_bounds {low:+.1%} to {high:+.1%}: the last {c.unit_cost_years} "
-                f"years' growth less {c.historical_inflation:.1%} was beyond it) + "
-                f"{costs.inflation:.1%} inflation"
+                f"years' growth less {c.historical_inflation:.1%} was beyond it), "
+                f"compounded with {costs.inflation:.1%} inflation"
             )
         else:
             why = (
                 f"{real:+.1%} above inflation (the last {c.unit_cost_years} years' growth less "
-                f"{c.historical_inflation:.1%}) + {costs.inflation:.1%} inflation"
+                f"{c.historical_inflation:.1%}), compounded with {costs.inflation:.1%} inflation"
             )
         if costs.unit_cost[p] != 0 and costs.unit_cost_source[p]:
             why += f"; unit cost: {costs.unit_cost_source[p]}"
-        rows.append(("unit_cost_growth", provision, None, real + costs.inflation, "a year", why))
+        rows.append(
+            ("unit_cost_growth", provision, None, cash_growth(real, costs.inflation), "a year", why)
+        )
     # what the growth applies to: each type's unit cost in the base year and the full-time
     # places a plan holds (the balance is plans × FTE per plan × unit cost)
     for p, provision in enumerate(costs.provisions):
@@ -1035,9 +1038,10 @@ def assumptions_table(
             "unit_cost_growth",
             "central",
             None,
-            float(costs.central_real_growth + costs.inflation),
+            cash_growth(costs.central_real_growth, costs.inflation),
             "a year",
-            f"{costs.central_real_growth:+.1%} above inflation + {costs.inflation:.1%} inflation"
+            f"{costs.central_real_growth:+.1%} above inflation, compounded with "
+            f"{costs.inflation:.1%} inflation"
             + (
                 f"; with the spend on {', '.join(costs.unplaced_spend)}, which had no full-time "
                 "placements"

@@ -839,7 +839,10 @@ def headline_assumptions(data: ReportData) -> str:
         for name in ("pay_inflation", "price_inflation"):
             if name in rows.index:
                 text += f"; {ASSUMPTION_LABELS[name].lower()}: {rows.loc[name, 'source']}"
-        text += "), plus each provision type's growth above inflation (see the assumptions table)."
+        text += (
+            "), compounded with each provision type's growth above inflation (see the "
+            "assumptions table)."
+        )
     # the caseload behind the balance: how it did on the council's past, beside the simple
     # projections, said where the balance is rather than only in the model's section
     if data.backtest is not None and (scored := verdict(data.backtest)) is not None:

@@ -267,10 +267,11 @@ def cost_model(base_fy="2025-26", real_sd=(0.0, 0.0)):
 FORECAST_YEARS = ["2026-27", "2027-28", "2028-29"]
 
 
-def test_simulated_costs_grow_at_real_growth_plus_inflation():
+def test_simulated_costs_grow_at_real_growth_compounded_with_inflation():
     paths = costs.simulate_costs(cost_model(), FORECAST_YEARS, 4, 1, costs.no_levers(3, 2))
     steps = np.arange(1, 4)
-    np.testing.assert_allclose(paths.unit_cost[0, :, 0], 1000 * 1.03**steps)  # 1 % + 2 %
+    # 1 % real and 2 % inflation: 1.01 × 1.02 a year (3.02 %), not 1 % + 2 %
+    np.testing.assert_allclose(paths.unit_cost[0, :, 0], 1000 * (1.01 * 1.02) ** steps)
     np.testing.assert_allclose(paths.unit_cost[0, :, 1], 2000 * 1.02**steps)
     np.testing.assert_allclose(paths.central[0], [500 * 1.02, 500 * 1.02**2, 500 * 1.02**3])
     np.testing.assert_array_equal(paths.funding, np.tile([10_000.0, 11_000.0, 12_000.0], (4, 1)))
@@ -281,7 +282,7 @@ def test_years_between_the_costs_base_and_the_forecast_grow_too():
     paths = costs.simulate_costs(
         cost_model(base_fy="2024-25"), FORECAST_YEARS, 1, 1, costs.no_levers(3, 2)
     )
-    assert paths.unit_cost[0, 0, 0] == pytest.approx(1000 * 1.03**2)
+    assert paths.unit_cost[0, 0, 0] == pytest.approx(1000 * (1.01 * 1.02) ** 2)
     assert paths.central[0, 0] == pytest.approx(500 * 1.02**2)
 
 
@@ -292,7 +293,10 @@ def test_cost_levers_by_hand():
     levers.central_level[2] *= 0.5
     levers.funding[0:] += 100.0
     paths = costs.simulate_costs(cost_model(), FORECAST_YEARS, 2, 1, levers)
-    np.testing.assert_allclose(paths.unit_cost[0, :, 0], [1030, 1030 * 1.04, 1030 * 1.04**2])
+    mss = 1000 * 1.01 * 1.02  # 1 % real, 2 % inflation; a point more from the second year
+    np.testing.assert_allclose(
+        paths.unit_cost[0, :, 0], [mss, mss * (1.0302 + 0.01), mss * (1.0302 + 0.01) ** 2]
+    )
     np.testing.assert_allclose(
         paths.unit_cost[0, :, 1], [2040, 2040 * 1.02 * 0.9, 2040 * 1.02**2 * 0.9]
     )
@@ -319,7 +323,7 @@ def test_each_paths_growth_stays_within_the_bounds_the_mean_is_held_to():
     noisy = dataclasses.replace(cost_model(real_sd=(0.55, 0.0)), real_growth_bounds=(-0.05, 0.10))
     paths = costs.simulate_costs(noisy, FORECAST_YEARS, 2000, 3, costs.no_levers(3, 2))
     mss = paths.unit_cost[:, :, 0]
-    yearly = mss[:, 1:] / mss[:, :-1] - 1 - noisy.inflation
+    yearly = mss[:, 1:] / mss[:, :-1] / (1 + noisy.inflation) - 1
     assert yearly.min() >= -0.05 - 1e-12 and yearly.max() <= 0.10 + 1e-12
     assert (mss > 0).all() and mss[:, -1].mean() < 1000 * 1.12**3
 
@@ -435,8 +439,22 @@ def test_each_paths_growth_spreads_evenly_about_the_stated_rate():
     )
     paths = costs.simulate_costs(near, FORECAST_YEARS, 4000, 3, costs.no_levers(3, 2))
     mss = paths.unit_cost[:, :, 0]
-    yearly = mss[:, 1:] / mss[:, :-1] - 1 - near.inflation
+    yearly = mss[:, 1:] / mss[:, :-1] / (1 + near.inflation) - 1
     assert yearly.min() >= -0.05 - 1e-12 and yearly.max() <= -0.01 + 1e-12
     assert yearly.std() > 0.01  # still a spread
-    stated = 1000 * (1 - 0.03 + near.inflation) ** 3
+    stated = 1000 * ((1 - 0.03) * (1 + near.inflation)) ** 3
     assert mss[:, -1].mean() == pytest.approx(stated, rel=0.002)
+
+
+def test_a_unit_costs_measured_growth_goes_on_when_inflation_ahead_is_the_inflation_taken_off():
+    """mss's unit cost grew 5 % a year; its real growth is that less 3.5 % historical inflation
+    (1.05 ÷ 1.035). With 3.5 % inflation ahead it must grow 5 % again: added to the real growth,
+    inflation gave 4.95 %, and the balance lost the product of the two every year."""
+    same = dataclasses.replace(SETTINGS, pay_inflation=0.035, price_inflation=0.035)
+    h = history()
+    model = costs.estimate_costs(h, caseload_by_census(h), same, "2028-29")
+    assert model.inflation == pytest.approx(0.035)
+    paths = costs.simulate_costs(model, FORECAST_YEARS, 4, 1, costs.no_levers(3, 2))
+    mss = paths.unit_cost[0, :, 0]
+    np.testing.assert_allclose(mss[1:] / mss[:-1], 1.05)
+    assert costs.cash_growth(model.real_growth[0], model.inflation) == pytest.approx(0.05)

@@ -527,7 +527,7 @@ def test_a_year_in_progress_keeps_what_the_ledger_has_posted(steady):
     ].set_index("provision_type")["value"]
     assert by_type.sum() == pytest.approx(carried.spend_gbp)
     costs = ahead.cost_model
-    grown = costs.central * (1 + costs.central_real_growth + costs.inflation)
+    grown = costs.central * (1 + costs.central_real_growth) * (1 + costs.inflation)
     assert by_type["central"] == pytest.approx(central * 0.95 + 0.2 * grown)
     spend = ahead.assumptions.set_index("assumption").loc["in_progress_year_spend", "source"]
     assert f"£{spent * 0.95:,.0f} posted so far in the ledger" in spend
