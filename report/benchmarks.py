@@ -333,14 +333,18 @@ def find_flags(councils: dict[str, CouncilHistory]) -> pd.DataFrame:
     )
 
 
-def _is_flagged(flags: pd.DataFrame, code: str, year: int, series: list[str]) -> bool:
-    hits = flags[
-        (flags["code"] == code)
-        & (flags["census_year"] == year)
-        & flags["series"].isin(series)
-        & (flags["kind"] != "watch")
-    ]
-    return not hits.empty
+def _flagged_keys(flags: pd.DataFrame) -> frozenset[tuple[str, int, str]]:
+    """(code, census year, series) of every flag that leaves its figure out (not a "watch")."""
+    kept = flags[flags["kind"] != "watch"]
+    return frozenset(
+        zip(kept["code"], kept["census_year"].astype(int), kept["series"], strict=True)
+    )
+
+
+def _is_flagged(
+    flagged: frozenset[tuple[str, int, str]], code: str, year: int, series: list[str]
+) -> bool:
+    return any((code, int(year), name) in flagged for name in series)
 
 
 # --- indicators ------------------------------------------------------------------------------
@@ -359,9 +363,10 @@ def indicator_parts(data: PublishedData, flags: pd.DataFrame) -> pd.DataFrame:
     councils = data.councils
     year = _latest_common(councils)
     rows = []
+    flagged_keys = _flagged_keys(flags)
 
     def add(code, indicator, period, numerator, denominator, inputs):
-        flagged = any(_is_flagged(flags, code, y, s) for y, s in inputs)
+        flagged = any(_is_flagged(flagged_keys, code, y, s) for y, s in inputs)
         rows.append((code, indicator, period, numerator, denominator, flagged))
 
     for code, history in councils.items():
@@ -628,6 +633,7 @@ def _trends(
     region = [c for c in data.councils.values() if c.region == history.region and c.code != ENGLAND]
     peers = [data.councils[c] for c in similar["code"]]
     rows = []
+    flagged_keys = _flagged_keys(flags)
 
     def series_values(h: CouncilHistory, measure: str) -> dict[int, tuple[float, float, bool]]:
         total = _series(h, "total")
@@ -636,12 +642,12 @@ def _trends(
             if y not in total.index:
                 continue
             if measure == "plans":
-                out[y] = (total[y], 1.0, _is_flagged(flags, h.code, y, ["total"]))
+                out[y] = (total[y], 1.0, _is_flagged(flagged_keys, h.code, y, ["total"]))
             elif y not in h.imputed_mix:  # a year without its settings published has no share
                 out[y] = (
                     _series(h, "inmss")[y],
                     total[y],
-                    _is_flagged(flags, h.code, y, ["inmss", "total"]),
+                    _is_flagged(flagged_keys, h.code, y, ["inmss", "total"]),
                 )
         return out
 
@@ -678,7 +684,7 @@ def _trends(
     for series in trends.loc[plans, "series"].unique():
         mask = plans & (trends["series"] == series)
         if series == "similar councils":
-            index = _peer_index(peers, years, flags)
+            index = _peer_index(peers, years, flagged_keys)
             trends.loc[mask, "value"] = trends.loc[mask, "census_year"].map(index)
         else:
             base = trends.loc[mask & (trends["census_year"] == years[0]), "value"]
@@ -690,7 +696,7 @@ def _trends(
 
 
 def _peer_index(
-    peers: list[CouncilHistory], years: list[int], flags: pd.DataFrame
+    peers: list[CouncilHistory], years: list[int], flagged: frozenset[tuple[str, int, str]]
 ) -> dict[int, float]:
     indices = {}
     for y in years:
@@ -701,7 +707,7 @@ def _peer_index(
                 years[0] in total.index
                 and y in total.index
                 and total[years[0]] > 0
-                and not _is_flagged(flags, h.code, y, ["total"])
+                and not _is_flagged(flagged, h.code, y, ["total"])
             ):
                 points.append(total[y] / total[years[0]] * 100)
         indices[y] = float(np.median(points)) if points else float("nan")
