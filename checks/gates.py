@@ -22,7 +22,7 @@ import pandas as pd
 
 from forecast.years import fy_label
 from ingest.contracts import Extract
-from ingest.parsing import amount_size_sql, amount_sql, quote_ident
+from ingest.parsing import amount_size_sql, amount_sql, quote_ident, typed_sql
 from warehouse import Warehouse, as_warehouse
 
 
@@ -362,8 +362,12 @@ def _quarantine_in_landing_sql(extract: Extract) -> str:
     council, reasons, money in absolute amounts (an unreadable amount at its digits' value) and
     `replaced`: a file that ranks after its own, as current_rows ranks them (a SEN2 return's
     census day, the named day, the load order), gives its key as a readable row."""
+    # the quarantined key read as the loader types it (`2024/25` is `2024-25`, an id `T7.0` is
+    # `T7`), as staging matches the later file's row: its text alone missed those replacements
     same_key = " AND ".join(
-        f"CAST(v.{quote_ident(k)} AS VARCHAR) = trim(q.{quote_ident(k)})" for k in extract.key
+        f"CAST(v.{quote_ident(k)} AS VARCHAR) = "
+        f"CAST({typed_sql(extract.column(k), 'q.' + quote_ident(k))} AS VARCHAR)"
+        for k in extract.key
     )
     money = extract.money_column
     size = (

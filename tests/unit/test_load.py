@@ -897,6 +897,32 @@ def test_a_bad_row_a_later_file_gives_again_readable_no_longer_counts_against_th
     assert quarantine_within_tolerance(con, FINANCE, 0.05, 0.05).passed
 
 
+def test_a_key_written_another_way_in_the_later_file_still_replaces_the_bad_row(tmp_path, con):
+    """The budget keyed by `2024/25` in the file with a bad amount and `2024-25` in its
+    correction, a transaction id `T7.0` (Excel's number tail) in one and `T7` in the other:
+    staging reads them as one key (the typed values), so the correction replaces the bad row.
+    The gate compared the quarantined text with the typed value, counted them unreplaced and
+    held the council on a corrected file."""
+    from checks.gates import quarantine_within_tolerance
+    from ingest.contracts import BUDGET
+
+    header = "financial_year,line,amount\n"
+    write(tmp_path, "budget", "budget_v1.csv", header + "2024/25,hnb_allocation,12.3.4\n")
+    load(con, BUDGET, tmp_path)
+    assert not quarantine_within_tolerance(con, BUDGET, 0.0, 0.0).passed
+    write(tmp_path, "budget", "budget_v2.csv", header + "2024-25,hnb_allocation,30000000\n")
+    load(con, BUDGET, tmp_path, load_id="L2")
+    gate = quarantine_within_tolerance(con, BUDGET, 0.0, 0.0)
+    assert gate.passed, gate.summary
+    # an id with a decimal tail is the id without it
+    write(tmp_path, "finance", "f1.csv", f"{FINANCE_HEADER}\n7.0,2024-05-01,1x0,1.2.1\n")
+    load(con, FINANCE, tmp_path, load_id="L3")
+    assert not quarantine_within_tolerance(con, FINANCE, 0.0, 0.0).passed
+    write(tmp_path, "finance", "f2.csv", f"{FINANCE_HEADER}\n7,2024-05-01,100,1.2.1\n")
+    load(con, FINANCE, tmp_path, load_id="L4")
+    assert quarantine_within_tolerance(con, FINANCE, 0.0, 0.0).passed
+
+
 def test_a_list_dated_before_the_bad_row_s_own_does_not_replace_it(tmp_path, con):
     """March's placements list with an unreadable end date, then February's re-sent with the
     placement open: staging keeps March's list (the later day), so February's row replaces
