@@ -117,12 +117,20 @@ def amount_sql(expr: str) -> str:
 
 
 def amount_size_sql(expr: str) -> str:
-    """The size of an amount `amount_sql` refuses (`1,500,000.00 CR`, `250.00-`, `12,34`): its
-    digits and first decimal point read as pounds, NULL when they make no number. Never loaded:
-    it only weighs a quarantined row's money in the quarantine's money tolerance, so an amount
-    the parser cannot read does not pass that tolerance as £0."""
-    digits = f"regexp_replace({blank_to_null(expr)}, '[^0-9.]', '', 'g')"
-    return f"try_cast(nullif({digits}, '') AS {MONEY_TYPE})"
+    """The size of an amount `amount_sql` refuses (`1,500,000.00 CR`, `250.00-`, `12,34`,
+    `1.234.567,89`): its digits read as pounds, the last point or comma the decimal one when
+    one or two digits follow it; NULL when there are no digits. Never loaded: it only weighs a
+    quarantined row's money in the quarantine's money tolerance, so an amount the parser cannot
+    read does not pass that tolerance as £0 (`12.3.4` and `1.234.567,89` had weighed nothing,
+    their several points making no number)."""
+    marks = f"regexp_replace({blank_to_null(expr)}, '[^0-9.,]', '', 'g')"
+    pence = f"regexp_extract({marks}, '[.,]([0-9]{{1,2}})$', 1)"
+    pounds = (
+        f"regexp_replace(CASE WHEN {pence} <> '' THEN left({marks}, length({marks}) - "
+        f"length({pence}) - 1) ELSE {marks} END, '[^0-9]', '', 'g')"
+    )
+    number = f"{pounds} || CASE WHEN {pence} <> '' THEN '.' || {pence} ELSE '' END"
+    return f"try_cast(nullif({number}, '') AS {MONEY_TYPE})"
 
 
 def code_sql(expr: str, codes: tuple[str, ...]) -> str:

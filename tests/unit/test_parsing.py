@@ -5,7 +5,7 @@ import duckdb
 import pytest
 
 from ingest.contracts import BUDGET_LINE_CODES, CEASE_REASON_CODES, PRIMARY_NEED_CODES
-from ingest.parsing import amount_sql, code_sql, date_sql, financial_year_sql
+from ingest.parsing import amount_size_sql, amount_sql, code_sql, date_sql, financial_year_sql
 
 
 def evaluate(expression: str, text):
@@ -104,6 +104,25 @@ def test_dates_are_read_day_first(text, expected):
 )
 def test_amounts(text, expected):
     assert evaluate(amount_sql("v"), text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("1,500,000.00 CR", Decimal("1500000.00")),
+        ("250.00-", Decimal("250.00")),
+        ("12,34", Decimal("12.34")),
+        # several points or commas: the last the decimal one (they weighed £0, no number)
+        ("1.234.567,89", Decimal("1234567.89")),
+        ("12.3.4", Decimal("123.4")),
+        ("1,234", Decimal("1234")),
+        (".5", Decimal("0.5")),
+        ("n/a", None),
+        ("", None),
+    ],
+)
+def test_an_unreadable_amount_weighs_its_digits_and_first_decimal_point(text, expected):
+    assert evaluate(amount_size_sql("v"), text) == expected
 
 
 def test_codes_match_case_and_spaces_and_excel_decimals():
