@@ -2,7 +2,9 @@
 
 A table here is a grid of counts with its totals: every combination of its dimensions' values,
 plus rows where some dimensions say `total`. *Primary* suppression hides every count from 1 to
-`threshold - 1`, totals included (zero is shown: it discloses no child). A published total
+`threshold - 1`, totals included (zero is shown: it discloses no child, except beside a
+line's only hidden count when its total is hidden too: those zeros say every child of the line
+has that count's attribute, so one of them is hidden as well). A published total
 minus the cells shown gives away a lone hidden cell, so *secondary* suppression hides more
 until no hidden value can be worked out. Exactly: each line of the table (the cells along one
 dimension with their total) is an equation "cells − total = 0"; a hidden value can be worked
@@ -135,7 +137,11 @@ def suppress(
         progressed = False
         for line in lines:
             hidden_cells = [p for p in line.cells if reasons[p] is not None]
-            if len(hidden_cells) == 1 or sum(not known_money[p] for p in hidden_cells) == 1:
+            if (
+                len(hidden_cells) == 1
+                or sum(not known_money[p] for p in hidden_cells) == 1
+                or _discloses_attribute(line, values, reasons)
+            ):
                 hid = _hide_complement(line, values, guessed, is_total, reasons, lines_of)
                 progressed |= hid is not None
         if progressed:
@@ -173,6 +179,17 @@ def suppress(
                 )
             touched |= {id(line) for line in lines_of[hid]}
     return pd.Series(reasons, index=table.index, name="suppressed", dtype=object)
+
+
+def _discloses_attribute(line: Line, values: np.ndarray, reasons: np.ndarray) -> bool:
+    """Whether a line's hidden total lies in one hidden member, every other member shown as 0:
+    no count is given away, but every child the line counts shares that member's attribute
+    (all of a provision type's children have one need). Its complement is a zero hidden too."""
+    if line.total == EXTERNAL or reasons[line.total] is None:
+        return False
+    hidden = [p for p in line.members if reasons[p] is not None]
+    shown = [p for p in line.members if reasons[p] is None]
+    return len(hidden) == 1 and bool(shown) and all(values[p] == 0 for p in shown)
 
 
 def _hide_complement(

@@ -241,3 +241,29 @@ def test_a_hidden_caseload_is_not_given_back_by_the_year_before_and_the_flows_be
         {"ehcp_plans_by_need": cohort, "ehcp_flows": flows.iloc[:0]}, threshold=5
     )
     assert alone["ehcp_flows"].empty and alone["ehcp_plans_by_need"]["suppressed"].any()
+
+
+def test_a_line_whose_only_non_zero_cell_is_hidden_with_its_total_hides_a_zero_too():
+    """Provision p0 holds 3 children, all with need n0: its total (3) and n0's cell (3) are
+    hidden, but the zeros shown beside them said that every child in p0 has need n0 — an
+    attribute of each of those children, disclosed without any count. One of the zeros is
+    hidden too, so the reader cannot tell which need they have; every other line keeps its
+    zeros shown."""
+    counts = np.array([[3, 40, 25], [0, 30, 20], [0, 12, 9], [0, 8, 0]])
+    table, found, reasons = published(two_way(counts))
+    hidden = reasons.notna().to_numpy()
+    p0 = (table["provision"] == "p0").to_numpy()
+    inside = p0 & (table["need"] != TOTAL).to_numpy()
+    assert hidden[p0 & (table["need"] == TOTAL).to_numpy()].all()  # its total, 3: primary
+    # n0's cell and at least one of the zeros beside it
+    assert hidden[inside & (table["need"] == "n0").to_numpy()].all()
+    assert hidden[inside & (table["need"] != "n0").to_numpy()].any()
+    # and no line of the table has one hidden cell beside zeros with its total hidden
+    for line in found:
+        members = [p for p in line.members if hidden[p]]
+        shown = [p for p in line.members if not hidden[p]]
+        alone = len(members) == 1 and hidden[line.total] and len(shown)
+        assert not (alone and all(table["plans"].iloc[p] == 0 for p in shown)), line
+    assert not determined_by_rank(hidden, table, found)
+    # a zero elsewhere, beside counts that are shown, stays shown (p2 × n3)
+    assert not hidden[((table["provision"] == "p2") & (table["need"] == "n3")).to_numpy()].all()
