@@ -35,7 +35,7 @@ from warehouse.councils import chosen_council
 from . import requests, tables
 from .benchmarks import Benchmarks, BenchmarkUnavailable, benchmark, load_published_data
 from .charts import Chart, build_benchmark_charts, build_charts
-from .data import OPTIONAL, REQUIRED, ReportData, read_report_data
+from .data import OPTIONAL, REQUIRED, ReportData, long_date, read_report_data
 from .folder import AUDIENCES, LAST_BUILD, install_report, staged_report_dir
 from .html import Section, render
 from .workbook import write_workbook
@@ -339,8 +339,11 @@ def _titles(
     subtitle = (
         f"Actual {years[0]} to {years[-1]}, forecast to {data.horizon} (unmitigated and "
         "mitigated). "
-        f"Built {built_at} from refresh run {run}."
+        + (f"Data as at {long_date(data.as_at.as_at)}. " if data.as_at else "")
+        + f"Built {built_at} from refresh run {run}."
     )
+    if data.as_at and (stale := data.as_at.stale(dt.date.today())):
+        subtitle += " " + stale
     about = [
         ("Council", council),
         (
@@ -350,6 +353,7 @@ def _titles(
             else "internal (unsuppressed)",
         ),
         ("Built", built_at),
+        *([("Data as at", data.as_at.sentence())] if data.as_at else []),
         ("Refresh run", str(run)),
         (
             "Years",

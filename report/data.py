@@ -5,6 +5,7 @@ All frames are aggregates: the report never reads child-level tables.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import duckdb
@@ -80,6 +81,63 @@ class ReportInputError(RuntimeError):
     """The warehouse lacks a table the report needs; the message says which and what to run."""
 
 
+# the extracts' latest date further than this before a build is said: a ledger is posted
+# monthly and a plans list re-sent each term, so a quarter without either is a feed that stopped
+STALE_AFTER_DAYS = 92
+
+
+def long_date(day: dt.date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+@dataclass(frozen=True)
+class DataAsAt:
+    """How far a council's extracts reach (intermediate.int_data_as_at, int_census_dates)."""
+
+    as_at: dt.date  # the latest date in any of its extracts: nothing after it is known
+    ledger_last_posting: dt.date | None
+    last_census: dt.date | None
+
+    def sentence(self) -> str:
+        parts = [f"the latest date in the extracts is {long_date(self.as_at)}"]
+        if self.ledger_last_posting is not None:
+            parts.append(f"the ledger's last posting {long_date(self.ledger_last_posting)}")
+        if self.last_census is not None:
+            parts.append(f"the last census counted {long_date(self.last_census)}")
+        return "; ".join(parts)
+
+    def stale(self, today: dt.date) -> str | None:
+        """A warning when the extracts stop more than STALE_AFTER_DAYS before `today`."""
+        days = (today - self.as_at).days
+        if days <= STALE_AFTER_DAYS:
+            return None
+        return (
+            f"The extracts reach {long_date(self.as_at)}, {days} days before "
+            f"{long_date(today)}: nothing after it is in these figures or the forecast. If "
+            "the council's feeds have stopped, load current extracts."
+        )
+
+
+def read_data_as_at(con: duckdb.DuckDBPyConnection, la_code: str | None) -> DataAsAt | None:
+    """Council `la_code`'s reach (None: a warehouse of one council); None before the models."""
+    if not (
+        table_exists(con, "intermediate", "int_data_as_at")
+        and table_exists(con, "intermediate", "int_census_dates")
+    ):
+        return None
+    row = con.execute(
+        of_council(
+            "SELECT max(a.as_at_date), max(a.ledger_last_posting_date), "
+            "(SELECT max(c.census_date) FROM intermediate.int_census_dates AS c) "
+            "FROM intermediate.int_data_as_at AS a",
+            la_code,
+        )
+    ).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return DataAsAt(*(pd.Timestamp(v).date() if v is not None else None for v in row))
+
+
 @dataclass
 class ReportData:
     labels: dict[str, str]  # provision type → label, in report order
@@ -122,6 +180,7 @@ class ReportData:
     # close computed for the year before (checks.gates.BROUGHT_FORWARD_SQL): the balance runs
     # on from the earliest one given, so the difference is in neither it nor the forecast
     restated_balances: pd.DataFrame | None = None
+    as_at: DataAsAt | None = None  # how far the council's extracts reach
     # the census counts' suppression per threshold (`_cohort_suppression`), worked out once; not
     # copied by dataclasses.replace (a copy with other counts works out its own)
     _suppressed: dict = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -522,6 +581,7 @@ def read_report_data(
             FROM marts.fct_ehcp_transitions GROUP BY ALL ORDER BY ALL
         """),
         mitigations=df("SELECT * FROM forecast.mitigations"),
+        as_at=read_data_as_at(con, la_code),
         restated_balances=_restated_balances(df)
         if table_exists(con, "staging", "stg_budget__lines")
         else None,

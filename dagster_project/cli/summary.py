@@ -277,6 +277,12 @@ def _print_council(con, settings: Settings, console: Console, la_code: str, many
             forecast[(scenario, provision)] = (spend, plans)
     if not actual:
         return
+    from report.data import read_data_as_at
+
+    if (as_at := read_data_as_at(con, None)) is not None:
+        console.print(f"Data as at: {as_at.sentence()}.", highlight=False)
+        if stale := as_at.stale(settings.extract_date):
+            console.print(f"[yellow]{stale}[/yellow]", highlight=False)
     fy, census_year = actual[0][1], actual[0][4]
     table = Table(
         title=(

@@ -5,6 +5,7 @@ published files."""
 
 import csv
 import dataclasses
+import datetime as dt
 import math
 import os
 import re
@@ -24,7 +25,7 @@ from forecast.published_extract import SHIPPED
 from report import style
 from report.benchmarks import ENGLAND, benchmark, load_published_data
 from report.charts import MOVES_YEARS, build_charts
-from report.data import read_report_data
+from report.data import STALE_AFTER_DAYS, read_report_data
 from tests.conftest import REFERENCE_DATA, REPO_ROOT, reference_file
 from tests.xlsx_formulas import Evaluator
 
@@ -631,6 +632,28 @@ def test_the_first_page_names_the_funding_and_unit_cost_assumptions_and_the_scen
     scored = verdict(con.execute("SELECT * FROM forecast.backtest").df())
     assert scored.sentence() in unescape(first)
     assert scored.sentence() in " ".join(demo.output.split())
+
+
+def test_the_report_and_summary_say_how_far_the_extracts_reach(demo, con):
+    """The date the figures stop at, from the warehouse (int_data_as_at), on the report's first
+    lines and in the refresh's summary."""
+    as_at, ledger = con.execute(
+        "SELECT as_at_date, ledger_last_posting_date FROM intermediate.int_data_as_at"
+    ).fetchone()
+    census = scalar(con, "SELECT max(census_date) FROM intermediate.int_census_dates")
+    said = f"{as_at.day} {as_at:%B %Y}"
+    text = unescape((demo.report / "internal" / "report.html").read_text())
+    top = text[: text.index('id="funding"')]
+    assert f"Data as at {said}." in top
+    # and in full with what the report is built from, at its end
+    assert f"the ledger's last posting {ledger.day} {ledger:%B %Y}" in text
+    assert f"the last census counted {census.day} {census:%B %Y}" in text
+    output = " ".join(demo.output.split())
+    assert f"Data as at: the latest date in the extracts is {said}" in output
+    # more than a quarter old on the day it is built: said on both (and only then)
+    stale = (dt.date.today() - as_at).days > STALE_AFTER_DAYS
+    assert (f"The extracts reach {said}" in top) == stale
+    assert (f"The extracts reach {said}" in output) == stale
 
 
 def test_dbv_module_1_forecasts_by_age_and_need_transport_and_accuracy(demo, workbook, con):

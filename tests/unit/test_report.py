@@ -352,3 +352,25 @@ def test_an_assumption_s_amount_reads_in_its_unit():
     assert texts == ["0.96", "4.50", "£8,817", "60"]
     formats = [_row_format(table, row, "Amount", "amount") for row in range(4)]
     assert formats == ["#,##0.00", "#,##0.00", "£#,##0;-£#,##0;£0", "#,##0"]
+
+
+def test_how_far_the_extracts_reach_is_said_and_a_stopped_feed_warned_of():
+    import datetime as dt
+
+    from report.data import STALE_AFTER_DAYS, DataAsAt
+
+    reach = DataAsAt(dt.date(2026, 3, 31), dt.date(2026, 3, 28), dt.date(2026, 1, 15))
+    assert reach.sentence() == (
+        "the latest date in the extracts is 31 March 2026; the ledger's last posting "
+        "28 March 2026; the last census counted 15 January 2026"
+    )
+    # a quarter on: still the usual lag of a monthly ledger
+    assert reach.stale(dt.date(2026, 3, 31) + dt.timedelta(days=STALE_AFTER_DAYS)) is None
+    warned = reach.stale(dt.date(2026, 12, 5))
+    assert warned is not None and warned.startswith(
+        "The extracts reach 31 March 2026, 249 days before 5 December 2026"
+    )
+    # without a ledger or a census, the date alone
+    assert DataAsAt(dt.date(2025, 7, 1), None, None).sentence() == (
+        "the latest date in the extracts is 1 July 2025"
+    )
