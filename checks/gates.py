@@ -276,8 +276,15 @@ def quarantine_within_tolerance(
     replaced = (
         _replaced_in_quarantine(con, extract)
         if totals["rows_quarantined"].sum()
-        else pd.DataFrame(columns=["la_code", "rows", "gross_money_gbp"])
+        else pd.DataFrame(columns=["la_code", "rows", "gross_money_gbp", "quarantined_money_gbp"])
     ).set_index("la_code")
+    # the quarantined money weighed as the replaced money is, now: a file loaded by an earlier
+    # version stored its unreadable amounts' size as that version weighed them (1.234.567,89 at
+    # £0), and taking today's weight of a replaced row off it could leave less than nothing
+    stored = totals["gross_money_quarantined_gbp"]
+    weighed = totals["la_code"].map(replaced["quarantined_money_gbp"]).astype(float).fillna(stored)
+    totals["gross_money_read_gbp"] += weighed - stored
+    totals["gross_money_quarantined_gbp"] = weighed
     # (neither quarantined nor read: the later file's row is the one read)
     totals["rows_replaced"] = totals["la_code"].map(replaced["rows"]).fillna(0).astype(int)
     money_replaced = totals["la_code"].map(replaced["gross_money_gbp"]).fillna(0.0).astype(float)
@@ -416,12 +423,15 @@ def _quarantine_in_landing_sql(extract: Extract) -> str:
 
 def _replaced_in_quarantine(con: duckdb.DuckDBPyConnection, extract: Extract) -> pd.DataFrame:
     """Per council, the quarantined rows of files in the landing folder that a later file gives
-    again readable (_quarantine_in_landing_sql), and their money in absolute amounts."""
+    again readable (_quarantine_in_landing_sql), and their money in absolute amounts; and the
+    money of every quarantined row, weighed now (`quarantined_money_gbp`)."""
     return con.execute(
         f"""
         WITH {_quarantine_in_landing_sql(extract)}
-        SELECT la_code, count(*) AS rows, sum(size)::DOUBLE AS gross_money_gbp
-        FROM quarantined WHERE replaced GROUP BY la_code
+        SELECT la_code, count(*) FILTER (WHERE replaced) AS rows,
+               coalesce(sum(size) FILTER (WHERE replaced), 0)::DOUBLE AS gross_money_gbp,
+               coalesce(sum(size), 0)::DOUBLE AS quarantined_money_gbp
+        FROM quarantined GROUP BY la_code
         """
     ).df()
 

@@ -923,6 +923,34 @@ def test_a_key_written_another_way_in_the_later_file_still_replaces_the_bad_row(
     assert quarantine_within_tolerance(con, FINANCE, 0.0, 0.0).passed
 
 
+def test_quarantined_money_is_weighed_as_the_replaced_money_is(tmp_path, con):
+    """A ledger loaded by an earlier version, which weighed `1.234.567,89` at £0; its correction
+    (£12.34) replaces it, and £5,000 of bad rows stay. Taking today's £1.23m weight of the
+    replaced row off the stored £5,000 left less than nothing, and the gate passed with £5,000
+    of £14,812 in quarantine."""
+    from checks.gates import quarantine_within_tolerance
+
+    good = [f"T{n},2024-05-01,100.00,1.2.1" for n in range(1, 99)]
+    bad = ['T99,2024-05-01,"1.234.567,89",1.2.1', "T100,2024-05-01,5000.00 GBPx,1.2.1"]
+    write(tmp_path, "finance", "fin_2024-05.csv", "\n".join([FINANCE_HEADER, *good, *bad]) + "\n")
+    load(con, FINANCE, tmp_path)
+    # as the earlier version stored it: the unreadable 1.234.567,89 weighed nothing
+    con.execute(
+        "UPDATE raw.finance_files SET gross_money_quarantined_gbp = 5000, "
+        "gross_money_read_gbp = 14800"
+    )
+    write(
+        tmp_path,
+        "finance",
+        "fin_2024-05_fix.csv",
+        f"{FINANCE_HEADER}\nT99,2024-05-01,12.34,1.2.1\n",
+    )
+    load(con, FINANCE, tmp_path, load_id="L2")
+    gate = quarantine_within_tolerance(con, FINANCE, 0.05, 0.005)
+    assert not gate.passed, gate.summary
+    assert "£5,000.00 of £14,812.34" in gate.summary
+
+
 def test_a_list_dated_before_the_bad_row_s_own_does_not_replace_it(tmp_path, con):
     """March's placements list with an unreadable end date, then February's re-sent with the
     placement open: staging keeps March's list (the later day), so February's row replaces
