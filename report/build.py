@@ -35,7 +35,7 @@ from warehouse.councils import chosen_council
 from . import requests, tables
 from .benchmarks import Benchmarks, BenchmarkUnavailable, benchmark, load_published_data
 from .charts import Chart, build_benchmark_charts, build_charts
-from .data import OPTIONAL, REQUIRED, ReportData, long_date, read_report_data
+from .data import OPTIONAL, REQUIRED, ReportData, long_date, read_data_as_at, read_report_data
 from .folder import AUDIENCES, LAST_BUILD, install_report, staged_report_dir
 from .html import Section, render
 from .workbook import write_workbook
@@ -123,6 +123,10 @@ def inputs_fingerprint(con: duckdb.DuckDBPyConnection, options: ReportOptions) -
     for source in sorted(Path(__file__).parent.rglob("*")):
         if source.suffix in (".py", ".j2"):
             digest.update(source.read_bytes())
+    # a feed that stopped leaves every table as it was: its warning (which counts the days to
+    # today) is an input too, or the report drawn while the data was fresh would be kept
+    as_at = read_data_as_at(con, chosen_council(con, options.council))
+    digest.update(repr(as_at.stale(dt.date.today()) if as_at else None).encode())
     return digest.hexdigest()
 
 

@@ -107,14 +107,25 @@ class DataAsAt:
         return "; ".join(parts)
 
     def stale(self, today: dt.date) -> str | None:
-        """A warning when the extracts stop more than STALE_AFTER_DAYS before `today`."""
+        """A warning when the extracts stop more than STALE_AFTER_DAYS before `today`, or the
+        ledger does while the others go on (its feed alone stopped: spend ends there)."""
         days = (today - self.as_at).days
+        if days > STALE_AFTER_DAYS:
+            return (
+                f"The extracts reach {long_date(self.as_at)}, {days} days before "
+                f"{long_date(today)}: nothing after it is in these figures or the forecast. If "
+                "the council's feeds have stopped, load current extracts."
+            )
+        if self.ledger_last_posting is None:
+            return None
+        days = (today - self.ledger_last_posting).days
         if days <= STALE_AFTER_DAYS:
             return None
         return (
-            f"The extracts reach {long_date(self.as_at)}, {days} days before "
-            f"{long_date(today)}: nothing after it is in these figures or the forecast. If "
-            "the council's feeds have stopped, load current extracts."
+            f"The ledger's last posting is {long_date(self.ledger_last_posting)}, {days} days "
+            f"before {long_date(today)}, though the other extracts reach "
+            f"{long_date(self.as_at)}: spend after it is not in these figures. If the finance "
+            "feed has stopped, load the current ledger."
         )
 
 

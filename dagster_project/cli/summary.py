@@ -2,6 +2,7 @@
 with examples, the checks, spend and caseload by provision with the forecast, the balance and
 what drives it, and where the serving file and the report are."""
 
+import datetime as dt
 from pathlib import Path
 
 from rich.console import Console
@@ -281,7 +282,7 @@ def _print_council(con, settings: Settings, console: Console, la_code: str, many
 
     if (as_at := read_data_as_at(con, None)) is not None:
         console.print(f"Data as at: {as_at.sentence()}.", highlight=False)
-        if stale := as_at.stale(settings.extract_date):
+        if stale := as_at.stale(dt.date.today()):
             console.print(f"[yellow]{stale}[/yellow]", highlight=False)
     fy, census_year = actual[0][1], actual[0][4]
     table = Table(

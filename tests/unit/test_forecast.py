@@ -578,7 +578,7 @@ def test_a_mitigations_file_with_no_entries_forecasts_and_every_check_passes(ste
     assert [gate.failures for _, gate in checks.values() if not gate.passed] == []
 
 
-def test_unit_costs_grow_at_real_growth_plus_inflation(steady):
+def test_unit_costs_grow_at_real_growth_compounded_with_inflation(steady):
     result = run_forecast(steady, [], SETTINGS)
     rates = result.rates.set_index("provision_type")
     # history grew 3.5 % = inflation

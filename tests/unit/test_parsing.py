@@ -121,7 +121,9 @@ def test_amounts(text, expected):
         ("", None),
     ],
 )
-def test_an_unreadable_amount_weighs_its_digits_and_first_decimal_point(text, expected):
+def test_an_unreadable_amount_weighs_its_digits_with_the_last_point_or_comma_as_decimal(
+    text, expected
+):
     assert evaluate(amount_size_sql("v"), text) == expected
 
 

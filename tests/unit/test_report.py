@@ -365,7 +365,7 @@ def test_how_far_the_extracts_reach_is_said_and_a_stopped_feed_warned_of():
         "28 March 2026; the last census counted 15 January 2026"
     )
     # a quarter on: still the usual lag of a monthly ledger
-    assert reach.stale(dt.date(2026, 3, 31) + dt.timedelta(days=STALE_AFTER_DAYS)) is None
+    assert reach.stale(dt.date(2026, 3, 28) + dt.timedelta(days=STALE_AFTER_DAYS)) is None
     warned = reach.stale(dt.date(2026, 12, 5))
     assert warned is not None and warned.startswith(
         "The extracts reach 31 March 2026, 249 days before 5 December 2026"
@@ -374,3 +374,46 @@ def test_how_far_the_extracts_reach_is_said_and_a_stopped_feed_warned_of():
     assert DataAsAt(dt.date(2025, 7, 1), None, None).sentence() == (
         "the latest date in the extracts is 1 July 2025"
     )
+
+
+def test_a_ledger_that_stopped_while_the_other_extracts_go_on_is_warned_of():
+    import datetime as dt
+
+    from report.data import DataAsAt
+
+    ledger_stopped = DataAsAt(dt.date(2026, 11, 20), dt.date(2026, 3, 31), dt.date(2026, 1, 15))
+    warned = ledger_stopped.stale(dt.date(2026, 12, 5))
+    assert warned is not None and warned.startswith(
+        "The ledger's last posting is 31 March 2026, 249 days before 5 December 2026, though "
+        "the other extracts reach 20 November 2026"
+    )
+    assert ledger_stopped.stale(dt.date(2026, 5, 1)) is None
+
+
+def test_a_report_whose_tables_are_unchanged_is_drawn_again_once_its_data_is_stale(tmp_path):
+    """The report is kept when its inputs have not changed (inputs_fingerprint); a feed that
+    stopped changes no table, so the warning the report would now carry is an input too."""
+    import datetime as dt
+
+    import duckdb
+
+    from report.build import ReportOptions, inputs_fingerprint
+
+    def fingerprint(as_at: dt.date) -> str:
+        con = duckdb.connect()
+        con.execute("CREATE SCHEMA intermediate")
+        con.execute(
+            "CREATE TABLE intermediate.int_data_as_at AS SELECT '869' AS la_code, "
+            "?::DATE AS as_at_date, ?::DATE AS ledger_last_posting_date",
+            [as_at, as_at],
+        )
+        con.execute(
+            "CREATE TABLE intermediate.int_census_dates AS SELECT '869' AS la_code, "
+            "DATE '2026-01-15' AS census_date"
+        )
+        return inputs_fingerprint(con, ReportOptions(out_dir=tmp_path))
+
+    today = dt.date.today()
+    fresh = fingerprint(today)
+    assert fingerprint(today) == fresh  # the same inputs: kept
+    assert fingerprint(today - dt.timedelta(days=200)) != fresh
