@@ -383,12 +383,8 @@ def _quarantine_in_landing_sql(extract: Extract) -> str:
         if money
         else "0"
     )
-    day = (
-        "coalesce(named_day, max(named_day) OVER (PARTITION BY la_code ORDER BY "
-        "coalesce(precedence_seq, file_seq) ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))"
-        if extract.name in NAMED_DAY_EXTRACTS
-        else "NULL::DATE"
-    )
+    # the ranking day ingest recorded (ingest.load's FILES_COLUMNS), as current_rows reads it
+    day = "ranking_day" if extract.name in NAMED_DAY_EXTRACTS else "NULL::DATE"
     return f"""
         dated AS (
             SELECT file_hash, la_code, census_date, {day} AS day,

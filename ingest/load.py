@@ -482,6 +482,12 @@ FILES_COLUMNS = [
     # placements or requests file of a council names one, the later day wins whatever order they
     # came in (current_rows' by_named_day), so a rebuild from the folder gives the nights' figures
     "named_day DATE",
+    # the day the file ranks by among its council's files in the landing folder (current_rows'
+    # by_named_day, and the quarantine gate's replacements, read this one column): its named day,
+    # else the latest named day of the loaded files before it (a corrections file beats what
+    # was there when it came, and a list dated after it beats it); null for a file not loaded
+    # or no longer in the landing folder
+    "ranking_day DATE",
 ]
 
 
@@ -1376,7 +1382,7 @@ def load_extract(
 
 def _record_named_days(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
     """Each file record's `named_day`, from its name now (a renamed file takes its new name's;
-    a workbook's sheets their workbook's)."""
+    a workbook's sheets their workbook's), and its `ranking_day` (FILES_COLUMNS)."""
     names = [
         name
         for (name,) in con.execute(
@@ -1390,6 +1396,26 @@ def _record_named_days(con: duckdb.DuckDBPyConnection, extract: Extract) -> None
         "WHERE files.file_name = named.name "
         "AND files.named_day IS DISTINCT FROM named.day",
         [names, days],
+    )
+    # each file's ranking day, over the files in the landing folder that loaded, in the order
+    # they first came (precedence_seq, else file_seq)
+    con.execute(
+        f"""
+        UPDATE raw.{extract.name}_files AS files SET ranking_day = ranked.day
+        FROM (
+            SELECT files.file_hash, current.day
+            FROM raw.{extract.name}_files AS files
+            LEFT JOIN (
+                SELECT file_hash, coalesce(named_day, max(named_day) OVER (
+                    PARTITION BY la_code ORDER BY coalesce(precedence_seq, file_seq)
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+                )) AS day
+                FROM raw.{extract.name}_files WHERE in_landing AND status = 'loaded'
+            ) AS current ON current.file_hash = files.file_hash
+        ) AS ranked
+        WHERE files.file_hash = ranked.file_hash
+          AND files.ranking_day IS DISTINCT FROM ranked.day
+        """
     )
 
 

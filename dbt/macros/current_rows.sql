@@ -22,7 +22,8 @@
     re-sent February list after March's) no longer wins because it came later, and a rebuild
     from the folder gives what the nights gave. A file whose name gives no day (a corrections
     file) is as late as the latest day of the files loaded up to it: it beats what was there when
-    it came, and a list dated after it beats it. -#}
+    it came, and a list dated after it beats it. Ingest records that day on the file
+    (`ranking_day`), which the quarantine gate reads too. -#}
 {% macro current_rows(extract, key_columns, after_file_seq=none, first=none, by_named_day=false) -%}
     {#- a key is a key within one council: the same plan id in two councils' files is two plans -#}
     {%- set key_columns = ['_la_code'] + key_columns -%}
@@ -31,32 +32,16 @@
         {%- do same_key.append('candidates.' ~ column ~ ' is not distinct from repeated.' ~ column) -%}
     {%- endfor -%}
     with
-    {%- if by_named_day %}
-    files_in_landing as (
-        select *,
-            coalesce(
-                named_day,
-                max(named_day) over (
-                    partition by la_code order by coalesce(precedence_seq, file_seq)
-                    rows between unbounded preceding and current row
-                )
-            ) as _day_named
-        from {{ source('raw', extract ~ '_files') }}
-        where in_landing and status = 'loaded'
-    ),
-    {%- endif %}
     candidates {{ cte_as_not_materialized() }} (
         select valid.*, files.file_seq as _file_seq,
             coalesce(files.precedence_seq, files.file_seq) as _precedence_seq,
             files.census_date as _census_date,
-            {% if by_named_day %}files._day_named{% else %}cast(null as date){% endif %}
+            {% if by_named_day %}files.ranking_day{% else %}cast(null as date){% endif %}
                 as _day_named,
             files.la_code as _la_code
             {%- if first is not none %}, {{ first }} as _first{% endif %}
         from {{ source('raw', extract) }} as valid
-        inner join
-            {% if by_named_day %}files_in_landing{% else %}{{ source('raw', extract ~ '_files') }}{% endif %}
-            as files
+        inner join {{ source('raw', extract ~ '_files') }} as files
             on files.file_hash = valid._file_hash
             and files.in_landing
             and files.status = 'loaded'
