@@ -276,22 +276,20 @@ def quarantine_within_tolerance(
     replaced = (
         _replaced_in_quarantine(con, extract)
         if totals["rows_quarantined"].sum()
-        else pd.DataFrame(columns=["la_code", "rows", "gross_money_gbp", "quarantined_money_gbp"])
+        else pd.DataFrame(columns=["la_code", "rows", "kept_money_gbp"])
     ).set_index("la_code")
-    # the quarantined money weighed as the replaced money is, now: a file loaded by an earlier
-    # version stored its unreadable amounts' size as that version weighed them (1.234.567,89 at
-    # £0), and taking today's weight of a replaced row off it could leave less than nothing
-    stored = totals["gross_money_quarantined_gbp"]
-    weighed = totals["la_code"].map(replaced["quarantined_money_gbp"]).astype(float).fillna(stored)
-    totals["gross_money_read_gbp"] += weighed - stored
-    totals["gross_money_quarantined_gbp"] = weighed
     # (neither quarantined nor read: the later file's row is the one read)
     totals["rows_replaced"] = totals["la_code"].map(replaced["rows"]).fillna(0).astype(int)
-    money_replaced = totals["la_code"].map(replaced["gross_money_gbp"]).fillna(0.0).astype(float)
     for column in ("rows_quarantined", "rows_read"):
         totals[column] -= totals["rows_replaced"]
-    for column in ("gross_money_quarantined_gbp", "gross_money_read_gbp"):
-        totals[column] -= money_replaced
+    # the money of the rows still quarantined, weighed now from the quarantine itself rather than
+    # from each file's stored sum: a file loaded by an earlier version stored its unreadable
+    # amounts as that version weighed them (1.234.567,89 at £0), and today's weight of a
+    # replaced row taken off that could leave less than nothing
+    stored = totals["gross_money_quarantined_gbp"]
+    kept = totals["la_code"].map(replaced["kept_money_gbp"]).astype(float).fillna(stored)
+    totals["gross_money_read_gbp"] += kept - stored
+    totals["gross_money_quarantined_gbp"] = kept
     totals["quarantined_share"] = (
         totals["rows_quarantined"] / totals["rows_read"].where(totals["rows_read"] > 0)
     ).fillna(0.0)
@@ -418,15 +416,14 @@ def _quarantine_in_landing_sql(extract: Extract) -> str:
 
 
 def _replaced_in_quarantine(con: duckdb.DuckDBPyConnection, extract: Extract) -> pd.DataFrame:
-    """Per council, the quarantined rows of files in the landing folder that a later file gives
-    again readable (_quarantine_in_landing_sql), and their money in absolute amounts; and the
-    money of every quarantined row, weighed now (`quarantined_money_gbp`)."""
+    """Per council, how many quarantined rows of files in the landing folder a later file gives
+    again readable (_quarantine_in_landing_sql), and the money in absolute amounts of those it
+    does not (`kept_money_gbp`)."""
     return con.execute(
         f"""
         WITH {_quarantine_in_landing_sql(extract)}
         SELECT la_code, count(*) FILTER (WHERE replaced) AS rows,
-               coalesce(sum(size) FILTER (WHERE replaced), 0)::DOUBLE AS gross_money_gbp,
-               coalesce(sum(size), 0)::DOUBLE AS quarantined_money_gbp
+               coalesce(sum(size) FILTER (WHERE NOT replaced), 0)::DOUBLE AS kept_money_gbp
         FROM quarantined GROUP BY la_code
         """
     ).df()
