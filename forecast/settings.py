@@ -280,6 +280,12 @@ _INFLATION = (-0.05, 0.15)
 _FUNDING = (-0.2, 0.2)
 # paths × every council × years × provision types are held at once: 100,000 to 2050 is ~15 GB
 MAX_SIMULATIONS = 20_000
+
+
+def _rate_within(bounds: tuple[float, float], example: str = "") -> str:
+    return f"a rate a year as a fraction, {bounds[0]:g} to {bounds[1]:g}{example}"
+
+
 # (section, setting): (lowest, highest, whole number, what it is), each bound inclusive
 _LIMITS: dict[tuple[str, str], tuple[float, float, bool, str]] = {
     ("cohort", "recency"): (1e-9, 1, False, "a weight a year back, more than 0 and at most 1"),
@@ -291,26 +297,10 @@ _LIMITS: dict[tuple[str, str], tuple[float, float, bool, str]] = {
     ("cohort", "min_trend_se"): (0, 1, False, "a spread a year as a fraction (0 to 1)"),
     ("cohort", "own_growth_se"): (0, 1, False, "a spread a year as a fraction (0 to 1)"),
     ("costs", "unit_cost_years"): (1, 50, True, "a number of years (1 or more)"),
-    ("costs", "pay_inflation"): (
-        *_INFLATION,
-        False,
-        "a rate a year as a fraction, -0.05 to 0.15 (0.03 for 3%)",
-    ),
-    ("costs", "price_inflation"): (
-        *_INFLATION,
-        False,
-        "a rate a year as a fraction, -0.05 to 0.15 (0.02 for 2%)",
-    ),
-    ("costs", "historical_inflation"): (
-        *_INFLATION,
-        False,
-        "a rate a year as a fraction, -0.05 to 0.15",
-    ),
-    ("costs", "funding_growth"): (
-        *_FUNDING,
-        False,
-        "a rate a year as a fraction, -0.2 to 0.2 (0.03 for 3%)",
-    ),
+    ("costs", "pay_inflation"): (*_INFLATION, False, _rate_within(_INFLATION, " (0.03 for 3%)")),
+    ("costs", "price_inflation"): (*_INFLATION, False, _rate_within(_INFLATION, " (0.02 for 2%)")),
+    ("costs", "historical_inflation"): (*_INFLATION, False, _rate_within(_INFLATION)),
+    ("costs", "funding_growth"): (*_FUNDING, False, _rate_within(_FUNDING, " (0.03 for 3%)")),
     ("costs", "pay_share"): (0, 1, False, "a share from 0 to 1 (0.7 for 70%)"),
 }
 
