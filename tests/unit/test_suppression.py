@@ -6,9 +6,11 @@ import pandas as pd
 import pytest
 
 from serving.suppression import (
+    EXTERNAL,
     PRIMARY,
     SECONDARY,
     TOTAL,
+    bounded_cells,
     recoverable_cells,
     suppress,
     table_lines,
@@ -120,6 +122,72 @@ def test_a_classic_two_way_table():
     assert not recoverable_cells(hidden, lines).size
 
 
+def range_by_linear_programme(
+    hidden: np.ndarray, values: np.ndarray, lines, cell: int
+) -> tuple[float, float]:
+    """The lowest and highest value of a hidden cell an outsider can give it, found another way
+    than bounded_cells: a linear programme over every hidden cell at once (each hidden count at
+    least 1, a hidden zero at least 0; every line's equation; shown cells as published)."""
+    from scipy.optimize import linprog
+
+    unknown = list(np.flatnonzero(hidden))
+    rows, sums = [], []
+    for line in lines:
+        signs = np.ones(len(line.members)) if line.signs is None else line.signs
+        terms = list(zip(line.members, signs, strict=True))
+        if line.total != EXTERNAL:
+            terms.append((line.total, -1.0))
+        if not any(hidden[c] for c, _ in terms):
+            continue
+        row = np.zeros(len(unknown))
+        for c, sign in terms:
+            if hidden[c]:
+                row[unknown.index(c)] = sign
+        rows.append(row)
+        sums.append(sum(sign * values[c] for c, sign in terms if hidden[c]))
+    bounds = [(min(values[c], 1), None) for c in unknown]
+    objective = np.zeros(len(unknown))
+    objective[unknown.index(cell)] = 1
+    found = []
+    for direction in (1, -1):
+        result = linprog(direction * objective, A_eq=rows, b_eq=sums, bounds=bounds)
+        found.append(direction * result.fun if result.status == 0 else direction * np.inf)
+    return found[0], found[1]
+
+
+def test_hidden_counts_summing_to_as_many_as_they_are_get_a_complement():
+    """A year's 160 new plans, 156 of them shown and four types hidden: one equation in four
+    unknowns fixes none of them, but counts are whole and a hidden one is at least 1 (zeros are
+    shown), so each of the four was 1 (76 cells of the demo's published tables, found by a
+    reviewer's bounds). A fifth cell is hidden with them."""
+    cells = pd.DataFrame(
+        {
+            "year": 2020,
+            "provision": ["a", "b", "c", "d", "e", "f"],
+            "plans": [150, 6, 1, 1, 1, 1],
+        }
+    )
+    table, lines, reasons = published(cells, lines=(("year",),), dims=("year", "provision"))
+    by_provision = dict(zip(table["provision"], reasons, strict=False))
+    assert by_provision == {
+        "a": None,
+        "b": SECONDARY,
+        "c": PRIMARY,
+        "d": PRIMARY,
+        "e": PRIMARY,
+        "f": PRIMARY,
+        "total": None,
+    }
+    hidden = reasons.notna().to_numpy()
+    values = table["plans"].to_numpy(dtype=float)
+    assert not bounded_cells(hidden, lines, values).size
+    assert range_by_linear_programme(hidden, values, lines, 2) == (1, 6)
+    # the four ones alone: each is fixed, though no equation's rank says so
+    alone = hidden & (values == 1)
+    assert not recoverable_cells(alone, lines).size
+    assert sorted(bounded_cells(alone, lines, values)) == [2, 3, 4, 5]
+
+
 @pytest.mark.parametrize("seed", range(40))
 def test_no_hidden_count_can_be_worked_out_from_random_tables(seed):
     rng = np.random.default_rng(seed)
@@ -131,6 +199,10 @@ def test_no_hidden_count_can_be_worked_out_from_random_tables(seed):
     values = table["plans"].to_numpy()
     assert not ((values > 0) & (values < threshold) & ~hidden).any(), "a small count is shown"
     assert determined_by_rank(hidden, table, lines) == []
+    # nor once counts are known to be whole and a hidden one at least 1
+    for cell in np.flatnonzero(hidden):
+        low, high = range_by_linear_programme(hidden, values.astype(float), lines, cell)
+        assert np.floor(high + 1e-9) > np.ceil(low - 1e-9), (cell, low, high)
     for line in lines:  # totals add up
         assert values[line.members].sum() == values[line.total]
 
