@@ -64,15 +64,27 @@ def build(warehouse: Path, *args: str, **kwargs) -> None:
     assert completed.returncode == 0, completed.stdout[-4000:]
 
 
-@pytest.fixture
-def built(tmp_path) -> tuple[Path, Path]:
-    landing = tmp_path / "landing"
+@pytest.fixture(scope="module")
+def built_once(tmp_path_factory) -> tuple[Path, Path]:
+    """The hand-written landing folder ingested and built whole, its build recorded: once per
+    module (a build is half a minute), each test working on its own copy (`built`)."""
+    folder = tmp_path_factory.mktemp("built_once")
+    landing = folder / "landing"
     shutil.copytree(HANDWRITTEN_LANDING, landing)
-    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse = folder / "warehouse.duckdb"
     ingest(warehouse, landing)
     build(warehouse)
     with duckdb.connect(str(warehouse)) as con:
         increment.record(con, DBT_DIR)
+    return landing, warehouse
+
+
+@pytest.fixture
+def built(built_once, tmp_path) -> tuple[Path, Path]:
+    """A copy of `built_once`'s landing folder and warehouse, for a test to add files to."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "warehouse.duckdb"
+    shutil.copytree(built_once[0], landing)
+    shutil.copyfile(built_once[1], warehouse)
     return landing, warehouse
 
 
