@@ -286,6 +286,32 @@ def check_setting_columns(path: Path, header: Iterable[str], total_column: str) 
         )
 
 
+TOTAL_TOPIC = "All EHC plans"  # caseload.csv's breakdown_topic of a council's total
+
+
+def _years_of(by_code: dict[str, Iterable[int]]) -> set[int]:
+    return {year for years in by_code.values() for year in years}
+
+
+class _Once:
+    """Refuses a second row of one council, year and breakdown in a file: the later one had
+    replaced the first (or been added to it) without a word — West Berkshire's 2025 total given
+    twice, the second doubled, forecast 4,250 plans for 2026 instead of 1,865."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.seen: dict[tuple, int] = {}
+
+    def check(self, line: int, code: str, year: int, *breakdown: str) -> None:
+        key = (code, year, *breakdown)
+        first = self.seen.setdefault(key, line)
+        if first != line:
+            raise ValueError(
+                f"a second row for council {code}, {year}, {' / '.join(breakdown)} (the first "
+                f"is line {first}): keep one"
+            )
+
+
 def _census_year(time_period: str) -> int:
     """201819 → 2019 (January 2019 census); 2019 → 2019."""
     return int(time_period[-2:]) + 2000 if len(time_period) == 6 else int(time_period)
@@ -341,11 +367,12 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
     by_age: dict[str, dict[int, dict[int, float]]] = {}
 
     def key_of(row: dict[str, str]) -> str | None:
-        level = row["geographic_level"]
-        if level == "National":
+        # (the DfE's labels as it writes them; a space or a capital more read no council)
+        level = row["geographic_level"].strip().lower()
+        if level == "national":
             names["E92000001"] = ("England", "England")
             return "E92000001"
-        if level != "Local authority":
+        if level != "local authority":
             return None
         code = row["old_la_code"].strip()
         if not re.fullmatch(r"[0-9]{3}", code):
@@ -362,12 +389,19 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
         rows = _rows(files["caseload.csv"])
         if rows:
             check_setting_columns(files["caseload.csv"], rows[0][1].keys(), "ehcplans")
+        once = _Once(files["caseload.csv"])
+        census_years: set[int] = set()  # with a council's row of any topic
+        topics: set[str] = set()
         for at[0], row in rows:
             code = key_of(row)
             if code is None:
                 continue
             year = _census_year(row["time_period"])
-            if row["breakdown_topic"] == "All EHC plans":
+            topic = row["breakdown_topic"].strip()
+            census_years.add(year)
+            topics.add(topic)
+            once.check(at[0], code, year, topic, row.get("breakdown", "").strip())
+            if topic == TOTAL_TOPIC:
                 if not _published(row, "ehcplans"):
                     # a council's total not published (x, c, z): a year missing, not 0 plans (read
                     # as 0 it ranked the council's growth at -100% and pulled its region's down)
@@ -384,23 +418,36 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
                 if not any(_published(row, c) for c in settings) and _number(row, "ehcplans") > 0:
                     unknown_mix.setdefault(code, set()).add(year)
             elif (
-                row["breakdown_topic"] == "Child or young persons age"
-                and row["breakdown"].startswith("age ")
+                topic == "Child or young persons age"
+                and row["breakdown"].strip().startswith("age ")
                 and _published(row, "ehcplans")  # an age's x is unknown, not 0 plans
             ):
                 age = int(row["breakdown"].split()[1])
                 by_age.setdefault(code, {}).setdefault(year, {})[age] = _number(row, "ehcplans")
+        totalled = {y for years in (caseload, not_published) for y in _years_of(years)}
+        if untotalled := sorted(census_years - totalled):
+            # read as no council's caseload that year, a relabelled topic dropped the census
+            # (or the whole release) and the forecast ran from an earlier one, exit 0
+            raise PublishedDataError(
+                f"{files['caseload.csv']}: no council's row in column 'breakdown_topic' says "
+                f"{TOTAL_TOPIC!r} (a council's total) for the census of "
+                f"{', '.join(f'January {y}' for y in untotalled)}; its topics there: "
+                f"{', '.join(repr(t) for t in sorted(topics))}"
+            )
 
     if "sen2_estab_caseload.csv" in files:
         old: dict[str, dict[int, dict[str, float]]] = {}
         totals: dict[str, dict[int, float]] = {}
         placed: dict[str, set[int]] = {}  # years with a setting's count published
         with _reading(files["sen2_estab_caseload.csv"]) as at:
+            once = _Once(files["sen2_estab_caseload.csv"])
             for at[0], row in _rows(files["sen2_estab_caseload.csv"]):
                 code = key_of(row)
                 if code is None:
                     continue
                 year = int(row["time_period"])
+                # (a row given twice was added twice to its provision type)
+                once.check(at[0], code, year, row["establishment_group"], row["establishment_type"])
                 if (
                     row["establishment_group"] == "Total"
                     and row["establishment_type"] == "Total"
@@ -430,10 +477,12 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
             rows = _rows(files["newplans.csv"])
             if rows:
                 check_setting_columns(files["newplans.csv"], rows[0][1].keys(), "new_ehc_plans")
+            once = _Once(files["newplans.csv"])
             for at[0], row in rows:
                 code = key_of(row)
-                if code is None or row["breakdown_topic"] != "New EHC plans":
+                if code is None or row["breakdown_topic"].strip() != "New EHC plans":
                     continue
+                once.check(at[0], code, int(row["time_period"]), "New EHC plans")
                 if not _published(row, "new_ehc_plans"):
                     continue  # a total not published (x, c, z): a year missing, not 0 new plans
                 new_plans.setdefault(code, {})[int(row["time_period"]) + 1] = _by_setting(

@@ -702,6 +702,39 @@ def test_a_published_file_that_cannot_be_read_is_refused_by_file_and_line(tmp_pa
         load_published(tmp_path)
 
 
+def test_a_relabelled_total_or_a_row_given_twice_is_refused_not_skipped(tmp_path):
+    """caseload.csv's council totals are the rows whose breakdown_topic says 'All EHC plans':
+    relabelled ('Total'), a census's totals were skipped and the forecast ran from the census
+    before, exit 0; a row given twice replaced the first (West Berkshire's 2025 total doubled:
+    4,250 plans forecast for 2026 instead of 1,865). A space about a label is no change."""
+    mix = {"mainstream_academy": "60", "special_la_maintained": "30"}
+    path = tmp_path / "caseload.csv"
+    _release_2025(path, [("202324", "90", mix), ("202425", "100", mix)])
+    lines = path.read_text().splitlines()
+    spaced = (
+        lines[2]
+        .replace("Local authority", " Local authority ")
+        .replace("All EHC plans,", "All EHC plans ,", 1)
+    )
+    path.write_text("\n".join([*lines[:2], spaced]) + "\n")
+    assert load_published(tmp_path)["900"].caseload.loc[2025].sum() == 100
+    path.write_text("\n".join([*lines[:2], lines[2].replace("All EHC plans", "Total", 1)]) + "\n")
+    with pytest.raises(
+        PublishedDataError,
+        match=r"caseload.csv: no council's row in column 'breakdown_topic' says 'All EHC plans' "
+        r"\(a council's total\) for the census of January 2025; its topics there: "
+        r"'All EHC plans', 'Total'",
+    ):
+        load_published(tmp_path)
+    path.write_text("\n".join([*lines, lines[2].replace(",100,", ",200,")]) + "\n")
+    with pytest.raises(
+        PublishedDataError,
+        match=r"caseload.csv:4: a second row for council 900, 2025, All EHC plans / All EHC "
+        r"plans \(the first is line 3\)",
+    ):
+        load_published(tmp_path)
+
+
 @pytest.mark.parametrize(
     "total, cells, said",
     [
