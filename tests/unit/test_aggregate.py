@@ -286,6 +286,35 @@ def test_the_published_files_are_read_and_fitted_once_for_a_regions_councils(tmp
     assert len(reads) == 2 and fits == [2024, 2025, 2025]
 
 
+def test_one_councils_data_error_in_the_latest_census_does_not_widen_the_others_bands():
+    """Every council draws its paths from one pool of the latest origin's errors: one council's
+    total tripled in the latest census (a data error) gave every council a few paths hundreds of
+    times its forecast, and with the paths' mean held to the forecast, one council's 3-year band
+    fell to 2–7 plans under a central forecast of 1,085 (Newham, beside Bracknell Forest × 3)."""
+    clean = councils()
+    jumped = councils()
+    tripled = jumped["800"].caseload.copy()
+    tripled.loc[2025] *= 3
+    jumped["800"] = replace(jumped["800"], caseload=tripled)
+    jumped[NATIONAL] = replace(
+        jumped[NATIONAL], caseload=sum(c.caseload for k, c in jumped.items() if k != NATIONAL)
+    )
+
+    def bands(histories):
+        table = forecast_councils(histories, 2028, simulations=400)
+        total = table[(table["provision_type"] == "total") & (table["la_code"] != "800")]
+        return total.set_index(["la_code", "year"])
+
+    before, after = bands(clean), bands(jumped)
+    inside = (after["plans_p10"] <= after["plans_central"]) & (
+        after["plans_central"] <= after["plans_p90"]
+    )
+    assert inside.all()
+    width = (after["plans_p90"] - after["plans_p10"]) / after["plans_central"]
+    width_before = (before["plans_p90"] - before["plans_p10"]) / before["plans_central"]
+    assert (width / width_before).between(0.5, 2).all(), (width / width_before).describe()
+
+
 def test_an_origin_without_earlier_outcomes_is_a_clear_error():
     with pytest.raises(AggregateInputError, match="no earlier origin"):
         forecast_councils(councils(years=range(2024, 2026)), 2027, simulations=300)
