@@ -195,11 +195,37 @@ class PublishedDataError(ValueError):
     its line and the column."""
 
 
+class _Row(dict):
+    """A row whose columns are named without regard to case or spaces about the header: the
+    DfE has written one column in another case from one release to the next, and read by its
+    exact name such a release was refused as having lost the column."""
+
+    def __getitem__(self, column: str) -> str:
+        return super().__getitem__(_column_key(column))
+
+    def __contains__(self, column: object) -> bool:
+        return isinstance(column, str) and super().__contains__(_column_key(column))
+
+    def get(self, column: str, default=None):
+        return super().get(_column_key(column), default)
+
+
+def _column_key(column: str) -> str:
+    return column.strip().lower()
+
+
 def _rows(path: Path) -> list[tuple[int, dict[str, str]]]:
-    """The file's rows with their line numbers in the file (the header is line 1)."""
+    """The file's rows with their line numbers in the file (the header is line 1), each a _Row."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
+            header = [_column_key(h) for h in reader.fieldnames or ()]
+            if twice := sorted({h for h in header if header.count(h) > 1}):
+                raise PublishedDataError(
+                    f"{path}: the header names {', '.join(repr(h) for h in twice)} twice "
+                    "(whatever the case): which is meant cannot be told"
+                )
+            reader.fieldnames = header
             rows = []
             try:
                 # each row's line in the file (a blank line is skipped, and counted)
@@ -217,7 +243,7 @@ def _rows(path: Path) -> list[tuple[int, dict[str, str]]]:
                             f"{len(reader.fieldnames or ())}: a cell lost or added shifts every "
                             "column after it"
                         )
-                    rows.append((reader.line_num, row))
+                    rows.append((reader.line_num, _Row(row)))
             except csv.Error as error:  # a field over the csv module's limit (128 KiB)
                 # the csv module counts lines unreliably inside the row it fails on
                 raise PublishedDataError(

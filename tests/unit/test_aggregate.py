@@ -764,6 +764,24 @@ def test_a_relabelled_total_or_a_row_given_twice_is_refused_not_skipped(tmp_path
         load_published(tmp_path)
 
 
+def test_a_release_writing_its_headers_in_another_case_reads_the_same(tmp_path):
+    """The DfE has changed a column's case between releases: read by exact name, such a release
+    was refused as having lost its columns. Two columns one but for case are refused."""
+    mix = {"mainstream_academy": "60", "special_la_maintained": "30"}
+    path = tmp_path / "caseload.csv"
+    _release_2025(path, [("202324", "90", mix), ("202425", "100", mix)])
+    expected = load_published(tmp_path)["900"].caseload
+    header, *rows = path.read_text().splitlines()
+    shouted = ",".join(f" {h.upper()}" for h in header.split(","))
+    path.write_text("\n".join([shouted, *rows]) + "\n")
+    assert load_published(tmp_path)["900"].caseload.equals(expected)
+    path.write_text("\n".join([f"{header},EHCPlans", *(f"{r},1" for r in rows)]) + "\n")
+    with pytest.raises(
+        PublishedDataError, match=r"caseload.csv: the header names 'ehcplans' twice"
+    ):
+        load_published(tmp_path)
+
+
 @pytest.mark.parametrize(
     "total, cells, said",
     [
