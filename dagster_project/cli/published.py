@@ -97,6 +97,8 @@ def cmd_forecast_la(args: argparse.Namespace, console: Console) -> int:
             style="yellow",
             highlight=False,
         )
+    for line in _sudden_changes(councils, set(table["la_code"])):
+        console.print(line, style="yellow", highlight=False)
     if chosen is None:
         # a council left out is named: a CSV of every council but one reads as complete
         for code in sorted(set(councils) - {NATIONAL} - set(table["la_code"])):
@@ -174,6 +176,45 @@ LAST_HORIZON = 2050
 _COMMON_NAME_WORDS = {"and", "of", "the", "city", "county", "council", "borough", "upon", "on"}
 
 
+# a latest census at which a council's total more than doubled or fell by more than half: rare
+# in the published series (a recording change or a data error can look like it); the forecast
+# carries part of it on (councils' excess growth persists in part), so it is named
+SUDDEN_CHANGE = 2.0
+
+
+def _sudden_changes(councils: dict, forecast: set[str]) -> list[str]:
+    """A sentence for each forecast council whose total changed by SUDDEN_CHANGE or more between
+    its last two censuses, with how rare such a year is in the files."""
+    import pandas as pd
+
+    from forecast.published import NATIONAL
+
+    ratios = {}  # code → each census's total over the census before's
+    for code, council in councils.items():
+        totals = council.caseload.sum(axis=1).sort_index()
+        years = totals.index.to_series()
+        consecutive = (years.diff() == 1) & (totals.shift() > 0) & (totals > 0)
+        ratios[code] = (totals / totals.shift())[consecutive]
+    every = pd.concat([r for code, r in ratios.items() if code != NATIONAL])
+    sudden = ((every >= SUDDEN_CHANGE) | (every <= 1 / SUDDEN_CHANGE)).sum()
+    said = []
+    for code in sorted(forecast):
+        totals = councils[code].caseload.sum(axis=1).sort_index()
+        last = ratios[code]
+        if last.empty or last.index[-1] != totals.index[-1]:
+            continue
+        if max(last.iloc[-1], 1 / last.iloc[-1]) >= SUDDEN_CHANGE:
+            said.append(
+                f"{councils[code].name} ({code}): its published total went from "
+                f"{totals.iloc[-2]:,.0f} plans in January {totals.index[-2]} to "
+                f"{totals.iloc[-1]:,.0f} in January {totals.index[-1]} (the files' "
+                f"{len(every):,} yearly changes of a council's total include {sudden} that large): "
+                "check the published figure before using its forecast, which carries part of "
+                "the change on"
+            )
+    return said
+
+
 def _why_not_forecast(councils: dict, code: str) -> str:
     """Why `code` has no forecast: its total since its last census listed but not published;
     else no row after it (reorganised: the councils of its region first published after it,
@@ -182,6 +223,9 @@ def _why_not_forecast(councils: dict, code: str) -> str:
     council = councils[code]
     last = int(council.caseload.index.max())
     if last >= latest:
+        total = float(council.caseload.loc[last].sum())
+        if not total > 0:
+            return f"{council.name} ({code}): its published caseload for January {last} is 0 plans"
         return f"{council.name} ({code}): its published history gives no forecast"
     said = (
         f"{council.name} ({code}) published no caseload after January {last} (the latest census "

@@ -315,6 +315,27 @@ def test_one_councils_data_error_in_the_latest_census_does_not_widen_the_others_
     assert (width / width_before).between(0.5, 2).all(), (width / width_before).describe()
 
 
+def test_forecast_la_names_a_council_whose_latest_total_doubled_or_halved():
+    """Newham's published total fell from 2,705 to 1,199 plans in January 2025, the only such
+    year in the files: its forecast carries part of the fall on, unsaid. Such a council is
+    named, with how rare the change is; a council of 0 plans is named as that."""
+    from dagster_project.cli.published import _sudden_changes, _why_not_forecast
+
+    histories = councils()
+    tripled = histories["800"].caseload.copy()
+    tripled.loc[2025] *= 3
+    histories["800"] = replace(histories["800"], caseload=tripled)
+    said = _sudden_changes(histories, set(histories) - {NATIONAL})
+    assert len(said) == 1 and said[0].startswith("Council 0 (800): its published total went from")
+    assert "include 1 that large" in said[0] and "450 yearly changes" in said[0]
+    emptied = histories["801"].caseload.copy()
+    emptied.loc[2025] = 0
+    histories["801"] = replace(histories["801"], caseload=emptied)
+    assert _why_not_forecast(histories, "801") == (
+        "Council 1 (801): its published caseload for January 2025 is 0 plans"
+    )
+
+
 def test_an_origin_without_earlier_outcomes_is_a_clear_error():
     with pytest.raises(AggregateInputError, match="no earlier origin"):
         forecast_councils(councils(years=range(2024, 2026)), 2027, simulations=300)
