@@ -104,6 +104,12 @@ def read_published(folder: Path | None) -> pd.DataFrame:
         if path is None:
             continue
         published = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+        # columns by name whatever their case (the DfE has changed a column's case between
+        # releases: PC_plans_issued_20_weeks_ex, read by its exact name, would drop unsaid),
+        # labels without spaces about them
+        published.columns = [str(c).strip().lower() for c in published.columns]
+        for label in ("breakdown_topic", "breakdown", "geographic_level"):
+            published[label] = published[label].str.strip()
         published = published[
             (published["breakdown_topic"] == published["breakdown"])
             & published["breakdown"].str.startswith("All")
@@ -113,6 +119,7 @@ def read_published(folder: Path | None) -> pd.DataFrame:
             published["geographic_level"] == "Local authority", ENGLAND
         )
         for measure, (file, column) in read.items():
+            column = column.lower()
             if file == file_name and column in published:
                 frames.append(
                     pd.DataFrame(

@@ -134,3 +134,21 @@ def test_the_share_excluding_exceptions_is_hidden_when_few_plans_had_none():
         own.assign(plans_issued_with_exception=[0]), read_published(None), None, [], threshold=5
     ).suppressed
     assert not shown.iloc[0]["Plans issued within 20 weeks, excluding exceptions (%)"]
+
+
+def test_published_files_are_read_whatever_the_case_of_their_headers(tmp_path):
+    """The DfE has changed a column's case between releases: read by its exact name, a measure
+    whose column came in another case (PC_plans_issued_20_weeks_ex) dropped from the table
+    unsaid. Labels with spaces about them read the same too."""
+    expected = read_published(published_folder())
+    assert set(expected["measure"]) >= {"within_20_weeks_pct_excluding_exceptions", "requests"}
+    for name in ("requests.csv", "timeliness_20_week.csv", "assessments.csv"):
+        frame = pd.read_csv(published_folder() / name, dtype=str, keep_default_na=False)
+        frame.columns = [f" {c.swapcase()}" for c in frame.columns]
+        frame[" GEOGRAPHIC_LEVEL"] = frame[" GEOGRAPHIC_LEVEL"] + " "
+        frame.to_csv(tmp_path / name, index=False)
+    order = ["measure", "code", "year"]
+    pd.testing.assert_frame_equal(
+        read_published(tmp_path).sort_values(order, ignore_index=True),
+        expected.sort_values(order, ignore_index=True),
+    )
