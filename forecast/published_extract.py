@@ -71,13 +71,20 @@ class Table:
 
     def missing(self, header: list[str]) -> list[str]:
         """The columns `header` gives neither itself nor as the parts a later release split it
-        into (SPLIT_COLUMNS: written as their sum)."""
+        into (SPLIT_COLUMNS: written as their sum), whatever the case (_header_key)."""
+        header = [_header_key(h) for h in header]
         return [
             c
             for c in self.columns
-            if c not in header
+            if _header_key(c) not in header
             and not (c in SPLIT_COLUMNS and all(p in header for p in SPLIT_COLUMNS[c]))
         ]
+
+
+def _header_key(column: str) -> str:
+    """A column's name as the readers match it (forecast.published._Row, report.requests): the
+    DfE has changed a column's case between releases."""
+    return column.strip().lower()
 
 
 def _joined(row: dict[str, str], parts: tuple[str, ...]) -> str:
@@ -187,14 +194,18 @@ def compact(source: Path, table: Table, target: Path) -> int:
     full file `source` to `target`; rows written."""
     with source.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        missing = table.missing(header)
+        missing = table.missing(reader.fieldnames or [])
         if missing:
             raise ExtractError(
                 f"{source}: not the DfE's {table.name} (no column {', '.join(missing)})"
             )
+        # named as the readers name them; written under the names the extract has always had
+        header = reader.fieldnames = [_header_key(h) for h in reader.fieldnames or []]
         rows = [
-            [row[c] if c in header else _joined(row, SPLIT_COLUMNS[c]) for c in table.columns]
+            [
+                row[_header_key(c)] if _header_key(c) in header else _joined(row, SPLIT_COLUMNS[c])
+                for c in table.columns
+            ]
             for row in reader
             if table.keep(row)
         ]
