@@ -102,9 +102,10 @@ RECENT_WEIGHT = 0.5
 # coverage moves (55.3 → 55.9 %); point forecasts are the same.
 RELATIVE_CEILING = 4.0
 # the latest origin's errors, in robust standard deviations, beyond which an error is held (see
-# _trimmed). On the DfE's files it holds a few provision types' share errors and no council
-# total's: the backtest's coverage moves in two cells (mainstream one year ahead from 2024,
-# 70.1 % to 70.7 %), its WAPE nowhere
+# _trimmed). On the DfE's files it holds a few provision types' share errors and, from 2025,
+# one council total's (Newham's fall: -0.39 against 0.25): the backtest's coverage moves in
+# two cells (mainstream one year ahead from 2024, 70.1 % to 70.7 %), its WAPE nowhere, and
+# the forecasts from 2025 keep every council's central figure and median band width
 ERROR_TRIM = 6.0
 # A provision type's share moves at most this far in a path (log: ×100 either way). A type's
 # share errors from the years it first appeared (post-16 specialist from 0 to dozens of plans)

@@ -220,7 +220,8 @@ def _rows(path: Path) -> list[tuple[int, dict[str, str]]]:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             header = [_column_key(h) for h in reader.fieldnames or ()]
-            if twice := sorted({h for h in header if header.count(h) > 1}):
+            # (blank names, an Excel row's trailing commas, name nothing to read)
+            if twice := sorted({h for h in header if h and header.count(h) > 1}):
                 raise PublishedDataError(
                     f"{path}: the header names {', '.join(repr(h) for h in twice)} twice "
                     "(whatever the case): which is meant cannot be told"
@@ -332,9 +333,10 @@ class _Once:
         key = (code, year, *breakdown)
         first = self.seen.setdefault(key, line)
         if first != line:
+            who = "England" if code == NATIONAL else f"council {code}"
             raise ValueError(
-                f"a second row for council {code}, {year}, {' / '.join(breakdown)} (the first "
-                f"is line {first}): keep one"
+                f"a second row for {who}, {year}, {' / '.join(breakdown)} (the first is line "
+                f"{first}): keep one"
             )
 
 
@@ -424,8 +426,9 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
                 continue
             year = _census_year(row["time_period"])
             topic = row["breakdown_topic"].strip()
-            census_years.add(year)
-            topics.add(topic)
+            if code != NATIONAL:  # (England's row is no council's total)
+                census_years.add(year)
+                topics.add(topic)
             once.check(at[0], code, year, topic, row.get("breakdown", "").strip())
             if topic == TOTAL_TOPIC:
                 if not _published(row, "ehcplans"):
@@ -450,7 +453,11 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
             ):
                 age = int(row["breakdown"].split()[1])
                 by_age.setdefault(code, {}).setdefault(year, {})[age] = _number(row, "ehcplans")
-        totalled = {y for years in (caseload, not_published) for y in _years_of(years)}
+        totalled = {
+            y
+            for years in (caseload, not_published)
+            for y in _years_of({k: v for k, v in years.items() if k != NATIONAL})
+        }
         if untotalled := sorted(census_years - totalled):
             # read as no council's caseload that year, a relabelled topic dropped the census
             # (or the whole release) and the forecast ran from an earlier one, exit 0
@@ -473,14 +480,11 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
                     continue
                 year = int(row["time_period"])
                 # (a row given twice was added twice to its provision type)
-                once.check(at[0], code, year, row["establishment_group"], row["establishment_type"])
-                if (
-                    row["establishment_group"] == "Total"
-                    and row["establishment_type"] == "Total"
-                    and _published(row, "Total_all")
-                ):
+                group, kind = row["establishment_group"].strip(), row["establishment_type"].strip()
+                once.check(at[0], code, year, group, kind)
+                if group == "Total" and kind == "Total" and _published(row, "Total_all"):
                     totals.setdefault(code, {})[year] = _number(row, "Total_all")
-                provision = RELEASE_2022.get(row["establishment_type"])
+                provision = RELEASE_2022.get(kind)
                 if provision:
                     cell = old.setdefault(code, {}).setdefault(year, dict.fromkeys(PROVISIONS, 0.0))
                     cell[provision] += _number(row, "Total_all")

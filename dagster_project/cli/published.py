@@ -176,7 +176,7 @@ LAST_HORIZON = 2050
 _COMMON_NAME_WORDS = {"and", "of", "the", "city", "county", "council", "borough", "upon", "on"}
 
 
-# a latest census at which a council's total more than doubled or fell by more than half: rare
+# a latest census at which a council's total doubled or more, or fell by half or more: rare
 # in the published series (a recording change or a data error can look like it); the forecast
 # carries part of it on (councils' excess growth persists in part), so it is named
 SUDDEN_CHANGE = 2.0
@@ -195,7 +195,10 @@ def _sudden_changes(councils: dict, forecast: set[str]) -> list[str]:
         years = totals.index.to_series()
         consecutive = (years.diff() == 1) & (totals.shift() > 0) & (totals > 0)
         ratios[code] = (totals / totals.shift())[consecutive]
-    every = pd.concat([r for code, r in ratios.items() if code != NATIONAL])
+    changes = [r for code, r in ratios.items() if code != NATIONAL and len(r)]
+    if not changes:
+        return []
+    every = pd.concat(changes)
     sudden = ((every >= SUDDEN_CHANGE) | (every <= 1 / SUDDEN_CHANGE)).sum()
     said = []
     for code in sorted(forecast):

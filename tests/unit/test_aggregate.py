@@ -872,3 +872,22 @@ def test_a_council_is_found_by_its_name_as_people_write_it():
     # a name two councils share across a reorganisation: which one the files stop for
     with pytest.raises(KeyError, match=r"835 Dorset, published to January 2019 only, 838 Dorset\)"):
         find_council(councils, "Dorset")
+
+
+def test_a_relabelled_council_total_is_refused_though_englands_row_keeps_its_label(tmp_path):
+    """England's row is no council's total: with the councils' topic relabelled and England's
+    kept, the census loaded for England alone, exit 0."""
+    mix = {"mainstream_academy": "60", "special_la_maintained": "30"}
+    path = tmp_path / "caseload.csv"
+    _release_2025(path, [("202324", "90", mix), ("202425", "100", mix)])
+    header, *rows = path.read_text().splitlines()
+    england = rows[-1].replace("Local authority,900,Shire,East", "National,,England,")
+    rows[-1] = rows[-1].replace("All EHC plans", "Total", 1)
+    path.write_text("\n".join([header, *rows, england]) + "\n")
+    with pytest.raises(PublishedDataError, match=r"for the census of January 2025"):
+        load_published(tmp_path)
+    # blank header names (an Excel row's trailing commas) name nothing, twice or not
+    _release_2025(path, [("202324", "90", mix), ("202425", "100", mix)])
+    header, *rows = path.read_text().splitlines()
+    path.write_text("\n".join([f"{header},,", *(f"{r},," for r in rows)]) + "\n")
+    assert load_published(tmp_path)["900"].caseload.loc[2025].sum() == 100
