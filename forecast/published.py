@@ -314,6 +314,7 @@ def check_setting_columns(path: Path, header: Iterable[str], total_column: str) 
 
 
 TOTAL_TOPIC = "All EHC plans"  # caseload.csv's breakdown_topic of a council's total
+AGE_TOPIC = "Child or young persons age"  # … and of its plans by age
 
 
 def _years_of(by_code: dict[str, Iterable[int]]) -> set[int]:
@@ -325,8 +326,7 @@ class _Once:
     replaced the first (or been added to it) without a word — West Berkshire's 2025 total given
     twice, the second doubled, forecast 4,250 plans for 2026 instead of 1,865."""
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self) -> None:
         self.seen: dict[tuple, int] = {}
 
     def check(self, line: int, code: str, year: int, *breakdown: str) -> None:
@@ -417,7 +417,7 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
         rows = _rows(files["caseload.csv"])
         if rows:
             check_setting_columns(files["caseload.csv"], rows[0][1].keys(), "ehcplans")
-        once = _Once(files["caseload.csv"])
+        once = _Once()
         census_years: set[int] = set()  # with a council's row of any topic
         topics: set[str] = set()
         for at[0], row in rows:
@@ -429,7 +429,8 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
             if code != NATIONAL:  # (England's row is no council's total)
                 census_years.add(year)
                 topics.add(topic)
-            once.check(at[0], code, year, topic, row.get("breakdown", "").strip())
+            if topic in (TOTAL_TOPIC, AGE_TOPIC):  # the rows read (other topics may repeat)
+                once.check(at[0], code, year, topic, row.get("breakdown", "").strip())
             if topic == TOTAL_TOPIC:
                 if not _published(row, "ehcplans"):
                     # a council's total not published (x, c, z): a year missing, not 0 plans (read
@@ -447,7 +448,7 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
                 if not any(_published(row, c) for c in settings) and _number(row, "ehcplans") > 0:
                     unknown_mix.setdefault(code, set()).add(year)
             elif (
-                topic == "Child or young persons age"
+                topic == AGE_TOPIC
                 and row["breakdown"].strip().startswith("age ")
                 and _published(row, "ehcplans")  # an age's x is unknown, not 0 plans
             ):
@@ -473,7 +474,7 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
         totals: dict[str, dict[int, float]] = {}
         placed: dict[str, set[int]] = {}  # years with a setting's count published
         with _reading(files["sen2_estab_caseload.csv"]) as at:
-            once = _Once(files["sen2_estab_caseload.csv"])
+            once = _Once()
             for at[0], row in _rows(files["sen2_estab_caseload.csv"]):
                 code = key_of(row)
                 if code is None:
@@ -507,12 +508,14 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
             rows = _rows(files["newplans.csv"])
             if rows:
                 check_setting_columns(files["newplans.csv"], rows[0][1].keys(), "new_ehc_plans")
-            once = _Once(files["newplans.csv"])
+            once = _Once()
             for at[0], row in rows:
                 code = key_of(row)
                 if code is None or row["breakdown_topic"].strip() != "New EHC plans":
                     continue
-                once.check(at[0], code, int(row["time_period"]), "New EHC plans")
+                once.check(
+                    at[0], code, int(row["time_period"]), "New EHC plans", row.get("breakdown", "")
+                )
                 if not _published(row, "new_ehc_plans"):
                     continue  # a total not published (x, c, z): a year missing, not 0 new plans
                 new_plans.setdefault(code, {})[int(row["time_period"]) + 1] = _by_setting(
