@@ -201,16 +201,19 @@ class _Row(dict):
     exact name such a release was refused as having lost the column."""
 
     def __getitem__(self, column: str) -> str:
-        return super().__getitem__(_column_key(column))
+        return super().__getitem__(column_key(column))
 
     def __contains__(self, column: object) -> bool:
-        return isinstance(column, str) and super().__contains__(_column_key(column))
+        return isinstance(column, str) and super().__contains__(column_key(column))
 
     def get(self, column: str, default=None):
-        return super().get(_column_key(column), default)
+        return super().get(column_key(column), default)
 
 
-def _column_key(column: str) -> str:
+def column_key(column: str) -> str:
+    """A published file's column name as every reader of the DfE's files matches it (these
+    rows, the report's requests table, the shipped extract's builder): without regard to case
+    or spaces about it, the DfE having changed a column's case between releases."""
     return column.strip().lower()
 
 
@@ -219,7 +222,7 @@ def _rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
-            header = [_column_key(h) for h in reader.fieldnames or ()]
+            header = [column_key(h) for h in reader.fieldnames or ()]
             # (blank names, an Excel row's trailing commas, name nothing to read)
             if twice := sorted({h for h in header if h and header.count(h) > 1}):
                 raise PublishedDataError(
@@ -315,10 +318,6 @@ def check_setting_columns(path: Path, header: Iterable[str], total_column: str) 
 
 TOTAL_TOPIC = "All EHC plans"  # caseload.csv's breakdown_topic of a council's total
 AGE_TOPIC = "Child or young persons age"  # … and of its plans by age
-
-
-def _years_of(by_code: dict[str, Iterable[int]]) -> set[int]:
-    return {year for years in by_code.values() for year in years}
 
 
 class _Once:
@@ -455,9 +454,11 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
                 age = int(row["breakdown"].split()[1])
                 by_age.setdefault(code, {}).setdefault(year, {})[age] = _number(row, "ehcplans")
         totalled = {
-            y
-            for years in (caseload, not_published)
-            for y in _years_of({k: v for k, v in years.items() if k != NATIONAL})
+            year
+            for by_code in (caseload, not_published)
+            for code, years in by_code.items()
+            if code != NATIONAL
+            for year in years
         }
         if untotalled := sorted(census_years - totalled):
             # read as no council's caseload that year, a relabelled topic dropped the census

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .published import RELEASE_2022, RELEASE_2025, SPLIT_COLUMNS, published_number
+from .published import RELEASE_2022, RELEASE_2025, SPLIT_COLUMNS, column_key, published_number
 
 SHIPPED = Path(__file__).resolve().parent / "published_data"
 EES_API = "https://api.education.gov.uk/statistics/v1"
@@ -71,20 +71,14 @@ class Table:
 
     def missing(self, header: list[str]) -> list[str]:
         """The columns `header` gives neither itself nor as the parts a later release split it
-        into (SPLIT_COLUMNS: written as their sum), whatever the case (_header_key)."""
-        header = [_header_key(h) for h in header]
+        into (SPLIT_COLUMNS: written as their sum), whatever the case (column_key)."""
+        header = [column_key(h) for h in header]
         return [
             c
             for c in self.columns
-            if _header_key(c) not in header
+            if column_key(c) not in header
             and not (c in SPLIT_COLUMNS and all(p in header for p in SPLIT_COLUMNS[c]))
         ]
-
-
-def _header_key(column: str) -> str:
-    """A column's name as the readers match it (forecast.published._Row, report.requests): the
-    DfE has changed a column's case between releases."""
-    return column.strip().lower()
 
 
 def _joined(row: dict[str, str], parts: tuple[str, ...]) -> str:
@@ -200,10 +194,10 @@ def compact(source: Path, table: Table, target: Path) -> int:
                 f"{source}: not the DfE's {table.name} (no column {', '.join(missing)})"
             )
         # named as the readers name them; written under the names the extract has always had
-        header = reader.fieldnames = [_header_key(h) for h in reader.fieldnames or []]
+        header = reader.fieldnames = [column_key(h) for h in reader.fieldnames or []]
         rows = [
             [
-                row[_header_key(c)] if _header_key(c) in header else _joined(row, SPLIT_COLUMNS[c])
+                row[column_key(c)] if column_key(c) in header else _joined(row, SPLIT_COLUMNS[c])
                 for c in table.columns
             ]
             for row in reader

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from forecast.published import PublishedDataError, published_files
+from forecast.published import PublishedDataError, column_key, published_files
 from warehouse.councils import of_council
 
 from .tables import Table
@@ -107,7 +107,7 @@ def read_published(folder: Path | None) -> pd.DataFrame:
         # columns by name whatever their case (the DfE has changed a column's case between
         # releases: PC_plans_issued_20_weeks_ex, read by its exact name, would drop unsaid),
         # labels without spaces about them
-        published.columns = [str(c).strip().lower() for c in published.columns]
+        published.columns = [column_key(str(c)) for c in published.columns]
         for label in ("breakdown_topic", "breakdown", "geographic_level"):
             published[label] = published[label].str.strip()
         published = published[
@@ -119,7 +119,7 @@ def read_published(folder: Path | None) -> pd.DataFrame:
             published["geographic_level"] == "Local authority", ENGLAND
         )
         for measure, (file, column) in read.items():
-            column = column.lower()
+            column = column_key(column)
             if file == file_name and column in published:
                 frames.append(
                     pd.DataFrame(

@@ -189,9 +189,9 @@ def _sudden_changes(councils: dict, forecast: set[str]) -> list[str]:
 
     from forecast.published import NATIONAL
 
+    totals_of = {code: c.caseload.sum(axis=1).sort_index() for code, c in councils.items()}
     ratios = {}  # code → each census's total over the census before's
-    for code, council in councils.items():
-        totals = council.caseload.sum(axis=1).sort_index()
+    for code, totals in totals_of.items():
         years = totals.index.to_series()
         consecutive = (years.diff() == 1) & (totals.shift() > 0) & (totals > 0)
         ratios[code] = (totals / totals.shift())[consecutive]
@@ -202,8 +202,7 @@ def _sudden_changes(councils: dict, forecast: set[str]) -> list[str]:
     sudden = ((every >= SUDDEN_CHANGE) | (every <= 1 / SUDDEN_CHANGE)).sum()
     said = []
     for code in sorted(forecast):
-        totals = councils[code].caseload.sum(axis=1).sort_index()
-        last = ratios[code]
+        totals, last = totals_of[code], ratios[code]
         if last.empty or last.index[-1] != totals.index[-1]:
             continue
         if max(last.iloc[-1], 1 / last.iloc[-1]) >= SUDDEN_CHANGE:
