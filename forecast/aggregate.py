@@ -625,10 +625,10 @@ def backtest_all(
                     own.append(spent)
             future = counts.loc[[y for y in counts.index if y <= origin + max(HORIZONS)]]
             own += baseline_records(future, origin, code, national)
-            # a year published as a total alone holds a mix made up from the nearest year's: its
-            # total is scored, its provision types and spend are not (they would score every
-            # method holding the mix against the mix it holds)
-            imputed = set(councils[code].imputed_mix)
+            # a year published as a total alone (or with settings withheld) holds a mix made up
+            # from another year's: its total is scored, its provision types and spend are not
+            # (they would score every method holding the mix against the mix it holds)
+            imputed = councils[code].estimated_mix
             records += [r for r in own if r[3] == "total" or r[1] + r[2] not in imputed]
     frame = pd.DataFrame(records, columns=RECORD_COLUMNS)
     return summarise(frame, unit_costs), frame

@@ -15,7 +15,11 @@ Published `x` (not available) and `z` (not applicable) count as nothing, except 
 has a total but not one setting published (every setting column `x`, as for Cambridgeshire in
 2025): its mix is unknown, not all `other`, so it takes the council's nearest year with a
 published mix (the one before, else the one after), scaled to its total, and the council's
-`imputed_mix` names the year. New plans issued in
+`imputed_mix` names the year. A setting marked for one council where most councils publish
+it (its count withheld, beside the total and other settings) is not `other` either: what the
+total has beyond the published settings is shared between the withheld ones and `other` as the
+council's latest earlier year that published them shared it (England's that year where none
+did), and `withheld_settings` names the year and the columns. New plans issued in
 calendar year Y are joiners for the census of January Y + 1. Where both releases cover a year
 the 2025 release wins. 2023 is a series break (aggregate return → person-level), which the
 published figures carry and the forecasts see like any other change.
@@ -122,6 +126,15 @@ class CouncilHistory:
     # census years the caseload file lists the council with its total not published (x, c, z):
     # a year missing, where a council reorganised away has no row at all
     total_not_published: tuple[int, ...] = ()
+    # census years whose row marked some settings' counts (x, c, …) that most councils published,
+    # beside its total: (year, the columns), their plans estimated (see _share_withheld)
+    withheld_settings: tuple[tuple[int, tuple[str, ...]], ...] = ()
+
+    @property
+    def estimated_mix(self) -> set[int]:
+        """Census years whose provision mix is in whole or part estimated, not published: no
+        share of theirs is benchmarked or scored."""
+        return set(self.imputed_mix) | {year for year, _ in self.withheld_settings}
 
 
 def published_number(text: str | None) -> float | None:
@@ -283,6 +296,97 @@ def _setting(row: dict[str, str], column: str) -> float:
     return sum(_number(row, part) for part in SPLIT_COLUMNS[column])
 
 
+def _setting_cells(row: dict[str, str]) -> dict[str, float | None]:
+    """Each setting column the row's provision types are read from (a split column's parts
+    where the row has them instead) with its count, None for a mark."""
+    cells = {}
+    for columns in RELEASE_2025.values():
+        for column in columns:
+            for read in (column,) if column in row else SPLIT_COLUMNS.get(column, ()):
+                cells[read] = _count(row, read)
+    return cells
+
+
+# a setting column → its provision type (a split column's parts too)
+COLUMN_PROVISION = {
+    read: provision
+    for provision, columns in RELEASE_2025.items()
+    for column in columns
+    for read in (column, *SPLIT_COLUMNS.get(column, ()))
+}
+
+
+def _withheld_settings(
+    cells: dict[str, dict[int, dict[str, float | None]]],
+) -> dict[str, dict[int, tuple[str, ...]]]:
+    """The setting columns each council's row marks (x, c, …) in a census where at least half
+    the councils publish them, beside a total and other settings published: the council's
+    count withheld, not a column the census did not collect (every council's x: NEET and
+    unknown before 2022); a row with no setting published is a mix unknown whole instead."""
+    publishing: dict[int, dict[str, int]] = {}
+    rows: dict[int, int] = {}
+    for code, years in cells.items():
+        if code == NATIONAL:
+            continue
+        for year, row in years.items():
+            rows[year] = rows.get(year, 0) + 1
+            for column, count in row.items():
+                if count is not None:
+                    publishing.setdefault(year, {})[column] = (
+                        publishing.get(year, {}).get(column, 0) + 1
+                    )
+    withheld: dict[str, dict[int, tuple[str, ...]]] = {}
+    for code, years in cells.items():
+        for year, row in years.items():
+            if code == NATIONAL or all(count is None for count in row.values()):
+                continue
+            marked = tuple(
+                column
+                for column, count in row.items()
+                if count is None and 2 * publishing.get(year, {}).get(column, 0) >= rows[year]
+            )
+            if marked:
+                withheld.setdefault(code, {})[year] = marked
+    return withheld
+
+
+def _share_withheld(
+    years: dict[int, dict[str, float]],
+    cells: dict[int, dict[str, float | None]],
+    withheld: dict[int, tuple[str, ...]],
+    england: tuple[dict[int, dict[str, float]], dict[int, dict[str, float | None]]],
+) -> tuple[int, ...]:
+    """Share what a year's total has beyond its published settings (read as `other`) between
+    its withheld settings and `other` as the council's latest earlier year that published them
+    shared them (England's same year where it has none: nothing from after the year, so a
+    backtest's history is what was published by then); the years it changed. Read as `other`,
+    Lancashire's three large settings marked c moved 6,300 plans out of special schools."""
+    changed = []
+    for year, columns in sorted(withheld.items()):
+        remainder = years[year]["other"]
+        if remainder <= 0:  # the withheld settings hold no plans: the mix is the published one
+            continue
+        earlier = [
+            y
+            for y in sorted(cells, reverse=True)
+            if y < year and all(cells[y].get(c) is not None for c in columns)
+        ]
+        source, source_other = (
+            (cells[earlier[0]], years[earlier[0]]["other"])
+            if earlier
+            else (england[1].get(year, {}), england[0].get(year, {}).get("other", 0.0))
+        )
+        weights = {c: source.get(c) or 0.0 for c in columns}
+        whole = sum(weights.values()) + source_other
+        if whole <= 0:
+            continue
+        for column, weight in weights.items():
+            years[year][COLUMN_PROVISION[column]] += remainder * weight / whole
+        years[year]["other"] = remainder * source_other / whole
+        changed.append(year)
+    return tuple(changed)
+
+
 def _by_setting(row: dict[str, str], total_column: str) -> dict[str, float]:
     values = {p: sum(_setting(row, c) for c in columns) for p, columns in RELEASE_2025.items()}
     total, placed = _number(row, total_column), sum(values.values())
@@ -389,6 +493,7 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
         )
     caseload: dict[str, dict[int, dict[str, float]]] = {}
     unknown_mix: dict[str, set[int]] = {}  # years with a total but no setting published
+    setting_cells: dict[str, dict[int, dict[str, float | None]]] = {}  # caseload.csv's settings
     not_published: dict[str, set[int]] = {}  # years listed with the total x, c or z
     names: dict[str, tuple[str, str]] = {}
     by_age: dict[str, dict[int, dict[int, float]]] = {}
@@ -437,14 +542,8 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
                     not_published.setdefault(code, set()).add(year)
                     continue
                 caseload.setdefault(code, {})[year] = _by_setting(row, "ehcplans")
-                settings = [
-                    c
-                    for columns in RELEASE_2025.values()
-                    for column in columns
-                    for c in (column, *SPLIT_COLUMNS.get(column, ()))
-                    if c in row
-                ]
-                if not any(_published(row, c) for c in settings) and _number(row, "ehcplans") > 0:
+                cells = setting_cells.setdefault(code, {})[year] = _setting_cells(row)
+                if all(c is None for c in cells.values()) and _number(row, "ehcplans") > 0:
                     unknown_mix.setdefault(code, set()).add(year)
             elif (
                 topic == AGE_TOPIC
@@ -538,7 +637,12 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
                     new_plans.setdefault(code, {})[year] = {"total": _number(row, "NewallEHC")}
 
     councils = {}
+    withheld = _withheld_settings(setting_cells)
+    england = caseload.get(NATIONAL, {}), setting_cells.get(NATIONAL, {})
     for code, years in caseload.items():
+        shared = _share_withheld(
+            years, setting_cells.get(code, {}), withheld.get(code, {}), england
+        )
         imputed = _impute_unknown_mix(years, unknown_mix.get(code, set()))
         frame = (
             pd.DataFrame.from_dict(years, orient="index")
@@ -558,6 +662,7 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
             ages,
             imputed,
             tuple(sorted(not_published.get(code, set()) - set(years))),
+            tuple((year, withheld[code][year]) for year in shared),
         )
     return councils
 
@@ -587,6 +692,7 @@ def as_of(councils: dict[str, CouncilHistory], origin: int) -> dict[str, Council
             council.caseload_by_age.loc[:origin],
             imputed,
             tuple(y for y in council.total_not_published if y <= origin),
+            tuple((y, columns) for y, columns in council.withheld_settings if y <= origin),
         )
     return known
 

@@ -389,8 +389,9 @@ def indicator_parts(data: PublishedData, flags: pd.DataFrame) -> pd.DataFrame:
                 total[year - 5],
                 [(year, ["total"]), (year - 5, ["total"])],
             )
-        # a year published as a total with every setting `x` has no mix of its own to share
-        if year in total.index and total[year] > 0 and year not in history.imputed_mix:
+        # a year published as a total with every setting `x` (or some withheld) has no mix of
+        # its own to share
+        if year in total.index and total[year] > 0 and year not in history.estimated_mix:
             add(
                 code,
                 "share_independent_special",
@@ -643,7 +644,7 @@ def _trends(
                 continue
             if measure == "plans":
                 out[y] = (total[y], 1.0, _is_flagged(flagged_keys, h.code, y, ["total"]))
-            elif y not in h.imputed_mix:  # a year without its settings published has no share
+            elif y not in h.estimated_mix:  # a year without its settings published: no share
                 out[y] = (
                     _series(h, "inmss")[y],
                     total[y],

@@ -342,15 +342,21 @@ def test_an_origin_without_earlier_outcomes_is_a_clear_error():
 
 
 def _release_2025(path, rows):
-    """A caseload.csv of the 2025 release's layout: (time_period, total, {column: value})."""
+    """A caseload.csv of the 2025 release's layout: (time_period, total, {column: value}), the
+    council's code (and name) fifth where it is not Shire's 900."""
     columns = [c for cs in RELEASE_2025.values() for c in cs]
     head = ["time_period", "geographic_level", "old_la_code", "la_name", "region_name"]
     head += ["breakdown_topic", "breakdown", "ehcplans", *columns]
     with path.open("w", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(head)
-        for period, total, cells in rows:
-            place = "Local authority", "900", "Shire", "East"
+        for period, total, cells, *code in rows:
+            place = (
+                "Local authority",
+                *(code or ["900"]),
+                f"Shire {code}" if code else "Shire",
+                "East",
+            )
             topic = "All EHC plans", "All EHC plans"
             writer.writerow([period, *place, *topic, total, *(cells.get(c, "x") for c in columns)])
 
@@ -372,6 +378,52 @@ def test_a_year_with_a_total_and_no_setting_published_keeps_the_nearest_years_mi
     at_2023 = as_of({"900": shire}, 2023)["900"]
     assert at_2023.imputed_mix == (2023,) and at_2023.caseload.loc[2023, "other"] == 80
     assert as_of({"900": shire}, 2024)["900"].caseload.equals(shire.caseload.loc[:2024])
+
+
+def test_a_setting_withheld_for_one_council_is_shared_out_as_its_last_year_not_other(
+    tmp_path, capsys
+):
+    # Marked c for one council while every other council publishes it, a setting's plans had
+    # gone to `other` without a word: Lancashire's three large settings, 6,300 plans out of
+    # special schools. A column no council publishes that year (not collected) stays as it was.
+    # (placement_unknown left x, as the helper writes a column not given, for every council)
+    full = {c: "0" for cs in RELEASE_2025.values() for c in cs if c != "placement_unknown"}
+    mix = {**full, "mainstream_academy": "60", "special_la_maintained": "30", "neet": "5"}
+    withheld = {**mix, "special_la_maintained": "c"}
+    others = [(p, "100", mix, code) for p in ("202324", "202425") for code in ("901", "902")]
+    _release_2025(
+        tmp_path / "caseload.csv",
+        # 900 in 2024: 5 of its 100 plans in no published setting (`other`), 30 in maintained
+        # special; in 2025 maintained special is withheld and 40 of 105 plans are unplaced
+        [("202324", "100", mix), ("202425", "105", withheld), *others],
+    )
+    shire = load_published(tmp_path)["900"]
+    # the 40 shared 30 : 5 as in 2024
+    assert shire.caseload.loc[2025, "mss"] == pytest.approx(40 * 30 / 35)
+    assert shire.caseload.loc[2025, "other"] == pytest.approx(40 * 5 / 35)
+    assert shire.caseload.loc[2025].sum() == pytest.approx(105)
+    # placement_unknown: x for every council, not collected, not withheld
+    assert shire.withheld_settings == ((2025, ("special_la_maintained",)),)
+    assert shire.estimated_mix == {2025}
+    assert as_of({"900": shire}, 2024)["900"].withheld_settings == ()
+    # the first census published has no earlier year: England's that year shares it out
+    england = {**full, "special_la_maintained": "900", "mainstream_academy": "900"}
+    _release_2025(
+        tmp_path / "caseload.csv",
+        [("202425", "105", withheld), *others[2:], ("202425", "2000", england, "E92000001")],
+    )
+    text = (tmp_path / "caseload.csv").read_text()
+    (tmp_path / "caseload.csv").write_text(text.replace("Local authority,E92000001", "National,"))
+    # (England's `other`: 2,000 − 1,800 = 200 against 900 in maintained special)
+    assert load_published(tmp_path)["900"].caseload.loc[2025, "mss"] == pytest.approx(
+        40 * 900 / 1100
+    )
+    # a setting withheld and 0 everywhere else in the council's row: the total is all placed
+    _release_2025(
+        tmp_path / "caseload.csv",
+        [("202324", "100", mix), ("202425", "65", withheld), *others],
+    )
+    assert load_published(tmp_path)["900"].withheld_settings == ()
 
 
 def test_a_year_whose_total_is_not_published_is_missing_not_zero(tmp_path):
@@ -662,6 +714,9 @@ def test_every_council_left_out_of_forecast_la_all_is_named(published, tmp_path,
             # successors (first published in its region since) named as its own
             if row["old_la_code"] == "890" and row["time_period"] in ("202324", "202425"):
                 row.update(dict.fromkeys(counts, "x"))
+            # Lancashire's maintained special schools withheld in January 2024 (c)
+            if (row["old_la_code"], row["time_period"]) == ("888", "202324"):
+                row["special_la_maintained"] = "c"
             writer.writerow(row)
     out = tmp_path / "all.csv"
     code = main(["forecast-la", "--la", "all", "--published", str(folder), "--out", str(out)])
@@ -679,6 +734,10 @@ def test_every_council_left_out_of_forecast_la_all_is_named(published, tmp_path,
     assert "every council's history starts at 2019" in said
     assert "not forecast: Cumbria (909)" in said and "942 Cumberland" in said
     assert "England" not in said  # the national row is no council
+    assert (
+        "Lancashire (888): January 2024 marked special_la_maintained (a count most councils "
+        "published) beside its total: those plans are shared out as its latest earlier year"
+    ) in said
 
 
 def test_a_folder_without_the_2022_release_says_the_history_starts_at_2019(tmp_path):
