@@ -100,10 +100,10 @@ def cmd_forecast_la(args: argparse.Namespace, console: Console) -> int:
     for code in sorted(set(table["la_code"])):
         for year, columns in councils[code].withheld_settings:
             console.print(
-                f"{councils[code].name} ({code}): January {year} marked {', '.join(columns)} (a count "
-                "most councils published) beside its total: those plans are shared out as its "
-                "latest earlier year that published them had them (the national mix that year "
-                "where none did), not counted as `other`",
+                f"{councils[code].name} ({code}): January {year} marked "
+                f"{', '.join(columns)} (a count most councils published) beside its total: "
+                "those plans are shared out as its latest earlier year that published them "
+                "had them (the national mix that year where none did), not counted as `other`",
                 style="yellow",
                 highlight=False,
             )
