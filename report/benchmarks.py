@@ -71,8 +71,10 @@ import numpy as np
 import pandas as pd
 
 from forecast.published import (
+    MARKS,
     CouncilHistory,
     PublishedDataError,
+    column_key,
     find_council,
     load_published,
     published_number,
@@ -157,20 +159,7 @@ def load_published_data(folder: Path) -> PublishedData:
         for p in folder.rglob("*.csv")
         if p.name in ("caseload.csv", "newplans.csv", "sen2_estab_caseload.csv", "sen2_mi.csv")
     )
-    allocations = None
-    for path in sorted(folder.rglob("*.csv")):
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            header = next(csv.reader(handle), [])
-        if {"financial_year", "old_la_code", "high_needs_block_gbp"} <= set(header):
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-            # as the DfE writes them: "28,495,697", or x / c / z where a figure is not published
-            # (NaN: that council has no figure; one `x` once stopped the whole report)
-            for column in [c for c in frame.columns if c.endswith("_gbp")]:
-                frame[column] = frame[column].map(published_number).astype(float)
-            allocations = frame if allocations is None else pd.concat([allocations, frame])
-            files.append(str(path.relative_to(folder)))
-    if allocations is not None:
-        allocations = allocations.drop_duplicates(["financial_year", "old_la_code"], keep="last")
+    allocations = _read_allocations(folder, files)
     context = None
     for path in sorted([*folder.rglob("*.ods"), *folder.rglob("*.xlsx")]):
         context = _dsg_context(path)
@@ -178,6 +167,64 @@ def load_published_data(folder: Path) -> PublishedData:
             files.append(str(path.relative_to(folder)))
             break
     return PublishedData(councils, allocations, context, files)
+
+
+ALLOCATION_COLUMNS = ("financial_year", "old_la_code", "high_needs_block_gbp")
+
+
+def _read_allocations(folder: Path, files: list[str]) -> pd.DataFrame | None:
+    """The DSG allocations per council and year from every CSV under `folder` with their columns
+    (named whatever their case, as the other published files are read), each file appended to
+    `files`; None without one. Amounts as the DfE writes them ("28,495,697"), a mark (x, c, z)
+    where a figure is not published (NaN: that council has none; one `x` once stopped the whole
+    report). Anything else in an amount or a year, or a council's year given twice with another
+    figure, is refused by file and line: read as no figure, a typing slip dropped the council's
+    allocation per plan, and of two files the later-named had won unsaid."""
+    frames, seen = [], {}
+    for path in sorted(folder.rglob("*.csv")):
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            header = [column_key(h) for h in next(csv.reader(handle), [])]
+        if not set(ALLOCATION_COLUMNS) <= set(header):
+            continue
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        frame.columns = header
+        amounts = [c for c in frame.columns if c.endswith("_gbp")]
+        for index, row in frame.iterrows():
+            line = int(index) + 2  # (the header is line 1)
+            at = f"{path}:{line}"
+            try:  # (2023/24 read as 2023-24: one year, however it is written)
+                frame.loc[index, "financial_year"] = fy_label(
+                    fy_start(row["financial_year"].strip())
+                )
+            except ValueError:
+                raise BenchmarkUnavailable(
+                    f"{at}: column 'financial_year' holds {row['financial_year']!r}, not a "
+                    "financial year such as 2023-24"
+                ) from None
+            for column in amounts:
+                text = row[column].strip()
+                if published_number(text) is None and text.lower() not in MARKS:
+                    raise BenchmarkUnavailable(
+                        f"{at}: column {column!r} holds {row[column]!r}: neither an amount nor "
+                        "one of the DfE's marks (x, z, c, u, low, ~, :)"
+                    )
+            key = (frame.loc[index, "financial_year"], row["old_la_code"].strip())
+            figure = published_number(row["high_needs_block_gbp"].strip())
+            if key in seen and seen[key][1] != figure:
+                raise BenchmarkUnavailable(
+                    f"{at}: the high needs block of {key[1]} for {key[0]} is given again, "
+                    f"{row['high_needs_block_gbp']!r}, after {seen[key][0]}: keep one "
+                    "allocations file for the year"
+                )
+            seen.setdefault(key, (at, figure))
+        for column in amounts:
+            frame[column] = frame[column].str.strip().map(published_number).astype(float)
+        frame["old_la_code"] = frame["old_la_code"].str.strip()
+        frames.append(frame)
+        files.append(str(path.relative_to(folder)))
+    if not frames:
+        return None
+    return pd.concat(frames).drop_duplicates(["financial_year", "old_la_code"])
 
 
 CONTEXT_COLUMNS = {

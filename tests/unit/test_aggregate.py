@@ -766,6 +766,45 @@ def test_dsg_allocations_are_read_as_the_dfe_writes_them(tmp_path):
     assert np.isnan(allocations.loc["901", "high_needs_block_gbp"])
 
 
+@pytest.mark.parametrize(
+    ("rows", "refused"),
+    [
+        # a typing slip had read as no figure: the council's allocation per plan gone, unsaid
+        ('2024-25,900,"28,495,69O"\n', r"allocations.csv:2: column 'high_needs_block_gbp'"),
+        ("2024-25,900,28495697\n2024-25,900,30000000\n", r"allocations.csv:3: .* 900 for"),
+        ("202425,900,28495697\n", r"allocations.csv:2: column 'financial_year' holds '202425'"),
+    ],
+)
+def test_dsg_allocations_that_cannot_be_read_are_refused_by_file_and_line(tmp_path, rows, refused):
+    from report.benchmarks import BenchmarkUnavailable, load_published_data
+
+    _release_2025(tmp_path / "caseload.csv", [("202425", "100", {})])
+    (tmp_path / "allocations.csv").write_text(
+        "financial_year,old_la_code,high_needs_block_gbp\n" + rows
+    )
+    with pytest.raises(BenchmarkUnavailable, match=refused):
+        load_published_data(tmp_path)
+
+
+def test_dsg_allocations_are_read_whatever_the_case_of_their_headers_and_years(tmp_path):
+    """A header in capitals was not recognised (no allocation per plan, unsaid), 2024/25 was
+    another year than 2024-25, and of two files giving a year, the later-named won unsaid."""
+    from report.benchmarks import load_published_data
+
+    _release_2025(tmp_path / "caseload.csv", [("202425", "100", {})])
+    (tmp_path / "a.csv").write_text(
+        " Financial_Year ,OLD_LA_CODE,High_Needs_Block_GBP\n2024/25, 900 ,28495697\n"
+    )
+    (tmp_path / "b.csv").write_text(
+        "financial_year,old_la_code,high_needs_block_gbp\n2024-25,900,28495697\n"
+    )
+    data = load_published_data(tmp_path)
+    assert data.allocations[["financial_year", "old_la_code"]].values.tolist() == [
+        ["2024-25", "900"]
+    ]
+    assert {"a.csv", "b.csv"} <= set(data.files)
+
+
 def test_a_release_whose_setting_or_total_columns_changed_is_refused_or_read_by_its_parts(
     tmp_path,
 ):
