@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from forecast.published import PublishedDataError, column_key, published_files
+from forecast.published import PublishedDataError, column_key, published_files, published_number
 from warehouse.councils import of_council
 
 from .tables import Table
@@ -103,20 +103,22 @@ def read_published(folder: Path | None) -> pd.DataFrame:
         path = files.get(file_name)
         if path is None:
             continue
-        published = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+        published = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
         # columns by name whatever their case (the DfE has changed a column's case between
         # releases: PC_plans_issued_20_weeks_ex, read by its exact name, would drop unsaid),
-        # labels without spaces about them
+        # labels as forecast.published reads them: without spaces about them or regard to case
         published.columns = [column_key(str(c)) for c in published.columns]
         for label in ("breakdown_topic", "breakdown", "geographic_level"):
-            published[label] = published[label].str.strip()
+            published[label] = published[label].str.strip().str.lower()
         published = published[
             (published["breakdown_topic"] == published["breakdown"])
-            & published["breakdown"].str.startswith("All")
-            & published["geographic_level"].isin(["National", "Local authority"])
+            & published["breakdown"].str.startswith("all")
+            & published["geographic_level"].isin(["national", "local authority"])
         ]
-        code = published["old_la_code"].where(
-            published["geographic_level"] == "Local authority", ENGLAND
+        code = (
+            published["old_la_code"]
+            .str.strip()
+            .where(published["geographic_level"] == "local authority", ENGLAND)
         )
         for measure, (file, column) in read.items():
             column = column_key(column)
@@ -127,8 +129,8 @@ def read_published(folder: Path | None) -> pd.DataFrame:
                             "year": pd.to_numeric(published["time_period"], errors="coerce"),
                             "code": code,
                             "measure": measure,
-                            # x, z → NaN
-                            "value": pd.to_numeric(published[column], errors="coerce"),
+                            # x, z → NaN; 1,234 as the DfE's other files write it
+                            "value": published[column].map(published_number).astype(float),
                         }
                     )
                 )
