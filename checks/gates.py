@@ -1239,43 +1239,58 @@ CASE_EXTRACT_REACH_DAYS = 60
 
 
 def case_extracts_reach_census(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
-    """Per council: the plans and the placements extracts reach the last census day counted
-    (their last start, cease or end date at most CASE_EXTRACT_REACH_DAYS before it; a date set
-    ahead, a planned end next July, counts as reaching it; a SEN2 return reaches its own census
-    day, which its quiet autumn warned of). Census days are counted up to the
-    latest date of any extract: a plans extract taken in October beside a ledger to March had
-    January's census counted without the plans started since (397 plans for 407, new plans 57
-    for 70), and its flows still added up."""
+    """Per council: the plans and the placements extracts reach the last census day counted, at
+    most CASE_EXTRACT_REACH_DAYS before it. How far an extract reaches: the day its files' names
+    give (`plans_2025-10-31.csv`: the day the list was taken) where every loaded file names one,
+    whatever its dates: a cease or end date can be planned (next July), and one set ahead in a
+    list named 31 October had counted as reaching January's census and switched the warning
+    off. Without a name on every file, the latest of the named days and of the extract's start,
+    cease and end dates (a date set ahead still counts there: nothing tells it from one past). A
+    SEN2 return reaches its own census day, which its quiet autumn warned of.
+    Census days are counted up to the latest date of any extract: a plans extract taken in
+    October beside a ledger to March had January's census counted without the plans started
+    since (397 plans for 407, new plans 57 for 70), and its flows still added up."""
     frame = as_warehouse(target).frame(
         """
         WITH census AS (
             SELECT la_code, max(census_date) AS census_date
             FROM intermediate.int_census_dates GROUP BY la_code
         ),
-        reach AS (
-            SELECT la_code, extract, max(last_date) AS last_date
+        files AS (
+            SELECT la_code, extract, bool_and(named_day IS NOT NULL) AS every_file_named,
+                   max(named_day) AS named_day, max(census_date) AS census_date
             FROM (
-                SELECT la_code, 'plans' AS extract,
-                       greatest(max(plan_start_date), max(plan_cease_date)) AS last_date
-                FROM staging.stg_ehcp__plans GROUP BY la_code
+                SELECT la_code, 'plans' AS extract, named_day, census_date
+                FROM raw.ehcp_files WHERE in_landing AND status = 'loaded'
                 UNION ALL
-                SELECT la_code, 'placements', greatest(max(start_date), max(end_date))
-                FROM staging.stg_placements__spells GROUP BY la_code
-                -- a SEN2 return is as at its census day (its header's referencedate), whatever
-                -- its last event's date: it reaches that census
-                UNION ALL
-                SELECT la_code, 'plans', max(census_date) FROM raw.ehcp_files
-                WHERE census_date IS NOT NULL AND in_landing AND status = 'loaded'
-                GROUP BY la_code
-                UNION ALL
-                SELECT la_code, 'placements', max(census_date) FROM raw.placements_files
-                WHERE census_date IS NOT NULL AND in_landing AND status = 'loaded'
-                GROUP BY la_code
-            ) AS dates
+                SELECT la_code, 'placements', named_day, census_date
+                FROM raw.placements_files WHERE in_landing AND status = 'loaded'
+            ) AS loaded
             GROUP BY la_code, extract
+        ),
+        dated AS (
+            SELECT la_code, 'plans' AS extract,
+                   greatest(max(plan_start_date), max(plan_cease_date)) AS last_date
+            FROM staging.stg_ehcp__plans GROUP BY la_code
+            UNION ALL
+            SELECT la_code, 'placements', greatest(max(start_date), max(end_date))
+            FROM staging.stg_placements__spells GROUP BY la_code
+        ),
+        reach AS (
+            SELECT la_code, extract,
+                   greatest(
+                       files.named_day,
+                       CASE WHEN NOT coalesce(files.every_file_named, false)
+                           THEN dated.last_date END,
+                       -- a SEN2 return is as at its census day (its header's referencedate),
+                       -- whatever its last event's date: it reaches that census
+                       files.census_date
+                   ) AS last_date
+            FROM dated FULL JOIN files USING (la_code, extract)
         )
         SELECT census.la_code, census.census_date, reach.extract, reach.last_date
         FROM census INNER JOIN reach ON reach.la_code = census.la_code
+        WHERE reach.last_date IS NOT NULL
         ORDER BY census.la_code, reach.extract
         """
     )

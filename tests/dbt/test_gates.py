@@ -315,6 +315,22 @@ def test_a_plans_extract_taken_before_the_last_census_fails_naming_it(con):
         result.summary
     )
     assert "(placements extract" not in result.summary  # it reaches the census
+    # a plan's cease planned for next July had counted as reaching the census: where every file
+    # names the day it was taken, that day is how far the list reaches
+    con.execute(
+        "UPDATE staging.stg_ehcp__plans SET plan_cease_date = $planned "
+        "WHERE plan_id = (SELECT min(plan_id) FROM staging.stg_ehcp__plans)",
+        {"planned": census + dt.timedelta(days=190)},
+    )
+    con.execute(
+        "UPDATE raw.ehcp_files SET named_day = $cut WHERE status = 'loaded' AND in_landing",
+        {"cut": cut},
+    )
+    result = gates.case_extracts_reach_census(con)
+    assert not result.passed
+    assert f"plans extract: last date {cut}, 76 days before the census of {census}" in (
+        result.summary
+    )
     # a SEN2 return as at that census reaches it, whatever its last event's date (it warned
     # "placements extract: last date 2024-09-02, 136 days before the census of 2025-01-16")
     con.execute(
