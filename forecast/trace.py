@@ -11,7 +11,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from .years import fy_start
+from .years import fy_label, fy_start
 
 
 class TraceError(ValueError):
@@ -20,7 +20,14 @@ class TraceError(ValueError):
 
 def trace_forecast(con: duckdb.DuckDBPyConnection, year: str, provision: str) -> pd.DataFrame:
     """Rows of (part, input, value, source) behind forecast spend on `provision` in `year`."""
-    census = fy_start(year) + 1
+    try:  # (2028/29 read as 2028-29, the form the tables hold)
+        census = fy_start(year.strip()) + 1
+    except ValueError:
+        raise TraceError(
+            f"--year {year!r} is not a financial year: give it as the forecast tables do, e.g. "
+            "2028-29"
+        ) from None
+    year = fy_label(census - 1)
     spend = con.execute(
         "SELECT * FROM forecast.spend WHERE financial_year = ? AND provision_type = ? "
         "ORDER BY scenario",

@@ -722,7 +722,9 @@ def test_dbv_module_1_forecasts_by_age_and_need_transport_and_accuracy(demo, wor
     assert f"{none:,} children with a plan were in no placement" in html
 
 
-def test_trace_forecast_lists_the_inputs_behind_a_forecast_figure(demo, con, monkeypatch, tmp_path):
+def test_trace_forecast_lists_the_inputs_behind_a_forecast_figure(
+    demo, con, monkeypatch, tmp_path, capsys
+):
     for name, value in demo.environment.items():
         monkeypatch.setenv(name, value)
     out = tmp_path / "trace.csv"
@@ -755,6 +757,10 @@ def test_trace_forecast_lists_the_inputs_behind_a_forecast_figure(demo, con, mon
     }
     assert acting and acting <= {key for part, key in rows if part == "mitigation"}
     assert main(["trace", "forecast", "--year", "2040-41", "--provision", "mss"]) == 2
+    # a calendar year was a traceback; 2028/29 read as no forecast
+    assert main(["trace", "forecast", "--year", "2027", "--provision", "mss"]) == 2
+    assert "'2027' is not a financial year" in " ".join(capsys.readouterr().out.split())
+    assert main(["trace", "forecast", "--year", "2028/29", "--provision", "mss"]) == 0
 
 
 # --- publication ----------------------------------------------------------------------------
