@@ -44,6 +44,7 @@ UNIT_COSTS_WITHIN_BOUNDS = "unit_costs_within_bounds"
 PLACEMENT_COSTS_WITHIN_BOUNDS = "placement_costs_within_bounds"
 IDS_LINK = "ids_link"
 CASE_EXTRACTS_REACH_CENSUS = "case_extracts_reach_census"
+OPEN_ROWS_LEFT_IN_OLDER_LISTS = "open_rows_left_in_older_lists"
 EHCP_COHORT = dg.AssetKey(["marts", "fct_ehcp_cohort"])
 MART_KEYS = [
     dg.AssetKey(["marts", name])
@@ -197,6 +198,17 @@ def staging_key(extract: str) -> dg.AssetKey:
             ),
         ),
         dg.AssetCheckSpec(
+            OPEN_ROWS_LEFT_IN_OLDER_LISTS,
+            asset=EHCP_COHORT,
+            blocking=False,
+            description=(
+                "Warns when plans or placements still open are held only by a list older than "
+                "the latest in the landing folder (lists ranked by the day their names give): "
+                "if the lists are whole, those were taken off the case system and still count "
+                "in every census since; if they are increments, it is expected."
+            ),
+        ),
+        dg.AssetCheckSpec(
             IDS_LINK,
             asset=DATA_QUALITY_FLAGS,
             blocking=True,
@@ -296,6 +308,9 @@ def warehouse_gates(
         if wanted(EHCP_COHORT, CASE_EXTRACTS_REACH_CENSUS):
             gate = gates.case_extracts_reach_census(con)
             yield check_result(gate, EHCP_COHORT, CASE_EXTRACTS_REACH_CENSUS, warn_only=True)
+        if wanted(EHCP_COHORT, OPEN_ROWS_LEFT_IN_OLDER_LISTS):
+            gate = gates.open_rows_left_in_older_lists(con)
+            yield check_result(gate, EHCP_COHORT, OPEN_ROWS_LEFT_IN_OLDER_LISTS, warn_only=True)
 
 
 GATED_ASSETS = [

@@ -26,6 +26,7 @@ def test_all_gates_pass_on_the_fixture(con):
         gates.finance_reconciliation(con),
         gates.ledger_months_complete(con),
         gates.case_extracts_reach_census(con),
+        gates.open_rows_left_in_older_lists(con),
         gates.complete_years_have_a_budget(con),
         gates.balance_brought_forward_anchors(con),
         gates.balance_brought_forward_agrees(con),
@@ -339,6 +340,52 @@ def test_a_plans_extract_taken_before_the_last_census_fails_naming_it(con):
         {"census": census},
     )
     assert gates.case_extracts_reach_census(con).passed
+
+
+def test_an_open_plan_left_out_of_the_latest_list_warns_naming_the_older_list(con):
+    """A plan dropped from the latest whole list (taken off the case system) kept its version
+    from the older list beside it and counted, open, in every census after."""
+    assert gates.open_rows_left_in_older_lists(con).passed
+    (plan,) = con.execute(
+        "SELECT min(plan_id) FROM staging.stg_ehcp__plans WHERE plan_cease_date IS NULL"
+    ).fetchone()
+    # the fixture's list as at 31 January, then a list as at 28 February holding every plan
+    # but that one (staging's plans are a view over raw)
+    con.execute(
+        "UPDATE raw.ehcp_files SET named_day = DATE '2024-01-31', ranking_day = DATE '2024-01-31' "
+        "WHERE status = 'loaded' AND in_landing"
+    )
+    con.execute(
+        "INSERT INTO raw.ehcp_files SELECT * REPLACE ('later' AS file_hash, "
+        "'ehcp/ehcp_2024-02-28.csv' AS file_name, file_seq + 1000 AS file_seq, "
+        "DATE '2024-02-28' AS named_day, DATE '2024-02-28' AS ranking_day) FROM raw.ehcp_files "
+        "WHERE status = 'loaded' AND in_landing LIMIT 1"
+    )
+    con.execute(
+        "INSERT INTO raw.ehcp SELECT * REPLACE ('later' AS _file_hash) FROM raw.ehcp "
+        "WHERE plan_id <> $plan",
+        {"plan": plan},
+    )
+    result = gates.open_rows_left_in_older_lists(con)
+    assert not result.passed
+    assert "plans or placements still open are held only by a list older than the latest" in (
+        result.summary
+    )
+    assert "as at 2024-01-31: 1 open plan in no later list (the latest as at 2024-02-28)" in (
+        result.summary
+    )
+    # a list of increments, or one whose plan ceased before the later list: nothing to say
+    con.execute("DELETE FROM raw.ehcp WHERE _file_hash = 'later'")
+    con.execute(
+        "INSERT INTO raw.ehcp SELECT * REPLACE ('later' AS _file_hash) FROM raw.ehcp "
+        "WHERE plan_id <> $plan AND _file_hash <> 'later'",
+        {"plan": plan},
+    )
+    con.execute(
+        "UPDATE raw.ehcp SET plan_cease_date = DATE '2024-02-01' WHERE plan_id = $plan",
+        {"plan": plan},
+    )
+    assert gates.open_rows_left_in_older_lists(con).passed
 
 
 def test_a_complete_year_without_a_budget_fails_naming_it(con):
