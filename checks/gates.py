@@ -1464,7 +1464,10 @@ def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) 
     negative = wh.frame(
         "SELECT la_code, financial_year, line, source_file, source_row, amount_gbp "
         f"FROM staging.stg_budget__lines WHERE line IN ({', '.join(map(repr, INCOME_LINES))}) "
-        "AND amount_gbp < 0 ORDER BY la_code, source_file, source_row"
+        # an allocation of 0, a template's placeholder for a year not yet known, read as the
+        # year's funding: −£2.9m (its place deductions) grown on, a balance of −£162m for −£25m
+        "AND (amount_gbp < 0 OR (line = 'hnb_allocation' AND amount_gbp = 0)) "
+        "ORDER BY la_code, source_file, source_row"
     )
     # a year with an allocation and no place deductions, where the council's other years have
     # them: its funding reads a year's deductions (about £1m) too high, and a forecast year's is
@@ -1527,11 +1530,14 @@ def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) 
                 "file)"
             ),
             "allocation_negative": (
-                "an income line (hnb_allocation, la_contribution or other_income) is negative: "
-                "income is written positive in the budget file (only the finance ledger writes "
-                "credits negative); read as given, it would count against the year's funding "
-                "(write the budget file's income lines positive; money moved out of the high "
-                "needs block is a negative block_transfer)"
+                "an income line (hnb_allocation, la_contribution or other_income) is negative, "
+                "or an hnb_allocation is 0: income is written positive in the budget file (only "
+                "the finance ledger writes credits negative); read as given, it would count "
+                "against the year's funding (write the budget file's income lines positive; "
+                "money moved out of the high needs block is a negative block_transfer), and an "
+                "allocation of 0 would leave the year's funding at its place deductions, below "
+                "nothing (for a year whose allocation is not known yet, leave its lines out of "
+                "the file and the forecast grows its funding, or give the provisional one)"
             ),
             "deductions_missing": (
                 "a year's budget has a high needs allocation and no place_deductions line while "

@@ -143,7 +143,8 @@ def staging_key(extract: str) -> dg.AssetKey:
                 "anchors the cumulative balance has high needs lines in the budget file (else "
                 "its funding reads as nothing and its whole spend as deficit), and no income "
                 "line (allocation, council contribution, other income) is negative (income "
-                "written as a credit would count against funding)."
+                "written as a credit would count against funding), nor an allocation 0 (a "
+                "placeholder for a year not yet known)."
             ),
         ),
         dg.AssetCheckSpec(

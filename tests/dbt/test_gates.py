@@ -456,6 +456,27 @@ def test_a_budget_file_writing_its_income_as_a_credit_fails_naming_file_row_and_
     assert "no high needs lines" not in result.summary  # the years are all there
 
 
+def test_an_allocation_of_zero_fails_naming_file_row_and_column(con):
+    """A budget template's 0 for a year whose allocation is not known yet: read as the year's
+    funding, it left funding at minus its place deductions (−£2.9m), grown on, and the
+    unmitigated balance at −£162m for −£25m, with every gate green."""
+    assert gates.complete_years_have_a_budget(con).passed
+    con.execute(
+        "UPDATE raw.budget SET amount = 0 "
+        "WHERE line = 'hnb_allocation' AND financial_year = '2022-23'"
+    )
+    file, row = con.execute(
+        "SELECT source_file, source_row FROM staging.stg_budget__lines "
+        "WHERE line = 'hnb_allocation' AND financial_year = '2022-23'"
+    ).fetchone()
+    result = gates.complete_years_have_a_budget(con)
+    assert not result.passed
+    assert "or an hnb_allocation is 0" in result.summary
+    assert f"({file} row {row}, column amount: hnb_allocation for 2022-23 is 0.00)" in (
+        result.summary
+    )
+
+
 def test_a_balance_brought_forward_that_cannot_anchor_the_balance_fails_naming_it(con):
     """Given only for a year after the ledger's last but one (a projection) or before its first,
     no balance brought forward anchors the cumulative balance: it would open at zero."""
