@@ -166,6 +166,9 @@ class Extract:
     folder: str | None = None  # landing sub-folder, when it is not the extract's name
     # which files of the folder are this extract's (fnmatch, lower case)
     file_patterns: tuple[str, ...] = ("*",)
+    # whether a few bad rows may wait in quarantine within the tolerance settings: not where
+    # every row is a figure of its own (a budget line is a year's funding or balance)
+    tolerates_quarantine: bool = True
 
     @property
     def landing_folder(self) -> str:
@@ -261,6 +264,7 @@ BUDGET = Extract(
         Column("amount", "amount", required=True),
     ),
     money_column="amount",
+    tolerates_quarantine=False,
 )
 
 GIAS = Extract(

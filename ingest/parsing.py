@@ -65,6 +65,7 @@ EXCEL_SERIAL = r"^[0-9]{5}(\.0+)?$"
 
 def date_sql(expr: str) -> str:
     """Date from text in any accepted format (or an Excel serial); NULL when not a real date."""
+
     def listed(formats: tuple[str, ...]) -> str:
         return "[" + ", ".join(quote_literal(f) for f in formats) + "]"
 
@@ -91,8 +92,10 @@ def date_sql(expr: str) -> str:
 
 def amount_sql(expr: str) -> str:
     """Amount in pounds from `1234.5`, `1,234.50`, `£1,234.50`, `(1,234.50)`, `-£20.00`; NULL
-    for anything else (`12,34`, `12 34`, `1e3`, three decimals)."""
-    text = blank_to_null(expr)
+    for anything else (`12,34`, `12 34`, `1e3`, three decimals). The minus sign Word and Excel's
+    typography write (U+2212) is a minus: a deficit brought forward written `−361,651.04` was
+    quarantined, and with it the year's opening balance."""
+    text = f"replace({blank_to_null(expr)}, '\u2212', '-')"
     # A comma must separate thousands (`1,234.50`): `12,34` or `1234,5` (a decimal comma, or a
     # slip) is not an amount, not 1234 or 12345.
     spaced = f"regexp_replace({text}, '[£\\s\\x{{00A0}}]', '', 'g')"
@@ -143,15 +146,16 @@ def code_sql(expr: str, codes: tuple[str, ...]) -> str:
 
 
 def financial_year_sql(expr: str) -> str:
-    """`2024-25` from `2024-25`, `2024/25` or `2024-2025`; NULL unless the two years follow."""
+    """`2024-25` from `2024-25`, `2024/25`, `2024-2025` or `2024–25` (the en dash Word puts in
+    a range); NULL unless the two years follow."""
     text = blank_to_null(expr)
     start = (
         f"try_cast(regexp_extract({text}, "
-        "'^([0-9]{4})\\s*[-/]\\s*([0-9]{2}|[0-9]{4})$', 1) AS INTEGER)"
+        "'^([0-9]{4})\\s*[-/\u2013]\\s*([0-9]{2}|[0-9]{4})$', 1) AS INTEGER)"
     )
     end = (
         f"try_cast(regexp_extract({text}, "
-        "'^([0-9]{4})\\s*[-/]\\s*([0-9]{2}|[0-9]{4})$', 2) AS INTEGER)"
+        "'^([0-9]{4})\\s*[-/\u2013]\\s*([0-9]{2}|[0-9]{4})$', 2) AS INTEGER)"
     )
     return (
         f"CASE WHEN ({end}) % 100 = (({start}) + 1) % 100 "

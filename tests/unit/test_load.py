@@ -897,6 +897,32 @@ def test_a_bad_row_a_later_file_gives_again_readable_no_longer_counts_against_th
     assert quarantine_within_tolerance(con, FINANCE, 0.05, 0.05).passed
 
 
+def test_a_bad_budget_row_blocks_whatever_the_tolerance(tmp_path, con):
+    """One balance brought forward of 111 budget rows quarantined: 0.9 % of the rows and £0.36m
+    of £1bn (the other DSG blocks' lines dilute both), within the tolerance, so it dropped out
+    and every year's balance read £0.36m better, green. Each budget row is a figure of its own."""
+    from checks.gates import quarantine_within_tolerance
+    from ingest.contracts import BUDGET
+
+    lines = [f"20{y}-{y + 1},schools_block_funding,100000000" for y in range(10, 20)]
+    lines += [f"20{y}-{y + 1},hnb_allocation,30000000" for y in range(10, 20)]
+    lines += ["2010-11,balance_brought_forward,-361651.04x"]
+    write(tmp_path, "budget", "budget.csv", "financial_year,line,amount\n" + "\n".join(lines))
+    load(con, BUDGET, tmp_path)
+    gate = quarantine_within_tolerance(con, BUDGET, 0.05, 0.05)
+    assert not gate.passed
+    assert "1 of 21 rows quarantined (4.76%; tolerance 0.00% (none for the budget extract" in (
+        gate.summary
+    )
+    # a ledger's few bad rows still wait within the tolerance
+    rows = [f"T{n},2024-05-01,100.00,1.2.1" for n in range(1, 200)]
+    write(
+        tmp_path, "finance", "f.csv", "\n".join([FINANCE_HEADER, *rows, "T200,2024-05-01,1x,1.2.1"])
+    )
+    load(con, FINANCE, tmp_path, load_id="L2")
+    assert quarantine_within_tolerance(con, FINANCE, 0.01, 0.005).passed
+
+
 def test_a_key_written_another_way_in_the_later_file_still_replaces_the_bad_row(tmp_path, con):
     """The budget keyed by `2024/25` in the file with a bad amount and `2024-25` in its
     correction, a transaction id `T7.0` (Excel's number tail) in one and `T7` in the other:

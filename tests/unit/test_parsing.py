@@ -100,6 +100,10 @@ def test_dates_are_read_day_first(text, expected):
         ("£ 1,234", Decimal("1234.00")),
         ("( £1,234.50 )", Decimal("-1234.50")),
         ("- £5", Decimal("-5.00")),
+        # the typographic minus (U+2212) Word and Excel's formats write
+        ("\u2212361,651.04", Decimal("-361651.04")),
+        ("\u2212£5", Decimal("-5.00")),
+        ("5\u2212", None),
     ],
 )
 def test_amounts(text, expected):
@@ -140,6 +144,7 @@ def test_codes_match_case_and_spaces_and_excel_decimals():
         ("2024-25", "2024-25"),
         ("2024/25", "2024-25"),
         ("2024-2025", "2024-25"),
+        ("2024\u201325", "2024-25"),  # an en dash
         ("1999-00", "1999-00"),
         ("2024-26", None),
         ("2024", None),
