@@ -1107,6 +1107,69 @@ def restatement_loaded_first(
     )
 
 
+def budget_lines_given_twice(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
+    """Per council: a budget line (financial year × line) that two files in the landing folder
+    give with different amounts. The later-loaded file's wins (name order for files new
+    together), and a provisional budget named after the final one
+    (`budget_2025-26_provisional.csv` beside `budget_2025-26_final.csv`) had its £38.5m taken
+    for the final £40.2m, the balance £1.7m worse, unsaid. Warns, naming the amount used and
+    each one overruled, with their files: which file is the council's latest word is the
+    council's to say (take the other out of the landing folder)."""
+    frame = as_warehouse(target).frame(
+        """
+        WITH versions AS (
+            SELECT files.la_code, budget.financial_year, budget.line, budget.amount,
+                   files.file_name, budget._source_row AS source_row
+            FROM raw.budget AS budget
+            INNER JOIN raw.budget_files AS files
+                ON files.file_hash = budget._file_hash
+                AND files.in_landing AND files.status = 'loaded'
+        )
+        SELECT used.la_code, used.financial_year, used.line, used.source_file,
+               used.source_row, used.amount_gbp,
+               string_agg(
+                   DISTINCT versions.file_name || ' row ' || versions.source_row || ': '
+                       || printf('%,.2f', versions.amount), '; '
+               ) AS overruled
+        FROM staging.stg_budget__lines AS used
+        INNER JOIN versions
+            ON versions.la_code = used.la_code
+            AND versions.financial_year = used.financial_year
+            AND versions.line = used.line
+            AND versions.amount <> used.amount_gbp
+        GROUP BY ALL
+        ORDER BY used.la_code, used.financial_year, used.line
+        """
+    )
+    several = frame["la_code"].nunique() > 1
+    facts = pd.DataFrame(
+        {
+            "la_code": frame["la_code"],
+            "label": [
+                (f"council {r.la_code}: " if several else "")
+                + f"{r.line} for {r.financial_year}: {float(r.amount_gbp):,.2f} used "
+                + f"({r.source_file} row {r.source_row}) over {r.overruled}"
+                for r in frame.itertuples(index=False)
+            ],
+            "given_twice": True,
+        },
+        columns=["la_code", "label", "given_twice"],
+    )
+    return validate(
+        "budget_lines_given_twice",
+        facts,
+        [expect("ExpectColumnValuesToBeInSet", column="given_twice", value_set=[False])],
+        {
+            "given_twice": (
+                "two budget files give a line with different amounts: the file loaded later "
+                "wins (files new together in name order), which may not be the council's "
+                "latest word (a provisional budget named after the final one). Take the "
+                "superseded file out of the landing folder"
+            )
+        },
+    )
+
+
 def finance_reconciliation(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
     """Per council and financial year: the ledger in staging = the money allocated, and its high
     needs part = fct_provision_spend, to the penny."""

@@ -39,6 +39,7 @@ LEDGER_MONTHS_COMPLETE = "ledger_months_complete"
 COMPLETE_YEARS_HAVE_A_BUDGET = "complete_years_have_a_budget"
 BALANCE_BROUGHT_FORWARD_ANCHORS = "balance_brought_forward_anchors"
 BALANCE_BROUGHT_FORWARD_AGREES = "balance_brought_forward_agrees"
+BUDGET_LINES_GIVEN_TWICE = "budget_lines_given_twice"
 HNB_POSITION = dg.AssetKey(["marts", "fct_hnb_position"])
 UNIT_COSTS_WITHIN_BOUNDS = "unit_costs_within_bounds"
 PLACEMENT_COSTS_WITHIN_BOUNDS = "placement_costs_within_bounds"
@@ -167,6 +168,17 @@ def staging_key(extract: str) -> dg.AssetKey:
                 "than £1 from the close computed for the year before: the cumulative balance "
                 "and the forecast run on from the earliest one given, so a restatement or a "
                 "payment outside the ledger after it is in neither."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            BUDGET_LINES_GIVEN_TWICE,
+            asset=HNB_POSITION,
+            blocking=False,
+            description=(
+                "Warns when two budget files in the landing folder give a line (year × line) "
+                "with different amounts: the file loaded later wins (files new together in name "
+                "order), which may not be the council's latest word (a provisional budget named "
+                "after the final one)."
             ),
         ),
         dg.AssetCheckSpec(
@@ -306,6 +318,9 @@ def warehouse_gates(
         if wanted(HNB_POSITION, BALANCE_BROUGHT_FORWARD_AGREES):
             gate = gates.balance_brought_forward_agrees(con)
             yield check_result(gate, HNB_POSITION, BALANCE_BROUGHT_FORWARD_AGREES, warn_only=True)
+        if wanted(HNB_POSITION, BUDGET_LINES_GIVEN_TWICE):
+            gate = gates.budget_lines_given_twice(con)
+            yield check_result(gate, HNB_POSITION, BUDGET_LINES_GIVEN_TWICE, warn_only=True)
         if wanted(EHCP_COHORT, CASE_EXTRACTS_REACH_CENSUS):
             gate = gates.case_extracts_reach_census(con)
             yield check_result(gate, EHCP_COHORT, CASE_EXTRACTS_REACH_CENSUS, warn_only=True)

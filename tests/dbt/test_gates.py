@@ -27,6 +27,7 @@ def test_all_gates_pass_on_the_fixture(con):
         gates.ledger_months_complete(con),
         gates.case_extracts_reach_census(con),
         gates.open_rows_left_in_older_lists(con),
+        gates.budget_lines_given_twice(con),
         gates.complete_years_have_a_budget(con),
         gates.balance_brought_forward_anchors(con),
         gates.balance_brought_forward_agrees(con),
@@ -475,6 +476,45 @@ def test_an_allocation_of_zero_fails_naming_file_row_and_column(con):
     assert f"({file} row {row}, column amount: hnb_allocation for 2022-23 is 0.00)" in (
         result.summary
     )
+
+
+def test_a_budget_line_two_files_give_differently_warns_naming_both(con):
+    """A provisional budget named after the final one: its £38.5m allocation was taken for the
+    final £40.2m (the later-loaded file wins), the balance £1.7m worse, unsaid."""
+    assert gates.budget_lines_given_twice(con).passed
+    con.execute(
+        "INSERT INTO raw.budget_files SELECT * REPLACE ('provisional' AS file_hash, "
+        "'budget/budget_provisional.csv' AS file_name, file_seq + 1000 AS file_seq) "
+        "FROM raw.budget_files WHERE status = 'loaded' AND in_landing LIMIT 1"
+    )
+    con.execute(
+        "INSERT INTO raw.budget SELECT * REPLACE ('provisional' AS _file_hash, "
+        "'budget/budget_provisional.csv' AS _source_file, 38500000 AS amount) FROM raw.budget "
+        "WHERE line = 'hnb_allocation' AND financial_year = '2022-23'"
+    )
+    # the same figure again in another file is no conflict
+    con.execute(
+        "INSERT INTO raw.budget SELECT * REPLACE ('provisional' AS _file_hash, "
+        "'budget/budget_provisional.csv' AS _source_file) FROM raw.budget "
+        "WHERE line = 'place_deductions' AND financial_year = '2022-23' LIMIT 1"
+    )
+    used, row, overruled, overruled_row = con.execute(
+        "SELECT s.source_file, s.source_row, f.file_name, b._source_row FROM "
+        "staging.stg_budget__lines s, raw.budget b JOIN raw.budget_files f "
+        "ON f.file_hash = b._file_hash AND f.in_landing AND f.status = 'loaded' "
+        "WHERE s.line = 'hnb_allocation' AND s.financial_year = '2022-23' "
+        "AND b.line = s.line AND b.financial_year = s.financial_year "
+        "AND b.amount <> s.amount_gbp"
+    ).fetchone()
+    assert used == "budget/budget_provisional.csv"  # loaded later, it wins
+    result = gates.budget_lines_given_twice(con)
+    assert not result.passed
+    assert "two budget files give a line with different amounts" in result.summary
+    assert (
+        f"hnb_allocation for 2022-23: 38,500,000.00 used ({used} row {row}) over "
+        f"{overruled} row {overruled_row}: "
+    ) in result.summary
+    assert "place_deductions" not in result.summary.split("(", 1)[1]
 
 
 def test_a_balance_brought_forward_that_cannot_anchor_the_balance_fails_naming_it(con):
