@@ -211,7 +211,8 @@ def test_a_payment_naming_only_a_child_goes_to_the_childs_placement_on_the_posti
     # The fixture's ledger names a placement on every child-level high needs payment, so this
     # adds three that name only the child of a placement that ended: during it, after it ended
     # (paid in arrears: that placement, not central), and before the child's first placement
-    # (paid ahead: the placement about to start).
+    # (paid ahead: the placement about to start). On alternative provision services (1.2.7), a
+    # line that follows the child; a fourth, a direct payment (1.2.11), is central.
     with duckdb.connect(str(warehouse_copy)) as con:
         child, start, end, provision = con.execute(
             """
@@ -229,20 +230,21 @@ def test_a_payment_naming_only_a_child_goes_to_the_childs_placement_on_the_posti
             "WHERE child_id = ? ORDER BY start_date, placement_id LIMIT 1",
             [child],
         ).fetchone()
-        for transaction_id, posting_date in (
-            ("TXC1", start + dt.timedelta(days=1)),
-            ("TXC2", end + dt.timedelta(days=10)),
-            ("TXC3", first - dt.timedelta(days=1)),
+        for transaction_id, posting_date, line in (
+            ("TXC1", start + dt.timedelta(days=1), "1.2.7"),
+            ("TXC2", end + dt.timedelta(days=10), "1.2.7"),
+            ("TXC3", first - dt.timedelta(days=1), "1.2.7"),
+            ("TXC4", start + dt.timedelta(days=1), "1.2.11"),
         ):
             con.execute(
                 "INSERT INTO staging.stg_finance__transactions BY NAME "
                 "SELECT (SELECT min(la_code) FROM staging.stg_finance__transactions) AS la_code, "
                 "? AS transaction_id, ? AS posting_date, "
-                "'2022-23' AS financial_year, 100.00 AS amount_gbp, '1.2.5' AS s251_line, "
+                "'2022-23' AS financial_year, 100.00 AS amount_gbp, ? AS s251_line, "
                 "? AS child_id, "
                 "'x' AS source_file_hash, 'test' AS source_file, 1 AS source_row, "
                 "'test' AS load_id",
-                [transaction_id, posting_date, child],
+                [transaction_id, posting_date, line, child],
             )
     completed = dbt_build(
         warehouse_copy,
@@ -262,6 +264,7 @@ def test_a_payment_naming_only_a_child_goes_to_the_childs_placement_on_the_posti
         ("TXC1", provision, "child_placement_on_posting_date"),
         ("TXC2", provision, "child_placement_before_or_after"),
         ("TXC3", first_provision, "child_placement_before_or_after"),
+        ("TXC4", "central", "central"),
     ]
 
 

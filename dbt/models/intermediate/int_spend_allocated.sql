@@ -1,7 +1,9 @@
 -- Every ledger transaction with whether it is high needs block spend and, if so, the provision
 -- type it pays for. In order: the placement named on the transaction; the child's placement at
 -- the provider paid (in force on the posting date, else the one paid in arrears or ahead); the
--- child's placement on the posting date; for placement-funding lines (place funding, top-ups,
+-- child's placement on the posting date (not on the lines of services paid for a child: direct
+-- payments, therapies, SEN support, which are central unless they name a placement, and moved
+-- mainstream's unit cost 4 % when they followed the child); for placement-funding lines (place funding, top-ups,
 -- targeted mainstream) the type of the provider paid, from the council's placements there or else
 -- from its GIAS establishment type (a school paid place funding that none of the council's
 -- children attend); then the child's placement that ended last before the posting date, else
@@ -87,6 +89,9 @@ flagged as (
         transactions.*,
         {{ is_high_needs('lines.is_high_needs', 'transactions.s251_line') }} as is_high_needs,
         coalesce(lines.allocate_by_provider, false) as allocate_by_provider,
+        -- a service paid for a child (direct payments, therapies, SEN support …) is central
+        -- unless it names a placement (an unlisted line follows the child, as before the seed)
+        coalesce(lines.follows_child, true) as follows_child,
         lines.s251_line is null as is_unknown_s251_line,
         named_placement.provision_type as named_placement_provision_type
     from transactions
@@ -168,6 +173,7 @@ select
     case
         when not is_high_needs then null
         when named_placement_provision_type is not null then named_placement_provision_type
+        when not follows_child then 'central'
         when provider_placement_provision_type is not null then provider_placement_provision_type
         when child_placement_provision_type is not null and child_placement_in_force
             then child_placement_provision_type
@@ -183,6 +189,7 @@ select
     case
         when not is_high_needs then 'not_high_needs'
         when named_placement_provision_type is not null then 'named_placement'
+        when not follows_child then 'central'
         when provider_placement_provision_type is not null then 'child_placement_at_provider'
         when child_placement_provision_type is not null and child_placement_in_force
             then 'child_placement_on_posting_date'
