@@ -1126,30 +1126,34 @@ def budget_lines_given_twice(target: Warehouse | duckdb.DuckDBPyConnection) -> G
                 AND files.in_landing AND files.status = 'loaded'
         )
         SELECT used.la_code, used.financial_year, used.line, used.source_file,
-               used.source_row, used.amount_gbp,
-               string_agg(
-                   DISTINCT versions.file_name || ' row ' || versions.source_row || ': '
-                       || printf('%,.2f', versions.amount), '; '
-               ) AS overruled
+               used.source_row, used.amount_gbp, versions.file_name AS overruled_file,
+               versions.source_row AS overruled_row, versions.amount AS overruled_amount
         FROM staging.stg_budget__lines AS used
         INNER JOIN versions
             ON versions.la_code = used.la_code
             AND versions.financial_year = used.financial_year
             AND versions.line = used.line
             AND versions.amount <> used.amount_gbp
-        GROUP BY ALL
-        ORDER BY used.la_code, used.financial_year, used.line
+        ORDER BY used.la_code, used.financial_year, used.line, versions.file_name,
+            versions.source_row
         """
     )
     several = frame["la_code"].nunique() > 1
+    lines = frame.groupby(
+        ["la_code", "financial_year", "line", "source_file", "source_row", "amount_gbp"],
+        sort=False,
+    )
     facts = pd.DataFrame(
         {
-            "la_code": frame["la_code"],
+            "la_code": [key[0] for key, _ in lines],
             "label": [
-                (f"council {r.la_code}: " if several else "")
-                + f"{r.line} for {r.financial_year}: {float(r.amount_gbp):,.2f} used "
-                + f"({r.source_file} row {r.source_row}) over {r.overruled}"
-                for r in frame.itertuples(index=False)
+                (f"council {la_code}: " if several else "")
+                + f"{line} for {year}: {float(amount):,.2f} used ({file} row {row}) over "
+                + "; ".join(
+                    f"{o.overruled_file} row {o.overruled_row}: {float(o.overruled_amount):,.2f}"
+                    for o in overruled.itertuples(index=False)
+                )
+                for (la_code, year, line, file, row, amount), overruled in lines
             ],
             "given_twice": True,
         },
@@ -1330,19 +1334,19 @@ def case_extracts_reach_census(target: Warehouse | duckdb.DuckDBPyConnection) ->
             FROM intermediate.int_census_dates GROUP BY la_code
         ),
         files AS (
-            SELECT la_code, extract, bool_and(named_day IS NOT NULL) AS every_file_named,
+            SELECT la_code, kind, bool_and(named_day IS NOT NULL) AS every_file_named,
                    max(named_day) AS named_day, max(census_date) AS census_date
             FROM (
-                SELECT la_code, 'plans' AS extract, named_day, census_date
+                SELECT la_code, 'plans' AS kind, named_day, census_date
                 FROM raw.ehcp_files WHERE in_landing AND status = 'loaded'
                 UNION ALL
                 SELECT la_code, 'placements', named_day, census_date
                 FROM raw.placements_files WHERE in_landing AND status = 'loaded'
             ) AS loaded
-            GROUP BY la_code, extract
+            GROUP BY la_code, kind
         ),
         dated AS (
-            SELECT la_code, 'plans' AS extract,
+            SELECT la_code, 'plans' AS kind,
                    greatest(max(plan_start_date), max(plan_cease_date)) AS last_date
             FROM staging.stg_ehcp__plans GROUP BY la_code
             UNION ALL
@@ -1350,7 +1354,7 @@ def case_extracts_reach_census(target: Warehouse | duckdb.DuckDBPyConnection) ->
             FROM staging.stg_placements__spells GROUP BY la_code
         ),
         reach AS (
-            SELECT la_code, extract,
+            SELECT la_code, kind,
                    greatest(
                        files.named_day,
                        CASE WHEN NOT coalesce(files.every_file_named, false)
@@ -1359,12 +1363,12 @@ def case_extracts_reach_census(target: Warehouse | duckdb.DuckDBPyConnection) ->
                        -- whatever its last event's date: it reaches that census
                        files.census_date
                    ) AS last_date
-            FROM dated FULL JOIN files USING (la_code, extract)
+            FROM dated FULL JOIN files USING (la_code, kind)
         )
-        SELECT census.la_code, census.census_date, reach.extract, reach.last_date
+        SELECT census.la_code, census.census_date, reach.kind, reach.last_date
         FROM census INNER JOIN reach ON reach.la_code = census.la_code
         WHERE reach.last_date IS NOT NULL
-        ORDER BY census.la_code, reach.extract
+        ORDER BY census.la_code, reach.kind
         """
     )
     several = frame["la_code"].nunique() > 1
@@ -1376,7 +1380,7 @@ def case_extracts_reach_census(target: Warehouse | duckdb.DuckDBPyConnection) ->
             {
                 "la_code": record.la_code,
                 "label": (f"{record.la_code} " if several else "")
-                + f"{record.extract} extract: last date {last.date()}, "
+                + f"{record.kind} extract: last date {last.date()}, "
                 + (
                     f"{short} days before the census of {census.date()}"
                     if short > 0
@@ -1421,7 +1425,7 @@ def open_rows_left_in_older_lists(
     frame = as_warehouse(target).frame(
         """
         WITH files AS (
-            SELECT la_code, 'plans' AS extract, file_hash, file_name, ranking_day
+            SELECT la_code, 'plans' AS kind, file_hash, file_name, ranking_day
             FROM raw.ehcp_files
             WHERE in_landing AND status = 'loaded' AND census_date IS NULL
             UNION ALL
@@ -1430,28 +1434,28 @@ def open_rows_left_in_older_lists(
             WHERE in_landing AND status = 'loaded' AND census_date IS NULL
         ),
         latest AS (
-            SELECT la_code, extract, max(ranking_day) AS latest_day
-            FROM files GROUP BY la_code, extract
+            SELECT la_code, kind, max(ranking_day) AS latest_day
+            FROM files GROUP BY la_code, kind
         ),
         open_rows AS (
-            SELECT la_code, 'plans' AS extract, source_file_hash, plan_cease_date AS closed
+            SELECT la_code, 'plans' AS kind, source_file_hash, plan_cease_date AS closed
             FROM staging.stg_ehcp__plans
             UNION ALL
             SELECT la_code, 'placements', source_file_hash, end_date
             FROM staging.stg_placements__spells
         )
-        SELECT files.la_code, files.extract, files.file_name, files.ranking_day,
+        SELECT files.la_code, files.kind, files.file_name, files.ranking_day,
                latest.latest_day, count(*) AS open_rows_left
         FROM open_rows
         INNER JOIN files
-            ON files.la_code = open_rows.la_code AND files.extract = open_rows.extract
+            ON files.la_code = open_rows.la_code AND files.kind = open_rows.kind
             AND files.file_hash = open_rows.source_file_hash
         INNER JOIN latest
-            ON latest.la_code = files.la_code AND latest.extract = files.extract
+            ON latest.la_code = files.la_code AND latest.kind = files.kind
         WHERE files.ranking_day < latest.latest_day
             AND (open_rows.closed IS NULL OR open_rows.closed >= latest.latest_day)
         GROUP BY ALL
-        ORDER BY files.la_code, files.extract, files.ranking_day, files.file_name
+        ORDER BY files.la_code, files.kind, files.ranking_day, files.file_name
         """
     )
     several = frame["la_code"].nunique() > 1
@@ -1462,7 +1466,7 @@ def open_rows_left_in_older_lists(
                 (f"{r.la_code} " if several else "")
                 + f"{r.file_name}, as at {pd.Timestamp(r.ranking_day).date()}: "
                 + f"{r.open_rows_left} open "
-                + (r.extract[:-1] if r.open_rows_left == 1 else r.extract)
+                + (r.kind[:-1] if r.open_rows_left == 1 else r.kind)
                 + f" in no later list (the latest as at {pd.Timestamp(r.latest_day).date()})"
                 for r in frame.itertuples(index=False)
             ],

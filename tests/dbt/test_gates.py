@@ -498,8 +498,8 @@ def test_a_budget_line_two_files_give_differently_warns_naming_both(con):
         "'budget/budget_provisional.csv' AS _source_file) FROM raw.budget "
         "WHERE line = 'place_deductions' AND financial_year = '2022-23' LIMIT 1"
     )
-    used, row, overruled, overruled_row = con.execute(
-        "SELECT s.source_file, s.source_row, f.file_name, b._source_row FROM "
+    used, row, overruled, overruled_row, final = con.execute(
+        "SELECT s.source_file, s.source_row, f.file_name, b._source_row, b.amount FROM "
         "staging.stg_budget__lines s, raw.budget b JOIN raw.budget_files f "
         "ON f.file_hash = b._file_hash AND f.in_landing AND f.status = 'loaded' "
         "WHERE s.line = 'hnb_allocation' AND s.financial_year = '2022-23' "
@@ -512,7 +512,7 @@ def test_a_budget_line_two_files_give_differently_warns_naming_both(con):
     assert "two budget files give a line with different amounts" in result.summary
     assert (
         f"hnb_allocation for 2022-23: 38,500,000.00 used ({used} row {row}) over "
-        f"{overruled} row {overruled_row}: "
+        f"{overruled} row {overruled_row}: {float(final):,.2f})"
     ) in result.summary
     assert "place_deductions" not in result.summary.split("(", 1)[1]
 
