@@ -146,11 +146,25 @@ class Settings:
         forecast = _forecast_settings(path, self.environment())
         return dataclasses.replace(self, forecast_settings=path, forecast=forecast)
 
+    def mitigation_logs(self) -> dict[str | None, Path]:
+        """The mitigation log each council's forecast applies (its own `mitigations.yml` in its
+        landing folder, else HIGHNEEDS_MITIGATIONS): by council code in a many-council landing
+        folder, under None for one council's."""
+        from forecast.mitigations import council_mitigations_file
+        from ingest.load import council_folders
+
+        folders = council_folders(self.landing)
+        if not folders:
+            return {None: council_mitigations_file(self.landing, self.mitigations)}
+        return {c.la_code: council_mitigations_file(c.folder, self.mitigations) for c in folders}
+
     def forecast_fingerprint(self) -> tuple[str, str]:
         """What the forecast runs with, for meta.publication: a description (the settings file,
-        the mitigations file, horizon, recovery year, paths) and a SHA-256 of the resolved
+        the mitigations files, horizon, recovery year, paths) and a SHA-256 of the resolved
         settings (a file's `extends:` and the environment's overrides applied) and the
-        mitigations file's bytes. A refresh whose figures move because these changed says so."""
+        mitigations files' bytes, a council's own log too (it had been described and hashed as
+        the shared example while the council's own file moved its figures). A refresh whose
+        figures move because these changed says so."""
 
         def shown(path: Path) -> str:
             return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
@@ -159,9 +173,21 @@ class Settings:
             json.dumps(dataclasses.asdict(self.forecast), default=str, sort_keys=True).encode()
         )
         digest.update(self.mitigations.read_bytes() if self.mitigations.is_file() else b"")
+        own = {code: log for code, log in self.mitigation_logs().items() if log != self.mitigations}
+        for code, log in sorted(own.items(), key=lambda item: item[0] or ""):
+            digest.update(f"{code}:".encode() + log.read_bytes())
+        logs = shown(self.mitigations)
+        if own:
+            logs = ", ".join(
+                f"{code + ' ' if code else ''}{shown(log)}" for code, log in own.items()
+            ) + (
+                f", the others {logs}"
+                if None not in own and len(own) < len(self.councils())
+                else ""
+            )
         forecast = self.forecast
         return (
-            f"{shown(self.forecast_settings)}; mitigations {shown(self.mitigations)}; horizon "
+            f"{shown(self.forecast_settings)}; mitigations {logs}; horizon "
             f"{forecast.horizon}, recover by {forecast.recover_by}, {forecast.simulations:,} paths",
             digest.hexdigest(),
         )

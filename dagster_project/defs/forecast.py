@@ -9,10 +9,8 @@ from checks.gates import GateResult
 from forecast.checks import CHECK_DESCRIPTIONS, TABLE_CHECKS, combine_results
 from forecast.councils import forecast_councils
 from forecast.history import councils, read_history
-from forecast.mitigations import council_mitigations_file
 from forecast.model import MITIGATED, UNMITIGATED
 from forecast.store import TABLE_DESCRIPTIONS, combine, write_tables
-from ingest.load import council_folders
 from warehouse import (
     FORECAST_BEING_WRITTEN,
     forecast_record,
@@ -106,13 +104,8 @@ def forecast_tables_asset(
     # gate it failed would hold it
     unfitted: dict[str, str] = {}
     # a council's own mitigation log (mitigations.yml in its landing folder), else the shared one
-    folders = {council.la_code: council.folder for council in council_folders(settings.landing)}
-    logs = {
-        code: council_mitigations_file(
-            folders.get(code) if folders else settings.landing, settings.mitigations
-        )
-        for code in histories
-    }
+    own = settings.mitigation_logs()
+    logs = {code: own.get(code, own.get(None, settings.mitigations)) for code in histories}
     for code, log in logs.items():
         context.log.info(
             (f"{code}: " if len(codes) > 1 else "")

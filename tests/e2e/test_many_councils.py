@@ -180,6 +180,12 @@ def test_each_council_applies_its_own_mitigation_log_where_it_has_one(warehouses
     assert names[ALONE] == ["Own outreach"]
     (other,) = set(COUNCILS) - {ALONE}
     assert names[other] == sorted(m.name for m in load_mitigations(EXAMPLE_MITIGATIONS))
+    # and the publication names it: it had said the shared example, and hashed that alone
+    from serving.publish import read_publication
+
+    published = read_publication(warehouses["region"].parent / "serving.duckdb")
+    assert f"mitigations {ALONE} " in published["forecast_settings"]
+    assert f"{ALONE}/mitigations.yml, the others " in published["forecast_settings"]
 
 
 def test_the_shared_gias_extract_reaches_every_council(warehouses):

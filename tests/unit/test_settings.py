@@ -243,3 +243,32 @@ def test_a_refresh_with_other_forecast_settings_says_so_in_its_summary(environme
     assert said(before, demo) == ""  # the same settings: nothing to say
     assert said({**before, "forecast_settings_sha256": None}) == ""  # a file from before it
     assert said(None) == ""
+
+
+def test_a_councils_own_mitigation_log_is_named_and_hashed_in_what_the_forecast_ran_with(
+    environment, tmp_path
+):
+    """A council's own mitigations.yml moved its mitigated figures while meta.publication named
+    and hashed the shared example: an auditor was told the wrong log, and editing the council's
+    own said nothing changed."""
+    landing = tmp_path / "landing"
+    for code in ("869", "825"):
+        (landing / code / "ehcp").mkdir(parents=True)
+        (landing / code / "ehcp" / "plans.csv").write_text("child_id\n")
+    environment.setenv("HIGHNEEDS_LANDING", str(landing))
+    shared_only = load_settings().forecast_fingerprint()
+    own = landing / "825" / "mitigations.yml"
+    own.write_text("mitigations: []\n")
+    described, digest = load_settings().forecast_fingerprint()
+    assert f"mitigations 825 {own}, the others forecast/config/" in described
+    assert digest != shared_only[1]
+    own.write_text("mitigations: []\n# edited\n")
+    assert load_settings().forecast_fingerprint()[1] != digest
+    assert load_settings().mitigation_logs()["825"] == own
+    # one council's landing folder with its own log
+    single = tmp_path / "single"
+    single.mkdir()
+    (single / "mitigations.yml").write_text("mitigations: []\n")
+    environment.setenv("HIGHNEEDS_LANDING", str(single))
+    described, _ = load_settings().forecast_fingerprint()
+    assert f"mitigations {single / 'mitigations.yml'};" in described
