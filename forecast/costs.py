@@ -10,8 +10,10 @@
   paths to absurd or negative unit costs and the mean of the paths with them). Every one of these
   is a setting with its source, shown on the report's first page.
 * **FTE per plan**: a January plan in a provision type is, on average, this many full-time
-  placements over its financial year (recent ratio of FTE to census plans). Spend = plans on
-  the census × FTE per plan × unit cost.
+  placements over its financial year (the base year's ratio of FTE to census plans; a type with
+  a handful of plans on the census pools its last three years, and one opened within the base
+  year takes the council's ratio across types: see _fte_per_plan). Spend = plans on the census
+  × FTE per plan × unit cost.
 * **Central spend** (no placement) follows its own real growth compounded with inflation, drawn per
   path.
 * **Funding**: the budget file's lines for the years it gives (allocations are known a year
@@ -197,6 +199,40 @@ def complete_years(history: History) -> list[str]:
     return years
 
 
+# census plans below which a type's base-year FTE per plan is not its own year's alone: the
+# census is one day and the FTE a whole year, so 2 plans on the census beside 6.3 full-time
+# placements over the year (early years, children moving on in September) priced every forecast
+# plan at 3.2 places, where the years before held 1.3, and its spend at three times its history
+MIN_PLANS_FOR_RATIO = 10
+
+
+def _fte_per_plan(
+    ratio: pd.Series, fte: pd.Series, plans: pd.Series, base_fy: str, overall: float
+) -> float:
+    """FTE per census plan of one provision type (`ratio`, `fte` and `plans` over the last three
+    complete years). The base year's (the latest there is): its unit cost × this is the year's
+    own spend per plan, so the first forecast year goes on from the last actual one. A mean over
+    three years stepped it by as much as they differ (a steady council's independent special
+    placements +10 % per plan in one year, stated growth 1.9 %). But a type opened within the
+    base year (no full-time placements the year before) holds a part-year share there (0.62 for
+    independent special placements begun in the autumn, its spend a third short every year after),
+    and it takes the council's ratio across types (`overall`); and one with fewer than
+    MIN_PLANS_FOR_RATIO plans on the census takes its three years' pooled ratio, or the council's
+    where those hold too few plans too."""
+    if not len(ratio):
+        return 1.0
+    years = list(fte.index)
+    before = years[years.index(base_fy) - 1] if base_fy in years and years.index(base_fy) else None
+    if before is not None and fte.get(base_fy, 0) > 0 and not fte.get(before, 0) > 0:
+        return overall
+    if plans.get(base_fy, 0) >= MIN_PLANS_FOR_RATIO:
+        return float(ratio.iloc[-1])
+    both = fte.notna() & plans.notna() & (plans > 0)
+    if plans[both].sum() >= MIN_PLANS_FOR_RATIO:
+        return float(fte[both].sum() / plans[both].sum())
+    return overall
+
+
 def estimate_costs(
     history: History, caseload: pd.DataFrame, settings: CostSettings, horizon: str
 ) -> CostModel:
@@ -212,6 +248,13 @@ def estimate_costs(
         index="financial_year", columns="provision_type", values="fte_placements", aggfunc="sum"
     )
     census_for_fy = caseload.rename(index=fy_of_census_year)
+    # the council's FTE per plan across its placement types in the base year: what a type whose
+    # own base-year ratio says little (a handful of plans, or a type opened within the year)
+    # takes instead
+    placed = [p for p in history.provision_types if p != "central"]
+    base_fte = fte_wide.reindex(index=[base_fy], columns=placed).sum(axis=1).sum()
+    base_plans = census_for_fy.reindex(index=[base_fy], columns=placed).sum(axis=1).sum()
+    overall = float(base_fte / base_plans) if base_plans > 0 and base_fte > 0 else 1.0
     low, high = settings.real_growth_bounds
     unit_cost, real_growth, real_sd, fte_per_plan, measured = [], [], [], [], []
     sources: list[str | None] = []
@@ -221,12 +264,7 @@ def estimate_costs(
         fte = fte_wide.get(provision, empty).reindex(recent[-3:])
         plans = census_for_fy.get(provision, empty).reindex(recent[-3:])
         ratio = (fte / plans.where(plans > 0)).dropna()
-        # the base year's (the latest there is): its unit cost × this is the year's own spend per
-        # plan, so the first forecast year goes on from the last actual one. A mean over three
-        # years stepped it by as much as they differ (a steady council's independent special
-        # placements +10 % per plan in one year, stated growth 1.9 %), and held a type that
-        # opened or grew within them at its ramp-up year's part-year share
-        fte_per_plan.append(float(ratio.iloc[-1]) if len(ratio) else 1.0)
+        fte_per_plan.append(_fte_per_plan(ratio, fte, plans, base_fy, overall))
         unit = (
             spend_wide.get(provision, empty) / fte_wide.get(provision, empty).where(lambda s: s > 0)
         ).reindex(recent)

@@ -125,6 +125,40 @@ def test_fte_per_plan_is_the_base_years(model):
     np.testing.assert_allclose(model.fte_per_plan, [100 / 80, 1.0])  # 2022-23's 50 plans left out
 
 
+def test_a_handful_of_plans_on_the_census_takes_the_three_years_pooled_fte_per_plan():
+    """2 plans on the census beside 10 full-time placements over the year priced every forecast
+    plan at 5 places (the years before held 1): three times its history's spend."""
+    h = history()
+    h.caseload.loc[
+        h.caseload["census_year"].eq(2026) & h.caseload["provision_type"].eq("inmss"), "plans"
+    ] = 2
+    model = costs.estimate_costs(h, caseload_by_census(h), SETTINGS, "2028-29")
+    assert model.fte_per_plan[1] == pytest.approx(30 / 22)  # 2023-24 to 2025-26: 30 FTE, 22 plans
+    assert model.fte_per_plan[0] == pytest.approx(100 / 80)  # mss's 80 plans: its own year's
+    # too few plans in all three years: the council's ratio across its types that year
+    h.caseload.loc[h.caseload["provision_type"].eq("inmss"), "plans"] = 2
+    model = costs.estimate_costs(h, caseload_by_census(h), SETTINGS, "2028-29")
+    assert model.fte_per_plan[1] == pytest.approx(110 / 82)
+
+
+def test_a_type_opened_within_the_base_year_takes_the_councils_fte_per_plan():
+    """Independent special placements begun in the autumn: 9.36 full-time placements over the
+    year for 15 plans on the census held every forecast year at 0.62 places a plan, its spend a
+    third short for ever; it takes the council's ratio across its types."""
+    h = history()
+    h.spend = h.spend[
+        ~(h.spend["provision_type"].eq("inmss") & ~h.spend["financial_year"].eq(YEARS[-1]))
+    ]
+    base = h.spend["financial_year"].eq(YEARS[-1]) & h.spend["provision_type"].eq("inmss")
+    h.spend.loc[base, "fte_placements"] = 9.36
+    h.caseload = h.caseload[
+        ~(h.caseload["provision_type"].eq("inmss") & h.caseload["census_year"].lt(2026))
+    ]
+    h.caseload.loc[h.caseload["provision_type"].eq("inmss"), "plans"] = 15
+    model = costs.estimate_costs(h, caseload_by_census(h), SETTINGS, "2028-29")
+    assert model.fte_per_plan[1] == pytest.approx((100 + 9.36) / (80 + 15))
+
+
 def test_the_first_forecast_year_goes_on_from_the_base_years_spend_per_plan():
     """Places a plan is paid on that differ between years (a type that grew within them, part
     years, residential weeks): the base year's, so that its unit cost × places a plan is its own
