@@ -36,7 +36,7 @@ def print_summary(
                 f"The ledger's models were built {outcome.ledger_build}.", highlight=False
             )
         _print_checks(outcome, console)
-        _print_provisions(con, settings, console, outcome.held_councils)
+        _print_provisions(con, settings, console, outcome.held_councils, _forecast_ran(outcome))
     _print_publication(settings, outcome, console)
     _print_settings_changed(settings, outcome, console, previous)
 
@@ -204,7 +204,17 @@ def _print_checks(outcome: RefreshOutcome, console: Console) -> None:
         )
 
 
-def _print_provisions(con, settings: Settings, console: Console, held: list[str]) -> None:
+def _forecast_ran(outcome: RefreshOutcome) -> bool:
+    """Whether this refresh wrote the forecast tables: not when the forecast's step failed or
+    an upstream failure left it unrun (the tables then hold the last forecast that ran)."""
+    return not any(key.startswith("forecast/") for key in outcome.not_run) and not any(
+        "forecast" in step for step, _ in outcome.failed_steps
+    )
+
+
+def _print_provisions(
+    con, settings: Settings, console: Console, held: list[str], forecast_ran: bool = True
+) -> None:
     """Each council's spend and caseload by provision, actual and forecast, and its balance (a
     council held by a failed gate: only that it is held)."""
     from serving.publish import served_figures
@@ -225,10 +235,12 @@ def _print_provisions(con, settings: Settings, console: Console, held: list[str]
                 highlight=False,
             )
             continue
-        _print_council(con, settings, console, code, len(codes) > 1)
+        _print_council(con, settings, console, code, len(codes) > 1, forecast_ran)
 
 
-def _print_council(con, settings: Settings, console: Console, la_code: str, many: bool) -> None:
+def _print_council(
+    con, settings: Settings, console: Console, la_code: str, many: bool, forecast_ran: bool = True
+) -> None:
     from warehouse.councils import CouncilConnection
 
     con = CouncilConnection(con, la_code)  # as if the warehouse held this council alone
@@ -255,6 +267,13 @@ def _print_council(con, settings: Settings, console: Console, la_code: str, many
     # horizon may not be the one the settings now ask for (its figures, labelled as its own)
     horizon = settings.horizon
     if table_exists(con, "forecast", "spend"):
+        if not forecast_ran:
+            # the last forecast's figures beside this refresh's actuals read as this data's
+            console.print(
+                "[yellow]The forecast figures below are the last forecast that ran, from the "
+                "data as it was then: this refresh's forecast did not run (see above).[/yellow]",
+                highlight=False,
+            )
         held = con.execute("SELECT max(financial_year) FROM forecast.spend").fetchone()[0]
         if held and held != settings.horizon:
             console.print(

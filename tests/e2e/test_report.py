@@ -1258,3 +1258,19 @@ def test_the_summary_labels_the_forecast_held_with_its_own_horizon(con, data):
     assert f"The forecast held reaches {data.horizon}, not the 2030-31 the settings ask" in said
     assert f"Cumulative high needs balance at end of {data.horizon}, unmitigated" in said
     assert "2030-31 forecast" not in said and "end of 2030-31" not in said
+    assert "this refresh's forecast did not run" not in said
+    # a forecast that failed with the same horizon: its last figures beside this data's actuals
+    # read as this data's forecast, the run's last line alone saying it was not updated
+    console = Console(record=True, width=250)
+    _print_council(
+        con, SimpleNamespace(horizon=data.horizon), console, la_code, False, forecast_ran=False
+    )
+    said = " ".join(console.export_text().split())
+    assert "The forecast figures below are the last forecast that ran, from the data as it" in said
+    from dagster_project.cli.runner import RefreshOutcome
+    from dagster_project.cli.summary import _forecast_ran
+
+    assert _forecast_ran(RefreshOutcome(success=True, run_id="r"))
+    assert not _forecast_ran(
+        RefreshOutcome(success=False, run_id="r", not_run=["forecast/caseload"])
+    )
