@@ -37,8 +37,31 @@ def print_summary(
             )
         _print_checks(outcome, console)
         _print_provisions(con, settings, console, outcome.held_councils, _forecast_ran(outcome))
+    if outcome.published:
+        _print_example_mitigations(settings, console)
     _print_publication(settings, outcome, console)
     _print_settings_changed(settings, outcome, console, previous)
+
+
+def _print_example_mitigations(settings: Settings, console: Console) -> None:
+    """The mitigated scenarios of a council with no mitigation log of its own apply the shipped
+    example's (a £0.5m block transfer a year among them: 17 % of a small council's funding), and
+    nothing had said so."""
+    from ..settings import EXAMPLE_MITIGATIONS
+
+    example = [
+        code for code, log in settings.mitigation_logs().items() if log == EXAMPLE_MITIGATIONS
+    ]
+    if example:
+        whose = "" if example == [None] else f" for {', '.join(str(c) for c in example)}"
+        console.print(
+            Text.assemble(
+                ("The mitigated scenarios", "yellow"),
+                f"{whose} apply the shipped example mitigation log "
+                "(forecast/config/mitigations.example.yml), not a council's own plan: set "
+                "HIGHNEEDS_MITIGATIONS, or put mitigations.yml in the council's landing folder.",
+            )
+        )
 
 
 def _print_settings_changed(

@@ -272,3 +272,17 @@ def test_a_councils_own_mitigation_log_is_named_and_hashed_in_what_the_forecast_
     environment.setenv("HIGHNEEDS_LANDING", str(single))
     described, _ = load_settings().forecast_fingerprint()
     assert f"mitigations {single / 'mitigations.yml'};" in described
+    # the summary says when a council's mitigated scenarios are the shipped example's
+    from rich.console import Console
+
+    from dagster_project.cli.summary import _print_example_mitigations
+
+    def said() -> str:
+        console = Console(record=True, width=300)
+        _print_example_mitigations(load_settings(), console)
+        return console.export_text()
+
+    assert said() == ""  # its own log
+    environment.setenv("HIGHNEEDS_LANDING", str(landing))
+    environment.delenv("HIGHNEEDS_MITIGATIONS", raising=False)
+    assert "The mitigated scenarios for 869 apply the shipped example mitigation log" in said()
