@@ -420,7 +420,11 @@ def _quarantine_in_landing_sql(extract: Extract) -> str:
             SELECT q._la AS la_code, q.reason_codes, {size} AS size,
                    EXISTS (
                        SELECT 1 FROM v WHERE v._la = q._la AND v._rank > q._rank AND {same_key}
-                   ) AS replaced
+                   ) AS replaced,
+                   -- an earlier file gives the key readable: its version is the one counted
+                   EXISTS (
+                       SELECT 1 FROM v WHERE v._la = q._la AND v._rank < q._rank AND {same_key}
+                   ) AS outdates
             FROM q
         )"""
 
@@ -437,6 +441,19 @@ def _replaced_in_quarantine(con: duckdb.DuckDBPyConnection, extract: Extract) ->
         FROM quarantined GROUP BY la_code
         """
     ).df()
+
+
+def earlier_versions_counted(con: duckdb.DuckDBPyConnection, extract: Extract) -> int:
+    """Quarantined rows of files in the landing folder that are a later version of a key an
+    earlier file gives readable, and that no later file corrects: until they are, the earlier
+    version is the one counted (a plan's cease date given with a two-digit year left the plan
+    open in the census, and the summary said only that a row was quarantined)."""
+    return int(
+        con.execute(
+            f"WITH {_quarantine_in_landing_sql(extract)} "
+            "SELECT count(*) FROM quarantined WHERE outdates AND NOT replaced"
+        ).fetchone()[0]
+    )
 
 
 # --- staging: every valid row of a current file is in staging or superseded by a later one ------

@@ -159,6 +159,7 @@ def _print_landing(con, console: Console) -> None:
 def _print_quarantine_examples(con, console: Console) -> None:
     """Per extract and reason: the count,
     then the first rows as `file:row column: problem ('value')`."""
+    from checks.gates import earlier_versions_counted
     from ingest.contracts import EXTRACTS
 
     for name in EXTRACTS:
@@ -195,6 +196,14 @@ def _print_quarantine_examples(con, console: Console) -> None:
                 f"    {source_file}:{source_row} {column}: {code.replace('_', ' ')}{shown}",
                 highlight=False,
                 markup=False,
+            )
+        if rows and (outdated := earlier_versions_counted(con, EXTRACTS[name])):
+            console.print(
+                f"    [yellow]{outdated:,} quarantined {name} "
+                f"{'row is a later version' if outdated == 1 else 'rows are later versions'}"
+                "[/yellow] of a row an earlier file gives readable: the earlier version is "
+                "counted until a corrected row is loaded",
+                highlight=False,
             )
 
 

@@ -923,6 +923,35 @@ def test_a_bad_budget_row_blocks_whatever_the_tolerance(tmp_path, con):
     assert quarantine_within_tolerance(con, FINANCE, 0.01, 0.005).passed
 
 
+def test_a_later_version_in_quarantine_is_counted_as_leaving_the_earlier_one_counted(tmp_path, con):
+    """A plan's cease date given in a later list with a two-digit year was quarantined, and the
+    earlier list's open version went on counting in the census; the summary said only that a
+    row was quarantined."""
+    from checks.gates import earlier_versions_counted
+
+    row = "C1,P1,2010-01-01,F,MLD,2019-03-01,{},,,,,,"
+    write(tmp_path, "ehcp", "plans_2025-01-31.csv", f"{EHCP_HEADER}\n{row.format('')}\n")
+    load(con, EHCP, tmp_path)
+    assert earlier_versions_counted(con, EHCP) == 0
+    later = f"{EHCP_HEADER}\n{row.format('31/08/25')}\nC2,P2,2010-01-01,F,MLD,2019-03-01,x,,,,,,\n"
+    write(tmp_path, "ehcp", "plans_2025-02-28.csv", later)
+    load(con, EHCP, tmp_path, load_id="L2")
+    # P1's later version (P2 has none earlier)
+    assert earlier_versions_counted(con, EHCP) == 1
+    from rich.console import Console
+
+    from dagster_project.cli.summary import _print_quarantine_examples
+
+    console = Console(record=True, width=300)
+    _print_quarantine_examples(con, console)
+    assert "1 quarantined ehcp row is a later version of a row an earlier file gives readable" in (
+        console.export_text()
+    )
+    write(tmp_path, "ehcp", "plans_2025-03-31.csv", f"{EHCP_HEADER}\n{row.format('2025-08-31')}\n")
+    load(con, EHCP, tmp_path, load_id="L3")
+    assert earlier_versions_counted(con, EHCP) == 0  # corrected
+
+
 def test_a_key_written_another_way_in_the_later_file_still_replaces_the_bad_row(tmp_path, con):
     """The budget keyed by `2024/25` in the file with a bad amount and `2024-25` in its
     correction, a transaction id `T7.0` (Excel's number tail) in one and `T7` in the other:
