@@ -206,11 +206,9 @@ def complete_years(history: History) -> list[str]:
 MIN_PLANS_FOR_RATIO = 10
 
 
-def _fte_per_plan(
-    ratio: pd.Series, fte: pd.Series, plans: pd.Series, base_fy: str, overall: float
-) -> float:
-    """FTE per census plan of one provision type (`ratio`, `fte` and `plans` over the last three
-    complete years). The base year's (the latest there is): its unit cost × this is the year's
+def _fte_per_plan(fte: pd.Series, plans: pd.Series, base_fy: str, overall: float) -> float:
+    """FTE per census plan of one provision type (`fte` and `plans` over the last three complete
+    years). The base year's (the latest there is): its unit cost × this is the year's
     own spend per plan, so the first forecast year goes on from the last actual one. A mean over
     three years stepped it by as much as they differ (a steady council's independent special
     placements +10 % per plan in one year, stated growth 1.9 %). But a type opened within the
@@ -219,6 +217,7 @@ def _fte_per_plan(
     and it takes the council's ratio across types (`overall`); and one with fewer than
     MIN_PLANS_FOR_RATIO plans on the census takes its three years' pooled ratio, or the council's
     where those hold too few plans too."""
+    ratio = (fte / plans.where(plans > 0)).dropna()
     if not len(ratio):
         return 1.0
     years = list(fte.index)
@@ -263,8 +262,7 @@ def estimate_costs(
     for provision in history.provision_types:
         fte = fte_wide.get(provision, empty).reindex(recent[-3:])
         plans = census_for_fy.get(provision, empty).reindex(recent[-3:])
-        ratio = (fte / plans.where(plans > 0)).dropna()
-        fte_per_plan.append(_fte_per_plan(ratio, fte, plans, base_fy, overall))
+        fte_per_plan.append(_fte_per_plan(fte, plans, base_fy, overall))
         unit = (
             spend_wide.get(provision, empty) / fte_wide.get(provision, empty).where(lambda s: s > 0)
         ).reindex(recent)

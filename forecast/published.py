@@ -290,12 +290,6 @@ def _reading(path: Path) -> Iterator[list[int]]:
         raise PublishedDataError(f"{path}:{at[0]}: {error}") from error
 
 
-def _setting(row: dict[str, str], column: str) -> float:
-    if column in row:
-        return _number(row, column)
-    return sum(_number(row, part) for part in SPLIT_COLUMNS[column])
-
-
 def _setting_cells(row: dict[str, str]) -> dict[str, float | None]:
     """Each setting column the row's provision types are read from (a split column's parts
     where the row has them instead) with its count, None for a mark."""
@@ -387,8 +381,14 @@ def _share_withheld(
     return tuple(changed)
 
 
-def _by_setting(row: dict[str, str], total_column: str) -> dict[str, float]:
-    values = {p: sum(_setting(row, c) for c in columns) for p, columns in RELEASE_2025.items()}
+def _by_setting(
+    row: dict[str, str], total_column: str, cells: dict[str, float | None] | None = None
+) -> dict[str, float]:
+    """Plans per provision type from the row's setting columns (`cells`: its _setting_cells,
+    when read already), what the total has beyond them in `other`."""
+    values = dict.fromkeys(RELEASE_2025, 0.0)
+    for column, count in (_setting_cells(row) if cells is None else cells).items():
+        values[COLUMN_PROVISION[column]] += count or 0.0
     total, placed = _number(row, total_column), sum(values.values())
     if placed > total + 0.5:
         raise ValueError(
@@ -541,8 +541,8 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
                     # as 0 it ranked the council's growth at -100% and pulled its region's down)
                     not_published.setdefault(code, set()).add(year)
                     continue
-                caseload.setdefault(code, {})[year] = _by_setting(row, "ehcplans")
                 cells = setting_cells.setdefault(code, {})[year] = _setting_cells(row)
+                caseload.setdefault(code, {})[year] = _by_setting(row, "ehcplans", cells)
                 if all(c is None for c in cells.values()) and _number(row, "ehcplans") > 0:
                     unknown_mix.setdefault(code, set()).add(year)
             elif (

@@ -189,6 +189,7 @@ def _read_allocations(folder: Path, files: list[str]) -> pd.DataFrame | None:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
         frame.columns = header
         amounts = [c for c in frame.columns if c.endswith("_gbp")]
+        parsed = {c: frame[c].str.strip().map(published_number) for c in amounts}
         for index, row in frame.iterrows():
             line = int(index) + 2  # (the header is line 1)
             at = f"{path}:{line}"
@@ -202,14 +203,14 @@ def _read_allocations(folder: Path, files: list[str]) -> pd.DataFrame | None:
                     "financial year such as 2023-24"
                 ) from None
             for column in amounts:
-                text = row[column].strip()
-                if published_number(text) is None and text.lower() not in MARKS:
+                if pd.isna(parsed[column][index]) and row[column].strip().lower() not in MARKS:
                     raise BenchmarkUnavailable(
                         f"{at}: column {column!r} holds {row[column]!r}: neither an amount nor "
                         "one of the DfE's marks (x, z, c, u, low, ~, :)"
                     )
             key = (frame.loc[index, "financial_year"], row["old_la_code"].strip())
-            figure = published_number(row["high_needs_block_gbp"].strip())
+            figure = parsed["high_needs_block_gbp"][index]
+            figure = None if pd.isna(figure) else figure  # (two marks are the same figure)
             if key in seen and seen[key][1] != figure:
                 raise BenchmarkUnavailable(
                     f"{at}: the high needs block of {key[1]} for {key[0]} is given again, "
@@ -218,7 +219,7 @@ def _read_allocations(folder: Path, files: list[str]) -> pd.DataFrame | None:
                 )
             seen.setdefault(key, (at, figure))
         for column in amounts:
-            frame[column] = frame[column].str.strip().map(published_number).astype(float)
+            frame[column] = parsed[column].astype(float)
         frame["old_la_code"] = frame["old_la_code"].str.strip()
         frames.append(frame)
         files.append(str(path.relative_to(folder)))
