@@ -186,8 +186,13 @@ def _read_allocations(folder: Path, files: list[str]) -> pd.DataFrame | None:
             header = [column_key(h) for h in next(csv.reader(handle), [])]
         if not set(ALLOCATION_COLUMNS) <= set(header):
             continue
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        frame = pd.read_csv(
+            path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=False
+        )
         frame.columns = header
+        # a blank line (or one of empty cells) holds nothing, but keeps its number: a refusal
+        # named the line counted without the blank ones above it
+        frame = frame[frame.apply(lambda column: column.str.strip().ne("")).any(axis=1)]
         amounts = [c for c in frame.columns if c.endswith("_gbp")]
         parsed = {c: frame[c].str.strip().map(published_number) for c in amounts}
         for index, row in frame.iterrows():

@@ -773,6 +773,8 @@ def test_dsg_allocations_are_read_as_the_dfe_writes_them(tmp_path):
         ('2024-25,900,"28,495,69O"\n', r"allocations.csv:2: column 'high_needs_block_gbp'"),
         ("2024-25,900,28495697\n2024-25,900,30000000\n", r"allocations.csv:3: .* 900 for"),
         ("202425,900,28495697\n", r"allocations.csv:2: column 'financial_year' holds '202425'"),
+        # blank lines (and a row of empty cells) are skipped but still counted: line 5, not 3
+        ("\n,,\n2024-25,900,28495697\n2024-25,900,x\n", r"allocations.csv:5: .* 900 for"),
     ],
 )
 def test_dsg_allocations_that_cannot_be_read_are_refused_by_file_and_line(tmp_path, rows, refused):
