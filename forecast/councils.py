@@ -17,7 +17,7 @@ from .backtest import backtest_cohort
 from .checks import run_checks
 from .cohort import CohortInputError
 from .history import History, caseload_by_census
-from .mitigations import load_mitigations
+from .mitigations import MitigationsError, load_mitigations
 from .model import ForecastInputError, run_forecast
 from .settings import ForecastSettings
 from .store import for_council, forecast_tables
@@ -86,6 +86,7 @@ def forecast_councils(
     published: Path | None,
     workers: int = 1,
     unfitted: dict[str, str] | None = None,
+    shared: Path | None = None,
 ) -> list[CouncilForecast]:
     """forecast_council for every council in `histories`, in code order: in `workers` processes
     when there are several councils (a region's or England's councils are independent, and each
@@ -96,18 +97,28 @@ def forecast_councils(
     ledger too short for the cohort model) is left out and recorded there (code →
     why) while the others are forecast; unless that leaves no council, which raises. Without
     it, the first such error stops every forecast; any other error (of the shared settings, such
-    as the mitigations file, or a bug) always does. `mitigations_file`: one log for every council,
-    or each council's (council_mitigations_file)."""
+    as the shared mitigations file, or a bug) always does. `mitigations_file`: one log for every
+    council, or each council's (council_mitigations_file); `shared`: the log of the councils
+    without their own, whose error stops every forecast. An error in a council's own log
+    (`mitigations.yml` in its landing folder) is that council's: it is held, as its figures
+    would be (one council's typo had stopped every council's refresh)."""
     codes = sorted(histories)
     files = (
         mitigations_file
         if isinstance(mitigations_file, dict)
         else dict.fromkeys(codes, mitigations_file)
     )
+    own = {code: shared is not None and files[code] != shared for code in codes}
     if workers < 2 or len(codes) < 2:
         jobs = {
             code: _attempt(
-                forecast_council, code, histories[code], settings, files[code], published
+                forecast_council,
+                code,
+                histories[code],
+                settings,
+                files[code],
+                published,
+                own_log=own[code],
             )
             for code in codes
         }
@@ -124,6 +135,7 @@ def forecast_councils(
                     settings,
                     files[code],
                     published,
+                    own_log=own[code],
                 )
                 for code in codes
             }
@@ -146,10 +158,15 @@ def forecast_councils(
 COUNCIL_ERRORS = (ForecastInputError, CohortInputError)
 
 
-def _attempt(function, *args) -> CouncilForecast | ValueError:
+def _attempt(function, *args, own_log: bool = False) -> CouncilForecast | ValueError:
     """`function(*args)`, or the error it raised when the council's figures cannot be forecast
-    (COUNCIL_ERRORS), returned for forecast_councils to hold that council or stop."""
+    (COUNCIL_ERRORS, or an error in the council's own mitigation log: `own_log`), returned for
+    forecast_councils to hold that council or stop."""
     try:
         return function(*args)
     except COUNCIL_ERRORS as error:
         return error
+    except MitigationsError as error:
+        if own_log:
+            return error
+        raise

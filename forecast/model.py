@@ -342,7 +342,8 @@ def _check_priced(costs: CostModel, settings: ForecastSettings, mitigations: lis
         # where the children end: a shift's `to`; the types a stopped flow or new places keep
         # them in
         into = {m.effect.get("to")} if m.lever == "shift_placements" else set(m.provision_types)
-        refuse(f"mitigation {m.name!r} ({m.lever})", named, into)
+        where = f" in {m.source}" if m.source else ""
+        refuse(f"mitigation {m.name!r} ({m.lever}){where}", named, into)
     if not reasons:
         return
     types, zero = sorted(touched - free), sorted(touched & free)

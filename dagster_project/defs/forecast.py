@@ -120,6 +120,7 @@ def forecast_tables_asset(
             published,
             settings.duckdb_threads,
             unfitted=unfitted,
+            shared=settings.mitigations,
         )
     except ValueError as error:
         if not held:

@@ -187,6 +187,9 @@ class Lever:
     spend_rises_with: ClassVar[str | None] = None
     # the effect key whose positive value avoids spend: the lever is then a saving, else a cost
     spend_falls_with: ClassVar[str | None] = None
+    # the effect key whose values add up where several entries act on a provision type at once
+    # (unit_cost_growth's points on one growth rate): their sum is held to the key's own bounds
+    adds_up: ClassVar[str | None] = None
 
     @property
     def required(self) -> tuple[str, ...]:

@@ -1,5 +1,7 @@
 """warehouse.councils: the readers written for one council read one council's slice."""
 
+from pathlib import Path
+
 import duckdb
 import pytest
 
@@ -75,8 +77,8 @@ def _forecasts(monkeypatch, errors: dict):
         return code
 
     monkeypatch.setattr(module, "forecast_council", fake)
-    return lambda **kw: module.forecast_councils(
-        dict.fromkeys(["825", "869", "873"]), *[None] * 3, **kw
+    return lambda mitigations_file=None, **kw: module.forecast_councils(
+        dict.fromkeys(["825", "869", "873"]), None, mitigations_file, None, **kw
     )
 
 
@@ -100,6 +102,10 @@ def test_a_settings_error_or_every_council_failing_stops_every_forecast(monkeypa
     shared = _forecasts(monkeypatch, {"873": MitigationsError("mitigations.yml: unknown lever")})
     with pytest.raises(MitigationsError):
         shared(unfitted={})
+    # the log every council without its own applies (HIGHNEEDS_MITIGATIONS) is shared settings
+    logs = dict.fromkeys(["825", "869", "873"], Path("shared.yml"))
+    with pytest.raises(MitigationsError):
+        shared(unfitted={}, mitigations_file=logs, shared=Path("shared.yml"))
     every = _forecasts(
         monkeypatch, {code: ForecastInputError(f"{code} short") for code in ("825", "869", "873")}
     )
@@ -112,3 +118,15 @@ def test_a_settings_error_or_every_council_failing_stops_every_forecast(monkeypa
         bug = _forecasts(monkeypatch, {"825": error})
         with pytest.raises(type(error)):
             bug(unfitted={})
+
+
+def test_an_error_in_a_council_s_own_mitigation_log_holds_that_council_alone(monkeypatch):
+    """A typo in 825's own mitigations.yml stopped every council's forecast and publication."""
+    from forecast.mitigations import MitigationsError
+
+    typo = MitigationsError("825/mitigations.yml: mitigation 1: unknown provision type(s) inmms")
+    run = _forecasts(monkeypatch, {"825": typo})
+    logs = {"825": Path("825/mitigations.yml"), "869": Path("s.yml"), "873": Path("s.yml")}
+    unfitted: dict[str, str] = {}
+    assert run(unfitted=unfitted, mitigations_file=logs, shared=Path("s.yml")) == ["869", "873"]
+    assert unfitted == {"825": str(typo)}

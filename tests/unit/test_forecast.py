@@ -910,6 +910,13 @@ def test_children_moved_into_a_type_without_a_unit_cost_are_refused_until_it_has
     shift = mitigation("shift_placements", {"to": "inmss", "share": 0.5}, name="to independents")
     with pytest.raises(ForecastInputError, match=r"'to independents'.*inmss has no unit cost"):
         run_forecast(steady, [shift], SETTINGS)
+    # the refusal names the mitigations file the entry came from (a council's own, or the shared)
+    read = dataclasses.replace(shift, source="landing/825/mitigations.yml")
+    with pytest.raises(
+        ForecastInputError,
+        match=r"'to independents' \(shift_placements\) in landing/825/mitigations.yml move",
+    ):
+        run_forecast(steady, [read], SETTINGS)
     overflow = SETTINGS.with_overrides(capacity={"mss": 10.0}, overflow={"mss": "inmss"})
     with pytest.raises(ForecastInputError, match="overflow mss → inmss"):
         run_forecast(steady, [], overflow)
@@ -1062,3 +1069,36 @@ def test_a_mitigation_moving_children_into_a_type_posted_to_reaches_central_spen
     result = run_forecast(begun, [shift], PRICED)
     assert "central" not in result.unreached
     assert unreached_provisions_identical({"spend": result.spend}, result.unreached).passed
+
+
+def test_unit_cost_growth_entries_that_add_up_beyond_one_entry_s_bounds_are_refused(tmp_path):
+    """Three entries of -50 points on independent special schools, each within the lever's
+    bounds, took its unit cost below £0: negative spend, the mitigated balance £64m better,
+    every check passed. Entries that only meet later (or only in mitigated_assured) count so."""
+    entry = (
+        "  - name: {name}\n    lever: unit_cost_growth\n    provision_types: [{type}]\n"
+        "    start_year: {year}\n    status: {status}\n    line_of_enquiry: commissioning\n"
+        "    effect: {{percentage_points: {points}}}\n"
+    )
+    path = tmp_path / "m.yml"
+
+    def write(*entries):
+        path.write_text("mitigations:\n" + "".join(entry.format(**e) for e in entries))
+
+    cut = {"type": "mainstream", "year": "2026-27", "status": "assessed", "points": -30}
+    write({**cut, "name": "A"}, {**cut, "name": "B", "type": "mss"})
+    assert len(load_mitigations(path, TYPES)) == 2  # on two types: each within bounds
+    write({**cut, "name": "A"}, {**cut, "name": "B", "year": "2027-28", "points": 10})
+    assert len(load_mitigations(path, TYPES)) == 2  # -20 from 2027-28
+    write({**cut, "name": "A"}, {**cut, "name": "B", "year": "2027-28"})
+    with pytest.raises(
+        MitigationsError,
+        match=r"m.yml: mitigations 'A', 'B' \(unit_cost_growth\) add up to percentage_points -60 "
+        r"on mainstream from 2027-28 in the mitigated scenario: .* between -50 and 50",
+    ):
+        load_mitigations(path, TYPES)
+    # an assessed rise offsets two assured cuts in mitigated, not in mitigated_assured
+    assured = {**cut, "status": "assured"}
+    write({**assured, "name": "A"}, {**assured, "name": "B"}, {**cut, "name": "C", "points": 40})
+    with pytest.raises(MitigationsError, match=r"'A', 'B' .* in the mitigated_assured scenario"):
+        load_mitigations(path, TYPES)
