@@ -145,6 +145,11 @@ class CostModel:
     # base-year spend on placement types with no full-time placements that year, carried in
     # `central` (no unit cost can carry it)
     unplaced_spend: dict[str, float] = field(default_factory=dict)
+    # base-year spend on placement types with full-time placements but no plan on the year's
+    # census (children placed without a plan, or whose plans ended before January): carried
+    # with central spend, grown as the type's unit cost, in a year and path with no plan there
+    # (spend_without_plans)
+    unplanned_spend: dict[str, float] = field(default_factory=dict)
     # (P,) where each unit cost comes from, when not the base year's own spend ÷ FTE: an earlier
     # year's (carried by historical inflation), the settings' new_provision_unit_costs, or none
     # (None: the base year's own, or nothing to price and none needed)
@@ -292,6 +297,16 @@ def estimate_costs(
             unplaced[provision] = float(moved[base_fy])
         central = central + moved
     central_rate, central_sd = compound_growth(central)
+    unplanned = {
+        provision: float(spend_wide[provision][base_fy])
+        for provision, cost in zip(history.provision_types, unit_cost, strict=True)
+        if provision != "central"
+        and provision not in unplaced
+        and provision in spend_wide
+        and spend_wide[provision].get(base_fy, 0.0) > 0
+        and cost > 0
+        and not census_for_fy.get(provision, empty).get(base_fy, 0.0) > 0
+    }
     funding, source = project_funding(history, settings, years, horizon)
     position = history.position.set_index("financial_year")
     balance = (
@@ -318,6 +333,7 @@ def estimate_costs(
         inflation=settings.inflation,
         real_growth_bounds=(low, high),
         unplaced_spend=unplaced,
+        unplanned_spend=unplanned,
         unit_cost_source=tuple(sources),
         unit_cost_known=np.array(known, dtype=bool),
         growth_measured=np.array(measured, dtype=bool),
@@ -431,6 +447,10 @@ def balance_before(
             central += float(by_type[unplanned].sum())
             by_type = np.where(unplanned, 0.0, by_type)
             per_plan = np.where(plans > 0, by_type / np.where(plans > 0, plans, 1.0), per_plan)
+        grown = costs.unit_cost * (1 + cash_growth(costs.real_growth, costs.inflation)) ** step
+        central += float(
+            spend_without_plans(costs, plans, grown, rest_types if so_far is not None else None)
+        )
         carried.append(
             CarriedYear(
                 fy,
@@ -462,6 +482,26 @@ def balance_before(
         carried=tuple(carried),
         first_year_posted=first,
     )
+
+
+def spend_without_plans(
+    costs: CostModel, plans: np.ndarray, unit_cost: np.ndarray, rest: np.ndarray | None = None
+) -> np.ndarray:
+    """The base year's spend on placement types with no plan on its census
+    (`costs.unplanned_spend`), in a year whose plans (..., P) hold none there either: grown as
+    the type's unit cost (`unit_cost`, the year's, (..., P)), and where the ledger has posted
+    part of the year, the share `rest` (P,) the base year posted after the same day (what it
+    posted so far is the year's own). Summed over types: (...). It is central spend, as
+    DESIGN.md's drivers count spend on a type without plans: priced per plan it had dropped out
+    of the forecast (£35k a year of a small council's alternative provision), while a year and
+    path where the forecast does hold plans there prices them instead."""
+    amount = np.array([costs.unplanned_spend.get(p, 0.0) for p in costs.provisions])
+    if not amount.any():
+        return np.zeros(np.shape(plans)[:-1])
+    carried = amount * unit_cost / np.where(costs.unit_cost > 0, costs.unit_cost, 1.0)
+    if rest is not None:
+        carried = carried * rest
+    return np.where(np.asarray(plans) <= 0, carried, 0.0).sum(axis=-1)
 
 
 def _posted_so_far(

@@ -33,6 +33,7 @@ from .costs import (
     estimate_costs,
     project_funding,
     simulate_costs,
+    spend_without_plans,
 )
 from .history import History, caseload_by_census
 from .levers import ScenarioLevers, lever_named
@@ -135,6 +136,12 @@ def prepare(
             f"{provision}: £{amount:,.0f} of {costs.base_fy} spend with no full-time placements "
             "in the placements extract has no unit cost: it is forecast with central spend"
         )
+    for provision, amount in costs.unplanned_spend.items():
+        model.notes.append(
+            f"{provision}: £{amount:,.0f} of {costs.base_fy} spend with no plan there on the "
+            "census is forecast with central spend, grown as its unit cost, in each year "
+            "the forecast holds no plan there"
+        )
     try:
         costs = balance_before(costs, history, caseload, fy_of_census_year(model.base_year + 1))
     except ValueError as error:
@@ -209,9 +216,17 @@ def run_scenario(
     money = simulate_costs(costs, financial_years, settings.simulations, settings.seed, cost_levers)
     plans = paths.plans.sum(axis=2).astype(float)
     spend = plans * costs.fte_per_plan * money.unit_cost
-    central = money.central
-    if costs.first_year_posted is not None and financial_years:
-        spend, central = _keep_first_year_posted(spend, central, plans, costs.first_year_posted)
+    central = money.central.copy()
+    first = costs.first_year_posted if financial_years else None
+    for step in range(len(financial_years)):
+        central[:, step] += spend_without_plans(
+            costs,
+            plans[:, step],
+            money.unit_cost[:, step],
+            first.rest if first is not None and step == 0 else None,
+        )
+    if first is not None:
+        spend, central = _keep_first_year_posted(spend, central, plans, first)
     total = spend.sum(axis=2) + central
     cumulative = costs.base_cumulative_balance + np.cumsum(money.funding - total, axis=1)
     return ScenarioRun(
@@ -410,7 +425,9 @@ def run_forecast(
         cohort_model=model,
         cost_model=costs,
         runs=runs,
-        unreached=unreached_provisions(model, mitigations, costs.first_year_posted),
+        unreached=unreached_provisions(
+            model, mitigations, costs.first_year_posted, costs.unplanned_spend
+        ),
     )
 
 
@@ -418,11 +435,12 @@ def unreached_provisions(
     model: cohort.CohortModel,
     mitigations: list[Mitigation],
     first_year_posted: FirstYearPosted | None = None,
+    unplanned_spend: dict[str, float] | None = None,
 ) -> list[str]:
     """Provision types (and `central`) no mitigation can change: not named by one, not where
     it sends children, and not downstream of those by any move or capacity overflow the
     model allows; central is reached too when a reached type has postings in the first forecast
-    year (on a path with no plan of it they go with central spend)."""
+    year, or spend without plans (on a path with no plan of it they go with central spend)."""
     index = {p: i for i, p in enumerate(model.provisions)}
     reached: set[int] = set()
     central = False
@@ -452,6 +470,8 @@ def unreached_provisions(
                     reached.add(int(target))
                     frontier.append(int(target))
     if first_year_posted is not None and any(first_year_posted.posted[i] != 0 for i in reached):
+        central = True
+    if any(model.provisions[i] in (unplanned_spend or {}) for i in reached):
         central = True
     unreached = [p for p, i in index.items() if i not in reached]
     return unreached + ([] if central else ["central"])
@@ -1047,6 +1067,13 @@ def assumptions_table(
                 f"; with the spend on {', '.join(costs.unplaced_spend)}, which had no full-time "
                 "placements"
                 if costs.unplaced_spend
+                else ""
+            )
+            + (
+                f"; central spend also carries {costs.base_fy}'s spend on "
+                f"{', '.join(costs.unplanned_spend)}, which had no plan on the census, grown as "
+                "its unit cost, in each year the forecast holds no plan there"
+                if costs.unplanned_spend
                 else ""
             ),
         )

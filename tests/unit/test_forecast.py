@@ -1102,3 +1102,47 @@ def test_unit_cost_growth_entries_that_add_up_beyond_one_entry_s_bounds_are_refu
     write({**assured, "name": "A"}, {**assured, "name": "B"}, {**cut, "name": "C", "points": 40})
     with pytest.raises(MitigationsError, match=r"'A', 'B' .* in the mitigated_assured scenario"):
         load_mitigations(path, TYPES)
+
+
+def test_spend_on_a_type_with_no_plan_on_the_census_is_carried_with_central(steady):
+    """Full-time placements paid for in independent special schools (£120k a year) with no plan
+    there on any census: priced per plan, that spend dropped out of the forecast, and every
+    year's deficit read £120k smaller (plus its growth)."""
+    spend = steady.spend.copy()
+    inmss = spend["provision_type"] == "inmss"
+    spend.loc[inmss, ["spend_gbp", "spend_by_ledger_point_gbp", "fte_placements"]] = [
+        120_000.0,
+        120_000.0,
+        2.0,
+    ]
+    spend.loc[inmss, "unit_cost_gbp"] = 60_000.0
+    paid = dataclasses.replace(steady, spend=spend)
+    before, after = run_forecast(steady, [], SETTINGS), run_forecast(paid, [], SETTINGS)
+    assert after.cost_model.unplanned_spend == {"inmss": 120_000.0}
+    assert before.cost_model.unplanned_spend == {}
+    run = after.runs["unmitigated"]
+    assert (run.plans[:, :, TYPES.index("inmss")] == 0).all()
+    # carried every year as central spend, grown as the type's unit cost
+    grown = 120_000.0 * run.unit_cost[:, :, TYPES.index("inmss")].mean(axis=0) / 60_000.0
+    assert run.central.mean(axis=0) - before.runs["unmitigated"].central.mean(
+        axis=0
+    ) == pytest.approx(grown)
+    position = [
+        f.hnb_position[f.hnb_position.scenario == "unmitigated"].set_index("financial_year")
+        for f in (before, after)
+    ]
+    assert (position[1]["spend_gbp_central"] - position[0]["spend_gbp_central"]).to_numpy() == (
+        pytest.approx(grown)
+    )
+    assert any(
+        "inmss: £120,000 of 2025-26 spend with no plan" in n for n in after.cohort_model.notes
+    )
+    # a cut to the type's fees reaches the spend carried with central, and every check holds
+    fees = mitigation("unit_cost_change", {"percent": -10}, ("inmss",), name="fees")
+    cut = run_forecast(paid, [fees], SETTINGS)
+    assert "central" not in cut.unreached
+    checks = run_checks(forecast_tables(cut, pd.DataFrame()), cut.unreached)
+    assert [gate.failures for _, gate in checks.values() if not gate.passed] == []
+    assert cut.runs["mitigated"].central.mean(axis=0) == pytest.approx(
+        cut.runs["unmitigated"].central.mean(axis=0) - 0.1 * grown
+    )
