@@ -348,8 +348,31 @@ def _spend_shown(data: ReportData, threshold: int | None) -> tuple[pd.DataFrame,
         .sum()
         .assign(provision_type=HIDDEN)
     )
-    labels = {**data.labels, HIDDEN: f"Hidden (fewer than {threshold} placements, with another)"}
-    return pd.concat([spend[~hidden], together], ignore_index=True), labels
+    return pd.concat([spend[~hidden], together], ignore_index=True), _hidden_labels(data, threshold)
+
+
+def _hidden_labels(data: ReportData, threshold: int | None) -> dict[str, str]:
+    return {**data.labels, HIDDEN: f"Hidden (fewer than {threshold} placements, with another)"}
+
+
+def _forecast_shown(data: ReportData, threshold: int | None) -> pd.DataFrame:
+    """The unmitigated forecast spend per year and provision type as the publication version
+    shows it: the types whose spend is hidden as one `hidden` type, so each year adds up to the
+    forecast's total (published in forecast_hnb_position), as the actual years do. Left out, the
+    chart's forecast bars had dropped them: a small council's spend read as falling by a third
+    to 2028-29 (£2.5m) while its forecast total was £4.5m."""
+    published = spend_forecast_published(data, threshold)
+    future = published[published["scenario"] == "unmitigated"]
+    gone = future["spend_gbp_central"].isna()
+    if not gone.any():
+        return future
+    together = (
+        data.spend_forecast.loc[future.index[gone]]
+        .groupby("financial_year", as_index=False)["spend_gbp_central"]
+        .sum()
+        .assign(scenario="unmitigated", provision_type=HIDDEN)
+    )
+    return pd.concat([future[~gone], together], ignore_index=True)
 
 
 def _provision_colour(provision: str) -> str:
@@ -412,8 +435,9 @@ def spend_trend(data: ReportData, threshold: int | None = None) -> Chart:
     shown, labels = _spend_shown(data, threshold)
     history = shown[shown["financial_year"].isin(years)]
     # (a first forecast year that keeps the ledger's postings hides a type whose postings are)
-    future = spend_forecast_published(data, threshold)
-    future = future[future["scenario"] == "unmitigated"]
+    future = _forecast_shown(data, threshold)
+    if (future["provision_type"] == HIDDEN).any():
+        labels = _hidden_labels(data, threshold)
     wide = pd.concat(
         [
             history.pivot_table(
@@ -681,12 +705,31 @@ def dbv_panels(data: ReportData, threshold: int | None = None) -> Chart:
 
 def _cohort_by(
     data: ReportData, column: str, order: list[str] | None, threshold: int | None
-) -> tuple[pd.DataFrame, int]:
+) -> tuple[pd.DataFrame, int, pd.Series]:
+    """Plans per census and `column` as published, how many counts are hidden, and each census's
+    total as published (NaN where hidden)."""
     published = data.cohort_published(column, threshold)
     wide = published.cells
     if order:
         wide = wide[_in_order(order, wide.columns)]
-    return wide, (published.hidden if threshold is not None else 0)
+    return wide, (published.hidden if threshold is not None else 0), published.row_totals
+
+
+def _share(wide: pd.DataFrame, totals: pd.Series, year, columns: list[str]) -> tuple[str, bool]:
+    """The share of a census's plans in `columns`, as published, and whether it is of the plans
+    shown: of the census's published total where there is one ("at least" where a part is
+    hidden), else of the plans shown. Of the plans shown where the total was published, the
+    share under 5 at plan start read 47 % → 41 %, a fall, where the totals (84 and 151, in the
+    same table) gave 33 % → 40 %."""
+    parts = wide.loc[year].reindex(columns)
+    total = totals.get(year, np.nan)
+    of_shown = not (np.isfinite(total) and total > 0)
+    if of_shown:
+        total = wide.loc[year].fillna(0).sum()
+    if parts.isna().all() or not total > 0:
+        return "a share not published", of_shown
+    text = style.percent(parts.fillna(0).sum() / total)
+    return (f"at least {text}" if parts.isna().any() and not of_shown else text), of_shown
 
 
 def _in_order(order: list[str], present) -> list[str]:
@@ -706,7 +749,7 @@ SUPPRESSED_ALL = (
 
 
 def caseload_by_need(data: ReportData, threshold: int | None = None) -> Chart:
-    wide, hidden = _cohort_by(data, "primary_need", None, threshold)
+    wide, hidden, totals = _cohort_by(data, "primary_need", None, threshold)
     if _all_hidden(wide):
         return _nothing_to_show(
             "05_caseload_by_primary_need",
@@ -759,6 +802,7 @@ def caseload_by_need(data: ReportData, threshold: int | None = None) -> Chart:
     first = wide.index.min()
     total = wide.loc[latest].sum()
     lead = order[0]
+    lead_share, of_shown = _share(wide, totals, latest, [lead])
     growth = {
         n: _growth(wide.loc[first, n], wide.loc[latest, n], int(latest - first))
         for n in order
@@ -768,7 +812,7 @@ def caseload_by_need(data: ReportData, threshold: int | None = None) -> Chart:
     reading = (
         f"{NEED_LABELS.get(lead, lead)} is the most common primary need: "
         f"{style.count(wide.loc[latest, lead])} plans in January {latest} "
-        f"({style.percent(wide.loc[latest, lead] / total)} of those published)"
+        f"({lead_share}{' of those published' if of_shown else ''})"
     )
     if latest > first:
         reading += f", against {style.count(wide.loc[first, lead])} in January {first}"
@@ -820,7 +864,7 @@ def _shown_span(wide: pd.DataFrame) -> tuple:
 
 
 def caseload_by_age_group(data: ReportData, threshold: int | None = None) -> Chart:
-    wide, hidden = _cohort_by(data, "age_group", AGE_BANDS, threshold)
+    wide, hidden, totals = _cohort_by(data, "age_group", AGE_BANDS, threshold)
     if _all_hidden(wide):
         return _nothing_to_show(
             "06_caseload_by_age_group",
@@ -834,18 +878,15 @@ def caseload_by_age_group(data: ReportData, threshold: int | None = None) -> Cha
     first, latest = _shown_span(wide)
 
     def share(y):
-        return wide.loc[y, [c for c in ("16-19", "20-25") if c in wide]].sum() / wide.loc[y].sum()
+        # of the census total where it is published, else of the plans shown (said)
+        text, of_shown = _share(wide, totals, y, ["16-19", "20-25"])
+        return text + (" of the plans published" if of_shown else "")
 
     span = int(latest - first)
     growth = {a: _growth(wide.loc[first, a], wide.loc[latest, a], span) for a in wide.columns}
     fastest = _fastest(growth)
-    # with small numbers hidden, a share is of the plans shown (the hidden ones are in no part)
-    of_plans = "of the plans published" if hidden else "of plans"
-    reading = (
-        f"Young people aged 16–25 held {style.percent(share(latest))} {of_plans} in January "
-        f"{latest}"
-    )
-    reading += f" against {style.percent(share(first))} in January {first}" if span else ""
+    reading = f"Young people aged 16–25 held {share(latest)} of plans in January {latest}"
+    reading += f" against {share(first)} in January {first}" if span else ""
     reading += (
         f"; the {fastest} age group grew fastest ({style.percent(growth[fastest], 1)} a year)."
         if fastest
@@ -863,7 +904,7 @@ def caseload_by_age_group(data: ReportData, threshold: int | None = None) -> Cha
 
 
 def caseload_by_age_at_plan_start(data: ReportData, threshold: int | None = None) -> Chart:
-    wide, hidden = _cohort_by(data, "age_at_plan_start_band", AGE_BANDS, threshold)
+    wide, hidden, totals = _cohort_by(data, "age_at_plan_start_band", AGE_BANDS, threshold)
     if _all_hidden(wide):
         return _nothing_to_show(
             "07_caseload_by_age_at_plan_start",
@@ -875,15 +916,14 @@ def caseload_by_age_at_plan_start(data: ReportData, threshold: int | None = None
         wide, "EHC plans by age when the plan started, January census (plans)", "Age at start"
     )
     first, latest = _shown_span(wide)
-    shown = wide.fillna(0).sum(axis=1)
-    shares = wide.fillna(0).div(shown.where(shown > 0), axis=0)
-    lead = shares.loc[latest].idxmax()
+    lead = wide.loc[latest].fillna(0).idxmax()
+    lead_share, of_shown = _share(wide, totals, latest, [lead])
     reading = (
         f"Most plans in force in January {latest} started at age {lead} "
-        f"({style.percent(shares.loc[latest, lead])}"
-        f"{' of those published' if hidden else ''}); the share that started under 5 went from "
-        f"{style.percent(shares.loc[first].get('under 5', 0))} in January {first} to "
-        f"{style.percent(shares.loc[latest].get('under 5', 0))}."
+        f"({lead_share}{' of those published' if of_shown else ''}); the share that started "
+        f"under 5 went from {_share(wide, totals, first, ['under 5'])[0]} in January {first} "
+        f"to {_share(wide, totals, latest, ['under 5'])[0]}"
+        + (" (of the plans published)." if of_shown else ".")
     )
     return Chart(
         "07_caseload_by_age_at_plan_start",
@@ -1204,7 +1244,10 @@ def moves_matrix(data: ReportData, threshold: int | None = None) -> Chart:
 
     def at_least(cells: pd.DataFrame) -> str:  # a sum over suppressed cells is only a lower bound
         shown = style.count(cells["children"].sum())
-        return f"at least {shown}" if cells["children"].isna().any() else shown
+        if not cells["children"].isna().any():
+            return shown
+        # ("at least 0 moved" said nothing, as if none had)
+        return f"at least {shown}" if cells["children"].sum() > 0 else "a number not published"
 
     reading = (
         f"In the {len(years)} years to January {years[-1]} the most common move was "

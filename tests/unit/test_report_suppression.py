@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from report.tables import provision_spend
 
@@ -168,6 +169,14 @@ def test_the_spend_charts_show_a_hidden_spend_only_with_its_complement():
     assert pd.isna(actual.get("inmss")) and actual.sum() == total  # NaN adds nothing
     assert trend.query("provision_type == 'inmss' and is_forecast")["spend_gbp"].isna().all()
     assert trend.query("provision_type == 'mss' and is_forecast")["spend_gbp"].notna().all()
+    # each forecast year adds up to the forecast's total (published), the hidden types as one
+    # bar: without them the bars had read as spend falling by a third
+    forecast = trend[trend["is_forecast"]].groupby("financial_year")["spend_gbp"].sum()
+    whole = data.spend_forecast.query("scenario == 'unmitigated'")
+    assert forecast.to_dict() == pytest.approx(
+        whole.groupby("financial_year")["spend_gbp_central"].sum().to_dict()
+    )
+    assert trend.query("provision_type == @HIDDEN and is_forecast")["spend_gbp"].gt(0).all()
 
 
 def test_a_unit_cost_carried_from_a_hidden_year_is_not_quoted_for_publication():
@@ -346,3 +355,43 @@ def test_a_single_census_publishes_its_empty_flows():
     published = data.flows_published(5)
     assert set(published) == {"new_plans", "ceased_plans", "moved_in", "moved_out"}
     assert all(p.cells.empty for p in published.values())
+
+
+def _cohort(cells: dict, totals: dict):
+    """A report's data whose census counts publish `cells` (census year → band → plans, None
+    where hidden) with `totals` (census year → total, None where hidden)."""
+    from report.suppression import Protected
+
+    wide = pd.DataFrame(cells).T.astype(float)
+    protected = Protected(
+        wide,
+        pd.Series(totals, dtype=float),
+        pd.Series(np.nan, index=wide.columns),
+        float("nan"),
+    )
+    return SimpleNamespace(cohort_published=lambda column, threshold: protected)
+
+
+def test_a_published_share_is_of_the_census_total_where_the_total_is_published():
+    """The share of plans started under 5 read 47 % → 41 % for publication (of the cells shown),
+    a fall, where the published totals (84 and 151) gave 33 % → 40 %, the internal report's."""
+    from report.charts import caseload_by_age_at_plan_start, caseload_by_age_group
+
+    bands = ["under 5", "5-10", "11-15", "16-19", "20-25"]
+    data = _cohort(
+        {
+            2020: dict(zip(bands, [28, 31, None, None, 5], strict=True)),
+            2025: dict(zip(bands, [61, 50, 40, None, None], strict=True)),
+        },
+        {2020: 84, 2025: 151},
+    )
+    reading = caseload_by_age_at_plan_start(data, THRESHOLD).reading
+    assert "went from 33% in January 2020 to 40%." in reading, reading
+    assert "started at age under 5 (40%)" in reading, reading
+    # a part hidden: the share of the total is a lower bound, and said so
+    reading = caseload_by_age_group(data, THRESHOLD).reading
+    assert "held a share not published of plans in January 2025 against at least 6%" in reading
+    # a census total hidden too: the share is of the plans shown, said so
+    data = _cohort({2025: dict(zip(bands, [61, 50, 40, 8, None], strict=True))}, {2025: None})
+    reading = caseload_by_age_at_plan_start(data, THRESHOLD).reading
+    assert "to 38% (of the plans published)." in reading, reading  # 61 of 159 shown
