@@ -45,7 +45,7 @@ from pathlib import Path
 import duckdb
 
 from .hashing import HashCache
-from .parsing import quote_ident, quote_literal
+from .parsing import date_sql, quote_ident, quote_literal
 from .pseudonymise import keyed_hex_sql
 from .readers import FileRejected, Part, normalise_header, read_csv_part
 from .sen2_child_ids import MAPPING, ChildIdRule, child_text_sql, id_map_join, read_id_map
@@ -116,7 +116,15 @@ class Sen2Return:
     def census_date(self) -> dt.date | None:
         """The census day the return describes (the header's referencedate)."""
         text = self.header().get("referencedate", "")
-        for form in (*BLADE_DATE_FORMATS, "%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%d/%m/%Y"):
+        # (as COLLECT writes it, or as Excel saves it again: 18/01/2024 00:00)
+        for form in (
+            *BLADE_DATE_FORMATS,
+            "%Y-%m-%d %H:%M:%S",
+            "%Y-%m-%d",
+            "%d/%m/%Y",
+            "%d/%m/%Y %H:%M",
+            "%d/%m/%Y %H:%M:%S",
+        ):
             try:
                 return dt.datetime.strptime(text, form).date()
             except ValueError:
@@ -207,10 +215,16 @@ def _withdrawn(expr: str) -> str:
 
 
 def _date(expr: str) -> str:
-    """A COLLECT date as ISO text; any other text is left as it is, for the loader to read or
-    quarantine as it would in any extract."""
+    """A COLLECT date, or any date the loader reads (`25/09/2022`, as Excel saves a return), as
+    ISO text; any other text is left as it is, for the loader to quarantine as it would in any
+    extract. One spelling matters beyond the date: plan and request ids are built from it, and
+    a request written 25/09/2022 in one return and 2022-09-25 in the next was two requests, each
+    retired by the other (2022's requests 45 for 47, plans issued 23 for 27, on a green run)."""
     formats = ", ".join(quote_literal(f) for f in BLADE_DATE_FORMATS)
-    return f"coalesce(strftime(try_strptime(trim({expr}), [{formats}]), '%Y-%m-%d'), {expr})"
+    return (
+        f"coalesce(strftime(try_strptime(trim({expr}), [{formats}]), '%Y-%m-%d'), "
+        f"strftime({date_sql(f'trim({expr})')}, '%Y-%m-%d'), {expr})"
+    )
 
 
 def _flag(expr: str) -> str:

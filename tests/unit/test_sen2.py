@@ -400,3 +400,32 @@ def test_a_placement_whose_plan_is_not_in_the_return_is_quarantined_not_lost(tmp
         "'missing_required_value')) FROM quarantine.placements"
     ).fetchone()
     assert quarantined == ([len(lines) + 1, len(lines) + 2], True)
+
+
+def test_a_return_saved_with_uk_dates_keeps_its_plans_and_requests_ids(tmp_path, con):
+    """A return re-saved through Excel (dates 25/09/2022 10:00) built its plan and request ids
+    from that text: 2024's copy of a request was another request than 2023's and 2025's, each
+    retired by the other, and the requests mart lost them on a green run."""
+
+    def ids(landing, extract, column):
+        con = duckdb.connect()
+        load(con, extract, landing)
+        return sorted(
+            r[0] for r in con.execute(f"SELECT {column} FROM raw.{extract.name}").fetchall()
+        )
+
+    write_sen2_landing(tmp_path / "iso")
+    shutil.copytree(tmp_path / "iso", tmp_path / "uk")
+    for path in (tmp_path / "uk" / "sen2" / "2024").glob("*.csv"):
+        with path.open(newline="") as handle:
+            rows = list(csv.reader(handle))
+        dated = [i for i, name in enumerate(rows[0]) if name.lower().endswith("date")]
+        for row in rows[1:]:
+            for i in dated:
+                if row[i]:
+                    when = dt.datetime.strptime(row[i], "%Y-%b-%d %H:%M:%S")
+                    row[i] = when.strftime("%d/%m/%Y 10:00")
+        with path.open("w", newline="") as handle:
+            csv.writer(handle).writerows(rows)
+    for extract, column in ((REQUESTS, "request_id"), (EHCP, "plan_id")):
+        assert ids(tmp_path / "uk", extract, column) == ids(tmp_path / "iso", extract, column)
