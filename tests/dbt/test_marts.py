@@ -1023,6 +1023,70 @@ def test_a_plan_a_later_return_leaves_out_uncorrected_keeps_its_history(
     assert first[-2:] == [(dt_.date(2023, 9, 1), ended), (dt_.date(2024, 2, 1), None)]
 
 
+def test_a_plan_ceased_in_a_year_whose_return_is_missing_ends_before_the_next_window(
+    warehouse_copy, tmp_path, monkeypatch
+):
+    """The 2024 return is missing: child 3's plan and placement, open in the 2023 return, ceased
+    in June 2023 (as only the missing return said), and the 2025 return does not list them. A
+    missing year retired nothing, so they stayed open and counted in every census after; not in
+    the 2025 return, they ended before its window, and are held to end the day before it."""
+    import dataclasses
+    import datetime as dt_
+
+    import tests.sen2_council as council
+    from ingest.contracts import EHCP, PLACEMENTS
+    from ingest.load import load_extract
+    from ingest.pseudonymise import keyed_hash
+    from tests.conftest import TEST_KEY
+
+    landing = tmp_path / "sen2_landing"
+    council.write_sen2_return(landing / "sen2" / "2023", council.CENSUS_DATES[0], 1)
+    ceased = "2023-06-30"
+    monkeypatch.setattr(
+        council,
+        "PLANS",
+        tuple(
+            dataclasses.replace(p, cease=ceased, cease_reason="1") if p.child == 3 else p
+            for p in council.PLANS
+        ),
+    )
+    monkeypatch.setattr(
+        council,
+        "SPELLS",
+        tuple(dataclasses.replace(s, end=ceased) if s.child == 3 else s for s in council.SPELLS),
+    )
+    council.write_sen2_return(landing / "sen2" / "2025", council.CENSUS_DATES[2], 3)
+    with duckdb.connect(str(warehouse_copy)) as con:
+        for extract in (EHCP, PLACEMENTS):
+            load_extract(con, extract, landing, "sen2", TEST_KEY, dt_.date(2026, 3, 31))
+    rebuild(
+        warehouse_copy,
+        "stg_sen2__retired",
+        "stg_ehcp__plans",
+        "stg_placements__spells",
+        data_tests=False,
+    )
+    child = keyed_hash(council.CHILDREN[3].upn, TEST_KEY)
+    ended = dt_.date(2023, 12, 31)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        plans = con.execute(
+            "SELECT plan_start_date, plan_cease_date FROM staging.stg_ehcp__plans "
+            "WHERE child_id = ?",
+            [child],
+        ).fetchall()
+        spells = con.execute(
+            "SELECT start_date, end_date FROM staging.stg_placements__spells WHERE child_id = ?",
+            [child],
+        ).fetchall()
+        retired = con.execute(
+            "SELECT DISTINCT extract, ended_by IS NULL FROM staging.stg_sen2__retired"
+        ).fetchall()
+    assert plans == [(dt_.date(2020, 1, 20), ended)]
+    assert spells == [(dt_.date(2020, 1, 20), ended)]
+    # across the missing year nothing is retired (what 2025 lists may have begun in 2024)
+    assert all(not retired_outright for _, retired_outright in retired)
+
+
 def test_a_placement_list_dated_before_one_already_loaded_does_not_win_by_coming_later(
     warehouse_copy, tmp_path
 ):

@@ -9,7 +9,11 @@
 -- (another start or entry date, establishment, or a child id the child's new UPN gives). Not
 -- listed, it was corrected or withdrawn, and kept it would count twice (a child's placement
 -- days and new plans) beside its correction. A year missing between two returns retires nothing
--- (the later window does not reach the earlier census). Rows of CSV extracts are never retired.
+-- (the later window does not reach the earlier census, so a record it lists may be a new one, not
+-- a correction), but a plan or placement the earlier return shows open that the later one does
+-- not list ended before the later window all the same (live in it, it would be listed): it is
+-- held to end the day before (ended_by). Kept open, 14 plans ceased in the missing year counted
+-- in every census after it. Rows of CSV extracts are never retired.
 -- Requests likewise: the next return lists every request received in its window, decided or
 -- assessed in it, still open at its start, or whose plan is live in it; one it does not list
 -- under the same key (the child and the received date) was corrected (another received date, a
@@ -109,13 +113,21 @@ retired as (
         -- that started in that window was not ended before it: retired
         case
             when {{ rows }}.{{ starts }} > make_date(year(returns.next_census_date) - 2, 12, 31)
-                {% if extract == 'ehcp' %}
-                or by_child.first_started < make_date(year(returns.next_census_date) - 1, 1, 1)
-                {% else %}
-                or by_start.la_code is not null
-                or by_place.la_code is not null
-                {% endif %}
-                or by_same.la_code is not null
+                -- a correction only where the next window meets this return's census (with a
+                -- year missing between, what the next return lists may have begun in that year)
+                or (
+                    make_date(year(returns.next_census_date) - 1, 1, 1) <= {{ rows }}._census_date
+                    and (
+                        {% if extract == 'ehcp' %}
+                        by_child.first_started
+                            < make_date(year(returns.next_census_date) - 1, 1, 1)
+                        {% else %}
+                        by_start.la_code is not null
+                        or by_place.la_code is not null
+                        {% endif %}
+                        or by_same.la_code is not null
+                    )
+                )
             then null
             else make_date(year(returns.next_census_date) - 2, 12, 31)
         end as ended_by,
@@ -150,9 +162,8 @@ retired as (
         and by_same.started = {{ rows }}.{{ starts }}
         and by_same.same = {{ same_as }}
     where returns.next_census_date is not null
-        -- the next return's window (from 1 January of the year before its census) meets this
-        -- return's census, and the row was live in it
-        and make_date(year(returns.next_census_date) - 1, 1, 1) <= {{ rows }}._census_date
+        -- the row was live in the next return's window (from 1 January of the year before its
+        -- census), as far as this return knows
         and (
             {{ rows }}.{{ ends }} is null
             or {{ rows }}.{{ ends }} >= make_date(year(returns.next_census_date) - 1, 1, 1)
