@@ -56,6 +56,11 @@ REQUIRED_TABLES = {
     "placements": ("person", "requests", "placementdetail"),
     "requests": ("person", "requests"),
 }
+# the Blade tables the loader reads; any other the export holds (plandetail, …) is left as it is:
+# an empty one of those had rejected the whole return
+READ_TABLES = frozenset(
+    {"person", "requests", "assessment", "namedplan", "activeplans", "placementdetail", "senneed"}
+)
 PARENT_LINKS = (
     "activeplanstableid",
     "requeststableid",
@@ -182,9 +187,12 @@ def council_code(landing_dir: Path) -> str | None:
 def _read_tables(
     con: duckdb.DuckDBPyConnection, sen2: Sen2Return, work_dir: Path
 ) -> dict[str, set[str]]:
-    """Load every Blade CSV as temp table `_part_sen2_<table>` with lower-case column names."""
+    """Load each Blade CSV the loader reads (READ_TABLES) as temp table `_part_sen2_<table>` with
+    lower-case column names."""
     columns: dict[str, set[str]] = {}
     for table, path in sen2.tables.items():
+        if table not in READ_TABLES:
+            continue
         part = read_csv_part(
             con, path, sen2.file_of(table), set(), f"_part_sen2_raw_{table}", work_dir
         )

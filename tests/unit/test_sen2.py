@@ -429,3 +429,18 @@ def test_a_return_saved_with_uk_dates_keeps_its_plans_and_requests_ids(tmp_path,
             csv.writer(handle).writerows(rows)
     for extract, column in ((REQUESTS, "request_id"), (EHCP, "plan_id")):
         assert ids(tmp_path / "uk", extract, column) == ids(tmp_path / "iso", extract, column)
+
+
+def test_an_empty_file_of_a_table_the_loader_does_not_read_leaves_the_return_loaded(tmp_path, con):
+    """A 0-byte `…_plandetail.csv` beside the return rejected the whole return ("the file is
+    empty"), though nothing reads that table."""
+    folder = tmp_path / "sen2" / "2025"
+    write_sen2_return(folder, CENSUS_DATES[2], version=3)
+    export = next(folder.glob("*_person.csv")).name.removesuffix("_person.csv")
+    (folder / f"{export}_plandetail.csv").write_bytes(b"")
+    for extract in (EHCP, PLACEMENTS, REQUESTS):
+        assert [f.status for f in load(con, extract, tmp_path).files] == ["loaded"]
+    # a table it reads, empty, still rejects the return, saying so
+    (folder / f"{export}_senneed.csv").write_bytes(b"")
+    result = load(duckdb.connect(), EHCP, tmp_path)
+    assert [f.status for f in result.files] == ["rejected"]
