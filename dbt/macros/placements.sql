@@ -59,9 +59,8 @@
 {%- endmacro %}
 
 {#- A placement of `placements` open (or ending) after `ceased_on`, the day its child's last plan
-    ceased, having started on or before it: it counts no place after that day
+    ceased, whether it started before that day or after it: it counts no place after that day
     (int_placement_days_by_year) and is flagged placement_open_after_plan_ceased. -#}
 {% macro open_after_plan_ceased(placements, ceased_on) -%}
-    ({{ ceased_on }} >= {{ placements }}.start_date
-        and ({{ placements }}.end_date is null or {{ placements }}.end_date > {{ ceased_on }}))
+    ({{ placements }}.end_date is null or {{ placements }}.end_date > {{ ceased_on }})
 {%- endmacro %}

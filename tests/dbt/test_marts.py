@@ -939,6 +939,38 @@ def test_a_placement_left_open_after_the_child_s_last_plan_ceased_counts_no_plac
     assert flagged == [(placement, "placements")]
 
 
+def test_a_placement_begun_after_the_child_s_last_plan_ceased_counts_no_place(warehouse_copy):
+    """A college placement begun two months after the young person's only plan ceased, with no
+    end date: 'left as given', it counted a full-time place each year to the as-at date, with
+    no flag, where one left open across the cease counts none after it (an FE unit cost read
+    £2,401 for £12,033). Its days after the cease count no place either way, and it is flagged."""
+    with duckdb.connect(str(warehouse_copy)) as con:
+        child, ceased_on = con.execute(
+            """
+            SELECT child_id, max(plan_cease_date) AS ceased_on FROM staging.stg_ehcp__plans
+            GROUP BY ALL HAVING count(*) = count(plan_cease_date)
+            ORDER BY ceased_on, child_id LIMIT 1
+            """
+        ).fetchone()
+        con.execute(
+            "INSERT INTO raw.placements SELECT * REPLACE ('LATE_P' AS placement_id, "
+            "CAST(? AS DATE) + 60 AS start_date, NULL AS end_date, _source_row + 100000 AS "
+            "_source_row) FROM raw.placements WHERE child_id = ? LIMIT 1",
+            [ceased_on, child],
+        )
+    rebuild(warehouse_copy, "stg_placements__spells+", "int_data_quality_flags+")
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        days = con.execute(
+            "SELECT count(*) FROM intermediate.int_placement_days_by_year "
+            "WHERE placement_id = 'LATE_P'"
+        ).fetchone()[0]
+        flagged = con.execute(
+            "SELECT count(*) FROM intermediate.int_data_quality_flags "
+            "WHERE flag = 'placement_open_after_plan_ceased' AND record_key = 'LATE_P'"
+        ).fetchone()[0]
+    assert (days, flagged) == (0, 1)
+
+
 def test_a_plan_a_later_return_leaves_out_uncorrected_keeps_its_history(
     warehouse_copy, tmp_path, monkeypatch
 ):

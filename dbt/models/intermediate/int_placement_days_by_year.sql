@@ -10,7 +10,8 @@ with placements_as_given as (
 
 placements as (
     -- a placement open when the child's last plan ceased ends with it; one that starts after
-    -- it (no plan said to cover it) is left as given
+    -- it (no plan covers it) counts no day: left as given, a college place begun after the
+    -- cease counted a full place a year to the as-at date, and halved the type's unit cost
     select
         placements_as_given.la_code,
         placements_as_given.placement_id,
