@@ -6,11 +6,17 @@
 {%- endmacro %}
 
 {#- Of a child's placements open on one day, the one that says where the child is comes first:
-    the SEN2 main placement (PlacementRank 1) — the one the DfE's census counts — then, without
-    ranks, the one started latest (a new spell whose predecessor was not closed), then the
-    placement id. For a window's `order by`; a left join's missing placement sorts last. -#}
+    the SEN2 main placement (PlacementRank 1) — the one the DfE's census counts — then one with
+    no rank (beside a placement ranked 2 or lower, the unranked one is the main one: it had sorted
+    after rank 2, and a PRU's few days took the child's census place), then the others by rank;
+    among equals, the one started latest (a new spell whose predecessor was not closed), then
+    the placement id. For a window's `order by`; a left join's missing placement sorts last. -#}
 {% macro placement_in_force_order(placements) -%}
-    {{ placements }}.placement_rank nulls last,
+    case
+        when {{ placements }}.placement_rank = 1 then 0
+        when {{ placements }}.placement_rank is null then 1
+        else {{ placements }}.placement_rank
+    end,
     {{ placements }}.start_date desc nulls last,
     {{ placements }}.placement_id nulls last
 {%- endmacro %}
