@@ -61,6 +61,9 @@ flags as (
             and earlier.placement_id <> later.placement_id
             and (earlier.start_date, earlier.placement_id) < (later.start_date, later.placement_id)
             and coalesce(earlier.end_date, date '9999-12-31') >= later.start_date
+            -- two settings at once the extract ranks (SEN2 PlacementRank 1 and 2) are a dual
+            -- placement it declares, not an error: they had been counted among the overlaps
+            and not coalesce(earlier.placement_rank <> later.placement_rank, false)
     )
 
     union all
