@@ -297,10 +297,13 @@ def estimate_costs(
             unplaced[provision] = float(moved[base_fy])
         central = central + moved
     central_rate, central_sd = compound_growth(central)
+    # (only against a census the caseload holds: without one, no type has plans to price it)
+    census_held = base_fy in census_for_fy.index
     unplanned = {
         provision: float(spend_wide[provision][base_fy])
         for provision, cost in zip(history.provision_types, unit_cost, strict=True)
-        if provision != "central"
+        if census_held
+        and provision != "central"
         and provision not in unplaced
         and provision in spend_wide
         and spend_wide[provision].get(base_fy, 0.0) > 0
