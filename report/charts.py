@@ -879,14 +879,22 @@ def caseload_by_age_group(data: ReportData, threshold: int | None = None) -> Cha
 
     def share(y):
         # of the census total where it is published, else of the plans shown (said)
-        text, of_shown = _share(wide, totals, y, ["16-19", "20-25"])
-        return text + (" of the plans published" if of_shown else "")
+        return _share(wide, totals, y, ["16-19", "20-25"])
 
     span = int(latest - first)
     growth = {a: _growth(wide.loc[first, a], wide.loc[latest, a], span) for a in wide.columns}
     fastest = _fastest(growth)
-    reading = f"Young people aged 16–25 held {share(latest)} of plans in January {latest}"
-    reading += f" against {share(first)} in January {first}" if span else ""
+    now, now_of_shown = share(latest)
+    reading = (
+        f"Young people aged 16–25 held {now} of "
+        f"{'the plans published' if now_of_shown else 'plans'} in January {latest}"
+    )
+    if span:
+        then, then_of_shown = share(first)
+        reading += (
+            f" against {then}{' of those published' if then_of_shown and not now_of_shown else ''}"
+            f" in January {first}"
+        )
     reading += (
         f"; the {fastest} age group grew fastest ({style.percent(growth[fastest], 1)} a year)."
         if fastest

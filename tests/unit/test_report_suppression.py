@@ -390,8 +390,10 @@ def test_a_published_share_is_of_the_census_total_where_the_total_is_published()
     assert "started at age under 5 (40%)" in reading, reading
     # a part hidden: the share of the total is a lower bound, and said so
     reading = caseload_by_age_group(data, THRESHOLD).reading
-    assert "held a share not published of plans in January 2025 against at least 6%" in reading
+    assert "held a share not published of plans in January 2025 against at least 6% in" in reading
     # a census total hidden too: the share is of the plans shown, said so
     data = _cohort({2025: dict(zip(bands, [61, 50, 40, 8, None], strict=True))}, {2025: None})
     reading = caseload_by_age_at_plan_start(data, THRESHOLD).reading
     assert "to 38% (of the plans published)." in reading, reading  # 61 of 159 shown
+    reading = caseload_by_age_group(data, THRESHOLD).reading
+    assert "held 5% of the plans published in January 2025" in reading, reading  # 8 of 159
