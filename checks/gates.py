@@ -1071,14 +1071,17 @@ def transactions_under_two_ids(target: Warehouse | duckdb.DuckDBPyConnection) ->
 
 # a file restating a few transactions against the file it restates, by rows (at most)
 RESTATEMENT_SHARE = 0.1
+# and the share of its own transactions the larger file replaces (at least)
+RESTATED_AT_LEAST = 0.5
 
 
 def restatement_loaded_first(
     target: Warehouse | duckdb.DuckDBPyConnection, pairs: pd.DataFrame | None = None
 ) -> GateResult:
-    """Per council: a small finance file new in the same refresh as a larger one, nearly all of
-    whose transactions (90 %) the larger one's versions replace, some of them restated (another
-    day, amount or line). Files new in one refresh are taken in name order (by the day their
+    """Per council: a small finance file new in the same refresh as a larger one, at least half
+    of whose transactions the larger one's versions replace, some of them restated (another
+    day, amount or line): a corrections file may add lines of its own (credit notes) beside its
+    restatements, and one that did (one restated, one new) fell below the 90 % this asked for. Files new in one refresh are taken in name order (by the day their
     names give, when every name gives one: ingest.load.load_order), and the later one's
     version of a transaction wins: a corrections file whose name sorts before the ledger it
     corrects (`adjustments_2023-24.csv` beside `finance_2023-24.csv`) was overruled by the very
@@ -1100,7 +1103,7 @@ def restatement_loaded_first(
             "overruled": (
                 pairs["same_refresh"]
                 & (pairs["restated"] > 0)
-                & (pairs["replaced"] >= 0.9 * pairs["earlier_rows"])
+                & (pairs["replaced"] >= RESTATED_AT_LEAST * pairs["earlier_rows"])
                 & (pairs["earlier_rows"] <= RESTATEMENT_SHARE * pairs["later_rows"])
             ),
         }

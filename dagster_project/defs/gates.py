@@ -110,7 +110,7 @@ def staging_key(extract: str) -> dg.AssetKey:
             blocking=False,
             description=(
                 "Warns when a small finance file new in the same refresh as a larger one has "
-                "nearly all its transactions replaced by the larger one's, some restated: files "
+                "at least half its transactions replaced by the larger one's, some restated: files "
                 "new together are taken in name order (or by the day every name gives), so a "
                 "corrections file whose name sorts before the ledger it corrects is overruled by "
                 "it."

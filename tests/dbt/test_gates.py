@@ -626,7 +626,7 @@ def test_a_corrections_file_sorted_before_the_ledger_it_corrects_warns(warehouse
     taken in name order, so the ledger's rows overruled every correction with every gate green.
     Sorted after the ledger, the correction replaces a few of its rows, and nothing is said."""
 
-    def corrections(seq: str) -> None:
+    def corrections(seq: str, new_lines: int = 0) -> None:
         with duckdb.connect(str(warehouse_copy)) as con:
             con.execute("DELETE FROM raw.finance WHERE _file_hash = 'fixes'")
             con.execute("DELETE FROM raw.finance_files WHERE file_hash = 'fixes'")
@@ -647,6 +647,14 @@ def test_a_corrections_file_sorted_before_the_ledger_it_corrects_warns(warehouse
                 "FROM raw.finance WHERE _file_hash = ? ORDER BY _source_row LIMIT 20",
                 [first],
             )
+            # and lines of its own (credit notes): transactions the ledger does not hold
+            con.execute(
+                "INSERT INTO raw.finance SELECT * REPLACE ('fixes' AS _file_hash, "
+                "'finance/adjustments.csv' AS _source_file, transaction_id || '-CN' AS "
+                "transaction_id, -amount AS amount, _source_row + 20 AS _source_row) "
+                "FROM raw.finance WHERE _file_hash = ? ORDER BY _source_row LIMIT ?",
+                [first, new_lines],
+            )
         _build_finance_staging(warehouse_copy)
 
     corrections("before")
@@ -657,7 +665,13 @@ def test_a_corrections_file_sorted_before_the_ledger_it_corrects_warns(warehouse
     assert "replaces 20 of finance/adjustments.csv's 20 transactions, 20 of them restated" in (
         result.summary
     ), result.summary
-    corrections("after")
+    # a corrections file that also adds lines of its own (15 credit notes beside its 20
+    # restatements) was below the 90 % of its transactions the ledger had to replace: unsaid
+    corrections("before", new_lines=15)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        result = gates.restatement_loaded_first(con)
+    assert "replaces 20 of finance/adjustments.csv's 35 transactions" in result.summary
+    corrections("after", new_lines=15)
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
         assert gates.restatement_loaded_first(con).passed
 
