@@ -1081,9 +1081,10 @@ def restatement_loaded_first(
     """Per council: a small finance file new in the same refresh as a larger one, at least half
     of whose transactions the larger one's versions replace, some of them restated (another
     day, amount or line): a corrections file may add lines of its own (credit notes) beside its
-    restatements, and one that did (one restated, one new) fell below the 90 % this asked for. Files new in one refresh are taken in name order (by the day their
-    names give, when every name gives one: ingest.load.load_order), and the later one's
-    version of a transaction wins: a corrections file whose name sorts before the ledger it
+    restatements, and one that did (one restated, one new) fell below the 90 % this asked
+    for. Files new in one refresh are taken in name order (by the day their names give, when
+    every name gives one: ingest.load.load_order), and the later one's version of a
+    transaction wins: a corrections file whose name sorts before the ledger it
     corrects (`adjustments_2023-24.csv` beside `finance_2023-24.csv`) was overruled by the very
     rows it corrects, with every gate green. Named in the order intended, the correction
     replaces a few of the ledger's rows and this stays quiet; warns (which file is the newer

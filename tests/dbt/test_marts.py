@@ -1009,6 +1009,55 @@ def test_a_dual_placement_the_extract_ranks_is_not_flagged_as_an_overlap(warehou
     assert flagged == [("PLAIN_2",)]
 
 
+def _cease_child_3(monkeypatch, council, day: str) -> None:
+    """The SEN2 council's child 3's plan ceased on `day` (returns written after this say so)."""
+    import dataclasses
+
+    monkeypatch.setattr(
+        council,
+        "PLANS",
+        tuple(
+            dataclasses.replace(p, cease=day, cease_reason="1") if p.child == 3 else p
+            for p in council.PLANS
+        ),
+    )
+
+
+def _child_3_after_the_2025_return(warehouse_copy, landing, council) -> tuple[list, list]:
+    """Write the 2025 return as `council` now holds it beside the returns under `landing`, load
+    them all and rebuild SEN2 staging: child 3's plans and placement spells (start, end)."""
+    import datetime as dt_
+
+    from ingest.contracts import EHCP, PLACEMENTS
+    from ingest.load import load_extract
+    from ingest.pseudonymise import keyed_hash
+    from tests.conftest import TEST_KEY
+
+    council.write_sen2_return(landing / "sen2" / "2025", council.CENSUS_DATES[2], 3)
+    with duckdb.connect(str(warehouse_copy)) as con:
+        for extract in (EHCP, PLACEMENTS):
+            load_extract(con, extract, landing, "sen2", TEST_KEY, dt_.date(2026, 3, 31))
+    rebuild(
+        warehouse_copy,
+        "stg_sen2__retired",
+        "stg_ehcp__plans",
+        "stg_placements__spells",
+        data_tests=False,
+    )
+    child = keyed_hash(council.CHILDREN[3].upn, TEST_KEY)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        plans = con.execute(
+            "SELECT plan_start_date, plan_cease_date FROM staging.stg_ehcp__plans "
+            "WHERE child_id = ?",
+            [child],
+        ).fetchall()
+        spells = con.execute(
+            "SELECT start_date, end_date FROM staging.stg_placements__spells WHERE child_id = ?",
+            [child],
+        ).fetchall()
+    return plans, spells
+
+
 def test_a_plan_a_later_return_leaves_out_uncorrected_keeps_its_history(
     warehouse_copy, tmp_path, monkeypatch
 ):
@@ -1020,8 +1069,6 @@ def test_a_plan_a_later_return_leaves_out_uncorrected_keeps_its_history(
     import datetime as dt_
 
     import tests.sen2_council as council
-    from ingest.contracts import EHCP, PLACEMENTS
-    from ingest.load import load_extract
     from ingest.pseudonymise import keyed_hash
     from tests.conftest import TEST_KEY
 
@@ -1029,14 +1076,7 @@ def test_a_plan_a_later_return_leaves_out_uncorrected_keeps_its_history(
     for version, census in enumerate(council.CENSUS_DATES[:2], 1):
         council.write_sen2_return(landing / "sen2" / str(census.year), census, version)
     late = "2023-12-20"
-    monkeypatch.setattr(
-        council,
-        "PLANS",
-        tuple(
-            dataclasses.replace(p, cease=late, cease_reason="1") if p.child == 3 else p
-            for p in council.PLANS
-        ),
-    )
+    _cease_child_3(monkeypatch, council, late)
     # child 0 left its placement of September 2023 on the same day, also recorded late, and
     # moved on to another from February 2024: no correction of the first (a move retired it)
     moved = council.Spell(
@@ -1055,29 +1095,9 @@ def test_a_plan_a_later_return_leaves_out_uncorrected_keeps_its_history(
             moved,
         ),
     )
-    council.write_sen2_return(landing / "sen2" / "2025", council.CENSUS_DATES[2], 3)
-    with duckdb.connect(str(warehouse_copy)) as con:
-        for extract in (EHCP, PLACEMENTS):
-            load_extract(con, extract, landing, "sen2", TEST_KEY, dt_.date(2026, 3, 31))
-    rebuild(
-        warehouse_copy,
-        "stg_sen2__retired",
-        "stg_ehcp__plans",
-        "stg_placements__spells",
-        data_tests=False,
-    )
-    child = keyed_hash(council.CHILDREN[3].upn, TEST_KEY)
+    plans, spells = _child_3_after_the_2025_return(warehouse_copy, landing, council)
     ended = dt_.date(2023, 12, 31)
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
-        plans = con.execute(
-            "SELECT plan_start_date, plan_cease_date FROM staging.stg_ehcp__plans "
-            "WHERE child_id = ?",
-            [child],
-        ).fetchall()
-        spells = con.execute(
-            "SELECT start_date, end_date FROM staging.stg_placements__spells WHERE child_id = ?",
-            [child],
-        ).fetchall()
         retired = con.execute(
             "SELECT extract, ended_by FROM staging.stg_sen2__retired ORDER BY 1"
         ).fetchall()
@@ -1104,50 +1124,19 @@ def test_a_plan_ceased_in_a_year_whose_return_is_missing_ends_before_the_next_wi
     import datetime as dt_
 
     import tests.sen2_council as council
-    from ingest.contracts import EHCP, PLACEMENTS
-    from ingest.load import load_extract
-    from ingest.pseudonymise import keyed_hash
-    from tests.conftest import TEST_KEY
 
     landing = tmp_path / "sen2_landing"
     council.write_sen2_return(landing / "sen2" / "2023", council.CENSUS_DATES[0], 1)
     ceased = "2023-06-30"
-    monkeypatch.setattr(
-        council,
-        "PLANS",
-        tuple(
-            dataclasses.replace(p, cease=ceased, cease_reason="1") if p.child == 3 else p
-            for p in council.PLANS
-        ),
-    )
+    _cease_child_3(monkeypatch, council, ceased)
     monkeypatch.setattr(
         council,
         "SPELLS",
         tuple(dataclasses.replace(s, end=ceased) if s.child == 3 else s for s in council.SPELLS),
     )
-    council.write_sen2_return(landing / "sen2" / "2025", council.CENSUS_DATES[2], 3)
-    with duckdb.connect(str(warehouse_copy)) as con:
-        for extract in (EHCP, PLACEMENTS):
-            load_extract(con, extract, landing, "sen2", TEST_KEY, dt_.date(2026, 3, 31))
-    rebuild(
-        warehouse_copy,
-        "stg_sen2__retired",
-        "stg_ehcp__plans",
-        "stg_placements__spells",
-        data_tests=False,
-    )
-    child = keyed_hash(council.CHILDREN[3].upn, TEST_KEY)
+    plans, spells = _child_3_after_the_2025_return(warehouse_copy, landing, council)
     ended = dt_.date(2023, 12, 31)
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
-        plans = con.execute(
-            "SELECT plan_start_date, plan_cease_date FROM staging.stg_ehcp__plans "
-            "WHERE child_id = ?",
-            [child],
-        ).fetchall()
-        spells = con.execute(
-            "SELECT start_date, end_date FROM staging.stg_placements__spells WHERE child_id = ?",
-            [child],
-        ).fetchall()
         retired = con.execute(
             "SELECT DISTINCT extract, ended_by IS NULL FROM staging.stg_sen2__retired"
         ).fetchall()
