@@ -109,35 +109,18 @@ def forecast_councils(
         else dict.fromkeys(codes, mitigations_file)
     )
     own = {code: shared is not None and files[code] != shared for code in codes}
+
+    def arguments(code: str) -> tuple:  # _attempt's, for one council
+        return (forecast_council, code, histories[code], settings, files[code], published)
+
     if workers < 2 or len(codes) < 2:
-        jobs = {
-            code: _attempt(
-                forecast_council,
-                code,
-                histories[code],
-                settings,
-                files[code],
-                published,
-                own_log=own[code],
-            )
-            for code in codes
-        }
+        jobs = {code: _attempt(*arguments(code), own_log=own[code]) for code in codes}
     else:
         # spawned, not forked: the parent holds DuckDB's and Dagster's threads
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(workers, len(codes)), mp_context=context) as pool:
             running = {
-                code: pool.submit(
-                    _attempt,
-                    forecast_council,
-                    code,
-                    histories[code],
-                    settings,
-                    files[code],
-                    published,
-                    own_log=own[code],
-                )
-                for code in codes
+                code: pool.submit(_attempt, *arguments(code), own_log=own[code]) for code in codes
             }
             jobs = {code: job.result() for code, job in running.items()}
     failed = {code: job for code, job in jobs.items() if isinstance(job, BaseException)}
