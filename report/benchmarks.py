@@ -717,7 +717,7 @@ def _trends(
             if y in england:
                 rows.append((y, "England", measure, england[y][0] / england[y][1], False))
             usable = [v[y] for v in pooled if y in v and not v[y][2]]
-            if usable:
+            if usable and measure != "plans":  # (the region's plans: _region_index below)
                 rows.append(
                     (
                         y,
@@ -732,11 +732,15 @@ def _trends(
             ]
             if peer_points:
                 rows.append((y, "similar councils", measure, float(np.median(peer_points)), False))
+    region_index = _region_index([series_values(h, "plans") for h in region], years)
+    rows += [(y, "region", "plans", value, False) for y, value in region_index.items()]
     trends = pd.DataFrame(rows, columns=["census_year", "series", "measure", "value", "flagged"])
     # plans as an index (first year = 100); the median of the peers' indices, not of their counts
     plans = trends["measure"] == "plans"
     for series in trends.loc[plans, "series"].unique():
         mask = plans & (trends["series"] == series)
+        if series == "region":
+            continue  # an index already
         if series == "similar councils":
             index = _peer_index(peers, years, flagged_keys)
             trends.loc[mask, "value"] = trends.loc[mask, "census_year"].map(index)
@@ -747,6 +751,32 @@ def _trends(
             )
     trends.loc[plans, "measure"] = "plans_index"
     return trends
+
+
+def _region_index(
+    pooled: list[dict[int, tuple[float, float, bool]]], years: list[int]
+) -> dict[int, float]:
+    """The region's plans as an index (the first year = 100), chained year to year: each year's
+    plans over the year before's, summed over the region's councils, a council flagged in either
+    year left out of both. Summed, a reorganised council's successors take its place (the same
+    children); averaged over the councils there (as it was), a region whose council count rose
+    with a reorganisation read a fall: East Midlands 165.8 in 2022 for 184.2, when
+    Northamptonshire became two councils."""
+    index: dict[int, float] = {}
+    last = None
+    for y in years:
+        now = {i: v[y] for i, v in enumerate(pooled) if y in v}
+        if last is None:
+            if y == years[0] and any(not point[2] for point in now.values()):
+                index[y], last = 100.0, (y, now)
+            continue
+        before, then = last
+        left_out = {i for i, point in [*now.items(), *then.items()] if point[2]}
+        numerator = sum(point[0] for i, point in now.items() if i not in left_out)
+        denominator = sum(point[0] for i, point in then.items() if i not in left_out)
+        if numerator > 0 and denominator > 0:
+            index[y], last = index[before] * numerator / denominator, (y, now)
+    return index
 
 
 def _peer_index(

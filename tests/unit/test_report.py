@@ -417,3 +417,39 @@ def test_a_report_whose_tables_are_unchanged_is_drawn_again_once_its_data_is_sta
     fresh = fingerprint(today)
     assert fingerprint(today) == fresh  # the same inputs: kept
     assert fingerprint(today - dt.timedelta(days=200)) != fresh
+
+
+def test_the_region_s_plans_index_sums_its_councils_across_a_reorganisation():
+    """Council 802 split into 803 and 804 in 2022, each taking half its children; every council
+    grows 5 % a year, so the region does. Averaged over the councils there, the region's index
+    fell by a third when two took the place of one (East Midlands 165.8 in 2022 for 184.2)."""
+
+    def partial(code: str, totals: list[float], years: list[int]) -> CouncilHistory:
+        whole = council(code, "A", totals)
+        return CouncilHistory(
+            code,
+            whole.name,
+            "A",
+            whole.caseload.loc[years],
+            whole.new_plans.loc[years],
+            pd.DataFrame(),
+        )
+
+    grown = growing(1000, 0.05)
+    shares = {"802": (0.5, YEARS[:3]), "803": (0.25, YEARS[3:]), "804": (0.25, YEARS[3:])}
+    councils = {
+        "801": council("801", "A", grown),
+        **{
+            code: council(code, "A", [t * share for t in grown])
+            for code, (share, _) in shares.items()
+        },
+        **{code: council(code, "B", growing(900, 0.02)) for code in ("811", "812", "813")},
+    }
+    data = published(councils)  # (England: every council's every year, as if none changed)
+    for code, (share, years) in shares.items():
+        data.councils[code] = partial(code, [t * share for t in grown], years)
+    trends = benchmark(data, "801").trends
+    region = trends[(trends["series"] == "region") & (trends["measure"] == "plans_index")]
+    assert region.set_index("census_year")["value"].to_dict() == pytest.approx(
+        {year: 100 * 1.05 ** (year - YEARS[0]) for year in YEARS}, abs=0.05  # (to 0.1)
+    )
