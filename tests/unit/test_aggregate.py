@@ -995,3 +995,24 @@ def test_a_relabelled_council_total_is_refused_though_englands_row_keeps_its_lab
     header, *rows = path.read_text().splitlines()
     path.write_text("\n".join([f"{header},,", *(f"{r},," for r in rows)]) + "\n")
     assert load_published(tmp_path)["900"].caseload.loc[2025].sum() == 100
+
+
+def test_a_report_of_files_without_england_s_rows_takes_england_as_the_councils_sum(tmp_path):
+    """A 'local authority only' download has no England rows: the report stopped on England's
+    missing figures (an IndexError drawing the trends) and the refresh with it. England is the
+    councils' sum, as aggregate mode takes it, year by year."""
+    from report.benchmarks import ENGLAND, load_published_data
+
+    mix = {"mainstream_academy": "60", "special_la_maintained": "40"}
+    _release_2025(
+        tmp_path / "caseload.csv",
+        [
+            ("202324", "100", mix),
+            ("202425", "110", {"mainstream_academy": "70", "special_la_maintained": "40"}),
+            ("202324", "50", {"mainstream_academy": "30", "special_la_maintained": "20"}, "901"),
+            ("202425", "60", {"mainstream_academy": "40", "special_la_maintained": "20"}, "901"),
+        ],
+    )
+    england = load_published_data(tmp_path).councils[ENGLAND]
+    assert england.caseload.sum(axis=1).to_dict() == {2024: 150, 2025: 170}
+    assert england.caseload.loc[2025, "mss"] == 60

@@ -453,3 +453,4 @@ def test_the_region_s_plans_index_sums_its_councils_across_a_reorganisation():
     assert region.set_index("census_year")["value"].to_dict() == pytest.approx(
         {year: 100 * 1.05 ** (year - YEARS[0]) for year in YEARS}, abs=0.05  # (to 0.1)
     )
+
