@@ -738,6 +738,10 @@ def _trends(
         england = series_values(data.councils[ENGLAND], measure) if ENGLAND in data.councils else {}
         pooled = [series_values(h, measure) for h in region]
         peer_values = [series_values(h, measure) for h in peers]
+        if measure == "plans":  # the region's plans as an index of its own, chained
+            rows += [
+                (y, "region", measure, v, False) for y, v in _region_index(pooled, years).items()
+            ]
         for y in years:
             if y in own:
                 numerator, denominator, flagged = own[y]
@@ -745,7 +749,7 @@ def _trends(
             if y in england:
                 rows.append((y, "England", measure, england[y][0] / england[y][1], False))
             usable = [v[y] for v in pooled if y in v and not v[y][2]]
-            if usable and measure != "plans":  # (the region's plans: _region_index below)
+            if usable and measure != "plans":  # (the region's plans: _region_index)
                 rows.append(
                     (
                         y,
@@ -760,8 +764,6 @@ def _trends(
             ]
             if peer_points:
                 rows.append((y, "similar councils", measure, float(np.median(peer_points)), False))
-    region_index = _region_index([series_values(h, "plans") for h in region], years)
-    rows += [(y, "region", "plans", value, False) for y, value in region_index.items()]
     trends = pd.DataFrame(rows, columns=["census_year", "series", "measure", "value", "flagged"])
     # plans as an index (first year = 100); the median of the peers' indices, not of their counts
     plans = trends["measure"] == "plans"

@@ -339,20 +339,27 @@ def _spend_shown(data: ReportData, threshold: int | None) -> tuple[pd.DataFrame,
     whose spend is hidden (one child's cost, and its complement) as one `hidden` type, so each
     year still adds up to its total; and the labels, with that type's."""
     spend = spend_published(data, threshold)
-    hidden = spend["spend_gbp"].isna()
-    if not hidden.any():
+    if not spend["spend_gbp"].isna().any():
         return data.spend, data.labels
-    together = (
-        data.spend[hidden.to_numpy()]
-        .groupby("financial_year", as_index=False)["spend_gbp"]
-        .sum()
-        .assign(provision_type=HIDDEN)
-    )
-    return pd.concat([spend[~hidden], together], ignore_index=True), _hidden_labels(data, threshold)
+    return _hidden_together(spend, data.spend, "spend_gbp"), _hidden_labels(data, threshold)
 
 
 def _hidden_labels(data: ReportData, threshold: int | None) -> dict[str, str]:
     return {**data.labels, HIDDEN: f"Hidden (fewer than {threshold} placements, with another)"}
+
+
+def _hidden_together(shown: pd.DataFrame, whole: pd.DataFrame, value: str) -> pd.DataFrame:
+    """`shown` (spend as published: `value` NaN where a type's is hidden) with its hidden rows as
+    one `hidden` type a year, their `value` summed from `whole` (the same rows, in the same
+    order, unhidden), so each year adds up to its total."""
+    hidden = shown[value].isna().to_numpy()
+    together = (
+        whole[hidden]
+        .groupby("financial_year", as_index=False)[value]
+        .sum()
+        .assign(provision_type=HIDDEN)
+    )
+    return pd.concat([shown[~hidden], together], ignore_index=True)
 
 
 def _forecast_shown(data: ReportData, threshold: int | None) -> pd.DataFrame:
@@ -362,17 +369,10 @@ def _forecast_shown(data: ReportData, threshold: int | None) -> pd.DataFrame:
     chart's forecast bars had dropped them: a small council's spend read as falling by a third
     to 2028-29 (£2.5m) while its forecast total was £4.5m."""
     published = spend_forecast_published(data, threshold)
-    future = published[published["scenario"] == "unmitigated"]
-    gone = future["spend_gbp_central"].isna()
-    if not gone.any():
-        return future
-    together = (
-        data.spend_forecast.loc[future.index[gone]]
-        .groupby("financial_year", as_index=False)["spend_gbp_central"]
-        .sum()
-        .assign(scenario="unmitigated", provision_type=HIDDEN)
+    unmitigated = (published["scenario"] == "unmitigated").to_numpy()
+    return _hidden_together(
+        published[unmitigated], data.spend_forecast[unmitigated], "spend_gbp_central"
     )
-    return pd.concat([future[~gone], together], ignore_index=True)
 
 
 def _provision_colour(provision: str) -> str:
