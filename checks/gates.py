@@ -375,11 +375,13 @@ def quarantine_within_tolerance(
 NAMED_DAY_EXTRACTS = ("ehcp", "placements", "requests")
 
 
-def _quarantine_in_landing_sql(extract: Extract) -> str:
+def _quarantine_in_landing_sql(extract: Extract, outdates: bool = False) -> str:
     """CTEs ending in `quarantined`: each quarantined row of a file in the landing folder with its
     council, reasons, money in absolute amounts (an unreadable amount at its digits' value) and
     `replaced`: a file that ranks after its own, as current_rows ranks them (a SEN2 return's
-    census day, the named day, the load order), gives its key as a readable row."""
+    census day, the named day, the load order), gives its key as a readable row; with
+    `outdates`, also whether a file that ranks before its own does (asked for only by the
+    summary: it is another join of the quarantine with every raw row of the extract)."""
     # the quarantined key read as the loader types it (`2024/25` is `2024-25`, an id `T7.0` is
     # `T7`), as staging matches the later file's row: its text alone missed those replacements
     same_key = " AND ".join(
@@ -393,6 +395,15 @@ def _quarantine_in_landing_sql(extract: Extract) -> str:
         f"{amount_size_sql('q.' + quote_ident(money))}, 0)"
         if money
         else "0"
+    )
+    # an earlier file gives the key readable: its version is the one counted
+    earlier = (
+        f""",
+                   EXISTS (
+                       SELECT 1 FROM v WHERE v._la = q._la AND v._rank < q._rank AND {same_key}
+                   ) AS outdates"""
+        if outdates
+        else ""
     )
     # the ranking day ingest recorded (ingest.load's FILES_COLUMNS), as current_rows reads it
     day = "ranking_day" if extract.name in NAMED_DAY_EXTRACTS else "NULL::DATE"
@@ -423,11 +434,7 @@ def _quarantine_in_landing_sql(extract: Extract) -> str:
             SELECT q._la AS la_code, q.reason_codes, {size} AS size,
                    EXISTS (
                        SELECT 1 FROM v WHERE v._la = q._la AND v._rank > q._rank AND {same_key}
-                   ) AS replaced,
-                   -- an earlier file gives the key readable: its version is the one counted
-                   EXISTS (
-                       SELECT 1 FROM v WHERE v._la = q._la AND v._rank < q._rank AND {same_key}
-                   ) AS outdates
+                   ) AS replaced{earlier}
             FROM q
         )"""
 
@@ -453,7 +460,7 @@ def earlier_versions_counted(con: duckdb.DuckDBPyConnection, extract: Extract) -
     open in the census, and the summary said only that a row was quarantined)."""
     return int(
         con.execute(
-            f"WITH {_quarantine_in_landing_sql(extract)} "
+            f"WITH {_quarantine_in_landing_sql(extract, outdates=True)} "
             "SELECT count(*) FROM quarantined WHERE outdates AND NOT replaced"
         ).fetchone()[0]
     )
