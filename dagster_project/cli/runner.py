@@ -171,11 +171,19 @@ def _explain_lock_conflicts(outcome: RefreshOutcome, events) -> None:
     ]
 
 
+_FINAL_READ_ATTEMPTS = 5
+
+
 def _follow_steps(instance, run_id: str, finished: threading.Event, console: Console) -> None:
-    """Print each step as it starts, finishes, fails or is skipped, until the run ends."""
+    """Print each step as it starts, finishes, fails or is skipped, until the run ends.
+
+    A read of the event log that fails (SQLite's storage, read while the run writes to it, can
+    raise a passing SQLAlchemy error) is tried again from the same cursor on the next tick, so
+    no step goes unprinted; only the final read, after the run, is tried a few more times."""
     import dagster as dg
 
     cursor = None
+    final_failures = 0
     step_started: dict[str, float] = {}
     wanted = {
         dg.DagsterEventType.STEP_START,
@@ -185,7 +193,18 @@ def _follow_steps(instance, run_id: str, finished: threading.Event, console: Con
     }
     while True:
         alive = not finished.is_set()
-        connection = instance.get_records_for_run(run_id, cursor=cursor, of_type=wanted)
+        try:
+            connection = instance.get_records_for_run(run_id, cursor=cursor, of_type=wanted)
+        except Exception as error:  # noqa: BLE001 - a passing read error must not end the thread
+            final_failures += not alive
+            if final_failures > _FINAL_READ_ATTEMPTS:
+                console.print(
+                    f"  [dim]the run's last steps could not be read back ({error}); "
+                    "the summary below names any that failed[/dim]"
+                )
+                break
+            time.sleep(0.3)
+            continue
         cursor = connection.cursor
         for record in connection.records:
             event = record.event_log_entry.dagster_event
