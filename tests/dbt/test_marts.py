@@ -974,37 +974,40 @@ def test_a_placement_begun_after_the_child_s_last_plan_ceased_counts_no_place(wa
 def test_a_dual_placement_the_extract_ranks_is_not_flagged_as_an_overlap(warehouse_copy):
     """A special school ranked 1 and a few days a week in mainstream ranked 2 (SEN2
     PlacementRank) were flagged overlapping_placement, an error the data team was told to look
-    at; the same two without ranks still are."""
+    at; the same two without ranks still are. A placement starting on the day the last one ended
+    (a handover, as case systems record it) is no overlap either: the new one is in force."""
     with duckdb.connect(str(warehouse_copy)) as con:
-        # two children whose placements have all ended: the new ones overlap only each other
-        ranked, plain = (
+        # children whose placements have all ended: the new ones overlap only each other
+        ranked, plain, handed = (
             row[0]
             for row in con.execute(
                 "SELECT child_id FROM raw.placements GROUP BY child_id "
-                "HAVING count(*) = count(end_date) ORDER BY child_id LIMIT 2"
+                "HAVING count(*) = count(end_date) ORDER BY child_id LIMIT 3"
             ).fetchall()
         )
-        for n, (placement, child, rank, start) in enumerate(
+        for n, (placement, child, rank, start, end) in enumerate(
             [
-                ("DUAL_1", ranked, 1, "2031-09-01"),
-                ("DUAL_2", ranked, 2, "2031-09-08"),
-                ("PLAIN_1", plain, None, "2031-09-01"),
-                ("PLAIN_2", plain, None, "2031-09-08"),
+                ("DUAL_1", ranked, 1, "2031-09-01", None),
+                ("DUAL_2", ranked, 2, "2031-09-08", None),
+                ("PLAIN_1", plain, None, "2031-09-01", None),
+                ("PLAIN_2", plain, None, "2031-09-08", None),
+                ("HAND_1", handed, None, "2031-09-01", "2031-09-08"),
+                ("HAND_2", handed, None, "2031-09-08", None),
             ]
         ):
             con.execute(
                 "INSERT INTO raw.placements SELECT * REPLACE (? AS placement_id, "
-                "CAST(? AS DATE) AS start_date, NULL AS end_date, "
+                "CAST(? AS DATE) AS start_date, CAST(? AS DATE) AS end_date, "
                 "CAST(? AS INTEGER) AS placement_rank, _source_row + 200000 + ? AS _source_row) "
                 "FROM raw.placements WHERE child_id = ? LIMIT 1",
-                [placement, start, rank, n, child],
+                [placement, start, end, rank, n, child],
             )
     rebuild(warehouse_copy, "stg_placements__spells+", "int_data_quality_flags+", data_tests=False)
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
         flagged = con.execute(
             "SELECT record_key FROM intermediate.int_data_quality_flags "
-            "WHERE flag = 'overlapping_placement' AND record_key IN "
-            "('DUAL_1', 'DUAL_2', 'PLAIN_1', 'PLAIN_2') ORDER BY 1"
+            "WHERE flag = 'overlapping_placement' AND (record_key LIKE 'DUAL_%' "
+            "OR record_key LIKE 'PLAIN_%' OR record_key LIKE 'HAND_%') ORDER BY 1"
         ).fetchall()
     assert flagged == [("PLAIN_2",)]
 

@@ -60,7 +60,10 @@ flags as (
             and earlier.child_id = later.child_id
             and earlier.placement_id <> later.placement_id
             and (earlier.start_date, earlier.placement_id) < (later.start_date, later.placement_id)
-            and coalesce(earlier.end_date, date '9999-12-31') >= later.start_date
+            -- a placement starting on the day the last one ended is a handover, the new one in
+            -- force that day (as the census's as-of joins take it), as a plan reissued the day
+            -- the last one ceased is no overlapping_plan
+            and coalesce(earlier.end_date, date '9999-12-31') > later.start_date
             -- two settings at once the extract ranks (SEN2 PlacementRank 1 and 2) are a dual
             -- placement it declares, not an error: they had been counted among the overlaps
             and not coalesce(earlier.placement_rank <> later.placement_rank, false)
