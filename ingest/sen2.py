@@ -216,6 +216,12 @@ def _col(columns: dict[str, set[str]], table: str, *names: str) -> str:
     return "NULL"
 
 
+def _to_issue(expr: str) -> str:
+    """SQL: a SEN2 assessment outcome code says the council decided to issue a plan (Y); false
+    without the column."""
+    return f"coalesce(upper(trim({expr})) = 'Y', false)"
+
+
 def _withdrawn(expr: str) -> str:
     """SQL: a SEN2 request or assessment outcome code says withdrawn (W) — false without the
     column (older returns), which leaves the outcome to its date as before."""
@@ -498,7 +504,8 @@ def requests_part(
     """A request decided to assess has an assessment row; one withdrawn before the decision has
     outcome W (requestoutcome); one whose outcome is dated otherwise was refused. An assessment led
     to a plan when a named plan hangs from it; one withdrawn has outcome W (assessmentoutcome); one
-    dated otherwise did not (a decision not to issue)."""
+    decided to issue (Y) without a named plan yet is still open; one dated otherwise did not (a
+    decision not to issue)."""
     has_assessments = "assessment" in sen2.tables and "requeststableid" in columns.get(
         "assessment", set()
     )
@@ -512,6 +519,7 @@ def requests_part(
         f"min({_date(_col(columns, 'assessment', 'assessmentoutcomedate'))}) AS outcome_date, "
         f"max({_exception(_col(columns, 'assessment', 'week20'))}) AS week20_exception, "
         f"bool_or({_withdrawn(_col(columns, 'assessment', 'assessmentoutcome'))}) AS withdrawn, "
+        f"bool_or({_to_issue(_col(columns, 'assessment', 'assessmentoutcome'))}) AS to_issue, "
         + (
             f"min({_date('namedplan.startdate')}) AS plan_start_date "
             if has_plans
@@ -527,7 +535,7 @@ def requests_part(
         + "GROUP BY ALL"
         if has_assessments
         else "SELECT NULL AS requeststableid, NULL AS outcome_date, NULL AS week20_exception, "
-        "NULL AS withdrawn, NULL AS plan_start_date WHERE false"
+        "NULL AS withdrawn, NULL AS to_issue, NULL AS plan_start_date WHERE false"
     )
     received = _date(_col(columns, "requests", "receiveddate"))
     decided = _date(_col(columns, "requests", "requestoutcomedate"))
@@ -550,6 +558,8 @@ def requests_part(
             a.outcome_date AS assessment_outcome_date,
             CASE WHEN a.plan_start_date IS NOT NULL THEN 'Y'
                  WHEN a.withdrawn THEN 'W'
+                 -- a decision to issue whose final plan is not out yet: open, not refused
+                 WHEN a.to_issue THEN NULL
                  WHEN nullif(trim(a.outcome_date), '') IS NOT NULL THEN 'N' END
                 AS plan_issued,
             a.plan_start_date,

@@ -197,13 +197,16 @@ def test_a_placement_listed_under_both_of_a_childs_plans_is_one_placement(tmp_pa
 def test_withdrawn_requests_and_assessments_are_read_from_their_outcome_codes(tmp_path, con):
     """SEN2 records a request withdrawn before a decision (requestoutcome W) and an assessment
     withdrawn (assessmentoutcome W) with an outcome date: both were read as refusals (a request
-    dated without an assessment, an assessment dated without a plan)."""
+    dated without an assessment, an assessment dated without a plan). An assessment whose
+    outcome is a decision to issue (Y) before its named plan is issued is open, not a decision
+    not to issue."""
     folder = _return_with_zara(tmp_path)
     for key, received, outcome, assessed in (
         (3901, "2024-Feb-01", "W", None),  # withdrawn before a decision
         (3902, "2024-Mar-01", "N", None),  # refused
         (3903, "2024-Apr-01", "A", "W"),  # assessment withdrawn
         (3904, "2024-May-01", "A", "N"),  # assessed, not issued
+        (3905, "2024-Jun-01", "A", "Y"),  # decided to issue, the final plan not out yet
     ):
         _append(folder, "requests", [
             {"requeststableid": key, "persontableid": 3900,
@@ -226,6 +229,7 @@ def test_withdrawn_requests_and_assessments_are_read_from_their_outcome_codes(tm
         (dt.date(2024, 3, 1), "N", None),
         (dt.date(2024, 4, 1), "Y", "W"),
         (dt.date(2024, 5, 1), "Y", "N"),
+        (dt.date(2024, 6, 1), "Y", None),
     ]
 
 
