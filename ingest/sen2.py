@@ -205,7 +205,32 @@ def _read_tables(
         )
         con.execute(f"DROP TABLE {part.table}")
         columns[table] = {normalise_header(h) for h in part.headers}
+    if "persontableid" in columns.get("person", set()):
+        _one_line_per_person(con, sen2, columns["person"])
     return columns
+
+
+def _one_line_per_person(con: duckdb.DuckDBPyConnection, sen2: Sen2Return, names: set[str]) -> None:
+    """Every table hangs from `person` by persontableid: a person's line given twice doubled each
+    of the child's plans, placements and requests, and the refresh stopped on a gate naming the
+    other tables. A line repeated word for word is read once; two different lines under one
+    persontableid reject the return, naming them."""
+    others = ", ".join(quote_ident(n) for n in sorted(names))
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _part_sen2_person AS "
+        f"SELECT min(_source_row) AS _source_row, {others} FROM _part_sen2_person GROUP BY ALL"
+    )
+    clash = con.execute(
+        "SELECT persontableid, list(_source_row ORDER BY _source_row) FROM _part_sen2_person "
+        "GROUP BY persontableid HAVING count(*) > 1 ORDER BY min(_source_row) LIMIT 1"
+    ).fetchone()
+    if clash:
+        person, rows = clash
+        raise FileRejected(
+            f"{sen2.file_of('person')}: rows {', '.join(map(str, rows))}, column persontableid: "
+            f"person {person} is given by {len(rows)} different lines; a person is one line "
+            "(the return's plans, placements and requests hang from it): export the return again"
+        )
 
 
 def _col(columns: dict[str, set[str]], table: str, *names: str) -> str:

@@ -448,3 +448,33 @@ def test_an_empty_file_of_a_table_the_loader_does_not_read_leaves_the_return_loa
     (folder / f"{export}_senneed.csv").write_bytes(b"")
     result = load(duckdb.connect(), EHCP, tmp_path)
     assert [f.status for f in result.files] == ["rejected"]
+
+
+def test_a_persons_line_given_twice_is_read_once_and_two_different_ones_reject_the_return(
+    tmp_path, con
+):
+    """Every table hangs from person: a person's line repeated doubled each of the child's
+    requests, plans and placements, and the refresh stopped on a gate naming the other tables.
+    A repeat word for word is read once; two different lines for one person are refused by
+    file, rows and column."""
+    folder = _return_with_zara(tmp_path)
+    _append(folder, "requests", [
+        {"requeststableid": 3901, "persontableid": 3900,
+         "receiveddate": "2024-Feb-01 00:00:00", "requestoutcome": "N",
+         "requestoutcomedate": "2024-Mar-01 00:00:00"}
+    ])  # fmt: skip
+    zara = {"persontableid": 3900, "sen2tableid": 1, "surname": "Zed", "forename": "Zara",
+            "personbirthdate": "2012-Feb-02 00:00:00", "sex": "F",
+            "upn": "H801200001099"}  # fmt: skip
+    _append(folder, "person", [zara])
+    [outcome] = load(con, REQUESTS, tmp_path).files
+    assert outcome.status == "loaded", outcome.message
+    child = keyed_hash("H801200001099", KEY)
+    assert con.execute(
+        "SELECT count(*) FROM raw.requests WHERE child_id = ?", [child]
+    ).fetchone() == (1,)
+    _append(folder, "person", [{**zara, "surname": "Zedd"}])
+    [outcome] = load(duckdb.connect(), REQUESTS, tmp_path).files
+    assert outcome.status == "rejected"
+    assert "person.csv: rows" in outcome.message and "column persontableid" in outcome.message
+    assert "person 3900 is given by 2 different lines" in outcome.message
