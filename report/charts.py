@@ -649,6 +649,10 @@ def dbv_panels(data: ReportData, threshold: int | None = None) -> Chart:
         if first in plans.index
         else float("nan")
     )
+    # for publication, a growth of counts some of whose cells are hidden would narrow them
+    # down (with the latest total shown, 9.2 % a year put a hidden 70 between 68 and 71)
+    ends = caseload.reindex(index=[first, last]).reindex(columns=list(shown), fill_value=0)
+    plans_hidden = threshold is not None and bool(ends.isna().to_numpy().any())
     # the placements' cost, as the total cost panel and the unit cost show it: central spend,
     # which no placement carries, is chart 03's
     spend_growth = _growth(
@@ -672,7 +676,13 @@ def dbv_panels(data: ReportData, threshold: int | None = None) -> Chart:
         )
     else:
         reading = (
-            f"From {first} to {last} the caseload of these types {style.grew(plans_growth)}, "
+            f"From {first} to {last} the caseload of these types "
+            + (
+                "changed at a rate not published (some of its counts are hidden)"
+                if plans_hidden
+                else style.grew(plans_growth)
+            )
+            + ", "
             "the average unit cost "
             f"{style.grew(unit_growth)} and total placement cost {style.grew(spend_growth)}"
         )
@@ -715,21 +725,26 @@ def _cohort_by(
     return wide, (published.hidden if threshold is not None else 0), published.row_totals
 
 
-def _share(wide: pd.DataFrame, totals: pd.Series, year, columns: list[str]) -> tuple[str, bool]:
-    """The share of a census's plans in `columns`, as published, and whether it is of the plans
-    shown: of the census's published total where there is one ("at least" where a part is
-    hidden), else of the plans shown. Of the plans shown where the total was published, the
-    share under 5 at plan start read 47 % → 41 %, a fall, where the totals (84 and 151, in the
-    same table) gave 33 % → 40 %."""
+def _share(wide: pd.DataFrame, totals: pd.Series, year, columns: list[str]) -> str:
+    """The share of a census's plans in `columns`, as published: of the census's published
+    total ("at least" where a part is hidden), or "not published" where the total or every
+    part is hidden. Of the plans shown, the share under 5 at plan start read 47 % → 41 %, a
+    fall, where the totals (84 and 151, in the same table) gave 33 % → 40 %; and where a
+    small council's first total was hidden, 47 % for the 37 % of its plans."""
     parts = wide.loc[year].reindex(columns)
     total = totals.get(year, np.nan)
-    of_shown = not (np.isfinite(total) and total > 0)
-    if of_shown:
-        total = wide.loc[year].fillna(0).sum()
-    if parts.isna().all() or not total > 0:
-        return "a share not published", of_shown
+    if parts.isna().all() or not (np.isfinite(total) and total > 0):
+        return "not published"
     text = style.percent(parts.fillna(0).sum() / total)
-    return (f"at least {text}" if parts.isna().any() and not of_shown else text), of_shown
+    return f"at least {text}" if parts.isna().any() else text
+
+
+def _of_larger(growth: dict, wide: pd.DataFrame, first, latest) -> str:
+    """ " published in both years" where a count behind one of `growth`'s keys is hidden in
+    either year: its growth is unknown, so the fastest is of those left (SEMH read as the
+    fastest-growing need where MLD, hidden in the first year, grew three times as fast)."""
+    hidden = wide.loc[[first, latest], list(growth)].isna().to_numpy().any()
+    return " published in both years" if hidden else ""
 
 
 def _in_order(order: list[str], present) -> list[str]:
@@ -802,7 +817,7 @@ def caseload_by_need(data: ReportData, threshold: int | None = None) -> Chart:
     first = wide.index.min()
     total = wide.loc[latest].sum()
     lead = order[0]
-    lead_share, of_shown = _share(wide, totals, latest, [lead])
+    lead_share = _share(wide, totals, latest, [lead])
     growth = {
         n: _growth(wide.loc[first, n], wide.loc[latest, n], int(latest - first))
         for n in order
@@ -812,12 +827,13 @@ def caseload_by_need(data: ReportData, threshold: int | None = None) -> Chart:
     reading = (
         f"{NEED_LABELS.get(lead, lead)} is the most common primary need: "
         f"{style.count(wide.loc[latest, lead])} plans in January {latest} "
-        f"({lead_share}{' of those published' if of_shown else ''})"
+        f"({'a share not published' if lead_share == 'not published' else lead_share})"
     )
     if latest > first:
         reading += f", against {style.count(wide.loc[first, lead])} in January {first}"
     reading += (
-        f"; among the larger needs {NEED_LABELS.get(fastest, fastest)} grew fastest "
+        f"; among the larger needs{_of_larger(growth, wide, first, latest)} "
+        f"{NEED_LABELS.get(fastest, fastest)} grew fastest "
         f"({style.percent(growth[fastest], 1)} a year)."
         if fastest
         else "."
@@ -876,27 +892,19 @@ def caseload_by_age_group(data: ReportData, threshold: int | None = None) -> Cha
         wide, "EHC plans by age group, January census (plans; age at 31 August)", "Age"
     )
     first, latest = _shown_span(wide)
-
-    def share(y):
-        # of the census total where it is published, else of the plans shown (said)
-        return _share(wide, totals, y, ["16-19", "20-25"])
-
     span = int(latest - first)
     growth = {a: _growth(wide.loc[first, a], wide.loc[latest, a], span) for a in wide.columns}
     fastest = _fastest(growth)
-    now, now_of_shown = share(latest)
+    older = ["16-19", "20-25"]
     reading = (
-        f"Young people aged 16–25 held {now} of "
-        f"{'the plans published' if now_of_shown else 'plans'} in January {latest}"
+        "The share of plans held by young people aged 16–25 was "
+        f"{_share(wide, totals, latest, older)} in January {latest}"
     )
     if span:
-        then, then_of_shown = share(first)
-        reading += (
-            f" against {then}{' of those published' if then_of_shown and not now_of_shown else ''}"
-            f" in January {first}"
-        )
+        reading += f", against {_share(wide, totals, first, older)} in January {first}"
     reading += (
-        f"; the {fastest} age group grew fastest ({style.percent(growth[fastest], 1)} a year)."
+        f"; of the age groups{_of_larger(growth, wide, first, latest)}, the {fastest} grew "
+        f"fastest ({style.percent(growth[fastest], 1)} a year)."
         if fastest
         else "."
     )
@@ -925,13 +933,17 @@ def caseload_by_age_at_plan_start(data: ReportData, threshold: int | None = None
     )
     first, latest = _shown_span(wide)
     lead = wide.loc[latest].fillna(0).idxmax()
-    lead_share, of_shown = _share(wide, totals, latest, [lead])
+    lead_share = _share(wide, totals, latest, [lead])
     reading = (
         f"Most plans in force in January {latest} started at age {lead} "
-        f"({lead_share}{' of those published' if of_shown else ''}); the share that started "
-        f"under 5 went from {_share(wide, totals, first, ['under 5'])[0]} in January {first} "
-        f"to {_share(wide, totals, latest, ['under 5'])[0]}"
-        + (" (of the plans published)." if of_shown else ".")
+        f"({'a share not published' if lead_share == 'not published' else lead_share}); "
+        "the share that started under 5 was "
+        + (
+            f"{_share(wide, totals, first, ['under 5'])} in January {first} and "
+            if first < latest
+            else ""
+        )
+        + f"{_share(wide, totals, latest, ['under 5'])} in January {latest}."
     )
     return Chart(
         "07_caseload_by_age_at_plan_start",

@@ -270,6 +270,24 @@ def test_the_count_of_children_in_no_placement_is_published_as_the_tables_publis
     assert f"{count:,} children" not in hidden and "too few to publish" in hidden
 
 
+def test_the_publication_caseload_growth_gives_no_hidden_count_back(data):
+    """The DBV panels' sentence gave the caseload of the types with spend a growth rate from
+    the first complete year to the last; with a count of either year hidden, the rate and the
+    other year's published total put it within a few plans (a hidden 70 between 68 and 71)."""
+    from forecast.years import fy_of_census_year
+    from report.charts import dbv_panels
+
+    first, last = data.complete_years[0], data.complete_years[-1]
+    assert "the caseload of these types grew" in dbv_panels(data).reading
+    censuses = [c for c in data.caseload.index if fy_of_census_year(int(c)) in (first, last)]
+    paid = data.spend.loc[data.spend["spend_gbp"].abs() > 0, "provision_type"].unique()
+    ends = data.caseload.loc[censuses, [p for p in data.caseload.columns if p in paid]]
+    # a threshold just above the smallest count of either year, so that one is hidden
+    threshold = int(ends[ends > 0].min().min()) + 1
+    reading = dbv_panels(data, threshold).reading
+    assert "caseload of these types changed at a rate not published" in reading, reading
+
+
 def test_the_publication_backtest_gives_no_census_count_away_by_differencing(data):
     """The backtest's sums of actual plans pool the origins at 1, 2 and 3 years ahead, so one
     horizon's less the next's is a census's count: the publication has no such sums, and no

@@ -386,14 +386,55 @@ def test_a_published_share_is_of_the_census_total_where_the_total_is_published()
         {2020: 84, 2025: 151},
     )
     reading = caseload_by_age_at_plan_start(data, THRESHOLD).reading
-    assert "went from 33% in January 2020 to 40%." in reading, reading
+    assert "was 33% in January 2020 and 40% in January 2025." in reading, reading
     assert "started at age under 5 (40%)" in reading, reading
     # a part hidden: the share of the total is a lower bound, and said so
     reading = caseload_by_age_group(data, THRESHOLD).reading
-    assert "held a share not published of plans in January 2025 against at least 6% in" in reading
-    # a census total hidden too: the share is of the plans shown, said so
-    data = _cohort({2025: dict(zip(bands, [61, 50, 40, 8, None], strict=True))}, {2025: None})
+    assert "16–25 was not published in January 2025, against at least 6% in" in reading, reading
+
+
+def test_no_share_is_published_of_a_census_whose_total_is_hidden():
+    """A small council's first census total hidden, the share started under 5 read 47 % (27 of
+    the 57 plans shown) beside 41 % of the latest total, a fall, where the 73 plans gave 37 %:
+    a share of the plans shown is not the share of plans, so none is given."""
+    from report.charts import caseload_by_age_at_plan_start, caseload_by_age_group
+
+    bands = ["under 5", "5-10", "11-15", "16-19", "20-25"]
+    data = _cohort(
+        {
+            2018: dict(zip(bands, [27, 20, 10, None, None], strict=True)),
+            2025: dict(zip(bands, [61, 50, 40, 8, None], strict=True)),
+        },
+        {2018: None, 2025: 150},
+    )
     reading = caseload_by_age_at_plan_start(data, THRESHOLD).reading
-    assert "to 38% (of the plans published)." in reading, reading  # 61 of 159 shown
+    assert "was not published in January 2018 and 41% in January 2025." in reading, reading
     reading = caseload_by_age_group(data, THRESHOLD).reading
-    assert "held 5% of the plans published in January 2025" in reading, reading  # 8 of 159
+    assert "was at least 5% in January 2025, against not published in January" in reading
+    assert "47%" not in caseload_by_age_at_plan_start(data, THRESHOLD).reading
+
+
+def test_the_fastest_growing_need_is_of_the_needs_published_in_both_years():
+    """SEMH (13 → 24) read as the fastest-growing of the larger needs where MLD, hidden in the
+    first year (3 → 15), grew three times as fast: the fastest is said to be of those published
+    in both years."""
+    from report.charts import caseload_by_need
+
+    needs = ["ASD", "SEMH", "MLD"]
+    shown = _cohort(
+        {
+            2018: dict(zip(needs, [30, 13, 6], strict=True)),
+            2025: dict(zip(needs, [40, 24, 15], strict=True)),
+        },
+        {2018: 49, 2025: 79},
+    )
+    hidden = _cohort(
+        {
+            2018: dict(zip(needs, [30, 13, None], strict=True)),
+            2025: dict(zip(needs, [40, 24, 15], strict=True)),
+        },
+        {2018: None, 2025: 79},
+    )
+    assert "among the larger needs Moderate" in caseload_by_need(shown, THRESHOLD).reading
+    reading = caseload_by_need(hidden, THRESHOLD).reading
+    assert "among the larger needs published in both years Social" in reading, reading
