@@ -225,11 +225,24 @@ def match_headers(
         mapping[column] = headers_for_it[0]
     missing = [name for name in extract.required if name not in mapping]
     if missing:
-        raise FileRejected(
-            f"{part_name}: missing required column(s) {', '.join(missing)}; "
-            f"found columns: {', '.join(headers) or '(none)'}; "
+        expected = (
             f"expected: {', '.join(extract.required)} "
             f"(optional: {', '.join(c.name for c in extract.columns if not c.required)})"
+        )
+        known = {normalise_header(c.name) for c in extract.columns} | set(aliases)
+        if headers and not any(normalise_header(h) in known for h in headers):
+            # a first line naming no column is most likely a row of data (a file split without
+            # its header line): quoted, a child's name, UPN, birth date and postcode reached the
+            # data-quality mart, the serving file and the publication report
+            raise FileRejected(
+                f"{part_name}: missing required column(s) {', '.join(missing)}; its first line "
+                f"names none of the columns of the {extract.name} extract ({len(headers)} fields, "
+                "not quoted: it may be a row of data, as in a file split without its header "
+                f"line): put the header line first; {expected}"
+            )
+        raise FileRejected(
+            f"{part_name}: missing required column(s) {', '.join(missing)}; "
+            f"found columns: {', '.join(headers) or '(none)'}; {expected}"
         )
     return mapping
 

@@ -176,6 +176,19 @@ def test_missing_required_column_rejects_the_whole_file_and_other_files_load(tmp
     ]
 
 
+def test_a_file_without_its_header_line_is_rejected_without_quoting_its_first_row(tmp_path, con):
+    """The second half of a list split in two has no header line: its first row of data was
+    quoted as the columns found (a child's names, UPN, birth date and postcode), and the
+    message reached the data-quality mart, the serving file and the publication report."""
+    row = "C0001384,P0001395,2008-04-03,M,ASD,2019-03-01,,,Riley,Hall,X869219412463,RG8 2BT,"
+    write(tmp_path, "ehcp", "ehcp_part2.csv", row + "\n" + row.replace("C0001384", "C0001385"))
+    [outcome] = load(con, EHCP, tmp_path).files
+    assert outcome.status == "rejected"
+    assert "names none of the columns of the ehcp extract (13 fields, not quoted" in outcome.message
+    for value in ("C0001384", "Riley", "Hall", "X869219412463", "RG8 2BT", "2008-04-03"):
+        assert value not in outcome.message
+
+
 def test_headers_match_case_and_punctuation_insensitively(tmp_path, con):
     write(
         tmp_path,
