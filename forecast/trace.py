@@ -106,34 +106,55 @@ def trace_forecast(con: duckdb.DuckDBPyConnection, year: str, provision: str) ->
                 "forecast.spend",
             )
         )
+    # a capacity elsewhere whose overflow comes here (the demo's 520 special school places send
+    # the children beyond them to independent schools: half of that type's figure) is as much
+    # this figure's input as its own
     assumptions = con.execute(
         "SELECT assumption, provision_type, financial_year, value, source "
         "FROM forecast.assumptions "
         "WHERE (provision_type = ? AND assumption IN ('unit_cost_growth', 'capacity')) "
+        "OR (assumption = 'capacity' AND source LIKE '%go to ' || ?) "
         "OR assumption IN ('unit_cost_inflation', 'pay_inflation', 'price_inflation', 'pay_share', "
         "'historical_inflation', "
-        "'population', 'prevalence_ceiling') ORDER BY assumption",
-        [provision],
+        "'population', 'prevalence_ceiling') ORDER BY assumption, provision_type",
+        [provision, provision],
     ).fetchall()
-    for assumption, _, _, value, source in assumptions:
-        rows.append(("assumption", assumption.replace("_", " "), value, source))
+    for assumption, of, _, value, source in assumptions:
+        label = assumption.replace("_", " ")
+        if assumption == "capacity" and of != provision:
+            label += f" of {of}"
+        rows.append(("assumption", label, value, source))
+    # the mitigations naming the type, then those naming others, which move children into it
+    # or out of it (a stop to the flow from mainstream to independent schools, places added in
+    # special schools): an auditor rebuilding the mitigated figure needs them all
     mitigations = con.execute(
-        "SELECT mitigation, kind, status, lever, start_year, spend_effect_gbp, plans_effect "
+        "SELECT mitigation, kind, status, lever, start_year, spend_effect_gbp, plans_effect, "
+        "provision_types, list_contains(string_split(provision_types, ', '), ?) AS names_it "
         "FROM forecast.mitigations "
-        "WHERE financial_year = ? AND list_contains(string_split(provision_types, ', '), ?) "
-        "ORDER BY mitigation",
-        [year, provision],
+        "WHERE financial_year = ? AND coalesce(provision_types, '') <> '' "
+        "ORDER BY NOT names_it, mitigation",
+        [provision, year],
     ).fetchall()
-    for name, kind, status, lever, start, spend_effect, plans_effect in mitigations:
-        rows.append(
-            (
-                "mitigation",
-                name,
-                spend_effect,
-                (
-                    f"{kind}, {status}, {lever} from {start}: its effect on all spend in {year} "
-                    f"({plans_effect:+,.1f} plans), forecast.mitigations"
-                ),
+    for (
+        name,
+        kind,
+        status,
+        lever,
+        start,
+        spend_effect,
+        plans_effect,
+        types,
+        names_it,
+    ) in mitigations:
+        source = (
+            f"{kind}, {status}, {lever} from {start}: its effect on all spend in {year} "
+            f"({plans_effect:+,.1f} plans), forecast.mitigations"
+        )
+        if not names_it:
+            source = (
+                f"acts on {types}, and may move children into {provision} or out of it; {source}"
             )
+        rows.append(
+            ("mitigation" if names_it else "mitigation elsewhere", name, spend_effect, source)
         )
     return pd.DataFrame(rows, columns=["part", "input", "value", "source"])

@@ -773,6 +773,19 @@ def test_trace_forecast_lists_the_inputs_behind_a_forecast_figure(
         ).fetchall()
     }
     assert acting and acting <= {key for part, key in rows if part == "mitigation"}
+    # independent special schools take the children beyond the special schools' places, and
+    # the mitigations on special schools and mainstream move children into them or out
+    inmss = tmp_path / "inmss.csv"
+    assert (
+        main(
+            ["trace", "forecast", "--year", "2028-29", "--provision", "inmss", "--out", str(inmss)]
+        )
+        == 0
+    )
+    with inmss.open() as handle:
+        parts = {(r["part"], r["input"]): r for r in csv.DictReader(handle)}
+    assert float(parts[("assumption", "capacity of mss")]["value"]) == 520
+    assert acting <= {key for part, key in parts if part == "mitigation elsewhere"}
     assert main(["trace", "forecast", "--year", "2040-41", "--provision", "mss"]) == 2
     # a calendar year was a traceback; 2028/29 read as no forecast
     assert main(["trace", "forecast", "--year", "2027", "--provision", "mss"]) == 2
