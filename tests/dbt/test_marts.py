@@ -1031,20 +1031,21 @@ def _child_3_after_the_2025_return(warehouse_copy, landing, council) -> tuple[li
     them all and rebuild SEN2 staging: child 3's plans and placement spells (start, end)."""
     import datetime as dt_
 
-    from ingest.contracts import EHCP, PLACEMENTS
+    from ingest.contracts import EHCP, PLACEMENTS, REQUESTS
     from ingest.load import load_extract
     from ingest.pseudonymise import keyed_hash
     from tests.conftest import TEST_KEY
 
     council.write_sen2_return(landing / "sen2" / "2025", council.CENSUS_DATES[2], 3)
     with duckdb.connect(str(warehouse_copy)) as con:
-        for extract in (EHCP, PLACEMENTS):
+        for extract in (EHCP, PLACEMENTS, REQUESTS):
             load_extract(con, extract, landing, "sen2", TEST_KEY, dt_.date(2026, 3, 31))
     rebuild(
         warehouse_copy,
         "stg_sen2__retired",
         "stg_ehcp__plans",
         "stg_placements__spells",
+        "stg_requests__assessment_requests",
         data_tests=False,
     )
     child = keyed_hash(council.CHILDREN[3].upn, TEST_KEY)
@@ -1107,6 +1108,16 @@ def test_a_plan_a_later_return_leaves_out_uncorrected_keeps_its_history(
     assert plans == [(dt_.date(2020, 1, 20), ended)]
     assert spells == [(dt_.date(2020, 1, 20), ended)]
     assert ("ehcp", ended) in retired and ("placements", ended) in retired
+    # the request that led to the plan was made all the same: retired, it left its year's
+    # requests, decisions and plans issued
+    assert ("requests", None) not in retired
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        requested = con.execute(
+            "SELECT plan_start_date FROM staging.stg_requests__assessment_requests "
+            "WHERE child_id = ?",
+            [keyed_hash(council.CHILDREN[3].upn, TEST_KEY)],
+        ).fetchall()
+    assert requested == [(dt_.date(2020, 1, 20),)]
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
         first = con.execute(
             "SELECT start_date, end_date FROM staging.stg_placements__spells WHERE child_id = ? "

@@ -16,9 +16,12 @@
 -- in every census after it. Rows of CSV extracts are never retired.
 -- Requests likewise: the next return lists every request received in its window, decided or
 -- assessed in it, still open at its start, or whose plan is live in it; one it does not list
--- under the same key (the child and the received date) was corrected (another received date, a
--- child id the child's new UPN gives) or withdrawn, and kept it would count a request, a decision
--- and a plan issued twice.
+-- under the same key (the child and the received date) was corrected where the next return lists
+-- the correction: a request of the child's under a key this return does not hold (another
+-- received date), or one received the same day by a child this return does not hold (a child id
+-- the child's new UPN gives). Kept, it would count a request, a decision and a plan issued twice.
+-- With no correction listed it ended before the next window (its plan ceased, or the request was
+-- withdrawn, recorded late) and is kept: retired, a 2023 request and its plan left 2023's counts.
 with plans as (
     {{ current_rows('ehcp', ['plan_id'], by_named_day=true) }}
 ),
@@ -41,6 +44,19 @@ plan_ends as (
         max(coalesce(plan_cease_date, cast('9999-12-31' as date))) as live_until
     from plans
     group by _la_code, child_id, plan_start_date
+),
+
+-- every request each return lists (before any later return's version replaces it), to tell
+-- the requests the next return lists under keys, or for children, this one does not hold
+listed_requests as (
+    select distinct files.la_code, files.census_date, valid.request_id, valid.child_id,
+        valid.request_date
+    from {{ source('raw', 'requests') }} as valid
+    inner join {{ source('raw', 'requests_files') }} as files
+        on files.file_hash = valid._file_hash
+        and files.in_landing
+        and files.status = 'loaded'
+    where files.census_date is not null
 ),
 
 -- each SEN2 return's census day and the next return's, per council and extract
@@ -92,6 +108,42 @@ placements_by_same as (
     select distinct _la_code as la_code, _census_date as census_date, start_date as started,
         cast(coalesce(urn, ukprn, sen_setting) as string) as same
     from placements where _census_date is not null
+),
+
+-- the requests the next return lists under a key this one does not hold (`child_new`: for a
+-- child this one does not hold), by this return's census day
+requests_new_in_next as (
+    select
+        later.la_code,
+        returns.census_date as earlier_census_date,
+        later.child_id,
+        later.request_date,
+        children.child_id is null as child_new
+    from listed_requests as later
+    inner join requests_returns as returns
+        on returns.la_code = later.la_code
+        and returns.next_census_date = later.census_date
+    left join listed_requests as earlier
+        on earlier.la_code = later.la_code
+        and earlier.census_date = returns.census_date
+        and earlier.request_id = later.request_id
+    left join (
+        select distinct la_code, census_date, child_id from listed_requests
+    ) as children
+        on children.la_code = later.la_code
+        and children.census_date = returns.census_date
+        and children.child_id = later.child_id
+    where earlier.request_id is null
+),
+
+requests_corrected_by_child as (
+    select distinct la_code, earlier_census_date, child_id from requests_new_in_next
+),
+
+requests_corrected_by_day as (
+    select distinct la_code, earlier_census_date, request_date
+    from requests_new_in_next
+    where child_new
 ),
 
 retired as (
@@ -188,7 +240,16 @@ retired as (
     inner join requests_returns as returns
         on returns.la_code = requests._la_code
         and returns.census_date = requests._census_date
+    left join requests_corrected_by_child as by_child
+        on by_child.la_code = requests._la_code
+        and by_child.earlier_census_date = requests._census_date
+        and by_child.child_id = requests.child_id
+    left join requests_corrected_by_day as by_day
+        on by_day.la_code = requests._la_code
+        and by_day.earlier_census_date = requests._census_date
+        and by_day.request_date = requests.request_date
     where returns.next_census_date is not null
+        and (by_child.la_code is not null or by_day.la_code is not null)
         and make_date(year(returns.next_census_date) - 1, 1, 1) <= requests._census_date
         and (
             -- received, decided or assessed in the next return's window
