@@ -1079,6 +1079,81 @@ def transactions_under_two_ids(target: Warehouse | duckdb.DuckDBPyConnection) ->
     )
 
 
+def case_rows_in_two_sources(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
+    """Per council: plans and requests both a SEN2 return and a CSV or XLSX extract give, the
+    same child and day (a plan's start, a request's receipt). Each source keys its rows its own
+    way (a return by the child and the day, a case system by its own ids), so neither replaced
+    the other and both counted: a request in a return and in a requests extract made two
+    requests, decisions and plans issued, with every gate green. Returns and extracts may sit
+    side by side for other children or years; where they give the same ones, one must go."""
+    frame = as_warehouse(target).frame(
+        """
+        WITH given AS (
+            SELECT DISTINCT rows.la_code, 'plans' AS kind, rows.child_id,
+                   rows.plan_start_date AS day, files.census_date IS NOT NULL AS from_return,
+                   files.file_name AS source_file
+            FROM staging.stg_ehcp__plans AS rows
+            INNER JOIN raw.ehcp_files AS files
+                ON files.la_code = rows.la_code AND files.file_hash = rows.source_file_hash
+            UNION ALL
+            SELECT DISTINCT rows.la_code, 'requests', rows.child_id, rows.request_date,
+                   files.census_date IS NOT NULL, files.file_name
+            FROM staging.stg_requests__assessment_requests AS rows
+            INNER JOIN raw.requests_files AS files
+                ON files.la_code = rows.la_code AND files.file_hash = rows.source_file_hash
+        ),
+        twice AS (
+            SELECT sen2.la_code, sen2.kind, sen2.child_id, sen2.day,
+                   extract.source_file AS extract_file, sen2.source_file AS return_file
+            FROM given AS sen2
+            INNER JOIN given AS extract
+                ON extract.la_code = sen2.la_code AND extract.kind = sen2.kind
+                AND extract.child_id = sen2.child_id AND extract.day = sen2.day
+                AND sen2.from_return AND NOT extract.from_return
+        )
+        SELECT la_code, kind, count(*) AS given, min(extract_file) AS extract_file,
+               min(return_file) AS return_file
+        FROM (
+            SELECT la_code, kind, child_id, day, min(extract_file) AS extract_file,
+                   min(return_file) AS return_file
+            FROM twice
+            GROUP BY la_code, kind, child_id, day
+        ) AS each_one
+        GROUP BY la_code, kind
+        ORDER BY 1, 2
+        """
+    )
+    several = frame["la_code"].nunique() > 1
+    day = {"plans": "start date", "requests": "date received"}
+    facts = pd.DataFrame(
+        {
+            "la_code": frame["la_code"],
+            "label": [
+                (f"council {r.la_code}: " if several else "")
+                + (f"1 {r.kind[:-1]} is" if r.given == 1 else f"{r.given:,} {r.kind} are")
+                + f" given both by a SEN2 return (e.g. {r.return_file}) and by "
+                f"{r.extract_file}, the same child and {day[r.kind]}: counted twice"
+                for r in frame.itertuples()
+            ],
+            "given_twice": frame["given"],
+        },
+        columns=["la_code", "label", "given_twice"],
+    )
+    return validate(
+        "case_rows_in_two_sources",
+        facts,
+        [expect("ExpectColumnValuesToBeBetween", column="given_twice", max_value=0)],
+        {
+            "given_twice": (
+                "plans or requests are given both by SEN2 returns and by a CSV or XLSX extract: "
+                "each source keys them its own way, so both are counted. Take the years or "
+                "children the returns give out of the extract, or the returns out of the "
+                "landing folder"
+            )
+        },
+    )
+
+
 # a file restating a few transactions against the file it restates, by rows (at most)
 RESTATEMENT_SHARE = 0.1
 # and the share of its own transactions the larger file replaces (at least)

@@ -446,6 +446,7 @@ def _python_reads(target) -> dict[str, object]:
         "budget_lines_given_twice": gates.budget_lines_given_twice(target),
         "case_extracts_reach_census": gates.case_extracts_reach_census(target),
         "open_rows_left_in_older_lists": gates.open_rows_left_in_older_lists(target),
+        "case_rows_in_two_sources": gates.case_rows_in_two_sources(target),
         "unit_costs_within_bounds": gates.unit_costs_within_bounds(target, bounds, 1.0),
         "placement_costs_within_bounds": gates.placement_costs_within_bounds(target, bounds),
         "ids_link": gates.ids_link(target, 0.05),

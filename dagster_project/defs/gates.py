@@ -46,6 +46,7 @@ PLACEMENT_COSTS_WITHIN_BOUNDS = "placement_costs_within_bounds"
 IDS_LINK = "ids_link"
 CASE_EXTRACTS_REACH_CENSUS = "case_extracts_reach_census"
 OPEN_ROWS_LEFT_IN_OLDER_LISTS = "open_rows_left_in_older_lists"
+CASE_ROWS_IN_TWO_SOURCES = "case_rows_in_two_sources"
 EHCP_COHORT = dg.AssetKey(["marts", "fct_ehcp_cohort"])
 MART_KEYS = [
     dg.AssetKey(["marts", name])
@@ -92,6 +93,16 @@ def staging_key(extract: str) -> dg.AssetKey:
                 "the same start would lose the earlier file's money. Nor with their exact "
                 "reversals on another day: a reversal under the payment's id would count "
                 "instead of nothing (a sign put right the same day passes)."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            CASE_ROWS_IN_TWO_SOURCES,
+            asset=EHCP_COHORT,
+            blocking=True,
+            description=(
+                "No plan or request is given both by a SEN2 return and by a CSV or XLSX extract "
+                "(the same child and start date, or date received): each source keys its rows "
+                "its own way, so both would be counted."
             ),
         ),
         dg.AssetCheckSpec(
@@ -277,6 +288,7 @@ def warehouse_gates(
                 TRANSACTIONS_UNDER_TWO_IDS,
                 lambda: gates.transactions_under_two_ids(con),
             ),
+            (EHCP_COHORT, CASE_ROWS_IN_TWO_SOURCES, lambda: gates.case_rows_in_two_sources(con)),
             (PROVISION_SPEND, FINANCE_RECONCILES, lambda: gates.finance_reconciliation(con)),
             (PROVISION_SPEND, LEDGER_MONTHS_COMPLETE, lambda: gates.ledger_months_complete(con)),
             (

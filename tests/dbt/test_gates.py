@@ -27,6 +27,7 @@ def test_all_gates_pass_on_the_fixture(con):
         gates.ledger_months_complete(con),
         gates.case_extracts_reach_census(con),
         gates.open_rows_left_in_older_lists(con),
+        gates.case_rows_in_two_sources(con),
         gates.budget_lines_given_twice(con),
         gates.complete_years_have_a_budget(con),
         gates.balance_brought_forward_anchors(con),
@@ -387,6 +388,32 @@ def test_an_open_plan_left_out_of_the_latest_list_warns_naming_the_older_list(co
         {"plan": plan},
     )
     assert gates.open_rows_left_in_older_lists(con).passed
+
+
+def test_a_plan_given_by_a_sen2_return_and_by_the_plans_extract_fails(con):
+    """A return keys a plan by its child and start date, a case system by its own id: the same
+    plan in a SEN2 return and in the plans extract replaced neither and counted twice, in every
+    census, with every gate green."""
+    assert gates.case_rows_in_two_sources(con).passed
+    (plan,) = con.execute(
+        "SELECT min(plan_id) FROM staging.stg_ehcp__plans WHERE plan_cease_date IS NULL"
+    ).fetchone()
+    # a SEN2 return (a census day) giving that one plan under the return's own key (staging's
+    # plans are a view over raw)
+    con.execute(
+        "INSERT INTO raw.ehcp_files SELECT * REPLACE ('return' AS file_hash, "
+        "'sen2/2024' AS file_name, file_seq + 1000 AS file_seq, DATE '2024-01-18' AS "
+        "census_date) FROM raw.ehcp_files WHERE status = 'loaded' AND in_landing LIMIT 1"
+    )
+    con.execute(
+        "INSERT INTO raw.ehcp SELECT * REPLACE ('return' AS _file_hash, "
+        "'child|start' AS plan_id) FROM raw.ehcp WHERE plan_id = $plan",
+        {"plan": plan},
+    )
+    result = gates.case_rows_in_two_sources(con)
+    assert not result.passed
+    assert "1 plan is given both by a SEN2 return (e.g. sen2/2024) and by ehcp/" in result.summary
+    assert "the same child and start date: counted twice" in result.summary
 
 
 def test_a_complete_year_without_a_budget_fails_naming_it(con):
