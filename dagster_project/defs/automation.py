@@ -8,6 +8,8 @@ setting.
 
 import hashlib
 import json
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -25,16 +27,40 @@ refresh_job = dg.define_asset_job(
 )
 
 
-def landing_fingerprint(landing: Path) -> str:
-    """Names, sizes and modification times of the landing files (cheap: no file is read)."""
+# a file changed more recently than this may still be being copied in: the sensor waits
+SETTLE_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class LandingState:
+    fingerprint: str
+    last_changed: float | None  # the newest change to a landing file (seconds since the epoch)
+    last_changed_file: str | None
+
+
+def landing_state(landing: Path) -> LandingState:
+    """Names, sizes, modification and change times of the landing files (cheap: no file is
+    read), and the newest change. The change time (ctime) is there as in ingest's hash cache: a
+    file copied in with its old modification time kept (`cp -p`, `rsync -a`) changed nothing
+    else the sensor saw. Hidden files and Excel's `~$` owner files are not data (as ingest reads
+    the folder): LibreOffice's `.~lock.…#`, written whenever a landing file is opened, started a
+    refresh."""
     digest = hashlib.sha256()
+    newest, newest_file = None, None
     if landing.is_dir():
         for path in sorted(p for p in landing.rglob("*") if p.is_file()):
-            stat = path.stat()
-            digest.update(
-                f"{path.relative_to(landing)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode()
-            )
-    return digest.hexdigest()
+            if path.name.startswith((".", "~$")):
+                continue
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # gone between the listing and now
+                continue
+            name = str(path.relative_to(landing))
+            digest.update(f"{name}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}\n".encode())
+            changed = max(stat.st_mtime, stat.st_ctime)
+            if newest is None or changed > newest:
+                newest, newest_file = changed, name
+    return LandingState(digest.hexdigest(), newest, newest_file)
 
 
 def build_automation(settings: Settings) -> tuple[dg.ScheduleDefinition, dg.SensorDefinition]:
@@ -65,10 +91,20 @@ def build_automation(settings: Settings) -> tuple[dg.ScheduleDefinition, dg.Sens
         default_status=sensor_status,
     )
     def landing_files_changed(context: dg.SensorEvaluationContext):
-        fingerprint = landing_fingerprint(landing)
+        state = landing_state(landing)
+        fingerprint = state.fingerprint
         seen, changes = _read_cursor(context.cursor)
         if fingerprint == seen:
             return dg.SkipReason("no change in the landing folder")
+        if state.last_changed is not None and time.time() - state.last_changed < SETTLE_SECONDS:
+            # a tick while a file is copied in saw its first lines only: loaded, a ledger's
+            # last month held 189 of its 647 postings, every gate green. The cursor stays, so
+            # the next tick sees the change once the folder has been still for a minute
+            return dg.SkipReason(
+                f"{state.last_changed_file} changed less than {SETTLE_SECONDS} seconds ago: "
+                "waiting for the landing folder to settle, so that a file still being copied "
+                "in is not loaded half-written"
+            )
         if refresh_lock.is_held(warehouse):
             # a run started now would be refused, and the change forgotten until the night: the
             # cursor stays, so the change is seen again on the first tick after that refresh

@@ -121,14 +121,29 @@ def test_ingest_gates_block(defs):
     assert len(blocking) == 3 * 6 and all(c.endswith("(blocking)") for c in blocking)
 
 
-def test_landing_sensor_requests_a_run_only_when_files_change(pipeline_env):
+def _settled(monkeypatch) -> None:
+    """The sensor's clock an hour on: every file the test wrote has settled."""
+    import time
+
+    from dagster_project.defs import automation
+
+    now = time.time()
+    monkeypatch.setattr(automation.time, "time", lambda: now + 3600)
+
+
+def test_landing_sensor_requests_a_run_only_when_files_change(pipeline_env, monkeypatch):
     # the settings are read once, when the definitions are built: these watch pipeline_env's landing
     sensor = build_definitions().resolve_sensor_def("landing_files_changed")
     landing = pipeline_env / "landing"
+    _settled(monkeypatch)
     first = sensor.evaluate_tick(dg.build_sensor_context(cursor=None))
     assert len(first.run_requests) == 1
     unchanged = sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor))
     assert not unchanged.run_requests
+    # a spreadsheet program's lock file beside a landing file it opened is no change
+    (landing / ".~lock.budget.csv#").write_text("user,host\n")
+    (landing / "~$budget.xlsx").write_text("owner")
+    assert not sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor)).run_requests
     (landing / "finance").mkdir()
     (landing / "finance" / "new.csv").write_text("transaction_id\n")
     added = sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor))
@@ -145,10 +160,13 @@ def test_landing_sensor_requests_a_run_only_when_files_change(pipeline_env):
     assert not sensor.evaluate_tick(dg.build_sensor_context(cursor=fingerprint)).run_requests
 
 
-def test_landing_sensor_waits_for_a_running_refresh_and_then_requests_the_run(pipeline_env):
+def test_landing_sensor_waits_for_a_running_refresh_and_then_requests_the_run(
+    pipeline_env, monkeypatch
+):
     """A run requested while a refresh holds the lock would be refused: the sensor waits, keeping
     its cursor, so the change still starts a refresh once the running one has finished."""
     sensor = build_definitions().resolve_sensor_def("landing_files_changed")
+    _settled(monkeypatch)
     first = sensor.evaluate_tick(dg.build_sensor_context(cursor=None))
     (pipeline_env / "landing" / "finance").mkdir()
     (pipeline_env / "landing" / "finance" / "new.csv").write_text("transaction_id\n")
@@ -162,6 +180,40 @@ def test_landing_sensor_waits_for_a_running_refresh_and_then_requests_the_run(pi
     assert waiting.cursor in (None, first.cursor)  # the change is not forgotten
     after = sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor))
     assert len(after.run_requests) == 1 and after.cursor != first.cursor
+
+
+def test_landing_sensor_waits_for_a_file_being_copied_in_to_settle(pipeline_env, monkeypatch):
+    """A tick while a new ledger was copied in saw its first lines only, and the refresh it
+    started published a last month of 189 postings for 647, every gate green: a change younger
+    than a minute waits, its cursor kept, for the next tick. A file copied in with its old
+    modification time kept (`cp -p`) is seen by its change time."""
+    import os
+
+    sensor = build_definitions().resolve_sensor_def("landing_files_changed")
+    landing = pipeline_env / "landing"
+    _settled(monkeypatch)
+    first = sensor.evaluate_tick(dg.build_sensor_context(cursor=None))
+    monkeypatch.undo()
+    (landing / "finance").mkdir()
+    (landing / "finance" / "copying.csv").write_text("transaction_id\n")
+    copying = sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor))
+    assert not copying.run_requests
+    assert "finance/copying.csv changed less than 60 seconds ago" in copying.skip_message
+    assert copying.cursor in (None, first.cursor)
+    _settled(monkeypatch)
+    settled = sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor))
+    assert len(settled.run_requests) == 1
+    # the same size, its modification time put back: its change time still moves
+    copied = landing / "finance" / "copying.csv"
+    before = copied.stat()
+    copied.write_text("transaction_jd\n")
+    os.utime(copied, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (copied.stat().st_size, copied.stat().st_mtime_ns) == (
+        before.st_size,
+        before.st_mtime_ns,
+    )
+    again = sensor.evaluate_tick(dg.build_sensor_context(cursor=settled.cursor))
+    assert len(again.run_requests) == 1
 
 
 def test_lineage_starts_at_the_landing_files(defs):
