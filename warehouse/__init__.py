@@ -58,16 +58,46 @@ def record_figures(con: duckdb.DuckDBPyConnection, run_id: str, checked: bool) -
 FORECAST_BEING_WRITTEN = "being written"
 
 
-def record_forecast(con: duckdb.DuckDBPyConnection, run_id: str, failed: list[str]) -> None:
+def record_forecast(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    failed: list[str],
+    settings: tuple[str, str] | None = None,
+) -> None:
     """Record which of its blocking checks the forecast tables run `run_id` wrote failed (none:
     they passed; FORECAST_BEING_WRITTEN while it writes them) in meta.forecast_checked: the
-    report and the publish, which the UI can run on their own, refuse a forecast that failed."""
+    report and the publish, which the UI can run on their own, refuse a forecast that failed.
+    With it the settings it ran with (`Settings.forecast_fingerprint`: a description and a
+    SHA-256), which the publish records as the forecast's: read when publishing, they were
+    those of the publish's own process, not of the forecast's run before it."""
     con.execute("CREATE SCHEMA IF NOT EXISTS meta")
+    description, digest = settings or (None, None)
     con.execute(
         "CREATE OR REPLACE TABLE meta.forecast_checked AS SELECT ?::VARCHAR AS run_id, "
-        "?::VARCHAR[] AS failed_checks, now() AS recorded_at",
-        [run_id, failed],
+        "?::VARCHAR[] AS failed_checks, now() AS recorded_at, "
+        "?::VARCHAR AS forecast_settings, ?::VARCHAR AS forecast_settings_sha256",
+        [run_id, failed, description, digest],
     )
+
+
+def forecast_settings(con: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:
+    """The settings the forecast tables were written with, as record_forecast recorded them;
+    None while being written, or in a warehouse from before they were recorded."""
+    if not table_exists(con, "meta", "forecast_checked"):
+        return None
+    columns = {
+        c
+        for (c,) in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'meta' "
+            "AND table_name = 'forecast_checked'"
+        ).fetchall()
+    }
+    if "forecast_settings_sha256" not in columns:
+        return None
+    row = con.execute(
+        "SELECT forecast_settings, forecast_settings_sha256 FROM meta.forecast_checked"
+    ).fetchone()
+    return (row[0], row[1]) if row and row[1] else None
 
 
 def forecast_record(con: duckdb.DuckDBPyConnection) -> tuple[str, list[str]] | None:

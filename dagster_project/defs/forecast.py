@@ -14,6 +14,7 @@ from forecast.store import TABLE_DESCRIPTIONS, combine, write_tables
 from warehouse import (
     FORECAST_BEING_WRITTEN,
     forecast_record,
+    forecast_settings,
     record_forecast,
     table_exists,
     unchecked_run,
@@ -175,14 +176,14 @@ def forecast_tables_asset(
         # marked unchecked while the tables are replaced (a step killed between the two leaves
         # them so), then with the blocking checks that failed (ERROR: not those holding a
         # council while the others publish), which the report and the publish refuse
-        before = forecast_record(con)
+        before, before_settings = forecast_record(con), forecast_settings(con)
         record_forecast(con, context.run.run_id, [FORECAST_BEING_WRITTEN])
         try:
             write_tables(con, tables)
         except BaseException:
             # rolled back: the tables hold the forecast the record said before
             if before is not None:
-                record_forecast(con, *before)
+                record_forecast(con, *before, before_settings)
             else:
                 con.execute("DROP TABLE meta.forecast_checked")
             raise
@@ -194,6 +195,7 @@ def forecast_tables_asset(
                 for r in results
                 if not r.passed and r.severity == dg.AssetCheckSeverity.ERROR
             ],
+            settings.forecast_fingerprint(),
         )
 
     def named(code: str, key: str) -> str:

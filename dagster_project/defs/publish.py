@@ -9,7 +9,7 @@ from dagster_duckdb import DuckDBResource
 from report.folder import install_report, is_staged
 from serving import contract as serving_contract
 from serving.publish import META_SCHEMA, PUBLISHED_SCHEMA, ServingOptions, publish
-from warehouse import unchecked_forecast
+from warehouse import forecast_settings, unchecked_forecast
 from warehouse.councils import held_councils
 
 from ..metadata import (
@@ -77,6 +77,9 @@ def build_publish_asset(
                 raise dg.Failure(f"Not published: {forecast_unchecked(*failed)}")
             held = held_councils(con)
             report_kept = report_held(con, report_settings.la_code)
+            # the settings the forecast tables were written with (its run may be an earlier
+            # one than this, started with other settings), else this process's
+            ran_with = forecast_settings(con) or settings.forecast_fingerprint()
         if report_kept:
             context.log.warning(report_kept)
         elif not is_staged(report_dir, context.run.run_id):
@@ -97,7 +100,7 @@ def build_publish_asset(
             storage_version=settings.serving_storage_version,
             file_mode=settings.serving_file_mode,
             held=held,
-            forecast_settings=settings.forecast_fingerprint(),
+            forecast_settings=ran_with,
         )
         run = context.instance.get_run_record_by_id(context.run.run_id)
         with warehouse.get_connection() as con:

@@ -186,3 +186,29 @@ def test_refresh_refuses_to_start_without_a_pseudonymisation_key(pipeline_env, m
     code, out = refresh(capsys)
     assert code == 2 and "HIGHNEEDS_PSEUDONYM_KEY is not set" in out
     assert not (pipeline_env / "warehouse.duckdb").exists()
+
+
+def test_a_publish_on_its_own_records_the_settings_the_forecast_ran_with(refreshed, monkeypatch):
+    """The report and the publish materialised from the UI after the settings changed (a reload
+    after editing .env) recorded the publishing process's settings as the forecast's, not those
+    the forecast tables were written with: the forecast ran with 500 paths, meta.publication
+    said 600, and the next change was compared with the wrong settings."""
+    from dagster_project.assembly import publish_serving
+
+    _, warehouse, _ = refreshed
+    ran_with = load_settings().forecast_fingerprint()
+    monkeypatch.setenv("HIGHNEEDS_SIMULATIONS", "600")
+    other = load_settings()
+    assert other.forecast_fingerprint()[1] != ran_with[1]
+    result = dg.materialize(
+        [report_asset, publish_serving],
+        resources=build_resources(other),
+        instance=dg.DagsterInstance.get(),
+        raise_on_error=False,
+    )
+    assert result.success
+    with duckdb.connect(str(warehouse.parent / "serving.duckdb"), read_only=True) as con:
+        recorded = con.execute(
+            "SELECT forecast_settings, forecast_settings_sha256 FROM meta.publication"
+        ).fetchone()
+    assert recorded == ran_with
