@@ -60,6 +60,25 @@ def trace_forecast(con: duckdb.DuckDBPyConnection, year: str, provision: str) ->
                 f"forecast.spend; p10–p90 {r.spend_gbp_p10:,.0f} to {r.spend_gbp_p90:,.0f}",
             )
         )
+    # a first forecast year the ledger has begun keeps its postings in every scenario: most of
+    # the figure by December, which the inputs below (a whole modelled year) do not show
+    posted = con.execute(
+        "SELECT spend_gbp FROM marts.fct_provision_spend WHERE financial_year = ? "
+        "AND provision_type = ? AND NOT is_complete_year",
+        [year, provision],
+    ).fetchall()
+    if posted:
+        rows.append(
+            (
+                "figure",
+                f"posted so far in {year}",
+                float(posted[0][0]),
+                "marts.fct_provision_spend (the year not complete in the ledger): kept in every "
+                "scenario, the rest of the year being the share of the modelled spend below that "
+                "the last complete year posted after the same day (forecast.assumptions, "
+                "first_year_posted_spend)",
+            )
+        )
     caseload = con.execute(
         "SELECT scenario, plans_central, plans_p10, plans_p90 FROM forecast.caseload "
         "WHERE year = ? AND provision_type = ? ORDER BY scenario",

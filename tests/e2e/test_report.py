@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
@@ -286,6 +287,30 @@ def test_the_publication_caseload_growth_gives_no_hidden_count_back(data):
     threshold = int(ends[ends > 0].min().min()) + 1
     reading = dbv_panels(data, threshold).reading
     assert "caseload of these types changed at a rate not published" in reading, reading
+
+
+def test_trace_forecast_shows_what_a_begun_first_year_has_posted(con):
+    """A first forecast year the ledger has begun keeps its postings (most of the figure by
+    December): the trace listed only the modelled year's inputs, which could not rebuild it."""
+    from forecast.trace import trace_forecast
+
+    first = scalar(con, "SELECT min(financial_year) FROM forecast.spend")
+    with duckdb.connect() as begun:
+        for table in ("forecast.spend", "forecast.caseload", "forecast.rates",
+                      "forecast.assumptions", "forecast.mitigations",
+                      "marts.fct_provision_spend"):  # fmt: skip
+            begun.execute(f"CREATE SCHEMA IF NOT EXISTS {table.split('.')[0]}")
+            begun.register("source", con.execute(f"SELECT * FROM {table}").df())
+            begun.execute(f"CREATE TABLE {table} AS SELECT * FROM source")
+            begun.unregister("source")
+        begun.execute(
+            "INSERT INTO marts.fct_provision_spend SELECT * REPLACE (? AS financial_year, "
+            "false AS is_complete_year, 1234567.0 AS spend_gbp) FROM marts.fct_provision_spend "
+            "WHERE provision_type = 'mss' LIMIT 1",
+            [first],
+        )
+        rows = trace_forecast(begun, first, "mss").set_index(["part", "input"])
+    assert rows.loc[("figure", f"posted so far in {first}"), "value"] == 1234567.0
 
 
 def test_the_publication_backtest_gives_no_census_count_away_by_differencing(data):
