@@ -25,6 +25,13 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def change_signature(stat: os.stat_result) -> str:
+    """Size, modification and change times of a file: what tells it changed without reading it.
+    The change time (ctime) too: a file copied in with its old modification time kept (`cp -p`,
+    `rsync -a`) changes nothing else."""
+    return f"{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}"
+
+
 class HashCache:
     def __init__(self, cache_file: Path | None):
         self.cache_file = cache_file
@@ -38,8 +45,7 @@ class HashCache:
 
     @staticmethod
     def _key(path: Path) -> str:
-        stat = path.stat()
-        return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}"
+        return f"{path.resolve()}|{change_signature(path.stat())}"
 
     def sha256(self, path: Path) -> str:
         key = self._key(path)

@@ -265,6 +265,12 @@ def _holds_a_table(path: Path, extract: Extract) -> bool:
     return False
 
 
+def not_data(path: Path) -> bool:
+    """Hidden files (LibreOffice's `.~lock.…#`) and Excel's `~$` owner files, which a program
+    writes beside a file it has open, are not data."""
+    return path.name.startswith((".", "~$"))
+
+
 def _extract_files(landing_dir: Path, extract: Extract, suffixes: tuple[str, ...]) -> list[Path]:
     from fnmatch import fnmatch
 
@@ -276,7 +282,7 @@ def _extract_files(landing_dir: Path, extract: Extract, suffixes: tuple[str, ...
         for p in folder.rglob("*")
         if p.is_file()
         and p.suffix.lower() in suffixes
-        and not p.name.startswith((".", "~$"))
+        and not not_data(p)
         and any(fnmatch(p.name.lower(), pattern) for pattern in extract.file_patterns)
     )
 

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from ingest.hashing import change_signature
+from ingest.load import not_data
+
 from .. import refresh_lock
 from ..settings import Settings
 
@@ -39,24 +42,22 @@ class LandingState:
 
 
 def landing_state(landing: Path) -> LandingState:
-    """Names, sizes, modification and change times of the landing files (cheap: no file is
-    read), and the newest change. The change time (ctime) is there as in ingest's hash cache: a
-    file copied in with its old modification time kept (`cp -p`, `rsync -a`) changed nothing
-    else the sensor saw. Hidden files and Excel's `~$` owner files are not data (as ingest reads
-    the folder): LibreOffice's `.~lock.…#`, written whenever a landing file is opened, started a
-    refresh."""
+    """Names and change signatures of the landing files, as ingest's hash cache tells a change
+    (cheap: no file is read), and the newest change. Files that are not data to ingest are none
+    to the sensor either: LibreOffice's `.~lock.…#`, written whenever a landing file is opened,
+    started a refresh."""
     digest = hashlib.sha256()
     newest, newest_file = None, None
     if landing.is_dir():
         for path in sorted(p for p in landing.rglob("*") if p.is_file()):
-            if path.name.startswith((".", "~$")):
+            if not_data(path):
                 continue
             try:
                 stat = path.stat()
             except FileNotFoundError:  # gone between the listing and now
                 continue
             name = str(path.relative_to(landing))
-            digest.update(f"{name}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}\n".encode())
+            digest.update(f"{name}|{change_signature(stat)}\n".encode())
             changed = max(stat.st_mtime, stat.st_ctime)
             if newest is None or changed > newest:
                 newest, newest_file = changed, name
