@@ -725,16 +725,22 @@ def _cohort_by(
     return wide, (published.hidden if threshold is not None else 0), published.row_totals
 
 
-def _share(wide: pd.DataFrame, totals: pd.Series, year, columns: list[str]) -> str:
+def _share(
+    wide: pd.DataFrame,
+    totals: pd.Series,
+    year,
+    columns: list[str],
+    hidden: str = "not published",
+) -> str:
     """The share of a census's plans in `columns`, as published: of the census's published
-    total ("at least" where a part is hidden), or "not published" where the total or every
-    part is hidden. Of the plans shown, the share under 5 at plan start read 47 % → 41 %, a
+    total ("at least" where a part is hidden), or `hidden` where the total or every part is
+    hidden. Of the plans shown, the share under 5 at plan start read 47 % → 41 %, a
     fall, where the totals (84 and 151, in the same table) gave 33 % → 40 %; and where a
     small council's first total was hidden, 47 % for the 37 % of its plans."""
     parts = wide.loc[year].reindex(columns)
     total = totals.get(year, np.nan)
     if parts.isna().all() or not (np.isfinite(total) and total > 0):
-        return "not published"
+        return hidden
     text = style.percent(parts.fillna(0).sum() / total)
     return f"at least {text}" if parts.isna().any() else text
 
@@ -817,7 +823,7 @@ def caseload_by_need(data: ReportData, threshold: int | None = None) -> Chart:
     first = wide.index.min()
     total = wide.loc[latest].sum()
     lead = order[0]
-    lead_share = _share(wide, totals, latest, [lead])
+    lead_share = _share(wide, totals, latest, [lead], hidden="a share not published")
     growth = {
         n: _growth(wide.loc[first, n], wide.loc[latest, n], int(latest - first))
         for n in order
@@ -827,7 +833,7 @@ def caseload_by_need(data: ReportData, threshold: int | None = None) -> Chart:
     reading = (
         f"{NEED_LABELS.get(lead, lead)} is the most common primary need: "
         f"{style.count(wide.loc[latest, lead])} plans in January {latest} "
-        f"({'a share not published' if lead_share == 'not published' else lead_share})"
+        f"({lead_share})"
     )
     if latest > first:
         reading += f", against {style.count(wide.loc[first, lead])} in January {first}"
@@ -933,10 +939,10 @@ def caseload_by_age_at_plan_start(data: ReportData, threshold: int | None = None
     )
     first, latest = _shown_span(wide)
     lead = wide.loc[latest].fillna(0).idxmax()
-    lead_share = _share(wide, totals, latest, [lead])
+    lead_share = _share(wide, totals, latest, [lead], hidden="a share not published")
     reading = (
         f"Most plans in force in January {latest} started at age {lead} "
-        f"({'a share not published' if lead_share == 'not published' else lead_share}); "
+        f"({lead_share}); "
         "the share that started under 5 was "
         + (
             f"{_share(wide, totals, first, ['under 5'])} in January {first} and "
