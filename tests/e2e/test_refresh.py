@@ -87,13 +87,14 @@ def test_a_report_at_another_threshold_than_the_serving_files_is_refused(
 def test_a_forecast_that_failed_a_blocking_check_is_neither_drawn_nor_published(refreshed, capsys):
     """The refresh stops after a forecast check fails; the report and serving/publish
     materialised on their own from the UI then drew and published it, green."""
-    from warehouse import record_forecast, unchecked_forecast
+    from warehouse import forecast_settings, record_forecast, unchecked_forecast
 
     _, warehouse, _ = refreshed
     report = report_files(warehouse.parent / "report")
     with duckdb.connect(str(warehouse)) as con:
         assert unchecked_forecast(con) is None  # the refresh's forecast passed its checks
         (run,) = con.execute("SELECT run_id FROM meta.forecast_checked").fetchone()
+        ran_with = forecast_settings(con)
         record_forecast(con, "run-failed", ["drivers_add_up"])
     try:
         result = dg.materialize(
@@ -113,7 +114,7 @@ def test_a_forecast_that_failed_a_blocking_check_is_neither_drawn_nor_published(
         assert report_files(warehouse.parent / "report") == report
     finally:
         with duckdb.connect(str(warehouse)) as con:
-            record_forecast(con, run, [])
+            record_forecast(con, run, [], ran_with)
 
 
 def test_a_broken_input_fails_the_refresh_and_keeps_the_last_good_forecast(refreshed, capsys):
