@@ -83,16 +83,12 @@ def record_forecast(
 def forecast_settings(con: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:
     """The settings the forecast tables were written with, as record_forecast recorded them;
     None while being written, or in a warehouse from before they were recorded."""
-    if not table_exists(con, "meta", "forecast_checked"):
-        return None
-    columns = {
-        c
-        for (c,) in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'meta' "
-            "AND table_name = 'forecast_checked'"
-        ).fetchall()
-    }
-    if "forecast_settings_sha256" not in columns:
+    recorded = con.execute(
+        "SELECT count(*) FROM information_schema.columns "
+        "WHERE table_catalog = current_database() AND table_schema = 'meta' "
+        "AND table_name = 'forecast_checked' AND column_name = 'forecast_settings_sha256'"
+    ).fetchone()[0]
+    if not recorded:
         return None
     row = con.execute(
         "SELECT forecast_settings, forecast_settings_sha256 FROM meta.forecast_checked"
