@@ -950,6 +950,11 @@ def _rates(model: cohort.CohortModel, costs: CostModel, settings: ForecastSettin
     return frame
 
 
+# how a capacity's assumption row names the type its overflow goes to (trace.py finds the
+# capacities sending children to a type by it)
+OVERFLOW_TO = "children beyond it go to "
+
+
 def assumptions_table(
     model: cohort.CohortModel, costs: CostModel, settings: ForecastSettings
 ) -> pd.DataFrame:
@@ -1118,9 +1123,7 @@ def assumptions_table(
                 None,
                 places,
                 "places",
-                f"forecast settings; children beyond it go to {overflow}"
-                if overflow
-                else "forecast settings",
+                f"forecast settings; {OVERFLOW_TO}{overflow}" if overflow else "forecast settings",
             )
         )
     if not settings.capacity:
