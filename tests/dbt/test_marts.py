@@ -752,8 +752,11 @@ def test_data_quality_accounts_for_the_requests_extract_too(warehouse_copy):
     }
 
 
-def _load_requests(warehouse, csv_text: str) -> dict[str, list[str]]:
-    """Load `csv_text` as the landing folder's requests file; each quarantined request's reasons."""
+def _load_requests(
+    warehouse, csv_text: str, name: str = "requests.csv"
+) -> dict[str, list[str]]:
+    """Load `csv_text` as the landing folder's requests file `name`; each quarantined request's
+    reasons."""
     import datetime as dt_
 
     from ingest.contracts import REQUESTS
@@ -762,7 +765,7 @@ def _load_requests(warehouse, csv_text: str) -> dict[str, list[str]]:
 
     landing = warehouse.parent / "landing"
     (landing / "requests").mkdir(parents=True)
-    (landing / "requests" / "requests.csv").write_text(csv_text)
+    (landing / "requests" / name).write_text(csv_text)
     with duckdb.connect(str(warehouse)) as con:
         load_extract(con, REQUESTS, landing, "test-requests", TEST_KEY, dt_.date(2026, 3, 31))
         return dict(
@@ -789,6 +792,7 @@ def test_requests_count_every_plan_issued_once_and_a_plan_before_its_request_is_
         "R4,K004,2024-05-01,Y,2024-06-01,2024-08-01,N,2024-08-01\n"  # N, yet dated
         "R5,K005,2024-08-27,Y,2024-10-01,2025-01-15,Y,2025-01-15\n"  # issued in 2025
         "R6,K006,2024-03-01,Y,2024-04-01,2024-06-01,Y,\n",  # issued, but when?
+        "requests_2026-01-05.csv",  # taken after both years' end
     )
     assert set(reasons) == {"R2", "R4", "R6"}, reasons
     rebuild(warehouse_copy, "stg_requests__assessment_requests+", data_tests=False)
@@ -798,6 +802,40 @@ def test_requests_count_every_plan_issued_once_and_a_plan_before_its_request_is_
             "plans_issued_within_20_weeks FROM marts.fct_ehcp_requests ORDER BY year"
         ).fetchall()
     assert years == [(2024, 3, 2, 3, 2), (2025, 0, 1, 0, 0)]
+
+
+def test_a_requests_csv_publishes_only_the_years_its_extracts_reach_the_end_of(warehouse_copy):
+    """From a requests CSV with no return, a year the extracts do not reach the end of is still
+    under way: the fixture's extracts reach 31 July 2024, so 2024's two requests were published
+    as a year of two requests (a fall from 2023's three). A file named for a day after the year's
+    end reaches it."""
+    csv_text = (
+        "request_id,child_id,request_date,decided_to_assess,decision_date\n"
+        "R1,K001,2023-02-01,Y,2023-03-01\n"
+        "R2,K002,2023-06-01,N,2023-07-01\n"
+        "R3,K003,2023-11-01,N,2023-12-01\n"
+        "R4,K004,2024-01-10,N,2024-02-01\n"
+        "R5,K005,2024-02-10,,\n"
+    )
+    _load_requests(warehouse_copy, csv_text)
+    query = "SELECT year, requests FROM marts.fct_ehcp_requests ORDER BY year"
+    rebuild(warehouse_copy, "stg_requests__assessment_requests+", data_tests=False)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        assert con.execute(query).fetchall() == [(2023, 3)]
+    # the same list, named as taken on 4 January 2025: 2024 is whole
+    import datetime as dt_
+
+    from ingest.contracts import REQUESTS
+    from ingest.load import load_extract
+    from tests.conftest import TEST_KEY
+
+    folder = warehouse_copy.parent / "landing" / "requests"
+    (folder / "requests.csv").rename(folder / "requests_2025-01-04.csv")
+    with duckdb.connect(str(warehouse_copy)) as con:
+        load_extract(con, REQUESTS, folder.parent, "test-named", TEST_KEY, dt_.date(2025, 1, 4))
+    rebuild(warehouse_copy, "stg_requests__assessment_requests+", data_tests=False)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        assert con.execute(query).fetchall() == [(2023, 3), (2024, 2)]
 
 
 def test_withdrawn_requests_and_assessments_are_counted_apart_from_refusals(warehouse_copy):
@@ -821,6 +859,7 @@ def test_withdrawn_requests_and_assessments_are_counted_apart_from_refusals(ware
         "R10,K010,2024-02-01,W,2024-03-01,,W,\n"  # withdrawn, its status copied
         "R8,K008,2024-02-01,N,2024-03-01,,N,\n"  # refused: N is how exports say "no plan"
         "R9,K009,2024-02-01,Y,2024-03-01,2024-06-01,W,2024-06-01\n",  # withdrawn, yet a plan
+        "requests_2025-01-05.csv",  # taken after the year's end
     )
     assert reasons == {
         "R6": ["assessment_outcome_without_decision_to_assess"],

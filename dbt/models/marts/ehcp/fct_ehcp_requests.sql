@@ -5,7 +5,7 @@
 -- requests that became plans, and 20-week timeliness with and without the exceptions. Only
 -- years a return reports in full (the calendar year before its census day); from a requests CSV
 -- with no return, every year a request was received, a plan issued or a decision not to issue
--- made. Per council.
+-- made, up to the last whole year the extracts reach. Per council.
 with requests as (
     select * from {{ ref('int_assessment_requests_timed') }}
 ),
@@ -14,10 +14,33 @@ returns as (
     select * from {{ ref('stg_requests__returns') }}
 ),
 
+-- how far a requests CSV reaches: the day its file's name gives, its latest date, or the latest
+-- date of the council's other extracts, whichever is latest. A year it does not reach the end of
+-- is still under way: published, its requests would read as a fall (an extract taken in October
+-- gives nine months' requests for a year)
+reach as (
+    select la_code, max(reached) as reach_date
+    from (
+        select la_code, as_at_date as reached from {{ ref('int_data_as_at') }}
+        union all
+        select la_code, request_date from requests
+        union all
+        select la_code, decision_date from requests
+        union all
+        select la_code, assessment_outcome_date from requests
+        union all
+        select la_code, plan_start_date from requests
+        union all
+        select la_code, named_day from {{ source('raw', 'requests_files') }}
+        where in_landing and status = 'loaded'
+    ) as days
+    group by la_code
+),
+
 years as (
     select distinct la_code, year(census_date) - 1 as year from returns
     union
-    select distinct la_code, year from (
+    select distinct stepped.la_code, stepped.year from (
         select la_code, request_year as year from requests
         union
         select la_code, plan_year from requests where plan_issued
@@ -25,7 +48,10 @@ years as (
         select la_code, assessment_outcome_year from requests
         where decided_not_to_issue or assessment_withdrawn
     ) as stepped
-    where year is not null
+    -- a whole year: its last day is within the reach
+    inner join reach on reach.la_code = stepped.la_code
+        and stepped.year < year({{ dbt.dateadd('day', 1, 'reach.reach_date') }})
+    where stepped.year is not null
         and not exists (select 1 from returns where returns.la_code = stepped.la_code)
 ),
 
