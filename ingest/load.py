@@ -77,6 +77,7 @@ from .readers import (
     in_1900_serials,
     load_aliases,
     match_headers,
+    names_a_column,
     normalise_header,
     read_parts,
     unreadable,
@@ -102,12 +103,17 @@ PLANNED_DATES: dict[str, tuple[str, ...]] = {
 PERSONAL_HEADER = re.compile(
     # (a SEN2 return's `namedplan` table is a plan, not a name; pupil or learner numbers, plural,
     # are a headcount)
-    r"(name(?!dplan)|address|street|postcode|phone|mobile|email|pupilnumber(?!s)"
-    r"|learnernumber(?!s)|nationalinsurance|birth|ethnic|religion|carer|parent|guardian)"
+    r"(name(?!dplan)|address|addr|street|postcode|postal|phone|mobile|email|pupilnumber(?!s)"
+    r"|learnernumber(?!s)|uniquelearner|nhsno|nhsnumber|nationalinsurance|birth|death|knownas"
+    r"|ethnic|religion|carer|parent|guardian)"
 )
-# short codes, personal only as a word of the header of their own (`UPN`, `Child DOB`), not
-# inside another (`Top-up Number` holds 'upn')
-PERSONAL_WORDS = frozenset({"upn", "uln", "dob", "nhs", "nino"})
+# short codes, personal only as a word of the header of their own (`UPN`, `Child DOB`, `Tel No`),
+# not inside another (`Top-up Number` holds 'upn', `Hotel` 'tel')
+PERSONAL_WORDS = frozenset({"upn", "uln", "dob", "nhs", "nino", "tel", "town"})
+# a header that is only the person (`Child`, `Young Person`, `Service User`): a column of names
+PERSONAL_NAMES = frozenset(
+    {"child", "client", "pupil", "learner", "student", "youngperson", "serviceuser", "person"}
+)
 
 
 @cache
@@ -140,6 +146,9 @@ def is_personal_header(header: str) -> bool:
     return (
         bool(PERSONAL_HEADER.search(name))
         or bool(words & PERSONAL_WORDS)
+        # `D.O.B.`, `U.P.N.`: a short code spelt with stops
+        or name in PERSONAL_WORDS
+        or name in PERSONAL_NAMES
         or name in _personal_header_names()
     )
 
@@ -1263,12 +1272,14 @@ def load_file(
         except FileRejected as rejection:
             _clean_up_after(con, rejection)
             outcome = FileOutcome(extract.name, file_name, file_hash, "rejected", str(rejection))
+            known = {normalise_header(c.name) for c in extract.columns} | set(aliases)
             _record_file(
                 con,
                 outcome,
                 file_hash,
                 file_bytes,
-                headers,
+                # a first line naming no column may be a row of data: not kept (names_a_column)
+                headers if names_a_column(headers, known) else [],
                 load_id,
                 la_code,
                 census_date,

@@ -121,6 +121,26 @@ def normalise_header(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", str(name).strip().lower())
 
 
+def names_a_column(headers: list[str], known: set[str]) -> bool:
+    """Whether a first line names any of the `known` columns (normalised names and aliases). One
+    naming none is most likely a row of data (a file split without its header line): a message
+    quoting it put a child's names, UPN, birth date and postcode in the data-quality mart, the
+    serving file and the publication report, and the file's record keeps what it found."""
+    return any(normalise_header(h) in known for h in headers)
+
+
+def first_line_words(headers: list[str], known: set[str]) -> str:
+    """A first line as a message may give it: quoted where it names a known column, else only
+    counted (names_a_column)."""
+    if not headers or names_a_column(headers, known):
+        return ", ".join(repr(h) for h in headers) or "(none)"
+    return (
+        f"{len(headers)} field{'' if len(headers) == 1 else 's'} naming none of the columns, not "
+        "quoted: it may be a row of data, "
+        "as in a file split without its header line"
+    )
+
+
 def load_aliases(path: Path = HEADER_ALIASES) -> dict[str, dict[str, str]]:
     """extract → {normalised alias → contract column}. An alias listed under two columns of one
     extract is refused, naming both: the one listed last would take every such header."""
@@ -230,10 +250,7 @@ def match_headers(
             f"(optional: {', '.join(c.name for c in extract.columns if not c.required)})"
         )
         known = {normalise_header(c.name) for c in extract.columns} | set(aliases)
-        if headers and not any(normalise_header(h) in known for h in headers):
-            # a first line naming no column is most likely a row of data (a file split without
-            # its header line): quoted, a child's name, UPN, birth date and postcode reached the
-            # data-quality mart, the serving file and the publication report
+        if headers and not names_a_column(headers, known):
             raise FileRejected(
                 f"{part_name}: missing required column(s) {', '.join(missing)}; its first line "
                 f"names none of the columns of the {extract.name} extract ({len(headers)} fields, "
@@ -732,6 +749,7 @@ def read_workbook_parts(
     table_prefix: str,
     holds_data: Callable[[list[str]], bool] | None = None,
     resembles_data: Callable[[list[str]], tuple[list[str], list[str]]] | None = None,
+    known: set[str] | None = None,
 ) -> list[Part]:
     """The workbook's configured `sheets`; when none are configured, every sheet whose header
     `holds_data` accepts (the extract's required columns: a ledger split into half-years is two
@@ -799,6 +817,7 @@ def read_workbook_parts(
                     workbook[sheet_name],
                     f"{display_name}#{sheet_name}",
                     f"{table_prefix}_{index}",
+                    known,
                 )
             )
         if workbook.epoch == CALENDAR_MAC_1904:
@@ -913,7 +932,12 @@ def _sheet_header(sheet) -> list[str]:
     return []
 
 
-def _sheet_part(con: duckdb.DuckDBPyConnection, sheet, part_name: str, table: str) -> Part:
+def _sheet_part(
+    con: duckdb.DuckDBPyConnection, sheet, part_name: str, table: str, known: set[str] | None
+) -> Part:
+    """The sheet as temp table `table`, its first row with values the header; `known`: the
+    normalised column names and aliases of the extract (a first row naming none of them is not
+    quoted, first_line_words)."""
     rows = sheet.iter_rows()  # cells, not values: a number's format can hold its leading zeros
     header: list[str] | None = None
     header_row = 0
@@ -941,7 +965,7 @@ def _sheet_part(con: duckdb.DuckDBPyConnection, sheet, part_name: str, table: st
         raise FileRejected(
             f"{part_name}: row {overflow[0]} has values beyond the last header column; the "
             f"header was taken from row {header_row}, the sheet's first row with values, which "
-            f"holds {', '.join(repr(h) for h in named)}"
+            f"holds {first_line_words(named, known or set())}"
             + (
                 ": if that is a title, delete the rows above the real header"
                 if len(named) <= 2
@@ -991,7 +1015,7 @@ def read_parts(
             return found, [c for c in extract.required if c not in found]
 
         return read_workbook_parts(
-            con, path, display_name, sheets, "_part", holds_data, resembles_data
+            con, path, display_name, sheets, "_part", holds_data, resembles_data, known
         )
     if suffix in CSV_SUFFIXES:
         return [read_csv_part(con, path, display_name, known, "_part_0", work_dir)]

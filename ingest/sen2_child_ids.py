@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 
 from .parsing import quote_ident
-from .readers import FileRejected, normalise_header, read_csv_part
+from .readers import FileRejected, first_line_words, normalise_header, read_csv_part
 
 # field → the person table's column names for it, in the order tried
 PERSON_FIELDS: dict[str, tuple[str, ...]] = {
@@ -67,14 +67,8 @@ def read_id_map(con: duckdb.DuckDBPyConnection, id_map: Path, work_dir: Path) ->
         raise FileRejected(
             f"{name}: the SEN2 child id mapping file (HIGHNEEDS_SEN2_ID_MAP) does not exist"
         )
-    part = read_csv_part(
-        con,
-        id_map,
-        name,
-        {"childid", *(c for cs in PERSON_FIELDS.values() for c in cs)},
-        "_part_sen2_id_map",
-        work_dir,
-    )
+    known = {"childid", *(c for cs in PERSON_FIELDS.values() for c in cs)}
+    part = read_csv_part(con, id_map, name, known, "_part_sen2_id_map", work_dir)
     by_normal = {normalise_header(h): h for h in part.headers}
     fields = [
         (field, by_normal[c])
@@ -86,7 +80,7 @@ def read_id_map(con: duckdb.DuckDBPyConnection, id_map: Path, work_dir: Path) ->
         raise FileRejected(
             f"{name}: a SEN2 child id mapping needs a child_id column and exactly one of "
             f"{', '.join(c for cs in PERSON_FIELDS.values() for c in cs)}; found columns: "
-            f"{', '.join(part.headers)}"
+            f"{first_line_words(part.headers, known)}"
         )
     field, source = fields[0]
     con.execute(

@@ -53,13 +53,32 @@ def test_personal_data_in_an_extra_column_is_never_stored_whatever_it_is_called(
         "finance",
         "ledger.csv",
         "transaction_id,posting_date,amount,s251_line,Unique Pupil Number,Street,Child Ref,"
-        "supplier_code,Top-up Number,Funded Pupil Numbers\n"
-        "T1,2024-05-01,100.00,1.2.3,A123456789012,12 High Street,C9,S77,TU5,12\n",
+        "supplier_code,Top-up Number,Funded Pupil Numbers,"
+        # headers a case-management export gives its personal columns
+        "Postal Code,Tel No,Unique Learner No,NHSNo,Known As,Addr Line 1,Town,D.O.B.,"
+        "Young Person,Service User,Date of Death\n"
+        "T1,2024-05-01,100.00,1.2.3,A123456789012,12 High Street,C9,S77,TU5,12,"
+        "ZQ1 1AA,07700900123,ULN4455,NHS9988,Ziggy,1 Lane,Zedtown,2011-02-03,"
+        "Zara Young,Zac User,2025-01-01\n",
     )
     result = load(con, FINANCE, tmp_path)
     assert [(f.status, f.rows_valid) for f in result.files] == [("loaded", 1)]
     stored = str(con.execute("SELECT * FROM raw.finance").fetchall())
     assert "A123456789012" not in stored and "High Street" not in stored and "'C9'" not in stored
+    for value in (
+        "ZQ1 1AA",
+        "0770090",
+        "ULN4455",
+        "NHS9988",
+        "Ziggy",
+        "1 Lane",
+        "Zedtown",
+        "2011-02-03",
+        "Zara",
+        "Zac",
+        "2025-01-01",
+    ):
+        assert value not in stored, value
     # and headers that only look personal are kept: a top-up's number holds 'upn', a place
     # funding's pupil numbers are a headcount
     assert con.execute("SELECT _extra_columns FROM raw.finance").fetchone()[0] == {
@@ -187,6 +206,58 @@ def test_a_file_without_its_header_line_is_rejected_without_quoting_its_first_ro
     assert "names none of the columns of the ehcp extract (13 fields, not quoted" in outcome.message
     for value in ("C0001384", "Riley", "Hall", "X869219412463", "RG8 2BT", "2008-04-03"):
         assert value not in outcome.message
+    # nor kept as the columns the file's record found (raw.landing_files, kept for good)
+    assert con.execute("SELECT columns_found FROM raw.ehcp_files").fetchall() == [([],)]
+
+
+def test_a_sheet_without_its_header_row_is_rejected_without_quoting_its_first_row(tmp_path, con):
+    """A sheet whose first child has no postcode and whose second has one: the second row has a
+    value beyond the "header" (the first child's row), and the refusal quoted that row — a
+    child's id, birth date, UPN and names — into the file's record and the serving file."""
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(
+        [
+            "C0001384",
+            "P0001395",
+            "2008-04-03",
+            "M",
+            "ASD",
+            "2019-03-01",
+            None,
+            None,
+            "Riley",
+            "Hall",
+            "X869219412463",
+        ]
+    )
+    sheet.append(
+        [
+            "C0001385",
+            "P0001396",
+            "2009-05-04",
+            "F",
+            "SLD",
+            "2019-04-01",
+            None,
+            None,
+            "Sam",
+            "Hill",
+            "X869219412464",
+            "RG8 2BT",
+        ]
+    )
+    (tmp_path / "ehcp").mkdir()
+    workbook.save(tmp_path / "ehcp" / "transfers_in.xlsx")
+    [outcome] = load(con, EHCP, tmp_path).files
+    assert outcome.status == "rejected"
+    assert "row 2 has values beyond the last header column" in outcome.message
+    assert "9 fields naming none of the columns, not quoted" in outcome.message
+    for value in ("C0001384", "Riley", "Hall", "X869219412463", "2008-04-03"):
+        assert value not in outcome.message
+    assert con.execute("SELECT columns_found FROM raw.ehcp_files").fetchall() == [([],)]
 
 
 def test_headers_match_case_and_punctuation_insensitively(tmp_path, con):
@@ -669,7 +740,9 @@ def test_a_title_above_a_sheets_header_is_named_as_the_likely_cause(tmp_path, co
     [rejected] = load(con, FINANCE, tmp_path).files
     assert rejected.status == "rejected"
     assert "header was taken from row 1" in rejected.message
-    assert "'High needs ledger 2024-25': if that is a title" in rejected.message
+    # the title names no column: counted, not quoted (a first row of data would be a child's)
+    assert "1 field naming none of the columns, not quoted" in rejected.message
+    assert "if that is a title, delete the rows above the real header" in rejected.message
 
 
 def test_a_number_shown_with_leading_zeros_keeps_them(tmp_path, con):

@@ -316,6 +316,18 @@ def test_a_mapping_file_without_a_child_id_column_rejects_the_return_and_says_wh
     )
 
 
+def test_a_mapping_file_without_its_header_line_is_not_quoted(tmp_path, con):
+    """A mapping file whose header line was lost: its first line (a UPN and a child id) was
+    quoted as the columns found, and the message is kept with the return's record."""
+    write_sen2_return(tmp_path / "sen2" / "2025", CENSUS_DATES[2], version=3)
+    (tmp_path / "ids.csv").write_text(f"{CHILDREN[0].upn},ZZQMAPCHILD1\n{CHILDREN[1].upn},X2\n")
+    result = load(con, EHCP, tmp_path, ChildIdRule("mapping", tmp_path / "ids.csv"))
+    assert [f.status for f in result.files] == ["rejected"]
+    message = result.files[0].message
+    assert "2 fields naming none of the columns, not quoted" in message
+    assert CHILDREN[0].upn not in message and "ZZQMAPCHILD1" not in message
+
+
 def test_a_new_child_id_rule_reads_the_returns_again_and_retires_the_old_ids(tmp_path, con):
     write_sen2_landing(tmp_path)
     load(con, EHCP, tmp_path)
