@@ -273,22 +273,48 @@ def bounded_cells(hidden: np.ndarray, lines: Sequence[Line], values: np.ndarray)
     is worked out. Line by line, this is weaker than a linear programme over every line at
     once (a statistical office's full audit: seconds to a quarter of a minute a table here),
     which can combine lines (two column totals less two row totals) to fix a cell that no one
-    line fixes."""
+    line fixes.
+
+    Two readers are asked, and a cell either works out counts. One knows where the rules hide
+    zeros: on a line holding a zero hidden as a complement, every hidden count may be 0. The
+    other takes every hidden count as at least 1, as the README says, except on a line whose
+    own sum shows one of them must be 0. The first alone let a line of 17 with 15 shown and two
+    counts hidden give each as 1: each count's other line held a hidden zero, which a reader of
+    the table cannot see."""
     unknown = np.flatnonzero(hidden)
     if not unknown.size:
         return unknown
-    whole = bool(np.all(values == np.round(values)))
-    # a hidden count is at least 1; but on a line holding a zero hidden as a complement, a
-    # reader who takes every hidden count as 1 or more finds the line's sum too small and
-    # learns that one of them is 0, not which: every hidden count of such a line is taken as
-    # possibly 0 (else hiding a zero protected nothing, and every zero and the total followed)
-    low = np.where(hidden, 1.0, values).astype(float)
+    equations = _hidden_equations(hidden, lines, values)
+    # the reader who knows the rules: a hidden count is at least 1; but on a line holding a zero
+    # hidden as a complement, a reader who takes every hidden count as 1 or more finds the
+    # line's sum too small and learns that one of them is 0, not which: every hidden count of
+    # such a line is taken as possibly 0 (else hiding a zero protected nothing, and every zero
+    # and the total followed)
+    knowing = np.where(hidden, 1.0, values).astype(float)
     for line in lines:
         cells = np.asarray(line.cells, dtype=int)
         if (hidden[cells] & (values[cells] == 0)).any():
-            low[cells[hidden[cells]]] = 0.0
-    low = np.minimum(low, np.where(hidden, values, np.inf))  # (never above the count itself)
-    high = np.where(hidden, np.inf, values).astype(float)
+            knowing[cells[hidden[cells]]] = 0.0
+    knowing = np.minimum(knowing, np.where(hidden, values, np.inf))  # (never above the count)
+    # the reader of the table alone: at least 1, but possibly 0 on a line whose sum cannot be
+    # met with every hidden count at least 1
+    reading = np.where(hidden, 1.0, values).astype(float)
+    for cells, signs, sum_of in equations:
+        term_low = np.where(signs > 0, signs * reading[cells], -np.inf)
+        term_high = np.where(signs > 0, np.inf, signs * reading[cells])
+        if term_low.sum() > sum_of + _TOLERANCE or term_high.sum() < sum_of - _TOLERANCE:
+            reading[cells] = 0.0
+    return np.union1d(
+        _fixed_by_bounds(hidden, equations, values, knowing),
+        _fixed_by_bounds(hidden, equations, values, reading),
+    )
+
+
+def _hidden_equations(
+    hidden: np.ndarray, lines: Sequence[Line], values: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """Each line through a hidden cell as (its hidden cells, their signs, what the shown cells
+    or a figure published elsewhere leave them: Σ sign × hidden cell)."""
     equations = []
     for line in lines:
         members = np.asarray(line.members, dtype=int)
@@ -297,9 +323,24 @@ def bounded_cells(hidden: np.ndarray, lines: Sequence[Line], values: np.ndarray)
             members, signs = np.append(members, line.total), np.append(signs, -1.0)
         inside = hidden[members]
         if inside.any():
-            # Σ sign × hidden cell = what the shown cells (or a figure published elsewhere) leave
             cells, cell_signs = members[inside], signs[inside]
             equations.append((cells, cell_signs, float(cell_signs @ values[cells])))
+    return equations
+
+
+def _fixed_by_bounds(
+    hidden: np.ndarray,
+    equations: list[tuple[np.ndarray, np.ndarray, float]],
+    values: np.ndarray,
+    low: np.ndarray,
+) -> np.ndarray:
+    """The hidden cells whose lowest and highest values meet at their count, the lines' bounds
+    narrowed round after round from a reader's lowest values `low` (a reader whose belief is
+    wrong somewhere may narrow a cell to another value: it learns nothing true of it)."""
+    unknown = np.flatnonzero(hidden)
+    whole = bool(np.all(values == np.round(values)))
+    low = low.copy()
+    high = np.where(hidden, np.inf, values).astype(float)
     for _ in range(_ROUNDS):  # a round that narrows no bound ends it
         moved = False
         for cells, signs, sum_of in equations:
@@ -321,7 +362,8 @@ def bounded_cells(hidden: np.ndarray, lines: Sequence[Line], values: np.ndarray)
                 low[cells], high[cells], moved = new_low, new_high, True
         if not moved:
             break
-    return unknown[np.abs(high[unknown] - low[unknown]) <= _TOLERANCE]
+    met = np.abs(high[unknown] - low[unknown]) <= _TOLERANCE
+    return unknown[met & (np.abs(low[unknown] - values[unknown]) <= _TOLERANCE)]
 
 
 def _sum_of_others(terms: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ from serving.suppression import (
     PRIMARY,
     SECONDARY,
     TOTAL,
+    Line,
     bounded_cells,
     recoverable_cells,
     suppress,
@@ -377,3 +378,26 @@ def test_a_zero_hidden_as_a_complement_protects_its_line():
     by_provision = dict(zip(table["provision"], reasons, strict=False))
     assert [by_provision[p] for p in "fgh"].count(SECONDARY) == 1
     assert by_provision["total"] is None
+
+
+def test_counts_a_reader_takes_as_at_least_one_are_not_given_away_by_a_zero_on_another_line():
+    """A provision type's line of 17 with 15 shown and two needs hidden: a reader taking every
+    hidden count as at least 1 (zeros are shown) has each as 1. Each need's own line held a zero
+    hidden as a complement, so they were taken as possibly 0 and left — though that line's sum
+    (4 over three hidden counts) shows a reader no zero."""
+    # eotas: ASD 7, SEMH 8, PMLD 1, SLCN 1, total 17; PMLD: eotas 1, ap 0, inmss 3, total 4;
+    # SLCN: eotas 1, inmss 2, mss 9, total 12
+    values = np.array([7, 8, 1, 1, 17, 0, 3, 4, 9, 2, 12], dtype=float)
+    hidden = np.zeros(len(values), dtype=bool)
+    hidden[[2, 3, 5, 6, 9]] = True
+    lines = [
+        Line(np.array([0, 1, 2, 3]), 4),
+        Line(np.array([2, 5, 6]), 7),
+        Line(np.array([3, 9, 8]), 10),
+    ]
+    assert recoverable_cells(hidden, lines).size == 0
+    # PMLD's and SLCN's 1 in eotas, and so SLCN's 2 in inmss (12 − 9 − 1)
+    assert bounded_cells(hidden, lines, values).tolist() == [2, 3, 9]
+    # where a line's own sum shows a hidden zero (2 over three hidden counts), it protects
+    values[[6, 7]] = [1, 2]
+    assert bounded_cells(hidden, lines, values).tolist() == []
