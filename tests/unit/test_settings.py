@@ -34,6 +34,25 @@ def settings_in_environment() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if name.startswith(SETTINGS_OF)}
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("HIGHNEEDS_QUARANTINE_TOLERANCE", "1"),
+        ("HIGHNEEDS_QUARANTINE_MONEY_TOLERANCE", "0.5"),
+        ("HIGHNEEDS_UNLINKED_TOLERANCE", "5"),
+        ("HIGHNEEDS_QUARANTINE_TOLERANCE", "-0.01"),
+    ],
+)
+def test_a_tolerance_typed_as_a_percentage_is_refused(environment, name, value):
+    """`1` meaning 1 % let every bad row wait in quarantine: a ledger's £5.6m of unreadable
+    amounts on a green run, the year's spend and balance £5.3m short."""
+    environment.setenv(name, value)
+    with pytest.raises(SettingsError, match=f"{name}='{value}' would let .* it is a share"):
+        load_settings()
+    environment.setenv(name, "0.02")
+    load_settings()
+
+
 @pytest.mark.parametrize("value", ["lots", "4", "4 GBs", "-1GB", "4GB; DROP TABLE x"])
 def test_a_memory_limit_that_is_not_a_size_is_refused_by_name(environment, value):
     environment.setenv("HIGHNEEDS_DUCKDB_MEMORY_LIMIT", value)
