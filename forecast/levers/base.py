@@ -44,6 +44,10 @@ class Number:
     high: float | None = None
     required: bool = True
     default: Any = None
+    # a percentage (10 for 10 %): a value strictly between -1 and 1 is refused as a share typed
+    # for one (`percent: 0.1` meaning 10 % was applied as 0.1 %, the file's `share:` keys being
+    # shares); a change of under 1 % is within the forecast's own uncertainty
+    percent: bool = False
 
     def problem(self, key: str, value: Any) -> str | None:
         try:
@@ -56,6 +60,12 @@ class Number:
             return f"effect {key} must be a finite number, not {value!r}"
         if self.low is not None and self.high is not None and not self.low <= number <= self.high:
             return f"effect {key} must be between {self.low} and {self.high}, not {number}"
+        if self.percent and 0 < abs(number) < 1:
+            return (
+                f"effect {key} is {number:g}: a percentage ({number * 100:g} for {number:.0%}); "
+                "between -1 and 1 it looks like a share typed for one, and a change of under 1 % "
+                "is within the forecast's own uncertainty"
+            )
         return None
 
 

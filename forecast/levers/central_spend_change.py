@@ -11,7 +11,7 @@ class CentralSpendChange(Lever):
     description = (
         "Spend tied to no placement (central) changes once by `percent` % in the start year."
     )
-    effect = schema(percent=Number(-100, 100))
+    effect = schema(percent=Number(-100, 100, percent=True))
     spend_rises_with = "percent"
     once = True
     needs_provision_types = False

@@ -13,7 +13,9 @@ class ReduceNewPlans(Lever):
         "New plans in the provision types fall by `percent` % from the start year "
         "(optionally only at `ages: [low, high]`)."
     )
-    effect = schema(percent=Number(-100, 100), ages=Ages(required=False, default=(0, MAX_AGE)))
+    effect = schema(
+        percent=Number(-100, 100, percent=True), ages=Ages(required=False, default=(0, MAX_AGE))
+    )
     moves_caseload = True
     spend_falls_with = "percent"
 

@@ -12,7 +12,7 @@ class UnitCostChange(Lever):
         "Unit cost in the provision types changes once by `percent` % in the start "
         "year (e.g. a banding review: -5)."
     )
-    effect = schema(percent=Number(-100, 100))
+    effect = schema(percent=Number(-100, 100, percent=True))
     spend_rises_with = "percent"
     once = True
 

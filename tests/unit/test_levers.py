@@ -429,6 +429,13 @@ def entry(lever, effect, types="[a]", extra="", name="M"):
             + entry("reduce_new_plans", "{percent: 5}", name="Banding"),
             "mitigations 1 and 2 are both named 'Banding'",
         ),
+        # a share typed for a percentage: 10 % applied as 0.1 %
+        (
+            entry("reduce_new_plans", "{percent: 0.1}"),
+            r"effect percent is 0.1: a percentage \(10 for 10%\)",
+        ),
+        (entry("unit_cost_change", "{percent: -0.1}"), "effect percent is -0.1: a percentage"),
+        (entry("central_spend_change", "{percent: 0.05}"), "effect percent is 0.05"),
     ],
 )
 def test_the_mitigations_file_is_checked_against_the_lever(tmp_path, text, message):
