@@ -154,6 +154,8 @@ class CostModel:
     # year's (carried by historical inflation), the settings' new_provision_unit_costs, or none
     # (None: the base year's own, or nothing to price and none needed)
     unit_cost_source: tuple[str | None, ...] = ()
+    # (P,) how each FTE per plan was taken (_fte_per_plan), for forecast.assumptions' source
+    fte_per_plan_source: tuple[str, ...] = ()
     unit_cost_known: np.ndarray | None = None  # (P,) bool: False where no unit cost at all
     # (P,) bool: False where fewer than two years of unit cost leave no growth to measure (the
     # type grows at inflation)
@@ -170,6 +172,8 @@ class CostModel:
             self.unit_cost_known = np.ones(len(self.provisions), dtype=bool)
         if not self.unit_cost_source:
             self.unit_cost_source = (None,) * len(self.provisions)
+        if not self.fte_per_plan_source:
+            self.fte_per_plan_source = (FTE_OWN_YEAR,) * len(self.provisions)
         if self.growth_measured is None:
             self.growth_measured = np.ones(len(self.provisions), dtype=bool)
 
@@ -209,9 +213,26 @@ def complete_years(history: History) -> list[str]:
 # placements over the year (early years, children moving on in September) priced every forecast
 # plan at 3.2 places, where the years before held 1.3, and its spend at three times its history
 MIN_PLANS_FOR_RATIO = 10
+# how _fte_per_plan took a type's ratio (forecast.assumptions' source for fte_per_plan): the
+# source had said the base year's own for every type, where a small one's was pooled
+FTE_OWN_YEAR = (
+    "full-time-equivalent placements in the base year ÷ plans on its January census, so the "
+    "first forecast year goes on from that year's spend per plan"
+)
+FTE_POOLED = (
+    f"fewer than {MIN_PLANS_FOR_RATIO} plans on the base year's census: full-time-equivalent "
+    "placements ÷ census plans pooled over the last three complete years"
+)
+FTE_COUNCIL = (
+    "the council's full-time-equivalent placements ÷ census plans across its placement types "
+    "in the base year: this type {why}"
+)
+FTE_NONE = "no full-time-equivalent placements against census plans: one place a plan"
 
 
-def _fte_per_plan(fte: pd.Series, plans: pd.Series, base_fy: str, overall: float) -> float:
+def _fte_per_plan(
+    fte: pd.Series, plans: pd.Series, base_fy: str, overall: float
+) -> tuple[float, str]:
     """FTE per census plan of one provision type (`fte` and `plans` over the last three complete
     years). The base year's (the latest there is): its unit cost × this is the year's
     own spend per plan, so the first forecast year goes on from the last actual one. A mean over
@@ -221,20 +242,22 @@ def _fte_per_plan(fte: pd.Series, plans: pd.Series, base_fy: str, overall: float
     independent special placements begun in the autumn, its spend a third short every year after),
     and it takes the council's ratio across types (`overall`); and one with fewer than
     MIN_PLANS_FOR_RATIO plans on the census takes its three years' pooled ratio, or the council's
-    where those hold too few plans too."""
+    where those hold too few plans too. Returns the ratio and how it was taken."""
     ratio = (fte / plans.where(plans > 0)).dropna()
     if not len(ratio):
-        return 1.0
+        return 1.0, FTE_NONE
     years = list(fte.index)
     before = years[years.index(base_fy) - 1] if base_fy in years and years.index(base_fy) else None
     if before is not None and fte.get(base_fy, 0) > 0 and not fte.get(before, 0) > 0:
-        return overall
+        return overall, FTE_COUNCIL.format(why="opened within the base year")
     if plans.get(base_fy, 0) >= MIN_PLANS_FOR_RATIO:
-        return float(ratio.iloc[-1])
+        return float(ratio.iloc[-1]), FTE_OWN_YEAR
     both = fte.notna() & plans.notna() & (plans > 0)
     if plans[both].sum() >= MIN_PLANS_FOR_RATIO:
-        return float(fte[both].sum() / plans[both].sum())
-    return overall
+        return float(fte[both].sum() / plans[both].sum()), FTE_POOLED
+    return overall, FTE_COUNCIL.format(
+        why=f"had fewer than {MIN_PLANS_FOR_RATIO} census plans over its last three years"
+    )
 
 
 def estimate_costs(
@@ -261,13 +284,16 @@ def estimate_costs(
     overall = float(base_fte / base_plans) if base_plans > 0 and base_fte > 0 else 1.0
     low, high = settings.real_growth_bounds
     unit_cost, real_growth, real_sd, fte_per_plan, measured = [], [], [], [], []
+    fte_sources: list[str] = []
     sources: list[str | None] = []
     known: list[bool] = []
     empty = pd.Series(dtype=float)
     for provision in history.provision_types:
         fte = fte_wide.get(provision, empty).reindex(recent[-3:])
         plans = census_for_fy.get(provision, empty).reindex(recent[-3:])
-        fte_per_plan.append(_fte_per_plan(fte, plans, base_fy, overall))
+        ratio, how = _fte_per_plan(fte, plans, base_fy, overall)
+        fte_per_plan.append(ratio)
+        fte_sources.append(how)
         unit = (
             spend_wide.get(provision, empty) / fte_wide.get(provision, empty).where(lambda s: s > 0)
         ).reindex(recent)
@@ -338,6 +364,7 @@ def estimate_costs(
         unplaced_spend=unplaced,
         unplanned_spend=unplanned,
         unit_cost_source=tuple(sources),
+        fte_per_plan_source=tuple(fte_sources),
         unit_cost_known=np.array(known, dtype=bool),
         growth_measured=np.array(measured, dtype=bool),
     )

@@ -1054,9 +1054,7 @@ def assumptions_table(
                 None,
                 float(costs.fte_per_plan[p]),
                 "full-time places a plan",
-                "full-time-equivalent placements in the base year ÷ plans on its January "
-                "census (else the latest of the two complete years before it with plans), so the "
-                "first forecast year goes on from that year's spend per plan",
+                costs.fte_per_plan_source[p],
             )
         )
     rows.append(

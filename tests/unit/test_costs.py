@@ -135,10 +135,14 @@ def test_a_handful_of_plans_on_the_census_takes_the_three_years_pooled_fte_per_p
     model = costs.estimate_costs(h, caseload_by_census(h), SETTINGS, "2028-29")
     assert model.fte_per_plan[1] == pytest.approx(30 / 22)  # 2023-24 to 2025-26: 30 FTE, 22 plans
     assert model.fte_per_plan[0] == pytest.approx(100 / 80)  # mss's 80 plans: its own year's
+    # and the assumptions' source says how each was taken (it had said the base year's for all)
+    assert model.fte_per_plan_source == (costs.FTE_OWN_YEAR, costs.FTE_POOLED)
     # too few plans in all three years: the council's ratio across its types that year
     h.caseload.loc[h.caseload["provision_type"].eq("inmss"), "plans"] = 2
     model = costs.estimate_costs(h, caseload_by_census(h), SETTINGS, "2028-29")
     assert model.fte_per_plan[1] == pytest.approx(110 / 82)
+    assert "the council's full-time-equivalent placements" in model.fte_per_plan_source[1]
+    assert "fewer than 10 census plans over its last three years" in model.fte_per_plan_source[1]
 
 
 def test_a_type_opened_within_the_base_year_takes_the_councils_fte_per_plan():
