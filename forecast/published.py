@@ -109,6 +109,39 @@ RELEASE_2022 = {
     "Non-maintained early years": "early_years",
     "NEET": "none",
 }
+# its types counted in `other` (the total less the types above): placements no provision type
+# holds, and the subtotals of its groups
+RELEASE_2022_OTHER = (
+    "Total",
+    "Hospital School",
+    "Independent specialist providers",
+    "Other",
+    "Other arrangements by parents",
+    "Permanently excluded",
+    "Elective home education",
+    "Apprenticeship",
+    "Supported Internship",
+    "Traineeship",
+    "Work-based learning",
+    "Awaiting provision - total",
+    "Awaiting provision - above compulsory school age and in education",
+    "Awaiting provision - above compulsory school age and not in education",
+    "Awaiting provision - below compulsory school age and in education",
+    "Awaiting provision - below compulsory school age and not in education",
+    "Awaiting provision - compulsory school age and in education",
+    "Awaiting provision - compulsory school age and not in education",
+)
+
+
+def _type_key(kind: str) -> str:
+    """An establishment type as the 2022 release's labels are matched: without case or repeated
+    spaces (the file itself writes `Resourced Provision` and `Resourced provision`; one capital
+    changed had sent every council's independent special plans to `other`, unsaid)."""
+    return " ".join(kind.lower().split())
+
+
+_RELEASE_2022_TYPES = {_type_key(kind): provision for kind, provision in RELEASE_2022.items()}
+_RELEASE_2022_OTHER = {_type_key(kind) for kind in RELEASE_2022_OTHER}
 
 
 @dataclass
@@ -148,6 +181,8 @@ def published_number(text: str | None) -> float | None:
 # the DfE's marks for a figure it does not publish (explore-education-statistics' symbols): not
 # available, not applicable, confidential, low reliability, rounds to zero; blank too
 MARKS = frozenset({"", "x", "z", "c", "u", "low", "~", ":"})
+# of those, the marks of a count there is but not given (not `z`, not applicable, nor blank)
+WITHHELD_MARKS = frozenset({"x", "c", "u", "low", "~"})
 
 
 def _count(row: dict[str, str], column: str) -> float | None:
@@ -573,6 +608,7 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
         old: dict[str, dict[int, dict[str, float]]] = {}
         totals: dict[str, dict[int, float]] = {}
         placed: dict[str, set[int]] = {}  # years with a setting's count published
+        withheld_2022: dict[str, set[int]] = {}  # years with a setting's count withheld
         with _reading(files["sen2_estab_caseload.csv"]) as at:
             once = _Once()
             for at[0], row in _rows(files["sen2_estab_caseload.csv"]):
@@ -585,12 +621,23 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
                 once.check(at[0], code, year, group, kind)
                 if group == "Total" and kind == "Total" and _published(row, "Total_all"):
                     totals.setdefault(code, {})[year] = _number(row, "Total_all")
-                provision = RELEASE_2022.get(kind)
+                provision = _RELEASE_2022_TYPES.get(_type_key(kind))
+                if provision is None and _type_key(kind) not in _RELEASE_2022_OTHER:
+                    raise PublishedDataError(
+                        f"{files['sen2_estab_caseload.csv']}:{at[0]}: column "
+                        f"'establishment_type' holds {kind!r}, a type the 2022 release does not "
+                        "have: its plans would count as no provision type (forecast/published.py "
+                        "lists the types, RELEASE_2022 and RELEASE_2022_OTHER)"
+                    )
                 if provision:
                     cell = old.setdefault(code, {}).setdefault(year, dict.fromkeys(PROVISIONS, 0.0))
                     cell[provision] += _number(row, "Total_all")
                     if _published(row, "Total_all"):
                         placed.setdefault(code, set()).add(year)
+                    elif row["Total_all"].strip().lower() in WITHHELD_MARKS:
+                        # a type's count withheld (c, x) beside the total: its plans would
+                        # have counted as `other`, and the year's types been scored so
+                        withheld_2022.setdefault(code, set()).add(year)
         for code, years in old.items():
             for year, values in years.items():
                 if year in caseload.get(code, {}) or year not in totals.get(code, {}):
@@ -599,7 +646,10 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
                     0.0, totals.get(code, {}).get(year, 0.0) - sum(values.values())
                 )
                 caseload.setdefault(code, {})[year] = values
-                if year not in placed.get(code, set()) and values["other"] > 0:
+                if (
+                    year not in placed.get(code, set()) and values["other"] > 0
+                ) or year in withheld_2022.get(code, set()):
+                    # its mix is the nearest year's, and no type of it is scored
                     unknown_mix.setdefault(code, set()).add(year)
 
     new_plans: dict[str, dict[int, dict[str, float]]] = {}

@@ -1016,3 +1016,63 @@ def test_a_report_of_files_without_england_s_rows_takes_england_as_the_councils_
     england = load_published_data(tmp_path).councils[ENGLAND]
     assert england.caseload.sum(axis=1).to_dict() == {2024: 150, 2025: 170}
     assert england.caseload.loc[2025, "mss"] == 60
+
+
+def _release_2022(path, rows):
+    """A sen2_estab_caseload.csv of the 2022 release's layout for Shire (900): (year,
+    establishment_group, establishment_type, Total_all)."""
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(
+            ["time_period", "geographic_level", "old_la_code", "la_name", "region_name"]
+            + ["establishment_group", "establishment_type", "Total_all"]
+        )
+        for year, group, kind, total in rows:
+            writer.writerow([year, "Local authority", "900", "Shire", "East", group, kind, total])
+
+
+def test_the_2022_release_s_types_are_matched_without_case_and_a_withheld_one_is_not_other(
+    tmp_path,
+):
+    """One capital changed in a 2022-release label (`Special - independent`) sent every
+    council's independent special plans to `other`, unsaid (the file itself writes `Resourced
+    Provision` and `Resourced provision`); a type it does not have is refused by file and line;
+    a type's count withheld (c) beside the total went to `other` and the year's types were
+    scored: its mix is now the nearest year's, as caseload.csv's is."""
+    mix = {"mainstream_academy": "60", "special_la_maintained": "30"}
+    _release_2025(tmp_path / "caseload.csv", [("202324", "90", mix), ("202425", "100", mix)])
+    (tmp_path / "2022").mkdir()
+    estab = tmp_path / "2022" / "sen2_estab_caseload.csv"
+
+    def year(year, independent="10", maintained="30"):
+        return [
+            (year, "Total", "Total", "100"),
+            (year, "Mainstream school", "Mainstream - Academy", "60"),
+            (year, "Special school", "Special - LA maintained", maintained),
+            (year, "Special school", "Special - independent", independent),
+        ]
+
+    _release_2022(estab, year("2021") + year("2022"))
+    shire = load_published(tmp_path)["900"]
+    assert shire.caseload.loc[2022, ["mainstream", "mss", "inmss", "other"]].tolist() == [
+        60,
+        30,
+        10,
+        0,
+    ]
+    assert shire.imputed_mix == ()
+    # a withheld count: 2022 takes 2021's mix, not 30 plans of `other`
+    _release_2022(estab, year("2021") + year("2022", maintained="c"))
+    shire = load_published(tmp_path)["900"]
+    assert shire.imputed_mix == (2022,)
+    assert shire.caseload.loc[2022, ["mss", "other"]].tolist() == [30, 0]
+    # not applicable (z) is no count withheld
+    _release_2022(estab, year("2021") + year("2022", independent="z"))
+    assert load_published(tmp_path)["900"].imputed_mix == ()
+    _release_2022(estab, [*year("2022"), ("2022", "Special school", "Special - Residential", "5")])
+    with pytest.raises(
+        PublishedDataError,
+        match=r"sen2_estab_caseload.csv:6: column 'establishment_type' holds 'Special - "
+        r"Residential', a type the 2022 release does not have",
+    ):
+        load_published(tmp_path)
