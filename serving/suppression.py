@@ -277,10 +277,10 @@ def bounded_cells(hidden: np.ndarray, lines: Sequence[Line], values: np.ndarray)
 
     Two readers are asked, and a cell either works out counts. One knows where the rules hide
     zeros: on a line holding a zero hidden as a complement, every hidden count may be 0. The
-    other takes every hidden count as at least 1, as the README says, except on a line whose
-    own sum shows one of them must be 0. The first alone let a line of 17 with 15 shown and two
-    counts hidden give each as 1: each count's other line held a hidden zero, which a reader of
-    the table cannot see."""
+    other takes every hidden count as at least 1, except on a line whose own sum shows one of
+    them must be 0, or whose bounds cross as the lines narrow them (_fixed_by_bounds). The
+    first alone let a line of 17 with 15 shown and two counts hidden give each as 1: each
+    count's other line held a hidden zero, which a reader of the table cannot see."""
     unknown = np.flatnonzero(hidden)
     if not unknown.size:
         return unknown
@@ -335,33 +335,48 @@ def _fixed_by_bounds(
     low: np.ndarray,
 ) -> np.ndarray:
     """The hidden cells whose lowest and highest values meet at their count, the lines' bounds
-    narrowed round after round from a reader's lowest values `low` (a reader whose belief is
-    wrong somewhere may narrow a cell to another value: it learns nothing true of it)."""
+    narrowed round after round from a reader's lowest values `low`. Where the bounds of a line
+    cross, the reader's belief is wrong there (a zero hidden among counts taken as at least 1):
+    it learns that one of the line's hidden counts may be 0, not which, and starts again with
+    each of them taken as possibly 0. (Left crossed, bounds pushed past each other every round
+    to the last, and met at other cells' counts by chance.)"""
     unknown = np.flatnonzero(hidden)
     whole = bool(np.all(values == np.round(values)))
-    low = low.copy()
-    high = np.where(hidden, np.inf, values).astype(float)
-    for _ in range(_ROUNDS):  # a round that narrows no bound ends it
-        moved = False
-        for cells, signs, sum_of in equations:
-            # each term's lowest and highest value, and the others' sum's range for each cell
-            term_low = np.where(signs > 0, signs * low[cells], signs * high[cells])
-            term_high = np.where(signs > 0, signs * high[cells], signs * low[cells])
-            others_low = _sum_of_others(term_low)
-            others_high = _sum_of_others(term_high)
-            bound_a = (sum_of - others_high) / signs
-            bound_b = (sum_of - others_low) / signs
-            new_low = np.fmax(low[cells], np.fmin(bound_a, bound_b))
-            new_high = np.fmin(high[cells], np.fmax(bound_a, bound_b))
-            if whole:
-                new_low = np.ceil(new_low - _TOLERANCE)
-                new_high = np.floor(new_high + _TOLERANCE)
-            if (new_low > low[cells] + _TOLERANCE).any() or (
-                new_high < high[cells] - _TOLERANCE
-            ).any():
-                low[cells], high[cells], moved = new_low, new_high, True
-        if not moved:
+    start = low.copy()
+    while True:
+        low = start.copy()
+        high = np.where(hidden, np.inf, values).astype(float)
+        crossed = None
+        for _ in range(_ROUNDS):  # a round that narrows no bound ends it
+            moved = False
+            for cells, signs, sum_of in equations:
+                # each term's lowest and highest value, and the others' sum's range for each cell
+                term_low = np.where(signs > 0, signs * low[cells], signs * high[cells])
+                term_high = np.where(signs > 0, signs * high[cells], signs * low[cells])
+                others_low = _sum_of_others(term_low)
+                others_high = _sum_of_others(term_high)
+                bound_a = (sum_of - others_high) / signs
+                bound_b = (sum_of - others_low) / signs
+                new_low = np.fmax(low[cells], np.fmin(bound_a, bound_b))
+                new_high = np.fmin(high[cells], np.fmax(bound_a, bound_b))
+                if whole:
+                    new_low = np.ceil(new_low - _TOLERANCE)
+                    new_high = np.floor(new_high + _TOLERANCE)
+                if (new_low > new_high + _TOLERANCE).any():
+                    crossed = cells
+                    break
+                if (new_low > low[cells] + _TOLERANCE).any() or (
+                    new_high < high[cells] - _TOLERANCE
+                ).any():
+                    low[cells], high[cells], moved = new_low, new_high, True
+            if crossed is not None or not moved:
+                break
+        if crossed is None:
             break
+        doubted = crossed[hidden[crossed] & (start[crossed] > 0)]
+        if not doubted.size:
+            return unknown[:0]  # nothing left to doubt there: this reader learns nothing sure
+        start[doubted] = 0.0
     met = np.abs(high[unknown] - low[unknown]) <= _TOLERANCE
     return unknown[met & (np.abs(low[unknown] - values[unknown]) <= _TOLERANCE)]
 
