@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 from dotenv import dotenv_values
 
+from forecast.mitigations import EXAMPLE_MITIGATIONS  # the shipped mitigation log
+
 # postings, placements and plans dated before it are quarantined (HIGHNEEDS_DATE_FLOOR)
 from ingest.contracts import DEFAULT_DATE_FLOOR
 
@@ -34,7 +36,6 @@ if TYPE_CHECKING:
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt"
-EXAMPLE_MITIGATIONS = REPO_ROOT / "forecast" / "config" / "mitigations.example.yml"
 COST_BOUNDS = DBT_PROJECT_DIR / "seeds" / "cost_bounds.csv"
 # A key of fewer bytes is refused: HMAC-SHA256 needs a secret at least as long as its output's
 # security level, and a short typed key could be guessed. Generated keys are 32 random bytes.

@@ -17,7 +17,7 @@ from .backtest import backtest_cohort
 from .checks import run_checks
 from .cohort import CohortInputError
 from .history import History, caseload_by_census
-from .mitigations import MitigationsError, load_mitigations
+from .mitigations import MitigationsError, load_mitigations, log_assumption
 from .model import ForecastInputError, run_forecast
 from .settings import ForecastSettings
 from .store import for_council, forecast_tables
@@ -69,6 +69,10 @@ def forecast_council(
         national=published_national(published) if growth is not None else None,
     )
     tables = forecast_tables(forecast, backtest)
+    tables["assumptions"] = pd.concat(
+        [tables["assumptions"], pd.DataFrame([log_assumption(mitigations_file, mitigations)])],
+        ignore_index=True,
+    )
     return CouncilForecast(
         la_code,
         for_council(tables, la_code),

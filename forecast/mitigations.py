@@ -81,16 +81,54 @@ class Mitigation:
 
 # a council's own mitigation log, in its landing folder (landing/<LA code>/ with many councils)
 COUNCIL_MITIGATIONS = "mitigations.yml"
+# the other spelling of YAML's suffix: `mitigations.yaml` had been passed over without a word and
+# the shipped example applied instead
+COUNCIL_MITIGATIONS_NAMES = (COUNCIL_MITIGATIONS, "mitigations.yaml")
+# the shipped example log: what HIGHNEEDS_MITIGATIONS defaults to
+EXAMPLE_MITIGATIONS = (Path(__file__).parent / "config" / "mitigations.example.yml").resolve()
+# how forecast.assumptions' mitigation_log row names it (the report warns where it was applied)
+EXAMPLE_SOURCE = (
+    "the shipped example log (forecast/config/mitigations.example.yml), not the council's own "
+    "plan: set HIGHNEEDS_MITIGATIONS, or put mitigations.yml in the council's landing folder"
+)
 
 
 def council_mitigations_file(council_folder: Path | None, default: Path) -> Path:
-    """The mitigation log a council's forecast applies: its own (`mitigations.yml` in its landing
-    folder) where it has one, else the shared one (HIGHNEEDS_MITIGATIONS). With many councils in
-    one warehouse one shared log gave every council the same block transfer in pounds, the same
-    delivery costs and owners; a council's figures are those of a refresh of its folder alone,
-    which finds the same file."""
-    own = council_folder / COUNCIL_MITIGATIONS if council_folder is not None else None
-    return own if own is not None and own.is_file() else default
+    """The mitigation log a council's forecast applies: its own (`mitigations.yml` or
+    `mitigations.yaml` in its landing folder) where it has one, else the shared one
+    (HIGHNEEDS_MITIGATIONS). With many councils in one warehouse one shared log gave every
+    council the same block transfer in pounds, the same delivery costs and owners; a council's
+    figures are those of a refresh of its folder alone, which finds the same file. Both names at
+    once are refused: which one is the plan cannot be told."""
+    if council_folder is None:
+        return default
+    own = [council_folder / name for name in COUNCIL_MITIGATIONS_NAMES]
+    found = [path for path in own if path.is_file()]
+    if len(found) > 1:
+        raise MitigationsError(
+            f"{council_folder}: both {' and '.join(p.name for p in found)} are there, and which "
+            "one is the council's mitigation log cannot be told: keep one"
+        )
+    return found[0] if found else default
+
+
+def log_assumption(path: Path, mitigations: list[Mitigation]) -> dict:
+    """forecast.assumptions' row naming the mitigation log the mitigated scenarios apply: the
+    shipped example's had been applied to any council without its own, and neither the report
+    nor the served tables said so."""
+    try:
+        shown = str(path.resolve().relative_to(Path(__file__).parent.parent.resolve()))
+    except ValueError:
+        shown = str(path)
+    example = path.resolve() == EXAMPLE_MITIGATIONS.resolve()
+    return {
+        "assumption": "mitigation_log",
+        "provision_type": None,
+        "financial_year": None,
+        "value": float(len(mitigations)),
+        "unit": "mitigations",
+        "source": EXAMPLE_SOURCE if example else shown,
+    }
 
 
 def load_mitigations(path: Path, provision_types: list[str] | None = None) -> list[Mitigation]:

@@ -509,7 +509,11 @@ def _sections(
     for table in request_tables:
         assessments.table(table)
 
-    mitigations = Section("mitigations", "Mitigations and the gap still to close")
+    mitigations = Section(
+        "mitigations",
+        "Mitigations and the gap still to close",
+        tables.EXAMPLE_LOG_NOTE.strip() if tables.applies_example_mitigations(data) else "",
+    )
     mitigations.table(named["mitigation_log"])
     mitigations.table(named["mitigation_plan"])
     for chart in by_section["mitigations"]:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from forecast.backtest import verdict
 from forecast.baselines import LABELS
+from forecast.mitigations import EXAMPLE_SOURCE
 from forecast.model import MITIGATED, UNMITIGATED
 from forecast.years import fy_of_census_year
 from serving.suppression import TOTAL, Line, recoverable_cells
@@ -583,6 +584,25 @@ KIND_PLURAL = {"saving": "savings", "cost": "costs", "funding": "funding"}
 STATUS_ORDER = {"assured": 0, "assessed": 1}
 
 
+EXAMPLE_LOG_NOTE = (
+    "These are the mitigations of the shipped example log (forecast/config/"
+    "mitigations.example.yml), not this council's plan: the mitigated figures illustrate the "
+    "product until HIGHNEEDS_MITIGATIONS names the council's own log, or mitigations.yml is put "
+    "in its landing folder. "
+)
+
+
+def applies_example_mitigations(data: ReportData) -> bool:
+    """Whether the mitigated scenarios applied the shipped example log (forecast.assumptions'
+    mitigation_log row): a council without a log of its own had its mitigated balance built
+    from the example's block transfer and free school, and the report did not say so."""
+    frame = data.assumptions
+    if frame is None or frame.empty:
+        return False
+    log = frame.loc[frame["assumption"].eq("mitigation_log"), "source"]
+    return bool(log.eq(EXAMPLE_SOURCE).any())
+
+
 def mitigation_log(data: ReportData) -> Table:
     """Each mitigation's in-year effect on the balance, savings and costs first and funding (income
     the Forum or partners must agree, never a saving) apart, with assured and assessed subtotals
@@ -661,7 +681,8 @@ def mitigation_log(data: ReportData) -> Table:
         "Mitigation log: effect on the balance per year (£)",
         pd.DataFrame(rows),
         "money",
-        "Each mitigation's own effect on the in-year balance against the unmitigated forecast "
+        (EXAMPLE_LOG_NOTE if applies_example_mitigations(data) else "")
+        + "Each mitigation's own effect on the in-year balance against the unmitigated forecast "
         "(spend avoided, "
         "or for kind funding the income gained: a block transfer or contribution is funding the "
         "Schools' "
@@ -720,6 +741,7 @@ ASSUMPTION_LABELS = {
     "fte_per_plan": "Full-time places per plan",
     "joiners_trend": "New plans: trend",
     "population": "Population",
+    "mitigation_log": "Mitigation log",
     "capacity": "Capacity",
     "prevalence_ceiling": "Prevalence ceiling",
     "in_progress_year_funding": "High needs funding of a year not yet complete",

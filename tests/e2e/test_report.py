@@ -676,6 +676,28 @@ def test_the_first_page_names_the_funding_and_unit_cost_assumptions_and_the_scen
     assert scored.sentence() in " ".join(demo.output.split())
 
 
+def test_the_report_and_served_assumptions_say_the_mitigations_are_the_shipped_example(
+    demo, con, workbook
+):
+    """The demo applies the shipped example log, as any council without its own log does: its
+    mitigated balance is the example's block transfer and free school, and neither the report
+    nor the served tables said so."""
+    from forecast.mitigations import EXAMPLE_SOURCE
+
+    log = con.execute(
+        "SELECT value, source FROM forecast.assumptions WHERE assumption = 'mitigation_log'"
+    ).fetchall()
+    mitigations = scalar(con, "SELECT count(DISTINCT mitigation) FROM forecast.mitigations")
+    assert log == [(float(mitigations), EXAMPLE_SOURCE)]
+    text = unescape((demo.report / "internal" / "report.html").read_text())
+    section = text[text.index('id="mitigations"') :]
+    assert "not this council's plan" in section[: section.index("<table")]
+    notes = " ".join(
+        str(cell.value) for row in workbook["Mitigations"].iter_rows() for cell in row if cell.value
+    )
+    assert "not this council's plan" in notes
+
+
 def test_the_report_and_summary_say_how_far_the_extracts_reach(demo, con):
     """The date the figures stop at, from the warehouse (int_data_as_at), on the report's first
     lines and in the refresh's summary."""

@@ -542,3 +542,35 @@ def test_every_module_in_the_package_registers_its_lever():
     folder = Path(forecast.levers.__file__).parent
     modules = {path.stem for path in folder.glob("*.py")} - {"__init__", "base"}
     assert modules == set(LEVERS)
+
+
+def test_a_council_s_own_log_may_be_spelt_yaml_and_the_row_naming_it_says_whose_it_is(tmp_path):
+    """`mitigations.yaml` in a council's folder was passed over without a word, and the shipped
+    example applied to its mitigated scenario; forecast.assumptions now names the log applied."""
+    from forecast.mitigations import (
+        EXAMPLE_MITIGATIONS,
+        EXAMPLE_SOURCE,
+        council_mitigations_file,
+        log_assumption,
+    )
+
+    shared = tmp_path / "shared.yml"
+    assert council_mitigations_file(tmp_path, shared) == shared
+    own = tmp_path / "mitigations.yaml"
+    own.write_text("mitigations: []\n")
+    assert council_mitigations_file(tmp_path, shared) == own
+    (tmp_path / "mitigations.yml").write_text("mitigations: []\n")
+    with pytest.raises(
+        MitigationsError, match="both mitigations.yml and mitigations.yaml are there"
+    ):
+        council_mitigations_file(tmp_path, shared)
+    assert council_mitigations_file(None, shared) == shared
+
+    example = load_mitigations(EXAMPLE_MITIGATIONS)
+    row = log_assumption(EXAMPLE_MITIGATIONS, example)
+    assert (row["assumption"], row["value"], row["source"]) == (
+        "mitigation_log",
+        float(len(example)),
+        EXAMPLE_SOURCE,
+    )
+    assert log_assumption(own, [])["source"] == str(own)
