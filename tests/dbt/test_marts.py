@@ -641,7 +641,10 @@ def test_years_before_the_budget_have_no_in_year_balance_nor_a_close_they_cannot
     unknown in-year balance, had been 2022-23's whole spend booked as surplus."""
     query = (
         "SELECT financial_year, has_budget, in_year_balance_gbp, cumulative_balance_gbp, "
-        "funding_gbp IS NOT NULL FROM marts.fct_hnb_position ORDER BY 1"
+        "funding_gbp IS NOT NULL, hnb_allocation_gbp IS NOT NULL AND "
+        "place_deductions_gbp IS NOT NULL AND block_transfer_gbp IS NOT NULL AND "
+        "la_contribution_gbp IS NOT NULL AND other_income_gbp IS NOT NULL "
+        "FROM marts.fct_hnb_position ORDER BY 1"
     )
     with duckdb.connect(str(warehouse_copy)) as con:
         before = con.execute(query).fetchall()
@@ -660,12 +663,14 @@ def test_years_before_the_budget_have_no_in_year_balance_nor_a_close_they_cannot
         after = con.execute(query).fetchall()
         anchors = gates.balance_brought_forward_anchors(con)
         budgets = gates.complete_years_have_a_budget(con)
-    # and no funding: a BI sum of funding_gbp read those years as £0 (a reviewer's finding)
+    # and no funding: a BI sum of funding_gbp read those years as £0 (a reviewer's finding),
+    # nor its parts (£0.00 each, so funding rebuilt from them was £0)
     assert after == [
-        ("2021-22", False, None, None, False),
-        ("2022-23", False, None, before[1][3], False),
+        ("2021-22", False, None, None, False, False),
+        ("2022-23", False, None, before[1][3], False, False),
         before[2],
     ]
+    assert before[2][4:] == (True, True)
     assert anchors.passed and budgets.passed  # years before the anchor may lack a budget
 
 

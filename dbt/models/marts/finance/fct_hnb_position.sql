@@ -147,11 +147,13 @@ select
             partition by positions.la_code order by positions.financial_year
         ) end
         as decimal(18, 2)) as cumulative_balance_gbp,
-    cast(hnb_allocation_gbp as decimal(18, 2)) as hnb_allocation_gbp,
-    cast(place_deductions_gbp as decimal(18, 2)) as place_deductions_gbp,
-    cast(block_transfer_gbp as decimal(18, 2)) as block_transfer_gbp,
-    cast(la_contribution_gbp as decimal(18, 2)) as la_contribution_gbp,
-    cast(other_income_gbp as decimal(18, 2)) as other_income_gbp,
+    -- funding's parts: unknown, as funding is, in a year the budget file gives no allocation
+    -- for (they read £0.00, and funding rebuilt from them £0)
+    cast(case when has_budget then hnb_allocation_gbp end as decimal(18, 2)) as hnb_allocation_gbp,
+    cast(case when has_budget then place_deductions_gbp end as decimal(18, 2)) as place_deductions_gbp,
+    cast(case when has_budget then block_transfer_gbp end as decimal(18, 2)) as block_transfer_gbp,
+    cast(case when has_budget then la_contribution_gbp end as decimal(18, 2)) as la_contribution_gbp,
+    cast(case when has_budget then other_income_gbp end as decimal(18, 2)) as other_income_gbp,
     cast(balance_brought_forward_gbp as decimal(18, 2)) as balance_brought_forward_gbp,
     cast(has_budget as boolean) as has_budget,
     cast(is_complete_year as boolean) as is_complete_year
