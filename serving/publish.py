@@ -156,6 +156,9 @@ class SuppressedTable:
     # threshold is a few children's cost, and spend ÷ it gives the places back (the report
     # hides them so)
     hidden_below: tuple[str, tuple[str, ...]] | None = None
+    # (column, SQL giving it per la_code and the first dim): a fact of the whole row's year,
+    # no count, joined on after suppression (a part year's spend had been published as a year's)
+    per_year: tuple[str, str] | None = None
 
 
 # marts.fct_ehcp_flows' counts, published.ehcp_flows' `measure`
@@ -215,6 +218,11 @@ SUPPRESSED_TABLES = (
         hidden_with_count=("spend_gbp", "unit_cost_gbp"),
         summed=("spend_gbp",),
         hidden_below=("fte_placements", ("unit_cost_gbp",)),
+        per_year=(
+            "is_complete_year",
+            "SELECT la_code, financial_year, bool_and(is_complete_year) AS is_complete_year "
+            "FROM marts.fct_provision_spend GROUP BY ALL",
+        ),
     ),
 )
 # The report's own table of the same census counts (its publication version; not served): plans
@@ -598,11 +606,20 @@ def _write_published(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
             else f'"{c}"'
             for c in frame.columns
         )
+        joined = ""
+        if spec.per_year is not None:
+            # before `suppressed`, as the contract lists it
+            flag, per_year = spec.per_year
+            year = spec.dims[0]
+            columns = columns.replace(
+                ', "suppressed"', f', per_year."{flag}" AS "{flag}", "suppressed"'
+            )
+            joined = f' LEFT JOIN ({per_year}) AS per_year USING (la_code, "{year}")'
         con.register("_frame", frame)
         try:
             con.execute(
                 f'CREATE TABLE {_ALIAS}.{PUBLISHED_SCHEMA}."{spec.name}" AS SELECT {columns} '
-                "FROM _frame"
+                f"FROM _frame{joined}"
             )
         finally:
             con.unregister("_frame")

@@ -39,7 +39,8 @@ CREATE TABLE marts.fct_provision_spend AS
            placements::BIGINT AS placements,
            (placements * 30000)::DECIMAL(18, 2) AS spend_gbp,
            30000::DECIMAL(18, 2) AS unit_cost_gbp,
-           CASE provision WHEN 'mainstream' THEN 4.4 ELSE placements END::DOUBLE AS fte_placements
+           CASE provision WHEN 'mainstream' THEN 4.4 ELSE placements END::DOUBLE AS fte_placements,
+           false AS is_complete_year
     FROM (VALUES ('mss', 12), ('inmss', 3), ('mainstream', 40), ('ap', 0)) t(provision, placements);
 CREATE TABLE marts.fct_payments AS SELECT 1234567890123456789 AS child_id, 100.0 AS amount;
 CREATE TABLE forecast.hnb_position AS
@@ -176,6 +177,11 @@ def test_published_tables_hide_small_counts(warehouse, tmp_path):
     assert by_provision["mainstream"][0] == 40 and unit["mainstream"] is None
     shown = read(serving, "SELECT plans FROM published.ehcp_plans_by_need WHERE plans IS NOT NULL")
     assert all(plans == 0 or plans >= 5 for (plans,) in shown)
+    # a year the ledger does not cover whole says so on every row, its total's too: a part
+    # year's spend had been published beside whole years' as if it were one
+    assert read(serving, "SELECT DISTINCT is_complete_year FROM published.provision_spend") == [
+        (False,)
+    ]
 
 
 def test_each_council_is_published_as_its_own_refresh_would_publish_it(warehouse, tmp_path):
@@ -187,7 +193,7 @@ def test_each_council_is_published_as_its_own_refresh_would_publish_it(warehouse
     with duckdb.connect(str(warehouse)) as con:
         con.execute(
             "INSERT INTO marts.fct_provision_spend SELECT '825', '2023-25', provision_type, "
-            "placements + 1, spend_gbp, unit_cost_gbp, fte_placements "
+            "placements + 1, spend_gbp, unit_cost_gbp, fte_placements, is_complete_year "
             "FROM marts.fct_provision_spend"
         )
     both = tmp_path / "both.duckdb"
@@ -386,7 +392,8 @@ def test_a_council_the_last_version_served_and_this_one_does_not_is_named(wareho
     with duckdb.connect(str(warehouse)) as con:
         con.execute(
             "INSERT INTO marts.fct_provision_spend SELECT '825', financial_year, provision_type, "
-            "placements, spend_gbp, unit_cost_gbp, fte_placements FROM marts.fct_provision_spend"
+            "placements, spend_gbp, unit_cost_gbp, fte_placements, is_complete_year "
+            "FROM marts.fct_provision_spend"
         )
     assert publish_from(warehouse, serving).no_longer_served == []
     with duckdb.connect(str(warehouse)) as con:
