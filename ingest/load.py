@@ -394,6 +394,32 @@ def _known_code(con: duckdb.DuckDBPyConnection) -> str | None:
     return codes[0] if codes else None
 
 
+class CouncilCodeChanged(ValueError):
+    """HIGHNEEDS_LA_CODE names another council than the one council whose files the warehouse
+    holds: every table, the report's title and its benchmarks would take the new code."""
+
+
+def check_council_code(con: duckdb.DuckDBPyConnection, la_code: str) -> None:
+    """Stop before anything is loaded when one council's landing folder is given a code
+    (HIGHNEEDS_LA_CODE) other than the one its warehouse's files carry: a typo (868 for 869)
+    relabelled every table and titled the report with another council, on a green run, its
+    summary saying only that 869 had no files now. A code given where there was none (`000`) is
+    taken, as before; a warehouse of several councils is left to landing_councils."""
+    try:
+        known = _known_code(con)
+    except CouncilUnknown:
+        return
+    if known is not None and la_code not in (known, UNKNOWN_LA_CODE):
+        raise CouncilCodeChanged(
+            f"HIGHNEEDS_LA_CODE={la_code}, but this warehouse holds its landing folder's files as "
+            f"council {known}'s: every table, the report's title and its benchmarks would become "
+            f"council {la_code}'s. If {known} is the council, set HIGHNEEDS_LA_CODE={known} (or "
+            f"leave it unset); if {la_code} is, move the warehouse and serving file aside "
+            "(HIGHNEEDS_WAREHOUSE, HIGHNEEDS_SERVING) and refresh: the landing folder rebuilds "
+            "them"
+        )
+
+
 def _misnamed_council_folders(landing_dir: Path) -> list[Path]:
     """Folders of the landing folder laid out as a council's (extract files inside) whose name is
     not a 3-digit old LA code (`E06000037`, `0869`, `869 `), nor an extract's own folder."""
@@ -1340,6 +1366,8 @@ def load_extract(
         ensure_tables(con, extract)
         councils = landing_councils(landing_dir, la_code, con)
         many = holds_many(councils, landing_dir)
+        if la_code and not many:
+            check_council_code(con, la_code)
         # files recorded before files had a council were the one council's
         con.execute(
             f"UPDATE raw.{extract.name}_files SET la_code = ? WHERE la_code IS NULL",

@@ -1574,3 +1574,18 @@ def test_a_header_alias_listed_twice_is_refused_naming_both_columns(tmp_path):
     twice.write_text("ehcp:\n  child_id: [Person ID]\n  child_id: [Pupil]\n", encoding="utf-8")
     with pytest.raises(yaml.YAMLError, match="given twice"):
         load_aliases(twice)
+
+
+def test_a_council_code_changed_under_a_warehouse_stops_before_anything_is_loaded(tmp_path, con):
+    """HIGHNEEDS_LA_CODE=868 typed for 869 relabelled every table and titled the report with
+    another council on a green run. A code given where there was none is taken."""
+    from ingest.load import CouncilCodeChanged
+
+    write(tmp_path, "ehcp", "plans.csv", EHCP_HEADER + "\nC1,P1,2010-09-01,M,ASD,2019-03-01\n")
+    load(con, EHCP, tmp_path)  # no code: 000
+    load_extract(con, EHCP, tmp_path, "L2", KEY, EXTRACT_DATE, la_code="869")
+    assert con.execute("SELECT DISTINCT la_code FROM raw.ehcp_files").fetchall() == [("869",)]
+    with pytest.raises(CouncilCodeChanged, match=r"HIGHNEEDS_LA_CODE=868, but .* council 869's"):
+        load_extract(con, EHCP, tmp_path, "L3", KEY, EXTRACT_DATE, la_code="868")
+    assert con.execute("SELECT DISTINCT la_code FROM raw.ehcp_files").fetchall() == [("869",)]
+    load_extract(con, EHCP, tmp_path, "L4", KEY, EXTRACT_DATE, la_code="869")
