@@ -145,13 +145,23 @@ def _read_document(path: Path, seen: tuple[Path, ...] = ()) -> dict:
 
 def _unsourced(costs: dict, path: Path) -> dict:
     """A cost setting changed without its `_source` says so, rather than quoting the source
-    of a value it replaced (the report's assumptions table shows it beside the figure)."""
+    of a value it replaced (the report's assumptions table shows it beside the figure). So does
+    one changed beside the shipped source left as it was: the settings file's header says to copy
+    it whole, and 5 % funding growth was shown with the source of the 3 % it replaced."""
     for field_ in fields(CostSettings):
         value_name = field_.name.removesuffix("_source")
-        if field_.name == value_name or field_.name in costs or value_name not in costs:
+        if field_.name == value_name or value_name not in costs:
             continue
+        default_source = getattr(CostSettings, field_.name, None)
+        if field_.name in costs and costs[field_.name] != default_source:
+            continue  # a source of its own
         if costs[value_name] != getattr(CostSettings, value_name, None):
-            costs[field_.name] = f"set in {path.name} without a source"
+            costs[field_.name] = (
+                f"set in {path.name} without a source"
+                if field_.name not in costs
+                else f"set in {path.name} beside the source of the default "
+                f"({getattr(CostSettings, value_name, None)}), not of this value"
+            )
     return costs
 
 

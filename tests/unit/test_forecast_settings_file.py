@@ -211,3 +211,15 @@ def test_a_cost_changed_without_a_source_does_not_quote_the_one_it_replaced(tmp_
     assert load_forecast_settings(alone).costs.funding_growth_source == (
         "set in alone.yml without a source"
     )
+    # the settings file copied whole, as its header says, a value changed and its source left:
+    # 5 % funding growth was shown with the source of the 3 % it replaced
+    copied = tmp_path / "copied.yml"
+    copied.write_text(
+        DEFAULTS.read_text().replace("  funding_growth: 0.03\n", "  funding_growth: 0.05\n", 1)
+    )
+    settings = load_forecast_settings(copied).costs
+    assert settings.funding_growth == 0.05
+    assert settings.funding_growth_source == (
+        "set in copied.yml beside the source of the default (0.03), not of this value"
+    )
+    assert settings.pay_inflation_source == base.costs.pay_inflation_source  # unchanged
