@@ -203,7 +203,8 @@ def load_forecast_settings(path: Path | None = None) -> ForecastSettings:
             costs=costs,
             sensitivity=sensitivity,
             capacity={
-                str(k): float(v) for k, v in _mapping(document.get("capacity"), "capacity").items()
+                str(k): _places(k, v)
+                for k, v in _mapping(document.get("capacity"), "capacity").items()
             },
             overflow={
                 str(k): str(v) for k, v in _mapping(document.get("overflow"), "overflow").items()
@@ -216,6 +217,19 @@ def load_forecast_settings(path: Path | None = None) -> ForecastSettings:
         raise ForecastSettingsError(f"{path}: {error}") from error
     validate(settings, path)
     return settings
+
+
+def _places(provision: object, value: object) -> float:
+    """A capacity's places, named by its key when it is not a number (`520 places` had said
+    only that a string could not be converted to a float)."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"capacity of {provision} must be a number of places, not {value!r}"
+        ) from None
 
 
 def _known_keys(values: object, section: str, known: set[str], where: Path) -> None:

@@ -58,6 +58,11 @@ def test_a_file_extending_itself_or_a_missing_file_is_a_clear_error(tmp_path):
         ),
         ("overflow: {mss: inmss}\n", "overflow for mss without a capacity"),
         ("capacity: {mss: -1}\noverflow: {mss: inmss}\n", "must be a number of places"),
+        # said only "could not convert string to float: '520 places'"
+        (
+            "capacity: {mss: 520 places}\noverflow: {mss: inmss}\n",
+            "capacity of mss must be a number of places, not '520 places'",
+        ),
         ("horizon: 2028-29\nrecover_by: 2030-31\n", r"recover_by \(2030-31\) is after the horizon"),
     ],
 )
