@@ -22,7 +22,7 @@ from serving.publish import (
     suppressed_family,
 )
 from serving.suppression import TOTAL
-from warehouse import table_exists
+from warehouse import forecast_settings, table_exists
 from warehouse.councils import councils as councils_held
 from warehouse.councils import held_councils, of_council
 
@@ -191,6 +191,9 @@ class ReportData:
     # close computed for the year before (checks.gates.BROUGHT_FORWARD_SQL): the balance runs
     # on from the earliest one given, so the difference is in neither it nor the forecast
     restated_balances: pd.DataFrame | None = None
+    # what the forecast ran with (meta.forecast_checked, warehouse.forecast_settings): its
+    # settings file, mitigations file, horizon … (None in a warehouse from before it was kept)
+    forecast_settings: str | None = None
     as_at: DataAsAt | None = None  # how far the council's extracts reach
     # the census counts' suppression per threshold (`_cohort_suppression`), worked out once; not
     # copied by dataclasses.replace (a copy with other counts works out its own)
@@ -596,6 +599,7 @@ def read_report_data(
         restated_balances=_restated_balances(df)
         if table_exists(con, "staging", "stg_budget__lines")
         else None,
+        forecast_settings=(recorded[0] if (recorded := forecast_settings(con)) else None),
         gap=df("SELECT * FROM forecast.gap_to_balance ORDER BY financial_year"),
         drivers=df("SELECT * FROM forecast.drivers"),
         data_quality=df("""

@@ -596,7 +596,7 @@ def applies_example_mitigations(data: ReportData) -> bool:
     """Whether the mitigated scenarios applied the shipped example log (forecast.assumptions'
     mitigation_log row): a council without a log of its own had its mitigated balance built
     from the example's block transfer and free school, and the report did not say so."""
-    frame = data.assumptions
+    frame = getattr(data, "assumptions", None)
     if frame is None or frame.empty:
         return False
     log = frame.loc[frame["assumption"].eq("mitigation_log"), "source"]
@@ -831,9 +831,13 @@ def assumptions(data: ReportData, threshold: int | None = None) -> list[Table]:
             frame,
             "mixed",
             "Rates in per cent a year (pay share: per cent of unit cost); amounts in the unit "
-            "shown. Every one is "
-            "a setting (forecast/config/forecast.yml) or estimated from the council's history; "
-            "forecast.assumptions holds them.",
+            "shown. Every one is a setting ("
+            + (
+                f"this forecast ran with {settings}"
+                if (settings := getattr(data, "forecast_settings", None))
+                else "forecast/config/forecast.yml, or the file HIGHNEEDS_FORECAST_SETTINGS names"
+            )
+            + ") or estimated from the council's history; forecast.assumptions holds them.",
         )
     ]
 

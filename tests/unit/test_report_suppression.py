@@ -438,3 +438,26 @@ def test_the_fastest_growing_need_is_of_the_needs_published_in_both_years():
     assert "among the larger needs Moderate" in caseload_by_need(shown, THRESHOLD).reading
     reading = caseload_by_need(hidden, THRESHOLD).reading
     assert "among the larger needs published in both years Social" in reading, reading
+
+
+def test_the_assumptions_note_names_the_settings_the_forecast_ran_with():
+    """The note said every assumption was a setting of forecast/config/forecast.yml, whichever
+    settings file the forecast ran with."""
+    from report.tables import assumptions
+
+    data = spend_data()
+    data.assumptions = pd.DataFrame(
+        {
+            "assumption": ["funding_growth"],
+            "provision_type": [None],
+            "financial_year": [None],
+            "value": [0.0],
+            "unit": ["a year"],
+            "source": ["set in infl0.yml without a source"],
+        }
+    )
+    assert "forecast/config/forecast.yml, or the file" in assumptions(data)[0].note
+    data.forecast_settings = "cfg/infl0.yml; mitigations cfg/m.yml; horizon 2028-29"
+    assert (
+        "this forecast ran with cfg/infl0.yml; mitigations cfg/m.yml" in assumptions(data)[0].note
+    )
