@@ -513,6 +513,12 @@ def releases_missing(folder: Path) -> list[str]:
 def load_published(folder: Path) -> dict[str, CouncilHistory]:
     """Every council (and England, code 'E92000001') in the published files under `folder`."""
     files = published_files(folder)
+    if not folder.is_dir():
+        # (said "caseload.csv not found", as of a folder without the release)
+        raise FileNotFoundError(
+            f"{folder}: {'not a folder' if folder.exists() else 'no such folder'}: give the "
+            "folder the DfE's published files are in"
+        )
     if "caseload.csv" not in files:
         older = (
             " (the folder holds the 2022 release's sen2_estab_caseload.csv, to January 2022: "

@@ -130,6 +130,12 @@ def _read_document(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     base_path = (path.parent / str(document.pop("extends"))).resolve()
     if base_path in seen:
         raise ForecastSettingsError(f"{path}: extends {base_path}, which extends it back")
+    if not base_path.is_file():
+        # (read as the missing file's own error, it did not say which file named it)
+        raise ForecastSettingsError(
+            f"{path}: extends {base_path}, which is not a file (a path relative to {path.name}'s "
+            "folder)"
+        )
     base = _read_document(base_path, (*seen, path.resolve()))
     if "population" in base and "population" not in document:  # relative to the file that names it
         base["population"] = str((base_path.parent / base["population"]).resolve())

@@ -4,6 +4,7 @@ the honest all-councils backtest."""
 import csv
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -1095,3 +1096,12 @@ def test_a_latest_census_most_councils_lack_is_refused_as_a_file_cut_short():
     history = councils(count=30)
     history["800"].caseload = history["800"].caseload.drop(index=2025)  # one reorganised away
     assert build_panel(history).years[-1] == 2025
+
+
+def test_a_published_folder_that_is_not_there_says_so():
+    """`--published /nonexistent` said "caseload.csv not found", as of a folder without the
+    release; a file given for the folder said "<file>: caseload.csv not found"."""
+    with pytest.raises(FileNotFoundError, match="nowhere: no such folder"):
+        load_published(Path("/nowhere"))
+    with pytest.raises(FileNotFoundError, match="caseload.csv: not a folder"):
+        load_published(next(SHIPPED.rglob("caseload.csv")))

@@ -41,7 +41,8 @@ def test_a_file_extending_itself_or_a_missing_file_is_a_clear_error(tmp_path):
         load_forecast_settings(loop)
     missing = tmp_path / "c.yml"
     missing.write_text("extends: nowhere.yml\n")
-    with pytest.raises(ForecastSettingsError, match="nowhere.yml: cannot read"):
+    # naming the file that names it (it named the missing file alone)
+    with pytest.raises(ForecastSettingsError, match=r"c.yml: extends .*nowhere.yml, which is not"):
         load_forecast_settings(missing)
 
 
