@@ -298,13 +298,14 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
 MAX_TOLERANCE = 0.5
 
 
-def _share(env: Mapping[str, str], name: str, default: float) -> float:
+def _share(env: Mapping[str, str], name: str, default: float, of: str) -> float:
+    """A tolerance: the share of `of` that may fail its check before the refresh blocks."""
     share = _float(env, name, default)
     if not 0 <= share < MAX_TOLERANCE:
         raise SettingsError(
-            f"{name}={env.get(name)!r} would let {share:.0%} of the rows or money through: it is "
-            f"a share, below {MAX_TOLERANCE} (0.01 = 1 %, 0.005 = 0.5 %); write a percentage as "
-            "a share"
+            f"{name}={env.get(name)!r} would let {share:.0%} of {of} through: a tolerance is a "
+            f"share below {MAX_TOLERANCE} (0.01 = 1 %, 0.005 = 0.5 %; half or more is none), so "
+            "a percentage typed for it (1 for 1 %) is refused"
         )
     return share
 
@@ -491,12 +492,23 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         forecast_settings=forecast_file,
         forecast=forecast,
         quarantine_tolerance=_share(
-            env, "HIGHNEEDS_QUARANTINE_TOLERANCE", DEFAULT_QUARANTINE_ROWS_TOLERANCE
+            env,
+            "HIGHNEEDS_QUARANTINE_TOLERANCE",
+            DEFAULT_QUARANTINE_ROWS_TOLERANCE,
+            "an extract's rows into quarantine",
         ),
         quarantine_money_tolerance=_share(
-            env, "HIGHNEEDS_QUARANTINE_MONEY_TOLERANCE", DEFAULT_QUARANTINE_MONEY_TOLERANCE
+            env,
+            "HIGHNEEDS_QUARANTINE_MONEY_TOLERANCE",
+            DEFAULT_QUARANTINE_MONEY_TOLERANCE,
+            "an extract's money into quarantine",
         ),
-        unlinked_tolerance=_share(env, "HIGHNEEDS_UNLINKED_TOLERANCE", DEFAULT_UNLINKED_TOLERANCE),
+        unlinked_tolerance=_share(
+            env,
+            "HIGHNEEDS_UNLINKED_TOLERANCE",
+            DEFAULT_UNLINKED_TOLERANCE,
+            "the payments or placements unlinked",
+        ),
         date_floor=_date(env, "HIGHNEEDS_DATE_FLOOR", DEFAULT_DATE_FLOOR),
         sen2_child_id=_sen2_child_id(env),
         min_fte_for_unit_cost_gate=_float(env, "HIGHNEEDS_UNIT_COST_GATE_MIN_FTE", 1.0),

@@ -47,7 +47,9 @@ def test_a_tolerance_typed_as_a_percentage_is_refused(environment, name, value):
     """`1` meaning 1 % let every bad row wait in quarantine: a ledger's £5.6m of unreadable
     amounts on a green run, the year's spend and balance £5.3m short."""
     environment.setenv(name, value)
-    with pytest.raises(SettingsError, match=f"{name}='{value}' would let .* it is a share"):
+    with pytest.raises(
+        SettingsError, match=f"{name}='{value}' would let .* a tolerance is a share"
+    ):
         load_settings()
     environment.setenv(name, "0.02")
     load_settings()
