@@ -394,6 +394,81 @@ def _known_code(con: duckdb.DuckDBPyConnection) -> str | None:
     return codes[0] if codes else None
 
 
+# which header rules the warehouse's stored rows were last cleared by (forget_personal)
+PERSONAL_RULES_TABLE = "meta.personal_rules"
+# what a rejected file's record says in place of a message that quoted a first line of data
+WITHHELD_MESSAGE = (
+    "rejected by an earlier version, whose message quoted the file's first line: its first line "
+    "named none of the extract's columns (it may be a row of data), so the message is withheld; "
+    "a refresh with the file in the landing folder says again why it is rejected"
+)
+
+
+def _personal_rules() -> str:
+    """A fingerprint of what is_personal_header drops, to tell when it has changed."""
+    rules = [
+        PERSONAL_HEADER.pattern,
+        *sorted(PERSONAL_WORDS),
+        *sorted(PERSONAL_NAMES),
+        *sorted(_personal_header_names()),
+        "first line quoted",  # rejected files' first lines of data (names_a_column)
+    ]
+    return hashlib.sha256("\n".join(rules).encode()).hexdigest()
+
+
+def forget_personal(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
+    """Clear from the extract's stored rows what today's rules would not have stored, once each
+    time the rules change: extra columns is_personal_header now drops (a warehouse loaded before
+    `Known As` and `Town` were dropped kept them in raw and quarantine), and a rejected file's
+    first line of data kept as its columns found, with the message that quoted it. An upgrade
+    kept them until the warehouse was rebuilt, unsaid."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {PERSONAL_RULES_TABLE} (extract VARCHAR, fingerprint VARCHAR)"
+    )
+    rules = _personal_rules()
+    done = con.execute(
+        f"SELECT fingerprint FROM {PERSONAL_RULES_TABLE} WHERE extract = ?", [extract.name]
+    ).fetchone()
+    if done and done[0] == rules:
+        return
+    for table in (f"raw.{extract.name}", f"quarantine.{extract.name}"):
+        keys = [
+            key
+            for (key,) in con.execute(
+                f"SELECT DISTINCT unnest(map_keys(_extra_columns)) FROM {table} "
+                "WHERE _extra_columns IS NOT NULL"
+            ).fetchall()
+            if key is not None and is_personal_header(key)
+        ]
+        if keys:
+            con.execute(
+                f"UPDATE {table} SET _extra_columns = map_from_entries(list_filter("
+                "map_entries(_extra_columns), lambda e: NOT list_contains(?, e.key))) "
+                "WHERE list_has_any(map_keys(_extra_columns), ?)",
+                [keys, keys],
+            )
+    known = {normalise_header(c.name) for c in extract.columns} | set(
+        load_aliases().get(extract.name, {})
+    )
+    quoted = [
+        (file_hash, file_name)
+        for file_hash, file_name, found in con.execute(
+            f"SELECT file_hash, file_name, columns_found FROM raw.{extract.name}_files "
+            "WHERE status = 'rejected' AND len(columns_found) > 0"
+        ).fetchall()
+        if not names_a_column(found, known)
+    ]
+    for file_hash, file_name in quoted:
+        con.execute(
+            f"UPDATE raw.{extract.name}_files SET columns_found = [], message = ? "
+            "WHERE file_hash = ?",
+            [f"{file_name}: {WITHHELD_MESSAGE}", file_hash],
+        )
+    con.execute(f"DELETE FROM {PERSONAL_RULES_TABLE} WHERE extract = ?", [extract.name])
+    con.execute(f"INSERT INTO {PERSONAL_RULES_TABLE} VALUES (?, ?)", [extract.name, rules])
+
+
 class CouncilCodeChanged(ValueError):
     """HIGHNEEDS_LA_CODE names another council than the one council whose files the warehouse
     holds: every table, the report's title and its benchmarks would take the new code."""
@@ -1368,6 +1443,7 @@ def load_extract(
         many = holds_many(councils, landing_dir)
         if la_code and not many:
             check_council_code(con, la_code)
+        forget_personal(con, extract)
         # files recorded before files had a council were the one council's
         con.execute(
             f"UPDATE raw.{extract.name}_files SET la_code = ? WHERE la_code IS NULL",

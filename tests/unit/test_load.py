@@ -1589,3 +1589,45 @@ def test_a_council_code_changed_under_a_warehouse_stops_before_anything_is_loade
         load_extract(con, EHCP, tmp_path, "L3", KEY, EXTRACT_DATE, la_code="868")
     assert con.execute("SELECT DISTINCT la_code FROM raw.ehcp_files").fetchall() == [("869",)]
     load_extract(con, EHCP, tmp_path, "L4", KEY, EXTRACT_DATE, la_code="869")
+
+
+def test_what_an_earlier_version_stored_and_todays_rules_drop_is_cleared_once(tmp_path, con):
+    """An upgraded warehouse kept, until it was rebuilt, the extra columns an earlier version
+    stored and today's rules drop (`Known As`, `Town`), and a rejected file's first line of data
+    as its columns found, with the message that quoted it."""
+    import ingest.load as load_module
+
+    write(
+        tmp_path,
+        "ehcp",
+        "plans.csv",
+        EHCP_HEADER.replace(",notes", "") + ",notes,Known As\nC1,P1,2010-09-01,M,ASD,2019-03-01,"
+        ",,,,,,keep,Ziggy\n",
+    )
+    load(con, EHCP, tmp_path)
+    # as an earlier version left them: the name kept, a data row quoted and kept
+    con.execute(
+        "UPDATE raw.ehcp SET _extra_columns = map(['notes', 'Known As'], ['keep', 'Ziggy'])"
+    )
+    con.execute(
+        "INSERT INTO raw.ehcp_files (file_hash, extract, file_name, status, message, "
+        "columns_found) VALUES ('h2', 'ehcp', 'ehcp/part2.csv', 'rejected', "
+        "'ehcp/part2.csv: missing required column(s) child_id; found columns: C9, Riley', "
+        "['C9', 'Riley'])"
+    )
+    con.execute("DELETE FROM meta.personal_rules")
+    load(con, EHCP, tmp_path, load_id="L2")
+    assert con.execute("SELECT _extra_columns FROM raw.ehcp").fetchone()[0] == {"notes": "keep"}
+    message, found = con.execute(
+        "SELECT message, columns_found FROM raw.ehcp_files WHERE file_hash = 'h2'"
+    ).fetchone()
+    assert found == [] and "Riley" not in message and "message is withheld" in message
+    # once: the next load finds the rules it was cleared by, and reads nothing again
+    calls = []
+    original = load_module.is_personal_header
+    load_module.is_personal_header = lambda header: calls.append(header) or original(header)
+    try:
+        load(con, EHCP, tmp_path, load_id="L3")
+    finally:
+        load_module.is_personal_header = original
+    assert calls == []
