@@ -576,7 +576,17 @@ def dbv_panels(data: ReportData, threshold: int | None = None) -> Chart:
     shown = [
         p for p in data.provisions if (whole_cost.get(p, pd.Series(dtype=float)).abs() > 0).any()
     ]
-    all_years = sorted(set(caseload.index) | set(cost.index) | set(future_cost.index))
+    # every panel's years: a first forecast year whose types' posted spend is all hidden for
+    # publication (an April refresh, a few postings in) drops out of the cost pivot alone, and
+    # the unit-cost and caseload panels' year had no place (KeyError: '2025-26', no report)
+    all_years = sorted(
+        set(caseload.index)
+        | set(cost.index)
+        | set(future_cost.index)
+        | set(future_unit.index)
+        | set(future_plans.index)
+        | set(unit.index)
+    )
     at = _positions(all_years)
 
     fig, axes = _subplots(1, 3, figsize=(style.FIGURE_WIDTH + 3, 4.4))
