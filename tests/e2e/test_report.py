@@ -289,6 +289,45 @@ def test_the_publication_caseload_growth_gives_no_hidden_count_back(data):
     assert "caseload of these types changed at a rate not published" in reading, reading
 
 
+def test_the_dbv_panels_draw_a_begun_first_year_whose_posted_spend_is_all_hidden(data):
+    """A refresh on 1 April, one top-up posted: for publication each type's posted spend of the
+    begun year is hidden, the cost pivot dropped the year, and the other panels' same year had
+    no place on the axis (KeyError: '2026-27': no report, nothing published)."""
+    from report.charts import dbv_panels
+
+    first = min(data.spend_forecast["financial_year"])
+    types = sorted(set(data.spend_forecast["provision_type"]))  # central too
+    begun = pd.DataFrame(
+        {
+            "financial_year": first,
+            "provision_type": types,
+            "spend_gbp": 1_000.0,
+            "spend_by_ledger_point_gbp": 1_000.0,
+            "placements": 1,
+            "fte_placements": 0.01,
+            "unit_cost_gbp": 100_000.0,
+            "is_complete_year": False,
+        }
+    )
+    posted = pd.DataFrame(
+        {
+            "assumption": ["first_year_posted_spend"],
+            "provision_type": [None],
+            "financial_year": [first],
+            "value": [1_000.0 * len(types)],
+            "unit": ["£"],
+            "source": ["posted so far"],
+        }
+    )
+    april = dataclasses.replace(
+        data,
+        spend=pd.concat([data.spend, begun], ignore_index=True),
+        assumptions=pd.concat([data.assumptions, posted], ignore_index=True),
+    )
+    chart = dbv_panels(april, THRESHOLD)
+    assert first in set(chart.data["financial_year"])
+
+
 def test_trace_forecast_shows_what_a_begun_first_year_has_posted(con):
     """A first forecast year the ledger has begun keeps its postings (most of the figure by
     December): the trace listed only the modelled year's inputs, which could not rebuild it."""
