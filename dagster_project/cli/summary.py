@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ingest.load import UNKNOWN_LA_CODE
 from warehouse import table_exists
 
 from ..settings import Settings
@@ -446,11 +447,21 @@ def _print_publication(settings: Settings, outcome: RefreshOutcome, console: Con
             highlight=False,
         )
         dropped = outcome.published.get("no_longer_served", "none")
-        if dropped and dropped != "none":
+        codes = [c.strip() for c in dropped.split(",")] if dropped and dropped != "none" else []
+        if UNKNOWN_LA_CODE in codes:
+            # its files were given a code since (HIGHNEEDS_LA_CODE, a SEN2 return's header):
+            # relabelled, not gone ("put a council's folder back" was the wrong advice)
+            codes.remove(UNKNOWN_LA_CODE)
             console.print(
-                f"[yellow]No longer served:[/yellow] council(s) {dropped}, served by the last "
-                "version, have no files in the landing folder now (put a council's folder back "
-                "to serve it again).",
+                f"Relabelled: the figures the last version served as council {UNKNOWN_LA_CODE} "
+                "(files with no council code) are served under the code their files carry now.",
+                highlight=False,
+            )
+        if codes:
+            console.print(
+                f"[yellow]No longer served:[/yellow] council(s) {', '.join(codes)}, served by the "
+                "last version, have no files in the landing folder now (put a council's folder "
+                "back to serve it again).",
                 highlight=False,
             )
         return

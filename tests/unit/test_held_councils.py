@@ -123,3 +123,33 @@ def test_the_reports_comparison_names_a_held_council_with_no_row_in_the_cohort_m
     )
     assert compared.loc["950", "Figures"].startswith("held, with no figures published yet: ")
     assert compared.loc[["931", "950"]].drop(columns="Figures").isna().all().all()
+
+
+def test_a_council_coded_for_the_first_time_is_relabelled_not_no_longer_served(tmp_path):
+    """A warehouse whose files had no code (000), refreshed with HIGHNEEDS_LA_CODE=869: the
+    summary said council 000 had no files now and to put its folder back."""
+    import io
+
+    from rich.console import Console
+
+    from dagster_project.cli.runner import RefreshOutcome
+    from dagster_project.cli.summary import _print_publication
+    from dagster_project.settings import load_settings
+
+    settings = load_settings(
+        {"HIGHNEEDS_WAREHOUSE": str(tmp_path / "w.duckdb")}, dotenv=tmp_path / "none.env"
+    )
+
+    def said(dropped: str) -> str:
+        console = Console(file=io.StringIO(), width=300)
+        outcome = RefreshOutcome(
+            True, "run", published={"version_id": "v2", "no_longer_served": dropped}
+        )
+        _print_publication(settings, outcome, console)
+        return console.file.getvalue()
+
+    relabelled = said("000")
+    assert "Relabelled" in relabelled and "No longer served" not in relabelled
+    both = said("000, 825")
+    assert "No longer served: council(s) 825," in both and "Relabelled" in both
+    assert "Relabelled" not in said("825")
