@@ -430,6 +430,52 @@ def test_a_ledger_that_stops_before_the_years_last_month_leaves_the_year_incompl
     assert by_point == dict(expected) and by_point[last] == ledger_by_year_before(march)[last]
 
 
+def test_a_ledger_starting_mid_year_prices_its_first_year_from_its_first_months_start(
+    warehouse_copy,
+):
+    """A ledger whose first posting is at the end of November pays for November: its part
+    year's unit cost had put the spend of the months from November over the placement days from
+    the posting's day (152 days' spend over 123 days' places, 22-25 % high)."""
+    cut = dt.date(2022, 11, 1)
+    query = (
+        "SELECT provision_type, spend_gbp, unit_cost_gbp FROM marts.fct_provision_spend "
+        "WHERE financial_year = '2022-23' AND unit_cost_gbp IS NOT NULL"
+    )
+    with duckdb.connect(str(warehouse_copy)) as con:
+        con.execute("DELETE FROM staging.stg_finance__transactions WHERE posting_date < ?", [cut])
+    rebuild(
+        warehouse_copy,
+        "int_data_as_at",
+        "int_placement_days_by_year",
+        "fct_provision_spend",
+        data_tests=False,
+    )
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        first, last, as_at = con.execute(
+            "SELECT ledger_first_posting_date, ledger_last_posting_date, as_at_date "
+            "FROM intermediate.int_data_as_at"
+        ).fetchone()
+        part = con.execute(query).fetchall()
+        complete = con.execute(
+            "SELECT is_complete_year FROM marts.fct_provision_spend "
+            "WHERE financial_year = '2022-23' LIMIT 1"
+        ).fetchone()[0]
+        spells = con.execute(
+            "SELECT provision_type, start_date, end_date "
+            "FROM intermediate.int_placements_classified"
+        ).fetchall()
+    assert first >= cut and first.month == 11 and not complete and part
+    since_month = dt.date(first.year, first.month, 1)
+    days: dict[str, int] = defaultdict(int)
+    for provision, start, end in spells:
+        since = max(start, dt.date(2022, 4, 1), since_month)
+        until = min(end or as_at, as_at, dt.date(2023, 3, 31), last)
+        days[provision] += max((until - since).days + 1, 0)
+    for provision, spend, unit_cost in part:
+        fte = Decimal(days[provision]) / 365
+        assert float(unit_cost) == pytest.approx(float(spend / fte), rel=1e-4), provision
+
+
 def test_a_part_years_unit_cost_is_its_spend_over_the_placement_days_the_ledger_covers(
     warehouse_copy,
 ):
@@ -757,9 +803,7 @@ def test_data_quality_accounts_for_the_requests_extract_too(warehouse_copy):
     }
 
 
-def _load_requests(
-    warehouse, csv_text: str, name: str = "requests.csv"
-) -> dict[str, list[str]]:
+def _load_requests(warehouse, csv_text: str, name: str = "requests.csv") -> dict[str, list[str]]:
     """Load `csv_text` as the landing folder's requests file `name`; each quarantined request's
     reasons."""
     import datetime as dt_
