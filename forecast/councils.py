@@ -40,6 +40,7 @@ def forecast_council(
     settings: ForecastSettings,
     mitigations_file: Path,
     published: Path | None,
+    own_log: bool = False,
 ) -> CouncilForecast:
     """The council's forecast, its backtest on its own censuses (joiners pooled with the DfE's
     published files when they hold the council, see aggregate.published_growth) and its checks."""
@@ -70,7 +71,10 @@ def forecast_council(
     )
     tables = forecast_tables(forecast, backtest)
     tables["assumptions"] = pd.concat(
-        [tables["assumptions"], pd.DataFrame([log_assumption(mitigations_file, mitigations)])],
+        [
+            tables["assumptions"],
+            pd.DataFrame([log_assumption(mitigations_file, mitigations, own_log)]),
+        ],
         ignore_index=True,
     )
     return CouncilForecast(
@@ -115,7 +119,15 @@ def forecast_councils(
     own = {code: shared is not None and files[code] != shared for code in codes}
 
     def arguments(code: str) -> tuple:  # _attempt's, for one council
-        return (forecast_council, code, histories[code], settings, files[code], published)
+        return (
+            forecast_council,
+            code,
+            histories[code],
+            settings,
+            files[code],
+            published,
+            own[code],
+        )
 
     if workers < 2 or len(codes) < 2:
         jobs = {code: _attempt(*arguments(code), own_log=own[code]) for code in codes}

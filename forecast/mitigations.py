@@ -112,14 +112,18 @@ def council_mitigations_file(council_folder: Path | None, default: Path) -> Path
     return found[0] if found else default
 
 
-def log_assumption(path: Path, mitigations: list[Mitigation]) -> dict:
+def log_assumption(path: Path, mitigations: list[Mitigation], own: bool = False) -> dict:
     """forecast.assumptions' row naming the mitigation log the mitigated scenarios apply: the
     shipped example's had been applied to any council without its own, and neither the report
-    nor the served tables said so."""
+    nor the served tables said so. A council's own log is named by its file alone, wherever
+    its landing folder is: a council's figures in a region's warehouse are those of a refresh
+    of its folder alone."""
     try:
         shown = str(path.resolve().relative_to(Path(__file__).parent.parent.resolve()))
     except ValueError:
         shown = str(path)
+    if own:
+        shown = f"the council's own log ({path.name} in its landing folder)"
     example = path.resolve() == EXAMPLE_MITIGATIONS.resolve()
     return {
         "assumption": "mitigation_log",

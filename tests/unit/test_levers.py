@@ -574,3 +574,8 @@ def test_a_council_s_own_log_may_be_spelt_yaml_and_the_row_naming_it_says_whose_
         EXAMPLE_SOURCE,
     )
     assert log_assumption(own, [])["source"] == str(own)
+    # a council's own log by its name alone: its figures in a region's warehouse are those of a
+    # refresh of its folder alone, wherever that folder is
+    assert log_assumption(own, [], own=True)["source"] == (
+        "the council's own log (mitigations.yaml in its landing folder)"
+    )
