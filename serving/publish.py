@@ -156,9 +156,10 @@ class SuppressedTable:
     # threshold is a few children's cost, and spend ÷ it gives the places back (the report
     # hides them so)
     hidden_below: tuple[str, tuple[str, ...]] | None = None
-    # (column, SQL giving it per la_code and the first dim): a fact of the whole row's year,
-    # no count, joined on after suppression (a part year's spend had been published as a year's)
-    per_year: tuple[str, str] | None = None
+    # a column of the source that is a fact of the whole row's year (the first dim), no count:
+    # published on every row of the year, totals included, after suppression (a part year's
+    # spend had been published as a year's)
+    per_year: str | None = None
 
 
 # marts.fct_ehcp_flows' counts, published.ehcp_flows' `measure`
@@ -210,7 +211,7 @@ SUPPRESSED_TABLES = (
         requires="marts.fct_provision_spend",
         source=(
             "SELECT la_code, financial_year, provision_type, placements, spend_gbp, unit_cost_gbp, "
-            "fte_placements FROM marts.fct_provision_spend"
+            "fte_placements, is_complete_year FROM marts.fct_provision_spend"
         ),
         dims=("financial_year", "provision_type"),
         count="placements",
@@ -218,11 +219,7 @@ SUPPRESSED_TABLES = (
         hidden_with_count=("spend_gbp", "unit_cost_gbp"),
         summed=("spend_gbp",),
         hidden_below=("fte_placements", ("unit_cost_gbp",)),
-        per_year=(
-            "is_complete_year",
-            "SELECT la_code, financial_year, bool_and(is_complete_year) AS is_complete_year "
-            "FROM marts.fct_provision_spend GROUP BY ALL",
-        ),
+        per_year="is_complete_year",
     ),
 )
 # The report's own table of the same census counts (its publication version; not served): plans
@@ -578,8 +575,25 @@ def suppressed_tables(sources: dict[str, pd.DataFrame], threshold: int) -> dict[
                 parts[name].append(with_la_code(table, code))
         for name, frames_of in parts.items():
             if name in {t.name for t in SUPPRESSED_TABLES}:
-                published[name] = pd.concat(frames_of, ignore_index=True)
+                published[name] = _with_per_year(
+                    pd.concat(frames_of, ignore_index=True), _SPECS[name], sources[name]
+                )
     return published
+
+
+def _with_per_year(
+    table: pd.DataFrame, spec: SuppressedTable, source: pd.DataFrame
+) -> pd.DataFrame:
+    """`table` as published with the spec's `per_year` column from its source rows (every row of
+    a council's year, totals too), before `suppressed`; both engines publish this frame."""
+    if spec.per_year is None:
+        return table
+    year = spec.dims[0]
+    flags = source.groupby(["la_code", year], as_index=False)[spec.per_year].agg(
+        lambda values: bool(values.astype(bool).all())
+    )
+    table = table.merge(flags, on=["la_code", year], how="left")
+    return table[[c for c in table.columns if c != "suppressed"] + ["suppressed"]]
 
 
 def _write_published(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
@@ -606,20 +620,11 @@ def _write_published(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
             else f'"{c}"'
             for c in frame.columns
         )
-        joined = ""
-        if spec.per_year is not None:
-            # before `suppressed`, as the contract lists it
-            flag, per_year = spec.per_year
-            year = spec.dims[0]
-            columns = columns.replace(
-                ', "suppressed"', f', per_year."{flag}" AS "{flag}", "suppressed"'
-            )
-            joined = f' LEFT JOIN ({per_year}) AS per_year USING (la_code, "{year}")'
         con.register("_frame", frame)
         try:
             con.execute(
                 f'CREATE TABLE {_ALIAS}.{PUBLISHED_SCHEMA}."{spec.name}" AS SELECT {columns} '
-                f"FROM _frame{joined}"
+                "FROM _frame"
             )
         finally:
             con.unregister("_frame")
