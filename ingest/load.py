@@ -75,6 +75,7 @@ from .readers import (
     FileRejected,
     Part,
     in_1900_serials,
+    known_headers,
     load_aliases,
     match_headers,
     names_a_column,
@@ -448,9 +449,7 @@ def forget_personal(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
                 "WHERE list_has_any(map_keys(_extra_columns), ?)",
                 [keys, keys],
             )
-    known = {normalise_header(c.name) for c in extract.columns} | set(
-        load_aliases().get(extract.name, {})
-    )
+    known = known_headers(extract, load_aliases().get(extract.name, {}))
     quoted = [
         (file_hash, file_name)
         for file_hash, file_name, found in con.execute(
@@ -1373,7 +1372,7 @@ def load_file(
         except FileRejected as rejection:
             _clean_up_after(con, rejection)
             outcome = FileOutcome(extract.name, file_name, file_hash, "rejected", str(rejection))
-            known = {normalise_header(c.name) for c in extract.columns} | set(aliases)
+            known = known_headers(extract, aliases)
             _record_file(
                 con,
                 outcome,

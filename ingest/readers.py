@@ -121,6 +121,12 @@ def normalise_header(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", str(name).strip().lower())
 
 
+def known_headers(extract: Extract, aliases: dict[str, str]) -> set[str]:
+    """What a header line may name for `extract`: its columns' normalised names and the aliases
+    (ingest/config/header_aliases.yml) that map to them."""
+    return {normalise_header(c.name) for c in extract.columns} | set(aliases)
+
+
 def names_a_column(headers: list[str], known: set[str]) -> bool:
     """Whether a first line names any of the `known` columns (normalised names and aliases). One
     naming none is most likely a row of data (a file split without its header line): a message
@@ -249,8 +255,7 @@ def match_headers(
             f"expected: {', '.join(extract.required)} "
             f"(optional: {', '.join(c.name for c in extract.columns if not c.required)})"
         )
-        known = {normalise_header(c.name) for c in extract.columns} | set(aliases)
-        if headers and not names_a_column(headers, known):
+        if headers and not names_a_column(headers, known_headers(extract, aliases)):
             raise FileRejected(
                 f"{part_name}: missing required column(s) {', '.join(missing)}; its first line "
                 f"names none of the columns of the {extract.name} extract ({len(headers)} fields, "
@@ -995,7 +1000,7 @@ def read_parts(
     work_dir: Path,
 ) -> list[Part]:
     """Every part of a landing file as temp tables `_part_<n>`; FileRejected when unreadable."""
-    known = {normalise_header(c.name) for c in extract.columns} | set(aliases)
+    known = known_headers(extract, aliases)
     suffix = path.suffix.lower()
     if suffix in WORKBOOK_SUFFIXES:
         sheets = settings_for(reader_settings, display_name).get("sheets")
