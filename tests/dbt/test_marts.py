@@ -430,6 +430,30 @@ def test_a_ledger_that_stops_before_the_years_last_month_leaves_the_year_incompl
     assert by_point == dict(expected) and by_point[last] == ledger_by_year_before(march)[last]
 
 
+def _rebuild_unit_costs(warehouse) -> None:
+    rebuild(
+        warehouse,
+        "int_data_as_at",
+        "int_placement_days_by_year",
+        "fct_provision_spend",
+        data_tests=False,
+    )
+
+
+def _placement_days(con, year: tuple[dt.date, dt.date], since: dt.date, until: dt.date):
+    """Each provision type's placement days in a financial year (`year`: its first and last day)
+    from `since` to `until` (the ledger's reach), counted from the placements themselves."""
+    as_at = con.execute("SELECT as_at_date FROM intermediate.int_data_as_at").fetchone()[0]
+    days: dict[str, int] = defaultdict(int)
+    for provision, start, end in con.execute(
+        "SELECT provision_type, start_date, end_date FROM intermediate.int_placements_classified"
+    ).fetchall():
+        lo = max(start, year[0], since)
+        hi = min(end or as_at, as_at, year[1], until)
+        days[provision] += max((hi - lo).days + 1, 0)
+    return days
+
+
 def test_a_ledger_starting_mid_year_prices_its_first_year_from_its_first_months_start(
     warehouse_copy,
 ):
@@ -443,16 +467,10 @@ def test_a_ledger_starting_mid_year_prices_its_first_year_from_its_first_months_
     )
     with duckdb.connect(str(warehouse_copy)) as con:
         con.execute("DELETE FROM staging.stg_finance__transactions WHERE posting_date < ?", [cut])
-    rebuild(
-        warehouse_copy,
-        "int_data_as_at",
-        "int_placement_days_by_year",
-        "fct_provision_spend",
-        data_tests=False,
-    )
+    _rebuild_unit_costs(warehouse_copy)
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
-        first, last, as_at = con.execute(
-            "SELECT ledger_first_posting_date, ledger_last_posting_date, as_at_date "
+        first, last = con.execute(
+            "SELECT ledger_first_posting_date, ledger_last_posting_date "
             "FROM intermediate.int_data_as_at"
         ).fetchone()
         part = con.execute(query).fetchall()
@@ -460,17 +478,9 @@ def test_a_ledger_starting_mid_year_prices_its_first_year_from_its_first_months_
             "SELECT is_complete_year FROM marts.fct_provision_spend "
             "WHERE financial_year = '2022-23' LIMIT 1"
         ).fetchone()[0]
-        spells = con.execute(
-            "SELECT provision_type, start_date, end_date "
-            "FROM intermediate.int_placements_classified"
-        ).fetchall()
+        since_month = dt.date(first.year, first.month, 1)
+        days = _placement_days(con, (dt.date(2022, 4, 1), dt.date(2023, 3, 31)), since_month, last)
     assert first >= cut and first.month == 11 and not complete and part
-    since_month = dt.date(first.year, first.month, 1)
-    days: dict[str, int] = defaultdict(int)
-    for provision, start, end in spells:
-        since = max(start, dt.date(2022, 4, 1), since_month)
-        until = min(end or as_at, as_at, dt.date(2023, 3, 31), last)
-        days[provision] += max((until - since).days + 1, 0)
     for provision, spend, unit_cost in part:
         fte = Decimal(days[provision]) / 365
         assert float(unit_cost) == pytest.approx(float(spend / fte), rel=1e-4), provision
@@ -491,29 +501,14 @@ def test_a_part_years_unit_cost_is_its_spend_over_the_placement_days_the_ledger_
     with duckdb.connect(str(warehouse_copy)) as con:
         before = {(r[0], r[1]): r for r in con.execute(query).fetchall()}
         con.execute("DELETE FROM staging.stg_finance__transactions WHERE posting_date > ?", [cut])
-    rebuild(
-        warehouse_copy,
-        "int_data_as_at",
-        "int_placement_days_by_year",
-        "fct_provision_spend",
-        data_tests=False,
-    )
+    _rebuild_unit_costs(warehouse_copy)
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
         after = {(r[0], r[1]): r for r in con.execute(query).fetchall()}
         first, as_at = con.execute(
             "SELECT ledger_first_posting_date, as_at_date FROM intermediate.int_data_as_at"
         ).fetchone()
-        spells = con.execute(
-            "SELECT provision_type, start_date, end_date "
-            "FROM intermediate.int_placements_classified"
-        ).fetchall()
+        days = _placement_days(con, (dt.date(2023, 4, 1), dt.date(2024, 3, 31)), first, cut)
     assert as_at > cut
-    year_start, year_end = dt.date(2023, 4, 1), dt.date(2024, 3, 31)
-    days: dict[str, int] = defaultdict(int)
-    for provision, start, end in spells:
-        since = max(start, year_start, first)
-        until = min(end or as_at, as_at, year_end, cut)
-        days[provision] += max((until - since).days + 1, 0)
     part = {k: r for k, r in after.items() if k[0] == "2023-24"}
     assert part and not any(r[4] for r in part.values())
     for (_, provision), (_, _, spend, unit_cost, _) in part.items():
