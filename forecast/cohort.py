@@ -74,6 +74,14 @@ AGES = np.arange(0, MAX_AGE + 1)
 # Ages (on the earlier census) whose moves share a prior: the phase transfers are their own.
 AGE_GROUPS = ((0, 3), (4, 4), (5, 9), (10, 10), (11, 14), (15, 15), (16, 17), (18, 18), (19, 25))
 JOINED, LEFT = "joined", "left"
+# A provision type that no child entered (joining, or moving in from another type) on the last
+# CLOSED_YEARS censuses and that holds none on the base census has stopped taking children (a
+# unit or a PRU closed, a contract ended) where its entries before made no entry that long less
+# likely than CLOSED_CHANCE (Poisson at their mean a year). The recency-weighted shares would
+# otherwise go on sending it children from its earlier years: an AP closed two years before was
+# forecast 9 plans and £177k by 2028-29, growing.
+CLOSED_YEARS = 2
+CLOSED_CHANCE = 0.05
 
 
 class CohortInputError(ValueError):
@@ -155,6 +163,9 @@ class CohortModel:
     # set when the joiners are anchored to the caseload's growth (_anchor_to_caseload_growth):
     # beyond ANCHOR_YEARS their trend's spread is held to what that growth's spread gives
     anchored: bool = False
+    # provision types that have stopped taking children (_closed_types): type → children who
+    # entered it a year before they stopped; the model sends them no joiner and no move
+    closed: dict[str, float] = field(default_factory=dict)
 
     @property
     def leave_rate(self) -> np.ndarray:
@@ -287,6 +298,20 @@ def estimate(
         joiner_cells += 1.0  # where they would join is irrelevant: there are none
     margins = np.outer(joiner_cells.sum(axis=1), joiner_cells.sum(axis=0)) / joiner_cells.sum()
     joiner_share = joiner_cells + 0.5 * margins / max(margins.sum(), 1e-9) * P
+    closed = _closed_types(frame, provisions, base, years, settings.trend_years)
+    for name, before in closed.items():
+        i = index[name]
+        joiner_share[:, i] = 0.0
+        # who would have moved there stays where they are: a gamma of shape 0 draws 0
+        others = np.flatnonzero(np.arange(P) != i)
+        move_alpha[:, others, others] += move_alpha[:, others, i]
+        move_alpha[:, others, i] = 0.0
+        notes.append(
+            f"{name}: no child entered it on the last {CLOSED_YEARS} censuses and none is there "
+            f"on January {last}'s (before, {before:.1f} a year): forecast to take no child"
+        )
+    if joiner_share.sum() == 0:  # every type a child could join has closed: none joins
+        joiner_share[:] = 1.0
     joiner_share /= joiner_share.sum()
 
     totals = (
@@ -394,10 +419,39 @@ def estimate(
         settings=settings,
         notes=notes,
         growth_source=growth_source,
+        closed=closed,
     )
     if anchor is not None:
         _anchor_to_caseload_growth(model, *anchor)
     return model
+
+
+def _closed_types(
+    frame: pd.DataFrame, provisions: list[str], base: np.ndarray, years: list, trend_years: int
+) -> dict[str, float]:
+    """Provision types that have stopped taking children (CLOSED_YEARS, CLOSED_CHANCE), each with
+    the children who entered it a year over the `trend_years` before: none where the history is
+    too short to tell."""
+    recent, before = years[-CLOSED_YEARS:], years[:-CLOSED_YEARS][-trend_years:]
+    if len(recent) < CLOSED_YEARS or not before:
+        return {}
+    entries = frame[
+        (frame["provision_to"] != frame["provision_from"]) & frame["provision_to"].isin(provisions)
+    ]
+    per_year = (
+        entries.groupby(["provision_to", "year"])["children"]
+        .sum()
+        .unstack(fill_value=0)
+        .reindex(index=provisions, columns=years, fill_value=0)
+    )
+    closed = {}
+    for i, name in enumerate(provisions):
+        if base[:, i].sum() > 0 or per_year.loc[name, recent].sum() > 0:
+            continue
+        rate = float(per_year.loc[name, before].mean())
+        if np.exp(-rate * CLOSED_YEARS) < CLOSED_CHANCE:
+            closed[name] = rate
+    return closed
 
 
 # The published files' growth and its spread are stated three years ahead (aggregate.council_growth)

@@ -1100,6 +1100,21 @@ def assumptions_table(
             ),
         )
     )
+    for provision, before in model.closed.items():
+        rows.append(
+            (
+                "closed_to_children",
+                provision,
+                None,
+                before,
+                "children entering a year before",
+                f"no child entered it (joining, or moving from another type) on the last "
+                f"{cohort.CLOSED_YEARS} censuses and none is there on January "
+                f"{model.base_year}'s, where its entries before ({before:.1f} a year) made that "
+                f"less likely than {cohort.CLOSED_CHANCE:.0%} by chance: the forecast sends it "
+                "no child",
+            )
+        )
     rows.append(
         (
             "population",

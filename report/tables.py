@@ -740,6 +740,7 @@ ASSUMPTION_LABELS = {
     "unit_cost": "Unit cost the growth starts from",
     "fte_per_plan": "Full-time places per plan",
     "joiners_trend": "New plans: trend",
+    "closed_to_children": "Provision type taking no new children",
     "population": "Population",
     "mitigation_log": "Mitigation log",
     "capacity": "Capacity",

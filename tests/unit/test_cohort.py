@@ -151,6 +151,50 @@ def test_where_joiners_join_is_their_share_smoothed_by_its_margins():
     assert cohort.simulate(model, 2, 10, seed=1).plans.shape == (10, 2, A, 2)
 
 
+def _stopping(b_before: int, b_present: bool = False) -> pd.DataFrame:
+    """2020-2025: 30 a year join a at 5, and each leaves by the next census; b took `b_before` a
+    year at 10 until 2023 (one also moving in from a) and c one a year until 2023, then neither
+    took a child (with `b_present`, one of b's 2023 joiners is still there on the last census)."""
+    rows = []
+    for year in range(2020, 2026):
+        rows.append(joined(year, 5, "a", 30))
+        if year > 2020:
+            rows.append(left(year, 5, "a", 30 - (year <= 2023)))
+        if year <= 2023:
+            rows += [joined(year, 10, "b", b_before), joined(year, 10, "c", 1)]
+            if year > 2020:
+                rows.append(moved(year, 5, "a", "b", 1))
+        if 2020 < year <= 2024:
+            rows.append(left(year, 10, "c", 1))
+            gone = b_before + (year > 2021) - (b_present and year == 2024)
+            rows.append(left(year, 10, "b", gone))
+            if b_present and year == 2024:
+                rows.append(moved(year, 10, "b", "b", 1))
+        if b_present and year == 2025:
+            rows.append(moved(year, 11, "b", "b", 1))
+    return transitions(*rows)
+
+
+def test_a_type_no_child_entered_for_two_censuses_takes_none():
+    """b took 3-4 children a year, then none on the last two censuses and has none left: the
+    recency-weighted shares went on sending it joiners and movers from its earlier years (an AP
+    closed two years before was forecast 9 plans by 2028-29). c took one a year: two years
+    without one is no evidence it has stopped (e^-2 = 14 %), so it keeps its share."""
+    model = cohort.estimate(_stopping(3), TYPES, EVEN)
+    assert model.closed == {"b": pytest.approx(3.75)}  # 3 + 3 moving in from a, 4 years
+    assert model.joiner_share[:, 1].sum() == 0 and model.joiner_share.sum() == pytest.approx(1)
+    assert model.joiner_share[:, 2].sum() > 0
+    assert model.move_rate[5, 0, 1] == 0
+    paths = cohort.simulate(model, 3, 200, seed=1)
+    assert paths.plans[..., 1].sum() == 0 and paths.plans[..., 2].sum() > 0
+    assert any(
+        note.startswith("b: no child entered it on the last 2 censuses") for note in model.notes
+    )
+    # with the shares it had, b went on taking children
+    open_model = cohort.estimate(_stopping(3, b_present=True), TYPES, EVEN)
+    assert open_model.closed == {} and open_model.joiner_share[:, 1].sum() > 0
+
+
 def test_a_flat_two_year_joiner_trend():
     # each year's 40 joiners leave by the next census: the caseload is 40 every year
     history = transitions(
