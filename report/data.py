@@ -645,7 +645,8 @@ def compare_councils(
     con: duckdb.DuckDBPyConnection, served: dict[str, str] | None = None
 ) -> pd.DataFrame:
     """Each council of the warehouse: its plans on its latest census, its latest complete year's
-    high needs spend, spend per plan and cumulative balance, and its forecast balance at the
+    high needs spend, plans on that year's January census, spend per plan (of that census) and
+    cumulative balance, and its forecast balance at the
     horizon (unmitigated). A council held by a failed gate (or a forecast that could not be
     fitted) shows why, not its figures: the warehouse's are the ones that failed, and the
     serving file keeps its last good ones, or has none when `served` (each council's figures in
@@ -671,6 +672,16 @@ def compare_councils(
                    p.cumulative_balance_gbp::DOUBLE AS cumulative_balance_gbp
             FROM complete INNER JOIN marts.fct_hnb_position AS p USING (la_code, financial_year)
         ),
+        -- the plans of the January census inside that year (2024-25: January 2025): a council
+        -- whose ledger lags its plans had its spend divided by a later year's caseload
+        year_plans AS (
+            SELECT position.la_code, sum(cohort.plans)::BIGINT AS plans
+            FROM position
+            INNER JOIN marts.fct_ehcp_cohort AS cohort
+                ON cohort.la_code = position.la_code
+               AND cohort.census_year = left(position.financial_year, 4)::INTEGER + 1
+            GROUP BY ALL
+        ),
         forecast AS (
             SELECT la_code, financial_year, cumulative_balance_gbp_central
             FROM forecast.hnb_position WHERE scenario = 'unmitigated'
@@ -681,7 +692,8 @@ def compare_councils(
                plans.plans AS "EHC plans",
                position.financial_year AS "Latest complete year",
                position.spend_gbp AS "High needs spend (£)",
-               position.spend_gbp / nullif(plans.plans, 0) AS "Spend (£ per plan)",
+               year_plans.plans AS "EHC plans, that year's census",
+               position.spend_gbp / nullif(year_plans.plans, 0) AS "Spend (£ per plan)",
                position.cumulative_balance_gbp AS "Cumulative balance (£)",
                forecast.financial_year AS "Forecast year",
                forecast.cumulative_balance_gbp_central
@@ -690,12 +702,13 @@ def compare_councils(
         FROM (SELECT unnest(?::VARCHAR[]) AS la_code) AS councils
         LEFT JOIN plans USING (la_code)
         LEFT JOIN position USING (la_code)
+        LEFT JOIN year_plans USING (la_code)
         LEFT JOIN forecast USING (la_code)
         ORDER BY councils.la_code
         """,
         [compared_councils(con)],
     ).df()
-    for column in ("Census", "EHC plans"):
+    for column in ("Census", "EHC plans", "EHC plans, that year's census"):
         # counts stay whole numbers where a council without a census leaves a blank
         compared[column] = pd.Series(
             [None if pd.isna(v) else int(v) for v in compared[column]],

@@ -1553,7 +1553,9 @@ def councils(data: ReportData) -> list[Table]:
             "mixed",
             "Each council's own figures (this report is of one of them): plans on its latest "
             "January census, the high needs spend and cumulative balance of its latest complete "
-            "financial year (marts.fct_ehcp_cohort, fct_hnb_position), and its forecast balance "
+            "financial year (marts.fct_ehcp_cohort, fct_hnb_position) and its spend per plan on "
+            "the January census inside that year (a ledger may lag the plans), and its forecast "
+            "balance "
             "at the horizon, unmitigated (forecast.hnb_position). Negative balance = deficit. "
             "A council whose gate failed this refresh is held: its figures are left out here, "
             "and the serving file keeps its last good ones (meta.councils).",

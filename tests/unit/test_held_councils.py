@@ -2,6 +2,7 @@
 
 import dagster as dg
 import pandas as pd
+import pytest
 
 from checks.gates import GateResult
 from dagster_project.metadata import HELD_COUNCILS, check_result, held_by
@@ -123,6 +124,49 @@ def test_the_reports_comparison_names_a_held_council_with_no_row_in_the_cohort_m
     )
     assert compared.loc["950", "Figures"].startswith("held, with no figures published yet: ")
     assert compared.loc[["931", "950"]].drop(columns="Figures").isna().all().all()
+
+
+def test_the_comparisons_spend_per_plan_is_of_the_census_inside_the_spends_year():
+    """869's ledger stops in 2025-26 while its plans reach January 2026: its 2024-25 spend was
+    divided by January 2026's plans (a later, larger caseload: £18,993 a plan against £20,819),
+    so two councils looked alike when one was a tenth dearer."""
+    import duckdb
+
+    from report.data import compare_councils
+
+    con = duckdb.connect()
+    for schema in ("marts", "forecast", "meta"):
+        con.execute(f"CREATE SCHEMA {schema}")
+    con.execute(
+        "CREATE TABLE marts.fct_ehcp_cohort AS SELECT * FROM (VALUES "
+        "('869', 2025, 'mss', 1000), ('869', 2025, 'inmss', 685), ('869', 2026, 'mss', 1847), "
+        "('825', 2025, 'mss', 700)) t(la_code, census_year, provision_type, plans)"
+    )
+    con.execute(
+        "CREATE TABLE marts.fct_provision_spend AS "
+        "SELECT * FROM (VALUES ('869'), ('825')) t(la_code)"
+    )
+    con.execute(
+        "CREATE TABLE marts.fct_hnb_position AS SELECT * FROM (VALUES "
+        "('869', '2024-25', true, 35079789.38, -1e6), ('869', '2025-26', false, 2.5e7, NULL), "
+        "('825', '2024-25', true, 13.25e6, -2e6)) "
+        "t(la_code, financial_year, is_complete_year, spend_gbp, cumulative_balance_gbp)"
+    )
+    con.execute(
+        "CREATE TABLE forecast.hnb_position AS SELECT * FROM (VALUES "
+        "('869', 'unmitigated', '2028-29', -4e6), ('825', 'unmitigated', '2028-29', -3e6)) "
+        "t(la_code, scenario, financial_year, cumulative_balance_gbp_central)"
+    )
+    con.execute(
+        "CREATE TABLE meta.held_councils (run_id VARCHAR, la_code VARCHAR, asset VARCHAR, "
+        "check_name VARCHAR, description VARCHAR)"
+    )
+    compared = compare_councils(con).set_index("Council (old LA code)")
+    row = compared.loc["869"]
+    assert (row["Census"], row["EHC plans"], row["Latest complete year"]) == (2026, 1847, "2024-25")
+    assert row["EHC plans, that year's census"] == 1685
+    assert row["Spend (£ per plan)"] == pytest.approx(35079789.38 / 1685)
+    assert compared.loc["825", "Spend (£ per plan)"] == pytest.approx(13.25e6 / 700)
 
 
 def test_a_council_coded_for_the_first_time_is_relabelled_not_no_longer_served(tmp_path):
