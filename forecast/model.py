@@ -680,7 +680,7 @@ def _mitigation_effects(
                     plans[y],
                     spend[y],
                     funding[y],
-                    -spend[y],
+                    0.0 - spend[y],  # (not -spend: a saving of nothing is 0, not -0)
                     funding[y] - spend[y],
                     balance[y],
                     ", ".join(f"{k}={v}" for k, v in m.effect.items()),

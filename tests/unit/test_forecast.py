@@ -293,6 +293,9 @@ def test_mitigations_do_not_act_before_their_start_year(steady):
         effects.loc["2026-27", "plans_effect"] == 0 and effects.loc["2027-28", "plans_effect"] == 0
     )
     assert effects.loc["2028-29", "plans_effect"] < 0
+    # a year it does nothing saves 0, not -0 (a BI tool shows "-0")
+    before = effects.loc[["2026-27", "2027-28"], "in_year_saving_gbp"]
+    assert (before == 0).all() and not np.signbit(before).any()
 
 
 def test_delivery_costs_the_mitigated_balance_leaves_out_are_stated_beside_it(steady):
