@@ -289,8 +289,11 @@ def estimate(
 
     # joiners: where they join, and how many
     joined = frame[frame["provision_from"] == JOINED]
+    # where they join: not past 25 (a plan live past its end, which the cohort mart flags, was
+    # clipped to 25 and had the forecast send children a plan at 25 every year)
+    joining = joined[joined["age_to"] <= MAX_AGE]
     joiner_cells = np.zeros((A, P))
-    np.add.at(joiner_cells, cells(joined, "age_to", "provision_to"), joined["weight"].to_numpy())
+    np.add.at(joiner_cells, cells(joining, "age_to", "provision_to"), joining["weight"].to_numpy())
     if joiner_cells.sum() == 0:
         notes.append(
             "no child joined between the censuses in the history: the forecast has no joiners"

@@ -195,6 +195,22 @@ def test_a_type_no_child_entered_for_two_censuses_takes_none():
     assert open_model.closed == {} and open_model.joiner_share[:, 1].sum() > 0
 
 
+def test_joiners_past_25_do_not_say_where_children_join():
+    """Plans that started past 25 (flagged in the cohort mart, counted on their census) were
+    clipped to 25 and became a share of joiners at 25 that every forecast year repeated."""
+    history = transitions(
+        joined(2025, 5, "a", 30),
+        joined(2025, 26, "b", 10),
+        left(2026, 5, "a", 30),
+        left(2026, 25, "b", 10),
+        joined(2026, 5, "a", 30),
+        joined(2026, 27, "b", 6),
+    )
+    model = cohort.estimate(history, TYPES, EVEN)
+    assert model.joiner_share[cohort.MAX_AGE].sum() == 0 and model.joiner_share[5, 0] > 0.9
+    assert model.base[cohort.MAX_AGE, 1] == 6  # on their census they are counted
+
+
 def test_a_flat_two_year_joiner_trend():
     # each year's 40 joiners leave by the next census: the caseload is 40 every year
     history = transitions(
