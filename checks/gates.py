@@ -1662,10 +1662,23 @@ def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) 
             "WHERE line IN ('hnb_allocation', 'place_deductions')"
         )
     )
-    many = len({*facts["la_code"], *negative["la_code"], *undeducted["la_code"]}) > 1
+    implausible = _implausible_allocations(wh)
+    many = (
+        len(
+            {
+                *facts["la_code"],
+                *negative["la_code"],
+                *undeducted["la_code"],
+                *implausible["la_code"],
+            }
+        )
+        > 1
+    )
     facts = pd.concat(
         [
-            facts.assign(allocation_negative=None, deductions_missing=None),
+            facts.assign(
+                allocation_negative=None, deductions_missing=None, allocation_implausible=None
+            ),
             pd.DataFrame(
                 {
                     "la_code": negative["la_code"],
@@ -1690,6 +1703,15 @@ def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) 
                     "deductions_missing": True,
                 }
             ),
+            pd.DataFrame(
+                {
+                    "la_code": implausible["la_code"],
+                    "label": [
+                        (f"council {c}: " if many else "") + w for c, w in implausible.values
+                    ],
+                    "allocation_implausible": True,
+                }
+            ),
         ],
         ignore_index=True,
     )
@@ -1704,6 +1726,9 @@ def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) 
             ),
             expect("ExpectColumnValuesToBeInSet", column="allocation_negative", value_set=[False]),
             expect("ExpectColumnValuesToBeInSet", column="deductions_missing", value_set=[False]),
+            expect(
+                "ExpectColumnValuesToBeInSet", column="allocation_implausible", value_set=[False]
+            ),
         ],
         {
             "complete_without_budget": (
@@ -1731,8 +1756,85 @@ def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) 
                 "year's deductions too high, and a forecast year's would be grown on (add the "
                 "year's place_deductions line; 0 if the year truly has none)"
             ),
+            "allocation_implausible": (
+                "a year's high needs funding is not of the size of the council's others: an "
+                "hnb_allocation at or below its own place deductions (funding below nothing), "
+                f"one outside 1/{ALLOCATION_SPREAD:g} to {ALLOCATION_SPREAD:g} times the "
+                "median of the council's allocations in the budget file, or a complete year's "
+                f"funding outside 1/{ALLOCATION_SPREAD:g} to {ALLOCATION_SPREAD:g} times its "
+                "spend in the finance ledger: most likely an amount in £ thousands (or pence), "
+                "read as pounds it would publish a deficit many times over, grown on to the "
+                "horizon (write the budget file's amounts in pounds)"
+            ),
         },
     )
+
+
+# A year's allocation, or a complete year's funding against its spend, this many times larger or
+# smaller than the council's others is a unit slip, not a budget: England's high needs
+# allocation a little more than doubled from 2017-18 to 2025-26, and no council's deficit reached
+# three times its funding.
+ALLOCATION_SPREAD = 4.0
+
+
+def _implausible_allocations(wh: Warehouse) -> pd.DataFrame:
+    """(la_code, what) of each allocation at or below its year's place deductions or far from the
+    council's median allocation, and each complete year whose funding is far from its spend
+    (ALLOCATION_SPREAD): a budget typed in £k read as pounds (−£377m for −£25m), or one year's
+    allocation in £k beside its deductions in pounds (a negative funding, grown on)."""
+    spread = ALLOCATION_SPREAD
+    years = wh.frame(
+        """
+        SELECT la_code, financial_year,
+               sum(amount_gbp) FILTER (WHERE line = 'hnb_allocation') AS allocation,
+               coalesce(sum(abs(amount_gbp)) FILTER (WHERE line = 'place_deductions'), 0)
+                   AS deductions,
+               min(source_file) FILTER (WHERE line = 'hnb_allocation') AS source_file,
+               min(source_row) FILTER (WHERE line = 'hnb_allocation') AS source_row
+        FROM staging.stg_budget__lines GROUP BY la_code, financial_year
+        ORDER BY la_code, financial_year
+        """
+    )
+    years = years[years["allocation"].astype(float) > 0]
+    found = []
+    for la_code, council in years.groupby("la_code", sort=True):
+        allocations = council["allocation"].astype(float)
+        middle = float(allocations.median())
+        for r, allocation in zip(council.itertuples(), allocations, strict=True):
+            where = (
+                f"{r.source_file} row {r.source_row}, column amount: hnb_allocation for "
+                f"{r.financial_year} is {allocation:,.2f}"
+            )
+            if allocation <= float(r.deductions):
+                found.append(
+                    (
+                        la_code,
+                        f"{where}, not above its place deductions of {float(r.deductions):,.2f}",
+                    )
+                )
+            elif len(council) > 1 and not middle / spread <= allocation <= middle * spread:
+                found.append(
+                    (
+                        la_code,
+                        f"{where}, {allocation / middle:.3g} times the median of "
+                        f"its {len(council)} years ({middle:,.2f})",
+                    )
+                )
+    complete = wh.frame(
+        "SELECT la_code, financial_year, funding_gbp, spend_gbp FROM marts.fct_hnb_position "
+        "WHERE is_complete_year AND has_budget AND funding_gbp > 0 AND spend_gbp > 0 "
+        "ORDER BY la_code, financial_year"
+    )
+    for r in complete.itertuples():
+        funding, spend = float(r.funding_gbp), float(r.spend_gbp)
+        if not spend / spread <= funding <= spend * spread:
+            found.append(
+                (
+                    r.la_code,
+                    f"{r.financial_year}: funding {funding:,.2f} against spend {spend:,.2f}",
+                )
+            )
+    return pd.DataFrame(found, columns=["la_code", "what"])
 
 
 def balance_brought_forward_anchors(

@@ -505,6 +505,44 @@ def test_an_allocation_of_zero_fails_naming_file_row_and_column(con):
     )
 
 
+def test_a_years_allocation_in_thousands_fails_naming_file_row_and_column(con):
+    """One year's allocation typed in £k beside its place deductions in pounds: funding read as
+    −£2.9m, grown on to the horizon (a −£161.5m balance for −£25.5m), every gate green."""
+    con.execute(
+        "UPDATE raw.budget SET amount = round(amount / 1000, 2) "
+        "WHERE line = 'hnb_allocation' AND financial_year = '2022-23'"
+    )
+    file, row, allocation = con.execute(
+        "SELECT source_file, source_row, amount_gbp FROM staging.stg_budget__lines "
+        "WHERE line = 'hnb_allocation' AND financial_year = '2022-23'"
+    ).fetchone()
+    result = gates.complete_years_have_a_budget(con)
+    assert not result.passed
+    assert "a year's high needs funding is not of the size of the council's others" in (
+        result.summary
+    )
+    assert (
+        f"{file} row {row}, column amount: hnb_allocation for 2022-23 is "
+        f"{float(allocation):,.2f}, not above its place deductions of " in result.summary
+    )
+
+
+def test_a_budget_file_in_thousands_fails_naming_each_complete_year(con):
+    """Every amount of the budget file in £k: each year's funding 0.1 % of its spend, the
+    published deficit −£377m for −£25m, every gate green."""
+    assert gates.complete_years_have_a_budget(con).passed
+    con.execute("UPDATE raw.budget SET amount = round(amount / 1000, 2)")
+    # (the mart is a table: its funding as the rebuilt mart would read it)
+    con.execute("UPDATE marts.fct_hnb_position SET funding_gbp = round(funding_gbp / 1000, 2)")
+    funding, spend = con.execute(
+        "SELECT funding_gbp, spend_gbp FROM marts.fct_hnb_position "
+        "WHERE is_complete_year AND has_budget ORDER BY financial_year LIMIT 1"
+    ).fetchone()
+    result = gates.complete_years_have_a_budget(con)
+    assert not result.passed and funding * 100 < spend
+    assert f": funding {float(funding):,.2f} against spend {float(spend):,.2f}" in result.summary
+
+
 def test_a_budget_line_two_files_give_differently_warns_naming_both(con):
     """A provisional budget named after the final one: its £38.5m allocation was taken for the
     final £40.2m (the later-loaded file wins), the balance £1.7m worse, unsaid."""
