@@ -501,8 +501,17 @@ def indicator_parts(data: PublishedData, flags: pd.DataFrame) -> pd.DataFrame:
                 total[year - 1],
                 [(year - 1, ["total"])],
             )
-    if data.allocations is not None:
-        latest_fy = max(data.allocations["financial_year"], key=fy_start)
+    # the latest allocation year whose January census the plans' release holds: the DfE
+    # publishes a year's allocations before that census, and the latest year of the file had the
+    # indicator left out for every council, unsaid
+    censuses = {year for history in councils.values() for year in _series(history, "total").index}
+    with_census = (
+        [y for y in data.allocations["financial_year"] if fy_start(y) + 1 in censuses]
+        if data.allocations is not None
+        else []
+    )
+    if with_census:
+        latest_fy = max(with_census, key=fy_start)
         census = fy_start(latest_fy) + 1
         allocation = data.allocations[data.allocations["financial_year"] == latest_fy].set_index(
             "old_la_code"

@@ -1,6 +1,8 @@
 """The report's library on tiny hand-made inputs: benchmark indicators, ranks, similar councils,
 flags on published figures that look wrong, and suppression across a table and its categories."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -75,6 +77,19 @@ def data() -> PublishedData:
     mss[YEARS.index(2023)] *= 0.45
     councils["900"] = council("900", "South", totals, mss)
     return published(councils)
+
+
+def test_allocations_published_before_their_census_keep_the_latest_year_with_one(data):
+    """An allocations file holding 2025-26 and 2026-27 (published before their January census)
+    made the latest year's census missing for every council: the indicator vanished unsaid."""
+    later = data.allocations.assign(financial_year="2025-26", high_needs_block_gbp=1e9)
+    latest = data.allocations.assign(financial_year="2026-27", high_needs_block_gbp=1e9)
+    data = dataclasses.replace(
+        data, allocations=pd.concat([data.allocations, later, latest], ignore_index=True)
+    )
+    table = benchmark(data, "811").table.set_index("indicator")
+    assert table.loc["hnb_per_plan", "council"] == pytest.approx(20_000)
+    assert table.loc["hnb_per_plan", "period"] == "2023-24 (plans at Jan 2024)"
 
 
 def test_indicators_ranks_and_comparators(data):
@@ -451,6 +466,6 @@ def test_the_region_s_plans_index_sums_its_councils_across_a_reorganisation():
     trends = benchmark(data, "801").trends
     region = trends[(trends["series"] == "region") & (trends["measure"] == "plans_index")]
     assert region.set_index("census_year")["value"].to_dict() == pytest.approx(
-        {year: 100 * 1.05 ** (year - YEARS[0]) for year in YEARS}, abs=0.05  # (to 0.1)
+        {year: 100 * 1.05 ** (year - YEARS[0]) for year in YEARS},
+        abs=0.05,  # (to 0.1)
     )
-
