@@ -1051,31 +1051,130 @@ def transactions_under_two_ids(target: Warehouse | duckdb.DuckDBPyConnection) ->
         ORDER BY 1, 2, 3
         """
     )
-    several = frame["la_code"].nunique() > 1
-    facts = pd.DataFrame(
-        {
-            "la_code": frame["la_code"],
-            "label": [
-                (f"council {r.la_code}: " if several else "")
-                + f"{r.transactions:,} transactions of {r.first_file} are in {r.second_file} "
-                f"under the same ids but for leading zeros (e.g. {r.first_id} and {r.second_id}), "
-                f"the same day and amount: £{r.twice_gbp:,.2f} counted twice"
-                for r in frame.itertuples()
-            ],
-            "counted_twice": frame["transactions"] > 0,
-        }
+    copied = _files_copied_under_new_ids(target)
+    several = len({*frame["la_code"], *copied["la_code"]}) > 1
+    facts = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "la_code": frame["la_code"],
+                    "label": [
+                        (f"council {r.la_code}: " if several else "")
+                        + f"{r.transactions:,} transactions of {r.first_file} are in "
+                        f"{r.second_file} under the same ids but for leading zeros (e.g. "
+                        f"{r.first_id} and {r.second_id}), the same day and amount: "
+                        f"£{r.twice_gbp:,.2f} counted twice"
+                        for r in frame.itertuples()
+                    ],
+                    "counted_twice": frame["transactions"] > 0,
+                    "copied_under_new_ids": None,
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "la_code": copied["la_code"],
+                    "label": [
+                        (f"council {r.la_code}: " if several else "")
+                        + f"{int(r.copies):,} of {r.smaller_file}'s {int(r.smaller_rows):,} "
+                        "transactions "
+                        f"are in {r.other_file} under other ids, the same day, amount, line and "
+                        f"payee: £{r.twice_gbp:,.2f} counted twice"
+                        for r in copied.itertuples()
+                    ],
+                    "counted_twice": None,
+                    "copied_under_new_ids": True,
+                }
+            ),
+        ],
+        ignore_index=True,
     )
     return validate(
         "transactions_under_two_ids",
         facts,
-        [expect("ExpectColumnValuesToBeInSet", column="counted_twice", value_set=[False])],
+        [
+            expect("ExpectColumnValuesToBeInSet", column="counted_twice", value_set=[False]),
+            expect("ExpectColumnValuesToBeInSet", column="copied_under_new_ids", value_set=[False]),
+        ],
         {
             "counted_twice": (
                 "the same transactions are in the finance files under ids that differ only by "
                 "leading zeros (a file opened and saved in a spreadsheet reads an id as a "
                 "number): each is counted twice. Take out the copy, or save its ids as text"
-            )
+            ),
+            "copied_under_new_ids": (
+                f"at least {COPIED_SHARE:.0%} of a finance file's transactions are in another "
+                "finance file under other ids, posted the same day for the same amount on the "
+                "same line to the same payee: the same payments delivered twice (a re-export "
+                "from the finance system numbers them afresh), each counted. A restatement keeps "
+                "its transactions' ids, so the later version replaces the earlier: take out "
+                "the copy, or deliver the correction under the ledger's own ids"
+            ),
         },
+    )
+
+
+# A finance file at least this share of whose transactions (and COPIED_ROWS of them) another file
+# holds under other ids, the same day, amount, line and payee, is that file delivered again: a
+# year re-exported under new ids doubled its spend (£35.1m to £70.2m) with every gate green.
+# Files of different months share no day; a corrections file repeats few of the ledger's rows.
+COPIED_SHARE = 0.5
+COPIED_ROWS = 20
+
+
+def _files_copied_under_new_ids(target: Warehouse | duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per council, pairs of finance files where at least COPIED_SHARE of the smaller one's
+    transactions match, one for one, transactions of the other by day, amount, line and payee
+    (child, placement, provider and supplier, the supplier's name without case or surrounding
+    space) under other ids: (la_code, smaller_file, smaller_rows, other_file, copies,
+    twice_gbp). Counted per key and file first, so a day of many equal payments (place funding
+    to every school) costs no more than its keys."""
+    payee = ", ".join(
+        f"coalesce(lower(trim({c})), '')"
+        if c == "supplier_name"
+        else f"coalesce(CAST({c} AS STRING), '')"
+        for c in PAYEE_COLUMNS
+    )
+    return as_warehouse(target).frame(
+        f"""
+        WITH keyed AS (
+            SELECT la_code, source_file, posting_date, amount_gbp, s251_line, payee,
+                   count(*) AS n
+            FROM (
+                SELECT la_code, source_file, posting_date, amount_gbp, s251_line,
+                       concat_ws('|', {payee}) AS payee
+                FROM staging.stg_finance__transactions
+            ) AS ledger
+            GROUP BY la_code, source_file, posting_date, amount_gbp, s251_line, payee
+        ),
+        sizes AS (
+            SELECT la_code, source_file, sum(n) AS file_rows FROM keyed
+            GROUP BY la_code, source_file
+        ),
+        matched AS (
+            SELECT a.la_code, a.source_file AS file_a, b.source_file AS file_b,
+                   sum(least(a.n, b.n)) AS copies,
+                   CAST(sum(least(a.n, b.n) * a.amount_gbp) AS DOUBLE) AS twice_gbp
+            FROM keyed a
+            INNER JOIN keyed b
+                ON b.la_code = a.la_code AND b.posting_date = a.posting_date
+               AND b.amount_gbp = a.amount_gbp AND b.s251_line = a.s251_line
+               AND b.payee = a.payee AND a.source_file < b.source_file
+            GROUP BY a.la_code, a.source_file, b.source_file
+        )
+        SELECT m.la_code,
+               CASE WHEN sa.file_rows <= sb.file_rows THEN m.file_a ELSE m.file_b END
+                   AS smaller_file,
+               least(sa.file_rows, sb.file_rows) AS smaller_rows,
+               CASE WHEN sa.file_rows <= sb.file_rows THEN m.file_b ELSE m.file_a END
+                   AS other_file,
+               m.copies, m.twice_gbp
+        FROM matched m
+        INNER JOIN sizes sa ON sa.la_code = m.la_code AND sa.source_file = m.file_a
+        INNER JOIN sizes sb ON sb.la_code = m.la_code AND sb.source_file = m.file_b
+        WHERE m.copies >= {COPIED_ROWS}
+          AND m.copies >= {COPIED_SHARE} * least(sa.file_rows, sb.file_rows)
+        ORDER BY 1, 2, 4
+        """
     )
 
 

@@ -822,6 +822,65 @@ def test_a_later_finance_file_reusing_an_earlier_ones_ids_for_other_transactions
         assert not gates.transaction_ids_reused(con).passed
 
 
+def _copy_finance_file(con, rows: int | None, prefix: str = "AP-") -> tuple[str, int]:
+    """A loaded finance file delivered again as `finance/reexport.csv` (its first `rows`
+    transactions; all with None) under ids the finance system numbered afresh; its first
+    file's name and row count."""
+    first, last = con.execute(
+        "SELECT arg_min(file_hash, file_seq), max(file_seq) FROM raw.finance_files "
+        "WHERE status = 'loaded'"
+    ).fetchone()
+    name, size = con.execute(
+        "SELECT any_value(_source_file), count(*) FROM raw.finance WHERE _file_hash = ?", [first]
+    ).fetchone()
+    con.execute(
+        "INSERT INTO raw.finance_files SELECT * REPLACE ('copy' AS file_hash, 'copy' AS "
+        "content_hash, 'finance/reexport.csv' AS file_name, ? AS file_seq, "
+        "? AS precedence_seq) FROM raw.finance_files WHERE file_hash = ?",
+        [last + 1, last + 1, first],
+    )
+    con.execute(
+        "INSERT INTO raw.finance SELECT * REPLACE ('copy' AS _file_hash, "
+        f"'finance/reexport.csv' AS _source_file, '{prefix}' || transaction_id AS "
+        "transaction_id) FROM raw.finance WHERE _file_hash = ? ORDER BY _source_row "
+        + ("" if rows is None else f"LIMIT {rows}"),
+        [first],
+    )
+    return name, size
+
+
+def test_a_finance_file_delivered_again_under_new_ids_fails_naming_both(warehouse_copy):
+    """A year re-exported from the finance system, which numbered its transactions afresh: told
+    apart by id, every payment counted twice (2024-25's spend £35.1m to £70.2m, the forecast
+    balance -£34.4m to -£70.1m) with every gate green."""
+    with duckdb.connect(str(warehouse_copy)) as con:
+        name, size = _copy_finance_file(con, None)
+    _build_finance_staging(warehouse_copy)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        result = gates.transactions_under_two_ids(con)
+    assert not result.passed
+    assert "a finance file's transactions are in another finance file under other ids" in (
+        result.summary
+    )
+    # the two files are the same size: either may be named as the other's copy
+    copy = "finance/reexport.csv"
+    assert any(
+        f"{size:,} of {a}'s {size:,} transactions are in {b} under other ids, the same day, "
+        "amount, line and payee: £" in result.summary
+        for a, b in ((copy, name), (name, copy))
+    ), result.summary
+
+
+def test_a_few_payments_repeated_in_another_file_are_not_a_copy(warehouse_copy):
+    """Fewer than COPIED_ROWS repeats (a credit note and its re-issue, a corrections file of a
+    few lines beside many of its own) are no file delivered twice."""
+    with duckdb.connect(str(warehouse_copy)) as con:
+        _copy_finance_file(con, gates.COPIED_ROWS - 1, prefix="CN-")
+    _build_finance_staging(warehouse_copy)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        assert gates.transactions_under_two_ids(con).passed
+
+
 def test_the_same_transactions_under_ids_without_their_leading_zeros_fail(warehouse_copy):
     """A month re-delivered through a spreadsheet that read its ids as numbers (`000020284` as
     20284): told apart by id, each transaction counted twice (+£650,405 of a year's spend) with
