@@ -2187,6 +2187,18 @@ def placement_costs_within_bounds(
         result.facts = outside
         result.failures = [
             f"{int(facts['outside'].sum())} placement(s) outside bounds, e.g. "
-            + "; ".join(outside["label"].head(3))
+            + "; ".join(
+                f"{r.label}, "
+                + (
+                    "its type has no bounds"
+                    if pd.isna(r.max_annual_cost_gbp)
+                    else f"bounds {float(r.min_annual_cost_gbp):,.0f} to "
+                    f"{float(r.max_annual_cost_gbp):,.0f}"
+                )
+                for r in outside.head(3).itertuples()
+            )
+            + " (correct the placement's annual_cost; a cost that is right, such as a rare "
+            "residential placement, needs its provision type's min_annual_cost_gbp or "
+            "max_annual_cost_gbp in dbt/seeds/cost_bounds.csv widened, then a refresh)"
         ]
     return result

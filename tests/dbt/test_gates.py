@@ -218,9 +218,23 @@ def test_placement_cost_bounds_fail_for_an_absurd_cost(con):
         "UPDATE intermediate.int_placements_classified SET annual_cost_gbp = 9999999 "
         "WHERE placement_id = 'PL09'"
     )
-    result = gates.placement_costs_within_bounds(con, gates.read_cost_bounds(COST_BOUNDS))
+    bounds = gates.read_cost_bounds(COST_BOUNDS)
+    result = gates.placement_costs_within_bounds(con, bounds)
     assert not result.passed and "PL09" in result.summary
     assert isinstance(result.facts, pd.DataFrame) and len(result.facts) == 1
+    # the bound it broke, and what to do with a cost that is right (a £650k residential
+    # placement was refused naming neither)
+    provision = con.execute(
+        "SELECT provision_type FROM intermediate.int_placements_classified "
+        "WHERE placement_id = 'PL09'"
+    ).fetchone()[0]
+    low, high = bounds.set_index("provision_type").loc[
+        provision, ["min_annual_cost_gbp", "max_annual_cost_gbp"]
+    ]
+    assert f"annual_cost 9999999.00, bounds {float(low):,.0f} to {float(high):,.0f}" in (
+        result.summary
+    ), result.summary
+    assert "max_annual_cost_gbp in dbt/seeds/cost_bounds.csv widened" in result.summary
 
 
 def test_ids_link_passes_on_the_fixture_and_blocks_when_most_payments_join_no_child(con):
