@@ -1360,9 +1360,12 @@ def spend_drivers(data: ReportData, threshold: int | None = None) -> Chart:
     next_year = data.forecast_years[0]
     parts = wide.loc[next_year] if next_year in wide.index else wide.iloc[-1]
     lead = parts.abs().idxmax()
+    # the largest driver and the rest: one larger than the change itself (-£4.4m of -£0.2m) was
+    # said to "account for" it
     reading = (
-        f"Spend is forecast to change by {style.pounds_m(parts.sum())} in {next_year}; "
-        f"{DRIVER_LABELS[lead].lower()} accounts for {style.pounds_m(parts[lead])} of it."
+        f"Spend is forecast to change by {style.pounds_m(parts.sum())} in {next_year}: "
+        f"{DRIVER_LABELS[lead].lower()}, the largest driver, by {style.pounds_m(parts[lead])}, "
+        f"the others together by {style.pounds_m(parts.sum() - parts[lead])}."
     )
     return Chart(
         "11_drivers_of_spend",
@@ -1373,9 +1376,13 @@ def spend_drivers(data: ReportData, threshold: int | None = None) -> Chart:
         tidy,
         [
             (
-                "Joining: more children joining than leaving at last year's rate; staying longer: "
-                "fewer leaving; placement mix: plans moving between provision types at last year's "
-                "costs; unit cost: the change in cost per plan."
+                "Joining: more children joining than leaving at last year's rate, at last year's "
+                "average cost per plan; staying longer: fewer leaving; placement mix: the "
+                "census's plans shifting between provision types (by moves, and by the types "
+                "joiners and leavers are in) at last year's costs; unit cost: the change in cost "
+                "per plan, each type's spend ÷ its plans on the January census, which moves with "
+                "the price of a full-time place and with how much of the year plans are paid for "
+                "(children who joined during the year lower it)."
             )
         ],
     )

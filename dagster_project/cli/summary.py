@@ -271,6 +271,23 @@ def _print_provisions(
         _print_council(con, settings, console, code, len(codes) > 1, forecast_ran)
 
 
+# forecast.drivers' drivers in the order the report's chart stacks them (forecast.model.DRIVERS)
+DRIVERS = ("joining", "staying_longer", "placement_mix", "unit_cost", "central")
+
+
+def first_forecast_year_drivers(con) -> list[tuple[str, str, float]]:
+    """(financial year, driver, £) of the unmitigated change in spend in the first forecast
+    year, as the report's drivers chart reads it: not a year still in progress, which
+    forecast.drivers also holds (a January refresh's summary named 2025-26, its report 2026-27)."""
+    return con.execute(
+        "SELECT financial_year, driver, spend_change_gbp FROM forecast.drivers "
+        "WHERE scenario = 'unmitigated' AND driver <> 'total' "
+        "AND financial_year = (SELECT min(financial_year) FROM forecast.hnb_position "
+        "WHERE scenario = 'unmitigated') ORDER BY list_position(?, driver)",
+        [list(DRIVERS)],
+    ).fetchall()
+
+
 def _print_council(
     con, settings: Settings, console: Console, la_code: str, many: bool, forecast_ran: bool = True
 ) -> None:
@@ -417,12 +434,7 @@ def _print_council(
         if scored is not None:
             console.print(scored.sentence() + " (forecast.backtest)", highlight=False)
     if table_exists(con, "forecast", "drivers"):
-        rows = con.execute(
-            "SELECT financial_year, driver, spend_change_gbp FROM forecast.drivers "
-            "WHERE scenario = 'unmitigated' AND driver <> 'total' "
-            "AND financial_year = (SELECT min(financial_year) FROM forecast.drivers "
-            "WHERE scenario = 'unmitigated')"
-        ).fetchall()
+        rows = first_forecast_year_drivers(con)
         if rows:
             console.print(
                 f"What drives the change in spend in {rows[0][0]} (unmitigated): "

@@ -197,3 +197,35 @@ def test_a_council_coded_for_the_first_time_is_relabelled_not_no_longer_served(t
     both = said("000, 825")
     assert "No longer served: council(s) 825," in both and "Relabelled" in both
     assert "Relabelled" not in said("825")
+
+
+def test_the_summarys_drivers_are_the_first_forecast_years_not_a_year_in_progress():
+    """A January refresh: forecast.drivers holds 2025-26 (estimated, in progress) before the
+    first forecast year 2026-27; the summary said what drives 2025-26 while the report's chart
+    reads 2026-27."""
+    import duckdb
+
+    from dagster_project.cli.summary import first_forecast_year_drivers
+    from warehouse.councils import CouncilConnection
+
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA forecast")
+    con.execute(
+        "CREATE TABLE forecast.drivers AS SELECT * FROM (VALUES "
+        "('869', 'unmitigated', '2025-26', 'joining', 1.0), "
+        "('869', 'unmitigated', '2025-26', 'total', 1.0), "
+        "('869', 'unmitigated', '2026-27', 'central', 3.0), "
+        "('869', 'unmitigated', '2026-27', 'joining', 2.0), "
+        "('869', 'mitigated', '2026-27', 'joining', 9.0), "
+        "('869', 'unmitigated', '2026-27', 'total', 5.0)) "
+        "t(la_code, scenario, financial_year, driver, spend_change_gbp)"
+    )
+    con.execute(
+        "CREATE TABLE forecast.hnb_position AS SELECT * FROM (VALUES "
+        "('869', 'unmitigated', '2026-27'), ('869', 'unmitigated', '2027-28')) "
+        "t(la_code, scenario, financial_year)"
+    )
+    assert first_forecast_year_drivers(CouncilConnection(con, "869")) == [
+        ("2026-27", "joining", 2.0),
+        ("2026-27", "central", 3.0),
+    ]
