@@ -73,17 +73,24 @@ def test_a_council_the_forecast_held_is_tried_again_when_the_step_runs_again():
     assert con.execute("SELECT check_name FROM meta.check_results").fetchall() == [("g",)]
 
 
-def test_the_reports_comparison_names_a_held_council_with_no_row_in_the_cohort_mart():
-    """A council whose every plans file was rejected has no census in marts.fct_ehcp_cohort: the
-    comparison, built from the cohort's councils, left it out, though its note says a held
-    council's reason is shown instead of its figures."""
+def _comparison_warehouse():
+    """An in-memory warehouse with the schemas the report's comparison of councils reads."""
     import duckdb
-
-    from report.data import compare_councils, compared_councils
 
     con = duckdb.connect()
     for schema in ("marts", "forecast", "meta"):
         con.execute(f"CREATE SCHEMA {schema}")
+    return con
+
+
+def test_the_reports_comparison_names_a_held_council_with_no_row_in_the_cohort_mart():
+    """A council whose every plans file was rejected has no census in marts.fct_ehcp_cohort: the
+    comparison, built from the cohort's councils, left it out, though its note says a held
+    council's reason is shown instead of its figures."""
+
+    from report.data import compare_councils, compared_councils
+
+    con = _comparison_warehouse()
     con.execute(
         "CREATE TABLE marts.fct_ehcp_cohort AS SELECT '869' AS la_code, 2026 AS census_year, "
         "120 AS plans"
@@ -130,13 +137,10 @@ def test_the_comparisons_spend_per_plan_is_of_the_census_inside_the_spends_year(
     """869's ledger stops in 2025-26 while its plans reach January 2026: its 2024-25 spend was
     divided by January 2026's plans (a later, larger caseload: £18,993 a plan against £20,819),
     so two councils looked alike when one was a tenth dearer."""
-    import duckdb
 
     from report.data import compare_councils
 
-    con = duckdb.connect()
-    for schema in ("marts", "forecast", "meta"):
-        con.execute(f"CREATE SCHEMA {schema}")
+    con = _comparison_warehouse()
     con.execute(
         "CREATE TABLE marts.fct_ehcp_cohort AS SELECT * FROM (VALUES "
         "('869', 2025, 'mss', 1000), ('869', 2025, 'inmss', 685), ('869', 2026, 'mss', 1847), "
