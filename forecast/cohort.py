@@ -313,7 +313,9 @@ def estimate(
             f"{name}: no child entered it on the last {CLOSED_YEARS} censuses and none is there "
             f"on January {last}'s (before, {before:.1f} a year): forecast to take no child"
         )
-    if joiner_share.sum() == 0:  # every type a child could join has closed: none joins
+    if joiner_share.sum() == 0:
+        # every type has closed: no child entered any for two years, so the joiners' own trend
+        # has next to none, and where those few would join is moot
         joiner_share[:] = 1.0
     joiner_share /= joiner_share.sum()
 
