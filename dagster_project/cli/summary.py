@@ -271,14 +271,13 @@ def _print_provisions(
         _print_council(con, settings, console, code, len(codes) > 1, forecast_ran)
 
 
-# forecast.drivers' drivers in the order the report's chart stacks them (forecast.model.DRIVERS)
-DRIVERS = ("joining", "staying_longer", "placement_mix", "unit_cost", "central")
-
-
 def first_forecast_year_drivers(con) -> list[tuple[str, str, float]]:
     """(financial year, driver, £) of the unmitigated change in spend in the first forecast
     year, as the report's drivers chart reads it: not a year still in progress, which
-    forecast.drivers also holds (a January refresh's summary named 2025-26, its report 2026-27)."""
+    forecast.drivers also holds (a January refresh's summary named 2025-26, its report 2026-27).
+    In the order the report's chart stacks them."""
+    from forecast.model import DRIVERS
+
     return con.execute(
         "SELECT financial_year, driver, spend_change_gbp FROM forecast.drivers "
         "WHERE scenario = 'unmitigated' AND driver <> 'total' "
