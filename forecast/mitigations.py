@@ -118,12 +118,13 @@ def log_assumption(path: Path, mitigations: list[Mitigation], own: bool = False)
     nor the served tables said so. A council's own log is named by its file alone, wherever
     its landing folder is: a council's figures in a region's warehouse are those of a refresh
     of its folder alone."""
-    try:
-        shown = str(path.resolve().relative_to(Path(__file__).parent.parent.resolve()))
-    except ValueError:
-        shown = str(path)
     if own:
         shown = f"the council's own log ({path.name} in its landing folder)"
+    else:
+        try:
+            shown = str(path.resolve().relative_to(Path(__file__).parent.parent.resolve()))
+        except ValueError:
+            shown = str(path)
     example = path.resolve() == EXAMPLE_MITIGATIONS.resolve()
     return {
         "assumption": "mitigation_log",
