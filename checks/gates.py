@@ -727,10 +727,12 @@ UNLINKED_REMEDIES = {
     ),
 }
 KEY_REMEDY = (
-    "so many ids that join nothing mean the extracts no longer share their child ids: "
-    "check that HIGHNEEDS_PSEUDONYM_KEY is the key the warehouse was built with and "
-    "that every extract carries the same child id as the ledger (for a SEN2 return: "
-    "HIGHNEEDS_SEN2_CHILD_ID, the person field the ledger's child_id holds)"
+    "so many ids that join nothing mean the extracts no longer share their child ids, or one "
+    "is not whole: check that every extract carries the same child id as the ledger (for a "
+    "SEN2 return: HIGHNEEDS_SEN2_CHILD_ID, the person field the ledger's child_id holds), that "
+    "the plans extract holds every child's plans (one that lost children leaves their "
+    "placements and payments pointing to no plan), and that HIGHNEEDS_PSEUDONYM_KEY is the key "
+    "the warehouse was built with"
 )
 
 
@@ -1257,6 +1259,87 @@ def case_rows_in_two_sources(target: Warehouse | duckdb.DuckDBPyConnection) -> G
 RESTATEMENT_SHARE = 0.1
 # and the share of its own transactions the larger file replaces (at least)
 RESTATED_AT_LEAST = 0.5
+
+
+# a child holds one plan at a time: a second plan starting before the first ceased is a data
+# error (flagged overlapping_plan, kept). The censuses count such a child once, the flows each
+# plan: a plans extract listing open plans again under new plan ids more than doubled a year's
+# new plans in fct_ehcp_flows with every gate green. A few a year are a case system's slips; more
+# than this share of a year's plans started (and at least PLAN_OVERLAP_PLANS) is not
+PLAN_OVERLAP_SHARE = 0.10
+PLAN_OVERLAP_PLANS = 20
+
+
+def plans_overlap_within_tolerance(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
+    """Per council and calendar year of plan start: plans starting while another plan of the same
+    child was still open (overlapping_plan) are at most PLAN_OVERLAP_SHARE of the plans started
+    (or fewer than PLAN_OVERLAP_PLANS), naming the files that hold them."""
+    frame = as_warehouse(target).frame(
+        """
+        SELECT p.la_code, year(p.plan_start_date) AS start_year, count(*) AS plans_started,
+               count(f.record_key) AS overlapping,
+               min(CASE WHEN f.record_key IS NOT NULL THEN p.source_file END) AS first_file,
+               max(CASE WHEN f.record_key IS NOT NULL THEN p.source_file END) AS last_file
+        FROM staging.stg_ehcp__plans AS p
+        LEFT JOIN (
+            SELECT DISTINCT la_code, record_key FROM intermediate.int_data_quality_flags
+            WHERE extract = 'ehcp' AND flag = 'overlapping_plan'
+        ) AS f ON f.la_code = p.la_code AND f.record_key = p.plan_id
+        WHERE p.plan_start_date IS NOT NULL
+        GROUP BY p.la_code, year(p.plan_start_date)
+        ORDER BY p.la_code, start_year
+        """
+    )
+    several = frame["la_code"].nunique() > 1
+    share = frame["overlapping"] / frame["plans_started"]
+
+    def files(r) -> str:
+        if not r.overlapping:
+            return ""
+        named = r.first_file if r.first_file == r.last_file else f"{r.first_file} … {r.last_file}"
+        return f" ({named})"
+
+    facts = pd.DataFrame(
+        {
+            "la_code": frame["la_code"].astype(str),
+            "label": [
+                (f"council {r.la_code}: " if several else "")
+                + f"{r.start_year}: {r.overlapping:,} of {r.plans_started:,} plans started"
+                + files(r)
+                for r in frame.itertuples()
+            ],
+            "start_year": frame["start_year"].astype(int),
+            "plans_started": frame["plans_started"].astype(int),
+            "overlapping_plans": frame["overlapping"].astype(int),
+            "overlapping_share": share.astype(float),
+            # over the share and the count: a small year's few slips stay a warning in the flags
+            "overlap_beyond_tolerance": (
+                (share > PLAN_OVERLAP_SHARE) & (frame["overlapping"] >= PLAN_OVERLAP_PLANS)
+            ).astype(int),
+        }
+    )
+    return validate(
+        "plans_overlap_within_tolerance",
+        facts,
+        [
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                column="overlap_beyond_tolerance",
+                min_value=0,
+                max_value=0,
+            )
+        ],
+        {
+            "overlap_beyond_tolerance": (
+                f"more than {PLAN_OVERLAP_SHARE:.0%} of a year's new plans started while the "
+                "same child's earlier plan was still open (flagged overlapping_plan): the "
+                "censuses count such a child once but the flows count each plan, so that year's "
+                "new plans would be overstated. A plans extract listing plans again under new "
+                "plan ids does this (take out the copy); so do earlier plans never ceased when a "
+                "new one was issued (give their cease dates)"
+            )
+        },
+    )
 
 
 def restatement_loaded_first(
@@ -2074,6 +2157,147 @@ def balance_brought_forward_agrees(
             )
         },
     )
+
+
+# --- past figures against the version being served ---------------------------------------------
+
+# how far a figure for a past period may move from what the serving file publishes before the
+# refresh says so: a restatement moves a complete year's spend or a census's plans by a few per
+# cent at most; a file taken out, cut short or replaced by a partial extract moves them by more
+PUBLISHED_MOVE_SHARE = 0.10
+# ... and by at least this much (a small council's few plans or pounds move by more than a tenth
+# without anything being wrong)
+PUBLISHED_MOVE_AT_LEAST = {"spend": 100_000.0, "plans": 20.0}
+
+PAST_FIGURES_SQL = """
+    SELECT la_code, 'spend' AS figure, 'total' AS part, financial_year AS period,
+           CAST(spend_gbp AS DOUBLE) AS value, is_complete_year AS settled
+    FROM {db}marts.fct_hnb_position
+    UNION ALL
+    SELECT la_code, 'spend' AS figure, provision_type AS part, financial_year AS period,
+           CAST(spend_gbp AS DOUBLE) AS value, is_complete_year AS settled
+    FROM {db}marts.fct_provision_spend
+    UNION ALL
+    SELECT la_code, 'plans' AS figure, 'total' AS part, CAST(census_date AS STRING) AS period,
+           CAST(sum(plans) AS DOUBLE) AS value, true AS settled
+    FROM {db}marts.fct_ehcp_cohort
+    GROUP BY la_code, census_date
+    UNION ALL
+    SELECT la_code, 'plans' AS figure, provision_type AS part,
+           CAST(census_date AS STRING) AS period, CAST(sum(plans) AS DOUBLE) AS value,
+           true AS settled
+    FROM {db}marts.fct_ehcp_cohort
+    GROUP BY la_code, provision_type, census_date
+"""
+
+
+def past_figures(
+    target: Warehouse | duckdb.DuckDBPyConnection, database: str | None = None
+) -> pd.DataFrame:
+    """Each council's high needs spend per financial year (`settled` when the year is complete)
+    and plans on each census, in total and per provision type (`part`), from the marts of the
+    warehouse, or of an attached `database` (the serving file holds the same marts)."""
+    sql = PAST_FIGURES_SQL.format(db=f"{database}." if database else "")
+    frame = as_warehouse(target).frame(sql)
+    frame["la_code"] = frame["la_code"].astype(str)
+    return frame
+
+
+def files_changed_since(
+    published: pd.DataFrame, here: pd.DataFrame, extracts: tuple[str, ...]
+) -> pd.DataFrame:
+    """The files of `extracts` a published version was built from (served_past_figures' files)
+    that are not in the landing folder now (`here`: file_hash, file_name of the files in it),
+    each `replaced` (a file of the same name is there, with other content) or taken out."""
+    files = published[published["extract"].isin(extracts)]
+    files = files[~files["file_hash"].isin(here["file_hash"])].copy()
+    files["replaced"] = files["file_name"].isin(here["file_name"])
+    return files
+
+
+def figures_hold_since_published(
+    target: Warehouse | duckdb.DuckDBPyConnection,
+    figure: str,
+    published: pd.DataFrame | None,
+    files_gone: pd.DataFrame | None = None,
+) -> GateResult:
+    """Per council, each past figure the serving file publishes (`published`: past_figures of
+    it) against this refresh's: a complete financial year's high needs spend (`figure` 'spend')
+    or the plans on a census ('plans'), in total and per provision type. A whole ledger year's
+    file taken out, a ledger cut months short, a placements extract that lost a provision type,
+    or a plans extract that lost or ceased half its plans overnight passes every other gate,
+    and the year's spend or the census's plans would be published changed with nothing said.
+    Warns when one moved by more than PUBLISHED_MOVE_SHARE and PUBLISHED_MOVE_AT_LEAST (gone
+    counts as nothing), naming the files of the published version taken out or replaced since
+    (`files_gone`: files_changed_since): a restatement moves them too, and the council decides.
+    A year still in progress when published grows as its months come, and is not compared."""
+    columns = ["la_code", "label", "published", "now", "change", "moved"]
+    if published is None or published.empty:
+        return GateResult(f"{figure}_holds_since_published", True, pd.DataFrame(columns=columns))
+    then = published[(published["figure"] == figure) & published["settled"].astype(bool)]
+    now = past_figures(target)
+    now = now[now["figure"] == figure]
+    merged = then.merge(
+        now, on=["la_code", "part", "period"], how="left", suffixes=("_then", "_now")
+    ).sort_values(  # each period's total first, then its provision types
+        ["la_code", "period", "part"], key=lambda c: c.ne("total") if c.name == "part" else c
+    )
+    several = merged["la_code"].nunique() > 1 or now["la_code"].nunique() > 1
+    money = figure == "spend"
+
+    def shown(value: float) -> str:
+        return f"£{value / 1e6:,.1f}m" if money else f"{value:,.0f}"
+
+    rows = []
+    for r in merged.itertuples():
+        gone = pd.isna(r.value_now)
+        change = (0.0 if gone else r.value_now) - r.value_then
+        moved = abs(change) >= PUBLISHED_MOVE_AT_LEAST[figure] and abs(
+            change
+        ) > PUBLISHED_MOVE_SHARE * abs(r.value_then)
+        of = "" if r.part == "total" else f" {'on' if money else 'in'} {r.part}"
+        what = (
+            f"{r.period} high needs spend{of}" if money else f"plans{of} on the {r.period} census"
+        )
+        if gone:
+            detail = f"{shown(r.value_then)} published, none in this refresh"
+        else:
+            share = f" ({change / r.value_then:+.0%})" if r.value_then else ""
+            detail = f"{shown(r.value_then)} published, {shown(r.value_now)} now{share}"
+        rows.append(
+            {
+                "la_code": r.la_code,
+                "label": (f"council {r.la_code}: " if several else "") + f"{what}: {detail}",
+                "published": r.value_then,
+                "now": None if gone else r.value_now,
+                "change": change,
+                "moved": int(moved),
+            }
+        )
+    facts = pd.DataFrame(rows, columns=columns)
+    why = (
+        "a figure the serving file publishes for a past period moved by more than "
+        f"{PUBLISHED_MOVE_SHARE:.0%} in this refresh, or is gone: a landing file taken out, cut "
+        "short or replaced by a partial extract does this (put it back); a restatement does too "
+        "(then nothing is wrong, and the refresh publishes it)"
+    )
+    result = validate(
+        f"{figure}_holds_since_published",
+        facts,
+        [expect("ExpectColumnValuesToBeBetween", column="moved", min_value=0, max_value=0)],
+        {"moved": why},
+    )
+    moved = set(facts.loc[facts["moved"] == 1, "la_code"])
+    if files_gone is not None and moved:
+        gone = files_gone[files_gone["la_code"].astype(str).isin(moved)]
+        if len(gone):
+            names = ", ".join(
+                (f"{r.la_code}/" if several else "")
+                + f"{r.file_name} ({'replaced' if r.replaced else 'taken out'})"
+                for r in gone.sort_values(["la_code", "file_name"]).itertuples()
+            )
+            result.failures.append(f"landing files changed since the published version: {names}")
+    return result
 
 
 # --- costs within the reviewed bounds ----------------------------------------------------------

@@ -421,6 +421,35 @@ def read_publication(serving: Path) -> dict | None:
     return frame.iloc[0].to_dict() if len(frame) else None
 
 
+def served_past_figures(serving: Path) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    """What the serving file publishes for past periods (`checks.gates.past_figures` of its
+    marts), and the landing files its version was built from (la_code, extract, file_hash,
+    file_name): None and no files without a serving file or those tables (a file from before
+    them)."""
+    from checks.gates import past_figures
+
+    files = pd.DataFrame(columns=["la_code", "extract", "file_hash", "file_name"])
+    serving = Path(serving)
+    if not serving.exists():
+        return None, files
+    with _attached(serving) as con:
+        held = {
+            (schema, table)
+            for schema, table in con.execute(
+                "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'served'"
+            ).fetchall()
+        }
+        if not {("marts", "fct_hnb_position"), ("marts", "fct_ehcp_cohort")} <= held:
+            return None, files
+        figures = past_figures(con, database="served")
+        if ("meta", "source_files") in held:
+            files = con.execute(
+                "SELECT CAST(la_code AS VARCHAR) AS la_code, extract, file_hash, file_name "
+                "FROM served.meta.source_files WHERE in_landing"
+            ).df()
+    return figures, files
+
+
 def served_version(
     con: duckdb.DuckDBPyConnection, tables: Sequence[str] | None = None
 ) -> tuple[str, str]:

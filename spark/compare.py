@@ -449,6 +449,7 @@ def _python_reads(target) -> dict[str, object]:
         "case_extracts_reach_census": gates.case_extracts_reach_census(target),
         "open_rows_left_in_older_lists": gates.open_rows_left_in_older_lists(target),
         "case_rows_in_two_sources": gates.case_rows_in_two_sources(target),
+        "plans_overlap_within_tolerance": gates.plans_overlap_within_tolerance(target),
         "unit_costs_within_bounds": gates.unit_costs_within_bounds(target, bounds, 1.0),
         "placement_costs_within_bounds": gates.placement_costs_within_bounds(target, bounds),
         "ids_link": gates.ids_link(target, 0.05),
@@ -461,6 +462,9 @@ def _python_reads(target) -> dict[str, object]:
         reads[f"{prefix}.provision_types"] = pd.DataFrame({"p": history.provision_types})
     for name, result in results.items():
         reads[f"gate {name}"] = result.facts.assign(passed=result.passed)
+    # what spend_holds_since_published and plans_hold_since_published compare with the serving
+    # file's (a DuckDB file: its side is read there)
+    reads["gate past_figures"] = gates.past_figures(target)
     return reads
 
 

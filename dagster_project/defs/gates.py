@@ -14,6 +14,7 @@ from dagster_duckdb import DuckDBResource
 from checks import gates
 from checks.gates import STAGING_MODELS
 from ingest.contracts import EXTRACTS
+from serving.publish import served_past_figures
 from warehouse import record_figures
 
 from ..metadata import (
@@ -47,7 +48,11 @@ IDS_LINK = "ids_link"
 CASE_EXTRACTS_REACH_CENSUS = "case_extracts_reach_census"
 OPEN_ROWS_LEFT_IN_OLDER_LISTS = "open_rows_left_in_older_lists"
 CASE_ROWS_IN_TWO_SOURCES = "case_rows_in_two_sources"
+SPEND_HOLDS_SINCE_PUBLISHED = "spend_holds_since_published"
+PLANS_HOLD_SINCE_PUBLISHED = "plans_hold_since_published"
+PLANS_OVERLAP_WITHIN_TOLERANCE = "plans_overlap_within_tolerance"
 EHCP_COHORT = dg.AssetKey(["marts", "fct_ehcp_cohort"])
+EHCP_FLOWS = dg.AssetKey(["marts", "fct_ehcp_flows"])
 MART_KEYS = [
     dg.AssetKey(["marts", name])
     for name in (
@@ -233,6 +238,39 @@ def staging_key(extract: str) -> dg.AssetKey:
             ),
         ),
         dg.AssetCheckSpec(
+            SPEND_HOLDS_SINCE_PUBLISHED,
+            asset=HNB_POSITION,
+            blocking=False,
+            description=(
+                "Warns when a complete financial year's high needs spend moved by more than 10 % "
+                "(and £100,000) from what the serving file publishes, or is gone: a ledger "
+                "year's file taken out, or a ledger cut months short, passes every other gate. "
+                "Names the published version's files no longer in the landing folder."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            PLANS_HOLD_SINCE_PUBLISHED,
+            asset=EHCP_COHORT,
+            blocking=False,
+            description=(
+                "Warns when the plans on a census moved by more than 10 % (and 20 plans) from "
+                "what the serving file publishes, or are gone: a plans extract that lost or "
+                "ceased half its plans overnight passes every other gate. Names the published "
+                "version's files no longer in the landing folder."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            PLANS_OVERLAP_WITHIN_TOLERANCE,
+            asset=EHCP_FLOWS,
+            blocking=True,
+            description=(
+                "Plans starting while the same child's earlier plan was open (overlapping_plan) "
+                "are at most 10 % of a year's plans started (or fewer than 20): the censuses "
+                "count such a child once but the flows count each plan, so a plans extract "
+                "listing plans again under new plan ids would overstate the year's new plans."
+            ),
+        ),
+        dg.AssetCheckSpec(
             IDS_LINK,
             asset=DATA_QUALITY_FLAGS,
             blocking=True,
@@ -289,6 +327,11 @@ def warehouse_gates(
                 lambda: gates.transactions_under_two_ids(con),
             ),
             (EHCP_COHORT, CASE_ROWS_IN_TWO_SOURCES, lambda: gates.case_rows_in_two_sources(con)),
+            (
+                EHCP_FLOWS,
+                PLANS_OVERLAP_WITHIN_TOLERANCE,
+                lambda: gates.plans_overlap_within_tolerance(con),
+            ),
             (PROVISION_SPEND, FINANCE_RECONCILES, lambda: gates.finance_reconciliation(con)),
             (PROVISION_SPEND, LEDGER_MONTHS_COMPLETE, lambda: gates.ledger_months_complete(con)),
             (
@@ -336,6 +379,22 @@ def warehouse_gates(
         if wanted(EHCP_COHORT, CASE_EXTRACTS_REACH_CENSUS):
             gate = gates.case_extracts_reach_census(con)
             yield check_result(gate, EHCP_COHORT, CASE_EXTRACTS_REACH_CENSUS, warn_only=True)
+        # each figure, and the extracts whose files set it (the ledger's span sets the censuses
+        # counted)
+        holds = (
+            (HNB_POSITION, SPEND_HOLDS_SINCE_PUBLISHED, "spend", ("finance",)),
+            (EHCP_COHORT, PLANS_HOLD_SINCE_PUBLISHED, "plans", ("ehcp", "finance")),
+        )
+        if any(wanted(asset, name) for asset, name, _, _ in holds):
+            published, files = served_past_figures(settings.serving)
+            here = con.execute(
+                "SELECT file_hash, file_name FROM raw.landing_files WHERE in_landing"
+            ).df()
+            for asset, name, figure, extracts in holds:
+                if wanted(asset, name):
+                    changed = gates.files_changed_since(files, here, extracts)
+                    gate = gates.figures_hold_since_published(con, figure, published, changed)
+                    yield check_result(gate, asset, name, warn_only=True)
         if wanted(EHCP_COHORT, OPEN_ROWS_LEFT_IN_OLDER_LISTS):
             gate = gates.open_rows_left_in_older_lists(con)
             yield check_result(gate, EHCP_COHORT, OPEN_ROWS_LEFT_IN_OLDER_LISTS, warn_only=True)

@@ -28,6 +28,7 @@ def test_all_gates_pass_on_the_fixture(con):
         gates.case_extracts_reach_census(con),
         gates.open_rows_left_in_older_lists(con),
         gates.case_rows_in_two_sources(con),
+        gates.plans_overlap_within_tolerance(con),
         gates.budget_lines_given_twice(con),
         gates.complete_years_have_a_budget(con),
         gates.balance_brought_forward_anchors(con),
@@ -937,3 +938,125 @@ def test_the_same_transactions_under_ids_without_their_leading_zeros_fail(wareho
     assert not result.passed
     assert "12 transactions of finance/march (excel).xlsx are in " in result.summary, result.summary
     assert "counted twice" in result.summary
+
+
+def test_a_past_figure_that_moved_since_it_was_published_warns_naming_it(con):
+    """A ledger year's file taken out, a ledger cut short or a plans extract that ceased half its
+    plans overnight passed every gate: the changed spend or census was published without a word."""
+    published = gates.past_figures(con)
+    for figure in ("spend", "plans"):
+        assert gates.figures_hold_since_published(con, figure, published).passed
+        assert gates.figures_hold_since_published(con, figure, None).passed
+    spend = published[(published["figure"] == "spend") & (published["part"] == "total")]
+    complete = spend[spend["settled"]]["period"].tolist()
+    assert len(complete) >= 2
+    moved, calm = complete[-1], complete[0]
+    then = published.copy()
+    now_value = float(
+        then.loc[
+            (then["figure"] == "spend") & (then["part"] == "total") & (then["period"] == moved),
+            "value",
+        ].iloc[0]
+    )
+    # published 25 % above what the ledger gives now (and by at least £100,000), the other year
+    # 5 % above: only the first moved
+    for period, factor in ((moved, 1.25), (calm, 1.05)):
+        at = (then["figure"] == "spend") & (then["part"] == "total") & (then["period"] == period)
+        then.loc[at, "value"] = then.loc[at, "value"] * factor + (200_000 if factor > 1.1 else 0)
+    published_moved = (now_value * 1.25 + 200_000) / 1e6
+    result = gates.figures_hold_since_published(con, "spend", then)
+    assert not result.passed
+    assert "a figure the serving file publishes for a past period moved by more than 10%" in (
+        result.summary
+    )
+    assert f"({moved} high needs spend: £{published_moved:,.1f}m published, " in result.summary
+    assert f"£{now_value / 1e6:,.1f}m now (-" in result.summary and calm not in result.summary
+    # a year still in progress when published grows as its months come: not compared
+    unsettled = then.copy()
+    unsettled.loc[(unsettled["figure"] == "spend") & (unsettled["period"] == moved), "settled"] = (
+        False
+    )
+    assert gates.figures_hold_since_published(con, "spend", unsettled).passed
+    # a provision type's spend (a placements extract that lost the type moves it elsewhere)
+    types = published[(published["figure"] == "spend") & (published["part"] != "total")]
+    largest = types[types["settled"]].sort_values("value").iloc[-1]
+    by_type = published.copy()
+    at = (
+        (by_type["figure"] == "spend")
+        & (by_type["part"] == largest["part"])
+        & (by_type["period"] == largest["period"])
+    )
+    by_type.loc[at, "value"] = by_type.loc[at, "value"] * 1.5 + 200_000
+    result = gates.figures_hold_since_published(con, "spend", by_type)
+    assert not result.passed
+    assert f"({largest['period']} high needs spend on {largest['part']}: " in result.summary
+
+    # a census published and gone from this refresh, and the files changed since named
+    gone = pd.concat(
+        [
+            published,
+            pd.DataFrame(
+                [
+                    {
+                        "la_code": published["la_code"].iloc[0],
+                        "figure": "plans",
+                        "part": "total",
+                        "period": "2010-01-21",
+                        "value": 50.0,
+                        "settled": True,
+                    }
+                ]
+            ),
+        ]
+    )
+    files = pd.DataFrame(
+        {
+            "la_code": [published["la_code"].iloc[0]] * 3,
+            "extract": ["ehcp", "ehcp", "budget"],
+            "file_hash": ["a", "b", "c"],
+            "file_name": ["ehcp/plans.csv", "ehcp/old_plans.csv", "budget/budget.csv"],
+        }
+    )
+    here = pd.DataFrame({"file_hash": ["x"], "file_name": ["ehcp/plans.csv"]})
+    changed = gates.files_changed_since(files, here, ("ehcp", "finance"))
+    assert changed["file_name"].tolist() == ["ehcp/plans.csv", "ehcp/old_plans.csv"]
+    result = gates.figures_hold_since_published(con, "plans", gone, changed)
+    assert not result.passed
+    assert "(plans on the 2010-01-21 census: 50 published, none in this refresh)" in result.summary
+    assert result.summary.endswith(
+        "landing files changed since the published version: ehcp/old_plans.csv (taken out), "
+        "ehcp/plans.csv (replaced)"
+    )
+
+
+def test_open_plans_listed_again_under_new_ids_fail_naming_the_year(con, monkeypatch):
+    """A plans extract listing open plans again under new plan ids: the censuses count each
+    child once, but the flows count each plan, and a year's new plans more than doubled with
+    only the overlapping_plan flag raised."""
+    assert gates.plans_overlap_within_tolerance(con).passed
+    con.execute(
+        "INSERT INTO raw.ehcp SELECT * REPLACE ('N-' || plan_id AS plan_id, "
+        "_source_row + 1000 AS _source_row) FROM raw.ehcp WHERE plan_cease_date IS NULL"
+    )
+    copies = con.execute(
+        "INSERT INTO intermediate.int_data_quality_flags SELECT la_code, 'ehcp', source_file, "
+        "source_row, source_file_hash, plan_id, 'overlapping_plan' "
+        "FROM staging.stg_ehcp__plans WHERE plan_id LIKE 'N-%'"
+    ).fetchone()[0]
+    assert copies > 0
+    # a small year's few are a case system's slips: the flags keep them
+    assert gates.plans_overlap_within_tolerance(con).passed
+    monkeypatch.setattr(gates, "PLAN_OVERLAP_PLANS", 1)
+    result = gates.plans_overlap_within_tolerance(con)
+    assert not result.passed
+    assert "more than 10% of a year's new plans started while the same child's earlier plan" in (
+        result.summary
+    )
+    year, started, overlapping = con.execute(
+        "SELECT year(p.plan_start_date), count(*), count(*) FILTER (WHERE p.plan_id LIKE 'N-%') "
+        "FROM staging.stg_ehcp__plans p GROUP BY 1 HAVING count(*) FILTER "
+        "(WHERE p.plan_id LIKE 'N-%') > 0 ORDER BY 1 LIMIT 1"
+    ).fetchone()
+    assert f"({year}: {overlapping:,} of {started:,} plans started (ehcp/plans.csv)" in (
+        result.summary
+    )

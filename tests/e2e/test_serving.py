@@ -3,6 +3,7 @@ that the published tables can be shared, and that a failed gate publishes nothin
 
 import contextlib
 import csv
+import datetime as dt
 import hashlib
 import io
 import os
@@ -273,6 +274,46 @@ def test_serving_files_are_the_owners_alone_and_parquet_matches(council):
 
 
 # last: it changes the council's landing folder and warehouse
+def test_a_census_that_halved_since_it_was_published_is_said_and_published(council, capsys):
+    """A plans extract that ceased half the open plans before the last census passed every gate:
+    the census's plans were published halved, with nothing said."""
+    from checks.gates import past_figures
+    from serving.publish import served_past_figures
+
+    def figures(frame):
+        return sorted(map(tuple, frame[["la_code", "figure", "period", "value"]].values.tolist()))
+
+    published, files = served_past_figures(council.serving)
+    with duckdb.connect(str(council.warehouse), read_only=True) as con:
+        assert figures(published) == figures(past_figures(con))
+        (census,) = con.execute("SELECT max(census_date) FROM marts.fct_ehcp_cohort").fetchone()
+    assert "ehcp/ehcp.csv" in files["file_name"].tolist()
+    plans = council.landing / "ehcp" / "ehcp.csv"
+    original = plans.read_bytes()
+    rows = landing_rows(council.landing, "ehcp")
+    open_rows = [r for r in rows if not r["plan_cease_date"]]
+    for row in open_rows[::2]:
+        row["plan_cease_date"] = (census - dt.timedelta(days=5)).isoformat()
+        row["cease_reason"] = "1"
+    with plans.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    try:
+        assert main(["refresh"]) == 0  # a warning: a restatement moves figures too
+        out = " ".join(capsys.readouterr().out.split())
+        assert "WARNING marts/fct_ehcp_cohort · plans_hold_since_published" in out, out
+        assert f"(plans on the {census} census: " in out and "now (-" in out
+        assert "landing files changed since the published version: ehcp/ehcp.csv (replaced)" in out
+        with duckdb.connect(str(council.serving), read_only=True) as con:
+            assert con.execute(
+                "SELECT passed FROM meta.check_results WHERE check_name = ?",
+                ["plans_hold_since_published"],
+            ).fetchall() == [(False,)]
+    finally:
+        plans.write_bytes(original)  # (the module's next refresh reads it again)
+
+
 def test_a_failed_gate_leaves_the_serving_file_byte_for_byte(council, capsys):
     serving = council.serving
     good = serving.read_bytes(), serving.stat().st_ino, read_publication(serving)["version_id"]
