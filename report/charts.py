@@ -1466,15 +1466,20 @@ def mitigation_waterfall(data: ReportData, threshold: int | None = None) -> Char
     ax.set_xlim(low - 0.05 * span, high + 0.4 * span)  # room for the labels right of the bars
     ax.set_title(f"Unmitigated to mitigated balance, end of {horizon} (£m, central)")
     fig.tight_layout()
-    largest = effects.iloc[0] if len(effects) else None
+    # the largest effect either way (a cost mitigation can outweigh every saving)
+    by_size = effects["cumulative_balance_effect_gbp"].abs().sort_values(ascending=False)
+    largest = effects.loc[by_size.index[0]] if len(effects) else None
+    # the change as the two ends are shown (−£34.4m to −£21.0m is £13.4m, not £13.5m), and said
+    # the way it goes: mitigations whose costs outweigh their savings worsen the balance
+    change = round(finish / 1e6, 1) * 1e6 - round(start / 1e6, 1) * 1e6
     reading = (
-        f"The mitigations improve the cumulative balance at the end of {horizon} by "
-        f"{style.pounds_m(finish - start)}, from {style.pounds_m(start)} "
+        f"The mitigations {'improve' if change >= 0 else 'worsen'} the cumulative balance at the "
+        f"end of {horizon} by {style.pounds_m(abs(change))}, from {style.pounds_m(start)} "
         f"to {style.pounds_m(finish)}"
     )
     if largest is not None:
         reading += (
-            f"; the largest is “{largest['mitigation']}” "
+            f"; the largest effect is “{largest['mitigation']}” "
             f"({style.pounds_m(largest['cumulative_balance_effect_gbp'])}, {largest['status']})"
         )
     assured = effects["status"] == "assured"
@@ -1503,7 +1508,7 @@ def mitigation_waterfall(data: ReportData, threshold: int | None = None) -> Char
     return Chart(
         "12_mitigation_waterfall",
         "mitigations",
-        "From unmitigated to mitigated deficit",
+        "From unmitigated to mitigated balance",
         reading,
         fig,
         tidy,

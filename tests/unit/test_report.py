@@ -262,6 +262,19 @@ def test_the_gap_readings_name_the_balance_of_the_recovery_year_and_count_only_s
     assert "£3.2m of it is assured savings" in mitigation_waterfall(data).reading
     # said beside them: the assured savings alone read as the assured part of the improvement
     assert "against £0.5m of assured costs" in mitigation_waterfall(data).reading
+    reading = mitigation_waterfall(data).reading
+    assert "improve the cumulative balance at the end of 2028-29 by £3.2m, from −£20.0m" in (
+        reading
+    )
+    assert "the largest effect is “Capacity” (£3.2m, assured)" in reading
+
+    # a cost mitigation that outweighs the savings: the reading said "improve … by −£2.0m" and
+    # named the largest saving (£0.1m) as the largest
+    mitigations["cumulative_balance_effect_gbp"] = [0.05e6, -2.04e6, 0.0]
+    position["cumulative_balance_gbp_central"] = [-32.1e6, -34.09e6]
+    reading = mitigation_waterfall(data).reading
+    assert "worsen the cumulative balance at the end of 2028-29 by £2.0m, from −£32.1m" in reading
+    assert "the largest effect is “Growth” (−£2.0m, assured)" in reading
 
 
 def test_the_readmes_count_of_flagged_figures_is_the_shipped_datas():
