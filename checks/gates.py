@@ -1274,31 +1274,51 @@ PLAN_OVERLAP_PLANS = 20
 def plans_overlap_within_tolerance(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
     """Per council and calendar year of plan start: plans starting while another plan of the same
     child was still open (overlapping_plan) are at most PLAN_OVERLAP_SHARE of the plans started
-    (or fewer than PLAN_OVERLAP_PLANS), naming the files that hold them."""
-    frame = as_warehouse(target).frame(
-        """
+    (or fewer than PLAN_OVERLAP_PLANS), naming the files that hold both plans of each overlap (the
+    flag falls on the later plan by start date and id, which may be the original: a copy under
+    ids that sort first left the original's file named alone, and "take out the copy" read as
+    taking out the real extract)."""
+    wh = as_warehouse(target)
+    flagged = """
+        SELECT DISTINCT la_code, record_key FROM intermediate.int_data_quality_flags
+        WHERE extract = 'ehcp' AND flag = 'overlapping_plan'
+    """
+    frame = wh.frame(
+        f"""
         SELECT p.la_code, year(p.plan_start_date) AS start_year, count(*) AS plans_started,
-               count(f.record_key) AS overlapping,
-               min(CASE WHEN f.record_key IS NOT NULL THEN p.source_file END) AS first_file,
-               max(CASE WHEN f.record_key IS NOT NULL THEN p.source_file END) AS last_file
+               count(f.record_key) AS overlapping
         FROM staging.stg_ehcp__plans AS p
-        LEFT JOIN (
-            SELECT DISTINCT la_code, record_key FROM intermediate.int_data_quality_flags
-            WHERE extract = 'ehcp' AND flag = 'overlapping_plan'
-        ) AS f ON f.la_code = p.la_code AND f.record_key = p.plan_id
+        LEFT JOIN ({flagged}) AS f ON f.la_code = p.la_code AND f.record_key = p.plan_id
         WHERE p.plan_start_date IS NOT NULL
         GROUP BY p.la_code, year(p.plan_start_date)
         ORDER BY p.la_code, start_year
         """
     )
+    # the files of both plans of each overlap (int_data_quality_flags' rule)
+    pairs = wh.frame(
+        f"""
+        SELECT DISTINCT p.la_code, year(p.plan_start_date) AS start_year,
+               p.source_file AS later_file, e.source_file AS earlier_file
+        FROM staging.stg_ehcp__plans AS p
+        INNER JOIN ({flagged}) AS f ON f.la_code = p.la_code AND f.record_key = p.plan_id
+        INNER JOIN staging.stg_ehcp__plans AS e
+            ON e.la_code = p.la_code AND e.child_id = p.child_id AND e.plan_id <> p.plan_id
+            AND (e.plan_start_date < p.plan_start_date
+                 OR (e.plan_start_date = p.plan_start_date AND e.plan_id < p.plan_id))
+            AND coalesce(e.plan_cease_date, DATE '9999-12-31') > p.plan_start_date
+        """
+    )
+    files: dict[tuple[str, int], list[str]] = {}
+    for (code, year), group in pairs.groupby(["la_code", "start_year"]):
+        files[(str(code), int(year))] = sorted(
+            set(group["later_file"]) | set(group["earlier_file"])
+        )
     several = frame["la_code"].nunique() > 1
     share = frame["overlapping"] / frame["plans_started"]
 
-    def files(r) -> str:
-        if not r.overlapping:
-            return ""
-        named = r.first_file if r.first_file == r.last_file else f"{r.first_file} … {r.last_file}"
-        return f" ({named})"
+    def named(r) -> str:
+        held = files.get((str(r.la_code), int(r.start_year)), [])
+        return f" ({' and '.join(held)})" if r.overlapping and held else ""
 
     facts = pd.DataFrame(
         {
@@ -1306,7 +1326,7 @@ def plans_overlap_within_tolerance(target: Warehouse | duckdb.DuckDBPyConnection
             "label": [
                 (f"council {r.la_code}: " if several else "")
                 + f"{r.start_year}: {r.overlapping:,} of {r.plans_started:,} plans started"
-                + files(r)
+                + named(r)
                 for r in frame.itertuples()
             ],
             "start_year": frame["start_year"].astype(int),
@@ -2223,26 +2243,29 @@ def figures_hold_since_published(
     files_gone: pd.DataFrame | None = None,
 ) -> GateResult:
     """Per council, each past figure the serving file publishes (`published`: past_figures of
-    it) against this refresh's: a complete financial year's high needs spend (`figure` 'spend')
-    or the plans on a census ('plans'), in total and per provision type. A whole ledger year's
-    file taken out, a ledger cut months short, a placements extract that lost a provision type,
-    or a plans extract that lost or ceased half its plans overnight passes every other gate,
-    and the year's spend or the census's plans would be published changed with nothing said.
+    it) against this refresh's: a financial year's high needs spend (`figure` 'spend') or the
+    plans on a census ('plans'), in total and per provision type. A whole ledger year's file
+    taken out, a ledger cut months short, a placements extract that lost a provision type, or a
+    plans extract that lost or ceased half its plans overnight passes every other gate, and the
+    year's spend or the census's plans would be published changed with nothing said.
+
     Warns when one moved by more than PUBLISHED_MOVE_SHARE and PUBLISHED_MOVE_AT_LEAST (gone
-    counts as nothing), naming the files of the published version taken out or replaced since
-    (`files_gone`: files_changed_since): a restatement moves them too, and the council decides.
-    A year still in progress when published grows as its months come, and is not compared."""
+    counts as nothing), or when a year published complete now reads in progress (a ledger cut
+    by a month moved it by 8 %, and the next night, the year no longer complete, a cut to
+    September went unsaid), naming the files of the published version taken out or replaced
+    since (`files_gone`: files_changed_since): a restatement moves figures too, and the council
+    decides. A year published in progress grows as its months come: only a fall is said."""
     name = {"spend": "spend_holds_since_published", "plans": "plans_hold_since_published"}[figure]
     columns = ["la_code", "label", "published", "now", "change", "moved"]
     if published is None or published.empty:
         return GateResult(name, True, pd.DataFrame(columns=columns))
-    then = published[(published["figure"] == figure) & published["settled"].astype(bool)]
+    then = published[published["figure"] == figure]
     now = past_figures(target)
     now = now[now["figure"] == figure]
     merged = then.merge(
         now, on=["la_code", "part", "period"], how="left", suffixes=("_then", "_now")
-    ).sort_values(  # each period's total first, then its provision types
-        ["la_code", "period", "part"], key=lambda c: c.ne("total") if c.name == "part" else c
+    ).sort_values(  # the totals first (a reader's first five), then the provision types
+        ["la_code", "part", "period"], key=lambda c: c.ne("total") if c.name == "part" else c
     )
     several = merged["la_code"].nunique() > 1 or now["la_code"].nunique() > 1
     money = figure == "spend"
@@ -2256,6 +2279,10 @@ def figures_hold_since_published(
         change = (0.0 if gone else r.value_now) - r.value_then
         size, floor = abs(change), PUBLISHED_MOVE_AT_LEAST[figure]
         moved = size >= floor and size > PUBLISHED_MOVE_SHARE * abs(r.value_then)
+        settled = bool(r.settled_then)
+        if not settled:
+            moved = moved and change < 0  # a year in progress: its months come in
+        unsettled = settled and not gone and not bool(r.settled_now) and r.part == "total"
         of = "" if r.part == "total" else f" {'on' if money else 'in'} {r.part}"
         what = (
             f"{r.period} high needs spend{of}" if money else f"plans{of} on the {r.period} census"
@@ -2263,8 +2290,14 @@ def figures_hold_since_published(
         if gone:
             detail = f"{shown(r.value_then)} published, none in this refresh"
         else:
-            share = f" ({change / r.value_then:+.0%})" if r.value_then else ""
-            detail = f"{shown(r.value_then)} published, {shown(r.value_now)} now{share}"
+            # (one decimal: a fall of 10.2 % read "(-10%)" beside "more than 10%")
+            share = f" ({change / r.value_then:+.1%})" if r.value_then else ""
+            was, state = "published", "now"
+            if unsettled:
+                was, state = "published complete", "now, in progress"
+            elif not settled:
+                was = "published so far"
+            detail = f"{shown(r.value_then)} {was}, {shown(r.value_now)} {state}{share}"
         rows.append(
             {
                 "la_code": r.la_code,
@@ -2272,15 +2305,16 @@ def figures_hold_since_published(
                 "published": r.value_then,
                 "now": None if gone else r.value_now,
                 "change": change,
-                "moved": int(moved),
+                "moved": int(moved or unsettled),
             }
         )
     facts = pd.DataFrame(rows, columns=columns)
     why = (
         "a figure the serving file publishes for a past period moved by more than "
-        f"{PUBLISHED_MOVE_SHARE:.0%} in this refresh, or is gone: a landing file taken out, cut "
-        "short or replaced by a partial extract does this (put it back); a restatement does too "
-        "(then nothing is wrong, and the refresh publishes it)"
+        f"{PUBLISHED_MOVE_SHARE:.0%} in this refresh, is gone, or a year published complete "
+        "reads in progress: a landing file taken out, cut short or replaced by a partial extract "
+        "does this (put it back); a restatement does too (then nothing is wrong, and the refresh "
+        "publishes it)"
     )
     result = validate(
         name,
@@ -2292,9 +2326,9 @@ def figures_hold_since_published(
     if files_gone is not None and moved:
         gone = files_gone[files_gone["la_code"].astype(str).isin(moved)]
         if len(gone):
+            # (a file's name in a folder of many councils starts with its council's code)
             names = ", ".join(
-                (f"{r.la_code}/" if several else "")
-                + f"{r.file_name} ({'replaced' if r.replaced else 'taken out'})"
+                f"{r.file_name} ({'replaced' if r.replaced else 'taken out'})"
                 for r in gone.sort_values(["la_code", "file_name"]).itertuples()
             )
             result.failures.append(f"landing files changed since the published version: {names}")

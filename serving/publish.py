@@ -425,7 +425,8 @@ def served_past_figures(serving: Path) -> tuple[pd.DataFrame | None, pd.DataFram
     """What the serving file publishes for past periods (`checks.gates.past_figures` of its
     marts), and the landing files its version was built from (la_code, extract, file_hash,
     file_name): None and no files without a serving file or those tables (a file from before
-    them)."""
+    them). A council it holds at an earlier version's figures has no files here: its
+    meta.source_files lists that night's landing folder, not the files behind those figures."""
     from checks.gates import past_figures
 
     files = pd.DataFrame(columns=["la_code", "extract", "file_hash", "file_name"])
@@ -447,6 +448,12 @@ def served_past_figures(serving: Path) -> tuple[pd.DataFrame | None, pd.DataFram
                 "SELECT CAST(la_code AS VARCHAR) AS la_code, extract, file_hash, file_name "
                 "FROM served.meta.source_files WHERE in_landing"
             ).df()
+        if ("meta", "councils") in held:
+            own = con.execute(
+                "SELECT CAST(la_code AS VARCHAR) FROM served.meta.councils "
+                "WHERE figures = 'this refresh'"
+            ).fetchall()
+            files = files[files["la_code"].isin([code for (code,) in own])]
     return figures, files
 
 

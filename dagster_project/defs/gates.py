@@ -379,11 +379,22 @@ def warehouse_gates(
         if wanted(EHCP_COHORT, CASE_EXTRACTS_REACH_CENSUS):
             gate = gates.case_extracts_reach_census(con)
             yield check_result(gate, EHCP_COHORT, CASE_EXTRACTS_REACH_CENSUS, warn_only=True)
-        # each figure, and the extracts whose files set it (the ledger's span sets the censuses
-        # counted)
+        # each figure, and the extracts whose files set it: the ledger the spend, placements and
+        # establishments its provision types; plans (SEN2 returns among them) the census, the
+        # ledger's span the censuses counted, placements and establishments their types
         holds = (
-            (HNB_POSITION, SPEND_HOLDS_SINCE_PUBLISHED, "spend", ("finance",)),
-            (EHCP_COHORT, PLANS_HOLD_SINCE_PUBLISHED, "plans", ("ehcp", "finance")),
+            (
+                HNB_POSITION,
+                SPEND_HOLDS_SINCE_PUBLISHED,
+                "spend",
+                ("finance", "placements", "gias"),
+            ),
+            (
+                EHCP_COHORT,
+                PLANS_HOLD_SINCE_PUBLISHED,
+                "plans",
+                ("ehcp", "placements", "gias", "finance"),
+            ),
         )
         if any(wanted(asset, name) for asset, name, _, _ in holds):
             published, files = served_past_figures(settings.serving)

@@ -971,12 +971,16 @@ def test_a_past_figure_that_moved_since_it_was_published_warns_naming_it(con):
     )
     assert f"({moved} high needs spend: £{published_moved:,.1f}m published, " in result.summary
     assert f"£{now_value / 1e6:,.1f}m now (-" in result.summary and calm not in result.summary
-    # a year still in progress when published grows as its months come: not compared
-    unsettled = then.copy()
-    unsettled.loc[(unsettled["figure"] == "spend") & (unsettled["period"] == moved), "settled"] = (
-        False
-    )
+    # a year still in progress when published grows as its months come: said only when it fell
+    unsettled = published.copy()
+    at = (unsettled["figure"] == "spend") & (unsettled["period"] == moved)
+    unsettled.loc[at, "settled"] = False
+    unsettled.loc[at, "value"] = unsettled.loc[at, "value"] * 0.5
     assert gates.figures_hold_since_published(con, "spend", unsettled).passed
+    unsettled.loc[at, "value"] = unsettled.loc[at, "value"] * 4 + 200_000  # it fell by half
+    result = gates.figures_hold_since_published(con, "spend", unsettled)
+    assert not result.passed and f"({moved} high needs spend: " in result.summary
+    assert " published so far, " in result.summary
     # a provision type's spend (a placements extract that lost the type moves it elsewhere)
     types = published[(published["figure"] == "spend") & (published["part"] != "total")]
     largest = types[types["settled"]].sort_values("value").iloc[-1]
@@ -990,6 +994,23 @@ def test_a_past_figure_that_moved_since_it_was_published_warns_naming_it(con):
     result = gates.figures_hold_since_published(con, "spend", by_type)
     assert not result.passed
     assert f"({largest['period']} high needs spend on {largest['part']}: " in result.summary
+
+    # a year published complete that now reads in progress (a ledger cut by a month moved it
+    # by 8 %; the next night, no longer complete, a cut to September went unsaid)
+    con.execute(
+        "UPDATE marts.fct_hnb_position SET is_complete_year = false WHERE financial_year = ?",
+        [moved],
+    )
+    result = gates.figures_hold_since_published(con, "spend", published)
+    assert not result.passed
+    assert f"({moved} high needs spend: £{now_value / 1e6:,.1f}m published complete, " in (
+        result.summary
+    )
+    assert "now, in progress (+0.0%)" in result.summary
+    con.execute(
+        "UPDATE marts.fct_hnb_position SET is_complete_year = true WHERE financial_year = ?",
+        [moved],
+    )
 
     # a census published and gone from this refresh, and the files changed since named
     gone = pd.concat(
@@ -1060,3 +1081,23 @@ def test_open_plans_listed_again_under_new_ids_fail_naming_the_year(con, monkeyp
     assert f"({year}: {overlapping:,} of {started:,} plans started (ehcp/plans.csv)" in (
         result.summary
     )
+
+
+def test_the_overlap_gate_names_the_copys_file_when_its_ids_sort_first(con, monkeypatch):
+    """Copies under ids sorting before the originals' put the flag on the originals: the gate
+    named the real extract alone, and "take out the copy" read as taking it out."""
+    originals = "SELECT plan_id FROM raw.ehcp WHERE plan_cease_date IS NULL"
+    con.execute(
+        "INSERT INTO raw.ehcp SELECT * REPLACE ('A-' || plan_id AS plan_id, "
+        "'ehcp/migration.csv' AS _source_file, _source_row + 1000 AS _source_row) "
+        "FROM raw.ehcp WHERE plan_cease_date IS NULL"
+    )
+    con.execute(
+        "INSERT INTO intermediate.int_data_quality_flags SELECT la_code, 'ehcp', source_file, "
+        "source_row, source_file_hash, plan_id, 'overlapping_plan' "
+        f"FROM staging.stg_ehcp__plans WHERE plan_id IN ({originals})"
+    )
+    monkeypatch.setattr(gates, "PLAN_OVERLAP_PLANS", 1)
+    result = gates.plans_overlap_within_tolerance(con)
+    assert not result.passed
+    assert "plans started (ehcp/migration.csv and ehcp/plans.csv)" in result.summary
