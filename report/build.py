@@ -35,7 +35,15 @@ from warehouse.councils import chosen_council
 from . import requests, tables
 from .benchmarks import Benchmarks, BenchmarkUnavailable, benchmark, load_published_data
 from .charts import Chart, build_benchmark_charts, build_charts
-from .data import OPTIONAL, REQUIRED, ReportData, long_date, read_data_as_at, read_report_data
+from .data import (
+    OPTIONAL,
+    REQUIRED,
+    ReportData,
+    carried_years,
+    long_date,
+    read_data_as_at,
+    read_report_data,
+)
 from .folder import AUDIENCES, LAST_BUILD, install_report, staged_report_dir
 from .html import Section, render
 from .workbook import write_workbook
@@ -364,7 +372,13 @@ def _titles(
             (
                 "financial years April–March; caseload at the January census inside each year; "
                 "actual "
-                f"{years[0]} to {years[-1]}, forecast {data.forecast_years[0]} to {data.horizon}"
+                f"{years[0]} to {years[-1]}, "
+                + (
+                    f"{', '.join(carried.index)} estimated (not complete in the ledger), "
+                    if len(carried := carried_years(data))
+                    else ""
+                )
+                + f"forecast {data.forecast_years[0]} to {data.horizon}"
             ),
         ),
         (
@@ -632,8 +646,10 @@ def _quality_reading(data: ReportData) -> str:
         return int(dq.loc[(dq["measure"] == measure) & dq["reason"].isna(), "rows"].sum())
 
     flagged = int(dq.loc[dq["measure"] == "rows_flagged_by_flag", "rows"].sum())
+    # in absolute amounts, as the summary gives it: a posting and its reversal in quarantine
+    # read £0.00 net
     quarantined_money = float(
-        dq.loc[dq["measure"] == "rows_quarantined", "amount_gbp"].fillna(0).sum()
+        dq.loc[dq["measure"] == "rows_quarantined", "gross_amount_gbp"].fillna(0).sum()
     )
     checks = data.checks
     passed = int(checks["passed"].sum()) if len(checks) else 0
@@ -642,7 +658,7 @@ def _quality_reading(data: ReportData) -> str:
         "loaded, "
         f"{total('rows_exact_duplicate'):,} exact duplicates, {total('rows_quarantined'):,} "
         "quarantined "
-        f"(£{quarantined_money:,.2f}); "
+        f"(£{quarantined_money:,.2f} in absolute amounts); "
         f"{flagged:,} flagged and kept."
     )
     if len(checks):

@@ -24,6 +24,8 @@ from forecast.years import fy_of_census_year
 from . import style
 from .data import (
     ReportData,
+    carried_by_type,
+    carried_years,
     hidden_at_base,
     restated_balance_caveats,
     spend_forecast_published,
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
     from .benchmarks import Benchmarks
 from .suppression import protect
 
+# the scenario of a year in progress in the finance extract, estimated (forecast.assumptions)
+ESTIMATED = "estimated"
 MOVES_YEARS = 3  # the movement matrix and provision starts pool this many recent years
 NEED_LABELS = {
     "ASD": "Autism (ASD)",
@@ -168,9 +172,14 @@ def _legend_below(fig: Figure, handles, labels, columns: int = 4) -> None:
 def funding_and_balance(data: ReportData, threshold: int | None = None) -> Chart:
     actual = data.position[data.position["is_complete_year"]].set_index("financial_year")
     forecast = data.position_forecast
-    years = list(actual.index) + data.forecast_years
+    # a year in progress in the finance extract, estimated as Funding and balances estimates it:
+    # left out, the forecast's first year was drawn one year after the last actual
+    carried = carried_years(data)
+    years = list(actual.index) + list(carried.index) + data.forecast_years
     at = _positions(years)
     last_fy = actual.index[-1]
+    # where the forecast's lines start: the last year estimated, else the last actual
+    base_fy = carried.index[-1] if len(carried) else last_fy
     # (a year the budget file gives no allocation for has unknown funding: no bar, not £0)
     rows = [
         (fy, "actual", "funding", r.funding_gbp, np.nan, np.nan)
@@ -182,6 +191,14 @@ def funding_and_balance(data: ReportData, threshold: int | None = None) -> Chart
         (fy, "actual", "cumulative_balance", r.cumulative_balance_gbp, np.nan, np.nan)
         for fy, r in actual.iterrows()
     ]
+    balance = actual["cumulative_balance_gbp"].iloc[-1]
+    for fy, r in carried.iterrows():
+        balance += r.in_progress_year_funding - r.in_progress_year_spend
+        rows += [
+            (fy, ESTIMATED, "funding", r.in_progress_year_funding, np.nan, np.nan),
+            (fy, ESTIMATED, "spend", r.in_progress_year_spend, np.nan, np.nan),
+            (fy, ESTIMATED, "cumulative_balance", balance, np.nan, np.nan),
+        ]
     for r in forecast.itertuples():
         rows += [
             (r.financial_year, r.scenario, "funding", r.funding_gbp, np.nan, np.nan),
@@ -219,10 +236,26 @@ def funding_and_balance(data: ReportData, threshold: int | None = None) -> Chart
             linewidth=2,
             label="Spend, actual" if measure == "spend" else "Actual",
         )
+        estimated = tidy[(tidy["scenario"] == ESTIMATED) & (tidy["measure"] == measure)]
+        start = history["value_gbp"].iloc[-1]
+        if len(estimated):
+            ax.plot(
+                [at[last_fy]] + [at[y] for y in estimated["financial_year"]],
+                [start, *estimated["value_gbp"]],
+                color=style.SCENARIO_COLOURS["actual"],
+                linewidth=2,
+                linestyle=":",
+                marker="o",
+                markersize=4,
+                label=(
+                    f"{'Spend, e' if measure == 'spend' else 'E'}stimated "
+                    f"({', '.join(estimated['financial_year'])}: not complete in the ledger)"
+                ),
+            )
+            start = estimated["value_gbp"].iloc[-1]
         for scenario in ("unmitigated", "mitigated"):
             part = tidy[(tidy["scenario"] == scenario) & (tidy["measure"] == measure)]
-            x = [at[last_fy]] + [at[y] for y in part["financial_year"]]
-            start = history["value_gbp"].iloc[-1]
+            x = [at[base_fy]] + [at[y] for y in part["financial_year"]]
             colour = style.SCENARIO_COLOURS[scenario]
             ax.fill_between(
                 x,
@@ -246,8 +279,8 @@ def funding_and_balance(data: ReportData, threshold: int | None = None) -> Chart
         assured = tidy[(tidy["scenario"] == "mitigated_assured") & (tidy["measure"] == measure)]
         if measure == "cumulative_balance" and len(assured):
             ax.plot(
-                [at[last_fy]] + [at[y] for y in assured["financial_year"]],
-                [history["value_gbp"].iloc[-1], *assured["value_gbp"]],
+                [at[base_fy]] + [at[y] for y in assured["financial_year"]],
+                [start, *assured["value_gbp"]],
                 color=style.SCENARIO_COLOURS["mitigated"],
                 linewidth=1.5,
                 linestyle=":",
@@ -255,7 +288,8 @@ def funding_and_balance(data: ReportData, threshold: int | None = None) -> Chart
             )
         if measure == "spend":
             funding = tidy[
-                (tidy["measure"] == "funding") & tidy["scenario"].isin(["actual", "unmitigated"])
+                (tidy["measure"] == "funding")
+                & tidy["scenario"].isin(["actual", ESTIMATED, "unmitigated"])
             ]
             ax.plot(
                 [at[y] for y in funding["financial_year"]],
@@ -438,6 +472,15 @@ def spend_trend(data: ReportData, threshold: int | None = None) -> Chart:
     future = _forecast_shown(data, threshold)
     if (future["provision_type"] == HIDDEN).any():
         labels = _hidden_labels(data, threshold)
+    # a year in progress in the finance extract, estimated by type (forecast.assumptions); for
+    # publication as one hidden part, as the expenditure table hides its types (its unit costs
+    # would give back the census's hidden counts). Left out, the bars jumped from the last
+    # complete year to the forecast's first, two years on
+    carried = carried_by_type(data)
+    estimated = carried.T
+    if threshold is not None and len(carried.columns):
+        estimated = pd.DataFrame({HIDDEN: carried.sum()})
+        labels = _hidden_labels(data, threshold)
     wide = pd.concat(
         [
             history.pivot_table(
@@ -446,6 +489,7 @@ def spend_trend(data: ReportData, threshold: int | None = None) -> Chart:
                 values="spend_gbp",
                 aggfunc="sum",
             ),
+            estimated,
             future.pivot(
                 index="financial_year", columns="provision_type", values="spend_gbp_central"
             ),
@@ -471,7 +515,7 @@ def spend_trend(data: ReportData, threshold: int | None = None) -> Chart:
             linewidth=0.3,
         )
         bottom += values
-    # the forecast bars are hatched so they read as projections
+    # the estimated and forecast bars are hatched so they read as projections
     for i, year in enumerate(all_years):
         if year not in years:
             ax.bar(i, bottom[i], color="none", edgecolor="white", hatch="///", linewidth=0)
@@ -479,15 +523,17 @@ def spend_trend(data: ReportData, threshold: int | None = None) -> Chart:
     _year_axis(ax, all_years)
     _forecast_divider(ax, len(years) - 0.5)
     ax.set_title(
-        "High needs spend by provision type, actual and forecast (£m; "
-        "forecast: unmitigated, central)"
+        "High needs spend by provision type, actual"
+        + (f", {', '.join(carried.columns)} estimated" if len(carried.columns) else "")
+        + " and forecast (£m; forecast: unmitigated, central)"
     )
     handles, labels = ax.get_legend_handles_labels()
     fig.tight_layout(rect=(0, 0.12, 1, 1))
     _legend_below(fig, handles, labels)
     tidy = wide.mask(unshown[wide.columns]).stack(future_stack=True).rename("spend_gbp")
     tidy = tidy.reset_index()
-    tidy["is_forecast"] = ~tidy["financial_year"].isin(years)
+    tidy["is_estimated"] = tidy["financial_year"].isin(carried.columns)
+    tidy["is_forecast"] = ~tidy["financial_year"].isin(years) & ~tidy["is_estimated"]
 
     first, last = years[0], years[-1]
     totals = wide.sum(axis=1)

@@ -446,6 +446,32 @@ def spend_forecast_published(data: ReportData, threshold: int | None) -> pd.Data
     return future
 
 
+def carried_by_type(data: ReportData) -> pd.DataFrame:
+    """provision type × the years the forecast carried (forecast.assumptions): each type's
+    estimated spend; no columns without one."""
+    frame = getattr(data, "assumptions", None)
+    if frame is None:
+        return pd.DataFrame()
+    rows = frame[frame["assumption"] == "in_progress_year_spend_by_type"]
+    if rows.empty:
+        return pd.DataFrame()
+    return rows.pivot(index="provision_type", columns="financial_year", values="value")
+
+
+def carried_years(data: ReportData) -> pd.DataFrame:
+    """financial_year → in_progress_year_funding, in_progress_year_spend: the years the forecast
+    carried between the last complete year and its first (forecast.assumptions); none when the
+    ledger reaches the last census's year, or on a warehouse from before they were recorded."""
+    names = ["in_progress_year_funding", "in_progress_year_spend"]
+    frame = getattr(data, "assumptions", None)
+    if frame is None or not frame["assumption"].isin(names).any():
+        return pd.DataFrame(columns=names, dtype=float)
+    rows = frame[frame["assumption"].isin(names)]
+    return rows.pivot(index="financial_year", columns="assumption", values="value")[
+        names
+    ].sort_index()
+
+
 def _restated_balances(df) -> pd.DataFrame:
     from checks.gates import BROUGHT_FORWARD_SQL, BROUGHT_FORWARD_TOLERANCE_GBP
 
@@ -605,7 +631,8 @@ def read_report_data(
         data_quality=df("""
             SELECT extract, measure, reason, count(DISTINCT file_hash) AS files,
                    sum(rows)::BIGINT AS rows,
-                   sum(amount_gbp)::DOUBLE AS amount_gbp
+                   sum(amount_gbp)::DOUBLE AS amount_gbp,
+                   sum(gross_amount_gbp)::DOUBLE AS gross_amount_gbp
             FROM marts.fct_data_quality WHERE in_landing GROUP BY ALL ORDER BY ALL
         """),
         checks=checks,

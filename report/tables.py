@@ -29,6 +29,8 @@ from .charts import SENSITIVITY_LABELS
 from .data import (
     DFE_PLACEMENT,
     ReportData,
+    carried_by_type,
+    carried_years,
     hidden_at_base,
     spend_forecast_published,
     spend_published,
@@ -427,7 +429,7 @@ def expenditure_by_provision(
     hidden = actual(spend_published(data, threshold)).isna() & whole.notna()
     # a year not yet complete in the finance extract, estimated by type as Funding and
     # balances estimates it whole (it was missing here: a column jumped two years)
-    carried = _carried_by_type(data)
+    carried = carried_by_type(data)
     whole = pd.concat([whole, carried, future], axis=1).reindex(order).fillna(0.0)
     if threshold is not None:
         # census plans × places per plan × unit cost: with the assumptions' unit costs it gives
@@ -546,32 +548,6 @@ def funding_and_balances(data: ReportData) -> list[Table]:
             )
         )
     return tables
-
-
-def _carried_by_type(data: ReportData) -> pd.DataFrame:
-    """provision type × the years the forecast carried (forecast.assumptions): each type's
-    estimated spend; no columns without one."""
-    frame = getattr(data, "assumptions", None)
-    if frame is None:
-        return pd.DataFrame()
-    rows = frame[frame["assumption"] == "in_progress_year_spend_by_type"]
-    if rows.empty:
-        return pd.DataFrame()
-    return rows.pivot(index="provision_type", columns="financial_year", values="value")
-
-
-def carried_years(data: ReportData) -> pd.DataFrame:
-    """financial_year → in_progress_year_funding, in_progress_year_spend: the years the forecast
-    carried between the last complete year and its first (forecast.assumptions); none when the
-    ledger reaches the last census's year, or on a warehouse from before they were recorded."""
-    names = ["in_progress_year_funding", "in_progress_year_spend"]
-    frame = getattr(data, "assumptions", None)
-    if frame is None or not frame["assumption"].isin(names).any():
-        return pd.DataFrame(columns=names, dtype=float)
-    rows = frame[frame["assumption"].isin(names)]
-    return rows.pivot(index="financial_year", columns="assumption", values="value")[
-        names
-    ].sort_index()
 
 
 KIND_ORDER = {"saving": 0, "cost": 1, "funding": 2}
@@ -1271,7 +1247,9 @@ def data_quality(data: ReportData) -> Table:
     flagged = dq[dq["measure"] == "rows_flagged_by_flag"].groupby("extract")["rows"].sum()
     rejected = dq[dq["measure"] == "file_rejected"].groupby("extract")["rows"].size()
     quarantined_money = (
-        dq[dq["measure"] == "rows_quarantined"].groupby("extract")["amount_gbp"].sum(min_count=1)
+        dq[dq["measure"] == "rows_quarantined"]
+        .groupby("extract")["gross_amount_gbp"]
+        .sum(min_count=1)
     )
     table = pd.DataFrame(
         {
@@ -1295,7 +1273,9 @@ def data_quality(data: ReportData) -> Table:
         "count",
         "Files in the landing folder now. Rows read = loaded + exact duplicates + quarantined. "
         "Quarantined (£): "
-        "the money in the quarantined rows whose amount could be read (finance and budget).",
+        "the money in the quarantined rows (finance and budget) in absolute amounts, a credit "
+        "counted as much as a payment and an amount that could not be read by its digits, as "
+        "the quarantine tolerance weighs them.",
         ["Total"],
     )
 

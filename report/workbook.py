@@ -42,6 +42,7 @@ from openpyxl.worksheet.table import Table as ExcelTable
 from openpyxl.worksheet.table import TableStyleInfo
 
 from .benchmarks import INDICATORS
+from .data import carried_years
 from .style import pounds
 from .tables import (
     AGE_ORDER,
@@ -53,7 +54,6 @@ from .tables import (
     SCENARIOS,
     STATUS_ORDER,
     Table,
-    carried_years,
 )
 
 if TYPE_CHECKING:

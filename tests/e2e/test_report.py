@@ -1390,3 +1390,45 @@ def test_the_summary_labels_the_forecast_held_with_its_own_horizon(con, data):
     assert not _forecast_ran(
         RefreshOutcome(success=False, run_id="r", not_run=["forecast/caseload"])
     )
+
+
+def test_a_year_in_progress_is_drawn_estimated_between_the_actuals_and_the_forecast(data):
+    """A refresh in February: the tables showed the year in progress, estimated, but the headline
+    and spend charts went from the last complete year straight to the forecast's first, a year
+    further on, doubling the first year's apparent jump; the footer's years left it out."""
+    from report.charts import funding_and_balance, spend_trend
+
+    last = data.complete_years[-1]
+    position = data.position.copy()
+    position.loc[position["financial_year"] == last, "is_complete_year"] = False
+    by_type = data.spend[data.spend["financial_year"] == last]
+    rows = [
+        ("in_progress_year_funding", None, 40e6),
+        ("in_progress_year_spend", None, float(by_type["spend_gbp"].sum()) * 1.1),
+        *(
+            ("in_progress_year_spend_by_type", r.provision_type, r.spend_gbp * 1.1)
+            for r in by_type.itertuples()
+        ),
+    ]
+    estimated = pd.DataFrame(
+        [
+            {"assumption": a, "provision_type": p, "financial_year": last, "value": v, "unit": "£"}
+            for a, p, v in rows
+        ]
+    )
+    february = dataclasses.replace(
+        data,
+        position=position,
+        assumptions=pd.concat([data.assumptions, estimated], ignore_index=True),
+    )
+    chart = funding_and_balance(february)
+    shown = chart.data[chart.data["financial_year"] == last].set_index("measure")
+    assert set(shown["scenario"]) == {"estimated"}
+    assert shown.loc["spend", "value_gbp"] == rows[1][2]
+    before = position[position["financial_year"] < last]["cumulative_balance_gbp"].iloc[-1]
+    assert shown.loc["cumulative_balance", "value_gbp"] == pytest.approx(before + 40e6 - rows[1][2])
+    for threshold in (None, THRESHOLD):
+        bars = spend_trend(february, threshold).data
+        year = bars[bars["financial_year"] == last]
+        assert year["is_estimated"].all() and not year["is_forecast"].any()
+        assert year["spend_gbp"].sum() == pytest.approx(rows[1][2])

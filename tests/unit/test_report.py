@@ -291,10 +291,13 @@ def test_the_readmes_count_of_flagged_figures_is_the_shipped_datas():
     assert f"and {watched} latest-year changes of more than half" in readme
 
 
-def test_quarantined_money_reads_in_pounds():
-    """£3,527.37 of quarantined ledger rows read "£0.00m" in the data-quality table: in pounds."""
+def test_quarantined_money_reads_in_pounds_and_in_absolute_amounts():
+    """£3,527.37 of quarantined ledger rows read "£0.00m" in the data-quality table: in pounds.
+    And a £5,000 posting and its reversal, both quarantined, read £0 (net) in the report where
+    the refresh's summary said £10,000 (absolute)."""
     from types import SimpleNamespace
 
+    from report.build import _quality_reading
     from report.html import table_item
     from report.tables import data_quality
 
@@ -306,11 +309,19 @@ def test_quarantined_money_reads_in_pounds():
             "rows": [104, 100, 4],
             "files": [2, 2, 2],
             "amount_gbp": [np.nan, np.nan, 3527.37],
+            "gross_amount_gbp": [np.nan, np.nan, 3527.37],
         }
     )
     item = table_item(data_quality(SimpleNamespace(data_quality=frame)))
     column = item["headers"].index("Quarantined (£)")
     assert [row["cells"][column]["text"] for row in item["rows"]] == ["£3,527", "£3,527"]
+
+    frame["amount_gbp"] = [np.nan, np.nan, 0.0]
+    frame["gross_amount_gbp"] = [np.nan, np.nan, 10_000.0]
+    data = SimpleNamespace(data_quality=frame, checks=pd.DataFrame())
+    item = table_item(data_quality(data))
+    assert [row["cells"][column]["text"] for row in item["rows"]] == ["£10,000", "£10,000"]
+    assert "4 quarantined (£10,000.00 in absolute amounts)" in _quality_reading(data)
 
 
 def test_a_check_that_warns_is_not_counted_failed():

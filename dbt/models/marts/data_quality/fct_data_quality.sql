@@ -13,7 +13,8 @@
 with files as (
     {% for extract in extracts %}
     select la_code, extract, file_hash, file_name, status, message, in_landing, rows_read, rows_valid, rows_duplicate,
-        rows_quarantined, money_read_gbp, money_quarantined_gbp
+        rows_quarantined, money_read_gbp, money_quarantined_gbp, gross_money_read_gbp,
+        gross_money_quarantined_gbp
     from {{ source('raw', extract ~ '_files') }}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
@@ -48,23 +49,27 @@ flags as (
 
 measures as (
     select extract, file_hash, 'rows_read' as measure, null as reason, rows_read as rows,
-        money_read_gbp as amount_gbp
+        money_read_gbp as amount_gbp, gross_money_read_gbp as gross_amount_gbp
     from files
-    union all select extract, file_hash, 'rows_loaded', null, rows_valid, null from files
-    union all select extract, file_hash, 'rows_exact_duplicate', null, rows_duplicate, null from files
-    union all select extract, file_hash, 'rows_quarantined', null, rows_quarantined, money_quarantined_gbp from files
-    union all select extract, file_hash, 'rows_quarantined_by_reason', reason_code, rows, null from reasons
+    union all select extract, file_hash, 'rows_loaded', null, rows_valid, null, null from files
+    union all select extract, file_hash, 'rows_exact_duplicate', null, rows_duplicate, null, null from files
     union all
-    select files.extract, files.file_hash, 'rows_current', null, coalesce(current_rows.rows, 0), null
+    select extract, file_hash, 'rows_quarantined', null, rows_quarantined, money_quarantined_gbp,
+        gross_money_quarantined_gbp
+    from files
+    union all select extract, file_hash, 'rows_quarantined_by_reason', reason_code, rows, null, null from reasons
+    union all
+    select files.extract, files.file_hash, 'rows_current', null, coalesce(current_rows.rows, 0), null, null
     from files left join current_rows using (extract, file_hash)
     where files.status = 'loaded'
     union all
     select files.extract, files.file_hash, 'rows_superseded', null,
-        case when files.in_landing then files.rows_valid - coalesce(current_rows.rows, 0) else 0 end, null
+        case when files.in_landing then files.rows_valid - coalesce(current_rows.rows, 0) else 0 end, null,
+        null
     from files left join current_rows using (extract, file_hash)
     where files.status = 'loaded'
-    union all select extract, file_hash, 'rows_flagged_by_flag', flag, rows, null from flags
-    union all select extract, file_hash, 'file_rejected', message, 0, null from files where status = 'rejected'
+    union all select extract, file_hash, 'rows_flagged_by_flag', flag, rows, null, null from flags
+    union all select extract, file_hash, 'file_rejected', message, 0, null, null from files where status = 'rejected'
 )
 
 select
@@ -77,7 +82,8 @@ select
     cast(measures.measure as string) as measure,
     cast(measures.reason as string) as reason,
     cast(coalesce(measures.rows, 0) as bigint) as rows,
-    cast(measures.amount_gbp as decimal(18, 2)) as amount_gbp
+    cast(measures.amount_gbp as decimal(18, 2)) as amount_gbp,
+    cast(measures.gross_amount_gbp as decimal(18, 2)) as gross_amount_gbp
 from measures
 inner join files using (extract, file_hash)
 order by la_code, extract, source_file, measure, reason
