@@ -1181,12 +1181,14 @@ def _files_copied_under_new_ids(target: Warehouse | duckdb.DuckDBPyConnection) -
 
 
 def case_rows_in_two_sources(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
-    """Per council: plans and requests both a SEN2 return and a CSV or XLSX extract give, the
-    same child and day (a plan's start, a request's receipt). Each source keys its rows its own
-    way (a return by the child and the day, a case system by its own ids), so neither replaced
-    the other and both counted: a request in a return and in a requests extract made two
-    requests, decisions and plans issued, with every gate green. Returns and extracts may sit
-    side by side for other children or years; where they give the same ones, one must go."""
+    """Per council: plans, placements and requests both a SEN2 return and a CSV or XLSX extract
+    give, the same child and day (a plan's or placement's start, a request's receipt). Each
+    source keys its rows its own way (a return by the child and the day, a case system by its own
+    ids), so neither replaced the other and both counted: a request in a return and in a
+    requests extract made two requests, decisions and plans issued, and a placement in both
+    doubled its full-time places (2024-25's 145.4 read 237.1, unit costs cut by a third), with
+    every gate green. Returns and extracts may sit side by side for other children or years;
+    where they give the same ones, one must go."""
     frame = as_warehouse(target).frame(
         """
         WITH given AS (
@@ -1195,6 +1197,12 @@ def case_rows_in_two_sources(target: Warehouse | duckdb.DuckDBPyConnection) -> G
                    files.file_name AS source_file
             FROM staging.stg_ehcp__plans AS rows
             INNER JOIN raw.ehcp_files AS files
+                ON files.la_code = rows.la_code AND files.file_hash = rows.source_file_hash
+            UNION ALL
+            SELECT DISTINCT rows.la_code, 'placements', rows.child_id, rows.start_date,
+                   files.census_date IS NOT NULL, files.file_name
+            FROM staging.stg_placements__spells AS rows
+            INNER JOIN raw.placements_files AS files
                 ON files.la_code = rows.la_code AND files.file_hash = rows.source_file_hash
             UNION ALL
             SELECT DISTINCT rows.la_code, 'requests', rows.child_id, rows.request_date,
@@ -1225,7 +1233,7 @@ def case_rows_in_two_sources(target: Warehouse | duckdb.DuckDBPyConnection) -> G
         """
     )
     several = frame["la_code"].nunique() > 1
-    day = {"plans": "start date", "requests": "date received"}
+    day = {"plans": "start date", "placements": "start date", "requests": "date received"}
     facts = pd.DataFrame(
         {
             "la_code": frame["la_code"],
@@ -1246,10 +1254,10 @@ def case_rows_in_two_sources(target: Warehouse | duckdb.DuckDBPyConnection) -> G
         [expect("ExpectColumnValuesToBeBetween", column="given_twice", max_value=0)],
         {
             "given_twice": (
-                "plans or requests are given both by SEN2 returns and by a CSV or XLSX extract: "
-                "each source keys them its own way, so both are counted. Take the years or "
-                "children the returns give out of the extract, or the returns out of the "
-                "landing folder"
+                "plans, placements or requests are given both by SEN2 returns and by a CSV or "
+                "XLSX extract: each source keys them its own way, so both are counted (a "
+                "placement twice halves its type's unit cost). Take the years or children the "
+                "returns give out of the extract, or the returns out of the landing folder"
             )
         },
     )

@@ -105,9 +105,9 @@ def staging_key(extract: str) -> dg.AssetKey:
             asset=EHCP_COHORT,
             blocking=True,
             description=(
-                "No plan or request is given both by a SEN2 return and by a CSV or XLSX extract "
-                "(the same child and start date, or date received): each source keys its rows "
-                "its own way, so both would be counted."
+                "No plan, placement or request is given both by a SEN2 return and by a CSV or "
+                "XLSX extract (the same child and start date, or date received): each source "
+                "keys its rows its own way, so both would be counted."
             ),
         ),
         dg.AssetCheckSpec(

@@ -431,6 +431,31 @@ def test_a_plan_given_by_a_sen2_return_and_by_the_plans_extract_fails(con):
     assert "the same child and start date: counted twice" in result.summary
 
 
+def test_a_placement_given_by_a_sen2_return_and_by_the_placements_extract_fails(con):
+    """Only plans and requests were compared: a placements list of the old system beside the
+    returns that list the same placements counted each twice (2024-25's full-time places 145.4
+    read 237.1, unit costs cut by a third), with every gate green."""
+    (placement,) = con.execute(
+        "SELECT min(placement_id) FROM staging.stg_placements__spells WHERE end_date IS NULL"
+    ).fetchone()
+    con.execute(
+        "INSERT INTO raw.placements_files SELECT * REPLACE ('return' AS file_hash, "
+        "'sen2/2024' AS file_name, file_seq + 1000 AS file_seq, DATE '2024-01-18' AS "
+        "census_date) FROM raw.placements_files WHERE status = 'loaded' AND in_landing LIMIT 1"
+    )
+    con.execute(
+        "INSERT INTO raw.placements SELECT * REPLACE ('return' AS _file_hash, "
+        "'child|start|urn' AS placement_id) FROM raw.placements WHERE placement_id = $id",
+        {"id": placement},
+    )
+    result = gates.case_rows_in_two_sources(con)
+    assert not result.passed
+    assert "1 placement is given both by a SEN2 return (e.g. sen2/2024) and by placements/" in (
+        result.summary
+    )
+    assert "plans, placements or requests are given both by SEN2 returns" in result.summary
+
+
 def test_a_complete_year_without_a_budget_fails_naming_it(con):
     # its funding read as nothing: the whole year's spend became deficit in every later balance
     assert gates.complete_years_have_a_budget(con).passed
