@@ -1590,6 +1590,9 @@ def _sources(
             if lea and la_code != UNKNOWN_LA_CODE and lea != la_code:
                 sources.append(_other_council_source(sen2, lea, la_code, many, hashes))
                 continue
+            if mismatch := _census_year_mismatch(sen2):
+                sources.append(_rejected_return_source(sen2, mismatch, hashes))
+                continue
             try:
                 sources.append(
                     Source(
@@ -1875,6 +1878,38 @@ def _other_council_source(
         )
 
     digest = hashlib.sha256(f"other-council:{sen2.content_hash(hashes)}".encode()).hexdigest()
+    return Source(sen2.name, digest, sen2.size(), reject)
+
+
+def _census_year_mismatch(sen2: Sen2Return) -> str | None:
+    """Why a return's header contradicts itself, if it does: its `year` (the collection, whose
+    census is in January of that year) against its `referencedate` (the census day). A 2024
+    return dated 2023-01-18 was read as 2023's: 2023's requests vanished from fct_ehcp_requests
+    and the return was ordered before the real 2023 one, with every gate green."""
+    try:
+        header = sen2.header()
+        census = sen2.census_date()
+    except (OSError, KeyError):
+        return None  # (an unreadable header is rejected when the return is read)
+    year = header.get("year", "")
+    if census is None or not year.isdigit() or int(year) == census.year:
+        return None
+    return (
+        f"{sen2.file_of('sen2')} row 2, columns year and referencedate: the header gives year "
+        f"{year} but referencedate {header.get('referencedate')} (a census day in "
+        f"{census.year}): the {year} return's census day is in January {year} (the DfE's "
+        "census days: dbt/seeds/census_dates.csv). Export the return again, or correct its "
+        "header"
+    )
+
+
+def _rejected_return_source(sen2: Sen2Return, why: str, hashes: HashCache) -> Source:
+    """A SEN2 return rejected by name before it is read, for `why`."""
+
+    def reject(work_dir: Path) -> list[Part]:
+        raise FileRejected(f"{sen2.name}: {why}")
+
+    digest = hashlib.sha256(f"rejected:{why}:{sen2.content_hash(hashes)}".encode()).hexdigest()
     return Source(sen2.name, digest, sen2.size(), reject)
 
 

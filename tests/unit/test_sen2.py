@@ -490,3 +490,30 @@ def test_a_persons_line_given_twice_is_read_once_and_two_different_ones_reject_t
     assert outcome.status == "rejected"
     assert "person.csv: rows" in outcome.message and "column persontableid" in outcome.message
     assert "person 3900 is given by 2 different lines" in outcome.message
+
+
+def test_a_return_whose_year_and_census_day_disagree_is_rejected_naming_both(tmp_path, con):
+    """A 2024 return dated 2023-01-18 was read as 2023's: 2023's requests vanished and it was
+    ordered before the real 2023 return, with every gate green."""
+    write_sen2_landing(tmp_path)
+    headers = [
+        path
+        for path in sorted((tmp_path / "sen2").rglob("*.csv"))
+        if "referencedate" in path.read_text(encoding="utf-8-sig").splitlines()[0].lower()
+    ]
+    assert headers
+    header = headers[-1]
+    lines = header.read_text(encoding="utf-8-sig").splitlines()
+    names = [n.strip().lower() for n in lines[0].split(",")]
+    row = lines[1].split(",")
+    year = int(row[names.index("year")])
+    row[names.index("year")] = str(year + 1)
+    header.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n", encoding="utf-8")
+    outcomes = load(con, EHCP, tmp_path).files
+    rejected = [f for f in outcomes if f.status == "rejected"]
+    assert len(rejected) == 1, [f.message for f in outcomes]
+    assert (
+        f"{header.relative_to(tmp_path)} row 2, columns year and referencedate: the header "
+        f"gives year {year + 1} but referencedate "
+    ) in rejected[0].message
+    assert f"the {year + 1} return's census day is in January {year + 1}" in rejected[0].message
