@@ -405,6 +405,21 @@ def test_an_open_plan_left_out_of_the_latest_list_warns_naming_the_older_list(co
     assert gates.open_rows_left_in_older_lists(con).passed
 
 
+def _given_again_by_a_return(con, extract: str, key: str, value: str, return_key: str) -> None:
+    """A SEN2 return (census day 2024-01-18) giving the row of `extract` whose `key` is `value`
+    again, under the return's own key (staging's plans and placements are views over raw)."""
+    con.execute(
+        f"INSERT INTO raw.{extract}_files SELECT * REPLACE ('return' AS file_hash, "
+        "'sen2/2024' AS file_name, file_seq + 1000 AS file_seq, DATE '2024-01-18' AS "
+        f"census_date) FROM raw.{extract}_files WHERE status = 'loaded' AND in_landing LIMIT 1"
+    )
+    con.execute(
+        f"INSERT INTO raw.{extract} SELECT * REPLACE ('return' AS _file_hash, ? AS {key}) "
+        f"FROM raw.{extract} WHERE {key} = ?",
+        [return_key, value],
+    )
+
+
 def test_a_plan_given_by_a_sen2_return_and_by_the_plans_extract_fails(con):
     """A return keys a plan by its child and start date, a case system by its own id: the same
     plan in a SEN2 return and in the plans extract replaced neither and counted twice, in every
@@ -413,18 +428,7 @@ def test_a_plan_given_by_a_sen2_return_and_by_the_plans_extract_fails(con):
     (plan,) = con.execute(
         "SELECT min(plan_id) FROM staging.stg_ehcp__plans WHERE plan_cease_date IS NULL"
     ).fetchone()
-    # a SEN2 return (a census day) giving that one plan under the return's own key (staging's
-    # plans are a view over raw)
-    con.execute(
-        "INSERT INTO raw.ehcp_files SELECT * REPLACE ('return' AS file_hash, "
-        "'sen2/2024' AS file_name, file_seq + 1000 AS file_seq, DATE '2024-01-18' AS "
-        "census_date) FROM raw.ehcp_files WHERE status = 'loaded' AND in_landing LIMIT 1"
-    )
-    con.execute(
-        "INSERT INTO raw.ehcp SELECT * REPLACE ('return' AS _file_hash, "
-        "'child|start' AS plan_id) FROM raw.ehcp WHERE plan_id = $plan",
-        {"plan": plan},
-    )
+    _given_again_by_a_return(con, "ehcp", "plan_id", plan, "child|start")
     result = gates.case_rows_in_two_sources(con)
     assert not result.passed
     assert "1 plan is given both by a SEN2 return (e.g. sen2/2024) and by ehcp/" in result.summary
@@ -438,16 +442,7 @@ def test_a_placement_given_by_a_sen2_return_and_by_the_placements_extract_fails(
     (placement,) = con.execute(
         "SELECT min(placement_id) FROM staging.stg_placements__spells WHERE end_date IS NULL"
     ).fetchone()
-    con.execute(
-        "INSERT INTO raw.placements_files SELECT * REPLACE ('return' AS file_hash, "
-        "'sen2/2024' AS file_name, file_seq + 1000 AS file_seq, DATE '2024-01-18' AS "
-        "census_date) FROM raw.placements_files WHERE status = 'loaded' AND in_landing LIMIT 1"
-    )
-    con.execute(
-        "INSERT INTO raw.placements SELECT * REPLACE ('return' AS _file_hash, "
-        "'child|start|urn' AS placement_id) FROM raw.placements WHERE placement_id = $id",
-        {"id": placement},
-    )
+    _given_again_by_a_return(con, "placements", "placement_id", placement, "child|start|urn")
     result = gates.case_rows_in_two_sources(con)
     assert not result.passed
     assert "1 placement is given both by a SEN2 return (e.g. sen2/2024) and by placements/" in (
