@@ -440,7 +440,9 @@ def served_past_figures(serving: Path) -> tuple[pd.DataFrame | None, pd.DataFram
                 "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'served'"
             ).fetchall()
         }
-        if not {("marts", "fct_hnb_position"), ("marts", "fct_ehcp_cohort")} <= held:
+        # (the marts past_figures reads)
+        marts = ("fct_hnb_position", "fct_provision_spend", "fct_ehcp_cohort")
+        if not {("marts", table) for table in marts} <= held:
             return None, files
         figures = past_figures(con, database="served")
         if ("meta", "source_files") in held:

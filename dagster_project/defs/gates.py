@@ -242,10 +242,12 @@ def staging_key(extract: str) -> dg.AssetKey:
             asset=HNB_POSITION,
             blocking=False,
             description=(
-                "Warns when a complete financial year's high needs spend moved by more than 10 % "
-                "(and £100,000) from what the serving file publishes, or is gone: a ledger "
-                "year's file taken out, or a ledger cut months short, passes every other gate. "
-                "Names the published version's files no longer in the landing folder."
+                "Warns when a financial year's high needs spend, in total or for a provision "
+                "type, moved by more than 10 % (and £100,000) from what the serving file "
+                "publishes, or is gone, or a year published complete now reads in progress, or "
+                "a year published in progress fell: a ledger year's file taken out, or a ledger "
+                "cut months short, passes every other gate. Names the published version's files "
+                "taken out or replaced since."
             ),
         ),
         dg.AssetCheckSpec(
@@ -253,10 +255,10 @@ def staging_key(extract: str) -> dg.AssetKey:
             asset=EHCP_COHORT,
             blocking=False,
             description=(
-                "Warns when the plans on a census moved by more than 10 % (and 20 plans) from "
-                "what the serving file publishes, or are gone: a plans extract that lost or "
-                "ceased half its plans overnight passes every other gate. Names the published "
-                "version's files no longer in the landing folder."
+                "Warns when the plans on a census, in total or in a provision type, moved by "
+                "more than 10 % (and 20 plans) from what the serving file publishes, or are "
+                "gone: a plans extract that lost or ceased half its plans overnight passes every "
+                "other gate. Names the published version's files taken out or replaced since."
             ),
         ),
         dg.AssetCheckSpec(
