@@ -450,6 +450,7 @@ def _python_reads(target) -> dict[str, object]:
         "open_rows_left_in_older_lists": gates.open_rows_left_in_older_lists(target),
         "case_rows_in_two_sources": gates.case_rows_in_two_sources(target),
         "plans_overlap_within_tolerance": gates.plans_overlap_within_tolerance(target),
+        "plans_under_two_child_ids": gates.plans_under_two_child_ids(target),
         "unit_costs_within_bounds": gates.unit_costs_within_bounds(target, bounds, 1.0),
         "placement_costs_within_bounds": gates.placement_costs_within_bounds(target, bounds),
         "ids_link": gates.ids_link(target, 0.05),

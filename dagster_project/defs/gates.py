@@ -51,6 +51,7 @@ CASE_ROWS_IN_TWO_SOURCES = "case_rows_in_two_sources"
 SPEND_HOLDS_SINCE_PUBLISHED = "spend_holds_since_published"
 PLANS_HOLD_SINCE_PUBLISHED = "plans_hold_since_published"
 PLANS_OVERLAP_WITHIN_TOLERANCE = "plans_overlap_within_tolerance"
+PLANS_UNDER_TWO_CHILD_IDS = "plans_under_two_child_ids"
 EHCP_COHORT = dg.AssetKey(["marts", "fct_ehcp_cohort"])
 EHCP_FLOWS = dg.AssetKey(["marts", "fct_ehcp_flows"])
 MART_KEYS = [
@@ -262,6 +263,18 @@ def staging_key(extract: str) -> dg.AssetKey:
             ),
         ),
         dg.AssetCheckSpec(
+            PLANS_UNDER_TWO_CHILD_IDS,
+            asset=EHCP_COHORT,
+            blocking=True,
+            description=(
+                "Plans whose birth date and start date a plan of another child id shares are at "
+                "most 10 % of a year's plans started, and of all of them (or fewer than 20): "
+                "SEN2 returns naming children by UPN beside a plans extract naming them by case "
+                "id, or a plans extract listed again under new child ids, would count the same "
+                "children twice."
+            ),
+        ),
+        dg.AssetCheckSpec(
             PLANS_OVERLAP_WITHIN_TOLERANCE,
             asset=EHCP_FLOWS,
             blocking=True,
@@ -329,6 +342,11 @@ def warehouse_gates(
                 lambda: gates.transactions_under_two_ids(con),
             ),
             (EHCP_COHORT, CASE_ROWS_IN_TWO_SOURCES, lambda: gates.case_rows_in_two_sources(con)),
+            (
+                EHCP_COHORT,
+                PLANS_UNDER_TWO_CHILD_IDS,
+                lambda: gates.plans_under_two_child_ids(con),
+            ),
             (
                 EHCP_FLOWS,
                 PLANS_OVERLAP_WITHIN_TOLERANCE,

@@ -29,6 +29,7 @@ def test_all_gates_pass_on_the_fixture(con):
         gates.open_rows_left_in_older_lists(con),
         gates.case_rows_in_two_sources(con),
         gates.plans_overlap_within_tolerance(con),
+        gates.plans_under_two_child_ids(con),
         gates.budget_lines_given_twice(con),
         gates.complete_years_have_a_budget(con),
         gates.balance_brought_forward_anchors(con),
@@ -1121,3 +1122,43 @@ def test_the_overlap_gate_names_the_copys_file_when_its_ids_sort_first(con, monk
     result = gates.plans_overlap_within_tolerance(con)
     assert not result.passed
     assert "plans started (ehcp/migration.csv and ehcp/plans.csv)" in result.summary
+
+
+def test_plans_under_two_child_ids_fail_naming_both_files(con, monkeypatch):
+    """SEN2 returns naming children by UPN beside a plans extract naming them by case id (or a
+    plans extract copied under new child ids): no id is shared, so neither the two-sources gate
+    nor the overlap flag sees the copies, and the censuses counted each child twice."""
+    assert gates.plans_under_two_child_ids(con).passed
+    con.execute(
+        "INSERT INTO raw.ehcp SELECT * REPLACE ('S-' || plan_id AS plan_id, -child_id AS child_id, "
+        "'sen2/2025' AS _source_file) FROM raw.ehcp WHERE plan_cease_date IS NULL"
+    )
+    # the hand-written council is small: the floor of 20 plans is the demo's
+    monkeypatch.setattr(gates, "PLAN_OVERLAP_PLANS", 1)
+    result = gates.plans_under_two_child_ids(con)
+    assert not result.passed
+    assert "share their child's birth date and their start date with a plan of another" in (
+        result.summary
+    )
+    assert "HIGHNEEDS_SEN2_CHILD_ID" in result.summary
+    copies, started = con.execute(
+        "SELECT count(*) FILTER (WHERE plan_id LIKE 'S-%'), count(*) FROM staging.stg_ehcp__plans"
+    ).fetchone()
+    # both plans of each pair share their birth date and start date with the other
+    assert f"all years: {2 * copies:,} of {started:,} plans started (ehcp/plans.csv and " in (
+        result.summary
+    )
+    assert "sen2/2025" in result.summary
+
+
+def test_twins_issued_plans_on_one_day_pass(con, monkeypatch):
+    """Twins issued plans on one day share a birth date and a start date honestly: a pair is
+    under the floor of PLAN_OVERLAP_PLANS plans, which is what lets it pass in a council this
+    small (with a floor of 1, its two plans are over 10 % of their year's)."""
+    con.execute(
+        "INSERT INTO raw.ehcp SELECT * REPLACE ('T-' || plan_id AS plan_id, -child_id AS child_id) "
+        "FROM raw.ehcp WHERE plan_cease_date IS NULL ORDER BY plan_id LIMIT 1"
+    )
+    assert gates.plans_under_two_child_ids(con).passed
+    monkeypatch.setattr(gates, "PLAN_OVERLAP_PLANS", 1)
+    assert not gates.plans_under_two_child_ids(con).passed
