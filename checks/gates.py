@@ -1194,46 +1194,62 @@ def case_rows_in_two_sources(target: Warehouse | duckdb.DuckDBPyConnection) -> G
         WITH given AS (
             SELECT DISTINCT rows.la_code, 'plans' AS kind, rows.child_id,
                    rows.plan_start_date AS day, files.census_date IS NOT NULL AS from_return,
-                   files.file_name AS source_file
+                   files.file_name AS source_file, rows.source_row
             FROM staging.stg_ehcp__plans AS rows
             INNER JOIN raw.ehcp_files AS files
                 ON files.la_code = rows.la_code AND files.file_hash = rows.source_file_hash
             UNION ALL
             SELECT DISTINCT rows.la_code, 'placements', rows.child_id, rows.start_date,
-                   files.census_date IS NOT NULL, files.file_name
+                   files.census_date IS NOT NULL, files.file_name, rows.source_row
             FROM staging.stg_placements__spells AS rows
             INNER JOIN raw.placements_files AS files
                 ON files.la_code = rows.la_code AND files.file_hash = rows.source_file_hash
             UNION ALL
             SELECT DISTINCT rows.la_code, 'requests', rows.child_id, rows.request_date,
-                   files.census_date IS NOT NULL, files.file_name
+                   files.census_date IS NOT NULL, files.file_name, rows.source_row
             FROM staging.stg_requests__assessment_requests AS rows
             INNER JOIN raw.requests_files AS files
                 ON files.la_code = rows.la_code AND files.file_hash = rows.source_file_hash
         ),
         twice AS (
             SELECT sen2.la_code, sen2.kind, sen2.child_id, sen2.day,
-                   extract.source_file AS extract_file, sen2.source_file AS return_file
+                   extract.source_file AS extract_file, extract.source_row AS extract_row,
+                   sen2.source_file AS return_file
             FROM given AS sen2
             INNER JOIN given AS extract
                 ON extract.la_code = sen2.la_code AND extract.kind = sen2.kind
                 AND extract.child_id = sen2.child_id AND extract.day = sen2.day
                 AND sen2.from_return AND NOT extract.from_return
-        )
-        SELECT la_code, kind, count(*) AS given, min(extract_file) AS extract_file,
-               min(return_file) AS return_file
-        FROM (
-            SELECT la_code, kind, child_id, day, min(extract_file) AS extract_file,
-                   min(return_file) AS return_file
+        ),
+        counted AS (
+            SELECT la_code, kind, count(*) AS given
+            FROM (SELECT DISTINCT la_code, kind, child_id, day FROM twice) AS each_one
+            GROUP BY la_code, kind
+        ),
+        -- the first of them in the extract, by file and row: the one the message names
+        first_one AS (
+            SELECT la_code, kind, extract_file, extract_row, day, return_file,
+                   row_number() OVER (
+                       PARTITION BY la_code, kind ORDER BY extract_file, extract_row, return_file
+                   ) AS n
             FROM twice
-            GROUP BY la_code, kind, child_id, day
-        ) AS each_one
-        GROUP BY la_code, kind
+        )
+        SELECT counted.la_code, counted.kind, counted.given, first_one.extract_file,
+               first_one.extract_row, first_one.day, first_one.return_file
+        FROM counted
+        INNER JOIN first_one
+            ON first_one.la_code = counted.la_code AND first_one.kind = counted.kind
+            AND first_one.n = 1
         ORDER BY 1, 2
         """
     )
     several = frame["la_code"].nunique() > 1
-    day = {"plans": "start date", "placements": "start date", "requests": "date received"}
+    # the column holding the day both sources give, by kind
+    day = {
+        "plans": ("start date", "plan_start_date"),
+        "placements": ("start date", "start_date"),
+        "requests": ("date received", "request_date"),
+    }
     facts = pd.DataFrame(
         {
             "la_code": frame["la_code"],
@@ -1241,7 +1257,9 @@ def case_rows_in_two_sources(target: Warehouse | duckdb.DuckDBPyConnection) -> G
                 (f"council {r.la_code}: " if several else "")
                 + (f"1 {r.kind[:-1]} is" if r.given == 1 else f"{r.given:,} {r.kind} are")
                 + f" given both by a SEN2 return (e.g. {r.return_file}) and by "
-                f"{r.extract_file}, the same child and {day[r.kind]}: counted twice"
+                f"{r.extract_file} (first: row {r.extract_row}, {day[r.kind][1]} "
+                f"{pd.Timestamp(r.day).date()}), the same child and {day[r.kind][0]}: "
+                "counted twice"
                 for r in frame.itertuples()
             ],
             "given_twice": frame["given"],

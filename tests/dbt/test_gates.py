@@ -429,11 +429,20 @@ def test_a_plan_given_by_a_sen2_return_and_by_the_plans_extract_fails(con):
     (plan,) = con.execute(
         "SELECT min(plan_id) FROM staging.stg_ehcp__plans WHERE plan_cease_date IS NULL"
     ).fetchone()
+    source_file, source_row, start = con.execute(
+        "SELECT source_file, source_row, plan_start_date FROM staging.stg_ehcp__plans "
+        "WHERE plan_id = ?",
+        [plan],
+    ).fetchone()
     _given_again_by_a_return(con, "ehcp", "plan_id", plan, "child|start")
     result = gates.case_rows_in_two_sources(con)
     assert not result.passed
-    assert "1 plan is given both by a SEN2 return (e.g. sen2/2024) and by ehcp/" in result.summary
-    assert "the same child and start date: counted twice" in result.summary
+    # the extract's file, row and column, as every message about bad input names them
+    assert (
+        f"1 plan is given both by a SEN2 return (e.g. sen2/2024) and by {source_file} (first: "
+        f"row {source_row}, plan_start_date {start}), the same child and start date: counted "
+        "twice"
+    ) in result.summary
 
 
 def test_a_placement_given_by_a_sen2_return_and_by_the_placements_extract_fails(con):
