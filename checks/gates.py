@@ -1758,6 +1758,79 @@ def ledger_months_complete(target: Warehouse | duckdb.DuckDBPyConnection) -> Gat
     )
 
 
+def sen2_returns_every_year(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
+    """Per council: a SEN2 return for every census between the first and the last return
+    loaded. A return holds the plans on its census and those that ceased since the last one, and
+    the requests received in the calendar year before it. With one left out of the middle, that
+    year's requests are in no return, nor the plans issued and ceased within it, and a plan the
+    earlier return shows open that ceased in the missing year is held open to the later return's
+    window, so the missing year's census counts it. The hand-written council without its 2024
+    return published 2023's three requests as no row at all, with every gate green. Warns: a
+    council may have lost a year's return, or give that year by an extract."""
+    frame = as_warehouse(target).frame(
+        """
+        SELECT la_code, census_date, min(file_name) AS file_name
+        FROM (
+            SELECT la_code, census_date, file_name FROM raw.ehcp_files
+            WHERE in_landing AND status = 'loaded' AND census_date IS NOT NULL
+            UNION ALL
+            SELECT la_code, census_date, file_name FROM raw.placements_files
+            WHERE in_landing AND status = 'loaded' AND census_date IS NOT NULL
+            UNION ALL
+            SELECT la_code, census_date, file_name FROM raw.requests_files
+            WHERE in_landing AND status = 'loaded' AND census_date IS NOT NULL
+        ) AS returns
+        GROUP BY la_code, census_date
+        ORDER BY la_code, census_date
+        """
+    )
+    several = frame["la_code"].nunique() > 1
+    rows = []
+    for code, council in frame.groupby("la_code", sort=True):
+        years = {
+            pd.Timestamp(day).year: name
+            for day, name in zip(council["census_date"], council["file_name"], strict=True)
+        }
+        first, last = min(years), max(years)
+        missing = [year for year in range(first, last + 1) if year not in years]
+        rows.append(
+            {
+                "la_code": code,
+                "label": (f"council {code}: " if several else "")
+                + (
+                    f"no return for the census of {', '.join(map(str, missing))} between "
+                    f"{first}'s ({years[first]}) and {last}'s ({years[last]}): the requests "
+                    f"received in {', '.join(str(y - 1) for y in missing)} are in no return"
+                    if missing
+                    else f"a return for every census from {first} to {last}"
+                ),
+                "censuses_without_a_return": len(missing),
+            }
+        )
+    facts = pd.DataFrame(rows, columns=["la_code", "label", "censuses_without_a_return"])
+    return validate(
+        "sen2_returns_every_year",
+        facts,
+        [
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                column="censuses_without_a_return",
+                min_value=0,
+                max_value=0,
+            )
+        ],
+        {
+            "censuses_without_a_return": (
+                "a SEN2 return is missing between the first and the last loaded: that year's "
+                "requests, decisions and 20-week figures, and the plans issued and ceased within "
+                "it, are in no return and count as none, and its census counts the plans that "
+                "ceased in it as open. Land the return that was sent for that census (COLLECT "
+                "keeps it)"
+            )
+        },
+    )
+
+
 # how long before a census day a plans or placements extract's last date may fall: a council's
 # plans start, cease and move every few days, a quiet Christmas included
 CASE_EXTRACT_REACH_DAYS = 60

@@ -447,6 +447,7 @@ def _python_reads(target) -> dict[str, object]:
         "balance_brought_forward_agrees": gates.balance_brought_forward_agrees(target),
         "budget_lines_given_twice": gates.budget_lines_given_twice(target),
         "case_extracts_reach_census": gates.case_extracts_reach_census(target),
+        "sen2_returns_every_year": gates.sen2_returns_every_year(target),
         "open_rows_left_in_older_lists": gates.open_rows_left_in_older_lists(target),
         "case_rows_in_two_sources": gates.case_rows_in_two_sources(target),
         "plans_overlap_within_tolerance": gates.plans_overlap_within_tolerance(target),

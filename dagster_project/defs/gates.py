@@ -52,6 +52,7 @@ SPEND_HOLDS_SINCE_PUBLISHED = "spend_holds_since_published"
 PLANS_HOLD_SINCE_PUBLISHED = "plans_hold_since_published"
 PLANS_OVERLAP_WITHIN_TOLERANCE = "plans_overlap_within_tolerance"
 PLANS_UNDER_TWO_CHILD_IDS = "plans_under_two_child_ids"
+SEN2_RETURNS_EVERY_YEAR = "sen2_returns_every_year"
 EHCP_COHORT = dg.AssetKey(["marts", "fct_ehcp_cohort"])
 EHCP_FLOWS = dg.AssetKey(["marts", "fct_ehcp_flows"])
 MART_KEYS = [
@@ -228,6 +229,16 @@ def staging_key(extract: str) -> dg.AssetKey:
             ),
         ),
         dg.AssetCheckSpec(
+            SEN2_RETURNS_EVERY_YEAR,
+            asset=EHCP_FLOWS,
+            blocking=False,
+            description=(
+                "Warns when a SEN2 return is missing between the first and the last loaded: that "
+                "year's requests, and the plans issued and ceased within it, are in no return "
+                "and count as none, and its census counts the plans that ceased in it as open."
+            ),
+        ),
+        dg.AssetCheckSpec(
             OPEN_ROWS_LEFT_IN_OLDER_LISTS,
             asset=EHCP_COHORT,
             blocking=False,
@@ -399,6 +410,9 @@ def warehouse_gates(
         if wanted(EHCP_COHORT, CASE_EXTRACTS_REACH_CENSUS):
             gate = gates.case_extracts_reach_census(con)
             yield check_result(gate, EHCP_COHORT, CASE_EXTRACTS_REACH_CENSUS, warn_only=True)
+        if wanted(EHCP_FLOWS, SEN2_RETURNS_EVERY_YEAR):
+            gate = gates.sen2_returns_every_year(con)
+            yield check_result(gate, EHCP_FLOWS, SEN2_RETURNS_EVERY_YEAR, warn_only=True)
         # each figure, and the extracts whose files set it: the ledger the spend, placements and
         # establishments its provision types; plans (SEN2 returns among them) the census, the
         # ledger's span the censuses counted, placements and establishments their types

@@ -30,6 +30,7 @@ def test_all_gates_pass_on_the_fixture(con):
         gates.case_rows_in_two_sources(con),
         gates.plans_overlap_within_tolerance(con),
         gates.plans_under_two_child_ids(con),
+        gates.sen2_returns_every_year(con),
         gates.budget_lines_given_twice(con),
         gates.complete_years_have_a_budget(con),
         gates.balance_brought_forward_anchors(con),
@@ -1171,3 +1172,31 @@ def test_twins_issued_plans_on_one_day_pass(con, monkeypatch):
     assert gates.plans_under_two_child_ids(con).passed
     monkeypatch.setattr(gates, "PLAN_OVERLAP_PLANS", 1)
     assert not gates.plans_under_two_child_ids(con).passed
+
+
+def _a_return_file(con, extract: str, census: str) -> None:
+    """A SEN2 return's `extract` part for the census day `census`, loaded and in the landing
+    folder (the file alone: the gate reads which returns are there)."""
+    con.execute(
+        f"INSERT INTO raw.{extract}_files SELECT * REPLACE ('return {census}' AS file_hash, "
+        f"'sen2/{census[:4]}/namedplan.csv' AS file_name, file_seq + 1000 AS file_seq, "
+        f"DATE '{census}' AS census_date) FROM raw.{extract}_files "
+        "WHERE status = 'loaded' AND in_landing LIMIT 1"
+    )
+
+
+def test_a_sen2_return_missing_between_two_warns_naming_the_census(con):
+    """The hand-written SEN2 council without its 2024 return published 2023's three requests
+    as no row at all, with every gate green: no return holds the requests received in 2023."""
+    assert gates.sen2_returns_every_year(con).passed
+    _a_return_file(con, "ehcp", "2023-01-19")
+    _a_return_file(con, "ehcp", "2025-01-16")
+    result = gates.sen2_returns_every_year(con)
+    assert not result.passed
+    assert (
+        "no return for the census of 2024 between 2023's (sen2/2023/namedplan.csv) and 2025's "
+        "(sen2/2025/namedplan.csv): the requests received in 2023 are in no return"
+    ) in result.summary
+    # the missing year's return, by any of its parts, fills the gap
+    _a_return_file(con, "placements", "2024-01-18")
+    assert gates.sen2_returns_every_year(con).passed
