@@ -14,12 +14,19 @@ placements as (
     select * from {{ ref('int_placements_classified') }}
 ),
 
+-- each plan's lineage: a plan re-issued under a new id continues the one it replaced, so the
+-- flows can follow the child from one census to the next
+lineage as (
+    {{ plan_lineage('plans') }}
+),
+
 active_plans as (
     select
         census.la_code,
         census.census_year,
         census.census_date,
         plans.plan_id,
+        lineage.lineage_plan_id,
         plans.child_id,
         plans.primary_need,
         plans.plan_start_date,
@@ -30,6 +37,7 @@ active_plans as (
         on plans.la_code = census.la_code
         and plans.plan_start_date <= census.census_date
         and (plans.plan_cease_date is null or plans.plan_cease_date > census.census_date)
+    inner join lineage on lineage.la_code = plans.la_code and lineage.plan_id = plans.plan_id
     qualify row_number() over (
         partition by census.la_code, census.census_date, plans.child_id
         order by plans.plan_start_date, plans.plan_id
@@ -58,6 +66,7 @@ select
     census_year,
     census_date,
     plan_id,
+    lineage_plan_id,
     child_id,
     primary_need,
     plan_start_date,

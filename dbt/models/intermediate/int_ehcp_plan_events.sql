@@ -12,6 +12,9 @@
 -- ended last before it, if it was still open on the previous census day or later (one that had
 -- ended before the year began is not the one the child left: the child was counted 'none' on that
 -- census day). 'none' when the child had no such placement.
+-- A plan re-issued under a new id (issued the day its child's previous plan ceased, or the day
+-- after: plan_lineage) continues that plan: the old plan's cessation and the new plan's issue
+-- are not flows, and the census days either side see one plan, the same lineage.
 with windows as (
     select * from {{ ref('int_census_windows') }}
 ),
@@ -25,14 +28,28 @@ placements as (
 ),
 
 snapshots as (
-    select la_code, census_date, plan_id, provision_type
+    select la_code, census_date, lineage_plan_id, provision_type
     from {{ ref('int_ehcp_census_snapshots') }}
 ),
 
+lineage as (
+    {{ plan_lineage('plans') }}
+),
+
+-- a plan's issue, unless it continues its child's previous plan; its cessation, unless the next
+-- plan continues it
 events as (
-    select la_code, plan_id, child_id, 'issued' as event, plan_start_date as event_date from plans
+    select plans.la_code, plans.plan_id, lineage.lineage_plan_id, plans.child_id, 'issued' as event,
+        plans.plan_start_date as event_date
+    from plans
+    inner join lineage on lineage.la_code = plans.la_code and lineage.plan_id = plans.plan_id
+    where not lineage.continues_previous
     union all
-    select la_code, plan_id, child_id, 'ceased', plan_cease_date from plans where plan_cease_date is not null
+    select plans.la_code, plans.plan_id, lineage.lineage_plan_id, plans.child_id, 'ceased',
+        plans.plan_cease_date
+    from plans
+    inner join lineage on lineage.la_code = plans.la_code and lineage.plan_id = plans.plan_id
+    where plans.plan_cease_date is not null and not lineage.continued_by_next
 ),
 
 in_window as (
@@ -102,7 +119,7 @@ left join placement_at
 -- issued: the census closing the year; ceased: the census opening it
 left join snapshots as on_census
     on on_census.la_code = in_window.la_code
-    and on_census.plan_id = in_window.plan_id
+    and on_census.lineage_plan_id = in_window.lineage_plan_id
     and on_census.census_date = case
         when in_window.event = 'issued' then in_window.period_end else in_window.period_start
     end

@@ -22,7 +22,8 @@ moves as (
     inner join windows on windows.la_code = this_year.la_code and windows.census_year = this_year.census_year
     inner join snapshots as last_year
         on last_year.la_code = this_year.la_code
-        and last_year.plan_id = this_year.plan_id
+        -- the same plan, or the plan it was re-issued as (plan_lineage)
+        and last_year.lineage_plan_id = this_year.lineage_plan_id
         and last_year.census_date = windows.period_start
     where last_year.provision_type <> this_year.provision_type
 ),
