@@ -1200,3 +1200,38 @@ def test_a_sen2_return_missing_between_two_warns_naming_the_census(con):
     # the missing year's return, by any of its parts, fills the gap
     _a_return_file(con, "placements", "2024-01-18")
     assert gates.sen2_returns_every_year(con).passed
+
+
+def test_plans_re_issued_in_bulk_on_one_day_pass(con, monkeypatch):
+    """A case system's migration re-issuing every open plan on one day gives many children the
+    same start date, and some of them the same birth date by chance (the demo re-issued so: 15 %
+    of 2024's plans matched another child's): their earlier plans differ, so they are not the
+    same child under two ids."""
+    (first, second) = con.execute(
+        "SELECT child_id FROM raw.ehcp WHERE plan_cease_date IS NULL "
+        "GROUP BY child_id ORDER BY child_id LIMIT 2"
+    ).fetchall()
+    # two children born the same day, of the same sex
+    con.execute(
+        "UPDATE raw.ehcp SET date_of_birth = (SELECT min(date_of_birth) FROM raw.ehcp "
+        "WHERE child_id = ?), sex = (SELECT min(sex) FROM raw.ehcp WHERE child_id = ?) "
+        "WHERE child_id = ?",
+        [first[0], first[0], second[0]],
+    )
+    open_plans = f"child_id IN ({first[0]}, {second[0]}) AND plan_cease_date IS NULL"
+    con.execute(
+        "INSERT INTO raw.ehcp SELECT * REPLACE ('R-' || plan_id AS plan_id, "
+        f"DATE '2024-04-01' AS plan_start_date) FROM raw.ehcp WHERE {open_plans}"
+    )
+    con.execute(
+        "UPDATE raw.ehcp SET plan_cease_date = DATE '2024-03-31' "
+        f"WHERE {open_plans} AND plan_id NOT LIKE 'R-%'"
+    )
+    monkeypatch.setattr(gates, "PLAN_OVERLAP_PLANS", 1)
+    assert gates.plans_under_two_child_ids(con).passed
+    # the same two plans, each child's only one, would be one child under two ids
+    con.execute(
+        f"DELETE FROM raw.ehcp WHERE child_id IN ({first[0]}, {second[0]}) "
+        "AND plan_id NOT LIKE 'R-%'"
+    )
+    assert not gates.plans_under_two_child_ids(con).passed
