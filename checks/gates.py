@@ -1126,15 +1126,23 @@ COPIED_ROWS = 20
 def _files_copied_under_new_ids(target: Warehouse | duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Per council, pairs of finance files where at least COPIED_SHARE of the smaller one's
     transactions match, one for one, transactions of the other by day, amount, line and payee
-    (child, placement, provider and supplier, the supplier's name without case or surrounding
-    space) under other ids: (la_code, smaller_file, smaller_rows, other_file, copies,
-    twice_gbp). Counted per key and file first, so a day of many equal payments (place funding
-    to every school) costs no more than its keys."""
-    payee = ", ".join(
-        f"coalesce(lower(trim({c})), '')"
-        if c == "supplier_name"
-        else f"coalesce(CAST({c} AS STRING), '')"
-        for c in PAYEE_COLUMNS
+    under other ids: (la_code, smaller_file, smaller_rows, other_file, copies, twice_gbp). The
+    payee is the first the row gives of child, placement, provider URN, UKPRN and supplier (its
+    name without case or surrounding space): a re-export naming suppliers its own way (`V10008
+    Birchfield Primary School`), or leaving out the optional supplier and placement columns,
+    pays the same child or school, and matching on every payee column at once had let such a
+    year count twice (2024-25's spend £35.1m read £70.2m) with every gate green. Counted per
+    key and file first, so a day of many equal payments (place funding to every school) costs
+    no more than its keys."""
+    payee = (
+        "coalesce("
+        + ", ".join(
+            f"'{c}:' || lower(trim({c}))"
+            if c == "supplier_name"
+            else f"'{c}:' || CAST({c} AS STRING)"
+            for c in PAYEE_COLUMNS
+        )
+        + ", '')"
     )
     return as_warehouse(target).frame(
         f"""
@@ -1143,7 +1151,7 @@ def _files_copied_under_new_ids(target: Warehouse | duckdb.DuckDBPyConnection) -
                    count(*) AS n
             FROM (
                 SELECT la_code, source_file, posting_date, amount_gbp, s251_line,
-                       concat_ws('|', {payee}) AS payee
+                       {payee} AS payee
                 FROM staging.stg_finance__transactions
             ) AS ledger
             GROUP BY la_code, source_file, posting_date, amount_gbp, s251_line, payee

@@ -917,6 +917,26 @@ def test_a_finance_file_delivered_again_under_new_ids_fails_naming_both(warehous
     ), result.summary
 
 
+def test_a_re_export_naming_suppliers_its_own_way_is_still_a_copy(warehouse_copy):
+    """A re-export that prefixes each supplier's name with its vendor code and leaves out the
+    optional placement column pays the same children and schools: every payee column compared
+    at once, it passed, and the year counted twice (£35.1m read £70.2m) with every gate
+    green."""
+    with duckdb.connect(str(warehouse_copy)) as con:
+        name, size = _copy_finance_file(con, None)
+        con.execute(
+            "UPDATE raw.finance SET supplier_name = 'V10008 ' || supplier_name, "
+            "placement_id = NULL WHERE _file_hash = 'copy'"
+        )
+    _build_finance_staging(warehouse_copy)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        result = gates.transactions_under_two_ids(con)
+    assert not result.passed
+    assert "a finance file's transactions are in another finance file under other ids" in (
+        result.summary
+    )
+
+
 def test_a_few_payments_repeated_in_another_file_are_not_a_copy(warehouse_copy):
     """Fewer than COPIED_ROWS repeats (a credit note and its re-issue, a corrections file of a
     few lines beside many of its own) are no file delivered twice."""
