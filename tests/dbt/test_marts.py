@@ -762,6 +762,29 @@ def test_s251_lines_written_with_leading_zeros_are_the_same_lines(warehouse_copy
     assert {"1.0.2", "1.2.1"} <= lines and not {"1.0.02", "01.2.001"} & lines
 
 
+def test_a_payment_on_a_line_the_seed_does_not_list_is_flagged_naming_its_row(warehouse_copy):
+    """£100,000 on line 1.1.2 (not in the reviewed list, not 1.2.x) left high needs spend with
+    only a dbt warning naming no line, file or row, and the summary's flagged count read 0."""
+    with duckdb.connect(str(warehouse_copy)) as con:
+        source_file, source_row, transaction_id = con.execute(
+            "UPDATE raw.finance SET s251_line = '1.1.2' WHERE transaction_id = "
+            "(SELECT min(transaction_id) FROM raw.finance) "
+            "RETURNING _source_file, _source_row, transaction_id"
+        ).fetchone()
+    rebuild(warehouse_copy, "stg_finance__transactions+", data_tests=False)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        flagged = con.execute(
+            "SELECT source_file, source_row, record_key FROM intermediate.int_data_quality_flags "
+            "WHERE flag = 'unknown_s251_line'"
+        ).fetchall()
+        counted = con.execute(
+            "SELECT sum(rows) FROM marts.fct_data_quality WHERE extract = 'finance' "
+            "AND measure = 'rows_flagged_by_flag' AND reason = 'unknown_s251_line'"
+        ).fetchone()[0]
+    assert flagged == [(source_file, source_row, transaction_id)]
+    assert counted == 1
+
+
 def test_data_quality_accounts_for_the_requests_extract_too(warehouse_copy):
     """Every landing file, requests for assessment included: its rows read, loaded and
     quarantined by reason, as for the other extracts."""

@@ -1,6 +1,6 @@
 -- Rows that loaded but deserve a data engineer's look: kept in the marts, counted in
 -- fct_data_quality. A placement or payment for a child or placement no extract of its council
--- knows, spells of one child that overlap, plans of one child that overlap (the caseload counts
+-- knows, a payment on a Section 251 line the seed does not list, spells of one child that overlap, plans of one child that overlap (the caseload counts
 -- the child once), placements whose establishment type is unknown, and plans live on a census
 -- day past the academic year in which the young person turned 25. When only new finance files
 -- have arrived, just their transactions' finance flags are added, replacing those of any
@@ -40,6 +40,16 @@ flags as (
     from transactions
     where child_id is not null and not exists (
         select 1 from plans where plans.la_code = transactions.la_code and plans.child_id = transactions.child_id
+    )
+
+    -- a line the reviewed seed does not list: high needs only if it is a 1.2.x line, else left
+    -- out of high needs spend (a mistyped `1.02` reads 1.2) with nothing else to show for it
+    union all
+    select la_code, 'finance', source_file, source_row, source_file_hash, transaction_id,
+        'unknown_s251_line'
+    from transactions
+    where not exists (
+        select 1 from {{ ref('s251_lines') }} as lines where lines.s251_line = transactions.s251_line
     )
 
     union all
