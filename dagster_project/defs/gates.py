@@ -278,9 +278,9 @@ def staging_key(extract: str) -> dg.AssetKey:
             asset=EHCP_COHORT,
             blocking=True,
             description=(
-                "Plans another child id gives again (the same birth date and start date, every "
-                "plan of one of the two ids matched) are at most 10 % of a year's plans "
-                "started, and of all of them (or fewer than 20): "
+                "Plans another child id gives again (a child born the same day, a start within "
+                "7 days), beyond the matches children born a few days apart make by chance, are "
+                "at most 10 % of a year's plans started, and of all of them (or fewer than 20): "
                 "SEN2 returns naming children by UPN beside a plans extract naming them by case "
                 "id, or a plans extract listed again under new child ids, would count the same "
                 "children twice."
