@@ -1233,6 +1233,35 @@ def test_a_plan_a_later_return_leaves_out_uncorrected_keeps_its_history(
     assert first[-2:] == [(dt_.date(2023, 9, 1), ended), (dt_.date(2024, 2, 1), None)]
 
 
+def test_another_child_entering_the_same_school_that_day_corrects_no_placement(
+    warehouse_copy, tmp_path, monkeypatch
+):
+    """Child 3's placement ended late (recorded after the 2024 return), so the 2025 return
+    leaves it out; child 0, listed by every return, entered the same school the same day. A
+    placement of any child with the same entry date and establishment counted as a correction,
+    so child 3's was retired and its days went uncounted (a year's mainstream unit cost read 50 %
+    high): only a child the return before does not list (a new UPN) can correct it."""
+    import dataclasses
+    import datetime as dt_
+
+    import tests.sen2_council as council
+
+    landing = tmp_path / "sen2_landing"
+    same_day = council.Spell(0, "2020-01-20", None, urn="110006", annual_cost="14000.00")
+    monkeypatch.setattr(council, "SPELLS", (*council.SPELLS, same_day))
+    for version, census in enumerate(council.CENSUS_DATES[:2], 1):
+        council.write_sen2_return(landing / "sen2" / str(census.year), census, version)
+    late = "2023-12-20"
+    _cease_child_3(monkeypatch, council, late)
+    monkeypatch.setattr(
+        council,
+        "SPELLS",
+        tuple(dataclasses.replace(s, end=late) if s.child == 3 else s for s in council.SPELLS),
+    )
+    _, spells = _child_3_after_the_2025_return(warehouse_copy, landing, council)
+    assert spells == [(dt_.date(2020, 1, 20), dt_.date(2023, 12, 31))]
+
+
 def test_a_plan_ceased_in_a_year_whose_return_is_missing_ends_before_the_next_window(
     warehouse_copy, tmp_path, monkeypatch
 ):

@@ -74,40 +74,81 @@ listed_requests as (
 ),
 {% endfor %}
 
--- what each return lists, to tell a record it corrected: a plan of the child's that started
--- before the return's window, as the record did (a later one is a new plan after a late cease);
--- a placement of the child's with the same entry date or establishment (another is a move); or,
--- for a child whose id a new UPN changed, one of the same start date and date of birth / entry
--- date and establishment. One row per key each, so the joins below repeat no record
+-- what each return lists (before a later return's version of a row replaces it: a plan still
+-- live two returns on is in current rows as the latest return's only, and its correction went
+-- unseen, a child's placement counted twice), to tell a record it corrected: a plan of the
+-- child's that started before the return's window, as the record did (a later one is a new plan
+-- after a late cease); a placement of the child's with the same entry date or establishment
+-- (another is a move); or, for a child whose id a new UPN changed (a child the return before it
+-- does not list), one of the same start date and date of birth / entry date and establishment.
+-- Any child's would do otherwise: another child entering the same school the same day retired
+-- a placement that had ended late, and its days went uncounted. One row per key each, so the
+-- joins below repeat no record
+{% for extract, columns in [
+    ('ehcp', 'child_id, plan_start_date, cast(date_of_birth as string) as same'),
+    ('placements', 'child_id, start_date, '
+        ~ 'cast(coalesce(urn, ukprn, sen_setting) as string) as same'),
+] %}
+listed_{{ extract }} as (
+    select distinct files.la_code, files.census_date, {{ columns }}
+    from {{ source('raw', extract) }} as valid
+    inner join {{ source('raw', extract ~ '_files') }} as files
+        on files.file_hash = valid._file_hash
+        and files.in_landing
+        and files.status = 'loaded'
+    where files.census_date is not null
+),
+{% endfor %}
+
+-- the children each return lists a plan or placement of
+listed_children as (
+    select la_code, census_date, child_id from listed_ehcp
+    union
+    select la_code, census_date, child_id from listed_placements
+),
+
 plans_by_child as (
-    select _la_code as la_code, _census_date as census_date, child_id,
-        min(plan_start_date) as first_started
-    from plans where _census_date is not null
-    group by _la_code, _census_date, child_id
+    select la_code, census_date, child_id, min(plan_start_date) as first_started
+    from listed_ehcp
+    group by la_code, census_date, child_id
 ),
 
 plans_by_same as (
-    select distinct _la_code as la_code, _census_date as census_date,
-        plan_start_date as started, cast(date_of_birth as string) as same
-    from plans where _census_date is not null
+    select distinct listed.la_code, listed.census_date, listed.plan_start_date as started,
+        listed.same
+    from listed_ehcp as listed
+    inner join ehcp_returns as returns
+        on returns.la_code = listed.la_code
+        and returns.next_census_date = listed.census_date
+    left join listed_children as before
+        on before.la_code = listed.la_code
+        and before.census_date = returns.census_date
+        and before.child_id = listed.child_id
+    where before.child_id is null
 ),
 
 placements_by_start as (
-    select distinct _la_code as la_code, _census_date as census_date, child_id,
-        start_date as started
-    from placements where _census_date is not null
+    select distinct la_code, census_date, child_id, start_date as started
+    from listed_placements
 ),
 
 placements_by_place as (
-    select distinct _la_code as la_code, _census_date as census_date, child_id,
-        cast(coalesce(urn, ukprn, sen_setting) as string) as place
-    from placements where _census_date is not null
+    select distinct la_code, census_date, child_id, same as place
+    from listed_placements
 ),
 
 placements_by_same as (
-    select distinct _la_code as la_code, _census_date as census_date, start_date as started,
-        cast(coalesce(urn, ukprn, sen_setting) as string) as same
-    from placements where _census_date is not null
+    select distinct listed.la_code, listed.census_date, listed.start_date as started,
+        listed.same
+    from listed_placements as listed
+    inner join placements_returns as returns
+        on returns.la_code = listed.la_code
+        and returns.next_census_date = listed.census_date
+    left join listed_children as before
+        on before.la_code = listed.la_code
+        and before.census_date = returns.census_date
+        and before.child_id = listed.child_id
+    where before.child_id is null
 ),
 
 -- the requests the next return lists under a key this one does not hold (`child_new`: for a
