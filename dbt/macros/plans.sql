@@ -3,9 +3,10 @@
     or the day after, continues that plan. A case system re-issuing every plan under a new id (a
     migration; a plan re-issued on amendment) is neither a new plan nor a cessation: a bulk
     re-issue on one day had raised a year's new plans from 302 to 699 and its ceased plans
-    alike, with every gate green. `lineage_plan_id` is the first plan of the unbroken run;
-    `continues_previous` is true for each later plan of a run, `continued_by_next` for each but
-    the last. A plan issued while the previous one is still open is an overlap
+    alike, with every gate green. `lineage_plan_id` is the first plan of the unbroken run and
+    `lineage_start_date` its start; `continues_previous` is true for each later plan of a run,
+    `continued_by_next` for each but the last; `next_start_date` is the child's next plan's
+    start. A plan issued while the previous one is still open is an overlap
     (overlapping_plan), not a continuation. -#}
 {% macro plan_lineage(plans) -%}
     select
@@ -14,13 +15,19 @@
         first_value(plan_id) over (
             partition by la_code, child_id, run order by plan_start_date, plan_id
         ) as lineage_plan_id,
+        first_value(plan_start_date) over (
+            partition by la_code, child_id, run order by plan_start_date, plan_id
+        ) as lineage_start_date,
         continues_previous,
         coalesce(
             lead(continues_previous) over (
                 partition by la_code, child_id order by plan_start_date, plan_id
             ),
             false
-        ) as continued_by_next
+        ) as continued_by_next,
+        lead(plan_start_date) over (
+            partition by la_code, child_id order by plan_start_date, plan_id
+        ) as next_start_date
     from (
         select
             *,

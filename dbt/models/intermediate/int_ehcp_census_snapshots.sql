@@ -31,13 +31,21 @@ active_plans as (
         plans.primary_need,
         plans.plan_start_date,
         {{ curriculum_age('plans.date_of_birth', 'census.census_date') }} as age,
-        {{ curriculum_age('plans.date_of_birth', 'plans.plan_start_date') }} as age_at_plan_start
+        -- a re-issued plan's child started their plan when the lineage did
+        {{ curriculum_age('plans.date_of_birth', 'lineage.lineage_start_date') }} as age_at_plan_start
     from census
     inner join plans
         on plans.la_code = census.la_code
         and plans.plan_start_date <= census.census_date
-        and (plans.plan_cease_date is null or plans.plan_cease_date > census.census_date)
     inner join lineage on lineage.la_code = plans.la_code and lineage.plan_id = plans.plan_id
+    where plans.plan_cease_date is null
+        or plans.plan_cease_date > census.census_date
+        -- ceased on census day and re-issued the day after: the child held a plan that day
+        or (
+            lineage.continued_by_next
+            and plans.plan_cease_date = census.census_date
+            and lineage.next_start_date > census.census_date
+        )
     qualify row_number() over (
         partition by census.la_code, census.census_date, plans.child_id
         order by plans.plan_start_date, plans.plan_id
