@@ -785,6 +785,25 @@ def test_a_payment_on_a_line_the_seed_does_not_list_is_flagged_naming_its_row(wa
     assert counted == 1
 
 
+def test_sen_transport_on_a_2_1_line_is_a_known_line(warehouse_copy):
+    """SEN transport sits on 2.1.x lines, outside the schools budget (DESIGN.md): not high
+    needs, and known, so a ledger carrying it is not flagged row by row."""
+    with duckdb.connect(str(warehouse_copy)) as con:
+        con.execute(
+            "UPDATE raw.finance SET s251_line = '2.1.3' WHERE transaction_id = "
+            "(SELECT min(transaction_id) FROM raw.finance)"
+        )
+    rebuild(warehouse_copy, "stg_finance__transactions+", data_tests=False)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        assert not con.execute(
+            "SELECT count(*) FROM intermediate.int_data_quality_flags "
+            "WHERE flag = 'unknown_s251_line'"
+        ).fetchone()[0]
+        assert not con.execute(
+            "SELECT count(*) FROM intermediate.int_spend_allocated WHERE is_unknown_s251_line"
+        ).fetchone()[0]
+
+
 def test_data_quality_accounts_for_the_requests_extract_too(warehouse_copy):
     """Every landing file, requests for assessment included: its rows read, loaded and
     quarantined by reason, as for the other extracts."""

@@ -43,7 +43,8 @@ flags as (
     )
 
     -- a line the reviewed seed does not list: high needs only if it is a 1.2.x line, else left
-    -- out of high needs spend (a mistyped `1.02` reads 1.2) with nothing else to show for it
+    -- out of high needs spend (a mistyped `1.02` reads 1.2) with nothing else to show for it.
+    -- Lines 2.x are outside the schools budget (SEN transport is 2.1.x): known, not high needs
     union all
     select la_code, 'finance', source_file, source_row, source_file_hash, transaction_id,
         'unknown_s251_line'
@@ -51,6 +52,7 @@ flags as (
     where not exists (
         select 1 from {{ ref('s251_lines') }} as lines where lines.s251_line = transactions.s251_line
     )
+        and transactions.s251_line not like '2.%'
 
     union all
     select la_code, 'placements', source_file, source_row, source_file_hash, placement_id,

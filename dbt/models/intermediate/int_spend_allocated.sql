@@ -92,7 +92,8 @@ flagged as (
         -- a service paid for a child (direct payments, therapies, SEN support …) is central
         -- unless it names a placement (an unlisted line follows the child, as before the seed)
         coalesce(lines.follows_child, true) as follows_child,
-        lines.s251_line is null as is_unknown_s251_line,
+        -- lines 2.x are outside the schools budget (SEN transport is 2.1.x): known
+        lines.s251_line is null and transactions.s251_line not like '2.%' as is_unknown_s251_line,
         named_placement.provision_type as named_placement_provision_type
     from transactions
     left join lines on lines.s251_line = transactions.s251_line
