@@ -85,8 +85,8 @@ listed_requests as (
 -- a placement that had ended late, and its days went uncounted. One row per key each, so the
 -- joins below repeat no record
 {% for extract, columns in [
-    ('ehcp', 'child_id, plan_start_date, cast(date_of_birth as string) as same'),
-    ('placements', 'child_id, start_date, '
+    ('ehcp', 'child_id, plan_start_date as started, cast(date_of_birth as string) as same'),
+    ('placements', 'child_id, start_date as started, '
         ~ 'cast(coalesce(urn, ukprn, sen_setting) as string) as same'),
 ] %}
 listed_{{ extract }} as (
@@ -108,27 +108,13 @@ listed_children as (
 ),
 
 plans_by_child as (
-    select la_code, census_date, child_id, min(plan_start_date) as first_started
+    select la_code, census_date, child_id, min(started) as first_started
     from listed_ehcp
     group by la_code, census_date, child_id
 ),
 
-plans_by_same as (
-    select distinct listed.la_code, listed.census_date, listed.plan_start_date as started,
-        listed.same
-    from listed_ehcp as listed
-    inner join ehcp_returns as returns
-        on returns.la_code = listed.la_code
-        and returns.next_census_date = listed.census_date
-    left join listed_children as before
-        on before.la_code = listed.la_code
-        and before.census_date = returns.census_date
-        and before.child_id = listed.child_id
-    where before.child_id is null
-),
-
 placements_by_start as (
-    select distinct la_code, census_date, child_id, start_date as started
+    select distinct la_code, census_date, child_id, started
     from listed_placements
 ),
 
@@ -137,11 +123,11 @@ placements_by_place as (
     from listed_placements
 ),
 
-placements_by_same as (
-    select distinct listed.la_code, listed.census_date, listed.start_date as started,
-        listed.same
-    from listed_placements as listed
-    inner join placements_returns as returns
+{% for rows, extract in [('plans', 'ehcp'), ('placements', 'placements')] %}
+{{ rows }}_by_same as (
+    select distinct listed.la_code, listed.census_date, listed.started, listed.same
+    from listed_{{ extract }} as listed
+    inner join {{ extract }}_returns as returns
         on returns.la_code = listed.la_code
         and returns.next_census_date = listed.census_date
     left join listed_children as before
@@ -150,6 +136,7 @@ placements_by_same as (
         and before.child_id = listed.child_id
     where before.child_id is null
 ),
+{% endfor %}
 
 -- the requests the next return lists under a key this one does not hold (`child_new`: for a
 -- child this one does not hold), by this return's census day
