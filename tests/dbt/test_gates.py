@@ -918,20 +918,26 @@ def test_a_finance_file_delivered_again_under_new_ids_fails_naming_both(warehous
     ), result.summary
 
 
+def _copy_changed_and_checked(warehouse_copy, change: str) -> gates.GateResult:
+    """A loaded finance file delivered again under new ids (_copy_finance_file), the copy's
+    rows changed by the SQL assignments `change`: transactions_under_two_ids on the rebuilt
+    ledger."""
+    with duckdb.connect(str(warehouse_copy)) as con:
+        _copy_finance_file(con, None)
+        con.execute(f"UPDATE raw.finance SET {change} WHERE _file_hash = 'copy'")
+    _build_finance_staging(warehouse_copy)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        return gates.transactions_under_two_ids(con)
+
+
 def test_a_re_export_naming_suppliers_its_own_way_is_still_a_copy(warehouse_copy):
     """A re-export that prefixes each supplier's name with its vendor code and leaves out the
     optional placement column pays the same children and schools: every payee column compared
     at once, it passed, and the year counted twice (£35.1m read £70.2m) with every gate
     green."""
-    with duckdb.connect(str(warehouse_copy)) as con:
-        name, size = _copy_finance_file(con, None)
-        con.execute(
-            "UPDATE raw.finance SET supplier_name = 'V10008 ' || supplier_name, "
-            "placement_id = NULL WHERE _file_hash = 'copy'"
-        )
-    _build_finance_staging(warehouse_copy)
-    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
-        result = gates.transactions_under_two_ids(con)
+    result = _copy_changed_and_checked(
+        warehouse_copy, "supplier_name = 'V10008 ' || supplier_name, placement_id = NULL"
+    )
     assert not result.passed
     assert "a finance file's transactions are in another finance file under other ids" in (
         result.summary
@@ -942,26 +948,15 @@ def test_a_general_ledger_re_export_without_children_is_still_a_copy(warehouse_c
     """A re-export leaving out the optional child and placement columns keys each row on the
     school, the ledger on the child: compared by the first payee each row gives, 1 % of the
     rows matched and the year counted twice (£35.1m read £70.2m) with every gate green."""
-    with duckdb.connect(str(warehouse_copy)) as con:
-        _copy_finance_file(con, None)
-        con.execute(
-            "UPDATE raw.finance SET child_id = NULL, placement_id = NULL WHERE _file_hash = 'copy'"
-        )
-    _build_finance_staging(warehouse_copy)
-    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
-        assert not gates.transactions_under_two_ids(con).passed
+    result = _copy_changed_and_checked(warehouse_copy, "child_id = NULL, placement_id = NULL")
+    assert not result.passed
 
 
 def test_two_files_paying_other_children_the_same_fees_are_not_a_copy(warehouse_copy):
     """Two cost centres' files paying different children the same fee at the same school on
     the same days: both files name children, so they are compared by the child, not the school
     or supplier, where every payment would match."""
-    with duckdb.connect(str(warehouse_copy)) as con:
-        _copy_finance_file(con, None)
-        con.execute("UPDATE raw.finance SET child_id = child_id + 1 WHERE _file_hash = 'copy'")
-    _build_finance_staging(warehouse_copy)
-    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
-        assert gates.transactions_under_two_ids(con).passed
+    assert _copy_changed_and_checked(warehouse_copy, "child_id = child_id + 1").passed
 
 
 def test_a_few_payments_repeated_in_another_file_are_not_a_copy(warehouse_copy):
