@@ -2273,7 +2273,9 @@ def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) 
                 f"funding outside 1/{ALLOCATION_SPREAD:g} to {ALLOCATION_SPREAD:g} times its "
                 "spend in the finance ledger: most likely an amount in £ thousands (or pence), "
                 "read as pounds it would publish a deficit many times over, grown on to the "
-                "horizon (write the budget file's amounts in pounds)"
+                "horizon (write the budget file's amounts in pounds, and the finance "
+                "ledger's: where funding and spend differ, the ledger may be the one whose unit "
+                "slipped)"
             ),
         },
     )
@@ -2337,10 +2339,19 @@ def _implausible_allocations(wh: Warehouse) -> pd.DataFrame:
     for r in complete.itertuples():
         funding, spend = float(r.funding_gbp), float(r.spend_gbp)
         if not spend / spread <= funding <= spend * spread:
+            # which file slipped the figures cannot say: either side in the wrong unit reads so
+            ratio = max(spend, funding) / min(spend, funding)
+            times = f"{ratio:,.0f}" if ratio >= 10 else f"{ratio:.1f}"
+            slip = (
+                f"spend {times} times funding: a budget in £k, or a ledger in pence"
+                if spend > funding
+                else f"funding {times} times spend: a budget in pence, or a ledger in £k"
+            )
             found.append(
                 (
                     r.la_code,
-                    f"{r.financial_year}: funding {funding:,.2f} against spend {spend:,.2f}",
+                    f"{r.financial_year}: funding {funding:,.2f} against spend {spend:,.2f} "
+                    f"({slip})",
                 )
             )
     return pd.DataFrame(found, columns=["la_code", "what"])
@@ -2684,12 +2695,33 @@ def unit_costs_within_bounds(
         )
     finally:
         wh.unregister("_bounds")
-    return validate(
+    # each failing year and type names its unit cost and the bounds it is outside
+    facts["label"] = [
+        f"{r.label} £{r.unit_cost_gbp:,.0f}"
+        + (
+            f" (bounds £{r.min_unit_cost_gbp:,.0f}–£{r.max_unit_cost_gbp:,.0f})"
+            if pd.notna(r.max_unit_cost_gbp)
+            else " (a type the bounds do not list)"
+        )
+        for r in facts.itertuples()
+    ]
+    result = validate(
         "unit_costs_within_bounds",
         facts,
         [expect("ExpectColumnValuesToBeInSet", column="out_of_bounds", value_set=[False])],
         {"out_of_bounds": "unit cost outside the bounds in dbt/seeds/cost_bounds.csv"},
     )
+    out = facts[facts["out_of_bounds"].fillna(True).astype(bool)]
+    # a ledger in pence reads every type about a hundred times its bounds
+    in_pence = out["unit_cost_gbp"] / 100
+    as_pounds = in_pence.between(out["min_unit_cost_gbp"], out["max_unit_cost_gbp"])
+    if len(out) and as_pounds.sum() * 2 >= len(out):
+        result.failures.append(
+            f"{int(as_pounds.sum())} of the {len(out)} unit costs outside the bounds are within "
+            "them divided by 100: are the ledger's amounts in pence? The finance extract's "
+            "`amount` is in pounds (`1,234.50`)"
+        )
+    return result
 
 
 def placement_costs_within_bounds(

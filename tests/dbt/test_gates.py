@@ -195,7 +195,18 @@ def test_unit_cost_bounds_fail_outside_bounds(con):
         )
     )
     result = gates.unit_costs_within_bounds(con, tight, 1.0)
-    assert not result.passed and "2021-22 inmss" in result.summary
+    assert not result.passed and "2021-22 inmss £" in result.summary
+    assert "(bounds £10,000–£50,000)" in result.summary and "pence" not in result.summary
+
+
+def test_unit_costs_a_hundred_times_their_bounds_ask_whether_the_ledger_is_in_pence(con):
+    """A ledger exported in pence stopped the refresh naming only years and types: the message
+    now gives each unit cost beside its bounds and asks about the unit."""
+    bounds = gates.read_cost_bounds(COST_BOUNDS)
+    con.execute("UPDATE marts.fct_provision_spend SET unit_cost_gbp = unit_cost_gbp * 100")
+    result = gates.unit_costs_within_bounds(con, bounds, 1.0)
+    assert not result.passed
+    assert "are the ledger's amounts in pence?" in result.summary
 
 
 def test_a_place_funded_type_at_a_near_zero_unit_cost_fails(con):
@@ -588,6 +599,17 @@ def test_a_budget_file_in_thousands_fails_naming_each_complete_year(con):
     result = gates.complete_years_have_a_budget(con)
     assert not result.passed and funding * 100 < spend
     assert f": funding {float(funding):,.2f} against spend {float(spend):,.2f}" in result.summary
+    assert "times funding: a budget in £k, or a ledger in pence)" in result.summary
+
+
+def test_a_ledger_in_pence_is_named_as_a_cause_of_funding_far_below_spend(con):
+    """A ledger in pence read each year's spend a hundred times its funding, and the message
+    asked only for the budget file's amounts in pounds: the budget was right."""
+    con.execute("UPDATE marts.fct_hnb_position SET spend_gbp = spend_gbp * 100")
+    result = gates.complete_years_have_a_budget(con)
+    assert not result.passed
+    assert "times funding: a budget in £k, or a ledger in pence)" in result.summary
+    assert "the ledger may be the one whose unit slipped" in result.summary
 
 
 def test_a_budget_line_two_files_give_differently_warns_naming_both(con):
