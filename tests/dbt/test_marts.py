@@ -785,6 +785,33 @@ def test_a_payment_on_a_line_the_seed_does_not_list_is_flagged_naming_its_row(wa
     assert counted == 1
 
 
+def test_a_provider_named_by_ukprn_alone_with_no_type_is_flagged_as_taken_for_fe(warehouse_copy):
+    """A SEN2 return names a college or specialist post-16 institution by UKPRN alone, with no
+    type: without a GIAS row it is taken as an FE college, and a specialist post-16
+    institution's fees and child counted as FE with every gate green and nothing flagged."""
+    with duckdb.connect(str(warehouse_copy)) as con:
+        source_file, source_row = con.execute(
+            "UPDATE raw.placements SET establishment_type_code = NULL "
+            "WHERE placement_id = 'PL05' RETURNING _source_file, _source_row"
+        ).fetchone()
+    rebuild(warehouse_copy, "stg_placements__spells+", data_tests=False)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        assert con.execute(
+            "SELECT provision_type, classified_by FROM intermediate.int_placements_classified "
+            "WHERE placement_id = 'PL05'"
+        ).fetchone() == ("post16_fe", "ukprn_without_type")
+        flagged = con.execute(
+            "SELECT source_file, source_row, record_key FROM intermediate.int_data_quality_flags "
+            "WHERE flag = 'provider_type_assumed_fe'"
+        ).fetchall()
+        counted = con.execute(
+            "SELECT sum(rows) FROM marts.fct_data_quality WHERE extract = 'placements' "
+            "AND measure = 'rows_flagged_by_flag' AND reason = 'provider_type_assumed_fe'"
+        ).fetchone()[0]
+    assert flagged == [(source_file, source_row, "PL05")]
+    assert counted == 1
+
+
 def test_sen_transport_on_a_2_1_line_is_a_known_line(warehouse_copy):
     """SEN transport sits on 2.1.x lines, outside the schools budget (DESIGN.md): not high
     needs, and known, so a ledger carrying it is not flagged row by row."""

@@ -112,6 +112,15 @@ flags as (
     from placements
     where classified_by = 'unclassified'
 
+    -- a provider named by UKPRN alone that no type code, GIAS row or other placement types is
+    -- taken as an FE college: a specialist post-16 institution's fees and child would count as
+    -- FE, so each is shown
+    union all
+    select la_code, 'placements', source_file, source_row, source_file_hash, placement_id,
+        'provider_type_assumed_fe'
+    from placements
+    where classified_by = 'ukprn_without_type'
+
     -- a plan ends at the latest with the academic year in which the young person turns 25: one
     -- live on a census day past it (a curriculum age of 25 or more: 25 on the 31 August before
     -- the census's academic year, so 25 was turned in an earlier one) has lost its cease date,

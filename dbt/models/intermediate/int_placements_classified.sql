@@ -1,8 +1,9 @@
 -- Each placement spell with its DBV provision type, from the reviewed seed mappings:
 -- the establishment's GIAS type when known — from the placement, else from the council's GIAS extract by
--- URN or UKPRN (mainstream with a unit or resourced provision becomes mainstream_rp_unit) —
--- else the SEN2 setting code, else a UKPRN with no type is taken as an FE college, else the
--- placement is unknown ('none').
+-- URN or UKPRN, else the type the council's other placements give the same URN or UKPRN
+-- (mainstream with a unit or resourced provision becomes mainstream_rp_unit) — else the SEN2
+-- setting code, else a UKPRN with no type is taken as an FE college, else the placement is
+-- unknown ('none').
 with spells_as_given as (
     select * from {{ ref('stg_placements__spells') }}
 ),
@@ -28,6 +29,35 @@ by_ukprn as (
     ) = 1
 ),
 
+-- the type the council's placements give each URN and UKPRN, where they give one: a SEN2
+-- return names a college or specialist post-16 institution by UKPRN alone, with no type, and
+-- without a GIAS extract every such placement was taken as an FE college (a specialist post-16
+-- institution's fees and children counted as FE, green) though the council's own placements
+-- at the same UKPRN said otherwise. The type most of them give (a UKPRN: a post-16 type first,
+-- as in by_ukprn); ties, the lowest code
+{% for id in ['urn', 'ukprn'] %}
+given_by_{{ id }} as (
+    select given.la_code, given.{{ id }}, given.establishment_type_code
+    from (
+        select la_code, {{ id }}, establishment_type_code, count(*) as placements
+        from spells_as_given
+        where {{ id }} is not null and establishment_type_code is not null
+        group by la_code, {{ id }}, establishment_type_code
+    ) as given
+    -- (a type code the seed does not know types nothing: it is not lent)
+    inner join {{ ref('gias_establishment_types') }} as types
+        on types.establishment_type_code = given.establishment_type_code
+    qualify row_number() over (
+        partition by given.la_code, given.{{ id }}
+        order by
+            {% if id == 'ukprn' %}
+            case when types.provision_type in ('post16_fe', 'post16_spi') then 0 else 1 end,
+            {% endif %}
+            given.placements desc, given.establishment_type_code
+    ) = 1
+),
+{% endfor %}
+
 spells as (
     -- every column of the spell in its order, the establishment filled in from GIAS: listed, as
     -- Spark has no `* replace` (a column added to the staging model is added here too)
@@ -44,7 +74,9 @@ spells as (
         coalesce(
             spells_as_given.establishment_type_code,
             by_urn.establishment_type_code,
-            by_ukprn.establishment_type_code
+            given_by_urn.establishment_type_code,
+            by_ukprn.establishment_type_code,
+            given_by_ukprn.establishment_type_code
         ) as establishment_type_code,
         spells_as_given.is_sen_unit,
         spells_as_given.is_resourced_provision,
@@ -57,13 +89,23 @@ spells as (
         spells_as_given.source_file,
         spells_as_given.source_row,
         spells_as_given.load_id,
-        spells_as_given.establishment_type_code is null
-            and coalesce(by_urn.establishment_type_code, by_ukprn.establishment_type_code) is not null
-            as type_from_gias
+        case
+            when spells_as_given.establishment_type_code is not null then 'establishment_type'
+            when by_urn.establishment_type_code is not null then 'gias_establishment_type'
+            when given_by_urn.establishment_type_code is not null then 'other_placements_type'
+            when by_ukprn.establishment_type_code is not null then 'gias_establishment_type'
+            when given_by_ukprn.establishment_type_code is not null then 'other_placements_type'
+        end as type_source
     from spells_as_given
     left join establishments as by_urn
         on by_urn.la_code = spells_as_given.la_code and by_urn.urn = spells_as_given.urn
     left join by_ukprn on by_ukprn.la_code = spells_as_given.la_code and by_ukprn.ukprn = spells_as_given.ukprn
+    left join given_by_urn
+        on given_by_urn.la_code = spells_as_given.la_code
+        and given_by_urn.urn = spells_as_given.urn
+    left join given_by_ukprn
+        on given_by_ukprn.la_code = spells_as_given.la_code
+        and given_by_ukprn.ukprn = spells_as_given.ukprn
 ),
 
 establishment_types as (
@@ -90,8 +132,7 @@ classified as (
             else 'none'
         end as provision_type,
         case
-            when establishment_types.provision_type is not null and spells.type_from_gias then 'gias_establishment_type'
-            when establishment_types.provision_type is not null then 'establishment_type'
+            when establishment_types.provision_type is not null then spells.type_source
             when sen_settings.provision_type is not null then 'sen_setting'
             when spells.ukprn is not null then 'ukprn_without_type'
             else 'unclassified'
@@ -103,4 +144,4 @@ classified as (
         on sen_settings.sen_setting = spells.sen_setting
 )
 
-select * except (type_from_gias) from classified
+select * except (type_source) from classified
