@@ -43,6 +43,7 @@ from .data import (
     long_date,
     read_data_as_at,
     read_report_data,
+    spend_published,
 )
 from .folder import AUDIENCES, LAST_BUILD, install_report, staged_report_dir
 from .html import Section, render
@@ -630,12 +631,39 @@ def _not_in_education(data: ReportData, threshold: int | None = None) -> str:
         if hidden
         else f"{ahead:,.0f} are forecast by {data.horizon} (unmitigated)"
     )
+    # what the spend table's 'none' row holds in its latest year: payments naming such a child,
+    # or a placement at an establishment nothing types (as published: hidden with its count)
+    spend = spend_published(data, threshold)
+    spend = spend[spend["provision_type"] == "none"]
+    spent = (
+        float(
+            spend.loc[spend["financial_year"] == spend["financial_year"].max(), "spend_gbp"].sum(
+                min_count=1
+            )
+        )
+        if len(spend)
+        else 0.0
+    )
+    if math.isnan(spent):
+        cost = (
+            "what they cost is in the spend table's 'None / not in education' row, hidden with "
+            "its count"
+        )
+    elif abs(spent) >= 0.5:
+        cost = (
+            f"£{spent:,.0f} of {spend['financial_year'].max()}'s spend is in the spend table's "
+            "'None / not in education' row (payments naming such a child, or a placement at an "
+            "establishment of no known type)"
+        )
+    else:
+        cost = (
+            "they cost the high needs block nothing here, so every spend figure above leaves "
+            "them out"
+        )
     return (
         f"{who} were in no placement (NEET, not in education, or placement unknown) on the "
-        f"January {last} census, and {forecast}: "
-        "they cost the high "
-        "needs block nothing here, so every spend figure above leaves them out. Any of them placed "
-        "would add cost."
+        f"January {last} census, and {forecast}: {cost}. Any of them placed would add the cost "
+        "of a placement."
     )
 
 

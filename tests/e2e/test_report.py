@@ -271,6 +271,25 @@ def test_the_count_of_children_in_no_placement_is_published_as_the_tables_publis
     assert f"{count:,} children" not in hidden and "too few to publish" in hidden
 
 
+def test_children_in_no_placement_are_said_to_cost_nothing_only_where_their_row_does(data):
+    """The text under the spend table said children in no placement cost the block nothing,
+    beside a 'None / not in education' row of £6,000 a year (a NEET young person's payments,
+    or a placement at an establishment of no known type)."""
+    from report.build import _not_in_education
+
+    assert "cost the high needs block nothing" in _not_in_education(data)
+    spend = data.spend.copy()
+    latest = spend["financial_year"].max()
+    spend.loc[
+        (spend["financial_year"] == latest) & (spend["provision_type"] == "none"), "spend_gbp"
+    ] = 6000.0
+    reading = _not_in_education(dataclasses.replace(data, spend=spend))
+    assert "nothing" not in reading
+    assert f"£6,000 of {latest}'s spend is in the spend table's 'None / not in education' row" in (
+        reading
+    )
+
+
 def test_the_publication_caseload_growth_gives_no_hidden_count_back(data):
     """The DBV panels' sentence gave the caseload of the types with spend a growth rate from
     the first complete year to the last; with a count of either year hidden, the rate and the
