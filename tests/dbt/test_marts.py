@@ -520,6 +520,39 @@ def test_a_part_years_unit_cost_is_its_spend_over_the_placement_days_the_ledger_
     }
 
 
+def test_a_year_the_ledger_holds_a_day_of_has_no_unit_cost(warehouse_copy):
+    """A ledger extracted on 2 April holds the new year's accrual reversals alone: that year's
+    unit cost was its spend over a day's placements (−£2,085,505.74 a place, in the marts and
+    the workbook, every gate green). A year whose postings span less than a month has none; the
+    years before keep theirs."""
+    query = (
+        "SELECT financial_year, provision_type, spend_gbp, unit_cost_gbp, is_complete_year "
+        "FROM marts.fct_provision_spend ORDER BY ALL"
+    )
+    with duckdb.connect(str(warehouse_copy)) as con:
+        before = con.execute(query).fetchall()
+        con.execute(
+            "INSERT INTO staging.stg_finance__transactions SELECT * REPLACE ("
+            "'REV001' AS transaction_id, DATE '2024-04-01' AS posting_date, "
+            "'2024-25' AS financial_year, -62000.00 AS amount_gbp) "
+            "FROM staging.stg_finance__transactions WHERE transaction_id = 'TX00371'"
+        )
+    rebuild(
+        warehouse_copy,
+        "int_data_as_at",
+        "int_placement_days_by_year",
+        "int_spend_allocated",
+        "fct_provision_spend",
+        data_tests=False,
+    )
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        after = con.execute(query).fetchall()
+    new_year = [r for r in after if r[0] == "2024-25"]
+    assert sum(r[2] for r in new_year) == Decimal("-62000.00")
+    assert new_year and all(r[3] is None and not r[4] for r in new_year)
+    assert [r for r in after if r[0] < "2024-25"] == before
+
+
 def test_a_ledger_that_starts_before_the_budget_closes_its_first_years_on_the_brought_forward(
     warehouse_copy,
 ):

@@ -66,7 +66,15 @@ completeness as (
                     and bounds.ledger_last_month_whole
                 )
             )
-            as boolean) as is_complete_year
+            as boolean) as is_complete_year,
+        -- the ledger's postings in the year span a month: a year it holds a day or a week of
+        -- (1 April's accrual reversals, extracted on 2 April) has no unit cost to speak of, and
+        -- its spend over a day's placements read −£2,085,505.74 a place
+        cast(least(bounds.ledger_last_posting_date,
+                {{ financial_year_start('financial_years.financial_year') }} + interval 1 year - interval 1 day)
+            >= greatest(bounds.ledger_first_posting_date,
+                {{ financial_year_start('financial_years.financial_year') }}) + interval 1 month - interval 1 day
+            as boolean) as ledger_spans_a_month
     from financial_years
     inner join bounds on bounds.la_code = financial_years.la_code
 ),
@@ -102,6 +110,7 @@ select
     -- ledger's postings (a ledger stopping in October beside placements to March read 40 % low)
     cast(case
         when grid.has_placements and placement_totals.fte_paid_for > 0
+            and (completeness.is_complete_year or completeness.ledger_spans_a_month)
             then {{ round_double(
                 'cast(coalesce(spend_totals.spend_gbp, 0) as double) / cast(placement_totals.fte_paid_for as double)', 2) }}
     end as decimal(18, 2)) as unit_cost_gbp,
