@@ -1162,13 +1162,26 @@ def _files_copied_under_new_ids(target: Warehouse | duckdb.DuckDBPyConnection) -
                    {given}
             FROM staging.stg_finance__transactions GROUP BY la_code, source_file
         ),
-        keyed AS (
+        keyed_as_given AS (
             SELECT la_code, source_file, posting_date, amount_gbp, s251_line, level, payee,
                    count(*) AS n
             FROM (
 {levels}
             ) AS ledger
             GROUP BY la_code, source_file, posting_date, amount_gbp, s251_line, level, payee
+        ),
+        -- net of the same file's opposites (the key with the amount negated): a journal moving
+        -- payments between cost centres (-X on one, +X on the other, under new ids, on the
+        -- payments' own day) counts nothing twice, and its +X lines are no copies
+        keyed AS (
+            SELECT k.la_code, k.source_file, k.posting_date, k.amount_gbp, k.s251_line, k.level,
+                   k.payee, k.n - coalesce(o.n, 0) AS n
+            FROM keyed_as_given k
+            LEFT JOIN keyed_as_given o
+                ON o.la_code = k.la_code AND o.source_file = k.source_file
+               AND o.posting_date = k.posting_date AND o.amount_gbp = -k.amount_gbp
+               AND o.s251_line = k.s251_line AND o.level = k.level AND o.payee = k.payee
+            WHERE k.n - coalesce(o.n, 0) > 0
         ),
         by_level AS (
             SELECT a.la_code, a.source_file AS file_a, b.source_file AS file_b, a.level,

@@ -974,6 +974,22 @@ def test_a_general_ledger_re_export_without_children_is_still_a_copy(warehouse_c
     assert not result.passed
 
 
+def test_a_journal_moving_payments_between_cost_centres_is_not_a_copy(warehouse_copy):
+    """A journal file moving a year's payments to another cost centre: each one taken off (-X)
+    and posted again (+X) under new ids, on the payments' own day. It nets to nothing, and
+    was refused as the year delivered twice ("take out the copy")."""
+    with duckdb.connect(str(warehouse_copy)) as con:
+        _copy_finance_file(con, None)
+        con.execute(
+            "INSERT INTO raw.finance SELECT * REPLACE ('OFF-' || transaction_id AS "
+            "transaction_id, -amount AS amount, _source_row + 100000 AS _source_row) "
+            "FROM raw.finance WHERE _file_hash = 'copy'"
+        )
+    _build_finance_staging(warehouse_copy)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        assert gates.transactions_under_two_ids(con).passed
+
+
 def test_two_files_paying_other_children_the_same_fees_are_not_a_copy(warehouse_copy):
     """Two cost centres' files paying different children the same fee at the same school on
     the same days: both files name children, so they are compared by the child, not the school
