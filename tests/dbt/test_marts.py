@@ -205,6 +205,29 @@ def test_place_funding_goes_to_the_school_type_and_services_to_central(con):
     assert methods == {"1.0.2 mss": 36, "1.2.5 central": 36, "1.2.13 central": 36}
 
 
+def test_place_funding_paid_to_a_school_named_only_by_supplier_goes_to_its_type(warehouse_copy):
+    """A finance system knows its suppliers, not their URNs: place funding paid to Castle
+    Special School by name alone went to central, and maintained special's unit cost lost
+    it. It goes to the type of the council's placements at the school of that name."""
+    query = (
+        "SELECT financial_year, provision_type, spend_gbp FROM marts.fct_provision_spend "
+        "ORDER BY ALL"
+    )
+    with duckdb.connect(str(warehouse_copy)) as con:
+        before = con.execute(query).fetchall()
+        con.execute(
+            "UPDATE raw.finance SET provider_urn = NULL, supplier_name = ' CASTLE special school' "
+            "WHERE s251_line = '1.0.2'"
+        )
+    rebuild(warehouse_copy, "stg_finance__transactions+", data_tests=False)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        assert con.execute(query).fetchall() == before
+        assert con.execute(
+            "SELECT DISTINCT provision_type, allocation_method "
+            "FROM intermediate.int_spend_allocated WHERE s251_line = '1.0.2'"
+        ).fetchall() == [("mss", "provider_name_type")]
+
+
 def test_a_payment_naming_only_a_child_goes_to_the_childs_placement_on_the_posting_date(
     warehouse_copy,
 ):

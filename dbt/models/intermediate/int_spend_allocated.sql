@@ -6,7 +6,8 @@
 -- mainstream's unit cost 4 % when they followed the child); for placement-funding lines (place funding, top-ups,
 -- targeted mainstream) the type of the provider paid, from the council's placements there or else
 -- from its GIAS establishment type (a school paid place funding that none of the council's
--- children attend); then the child's placement that ended last before the posting date, else
+-- children attend), by URN or UKPRN, else by the supplier's name where the payment gives neither;
+-- then the child's placement that ended last before the posting date, else
 -- the first to start after it (paid in arrears or ahead); otherwise 'central' (spend tied to no
 -- placement). Built incrementally when only new finance
 -- files have arrived: their transactions are allocated and replace any earlier version
@@ -20,7 +21,11 @@ with transactions as (
     -- stay in staging, not carried through the joins below
     select
         la_code, transaction_id, posting_date, financial_year, amount_gbp, s251_line, child_id, placement_id,
-        provider_urn, provider_ukprn, source_file_hash, source_file, source_row, load_id
+        provider_urn, provider_ukprn, source_file_hash, source_file, source_row, load_id,
+        -- a payment naming its provider by name alone (a finance system knows its suppliers,
+        -- not their URNs): the name, to find the provider's type by
+        case when provider_urn is null and provider_ukprn is null
+            then nullif(lower(trim(supplier_name)), '') end as supplier_key
     from {{ ref('stg_finance__transactions') }}
     {%- if after_file_seq is not none %}
     where source_file_hash in ({{ ledger_new_files(after_file_seq) }})
@@ -83,6 +88,40 @@ gias_types_by_ukprn as (
     having count(distinct provision_type) = 1
 ),
 
+-- the provision type of a provider paid by name alone: the type most of the council's
+-- placements at an establishment of that name have (unit and resourced places as mainstream),
+-- else the GIAS type of the establishments of that name, where they are of one type. Without
+-- it, place funding and top-ups paid to schools a ledger names only by supplier went to central,
+-- and each school type's unit cost lost them
+provider_types_by_name as (
+    select la_code, supplier_key, establishment_provision_type
+    from (
+        select
+            la_code,
+            lower(trim(establishment_name)) as supplier_key,
+            case when provision_type = 'mainstream_rp_unit' then 'mainstream' else provision_type end
+                as establishment_provision_type,
+            count(*) as placements
+        from placements
+        where nullif(trim(establishment_name), '') is not null
+        group by all
+    )
+    qualify row_number() over (
+        partition by la_code, supplier_key order by placements desc, establishment_provision_type
+    ) = 1
+),
+
+gias_types_by_name as (
+    select establishments.la_code, lower(trim(establishments.establishment_name)) as supplier_key,
+        min(establishment_types.provision_type) as provision_type
+    from {{ ref('stg_reference__establishments') }} as establishments
+    inner join {{ ref('gias_establishment_types') }} as establishment_types
+        on establishment_types.establishment_type_code = establishments.establishment_type_code
+    where nullif(trim(establishments.establishment_name), '') is not null
+    group by establishments.la_code, lower(trim(establishments.establishment_name))
+    having count(distinct establishment_types.provision_type) = 1
+),
+
 -- the line's flags and the placement named on the transaction
 flagged as (
     select
@@ -126,7 +165,9 @@ with_provider as (
         child_placements.child_placement_in_force,
         coalesce(by_urn.establishment_provision_type, by_ukprn.establishment_provision_type)
             as provider_provision_type,
-        coalesce(gias_by_urn.provision_type, gias_by_ukprn.provision_type) as provider_gias_provision_type
+        coalesce(gias_by_urn.provision_type, gias_by_ukprn.provision_type) as provider_gias_provision_type,
+        coalesce(by_name.establishment_provision_type, gias_by_name.provision_type)
+            as provider_name_provision_type
     from flagged
     left join provider_placements
         on provider_placements.la_code = flagged.la_code
@@ -148,13 +189,18 @@ with_provider as (
         on gias_by_urn.la_code = flagged.la_code and gias_by_urn.urn = flagged.provider_urn
     left join gias_types_by_ukprn as gias_by_ukprn
         on gias_by_ukprn.la_code = flagged.la_code and gias_by_ukprn.ukprn = flagged.provider_ukprn
+    left join provider_types_by_name as by_name
+        on by_name.la_code = flagged.la_code and by_name.supplier_key = flagged.supplier_key
+    left join gias_types_by_name as gias_by_name
+        on gias_by_name.la_code = flagged.la_code and gias_by_name.supplier_key = flagged.supplier_key
 ),
 
 -- the provider's type as the rules below use it: from placements first, else from GIAS
 with_provider_type as (
     select
         *,
-        coalesce(provider_provision_type, provider_gias_provision_type) as paid_provider_provision_type
+        coalesce(provider_provision_type, provider_gias_provision_type, provider_name_provision_type)
+            as paid_provider_provision_type
     from with_provider
 )
 
@@ -196,6 +242,7 @@ select
             then 'child_placement_on_posting_date'
         when allocate_by_provider and provider_provision_type is not null then 'provider_type'
         when allocate_by_provider and provider_gias_provision_type is not null then 'provider_gias_type'
+        when allocate_by_provider and provider_name_provision_type is not null then 'provider_name_type'
         when child_placement_provision_type is not null then 'child_placement_before_or_after'
         else 'central'
     end as allocation_method,
