@@ -1183,6 +1183,12 @@ def _files_copied_under_new_ids(target: Warehouse | duckdb.DuckDBPyConnection) -
                AND o.s251_line = k.s251_line AND o.level = k.level AND o.payee = k.payee
             WHERE k.n - coalesce(o.n, 0) > 0
         ),
+        -- each file's rows left after netting, per level: a journal file of pairs and a few
+        -- other rows, sent twice, is those few rows twice (the pairs net to nothing in each)
+        netted AS (
+            SELECT la_code, source_file, level, sum(n) AS file_rows
+            FROM keyed GROUP BY la_code, source_file, level
+        ),
         by_level AS (
             SELECT a.la_code, a.source_file AS file_a, b.source_file AS file_b, a.level,
                    sum(least(a.n, b.n)) AS copies,
@@ -1197,7 +1203,7 @@ def _files_copied_under_new_ids(target: Warehouse | duckdb.DuckDBPyConnection) -
         -- each pair's copies at its level (where no column is given by both on half their
         -- rows, at the level matching most)
         matched AS (
-            SELECT la_code, file_a, file_b, copies, twice_gbp
+            SELECT la_code, file_a, file_b, level, copies, twice_gbp
             FROM (
                 SELECT m.la_code, m.file_a, m.file_b, m.copies, m.twice_gbp, m.level,
                        CASE {shared} END AS shared_level,
@@ -1222,8 +1228,12 @@ def _files_copied_under_new_ids(target: Warehouse | duckdb.DuckDBPyConnection) -
         FROM matched m
         INNER JOIN sizes sa ON sa.la_code = m.la_code AND sa.source_file = m.file_a
         INNER JOIN sizes sb ON sb.la_code = m.la_code AND sb.source_file = m.file_b
+        INNER JOIN netted na
+            ON na.la_code = m.la_code AND na.source_file = m.file_a AND na.level = m.level
+        INNER JOIN netted nb
+            ON nb.la_code = m.la_code AND nb.source_file = m.file_b AND nb.level = m.level
         WHERE m.copies >= {COPIED_ROWS}
-          AND m.copies >= {COPIED_SHARE} * least(sa.file_rows, sb.file_rows)
+          AND m.copies >= {COPIED_SHARE} * least(na.file_rows, nb.file_rows)
         ORDER BY 1, 2, 4
         """
     )
@@ -2353,13 +2363,27 @@ def _implausible_allocations(wh: Warehouse) -> pd.DataFrame:
         funding, spend = float(r.funding_gbp), float(r.spend_gbp)
         if not spend / spread <= funding <= spend * spread:
             # which file slipped the figures cannot say: either side in the wrong unit reads so
+            # the ratio says which: about 1,000 a file in £k, about 100 one in pence, less a part
             ratio = max(spend, funding) / min(spend, funding)
             times = f"{ratio:,.0f}" if ratio >= 10 else f"{ratio:.1f}"
-            slip = (
-                f"spend {times} times funding: a budget in £k, or a ledger in pence"
-                if spend > funding
-                else f"funding {times} times spend: a budget in pence, or a ledger in £k"
-            )
+            if spend > funding:
+                cause = (
+                    "a budget in £k"
+                    if ratio >= 300
+                    else "a ledger in pence"
+                    if ratio >= 30
+                    else "part of the year's ledger in pence, or of its budget in £k"
+                )
+                slip = f"spend {times} times funding: {cause}"
+            else:
+                cause = (
+                    "a ledger in £k"
+                    if ratio >= 300
+                    else "a budget in pence"
+                    if ratio >= 30
+                    else "part of the year's budget in pence, or spend missing from its ledger"
+                )
+                slip = f"funding {times} times spend: {cause}"
             found.append(
                 (
                     r.la_code,
@@ -2725,10 +2749,13 @@ def unit_costs_within_bounds(
         {"out_of_bounds": "unit cost outside the bounds in dbt/seeds/cost_bounds.csv"},
     )
     out = facts[facts["out_of_bounds"].fillna(True).astype(bool)]
-    # a ledger in pence reads every type about a hundred times its bounds
+    # a ledger in pence reads every type about a hundred times its cost: ten times its bound
+    # and more, and within it divided by 100 (one type a little over its bound is an overspend)
     in_pence = out["unit_cost_gbp"] / 100
-    as_pounds = in_pence.between(out["min_unit_cost_gbp"], out["max_unit_cost_gbp"])
-    if len(out) and as_pounds.sum() * 2 >= len(out):
+    as_pounds = in_pence.between(out["min_unit_cost_gbp"], out["max_unit_cost_gbp"]) & (
+        out["unit_cost_gbp"] >= 10 * out["max_unit_cost_gbp"]
+    )
+    if as_pounds.sum() >= 2 and as_pounds.sum() * 2 >= len(out):
         result.failures.append(
             f"{int(as_pounds.sum())} of the {len(out)} unit costs outside the bounds are within "
             "them divided by 100: are the ledger's amounts in pence? The finance extract's "

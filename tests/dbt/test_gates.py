@@ -209,6 +209,21 @@ def test_unit_costs_a_hundred_times_their_bounds_ask_whether_the_ledger_is_in_pe
     assert "are the ledger's amounts in pence?" in result.summary
 
 
+def test_one_type_a_little_over_its_bound_is_not_asked_about_pence(con):
+    """An overspend at one PRU put alternative provision at £94,604 a place against a bound of
+    £90,000: within the bounds divided by 100 (the floor is £0), and blamed on pence. A type a
+    little over its bound is an overspend to look at, not a ledger in pence."""
+    bounds = gates.read_cost_bounds(COST_BOUNDS)
+    con.execute(
+        "UPDATE marts.fct_provision_spend SET unit_cost_gbp = 31000 "
+        "WHERE provision_type = 'mainstream' AND financial_year = '2021-22'"
+    )
+    result = gates.unit_costs_within_bounds(con, bounds, 1.0)
+    assert not result.passed
+    assert "2021-22 mainstream £31,000 (bounds £0–£30,000)" in result.summary
+    assert "pence" not in result.summary
+
+
 def test_a_place_funded_type_at_a_near_zero_unit_cost_fails(con):
     """Independent special placements whose payments were missing from the ledger: 8.7 full-time
     placements at £0 a year passed, and the forecast priced the type at £2,695 a plan."""
@@ -599,16 +614,24 @@ def test_a_budget_file_in_thousands_fails_naming_each_complete_year(con):
     result = gates.complete_years_have_a_budget(con)
     assert not result.passed and funding * 100 < spend
     assert f": funding {float(funding):,.2f} against spend {float(spend):,.2f}" in result.summary
-    assert "times funding: a budget in £k, or a ledger in pence)" in result.summary
+    assert "times funding: a budget in £k)" in result.summary
 
 
-def test_a_ledger_in_pence_is_named_as_a_cause_of_funding_far_below_spend(con):
+@pytest.mark.parametrize(
+    ("times", "cause"),
+    [
+        (100, "a ledger in pence"),
+        (9.25, "part of the year's ledger in pence, or of its budget in £k"),
+    ],
+)
+def test_a_ledger_in_pence_is_named_as_a_cause_of_funding_far_below_spend(con, times, cause):
     """A ledger in pence read each year's spend a hundred times its funding, and the message
-    asked only for the budget file's amounts in pounds: the budget was right."""
-    con.execute("UPDATE marts.fct_hnb_position SET spend_gbp = spend_gbp * 100")
+    asked only for the budget file's amounts in pounds: the budget was right. A month of it in
+    pence reads about nine times, neither a ledger in pence nor a budget in £k."""
+    con.execute(f"UPDATE marts.fct_hnb_position SET spend_gbp = funding_gbp * {times}")
     result = gates.complete_years_have_a_budget(con)
     assert not result.passed
-    assert "times funding: a budget in £k, or a ledger in pence)" in result.summary
+    assert f"times funding: {cause})" in result.summary
     assert "the ledger may be the one whose unit slipped" in result.summary
 
 
@@ -988,6 +1011,45 @@ def test_a_journal_moving_payments_between_cost_centres_is_not_a_copy(warehouse_
     _build_finance_staging(warehouse_copy)
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
         assert gates.transactions_under_two_ids(con).passed
+
+
+def test_a_journal_file_sent_twice_is_a_copy_of_what_it_does_not_net(warehouse_copy):
+    """A journal of cost-centre pairs and 30 corrections of its own, sent again under new ids:
+    its pairs net to nothing in each file, and the 30 corrections, counted twice (£150,000),
+    were measured against all the file's rows and passed."""
+    with duckdb.connect(str(warehouse_copy)) as con:
+        _copy_finance_file(con, None)
+        own = (
+            "SELECT transaction_id FROM raw.finance WHERE _file_hash = 'copy' "
+            f"ORDER BY _source_row LIMIT {gates.COPIED_ROWS + 10}"
+        )
+        con.execute(
+            f"UPDATE raw.finance SET amount = amount + 5000 WHERE _file_hash = 'copy' "
+            f"AND transaction_id IN ({own})"
+        )
+        con.execute(
+            "INSERT INTO raw.finance SELECT * REPLACE ('OFF-' || transaction_id AS "
+            "transaction_id, -amount AS amount, _source_row + 100000 AS _source_row) "
+            f"FROM raw.finance WHERE _file_hash = 'copy' AND transaction_id NOT IN ({own})"
+        )
+        last = con.execute("SELECT max(file_seq) FROM raw.finance_files").fetchone()[0]
+        con.execute(
+            "INSERT INTO raw.finance_files SELECT * REPLACE ('copy2' AS file_hash, 'copy2' AS "
+            "content_hash, 'finance/journal_resent.csv' AS file_name, ? AS file_seq, "
+            "? AS precedence_seq) FROM raw.finance_files WHERE file_hash = 'copy'",
+            [last + 1, last + 1],
+        )
+        con.execute(
+            "INSERT INTO raw.finance SELECT * REPLACE ('copy2' AS _file_hash, "
+            "'finance/journal_resent.csv' AS _source_file, 'R-' || transaction_id AS "
+            "transaction_id) FROM raw.finance WHERE _file_hash = 'copy'"
+        )
+    _build_finance_staging(warehouse_copy)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        result = gates.transactions_under_two_ids(con)
+    assert not result.passed
+    assert "finance/journal_resent.csv" in result.summary
+    assert "finance/reexport.csv" in result.summary
 
 
 def test_two_files_paying_other_children_the_same_fees_are_not_a_copy(warehouse_copy):
