@@ -47,6 +47,7 @@ from .data import (
 )
 from .folder import AUDIENCES, LAST_BUILD, install_report, staged_report_dir
 from .html import Section, render
+from .style import pounds
 from .workbook import write_workbook
 
 HEADLINE = "01_funding_spend_balance"
@@ -631,16 +632,14 @@ def _not_in_education(data: ReportData, threshold: int | None = None) -> str:
         if hidden
         else f"{ahead:,.0f} are forecast by {data.horizon} (unmitigated)"
     )
-    # what the spend table's 'none' row holds in its latest year: payments naming such a child,
-    # or a placement at an establishment nothing types (as published: hidden with its count)
+    # what the spend table's 'none' row holds in the last complete year (the report's actuals;
+    # a year in progress may hold a day of accrual reversals): payments naming such a child, or
+    # a placement at an establishment nothing types (as published: hidden with its count)
     spend = spend_published(data, threshold)
-    spend = spend[spend["provision_type"] == "none"]
+    spend = spend[(spend["provision_type"] == "none") & spend["is_complete_year"].astype(bool)]
+    year = spend["financial_year"].max() if len(spend) else None
     spent = (
-        float(
-            spend.loc[spend["financial_year"] == spend["financial_year"].max(), "spend_gbp"].sum(
-                min_count=1
-            )
-        )
+        float(spend.loc[spend["financial_year"] == year, "spend_gbp"].sum(min_count=1))
         if len(spend)
         else 0.0
     )
@@ -651,7 +650,7 @@ def _not_in_education(data: ReportData, threshold: int | None = None) -> str:
         )
     elif abs(spent) >= 0.5:
         cost = (
-            f"£{spent:,.0f} of {spend['financial_year'].max()}'s spend is in the spend table's "
+            f"{pounds(spent)} of {year}'s spend is in the spend table's "
             "'None / not in education' row (payments naming such a child, or a placement at an "
             "establishment of no known type)"
         )
