@@ -868,6 +868,23 @@ def test_a_provider_named_by_ukprn_alone_with_no_type_is_flagged_as_taken_for_fe
     assert counted == 1
 
 
+def test_a_plan_with_a_cease_reason_and_no_cease_date_is_flagged(warehouse_copy):
+    """A plan ceased because the child moved to another council (reason 5) with its cease
+    date lost counted as live on every census since, with nothing flagged."""
+    with duckdb.connect(str(warehouse_copy)) as con:
+        source_file, source_row = con.execute(
+            "UPDATE raw.ehcp SET cease_reason = '5' WHERE plan_id = 'EP001' "
+            "RETURNING _source_file, _source_row"
+        ).fetchone()
+    rebuild(warehouse_copy, "stg_ehcp__plans", "int_data_quality_flags", data_tests=False)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        flagged = con.execute(
+            "SELECT source_file, source_row, record_key FROM intermediate.int_data_quality_flags "
+            "WHERE flag = 'cease_reason_without_cease_date'"
+        ).fetchall()
+    assert flagged == [(source_file, source_row, "EP001")]
+
+
 def test_sen_transport_on_a_2_1_line_is_a_known_line(warehouse_copy):
     """SEN transport sits on 2.1.x lines, outside the schools budget (DESIGN.md): not high
     needs, and known, so a ledger carrying it is not flagged row by row."""

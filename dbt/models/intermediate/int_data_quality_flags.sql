@@ -121,6 +121,22 @@ flags as (
     from placements
     where classified_by = 'ukprn_without_type'
 
+    -- a type lent by the council's other placements at the same URN or UKPRN: shown, as a
+    -- type the extract did not give
+    union all
+    select la_code, 'placements', source_file, source_row, source_file_hash, placement_id,
+        'establishment_type_borrowed'
+    from placements
+    where classified_by = 'other_placements_type'
+
+    -- a reason the plan ceased with no day it ceased: counted as live on every census since
+    -- (a child moved to another council, reason 5, counted on for ever), or a day lost in export
+    union all
+    select la_code, 'ehcp', source_file, source_row, source_file_hash, plan_id,
+        'cease_reason_without_cease_date'
+    from plans
+    where cease_reason is not null and plan_cease_date is null
+
     -- a plan ends at the latest with the academic year in which the young person turns 25: one
     -- live on a census day past it (a curriculum age of 25 or more: 25 on the 31 August before
     -- the census's academic year, so 25 was turned in an earlier one) has lost its cease date,

@@ -33,13 +33,15 @@ by_ukprn as (
 -- return names a college or specialist post-16 institution by UKPRN alone, with no type, and
 -- without a GIAS extract every such placement was taken as an FE college (a specialist post-16
 -- institution's fees and children counted as FE, green) though the council's own placements
--- at the same UKPRN said otherwise. The type most of them give (a UKPRN: a post-16 type first,
--- as in by_ukprn); ties, the lowest code
+-- at the same UKPRN said otherwise. The type the latest of them gives (a school re-registered,
+-- independent special to independent mainstream, is its new type; a UKPRN: a post-16 type
+-- first, as in by_ukprn); ties, the type most give, then the lowest code
 {% for id in ['urn', 'ukprn'] %}
 given_by_{{ id }} as (
     select given.la_code, given.{{ id }}, given.establishment_type_code
     from (
-        select la_code, {{ id }}, establishment_type_code, count(*) as placements
+        select la_code, {{ id }}, establishment_type_code, max(start_date) as latest,
+            count(*) as placements
         from spells_as_given
         where {{ id }} is not null and establishment_type_code is not null
         group by la_code, {{ id }}, establishment_type_code
@@ -53,7 +55,7 @@ given_by_{{ id }} as (
             {% if id == 'ukprn' %}
             case when types.provision_type in ('post16_fe', 'post16_spi') then 0 else 1 end,
             {% endif %}
-            given.placements desc, given.establishment_type_code
+            given.latest desc, given.placements desc, given.establishment_type_code
     ) = 1
 ),
 {% endfor %}
