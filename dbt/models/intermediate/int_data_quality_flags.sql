@@ -106,28 +106,19 @@ flags as (
         and plans_ceased.child_id = placements.child_id
     where {{ open_after_plan_ceased('placements', 'plans_ceased.ceased_on') }}
 
+    -- a placement's type not given by the extract: unknown (its child counts as in no
+    -- placement); lent by the council's other placements at the same URN or UKPRN; or, for a
+    -- provider named by UKPRN alone that nothing types, taken as an FE college (a specialist
+    -- post-16 institution's fees and child would count as FE): each is shown
     union all
     select la_code, 'placements', source_file, source_row, source_file_hash, placement_id,
-        'establishment_type_unknown'
+        case classified_by
+            when 'unclassified' then 'establishment_type_unknown'
+            when 'other_placements_type' then 'establishment_type_borrowed'
+            else 'provider_type_assumed_fe'
+        end
     from placements
-    where classified_by = 'unclassified'
-
-    -- a provider named by UKPRN alone that no type code, GIAS row or other placement types is
-    -- taken as an FE college: a specialist post-16 institution's fees and child would count as
-    -- FE, so each is shown
-    union all
-    select la_code, 'placements', source_file, source_row, source_file_hash, placement_id,
-        'provider_type_assumed_fe'
-    from placements
-    where classified_by = 'ukprn_without_type'
-
-    -- a type lent by the council's other placements at the same URN or UKPRN: shown, as a
-    -- type the extract did not give
-    union all
-    select la_code, 'placements', source_file, source_row, source_file_hash, placement_id,
-        'establishment_type_borrowed'
-    from placements
-    where classified_by = 'other_placements_type'
+    where classified_by in ('unclassified', 'other_placements_type', 'ukprn_without_type')
 
     -- a reason the plan ceased with no day it ceased: counted as live on every census since
     -- (a child moved to another council, reason 5, counted on for ever), or a day lost in export
