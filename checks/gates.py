@@ -2362,8 +2362,8 @@ def _implausible_allocations(wh: Warehouse) -> pd.DataFrame:
     for r in complete.itertuples():
         funding, spend = float(r.funding_gbp), float(r.spend_gbp)
         if not spend / spread <= funding <= spend * spread:
-            # which file slipped the figures cannot say: either side in the wrong unit reads so
-            # the ratio says which: about 1,000 a file in £k, about 100 one in pence, less a part
+            # the ratio tells the likelier slip: about 1,000 a file in £k, about 100 one in
+            # pence, less a part of a year's (which file, the figures cannot say)
             ratio = max(spend, funding) / min(spend, funding)
             times = f"{ratio:,.0f}" if ratio >= 10 else f"{ratio:.1f}"
             if spend > funding:
