@@ -1170,15 +1170,23 @@ def _files_copied_under_new_ids(target: Warehouse | duckdb.DuckDBPyConnection) -
             ) AS ledger
             GROUP BY la_code, source_file, posting_date, amount_gbp, s251_line, level, payee
         ),
-        -- net of the same file's opposites (the key with the amount negated): a journal moving
-        -- payments between cost centres (-X on one, +X on the other, under new ids, on the
-        -- payments' own day) counts nothing twice, and its +X lines are no copies
+        -- each key with the amount negated, in any of the council's files
+        opposites AS (
+            SELECT la_code, posting_date, amount_gbp, s251_line, level, payee, sum(n) AS n
+            FROM keyed_as_given
+            GROUP BY la_code, posting_date, amount_gbp, s251_line, level, payee
+        ),
+        -- net of the opposites: a journal moving payments between cost centres (-X on one, +X
+        -- on the other, under new ids, on the payments' own day), in one file or its halves in
+        -- two, counts nothing twice, and its +X lines are no copies (measured within one file,
+        -- halves in two files were refused as a copy, and taking out the reposts as advised
+        -- would have left the reversals: £104k short)
         keyed AS (
             SELECT k.la_code, k.source_file, k.posting_date, k.amount_gbp, k.s251_line, k.level,
                    k.payee, k.n - coalesce(o.n, 0) AS n
             FROM keyed_as_given k
-            LEFT JOIN keyed_as_given o
-                ON o.la_code = k.la_code AND o.source_file = k.source_file
+            LEFT JOIN opposites o
+                ON o.la_code = k.la_code
                AND o.posting_date = k.posting_date AND o.amount_gbp = -k.amount_gbp
                AND o.s251_line = k.s251_line AND o.level = k.level AND o.payee = k.payee
             WHERE k.n - coalesce(o.n, 0) > 0

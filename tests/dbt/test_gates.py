@@ -1013,6 +1013,29 @@ def test_a_journal_moving_payments_between_cost_centres_is_not_a_copy(warehouse_
         assert gates.transactions_under_two_ids(con).passed
 
 
+def test_a_journal_whose_halves_arrive_in_two_files_is_not_a_copy(warehouse_copy):
+    """The payments taken off one cost centre in one file (-X) and posted to another in a
+    second (+X), under new ids: netted within each file, the reposts were refused as a copy,
+    and taking them out as advised would have left the reversals, spend short by as much."""
+    with duckdb.connect(str(warehouse_copy)) as con:
+        _copy_finance_file(con, None)
+        last = con.execute("SELECT max(file_seq) FROM raw.finance_files").fetchone()[0]
+        con.execute(
+            "INSERT INTO raw.finance_files SELECT * REPLACE ('reversals' AS file_hash, "
+            "'reversals' AS content_hash, 'finance/journal_reversals.csv' AS file_name, "
+            "? AS file_seq, ? AS precedence_seq) FROM raw.finance_files WHERE file_hash = 'copy'",
+            [last + 1, last + 1],
+        )
+        con.execute(
+            "INSERT INTO raw.finance SELECT * REPLACE ('reversals' AS _file_hash, "
+            "'finance/journal_reversals.csv' AS _source_file, 'OFF-' || transaction_id AS "
+            "transaction_id, -amount AS amount) FROM raw.finance WHERE _file_hash = 'copy'"
+        )
+    _build_finance_staging(warehouse_copy)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        assert gates.transactions_under_two_ids(con).passed
+
+
 def test_a_journal_file_sent_twice_is_a_copy_of_what_it_does_not_net(warehouse_copy):
     """A journal of cost-centre pairs and 30 corrections of its own, sent again under new ids:
     its pairs net to nothing in each file, and the 30 corrections, counted twice (£150,000),
