@@ -33,29 +33,32 @@ by_ukprn as (
 -- return names a college or specialist post-16 institution by UKPRN alone, with no type, and
 -- without a GIAS extract every such placement was taken as an FE college (a specialist post-16
 -- institution's fees and children counted as FE, green) though the council's own placements
--- at the same UKPRN said otherwise. The type the latest of them gives (a school re-registered,
--- independent special to independent mainstream, is its new type; a UKPRN: a post-16 type
--- first, as in by_ukprn); ties, the type most give, then the lowest code
+-- at the same UKPRN said otherwise. For each untyped placement, the type of the placement
+-- there that started last on or before it (else the first after it): a school re-registered,
+-- independent special to independent mainstream, is its new type from then, its old one
+-- before (the latest type lent to all moved the years before the change). A UKPRN: a post-16
+-- type first, as in by_ukprn; ties, the lowest code
 {% for id in ['urn', 'ukprn'] %}
 given_by_{{ id }} as (
-    select given.la_code, given.{{ id }}, given.establishment_type_code
-    from (
-        select la_code, {{ id }}, establishment_type_code, max(start_date) as latest,
-            count(*) as placements
-        from spells_as_given
-        where {{ id }} is not null and establishment_type_code is not null
-        group by la_code, {{ id }}, establishment_type_code
-    ) as given
+    select untyped.la_code, untyped.placement_id, typed.establishment_type_code
+    from spells_as_given as untyped
+    inner join spells_as_given as typed
+        on typed.la_code = untyped.la_code
+        and typed.{{ id }} = untyped.{{ id }}
+        and typed.establishment_type_code is not null
     -- (a type code the seed does not know types nothing: it is not lent)
     inner join {{ ref('gias_establishment_types') }} as types
-        on types.establishment_type_code = given.establishment_type_code
+        on types.establishment_type_code = typed.establishment_type_code
+    where untyped.establishment_type_code is null and untyped.{{ id }} is not null
     qualify row_number() over (
-        partition by given.la_code, given.{{ id }}
+        partition by untyped.la_code, untyped.placement_id
         order by
             {% if id == 'ukprn' %}
             case when types.provision_type in ('post16_fe', 'post16_spi') then 0 else 1 end,
             {% endif %}
-            given.latest desc, given.placements desc, given.establishment_type_code
+            case when typed.start_date <= untyped.start_date then 0 else 1 end,
+            case when typed.start_date <= untyped.start_date then typed.start_date end desc nulls last,
+            typed.start_date, typed.establishment_type_code
     ) = 1
 ),
 {% endfor %}
@@ -104,10 +107,10 @@ spells as (
     left join by_ukprn on by_ukprn.la_code = spells_as_given.la_code and by_ukprn.ukprn = spells_as_given.ukprn
     left join given_by_urn
         on given_by_urn.la_code = spells_as_given.la_code
-        and given_by_urn.urn = spells_as_given.urn
+        and given_by_urn.placement_id = spells_as_given.placement_id
     left join given_by_ukprn
         on given_by_ukprn.la_code = spells_as_given.la_code
-        and given_by_ukprn.ukprn = spells_as_given.ukprn
+        and given_by_ukprn.placement_id = spells_as_given.placement_id
 ),
 
 establishment_types as (

@@ -88,27 +88,36 @@ gias_types_by_ukprn as (
     having count(distinct provision_type) = 1
 ),
 
--- the provision type of a provider paid by name alone: the type most of the council's
--- placements at an establishment of that name have (unit and resourced places as mainstream),
--- else the GIAS type of the establishments of that name, where they are of one type. Without
--- it, place funding and top-ups paid to schools a ledger names only by supplier went to central,
--- and each school type's unit cost lost them
+-- the provision type of a provider paid by name alone: the type of the council's placements at
+-- the establishments of that name (each establishment's usual type, as provider_types: unit and
+-- resourced places as mainstream), where they are of one type, else the GIAS type of the
+-- establishments of that name, where they are of one type. A name two establishments of
+-- different types share ("St Mary's School") types nothing: central. Without it, place funding
+-- and top-ups paid to schools a ledger names only by supplier went to central, and each school
+-- type's unit cost lost them
 provider_types_by_name as (
-    select la_code, supplier_key, establishment_provision_type
+    select la_code, supplier_key, min(establishment_provision_type) as establishment_provision_type
     from (
-        select
-            la_code,
-            lower(trim(establishment_name)) as supplier_key,
-            case when provision_type = 'mainstream_rp_unit' then 'mainstream' else provision_type end
-                as establishment_provision_type,
-            count(*) as placements
-        from placements
-        where nullif(trim(establishment_name), '') is not null
-        group by all
+        select la_code, supplier_key, establishment, establishment_provision_type
+        from (
+            select
+                la_code,
+                lower(trim(establishment_name)) as supplier_key,
+                coalesce(urn, ukprn, placement_id) as establishment,
+                case when provision_type = 'mainstream_rp_unit' then 'mainstream' else provision_type end
+                    as establishment_provision_type,
+                count(*) as placements
+            from placements
+            where nullif(trim(establishment_name), '') is not null
+            group by all
+        )
+        qualify row_number() over (
+            partition by la_code, supplier_key, establishment
+            order by placements desc, establishment_provision_type
+        ) = 1
     )
-    qualify row_number() over (
-        partition by la_code, supplier_key order by placements desc, establishment_provision_type
-    ) = 1
+    group by la_code, supplier_key
+    having count(distinct establishment_provision_type) = 1
 ),
 
 gias_types_by_name as (
