@@ -914,29 +914,44 @@ def test_a_later_finance_file_reusing_an_earlier_ones_ids_for_other_transactions
         assert not gates.transaction_ids_reused(con).passed
 
 
+def _finance_file_from(
+    con, source: str, file_hash: str, name: str, replace: str, rows: int | None = None
+) -> None:
+    """A finance file `name` registered after every other, its rows those of the loaded file
+    `source` (its first `rows`; all with None) with the REPLACE assignments `replace` (new ids,
+    amounts)."""
+    last = con.execute("SELECT max(file_seq) FROM raw.finance_files").fetchone()[0]
+    con.execute(
+        f"INSERT INTO raw.finance_files SELECT * REPLACE ('{file_hash}' AS file_hash, "
+        f"'{file_hash}' AS content_hash, '{name}' AS file_name, ? AS file_seq, "
+        "? AS precedence_seq) FROM raw.finance_files WHERE file_hash = ?",
+        [last + 1, last + 1, source],
+    )
+    con.execute(
+        f"INSERT INTO raw.finance SELECT * REPLACE ('{file_hash}' AS _file_hash, "
+        f"'{name}' AS _source_file, {replace}) FROM raw.finance WHERE _file_hash = ? "
+        "ORDER BY _source_row " + ("" if rows is None else f"LIMIT {rows}"),
+        [source],
+    )
+
+
 def _copy_finance_file(con, rows: int | None, prefix: str = "AP-") -> tuple[str, int]:
     """A loaded finance file delivered again as `finance/reexport.csv` (its first `rows`
     transactions; all with None) under ids the finance system numbered afresh; its first
     file's name and row count."""
-    first, last = con.execute(
-        "SELECT arg_min(file_hash, file_seq), max(file_seq) FROM raw.finance_files "
-        "WHERE status = 'loaded'"
-    ).fetchone()
+    first = con.execute(
+        "SELECT arg_min(file_hash, file_seq) FROM raw.finance_files WHERE status = 'loaded'"
+    ).fetchone()[0]
     name, size = con.execute(
         "SELECT any_value(_source_file), count(*) FROM raw.finance WHERE _file_hash = ?", [first]
     ).fetchone()
-    con.execute(
-        "INSERT INTO raw.finance_files SELECT * REPLACE ('copy' AS file_hash, 'copy' AS "
-        "content_hash, 'finance/reexport.csv' AS file_name, ? AS file_seq, "
-        "? AS precedence_seq) FROM raw.finance_files WHERE file_hash = ?",
-        [last + 1, last + 1, first],
-    )
-    con.execute(
-        "INSERT INTO raw.finance SELECT * REPLACE ('copy' AS _file_hash, "
-        f"'finance/reexport.csv' AS _source_file, '{prefix}' || transaction_id AS "
-        "transaction_id) FROM raw.finance WHERE _file_hash = ? ORDER BY _source_row "
-        + ("" if rows is None else f"LIMIT {rows}"),
-        [first],
+    _finance_file_from(
+        con,
+        first,
+        "copy",
+        "finance/reexport.csv",
+        f"'{prefix}' || transaction_id AS transaction_id",
+        rows,
     )
     return name, size
 
@@ -1019,17 +1034,12 @@ def test_a_journal_whose_halves_arrive_in_two_files_is_not_a_copy(warehouse_copy
     and taking them out as advised would have left the reversals, spend short by as much."""
     with duckdb.connect(str(warehouse_copy)) as con:
         _copy_finance_file(con, None)
-        last = con.execute("SELECT max(file_seq) FROM raw.finance_files").fetchone()[0]
-        con.execute(
-            "INSERT INTO raw.finance_files SELECT * REPLACE ('reversals' AS file_hash, "
-            "'reversals' AS content_hash, 'finance/journal_reversals.csv' AS file_name, "
-            "? AS file_seq, ? AS precedence_seq) FROM raw.finance_files WHERE file_hash = 'copy'",
-            [last + 1, last + 1],
-        )
-        con.execute(
-            "INSERT INTO raw.finance SELECT * REPLACE ('reversals' AS _file_hash, "
-            "'finance/journal_reversals.csv' AS _source_file, 'OFF-' || transaction_id AS "
-            "transaction_id, -amount AS amount) FROM raw.finance WHERE _file_hash = 'copy'"
+        _finance_file_from(
+            con,
+            "copy",
+            "reversals",
+            "finance/journal_reversals.csv",
+            "'OFF-' || transaction_id AS transaction_id, -amount AS amount",
         )
     _build_finance_staging(warehouse_copy)
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
@@ -1055,17 +1065,12 @@ def test_a_journal_file_sent_twice_is_a_copy_of_what_it_does_not_net(warehouse_c
             "transaction_id, -amount AS amount, _source_row + 100000 AS _source_row) "
             f"FROM raw.finance WHERE _file_hash = 'copy' AND transaction_id NOT IN ({own})"
         )
-        last = con.execute("SELECT max(file_seq) FROM raw.finance_files").fetchone()[0]
-        con.execute(
-            "INSERT INTO raw.finance_files SELECT * REPLACE ('copy2' AS file_hash, 'copy2' AS "
-            "content_hash, 'finance/journal_resent.csv' AS file_name, ? AS file_seq, "
-            "? AS precedence_seq) FROM raw.finance_files WHERE file_hash = 'copy'",
-            [last + 1, last + 1],
-        )
-        con.execute(
-            "INSERT INTO raw.finance SELECT * REPLACE ('copy2' AS _file_hash, "
-            "'finance/journal_resent.csv' AS _source_file, 'R-' || transaction_id AS "
-            "transaction_id) FROM raw.finance WHERE _file_hash = 'copy'"
+        _finance_file_from(
+            con,
+            "copy",
+            "copy2",
+            "finance/journal_resent.csv",
+            "'R-' || transaction_id AS transaction_id",
         )
     _build_finance_staging(warehouse_copy)
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
