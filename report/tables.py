@@ -1208,9 +1208,29 @@ def cohort_breakdowns(data: ReportData, threshold: int | None = None) -> list[Ta
     return tables
 
 
+# marts.fct_ehcp_flows' ceased plans by SEN2 cease reason, as the DfE's ceased-plans table names
+# them, and the report's headings for them
+CEASE_REASONS = {
+    "ceased_max_age": "Ceased: maximum age",
+    "ceased_needs_met": "Ceased: needs met",
+    "ceased_he": "Ceased: higher education",
+    "ceased_employ": "Ceased: employment",
+    "ceased_transfer": "Ceased: moved to another LA",
+    "ceased_no_engage": "Ceased: not engaging",
+    "ceased_moved_outside_eng": "Ceased: moved outside England",
+    "ceased_deceased": "Ceased: deceased",
+    "ceased_other": "Ceased: other",
+    "ceased_not_rec": "Ceased: reason not recorded",
+}
+
+
 def flows(data: ReportData, threshold: int | None = None) -> Table:
     published = data.flows_published(threshold)
     frame = data.flows.copy()
+    if threshold is not None:
+        # the cease reasons are not in the suppression of published.ehcp_flows (a reason with
+        # one plan, a death, beside its suppressed total): the published version leaves them out
+        frame = frame.drop(columns=[c for c in CEASE_REASONS if c in frame])
     for measure, table in published.items():
         cells = table.cells.stack(future_stack=True)
         frame[measure] = [
@@ -1232,9 +1252,15 @@ def flows(data: ReportData, threshold: int | None = None) -> Table:
                 "ceased_plans": "Ceased plans",
                 "moved_in": "Moved in",
                 "moved_out": "Moved out",
+                **CEASE_REASONS,
             }
         ),
         "mixed",
+        ""
+        if threshold is not None
+        else "Ceased plans by SEN2 cease reason, in the DfE's published categories (ceased_plans "
+        "in the EHC plans release): moved to another LA (reason 5) is a plan that went with its "
+        "child, not a need met. Not in the published version (not suppressed).",
     )
 
 
@@ -1490,7 +1516,8 @@ def _marked(build, data: ReportData, threshold: int | None) -> list[Table]:
         return published
     internal = build(data, None)
     for shown, full in zip(published, internal, strict=False):
-        shown.suppressed = shown.frame.isna() & ~full.frame.isna()
+        # (a column the published version leaves out is not a suppressed cell)
+        shown.suppressed = shown.frame.isna() & ~full.frame[shown.frame.columns].isna()
     return published
 
 

@@ -357,6 +357,50 @@ def test_a_single_census_publishes_its_empty_flows():
     assert all(p.cells.empty for p in published.values())
 
 
+def test_the_published_flows_leave_out_the_cease_reasons():
+    """The flows' ceased plans by cease reason are not suppressed with the published flows: the
+    internal report shows them, the published version leaves them out (one death in a year,
+    beside a hidden total, would be published) and marks no cell of its own as suppressed."""
+    from report.data import ReportData
+    from report.tables import CEASE_REASONS, _marked, flows
+
+    data = ReportData.__new__(ReportData)
+    data.cohort = pd.DataFrame(
+        {
+            "census_year": [2024, 2024, 2025, 2025],
+            "primary_need": ["ASD", "SEMH", "ASD", "SEMH"],
+            "age_group": ["5 to 10", "11 to 15", "5 to 10", "11 to 15"],
+            "age_at_plan_start_band": ["5 to 10", "5 to 10", "5 to 10", "5 to 10"],
+            "provision_type": ["mss", "mainstream", "mss", "mainstream"],
+            "plans": [30, 40, 33, 41],
+        }
+    )
+    reasons = dict.fromkeys(CEASE_REASONS, [0, 0])
+    data.flows = pd.DataFrame(
+        {
+            "year": [2025, 2025],
+            "period_start": [pd.Timestamp("2024-01-18")] * 2,
+            "period_end": [pd.Timestamp("2025-01-16")] * 2,
+            "provision_type": ["mss", "mainstream"],
+            "new_plans": [6, 8],
+            "ceased_plans": [3, 7],
+            "moved_in": [0, 0],
+            "moved_out": [0, 0],
+            **reasons,
+            "ceased_deceased": [1, 0],
+            "ceased_transfer": [2, 7],
+        }
+    )
+    data.labels = {"mss": "Maintained special", "mainstream": "Mainstream"}
+    data._suppressed = {}
+    internal = flows(data).frame
+    assert internal["Ceased: deceased"].tolist() == [1, 0]
+    assert internal["Ceased: moved to another LA"].tolist() == [2, 7]
+    [published] = _marked(lambda d, t: [flows(d, t)], data, THRESHOLD)
+    assert not set(CEASE_REASONS.values()) & set(published.frame.columns)
+    assert list(published.suppressed.columns) == list(published.frame.columns)
+
+
 def _cohort(cells: dict, totals: dict):
     """A report's data whose census counts publish `cells` (census year → band → plans, None
     where hidden) with `totals` (census year → total, None where hidden)."""

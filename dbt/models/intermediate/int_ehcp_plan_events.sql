@@ -40,13 +40,13 @@ lineage as (
 -- plan continues it
 events as (
     select plans.la_code, plans.plan_id, lineage.lineage_plan_id, plans.child_id, 'issued' as event,
-        plans.plan_start_date as event_date
+        plans.plan_start_date as event_date, cast(null as integer) as cease_reason
     from plans
     inner join lineage on lineage.la_code = plans.la_code and lineage.plan_id = plans.plan_id
     where not lineage.continues_previous
     union all
     select plans.la_code, plans.plan_id, lineage.lineage_plan_id, plans.child_id, 'ceased',
-        plans.plan_cease_date
+        plans.plan_cease_date, plans.cease_reason
     from plans
     inner join lineage on lineage.la_code = plans.la_code and lineage.plan_id = plans.plan_id
     where plans.plan_cease_date is not null and not lineage.continued_by_next
@@ -111,6 +111,7 @@ select
     in_window.child_id,
     in_window.event,
     in_window.event_date,
+    in_window.cease_reason,
     coalesce(on_census.provision_type, placement_at.provision_type, 'none') as provision_type
 from in_window
 left join placement_at

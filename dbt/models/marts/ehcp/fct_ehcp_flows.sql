@@ -1,5 +1,13 @@
 -- Flows that change the caseload in each census year, per provision type: plans issued and
--- ceased, and plans that moved between provision types from one census day to the next.
+-- ceased (and the ceased by their SEN2 reason, in the DfE's published categories: a plan that
+-- left for another council is told from one whose needs were met), and plans that moved between
+-- provision types from one census day to the next.
+{%- set reasons = [
+    ('ceased_max_age', '= 1'), ('ceased_needs_met', '= 2'), ('ceased_he', '= 3'),
+    ('ceased_employ', '= 4'), ('ceased_transfer', '= 5'), ('ceased_no_engage', '= 6'),
+    ('ceased_moved_outside_eng', '= 7'), ('ceased_deceased', '= 8'), ('ceased_other', '= 9'),
+    ('ceased_not_rec', 'is null'),
+] %}
 with events as (
     select * from {{ ref('int_ehcp_plan_events') }}
 ),
@@ -31,11 +39,18 @@ moves as (
 counts as (
     select la_code, census_year, provision_type, count(*) filter (where event = 'issued') as new_plans,
         count(*) filter (where event = 'ceased') as ceased_plans, 0 as moved_in, 0 as moved_out
+        {%- for column, reason in reasons %},
+        count(*) filter (where event = 'ceased' and cease_reason {{ reason }}) as {{ column }}
+        {%- endfor %}
     from events group by all
     union all
-    select la_code, census_year, to_provision_type, 0, 0, count(*), 0 from moves group by all
+    select la_code, census_year, to_provision_type, 0, 0, count(*), 0
+        {%- for column, reason in reasons %}, 0{% endfor %}
+    from moves group by all
     union all
-    select la_code, census_year, from_provision_type, 0, 0, 0, count(*) from moves group by all
+    select la_code, census_year, from_provision_type, 0, 0, 0, count(*)
+        {%- for column, reason in reasons %}, 0{% endfor %}
+    from moves group by all
 ),
 
 grid as (
@@ -55,6 +70,9 @@ select
     cast(coalesce(sum(counts.ceased_plans), 0) as bigint) as ceased_plans,
     cast(coalesce(sum(counts.moved_in), 0) as bigint) as moved_in,
     cast(coalesce(sum(counts.moved_out), 0) as bigint) as moved_out
+    {%- for column, reason in reasons %},
+    cast(coalesce(sum(counts.{{ column }}), 0) as bigint) as {{ column }}
+    {%- endfor %}
 from grid
 left join counts
     on counts.la_code = grid.la_code
