@@ -10,6 +10,7 @@ import pytest
 from checks import gates
 from dagster_project.settings import COST_BOUNDS
 from ingest.contracts import BUDGET, EHCP, EXTRACTS, FINANCE
+from tests.dbt.conftest import dbt_build
 
 
 @pytest.fixture
@@ -335,57 +336,98 @@ def test_a_month_missing_from_the_ledger_fails_naming_it(con):
     assert (row["months_in_ledger_span"], row["months_without_postings"]) == (12, 2)
 
 
-def test_a_plans_extract_taken_before_the_last_census_fails_naming_it(con):
+def _counted_censuses(warehouse) -> list[dt.date]:
+    """The census days counted after rebuilding the extracts' reach and the census days on the
+    tampered copy `warehouse`."""
+    completed = dbt_build(
+        warehouse,
+        "--select",
+        "int_case_extract_reach",
+        "int_census_dates",
+        "--exclude-resource-type",
+        "unit_test",
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return [
+            day
+            for (day,) in con.execute(
+                "SELECT census_date FROM intermediate.int_census_dates ORDER BY 1"
+            ).fetchall()
+        ]
+
+
+def test_a_plans_extract_taken_before_the_last_census_leaves_it_out_naming_it(warehouse_copy):
     """A plans extract taken in October beside a ledger to March: January's census was counted
-    without the plans started or ceased since (397 plans for 407), its flows adding up."""
-    assert gates.case_extracts_reach_census(con).passed
-    (census,) = con.execute("SELECT max(census_date) FROM intermediate.int_census_dates").fetchone()
-    cut = census - dt.timedelta(days=76)
-    # the plans as an extract taken on `cut` holds them (staging's plans are a view)
-    con.execute(
-        "CREATE TABLE staging.cut_plans AS SELECT * REPLACE (CASE WHEN plan_cease_date <= $cut "
-        "THEN plan_cease_date END AS plan_cease_date) FROM staging.stg_ehcp__plans "
-        "WHERE plan_start_date <= $cut",
-        {"cut": cut},
-    )
-    con.execute("DROP VIEW staging.stg_ehcp__plans")
-    con.execute("ALTER TABLE staging.cut_plans RENAME TO stg_ehcp__plans")
-    (last,) = con.execute(
-        "SELECT greatest(max(plan_start_date), max(plan_cease_date)) FROM staging.stg_ehcp__plans"
-    ).fetchone()
-    result = gates.case_extracts_reach_census(con)
+    without the plans started or ceased since (397 plans for 407), its flows adding up, with a
+    warning. The census is now left out, and the gate warns naming it (how many days short a
+    busy council's list may stop: int_case_extract_reach's unit test)."""
+    with duckdb.connect(str(warehouse_copy)) as con:
+        assert gates.case_extracts_reach_census(con).passed
+        counted = con.execute(
+            "SELECT census_date FROM intermediate.int_census_dates ORDER BY 1"
+        ).fetchall()
+        census = counted[-1][0]
+        cut = census - dt.timedelta(days=76)
+        # the plans as an extract taken on `cut` holds them (staging's plans are a view)
+        con.execute(
+            "CREATE TABLE staging.cut_plans AS SELECT * REPLACE (CASE WHEN plan_cease_date <= $cut "
+            "THEN plan_cease_date END AS plan_cease_date) FROM staging.stg_ehcp__plans "
+            "WHERE plan_start_date <= $cut",
+            {"cut": cut},
+        )
+        con.execute("DROP VIEW staging.stg_ehcp__plans")
+        con.execute("ALTER TABLE staging.cut_plans RENAME TO stg_ehcp__plans")
+        (last,) = con.execute(
+            "SELECT greatest(max(plan_start_date), max(plan_cease_date)) "
+            "FROM staging.stg_ehcp__plans"
+        ).fetchone()
+    assert _counted_censuses(warehouse_copy) == [day for (day,) in counted[:-1]]
+    with duckdb.connect(str(warehouse_copy)) as con:
+        result = gates.case_extracts_reach_census(con)
+        (allowed,) = con.execute(
+            "SELECT allowed_days_short FROM intermediate.int_case_extract_reach "
+            "WHERE kind = 'plans'"
+        ).fetchone()
     assert not result.passed
-    assert "a plans or placements extract stops more than 60 days before" in result.summary
+    assert "a plans or placements extract stops before the last census day" in result.summary
     short = (census - last).days
-    assert short >= 76
-    assert f"plans extract: last date {last}, {short} days before the census of {census}" in (
-        result.summary
-    )
-    assert "(placements extract" not in result.summary  # it reaches the census
+    assert short >= 76 and short > allowed
+    assert (
+        f"plans extract: reaches {last}, {short} days before the census of {census}, more "
+        f"than the {allowed} days allowed"
+    ) in result.summary
+    assert "that census is not counted" in result.summary
+    assert "placements extract: reaches" not in result.summary  # it reaches the census
     # a plan's cease planned for next July had counted as reaching the census: where every file
     # names the day it was taken, that day is how far the list reaches
-    con.execute(
-        "UPDATE staging.stg_ehcp__plans SET plan_cease_date = $planned "
-        "WHERE plan_id = (SELECT min(plan_id) FROM staging.stg_ehcp__plans)",
-        {"planned": census + dt.timedelta(days=190)},
-    )
-    con.execute(
-        "UPDATE raw.ehcp_files SET named_day = $cut WHERE status = 'loaded' AND in_landing",
-        {"cut": cut},
-    )
-    result = gates.case_extracts_reach_census(con)
-    assert not result.passed
-    assert f"plans extract: last date {cut}, 76 days before the census of {census}" in (
+    with duckdb.connect(str(warehouse_copy)) as con:
+        con.execute(
+            "UPDATE staging.stg_ehcp__plans SET plan_cease_date = $planned "
+            "WHERE plan_id = (SELECT min(plan_id) FROM staging.stg_ehcp__plans)",
+            {"planned": census + dt.timedelta(days=190)},
+        )
+        con.execute(
+            "UPDATE raw.ehcp_files SET named_day = $cut WHERE status = 'loaded' AND in_landing",
+            {"cut": cut},
+        )
+    assert census not in _counted_censuses(warehouse_copy)
+    with duckdb.connect(str(warehouse_copy)) as con:
+        result = gates.case_extracts_reach_census(con)
+    assert f"plans extract: reaches {cut}, 76 days before the census of {census}" in (
         result.summary
     )
     # a SEN2 return as at that census reaches it, whatever its last event's date (it warned
     # "placements extract: last date 2024-09-02, 136 days before the census of 2025-01-16")
-    con.execute(
-        "UPDATE raw.ehcp_files SET census_date = $census WHERE file_seq = "
-        "(SELECT min(file_seq) FROM raw.ehcp_files WHERE status = 'loaded' AND in_landing)",
-        {"census": census},
-    )
-    assert gates.case_extracts_reach_census(con).passed
+    with duckdb.connect(str(warehouse_copy)) as con:
+        con.execute(
+            "UPDATE raw.ehcp_files SET census_date = $census WHERE file_seq = "
+            "(SELECT min(file_seq) FROM raw.ehcp_files WHERE status = 'loaded' AND in_landing)",
+            {"census": census},
+        )
+    assert census in _counted_censuses(warehouse_copy)
+    with duckdb.connect(str(warehouse_copy)) as con:
+        assert gates.case_extracts_reach_census(con).passed
 
 
 def test_an_open_plan_left_out_of_the_latest_list_warns_naming_the_older_list(con):
