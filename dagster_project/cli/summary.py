@@ -363,7 +363,8 @@ def _print_council(
         "provision",
         f"plans Jan {census_year}",
         f"spend {fy}",
-        f"plans {horizon}",
+        # the January census inside the horizon's financial year, labelled as the actual one is
+        f"plans Jan {int(horizon[:4]) + 1}",
         f"spend {horizon} unmitigated",
         f"spend {horizon} mitigated",
     ):
