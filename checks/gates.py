@@ -1957,6 +1957,12 @@ def sen2_returns_every_year(target: Warehouse | duckdb.DuckDBPyConnection) -> Ga
     )
 
 
+# how long before the last census counted a plans or placements extract may stop without a
+# warning: a council of a few dozen plans, months without a start or cease, may count a census
+# its extract stops months before (int_case_extract_reach), but not unremarked
+CASE_EXTRACT_REACH_DAYS = 60
+
+
 def _census_day(year: int, listed: dict[int, dt.date]) -> dt.date:
     """A year's SEN2 census day: the seed census_dates' where listed, else the third Thursday of
     January (int_census_dates' rule)."""
@@ -1970,13 +1976,14 @@ def case_extracts_reach_census(target: Warehouse | duckdb.DuckDBPyConnection) ->
     """Per council: the last census the other extracts reach past is counted, the plans and the
     placements extracts reaching it (intermediate.int_case_extract_reach: how far each reaches,
     and the census it may count, up to twice its longest quiet spell on). A census they do not
-    reach is left out of the census days, and this warns naming it: a plans extract taken in
-    October beside a ledger to March had January's census counted without the plans started
-    since (397 plans for 407, new plans 57 for 70), its flows adding up, and a list stopping 48
-    days before census day (within the 60 days once allowed every council) counted 1,818 plans
-    for 1,847 and published a 14 % fall in new plans. With the census left out, a ledger whose
-    complete years pass the last census counted is refused by the forecast, naming the census
-    to load."""
+    reach is left out of the census days, and this warns naming it; so it does when the census
+    counted is more than CASE_EXTRACT_REACH_DAYS after an extract stops (a quiet council's).
+    A plans extract taken in October beside a ledger to March had January's census counted
+    without the plans started since (397 plans for 407, new plans 57 for 70), its flows adding
+    up, and a list stopping 48 days before census day (within the 60 days once allowed every
+    council) counted 1,818 plans for 1,847 and published a 14 % fall in new plans. With the
+    census left out, a ledger whose complete years pass the last census counted is refused by
+    the forecast, naming the census to load."""
     wh = as_warehouse(target)
     frame = wh.frame(
         """
@@ -2021,39 +2028,44 @@ def case_extracts_reach_census(target: Warehouse | duckdb.DuckDBPyConnection) ->
         limit = pd.Timestamp(record.counts_census_to).date()
         left_out = due is not None and (counted is None or due > counted) and limit < due
         quiet = (
-            f"its longest spell without a start, cease or end date in the year before: "
-            f"{int(record.longest_quiet_days)} days"
+            f"twice its longest spell without a start, cease or end date in the year before, "
+            f"{int(record.longest_quiet_days)} days, 14 at least"
             if not pd.isna(record.longest_quiet_days)
             else "no quiet spell measured"
         )
+        short = (counted - reach).days if counted else 0
+        if left_out:
+            state = (
+                f"{(due - reach).days} days before the census of {due}, more than the "
+                f"{int(record.allowed_days_short)} days allowed ({quiet}): that census is not "
+                "counted"
+            )
+        elif short > 0:
+            state = f"{short} days before the census of {counted}, counted ({quiet})"
+        else:
+            state = f"on or after the census of {counted}"
         rows.append(
             {
                 "la_code": record.la_code,
                 "label": (f"{record.la_code} " if several else "")
-                + f"{record.kind} extract: reaches {reach}, "
-                + (
-                    f"{(due - reach).days} days before the census of {due}, more than the "
-                    f"{int(record.allowed_days_short)} days allowed ({quiet}): that census is "
-                    "not counted"
-                    if left_out
-                    else f"the census of {counted} is counted"
-                ),
-                "days_short_of_census": (due - reach).days if due else 0,
+                + f"{record.kind} extract: reaches {reach}, {state}",
                 "census_left_out": int(left_out),
+                "days_short_of_census": short,
             }
         )
     facts = pd.DataFrame(
-        rows, columns=["la_code", "label", "days_short_of_census", "census_left_out"]
+        rows, columns=["la_code", "label", "census_left_out", "days_short_of_census"]
     )
     return validate(
         "case_extracts_reach_census",
         facts,
         [
+            expect("ExpectColumnValuesToBeBetween", column="census_left_out", max_value=0),
             expect(
                 "ExpectColumnValuesToBeBetween",
-                column="census_left_out",
-                max_value=0,
-            )
+                column="days_short_of_census",
+                max_value=CASE_EXTRACT_REACH_DAYS,
+            ),
         ],
         {
             "census_left_out": (
@@ -2062,7 +2074,13 @@ def case_extracts_reach_census(target: Warehouse | duckdb.DuckDBPyConnection) ->
                 "day, it does not hold that census's plans, so the census is not counted (load "
                 "an extract taken after census day, or name its files by the day they were "
                 "taken: ehcp_2026-01-31.csv)"
-            )
+            ),
+            "days_short_of_census": (
+                f"a plans or placements extract stops more than {CASE_EXTRACT_REACH_DAYS} days "
+                "before the last census counted, which its quiet spells allow: if it was taken "
+                "before census day, that census lacks the plans started, ceased or moved since "
+                "(name its files by the day they were taken, or load a newer extract)"
+            ),
         },
     )
 

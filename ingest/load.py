@@ -217,14 +217,17 @@ _NAMED_DAY = (
 
 
 def _named_day(path: Path) -> dt.date | None:
+    """The day a file's name gives (the day the list was taken); of a range
+    (`ehcp_2017-04-01_to_2026-01-20.csv`) the last: its first day had the list reaching April
+    2017, and no census since was counted."""
+    days = []
     for pattern in _NAMED_DAY:
-        found = pattern.search(path.stem)
-        if found:
+        for found in pattern.finditer(path.stem):
             try:
-                return dt.date(int(found["y"]), int(found["m"]), int(found["d"]))
+                days.append(dt.date(int(found["y"]), int(found["m"]), int(found["d"])))
             except ValueError:
-                return None
-    return None
+                continue
+    return max(days, default=None)
 
 
 def load_order(paths: list[Path]) -> list[Path]:

@@ -1259,8 +1259,9 @@ def flows(data: ReportData, threshold: int | None = None) -> Table:
         ""
         if threshold is not None
         else "Ceased plans by SEN2 cease reason, in the DfE's published categories (ceased_plans "
-        "in the EHC plans release): moved to another LA (reason 5) is a plan that went with its "
-        "child, not a need met. Not in the published version (not suppressed).",
+        "in the EHC plans release, which counts calendar years: its 2024 is the year to January "
+        "2025 here): moved to another LA (reason 5) is a plan that went with its child, not a "
+        "need met. Not in the published version (not suppressed).",
     )
 
 

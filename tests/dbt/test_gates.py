@@ -357,51 +357,47 @@ def _counted_censuses(warehouse) -> list[dt.date]:
         ]
 
 
-def test_a_plans_extract_taken_before_the_last_census_leaves_it_out_naming_it(warehouse_copy):
-    """A plans extract taken in October beside a ledger to March: January's census was counted
-    without the plans started or ceased since (397 plans for 407), its flows adding up, with a
-    warning. The census is now left out, and the gate warns naming it (how many days short a
-    busy council's list may stop: int_case_extract_reach's unit test)."""
-    with duckdb.connect(str(warehouse_copy)) as con:
-        assert gates.case_extracts_reach_census(con).passed
-        counted = con.execute(
-            "SELECT census_date FROM intermediate.int_census_dates ORDER BY 1"
-        ).fetchall()
-        census = counted[-1][0]
-        cut = census - dt.timedelta(days=76)
-        # the plans as an extract taken on `cut` holds them (staging's plans are a view)
-        con.execute(
-            "CREATE TABLE staging.cut_plans AS SELECT * REPLACE (CASE WHEN plan_cease_date <= $cut "
-            "THEN plan_cease_date END AS plan_cease_date) FROM staging.stg_ehcp__plans "
-            "WHERE plan_start_date <= $cut",
-            {"cut": cut},
-        )
-        con.execute("DROP VIEW staging.stg_ehcp__plans")
-        con.execute("ALTER TABLE staging.cut_plans RENAME TO stg_ehcp__plans")
-        (last,) = con.execute(
-            "SELECT greatest(max(plan_start_date), max(plan_cease_date)) "
-            "FROM staging.stg_ehcp__plans"
-        ).fetchone()
-    assert _counted_censuses(warehouse_copy) == [day for (day,) in counted[:-1]]
-    with duckdb.connect(str(warehouse_copy)) as con:
-        result = gates.case_extracts_reach_census(con)
-        (allowed,) = con.execute(
-            "SELECT allowed_days_short FROM intermediate.int_case_extract_reach "
-            "WHERE kind = 'plans'"
-        ).fetchone()
+def test_a_census_the_plans_extract_stops_well_before_is_left_out_and_named(con):
+    """A plans list stopping 48 days before census day, its quiet spells 6 days (the demo's as
+    taken on 30 November beside its ledger to March): January's census was counted from it
+    (1,818 plans for 1,847, a 14 % fall in new plans), green, the warning coming only at 60 days.
+    int_case_extract_reach leaves it out (its unit test; int_census_dates' for the census days);
+    the gate names the census and why."""
+    assert gates.case_extracts_reach_census(con).passed
+    (census,) = con.execute("SELECT max(census_date) FROM intermediate.int_census_dates").fetchone()
+    reach = census - dt.timedelta(days=48)
+    con.execute(
+        "UPDATE intermediate.int_case_extract_reach SET reach_date = $reach, "
+        "longest_quiet_days = 6, allowed_days_short = 14, "
+        "counts_census_to = $reach + INTERVAL 14 DAY WHERE kind = 'plans'",
+        {"reach": reach},
+    )
+    con.execute("DELETE FROM intermediate.int_census_dates WHERE census_date = $c", {"c": census})
+    result = gates.case_extracts_reach_census(con)
     assert not result.passed
     assert "a plans or placements extract stops before the last census day" in result.summary
-    short = (census - last).days
-    assert short >= 76 and short > allowed
     assert (
-        f"plans extract: reaches {last}, {short} days before the census of {census}, more "
-        f"than the {allowed} days allowed"
+        f"plans extract: reaches {reach}, 48 days before the census of {census}, more than the "
+        "14 days allowed (twice its longest spell without a start, cease or end date in the "
+        "year before, 6 days, 14 at least): that census is not counted"
     ) in result.summary
-    assert "that census is not counted" in result.summary
     assert "placements extract: reaches" not in result.summary  # it reaches the census
-    # a plan's cease planned for next July had counted as reaching the census: where every file
-    # names the day it was taken, that day is how far the list reaches
+
+
+def test_a_list_named_by_its_day_or_a_sen2_return_reaches_that_day(warehouse_copy):
+    """How far a list reaches: where every file names the day it was taken, that day, a cease
+    planned for next July notwithstanding (it had counted as reaching the census); a SEN2
+    return, its census day, whatever its last event's date (it warned "placements extract:
+    last date 2024-09-02, 136 days before the census of 2025-01-16")."""
     with duckdb.connect(str(warehouse_copy)) as con:
+        (census,) = con.execute(
+            "SELECT max(census_date) FROM intermediate.int_census_dates"
+        ).fetchone()
+        cut = census - dt.timedelta(days=76)
+        # staging's plans are a view: a table of them, to plan a cease ahead
+        con.execute("CREATE TABLE staging.plans_copy AS SELECT * FROM staging.stg_ehcp__plans")
+        con.execute("DROP VIEW staging.stg_ehcp__plans")
+        con.execute("ALTER TABLE staging.plans_copy RENAME TO stg_ehcp__plans")
         con.execute(
             "UPDATE staging.stg_ehcp__plans SET plan_cease_date = $planned "
             "WHERE plan_id = (SELECT min(plan_id) FROM staging.stg_ehcp__plans)",
@@ -411,14 +407,12 @@ def test_a_plans_extract_taken_before_the_last_census_leaves_it_out_naming_it(wa
             "UPDATE raw.ehcp_files SET named_day = $cut WHERE status = 'loaded' AND in_landing",
             {"cut": cut},
         )
-    assert census not in _counted_censuses(warehouse_copy)
-    with duckdb.connect(str(warehouse_copy)) as con:
-        result = gates.case_extracts_reach_census(con)
-    assert f"plans extract: reaches {cut}, 76 days before the census of {census}" in (
-        result.summary
-    )
-    # a SEN2 return as at that census reaches it, whatever its last event's date (it warned
-    # "placements extract: last date 2024-09-02, 136 days before the census of 2025-01-16")
+    _counted_censuses(warehouse_copy)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        (reach,) = con.execute(
+            "SELECT reach_date FROM intermediate.int_case_extract_reach WHERE kind = 'plans'"
+        ).fetchone()
+    assert reach == cut
     with duckdb.connect(str(warehouse_copy)) as con:
         con.execute(
             "UPDATE raw.ehcp_files SET census_date = $census WHERE file_seq = "
@@ -427,7 +421,35 @@ def test_a_plans_extract_taken_before_the_last_census_leaves_it_out_naming_it(wa
         )
     assert census in _counted_censuses(warehouse_copy)
     with duckdb.connect(str(warehouse_copy)) as con:
+        (reach,) = con.execute(
+            "SELECT reach_date FROM intermediate.int_case_extract_reach WHERE kind = 'plans'"
+        ).fetchone()
+        assert reach == census
         assert gates.case_extracts_reach_census(con).passed
+
+
+def test_a_quiet_councils_census_counted_months_after_its_list_stops_warns(con):
+    """A council of a few dozen plans, its list stopping 74 days before census day with quiet
+    spells of 97 days, keeps that census (it may have been taken after census day: with the
+    allowance capped at 60 days its census was left out and the refresh refused), and is
+    warned, the warning saying its quiet spells allowed it."""
+    (census,) = con.execute("SELECT max(census_date) FROM intermediate.int_census_dates").fetchone()
+    reach = census - dt.timedelta(days=74)
+    con.execute(
+        "UPDATE intermediate.int_case_extract_reach SET reach_date = $reach, "
+        "longest_quiet_days = 97, allowed_days_short = 194, "
+        "counts_census_to = $reach + INTERVAL 194 DAY WHERE kind = 'plans'",
+        {"reach": reach},
+    )
+    result = gates.case_extracts_reach_census(con)
+    assert not result.passed
+    assert "stops more than 60 days before the last census counted" in result.summary
+    assert (
+        f"plans extract: reaches {reach}, 74 days before the census of {census}, counted "
+        "(twice its longest spell without a start, cease or end date in the year before, "
+        "97 days, 14 at least)"
+    ) in result.summary
+    assert "not counted" not in result.summary
 
 
 def test_an_open_plan_left_out_of_the_latest_list_warns_naming_the_older_list(con):

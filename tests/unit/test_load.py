@@ -1631,3 +1631,15 @@ def test_what_an_earlier_version_stored_and_todays_rules_drop_is_cleared_once(tm
     finally:
         load_module.is_personal_header = original
     assert calls == []
+
+
+def test_a_files_named_day_is_the_last_day_its_name_gives():
+    """A list named for the range it covers (`ehcp_2017-04-01_to_2026-01-20.csv`) is as at the
+    range's last day: its first had the list reaching April 2017, and no census since counted."""
+    from ingest.load import _named_day
+
+    assert _named_day(Path("ehcp_2017-04-01_to_2026-01-20.csv")) == dt.date(2026, 1, 20)
+    assert _named_day(Path("plans_31-12-2024.csv")) == dt.date(2024, 12, 31)
+    assert _named_day(Path("plans_01-04-2017_to_2026-01-20.csv")) == dt.date(2026, 1, 20)
+    assert _named_day(Path("finance_2023-24.csv")) is None
+    assert _named_day(Path("plans_2025-02-30.csv")) is None

@@ -7,8 +7,10 @@
 -- beside a ledger to March had January's census counted without the plans started, ceased or
 -- moved since, with every gate green. A census is counted only if both extracts reach it, or fall
 -- short of it by no more than twice the longest spell without a start, cease or end date in
--- the year before they stop (the council's quiet Christmas; at least 14 days, at most 60): a
--- busy council's list stopping six weeks before census day was taken before it.
+-- the year before they stop (the council's quiet Christmas; at least 14 days): a busy council's
+-- list stopping six weeks before census day was taken before it, while a council of a few dozen
+-- plans, months without a start or cease, may have taken its list after census day (the gate
+-- case_extracts_reach_census warns when such a census, counted, is more than 60 days on).
 with files as (
     select la_code, kind,
         min(case when named_day is null then 0 else 1 end) = 1 as every_file_named,
@@ -85,12 +87,12 @@ select
     reach.last_date,
     reach.reach_date,
     cast(quiet.longest_quiet_days as integer) as longest_quiet_days,
-    cast(least(60, greatest(14, 2 * coalesce(quiet.longest_quiet_days, 30))) as integer)
+    cast(greatest(14, 2 * coalesce(quiet.longest_quiet_days, 30)) as integer)
         as allowed_days_short,
     cast(
         {{ dbt.dateadd(
             'day',
-            'least(60, greatest(14, 2 * coalesce(quiet.longest_quiet_days, 30)))',
+            'greatest(14, 2 * coalesce(quiet.longest_quiet_days, 30))',
             'reach.reach_date'
         ) }} as date
     ) as counts_census_to

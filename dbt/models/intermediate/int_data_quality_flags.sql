@@ -76,9 +76,10 @@ flags as (
             -- force that day (as the census's as-of joins take it), as a plan reissued the day
             -- the last one ceased is no overlapping_plan
             and coalesce(earlier.end_date, date '9999-12-31') > later.start_date
-            -- two settings at once the extract ranks (SEN2 PlacementRank 1 and 2) are a dual
-            -- placement it declares, not an error: they had been counted among the overlaps
-            and not coalesce(earlier.placement_rank <> later.placement_rank, false)
+            -- two settings at once the extract ranks (SEN2 PlacementRank 1 and 2; one left
+            -- blank beside a rank 2 is the main one, rank 1) are a dual placement it declares,
+            -- not an error: they had been counted among the overlaps
+            and coalesce(earlier.placement_rank, 1) = coalesce(later.placement_rank, 1)
     )
 
     union all

@@ -14,7 +14,7 @@ with placements_as_given as (
 ),
 
 -- a spell ends the day before a later spell of the child's at the same rank (not a dual
--- placement: SEN2 PlacementRank 1 and 2) begins, if the later one lasts as long or longer: the
+-- placement: SEN2 PlacementRank 1, or blank, beside 2) begins, if the later one lasts as long or longer: the
 -- new spell is in force from its first day (as the census takes it), so a move whose old spell
 -- ends the day the new one starts counts that day once (it counted in both), and an old spell
 -- the case system never closed (flagged overlapping_placement) counts no place beside the new
@@ -40,7 +40,8 @@ placements_handed_over as (
         and later.start_date <= coalesce(earlier.end_date, date '9999-12-31')
         and coalesce(later.end_date, date '9999-12-31')
             >= coalesce(earlier.end_date, date '9999-12-31')
-        and not coalesce(earlier.placement_rank <> later.placement_rank, false)
+        -- (one left blank beside a rank 2 is the main one: rank 1)
+        and coalesce(earlier.placement_rank, 1) = coalesce(later.placement_rank, 1)
     group by earlier.la_code, earlier.placement_id, earlier.child_id, earlier.provision_type,
         earlier.annual_cost_gbp, earlier.start_date, earlier.end_date
 ),
