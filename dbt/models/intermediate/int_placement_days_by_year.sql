@@ -2,7 +2,7 @@
 -- open / days in the year). Ongoing placements count up to the as-at date of the council's data.
 -- A placement counts a place only on days its child held a plan (placements_under_plans): a
 -- SEN2 entry date is the day the child joined the school, often years before the plan, and
--- counted from it the early years' mainstream places were twice the plans', their unit cost
+-- counted from it the first years' mainstream places were twice the plans, their unit cost
 -- half; a placement the case system left open after the child's last plan ceased (flagged
 -- placement_open_after_plan_ceased) counted a place a year on for years. A child the plans
 -- extract does not hold keeps its placements as given. And a spell another of the child's
@@ -14,12 +14,12 @@ with placements_as_given as (
 ),
 
 -- a spell ends the day before a later spell of the child's at the same rank (not a dual
--- placement: SEN2 PlacementRank 1, or blank, beside 2) begins, if the later one lasts as long or longer: the
--- new spell is in force from its first day (as the census takes it), so a move whose old spell
--- ends the day the new one starts counts that day once (it counted in both), and an old spell
--- the case system never closed (flagged overlapping_placement) counts no place beside the new
--- one (it counted two for one child, every year). A short spell inside a longer one (a term at
--- a pupil referral unit) takes nothing from the longer one
+-- placement: SEN2 PlacementRank 1, or blank, beside 2) begins, if the later one lasts as long
+-- or longer: the new spell is in force from its first day (as the census takes it), so a move
+-- whose old spell ends the day the new one starts counts that day once (it counted in both),
+-- and an old spell the case system never closed (flagged overlapping_placement) counts no place
+-- beside the new one (it counted two for one child, every year). A short spell inside a longer
+-- one (a term at a pupil referral unit) takes nothing from the longer one
 placements_handed_over as (
     select
         earlier.la_code,
