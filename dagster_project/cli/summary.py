@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from forecast.years import census_year_of_fy
 from ingest.load import UNKNOWN_LA_CODE
 from warehouse import table_exists
 
@@ -364,7 +365,7 @@ def _print_council(
         f"plans Jan {census_year}",
         f"spend {fy}",
         # the January census inside the horizon's financial year, labelled as the actual one is
-        f"plans Jan {int(horizon[:4]) + 1}",
+        f"plans Jan {census_year_of_fy(horizon)}",
         f"spend {horizon} unmitigated",
         f"spend {horizon} mitigated",
     ):

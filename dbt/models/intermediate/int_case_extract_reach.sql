@@ -79,22 +79,26 @@ quiet as (
         max({{ dbt.datediff('previous_date', 'event_date', 'day') }}) as longest_quiet_days
     from event_days
     group by la_code, kind
+),
+
+allowed as (
+    select
+        reach.la_code,
+        reach.kind,
+        reach.last_date,
+        reach.reach_date,
+        quiet.longest_quiet_days,
+        greatest(14, 2 * coalesce(quiet.longest_quiet_days, 30)) as allowed_days_short
+    from reach
+    left join quiet on quiet.la_code = reach.la_code and quiet.kind = reach.kind
 )
 
 select
-    cast(reach.la_code as string) as la_code,
-    cast(reach.kind as string) as kind,
-    reach.last_date,
-    reach.reach_date,
-    cast(quiet.longest_quiet_days as integer) as longest_quiet_days,
-    cast(greatest(14, 2 * coalesce(quiet.longest_quiet_days, 30)) as integer)
-        as allowed_days_short,
-    cast(
-        {{ dbt.dateadd(
-            'day',
-            'greatest(14, 2 * coalesce(quiet.longest_quiet_days, 30))',
-            'reach.reach_date'
-        ) }} as date
-    ) as counts_census_to
-from reach
-left join quiet on quiet.la_code = reach.la_code and quiet.kind = reach.kind
+    cast(la_code as string) as la_code,
+    cast(kind as string) as kind,
+    last_date,
+    reach_date,
+    cast(longest_quiet_days as integer) as longest_quiet_days,
+    cast(allowed_days_short as integer) as allowed_days_short,
+    cast({{ dbt.dateadd('day', 'allowed_days_short', 'reach_date') }} as date) as counts_census_to
+from allowed
