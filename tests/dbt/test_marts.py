@@ -841,6 +841,41 @@ def test_a_payment_on_a_line_the_seed_does_not_list_is_flagged_naming_its_row(wa
     assert counted == 1
 
 
+def test_a_payment_for_a_child_a_term_from_any_plan_is_flagged(warehouse_copy):
+    """A top-up paid for a child months before their plan began counts in the type's spend
+    while the child's days then count no place (placement days are clipped to plans), so the
+    type's unit cost read high by it with nothing to show why. Posted more than a term (92 days)
+    before the first plan it is flagged, naming its row; a month before it is not."""
+    with duckdb.connect(str(warehouse_copy)) as con:
+        child, first_plan = con.execute(
+            "SELECT child_id, min(plan_start_date) FROM raw.ehcp GROUP BY child_id "
+            "HAVING child_id IN (SELECT child_id FROM raw.finance WHERE placement_id IS NOT NULL) "
+            "ORDER BY child_id LIMIT 1"
+        ).fetchone()
+        early, near = con.execute(
+            "SELECT transaction_id FROM raw.finance WHERE child_id = ? "
+            "AND placement_id IS NOT NULL AND s251_line LIKE '1.2.%' "
+            "ORDER BY transaction_id LIMIT 2",
+            [child],
+        ).fetchall()
+        moved = []
+        for (transaction_id,), days in ((early, 93), (near, 30)):
+            moved.append(
+                con.execute(
+                    "UPDATE raw.finance SET posting_date = CAST(? AS DATE) - CAST(? AS INTEGER) "
+                    "WHERE transaction_id = ? RETURNING _source_file, _source_row, transaction_id",
+                    [first_plan, days, transaction_id],
+                ).fetchone()
+            )
+    rebuild(warehouse_copy, "stg_finance__transactions+", data_tests=False)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        flagged = con.execute(
+            "SELECT source_file, source_row, record_key FROM intermediate.int_data_quality_flags "
+            "WHERE flag = 'payment_outside_plan'"
+        ).fetchall()
+    assert flagged == [moved[0]]
+
+
 def test_a_provider_named_by_ukprn_alone_with_no_type_is_flagged_as_taken_for_fe(warehouse_copy):
     """A SEN2 return names a college or specialist post-16 institution by UKPRN alone, with no
     type: without a GIAS row it is taken as an FE college, and a specialist post-16

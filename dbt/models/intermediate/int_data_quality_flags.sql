@@ -1,10 +1,12 @@
 -- Rows that loaded but deserve a data engineer's look: kept in the marts, counted in
 -- fct_data_quality. A placement or payment for a child or placement no extract of its council
--- knows, a payment on a Section 251 line the seed does not list, spells of one child that overlap, plans of one child that overlap (the caseload counts
--- the child once), placements whose establishment type is unknown, and plans live on a census
--- day past the academic year in which the young person turned 25. When only new finance files
--- have arrived, just their transactions' finance flags are added, replacing those of any
--- earlier version; the other extracts' flags are made again whole (macros/ledger_increment.sql).
+-- knows, a payment on a Section 251 line the seed does not list, a payment counted in a
+-- provision type's spend for a child more than a term from any plan of theirs, spells of one
+-- child that overlap, plans of one child that overlap (the caseload counts the child once),
+-- placements whose establishment type is unknown, and plans live on a census day past the
+-- academic year in which the young person turned 25. When only new finance files have arrived,
+-- just their transactions' finance flags are added, replacing those of any earlier version; the
+-- other extracts' flags are made again whole (macros/ledger_increment.sql).
 {{ ledger_flags_config() }}
 
 {%- set after_file_seq = ledger_after_file_seq() %}
@@ -23,6 +25,16 @@ transactions {{ cte_as_not_materialized() }} (
     select * from {{ ref('stg_finance__transactions') }}
     {%- if after_file_seq is not none %}
     where source_file_hash in ({{ ledger_new_files(after_file_seq) }})
+    {%- endif %}
+),
+
+-- the ledger's payments allocated to a provision type (not central) that name a child
+allocated as (
+    select la_code, source_file, source_row, source_file_hash, transaction_id, child_id, posting_date
+    from {{ ref('int_spend_allocated') }}
+    where provision_type <> 'central' and child_id is not null
+    {%- if after_file_seq is not none %}
+        and source_file_hash in ({{ ledger_new_files(after_file_seq) }})
     {%- endif %}
 ),
 
@@ -53,6 +65,25 @@ flags as (
         select 1 from {{ ref('s251_lines') }} as lines where lines.s251_line = transactions.s251_line
     )
         and transactions.s251_line not like '2.%'
+
+    -- a payment counted in a provision type's spend for a child the plans extract knows, posted
+    -- more than a term (92 days) from every plan of the child: a top-up paid ahead of a plan, or
+    -- long after it ceased. The child's days then count no place (int_placement_days_by_year),
+    -- so the type's unit cost reads high by it
+    union all
+    select la_code, 'finance', source_file, source_row, source_file_hash, transaction_id,
+        'payment_outside_plan'
+    from allocated
+    where exists (
+        select 1 from plans where plans.la_code = allocated.la_code and plans.child_id = allocated.child_id
+    )
+        and not exists (
+            select 1 from plans
+            where plans.la_code = allocated.la_code
+                and plans.child_id = allocated.child_id
+                and plans.plan_start_date <= allocated.posting_date + 92
+                and coalesce(plans.plan_cease_date, date '9999-12-31') >= allocated.posting_date - 92
+        )
 
     union all
     select la_code, 'placements', source_file, source_row, source_file_hash, placement_id,
