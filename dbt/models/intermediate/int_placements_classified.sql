@@ -29,7 +29,8 @@ by_ukprn as (
     ) = 1
 ),
 
--- the type the council's placements give each URN and UKPRN, where they give one: a SEN2
+-- the type the council's placements give each URN and UKPRN, where they give one, to those
+-- with no type code or one the seed does not know: a SEN2
 -- return names a college or specialist post-16 institution by UKPRN alone, with no type, and
 -- without a GIAS extract every such placement was taken as an FE college (a specialist post-16
 -- institution's fees and children counted as FE, green) though the council's own placements
@@ -49,7 +50,11 @@ given_by_{{ id }} as (
     -- (a type code the seed does not know types nothing: it is not lent)
     inner join {{ ref('gias_establishment_types') }} as types
         on types.establishment_type_code = typed.establishment_type_code
-    where untyped.establishment_type_code is null and untyped.{{ id }} is not null
+    where untyped.{{ id }} is not null
+        and (untyped.establishment_type_code is null or not exists (
+            select 1 from {{ ref('gias_establishment_types') }} as known
+            where known.establishment_type_code = untyped.establishment_type_code
+        ))
     qualify row_number() over (
         partition by untyped.la_code, untyped.placement_id
         order by
@@ -76,12 +81,17 @@ spells as (
         coalesce(
             spells_as_given.establishment_name, by_urn.establishment_name, by_ukprn.establishment_name
         ) as establishment_name,
+        -- the placement's own code where the reviewed seed knows it: one it does not (a `99`
+        -- typed in the case system) had kept GIAS from typing the URN, and its children counted
+        -- as in no placement though the GIAS extract the gate's remedy asks for was there; kept
+        -- when nothing else types the establishment
         coalesce(
-            spells_as_given.establishment_type_code,
+            given_types.establishment_type_code,
             by_urn.establishment_type_code,
             given_by_urn.establishment_type_code,
             by_ukprn.establishment_type_code,
-            given_by_ukprn.establishment_type_code
+            given_by_ukprn.establishment_type_code,
+            spells_as_given.establishment_type_code
         ) as establishment_type_code,
         spells_as_given.is_sen_unit,
         spells_as_given.is_resourced_provision,
@@ -95,13 +105,16 @@ spells as (
         spells_as_given.source_row,
         spells_as_given.load_id,
         case
-            when spells_as_given.establishment_type_code is not null then 'establishment_type'
+            when given_types.establishment_type_code is not null then 'establishment_type'
             when by_urn.establishment_type_code is not null then 'gias_establishment_type'
             when given_by_urn.establishment_type_code is not null then 'other_placements_type'
             when by_ukprn.establishment_type_code is not null then 'gias_establishment_type'
             when given_by_ukprn.establishment_type_code is not null then 'other_placements_type'
+            else 'establishment_type'
         end as type_source
     from spells_as_given
+    left join {{ ref('gias_establishment_types') }} as given_types
+        on given_types.establishment_type_code = spells_as_given.establishment_type_code
     left join establishments as by_urn
         on by_urn.la_code = spells_as_given.la_code and by_urn.urn = spells_as_given.urn
     left join by_ukprn on by_ukprn.la_code = spells_as_given.la_code and by_ukprn.ukprn = spells_as_given.ukprn
