@@ -44,13 +44,16 @@ placements {{ cte_as_not_materialized() }} (
 
 -- the provision type most placements at a school or provider have, ignoring unit / resourced
 -- provision flags (those belong to the child's place, not the school); by URN and by UKPRN, each
--- a placement carries (a college's placement may give both, and the ledger pay it by either)
+-- a placement carries (a college's placement may give both, and the ledger pay it by either).
+-- A placement nothing typed (unclassified: 'none') types no provider: an academy missing from
+-- an older GIAS extract had its place funding, £0.98m a year, counted as 'none' (children in
+-- no placement), the GIAS and name fallbacks never tried
 provider_ids as (
     select la_code, urn as provider_id, 'urn' as provider_kind, provision_type
-    from placements where urn is not null
+    from placements where urn is not null and classified_by is distinct from 'unclassified'
     union all
     select la_code, ukprn, 'ukprn', provision_type
-    from placements where ukprn is not null
+    from placements where ukprn is not null and classified_by is distinct from 'unclassified'
 ),
 
 provider_types as (
@@ -108,7 +111,7 @@ provider_types_by_name as (
                     as establishment_provision_type,
                 count(*) as placements
             from placements
-            where nullif(trim(establishment_name), '') is not null
+            where nullif(trim(establishment_name), '') is not null and classified_by is distinct from 'unclassified'
             group by all
         )
         qualify row_number() over (
