@@ -314,6 +314,43 @@ def test_ids_link_blocks_when_most_placements_have_no_type_and_says_where_types_
     assert gates.ids_link(con, 1.0).passed
 
 
+def test_ids_link_measures_untyped_placements_over_the_last_year_too(con):
+    """An academy missing from an older GIAS extract leaves only recent placements untyped:
+    measured over every placement since the history began they hid under the tolerance while a
+    share of this year's caseload and spend moved to 'none', green."""
+    con.execute(
+        """
+        INSERT INTO intermediate.int_data_quality_flags (la_code, extract, source_file,
+            source_row, source_file_hash, record_key, flag)
+        SELECT p.la_code, 'placements', p.source_file, p.source_row, p.source_file_hash,
+            p.placement_id, 'establishment_type_unknown'
+        FROM intermediate.int_placements_classified AS p
+        INNER JOIN intermediate.int_data_as_at AS b ON b.la_code = p.la_code
+        WHERE coalesce(p.end_date, DATE '9999-12-31') > CAST(b.as_at_date - INTERVAL 1 YEAR AS DATE)
+            AND p.start_date <= b.as_at_date
+        ORDER BY p.placement_id LIMIT 2
+        """
+    )
+    every, recent = con.execute(
+        """
+        SELECT (SELECT count(*) FROM intermediate.int_placements_classified),
+            (SELECT count(*) FROM intermediate.int_placements_classified AS p
+             INNER JOIN intermediate.int_data_as_at AS b ON b.la_code = p.la_code
+             WHERE coalesce(p.end_date, DATE '9999-12-31')
+                 > CAST(b.as_at_date - INTERVAL 1 YEAR AS DATE)
+                 AND p.start_date <= b.as_at_date)
+        """
+    ).fetchone()
+    tolerance = (2 / every + 2 / recent) / 2  # above the share of all, below the year's
+    assert 2 / every < tolerance < 2 / recent
+    result = gates.ids_link(con, tolerance)
+    assert not result.passed
+    said = " ".join(result.failures)
+    assert f"2 of {recent} placements open in the data's last year whose establishment" in said
+    assert f"2 of {every} placements whose establishment" not in said
+    assert said.count("GIAS extract in reference/") == 1
+
+
 def _second_council(con, *tables: str) -> None:
     """Council 999 in `tables`: a copy of the fixture council's rows."""
     for table in tables:
