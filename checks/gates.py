@@ -373,7 +373,7 @@ def quarantine_within_tolerance(
 
 # the extracts whose lists are ranked by the day their files' names give, as their staging models
 # call current_rows(by_named_day=true)
-NAMED_DAY_EXTRACTS = ("ehcp", "placements", "requests")
+NAMED_DAY_EXTRACTS = ("ehcp", "placements", "requests", "gias")
 
 
 def _quarantine_in_landing_sql(extract: Extract, outdates: bool = False) -> str:

@@ -209,10 +209,13 @@ def landing_files(landing_dir: Path, extract: Extract) -> list[Path]:
     return load_order(_extract_files(landing_dir, extract, CSV_SUFFIXES + WORKBOOK_SUFFIXES))
 
 
-# a day in a file's name: 2025-01-15 (or 2025_01_15, 2025.01.15), or the UK's 15-01-2025
+# a day in a file's name: 2025-01-15 (or 2025_01_15, 2025.01.15), the UK's 15-01-2025, or
+# 20250115 as GIAS names its downloads (edubasealldata20250115.csv: without it an older extract
+# loaded after a newer one typed the council's schools by their old types)
 _NAMED_DAY = (
     re.compile(r"(?<!\d)(?P<y>\d{4})[-_.](?P<m>\d{2})[-_.](?P<d>\d{2})(?!\d)"),
     re.compile(r"(?<!\d)(?P<d>\d{2})[-_.](?P<m>\d{2})[-_.](?P<y>\d{4})(?!\d)"),
+    re.compile(r"(?<!\d)(?P<y>(?:19|20)\d{2})(?P<m>[01]\d)(?P<d>[0-3]\d)(?!\d)"),
 )
 
 
@@ -597,8 +600,9 @@ FILES_COLUMNS = [
     # placement. Null for a file recorded before this column: its file_seq.
     "precedence_seq INTEGER",
     # the day the file's name gives (`plans_15-01-2025.csv`), as it is named now: where every plans,
-    # placements or requests file of a council names one, the later day wins whatever order they
-    # came in (current_rows' by_named_day), so a rebuild from the folder gives the nights' figures
+    # placements, requests or GIAS file of a council names one, the later day wins whatever order
+    # they came in (current_rows' by_named_day), so a rebuild from the folder gives the nights'
+    # figures
     "named_day DATE",
     # the day the file ranks by among its council's files in the landing folder (current_rows'
     # by_named_day, and the quarantine gate's replacements, read this one column): its named day,

@@ -16,7 +16,8 @@
     before any of the above: the GIAS extract in a council's own folder over the region's shared
     one, whichever was loaded last.
 
-    With `by_named_day` (lists re-sent whole as at a day: plans, placements, requests), the later
+    With `by_named_day` (lists re-sent whole as at a day: plans, placements, requests, GIAS
+    extracts), the later
     day a file's name gives (`named_day`) wins before the load order: files new in one refresh
     whose names all give a day load in that order, so a list dated before one already loaded (a
     re-sent February list after March's) no longer wins because it came later, and a rebuild

@@ -975,6 +975,34 @@ def test_data_quality_accounts_for_the_requests_extract_too(warehouse_copy):
     }
 
 
+def test_an_older_gias_extract_loaded_after_a_newer_one_does_not_retype_schools(warehouse_copy):
+    """GIAS names its downloads by day (edubasealldata20250601.csv). An extract of 2020 dropped
+    in after 2025's typed a school re-registered since by its old type (the file loaded last
+    won): the later day its name gives wins, whatever order they came in."""
+    import datetime as dt_
+
+    from ingest.contracts import GIAS
+    from ingest.load import load_extract
+    from tests.conftest import TEST_KEY
+
+    landing = warehouse_copy.parent / "landing"
+    (landing / "reference").mkdir(parents=True)
+    header = "URN,EstablishmentName,TypeOfEstablishment (code)\n"
+    with duckdb.connect(str(warehouse_copy)) as con:
+        for load_id, name, code in (
+            ("L1", "edubasealldata20250601.csv", 10),
+            ("L2", "edubasealldata20200101.csv", 11),
+        ):
+            (landing / "reference" / name).write_text(header + f"190001,Vale School,{code}\n")
+            load_extract(con, GIAS, landing, load_id, TEST_KEY, dt_.date(2026, 3, 31))
+    rebuild(warehouse_copy, "stg_reference__establishments", data_tests=False)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        assert con.execute(
+            "SELECT establishment_type_code, source_file "
+            "FROM staging.stg_reference__establishments WHERE urn = '190001'"
+        ).fetchall() == [(10, "reference/edubasealldata20250601.csv")]
+
+
 def _load_requests(warehouse, csv_text: str, name: str = "requests.csv") -> dict[str, list[str]]:
     """Load `csv_text` as the landing folder's requests file `name`; each quarantined request's
     reasons."""

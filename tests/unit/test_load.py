@@ -2,6 +2,7 @@
 or quarantined with its reasons."""
 
 import datetime as dt
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -1118,7 +1119,7 @@ def test_the_extracts_ranked_by_named_day_are_those_whose_staging_asks_for_it():
     from tests.conftest import REPO_ROOT
 
     asking = {
-        path.read_text().split("current_rows('")[1].split("'")[0]
+        re.search(r"current_rows\(\s*'(\w+)'", path.read_text())[1]
         for path in (REPO_ROOT / "dbt" / "models" / "staging").rglob("stg_*.sql")
         if "by_named_day=true" in path.read_text()
     }
@@ -1642,4 +1643,8 @@ def test_a_files_named_day_is_the_last_day_its_name_gives():
     assert _named_day(Path("plans_31-12-2024.csv")) == dt.date(2024, 12, 31)
     assert _named_day(Path("plans_01-04-2017_to_2026-01-20.csv")) == dt.date(2026, 1, 20)
     assert _named_day(Path("finance_2023-24.csv")) is None
+    # as GIAS names its downloads; not a number that is no day
+    assert _named_day(Path("edubasealldata20250601.csv")) == dt.date(2025, 6, 1)
+    assert _named_day(Path("ledger_20242025.csv")) is None
+    assert _named_day(Path("export_202506011230.csv")) is None
     assert _named_day(Path("plans_2025-02-30.csv")) is None
