@@ -1016,13 +1016,17 @@ def assumptions_table(
             why = (
                 f"{real:+.1%} above inflation, held at the bound of real growth (costs."
                 f"real_growth_bounds {low:+.1%} to {high:+.1%}: the last {c.unit_cost_years} "
-                f"years' growth less {c.historical_inflation:.1%} was beyond it), "
+                f"years' growth deflated by {c.historical_inflation:.1%} a year was beyond it), "
                 f"compounded with {costs.inflation:.1%} inflation"
             )
         else:
+            # the cash growth measured, given so that the rate can be checked: (1 + cash) ÷
+            # (1 + historical inflation) − 1, not cash less inflation
+            past = (1 + real) * (1 + c.historical_inflation) - 1
             why = (
-                f"{real:+.1%} above inflation (the last {c.unit_cost_years} years' growth less "
-                f"{c.historical_inflation:.1%}), compounded with {costs.inflation:.1%} inflation"
+                f"{real:+.1%} above inflation (the last {c.unit_cost_years} years' growth, "
+                f"{past:+.1%} a year in cash, deflated by {c.historical_inflation:.1%} a year), "
+                f"compounded with {costs.inflation:.1%} inflation"
             )
         if costs.unit_cost[p] != 0 and costs.unit_cost_source[p]:
             why += f"; unit cost: {costs.unit_cost_source[p]}"
@@ -1341,6 +1345,26 @@ def _sensitivity(
                 run_scenario(model, _varied(costs, history, model, inflation=rate), settings, []),
             )
         )
+    caseload = caseload_by_census(history)
+    for variant, rate in chosen.historical_inflation.items():
+        # the unit costs' growth above inflation measured again with that rate taken off
+        measured = estimate_costs(
+            history,
+            caseload,
+            replace(settings.costs, historical_inflation=rate),
+            settings.horizon,
+        )
+        varied = _varied(
+            costs,
+            history,
+            model,
+            unit_cost=measured.unit_cost,
+            real_growth=measured.real_growth,
+            central_real_growth=measured.central_real_growth,
+        )
+        runs.append(
+            ("historical_inflation", variant, rate, run_scenario(model, varied, settings, []))
+        )
     for variant, percent in chosen.joiners_percent.items():
         runs.append(
             (
@@ -1354,6 +1378,7 @@ def _sensitivity(
         "funding_growth": costs.funding_growth,
         "unit_cost_inflation": costs.inflation,
         "joiners_percent": 0.0,
+        "historical_inflation": settings.costs.historical_inflation,
     }
     rows = [
         (name, "as set", value, fy, central[y], 0.0)

@@ -41,6 +41,12 @@ def _inflation_variants() -> dict[str, float]:
     return {"low": 0.015, "high": 0.05}
 
 
+def _historical_inflation_variants() -> dict[str, float]:
+    # the CPI a three-year window of past unit costs could have held: ONS annual averages 2.7 %,
+    # 2.5 %, 1.8 % (2017-2019); 9.1 %, 7.3 %, 2.5 % (2022-2024)
+    return {"low": 0.02, "high": 0.06}
+
+
 def _joiner_variants() -> dict[str, float]:
     return {"low": -10.0, "high": 10.0}
 
@@ -55,6 +61,10 @@ class SensitivitySettings:
     unit_cost_inflation: dict[str, float] = field(default_factory=_inflation_variants)
     # change to every year's joiners
     joiners_percent: dict[str, float] = field(default_factory=_joiner_variants)
+    # the inflation taken off past unit-cost growth (costs.historical_inflation): one rate for
+    # whatever years the growth was measured over, so what is read as growth above inflation,
+    # and compounded to the horizon, rests on it
+    historical_inflation: dict[str, float] = field(default_factory=_historical_inflation_variants)
 
 
 class ForecastSettingsError(ValueError):
@@ -371,6 +381,7 @@ def _check_values(settings: ForecastSettings, where: Path | str) -> None:
         "funding_growth": (_FUNDING, "a rate a year as a fraction"),
         "unit_cost_inflation": (_INFLATION, "a rate a year as a fraction"),
         "joiners_percent": ((-100, 100), "a percentage: 10 for +10 %"),
+        "historical_inflation": (_INFLATION, "a rate a year as a fraction"),
     }
     for name, variants in vars(settings.sensitivity).items():
         (low, high), what = ranges[name]

@@ -1668,6 +1668,7 @@ SENSITIVITY_LABELS = {
     "funding_growth": "Funding growth",
     "unit_cost_inflation": "Unit-cost inflation",
     "joiners_percent": "New plans",
+    "historical_inflation": "Inflation taken off past growth",
 }
 
 

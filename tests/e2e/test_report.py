@@ -1296,13 +1296,19 @@ def test_own_counts_are_reconciled_with_the_council_s_published_sen2_counts(demo
 def test_the_sensitivity_table_reads_as_the_scenario_chart_does(workbook):
     headings, rows = block(workbook, "sensitivity")
     assumptions = {row[0] for row in rows}
-    assert assumptions == {"Funding growth", "Unit-cost inflation", "New plans"}
+    assert assumptions == {
+        "Funding growth",
+        "Unit-cost inflation",
+        "New plans",
+        "Inflation taken off past growth",
+    }
     assert headings[2] == "Value (%)"
     # numbers, as the workbook keeps them: per cent as fractions, one unit down the column
     values = {(row[0], row[1]): row[2] for row in rows}
     assert values[("Funding growth", "flat cash")] == 0.0
     assert values[("New plans", "high")] == pytest.approx(0.10)
     assert values[("Funding growth", "low")] == pytest.approx(0.015)
+    assert values[("Inflation taken off past growth", "high")] == pytest.approx(0.06)
 
 
 def test_a_first_forecast_year_that_keeps_postings_hides_a_type_whose_postings_are(data):

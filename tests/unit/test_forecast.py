@@ -857,6 +857,30 @@ def test_assumptions_name_their_sources_and_sensitivities_move_the_balance(mitig
     assert change[("funding_growth", "high")] > 0 == change[("funding_growth", "flat cash")]
     assert change[("unit_cost_inflation", "high")] < 0 < change[("unit_cost_inflation", "low")]
     assert change[("joiners_percent", "high")] < 0 < change[("joiners_percent", "low")]
+    # more of the past growth taken as inflation leaves less growth above it to carry forward
+    assert end.loc[("historical_inflation", "as set"), "value"] == pytest.approx(
+        SETTINGS.costs.historical_inflation
+    )
+    assert change[("historical_inflation", "high")] > 0 > change[("historical_inflation", "low")]
+
+
+def test_the_historical_inflation_sensitivity_at_the_rate_as_set_is_the_forecast(steady):
+    """The forecast rests on one rate of inflation taken off past unit-cost growth, whatever
+    years the growth was measured over: its sensitivity measures that growth again with another
+    rate taken off. At the rate as set it gives the forecast's own balance, so a variant's change
+    is the rate's alone."""
+    settings = dataclasses.replace(
+        SETTINGS,
+        sensitivity=dataclasses.replace(
+            SETTINGS.sensitivity, historical_inflation={"same": SETTINGS.costs.historical_inflation}
+        ),
+    )
+    result = run_forecast(steady, [], settings)
+    same = result.sensitivity[
+        (result.sensitivity["assumption"] == "historical_inflation")
+        & (result.sensitivity["variant"] == "same")
+    ]
+    assert len(same) and same["change_from_central_gbp"].abs().max() < 0.01
 
 
 def test_unit_cost_growth_on_a_provision_type_with_no_spend_says_it_moves_nothing(mitigated):
