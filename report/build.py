@@ -389,7 +389,11 @@ def _titles(
             "(meta.check_results)"
             + (f"; published DfE files: {', '.join(bench.files)}" if bench else ""),
         ),
-        ("Units", "money in £ (charts and HTML tables in £m), counts in EHC plans or children"),
+        (
+            "Units",
+            "money in £, cash (each year's own prices; forecast years at the inflation assumed), "
+            "charts and HTML tables in £m; counts in EHC plans or children",
+        ),
     ]
     return title, subtitle, about
 

@@ -740,7 +740,8 @@ def dbv_panels(data: ReportData, threshold: int | None = None) -> Chart:
             )
             + ", "
             "the average unit cost "
-            f"{style.grew(unit_growth)} and total placement cost {style.grew(spend_growth)}"
+            f"{style.grew(unit_growth)} and total placement cost {style.grew(spend_growth)} "
+            "(in cash: each year's own prices)"
         )
         reading += (
             f"; the largest rise in cost was in {data.labels[increase.index[0]]} "
