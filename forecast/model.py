@@ -1069,7 +1069,8 @@ def assumptions_table(
             cash_growth(costs.central_real_growth, costs.inflation),
             "a year",
             f"{costs.central_real_growth:+.1%} above inflation, compounded with "
-            f"{costs.inflation:.1%} inflation"
+            f"{costs.inflation:.1%} inflation: the growth of central spend as a whole (services "
+            "and support tied to no placement have no unit to cost), its volume included"
             + (
                 f"; with the spend on {', '.join(costs.unplaced_spend)}, which had no full-time "
                 "placements"
