@@ -210,12 +210,14 @@ def landing_files(landing_dir: Path, extract: Extract) -> list[Path]:
 
 
 # a day in a file's name: 2025-01-15 (or 2025_01_15, 2025.01.15), the UK's 15-01-2025, or
-# 20250115 as GIAS names its downloads (edubasealldata20250115.csv: without it an older extract
-# loaded after a newer one typed the council's schools by their old types)
+# 20250115 where GIAS names its downloads so (edubasealldata20250115.csv: without it an older
+# extract loaded after a newer one typed the council's schools by their old types). Eight digits
+# elsewhere are not read as a day: a batch id (placements_batch_20260412.csv) had a list taken in
+# November reach April, and January's census counted from it, green
 _NAMED_DAY = (
     re.compile(r"(?<!\d)(?P<y>\d{4})[-_.](?P<m>\d{2})[-_.](?P<d>\d{2})(?!\d)"),
     re.compile(r"(?<!\d)(?P<d>\d{2})[-_.](?P<m>\d{2})[-_.](?P<y>\d{4})(?!\d)"),
-    re.compile(r"(?<!\d)(?P<y>(?:19|20)\d{2})(?P<m>[01]\d)(?P<d>[0-3]\d)(?!\d)"),
+    re.compile(r"edubasealldata(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})(?!\d)", re.IGNORECASE),
 )
 
 

@@ -1643,8 +1643,10 @@ def test_a_files_named_day_is_the_last_day_its_name_gives():
     assert _named_day(Path("plans_31-12-2024.csv")) == dt.date(2024, 12, 31)
     assert _named_day(Path("plans_01-04-2017_to_2026-01-20.csv")) == dt.date(2026, 1, 20)
     assert _named_day(Path("finance_2023-24.csv")) is None
-    # as GIAS names its downloads; not a number that is no day
+    # as GIAS names its downloads; eight digits elsewhere are no day (a batch id read as one had
+    # a November list reach April and count January's census)
     assert _named_day(Path("edubasealldata20250601.csv")) == dt.date(2025, 6, 1)
+    assert _named_day(Path("EduBaseAllData20250601.csv")) == dt.date(2025, 6, 1)
+    assert _named_day(Path("placements_batch_20260412.csv")) is None
     assert _named_day(Path("ledger_20242025.csv")) is None
-    assert _named_day(Path("export_202506011230.csv")) is None
     assert _named_day(Path("plans_2025-02-30.csv")) is None
