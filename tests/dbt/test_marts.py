@@ -852,14 +852,14 @@ def test_a_payment_for_a_child_a_term_from_any_plan_is_flagged(warehouse_copy):
             "HAVING child_id IN (SELECT child_id FROM raw.finance WHERE placement_id IS NOT NULL) "
             "ORDER BY child_id LIMIT 1"
         ).fetchone()
-        early, near = con.execute(
+        early, near, placement_only = con.execute(
             "SELECT transaction_id FROM raw.finance WHERE child_id = ? "
             "AND placement_id IS NOT NULL AND s251_line LIKE '1.2.%' "
-            "ORDER BY transaction_id LIMIT 2",
+            "ORDER BY transaction_id LIMIT 3",
             [child],
         ).fetchall()
         moved = []
-        for (transaction_id,), days in ((early, 93), (near, 30)):
+        for (transaction_id,), days in ((early, 93), (near, 30), (placement_only, 120)):
             moved.append(
                 con.execute(
                     "UPDATE raw.finance SET posting_date = CAST(? AS DATE) - CAST(? AS INTEGER) "
@@ -867,13 +867,18 @@ def test_a_payment_for_a_child_a_term_from_any_plan_is_flagged(warehouse_copy):
                     [first_plan, days, transaction_id],
                 ).fetchone()
             )
+        # a ledger may name the placement alone (child_id is optional): its child is the
+        # placement's
+        con.execute(
+            "UPDATE raw.finance SET child_id = NULL WHERE transaction_id = ?", [placement_only[0]]
+        )
     rebuild(warehouse_copy, "stg_finance__transactions+", data_tests=False)
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
         flagged = con.execute(
             "SELECT source_file, source_row, record_key FROM intermediate.int_data_quality_flags "
-            "WHERE flag = 'payment_outside_plan'"
+            "WHERE flag = 'payment_outside_plan' ORDER BY source_row"
         ).fetchall()
-    assert flagged == [moved[0]]
+    assert flagged == sorted([moved[0], moved[2]], key=lambda row: row[1])
 
 
 def test_a_provider_named_by_ukprn_alone_with_no_type_is_flagged_as_taken_for_fe(warehouse_copy):

@@ -28,13 +28,20 @@ transactions {{ cte_as_not_materialized() }} (
     {%- endif %}
 ),
 
--- the ledger's payments allocated to a provision type (not central) that name a child
+-- the ledger's payments allocated to a provision type (not central) for a child: the one they
+-- name, else their placement's (the contract's child_id is optional: a ledger naming placements
+-- alone had none of its payments looked at)
 allocated as (
-    select la_code, source_file, source_row, source_file_hash, transaction_id, child_id, posting_date
-    from {{ ref('int_spend_allocated') }}
-    where provision_type <> 'central' and child_id is not null
+    select allocated.la_code, allocated.source_file, allocated.source_row,
+        allocated.source_file_hash, allocated.transaction_id, allocated.posting_date,
+        coalesce(allocated.child_id, named.child_id) as child_id
+    from {{ ref('int_spend_allocated') }} as allocated
+    left join placements as named
+        on named.la_code = allocated.la_code and named.placement_id = allocated.placement_id
+    where allocated.provision_type <> 'central'
+        and coalesce(allocated.child_id, named.child_id) is not null
     {%- if after_file_seq is not none %}
-        and source_file_hash in ({{ ledger_new_files(after_file_seq) }})
+        and allocated.source_file_hash in ({{ ledger_new_files(after_file_seq) }})
     {%- endif %}
 ),
 
