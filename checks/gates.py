@@ -732,8 +732,9 @@ UNTYPED = ("establishment_type_unknown", LATELY)
 # what to do when a flag's share is over the tolerance
 UNLINKED_REMEDIES = dict.fromkeys(
     UNTYPED,
-    "placements of unknown type count their children as in no placement ('none') and their "
-    "spend as none's: put the council's GIAS extract in reference/ so that each URN finds "
+    "placements of unknown type count their children as in no placement ('none'), the "
+    "payments that follow them as none's, and place funding paid to their school as central: "
+    "put the council's GIAS extract in reference/ so that each URN finds "
     "its type (one taken after the council's latest academy conversions and openings), or "
     "give each placement a sen_setting or an establishment_type_code that "
     "dbt/seeds/gias_establishment_types.csv lists",

@@ -85,13 +85,16 @@ spells as (
         -- typed in the case system) had kept GIAS from typing the URN, and its children counted
         -- as in no placement though the GIAS extract the gate's remedy asks for was there; kept
         -- when nothing else types the establishment
+        -- (a GIAS row's code the seed does not know likewise gives way to the other placements)
         coalesce(
             given_types.establishment_type_code,
-            by_urn.establishment_type_code,
+            urn_types.establishment_type_code,
             given_by_urn.establishment_type_code,
-            by_ukprn.establishment_type_code,
+            ukprn_types.establishment_type_code,
             given_by_ukprn.establishment_type_code,
-            spells_as_given.establishment_type_code
+            spells_as_given.establishment_type_code,
+            by_urn.establishment_type_code,
+            by_ukprn.establishment_type_code
         ) as establishment_type_code,
         spells_as_given.is_sen_unit,
         spells_as_given.is_resourced_provision,
@@ -106,9 +109,9 @@ spells as (
         spells_as_given.load_id,
         case
             when given_types.establishment_type_code is not null then 'establishment_type'
-            when by_urn.establishment_type_code is not null then 'gias_establishment_type'
+            when urn_types.establishment_type_code is not null then 'gias_establishment_type'
             when given_by_urn.establishment_type_code is not null then 'other_placements_type'
-            when by_ukprn.establishment_type_code is not null then 'gias_establishment_type'
+            when ukprn_types.establishment_type_code is not null then 'gias_establishment_type'
             when given_by_ukprn.establishment_type_code is not null then 'other_placements_type'
             else 'establishment_type'
         end as type_source
@@ -117,7 +120,11 @@ spells as (
         on given_types.establishment_type_code = spells_as_given.establishment_type_code
     left join establishments as by_urn
         on by_urn.la_code = spells_as_given.la_code and by_urn.urn = spells_as_given.urn
+    left join {{ ref('gias_establishment_types') }} as urn_types
+        on urn_types.establishment_type_code = by_urn.establishment_type_code
     left join by_ukprn on by_ukprn.la_code = spells_as_given.la_code and by_ukprn.ukprn = spells_as_given.ukprn
+    left join {{ ref('gias_establishment_types') }} as ukprn_types
+        on ukprn_types.establishment_type_code = by_ukprn.establishment_type_code
     left join given_by_urn
         on given_by_urn.la_code = spells_as_given.la_code
         and given_by_urn.placement_id = spells_as_given.placement_id
