@@ -47,6 +47,7 @@ PLACEMENT_COSTS_WITHIN_BOUNDS = "placement_costs_within_bounds"
 IDS_LINK = "ids_link"
 CASE_EXTRACTS_REACH_CENSUS = "case_extracts_reach_census"
 OPEN_ROWS_LEFT_IN_OLDER_LISTS = "open_rows_left_in_older_lists"
+LISTS_OF_ONE_DAY_AGREE = "lists_of_one_day_agree"
 CASE_ROWS_IN_TWO_SOURCES = "case_rows_in_two_sources"
 SPEND_HOLDS_SINCE_PUBLISHED = "spend_holds_since_published"
 PLANS_HOLD_SINCE_PUBLISHED = "plans_hold_since_published"
@@ -250,6 +251,16 @@ def staging_key(extract: str) -> dg.AssetKey:
             ),
         ),
         dg.AssetCheckSpec(
+            LISTS_OF_ONE_DAY_AGREE,
+            asset=EHCP_COHORT,
+            blocking=False,
+            description=(
+                "Warns when two plans, placements or requests lists whose names give the same "
+                "day give one key in different versions: the one loaded last counts, and a "
+                "rebuild from the folder, loading them by name, may count the other."
+            ),
+        ),
+        dg.AssetCheckSpec(
             SPEND_HOLDS_SINCE_PUBLISHED,
             asset=HNB_POSITION,
             blocking=False,
@@ -444,6 +455,9 @@ def warehouse_gates(
         if wanted(EHCP_COHORT, OPEN_ROWS_LEFT_IN_OLDER_LISTS):
             gate = gates.open_rows_left_in_older_lists(con)
             yield check_result(gate, EHCP_COHORT, OPEN_ROWS_LEFT_IN_OLDER_LISTS, warn_only=True)
+        if wanted(EHCP_COHORT, LISTS_OF_ONE_DAY_AGREE):
+            gate = gates.lists_of_one_day_agree(con)
+            yield check_result(gate, EHCP_COHORT, LISTS_OF_ONE_DAY_AGREE, warn_only=True)
 
 
 GATED_ASSETS = [

@@ -29,6 +29,7 @@ def test_all_gates_pass_on_the_fixture(con):
         gates.ledger_months_complete(con),
         gates.case_extracts_reach_census(con),
         gates.open_rows_left_in_older_lists(con),
+        gates.lists_of_one_day_agree(con),
         gates.case_rows_in_two_sources(con),
         gates.plans_overlap_within_tolerance(con),
         gates.plans_under_two_child_ids(con),
@@ -487,6 +488,38 @@ def test_a_quiet_councils_census_counted_months_after_its_list_stops_warns(con):
         "97 days, 14 at least)"
     ) in result.summary
     assert "not counted" not in result.summary
+
+
+def test_two_lists_of_one_day_giving_a_plan_two_ways_warn_naming_both(con):
+    """A full list as at 31 March landed the night after a corrections file of the same day:
+    the one loaded last counted, undoing the corrections, while a rebuild from the folder loads
+    them by name and kept them, both green. Two lists of one day that disagree now warn."""
+    con.execute(
+        "UPDATE raw.ehcp_files SET named_day = DATE '2024-03-31', ranking_day = DATE '2024-03-31', "
+        "file_name = 'ehcp/ehcp_corrections_2024-03-31.csv' WHERE status = 'loaded' AND in_landing"
+    )
+    con.execute(
+        "INSERT INTO raw.ehcp_files SELECT * REPLACE ('later' AS file_hash, "
+        "'ehcp/ehcp_2024-03-31.csv' AS file_name, file_seq + 1000 AS file_seq) "
+        "FROM raw.ehcp_files WHERE status = 'loaded' AND in_landing LIMIT 1"
+    )
+    # the same plans again (no disagreement): nothing to say
+    con.execute("INSERT INTO raw.ehcp SELECT * REPLACE ('later' AS _file_hash) FROM raw.ehcp")
+    assert gates.lists_of_one_day_agree(con).passed
+    con.execute(
+        "UPDATE raw.ehcp SET primary_need = 'PMLD' WHERE _file_hash = 'later' AND plan_id IN "
+        "(SELECT plan_id FROM raw.ehcp WHERE _file_hash = 'later' ORDER BY plan_id LIMIT 2)"
+    )
+    result = gates.lists_of_one_day_agree(con)
+    assert not result.passed
+    assert (
+        "ehcp/ehcp_2024-03-31.csv and ehcp/ehcp_corrections_2024-03-31.csv, each as at "
+        "2024-03-31: 2 plans in different versions"
+    ) in result.summary
+    assert "a rebuild from the landing folder loads them by name" in result.summary
+    # a list dated a day later corrects it: it counts on the nights and on a rebuild alike
+    con.execute("UPDATE raw.ehcp_files SET named_day = DATE '2024-04-01' WHERE file_hash = 'later'")
+    assert gates.lists_of_one_day_agree(con).passed
 
 
 def test_an_open_plan_left_out_of_the_latest_list_warns_naming_the_older_list(con):
