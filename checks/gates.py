@@ -2213,9 +2213,10 @@ def lists_of_one_day_agree(target: Warehouse | duckdb.DuckDBPyConnection) -> Gat
         if name == "gias":
             continue  # a GIAS extract types schools, tested by the type gates
         extract = EXTRACTS[name]
+        # (the contract's names are plain identifiers: unquoted, as Spark quotes otherwise)
         stored = [c.name for c in extract.columns if not c.personal]
-        content = ", ".join(f"coalesce(CAST(r.{quote_ident(c)} AS STRING), '')" for c in stored)
-        key = " || '|' || ".join(f"CAST(r.{quote_ident(k)} AS STRING)" for k in extract.key)
+        content = ", ".join(f"coalesce(CAST(r.{c} AS STRING), '')" for c in stored)
+        key = " || '|' || ".join(f"CAST(r.{k} AS STRING)" for k in extract.key)
         parts.append(
             f"""
             SELECT f.la_code, '{name}' AS extract, f.named_day, f.file_name, {key} AS record_key,

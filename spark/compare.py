@@ -449,6 +449,7 @@ def _python_reads(target) -> dict[str, object]:
         "case_extracts_reach_census": gates.case_extracts_reach_census(target),
         "sen2_returns_every_year": gates.sen2_returns_every_year(target),
         "open_rows_left_in_older_lists": gates.open_rows_left_in_older_lists(target),
+        "lists_of_one_day_agree": gates.lists_of_one_day_agree(target),
         "case_rows_in_two_sources": gates.case_rows_in_two_sources(target),
         "plans_overlap_within_tolerance": gates.plans_overlap_within_tolerance(target),
         "plans_under_two_child_ids": gates.plans_under_two_child_ids(target),

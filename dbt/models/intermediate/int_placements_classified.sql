@@ -50,11 +50,11 @@ given_by_{{ id }} as (
     -- (a type code the seed does not know types nothing: it is not lent)
     inner join {{ ref('gias_establishment_types') }} as types
         on types.establishment_type_code = typed.establishment_type_code
-    where untyped.{{ id }} is not null
-        and (untyped.establishment_type_code is null or not exists (
-            select 1 from {{ ref('gias_establishment_types') }} as known
-            where known.establishment_type_code = untyped.establishment_type_code
-        ))
+    -- the untyped placement's own code, where the seed knows it (a join, not `not exists`: a
+    -- correlated subquery on the seed failed on Spark)
+    left join {{ ref('gias_establishment_types') }} as own_type
+        on own_type.establishment_type_code = untyped.establishment_type_code
+    where untyped.{{ id }} is not null and own_type.establishment_type_code is null
     qualify row_number() over (
         partition by untyped.la_code, untyped.placement_id
         order by
