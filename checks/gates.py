@@ -2219,7 +2219,8 @@ def lists_of_one_day_agree(target: Warehouse | duckdb.DuckDBPyConnection) -> Gat
         key = " || '|' || ".join(f"CAST(r.{k} AS STRING)" for k in extract.key)
         parts.append(
             f"""
-            SELECT f.la_code, '{name}' AS extract, f.named_day, f.file_name, {key} AS record_key,
+            SELECT f.la_code, '{name}' AS extract, f.named_day, f.file_name,
+                   coalesce(f.precedence_seq, f.file_seq) AS seq, {key} AS record_key,
                    md5(concat_ws('|', {content})) AS content
             FROM raw.{name} AS r
             INNER JOIN raw.{name}_files AS f ON f.file_hash = r._file_hash
@@ -2235,14 +2236,28 @@ def lists_of_one_day_agree(target: Warehouse | duckdb.DuckDBPyConnection) -> Gat
             FROM given
             GROUP BY la_code, extract, named_day, record_key
             HAVING count(DISTINCT content) > 1
+        ),
+        counted AS (
+            -- the file counted now: of the day's files, the one loaded last (current_rows)
+            SELECT la_code, extract, named_day, file_name AS counted_file
+            FROM (
+                SELECT la_code, extract, named_day, file_name,
+                       row_number() OVER (
+                           PARTITION BY la_code, extract, named_day ORDER BY seq DESC
+                       ) AS last_first
+                FROM (SELECT DISTINCT la_code, extract, named_day, file_name, seq FROM given) AS f
+            ) AS ranked
+            WHERE last_first = 1
         )
         SELECT d.la_code, d.extract, d.named_day, count(DISTINCT d.record_key) AS keys,
                count(DISTINCT g.file_name) AS files, min(g.file_name) AS first_file,
-               max(g.file_name) AS last_file
+               max(g.file_name) AS last_file, min(c.counted_file) AS counted_file
         FROM differing AS d
         INNER JOIN given AS g
             ON g.la_code = d.la_code AND g.extract = d.extract AND g.named_day = d.named_day
             AND g.record_key = d.record_key
+        INNER JOIN counted AS c
+            ON c.la_code = d.la_code AND c.extract = d.extract AND c.named_day = d.named_day
         GROUP BY d.la_code, d.extract, d.named_day
         ORDER BY d.la_code, d.extract, d.named_day
         """
@@ -2258,7 +2273,7 @@ def lists_of_one_day_agree(target: Warehouse | duckdb.DuckDBPyConnection) -> Gat
                 + (f" ({r.files} files)" if r.files > 2 else "")
                 + f", each as at {pd.Timestamp(r.named_day).date()}: {r.keys} "
                 + what[r.extract]
-                + " in different versions"
+                + f" in different versions; {r.counted_file}'s count (loaded last)"
                 for r in frame.itertuples(index=False)
             ],
             "keys_in_two_versions": frame["keys"],

@@ -514,7 +514,8 @@ def test_two_lists_of_one_day_giving_a_plan_two_ways_warn_naming_both(con):
     assert not result.passed
     assert (
         "ehcp/ehcp_2024-03-31.csv and ehcp/ehcp_corrections_2024-03-31.csv, each as at "
-        "2024-03-31: 2 plans in different versions"
+        "2024-03-31: 2 plans in different versions; ehcp/ehcp_2024-03-31.csv's count "
+        "(loaded last)"
     ) in result.summary
     assert "a rebuild from the landing folder loads them by name" in result.summary
     # a list dated a day later corrects it: it counts on the nights and on a rebuild alike
