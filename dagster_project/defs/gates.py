@@ -54,6 +54,7 @@ PLANS_HOLD_SINCE_PUBLISHED = "plans_hold_since_published"
 PLANS_OVERLAP_WITHIN_TOLERANCE = "plans_overlap_within_tolerance"
 PLANS_UNDER_TWO_CHILD_IDS = "plans_under_two_child_ids"
 SEN2_RETURNS_EVERY_YEAR = "sen2_returns_every_year"
+FLOWS_WITHIN_USUAL = "flows_within_usual"
 EHCP_COHORT = dg.AssetKey(["marts", "fct_ehcp_cohort"])
 EHCP_FLOWS = dg.AssetKey(["marts", "fct_ehcp_flows"])
 MART_KEYS = [
@@ -237,6 +238,19 @@ def staging_key(extract: str) -> dg.AssetKey:
                 "Warns when a SEN2 return is missing between the first and the last loaded: that "
                 "year's requests, and the plans issued and ceased within it, are in no return "
                 "and count as none, and its census counts the plans that ceased in it as open."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            FLOWS_WITHIN_USUAL,
+            asset=EHCP_FLOWS,
+            blocking=False,
+            description=(
+                "Warns when a year's ceased plans run above twice the usual (the median of up to "
+                "three years before) by a tenth of the caseload, its new plans below half the "
+                "usual by a twentieth, or the children who left their plans since the last "
+                "census run as far above the same weeks of earlier years: a data cleanse or a "
+                "lost year, which the forecast would carry (its spend per plan, its starting "
+                "census, its trends)."
             ),
         ),
         dg.AssetCheckSpec(
@@ -425,6 +439,9 @@ def warehouse_gates(
         if wanted(EHCP_FLOWS, SEN2_RETURNS_EVERY_YEAR):
             gate = gates.sen2_returns_every_year(con)
             yield check_result(gate, EHCP_FLOWS, SEN2_RETURNS_EVERY_YEAR, warn_only=True)
+        if wanted(EHCP_FLOWS, FLOWS_WITHIN_USUAL):
+            gate = gates.flows_within_usual(con)
+            yield check_result(gate, EHCP_FLOWS, FLOWS_WITHIN_USUAL, warn_only=True)
         # each figure, and the extracts whose files set it: the ledger the spend, placements and
         # establishments its provision types; plans (SEN2 returns among them) the census, the
         # ledger's span the censuses counted, placements and establishments their types

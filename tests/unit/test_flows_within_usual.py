@@ -1,0 +1,108 @@
+"""flows_within_usual: a year's ceased or new plans far outside the years before it, or children
+leaving their plans since the last census far faster than in the same weeks of earlier years,
+warn (a cleanse or a lost year published green, the forecast carrying it)."""
+
+import datetime as dt
+
+import duckdb
+import pytest
+
+from checks import gates
+
+CENSUS = {year: dt.date(year, 1, 16) for year in range(2020, 2027)}
+
+
+def _warehouse(
+    ceased: dict[int, int], new: dict[int, int], left_after_last: int = 0
+) -> duckdb.DuckDBPyConnection:
+    """A council of 1,000 plans on every census 2020-2026; `ceased` and `new` per flow year
+    (the census closing it); `left_after_last` of the 2026 census's children cease on 1 March
+    2026, and 10 after each earlier census in the same weeks; the data runs to 31 March 2026."""
+    con = duckdb.connect()
+    for schema in ("marts", "intermediate", "staging"):
+        con.execute(f"CREATE SCHEMA {schema}")
+    con.execute(
+        "CREATE TABLE marts.fct_ehcp_flows (la_code VARCHAR, year INTEGER, "
+        "provision_type VARCHAR, new_plans BIGINT, ceased_plans BIGINT)"
+    )
+    for year in range(2021, 2027):
+        # split over two provision types: the gate reads the council's total
+        for part, share in (("mainstream", 0.6), ("mss", 0.4)):
+            con.execute(
+                "INSERT INTO marts.fct_ehcp_flows VALUES ('869', ?, ?, ?, ?)",
+                [year, part, round(new[year] * share), round(ceased[year] * share)],
+            )
+    con.execute(
+        "CREATE TABLE marts.fct_ehcp_cohort AS SELECT '869' AS la_code, census_year, "
+        "1000 AS plans FROM range(2020, 2027) AS t(census_year)"
+    )
+    con.execute(
+        "CREATE TABLE intermediate.int_census_dates (la_code VARCHAR, census_year INTEGER, "
+        "census_date DATE)"
+    )
+    for year, day in CENSUS.items():
+        con.execute("INSERT INTO intermediate.int_census_dates VALUES ('869', ?, ?)", [year, day])
+    con.execute(
+        "CREATE TABLE intermediate.int_data_as_at AS "
+        "SELECT '869' AS la_code, DATE '2026-03-31' AS as_at_date"
+    )
+    con.execute(
+        "CREATE TABLE staging.stg_ehcp__plans (la_code VARCHAR, plan_id VARCHAR, "
+        "child_id BIGINT, plan_start_date DATE, plan_cease_date DATE)"
+    )
+    for n, year in enumerate((2023, 2024, 2025, 2026)):
+        # each census's 1,000 children (their own ids): some leave on 1 March after it, the rest
+        # by 31 December
+        leaving = left_after_last if year == 2026 else 10
+        con.execute(
+            "INSERT INTO staging.stg_ehcp__plans SELECT '869', 'P' || child, child, ?, "
+            "CASE WHEN i < ? THEN ? ELSE ? END "
+            "FROM (SELECT i, ? * 1000 + i AS child FROM range(1000) AS t(i))",
+            [
+                CENSUS[year] - dt.timedelta(days=1),
+                leaving,
+                dt.date(year, 3, 1),
+                dt.date(year, 12, 31),
+                n,
+            ],
+        )
+    return con
+
+
+STEADY_CEASED = dict.fromkeys(range(2021, 2027), 100)
+STEADY_NEW = dict.fromkeys(range(2021, 2027), 150)
+
+
+def test_steady_flows_pass():
+    result = gates.flows_within_usual(_warehouse(STEADY_CEASED, STEADY_NEW))
+    assert result.passed, result.summary
+
+
+def test_a_cleanse_before_the_census_warns_naming_the_year():
+    # 300 ceased against a usual 100: 20 % of the 1,000 on the census before
+    result = gates.flows_within_usual(_warehouse({**STEADY_CEASED, 2026: 300}, STEADY_NEW))
+    assert not result.passed
+    assert (
+        "300 plans ceased in the year to the 2026 census against a usual 100 (the median of the "
+        "years before), 20% of the 1,000 on the 2025 census"
+    ) in result.summary
+    assert "spend per plan" in result.summary
+    # a real but smaller rise (twice the usual, a tenth of the caseload short of it) is not one
+    assert gates.flows_within_usual(_warehouse({**STEADY_CEASED, 2026: 190}, STEADY_NEW)).passed
+
+
+def test_a_year_without_new_plans_warns():
+    result = gates.flows_within_usual(_warehouse(STEADY_CEASED, {**STEADY_NEW, 2024: 0}))
+    assert not result.passed
+    assert "0 plans issued in the year to the 2024 census against a usual 150" in result.summary
+
+
+@pytest.mark.parametrize("left, warns", [(10, False), (200, True)])
+def test_children_leaving_since_the_last_census_against_the_same_weeks_before(left, warns):
+    result = gates.flows_within_usual(_warehouse(STEADY_CEASED, STEADY_NEW, left))
+    assert result.passed is not warns
+    if warns:
+        assert (
+            "200 of the 1,000 children on the 2026-01-16 census held no plan on 2026-03-31, "
+            "against a usual 10 in the same weeks after the censuses before it"
+        ) in result.summary
