@@ -20,6 +20,7 @@ decimals as floats, so a gate's facts are the same numbers on either engine.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
@@ -63,20 +64,23 @@ def record_forecast(
     run_id: str,
     failed: list[str],
     settings: tuple[str, str] | None = None,
+    recorded_at: dt.datetime | None = None,
 ) -> None:
     """Record which of its blocking checks the forecast tables run `run_id` wrote failed (none:
     they passed; FORECAST_BEING_WRITTEN while it writes them) in meta.forecast_checked: the
     report and the publish, which the UI can run on their own, refuse a forecast that failed.
     With it the settings it ran with (`Settings.forecast_fingerprint`: a description and a
     SHA-256), which the publish records as the forecast's: read when publishing, they were
-    those of the publish's own process, not of the forecast's run before it."""
+    those of the publish's own process, not of the forecast's run before it. `recorded_at`:
+    when an earlier record is put back (now otherwise), so that forecast_behind_figures still
+    sees it as older than the figures."""
     con.execute("CREATE SCHEMA IF NOT EXISTS meta")
     description, digest = settings or (None, None)
     con.execute(
         "CREATE OR REPLACE TABLE meta.forecast_checked AS SELECT ?::VARCHAR AS run_id, "
-        "?::VARCHAR[] AS failed_checks, now() AS recorded_at, "
+        "?::VARCHAR[] AS failed_checks, coalesce(?::TIMESTAMPTZ, now()) AS recorded_at, "
         "?::VARCHAR AS forecast_settings, ?::VARCHAR AS forecast_settings_sha256",
-        [run_id, failed, description, digest],
+        [run_id, failed, recorded_at, description, digest],
     )
 
 
@@ -105,11 +109,37 @@ def forecast_record(con: duckdb.DuckDBPyConnection) -> tuple[str, list[str]] | N
     return (row[0], list(row[1])) if row else None
 
 
+def forecast_recorded_at(con: duckdb.DuckDBPyConnection) -> dt.datetime | None:
+    """When meta.forecast_checked was recorded; None before the first forecast."""
+    if not table_exists(con, "meta", "forecast_checked"):
+        return None
+    row = con.execute("SELECT recorded_at FROM meta.forecast_checked").fetchone()
+    return row[0] if row else None
+
+
 def unchecked_forecast(con: duckdb.DuckDBPyConnection) -> tuple[str, list[str]] | None:
     """(run, its failed blocking checks) when the forecast tables hold a forecast that failed
     them; None when they passed, or in a warehouse from before this was recorded."""
     record = forecast_record(con)
     return record if record and record[1] else None
+
+
+def forecast_behind_figures(con: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:
+    """(the forecast's run, the figures' run) when the marts hold checked figures of a later
+    refresh than the forecast tables were made from: that refresh stopped or failed after its
+    gates passed and before its forecast was written (a report drawn then put the new marts
+    beside the old forecast, under the new run's name). None when the forecast is the figures'
+    own or later, or in a warehouse from before either was recorded."""
+    if not (
+        table_exists(con, "meta", "figures_checked")
+        and table_exists(con, "meta", "forecast_checked")
+    ):
+        return None
+    row = con.execute(
+        "SELECT f.run_id, g.run_id FROM meta.forecast_checked AS f, meta.figures_checked AS g "
+        "WHERE g.checked AND f.run_id <> g.run_id AND f.recorded_at < g.recorded_at"
+    ).fetchone()
+    return (row[0], row[1]) if row else None
 
 
 def unchecked_run(con: duckdb.DuckDBPyConnection) -> str | None:

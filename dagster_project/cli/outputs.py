@@ -354,11 +354,11 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
         )
         return 2
     from ingest.load import UNKNOWN_LA_CODE
-    from warehouse import unchecked_forecast, unchecked_run
+    from warehouse import forecast_behind_figures, unchecked_forecast, unchecked_run
     from warehouse.councils import chosen_council, councils
 
     from ..defs.report import report_held
-    from ..defs.unchecked import figures_unchecked, forecast_unchecked
+    from ..defs.unchecked import figures_unchecked, forecast_behind, forecast_unchecked
     from ..refresh_lock import RefreshRunning, explain_duckdb_lock_error
     from ..resources import settle_report_with_serving
 
@@ -395,6 +395,8 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
                     refused = figures_unchecked(run)
                 elif (failed := unchecked_forecast(con)) is not None:
                     refused = forecast_unchecked(*failed)
+                elif (runs := forecast_behind_figures(con)) is not None:
+                    refused = forecast_behind(*runs)
                 elif (held := report_held(con, options.council)) is not None:
                     refused = f"{held} Fix its files and refresh."
                 else:

@@ -14,6 +14,7 @@ from forecast.store import TABLE_DESCRIPTIONS, combine, write_tables
 from warehouse import (
     FORECAST_BEING_WRITTEN,
     forecast_record,
+    forecast_recorded_at,
     forecast_settings,
     record_forecast,
     table_exists,
@@ -177,13 +178,14 @@ def forecast_tables_asset(
         # them so), then with the blocking checks that failed (ERROR: not those holding a
         # council while the others publish), which the report and the publish refuse
         before, before_settings = forecast_record(con), forecast_settings(con)
+        before_at = forecast_recorded_at(con)
         record_forecast(con, context.run.run_id, [FORECAST_BEING_WRITTEN])
         try:
             write_tables(con, tables)
         except BaseException:
             # rolled back: the tables hold the forecast the record said before
             if before is not None:
-                record_forecast(con, *before, before_settings)
+                record_forecast(con, *before, before_settings, recorded_at=before_at)
             else:
                 con.execute("DROP TABLE meta.forecast_checked")
             raise

@@ -8,13 +8,13 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from warehouse import unchecked_forecast, unchecked_run
+from warehouse import forecast_behind_figures, unchecked_forecast, unchecked_run
 from warehouse.councils import chosen_council, held_councils
 
 from ..metadata import FINANCE_AND_BI, markdown_table, provenance
 from ..settings import Settings, load_report_settings
 from .forecast import TABLE_DESCRIPTIONS
-from .unchecked import figures_unchecked, forecast_unchecked
+from .unchecked import figures_unchecked, forecast_behind, forecast_unchecked
 
 REPORT_KEY = dg.AssetKey(["report"])
 # from the forecast tables and the marts behind them (so a failed gate, which stops the forecast,
@@ -73,6 +73,9 @@ def report_asset(
         if (failed := unchecked_forecast(con)) is not None:
             # materialised on its own after a forecast that failed a blocking check
             raise dg.Failure(description=f"No report built: {forecast_unchecked(*failed)}")
+        if (runs := forecast_behind_figures(con)) is not None:
+            # materialised on its own after a refresh stopped between its gates and forecast
+            raise dg.Failure(description=f"No report built: {forecast_behind(*runs)}")
         held = report_held(con, options.council)
         if held:
             # its council's figures failed a gate: the last good report stays with them

@@ -29,3 +29,15 @@ def forecast_unchecked(run: str, failed: list[str]) -> str:
         f"check{'s' if len(failed) > 1 else ''} {', '.join(failed)}; the serving file and the "
         "report keep the last good version. Fix what the check named and refresh."
     )
+
+
+def forecast_behind(forecast_run: str, figures_run: str) -> str:
+    """Why nothing is drawn from the warehouse: its marts hold refresh `figures_run`'s checked
+    figures and its forecast tables an earlier refresh's, `forecast_run`
+    (warehouse.forecast_behind_figures)."""
+    return (
+        f"the warehouse's figures are refresh {figures_run}'s, which stopped before its forecast "
+        f"was written: the forecast tables still hold refresh {forecast_run}'s, made from the "
+        "figures before them, and a report would put the one beside the other. The serving file "
+        "and the report keep the last good version. Refresh."
+    )

@@ -117,6 +117,39 @@ def test_a_forecast_that_failed_a_blocking_check_is_neither_drawn_nor_published(
             record_forecast(con, run, [], ran_with)
 
 
+def test_figures_checked_after_the_forecast_was_made_are_not_drawn_beside_it(refreshed, capsys):
+    """A refresh killed in its forecast step, after its gates passed, left the new marts beside
+    the last refresh's forecast; `highneeds report` then drew the two together, under the new
+    run's name, and exited 0 (the balance from data three months older)."""
+    from warehouse import forecast_behind_figures, record_figures
+
+    _, warehouse, _ = refreshed
+    report = report_files(warehouse.parent / "report")
+    with duckdb.connect(str(warehouse)) as con:
+        assert forecast_behind_figures(con) is None  # the refresh's own forecast
+        (figures_run,) = con.execute("SELECT run_id FROM meta.figures_checked").fetchone()
+        (forecast_run,) = con.execute("SELECT run_id FROM meta.forecast_checked").fetchone()
+        record_figures(con, "run-stopped", checked=True)
+    try:
+        result = dg.materialize(
+            [report_asset], resources=build_resources(load_settings()), raise_on_error=False
+        )
+        assert not result.success
+        failure = " ".join(result.failure_data_for_node("report").error.message.split())
+        assert (
+            "the warehouse's figures are refresh run-stopped's, which stopped before its "
+            f"forecast was written: the forecast tables still hold refresh {forecast_run}'s"
+        ) in failure
+        assert main(["report"]) == 1
+        said = " ".join(capsys.readouterr().out.split())
+        assert "No report built: the warehouse's figures are refresh run-stopped's" in said
+        assert report_files(warehouse.parent / "report") == report
+    finally:
+        with duckdb.connect(str(warehouse)) as con:
+            record_figures(con, figures_run, checked=True)
+            assert forecast_behind_figures(con) is None
+
+
 def test_a_broken_input_fails_the_refresh_and_keeps_the_last_good_forecast(refreshed, capsys):
     landing, warehouse, _ = refreshed
     good = forecast_snapshot(warehouse)
