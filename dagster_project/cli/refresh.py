@@ -29,7 +29,7 @@ from .runner import (
     stop_child_processes,
     stopped_by_signals,
 )
-from .summary import print_report_location, print_summary
+from .summary import forecast_written, print_report_location, print_summary
 
 
 def cmd_refresh(args: argparse.Namespace, console: Console) -> int:
@@ -153,9 +153,15 @@ def _refresh_and_summarise(
     # (a failed step with every check passed, such as a forecast that cannot be fitted, is
     # not a failed check)
     said = "checks" if outcome.failed_checks else "steps" if outcome.failed_steps else "run's log"
-    console.print(
-        f"[red]Refresh failed: see the failed {said} above. The forecast was not updated.[/red]"
+    # (the forecast may have been written before a later step failed: it is then the
+    # warehouse's, printed above, and neither published nor drawn)
+    forecast = (
+        "The warehouse's forecast was updated (the figures above) but not published: the "
+        "serving file and the report keep the last published version."
+        if forecast_written(outcome)
+        else "The forecast was not updated."
     )
+    console.print(f"[red]Refresh failed: see the failed {said} above. {forecast}[/red]")
     return 1
 
 

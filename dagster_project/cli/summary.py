@@ -38,7 +38,7 @@ def print_summary(
                 f"The ledger's models were built {outcome.ledger_build}.", highlight=False
             )
         _print_checks(outcome, console)
-        _print_provisions(con, settings, console, outcome.held_councils, _forecast_ran(outcome))
+        _print_provisions(con, settings, console, outcome.held_councils, forecast_written(outcome))
     if outcome.published:
         _print_example_mitigations(settings, console)
     _print_publication(settings, outcome, console)
@@ -238,7 +238,7 @@ def _print_checks(outcome: RefreshOutcome, console: Console) -> None:
         )
 
 
-def _forecast_ran(outcome: RefreshOutcome) -> bool:
+def forecast_written(outcome: RefreshOutcome) -> bool:
     """Whether this refresh wrote the forecast tables: not when the forecast's step failed or
     an upstream failure left it unrun (the tables then hold the last forecast that ran)."""
     return not any(key.startswith("forecast/") for key in outcome.not_run) and not any(

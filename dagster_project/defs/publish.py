@@ -6,6 +6,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from ingest.diskspace import reported_when_full
 from report.folder import install_report, is_staged
 from serving import contract as serving_contract
 from serving.publish import META_SCHEMA, PUBLISHED_SCHEMA, ServingOptions, publish
@@ -103,7 +104,19 @@ def build_publish_asset(
             forecast_settings=ran_with,
         )
         run = context.instance.get_run_record_by_id(context.run.run_id)
-        with warehouse.get_connection() as con:
+        # (a full disk there is said as the warehouse's and dbt's are: DuckDB's own words were
+        # "Checkpoint failed for database serving_next … No space left on device")
+        with (
+            reported_when_full(
+                "publishing the serving file",
+                settings.serving.parent,
+                advice=(
+                    "Free space on that disk, or set HIGHNEEDS_SERVING to a file on a larger "
+                    "one, then run the refresh again: BI keeps the last published version."
+                ),
+            ),
+            warehouse.get_connection() as con,
+        ):
             publication = publish(
                 con,
                 settings.serving,

@@ -234,3 +234,30 @@ def test_a_dbt_build_that_fills_the_disk_is_reported_as_a_full_disk(tmp_path):
     assert str(full).startswith(f"Building the dbt models stopped: the disk holding {tmp_path} ")
     log.write_text("12:00:02 Database Error in model x: Binder Error\n")
     assert _disk_full_in_log(log, tmp_path / "warehouse.duckdb") is None
+
+
+def test_a_publish_that_fills_the_serving_disk_says_so_and_what_was_not_published(
+    pipeline_env, monkeypatch, capsys
+):
+    """The serving file on a disk too small for it: the publish failed with DuckDB's words
+    ("Checkpoint failed for database serving_next … No space left on device"), and the refresh
+    ended "The forecast was not updated." below the new forecast it had printed."""
+    from dagster_project.cli import main
+    from tests.conftest import HANDWRITTEN_LANDING, copy_landing
+
+    copy_landing(HANDWRITTEN_LANDING, pipeline_env / "landing")
+    with tmpfs(pipeline_env / "serving_disk", "1m") as disk:
+        monkeypatch.setenv("HIGHNEEDS_SERVING", str(disk / "serving.duckdb"))
+        code = main(["refresh"])
+        out = " ".join(capsys.readouterr().out.split())
+        assert code == 1
+        assert (
+            f"publishing the serving file stopped: the disk holding {disk} (the filesystem "
+            f"mounted at {disk}) is full"
+        ) in out, out[-3000:]
+        assert "set HIGHNEEDS_SERVING to a file on a larger one" in out
+        assert (
+            "The warehouse's forecast was updated (the figures above) but not published: the "
+            "serving file and the report keep the last published version."
+        ) in out
+        assert not (disk / "serving.duckdb").exists()
