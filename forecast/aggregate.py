@@ -765,12 +765,28 @@ def council_growth(
     own_part = volatility * spread / (2 * 1.2816)  # a normal's p10–p90 is 2 × 1.2816 sd
     england = fitted.national_error * np.sqrt(h + h**2 / fitted.national_years)
     se = float(np.sqrt(england**2 + own_part**2)) / h
+    # (a council whose own censuses do not reach back that far has that part counted as none:
+    # the source had named a span the warehouse held no census for)
+    unknown = [
+        span
+        for span, years in (
+            (f"{last - 1}–{last}", 1),
+            (f"{last - GROWTH_YEARS}–{last}", GROWTH_YEARS),
+        )
+        if not np.isfinite(_excess(extended, own_ahead[None, :], national_ahead, last, years)[0])
+    ]
     source = (
         f"England's growth to January {at} ({np.expm1(fitted.national_rate):+.1%} a year"
         + (f", taken at that rate to {last}" if last > at else "")
         + f") plus {fitted.coefficients[0]:.2f} × the council's growth above it in its last year "
         f"and {fitted.coefficients[1]:.2f} × over {last - GROWTH_YEARS}–{last}, the shares that "
         "persisted in every council of the DfE's published files before"
+        + (
+            f"; the council's censuses do not cover {' or '.join(unknown)}: that part counts as "
+            "none (England's growth alone)"
+            if unknown
+            else ""
+        )
     )
     return rate, se, source
 

@@ -160,6 +160,9 @@ class CostModel:
     # (P,) bool: False where fewer than two years of unit cost leave no growth to measure (the
     # type grows at inflation)
     growth_measured: np.ndarray | None = None
+    # (P,) the years each measured growth spans ("2023-24 to 2025-26"; "" where not measured):
+    # a short ledger measures fewer than unit_cost_years, and the assumption says so
+    growth_span: tuple[str, ...] = ()
     # the first forecast year when the ledger holds part of it (a refresh between April and the
     # January census): what it posted so far, per provision type and central, and the share of
     # the base year's spend posted after the same day of its year, per type and central
@@ -176,6 +179,8 @@ class CostModel:
             self.fte_per_plan_source = (FTE_OWN_YEAR,) * len(self.provisions)
         if self.growth_measured is None:
             self.growth_measured = np.ones(len(self.provisions), dtype=bool)
+        if not self.growth_span:
+            self.growth_span = ("",) * len(self.provisions)
 
     def cost_per_plan(self) -> dict[str, float]:
         """Spend a plan costs a year in the base year, per provision type with any (unit cost ×
@@ -284,6 +289,7 @@ def estimate_costs(
     overall = float(base_fte / base_plans) if base_plans > 0 and base_fte > 0 else 1.0
     low, high = settings.real_growth_bounds
     unit_cost, real_growth, real_sd, fte_per_plan, measured = [], [], [], [], []
+    spans: list[str] = []
     fte_sources: list[str] = []
     sources: list[str | None] = []
     known: list[bool] = []
@@ -306,6 +312,9 @@ def estimate_costs(
         # no growth to measure: it grows at inflation. Its "0 % growth" less historical inflation
         # had it cheaper in cash every year (-3.4 % real)
         measured.append(has_growth(unit))
+        priced = unit.dropna()
+        priced = priced[priced > 0]
+        spans.append(f"{priced.index[0]} to {priced.index[-1]}" if measured[-1] else "")
         real = (1 + rate) / (1 + settings.historical_inflation) - 1 if measured[-1] else 0.0
         real_growth.append(float(np.clip(real, low, high)))
         real_sd.append(sd)
@@ -367,6 +376,7 @@ def estimate_costs(
         fte_per_plan_source=tuple(fte_sources),
         unit_cost_known=np.array(known, dtype=bool),
         growth_measured=np.array(measured, dtype=bool),
+        growth_span=tuple(spans),
     )
 
 

@@ -25,6 +25,7 @@ from . import cohort
 from .costs import (
     CostLevers,
     CostModel,
+    CostSettings,
     FirstYearPosted,
     balance_before,
     cash_growth,
@@ -955,6 +956,14 @@ def _rates(model: cohort.CohortModel, costs: CostModel, settings: ForecastSettin
 OVERFLOW_TO = "children beyond it go to "
 
 
+def _span(costs: CostModel, p: int, c: CostSettings) -> str:
+    """The years a provision type's unit-cost growth was measured over, as the assumption
+    names them (a short ledger measures fewer than `unit_cost_years`: the text had said "the
+    last 3 years'" of two)."""
+    span = costs.growth_span[p]
+    return span if span else f"the last {c.unit_cost_years} years"
+
+
 def assumptions_table(
     model: cohort.CohortModel, costs: CostModel, settings: ForecastSettings
 ) -> pd.DataFrame:
@@ -1015,16 +1024,16 @@ def assumptions_table(
         elif np.isclose(real, low) or np.isclose(real, high):
             why = (
                 f"{real:+.1%} above inflation, held at the bound of real growth (costs."
-                f"real_growth_bounds {low:+.1%} to {high:+.1%}: the last {c.unit_cost_years} "
-                f"years' growth deflated by {c.historical_inflation:.1%} a year was beyond it), "
-                f"compounded with {costs.inflation:.1%} inflation"
+                f"real_growth_bounds {low:+.1%} to {high:+.1%}: the growth of "
+                f"{_span(costs, p, c)} deflated by {c.historical_inflation:.1%} a year was "
+                f"beyond it), compounded with {costs.inflation:.1%} inflation"
             )
         else:
             # the cash growth measured, given so that the rate can be checked: (1 + cash) ÷
             # (1 + historical inflation) − 1, not cash less inflation
             past = (1 + real) * (1 + c.historical_inflation) - 1
             why = (
-                f"{real:+.1%} above inflation (the last {c.unit_cost_years} years' growth, "
+                f"{real:+.1%} above inflation (the growth of {_span(costs, p, c)}, "
                 f"{past:+.1%} a year in cash, deflated by {c.historical_inflation:.1%} a year), "
                 f"compounded with {costs.inflation:.1%} inflation"
             )

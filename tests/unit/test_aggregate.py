@@ -228,6 +228,11 @@ def test_a_councils_own_counts_get_the_growth_the_aggregate_model_would_give_the
     own_2026 = pd.concat([own.loc[:2025], pd.Series([own[2025] * 1.08], index=[2026])])
     steady, steady_se, said = council_growth(history, own_2026, 2026)
     assert "England's growth to January 2025" in said and "over 2023–2026" in said
+    assert "do not cover" not in said
+    # a council whose own censuses start at 2024 has no growth over 2023–2026: counted as none,
+    # and the source said "× over 2023–2026" as if measured
+    short = council_growth(history, own_2026.loc[2024:], 2026)[2]
+    assert "the council's censuses do not cover 2023–2026: that part counts as none" in short
     doubled = own_2026.where(own_2026.index < 2026, own[2025] * 2)
     fitted_2025 = fit(build_panel(as_of(history, 2025)), 2025)
     # the jump above England's forecast year, times the share of a last year's excess that lasts

@@ -8,7 +8,7 @@ import pytest
 
 from forecast import cohort
 from forecast.checks import run_checks
-from forecast.costs import CostSettings
+from forecast.costs import CostSettings, complete_years
 from forecast.history import History
 from forecast.mitigations import (
     Mitigation,
@@ -914,6 +914,25 @@ def test_the_unit_costs_and_places_per_plan_the_balance_rests_on_are_stated(miti
     growth = growth[growth["assumption"] == "unit_cost_growth"].set_index("provision_type")
     priced = costs.provisions[int(np.argmax(costs.unit_cost))]
     assert "held at the bound of real growth" in growth.loc[priced, "source"]
+
+
+def test_unit_cost_growth_names_the_years_it_was_measured_over(steady):
+    """A ledger of two complete years measured growth over one step, and the assumption said
+    "the last 3 years' growth" (the setting, not what was measured)."""
+    years = complete_years(steady)
+    spend = steady.spend
+    short = dataclasses.replace(
+        steady, spend=spend[spend["financial_year"].isin(years[-2:]) | ~spend["is_complete_year"]]
+    )
+    result = run_forecast(short, [], PRICED)
+    costs = result.cost_model
+    growth = result.assumptions[result.assumptions["assumption"] == "unit_cost_growth"]
+    growth = growth.set_index("provision_type")["source"]
+    measured = [p for p, m in zip(costs.provisions, costs.growth_measured, strict=True) if m]
+    assert measured
+    for provision in measured:
+        assert f"the growth of {years[-2]} to {years[-1]}" in growth[provision]
+    assert not growth.str.contains("the last 3 years").any()
 
 
 def test_a_shift_leaves_the_provision_children_move_from_untouched(steady):
