@@ -1143,16 +1143,22 @@ def assumptions_table(
     )
     for provision, places in settings.capacity.items():
         overflow = settings.overflow.get(provision)
-        rows.append(
-            (
-                "capacity",
-                provision,
-                None,
-                places,
-                "places",
-                f"forecast settings; {OVERFLOW_TO}{overflow}" if overflow else "forecast settings",
-            )
+        source = f"forecast settings; {OVERFLOW_TO}{overflow}" if overflow else "forecast settings"
+        there = (
+            float(model.base[:, model.provisions.index(provision)].sum())
+            if provision in model.provisions
+            else 0.0
         )
+        if overflow and there > places:
+            # a type already over its places takes no newcomer at all until those there fall
+            # below them: said, as it moves more than the overflow of a type filling up does
+            # (a spike's 542 plans in 520 special places sent every newcomer to independents)
+            source += (
+                f"; the January {model.base_year} census already holds {there:,.0f}, "
+                f"{there - places:,.0f} over it: every child arriving goes to {overflow} until "
+                f"those there fall below {places:,.0f}"
+            )
+        rows.append(("capacity", provision, None, places, "places", source))
     if not settings.capacity:
         rows.append(
             (

@@ -133,11 +133,12 @@ def trace_forecast(con: duckdb.DuckDBPyConnection, year: str, provision: str) ->
         "SELECT assumption, provision_type, financial_year, value, source "
         "FROM forecast.assumptions "
         "WHERE (provision_type = ? AND assumption IN ('unit_cost_growth', 'capacity')) "
-        "OR (assumption = 'capacity' AND source LIKE '%' || ? || ?) "
+        "OR (assumption = 'capacity' AND (source LIKE '%' || ? || ? "
+        "OR source LIKE '%' || ? || ? || ';%')) "
         "OR assumption IN ('unit_cost_inflation', 'pay_inflation', 'price_inflation', 'pay_share', "
         "'historical_inflation', "
         "'population', 'prevalence_ceiling') ORDER BY assumption, provision_type",
-        [provision, OVERFLOW_TO, provision],
+        [provision, OVERFLOW_TO, provision, OVERFLOW_TO, provision],
     ).fetchall()
     for assumption, of, _, value, source in assumptions:
         label = assumption.replace("_", " ")

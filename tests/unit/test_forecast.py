@@ -231,6 +231,21 @@ def test_capacity_overflows_to_the_named_provision():
     assert plans[-1, 1] <= mss_now + 1 < free[-1, 1]
     assert plans[-1, 2] > free[-1, 2]
     assert plans[-1].sum() == pytest.approx(free[-1].sum(), rel=0.02)
+    rows = capped.assumptions[capped.assumptions["assumption"] == "capacity"]
+    assert "already holds" not in rows["source"].iloc[0]
+    # places below the census: every newcomer goes to the overflow, and the assumption says so
+    # (a spike's 542 plans in 520 places read as a plain "children beyond it go to inmss")
+    below = run_forecast(
+        history,
+        [],
+        PRICED.with_overrides(capacity={"mss": float(mss_now) - 20}, overflow={"mss": "inmss"}),
+    )
+    source = below.assumptions.set_index("assumption").loc["capacity", "source"]
+    assert source.startswith("forecast settings; children beyond it go to inmss; ")
+    assert (
+        f"the January 2026 census already holds {mss_now:,.0f}, 20 over it: every child arriving "
+        f"goes to inmss until those there fall below {mss_now - 20:,.0f}"
+    ) in source
 
 
 def mitigation(lever, effect, types=("mss",), start="2026-27", name=None):
