@@ -142,6 +142,23 @@ def forecast_behind_figures(con: duckdb.DuckDBPyConnection) -> tuple[str, str] |
     return (row[0], row[1]) if row else None
 
 
+def landing_read_since_figures(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The refresh that read the landing folder after the marts' figures were checked and did
+    not build them (its ingest gates failed, or it stopped before dbt): the raw tables, and the
+    staging views over them, are that refresh's, the marts the last checked one's (a trace of
+    a served figure then said "they DO NOT match"). None when the last refresh to read the
+    folder is the figures' own, or in a warehouse from before either was recorded."""
+    if not (
+        table_exists(con, "meta", "figures_checked") and table_exists(con, "raw", "landing_files")
+    ):
+        return None
+    row = con.execute(
+        "SELECT max(l.last_seen_load_id) FROM raw.landing_files AS l, meta.figures_checked AS g "
+        "WHERE g.checked AND l.in_landing AND l.last_seen_load_id <> g.run_id"
+    ).fetchone()
+    return row[0] if row else None
+
+
 def unchecked_run(con: duckdb.DuckDBPyConnection) -> str | None:
     """The refresh whose figures the marts hold but whose gates have not passed (it failed, or
     was stopped, after its dbt build began); None when they passed, or in a warehouse from before

@@ -19,7 +19,7 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
     from ingest.contracts import PRIMARY_NEED_CODES
     from ingest.load import UNKNOWN_LA_CODE
     from ingest.provision_types import DFE_PLACEMENT_CATEGORY
-    from warehouse import unchecked_run
+    from warehouse import landing_read_since_figures, unchecked_run
     from warehouse.councils import CouncilConnection, councils, held_councils
 
     settings = load_settings()
@@ -30,6 +30,7 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
         held = councils(warehouse)
         gated = held_councils(warehouse)
         unchecked = unchecked_run(warehouse)
+        read_since = landing_read_since_figures(warehouse)
     named_wrong = args.la and held not in ([], [UNKNOWN_LA_CODE]) and args.la not in held
     if (len(held) > 1 and args.la not in held) or named_wrong:
         console.print(
@@ -68,6 +69,21 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
                 "gates (or stopped before they ran): the figures traced here are not the ones "
                 "the serving file, BI and the report hold (the last good refresh's). That "
                 "refresh's output says why; refresh again once it is fixed.",
+                style="yellow",
+            ),
+            highlight=False,
+        )
+    elif read_since is not None:
+        # the landing folder was read again (raw moved on) by a refresh that built no figures:
+        # its ingest gates failed (a SEN2 return landed beside its corrected copy, both
+        # rejected), and the staging views traced show its rows, the marts the last good ones
+        console.print(
+            Text(
+                f"Refresh {read_since} read the landing folder after these figures were checked "
+                "and built none (its ingest gates failed, or it stopped before dbt): the rows "
+                "traced here are the landing files as it left them, the mart the last good "
+                "refresh's, so the two may differ. That refresh's output says why; refresh "
+                "again once it is fixed.",
                 style="yellow",
             ),
             highlight=False,

@@ -87,6 +87,28 @@ def test_trace_of_a_council_a_gate_holds_says_its_figures_are_not_the_served_one
     assert "not the ones the serving file holds" in said
 
 
+def test_trace_after_a_refresh_that_failed_at_ingest_says_the_rows_may_not_be_the_marts(
+    audited, monkeypatch, capsys, tmp_path
+):
+    """A SEN2 return landed beside its corrected copy: both were rejected and the refresh
+    failed at its ingest gates, so raw (and the staging views the trace reads) held that
+    refresh's rows while the marts kept the last good figures, and the trace said "they DO NOT
+    match" with nothing to say why."""
+    copy = _warehouse_copy(audited, monkeypatch, tmp_path / "ingest_failed.duckdb")
+    assert main(["trace", "plans", "--census", "2023"]) == 0
+    assert "read the landing folder after" not in " ".join(capsys.readouterr().out.split())
+    with duckdb.connect(str(copy)) as con:
+        con.execute(
+            "UPDATE raw.ehcp_files SET last_seen_load_id = 'run-ingest-failed' WHERE in_landing"
+        )
+    main(["trace", "plans", "--census", "2023"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert (
+        "Refresh run-ingest-failed read the landing folder after these figures were checked and "
+        "built none (its ingest gates failed, or it stopped before dbt)"
+    ) in said
+
+
 def test_trace_after_a_refresh_a_gate_blocked_says_the_figures_are_not_the_published_ones(
     audited, monkeypatch, capsys, tmp_path
 ):
