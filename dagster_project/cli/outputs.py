@@ -411,10 +411,12 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
                     refused = figures_unchecked(run)
                 elif (failed := unchecked_forecast(con)) is not None:
                     refused = forecast_unchecked(*failed)
-                elif (runs := forecast_behind_figures(con)) is not None:
-                    refused = forecast_behind(*runs)
                 elif (held := report_held(con, options.council)) is not None:
                     refused = f"{held} Fix its files and refresh."
+                elif (runs := forecast_behind_figures(con)) is not None:
+                    # (after the held council: every council held stops the forecast too, and
+                    # refreshing again would not help)
+                    refused = forecast_behind(*runs)
                 else:
                     refused = None
                     report = build_report(con, options)

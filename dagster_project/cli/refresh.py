@@ -155,10 +155,17 @@ def _refresh_and_summarise(
     said = "checks" if outcome.failed_checks else "steps" if outcome.failed_steps else "run's log"
     # (the forecast may have been written before a later step failed: it is then the
     # warehouse's, printed above, and neither published nor drawn)
+    import duckdb
+
+    try:
+        with settings.connect_warehouse(read_only=True) as con:
+            written = forecast_written(outcome, con)
+    except (duckdb.Error, OSError):  # (no warehouse, or one a lock keeps from being read)
+        written = forecast_written(outcome)
     forecast = (
         "The warehouse's forecast was updated (the figures above) but not published: the "
         "serving file and the report keep the last published version."
-        if forecast_written(outcome)
+        if written
         else "The forecast was not updated."
     )
     console.print(f"[red]Refresh failed: see the failed {said} above. {forecast}[/red]")

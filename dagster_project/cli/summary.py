@@ -11,7 +11,7 @@ from rich.text import Text
 
 from forecast.years import census_year_of_fy
 from ingest.load import UNKNOWN_LA_CODE
-from warehouse import table_exists
+from warehouse import FORECAST_BEING_WRITTEN, forecast_record, table_exists
 
 from ..settings import Settings
 from .runner import RefreshOutcome
@@ -38,7 +38,9 @@ def print_summary(
                 f"The ledger's models were built {outcome.ledger_build}.", highlight=False
             )
         _print_checks(outcome, console)
-        _print_provisions(con, settings, console, outcome.held_councils, forecast_written(outcome))
+        _print_provisions(
+            con, settings, console, outcome.held_councils, forecast_written(outcome, con)
+        )
     if outcome.published:
         _print_example_mitigations(settings, console)
     _print_publication(settings, outcome, console)
@@ -238,9 +240,14 @@ def _print_checks(outcome: RefreshOutcome, console: Console) -> None:
         )
 
 
-def forecast_written(outcome: RefreshOutcome) -> bool:
-    """Whether this refresh wrote the forecast tables: not when the forecast's step failed or
+def forecast_written(outcome: RefreshOutcome, con=None) -> bool:
+    """Whether this refresh wrote the forecast tables, as meta.forecast_checked records it (a
+    forecast that failed a blocking check was written, and its step failed after); without the
+    record (`con` None, or a warehouse from before it): not when the forecast's step failed or
     an upstream failure left it unrun (the tables then hold the last forecast that ran)."""
+    record = forecast_record(con) if con is not None else None
+    if record is not None:
+        return record[0] == outcome.run_id and record[1] != [FORECAST_BEING_WRITTEN]
     return not any(key.startswith("forecast/") for key in outcome.not_run) and not any(
         "forecast" in step for step, _ in outcome.failed_steps
     )

@@ -73,9 +73,6 @@ def report_asset(
         if (failed := unchecked_forecast(con)) is not None:
             # materialised on its own after a forecast that failed a blocking check
             raise dg.Failure(description=f"No report built: {forecast_unchecked(*failed)}")
-        if (runs := forecast_behind_figures(con)) is not None:
-            # materialised on its own after a refresh stopped between its gates and forecast
-            raise dg.Failure(description=f"No report built: {forecast_behind(*runs)}")
         held = report_held(con, options.council)
         if held:
             # its council's figures failed a gate: the last good report stays with them
@@ -83,6 +80,9 @@ def report_asset(
             return dg.MaterializeResult(
                 metadata={"rebuilt": False, "held": held, **provenance(context.run.run_id)}
             )
+        if (runs := forecast_behind_figures(con)) is not None:
+            # materialised on its own after a refresh stopped between its gates and forecast
+            raise dg.Failure(description=f"No report built: {forecast_behind(*runs)}")
         report = build_report(con, options, swap_in=False)
     internal, publication = report.outputs["internal"], report.outputs["publication"]
     headline = base64.b64encode(report.headline_png).decode("ascii")

@@ -13,7 +13,7 @@ CENSUS = {year: dt.date(year, 1, 16) for year in range(2020, 2027)}
 
 
 def _warehouse(
-    ceased: dict[int, int], new: dict[int, int], left_after_last: int = 0
+    ceased: dict[int, int], new: dict[int, int], left_after_last: int = 0, caseload: int = 1000
 ) -> duckdb.DuckDBPyConnection:
     """A council of 1,000 plans on every census 2020-2026; `ceased` and `new` per flow year
     (the census closing it); `left_after_last` of the 2026 census's children cease on 1 March
@@ -34,7 +34,8 @@ def _warehouse(
             )
     con.execute(
         "CREATE TABLE marts.fct_ehcp_cohort AS SELECT '869' AS la_code, census_year, "
-        "1000 AS plans FROM range(2020, 2027) AS t(census_year)"
+        "? AS plans FROM range(2020, 2027) AS t(census_year)",
+        [caseload],
     )
     con.execute(
         "CREATE TABLE intermediate.int_census_dates (la_code VARCHAR, census_year INTEGER, "
@@ -106,3 +107,20 @@ def test_children_leaving_since_the_last_census_against_the_same_weeks_before(le
             "200 of the 1,000 children on the 2026-01-16 census held no plan on 2026-03-31, "
             "against a usual 10 in the same weeks after the censuses before it"
         ) in result.summary
+
+
+def test_a_small_councils_noise_and_an_old_blip_do_not_warn():
+    """A council of 58 plans: 4 new plans against a usual 9 warned (a twentieth of its
+    caseload is 3 plans), and a blip years back warned on every night after."""
+    small = {**dict.fromkeys(range(2021, 2027), 9), 2025: 4}
+    assert gates.flows_within_usual(
+        _warehouse(dict.fromkeys(range(2021, 2027), 5), small, 0, 58)
+    ).passed
+    # 2022's lost year is before the years the forecast reads (2024-2026): not said again
+    old = gates.flows_within_usual(_warehouse(STEADY_CEASED, {**STEADY_NEW, 2022: 0}))
+    assert old.passed, old.summary
+    # one plan is one plan, and a median of two is said as it is ("1 plans … against a usual
+    # 2" where the rule is half of 2.5)
+    result = gates.flows_within_usual(_warehouse(STEADY_CEASED, {**STEADY_NEW, 2026: 1}))
+    assert "1 plan issued in the year to the 2026 census against a usual 150 " in result.summary
+    assert gates._count(2.5) == "2.5" and gates._count(150.0) == "150"
