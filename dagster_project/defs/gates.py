@@ -245,12 +245,12 @@ def staging_key(extract: str) -> dg.AssetKey:
             asset=EHCP_FLOWS,
             blocking=False,
             description=(
-                "Warns when a year's ceased plans run above twice the usual (the median of up to "
-                "three years before) by a tenth of the caseload, its new plans below half the "
-                "usual by a twentieth, or the children who left their plans since the last "
-                "census run as far above the same weeks of earlier years: a data cleanse or a "
-                "lost year, which the forecast would carry (its spend per plan, its starting "
-                "census, its trends)."
+                "Warns when, in the last three years, a year's ceased plans run above twice the "
+                "usual (the median of up to three years before) by a tenth of the caseload, its "
+                "new plans below half the usual by a twentieth (each by 10 plans at least), or "
+                "the children who left their plans since the last census run as far above the "
+                "same weeks of earlier years: a data cleanse or a lost year, which the forecast "
+                "would carry (its spend per plan, its starting census, its trends)."
             ),
         ),
         dg.AssetCheckSpec(
