@@ -179,11 +179,21 @@ def explain_duckdb_lock_error(message: str) -> str | None:
     match = _DUCKDB_LOCK_ERROR.search(message)
     if match is None:
         return None
+    # (BI opening the serving file to write, as DuckDB's own clients and DBeaver do by
+    # default, holds it as surely as a stray process holds the warehouse: the advice differs)
+    serving = "serving" in Path(match["file"]).name
+    close = (
+        "Close that program, or have it open the serving file read-only (`read_only=True` in "
+        "Python, `access_mode=read_only` over ODBC or SQLAlchemy: the README's Connecting BI): "
+        "a refresh swaps in a new serving file while readers keep the old one, but not while a "
+        "program holds it to write"
+        if serving
+        else "Close that program (BI tools read the serving file, never the warehouse)"
+    )
     return (
         f"{match['file']} is open in another program: {match['program']} (pid {match['pid']}). "
         "DuckDB lets one process write a file, or several read it, never both at once. "
-        "Close that program (BI tools read the serving file, never the warehouse); if it is a dbt "
-        "or a refresh left running by a refresh that was killed, "
+        f"{close}; if it is a dbt or a refresh left running by a refresh that was killed, "
         f"stop it with `kill {match['pid']}`. Then run the refresh again."
     )
 
