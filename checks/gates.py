@@ -2183,6 +2183,96 @@ def flows_within_usual(target: Warehouse | duckdb.DuckDBPyConnection) -> GateRes
     )
 
 
+# the last complete year's spend against the year before it, per provision type and central: a
+# one-off (a back-dated fee, a year-end payment on a central line) sets the level the forecast
+# grows and lifts the growth it measures. Moves of at least BASE_YEAR_MOVE_GBP and by a factor of
+# BASE_YEAR_SPEND_TIMES (spend) or BASE_YEAR_UNIT_COST_TIMES (unit cost, where both years hold
+# BASE_YEAR_MIN_FTE full-time places); on the demo's nine years no type's step comes near
+BASE_YEAR_SPEND_TIMES, BASE_YEAR_UNIT_COST_TIMES = 1.5, 1.25
+BASE_YEAR_MOVE_GBP, BASE_YEAR_MIN_FTE = 500_000, 5.0
+
+
+def base_year_spend_within_usual(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
+    """Per council: its last complete financial year's spend per provision type and central,
+    and each type's unit cost, against the year before. A £2.5m year-end payment on a central
+    line lifted central spend 83 % and, through the growth measured from it (held at the bound,
+    13 % a year), put £3-4m a year on every forecast year; a £1.5m back-dated independent school
+    fee lifted that type's unit cost 20 % and its growth to the bound: both green, unsaid. Warns
+    (a real step is real): the forecast goes on from that year's level and growth."""
+    frame = as_warehouse(target).frame(
+        """
+        SELECT la_code, financial_year, provision_type, spend_gbp, fte_placements
+        FROM marts.fct_provision_spend
+        WHERE is_complete_year
+        ORDER BY la_code, provision_type, financial_year
+        """
+    )
+    several = frame["la_code"].nunique() > 1
+    rows: list[dict[str, Any]] = []
+    for code, council in frame.groupby("la_code", sort=True):
+        years = sorted(council["financial_year"].unique())
+        if len(years) < 2:
+            continue
+        base, before = years[-1], years[-2]
+        wide = council.pivot_table(
+            index="provision_type",
+            columns="financial_year",
+            values=["spend_gbp", "fte_placements"],
+            aggfunc="sum",
+        ).fillna(0.0)
+        said = []
+        for provision in wide.index:
+            now, then = (float(wide.loc[provision, ("spend_gbp", y)]) for y in (base, before))
+            places = [float(wide.loc[provision, ("fte_placements", y)]) for y in (base, before)]
+            moved = abs(now - then) >= BASE_YEAR_MOVE_GBP
+            if (
+                moved
+                and then > 0
+                and (now >= BASE_YEAR_SPEND_TIMES * then or now <= then / BASE_YEAR_SPEND_TIMES)
+            ):
+                said.append(
+                    f"{provision} spend £{now / 1e6:,.2f}m in {base} against £{then / 1e6:,.2f}m "
+                    f"in {before} ({now / then - 1:+.0%})"
+                )
+            elif min(places) >= BASE_YEAR_MIN_FTE and then > 0:
+                unit_now, unit_then = now / places[0], then / places[1]
+                beyond = (unit_now - unit_then) * places[0]
+                if (
+                    unit_now >= BASE_YEAR_UNIT_COST_TIMES * unit_then
+                    or unit_now <= unit_then / BASE_YEAR_UNIT_COST_TIMES
+                ) and abs(beyond) >= BASE_YEAR_MOVE_GBP:
+                    said.append(
+                        f"{provision} unit cost £{unit_now:,.0f} in {base} against "
+                        f"£{unit_then:,.0f} in {before} ({unit_now / unit_then - 1:+.0%}, "
+                        f"£{beyond / 1e6:,.2f}m over its places)"
+                    )
+        prefix = f"council {code}: " if several else ""
+        rows.append(
+            {
+                "la_code": code,
+                "label": prefix
+                + ("; ".join(said) if said else f"{base}'s spend within the usual of {before}'s"),
+                "steps": len(said),
+            }
+        )
+    facts = pd.DataFrame(rows, columns=["la_code", "label", "steps"])
+    return validate(
+        "base_year_spend_within_usual",
+        facts,
+        [expect("ExpectColumnValuesToBeBetween", column="steps", max_value=0)],
+        {
+            "steps": (
+                "the last complete year's spend, or a unit cost, stepped far from the year "
+                "before: a one-off payment (a back-dated fee, a year-end payment on a central "
+                "line), a restatement, or a real change. The forecast goes on from that year's "
+                "level and from the growth measured up to it; a one-off belongs in the year it "
+                "was paid only. Check the ledger's largest postings of that year (highneeds "
+                "trace spend); if the step is real, nothing is wrong"
+            )
+        },
+    )
+
+
 # how long before the last census counted a plans or placements extract may stop without a
 # warning: a council of a few dozen plans, months without a start or cease, may count a census
 # its extract stops months before (int_case_extract_reach), but not unremarked

@@ -1077,9 +1077,17 @@ def assumptions_table(
             None,
             cash_growth(costs.central_real_growth, costs.inflation),
             "a year",
-            f"{costs.central_real_growth:+.1%} above inflation, compounded with "
-            f"{costs.inflation:.1%} inflation: the growth of central spend as a whole (services "
-            "and support tied to no placement have no unit to cost), its volume included"
+            f"{costs.central_real_growth:+.1%} above inflation"
+            + (
+                f", held at the bound of real growth (costs.real_growth_bounds {low:+.1%} to "
+                f"{high:+.1%}: its measured growth was beyond it)"
+                if np.isclose(costs.central_real_growth, low)
+                or np.isclose(costs.central_real_growth, high)
+                else ""
+            )
+            + f", compounded with {costs.inflation:.1%} inflation: the growth of central spend "
+            "as a whole (services and support tied to no placement have no unit to cost), its "
+            "volume included"
             + (
                 f"; with the spend on {', '.join(costs.unplaced_spend)}, which had no full-time "
                 "placements"

@@ -55,6 +55,7 @@ PLANS_OVERLAP_WITHIN_TOLERANCE = "plans_overlap_within_tolerance"
 PLANS_UNDER_TWO_CHILD_IDS = "plans_under_two_child_ids"
 SEN2_RETURNS_EVERY_YEAR = "sen2_returns_every_year"
 FLOWS_WITHIN_USUAL = "flows_within_usual"
+BASE_YEAR_SPEND_WITHIN_USUAL = "base_year_spend_within_usual"
 EHCP_COHORT = dg.AssetKey(["marts", "fct_ehcp_cohort"])
 EHCP_FLOWS = dg.AssetKey(["marts", "fct_ehcp_flows"])
 MART_KEYS = [
@@ -238,6 +239,17 @@ def staging_key(extract: str) -> dg.AssetKey:
                 "Warns when a SEN2 return is missing between the first and the last loaded: that "
                 "year's requests, and the plans issued and ceased within it, are in no return "
                 "and count as none, and its census counts the plans that ceased in it as open."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            BASE_YEAR_SPEND_WITHIN_USUAL,
+            asset=PROVISION_SPEND,
+            blocking=False,
+            description=(
+                "Warns when the last complete year's spend on a provision type or central "
+                "moved by half again (or fell by a third) from the year before, or a type's "
+                "unit cost by a quarter, each by £500,000 at least: a one-off payment sets the "
+                "level the forecast grows and lifts the growth it measures."
             ),
         ),
         dg.AssetCheckSpec(
@@ -442,6 +454,9 @@ def warehouse_gates(
         if wanted(EHCP_FLOWS, FLOWS_WITHIN_USUAL):
             gate = gates.flows_within_usual(con)
             yield check_result(gate, EHCP_FLOWS, FLOWS_WITHIN_USUAL, warn_only=True)
+        if wanted(PROVISION_SPEND, BASE_YEAR_SPEND_WITHIN_USUAL):
+            gate = gates.base_year_spend_within_usual(con)
+            yield check_result(gate, PROVISION_SPEND, BASE_YEAR_SPEND_WITHIN_USUAL, warn_only=True)
         # each figure, and the extracts whose files set it: the ledger the spend, placements and
         # establishments its provision types; plans (SEN2 returns among them) the census, the
         # ledger's span the censuses counted, placements and establishments their types

@@ -35,6 +35,7 @@ def test_all_gates_pass_on_the_fixture(con):
         gates.plans_under_two_child_ids(con),
         gates.sen2_returns_every_year(con),
         gates.flows_within_usual(con),
+        gates.base_year_spend_within_usual(con),
         gates.budget_lines_given_twice(con),
         gates.complete_years_have_a_budget(con),
         gates.balance_brought_forward_anchors(con),

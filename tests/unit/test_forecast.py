@@ -929,6 +929,20 @@ def test_the_unit_costs_and_places_per_plan_the_balance_rests_on_are_stated(miti
     growth = growth[growth["assumption"] == "unit_cost_growth"].set_index("provision_type")
     priced = costs.provisions[int(np.argmax(costs.unit_cost))]
     assert "held at the bound of real growth" in growth.loc[priced, "source"]
+    # central's too: a year-end payment's 24 % measured growth read as a plain "+10.0 % above
+    # inflation", the bound unsaid
+    assert (
+        "held at the bound"
+        not in (
+            assumptions_table(result.cohort_model, costs, SETTINGS)
+            .set_index(["assumption", "provision_type"])
+            .loc[("unit_cost_growth", "central"), "source"]
+        )
+    )
+    central = dataclasses.replace(costs, central_real_growth=0.10)
+    said = assumptions_table(result.cohort_model, central, SETTINGS)
+    said = said.set_index(["assumption", "provision_type"]).loc[("unit_cost_growth", "central")]
+    assert said["source"].startswith("+10.0% above inflation, held at the bound of real growth")
 
 
 def test_unit_cost_growth_names_the_years_it_was_measured_over(steady):

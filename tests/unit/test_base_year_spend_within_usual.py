@@ -1,0 +1,63 @@
+"""base_year_spend_within_usual: a one-off in the last complete year (a year-end payment on a
+central line, a back-dated fee) sets the level the forecast grows and lifts the growth it
+measures; it warns, naming the step."""
+
+import duckdb
+import pytest
+
+from checks import gates
+
+# a steady council: spend grows 5 % a year, places 3 %
+YEARS = ["2022-23", "2023-24", "2024-25", "2025-26"]
+
+
+def _warehouse(central: dict[str, float] | None = None, inmss: dict[str, float] | None = None):
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA marts")
+    con.execute(
+        "CREATE TABLE marts.fct_provision_spend (la_code VARCHAR, financial_year VARCHAR, "
+        "provision_type VARCHAR, spend_gbp DECIMAL(18, 2), fte_placements DOUBLE, "
+        "is_complete_year BOOLEAN)"
+    )
+    for n, year in enumerate(YEARS):
+        rows = [
+            ("central", 3_000_000 * 1.05**n, 0.0),
+            ("inmss", 7_000_000 * 1.05**n, 100 * 1.03**n),
+            ("mainstream", 6_000_000 * 1.05**n, 700 * 1.03**n),
+        ]
+        for provision, spend, places in rows:
+            spend += (central or {}).get(year, 0) if provision == "central" else 0
+            spend += (inmss or {}).get(year, 0) if provision == "inmss" else 0
+            con.execute(
+                "INSERT INTO marts.fct_provision_spend VALUES ('869', ?, ?, ?, ?, true)",
+                [year, provision, spend, places],
+            )
+    # the year in progress never counts
+    con.execute(
+        "INSERT INTO marts.fct_provision_spend VALUES ('869', '2026-27', 'central', 9e6, 0, false)"
+    )
+    return con
+
+
+def test_a_steady_ledger_passes():
+    result = gates.base_year_spend_within_usual(_warehouse())
+    assert result.passed, result.summary
+
+
+def test_a_year_end_payment_on_a_central_line_warns():
+    result = gates.base_year_spend_within_usual(_warehouse(central={"2025-26": 2_500_000}))
+    assert not result.passed
+    assert "central spend £5.97m in 2025-26 against £3.31m in 2024-25 (+81%)" in result.summary
+    assert "a one-off payment" in result.summary
+
+
+@pytest.mark.parametrize("fee, warns", [(2_000_000, True), (400_000, False)])
+def test_a_back_dated_fee_warns_through_the_unit_cost(fee, warns):
+    """£2m on £8.1m of independent school spend: +31 % of spend (not half again) but the
+    unit cost a quarter up; £400,000 is within a year's noise."""
+    result = gates.base_year_spend_within_usual(_warehouse(inmss={"2025-26": fee}))
+    assert result.passed is not warns
+    if warns:
+        assert "inmss unit cost £92,460 in 2025-26 against £72,745 in 2024-25 (+27%" in (
+            result.summary
+        )
