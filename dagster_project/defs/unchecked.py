@@ -39,5 +39,6 @@ def forecast_behind(forecast_run: str, figures_run: str) -> str:
         f"the warehouse's figures are refresh {figures_run}'s, which stopped before its forecast "
         f"was written: the forecast tables still hold refresh {forecast_run}'s, made from the "
         "figures before them, and a report would put the one beside the other. The serving file "
-        "and the report keep the last good version. Refresh."
+        "and the report keep the last good version. Refresh (if its forecast step failed, its "
+        "output says why: fix that first)."
     )
