@@ -1415,10 +1415,10 @@ def test_the_summary_labels_the_forecast_held_with_its_own_horizon(con, data):
     said = " ".join(console.export_text().split())
     assert "The forecast figures below are the last forecast that ran, from the data as it" in said
     from dagster_project.cli.runner import RefreshOutcome
-    from dagster_project.cli.summary import _forecast_ran
+    from dagster_project.cli.summary import forecast_written
 
-    assert _forecast_ran(RefreshOutcome(success=True, run_id="r"))
-    assert not _forecast_ran(
+    assert forecast_written(RefreshOutcome(success=True, run_id="r"))
+    assert not forecast_written(
         RefreshOutcome(success=False, run_id="r", not_run=["forecast/caseload"])
     )
 
