@@ -2021,6 +2021,14 @@ def _plans(count: float) -> str:
     return f"{_count(count)} plan{'' if count == 1 else 's'}"
 
 
+def _ceased_outside(value: float, usual: float, base: float) -> bool:
+    """Whether `value` plans ceased (or children left) is far above the `usual`: above
+    FLOWS_CEASED_TIMES it, by FLOWS_CEASED_SHARE of the `base` caseload and FLOWS_AT_LEAST."""
+    return value > FLOWS_CEASED_TIMES * usual and value - usual >= max(
+        FLOWS_CEASED_SHARE * base, FLOWS_AT_LEAST
+    )
+
+
 def _usual(values: pd.Series, at: int) -> float | None:
     """The median of up to FLOWS_EARLIER_YEARS values before position `at` (None with fewer
     than two: one year says nothing of what is usual)."""
@@ -2082,9 +2090,7 @@ def flows_within_usual(target: Warehouse | duckdb.DuckDBPyConnection) -> GateRes
                     continue
                 value = float(r[column])
                 if what == "ceased":
-                    outside = value > FLOWS_CEASED_TIMES * usual and value - usual >= max(
-                        FLOWS_CEASED_SHARE * opening, FLOWS_AT_LEAST
-                    )
+                    outside = _ceased_outside(value, usual, opening)
                 else:
                     outside = value < usual / FLOWS_NEW_TIMES and usual - value >= max(
                         FLOWS_NEW_SHARE * opening, FLOWS_AT_LEAST
@@ -2141,6 +2147,7 @@ def flows_within_usual(target: Warehouse | duckdb.DuckDBPyConnection) -> GateRes
             ORDER BY la_code, census_date
             """
         )
+        later_of = {(code, day): later for code, day, later in checkpoints}
         for code, council in left.groupby("la_code", sort=True):
             council = council.reset_index(drop=True)
             last = council.iloc[-1]
@@ -2149,11 +2156,8 @@ def flows_within_usual(target: Warehouse | duckdb.DuckDBPyConnection) -> GateRes
                 continue
             value = float(last.left_since)
             day = pd.Timestamp(last.census_date).date()
-            later = {(c, d): x for c, d, x in checkpoints}[(code, day)]
-            outside = value > FLOWS_CEASED_TIMES * usual and value - usual >= max(
-                FLOWS_CEASED_SHARE * float(last.on_census), FLOWS_AT_LEAST
-            )
-            if outside:
+            later = later_of[(code, day)]
+            if _ceased_outside(value, usual, float(last.on_census)):
                 add(
                     code,
                     f"{value:,.0f} of the {last.on_census:,.0f} children on the {day} census "

@@ -1011,6 +1011,11 @@ def assumptions_table(
         ),
     ]
     low, high = costs.real_growth_bounds
+
+    def at_bound(rate: float) -> bool:
+        # (a rate measured beyond real_growth_bounds was clipped to them: said, not hidden)
+        return bool(np.isclose(rate, low) or np.isclose(rate, high))
+
     for p, provision in enumerate(costs.provisions):
         real = float(costs.real_growth[p])
         if costs.unit_cost[p] == 0:
@@ -1021,7 +1026,7 @@ def assumptions_table(
                 f"no growth above inflation (fewer than two years of unit cost to measure it "
                 f"by), compounded with {costs.inflation:.1%} inflation"
             )
-        elif np.isclose(real, low) or np.isclose(real, high):
+        elif at_bound(real):
             why = (
                 f"{real:+.1%} above inflation, held at the bound of real growth (costs."
                 f"real_growth_bounds {low:+.1%} to {high:+.1%}: the growth of "
@@ -1081,8 +1086,7 @@ def assumptions_table(
             + (
                 f", held at the bound of real growth (costs.real_growth_bounds {low:+.1%} to "
                 f"{high:+.1%}: its measured growth was beyond it)"
-                if np.isclose(costs.central_real_growth, low)
-                or np.isclose(costs.central_real_growth, high)
+                if at_bound(costs.central_real_growth)
                 else ""
             )
             + f", compounded with {costs.inflation:.1%} inflation: the growth of central spend "
