@@ -450,6 +450,7 @@ def _python_reads(target) -> dict[str, object]:
         "sen2_returns_every_year": gates.sen2_returns_every_year(target),
         "flows_within_usual": gates.flows_within_usual(target),
         "base_year_spend_within_usual": gates.base_year_spend_within_usual(target),
+        "census_placements_within_usual": gates.census_placements_within_usual(target),
         "open_rows_left_in_older_lists": gates.open_rows_left_in_older_lists(target),
         "lists_of_one_day_agree": gates.lists_of_one_day_agree(target),
         "case_rows_in_two_sources": gates.case_rows_in_two_sources(target),

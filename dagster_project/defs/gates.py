@@ -56,6 +56,7 @@ PLANS_UNDER_TWO_CHILD_IDS = "plans_under_two_child_ids"
 SEN2_RETURNS_EVERY_YEAR = "sen2_returns_every_year"
 FLOWS_WITHIN_USUAL = "flows_within_usual"
 BASE_YEAR_SPEND_WITHIN_USUAL = "base_year_spend_within_usual"
+CENSUS_PLACEMENTS_WITHIN_USUAL = "census_placements_within_usual"
 EHCP_COHORT = dg.AssetKey(["marts", "fct_ehcp_cohort"])
 EHCP_FLOWS = dg.AssetKey(["marts", "fct_ehcp_flows"])
 MART_KEYS = [
@@ -250,6 +251,17 @@ def staging_key(extract: str) -> dg.AssetKey:
                 "moved by half again (or fell by a third) from the year before, or a type's "
                 "unit cost by a quarter, each by £500,000 at least: a one-off payment sets the "
                 "level the forecast grows and lifts the growth it measures."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            CENSUS_PLACEMENTS_WITHIN_USUAL,
+            asset=EHCP_COHORT,
+            blocking=False,
+            description=(
+                "Warns when, on one of the last three censuses, the children with no placement "
+                "that day run above twice their usual share (the median of up to three censuses "
+                "before) by 3 % of the plans and 10 children at least: placements missing from "
+                "the extract are costed at nothing, and their spend lifts their type's unit cost."
             ),
         ),
         dg.AssetCheckSpec(
@@ -457,6 +469,9 @@ def warehouse_gates(
         if wanted(PROVISION_SPEND, BASE_YEAR_SPEND_WITHIN_USUAL):
             gate = gates.base_year_spend_within_usual(con)
             yield check_result(gate, PROVISION_SPEND, BASE_YEAR_SPEND_WITHIN_USUAL, warn_only=True)
+        if wanted(EHCP_COHORT, CENSUS_PLACEMENTS_WITHIN_USUAL):
+            gate = gates.census_placements_within_usual(con)
+            yield check_result(gate, EHCP_COHORT, CENSUS_PLACEMENTS_WITHIN_USUAL, warn_only=True)
         # each figure, and the extracts whose files set it: the ledger the spend, placements and
         # establishments its provision types; plans (SEN2 returns among them) the census, the
         # ledger's span the censuses counted, placements and establishments their types

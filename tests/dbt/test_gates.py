@@ -36,6 +36,7 @@ def test_all_gates_pass_on_the_fixture(con):
         gates.sen2_returns_every_year(con),
         gates.flows_within_usual(con),
         gates.base_year_spend_within_usual(con),
+        gates.census_placements_within_usual(con),
         gates.budget_lines_given_twice(con),
         gates.complete_years_have_a_budget(con),
         gates.balance_brought_forward_anchors(con),
@@ -352,6 +353,44 @@ def test_ids_link_measures_untyped_placements_over_the_last_year_too(con):
     assert f"2 of {recent} placements open in the data's last year whose establishment" in said
     assert f"2 of {every} placements whose establishment" not in said
     assert said.count("GIAS extract in reference/") == 1
+
+
+def test_ids_link_measures_payments_for_unknown_placements_over_the_last_year_too(con):
+    """A placements extract missing open placements leaves only recent payments pointing to no
+    placement: over the whole ledger they hid under the tolerance (3 %) while the children moved
+    to 'none', costed at nothing, and their payments lifted their types' unit costs, green."""
+    lately = (
+        "t.placement_id IS NOT NULL AND t.posting_date <= b.as_at_date "
+        "AND t.posting_date > CAST(b.as_at_date - INTERVAL 1 YEAR AS DATE)"
+    )
+    con.execute(
+        f"""
+        INSERT INTO intermediate.int_data_quality_flags (la_code, extract, source_file,
+            source_row, source_file_hash, record_key, flag)
+        SELECT t.la_code, 'finance', t.source_file, t.source_row, t.source_file_hash,
+            t.transaction_id, 'payment_for_unknown_placement'
+        FROM staging.stg_finance__transactions AS t
+        INNER JOIN intermediate.int_data_as_at AS b ON b.la_code = t.la_code
+        WHERE {lately}
+        ORDER BY t.transaction_id LIMIT 2
+        """
+    )
+    every, recent = con.execute(
+        f"""
+        SELECT count(*) FILTER (WHERE t.placement_id IS NOT NULL), count(*) FILTER (WHERE {lately})
+        FROM staging.stg_finance__transactions AS t
+        INNER JOIN intermediate.int_data_as_at AS b ON b.la_code = t.la_code
+        """
+    ).fetchone()
+    tolerance = (2 / every + 2 / recent) / 2
+    assert 2 / every < tolerance < 2 / recent
+    result = gates.ids_link(con, tolerance)
+    assert not result.passed
+    said = " ".join(result.failures)
+    assert f"2 of {recent} payments in the data's last year whose placement" in said
+    assert f"2 of {every} payments whose placement" not in said
+    assert "placements extract is missing open placements" in said
+    assert "HIGHNEEDS_PSEUDONYM_KEY" not in said  # not a key's fault
 
 
 def _second_council(con, *tables: str) -> None:
