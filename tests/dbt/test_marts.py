@@ -881,6 +881,43 @@ def test_a_payment_for_a_child_a_term_from_any_plan_is_flagged(warehouse_copy):
     assert flagged == sorted([moved[0], moved[2]], key=lambda row: row[1])
 
 
+def test_a_childs_top_up_to_a_provider_they_are_not_placed_at_counts_there_and_is_flagged(
+    warehouse_copy,
+):
+    """A top-up paid to an independent special school for a child the placements extract holds
+    only in a mainstream school counted as mainstream's (the child's placement that day came
+    before the provider's type): mainstream's unit cost +4.8 % and £2.1m on the forecast from
+    £300k paid once, nothing flagged. The money counts where it was paid; the child's missing
+    placement is flagged, naming the payment's row."""
+    with duckdb.connect(str(warehouse_copy)) as con:
+        moved = con.execute(
+            "UPDATE raw.finance SET placement_id = NULL, provider_urn = '150008', "
+            "s251_line = '1.2.3' WHERE transaction_id = 'TX00004' "
+            "RETURNING _source_file, _source_row, transaction_id"
+        ).fetchone()
+        at_provider = con.execute(
+            "SELECT DISTINCT provision_type FROM intermediate.int_placements_classified "
+            "WHERE urn = '150008'"
+        ).fetchall()
+        elsewhere = con.execute(
+            "SELECT provision_type FROM intermediate.int_spend_allocated "
+            "WHERE transaction_id = 'TX00004'"
+        ).fetchone()[0]
+    assert len(at_provider) == 1 and at_provider[0][0] != elsewhere
+    rebuild(warehouse_copy, "stg_finance__transactions+", data_tests=False)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        allocated = con.execute(
+            "SELECT provision_type, allocation_method FROM intermediate.int_spend_allocated "
+            "WHERE transaction_id = 'TX00004'"
+        ).fetchone()
+        flagged = con.execute(
+            "SELECT source_file, source_row, record_key FROM intermediate.int_data_quality_flags "
+            "WHERE flag = 'payment_at_provider_not_placed'"
+        ).fetchall()
+    assert allocated == (at_provider[0][0], "provider_type")
+    assert flagged == [moved]
+
+
 def test_a_provider_named_by_ukprn_alone_with_no_type_is_flagged_as_taken_for_fe(warehouse_copy):
     """A SEN2 return names a college or specialist post-16 institution by UKPRN alone, with no
     type: without a GIAS row it is taken as an FE college, and a specialist post-16

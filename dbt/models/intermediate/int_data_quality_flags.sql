@@ -1,7 +1,8 @@
 -- Rows that loaded but deserve a data engineer's look: kept in the marts, counted in
 -- fct_data_quality. A placement or payment for a child or placement no extract of its council
 -- knows, a payment on a Section 251 line the seed does not list, a payment counted in a
--- provision type's spend for a child more than a term from any plan of theirs, spells of one
+-- provision type's spend for a child more than a term from any plan of theirs, a payment for a
+-- child at a provider the placements extract does not place them at, spells of one
 -- child that overlap, plans of one child that overlap (the caseload counts the child once),
 -- placements whose establishment type is unknown, and plans live on a census day past the
 -- academic year in which the young person turned 25. When only new finance files have arrived,
@@ -34,7 +35,7 @@ transactions {{ cte_as_not_materialized() }} (
 allocated as (
     select allocated.la_code, allocated.source_file, allocated.source_row,
         allocated.source_file_hash, allocated.transaction_id, allocated.posting_date,
-        coalesce(allocated.child_id, named.child_id) as child_id
+        allocated.allocation_method, coalesce(allocated.child_id, named.child_id) as child_id
     from {{ ref('int_spend_allocated') }} as allocated
     left join placements as named
         on named.la_code = allocated.la_code and named.placement_id = allocated.placement_id
@@ -90,6 +91,24 @@ flags as (
                 and plans.child_id = allocated.child_id
                 and plans.plan_start_date <= allocated.posting_date + 92
                 and coalesce(plans.plan_cease_date, date '9999-12-31') >= allocated.posting_date - 92
+        )
+
+    -- a child's payment on a placement-funding line to a provider the placements extract has
+    -- no placement of theirs at, while it places them elsewhere that day: counted at the
+    -- provider's type (the money went there), the child's days at the other's. The extract may
+    -- be missing a placement (a top-up paid to an independent special school for a child held
+    -- only in a mainstream academy), or the ledger name another id of the same school
+    union all
+    select la_code, 'finance', source_file, source_row, source_file_hash, transaction_id,
+        'payment_at_provider_not_placed'
+    from allocated
+    where allocation_method in ('provider_type', 'provider_gias_type', 'provider_name_type')
+        and exists (
+            select 1 from {{ ref('int_spend_child_placements') }} as elsewhere
+            where elsewhere.la_code = allocated.la_code
+                and elsewhere.child_id = allocated.child_id
+                and elsewhere.posting_date = allocated.posting_date
+                and elsewhere.is_in_force_on_posting_date
         )
 
     union all

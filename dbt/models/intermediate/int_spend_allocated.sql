@@ -1,12 +1,16 @@
 -- Every ledger transaction with whether it is high needs block spend and, if so, the provision
 -- type it pays for. In order: the placement named on the transaction; the child's placement at
--- the provider paid (in force on the posting date, else the one paid in arrears or ahead); the
--- child's placement on the posting date (not on the lines of services paid for a child: direct
--- payments, therapies, SEN support, which are central unless they name a placement, and moved
--- mainstream's unit cost 4 % when they followed the child); for placement-funding lines (place funding, top-ups,
--- targeted mainstream) the type of the provider paid, from the council's placements there or else
--- from its GIAS establishment type (a school paid place funding that none of the council's
--- children attend), by URN or UKPRN, else by the supplier's name where the payment gives neither;
+-- the provider paid (in force on the posting date, else the one paid in arrears or ahead); not on
+-- the lines of services paid for a child (direct payments, therapies, SEN support: central
+-- unless they name a placement, they moved mainstream's unit cost 4 % when they followed the
+-- child); for placement-funding lines (place funding, top-ups, targeted mainstream) the type of
+-- the provider paid, from the council's placements there or else from its GIAS establishment
+-- type (a school paid place funding that none of the council's children attend), by URN or
+-- UKPRN, else by the supplier's name where the payment gives neither; then the child's placement
+-- on the posting date (before the provider's type, a top-up paid to an independent special
+-- school for a child the placements extract held only in a mainstream academy counted as
+-- mainstream's: its unit cost +4.8 % and £2.1m on the forecast from £300k paid once; the money
+-- went where it was paid, and int_data_quality_flags flags the child's missing placement);
 -- then the child's placement that ended last before the posting date, else
 -- the first to start after it (paid in arrears or ahead); otherwise 'central' (spend tied to no
 -- placement). Built incrementally when only new finance
@@ -234,12 +238,12 @@ select
         when named_placement_provision_type is not null then named_placement_provision_type
         when not follows_child then 'central'
         when provider_placement_provision_type is not null then provider_placement_provision_type
-        when child_placement_provision_type is not null and child_placement_in_force
-            then child_placement_provision_type
         when allocate_by_provider and paid_provider_provision_type is not null then
             -- place funding in a mainstream school only exists for its resourced provision or unit
             case when s251_line = '1.0.2' and paid_provider_provision_type = 'mainstream'
                 then 'mainstream_rp_unit' else paid_provider_provision_type end
+        when child_placement_provision_type is not null and child_placement_in_force
+            then child_placement_provision_type
         -- the child's placement before or after the posting date: after the provider paid's
         -- type (a child's old placement elsewhere is not what a school of another type is paid for)
         when child_placement_provision_type is not null then child_placement_provision_type
@@ -250,11 +254,11 @@ select
         when named_placement_provision_type is not null then 'named_placement'
         when not follows_child then 'central'
         when provider_placement_provision_type is not null then 'child_placement_at_provider'
-        when child_placement_provision_type is not null and child_placement_in_force
-            then 'child_placement_on_posting_date'
         when allocate_by_provider and provider_provision_type is not null then 'provider_type'
         when allocate_by_provider and provider_gias_provision_type is not null then 'provider_gias_type'
         when allocate_by_provider and provider_name_provision_type is not null then 'provider_name_type'
+        when child_placement_provision_type is not null and child_placement_in_force
+            then 'child_placement_on_posting_date'
         when child_placement_provision_type is not null then 'child_placement_before_or_after'
         else 'central'
     end as allocation_method,
