@@ -648,6 +648,14 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
             "reason_values VARCHAR[]",
             "reason VARCHAR",
         ],
+        # a lenient column's value that could not be read, from a row loaded without it
+        f"quarantine.{extract.name}_values": provenance
+        + [
+            "record_key VARCHAR",
+            "column_name VARCHAR",
+            "reason_code VARCHAR",
+            "value VARCHAR",
+        ],
     }
     _upgrade_text_raw(con, extract)
     _upgrade_hex_ids(con, extract)
@@ -789,6 +797,8 @@ class Rule:
     column: str
     condition: str
     value: str = "NULL"
+    # the value is set aside, the row kept (Column.lenient)
+    lenient: bool = False
 
     def struct(self) -> str:
         return (
@@ -835,7 +845,9 @@ def row_rules(extract: Extract, extract_date: dt.date, date_floor: dt.date) -> l
             "financial_year": "bad_financial_year",
         }.get(column.kind, "bad_format")
         typed = typed_name(column.name)
-        problems.append(Rule(code, column.name, f"{present} AND {typed} IS NULL", text))
+        problems.append(
+            Rule(code, column.name, f"{present} AND {typed} IS NULL", text, column.lenient)
+        )
         if column.kind == "date" and column.name not in PLANNED_DATES:
             problems.append(
                 Rule(
@@ -1022,7 +1034,7 @@ def _stage_part(
         for c in extract.stored_columns
     )
     rules = [*row_rules(extract, extract_date, date_floor), conflict_rule(extract)]
-    broken = " OR ".join(f"coalesce({rule.condition}, false)" for rule in rules)
+    broken = " OR ".join(f"coalesce({r.condition}, false)" for r in rules if not r.lenient)
     if part_no is None:
         cross_columns, cross_join = "r._duplicate_of_row, r._rows_with_key", ""
     else:
@@ -1187,6 +1199,23 @@ def _write_part(
         "FROM _checked "
         f"WHERE _duplicate_of_row IS NULL AND NOT _ok)"
     )
+    # a lenient column's value that cannot be read: set aside, its row kept without it
+    lenient = [r for r in row_rules(extract, extract_date, date_floor) if r.lenient]
+    if lenient:
+        listed = ", ".join(rule.struct() for rule in lenient)
+        record_key = " || '/' || ".join(
+            f"coalesce({quote_ident(k)}::VARCHAR, '')" for k in extract.key
+        )
+        con.execute(
+            f"INSERT INTO quarantine.{extract.name}_values BY NAME "
+            f"SELECT _file_hash, _source_file, _source_row, _load_id, record_key, "
+            "struct_extract(p, 'column') AS column_name, struct_extract(p, 'code') AS reason_code, "
+            "struct_extract(p, 'value') AS value "
+            f"FROM (SELECT {provenance}, {record_key} AS record_key, "
+            f"unnest([p FOR p IN [{listed}] IF p IS NOT NULL]) AS p "
+            f"FROM _checked WHERE {accepted} AND "
+            f"({' OR '.join(f'coalesce({r.condition}, false)' for r in lenient)}))"
+        )
     quarantined = "_duplicate_of_row IS NULL AND NOT _ok"
     if extract.money_column:
         amount = typed_name(extract.money_column)
@@ -1811,6 +1840,7 @@ def _forget(con: duckdb.DuckDBPyConnection, extract: Extract, file_hashes: list[
             f"raw.{extract.name}",
             f"raw.{extract.name}_duplicates",
             f"quarantine.{extract.name}",
+            f"quarantine.{extract.name}_values",
         ):
             con.execute(f"DELETE FROM {table} WHERE _file_hash IN ({placeholders})", file_hashes)
         con.execute(

@@ -67,7 +67,11 @@ class Table:
         totals), decimal (rates, shares, distances) or count."""
         name = str(column)
         lower = name.lower()
-        if "census" in lower or lower in ("year to january", "calendar year"):
+        # a census year, not a count of plans on one ("EHC plans, that year's census" read 1847)
+        if ("census" in lower and "plans" not in lower) or lower in (
+            "year to january",
+            "calendar year",
+        ):
             return "plain"
         # quarantined money is in pounds: £3,527 of quarantined rows read £0.00m
         if "(£ per" in name or "unit cost" in lower or "avg_annual_cost" in lower:
@@ -1309,13 +1313,16 @@ def data_quality(data: ReportData) -> Table:
 
 def quality_reasons(data: ReportData) -> Table:
     dq = data.data_quality
-    reasons = dq[dq["measure"].isin(["rows_quarantined_by_reason", "rows_flagged_by_flag"])].copy()
-    reasons["measure"] = reasons["measure"].map(
-        {"rows_quarantined_by_reason": "quarantined", "rows_flagged_by_flag": "flagged (kept)"}
-    )
+    what = {
+        "rows_quarantined_by_reason": "quarantined",
+        "rows_flagged_by_flag": "flagged (kept)",
+        "values_set_aside_by_column": "value set aside (row kept)",
+    }
+    reasons = dq[dq["measure"].isin(list(what))].copy()
+    reasons["measure"] = reasons["measure"].map(what)
     return Table(
         "data_quality_reasons",
-        "Quarantined and flagged rows by reason",
+        "Quarantined and flagged rows, and values set aside, by reason",
         reasons[["extract", "measure", "reason", "rows"]].rename(
             columns={"extract": "Extract", "measure": "What", "reason": "Reason", "rows": "Rows"}
         ),

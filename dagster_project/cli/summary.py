@@ -160,6 +160,28 @@ def _print_landing(con, console: Console) -> None:
         )
 
 
+def _print_examples(console: Console, heading: str, table: str, rows: list[tuple]) -> None:
+    """Per reason: the count, then the first rows as `file:row column: problem ('value')`, and
+    how many more `table` holds (the first few alone had read as every row)."""
+    shown_of: dict[str, int] = {}
+    for code, count, source_file, source_row, column, value in rows:
+        if code not in shown_of:
+            console.print(f"[yellow]{heading}: {code} × {count:,}", highlight=False)
+        shown_of[code] = shown_of.get(code, 0) + 1
+        shown = f" ({value!r})" if value is not None else ""
+        console.print(
+            f"    {source_file}:{source_row} {column}: {code.replace('_', ' ')}{shown}",
+            highlight=False,
+            markup=False,
+        )
+        if shown_of[code] == min(count, EXAMPLES_PER_REASON) and count > shown_of[code]:
+            console.print(
+                f"    … and {count - shown_of[code]:,} more in {table}",
+                highlight=False,
+                markup=False,
+            )
+
+
 def _print_quarantine_examples(con, console: Console) -> None:
     """Per extract and reason: the count,
     then the first rows as `file:row column: problem ('value')`."""
@@ -188,18 +210,25 @@ def _print_quarantine_examples(con, console: Console) -> None:
             ORDER BY n DESC, code, _source_file, _source_row
             """
         ).fetchall()
-        last_code = None
-        for code, count, source_file, source_row, column, value in rows:
-            if code != last_code:
-                console.print(
-                    f"[yellow]quarantined[/yellow] {name}: {code} × {count:,}", highlight=False
-                )
-                last_code = code
-            shown = f" ({value!r})" if value is not None else ""
-            console.print(
-                f"    {source_file}:{source_row} {column}: {code.replace('_', ' ')}{shown}",
-                highlight=False,
-                markup=False,
+        _print_examples(console, f"quarantined[/yellow] {name}", f"quarantine.{name}", rows)
+        if table_exists(con, "quarantine", f"{name}_values"):
+            values = con.execute(
+                f"""
+                SELECT v.reason_code, count(*) OVER (PARTITION BY v.reason_code) AS n,
+                       v._source_file, v._source_row, v.column_name, v.value
+                FROM quarantine.{name}_values v
+                JOIN raw.{name}_files f ON f.file_hash = v._file_hash AND f.in_landing
+                QUALIFY row_number() OVER (
+                    PARTITION BY v.reason_code ORDER BY v._source_file, v._source_row,
+                    v.column_name) <= {EXAMPLES_PER_REASON}
+                ORDER BY n DESC, v.reason_code, v._source_file, v._source_row, v.column_name
+                """
+            ).fetchall()
+            _print_examples(
+                console,
+                f"set aside[/yellow] {name} (the rows loaded without them)",
+                f"quarantine.{name}_values",
+                values,
             )
         if rows and (outdated := earlier_versions_counted(con, EXTRACTS[name])):
             console.print(
@@ -528,6 +557,20 @@ def _print_report_council(settings: Settings, asked: str | None, console: Consol
         )
 
 
+def _print_no_report_held(settings: Settings, asked: str | None, console: Console) -> None:
+    from warehouse.councils import chosen_council
+
+    with settings.connect_warehouse(read_only=True) as con:
+        drawn = chosen_council(con, asked)
+    console.print(
+        f"[yellow]No report: its council ({drawn or asked or 'the first'}, HIGHNEEDS_LA_CODE "
+        "or else the warehouse's first) was held by a gate this refresh, and no earlier refresh "
+        "drew its report. `highneeds report --la CODE` draws another council's from this "
+        "refresh.[/yellow]",
+        highlight=False,
+    )
+
+
 def print_report_location(settings: Settings, console: Console, run_id: str | None = None) -> None:
     """Where the report is; with `run_id` (this refresh's), whether it is one this refresh kept
     from an earlier one rather than drew (its council held by a gate)."""
@@ -539,6 +582,10 @@ def print_report_location(settings: Settings, console: Console, run_id: str | No
     internal = report.out_dir / "internal" / "report.html"
     publication = report.out_dir / "publication" / "report.html"
     if not internal.exists():
+        if run_id:
+            # a refresh that held the report's council, which no refresh had drawn: silent, the
+            # councils it did publish looked reported
+            _print_no_report_held(settings, report.la_code, console)
         return
     console.print(
         f"Report: {internal} (internal), {publication} (for publication); "

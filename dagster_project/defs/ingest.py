@@ -43,8 +43,14 @@ def build_ingest_asset(extract: Extract) -> dg.AssetsDefinition:
             f"into `raw.{extract.name}`: every accepted row typed and written once (personal data "
             "dropped, child ids keyed hashes, with source file, row and load id); exact "
             f"duplicates in `raw.{extract.name}_duplicates`, rejected rows as text in "
-            f"`quarantine.{extract.name}` with their reasons. "
-            "Files already loaded (same content hash) are not read again."
+            f"`quarantine.{extract.name}` with their reasons"
+            + (
+                f"; an unreadable value in a descriptive column set aside in "
+                f"`quarantine.{extract.name}_values`, its row loaded without it"
+                if any(c.lenient for c in extract.columns)
+                else ""
+            )
+            + ". Files already loaded (same content hash) are not read again."
         ),
     )
     def ingest_extract(

@@ -390,6 +390,22 @@ def test_a_council_whose_gate_fails_keeps_its_last_good_figures_while_the_others
         assert main(["report", "--la", "825", "--out", str(tmp_path / "report")]) == 1
     assert "No report built: The report is of council 825, held" in " ".join(out.getvalue().split())
     assert not (tmp_path / "report").exists()
+    # a refresh that holds the report's council, which no refresh had drawn, says there is no
+    # report (it said nothing: the councils it published looked reported)
+    from rich.console import Console
+
+    from dagster_project.cli.summary import print_report_location
+    from dagster_project.settings import load_settings
+
+    settings = load_settings(
+        {"HIGHNEEDS_WAREHOUSE": str(folder / "warehouse.duckdb")}, dotenv=tmp_path / "none.env"
+    )
+    shutil.rmtree(folder / "report")
+    console = Console(file=io.StringIO(), width=300)
+    print_report_location(settings, console, "this-run")
+    said = " ".join(console.file.getvalue().split())
+    assert said.startswith("No report: its council (825, HIGHNEEDS_LA_CODE or else the "), said
+    assert "`highneeds report --la CODE` draws another council's" in said
 
 
 def test_a_report_is_of_a_council_the_warehouse_holds_and_named_only_as_its_own(

@@ -151,6 +151,73 @@ def test_every_problem_of_a_row_is_recorded(tmp_path, con):
     assert "date_of_birth: bad date ('31/02/2010')" in text
 
 
+def test_a_descriptive_value_that_cannot_be_read_is_set_aside_and_its_row_kept(tmp_path, con):
+    """`residential=Y` (a system's yes/no flag where SEN2 gives A or B) quarantined the whole
+    placement: 45 of them left every census and independent special's places, whose payments,
+    kept, lifted its unit cost 15 %, green. A lenient column's unreadable value is set aside with
+    its file, row and text, and the row loaded without it; a required or date column's still
+    quarantines the row."""
+    write(
+        tmp_path,
+        "ehcp",
+        "plans.csv",
+        EHCP_HEADER + "\n"
+        "C1,P1,2010-09-01,X,ASD,2019-03-01,,10,,,,,\n"  # sex and cease reason unreadable
+        "C2,P2,2010-09-01,F,AUTISM,2019-03-01,,,,,,,\n",  # the primary need: required
+    )
+    result = load(con, EHCP, tmp_path)
+    assert [(f.rows_valid, f.rows_quarantined) for f in result.files] == [(1, 1)]
+    assert con.execute("SELECT plan_id, sex, cease_reason FROM raw.ehcp").fetchall() == [
+        ("P1", None, None)
+    ]
+    assert con.execute(
+        "SELECT _source_file, _source_row, record_key, column_name, reason_code, value "
+        "FROM quarantine.ehcp_values ORDER BY column_name"
+    ).fetchall() == [
+        ("ehcp/plans.csv", 2, "P1", "cease_reason", "unknown_code", "10"),
+        ("ehcp/plans.csv", 2, "P1", "sex", "unknown_code", "X"),
+    ]
+    assert list(reasons(con, "ehcp")) == [3]
+    write(
+        tmp_path,
+        "placements",
+        "placements.csv",
+        "placement_id,child_id,urn,residential,sen_unit,annual_cost,start_date,end_date\n"
+        "PL1,C1,150008,Y,No,sixty thousand,2021-09-01,\n",
+    )
+    result = load(con, PLACEMENTS, tmp_path)
+    assert [(f.rows_valid, f.rows_quarantined) for f in result.files] == [(1, 0)]
+    assert con.execute(
+        "SELECT residential, sen_unit, annual_cost, start_date FROM raw.placements"
+    ).fetchall() == [(None, None, None, dt.date(2021, 9, 1))]
+    assert con.execute(
+        "SELECT column_name, value FROM quarantine.placements_values ORDER BY column_name"
+    ).fetchall() == [("annual_cost", "sixty thousand"), ("residential", "Y"), ("sen_unit", "No")]
+
+
+def test_the_summary_lists_the_first_rows_of_each_reason_and_how_many_more(tmp_path, con):
+    """Four unknown cease reasons showed three rows, read as every row: the fourth was nowhere
+    outside the warehouse. The summary says how many more the table holds."""
+    from rich.console import Console
+
+    from dagster_project.cli.summary import _print_quarantine_examples
+
+    rows = [f"C{n},P{n},2010-09-01,X,ASD,2019-03-01,,,,,,," for n in range(1, 5)]
+    rows += [f"C{n},P{n},2010-09-01,F,AUTISM,2019-03-01,,,,,,," for n in range(5, 9)]
+    write(tmp_path, "ehcp", "plans.csv", "\n".join([EHCP_HEADER, *rows]) + "\n")
+    load(con, EHCP, tmp_path)
+    console = Console(record=True, width=300)
+    _print_quarantine_examples(con, console)
+    text = console.export_text()
+    assert "quarantined ehcp: unknown_code × 4" in text
+    assert "ehcp/plans.csv:6 primary_need: unknown code ('AUTISM')" in text
+    assert "ehcp/plans.csv:9 primary_need" not in text
+    assert "… and 1 more in quarantine.ehcp\n" in text
+    assert "set aside ehcp (the rows loaded without them): unknown_code × 4" in text
+    assert "ehcp/plans.csv:2 sex: unknown code ('X')" in text
+    assert "… and 1 more in quarantine.ehcp_values" in text
+
+
 def test_exact_duplicates_are_counted_and_conflicting_ones_quarantined(tmp_path, con):
     line = "C1,P1,2010-01-01,F,MLD,2019-03-01,,,,,,,"
     write(

@@ -393,6 +393,19 @@ def test_an_assumption_s_amount_reads_in_its_unit():
     assert formats == ["#,##0.00", "#,##0.00", "£#,##0;-£#,##0;£0", "#,##0"]
 
 
+def test_a_count_of_plans_on_a_census_reads_as_a_count_and_the_census_as_a_year():
+    """The councils' comparison showed "EHC plans, that year's census" as 1847 beside 1,847: a
+    column naming a census read as a year."""
+    from report.html import table_item
+    from report.tables import Table
+
+    frame = pd.DataFrame(
+        {"Council": ["869"], "Census": [2026], "EHC plans, that year's census": [1847]}
+    )
+    item = table_item(Table("councils", "Every council", frame, "mixed"))
+    assert [cell["text"] for cell in item["rows"][0]["cells"]] == ["869", "2026", "1,847"]
+
+
 def test_how_far_the_extracts_reach_is_said_and_a_stopped_feed_warned_of():
     import datetime as dt
 

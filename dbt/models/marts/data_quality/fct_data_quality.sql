@@ -1,6 +1,7 @@
 -- What happened to every row of every landing file: read, loaded, exact duplicates,
 -- quarantined (in total and by reason), superseded by a later file, current in staging, and
--- flagged (by flag). One row per file, measure and reason.
+-- flagged (by flag); and the values set aside from rows loaded without them (by column and
+-- reason). One row per file, measure and reason.
 {% set extracts = {
     'ehcp': 'stg_ehcp__plans',
     'placements': 'stg_placements__spells',
@@ -27,6 +28,16 @@ reasons as (
         select _file_hash, {{ unnest_distinct('reason_codes') }} as reason_code
         from {{ source('quarantine', extract) }}
     ) as quarantined
+    group by all
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+set_aside as (
+    {% for extract in extracts %}
+    select '{{ extract }}' as extract, _file_hash as file_hash,
+        column_name || ': ' || reason_code as reason, count(*) as rows
+    from {{ source('quarantine', extract ~ '_values') }}
     group by all
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
@@ -69,6 +80,8 @@ measures as (
     from files left join current_rows using (extract, file_hash)
     where files.status = 'loaded'
     union all select extract, file_hash, 'rows_flagged_by_flag', flag, rows, null, null from flags
+    union all
+    select extract, file_hash, 'values_set_aside_by_column', reason, rows, null, null from set_aside
     union all select extract, file_hash, 'file_rejected', message, 0, null, null from files where status = 'rejected'
 )
 
