@@ -541,7 +541,8 @@ def test_two_lists_of_one_day_giving_a_plan_two_ways_warn_naming_both(con):
     )
     con.execute(
         "INSERT INTO raw.ehcp_files SELECT * REPLACE ('later' AS file_hash, "
-        "'ehcp/ehcp_2024-03-31.csv' AS file_name, file_seq + 1000 AS file_seq) "
+        "'ehcp/ehcp_2024-03-31.csv' AS file_name, file_seq + 1000 AS file_seq, "
+        "precedence_seq + 1000 AS precedence_seq) "
         "FROM raw.ehcp_files WHERE status = 'loaded' AND in_landing LIMIT 1"
     )
     # the same plans again (no disagreement): nothing to say
