@@ -455,10 +455,10 @@ def balance_before(
         raise ValueError(
             f"the finance extract's complete years reach {costs.base_fy} but the last census is "
             f"January {census_year_of_fy(last)}: the forecast would start at {first_forecast_fy}, "
-            "a year the ledger already holds; load the EHCP extract with the census of "
-            f"January {census_year_of_fy(costs.base_fy)} (plans and placements extracts taken "
-            "after census day: a census they stop well before is not counted, as the check "
-            "case_extracts_reach_census says)"
+            "a year the ledger already holds; load plans and placements extracts that reach "
+            f"the census of January {census_year_of_fy(costs.base_fy)} (taken after census day: "
+            "a census either stops well before is not counted, and the check "
+            "case_extracts_reach_census names the one that does)"
         )
     carried = []
     for step, start in enumerate(range(fy_start(costs.base_fy) + 1, fy_start(last) + 1), 1):
