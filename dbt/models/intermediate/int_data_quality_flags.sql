@@ -94,8 +94,8 @@ flags as (
         )
 
     -- a child's payment on a placement-funding line to a provider the placements extract has
-    -- no placement of theirs at, while it places them elsewhere that day: counted at the
-    -- provider's type (the money went there), the child's days at the other's. The extract may
+    -- no placement of theirs at, while it places them in another type of provision that day:
+    -- counted at the provider's type (the money went there), the child's days at the other's. The extract may
     -- be missing a placement (a top-up paid to an independent special school for a child held
     -- only in a mainstream academy), or the ledger name another id of the same school
     union all

@@ -6,11 +6,14 @@
 -- child); for placement-funding lines (place funding, top-ups, targeted mainstream) the type of
 -- the provider paid, from the council's placements there or else from its GIAS establishment
 -- type (a school paid place funding that none of the council's children attend), by URN or
--- UKPRN, else by the supplier's name where the payment gives neither; then the child's placement
--- on the posting date (before the provider's type, a top-up paid to an independent special
--- school for a child the placements extract held only in a mainstream academy counted as
+-- UKPRN, else by the supplier's name where the payment gives neither, where it is another type
+-- than the child's placement on the posting date (a top-up paid to an independent special
+-- school for a child the placements extract held only in a mainstream academy had counted as
 -- mainstream's: its unit cost +4.8 % and £2.1m on the forecast from £300k paid once; the money
--- went where it was paid, and int_data_quality_flags flags the child's missing placement);
+-- went where it was paid, and int_data_quality_flags flags the child's missing placement); else
+-- the child's placement on the posting date (a school's type is its placements' usual one, unit
+-- and resourced places as mainstream: a ledger naming the school by name or by another id than
+-- the placement's moved a unit's top-ups, £0.97m a year, to mainstream before this);
 -- then the child's placement that ended last before the posting date, else
 -- the first to start after it (paid in arrears or ahead); otherwise 'central' (spend tied to no
 -- placement). Built incrementally when only new finance
@@ -218,6 +221,21 @@ with_provider_type as (
         coalesce(provider_provision_type, provider_gias_provision_type, provider_name_provision_type)
             as paid_provider_provision_type
     from with_provider
+),
+
+-- whether a placement-funding payment went to a provider of another type than the child's
+-- placement that day (a unit or resourced place is its school's, mainstream)
+with_conflict as (
+    select
+        *,
+        coalesce(
+            allocate_by_provider
+            and paid_provider_provision_type
+                <> case when child_placement_provision_type = 'mainstream_rp_unit' then 'mainstream'
+                    else child_placement_provision_type end,
+            false
+        ) as paid_another_type
+    from with_provider_type
 )
 
 select
@@ -238,6 +256,8 @@ select
         when named_placement_provision_type is not null then named_placement_provision_type
         when not follows_child then 'central'
         when provider_placement_provision_type is not null then provider_placement_provision_type
+        when child_placement_provision_type is not null and child_placement_in_force
+            and not paid_another_type then child_placement_provision_type
         when allocate_by_provider and paid_provider_provision_type is not null then
             -- place funding in a mainstream school only exists for its resourced provision or unit
             case when s251_line = '1.0.2' and paid_provider_provision_type = 'mainstream'
@@ -254,6 +274,8 @@ select
         when named_placement_provision_type is not null then 'named_placement'
         when not follows_child then 'central'
         when provider_placement_provision_type is not null then 'child_placement_at_provider'
+        when child_placement_provision_type is not null and child_placement_in_force
+            and not paid_another_type then 'child_placement_on_posting_date'
         when allocate_by_provider and provider_provision_type is not null then 'provider_type'
         when allocate_by_provider and provider_gias_provision_type is not null then 'provider_gias_type'
         when allocate_by_provider and provider_name_provision_type is not null then 'provider_name_type'
@@ -267,4 +289,4 @@ select
     source_file,
     source_row,
     load_id
-from with_provider_type
+from with_conflict
