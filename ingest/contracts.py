@@ -151,11 +151,14 @@ class Column:
     personal: bool = False  # personal data: never stored, not even in raw
     pseudonymise: bool = False  # replaced by a keyed hash before it is stored
     # a value that cannot be read is set aside (quarantine.<extract>_values, with its file, row
-    # and text) and the row kept without it: a descriptive field the row's place in every
-    # figure does not rest on. Quarantining the row had taken 45 residential placements given
-    # `residential=Y` (0.8 % of the rows, under the tolerance) out of every census and their
-    # full-time places out of independent special's unit cost, which their payments, kept,
-    # lifted 15 %, green
+    # and text) and the row kept without it, read as not given: a field whose row still counts
+    # without it (the plan on its census, the placement's days in its type's places), where
+    # losing the row costs more than the value (a unit flag read as no unit, a 20-week exception
+    # as none, a cease reason as unknown, a rank as the main placement, a cost as unknown).
+    # Rows with one count against the quarantine tolerance. Quarantining the row had taken 45
+    # residential placements given `residential=Y` (0.8 % of the rows, under the tolerance) out
+    # of every census and their full-time places out of independent special's unit cost, which
+    # their payments, kept, lifted 15 %, green
     lenient: bool = False
 
 

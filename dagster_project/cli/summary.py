@@ -226,7 +226,7 @@ def _print_quarantine_examples(con, console: Console) -> None:
             ).fetchall()
             _print_examples(
                 console,
-                f"set aside[/yellow] {name} (the rows loaded without them)",
+                f"set aside[/yellow] {name} values (their rows loaded without them)",
                 f"quarantine.{name}_values",
                 values,
             )

@@ -183,16 +183,74 @@ def test_a_descriptive_value_that_cannot_be_read_is_set_aside_and_its_row_kept(t
         "placements",
         "placements.csv",
         "placement_id,child_id,urn,residential,sen_unit,annual_cost,start_date,end_date\n"
-        "PL1,C1,150008,Y,No,sixty thousand,2021-09-01,\n",
+        "PL1,C1,150008,Y,Not sure,sixty thousand,2021-09-01,\n"
+        "PL2,C2,150008,,Yes,,2021-09-01,\n",  # a yes/no flag spelt out is read
     )
     result = load(con, PLACEMENTS, tmp_path)
-    assert [(f.rows_valid, f.rows_quarantined) for f in result.files] == [(1, 0)]
+    assert [(f.rows_valid, f.rows_quarantined) for f in result.files] == [(2, 0)]
     assert con.execute(
-        "SELECT residential, sen_unit, annual_cost, start_date FROM raw.placements"
-    ).fetchall() == [(None, None, None, dt.date(2021, 9, 1))]
+        "SELECT placement_id, residential, sen_unit, annual_cost, start_date FROM raw.placements "
+        "ORDER BY placement_id"
+    ).fetchall() == [
+        ("PL1", None, None, None, dt.date(2021, 9, 1)),
+        ("PL2", None, "Y", None, dt.date(2021, 9, 1)),
+    ]
     assert con.execute(
         "SELECT column_name, value FROM quarantine.placements_values ORDER BY column_name"
-    ).fetchall() == [("annual_cost", "sixty thousand"), ("residential", "Y"), ("sen_unit", "No")]
+    ).fetchall() == [
+        ("annual_cost", "sixty thousand"),
+        ("residential", "Y"),
+        ("sen_unit", "Not sure"),
+    ]
+
+
+PLACEMENTS_HEADER = "placement_id,child_id,urn,residential,start_date,end_date"
+
+
+def test_rows_loaded_without_a_value_count_against_the_quarantine_tolerance(tmp_path, con):
+    """Unit flags given in words nobody reads on a third of the placements would move every unit
+    place to mainstream with the rows loaded: rows with a value set aside count against the
+    tolerance as quarantined rows do."""
+    from checks.gates import quarantine_within_tolerance
+
+    rows = [f"PL{n},C{n},150008,{'Y' if n < 2 else 'A'},2021-09-01," for n in range(100)]
+    write(tmp_path, "placements", "p.csv", "\n".join([PLACEMENTS_HEADER, *rows]) + "\n")
+    load(con, PLACEMENTS, tmp_path)
+    assert quarantine_within_tolerance(con, PLACEMENTS, 0.02, 0.005).passed
+    result = quarantine_within_tolerance(con, PLACEMENTS, 0.01, 0.005)
+    assert not result.passed
+    assert (
+        "2 of 100 rows loaded without a value that could not be read (2.00%; tolerance 1.00%, "
+        "HIGHNEEDS_QUARANTINE_TOLERANCE): residential: unknown_code × 2 "
+        "(quarantine.placements_values)"
+    ) in result.summary
+
+
+def test_a_file_quarantined_for_values_now_set_aside_is_read_again(tmp_path, con):
+    """A warehouse loaded before residential was lenient kept its 45 placements given
+    residential=Y quarantined (out of every census) until it was rebuilt: the file is read
+    again, and the rows load without the value."""
+    import dataclasses
+
+    strict = dataclasses.replace(
+        PLACEMENTS,
+        columns=tuple(dataclasses.replace(c, lenient=False) for c in PLACEMENTS.columns),
+    )
+    rows = ["PL1,C1,150008,Y,2021-09-01,", "PL2,C2,150008,A,2021-09-01,"]
+    write(tmp_path, "placements", "p.csv", "\n".join([PLACEMENTS_HEADER, *rows]) + "\n")
+    load(con, strict, tmp_path)
+    assert list(reasons(con, "placements")) == [2]
+    load(con, PLACEMENTS, tmp_path, load_id="L2")
+    assert reasons(con, "placements") == {}
+    assert con.execute(
+        "SELECT placement_id, residential, _load_id FROM raw.placements ORDER BY 1"
+    ).fetchall() == [("PL1", None, "L2"), ("PL2", "A", "L2")]
+    assert con.execute(
+        "SELECT _source_row, column_name, value FROM quarantine.placements_values"
+    ).fetchall() == [(2, "residential", "Y")]
+    # and read once: a third refresh leaves it
+    load(con, PLACEMENTS, tmp_path, load_id="L3")
+    assert con.execute("SELECT DISTINCT _load_id FROM raw.placements").fetchall() == [("L2",)]
 
 
 def test_the_summary_lists_the_first_rows_of_each_reason_and_how_many_more(tmp_path, con):
@@ -213,7 +271,7 @@ def test_the_summary_lists_the_first_rows_of_each_reason_and_how_many_more(tmp_p
     assert "ehcp/plans.csv:6 primary_need: unknown code ('AUTISM')" in text
     assert "ehcp/plans.csv:9 primary_need" not in text
     assert "… and 1 more in quarantine.ehcp\n" in text
-    assert "set aside ehcp (the rows loaded without them): unknown_code × 4" in text
+    assert "set aside ehcp values (their rows loaded without them): unknown_code × 4" in text
     assert "ehcp/plans.csv:2 sex: unknown code ('X')" in text
     assert "… and 1 more in quarantine.ehcp_values" in text
 
