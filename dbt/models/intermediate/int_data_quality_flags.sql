@@ -95,9 +95,11 @@ flags as (
 
     -- a child's payment on a placement-funding line to a provider the placements extract has
     -- no placement of theirs at, while it places them in another type of provision that day:
-    -- counted at the provider's type (the money went there), the child's days at the other's. The extract may
-    -- be missing a placement (a top-up paid to an independent special school for a child held
-    -- only in a mainstream academy), or the ledger name another id of the same school
+    -- counted at the provider's type (the money went there), the child's days at the other's.
+    -- The extract may be missing a placement (a top-up paid to an independent special school for
+    -- a child held only in a mainstream academy), or the ledger name the school by name or by
+    -- another id than the placement's (the child's placement there is then not found: a rank-2
+    -- unit place's top-ups count as mainstream)
     union all
     select la_code, 'finance', source_file, source_row, source_file_hash, transaction_id,
         'payment_at_provider_not_placed'
