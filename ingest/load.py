@@ -1808,7 +1808,8 @@ def _dated_rows_now_due(
 ) -> bool:
     """Whether a loaded file has rows quarantined for a date after the extract date that is no
     longer after it, or rows loaded open with a planned date (PLANNED_DATES) that has come: what
-    is read from a file changes with the day the warehouse is refreshed."""
+    is read from a file changes with the day the warehouse is refreshed. Or rows quarantined
+    for values alone that a lenient column now sets aside (a warehouse loaded before it was)."""
     placeholders = ", ".join("?" for _ in file_hashes)
     planned = con.execute(
         f"SELECT count(*) FROM raw.{extract.name}_files WHERE file_hash IN ({placeholders}) "
