@@ -24,7 +24,7 @@ import pandas as pd
 from forecast.years import fy_label
 from ingest.contracts import EXTRACTS, Extract
 from ingest.parsing import amount_size_sql, amount_sql, quote_ident, typed_sql
-from warehouse import Warehouse, as_warehouse
+from warehouse import Warehouse, as_warehouse, table_exists
 
 
 @dataclass
@@ -409,11 +409,7 @@ def _set_aside_sql(extract: Extract) -> str:
 def _set_aside_rows(con: duckdb.DuckDBPyConnection, extract: Extract) -> pd.Series:
     """Per council, the rows loaded with a value set aside (none where no table holds them: a
     warehouse not yet ingested by this version)."""
-    if not con.execute(
-        "SELECT count(*) FROM information_schema.tables "
-        "WHERE table_schema = 'quarantine' AND table_name = ?",
-        [f"{extract.name}_values"],
-    ).fetchone()[0]:
+    if not table_exists(con, "quarantine", f"{extract.name}_values"):
         return pd.Series(dtype=int)
     return (
         con.execute(
