@@ -37,6 +37,20 @@
     {{ placement_in_force_order(placements) }}
 {%- endmacro %}
 
+{#- A provider's name as a key to match by: trimmed, lower case, none when blank ("St Mary's
+    School " and "st mary's school" are one supplier). -#}
+{% macro name_key(name) -%}
+    nullif(lower(trim({{ name }})), '')
+{%- endmacro %}
+
+{#- The name a payment of `transactions` (a relation of stg_finance__transactions) names its
+    provider by where it gives neither URN nor UKPRN (a finance system knows its suppliers, not
+    their URNs): the key int_spend_allocated and int_spend_provider_placements match it on. -#}
+{% macro supplier_key(transactions) -%}
+    case when {{ transactions }}.provider_urn is null and {{ transactions }}.provider_ukprn is null
+        then {{ name_key(transactions ~ '.supplier_name') }} end
+{%- endmacro %}
+
 {#- The ledger's high needs payments that name a child but no known placement: those whose
     provision type a child's placement decides (int_spend_child_placements,
     int_spend_provider_placements). A `from … where …` clause over `transactions`; `placements`

@@ -97,9 +97,9 @@ flags as (
     -- no placement of theirs at, while it places them in another type of provision that day:
     -- counted at the provider's type (the money went there), the child's days at the other's.
     -- The extract may be missing a placement (a top-up paid to an independent special school for
-    -- a child held only in a mainstream academy), or the ledger name the school by name or by
-    -- another id than the placement's (the child's placement there is then not found: a rank-2
-    -- unit place's top-ups count as mainstream)
+    -- a child held only in a mainstream academy), or the ledger name the school by an id or a
+    -- name neither the placement nor the GIAS extract gives it (the child's placement there is
+    -- then not found: a rank-2 unit place's top-ups count as mainstream)
     union all
     select la_code, 'finance', source_file, source_row, source_file_hash, transaction_id,
         'payment_at_provider_not_placed'

@@ -1,6 +1,7 @@
 -- Every ledger transaction with whether it is high needs block spend and, if so, the provision
 -- type it pays for. In order: the placement named on the transaction; the child's placement at
--- the provider paid (in force on the posting date, else the one paid in arrears or ahead); not on
+-- the provider paid, by its URN, UKPRN or name, or those GIAS pairs with them (in force on the
+-- posting date, else the one paid in arrears or ahead: int_spend_provider_placements); not on
 -- the lines of services paid for a child (direct payments, therapies, SEN support: central
 -- unless they name a placement, they moved mainstream's unit cost 4 % when they followed the
 -- child); for placement-funding lines (place funding, top-ups, targeted mainstream) the type of
@@ -29,11 +30,9 @@ with transactions as (
     select
         la_code, transaction_id, posting_date, financial_year, amount_gbp, s251_line, child_id, placement_id,
         provider_urn, provider_ukprn, source_file_hash, source_file, source_row, load_id,
-        -- a payment naming its provider by name alone (a finance system knows its suppliers,
-        -- not their URNs): the name, to find the provider's type by
-        case when provider_urn is null and provider_ukprn is null
-            then nullif(lower(trim(supplier_name)), '') end as supplier_key
-    from {{ ref('stg_finance__transactions') }}
+        -- a payment naming its provider by name alone: the name, to find the provider's type by
+        {{ supplier_key('transactions') }} as supplier_key
+    from {{ ref('stg_finance__transactions') }} as transactions
     {%- if after_file_seq is not none %}
     where source_file_hash in ({{ ledger_new_files(after_file_seq) }})
     {%- endif %}
@@ -112,7 +111,7 @@ provider_types_by_name as (
         from (
             select
                 la_code,
-                lower(trim(establishment_name)) as supplier_key,
+                {{ name_key('establishment_name') }} as supplier_key,
                 coalesce(urn, ukprn, placement_id) as establishment,
                 case when provision_type = 'mainstream_rp_unit' then 'mainstream' else provision_type end
                     as establishment_provision_type,
@@ -131,13 +130,13 @@ provider_types_by_name as (
 ),
 
 gias_types_by_name as (
-    select establishments.la_code, lower(trim(establishments.establishment_name)) as supplier_key,
+    select establishments.la_code, {{ name_key('establishments.establishment_name') }} as supplier_key,
         min(establishment_types.provision_type) as provision_type
     from {{ ref('stg_reference__establishments') }} as establishments
     inner join {{ ref('gias_establishment_types') }} as establishment_types
         on establishment_types.establishment_type_code = establishments.establishment_type_code
     where nullif(trim(establishments.establishment_name), '') is not null
-    group by establishments.la_code, lower(trim(establishments.establishment_name))
+    group by establishments.la_code, {{ name_key('establishments.establishment_name') }}
     having count(distinct establishment_types.provision_type) = 1
 ),
 
@@ -169,7 +168,7 @@ child_placements as (
 
 provider_placements as (
     select
-        la_code, child_id, posting_date, provider_urn, provider_ukprn,
+        la_code, child_id, posting_date, provider_urn, provider_ukprn, supplier_key,
         provision_type as provider_placement_provision_type
     from {{ ref('int_spend_provider_placements') }}
 ),
@@ -194,6 +193,7 @@ with_provider as (
         and provider_placements.posting_date = flagged.posting_date
         and provider_placements.provider_urn is not distinct from flagged.provider_urn
         and provider_placements.provider_ukprn is not distinct from flagged.provider_ukprn
+        and provider_placements.supplier_key is not distinct from flagged.supplier_key
     left join child_placements
         on child_placements.la_code = flagged.la_code
         and child_placements.child_id = flagged.child_id
