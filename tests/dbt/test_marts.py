@@ -918,6 +918,35 @@ def test_a_childs_top_up_to_a_provider_they_are_not_placed_at_counts_there_and_i
     assert flagged == [moved]
 
 
+def test_place_funding_that_nothing_types_counts_central_and_is_flagged(warehouse_copy):
+    """Place funding paid to a school that no placement, GIAS row or name types, or naming no
+    provider at all, counts as central: the type it paid for reads low by it, and nothing said
+    so. Each such payment is flagged, naming its row; a service line's central spend is not."""
+    with duckdb.connect(str(warehouse_copy)) as con:
+        untyped = con.execute(
+            "UPDATE raw.finance SET provider_urn = '999999', supplier_name = 'Nowhere School' "
+            "WHERE transaction_id = 'TX00007' "
+            "RETURNING _source_file, _source_row, transaction_id"
+        ).fetchone()
+        unnamed = con.execute(
+            "UPDATE raw.finance SET provider_urn = NULL, supplier_name = NULL "
+            "WHERE transaction_id = 'TX00017' "
+            "RETURNING _source_file, _source_row, transaction_id"
+        ).fetchone()
+    rebuild(warehouse_copy, "stg_finance__transactions+", data_tests=False)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        allocated = con.execute(
+            "SELECT transaction_id, provision_type FROM intermediate.int_spend_allocated "
+            "WHERE transaction_id IN ('TX00007', 'TX00017', 'TX00008') ORDER BY 1"
+        ).fetchall()
+        flagged = con.execute(
+            "SELECT source_file, source_row, record_key FROM intermediate.int_data_quality_flags "
+            "WHERE flag = 'payment_to_untyped_provider' ORDER BY source_row"
+        ).fetchall()
+    assert allocated == [("TX00007", "central"), ("TX00008", "central"), ("TX00017", "central")]
+    assert flagged == [untyped, unnamed]
+
+
 def test_a_provider_named_by_ukprn_alone_with_no_type_is_flagged_as_taken_for_fe(warehouse_copy):
     """A SEN2 return names a college or specialist post-16 institution by UKPRN alone, with no
     type: without a GIAS row it is taken as an FE college, and a specialist post-16

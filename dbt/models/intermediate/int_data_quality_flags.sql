@@ -2,7 +2,8 @@
 -- fct_data_quality. A placement or payment for a child or placement no extract of its council
 -- knows, a payment on a Section 251 line the seed does not list, a payment counted in a
 -- provision type's spend for a child more than a term from any plan of theirs, a payment for a
--- child at a provider the placements extract does not place them at, spells of one
+-- child at a provider the placements extract does not place them at, a place or top-up payment
+-- nothing types (counted central), spells of one
 -- child that overlap, plans of one child that overlap (the caseload counts the child once),
 -- placements whose establishment type is unknown, and plans live on a census day past the
 -- academic year in which the young person turned 25. When only new finance files have arrived,
@@ -112,6 +113,22 @@ flags as (
                 and elsewhere.posting_date = allocated.posting_date
                 and elsewhere.is_in_force_on_posting_date
         )
+
+    -- a payment on a place or top-up line (allocate_by_provider) that nothing typed: no placement
+    -- of a child, and a provider (by URN, UKPRN or name, or none named) that no placement, GIAS
+    -- row or name of one type types. It counts as central, and the type it paid for reads low
+    -- by it: a school's place funding had left its type unflagged (a GIAS extract holding the
+    -- school, or the provider's URN on the payment, types it)
+    union all
+    select allocated.la_code, 'finance', allocated.source_file, allocated.source_row,
+        allocated.source_file_hash, allocated.transaction_id, 'payment_to_untyped_provider'
+    from {{ ref('int_spend_allocated') }} as allocated
+    inner join {{ ref('s251_lines') }} as lines
+        on lines.s251_line = allocated.s251_line and lines.allocate_by_provider
+    where allocated.provision_type = 'central'
+    {%- if after_file_seq is not none %}
+        and allocated.source_file_hash in ({{ ledger_new_files(after_file_seq) }})
+    {%- endif %}
 
     union all
     select la_code, 'placements', source_file, source_row, source_file_hash, placement_id,
