@@ -1042,6 +1042,12 @@ def assumptions_table(
                 f"{past:+.1%} a year in cash, deflated by {c.historical_inflation:.1%} a year), "
                 f"compounded with {costs.inflation:.1%} inflation"
             )
+        if costs.unit_cost[p] != 0 and costs.real_growth_sd[p] > 0:
+            why += (
+                f"; each simulated path grows at its own rate about it (sd "
+                f"{costs.real_growth_sd[p]:.1%} a year, within the bounds), the paths' mean held "
+                "to this rate's compounding each year"
+            )
         if costs.unit_cost[p] != 0 and costs.unit_cost_source[p]:
             why += f"; unit cost: {costs.unit_cost_source[p]}"
         rows.append(
