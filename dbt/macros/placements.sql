@@ -37,10 +37,11 @@
     {{ placement_in_force_order(placements) }}
 {%- endmacro %}
 
-{#- A provider's name as a key to match by: trimmed, lower case, none when blank ("St Mary's
-    School " and "st mary's school" are one supplier). -#}
+{#- A provider's name as a key to match by: trimmed of spaces and tabs, lower case, none when
+    blank ("St Mary's School\t" and "st mary's school" are one supplier: a finance system's
+    export had left a tab after a name, and the unit's top-ups went to the child's special school). -#}
 {% macro name_key(name) -%}
-    nullif(lower(trim({{ name }})), '')
+    nullif(lower(trim(replace({{ name }}, chr(9), ' '))), '')
 {%- endmacro %}
 
 {#- The name a payment of `transactions` (a relation of stg_finance__transactions) names its
