@@ -101,32 +101,75 @@ gias_types_by_ukprn as (
 -- the establishments of that name (each establishment's usual type, as provider_types: unit and
 -- resourced places as mainstream), where they are of one type, else the GIAS type of the
 -- establishments of that name, where they are of one type. A name two establishments of
--- different types share ("St Mary's School") types nothing: central. Without it, place funding
+-- different types share ("St Mary's School") types nothing (central, flagged
+-- payment_to_untyped_provider) but on days when the council's placements at it are at one of
+-- them (provider_types_by_name_on_day). Without it, place funding
 -- and top-ups paid to schools a ledger names only by supplier went to central, and each school
 -- type's unit cost lost them
+-- each establishment of a name and its usual type among the council's placements there
+name_establishments as (
+    select la_code, supplier_key, establishment, establishment_provision_type
+    from (
+        select
+            la_code,
+            {{ name_key('establishment_name') }} as supplier_key,
+            coalesce(urn, ukprn, placement_id) as establishment,
+            case when provision_type = 'mainstream_rp_unit' then 'mainstream' else provision_type end
+                as establishment_provision_type,
+            count(*) as placements
+        from placements
+        where {{ name_key('establishment_name') }} is not null and classified_by is distinct from 'unclassified'
+        group by all
+    )
+    qualify row_number() over (
+        partition by la_code, supplier_key, establishment
+        order by placements desc, establishment_provision_type
+    ) = 1
+),
+
 provider_types_by_name as (
     select la_code, supplier_key, min(establishment_provision_type) as establishment_provision_type
-    from (
-        select la_code, supplier_key, establishment, establishment_provision_type
-        from (
-            select
-                la_code,
-                {{ name_key('establishment_name') }} as supplier_key,
-                coalesce(urn, ukprn, placement_id) as establishment,
-                case when provision_type = 'mainstream_rp_unit' then 'mainstream' else provision_type end
-                    as establishment_provision_type,
-                count(*) as placements
-            from placements
-            where nullif(trim(establishment_name), '') is not null and classified_by is distinct from 'unclassified'
-            group by all
-        )
-        qualify row_number() over (
-            partition by la_code, supplier_key, establishment
-            order by placements desc, establishment_provision_type
-        ) = 1
-    )
+    from name_establishments
     group by la_code, supplier_key
     having count(distinct establishment_provision_type) = 1
+),
+
+-- a name establishments of different types share, paid when the council's placements at that
+-- name (within a term either side of the day paid) are at establishments of one type: that
+-- type. A special school's place funding, paid by name since 2017, had gone to central for
+-- every year once a mainstream school of the same name took one child into its unit in 2023
+-- (maintained special's unit cost 6-8 % low every year, green)
+ambiguous_names as (
+    select la_code, supplier_key
+    from name_establishments
+    group by la_code, supplier_key
+    having count(distinct establishment_provision_type) > 1
+),
+
+provider_types_by_name_on_day as (
+    select days.la_code, days.supplier_key, days.posting_date,
+        min(name_establishments.establishment_provision_type) as establishment_provision_type
+    from (
+        select distinct transactions.la_code, transactions.supplier_key, transactions.posting_date
+        from transactions
+        inner join ambiguous_names
+            on ambiguous_names.la_code = transactions.la_code
+            and ambiguous_names.supplier_key = transactions.supplier_key
+        where transactions.posting_date is not null
+    ) as days
+    inner join placements
+        on placements.la_code = days.la_code
+        and {{ name_key('placements.establishment_name') }} = days.supplier_key
+        and placements.classified_by is distinct from 'unclassified'
+        and placements.start_date <= days.posting_date + 92
+        and coalesce(placements.end_date, date '9999-12-31') >= days.posting_date - 92
+    inner join name_establishments
+        on name_establishments.la_code = days.la_code
+        and name_establishments.supplier_key = days.supplier_key
+        and name_establishments.establishment
+            = coalesce(placements.urn, placements.ukprn, placements.placement_id)
+    group by days.la_code, days.supplier_key, days.posting_date
+    having count(distinct name_establishments.establishment_provision_type) = 1
 ),
 
 gias_types_by_name as (
@@ -184,8 +227,11 @@ with_provider as (
         coalesce(by_urn.establishment_provision_type, by_ukprn.establishment_provision_type)
             as provider_provision_type,
         coalesce(gias_by_urn.provision_type, gias_by_ukprn.provision_type) as provider_gias_provision_type,
-        coalesce(by_name.establishment_provision_type, gias_by_name.provision_type)
-            as provider_name_provision_type
+        coalesce(
+            by_name.establishment_provision_type,
+            by_name_on_day.establishment_provision_type,
+            gias_by_name.provision_type
+        ) as provider_name_provision_type
     from flagged
     left join provider_placements
         on provider_placements.la_code = flagged.la_code
@@ -210,6 +256,10 @@ with_provider as (
         on gias_by_ukprn.la_code = flagged.la_code and gias_by_ukprn.ukprn = flagged.provider_ukprn
     left join provider_types_by_name as by_name
         on by_name.la_code = flagged.la_code and by_name.supplier_key = flagged.supplier_key
+    left join provider_types_by_name_on_day as by_name_on_day
+        on by_name_on_day.la_code = flagged.la_code
+        and by_name_on_day.supplier_key = flagged.supplier_key
+        and by_name_on_day.posting_date = flagged.posting_date
     left join gias_types_by_name as gias_by_name
         on gias_by_name.la_code = flagged.la_code and gias_by_name.supplier_key = flagged.supplier_key
 ),
