@@ -3164,11 +3164,14 @@ def balance_brought_forward_agrees(
 
 # how far a figure for a past period may move from what the serving file publishes before the
 # refresh says so: a restatement moves a complete year's spend or a census's plans by a few per
-# cent at most; a file taken out, cut short or replaced by a partial extract moves them by more
-PUBLISHED_MOVE_SHARE = 0.10
+# cent at most; a file taken out, cut short or replaced by a partial extract moves them by more.
+# A complete year's funding is a handful of budget lines the council set: any of them edited or
+# deleted moves the balance of that year and every year after (a line of £170,000 is 0.5 % of a
+# small council's funding), so it is said from £1,000 (a re-export's rounding is pence)
+PUBLISHED_MOVE_SHARE = {"spend": 0.10, "plans": 0.10, "funding": 0.0}
 # ... and by at least this much (a small council's few plans or pounds move by more than a tenth
 # without anything being wrong)
-PUBLISHED_MOVE_AT_LEAST = {"spend": 100_000.0, "plans": 20.0}
+PUBLISHED_MOVE_AT_LEAST = {"spend": 100_000.0, "plans": 20.0, "funding": 1_000.0}
 
 PAST_FIGURES_SQL = """
     SELECT la_code, 'spend' AS figure, 'total' AS part, financial_year AS period,
@@ -3189,6 +3192,17 @@ PAST_FIGURES_SQL = """
            true AS settled
     FROM {db}marts.fct_ehcp_cohort
     GROUP BY la_code, provision_type, census_date
+    UNION ALL
+    SELECT la_code, 'funding' AS figure, 'total' AS part, financial_year AS period,
+           CAST(funding_gbp AS DOUBLE) AS value, is_complete_year AS settled
+    FROM {db}marts.fct_hnb_position
+    WHERE funding_gbp IS NOT NULL
+    UNION ALL
+    SELECT la_code, 'funding' AS figure, 'balance_brought_forward' AS part,
+           financial_year AS period, CAST(balance_brought_forward_gbp AS DOUBLE) AS value,
+           true AS settled
+    FROM {db}marts.fct_hnb_position
+    WHERE balance_brought_forward_gbp IS NOT NULL
 """
 
 
@@ -3196,8 +3210,10 @@ def past_figures(
     target: Warehouse | duckdb.DuckDBPyConnection, database: str | None = None
 ) -> pd.DataFrame:
     """Each council's high needs spend per financial year (`settled` when the year is complete)
-    and plans on each census, in total and per provision type (`part`), from the marts of the
-    warehouse, or of an attached `database` (the serving file holds the same marts)."""
+    and plans on each census, in total and per provision type (`part`), and its high needs
+    funding per financial year (`total`) and the balances brought forward the budget gives
+    (`balance_brought_forward`), from the marts of the warehouse, or of an attached `database`
+    (the serving file holds the same marts)."""
     sql = PAST_FIGURES_SQL.format(db=f"{database}." if database else "")
     frame = as_warehouse(target).frame(sql)
     frame["la_code"] = frame["la_code"].astype(str)
@@ -3224,18 +3240,26 @@ def figures_hold_since_published(
 ) -> GateResult:
     """Per council, each past figure the serving file publishes (`published`: past_figures of
     it) against this refresh's: a financial year's high needs spend (`figure` 'spend') or the
-    plans on a census ('plans'), in total and per provision type. A whole ledger year's file
-    taken out, a ledger cut months short, a placements extract that lost a provision type, or a
-    plans extract that lost or ceased half its plans overnight passes every other gate, and the
-    year's spend or the census's plans would be published changed with nothing said.
+    plans on a census ('plans'), in total and per provision type, or a complete financial year's
+    high needs funding and a balance brought forward the budget gives ('funding'). A whole
+    ledger year's file taken out, a ledger cut months short, a placements extract that lost a
+    provision type, a plans extract that lost or ceased half its plans overnight, or a past
+    year's budget line edited or deleted passes every other gate, and the year's spend, the
+    census's plans or the balance of that year and every year after would be published changed
+    with nothing said.
 
     Warns when one moved by more than PUBLISHED_MOVE_SHARE and PUBLISHED_MOVE_AT_LEAST (gone
     counts as nothing), or when a year published complete now reads in progress (a ledger cut
     by a month moved it by 8 %, and the next night, the year no longer complete, a cut to
     September went unsaid), naming the files of the published version taken out or replaced
     since (`files_gone`: files_changed_since): a restatement moves figures too, and the council
-    decides. A year published in progress grows as its months come: only a fall is said."""
-    name = {"spend": "spend_holds_since_published", "plans": "plans_hold_since_published"}[figure]
+    decides. A year published in progress grows as its months come: only a fall is said (its
+    funding is not said at all: a year's allocation is updated while it runs)."""
+    name = {
+        "spend": "spend_holds_since_published",
+        "plans": "plans_hold_since_published",
+        "funding": "funding_holds_since_published",
+    }[figure]
     columns = ["la_code", "label", "published", "now", "change", "moved"]
     if published is None or published.empty:
         return GateResult(name, True, pd.DataFrame(columns=columns))
@@ -3248,9 +3272,11 @@ def figures_hold_since_published(
         ["la_code", "part", "period"], key=lambda c: c.ne("total") if c.name == "part" else c
     )
     several = merged["la_code"].nunique() > 1 or now["la_code"].nunique() > 1
-    money = figure == "spend"
+    money = figure != "plans"
 
     def shown(value: float) -> str:
+        if figure == "funding":  # its moves are a budget line's, to the pound
+            return f"£{value:,.0f}"
         return f"£{value / 1e6:,.1f}m" if money else f"{value:,.0f}"
 
     rows = []
@@ -3258,20 +3284,36 @@ def figures_hold_since_published(
         gone = pd.isna(r.value_now)
         change = (0.0 if gone else r.value_now) - r.value_then
         size, floor = abs(change), PUBLISHED_MOVE_AT_LEAST[figure]
-        moved = size >= floor and size > PUBLISHED_MOVE_SHARE * abs(r.value_then)
+        moved = size >= floor and size > PUBLISHED_MOVE_SHARE[figure] * abs(r.value_then)
         settled = bool(r.settled_then)
         if not settled:
-            moved = moved and change < 0  # a year in progress: its months come in
-        unsettled = settled and not gone and not bool(r.settled_now) and r.part == "total"
-        of = "" if r.part == "total" else f" {'on' if money else 'in'} {r.part}"
-        what = (
-            f"{r.period} high needs spend{of}" if money else f"plans{of} on the {r.period} census"
+            # a year in progress: its months come in (and its allocation is updated)
+            moved = moved and change < 0 and figure != "funding"
+        unsettled = (
+            settled
+            and figure != "funding"  # (spend says it: a year is complete by its ledger)
+            and not gone
+            and not bool(r.settled_now)
+            and r.part == "total"
         )
+        of = "" if r.part == "total" else f" {'on' if money else 'in'} {r.part}"
+        if figure == "funding":
+            what = (
+                f"{r.period} high needs funding"
+                if r.part == "total"
+                else f"the balance brought forward into {r.period}"
+            )
+        elif money:
+            what = f"{r.period} high needs spend{of}"
+        else:
+            what = f"plans{of} on the {r.period} census"
         if gone:
             detail = f"{shown(r.value_then)} published, none in this refresh"
         else:
             # (one decimal: a fall of 10.2 % read "(-10%)" beside "more than 10%")
             share = f" ({change / r.value_then:+.1%})" if r.value_then else ""
+            if figure == "funding":  # a budget line's move, to the pound
+                share = f" ({'+' if change >= 0 else '-'}£{abs(change):,.0f})"
             was, state = "published", "now"
             if unsettled:
                 was, state = "published complete", "now, in progress"
@@ -3291,11 +3333,19 @@ def figures_hold_since_published(
     facts = pd.DataFrame(rows, columns=columns)
     why = (
         "a figure the serving file publishes for a past period moved by more than "
-        f"{PUBLISHED_MOVE_SHARE:.0%} in this refresh, is gone, or a year published complete "
-        "reads in progress: a landing file taken out, cut short or replaced by a partial extract "
-        "does this (put it back); a restatement does too (then nothing is wrong, and the refresh "
-        "publishes it)"
+        f"{PUBLISHED_MOVE_SHARE[figure]:.0%} in this refresh, is gone, or a year published "
+        "complete reads in progress: a landing file taken out, cut short or replaced by a partial "
+        "extract does this (put it back); a restatement does too (then nothing is wrong, and the "
+        "refresh publishes it)"
     )
+    if figure == "funding":
+        why = (
+            "a complete financial year's high needs funding, or a balance brought forward, that "
+            "the serving file publishes moved by £1,000 or more in this refresh, or is gone: a "
+            "budget line edited or deleted in the budget file moves the balance of that year and "
+            "every year after (put it back); a restatement (the DfE's final allocation) does too "
+            "(then nothing is wrong, and the refresh publishes it)"
+        )
     result = validate(
         name,
         facts,

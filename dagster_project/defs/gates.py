@@ -51,6 +51,7 @@ LISTS_OF_ONE_DAY_AGREE = "lists_of_one_day_agree"
 CASE_ROWS_IN_TWO_SOURCES = "case_rows_in_two_sources"
 SPEND_HOLDS_SINCE_PUBLISHED = "spend_holds_since_published"
 PLANS_HOLD_SINCE_PUBLISHED = "plans_hold_since_published"
+FUNDING_HOLDS_SINCE_PUBLISHED = "funding_holds_since_published"
 PLANS_OVERLAP_WITHIN_TOLERANCE = "plans_overlap_within_tolerance"
 PLANS_UNDER_TWO_CHILD_IDS = "plans_under_two_child_ids"
 SEN2_RETURNS_EVERY_YEAR = "sen2_returns_every_year"
@@ -312,6 +313,18 @@ def staging_key(extract: str) -> dg.AssetKey:
             ),
         ),
         dg.AssetCheckSpec(
+            FUNDING_HOLDS_SINCE_PUBLISHED,
+            asset=HNB_POSITION,
+            blocking=False,
+            description=(
+                "Warns when a complete financial year's high needs funding, or a balance brought "
+                "forward the budget file gives, moved by £1,000 or more from what the serving "
+                "file publishes, or is gone: a past year's budget line edited or deleted moves "
+                "the balance of that year and every year after and passes every other gate. "
+                "Names the published version's budget files taken out or replaced since."
+            ),
+        ),
+        dg.AssetCheckSpec(
             PLANS_HOLD_SINCE_PUBLISHED,
             asset=EHCP_COHORT,
             blocking=False,
@@ -488,6 +501,7 @@ def warehouse_gates(
                 "plans",
                 ("ehcp", "placements", "gias", "finance"),
             ),
+            (HNB_POSITION, FUNDING_HOLDS_SINCE_PUBLISHED, "funding", ("budget",)),
         )
         if any(wanted(asset, name) for asset, name, _, _ in holds):
             published, files = served_past_figures(settings.serving)

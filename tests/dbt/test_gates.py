@@ -1318,6 +1318,73 @@ def test_the_same_transactions_under_ids_without_their_leading_zeros_fail(wareho
     assert "counted twice" in result.summary
 
 
+def test_a_past_years_funding_that_moved_since_it_was_published_warns_to_the_pound(con):
+    """A complete year's budget line edited and another year's deleted moved the cumulative
+    balance by £0.43m with every check passing: its funding is now compared with the published."""
+    published = gates.past_figures(con)
+    funding = published[published["figure"] == "funding"]
+    years = funding[(funding["part"] == "total") & funding["settled"]]["period"].tolist()
+    assert len(years) >= 3
+    assert gates.figures_hold_since_published(con, "funding", published).passed
+    edited, deleted, rounded = years[-1], years[-2], years[0]
+    con.execute(
+        "UPDATE marts.fct_hnb_position SET funding_gbp = funding_gbp - 170000 "
+        "WHERE financial_year = ?",
+        [edited],
+    )
+    con.execute(
+        "UPDATE marts.fct_hnb_position SET funding_gbp = NULL WHERE financial_year = ?", [deleted]
+    )
+    # a re-export's pence are no move
+    con.execute(
+        "UPDATE marts.fct_hnb_position SET funding_gbp = funding_gbp + 0.4 "
+        "WHERE financial_year = ?",
+        [rounded],
+    )
+    then = funding.set_index("period")["value"]
+    files = pd.DataFrame(
+        {
+            "la_code": [published["la_code"].iloc[0]],
+            "extract": ["budget"],
+            "file_hash": ["a"],
+            "file_name": ["budget/budget.csv"],
+        }
+    )
+    here = pd.DataFrame({"file_hash": ["b"], "file_name": ["budget/budget.csv"]})
+    changed = gates.files_changed_since(files, here, ("budget",))
+    result = gates.figures_hold_since_published(con, "funding", published, changed)
+    assert not result.passed
+    assert "high needs funding, or a balance brought forward, that the serving file publishes" in (
+        result.summary
+    )
+    assert (
+        f"{edited} high needs funding: £{then[edited]:,.0f} published, "
+        f"£{then[edited] - 170000:,.0f} now (-£170,000)"
+    ) in result.summary, result.summary
+    assert f"{deleted} high needs funding: £{then[deleted]:,.0f} published, none in" in (
+        result.summary
+    )
+    assert f"{rounded} high needs funding" not in result.summary
+    assert result.summary.endswith(
+        "landing files changed since the published version: budget/budget.csv (replaced)"
+    )
+    # the balance brought forward the budget gives
+    given = funding[funding["part"] == "balance_brought_forward"]
+    assert len(given) == 1
+    con.execute(
+        "UPDATE marts.fct_hnb_position SET balance_brought_forward_gbp = "
+        "balance_brought_forward_gbp - 5000 WHERE balance_brought_forward_gbp IS NOT NULL"
+    )
+    result = gates.figures_hold_since_published(con, "funding", published)
+    assert f"the balance brought forward into {given['period'].iloc[0]}: " in result.summary
+    assert "now (-£5,000)" in result.summary
+    # a year in progress: its allocation is updated while it runs, and that is not said
+    unsettled = published.copy()
+    unsettled.loc[unsettled["figure"] == "funding", "settled"] = False
+    unsettled = unsettled[unsettled["part"] != "balance_brought_forward"]
+    assert gates.figures_hold_since_published(con, "funding", unsettled).passed
+
+
 def test_a_past_figure_that_moved_since_it_was_published_warns_naming_it(con):
     """A ledger year's file taken out, a ledger cut short or a plans extract that ceased half its
     plans overnight passed every gate: the changed spend or census was published without a word."""
