@@ -947,6 +947,45 @@ def test_place_funding_that_nothing_types_counts_central_and_is_flagged(warehous
     assert flagged == [untyped, unnamed]
 
 
+def test_a_childs_payment_naming_a_provider_the_child_is_not_found_at_is_flagged(warehouse_copy):
+    """A child's top-up paid by a name neither the child's placement nor GIAS gives ("Riverside
+    Primary (Governors)") counted at the child's placement that day, a school, with nothing
+    said: the money may have gone elsewhere, or the extract lack a placement. Flagged, naming
+    the row; the school's own name, and a setting that names no school, are not."""
+    with duckdb.connect(str(warehouse_copy)) as con:
+        unmatched = con.execute(
+            "UPDATE raw.finance SET placement_id = NULL, provider_urn = NULL, "
+            "supplier_name = 'Riverside Primary (Governors)' WHERE transaction_id = 'TX00001' "
+            "RETURNING _source_file, _source_row, transaction_id"
+        ).fetchone()
+        con.execute(
+            "UPDATE raw.finance SET placement_id = NULL, provider_urn = NULL, "
+            "supplier_name = ' riverside primary' WHERE transaction_id = 'TX00010'"
+        )
+        # an EOTAS placement names no school to match the provider with
+        con.execute(
+            "UPDATE raw.finance SET placement_id = NULL, s251_line = '1.2.1', "
+            "supplier_name = 'Another tutor' WHERE transaction_id = 'TX00005'"
+        )
+    rebuild(warehouse_copy, "stg_finance__transactions+", data_tests=False)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        allocated = con.execute(
+            "SELECT transaction_id, provision_type, allocation_method "
+            "FROM intermediate.int_spend_allocated "
+            "WHERE transaction_id IN ('TX00001', 'TX00010', 'TX00005') ORDER BY 1"
+        ).fetchall()
+        flagged = con.execute(
+            "SELECT source_file, source_row, record_key FROM intermediate.int_data_quality_flags "
+            "WHERE flag = 'payment_at_provider_not_found'"
+        ).fetchall()
+    assert allocated == [
+        ("TX00001", "mainstream", "child_placement_on_posting_date"),
+        ("TX00005", "eotas", "child_placement_on_posting_date"),
+        ("TX00010", "mainstream", "child_placement_at_provider"),
+    ]
+    assert flagged == [unmatched]
+
+
 def test_a_provider_named_by_ukprn_alone_with_no_type_is_flagged_as_taken_for_fe(warehouse_copy):
     """A SEN2 return names a college or specialist post-16 institution by UKPRN alone, with no
     type: without a GIAS row it is taken as an FE college, and a specialist post-16

@@ -2,7 +2,8 @@
 -- fct_data_quality. A placement or payment for a child or placement no extract of its council
 -- knows, a payment on a Section 251 line the seed does not list, a payment counted in a
 -- provision type's spend for a child more than a term from any plan of theirs, a payment for a
--- child at a provider the placements extract does not place them at, a place or top-up payment
+-- child at a provider the placements extract does not place them at (of another type, or one
+-- not found, counted at the child's placement), a place or top-up payment
 -- nothing types (counted central), spells of one
 -- child that overlap, plans of one child that overlap (the caseload counts the child once),
 -- placements whose establishment type is unknown, and plans live on a census day past the
@@ -126,6 +127,43 @@ flags as (
     inner join {{ ref('s251_lines') }} as lines
         on lines.s251_line = allocated.s251_line and lines.allocate_by_provider
     where allocated.provision_type = 'central'
+    {%- if after_file_seq is not none %}
+        and allocated.source_file_hash in ({{ ledger_new_files(after_file_seq) }})
+    {%- endif %}
+
+    -- a child's payment on a place or top-up line naming a provider (URN, UKPRN or name) at which
+    -- no placement of the child is found, counted at the child's placement that day, which names
+    -- its school: the money may have gone elsewhere ("Fernley School (Governors)", a name
+    -- neither the placement nor GIAS gives: a unit's top-up counted at the child's special
+    -- school; a nursery's late invoice counted at the child's new school), or the extract lack
+    -- a placement. Not where the child's placements that day name no school (an early years or
+    -- EOTAS setting): nothing to match the provider with
+    union all
+    select allocated.la_code, 'finance', allocated.source_file, allocated.source_row,
+        allocated.source_file_hash, allocated.transaction_id, 'payment_at_provider_not_found'
+    from {{ ref('int_spend_allocated') }} as allocated
+    inner join {{ ref('s251_lines') }} as lines
+        on lines.s251_line = allocated.s251_line and lines.allocate_by_provider
+    inner join transactions
+        on transactions.la_code = allocated.la_code
+        and transactions.transaction_id = allocated.transaction_id
+    where allocated.allocation_method = 'child_placement_on_posting_date'
+        and (
+            allocated.provider_urn is not null
+            or allocated.provider_ukprn is not null
+            or {{ name_key('transactions.supplier_name') }} is not null
+        )
+        and exists (
+            select 1 from placements
+            where placements.la_code = allocated.la_code
+                and placements.child_id = allocated.child_id
+                and {{ placement_open_on('placements', 'allocated.posting_date') }}
+                and (
+                    placements.urn is not null
+                    or placements.ukprn is not null
+                    or {{ name_key('placements.establishment_name') }} is not null
+                )
+        )
     {%- if after_file_seq is not none %}
         and allocated.source_file_hash in ({{ ledger_new_files(after_file_seq) }})
     {%- endif %}
