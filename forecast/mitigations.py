@@ -142,6 +142,13 @@ def load_mitigations(path: Path, provision_types: list[str] | None = None) -> li
     except (OSError, yaml.YAMLError) as error:
         raise MitigationsError(f"{path}: cannot read the mitigations file ({error})") from error
     entries = document.get("mitigations") if isinstance(document, dict) else None
+    # a second block misspelt (`mitigatons:`) or notes beside the list were read as nothing
+    others = sorted(str(k) for k in document if k != "mitigations") if entries is not None else []
+    if others:
+        raise MitigationsError(
+            f"{path}: unknown top-level key(s) {', '.join(others)}; the file holds one "
+            "'mitigations:' list (notes go in an entry's assumption, or in YAML comments)"
+        )
     if not isinstance(entries, list):
         raise MitigationsError(
             f"{path}: expected a top-level 'mitigations:' list (`mitigations: []` for none)"
@@ -149,21 +156,26 @@ def load_mitigations(path: Path, provision_types: list[str] | None = None) -> li
     mitigations = [
         _parse(entry, index, path, provision_types) for index, entry in enumerate(entries, 1)
     ]
-    seen: dict[str, int] = {}
+    # (names differing only in case, "Same" and "same", are one line of the log to a reader)
+    seen: dict[str, tuple[int, str]] = {}
     for index, m in enumerate(mitigations, 1):
-        if m.name in seen:
+        key = m.name.casefold()
+        if key in seen:
+            first, name = seen[key]
+            named = repr(m.name) if name == m.name else f"{name!r} and {m.name!r}"
             raise MitigationsError(
-                f"{path}: mitigations {seen[m.name]} and {index} are both named {m.name!r}: "
+                f"{path}: mitigations {first} and {index} are both named {named}: "
                 "each line of the mitigation log needs a name of its own"
             )
-        seen[m.name] = index
+        seen[key] = (index, m.name)
     _check_combined(path, mitigations)
     return mitigations
 
 
 def _check_combined(path: Path, mitigations: list[Mitigation]) -> None:
     """Refuse entries whose effects add up (a lever's `adds_up`: unit_cost_growth's points on a
-    type's yearly growth) beyond the bounds one entry is held to, in any year, in either
+    type's yearly growth) or compound (`compounds`: unit_cost_change's one-off changes of a unit
+    cost) beyond the bounds one entry is held to, in any year, in either
     mitigated scenario: each entry acts from its start year on, and the assured ones alone make
     mitigated_assured. Within bounds one by one, three cuts of 50 points on a type took its unit
     cost below £0 (the mitigated balance £64m better, every check passed)."""
@@ -173,7 +185,7 @@ def _check_combined(path: Path, mitigations: list[Mitigation]) -> None:
     }
     for scenario, entries in scenarios.items():
         for lever in {lever_named(m.lever) for m in entries}:
-            key = lever.adds_up
+            key = lever.adds_up or lever.compounds
             if key is None:
                 continue
             bounds = lever.effect[key]
@@ -182,15 +194,19 @@ def _check_combined(path: Path, mitigations: list[Mitigation]) -> None:
                 on_type = [m for m in acting if provision in m.provision_types]
                 for year in sorted({m.start for m in on_type}):
                     started = [m for m in on_type if m.start <= year]
-                    total = sum(float(m.effect[key]) for m in started)
+                    values = [float(m.effect[key]) for m in started]
+                    if lever.adds_up:
+                        total, how = sum(values), "add up to"
+                    else:  # percentages: their factors multiply
+                        total, how = (math.prod(1 + v / 100 for v in values) - 1) * 100, "come to"
                     if bounds.low <= total <= bounds.high:
                         continue
                     raise MitigationsError(
                         f"{path}: mitigations {', '.join(repr(m.name) for m in started)} "
-                        f"({lever.name}) add up to {key} {total:g} on {provision} from "
+                        f"({lever.name}) {how} {key} {total:g} on {provision} from "
                         f"{fy_label(year)} in the {scenario} scenario: together they must stay "
                         f"between {bounds.low:g} and {bounds.high:g}, as one does (their effects "
-                        "add, year after year)"
+                        + ("add, year after year)" if lever.adds_up else "compound)")
                     )
 
 

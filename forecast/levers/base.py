@@ -48,6 +48,10 @@ class Number:
     # for one (`percent: 0.1` meaning 10 % was applied as 0.1 %, the file's `share:` keys being
     # shares); a change of under 1 % is within the forecast's own uncertainty
     percent: bool = False
+    # percentage points on a yearly rate (2 for two points): a value strictly between -0.5 and
+    # 0.5 is refused as a share typed for points (`percentage_points: -0.02` meaning two points
+    # slower was applied as 0.02 of a point: a saving a hundred times too small, unsaid)
+    points: bool = False
 
     def problem(self, key: str, value: Any) -> str | None:
         try:
@@ -65,6 +69,12 @@ class Number:
                 f"effect {key} is {number:g}: a percentage ({number * 100:g} for {number:.0%}); "
                 "between -1 and 1 it looks like a share typed for one, and a change of under 1 % "
                 "is within the forecast's own uncertainty"
+            )
+        if self.points and 0 < abs(number) < 0.5:
+            return (
+                f"effect {key} is {number:g}: percentage points ({number * 100:g} for growth "
+                f"{abs(number) * 100:g} points {'slower' if number < 0 else 'faster'} a year); "
+                "between -0.5 and 0.5 it looks like a share typed for points"
             )
         return None
 
@@ -200,6 +210,10 @@ class Lever:
     # the effect key whose values add up where several entries act on a provision type at once
     # (unit_cost_growth's points on one growth rate): their sum is held to the key's own bounds
     adds_up: ClassVar[str | None] = None
+    # the effect key, a percentage, whose changes compound where several entries act on a
+    # provision type (unit_cost_change's one-off changes of one unit cost): their combined change
+    # is held to the key's own bounds
+    compounds: ClassVar[str | None] = None
 
     @property
     def required(self) -> tuple[str, ...]:

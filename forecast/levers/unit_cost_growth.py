@@ -9,7 +9,7 @@ from .base import Lever, Number, register, schema
 class UnitCostGrowth(Lever):
     name = "unit_cost_growth"
     description = "Yearly unit-cost growth in the provision types changes by `percentage_points`."
-    effect = schema(percentage_points=Number(-50, 50))
+    effect = schema(percentage_points=Number(-50, 50, points=True))
     spend_rises_with = "percentage_points"
     # three entries of -50 points each on one type had its unit cost shrink by 150 % a year:
     # negative unit costs and spend, the mitigated balance £64m better, on a green run

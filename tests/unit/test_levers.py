@@ -337,8 +337,8 @@ def test_a_lever_names_the_provision_types_its_effect_sends_children_to():
         ),
         (
             "unit_cost_change",
-            {"percent": -101},
-            "effect percent must be between -100 and 100, not -101.0",
+            {"percent": -51},
+            "effect percent must be between -50 and 100, not -51.0",
         ),
         ("central_spend_change", {"percent": None}, "effect percent must be a number, not None"),
         (
@@ -436,6 +436,37 @@ def entry(lever, effect, types="[a]", extra="", name="M"):
         ),
         (entry("unit_cost_change", "{percent: -0.1}"), "effect percent is -0.1: a percentage"),
         (entry("central_spend_change", "{percent: 0.05}"), "effect percent is 0.05"),
+        # a share typed for points: two points slower applied as 0.02 of a point
+        (
+            entry("unit_cost_growth", "{percentage_points: -0.02}"),
+            r"effect percentage_points is -0.02: percentage points \(-2 for growth 2 points "
+            r"slower a year\)",
+        ),
+        # -100 priced the type's places at £0, its children still placed there: a £38.7m deficit
+        # read as a £9.2m surplus
+        (
+            entry("unit_cost_change", "{percent: -100}"),
+            "percent must be between -50 and 100, not -100",
+        ),
+        # one-off changes compound: two cuts of 40 % are a cut of 64 %
+        (
+            entry("unit_cost_change", "{percent: -40}", name="A")
+            + entry("unit_cost_change", "{percent: -40}", name="B"),
+            r"mitigations 'A', 'B' \(unit_cost_change\) come to percent -64 on a from 2026-27 "
+            r"in the mitigated scenario: together they must stay between -50 and 100, as one "
+            r"does \(their effects compound\)",
+        ),
+        # two lines of the log a reader cannot tell apart
+        (
+            entry("unit_cost_change", "{percent: -5}", name="Banding")
+            + entry("reduce_new_plans", "{percent: 5}", name="banding"),
+            "mitigations 1 and 2 are both named 'Banding' and 'banding'",
+        ),
+        # a misspelt second block, or notes beside the list, were read as nothing
+        (
+            entry("reduce_new_plans", "{percent: 5}") + "mitigatons:\n  - name: Other\n",
+            r"unknown top-level key\(s\) mitigatons; the file holds one 'mitigations:' list",
+        ),
     ],
 )
 def test_the_mitigations_file_is_checked_against_the_lever(tmp_path, text, message):
