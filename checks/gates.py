@@ -3033,14 +3033,17 @@ def balance_brought_forward_anchors(
     facts = as_warehouse(target).frame(
         f"""
         WITH given AS (
-            SELECT la_code, financial_year, sum(amount_gbp) AS amount_gbp
+            SELECT la_code, financial_year, sum(amount_gbp) AS amount_gbp,
+                   min(source_file) AS source_file, min(source_row) AS source_row
             FROM staging.stg_budget__lines WHERE line = 'balance_brought_forward'
             GROUP BY la_code, financial_year
         ),
         chain AS (
             SELECT la_code,
                    coalesce(min(financial_year) FILTER (WHERE is_complete_year),
-                            min(financial_year)) AS first_year
+                            min(financial_year)) AS first_year,
+                   min(financial_year) FILTER (WHERE is_complete_year) AS first_complete,
+                   max(financial_year) FILTER (WHERE is_complete_year) AS last_complete
             FROM marts.fct_hnb_position GROUP BY la_code
         ),
         ledger AS (
@@ -3063,11 +3066,18 @@ def balance_brought_forward_anchors(
             LEFT JOIN given g ON g.la_code = l.la_code
             GROUP BY l.la_code, l.given_in_ledger_years
         )
-        SELECT g.la_code, {_council_in_label("g")} || g.financial_year AS label,
+        SELECT g.la_code,
+               {_council_in_label("g")} || 'given for ' || g.financial_year || ' ('
+                   || g.source_file || ' row ' || CAST(g.source_row AS STRING) || '); '
+                   || CASE WHEN c.first_complete IS NULL
+                       THEN 'the ledger holds no complete year yet'
+                       ELSE 'complete years of the ledger: ' || c.first_complete || ' to '
+                           || c.last_complete END AS label,
                g.amount_gbp::DOUBLE AS balance_brought_forward_gbp,
                coalesce(a.anchored, false) AS anchored
         FROM given g
         LEFT JOIN anchored a ON a.la_code = g.la_code
+        LEFT JOIN chain c ON c.la_code = g.la_code
         ORDER BY g.la_code, g.financial_year
         """
     )

@@ -866,7 +866,12 @@ def test_a_balance_brought_forward_that_cannot_anchor_the_balance_fails_naming_i
         assert "the budget file's balance brought forward is for no year that can anchor" in (
             result.summary
         )
-        assert result.summary.endswith(f"a complete year the ledger covers ({year})")
+        # the year given, its row, and the years that could anchor it (it had read as though
+        # the year given were the one to give)
+        assert result.summary.endswith(
+            f"a complete year the ledger covers (given for {year} "
+            "(budget/budget.csv row 4); complete years of the ledger: 2021-22 to 2023-24)"
+        ), result.summary
     # the year after a complete ledger's last anchors it: the ledger closes on it
     con.execute(
         "UPDATE raw.budget SET financial_year = '2024-25', amount = ("

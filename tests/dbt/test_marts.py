@@ -714,7 +714,11 @@ def test_a_ledger_that_starts_part_way_through_its_first_year_carries_no_balance
         "2022-23": before["2022-23"] - before["2021-22"],
         "2023-24": before["2023-24"] - before["2021-22"],
     }
-    assert not anchors.passed and "a complete year the ledger covers (2021-22)" in anchors.summary
+    # (naming the year to give: the first complete one, not only the part year given)
+    assert not anchors.passed and (
+        "a complete year the ledger covers (given for 2021-22 (budget/budget.csv row 4); "
+        "complete years of the ledger: 2022-23 to 2023-24)"
+    ) in anchors.summary, anchors.summary
     with duckdb.connect(str(warehouse_copy)) as con:
         con.execute(
             "INSERT INTO raw.budget SELECT * REPLACE ('2022-23' AS financial_year, ? AS amount, "
