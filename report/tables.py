@@ -736,6 +736,8 @@ ASSUMPTION_LABELS = {
 
 
 CARRIED_UNIT_COST = re.compile(r"(\d{4}-\d{2})'s unit cost \(£[\d,]+\)")
+# the years a unit-cost growth was measured over, as forecast.assumptions names them
+GROWTH_SPAN = re.compile(r"the growth of (\d{4}-\d{2}) to (\d{4}-\d{2})")
 
 
 def assumptions(data: ReportData, threshold: int | None = None) -> list[Table]:
@@ -784,6 +786,32 @@ def assumptions(data: ReportData, threshold: int | None = None) -> list[Table]:
         )
         frame.loc[per_type, "value"] = np.nan
         frame.loc[per_type, "source"] = f"hidden: fewer than {threshold} placements"
+
+        # a type's growth measured from or to a year whose unit cost is hidden: the rate and the
+        # unit cost shown at the span's other end gave the hidden one back (EOTAS 2022-23's
+        # £23,712 as £29,636 ÷ 1.077³, to 0.1 %); a rate held at its bound gives nothing back
+        def spans_hidden(source, provision) -> bool:
+            found = GROWTH_SPAN.search(source) if isinstance(source, str) else None
+            if found is None or "a year in cash" not in source:
+                return False
+            return any(
+                pd.notna(own.get((year, provision)))
+                and pd.isna(priced["unit_cost_gbp"].get((year, provision)))
+                for year in found.groups()
+            )
+
+        growth = frame["assumption"].eq("unit_cost_growth") & pd.Series(
+            [
+                spans_hidden(source, provision)
+                for source, provision in zip(frame["source"], frame["provision_type"], strict=True)
+            ],
+            index=frame.index,
+        )
+        frame.loc[growth, "value"] = np.nan
+        frame.loc[growth, "source"] = (
+            f"hidden: measured from a year whose unit cost is hidden (fewer than {threshold} "
+            "placements)"
+        )
         # a carried year's spend by type is its census's plans × the stated places per plan and
         # unit cost: the counts the caseload hides would come back (its total is shown)
         by_type = frame["assumption"].eq("in_progress_year_spend_by_type")

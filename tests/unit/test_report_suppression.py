@@ -222,6 +222,42 @@ def test_a_unit_cost_carried_from_a_hidden_year_is_not_quoted_for_publication():
     assert assumptions(data)[0].frame["Source"].tolist()[0] == source.format("2023-24")
 
 
+def test_a_growth_measured_from_a_hidden_year_is_not_quoted_for_publication():
+    """EOTAS's 2022-23 unit cost was hidden (a few placements), but its growth over 2022-23 to
+    2025-26 (+7.7 % a year in cash) stood beside 2025-26's published unit cost: £29,636 ÷
+    1.077³ gave the hidden £23,712 back to 0.1 %. A rate held at its bound gives nothing back."""
+    from report.tables import assumptions
+
+    data = spend_data()
+    measured = (
+        "+5.0% above inflation (the growth of 2023-24 to 2024-25, +8.6% a year in cash, "
+        "deflated by 3.5% a year), compounded with 2.7% inflation"
+    )
+    held = (
+        "+8.0% above inflation, held at the bound of real growth (costs.real_growth_bounds "
+        "-5.0% to +8.0%: the growth of 2023-24 to 2024-25 deflated by 3.5% a year was beyond "
+        "it), compounded with 2.7% inflation"
+    )
+    data.assumptions = pd.DataFrame(
+        {
+            "assumption": ["unit_cost_growth"] * 2,
+            "provision_type": ["inmss", "mss"],
+            "financial_year": [None, None],
+            "value": [0.078, 0.078],
+            "unit": ["a year", "a year"],
+            "source": [measured, measured],
+        }
+    )
+    published = assumptions(data, THRESHOLD)[0].frame
+    assert pd.isna(published["As a rate (%)"].iloc[0]) and "8.6%" not in published["Source"][0]
+    assert published["Source"][0].startswith("hidden: measured from a year whose unit cost")
+    assert published["As a rate (%)"].iloc[1] == pytest.approx(7.8)  # mss: shown both years
+    assert published["Source"][1] == measured
+    assert assumptions(data)[0].frame["Source"][0] == measured  # the internal version quotes it
+    data.assumptions["source"] = [held, held]
+    assert assumptions(data, THRESHOLD)[0].frame["Source"][0] == held
+
+
 def test_a_line_that_is_mostly_a_hidden_type_s_spend_is_hidden_with_another():
     """1.2.3 carries only the independent special school's fees: the line's total in a year whose
     single placement there is hidden would be that child's cost (it was shown as it is)."""
