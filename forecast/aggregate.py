@@ -839,8 +839,14 @@ def published_growth(
     published files, for a council they hold. The lessons are about English councils, so they
     are applied only to a council the files name: with no LA code, or one the files do not hold,
     the joiners follow the caseload's own growth, and the sentence says why."""
-    if not la_code:
-        return None, "no LA code (HIGHNEEDS_LA_CODE, or the SEN2 return's header)"
+    from ingest.load import UNKNOWN_LA_CODE
+
+    if not la_code or la_code == UNKNOWN_LA_CODE:
+        # (000: a landing folder of one council whose code nothing gives)
+        return None, (
+            "no LA code (set HIGHNEEDS_LA_CODE to the council's old three-digit code, or land "
+            "a SEN2 return, whose header gives it)"
+        )
     try:
         councils, lessons = _read_published(folder) if folder is not None else ({}, {})
     except (FileNotFoundError, PublishedDataError) as error:

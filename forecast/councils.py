@@ -34,6 +34,10 @@ class CouncilForecast:
     notes: list[str] = field(default_factory=list)  # for the refresh's log
 
 
+# the joiners_trend assumption's words when the published files could not be pooled with
+NOT_POOLED = "not pooled with the DfE's published files"
+
+
 def forecast_council(
     la_code: str,
     history: History,
@@ -70,6 +74,14 @@ def forecast_council(
         national=published_national(published) if growth is not None else None,
     )
     tables = forecast_tables(forecast, backtest)
+    if growth is None and settings.cohort.pool_with_published:
+        # said where the forecast's assumptions are read (the report, the refresh's summary),
+        # not only in the step's log: a council without HIGHNEEDS_LA_CODE had a forecast that
+        # learnt nothing from the published councils, its balance £4.5m apart, unsaid
+        trend = tables["assumptions"]["assumption"] == "joiners_trend"
+        tables["assumptions"].loc[trend, "source"] = (
+            tables["assumptions"].loc[trend, "source"] + f"; {NOT_POOLED}: {why_not}"
+        )
     tables["assumptions"] = pd.concat(
         [
             tables["assumptions"],

@@ -464,6 +464,21 @@ def _print_council(
                 "forecast.assumptions, the report's first page)",
                 highlight=False,
             )
+    if table_exists(con, "forecast", "assumptions"):
+        from forecast.councils import NOT_POOLED
+
+        unpooled = con.execute(
+            "SELECT DISTINCT source FROM forecast.assumptions "
+            "WHERE assumption = 'joiners_trend' AND contains(source, ?)",
+            [NOT_POOLED],
+        ).fetchall()
+        for (source,) in unpooled:
+            console.print(
+                "The caseload's new plans follow the council's own trend, "
+                + source[source.index(NOT_POOLED) :]
+                + " (forecast.assumptions)",
+                highlight=False,
+            )
     if table_exists(con, "forecast", "backtest"):
         from forecast.backtest import verdict
 

@@ -1221,3 +1221,33 @@ def test_spend_on_a_type_with_no_plan_on_the_census_is_carried_with_central(stea
     assert cut.runs["mitigated"].central.mean(axis=0) == pytest.approx(
         cut.runs["unmitigated"].central.mean(axis=0) - 0.1 * grown
     )
+
+
+def test_a_forecast_not_pooled_with_the_published_files_says_why_in_its_assumptions(
+    steady, tmp_path
+):
+    """A council refreshed without HIGHNEEDS_LA_CODE had a forecast that learnt nothing from the
+    published councils (its balance £4.5m apart from the pooled one), said only in the forecast
+    step's log: its joiners' assumption now says so, and why, where the report and the refresh's
+    summary read it."""
+    from forecast.councils import NOT_POOLED, forecast_council
+
+    log = tmp_path / "mitigations.yml"
+    log.write_text("mitigations: []\n")
+    for code, why in (
+        ("", "no LA code (set HIGHNEEDS_LA_CODE"),
+        ("000", "no LA code (set HIGHNEEDS_LA_CODE"),  # a single council's folder, code unknown
+        ("999", "LA code 999 is not in"),
+    ):
+        done = forecast_council(code, steady, SETTINGS, log, None)
+        assumptions = done.tables["assumptions"].set_index("assumption")
+        source = assumptions.loc["joiners_trend", "source"]
+        assert f"; {NOT_POOLED}: {why}" in source, source
+    unpooled = dataclasses.replace(
+        SETTINGS, cohort=dataclasses.replace(SETTINGS.cohort, pool_with_published=False)
+    )
+    done = forecast_council("999", steady, unpooled, log, None)
+    assert (
+        NOT_POOLED
+        not in done.tables["assumptions"].set_index("assumption").loc["joiners_trend", "source"]
+    )
