@@ -641,7 +641,7 @@ def mitigation_log(data: ReportData) -> Table:
         )
         totals.append(label)
     for kind_label, kinds in (
-        ("Total: savings less costs", ("saving", "cost")),
+        ("Total: savings less modelled costs", ("saving", "cost")),
         ("Total: funding", ("funding",)),
     ):
         part = log[log["Kind"].isin(kinds)]
@@ -676,7 +676,10 @@ def mitigation_log(data: ReportData) -> Table:
         "19%, and a shift acts on the children an earlier shift placed, so moving a line can "
         "change the mitigated forecast. The forecast steps a year at a time (a January census "
         "and its financial year's spend): a mitigation acts on the whole of its start year, so "
-        "one that begins in September is counted from the April before.",
+        "one that begins in September is counted from the April before. A cost to deliver the "
+        "mitigations file states (cost_gbp) is in these rows only when modelled as a cost "
+        "mitigation: the totals, as the mitigated balance, leave a stated one out (named beside "
+        "the balance).",
         totals,
     )
 

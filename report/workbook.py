@@ -315,7 +315,7 @@ def _mitigation_formulas(
                     tuple((1, Ref(r, column)) for r in rows), (("Kind", kind), ("Status", status))
                 )
     groups = {
-        "Total: savings less costs": ("saving", "cost"),
+        "Total: savings less modelled costs": ("saving", "cost"),
         PLAN_TOTAL: ("saving", "cost"),
         "Total: funding": ("funding",),
         EACH_ALONE: tuple(KIND_ORDER),

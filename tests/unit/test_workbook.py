@@ -355,7 +355,7 @@ def test_mitigation_subtotals_are_sumifs_over_each_kind_and_status(tmp_path):
     assert log.raw("Subtotal: assessed savings", "2027-28").startswith("=SUMIFS(")
     assert log.value("Subtotal: assessed savings", "2027-28") == 22.0
     assert log.value("Subtotal: assured savings", cumulative) == 40.0
-    assert log.value("Total: savings less costs", cumulative) == 33.0 + 40.0 - 6.0
+    assert log.value("Total: savings less modelled costs", cumulative) == 33.0 + 40.0 - 6.0
     assert log.value("Total: funding", "2026-27") == 50.0
     assert log.value(EACH_ALONE, cumulative) == 33.0 + 40.0 + 100.0 - 6.0
     row = log.labels["Outreach"]  # its years, across
@@ -369,7 +369,7 @@ def test_mitigation_subtotals_are_sumifs_over_each_kind_and_status(tmp_path):
     )
     assert plan.value("Subtotal: assessed savings", "Cost to deliver (£ a year)") == 12.5
     # the costs to deliver of savings and costs added, under a label that says so
-    assert "Total: savings less costs" not in plan.labels
+    assert "Total: savings less modelled costs" not in plan.labels
     assert plan.value("Total: savings and costs", cumulative) == 33.0 + 40.0 - 6.0
     assert plan.value("Subtotal: assessed savings", cumulative) == 33.0
     assert plan.value("Subtotal: assured costs", cumulative) == -6.0
