@@ -356,6 +356,20 @@ def _titles(
         + (f"Data as at {long_date(data.as_at.as_at)}. " if data.as_at else "")
         + f"Built {built_at} from refresh run {run}."
     )
+    # a ledger starting part-way through a year: that year's spend is part of a year's, left
+    # out of the money tables with nothing said while the caseload tables held its census
+    part = sorted(
+        year
+        for year in data.position.loc[~data.position["is_complete_year"], "financial_year"]
+        if years and year < years[0]
+    )
+    if part:
+        subtitle += (
+            f" The ledger starts part-way through {part[0]}: "
+            + ("that year is" if len(part) == 1 else f"{', '.join(part)} are")
+            + " not a whole year's spend, left out of the money tables and the balance (the "
+            "caseload tables count its census)."
+        )
     if data.as_at and (stale := data.as_at.stale(dt.date.today())):
         subtitle += " " + stale
     about = [

@@ -506,3 +506,38 @@ def test_the_region_s_plans_index_sums_its_councils_across_a_reorganisation():
         {year: 100 * 1.05 ** (year - YEARS[0]) for year in YEARS},
         abs=0.05,  # (to 0.1)
     )
+
+
+def test_a_ledger_starting_part_way_through_a_year_is_said_in_the_subtitle():
+    """A ledger from 31 October 2019: the money tables began at 2020-21 while the caseload tables
+    held 2019-20's census, and nothing said the part year was left out."""
+    from types import SimpleNamespace
+
+    from report.build import _titles
+
+    position = pd.DataFrame(
+        {
+            "financial_year": ["2019-20", "2020-21", "2021-22", "2022-23"],
+            "is_complete_year": [False, True, True, False],
+        }
+    )
+    data = SimpleNamespace(
+        complete_years=["2020-21", "2021-22"],
+        position=position,
+        horizon="2028-29",
+        forecast_years=["2026-27", "2027-28", "2028-29"],
+        assumptions=None,
+        as_at=None,
+        checks=pd.DataFrame({"run_id": ["r1"]}),
+    )
+    options = SimpleNamespace(council_name="A Council", council="999", run_id="r1")
+    _, subtitle, _ = _titles(data, None, options, "internal", None)
+    assert subtitle.startswith("Actual 2020-21 to 2021-22, forecast to 2028-29")
+    assert (
+        "The ledger starts part-way through 2019-20: that year is not a whole year's spend, left "
+        "out of the money tables and the balance (the caseload tables count its census)."
+    ) in subtitle
+    # a last year in progress is the forecast's estimate, not a part year before the ledger
+    assert "2022-23" not in subtitle
+    data.position = position.iloc[1:]
+    assert "part-way" not in _titles(data, None, options, "internal", None)[1]
