@@ -48,6 +48,17 @@ allocated as (
     {%- endif %}
 ),
 
+-- the ledger's payments on the place and top-up lines (allocate_by_provider), allocated
+placement_funding as (
+    select allocated.*
+    from {{ ref('int_spend_allocated') }} as allocated
+    inner join {{ ref('s251_lines') }} as lines
+        on lines.s251_line = allocated.s251_line and lines.allocate_by_provider
+    {%- if after_file_seq is not none %}
+    where allocated.source_file_hash in ({{ ledger_new_files(after_file_seq) }})
+    {%- endif %}
+),
+
 flags as (
     select transactions.la_code, 'finance' as extract, source_file, source_row, source_file_hash,
         transaction_id as record_key, 'payment_for_unknown_placement' as flag
@@ -121,15 +132,10 @@ flags as (
     -- by it: a school's place funding had left its type unflagged (a GIAS extract holding the
     -- school, or the provider's URN on the payment, types it)
     union all
-    select allocated.la_code, 'finance', allocated.source_file, allocated.source_row,
-        allocated.source_file_hash, allocated.transaction_id, 'payment_to_untyped_provider'
-    from {{ ref('int_spend_allocated') }} as allocated
-    inner join {{ ref('s251_lines') }} as lines
-        on lines.s251_line = allocated.s251_line and lines.allocate_by_provider
-    where allocated.provision_type = 'central'
-    {%- if after_file_seq is not none %}
-        and allocated.source_file_hash in ({{ ledger_new_files(after_file_seq) }})
-    {%- endif %}
+    select la_code, 'finance', source_file, source_row, source_file_hash, transaction_id,
+        'payment_to_untyped_provider'
+    from placement_funding
+    where provision_type = 'central'
 
     -- a child's payment on a place or top-up line naming a provider (URN, UKPRN or name) at which
     -- no placement of the child is found, counted at the child's placement that day, which names
@@ -141,9 +147,7 @@ flags as (
     union all
     select allocated.la_code, 'finance', allocated.source_file, allocated.source_row,
         allocated.source_file_hash, allocated.transaction_id, 'payment_at_provider_not_found'
-    from {{ ref('int_spend_allocated') }} as allocated
-    inner join {{ ref('s251_lines') }} as lines
-        on lines.s251_line = allocated.s251_line and lines.allocate_by_provider
+    from placement_funding as allocated
     inner join transactions
         on transactions.la_code = allocated.la_code
         and transactions.transaction_id = allocated.transaction_id
@@ -164,9 +168,6 @@ flags as (
                     or {{ name_key('placements.establishment_name') }} is not null
                 )
         )
-    {%- if after_file_seq is not none %}
-        and allocated.source_file_hash in ({{ ledger_new_files(after_file_seq) }})
-    {%- endif %}
 
     union all
     select la_code, 'placements', source_file, source_row, source_file_hash, placement_id,
