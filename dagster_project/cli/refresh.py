@@ -35,7 +35,36 @@ from .summary import forecast_written, print_report_location, print_summary
 def cmd_refresh(args: argparse.Namespace, console: Console) -> int:
     settings = load_settings()
     settings.require_pseudonym_key()
+    problem = mitigations_problem(settings)
+    if problem:
+        from rich.markup import escape
+
+        console.print(f"[red]{escape(problem)}[/red]")
+        console.print("Nothing was loaded: fix the mitigations file and refresh again.")
+        return 2
     return _refresh_and_summarise(settings, console, wait=args.wait, whole=args.whole)
+
+
+def mitigations_problem(settings: Settings) -> str | None:
+    """What is wrong with the mitigation log a refresh's forecast would stop on, checked before
+    anything loads (a bad `percent: 5%` had been refused by the forecast step, after ingest and
+    dbt): one council's log, or the shared one (HIGHNEEDS_MITIGATIONS) where a council of many
+    uses it. A council's own log in a many-council folder is left to the forecast step, which
+    holds that council alone. Provision types are checked there too, once the warehouse has them."""
+    from forecast.mitigations import MitigationsError, load_mitigations
+
+    try:
+        logs = settings.mitigation_logs()
+        if None in logs:
+            checked = logs[None]
+        elif settings.mitigations in logs.values():
+            checked = settings.mitigations
+        else:
+            return None
+        load_mitigations(checked)
+    except MitigationsError as error:
+        return str(error)
+    return None
 
 
 def forget_ledger_build(settings: Settings) -> None:
