@@ -162,6 +162,7 @@ class CouncilHistory:
     # census years whose row marked some settings' counts (x, c, …) that most councils published,
     # beside its total: (year, the columns), their plans estimated (see _share_withheld)
     withheld_settings: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    new_code: str = ""  # the ONS code (E06000037) the files give beside the old one, if any
 
     @property
     def estimated_mix(self) -> set[int]:
@@ -543,7 +544,7 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
         # (the DfE's labels as it writes them; a space or a capital more read no council)
         level = row["geographic_level"].strip().lower()
         if level == "national":
-            names["E92000001"] = ("England", "England")
+            names["E92000001"] = ("England", "England", "E92000001")
             return "E92000001"
         if level != "local authority":
             return None
@@ -555,7 +556,11 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
                 f"column old_la_code: {row['old_la_code']!r} for {row.get('la_name', '')!r} is "
                 "not a 3-digit old LA code"
             )
-        names[code] = (row["la_name"], row.get("region_name", ""))
+        names[code] = (
+            row["la_name"],
+            row.get("region_name", ""),
+            (row.get("new_la_code") or "").strip().upper(),
+        )
         return code
 
     with _reading(files["caseload.csv"]) as at:
@@ -574,7 +579,11 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
             if code != NATIONAL:  # (England's row is no council's total)
                 census_years.add(year)
                 topics.add(topic)
-            if topic in (TOTAL_TOPIC, AGE_TOPIC):  # the rows read (other topics may repeat)
+            if topic == TOTAL_TOPIC:
+                # one total a council and year, whatever its breakdown says: a second row
+                # labelled 'Total' had replaced the published one (1,850 for 1,685), exit 0
+                once.check(at[0], code, year, topic)
+            elif topic == AGE_TOPIC:  # the rows read (other topics may repeat)
                 once.check(at[0], code, year, topic, row.get("breakdown", "").strip())
             if topic == TOTAL_TOPIC:
                 if not _published(row, "ehcplans"):
@@ -708,7 +717,7 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
         )
         joiners = pd.DataFrame.from_dict(new_plans.get(code, {}), orient="index").sort_index()
         ages = pd.DataFrame.from_dict(by_age.get(code, {}), orient="index").sort_index()
-        name, region = names.get(code, (code, ""))
+        name, region, new_code = names.get(code, (code, "", ""))
         councils[code] = CouncilHistory(
             code,
             name,
@@ -719,6 +728,7 @@ def load_published(folder: Path) -> dict[str, CouncilHistory]:
             imputed,
             tuple(sorted(not_published.get(code, set()) - set(years))),
             tuple((year, withheld[code][year]) for year in shared),
+            new_code,
         )
     return councils
 
@@ -749,6 +759,7 @@ def as_of(councils: dict[str, CouncilHistory], origin: int) -> dict[str, Council
             imputed,
             tuple(y for y in council.total_not_published if y <= origin),
             tuple((y, columns) for y, columns in council.withheld_settings if y <= origin),
+            council.new_code,
         )
     return known
 
@@ -781,12 +792,15 @@ REGIONS = frozenset(
 
 
 def find_council(councils: dict[str, CouncilHistory], query: str) -> CouncilHistory:
-    """By old LA code (e.g. 869) or name ('St Helens', 'Brighton & Hove', 'City of Bristol');
-    a new code (E06000037) is not in these files: the message says to use the old one, and a
-    region's name is not a council's."""
+    """By old LA code (e.g. 869), new code (E06000037, where the files give it) or name ('St
+    Helens', 'Brighton & Hove', 'City of Bristol', 'Hull': a whole word of one council's name,
+    not part of a word, 'Hart' having read as Hartlepool); a region's name is not a council's."""
     query = query.strip()
     if query in councils:
         return councils[query]
+    by_new_code = [c for c in councils.values() if c.new_code and c.new_code == query.upper()]
+    if len(by_new_code) == 1:
+        return by_new_code[0]
     wanted = _name_key(query)
     matches = [c for c in councils.values() if _name_key(c.name) == wanted]
     if wanted in REGIONS and not any(c.name.strip().lower() == query.lower() for c in matches):
@@ -795,7 +809,8 @@ def find_council(councils: dict[str, CouncilHistory], query: str) -> CouncilHist
             "every council with --la all"
         )
     if not matches:
-        matches = [c for c in councils.values() if wanted and wanted in _name_key(c.name)]
+        whole_words = re.compile(rf"\b{re.escape(wanted)}\b")
+        matches = [c for c in councils.values() if wanted and whole_words.search(_name_key(c.name))]
     if len(matches) != 1:
         # a name two councils share across a reorganisation (Dorset 835, abolished in 2019, and
         # 838): say which one the files stop for
@@ -808,8 +823,9 @@ def find_council(councils: dict[str, CouncilHistory], query: str) -> CouncilHist
 
         hint = ", ".join(named(c) for c in matches[:8]) or "none"
         new_code = (
-            "; the published files hold old 3-digit LA codes (e.g. 869), not new E-codes"
-            if re.fullmatch(r"E\d{8}", query)
+            "; no council in the published files has that new code: give its old 3-digit LA "
+            "code (e.g. 869) or its name"
+            if re.fullmatch(r"E\d{8}", query, flags=re.IGNORECASE)
             else ""
         )
         raise KeyError(f"no single council matches {query!r} (matches: {hint}){new_code}")

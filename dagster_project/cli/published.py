@@ -107,7 +107,10 @@ def cmd_forecast_la(args: argparse.Namespace, console: Console) -> int:
                 style="yellow",
                 highlight=False,
             )
-    for line in _sudden_changes(councils, set(table["la_code"])):
+    for line in [
+        *_gaps(councils, set(table["la_code"])),
+        *_sudden_changes(councils, set(table["la_code"])),
+    ]:
         console.print(line, style="yellow", highlight=False)
     if chosen is None:
         # a council left out is named: a CSV of every council but one reads as complete
@@ -223,6 +226,25 @@ def _sudden_changes(councils: dict, forecast: set[str]) -> list[str]:
                 f"{len(every):,} yearly changes of a council's total include {sudden} that large): "
                 "check the published figure before using its forecast, which carries part of "
                 "the change on"
+            )
+    return said
+
+
+def _gaps(councils: dict, forecast: set[str]) -> list[str]:
+    """A sentence for each forecast council with a census missing between its first and last
+    published totals (a row left out, or its total marked x, c or :): the model reads the years
+    about it as growing as England did, and the forecast moved (St Helens' 2026 by 3 %) with
+    nothing said."""
+    said = []
+    for code in sorted(forecast):
+        years = [int(y) for y in councils[code].caseload.index]
+        missing = sorted(set(range(min(years), max(years) + 1)) - set(years)) if years else []
+        if missing:
+            said.append(
+                f"{councils[code].name} ({code}): no published total for January "
+                f"{', '.join(map(str, missing))}, between {min(years)} and {max(years)}: its "
+                "growth about that census counts as England's (check the published file: a row "
+                "left out, or the total marked x, c or :)"
             )
     return said
 

@@ -342,6 +342,23 @@ def test_forecast_la_names_a_council_whose_latest_total_doubled_or_halved():
     )
 
 
+def test_forecast_la_names_a_council_with_a_census_missing_from_its_history():
+    """St Helens' January 2024 row left out (or its total marked ':'): the model read the years
+    about it as England's growth and its 2026 forecast moved by 3 %, with nothing said."""
+    from dagster_project.cli.published import _gaps
+
+    histories = councils()
+    assert _gaps(histories, set(histories) - {NATIONAL}) == []
+    holed = histories["800"].caseload.drop(index=[2022, 2023])
+    histories["800"] = replace(histories["800"], caseload=holed)
+    assert _gaps(histories, {"800", "801"}) == [
+        "Council 0 (800): no published total for January 2022, 2023, between "
+        f"{int(holed.index.min())} and 2025: its growth about that census counts as England's "
+        "(check the published file: a row left out, or the total marked x, c or :)"
+    ]
+    assert _gaps(histories, {"801"}) == []  # only the councils forecast are named
+
+
 def test_an_origin_without_earlier_outcomes_is_a_clear_error():
     with pytest.raises(AggregateInputError, match="no earlier origin"):
         forecast_councils(councils(years=range(2024, 2026)), 2027, simulations=300)
@@ -889,9 +906,16 @@ def test_a_relabelled_total_or_a_row_given_twice_is_refused_not_skipped(tmp_path
     path.write_text("\n".join([*lines, lines[2].replace(",100,", ",200,")]) + "\n")
     with pytest.raises(
         PublishedDataError,
-        match=r"caseload.csv:4: a second row for council 900, 2025, All EHC plans / All EHC "
-        r"plans \(the first is line 3\)",
+        match=r"caseload.csv:4: a second row for council 900, 2025, All EHC plans \(the first "
+        r"is line 3\)",
     ):
+        load_published(tmp_path)
+    # whatever its breakdown says: a second total labelled 'Total' had replaced the published
+    # one (West Berkshire's 1,685 read as 1,850, exit 0)
+    relabelled = lines[2].replace("All EHC plans,All EHC plans", "All EHC plans,Total")
+    assert relabelled != lines[2]
+    path.write_text("\n".join([*lines, relabelled.replace(",100,", ",110,")]) + "\n")
+    with pytest.raises(PublishedDataError, match=r"caseload.csv:4: a second row for council 900"):
         load_published(tmp_path)
 
 
@@ -972,8 +996,16 @@ def test_a_council_is_found_by_its_name_as_people_write_it():
         ("west berkshire", "869"),
     ]:
         assert find_council(councils, query).code == code, query
-    with pytest.raises(KeyError, match="old 3-digit LA codes"):
+    with pytest.raises(KeyError, match="no council in the published files has that new code"):
         find_council(councils, "E06000037")
+    # the new code, where the files give it beside the old (the DfE's caseload.csv does)
+    councils["869"] = replace(councils["869"], new_code="E06000037")
+    assert find_council(councils, "e06000037").code == "869"
+    # a whole word of one council's name, not part of a word: 'Hart' (a district) had read as
+    # Hartlepool, and 'Hull' was Hull or Solihull
+    assert find_council(councils, "Hull").name.startswith("Kingston upon Hull")
+    with pytest.raises(KeyError, match=r"no single council matches 'Hart' \(matches: none\)"):
+        find_council(councils, "Hart")
     # a region is not its namesake council: 'London' was the City of London's 26 plans
     assert find_council(councils, "City of London").code == "201"
     for region in ("London", "south west", "Yorkshire & the Humber"):
