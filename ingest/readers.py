@@ -967,15 +967,31 @@ def _sheet_part(
     ]
     if overflow:
         named = [h for h in header if h.strip()]
+        # a title or notes above the header: the first later row naming the extract's columns
+        # is the real header (its number said, not its words: a data row is never quoted)
+        real = next(
+            (
+                n
+                for n, r in zip(numbers, records, strict=False)
+                if known
+                and not names_a_column(named, known)
+                and names_a_column([t for t in r if t], known)
+            ),
+            None,
+        )
+        if real is not None:
+            hint = (
+                f"; row {real} names the extract's columns: if it is the real header, delete the "
+                f"rows above it (rows {header_row}–{real - 1} look like a title or notes)"
+            )
+        elif len(named) <= 2:
+            hint = ": if that is a title, delete the rows above the real header"
+        else:
+            hint = ""
         raise FileRejected(
             f"{part_name}: row {overflow[0]} has values beyond the last header column; the "
             f"header was taken from row {header_row}, the sheet's first row with values, which "
-            f"holds {first_line_words(named, known or set())}"
-            + (
-                ": if that is a title, delete the rows above the real header"
-                if len(named) <= 2
-                else ""
-            )
+            f"holds {first_line_words(named, known or set())}" + hint
         )
     frame = pd.DataFrame(
         [(r + [None] * width)[:width] for r in records], columns=names, dtype=object

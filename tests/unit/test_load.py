@@ -868,7 +868,12 @@ def test_a_title_above_a_sheets_header_is_named_as_the_likely_cause(tmp_path, co
     assert "header was taken from row 1" in rejected.message
     # the title names no column: counted, not quoted (a first row of data would be a child's)
     assert "1 field naming none of the columns, not quoted" in rejected.message
-    assert "if that is a title, delete the rows above the real header" in rejected.message
+    # the real header's row named (a helper's "row 3 has values beyond the last header column"
+    # pointed at the header itself, and a title of several cells had no hint at all)
+    assert rejected.message.endswith(
+        "; row 3 names the extract's columns: if it is the real header, delete the rows above "
+        "it (rows 1–2 look like a title or notes)"
+    ), rejected.message
 
 
 def test_a_number_shown_with_leading_zeros_keeps_them(tmp_path, con):
