@@ -14,7 +14,7 @@ ENTRY = (
 )
 
 
-def test_a_bad_mitigations_file_stops_the_refresh_before_anything_loads(tmp_path):
+def test_a_bad_mitigations_file_stops_the_refresh_before_anything_loads(tmp_path, monkeypatch):
     """`percent: 5%` was refused by the forecast step, after about a minute of ingest and dbt."""
     landing = tmp_path / "landing"
     (landing / "ehcp").mkdir(parents=True)
@@ -51,15 +51,9 @@ def test_a_bad_mitigations_file_stops_the_refresh_before_anything_loads(tmp_path
     # the refresh stops there, nothing loaded (no warehouse written)
     console = Console(file=io.StringIO(), width=300)
     args = type("Args", (), {"wait": False, "whole": False})()
-    import os
-
-    before = dict(os.environ)
-    try:
-        os.environ.update(env)
-        assert cmd_refresh(args, console) == 2
-    finally:
-        os.environ.clear()
-        os.environ.update(before)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert cmd_refresh(args, console) == 2
     out = console.file.getvalue()
     assert "effect percent must be a number, not '5%'" in out and "Nothing was loaded" in out
     assert not (tmp_path / "w.duckdb").exists()
