@@ -769,11 +769,17 @@ def assumptions(data: ReportData, threshold: int | None = None) -> list[Table]:
         # a type's base unit cost (and the places per plan it is paid on) is one child's cost
         # where Provision spend hides its unit cost
         own = data.spend.set_index(["financial_year", "provision_type"])["unit_cost_gbp"]
+
+        def hidden(year, provision) -> bool:
+            """A unit cost the internal version gives and Provision spend hides."""
+            return pd.notna(own.get((year, provision))) and pd.isna(
+                priced["unit_cost_gbp"].get((year, provision))
+            )
+
         withheld = {
             provision
-            for (year, provision), cost in own.items()
-            if pd.notna(cost)
-            and pd.isna(priced["unit_cost_gbp"].get((year, provision)))
+            for year, provision in own.index
+            if hidden(year, provision)
             and (frame["financial_year"].eq(year) & frame["assumption"].eq("unit_cost")).any()
         }
         carried = frame["assumption"].eq("unit_cost") & frame["source"].str.contains(
@@ -797,11 +803,7 @@ def assumptions(data: ReportData, threshold: int | None = None) -> list[Table]:
             found = GROWTH_SPAN.search(source) if isinstance(source, str) else None
             if found is None or "a year in cash" not in source:
                 return False
-            return any(
-                pd.notna(own.get((year, provision)))
-                and pd.isna(priced["unit_cost_gbp"].get((year, provision)))
-                for year in found.groups()
-            )
+            return any(hidden(year, provision) for year in found.groups())
 
         growth = frame["assumption"].eq("unit_cost_growth") & pd.Series(
             [
