@@ -428,7 +428,12 @@ def ehcp_part(
         {child.join}
         """
     )
-    return Part(table, sen2.file_of("namedplan"), _part_headers(con, table))
+    return Part(
+        table,
+        sen2.file_of("namedplan"),
+        _part_headers(con, table),
+        compared_headers=_compared(con, table),
+    )
 
 
 def placements_part(
@@ -512,11 +517,28 @@ def placements_part(
 def _plan_link(header: str) -> bool:
     """A kept column that says which plan a placement row hangs from, or COLLECT's bookkeeping:
     the active plan's own columns, and the placement row's ids and order."""
-    table, _, column = header.partition(".")
-    return table == "activeplans" or (
-        table == "placementdetail"
+    table, _, _ = header.partition(".")
+    return table == "activeplans" or (table == "placementdetail" and _bookkeeping(header))
+
+
+def _bookkeeping(header: str) -> bool:
+    """A kept column of COLLECT's own: a row's table ids (its own and its parent's), order and
+    NativeId, which tell two exports of one record apart and nothing of the record itself."""
+    table, dot, column = header.partition(".")
+    return (
+        bool(dot)
+        and table != "sen2"
         and column.endswith(("tableid", "orderseqcolumn", "nativeid", "sourceid"))
     )
+
+
+def _compared(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The columns two rows of a part must share to be one row given twice: all but COLLECT's
+    bookkeeping. The same UPN under two person ids (one child exported twice) gives its request
+    and plan twice with other table ids: compared on those too, both were quarantined as
+    conflicting and the child was missing from the caseload, the requests and the plans issued.
+    Rows differing in anything else still conflict."""
+    return [h for h in _part_headers(con, table) if not _bookkeeping(h)]
 
 
 def requests_part(
@@ -597,7 +619,12 @@ def requests_part(
         {child.join}
         """
     )
-    return Part(table, sen2.file_of("requests"), _part_headers(con, table))
+    return Part(
+        table,
+        sen2.file_of("requests"),
+        _part_headers(con, table),
+        compared_headers=_compared(con, table),
+    )
 
 
 def _part_headers(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:

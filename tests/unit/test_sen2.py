@@ -492,6 +492,59 @@ def test_a_persons_line_given_twice_is_read_once_and_two_different_ones_reject_t
     assert "person 3900 is given by 2 different lines" in outcome.message
 
 
+def test_one_child_under_two_person_ids_with_the_same_plan_is_counted_once(tmp_path, con):
+    """The same UPN under two person ids (a record merged in the case system, exported twice),
+    each with the same request, assessment and plan: the rows differ only in COLLECT's table
+    ids and NativeIds, and both were quarantined as conflicting duplicates, the child missing
+    from the caseload, the requests and the plans issued. They are one plan and one request."""
+    folder = _return_with_zara(tmp_path)
+    _append(folder, "person", [
+        {"persontableid": 3950, "sen2tableid": 1, "surname": "Zed", "forename": "Zara",
+         "personbirthdate": "2012-Feb-02 00:00:00", "sex": "F", "upn": "H801200001099"}
+    ])  # fmt: skip
+    for person, key in ((3900, 3901), (3950, 3951)):
+        _append(folder, "requests", [
+            {"requeststableid": key, "persontableid": person,
+             "receiveddate": "2024-Feb-01 00:00:00", "requestoutcome": "A",
+             "nativeid": f"R-{key}"}
+        ])  # fmt: skip
+        _append(folder, "assessment", [
+            {"assessmenttableid": key, "requeststableid": key, "assessmentoutcome": "Y",
+             "assessmentoutcomedate": "2024-May-01 00:00:00", "nativeid": f"A-{key}"}
+        ])  # fmt: skip
+        _append(folder, "namedplan", [
+            {"namedplantableid": key, "assessmenttableid": key,
+             "startdate": "2024-Jun-01 00:00:00", "nativeid": f"P-{key}"}
+        ])  # fmt: skip
+        _append(folder, "activeplans", [{"activeplanstableid": key, "requeststableid": key}])
+        _append(folder, "senneed", [
+            {"activeplanstableid": key, "sentype": "ASD", "sentyperank": 1}
+        ])  # fmt: skip
+    zara = keyed_hash("H801200001099", KEY)
+    for extract, table in ((EHCP, "ehcp"), (REQUESTS, "requests")):
+        [outcome] = load(con, extract, tmp_path).files
+        assert (outcome.status, outcome.rows_quarantined, outcome.rows_duplicate) == (
+            "loaded",
+            0,
+            1,
+        ), (table, outcome)
+        assert con.execute(
+            f"SELECT count(*) FROM raw.{table} WHERE child_id = ?", [zara]
+        ).fetchone() == (1,)
+    # the same request with another date is not a repeat: which is right cannot be known
+    _append(folder, "requests", [
+        {"requeststableid": 3952, "persontableid": 3950,
+         "receiveddate": "2024-Feb-01 00:00:00", "requestoutcome": "N",
+         "requestoutcomedate": "2024-Mar-01 00:00:00"}
+    ])  # fmt: skip
+    again = duckdb.connect()
+    [outcome] = load(again, REQUESTS, tmp_path).files
+    assert (outcome.rows_quarantined, outcome.rows_duplicate) == (2, 1), outcome
+    assert again.execute(
+        "SELECT count(*) FROM raw.requests WHERE child_id = ?", [zara]
+    ).fetchone() == (0,)
+
+
 def test_a_return_whose_year_and_census_day_disagree_is_rejected_naming_both(tmp_path, con):
     """A 2024 return dated 2023-01-18 was read as 2023's: 2023's requests vanished and it was
     ordered before the real 2023 return, with every gate green."""
