@@ -188,6 +188,8 @@ def build_report(
             {
                 "fingerprint": fingerprint,
                 "run_id": options.run_id,
+                # whose report it is: a refresh that holds the council asked for keeps this one
+                "la_code": chosen_council(con, options.council),
                 "headline_png": base64.b64encode(report.headline_png).decode("ascii"),
                 "headline_reading": report.headline_reading,
                 "readings": {

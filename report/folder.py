@@ -62,6 +62,15 @@ def installed_run(out_dir: Path) -> str | None:
         return None
 
 
+def installed_council(out_dir: Path) -> str | None:
+    """The council whose report is in `out_dir` (None: no report, or a record from before it was
+    kept)."""
+    try:
+        return json.loads((out_dir / LAST_BUILD).read_text(encoding="utf-8")).get("la_code")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def settle_report(out_dir: Path, published_run_id: str | None) -> bool:
     """Finish what a killed refresh or report left: swap in the report of the run that published
     the serving file (killed between the two swaps: its report is staged), remove reports staged

@@ -589,7 +589,8 @@ def _print_no_report_held(settings: Settings, asked: str | None, console: Consol
 def print_report_location(settings: Settings, console: Console, run_id: str | None = None) -> None:
     """Where the report is; with `run_id` (this refresh's), whether it is one this refresh kept
     from an earlier one rather than drew (its council held by a gate)."""
-    from report.folder import installed_run
+    from report.folder import installed_council, installed_run
+    from warehouse.councils import chosen_council
 
     from ..settings import load_report_settings
 
@@ -611,11 +612,25 @@ def print_report_location(settings: Settings, console: Console, run_id: str | No
     built_by = installed_run(report.out_dir)
     if run_id and built_by and built_by != run_id:
         # its council was held: every figure in it, the other councils' included, is that run's
+        kept, asked = installed_council(report.out_dir), None
+        if settings.warehouse.exists():
+            with settings.connect_warehouse(read_only=True) as con:
+                asked = chosen_council(con, report.la_code)
+        if kept and asked and kept != asked:
+            # a report of another council, kept from before the council asked for came (or was
+            # asked for): read as the held council's last good report, it was not
+            whose = (
+                f"it is council {kept}'s, not {asked}'s: council {asked} (HIGHNEEDS_LA_CODE, "
+                "else the warehouse's first) was held by a gate this refresh and the report "
+                f"folder holds no report of it, so council {kept}'s was not redrawn either"
+            )
+        else:
+            whose = "its council was held by a gate this refresh, so it was not redrawn"
         console.print(
-            f"[yellow]The report is the last good one, from refresh run {built_by}: its council "
-            "was held by a gate this refresh, so it was not redrawn, and every figure in it is "
-            "that run's (the other councils' too). `highneeds report --la CODE --out DIR` "
-            "draws another council's from this refresh, into a folder of its own.[/yellow]",
+            f"[yellow]The report is the last good one, from refresh run {built_by}: {whose}, "
+            "and every figure in it is that run's (the other councils' too). `highneeds report "
+            "--la CODE --out DIR` draws another council's from this refresh, into a folder of "
+            "its own.[/yellow]",
             highlight=False,
         )
     from forecast.published_extract import SHIPPED, has_published_files

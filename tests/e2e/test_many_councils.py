@@ -553,3 +553,40 @@ def test_a_council_whose_figures_cannot_be_forecast_is_held_while_the_others_pub
         .loc["825", "Figures"]
         .startswith("held, with no figures published yet: forecast/caseload · forecast_fitted: ")
     )
+
+
+def test_a_kept_report_of_another_council_says_whose_it_is(warehouses, tmp_path):
+    """HIGHNEEDS_LA_CODE naming a council held by a gate, the report folder holding another
+    council's report from an earlier refresh: the summary said the report was the held
+    council's last good one, and a finance officer read council 825's figures as 869's."""
+    import json
+
+    from rich.console import Console
+
+    from dagster_project.cli.summary import print_report_location
+    from dagster_project.settings import load_settings
+    from report.folder import LAST_BUILD
+
+    for audience in ("internal", "publication"):
+        (tmp_path / audience).mkdir()
+        (tmp_path / audience / "report.html").write_text("<html></html>")
+
+    def said(asked: str, kept: str) -> str:
+        (tmp_path / LAST_BUILD).write_text(json.dumps({"run_id": "earlier", "la_code": kept}))
+        settings = load_settings(
+            {
+                "HIGHNEEDS_WAREHOUSE": str(warehouses["region"]),
+                "HIGHNEEDS_LA_CODE": asked,
+                "HIGHNEEDS_REPORT_DIR": str(tmp_path),
+            },
+            dotenv=tmp_path / "none.env",
+        )
+        console = Console(file=io.StringIO(), width=400)
+        print_report_location(settings, console, run_id="this")
+        return " ".join(console.file.getvalue().split())
+
+    other = said("869", "825")
+    assert "from refresh run earlier: it is council 825's, not 869's: council 869" in other
+    own = said("869", "869")
+    assert "from refresh run earlier: its council was held by a gate this refresh" in own
+    assert "not 869's" not in own
