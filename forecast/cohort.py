@@ -75,11 +75,13 @@ AGES = np.arange(0, MAX_AGE + 1)
 AGE_GROUPS = ((0, 3), (4, 4), (5, 9), (10, 10), (11, 14), (15, 15), (16, 17), (18, 18), (19, 25))
 JOINED, LEFT = "joined", "left"
 # A provision type that no child entered (joining, or moving in from another type) on the last
-# CLOSED_YEARS censuses and that holds none on the base census has stopped taking children (a
-# unit or a PRU closed, a contract ended) where its entries before made no entry that long less
-# likely than CLOSED_CHANCE (Poisson at their mean a year). The recency-weighted shares would
-# otherwise go on sending it children from its earlier years: an AP closed two years before was
-# forecast 9 plans and £177k by 2028-29, growing.
+# census, or the last CLOSED_YEARS, and that holds none on the base census has stopped taking
+# children (a unit or a PRU closed, a contract ended) where its entries before made no entry that
+# long less likely than CLOSED_CHANCE (Poisson at their mean a year). The recency-weighted shares
+# would otherwise go on sending it children from its earlier years: an AP closed two years before
+# was forecast 9 plans and £177k by 2028-29, growing; an EOTAS service emptied a year before the
+# base census (children entering it until then, every one moved on) was forecast 21 plans and
+# £0.59m a year by 2028-29.
 CLOSED_YEARS = 2
 CLOSED_CHANCE = 0.05
 
@@ -166,6 +168,8 @@ class CohortModel:
     # provision types that have stopped taking children (_closed_types): type → children who
     # entered it a year before they stopped; the model sends them no joiner and no move
     closed: dict[str, float] = field(default_factory=dict)
+    # and the censuses (1 or CLOSED_YEARS) on which none entered it
+    closed_after: dict[str, int] = field(default_factory=dict)
 
     @property
     def leave_rate(self) -> np.ndarray:
@@ -301,8 +305,9 @@ def estimate(
         joiner_cells += 1.0  # where they would join is irrelevant: there are none
     margins = np.outer(joiner_cells.sum(axis=1), joiner_cells.sum(axis=0)) / joiner_cells.sum()
     joiner_share = joiner_cells + 0.5 * margins / max(margins.sum(), 1e-9) * P
-    closed = _closed_types(frame, provisions, base, years, settings.trend_years)
-    for name, before in closed.items():
+    closed_after = _closed_types(frame, provisions, base, years, settings.trend_years)
+    closed = {name: before for name, (before, _) in closed_after.items()}
+    for name, (before, censuses) in closed_after.items():
         i = index[name]
         joiner_share[:, i] = 0.0
         # who would have moved there stays where they are: a gamma of shape 0 draws 0
@@ -310,7 +315,7 @@ def estimate(
         move_alpha[:, others, others] += move_alpha[:, others, i]
         move_alpha[:, others, i] = 0.0
         notes.append(
-            f"{name}: no child entered it on the last {CLOSED_YEARS} censuses and none is there "
+            f"{name}: no child entered it on the last {censuses_text(censuses)} and none is there "
             f"on January {last}'s (before, {before:.1f} a year): forecast to take no child"
         )
     if joiner_share.sum() == 0:
@@ -425,6 +430,7 @@ def estimate(
         notes=notes,
         growth_source=growth_source,
         closed=closed,
+        closed_after={name: censuses for name, (_, censuses) in closed_after.items()},
     )
     if anchor is not None:
         _anchor_to_caseload_growth(model, *anchor)
@@ -433,13 +439,11 @@ def estimate(
 
 def _closed_types(
     frame: pd.DataFrame, provisions: list[str], base: np.ndarray, years: list, trend_years: int
-) -> dict[str, float]:
+) -> dict[str, tuple[float, int]]:
     """Provision types that have stopped taking children (CLOSED_YEARS, CLOSED_CHANCE), each with
-    the children who entered it a year over the `trend_years` before: none where the history is
-    too short to tell."""
-    recent, before = years[-CLOSED_YEARS:], years[:-CLOSED_YEARS][-trend_years:]
-    if len(recent) < CLOSED_YEARS or not before:
-        return {}
+    the children who entered it a year over the `trend_years` before and the censuses without
+    one (CLOSED_YEARS tried first, then the last census alone): none where the history is too
+    short to tell."""
     entries = frame[
         (frame["provision_to"] != frame["provision_from"]) & frame["provision_to"].isin(provisions)
     ]
@@ -450,13 +454,22 @@ def _closed_types(
         .reindex(index=provisions, columns=years, fill_value=0)
     )
     closed = {}
-    for i, name in enumerate(provisions):
-        if base[:, i].sum() > 0 or per_year.loc[name, recent].sum() > 0:
+    for censuses in (CLOSED_YEARS, 1):
+        recent, before = years[-censuses:], years[:-censuses][-trend_years:]
+        if len(recent) < censuses or not before:
             continue
-        rate = float(per_year.loc[name, before].mean())
-        if np.exp(-rate * CLOSED_YEARS) < CLOSED_CHANCE:
-            closed[name] = rate
+        for i, name in enumerate(provisions):
+            if name in closed or base[:, i].sum() > 0 or per_year.loc[name, recent].sum() > 0:
+                continue
+            rate = float(per_year.loc[name, before].mean())
+            if np.exp(-rate * censuses) < CLOSED_CHANCE:
+                closed[name] = (rate, censuses)
     return closed
+
+
+def censuses_text(count: int) -> str:
+    """ "census" or "N censuses", as the closed types' notes read them after "the last"."""
+    return "census" if count == 1 else f"{count} censuses"
 
 
 # The published files' growth and its spread are stated three years ahead (aggregate.council_growth)

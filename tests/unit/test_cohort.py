@@ -195,6 +195,33 @@ def test_a_type_no_child_entered_for_two_censuses_takes_none():
     assert open_model.closed == {} and open_model.joiner_share[:, 1].sum() > 0
 
 
+def test_a_type_emptied_in_the_last_year_after_taking_children_takes_none():
+    """b took 5 children a year until 2024, each moving on a year later; in the year to the
+    last census none entered and the last five left, so it holds none. Two censuses without an
+    entry were needed before: an EOTAS service emptied a year before the base census was
+    forecast 21 plans and £0.59m a year by 2028-29. A year without one at 5 a year is e^-5 =
+    0.7 % by chance; c, emptied the same way at one a year, keeps its share (e^-1 = 37 %)."""
+    rows = []
+    for year in range(2020, 2026):
+        rows.append(joined(year, 5, "a", 30))
+        if year > 2020:
+            rows += [left(year, 5, "a", 30), left(year, 10, "b", 5)]
+        if year <= 2024:
+            rows.append(joined(year, 10, "b", 5))
+        if year <= 2024:
+            rows.append(joined(year, 12, "c", 1))
+        if year > 2020:
+            rows.append(left(year, 12, "c", 1))
+    model = cohort.estimate(transitions(*rows), TYPES, EVEN)
+    assert model.closed == {"b": pytest.approx(5.0)} and model.closed_after == {"b": 1}
+    assert model.joiner_share[:, 1].sum() == 0 and model.joiner_share[:, 2].sum() > 0
+    assert cohort.simulate(model, 3, 200, seed=1).plans[..., 1].sum() == 0
+    assert any(
+        note.startswith("b: no child entered it on the last census and none is there")
+        for note in model.notes
+    )
+
+
 def test_joiners_past_25_do_not_say_where_children_join():
     """Plans that started past 25 (flagged in the cohort mart, counted on their census) were
     clipped to 25 and became a share of joiners at 25 that every forecast year repeated."""
