@@ -1042,7 +1042,8 @@ def assumptions_table(
                 f"{past:+.1%} a year in cash, deflated by {c.historical_inflation:.1%} a year), "
                 f"compounded with {costs.inflation:.1%} inflation"
             )
-        if costs.unit_cost[p] != 0 and costs.real_growth_sd[p] > 0:
+        # (a rate at its bound draws no spread: costs._draw_growth keeps the draws within them)
+        if costs.unit_cost[p] != 0 and costs.real_growth_sd[p] > 0 and not at_bound(real):
             why += (
                 f"; each simulated path grows at its own rate about it (sd "
                 f"{costs.real_growth_sd[p]:.1%} a year, within the bounds), the paths' mean held "

@@ -929,6 +929,9 @@ def test_the_unit_costs_and_places_per_plan_the_balance_rests_on_are_stated(miti
     growth = growth[growth["assumption"] == "unit_cost_growth"].set_index("provision_type")
     priced = costs.provisions[int(np.argmax(costs.unit_cost))]
     assert "held at the bound of real growth" in growth.loc[priced, "source"]
+    # a rate at its bound has no spread (no room to draw in): the sd had still been quoted
+    assert costs.real_growth_sd[int(np.argmax(costs.unit_cost))] > 0
+    assert "its own rate about it" not in growth.loc[priced, "source"]
     # central's too: a year-end payment's 24 % measured growth read as a plain "+10.0 % above
     # inflation", the bound unsaid
     assert (
