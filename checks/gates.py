@@ -2100,7 +2100,8 @@ def sen2_returns_every_year(target: Warehouse | duckdb.DuckDBPyConnection) -> Ga
 # median of up to three earlier years by at least FLOWS_CEASED_SHARE of the caseload the year
 # began with (a data cleanse; in the DfE's published ceased plans of 2023 and 2024, 2-4 councils
 # of 150 a year), new plans below the median ÷ FLOWS_NEW_TIMES by at least FLOWS_NEW_SHARE of
-# it (a lost year)
+# it (a lost year), or above FLOWS_CEASED_TIMES it by FLOWS_CEASED_SHARE of it (a year's plans
+# loaded twice under new ids, or a real surge: the joiners' trend carries it)
 FLOWS_CEASED_TIMES, FLOWS_CEASED_SHARE = 2.0, 0.10
 FLOWS_NEW_TIMES, FLOWS_NEW_SHARE = 2.0, 0.05
 FLOWS_EARLIER_YEARS = 3
@@ -2123,8 +2124,8 @@ def _plans(count: float) -> str:
     return f"{_count(count)} plan{'' if count == 1 else 's'}"
 
 
-def _ceased_outside(value: float, usual: float, base: float) -> bool:
-    """Whether `value` plans ceased (or children left) is far above the `usual`: above
+def _far_above(value: float, usual: float, base: float) -> bool:
+    """Whether `value` plans ceased or issued (or children left) is far above the `usual`: above
     FLOWS_CEASED_TIMES it, by FLOWS_CEASED_SHARE of the `base` caseload and FLOWS_AT_LEAST."""
     return value > FLOWS_CEASED_TIMES * usual and value - usual >= max(
         FLOWS_CEASED_SHARE * base, FLOWS_AT_LEAST
@@ -2192,11 +2193,15 @@ def flows_within_usual(target: Warehouse | duckdb.DuckDBPyConnection) -> GateRes
                     continue
                 value = float(r[column])
                 if what == "ceased":
-                    outside = _ceased_outside(value, usual, opening)
+                    outside = _far_above(value, usual, opening)
                 else:
-                    outside = value < usual / FLOWS_NEW_TIMES and usual - value >= max(
-                        FLOWS_NEW_SHARE * opening, FLOWS_AT_LEAST
-                    )
+                    # a lost year, or a surge: 610 new plans against a usual 277 (a year's
+                    # plans given twice) had passed as "within the usual range", and the
+                    # joiners' trend carried it (the 2028-29 balance £11m lower)
+                    outside = (
+                        value < usual / FLOWS_NEW_TIMES
+                        and usual - value >= max(FLOWS_NEW_SHARE * opening, FLOWS_AT_LEAST)
+                    ) or _far_above(value, usual, opening)
                 if outside:
                     verb = "ceased" if what == "ceased" else "issued"
                     add(
@@ -2259,7 +2264,7 @@ def flows_within_usual(target: Warehouse | duckdb.DuckDBPyConnection) -> GateRes
             value = float(last.left_since)
             day = pd.Timestamp(last.census_date).date()
             later = later_of[(code, day)]
-            if _ceased_outside(value, usual, float(last.on_census)):
+            if _far_above(value, usual, float(last.on_census)):
                 add(
                     code,
                     f"{value:,.0f} of the {last.on_census:,.0f} children on the {day} census "
@@ -2278,12 +2283,12 @@ def flows_within_usual(target: Warehouse | duckdb.DuckDBPyConnection) -> GateRes
         {
             "outside_usual": (
                 "plans ceased or issued far outside the years before: a data cleanse, a lost "
-                "year of plans, or a real change. The forecast goes on from the last complete "
-                "year's spend per plan (full-time places per census plan: a cleanse's leavers' "
-                "months count in it), starts from the last January census (plans ceased since "
-                "are not known to it), and reads its trend and unit-cost growth from the years "
-                "as they are. Check the plans extract against the case system; if the change "
-                "is real, nothing is wrong"
+                "year of plans or one given twice, or a real change. The forecast goes on from "
+                "the last complete year's spend per plan (full-time places per census plan: a "
+                "cleanse's leavers' months count in it), starts from the last January census "
+                "(plans ceased since are not known to it), and reads its trend and unit-cost "
+                "growth from the years as they are. Check the plans extract against the case "
+                "system; if the change is real, nothing is wrong"
             )
         },
     )
@@ -2370,7 +2375,9 @@ def base_year_spend_within_usual(target: Warehouse | duckdb.DuckDBPyConnection) 
             "steps": (
                 "the last complete year's spend, or a unit cost, stepped far from the year "
                 "before: a one-off payment (a back-dated fee, a year-end payment on a central "
-                "line), a restatement, or a real change. The forecast goes on from that year's "
+                "line), a restatement, a fall from payments missing for part of the year (a "
+                "feed or cost centre that stopped: the type's unit cost then falls, and its "
+                "forecast with it), or a real change. The forecast goes on from that year's "
                 "level and from the growth measured up to it; a one-off belongs in the year it "
                 "was paid only. Check the ledger's largest postings of that year (highneeds "
                 "trace spend); if the step is real, nothing is wrong"

@@ -98,6 +98,16 @@ def test_a_year_without_new_plans_warns():
     assert "0 plans issued in the year to the 2024 census against a usual 150" in result.summary
 
 
+def test_a_year_of_new_plans_far_above_the_usual_warns():
+    """610 new plans against a usual 277 passed as "every year's ceased and new plans within the
+    usual range", and the joiners' trend carried the surge into every forecast year."""
+    result = gates.flows_within_usual(_warehouse(STEADY_CEASED, {**STEADY_NEW, 2026: 400}))
+    assert not result.passed
+    assert "400 plans issued in the year to the 2026 census against a usual 150" in result.summary
+    # twice the usual and a tenth of the caseload above it, as for ceased plans
+    assert gates.flows_within_usual(_warehouse(STEADY_CEASED, {**STEADY_NEW, 2026: 240})).passed
+
+
 @pytest.mark.parametrize("left, warns", [(10, False), (200, True)])
 def test_children_leaving_since_the_last_census_against_the_same_weeks_before(left, warns):
     result = gates.flows_within_usual(_warehouse(STEADY_CEASED, STEADY_NEW, left))
