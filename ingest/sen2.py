@@ -61,6 +61,30 @@ REQUIRED_TABLES = {
 READ_TABLES = frozenset(
     {"person", "requests", "assessment", "namedplan", "activeplans", "placementdetail", "senneed"}
 )
+# the columns a row named by one Blade table's file and row reads from another table of the
+# return: (the file's table, column) → (table, column) read. A request whose plan date was after
+# the extract date was named "requests.csv:203 plan_start_date", a column requests.csv has not
+READ_FROM = {
+    ("namedplan", "date_of_birth"): ("person", "personbirthdate"),
+    ("namedplan", "sex"): ("person", "sex"),
+    ("namedplan", "primary_need"): ("senneed", "sentype"),
+    ("namedplan", "secondary_need"): ("senneed", "sentype"),
+    ("namedplan", "request_date"): ("requests", "receiveddate"),
+    ("requests", "plan_start_date"): ("namedplan", "startdate"),
+    ("requests", "assessment_outcome_date"): ("assessment", "assessmentoutcomedate"),
+    ("requests", "week20_exception"): ("assessment", "week20"),
+}
+
+
+def read_from(source_file: str, column: str) -> str | None:
+    """Where in a SEN2 return a column of a row named by `source_file` was read, when not in that
+    file ("namedplan.startdate": the row's own linked row of that table); None when read from the
+    file itself, or not a Blade file."""
+    found = BLADE_TABLE.search(source_file or "")
+    hit = READ_FROM.get((found.group(1).lower(), column)) if found else None
+    return f"{hit[0]}.{hit[1]}" if hit else None
+
+
 PARENT_LINKS = (
     "activeplanstableid",
     "requeststableid",

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from forecast.years import census_year_of_fy
 from ingest.load import UNKNOWN_LA_CODE
+from ingest.sen2 import read_from
 from warehouse import FORECAST_BEING_WRITTEN, forecast_record, table_exists
 
 from ..settings import Settings
@@ -165,6 +166,9 @@ def _print_examples(console: Console, heading: str, table: str, rows: list[tuple
     how many more `table` holds (the first few alone had read as every row)."""
     shown_of: dict[str, int] = {}
     for code, count, source_file, source_row, column, value in rows:
+        # a SEN2 row's column read from another table of the return: say which
+        origin = read_from(source_file, column)
+        column = f"{column} (read from {origin})" if origin else column
         if code not in shown_of:
             console.print(f"[yellow]{heading}: {code} × {count:,}", highlight=False)
         shown_of[code] = shown_of.get(code, 0) + 1

@@ -570,3 +570,41 @@ def test_a_return_whose_year_and_census_day_disagree_is_rejected_naming_both(tmp
         f"gives year {year + 1} but referencedate "
     ) in rejected[0].message
     assert f"the {year + 1} return's census day is in January {year + 1}" in rejected[0].message
+
+
+def test_a_request_rows_column_read_from_the_named_plan_is_named_so(tmp_path, con):
+    """A request whose named plan starts after the extract date is quarantined: the summary
+    named `requests.csv:<row> plan_start_date`, a column requests.csv has not (the date is the
+    named plan's startdate)."""
+    import io
+
+    from rich.console import Console
+
+    from dagster_project.cli.summary import _print_examples
+    from ingest.sen2 import read_from
+
+    folder = _return_with_zara(tmp_path)
+    _append(folder, "requests", [
+        {"requeststableid": 3901, "persontableid": 3900,
+         "receiveddate": "2024-Feb-01 00:00:00", "requestoutcome": "A"}
+    ])  # fmt: skip
+    _append(folder, "assessment", [
+        {"assessmenttableid": 3901, "requeststableid": 3901, "assessmentoutcome": "Y",
+         "assessmentoutcomedate": "2024-May-01 00:00:00"}
+    ])  # fmt: skip
+    _append(folder, "namedplan", [
+        {"namedplantableid": 3901, "assessmenttableid": 3901, "startdate": "2027-Jun-01 00:00:00"}
+    ])  # fmt: skip
+    [outcome] = load(con, REQUESTS, tmp_path).files
+    assert outcome.rows_quarantined == 1
+    row = con.execute(
+        "SELECT 'date_after_extract', 1, _source_file, _source_row, 'plan_start_date', NULL "
+        "FROM quarantine.requests"
+    ).fetchone()
+    assert row[2].endswith("_requests.csv")
+    console = Console(file=io.StringIO(), width=300)
+    _print_examples(console, "quarantined", "quarantine.requests", [row])
+    said = console.file.getvalue()
+    assert f"{row[2]}:{row[3]} plan_start_date (read from namedplan.startdate): date" in said
+    assert read_from("ehcp/plans.csv", "plan_start_date") is None
+    assert read_from(row[2], "request_date") is None  # requests.csv's own receiveddate
