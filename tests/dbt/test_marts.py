@@ -715,10 +715,14 @@ def test_a_ledger_that_starts_part_way_through_its_first_year_carries_no_balance
         "2023-24": before["2023-24"] - before["2021-22"],
     }
     # (naming the year to give: the first complete one, not only the part year given)
-    assert not anchors.passed and (
-        "a complete year the ledger covers (given for 2021-22 (budget/budget.csv row 4); "
-        "complete years of the ledger: 2022-23 to 2023-24)"
-    ) in anchors.summary, anchors.summary
+    assert (
+        not anchors.passed
+        and (
+            "a complete year the ledger covers (given for 2021-22 (budget/budget.csv row 4); "
+            "complete years of the ledger: 2022-23 to 2023-24)"
+        )
+        in anchors.summary
+    ), anchors.summary
     with duckdb.connect(str(warehouse_copy)) as con:
         con.execute(
             "INSERT INTO raw.budget SELECT * REPLACE ('2022-23' AS financial_year, ? AS amount, "
@@ -1339,6 +1343,47 @@ def test_a_placement_left_open_after_the_child_s_last_plan_ceased_counts_no_plac
     year = ceased_on.year if ceased_on.month >= 4 else ceased_on.year - 1
     assert after == before and after[-1][0] == f"{year}-{(year + 1) % 100:02d}"
     assert flagged == [(placement, "placements")]
+
+
+def test_a_placement_given_again_under_a_new_id_the_same_day_counts_one_place(warehouse_copy):
+    """A child's open placement given again under a new id from the same day, neither ranked (a
+    record duplicated in the case system): neither took the other over (the rule wanted a later
+    start), so both counted in full, the type's places one higher and its unit cost lower, with
+    only overlapping_placement said. The one the census counts (the lower id) is in force."""
+    with duckdb.connect(str(warehouse_copy)) as con:
+        placement, child = con.execute(
+            "SELECT placement_id, child_id FROM raw.placements "
+            "WHERE end_date IS NULL AND placement_rank IS NULL AND start_date < DATE '2023-01-01' "
+            "ORDER BY placement_id LIMIT 1"
+        ).fetchone()
+
+        def places(con) -> list[tuple]:
+            return con.execute(
+                "SELECT financial_year, sum(fte) FROM intermediate.int_placement_days_by_year "
+                "WHERE child_id = ? GROUP BY ALL ORDER BY ALL",
+                [child],
+            ).fetchall()
+
+        before = places(con)
+        con.execute(
+            "INSERT INTO raw.placements SELECT * REPLACE ('~COPY' AS placement_id, "
+            "_source_row + 100000 AS _source_row) FROM raw.placements WHERE placement_id = ?",
+            [placement],
+        )
+    rebuild(warehouse_copy, "stg_placements__spells+", "int_data_quality_flags+", data_tests=False)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        after = places(con)
+        copied = con.execute(
+            "SELECT count(*) FROM intermediate.int_placement_days_by_year "
+            "WHERE placement_id = '~COPY'"
+        ).fetchone()[0]
+        flagged = con.execute(
+            "SELECT count(*) FROM intermediate.int_data_quality_flags "
+            "WHERE flag = 'overlapping_placement' AND record_key IN (?, '~COPY')",
+            [placement],
+        ).fetchone()[0]
+    assert after == before and copied == 0
+    assert flagged >= 1  # still said
 
 
 def test_a_placement_begun_after_the_child_s_last_plan_ceased_counts_no_place(warehouse_copy):

@@ -19,7 +19,10 @@ with placements_as_given as (
 -- whose old spell ends the day the new one starts counts that day once (it counted in both),
 -- and an old spell the case system never closed (flagged overlapping_placement) counts no place
 -- beside the new one (it counted two for one child, every year). A short spell inside a longer
--- one (a term at a pupil referral unit) takes nothing from the longer one
+-- one (a term at a pupil referral unit) takes nothing from the longer one. Of two spells starting
+-- the same day at the same rank, the one the census counts (the lower placement id) is in force
+-- and the other, lasting no longer, counts no day (a record duplicated under a new id counted the
+-- child twice in its type's places, its unit cost lower, with only overlapping_placement said)
 placements_handed_over as (
     select
         earlier.la_code,
@@ -36,7 +39,10 @@ placements_handed_over as (
     left join placements_as_given as later
         on later.la_code = earlier.la_code
         and later.child_id = earlier.child_id
-        and later.start_date > earlier.start_date
+        and (
+            later.start_date > earlier.start_date
+            or (later.start_date = earlier.start_date and later.placement_id < earlier.placement_id)
+        )
         and later.start_date <= coalesce(earlier.end_date, date '9999-12-31')
         and coalesce(later.end_date, date '9999-12-31')
             >= coalesce(earlier.end_date, date '9999-12-31')
