@@ -160,6 +160,29 @@ def recorded_state(con: duckdb.DuckDBPyConnection) -> dict | None:
     return json.loads(row[0]) if row else None
 
 
+def _gone(con: duckdb.DuckDBPyConnection, missing: set[str]) -> str:
+    """Why the finance files built last time (`missing`: their hashes) are not in this build:
+    replaced (a file of the same name holds other rows now) or taken out. A corrected file
+    written over the old one had read as a file that left the landing folder."""
+    hashes = sorted(missing)
+    marks = ", ".join("?" for _ in hashes)
+    replaced = [
+        name
+        for (name,) in con.execute(
+            f"SELECT DISTINCT gone.file_name FROM raw.{LEDGER}_files AS gone "
+            f"WHERE gone.file_hash IN ({marks}) AND EXISTS (SELECT 1 FROM raw.{LEDGER}_files AS "
+            "now WHERE now.in_landing AND now.file_name = gone.file_name "
+            "AND now.file_hash <> gone.file_hash) ORDER BY 1",
+            hashes,
+        ).fetchall()
+    ]
+    left = len(missing) - len(replaced)
+    said = [f"{len(replaced)} finance file(s) replaced ({', '.join(replaced)})"] if replaced else []
+    if left > 0:
+        said.append(f"{left} finance file(s) left the landing folder")
+    return "; ".join(said)
+
+
 def plan(con: duckdb.DuckDBPyConnection, project_dir: Path) -> LedgerBuild:
     """How the next build should treat the ledger (see the module's docstring)."""
     before = recorded_state(con)
@@ -176,7 +199,7 @@ def plan(con: duckdb.DuckDBPyConnection, project_dir: Path) -> LedgerBuild:
         return LedgerBuild(None, "files of an extract other than finance changed")
     missing = set(before["finance"]) - set(now["finance"])
     if missing:
-        return LedgerBuild(None, f"{len(missing)} finance file(s) left the landing folder")
+        return LedgerBuild(None, _gone(con, missing))
     councils = before.get("finance_councils")
     if councils is None or any(now["finance_councils"][h] != code for h, code in councils.items()):
         # (HIGHNEEDS_LA_CODE set or changed since: the rows already built carry the old code)

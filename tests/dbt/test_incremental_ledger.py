@@ -204,6 +204,20 @@ def test_anything_but_new_finance_files_rebuilds_the_ledger_whole(built):
     assert not ledger.incremental and "other than finance" in ledger.reason
     with duckdb.connect(str(warehouse)) as con:
         increment.record(con, DBT_DIR)
+    # a finance file written over with a corrected one: said as replaced (it had read as a
+    # file that left the landing folder)
+    first = landing / "finance" / "ledger_2021_2024.csv"
+    kept = first.read_text()
+    first.write_text(
+        kept.rstrip("\n") + "\nTX00999,30/04/2021,10.00,1.2.5,,,,,Outreach,HN02,Added\n"
+    )
+    ingest(warehouse, landing)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        ledger = increment.plan(con, DBT_DIR)
+    assert not ledger.incremental
+    assert ledger.reason == "1 finance file(s) replaced (finance/ledger_2021_2024.csv)"
+    first.write_text(kept)
+    ingest(warehouse, landing)
     # a finance file leaves the landing folder: its rows must go
     (landing / "finance" / "ledger_2021_2024.csv").unlink()
     (landing / "finance" / "ledger_2024_04.csv").write_text(NEW_MONTH)
