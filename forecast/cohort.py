@@ -468,7 +468,7 @@ def _closed_types(
 
 
 def censuses_text(count: int) -> str:
-    """ "census" or "N censuses", as the closed types' notes read them after "the last"."""
+    """The censuses without an entry, as the closed types' notes say them after "the last"."""
     return "census" if count == 1 else f"{count} censuses"
 
 

@@ -1143,7 +1143,7 @@ def assumptions_table(
                 "children entering a year before",
                 f"no child entered it (joining, or moving from another type) on the last "
                 f"{cohort.censuses_text(model.closed_after.get(provision, cohort.CLOSED_YEARS))} "
-                f"and none is there on January "
+                "and none is there on January "
                 f"{model.base_year}'s, where its entries before ({before:.1f} a year) made that "
                 f"less likely than {cohort.CLOSED_CHANCE:.0%} by chance: the forecast sends it "
                 "no child",
