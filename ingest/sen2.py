@@ -452,12 +452,8 @@ def ehcp_part(
         {child.join}
         """
     )
-    return Part(
-        table,
-        sen2.file_of("namedplan"),
-        _part_headers(con, table),
-        compared_headers=_compared(con, table),
-    )
+    headers = _part_headers(con, table)
+    return Part(table, sen2.file_of("namedplan"), headers, compared_headers=_compared(headers))
 
 
 def placements_part(
@@ -556,13 +552,13 @@ def _bookkeeping(header: str) -> bool:
     )
 
 
-def _compared(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    """The columns two rows of a part must share to be one row given twice: all but COLLECT's
-    bookkeeping. The same UPN under two person ids (one child exported twice) gives its request
-    and plan twice with other table ids: compared on those too, both were quarantined as
-    conflicting and the child was missing from the caseload, the requests and the plans issued.
-    Rows differing in anything else still conflict."""
-    return [h for h in _part_headers(con, table) if not _bookkeeping(h)]
+def _compared(headers: list[str]) -> list[str]:
+    """The columns of a part's `headers` two rows must share to be one row given twice: all but
+    COLLECT's bookkeeping. The same UPN under two person ids (one child exported twice) gives
+    its request and plan twice with other table ids: compared on those too, both were
+    quarantined as conflicting and the child was missing from the caseload, the requests and the
+    plans issued. Rows differing in anything else still conflict."""
+    return [h for h in headers if not _bookkeeping(h)]
 
 
 def requests_part(
@@ -643,12 +639,8 @@ def requests_part(
         {child.join}
         """
     )
-    return Part(
-        table,
-        sen2.file_of("requests"),
-        _part_headers(con, table),
-        compared_headers=_compared(con, table),
-    )
+    headers = _part_headers(con, table)
+    return Part(table, sen2.file_of("requests"), headers, compared_headers=_compared(headers))
 
 
 def _part_headers(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
