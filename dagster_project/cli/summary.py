@@ -557,23 +557,25 @@ def money_m(value: float, decimals: int = 1) -> str:
     return f"{sign}£{abs(value) / 1e6:,.{decimals}f}m"
 
 
-def _print_report_council(settings: Settings, asked: str | None, console: Console) -> None:
+def _print_report_council(settings: Settings, asked: str | None, console: Console) -> str | None:
     """The report is of the council asked for (HIGHNEEDS_LA_CODE, else the SEN2 return's) when the
     warehouse holds it, else of its first council: say so when it moved (the asked council's
-    folder removed or misnamed), or a finance officer reads another council's report as theirs."""
+    folder removed or misnamed), or a finance officer reads another council's report as theirs.
+    Returns the council drawn (None without a warehouse)."""
     from warehouse.councils import chosen_council
 
-    if not asked or not settings.warehouse.exists():
-        return
+    if not settings.warehouse.exists():
+        return None
     with settings.connect_warehouse(read_only=True) as con:
         drawn = chosen_council(con, asked)
-    if drawn is not None and drawn != asked:
+    if asked and drawn is not None and drawn != asked:
         console.print(
             f"[yellow]The report is of council {drawn}, not {asked} (HIGHNEEDS_LA_CODE, or the "
             f"SEN2 return's council): the warehouse holds no figures of {asked}. Put its files "
             "in the landing folder, or set HIGHNEEDS_LA_CODE to a council it holds.[/yellow]",
             highlight=False,
         )
+    return drawn
 
 
 def _print_no_report_held(settings: Settings, asked: str | None, console: Console) -> None:
@@ -594,7 +596,6 @@ def print_report_location(settings: Settings, console: Console, run_id: str | No
     """Where the report is; with `run_id` (this refresh's), whether it is one this refresh kept
     from an earlier one rather than drew (its council held by a gate)."""
     from report.folder import installed_council, installed_run
-    from warehouse.councils import chosen_council
 
     from ..settings import load_report_settings
 
@@ -612,14 +613,11 @@ def print_report_location(settings: Settings, console: Console, run_id: str | No
         f"workbook and charts beside each",
         highlight=False,
     )
-    _print_report_council(settings, report.la_code, console)
+    asked = _print_report_council(settings, report.la_code, console)
     built_by = installed_run(report.out_dir)
     if run_id and built_by and built_by != run_id:
         # its council was held: every figure in it, the other councils' included, is that run's
-        kept, asked = installed_council(report.out_dir), None
-        if settings.warehouse.exists():
-            with settings.connect_warehouse(read_only=True) as con:
-                asked = chosen_council(con, report.la_code)
+        kept = installed_council(report.out_dir)
         if kept and asked and kept != asked:
             # a report of another council, kept from before the council asked for came (or was
             # asked for): read as the held council's last good report, it was not
