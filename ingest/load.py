@@ -866,7 +866,11 @@ def row_rules(extract: Extract, extract_date: dt.date, date_floor: dt.date) -> l
             floor = f"DATE {quote_literal(date_floor.isoformat())}"
             problems.append(Rule("date_before_floor", column.name, f"{typed} < {floor}", text))
     if extract.one_of:
-        none_present = " AND ".join(f"{typed_name(name)} IS NULL" for name in extract.one_of)
+        # none given at all: a value given but unreadable (an unknown setting code, a URN of five
+        # digits) has its own reason, and the row does hold one of them
+        none_present = " AND ".join(
+            f"{blank_to_null(quote_ident(name))} IS NULL" for name in extract.one_of
+        )
         problems.append(
             Rule("no_" + "_or_".join(extract.one_of), "/".join(extract.one_of), none_present)
         )

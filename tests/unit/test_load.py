@@ -604,11 +604,13 @@ def test_placement_rules(tmp_path, con):
         "placement_id,child_id,urn,ukprn,sen_setting,start_date,end_date,annual_cost\n"
         "PL1,C1,,,,2020-09-01,,1000\n"  # no urn / ukprn / setting
         "PL2,C1,123456,,,2020-09-01,2020-08-01,-5\n"  # ends before it starts, negative cost
-        "PL3,C1,,,OLA,2020-09-01,,\n",
+        "PL3,C1,,,OLA,2020-09-01,,\n"
+        "PL4,C1,,,XYZ,2020-09-01,,\n",  # a setting given, but no SEN2 code: that reason alone
     )
     load(con, PLACEMENTS, tmp_path)
     found = reasons(con, "placements")
     assert found[2] == ["no_urn_or_ukprn_or_sen_setting"]
+    assert found[5] == ["unknown_code"]
     assert set(found[3]) == {"end_date_before_start_date", "negative_annual_cost"}
     assert con.execute("SELECT placement_id FROM raw.placements").fetchall() == [("PL3",)]
 
