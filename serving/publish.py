@@ -648,12 +648,13 @@ def _write_published(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
             continue
         source = sources[spec.name]
         types = {c: served_type(str(t)) for c, t in zip(source.columns, source.types, strict=False)}
+        pennies = {c for c, t in zip(source.columns, source.types, strict=False) if _is_money(t)}
         frame = published[spec.name]
         types[spec.count] = (
             "BIGINT"  # a count (sum() gives HUGEINT, which some ODBC clients cannot read)
         )
         columns = ", ".join(
-            f'CAST("{c}" AS {types[c]}) AS "{c}"'
+            _published_column(c, types, pennies)
             if c in types and c not in labelled_dims(spec)
             else f'"{c}"'
             for c in frame.columns
@@ -675,6 +676,18 @@ def _write_published(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
                 f'FROM {_ALIAS}.{schema}."{table}"'
             )
             _describe(con, PUBLISHED_SCHEMA, name)
+
+
+def _is_money(data_type) -> bool:
+    """A warehouse column of pounds and pence (DECIMAL(18, 2))."""
+    return str(data_type).startswith("DECIMAL") and str(data_type).endswith(",2)")
+
+
+def _published_column(column: str, types: dict[str, str], pennies: set[str]) -> str:
+    """A published column in its served type; money to the penny: its totals are summed in
+    floating point (a year's spend read 18082551.919999998 where the ledger gives £18,082,551.92)."""
+    cast = f'CAST("{column}" AS {types[column]})'
+    return f'{f"round({cast}, 2)" if column in pennies else cast} AS "{column}"'
 
 
 _LAST_GOOD = "serving_last_good"

@@ -184,6 +184,22 @@ def test_published_tables_hide_small_counts(warehouse, tmp_path):
     ]
 
 
+def test_published_money_is_to_the_penny(warehouse, tmp_path):
+    """A total row is summed in floating point: 360,000.10 + 1,200,000.20 + 90,000 read
+    1650000.2999999998 in a table meant for a schools forum paper."""
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "UPDATE marts.fct_provision_spend SET spend_gbp = CASE provision_type "
+            "WHEN 'mss' THEN 360000.10 WHEN 'mainstream' THEN 1200000.20 "
+            "WHEN 'inmss' THEN 90000 ELSE 0 END"
+        )
+    serving = tmp_path / "serving.duckdb"
+    publish_from(warehouse, serving, suppression_threshold=2)
+    assert read(
+        serving, "SELECT spend_gbp FROM published.provision_spend WHERE provision_type = 'total'"
+    ) == [(1650000.30,)]
+
+
 def test_each_council_is_published_as_its_own_refresh_would_publish_it(warehouse, tmp_path):
     """A second council in the warehouse: its cells are suppressed and totalled on their own, and
     the first council's published rows are what they were when it was alone."""
