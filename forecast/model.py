@@ -582,7 +582,9 @@ def _position_table(
                 for mean, q in zip(means, spreads, strict=False)
                 for value in (mean[y], *q[:, y])
             ]
-            funding = float(run.funding[:, y].mean())
+            # the budget file's lines and grown years, to the penny (their sum in floating point
+            # read 41178251.34000002)
+            funding = round(float(run.funding[:, y].mean()), 2)
             source = costs.funding_source[fy]
             added = funding - float(baseline.funding[:, y].mean()) if baseline else 0.0
             if abs(added) >= 0.5:

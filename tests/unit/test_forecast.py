@@ -400,6 +400,22 @@ def test_funding_from_the_budget_file_then_grown(steady):
     assert position.loc[("unmitigated", "2027-28"), "funding_gbp"] == pytest.approx(31_000_000)
 
 
+def test_funding_from_the_budget_file_is_to_the_penny(steady):
+    """The budget file's lines summed in floating point read 41178251.34000002 in the
+    published forecast (44,072,699.77 − 3,114,811.93 + 220,363.50)."""
+    lines = pd.DataFrame(
+        {
+            "financial_year": ["2026-27"] * 3,
+            "line": ["hnb_allocation", "place_deductions", "block_transfer"],
+            "amount_gbp": [44_072_699.77, -3_114_811.93, 220_363.50],
+        }
+    )
+    position = run_forecast(
+        dataclasses.replace(steady, budget=lines), [], SETTINGS
+    ).hnb_position.set_index(["scenario", "financial_year"])
+    assert position.loc[("unmitigated", "2026-27"), "funding_gbp"] == 41_178_251.34
+
+
 def test_funding_a_mitigation_adds_is_not_said_to_be_the_budget_file_s(steady):
     """The mitigated scenario's funding held a £0.5m block transfer from the mitigations file and
     read "budget file" (finance reviewer: £41,678,251 against the file's £41,178,251)."""
