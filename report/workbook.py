@@ -353,6 +353,9 @@ def _converted(table: Table, row: int, column, value):
         return value / 100
     if lower in RANK_COLUMNS:
         return round(value)
+    if table.cell_kind(row, column) in ("money", "pounds") and isinstance(value, float):
+        # pounds and pence: a sum in floating point read 5529132.310000001
+        return round(value, 2)
     return value
 
 
