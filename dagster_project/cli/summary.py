@@ -43,19 +43,24 @@ def print_summary(
             con, settings, console, outcome.held_councils, forecast_written(outcome, con)
         )
     if outcome.published:
-        _print_example_mitigations(settings, console)
+        _print_example_mitigations(settings, console, outcome.held_councils)
     _print_publication(settings, outcome, console)
     _print_settings_changed(settings, outcome, console, previous)
 
 
-def _print_example_mitigations(settings: Settings, console: Console) -> None:
+def _print_example_mitigations(
+    settings: Settings, console: Console, held: list[str] | tuple[str, ...] = ()
+) -> None:
     """The mitigated scenarios of a council with no mitigation log of its own apply the shipped
     example's (a £0.5m block transfer a year among them: 17 % of a small council's funding), and
-    nothing had said so."""
+    nothing had said so. A council `held` at its last good figures published none this run (it
+    had been named beside the one that did)."""
     from ..settings import EXAMPLE_MITIGATIONS
 
     example = [
-        code for code, log in settings.mitigation_logs().items() if log == EXAMPLE_MITIGATIONS
+        code
+        for code, log in settings.mitigation_logs().items()
+        if log == EXAMPLE_MITIGATIONS and code not in held
     ]
     if example:
         whose = "" if example == [None] else f" for {', '.join(str(c) for c in example)}"

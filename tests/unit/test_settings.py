@@ -298,12 +298,17 @@ def test_a_councils_own_mitigation_log_is_named_and_hashed_in_what_the_forecast_
 
     from dagster_project.cli.summary import _print_example_mitigations
 
-    def said() -> str:
+    def said(held=()) -> str:
         console = Console(record=True, width=300)
-        _print_example_mitigations(load_settings(), console)
+        _print_example_mitigations(load_settings(), console, held)
         return console.export_text()
 
     assert said() == ""  # its own log
     environment.setenv("HIGHNEEDS_LANDING", str(landing))
     environment.delenv("HIGHNEEDS_MITIGATIONS", raising=False)
     assert "The mitigated scenarios for 869 apply the shipped example mitigation log" in said()
+    # a council held at its last good figures published no forecast this run: not named
+    own.unlink()
+    assert "for 825, 869 apply" in said()
+    assert "for 869 apply" in said(held=["825"])
+    assert said(held=["825", "869"]) == ""
