@@ -685,7 +685,7 @@ def _is_money(data_type) -> bool:
 
 def _published_column(column: str, types: dict[str, str], pennies: set[str]) -> str:
     """A published column in its served type; money to the penny: its totals are summed in
-    floating point (a year's spend read 18082551.919999998 where the ledger gives £18,082,551.92)."""
+    floating point (a year's spend read 18082551.919999998; the ledger gives £18,082,551.92)."""
     cast = f'CAST("{column}" AS {types[column]})'
     return f'{f"round({cast}, 2)" if column in pennies else cast} AS "{column}"'
 
