@@ -2927,9 +2927,11 @@ def complete_years_have_a_budget(target: Warehouse | duckdb.DuckDBPyConnection) 
                 f"one outside 1/{ALLOCATION_SPREAD:g} to {ALLOCATION_SPREAD:g} times the "
                 "median of the council's allocations in the budget file, or a complete year's "
                 f"funding outside 1/{ALLOCATION_SPREAD:g} to {ALLOCATION_SPREAD:g} times its "
-                "spend in the finance ledger: most likely an amount in £ thousands (or pence), "
-                "read as pounds it would publish a deficit many times over, grown on to the "
-                "horizon (write the budget file's amounts in pounds, and the finance "
+                "spend in the finance ledger, or place deductions a share of the year's "
+                f"allocation less than 1/{DEDUCTION_SHARE_SPREAD:g} of the council's usual: "
+                "most likely an amount in £ thousands (or pence), read as pounds it would "
+                "publish a deficit many times over (or deductions in £k, a surplus), grown on "
+                "to the horizon (write the budget file's amounts in pounds, and the finance "
                 "ledger's: where funding and spend differ, the ledger may be the one whose unit "
                 "slipped)"
             ),
@@ -2957,7 +2959,9 @@ def _implausible_allocations(wh: Warehouse) -> pd.DataFrame:
                coalesce(sum(abs(amount_gbp)) FILTER (WHERE line = 'place_deductions'), 0)
                    AS deductions,
                min(source_file) FILTER (WHERE line = 'hnb_allocation') AS source_file,
-               min(source_row) FILTER (WHERE line = 'hnb_allocation') AS source_row
+               min(source_row) FILTER (WHERE line = 'hnb_allocation') AS source_row,
+               min(source_file) FILTER (WHERE line = 'place_deductions') AS deductions_file,
+               min(source_row) FILTER (WHERE line = 'place_deductions') AS deductions_row
         FROM staging.stg_budget__lines GROUP BY la_code, financial_year
         ORDER BY la_code, financial_year
         """
@@ -2967,6 +2971,7 @@ def _implausible_allocations(wh: Warehouse) -> pd.DataFrame:
     for la_code, council in years.groupby("la_code", sort=True):
         allocations = council["allocation"].astype(float)
         middle = float(allocations.median())
+        found += [(la_code, what) for what in _slipped_deductions(council)]
         for r, allocation in zip(council.itertuples(), allocations, strict=True):
             where = (
                 f"{r.source_file} row {r.source_row}, column amount: hnb_allocation for "
@@ -3025,6 +3030,37 @@ def _implausible_allocations(wh: Warehouse) -> pd.DataFrame:
                 )
             )
     return pd.DataFrame(found, columns=["la_code", "what"])
+
+
+# A year's place deductions this many times smaller a share of its allocation than the median of
+# the council's other years is a unit slip: councils' shares moved at most 4.5-fold over
+# 2019-20 to 2023-24 (the DfE's DSG allocations), as academies converted; one year's deductions
+# in £k is a thousandth of its share.
+DEDUCTION_SHARE_SPREAD = 20.0
+
+
+def _slipped_deductions(council: pd.DataFrame) -> list[str]:
+    """A council's years whose place deductions are a far smaller share of the allocation than in
+    its other years (DEDUCTION_SHARE_SPREAD; at least two others with deductions): one year's
+    deductions in £k beside an allocation in pounds passed every check, and its funding read
+    £2.16m high, an overspend year a surplus, grown on to the horizon."""
+    deducted = council[council["deductions"].astype(float) > 0]
+    share = deducted["deductions"].astype(float) / deducted["allocation"].astype(float)
+    found = []
+    for position, r in enumerate(deducted.itertuples()):
+        others = share.drop(share.index[position])
+        if len(others) < 2:
+            continue
+        usual = float(others.median())
+        if float(share.iloc[position]) * DEDUCTION_SHARE_SPREAD < usual:
+            found.append(
+                f"{r.deductions_file} row {r.deductions_row}, column amount: place_deductions "
+                f"for {r.financial_year} is {float(r.deductions):,.2f}, "
+                f"{float(share.iloc[position]):.3%} of its hnb_allocation "
+                f"({float(r.allocation):,.2f}) against {usual:.1%} in the council's other "
+                f"{len(others)} years (the median): most likely an amount in £ thousands"
+            )
+    return found
 
 
 def balance_brought_forward_anchors(

@@ -777,6 +777,33 @@ def test_a_years_allocation_in_thousands_fails_naming_file_row_and_column(con):
     )
 
 
+def test_a_years_place_deductions_in_thousands_fail_naming_file_row_and_column(con):
+    """One year's place deductions typed in £k (2,158.88 for £2,158,876.65) beside an allocation
+    in pounds: its funding £2.16m too high, an overspend year a surplus, every balance after it
+    too good, with every gate green."""
+    con.execute(
+        "UPDATE raw.budget SET amount = round(amount / 1000, 2) "
+        "WHERE line = 'place_deductions' AND financial_year = '2022-23'"
+    )
+    file, row, deductions = con.execute(
+        "SELECT source_file, source_row, amount_gbp FROM staging.stg_budget__lines "
+        "WHERE line = 'place_deductions' AND financial_year = '2022-23'"
+    ).fetchone()
+    result = gates.complete_years_have_a_budget(con)
+    assert not result.passed
+    assert (
+        f"{file} row {row}, column amount: place_deductions for 2022-23 is "
+        f"{float(deductions):,.2f}, 0.0" in result.summary
+    )
+    assert "most likely an amount in £ thousands" in result.summary
+    # a share that moves as academies convert, even fourfold, is no slip
+    con.execute(
+        "UPDATE raw.budget SET amount = round(amount * 1000 * 4, 2) "
+        "WHERE line = 'place_deductions' AND financial_year = '2022-23'"
+    )
+    assert gates.complete_years_have_a_budget(con).passed
+
+
 def test_a_budget_file_in_thousands_fails_naming_each_complete_year(con):
     """Every amount of the budget file in £k: each year's funding 0.1 % of its spend, the
     published deficit −£377m for −£25m, every gate green."""
