@@ -645,14 +645,20 @@ def project_funding(
     source: dict[str, str] = {}
     value = float(recurring_funding(history).get(years[-1], 0.0))
     left_out = float(decided.get(years[-1], 0.0))
+    grown_from = years[-1]
     for start in range(fy_start(years[-1]) + 1, fy_start(horizon) + 1):
         fy = fy_label(start)
         if fy in given:
             funding[fy], source[fy] = float(given[fy]), "budget file"
             left_out = float(decided.get(fy, 0.0))
             value = funding[fy] - left_out
+            grown_from = fy
             continue
-        grown = f"grown {rate:+.1%} a year ({basis})"
+        # what it grows from, said: a one-off in the year's other income recurs with it
+        grown = (
+            f"grown {rate:+.1%} a year ({basis}) from {grown_from}'s allocation less place "
+            "deductions, with its other income"
+        )
         if left_out:
             # said where the funding's source is: the balance would otherwise rest on it unseen
             grown += (
@@ -662,7 +668,7 @@ def project_funding(
             )
             left_out = 0.0
         value *= 1 + rate
-        funding[fy], source[fy] = value, grown
+        funding[fy], source[fy] = round(value, 2), grown  # to the penny, as the file's
     return funding, source
 
 

@@ -204,7 +204,10 @@ def test_funding_from_the_budget_file_then_grown(model):
     assert model.funding == pytest.approx(
         {"2026-27": 32e6, "2027-28": 32e6 * 1.03, "2028-29": 32e6 * 1.03**2}
     )
-    grown = "grown +3.0% a year (assumed)"
+    grown = (
+        "grown +3.0% a year (assumed) from 2026-27's allocation less place deductions, with its "
+        "other income"
+    )
     assert model.funding_source == {"2026-27": "budget file", "2027-28": grown, "2028-29": grown}
 
 
@@ -235,9 +238,11 @@ def test_the_other_dsg_blocks_lines_are_never_high_needs_funding():
     )
     assert source == {
         "2026-27": "budget file",
-        "2027-28": "grown +3.0% a year (assumed), without 2026-27's block transfer and council "
-        "contribution (£0.8m), agreed a year at a time",
-        "2028-29": "grown +3.0% a year (assumed)",
+        "2027-28": "grown +3.0% a year (assumed) from 2026-27's allocation less place deductions, "
+        "with its other income, without 2026-27's block transfer and council contribution "
+        "(£0.8m), agreed a year at a time",
+        "2028-29": "grown +3.0% a year (assumed) from 2026-27's allocation less place deductions, "
+        "with its other income",
     }
 
 
@@ -250,8 +255,9 @@ def test_a_block_transfer_in_the_base_year_is_not_assumed_to_recur():
     funding, source = costs.project_funding(h, SETTINGS, YEARS, "2027-28")
     assert funding == pytest.approx({"2026-27": 23.62e6 * 1.03, "2027-28": 23.62e6 * 1.03**2})
     assert source["2026-27"] == (
-        "grown +3.0% a year (assumed), without 2025-26's block transfer and council contribution "
-        "(£3.0m), agreed a year at a time"
+        "grown +3.0% a year (assumed) from 2025-26's allocation less place deductions, with its "
+        "other income, without 2025-26's block transfer and council contribution (£3.0m), agreed "
+        "a year at a time"
     )
     # with no growth set, the rate is the recurring funding's: a transfer's year is no jump
     rate, _ = costs.funding_rate(h, CostSettings(funding_growth=None), YEARS)
@@ -275,7 +281,10 @@ def test_funding_with_no_growth_set_grows_at_its_recent_rate():
     h = history(budget=[])
     funding, source = costs.project_funding(h, CostSettings(funding_growth=None), YEARS, "2027-28")
     assert funding == pytest.approx({"2026-27": 26.62e6 * 1.1, "2027-28": 26.62e6 * 1.1**2})
-    assert source["2026-27"] == "grown +10.0% a year (recent growth)"
+    assert source["2026-27"] == (
+        "grown +10.0% a year (recent growth) from 2025-26's allocation less place deductions, "
+        "with its other income"
+    )
     # the rate the assumptions and the sensitivity's "as set" row state (they said nothing)
     assert costs.funding_rate(h, CostSettings(funding_growth=None), YEARS) == (
         pytest.approx(0.1),
