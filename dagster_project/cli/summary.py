@@ -48,6 +48,27 @@ def print_summary(
     _print_settings_changed(settings, outcome, console, previous)
 
 
+def _print_grown_in_progress_funding(con, console: Console) -> None:
+    """A year not complete in the finance extract whose budget lines are missing has its funding
+    grown, carried into the balance brought forward: said only in forecast.assumptions, beside a
+    dbt warning naming no year (a helper's ledger cut at December with that year's budget
+    deleted)."""
+    for fy, funding, source in con.execute(
+        "SELECT financial_year, value, source FROM forecast.assumptions "
+        "WHERE assumption = 'in_progress_year_funding' AND NOT contains(source, 'budget file') "
+        "ORDER BY financial_year"
+    ).fetchall():
+        console.print(
+            Text.assemble(
+                (f"{fy} has no budget lines", "yellow"),
+                f" (not complete in the finance extract): its funding, £{funding:,.0f}, is "
+                f"{source.split(': ', 1)[-1]}, and carried into the balance brought forward "
+                "(forecast.assumptions; add the year's lines to the budget file).",
+            ),
+            highlight=False,
+        )
+
+
 def _print_example_mitigations(
     settings: Settings, console: Console, held: list[str] | tuple[str, ...] = ()
 ) -> None:
@@ -473,6 +494,7 @@ def _print_council(
                 "forecast.assumptions, the report's first page)",
                 highlight=False,
             )
+            _print_grown_in_progress_funding(con, console)
     if table_exists(con, "forecast", "assumptions"):
         from forecast.councils import NOT_POOLED
 

@@ -487,6 +487,45 @@ def with_unfinished_year(
     return dataclasses.replace(history, spend=spend, position=position)
 
 
+def test_a_year_in_progress_without_a_budget_is_said_to_have_its_funding_grown(steady):
+    """A refresh in January with the year's budget lines missing: its funding was grown and
+    carried into the balance brought forward, said only in forecast.assumptions beside a dbt
+    warning naming no year."""
+    import duckdb
+    from rich.console import Console
+
+    from dagster_project.cli.summary import _print_grown_in_progress_funding
+
+    def said(history) -> str:
+        assumptions = run_forecast(with_unfinished_year(history), [], SETTINGS).assumptions
+        console = Console(record=True, width=400)
+        with duckdb.connect() as con:
+            con.execute("CREATE SCHEMA forecast")
+            con.execute("CREATE TABLE forecast.assumptions AS SELECT * FROM assumptions")
+            _print_grown_in_progress_funding(con, console)
+        return console.export_text()
+
+    text = said(steady)
+    assert text.startswith("2025-26 has no budget lines (not complete in the finance extract)")
+    assert "is grown +0.0% a year (recent growth) from 2024-25's allocation less place" in text
+    budgeted = dataclasses.replace(
+        steady,
+        budget=pd.concat(
+            [
+                steady.budget,
+                pd.DataFrame(
+                    {
+                        "financial_year": ["2025-26"],
+                        "line": ["hnb_allocation"],
+                        "amount_gbp": [30_000_000.0],
+                    }
+                ),
+            ]
+        ),
+    )
+    assert said(budgeted) == ""
+
+
 def test_a_year_whose_ledger_is_not_whole_is_carried_into_the_balance_not_dropped(steady):
     """Between January and March the census is in but the year's ledger is not whole: the
     forecast years follow the census (2026-27 on) and the costs the last complete year
