@@ -501,7 +501,8 @@ def test_a_year_in_progress_without_a_budget_is_said_to_have_its_funding_grown(s
         console = Console(record=True, width=400)
         with duckdb.connect() as con:
             con.execute("CREATE SCHEMA forecast")
-            con.execute("CREATE TABLE forecast.assumptions AS SELECT * FROM assumptions")
+            con.register("given", assumptions)
+            con.execute("CREATE TABLE forecast.assumptions AS SELECT * FROM given")
             _print_grown_in_progress_funding(con, console)
         return console.export_text()
 
