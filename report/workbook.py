@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.table import Table as ExcelTable
 from openpyxl.worksheet.table import TableStyleInfo
 
@@ -92,7 +92,7 @@ NOT_IN_EXTRACTS = "enter: not in the council's extracts"
 @dataclass(frozen=True)
 class Ref:
     """A cell of a table: its frame row (position) and column heading; `table` names another table
-    written before it on the same sheet."""
+    written before it, on this sheet or an earlier one."""
 
     row: int
     column: object
@@ -133,6 +133,7 @@ class _Placed:
     content: dict[tuple[int, object], object]  # number, text, None, Sum, Input or Formula
     expected: dict[tuple[int, object], float]  # the model's figure for a cell given a formula
     values: dict[tuple[int, object], float] = field(default_factory=dict)
+    sheet: str = ""  # the sheet's title: a formula on another sheet names it
 
 
 def _is_number(value) -> bool:
@@ -170,13 +171,20 @@ def _value(placed: dict[str, _Placed], name: str, row: int, column) -> float:
 
 
 def _render(placed: dict[str, _Placed], name: str, formula: Sum) -> str:
+    here = placed[name].sheet
+
     def at(ref: Ref) -> tuple[int, int]:
         table = placed[ref.table or name]
         return table.rows[ref.row], table.columns[ref.column]
 
+    def sheet_of(ref: Ref) -> str:
+        sheet = placed[ref.table or name].sheet
+        return "" if sheet == here else f"{quote_sheetname(sheet)}!"
+
     cells = [(sign, *at(ref)) for sign, ref in formula.terms]
     if not cells:
         return "=0"
+    sheets = [sheet_of(ref) for _, ref in formula.terms]
     if formula.where:
         table = placed[name]
         first, last = table.rows[table.body[0]], table.rows[table.body[-1]]
@@ -188,7 +196,7 @@ def _render(placed: dict[str, _Placed], name: str, formula: Sum) -> str:
         return f"=SUMIFS({','.join(parts)})"
     rows = [row for _, row, _ in cells]
     columns = [column for _, _, column in cells]
-    if len(cells) > 1 and all(sign == 1 for sign, _, _ in cells):
+    if len(cells) > 1 and all(sign == 1 for sign, _, _ in cells) and not any(sheets):
         down = len(set(columns)) == 1 and rows == list(range(rows[0], rows[0] + len(rows)))
         across = len(set(rows)) == 1 and columns == list(
             range(columns[0], columns[0] + len(columns))
@@ -199,7 +207,8 @@ def _render(placed: dict[str, _Placed], name: str, formula: Sum) -> str:
                 f"{get_column_letter(columns[-1])}{rows[-1]})"
             )
     text = "".join(
-        f"{'-' if sign < 0 else '+'}{get_column_letter(column)}{row}" for sign, row, column in cells
+        f"{'-' if sign < 0 else '+'}{where}{get_column_letter(column)}{row}"
+        for (sign, row, column), where in zip(cells, sheets, strict=True)
     )
     return "=" + text.removeprefix("+")
 
@@ -260,17 +269,12 @@ def _formulas(
         cumulative = row_of.get("Cumulative DSG high needs balance")
         if None in (funding, spend, in_year, cumulative):
             return out
-        actual = placed.get("funding_and_balances_actual")
-        actual_cumulative = None
-        if actual is not None and "Cumulative DSG high needs balance" in actual.labels:
-            actual_cumulative = actual.labels.index("Cumulative DSG high needs balance")
+        before = _actual_close(placed)
         for k, year in enumerate(columns[1:]):
             out[(in_year, year)] = _less(Ref(funding, year), Ref(spend, year))
             if k:
                 out[(cumulative, year)] = _plus(Ref(cumulative, columns[k]), Ref(in_year, year))
-            elif actual_cumulative is not None:
-                last_year = max(actual.columns, key=actual.columns.get)
-                before = Ref(actual_cumulative, last_year, "funding_and_balances_actual")
+            elif before is not None:
                 out[(cumulative, year)] = _plus(before, Ref(in_year, year))
     elif table.name == "gap_to_balance" and {
         "Funding",
@@ -278,13 +282,32 @@ def _formulas(
         "In-year balance",
         "Cumulative balance",
     } <= set(columns):
+        before = _actual_close(placed)
         for k in range(len(frame)):
             out[(k, "In-year balance")] = _less(Ref(k, "Funding"), Ref(k, "Spend"))
             if k:
                 out[(k, "Cumulative balance")] = _plus(
                     Ref(k - 1, "Cumulative balance"), Ref(k, "In-year balance")
                 )
+            elif before is not None:
+                # from the actual close, as the funding and balances sheet's: an edit to the
+                # first year's funding or spend had stopped at its in-year balance
+                out[(k, "Cumulative balance")] = _plus(before, Ref(k, "In-year balance"))
     return out
+
+
+def _actual_close(placed: dict[str, _Placed]) -> Ref | None:
+    """The actual cumulative balance of the last year the funding and balances sheet shows (the
+    forecast's first year runs on from it), when that sheet is written already."""
+    actual = placed.get("funding_and_balances_actual")
+    if actual is None or "Cumulative DSG high needs balance" not in actual.labels:
+        return None
+    last_year = max(actual.columns, key=actual.columns.get)
+    return Ref(
+        actual.labels.index("Cumulative DSG high needs balance"),
+        last_year,
+        "funding_and_balances_actual",
+    )
 
 
 def _mitigation_formulas(
@@ -354,8 +377,12 @@ def _converted(table: Table, row: int, column, value):
     if lower in RANK_COLUMNS:
         return round(value)
     if table.cell_kind(row, column) in ("money", "pounds") and isinstance(value, float):
-        # pounds and pence: a sum in floating point read 5529132.310000001
-        return round(value, 2)
+        # pounds and pence summed in floating point read 5529132.310000001: within a thousandth
+        # of a penny of one, the penny (a model's figure between pennies keeps its precision,
+        # which the formulas and the forecast tables share)
+        pence = value * 100
+        if abs(pence - round(pence)) < 1e-3:
+            return round(pence) / 100
     return value
 
 
@@ -426,8 +453,8 @@ def write_table(
     formats: dict[tuple[int, object], str] | None = None,
 ) -> int:
     """Write `table` from `row`; return the next free row (after a blank one). `placed`: the
-    tables already on the sheet (a formula may refer to them); `formats`: number formats that
-    override the column's for single cells."""
+    tables already written, on this sheet or an earlier one (a formula may refer to them);
+    `formats`: number formats that override the column's for single cells."""
     placed = {} if placed is None else placed
     sheet.cell(row, 1, table.title).font = SUBTITLE
     row += 1
@@ -474,6 +501,7 @@ def write_table(
         body=body,
         content=content,
         expected=expected,
+        sheet=sheet.title,
     )
     for i in order:
         row = here.rows[i]
@@ -916,12 +944,12 @@ def write_workbook(
         )
     cover.column_dimensions["A"].width = 28
     cover.column_dimensions["B"].width = 110
+    placed: dict[str, _Placed] = {}  # the whole workbook's: a formula may reach another sheet
     for name, tables in sheets.items():
         sheet = workbook.create_sheet(name[:31])
         sheet.cell(1, 1, name).font = TITLE
         sheet.cell(2, 1, title).font = NOTE
         row = 4
-        placed: dict[str, _Placed] = {}
         for table in tables:
             row = write_table(sheet, row, table, placed, formats.get(table.name))
         _widths(sheet)

@@ -1,5 +1,6 @@
 """Read the report's workbook as Excel would show it: its formulas evaluated, for the few things
-they use (cell references, + - * /, SUM over ranges, SUMIFS with text criteria). A blank cell
+they use (cell references, on the sheet or another, + - * /, SUM over ranges, SUMIFS with text
+criteria). A blank cell
 counts as 0; text in arithmetic is an error, as #VALUE! is in Excel. No spreadsheet engine is
 needed, and a formula that uses anything else fails the test that meets it."""
 
@@ -12,7 +13,8 @@ from openpyxl.utils import column_index_from_string, get_column_letter
 
 TOKEN = re.compile(
     r"""\s*(?:
-    (?P<range>\$?[A-Z]{1,3}\$?\d+:\$?[A-Z]{1,3}\$?\d+)
+    (?P<other>(?:'(?:[^']|'')+'|[A-Za-z0-9_]+)!\$?[A-Z]{1,3}\$?\d+)
+  | (?P<range>\$?[A-Z]{1,3}\$?\d+:\$?[A-Z]{1,3}\$?\d+)
   | (?P<cell>\$?[A-Z]{1,3}\$?\d+)
   | (?P<number>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)
   | (?P<string>"[^"]*")
@@ -119,6 +121,11 @@ class Evaluator:
             return text[1:-1]
         if kind == "cell":
             return ("cell", text)
+        if kind == "other":  # 'Sheet name'!B12
+            sheet, coordinate = text.rsplit("!", 1)
+            if sheet.startswith("'"):
+                sheet = sheet[1:-1].replace("''", "'")
+            return Evaluator(self.sheet.parent[sheet]).number(coordinate)
         if kind == "range":
             return ("range", _cells(text))
         if kind == "name":

@@ -63,17 +63,18 @@ def test_a_total_that_is_not_the_sum_of_what_is_shown_stays_the_figure(tmp_path)
 
 def test_money_is_stored_to_the_penny(tmp_path):
     """Spend summed in floating point (5,529,132.31 read 5529132.310000001 in the workbook's
-    cell); a rate or a decimal column keeps its places."""
+    cell); a model's figure between pennies, a rate or a decimal column keeps its places."""
     frame = pd.DataFrame(
         {
-            "Line": ["1.2.1", "1.2.2"],
-            "2017-18": [5529132.31 + 1e-9, 360000.10 + 1.2e-10],
-            "Full-time places per plan": [0.96123, 0.5],
+            "Line": ["1.2.1", "1.2.2", "1.2.3"],
+            "2017-18": [5529132.31 + 1e-9, 360000.10 + 1.2e-10, 44091243.45498781],
+            "Full-time places per plan": [0.96123, 0.5, 0.25],
         }
     )
     table = locate(written(tmp_path, {"Spend": [Table("lines", "Lines", frame, "money")]}), "lines")
     assert table.raw("1.2.1", "2017-18") == 5529132.31
     assert table.raw("1.2.2", "2017-18") == 360000.10
+    assert table.raw("1.2.3", "2017-18") == 44091243.45498781
     assert table.raw("1.2.1", "Full-time places per plan") == 0.96123
 
 
