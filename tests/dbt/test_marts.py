@@ -1121,6 +1121,48 @@ def test_an_older_gias_extract_loaded_after_a_newer_one_does_not_retype_schools(
         ).fetchall() == [(10, "reference/edubasealldata20250601.csv")]
 
 
+def test_a_placement_typed_otherwise_than_gias_gives_its_school_is_flagged(warehouse_copy):
+    """Castle Special School typed 10 (independent special) in the case system where the GIAS
+    extract gives 7 (community special): its children and spend counted as independent special,
+    every gate green and nothing said. The placement's own type is kept (the school's while the
+    child was there), and flagged; a code of the same provision type (12 for 7) is no flag."""
+    import datetime as dt_
+
+    from ingest.contracts import GIAS
+    from ingest.load import load_extract
+    from tests.conftest import TEST_KEY
+
+    landing = warehouse_copy.parent / "landing"
+    (landing / "reference").mkdir(parents=True)
+    (landing / "reference" / "edubasealldata20250601.csv").write_text(
+        "URN,EstablishmentName,TypeOfEstablishment (code)\n"
+        "140005,Castle Special School,7\n"
+        "150004,Oakwood School,8\n"  # non-maintained special: independent special too
+    )
+    with duckdb.connect(str(warehouse_copy)) as con:
+        load_extract(con, GIAS, landing, "L1", TEST_KEY, dt_.date(2026, 3, 31))
+        source_file, source_row = con.execute(
+            "UPDATE raw.placements SET establishment_type_code = '10' "
+            "WHERE placement_id = 'PL06' RETURNING _source_file, _source_row"
+        ).fetchone()
+    rebuild(
+        warehouse_copy,
+        "stg_reference__establishments+",
+        "stg_placements__spells+",
+        data_tests=False,
+    )
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        assert con.execute(
+            "SELECT provision_type FROM intermediate.int_placements_classified "
+            "WHERE placement_id = 'PL06'"
+        ).fetchone() == ("inmss",)
+        flagged = con.execute(
+            "SELECT source_file, source_row, record_key FROM intermediate.int_data_quality_flags "
+            "WHERE flag = 'establishment_type_differs_from_gias'"
+        ).fetchall()
+    assert flagged == [(source_file, source_row, "PL06")]
+
+
 def _load_requests(warehouse, csv_text: str, name: str = "requests.csv") -> dict[str, list[str]]:
     """Load `csv_text` as the landing folder's requests file `name`; each quarantined request's
     reasons."""

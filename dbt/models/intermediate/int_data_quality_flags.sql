@@ -236,6 +236,23 @@ flags as (
     from placements
     where classified_by in ('unclassified', 'other_placements_type', 'ukprn_without_type')
 
+    -- the placement's own type code and the GIAS extract's for its URN give different provision
+    -- types: the placement's is used (it may be the school's type while the child was there), the
+    -- other would move the child, its days and its spend to another type (a special school typed
+    -- independent in the case system counted 93 plans and £3.7m a year as independent special,
+    -- with nothing said)
+    union all
+    select given.la_code, 'placements', given.source_file, given.source_row,
+        given.source_file_hash, given.placement_id, 'establishment_type_differs_from_gias'
+    from {{ ref('stg_placements__spells') }} as given
+    inner join {{ ref('gias_establishment_types') }} as given_types
+        on given_types.establishment_type_code = given.establishment_type_code
+    inner join {{ ref('stg_reference__establishments') }} as gias
+        on gias.la_code = given.la_code and gias.urn = given.urn
+    inner join {{ ref('gias_establishment_types') }} as gias_types
+        on gias_types.establishment_type_code = gias.establishment_type_code
+    where given_types.provision_type <> gias_types.provision_type
+
     -- a reason the plan ceased with no day it ceased: counted as live on every census since
     -- (a child moved to another council, reason 5, counted on for ever), or a day lost in export
     union all
