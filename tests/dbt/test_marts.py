@@ -1125,7 +1125,8 @@ def test_a_placement_typed_otherwise_than_gias_gives_its_school_is_flagged(wareh
     """Castle Special School typed 10 (independent special) in the case system where the GIAS
     extract gives 7 (community special): its children and spend counted as independent special,
     every gate green and nothing said. The placement's own type is kept (the school's while the
-    child was there), and flagged; a code of the same provision type (12 for 7) is no flag."""
+    child was there), and flagged; codes of one provision type (Oakwood: 10 given, 8 in GIAS, both
+    independent or non-maintained special) are no flag."""
     import datetime as dt_
 
     from ingest.contracts import GIAS

@@ -238,9 +238,9 @@ flags as (
 
     -- the placement's own type code and the GIAS extract's for its URN give different provision
     -- types: the placement's is used (it may be the school's type while the child was there), the
-    -- other would move the child, its days and its spend to another type (a special school typed
-    -- independent in the case system counted 93 plans and £3.7m a year as independent special,
-    -- with nothing said)
+    -- other would move the child, its days and its spend to another type (a community special
+    -- school typed independent special in the case system moved 93 plans and £3.3m of 2025-26's
+    -- spend from mss to inmss, with nothing said)
     union all
     select given.la_code, 'placements', given.source_file, given.source_row,
         given.source_file_hash, given.placement_id, 'establishment_type_differs_from_gias'
