@@ -54,6 +54,7 @@ from .publish import (
     UNSUPPRESSED_TABLES,
     PublishError,
     ServingOptions,
+    is_money,
     labelled_dims,
     served_type,
     suppressed_tables,
@@ -251,19 +252,30 @@ class _Build:
             labelled = labelled_dims(spec)
             frame = published[spec.name]
             casts = {c: types[c] for c in frame.columns if c in types and c not in labelled}
-            self.frame(PUBLISHED_SCHEMA, spec.name, frame, casts)
+            pennies = {f.name for f in source.schema if is_money(f.dataType.simpleString())}
+            self.frame(PUBLISHED_SCHEMA, spec.name, frame, casts, pennies)
 
     def frame(
-        self, schema: str, table: str, frame: pd.DataFrame, casts: dict[str, str] | None = None
+        self,
+        schema: str,
+        table: str,
+        frame: pd.DataFrame,
+        casts: dict[str, str] | None = None,
+        pennies: set[str] = frozenset(),
     ) -> None:
-        """A pandas frame as a table of the version, described as the serving contract says."""
+        """A pandas frame as a table of the version, described as the serving contract says;
+        `pennies`' columns rounded to pence (publish.is_money)."""
         view = f"_serving_{table}"
         self.target.typed(frame, {}).createOrReplaceTempView(view)  # typed: no inference
         try:
-            columns = ", ".join(
-                f"CAST(`{c}` AS {casts[c]}) AS `{c}`" if casts and c in casts else f"`{c}`"
-                for c in frame.columns
-            )
+
+            def column(c: str) -> str:
+                if not (casts and c in casts):
+                    return f"`{c}`"
+                cast = f"CAST(`{c}` AS {casts[c]})"
+                return f"{f'round({cast}, 2)' if c in pennies else cast} AS `{c}`"
+
+            columns = ", ".join(column(c) for c in frame.columns)
             self.write(schema, table, f"SELECT {columns} FROM {view}")
         finally:
             self.target.unregister(view)

@@ -648,7 +648,7 @@ def _write_published(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
             continue
         source = sources[spec.name]
         types = {c: served_type(str(t)) for c, t in zip(source.columns, source.types, strict=False)}
-        pennies = {c for c, t in zip(source.columns, source.types, strict=False) if _is_money(t)}
+        pennies = {c for c, t in zip(source.columns, source.types, strict=False) if is_money(t)}
         frame = published[spec.name]
         types[spec.count] = (
             "BIGINT"  # a count (sum() gives HUGEINT, which some ODBC clients cannot read)
@@ -678,9 +678,11 @@ def _write_published(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
             _describe(con, PUBLISHED_SCHEMA, name)
 
 
-def _is_money(data_type) -> bool:
-    """A warehouse column of pounds and pence (DECIMAL(18, 2))."""
-    return str(data_type).startswith("DECIMAL") and str(data_type).endswith(",2)")
+def is_money(data_type) -> bool:
+    """A warehouse column of pounds and pence (DECIMAL(18, 2); Spark's decimal(18,2) too): its
+    published copy is rounded to pence, as its totals are summed in floating point."""
+    name = str(data_type).upper().replace(" ", "")
+    return name.startswith("DECIMAL") and name.endswith(",2)")
 
 
 def _published_column(column: str, types: dict[str, str], pennies: set[str]) -> str:
