@@ -56,6 +56,7 @@ from .publish import (
     ServingOptions,
     is_money,
     labelled_dims,
+    published_cast,
     served_type,
     suppressed_tables,
     whose_figures,
@@ -268,14 +269,12 @@ class _Build:
         view = f"_serving_{table}"
         self.target.typed(frame, {}).createOrReplaceTempView(view)  # typed: no inference
         try:
-
-            def column(c: str) -> str:
-                if not (casts and c in casts):
-                    return f"`{c}`"
-                cast = f"CAST(`{c}` AS {casts[c]})"
-                return f"{f'round({cast}, 2)' if c in pennies else cast} AS `{c}`"
-
-            columns = ", ".join(column(c) for c in frame.columns)
+            columns = ", ".join(
+                published_cast(f"`{c}`", casts[c], c in pennies)
+                if casts and c in casts
+                else f"`{c}`"
+                for c in frame.columns
+            )
             self.write(schema, table, f"SELECT {columns} FROM {view}")
         finally:
             self.target.unregister(view)

@@ -654,7 +654,7 @@ def _write_published(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
             "BIGINT"  # a count (sum() gives HUGEINT, which some ODBC clients cannot read)
         )
         columns = ", ".join(
-            _published_column(c, types, pennies)
+            published_cast(f'"{c}"', types[c], c in pennies)
             if c in types and c not in labelled_dims(spec)
             else f'"{c}"'
             for c in frame.columns
@@ -685,11 +685,12 @@ def is_money(data_type) -> bool:
     return name.startswith("DECIMAL") and name.endswith(",2)")
 
 
-def _published_column(column: str, types: dict[str, str], pennies: set[str]) -> str:
-    """A published column in its served type; money to the penny: its totals are summed in
-    floating point (a year's spend read 18082551.919999998; the ledger gives £18,082,551.92)."""
-    cast = f'CAST("{column}" AS {types[column]})'
-    return f'{f"round({cast}, 2)" if column in pennies else cast} AS "{column}"'
+def published_cast(quoted: str, data_type: str, money: bool) -> str:
+    """A published column (`quoted` as the engine quotes it) in its served type; money to the
+    penny: its totals are summed in floating point (a year's spend read 18082551.919999998; the
+    ledger gives £18,082,551.92). The serving file's and the Spark catalogue's publish share it."""
+    cast = f"CAST({quoted} AS {data_type})"
+    return f"{f'round({cast}, 2)' if money else cast} AS {quoted}"
 
 
 _LAST_GOOD = "serving_last_good"
