@@ -1543,13 +1543,18 @@ def load_extract(
             "SET in_landing = list_contains(?::VARCHAR[], file_hash)",
             [present],
         )
-        _record_named_days(con, extract)
+        _record_named_days(con, extract, extract_date)
         return result
 
 
-def _record_named_days(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
+def _record_named_days(
+    con: duckdb.DuckDBPyConnection, extract: Extract, extract_date: dt.date
+) -> None:
     """Each file record's `named_day`, from its name now (a renamed file takes its new name's;
-    a workbook's sheets their workbook's), and its `ranking_day` (FILES_COLUMNS)."""
+    a workbook's sheets their workbook's), and its `ranking_day` (FILES_COLUMNS). A day after
+    the load's own is not the day a list was taken (a typo, or a month's end written ahead): a
+    requests list renamed `requests_2026-12-31.csv` on 7 December had 2026 read as whole, and
+    its six plans published as 2026's, 50 % of them within 20 weeks."""
     names = [
         name
         for (name,) in con.execute(
@@ -1557,6 +1562,7 @@ def _record_named_days(con: duckdb.DuckDBPyConnection, extract: Extract) -> None
         ).fetchall()
     ]
     days = [_named_day(Path(name.split("#")[0])) for name in names]
+    days = [day if day is None or day <= extract_date else None for day in days]
     con.execute(
         f"UPDATE raw.{extract.name}_files AS files SET named_day = named.day "
         "FROM (SELECT unnest(?::VARCHAR[]) AS name, unnest(?::DATE[]) AS day) AS named "

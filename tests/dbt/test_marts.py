@@ -1248,6 +1248,65 @@ def test_a_requests_csv_publishes_only_the_years_its_extracts_reach_the_end_of(w
         assert con.execute(query).fetchall() == [(2023, 3), (2024, 2)]
 
 
+def test_a_requests_list_named_for_a_day_reaches_that_day_and_no_day_after_the_load(
+    warehouse_copy,
+):
+    """A requests list named for 30 September 2023 reaches no further, though the fixture's
+    other extracts reach 31 July 2024: its nine months of 2023 were published as the year's (a
+    fall from 2022). A name dated after the load's own day is not the day the list was taken:
+    `requests_2099-12-31.csv` had 2024 read as whole, its two requests published as the year's."""
+    import datetime as dt_
+
+    from ingest.contracts import REQUESTS
+    from ingest.load import load_extract
+    from tests.conftest import TEST_KEY
+
+    _load_requests(
+        warehouse_copy,
+        "request_id,child_id,request_date,decided_to_assess,decision_date\n"
+        "R1,K001,2022-02-01,Y,2022-03-01\n"
+        "R2,K002,2022-06-01,N,2022-07-01\n"
+        "R3,K003,2023-01-10,N,2023-02-01\n"
+        "R4,K004,2023-08-10,N,2023-09-01\n",
+        "requests_2023-09-30.csv",
+    )
+    query = "SELECT year, requests FROM marts.fct_ehcp_requests ORDER BY year"
+    rebuild(warehouse_copy, "stg_requests__assessment_requests+", data_tests=False)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        assert con.execute(query).fetchall() == [(2022, 2)]
+    folder = warehouse_copy.parent / "landing" / "requests"
+    (folder / "requests_2023-09-30.csv").rename(folder / "requests_2099-12-31.csv")
+    with duckdb.connect(str(warehouse_copy)) as con:
+        load_extract(con, REQUESTS, folder.parent, "test-future", TEST_KEY, dt_.date(2026, 3, 31))
+        assert con.execute(
+            "SELECT named_day FROM raw.requests_files WHERE in_landing"
+        ).fetchall() == [(None,)]
+    rebuild(warehouse_copy, "stg_requests__assessment_requests+", data_tests=False)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        # unnamed now: the other extracts' reach, 31 July 2024
+        assert con.execute(query).fetchall() == [(2022, 2), (2023, 2)]
+
+
+def test_a_requests_csv_giving_census_days_on_some_rows_keeps_its_other_years(warehouse_copy):
+    """census_date is an optional column of a requests CSV: a list giving it on its 2023 rows
+    alone had 2022 dropped from fct_ehcp_requests (only the years a return reports were kept,
+    once any row named a census)."""
+    _load_requests(
+        warehouse_copy,
+        "request_id,child_id,request_date,decided_to_assess,decision_date,census_date\n"
+        "R1,K001,2022-02-01,Y,2022-03-01,\n"
+        "R2,K002,2022-06-01,N,2022-07-01,\n"
+        "R3,K003,2023-01-10,N,2023-02-01,2024-01-18\n"
+        "R4,K004,2023-08-10,N,2023-09-01,2024-01-18\n"
+        "R5,K005,2023-11-10,N,2023-12-01,2024-01-18\n",
+    )
+    rebuild(warehouse_copy, "stg_requests__assessment_requests+", data_tests=False)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        assert con.execute(
+            "SELECT year, requests FROM marts.fct_ehcp_requests ORDER BY year"
+        ).fetchall() == [(2022, 2), (2023, 3)]
+
+
 def test_withdrawn_requests_and_assessments_are_counted_apart_from_refusals(warehouse_copy):
     """The DfE counts a request withdrawn before a decision apart from a decision not to assess,
     and an assessment withdrawn apart from a decision not to issue: both were counted as refusals

@@ -25,6 +25,7 @@ select
     year(plan_start_date) as plan_year,
     plan_start_date <= cast(request_date + interval 140 day as date) as is_within_20_weeks,
     has_week20_exception,
+    census_date,
     source_file,
     source_row
 from requests

@@ -3,9 +3,9 @@
 -- assess or not; withdrawn first apart), plans issued, decisions not to issue and assessments
 -- withdrawn in the year, the share of the year's
 -- requests that became plans, and 20-week timeliness with and without the exceptions. Only
--- years a return reports in full (the calendar year before its census day); from a requests CSV
--- with no return, every year a request was received, a plan issued or a decision not to issue
--- made, up to the last whole year the extracts reach. Per council.
+-- years a return reports in full (the calendar year before its census day); from a requests CSV's
+-- rows (no census day), every year a request was received, a plan issued or a decision not to
+-- issue made, up to the last whole year the extracts reach. Per council.
 with requests as (
     select * from {{ ref('int_assessment_requests_timed') }}
 ),
@@ -14,45 +14,70 @@ returns as (
     select * from {{ ref('stg_requests__returns') }}
 ),
 
--- how far a requests CSV reaches: the day its file's name gives, its latest date, or the latest
--- date of the council's other extracts, whichever is latest. A year it does not reach the end of
--- is still under way: published, its requests would read as a fall (an extract taken in October
--- gives nine months' requests for a year)
-reach as (
-    select la_code, max(reached) as reach_date
-    from (
-        select la_code, as_at_date as reached from {{ ref('int_data_as_at') }}
-        union all
-        select la_code, request_date from requests
-        union all
-        select la_code, decision_date from requests
-        union all
-        select la_code, assessment_outcome_date from requests
-        union all
-        select la_code, plan_start_date from requests
-        union all
-        select la_code, named_day from {{ source('raw', 'requests_files') }}
-        where in_landing and status = 'loaded'
-    ) as days
+-- how far a requests CSV reaches: the day its files' names give when every one gives one (a list
+-- taken on 30 September reaches no further, however far the ledger runs: its nine months of
+-- 2025 were published as the year's, a fall), else the latest of its own dates and of the
+-- council's other extracts. Its own dates past a named day count too. A year it does not reach
+-- the end of is still under way: published, its requests would read as a fall
+own_reach as (
+    select la_code, max(greatest(
+        request_date,
+        coalesce(decision_date, request_date),
+        coalesce(assessment_outcome_date, request_date),
+        coalesce(plan_start_date, request_date)
+    )) as reached
+    from requests
     group by la_code
 ),
 
+named as (
+    select
+        la_code,
+        min(case when named_day is null then 0 else 1 end) = 1 as every_file_named,
+        max(named_day) as named_day
+    from {{ source('raw', 'requests_files') }}
+    where in_landing and status = 'loaded'
+    group by la_code
+),
+
+other_reach as (
+    select la_code, max(as_at_date) as reached from {{ ref('int_data_as_at') }} group by la_code
+),
+
+reach as (
+    select
+        own_reach.la_code,
+        case
+            when named.every_file_named then greatest(named.named_day, own_reach.reached)
+            else greatest(
+                own_reach.reached,
+                coalesce(named.named_day, own_reach.reached),
+                coalesce(other_reach.reached, own_reach.reached)
+            )
+        end as reach_date
+    from own_reach
+    left join named on named.la_code = own_reach.la_code
+    left join other_reach on other_reach.la_code = own_reach.la_code
+),
+
+-- the years a SEN2 return reports in full, and from a requests CSV's rows (those with no census
+-- day: a CSV giving census_date on some rows had every year but those rows' dropped) every year
+-- a step happened in that the reach covers the end of
 years as (
     select distinct la_code, year(census_date) - 1 as year from returns
     union
     select distinct stepped.la_code, stepped.year from (
-        select la_code, request_year as year from requests
+        select la_code, request_year as year from requests where census_date is null
         union
-        select la_code, plan_year from requests where plan_issued
+        select la_code, plan_year from requests where plan_issued and census_date is null
         union
         select la_code, assessment_outcome_year from requests
-        where decided_not_to_issue or assessment_withdrawn
+        where (decided_not_to_issue or assessment_withdrawn) and census_date is null
     ) as stepped
     -- a whole year: its last day is within the reach
     inner join reach on reach.la_code = stepped.la_code
         and stepped.year < year({{ dbt.dateadd('day', 1, 'reach.reach_date') }})
     where stepped.year is not null
-        and not exists (select 1 from returns where returns.la_code = stepped.la_code)
 ),
 
 -- the year's requests and what the council decided on them (the DfE's request outcomes)
