@@ -483,6 +483,9 @@ def _sections(
         "High needs funding, spend and the DSG balance",
         tables.headline_assumptions(data),
     )
+    if warned := _warned_reading(data, threshold):
+        # beside the balance they may move, not only counted in the data-quality section
+        funding.text(warned)
     funding.chart(by_key["01_funding_spend_balance"], pngs["01_funding_spend_balance"])
     for name in (
         "assumptions",
@@ -610,6 +613,8 @@ def _sections(
 
     quality = Section("data-quality", "Data quality")
     quality.text(_quality_reading(data))
+    if warned:
+        quality.text(warned)
     for table in detail["Data quality"]:
         if len(table.frame):
             quality.table(table)
@@ -683,6 +688,45 @@ def _not_in_education(data: ReportData, threshold: int | None = None) -> str:
         f"{who} were in no placement (NEET, not in education, or placement unknown) on the "
         f"January {last} census, and {forecast}: {cost}. Any of them placed would add the cost "
         "of a placement."
+    )
+
+
+def _warned(data: ReportData) -> pd.DataFrame:
+    """The checks of the latest refresh that warned: it published through them (a check that
+    held other councils is theirs, not this council's)."""
+    checks = data.checks
+    if checks.empty:
+        return checks
+    warned = (
+        ~checks["passed"].astype(bool)
+        & checks["severity"].astype(str).str.upper().eq("WARN")
+        & checks["held_councils"].eq("")
+    )
+    return checks[warned]
+
+
+def _warned_reading(data: ReportData, threshold: int | None = None) -> str:
+    """Each warning of the latest refresh by name, and (internal version) its message. A doubled
+    year of independent special spend warned (`base_year_spend_within_usual`) and drove the
+    balance from −£34.2m to −£98.7m; the report said only "192 of 193 checks passed"."""
+    warned = _warned(data)
+    if warned.empty:
+        return ""
+    count = len(warned)
+    listed = "; ".join(
+        f"{row.check_name} on {row.asset}"
+        + (f" ({str(row.description).strip()})" if threshold is None and row.description else "")
+        for row in warned.itertuples()
+    )
+    return (
+        f"The latest refresh published these figures through {count} warning"
+        f"{'s' if count > 1 else ''} about the data they rest on, to read before relying on the "
+        f"balance: {listed}."
+        + (
+            " The internal version of this report gives each warning's message."
+            if threshold is not None
+            else ""
+        )
     )
 
 

@@ -267,6 +267,12 @@ def test_the_gap_readings_name_the_balance_of_the_recovery_year_and_count_only_s
         reading
     )
     assert "the largest effect is “Capacity” (£3.2m, assured)" in reading
+    # none assured, and a small funding change: "£0.0m of it is assured savings" read as a figure
+    mitigations["status"] = ["planned", "assured", "assured"]
+    mitigations.loc[mitigations["mitigation"] == "Transfer", "cumulative_balance_effect_gbp"] = 3e4
+    reading = mitigation_waterfall(data).reading
+    assert "; none of it is assured savings" in reading
+    assert ", and £30,000 is funding" in reading
 
     # a cost mitigation that outweighs the savings: the reading said "improve … by −£2.0m" and
     # named the largest saving (£0.1m) as the largest
@@ -322,6 +328,38 @@ def test_quarantined_money_reads_in_pounds_and_in_absolute_amounts():
     item = table_item(data_quality(data))
     assert [row["cells"][column]["text"] for row in item["rows"]] == ["£10,000", "£10,000"]
     assert "4 quarantined (£10,000.00 in absolute amounts)" in _quality_reading(data)
+
+
+def test_the_report_names_each_warning_its_figures_were_published_through():
+    """A doubled year of independent special spend warned (base_year_spend_within_usual) and
+    drove the balance from −£34.2m to −£98.7m; the report said only "192 of 193 checks passed".
+    Each warning is named beside the balance, its message in the internal version only (a
+    message may give a small count); a check that held other councils is theirs."""
+    from types import SimpleNamespace
+
+    from report.build import _warned_reading
+
+    message = "inmss spend £14.71m in 2025-26 against £6.49m in 2024-25 (+127%)"
+    frame = pd.DataFrame(
+        {
+            "run_id": ["r1"] * 4,
+            "asset": ["marts/fct_provision_spend", "marts/fct_ehcp_cohort", "x/y", "x/z"],
+            "check_name": ["base_year_spend_within_usual", "unique", "held_one", "ok"],
+            "passed": [False, True, False, True],
+            "severity": ["WARN", "ERROR", "WARN", "WARN"],
+            "description": [message, "passed", "council 825: …", "passed"],
+            "held_councils": ["", "", "825", ""],
+        }
+    )
+    internal = _warned_reading(SimpleNamespace(checks=frame))
+    assert "1 warning about the data" in internal
+    assert f"base_year_spend_within_usual on marts/fct_provision_spend ({message})" in internal
+    assert "held_one" not in internal and "unique" not in internal
+    published = _warned_reading(SimpleNamespace(checks=frame), threshold=5)
+    assert "base_year_spend_within_usual on marts/fct_provision_spend." in published
+    assert "£14.71m" not in published and "internal version" in published
+    frame["passed"] = True
+    assert _warned_reading(SimpleNamespace(checks=frame)) == ""
 
 
 def test_a_check_that_warns_is_not_counted_failed():
