@@ -163,6 +163,9 @@ class CostModel:
     # (P,) the years each measured growth spans ("2023-24 to 2025-26"; "" where not measured):
     # a short ledger measures fewer than unit_cost_years, and the assumption says so
     growth_span: tuple[str, ...] = ()
+    # (P,) the cash growth a year measured over growth_span, before real_growth_bounds held it
+    # (nan where not measured): a rate held at a bound says how far beyond it the data went
+    cash_growth_measured: tuple[float, ...] = ()
     # the first forecast year when the ledger holds part of it (a refresh between April and the
     # January census): what it posted so far, per provision type and central, and the share of
     # the base year's spend posted after the same day of its year, per type and central
@@ -181,6 +184,8 @@ class CostModel:
             self.growth_measured = np.ones(len(self.provisions), dtype=bool)
         if not self.growth_span:
             self.growth_span = ("",) * len(self.provisions)
+        if not self.cash_growth_measured:
+            self.cash_growth_measured = (float("nan"),) * len(self.provisions)
 
     def cost_per_plan(self) -> dict[str, float]:
         """Spend a plan costs a year in the base year, per provision type with any (unit cost ×
@@ -290,6 +295,7 @@ def estimate_costs(
     low, high = settings.real_growth_bounds
     unit_cost, real_growth, real_sd, fte_per_plan, measured = [], [], [], [], []
     spans: list[str] = []
+    cash_measured: list[float] = []
     fte_sources: list[str] = []
     sources: list[str | None] = []
     known: list[bool] = []
@@ -316,6 +322,7 @@ def estimate_costs(
         priced = priced[priced > 0]
         spans.append(f"{priced.index[0]} to {priced.index[-1]}" if measured[-1] else "")
         real = (1 + rate) / (1 + settings.historical_inflation) - 1 if measured[-1] else 0.0
+        cash_measured.append(float(rate) if measured[-1] else float("nan"))
         real_growth.append(float(np.clip(real, low, high)))
         real_sd.append(sd)
     central = spend_wide.get("central", empty).reindex(recent).fillna(0)
@@ -377,6 +384,7 @@ def estimate_costs(
         unit_cost_known=np.array(known, dtype=bool),
         growth_measured=np.array(measured, dtype=bool),
         growth_span=tuple(spans),
+        cash_growth_measured=tuple(cash_measured),
     )
 
 

@@ -1029,10 +1029,18 @@ def assumptions_table(
                 f"by), compounded with {costs.inflation:.1%} inflation"
             )
         elif at_bound(real):
+            # how far beyond the bound the data went: the rate measured, before it was held
+            cash = costs.cash_growth_measured[p]
+            deflated = f"deflated by {c.historical_inflation:.1%} a year"
+            measured = (
+                f"{_span(costs, p, c)}, {cash:+.1%} a year in cash or "
+                f"{(1 + cash) / (1 + c.historical_inflation) - 1:+.1%} {deflated},"
+                if np.isfinite(cash)
+                else f"{_span(costs, p, c)} {deflated}"
+            )
             why = (
                 f"{real:+.1%} above inflation, held at the bound of real growth (costs."
-                f"real_growth_bounds {low:+.1%} to {high:+.1%}: the growth of "
-                f"{_span(costs, p, c)} deflated by {c.historical_inflation:.1%} a year was "
+                f"real_growth_bounds {low:+.1%} to {high:+.1%}: the growth of {measured} was "
                 f"beyond it), compounded with {costs.inflation:.1%} inflation"
             )
         else:

@@ -1549,15 +1549,23 @@ def mitigation_waterfall(data: ReportData, threshold: int | None = None) -> Char
     assured_costs = effects.loc[
         assured & effects["mitigation"].isin(costs), "cumulative_balance_effect_gbp"
     ].sum()
+
+    def part(amount: float) -> str:
+        # "£0.0m of it is assured savings" read as a figure: none is said so, and an amount
+        # under £50,000 in pounds
+        if not round(amount, 2):
+            return "none"
+        return style.pounds_m(amount) if abs(amount) >= 50_000 else style.pounds(amount)
+
     reading += (
-        f"; {style.pounds_m(assured_savings)} of it is assured savings"
+        f"; {part(assured_savings)} of it is assured savings"
         # (said beside them, so the assured savings do not read as the assured part)
         + (
             f", against {style.pounds_m(abs(assured_costs))} of assured costs"
             if assured_costs
             else ""
         )
-        + f", and {style.pounds_m(funding_total)} is funding (block transfers, contributions) to "
+        + f", and {part(funding_total)} is funding (block transfers, contributions) to "
         "be agreed each year, not a saving."
     )
     return Chart(

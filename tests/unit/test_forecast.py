@@ -985,6 +985,18 @@ def test_the_unit_costs_and_places_per_plan_the_balance_rests_on_are_stated(miti
     growth = growth[growth["assumption"] == "unit_cost_growth"].set_index("provision_type")
     priced = costs.provisions[int(np.argmax(costs.unit_cost))]
     assert "held at the bound of real growth" in growth.loc[priced, "source"]
+    # how far beyond the bound the data went is said: a doubled year's +127 % read only "held at
+    # the bound"
+    beyond = list(costs.cash_growth_measured)
+    beyond[int(np.argmax(costs.unit_cost))] = 0.30
+    said = assumptions_table(
+        result.cohort_model, dataclasses.replace(held, cash_growth_measured=tuple(beyond)), SETTINGS
+    ).set_index(["assumption", "provision_type"])
+    real = 1.30 / (1 + SETTINGS.costs.historical_inflation) - 1
+    assert (
+        f", +30.0% a year in cash or {real:+.1%} deflated by "
+        f"{SETTINGS.costs.historical_inflation:.1%} a year, was beyond it"
+    ) in said.loc[("unit_cost_growth", priced), "source"]
     # a rate at its bound has no spread (no room to draw in): the sd had still been quoted
     assert costs.real_growth_sd[int(np.argmax(costs.unit_cost))] > 0
     assert "its own rate about it" not in growth.loc[priced, "source"]
