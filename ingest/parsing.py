@@ -142,9 +142,11 @@ def code_sql(expr: str, codes: tuple[str, ...]) -> str:
     # Codes exported through Excel often gain a decimal tail ("5.0"); a code is never decimal.
     text = f"regexp_replace({text}, '^([0-9]+)\\.0+$', '\\1')"
     whens = " ".join(f"WHEN {quote_literal(c.upper())} THEN {quote_literal(c)}" for c in codes)
-    if set(codes) == {"Y", "N"}:
+    if {"Y", "N"} <= set(codes):
         # a yes/no flag spelt out, as many systems export it (a placements extract giving its
-        # unit flags as Yes/No, 35 % of its rows, was quarantined or set aside whole)
+        # unit flags as Yes/No, 35 % of its rows, was quarantined or set aside whole); the
+        # requests' outcomes (Y, N or W) too: `plan_issued` Yes quarantined its request whole,
+        # where `week20_exception` Yes beside it was read
         whens += (
             " WHEN 'YES' THEN 'Y' WHEN 'NO' THEN 'N' WHEN 'TRUE' THEN 'Y' WHEN 'FALSE' THEN 'N'"
         )

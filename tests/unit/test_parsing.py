@@ -4,7 +4,14 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from ingest.contracts import BUDGET_LINE_CODES, CEASE_REASON_CODES, PRIMARY_NEED_CODES
+from ingest.contracts import (
+    BUDGET_LINE_CODES,
+    CEASE_REASON_CODES,
+    OUTCOME_CODES,
+    PRIMARY_NEED_CODES,
+    SEX_CODES,
+    YES_NO_CODES,
+)
 from ingest.parsing import amount_size_sql, amount_sql, code_sql, date_sql, financial_year_sql
 
 
@@ -136,6 +143,12 @@ def test_codes_match_case_and_spaces_and_excel_decimals():
     assert evaluate(code_sql("v", PRIMARY_NEED_CODES), "Autism") is None
     assert evaluate(code_sql("v", CEASE_REASON_CODES), "5.0") == "5"
     assert evaluate(code_sql("v", BUDGET_LINE_CODES), "HNB_Allocation") == "hnb_allocation"
+    # Yes/No spelt out, in a flag and in an outcome that may also be withdrawn
+    assert evaluate(code_sql("v", YES_NO_CODES), "Yes") == "Y"
+    assert evaluate(code_sql("v", OUTCOME_CODES), "yes") == "Y"
+    assert evaluate(code_sql("v", OUTCOME_CODES), "FALSE") == "N"
+    assert evaluate(code_sql("v", OUTCOME_CODES), "w") == "W"
+    assert evaluate(code_sql("v", SEX_CODES), "Yes") is None
 
 
 @pytest.mark.parametrize(
