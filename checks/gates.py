@@ -2030,8 +2030,11 @@ def sen2_returns_every_year(target: Warehouse | duckdb.DuckDBPyConnection) -> Ga
     year's requests are in no return, nor the plans issued and ceased within it, and a plan the
     earlier return shows open that ceased in the missing year is held open to the later return's
     window, so the missing year's census counts it. The hand-written council without its 2024
-    return published 2023's three requests as no row at all, with every gate green. Warns: a
-    council may have lost a year's return, or give that year by an extract."""
+    return published 2023's three requests as no row at all, with every gate green. And a
+    requests list's years (fct_ehcp_requests) with none between two that have some: a list
+    without its 2019 rows published no 2019 row, and the report's table, without a word, left
+    out the council's published 2019 figures too. Warns: a council may have lost a year's
+    return, or give that year by an extract."""
     frame = as_warehouse(target).frame(
         """
         SELECT la_code, census_date, min(file_name) AS file_name
@@ -2049,49 +2052,90 @@ def sen2_returns_every_year(target: Warehouse | duckdb.DuckDBPyConnection) -> Ga
         ORDER BY la_code, census_date
         """
     )
-    several = frame["la_code"].nunique() > 1
+    # a requests list's years (fct_ehcp_requests): one with no request, plan or decision at all
+    # between two that have them was left out of the report, its published figures with it
+    requested = as_warehouse(target).frame(
+        "SELECT la_code, year FROM marts.fct_ehcp_requests ORDER BY la_code, year"
+    )
+    codes = sorted(set(frame["la_code"]) | set(requested["la_code"]))
+    several = len(codes) > 1
     rows = []
-    for code, council in frame.groupby("la_code", sort=True):
+    for code in codes:
+        council = frame[frame["la_code"] == code]
         years = {
             pd.Timestamp(day).year: name
             for day, name in zip(council["census_date"], council["file_name"], strict=True)
         }
-        first, last = min(years), max(years)
-        missing = [year for year in range(first, last + 1) if year not in years]
+        missing = (
+            [year for year in range(min(years), max(years) + 1) if year not in years]
+            if years
+            else []
+        )
+        said = []
+        if years:
+            first, last = min(years), max(years)
+            said.append(
+                f"no return for the census of {', '.join(map(str, missing))} between "
+                f"{first}'s ({years[first]}) and {last}'s ({years[last]}): the requests "
+                f"received in {', '.join(str(y - 1) for y in missing)} are in no return"
+                if missing
+                else f"a return for every census from {first} to {last}"
+            )
+        held = set(requested.loc[requested["la_code"] == code, "year"].astype(int))
+        # (a year a missing return leaves out is said above)
+        gaps = [
+            year
+            for year in range(min(held, default=0), max(held, default=-1) + 1)
+            if year not in held and year + 1 not in missing
+        ]
+        if gaps:
+            said.append(
+                f"no request, plan or decision in {', '.join(map(str, gaps))} between "
+                f"{min(held)} and {max(held)}: the requests list may have lost "
+                f"{'that year' if len(gaps) == 1 else 'those years'}"
+            )
+        elif held and not years:
+            said.append(
+                f"requests, plans or decisions in every year from {min(held)} to {max(held)}"
+            )
         rows.append(
             {
                 "la_code": code,
-                "label": (f"council {code}: " if several else "")
-                + (
-                    f"no return for the census of {', '.join(map(str, missing))} between "
-                    f"{first}'s ({years[first]}) and {last}'s ({years[last]}): the requests "
-                    f"received in {', '.join(str(y - 1) for y in missing)} are in no return"
-                    if missing
-                    else f"a return for every census from {first} to {last}"
-                ),
+                "label": (f"council {code}: " if several else "") + "; ".join(said),
                 "censuses_without_a_return": len(missing),
+                "request_years_missing": len(gaps),
             }
         )
-    facts = pd.DataFrame(rows, columns=["la_code", "label", "censuses_without_a_return"])
+    facts = pd.DataFrame(
+        rows,
+        columns=["la_code", "label", "censuses_without_a_return", "request_years_missing"],
+    )
     return validate(
         "sen2_returns_every_year",
         facts,
         [
             expect(
                 "ExpectColumnValuesToBeBetween",
-                column="censuses_without_a_return",
+                column=column,
                 min_value=0,
                 max_value=0,
             )
+            for column in ("censuses_without_a_return", "request_years_missing")
         ],
         {
+            "request_years_missing": (
+                "a year between the first and the last of the requests has no request, plan or "
+                "decision at all: fct_ehcp_requests has no row for it, and the report's "
+                "requests table leaves out the council's published figures for it too. Land "
+                "the year's requests"
+            ),
             "censuses_without_a_return": (
                 "a SEN2 return is missing between the first and the last loaded: that year's "
                 "requests, decisions and 20-week figures, and the plans issued and ceased within "
                 "it, are in no return and count as none, and its census counts the plans that "
                 "ceased in it as open. Land the return that was sent for that census (COLLECT "
                 "keeps it)"
-            )
+            ),
         },
     )
 

@@ -1649,6 +1649,26 @@ def test_a_sen2_return_missing_between_two_warns_naming_the_census(con):
     assert gates.sen2_returns_every_year(con).passed
 
 
+def test_a_year_of_a_requests_list_with_nothing_in_it_warns(con):
+    """A requests list without its 2019 rows published no 2019 row, and the report's table left
+    out the council's published 2019 figures with it, without a word."""
+    (code,) = con.execute("SELECT DISTINCT la_code FROM marts.fct_ehcp_cohort").fetchone()
+    # the mart's columns as its contract requires them (not null): the gate reads only years
+    con.execute(
+        "CREATE OR REPLACE TABLE marts.fct_ehcp_requests AS "
+        "SELECT ?::VARCHAR AS la_code, unnest([2017, 2018, 2020, 2021]) AS year",
+        [code],
+    )
+    result = gates.sen2_returns_every_year(con)
+    assert not result.passed
+    assert (
+        "no request, plan or decision in 2019 between 2017 and 2021: the requests list may have "
+        "lost that year"
+    ) in result.summary
+    con.execute("INSERT INTO marts.fct_ehcp_requests VALUES (?, 2019)", [code])
+    assert gates.sen2_returns_every_year(con).passed
+
+
 def test_a_cohort_converted_on_one_day_matches_only_by_chance_and_passes(con):
     """Statements converted to plans for a school year's cohort on one day (or a migration
     re-issuing every open plan on one day) give many children one start date, and some of them
