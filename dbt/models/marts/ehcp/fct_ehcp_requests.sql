@@ -30,7 +30,7 @@ own_reach as (
     group by la_code
 ),
 
-named as (
+named_reach as (
     select
         la_code,
         min(case when named_day is null then 0 else 1 end) = 1 as every_file_named,
@@ -48,15 +48,16 @@ reach as (
     select
         own_reach.la_code,
         case
-            when named.every_file_named then greatest(named.named_day, own_reach.reached)
+            when named_reach.every_file_named
+                then greatest(named_reach.named_day, own_reach.reached)
             else greatest(
                 own_reach.reached,
-                coalesce(named.named_day, own_reach.reached),
+                coalesce(named_reach.named_day, own_reach.reached),
                 coalesce(other_reach.reached, own_reach.reached)
             )
         end as reach_date
     from own_reach
-    left join named on named.la_code = own_reach.la_code
+    left join named_reach on named_reach.la_code = own_reach.la_code
     left join other_reach on other_reach.la_code = own_reach.la_code
 ),
 
