@@ -697,12 +697,7 @@ def _warned(data: ReportData) -> pd.DataFrame:
     checks = data.checks
     if checks.empty:
         return checks
-    warned = (
-        ~checks["passed"].astype(bool)
-        & checks["severity"].astype(str).str.upper().eq("WARN")
-        & checks["held_councils"].eq("")
-    )
-    return checks[warned]
+    return checks[tables.warned(checks) & checks["held_councils"].eq("")]
 
 
 def _warned_reading(data: ReportData, threshold: int | None = None) -> str:

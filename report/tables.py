@@ -1363,6 +1363,12 @@ def quality_reasons(data: ReportData) -> Table:
     )
 
 
+def warned(checks: pd.DataFrame) -> pd.Series:
+    """Which checks warned: failed at severity WARN, so the refresh published through them (not
+    a failure)."""
+    return ~checks["passed"].astype(bool) & checks["severity"].astype(str).str.upper().eq("WARN")
+
+
 def checks(data: ReportData) -> Table:
     frame = data.checks.copy()
     if frame.empty:
@@ -1373,9 +1379,8 @@ def checks(data: ReportData) -> Table:
             "count",
         )
     # a check that warns (or holds some councils) let the refresh publish: not a failure
-    warned = ~frame["passed"].astype(bool) & frame["severity"].astype(str).str.upper().eq("WARN")
     summary = (
-        frame.assign(warned=warned)
+        frame.assign(warned=warned(frame))
         .groupby("asset")
         .agg(Checks=("check_name", "count"), Passed=("passed", "sum"), warned=("warned", "sum"))
         .reset_index()
