@@ -264,9 +264,20 @@ def match_headers(
             )
         raise FileRejected(
             f"{part_name}: missing required column(s) {', '.join(missing)}; "
-            f"found columns: {', '.join(headers) or '(none)'}; {expected}"
+            f"found columns: {', '.join(headers) or '(none)'}; {expected}; a column your "
+            "system names otherwise is read once its name is listed under the column in "
+            f"ingest/config/header_aliases.yml{_aliases_listed(extract.name, missing)}"
         )
     return mapping
+
+
+def _aliases_listed(extract: str, columns: list[str]) -> str:
+    """The names header_aliases.yml already reads as each of `columns` (as listed there), for a
+    message that says what a header must be called."""
+    document = load_yaml(HEADER_ALIASES.read_text(encoding="utf-8")) or {}
+    listed = document.get(extract) or {}
+    named = [f"{c}: {', '.join(listed[c])}" for c in columns if listed.get(c)]
+    return f" (listed now: {'; '.join(named)})" if named else ""
 
 
 # --- CSV --------------------------------------------------------------------------------------

@@ -315,6 +315,12 @@ def test_missing_required_column_rejects_the_whole_file_and_other_files_load(tmp
         "finance/a_bad.csv: missing required column(s) posting_date;"
     )
     assert "found columns: transaction_id, amount, s251_line" in rejected[0].message
+    # and what to do when the column is there under another name: the names read now, and where
+    # another is listed
+    assert rejected[0].message.endswith(
+        "listed under the column in ingest/config/header_aliases.yml (listed now: posting_date: "
+        "Post Date, Date Posted, GL Date, Accounting Date, Transaction Date)"
+    )
     assert con.execute("SELECT count(*) FROM raw.finance").fetchone()[0] == 1
     assert con.execute("SELECT DISTINCT _source_file FROM raw.finance").fetchall() == [
         ("finance/b_good.csv",)
