@@ -1122,7 +1122,7 @@ def provision_starts(data: ReportData, threshold: int | None = None) -> Chart:
     right.set_xlabel("Age at the start of the placement")
     right.yaxis.set_major_formatter(style.THOUSANDS)
     right.set_ylim(bottom=0)
-    right.set_title("Average annual cost of those placements (£ a year)", fontsize=10)
+    right.set_title("Their average commissioned cost (£ a year, placements list)", fontsize=10)
     handles, labels = left.get_legend_handles_labels()
     fig.suptitle(
         "Age at provision start: placements started in the years to "
@@ -1174,10 +1174,18 @@ def provision_starts(data: ReportData, threshold: int | None = None) -> Chart:
     counted = (
         f"{style.count(total_starts)} placements" if np.isfinite(total_starts) else "Placements"
     )
+    # the cost is the one the placements list gives each placement, not spend from the ledger:
+    # beside the unit-cost charts' ledger figures it read as the same measure
+    priced = (
+        ". Those costs are the annual costs the placements list commissions (annual_cost), "
+        "not the ledger's spend per placement (the unit-cost charts)"
+        if any(" a year " in piece for piece in pieces)
+        else ""
+    )
     reading = (
         f"{counted} started in the {len(years)} years to January {years[-1]}, each taking a "
         "child into a provision type (a new record at the same school, or a move within one "
-        "type, is not a start)" + ("; " + "; ".join(pieces) if pieces else "") + "."
+        "type, is not a start)" + ("; " + "; ".join(pieces) if pieces else "") + priced + "."
     )
     return Chart(
         "08_age_at_provision_start",

@@ -211,6 +211,11 @@ def test_readings_state_the_run_s_own_figures(demo, con, data):
         and f"at {style.pounds(inmss.loc[band, 'avg_annual_cost_gbp'])} a year there"
         in readings["08_age_at_provision_start"]
     )
+    # and said to be the placements list's commissioned cost, not the ledger's unit cost
+    assert readings["08_age_at_provision_start"].endswith(
+        "Those costs are the annual costs the placements list commissions (annual_cost), not "
+        "the ledger's spend per placement (the unit-cost charts)."
+    )
 
 
 @pytest.mark.parametrize("threshold", [None, THRESHOLD])
