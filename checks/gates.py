@@ -2156,6 +2156,11 @@ FLOWS_AT_LEAST = 10
 # only the last years are looked at, those the forecast reads (unit-cost growth, the joiners'
 # trend): a blip years back warned on every night after, with nothing to do about it
 FLOWS_RECENT_YEARS = 3
+# no plan ceased in any of those years, over at least this many plans on the censuses opening
+# them (plan-years): councils cease some 5-10 % of their plans a year (the DfE's published
+# ceased plans), so none over 100 plan-years is a plans extract without its cease dates (a
+# column the contract leaves optional, or never filled), not a council whose children stayed
+FLOWS_NONE_CEASED_PLAN_YEARS = 100
 
 
 def _count(count: float) -> str:
@@ -2225,6 +2230,27 @@ def flows_within_usual(target: Warehouse | duckdb.DuckDBPyConnection) -> GateRes
 
     for code, council in years.groupby("la_code", sort=True):
         council = council.reset_index(drop=True)
+        # a plans extract without cease dates: "0 ceased" published every year, every plan kept
+        # in the caseload and the forecast's leaving rates fitted to nobody leaving, green (the
+        # year-on-year test below sees none ceased as usual)
+        recent = council.iloc[-FLOWS_RECENT_YEARS:]
+        recent = recent[recent["opening_plans"].fillna(0) > 0]
+        plan_years = float(recent["opening_plans"].sum())
+        if (
+            plan_years >= FLOWS_NONE_CEASED_PLAN_YEARS
+            and recent["ceased_plans"].notna().all()
+            and float(recent["ceased_plans"].sum()) == 0
+        ):
+            first, last = int(recent["year"].iloc[0]), int(recent["year"].iloc[-1])
+            span = f"{first}" if first == last else f"{first} to {last}"
+            add(
+                code,
+                f"no plan ceased in the years to the {span} censuses, with "
+                f"{plan_years:,.0f} plans on the censuses before them: the plans extract may "
+                "give no plan_cease_date (left out or never filled), and then every plan issued "
+                "stays in the caseload and the forecast has almost no child leaving",
+                True,
+            )
         for at, r in council.iterrows():
             if at < len(council) - FLOWS_RECENT_YEARS:
                 continue
@@ -2326,7 +2352,8 @@ def flows_within_usual(target: Warehouse | duckdb.DuckDBPyConnection) -> GateRes
         [expect("ExpectColumnValuesToBeBetween", column="outside_usual", max_value=0)],
         {
             "outside_usual": (
-                "plans ceased or issued far outside the years before: a data cleanse, a lost "
+                "plans ceased or issued far outside the years before (or none ceased at all: "
+                "the plans extract without its cease dates): a data cleanse, a lost "
                 "year of plans or one given twice, or a real change. The forecast goes on from "
                 "the last complete year's spend per plan (full-time places per census plan: a "
                 "cleanse's leavers' months count in it), starts from the last January census "

@@ -275,7 +275,9 @@ def staging_key(extract: str) -> dg.AssetKey:
                 "new plans below half the usual by a twentieth (each by 10 plans at least), or "
                 "the children who left their plans since the last census run as far above the "
                 "same weeks of earlier years: a data cleanse or a lost year, which the forecast "
-                "would carry (its spend per plan, its starting census, its trends)."
+                "would carry (its spend per plan, its starting census, its trends); or when no "
+                "plan ceased at all in those years over 100 plans or more on their censuses "
+                "(a plans extract without its cease dates)."
             ),
         ),
         dg.AssetCheckSpec(

@@ -134,3 +134,21 @@ def test_a_small_councils_noise_and_an_old_blip_do_not_warn():
     result = gates.flows_within_usual(_warehouse(STEADY_CEASED, {**STEADY_NEW, 2026: 1}))
     assert "1 plan issued in the year to the 2026 census against a usual 150 " in result.summary
     assert gates._count(2.5) == "2.5" and gates._count(150.0) == "150"
+
+
+def test_no_plan_ceased_in_the_recent_years_warns():
+    """A plans extract without plan_cease_date (the contract leaves it optional) published "0
+    ceased" every year, kept every plan in the caseload and fitted the forecast's leaving rates
+    to nobody leaving, every gate green: the year-on-year test saw none as usual."""
+    none = dict.fromkeys(range(2021, 2027), 0)
+    result = gates.flows_within_usual(_warehouse(none, STEADY_NEW))
+    assert not result.passed
+    assert (
+        "no plan ceased in the years to the 2024 to 2026 censuses, with 3,000 plans on the "
+        "censuses before them: the plans extract may give no plan_cease_date"
+    ) in result.summary
+    # a small council's quiet years (60 plan-years) are not one
+    small = gates.flows_within_usual(_warehouse(none, dict.fromkeys(range(2021, 2027), 2), 0, 20))
+    assert small.passed, small.summary
+    # and one year without a cease among years with them is not either
+    assert gates.flows_within_usual(_warehouse({**STEADY_CEASED, 2026: 0}, STEADY_NEW)).passed
