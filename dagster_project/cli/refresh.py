@@ -78,6 +78,21 @@ def forget_ledger_build(settings: Settings) -> None:
         increment.forget(con, "asked for (refresh --whole)")
 
 
+def succeeded_line(outcome) -> Text:
+    """The last line of a refresh that published: "every gate passed" only when no check
+    warned (a plans extract without its cease dates ended "every gate passed" under its
+    WARNING, read as nothing to look at)."""
+    warned = len(outcome.warned_checks)
+    if not warned:
+        return Text("Refresh succeeded: every gate passed.", style="green")
+    return Text(
+        f"Refresh succeeded: every blocking gate passed, and {warned} "
+        f"check{'s' if warned > 1 else ''} warned (WARNING above, and in the report): "
+        "its figures are published; read the warning before using them.",
+        style="yellow",
+    )
+
+
 def _refresh_and_summarise(
     settings: Settings, console: Console, *, wait: bool = False, whole: bool = False
 ) -> int:
@@ -177,7 +192,7 @@ def _refresh_and_summarise(
         return HELD_EXIT_CODE
     if outcome.success:
         print_report_location(settings, console)
-        console.print("[green]Refresh succeeded: every gate passed.[/green]")
+        console.print(succeeded_line(outcome))
         return 0
     # (a failed step with every check passed, such as a forecast that cannot be fitted, is
     # not a failed check)

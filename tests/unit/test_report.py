@@ -404,6 +404,21 @@ def test_the_refresh_summary_names_a_check_that_warned():
     assert "WARNING marts/fct_ehcp_cohort · case_extracts_reach_census: plans extract" in text
 
 
+def test_a_refresh_with_a_warning_does_not_end_saying_every_gate_passed():
+    """A plans extract without its cease dates warned, and the refresh still ended "every
+    gate passed"."""
+    from dagster_project.cli.refresh import succeeded_line
+    from dagster_project.cli.runner import RefreshOutcome
+
+    outcome = RefreshOutcome(success=True, run_id="r1", checks_passed=199)
+    assert succeeded_line(outcome).plain == "Refresh succeeded: every gate passed."
+    outcome.warned_checks.append(("marts/fct_ehcp_flows", "flows_within_usual", "no plan …"))
+    assert succeeded_line(outcome).plain == (
+        "Refresh succeeded: every blocking gate passed, and 1 check warned (WARNING above, and "
+        "in the report): its figures are published; read the warning before using them."
+    )
+
+
 def test_an_assumption_s_amount_reads_in_its_unit():
     """0.961 full-time places a plan read "1" in the report and the workbook (its spend could not
     be recomputed from the assumptions shown): an amount reads in its row's unit."""
