@@ -17,7 +17,7 @@ from .backtest import backtest_cohort
 from .checks import run_checks
 from .cohort import CohortInputError
 from .history import History, caseload_by_census
-from .mitigations import MitigationsError, load_mitigations, log_assumption
+from .mitigations import MitigationsError, is_example, load_mitigations, log_assumption
 from .model import ForecastInputError, run_forecast
 from .settings import ForecastSettings
 from .store import for_council, forecast_tables
@@ -62,6 +62,7 @@ def forecast_council(
         mitigations,
         settings,
         growth(base_year) if growth is not None and base_year is not None else None,
+        example_log=is_example(mitigations_file, own_log),
     )
     backtest = backtest_cohort(
         history.transitions,
@@ -85,7 +86,9 @@ def forecast_council(
     tables["assumptions"] = pd.concat(
         [
             tables["assumptions"],
-            pd.DataFrame([log_assumption(mitigations_file, mitigations, own_log)]),
+            pd.DataFrame(
+                [log_assumption(mitigations_file, mitigations, own_log, forecast.set_aside)]
+            ),
         ],
         ignore_index=True,
     )

@@ -112,7 +112,17 @@ def council_mitigations_file(council_folder: Path | None, default: Path) -> Path
     return found[0] if found else default
 
 
-def log_assumption(path: Path, mitigations: list[Mitigation], own: bool = False) -> dict:
+def is_example(path: Path, own: bool = False) -> bool:
+    """Whether the log applied is the shipped example (not a council's own plan)."""
+    return not own and path.resolve() == EXAMPLE_MITIGATIONS.resolve()
+
+
+def log_assumption(
+    path: Path,
+    mitigations: list[Mitigation],
+    own: bool = False,
+    set_aside: list[tuple[str, str]] | None = None,
+) -> dict:
     """forecast.assumptions' row naming the mitigation log the mitigated scenarios apply: the
     shipped example's had been applied to any council without its own, and neither the report
     nor the served tables said so. A council's own log is named by its file alone, wherever
@@ -126,13 +136,16 @@ def log_assumption(path: Path, mitigations: list[Mitigation], own: bool = False)
         except ValueError:
             shown = str(path)
     example = path.resolve() == EXAMPLE_MITIGATIONS.resolve()
+    # the example's mitigations this council cannot price (model.run_forecast), named: the
+    # count is of those applied
+    skipped = "".join(f"; {name!r} not applied here: {why}" for name, why in (set_aside or []))
     return {
         "assumption": "mitigation_log",
         "provision_type": None,
         "financial_year": None,
-        "value": float(len(mitigations)),
+        "value": float(len(mitigations) - len(set_aside or [])),
         "unit": "mitigations",
-        "source": EXAMPLE_SOURCE if example else shown,
+        "source": (EXAMPLE_SOURCE if example else shown) + skipped,
     }
 
 

@@ -16,7 +16,7 @@ and joiners (forecast.sensitivity).
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -98,6 +98,9 @@ class Forecast:
     cost_model: CostModel
     runs: dict[str, ScenarioRun]
     unreached: list[str]  # provision types no mitigation reaches: the same in every scenario
+    # the shipped example log's mitigations not applied to this council (name, why): they move
+    # children into a provision type its finance history cannot price
+    set_aside: list[tuple[str, str]] = field(default_factory=list)
 
 
 def prepare(
@@ -386,14 +389,50 @@ def _check_priced(costs: CostModel, settings: ForecastSettings, mitigations: lis
     )
 
 
+def _example_priced(
+    costs: CostModel, settings: ForecastSettings, mitigations: list[Mitigation]
+) -> tuple[list[Mitigation], list[tuple[str, str]]]:
+    """The shipped example log's mitigations this council's costs can price, and those set
+    aside (name, why): the example is not the council's plan, and its resourced-provision move
+    into a type a council never paid for had stopped that council's first refresh, for a
+    mitigation it never chose. A council's own log is refused instead (_check_priced)."""
+    _check_priced(costs, settings, [])  # the settings' own overflow: refused as ever
+    kept, set_aside = [], []
+    for m in mitigations:
+        try:
+            _check_priced(costs, settings, [m])
+        except ForecastInputError:
+            known = dict(zip(costs.provisions, costs.unit_cost_known, strict=True))
+            unpriced = sorted(
+                t for t in {*m.provision_types, m.effect.get("to")} if t in known and not known[t]
+            )
+            why = (
+                f"{', '.join(unpriced)} {'has' if len(unpriced) == 1 else 'have'} no unit cost "
+                "in this council's finance history"
+                if unpriced
+                else "it moves children to a provision type nothing pays for"
+            )
+            set_aside.append((m.name, why))
+        else:
+            kept.append(m)
+    return kept, set_aside
+
+
 def run_forecast(
     history: History,
     mitigations: list[Mitigation],
     settings: ForecastSettings,
     pooled_growth: tuple[float, float, str] | None = None,
+    example_log: bool = False,
 ) -> Forecast:
+    """The forecast of every scenario; `example_log`: the mitigations are the shipped example's,
+    and those this council cannot price are set aside (Forecast.set_aside), not refused."""
     model, costs = prepare(history, settings, pooled_growth)
-    _check_priced(costs, settings, mitigations)
+    set_aside: list[tuple[str, str]] = []
+    if example_log:
+        mitigations, set_aside = _example_priced(costs, settings, mitigations)
+    else:
+        _check_priced(costs, settings, mitigations)
     runs = {
         UNMITIGATED: run_scenario(model, costs, settings, []),
         MITIGATED: run_scenario(model, costs, settings, mitigations),
@@ -429,6 +468,7 @@ def run_forecast(
         unreached=unreached_provisions(
             model, mitigations, costs.first_year_posted, costs.unplanned_spend
         ),
+        set_aside=set_aside,
     )
 
 

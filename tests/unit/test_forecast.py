@@ -1085,6 +1085,35 @@ def test_children_moved_into_a_type_without_a_unit_cost_are_refused_until_it_has
     assert effect.loc[("to independents", "2028-29"), "kind"] == "cost"
 
 
+def test_the_shipped_examples_mitigation_a_council_cannot_price_is_set_aside_and_named(steady):
+    """A council with no resourced provision, running on the shipped example log (it gave none of
+    its own), had its refresh stopped by the example's move into mainstream_rp_unit, a type it
+    never paid for: a mitigation it never chose. The example's unpriceable moves are set aside
+    and named; a council's own log is still refused, and the settings' overflow too."""
+    shift = mitigation("shift_placements", {"to": "inmss", "share": 0.5}, name="to independents")
+    cut = mitigation("reduce_new_plans", {"percent": 10}, name="fewer plans")
+    result = run_forecast(steady, [shift, cut], SETTINGS, example_log=True)
+    assert result.set_aside == [
+        ("to independents", "inmss has no unit cost in this council's finance history")
+    ]
+    assert set(result.mitigations["mitigation"]) == {"fewer plans"}
+    assert result.runs["mitigated"].plans.sum() < result.runs["unmitigated"].plans.sum()
+    with pytest.raises(ForecastInputError, match="'to independents'"):
+        run_forecast(steady, [shift, cut], SETTINGS)
+    overflow = SETTINGS.with_overrides(capacity={"mss": 10.0}, overflow={"mss": "inmss"})
+    with pytest.raises(ForecastInputError, match="overflow mss → inmss"):
+        run_forecast(steady, [cut], overflow, example_log=True)
+    # the assumption naming the log counts what was applied and names what was not
+    from forecast.mitigations import EXAMPLE_MITIGATIONS, EXAMPLE_SOURCE, log_assumption
+
+    row = log_assumption(EXAMPLE_MITIGATIONS, [shift, cut], set_aside=result.set_aside)
+    assert row["value"] == 1.0
+    assert row["source"] == (
+        f"{EXAMPLE_SOURCE}; 'to independents' not applied here: inmss has no unit cost in this "
+        "council's finance history"
+    )
+
+
 def test_children_moved_into_a_type_no_one_pays_for_are_refused_and_out_of_it_are_not(steady):
     """`none` and `other` have placements but nothing ever pays for them: a place there costs
     £0, and a shift of independent placements into them was published as a saving of their
