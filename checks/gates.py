@@ -3517,7 +3517,7 @@ def unit_costs_within_bounds(
             SELECT s.la_code,
                    {_council_in_label("s")} || s.financial_year || ' ' || s.provision_type AS label,
                    s.unit_cost_gbp::DOUBLE AS unit_cost_gbp, s.fte_placements,
-                   b.min_unit_cost_gbp, b.max_unit_cost_gbp,
+                   s.financial_year, b.min_unit_cost_gbp, b.max_unit_cost_gbp,
                    -- the floor on whole years only: a year the ledger starts or stops in holds
                    -- part of its spend over the whole year's placements
                    ((s.unit_cost_gbp < b.min_unit_cost_gbp AND s.is_complete_year)
@@ -3561,7 +3561,36 @@ def unit_costs_within_bounds(
             "them divided by 100: are the ledger's amounts in pence? The finance extract's "
             "`amount` is in pounds (`1,234.50`)"
         )
+    # a ledger whose payments name no child and no provider: every type's spend £0 and all of
+    # it central, said only as its own unit costs (a helper's ledger of the required columns
+    # alone failed on "2020-21 inmss £0", the cause on another line of the summary)
+    zero = out[out["unit_cost_gbp"] == 0]
+    if len(zero) and len(zero) * 2 >= len(out):
+        central = wh.frame(
+            """
+            SELECT la_code, financial_year,
+                   sum(CASE WHEN provision_type = 'central' THEN spend_gbp ELSE 0 END)::DOUBLE
+                       / nullif(sum(spend_gbp), 0)::DOUBLE AS central_share
+            FROM marts.fct_provision_spend GROUP BY la_code, financial_year
+            """
+        )
+        years = central.merge(zero[["la_code", "financial_year"]].drop_duplicates())
+        share = float(years["central_share"].fillna(0).max()) if len(years) else 0.0
+        if share >= UNTYPED_CENTRAL_SHARE:
+            result.failures.append(
+                f"{len(zero)} of the {len(out)} unit costs outside the bounds are £0, with up to "
+                f"{share:.0%} of a year's spend counted as central: the ledger's payments name "
+                "no child with a placement (child_id, placement_id) and no provider a placement "
+                "or the GIAS extract types (provider_urn, provider_ukprn, supplier_name), so "
+                "none is counted at a provision type (data quality: payment_to_untyped_provider)."
+                " Give the finance extract those columns"
+            )
     return result
+
+
+# a year with at least this share of its spend counted as central: the ledger types almost none
+# of its payments (councils' central lines are 5-20 % of high-needs spend)
+UNTYPED_CENTRAL_SHARE = 0.9
 
 
 def placement_costs_within_bounds(

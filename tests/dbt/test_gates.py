@@ -229,6 +229,30 @@ def test_one_type_a_little_over_its_bound_is_not_asked_about_pence(con):
     assert "pence" not in result.summary
 
 
+def test_unit_costs_at_zero_with_the_spend_all_central_name_the_untyped_ledger(con):
+    """A ledger of the finance contract's required columns alone (no child, placement or
+    provider on a payment) put every pound in central and failed on "2020-21 inmss £0", its
+    cause only on another line of the summary: the failure now says why."""
+    bounds = gates.read_cost_bounds(COST_BOUNDS)
+    con.execute(
+        "UPDATE marts.fct_provision_spend SET spend_gbp = CASE WHEN provision_type = 'central' "
+        "THEN (SELECT sum(spend_gbp) FROM marts.fct_provision_spend AS o "
+        "WHERE o.financial_year = fct_provision_spend.financial_year) ELSE 0 END"
+    )
+    con.execute(
+        "UPDATE marts.fct_provision_spend SET unit_cost_gbp = 0 WHERE unit_cost_gbp IS NOT NULL"
+    )
+    result = gates.unit_costs_within_bounds(con, bounds, 1.0)
+    assert not result.passed
+    assert "unit costs outside the bounds are £0, with up to 100% of a year's spend" in (
+        result.summary
+    )
+    assert "payment_to_untyped_provider" in result.summary
+    # one type at £0 in a ledger that types the rest is its own failure, without this cause
+    con.execute("UPDATE marts.fct_provision_spend SET spend_gbp = 1000")
+    assert "counted as central" not in gates.unit_costs_within_bounds(con, bounds, 1.0).summary
+
+
 def test_a_place_funded_type_at_a_near_zero_unit_cost_fails(con):
     """Independent special placements whose payments were missing from the ledger: 8.7 full-time
     placements at £0 a year passed, and the forecast priced the type at £2,695 a plan."""
