@@ -135,7 +135,7 @@ def log_assumption(
             shown = str(path.resolve().relative_to(Path(__file__).parent.parent.resolve()))
         except ValueError:
             shown = str(path)
-    example = path.resolve() == EXAMPLE_MITIGATIONS.resolve()
+    example = is_example(path)
     # the example's mitigations this council cannot price (model.run_forecast), named: the
     # count is of those applied
     skipped = "".join(f"; {name!r} not applied here: {why}" for name, why in (set_aside or []))
