@@ -2372,6 +2372,8 @@ def flows_within_usual(target: Warehouse | duckdb.DuckDBPyConnection) -> GateRes
 # BASE_YEAR_MIN_FTE full-time places); on the demo's nine years no type's step comes near
 BASE_YEAR_SPEND_TIMES, BASE_YEAR_UNIT_COST_TIMES = 1.5, 1.25
 BASE_YEAR_MOVE_GBP, BASE_YEAR_MIN_FTE = 500_000, 5.0
+# the types whose places nothing pays for (no placement; other): £0 a place is theirs
+UNPAID_TYPES = ("none", "other", "central")
 
 
 def base_year_spend_within_usual(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
@@ -2389,20 +2391,59 @@ def base_year_spend_within_usual(target: Warehouse | duckdb.DuckDBPyConnection) 
         ORDER BY la_code, provision_type, financial_year
         """
     )
+    # the payments of each complete year that name a child (child_id or placement_id)
+    named = as_warehouse(target).frame(
+        """
+        SELECT la_code, financial_year,
+               sum(CASE WHEN child_id IS NOT NULL OR placement_id IS NOT NULL THEN 1
+                        ELSE 0 END) AS naming_a_child
+        FROM staging.stg_finance__transactions
+        GROUP BY la_code, financial_year
+        """
+    )
+    naming = {(r.la_code, r.financial_year): int(r.naming_a_child) for r in named.itertuples()}
     several = frame["la_code"].nunique() > 1
     rows: list[dict[str, Any]] = []
     for code, council in frame.groupby("la_code", sort=True):
         years = sorted(council["financial_year"].unique())
-        if len(years) < 2:
+        if not years:
             continue
-        base, before = years[-1], years[-2]
+        base = years[-1]
+        said = []
+        # places without spend: a ledger whose payments name no child types them by provider
+        # alone, and a type paid with no provider on the payment (EOTAS packages, early years)
+        # read £0 over 26 full-time places, its spend in central, green (its floor is £0)
+        at_base = council[council["financial_year"] == base]
+        placed = at_base.groupby("provision_type")[["spend_gbp", "fte_placements"]].sum()
+        unpaid = [
+            f"{provision} {float(r.fte_placements):,.1f} full-time places in {base} and no "
+            "spend on them"
+            for provision, r in placed.iterrows()
+            if provision not in UNPAID_TYPES
+            and float(r.fte_placements) >= BASE_YEAR_MIN_FTE
+            and float(r.spend_gbp) <= 0
+        ]
+        if unpaid:
+            said += unpaid
+            if not naming.get((code, base)):
+                said.append(
+                    f"no payment of {base} names a child (child_id, placement_id): each is "
+                    "typed by its provider alone, so a type paid without one counts as "
+                    "central, and a resourced provision's or unit's top-ups go with its "
+                    "school's type"
+                )
+        if len(years) < 2:
+            if said:
+                prefix = f"council {code}: " if several else ""
+                rows.append({"la_code": code, "label": prefix + "; ".join(said), "steps": 1})
+            continue
+        before = years[-2]
         wide = council.pivot_table(
             index="provision_type",
             columns="financial_year",
             values=["spend_gbp", "fte_placements"],
             aggfunc="sum",
         ).fillna(0.0)
-        said = []
         for provision in wide.index:
             now, then = (float(wide.loc[provision, ("spend_gbp", y)]) for y in (base, before))
             places = [float(wide.loc[provision, ("fte_placements", y)]) for y in (base, before)]
@@ -2451,7 +2492,10 @@ def base_year_spend_within_usual(target: Warehouse | duckdb.DuckDBPyConnection) 
                 "forecast with it), or a real change. The forecast goes on from that year's "
                 "level and from the growth measured up to it; a one-off belongs in the year it "
                 "was paid only. Check the ledger's largest postings of that year (highneeds "
-                "trace spend); if the step is real, nothing is wrong"
+                "trace spend); if the step is real, nothing is wrong. Or a provision type "
+                "with full-time places and no spend on them: its payments are counted "
+                "elsewhere (central, or another type), and its unit cost reads £0; give the "
+                "ledger's payments the child (child_id, placement_id) or provider they pay for"
             )
         },
     )

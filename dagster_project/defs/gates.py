@@ -251,7 +251,9 @@ def staging_key(extract: str) -> dg.AssetKey:
                 "Warns when the last complete year's spend on a provision type or central "
                 "moved by half again (or fell by a third) from the year before, or a type's "
                 "unit cost by a quarter, each by £500,000 at least: a one-off payment sets the "
-                "level the forecast grows and lifts the growth it measures."
+                "level the forecast grows and lifts the growth it measures. And when a type "
+                "has 5 full-time places or more that year and no spend on them (its payments "
+                "counted as central or another type: a ledger naming no child)."
             ),
         ),
         dg.AssetCheckSpec(

@@ -11,9 +11,24 @@ from checks import gates
 YEARS = ["2022-23", "2023-24", "2024-25", "2025-26"]
 
 
-def _warehouse(central: dict[str, float] | None = None, inmss: dict[str, float] | None = None):
+def _warehouse(
+    central: dict[str, float] | None = None,
+    inmss: dict[str, float] | None = None,
+    children_named: bool = True,
+):
+    """`children_named`: the ledger's payments name the child they pay for."""
     con = duckdb.connect()
     con.execute("CREATE SCHEMA marts")
+    con.execute("CREATE SCHEMA staging")
+    con.execute(
+        "CREATE TABLE staging.stg_finance__transactions (la_code VARCHAR, financial_year VARCHAR, "
+        "child_id BIGINT, placement_id VARCHAR)"
+    )
+    for year in YEARS:
+        con.execute(
+            "INSERT INTO staging.stg_finance__transactions VALUES ('869', ?, ?, NULL)",
+            [year, 7 if children_named else None],
+        )
     con.execute(
         "CREATE TABLE marts.fct_provision_spend (la_code VARCHAR, financial_year VARCHAR, "
         "provision_type VARCHAR, spend_gbp DECIMAL(18, 2), fte_placements DOUBLE, "
@@ -61,3 +76,31 @@ def test_a_back_dated_fee_warns_through_the_unit_cost(fee, warns):
         assert "inmss unit cost £92,460 in 2025-26 against £72,745 in 2024-25 (+27%" in (
             result.summary
         )
+
+
+def test_places_without_spend_warn_and_a_ledger_naming_no_child_is_named_as_why():
+    """A ledger without child_id and placement_id (the contract leaves them optional) typed its
+    payments by provider alone: EOTAS packages, paid with no provider on the payment, read £0
+    over 26 full-time places, their spend in central, green (EOTAS's floor is £0)."""
+    con = _warehouse(children_named=False)
+    con.execute(
+        "INSERT INTO marts.fct_provision_spend VALUES ('869', '2025-26', 'eotas', 0, 26.0, true)"
+    )
+    result = gates.base_year_spend_within_usual(con)
+    assert not result.passed
+    assert "eotas 26.0 full-time places in 2025-26 and no spend on them" in result.summary
+    assert "no payment of 2025-26 names a child (child_id, placement_id)" in result.summary
+    # with children named, the places without spend are said, not the ledger
+    named = _warehouse()
+    named.execute(
+        "INSERT INTO marts.fct_provision_spend VALUES ('869', '2025-26', 'eotas', 0, 26.0, true)"
+    )
+    result = gates.base_year_spend_within_usual(named)
+    assert not result.passed and "no payment of" not in result.summary
+    # children with no placement cost nothing, as do a few places
+    quiet = _warehouse(children_named=False)
+    quiet.execute(
+        "INSERT INTO marts.fct_provision_spend VALUES ('869', '2025-26', 'none', 0, 40.0, true), "
+        "('869', '2025-26', 'eotas', 0, 2.0, true)"
+    )
+    assert gates.base_year_spend_within_usual(quiet).passed
