@@ -33,6 +33,7 @@ def print_summary(
         return
     with settings.connect_warehouse(read_only=True) as con:
         _print_landing(con, console)
+        _print_unfilled(con, console)
         _print_quarantine_examples(con, console)
         if outcome.ledger_build:
             console.print(
@@ -184,6 +185,56 @@ def _print_landing(con, console: Console) -> None:
             "[yellow]flagged (kept, see marts.fct_data_quality):[/yellow] "
             + ", ".join(f"{flag} × {count:,}" for flag, count in details),
             highlight=False,
+        )
+
+
+# optional columns of the contract whose absence changes figures, and what it changes: none of
+# them warned where no file gave them (a plans extract without cease dates published "0 ceased"
+# every year under "every gate passed"); each is said when no loaded file fills it (all of a
+# group's columns)
+UNFILLED_COLUMNS = (
+    ("ehcp", ("plan_cease_date",), "no plan counts as ceased: every plan stays in the caseload"),
+    ("ehcp", ("cease_reason",), "ceased plans have no reason: ceased_not_rec"),
+    (
+        "placements",
+        ("end_date",),
+        "a placement ends only where the child's next begins, or the plan ceases",
+    ),
+    ("placements", ("annual_cost",), "new placements have no commissioned cost"),
+    (
+        "finance",
+        ("child_id", "placement_id"),
+        "payments are typed by their provider alone: a type paid with none counts as central",
+    ),
+)
+
+
+def unfilled_columns(con) -> list[str]:
+    """The groups of UNFILLED_COLUMNS no file in the landing folder fills, with what each
+    changes; an extract with no rows there says nothing."""
+    said = []
+    for extract, columns, changes in UNFILLED_COLUMNS:
+        if not (table_exists(con, "raw", extract) and table_exists(con, "raw", f"{extract}_files")):
+            continue
+        counts = con.execute(
+            "SELECT count(*), "
+            + ", ".join(f"count(r.{column})" for column in columns)
+            + f" FROM raw.{extract} AS r INNER JOIN raw.{extract}_files AS f "
+            "ON f.file_hash = r._file_hash WHERE f.in_landing"
+        ).fetchall()[0]
+        if counts[0] and not any(counts[1:]):
+            said.append(f"{extract} {' and '.join(columns)} ({changes})")
+    return said
+
+
+def _print_unfilled(con, console: Console) -> None:
+    said = unfilled_columns(con)
+    if said:
+        console.print(
+            Text.assemble(
+                ("Optional columns no file fills", "yellow"),
+                ": " + "; ".join(said) + ". The README's landing contract says what each gives.",
+            )
         )
 
 

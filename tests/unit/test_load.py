@@ -1788,3 +1788,43 @@ def test_a_files_named_day_is_the_last_day_its_name_gives():
     assert _named_day(Path("placements_batch_20260412.csv")) is None
     assert _named_day(Path("ledger_20242025.csv")) is None
     assert _named_day(Path("plans_2025-02-30.csv")) is None
+
+
+def test_the_summary_names_the_optional_columns_no_file_fills(tmp_path, con):
+    """A plans extract without plan_cease_date published "0 ceased" every year and a ledger
+    without child_id or placement_id typed its spend by provider alone, and the refresh's
+    summary said nothing of either column."""
+    from rich.console import Console
+
+    from dagster_project.cli.summary import _print_unfilled, unfilled_columns
+
+    write(
+        tmp_path,
+        "ehcp",
+        "plans.csv",
+        "child_id,plan_id,date_of_birth,primary_need,plan_start_date\n"
+        "C1,P1,2012-05-01,ASD,2020-09-01\n",
+    )
+    write(tmp_path, "finance", "ledger.csv", f"{FINANCE_HEADER}\nT1,2024-05-01,10.00,1.2.1\n")
+    load(con, EHCP, tmp_path)
+    load(con, FINANCE, tmp_path)
+    assert unfilled_columns(con) == [
+        "ehcp plan_cease_date (no plan counts as ceased: every plan stays in the caseload)",
+        "ehcp cease_reason (ceased plans have no reason: ceased_not_rec)",
+        "finance child_id and placement_id (payments are typed by their provider alone: a "
+        "type paid with none counts as central)",
+    ]
+    console = Console(record=True, width=300)
+    _print_unfilled(con, console)
+    assert console.export_text().startswith("Optional columns no file fills: ehcp plan_cease")
+    # a column given on one row of one file is filled; an extract not landed says nothing
+    write(
+        tmp_path,
+        "ehcp",
+        "plans.csv",
+        f"{EHCP_HEADER}\nC1,P1,2012-05-01,M,ASD,2020-09-01,2024-07-31,5,,,,,\n",
+    )
+    load(con, EHCP, tmp_path, load_id="L2")
+    assert [s.split(" (")[0] for s in unfilled_columns(con)] == [
+        "finance child_id and placement_id"
+    ]
