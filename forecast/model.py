@@ -320,13 +320,8 @@ def resolve_levers(
     return levers.caseload, levers.costs
 
 
-def _check_priced(costs: CostModel, settings: ForecastSettings, mitigations: list[Mitigation]):
-    """Refuse a forecast that moves children into (or keeps them in) a provision type with no
-    unit cost: they would cost £0 there, and a mitigation moving them would read as a saving of
-    their whole cost (or a cost of it). A type whose places nothing ever paid for (none, other:
-    £0 a place) is refused as where a move puts children (their whole cost a saving: £19.4m on
-    the demo, moving independent placements to `other`), not as where it takes them from
-    (moving a young person from `none` into college is a real cost)."""
+def _unpriced_and_free(costs: CostModel) -> tuple[set[str], set[str]]:
+    """The provision types with no unit cost, and those whose places nothing pays for (£0)."""
     unpriced = {
         p for p, known in zip(costs.provisions, costs.unit_cost_known, strict=True) if not known
     }
@@ -337,6 +332,17 @@ def _check_priced(costs: CostModel, settings: ForecastSettings, mitigations: lis
         )
         if known and cost <= 0
     }
+    return unpriced, free
+
+
+def _check_priced(costs: CostModel, settings: ForecastSettings, mitigations: list[Mitigation]):
+    """Refuse a forecast that moves children into (or keeps them in) a provision type with no
+    unit cost: they would cost £0 there, and a mitigation moving them would read as a saving of
+    their whole cost (or a cost of it). A type whose places nothing ever paid for (none, other:
+    £0 a place) is refused as where a move puts children (their whole cost a saving: £19.4m on
+    the demo, moving independent placements to `other`), not as where it takes them from
+    (moving a young person from `none` into college is a real cost)."""
+    unpriced, free = _unpriced_and_free(costs)
     if not unpriced and not free:
         return
     reasons, touched = [], set()
@@ -402,9 +408,8 @@ def _example_priced(
         try:
             _check_priced(costs, settings, [m])
         except ForecastInputError:
-            known = dict(zip(costs.provisions, costs.unit_cost_known, strict=True))
             unpriced = sorted(
-                t for t in {*m.provision_types, m.effect.get("to")} if t in known and not known[t]
+                _unpriced_and_free(costs)[0] & {*m.provision_types, m.effect.get("to")}
             )
             why = (
                 f"{', '.join(unpriced)} {'has' if len(unpriced) == 1 else 'have'} no unit cost "
