@@ -2376,6 +2376,44 @@ BASE_YEAR_MOVE_GBP, BASE_YEAR_MIN_FTE = 500_000, 5.0
 UNPAID_TYPES = ("none", "other", "central")
 
 
+def _base_year_steps(council: pd.DataFrame, base: str, before: str) -> list[str]:
+    """The council's provision types whose spend or unit cost in `base` stepped far from
+    `before` (base_year_spend_within_usual)."""
+    said = []
+    wide = council.pivot_table(
+        index="provision_type",
+        columns="financial_year",
+        values=["spend_gbp", "fte_placements"],
+        aggfunc="sum",
+    ).fillna(0.0)
+    for provision in wide.index:
+        now, then = (float(wide.loc[provision, ("spend_gbp", y)]) for y in (base, before))
+        places = [float(wide.loc[provision, ("fte_placements", y)]) for y in (base, before)]
+        moved = abs(now - then) >= BASE_YEAR_MOVE_GBP
+        if (
+            moved
+            and then > 0
+            and (now >= BASE_YEAR_SPEND_TIMES * then or now <= then / BASE_YEAR_SPEND_TIMES)
+        ):
+            said.append(
+                f"{provision} spend £{now / 1e6:,.2f}m in {base} against £{then / 1e6:,.2f}m "
+                f"in {before} ({now / then - 1:+.0%})"
+            )
+        elif min(places) >= BASE_YEAR_MIN_FTE and then > 0:
+            unit_now, unit_then = now / places[0], then / places[1]
+            beyond = (unit_now - unit_then) * places[0]
+            if (
+                unit_now >= BASE_YEAR_UNIT_COST_TIMES * unit_then
+                or unit_now <= unit_then / BASE_YEAR_UNIT_COST_TIMES
+            ) and abs(beyond) >= BASE_YEAR_MOVE_GBP:
+                said.append(
+                    f"{provision} unit cost £{unit_now:,.0f} in {base} against "
+                    f"£{unit_then:,.0f} in {before} ({unit_now / unit_then - 1:+.0%}, "
+                    f"£{beyond / 1e6:,.2f}m over its places)"
+                )
+    return said
+
+
 def base_year_spend_within_usual(target: Warehouse | duckdb.DuckDBPyConnection) -> GateResult:
     """Per council: its last complete financial year's spend per provision type and central,
     and each type's unit cost, against the year before. A £2.5m year-end payment on a central
@@ -2406,8 +2444,6 @@ def base_year_spend_within_usual(target: Warehouse | duckdb.DuckDBPyConnection) 
     rows: list[dict[str, Any]] = []
     for code, council in frame.groupby("la_code", sort=True):
         years = sorted(council["financial_year"].unique())
-        if not years:
-            continue
         base = years[-1]
         said = []
         # places without spend: a ledger whose payments name no child types them by provider
@@ -2432,49 +2468,18 @@ def base_year_spend_within_usual(target: Warehouse | duckdb.DuckDBPyConnection) 
                     "central, and a resourced provision's or unit's top-ups go with its "
                     "school's type"
                 )
-        if len(years) < 2:
-            if said:
-                prefix = f"council {code}: " if several else ""
-                rows.append({"la_code": code, "label": prefix + "; ".join(said), "steps": 1})
+        if len(years) >= 2:
+            said += _base_year_steps(council, base, years[-2])
+        elif not said:
             continue
-        before = years[-2]
-        wide = council.pivot_table(
-            index="provision_type",
-            columns="financial_year",
-            values=["spend_gbp", "fte_placements"],
-            aggfunc="sum",
-        ).fillna(0.0)
-        for provision in wide.index:
-            now, then = (float(wide.loc[provision, ("spend_gbp", y)]) for y in (base, before))
-            places = [float(wide.loc[provision, ("fte_placements", y)]) for y in (base, before)]
-            moved = abs(now - then) >= BASE_YEAR_MOVE_GBP
-            if (
-                moved
-                and then > 0
-                and (now >= BASE_YEAR_SPEND_TIMES * then or now <= then / BASE_YEAR_SPEND_TIMES)
-            ):
-                said.append(
-                    f"{provision} spend £{now / 1e6:,.2f}m in {base} against £{then / 1e6:,.2f}m "
-                    f"in {before} ({now / then - 1:+.0%})"
-                )
-            elif min(places) >= BASE_YEAR_MIN_FTE and then > 0:
-                unit_now, unit_then = now / places[0], then / places[1]
-                beyond = (unit_now - unit_then) * places[0]
-                if (
-                    unit_now >= BASE_YEAR_UNIT_COST_TIMES * unit_then
-                    or unit_now <= unit_then / BASE_YEAR_UNIT_COST_TIMES
-                ) and abs(beyond) >= BASE_YEAR_MOVE_GBP:
-                    said.append(
-                        f"{provision} unit cost £{unit_now:,.0f} in {base} against "
-                        f"£{unit_then:,.0f} in {before} ({unit_now / unit_then - 1:+.0%}, "
-                        f"£{beyond / 1e6:,.2f}m over its places)"
-                    )
         prefix = f"council {code}: " if several else ""
         rows.append(
             {
                 "la_code": code,
                 "label": prefix
-                + ("; ".join(said) if said else f"{base}'s spend within the usual of {before}'s"),
+                + (
+                    "; ".join(said) if said else f"{base}'s spend within the usual of {years[-2]}'s"
+                ),
                 "steps": len(said),
             }
         )
