@@ -15,10 +15,9 @@ with windows as (
 classified as (
     select
         *,
-        min(start_date) over (
+        lead(start_date) over (
             partition by la_code, child_id, coalesce(placement_rank, 1)
             order by start_date, placement_id
-            rows between 1 following and unbounded following
         ) as next_start_date
     from {{ ref('int_placements_classified') }}
 ),
