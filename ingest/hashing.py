@@ -11,6 +11,7 @@ time moves with every write and cannot be set back.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -42,16 +43,18 @@ class HashCache:
             except (OSError, ValueError):
                 self.entries = {}  # a damaged cache only costs a re-hash
         self.changed = False
-
-    @staticmethod
-    def _key(path: Path) -> str:
-        return f"{path.resolve()}|{change_signature(path.stat())}"
+        # every file hashed through this cache: its path, and the signature and hash it had when
+        # it was read, and when (landing_read.record keeps them, so publishing can tell a file
+        # that changed after the refresh read it: one still being copied in is read half)
+        self.read: dict[Path, tuple[str, str, dt.datetime]] = {}
 
     def sha256(self, path: Path) -> str:
-        key = self._key(path)
+        signature = change_signature(path.stat())
+        key = f"{path.resolve()}|{signature}"
         if key not in self.entries:
             self.entries[key] = sha256_file(path)
             self.changed = True
+        self.read[path] = (signature, self.entries[key], dt.datetime.now(dt.UTC))
         return self.entries[key]
 
     def save(self) -> None:

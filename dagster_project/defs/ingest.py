@@ -4,6 +4,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from checks import gates
+from ingest import landing_read
 from ingest.contracts import COLUMN_DESCRIPTIONS, EXTRACTS, Extract
 from ingest.hashing import cache_for
 from ingest.load import load_extract, require_landing_files
@@ -76,6 +77,7 @@ def build_ingest_asset(extract: Extract) -> dg.AssetsDefinition:
                 sen2_child_id=settings.sen2_child_id,
                 la_code=settings.la_code,
             )
+            landing_read.record(con, extract.name, settings.landing, hashes, context.run.run_id)
         hashes.save()
         with warehouse.get_connection() as con:
             files = con.execute(

@@ -6,6 +6,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from ingest import landing_read
 from ingest.diskspace import reported_when_full
 from report.folder import install_report, is_staged
 from serving import contract as serving_contract
@@ -58,7 +59,9 @@ def build_publish_asset(
             "version, its refresh run, code version, source files and check results). "
             "Built as a new file beside the old one and swapped in with one atomic rename, "
             "so readers always see a whole version; it runs only after every gate passed, "
-            "so a failed refresh leaves the last good file in place. The report this run built is "
+            "so a failed refresh leaves the last good file in place; nor does it run when a "
+            "landing file changed after ingest read it (one still being copied in is read half: "
+            "`meta.landing_read`). The report this run built is "
             "swapped in right after it: the report and the serving file always come from the same "
             "refresh (a refresh killed between the two swaps has its report swapped in "
             "when the next one starts)."
@@ -76,6 +79,8 @@ def build_publish_asset(
             if (failed := unchecked_forecast(con)) is not None:
                 # the report refuses it too; a report kept for a held council would not stop it
                 raise dg.Failure(f"Not published: {forecast_unchecked(*failed)}")
+            if changed := landing_read.changed_since_read(con):
+                raise dg.Failure(landing_changed(changed))
             held = held_councils(con)
             report_kept = report_held(con, report_settings.la_code)
             # the settings the forecast tables were written with (its run may be an earlier
@@ -164,6 +169,17 @@ def build_publish_asset(
         )
 
     return publish_serving
+
+
+def landing_changed(changed: list[landing_read.Changed]) -> str:
+    return (
+        "Not published: landing files changed after this refresh read them: "
+        + "; ".join(c.describe() for c in changed)
+        + ". A file still being copied in when the refresh started is read half, and its "
+        "figures would pass every gate. BI and the report keep the last good version. Run the "
+        "refresh again once the copy has finished (the landing sensor starts one when the "
+        "folder has settled)."
+    )
 
 
 def _require_checked_since_last_change(

@@ -246,3 +246,49 @@ def test_a_publish_on_its_own_records_the_settings_the_forecast_ran_with(refresh
             "SELECT forecast_settings, forecast_settings_sha256 FROM meta.publication"
         ).fetchone()
     assert recorded == ran_with
+
+
+def test_a_landing_file_that_changed_after_ingest_read_it_holds_the_publish(refreshed):
+    """A ledger still being copied in when a refresh started was read half, passed every gate
+    and was published (£6.67m of a month's £6.78m) on a green run: the sensor waits for the
+    folder to settle only at its tick, a schedule or the CLI not at all. The file changed after
+    ingest read it, so the publish is held, naming it; BI and the report keep their version. The
+    same bytes saved again are no change."""
+    from dagster_project.assembly import publish_serving
+
+    landing, warehouse, _ = refreshed
+    serving = warehouse.parent / "serving.duckdb"
+
+    def version() -> str:
+        with duckdb.connect(str(serving), read_only=True) as con:
+            return con.execute("SELECT version_id FROM meta.publication").fetchone()[0]
+
+    def installed_report() -> dict[str, bytes]:  # not the report the held run staged
+        files = report_files(warehouse.parent / "report")
+        return {name: data for name, data in files.items() if not name.startswith(".next-")}
+
+    def publish() -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            [report_asset, publish_serving],
+            resources=build_resources(load_settings()),
+            instance=dg.DagsterInstance.get(),
+            raise_on_error=False,
+        )
+
+    ledger = landing / "finance" / "ledger_2021_2024.csv"
+    whole = ledger.read_bytes()
+    before, report = version(), installed_report()
+    rest = b"TX99999,31/03/2024,1250.00,1.2.1,K001,PL01,110001,,,HN01,Top-up\n"
+    ledger.write_bytes(whole + rest)  # the copy goes on after ingest read it
+    result = publish()
+    assert not result.success
+    failure = " ".join(result.failure_data_for_node("serving__publish").error.message.split())
+    assert "Not published: landing files changed after this refresh read them" in failure
+    assert "finance/ledger_2021_2024.csv (finance): read at" in failure, failure
+    assert f"with {len(whole):,} bytes, now {len(whole) + len(rest):,} bytes" in failure, failure
+    assert version() == before
+    assert installed_report() == report
+
+    ledger.write_bytes(whole)  # saved again as it was read: a new time, the same bytes
+    assert publish().success
+    assert version() != before
