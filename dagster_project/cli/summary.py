@@ -238,11 +238,20 @@ def _print_unfilled(con, console: Console) -> None:
         )
 
 
-def _print_examples(console: Console, heading: str, table: str, rows: list[tuple]) -> None:
+def _print_examples(
+    console: Console,
+    heading: str,
+    table: str,
+    rows: list[tuple],
+    codes: dict[str, tuple[str, ...]] | None = None,
+) -> None:
     """Per reason: the count, then the first rows as `file:row column: problem ('value')`, and
-    how many more `table` holds (the first few alone had read as every row)."""
+    how many more `table` holds (the first few alone had read as every row). An unknown code
+    says which codes its column reads (`codes`, by column): a budget line `recoupment` said
+    only "unknown code", and the lines the budget reads were in the code alone."""
     shown_of: dict[str, int] = {}
     for code, count, source_file, source_row, column, value in rows:
+        accepted = (codes or {}).get(column) if code == "unknown_code" else None
         # a SEN2 row's column read from another table of the return: say which
         origin = read_from(source_file, column)
         column = f"{column} (read from {origin})" if origin else column
@@ -250,6 +259,7 @@ def _print_examples(console: Console, heading: str, table: str, rows: list[tuple
             console.print(f"[yellow]{heading}: {code} × {count:,}", highlight=False)
         shown_of[code] = shown_of.get(code, 0) + 1
         shown = f" ({value!r})" if value is not None else ""
+        shown += f"; reads {', '.join(accepted)}" if accepted else ""
         console.print(
             f"    {source_file}:{source_row} {column}: {code.replace('_', ' ')}{shown}",
             highlight=False,
@@ -272,6 +282,7 @@ def _print_quarantine_examples(con, console: Console) -> None:
     for name in EXTRACTS:
         if not table_exists(con, "quarantine", name):
             continue
+        codes = {c.name: c.codes for c in EXTRACTS[name].columns if c.codes}
         rows = con.execute(
             f"""
             WITH current_rows AS (
@@ -291,7 +302,7 @@ def _print_quarantine_examples(con, console: Console) -> None:
             ORDER BY n DESC, code, _source_file, _source_row
             """
         ).fetchall()
-        _print_examples(console, f"quarantined[/yellow] {name}", f"quarantine.{name}", rows)
+        _print_examples(console, f"quarantined[/yellow] {name}", f"quarantine.{name}", rows, codes)
         if table_exists(con, "quarantine", f"{name}_values"):
             values = con.execute(
                 f"""
@@ -310,6 +321,7 @@ def _print_quarantine_examples(con, console: Console) -> None:
                 f"set aside[/yellow] {name} values (their rows loaded without them)",
                 f"quarantine.{name}_values",
                 values,
+                codes,
             )
         if rows and (outdated := earlier_versions_counted(con, EXTRACTS[name])):
             console.print(

@@ -272,8 +272,10 @@ def test_the_summary_lists_the_first_rows_of_each_reason_and_how_many_more(tmp_p
     assert "ehcp/plans.csv:9 primary_need" not in text
     assert "… and 1 more in quarantine.ehcp\n" in text
     assert "set aside ehcp values (their rows loaded without them): unknown_code × 4" in text
-    assert "ehcp/plans.csv:2 sex: unknown code ('X')" in text
+    assert "ehcp/plans.csv:2 sex: unknown code ('X'); reads M, F, U\n" in text
     assert "… and 1 more in quarantine.ehcp_values" in text
+    # an unknown code says which codes its column reads, in the contract's words
+    assert "primary_need: unknown code ('AUTISM'); reads SPLD, MLD, SLD, PMLD," in text
 
 
 def test_exact_duplicates_are_counted_and_conflicting_ones_quarantined(tmp_path, con):
