@@ -44,7 +44,9 @@ def print_summary(
             con, settings, console, outcome.held_councils, forecast_written(outcome, con)
         )
     if outcome.published:
-        _print_example_mitigations(settings, console, outcome.held_councils)
+        with settings.connect_warehouse(read_only=True) as con:
+            not_applied = _example_not_applied(con)
+        _print_example_mitigations(settings, console, outcome.held_councils, not_applied)
     _print_publication(settings, outcome, console)
     _print_settings_changed(settings, outcome, console, previous)
 
@@ -70,13 +72,34 @@ def _print_grown_in_progress_funding(con, console: Console) -> None:
         )
 
 
+def _example_not_applied(con) -> dict[str, str]:
+    """Per council, the shipped example's mitigations its forecast could not price and left out,
+    as forecast.assumptions' mitigation_log row names them after the example's own words."""
+    from forecast.mitigations import EXAMPLE_SOURCE
+
+    if not table_exists(con, "forecast", "assumptions"):
+        return {}
+    return {
+        code: source[len(EXAMPLE_SOURCE) :].lstrip("; ")
+        for code, source in con.execute(
+            "SELECT la_code, source FROM forecast.assumptions WHERE assumption = 'mitigation_log'"
+        ).fetchall()
+        if source.startswith(EXAMPLE_SOURCE) and len(source) > len(EXAMPLE_SOURCE)
+    }
+
+
 def _print_example_mitigations(
-    settings: Settings, console: Console, held: list[str] | tuple[str, ...] = ()
+    settings: Settings,
+    console: Console,
+    held: list[str] | tuple[str, ...] = (),
+    not_applied: dict[str, str] | None = None,
 ) -> None:
     """The mitigated scenarios of a council with no mitigation log of its own apply the shipped
     example's (a £0.5m block transfer a year among them: 17 % of a small council's funding), and
     nothing had said so. A council `held` at its last good figures published none this run (it
-    had been named beside the one that did)."""
+    had been named beside the one that did). `not_applied` (_example_not_applied): the example's
+    mitigations a council could not price, named (the summary had said the example applied,
+    whole)."""
     from ..settings import EXAMPLE_MITIGATIONS
 
     example = [
@@ -94,6 +117,9 @@ def _print_example_mitigations(
                 "HIGHNEEDS_MITIGATIONS, or put mitigations.yml in the council's landing folder.",
             )
         )
+        for code, why in sorted((not_applied or {}).items()):
+            if code in example or example == [None]:
+                console.print(f"    {code}: {why}", highlight=False, markup=False)
 
 
 def _print_settings_changed(

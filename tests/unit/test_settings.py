@@ -298,9 +298,9 @@ def test_a_councils_own_mitigation_log_is_named_and_hashed_in_what_the_forecast_
 
     from dagster_project.cli.summary import _print_example_mitigations
 
-    def said(held=()) -> str:
+    def said(held=(), not_applied=None) -> str:
         console = Console(record=True, width=300)
-        _print_example_mitigations(load_settings(), console, held)
+        _print_example_mitigations(load_settings(), console, held, not_applied)
         return console.export_text()
 
     assert said() == ""  # its own log
@@ -312,3 +312,24 @@ def test_a_councils_own_mitigation_log_is_named_and_hashed_in_what_the_forecast_
     assert "for 825, 869 apply" in said()
     assert "for 869 apply" in said(held=["825"])
     assert said(held=["825", "869"]) == ""
+    # the example's mitigations a council could not price are named under it (forecast.assumptions)
+    import duckdb
+
+    from dagster_project.cli.summary import _example_not_applied
+    from forecast.mitigations import EXAMPLE_SOURCE
+
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA forecast")
+    con.execute(
+        "CREATE TABLE forecast.assumptions (la_code VARCHAR, assumption VARCHAR, source VARCHAR)"
+    )
+    skipped = "'Resourced places' not applied here: no unit cost for mainstream_rp_unit"
+    con.execute(
+        "INSERT INTO forecast.assumptions VALUES ('825', 'mitigation_log', ?), "
+        "('869', 'mitigation_log', ?), ('869', 'other', ?)",
+        [f"{EXAMPLE_SOURCE}; {skipped}", EXAMPLE_SOURCE, f"{EXAMPLE_SOURCE}; x"],
+    )
+    not_applied = _example_not_applied(con)
+    assert not_applied == {"825": skipped}
+    assert f"\n    825: {skipped}\n" in said(not_applied=not_applied)
+    assert "825:" not in said(held=["825"], not_applied=not_applied)
