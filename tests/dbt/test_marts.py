@@ -1313,7 +1313,8 @@ def test_withdrawn_requests_and_assessments_are_counted_apart_from_refusals(ware
     (W is SEN2's requestoutcome / assessmentoutcome code). A request refused or withdrawn that
     also has a plan, a refusal with a withdrawn assessment, or a withdrawn assessment with a
     plan, is quarantined: it counted twice. A refusal beside plan_issued N, or a withdrawal
-    beside W (its status copied), is the request's outcome alone."""
+    beside W (its status copied), is the request's outcome alone. A plan issued beside a blank
+    decision was decided: it counted in plans issued and not in decisions to assess."""
     reasons = _load_requests(
         warehouse_copy,
         "request_id,child_id,request_date,decided_to_assess,decision_date,"
@@ -1327,7 +1328,9 @@ def test_withdrawn_requests_and_assessments_are_counted_apart_from_refusals(ware
         "R7,K007,2024-02-01,N,2024-03-01,2024-06-01,W,\n"  # refused, yet withdrawn later
         "R10,K010,2024-02-01,W,2024-03-01,,W,\n"  # withdrawn, its status copied
         "R8,K008,2024-02-01,N,2024-03-01,,N,\n"  # refused: N is how exports say "no plan"
-        "R9,K009,2024-02-01,Y,2024-03-01,2024-06-01,W,2024-06-01\n",  # withdrawn, yet a plan
+        "R9,K009,2024-02-01,Y,2024-03-01,2024-06-01,W,2024-06-01\n"  # withdrawn, yet a plan
+        # issued with the decision to assess left blank: only an assessment issues a plan
+        "R11,K011,2024-02-01,,,2024-06-01,Y,2024-06-01\n",
         "requests_2025-01-05.csv",  # taken after the year's end
     )
     assert reasons == {
@@ -1342,7 +1345,7 @@ def test_withdrawn_requests_and_assessments_are_counted_apart_from_refusals(ware
             "requests_withdrawn, plans_issued, decisions_not_to_issue, assessments_withdrawn "
             "FROM marts.fct_ehcp_requests WHERE year = 2024"
         ).fetchall()
-    assert year == [(7, 3, 2, 2, 1, 1, 1)]
+    assert year == [(8, 4, 2, 2, 2, 1, 1)]
 
 
 def test_a_child_with_two_active_plans_counts_once_and_is_flagged(warehouse_copy):

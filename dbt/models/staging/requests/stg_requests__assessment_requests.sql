@@ -13,7 +13,12 @@ renamed as (
         request_id,
         child_id,
         request_date,
-        decided_to_assess = 'Y' as decided_to_assess,
+        -- a plan is issued only after an assessment: one issued beside a blank decision was
+        -- decided (it counted in plans issued and not in decisions to assess, the share of
+        -- requests assessed too low and plans issued above assessments)
+        decided_to_assess = 'Y'
+        or (decided_to_assess is null and (plan_issued = 'Y' or plan_start_date is not null))
+            as decided_to_assess,
         decided_to_assess = 'N' as decided_not_to_assess,
         decided_to_assess = 'W' as request_withdrawn,
         decision_date,
