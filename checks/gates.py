@@ -2374,6 +2374,48 @@ BASE_YEAR_SPEND_TIMES, BASE_YEAR_UNIT_COST_TIMES = 1.5, 1.25
 BASE_YEAR_MOVE_GBP, BASE_YEAR_MIN_FTE = 500_000, 5.0
 # the types whose places nothing pays for (no placement; other): £0 a place is theirs
 UNPAID_TYPES = ("none", "other", "central")
+# the last month of the last complete year posting less than LAST_MONTH_SHARE of the same month
+# a year before and of the year's median month, by at least LAST_MONTH_OF_YEAR of that year's
+# postings: a ledger taken before the month's postings were all in (the payment run of the 31st,
+# year-end journals dated the 31st and posted in April) reads whole by its dates. On the demo no
+# year's last month falls below 90 % of the one a year before
+LAST_MONTH_SHARE, LAST_MONTH_OF_YEAR = 0.6, 0.02
+
+
+def _last_month_short(months: pd.DataFrame, base: str) -> str | None:
+    """The council's last month of `base` when it posted far less than the same month a year
+    before (LAST_MONTH_SHARE), in words; None when it did not, or there is no month to compare."""
+    months = months.assign(index=months["year"].astype(int) * 12 + months["month"].astype(int))
+    in_base = months[months["financial_year"] == base]
+    if in_base.empty:
+        return None
+    last = in_base.loc[in_base["index"].idxmax()]
+    before = months[months["index"] == int(last["index"]) - 12]
+    if before.empty:
+        return None
+    now, then = float(last["spend_gbp"]), float(before["spend_gbp"].sum())
+    year = float(in_base["spend_gbp"].sum())
+    # and far below the year's own months: a year whose spend stepped down (children who left
+    # in its autumn) has a last month as low as the months before it, and that is whole
+    usual = float(
+        in_base.loc[in_base["index"] != last["index"], "spend_gbp"].astype(float).median()
+    )
+    if (
+        then <= 0
+        or now >= LAST_MONTH_SHARE * then
+        or not now < LAST_MONTH_SHARE * usual
+        or then - now < LAST_MONTH_OF_YEAR * year
+    ):
+        return None
+    month = f"{calendar.month_abbr[int(last['month'])]} {int(last['year'])}"
+    return (
+        f"{month}, the last month of {base}, posted £{now / 1e6:,.2f}m in "
+        f"{int(last['postings']):,} postings against £{then / 1e6:,.2f}m in "
+        f"{int(before['postings'].sum()):,} in {calendar.month_abbr[int(last['month'])]} "
+        f"{int(last['year']) - 1} ({now / then - 1:+.0%}) and £{usual / 1e6:,.2f}m in the "
+        f"year's middle month: a ledger taken before the month's postings were all in reads "
+        f"{base} as complete, and the forecast goes on from it"
+    )
 
 
 def _base_year_steps(council: pd.DataFrame, base: str, before: str) -> list[str]:
@@ -2419,8 +2461,11 @@ def base_year_spend_within_usual(target: Warehouse | duckdb.DuckDBPyConnection) 
     and each type's unit cost, against the year before. A £2.5m year-end payment on a central
     line lifted central spend 83 % and, through the growth measured from it (held at the bound,
     13 % a year), put £3-4m a year on every forecast year; a £1.5m back-dated independent school
-    fee lifted that type's unit cost 20 % and its growth to the bound: both green, unsaid. Warns
-    (a real step is real): the forecast goes on from that year's level and growth."""
+    fee lifted that type's unit cost 20 % and its growth to the bound: both green, unsaid. And
+    the year's last month against the same month a year before: a ledger taken with 40 % of
+    March's postings in (all dated the 31st, so the year read whole) published 2025-26 as a
+    £0.7m surplus, and moved the 2028-29 balance by £15m, green. Warns (a real step is real):
+    the forecast goes on from that year's level and growth."""
     frame = as_warehouse(target).frame(
         """
         SELECT la_code, financial_year, provision_type, spend_gbp, fte_placements
@@ -2440,6 +2485,16 @@ def base_year_spend_within_usual(target: Warehouse | duckdb.DuckDBPyConnection) 
         """
     )
     naming = {(r.la_code, r.financial_year): int(r.naming_a_child) for r in named.itertuples()}
+    # each month's postings, for the last complete year's last month (_last_month_short)
+    monthly = as_warehouse(target).frame(
+        """
+        SELECT la_code, financial_year, year(posting_date) AS year, month(posting_date) AS month,
+               count(*) AS postings, sum(amount_gbp) AS spend_gbp
+        FROM staging.stg_finance__transactions
+        WHERE posting_date IS NOT NULL
+        GROUP BY la_code, financial_year, year(posting_date), month(posting_date)
+        """
+    )
     several = frame["la_code"].nunique() > 1
     rows: list[dict[str, Any]] = []
     for code, council in frame.groupby("la_code", sort=True):
@@ -2468,6 +2523,8 @@ def base_year_spend_within_usual(target: Warehouse | duckdb.DuckDBPyConnection) 
                     "central, and a resourced provision's or unit's top-ups go with its "
                     "school's type"
                 )
+        if short := _last_month_short(monthly[monthly["la_code"] == code], base):
+            said.append(short)
         if len(years) >= 2:
             said += _base_year_steps(council, base, years[-2])
         elif not said:
@@ -2500,7 +2557,9 @@ def base_year_spend_within_usual(target: Warehouse | duckdb.DuckDBPyConnection) 
                 "trace spend); if the step is real, nothing is wrong. Or a provision type "
                 "with full-time places and no spend on them: its payments are counted "
                 "elsewhere (central, or another type), and its unit cost reads £0; give the "
-                "ledger's payments the child (child_id, placement_id) or provider they pay for"
+                "ledger's payments the child (child_id, placement_id) or provider they pay for. "
+                "Or the year's last month far below the same month a year before: the ledger "
+                "was taken before that month's postings were all in; load the whole month"
             )
         },
     )

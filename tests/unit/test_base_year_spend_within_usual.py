@@ -2,6 +2,8 @@
 central line, a back-dated fee) sets the level the forecast grows and lifts the growth it
 measures; it warns, naming the step."""
 
+import datetime as dt
+
 import duckdb
 import pytest
 
@@ -15,20 +17,27 @@ def _warehouse(
     central: dict[str, float] | None = None,
     inmss: dict[str, float] | None = None,
     children_named: bool = True,
+    last_march: float = 1.0,
 ):
-    """`children_named`: the ledger's payments name the child they pay for."""
+    """`children_named`: the ledger's payments name the child they pay for. `last_march`: the
+    share of March 2026's postings in the ledger (the last month of the last complete year)."""
     con = duckdb.connect()
     con.execute("CREATE SCHEMA marts")
     con.execute("CREATE SCHEMA staging")
     con.execute(
         "CREATE TABLE staging.stg_finance__transactions (la_code VARCHAR, financial_year VARCHAR, "
-        "child_id BIGINT, placement_id VARCHAR)"
+        "child_id BIGINT, placement_id VARCHAR, posting_date DATE, amount_gbp DECIMAL(18, 2))"
     )
-    for year in YEARS:
-        con.execute(
-            "INSERT INTO staging.stg_finance__transactions VALUES ('869', ?, ?, NULL)",
-            [year, 7 if children_named else None],
-        )
+    for n, year in enumerate(YEARS):
+        start = int(year[:4])
+        for month in range(12):  # a month's postings: 100 payments of a 1,200th of the year
+            day = dt.date(start + (month + 3) // 12, (month + 3) % 12 + 1, 28)
+            share = last_march if (year, month) == (YEARS[-1], 11) else 1.0
+            con.executemany(
+                "INSERT INTO staging.stg_finance__transactions VALUES ('869', ?, ?, NULL, ?, ?)",
+                [[year, 7 if children_named else None, day, 16e6 * 1.05**n / 1200]]
+                * round(100 * share),
+            )
     con.execute(
         "CREATE TABLE marts.fct_provision_spend (la_code VARCHAR, financial_year VARCHAR, "
         "provision_type VARCHAR, spend_gbp DECIMAL(18, 2), fte_placements DOUBLE, "
@@ -104,3 +113,19 @@ def test_places_without_spend_warn_and_a_ledger_naming_no_child_is_named_as_why(
         "('869', '2025-26', 'eotas', 0, 2.0, true)"
     )
     assert gates.base_year_spend_within_usual(quiet).passed
+
+
+@pytest.mark.parametrize("share, warns", [(0.4, True), (0.7, False)])
+def test_a_last_month_half_posted_warns(share, warns):
+    """A ledger taken with 40 % of March's postings in, all dated the 31st, read 2025-26 as
+    complete: a £0.7m surplus in place of a deficit, and £15m on the 2028-29 balance, green.
+    Against the March a year before and the year's other months it warns; 70 % of a month is
+    within a month's noise."""
+    result = gates.base_year_spend_within_usual(_warehouse(last_march=share))
+    assert result.passed is not warns, result.summary
+    if warns:
+        assert (
+            "Mar 2026, the last month of 2025-26, posted £0.62m in 40 postings against £1.47m "
+            "in 100 in Mar 2025 (-58%) and £1.54m in the year's middle month: a ledger taken "
+            "before the month's postings were all in reads 2025-26 as complete"
+        ) in result.summary, result.summary
