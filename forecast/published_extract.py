@@ -33,7 +33,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .published import RELEASE_2022, RELEASE_2025, SPLIT_COLUMNS, column_key, published_number
+from .published import (
+    RELEASE_2022,
+    RELEASE_2025,
+    SPLIT_COLUMNS,
+    column_key,
+    gives_column,
+    published_number,
+)
 
 SHIPPED = Path(__file__).resolve().parent / "published_data"
 EES_API = "https://api.education.gov.uk/statistics/v1"
@@ -194,10 +201,13 @@ def compact(source: Path, table: Table, target: Path) -> int:
                 f"{source}: not the DfE's {table.name} (no column {', '.join(missing)})"
             )
         # named as the readers name them; written under the names the extract has always had
-        header = reader.fieldnames = [column_key(h) for h in reader.fieldnames or []]
+        reader.fieldnames = [column_key(h) for h in reader.fieldnames or []]
         rows = [
             [
-                row[column_key(c)] if column_key(c) in header else _joined(row, SPLIT_COLUMNS[c])
+                # (a file of both layouts: the parts where the old column is blank)
+                row[column_key(c)]
+                if gives_column(row, column_key(c))
+                else _joined(row, SPLIT_COLUMNS[c])
                 for c in table.columns
             ]
             for row in reader

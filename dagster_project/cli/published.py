@@ -30,6 +30,13 @@ def _say_releases_missing(folder: Path, console: Console) -> None:
         console.print(sentence, style="yellow", highlight=False)
 
 
+def _say_england_disagrees(councils: dict, console: Console) -> None:
+    from forecast.published import england_disagrees
+
+    for sentence in england_disagrees(councils):
+        console.print(sentence, style="yellow", highlight=False)
+
+
 def cmd_fetch_published(args: argparse.Namespace, console: Console) -> int:
     """Refresh the DfE published data the benchmarks and aggregate mode read: from the DfE's
     statistics service, or (`--from`) from a folder of the DfE's full files."""
@@ -70,6 +77,7 @@ def cmd_forecast_la(args: argparse.Namespace, console: Console) -> int:
         folder = _published_folder(args)
         councils = load_published(folder)
         _say_releases_missing(folder, console)
+        _say_england_disagrees(councils, console)
         chosen = (
             None if args.la.strip().lower() == "all" else [find_council(councils, args.la).code]
         )
@@ -319,6 +327,7 @@ def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
         folder = _published_folder(args)
         councils = load_published(folder)
         _say_releases_missing(folder, console)
+        _say_england_disagrees(councils, console)
         unit_costs, weighted_by = _backtest_unit_costs(args, folder)
         started = time.monotonic()
         summary, records = backtest_all(

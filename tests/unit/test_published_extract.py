@@ -186,6 +186,13 @@ def test_a_release_that_splits_special_academies_and_free_schools_compacts_to_th
     out = tmp_path / "out.csv"
     compact(tmp_path / "full" / "caseload.csv", table, out)
     assert out.read_bytes() == caseload.read_bytes()
+    # a file of both layouts: the parts where the old column is blank (its figures were lost)
+    latest = frame["time_period"] == frame["time_period"].max()
+    frame["special_academy_free"] = value.where(~latest, "")
+    frame.loc[~latest, ["special_academy", "special_free_school"]] = ""
+    frame.to_csv(tmp_path / "full" / "caseload.csv", index=False)
+    compact(tmp_path / "full" / "caseload.csv", table, out)
+    assert out.read_bytes() == caseload.read_bytes()
 
 
 def test_a_release_writing_its_headers_in_another_case_compacts_to_the_same_extract(tmp_path):
