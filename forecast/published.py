@@ -881,9 +881,17 @@ def find_council(councils: dict[str, CouncilHistory], query: str) -> CouncilHist
             return f"{c.code} {c.name}{gone}"
 
         hint = ", ".join(named(c) for c in matches[:8]) or "none"
+        given = any(c.new_code for code, c in councils.items() if code != NATIONAL)
         new_code = (
-            "; no council in the published files has that new code: give its old 3-digit LA "
-            "code (e.g. 869) or its name"
+            (
+                "; no council in the published files has that new code"
+                if given
+                # (the shipped extract keeps old codes only: "no council has that new code"
+                # read as if the council were not in the files)
+                else "; these published files give no new codes (the shipped extract keeps the "
+                "old ones only; the DfE's own files give both)"
+            )
+            + ": give its old 3-digit LA code (e.g. 869) or its name"
             if re.fullmatch(r"E\d{8}", query, flags=re.IGNORECASE)
             else ""
         )
