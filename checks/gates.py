@@ -2384,7 +2384,8 @@ LAST_MONTH_SHARE, LAST_MONTH_OF_YEAR = 0.6, 0.02
 
 def _last_month_short(months: pd.DataFrame, base: str) -> str | None:
     """The council's last month of `base` when it posted far less than the same month a year
-    before (LAST_MONTH_SHARE), in words; None when it did not, or there is no month to compare."""
+    before and the year's median month (LAST_MONTH_SHARE), in words; None when it did not, or
+    there is no month a year before to compare with."""
     months = months.assign(index=months["year"].astype(int) * 12 + months["month"].astype(int))
     in_base = months[months["financial_year"] == base]
     if in_base.empty:
