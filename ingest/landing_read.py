@@ -5,9 +5,13 @@ rows load, every gate can pass on them (a ledger cut mid-month looks like a mont
 and the serving file would publish the half. The landing sensor waits for the folder to settle,
 but only at its tick; a schedule, the CLI or a copy that starts just after the tick does not.
 So ingest records each file it hashed — its path, size, modification and change times, and
-SHA-256 — in `meta.landing_read`, and publishing re-reads them: a file changed or gone since
-holds the publish (BI and the report keep the last good version) with its name, and the next
-refresh reads it whole. A file saved again with the same bytes is not a change.
+SHA-256 — in `meta.landing_read` (the forecast its mitigation logs, a council's own
+`mitigations.yml` in its landing folder among them), and publishing re-reads them: a file
+changed or gone since holds the publish (BI and the report keep the last good version) with its
+name, and the next refresh reads it whole. A file saved again with the same bytes is not a
+change. And a file whose size or times moved between its hashing and the end of its read
+(`changed_since_hashed`) was written over while it was read: its hash is not of what was read,
+so ingest rejects it (read again at the next refresh) and the forecast stops.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ import duckdb
 from .hashing import HashCache, change_signature, sha256_file
 
 TABLE = "meta.landing_read"
+# the record's name for the mitigation logs the forecast read (a council's own mitigations.yml in
+# its landing folder is copied in as any extract's file is)
+MITIGATION_LOGS = "mitigations"
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,25 @@ def record(
     if rows:
         con.executemany(f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
     con.execute("COMMIT")
+
+
+def changed_since_hashed(
+    hashes: HashCache, paths: list[Path] | None = None
+) -> list[tuple[Path, int, int | None]]:
+    """Of `paths` (every file `hashes` read when None), those whose size or times moved since
+    they were hashed: (path, bytes when hashed, bytes now or None when gone). Checked after a
+    read, it tells a file written over while it was read, whose hash is not of what was read."""
+    moved = []
+    for path in hashes.read if paths is None else paths:
+        if (hashed := hashes.read.get(path)) is None:
+            continue
+        try:
+            now = path.stat()
+        except OSError:
+            now = None
+        if now is None or change_signature(now) != hashed[0]:
+            moved.append((path, int(hashed[0].split("|")[0]), now.st_size if now else None))
+    return moved
 
 
 def changed_since_read(con: duckdb.DuckDBPyConnection) -> list[Changed]:

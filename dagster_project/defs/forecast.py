@@ -11,6 +11,8 @@ from forecast.councils import forecast_councils
 from forecast.history import councils, read_history
 from forecast.model import MITIGATED, UNMITIGATED
 from forecast.store import TABLE_DESCRIPTIONS, combine, write_tables
+from ingest import landing_read
+from ingest.hashing import HashCache
 from warehouse import (
     FORECAST_BEING_WRITTEN,
     forecast_record,
@@ -114,6 +116,12 @@ def forecast_tables_asset(
             + f"mitigation log {log}"
             + (" (the council's own)" if log != settings.mitigations else "")
         )
+    # each log hashed before the forecast reads it, checked after, and recorded for the publish
+    # to check again (a council's mitigations.yml still being copied in was read half: its
+    # mitigated balance published £12m worse, green)
+    hashes = HashCache(None)
+    for log in sorted(set(logs.values())):
+        hashes.sha256(log)
     try:
         done = forecast_councils(
             histories,
@@ -136,6 +144,17 @@ def forecast_tables_asset(
                 "The serving file keeps the last good version."
             )
         ) from error
+    if moved := landing_read.changed_since_hashed(hashes):
+        raise dg.Failure(
+            description="Not forecast: the mitigation log changed while the forecast read it ("
+            + "; ".join(
+                f"{path}: {hashed:,} bytes when read, "
+                + (f"{now:,} now" if now is not None else "gone now")
+                for path, hashed, now in moved
+            )
+            + "): a file still being copied in. The forecast tables keep the last good "
+            "forecast; run the refresh again once the copy has finished."
+        )
     for code, why in unfitted.items():
         context.log.warning(f"{code}: not forecast, held (its figures cannot be forecast): {why}")
     if unfitted:
@@ -180,6 +199,9 @@ def forecast_tables_asset(
         before, before_settings = forecast_record(con), forecast_settings(con)
         before_at = forecast_recorded_at(con)
         record_forecast(con, context.run.run_id, [FORECAST_BEING_WRITTEN])
+        landing_read.record(
+            con, landing_read.MITIGATION_LOGS, settings.landing, hashes, context.run.run_id
+        )
         try:
             write_tables(con, tables)
         except BaseException:

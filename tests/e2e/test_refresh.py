@@ -292,3 +292,20 @@ def test_a_landing_file_that_changed_after_ingest_read_it_holds_the_publish(refr
     ledger.write_bytes(whole)  # saved again as it was read: a new time, the same bytes
     assert publish().success
     assert version() != before
+
+    # the council's own mitigation log, read by the forecast, is checked as the extracts are
+    from dagster_project.settings import EXAMPLE_MITIGATIONS
+
+    log = landing / "mitigations.yml"
+    log.write_bytes(EXAMPLE_MITIGATIONS.read_bytes())
+    resources = build_resources(load_settings())
+    instance = dg.DagsterInstance.get()
+    assert dg.materialize([forecast_tables_asset], resources=resources, instance=instance).success
+    before = version()
+    log.write_bytes(EXAMPLE_MITIGATIONS.read_bytes() + b"# the copy went on\n")
+    result = publish()
+    assert not result.success
+    failure = " ".join(result.failure_data_for_node("serving__publish").error.message.split())
+    assert "mitigations.yml (mitigations): read at" in failure, failure
+    assert version() == before
+    log.unlink()

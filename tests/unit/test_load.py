@@ -1830,3 +1830,42 @@ def test_the_summary_names_the_optional_columns_no_file_fills(tmp_path, con):
     assert [s.split(" (")[0] for s in unfilled_columns(con)] == [
         "finance child_id and placement_id"
     ]
+
+
+def test_a_file_written_over_while_it_is_read_is_rejected_and_read_again(
+    tmp_path, con, monkeypatch
+):
+    """Hashed whole, then read while a copy wrote over it in place (the same bytes again, from
+    the start): a ledger loaded 11,999 of its 24,286 rows under the whole file's hash, published
+    green, and was never read again. A file whose size or times moved between its hashing and
+    the end of its read is rejected, nothing of it loaded, and read again at the next refresh."""
+    import ingest.load as load_module
+    from ingest.hashing import HashCache
+
+    rows = [",".join(map(str, r)) for r in _ledger_rows(1, 200)]
+    whole = "\n".join([FINANCE_HEADER, *rows]) + "\n"
+    ledger = write(tmp_path, "finance", "ledger.csv", whole)
+    real_read = load_module._read_file
+
+    def read_mid_copy(con, path, *args):
+        path.write_text("\n".join([FINANCE_HEADER, *rows[:80]]) + "\n")  # the copy begins again
+        try:
+            return real_read(con, path, *args)
+        finally:
+            path.write_text(whole)  # and ends with the same bytes
+
+    monkeypatch.setattr(load_module, "_read_file", read_mid_copy)
+    hashes = HashCache(None)
+    result = load_extract(con, FINANCE, tmp_path, "L1", KEY, EXTRACT_DATE, hashes=hashes)
+    assert [(f.file_name, f.status) for f in result.files] == [("finance/ledger.csv", "rejected")]
+    assert result.files[0].message.startswith(
+        "finance/ledger.csv: changed while it was being read (ledger.csv was 5,"
+    ), result.files[0].message
+    assert (
+        "Nothing of it is loaded; it is read again at the next refresh" in result.files[0].message
+    )
+    assert con.execute("SELECT count(*) FROM raw.finance").fetchone()[0] == 0
+    monkeypatch.setattr(load_module, "_read_file", real_read)
+    result = load_extract(con, FINANCE, tmp_path, "L2", KEY, EXTRACT_DATE, hashes=HashCache(None))
+    assert [(f.status, f.rows_valid) for f in result.files] == [("loaded", 200)]
+    assert ledger.read_text() == whole
