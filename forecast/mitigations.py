@@ -117,6 +117,15 @@ def is_example(path: Path, own: bool = False) -> bool:
     return not own and path.resolve() == EXAMPLE_MITIGATIONS.resolve()
 
 
+def example_not_applied(source: str) -> str | None:
+    """Read from forecast.assumptions' mitigation_log `source` (log_assumption): None when the
+    log applied is not the shipped example; else the example's mitigations the council's forecast
+    left out, in words ('' when it left none out)."""
+    if not source.startswith(EXAMPLE_SOURCE):
+        return None
+    return source[len(EXAMPLE_SOURCE) :].lstrip("; ")
+
+
 def log_assumption(
     path: Path,
     mitigations: list[Mitigation],

@@ -20,7 +20,7 @@ import pandas as pd
 
 from forecast.backtest import verdict
 from forecast.baselines import LABELS
-from forecast.mitigations import EXAMPLE_SOURCE
+from forecast.mitigations import example_not_applied
 from forecast.model import MITIGATED, UNMITIGATED
 from forecast.years import fy_of_census_year
 from serving.suppression import TOTAL, Line, recoverable_cells
@@ -580,7 +580,8 @@ def applies_example_mitigations(data: ReportData) -> bool:
     if frame is None or frame.empty:
         return False
     log = frame.loc[frame["assumption"].eq("mitigation_log"), "source"]
-    return bool(log.eq(EXAMPLE_SOURCE).any())
+    # (with a mitigation it could not price left out, named after the example's words)
+    return any(example_not_applied(str(source)) is not None for source in log)
 
 
 def mitigation_log(data: ReportData) -> Table:

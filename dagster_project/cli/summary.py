@@ -75,17 +75,17 @@ def _print_grown_in_progress_funding(con, console: Console) -> None:
 def _example_not_applied(con) -> dict[str, str]:
     """Per council, the shipped example's mitigations its forecast could not price and left out,
     as forecast.assumptions' mitigation_log row names them after the example's own words."""
-    from forecast.mitigations import EXAMPLE_SOURCE
+    from forecast.mitigations import example_not_applied
 
     if not table_exists(con, "forecast", "assumptions"):
         return {}
-    return {
-        code: source[len(EXAMPLE_SOURCE) :].lstrip("; ")
+    left_out = {
+        code: example_not_applied(source)
         for code, source in con.execute(
             "SELECT la_code, source FROM forecast.assumptions WHERE assumption = 'mitigation_log'"
         ).fetchall()
-        if source.startswith(EXAMPLE_SOURCE) and len(source) > len(EXAMPLE_SOURCE)
     }
+    return {code: why for code, why in left_out.items() if why}
 
 
 def _print_example_mitigations(

@@ -1112,6 +1112,21 @@ def test_the_shipped_examples_mitigation_a_council_cannot_price_is_set_aside_and
         f"{EXAMPLE_SOURCE}; 'to independents' not applied here: inmss has no unit cost in this "
         "council's finance history"
     )
+    # read back by the summary and the report: the report had said the example applied only
+    # when nothing was left out (its note that these are not the council's plan went missing)
+    from types import SimpleNamespace
+
+    from forecast.mitigations import example_not_applied
+    from report.tables import applies_example_mitigations
+
+    assert example_not_applied(row["source"]).startswith("'to independents' not applied here")
+    assert example_not_applied(EXAMPLE_SOURCE) == ""
+    assert (
+        example_not_applied("the council's own log (mitigations.yml in its landing folder)") is None
+    )
+    for source, applies in [(row["source"], True), (EXAMPLE_SOURCE, True), ("own.yml", False)]:
+        frame = pd.DataFrame({"assumption": ["mitigation_log"], "source": [source]})
+        assert applies_example_mitigations(SimpleNamespace(assumptions=frame)) is applies
 
 
 def test_children_moved_into_a_type_no_one_pays_for_are_refused_and_out_of_it_are_not(steady):
