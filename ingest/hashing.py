@@ -33,6 +33,11 @@ def change_signature(stat: os.stat_result) -> str:
     return f"{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}"
 
 
+def signature_bytes(signature: str) -> int:
+    """The file's size a change_signature holds."""
+    return int(signature.split("|")[0])
+
+
 class HashCache:
     def __init__(self, cache_file: Path | None):
         self.cache_file = cache_file

@@ -22,7 +22,9 @@ from pathlib import Path
 
 import duckdb
 
-from .hashing import HashCache, change_signature, sha256_file
+from warehouse import table_exists
+
+from .hashing import HashCache, change_signature, sha256_file, signature_bytes
 
 TABLE = "meta.landing_read"
 # the record's name for the mitigation logs the forecast read (a council's own mitigations.yml in
@@ -66,7 +68,7 @@ def record(
             extract,
             _display(path, landing_dir),
             str(path.resolve()),
-            int(signature.split("|")[0]),
+            signature_bytes(signature),
             signature,
             digest,
             read_at.replace(tzinfo=None),
@@ -96,18 +98,14 @@ def changed_since_hashed(
         except OSError:
             now = None
         if now is None or change_signature(now) != hashed[0]:
-            moved.append((path, int(hashed[0].split("|")[0]), now.st_size if now else None))
+            moved.append((path, signature_bytes(hashed[0]), now.st_size if now else None))
     return moved
 
 
 def changed_since_read(con: duckdb.DuckDBPyConnection) -> list[Changed]:
     """The recorded files that changed or went since the refresh read them. A file whose size or
     times moved is hashed again: only different bytes count."""
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables "
-        "WHERE table_schema = 'meta' AND table_name = 'landing_read'"
-    ).fetchone()[0]
-    if not exists:
+    if not table_exists(con, *TABLE.split(".")):
         return []
     changed = []
     for extract, file, path, size, signature, digest, read_at in con.execute(
